@@ -1,0 +1,64 @@
+/**
+ * Tier policy: default budgets and approver counts, and the effective change budget of a
+ * spec. Pure: no I/O, no Node built-ins — workflow code imports it. A target repository's
+ * `.caws/policy.yaml` is loaded elsewhere and passed in as `tierBudgets`.
+ */
+import type { RiskTier, WorkingSpec } from './spec';
+
+/** Re-exported so policy code (protected paths, scope checks) can detect prose without importing the spec validator. */
+export { isPathGlob } from './spec';
+
+/** Why a named type: budgets travel between policy, specs and waivers and must mean the same thing everywhere (files changed, lines added plus removed). */
+export interface ChangeBudget { maxFiles: number; maxLoc: number }
+
+/** Why a record per tier: tier is the only knob that scales how much an agent may change and how many humans must sign off on an exception. */
+export interface TierPolicy extends ChangeBudget {
+  /** Distinct approvers a waiver needs at this tier. */
+  approvers: number;
+}
+
+/**
+ * Why these numbers: they are DESIGN.md's defaults (which follow CAWS's own policy) and
+ * apply whenever a repository has no `.caws/policy.yaml`. Frozen so a caller cannot widen
+ * the defaults for everyone by mutating the shared object.
+ */
+export const DEFAULT_TIER_POLICY: Readonly<Record<RiskTier, Readonly<TierPolicy>>> = Object.freeze({
+  1: Object.freeze({ maxFiles: 10, maxLoc: 250, approvers: 2 }),
+  2: Object.freeze({ maxFiles: 100, maxLoc: 10000, approvers: 1 }),
+  3: Object.freeze({ maxFiles: 500, maxLoc: 40000, approvers: 1 }),
+});
+
+/** Why exported: the waiver and routing code need the tier ceiling on its own, before any spec budget is applied. */
+export function tierBudget(
+  tier: RiskTier,
+  tierBudgets?: Partial<Record<RiskTier, ChangeBudget>>,
+): ChangeBudget {
+  const override = tierBudgets?.[tier];
+  const base = DEFAULT_TIER_POLICY[tier];
+  return override ? { maxFiles: override.maxFiles, maxLoc: override.maxLoc } : { maxFiles: base.maxFiles, maxLoc: base.maxLoc };
+}
+
+/** Why exported: waiver approval must count distinct approvers against the same tier table the budgets use. */
+export function requiredApprovers(tier: RiskTier, override?: Partial<Record<RiskTier, number>>): number {
+  return override?.[tier] ?? DEFAULT_TIER_POLICY[tier].approvers;
+}
+
+/**
+ * Why a spec cannot raise its own budget: the spec is written by whoever asks for the
+ * change, the tier ceiling by policy, so a spec may only tighten it. Each dimension is
+ * clamped separately; a clamped budget is still reported as `source: 'spec'` because the
+ * spec did set it. Waiver deltas are added by the caller on top of this result.
+ */
+export function effectiveBudget(input: {
+  spec: WorkingSpec;
+  tierBudgets?: Partial<Record<RiskTier, ChangeBudget>>;
+}): ChangeBudget & { source: 'spec' | 'tier' } {
+  const ceiling = tierBudget(input.spec.riskTier, input.tierBudgets);
+  const own = input.spec.changeBudget;
+  if (!own) return { ...ceiling, source: 'tier' };
+  return {
+    maxFiles: Math.min(own.maxFiles, ceiling.maxFiles),
+    maxLoc: Math.min(own.maxLoc, ceiling.maxLoc),
+    source: 'spec',
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * Scope entries of a CAWS working spec: telling enforceable path globs from prose, and
+ * normalising the enforceable ones. Pure: imported by workflow code.
+ *
+ * Why this matters: scope is an allow-list (`scope.in`) with a deny-list on top
+ * (`scope.out`). Real CAWS specs write things like `user authentication` or whole
+ * paragraphs in those lists. A matcher fed prose would match nothing, which for
+ * `scope.out` silently drops an exclusion the author meant. So prose is separated out
+ * and reported, never fed to a matcher.
+ */
+
+/** Characters a repository path glob may contain (letters and digits of any script). */
+const PATH_CHARS = /^[\p{L}\p{N}._\-/*?{}[\]!@+,~=#%()^&$]+$/u;
+/** `TODO:`, `note:`, `https:` ... — a word followed by a colon reads as prose or a URL. */
+const LEADING_LABEL = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+const GLOB_CHARS = /[*?[\]{}!]/;
+
+/**
+ * Decides whether a scope entry can be enforced as a path glob; everything else is
+ * treated as prose. Whitespace is the main signal: CAWS prose entries are phrases and
+ * sentences, while repository paths with spaces are rare enough that asking the author to
+ * rewrite them is cheaper than guessing. A single bare word (`CODEOWNERS`, `Makefile`)
+ * counts as a path because it is indistinguishable from a file name; if it was meant as
+ * prose, treating it as a path can only admit a literal file of that name.
+ */
+export function isPathGlob(entry: string): boolean {
+  const s = entry.trim();
+  if (s.length === 0 || /\s/u.test(s)) return false;
+  if (LEADING_LABEL.test(s)) return false;
+  return PATH_CHARS.test(s);
+}
+
+/**
+ * Flags path entries that no workspace-relative matcher can honour. An absolute path or a
+ * `..` segment points outside the repository the sandbox hands the agent, so it is a
+ * mistake in the spec rather than something to warn about.
+ */
+export function outsideRepository(entry: string): boolean {
+  const s = entry.trim();
+  return s.startsWith('/') || s.startsWith('~') || s.split('/').includes('..');
+}
+
+/**
+ * Rewrites a CAWS scope entry into the globs Arbiter matches against. CAWS treats a plain
+ * entry as "this path and everything below it", so `src/` becomes `src/**` and an entry
+ * without a trailing slash (file or directory — the spec does not say) becomes both the
+ * path itself and `path/**`; for a file the second glob simply never matches. Entries
+ * that already contain glob syntax are kept as written. Match the result with dotfiles
+ * enabled (picomatch `{ dot: true }`): CAWS specs routinely list `.caws/` and `.github/`.
+ */
+export function normaliseScopeEntry(entry: string): string[] {
+  let s = entry.trim().replace(/\/{2,}/g, '/');
+  while (s.startsWith('./')) s = s.slice(2);
+  if (s === '' || s === '.' || s === '**' || s === '**/*') return ['**'];
+  if (s.endsWith('/')) return [`${s}**`];
+  if (GLOB_CHARS.test(s)) return [s];
+  return [s, `${s}/**`];
+}
+
+/** The outcome of splitting one scope list; see {@link classifyScopeList}. */
+export interface ScopeListResult {
+  globs: string[];
+  prose: string[];
+  /** Indexes of entries that are paths but point outside the repository. */
+  outside: number[];
+  /** Indexes of entries that are prose. */
+  proseIndexes: number[];
+}
+
+/**
+ * Splits a raw scope list into enforceable globs and verbatim prose, keeping indexes so
+ * every problem or warning can name the exact entry (`scope.out[3]`).
+ */
+export function classifyScopeList(entries: readonly string[]): ScopeListResult {
+  const result: ScopeListResult = { globs: [], prose: [], outside: [], proseIndexes: [] };
+  entries.forEach((entry, i) => {
+    if (!isPathGlob(entry)) {
+      result.prose.push(entry);
+      result.proseIndexes.push(i);
+    } else if (outsideRepository(entry)) {
+      result.outside.push(i);
+    } else {
+      for (const g of normaliseScopeEntry(entry)) if (!result.globs.includes(g)) result.globs.push(g);
+    }
+  });
+  return result;
+}
+
+/** Shortens prose for a one-line message; the full text stays in `unenforceableScope`. */
+export function quoteEntry(entry: string, max = 80): string {
+  const flat = entry.replace(/\s+/g, ' ').trim();
+  return JSON.stringify(flat.length > max ? `${flat.slice(0, max - 1)}…` : flat);
+}
