@@ -1,0 +1,9 @@
+/** What every activity factory receives: injected, so tests and workers wire real instances. */
+import type { Db } from '../db/client';
+
+/** Shared dependencies of Arbiter's activities. */
+export interface ActivityDeps {
+  db: Db;
+  /** Root for per-task workspaces (`<home>/workspaces/<tenant>/<task>`). */
+  home: string;
+}

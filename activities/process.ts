@@ -1,0 +1,106 @@
+/**
+ * Runs one program (argv, no shell) in a directory with a wall-clock timeout that kills the
+ * whole process group, capped output, a streaming digest of everything it printed, and prompt
+ * termination when the caller's AbortSignal fires (task cancelled, worker shutting down).
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+
+/** How to run the program. */
+export interface RunProcessOptions {
+  argv: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  /** Bytes of combined output kept in memory for the tail; the digest covers all of it. */
+  maxOutputBytes?: number;
+  signal?: AbortSignal;
+}
+
+/** What happened, as evidence. */
+export interface RunProcessResult {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  aborted: boolean;
+  durationMs: number;
+  outputBytes: number;
+  outputDigest: string;
+  outputTail: string;
+  truncated: boolean;
+  spawnError?: string;
+}
+
+const TAIL_BYTES = 4096;
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Spawns, waits and reports; never throws for a failing program (that is a result, not an error). */
+export function runProcess(options: RunProcessOptions): Promise<RunProcessResult> {
+  const started = Date.now();
+  const maxBytes = options.maxOutputBytes ?? 1024 * 1024;
+  const hash = createHash('sha256');
+  let kept: Buffer[] = [];
+  let keptBytes = 0;
+  let total = 0;
+  let timedOut = false;
+  let aborted = false;
+  return new Promise((resolve) => {
+    const child = spawn(options.argv[0], options.argv.slice(1), {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const onData = (chunk: Buffer) => {
+      hash.update(chunk);
+      total += chunk.length;
+      kept.push(chunk);
+      keptBytes += chunk.length;
+      if (keptBytes > TAIL_BYTES * 2) {
+        const joined = Buffer.concat(kept).subarray(-TAIL_BYTES);
+        kept = [joined];
+        keptBytes = joined.length;
+      }
+      if (total > maxBytes) killGroup(child.pid);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, options.timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      killGroup(child.pid);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+    const finish = (exitCode: number | null, signal: string | null, spawnError?: string) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      killGroup(child.pid); // reap stragglers left in the group
+      resolve({
+        exitCode,
+        signal,
+        timedOut,
+        aborted,
+        durationMs: Date.now() - started,
+        outputBytes: total,
+        outputDigest: `sha256:${hash.digest('hex')}`,
+        outputTail: Buffer.concat(kept).subarray(-TAIL_BYTES).toString('utf8'),
+        truncated: total > maxBytes,
+        spawnError,
+      });
+    };
+    child.on('error', (err) => finish(null, null, err.message));
+    child.on('close', (code, sig) => finish(code, sig));
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * Persists lifecycle transitions. Keyed on `(tenant, task, seq)`, so a retried activity or a
+ * replayed workflow writes each event exactly once.
+ */
+import { sql } from 'drizzle-orm';
+import { log } from '@temporalio/activity';
+import { RecordTransitionInput } from '../domain/activity-io';
+import { taskEvents, tasks } from '../db/schema';
+import type { ActivityDeps } from './deps';
+
+/** Builds the `recordTransition` activity. */
+export function createTransitionActivities({ db }: ActivityDeps) {
+  return {
+    async recordTransition(raw: RecordTransitionInput): Promise<void> {
+      const input = RecordTransitionInput.parse(raw);
+      const at = new Date(input.at);
+      const columns = Object.fromEntries(Object.entries(input.task).filter(([, v]) => v !== undefined));
+      await db.transaction(async (tx) => {
+        await tx
+          .insert(tasks)
+          .values({ tenantId: input.tenantId, id: input.taskId, workflowId: input.workflowId, state: input.to, ...columns })
+          .onConflictDoUpdate({
+            target: [tasks.tenantId, tasks.id],
+            set: { state: input.to, updatedAt: sql`now()`, ...columns },
+          });
+        await tx
+          .insert(taskEvents)
+          .values({
+            tenantId: input.tenantId,
+            taskId: input.taskId,
+            seq: input.seq,
+            fromState: input.from,
+            toState: input.to,
+            at,
+            note: input.note,
+          })
+          .onConflictDoNothing();
+      });
+      log.info('task transition recorded', { seq: input.seq, from: input.from, to: input.to });
+    },
+  };
+}

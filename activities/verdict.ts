@@ -1,0 +1,34 @@
+/**
+ * `issueVerdict`: computes the verdict from the gate evidence, digests its canonical JSON and
+ * stores it once per task; a retry returns the verdict already stored.
+ */
+import { randomUUID } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import { log } from '@temporalio/activity';
+import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
+import { buildVerdictPayload, canonicalJson } from '../domain/verdict';
+import type { VerdictOutcome } from '../domain/task';
+import { verdicts } from '../db/schema';
+import type { ActivityDeps } from './deps';
+import { sha256 } from './digest';
+
+/** Builds the `issueVerdict` activity. */
+export function createVerdictActivities({ db }: ActivityDeps) {
+  return {
+    async issueVerdict(raw: IssueVerdictInput): Promise<IssuedVerdict> {
+      const input = IssueVerdictInput.parse(raw);
+      const payload = buildVerdictPayload(input);
+      const digest = sha256(canonicalJson(payload));
+      await db
+        .insert(verdicts)
+        .values({ id: randomUUID(), tenantId: input.tenantId, taskId: input.taskId, outcome: payload.outcome, digest, payload })
+        .onConflictDoNothing();
+      const [stored] = await db
+        .select()
+        .from(verdicts)
+        .where(and(eq(verdicts.tenantId, input.tenantId), eq(verdicts.taskId, input.taskId)));
+      log.info('verdict issued', { outcome: stored.outcome, digest: stored.digest });
+      return { verdictId: stored.id, outcome: stored.outcome as VerdictOutcome, digest: stored.digest };
+    },
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * Verification: the real diff against the base commit, budget and scope checked against the
+ * spec, and each gate command run in the workspace. Every result is persisted as evidence.
+ */
+import { Context, log } from '@temporalio/activity';
+import picomatch from 'picomatch';
+import {
+  CheckBudgetAndScopeInput,
+  MeasureDiffInput,
+  RunGateInput,
+  type DiffSummary,
+} from '../domain/activity-io';
+import { effectiveBudget } from '../domain/policy';
+import type { WorkingSpec } from '../domain/spec';
+import type { GateResult } from '../domain/task';
+import { artifacts, gateResults } from '../db/schema';
+import type { ActivityDeps } from './deps';
+import { changedFiles, patchText, type FileChange } from './diff';
+import { sha256 } from './digest';
+import { runProcess } from './process';
+
+/** Names every changed path outside `scope.in` or inside `scope.out`. */
+export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
+  const opts = { dot: true };
+  const inScope = spec.scope.in.length ? picomatch(spec.scope.in, opts) : () => false;
+  const outOfScope = spec.scope.out.length ? picomatch(spec.scope.out, opts) : () => false;
+  return paths.flatMap((p) => {
+    if (outOfScope(p)) return [`${p} (matches scope.out)`];
+    if (!inScope(p)) return [`${p} (not in scope.in)`];
+    return [];
+  });
+}
+
+function budgetGate(spec: WorkingSpec, files: FileChange[]): GateResult {
+  const budget = effectiveBudget({ spec });
+  const lines = files.reduce((n, f) => n + f.added + f.deleted, 0);
+  const ok = files.length <= budget.maxFiles && lines <= budget.maxLoc;
+  const detail = `${files.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines (budget from ${budget.source})`;
+  return { name: 'budget', kind: 'budget', status: ok ? 'pass' : 'fail', detail };
+}
+
+function scopeGate(spec: WorkingSpec, files: FileChange[]): GateResult {
+  if (spec.scope.in.length === 0 && files.length > 0) {
+    return { name: 'scope', kind: 'scope', status: 'fail', detail: 'scope.in has no enforceable path globs; cannot confirm any change is in scope' };
+  }
+  const violations = scopeViolations(spec, files.map((f) => f.path));
+  const detail = violations.length ? `out of scope: ${violations.join(', ')}` : `${files.length} changed path(s) within scope`;
+  return { name: 'scope', kind: 'scope', status: violations.length ? 'fail' : 'pass', detail };
+}
+
+/** Environment a gate command sees: nothing of the worker's secrets. */
+function gateEnv(workspace: string): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: workspace, LANG: 'C.UTF-8', CI: 'true' };
+}
+
+/** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
+export function createVerificationActivities({ db }: ActivityDeps) {
+  async function saveGate(tenantId: string, taskId: string, gate: GateResult): Promise<GateResult> {
+    const row = { tenantId, taskId, ...gate, exitCode: gate.exitCode ?? null };
+    await db
+      .insert(gateResults)
+      .values(row)
+      .onConflictDoUpdate({ target: [gateResults.tenantId, gateResults.taskId, gateResults.name], set: row });
+    return gate;
+  }
+
+  return {
+    async measureDiff(raw: MeasureDiffInput): Promise<DiffSummary> {
+      const input = MeasureDiffInput.parse(raw);
+      const files = await changedFiles(input.workspacePath, input.baseCommit);
+      const patch = await patchText(input.workspacePath, input.baseCommit);
+      const digest = sha256(patch);
+      const artifactId = `${input.tenantId}/${input.taskId}/patch`;
+      const row = { id: artifactId, tenantId: input.tenantId, taskId: input.taskId, kind: 'patch', digest, sizeBytes: Buffer.byteLength(patch), content: patch };
+      await db.insert(artifacts).values(row).onConflictDoUpdate({ target: artifacts.id, set: row });
+      return {
+        filesChanged: files.length,
+        linesAdded: files.reduce((n, f) => n + f.added, 0),
+        linesDeleted: files.reduce((n, f) => n + f.deleted, 0),
+        digest,
+        artifactId,
+      };
+    },
+
+    async checkBudgetAndScope(raw: CheckBudgetAndScopeInput): Promise<GateResult[]> {
+      const input = CheckBudgetAndScopeInput.parse(raw);
+      const files = await changedFiles(input.workspacePath, input.baseCommit);
+      const gates = [budgetGate(input.spec, files), scopeGate(input.spec, files)];
+      for (const gate of gates) await saveGate(input.tenantId, input.taskId, gate);
+      return gates;
+    },
+
+    async runGate(raw: RunGateInput): Promise<GateResult> {
+      const input = RunGateInput.parse(raw);
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), 1000);
+      try {
+        const run = await runProcess({
+          argv: input.gate.argv,
+          cwd: input.workspacePath,
+          env: gateEnv(input.workspacePath),
+          timeoutMs: input.gate.timeoutSeconds * 1000,
+          signal: ctx.cancellationSignal,
+        });
+        if (run.aborted) throw ctx.cancellationSignal.reason ?? new Error('gate aborted');
+        const ok = run.exitCode === 0 && !run.timedOut && !run.truncated;
+        const why = run.spawnError ?? (run.timedOut ? `timed out after ${input.gate.timeoutSeconds}s` : run.truncated ? 'output cap exceeded' : `exit code ${run.exitCode}`);
+        const gate: GateResult = {
+          name: input.gate.name,
+          kind: 'command',
+          status: ok ? 'pass' : 'fail',
+          detail: `${input.gate.argv.join(' ')}: ${why}`,
+          exitCode: run.exitCode,
+          durationMs: run.durationMs,
+          outputDigest: run.outputDigest,
+          outputTail: run.outputTail.slice(-2000),
+        };
+        log.info('gate finished', { gate: gate.name, status: gate.status, exitCode: run.exitCode });
+        return await saveGate(input.tenantId, input.taskId, gate);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+  };
+}

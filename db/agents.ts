@@ -1,0 +1,116 @@
+/**
+ * Agent registry queries, shared by the CLI (`arbiter agents …`) and the routing activity so
+ * both see agents the same way.
+ */
+import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import {
+  AgentRegistrationSchema,
+  CapabilitiesSchema,
+  agentConfigProblems,
+  type AgentRegistration,
+  type AgentStatus,
+  type Capabilities,
+} from '../domain/agent';
+import { TERMINAL_STATES } from '../domain/lifecycle';
+import type { Db } from './client';
+import { agents, tasks } from './schema';
+
+/** An agent as stored. */
+export interface AgentRecord {
+  id: string;
+  tenantId: string | null;
+  name: string;
+  kind: string;
+  config: Record<string, unknown>;
+  capabilities: Capabilities;
+  maxConcurrency: number;
+  status: AgentStatus;
+}
+
+/** Refused registration, listing every problem. */
+export class InvalidAgentError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid agent: ${problems.join('; ')}`);
+    this.name = 'InvalidAgentError';
+  }
+}
+
+/** No agent with that id. */
+export class UnknownAgentError extends Error {
+  constructor(id: string) {
+    super(`no agent with id '${id}'`);
+    this.name = 'UnknownAgentError';
+  }
+}
+
+function toRecord(row: typeof agents.$inferSelect): AgentRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenantId,
+    name: row.name,
+    kind: row.kind,
+    config: row.config as Record<string, unknown>,
+    capabilities: CapabilitiesSchema.parse(row.capabilities ?? {}),
+    maxConcurrency: row.maxConcurrency,
+    status: row.status as AgentStatus,
+  };
+}
+
+/** Validates and inserts (or replaces) an agent; re-adding the same id updates it and reactivates it. */
+export async function upsertAgent(db: Db, registration: AgentRegistration): Promise<AgentRecord> {
+  const parsed = AgentRegistrationSchema.safeParse(registration);
+  if (!parsed.success) throw new InvalidAgentError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const a = parsed.data;
+  const problems = agentConfigProblems(a.kind, a.config);
+  if (problems.length) throw new InvalidAgentError(problems);
+  const values = {
+    id: a.id,
+    tenantId: a.tenantId ?? null,
+    name: a.name ?? a.id,
+    kind: a.kind,
+    config: a.config,
+    capabilities: a.capabilities,
+    maxConcurrency: a.maxConcurrency,
+    status: 'active',
+  };
+  const [row] = await db
+    .insert(agents)
+    .values(values)
+    .onConflictDoUpdate({ target: agents.id, set: { ...values, updatedAt: sql`now()` } })
+    .returning();
+  return toRecord(row);
+}
+
+/** Agents visible to `tenantId` (shared ones included), or all of them. */
+export async function listAgents(db: Db, filter: { tenantId?: string; status?: AgentStatus } = {}): Promise<AgentRecord[]> {
+  const conditions = [];
+  if (filter.tenantId) conditions.push(or(isNull(agents.tenantId), eq(agents.tenantId, filter.tenantId)));
+  if (filter.status) conditions.push(eq(agents.status, filter.status));
+  const rows = await db.select().from(agents).where(and(...conditions)).orderBy(asc(agents.id));
+  return rows.map(toRecord);
+}
+
+/** One agent or {@link UnknownAgentError}. */
+export async function getAgent(db: Db, id: string): Promise<AgentRecord> {
+  const [row] = await db.select().from(agents).where(eq(agents.id, id));
+  if (!row) throw new UnknownAgentError(id);
+  return toRecord(row);
+}
+
+/** Pause, resume (active) or retire an agent. */
+export async function setAgentStatus(db: Db, id: string, status: AgentStatus): Promise<AgentRecord> {
+  const [row] = await db.update(agents).set({ status, updatedAt: sql`now()` }).where(eq(agents.id, id)).returning();
+  if (!row) throw new UnknownAgentError(id);
+  return toRecord(row);
+}
+
+/** Tasks currently held by each agent (routed and not yet terminal). */
+export async function activeTaskCounts(db: Db, agentIds: string[]): Promise<Map<string, number>> {
+  if (agentIds.length === 0) return new Map();
+  const rows = await db
+    .select({ agentId: tasks.agentId, n: sql<number>`count(*)::int` })
+    .from(tasks)
+    .where(and(inArray(tasks.agentId, agentIds), sql`${tasks.state} NOT IN ${[...TERMINAL_STATES]}`))
+    .groupBy(tasks.agentId);
+  return new Map(rows.map((r) => [r.agentId ?? '', r.n]));
+}

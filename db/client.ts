@@ -1,0 +1,37 @@
+/**
+ * One pg pool and drizzle instance per process; everything that touches PostgreSQL takes the
+ * `Database` it is given, so tests and workers can point at different servers.
+ */
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { Pool } from 'pg';
+import * as schema from './schema';
+
+/** The typed drizzle handle used by activities and the CLI. */
+export type Db = NodePgDatabase<typeof schema>;
+
+/** A pool plus its drizzle view; `close` ends the pool. */
+export interface Database {
+  db: Db;
+  pool: Pool;
+  close(): Promise<void>;
+}
+
+/** Opens a pool on `url`; connections are made lazily, so this never throws for a down server. */
+export function openDatabase(url: string, options: { max?: number } = {}): Database {
+  const pool = new Pool({ connectionString: url, max: options.max ?? 10 });
+  // An idle client losing its server must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  const db = drizzle(pool, { schema });
+  return { db, pool, close: () => pool.end() };
+}
+
+/** The URL with any password masked, for logs and error messages. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable DATABASE_URL>';
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Arbiter's domain record. Every table carries `tenant_id` so one database can serve many
+ * tenants and every query can be scoped. Temporal holds the execution; these rows hold what
+ * happened, for audit, routing statistics and operators who never open Temporal.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  index,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+/** One row per task; denormalised latest state for listing without Temporal. */
+export const tasks = pgTable(
+  'tasks',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: text('id').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    state: text('state').notNull(),
+    repoPath: text('repo_path'),
+    specId: text('spec_id'),
+    riskTier: integer('risk_tier'),
+    agentId: text('agent_id'),
+    verdict: text('verdict'),
+    error: text('error'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index('tasks_state_idx').on(t.tenantId, t.state)],
+);
+
+/** Every lifecycle transition; `(tenant_id, task_id, seq)` makes recording idempotent. */
+export const taskEvents = pgTable(
+  'task_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    seq: integer('seq').notNull(),
+    fromState: text('from_state'),
+    toState: text('to_state').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+    note: text('note'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('task_events_task_seq_uq').on(t.tenantId, t.taskId, t.seq)],
+);
+
+/** Agent registry. `tenant_id` null means the agent serves every tenant. */
+export const agents = pgTable(
+  'agents',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id'),
+    name: text('name').notNull(),
+    kind: text('kind').notNull(),
+    config: jsonb('config').notNull().default(sql`'{}'::jsonb`),
+    capabilities: jsonb('capabilities').notNull().default(sql`'{}'::jsonb`),
+    maxConcurrency: integer('max_concurrency').notNull().default(1),
+    status: text('status').notNull().default('active'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('agents_status_idx').on(t.status)],
+);
+
+/** Why a task went to an agent: the pick and every alternative considered. */
+export const routingDecisions = pgTable(
+  'routing_decisions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    taskType: text('task_type').notNull(),
+    reason: text('reason').notNull(),
+    exploration: boolean('exploration').notNull().default(false),
+    candidates: jsonb('candidates').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('routing_decisions_task_uq').on(t.tenantId, t.taskId)],
+);
+
+/** Evidence of each verification gate; re-running a gate replaces its row. */
+export const gateResults = pgTable(
+  'gate_results',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind').notNull(),
+    status: text('status').notNull(),
+    detail: text('detail').notNull(),
+    exitCode: integer('exit_code'),
+    durationMs: integer('duration_ms'),
+    outputDigest: text('output_digest'),
+    outputTail: text('output_tail'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('gate_results_task_name_uq').on(t.tenantId, t.taskId, t.name)],
+);
+
+/** Human waivers in the CAWS shape (WV-NNNN), applied to budgets while active and unexpired. */
+export const waivers = pgTable(
+  'waivers',
+  {
+    tenantId: text('tenant_id').notNull(),
+    id: text('id').notNull(),
+    taskId: text('task_id'),
+    title: text('title'),
+    gates: jsonb('gates').notNull().default(sql`'[]'::jsonb`),
+    delta: jsonb('delta').notNull().default(sql`'{}'::jsonb`),
+    reasonCode: text('reason_code').notNull(),
+    justification: text('justification'),
+    approvers: jsonb('approvers').notNull().default(sql`'[]'::jsonb`),
+    status: text('status').notNull().default('active'),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
+);
+
+/** The verdict of each task: payload, its digest and (later) the signed envelope bytes. */
+export const verdicts = pgTable(
+  'verdicts',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    outcome: text('outcome').notNull(),
+    digest: text('digest').notNull(),
+    payload: jsonb('payload').notNull(),
+    envelope: text('envelope'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('verdicts_task_uq').on(t.tenantId, t.taskId)],
+);
+
+/** Append-only, hash-chained log per tenant; a broken link means tampering. */
+export const provenanceEvents = pgTable(
+  'provenance_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    seq: integer('seq').notNull(),
+    kind: text('kind').notNull(),
+    subject: text('subject').notNull(),
+    payload: jsonb('payload').notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('provenance_tenant_seq_uq').on(t.tenantId, t.seq)],
+);
+
+/** Large outputs (patches, logs) kept out of workflow history; the workflow passes the id. */
+export const artifacts = pgTable(
+  'artifacts',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    kind: text('kind').notNull(),
+    digest: text('digest').notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    content: text('content').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('artifacts_task_idx').on(t.tenantId, t.taskId)],
+);

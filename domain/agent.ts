@@ -1,0 +1,67 @@
+/**
+ * The agent registry's model. Config is validated per kind with zod so a bad registration is
+ * refused at `agents add`, not discovered mid-task; secrets are referenced by environment
+ * variable name only and so never stored.
+ */
+import { z } from 'zod';
+import { IdPartSchema } from './task';
+
+/** Kinds Arbiter can run. */
+export const AGENT_KINDS = ['scripted', 'command', 'openai'] as const;
+/** An agent kind. */
+export type AgentKind = (typeof AGENT_KINDS)[number];
+
+/** Registry status; only `active` agents are routed to. */
+export const AGENT_STATUSES = ['active', 'paused', 'retired'] as const;
+/** A registry status. */
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
+/** What an agent can do; an empty list means "any". */
+export const CapabilitiesSchema = z
+  .object({
+    taskTypes: z.array(z.string().min(1)).default([]),
+    languages: z.array(z.string().min(1)).default([]),
+    tags: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+/** Parsed capabilities. */
+export type Capabilities = z.output<typeof CapabilitiesSchema>;
+
+const relativePath = z.string().min(1).max(4096);
+
+/** One deterministic edit in a scripted plan. */
+export const ScriptedStepSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('write'), path: relativePath, content: z.string() }).strict(),
+  z.object({ op: z.literal('replace'), path: relativePath, search: z.string().min(1), replace: z.string() }).strict(),
+  z.object({ op: z.literal('delete'), path: relativePath }).strict(),
+]);
+/** A scripted step. */
+export type ScriptedStep = z.output<typeof ScriptedStepSchema>;
+
+/** Config of the `scripted` kind: the plan applied to every task it gets. */
+export const ScriptedConfigSchema = z.object({ steps: z.array(ScriptedStepSchema).min(1, 'a scripted plan needs at least one step') }).strict();
+
+/** A registration as given to `agents add`. */
+export const AgentRegistrationSchema = z.object({
+  id: IdPartSchema,
+  name: z.string().min(1).max(200).optional(),
+  tenantId: IdPartSchema.optional(),
+  kind: z.enum(AGENT_KINDS),
+  config: z.record(z.unknown()).default({}),
+  capabilities: CapabilitiesSchema.default({}),
+  maxConcurrency: z.number().int().min(1).max(1000).default(1),
+});
+/** Registration input. */
+export type AgentRegistration = z.input<typeof AgentRegistrationSchema>;
+
+/** Checks kind-specific config; returns every problem, empty when valid. */
+export function agentConfigProblems(kind: AgentKind, config: unknown): string[] {
+  if (kind !== 'scripted') return [`agent kind '${kind}' is not available yet; use 'scripted'`];
+  const parsed = ScriptedConfigSchema.safeParse(config);
+  return parsed.success ? [] : parsed.error.issues.map((i) => `config.${i.path.join('.')}: ${i.message}`);
+}
+
+/** True when the agent claims the task type (or claims any). */
+export function canHandleTaskType(capabilities: Capabilities, taskType: string): boolean {
+  return capabilities.taskTypes.length === 0 || capabilities.taskTypes.includes('*') || capabilities.taskTypes.includes(taskType);
+}

@@ -1,0 +1,91 @@
+/**
+ * Conditions that retrying cannot fix. Each is an ApplicationFailure with its own `type`, so
+ * it crosses the activity/workflow boundary intact, is never retried, and the workflow can
+ * branch on `type` without string-matching messages.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+
+function nonRetryable(message: string, type: string, details: unknown[] = []): [string, string, boolean, unknown[]] {
+  return [message, type, true, details];
+}
+
+/** The working spec breaks the CAWS schema or tier rules; details[0] lists every problem. */
+export class SpecInvalidError extends ApplicationFailure {
+  static readonly type = 'SpecInvalidError';
+  constructor(public readonly problems: string[]) {
+    super(...nonRetryable(`working spec is invalid: ${problems.join('; ')}`, SpecInvalidError.type, [problems]));
+  }
+}
+
+/** No active agent can take the task (or the requested agent cannot); the reason says which. */
+export class NoCapableAgentError extends ApplicationFailure {
+  static readonly type = 'NoCapableAgentError';
+  constructor(reason: string) {
+    super(...nonRetryable(reason, NoCapableAgentError.type));
+  }
+}
+
+/** The target repository is missing, not a git repository, or lacks the base ref. */
+export class TargetRepoError extends ApplicationFailure {
+  static readonly type = 'TargetRepoError';
+  constructor(reason: string) {
+    super(...nonRetryable(reason, TargetRepoError.type));
+  }
+}
+
+/** A path resolves outside the task workspace or into a protected location. */
+export class PathEscapeError extends ApplicationFailure {
+  static readonly type = 'PathEscapeError';
+  constructor(path: string, reason: string) {
+    super(...nonRetryable(`path '${path}' refused: ${reason}`, PathEscapeError.type, [{ path, reason }]));
+  }
+}
+
+/** A write falls outside the spec's `scope.in` or inside `scope.out`. */
+export class ScopeViolationError extends ApplicationFailure {
+  static readonly type = 'ScopeViolationError';
+  constructor(path: string, reason: string) {
+    super(...nonRetryable(`path '${path}' is out of scope: ${reason}`, ScopeViolationError.type, [{ path, reason }]));
+  }
+}
+
+/** The agent itself failed (bad plan, broken edit); counts against the agent, not infrastructure. */
+export class AgentFailedError extends ApplicationFailure {
+  static readonly type = 'AgentFailedError';
+  constructor(agentId: string, reason: string) {
+    super(...nonRetryable(`agent '${agentId}' failed: ${reason}`, AgentFailedError.type, [{ agentId, reason }]));
+  }
+}
+
+/** The agent's configuration cannot be used (unknown kind, malformed config). */
+export class AgentConfigError extends ApplicationFailure {
+  static readonly type = 'AgentConfigError';
+  constructor(agentId: string, reason: string) {
+    super(...nonRetryable(`agent '${agentId}' is misconfigured: ${reason}`, AgentConfigError.type));
+  }
+}
+
+/** The delivery branch already exists in the target with a different commit; never overwritten. */
+export class DeliveryConflictError extends ApplicationFailure {
+  static readonly type = 'DeliveryConflictError';
+  constructor(branch: string, existing: string, wanted: string) {
+    super(
+      ...nonRetryable(
+        `branch '${branch}' already exists in the target at ${existing}, not ${wanted}; refusing to overwrite`,
+        DeliveryConflictError.type,
+      ),
+    );
+  }
+}
+
+/** Type names listed as non-retryable in every activity retry policy, as a second guard. */
+export const NON_RETRYABLE_ERROR_TYPES = [
+  SpecInvalidError.type,
+  NoCapableAgentError.type,
+  TargetRepoError.type,
+  PathEscapeError.type,
+  ScopeViolationError.type,
+  AgentFailedError.type,
+  AgentConfigError.type,
+  DeliveryConflictError.type,
+];

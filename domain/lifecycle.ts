@@ -1,0 +1,63 @@
+/**
+ * The task lifecycle from DESIGN.md as data, so the workflow, the CLI and the tests agree on
+ * exactly which transitions exist and an illegal one is caught at the point it is attempted.
+ */
+
+/** Every lifecycle state, in the order of the happy path, then the terminal failures. */
+export const TASK_STATES = [
+  'RECEIVED',
+  'VALIDATING_SPEC',
+  'SPEC_APPROVED',
+  'ROUTING',
+  'ROUTED',
+  'EXECUTING',
+  'EXECUTION_COMPLETE',
+  'VERIFYING',
+  'VERIFIED',
+  'COMPLETED',
+  'REJECTED',
+  'FAILED',
+  'CANCELLED',
+] as const;
+
+/** A lifecycle state name. */
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** States a task never leaves; reaching one ends the workflow. */
+export const TERMINAL_STATES: readonly TaskState[] = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
+
+const HAPPY_PATH: TaskState[] = TASK_STATES.slice(0, 10) as TaskState[];
+const MAY_FAIL: TaskState[] = ['ROUTING', 'ROUTED', 'EXECUTING', 'EXECUTION_COMPLETE', 'VERIFYING', 'VERIFIED'];
+
+/** True once the task can no longer change. */
+export function isTerminal(state: TaskState): boolean {
+  return TERMINAL_STATES.includes(state);
+}
+
+/** The states reachable from `from` in one step. */
+export function nextStates(from: TaskState): TaskState[] {
+  if (isTerminal(from)) return [];
+  const next: TaskState[] = [];
+  const i = HAPPY_PATH.indexOf(from);
+  if (i >= 0 && i + 1 < HAPPY_PATH.length) next.push(HAPPY_PATH[i + 1]);
+  if (from === 'VALIDATING_SPEC') next.push('REJECTED');
+  if (MAY_FAIL.includes(from)) next.push('FAILED');
+  next.push('CANCELLED');
+  return next;
+}
+
+/** Thrown by code that tries a transition the design does not allow: a bug, never input. */
+export class IllegalTransitionError extends Error {
+  constructor(
+    public readonly from: TaskState,
+    public readonly to: TaskState,
+  ) {
+    super(`illegal lifecycle transition ${from} -> ${to}`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+/** Guards every transition the workflow makes. */
+export function assertTransition(from: TaskState, to: TaskState): void {
+  if (!nextStates(from).includes(to)) throw new IllegalTransitionError(from, to);
+}

@@ -1,0 +1,102 @@
+/**
+ * The task as callers submit it and as the `getState` query reports it. The zod schema is the
+ * single source for both the TypeScript type and the client-side validation that runs before
+ * anything reaches Temporal, so bad input fails fast with the field named.
+ */
+import { z } from 'zod';
+import type { TaskState } from './lifecycle';
+
+/** Tenant and task ids become workflow ids and git branch names, so they are kept plain. */
+export const IdPartSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 of letters, digits, . _ : - and start with a letter or digit')
+  .refine((v) => !v.includes('..'), 'must not contain ..');
+
+/** A named command run in the workspace as a verification gate (argv, never a shell string). */
+export const GateCommandSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'gate name must be a short identifier'),
+  argv: z.array(z.string().min(1)).min(1, 'gate argv must name a program'),
+  timeoutSeconds: z.number().int().positive().max(3600).default(600),
+});
+/** A gate command after defaults are applied. */
+export type GateCommand = z.output<typeof GateCommandSchema>;
+
+/** Gates Arbiter always runs itself; a task's command gates may not reuse these names. */
+export const RESERVED_GATE_NAMES = ['budget', 'scope'];
+
+/** What an application submits. */
+export const TaskInputSchema = z.object({
+  tenantId: IdPartSchema,
+  taskId: IdPartSchema,
+  /** The CAWS working spec, verbatim; validated by the `validateSpec` activity. */
+  specYaml: z.string().min(1, 'spec is empty').max(256 * 1024, 'spec is larger than 256 KiB'),
+  /** Absolute path of the target git repository on the worker host. */
+  repoPath: z.string().startsWith('/', 'repoPath must be absolute'),
+  /** Commit-ish the workspace starts from; the target's HEAD when absent. */
+  baseRef: z.string().min(1).optional(),
+  /** Agent the submitter asks for; honoured only when that agent is capable. */
+  agentHint: IdPartSchema.optional(),
+  gates: z
+    .array(GateCommandSchema)
+    .max(20)
+    .default([])
+    .refine((gates) => new Set(gates.map((g) => g.name)).size === gates.length, 'gate names must be unique')
+    .refine((gates) => !gates.some((g) => RESERVED_GATE_NAMES.includes(g.name)), 'gate names budget and scope are reserved'),
+  /**
+   * Which CAWS format the spec must be in; `auto` detects it. `current` rejects legacy fields,
+   * as the CAWS project itself does for specs it expects in the new format.
+   */
+  specFormat: z.enum(['auto', 'current', 'legacy']).default('auto'),
+});
+/** Task input as written by callers (defaults optional). */
+export type TaskInput = z.input<typeof TaskInputSchema>;
+/** Task input as the workflow sees it (defaults applied). */
+export type ParsedTaskInput = z.output<typeof TaskInputSchema>;
+
+/** Outcome of one verification gate, with enough evidence to audit it later. */
+export interface GateResult {
+  name: string;
+  kind: 'budget' | 'scope' | 'command';
+  status: 'pass' | 'fail';
+  detail: string;
+  exitCode?: number | null;
+  durationMs?: number;
+  outputDigest?: string;
+  outputTail?: string;
+}
+
+/** PASS / FAIL today; WAIVED arrives with human waivers. */
+export type VerdictOutcome = 'PASS' | 'FAIL' | 'WAIVED';
+
+/** One entry of the task's own history. */
+export interface HistoryEntry {
+  state: TaskState;
+  at: string;
+  note?: string;
+}
+
+/** Why a task ended badly, in a shape a person and a program can both read. */
+export interface TaskError {
+  type: string;
+  message: string;
+  problems?: string[];
+}
+
+/** The whole picture `getState` returns; `status --json` is built from it. */
+export interface TaskSnapshot {
+  taskId: string;
+  tenantId: string;
+  workflowId: string;
+  state: TaskState;
+  subState: string | null;
+  history: HistoryEntry[];
+  spec: { id: string; title: string; riskTier: number; mode: string; format: string; warnings: string[] } | null;
+  routing: { agentId: string; reason: string; candidates: number } | null;
+  workspace: { baseCommit: string } | null;
+  diff: { filesChanged: number; linesAdded: number; linesDeleted: number; digest: string } | null;
+  gates: GateResult[];
+  pendingWaiver: null;
+  verdict: { outcome: VerdictOutcome; digest: string } | null;
+  delivery: { branch: string; commit: string } | null;
+  error: TaskError | null;
+}

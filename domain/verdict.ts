@@ -1,0 +1,69 @@
+/**
+ * Verdict payloads are pure data computed from gate evidence, so the same evidence always
+ * yields the same bytes and therefore the same digest — the basis for signing later.
+ */
+import type { DiffSummary } from './activity-io';
+import type { GateResult, VerdictOutcome } from './task';
+
+/** A failing gate fails the task; nothing turns a failure into a pass except a waiver. */
+export function decideOutcome(gates: readonly GateResult[]): VerdictOutcome {
+  return gates.length > 0 && gates.every((g) => g.status === 'pass') ? 'PASS' : 'FAIL';
+}
+
+/** What a verdict states; stored verbatim and digested over its canonical JSON. */
+export interface VerdictPayload {
+  schema: 'arbiter.verdict/v1';
+  tenantId: string;
+  taskId: string;
+  outcome: VerdictOutcome;
+  specId: string;
+  specDigest: string;
+  agentId: string;
+  baseCommit: string;
+  diff: { digest: string; filesChanged: number; linesAdded: number; linesDeleted: number };
+  gates: Array<Omit<GateResult, 'outputTail'>>;
+  waivers: string[];
+}
+
+/** Builds the payload with gate tails left out: evidence is referenced by digest, not copied. */
+export function buildVerdictPayload(input: {
+  tenantId: string;
+  taskId: string;
+  specId: string;
+  specDigest: string;
+  agentId: string;
+  baseCommit: string;
+  diff: DiffSummary;
+  gates: readonly GateResult[];
+}): VerdictPayload {
+  return {
+    schema: 'arbiter.verdict/v1',
+    tenantId: input.tenantId,
+    taskId: input.taskId,
+    outcome: decideOutcome(input.gates),
+    specId: input.specId,
+    specDigest: input.specDigest,
+    agentId: input.agentId,
+    baseCommit: input.baseCommit,
+    diff: {
+      digest: input.diff.digest,
+      filesChanged: input.diff.filesChanged,
+      linesAdded: input.diff.linesAdded,
+      linesDeleted: input.diff.linesDeleted,
+    },
+    gates: input.gates.map(({ outputTail: _tail, ...evidence }) => evidence),
+    waivers: [],
+  };
+}
+
+/** JSON with object keys sorted at every depth, so equal data always serialises to equal bytes. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

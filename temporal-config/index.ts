@@ -1,0 +1,67 @@
+/**
+ * Every Temporal name Arbiter uses — task queue, workflow ids, search attributes — is built
+ * here so the worker, the client, the CLI and operators' `temporal` commands always agree.
+ * Pure: imported by workflow code.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Default task queue for task workflows and their activities; overridable per process. */
+export const DEFAULT_TASK_QUEUE = 'arbiter-tasks';
+
+/** Workflow type name, spelled once for clients that start workflows by name. */
+export const TASK_WORKFLOW_TYPE = 'taskLifecycle';
+
+/** A task is addressed by tenant and id everywhere: in Postgres, in ids and in the CLI. */
+export interface TaskRef {
+  tenantId: string;
+  taskId: string;
+}
+
+const WORKFLOW_ID_PREFIX = 'task/';
+const ID_PART = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** True when `value` can be used as a tenant or task id (it becomes part of ids and branch names). */
+export function isValidIdPart(value: string): boolean {
+  return ID_PART.test(value) && !value.includes('..');
+}
+
+/**
+ * `task/<tenantId>/<taskId>`: deterministic, so submitting the same task twice addresses
+ * the same workflow and Temporal's id uniqueness prevents a second execution.
+ */
+export function taskWorkflowId(ref: TaskRef): string {
+  return `${WORKFLOW_ID_PREFIX}${ref.tenantId}/${ref.taskId}`;
+}
+
+/** Inverse of {@link taskWorkflowId}; undefined for ids that are not Arbiter task ids. */
+export function parseTaskWorkflowId(workflowId: string): TaskRef | undefined {
+  if (!workflowId.startsWith(WORKFLOW_ID_PREFIX)) return undefined;
+  const [tenantId, taskId, ...rest] = workflowId.slice(WORKFLOW_ID_PREFIX.length).split('/');
+  if (!tenantId || !taskId || rest.length > 0) return undefined;
+  return { tenantId, taskId };
+}
+
+/** Git branch a delivered change lands on in the target repository. */
+export function deliveryBranch(taskId: string): string {
+  return `arbiter/${taskId}`;
+}
+
+/** Lifecycle state, so operators can `temporal workflow list --query 'ArbiterState="VERIFYING"'`. */
+export const ARBITER_STATE = defineSearchAttributeKey('ArbiterState', SearchAttributeType.KEYWORD);
+/** Tenant owning the task, for per-tenant visibility queries. */
+export const TENANT_ID = defineSearchAttributeKey('TenantId', SearchAttributeType.KEYWORD);
+/** CAWS risk tier (1–3) once the spec is validated. */
+export const RISK_TIER = defineSearchAttributeKey('RiskTier', SearchAttributeType.INT);
+/** Agent the task was routed to. */
+export const AGENT_ID = defineSearchAttributeKey('AgentId', SearchAttributeType.KEYWORD);
+/** Verdict outcome (PASS / FAIL / WAIVED) once issued. */
+export const VERDICT = defineSearchAttributeKey('Verdict', SearchAttributeType.KEYWORD);
+
+/** All custom search attributes; a server must have these registered before tasks start. */
+export const SEARCH_ATTRIBUTE_KEYS = [ARBITER_STATE, TENANT_ID, RISK_TIER, AGENT_ID, VERDICT];
+
+/** `temporal server start-dev --search-attribute` arguments for the keys above. */
+export function devServerSearchAttributeArgs(): string[] {
+  const cliType: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int' };
+  return SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=${cliType[key.type]}`]);
+}

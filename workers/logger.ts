@@ -1,0 +1,71 @@
+/**
+ * winston JSON logs for the whole process, bridged into the Temporal runtime so SDK, workflow
+ * and activity logs (`log` from the SDK) come out as the same JSON lines, each tagged with the
+ * task and tenant parsed from the workflow id.
+ */
+import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
+import { Runtime } from '@temporalio/worker';
+import * as winston from 'winston';
+import { parseTaskWorkflowId } from '../temporal-config';
+
+const LEVELS = { error: 0, warn: 1, info: 2, debug: 3, trace: 4 };
+
+/** Where log lines go: a file for the local stack (stdout belongs to the user), stdout in production. */
+export interface LoggerOptions {
+  level: keyof typeof LEVELS;
+  file?: string;
+  console?: boolean;
+}
+
+/** The process's winston logger. */
+export function createWinstonLogger(options: LoggerOptions): winston.Logger {
+  const transports: winston.transport[] = [];
+  if (options.file) transports.push(new winston.transports.File({ filename: options.file }));
+  if (options.console ?? !options.file) transports.push(new winston.transports.Console());
+  return winston.createLogger({
+    levels: LEVELS,
+    level: options.level,
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+    transports,
+  });
+}
+
+/** Adds `taskId`/`tenantId` to any line that carries a task workflow id. */
+export function withTaskIds(meta: LogMetadata = {}): LogMetadata {
+  const workflowId = typeof meta.workflowId === 'string' ? meta.workflowId : undefined;
+  const ref = workflowId ? parseTaskWorkflowId(workflowId) : undefined;
+  return ref ? { ...meta, taskId: ref.taskId, tenantId: ref.tenantId } : meta;
+}
+
+/** Temporal's Logger interface on top of winston. */
+export class WinstonTemporalLogger implements Logger {
+  constructor(private readonly winstonLogger: winston.Logger) {}
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    this.winstonLogger.log(level.toLowerCase(), message, withTaskIds(meta));
+  }
+  trace(message: string, meta?: LogMetadata): void {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata): void {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata): void {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata): void {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata): void {
+    this.log('ERROR', message, meta);
+  }
+}
+
+/**
+ * Installs the bridge as the Temporal runtime logger. Must run before any worker or native
+ * connection exists (the runtime is a process singleton); returns the bridged logger.
+ */
+export function installRuntimeLogger(options: LoggerOptions): WinstonTemporalLogger {
+  const logger = new WinstonTemporalLogger(createWinstonLogger(options));
+  Runtime.install({ logger });
+  return logger;
+}

@@ -1,0 +1,34 @@
+/**
+ * `arbiter worker`: a production worker for TEMPORAL_ADDRESS / DATABASE_URL. Logs are JSON on
+ * stdout; SIGINT/SIGTERM drain in-flight work and exit.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import { openDatabase } from '../db/client';
+import { connectionOptions } from '../temporal-config/connection';
+import { ConfigError, describeWorkerConfig, loadWorkerConfig } from './config';
+import { installRuntimeLogger } from './logger';
+import { createArbiterWorker } from './worker';
+
+/** Runs until a shutdown signal; resolves when the worker has stopped. */
+export async function runWorkerProcess(): Promise<void> {
+  const config = loadWorkerConfig();
+  if (!config.databaseUrl) throw new ConfigError('DATABASE_URL is required for `arbiter worker` (use `arbiter start` for a local stack)');
+  const logger = installRuntimeLogger({ level: config.logLevel });
+  logger.info('arbiter worker starting', describeWorkerConfig(config));
+  const database = openDatabase(config.databaseUrl);
+  const connection = await NativeConnection.connect(connectionOptions(config.temporal));
+  try {
+    const worker = await createArbiterWorker({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.taskQueue,
+      database,
+      home: config.home,
+    });
+    logger.info('arbiter worker polling', { taskQueue: config.taskQueue });
+    await worker.run();
+  } finally {
+    await connection.close();
+    await database.close();
+  }
+}

@@ -1,0 +1,2 @@
+/** Workflow entry point for the worker bundle: every workflow type Arbiter registers. */
+export { taskLifecycle } from './task-lifecycle';

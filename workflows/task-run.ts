@@ -1,0 +1,102 @@
+/**
+ * The workflow's own record of a task: the snapshot `getState` returns, and `enter`, the one
+ * way the state changes — checked against the lifecycle, mirrored into search attributes and
+ * the UI's current details, and persisted as a task event.
+ */
+import { CancellationScope, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycle';
+import type { ParsedTaskInput, TaskError, TaskSnapshot } from '../domain/task';
+import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
+import { recordTransition } from './activity-proxies';
+
+type TaskColumns = { specId?: string; riskTier?: number; agentId?: string; verdict?: string; error?: string; repoPath?: string };
+
+/** Mutable state of one task run, owned by the workflow. */
+export class TaskRun {
+  readonly snapshot: TaskSnapshot;
+  cancelReason: string | undefined;
+
+  constructor(readonly input: ParsedTaskInput) {
+    this.snapshot = {
+      taskId: input.taskId,
+      tenantId: input.tenantId,
+      workflowId: workflowInfo().workflowId,
+      state: 'RECEIVED',
+      subState: null,
+      history: [],
+      spec: null,
+      routing: null,
+      workspace: null,
+      diff: null,
+      gates: [],
+      pendingWaiver: null,
+      verdict: null,
+      delivery: null,
+      error: null,
+    };
+  }
+
+  get state(): TaskState {
+    return this.snapshot.state;
+  }
+
+  get terminal(): boolean {
+    return this.snapshot.history.length > 0 && isTerminal(this.snapshot.state);
+  }
+
+  /** Records the first state; separate because it has no predecessor. */
+  async receive(): Promise<void> {
+    upsertSearchAttributes([{ key: TENANT_ID, value: this.input.tenantId }]);
+    await this.persist(null, 'RECEIVED', undefined, { repoPath: this.input.repoPath });
+  }
+
+  /** Moves to `to`; the database write is non-cancellable so a cancel never loses a transition. */
+  async enter(to: TaskState, note?: string, columns: TaskColumns = {}): Promise<void> {
+    const from = this.snapshot.state;
+    assertTransition(from, to);
+    await this.persist(from, to, note, columns);
+  }
+
+  /** Ends the task with `to` (REJECTED / FAILED) and the reason. */
+  async fail(to: 'REJECTED' | 'FAILED', error: TaskError, columns: TaskColumns = {}): Promise<void> {
+    this.snapshot.error = error;
+    await this.enter(to, error.message, { ...columns, error: `${error.type}: ${error.message}` });
+  }
+
+  private async persist(from: TaskState | null, to: TaskState, note: string | undefined, columns: TaskColumns): Promise<void> {
+    const at = new Date().toISOString();
+    const seq = this.snapshot.history.length;
+    this.snapshot.state = to;
+    this.snapshot.subState = null;
+    this.snapshot.history.push(note ? { state: to, at, note } : { state: to, at });
+    this.updateSearchAttributes(columns);
+    setCurrentDetails(this.details());
+    const { taskId, tenantId, workflowId } = this.snapshot;
+    await CancellationScope.nonCancellable(() =>
+      recordTransition({ tenantId, taskId, workflowId, seq, from, to, at, note, task: columns }),
+    );
+  }
+
+  private updateSearchAttributes(columns: TaskColumns): void {
+    upsertSearchAttributes([
+      { key: ARBITER_STATE, value: this.snapshot.state },
+      ...(columns.riskTier !== undefined ? [{ key: RISK_TIER, value: columns.riskTier }] : []),
+      ...(columns.agentId ? [{ key: AGENT_ID, value: columns.agentId }] : []),
+      ...(columns.verdict ? [{ key: VERDICT, value: columns.verdict }] : []),
+    ]);
+  }
+
+  /** Markdown shown as the run's current details in the Web UI. */
+  private details(): string {
+    const s = this.snapshot;
+    const lines = [`**${s.state}**${s.subState ? ` (${s.subState})` : ''} — task \`${s.tenantId}/${s.taskId}\``];
+    if (s.spec) lines.push(`Spec: ${s.spec.id} "${s.spec.title}" (tier ${s.spec.riskTier}, ${s.spec.mode})`);
+    if (s.routing) lines.push(`Agent: ${s.routing.agentId} — ${s.routing.reason}`);
+    if (s.diff) lines.push(`Diff: ${s.diff.filesChanged} file(s), +${s.diff.linesAdded}/-${s.diff.linesDeleted}`);
+    for (const g of s.gates) lines.push(`Gate ${g.name}: ${g.status} — ${g.detail}`);
+    if (s.verdict) lines.push(`Verdict: ${s.verdict.outcome} ${s.verdict.digest}`);
+    if (s.delivery) lines.push(`Delivered: branch ${s.delivery.branch} @ ${s.delivery.commit.slice(0, 12)}`);
+    if (s.error) lines.push(`Error: ${s.error.type}: ${s.error.message}`);
+    return lines.join('\n\n');
+  }
+}
