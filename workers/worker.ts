@@ -34,7 +34,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     taskQueue: options.taskQueue,
     activities: createActivities({ db: options.database.db, home: options.home }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
-    identity: options.identity,
+    ...(options.identity ? { identity: options.identity } : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
   });
 }

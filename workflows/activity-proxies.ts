@@ -7,7 +7,8 @@ import type { ArbiterActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import type { GateCommand } from '../domain/task';
 
-function options(startToCloseTimeout: string, maximumAttempts: number, extra: Partial<ActivityOptions> = {}): ActivityOptions {
+/** `maximumAttempts` undefined means unlimited. */
+function options(startToCloseTimeout: string, maximumAttempts: number | undefined, extra: Partial<ActivityOptions> = {}): ActivityOptions {
   return {
     startToCloseTimeout,
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
@@ -16,7 +17,7 @@ function options(startToCloseTimeout: string, maximumAttempts: number, extra: Pa
 }
 
 /** Recording a transition waits out a database outage (unlimited attempts) rather than failing the task. */
-export const { recordTransition } = proxyActivities<ArbiterActivities>(options('30s', 0));
+export const { recordTransition } = proxyActivities<ArbiterActivities>(options('30s', undefined));
 
 export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s', 5));
 
