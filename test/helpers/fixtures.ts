@@ -1,0 +1,67 @@
+/** Builders for real target repositories, specs and agents used by integration tests. */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { stringify } from 'yaml';
+import { upsertAgent } from '../../db/agents';
+import type { ScriptedStep } from '../../domain/agent';
+import { testStack } from './stack';
+
+/** A short unique id, so tests never collide on tenants, tasks or agents. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Runs git in `dir` and returns trimmed stdout. */
+export function gitIn(dir: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@localhost', '-C', dir, ...args], { encoding: 'utf8' }).trim();
+}
+
+/** A git repository with `files` committed on `main`. */
+export function makeRepo(files: Record<string, string> = { 'src/app.js': 'module.exports = 1;\n', 'README.md': '# target\n' }): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-target-'));
+  for (const [file, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), content);
+  }
+  gitIn(dir, 'init', '--quiet', '--initial-branch=main');
+  gitIn(dir, 'add', '--all');
+  gitIn(dir, 'commit', '--quiet', '-m', 'initial');
+  return dir;
+}
+
+/** A valid current-format CAWS spec (tier 3, mode feature, scope src/**) with `overrides` merged in. */
+export function specYaml(overrides: Record<string, unknown> = {}): string {
+  return stringify({
+    id: 'TEST-001',
+    title: 'Test change',
+    risk_tier: 3,
+    mode: 'feature',
+    lifecycle_state: 'active',
+    blast_radius: { modules: ['src'], data_migration: false },
+    operational_rollback_slo: '5m',
+    scope: { in: ['src/'], out: ['src/secret/'] },
+    invariants: ['nothing else changes'],
+    acceptance: [{ id: 'A1', given: 'the app', when: 'the change lands', then: 'it works' }],
+    non_functional: {},
+    contracts: [],
+    ...overrides,
+  });
+}
+
+/** Registers a scripted agent for `tenantId` only (so other tests' agents never interfere). */
+export async function addScriptedAgent(tenantId: string, steps: ScriptedStep[], options: { taskTypes?: string[]; id?: string } = {}) {
+  return upsertAgent(testStack().database.db, {
+    id: options.id ?? uniqueId('agent'),
+    tenantId,
+    kind: 'scripted',
+    config: { steps },
+    capabilities: { taskTypes: options.taskTypes ?? ['feature'] },
+    maxConcurrency: 10,
+  });
+}
+
+/** A plan that adds one file inside the default scope. */
+export const GOOD_PLAN: ScriptedStep[] = [{ op: 'write', path: 'src/feature.js', content: 'module.exports = () => 42;\n' }];

