@@ -1,0 +1,134 @@
+/**
+ * Cancellation and crash recovery against the real stack: a cancel stops the running activity
+ * and ends CANCELLED; a worker process killed mid-task is replaced by another that finishes the
+ * task without duplicating a single event.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ArbiterClient } from '../../client/arbiter-client';
+import { projectRoot } from '../../client/paths';
+import type { TaskInput } from '../../domain/task';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+import { persistedEvents, waitFor, waitForState } from '../helpers/wait';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function slowTask(tenant: string, pidFile: string): Promise<TaskInput & { taskId: string; tenantId: string }> {
+  await addScriptedAgent(tenant, GOOD_PLAN);
+  return {
+    tenantId: tenant,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(),
+    repoPath: makeRepo(),
+    gates: [{ name: 'slow', argv: ['sh', '-c', `echo $$ > ${pidFile}; exec sleep 60`] }],
+  };
+}
+
+describe('cancellation', function () {
+  this.timeout(60_000);
+
+  for (const how of ['cancel signal', 'Temporal workflow cancellation'] as const) {
+    it(`moves a running task to CANCELLED and kills its gate process (${how})`, async () => {
+      const { client } = testStack();
+      const pidFile = path.join(os.tmpdir(), `${uniqueId('gate')}.pid`);
+      const input = await slowTask(uniqueId('tenant'), pidFile);
+      await client.submit(input);
+      await waitForState(input, (s) => s.subState === 'gate:slow');
+      const pid = Number(await waitFor('gate pid', async () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()));
+      assert.ok(alive(pid), 'the gate command should be running');
+
+      if (how === 'cancel signal') await client.cancel(input, 'test cancel');
+      else await client.temporal.workflow.getHandle(`task/${input.tenantId}/${input.taskId}`).cancel();
+      const final = await client.watch(input, undefined, 200);
+
+      assert.equal(final.state, 'CANCELLED');
+      assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['VERIFYING', 'CANCELLED']);
+      await waitFor('gate process to be killed', async () => !alive(pid), 15_000);
+      const events = await persistedEvents(input);
+      assert.equal(events.at(-1)?.toState, 'CANCELLED');
+      assert.equal(gitIn(input.repoPath, 'branch', '--list', `arbiter/${input.taskId}`), '');
+    });
+  }
+
+  it('refuses to cancel a finished task from the client side', async () => {
+    const { client } = testStack();
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo() };
+    await client.submit(input);
+    const done = await client.watch(input, undefined, 200);
+    assert.equal(done.state, 'COMPLETED');
+    await client.cancel(input).catch(() => undefined);
+    const after = await client.status(input);
+    assert.equal(after.state, 'COMPLETED', 'a completed task never becomes CANCELLED');
+  });
+});
+
+describe('worker crash mid-task', function () {
+  this.timeout(120_000);
+  let child: ChildProcess | undefined;
+
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('a second worker finishes the task with no duplicated events', async () => {
+    const stack = testStack();
+    const taskQueue = uniqueId('crash-queue');
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    const marker = path.join(os.tmpdir(), `${uniqueId('attempt')}.log`);
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repoPath: makeRepo(),
+      gates: [{ name: 'slow', argv: ['sh', '-c', `echo attempt >> ${marker}; sleep 3`] }],
+    };
+
+    let output = '';
+    child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'worker'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, DATABASE_URL: stack.databaseUrl, ARBITER_TASK_QUEUE: taskQueue, ARBITER_HOME: stack.home, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    await waitFor('child worker to poll', async () => output.includes('arbiter worker polling'), 60_000);
+
+    const client = await ArbiterClient.connect({ address: stack.address, namespace: 'default', tls: false }, { taskQueue });
+    try {
+      await client.submit(input);
+      await waitForState(input, (s) => s.subState === 'gate:slow', 60_000);
+      await waitFor('gate to start in the child worker', async () => existsSync(marker));
+      child.kill('SIGKILL');
+      await new Promise((r) => child?.once('exit', r));
+
+      const replacement = await stack.startWorker(taskQueue);
+      try {
+        const final = await client.watch(input, undefined, 250);
+        assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+        const events = await persistedEvents(input);
+        assert.deepEqual(events.map((e) => e.seq), final.history.map((_, i) => i), 'one event per transition, none twice');
+        assert.deepEqual(events.map((e) => e.toState), final.history.map((h) => h.state));
+        assert.ok(readFileSync(marker, 'utf8').trim().split('\n').length >= 2, 'the gate was retried on the second worker');
+        assert.equal(gitIn(input.repoPath, 'rev-parse', `arbiter/${input.taskId}`), final.delivery?.commit);
+      } finally {
+        replacement.worker.shutdown();
+        await replacement.running;
+      }
+    } finally {
+      await client.close();
+    }
+  });
+});
