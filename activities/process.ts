@@ -83,7 +83,11 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
+    let settled = false;
     const finish = (exitCode: number | null, signal: string | null, spawnError?: string) => {
+      // A spawn failure emits 'error' and then 'close'; the digest can be taken only once.
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       killGroup(child.pid); // reap stragglers left in the group

@@ -1,0 +1,192 @@
+/** runProcess: real child processes, real signals, real process groups. */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runProcess } from '../../activities/process';
+
+const NODE = process.execPath;
+const sha256 = (data: string | Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+
+/** True while `pid` is a live (not zombie) process. */
+function alive(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // Field 3, after the parenthesised command name, is the state; Z/X mean dead but unreaped.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
+}
+
+async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return cond();
+}
+
+describe('runProcess', function () {
+  this.timeout(30_000);
+  let dir: string;
+  beforeEach(() => {
+    dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'arbiter-proc-')));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reports the exit code and the sha256 of exactly what was printed', async () => {
+    const result = await runProcess({
+      argv: [NODE, '-e', 'process.stdout.write("hello arbiter\\n"); process.exit(3)'],
+      cwd: dir,
+      env: {},
+      timeoutMs: 10_000,
+    });
+    assert.equal(result.spawnError, undefined);
+    assert.equal(result.exitCode, 3);
+    assert.equal(result.signal, null);
+    assert.equal(result.timedOut, false);
+    assert.equal(result.aborted, false);
+    assert.equal(result.truncated, false);
+    assert.equal(result.outputBytes, 14);
+    assert.equal(result.outputDigest, sha256('hello arbiter\n'));
+    assert.equal(result.outputTail, 'hello arbiter\n');
+    assert.ok(result.durationMs >= 0 && result.durationMs < 10_000);
+  });
+
+  it('exits 0 with an empty-output digest when nothing is printed', async () => {
+    const result = await runProcess({ argv: ['/bin/sh', '-c', 'exit 0'], cwd: dir, env: {}, timeoutMs: 10_000 });
+    assert.equal(result.exitCode, 0);
+    assert.equal(result.outputBytes, 0);
+    assert.equal(result.outputDigest, sha256(''));
+    assert.equal(result.outputTail, '');
+  });
+
+  it('captures stderr too, and runs in the given cwd', async () => {
+    const result = await runProcess({ argv: ['/bin/sh', '-c', 'pwd 1>&2'], cwd: dir, env: {}, timeoutMs: 10_000 });
+    assert.equal(result.exitCode, 0);
+    assert.equal(result.outputTail, `${dir}\n`);
+    assert.equal(result.outputDigest, sha256(`${dir}\n`));
+  });
+
+  it('keeps the last 4096 bytes as the tail while digesting all of the output', async () => {
+    const expected = Array.from({ length: 5000 }, (_, i) => `line ${i}\n`).join('');
+    const result = await runProcess({
+      argv: [NODE, '-e', 'let s = ""; for (let i = 0; i < 5000; i++) s += `line ${i}\\n`; process.stdout.write(s)'],
+      cwd: dir,
+      env: {},
+      timeoutMs: 10_000,
+    });
+    assert.equal(result.exitCode, 0);
+    assert.equal(result.outputBytes, Buffer.byteLength(expected));
+    assert.equal(result.outputDigest, sha256(expected));
+    assert.equal(result.outputTail, expected.slice(-4096));
+    assert.ok(result.outputTail.endsWith('line 4999\n'));
+    assert.equal(result.truncated, false);
+  });
+
+  it('kills the whole process group on the wall-clock timeout, background children included', async () => {
+    const pidfile = path.join(dir, 'pidfile');
+    const started = Date.now();
+    const result = await runProcess({
+      argv: ['/bin/sh', '-c', 'sleep 30 & echo $! > pidfile; wait'],
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+      timeoutMs: 700,
+    });
+    const elapsed = Date.now() - started;
+    assert.equal(result.timedOut, true);
+    assert.equal(result.aborted, false);
+    assert.equal(result.exitCode, null);
+    assert.equal(result.signal, 'SIGKILL');
+    assert.ok(elapsed < 10_000, `took ${elapsed} ms`);
+    assert.ok(existsSync(pidfile), 'the shell should have started the background sleep');
+    const childPid = Number(readFileSync(pidfile, 'utf8').trim());
+    assert.ok(Number.isInteger(childPid) && childPid > 1, `bad pid ${childPid}`);
+    assert.ok(await waitUntil(() => !alive(childPid), 3000), `background child ${childPid} survived the timeout`);
+  });
+
+  it('caps output: a program printing without end is killed and marked truncated', async () => {
+    const maxOutputBytes = 64 * 1024;
+    const started = Date.now();
+    const result = await runProcess({ argv: ['/usr/bin/yes', 'arbiter'], cwd: dir, env: {}, timeoutMs: 20_000, maxOutputBytes });
+    assert.equal(result.truncated, true);
+    assert.equal(result.timedOut, false);
+    assert.equal(result.exitCode, null);
+    assert.equal(result.signal, 'SIGKILL');
+    assert.ok(result.outputBytes > maxOutputBytes);
+    assert.ok(Date.now() - started < 15_000);
+    assert.match(result.outputDigest, /^sha256:[0-9a-f]{64}$/);
+    assert.ok(result.outputTail.length > 0 && result.outputTail.length <= 4096);
+    assert.match(result.outputTail, /^(arbiter\n)*arbiter/m);
+  });
+
+  it('kills promptly when the AbortSignal fires', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 300);
+    const result = await runProcess({ argv: ['/usr/bin/sleep', '30'], cwd: dir, env: {}, timeoutMs: 25_000, signal: controller.signal });
+    const elapsed = Date.now() - started;
+    assert.equal(result.aborted, true);
+    assert.equal(result.timedOut, false);
+    assert.equal(result.exitCode, null);
+    assert.equal(result.signal, 'SIGKILL');
+    assert.ok(elapsed < 5000, `abort took ${elapsed} ms`);
+  });
+
+  it('does not run (or kills at once) when the signal is already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const started = Date.now();
+    const result = await runProcess({ argv: ['/usr/bin/sleep', '30'], cwd: dir, env: {}, timeoutMs: 25_000, signal: controller.signal });
+    assert.equal(result.aborted, true);
+    assert.notEqual(result.exitCode, 0);
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('reports a missing program in spawnError instead of throwing', async () => {
+    const result = await runProcess({ argv: ['/nonexistent/arbiter-no-such-program', '--x'], cwd: dir, env: {}, timeoutMs: 10_000 });
+    assert.match(result.spawnError ?? '', /ENOENT/);
+    assert.equal(result.exitCode, null);
+    assert.equal(result.timedOut, false);
+    assert.equal(result.outputBytes, 0);
+    assert.equal(result.outputDigest, sha256(''));
+    // Node follows the spawn 'error' with a 'close'; that must not blow up after the result.
+    await new Promise((r) => setTimeout(r, 200));
+  });
+
+  it('reports a missing working directory in spawnError too', async () => {
+    const result = await runProcess({ argv: ['/bin/sh', '-c', 'exit 0'], cwd: path.join(dir, 'missing'), env: {}, timeoutMs: 10_000 });
+    assert.match(result.spawnError ?? '', /ENOENT/);
+    assert.equal(result.exitCode, null);
+    await new Promise((r) => setTimeout(r, 200));
+  });
+
+  describe('environment', () => {
+    const SECRET = 'ARBITER_TEST_FAKE_SECRET';
+    before(() => {
+      process.env[SECRET] = 'hunter2-do-not-leak';
+    });
+    after(() => {
+      delete process.env[SECRET];
+    });
+
+    it('passes exactly the env given, nothing from the worker', async () => {
+      const result = await runProcess({ argv: ['/usr/bin/env'], cwd: dir, env: { ONLY: 'this' }, timeoutMs: 10_000 });
+      assert.equal(result.exitCode, 0);
+      assert.equal(result.outputTail, 'ONLY=this\n');
+      assert.doesNotMatch(result.outputTail, /hunter2|PATH|HOME/);
+    });
+
+    it('an empty env gives the child no variables at all', async () => {
+      const result = await runProcess({ argv: ['/usr/bin/env'], cwd: dir, env: {}, timeoutMs: 10_000 });
+      assert.equal(result.exitCode, 0);
+      assert.equal(result.outputBytes, 0);
+      assert.equal(result.outputTail, '');
+    });
+  });
+});
