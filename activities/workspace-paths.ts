@@ -26,7 +26,7 @@ async function realpathOfNearestExisting(p: string): Promise<{ real: string; res
 export async function resolveInWorkspace(workspace: string, relative: string): Promise<string> {
   if (relative.includes('\0')) throw new PathEscapeError(relative, 'contains a NUL byte');
   if (path.isAbsolute(relative)) throw new PathEscapeError(relative, 'absolute paths are not allowed');
-  const segments = relative.split(/[\\/]+/).filter(Boolean);
+  const segments = relative.split(/[\\/]+/).filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) throw new PathEscapeError(relative, "'..' is not allowed");
   if (segments.length === 0) throw new PathEscapeError(relative, 'names the workspace itself');
   if (segments[0] === '.git') throw new PathEscapeError(relative, '.git is protected');
