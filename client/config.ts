@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
 import type { TemporalProfile } from '../temporal-config/connection';
+import { isPostgresUrl } from '../db/client';
 
 const ClientEnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
@@ -16,7 +17,7 @@ const ClientEnvSchema = z.object({
   TEMPORAL_TLS_CERT: z.string().optional(),
   TEMPORAL_TLS_KEY: z.string().optional(),
   TEMPORAL_API_KEY: z.string().optional(),
-  DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL').optional(),
+  DATABASE_URL: z.string().refine(isPostgresUrl, 'DATABASE_URL must be a postgres:// URL').optional(),
   ARBITER_HOME: z.string().optional(),
   ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   ARBITER_TENANT: z.string().min(1).default('default'),

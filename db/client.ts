@@ -25,11 +25,22 @@ export function openDatabase(url: string, options: { max?: number } = {}): Datab
   return { db, pool, close: () => pool.end() };
 }
 
+/** True for a parseable `postgres://` or `postgresql://` URL (what `pg` and libpq accept). */
+export function isPostgresUrl(url: string): boolean {
+  try {
+    return ['postgres:', 'postgresql:'].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /** The URL with any password masked, for logs and error messages. */
 export function redactDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    // libpq also takes the password as a query parameter.
+    for (const key of ['password', 'sslpassword']) if (parsed.searchParams.has(key)) parsed.searchParams.set(key, '***');
     return parsed.toString();
   } catch {
     return '<unparseable DATABASE_URL>';

@@ -1,0 +1,206 @@
+/** Worker and client configuration parsed from the environment: defaults, errors, secrets. */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadClientConfig, stackFile } from '../../client/config';
+import { ConfigError, describeWorkerConfig, loadWorkerConfig } from '../../workers/config';
+
+const DB_PASSWORD = 'pg-Pa55word-do-not-log';
+const API_KEY = 'tmprl-api-key-do-not-log-1234567890';
+
+describe('worker config', () => {
+  it('has the documented defaults for an empty environment', () => {
+    const config = loadWorkerConfig({}, '/srv/arbiter');
+    assert.deepEqual(config, {
+      temporal: { address: '127.0.0.1:7233', namespace: 'default', tls: false, tlsCertPath: undefined, tlsKeyPath: undefined, apiKey: undefined },
+      databaseUrl: undefined,
+      home: '/srv/arbiter/.arbiter',
+      taskQueue: 'arbiter-tasks',
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable and resolves ARBITER_HOME against cwd', () => {
+    const config = loadWorkerConfig(
+      {
+        TEMPORAL_ADDRESS: 'temporal.example:7233',
+        TEMPORAL_NAMESPACE: 'arbiter-prod',
+        TEMPORAL_TLS: 'true',
+        TEMPORAL_TLS_CERT: '/certs/client.pem',
+        TEMPORAL_TLS_KEY: '/certs/client.key',
+        DATABASE_URL: 'postgres://arbiter:x@db:5432/arbiter',
+        ARBITER_HOME: 'state',
+        ARBITER_TASK_QUEUE: 'q1',
+        LOG_LEVEL: 'debug',
+        UNRELATED: 'ignored',
+      },
+      '/srv',
+    );
+    assert.equal(config.temporal.address, 'temporal.example:7233');
+    assert.equal(config.temporal.namespace, 'arbiter-prod');
+    assert.equal(config.temporal.tls, true);
+    assert.equal(config.temporal.tlsCertPath, '/certs/client.pem');
+    assert.equal(config.temporal.tlsKeyPath, '/certs/client.key');
+    assert.equal(config.databaseUrl, 'postgres://arbiter:x@db:5432/arbiter');
+    assert.equal(config.home, '/srv/state');
+    assert.equal(config.taskQueue, 'q1');
+    assert.equal(config.logLevel, 'debug');
+    assert.equal(loadWorkerConfig({ ARBITER_HOME: '/abs/home' }, '/srv').home, '/abs/home');
+  });
+
+  it('turns TLS on for an API key and reads boolean flags strictly', () => {
+    assert.equal(loadWorkerConfig({ TEMPORAL_API_KEY: API_KEY }).temporal.tls, true);
+    assert.equal(loadWorkerConfig({ TEMPORAL_TLS: '1' }).temporal.tls, true);
+    assert.equal(loadWorkerConfig({ TEMPORAL_TLS: 'false' }).temporal.tls, false);
+    assert.equal(loadWorkerConfig({ TEMPORAL_TLS: '' }).temporal.tls, false);
+    assert.throws(() => loadWorkerConfig({ TEMPORAL_TLS: 'yes' }), (e: unknown) => e instanceof ConfigError && /TEMPORAL_TLS/.test(e.message));
+  });
+
+  it('a bad LOG_LEVEL throws a ConfigError naming the variable', () => {
+    assert.throws(
+      () => loadWorkerConfig({ LOG_LEVEL: 'verbose' }),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.equal(e.name, 'ConfigError');
+        assert.match(e.message, /LOG_LEVEL/);
+        assert.doesNotMatch(e.message, /DATABASE_URL/);
+        return true;
+      },
+    );
+  });
+
+  for (const bad of ['not a url', 'localhost:5432/arbiter', 'mysql://u:p@db/arbiter', 'http://db:5432/arbiter']) {
+    it(`a malformed DATABASE_URL (${bad}) throws naming the variable`, () => {
+      assert.throws(() => loadWorkerConfig({ DATABASE_URL: bad }), (e: unknown) => e instanceof ConfigError && /DATABASE_URL/.test(e.message));
+    });
+  }
+
+  it('accepts both postgres:// and postgresql:// URLs', () => {
+    assert.equal(loadWorkerConfig({ DATABASE_URL: 'postgresql://u@db/a' }).databaseUrl, 'postgresql://u@db/a');
+    assert.equal(loadWorkerConfig({ DATABASE_URL: 'postgres://u@db/a' }).databaseUrl, 'postgres://u@db/a');
+  });
+
+  it('names every bad variable at once', () => {
+    assert.throws(
+      () => loadWorkerConfig({ LOG_LEVEL: 'loud', DATABASE_URL: 'nope', TEMPORAL_NAMESPACE: '' }),
+      (e: unknown) => e instanceof ConfigError && /LOG_LEVEL/.test(e.message) && /DATABASE_URL/.test(e.message) && /TEMPORAL_NAMESPACE/.test(e.message),
+    );
+  });
+
+  describe('describeWorkerConfig', () => {
+    it('never contains the database password or the API key', () => {
+      const config = loadWorkerConfig({
+        DATABASE_URL: `postgres://arbiter:${DB_PASSWORD}@db.internal:5432/arbiter`,
+        TEMPORAL_API_KEY: API_KEY,
+        TEMPORAL_ADDRESS: 'ns.tmprl.cloud:7233',
+      });
+      const described = describeWorkerConfig(config);
+      const text = JSON.stringify(described);
+      assert.doesNotMatch(text, new RegExp(DB_PASSWORD));
+      assert.doesNotMatch(text, new RegExp(API_KEY));
+      assert.equal(described.apiKey, '***');
+      assert.equal(described.database, 'postgres://arbiter:***@db.internal:5432/arbiter');
+      assert.equal(described.temporalAddress, 'ns.tmprl.cloud:7233');
+      assert.equal(described.tls, true);
+    });
+
+    it('masks a password given as a URL query parameter too', () => {
+      const config = loadWorkerConfig({ DATABASE_URL: `postgres://arbiter@db/arbiter?sslmode=require&password=${DB_PASSWORD}` });
+      const text = JSON.stringify(describeWorkerConfig(config));
+      assert.doesNotMatch(text, new RegExp(DB_PASSWORD));
+      assert.match(text, /sslmode=require/);
+    });
+
+    it('says embedded and no key when there is neither', () => {
+      const described = describeWorkerConfig(loadWorkerConfig({}, '/srv'));
+      assert.equal(described.database, 'embedded');
+      assert.equal(described.apiKey, undefined);
+      assert.equal(described.home, '/srv/.arbiter');
+      assert.equal(described.taskQueue, 'arbiter-tasks');
+    });
+  });
+});
+
+describe('client config', () => {
+  let dir: string;
+  let home: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-cfg-'));
+    home = path.join(dir, 'home');
+    mkdirSync(home);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const writeStack = (content: string) => writeFileSync(stackFile(home), content);
+
+  it('keeps stack.json under ARBITER_HOME', () => {
+    assert.equal(stackFile(home), path.join(home, 'stack.json'));
+  });
+
+  it('has defaults when neither env nor stack.json say anything', () => {
+    const config = loadClientConfig({ ARBITER_HOME: home });
+    assert.equal(config.temporal.address, '127.0.0.1:7233');
+    assert.equal(config.temporal.namespace, 'default');
+    assert.equal(config.temporal.tls, false);
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.home, home);
+    assert.equal(config.taskQueue, 'arbiter-tasks');
+    assert.equal(config.defaultTenant, 'default');
+  });
+
+  it('falls back to <ARBITER_HOME>/stack.json when TEMPORAL_ADDRESS and DATABASE_URL are unset', () => {
+    writeStack(JSON.stringify({ temporalAddress: '127.0.0.1:17233', databaseUrl: 'postgres://arbiter:arbiter-local@127.0.0.1:15432/arbiter', uiUrl: 'http://127.0.0.1:18233' }));
+    const config = loadClientConfig({ ARBITER_HOME: home });
+    assert.equal(config.temporal.address, '127.0.0.1:17233');
+    assert.equal(config.databaseUrl, 'postgres://arbiter:arbiter-local@127.0.0.1:15432/arbiter');
+  });
+
+  it('resolves a relative ARBITER_HOME against cwd to find stack.json', () => {
+    writeStack(JSON.stringify({ temporalAddress: '127.0.0.1:27233', databaseUrl: 'postgres://a@h/d' }));
+    const config = loadClientConfig({ ARBITER_HOME: 'home' }, dir);
+    assert.equal(config.home, home);
+    assert.equal(config.temporal.address, '127.0.0.1:27233');
+    // Default home is <cwd>/.arbiter.
+    assert.equal(loadClientConfig({}, dir).home, path.join(dir, '.arbiter'));
+  });
+
+  it('lets the environment win over stack.json, variable by variable', () => {
+    writeStack(JSON.stringify({ temporalAddress: '127.0.0.1:17233', databaseUrl: 'postgres://local@127.0.0.1:15432/arbiter' }));
+    const both = loadClientConfig({ ARBITER_HOME: home, TEMPORAL_ADDRESS: 'prod:7233', DATABASE_URL: 'postgres://prod@db:5432/arbiter' });
+    assert.equal(both.temporal.address, 'prod:7233');
+    assert.equal(both.databaseUrl, 'postgres://prod@db:5432/arbiter');
+
+    const addressOnly = loadClientConfig({ ARBITER_HOME: home, TEMPORAL_ADDRESS: 'prod:7233' });
+    assert.equal(addressOnly.temporal.address, 'prod:7233');
+    assert.equal(addressOnly.databaseUrl, 'postgres://local@127.0.0.1:15432/arbiter');
+
+    const dbOnly = loadClientConfig({ ARBITER_HOME: home, DATABASE_URL: 'postgres://prod@db:5432/arbiter' });
+    assert.equal(dbOnly.temporal.address, '127.0.0.1:17233');
+    assert.equal(dbOnly.databaseUrl, 'postgres://prod@db:5432/arbiter');
+  });
+
+  it('ignores an unreadable stack.json rather than failing', () => {
+    writeStack('{ not json');
+    const config = loadClientConfig({ ARBITER_HOME: home });
+    assert.equal(config.temporal.address, '127.0.0.1:7233');
+    assert.equal(config.databaseUrl, undefined);
+  });
+
+  it('reads tenant, queue, namespace and TLS settings', () => {
+    const config = loadClientConfig({ ARBITER_HOME: home, ARBITER_TENANT: 'acme', ARBITER_TASK_QUEUE: 'q2', TEMPORAL_NAMESPACE: 'ns', TEMPORAL_API_KEY: API_KEY });
+    assert.equal(config.defaultTenant, 'acme');
+    assert.equal(config.taskQueue, 'q2');
+    assert.equal(config.temporal.namespace, 'ns');
+    assert.equal(config.temporal.tls, true);
+    assert.equal(config.temporal.apiKey, API_KEY);
+    assert.equal(loadClientConfig({ ARBITER_HOME: home, TEMPORAL_TLS: '1' }).temporal.tls, true);
+  });
+
+  it('a malformed DATABASE_URL throws naming the variable', () => {
+    for (const bad of ['not a url', 'localhost:5432/arbiter']) {
+      assert.throws(() => loadClientConfig({ ARBITER_HOME: home, DATABASE_URL: bad }), /DATABASE_URL/, bad);
+    }
+    assert.throws(() => loadClientConfig({ ARBITER_HOME: home, TEMPORAL_TLS: 'maybe' }), /TEMPORAL_TLS/);
+  });
+});
