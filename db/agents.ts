@@ -4,6 +4,7 @@
  */
 import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import {
+  AGENT_KINDS,
   AgentRegistrationSchema,
   CapabilitiesSchema,
   agentConfigProblems,
@@ -59,7 +60,12 @@ function toRecord(row: typeof agents.$inferSelect): AgentRecord {
 /** Validates and inserts (or replaces) an agent; re-adding the same id updates it and reactivates it. */
 export async function upsertAgent(db: Db, registration: AgentRegistration): Promise<AgentRecord> {
   const parsed = AgentRegistrationSchema.safeParse(registration);
-  if (!parsed.success) throw new InvalidAgentError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    // Still check the config when the kind is known, so every problem is listed at once.
+    if (AGENT_KINDS.includes(registration.kind)) problems.push(...agentConfigProblems(registration.kind, registration.config ?? {}));
+    throw new InvalidAgentError(problems);
+  }
   const a = parsed.data;
   const problems = agentConfigProblems(a.kind, a.config);
   if (problems.length) throw new InvalidAgentError(problems);

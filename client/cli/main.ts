@@ -3,6 +3,7 @@
  * 2 bad usage.
  */
 import { Command, CommanderError } from 'commander';
+import { InvalidAgentError } from '../../db/agents';
 import { InvalidTaskInputError } from '../arbiter-client';
 import { runWorkerProcess } from '../../workers/main';
 import { registerAgentCommands } from './agents';
@@ -15,7 +16,7 @@ async function run(fn: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await fn();
   } catch (err) {
-    const usage = err instanceof UsageError || err instanceof InvalidTaskInputError;
+    const usage = err instanceof UsageError || err instanceof InvalidTaskInputError || err instanceof InvalidAgentError;
     process.stderr.write(`arbiter: ${(err as Error).message}\n`);
     process.exitCode = usage ? EXIT.usage : EXIT.failed;
   }
@@ -48,6 +49,6 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     process.stderr.write(`arbiter: ${(err as Error).message}\n`);
-    process.exitCode = EXIT.failed;
+    process.exitCode = err instanceof UsageError ? EXIT.usage : EXIT.failed;
   }
 }

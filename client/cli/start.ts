@@ -10,17 +10,10 @@ import { taskWorkflowId } from '../../temporal-config';
 import { ArbiterClient } from '../arbiter-client';
 import { loadClientConfig } from '../config';
 import { ensureExampleRepo, exampleAgent, exampleTask } from '../example';
-import { startLocalStack, type LocalPorts } from '../local-stack';
-import { EXIT, UsageError, printNewTransitions, statusText } from './output';
+import { startLocalStack } from '../local-stack';
+import { EXIT, printNewTransitions, statusText } from './output';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
-
-function port(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new UsageError(`${name} must be a TCP port, got '${raw}'`);
-  return value;
-}
 
 function waitForInterrupt(): Promise<void> {
   return new Promise((resolve) => {
@@ -31,12 +24,7 @@ function waitForInterrupt(): Promise<void> {
 
 async function start(opts: { once?: boolean; example?: boolean }): Promise<number> {
   const config = loadClientConfig();
-  const ports: LocalPorts = {
-    temporal: port('ARBITER_TEMPORAL_PORT', 7233),
-    ui: port('ARBITER_UI_PORT', 8233),
-    postgres: port('ARBITER_PG_PORT', 54329),
-  };
-  const stack = await startLocalStack(config, ports, out);
+  const stack = await startLocalStack(config, config.localPorts, out);
   let code: number = EXIT.ok;
   try {
     if (opts.example !== false) code = await runExample(config, stack.info.temporalAddress, stack.database.db, stack.info.uiUrl);

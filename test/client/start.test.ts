@@ -1,0 +1,71 @@
+/**
+ * `arbiter start`, exactly as the README runs it, in a fresh state folder on free ports: the
+ * example task ends COMPLETED with PASS; while serving, the `temporal` CLI finds it by
+ * ArbiterState and the Web UI answers; Ctrl-C stops everything and state survives a restart.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { projectRoot, temporalCliPath } from '../../client/paths';
+import { portInUse } from '../../client/dev-server';
+import { arbiter } from '../helpers/cli';
+import { freePort } from '../helpers/stack';
+import { waitFor } from '../helpers/wait';
+
+const execFileAsync = promisify(execFile);
+
+describe('arbiter start', function () {
+  this.timeout(240_000);
+  let env: NodeJS.ProcessEnv;
+  let ports: { temporal: number; ui: number; pg: number };
+
+  before(async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'arbiter-start-'));
+    chmodSync(home, 0o755);
+    ports = { temporal: await freePort(), ui: await freePort(), pg: await freePort() };
+    env = {
+      ARBITER_HOME: home,
+      ARBITER_TEMPORAL_PORT: String(ports.temporal),
+      ARBITER_UI_PORT: String(ports.ui),
+      ARBITER_PG_PORT: String(ports.pg),
+      TEMPORAL_ADDRESS: '',
+      DATABASE_URL: '',
+    };
+  });
+
+  it('--once runs the example task to a PASS verdict and exits 0', async () => {
+    const res = await arbiter(['start', '--once'], env, 180_000);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /RECEIVED[\s\S]*VERIFIED[\s\S]*COMPLETED/);
+    assert.match(res.stdout, /PASS — change delivered to branch arbiter\/example-/);
+    for (const port of Object.values(ports)) assert.equal(await portInUse(port), false, `port ${port} still open after --once`);
+  });
+
+  it('serves until Ctrl-C: temporal CLI finds the task by ArbiterState, the UI answers, state persists', async () => {
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'start'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor('the stack to serve', async () => out.includes('Arbiter is running'), 180_000);
+      const { stdout } = await execFileAsync(temporalCliPath(), [
+        'workflow', 'list', '--address', `127.0.0.1:${ports.temporal}`, '--query', 'ArbiterState="COMPLETED"', '--output', 'json',
+      ]);
+      const ids = (JSON.parse(stdout) as Array<{ execution: { workflowId: string } }>).map((w) => w.execution.workflowId);
+      assert.equal(ids.filter((id) => id.startsWith('task/default/example-')).length, 2, `both runs' tasks, found: ${ids.join(', ')}`);
+      const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
+      assert.equal(ui.status, 200);
+      const query = await execFileAsync(temporalCliPath(), ['workflow', 'query', '--address', `127.0.0.1:${ports.temporal}`, '--workflow-id', ids[0], '--name', 'getState', '--output', 'json']);
+      assert.match(query.stdout, /"state":\s*"COMPLETED"/);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0, out);
+    for (const port of Object.values(ports)) assert.equal(await portInUse(port), false, `port ${port} still open after Ctrl-C`);
+    assert.equal(existsSync(path.join(env.ARBITER_HOME as string, 'stack.json')), false);
+  });
+});

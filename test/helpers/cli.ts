@@ -1,0 +1,26 @@
+/** Runs the real `arbiter` CLI (bin/arbiter.js) as a child process, asynchronously so the in-process worker keeps working. */
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { projectRoot } from '../../client/paths';
+
+/** Exit code and output of one CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `arbiter …args` with `env` added to the environment. */
+export function arbiter(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(projectRoot(), 'bin', 'arbiter.js'), ...args],
+      { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
