@@ -63,7 +63,7 @@ export async function upsertAgent(db: Db, registration: AgentRegistration): Prom
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     // Still check the config when the kind is known, so every problem is listed at once.
-    if (AGENT_KINDS.includes(registration.kind)) problems.push(...agentConfigProblems(registration.kind, registration.config ?? {}));
+    if (AGENT_KINDS.includes(registration?.kind)) problems.push(...agentConfigProblems(registration.kind, registration.config ?? {}));
     throw new InvalidAgentError(problems);
   }
   const a = parsed.data;

@@ -83,9 +83,16 @@ describe('worker config', () => {
 
   it('names every bad variable at once', () => {
     assert.throws(
-      () => loadWorkerConfig({ LOG_LEVEL: 'loud', DATABASE_URL: 'nope', TEMPORAL_NAMESPACE: '' }),
-      (e: unknown) => e instanceof ConfigError && /LOG_LEVEL/.test(e.message) && /DATABASE_URL/.test(e.message) && /TEMPORAL_NAMESPACE/.test(e.message),
+      () => loadWorkerConfig({ LOG_LEVEL: 'loud', DATABASE_URL: 'nope', TEMPORAL_TLS: 'yes' }),
+      (e: unknown) => e instanceof ConfigError && /LOG_LEVEL/.test(e.message) && /DATABASE_URL/.test(e.message) && /TEMPORAL_TLS/.test(e.message),
     );
+  });
+
+  it('treats an empty variable as unset', () => {
+    const config = loadWorkerConfig({ TEMPORAL_NAMESPACE: '', LOG_LEVEL: '', DATABASE_URL: '' }, '/srv');
+    assert.equal(config.temporal.namespace, 'default');
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.databaseUrl, undefined);
   });
 
   describe('describeWorkerConfig', () => {
