@@ -30,11 +30,15 @@ export function createWinstonLogger(options: LoggerOptions): winston.Logger {
   });
 }
 
-/** Adds `taskId`/`tenantId` to any line that carries a task workflow id. */
+/**
+ * Adds `taskId`/`tenantId` to any line that carries a task workflow id, and drops the activity
+ * task token: it is a credential that can complete the activity, so it never reaches logs.
+ */
 export function withTaskIds(meta: LogMetadata = {}): LogMetadata {
-  const workflowId = typeof meta.workflowId === 'string' ? meta.workflowId : undefined;
+  const { taskToken: _token, ...rest } = meta;
+  const workflowId = typeof rest.workflowId === 'string' ? rest.workflowId : undefined;
   const ref = workflowId ? parseTaskWorkflowId(workflowId) : undefined;
-  return ref ? { ...meta, taskId: ref.taskId, tenantId: ref.tenantId } : meta;
+  return ref ? { ...rest, taskId: ref.taskId, tenantId: ref.tenantId } : rest;
 }
 
 /** Temporal's Logger interface on top of winston. */

@@ -144,7 +144,7 @@ async function recordVerdict(
     diff,
     gates: task.snapshot.gates,
   });
-  task.snapshot.verdict = { outcome: verdict.outcome, digest: verdict.digest };
+  task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
 }
 
 /** VERIFIED → COMPLETED: the change lands on its branch. Delivery, once begun, is never cut short. */

@@ -3,7 +3,7 @@
  * way the state changes — checked against the lifecycle, mirrored into search attributes and
  * the UI's current details, and persisted as a task event.
  */
-import { CancellationScope, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycle';
 import type { ParsedTaskInput, TaskError, TaskSnapshot } from '../domain/task';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
@@ -57,6 +57,13 @@ export class TaskRun {
     await this.persist(from, to, note, columns);
   }
 
+  /** Records the verdict in the snapshot and the `Verdict` search attribute as soon as it exists. */
+  setVerdict(verdict: { outcome: 'PASS' | 'FAIL' | 'WAIVED'; digest: string }): void {
+    this.snapshot.verdict = verdict;
+    upsertSearchAttributes([{ key: VERDICT, value: verdict.outcome }]);
+    setCurrentDetails(this.details());
+  }
+
   /** Ends the task with `to` (REJECTED / FAILED) and the reason. */
   async fail(to: 'REJECTED' | 'FAILED', error: TaskError, columns: TaskColumns = {}): Promise<void> {
     this.snapshot.error = error;
@@ -71,6 +78,7 @@ export class TaskRun {
     this.snapshot.history.push(note ? { state: to, at, note } : { state: to, at });
     this.updateSearchAttributes(columns);
     setCurrentDetails(this.details());
+    log.info('task state changed', { from, to, seq, ...(note ? { note } : {}) });
     const { taskId, tenantId, workflowId } = this.snapshot;
     await CancellationScope.nonCancellable(() =>
       recordTransition({ tenantId, taskId, workflowId, seq, from, to, at, note, task: columns }),

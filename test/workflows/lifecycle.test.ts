@@ -83,11 +83,11 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
 
   it('is findable by its search attributes once COMPLETED', async () => {
     const tenant = uniqueId('tenant');
-    await addScriptedAgent(tenant, GOOD_PLAN);
+    const agent = await addScriptedAgent(tenant, GOOD_PLAN);
     const input = task(tenant, makeRepo());
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED');
-    const query = `ArbiterState="COMPLETED" AND TenantId="${tenant}" AND RiskTier=3 AND Verdict="PASS"`;
+    const query = `ArbiterState="COMPLETED" AND TenantId="${tenant}" AND RiskTier=3 AND Verdict="PASS" AND AgentId="${agent.id}"`;
     const found = await waitFor('visibility', async () => {
       const ids: string[] = [];
       for await (const wf of testStack().client.temporal.workflow.list({ query })) ids.push(wf.workflowId);
