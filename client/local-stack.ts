@@ -5,7 +5,9 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import { ensureSearchAttributes } from '../temporal-config/ensure-search-attributes';
 import { openDatabase, type Database } from '../db/client';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { connectionOptions } from '../temporal-config/connection';
@@ -68,6 +70,12 @@ export async function startLocalStack(config: ClientConfig, ports: LocalPorts, s
 async function temporalEndpoint(config: ClientConfig, ports: LocalPorts, say: (l: string) => void, stops: Array<() => Promise<void>>) {
   if (config.explicit.temporal) {
     say(`using Temporal at ${config.temporal.address}`);
+    const connection = await Connection.connect(connectionOptions(config.temporal));
+    try {
+      await ensureSearchAttributes(connection.operatorService, config.temporal.namespace, true);
+    } finally {
+      await connection.close();
+    }
     return { address: config.temporal.address, uiUrl: undefined };
   }
   const dbFile = path.join(config.home, 'temporal.db');

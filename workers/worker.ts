@@ -2,7 +2,8 @@
  * Builds an Arbiter worker: migrations applied, activities wired to their dependencies, the
  * workflow bundle loaded. Used by `arbiter worker`, `arbiter start` and the tests alike.
  */
-import { NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { MissingSearchAttributesError, missingSearchAttributes } from '../temporal-config/ensure-search-attributes';
 import { createActivities } from '../activities';
 import type { Database } from '../db/client';
 import { migrateDatabase } from '../db/migrate';
@@ -20,13 +21,28 @@ export interface ArbiterWorkerOptions {
   shutdownGraceTime?: string;
 }
 
+const log = { warn: (message: string, meta: Record<string, unknown>) => Runtime.instance().logger.warn(message, meta) };
+
 /** Path of the compiled workflows module the bundler starts from. */
 export function workflowsPath(): string {
   return require.resolve('../workflows');
 }
 
-/** Applies migrations, then creates (but does not run) the worker. */
+/**
+ * Fails fast, naming them, when Arbiter's search attributes are missing (every task would
+ * otherwise fail on its first upsert). A server that refuses to list them is not blocked.
+ */
+async function checkSearchAttributes(options: ArbiterWorkerOptions): Promise<void> {
+  const missing = await missingSearchAttributes(options.connection.operatorService, options.namespace).catch((err: Error) => {
+    log.warn('could not list search attributes; not checking them', { error: err.message });
+    return [];
+  });
+  if (missing.length) throw new MissingSearchAttributesError(missing, options.namespace);
+}
+
+/** Applies migrations and checks the namespace, then creates (but does not run) the worker. */
 export async function createArbiterWorker(options: ArbiterWorkerOptions): Promise<Worker> {
+  await checkSearchAttributes(options);
   await migrateDatabase(options.database.pool);
   return Worker.create({
     connection: options.connection,

@@ -3,9 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
+import { missingSearchAttributes } from '../../temporal-config/ensure-search-attributes';
 import { connectionOptions } from '../../temporal-config/connection';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
@@ -33,9 +33,7 @@ async function check(name: string, required: boolean, fn: () => Promise<string> 
 async function temporalCheck(config: ReturnType<typeof loadClientConfig>): Promise<string> {
   const connection = await Connection.connect({ ...connectionOptions(config.temporal), connectTimeout: 3000 });
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const { customAttributes: keys } = await client.connection.operatorService.listSearchAttributes({ namespace: config.temporal.namespace });
-    const missing = SEARCH_ATTRIBUTE_KEYS.filter((k) => !(keys && k.name in keys)).map((k) => k.name);
+    const missing = await missingSearchAttributes(connection.operatorService, config.temporal.namespace);
     if (missing.length) throw new Error(`reachable at ${config.temporal.address} but search attributes missing: ${missing.join(', ')}`);
     return `reachable at ${config.temporal.address}, search attributes registered`;
   } finally {
