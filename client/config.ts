@@ -7,17 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
-import type { TemporalProfile } from '../temporal-config/connection';
-import { isPostgresUrl } from '../db/client';
+import { TemporalEnvSchema, temporalProfileFromEnv, withoutEmptyValues, type TemporalProfile } from '../temporal-config/connection';
+import { DatabaseUrlSchema } from '../db/client';
 
-const ClientEnvSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().min(1).optional(),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0', '']).optional(),
-  TEMPORAL_TLS_CERT: z.string().optional(),
-  TEMPORAL_TLS_KEY: z.string().optional(),
-  TEMPORAL_API_KEY: z.string().optional(),
-  DATABASE_URL: z.string().refine(isPostgresUrl, 'DATABASE_URL must be a postgres:// URL').optional(),
+const ClientEnvSchema = TemporalEnvSchema.extend({
+  DATABASE_URL: DatabaseUrlSchema.optional(),
   ARBITER_HOME: z.string().optional(),
   ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   ARBITER_TENANT: z.string().min(1).default('default'),
@@ -61,11 +55,6 @@ function readLocalStack(home: string): LocalStackInfo | undefined {
   }
 }
 
-/** `VAR=` means unset, as in most tools; zod then applies the default. */
-export function withoutEmptyValues(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-}
-
 /** Reads the configuration; throws naming every bad variable. */
 export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ClientConfig {
   const parsed = ClientEnvSchema.safeParse(withoutEmptyValues(env));
@@ -76,14 +65,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
   const home = path.resolve(cwd, e.ARBITER_HOME ?? '.arbiter');
   const local = readLocalStack(home);
   return {
-    temporal: {
-      address: e.TEMPORAL_ADDRESS ?? local?.temporalAddress ?? '127.0.0.1:7233',
-      namespace: e.TEMPORAL_NAMESPACE,
-      tls: e.TEMPORAL_TLS === 'true' || e.TEMPORAL_TLS === '1' || Boolean(e.TEMPORAL_API_KEY),
-      tlsCertPath: e.TEMPORAL_TLS_CERT,
-      tlsKeyPath: e.TEMPORAL_TLS_KEY,
-      apiKey: e.TEMPORAL_API_KEY,
-    },
+    temporal: temporalProfileFromEnv(e, local?.temporalAddress ?? '127.0.0.1:7233'),
     databaseUrl: e.DATABASE_URL ?? local?.databaseUrl,
     home,
     taskQueue: e.ARBITER_TASK_QUEUE,

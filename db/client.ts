@@ -4,6 +4,7 @@
  */
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { Pool } from 'pg';
+import { z } from 'zod';
 import * as schema from './schema';
 
 /** The typed drizzle handle used by activities and the CLI. */
@@ -33,6 +34,9 @@ export function isPostgresUrl(url: string): boolean {
     return false;
   }
 }
+
+/** DATABASE_URL as every process validates it. */
+export const DatabaseUrlSchema = z.string().refine(isPostgresUrl, 'DATABASE_URL must be a postgres:// URL');
 
 /** The URL with any password masked, for logs and error messages. */
 export function redactDatabaseUrl(url: string): string {
