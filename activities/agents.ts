@@ -10,7 +10,10 @@ import { ScriptedConfigSchema, type ScriptedStep } from '../domain/agent';
 import { AgentConfigError, AgentFailedError } from '../domain/errors';
 import { getAgent } from '../db/agents';
 import type { ActivityDeps } from './deps';
+import { gitDirOf } from './git';
 import { resolveInWorkspace } from './workspace-paths';
+import { resetWorkspace } from './workspace';
+import { parseActivityInput } from './input';
 
 async function applyStep(agentId: string, workspace: string, step: ScriptedStep): Promise<void> {
   const target = await resolveInWorkspace(workspace, step.path);
@@ -45,8 +48,10 @@ async function runScripted(agentId: string, config: unknown, workspace: string):
 export function createAgentActivities({ db }: ActivityDeps) {
   return {
     async executeAgent(raw: ExecuteAgentInput): Promise<AgentRunResult> {
-      const input = ExecuteAgentInput.parse(raw);
+      const input = parseActivityInput(ExecuteAgentInput, raw);
       const agent = await getAgent(db, input.agentId);
+      // A retry (the worker died mid-plan) starts from the base commit again, never from half an edit.
+      await resetWorkspace({ tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) }, input.baseCommit);
       log.info('agent starting', { agentId: agent.id, kind: agent.kind });
       if (agent.kind !== 'scripted') throw new AgentConfigError(agent.id, `kind '${agent.kind}' cannot run yet`);
       const result = await runScripted(agent.id, agent.config, input.workspacePath);

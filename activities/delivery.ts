@@ -1,16 +1,26 @@
 /**
- * `deliverChange`: commits the workspace change and fetches it into the target repository as
- * branch `arbiter/<taskId>`. A fetch into a branch that is not checked out touches neither the
- * target's current branch nor its working tree. Re-running finds the branch already delivered.
+ * `deliverChange`: builds the delivery commit inside the target repository from the stored,
+ * verified patch — applied to the base commit through a private index, so the target's current
+ * branch, index and working tree are never touched — and creates branch `arbiter/<taskId>`.
+ * The commit's dates come from the workflow, so a retry builds the identical commit and finds
+ * the branch already delivered.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import { DeliverChangeInput, type Delivery } from '../domain/activity-io';
 import { DeliveryConflictError } from '../domain/errors';
 import { deliveryBranch } from '../temporal-config';
+import { loadArtifact } from './artifacts';
 import type { ActivityDeps } from './deps';
 import { git, resolveCommit } from './git';
+import { parseActivityInput } from './input';
 
-function commitMessage(input: DeliverChangeInput): string {
+type Input = ReturnType<typeof DeliverChangeInput.parse>;
+
+function commitMessage(input: Input): string {
   return [
     `${input.specId}: change by Arbiter task ${input.taskId}`,
     '',
@@ -20,30 +30,43 @@ function commitMessage(input: DeliverChangeInput): string {
   ].join('\n');
 }
 
-/** The workspace's delivery commit, created on first call and reused after. */
-async function workspaceCommit(input: DeliverChangeInput, branch: string): Promise<string> {
-  const existing = await resolveCommit(input.workspacePath, `refs/heads/${branch}`);
-  if (existing) return existing;
-  await git(input.workspacePath, ['add', '--all']);
-  await git(input.workspacePath, ['commit', '--quiet', '--no-verify', '--allow-empty', '-m', commitMessage(input)]);
-  await git(input.workspacePath, ['branch', branch, 'HEAD']);
-  const commit = await resolveCommit(input.workspacePath, `refs/heads/${branch}`);
-  if (!commit) throw new Error(`failed to create ${branch} in the workspace`);
-  return commit;
+/** Applies the patch to the base commit in a throwaway index and commits the resulting tree. */
+async function buildCommit(input: Input, patch: Buffer): Promise<string> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'arbiter-deliver-'));
+  const env = {
+    GIT_INDEX_FILE: path.join(scratch, 'index'),
+    GIT_AUTHOR_NAME: 'Arbiter',
+    GIT_AUTHOR_EMAIL: 'arbiter@localhost',
+    GIT_AUTHOR_DATE: input.deliveredAt,
+    GIT_COMMITTER_NAME: 'Arbiter',
+    GIT_COMMITTER_EMAIL: 'arbiter@localhost',
+    GIT_COMMITTER_DATE: input.deliveredAt,
+  };
+  try {
+    await git(input.repoPath, ['read-tree', input.baseCommit], { env });
+    if (patch.length > 0) await git(input.repoPath, ['apply', '--cached', '--binary', '--whitespace=nowarn', '-'], { env, input: patch });
+    const tree = (await git(input.repoPath, ['write-tree'], { env })).trim();
+    if (tree !== input.treeId) {
+      throw ApplicationFailure.nonRetryable(`delivered tree ${tree} differs from the verified tree ${input.treeId}`, 'DeliveryIntegrityError');
+    }
+    return (await git(input.repoPath, ['commit-tree', tree, '-p', input.baseCommit, '-m', commitMessage(input)], { env })).trim();
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 /** Builds the `deliverChange` activity. */
-export function createDeliveryActivities(_deps: ActivityDeps) {
+export function createDeliveryActivities({ db }: ActivityDeps) {
   return {
     async deliverChange(raw: DeliverChangeInput): Promise<Delivery> {
-      const input = DeliverChangeInput.parse(raw);
+      const input = parseActivityInput(DeliverChangeInput, raw);
       const branch = deliveryBranch(input.taskId);
-      const commit = await workspaceCommit(input, branch);
-      const inTarget = await resolveCommit(input.repoPath, `refs/heads/${branch}`);
-      if (inTarget && inTarget !== commit) throw new DeliveryConflictError(branch, inTarget, commit);
-      if (!inTarget) {
-        await git(input.repoPath, ['fetch', '--quiet', '--no-tags', input.workspacePath, `refs/heads/${branch}:refs/heads/${branch}`]);
-      }
+      const patch = await loadArtifact(db, input.artifactId, input.patchDigest);
+      const commit = await buildCommit(input, patch);
+      const existing = await resolveCommit(input.repoPath, `refs/heads/${branch}`);
+      if (existing && existing !== commit) throw new DeliveryConflictError(branch, existing, commit);
+      // The empty old value makes the update create-only: a branch that appeared meanwhile is not overwritten.
+      if (!existing) await git(input.repoPath, ['update-ref', '-m', `arbiter: deliver ${input.taskId}`, `refs/heads/${branch}`, commit, '']);
       log.info('change delivered', { branch, commit });
       return { branch, commit };
     },

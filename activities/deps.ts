@@ -6,4 +6,9 @@ export interface ActivityDeps {
   db: Db;
   /** Root for per-task workspaces (`<home>/workspaces/<tenant>/<task>`). */
   home: string;
+  /**
+   * This worker's own task queue. Workspaces live on one host, so every step that touches a
+   * workspace is scheduled here by the workflow, addressed from what `prepareWorkspace` returns.
+   */
+  hostQueue: string;
 }

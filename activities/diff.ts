@@ -1,5 +1,9 @@
-/** Reads a workspace's change against its base commit, as git sees it (renames as delete+add). */
-import { git } from './git';
+/**
+ * Reads a workspace's change as git sees it: everything in the tree is staged and written as a
+ * tree object, and the change is that tree against the base commit. The tree id pins exactly
+ * what was measured, so later steps check and deliver the same bytes.
+ */
+import { workspaceGit, workspaceGitBytes, type WorkspaceDirs } from './git';
 
 /** Per-file line counts; binary files count as one changed line each. */
 export interface FileChange {
@@ -8,15 +12,17 @@ export interface FileChange {
   deleted: number;
 }
 
-/** Stages everything (including new and deleted files) so the diff is complete. */
-export async function stageAll(workspace: string): Promise<void> {
-  await git(workspace, ['add', '--all']);
+const DIFF_FLAGS = ['--no-ext-diff', '--no-textconv', '--no-renames'];
+
+/** Stages the whole tree (new, changed and deleted files) and returns its tree id. */
+export async function snapshotTree(ws: WorkspaceDirs): Promise<string> {
+  await workspaceGit(ws, ['add', '--all']);
+  return (await workspaceGit(ws, ['write-tree'])).trim();
 }
 
-/** Changed files with their line counts. */
-export async function changedFiles(workspace: string, baseCommit: string): Promise<FileChange[]> {
-  await stageAll(workspace);
-  const out = await git(workspace, ['diff', '--cached', '--no-renames', '--numstat', '-z', baseCommit]);
+/** Changed files between `baseCommit` and `treeId` with their line counts. */
+export async function changedFiles(ws: WorkspaceDirs, baseCommit: string, treeId: string): Promise<FileChange[]> {
+  const out = await workspaceGit(ws, ['diff', ...DIFF_FLAGS, '--numstat', '-z', baseCommit, treeId]);
   return out
     .split('\0')
     .filter(Boolean)
@@ -27,8 +33,7 @@ export async function changedFiles(workspace: string, baseCommit: string): Promi
     });
 }
 
-/** The full binary-safe patch. */
-export async function patchText(workspace: string, baseCommit: string): Promise<string> {
-  await stageAll(workspace);
-  return git(workspace, ['diff', '--cached', '--no-renames', '--binary', baseCommit]);
+/** The full binary-safe patch from `baseCommit` to `treeId`, as bytes, applicable with `git apply`. */
+export function patchBytes(ws: WorkspaceDirs, baseCommit: string, treeId: string): Promise<Buffer> {
+  return workspaceGitBytes(ws, ['diff', ...DIFF_FLAGS, '--binary', '--full-index', baseCommit, treeId]);
 }

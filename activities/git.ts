@@ -1,13 +1,24 @@
 /**
- * git as a subprocess with argv only. Hooks are always disabled: a workspace's `.git` may have
- * been touched by an agent, and nothing an agent wrote may ever execute on the worker host.
+ * git as a subprocess with argv only. Workspace repositories keep their git directory outside
+ * the work tree and every call names it explicitly (`--git-dir`/`--work-tree`), so nothing an
+ * agent writes in the tree — a `.git` file, hooks, config, fsmonitor, diff drivers — is ever
+ * read or executed by git on the worker host.
  */
 import { execFile } from 'node:child_process';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-const SAFE_CONFIG = ['-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Arbiter', '-c', 'user.email=arbiter@localhost'];
+/** Settings that neutralise anything in a repository that could run a program. */
+const HARDENED = [
+  ['core.hooksPath', '/dev/null'],
+  ['core.fsmonitor', 'false'],
+  ['core.sshCommand', 'false'],
+  ['diff.external', ''],
+  ['user.name', 'Arbiter'],
+  ['user.email', 'arbiter@localhost'],
+].flatMap(([k, v]) => ['-c', `${k}=${v}`]);
 
 /** A git command that failed, with its stderr. */
 export class GitCommandError extends Error {
@@ -20,21 +31,64 @@ export class GitCommandError extends Error {
   }
 }
 
-/** Runs `git -C dir …args` and returns stdout. */
-export async function git(dir: string, args: string[], options: { maxBuffer?: number } = {}): Promise<string> {
+/** The two halves of a task workspace: the agent's files and the git directory it never sees. */
+export interface WorkspaceDirs {
+  tree: string;
+  gitDir: string;
+}
+
+/** Layout of a task workspace under `<home>/workspaces/<tenant>/<task>/`. */
+export function workspaceDirs(home: string, tenantId: string, taskId: string): WorkspaceDirs & { root: string } {
+  const root = path.join(home, 'workspaces', tenantId, taskId);
+  return { root, tree: path.join(root, 'tree'), gitDir: path.join(root, 'git') };
+}
+
+/** The git directory belonging to a workspace tree (a sibling, outside the tree). */
+export function gitDirOf(tree: string): string {
+  return path.join(path.dirname(tree), 'git');
+}
+
+/** Extra environment and stdin for one git call. */
+export interface GitOptions {
+  env?: Record<string, string>;
+  input?: string | Buffer;
+}
+
+async function run(args: string[], options: GitOptions): Promise<Buffer> {
   try {
-    const { stdout } = await execFileAsync('git', [...SAFE_CONFIG, '-C', dir, ...args], {
-      maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' },
+    const pending = execFileAsync('git', [...HARDENED, ...args], {
+      encoding: 'buffer',
+      maxBuffer: 256 * 1024 * 1024,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', LC_ALL: 'C', ...options.env },
     });
-    return stdout;
+    pending.child.stdin?.end(options.input);
+    return (await pending).stdout;
   } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new GitCommandError(args, e.stderr || e.message);
+    const e = err as { stderr?: Buffer; message: string };
+    throw new GitCommandError(args, e.stderr?.toString('utf8') || e.message);
   }
 }
 
-/** The commit a ref names, or undefined when it does not exist. */
+/** `git -C dir …` for a repository the operator owns (the target); stdout as text. */
+export async function git(dir: string, args: string[], options: GitOptions = {}): Promise<string> {
+  return (await run(['-C', dir, ...args], options)).toString('utf8');
+}
+
+function workspaceArgs(ws: WorkspaceDirs, args: string[]): string[] {
+  return [`--git-dir=${ws.gitDir}`, `--work-tree=${ws.tree}`, '-C', ws.tree, ...args];
+}
+
+/** git on a workspace, with its git directory named explicitly; stdout as text. */
+export async function workspaceGit(ws: WorkspaceDirs, args: string[]): Promise<string> {
+  return (await run(workspaceArgs(ws, args), {})).toString('utf8');
+}
+
+/** Like {@link workspaceGit} but stdout as bytes (patches must survive any encoding). */
+export function workspaceGitBytes(ws: WorkspaceDirs, args: string[]): Promise<Buffer> {
+  return run(workspaceArgs(ws, args), {});
+}
+
+/** The commit a ref names in `dir`, or undefined when it does not exist. */
 export async function resolveCommit(dir: string, ref: string): Promise<string | undefined> {
   try {
     return (await git(dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).trim() || undefined;

@@ -11,6 +11,7 @@ import { NoCapableAgentError } from '../domain/errors';
 import { activeTaskCounts, listAgents, type AgentRecord } from '../db/agents';
 import { routingDecisions } from '../db/schema';
 import type { ActivityDeps } from './deps';
+import { parseActivityInput } from './input';
 
 type Candidate = RoutingDecision['candidates'][number];
 
@@ -59,7 +60,7 @@ export function createRoutingActivities({ db }: ActivityDeps) {
 
   return {
     async routeTask(raw: RouteTaskInput): Promise<RoutingDecision> {
-      const input = RouteTaskInput.parse(raw);
+      const input = parseActivityInput(RouteTaskInput, raw);
       const previous = await existingDecision(input.tenantId, input.taskId);
       if (previous) return previous;
       const agents = await listAgents(db, { tenantId: input.tenantId });

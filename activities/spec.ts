@@ -8,6 +8,7 @@ import { ValidateSpecInput, type ValidateSpecResult } from '../domain/activity-i
 import { SpecInvalidError } from '../domain/errors';
 import { validateWorkingSpec } from '../domain/spec';
 import { sha256 } from './digest';
+import { parseActivityInput } from './input';
 
 /** Parses YAML text; a syntax error becomes a spec problem with its line. */
 export function parseSpecYaml(text: string): unknown {
@@ -23,7 +24,7 @@ export function parseSpecYaml(text: string): unknown {
 export function createSpecActivities() {
   return {
     async validateSpec(raw: ValidateSpecInput): Promise<ValidateSpecResult> {
-      const input = ValidateSpecInput.parse(raw);
+      const input = parseActivityInput(ValidateSpecInput, raw);
       const format = input.specFormat === 'auto' ? undefined : input.specFormat;
       const result = validateWorkingSpec(parseSpecYaml(input.specYaml), { format });
       if (!result.ok) {

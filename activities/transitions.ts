@@ -7,21 +7,24 @@ import { log } from '@temporalio/activity';
 import { RecordTransitionInput } from '../domain/activity-io';
 import { taskEvents, tasks } from '../db/schema';
 import type { ActivityDeps } from './deps';
+import { parseActivityInput } from './input';
 
 /** Builds the `recordTransition` activity. */
 export function createTransitionActivities({ db }: ActivityDeps) {
   return {
     async recordTransition(raw: RecordTransitionInput): Promise<void> {
-      const input = RecordTransitionInput.parse(raw);
+      const input = parseActivityInput(RecordTransitionInput, raw);
       const at = new Date(input.at);
       const columns = Object.fromEntries(Object.entries(input.task).filter(([, v]) => v !== undefined));
       await db.transaction(async (tx) => {
         await tx
           .insert(tasks)
-          .values({ tenantId: input.tenantId, id: input.taskId, workflowId: input.workflowId, state: input.to, ...columns })
+          .values({ tenantId: input.tenantId, id: input.taskId, workflowId: input.workflowId, state: input.to, lastSeq: input.seq, ...columns })
           .onConflictDoUpdate({
             target: [tasks.tenantId, tasks.id],
-            set: { state: input.to, updatedAt: sql`now()`, ...columns },
+            set: { state: input.to, lastSeq: input.seq, updatedAt: sql`now()`, ...columns },
+            // A late attempt of an older transition must not move the task backwards.
+            setWhere: sql`${tasks.lastSeq} < ${input.seq}`,
           });
         await tx
           .insert(taskEvents)

@@ -11,12 +11,13 @@ import type { VerdictOutcome } from '../domain/task';
 import { verdicts } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { sha256 } from './digest';
+import { parseActivityInput } from './input';
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db }: ActivityDeps) {
   return {
     async issueVerdict(raw: IssueVerdictInput): Promise<IssuedVerdict> {
-      const input = IssueVerdictInput.parse(raw);
+      const input = parseActivityInput(IssueVerdictInput, raw);
       const payload = buildVerdictPayload(input);
       const digest = sha256(canonicalJson(payload));
       await db

@@ -13,10 +13,12 @@ import {
 import { effectiveBudget } from '../domain/policy';
 import type { WorkingSpec } from '../domain/spec';
 import type { GateResult } from '../domain/task';
-import { artifacts, gateResults } from '../db/schema';
+import { gateResults } from '../db/schema';
+import { storeArtifact } from './artifacts';
 import type { ActivityDeps } from './deps';
-import { changedFiles, patchText, type FileChange } from './diff';
-import { sha256 } from './digest';
+import { changedFiles, patchBytes, snapshotTree, type FileChange } from './diff';
+import { gitDirOf } from './git';
+import { parseActivityInput } from './input';
 import { runProcess } from './process';
 
 /** Names every changed path outside `scope.in` or inside `scope.out`. */
@@ -66,32 +68,34 @@ export function createVerificationActivities({ db }: ActivityDeps) {
 
   return {
     async measureDiff(raw: MeasureDiffInput): Promise<DiffSummary> {
-      const input = MeasureDiffInput.parse(raw);
-      const files = await changedFiles(input.workspacePath, input.baseCommit);
-      const patch = await patchText(input.workspacePath, input.baseCommit);
-      const digest = sha256(patch);
+      const input = parseActivityInput(MeasureDiffInput, raw);
+      const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
+      const treeId = await snapshotTree(ws);
+      const files = await changedFiles(ws, input.baseCommit, treeId);
       const artifactId = `${input.tenantId}/${input.taskId}/patch`;
-      const row = { id: artifactId, tenantId: input.tenantId, taskId: input.taskId, kind: 'patch', digest, sizeBytes: Buffer.byteLength(patch), content: patch };
-      await db.insert(artifacts).values(row).onConflictDoUpdate({ target: artifacts.id, set: row });
+      const bytes = await patchBytes(ws, input.baseCommit, treeId);
+      const digest = await storeArtifact(db, { id: artifactId, tenantId: input.tenantId, taskId: input.taskId, kind: 'patch', bytes });
       return {
         filesChanged: files.length,
         linesAdded: files.reduce((n, f) => n + f.added, 0),
         linesDeleted: files.reduce((n, f) => n + f.deleted, 0),
+        treeId,
         digest,
         artifactId,
       };
     },
 
     async checkBudgetAndScope(raw: CheckBudgetAndScopeInput): Promise<GateResult[]> {
-      const input = CheckBudgetAndScopeInput.parse(raw);
-      const files = await changedFiles(input.workspacePath, input.baseCommit);
+      const input = parseActivityInput(CheckBudgetAndScopeInput, raw);
+      const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
+      const files = await changedFiles(ws, input.baseCommit, input.treeId);
       const gates = [budgetGate(input.spec, files), scopeGate(input.spec, files)];
       for (const gate of gates) await saveGate(input.tenantId, input.taskId, gate);
       return gates;
     },
 
     async runGate(raw: RunGateInput): Promise<GateResult> {
-      const input = RunGateInput.parse(raw);
+      const input = parseActivityInput(RunGateInput, raw);
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), 1000);
       try {

@@ -1,21 +1,17 @@
 /**
- * `prepareWorkspace`: a private clone of the target repository at its base commit, one per
- * task. The agent works there; the target checkout is only ever read (and, on delivery, gains
- * a branch). A retry rebuilds the workspace from scratch, so attempts never mix.
+ * Task workspaces: a private copy of the target repository at its base commit, one per task,
+ * on the worker that prepared it. The agent works in `tree/`; git's own data lives beside it in
+ * `git/`, out of the agent's reach. The target checkout is only read. Preparing again (a retry,
+ * a rebuild on another host) starts from scratch, so two attempts never mix.
  */
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import { log } from '@temporalio/activity';
-import { PrepareWorkspaceInput, type PreparedWorkspace } from '../domain/activity-io';
+import { PrepareWorkspaceInput, ReleaseWorkspaceInput, type PreparedWorkspace } from '../domain/activity-io';
 import { TargetRepoError } from '../domain/errors';
 import type { ActivityDeps } from './deps';
-import { git, resolveCommit } from './git';
-
-/** Where a task's workspace lives. */
-export function workspacePathFor(home: string, tenantId: string, taskId: string): string {
-  return path.join(home, 'workspaces', tenantId, taskId);
-}
+import { git, resolveCommit, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
+import { parseActivityInput } from './input';
 
 async function assertGitRepo(repoPath: string): Promise<void> {
   if (!existsSync(repoPath)) throw new TargetRepoError(`target repository '${repoPath}' does not exist`);
@@ -26,26 +22,40 @@ async function assertGitRepo(repoPath: string): Promise<void> {
   }
 }
 
-/** Builds the `prepareWorkspace` activity. */
-export function createWorkspaceActivities({ home }: ActivityDeps) {
+/** Puts the tree back to exactly `baseCommit`: tracked files restored, everything else removed. */
+export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string): Promise<void> {
+  await fs.rm(ws.tree, { recursive: true, force: true });
+  await fs.mkdir(ws.tree, { recursive: true });
+  await workspaceGit(ws, ['read-tree', '--reset', baseCommit]);
+  await workspaceGit(ws, ['checkout-index', '--all', '--force']);
+}
+
+/** Builds `prepareWorkspace` and `releaseWorkspace`. */
+export function createWorkspaceActivities({ home, hostQueue }: ActivityDeps) {
   return {
     async prepareWorkspace(raw: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
-      const input = PrepareWorkspaceInput.parse(raw);
+      const input = parseActivityInput(PrepareWorkspaceInput, raw);
       await assertGitRepo(input.repoPath);
       const ref = input.baseRef ?? 'HEAD';
       const baseCommit = await resolveCommit(input.repoPath, ref);
       if (!baseCommit) throw new TargetRepoError(`'${ref}' does not name a commit in ${input.repoPath}`);
-      const workspacePath = workspacePathFor(home, input.tenantId, input.taskId);
-      await fs.rm(workspacePath, { recursive: true, force: true });
-      await fs.mkdir(path.dirname(workspacePath), { recursive: true });
-      // --no-hardlinks: the workspace must share no inode with the target's object store.
-      await git(path.dirname(workspacePath), ['clone', '--quiet', '--no-hardlinks', '--no-checkout', input.repoPath, workspacePath]);
-      if (!(await resolveCommit(workspacePath, baseCommit))) {
-        await git(workspacePath, ['fetch', '--quiet', input.repoPath, baseCommit]);
-      }
-      await git(workspacePath, ['checkout', '--quiet', '--detach', baseCommit]);
-      log.info('workspace prepared', { workspacePath, baseCommit });
-      return { workspacePath, baseCommit };
+      const ws = workspaceDirs(home, input.tenantId, input.taskId);
+      await fs.rm(ws.root, { recursive: true, force: true });
+      await fs.mkdir(ws.root, { recursive: true });
+      // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir.
+      await git(ws.root, ['clone', '--quiet', '--bare', '--no-hardlinks', input.repoPath, ws.gitDir]);
+      if (!(await resolveCommit(ws.gitDir, baseCommit))) await git(ws.gitDir, ['fetch', '--quiet', input.repoPath, baseCommit]);
+      await git(ws.gitDir, ['config', 'core.bare', 'false']);
+      await resetWorkspace(ws, baseCommit);
+      log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue });
+      return { workspacePath: ws.tree, baseCommit, hostQueue };
+    },
+
+    async releaseWorkspace(raw: ReleaseWorkspaceInput): Promise<void> {
+      const input = parseActivityInput(ReleaseWorkspaceInput, raw);
+      const ws = workspaceDirs(home, input.tenantId, input.taskId);
+      await fs.rm(ws.root, { recursive: true, force: true });
+      log.info('workspace released', { workspacePath: ws.tree });
     },
   };
 }

@@ -6,13 +6,13 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { ensureSearchAttributes } from '../temporal-config/ensure-search-attributes';
 import { openDatabase, type Database } from '../db/client';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { connectionOptions } from '../temporal-config/connection';
 import { installRuntimeLogger } from '../workers/logger';
-import { createArbiterWorker } from '../workers/worker';
+import { createArbiterWorker, type ArbiterWorker } from '../workers/worker';
 import type { ClientConfig, LocalStackInfo } from './config';
 import { stackFile } from './config';
 import { startDevServer } from './dev-server';
@@ -30,7 +30,7 @@ export interface LocalPorts {
 export interface LocalStack {
   info: LocalStackInfo;
   database: Database;
-  worker: Worker;
+  worker: ArbiterWorker;
   stop(): Promise<void>;
 }
 

@@ -27,6 +27,8 @@ export const tasks = pgTable(
     id: text('id').notNull(),
     workflowId: text('workflow_id').notNull(),
     state: text('state').notNull(),
+    /** seq of the transition `state` came from; a late, older write never overwrites a newer one. */
+    lastSeq: integer('last_seq').notNull().default(-1),
     repoPath: text('repo_path'),
     specId: text('spec_id'),
     riskTier: integer('risk_tier'),
@@ -174,6 +176,8 @@ export const artifacts = pgTable(
     kind: text('kind').notNull(),
     digest: text('digest').notNull(),
     sizeBytes: integer('size_bytes').notNull(),
+    /** `utf8` text, or `base64` for bytes that must survive exactly (patches). */
+    encoding: text('encoding').notNull().default('utf8'),
     content: text('content').notNull(),
     createdAt: createdAt(),
   },

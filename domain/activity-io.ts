@@ -11,6 +11,7 @@ import type { GateResult, VerdictOutcome } from './task';
 
 const TaskKey = { tenantId: IdPartSchema, taskId: IdPartSchema };
 const SpecSchema = z.custom<WorkingSpec>((v) => typeof v === 'object' && v !== null, 'spec must be a normalised spec');
+const GitObjectId = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'must be a full git object id');
 
 /** A lifecycle transition to persist; `seq` makes the write idempotent across retries and replays. */
 export const RecordTransitionInput = z.object({
@@ -33,26 +34,29 @@ export const RecordTransitionInput = z.object({
     })
     .default({}),
 });
+/** Input of `recordTransition`. */
 export type RecordTransitionInput = z.input<typeof RecordTransitionInput>;
 
+/** Raw spec text in; the format may be forced (`current` rejects legacy fields). */
 export const ValidateSpecInput = z.object({
   ...TaskKey,
   specYaml: z.string(),
   specFormat: z.enum(['auto', 'current', 'legacy']).default('auto'),
 });
+/** Input of `validateSpec`. */
 export type ValidateSpecInput = z.input<typeof ValidateSpecInput>;
+/** The normalised spec, its warnings, and the digest of the exact text validated. */
 export interface ValidateSpecResult {
   spec: WorkingSpec;
   warnings: string[];
   specDigest: string;
 }
 
-export const RouteTaskInput = z.object({
-  ...TaskKey,
-  taskType: z.string(),
-  agentHint: IdPartSchema.optional(),
-});
+/** What routing needs: the task type (the spec's mode) and an optional requested agent. */
+export const RouteTaskInput = z.object({ ...TaskKey, taskType: z.string(), agentHint: IdPartSchema.optional() });
+/** Input of `routeTask`. */
 export type RouteTaskInput = z.input<typeof RouteTaskInput>;
+/** The chosen agent and every candidate considered, as recorded. */
 export interface RoutingDecision {
   agentId: string;
   agentKind: string;
@@ -60,73 +64,109 @@ export interface RoutingDecision {
   candidates: Array<{ agentId: string; eligible: boolean; score: number; reason: string }>;
 }
 
+/** The target repository and the commit-ish to start from. */
 export const PrepareWorkspaceInput = z.object({ ...TaskKey, repoPath: z.string(), baseRef: z.string().optional() });
+/** Input of `prepareWorkspace`. */
 export type PrepareWorkspaceInput = z.input<typeof PrepareWorkspaceInput>;
+/** Where the workspace is and which worker holds it: later workspace steps run on `hostQueue`. */
 export interface PreparedWorkspace {
   workspacePath: string;
   baseCommit: string;
+  hostQueue: string;
 }
 
+/** Names the task whose workspace can go. */
+export const ReleaseWorkspaceInput = z.object({ ...TaskKey });
+/** Input of `releaseWorkspace`. */
+export type ReleaseWorkspaceInput = z.input<typeof ReleaseWorkspaceInput>;
+
+/** The routed agent, the workspace (reset to `baseCommit` first) and the spec it works to. */
 export const ExecuteAgentInput = z.object({
   ...TaskKey,
   agentId: z.string(),
   workspacePath: z.string(),
+  baseCommit: GitObjectId,
   spec: SpecSchema,
 });
+/** Input of `executeAgent`. */
 export type ExecuteAgentInput = z.input<typeof ExecuteAgentInput>;
+/** What the agent did, in a line. */
 export interface AgentRunResult {
   agentId: string;
   stepsApplied: number;
   summary: string;
 }
 
-export const MeasureDiffInput = z.object({ ...TaskKey, workspacePath: z.string(), baseCommit: z.string() });
+/** The workspace and the commit its change is measured against. */
+export const MeasureDiffInput = z.object({ ...TaskKey, workspacePath: z.string(), baseCommit: GitObjectId });
+/** Input of `measureDiff`. */
 export type MeasureDiffInput = z.input<typeof MeasureDiffInput>;
+/** The measured change: counts, the tree it pins, and the stored patch's id and digest. */
 export interface DiffSummary {
   filesChanged: number;
   linesAdded: number;
   linesDeleted: number;
-  /** sha256 of the binary-safe patch; the patch itself is stored as an artifact. */
+  /** git tree id of the measured workspace: what is checked and delivered. */
+  treeId: string;
+  /** sha256 of the binary-safe patch bytes; the patch itself is stored as an artifact. */
   digest: string;
   artifactId: string;
 }
 
+/** The measured tree and the spec whose budget and scope it must meet. */
 export const CheckBudgetAndScopeInput = z.object({
   ...TaskKey,
   workspacePath: z.string(),
-  baseCommit: z.string(),
+  baseCommit: GitObjectId,
+  treeId: GitObjectId,
   spec: SpecSchema,
 });
+/** Input of `checkBudgetAndScope`. */
 export type CheckBudgetAndScopeInput = z.input<typeof CheckBudgetAndScopeInput>;
 
+/** One gate command to run in the workspace. */
 export const RunGateInput = z.object({ ...TaskKey, workspacePath: z.string(), gate: GateCommandSchema });
+/** Input of `runGate`. */
 export type RunGateInput = z.input<typeof RunGateInput>;
 
+/** Everything the verdict states. */
 export const IssueVerdictInput = z.object({
   ...TaskKey,
   specId: z.string(),
   specDigest: z.string(),
   agentId: z.string(),
-  baseCommit: z.string(),
+  baseCommit: GitObjectId,
   diff: z.custom<DiffSummary>(),
   gates: z.array(z.custom<GateResult>()),
 });
+/** Input of `issueVerdict`. */
 export type IssueVerdictInput = z.input<typeof IssueVerdictInput>;
+/** The stored verdict. */
 export interface IssuedVerdict {
   verdictId: string;
   outcome: VerdictOutcome;
   digest: string;
 }
 
+/**
+ * Delivery works from the stored patch, not a workspace, so any worker can deliver and what
+ * lands is byte for byte the verified tree. `deliveredAt` fixes the commit's dates, making the
+ * commit id the same on every retry.
+ */
 export const DeliverChangeInput = z.object({
   ...TaskKey,
-  workspacePath: z.string(),
   repoPath: z.string(),
-  baseCommit: z.string(),
+  baseCommit: GitObjectId,
+  treeId: GitObjectId,
+  artifactId: z.string(),
+  patchDigest: z.string(),
   specId: z.string(),
   verdictDigest: z.string(),
+  deliveredAt: z.string(),
 });
+/** Input of `deliverChange`. */
 export type DeliverChangeInput = z.input<typeof DeliverChangeInput>;
+/** Where the change landed. */
 export interface Delivery {
   branch: string;
   commit: string;

@@ -78,6 +78,14 @@ export class DeliveryConflictError extends ApplicationFailure {
   }
 }
 
+/** An activity got input its schema rejects: a bug or a hand-made start, never fixed by retrying. */
+export class InvalidActivityInputError extends ApplicationFailure {
+  static readonly type = 'InvalidActivityInputError';
+  constructor(public readonly problems: string[]) {
+    super(...nonRetryable(`invalid activity input: ${problems.join('; ')}`, InvalidActivityInputError.type, [problems]));
+  }
+}
+
 /** Type names listed as non-retryable in every activity retry policy, as a second guard. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   SpecInvalidError.type,
@@ -88,4 +96,5 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   AgentFailedError.type,
   AgentConfigError.type,
   DeliveryConflictError.type,
+  InvalidActivityInputError.type,
 ];

@@ -4,6 +4,7 @@
  * anything reaches Temporal, so bad input fails fast with the field named.
  */
 import { z } from 'zod';
+import type { DiffSummary } from './activity-io';
 import type { TaskState } from './lifecycle';
 
 /** Tenant and task ids become workflow ids and git branch names, so they are kept plain. */
@@ -47,6 +48,11 @@ export const TaskInputSchema = z.object({
    * as the CAWS project itself does for specs it expects in the new format.
    */
   specFormat: z.enum(['auto', 'current', 'legacy']).default('auto'),
+  /**
+   * How long a workspace step may wait for the worker holding the workspace before the task
+   * treats that host as gone and rebuilds the workspace on another worker.
+   */
+  hostLossTimeoutSeconds: z.number().int().min(1).max(86_400).default(120),
 });
 /** Task input as written by callers (defaults optional). */
 export type TaskInput = z.input<typeof TaskInputSchema>;
@@ -92,8 +98,8 @@ export interface TaskSnapshot {
   history: HistoryEntry[];
   spec: { id: string; title: string; riskTier: number; mode: string; format: string; warnings: string[] } | null;
   routing: { agentId: string; reason: string; candidates: number } | null;
-  workspace: { baseCommit: string } | null;
-  diff: { filesChanged: number; linesAdded: number; linesDeleted: number; digest: string } | null;
+  workspace: { baseCommit: string; hostQueue: string } | null;
+  diff: DiffSummary | null;
   gates: GateResult[];
   pendingWaiver: null;
   verdict: { outcome: VerdictOutcome; digest: string } | null;

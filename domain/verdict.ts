@@ -20,7 +20,7 @@ export interface VerdictPayload {
   specDigest: string;
   agentId: string;
   baseCommit: string;
-  diff: { digest: string; filesChanged: number; linesAdded: number; linesDeleted: number };
+  diff: { digest: string; treeId: string; filesChanged: number; linesAdded: number; linesDeleted: number };
   gates: Array<Omit<GateResult, 'outputTail'>>;
   waivers: string[];
 }
@@ -47,6 +47,7 @@ export function buildVerdictPayload(input: {
     baseCommit: input.baseCommit,
     diff: {
       digest: input.diff.digest,
+      treeId: input.diff.treeId,
       filesChanged: input.diff.filesChanged,
       linesAdded: input.diff.linesAdded,
       linesDeleted: input.diff.linesDeleted,

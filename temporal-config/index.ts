@@ -8,6 +8,14 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 /** Default task queue for task workflows and their activities; overridable per process. */
 export const DEFAULT_TASK_QUEUE = 'arbiter-tasks';
 
+/**
+ * The queue of one worker host. Workspaces live on a host's disk, so steps that use a
+ * workspace go to the queue of the host that prepared it.
+ */
+export function hostTaskQueue(taskQueue: string, hostId: string): string {
+  return `${taskQueue}/host/${hostId}`;
+}
+
 /** Workflow type name, spelled once for clients that start workflows by name. */
 export const TASK_WORKFLOW_TYPE = 'taskLifecycle';
 

@@ -1,12 +1,19 @@
 /**
- * Builds an Arbiter worker: migrations applied, activities wired to their dependencies, the
- * workflow bundle loaded. Used by `arbiter worker`, `arbiter start` and the tests alike.
+ * Builds an Arbiter worker: migrations applied, search attributes checked, activities wired to
+ * their dependencies. Each worker polls two queues: the shared task queue (workflows and steps
+ * any host can run) and its own host queue (steps that touch workspaces it holds). The host
+ * identity is kept in ARBITER_HOME, so a restarted worker on the same volume resumes its queue.
+ * Used by `arbiter worker`, `arbiter start` and the tests alike.
  */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
-import { MissingSearchAttributesError, missingSearchAttributes } from '../temporal-config/ensure-search-attributes';
 import { createActivities } from '../activities';
 import type { Database } from '../db/client';
 import { migrateDatabase } from '../db/migrate';
+import { hostTaskQueue } from '../temporal-config';
+import { MissingSearchAttributesError, missingSearchAttributes } from '../temporal-config/ensure-search-attributes';
 
 /** What a worker needs from its process. */
 export interface ArbiterWorkerOptions {
@@ -17,15 +24,30 @@ export interface ArbiterWorkerOptions {
   home: string;
   /** A pre-built bundle (tests share one); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkflowBundle;
-  identity?: string;
   shutdownGraceTime?: string;
 }
 
-const log = { warn: (message: string, meta: Record<string, unknown>) => Runtime.instance().logger.warn(message, meta) };
+/** The pair of Temporal workers one Arbiter worker process runs. */
+export interface ArbiterWorker {
+  hostQueue: string;
+  /** Resolves when both have stopped; if one fails, the other is shut down too. */
+  run(): Promise<void>;
+  shutdown(): void;
+}
 
 /** Path of the compiled workflows module the bundler starts from. */
 export function workflowsPath(): string {
   return require.resolve('../workflows');
+}
+
+/** This host's id, created once per ARBITER_HOME. */
+export function workerHostId(home: string): string {
+  const file = path.join(home, 'worker-id');
+  if (!existsSync(file)) {
+    mkdirSync(home, { recursive: true });
+    writeFileSync(file, `${randomBytes(6).toString('hex')}\n`, { flag: 'wx' });
+  }
+  return readFileSync(file, 'utf8').trim();
 }
 
 /**
@@ -34,23 +56,31 @@ export function workflowsPath(): string {
  */
 async function checkSearchAttributes(options: ArbiterWorkerOptions): Promise<void> {
   const missing = await missingSearchAttributes(options.connection.operatorService, options.namespace).catch((err: Error) => {
-    log.warn('could not list search attributes; not checking them', { error: err.message });
+    Runtime.instance().logger.warn('could not list search attributes; not checking them', { error: err.message });
     return [];
   });
   if (missing.length) throw new MissingSearchAttributesError(missing, options.namespace);
 }
 
-/** Applies migrations and checks the namespace, then creates (but does not run) the worker. */
-export async function createArbiterWorker(options: ArbiterWorkerOptions): Promise<Worker> {
+/** Applies migrations and checks the namespace, then creates (but does not run) the workers. */
+export async function createArbiterWorker(options: ArbiterWorkerOptions): Promise<ArbiterWorker> {
   await checkSearchAttributes(options);
   await migrateDatabase(options.database.pool);
-  return Worker.create({
-    connection: options.connection,
-    namespace: options.namespace,
+  const hostQueue = hostTaskQueue(options.taskQueue, workerHostId(options.home));
+  const activities = createActivities({ db: options.database.db, home: options.home, hostQueue });
+  const common = { connection: options.connection, namespace: options.namespace, activities, shutdownGraceTime: options.shutdownGraceTime ?? '10s' };
+  const shared = await Worker.create({
+    ...common,
     taskQueue: options.taskQueue,
-    activities: createActivities({ db: options.database.db, home: options.home }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
-    ...(options.identity ? { identity: options.identity } : {}),
-    shutdownGraceTime: options.shutdownGraceTime ?? '10s',
   });
+  const host = await Worker.create({ ...common, taskQueue: hostQueue });
+  const shutdown = () => {
+    for (const w of [shared, host]) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  const run = async () => {
+    const runs = [shared.run(), host.run()].map((p) => p.catch((err: unknown) => (shutdown(), Promise.reject(err))));
+    await Promise.all(runs);
+  };
+  return { hostQueue, run, shutdown };
 }

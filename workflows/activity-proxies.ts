@@ -1,8 +1,9 @@
 /**
- * Activity stubs with an explicit timeout and retry policy each. Typed errors listed in
+ * Activity stubs, each with its own timeouts and retry policy. Typed errors in
  * NON_RETRYABLE_ERROR_TYPES are never retried; everything else is infrastructure and is.
+ * Steps that touch a workspace run on the task queue of the worker holding it.
  */
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, TimeoutFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { ArbiterActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import type { GateCommand } from '../domain/task';
@@ -18,21 +19,33 @@ function options(startToCloseTimeout: string, maximumAttempts: number | undefine
 
 /** Recording a transition waits out a database outage (unlimited attempts) rather than failing the task. */
 export const { recordTransition } = proxyActivities<ArbiterActivities>(options('30s', undefined));
-
+/** Validation is pure compute; a few attempts cover a worker dying mid-call. */
 export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s', 5));
+/** Routing reads and writes the registry; brief database hiccups are retried. */
+export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', 10));
+/** Issuing is idempotent on the task, so retrying generously is safe. */
+export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s', 10));
+/** Cloning a large repository can take minutes. */
+export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(options('15m', 5));
+/** Delivery rebuilds the same commit on every attempt, so retries are safe. */
+export const { deliverChange } = proxyActivities<ArbiterActivities>(options('5m', 10));
 
-export const { routeTask, issueVerdict } = proxyActivities<ArbiterActivities>(options('30s', 10));
+/**
+ * Workspace steps on the worker at `hostQueue`. If that worker never picks a step up within
+ * `hostLossTimeout` (its host is gone), the step fails with a schedule-to-start timeout and the
+ * workflow rebuilds the workspace elsewhere ({@link isHostLost}).
+ */
+export function onHost(hostQueue: string, hostLossTimeout: string) {
+  const base = { taskQueue: hostQueue, scheduleToStartTimeout: hostLossTimeout };
+  const { executeAgent } = proxyActivities<ArbiterActivities>(options('30m', 3, { ...base, heartbeatTimeout: '30s' }));
+  const { measureDiff, checkBudgetAndScope } = proxyActivities<ArbiterActivities>(options('5m', 5, base));
+  const { releaseWorkspace } = proxyActivities<ArbiterActivities>(options('1m', 3, base));
+  const runGate = (gate: GateCommand) =>
+    proxyActivities<ArbiterActivities>(options(`${gate.timeoutSeconds + 60}s`, 3, { ...base, heartbeatTimeout: '10s', summary: `gate ${gate.name}` })).runGate;
+  return { executeAgent, measureDiff, checkBudgetAndScope, releaseWorkspace, runGate };
+}
 
-export const { prepareWorkspace, measureDiff, checkBudgetAndScope, deliverChange } = proxyActivities<ArbiterActivities>(
-  options('10m', 5),
-);
-
-/** Agents heartbeat; a dead worker is noticed within the heartbeat timeout and the run retried elsewhere. */
-export const { executeAgent } = proxyActivities<ArbiterActivities>(options('30m', 3, { heartbeatTimeout: '30s' }));
-
-/** Each gate gets its own deadline: its command timeout plus slack for setup and recording. */
-export function runGateFor(gate: GateCommand) {
-  return proxyActivities<ArbiterActivities>(
-    options(`${gate.timeoutSeconds + 60}s`, 3, { heartbeatTimeout: '10s', summary: `gate ${gate.name}` }),
-  ).runGate;
+/** True when a workspace step failed because no worker on its host queue picked it up in time. */
+export function isHostLost(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
 }

@@ -2,28 +2,18 @@
  * `taskLifecycle`: one coding-agent task from RECEIVED to a terminal state. Each phase is a
  * small named step; the flow reads top to bottom like the lifecycle in DESIGN.md.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, setHandler } from '@temporalio/workflow';
 import type { ValidateSpecResult } from '../domain/activity-io';
-import { SpecInvalidError } from '../domain/errors';
-import { decideOutcome } from '../domain/verdict';
-import type { ParsedTaskInput, TaskError, TaskSnapshot } from '../domain/task';
-import {
-  checkBudgetAndScope,
-  deliverChange,
-  executeAgent,
-  issueVerdict,
-  measureDiff,
-  prepareWorkspace,
-  routeTask,
-  runGateFor,
-  validateSpec,
-} from './activity-proxies';
+import { TaskInputSchema, type ParsedTaskInput, type TaskSnapshot } from '../domain/task';
+import { deliverChange, routeTask, validateSpec } from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
+import { describeFailure } from './failures';
 import { TaskRun } from './task-run';
+import { buildWorkspace, releaseWorkspace, verifyInWorkspace, type Workspace } from './workspace-steps';
 
 /** Runs one task; returns the final snapshot (also for REJECTED, FAILED and CANCELLED). */
-export async function taskLifecycle(input: ParsedTaskInput): Promise<TaskSnapshot> {
-  const task = new TaskRun(input);
+export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot> {
+  const task = new TaskRun(parseInput(raw));
   const work = new CancellationScope();
   setHandler(getStateQuery, () => task.snapshot);
   setHandler(cancelSignal, ({ reason }) => {
@@ -37,7 +27,19 @@ export async function taskLifecycle(input: ParsedTaskInput): Promise<TaskSnapsho
     if (!isCancellation(err)) throw err;
     if (!task.terminal) await task.enter('CANCELLED', task.cancelReason ?? 'workflow cancellation requested');
   }
+  await releaseWorkspace(task);
   return task.snapshot;
+}
+
+/**
+ * Input started by hand (`temporal workflow start`) gets the same checks as the client's; a bad
+ * one fails the run at once, naming each problem, instead of failing workflow tasks forever.
+ */
+function parseInput(raw: unknown): ParsedTaskInput {
+  const parsed = TaskInputSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
+  throw ApplicationFailure.nonRetryable(`invalid task input: ${problems.join('; ')}`, 'InvalidTaskInputError', problems);
 }
 
 async function runLifecycle(task: TaskRun): Promise<void> {
@@ -45,7 +47,9 @@ async function runLifecycle(task: TaskRun): Promise<void> {
   const validated = await validateStep(task);
   if (!validated) return;
   try {
-    await deliveryPipeline(task, validated);
+    const agentId = await routeStep(task, validated);
+    const workspace = await executeStep(task, validated, agentId);
+    if (await verifyStep(task, validated, agentId, workspace)) await completeStep(task, validated);
   } catch (err) {
     if (isCancellation(err)) throw err;
     await task.fail('FAILED', describeFailure(err));
@@ -60,23 +64,13 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
     const validated = await validateSpec({ tenantId, taskId, specYaml, specFormat });
     const { spec, warnings } = validated;
     task.snapshot.spec = { id: spec.id, title: spec.title, riskTier: spec.riskTier, mode: spec.mode, format: spec.format, warnings };
-    await task.enter('SPEC_APPROVED', warnings.length ? `${warnings.length} warning(s)` : undefined, {
-      specId: spec.id,
-      riskTier: spec.riskTier,
-    });
+    await task.enter('SPEC_APPROVED', warnings.length ? `${warnings.length} warning(s)` : undefined, { specId: spec.id, riskTier: spec.riskTier });
     return validated;
   } catch (err) {
     if (isCancellation(err)) throw err;
     await task.fail('REJECTED', describeFailure(err));
     return undefined;
   }
-}
-
-async function deliveryPipeline(task: TaskRun, validated: ValidateSpecResult): Promise<void> {
-  const agentId = await routeStep(task, validated);
-  const workspace = await executeStep(task, validated, agentId);
-  const passed = await verifyStep(task, validated, agentId, workspace);
-  if (passed) await completeStep(task, validated, workspace);
 }
 
 /** ROUTING → ROUTED. */
@@ -89,80 +83,45 @@ async function routeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<s
   return decision.agentId;
 }
 
-type Workspace = { workspacePath: string; baseCommit: string };
-
-/** EXECUTING → EXECUTION_COMPLETE: workspace, then the agent. */
-async function executeStep(task: TaskRun, { spec }: ValidateSpecResult, agentId: string): Promise<Workspace> {
+/** EXECUTING → EXECUTION_COMPLETE: a workspace with the agent's change in it. */
+async function executeStep(task: TaskRun, validated: ValidateSpecResult, agentId: string): Promise<Workspace> {
   await task.enter('EXECUTING');
-  const { tenantId, taskId, repoPath, baseRef } = task.input;
-  const workspace = await prepareWorkspace({ tenantId, taskId, repoPath, baseRef });
-  task.snapshot.workspace = { baseCommit: workspace.baseCommit };
-  const run = await executeAgent({ tenantId, taskId, agentId, workspacePath: workspace.workspacePath, spec });
-  await task.enter('EXECUTION_COMPLETE', run.summary);
+  const { workspace, summary } = await buildWorkspace(task, validated, agentId);
+  await task.enter('EXECUTION_COMPLETE', summary);
   return workspace;
 }
 
-/** VERIFYING: diff, budget and scope, then each gate; a FAIL verdict ends the task FAILED. */
-async function verifyStep(task: TaskRun, validated: ValidateSpecResult, agentId: string, ws: Workspace): Promise<boolean> {
+/** VERIFYING → VERIFIED on PASS; on FAIL the verdict is recorded and the task FAILED. */
+async function verifyStep(task: TaskRun, validated: ValidateSpecResult, agentId: string, workspace: Workspace): Promise<boolean> {
   await task.enter('VERIFYING');
-  const { tenantId, taskId, gates: commands } = task.input;
-  const common = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
-  const diff = await measureDiff(common);
-  task.snapshot.diff = { filesChanged: diff.filesChanged, linesAdded: diff.linesAdded, linesDeleted: diff.linesDeleted, digest: diff.digest };
-  task.snapshot.gates = await checkBudgetAndScope({ ...common, spec: validated.spec });
-  for (const gate of commands) {
-    task.snapshot.subState = `gate:${gate.name}`;
-    task.snapshot.gates.push(await runGateFor(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, gate }));
-  }
-  task.snapshot.subState = null;
-  if (decideOutcome(task.snapshot.gates) === 'PASS') {
-    await task.enter('VERIFIED', 'all gates passed');
-    await recordVerdict(task, validated, agentId, ws, diff);
+  const { passed, failed } = await verifyInWorkspace(task, validated, agentId, workspace);
+  if (passed) {
+    await task.enter('VERIFIED', 'all gates passed', { verdict: task.snapshot.verdict?.outcome });
     return true;
   }
-  await recordVerdict(task, validated, agentId, ws, diff);
-  const failed = task.snapshot.gates.filter((g) => g.status === 'fail').map((g) => g.name);
   await task.fail('FAILED', { type: 'GatesFailed', message: `gate(s) failed: ${failed.join(', ')}` }, { verdict: 'FAIL' });
   return false;
 }
 
-async function recordVerdict(
-  task: TaskRun,
-  { spec, specDigest }: ValidateSpecResult,
-  agentId: string,
-  ws: Workspace,
-  diff: Parameters<typeof issueVerdict>[0]['diff'],
-): Promise<void> {
-  const { tenantId, taskId } = task.input;
-  const verdict = await issueVerdict({
-    tenantId,
-    taskId,
-    specId: spec.id,
-    specDigest,
-    agentId,
-    baseCommit: ws.baseCommit,
-    diff,
-    gates: task.snapshot.gates,
-  });
-  task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
-}
-
-/** VERIFIED → COMPLETED: the change lands on its branch. Delivery, once begun, is never cut short. */
-async function completeStep(task: TaskRun, { spec }: ValidateSpecResult, ws: Workspace): Promise<void> {
+/** VERIFIED → COMPLETED: the verified patch lands on its branch. Delivery, once begun, is never cut short. */
+async function completeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<void> {
   const { tenantId, taskId, repoPath } = task.input;
-  const verdict = task.snapshot.verdict!;
+  const { verdict, diff, workspace } = task.snapshot;
+  if (!verdict || !diff || !workspace) throw new Error('cannot deliver before a verdict');
+  const deliveredAt = new Date().toISOString();
   task.snapshot.delivery = await CancellationScope.nonCancellable(() =>
-    deliverChange({ tenantId, taskId, repoPath, specId: spec.id, verdictDigest: verdict.digest, ...ws }),
+    deliverChange({
+      tenantId,
+      taskId,
+      repoPath,
+      baseCommit: workspace.baseCommit,
+      treeId: diff.treeId,
+      artifactId: diff.artifactId,
+      patchDigest: diff.digest,
+      specId: spec.id,
+      verdictDigest: verdict.digest,
+      deliveredAt,
+    }),
   );
   await task.enter('COMPLETED', `delivered to ${task.snapshot.delivery.branch}`, { verdict: verdict.outcome });
-}
-
-/** Turns an activity failure into the task's error, keeping a spec's problem list. */
-function describeFailure(err: unknown): TaskError {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    const problems = cause.type === SpecInvalidError.type ? (cause.details?.[0] as string[] | undefined) : undefined;
-    return { type: cause.type ?? 'ApplicationFailure', message: cause.message, ...(problems ? { problems } : {}) };
-  }
-  return { type: 'Error', message: err instanceof Error ? err.message : String(err) };
 }

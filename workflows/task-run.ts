@@ -73,16 +73,18 @@ export class TaskRun {
   private async persist(from: TaskState | null, to: TaskState, note: string | undefined, columns: TaskColumns): Promise<void> {
     const at = new Date().toISOString();
     const seq = this.snapshot.history.length;
+    const { taskId, tenantId, workflowId } = this.snapshot;
+    // Persisted first, shown second: whoever sees a state can find it in PostgreSQL too.
+    await CancellationScope.nonCancellable(() =>
+      recordTransition({ tenantId, taskId, workflowId, seq, from, to, at, note, task: columns }),
+    );
+    if (this.snapshot.history.length !== seq) throw new Error(`concurrent transitions at seq ${seq}`);
     this.snapshot.state = to;
     this.snapshot.subState = null;
     this.snapshot.history.push(note ? { state: to, at, note } : { state: to, at });
     this.updateSearchAttributes(columns);
     setCurrentDetails(this.details());
     log.info('task state changed', { from, to, seq, ...(note ? { note } : {}) });
-    const { taskId, tenantId, workflowId } = this.snapshot;
-    await CancellationScope.nonCancellable(() =>
-      recordTransition({ tenantId, taskId, workflowId, seq, from, to, at, note, task: columns }),
-    );
   }
 
   private updateSearchAttributes(columns: TaskColumns): void {

@@ -56,7 +56,7 @@ describe('decideOutcome', () => {
 });
 
 describe('buildVerdictPayload', () => {
-  const diff: DiffSummary = { digest: 'sha256:' + 'd'.repeat(64), filesChanged: 2, linesAdded: 10, linesDeleted: 3, artifactId: 'artifact-1' };
+  const diff: DiffSummary = { digest: 'sha256:' + 'd'.repeat(64), treeId: 'e'.repeat(40), filesChanged: 2, linesAdded: 10, linesDeleted: 3, artifactId: 'artifact-1' };
   const base = {
     tenantId: 'tenant-a',
     taskId: 'task-1',
@@ -93,7 +93,7 @@ describe('buildVerdictPayload', () => {
       specDigest: base.specDigest,
       agentId: 'agent-x',
       baseCommit: base.baseCommit,
-      diff: { digest: diff.digest, filesChanged: 2, linesAdded: 10, linesDeleted: 3 },
+      diff: { digest: diff.digest, treeId: diff.treeId, filesChanged: 2, linesAdded: 10, linesDeleted: 3 },
       gates: [{ name: 'a', kind: 'command', status: 'pass', detail: 'ok' }],
       waivers: [],
     });
@@ -103,7 +103,7 @@ describe('buildVerdictPayload', () => {
 
   it('copies only the summary fields of the diff (no artifact id)', () => {
     const payload = buildVerdictPayload({ ...base, diff: { ...diff, extra: 'x' } as DiffSummary, gates: [pass('a')] });
-    assert.deepEqual(Object.keys(payload.diff).sort(), ['digest', 'filesChanged', 'linesAdded', 'linesDeleted']);
+    assert.deepEqual(Object.keys(payload.diff).sort(), ['digest', 'filesChanged', 'linesAdded', 'linesDeleted', 'treeId']);
   });
 
   it('gives equal bytes for equal evidence regardless of tail or key order', () => {

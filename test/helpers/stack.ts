@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot, temporalCliPath } from '../../client/paths';
 import { openDatabase, type Database } from '../../db/client';
@@ -17,7 +17,7 @@ import { ensureDatabase, startEmbeddedPostgres, type EmbeddedPostgresHandle } fr
 import { migrateDatabase } from '../../db/migrate';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { installRuntimeLogger } from '../../workers/logger';
-import { createArbiterWorker, workflowsPath } from '../../workers/worker';
+import { createArbiterWorker, workflowsPath, type ArbiterWorker } from '../../workers/worker';
 
 /** Everything a test needs to drive Arbiter for real. */
 export interface TestStack {
@@ -30,8 +30,11 @@ export interface TestStack {
   taskQueue: string;
   bundle: WorkflowBundle;
   client: ArbiterClient;
-  /** Starts an extra in-process worker on `taskQueue`; the caller shuts it down. */
-  startWorker(taskQueue: string): Promise<{ worker: Worker; running: Promise<void> }>;
+  /**
+   * Starts an extra in-process worker on `taskQueue`; the caller shuts it down. A different
+   * `home` makes it a different host (its own host queue and workspaces).
+   */
+  startWorker(taskQueue: string, home?: string): Promise<{ worker: ArbiterWorker; running: Promise<void> }>;
 }
 
 let stack: TestStack | undefined;
@@ -88,8 +91,8 @@ async function start(): Promise<TestStack> {
   const home = path.join(tmp, 'home');
   mkdirSync(home, { recursive: true });
 
-  const startWorker = async (taskQueue: string) => {
-    const worker = await createArbiterWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, database, home, workflowBundle: bundle, shutdownGraceTime: '2s' });
+  const startWorker = async (taskQueue: string, workerHome = home) => {
+    const worker = await createArbiterWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, database, home: workerHome, workflowBundle: bundle, shutdownGraceTime: '2s' });
     return { worker, running: worker.run() };
   };
   const taskQueue = 'arbiter-test';

@@ -3,7 +3,8 @@
  * the design names, asserted through the client, the database and the target repository.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { projectRoot } from '../../client/paths';
 import { setAgentStatus } from '../../db/agents';
@@ -69,16 +70,21 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const [verdict] = await db.select().from(verdicts).where(eq(verdicts.taskId, input.taskId));
     assert.equal(verdict.digest, final.verdict?.digest);
     const [patch] = await db.select().from(artifacts).where(eq(artifacts.taskId, input.taskId));
-    assert.match(patch.content, /src\/feature\.js/);
+    assert.equal(patch.encoding, 'base64');
+    assert.match(Buffer.from(patch.content, 'base64').toString('utf8'), /\+module\.exports = \(\) => 42;/);
 
     const branch = `arbiter/${input.taskId}`;
     assert.equal(final.delivery?.branch, branch);
     assert.equal(gitIn(repo, 'rev-parse', branch), final.delivery?.commit);
     assert.equal(gitIn(repo, 'show', `${branch}:src/feature.js`), 'module.exports = () => 42;');
     assert.match(gitIn(repo, 'log', '-1', '--format=%B', branch), new RegExp(`Arbiter-Verdict: ${final.verdict?.digest}`));
+    assert.equal(gitIn(repo, 'rev-parse', `${branch}^{tree}`), final.diff?.treeId, 'the delivered tree is the verified tree');
+    assert.equal(gitIn(repo, 'rev-parse', `${branch}^`), headBefore, 'the delivered commit sits on the base commit');
     assert.equal(gitIn(repo, 'rev-parse', 'HEAD'), headBefore, 'target HEAD must not move');
     assert.equal(gitIn(repo, 'branch', '--show-current'), 'main');
     assert.equal(gitIn(repo, 'status', '--porcelain'), '', 'target working tree must be untouched');
+    const workspaceRoot = path.join(testStack().home, 'workspaces', tenant, input.taskId);
+    await waitFor('the workspace to be released', async () => !existsSync(workspaceRoot));
   });
 
   it('is findable by its search attributes once COMPLETED', async () => {

@@ -1,0 +1,19 @@
+/** Turns whatever ended a step into the task's error: typed, readable, naming the activity. */
+import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
+import { SpecInvalidError } from '../domain/errors';
+import type { TaskError } from '../domain/task';
+
+/** Keeps a spec's problem list; names the activity and timeout kind for infrastructure failures. */
+export function describeFailure(err: unknown): TaskError {
+  const activity = err instanceof ActivityFailure ? err.activityType : undefined;
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const problems = cause.type === SpecInvalidError.type ? (cause.details?.[0] as string[] | undefined) : undefined;
+    return { type: cause.type ?? 'ApplicationFailure', message: cause.message, ...(problems ? { problems } : {}) };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return { type: 'ActivityTimeout', message: `${activity ?? 'activity'} timed out (${cause.timeoutType})` };
+  }
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return { type: 'Error', message: activity ? `${activity} failed: ${message}` : message };
+}

@@ -1,0 +1,85 @@
+/**
+ * Steps that need the task's workspace. A workspace lives on one worker host; when that host
+ * disappears (its queue stops answering), the workspace is rebuilt on whichever worker takes
+ * the task next and the agent runs again, so the task continues instead of failing.
+ */
+import { CancellationScope, log } from '@temporalio/workflow';
+import type { PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
+import { decideOutcome } from '../domain/verdict';
+import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
+import type { TaskRun } from './task-run';
+
+/** The workspace the workflow addresses: where it is and which worker queue holds it. */
+export type Workspace = PreparedWorkspace;
+
+const MAX_REBUILDS = 3;
+
+function hostSteps(task: TaskRun, ws: Workspace) {
+  return onHost(ws.hostQueue, `${task.input.hostLossTimeoutSeconds}s`);
+}
+
+/** Runs `attempt`; when the workspace's host is lost, rebuilds the workspace and runs it again. */
+async function withRebuild<T>(task: TaskRun, agentId: string, validated: ValidateSpecResult, first: Workspace | undefined, attempt: (ws: Workspace) => Promise<T>): Promise<T> {
+  let ws = first;
+  for (let rebuilds = 0; ; rebuilds++) {
+    try {
+      if (!ws) ws = (await buildWorkspace(task, validated, agentId)).workspace;
+      return await attempt(ws);
+    } catch (err) {
+      if (!isHostLost(err) || rebuilds >= MAX_REBUILDS) throw err;
+      log.warn('workspace host lost; rebuilding the workspace', { hostQueue: ws?.hostQueue });
+      task.snapshot.subState = 'rebuilding workspace (host lost)';
+      ws = undefined;
+    }
+  }
+}
+
+/** Prepares a fresh workspace on any worker and runs the agent in it on that worker. */
+export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string): Promise<{ workspace: Workspace; summary: string }> {
+  const { tenantId, taskId, repoPath, baseRef } = task.input;
+  for (let rebuilds = 0; ; rebuilds++) {
+    const ws = await prepareWorkspace({ tenantId, taskId, repoPath, baseRef });
+    task.snapshot.workspace = { baseCommit: ws.baseCommit, hostQueue: ws.hostQueue };
+    try {
+      const run = await hostSteps(task, ws).executeAgent({ tenantId, taskId, agentId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, spec: validated.spec });
+      return { workspace: ws, summary: run.summary };
+    } catch (err) {
+      if (!isHostLost(err) || rebuilds >= MAX_REBUILDS) throw err;
+      log.warn('workspace host lost before the agent ran; preparing again', { hostQueue: ws.hostQueue });
+    }
+  }
+}
+
+/** Measures the change, checks budget and scope, runs every gate, and records the verdict. */
+export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string, first: Workspace): Promise<{ passed: boolean; failed: string[] }> {
+  const { tenantId, taskId, gates: commands } = task.input;
+  const ws = await withRebuild(task, agentId, validated, first, async (ws) => {
+    const steps = hostSteps(task, ws);
+    const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
+    const diff = await steps.measureDiff(at);
+    task.snapshot.diff = diff;
+    task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec });
+    for (const gate of commands) {
+      task.snapshot.subState = `gate:${gate.name}`;
+      task.snapshot.gates.push(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, gate }));
+    }
+    return ws;
+  });
+  task.snapshot.subState = null;
+  const diff = task.snapshot.diff!;
+  const { spec, specDigest } = validated;
+  const verdict = await issueVerdict({ tenantId, taskId, specId: spec.id, specDigest, agentId, baseCommit: ws.baseCommit, diff, gates: task.snapshot.gates });
+  task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
+  const failed = task.snapshot.gates.filter((g) => g.status === 'fail').map((g) => g.name);
+  return { passed: decideOutcome(task.snapshot.gates) === 'PASS', failed };
+}
+
+/** Best effort, after the task has ended: the workspace is only evidence scratch space by then. */
+export async function releaseWorkspace(task: TaskRun): Promise<void> {
+  const ws = task.snapshot.workspace;
+  if (!ws) return;
+  const { tenantId, taskId } = task.input;
+  await CancellationScope.nonCancellable(() => onHost(ws.hostQueue, '1m').releaseWorkspace({ tenantId, taskId })).catch((err: Error) =>
+    log.warn('workspace not released', { error: err.message }),
+  );
+}
