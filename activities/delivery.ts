@@ -8,10 +8,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import { DeliverChangeInput, type Delivery } from '../domain/activity-io';
-import { DeliveryConflictError } from '../domain/errors';
+import { DeliveryConflictError, DeliveryIntegrityError } from '../domain/errors';
 import { deliveryBranch } from '../temporal-config';
 import { loadArtifact } from './artifacts';
 import type { ActivityDeps } from './deps';
@@ -47,7 +46,7 @@ async function buildCommit(input: Input, patch: Buffer): Promise<string> {
     if (patch.length > 0) await git(input.repoPath, ['apply', '--cached', '--binary', '--whitespace=nowarn', '-'], { env, input: patch });
     const tree = (await git(input.repoPath, ['write-tree'], { env })).trim();
     if (tree !== input.treeId) {
-      throw ApplicationFailure.nonRetryable(`delivered tree ${tree} differs from the verified tree ${input.treeId}`, 'DeliveryIntegrityError');
+      throw new DeliveryIntegrityError(`delivered tree ${tree} differs from the verified tree ${input.treeId}`);
     }
     return (await git(input.repoPath, ['commit-tree', tree, '-p', input.baseCommit, '-m', commitMessage(input)], { env })).trim();
   } finally {

@@ -33,6 +33,8 @@ export function ensureExampleRepo(home: string): string {
 export function exampleAgent(): AgentRegistration {
   return {
     id: EXAMPLE_AGENT_ID,
+    // Scoped to the example's tenant: registering it in a shared database must not offer it to everyone.
+    tenantId: 'default',
     name: 'Example scripted agent (adds farewell())',
     kind: 'scripted',
     config: JSON.parse(readFileSync(path.join(examplesDir(), 'greeter.agent.json'), 'utf8')) as Record<string, unknown>,

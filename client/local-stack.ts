@@ -3,7 +3,7 @@
  * one), PostgreSQL (embedded unless DATABASE_URL), and an in-process worker. `stop` undoes
  * exactly what `start` did, in reverse order.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -16,7 +16,7 @@ import { createArbiterWorker, type ArbiterWorker } from '../workers/worker';
 import type { ClientConfig, LocalStackInfo } from './config';
 import { stackFile } from './config';
 import { startDevServer } from './dev-server';
-import { reclaimOrphan } from './orphans';
+import { processAlive, reclaimOrphan } from './orphans';
 import { temporalCliPath } from './paths';
 
 /** Ports of the local stack; overridable for machines where the defaults are taken. */
@@ -43,6 +43,8 @@ export async function startLocalStack(config: ClientConfig, ports: LocalPorts, s
   };
   try {
     mkdirSync(path.join(config.home, 'logs'), { recursive: true });
+    acquireStackLock(config.home);
+    stops.push(async () => rmSync(stackLockFile(config.home), { force: true }));
     installRuntimeLogger({ level: 'info', file: path.join(config.home, 'logs', 'worker.log'), console: false });
     const temporal = await temporalEndpoint(config, ports, say, stops);
     const databaseUrl = await databaseEndpoint(config, ports, say, stops);
@@ -64,6 +66,28 @@ export async function startLocalStack(config: ClientConfig, ports: LocalPorts, s
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+function stackLockFile(home: string): string {
+  return path.join(home, 'stack.lock');
+}
+
+/**
+ * One `arbiter start` per state folder. A lock left by a process that is gone is taken over
+ * (and the servers it left are reclaimed below); a live one is refused, never killed.
+ */
+function acquireStackLock(home: string): void {
+  const file = stackLockFile(home);
+  try {
+    writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+    return;
+  } catch {
+    const owner = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
+      throw new Error(`another \`arbiter start\` (pid ${owner}) is running with ${home}; stop it first`);
+    }
+    writeFileSync(file, `${process.pid}\n`);
   }
 }
 

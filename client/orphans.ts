@@ -13,7 +13,8 @@ function commandLine(pid: number): string | undefined {
   }
 }
 
-function alive(pid: number): boolean {
+/** True while a process with this pid exists. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -41,6 +42,6 @@ export async function reclaimOrphan(options: {
   options.say(`stopping ${cmd.split(' ')[0]} (pid ${pid}) left running by an earlier \`arbiter start\``);
   process.kill(pid, options.signal);
   const deadline = Date.now() + (options.graceMs ?? 20_000);
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (processAlive(pid)) process.kill(pid, 'SIGKILL');
 }

@@ -2,7 +2,7 @@
  * Agent registry queries, shared by the CLI (`arbiter agents …`) and the routing activity so
  * both see agents the same way.
  */
-import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, notInArray, or, sql } from 'drizzle-orm';
 import {
   AGENT_KINDS,
   AgentRegistrationSchema,
@@ -13,8 +13,8 @@ import {
   type Capabilities,
 } from '../domain/agent';
 import { TERMINAL_STATES } from '../domain/lifecycle';
-import type { Db } from './client';
-import { agents, tasks } from './schema';
+import type { Db, DbExecutor } from './client';
+import { agents, routingDecisions, tasks } from './schema';
 
 /** An agent as stored. */
 export interface AgentRecord {
@@ -82,13 +82,19 @@ export async function upsertAgent(db: Db, registration: AgentRegistration): Prom
   const [row] = await db
     .insert(agents)
     .values(values)
-    .onConflictDoUpdate({ target: agents.id, set: { ...values, updatedAt: sql`now()` } })
+    .onConflictDoUpdate({
+      target: agents.id,
+      set: { ...values, updatedAt: sql`now()` },
+      // Re-adding updates an agent only within the same tenant scope; ids are global.
+      setWhere: sql`${agents.tenantId} IS NOT DISTINCT FROM ${values.tenantId}`,
+    })
     .returning();
+  if (!row) throw new InvalidAgentError([`id: agent '${a.id}' already exists for another tenant`]);
   return toRecord(row);
 }
 
 /** Agents visible to `tenantId` (shared ones included), or all of them. */
-export async function listAgents(db: Db, filter: { tenantId?: string; status?: AgentStatus } = {}): Promise<AgentRecord[]> {
+export async function listAgents(db: DbExecutor, filter: { tenantId?: string; status?: AgentStatus } = {}): Promise<AgentRecord[]> {
   const conditions = [];
   if (filter.tenantId) conditions.push(or(isNull(agents.tenantId), eq(agents.tenantId, filter.tenantId)));
   if (filter.status) conditions.push(eq(agents.status, filter.status));
@@ -110,13 +116,18 @@ export async function setAgentStatus(db: Db, id: string, status: AgentStatus): P
   return toRecord(row);
 }
 
-/** Tasks currently held by each agent (routed and not yet terminal). */
-export async function activeTaskCounts(db: Db, agentIds: string[]): Promise<Map<string, number>> {
+/**
+ * Tasks currently held by each agent: routed (a decision exists) and not yet terminal. Counted
+ * from routing decisions, which are written in the same transaction as a new decision, so
+ * tasks routed at the same moment see each other.
+ */
+export async function activeTaskCounts(db: DbExecutor, agentIds: string[]): Promise<Map<string, number>> {
   if (agentIds.length === 0) return new Map();
   const rows = await db
-    .select({ agentId: tasks.agentId, n: sql<number>`count(*)::int` })
-    .from(tasks)
-    .where(and(inArray(tasks.agentId, agentIds), sql`${tasks.state} NOT IN ${[...TERMINAL_STATES]}`))
-    .groupBy(tasks.agentId);
-  return new Map(rows.map((r) => [r.agentId ?? '', r.n]));
+    .select({ agentId: routingDecisions.agentId, n: sql<number>`count(*)::int` })
+    .from(routingDecisions)
+    .innerJoin(tasks, and(eq(tasks.tenantId, routingDecisions.tenantId), eq(tasks.id, routingDecisions.taskId)))
+    .where(and(inArray(routingDecisions.agentId, agentIds), notInArray(tasks.state, [...TERMINAL_STATES])))
+    .groupBy(routingDecisions.agentId);
+  return new Map(rows.map((r) => [r.agentId, r.n]));
 }

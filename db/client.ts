@@ -10,6 +10,9 @@ import * as schema from './schema';
 /** The typed drizzle handle used by activities and the CLI. */
 export type Db = NodePgDatabase<typeof schema>;
 
+/** The database or an open transaction on it: queries that must run inside a transaction take this. */
+export type DbExecutor = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
+
 /** A pool plus its drizzle view; `close` ends the pool. */
 export interface Database {
   db: Db;

@@ -25,6 +25,25 @@ export class NoCapableAgentError extends ApplicationFailure {
   }
 }
 
+/**
+ * Capable agents exist but all are at their concurrency limit. Retryable on purpose: routing
+ * backs off and tries again, so the task waits in ROUTING for capacity instead of failing.
+ */
+export class AgentsBusyError extends ApplicationFailure {
+  static readonly type = 'AgentsBusyError';
+  constructor(reason: string) {
+    super(reason, AgentsBusyError.type, false);
+  }
+}
+
+/** The delivered tree would differ from the verified one: a bug or tampering, never retried. */
+export class DeliveryIntegrityError extends ApplicationFailure {
+  static readonly type = 'DeliveryIntegrityError';
+  constructor(reason: string) {
+    super(...nonRetryable(reason, DeliveryIntegrityError.type));
+  }
+}
+
 /** The target repository is missing, not a git repository, or lacks the base ref. */
 export class TargetRepoError extends ApplicationFailure {
   static readonly type = 'TargetRepoError';
@@ -97,4 +116,5 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   AgentConfigError.type,
   DeliveryConflictError.type,
   InvalidActivityInputError.type,
+  DeliveryIntegrityError.type,
 ];

@@ -4,14 +4,15 @@
  * anything reaches Temporal, so bad input fails fast with the field named.
  */
 import { z } from 'zod';
+import { idPartProblem } from '../temporal-config';
 import type { DiffSummary } from './activity-io';
 import type { TaskState } from './lifecycle';
 
 /** Tenant and task ids become workflow ids and git branch names, so they are kept plain. */
-export const IdPartSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 of letters, digits, . _ : - and start with a letter or digit')
-  .refine((v) => !v.includes('..'), 'must not contain ..');
+export const IdPartSchema = z.string().superRefine((value, ctx) => {
+  const problem = idPartProblem(value);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
 
 /** A named command run in the workspace as a verification gate (argv, never a shell string). */
 export const GateCommandSchema = z.object({

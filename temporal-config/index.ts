@@ -26,11 +26,20 @@ export interface TaskRef {
 }
 
 const WORKFLOW_ID_PREFIX = 'task/';
-const ID_PART = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const ID_PART = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$/;
+
+/** Why a tenant or task id is refused, or undefined when it is fine. */
+export function idPartProblem(value: string): string | undefined {
+  if (!ID_PART.test(value)) return 'must be 1-128 letters, digits, . _ -, start with a letter or digit and not end with .';
+  // The task id becomes the git branch `arbiter/<taskId>`: keep to what `git check-ref-format` accepts.
+  if (value.includes('..')) return 'must not contain ..';
+  if (value.endsWith('.lock')) return 'must not end with .lock';
+  return undefined;
+}
 
 /** True when `value` can be used as a tenant or task id (it becomes part of ids and branch names). */
 export function isValidIdPart(value: string): boolean {
-  return ID_PART.test(value) && !value.includes('..');
+  return idPartProblem(value) === undefined;
 }
 
 /**

@@ -21,8 +21,8 @@ function options(startToCloseTimeout: string, maximumAttempts: number | undefine
 export const { recordTransition } = proxyActivities<ArbiterActivities>(options('30s', undefined));
 /** Validation is pure compute; a few attempts cover a worker dying mid-call. */
 export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s', 5));
-/** Routing reads and writes the registry; brief database hiccups are retried. */
-export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', 10));
+/** Routing retries without limit: while every capable agent is busy (AgentsBusyError) the task waits in ROUTING. */
+export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined));
 /** Issuing is idempotent on the task, so retrying generously is safe. */
 export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s', 10));
 /** Cloning a large repository can take minutes. */

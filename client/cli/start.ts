@@ -15,23 +15,33 @@ import { EXIT, printNewTransitions, statusText } from './output';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-function waitForInterrupt(): Promise<void> {
+/** Resolves on the first Ctrl-C / SIGTERM. Listening from the very start keeps Node from dying mid-startup. */
+function interruption(): Promise<'interrupted'> {
   return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve('interrupted'));
+    process.once('SIGTERM', () => resolve('interrupted'));
   });
 }
 
 async function start(opts: { once?: boolean; example?: boolean }): Promise<number> {
+  const interrupted = interruption();
+  let stopRequested = false;
+  void interrupted.then(() => {
+    stopRequested = true;
+    out('stopping…');
+  });
   const config = loadClientConfig();
   const stack = await startLocalStack(config, config.localPorts, out);
   let code: number = EXIT.ok;
   try {
-    if (opts.example !== false) code = await runExample(config, stack.info.temporalAddress, stack.database.db, stack.info.uiUrl);
-    if (!opts.once) {
+    if (opts.example !== false && !stopRequested) {
+      const example = runExample(config, stack.info.temporalAddress, stack.database.db, stack.info.uiUrl);
+      const outcome = await Promise.race([example, interrupted]);
+      code = outcome === 'interrupted' ? EXIT.failed : outcome;
+    }
+    if (!opts.once && !stopRequested) {
       out(`\nArbiter is running. Web UI: ${stack.info.uiUrl ?? '(your Temporal UI)'}  — Ctrl-C to stop.`);
-      await waitForInterrupt();
-      out('stopping…');
+      await interrupted;
       code = EXIT.ok;
     }
   } finally {

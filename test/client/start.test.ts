@@ -12,8 +12,6 @@ import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
 import { projectRoot, temporalCliPath } from '../../client/paths';
 import { portInUse } from '../../client/dev-server';
-import { EXAMPLE_AGENT_ID } from '../../client/example';
-import { setAgentStatus } from '../../db/agents';
 import { arbiter } from '../helpers/cli';
 import { uniqueId } from '../helpers/fixtures';
 import { freePort, testStack } from '../helpers/stack';
@@ -63,6 +61,10 @@ describe('arbiter start', function () {
       assert.equal(ids.filter((id) => id.startsWith('task/default/example-')).length, 2, `both runs' tasks, found: ${ids.join(', ')}`);
       const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
       assert.equal(ui.status, 200);
+      const second = await arbiter(['start', '--once'], env, 60_000);
+      assert.equal(second.code, 1, 'a second start on the same state folder is refused');
+      assert.match(second.stderr, /another `arbiter start` \(pid \d+\) is running/);
+      assert.equal((await fetch(`http://127.0.0.1:${ports.ui}/`)).status, 200, 'and the running stack is untouched');
       const { databaseUrl } = JSON.parse(readFileSync(path.join(env.ARBITER_HOME as string, 'stack.json'), 'utf8')) as { databaseUrl: string };
       const pg = new PgClient({ connectionString: databaseUrl });
       await pg.connect();
@@ -110,9 +112,4 @@ describe('arbiter start', function () {
     for (const port of Object.values(ports)) assert.equal(await portInUse(port), false, `port ${port} still open`);
   });
 
-  after(async () => {
-    // The run above registered the shared example agent in the suite's database; retire it so
-    // routing tests that expect no capable agent are not served by it.
-    await setAgentStatus(testStack().database.db, EXAMPLE_AGENT_ID, 'retired').catch(() => undefined);
-  });
 });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArbiterClient } from '../../client/arbiter-client';
@@ -75,12 +75,71 @@ describe('cancellation', function () {
   });
 });
 
+/** Starts `arbiter worker` as a separate process on `taskQueue` and waits until it polls. */
+async function spawnWorker(taskQueue: string, home: string): Promise<ChildProcess> {
+  const stack = testStack();
+  let output = '';
+  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'worker'], {
+    env: { ...process.env, TEMPORAL_ADDRESS: stack.address, DATABASE_URL: stack.databaseUrl, ARBITER_TASK_QUEUE: taskQueue, ARBITER_HOME: home, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  await waitFor('child worker to poll', async () => output.includes('arbiter worker polling'), 60_000);
+  return child;
+}
+
+async function killHard(child: ChildProcess): Promise<void> {
+  child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+}
+
 describe('worker crash mid-task', function () {
   this.timeout(120_000);
   let child: ChildProcess | undefined;
 
   afterEach(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('a worker on another host rebuilds the workspace when the first host is gone for good', async () => {
+    const stack = testStack();
+    const taskQueue = uniqueId('lost-host-queue');
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    const marker = path.join(os.tmpdir(), `${uniqueId('attempt')}.log`);
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repoPath: makeRepo(),
+      hostLossTimeoutSeconds: 3,
+      gates: [{ name: 'slow', argv: ['sh', '-c', `echo attempt >> ${marker}; sleep 3`] }],
+    };
+    child = await spawnWorker(taskQueue, mkdtempSync(path.join(os.tmpdir(), 'arbiter-host-a-')));
+    const client = await ArbiterClient.connect({ address: stack.address, namespace: 'default', tls: false }, { taskQueue });
+    try {
+      await client.submit(input);
+      const running = await waitForState(input, (s) => s.subState === 'gate:slow', 60_000);
+      await waitFor('gate to start on host A', async () => existsSync(marker));
+      await killHard(child);
+
+      const otherHost = await stack.startWorker(taskQueue, mkdtempSync(path.join(os.tmpdir(), 'arbiter-host-b-')));
+      try {
+        const final = await client.watch(input, undefined, 250);
+        assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+        assert.notEqual(final.workspace?.hostQueue, running.workspace?.hostQueue, 'the workspace moved to the other host');
+        assert.equal(final.workspace?.hostQueue, otherHost.worker.hostQueue);
+        const events = await persistedEvents(input);
+        assert.deepEqual(events.map((e) => e.toState), final.history.map((h) => h.state));
+        assert.equal(gitIn(input.repoPath, 'rev-parse', `arbiter/${input.taskId}^{tree}`), final.diff?.treeId);
+      } finally {
+        otherHost.worker.shutdown();
+        await otherHost.running;
+      }
+    } finally {
+      await client.close();
+    }
   });
 
   it('a second worker finishes the task with no duplicated events', async () => {
@@ -97,22 +156,14 @@ describe('worker crash mid-task', function () {
       gates: [{ name: 'slow', argv: ['sh', '-c', `echo attempt >> ${marker}; sleep 3`] }],
     };
 
-    let output = '';
-    child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'worker'], {
-      env: { ...process.env, TEMPORAL_ADDRESS: stack.address, DATABASE_URL: stack.databaseUrl, ARBITER_TASK_QUEUE: taskQueue, ARBITER_HOME: stack.home, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    await waitFor('child worker to poll', async () => output.includes('arbiter worker polling'), 60_000);
+    child = await spawnWorker(taskQueue, stack.home);
 
     const client = await ArbiterClient.connect({ address: stack.address, namespace: 'default', tls: false }, { taskQueue });
     try {
       await client.submit(input);
       await waitForState(input, (s) => s.subState === 'gate:slow', 60_000);
       await waitFor('gate to start in the child worker', async () => existsSync(marker));
-      child.kill('SIGKILL');
-      await new Promise((r) => child?.once('exit', r));
+      await killHard(child);
 
       const replacement = await stack.startWorker(taskQueue);
       try {

@@ -1,0 +1,111 @@
+/**
+ * The lifecycle's less travelled paths on the real stack: agent and repository failures,
+ * delivery conflicts, hand-started workflows with bad input, agent capacity, and proof that
+ * what is delivered is exactly what was verified.
+ */
+import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import { InvalidTaskInputError } from '../../client/arbiter-client';
+import { upsertAgent } from '../../db/agents';
+import type { TaskInput } from '../../domain/task';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+
+function task(tenantId: string, repoPath: string, extra: Partial<TaskInput> = {}): TaskInput & { tenantId: string; taskId: string } {
+  return { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repoPath, ...extra };
+}
+
+async function runToEnd(input: TaskInput & { tenantId: string; taskId: string }) {
+  await testStack().client.submit(input);
+  return testStack().client.watch(input, undefined, 200);
+}
+
+describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
+  this.timeout(90_000);
+
+  it("fails EXECUTING when the agent's plan cannot apply, blaming the agent", async () => {
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, [{ op: 'replace', path: 'src/app.js', search: 'no such text', replace: 'x' }]);
+    const final = await runToEnd(task(tenant, makeRepo()));
+    assert.equal(final.state, 'FAILED');
+    assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['EXECUTING', 'FAILED']);
+    assert.equal(final.error?.type, 'AgentFailedError');
+    assert.match(final.error?.message ?? '', /exactly one match of the search text, found 0/);
+  });
+
+  it('fails with TargetRepoError for a missing repository or base ref', async () => {
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    const missing = await runToEnd(task(tenant, '/nonexistent/repo'));
+    assert.equal(missing.state, 'FAILED');
+    assert.equal(missing.error?.type, 'TargetRepoError');
+    assert.match(missing.error?.message ?? '', /'\/nonexistent\/repo' does not exist/);
+    const badRef = await runToEnd(task(tenant, makeRepo(), { baseRef: 'no-such-branch' }));
+    assert.equal(badRef.error?.type, 'TargetRepoError');
+    assert.match(badRef.error?.message ?? '', /'no-such-branch' does not name a commit/);
+  });
+
+  it('never overwrites an existing delivery branch', async () => {
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    const repo = makeRepo();
+    const input = task(tenant, repo);
+    gitIn(repo, 'branch', `arbiter/${input.taskId}`);
+    const before = gitIn(repo, 'rev-parse', `arbiter/${input.taskId}`);
+    const final = await runToEnd(input);
+    assert.equal(final.state, 'FAILED');
+    assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['VERIFIED', 'FAILED']);
+    assert.equal(final.error?.type, 'DeliveryConflictError');
+    assert.equal(gitIn(repo, 'rev-parse', `arbiter/${input.taskId}`), before);
+  });
+
+  it('delivers the verified tree, not what a gate leaves behind', async () => {
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    const repo = makeRepo();
+    const input = task(tenant, repo, { gates: [{ name: 'writes', argv: ['sh', '-c', 'echo sneaky > src/after-verify.js'] }] });
+    const final = await runToEnd(input);
+    assert.equal(final.state, 'COMPLETED');
+    const files = gitIn(repo, 'ls-tree', '-r', '--name-only', `arbiter/${input.taskId}`).split('\n');
+    assert.ok(files.includes('src/feature.js'));
+    assert.ok(!files.includes('src/after-verify.js'), files.join(', '));
+    assert.equal(gitIn(repo, 'rev-parse', `arbiter/${input.taskId}^{tree}`), final.diff?.treeId);
+  });
+
+  it('a hand-started workflow with bad input fails at once, naming the problems', async () => {
+    const { client, taskQueue } = testStack();
+    const handle = await client.temporal.workflow.start('taskLifecycle', {
+      taskQueue,
+      workflowId: `task/${uniqueId('tenant')}/${uniqueId('task')}`,
+      args: [{ tenantId: 'ok', taskId: 'bad id!', repoPath: 'relative/path' }],
+    });
+    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof WorkflowFailedError, String(err));
+    assert.match(String(err.cause?.message), /invalid task input: .*taskId: .*specYaml: .*repoPath: repoPath must be absolute/);
+  });
+
+  it('refuses ids git cannot use as branch names before starting anything', async () => {
+    for (const taskId of ['x.lock', 'trailing.', 'a:b', 'a..b']) {
+      await assert.rejects(testStack().client.submit(task('tenant', makeRepo(), { taskId })), InvalidTaskInputError, taskId);
+    }
+  });
+
+  it('holds an agent to its concurrency limit: the second task waits in ROUTING, then runs', async () => {
+    const tenant = uniqueId('tenant');
+    const agentId = uniqueId('single');
+    await upsertAgent(testStack().database.db, { id: agentId, tenantId: tenant, kind: 'scripted', config: { steps: GOOD_PLAN }, capabilities: { taskTypes: ['feature'] }, maxConcurrency: 1 });
+    const slow = { gates: [{ name: 'slow', argv: ['sleep', '3'] }] };
+    const first = task(tenant, makeRepo(), slow);
+    const second = task(tenant, makeRepo(), slow);
+    const { client } = testStack();
+    await client.submit(first);
+    await client.submit(second);
+    const [a, b] = await Promise.all([client.watch(first, undefined, 200), client.watch(second, undefined, 200)]);
+    assert.equal(a.state, 'COMPLETED');
+    assert.equal(b.state, 'COMPLETED');
+    const [earlier, later] = Date.parse(a.history[4].at) <= Date.parse(b.history[4].at) ? [a, b] : [b, a];
+    const earlierDone = Date.parse(earlier.history.at(-1)!.at);
+    const laterRouted = Date.parse(later.history.find((h) => h.state === 'ROUTED')!.at);
+    assert.ok(laterRouted >= earlierDone, `second task routed at ${laterRouted} before the first ended at ${earlierDone}`);
+  });
+});
