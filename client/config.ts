@@ -18,6 +18,7 @@ const ClientEnvSchema = TemporalEnvSchema.extend({
   ARBITER_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
   ARBITER_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   ARBITER_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
 
 /** What `arbiter start` writes so other commands can find the local stack. */
@@ -34,6 +35,8 @@ export interface ClientConfig {
   home: string;
   taskQueue: string;
   defaultTenant: string;
+  /** Level of the in-process worker's log (`arbiter start`). */
+  logLevel: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Ports `arbiter start` uses for what it starts itself. */
   localPorts: { temporal: number; ui: number; postgres: number };
   /** Which endpoints the environment named (rather than the local stack or a default). */
@@ -70,6 +73,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     home,
     taskQueue: e.ARBITER_TASK_QUEUE,
     defaultTenant: e.ARBITER_TENANT,
+    logLevel: e.LOG_LEVEL,
     localPorts: { temporal: e.ARBITER_TEMPORAL_PORT, ui: e.ARBITER_UI_PORT, postgres: e.ARBITER_PG_PORT },
     explicit: { temporal: Boolean(e.TEMPORAL_ADDRESS), database: Boolean(e.DATABASE_URL) },
   };

@@ -45,7 +45,7 @@ export async function startLocalStack(config: ClientConfig, ports: LocalPorts, s
     mkdirSync(path.join(config.home, 'logs'), { recursive: true });
     acquireStackLock(config.home);
     stops.push(async () => rmSync(stackLockFile(config.home), { force: true }));
-    installRuntimeLogger({ level: 'info', file: path.join(config.home, 'logs', 'worker.log'), console: false });
+    installRuntimeLogger({ level: config.logLevel, file: path.join(config.home, 'logs', 'worker.log'), console: false });
     const temporal = await temporalEndpoint(config, ports, say, stops);
     const databaseUrl = await databaseEndpoint(config, ports, say, stops);
     const database = openDatabase(databaseUrl);

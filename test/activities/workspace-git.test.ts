@@ -1,0 +1,67 @@
+/**
+ * Nothing written into a workspace tree can make git run a program on the worker host: the
+ * git directory lives outside the tree and every call names it. Runs the real activities
+ * through the SDK's activity environment.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { upsertAgent } from '../../db/agents';
+import type { PreparedWorkspace } from '../../domain/activity-io';
+import type { WorkingSpec } from '../../domain/spec';
+import { gitIn, makeRepo, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+
+describe('workspace git isolation', function () {
+  this.timeout(60_000);
+
+  it('ignores hooks, fsmonitor and a forged .git written into the tree', async () => {
+    const { database, home } = testStack();
+    const activities = createActivities({ db: database.db, home, hostQueue: 'unused' });
+    const env = new MockActivityEnvironment();
+    const tenantId = uniqueId('tenant');
+    const taskId = uniqueId('task');
+    const repo = makeRepo();
+    const ws = (await env.run(activities.prepareWorkspace, { tenantId, taskId, repoPath: repo })) as PreparedWorkspace;
+    assert.equal(existsSync(path.join(ws.workspacePath, '.git')), false, 'the tree carries no git directory');
+
+    const pwned = path.join(os.tmpdir(), `${uniqueId('pwned')}`);
+    const forged = path.join(ws.workspacePath, '.git');
+    mkdirSync(path.join(forged, 'hooks'), { recursive: true });
+    writeFileSync(path.join(forged, 'config'), `[core]\n\tfsmonitor = touch ${pwned}\n\thooksPath = hooks\n`);
+    writeFileSync(path.join(forged, 'hooks', 'pre-commit'), `#!/bin/sh\ntouch ${pwned}\n`, { mode: 0o755 });
+    writeFileSync(path.join(ws.workspacePath, 'src', 'new.js'), 'module.exports = 2;\n');
+
+    const diff: { filesChanged: number } = await env.run(activities.measureDiff, { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit });
+    assert.equal(diff.filesChanged, 1, 'only the real change is measured, not the forged .git');
+    assert.equal(existsSync(pwned), false, 'no program from the tree ran');
+    assert.equal(gitIn(repo, 'status', '--porcelain'), '');
+    assert.match(readFileSync(path.join(ws.workspacePath, 'src', 'new.js'), 'utf8'), /2/);
+  });
+
+  it('executeAgent starts from the base commit on every attempt', async () => {
+    const { database, home } = testStack();
+    const activities = createActivities({ db: database.db, home, hostQueue: 'unused' });
+    const env = new MockActivityEnvironment();
+    const tenantId = uniqueId('tenant');
+    const taskId = uniqueId('task');
+    const agent = await upsertAgent(database.db, {
+      id: uniqueId('agent'),
+      tenantId,
+      kind: 'scripted',
+      config: { steps: [{ op: 'replace', path: 'src/app.js', search: '= 1;', replace: '= 2;' }, { op: 'delete', path: 'README.md' }] },
+    });
+    const ws = (await env.run(activities.prepareWorkspace, { tenantId, taskId, repoPath: makeRepo() })) as PreparedWorkspace;
+    const spec: WorkingSpec = { id: 'X', title: 'x', riskTier: 3, mode: 'feature', format: 'current', blastRadius: { modules: [], dataMigration: false }, scope: { in: ['**'], out: [] }, unenforceableScope: { in: [], out: [] }, invariants: [], acceptance: [], nonFunctional: {}, contracts: [], waiverIds: [] };
+    const input = { tenantId, taskId, agentId: agent.id, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, spec };
+    await env.run(activities.executeAgent, input);
+    writeFileSync(path.join(ws.workspacePath, 'leftover.txt'), 'from a dead attempt');
+    await env.run(activities.executeAgent, input); // a retry must not trip over its own earlier edits
+    assert.equal(readFileSync(path.join(ws.workspacePath, 'src', 'app.js'), 'utf8'), 'module.exports = 2;\n');
+    assert.equal(existsSync(path.join(ws.workspacePath, 'README.md')), false);
+    assert.equal(existsSync(path.join(ws.workspacePath, 'leftover.txt')), false);
+  });
+});

