@@ -1,60 +1,68 @@
 /**
- * `executeAgent`: runs the routed agent in the task workspace. The `scripted` kind applies a
- * declared plan of edits through the same path checks every agent write goes through.
+ * `executeAgent`: runs the routed agent in the task workspace, always starting from the base
+ * commit. Agents act only through the sandbox: the file tools (scope, protected paths, limits,
+ * audit) and confined commands. The `scripted` kind applies a declared plan of such steps.
  */
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import { Context, log } from '@temporalio/activity';
 import { ExecuteAgentInput, type AgentRunResult } from '../domain/activity-io';
 import { ScriptedConfigSchema, type ScriptedStep } from '../domain/agent';
-import { AgentConfigError, AgentFailedError } from '../domain/errors';
+import { AgentConfigError, AgentFailedError, FileToolError } from '../domain/errors';
+import { policyFromSpec, type SandboxPolicy } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
 import type { ActivityDeps } from './deps';
 import { gitDirOf } from './git';
-import { resolveInWorkspace } from './workspace-paths';
-import { resetWorkspace } from './workspace';
 import { parseActivityInput } from './input';
+import type { CommandRunner } from './sandbox/commands';
+import type { FileTools } from './sandbox/file-tools';
+import { resetWorkspace } from './workspace';
 
-async function applyStep(agentId: string, workspace: string, step: ScriptedStep): Promise<void> {
-  const target = await resolveInWorkspace(workspace, step.path);
-  if (step.op === 'write') {
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    await fs.writeFile(target, step.content);
-    return;
-  }
-  const existing = await fs.readFile(target, 'utf8').catch(() => undefined);
-  if (existing === undefined) throw new AgentFailedError(agentId, `cannot ${step.op} '${step.path}': file does not exist`);
-  if (step.op === 'delete') {
-    await fs.rm(target);
-    return;
-  }
-  const matches = existing.split(step.search).length - 1;
-  if (matches !== 1)
-    throw new AgentFailedError(agentId, `replace in '${step.path}' needs exactly one match of the search text, found ${matches}`);
-  await fs.writeFile(target, existing.replace(step.search, () => step.replace));
+interface StepContext {
+  agentId: string;
+  call: { tenantId: string; taskId: string; workspacePath: string; policy: SandboxPolicy };
+  tools: FileTools;
+  runCommand: CommandRunner;
 }
 
-async function runScripted(agentId: string, config: unknown, workspace: string): Promise<AgentRunResult> {
+async function applyStep(ctx: StepContext, step: ScriptedStep): Promise<void> {
+  const { call, tools } = ctx;
+  if (step.op === 'write') await tools.fileWrite({ ...call, path: step.path, content: step.content });
+  else if (step.op === 'replace') await tools.fileSearchReplace({ ...call, path: step.path, search: step.search, replace: step.replace });
+  else if (step.op === 'delete') await tools.fileDelete({ ...call, path: step.path });
+  else {
+    const run = await ctx.runCommand({ ...call, argv: step.argv, timeoutMs: step.timeoutSeconds * 1000, purpose: 'agent', signal: Context.current().cancellationSignal });
+    if (run.aborted) throw Context.current().cancellationSignal.reason ?? new Error('cancelled');
+    if (run.exitCode !== 0) throw new AgentFailedError(ctx.agentId, `command '${step.argv.join(' ')}' failed: ${run.killedReason ?? `exit code ${run.exitCode}`}`);
+  }
+}
+
+async function runScripted(ctx: StepContext, config: unknown): Promise<AgentRunResult> {
   const parsed = ScriptedConfigSchema.safeParse(config);
-  if (!parsed.success) throw new AgentConfigError(agentId, parsed.error.issues.map((i) => i.message).join('; '));
+  if (!parsed.success) throw new AgentConfigError(ctx.agentId, parsed.error.issues.map((i) => i.message).join('; '));
   for (const [i, step] of parsed.data.steps.entries()) {
     Context.current().heartbeat({ step: i });
-    await applyStep(agentId, workspace, step);
+    try {
+      await applyStep(ctx, step);
+    } catch (err) {
+      // A step the plan got wrong is the agent's fault, not infrastructure's.
+      if (err instanceof FileToolError) throw new AgentFailedError(ctx.agentId, err.message);
+      throw err;
+    }
   }
-  return { agentId, stepsApplied: parsed.data.steps.length, summary: `applied ${parsed.data.steps.length} scripted step(s)` };
+  return { agentId: ctx.agentId, stepsApplied: parsed.data.steps.length, summary: `applied ${parsed.data.steps.length} scripted step(s)` };
 }
 
-/** Builds the `executeAgent` activity. */
-export function createAgentActivities({ db }: ActivityDeps) {
+/** Builds the `executeAgent` activity over the sandbox's file tools and command runner. */
+export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runCommand: CommandRunner) {
   return {
     async executeAgent(raw: ExecuteAgentInput): Promise<AgentRunResult> {
       const input = parseActivityInput(ExecuteAgentInput, raw);
-      const agent = await getAgent(db, input.agentId);
+      const agent = await getAgent(deps.db, input.agentId);
       // A retry (the worker died mid-plan) starts from the base commit again, never from half an edit.
-      await resetWorkspace({ tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) }, input.baseCommit);
+      await resetWorkspace({ tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) }, input.baseCommit, deps.sandbox);
       log.info('agent starting', { agentId: agent.id, kind: agent.kind });
       if (agent.kind !== 'scripted') throw new AgentConfigError(agent.id, `kind '${agent.kind}' cannot run yet`);
-      const result = await runScripted(agent.id, agent.config, input.workspacePath);
+      const call = { tenantId: input.tenantId, taskId: input.taskId, workspacePath: input.workspacePath, policy: policyFromSpec(input.spec) };
+      const result = await runScripted({ agentId: agent.id, call, tools, runCommand }, agent.config);
       log.info('agent finished', { agentId: agent.id, steps: result.stepsApplied });
       return result;
     },

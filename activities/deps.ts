@@ -1,5 +1,6 @@
 /** What every activity factory receives: injected, so tests and workers wire real instances. */
 import type { Db } from '../db/client';
+import type { SandboxConfig } from './sandbox/config';
 
 /** Shared dependencies of Arbiter's activities. */
 export interface ActivityDeps {
@@ -11,4 +12,8 @@ export interface ActivityDeps {
    * workspace is scheduled here by the workflow, addressed from what `prepareWorkspace` returns.
    */
   hostQueue: string;
+  /** How commands are confined and what a task may consume. */
+  sandbox: SandboxConfig;
+  /** Hours a workspace of a task that did not complete is kept for inspection. */
+  retentionHours: number;
 }

@@ -3,10 +3,14 @@
  * (samples-typescript's activities-dependency-injection pattern). Workflows import only the
  * type of the returned object.
  */
+import { log } from '@temporalio/activity';
 import { createAgentActivities } from './agents';
 import type { ActivityDeps } from './deps';
 import { createDeliveryActivities } from './delivery';
 import { createRoutingActivities } from './routing';
+import { createSandboxActivities } from './sandbox/activities';
+import { createCommandRunner } from './sandbox/commands';
+import { createFileTools } from './sandbox/file-tools';
 import { createSpecActivities } from './spec';
 import { createTransitionActivities } from './transitions';
 import { createVerdictActivities } from './verdict';
@@ -17,13 +21,16 @@ export type { ActivityDeps } from './deps';
 
 /** All activities, keyed by the names workflows call them by. */
 export function createActivities(deps: ActivityDeps) {
+  const tools = createFileTools(deps);
+  const runCommand = createCommandRunner({ db: deps.db, sandbox: deps.sandbox, warn: (message, meta) => log.warn(message, meta) });
   return {
     ...createTransitionActivities(deps),
     ...createSpecActivities(),
     ...createRoutingActivities(deps),
     ...createWorkspaceActivities(deps),
-    ...createAgentActivities(deps),
-    ...createVerificationActivities(deps),
+    ...createAgentActivities(deps, tools, runCommand),
+    ...createSandboxActivities(tools, runCommand),
+    ...createVerificationActivities(deps, runCommand),
     ...createVerdictActivities(deps),
     ...createDeliveryActivities(deps),
   };

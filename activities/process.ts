@@ -15,6 +15,8 @@ export interface RunProcessOptions {
   /** Bytes of combined output kept in memory for the tail; the digest covers all of it. */
   maxOutputBytes?: number;
   signal?: AbortSignal;
+  /** Polled while the program runs; a returned reason kills it (e.g. the workspace outgrew its quota). */
+  watchdog?: { intervalMs: number; check: () => Promise<string | undefined> };
 }
 
 /** What happened, as evidence. */
@@ -28,6 +30,8 @@ export interface RunProcessResult {
   outputDigest: string;
   outputTail: string;
   truncated: boolean;
+  /** Why the program was killed, when it was (timeout, output cap, cancellation, watchdog). */
+  killedReason?: string;
   spawnError?: string;
 }
 
@@ -52,6 +56,8 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
   let total = 0;
   let timedOut = false;
   let aborted = false;
+  let killedReason: string | undefined;
+  let settled = false;
   return new Promise((resolve) => {
     const child = spawn(options.argv[0], options.argv.slice(1), {
       cwd: options.cwd,
@@ -69,26 +75,41 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
         kept = [joined];
         keptBytes = joined.length;
       }
-      if (total > maxBytes) killGroup(child.pid);
+      if (total > maxBytes) {
+        killedReason ??= `output exceeded ${maxBytes} bytes`;
+        killGroup(child.pid);
+      }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     const timer = setTimeout(() => {
       timedOut = true;
+      killedReason ??= `wall-clock timeout of ${options.timeoutMs} ms`;
       killGroup(child.pid);
     }, options.timeoutMs);
     const onAbort = () => {
       aborted = true;
+      killedReason ??= 'cancelled';
       killGroup(child.pid);
     };
+    const watchdog = options.watchdog;
+    const watching = watchdog
+      ? setInterval(() => {
+          void watchdog.check().then((reason) => {
+            if (!reason || settled) return;
+            killedReason ??= reason;
+            killGroup(child.pid);
+          }, () => undefined);
+        }, watchdog.intervalMs)
+      : undefined;
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
-    let settled = false;
     const finish = (exitCode: number | null, signal: string | null, spawnError?: string) => {
       // A spawn failure emits 'error' and then 'close'; the digest can be taken only once.
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearInterval(watching);
       options.signal?.removeEventListener('abort', onAbort);
       killGroup(child.pid); // reap stragglers left in the group
       resolve({
@@ -101,6 +122,7 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
         outputDigest: `sha256:${hash.digest('hex')}`,
         outputTail: Buffer.concat(kept).subarray(-TAIL_BYTES).toString('utf8'),
         truncated: total > maxBytes,
+        killedReason,
         spawnError,
       });
     };

@@ -19,7 +19,7 @@ import type { ActivityDeps } from './deps';
 import { changedFiles, patchBytes, snapshotTree, type FileChange } from './diff';
 import { gitDirOf } from './git';
 import { parseActivityInput } from './input';
-import { runProcess } from './process';
+import type { CommandRunner } from './sandbox/commands';
 
 /** Names every changed path outside `scope.in` or inside `scope.out`. */
 export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
@@ -50,13 +50,8 @@ function scopeGate(spec: WorkingSpec, files: FileChange[]): GateResult {
   return { name: 'scope', kind: 'scope', status: violations.length ? 'fail' : 'pass', detail };
 }
 
-/** Environment a gate command sees: nothing of the worker's secrets. */
-function gateEnv(workspace: string): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: workspace, LANG: 'C.UTF-8', CI: 'true' };
-}
-
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
-export function createVerificationActivities({ db }: ActivityDeps) {
+export function createVerificationActivities({ db }: ActivityDeps, runCommand: CommandRunner) {
   async function saveGate(tenantId: string, taskId: string, gate: GateResult): Promise<GateResult> {
     const row = { tenantId, taskId, ...gate, exitCode: gate.exitCode ?? null };
     await db
@@ -99,16 +94,20 @@ export function createVerificationActivities({ db }: ActivityDeps) {
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), 1000);
       try {
-        const run = await runProcess({
+        // Gates are the task's own commands (a shell is fine) but run on agent-written code: confined like any other.
+        const run = await runCommand({
+          tenantId: input.tenantId,
+          taskId: input.taskId,
+          workspacePath: input.workspacePath,
           argv: input.gate.argv,
-          cwd: input.workspacePath,
-          env: gateEnv(input.workspacePath),
+          policy: { allowShell: true },
           timeoutMs: input.gate.timeoutSeconds * 1000,
+          purpose: 'gate',
           signal: ctx.cancellationSignal,
         });
         if (run.aborted) throw ctx.cancellationSignal.reason ?? new Error('gate aborted');
-        const ok = run.exitCode === 0 && !run.timedOut && !run.truncated;
-        const why = run.spawnError ?? (run.timedOut ? `timed out after ${input.gate.timeoutSeconds}s` : run.truncated ? 'output cap exceeded' : `exit code ${run.exitCode}`);
+        const ok = run.exitCode === 0 && !run.killedReason;
+        const why = run.spawnError ?? run.killedReason ?? `exit code ${run.exitCode}`;
         const gate: GateResult = {
           name: input.gate.name,
           kind: 'command',

@@ -22,13 +22,17 @@ async function realpathOfNearestExisting(p: string): Promise<{ real: string; res
   }
 }
 
-/** The absolute path `relative` names inside `workspace`, or a PathEscapeError saying why not. */
-export async function resolveInWorkspace(workspace: string, relative: string): Promise<string> {
+/**
+ * The absolute path `relative` names inside `workspace`, or a PathEscapeError saying why not.
+ * `kind: 'dir'` accepts an existing directory (or the workspace itself, as `.`) instead of a file.
+ */
+export async function resolveInWorkspace(workspace: string, relative: string, options: { kind?: 'file' | 'dir' } = {}): Promise<string> {
+  const kind = options.kind ?? 'file';
   if (relative.includes('\0')) throw new PathEscapeError(relative, 'contains a NUL byte');
   if (path.isAbsolute(relative)) throw new PathEscapeError(relative, 'absolute paths are not allowed');
   const segments = relative.split(/[\\/]+/).filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) throw new PathEscapeError(relative, "'..' is not allowed");
-  if (segments.length === 0) throw new PathEscapeError(relative, 'names the workspace itself');
+  if (segments.length === 0 && kind === 'file') throw new PathEscapeError(relative, 'names the workspace itself');
   if (segments[0] === '.git') throw new PathEscapeError(relative, '.git is protected');
   const root = await fs.realpath(workspace);
   const target = path.join(root, ...segments);
@@ -36,6 +40,10 @@ export async function resolveInWorkspace(workspace: string, relative: string): P
   const resolved = path.join(real, ...rest);
   if (resolved !== target) throw new PathEscapeError(relative, 'passes through a symlink');
   const stat = await fs.lstat(target).catch(() => undefined);
+  if (kind === 'dir') {
+    if (!stat?.isDirectory()) throw new PathEscapeError(relative, 'is not a directory');
+    return target;
+  }
   if (stat && !stat.isFile()) throw new PathEscapeError(relative, 'is not a regular file');
   if (stat && stat.nlink > 1) throw new PathEscapeError(relative, 'is hardlinked elsewhere');
   return target;

@@ -8,9 +8,10 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
 import { TemporalEnvSchema, temporalProfileFromEnv, withoutEmptyValues, type TemporalProfile } from '../temporal-config/connection';
+import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../activities/sandbox/config';
 import { DatabaseUrlSchema } from '../db/client';
 
-const ClientEnvSchema = TemporalEnvSchema.extend({
+const ClientEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
   DATABASE_URL: DatabaseUrlSchema.optional(),
   ARBITER_HOME: z.string().optional(),
   ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
@@ -35,6 +36,10 @@ export interface ClientConfig {
   home: string;
   taskQueue: string;
   defaultTenant: string;
+  /** Confinement for the in-process worker (`arbiter start`) and `arbiter sandbox exec`. */
+  sandbox: SandboxConfig;
+  /** Hours to keep workspaces of tasks that did not complete. */
+  retentionHours: number;
   /** Level of the in-process worker's log (`arbiter start`). */
   logLevel: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Ports `arbiter start` uses for what it starts itself. */
@@ -74,6 +79,8 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     taskQueue: e.ARBITER_TASK_QUEUE,
     defaultTenant: e.ARBITER_TENANT,
     logLevel: e.LOG_LEVEL,
+    sandbox: sandboxConfigFromEnv(e),
+    retentionHours: e.ARBITER_WORKSPACE_RETENTION_HOURS,
     localPorts: { temporal: e.ARBITER_TEMPORAL_PORT, ui: e.ARBITER_UI_PORT, postgres: e.ARBITER_PG_PORT },
     explicit: { temporal: Boolean(e.TEMPORAL_ADDRESS), database: Boolean(e.DATABASE_URL) },
   };

@@ -183,3 +183,27 @@ export const artifacts = pgTable(
   },
   (t) => [index('artifacts_task_idx').on(t.tenantId, t.taskId)],
 );
+
+/**
+ * Every file-tool operation and command an agent (or gate) performed or attempted, allowed or
+ * refused and why: the sandbox's audit trail and the task's policy-violation events.
+ */
+export const sandboxEvents = pgTable(
+  'sandbox_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    kind: text('kind').notNull(),
+    op: text('op').notNull(),
+    path: text('path'),
+    allowed: boolean('allowed').notNull(),
+    reason: text('reason'),
+    bytes: integer('bytes'),
+    digestBefore: text('digest_before'),
+    digestAfter: text('digest_after'),
+    detail: jsonb('detail').notNull().default(sql`'{}'::jsonb`),
+    createdAt: createdAt(),
+  },
+  (t) => [index('sandbox_events_task_idx').on(t.tenantId, t.taskId)],
+);

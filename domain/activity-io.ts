@@ -75,8 +75,8 @@ export interface PreparedWorkspace {
   hostQueue: string;
 }
 
-/** Names the task whose workspace can go. */
-export const ReleaseWorkspaceInput = z.object({ ...TaskKey });
+/** Names the task whose workspace can go; `keep` retains it for inspection (the task did not complete). */
+export const ReleaseWorkspaceInput = z.object({ ...TaskKey, keep: z.boolean().default(false) });
 /** Input of `releaseWorkspace`. */
 export type ReleaseWorkspaceInput = z.input<typeof ReleaseWorkspaceInput>;
 

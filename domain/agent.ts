@@ -34,6 +34,13 @@ export const ScriptedStepSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('write'), path: relativePath, content: z.string() }).strict(),
   z.object({ op: z.literal('replace'), path: relativePath, search: z.string().min(1), replace: z.string() }).strict(),
   z.object({ op: z.literal('delete'), path: relativePath }).strict(),
+  z
+    .object({
+      op: z.literal('run'),
+      argv: z.array(z.string().min(1)).min(1, 'run needs a program'),
+      timeoutSeconds: z.number().int().positive().max(3600).default(300),
+    })
+    .strict(),
 ]);
 /** A scripted step. */
 export type ScriptedStep = z.output<typeof ScriptedStepSchema>;

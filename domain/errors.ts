@@ -105,6 +105,33 @@ export class InvalidActivityInputError extends ApplicationFailure {
   }
 }
 
+/** The agent tried something its sandbox policy forbids; details[0] is the recorded violation. */
+export class PolicyViolationError extends ApplicationFailure {
+  static readonly type = 'PolicyViolationError';
+  constructor(public readonly violation: { op: string; path: string; reason: string }) {
+    super(...nonRetryable(`${violation.op} '${violation.path}' refused: ${violation.reason}`, PolicyViolationError.type, [violation]));
+  }
+}
+
+/**
+ * Commands cannot be confined on this worker (no usable bwrap). Arbiter fails closed: the
+ * command is refused rather than run unconfined.
+ */
+export class SandboxUnavailableError extends ApplicationFailure {
+  static readonly type = 'SandboxUnavailableError';
+  constructor(reason: string) {
+    super(...nonRetryable(`commands are refused: the sandbox is unavailable on this worker (${reason})`, SandboxUnavailableError.type));
+  }
+}
+
+/** A file tool was asked for something that cannot be done (no match, several matches, too big). */
+export class FileToolError extends ApplicationFailure {
+  static readonly type = 'FileToolError';
+  constructor(message: string) {
+    super(...nonRetryable(message, FileToolError.type));
+  }
+}
+
 /** Type names listed as non-retryable in every activity retry policy, as a second guard. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   SpecInvalidError.type,
@@ -117,4 +144,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   DeliveryConflictError.type,
   InvalidActivityInputError.type,
   DeliveryIntegrityError.type,
+  PolicyViolationError.type,
+  SandboxUnavailableError.type,
+  FileToolError.type,
 ];

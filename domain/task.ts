@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { idPartProblem } from '../temporal-config';
 import type { DiffSummary } from './activity-io';
 import type { TaskState } from './lifecycle';
+import type { PolicyViolation } from './sandbox';
 
 /** Tenant and task ids become workflow ids and git branch names, so they are kept plain. */
 export const IdPartSchema = z.string().superRefine((value, ctx) => {
@@ -87,6 +88,8 @@ export interface TaskError {
   type: string;
   message: string;
   problems?: string[];
+  /** For PolicyViolationError: what was refused and why. */
+  violation?: PolicyViolation;
 }
 
 /** The whole picture `getState` returns; `status --json` is built from it. */
@@ -102,6 +105,8 @@ export interface TaskSnapshot {
   workspace: { baseCommit: string; hostQueue: string } | null;
   diff: DiffSummary | null;
   gates: GateResult[];
+  /** Operations the sandbox refused (writes out of scope, protected paths, escapes). */
+  violations: PolicyViolation[];
   pendingWaiver: null;
   verdict: { outcome: VerdictOutcome; digest: string } | null;
   delivery: { branch: string; commit: string } | null;

@@ -6,10 +6,11 @@
 import * as path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
+import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../activities/sandbox/config';
 import { DatabaseUrlSchema, redactDatabaseUrl } from '../db/client';
 import { TemporalEnvSchema, temporalProfileFromEnv, withoutEmptyValues, type TemporalProfile } from '../temporal-config/connection';
 
-const WorkerEnvSchema = TemporalEnvSchema.extend({
+const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
   DATABASE_URL: DatabaseUrlSchema.optional(),
   ARBITER_HOME: z.string().optional(),
   ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
@@ -24,6 +25,9 @@ export interface WorkerConfig {
   home: string;
   taskQueue: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  sandbox: SandboxConfig;
+  /** Hours to keep workspaces of tasks that did not complete. */
+  retentionHours: number;
 }
 
 /** Thrown with every offending variable named. */
@@ -48,6 +52,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     home: path.resolve(cwd, e.ARBITER_HOME ?? '.arbiter'),
     taskQueue: e.ARBITER_TASK_QUEUE,
     logLevel: e.LOG_LEVEL,
+    sandbox: sandboxConfigFromEnv(e),
+    retentionHours: e.ARBITER_WORKSPACE_RETENTION_HOURS,
   };
 }
 
@@ -61,5 +67,6 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     database: config.databaseUrl ? redactDatabaseUrl(config.databaseUrl) : 'embedded',
     home: config.home,
     taskQueue: config.taskQueue,
+    sandbox: config.sandbox.mode,
   };
 }

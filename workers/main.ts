@@ -24,6 +24,8 @@ export async function runWorkerProcess(): Promise<void> {
       taskQueue: config.taskQueue,
       database,
       home: config.home,
+      sandbox: config.sandbox,
+      retentionHours: config.retentionHours,
     });
     logger.info('arbiter worker polling', { taskQueue: config.taskQueue });
     await worker.run();

@@ -10,6 +10,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { sweepWorkspaces } from '../activities/workspace-retention';
+import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../activities/sandbox/config';
 import type { Database } from '../db/client';
 import { migrateDatabase } from '../db/migrate';
 import { hostTaskQueue } from '../temporal-config';
@@ -25,6 +27,10 @@ export interface ArbiterWorkerOptions {
   /** A pre-built bundle (tests share one); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkflowBundle;
   shutdownGraceTime?: string;
+  /** Command confinement; bwrap with default limits when absent. */
+  sandbox?: SandboxConfig;
+  /** Hours to keep workspaces of tasks that did not complete (default 24). */
+  retentionHours?: number;
 }
 
 /** The pair of Temporal workers one Arbiter worker process runs. */
@@ -67,7 +73,10 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   await checkSearchAttributes(options);
   await migrateDatabase(options.database.pool);
   const hostQueue = hostTaskQueue(options.taskQueue, workerHostId(options.home));
-  const activities = createActivities({ db: options.database.db, home: options.home, hostQueue });
+  const sandbox = options.sandbox ?? DEFAULT_SANDBOX_CONFIG;
+  if (sandbox.mode === 'unsafe-none') Runtime.instance().logger.warn('UNSAFE: commands will run WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none); development only');
+  const retentionHours = options.retentionHours ?? 24;
+  const activities = createActivities({ db: options.database.db, home: options.home, hostQueue, sandbox, retentionHours });
   const common = { connection: options.connection, namespace: options.namespace, activities, shutdownGraceTime: options.shutdownGraceTime ?? '10s' };
   const shared = await Worker.create({
     ...common,
@@ -75,12 +84,22 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
   });
   const host = await Worker.create({ ...common, taskQueue: hostQueue });
+  const sweep = () =>
+    void sweepWorkspaces(options.home).then(
+      (removed) => removed.length && Runtime.instance().logger.info('expired workspaces removed', { count: removed.length }),
+      (err: Error) => Runtime.instance().logger.warn('workspace sweep failed', { error: err.message }),
+    );
+  let sweeper: NodeJS.Timeout | undefined;
   const shutdown = () => {
+    clearInterval(sweeper);
     for (const w of [shared, host]) if (w.getState() === 'RUNNING') w.shutdown();
   };
   const run = async () => {
+    sweep();
+    sweeper = setInterval(sweep, 3_600_000).unref();
     const runs = [shared.run(), host.run()].map((p) => p.catch((err: unknown) => (shutdown(), Promise.reject(err))));
     await Promise.all(runs);
+    clearInterval(sweeper);
   };
   return { hostQueue, run, shutdown };
 }

@@ -1,6 +1,7 @@
 /** Turns whatever ended a step into the task's error: typed, readable, naming the activity. */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
-import { SpecInvalidError } from '../domain/errors';
+import { PolicyViolationError, SpecInvalidError } from '../domain/errors';
+import type { PolicyViolation } from '../domain/sandbox';
 import type { TaskError } from '../domain/task';
 
 /** Keeps a spec's problem list; names the activity and timeout kind for infrastructure failures. */
@@ -9,7 +10,8 @@ export function describeFailure(err: unknown): TaskError {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
     const problems = cause.type === SpecInvalidError.type ? (cause.details?.[0] as string[] | undefined) : undefined;
-    return { type: cause.type ?? 'ApplicationFailure', message: cause.message, ...(problems ? { problems } : {}) };
+    const violation = cause.type === PolicyViolationError.type ? (cause.details?.[0] as PolicyViolation | undefined) : undefined;
+    return { type: cause.type ?? 'ApplicationFailure', message: cause.message, ...(problems ? { problems } : {}), ...(violation ? { violation } : {}) };
   }
   if (cause instanceof TimeoutFailure) {
     return { type: 'ActivityTimeout', message: `${activity ?? 'activity'} timed out (${cause.timeoutType})` };

@@ -52,7 +52,9 @@ async function runLifecycle(task: TaskRun): Promise<void> {
     if (await verifyStep(task, validated, agentId, workspace)) await completeStep(task, validated);
   } catch (err) {
     if (isCancellation(err)) throw err;
-    await task.fail('FAILED', describeFailure(err));
+    const error = describeFailure(err);
+    if (error.violation) task.snapshot.violations.push(error.violation);
+    await task.fail('FAILED', error);
   }
 }
 

@@ -29,6 +29,7 @@ export class TaskRun {
       workspace: null,
       diff: null,
       gates: [],
+      violations: [],
       pendingWaiver: null,
       verdict: null,
       delivery: null,
@@ -106,6 +107,7 @@ export class TaskRun {
     for (const g of s.gates) lines.push(`Gate ${g.name}: ${g.status} — ${g.detail}`);
     if (s.verdict) lines.push(`Verdict: ${s.verdict.outcome} ${s.verdict.digest}`);
     if (s.delivery) lines.push(`Delivered: branch ${s.delivery.branch} @ ${s.delivery.commit.slice(0, 12)}`);
+    for (const v of s.violations) lines.push(`Policy violation: ${v.op} ${v.path} — ${v.reason}`);
     if (s.error) lines.push(`Error: ${s.error.type}: ${s.error.message}`);
     return lines.join('\n\n');
   }

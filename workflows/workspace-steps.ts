@@ -74,12 +74,13 @@ export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecRe
   return { passed: decideOutcome(task.snapshot.gates) === 'PASS', failed };
 }
 
-/** Best effort, after the task has ended: the workspace is only evidence scratch space by then. */
+/** Best effort, after the task has ended: deleted when it completed, retained for inspection otherwise. */
 export async function releaseWorkspace(task: TaskRun): Promise<void> {
   const ws = task.snapshot.workspace;
   if (!ws) return;
   const { tenantId, taskId } = task.input;
-  await CancellationScope.nonCancellable(() => onHost(ws.hostQueue, '1m').releaseWorkspace({ tenantId, taskId })).catch((err: Error) =>
+  const keep = task.state !== 'COMPLETED';
+  await CancellationScope.nonCancellable(() => onHost(ws.hostQueue, '1m').releaseWorkspace({ tenantId, taskId, keep })).catch((err: Error) =>
     log.warn('workspace not released', { error: err.message }),
   );
 }

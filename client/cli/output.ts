@@ -28,6 +28,7 @@ export function statusJson(s: TaskSnapshot): Record<string, unknown> {
     riskTier: s.spec?.riskTier ?? null,
     agentId: s.routing?.agentId ?? null,
     gates: s.gates,
+    violations: s.violations ?? [],
     pendingWaiver: s.pendingWaiver,
     verdict: s.verdict,
     delivery: s.delivery,
@@ -44,6 +45,7 @@ export function statusText(s: TaskSnapshot): string {
   if (s.routing) lines.push(`  agent    ${s.routing.agentId} (${s.routing.reason})`);
   if (s.diff) lines.push(`  diff     ${s.diff.filesChanged} file(s) +${s.diff.linesAdded}/-${s.diff.linesDeleted}`);
   for (const g of s.gates) lines.push(`  gate     ${g.name}: ${g.status} — ${g.detail}`);
+  for (const v of s.violations ?? []) lines.push(`  refused  ${v.op} ${v.path}: ${v.reason}`);
   if (s.verdict) lines.push(`  verdict  ${s.verdict.outcome} ${s.verdict.digest}`);
   if (s.delivery) lines.push(`  branch   ${s.delivery.branch} @ ${s.delivery.commit.slice(0, 12)}`);
   if (s.error) lines.push(`  error    ${s.error.type}: ${s.error.message}`);

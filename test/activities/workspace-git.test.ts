@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { DEFAULT_SANDBOX_CONFIG } from '../../activities/sandbox/config';
 import { upsertAgent } from '../../db/agents';
 import type { PreparedWorkspace } from '../../domain/activity-io';
 import type { WorkingSpec } from '../../domain/spec';
@@ -20,7 +21,7 @@ describe('workspace git isolation', function () {
 
   it('ignores hooks, fsmonitor and a forged .git written into the tree', async () => {
     const { database, home } = testStack();
-    const activities = createActivities({ db: database.db, home, hostQueue: 'unused' });
+    const activities = createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24 });
     const env = new MockActivityEnvironment();
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');
@@ -44,7 +45,7 @@ describe('workspace git isolation', function () {
 
   it('executeAgent starts from the base commit on every attempt', async () => {
     const { database, home } = testStack();
-    const activities = createActivities({ db: database.db, home, hostQueue: 'unused' });
+    const activities = createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24 });
     const env = new MockActivityEnvironment();
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');

@@ -1,5 +1,6 @@
 /** Worker and client configuration parsed from the environment: defaults, errors, secrets. */
 import assert from 'node:assert/strict';
+import { DEFAULT_SANDBOX_CONFIG } from '../../activities/sandbox/config';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,6 +19,8 @@ describe('worker config', () => {
       home: '/srv/arbiter/.arbiter',
       taskQueue: 'arbiter-tasks',
       logLevel: 'info',
+      sandbox: DEFAULT_SANDBOX_CONFIG,
+      retentionHours: 24,
     });
   });
 

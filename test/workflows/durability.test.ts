@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArbiterClient } from '../../client/arbiter-client';
@@ -15,24 +15,21 @@ import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from
 import { testStack } from '../helpers/stack';
 import { persistedEvents, waitFor, waitForState } from '../helpers/wait';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function slowTask(tenant: string, pidFile: string): Promise<TaskInput & { taskId: string; tenantId: string }> {
+/** The gate touches `beat` in its workspace every 100 ms until it is killed. */
+async function slowTask(tenant: string): Promise<TaskInput & { taskId: string; tenantId: string }> {
   await addScriptedAgent(tenant, GOOD_PLAN);
   return {
     tenantId: tenant,
     taskId: uniqueId('task'),
     specYaml: specYaml(),
     repoPath: makeRepo(),
-    gates: [{ name: 'slow', argv: ['sh', '-c', `echo $$ > ${pidFile}; exec sleep 60`] }],
+    gates: [{ name: 'slow', argv: ['sh', '-c', 'while true; do date +%s%N > beat; sleep 0.1; done'] }],
   };
+}
+
+/** A file the gate writes inside the task's workspace, seen from the host. */
+function inWorkspace(home: string, input: { tenantId: string; taskId: string }, file: string): string {
+  return path.join(home, 'workspaces', input.tenantId, input.taskId, 'tree', file);
 }
 
 describe('cancellation', function () {
@@ -41,12 +38,11 @@ describe('cancellation', function () {
   for (const how of ['cancel signal', 'Temporal workflow cancellation'] as const) {
     it(`moves a running task to CANCELLED and kills its gate process (${how})`, async () => {
       const { client } = testStack();
-      const pidFile = path.join(os.tmpdir(), `${uniqueId('gate')}.pid`);
-      const input = await slowTask(uniqueId('tenant'), pidFile);
+      const input = await slowTask(uniqueId('tenant'));
       await client.submit(input);
       await waitForState(input, (s) => s.subState === 'gate:slow');
-      const pid = Number(await waitFor('gate pid', async () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim()));
-      assert.ok(alive(pid), 'the gate command should be running');
+      const beat = inWorkspace(testStack().home, input, 'beat');
+      await waitFor('the gate to run', async () => existsSync(beat));
 
       if (how === 'cancel signal') await client.cancel(input, 'test cancel');
       else await client.temporal.workflow.getHandle(`task/${input.tenantId}/${input.taskId}`).cancel();
@@ -54,7 +50,12 @@ describe('cancellation', function () {
 
       assert.equal(final.state, 'CANCELLED');
       assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['VERIFYING', 'CANCELLED']);
-      await waitFor('gate process to be killed', async () => !alive(pid), 15_000);
+      const stopped = await waitFor('the gate to stop beating', async () => {
+        const before = readFileSync(beat, 'utf8');
+        await new Promise((r) => setTimeout(r, 1000));
+        return readFileSync(beat, 'utf8') === before;
+      }, 15_000);
+      assert.ok(stopped);
       const events = await persistedEvents(input);
       assert.equal(events.at(-1)?.toState, 'CANCELLED');
       assert.equal(gitIn(input.repoPath, 'branch', '--list', `arbiter/${input.taskId}`), '');
@@ -89,6 +90,13 @@ async function spawnWorker(taskQueue: string, home: string): Promise<ChildProces
   return child;
 }
 
+/** A temp folder the sandbox user can traverse (mkdtemp makes them owner-only). */
+function traversableTempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  chmodSync(dir, 0o711);
+  return dir;
+}
+
 async function killHard(child: ChildProcess): Promise<void> {
   child.kill('SIGKILL');
   if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
@@ -107,16 +115,17 @@ describe('worker crash mid-task', function () {
     const taskQueue = uniqueId('lost-host-queue');
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
-    const marker = path.join(os.tmpdir(), `${uniqueId('attempt')}.log`);
     const input = {
       tenantId: tenant,
       taskId: uniqueId('task'),
       specYaml: specYaml(),
       repoPath: makeRepo(),
       hostLossTimeoutSeconds: 3,
-      gates: [{ name: 'slow', argv: ['sh', '-c', `echo attempt >> ${marker}; sleep 3`] }],
+      gates: [{ name: 'slow', argv: ['sh', '-c', 'echo attempt >> attempts.log; sleep 3'] }],
     };
-    child = await spawnWorker(taskQueue, mkdtempSync(path.join(os.tmpdir(), 'arbiter-host-a-')));
+    const homeA = traversableTempDir('arbiter-host-a-');
+    const marker = inWorkspace(homeA, input, 'attempts.log');
+    child = await spawnWorker(taskQueue, homeA);
     const client = await ArbiterClient.connect({ address: stack.address, namespace: 'default', tls: false }, { taskQueue });
     try {
       await client.submit(input);
@@ -124,7 +133,7 @@ describe('worker crash mid-task', function () {
       await waitFor('gate to start on host A', async () => existsSync(marker));
       await killHard(child);
 
-      const otherHost = await stack.startWorker(taskQueue, mkdtempSync(path.join(os.tmpdir(), 'arbiter-host-b-')));
+      const otherHost = await stack.startWorker(taskQueue, traversableTempDir('arbiter-host-b-'));
       try {
         const final = await client.watch(input, undefined, 250);
         assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
@@ -147,14 +156,14 @@ describe('worker crash mid-task', function () {
     const taskQueue = uniqueId('crash-queue');
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
-    const marker = path.join(os.tmpdir(), `${uniqueId('attempt')}.log`);
     const input = {
       tenantId: tenant,
       taskId: uniqueId('task'),
       specYaml: specYaml(),
       repoPath: makeRepo(),
-      gates: [{ name: 'slow', argv: ['sh', '-c', `echo attempt >> ${marker}; sleep 3`] }],
+      gates: [{ name: 'slow', argv: ['sh', '-c', 'echo attempt >> attempts.log; sleep 3'] }],
     };
+    const marker = inWorkspace(stack.home, input, 'attempts.log');
 
     child = await spawnWorker(taskQueue, stack.home);
 
@@ -167,12 +176,12 @@ describe('worker crash mid-task', function () {
 
       const replacement = await stack.startWorker(taskQueue);
       try {
+        await waitFor('the gate to run again on the second worker', async () => readFileSync(marker, 'utf8').trim().split('\n').length >= 2, 60_000);
         const final = await client.watch(input, undefined, 250);
         assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
         const events = await persistedEvents(input);
         assert.deepEqual(events.map((e) => e.seq), final.history.map((_, i) => i), 'one event per transition, none twice');
         assert.deepEqual(events.map((e) => e.toState), final.history.map((h) => h.state));
-        assert.ok(readFileSync(marker, 'utf8').trim().split('\n').length >= 2, 'the gate was retried on the second worker');
         assert.equal(gitIn(input.repoPath, 'rev-parse', `arbiter/${input.taskId}`), final.delivery?.commit);
       } finally {
         replacement.worker.shutdown();

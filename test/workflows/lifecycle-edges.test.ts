@@ -30,7 +30,7 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['EXECUTING', 'FAILED']);
     assert.equal(final.error?.type, 'AgentFailedError');
-    assert.match(final.error?.message ?? '', /exactly one match of the search text, found 0/);
+    assert.match(final.error?.message ?? '', /search text must match exactly once in 'src\/app\.js'; it matches 0 times/);
   });
 
   it('fails with TargetRepoError for a missing repository or base ref', async () => {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { projectRoot } from '../../client/paths';
 import { setAgentStatus } from '../../db/agents';
-import { artifacts, routingDecisions, tasks, verdicts } from '../../db/schema';
+import { artifacts, routingDecisions, sandboxEvents, tasks, verdicts } from '../../db/schema';
 import type { TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
@@ -161,16 +161,34 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(gitIn(repo, 'branch', '--list', `arbiter/${input.taskId}`), '', 'no branch may be delivered');
   });
 
-  it('fails a change outside scope.in and delivers nothing', async () => {
+  it('refuses a write outside scope.in at write time: FAILED, violation recorded, nothing delivered', async () => {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, [...GOOD_PLAN, { op: 'write', path: 'README.md', content: 'rewritten\n' }]);
     const repo = makeRepo();
     const input = task(tenant, repo);
     const final = await runToEnd(input);
     assert.equal(final.state, 'FAILED');
+    assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['EXECUTING', 'FAILED']);
+    assert.equal(final.error?.type, 'PolicyViolationError');
+    assert.deepEqual(final.violations, [{ op: 'file_write', path: 'README.md', reason: "'README.md' is not in scope.in" }]);
+    const recorded = await testStack()
+      .database.db.select()
+      .from(sandboxEvents)
+      .where(and(eq(sandboxEvents.tenantId, tenant), eq(sandboxEvents.allowed, false)));
+    assert.deepEqual(recorded.map((r) => [r.op, r.path, r.reason]), [['file_write', 'README.md', "'README.md' is not in scope.in"]]);
+    assert.equal(gitIn(repo, 'branch', '--list', `arbiter/${input.taskId}`), '');
+  });
+
+  it('fails the scope gate when a command writes outside scope.in', async () => {
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, [...GOOD_PLAN, { op: 'run', argv: ['cp', 'src/app.js', 'copied.js'], timeoutSeconds: 30 }]);
+    const repo = makeRepo();
+    const input = task(tenant, repo);
+    const final = await runToEnd(input);
+    assert.equal(final.state, 'FAILED');
     const scope = final.gates.find((g) => g.name === 'scope');
     assert.equal(scope?.status, 'fail');
-    assert.match(scope?.detail ?? '', /README\.md \(not in scope\.in\)/);
+    assert.match(scope?.detail ?? '', /copied\.js \(not in scope\.in\)/);
     assert.equal(gitIn(repo, 'branch', '--list', `arbiter/${input.taskId}`), '');
   });
 

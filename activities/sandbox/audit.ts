@@ -1,0 +1,44 @@
+/** Writes the sandbox audit trail: one row per file-tool operation or command, allowed or refused. */
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { sandboxEvents } from '../../db/schema';
+import type { PolicyViolation } from '../../domain/sandbox';
+
+/** One audited operation. */
+export interface SandboxEvent {
+  tenantId: string;
+  taskId: string;
+  kind: 'file' | 'command';
+  op: string;
+  path?: string;
+  allowed: boolean;
+  reason?: string;
+  bytes?: number;
+  digestBefore?: string;
+  digestAfter?: string;
+  detail?: Record<string, unknown>;
+}
+
+/** Appends one event. */
+export async function recordSandboxEvent(db: Db, event: SandboxEvent): Promise<void> {
+  await db.insert(sandboxEvents).values({ ...event, detail: event.detail ?? {} });
+}
+
+/** Bytes the file tools have written for a task so far (for the per-task limit). */
+export async function bytesWrittenByTask(db: Db, tenantId: string, taskId: string): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`coalesce(sum(${sandboxEvents.bytes}), 0)::bigint` })
+    .from(sandboxEvents)
+    .where(and(eq(sandboxEvents.tenantId, tenantId), eq(sandboxEvents.taskId, taskId), eq(sandboxEvents.kind, 'file'), eq(sandboxEvents.allowed, true)));
+  return Number(row?.n ?? 0);
+}
+
+/** The task's refused operations, oldest first. */
+export async function policyViolations(db: Db, tenantId: string, taskId: string): Promise<PolicyViolation[]> {
+  const rows = await db
+    .select()
+    .from(sandboxEvents)
+    .where(and(eq(sandboxEvents.tenantId, tenantId), eq(sandboxEvents.taskId, taskId), eq(sandboxEvents.allowed, false)))
+    .orderBy(asc(sandboxEvents.id));
+  return rows.map((r) => ({ op: r.op, path: r.path ?? '', reason: r.reason ?? '' }));
+}

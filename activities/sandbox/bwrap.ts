@@ -1,0 +1,61 @@
+/**
+ * The confinement every command runs in: `setpriv` to an unprivileged user (when the worker is
+ * root, so the process limit holds), `prlimit` for memory, processes, file size and CPU, and
+ * `bwrap` for the rest — no network, a cleared environment, the system read-only, the
+ * workspace the only writable place besides a private /tmp, and a fresh pid namespace that
+ * dies with its parent.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { runningAsRoot, type SandboxConfig } from './config';
+
+/** Where the workspace appears inside the sandbox. */
+export const SANDBOX_WORKSPACE = '/workspace';
+
+/** System paths mounted read-only when present; nothing from the worker's home or /etc secrets. */
+const READ_ONLY = ['/usr', '/etc/alternatives', '/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/localtime', '/etc/ssl/certs', '/etc/ca-certificates'];
+/** Merged-/usr systems link these; on others they are real directories and are bound instead. */
+const USR_LINKS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
+
+/** The environment a command sees: fixed values, none of the worker's. */
+export function sandboxEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: SANDBOX_WORKSPACE, TMPDIR: '/tmp', LANG: 'C.UTF-8', CI: 'true', ...extra };
+}
+
+function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string, string>): string[] {
+  const args = ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'sandbox', '--clearenv'];
+  for (const p of READ_ONLY) if (existsSync(p)) args.push('--ro-bind', p, p);
+  for (const name of USR_LINKS) {
+    const inUsr = `/usr/${name}`;
+    if (existsSync(inUsr)) args.push('--symlink', `usr/${name}`, `/${name}`);
+    else if (existsSync(`/${name}`)) args.push('--ro-bind', `/${name}`, `/${name}`);
+  }
+  args.push('--proc', '/proc', '--dev', '/dev', '--size', String(config.limits.tmpBytes), '--tmpfs', '/tmp');
+  args.push('--bind', workspace, SANDBOX_WORKSPACE, '--chdir', SANDBOX_WORKSPACE);
+  for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
+  return args;
+}
+
+/** The full argv that runs `argv` confined in `workspace`. */
+export function confinedArgv(workspace: string, argv: string[], config: SandboxConfig, env = sandboxEnv()): string[] {
+  const l = config.limits;
+  const dropPrivileges = runningAsRoot() ? ['setpriv', `--reuid=${config.uid}`, `--regid=${config.gid}`, '--clear-groups'] : [];
+  const limits = ['prlimit', `--nproc=${l.processes}`, `--as=${l.memoryBytes}`, `--fsize=${l.fileBytes}`, `--cpu=${l.cpuSeconds}`, '--core=0'];
+  return [...dropPrivileges, ...limits, 'bwrap', ...bwrapArgs(workspace, config, env), '--', ...argv];
+}
+
+let probe: { ok: boolean; reason: string } | undefined;
+
+/**
+ * Whether confinement works on this host: runs `true` in a sandbox once per process. Missing
+ * bwrap, disabled user namespaces or a missing setpriv/prlimit all show up here, with why.
+ */
+export function sandboxProbe(config: SandboxConfig, workspace = '/tmp'): { ok: boolean; reason: string } {
+  if (probe) return probe;
+  const argv = confinedArgv(workspace, ['true'], config);
+  const run = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 20_000, env: {} });
+  if (run.error) probe = { ok: false, reason: `${argv[0]} cannot run: ${run.error.message}` };
+  else if (run.status !== 0) probe = { ok: false, reason: `bwrap failed: ${(run.stderr || `exit ${run.status}`).trim()}` };
+  else probe = { ok: true, reason: `bwrap works${runningAsRoot() ? `, commands run as uid ${config.uid}` : ''}` };
+  return probe;
+}

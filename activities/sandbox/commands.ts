@@ -1,0 +1,88 @@
+/**
+ * `run_command`: one program, as argv, confined by bwrap, with a wall-clock timeout that kills
+ * the whole process group, capped output, a workspace size quota, and prompt termination on
+ * cancellation. Without a working sandbox commands are refused (fail closed) unless the
+ * development-only `unsafe-none` mode is configured, which is logged on every use.
+ */
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { PolicyViolationError, SandboxUnavailableError } from '../../domain/errors';
+import { SHELLS, type SandboxPolicy } from '../../domain/sandbox';
+import type { Db } from '../../db/client';
+import { runProcess, type RunProcessResult } from '../process';
+import { recordSandboxEvent } from './audit';
+import { confinedArgv, sandboxEnv, sandboxProbe } from './bwrap';
+import type { SandboxConfig } from './config';
+
+const execFileAsync = promisify(execFile);
+
+/** One command to run for a task. */
+export interface CommandRequest {
+  tenantId: string;
+  taskId: string;
+  workspacePath: string;
+  argv: string[];
+  policy: Pick<SandboxPolicy, 'allowShell'>;
+  timeoutMs: number;
+  /** `agent` for an agent's command, `gate` for a verification gate (recorded as the op). */
+  purpose: 'agent' | 'gate' | 'operator';
+  signal?: AbortSignal;
+}
+
+/** The run's evidence plus how it was confined. */
+export interface CommandResult extends RunProcessResult {
+  sandbox: 'bwrap' | 'none';
+}
+
+/** Bytes used by the workspace (same filesystem only). */
+async function workspaceBytes(dir: string): Promise<number> {
+  const { stdout } = await execFileAsync('du', ['-s', '-x', '-B1', dir]);
+  return Number(stdout.split('\t')[0]);
+}
+
+/** Builds the command runner; `db` is optional so operators can run commands without a task. */
+export function createCommandRunner(deps: { db?: Db; sandbox: SandboxConfig; warn: (message: string, meta: Record<string, unknown>) => void }) {
+  const record = async (req: CommandRequest, allowed: boolean, reason: string | undefined, detail: Record<string, unknown>) => {
+    if (deps.db) await recordSandboxEvent(deps.db, { tenantId: req.tenantId, taskId: req.taskId, kind: 'command', op: req.purpose, path: req.argv.join(' ').slice(0, 500), allowed, reason, detail });
+  };
+
+  return async function runCommand(req: CommandRequest): Promise<CommandResult> {
+    if (req.argv.length === 0) throw new PolicyViolationError({ op: 'run_command', path: '', reason: 'empty command' });
+    const program = path.basename(req.argv[0]);
+    if (SHELLS.includes(program) && !req.policy.allowShell) {
+      const reason = `'${program}' is a shell and this task's policy does not allow one; pass argv directly`;
+      await record(req, false, reason, {});
+      throw new PolicyViolationError({ op: 'run_command', path: req.argv.join(' ').slice(0, 200), reason });
+    }
+    const confined = deps.sandbox.mode === 'bwrap';
+    if (confined) {
+      const probe = sandboxProbe(deps.sandbox);
+      if (!probe.ok) {
+        await record(req, false, `sandbox unavailable: ${probe.reason}`, {});
+        throw new SandboxUnavailableError(probe.reason);
+      }
+    } else {
+      deps.warn('UNSAFE: running a command WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none, development only)', { argv: req.argv });
+    }
+    const quota = deps.sandbox.limits.workspaceBytes;
+    const run = await runProcess({
+      argv: confined ? confinedArgv(req.workspacePath, req.argv, deps.sandbox) : req.argv,
+      cwd: confined ? '/' : req.workspacePath,
+      env: confined ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } : sandboxEnv({ HOME: req.workspacePath }),
+      timeoutMs: req.timeoutMs,
+      maxOutputBytes: deps.sandbox.limits.outputBytes,
+      signal: req.signal,
+      watchdog: {
+        intervalMs: 1000,
+        check: async () => ((await workspaceBytes(req.workspacePath)) > quota ? `workspace grew past ${quota} bytes` : undefined),
+      },
+    });
+    const { outputTail: _tail, ...evidence } = run;
+    await record(req, true, run.killedReason, { ...evidence, sandbox: confined ? 'bwrap' : 'none' });
+    return { ...run, sandbox: confined ? 'bwrap' : 'none' };
+  };
+}
+
+/** The command runner's interface. */
+export type CommandRunner = ReturnType<typeof createCommandRunner>;

@@ -1,0 +1,148 @@
+/**
+ * The only write path agents get: read, write, exact search-and-replace, delete and list,
+ * each resolved inside the workspace with real-path checks, each write checked against the
+ * protected paths, the spec's scope and size limits, and each operation audited with its
+ * digests before and after. A refusal is recorded and raised as a PolicyViolationError.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { FileToolError, PathEscapeError, PolicyViolationError } from '../../domain/errors';
+import type { SandboxPolicy } from '../../domain/sandbox';
+import type { Db } from '../../db/client';
+import { sha256 } from '../digest';
+import { resolveInWorkspace } from '../workspace-paths';
+import { bytesWrittenByTask, recordSandboxEvent } from './audit';
+import { runningAsRoot, type SandboxConfig } from './config';
+import { writeRefusal } from './write-policy';
+
+/** Who is asking and under which rules; every tool call carries it. */
+export interface FileToolCall {
+  tenantId: string;
+  taskId: string;
+  workspacePath: string;
+  policy: SandboxPolicy;
+}
+
+/** One entry of `listFiles`. */
+export interface FileEntry {
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'other';
+  bytes: number;
+}
+
+async function digestOf(file: string): Promise<string | undefined> {
+  return fs.readFile(file).then(sha256, () => undefined);
+}
+
+/** Builds the file tools over a database (for the audit) and the sandbox limits. */
+export function createFileTools(deps: { db: Db; sandbox: SandboxConfig }) {
+  const audit = (call: FileToolCall, e: Omit<Parameters<typeof recordSandboxEvent>[1], 'tenantId' | 'taskId' | 'kind'>) =>
+    recordSandboxEvent(deps.db, { tenantId: call.tenantId, taskId: call.taskId, kind: 'file', ...e });
+
+  async function refuse(call: FileToolCall, op: string, relPath: string, reason: string): Promise<never> {
+    await audit(call, { op, path: relPath, allowed: false, reason });
+    throw new PolicyViolationError({ op, path: relPath, reason });
+  }
+
+  async function resolve(call: FileToolCall, op: string, relPath: string, kind: 'file' | 'dir' = 'file'): Promise<{ target: string; rel: string }> {
+    try {
+      const target = await resolveInWorkspace(call.workspacePath, relPath, { kind });
+      return { target, rel: path.relative(await fs.realpath(call.workspacePath), target) || '.' };
+    } catch (err) {
+      if (err instanceof PathEscapeError) return refuse(call, op, relPath, err.message);
+      throw err;
+    }
+  }
+
+  async function resolveForWrite(call: FileToolCall, op: string, relPath: string, bytes: number) {
+    const resolved = await resolve(call, op, relPath);
+    const refusal = writeRefusal(resolved.rel, call.policy);
+    if (refusal) await refuse(call, op, resolved.rel, refusal);
+    const { toolFileBytes, toolTaskBytes } = deps.sandbox.limits;
+    if (bytes > toolFileBytes) await refuse(call, op, resolved.rel, `${bytes} bytes exceeds the per-file limit of ${toolFileBytes}`);
+    const used = await bytesWrittenByTask(deps.db, call.tenantId, call.taskId);
+    if (used + bytes > toolTaskBytes) await refuse(call, op, resolved.rel, `would write ${used + bytes} bytes in this task, over the limit of ${toolTaskBytes}`);
+    return resolved;
+  }
+
+  /** Files the tools create must stay writable by the unprivileged user commands run as. */
+  async function handOver(call: FileToolCall, target: string): Promise<void> {
+    if (!runningAsRoot()) return;
+    const root = await fs.realpath(call.workspacePath);
+    for (let p = target; p.startsWith(root + path.sep); p = path.dirname(p)) {
+      await fs.lchown(p, deps.sandbox.uid, deps.sandbox.gid);
+    }
+  }
+
+  async function write(call: FileToolCall, op: string, relPath: string, content: string) {
+    const bytes = Buffer.byteLength(content);
+    const { target, rel } = await resolveForWrite(call, op, relPath, bytes);
+    const digestBefore = await digestOf(target);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.writeFile(target, content);
+    await handOver(call, target);
+    const digestAfter = sha256(Buffer.from(content));
+    await audit(call, { op, path: rel, allowed: true, bytes, digestBefore, digestAfter });
+    return { path: rel, bytes, digestBefore: digestBefore ?? null, digestAfter };
+  }
+
+  return {
+    async fileRead(call: FileToolCall & { path: string; maxBytes?: number }) {
+      const { target, rel } = await resolve(call, 'file_read', call.path);
+      const data = await fs.readFile(target).catch(() => {
+        throw new FileToolError(`cannot read '${rel}': no such file`);
+      });
+      const limit = call.maxBytes ?? 256 * 1024;
+      const digest = sha256(data);
+      await audit(call, { op: 'file_read', path: rel, allowed: true, bytes: data.length, digestBefore: digest, digestAfter: digest });
+      return { path: rel, content: data.subarray(0, limit).toString('utf8'), bytes: data.length, truncated: data.length > limit, digest };
+    },
+
+    fileWrite(call: FileToolCall & { path: string; content: string }) {
+      return write(call, 'file_write', call.path, call.content);
+    },
+
+    async fileSearchReplace(call: FileToolCall & { path: string; search: string; replace: string }) {
+      if (!call.search) throw new FileToolError('search text is empty');
+      const { target, rel } = await resolve(call, 'file_search_replace', call.path);
+      const existing = await fs.readFile(target, 'utf8').catch(() => {
+        throw new FileToolError(`cannot edit '${rel}': no such file`);
+      });
+      const matches = existing.split(call.search).length - 1;
+      if (matches !== 1) throw new FileToolError(`search text must match exactly once in '${rel}'; it matches ${matches} times`);
+      return write(call, 'file_search_replace', rel, existing.replace(call.search, () => call.replace));
+    },
+
+    async fileDelete(call: FileToolCall & { path: string }) {
+      const { target, rel } = await resolveForWrite(call, 'file_delete', call.path, 0);
+      const digestBefore = await digestOf(target);
+      if (!digestBefore) throw new FileToolError(`cannot delete '${rel}': no such file`);
+      await fs.rm(target);
+      await audit(call, { op: 'file_delete', path: rel, allowed: true, bytes: 0, digestBefore });
+      return { path: rel, digestBefore };
+    },
+
+    async listFiles(call: FileToolCall & { path?: string; maxEntries?: number }): Promise<{ entries: FileEntry[]; truncated: boolean }> {
+      const { target, rel } = await resolve(call, 'list_files', call.path ?? '.', 'dir');
+      const max = call.maxEntries ?? 1000;
+      const entries: FileEntry[] = [];
+      const queue = [target];
+      const root = await fs.realpath(call.workspacePath);
+      while (queue.length && entries.length < max) {
+        const dir = queue.shift() as string;
+        for (const d of (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+          const full = path.join(dir, d.name);
+          const type = d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : d.isFile() ? 'file' : 'other';
+          const bytes = type === 'file' ? (await fs.lstat(full)).size : 0;
+          if (entries.length < max) entries.push({ path: path.relative(root, full), type, bytes });
+          if (type === 'dir') queue.push(full);
+        }
+      }
+      await audit(call, { op: 'list_files', path: rel, allowed: true, detail: { entries: entries.length } });
+      return { entries, truncated: queue.length > 0 || entries.length >= max };
+    },
+  };
+}
+
+/** The file tools' interface. */
+export type FileTools = ReturnType<typeof createFileTools>;
