@@ -92,6 +92,23 @@ function resolveTestServer() {
   fail(`the time-skipping test server is missing: set ARBITER_TEST_SERVER_BIN or make \`python3 -m pip install ${TEST_SERVER_PKG}\` possible`);
 }
 
+/**
+ * bubblewrap confines every agent and gate command; without it commands are refused. As root
+ * with apt-get available it is installed; otherwise the message says how.
+ */
+function ensureBubblewrap() {
+  if (process.env.ARBITER_SANDBOX === 'unsafe-none') return say('ARBITER_SANDBOX=unsafe-none: not checking for bubblewrap (commands will run UNCONFINED)');
+  const missing = ['bwrap', 'setpriv', 'prlimit'].filter((t) => !onPath(t));
+  if (missing.length === 0) return;
+  const apt = onPath('apt-get');
+  if (process.getuid && process.getuid() === 0 && apt) {
+    say(`installing ${missing.join(', ')} (Debian packages bubblewrap, util-linux)`);
+    const install = () => run(apt, ['install', '-y', '-qq', 'bubblewrap', 'util-linux'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (install() || (run(apt, ['update', '-qq']) && install())) return;
+  }
+  fail(`${missing.join(', ')} missing: install the Debian packages bubblewrap and util-linux (sudo apt-get install bubblewrap util-linux); commands are refused without a sandbox`);
+}
+
 function build() {
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   say('compiling TypeScript');
@@ -104,6 +121,7 @@ function main() {
   installNodeModules();
   fs.mkdirSync(TOOLS, { recursive: true });
   const paths = { temporal: resolveTemporal(), temporalTestServer: resolveTestServer() };
+  ensureBubblewrap();
   fs.writeFileSync(path.join(TOOLS, 'paths.json'), JSON.stringify(paths, null, 2) + '\n');
   build();
   say(`ready (temporal: ${paths.temporal})`);

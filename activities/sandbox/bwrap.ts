@@ -31,7 +31,9 @@ function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string,
     else if (existsSync(`/${name}`)) args.push('--ro-bind', `/${name}`, `/${name}`);
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--size', String(config.limits.tmpBytes), '--tmpfs', '/tmp');
-  args.push('--bind', workspace, SANDBOX_WORKSPACE, '--chdir', SANDBOX_WORKSPACE);
+  // /dev/shm gets its own sized tmpfs; bwrap's root and /dev tmpfs have no size limit, so both go read-only.
+  args.push('--size', String(config.limits.tmpBytes), '--tmpfs', '/dev/shm');
+  args.push('--bind', workspace, SANDBOX_WORKSPACE, '--chdir', SANDBOX_WORKSPACE, '--remount-ro', '/dev', '--remount-ro', '/');
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
   return args;
 }
@@ -58,4 +60,9 @@ export function sandboxProbe(config: SandboxConfig, workspace = '/tmp'): { ok: b
   else if (run.status !== 0) probe = { ok: false, reason: `bwrap failed: ${(run.stderr || `exit ${run.status}`).trim()}` };
   else probe = { ok: true, reason: `bwrap works${runningAsRoot() ? `, commands run as uid ${config.uid}` : ''}` };
   return probe;
+}
+
+/** Forgets the cached probe result, so a test can probe a different configuration. */
+export function resetSandboxProbe(): void {
+  probe = undefined;
 }

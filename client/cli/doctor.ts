@@ -7,6 +7,7 @@ import { Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { missingSearchAttributes } from '../../temporal-config/ensure-search-attributes';
 import { connectionOptions } from '../../temporal-config/connection';
+import { sandboxProbe } from '../../activities/sandbox/bwrap';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
 import { EXIT } from './output';
@@ -69,7 +70,12 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
     check('PostgreSQL', config.explicit.database, () =>
       config.databaseUrl ? postgresCheck(config.databaseUrl) : Promise.reject(new Error('no DATABASE_URL and no local stack running (`arbiter start` starts one)')),
     ),
-    check('bwrap (sandbox)', false, () => version('bwrap', ['--version'])),
+    check('sandbox (bwrap)', config.sandbox.mode === 'bwrap', () => {
+      if (config.sandbox.mode !== 'bwrap') throw new Error('ARBITER_SANDBOX=unsafe-none: commands run UNCONFINED (development only)');
+      const probe = sandboxProbe(config.sandbox);
+      if (!probe.ok) throw new Error(`${probe.reason} — install bubblewrap (apt-get install bubblewrap) and allow user namespaces`);
+      return `${version('bwrap', ['--version'])}: ${probe.reason}`;
+    }),
   ]);
   if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
   else for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'}  ${c.name.padEnd(30)} ${c.detail}\n`);

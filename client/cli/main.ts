@@ -9,6 +9,7 @@ import { runWorkerProcess } from '../../workers/main';
 import { registerAgentCommands } from './agents';
 import { registerDoctorCommand } from './doctor';
 import { EXIT, UsageError } from './output';
+import { registerSandboxCommands } from './sandbox';
 import { registerStartCommand } from './start';
 import { registerTaskCommands } from './tasks';
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     .action(() => run(async () => (await runWorkerProcess(), EXIT.ok)));
   registerTaskCommands(program, run);
   registerAgentCommands(program, run);
+  registerSandboxCommands(program, run);
   return program;
 }
 

