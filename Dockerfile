@@ -18,8 +18,8 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS runtime
 
 # git: workspaces are git checkouts of the target and changes are delivered as branches.
-# bubblewrap: the `bwrap` sandbox agent and gate commands are to run in (confinement is the
-# next piece of work; see the README).
+# bubblewrap: the `bwrap` sandbox every agent and gate command runs in (no bwrap -> commands
+# are refused, see the README).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends bubblewrap ca-certificates git \
  && rm -rf /var/lib/apt/lists/*
