@@ -91,6 +91,21 @@ describe('arbiter CLI', function () {
     assert.match(watch.stdout, /VALIDATING_SPEC[\s\S]*COMPLETED/);
   });
 
+  it('status --json lists the policy violations of a task whose agent wrote out of scope', async () => {
+    const env = cliEnv();
+    const rogue = uniqueId('rogue');
+    const add = await arbiter(['agents', 'add', '--id', rogue, '--kind', 'scripted', '--tenant', tenant, '--config', JSON.stringify({ steps: [{ op: 'write', path: 'etc/passwd', content: 'x' }] })], env);
+    assert.equal(add.code, 0, add.stderr);
+    const taskId = uniqueId('cli-rogue');
+    const submit = await arbiter(['submit', writeSpec(), '--repo', makeRepo(), '--tenant', tenant, '--task-id', taskId, '--agent', rogue, '--wait'], env);
+    assert.equal(submit.code, 1);
+    assert.match(submit.stdout, /refused\s+file_write etc\/passwd: 'etc\/passwd' is not in scope\.in/);
+    const status = JSON.parse((await arbiter(['status', `${tenant}/${taskId}`, '--json'], env)).stdout);
+    assert.equal(status.state, 'FAILED');
+    assert.deepEqual(status.violations, [{ op: 'file_write', path: 'etc/passwd', reason: "'etc/passwd' is not in scope.in" }]);
+    assert.equal(status.delivery, null);
+  });
+
   it('submit --wait exits 1 for a rejected spec and prints the problems', async () => {
     const res = await arbiter(['submit', writeSpec(specYaml({ risk_tier: 9 })), '--repo', makeRepo(), '--tenant', tenant, '--wait'], cliEnv());
     assert.equal(res.code, 1);
