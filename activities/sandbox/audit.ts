@@ -1,5 +1,5 @@
 /** Writes the sandbox audit trail: one row per file-tool operation or command, allowed or refused. */
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { sandboxEvents } from '../../db/schema';
 import type { PolicyViolation } from '../../domain/sandbox';
@@ -24,12 +24,22 @@ export async function recordSandboxEvent(db: Db, event: SandboxEvent): Promise<v
   await db.insert(sandboxEvents).values({ ...event, detail: event.detail ?? {} });
 }
 
+/** File-tool operations whose bytes count against the per-task write limit. */
+const WRITE_OPS = ['file_write', 'file_search_replace'];
+
 /** Bytes the file tools have written for a task so far (for the per-task limit). */
 export async function bytesWrittenByTask(db: Db, tenantId: string, taskId: string): Promise<number> {
   const [row] = await db
     .select({ n: sql<number>`coalesce(sum(${sandboxEvents.bytes}), 0)::bigint` })
     .from(sandboxEvents)
-    .where(and(eq(sandboxEvents.tenantId, tenantId), eq(sandboxEvents.taskId, taskId), eq(sandboxEvents.kind, 'file'), eq(sandboxEvents.allowed, true)));
+    .where(
+      and(
+        eq(sandboxEvents.tenantId, tenantId),
+        eq(sandboxEvents.taskId, taskId),
+        eq(sandboxEvents.allowed, true),
+        inArray(sandboxEvents.op, WRITE_OPS),
+      ),
+    );
   return Number(row?.n ?? 0);
 }
 

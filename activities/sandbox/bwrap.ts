@@ -19,7 +19,8 @@ const USR_LINKS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
 
 /** The environment a command sees: fixed values, none of the worker's. */
 export function sandboxEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: SANDBOX_WORKSPACE, TMPDIR: '/tmp', LANG: 'C.UTF-8', CI: 'true', ...extra };
+  // HOME is the private /tmp: tools' caches and dotfiles must not land in the workspace (and its diff).
+  return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp', TMPDIR: '/tmp', LANG: 'C.UTF-8', CI: 'true', ...extra };
 }
 
 function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string, string>): string[] {

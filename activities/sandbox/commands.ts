@@ -69,7 +69,7 @@ export function createCommandRunner(deps: { db?: Db; sandbox: SandboxConfig; war
     const run = await runProcess({
       argv: confined ? confinedArgv(req.workspacePath, req.argv, deps.sandbox) : req.argv,
       cwd: confined ? '/' : req.workspacePath,
-      env: confined ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } : sandboxEnv({ HOME: req.workspacePath }),
+      env: confined ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } : sandboxEnv({ HOME: req.workspacePath, TMPDIR: req.workspacePath }),
       timeoutMs: req.timeoutMs,
       maxOutputBytes: deps.sandbox.limits.outputBytes,
       signal: req.signal,
