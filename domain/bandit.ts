@@ -1,0 +1,109 @@
+/**
+ * Thompson sampling over agents, per task type. Each agent's success rate is a Beta posterior
+ * (prior Beta(1,1)) updated with fractional rewards in [0, 1]; the router samples every
+ * candidate's posterior and picks the highest sample. Sampling uses a PRNG seeded from the
+ * task, so the same inputs and seed always give the same decision. Pure: no I/O.
+ */
+
+/** One candidate's evidence so far. */
+export interface ArmStats {
+  agentId: string;
+  /** Sum of rewards. */
+  successes: number;
+  /** Sum of (1 - reward). */
+  failures: number;
+}
+
+/** A candidate's score in a decision. */
+export interface ArmScore {
+  agentId: string;
+  /** The posterior draw that decided. */
+  sample: number;
+  /** Posterior mean (what a greedy router would use). */
+  mean: number;
+}
+
+/** The outcome of one routing draw. */
+export interface BanditDecision {
+  chosen: string;
+  scores: ArmScore[];
+  /** True when the pick is not the agent with the best posterior mean. */
+  exploration: boolean;
+}
+
+/** A 32-bit hash of a string (FNV-1a), for seeding. */
+export function hashSeed(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** mulberry32: small, fast, good enough for sampling; returns floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function normal(rand: () => number): number {
+  const u = Math.max(rand(), Number.MIN_VALUE);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+}
+
+/** Gamma(shape, 1) by Marsaglia–Tsang (boosted for shape < 1). */
+export function sampleGamma(shape: number, rand: () => number): number {
+  if (shape < 1) return sampleGamma(shape + 1, rand) * Math.pow(Math.max(rand(), Number.MIN_VALUE), 1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number;
+    let v: number;
+    do {
+      x = normal(rand);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = rand();
+    if (u < 1 - 0.0331 * x ** 4 || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+  }
+}
+
+/** Beta(a, b) from two gammas. */
+export function sampleBeta(a: number, b: number, rand: () => number): number {
+  const x = sampleGamma(a, rand);
+  const y = sampleGamma(b, rand);
+  return x / (x + y);
+}
+
+/** Posterior mean with the Beta(1,1) prior. */
+export function posteriorMean(arm: ArmStats): number {
+  return (arm.successes + 1) / (arm.successes + arm.failures + 2);
+}
+
+/**
+ * Picks among `arms` by Thompson sampling with a PRNG seeded by `seed`. Candidates are scored
+ * in agent-id order so the draw does not depend on the order they were listed in.
+ */
+export function thompsonChoose(arms: ArmStats[], seed: number): BanditDecision {
+  if (arms.length === 0) throw new Error('thompsonChoose needs at least one candidate');
+  const rand = seededRandom(seed);
+  const ordered = [...arms].sort((a, b) => a.agentId.localeCompare(b.agentId));
+  const scores = ordered.map((arm) => ({ agentId: arm.agentId, sample: sampleBeta(arm.successes + 1, arm.failures + 1, rand), mean: posteriorMean(arm) }));
+  const best = (key: 'sample' | 'mean') => scores.reduce((top, s) => (s[key] > top[key] ? s : top)).agentId;
+  const chosen = best('sample');
+  return { chosen, scores, exploration: chosen !== best('mean') };
+}
+
+/** Reward of a finished task: 1 for PASS (or WAIVED), else partial credit for gates passed. */
+export function rewardFor(outcome: 'PASS' | 'FAIL' | 'WAIVED', gatesPassed: number, gatesTotal: number): number {
+  if (outcome !== 'FAIL') return 1;
+  return gatesTotal > 0 ? 0.25 * (gatesPassed / gatesTotal) : 0;
+}
