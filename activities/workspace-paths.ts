@@ -7,13 +7,15 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { PathEscapeError } from '../domain/errors';
 
-async function realpathOfNearestExisting(p: string): Promise<{ real: string; rest: string[] }> {
+async function realpathOfNearestExisting(p: string, relative: string): Promise<{ real: string; rest: string[] }> {
   const rest: string[] = [];
   let current = p;
   for (;;) {
     try {
       return { real: await fs.realpath(current), rest };
     } catch {
+      // Something is there yet has no real path: a dangling or looping symlink.
+      if (await fs.lstat(current).then(() => true, () => false)) throw new PathEscapeError(relative, 'passes through a symlink');
       rest.unshift(path.basename(current));
       const parent = path.dirname(current);
       if (parent === current) throw new PathEscapeError(p, 'no existing ancestor');
@@ -36,7 +38,7 @@ export async function resolveInWorkspace(workspace: string, relative: string, op
   if (segments[0] === '.git') throw new PathEscapeError(relative, '.git is protected');
   const root = await fs.realpath(workspace);
   const target = path.join(root, ...segments);
-  const { real, rest } = await realpathOfNearestExisting(target);
+  const { real, rest } = await realpathOfNearestExisting(target, relative);
   const resolved = path.join(real, ...rest);
   if (resolved !== target) throw new PathEscapeError(relative, 'passes through a symlink');
   const stat = await fs.lstat(target).catch(() => undefined);

@@ -40,8 +40,10 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig }) {
     recordSandboxEvent(deps.db, { tenantId: call.tenantId, taskId: call.taskId, kind: 'file', ...e });
 
   async function refuse(call: FileToolCall, op: string, relPath: string, reason: string): Promise<never> {
-    await audit(call, { op, path: relPath, allowed: false, reason });
-    throw new PolicyViolationError({ op, path: relPath, reason });
+    // PostgreSQL text and jsonb cannot hold NUL: a refused NUL path is recorded (and reported) escaped.
+    const violation = { op, path: relPath.replace(/\0/g, '\\0'), reason: reason.replace(/\0/g, '\\0') };
+    await audit(call, { ...violation, allowed: false });
+    throw new PolicyViolationError(violation);
   }
 
   async function resolve(call: FileToolCall, op: string, relPath: string, kind: 'file' | 'dir' = 'file'): Promise<{ target: string; rel: string }> {

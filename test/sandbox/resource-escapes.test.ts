@@ -1,0 +1,184 @@
+/**
+ * Escape suite, resources and policy: a fork bomb, a process ignoring SIGTERM, gigabytes of
+ * output, filling the disk, an infinite loop, CPU and memory limits, the shell policy and
+ * failing closed without a working sandbox. Each ends as it must, leaves nothing running on the
+ * host, and is recorded.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { resetSandboxProbe } from '../../activities/sandbox/bwrap';
+import { PolicyViolationError, SandboxUnavailableError } from '../../domain/errors';
+import { uniqueId } from '../helpers/fixtures';
+import { assertNoProcessesLeft, sandboxTask, smallConfig, type SandboxTask } from './escape-helpers';
+
+const MiB = 1024 * 1024;
+
+/** A fresh sandboxed command still runs: the host (and the sandbox user's process budget) recovered. */
+async function assertHostRecovered(t: SandboxTask): Promise<void> {
+  assert.equal(spawnSync('true').status, 0, 'the host can still spawn processes');
+  let run = await t.run(['echo', 'alive']);
+  for (let i = 0; i < 20 && run.outputTail.trim() !== 'alive'; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    run = await t.run(['echo', 'alive']);
+  }
+  assert.equal(run.outputTail.trim(), 'alive', `a new sandboxed command runs: ${run.outputTail}`);
+}
+
+describe('sandbox escapes: resources and policy', function () {
+  this.timeout(60_000);
+  let t: SandboxTask;
+
+  before(async () => {
+    t = await sandboxTask();
+  });
+  after(async () => {
+    await t.release();
+  });
+
+  it('a shell fork bomb ends at the timeout, nothing survives, the host can still spawn', async () => {
+    const marker = uniqueId('bomb');
+    const run = await t.run(['sh', '-c', 'f() { f | f & }; f; wait', marker], { allowShell: true, timeoutMs: 3000 });
+    assert.ok(run.durationMs < 10_000, `ended in ${run.durationMs} ms`);
+    assert.ok(run.killedReason || /Cannot fork/.test(run.outputTail), `the process limit or the timeout stopped it: ${run.outputTail.slice(-200)}`);
+    await t.commandRow(run);
+    await assertNoProcessesLeft(marker, 5000);
+    await assertHostRecovered(t);
+  });
+
+  it('a node loop spawning detached children ends, and none of its children survive', async () => {
+    const marker = `${randomInt(1000, 9999)}.${randomInt(100000, 999999)}`;
+    const script = `const cp = require('child_process'); for (;;) { try { cp.spawn('sleep', ['${marker}'], { detached: true, stdio: 'ignore' }).on('error', () => {}); } catch {} }`;
+    const run = await t.run(['node', '-e', script], { timeoutMs: 3000 });
+    assert.ok(run.killedReason, 'it was stopped');
+    await t.commandRow(run);
+    await assertNoProcessesLeft(`sleep\0${marker}`, 5000);
+    await assertHostRecovered(t);
+  });
+
+  it('a process ignoring SIGTERM (and its setsid/nohup children) is killed at the timeout', async () => {
+    const [a, b, c] = [1, 2, 3].map(() => `6${randomInt(0, 9)}.${randomInt(100000, 999999)}`);
+    const run = await t.run(['sh', '-c', `trap '' TERM HUP INT; setsid sleep ${a} & nohup sleep ${b} >/dev/null 2>&1 & sleep ${c}`], { allowShell: true, timeoutMs: 2000 });
+    assert.equal(run.timedOut, true);
+    assert.match(run.killedReason ?? '', /timeout/);
+    assert.ok(run.durationMs < 6000, `killed promptly (${run.durationMs} ms)`);
+    const row = await t.commandRow(run);
+    assert.match(row.reason ?? '', /timeout/);
+    for (const m of [a, b, c]) await assertNoProcessesLeft(`sleep\0${m}`);
+  });
+
+  it('gigabytes of output are cut at the output cap, truncated and recorded', async () => {
+    for (const argv of [['yes', 'flood'], ['sh', '-c', 'yes flood >&2']]) {
+      const run = await t.run(argv, { allowShell: true, timeoutMs: 10_000 });
+      assert.match(run.killedReason ?? '', /output exceeded/);
+      assert.equal(run.truncated, true);
+      assert.equal(run.timedOut, false);
+      assert.ok(run.outputBytes > t.config.limits.outputBytes && run.outputBytes < 64 * MiB, `${run.outputBytes} bytes read`);
+      assert.ok(run.outputTail.length <= 8192, 'only a tail is kept');
+      const row = await t.commandRow(run);
+      assert.equal((row.detail as { truncated?: boolean }).truncated, true);
+      await assertNoProcessesLeft('flood');
+    }
+  });
+
+  it('an infinite loop is killed at a short timeout', async () => {
+    const marker = uniqueId('spin');
+    const run = await t.run(['node', '-e', 'for (;;) {}', marker], { timeoutMs: 2000 });
+    assert.equal(run.timedOut, true);
+    assert.ok(run.durationMs < 6000, `killed promptly (${run.durationMs} ms)`);
+    await t.commandRow(run);
+    await assertNoProcessesLeft(marker);
+  });
+
+  it('CPU and memory limits stop a spinning or allocating process before the wall clock', async () => {
+    const cpu = await sandboxTask({ config: smallConfig({ cpuSeconds: 1 }) });
+    const spin = await cpu.run(['node', '-e', 'for (;;) {}'], { timeoutMs: 10_000 });
+    assert.equal(spin.timedOut, false, 'RLIMIT_CPU ended it, not the timeout');
+    assert.notEqual(spin.exitCode, 0);
+    await cpu.commandRow(spin);
+    await cpu.release();
+
+    const mem = await sandboxTask({ config: smallConfig({ memoryBytes: 1024 * MiB }) });
+    const hog = await mem.run(['node', '-e', 'const a = []; for (;;) a.push(Buffer.alloc(64 << 20, 1));'], { timeoutMs: 10_000 });
+    assert.equal(hog.timedOut, false, 'RLIMIT_AS ended it, not the timeout');
+    assert.notEqual(hog.exitCode, 0);
+    await mem.commandRow(hog);
+    await mem.release();
+  });
+
+  describe('filling the disk', () => {
+    let d: SandboxTask;
+    beforeEach(async () => {
+      d = await sandboxTask({ config: smallConfig({ workspaceBytes: 50 * MiB, fileBytes: 16 * MiB }) });
+    });
+    afterEach(async () => {
+      await d.release();
+      assert.equal(existsSync(d.tree), false, 'the filled workspace is gone');
+    });
+
+    it('many files under the file-size limit: killed at the workspace quota', async () => {
+      const run = await d.run(['sh', '-c', 'i=0; while :; do head -c 4194304 /dev/zero > fill-$i || exit 1; i=$((i+1)); done'], { allowShell: true, timeoutMs: 10_000 });
+      assert.match(run.killedReason ?? '', /workspace grew past/);
+      assert.equal(run.timedOut, false);
+      const row = await d.commandRow(run);
+      assert.match(row.reason ?? '', /workspace grew past 52428800 bytes/);
+    });
+
+    it('one file over RLIMIT_FSIZE: the writer gets SIGXFSZ and the file stops at the limit', async () => {
+      const run = await d.run(['dd', 'if=/dev/zero', 'of=big.bin', 'bs=1M', 'count=200'], { timeoutMs: 10_000 });
+      assert.equal(run.exitCode, 128 + 25, `dd dies of SIGXFSZ: ${run.outputTail}`);
+      assert.ok(statSync(path.join(d.tree, 'big.bin')).size <= 16 * MiB);
+      await d.commandRow(run);
+    });
+
+    // KNOWN ESCAPE (issue 3): fallocate with FALLOC_FL_KEEP_SIZE allocates blocks without growing the file, so
+    // RLIMIT_FSIZE never fires; the quota is only polled (1 s), by which time any amount of the host disk is taken.
+    // Un-skip once the workspace has a real quota (size-limited filesystem, project quota) or fallocate is filtered.
+    it.skip('KNOWN ESCAPE: fallocate --keep-size allocates past the file-size limit and the quota at once', async () => {
+      const run = await d.run(['sh', '-c', 'touch f && fallocate -n -l 1G f; sleep 5'], { allowShell: true, timeoutMs: 10_000 });
+      await d.commandRow(run);
+      const used = Number(spawnSync('du', ['-s', '-B1', d.tree], { encoding: 'utf8' }).stdout.split('\t')[0]);
+      assert.ok(used <= 50 * MiB + 16 * MiB, `the workspace holds ${used} bytes, over its quota`);
+    });
+
+    it('/tmp is bounded too', async () => {
+      const run = await d.run(['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do head -c 16777216 /dev/zero > /tmp/f$i || exit 7; done'], { allowShell: true, timeoutMs: 10_000 });
+      assert.equal(run.exitCode, 7, `the private /tmp fills up (limit ${d.config.limits.tmpBytes}): ${run.outputTail}`);
+      await d.commandRow(run);
+    });
+  });
+
+  it('a shell is refused (and recorded) unless the policy allows one', async () => {
+    for (const argv of [['sh', '-c', 'touch ran'], ['/bin/bash', '-c', 'touch ran'], ['/usr/bin/dash', '-c', 'touch ran'], ['busybox', 'sh', '-c', 'touch ran']]) {
+      const before = await t.lastEventId();
+      await assert.rejects(t.run(argv), (err: unknown) => err instanceof PolicyViolationError && /shell/.test(err.message));
+      const rows = (await t.events(before)).filter((r) => r.kind === 'command');
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].allowed, false);
+      assert.match(rows[0].reason ?? '', /shell/);
+    }
+    assert.equal(existsSync(path.join(t.tree, 'ran')), false, 'nothing ran');
+  });
+
+  it('fails closed: a sandbox whose probe fails refuses every command, recorded', async () => {
+    const broken = await sandboxTask({ config: smallConfig({ processes: 0 }) });
+    resetSandboxProbe();
+    try {
+      const before = await broken.lastEventId();
+      await assert.rejects(broken.run(['touch', 'ran']), (err: unknown) => err instanceof SandboxUnavailableError);
+      const rows = (await broken.events(before)).filter((r) => r.kind === 'command');
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].allowed, false);
+      assert.match(rows[0].reason ?? '', /sandbox unavailable/);
+      assert.equal(existsSync(path.join(broken.tree, 'ran')), false, 'nothing ran unconfined');
+      assert.deepEqual(broken.warnings, []);
+    } finally {
+      resetSandboxProbe();
+      await broken.release();
+    }
+    const ok = await t.run(['true']);
+    assert.equal(ok.exitCode, 0, 'a working configuration probes again and runs');
+  });
+});
