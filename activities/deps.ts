@@ -1,5 +1,6 @@
 /** What every activity factory receives: injected, so tests and workers wire real instances. */
 import type { Db } from '../db/client';
+import type { BreakerPolicy } from '../db/agent-stats';
 import type { SandboxConfig } from './sandbox/config';
 
 /** Shared dependencies of Arbiter's activities. */
@@ -16,4 +17,6 @@ export interface ActivityDeps {
   sandbox: SandboxConfig;
   /** Hours a workspace of a task that did not complete is kept for inspection. */
   retentionHours: number;
+  /** Circuit breaker for agents' infrastructure failures; the default when absent. */
+  breaker?: BreakerPolicy;
 }

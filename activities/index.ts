@@ -7,6 +7,7 @@ import { log } from '@temporalio/activity';
 import { createAgentActivities } from './agents';
 import type { ActivityDeps } from './deps';
 import { createDeliveryActivities } from './delivery';
+import { createFeedbackActivities } from './feedback';
 import { createRoutingActivities } from './routing';
 import { createSandboxActivities } from './sandbox/activities';
 import { createCommandRunner } from './sandbox/commands';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createVerificationActivities(deps, runCommand),
     ...createVerdictActivities(deps),
     ...createDeliveryActivities(deps),
+    ...createFeedbackActivities(deps, deps.breaker),
   };
 }
 

@@ -1,14 +1,18 @@
 /**
- * `routeTask`: picks an active, capable agent with spare capacity and records the decision
- * with every candidate considered. Decisions are made one at a time under a database lock, so
- * concurrent tasks never overfill an agent; a decision already recorded for the task is
- * returned as is, so a retry never routes twice.
+ * `routeTask`: among agents that are active, capable, under their concurrency limit and not
+ * circuit-broken, picks one by Thompson sampling over the tenant's statistics for the task
+ * type, seeded by the task so the same inputs give the same decision. Records the pick, every
+ * candidate's score and whether it was exploration. Decisions are made one at a time under a
+ * database lock, so concurrent tasks never overfill an agent; a decision already recorded for
+ * the task is returned as is, so a retry never routes twice.
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { RouteTaskInput, type RoutingDecision } from '../domain/activity-io';
 import { canHandleTaskType } from '../domain/agent';
 import { AgentsBusyError, NoCapableAgentError } from '../domain/errors';
+import { hashSeed, thompsonChoose } from '../domain/bandit';
+import { armStats } from '../db/agent-stats';
 import { activeTaskCounts, listAgents, type AgentRecord } from '../db/agents';
 import type { DbExecutor } from '../db/client';
 import { routingDecisions } from '../db/schema';
@@ -20,15 +24,27 @@ type Candidate = RoutingDecision['candidates'][number] & { busy?: boolean };
 /** Arbitrary but fixed: every routing transaction takes the same advisory lock. */
 const ROUTING_LOCK_KEY = 7_242_501_313;
 
-/** Scores one agent: ineligible agents score 0, eligible ones prefer spare capacity. */
-function assess(agent: AgentRecord, taskType: string, running: number): Candidate {
-  if (agent.status !== 'active') return { agentId: agent.id, eligible: false, score: 0, reason: `agent is ${agent.status}` };
-  if (!canHandleTaskType(agent.capabilities, taskType))
-    return { agentId: agent.id, eligible: false, score: 0, reason: `does not handle task type '${taskType}'` };
-  if (running >= agent.maxConcurrency)
-    return { agentId: agent.id, eligible: false, busy: true, score: 0, reason: `at capacity (${running}/${agent.maxConcurrency})` };
-  const score = 1 - running / agent.maxConcurrency;
-  return { agentId: agent.id, eligible: true, score, reason: `capable, ${running}/${agent.maxConcurrency} busy` };
+/** Whether one agent may take the task now; busy agents (capacity, open circuit) mean "wait". */
+function assess(agent: AgentRecord, taskType: string, running: number, now: Date): Candidate {
+  const no = (reason: string, busy = false) => ({ agentId: agent.id, eligible: false, busy, score: 0, reason });
+  if (agent.status !== 'active') return no(`agent is ${agent.status}`);
+  if (!canHandleTaskType(agent.capabilities, taskType)) return no(`does not handle task type '${taskType}'`);
+  if (agent.circuitOpenUntil && agent.circuitOpenUntil > now) return no(`circuit open until ${agent.circuitOpenUntil.toISOString()} after infrastructure failures`, true);
+  if (running >= agent.maxConcurrency) return no(`at capacity (${running}/${agent.maxConcurrency})`, true);
+  return { agentId: agent.id, eligible: true, score: 0, reason: `capable, ${running}/${agent.maxConcurrency} busy` };
+}
+
+/** Thompson-samples the eligible candidates; fills in their scores. */
+async function sample(db: DbExecutor, tenantId: string, taskId: string, taskType: string, candidates: Candidate[]): Promise<{ chosen: Candidate; exploration: boolean }> {
+  const eligible = candidates.filter((c) => c.eligible);
+  const arms = await armStats(db, tenantId, taskType, eligible.map((c) => c.agentId));
+  const draw = thompsonChoose(arms, hashSeed(`${tenantId}/${taskId}`));
+  for (const s of draw.scores) {
+    const c = eligible.find((e) => e.agentId === s.agentId) as Candidate;
+    c.score = Number(s.sample.toFixed(6));
+    c.reason += `, posterior mean ${s.mean.toFixed(3)}`;
+  }
+  return { chosen: eligible.find((c) => c.agentId === draw.chosen) as Candidate, exploration: draw.exploration };
 }
 
 /** The hinted agent when it is eligible; busy means wait, anything else is a refusal naming why. */
@@ -40,10 +56,9 @@ function pickHinted(hint: string, candidates: Candidate[]): Candidate {
   return hinted;
 }
 
-/** Highest score wins; ties go to the lowest id so the choice is reproducible. */
-function pickBest(taskType: string, candidates: Candidate[]): Candidate {
-  const eligible = candidates.filter((c) => c.eligible).sort((a, b) => b.score - a.score || a.agentId.localeCompare(b.agentId));
-  if (eligible.length > 0) return eligible[0];
+/** Refuses (or defers) when nobody is eligible; otherwise nothing. */
+function requireEligible(taskType: string, candidates: Candidate[]): void {
+  if (candidates.some((c) => c.eligible)) return;
   const why = candidates.length ? candidates.map((c) => `${c.agentId}: ${c.reason}`).join('; ') : 'no agents are registered';
   if (candidates.some((c) => c.busy)) throw new AgentsBusyError(`every capable agent for task type '${taskType}' is busy (${why}); waiting`);
   throw new NoCapableAgentError(`no capable agent for task type '${taskType}' (${why})`);
@@ -56,7 +71,7 @@ async function recordedDecision(db: DbExecutor, tenantId: string, taskId: string
     .where(and(eq(routingDecisions.tenantId, tenantId), eq(routingDecisions.taskId, taskId)));
   if (!row) return undefined;
   const kind = (await listAgents(db, { tenantId })).find((a) => a.id === row.agentId)?.kind ?? 'unknown';
-  return { agentId: row.agentId, agentKind: kind, reason: row.reason, candidates: row.candidates as Candidate[] };
+  return { agentId: row.agentId, agentKind: kind, reason: row.reason, exploration: row.exploration, candidates: row.candidates as Candidate[] };
 }
 
 /** Builds the `routeTask` activity. */
@@ -70,12 +85,19 @@ export function createRoutingActivities({ db }: ActivityDeps) {
         if (previous) return previous;
         const agents = await listAgents(tx, { tenantId: input.tenantId });
         const running = await activeTaskCounts(tx, agents.map((a) => a.id));
-        const candidates = agents.map((a) => assess(a, input.taskType, running.get(a.id) ?? 0));
-        const chosen = input.agentHint ? pickHinted(input.agentHint, candidates) : pickBest(input.taskType, candidates);
-        const reason = input.agentHint ? `requested by submitter; ${chosen.reason}` : `best score; ${chosen.reason}`;
+        const now = new Date();
+        const candidates = agents.map((a) => assess(a, input.taskType, running.get(a.id) ?? 0, now));
+        let chosen: Candidate;
+        let exploration = false;
+        if (input.agentHint) chosen = pickHinted(input.agentHint, candidates);
+        else {
+          requireEligible(input.taskType, candidates);
+          ({ chosen, exploration } = await sample(tx, input.tenantId, input.taskId, input.taskType, candidates));
+        }
+        const reason = input.agentHint ? `requested by submitter; ${chosen.reason}` : `${exploration ? 'exploring' : 'best draw'}; ${chosen.reason}`;
         const recorded = candidates.map(({ busy: _busy, ...c }) => c);
-        await tx.insert(routingDecisions).values({ tenantId: input.tenantId, taskId: input.taskId, agentId: chosen.agentId, taskType: input.taskType, reason, candidates: recorded });
-        return { agentId: chosen.agentId, agentKind: agents.find((a) => a.id === chosen.agentId)?.kind ?? 'unknown', reason, candidates: recorded };
+        await tx.insert(routingDecisions).values({ tenantId: input.tenantId, taskId: input.taskId, agentId: chosen.agentId, taskType: input.taskType, reason, exploration, candidates: recorded });
+        return { agentId: chosen.agentId, agentKind: agents.find((a) => a.id === chosen.agentId)?.kind ?? 'unknown', reason, exploration, candidates: recorded };
       });
       log.info('task routed', { agentId: decision.agentId, candidates: decision.candidates.length });
       return decision;

@@ -26,6 +26,8 @@ export interface AgentRecord {
   capabilities: Capabilities;
   maxConcurrency: number;
   status: AgentStatus;
+  /** Set while the circuit breaker keeps the agent out of routing. */
+  circuitOpenUntil: Date | null;
 }
 
 /** Refused registration, listing every problem. */
@@ -54,6 +56,7 @@ function toRecord(row: typeof agents.$inferSelect): AgentRecord {
     capabilities: CapabilitiesSchema.parse(row.capabilities ?? {}),
     maxConcurrency: row.maxConcurrency,
     status: row.status as AgentStatus,
+    circuitOpenUntil: row.circuitOpenUntil,
   };
 }
 

@@ -5,7 +5,9 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
+  doublePrecision,
   boolean,
   integer,
   jsonb,
@@ -70,6 +72,10 @@ export const agents = pgTable(
     capabilities: jsonb('capabilities').notNull().default(sql`'{}'::jsonb`),
     maxConcurrency: integer('max_concurrency').notNull().default(1),
     status: text('status').notNull().default('active'),
+    /** Infrastructure failures in a row; at the threshold the circuit opens. */
+    consecutiveInfraFailures: integer('consecutive_infra_failures').notNull().default(0),
+    /** While in the future the router skips the agent; after it, one probe task is let through. */
+    circuitOpenUntil: timestamp('circuit_open_until', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -206,4 +212,43 @@ export const sandboxEvents = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index('sandbox_events_task_idx').on(t.tenantId, t.taskId)],
+);
+
+/**
+ * Routing evidence per tenant, agent and task type: the bandit's posterior and the running
+ * totals. Per tenant, so one tenant's outcomes never steer another's routing.
+ */
+export const agentStats = pgTable(
+  'agent_stats',
+  {
+    tenantId: text('tenant_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    taskType: text('task_type').notNull(),
+    tasks: integer('tasks').notNull().default(0),
+    successes: doublePrecision('successes').notNull().default(0),
+    failures: doublePrecision('failures').notNull().default(0),
+    totalLatencyMs: bigint('total_latency_ms', { mode: 'number' }).notNull().default(0),
+    totalTokens: bigint('total_tokens', { mode: 'number' }).notNull().default(0),
+    totalCostUsd: doublePrecision('total_cost_usd').notNull().default(0),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.agentId, t.taskType] })],
+);
+
+/** One row per finished task: the guard that makes statistics update exactly once. */
+export const agentOutcomes = pgTable(
+  'agent_outcomes',
+  {
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    taskType: text('task_type').notNull(),
+    outcome: text('outcome').notNull(),
+    reward: doublePrecision('reward').notNull(),
+    latencyMs: integer('latency_ms').notNull(),
+    tokens: integer('tokens').notNull().default(0),
+    costUsd: doublePrecision('cost_usd').notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.taskId] })],
 );

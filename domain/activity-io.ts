@@ -61,6 +61,8 @@ export interface RoutingDecision {
   agentId: string;
   agentKind: string;
   reason: string;
+  /** True when the bandit picked an agent other than the one with the best posterior mean. */
+  exploration: boolean;
   candidates: Array<{ agentId: string; eligible: boolean; score: number; reason: string }>;
 }
 
@@ -95,6 +97,9 @@ export interface AgentRunResult {
   agentId: string;
   stepsApplied: number;
   summary: string;
+  /** Model tokens and cost the run used (0 for agents without a model). */
+  tokens?: number;
+  costUsd?: number;
 }
 
 /** The workspace and the commit its change is measured against. */
@@ -171,3 +176,23 @@ export interface Delivery {
   branch: string;
   commit: string;
 }
+
+/** A finished task's result for its agent's statistics (applied once per task). */
+export const RecordTaskOutcomeInput = z.object({
+  ...TaskKey,
+  agentId: z.string(),
+  taskType: z.string(),
+  outcome: z.enum(['PASS', 'FAIL', 'WAIVED']),
+  gatesPassed: z.number().int().nonnegative(),
+  gatesTotal: z.number().int().nonnegative(),
+  latencyMs: z.number().int().nonnegative(),
+  tokens: z.number().int().nonnegative().default(0),
+  costUsd: z.number().nonnegative().default(0),
+});
+/** Input of `recordTaskOutcome`. */
+export type RecordTaskOutcomeInput = z.input<typeof RecordTaskOutcomeInput>;
+
+/** Whether an agent's run failed for infrastructure reasons (feeds its circuit breaker). */
+export const RecordAgentHealthInput = z.object({ agentId: z.string(), ok: z.boolean() });
+/** Input of `recordAgentHealth`. */
+export type RecordAgentHealthInput = z.input<typeof RecordAgentHealthInput>;

@@ -25,6 +25,8 @@ export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s'
 export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined));
 /** Issuing is idempotent on the task, so retrying generously is safe. */
 export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s', 10));
+/** Feedback is idempotent per task; retried generously so statistics are never lost. */
+export const { recordTaskOutcome, recordAgentHealth } = proxyActivities<ArbiterActivities>(options('30s', 20));
 /** Cloning a large repository can take minutes. */
 export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(options('15m', 5));
 /** Delivery rebuilds the same commit on every attempt, so retries are safe. */

@@ -8,6 +8,7 @@ import { TaskInputSchema, type ParsedTaskInput, type TaskSnapshot } from '../dom
 import { deliverChange, routeTask, validateSpec } from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
+import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
 import { TaskRun } from './task-run';
 import { buildWorkspace, releaseWorkspace, verifyInWorkspace, type Workspace } from './workspace-steps';
 
@@ -49,11 +50,15 @@ async function runLifecycle(task: TaskRun): Promise<void> {
   try {
     const agentId = await routeStep(task, validated);
     const workspace = await executeStep(task, validated, agentId);
-    if (await verifyStep(task, validated, agentId, workspace)) await completeStep(task, validated);
+    const passed = await verifyStep(task, validated, agentId, workspace);
+    await feedbackAfterVerdict(task, validated.spec.mode);
+    if (passed) await completeStep(task, validated);
+    else await task.fail('FAILED', task.gatesFailedError(), { verdict: 'FAIL' });
   } catch (err) {
     if (isCancellation(err)) throw err;
     const error = describeFailure(err);
     if (error.violation) task.snapshot.violations.push(error.violation);
+    await feedbackAfterFailure(task, validated.spec.mode, error);
     await task.fail('FAILED', error);
   }
 }
@@ -88,21 +93,18 @@ async function routeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<s
 /** EXECUTING → EXECUTION_COMPLETE: a workspace with the agent's change in it. */
 async function executeStep(task: TaskRun, validated: ValidateSpecResult, agentId: string): Promise<Workspace> {
   await task.enter('EXECUTING');
-  const { workspace, summary } = await buildWorkspace(task, validated, agentId);
-  await task.enter('EXECUTION_COMPLETE', summary);
+  const { workspace, run } = await buildWorkspace(task, validated, agentId);
+  task.usage = { tokens: run.tokens ?? 0, costUsd: run.costUsd ?? 0 };
+  await task.enter('EXECUTION_COMPLETE', run.summary);
   return workspace;
 }
 
-/** VERIFYING → VERIFIED on PASS; on FAIL the verdict is recorded and the task FAILED. */
+/** VERIFYING → VERIFIED on PASS; on FAIL the verdict is recorded (the caller ends the task FAILED). */
 async function verifyStep(task: TaskRun, validated: ValidateSpecResult, agentId: string, workspace: Workspace): Promise<boolean> {
   await task.enter('VERIFYING');
-  const { passed, failed } = await verifyInWorkspace(task, validated, agentId, workspace);
-  if (passed) {
-    await task.enter('VERIFIED', 'all gates passed', { verdict: task.snapshot.verdict?.outcome });
-    return true;
-  }
-  await task.fail('FAILED', { type: 'GatesFailed', message: `gate(s) failed: ${failed.join(', ')}` }, { verdict: 'FAIL' });
-  return false;
+  const { passed } = await verifyInWorkspace(task, validated, agentId, workspace);
+  if (passed) await task.enter('VERIFIED', 'all gates passed', { verdict: task.snapshot.verdict?.outcome });
+  return passed;
 }
 
 /** VERIFIED → COMPLETED: the verified patch lands on its branch. Delivery, once begun, is never cut short. */

@@ -15,6 +15,8 @@ type TaskColumns = { specId?: string; riskTier?: number; agentId?: string; verdi
 export class TaskRun {
   readonly snapshot: TaskSnapshot;
   cancelReason: string | undefined;
+  /** Model usage reported by the agent run, for the agent's statistics. */
+  usage = { tokens: 0, costUsd: 0 };
 
   constructor(readonly input: ParsedTaskInput) {
     this.snapshot = {
@@ -63,6 +65,12 @@ export class TaskRun {
     this.snapshot.verdict = verdict;
     upsertSearchAttributes([{ key: VERDICT, value: verdict.outcome }]);
     setCurrentDetails(this.details());
+  }
+
+  /** The error of a FAIL verdict, naming the gates that failed. */
+  gatesFailedError(): TaskError {
+    const failed = this.snapshot.gates.filter((g) => g.status === 'fail').map((g) => g.name);
+    return { type: 'GatesFailed', message: `gate(s) failed: ${failed.join(', ')}` };
   }
 
   /** Ends the task with `to` (REJECTED / FAILED) and the reason. */

@@ -4,7 +4,7 @@
  * the task next and the agent runs again, so the task continues instead of failing.
  */
 import { CancellationScope, log } from '@temporalio/workflow';
-import type { PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
+import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
 import { decideOutcome } from '../domain/verdict';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import type { TaskRun } from './task-run';
@@ -35,14 +35,14 @@ async function withRebuild<T>(task: TaskRun, agentId: string, validated: Validat
 }
 
 /** Prepares a fresh workspace on any worker and runs the agent in it on that worker. */
-export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string): Promise<{ workspace: Workspace; summary: string }> {
+export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string): Promise<{ workspace: Workspace; run: AgentRunResult }> {
   const { tenantId, taskId, repoPath, baseRef } = task.input;
   for (let rebuilds = 0; ; rebuilds++) {
     const ws = await prepareWorkspace({ tenantId, taskId, repoPath, baseRef });
     task.snapshot.workspace = { baseCommit: ws.baseCommit, hostQueue: ws.hostQueue };
     try {
       const run = await hostSteps(task, ws).executeAgent({ tenantId, taskId, agentId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, spec: validated.spec });
-      return { workspace: ws, summary: run.summary };
+      return { workspace: ws, run };
     } catch (err) {
       if (!isHostLost(err) || rebuilds >= MAX_REBUILDS) throw err;
       log.warn('workspace host lost before the agent ran; preparing again', { hostQueue: ws.hostQueue });
@@ -51,7 +51,7 @@ export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResul
 }
 
 /** Measures the change, checks budget and scope, runs every gate, and records the verdict. */
-export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string, first: Workspace): Promise<{ passed: boolean; failed: string[] }> {
+export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string, first: Workspace): Promise<{ passed: boolean }> {
   const { tenantId, taskId, gates: commands } = task.input;
   const ws = await withRebuild(task, agentId, validated, first, async (ws) => {
     const steps = hostSteps(task, ws);
@@ -70,8 +70,7 @@ export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecRe
   const { spec, specDigest } = validated;
   const verdict = await issueVerdict({ tenantId, taskId, specId: spec.id, specDigest, agentId, baseCommit: ws.baseCommit, diff, gates: task.snapshot.gates });
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
-  const failed = task.snapshot.gates.filter((g) => g.status === 'fail').map((g) => g.name);
-  return { passed: decideOutcome(task.snapshot.gates) === 'PASS', failed };
+  return { passed: decideOutcome(task.snapshot.gates) === 'PASS' };
 }
 
 /** Best effort, after the task has ended: deleted when it completed, retained for inspection otherwise. */

@@ -111,6 +111,7 @@ describe('agent registry (db/agents)', () => {
         capabilities: { taskTypes: [], languages: [], tags: [] },
         maxConcurrency: 1,
         status: 'active',
+        circuitOpenUntil: null,
       });
       // Any-type agents must not stay routable for other suites.
       await setAgentStatus(db(), record.id, 'retired');

@@ -1,0 +1,28 @@
+/**
+ * Feedback for routing: a finished task's outcome updates its agent's statistics exactly once
+ * (also when this activity retries), and infrastructure failures feed the circuit breaker.
+ */
+import { log } from '@temporalio/activity';
+import { RecordAgentHealthInput, RecordTaskOutcomeInput } from '../domain/activity-io';
+import { rewardFor } from '../domain/bandit';
+import { recordAgentHealth, recordOutcome, type BreakerPolicy } from '../db/agent-stats';
+import type { ActivityDeps } from './deps';
+import { parseActivityInput } from './input';
+
+/** Builds `recordTaskOutcome` and `recordAgentHealth`. */
+export function createFeedbackActivities({ db }: ActivityDeps, breaker?: BreakerPolicy) {
+  return {
+    async recordTaskOutcome(raw: RecordTaskOutcomeInput): Promise<{ applied: boolean; reward: number }> {
+      const input = parseActivityInput(RecordTaskOutcomeInput, raw);
+      const reward = rewardFor(input.outcome, input.gatesPassed, input.gatesTotal);
+      const applied = await recordOutcome(db, { ...input, reward });
+      log.info('agent outcome recorded', { agentId: input.agentId, outcome: input.outcome, reward, applied });
+      return { applied, reward };
+    },
+
+    async recordAgentHealth(raw: RecordAgentHealthInput): Promise<void> {
+      const input = parseActivityInput(RecordAgentHealthInput, raw);
+      await recordAgentHealth(db, input.agentId, input.ok, breaker);
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * What routing learns from: per-tenant statistics per agent and task type, updated exactly
+ * once per finished task, and each agent's circuit breaker for infrastructure failures.
+ */
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { ArmStats } from '../domain/bandit';
+import type { Db, DbExecutor } from './client';
+import { agentOutcomes, agentStats, agents } from './schema';
+
+/** A finished task's contribution to its agent's statistics. */
+export interface AgentOutcome {
+  tenantId: string;
+  taskId: string;
+  agentId: string;
+  taskType: string;
+  outcome: string;
+  reward: number;
+  latencyMs: number;
+  tokens: number;
+  costUsd: number;
+}
+
+/** The bandit's arms for `agentIds` on `taskType` in `tenantId` (no evidence yet = zeros). */
+export async function armStats(db: DbExecutor, tenantId: string, taskType: string, agentIds: string[]): Promise<ArmStats[]> {
+  const rows = agentIds.length
+    ? await db
+        .select()
+        .from(agentStats)
+        .where(and(eq(agentStats.tenantId, tenantId), eq(agentStats.taskType, taskType), inArray(agentStats.agentId, agentIds)))
+    : [];
+  const byId = new Map(rows.map((r) => [r.agentId, r]));
+  return agentIds.map((agentId) => ({ agentId, successes: byId.get(agentId)?.successes ?? 0, failures: byId.get(agentId)?.failures ?? 0 }));
+}
+
+/**
+ * Adds the outcome to the statistics once: the outcome row is the guard, inserted in the same
+ * transaction, so a retried activity or a replayed workflow changes nothing the second time.
+ * Returns whether this call applied it.
+ */
+export async function recordOutcome(db: Db, o: AgentOutcome): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const inserted = await tx.insert(agentOutcomes).values(o).onConflictDoNothing().returning({ taskId: agentOutcomes.taskId });
+    if (inserted.length === 0) return false;
+    const delta = { tasks: 1, successes: o.reward, failures: 1 - o.reward, totalLatencyMs: o.latencyMs, totalTokens: o.tokens, totalCostUsd: o.costUsd };
+    await tx
+      .insert(agentStats)
+      .values({ tenantId: o.tenantId, agentId: o.agentId, taskType: o.taskType, ...delta })
+      .onConflictDoUpdate({
+        target: [agentStats.tenantId, agentStats.agentId, agentStats.taskType],
+        set: {
+          tasks: sql`${agentStats.tasks} + 1`,
+          successes: sql`${agentStats.successes} + ${o.reward}`,
+          failures: sql`${agentStats.failures} + ${1 - o.reward}`,
+          totalLatencyMs: sql`${agentStats.totalLatencyMs} + ${o.latencyMs}`,
+          totalTokens: sql`${agentStats.totalTokens} + ${o.tokens}`,
+          totalCostUsd: sql`${agentStats.totalCostUsd} + ${o.costUsd}`,
+          updatedAt: sql`now()`,
+        },
+      });
+    return true;
+  });
+}
+
+/** When the breaker opens and for how long. */
+export interface BreakerPolicy {
+  threshold: number;
+  cooldownMs: number;
+}
+
+/** Default: three infrastructure failures in a row open the circuit for five minutes. */
+export const DEFAULT_BREAKER: BreakerPolicy = { threshold: 3, cooldownMs: 5 * 60_000 };
+
+/**
+ * Records an infrastructure success or failure of an agent. A success closes the circuit; the
+ * threshold-th failure in a row opens it until now + cooldown. After the cooldown the router
+ * lets the agent take a task again (the probe); its result closes or re-opens the circuit.
+ */
+export async function recordAgentHealth(db: Db, agentId: string, ok: boolean, policy: BreakerPolicy = DEFAULT_BREAKER): Promise<void> {
+  if (ok) {
+    await db.update(agents).set({ consecutiveInfraFailures: 0, circuitOpenUntil: null }).where(eq(agents.id, agentId));
+    return;
+  }
+  const cooldownSeconds = policy.cooldownMs / 1000;
+  await db
+    .update(agents)
+    .set({
+      consecutiveInfraFailures: sql`${agents.consecutiveInfraFailures} + 1`,
+      circuitOpenUntil: sql`CASE WHEN ${agents.consecutiveInfraFailures} + 1 >= ${policy.threshold}
+        THEN now() + make_interval(secs => ${cooldownSeconds}) ELSE ${agents.circuitOpenUntil} END`,
+    })
+    .where(eq(agents.id, agentId));
+}

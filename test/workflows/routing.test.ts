@@ -1,0 +1,105 @@
+/**
+ * Routing that learns, on the real stack: outcomes feed the bandit exactly once, the router
+ * then prefers the better agent, and the circuit breaker takes an agent with repeated
+ * infrastructure failures out of routing and lets it back after the cool-down.
+ */
+import assert from 'node:assert/strict';
+import { and, eq, sql } from 'drizzle-orm';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { DEFAULT_SANDBOX_CONFIG } from '../../activities/sandbox/config';
+import { agentStats, agents } from '../../db/schema';
+import type { RoutingDecision } from '../../domain/activity-io';
+import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+
+function activities(breaker = { threshold: 2, cooldownMs: 1500 }) {
+  const { database, home } = testStack();
+  return createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, breaker });
+}
+
+async function runTask(tenantId: string, agentHint?: string) {
+  const { client } = testStack();
+  const input = { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo(), agentHint, gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")'] }] };
+  await client.submit(input);
+  return client.watch(input, undefined, 200);
+}
+
+async function stats(tenantId: string, agentId: string) {
+  const [row] = await testStack().database.db.select().from(agentStats).where(and(eq(agentStats.tenantId, tenantId), eq(agentStats.agentId, agentId)));
+  return row;
+}
+
+describe('routing that learns', function () {
+  this.timeout(120_000);
+
+  it('updates statistics once per task and then prefers the agent that passes', async () => {
+    const tenant = uniqueId('tenant');
+    const good = await addScriptedAgent(tenant, GOOD_PLAN);
+    const bad = await addScriptedAgent(tenant, [{ op: 'write', path: 'src/feature.js', content: 'throw new Error("broken")\n' }]);
+    for (const agent of [good.id, bad.id, good.id, bad.id]) await runTask(tenant, agent);
+    assert.deepEqual([(await stats(tenant, good.id)).tasks, (await stats(tenant, good.id)).successes], [2, 2]);
+    const badStats = await stats(tenant, bad.id);
+    assert.equal(badStats.tasks, 2);
+    assert.ok(badStats.successes < 0.5, `bad agent earned ${badStats.successes}`);
+
+    const env = new MockActivityEnvironment();
+    const a = activities();
+    const picks: RoutingDecision[] = [];
+    for (let i = 0; i < 20; i++) picks.push((await env.run(a.routeTask, { tenantId: tenant, taskId: uniqueId('probe'), taskType: 'feature' })) as RoutingDecision);
+    const goodPicks = picks.filter((p) => p.agentId === good.id).length;
+    assert.ok(goodPicks >= 14, `good agent picked ${goodPicks}/20`);
+    const explored = picks.filter((p) => p.agentId === bad.id);
+    assert.ok(explored.every((p) => p.exploration), 'picking the worse agent is recorded as exploration');
+  });
+
+  it('applies an outcome exactly once even when the activity runs twice', async () => {
+    const tenant = uniqueId('tenant');
+    const agent = await addScriptedAgent(tenant, GOOD_PLAN);
+    const env = new MockActivityEnvironment();
+    const a = activities();
+    const outcome = { tenantId: tenant, taskId: uniqueId('task'), agentId: agent.id, taskType: 'feature', outcome: 'PASS' as const, gatesPassed: 3, gatesTotal: 3, latencyMs: 1200, tokens: 500, costUsd: 0.01 };
+    const first = (await env.run(a.recordTaskOutcome, outcome)) as { applied: boolean };
+    const second = (await env.run(a.recordTaskOutcome, outcome)) as { applied: boolean };
+    assert.deepEqual([first.applied, second.applied], [true, false]);
+    const s = await stats(tenant, agent.id);
+    assert.deepEqual([s.tasks, s.successes, s.failures, s.totalLatencyMs, s.totalTokens], [1, 1, 0, 1200, 500]);
+  });
+
+  it('opens the circuit after repeated infrastructure failures and closes it after a good probe', async () => {
+    const tenant = uniqueId('tenant');
+    const flaky = await addScriptedAgent(tenant, GOOD_PLAN);
+    const steady = await addScriptedAgent(tenant, GOOD_PLAN);
+    const env = new MockActivityEnvironment();
+    const a = activities({ threshold: 2, cooldownMs: 1500 });
+    const route = async () => ((await env.run(a.routeTask, { tenantId: tenant, taskId: uniqueId('t'), taskType: 'feature', agentHint: undefined })) as RoutingDecision);
+    await env.run(a.recordAgentHealth, { agentId: flaky.id, ok: false });
+    await env.run(a.recordAgentHealth, { agentId: flaky.id, ok: false });
+    for (let i = 0; i < 8; i++) {
+      const d = await route();
+      assert.equal(d.agentId, steady.id, 'an open circuit is skipped');
+      const flakyCandidate = d.candidates.find((c) => c.agentId === flaky.id);
+      assert.match(flakyCandidate?.reason ?? '', /circuit open until/);
+    }
+    await new Promise((r) => setTimeout(r, 1600));
+    const probes = await Promise.all(Array.from({ length: 10 }, () => route()));
+    assert.ok(probes.some((d) => d.agentId === flaky.id), 'after the cool-down the agent is routed to again');
+    await env.run(a.recordAgentHealth, { agentId: flaky.id, ok: true });
+    const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, flaky.id));
+    assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null]);
+  });
+
+  it('a misconfigured agent fails its tasks as infrastructure and trips its breaker', async () => {
+    const tenant = uniqueId('tenant');
+    const broken = await addScriptedAgent(tenant, GOOD_PLAN);
+    await testStack().database.db.update(agents).set({ config: sql`'{"steps": "not a plan"}'::jsonb` }).where(eq(agents.id, broken.id));
+    for (let i = 0; i < 3; i++) {
+      const final = await runTask(tenant, broken.id);
+      assert.equal(final.state, 'FAILED');
+      assert.equal(final.error?.type, 'AgentConfigError');
+    }
+    const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, broken.id));
+    assert.equal(row.consecutiveInfraFailures, 3);
+    assert.ok(row.circuitOpenUntil && row.circuitOpenUntil > new Date(), 'the circuit is open');
+  });
+});

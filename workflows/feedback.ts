@@ -1,0 +1,61 @@
+/**
+ * Routing feedback from the workflow: every routed task that reaches a verdict, or whose agent
+ * fails by its own fault, updates the agent's statistics once; an infrastructure failure while
+ * the agent ran feeds its circuit breaker instead. Never cut short by cancellation.
+ */
+import { CancellationScope, log } from '@temporalio/workflow';
+import { AgentConfigError, AgentFailedError, PolicyViolationError } from '../domain/errors';
+import type { TaskError } from '../domain/task';
+import { recordAgentHealth, recordTaskOutcome } from './activity-proxies';
+import type { TaskRun } from './task-run';
+
+/** Failures that count against the agent's success rate rather than against infrastructure. */
+const AGENT_FAULTS = [AgentFailedError.type, PolicyViolationError.type];
+
+function latencyMs(task: TaskRun): number {
+  const routed = task.snapshot.history.find((h) => h.state === 'ROUTED');
+  return routed ? Math.max(0, Date.now() - Date.parse(routed.at)) : 0;
+}
+
+async function safely(what: string, fn: () => Promise<unknown>): Promise<void> {
+  await CancellationScope.nonCancellable(fn).catch((err: Error) => log.warn(`${what} not recorded`, { error: err.message }));
+}
+
+/** After a verdict: the outcome, with partial credit for the gates that passed. */
+export async function feedbackAfterVerdict(task: TaskRun, taskType: string): Promise<void> {
+  const { routing, verdict, gates } = task.snapshot;
+  if (!routing || !verdict) return;
+  const { tenantId, taskId } = task.input;
+  const usage = task.usage;
+  await safely('agent outcome', () =>
+    recordTaskOutcome({
+      tenantId,
+      taskId,
+      agentId: routing.agentId,
+      taskType,
+      outcome: verdict.outcome,
+      gatesPassed: gates.filter((g) => g.status === 'pass').length,
+      gatesTotal: gates.length,
+      latencyMs: latencyMs(task),
+      tokens: usage.tokens,
+      costUsd: usage.costUsd,
+    }),
+  );
+  await safely('agent health', () => recordAgentHealth({ agentId: routing.agentId, ok: true }));
+}
+
+/** After a failure while the agent ran: its fault is a FAIL outcome, anything else infrastructure. */
+export async function feedbackAfterFailure(task: TaskRun, taskType: string, error: TaskError): Promise<void> {
+  const routing = task.snapshot.routing;
+  if (!routing || task.state !== 'EXECUTING') return;
+  if (AGENT_FAULTS.includes(error.type)) {
+    const { tenantId, taskId } = task.input;
+    await safely('agent outcome', () =>
+      recordTaskOutcome({ tenantId, taskId, agentId: routing.agentId, taskType, outcome: 'FAIL', gatesPassed: 0, gatesTotal: 0, latencyMs: latencyMs(task), ...task.usage }),
+    );
+    return;
+  }
+  // A misconfigured agent fails every task: that trips the breaker like infrastructure does.
+  log.warn('agent run failed for infrastructure reasons', { agentId: routing.agentId, type: error.type, config: error.type === AgentConfigError.type });
+  await safely('agent health', () => recordAgentHealth({ agentId: routing.agentId, ok: false }));
+}
