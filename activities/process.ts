@@ -15,6 +15,8 @@ export interface RunProcessOptions {
   /** Bytes of combined output kept in memory for the tail; the digest covers all of it. */
   maxOutputBytes?: number;
   signal?: AbortSignal;
+  /** Bytes offered to the program on fd 3 (bwrap reads its seccomp filter there). */
+  fd3Input?: Buffer;
   /** Polled while the program runs; a returned reason kills it (e.g. the workspace outgrew its quota). */
   watchdog?: { intervalMs: number; check: () => Promise<string | undefined> };
 }
@@ -63,8 +65,13 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       cwd: options.cwd,
       env: options.env,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: options.fd3Input ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
     });
+    if (options.fd3Input) {
+      const fd3 = child.stdio[3] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
+      fd3.on('error', () => undefined); // a program that never reads fd 3 must not crash us
+      fd3.end(options.fd3Input);
+    }
     const onData = (chunk: Buffer) => {
       hash.update(chunk);
       total += chunk.length;
@@ -80,8 +87,8 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
         killGroup(child.pid);
       }
     };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
     const timer = setTimeout(() => {
       timedOut = true;
       killedReason ??= `wall-clock timeout of ${options.timeoutMs} ms`;

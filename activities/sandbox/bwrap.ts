@@ -6,7 +6,10 @@
  * dies with its parent.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { seccompProgram } from './seccomp';
 import { runningAsRoot, type SandboxConfig } from './config';
 
 /** Where the workspace appears inside the sandbox. */
@@ -44,7 +47,7 @@ export function confinedArgv(workspace: string, argv: string[], config: SandboxC
   const l = config.limits;
   const dropPrivileges = runningAsRoot() ? ['setpriv', `--reuid=${config.uid}`, `--regid=${config.gid}`, '--clear-groups'] : [];
   const limits = ['prlimit', `--nproc=${l.processes}`, `--as=${l.memoryBytes}`, `--fsize=${l.fileBytes}`, `--cpu=${l.cpuSeconds}`, '--core=0'];
-  return [...dropPrivileges, ...limits, 'bwrap', ...bwrapArgs(workspace, config, env), '--', ...argv];
+  return [...dropPrivileges, ...limits, 'bwrap', '--seccomp', '3', ...bwrapArgs(workspace, config, env), '--', ...argv];
 }
 
 let probe: { ok: boolean; reason: string } | undefined;
@@ -56,7 +59,13 @@ let probe: { ok: boolean; reason: string } | undefined;
 export function sandboxProbe(config: SandboxConfig, workspace = '/tmp'): { ok: boolean; reason: string } {
   if (probe) return probe;
   const argv = confinedArgv(workspace, ['true'], config);
-  const run = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 20_000, env: {} });
+  // The filter travels on fd 3 as it does for real commands; synchronously, through a file.
+  const filterFile = path.join(os.tmpdir(), `arbiter-seccomp-${process.pid}.bpf`);
+  writeFileSync(filterFile, seccompProgram());
+  const fd = openSync(filterFile, 'r');
+  const run = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 20_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['ignore', 'pipe', 'pipe', fd] });
+  closeSync(fd);
+  rmSync(filterFile, { force: true });
   if (run.error) probe = { ok: false, reason: `${argv[0]} cannot run: ${run.error.message}` };
   else if (run.status !== 0) probe = { ok: false, reason: `bwrap failed: ${(run.stderr || `exit ${run.status}`).trim()}` };
   else probe = { ok: true, reason: `bwrap works${runningAsRoot() ? `, commands run as uid ${config.uid}` : ''}` };

@@ -13,6 +13,7 @@ import type { Db } from '../../db/client';
 import { runProcess, type RunProcessResult } from '../process';
 import { recordSandboxEvent } from './audit';
 import { confinedArgv, sandboxEnv, sandboxProbe } from './bwrap';
+import { seccompProgram } from './seccomp';
 import type { SandboxConfig } from './config';
 
 const execFileAsync = promisify(execFile);
@@ -72,6 +73,7 @@ export function createCommandRunner(deps: { db?: Db; sandbox: SandboxConfig; war
       env: confined ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } : sandboxEnv({ HOME: req.workspacePath, TMPDIR: req.workspacePath }),
       timeoutMs: req.timeoutMs,
       maxOutputBytes: deps.sandbox.limits.outputBytes,
+      fd3Input: confined ? seccompProgram() : undefined,
       signal: req.signal,
       watchdog: {
         intervalMs: 1000,

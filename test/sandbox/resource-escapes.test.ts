@@ -133,10 +133,9 @@ describe('sandbox escapes: resources and policy', function () {
       await d.commandRow(run);
     });
 
-    // KNOWN ESCAPE (issue 3): fallocate with FALLOC_FL_KEEP_SIZE allocates blocks without growing the file, so
-    // RLIMIT_FSIZE never fires; the quota is only polled (1 s), by which time any amount of the host disk is taken.
-    // Un-skip once the workspace has a real quota (size-limited filesystem, project quota) or fallocate is filtered.
-    it.skip('KNOWN ESCAPE: fallocate --keep-size allocates past the file-size limit and the quota at once', async () => {
+    // fallocate with FALLOC_FL_KEEP_SIZE allocates blocks without growing the file, so RLIMIT_FSIZE never fires and
+    // the polled quota would be too late; the sandbox's seccomp filter refuses fallocate outright.
+    it('fallocate --keep-size cannot reserve disk past the file-size limit and the quota', async () => {
       const run = await d.run(['sh', '-c', 'touch f && fallocate -n -l 1G f; sleep 5'], { allowShell: true, timeoutMs: 10_000 });
       await d.commandRow(run);
       const used = Number(spawnSync('du', ['-s', '-B1', d.tree], { encoding: 'utf8' }).stdout.split('\t')[0]);
