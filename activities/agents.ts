@@ -5,7 +5,8 @@
  */
 import { Context, log } from '@temporalio/activity';
 import { ExecuteAgentInput, type AgentRunResult } from '../domain/activity-io';
-import { ScriptedConfigSchema, type ScriptedStep } from '../domain/agent';
+import { CommandConfigSchema, ScriptedConfigSchema, type ScriptedStep } from '../domain/agent';
+import { buildTaskPrompt } from '../domain/prompt';
 import { AgentConfigError, AgentFailedError, FileToolError } from '../domain/errors';
 import { policyFromSpec, type SandboxPolicy } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
@@ -51,6 +52,34 @@ async function runScripted(ctx: StepContext, config: unknown): Promise<AgentRunR
   return { agentId: ctx.agentId, stepsApplied: parsed.data.steps.length, summary: `applied ${parsed.data.steps.length} scripted step(s)` };
 }
 
+/** Runs a `command` agent: its CLI, confined, with the task prompt; its changes are read from the diff later. */
+async function runCommandAgent(ctx: StepContext, config: unknown, prompt: string): Promise<AgentRunResult> {
+  const parsed = CommandConfigSchema.safeParse(config);
+  if (!parsed.success) throw new AgentConfigError(ctx.agentId, parsed.error.issues.map((i) => i.message).join('; '));
+  const c = parsed.data;
+  const activity = Context.current();
+  const beat = setInterval(() => activity.heartbeat(), 1000);
+  try {
+    const run = await ctx.runCommand({
+      ...ctx.call,
+      argv: c.promptVia === 'arg' ? c.argv.map((a) => a.split('{prompt}').join(prompt)) : c.argv,
+      stdin: c.promptVia === 'stdin' ? prompt : undefined,
+      env: c.promptVia === 'env' ? { ARBITER_PROMPT: prompt } : undefined,
+      // The operator configured this command line; it may use a shell, still confined.
+      policy: { allowShell: true },
+      timeoutMs: c.timeoutSeconds * 1000,
+      purpose: 'agent',
+      signal: activity.cancellationSignal,
+    });
+    if (run.aborted) throw activity.cancellationSignal.reason ?? new Error('cancelled');
+    if (run.spawnError) throw new AgentConfigError(ctx.agentId, `cannot start ${c.argv[0]}: ${run.spawnError}`);
+    if (run.exitCode !== 0) throw new AgentFailedError(ctx.agentId, `${c.argv[0]} ${run.killedReason ?? `exited with ${run.exitCode}`}: ${run.outputTail.slice(-500)}`);
+    return { agentId: ctx.agentId, stepsApplied: 1, summary: `${c.argv[0]} finished in ${run.durationMs} ms` };
+  } finally {
+    clearInterval(beat);
+  }
+}
+
 /** Builds the `executeAgent` activity over the sandbox's file tools and command runner. */
 export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runCommand: CommandRunner) {
   return {
@@ -60,9 +89,12 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       // A retry (the worker died mid-plan) starts from the base commit again, never from half an edit.
       await resetWorkspace({ tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) }, input.baseCommit, deps.sandbox);
       log.info('agent starting', { agentId: agent.id, kind: agent.kind });
-      if (agent.kind !== 'scripted') throw new AgentConfigError(agent.id, `kind '${agent.kind}' cannot run yet`);
       const call = { tenantId: input.tenantId, taskId: input.taskId, workspacePath: input.workspacePath, policy: policyFromSpec(input.spec) };
-      const result = await runScripted({ agentId: agent.id, call, tools, runCommand }, agent.config);
+      const ctx = { agentId: agent.id, call, tools, runCommand };
+      let result: AgentRunResult;
+      if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config);
+      else if (agent.kind === 'command') result = await runCommandAgent(ctx, agent.config, buildTaskPrompt(input.spec));
+      else throw new AgentConfigError(agent.id, `kind '${agent.kind}' runs as a conversation, not through executeAgent`);
       log.info('agent finished', { agentId: agent.id, steps: result.stepsApplied });
       return result;
     },

@@ -19,4 +19,9 @@ export interface ActivityDeps {
   retentionHours: number;
   /** Circuit breaker for agents' infrastructure failures; the default when absent. */
   breaker?: BreakerPolicy;
+  /**
+   * Reads a secret (an agent's API key) by environment variable name. Supplied by the worker's
+   * config module; the value goes into the model request only, never into logs or history.
+   */
+  secretEnv: (name: string) => string | undefined;
 }

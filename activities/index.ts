@@ -5,6 +5,7 @@
  */
 import { log } from '@temporalio/activity';
 import { createAgentActivities } from './agents';
+import { createConversationActivities } from './conversation';
 import type { ActivityDeps } from './deps';
 import { createDeliveryActivities } from './delivery';
 import { createFeedbackActivities } from './feedback';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWorkspaceActivities(deps),
     ...createAgentActivities(deps, tools, runCommand),
     ...createSandboxActivities(tools, runCommand),
+    ...createConversationActivities(deps, tools, runCommand),
     ...createVerificationActivities(deps, runCommand),
     ...createVerdictActivities(deps),
     ...createDeliveryActivities(deps),

@@ -15,6 +15,8 @@ export interface RunProcessOptions {
   /** Bytes of combined output kept in memory for the tail; the digest covers all of it. */
   maxOutputBytes?: number;
   signal?: AbortSignal;
+  /** Bytes written to the program's stdin (closed after); stdin is empty otherwise. */
+  stdinInput?: Buffer;
   /** Bytes offered to the program on fd 3 (bwrap reads its seccomp filter there). */
   fd3Input?: Buffer;
   /** Polled while the program runs; a returned reason kills it (e.g. the workspace outgrew its quota). */
@@ -65,8 +67,12 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       cwd: options.cwd,
       env: options.env,
       detached: true,
-      stdio: options.fd3Input ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdinInput ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(options.fd3Input ? ['pipe' as const] : [])],
     });
+    if (options.stdinInput) {
+      child.stdin?.on('error', () => undefined); // a program that exits without reading stdin
+      child.stdin?.end(options.stdinInput);
+    }
     if (options.fd3Input) {
       const fd3 = child.stdio[3] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
       fd3.on('error', () => undefined); // a program that never reads fd 3 must not crash us

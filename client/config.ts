@@ -40,6 +40,8 @@ export interface ClientConfig {
   sandbox: SandboxConfig;
   /** Hours to keep workspaces of tasks that did not complete. */
   retentionHours: number;
+  /** Reads an agent's secret by environment variable name (never logged, never stored). */
+  secretEnv: (name: string) => string | undefined;
   /** Level of the in-process worker's log (`arbiter start`). */
   logLevel: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Ports `arbiter start` uses for what it starts itself. */
@@ -81,6 +83,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     logLevel: e.LOG_LEVEL,
     sandbox: sandboxConfigFromEnv(e),
     retentionHours: e.ARBITER_WORKSPACE_RETENTION_HOURS,
+    secretEnv: (name: string) => env[name] || undefined,
     localPorts: { temporal: e.ARBITER_TEMPORAL_PORT, ui: e.ARBITER_UI_PORT, postgres: e.ARBITER_PG_PORT },
     explicit: { temporal: Boolean(e.TEMPORAL_ADDRESS), database: Boolean(e.DATABASE_URL) },
   };

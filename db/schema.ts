@@ -252,3 +252,45 @@ export const agentOutcomes = pgTable(
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.taskId] })],
 );
+
+/** One model conversation of an `openai` agent run; its messages live below, not in history. */
+export const conversations = pgTable(
+  'conversations',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('conversations_task_idx').on(t.tenantId, t.taskId)],
+);
+
+/**
+ * The transcript: every message in order. `turn` ties assistant messages to the model call that
+ * produced them and `tool_call_id` tool results to their call, which is what makes resuming a
+ * conversation after a crash repeat no completed model call or tool call.
+ */
+export const conversationMessages = pgTable(
+  'conversation_messages',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    conversationId: text('conversation_id').notNull(),
+    seq: integer('seq').notNull(),
+    role: text('role').notNull(),
+    turn: integer('turn'),
+    content: text('content'),
+    toolCalls: jsonb('tool_calls'),
+    toolCallId: text('tool_call_id'),
+    promptTokens: integer('prompt_tokens'),
+    completionTokens: integer('completion_tokens'),
+    costUsd: doublePrecision('cost_usd'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('conversation_messages_seq_uq').on(t.conversationId, t.seq),
+    uniqueIndex('conversation_messages_turn_uq').on(t.conversationId, t.turn),
+    uniqueIndex('conversation_messages_tool_uq').on(t.conversationId, t.toolCallId),
+  ],
+);

@@ -196,3 +196,40 @@ export type RecordTaskOutcomeInput = z.input<typeof RecordTaskOutcomeInput>;
 export const RecordAgentHealthInput = z.object({ agentId: z.string(), ok: z.boolean() });
 /** Input of `recordAgentHealth`. */
 export type RecordAgentHealthInput = z.input<typeof RecordAgentHealthInput>;
+
+/** Starts (or finds) the transcript of one agent run; the id is chosen by the workflow. */
+export const StartConversationInput = z.object({ ...TaskKey, agentId: z.string(), conversationId: z.string(), spec: SpecSchema });
+/** Input of `startConversation`. */
+export type StartConversationInput = z.input<typeof StartConversationInput>;
+/** The run's limits, from the agent's config. */
+export interface ConversationLimits {
+  maxTurns: number;
+  maxTokens: number;
+  maxWallClockSeconds: number;
+}
+
+/** One model turn; a turn already answered is returned from the transcript, never asked again. */
+export const CallModelInput = z.object({ ...TaskKey, agentId: z.string(), conversationId: z.string(), turn: z.number().int().positive() });
+/** Input of `callModel`. */
+export type CallModelInput = z.input<typeof CallModelInput>;
+/** A model reply as the workflow needs it: small, the full text stays in the transcript. */
+export interface ModelReply {
+  toolCalls: Array<{ id: string; name: string; arguments: string }>;
+  summary: string;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+/** One tool call of a model reply, executed in the workspace under the task's policy. */
+export const RunToolCallInput = z.object({
+  ...TaskKey,
+  conversationId: z.string(),
+  callId: z.string(),
+  name: z.string(),
+  arguments: z.string(),
+  workspacePath: z.string(),
+  spec: SpecSchema,
+});
+/** Input of `runToolCall`. */
+export type RunToolCallInput = z.input<typeof RunToolCallInput>;

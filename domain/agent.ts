@@ -61,11 +61,53 @@ export const AgentRegistrationSchema = z.object({
 /** Registration input. */
 export type AgentRegistration = z.input<typeof AgentRegistrationSchema>;
 
+/**
+ * Config of the `command` kind: any coding-agent CLI run in the sandbox. The task prompt
+ * reaches it on stdin, in ARBITER_PROMPT, or in place of a `{prompt}` argument.
+ */
+export const CommandConfigSchema = z
+  .object({
+    argv: z.array(z.string().min(1)).min(1, 'argv must name a program'),
+    promptVia: z.enum(['stdin', 'env', 'arg']).default('stdin'),
+    timeoutSeconds: z.number().int().positive().max(6 * 3600).default(1800),
+  })
+  .strict()
+  .refine((c) => c.promptVia !== 'arg' || c.argv.some((a) => a.includes('{prompt}')), 'promptVia arg needs a {prompt} placeholder in argv');
+
+/** Environment variable names: API keys are referenced, never stored. */
+const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (the key itself is never stored)');
+
+/** Config of the `openai` kind: an OpenAI-compatible chat-completions endpoint with tool calling. */
+export const OpenAIConfigSchema = z
+  .object({
+    baseUrl: z.string().url('baseUrl must be a URL such as http://localhost:11434/v1'),
+    model: z.string().min(1),
+    apiKeyEnv: EnvName.optional(),
+    systemPrompt: z.string().max(20_000).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    maxTurns: z.number().int().positive().max(500).default(30),
+    maxTokens: z.number().int().positive().default(200_000),
+    maxWallClockSeconds: z.number().int().positive().default(1800),
+    requestTimeoutSeconds: z.number().int().positive().max(3600).default(300),
+    /** USD per million tokens, for the cost recorded per turn. */
+    pricing: z.object({ inputPerMillion: z.number().nonnegative(), outputPerMillion: z.number().nonnegative() }).strict().optional(),
+  })
+  .strict();
+/** Parsed openai config. */
+export type OpenAIConfig = z.output<typeof OpenAIConfigSchema>;
+
+const CONFIG_SCHEMAS: Record<AgentKind, z.ZodTypeAny> = { scripted: ScriptedConfigSchema, command: CommandConfigSchema, openai: OpenAIConfigSchema };
+
 /** Checks kind-specific config; returns every problem, empty when valid. */
 export function agentConfigProblems(kind: AgentKind, config: unknown): string[] {
-  if (kind !== 'scripted') return [`agent kind '${kind}' is not available yet; use 'scripted'`];
-  const parsed = ScriptedConfigSchema.safeParse(config);
-  return parsed.success ? [] : parsed.error.issues.map((i) => `config.${i.path.join('.')}: ${i.message}`);
+  const parsed = CONFIG_SCHEMAS[kind].safeParse(config);
+  if (parsed.success) return [];
+  return parsed.error.issues.map((i) => `config${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`);
+}
+
+/** A kind's config parsed with its schema (defaults applied); throws on invalid config. */
+export function parseAgentConfig<K extends AgentKind>(kind: K, config: unknown): z.output<(typeof CONFIG_SCHEMAS)[K]> {
+  return CONFIG_SCHEMAS[kind].parse(config);
 }
 
 /** True when the agent claims the task type (or claims any). */

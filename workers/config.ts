@@ -28,6 +28,8 @@ export interface WorkerConfig {
   sandbox: SandboxConfig;
   /** Hours to keep workspaces of tasks that did not complete. */
   retentionHours: number;
+  /** Reads an agent's secret by environment variable name (never logged, never stored). */
+  secretEnv: (name: string) => string | undefined;
 }
 
 /** Thrown with every offending variable named. */
@@ -54,6 +56,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     logLevel: e.LOG_LEVEL,
     sandbox: sandboxConfigFromEnv(e),
     retentionHours: e.ARBITER_WORKSPACE_RETENTION_HOURS,
+    secretEnv: (name: string) => env[name] || undefined,
   };
 }
 

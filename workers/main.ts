@@ -26,6 +26,7 @@ export async function runWorkerProcess(): Promise<void> {
       home: config.home,
       sandbox: config.sandbox,
       retentionHours: config.retentionHours,
+      secretEnv: config.secretEnv,
     });
     logger.info('arbiter worker polling', { taskQueue: config.taskQueue });
     await worker.run();

@@ -31,6 +31,8 @@ export interface ArbiterWorkerOptions {
   sandbox?: SandboxConfig;
   /** Hours to keep workspaces of tasks that did not complete (default 24). */
   retentionHours?: number;
+  /** Secret lookup for agents' API keys (by env var name); none when absent. */
+  secretEnv?: (name: string) => string | undefined;
 }
 
 /** The pair of Temporal workers one Arbiter worker process runs. */
@@ -76,7 +78,8 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   const sandbox = options.sandbox ?? DEFAULT_SANDBOX_CONFIG;
   if (sandbox.mode === 'unsafe-none') Runtime.instance().logger.warn('UNSAFE: commands will run WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none); development only');
   const retentionHours = options.retentionHours ?? 24;
-  const activities = createActivities({ db: options.database.db, home: options.home, hostQueue, sandbox, retentionHours });
+  const secretEnv = options.secretEnv ?? (() => undefined);
+  const activities = createActivities({ db: options.database.db, home: options.home, hostQueue, sandbox, retentionHours, secretEnv });
   const common = { connection: options.connection, namespace: options.namespace, activities, shutdownGraceTime: options.shutdownGraceTime ?? '10s' };
   const shared = await Worker.create({
     ...common,

@@ -27,6 +27,8 @@ export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', u
 export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s', 10));
 /** Feedback is idempotent per task; retried generously so statistics are never lost. */
 export const { recordTaskOutcome, recordAgentHealth } = proxyActivities<ArbiterActivities>(options('30s', 20));
+/** A model turn: each attempt may wait on a slow model; failures to reach it are retried. */
+export const { startConversation, callModel } = proxyActivities<ArbiterActivities>(options('10m', 5));
 /** Cloning a large repository can take minutes. */
 export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(options('15m', 5));
 /** Delivery rebuilds the same commit on every attempt, so retries are safe. */
@@ -42,9 +44,10 @@ export function onHost(hostQueue: string, hostLossTimeout: string) {
   const { executeAgent } = proxyActivities<ArbiterActivities>(options('30m', 3, { ...base, heartbeatTimeout: '30s' }));
   const { measureDiff, checkBudgetAndScope } = proxyActivities<ArbiterActivities>(options('5m', 5, base));
   const { releaseWorkspace } = proxyActivities<ArbiterActivities>(options('1m', 3, base));
+  const { runToolCall } = proxyActivities<ArbiterActivities>(options('10m', 3, { ...base, heartbeatTimeout: '30s' }));
   const runGate = (gate: GateCommand) =>
     proxyActivities<ArbiterActivities>(options(`${gate.timeoutSeconds + 60}s`, 3, { ...base, heartbeatTimeout: '10s', summary: `gate ${gate.name}` })).runGate;
-  return { executeAgent, measureDiff, checkBudgetAndScope, releaseWorkspace, runGate };
+  return { executeAgent, measureDiff, checkBudgetAndScope, releaseWorkspace, runGate, runToolCall };
 }
 
 /** True when a workspace step failed because no worker on its host queue picked it up in time. */

@@ -86,6 +86,7 @@ async function routeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<s
   const { tenantId, taskId, agentHint } = task.input;
   const decision = await routeTask({ tenantId, taskId, taskType: spec.mode, agentHint });
   task.snapshot.routing = { agentId: decision.agentId, reason: decision.reason, candidates: decision.candidates.length };
+  task.agentKind = decision.agentKind;
   await task.enter('ROUTED', `agent ${decision.agentId}`, { agentId: decision.agentId });
   return decision.agentId;
 }

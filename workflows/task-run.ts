@@ -17,6 +17,10 @@ export class TaskRun {
   cancelReason: string | undefined;
   /** Model usage reported by the agent run, for the agent's statistics. */
   usage = { tokens: 0, costUsd: 0 };
+  /** Kind of the routed agent: `openai` runs as a conversation loop in the workflow. */
+  agentKind = '';
+  /** Workspaces built so far; names each agent run's conversation. */
+  workspaceAttempt = 0;
 
   constructor(readonly input: ParsedTaskInput) {
     this.snapshot = {

@@ -7,6 +7,7 @@ import { CancellationScope, log } from '@temporalio/workflow';
 import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
 import { decideOutcome } from '../domain/verdict';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
+import { runConversation } from './conversation';
 import type { TaskRun } from './task-run';
 
 /** The workspace the workflow addresses: where it is and which worker queue holds it. */
@@ -40,8 +41,12 @@ export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResul
   for (let rebuilds = 0; ; rebuilds++) {
     const ws = await prepareWorkspace({ tenantId, taskId, repoPath, baseRef });
     task.snapshot.workspace = { baseCommit: ws.baseCommit, hostQueue: ws.hostQueue };
+    task.workspaceAttempt += 1;
     try {
-      const run = await hostSteps(task, ws).executeAgent({ tenantId, taskId, agentId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, spec: validated.spec });
+      const run =
+        task.agentKind === 'openai'
+          ? await runConversation(task, validated, agentId, ws, task.workspaceAttempt)
+          : await hostSteps(task, ws).executeAgent({ tenantId, taskId, agentId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, spec: validated.spec });
       return { workspace: ws, run };
     } catch (err) {
       if (!isHostLost(err) || rebuilds >= MAX_REBUILDS) throw err;

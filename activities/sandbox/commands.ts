@@ -29,6 +29,10 @@ export interface CommandRequest {
   /** `agent` for an agent's command, `gate` for a verification gate (recorded as the op). */
   purpose: 'agent' | 'gate' | 'operator';
   signal?: AbortSignal;
+  /** Written to the command's stdin. */
+  stdin?: string;
+  /** Extra, non-secret environment for the command (e.g. the task prompt). */
+  env?: Record<string, string>;
 }
 
 /** The run's evidence plus how it was confined. */
@@ -68,9 +72,10 @@ export function createCommandRunner(deps: { db?: Db; sandbox: SandboxConfig; war
     }
     const quota = deps.sandbox.limits.workspaceBytes;
     const run = await runProcess({
-      argv: confined ? confinedArgv(req.workspacePath, req.argv, deps.sandbox) : req.argv,
+      argv: confined ? confinedArgv(req.workspacePath, req.argv, deps.sandbox, sandboxEnv(req.env)) : req.argv,
       cwd: confined ? '/' : req.workspacePath,
-      env: confined ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } : sandboxEnv({ HOME: req.workspacePath, TMPDIR: req.workspacePath }),
+      env: confined ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } : sandboxEnv({ HOME: req.workspacePath, TMPDIR: req.workspacePath, ...req.env }),
+      stdinInput: req.stdin === undefined ? undefined : Buffer.from(req.stdin),
       timeoutMs: req.timeoutMs,
       maxOutputBytes: deps.sandbox.limits.outputBytes,
       fd3Input: confined ? seccompProgram() : undefined,

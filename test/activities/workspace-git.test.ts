@@ -21,7 +21,7 @@ describe('workspace git isolation', function () {
 
   it('ignores hooks, fsmonitor and a forged .git written into the tree', async () => {
     const { database, home } = testStack();
-    const activities = createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24 });
+    const activities = createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: () => undefined });
     const env = new MockActivityEnvironment();
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');
@@ -45,7 +45,7 @@ describe('workspace git isolation', function () {
 
   it('executeAgent starts from the base commit on every attempt', async () => {
     const { database, home } = testStack();
-    const activities = createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24 });
+    const activities = createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: () => undefined });
     const env = new MockActivityEnvironment();
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');

@@ -10,6 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import type { ActivityDeps } from '../../activities';
+import { DEFAULT_SANDBOX_CONFIG } from '../../activities/sandbox/config';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot, temporalCliPath } from '../../client/paths';
 import { openDatabase, type Database } from '../../db/client';
@@ -39,6 +41,12 @@ export interface TestStack {
 
 let stack: TestStack | undefined;
 const cleanups: Array<() => Promise<void> | void> = [];
+
+/** Activity dependencies on the test stack, for tests that run activities directly. */
+export function testActivityDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps {
+  const s = testStack();
+  return { db: s.database.db, home: s.home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: (n) => process.env[n], ...overrides };
+}
 
 /** The running stack; only valid inside tests (after the root hook ran). */
 export function testStack(): TestStack {
@@ -92,7 +100,7 @@ async function start(): Promise<TestStack> {
   mkdirSync(home, { recursive: true });
 
   const startWorker = async (taskQueue: string, workerHome = home) => {
-    const worker = await createArbiterWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, database, home: workerHome, workflowBundle: bundle, shutdownGraceTime: '2s' });
+    const worker = await createArbiterWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, database, home: workerHome, workflowBundle: bundle, shutdownGraceTime: '2s', secretEnv: (n) => process.env[n] });
     return { worker, running: worker.run() };
   };
   const taskQueue = 'arbiter-test';

@@ -134,7 +134,7 @@ export async function sandboxTask(options: { files?: Record<string, string>; rep
   const { database, home } = testStack();
   const db = database.db;
   const config = options.config ?? DEFAULT_SANDBOX_CONFIG;
-  const activities = createActivities({ db, home, hostQueue: 'unused', sandbox: config, retentionHours: 24 });
+  const activities = createActivities({ db, home, hostQueue: 'unused', sandbox: config, retentionHours: 24, secretEnv: () => undefined });
   const env = new MockActivityEnvironment();
   const tenantId = uniqueId('tenant');
   const taskId = uniqueId('task');

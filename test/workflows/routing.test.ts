@@ -15,7 +15,7 @@ import { testStack } from '../helpers/stack';
 
 function activities(breaker = { threshold: 2, cooldownMs: 1500 }) {
   const { database, home } = testStack();
-  return createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, breaker });
+  return createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, breaker, secretEnv: () => undefined });
 }
 
 async function runTask(tenantId: string, agentHint?: string) {

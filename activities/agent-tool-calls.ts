@@ -1,0 +1,81 @@
+/**
+ * Executes one model tool call through the sandbox. A refusal or a tool error is an answer the
+ * model should see ("error: …") and can recover from, not a failure of the activity; only
+ * infrastructure errors propagate (and are retried).
+ */
+import { z } from 'zod';
+import type { RunToolCallInput } from '../domain/activity-io';
+import { FileToolError, PolicyViolationError } from '../domain/errors';
+import { policyFromSpec, type PolicyViolation } from '../domain/sandbox';
+import type { WorkingSpec } from '../domain/spec';
+import type { CommandRunner } from './sandbox/commands';
+import type { FileTools } from './sandbox/file-tools';
+
+const Args = {
+  list_files: z.object({ path: z.string().optional() }),
+  file_read: z.object({ path: z.string() }),
+  file_write: z.object({ path: z.string(), content: z.string() }),
+  file_search_replace: z.object({ path: z.string(), search: z.string(), replace: z.string() }),
+  file_delete: z.object({ path: z.string() }),
+  run_command: z.object({ argv: z.array(z.string()).min(1) }),
+};
+
+const MAX_RESULT = 16 * 1024;
+
+/** What to run and with what. */
+export interface ToolCallContext {
+  tools: FileTools;
+  runCommand: CommandRunner;
+  input: z.output<typeof RunToolCallInput>;
+  signal: AbortSignal;
+  heartbeat: () => void;
+}
+
+async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unknown): Promise<string> {
+  const { input, tools } = ctx;
+  const call = { tenantId: input.tenantId, taskId: input.taskId, workspacePath: input.workspacePath, policy: policyFromSpec(input.spec as WorkingSpec) };
+  switch (name) {
+    case 'list_files': {
+      const r = await tools.listFiles({ ...call, ...Args.list_files.parse(args) });
+      return r.entries.map((e) => `${e.type === 'dir' ? 'd' : '-'} ${e.path}`).join('\n') + (r.truncated ? '\n… (truncated)' : '');
+    }
+    case 'file_read':
+      return (await tools.fileRead({ ...call, ...Args.file_read.parse(args) })).content;
+    case 'file_write':
+      return `wrote ${(await tools.fileWrite({ ...call, ...Args.file_write.parse(args) })).bytes} bytes`;
+    case 'file_search_replace':
+      return `replaced in ${(await tools.fileSearchReplace({ ...call, ...Args.file_search_replace.parse(args) })).path}`;
+    case 'file_delete':
+      return `deleted ${(await tools.fileDelete({ ...call, ...Args.file_delete.parse(args) })).path}`;
+    case 'run_command': {
+      const beat = setInterval(ctx.heartbeat, 1000);
+      try {
+        const run = await ctx.runCommand({ ...call, ...Args.run_command.parse(args), policy: call.policy, timeoutMs: 300_000, purpose: 'agent', signal: ctx.signal });
+        if (run.aborted) throw ctx.signal.reason ?? new Error('cancelled');
+        return `exit ${run.exitCode ?? run.signal}${run.killedReason ? ` (killed: ${run.killedReason})` : ''}\n${run.outputTail}`;
+      } finally {
+        clearInterval(beat);
+      }
+    }
+  }
+}
+
+/** Runs the call; returns the text the model gets back. */
+export async function executeToolCall(ctx: ToolCallContext): Promise<{ ok: boolean; content: string; violation?: PolicyViolation }> {
+  const name = ctx.input.name;
+  if (!(name in Args)) return { ok: false, content: `error: unknown tool '${name}'` };
+  let args: unknown;
+  try {
+    args = JSON.parse(ctx.input.arguments || '{}');
+  } catch {
+    return { ok: false, content: `error: arguments are not valid JSON` };
+  }
+  try {
+    return { ok: true, content: (await dispatch(ctx, name as keyof typeof Args, args)).slice(0, MAX_RESULT) };
+  } catch (err) {
+    if (err instanceof PolicyViolationError) return { ok: false, content: `error: ${err.message}`, violation: err.violation };
+    if (err instanceof FileToolError) return { ok: false, content: `error: ${err.message}` };
+    if (err instanceof z.ZodError) return { ok: false, content: `error: bad arguments: ${err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+    throw err;
+  }
+}

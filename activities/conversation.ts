@@ -1,0 +1,126 @@
+/**
+ * The `openai` agent kind as activities: the transcript lives in PostgreSQL; `callModel` makes
+ * one chat-completions request per turn and `runToolCall` executes one tool call through the
+ * sandbox. Both look in the transcript first, so a turn or tool call that completed before a
+ * crash is never made again: its stored result is returned instead.
+ */
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { Context, log } from '@temporalio/activity';
+import { CallModelInput, RunToolCallInput, StartConversationInput, type ConversationLimits, type ModelReply } from '../domain/activity-io';
+import { AGENT_TOOLS } from '../domain/agent-tools';
+import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
+import { AgentConfigError } from '../domain/errors';
+import { buildTaskPrompt } from '../domain/prompt';
+import type { PolicyViolation } from '../domain/sandbox';
+import { getAgent } from '../db/agents';
+import type { Db } from '../db/client';
+import { conversationMessages, conversations } from '../db/schema';
+import { executeToolCall } from './agent-tool-calls';
+import type { ActivityDeps } from './deps';
+import { parseActivityInput } from './input';
+import type { CommandRunner } from './sandbox/commands';
+import type { FileTools } from './sandbox/file-tools';
+
+type Message = typeof conversationMessages.$inferSelect;
+
+const DEFAULT_SYSTEM_PROMPT = 'You are a careful coding agent working in a sandboxed copy of a repository. Use the tools to make the requested change, keep to the allowed paths, and stop when done.';
+
+async function openaiConfig(db: Db, agentId: string): Promise<OpenAIConfig> {
+  const agent = await getAgent(db, agentId);
+  const parsed = OpenAIConfigSchema.safeParse(agent.config);
+  if (agent.kind !== 'openai' || !parsed.success) throw new AgentConfigError(agentId, `not a valid openai agent${parsed.success ? '' : `: ${parsed.error.issues[0].message}`}`);
+  return parsed.data;
+}
+
+async function append(db: Db, tenantId: string, conversationId: string, m: Omit<typeof conversationMessages.$inferInsert, 'tenantId' | 'conversationId' | 'seq'>): Promise<void> {
+  const [{ next }] = await db
+    .select({ next: sql<number>`coalesce(max(${conversationMessages.seq}), -1) + 1` })
+    .from(conversationMessages)
+    .where(eq(conversationMessages.conversationId, conversationId));
+  await db.insert(conversationMessages).values({ tenantId, conversationId, seq: next, ...m }).onConflictDoNothing();
+}
+
+function toApiMessage(m: Message): Record<string, unknown> {
+  if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId, content: m.content ?? '' };
+  if (m.role === 'assistant') return { role: 'assistant', content: m.content, ...(m.toolCalls ? { tool_calls: m.toolCalls } : {}) };
+  return { role: m.role, content: m.content ?? '' };
+}
+
+function replyOf(m: Message): ModelReply {
+  const calls = (m.toolCalls as Array<{ id: string; function: { name: string; arguments: string } }> | null) ?? [];
+  return {
+    toolCalls: calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
+    summary: (m.content ?? '').slice(0, 500),
+    promptTokens: m.promptTokens ?? 0,
+    completionTokens: m.completionTokens ?? 0,
+    costUsd: m.costUsd ?? 0,
+  };
+}
+
+async function requestCompletion(config: OpenAIConfig, apiKey: string | undefined, messages: Record<string, unknown>[], signal: AbortSignal) {
+  const body = { model: config.model, messages, tools: AGENT_TOOLS, tool_choice: 'auto', ...(config.temperature !== undefined ? { temperature: config.temperature } : {}) };
+  const res = await fetch(`${config.baseUrl.replace(/\/$/, '')}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+    body: JSON.stringify(body),
+    signal: AbortSignal.any([signal, AbortSignal.timeout(config.requestTimeoutSeconds * 1000)]),
+  });
+  const text = await res.text();
+  // 4xx other than timeouts and rate limits will not improve by asking again: the config is wrong.
+  if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new Error(`model endpoint refused the request (${res.status}): ${text.slice(0, 300)}`, { cause: 'config' });
+  if (!res.ok) throw new Error(`model endpoint failed (${res.status}): ${text.slice(0, 300)}`);
+  return JSON.parse(text) as { choices: Array<{ message: { content: string | null; tool_calls?: unknown[] } }>; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+}
+
+/** Builds `startConversation`, `callModel` and `runToolCall`. */
+export function createConversationActivities(deps: ActivityDeps, tools: FileTools, runCommand: CommandRunner) {
+  const { db } = deps;
+  return {
+    async startConversation(raw: StartConversationInput): Promise<ConversationLimits> {
+      const input = parseActivityInput(StartConversationInput, raw);
+      const config = await openaiConfig(db, input.agentId);
+      const inserted = await db.insert(conversations).values({ id: input.conversationId, tenantId: input.tenantId, taskId: input.taskId, agentId: input.agentId }).onConflictDoNothing().returning();
+      if (inserted.length) {
+        await append(db, input.tenantId, input.conversationId, { role: 'system', content: config.systemPrompt ?? DEFAULT_SYSTEM_PROMPT });
+        await append(db, input.tenantId, input.conversationId, { role: 'user', content: buildTaskPrompt(input.spec) });
+      }
+      return { maxTurns: config.maxTurns, maxTokens: config.maxTokens, maxWallClockSeconds: config.maxWallClockSeconds };
+    },
+
+    async callModel(raw: CallModelInput): Promise<ModelReply> {
+      const input = parseActivityInput(CallModelInput, raw);
+      const transcript = await db.select().from(conversationMessages).where(eq(conversationMessages.conversationId, input.conversationId)).orderBy(asc(conversationMessages.seq));
+      const done = transcript.find((m) => m.role === 'assistant' && m.turn === input.turn);
+      if (done) return replyOf(done);
+      const config = await openaiConfig(db, input.agentId);
+      const apiKey = config.apiKeyEnv ? deps.secretEnv(config.apiKeyEnv) : undefined;
+      if (config.apiKeyEnv && !apiKey) throw new AgentConfigError(input.agentId, `environment variable ${config.apiKeyEnv} (its API key) is not set on this worker`);
+      let response;
+      try {
+        response = await requestCompletion(config, apiKey, transcript.map(toApiMessage), Context.current().cancellationSignal);
+      } catch (err) {
+        if ((err as Error).cause === 'config') throw new AgentConfigError(input.agentId, (err as Error).message);
+        throw err;
+      }
+      const message = response.choices?.[0]?.message;
+      if (!message) throw new Error('model endpoint returned no choices');
+      const promptTokens = response.usage?.prompt_tokens ?? 0;
+      const completionTokens = response.usage?.completion_tokens ?? 0;
+      const costUsd = config.pricing ? (promptTokens * config.pricing.inputPerMillion + completionTokens * config.pricing.outputPerMillion) / 1e6 : 0;
+      const toolCalls = message.tool_calls?.length ? message.tool_calls : null;
+      await append(db, input.tenantId, input.conversationId, { role: 'assistant', turn: input.turn, content: message.content, toolCalls, promptTokens, completionTokens, costUsd });
+      const [stored] = await db.select().from(conversationMessages).where(and(eq(conversationMessages.conversationId, input.conversationId), eq(conversationMessages.turn, input.turn)));
+      log.info('model turn', { turn: input.turn, toolCalls: toolCalls?.length ?? 0, promptTokens, completionTokens });
+      return replyOf(stored);
+    },
+
+    async runToolCall(raw: RunToolCallInput): Promise<{ ok: boolean; summary: string; violation?: PolicyViolation }> {
+      const input = parseActivityInput(RunToolCallInput, raw);
+      const [done] = await db.select().from(conversationMessages).where(and(eq(conversationMessages.conversationId, input.conversationId), eq(conversationMessages.toolCallId, input.callId)));
+      if (done) return { ok: !(done.content ?? '').startsWith('error:'), summary: (done.content ?? '').slice(0, 300) };
+      const result = await executeToolCall({ tools, runCommand, input, signal: Context.current().cancellationSignal, heartbeat: () => Context.current().heartbeat() });
+      await append(db, input.tenantId, input.conversationId, { role: 'tool', toolCallId: input.callId, content: result.content });
+      return { ok: result.ok, summary: result.content.slice(0, 300), ...(result.violation ? { violation: result.violation } : {}) };
+    },
+  };
+}
