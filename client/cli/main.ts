@@ -9,6 +9,7 @@ import { runWorkerProcess } from '../../workers/main';
 import { registerAgentCommands } from './agents';
 import { registerDoctorCommand } from './doctor';
 import { EXIT, UsageError } from './output';
+import { registerExportCommand } from './export';
 import { registerSandboxCommands } from './sandbox';
 import { registerStartCommand } from './start';
 import { registerTaskCommands } from './tasks';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerTaskCommands(program, run);
   registerAgentCommands(program, run);
   registerSandboxCommands(program, run);
+  registerExportCommand(program, run);
   return program;
 }
 
