@@ -58,9 +58,10 @@ describe('agent registry (db/agents)', () => {
       assert.match(problems[0], /^kind: /);
     });
 
-    it('refuses a kind that is not available yet', async () => {
-      const problems = await invalid(registration({ kind: 'command', config: { argv: ['x'] } }));
-      assert.deepEqual(problems, ["agent kind 'command' is not available yet; use 'scripted'"]);
+    it("checks each kind's config with its own schema", async () => {
+      assert.deepEqual(await invalid(registration({ kind: 'command', config: { argv: [] } })), ['config.argv: argv must name a program']);
+      const openai = await invalid(registration({ kind: 'openai', config: { model: 'm' } }));
+      assert.ok(openai.some((p) => p.startsWith('config.baseUrl: ')), openai.join('; '));
     });
 
     it('refuses a scripted agent with no steps, or no config at all', async () => {
