@@ -1,0 +1,413 @@
+/**
+ * The `openai` agent kind end to end against a local chat-completions server with scripted tool
+ * calls, on the real stack: the conversation drives the sandbox's tools, the transcript lands in
+ * PostgreSQL, usage and cost are recorded per turn and summed into the agent's statistics, the
+ * API key never leaves the worker, limits fail the task as the agent's fault, and a worker
+ * killed mid-conversation is replaced without any model call or tool call made twice.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { and, asc, eq } from 'drizzle-orm';
+import { ArbiterClient } from '../../client/arbiter-client';
+import { projectRoot } from '../../client/paths';
+import { upsertAgent } from '../../db/agents';
+import { agentOutcomes, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
+import { AGENT_TOOL_NAMES } from '../../domain/agent-tools';
+import type { TaskInput } from '../../domain/task';
+import { taskWorkflowId } from '../../temporal-config';
+import { startFakeOpenAI, type FakeOpenAI, type FakeReply, type FakeScript } from '../helpers/fake-openai';
+import { gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+import { waitFor } from '../helpers/wait';
+
+const KEY_ENV = 'FAKE_OPENAI_KEY';
+const MODEL = 'fake-gpt';
+const PRICING = { inputPerMillion: 3, outputPerMillion: 15 };
+const FEATURE = 'module.exports = () => 42;\n';
+/** Past the 300-character summary a tool result may leave in history: must stay in PostgreSQL only. */
+const DEEP_MARKER = `deep-marker-${randomBytes(6).toString('hex')}`;
+const APP_JS = `module.exports = 1;\n/*${'.'.repeat(2000)}*/\n// ${DEEP_MARKER}\n`;
+
+type Ref = { tenantId: string; taskId: string };
+
+function taskFor(tenantId: string, extra: Partial<TaskInput> = {}): TaskInput & Ref {
+  return {
+    tenantId,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(),
+    repoPath: makeRepo({ 'src/app.js': APP_JS, 'README.md': '# target\n' }),
+    gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }],
+    ...extra,
+  };
+}
+
+async function addOpenAIAgent(tenantId: string, fake: FakeOpenAI, config: Record<string, unknown> = {}) {
+  return upsertAgent(testStack().database.db, {
+    id: uniqueId('gpt'),
+    tenantId,
+    kind: 'openai',
+    config: { baseUrl: fake.baseUrl, model: MODEL, apiKeyEnv: KEY_ENV, pricing: PRICING, ...config },
+    capabilities: { taskTypes: ['feature'] },
+    maxConcurrency: 10,
+  });
+}
+
+async function transcript(ref: Ref) {
+  const { db } = testStack().database;
+  const convs = await db.select().from(conversations).where(and(eq(conversations.tenantId, ref.tenantId), eq(conversations.taskId, ref.taskId)));
+  assert.equal(convs.length, 1, 'one conversation for the task');
+  return db.select().from(conversationMessages).where(eq(conversationMessages.conversationId, convs[0].id)).orderBy(asc(conversationMessages.seq));
+}
+
+async function sandboxOps(ref: Ref) {
+  const rows = await testStack()
+    .database.db.select()
+    .from(sandboxEvents)
+    .where(and(eq(sandboxEvents.tenantId, ref.tenantId), eq(sandboxEvents.taskId, ref.taskId)))
+    .orderBy(asc(sandboxEvents.id));
+  return rows;
+}
+
+/** `{ op: count }` of the agent's file operations and commands (gates left out). */
+function countOps(rows: Awaited<ReturnType<typeof sandboxOps>>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of rows) {
+    if (r.kind === 'command' && r.op !== 'agent') continue;
+    const key = r.kind === 'command' ? 'run_command' : r.op;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function historyJson(ref: Ref): Promise<string> {
+  const history = await testStack().client.temporal.workflow.getHandle(taskWorkflowId(ref)).fetchHistory();
+  return JSON.stringify(history);
+}
+
+/** Asserts every assistant turn appears once, in order, and every tool call has exactly one result right after its turn. */
+function assertWellFormed(messages: Awaited<ReturnType<typeof transcript>>, turns: number): void {
+  assert.deepEqual(messages.map((m) => m.seq), messages.map((_, i) => i), 'seq is dense');
+  assert.equal(messages[0].role, 'system');
+  assert.equal(messages[1].role, 'user');
+  const assistants = messages.filter((m) => m.role === 'assistant');
+  assert.deepEqual(assistants.map((m) => m.turn), Array.from({ length: turns }, (_, i) => i + 1), 'one assistant message per turn, no duplicate turns');
+  let expectTools: string[] = [];
+  for (const m of messages.slice(2)) {
+    if (m.role === 'assistant') {
+      assert.deepEqual(expectTools, [], 'every tool call of the previous turn has its result before the next turn');
+      expectTools = ((m.toolCalls as Array<{ id: string }> | null) ?? []).map((c) => c.id);
+    } else {
+      assert.equal(m.role, 'tool');
+      assert.equal(m.toolCallId, expectTools.shift(), 'tool results follow their calls in order');
+    }
+  }
+  assert.deepEqual(expectTools, []);
+  const ids = messages.filter((m) => m.role === 'tool').map((m) => m.toolCallId);
+  assert.equal(new Set(ids).size, ids.length, 'one tool message per call id');
+}
+
+describe('openai agent kind (fake chat-completions server, real stack)', function () {
+  this.timeout(90_000);
+  let fake: FakeOpenAI | undefined;
+  let apiKey: string;
+
+  beforeEach(() => {
+    apiKey = `sk-fake-${randomBytes(12).toString('hex')}`;
+    process.env[KEY_ENV] = apiKey;
+  });
+
+  afterEach(async () => {
+    await fake?.close();
+    fake = undefined;
+  });
+
+  it('runs a tool-calling conversation to COMPLETED: transcript, tools once each, usage and cost, key kept secret', async () => {
+    const script: FakeReply[] = [
+      { toolCalls: [{ name: 'list_files', arguments: {} }], usage: { prompt: 1000, completion: 50 } },
+      { toolCalls: [{ name: 'file_read', arguments: { path: 'src/app.js' } }], usage: { prompt: 1200, completion: 60 } },
+      { content: 'Adding the feature.', toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }], usage: { prompt: 2000, completion: 70 } },
+      { toolCalls: [{ name: 'run_command', arguments: { argv: ['node', '-e', "require('./src/feature.js')"] } }], usage: { prompt: 2100, completion: 40 } },
+      { content: 'Done: src/feature.js exports a function returning 42.', usage: { prompt: 2200, completion: 30 } },
+    ];
+    fake = await startFakeOpenAI({ script, apiKey });
+    const tenant = uniqueId('tenant');
+    const agent = await addOpenAIAgent(tenant, fake);
+    const input = taskFor(tenant);
+
+    const { client, database } = testStack();
+    await client.submit(input);
+    const final = await client.watch(input, undefined, 200);
+
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(final.routing?.agentId, agent.id);
+    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['check', 'pass']]);
+    assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
+
+    // The model was asked once per turn, with the tools, the key, and every earlier tool result.
+    assert.deepEqual(fake.requests.map((r) => [r.turn, r.outcome]), script.map((_, i) => [i + 1, 'completed']));
+    for (const r of fake.requests) {
+      assert.equal(r.model, MODEL);
+      assert.equal(r.headers.authorization, `Bearer ${apiKey}`);
+      assert.deepEqual(r.tools.map((t) => t.function.name), [...AGENT_TOOL_NAMES]);
+    }
+    const first = fake.requests[0].messages;
+    assert.deepEqual(first.map((m) => m.role), ['system', 'user']);
+    assert.match(first[1].content ?? '', /Test change/, 'the task prompt is built from the spec');
+    const toolResult = (turn: number, callId: string) => fake!.requestsFor(turn)[0].messages.find((m) => m.role === 'tool' && m.tool_call_id === callId)?.content ?? '';
+    assert.match(toolResult(2, 'call_1_0'), /src\/app\.js/, 'list_files result reaches the model');
+    assert.match(toolResult(3, 'call_2_0'), new RegExp(DEEP_MARKER), 'file_read result carries the whole file');
+    assert.match(toolResult(4, 'call_3_0'), /^wrote \d+ bytes/);
+    assert.match(toolResult(5, 'call_4_0'), /^exit 0/, 'run_command ran the new module');
+    assert.equal(fake.requestsFor(5)[0].messages.filter((m) => m.role === 'tool').length, 4);
+
+    // The transcript in PostgreSQL: system, user, then assistant turns each followed by their tool results.
+    const messages = await transcript(input);
+    assert.deepEqual(messages.map((m) => m.role), ['system', 'user', 'assistant', 'tool', 'assistant', 'tool', 'assistant', 'tool', 'assistant', 'tool', 'assistant']);
+    assertWellFormed(messages, 5);
+    const readResult = messages.find((m) => m.role === 'tool' && m.toolCallId === 'call_2_0');
+    assert.ok(readResult?.content?.includes(DEEP_MARKER), 'the file_read result holds the file content');
+    assert.equal(messages.at(-1)?.content, script[4].content);
+
+    // Usage and cost per turn, summed into the agent's statistics.
+    const assistants = messages.filter((m) => m.role === 'assistant');
+    let tokens = 0;
+    let cost = 0;
+    for (const [i, m] of assistants.entries()) {
+      const usage = script[i].usage!;
+      assert.equal(m.promptTokens, usage.prompt);
+      assert.equal(m.completionTokens, usage.completion);
+      const expected = (usage.prompt * PRICING.inputPerMillion + usage.completion * PRICING.outputPerMillion) / 1e6;
+      assert.ok(Math.abs((m.costUsd ?? -1) - expected) < 1e-12, `turn ${i + 1} cost ${m.costUsd} ≠ ${expected}`);
+      tokens += usage.prompt + usage.completion;
+      cost += expected;
+    }
+    const [stats] = await database.db.select().from(agentStats).where(and(eq(agentStats.tenantId, tenant), eq(agentStats.agentId, agent.id)));
+    assert.equal(stats.tasks, 1);
+    assert.equal(stats.totalTokens, tokens);
+    assert.ok(Math.abs(stats.totalCostUsd - cost) < 1e-9, `total cost ${stats.totalCostUsd} ≠ ${cost}`);
+    const [outcome] = await database.db.select().from(agentOutcomes).where(and(eq(agentOutcomes.tenantId, tenant), eq(agentOutcomes.taskId, input.taskId)));
+    assert.equal(outcome.tokens, tokens);
+
+    // Each tool call ran exactly once in the sandbox.
+    const ops = await sandboxOps(input);
+    assert.deepEqual(countOps(ops), { list_files: 1, file_read: 1, file_write: 1, run_command: 1 });
+    assert.ok(ops.every((r) => r.allowed), 'nothing refused');
+
+    // The key never reaches history or the transcript; history holds no full transcript either.
+    const history = await historyJson(input);
+    assert.ok(!history.includes(apiKey), 'the API key is not in workflow history');
+    assert.ok(!history.includes(DEEP_MARKER), 'tool results beyond their summary stay out of workflow history');
+    assert.ok(!JSON.stringify(messages).includes(apiKey), 'the API key is not in the transcript');
+  });
+
+  it('returns a refused tool call to the model as an error result; the model recovers and the violation is listed', async () => {
+    const script: FakeReply[] = [
+      { toolCalls: [{ name: 'file_write', arguments: { path: 'README.md', content: '# hijacked\n' } }] },
+      { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
+      { content: 'Wrote the feature inside the allowed paths.' },
+    ];
+    fake = await startFakeOpenAI({ script, apiKey });
+    const tenant = uniqueId('tenant');
+    await addOpenAIAgent(tenant, fake);
+    const input = taskFor(tenant);
+
+    const { client } = testStack();
+    await client.submit(input);
+    const final = await client.watch(input, undefined, 200);
+
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    const refusal = fake.requestsFor(2)[0].messages.find((m) => m.role === 'tool' && m.tool_call_id === 'call_1_0');
+    assert.match(refusal?.content ?? '', /^error: /, 'the model sees the refusal as the tool result');
+    assert.match(refusal?.content ?? '', /README\.md/);
+    assert.deepEqual(fake.requests.map((r) => r.turn), [1, 2, 3], 'the conversation went on after the refusal');
+    assert.ok(
+      final.violations.some((v) => v.op === 'file_write' && v.path === 'README.md'),
+      `violations: ${JSON.stringify(final.violations)}`,
+    );
+    const refused = (await sandboxOps(input)).filter((r) => !r.allowed);
+    assert.deepEqual(refused.map((r) => [r.op, r.path]), [['file_write', 'README.md']]);
+    assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:README.md`), '# target');
+    assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
+    const messages = await transcript(input);
+    assertWellFormed(messages, 3);
+  });
+
+  describe('limits', () => {
+    const neverStops: FakeScript = (turn) => ({ toolCalls: [{ name: 'list_files', arguments: {} }], usage: { prompt: 300, completion: 20 + turn } });
+
+    it('fails the task as the agent\'s fault when the model never stops within maxTurns', async () => {
+      fake = await startFakeOpenAI({ script: neverStops, apiKey });
+      const tenant = uniqueId('tenant');
+      const agent = await addOpenAIAgent(tenant, fake, { maxTurns: 2 });
+      const input = taskFor(tenant);
+      await testStack().client.submit(input);
+      const final = await testStack().client.watch(input, undefined, 200);
+
+      assert.equal(final.state, 'FAILED');
+      assert.equal(final.error?.type, 'AgentFailedError', JSON.stringify(final.error));
+      assert.match(final.error?.message ?? '', /within 2 turns/);
+      assert.deepEqual(fake.requests.map((r) => r.turn), [1, 2], 'no third model call');
+      assert.deepEqual(countOps(await sandboxOps(input)), { list_files: 2 });
+      const [outcome] = await testStack().database.db.select().from(agentOutcomes).where(and(eq(agentOutcomes.tenantId, tenant), eq(agentOutcomes.taskId, input.taskId)));
+      assert.equal(outcome?.agentId, agent.id);
+      assert.equal(outcome?.outcome, 'FAIL', 'the turn limit counts against the agent');
+      assert.equal(outcome?.tokens, 321 + 322);
+    });
+
+    it('fails the task naming tokens when the conversation uses more than maxTokens', async () => {
+      fake = await startFakeOpenAI({ script: neverStops, apiKey });
+      const tenant = uniqueId('tenant');
+      await addOpenAIAgent(tenant, fake, { maxTokens: 500 });
+      const input = taskFor(tenant);
+      await testStack().client.submit(input);
+      const final = await testStack().client.watch(input, undefined, 200);
+
+      assert.equal(final.state, 'FAILED');
+      assert.equal(final.error?.type, 'AgentFailedError', JSON.stringify(final.error));
+      assert.match(final.error?.message ?? '', /tokens/);
+      assert.match(final.error?.message ?? '', /limit of 500/);
+      assert.deepEqual(fake.requests.map((r) => r.turn), [1, 2], 'stopped at the turn that went over (321 + 322 > 500)');
+      assert.deepEqual(countOps(await sandboxOps(input)), { list_files: 1 }, 'the over-limit turn\'s tool calls never ran');
+    });
+  });
+
+  describe('model endpoint errors', () => {
+    it('retries a 5xx for the same turn and fails fast (AgentConfigError) when the key is refused', async () => {
+      const script: FakeReply[] = [{ toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] }, { content: 'done' }];
+      fake = await startFakeOpenAI({ script, apiKey });
+      fake.failTurn(2, 503);
+      const tenant = uniqueId('tenant');
+      await addOpenAIAgent(tenant, fake);
+      const flaky = taskFor(tenant);
+
+      const wrongKeyServer = await startFakeOpenAI({ script, apiKey: 'sk-the-right-one' });
+      try {
+        const otherTenant = uniqueId('tenant');
+        await addOpenAIAgent(otherTenant, wrongKeyServer);
+        const refused = taskFor(otherTenant);
+        const { client } = testStack();
+        await Promise.all([client.submit(flaky), client.submit(refused)]);
+        const [a, b] = await Promise.all([client.watch(flaky, undefined, 200), client.watch(refused, undefined, 200)]);
+
+        assert.equal(a.state, 'COMPLETED', JSON.stringify(a.error));
+        assert.deepEqual(fake.requestsFor(2).map((r) => r.outcome), ['error', 'completed'], 'the 503 was retried with the same turn');
+        assert.equal(fake.completed(1), 1);
+        assert.equal(fake.completed(2), 1);
+        assertWellFormed(await transcript(flaky), 2);
+
+        assert.equal(b.state, 'FAILED');
+        assert.equal(b.error?.type, 'AgentConfigError', JSON.stringify(b.error));
+        assert.match(b.error?.message ?? '', /401/);
+        assert.deepEqual(wrongKeyServer.requests.map((r) => r.outcome), ['unauthorized'], 'a refused key is not retried');
+        assert.ok(!(await historyJson(refused)).includes(apiKey), 'the key is not echoed into history by the failure');
+      } finally {
+        await wrongKeyServer.close();
+      }
+    });
+  });
+});
+
+/** Starts `arbiter worker` as a separate process on `taskQueue` and waits until it polls. */
+async function spawnWorker(taskQueue: string, home: string): Promise<ChildProcess> {
+  const stack = testStack();
+  let output = '';
+  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'worker'], {
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: stack.address,
+      DATABASE_URL: stack.databaseUrl,
+      ARBITER_TASK_QUEUE: taskQueue,
+      ARBITER_HOME: home,
+      LOG_LEVEL: 'info',
+      [KEY_ENV]: process.env[KEY_ENV],
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  await waitFor('child worker to poll', async () => output.includes('arbiter worker polling'), 60_000);
+  return child;
+}
+
+describe('openai agent: worker killed mid-conversation', function () {
+  this.timeout(120_000);
+  let fake: FakeOpenAI | undefined;
+  let child: ChildProcess | undefined;
+
+  afterEach(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await fake?.close();
+  });
+
+  it('a replacement worker resumes at the last completed step: no model call or tool call made twice', async () => {
+    const apiKey = `sk-fake-${randomBytes(12).toString('hex')}`;
+    process.env[KEY_ENV] = apiKey;
+    const script: FakeReply[] = [
+      { toolCalls: [{ name: 'list_files', arguments: { path: 'src' } }] },
+      { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
+      {
+        toolCalls: [
+          { name: 'file_read', arguments: { path: 'src/feature.js' } },
+          { name: 'run_command', arguments: { argv: ['node', '-e', "require('./src/feature.js')() === 42 || process.exit(4)"] } },
+        ],
+      },
+      { content: 'Feature added and checked.' },
+    ];
+    fake = await startFakeOpenAI({ script, apiKey });
+    fake.hold(3);
+    const stack = testStack();
+    const tenant = uniqueId('tenant');
+    await addOpenAIAgent(tenant, fake);
+    const input = taskFor(tenant);
+    const taskQueue = uniqueId('openai-crash-queue');
+    const home = mkdtempSync(path.join(os.tmpdir(), 'arbiter-openai-host-'));
+    chmodSync(home, 0o711); // the sandbox user must traverse it
+
+    child = await spawnWorker(taskQueue, home);
+    const client = await ArbiterClient.connect({ address: stack.address, namespace: 'default', tls: false }, { taskQueue });
+    try {
+      await client.submit(input);
+      const inFlight = await fake.waitForRequest(3, 1, 60_000);
+      const before = await client.status(input);
+      assert.equal(before.state, 'EXECUTING');
+      assert.equal(before.subState, 'agent turn 3');
+      const dead = child;
+      dead.kill('SIGKILL');
+      if (dead.exitCode === null && dead.signalCode === null) await new Promise((r) => dead.once('exit', r));
+      await waitFor('the killed worker\'s model request to drop', async () => inFlight.outcome === 'aborted', 10_000);
+
+      const replacement = await stack.startWorker(taskQueue, home);
+      try {
+        fake.release(3);
+        const final = await client.watch(input, undefined, 250);
+        assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+        assert.equal(final.workspace?.hostQueue, replacement.worker.hostQueue, 'the same host: the workspace was reused');
+        assert.equal(final.workspace?.hostQueue, before.workspace?.hostQueue);
+
+        // Every turn's response was delivered exactly once; only the interrupted turn was asked again.
+        for (const turn of [1, 2, 3, 4]) assert.equal(fake.completed(turn), 1, `turn ${turn} completed ${fake.completed(turn)} times`);
+        assert.deepEqual(fake.requests.map((r) => [r.turn, r.outcome]), [[1, 'completed'], [2, 'completed'], [3, 'aborted'], [3, 'completed'], [4, 'completed']]);
+
+        // Every tool call executed exactly once, before and after the crash.
+        assert.deepEqual(countOps(await sandboxOps(input)), { list_files: 1, file_write: 1, file_read: 1, run_command: 1 });
+        const messages = await transcript(input);
+        assertWellFormed(messages, 4);
+        const toolIds = messages.filter((m) => m.role === 'tool').map((m) => m.toolCallId);
+        assert.deepEqual(toolIds, ['call_1_0', 'call_2_0', 'call_3_0', 'call_3_1']);
+        assert.match(messages.find((m) => m.toolCallId === 'call_3_1')?.content ?? '', /^exit 0/);
+        assert.match(messages.find((m) => m.toolCallId === 'call_3_0')?.content ?? '', /42/);
+        assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
+        assert.ok(!(await historyJson(input)).includes(apiKey));
+      } finally {
+        replacement.worker.shutdown();
+        await replacement.running;
+      }
+    } finally {
+      await client.close();
+    }
+  });
+});
