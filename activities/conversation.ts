@@ -96,11 +96,16 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       const apiKey = config.apiKeyEnv ? deps.secretEnv(config.apiKeyEnv) : undefined;
       if (config.apiKeyEnv && !apiKey) throw new AgentConfigError(input.agentId, `environment variable ${config.apiKeyEnv} (its API key) is not set on this worker`);
       let response;
+      const activity = Context.current();
+      // Heartbeats carry cancellation to a long model call; the request is aborted with the task.
+      const beat = setInterval(() => activity.heartbeat({ turn: input.turn }), 1000);
       try {
-        response = await requestCompletion(config, apiKey, transcript.map(toApiMessage), Context.current().cancellationSignal);
+        response = await requestCompletion(config, apiKey, transcript.map(toApiMessage), activity.cancellationSignal);
       } catch (err) {
         if ((err as Error).cause === 'config') throw new AgentConfigError(input.agentId, (err as Error).message);
         throw err;
+      } finally {
+        clearInterval(beat);
       }
       const message = response.choices?.[0]?.message;
       if (!message) throw new Error('model endpoint returned no choices');

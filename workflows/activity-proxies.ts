@@ -28,7 +28,8 @@ export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s'
 /** Feedback is idempotent per task; retried generously so statistics are never lost. */
 export const { recordTaskOutcome, recordAgentHealth } = proxyActivities<ArbiterActivities>(options('30s', 20));
 /** A model turn: each attempt may wait on a slow model; failures to reach it are retried. */
-export const { startConversation, callModel } = proxyActivities<ArbiterActivities>(options('10m', 5));
+export const { startConversation } = proxyActivities<ArbiterActivities>(options('1m', 5));
+export const { callModel } = proxyActivities<ArbiterActivities>(options('10m', 5, { heartbeatTimeout: '30s' }));
 /** Cloning a large repository can take minutes. */
 export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(options('15m', 5));
 /** Delivery rebuilds the same commit on every attempt, so retries are safe. */
