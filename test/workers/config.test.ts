@@ -12,7 +12,8 @@ const API_KEY = 'tmprl-api-key-do-not-log-1234567890';
 
 describe('worker config', () => {
   it('has the documented defaults for an empty environment', () => {
-    const config = loadWorkerConfig({}, '/srv/arbiter');
+    const { secretEnv, ...config } = loadWorkerConfig({}, '/srv/arbiter');
+    assert.equal(secretEnv('ANY_KEY'), undefined, 'no secrets in an empty environment');
     assert.deepEqual(config, {
       temporal: { address: '127.0.0.1:7233', namespace: 'default', tls: false, tlsCertPath: undefined, tlsKeyPath: undefined, apiKey: undefined },
       databaseUrl: undefined,
