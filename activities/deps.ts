@@ -2,6 +2,7 @@
 import type { Db } from '../db/client';
 import type { BreakerPolicy } from '../db/agent-stats';
 import type { SandboxConfig } from './sandbox/config';
+import type { VerdictSigner } from './signing';
 
 /** Shared dependencies of Arbiter's activities. */
 export interface ActivityDeps {
@@ -24,4 +25,6 @@ export interface ActivityDeps {
    * config module; the value goes into the model request only, never into logs or history.
    */
   secretEnv: (name: string) => string | undefined;
+  /** Signs verdicts; its key id is published in every envelope. */
+  signer: VerdictSigner;
 }

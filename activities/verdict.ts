@@ -1,28 +1,30 @@
 /**
- * `issueVerdict`: computes the verdict from the gate evidence, digests its canonical JSON and
- * stores it once per task; a retry returns the verdict already stored.
+ * `issueVerdict`: computes the verdict from the gate evidence, signs it as an in-toto
+ * statement in a DSSE envelope (ed25519), and stores it once per task; a retry returns the
+ * verdict already stored.
  */
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
-import { buildVerdictPayload, canonicalJson } from '../domain/verdict';
+import { verdictStatement } from '../domain/dsse';
+import { buildVerdictPayload } from '../domain/verdict';
 import type { VerdictOutcome } from '../domain/task';
 import { verdicts } from '../db/schema';
 import type { ActivityDeps } from './deps';
-import { sha256 } from './digest';
 import { parseActivityInput } from './input';
 
 /** Builds the `issueVerdict` activity. */
-export function createVerdictActivities({ db }: ActivityDeps) {
+export function createVerdictActivities({ db, signer }: ActivityDeps) {
   return {
     async issueVerdict(raw: IssueVerdictInput): Promise<IssuedVerdict> {
       const input = parseActivityInput(IssueVerdictInput, raw);
       const payload = buildVerdictPayload(input);
-      const digest = sha256(canonicalJson(payload));
+      // The digest names the exact signed statement bytes; the envelope text is stored verbatim.
+      const { envelope, statementDigest: digest } = signer.signStatement(verdictStatement(payload));
       await db
         .insert(verdicts)
-        .values({ id: randomUUID(), tenantId: input.tenantId, taskId: input.taskId, outcome: payload.outcome, digest, payload })
+        .values({ id: randomUUID(), tenantId: input.tenantId, taskId: input.taskId, outcome: payload.outcome, digest, payload, envelope })
         .onConflictDoNothing();
       const [stored] = await db
         .select()

@@ -14,6 +14,7 @@ import { openDatabase } from '../db/client';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { migrateDatabase } from '../db/migrate';
 import { agents } from '../db/schema';
+import { createVerdictSigner, loadOrCreateSigningKey } from '../activities/signing';
 
 async function main(): Promise<void> {
   const count = Number(process.env.BENCH_AGENTS ?? 1000);
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < count; i += 3) {
       await recordOutcome(database.db, { tenantId: tenant, taskId: `history-${i}`, agentId: rows[i].id, taskType: 'feature', outcome: i % 2 ? 'PASS' : 'FAIL', reward: i % 2, latencyMs: 1000, tokens: 0, costUsd: 0 });
     }
-    const activities = createActivities({ db: database.db, home: tmp, hostQueue: 'bench', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: () => undefined });
+    const activities = createActivities({ db: database.db, home: tmp, hostQueue: 'bench', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: () => undefined, signer: createVerdictSigner(loadOrCreateSigningKey(path.join(tmp, 'key.pem'))) });
     const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
     const samples: number[] = [];

@@ -14,6 +14,7 @@ import { DatabaseUrlSchema } from '../db/client';
 const ClientEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
   DATABASE_URL: DatabaseUrlSchema.optional(),
   ARBITER_HOME: z.string().optional(),
+  ARBITER_SIGNING_KEY_FILE: z.string().optional(),
   ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   ARBITER_TENANT: z.string().min(1).default('default'),
   ARBITER_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
@@ -42,6 +43,8 @@ export interface ClientConfig {
   retentionHours: number;
   /** Reads an agent's secret by environment variable name (never logged, never stored). */
   secretEnv: (name: string) => string | undefined;
+  /** Operator-supplied verdict signing key (PKCS8 PEM); Arbiter creates one under ARBITER_HOME otherwise. */
+  signingKeyFile?: string;
   /** Level of the in-process worker's log (`arbiter start`). */
   logLevel: 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Ports `arbiter start` uses for what it starts itself. */
@@ -84,6 +87,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     sandbox: sandboxConfigFromEnv(e),
     retentionHours: e.ARBITER_WORKSPACE_RETENTION_HOURS,
     secretEnv: (name: string) => env[name] || undefined,
+    signingKeyFile: e.ARBITER_SIGNING_KEY_FILE,
     localPorts: { temporal: e.ARBITER_TEMPORAL_PORT, ui: e.ARBITER_UI_PORT, postgres: e.ARBITER_PG_PORT },
     explicit: { temporal: Boolean(e.TEMPORAL_ADDRESS), database: Boolean(e.DATABASE_URL) },
   };

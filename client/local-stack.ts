@@ -56,7 +56,7 @@ export async function startLocalStack(config: ClientConfig, ports: LocalPorts, s
     const connection = await NativeConnection.connect(connectionOptions({ ...config.temporal, address: temporal.address }));
     stops.push(() => connection.close());
     say('starting worker (bundling workflows)');
-    const worker = await createArbiterWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.taskQueue, database, home: config.home, sandbox: config.sandbox, retentionHours: config.retentionHours, secretEnv: config.secretEnv });
+    const worker = await createArbiterWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.taskQueue, database, home: config.home, sandbox: config.sandbox, retentionHours: config.retentionHours, secretEnv: config.secretEnv, signingKeyFile: config.signingKeyFile });
     const running = worker.run();
     stops.push(async () => {
       worker.shutdown();

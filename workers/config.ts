@@ -13,6 +13,7 @@ import { TemporalEnvSchema, temporalProfileFromEnv, withoutEmptyValues, type Tem
 const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
   DATABASE_URL: DatabaseUrlSchema.optional(),
   ARBITER_HOME: z.string().optional(),
+  ARBITER_SIGNING_KEY_FILE: z.string().optional(),
   ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
@@ -30,6 +31,8 @@ export interface WorkerConfig {
   retentionHours: number;
   /** Reads an agent's secret by environment variable name (never logged, never stored). */
   secretEnv: (name: string) => string | undefined;
+  /** Operator-supplied verdict signing key (PKCS8 PEM); Arbiter creates one under ARBITER_HOME otherwise. */
+  signingKeyFile?: string;
 }
 
 /** Thrown with every offending variable named. */
@@ -57,6 +60,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     sandbox: sandboxConfigFromEnv(e),
     retentionHours: e.ARBITER_WORKSPACE_RETENTION_HOURS,
     secretEnv: (name: string) => env[name] || undefined,
+    signingKeyFile: e.ARBITER_SIGNING_KEY_FILE,
   };
 }
 

@@ -27,6 +27,7 @@ export async function runWorkerProcess(): Promise<void> {
       sandbox: config.sandbox,
       retentionHours: config.retentionHours,
       secretEnv: config.secretEnv,
+      signingKeyFile: config.signingKeyFile,
     });
     logger.info('arbiter worker polling', { taskQueue: config.taskQueue });
     await worker.run();

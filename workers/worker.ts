@@ -12,6 +12,7 @@ import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@tempora
 import { createActivities } from '../activities';
 import { sweepWorkspaces } from '../activities/workspace-retention';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../activities/sandbox/config';
+import { createVerdictSigner, loadOrCreateSigningKey } from '../activities/signing';
 import type { Database } from '../db/client';
 import { migrateDatabase } from '../db/migrate';
 import { hostTaskQueue } from '../temporal-config';
@@ -33,6 +34,8 @@ export interface ArbiterWorkerOptions {
   retentionHours?: number;
   /** Secret lookup for agents' API keys (by env var name); none when absent. */
   secretEnv?: (name: string) => string | undefined;
+  /** ed25519 key that signs verdicts; created at `<home>/keys/verdict-signing.pem` when absent. */
+  signingKeyFile?: string;
 }
 
 /** The pair of Temporal workers one Arbiter worker process runs. */
@@ -46,6 +49,11 @@ export interface ArbiterWorker {
 /** Path of the compiled workflows module the bundler starts from. */
 export function workflowsPath(): string {
   return require.resolve('../workflows');
+}
+
+/** Where the verdict signing key lives unless the operator names one. */
+export function defaultSigningKeyFile(home: string): string {
+  return path.join(home, 'keys', 'verdict-signing.pem');
 }
 
 /** This host's id, created once per ARBITER_HOME. */
@@ -79,7 +87,8 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   if (sandbox.mode === 'unsafe-none') Runtime.instance().logger.warn('UNSAFE: commands will run WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none); development only');
   const retentionHours = options.retentionHours ?? 24;
   const secretEnv = options.secretEnv ?? (() => undefined);
-  const activities = createActivities({ db: options.database.db, home: options.home, hostQueue, sandbox, retentionHours, secretEnv });
+  const signer = createVerdictSigner(loadOrCreateSigningKey(options.signingKeyFile ?? defaultSigningKeyFile(options.home)));
+  const activities = createActivities({ db: options.database.db, home: options.home, hostQueue, sandbox, retentionHours, secretEnv, signer });
   const common = { connection: options.connection, namespace: options.namespace, activities, shutdownGraceTime: options.shutdownGraceTime ?? '10s' };
   const shared = await Worker.create({
     ...common,

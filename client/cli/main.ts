@@ -10,6 +10,7 @@ import { registerAgentCommands } from './agents';
 import { registerDoctorCommand } from './doctor';
 import { EXIT, UsageError } from './output';
 import { registerExportCommand } from './export';
+import { registerVerdictCommands } from './verdict';
 import { registerSandboxCommands } from './sandbox';
 import { registerStartCommand } from './start';
 import { registerTaskCommands } from './tasks';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerAgentCommands(program, run);
   registerSandboxCommands(program, run);
   registerExportCommand(program, run);
+  registerVerdictCommands(program, run);
   return program;
 }
 

@@ -9,19 +9,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import { DEFAULT_SANDBOX_CONFIG } from '../../activities/sandbox/config';
 import { upsertAgent } from '../../db/agents';
 import type { PreparedWorkspace } from '../../domain/activity-io';
 import type { WorkingSpec } from '../../domain/spec';
 import { gitIn, makeRepo, uniqueId } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
+import { testActivityDeps, testStack } from '../helpers/stack';
 
 describe('workspace git isolation', function () {
   this.timeout(60_000);
 
   it('ignores hooks, fsmonitor and a forged .git written into the tree', async () => {
-    const { database, home } = testStack();
-    const activities = createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: () => undefined });
+    const activities = createActivities(testActivityDeps());
     const env = new MockActivityEnvironment();
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');
@@ -44,8 +42,8 @@ describe('workspace git isolation', function () {
   });
 
   it('executeAgent starts from the base commit on every attempt', async () => {
-    const { database, home } = testStack();
-    const activities = createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: () => undefined });
+    const { database } = testStack();
+    const activities = createActivities(testActivityDeps());
     const env = new MockActivityEnvironment();
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');

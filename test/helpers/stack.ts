@@ -12,6 +12,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
 import { DEFAULT_SANDBOX_CONFIG } from '../../activities/sandbox/config';
+import { createVerdictSigner, loadOrCreateSigningKey } from '../../activities/signing';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot, temporalCliPath } from '../../client/paths';
 import { openDatabase, type Database } from '../../db/client';
@@ -19,7 +20,7 @@ import { ensureDatabase, startEmbeddedPostgres, type EmbeddedPostgresHandle } fr
 import { migrateDatabase } from '../../db/migrate';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { installRuntimeLogger } from '../../workers/logger';
-import { createArbiterWorker, workflowsPath, type ArbiterWorker } from '../../workers/worker';
+import { createArbiterWorker, defaultSigningKeyFile, workflowsPath, type ArbiterWorker } from '../../workers/worker';
 
 /** Everything a test needs to drive Arbiter for real. */
 export interface TestStack {
@@ -45,7 +46,8 @@ const cleanups: Array<() => Promise<void> | void> = [];
 /** Activity dependencies on the test stack, for tests that run activities directly. */
 export function testActivityDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps {
   const s = testStack();
-  return { db: s.database.db, home: s.home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: (n) => process.env[n], ...overrides };
+  const signer = createVerdictSigner(loadOrCreateSigningKey(defaultSigningKeyFile(s.home)));
+  return { db: s.database.db, home: s.home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: (n) => process.env[n], signer, ...overrides };
 }
 
 /** The running stack; only valid inside tests (after the root hook ran). */

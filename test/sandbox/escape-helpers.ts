@@ -19,7 +19,7 @@ import type { PreparedWorkspace } from '../../domain/activity-io';
 import { PolicyViolationError } from '../../domain/errors';
 import type { SandboxPolicy } from '../../domain/sandbox';
 import { makeRepo, uniqueId } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
+import { testActivityDeps, testStack } from '../helpers/stack';
 
 /** Everything may be written by scope: refusals in this suite come from confinement, not scope. */
 export const OPEN_POLICY: SandboxPolicy = { scopeIn: ['**'], scopeOut: [], riskTier: 3, allowShell: false };
@@ -134,7 +134,7 @@ export async function sandboxTask(options: { files?: Record<string, string>; rep
   const { database, home } = testStack();
   const db = database.db;
   const config = options.config ?? DEFAULT_SANDBOX_CONFIG;
-  const activities = createActivities({ db, home, hostQueue: 'unused', sandbox: config, retentionHours: 24, secretEnv: () => undefined });
+  const activities = createActivities(testActivityDeps({ db, home, sandbox: config }));
   const env = new MockActivityEnvironment();
   const tenantId = uniqueId('tenant');
   const taskId = uniqueId('task');

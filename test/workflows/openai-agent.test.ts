@@ -8,20 +8,23 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { and, asc, eq } from 'drizzle-orm';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot } from '../../client/paths';
 import { upsertAgent } from '../../db/agents';
 import { agentOutcomes, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
+import type { ConversationLimits, ModelReply, ValidateSpecResult } from '../../domain/activity-io';
 import { AGENT_TOOL_NAMES } from '../../domain/agent-tools';
 import type { TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { startFakeOpenAI, type FakeOpenAI, type FakeReply, type FakeScript } from '../helpers/fake-openai';
 import { gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
+import { testActivityDeps, testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 
 const KEY_ENV = 'FAKE_OPENAI_KEY';
@@ -33,6 +36,7 @@ const DEEP_MARKER = `deep-marker-${randomBytes(6).toString('hex')}`;
 const APP_JS = `module.exports = 1;\n/*${'.'.repeat(2000)}*/\n// ${DEEP_MARKER}\n`;
 
 type Ref = { tenantId: string; taskId: string };
+type ToolResult = { ok: boolean; summary: string };
 
 function taskFor(tenantId: string, extra: Partial<TaskInput> = {}): TaskInput & Ref {
   return {
@@ -83,9 +87,18 @@ function countOps(rows: Awaited<ReturnType<typeof sandboxOps>>): Record<string, 
   return counts;
 }
 
+/** The workflow's history as text, with every payload decoded (payload data is binary JSON). */
 async function historyJson(ref: Ref): Promise<string> {
   const history = await testStack().client.temporal.workflow.getHandle(taskWorkflowId(ref)).fetchHistory();
-  return JSON.stringify(history);
+  const text = JSON.stringify(history, (_key, value: unknown) => {
+    if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+    const v = value as { type?: unknown; data?: unknown } | null;
+    if (v && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data as number[]).toString('utf8');
+    return value;
+  });
+  // Proof the payloads were decoded: the activity inputs name the conversation.
+  assert.ok(text.includes(`${ref.tenantId}/${ref.taskId}/1`), 'history payloads decoded');
+  return text;
 }
 
 /** Asserts every assistant turn appears once, in order, and every tool call has exactly one result right after its turn. */
@@ -234,6 +247,44 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
     const messages = await transcript(input);
     assertWellFormed(messages, 3);
+  });
+
+  it('answers a model turn or a tool call already in the transcript from it, never asking or running it again', async () => {
+    // What a retry after a crash between the model's answer (or the tool's effect) and the activity's completion sees.
+    const script: FakeReply[] = [{ toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] }, { content: 'done' }];
+    fake = await startFakeOpenAI({ script, apiKey });
+    const tenant = uniqueId('tenant');
+    const agent = await addOpenAIAgent(tenant, fake);
+    const ref = { tenantId: tenant, taskId: uniqueId('task') };
+    const workspacePath = mkdtempSync(path.join(os.tmpdir(), 'arbiter-openai-ws-'));
+    const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const env = new MockActivityEnvironment(undefined, { logger: quiet });
+    const a = createActivities(testActivityDeps());
+    const { spec }: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
+    const conversationId = `${tenant}/${ref.taskId}/1`;
+    const limits: ConversationLimits = await env.run(a.startConversation, { ...ref, agentId: agent.id, conversationId, spec });
+    await env.run(a.startConversation, { ...ref, agentId: agent.id, conversationId, spec });
+    assert.equal(limits.maxTurns, 30);
+
+    const turn = { ...ref, agentId: agent.id, conversationId, turn: 1 };
+    const first: ModelReply = await env.run(a.callModel, turn);
+    const again: ModelReply = await env.run(a.callModel, turn);
+    assert.deepEqual(again, first);
+    assert.equal(fake.requests.length, 1, 'the stored turn is not requested again');
+    assert.deepEqual(first.toolCalls.map((c) => [c.id, c.name]), [['call_1_0', 'file_write']]);
+
+    const call = { ...ref, conversationId, callId: first.toolCalls[0].id, name: first.toolCalls[0].name, arguments: first.toolCalls[0].arguments, workspacePath, spec };
+    const ran: ToolResult = await env.run(a.runToolCall, call);
+    const ranAgain: ToolResult = await env.run(a.runToolCall, call);
+    assert.equal(ran.ok, true, ran.summary);
+    assert.equal(ranAgain.ok, true);
+    assert.equal(ranAgain.summary, ran.summary);
+    assert.equal(readFileSync(path.join(workspacePath, 'src/feature.js'), 'utf8'), FEATURE);
+    assert.deepEqual(countOps(await sandboxOps(ref)), { file_write: 1 }, 'the stored tool call is not executed again');
+
+    await env.run(a.callModel, { ...turn, turn: 2 });
+    assert.deepEqual(fake.requests.map((r) => r.turn), [1, 2]);
+    assertWellFormed(await transcript(ref), 2);
   });
 
   describe('limits', () => {

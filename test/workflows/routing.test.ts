@@ -7,15 +7,13 @@ import assert from 'node:assert/strict';
 import { and, eq, sql } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import { DEFAULT_SANDBOX_CONFIG } from '../../activities/sandbox/config';
 import { agentStats, agents } from '../../db/schema';
 import type { RoutingDecision } from '../../domain/activity-io';
 import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
+import { testActivityDeps, testStack } from '../helpers/stack';
 
 function activities(breaker = { threshold: 2, cooldownMs: 1500 }) {
-  const { database, home } = testStack();
-  return createActivities({ db: database.db, home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, breaker, secretEnv: () => undefined });
+  return createActivities(testActivityDeps({ breaker }));
 }
 
 async function runTask(tenantId: string, agentHint?: string) {

@@ -1,0 +1,105 @@
+/**
+ * ed25519 signing of verdicts (node:crypto). The key is created on first use in a file only
+ * the owner can read, or supplied by the operator; its public half is published in every
+ * envelope's key id (`ed25519:<base64 of the 32-byte key>`), so a verdict can be checked
+ * offline and pinned to a known key.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding, type DsseEnvelope, type VerdictStatement } from '../domain/dsse';
+import { canonicalJson } from '../domain/verdict';
+import { sha256 } from './digest';
+
+/** Signs statements with one key. */
+export interface VerdictSigner {
+  keyId: string;
+  signStatement(statement: VerdictStatement): { envelope: string; statementDigest: string };
+}
+
+/** `ed25519:<base64 raw public key>` for a public key. */
+export function keyIdOf(publicKey: KeyObject): string {
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  return `ed25519:${der.subarray(der.length - 32).toString('base64')}`;
+}
+
+/** The public key a key id publishes. */
+export function publicKeyFromKeyId(keyId: string): KeyObject {
+  const raw = Buffer.from(keyId.replace(/^ed25519:/, ''), 'base64');
+  if (!keyId.startsWith('ed25519:') || raw.length !== 32) throw new Error(`'${keyId}' is not an ed25519 key id`);
+  const spkiPrefix = Buffer.from('302a300506032b6570032100', 'hex');
+  return createPublicKey({ key: Buffer.concat([spkiPrefix, raw]), format: 'der', type: 'spki' });
+}
+
+/** Reads the key at `file`, creating it (0600, public half beside it as `.pub`) when missing. */
+export function loadOrCreateSigningKey(file: string): KeyObject {
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    try {
+      writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+      writeFileSync(`${file}.pub`, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another worker created it first
+    }
+  }
+  return createPrivateKey(readFileSync(file));
+}
+
+/** A signer over `privateKey`. */
+export function createVerdictSigner(privateKey: KeyObject): VerdictSigner {
+  const keyId = keyIdOf(createPublicKey(privateKey));
+  return {
+    keyId,
+    signStatement(statement) {
+      const body = Buffer.from(canonicalJson(statement));
+      const sig = sign(null, preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, body), privateKey);
+      const envelope: DsseEnvelope = { payloadType: IN_TOTO_PAYLOAD_TYPE, payload: body.toString('base64'), signatures: [{ keyid: keyId, sig: sig.toString('base64') }] };
+      return { envelope: `${JSON.stringify(envelope, null, 2)}\n`, statementDigest: sha256(body) };
+    },
+  };
+}
+
+/** The result of checking an envelope. */
+export interface EnvelopeCheck {
+  ok: boolean;
+  problems: string[];
+  keyId?: string;
+  statement?: VerdictStatement;
+  statementDigest?: string;
+}
+
+/**
+ * Checks an envelope offline: well-formed, signed over its exact payload by the key its key id
+ * names, and (when `trustedKeyIds` is given) by one of those keys.
+ */
+export function verifyEnvelope(text: string, trustedKeyIds: string[] = []): EnvelopeCheck {
+  let envelope: DsseEnvelope;
+  try {
+    envelope = JSON.parse(text) as DsseEnvelope;
+  } catch {
+    return { ok: false, problems: ['the envelope is not valid JSON'] };
+  }
+  const problems: string[] = [];
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) problems.push(`payloadType is '${envelope.payloadType}', expected '${IN_TOTO_PAYLOAD_TYPE}'`);
+  const body = Buffer.from(envelope.payload ?? '', 'base64');
+  if (body.toString('base64') !== envelope.payload) problems.push('payload is not canonical base64');
+  const signature = envelope.signatures?.[0];
+  if (!signature || envelope.signatures.length !== 1) problems.push('expected exactly one signature');
+  let statement: VerdictStatement | undefined;
+  try {
+    statement = JSON.parse(body.toString('utf8')) as VerdictStatement;
+  } catch {
+    problems.push('payload is not a JSON statement');
+  }
+  if (signature) {
+    try {
+      const ok = verify(null, preAuthEncoding(envelope.payloadType, body), publicKeyFromKeyId(signature.keyid), Buffer.from(signature.sig, 'base64'));
+      if (!ok) problems.push(`signature does not verify against key ${signature.keyid}`);
+    } catch (err) {
+      problems.push(`signature cannot be checked: ${(err as Error).message}`);
+    }
+    if (trustedKeyIds.length && !trustedKeyIds.includes(signature.keyid)) problems.push(`signed by ${signature.keyid}, which is not a trusted key`);
+  }
+  return { ok: problems.length === 0, problems, keyId: signature?.keyid, statement, statementDigest: sha256(body) };
+}
