@@ -16,6 +16,7 @@ import { loadArtifact } from './artifacts';
 import type { ActivityDeps } from './deps';
 import { git, resolveCommit } from './git';
 import { parseActivityInput } from './input';
+import { appendProvenance } from '../db/provenance';
 
 type Input = ReturnType<typeof DeliverChangeInput.parse>;
 
@@ -66,6 +67,7 @@ export function createDeliveryActivities({ db }: ActivityDeps) {
       if (existing && existing !== commit) throw new DeliveryConflictError(branch, existing, commit);
       // The empty old value makes the update create-only: a branch that appeared meanwhile is not overwritten.
       if (!existing) await git(input.repoPath, ['update-ref', '-m', `arbiter: deliver ${input.taskId}`, `refs/heads/${branch}`, commit, '']);
+      await appendProvenance(db, { tenantId: input.tenantId, eventKey: `task/${input.taskId}/delivered`, kind: 'change.delivered', subject: `${input.tenantId}/${input.taskId}`, payload: { branch, commit, repoPath: input.repoPath, verdictDigest: input.verdictDigest } });
       log.info('change delivered', { branch, commit });
       return { branch, commit };
     },

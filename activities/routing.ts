@@ -18,6 +18,7 @@ import type { DbExecutor } from '../db/client';
 import { routingDecisions } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { appendProvenance } from '../db/provenance';
 
 type Candidate = RoutingDecision['candidates'][number] & { busy?: boolean };
 
@@ -99,6 +100,7 @@ export function createRoutingActivities({ db }: ActivityDeps) {
         await tx.insert(routingDecisions).values({ tenantId: input.tenantId, taskId: input.taskId, agentId: chosen.agentId, taskType: input.taskType, reason, exploration, candidates: recorded });
         return { agentId: chosen.agentId, agentKind: agents.find((a) => a.id === chosen.agentId)?.kind ?? 'unknown', reason, exploration, candidates: recorded };
       });
+      await appendProvenance(db, { tenantId: input.tenantId, eventKey: `task/${input.taskId}/routed`, kind: 'task.routed', subject: `${input.tenantId}/${input.taskId}`, payload: { agentId: decision.agentId, exploration: decision.exploration, taskType: input.taskType } });
       log.info('task routed', { agentId: decision.agentId, candidates: decision.candidates.length });
       return decision;
     },

@@ -8,6 +8,8 @@ import { RecordTransitionInput } from '../domain/activity-io';
 import { taskEvents, tasks } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { appendProvenance } from '../db/provenance';
+import { TERMINAL_STATES } from '../domain/lifecycle';
 
 /** Builds the `recordTransition` activity. */
 export function createTransitionActivities({ db }: ActivityDeps) {
@@ -39,6 +41,10 @@ export function createTransitionActivities({ db }: ActivityDeps) {
           })
           .onConflictDoNothing();
       });
+      if (input.to === 'RECEIVED' || TERMINAL_STATES.includes(input.to)) {
+        const kind = input.to === 'RECEIVED' ? 'task.submitted' : `task.${input.to.toLowerCase()}`;
+        await appendProvenance(db, { tenantId: input.tenantId, eventKey: `task/${input.taskId}/${kind}`, kind, subject: `${input.tenantId}/${input.taskId}`, payload: { workflowId: input.workflowId, at: input.at, ...columns } });
+      }
       log.info('task transition recorded', { seq: input.seq, from: input.from, to: input.to });
     },
   };

@@ -13,6 +13,7 @@ import type { VerdictOutcome } from '../domain/task';
 import { verdicts } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { appendProvenance } from '../db/provenance';
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
@@ -30,6 +31,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
         .select()
         .from(verdicts)
         .where(and(eq(verdicts.tenantId, input.tenantId), eq(verdicts.taskId, input.taskId)));
+      await appendProvenance(db, { tenantId: input.tenantId, eventKey: `task/${input.taskId}/verdict`, kind: 'verdict.issued', subject: `${input.tenantId}/${input.taskId}`, payload: { outcome: stored.outcome, digest: stored.digest, keyId: signer.keyId } });
       log.info('verdict issued', { outcome: stored.outcome, digest: stored.digest });
       return { verdictId: stored.id, outcome: stored.outcome as VerdictOutcome, digest: stored.digest };
     },

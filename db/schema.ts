@@ -162,6 +162,8 @@ export const provenanceEvents = pgTable(
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     tenantId: text('tenant_id').notNull(),
     seq: integer('seq').notNull(),
+    /** What the event is about, once: a retried append with the same key adds nothing. */
+    eventKey: text('event_key').notNull(),
     kind: text('kind').notNull(),
     subject: text('subject').notNull(),
     payload: jsonb('payload').notNull(),
@@ -169,7 +171,7 @@ export const provenanceEvents = pgTable(
     hash: text('hash').notNull(),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('provenance_tenant_seq_uq').on(t.tenantId, t.seq)],
+  (t) => [uniqueIndex('provenance_tenant_seq_uq').on(t.tenantId, t.seq), uniqueIndex('provenance_tenant_key_uq').on(t.tenantId, t.eventKey)],
 );
 
 /** Large outputs (patches, logs) kept out of workflow history; the workflow passes the id. */

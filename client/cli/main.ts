@@ -10,6 +10,7 @@ import { registerAgentCommands } from './agents';
 import { registerDoctorCommand } from './doctor';
 import { EXIT, UsageError } from './output';
 import { registerExportCommand } from './export';
+import { registerProvenanceCommands } from './provenance';
 import { registerVerdictCommands } from './verdict';
 import { registerSandboxCommands } from './sandbox';
 import { registerStartCommand } from './start';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerSandboxCommands(program, run);
   registerExportCommand(program, run);
   registerVerdictCommands(program, run);
+  registerProvenanceCommands(program, run);
   return program;
 }
 

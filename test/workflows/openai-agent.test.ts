@@ -90,8 +90,9 @@ function countOps(rows: Awaited<ReturnType<typeof sandboxOps>>): Record<string, 
 /** The workflow's history as text, with every payload decoded (payload data is binary JSON). */
 async function historyJson(ref: Ref): Promise<string> {
   const history = await testStack().client.temporal.workflow.getHandle(taskWorkflowId(ref)).fetchHistory();
-  const text = JSON.stringify(history, (_key, value: unknown) => {
+  const text = JSON.stringify(history, (key, value: unknown) => {
     if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+    if (key === 'data' && typeof value === 'string') return Buffer.from(value, 'base64').toString('utf8'); // proto JSON: bytes as base64
     const v = value as { type?: unknown; data?: unknown } | null;
     if (v && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data as number[]).toString('utf8');
     return value;

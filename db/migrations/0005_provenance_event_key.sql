@@ -1,0 +1,2 @@
+ALTER TABLE "provenance_events" ADD COLUMN "event_key" text NOT NULL;--> statement-breakpoint
+CREATE UNIQUE INDEX "provenance_tenant_key_uq" ON "provenance_events" USING btree ("tenant_id","event_key");

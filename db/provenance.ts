@@ -1,0 +1,64 @@
+/**
+ * The provenance log: append-only and hash-chained per tenant. Each row's hash covers its
+ * content and the previous row's hash, so an edited, removed or reordered row breaks the chain
+ * at a place `verifyProvenance` names.
+ */
+import { createHash } from 'node:crypto';
+import { asc, desc, eq, sql } from 'drizzle-orm';
+import { canonicalJson } from '../domain/verdict';
+import type { Db } from './client';
+import { provenanceEvents } from './schema';
+
+/** The hash the first row of every tenant's chain follows. */
+export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
+
+/** An event to record. */
+export interface ProvenanceEvent {
+  tenantId: string;
+  /** Identifies the event once (e.g. `task/T-1/verdict`): appending it again adds nothing. */
+  eventKey: string;
+  kind: string;
+  subject: string;
+  payload: Record<string, unknown>;
+}
+
+/** The hash of one row: its content and where it sits in the chain. */
+export function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: string }): string {
+  const content = canonicalJson({ tenantId: row.tenantId, seq: row.seq, eventKey: row.eventKey, kind: row.kind, subject: row.subject, payload: row.payload, prevHash: row.prevHash });
+  return `sha256:${createHash('sha256').update(content).digest('hex')}`;
+}
+
+/** Appends the event at the end of its tenant's chain (serialised per tenant); idempotent on `eventKey`. */
+export async function appendProvenance(db: Db, event: ProvenanceEvent): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`provenance/${event.tenantId}`}))`);
+    const [existing] = await tx.select({ id: provenanceEvents.id }).from(provenanceEvents).where(sql`${provenanceEvents.tenantId} = ${event.tenantId} AND ${provenanceEvents.eventKey} = ${event.eventKey}`);
+    if (existing) return;
+    const [last] = await tx.select().from(provenanceEvents).where(eq(provenanceEvents.tenantId, event.tenantId)).orderBy(desc(provenanceEvents.seq)).limit(1);
+    const seq = last ? last.seq + 1 : 0;
+    const prevHash = last ? last.hash : GENESIS_HASH;
+    await tx.insert(provenanceEvents).values({ ...event, seq, prevHash, hash: provenanceHash({ ...event, seq, prevHash }) });
+  });
+}
+
+/** What is wrong with a tenant's chain, row by row; empty when intact. */
+export async function verifyProvenance(db: Db, tenantId: string): Promise<{ rows: number; problems: string[] }> {
+  const rows = await db.select().from(provenanceEvents).where(eq(provenanceEvents.tenantId, tenantId)).orderBy(asc(provenanceEvents.seq));
+  const problems: string[] = [];
+  let prevHash = GENESIS_HASH;
+  rows.forEach((row, i) => {
+    const where = `row seq ${row.seq} (id ${row.id}, ${row.kind} ${row.subject})`;
+    if (row.seq !== i) problems.push(`${where}: expected seq ${i}; a row before it was removed or the rows were renumbered`);
+    if (row.prevHash !== prevHash) problems.push(`${where}: does not follow the row before it (removed, inserted or reordered)`);
+    const expected = provenanceHash({ tenantId: row.tenantId, eventKey: row.eventKey, kind: row.kind, subject: row.subject, payload: row.payload as Record<string, unknown>, seq: row.seq, prevHash: row.prevHash });
+    if (row.hash !== expected) problems.push(`${where}: content does not match its hash (altered)`);
+    prevHash = row.hash;
+  });
+  return { rows: rows.length, problems };
+}
+
+/** Tenants that have a provenance chain. */
+export async function provenanceTenants(db: Db): Promise<string[]> {
+  const rows = await db.selectDistinct({ tenantId: provenanceEvents.tenantId }).from(provenanceEvents).orderBy(asc(provenanceEvents.tenantId));
+  return rows.map((r) => r.tenantId);
+}

@@ -1,0 +1,73 @@
+/**
+ * The provenance chain: a real task leaves its submission, routing, verdict, delivery and end
+ * in the tenant's chain; editing, removing or reordering a row in the database is detected and
+ * named, by the library and by `arbiter provenance verify`.
+ */
+import assert from 'node:assert/strict';
+import { and, eq } from 'drizzle-orm';
+import { appendProvenance, verifyProvenance } from '../../db/provenance';
+import { provenanceEvents } from '../../db/schema';
+import { arbiter } from '../helpers/cli';
+import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+
+async function chain(tenantId: string, n: number) {
+  const db = testStack().database.db;
+  for (let i = 0; i < n; i++) await appendProvenance(db, { tenantId, eventKey: `e${i}`, kind: 'test.event', subject: `s${i}`, payload: { i } });
+}
+
+const row = (tenantId: string, seq: number) => and(eq(provenanceEvents.tenantId, tenantId), eq(provenanceEvents.seq, seq));
+
+describe('provenance chain', function () {
+  this.timeout(60_000);
+
+  it('records a task end to end, once per event, and verifies', async () => {
+    const stack = testStack();
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo() };
+    await stack.client.submit(input);
+    assert.equal((await stack.client.watch(input, undefined, 200)).state, 'COMPLETED');
+    await appendProvenance(stack.database.db, { tenantId: tenant, eventKey: `task/${input.taskId}/verdict`, kind: 'verdict.issued', subject: 'again', payload: {} });
+    const rows = await stack.database.db.select().from(provenanceEvents).where(eq(provenanceEvents.tenantId, tenant)).orderBy(provenanceEvents.seq);
+    assert.deepEqual(rows.map((r) => r.kind), ['task.submitted', 'task.routed', 'verdict.issued', 'change.delivered', 'task.completed']);
+    assert.deepEqual(await verifyProvenance(stack.database.db, tenant), { rows: 5, problems: [] });
+    const cli = await arbiter(['provenance', 'verify', '--tenant', tenant], { DATABASE_URL: stack.databaseUrl });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`ok\\s+${tenant}: 5 event\\(s\\)`));
+  });
+
+  it('names an edited row', async () => {
+    const tenant = uniqueId('tenant');
+    await chain(tenant, 4);
+    await testStack().database.db.update(provenanceEvents).set({ payload: { i: 99 } }).where(row(tenant, 2));
+    const { problems } = await verifyProvenance(testStack().database.db, tenant);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0], /^row seq 2 .*content does not match its hash \(altered\)/);
+    const cli = await arbiter(['provenance', 'verify', '--tenant', tenant], { DATABASE_URL: testStack().databaseUrl });
+    assert.equal(cli.code, 1);
+    assert.match(cli.stderr, /row seq 2 .*altered/);
+  });
+
+  it('names a removed row', async () => {
+    const tenant = uniqueId('tenant');
+    await chain(tenant, 4);
+    await testStack().database.db.delete(provenanceEvents).where(row(tenant, 1));
+    const { problems } = await verifyProvenance(testStack().database.db, tenant);
+    assert.ok(problems.some((p) => /^row seq 2 .*expected seq 1; a row before it was removed/.test(p)), problems.join('\n'));
+    assert.ok(problems.some((p) => /^row seq 2 .*does not follow the row before it/.test(p)), problems.join('\n'));
+  });
+
+  it('names reordered rows, even when the seq numbers are swapped back into order', async () => {
+    const tenant = uniqueId('tenant');
+    await chain(tenant, 4);
+    const db = testStack().database.db;
+    await db.transaction(async (tx) => {
+      await tx.update(provenanceEvents).set({ seq: -1 }).where(row(tenant, 1));
+      await tx.update(provenanceEvents).set({ seq: 1 }).where(row(tenant, 2));
+      await tx.update(provenanceEvents).set({ seq: 2 }).where(row(tenant, -1));
+    });
+    const { problems } = await verifyProvenance(db, tenant);
+    assert.ok(problems.some((p) => /^row seq 1 .*does not follow/.test(p)), problems.join('\n'));
+  });
+});
