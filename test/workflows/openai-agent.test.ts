@@ -453,7 +453,7 @@ describe('openai agent: worker killed mid-conversation', function () {
         assert.match(messages.find((m) => m.toolCallId === 'call_3_1')?.content ?? '', /^exit 0/);
         assert.match(messages.find((m) => m.toolCallId === 'call_3_0')?.content ?? '', /42/);
         assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
-        assert.ok(!(await historyJson(input)).includes(apiKey));
+        assert.ok(!(await historyJson(input)).includes(apiKey), 'the API key is not in workflow history');
       } finally {
         replacement.worker.shutdown();
         await replacement.running;
