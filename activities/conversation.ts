@@ -122,9 +122,12 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
     async runToolCall(raw: RunToolCallInput): Promise<{ ok: boolean; summary: string; violation?: PolicyViolation }> {
       const input = parseActivityInput(RunToolCallInput, raw);
       const [done] = await db.select().from(conversationMessages).where(and(eq(conversationMessages.conversationId, input.conversationId), eq(conversationMessages.toolCallId, input.callId)));
-      if (done) return { ok: !(done.content ?? '').startsWith('error:'), summary: (done.content ?? '').slice(0, 300) };
+      if (done) {
+        const violation = (done.violation as PolicyViolation | null) ?? undefined;
+        return { ok: !(done.content ?? '').startsWith('error:'), summary: (done.content ?? '').slice(0, 300), ...(violation ? { violation } : {}) };
+      }
       const result = await executeToolCall({ tools, runCommand, input, signal: Context.current().cancellationSignal, heartbeat: () => Context.current().heartbeat() });
-      await append(db, input.tenantId, input.conversationId, { role: 'tool', toolCallId: input.callId, content: result.content });
+      await append(db, input.tenantId, input.conversationId, { role: 'tool', toolCallId: input.callId, content: result.content, violation: result.violation ?? null });
       return { ok: result.ok, summary: result.content.slice(0, 300), ...(result.violation ? { violation: result.violation } : {}) };
     },
   };

@@ -285,6 +285,8 @@ export const conversationMessages = pgTable(
     content: text('content'),
     toolCalls: jsonb('tool_calls'),
     toolCallId: text('tool_call_id'),
+    /** For a refused tool call: the policy violation, so a resumed run still reports it. */
+    violation: jsonb('violation'),
     promptTokens: integer('prompt_tokens'),
     completionTokens: integer('completion_tokens'),
     costUsd: doublePrecision('cost_usd'),
