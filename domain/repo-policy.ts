@@ -1,0 +1,90 @@
+/**
+ * A target repository's CAWS policy (`.caws/policy.yaml`, or the legacy `tier-policy.json`
+ * shape), normalised: per-tier budgets, gate modes and waiver rules. Both formats in the CAWS
+ * corpus load; anything malformed is refused with the field named. Pure: the caller reads the
+ * file (at the task's base commit) and passes the parsed object.
+ */
+import { z } from 'zod';
+import { DEFAULT_TIER_POLICY, type ChangeBudget } from './policy';
+import type { RiskTier } from './spec';
+
+/** How a failing gate counts. */
+export type GateMode = 'block' | 'warn' | 'skip';
+
+/** The policy Arbiter applies to one repository. */
+export interface RepoPolicy {
+  source: 'default' | 'current' | 'legacy';
+  tiers: Record<RiskTier, ChangeBudget>;
+  /** By Arbiter gate name (`budget`, `scope`, or a command gate's name); absent means block. */
+  gateModes: Record<string, GateMode>;
+  waivers: { minApprovers: Partial<Record<RiskTier, number>> };
+}
+
+/** The policy of a repository without one. */
+export const DEFAULT_REPO_POLICY: RepoPolicy = {
+  source: 'default',
+  tiers: { 1: { ...DEFAULT_TIER_POLICY[1] }, 2: { ...DEFAULT_TIER_POLICY[2] }, 3: { ...DEFAULT_TIER_POLICY[3] } },
+  gateModes: {},
+  waivers: { minApprovers: {} },
+};
+
+const Budget = z.object({ max_files: z.number().int().positive(), max_loc: z.number().int().positive() }).passthrough();
+const Mode = z.enum(['block', 'warn', 'skip']);
+const CurrentPolicy = z
+  .object({
+    version: z.number().optional(),
+    risk_tiers: z.object({ '1': Budget.optional(), '2': Budget.optional(), '3': Budget.optional() }).passthrough().optional(),
+    gates: z.record(z.object({ enabled: z.boolean().optional(), mode: Mode.optional() }).passthrough()).optional(),
+    waivers: z.object({ min_approvers_for_budget_raise: z.number().int().min(1).max(10).optional() }).passthrough().optional(),
+  })
+  .passthrough();
+const LegacyPolicy = z.object({ '1': Budget, '2': Budget, '3': Budget }).passthrough();
+
+/** CAWS gate names and the Arbiter gates they govern. */
+const GATE_NAMES: Record<string, string> = { budget_limit: 'budget', scope_boundary: 'scope', spec_completeness: 'spec' };
+
+/** Thrown for a policy that cannot be used; names each bad field. */
+export class InvalidPolicyError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid CAWS policy: ${problems.join('; ')}`);
+    this.name = 'InvalidPolicyError';
+  }
+}
+
+function problems(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+}
+
+const tiersFrom = (pick: (t: '1' | '2' | '3') => z.output<typeof Budget> | undefined): Record<RiskTier, ChangeBudget> => {
+  const one = (t: '1' | '2' | '3', tier: RiskTier) => {
+    const b = pick(t);
+    return b ? { maxFiles: b.max_files, maxLoc: b.max_loc } : { maxFiles: DEFAULT_TIER_POLICY[tier].maxFiles, maxLoc: DEFAULT_TIER_POLICY[tier].maxLoc };
+  };
+  return { 1: one('1', 1), 2: one('2', 2), 3: one('3', 3) };
+};
+
+/** Normalises a parsed policy file; `undefined` (no file) gives the defaults. */
+export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
+  if (raw === undefined || raw === null) return DEFAULT_REPO_POLICY;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidPolicyError(['(root): must be a mapping']);
+  const isLegacy = ['1', '2', '3'].some((k) => k in raw) && !('risk_tiers' in raw);
+  if (isLegacy) {
+    const parsed = LegacyPolicy.safeParse(raw);
+    if (!parsed.success) throw new InvalidPolicyError(problems(parsed.error));
+    return { source: 'legacy', tiers: tiersFrom((t) => parsed.data[t]), gateModes: {}, waivers: { minApprovers: {} } };
+  }
+  const parsed = CurrentPolicy.safeParse(raw);
+  if (!parsed.success) throw new InvalidPolicyError(problems(parsed.error));
+  const gateModes: Record<string, GateMode> = {};
+  for (const [name, gate] of Object.entries(parsed.data.gates ?? {})) {
+    gateModes[GATE_NAMES[name] ?? name] = gate.enabled === false ? 'skip' : (gate.mode ?? 'block');
+  }
+  const raise = parsed.data.waivers?.min_approvers_for_budget_raise;
+  return {
+    source: 'current',
+    tiers: tiersFrom((t) => parsed.data.risk_tiers?.[t]),
+    gateModes,
+    // A policy may ask for more approvers than the tier default, never fewer than tier 1's two.
+    waivers: { minApprovers: raise ? { 1: Math.max(raise, DEFAULT_TIER_POLICY[1].approvers), 2: raise, 3: raise } : {} },
+  };
+}
