@@ -11,6 +11,8 @@ import {
   type DiffSummary,
 } from '../domain/activity-io';
 import { effectiveBudget } from '../domain/policy';
+import type { RepoPolicy } from '../domain/repo-policy';
+import { applyGateMode } from '../domain/verdict';
 import type { WorkingSpec } from '../domain/spec';
 import type { GateResult } from '../domain/task';
 import { gateResults } from '../db/schema';
@@ -33,21 +35,23 @@ export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
   });
 }
 
-function budgetGate(spec: WorkingSpec, files: FileChange[]): GateResult {
-  const budget = effectiveBudget({ spec });
+function budgetGate(spec: WorkingSpec, files: FileChange[], policy: RepoPolicy): GateResult {
+  const budget = effectiveBudget({ spec, tierBudgets: policy.tiers });
   const lines = files.reduce((n, f) => n + f.added + f.deleted, 0);
   const ok = files.length <= budget.maxFiles && lines <= budget.maxLoc;
-  const detail = `${files.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines (budget from ${budget.source})`;
-  return { name: 'budget', kind: 'budget', status: ok ? 'pass' : 'fail', detail };
+  const from = budget.source === 'spec' ? 'spec' : `tier ${spec.riskTier}, ${policy.source} policy`;
+  const detail = `${files.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines (budget from ${from})`;
+  return { name: 'budget', kind: 'budget', status: applyGateMode(ok, policy.gateModes.budget), detail };
 }
 
-function scopeGate(spec: WorkingSpec, files: FileChange[]): GateResult {
+function scopeGate(spec: WorkingSpec, files: FileChange[], policy: RepoPolicy): GateResult {
+  const mode = policy.gateModes.scope;
   if (spec.scope.in.length === 0 && files.length > 0) {
-    return { name: 'scope', kind: 'scope', status: 'fail', detail: 'scope.in has no enforceable path globs; cannot confirm any change is in scope' };
+    return { name: 'scope', kind: 'scope', status: applyGateMode(false, mode), detail: 'scope.in has no enforceable path globs; cannot confirm any change is in scope' };
   }
   const violations = scopeViolations(spec, files.map((f) => f.path));
   const detail = violations.length ? `out of scope: ${violations.join(', ')}` : `${files.length} changed path(s) within scope`;
-  return { name: 'scope', kind: 'scope', status: violations.length ? 'fail' : 'pass', detail };
+  return { name: 'scope', kind: 'scope', status: applyGateMode(violations.length === 0, mode), detail };
 }
 
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
@@ -84,13 +88,17 @@ export function createVerificationActivities({ db }: ActivityDeps, runCommand: C
       const input = parseActivityInput(CheckBudgetAndScopeInput, raw);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
       const files = await changedFiles(ws, input.baseCommit, input.treeId);
-      const gates = [budgetGate(input.spec, files), scopeGate(input.spec, files)];
+      const gates = [budgetGate(input.spec, files, input.policy), scopeGate(input.spec, files, input.policy)];
       for (const gate of gates) await saveGate(input.tenantId, input.taskId, gate);
       return gates;
     },
 
     async runGate(raw: RunGateInput): Promise<GateResult> {
       const input = parseActivityInput(RunGateInput, raw);
+      if (input.mode === 'skip') {
+        const skipped: GateResult = { name: input.gate.name, kind: 'command', status: 'skipped', detail: 'skipped by the repository policy' };
+        return saveGate(input.tenantId, input.taskId, skipped);
+      }
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), 1000);
       try {
@@ -111,7 +119,7 @@ export function createVerificationActivities({ db }: ActivityDeps, runCommand: C
         const gate: GateResult = {
           name: input.gate.name,
           kind: 'command',
-          status: ok ? 'pass' : 'fail',
+          status: applyGateMode(ok, input.mode),
           detail: `${input.gate.argv.join(' ')}: ${why}`,
           exitCode: run.exitCode,
           durationMs: run.durationMs,

@@ -9,7 +9,9 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { log } from '@temporalio/activity';
 import { PrepareWorkspaceInput, ReleaseWorkspaceInput, type PreparedWorkspace } from '../domain/activity-io';
-import { TargetRepoError } from '../domain/errors';
+import { PolicyInvalidError, TargetRepoError } from '../domain/errors';
+import { InvalidPolicyError, normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
+import { parse as parseYaml } from 'yaml';
 import type { ActivityDeps } from './deps';
 import { git, resolveCommit, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
 import { parseActivityInput } from './input';
@@ -57,6 +59,27 @@ async function makeTraversable(home: string, root: string): Promise<void> {
   }
 }
 
+/** Where a repository keeps its CAWS policy, in order of preference. */
+const POLICY_FILES = ['.caws/policy.yaml', '.caws/policy.yml', '.caws/tier-policy.json'];
+
+/** The target's policy as of `baseCommit` (what the agent cannot have changed); defaults without one. */
+async function readRepoPolicy(repoPath: string, baseCommit: string): Promise<RepoPolicy> {
+  for (const file of POLICY_FILES) {
+    let text: string;
+    try {
+      text = await git(repoPath, ['show', `${baseCommit}:${file}`]);
+    } catch {
+      continue;
+    }
+    try {
+      return normaliseRepoPolicy(parseYaml(text));
+    } catch (err) {
+      throw new PolicyInvalidError(file, err instanceof InvalidPolicyError ? err.problems : [(err as Error).message.split('\n')[0]]);
+    }
+  }
+  return normaliseRepoPolicy(undefined);
+}
+
 /** Builds `prepareWorkspace` and `releaseWorkspace`. */
 export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionHours }: ActivityDeps) {
   return {
@@ -75,8 +98,9 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
       if (!(await resolveCommit(ws.gitDir, baseCommit))) await git(ws.gitDir, ['fetch', '--quiet', input.repoPath, baseCommit]);
       await git(ws.gitDir, ['config', 'core.bare', 'false']);
       await resetWorkspace(ws, baseCommit, sandbox);
-      log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue });
-      return { workspacePath: ws.tree, baseCommit, hostQueue };
+      const policy = await readRepoPolicy(input.repoPath, baseCommit);
+      log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue, policy: policy.source });
+      return { workspacePath: ws.tree, baseCommit, hostQueue, policy };
     },
 
     async releaseWorkspace(raw: ReleaseWorkspaceInput): Promise<void> {

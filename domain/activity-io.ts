@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { TASK_STATES } from './lifecycle';
 import { GateCommandSchema, IdPartSchema } from './task';
+import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult, VerdictOutcome } from './task';
 
@@ -75,6 +76,8 @@ export interface PreparedWorkspace {
   workspacePath: string;
   baseCommit: string;
   hostQueue: string;
+  /** The target's CAWS policy at the base commit (defaults when it has none). */
+  policy: RepoPolicy;
 }
 
 /** Names the task whose workspace can go; `keep` retains it for inspection (the task did not complete). */
@@ -125,12 +128,13 @@ export const CheckBudgetAndScopeInput = z.object({
   baseCommit: GitObjectId,
   treeId: GitObjectId,
   spec: SpecSchema,
+  policy: z.custom<RepoPolicy>((v) => typeof v === 'object' && v !== null, 'policy must be a normalised repository policy'),
 });
 /** Input of `checkBudgetAndScope`. */
 export type CheckBudgetAndScopeInput = z.input<typeof CheckBudgetAndScopeInput>;
 
-/** One gate command to run in the workspace. */
-export const RunGateInput = z.object({ ...TaskKey, workspacePath: z.string(), gate: GateCommandSchema });
+/** One gate command to run in the workspace, with the policy's mode for it. */
+export const RunGateInput = z.object({ ...TaskKey, workspacePath: z.string(), gate: GateCommandSchema, mode: z.enum(['block', 'warn', 'skip']).default('block') });
 /** Input of `runGate`. */
 export type RunGateInput = z.input<typeof RunGateInput>;
 

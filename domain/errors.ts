@@ -132,6 +132,14 @@ export class FileToolError extends ApplicationFailure {
   }
 }
 
+/** The target's CAWS policy file is malformed; the message names each bad field. */
+export class PolicyInvalidError extends ApplicationFailure {
+  static readonly type = 'PolicyInvalidError';
+  constructor(file: string, problems: string[]) {
+    super(...nonRetryable(`${file} is invalid: ${problems.join('; ')}`, PolicyInvalidError.type, [problems]));
+  }
+}
+
 /** Type names listed as non-retryable in every activity retry policy, as a second guard. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   SpecInvalidError.type,
@@ -147,4 +155,5 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   PolicyViolationError.type,
   SandboxUnavailableError.type,
   FileToolError.type,
+  PolicyInvalidError.type,
 ];

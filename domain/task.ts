@@ -65,7 +65,8 @@ export type ParsedTaskInput = z.output<typeof TaskInputSchema>;
 export interface GateResult {
   name: string;
   kind: 'budget' | 'scope' | 'command';
-  status: 'pass' | 'fail';
+  /** `warn`: failed, but the policy's mode for this gate is warn; `skipped`: the policy turns it off. */
+  status: 'pass' | 'fail' | 'warn' | 'skipped';
   detail: string;
   exitCode?: number | null;
   durationMs?: number;

@@ -5,9 +5,19 @@
 import type { DiffSummary } from './activity-io';
 import type { GateResult, VerdictOutcome } from './task';
 
-/** A failing gate fails the task; nothing turns a failure into a pass except a waiver. */
+/**
+ * A failing (blocking) gate fails the task; nothing turns a failure into a pass except a
+ * waiver. Warnings and skipped gates never block, and never make a failure pass.
+ */
 export function decideOutcome(gates: readonly GateResult[]): VerdictOutcome {
-  return gates.length > 0 && gates.every((g) => g.status === 'pass') ? 'PASS' : 'FAIL';
+  return gates.length > 0 && gates.every((g) => g.status !== 'fail') ? 'PASS' : 'FAIL';
+}
+
+/** The status a gate gets under the policy's mode for it: a failure in warn mode only warns. */
+export function applyGateMode(passed: boolean, mode: 'block' | 'warn' | 'skip' | undefined): GateResult['status'] {
+  if (mode === 'skip') return 'skipped';
+  if (passed) return 'pass';
+  return mode === 'warn' ? 'warn' : 'fail';
 }
 
 /** What a verdict states; stored verbatim and digested over its canonical JSON. */

@@ -63,10 +63,10 @@ export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecRe
     const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
     const diff = await steps.measureDiff(at);
     task.snapshot.diff = diff;
-    task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec });
+    task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy: ws.policy });
     for (const gate of commands) {
       task.snapshot.subState = `gate:${gate.name}`;
-      task.snapshot.gates.push(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, gate }));
+      task.snapshot.gates.push(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, gate, mode: ws.policy.gateModes[gate.name] ?? 'block' }));
     }
     return ws;
   });
