@@ -17,6 +17,7 @@ import { createSpecActivities } from './spec';
 import { createTransitionActivities } from './transitions';
 import { createVerdictActivities } from './verdict';
 import { createVerificationActivities } from './verification';
+import { createWaiverActivities } from './waivers';
 import { createWorkspaceActivities } from './workspace';
 
 export type { ActivityDeps } from './deps';
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createVerdictActivities(deps),
     ...createDeliveryActivities(deps),
     ...createFeedbackActivities(deps, deps.breaker),
+    ...createWaiverActivities(deps),
   };
 }
 

@@ -298,3 +298,31 @@ export const conversationMessages = pgTable(
     uniqueIndex('conversation_messages_tool_uq').on(t.conversationId, t.toolCallId),
   ],
 );
+
+/** Who may approve waivers for a tenant, and at which risk tiers. */
+export const approvers = pgTable(
+  'approvers',
+  {
+    tenantId: text('tenant_id').notNull(),
+    name: text('name').notNull(),
+    tiers: jsonb('tiers').notNull().default(sql`'[1,2,3]'::jsonb`),
+    active: boolean('active').notNull().default(true),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+/** Every waiver decision an approver made: the audit trail and the basis of the rate limit. */
+export const waiverDecisions = pgTable(
+  'waiver_decisions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    approver: text('approver').notNull(),
+    decision: text('decision').notNull(),
+    detail: jsonb('detail').notNull().default(sql`'{}'::jsonb`),
+    createdAt: createdAt(),
+  },
+  (t) => [index('waiver_decisions_approver_idx').on(t.tenantId, t.approver, t.createdAt)],
+);

@@ -147,6 +147,8 @@ export const IssueVerdictInput = z.object({
   baseCommit: GitObjectId,
   diff: z.custom<DiffSummary>(),
   gates: z.array(z.custom<GateResult>()),
+  /** Waivers applied; a verdict with waivers and no failing gate is WAIVED. */
+  waivers: z.array(z.string()).default([]),
 });
 /** Input of `issueVerdict`. */
 export type IssueVerdictInput = z.input<typeof IssueVerdictInput>;
@@ -237,3 +239,30 @@ export const RunToolCallInput = z.object({
 });
 /** Input of `runToolCall`. */
 export type RunToolCallInput = z.input<typeof RunToolCallInput>;
+
+/** An approver's decision on a task's waiver, to authorise and record. */
+export const AuthorizeWaiverDecisionInput = z.object({
+  ...TaskKey,
+  approver: z.string(),
+  riskTier: z.number().int().min(1).max(3),
+  decision: z.enum(['approve', 'reject']),
+  detail: z.record(z.unknown()).default({}),
+});
+/** Input of `authorizeWaiverDecision`. */
+export type AuthorizeWaiverDecisionInput = z.input<typeof AuthorizeWaiverDecisionInput>;
+
+/** An approved waiver to store (and apply to the budget gate's record). */
+export const StoreWaiverInput = z.object({
+  ...TaskKey,
+  waiverId: z.string(),
+  specId: z.string(),
+  gates: z.array(z.string()),
+  delta: z.object({ maxFiles: z.number().int().nonnegative(), maxLoc: z.number().int().nonnegative() }),
+  reasonCode: z.string(),
+  justification: z.string().optional(),
+  approvers: z.array(z.object({ approver: z.string(), at: z.string() })),
+  expiresAt: z.string(),
+  budgetDetail: z.string(),
+});
+/** Input of `storeWaiver`. */
+export type StoreWaiverInput = z.input<typeof StoreWaiverInput>;

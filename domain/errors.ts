@@ -140,6 +140,14 @@ export class PolicyInvalidError extends ApplicationFailure {
   }
 }
 
+/** The approver may not decide waivers for this tenant and tier, or has decided too many too fast. */
+export class WaiverNotAuthorizedError extends ApplicationFailure {
+  static readonly type = 'WaiverNotAuthorizedError';
+  constructor(reason: string) {
+    super(...nonRetryable(reason, WaiverNotAuthorizedError.type));
+  }
+}
+
 /** Type names listed as non-retryable in every activity retry policy, as a second guard. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   SpecInvalidError.type,
@@ -156,4 +164,5 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   SandboxUnavailableError.type,
   FileToolError.type,
   PolicyInvalidError.type,
+  WaiverNotAuthorizedError.type,
 ];

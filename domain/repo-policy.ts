@@ -17,7 +17,8 @@ export interface RepoPolicy {
   tiers: Record<RiskTier, ChangeBudget>;
   /** By Arbiter gate name (`budget`, `scope`, or a command gate's name); absent means block. */
   gateModes: Record<string, GateMode>;
-  waivers: { minApprovers: Partial<Record<RiskTier, number>> };
+  /** `enabled`: the policy has a `waivers` section, so a budget overrun may be waived instead of failing. */
+  waivers: { enabled: boolean; minApprovers: Partial<Record<RiskTier, number>>; windowHours: number };
 }
 
 /** The policy of a repository without one. */
@@ -25,7 +26,7 @@ export const DEFAULT_REPO_POLICY: RepoPolicy = {
   source: 'default',
   tiers: { 1: { ...DEFAULT_TIER_POLICY[1] }, 2: { ...DEFAULT_TIER_POLICY[2] }, 3: { ...DEFAULT_TIER_POLICY[3] } },
   gateModes: {},
-  waivers: { minApprovers: {} },
+  waivers: { enabled: false, minApprovers: {}, windowHours: 24 },
 };
 
 const Budget = z.object({ max_files: z.number().int().positive(), max_loc: z.number().int().positive() }).passthrough();
@@ -35,7 +36,14 @@ const CurrentPolicy = z
     version: z.number().optional(),
     risk_tiers: z.object({ '1': Budget.optional(), '2': Budget.optional(), '3': Budget.optional() }).passthrough().optional(),
     gates: z.record(z.object({ enabled: z.boolean().optional(), mode: Mode.optional() }).passthrough()).optional(),
-    waivers: z.object({ min_approvers_for_budget_raise: z.number().int().min(1).max(10).optional() }).passthrough().optional(),
+    waivers: z
+      .object({
+        min_approvers_for_budget_raise: z.number().int().min(1).max(10).optional(),
+        /** Arbiter extension: hours a task waits for a waiver decision before it fails. */
+        decision_window_hours: z.number().positive().max(24 * 30).optional(),
+      })
+      .passthrough()
+      .optional(),
   })
   .passthrough();
 const LegacyPolicy = z.object({ '1': Budget, '2': Budget, '3': Budget }).passthrough();
@@ -71,7 +79,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   if (isLegacy) {
     const parsed = LegacyPolicy.safeParse(raw);
     if (!parsed.success) throw new InvalidPolicyError(problems(parsed.error));
-    return { source: 'legacy', tiers: tiersFrom((t) => parsed.data[t]), gateModes: {}, waivers: { minApprovers: {} } };
+    return { source: 'legacy', tiers: tiersFrom((t) => parsed.data[t]), gateModes: {}, waivers: { enabled: false, minApprovers: {}, windowHours: 24 } };
   }
   const parsed = CurrentPolicy.safeParse(raw);
   if (!parsed.success) throw new InvalidPolicyError(problems(parsed.error));
@@ -85,6 +93,10 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
     tiers: tiersFrom((t) => parsed.data.risk_tiers?.[t]),
     gateModes,
     // A policy may ask for more approvers than the tier default, never fewer than tier 1's two.
-    waivers: { minApprovers: raise ? { 1: Math.max(raise, DEFAULT_TIER_POLICY[1].approvers), 2: raise, 3: raise } : {} },
+    waivers: {
+      enabled: parsed.data.waivers !== undefined,
+      minApprovers: raise ? { 1: Math.max(raise, DEFAULT_TIER_POLICY[1].approvers), 2: raise, 3: raise } : {},
+      windowHours: parsed.data.waivers?.decision_window_hours ?? 24,
+    },
   };
 }

@@ -8,6 +8,7 @@ import { idPartProblem } from '../temporal-config';
 import type { DiffSummary } from './activity-io';
 import type { TaskState } from './lifecycle';
 import type { PolicyViolation } from './sandbox';
+import type { WaiverRequest } from './waiver';
 
 /** Tenant and task ids become workflow ids and git branch names, so they are kept plain. */
 export const IdPartSchema = z.string().superRefine((value, ctx) => {
@@ -108,7 +109,8 @@ export interface TaskSnapshot {
   gates: GateResult[];
   /** Operations the sandbox refused (writes out of scope, protected paths, escapes). */
   violations: PolicyViolation[];
-  pendingWaiver: null;
+  /** What the task is waiting for people to approve, while `subState` is `awaiting_waiver`. */
+  pendingWaiver: WaiverRequest | null;
   verdict: { outcome: VerdictOutcome; digest: string } | null;
   delivery: { branch: string; commit: string } | null;
   error: TaskError | null;

@@ -45,12 +45,15 @@ export function buildVerdictPayload(input: {
   baseCommit: string;
   diff: DiffSummary;
   gates: readonly GateResult[];
+  waivers?: readonly string[];
 }): VerdictPayload {
+  const waivers = [...(input.waivers ?? [])];
+  const outcome = decideOutcome(input.gates);
   return {
     schema: 'arbiter.verdict/v1',
     tenantId: input.tenantId,
     taskId: input.taskId,
-    outcome: decideOutcome(input.gates),
+    outcome: outcome === 'PASS' && waivers.length > 0 ? 'WAIVED' : outcome,
     specId: input.specId,
     specDigest: input.specDigest,
     agentId: input.agentId,
@@ -63,7 +66,7 @@ export function buildVerdictPayload(input: {
       linesDeleted: input.diff.linesDeleted,
     },
     gates: input.gates.map(({ outputTail: _tail, ...evidence }) => evidence),
-    waivers: [],
+    waivers,
   };
 }
 

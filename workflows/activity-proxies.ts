@@ -30,6 +30,8 @@ export const { recordTaskOutcome, recordAgentHealth } = proxyActivities<ArbiterA
 /** A model turn: each attempt may wait on a slow model; failures to reach it are retried. */
 export const { startConversation } = proxyActivities<ArbiterActivities>(options('1m', 5));
 export const { callModel } = proxyActivities<ArbiterActivities>(options('10m', 5, { heartbeatTimeout: '30s' }));
+/** Authorising a waiver decision: typed refusals are final, database hiccups retried. */
+export const { authorizeWaiverDecision, storeWaiver } = proxyActivities<ArbiterActivities>(options('30s', 10));
 /** Cloning a large repository can take minutes. */
 export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(options('15m', 5));
 /** Delivery rebuilds the same commit on every attempt, so retries are safe. */

@@ -10,13 +10,16 @@ import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
 import { TaskRun } from './task-run';
-import { buildWorkspace, releaseWorkspace, verifyInWorkspace, type Workspace } from './workspace-steps';
+import { decideOutcome } from '../domain/verdict';
+import { waivable } from './waiver';
+import { buildWorkspace, recordVerdict, releaseWorkspace, verifyInWorkspace, type Workspace } from './workspace-steps';
 
 /** Runs one task; returns the final snapshot (also for REJECTED, FAILED and CANCELLED). */
 export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot> {
   const task = new TaskRun(parseInput(raw));
   const work = new CancellationScope();
   setHandler(getStateQuery, () => task.snapshot);
+  task.waiverDesk.register();
   setHandler(cancelSignal, ({ reason }) => {
     if (task.terminal || task.cancelReason) return;
     task.cancelReason = reason ?? 'cancel requested';
@@ -53,7 +56,7 @@ async function runLifecycle(task: TaskRun): Promise<void> {
     const passed = await verifyStep(task, validated, agentId, workspace);
     await feedbackAfterVerdict(task, validated.spec.mode);
     if (passed) await completeStep(task, validated);
-    else await task.fail('FAILED', task.gatesFailedError(), { verdict: 'FAIL' });
+    else await task.fail('FAILED', task.waiverError ?? task.gatesFailedError(), { verdict: 'FAIL' });
   } catch (err) {
     if (isCancellation(err)) throw err;
     const error = describeFailure(err);
@@ -100,11 +103,26 @@ async function executeStep(task: TaskRun, validated: ValidateSpecResult, agentId
   return workspace;
 }
 
-/** VERIFYING → VERIFIED on PASS; on FAIL the verdict is recorded (the caller ends the task FAILED). */
+/**
+ * VERIFYING → VERIFIED on PASS (or WAIVED). A failure only waivable gates caused waits for a
+ * waiver first; on FAIL the verdict is recorded and the caller ends the task FAILED.
+ */
 async function verifyStep(task: TaskRun, validated: ValidateSpecResult, agentId: string, workspace: Workspace): Promise<boolean> {
   await task.enter('VERIFYING');
-  const { passed } = await verifyInWorkspace(task, validated, agentId, workspace);
-  if (passed) await task.enter('VERIFIED', 'all gates passed', { verdict: task.snapshot.verdict?.outcome });
+  const ws = await verifyInWorkspace(task, validated, agentId, workspace);
+  const waivers: string[] = [];
+  if (ws.policy.waivers.enabled && decideOutcome(task.snapshot.gates) === 'FAIL' && waivable(task.snapshot.gates)) {
+    const answer = await task.waiverDesk.request(validated, ws);
+    if ('error' in answer) {
+      task.waiverError = answer.error;
+      await recordVerdict(task, validated, agentId, ws, []);
+      return false;
+    }
+    waivers.push(answer.waiverId);
+  }
+  await recordVerdict(task, validated, agentId, ws, waivers);
+  const passed = task.snapshot.verdict?.outcome !== 'FAIL';
+  if (passed) await task.enter('VERIFIED', waivers.length ? `waived by ${waivers.join(', ')}` : 'all gates passed', { verdict: task.snapshot.verdict?.outcome });
   return passed;
 }
 

@@ -8,6 +8,7 @@ import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycl
 import type { ParsedTaskInput, TaskError, TaskSnapshot } from '../domain/task';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
 import { recordTransition } from './activity-proxies';
+import { WaiverDesk } from './waiver';
 
 type TaskColumns = { specId?: string; riskTier?: number; agentId?: string; verdict?: string; error?: string; repoPath?: string };
 
@@ -21,6 +22,10 @@ export class TaskRun {
   agentKind = '';
   /** Workspaces built so far; names each agent run's conversation. */
   workspaceAttempt = 0;
+  /** Takes waiver approvals and rejections for this task. */
+  readonly waiverDesk = new WaiverDesk(this);
+  /** Why a waiver did not come (rejected or timed out), when that is what failed the task. */
+  waiverError: TaskError | undefined;
 
   constructor(readonly input: ParsedTaskInput) {
     this.snapshot = {
@@ -68,6 +73,11 @@ export class TaskRun {
   setVerdict(verdict: { outcome: 'PASS' | 'FAIL' | 'WAIVED'; digest: string }): void {
     this.snapshot.verdict = verdict;
     upsertSearchAttributes([{ key: VERDICT, value: verdict.outcome }]);
+    setCurrentDetails(this.details());
+  }
+
+  /** Re-renders the UI's current details after a change that is not a transition. */
+  refreshDetails(): void {
     setCurrentDetails(this.details());
   }
 
@@ -119,6 +129,10 @@ export class TaskRun {
     for (const g of s.gates) lines.push(`Gate ${g.name}: ${g.status} — ${g.detail}`);
     if (s.verdict) lines.push(`Verdict: ${s.verdict.outcome} ${s.verdict.digest}`);
     if (s.delivery) lines.push(`Delivered: branch ${s.delivery.branch} @ ${s.delivery.commit.slice(0, 12)}`);
+    if (s.pendingWaiver) {
+      const w = s.pendingWaiver;
+      lines.push(`Awaiting waiver for ${w.gates.join(', ')}: +${w.delta.maxFiles} files, +${w.delta.maxLoc} lines; ${w.approvals.length}/${w.approversRequired} approval(s), until ${w.deadline}`);
+    }
     for (const v of s.violations) lines.push(`Policy violation: ${v.op} ${v.path} — ${v.reason}`);
     if (s.error) lines.push(`Error: ${s.error.type}: ${s.error.message}`);
     return lines.join('\n\n');

@@ -5,7 +5,6 @@
  */
 import { CancellationScope, log } from '@temporalio/workflow';
 import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
-import { decideOutcome } from '../domain/verdict';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import { runConversation } from './conversation';
 import type { TaskRun } from './task-run';
@@ -55,8 +54,8 @@ export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResul
   }
 }
 
-/** Measures the change, checks budget and scope, runs every gate, and records the verdict. */
-export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string, first: Workspace): Promise<{ passed: boolean }> {
+/** Measures the change, checks budget and scope and runs every gate; returns the workspace verified. */
+export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string, first: Workspace): Promise<Workspace> {
   const { tenantId, taskId, gates: commands } = task.input;
   const ws = await withRebuild(task, agentId, validated, first, async (ws) => {
     const steps = hostSteps(task, ws);
@@ -71,11 +70,15 @@ export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecRe
     return ws;
   });
   task.snapshot.subState = null;
-  const diff = task.snapshot.diff!;
+  return ws;
+}
+
+/** Signs and records the verdict over the gates as they stand (waivers applied). */
+export async function recordVerdict(task: TaskRun, validated: ValidateSpecResult, agentId: string, ws: Workspace, waivers: string[]): Promise<void> {
+  const { tenantId, taskId } = task.input;
   const { spec, specDigest } = validated;
-  const verdict = await issueVerdict({ tenantId, taskId, specId: spec.id, specDigest, agentId, baseCommit: ws.baseCommit, diff, gates: task.snapshot.gates });
+  const verdict = await issueVerdict({ tenantId, taskId, specId: spec.id, specDigest, agentId, baseCommit: ws.baseCommit, diff: task.snapshot.diff!, gates: task.snapshot.gates, waivers });
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
-  return { passed: decideOutcome(task.snapshot.gates) === 'PASS' };
 }
 
 /** Best effort, after the task has ended: deleted when it completed, retained for inspection otherwise. */

@@ -11,7 +11,7 @@ import { ensureDatabase } from '../../db/embedded';
 import { migrateDatabase, migrationsFolder } from '../../db/migrate';
 import { testStack } from '../helpers/stack';
 
-const TABLES = ['tasks', 'task_events', 'agents', 'routing_decisions', 'gate_results', 'waivers', 'verdicts', 'provenance_events', 'artifacts', 'sandbox_events', 'agent_stats', 'agent_outcomes', 'conversations', 'conversation_messages'];
+const TABLES = ['tasks', 'task_events', 'agents', 'routing_decisions', 'gate_results', 'waivers', 'verdicts', 'provenance_events', 'artifacts', 'sandbox_events', 'agent_stats', 'agent_outcomes', 'conversations', 'conversation_messages', 'approvers', 'waiver_decisions'];
 
 function journalEntries(): number {
   const journal = JSON.parse(readFileSync(path.join(projectRoot(), 'db', 'migrations', 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };

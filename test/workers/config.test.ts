@@ -22,6 +22,7 @@ describe('worker config', () => {
       logLevel: 'info',
       sandbox: DEFAULT_SANDBOX_CONFIG,
       retentionHours: 24,
+      signingKeyFile: undefined,
     });
   });
 

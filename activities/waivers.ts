@@ -1,0 +1,66 @@
+/**
+ * Waiver decisions against PostgreSQL: is this approver allowed to decide for this tenant and
+ * tier (and not deciding too many too fast)? Approved waivers are stored in the CAWS shape and
+ * entered in the provenance chain.
+ */
+import { and, count, eq, gte, sql } from 'drizzle-orm';
+import { log } from '@temporalio/activity';
+import { AuthorizeWaiverDecisionInput, StoreWaiverInput } from '../domain/activity-io';
+import { WaiverNotAuthorizedError } from '../domain/errors';
+import { appendProvenance } from '../db/provenance';
+import { approvers, gateResults, waiverDecisions, waivers } from '../db/schema';
+import type { ActivityDeps } from './deps';
+import { parseActivityInput } from './input';
+
+/** Decisions one approver may make per hour. */
+export const APPROVER_DECISIONS_PER_HOUR = 20;
+
+/** Builds `authorizeWaiverDecision` and `storeWaiver`. */
+export function createWaiverActivities({ db }: ActivityDeps) {
+  return {
+    async authorizeWaiverDecision(raw: AuthorizeWaiverDecisionInput): Promise<void> {
+      const input = parseActivityInput(AuthorizeWaiverDecisionInput, raw);
+      const [who] = await db.select().from(approvers).where(and(eq(approvers.tenantId, input.tenantId), eq(approvers.name, input.approver)));
+      if (!who || !who.active) throw new WaiverNotAuthorizedError(`'${input.approver}' is not an approver for tenant '${input.tenantId}'`);
+      if (!(who.tiers as number[]).includes(input.riskTier)) throw new WaiverNotAuthorizedError(`'${input.approver}' may not decide waivers at risk tier ${input.riskTier}`);
+      const [recent] = await db
+        .select({ n: count() })
+        .from(waiverDecisions)
+        .where(and(eq(waiverDecisions.tenantId, input.tenantId), eq(waiverDecisions.approver, input.approver), gte(waiverDecisions.createdAt, sql`now() - interval '1 hour'`)));
+      if (recent.n >= APPROVER_DECISIONS_PER_HOUR) throw new WaiverNotAuthorizedError(`'${input.approver}' has made ${recent.n} waiver decisions in the last hour; the limit is ${APPROVER_DECISIONS_PER_HOUR}`);
+      await db.insert(waiverDecisions).values({ tenantId: input.tenantId, taskId: input.taskId, approver: input.approver, decision: input.decision, detail: input.detail });
+      log.info('waiver decision authorised', { approver: input.approver, decision: input.decision });
+    },
+
+    async storeWaiver(raw: StoreWaiverInput): Promise<void> {
+      const input = parseActivityInput(StoreWaiverInput, raw);
+      await db
+        .insert(waivers)
+        .values({
+          tenantId: input.tenantId,
+          id: input.waiverId,
+          taskId: input.taskId,
+          title: `Budget waiver for ${input.specId} (task ${input.taskId})`,
+          gates: input.gates,
+          delta: { max_files: input.delta.maxFiles, max_loc: input.delta.maxLoc },
+          reasonCode: input.reasonCode,
+          justification: input.justification,
+          approvers: input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at })),
+          status: 'active',
+          expiresAt: new Date(input.expiresAt),
+        })
+        .onConflictDoNothing();
+      await db
+        .update(gateResults)
+        .set({ status: 'pass', detail: input.budgetDetail })
+        .where(and(eq(gateResults.tenantId, input.tenantId), eq(gateResults.taskId, input.taskId), eq(gateResults.name, 'budget')));
+      await appendProvenance(db, {
+        tenantId: input.tenantId,
+        eventKey: `task/${input.taskId}/waiver`,
+        kind: 'waiver.approved',
+        subject: `${input.tenantId}/${input.taskId}`,
+        payload: { waiverId: input.waiverId, delta: input.delta, approvers: input.approvers.map((a) => a.approver), reasonCode: input.reasonCode, expiresAt: input.expiresAt },
+      });
+    },
+  };
+}
