@@ -8,7 +8,8 @@ import { isTerminal } from '../domain/lifecycle';
 import { TaskInputSchema, type TaskInput, type TaskSnapshot } from '../domain/task';
 import { ARBITER_STATE, DEFAULT_TASK_QUEUE, TENANT_ID, taskWorkflowId, type TaskRef } from '../temporal-config';
 import { connectionOptions, type TemporalProfile } from '../temporal-config/connection';
-import { cancelSignal, getStateQuery } from '../workflows/definitions';
+import type { ApproveWaiver, RejectWaiver, WaiverDecisionResult } from '../domain/waiver';
+import { approveWaiverUpdate, cancelSignal, getStateQuery, rejectWaiverUpdate } from '../workflows/definitions';
 import type { taskLifecycle } from '../workflows';
 
 /** Input that failed validation before reaching Temporal; lists every problem. */
@@ -133,6 +134,16 @@ export class ArbiterClient {
       if (err instanceof WorkflowNotFoundError) throw new TaskNotFoundError(workflowId);
       throw err;
     }
+  }
+
+  /** Approves the task's pending waiver (the `approveWaiver` update); returns where the decision stands. */
+  async approveWaiver(ref: TaskRef, input: ApproveWaiver): Promise<WaiverDecisionResult> {
+    return this.temporal.workflow.getHandle(taskWorkflowId(ref)).executeUpdate(approveWaiverUpdate, { args: [input] });
+  }
+
+  /** Rejects the task's pending waiver (the `rejectWaiver` update): the task fails. */
+  async rejectWaiver(ref: TaskRef, input: RejectWaiver): Promise<WaiverDecisionResult> {
+    return this.temporal.workflow.getHandle(taskWorkflowId(ref)).executeUpdate(rejectWaiverUpdate, { args: [input] });
   }
 
   /** Closes the connection. */

@@ -12,16 +12,27 @@ import { EXIT, UsageError } from './output';
 import { registerExportCommand } from './export';
 import { registerProvenanceCommands } from './provenance';
 import { registerVerdictCommands } from './verdict';
+import { registerWaiverCommands } from './waivers';
 import { registerSandboxCommands } from './sandbox';
 import { registerStartCommand } from './start';
 import { registerTaskCommands } from './tasks';
+
+/** The error with its causes ("Workflow Update failed: … is not an approver …"): the innermost says why. */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.message && !parts.includes(e.message)) parts.push(e.message);
+    if (parts.length > 5) break;
+  }
+  return parts.join(': ') || String(err);
+}
 
 async function run(fn: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await fn();
   } catch (err) {
     const usage = err instanceof UsageError || err instanceof InvalidTaskInputError || err instanceof InvalidAgentError;
-    process.stderr.write(`arbiter: ${(err as Error).message}\n`);
+    process.stderr.write(`arbiter: ${describeError(err)}\n`);
     process.exitCode = usage ? EXIT.usage : EXIT.failed;
   }
 }
@@ -44,6 +55,7 @@ export function buildProgram(): Command {
   registerExportCommand(program, run);
   registerVerdictCommands(program, run);
   registerProvenanceCommands(program, run);
+  registerWaiverCommands(program, run);
   return program;
 }
 

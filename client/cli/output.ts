@@ -46,6 +46,10 @@ export function statusText(s: TaskSnapshot): string {
   if (s.diff) lines.push(`  diff     ${s.diff.filesChanged} file(s) +${s.diff.linesAdded}/-${s.diff.linesDeleted}`);
   for (const g of s.gates) lines.push(`  gate     ${g.name}: ${g.status} — ${g.detail}`);
   for (const v of s.violations ?? []) lines.push(`  refused  ${v.op} ${v.path}: ${v.reason}`);
+  if (s.pendingWaiver) {
+    const w = s.pendingWaiver;
+    lines.push(`  waiver   awaiting approval for ${w.gates.join(', ')} (+${w.delta.maxFiles} files, +${w.delta.maxLoc} lines): ${w.approvals.length}/${w.approversRequired}, until ${w.deadline}`);
+  }
   if (s.verdict) lines.push(`  verdict  ${s.verdict.outcome} ${s.verdict.digest}`);
   if (s.delivery) lines.push(`  branch   ${s.delivery.branch} @ ${s.delivery.commit.slice(0, 12)}`);
   if (s.error) lines.push(`  error    ${s.error.type}: ${s.error.message}`);

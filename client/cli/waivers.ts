@@ -1,0 +1,115 @@
+/**
+ * `arbiter approve | reject` (wrapping the `approveWaiver` / `rejectWaiver` updates) and
+ * `arbiter approvers add | list` (who may decide waivers, per tenant and tier).
+ */
+import type { Command } from 'commander';
+import { and, asc, eq } from 'drizzle-orm';
+import { openDatabase } from '../../db/client';
+import { migrateDatabase } from '../../db/migrate';
+import { approvers } from '../../db/schema';
+import { ApproveWaiverSchema, RejectWaiverSchema, durationHours } from '../../domain/waiver';
+import { ArbiterClient } from '../arbiter-client';
+import { loadClientConfig } from '../config';
+import { EXIT, UsageError } from './output';
+import { parseTaskArg } from './task-ref';
+
+type Run = (fn: () => Promise<number>) => Promise<void>;
+
+async function decide(task: string, tenant: string | undefined, send: (client: ArbiterClient, ref: ReturnType<typeof parseTaskArg>) => Promise<{ status: string; approvals: number; approversRequired: number }>): Promise<number> {
+  const config = loadClientConfig();
+  const ref = parseTaskArg(task, tenant ?? config.defaultTenant);
+  const client = await ArbiterClient.connect(config.temporal, { taskQueue: config.taskQueue });
+  try {
+    const result = await send(client, ref);
+    process.stdout.write(`${ref.tenantId}/${ref.taskId}: waiver ${result.status} (${result.approvals}/${result.approversRequired} approval(s))\n`);
+    return EXIT.ok;
+  } finally {
+    await client.close();
+  }
+}
+
+function usageFrom<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    const issues = (err as { issues?: Array<{ path: unknown[]; message: string }> }).issues;
+    throw new UsageError(issues ? issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message);
+  }
+}
+
+async function withDb<T>(fn: (db: ReturnType<typeof openDatabase>['db']) => Promise<T>): Promise<T> {
+  const { databaseUrl } = loadClientConfig();
+  if (!databaseUrl) throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
+  const database = openDatabase(databaseUrl, { max: 2 });
+  try {
+    await migrateDatabase(database.pool);
+    return await fn(database.db);
+  } finally {
+    await database.close();
+  }
+}
+
+/** Registers the waiver commands on `program`. */
+export function registerWaiverCommands(program: Command, run: Run): void {
+  program
+    .command('approve')
+    .description("approve a task's pending waiver")
+    .argument('<task>')
+    .requiredOption('--approver <name>')
+    .requiredOption('--reason-code <code>', 'CAWS reason code, e.g. architectural_refactor')
+    .requiredOption('--expires-in <duration>', 'e.g. 72h or 7d')
+    .option('--justification <text>')
+    .option('--tenant <tenant>')
+    .action((task: string, o: { approver: string; reasonCode: string; expiresIn: string; justification?: string; tenant?: string }) =>
+      run(() => {
+        const hours = durationHours(o.expiresIn);
+        if (hours === undefined) throw new UsageError(`--expires-in '${o.expiresIn}' is not a duration like 72h or 7d`);
+        const input = usageFrom(() => ApproveWaiverSchema.parse({ approver: o.approver, reasonCode: o.reasonCode, justification: o.justification, expiresInHours: hours }));
+        return decide(task, o.tenant, (c, ref) => c.approveWaiver(ref, input));
+      }),
+    );
+  program
+    .command('reject')
+    .description("reject a task's pending waiver (the task fails)")
+    .argument('<task>')
+    .requiredOption('--approver <name>')
+    .requiredOption('--reason <text>')
+    .option('--tenant <tenant>')
+    .action((task: string, o: { approver: string; reason: string; tenant?: string }) =>
+      run(() => {
+        const input = usageFrom(() => RejectWaiverSchema.parse({ approver: o.approver, reason: o.reason }));
+        return decide(task, o.tenant, (c, ref) => c.rejectWaiver(ref, input));
+      }),
+    );
+  const list = (v: string) => v.split(',').map((t) => Number(t.trim()));
+  const group = program.command('approvers').description('who may decide waivers');
+  group
+    .command('add')
+    .argument('<name>')
+    .requiredOption('--tenant <tenant>')
+    .option('--tiers <list>', 'risk tiers this approver may decide (default 1,2,3)', list)
+    .action((name: string, o: { tenant: string; tiers?: number[] }) =>
+      run(() =>
+        withDb(async (db) => {
+          const tiers = o.tiers ?? [1, 2, 3];
+          if (tiers.some((t) => ![1, 2, 3].includes(t))) throw new UsageError('--tiers takes 1, 2 and/or 3');
+          await db.insert(approvers).values({ tenantId: o.tenant, name, tiers }).onConflictDoUpdate({ target: [approvers.tenantId, approvers.name], set: { tiers, active: true } });
+          process.stdout.write(`${name} may decide waivers for ${o.tenant} at tier(s) ${tiers.join(', ')}\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+  group
+    .command('list')
+    .requiredOption('--tenant <tenant>')
+    .option('--json')
+    .action((o: { tenant: string; json?: boolean }) =>
+      run(() =>
+        withDb(async (db) => {
+          const rows = await db.select().from(approvers).where(and(eq(approvers.tenantId, o.tenant), eq(approvers.active, true))).orderBy(asc(approvers.name));
+          process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : rows.map((r) => `${r.name}  tiers ${(r.tiers as number[]).join(',')}\n`).join(''));
+          return EXIT.ok;
+        }),
+      ),
+    );
+}
