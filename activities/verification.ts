@@ -15,7 +15,9 @@ import type { RepoPolicy } from '../domain/repo-policy';
 import { applyGateMode } from '../domain/verdict';
 import type { WorkingSpec } from '../domain/spec';
 import type { GateResult } from '../domain/task';
-import { gateResults } from '../db/schema';
+import { and, eq, gt, inArray } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { gateResults, waivers } from '../db/schema';
 import { storeArtifact } from './artifacts';
 import type { ActivityDeps } from './deps';
 import { changedFiles, patchBytes, snapshotTree, type FileChange } from './diff';
@@ -35,12 +37,31 @@ export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
   });
 }
 
-function budgetGate(spec: WorkingSpec, files: FileChange[], policy: RepoPolicy): GateResult {
-  const budget = effectiveBudget({ spec, tierBudgets: policy.tiers });
+/** Active, unexpired waivers the spec names (`waiver_ids`): their deltas raise the budget. */
+async function specWaivers(db: Db, tenantId: string, ids: string[]): Promise<Array<{ id: string; maxFiles: number; maxLoc: number }>> {
+  if (ids.length === 0) return [];
+  const rows = await db.select().from(waivers).where(and(eq(waivers.tenantId, tenantId), inArray(waivers.id, ids), eq(waivers.status, 'active'), gt(waivers.expiresAt, new Date())));
+  return rows.map((r) => {
+    const d = r.delta as { max_files?: number; max_loc?: number };
+    return { id: r.id, maxFiles: d.max_files ?? 0, maxLoc: d.max_loc ?? 0 };
+  });
+}
+
+function specGate(warnings: string[], policy: RepoPolicy): GateResult {
+  if (policy.gateModes.spec === 'skip') return { name: 'spec', kind: 'spec', status: 'skipped', detail: 'skipped by the repository policy' };
+  const detail = warnings.length ? `valid, with ${warnings.length} warning(s): ${warnings.join('; ')}`.slice(0, 2000) : 'valid and complete';
+  // Validation already rejected invalid specs; what remains are warnings, which never block.
+  return { name: 'spec', kind: 'spec', status: warnings.length ? 'warn' : 'pass', detail };
+}
+
+function budgetGate(spec: WorkingSpec, files: FileChange[], policy: RepoPolicy, granted: Array<{ id: string; maxFiles: number; maxLoc: number }>): GateResult {
+  const base = effectiveBudget({ spec, tierBudgets: policy.tiers });
+  const budget = granted.reduce((b, w) => ({ ...b, maxFiles: b.maxFiles + w.maxFiles, maxLoc: b.maxLoc + w.maxLoc }), base);
   const lines = files.reduce((n, f) => n + f.added + f.deleted, 0);
   const ok = files.length <= budget.maxFiles && lines <= budget.maxLoc;
   const from = budget.source === 'spec' ? 'spec' : `tier ${spec.riskTier}, ${policy.source} policy`;
-  const detail = `${files.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines (budget from ${from})`;
+  const waived = granted.length ? `, raised by waiver(s) ${granted.map((w) => w.id).join(', ')}` : '';
+  const detail = `${files.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines (budget from ${from}${waived})`;
   return { name: 'budget', kind: 'budget', status: applyGateMode(ok, policy.gateModes.budget), detail };
 }
 
@@ -88,7 +109,8 @@ export function createVerificationActivities({ db }: ActivityDeps, runCommand: C
       const input = parseActivityInput(CheckBudgetAndScopeInput, raw);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
       const files = await changedFiles(ws, input.baseCommit, input.treeId);
-      const gates = [budgetGate(input.spec, files, input.policy), scopeGate(input.spec, files, input.policy)];
+      const granted = await specWaivers(db, input.tenantId, input.spec.waiverIds);
+      const gates = [budgetGate(input.spec, files, input.policy, granted), scopeGate(input.spec, files, input.policy), specGate(input.specWarnings, input.policy)];
       for (const gate of gates) await saveGate(input.tenantId, input.taskId, gate);
       return gates;
     },

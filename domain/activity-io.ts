@@ -129,6 +129,7 @@ export const CheckBudgetAndScopeInput = z.object({
   treeId: GitObjectId,
   spec: SpecSchema,
   policy: z.custom<RepoPolicy>((v) => typeof v === 'object' && v !== null, 'policy must be a normalised repository policy'),
+  specWarnings: z.array(z.string()).default([]),
 });
 /** Input of `checkBudgetAndScope`. */
 export type CheckBudgetAndScopeInput = z.input<typeof CheckBudgetAndScopeInput>;

@@ -26,7 +26,7 @@ export const GateCommandSchema = z.object({
 export type GateCommand = z.output<typeof GateCommandSchema>;
 
 /** Gates Arbiter always runs itself; a task's command gates may not reuse these names. */
-export const RESERVED_GATE_NAMES = ['budget', 'scope'];
+export const RESERVED_GATE_NAMES = ['budget', 'scope', 'spec'];
 
 /** What an application submits. */
 export const TaskInputSchema = z.object({
@@ -65,7 +65,7 @@ export type ParsedTaskInput = z.output<typeof TaskInputSchema>;
 /** Outcome of one verification gate, with enough evidence to audit it later. */
 export interface GateResult {
   name: string;
-  kind: 'budget' | 'scope' | 'command';
+  kind: 'budget' | 'scope' | 'spec' | 'command';
   /** `warn`: failed, but the policy's mode for this gate is warn; `skipped`: the policy turns it off. */
   status: 'pass' | 'fail' | 'warn' | 'skipped';
   detail: string;

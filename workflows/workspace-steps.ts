@@ -5,6 +5,7 @@
  */
 import { CancellationScope, log } from '@temporalio/workflow';
 import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
+import type { GateCommand } from '../domain/task';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import { runConversation } from './conversation';
 import type { TaskRun } from './task-run';
@@ -16,6 +17,13 @@ const MAX_REBUILDS = 3;
 
 function hostSteps(task: TaskRun, ws: Workspace) {
   return onHost(ws.hostQueue, `${task.input.hostLossTimeoutSeconds}s`);
+}
+
+/** Each acceptance criterion with a `test_command` is a gate of its own (run by a shell, confined). */
+export function acceptanceGates({ spec }: ValidateSpecResult): GateCommand[] {
+  return spec.acceptance
+    .filter((a) => a.testCommand)
+    .map((a) => ({ name: `acceptance-${a.id}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64), argv: ['sh', '-c', a.testCommand as string], timeoutSeconds: 600 }));
 }
 
 /** Runs `attempt`; when the workspace's host is lost, rebuilds the workspace and runs it again. */
@@ -62,8 +70,8 @@ export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecRe
     const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
     const diff = await steps.measureDiff(at);
     task.snapshot.diff = diff;
-    task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy: ws.policy });
-    for (const gate of commands) {
+    task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy: ws.policy, specWarnings: validated.warnings });
+    for (const gate of [...commands, ...acceptanceGates(validated)]) {
       task.snapshot.subState = `gate:${gate.name}`;
       task.snapshot.gates.push(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, gate, mode: ws.policy.gateModes[gate.name] ?? 'block' }));
     }

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { and, asc, eq } from 'drizzle-orm';
 import { openDatabase } from '../../db/client';
 import { migrateDatabase } from '../../db/migrate';
-import { approvers } from '../../db/schema';
+import { approvers, waivers } from '../../db/schema';
 import { ApproveWaiverSchema, RejectWaiverSchema, durationHours } from '../../domain/waiver';
 import { ArbiterClient } from '../arbiter-client';
 import { loadClientConfig } from '../config';
@@ -80,6 +80,36 @@ export function registerWaiverCommands(program: Command, run: Run): void {
         const input = usageFrom(() => RejectWaiverSchema.parse({ approver: o.approver, reason: o.reason }));
         return decide(task, o.tenant, (c, ref) => c.rejectWaiver(ref, input));
       }),
+    );
+  const waiverGroup = program.command('waivers').description('stored waivers (CAWS shape)');
+  waiverGroup
+    .command('list')
+    .requiredOption('--tenant <tenant>')
+    .option('--json')
+    .action((o: { tenant: string; json?: boolean }) =>
+      run(() =>
+        withDb(async (db) => {
+          const rows = await db.select().from(waivers).where(eq(waivers.tenantId, o.tenant)).orderBy(asc(waivers.id));
+          const now = new Date();
+          const shown = rows.map((r) => ({ ...r, status: r.status === 'active' && r.expiresAt <= now ? 'expired' : r.status }));
+          process.stdout.write(o.json ? `${JSON.stringify(shown, null, 2)}\n` : shown.map((r) => `${r.id}  ${r.status.padEnd(8)} task ${r.taskId ?? '-'}  until ${r.expiresAt.toISOString()}  ${JSON.stringify(r.delta)}\n`).join(''));
+          return EXIT.ok;
+        }),
+      ),
+    );
+  waiverGroup
+    .command('revoke')
+    .argument('<id>')
+    .requiredOption('--tenant <tenant>')
+    .action((id: string, o: { tenant: string }) =>
+      run(() =>
+        withDb(async (db) => {
+          const updated = await db.update(waivers).set({ status: 'revoked' }).where(and(eq(waivers.tenantId, o.tenant), eq(waivers.id, id))).returning();
+          if (updated.length === 0) throw new Error(`no waiver ${id} for tenant ${o.tenant}`);
+          process.stdout.write(`${id} revoked: it no longer applies to any budget\n`);
+          return EXIT.ok;
+        }),
+      ),
     );
   const list = (v: string) => v.split(',').map((t) => Number(t.trim()));
   const group = program.command('approvers').description('who may decide waivers');

@@ -55,7 +55,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(final.routing?.agentId, agent.id);
     assert.equal(final.verdict?.outcome, 'PASS');
     assert.match(final.verdict?.digest ?? '', /^sha256:[0-9a-f]{64}$/);
-    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['check', 'pass']]);
+    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'pass'], ['check', 'pass']]);
 
     const events = await persistedEvents(input as { tenantId: string; taskId: string });
     assert.deepEqual(events.map((e) => e.toState), HAPPY_PATH);

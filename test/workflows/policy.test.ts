@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
+import { waivers } from '../../db/schema';
 import type { TaskInput } from '../../domain/task';
+import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 
@@ -43,7 +45,7 @@ describe('repository policy in verification', function () {
       { gates: [{ name: 'tests', argv: ['node', '-e', 'process.exit(1)'] }] },
     );
     assert.equal(stillFails.state, 'FAILED');
-    assert.deepEqual(stillFails.gates.map((g) => [g.name, g.status]), [['budget', 'warn'], ['scope', 'pass'], ['tests', 'fail']]);
+    assert.deepEqual(stillFails.gates.map((g) => [g.name, g.status]), [['budget', 'warn'], ['scope', 'pass'], ['spec', 'pass'], ['tests', 'fail']]);
     assert.equal(stillFails.verdict?.outcome, 'FAIL');
   });
 
@@ -60,5 +62,56 @@ describe('repository policy in verification', function () {
     assert.equal(final.state, 'FAILED');
     assert.equal(final.error?.type, 'PolicyInvalidError');
     assert.match(final.error?.message ?? '', /\.caws\/policy\.yaml is invalid: risk_tiers\.1\.max_files: Expected number/);
+  });
+});
+
+describe('acceptance criteria and spec waivers as gates', function () {
+  this.timeout(60_000);
+
+  it('runs each acceptance test_command as a gate and records spec warnings without blocking', async () => {
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, TWO_FILES);
+    const spec = specYaml({
+      acceptance: [
+        { id: 'A1', given: 'a', when: 'b', then: 'c', test_command: 'test -f src/a.js' },
+        { id: 'A2', given: 'a', when: 'b', then: 'c', test_command: 'test -f src/missing.js' },
+      ],
+      scope: { in: ['src/', 'Make sure nothing else changes'], out: [] },
+    });
+    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: spec, repoPath: makeRepo() };
+    await testStack().client.submit(input);
+    const final = await testStack().client.watch(input, undefined, 200);
+    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'warn'], ['acceptance-A1', 'pass'], ['acceptance-A2', 'fail']]);
+    assert.equal(final.state, 'FAILED', 'a warning never turns a failure into a pass');
+  });
+
+  it("a spec's waiver_ids raise the budget only while the waiver is active and unexpired", async () => {
+    const db = testStack().database.db;
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, TWO_FILES);
+    const policy = stringify({ version: 1, risk_tiers: { '3': { max_files: 1, max_loc: 100 } } });
+    const base = { reasonCode: 'other', gates: ['budget_limit'], delta: { max_files: 5, max_loc: 0 } };
+    await db.insert(waivers).values([
+      { tenantId: tenant, id: 'WV-1001', ...base, status: 'active', expiresAt: new Date(Date.now() + 3_600_000) },
+      { tenantId: tenant, id: 'WV-1002', ...base, status: 'revoked', expiresAt: new Date(Date.now() + 3_600_000) },
+      { tenantId: tenant, id: 'WV-1003', ...base, status: 'active', expiresAt: new Date(Date.now() - 3_600_000) },
+    ]);
+    const runWith = async (ids: string[]) => {
+      const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml({ waiver_ids: ids }), repoPath: makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': policy }) };
+      await testStack().client.submit(input);
+      return testStack().client.watch(input, undefined, 200);
+    };
+    const active = await runWith(['WV-1001']);
+    assert.equal(active.state, 'COMPLETED');
+    assert.match(active.gates[0].detail, /2\/6 files.*raised by waiver\(s\) WV-1001/);
+    const listed = JSON.parse((await arbiter(['waivers', 'list', '--tenant', tenant, '--json'], { DATABASE_URL: testStack().databaseUrl })).stdout);
+    assert.deepEqual(listed.map((w: { id: string; status: string }) => [w.id, w.status]), [['WV-1001', 'active'], ['WV-1002', 'revoked'], ['WV-1003', 'expired']]);
+    const revoke = await arbiter(['waivers', 'revoke', 'WV-1001', '--tenant', tenant], { DATABASE_URL: testStack().databaseUrl });
+    assert.equal(revoke.code, 0, revoke.stderr);
+    for (const id of ['WV-1001', 'WV-1002', 'WV-1003']) {
+      const ignored = await runWith([id]);
+      assert.equal(ignored.state, 'FAILED', `${id} must not apply`);
+      assert.match(ignored.gates[0].detail, /^2\/1 files/);
+    }
   });
 });
