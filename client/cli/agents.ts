@@ -2,23 +2,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { listAgents, setAgentStatus, upsertAgent, type AgentRecord } from '../../db/agents';
-import { openDatabase, type Db } from '../../db/client';
-import { migrateDatabase } from '../../db/migrate';
 import type { AgentStatus } from '../../domain/agent';
-import { loadClientConfig } from '../config';
 import { EXIT, UsageError } from './output';
-
-async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-  const { databaseUrl } = loadClientConfig();
-  if (!databaseUrl) throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
-  const database = openDatabase(databaseUrl, { max: 2 });
-  try {
-    await migrateDatabase(database.pool);
-    return await fn(database.db);
-  } finally {
-    await database.close();
-  }
-}
+import { withDb } from './with-db';
 
 const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
 

@@ -1,10 +1,8 @@
 /** `arbiter export-training-data`: JSONL of (task features, agent, decision, outcome) on stdout. */
 import type { Command } from 'commander';
-import { openDatabase } from '../../db/client';
-import { migrateDatabase } from '../../db/migrate';
 import { trainingRecords } from '../../db/training-data';
-import { loadClientConfig } from '../config';
 import { EXIT, UsageError } from './output';
+import { withDb } from './with-db';
 
 interface ExportOptions {
   since?: string;
@@ -16,18 +14,12 @@ interface ExportOptions {
 async function exportTrainingData(opts: ExportOptions): Promise<number> {
   const since = opts.since ? new Date(opts.since) : undefined;
   if (since && Number.isNaN(since.getTime())) throw new UsageError(`--since '${opts.since}' is not a date (use e.g. 2026-11-01)`);
-  const { databaseUrl } = loadClientConfig();
-  if (!databaseUrl) throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
-  const database = openDatabase(databaseUrl, { max: 2 });
-  try {
-    await migrateDatabase(database.pool);
-    for await (const record of trainingRecords(database.db, { since, tenantId: opts.tenant, includePaths: opts.includePaths, includeContents: opts.includeContents })) {
+  return withDb(async (db) => {
+    for await (const record of trainingRecords(db, { since, tenantId: opts.tenant, includePaths: opts.includePaths, includeContents: opts.includeContents })) {
       process.stdout.write(`${JSON.stringify(record)}\n`);
     }
     return EXIT.ok;
-  } finally {
-    await database.close();
-  }
+  });
 }
 
 /** Registers `export-training-data` on `program`. */

@@ -1,20 +1,14 @@
 /** `arbiter provenance verify [--tenant T]`: walks each tenant's hash chain and names every broken row. */
 import type { Command } from 'commander';
-import { openDatabase } from '../../db/client';
-import { migrateDatabase } from '../../db/migrate';
 import { provenanceTenants, verifyProvenance } from '../../db/provenance';
-import { loadClientConfig } from '../config';
-import { EXIT, UsageError } from './output';
+import { EXIT } from './output';
+import { withDb } from './with-db';
 
 async function verify(opts: { tenant?: string; json?: boolean }): Promise<number> {
-  const { databaseUrl } = loadClientConfig();
-  if (!databaseUrl) throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
-  const database = openDatabase(databaseUrl, { max: 2 });
-  try {
-    await migrateDatabase(database.pool);
-    const tenants = opts.tenant ? [opts.tenant] : await provenanceTenants(database.db);
+  return withDb(async (db) => {
+    const tenants = opts.tenant ? [opts.tenant] : await provenanceTenants(db);
     const results = [];
-    for (const tenantId of tenants) results.push({ tenantId, ...(await verifyProvenance(database.db, tenantId)) });
+    for (const tenantId of tenants) results.push({ tenantId, ...(await verifyProvenance(db, tenantId)) });
     const broken = results.filter((r) => r.problems.length);
     if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     else {
@@ -22,9 +16,7 @@ async function verify(opts: { tenant?: string; json?: boolean }): Promise<number
       for (const r of broken) for (const p of r.problems) process.stderr.write(`${r.tenantId}: ${p}\n`);
     }
     return broken.length ? EXIT.failed : EXIT.ok;
-  } finally {
-    await database.close();
-  }
+  });
 }
 
 /** Registers `provenance verify` on `program`. */

@@ -4,14 +4,13 @@
  */
 import type { Command } from 'commander';
 import { and, asc, eq } from 'drizzle-orm';
-import { openDatabase } from '../../db/client';
-import { migrateDatabase } from '../../db/migrate';
 import { approvers, waivers } from '../../db/schema';
 import { ApproveWaiverSchema, RejectWaiverSchema, durationHours } from '../../domain/waiver';
 import { ArbiterClient } from '../arbiter-client';
 import { loadClientConfig } from '../config';
 import { EXIT, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
+import { withDb } from './with-db';
 
 type Run = (fn: () => Promise<number>) => Promise<void>;
 
@@ -34,18 +33,6 @@ function usageFrom<T>(parse: () => T): T {
   } catch (err) {
     const issues = (err as { issues?: Array<{ path: unknown[]; message: string }> }).issues;
     throw new UsageError(issues ? issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message);
-  }
-}
-
-async function withDb<T>(fn: (db: ReturnType<typeof openDatabase>['db']) => Promise<T>): Promise<T> {
-  const { databaseUrl } = loadClientConfig();
-  if (!databaseUrl) throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
-  const database = openDatabase(databaseUrl, { max: 2 });
-  try {
-    await migrateDatabase(database.pool);
-    return await fn(database.db);
-  } finally {
-    await database.close();
   }
 }
 
