@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { arbiter } from '../helpers/cli';
+import { startFakeOpenAI } from '../helpers/fake-openai';
 import { GOOD_PLAN, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 
@@ -62,6 +63,29 @@ describe('agent kinds from the CLI', function () {
     const { res, status } = await submitAndWait(e, tenant, agentId);
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.equal(status.state, 'COMPLETED');
+  });
+
+  it('an openai agent runs its tool-calling conversation to a delivered change', async () => {
+    const fake = await startFakeOpenAI({
+      script: [
+        { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: 'module.exports = () => 42;\n' } }], usage: { prompt: 100, completion: 20 } },
+        { content: 'Added src/feature.js.', usage: { prompt: 150, completion: 10 } },
+      ],
+    });
+    try {
+      const e = env();
+      const tenant = uniqueId('tenant');
+      const agentId = uniqueId('oa');
+      const add = await arbiter(['agents', 'add', '--id', agentId, '--kind', 'openai', '--tenant', tenant, '--config', JSON.stringify({ baseUrl: fake.baseUrl, model: 'fake-coder' })], e);
+      assert.equal(add.code, 0, add.stderr);
+      const { res, repo, taskId, status } = await submitAndWait(e, tenant, agentId);
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      assert.equal(status.state, 'COMPLETED');
+      assert.equal(gitIn(repo, 'show', `arbiter/${taskId}:src/feature.js`), 'module.exports = () => 42;');
+      assert.deepEqual([fake.completed(1), fake.completed(2)], [1, 1]);
+    } finally {
+      await fake.close();
+    }
   });
 
   it("a command agent that exits non-zero fails the task as the agent's fault", async () => {
