@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { DEFAULT_TIER_POLICY, type ChangeBudget } from './policy';
 import type { RiskTier } from './spec';
+import { MAX_WAIVER_DAYS } from './waiver';
 
 /** How a failing gate counts. */
 export type GateMode = 'block' | 'warn' | 'skip';
@@ -18,7 +19,9 @@ export interface RepoPolicy {
   /** By Arbiter gate name (`budget`, `scope`, or a command gate's name); absent means block. */
   gateModes: Record<string, GateMode>;
   /** `enabled`: the policy has a `waivers` section, so a budget overrun may be waived instead of failing. */
-  waivers: { enabled: boolean; minApprovers: Partial<Record<RiskTier, number>>; windowHours: number };
+  waivers: { enabled: boolean; minApprovers: Partial<Record<RiskTier, number>>; windowHours: number; maxExpiryDays: number };
+  /** Commands the policy makes gates of every task (tests, lint, type-check), run in the sandbox. */
+  commands: Array<{ name: string; argv: string[] }>;
 }
 
 /** The policy of a repository without one. */
@@ -26,7 +29,7 @@ export const DEFAULT_REPO_POLICY: RepoPolicy = {
   source: 'default',
   tiers: { 1: { ...DEFAULT_TIER_POLICY[1] }, 2: { ...DEFAULT_TIER_POLICY[2] }, 3: { ...DEFAULT_TIER_POLICY[3] } },
   gateModes: {},
-  waivers: { enabled: false, minApprovers: {}, windowHours: 24 },
+  waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS }, commands: [],
 };
 
 const Budget = z.object({ max_files: z.number().int().positive(), max_loc: z.number().int().positive() }).passthrough();
@@ -35,12 +38,25 @@ const CurrentPolicy = z
   .object({
     version: z.number().optional(),
     risk_tiers: z.object({ '1': Budget.optional(), '2': Budget.optional(), '3': Budget.optional() }).passthrough().optional(),
-    gates: z.record(z.object({ enabled: z.boolean().optional(), mode: Mode.optional() }).passthrough()).optional(),
+    gates: z
+      .record(
+        z
+          .object({
+            enabled: z.boolean().optional(),
+            mode: Mode.optional(),
+            /** Arbiter extension: a command that makes this gate run in every task's workspace. */
+            command: z.array(z.string().min(1)).min(1).optional(),
+          })
+          .passthrough(),
+      )
+      .optional(),
     waivers: z
       .object({
         min_approvers_for_budget_raise: z.number().int().min(1).max(10).optional(),
         /** Arbiter extension: hours a task waits for a waiver decision before it fails. */
         decision_window_hours: z.number().positive().max(24 * 30).optional(),
+        /** Arbiter extension: the longest expiry an approver may give a waiver. */
+        max_expiry_days: z.number().positive().max(MAX_WAIVER_DAYS).optional(),
       })
       .passthrough()
       .optional(),
@@ -79,7 +95,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   if (isLegacy) {
     const parsed = LegacyPolicy.safeParse(raw);
     if (!parsed.success) throw new InvalidPolicyError(problems(parsed.error));
-    return { source: 'legacy', tiers: tiersFrom((t) => parsed.data[t]), gateModes: {}, waivers: { enabled: false, minApprovers: {}, windowHours: 24 } };
+    return { source: 'legacy', tiers: tiersFrom((t) => parsed.data[t]), gateModes: {}, waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS }, commands: [] };
   }
   const parsed = CurrentPolicy.safeParse(raw);
   if (!parsed.success) throw new InvalidPolicyError(problems(parsed.error));
@@ -97,6 +113,8 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
       enabled: parsed.data.waivers !== undefined,
       minApprovers: raise ? { 1: Math.max(raise, DEFAULT_TIER_POLICY[1].approvers), 2: raise, 3: raise } : {},
       windowHours: parsed.data.waivers?.decision_window_hours ?? 24,
+      maxExpiryDays: parsed.data.waivers?.max_expiry_days ?? MAX_WAIVER_DAYS,
     },
+    commands: Object.entries(parsed.data.gates ?? {}).flatMap(([name, g]) => (g.command && g.enabled !== false ? [{ name, argv: g.command }] : [])),
   };
 }

@@ -54,6 +54,8 @@ export interface WaiverRequest {
   approversRequired: number;
   approvals: Array<{ approver: string; reasonCode: string; at: string }>;
   deadline: string;
+  /** The policy's longest allowed expiry, in hours. */
+  maxExpiryHours: number;
 }
 
 /** The outcome of one update, returned to whoever sent it. */

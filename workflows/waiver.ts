@@ -32,7 +32,14 @@ export class WaiverDesk {
 
   /** Registers the updates; before a waiver is pending they are refused by their validators. */
   register(): void {
-    setHandler(approveWaiverUpdate, (input) => this.approve(input), { validator: (input) => this.validate(ApproveWaiverSchema.parse(input).approver) });
+    setHandler(approveWaiverUpdate, (input) => this.approve(input), {
+      validator: (input) => {
+        const parsed = ApproveWaiverSchema.parse(input);
+        this.validate(parsed.approver);
+        const max = this.task.snapshot.pendingWaiver?.maxExpiryHours ?? Infinity;
+        if (parsed.expiresInHours > max) throw new Error(`expiresInHours ${parsed.expiresInHours} exceeds the policy maximum of ${max} hours`);
+      },
+    });
     setHandler(rejectWaiverUpdate, (input) => this.reject(input.approver, input.reason), { validator: (input) => this.validate(RejectWaiverSchema.parse(input).approver) });
   }
 
@@ -87,6 +94,7 @@ export class WaiverDesk {
       approversRequired: requiredApprovers(spec.riskTier as RiskTier, ws.policy.waivers.minApprovers),
       approvals: [],
       deadline: new Date(Date.now() + hours * 3_600_000).toISOString(),
+      maxExpiryHours: ws.policy.waivers.maxExpiryDays * 24,
     };
     this.task.snapshot.subState = 'awaiting_waiver';
     this.task.refreshDetails();

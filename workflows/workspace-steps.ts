@@ -71,7 +71,8 @@ export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecRe
     const diff = await steps.measureDiff(at);
     task.snapshot.diff = diff;
     task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy: ws.policy, specWarnings: validated.warnings });
-    for (const gate of [...commands, ...acceptanceGates(validated)]) {
+    const policyGates = ws.policy.commands.filter((c) => !commands.some((g) => g.name === c.name)).map((c) => ({ ...c, timeoutSeconds: 600 }));
+    for (const gate of [...commands, ...policyGates, ...acceptanceGates(validated)]) {
       task.snapshot.subState = `gate:${gate.name}`;
       task.snapshot.gates.push(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, gate, mode: ws.policy.gateModes[gate.name] ?? 'block' }));
     }

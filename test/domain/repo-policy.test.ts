@@ -17,7 +17,8 @@ describe('repository policy', () => {
     assert.equal(policy.gateModes.scope, 'block');
     assert.equal(policy.gateModes.spec, 'block');
     assert.equal(policy.gateModes.god_object, 'warn');
-    assert.deepEqual(policy.waivers, { enabled: true, minApprovers: { 1: 2, 2: 2, 3: 2 }, windowHours: 24 });
+    assert.deepEqual(policy.waivers, { enabled: true, minApprovers: { 1: 2, 2: 2, 3: 2 }, windowHours: 24, maxExpiryDays: 90 });
+    assert.deepEqual(policy.commands, []);
   });
 
   it('loads the legacy tier-policy.json', () => {

@@ -57,6 +57,12 @@ describe('repository policy in verification', function () {
     assert.equal(tests?.exitCode, undefined);
   });
 
+  it("runs the policy's own command gates (tests, lint) in every task", async () => {
+    const final = await run({ version: 1, gates: { lint: { mode: 'block', command: ['node', '-e', 'process.exit(0)'] }, typecheck: { mode: 'block', command: ['node', '-e', 'process.exit(2)'] } } });
+    assert.equal(final.state, 'FAILED');
+    assert.deepEqual(final.gates.slice(3).map((g) => [g.name, g.status, g.exitCode]), [['lint', 'pass', 0], ['typecheck', 'fail', 2]]);
+  });
+
   it('a malformed policy fails the task, naming the field', async () => {
     const final = await run({ version: 1, risk_tiers: { '1': { max_files: 'ten', max_loc: 250 } } });
     assert.equal(final.state, 'FAILED');

@@ -29,7 +29,7 @@ async function awaitingWaiver(options: { tier1?: boolean; windowHours?: number }
   for (const name of ['alice', 'bob']) await stack.database.db.insert(approvers).values({ tenantId: tenant, name, tiers: [1, 2, 3] });
   await stack.database.db.insert(approvers).values({ tenantId: tenant, name: 'tier3-only', tiers: [3] });
   const budget = { max_files: 2, max_loc: 100 };
-  const policy = { version: 1, risk_tiers: { '1': budget, '3': budget }, waivers: { decision_window_hours: options.windowHours ?? 1 } };
+  const policy = { version: 1, risk_tiers: { '1': budget, '3': budget }, waivers: { decision_window_hours: options.windowHours ?? 1, max_expiry_days: 7 } };
   const repo = makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': stringify(policy) });
   const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(options.tier1 ? TIER1_SPEC : {}), repoPath: repo };
   await stack.client.submit(input);
@@ -112,6 +112,9 @@ describe('waivers over Temporal', function () {
     for (const bad of [{ approver: 'alice', reasonCode: 'because', expiresInHours: 1 }, { approver: 'alice', reasonCode: 'other', expiresInHours: 99999 }, { approver: 'alice' }]) {
       await assert.rejects(handle.executeUpdate(approveWaiverUpdate, { args: [bad as never] }));
     }
+    const tooLong = await arbiter(['approve', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason-code', 'other', '--expires-in', '10d'], env());
+    assert.equal(tooLong.code, 1);
+    assert.match(tooLong.stderr, /exceeds the policy maximum of 168 hours/);
     const cli = await arbiter(['approve', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason-code', 'because', '--expires-in', '1h'], env());
     assert.equal(cli.code, 2);
     assert.match(cli.stderr, /reasonCode: Invalid enum value/);
