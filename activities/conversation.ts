@@ -32,12 +32,20 @@ async function openaiConfig(db: Db, agentId: string): Promise<OpenAIConfig> {
   return parsed.data;
 }
 
+/**
+ * Appends a message at the end of the transcript. Serialised per conversation, so two
+ * overlapping attempts of a step can never take the same seq and silently drop a message; a
+ * message already stored for the same turn or tool call is not added again.
+ */
 async function append(db: Db, tenantId: string, conversationId: string, m: Omit<typeof conversationMessages.$inferInsert, 'tenantId' | 'conversationId' | 'seq'>): Promise<void> {
-  const [{ next }] = await db
-    .select({ next: sql<number>`coalesce(max(${conversationMessages.seq}), -1) + 1` })
-    .from(conversationMessages)
-    .where(eq(conversationMessages.conversationId, conversationId));
-  await db.insert(conversationMessages).values({ tenantId, conversationId, seq: next, ...m }).onConflictDoNothing();
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`conversation/${conversationId}`}))`);
+    const [{ next }] = await tx
+      .select({ next: sql<number>`coalesce(max(${conversationMessages.seq}), -1) + 1` })
+      .from(conversationMessages)
+      .where(eq(conversationMessages.conversationId, conversationId));
+    await tx.insert(conversationMessages).values({ tenantId, conversationId, seq: next, ...m }).onConflictDoNothing();
+  });
 }
 
 function toApiMessage(m: Message): Record<string, unknown> {
