@@ -17,7 +17,7 @@ import { approveWaiverUpdate } from '../../workflows/definitions';
 import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
-import { waitForState } from '../helpers/wait';
+import { waitFor, waitForState } from '../helpers/wait';
 
 const THREE_FILES = [1, 2, 3].map((i) => ({ op: 'write' as const, path: `src/f${i}.js`, content: `${i}\n` }));
 const TIER1_SPEC = { risk_tier: 1, contracts: [{ name: 'feature-api', type: 'api' }] };
@@ -133,6 +133,14 @@ describe('waivers over Temporal', function () {
 
   it('works from the temporal CLI alone: update execute --name approveWaiver', async () => {
     const { stack, tenant, input } = await awaitingWaiver();
+    const cli = (args: string[]) => promisify(execFile)(temporalCliPath(), [...args, '--address', stack.address]);
+    await waitFor('the waiting task in visibility', async () => {
+      const listed = await cli(['workflow', 'list', '--query', `ArbiterState="VERIFYING" AND TenantId="${tenant}"`, '--output', 'json']);
+      return listed.stdout.includes(taskWorkflowId(input));
+    });
+    const state = await cli(['workflow', 'query', '--workflow-id', taskWorkflowId(input), '--name', 'getState', '--output', 'json']);
+    assert.match(state.stdout, /"subState":\s*"awaiting_waiver"/);
+    assert.match(state.stdout, /"approversRequired":\s*1/);
     const { stdout } = await promisify(execFile)(temporalCliPath(), [
       'workflow', 'update', 'execute', '--address', stack.address, '--workflow-id', taskWorkflowId(input), '--name', 'approveWaiver',
       '--input', JSON.stringify({ approver: 'bob', reasonCode: 'legacy_integration', expiresInHours: 48 }),
@@ -140,6 +148,5 @@ describe('waivers over Temporal', function () {
     assert.match(stdout, /approved/);
     const final = await stack.client.watch(input, undefined, 200);
     assert.equal(final.verdict?.outcome, 'WAIVED');
-    void tenant;
   });
 });
