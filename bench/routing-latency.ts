@@ -3,28 +3,19 @@
  * registry query, capacity counts, statistics, Thompson sampling and the recorded decision,
  * under its lock) against a real PostgreSQL. Prints the figures; asserts nothing.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import { DEFAULT_SANDBOX_CONFIG } from '../activities/sandbox/config';
 import { recordOutcome } from '../db/agent-stats';
-import { openDatabase } from '../db/client';
-import { startEmbeddedPostgres } from '../db/embedded';
-import { migrateDatabase } from '../db/migrate';
 import { agents } from '../db/schema';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../activities/signing';
+import { runBench, withBenchDatabase } from './harness';
 
 async function main(): Promise<void> {
   const count = Number(process.env.BENCH_AGENTS ?? 1000);
   const decisions = Number(process.env.BENCH_DECISIONS ?? 200);
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'arbiter-bench-'));
-  chmodSync(tmp, 0o755);
-  const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 55000 + Math.floor(Math.random() * 5000) });
-  const database = openDatabase(pg.url);
-  try {
-    await migrateDatabase(database.pool);
+  await withBenchDatabase(async ({ tmp, database }) => {
     const tenant = 'bench';
     const rows = Array.from({ length: count }, (_, i) => ({
       id: `agent-${String(i).padStart(4, '0')}`,
@@ -52,17 +43,7 @@ async function main(): Promise<void> {
     const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
     console.log(`routing decision with ${count} registered agents (${decisions} decisions, real PostgreSQL)`);
     console.log(`  mean ${mean.toFixed(1)} ms, p50 ${samples[Math.floor(samples.length / 2)].toFixed(1)} ms, p95 ${samples[Math.floor(samples.length * 0.95)].toFixed(1)} ms`);
-  } finally {
-    await database.close();
-    await pg.stop();
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -4,16 +4,13 @@
  * their scope checks and audit rows in a real PostgreSQL. Prints the figures; asserts nothing.
  * Run: `npm run bench:sandbox` (after `npm run setup`).
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+import { chmodSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { createCommandRunner } from '../activities/sandbox/commands';
 import { DEFAULT_SANDBOX_CONFIG, runningAsRoot } from '../activities/sandbox/config';
 import { createFileTools } from '../activities/sandbox/file-tools';
 import { runProcess } from '../activities/process';
-import { openDatabase } from '../db/client';
-import { startEmbeddedPostgres } from '../db/embedded';
-import { migrateDatabase } from '../db/migrate';
+import { runBench, withBenchDatabase } from './harness';
 
 function stats(samples: number[]): { mean: number; p50: number; p95: number } {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -35,15 +32,10 @@ const fmt = (s: { mean: number; p50: number; p95: number }) => `mean ${s.mean.to
 
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 50);
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'arbiter-bench-'));
-  chmodSync(tmp, 0o755);
-  const workspace = path.join(tmp, 'ws');
-  mkdirSync(workspace, { mode: 0o777 });
-  if (runningAsRoot()) chmodSync(workspace, 0o777);
-  const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 55000 + Math.floor(Math.random() * 5000) });
-  const database = openDatabase(pg.url);
-  try {
-    await migrateDatabase(database.pool);
+  await withBenchDatabase(async ({ tmp, database }) => {
+    const workspace = path.join(tmp, 'ws');
+    mkdirSync(workspace, { mode: 0o777 });
+    if (runningAsRoot()) chmodSync(workspace, 0o777);
     const runner = createCommandRunner({ sandbox: DEFAULT_SANDBOX_CONFIG, warn: () => undefined });
     const bare = stats(await time(runs, () => runProcess({ argv: ['true'], cwd: workspace, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 10_000 })));
     const confined = stats(
@@ -65,17 +57,7 @@ async function main(): Promise<void> {
     console.log(`file tools (${files} x 1 KiB, each checked and audited in PostgreSQL)`);
     console.log(`  file_write: ${perSecond(writes)} ops/s (${fmt(stats(writes))})`);
     console.log(`  file_read:  ${perSecond(realReads)} ops/s (${fmt(stats(realReads))})`);
-  } finally {
-    await database.close();
-    await pg.stop();
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);
