@@ -13,6 +13,7 @@ import type { VerdictOutcome } from '../domain/task';
 import { verdicts } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { currentRun } from './run-identity';
 import { appendProvenance } from '../db/provenance';
 
 /** Builds the `issueVerdict` activity. */
@@ -20,7 +21,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
   return {
     async issueVerdict(raw: IssueVerdictInput): Promise<IssuedVerdict> {
       const input = parseActivityInput(IssueVerdictInput, raw);
-      const payload = buildVerdictPayload(input);
+      const payload = buildVerdictPayload({ ...input, run: currentRun() });
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.
       const { envelope, statementDigest: digest } = signer.signStatement(verdictStatement(payload));
       await db

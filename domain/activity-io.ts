@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { TASK_STATES } from './lifecycle';
 import { GateCommandSchema, IdPartSchema } from './task';
 import type { RepoPolicy } from './repo-policy';
+import type { PolicyProvenance } from './verdict';
 import type { WorkingSpec } from './spec';
 import type { GateResult, VerdictOutcome } from './task';
 
@@ -67,6 +68,16 @@ export interface RoutingDecision {
   candidates: Array<{ agentId: string; eligible: boolean; score: number; reason: string }>;
 }
 
+/** The target repository whose trusted ref holds the policy. */
+export const LoadRepoPolicyInput = z.object({ ...TaskKey, repoPath: z.string() });
+/** Input of `loadRepoPolicy`. */
+export type LoadRepoPolicyInput = z.input<typeof LoadRepoPolicyInput>;
+/** The repository's policy as read from its trusted ref once per run, and where it came from. */
+export interface TrustedPolicy {
+  policy: RepoPolicy;
+  provenance: PolicyProvenance;
+}
+
 /** The target repository and the commit-ish to start from. */
 export const PrepareWorkspaceInput = z.object({ ...TaskKey, repoPath: z.string(), baseRef: z.string().optional() });
 /** Input of `prepareWorkspace`. */
@@ -76,8 +87,6 @@ export interface PreparedWorkspace {
   workspacePath: string;
   baseCommit: string;
   hostQueue: string;
-  /** The target's CAWS policy at the base commit (defaults when it has none). */
-  policy: RepoPolicy;
 }
 
 /** Names the task whose workspace can go; `keep` retains it for inspection (the task did not complete). */
@@ -114,6 +123,10 @@ export interface DiffSummary {
   filesChanged: number;
   linesAdded: number;
   linesDeleted: number;
+  /** Bytes the change adds, counted from tree objects with every file read as text: nothing an agent writes shrinks it. */
+  bytesAdded: number;
+  /** Changed files git's content check (no attributes) calls binary. */
+  binaryFiles: number;
   /** git tree id of the measured workspace: what is checked and delivered. */
   treeId: string;
   /** sha256 of the binary-safe patch bytes; the patch itself is stored as an artifact. */
@@ -148,6 +161,7 @@ export const IssueVerdictInput = z.object({
   baseCommit: GitObjectId,
   diff: z.custom<DiffSummary>(),
   gates: z.array(z.custom<GateResult>()),
+  policy: z.custom<PolicyProvenance>((v) => typeof v === 'object' && v !== null, 'policy must name the policy that judged the change'),
   /** Waivers applied; a verdict with waivers and no failing gate is WAIVED. */
   waivers: z.array(z.string()).default([]),
 });

@@ -148,6 +148,49 @@ export class WaiverNotAuthorizedError extends ApplicationFailure {
   }
 }
 
+/**
+ * A submitter's gate takes a name the repository's policy (or Arbiter) already uses. Refused
+ * rather than merged: a same-named gate would otherwise replace the repository's own check.
+ */
+export class GateNameReservedError extends ApplicationFailure {
+  static readonly type = 'GateNameReservedError';
+  constructor(public readonly problems: string[]) {
+    super(...nonRetryable(`gate name(s) reserved: ${problems.join('; ')}`, GateNameReservedError.type, [problems]));
+  }
+}
+
+/** The workflow id is not `task/<tenant>/<taskId>`: a second run under another id could otherwise act for the task. */
+export class WorkflowIdMismatchError extends ApplicationFailure {
+  static readonly type = 'WorkflowIdMismatchError';
+  constructor(actual: string, expected: string) {
+    super(...nonRetryable(`workflow id '${actual}' is not this task's id '${expected}'; a task runs only under its own workflow id`, WorkflowIdMismatchError.type));
+  }
+}
+
+/** The task already ended in another run; a task id runs once, so its records are never reused. */
+export class TaskAlreadyEndedError extends ApplicationFailure {
+  static readonly type = 'TaskAlreadyEndedError';
+  constructor(task: string, state: string, runId: string) {
+    super(...nonRetryable(`task ${task} already ended ${state} in run ${runId}; a task id runs once`, TaskAlreadyEndedError.type, [{ state, runId }]));
+  }
+}
+
+/** A stored record (verdict, routing decision, outcome) differs from what this run would write: fail closed, never reuse it. */
+export class RecordMismatchError extends ApplicationFailure {
+  static readonly type = 'RecordMismatchError';
+  constructor(what: string, reason: string) {
+    super(...nonRetryable(`stored ${what} does not belong to this run: ${reason}`, RecordMismatchError.type));
+  }
+}
+
+/** Delivery was asked for something the signed verdict does not cover; nothing is written. */
+export class DeliveryNotCoveredError extends ApplicationFailure {
+  static readonly type = 'DeliveryNotCoveredError';
+  constructor(public readonly problems: string[]) {
+    super(...nonRetryable(`delivery refused: ${problems.join('; ')}`, DeliveryNotCoveredError.type, [problems]));
+  }
+}
+
 /** Type names listed as non-retryable in every activity retry policy, as a second guard. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   SpecInvalidError.type,
@@ -165,4 +208,9 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   FileToolError.type,
   PolicyInvalidError.type,
   WaiverNotAuthorizedError.type,
+  GateNameReservedError.type,
+  WorkflowIdMismatchError.type,
+  TaskAlreadyEndedError.type,
+  RecordMismatchError.type,
+  DeliveryNotCoveredError.type,
 ];

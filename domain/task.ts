@@ -25,8 +25,18 @@ export const GateCommandSchema = z.object({
 /** A gate command after defaults are applied. */
 export type GateCommand = z.output<typeof GateCommandSchema>;
 
-/** Gates Arbiter always runs itself; a task's command gates may not reuse these names. */
-export const RESERVED_GATE_NAMES = ['budget', 'scope', 'spec'];
+/** Gates Arbiter always runs itself; no command gate may take these names. */
+export const RESERVED_GATE_NAMES = ['budget', 'scope', 'spec', 'protected', 'tree'];
+
+/** Acceptance criteria become gates named with this prefix, so submitter gates may not use it. */
+export const ACCEPTANCE_GATE_PREFIX = 'acceptance-';
+
+/** Why a submitter's gate name cannot be used, or undefined; policy gate names are checked where the policy is known. */
+export function reservedGateNameProblem(name: string): string | undefined {
+  if (RESERVED_GATE_NAMES.includes(name)) return `gate name '${name}' is reserved for Arbiter's own gate`;
+  if (name.toLowerCase().startsWith(ACCEPTANCE_GATE_PREFIX)) return `gate name '${name}' is reserved: '${ACCEPTANCE_GATE_PREFIX}*' names the spec's acceptance criteria`;
+  return undefined;
+}
 
 /** What an application submits. */
 export const TaskInputSchema = z.object({
@@ -45,7 +55,12 @@ export const TaskInputSchema = z.object({
     .max(20)
     .default([])
     .refine((gates) => new Set(gates.map((g) => g.name)).size === gates.length, 'gate names must be unique')
-    .refine((gates) => !gates.some((g) => RESERVED_GATE_NAMES.includes(g.name)), 'gate names budget and scope are reserved'),
+    .superRefine((gates, ctx) => {
+      gates.forEach((g, i) => {
+        const problem = reservedGateNameProblem(g.name);
+        if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem, path: [i, 'name'] });
+      });
+    }),
   /**
    * Which CAWS format the spec must be in; `auto` detects it. `current` rejects legacy fields,
    * as the CAWS project itself does for specs it expects in the new format.
@@ -62,10 +77,19 @@ export type TaskInput = z.input<typeof TaskInputSchema>;
 /** Task input as the workflow sees it (defaults applied). */
 export type ParsedTaskInput = z.output<typeof TaskInputSchema>;
 
+/**
+ * Who asked for a gate. The verdict names it so a reader can tell the repository's own gates
+ * (which always run) from the ones a submitter or a spec added.
+ */
+export type GateSource = 'arbiter' | 'policy' | 'acceptance' | 'submitter';
+
 /** Outcome of one verification gate, with enough evidence to audit it later. */
 export interface GateResult {
   name: string;
-  kind: 'budget' | 'scope' | 'spec' | 'command';
+  kind: 'budget' | 'scope' | 'spec' | 'protected' | 'tree' | 'command';
+  source: GateSource;
+  /** The exact command a command gate ran. */
+  argv?: string[];
   /** `warn`: failed, but the policy's mode for this gate is warn; `skipped`: the policy turns it off. */
   status: 'pass' | 'fail' | 'warn' | 'skipped';
   detail: string;

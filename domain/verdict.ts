@@ -20,17 +20,38 @@ export function applyGateMode(passed: boolean, mode: 'block' | 'warn' | 'skip' |
   return mode === 'warn' ? 'warn' : 'fail';
 }
 
+/**
+ * Which policy judged the change: the file's digest (or `default`), where it was read, and the
+ * commit of the repository's trusted ref it was read at. Never the submitter's base.
+ */
+export interface PolicyProvenance {
+  source: 'default' | 'current' | 'legacy';
+  /** `sha256:<hex>` of the policy file's exact bytes, or `default` when the repository has none. */
+  digest: string;
+  file: string | null;
+  ref: string;
+  commit: string;
+}
+
+/** The Temporal run that produced a verdict: a verdict is about this run only. */
+export interface RunIdentity {
+  workflowId: string;
+  runId: string;
+}
+
 /** What a verdict states; stored verbatim and digested over its canonical JSON. */
 export interface VerdictPayload {
-  schema: 'arbiter.verdict/v1';
+  schema: 'arbiter.verdict/v2';
   tenantId: string;
   taskId: string;
+  run: RunIdentity;
+  policy: PolicyProvenance;
   outcome: VerdictOutcome;
   specId: string;
   specDigest: string;
   agentId: string;
   baseCommit: string;
-  diff: { digest: string; treeId: string; filesChanged: number; linesAdded: number; linesDeleted: number };
+  diff: { digest: string; treeId: string; filesChanged: number; linesAdded: number; linesDeleted: number; bytesAdded: number; binaryFiles: number };
   gates: Array<Omit<GateResult, 'outputTail'>>;
   waivers: string[];
 }
@@ -39,6 +60,8 @@ export interface VerdictPayload {
 export function buildVerdictPayload(input: {
   tenantId: string;
   taskId: string;
+  run: RunIdentity;
+  policy: PolicyProvenance;
   specId: string;
   specDigest: string;
   agentId: string;
@@ -50,9 +73,11 @@ export function buildVerdictPayload(input: {
   const waivers = [...(input.waivers ?? [])];
   const outcome = decideOutcome(input.gates);
   return {
-    schema: 'arbiter.verdict/v1',
+    schema: 'arbiter.verdict/v2',
     tenantId: input.tenantId,
     taskId: input.taskId,
+    run: { workflowId: input.run.workflowId, runId: input.run.runId },
+    policy: { ...input.policy },
     outcome: outcome === 'PASS' && waivers.length > 0 ? 'WAIVED' : outcome,
     specId: input.specId,
     specDigest: input.specDigest,
@@ -64,6 +89,8 @@ export function buildVerdictPayload(input: {
       filesChanged: input.diff.filesChanged,
       linesAdded: input.diff.linesAdded,
       linesDeleted: input.diff.linesDeleted,
+      bytesAdded: input.diff.bytesAdded,
+      binaryFiles: input.diff.binaryFiles,
     },
     gates: input.gates.map(({ outputTail: _tail, ...evidence }) => evidence),
     waivers,
