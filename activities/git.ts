@@ -71,7 +71,12 @@ async function run(args: string[], options: GitOptions): Promise<Buffer> {
 
 /** `git -C dir …` for a repository the operator owns (the target); stdout as text. */
 export async function git(dir: string, args: string[], options: GitOptions = {}): Promise<string> {
-  return (await run(['-C', dir, ...args], options)).toString('utf8');
+  return (await gitBytes(dir, args, options)).toString('utf8');
+}
+
+/** Like {@link git} but stdout as bytes (a file's exact content, for its digest). */
+export function gitBytes(dir: string, args: string[], options: GitOptions = {}): Promise<Buffer> {
+  return run(['-C', dir, ...args], options);
 }
 
 function workspaceArgs(ws: WorkspaceDirs, args: string[]): string[] {
@@ -86,6 +91,24 @@ export async function workspaceGit(ws: WorkspaceDirs, args: string[]): Promise<s
 /** Like {@link workspaceGit} but stdout as bytes (patches must survive any encoding). */
 export function workspaceGitBytes(ws: WorkspaceDirs, args: string[]): Promise<Buffer> {
   return run(workspaceArgs(ws, args), {});
+}
+
+function treeArgs(gitDir: string, args: string[]): string[] {
+  // The git directory as the working directory: no work tree anyone else writes to takes part.
+  return ['-C', gitDir, `--git-dir=${gitDir}`, '-c', 'core.attributesFile=/dev/null', ...args];
+}
+
+/**
+ * git over objects alone, for measuring and reading a pinned tree: no work tree, no
+ * `.gitattributes` (in-tree, global or system), so nothing an agent wrote changes the result.
+ */
+export function objectGitBytes(gitDir: string, args: string[], input?: string | Buffer): Promise<Buffer> {
+  return run(treeArgs(gitDir, args), { env: { GIT_ATTR_NOSYSTEM: '1' }, input });
+}
+
+/** Like {@link objectGitBytes}, stdout as text. */
+export async function objectGit(gitDir: string, args: string[]): Promise<string> {
+  return (await objectGitBytes(gitDir, args)).toString('utf8');
 }
 
 /** The commit a ref names in `dir`, or undefined when it does not exist. */

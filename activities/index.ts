@@ -9,6 +9,7 @@ import { createConversationActivities } from './conversation';
 import type { ActivityDeps } from './deps';
 import { createDeliveryActivities } from './delivery';
 import { createFeedbackActivities } from './feedback';
+import { createRepoPolicyActivities } from './repo-policy';
 import { createRoutingActivities } from './routing';
 import { createSandboxActivities } from './sandbox/activities';
 import { createCommandRunner } from './sandbox/commands';
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTransitionActivities(deps),
     ...createSpecActivities(),
     ...createRoutingActivities(deps),
+    ...createRepoPolicyActivities(),
     ...createWorkspaceActivities(deps),
     ...createAgentActivities(deps, tools, runCommand),
     ...createSandboxActivities(tools, runCommand),

@@ -6,7 +6,8 @@ import { log } from '@temporalio/activity';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ValidateSpecInput, type ValidateSpecResult } from '../domain/activity-io';
 import { SpecInvalidError } from '../domain/errors';
-import { validateWorkingSpec } from '../domain/spec';
+import { scopeReachingProtected } from '../domain/protected-paths';
+import { validateWorkingSpec, type WorkingSpec } from '../domain/spec';
 import { sha256 } from './digest';
 import { parseActivityInput } from './input';
 
@@ -20,6 +21,15 @@ export function parseSpecYaml(text: string): unknown {
   }
 }
 
+/**
+ * A scope that reaches a protected path asks for a change the `protected` gate will always
+ * refuse: said up front, and at tier 1 (where scope is strict) refused.
+ */
+function protectedScopeFindings(spec: WorkingSpec): { problems: string[]; warnings: string[] } {
+  const found = scopeReachingProtected(spec.scope.in, spec.riskTier).map(({ entry, path }) => `scope.in '${entry}' covers the protected path ${path}, which no change may touch`);
+  return spec.riskTier === 1 ? { problems: found, warnings: [] } : { problems: [], warnings: found };
+}
+
 /** Builds the `validateSpec` activity. */
 export function createSpecActivities() {
   return {
@@ -31,8 +41,11 @@ export function createSpecActivities() {
         log.warn('working spec rejected', { problems: result.problems });
         throw new SpecInvalidError(result.problems);
       }
-      for (const warning of result.warnings) log.warn('working spec warning', { warning });
-      return { spec: result.spec, warnings: result.warnings, specDigest: sha256(input.specYaml) };
+      const { problems, warnings } = protectedScopeFindings(result.spec);
+      if (problems.length) throw new SpecInvalidError(problems);
+      const allWarnings = [...result.warnings, ...warnings];
+      for (const warning of allWarnings) log.warn('working spec warning', { warning });
+      return { spec: result.spec, warnings: allWarnings, specDigest: sha256(input.specYaml) };
     },
   };
 }

@@ -1,44 +1,32 @@
 /**
- * Verification: the real diff against the base commit, budget and scope checked against the
- * spec, and each gate command run in the workspace. Every result is persisted as evidence.
+ * Verification: the agent's change pinned as a tree and measured from objects alone, Arbiter's
+ * own gates over it, and each command gate run on a fresh checkout of exactly that tree — never
+ * in the agent's workspace, so nothing the agent left outside the tree can sway a gate. Every
+ * result is persisted as evidence.
  */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import { Context, log } from '@temporalio/activity';
-import picomatch from 'picomatch';
-import {
-  CheckBudgetAndScopeInput,
-  MeasureDiffInput,
-  RunGateInput,
-  type DiffSummary,
-} from '../domain/activity-io';
-import { effectiveBudget } from '../domain/policy';
-import type { RepoPolicy } from '../domain/repo-policy';
-import { applyGateMode } from '../domain/verdict';
-import type { WorkingSpec } from '../domain/spec';
-import type { GateResult } from '../domain/task';
 import { and, eq, gt, inArray } from 'drizzle-orm';
+import { CheckBudgetAndScopeInput, MeasureDiffInput, RunGateInput, type DiffSummary } from '../domain/activity-io';
+import { budgetGate, protectedGate, scopeGate, specGate, treeGate, type GrantedWaiver } from '../domain/change-gates';
+import { applyGateMode } from '../domain/verdict';
+import type { GateResult } from '../domain/task';
 import type { Db } from '../db/client';
 import { gateResults, waivers } from '../db/schema';
 import { storeArtifact } from './artifacts';
 import type { ActivityDeps } from './deps';
-import { changedFiles, patchBytes, snapshotTree, type FileChange } from './diff';
+import { changedFiles, ignoredPaths, patchBytes, snapshotTree, treeEntries } from './diff';
 import { gitDirOf } from './git';
 import { parseActivityInput } from './input';
+import { currentRun } from './run-identity';
 import type { CommandRunner } from './sandbox/commands';
-
-/** Names every changed path outside `scope.in` or inside `scope.out`. */
-export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
-  const opts = { dot: true };
-  const inScope = spec.scope.in.length ? picomatch(spec.scope.in, opts) : () => false;
-  const outOfScope = spec.scope.out.length ? picomatch(spec.scope.out, opts) : () => false;
-  return paths.flatMap((p) => {
-    if (outOfScope(p)) return [`${p} (matches scope.out)`];
-    if (!inScope(p)) return [`${p} (not in scope.in)`];
-    return [];
-  });
-}
+import { runningAsRoot } from './sandbox/config';
+import { checkoutTree, readBlobs } from './tree-checkout';
+import { chownTree } from './workspace';
 
 /** Active, unexpired waivers the spec names (`waiver_ids`): their deltas raise the budget. */
-async function specWaivers(db: Db, tenantId: string, ids: string[]): Promise<Array<{ id: string; maxFiles: number; maxLoc: number }>> {
+async function specWaivers(db: Db, tenantId: string, ids: string[]): Promise<GrantedWaiver[]> {
   if (ids.length === 0) return [];
   const rows = await db.select().from(waivers).where(and(eq(waivers.tenantId, tenantId), inArray(waivers.id, ids), eq(waivers.status, 'active'), gt(waivers.expiresAt, new Date())));
   return rows.map((r) => {
@@ -47,36 +35,27 @@ async function specWaivers(db: Db, tenantId: string, ids: string[]): Promise<Arr
   });
 }
 
-function specGate(warnings: string[], policy: RepoPolicy): GateResult {
-  if (policy.gateModes.spec === 'skip') return { name: 'spec', kind: 'spec', status: 'skipped', detail: 'skipped by the repository policy' };
-  const detail = warnings.length ? `valid, with ${warnings.length} warning(s): ${warnings.join('; ')}`.slice(0, 2000) : 'valid and complete';
-  // Validation already rejected invalid specs; what remains are warnings, which never block.
-  return { name: 'spec', kind: 'spec', status: warnings.length ? 'warn' : 'pass', detail };
+/** The tree's entries with each symlink's target read from its blob. */
+async function treeItems(gitDir: string, treeId: string) {
+  const entries = await treeEntries(gitDir, treeId);
+  const links = entries.filter((e) => e.mode === '120000');
+  const targets = await readBlobs(gitDir, links.map((e) => e.oid));
+  return entries.map((e) => ({ mode: e.mode, path: e.path, target: e.mode === '120000' ? targets.get(e.oid)?.toString('utf8') : undefined }));
 }
 
-function budgetGate(spec: WorkingSpec, files: FileChange[], policy: RepoPolicy, granted: Array<{ id: string; maxFiles: number; maxLoc: number }>): GateResult {
-  const base = effectiveBudget({ spec, tierBudgets: policy.tiers });
-  const budget = granted.reduce((b, w) => ({ ...b, maxFiles: b.maxFiles + w.maxFiles, maxLoc: b.maxLoc + w.maxLoc }), base);
-  const lines = files.reduce((n, f) => n + f.added + f.deleted, 0);
-  const ok = files.length <= budget.maxFiles && lines <= budget.maxLoc;
-  const from = budget.source === 'spec' ? 'spec' : `tier ${spec.riskTier}, ${policy.source} policy`;
-  const waived = granted.length ? `, raised by waiver(s) ${granted.map((w) => w.id).join(', ')}` : '';
-  const detail = `${files.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines (budget from ${from}${waived})`;
-  return { name: 'budget', kind: 'budget', status: applyGateMode(ok, policy.gateModes.budget), detail };
-}
-
-function scopeGate(spec: WorkingSpec, files: FileChange[], policy: RepoPolicy): GateResult {
-  const mode = policy.gateModes.scope;
-  if (spec.scope.in.length === 0 && files.length > 0) {
-    return { name: 'scope', kind: 'scope', status: applyGateMode(false, mode), detail: 'scope.in has no enforceable path globs; cannot confirm any change is in scope' };
+/** Heartbeats while `work` runs, so a cancelled or lost gate is noticed within seconds. */
+async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), 1000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(beat);
   }
-  const violations = scopeViolations(spec, files.map((f) => f.path));
-  const detail = violations.length ? `out of scope: ${violations.join(', ')}` : `${files.length} changed path(s) within scope`;
-  return { name: 'scope', kind: 'scope', status: applyGateMode(violations.length === 0, mode), detail };
 }
 
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
-export function createVerificationActivities({ db }: ActivityDeps, runCommand: CommandRunner) {
+export function createVerificationActivities({ db, sandbox }: ActivityDeps, runCommand: CommandRunner) {
   async function saveGate(tenantId: string, taskId: string, gate: GateResult): Promise<GateResult> {
     const row = { tenantId, taskId, ...gate, exitCode: gate.exitCode ?? null };
     await db
@@ -86,19 +65,34 @@ export function createVerificationActivities({ db }: ActivityDeps, runCommand: C
     return gate;
   }
 
+  /** A fresh checkout of `treeId` for one gate, owned by the sandbox user; removed by the caller. */
+  async function gateCheckout(workspacePath: string, treeId: string, gateName: string): Promise<string> {
+    const gitDir = gitDirOf(workspacePath);
+    const dir = path.join(path.dirname(workspacePath), 'gates', gateName);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
+    await checkoutTree(gitDir, await treeEntries(gitDir, treeId), dir);
+    if (runningAsRoot()) await chownTree(dir, sandbox.uid, sandbox.gid);
+    return dir;
+  }
+
   return {
     async measureDiff(raw: MeasureDiffInput): Promise<DiffSummary> {
       const input = parseActivityInput(MeasureDiffInput, raw);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
       const treeId = await snapshotTree(ws);
-      const files = await changedFiles(ws, input.baseCommit, treeId);
-      const artifactId = `${input.tenantId}/${input.taskId}/patch`;
-      const bytes = await patchBytes(ws, input.baseCommit, treeId);
+      const files = await changedFiles(ws.gitDir, input.baseCommit, treeId);
+      const ignored = await ignoredPaths(ws);
+      const artifactId = `${input.tenantId}/${input.taskId}/${currentRun().runId}/patch`;
+      const bytes = await patchBytes(ws.gitDir, input.baseCommit, treeId);
       const digest = await storeArtifact(db, { id: artifactId, tenantId: input.tenantId, taskId: input.taskId, kind: 'patch', bytes });
       return {
         filesChanged: files.length,
         linesAdded: files.reduce((n, f) => n + f.added, 0),
         linesDeleted: files.reduce((n, f) => n + f.deleted, 0),
+        bytesAdded: files.reduce((n, f) => n + f.bytesAdded, 0),
+        binaryFiles: files.filter((f) => f.binary).length,
+        leftBehind: { count: ignored.length, paths: ignored.slice(0, 50) },
         treeId,
         digest,
         artifactId,
@@ -107,51 +101,61 @@ export function createVerificationActivities({ db }: ActivityDeps, runCommand: C
 
     async checkBudgetAndScope(raw: CheckBudgetAndScopeInput): Promise<GateResult[]> {
       const input = parseActivityInput(CheckBudgetAndScopeInput, raw);
-      const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
-      const files = await changedFiles(ws, input.baseCommit, input.treeId);
+      const gitDir = gitDirOf(input.workspacePath);
+      const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
       const granted = await specWaivers(db, input.tenantId, input.spec.waiverIds);
-      const gates = [budgetGate(input.spec, files, input.policy, granted), scopeGate(input.spec, files, input.policy), specGate(input.specWarnings, input.policy)];
+      const gates = [
+        budgetGate(input.spec, files, input.policy, granted),
+        scopeGate(input.spec, files, input.policy),
+        specGate(input.specWarnings, input.policy),
+        protectedGate(input.spec.riskTier, files),
+        treeGate(await treeItems(gitDir, input.treeId), files, input.policy, input.leftBehind),
+      ];
       for (const gate of gates) await saveGate(input.tenantId, input.taskId, gate);
       return gates;
     },
 
     async runGate(raw: RunGateInput): Promise<GateResult> {
       const input = parseActivityInput(RunGateInput, raw);
+      const { gate, source } = input;
       if (input.mode === 'skip') {
-        const skipped: GateResult = { name: input.gate.name, kind: 'command', status: 'skipped', detail: 'skipped by the repository policy' };
-        return saveGate(input.tenantId, input.taskId, skipped);
+        return saveGate(input.tenantId, input.taskId, { name: gate.name, kind: 'command', source, argv: gate.argv, status: 'skipped', detail: 'skipped by the repository policy' });
       }
+      const dir = await gateCheckout(input.workspacePath, input.treeId, gate.name);
       const ctx = Context.current();
-      const beat = setInterval(() => ctx.heartbeat(), 1000);
       try {
-        // Gates are the task's own commands (a shell is fine) but run on agent-written code: confined like any other.
-        const run = await runCommand({
-          tenantId: input.tenantId,
-          taskId: input.taskId,
-          workspacePath: input.workspacePath,
-          argv: input.gate.argv,
-          policy: { allowShell: true },
-          timeoutMs: input.gate.timeoutSeconds * 1000,
-          purpose: 'gate',
-          signal: ctx.cancellationSignal,
-        });
+        // Gates run agent-written code: confined like any other command, on the verified tree only.
+        const run = await heartbeating(() =>
+          runCommand({
+            tenantId: input.tenantId,
+            taskId: input.taskId,
+            workspacePath: dir,
+            argv: gate.argv,
+            policy: { allowShell: true },
+            timeoutMs: gate.timeoutSeconds * 1000,
+            purpose: 'gate',
+            signal: ctx.cancellationSignal,
+          }),
+        );
         if (run.aborted) throw ctx.cancellationSignal.reason ?? new Error('gate aborted');
         const ok = run.exitCode === 0 && !run.killedReason;
         const why = run.spawnError ?? run.killedReason ?? `exit code ${run.exitCode}`;
-        const gate: GateResult = {
-          name: input.gate.name,
+        const result: GateResult = {
+          name: gate.name,
           kind: 'command',
+          source,
+          argv: gate.argv,
           status: applyGateMode(ok, input.mode),
-          detail: `${input.gate.argv.join(' ')}: ${why}`,
+          detail: `${gate.argv.join(' ')}: ${why}`,
           exitCode: run.exitCode,
           durationMs: run.durationMs,
           outputDigest: run.outputDigest,
           outputTail: run.outputTail.slice(-2000),
         };
-        log.info('gate finished', { gate: gate.name, status: gate.status, exitCode: run.exitCode });
-        return await saveGate(input.tenantId, input.taskId, gate);
+        log.info('gate finished', { gate: gate.name, source, status: result.status, exitCode: run.exitCode });
+        return await saveGate(input.tenantId, input.taskId, result);
       } finally {
-        clearInterval(beat);
+        await fs.rm(dir, { recursive: true, force: true });
       }
     },
   };

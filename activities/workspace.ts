@@ -9,16 +9,15 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { log } from '@temporalio/activity';
 import { PrepareWorkspaceInput, ReleaseWorkspaceInput, type PreparedWorkspace } from '../domain/activity-io';
-import { PolicyInvalidError, TargetRepoError } from '../domain/errors';
-import { InvalidPolicyError, normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
-import { parse as parseYaml } from 'yaml';
+import { TargetRepoError } from '../domain/errors';
 import type { ActivityDeps } from './deps';
 import { git, resolveCommit, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
 import { parseActivityInput } from './input';
 import { runningAsRoot, type SandboxConfig } from './sandbox/config';
 import { retainWorkspace } from './workspace-retention';
 
-async function assertGitRepo(repoPath: string): Promise<void> {
+/** Refuses a path that is not an existing git repository. */
+export async function assertGitRepo(repoPath: string): Promise<void> {
   if (!existsSync(repoPath)) throw new TargetRepoError(`target repository '${repoPath}' does not exist`);
   try {
     await git(repoPath, ['rev-parse', '--git-dir']);
@@ -39,7 +38,8 @@ export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, sand
   if (runningAsRoot()) await chownTree(ws.tree, sandbox.uid, sandbox.gid);
 }
 
-async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+/** Hands a directory tree to `uid:gid` without following symlinks. */
+export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   await fs.lchown(dir, uid, gid);
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
@@ -57,27 +57,6 @@ async function makeTraversable(home: string, root: string): Promise<void> {
     await fs.chmod(dir, 0o711);
     if (dir === home) break;
   }
-}
-
-/** Where a repository keeps its CAWS policy, in order of preference. */
-const POLICY_FILES = ['.caws/policy.yaml', '.caws/policy.yml', '.caws/tier-policy.json'];
-
-/** The target's policy as of `baseCommit` (what the agent cannot have changed); defaults without one. */
-async function readRepoPolicy(repoPath: string, baseCommit: string): Promise<RepoPolicy> {
-  for (const file of POLICY_FILES) {
-    let text: string;
-    try {
-      text = await git(repoPath, ['show', `${baseCommit}:${file}`]);
-    } catch {
-      continue;
-    }
-    try {
-      return normaliseRepoPolicy(parseYaml(text));
-    } catch (err) {
-      throw new PolicyInvalidError(file, err instanceof InvalidPolicyError ? err.problems : [(err as Error).message.split('\n')[0]]);
-    }
-  }
-  return normaliseRepoPolicy(undefined);
 }
 
 /** Builds `prepareWorkspace` and `releaseWorkspace`. */
@@ -98,9 +77,8 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
       if (!(await resolveCommit(ws.gitDir, baseCommit))) await git(ws.gitDir, ['fetch', '--quiet', input.repoPath, baseCommit]);
       await git(ws.gitDir, ['config', 'core.bare', 'false']);
       await resetWorkspace(ws, baseCommit, sandbox);
-      const policy = await readRepoPolicy(input.repoPath, baseCommit);
-      log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue, policy: policy.source });
-      return { workspacePath: ws.tree, baseCommit, hostQueue, policy };
+      log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue });
+      return { workspacePath: ws.tree, baseCommit, hostQueue };
     },
 
     async releaseWorkspace(raw: ReleaseWorkspaceInput): Promise<void> {

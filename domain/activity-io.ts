@@ -127,6 +127,8 @@ export interface DiffSummary {
   bytesAdded: number;
   /** Changed files git's content check (no attributes) calls binary. */
   binaryFiles: number;
+  /** Ignored files the agent left in its workspace: in no tree, never gated or delivered (first 50 named). */
+  leftBehind: { count: number; paths: string[] };
   /** git tree id of the measured workspace: what is checked and delivered. */
   treeId: string;
   /** sha256 of the binary-safe patch bytes; the patch itself is stored as an artifact. */
@@ -143,12 +145,20 @@ export const CheckBudgetAndScopeInput = z.object({
   spec: SpecSchema,
   policy: z.custom<RepoPolicy>((v) => typeof v === 'object' && v !== null, 'policy must be a normalised repository policy'),
   specWarnings: z.array(z.string()).default([]),
+  leftBehind: z.object({ count: z.number().int().nonnegative(), paths: z.array(z.string()) }).default({ count: 0, paths: [] }),
 });
 /** Input of `checkBudgetAndScope`. */
 export type CheckBudgetAndScopeInput = z.input<typeof CheckBudgetAndScopeInput>;
 
-/** One gate command to run in the workspace, with the policy's mode for it. */
-export const RunGateInput = z.object({ ...TaskKey, workspacePath: z.string(), gate: GateCommandSchema, mode: z.enum(['block', 'warn', 'skip']).default('block') });
+/** One gate command to run on a fresh checkout of `treeId`, with who asked for it and the policy's mode for it. */
+export const RunGateInput = z.object({
+  ...TaskKey,
+  workspacePath: z.string(),
+  treeId: GitObjectId,
+  gate: GateCommandSchema,
+  source: z.enum(['policy', 'acceptance', 'submitter']),
+  mode: z.enum(['block', 'warn', 'skip']).default('block'),
+});
 /** Input of `runGate`. */
 export type RunGateInput = z.input<typeof RunGateInput>;
 

@@ -13,6 +13,8 @@ export interface ChangeBudget { maxFiles: number; maxLoc: number }
 
 /** Why a record per tier: tier is the only knob that scales how much an agent may change and how many humans must sign off on an exception. */
 export interface TierPolicy extends ChangeBudget {
+  /** Bytes a change may add (every file counted, binary or not); binary files count only here. */
+  maxBytes: number;
   /** Distinct approvers a waiver needs at this tier. */
   approvers: number;
 }
@@ -20,12 +22,14 @@ export interface TierPolicy extends ChangeBudget {
 /**
  * Why these numbers: they are DESIGN.md's defaults (which follow CAWS's own policy) and
  * apply whenever a repository has no `.caws/policy.yaml`. Frozen so a caller cannot widen
- * the defaults for everyone by mutating the shared object.
+ * the defaults for everyone by mutating the shared object. The byte budgets are Arbiter's:
+ * about twenty times what the line budget takes in ordinary source, so honest changes never
+ * meet them and a file that hides its lines (one huge line, a binary blob) still does.
  */
 export const DEFAULT_TIER_POLICY: Readonly<Record<RiskTier, Readonly<TierPolicy>>> = Object.freeze({
-  1: Object.freeze({ maxFiles: 10, maxLoc: 250, approvers: 2 }),
-  2: Object.freeze({ maxFiles: 100, maxLoc: 10000, approvers: 1 }),
-  3: Object.freeze({ maxFiles: 500, maxLoc: 40000, approvers: 1 }),
+  1: Object.freeze({ maxFiles: 10, maxLoc: 250, maxBytes: 256 * 1024, approvers: 2 }),
+  2: Object.freeze({ maxFiles: 100, maxLoc: 10000, maxBytes: 8 * 1024 * 1024, approvers: 1 }),
+  3: Object.freeze({ maxFiles: 500, maxLoc: 40000, maxBytes: 32 * 1024 * 1024, approvers: 1 }),
 });
 
 /** Why exported: the waiver and routing code need the tier ceiling on its own, before any spec budget is applied. */

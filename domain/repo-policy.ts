@@ -9,13 +9,18 @@ import { DEFAULT_TIER_POLICY, type ChangeBudget } from './policy';
 import type { RiskTier } from './spec';
 import { MAX_WAIVER_DAYS } from './waiver';
 
+/** A tier's budget: files, lines, and the bytes a change may add (binary files count only here). */
+export type TierBudget = ChangeBudget & { maxBytes: number };
+
 /** How a failing gate counts. */
 export type GateMode = 'block' | 'warn' | 'skip';
 
 /** The policy Arbiter applies to one repository. */
 export interface RepoPolicy {
   source: 'default' | 'current' | 'legacy';
-  tiers: Record<RiskTier, ChangeBudget>;
+  tiers: Record<RiskTier, TierBudget>;
+  /** Symlinks in a change are refused unless the policy allows them (they never may point outside the tree). */
+  allowSymlinks: boolean;
   /** By Arbiter gate name (`budget`, `scope`, or a command gate's name); absent means block. */
   gateModes: Record<string, GateMode>;
   /** `enabled`: the policy has a `waivers` section, so a budget overrun may be waived instead of failing. */
@@ -24,15 +29,23 @@ export interface RepoPolicy {
   commands: Array<{ name: string; argv: string[] }>;
 }
 
+function defaultTier(tier: RiskTier): TierBudget {
+  const { maxFiles, maxLoc, maxBytes } = DEFAULT_TIER_POLICY[tier];
+  return { maxFiles, maxLoc, maxBytes };
+}
+
 /** The policy of a repository without one. */
 export const DEFAULT_REPO_POLICY: RepoPolicy = {
   source: 'default',
-  tiers: { 1: { ...DEFAULT_TIER_POLICY[1] }, 2: { ...DEFAULT_TIER_POLICY[2] }, 3: { ...DEFAULT_TIER_POLICY[3] } },
+  tiers: { 1: defaultTier(1), 2: defaultTier(2), 3: defaultTier(3) },
+  allowSymlinks: false,
   gateModes: {},
   waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS }, commands: [],
 };
 
-const Budget = z.object({ max_files: z.number().int().positive(), max_loc: z.number().int().positive() }).passthrough();
+const Budget = z
+  .object({ max_files: z.number().int().positive(), max_loc: z.number().int().positive(), max_bytes: z.number().int().positive().optional() })
+  .passthrough();
 const Mode = z.enum(['block', 'warn', 'skip']);
 const CurrentPolicy = z
   .object({
@@ -60,6 +73,8 @@ const CurrentPolicy = z
       })
       .passthrough()
       .optional(),
+    /** Arbiter's own settings. */
+    arbiter: z.object({ allow_symlinks: z.boolean().optional() }).strict().optional(),
   })
   .passthrough();
 const LegacyPolicy = z.object({ '1': Budget, '2': Budget, '3': Budget }).passthrough();
@@ -79,10 +94,10 @@ function problems(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
 }
 
-const tiersFrom = (pick: (t: '1' | '2' | '3') => z.output<typeof Budget> | undefined): Record<RiskTier, ChangeBudget> => {
-  const one = (t: '1' | '2' | '3', tier: RiskTier) => {
+const tiersFrom = (pick: (t: '1' | '2' | '3') => z.output<typeof Budget> | undefined): Record<RiskTier, TierBudget> => {
+  const one = (t: '1' | '2' | '3', tier: RiskTier): TierBudget => {
     const b = pick(t);
-    return b ? { maxFiles: b.max_files, maxLoc: b.max_loc } : { maxFiles: DEFAULT_TIER_POLICY[tier].maxFiles, maxLoc: DEFAULT_TIER_POLICY[tier].maxLoc };
+    return b ? { maxFiles: b.max_files, maxLoc: b.max_loc, maxBytes: b.max_bytes ?? DEFAULT_TIER_POLICY[tier].maxBytes } : defaultTier(tier);
   };
   return { 1: one('1', 1), 2: one('2', 2), 3: one('3', 3) };
 };
@@ -95,7 +110,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   if (isLegacy) {
     const parsed = LegacyPolicy.safeParse(raw);
     if (!parsed.success) throw new InvalidPolicyError(problems(parsed.error));
-    return { source: 'legacy', tiers: tiersFrom((t) => parsed.data[t]), gateModes: {}, waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS }, commands: [] };
+    return { source: 'legacy', tiers: tiersFrom((t) => parsed.data[t]), allowSymlinks: false, gateModes: {}, waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS }, commands: [] };
   }
   const parsed = CurrentPolicy.safeParse(raw);
   if (!parsed.success) throw new InvalidPolicyError(problems(parsed.error));
@@ -107,6 +122,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   return {
     source: 'current',
     tiers: tiersFrom((t) => parsed.data.risk_tiers?.[t]),
+    allowSymlinks: parsed.data.arbiter?.allow_symlinks ?? false,
     gateModes,
     // A policy may ask for more approvers than the tier default, never fewer than tier 1's two.
     waivers: {
@@ -117,4 +133,13 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
     },
     commands: Object.entries(parsed.data.gates ?? {}).flatMap(([name, g]) => (g.command && g.enabled !== false ? [{ name, argv: g.command }] : [])),
   };
+}
+
+/**
+ * Submitter gates whose names the policy's gates use, each with why it is refused: the
+ * repository's gate always runs, and a same-named submitter gate would read as if it were it.
+ */
+export function gateNameClashes(gates: ReadonlyArray<{ name: string }>, policy: RepoPolicy): string[] {
+  const taken = new Set(policy.commands.map((c) => c.name.toLowerCase()));
+  return gates.filter((g) => taken.has(g.name.toLowerCase())).map((g) => `'${g.name}' is the repository policy's gate of that name, which always runs`);
 }

@@ -5,43 +5,6 @@
 import { z } from 'zod';
 import type { WorkingSpec } from './spec';
 
-/** Paths no agent writes at any tier: git internals and hooks, Arbiter's policy, CI configuration. */
-export const PROTECTED_PATHS = [
-  '.git',
-  '.git/**',
-  '**/.git',
-  '**/.git/**',
-  '.githooks/**',
-  '.husky/**',
-  '.caws/policy.yaml',
-  '.caws/policy.yml',
-  '.github/workflows/**',
-  '.gitlab-ci.yml',
-  '.circleci/**',
-  '.buildkite/**',
-  '.travis.yml',
-  '.drone.yml',
-  'azure-pipelines.yml',
-  'bitbucket-pipelines.yml',
-  'Jenkinsfile',
-];
-
-/** Tier 1 also protects repository plumbing and anything that can carry credentials or ownership. */
-export const TIER1_PROTECTED_PATHS = [
-  '.github/**',
-  '.caws/**',
-  '.gitattributes',
-  '.gitmodules',
-  '.npmrc',
-  '**/.npmrc',
-  '.env',
-  '.env.*',
-  '**/.env',
-  '**/.env.*',
-  'CODEOWNERS',
-  '**/CODEOWNERS',
-];
-
 /** Rules every file tool and command of one task runs under. */
 export const SandboxPolicySchema = z.object({
   scopeIn: z.array(z.string()),
@@ -56,11 +19,6 @@ export type SandboxPolicy = z.output<typeof SandboxPolicySchema>;
 /** The policy a task's agent works under. */
 export function policyFromSpec(spec: WorkingSpec, options: { allowShell?: boolean } = {}): SandboxPolicy {
   return { scopeIn: spec.scope.in, scopeOut: spec.scope.out, riskTier: spec.riskTier, allowShell: options.allowShell ?? false };
-}
-
-/** Protected globs in force at `riskTier`. */
-export function protectedPaths(riskTier: number): string[] {
-  return riskTier === 1 ? [...PROTECTED_PATHS, ...TIER1_PROTECTED_PATHS] : PROTECTED_PATHS;
 }
 
 /** Program names treated as shells. */

@@ -5,6 +5,7 @@
  */
 import { CancellationScope, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycle';
+import type { TrustedPolicy } from '../domain/activity-io';
 import type { ParsedTaskInput, TaskError, TaskSnapshot } from '../domain/task';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
 import { recordTransition } from './activity-proxies';
@@ -24,6 +25,8 @@ export class TaskRun {
   workspaceAttempt = 0;
   /** Takes waiver approvals and rejections for this task. */
   readonly waiverDesk = new WaiverDesk(this);
+  /** The repository's policy, read once from its trusted ref before routing; fixed for the run. */
+  policy: TrustedPolicy | undefined;
   /** Why a waiver did not come (rejected or timed out), when that is what failed the task. */
   waiverError: TaskError | undefined;
 
@@ -79,6 +82,12 @@ export class TaskRun {
   /** Re-renders the UI's current details after a change that is not a transition. */
   refreshDetails(): void {
     setCurrentDetails(this.details());
+  }
+
+  /** The policy read before routing; every step after routing may rely on it. */
+  trustedPolicy(): TrustedPolicy {
+    if (!this.policy) throw new Error('the repository policy is read before routing; nothing may use it earlier');
+    return this.policy;
   }
 
   /** The error of a FAIL verdict, naming the gates that failed. */

@@ -6,7 +6,8 @@
  * timer fails the task when nobody decides within the policy's window.
  */
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
-import type { PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
+import type { ValidateSpecResult } from '../domain/activity-io';
+import type { RepoPolicy } from '../domain/repo-policy';
 import { effectiveBudget, requiredApprovers } from '../domain/policy';
 import type { RiskTier } from '../domain/spec';
 import type { GateResult, TaskError } from '../domain/task';
@@ -80,21 +81,21 @@ export class WaiverDesk {
    * Asks for a waiver covering the budget overage and waits. Returns the applied waiver's id,
    * or the error the task fails with (rejected, or no decision in time).
    */
-  async request(validated: ValidateSpecResult, ws: PreparedWorkspace): Promise<{ waiverId: string } | { error: TaskError }> {
+  async request(validated: ValidateSpecResult, policy: RepoPolicy): Promise<{ waiverId: string } | { error: TaskError }> {
     const { spec } = validated;
     const diff = this.task.snapshot.diff!;
-    const budget = effectiveBudget({ spec, tierBudgets: ws.policy.tiers });
+    const budget = effectiveBudget({ spec, tierBudgets: policy.tiers });
     const lines = diff.linesAdded + diff.linesDeleted;
     const delta = { maxFiles: Math.max(0, diff.filesChanged - budget.maxFiles), maxLoc: Math.max(0, lines - budget.maxLoc) };
-    const hours = ws.policy.waivers.windowHours;
+    const hours = policy.waivers.windowHours;
     this.task.snapshot.pendingWaiver = {
       gates: ['budget'],
       delta,
       riskTier: spec.riskTier,
-      approversRequired: requiredApprovers(spec.riskTier as RiskTier, ws.policy.waivers.minApprovers),
+      approversRequired: requiredApprovers(spec.riskTier as RiskTier, policy.waivers.minApprovers),
       approvals: [],
       deadline: new Date(Date.now() + hours * 3_600_000).toISOString(),
-      maxExpiryHours: ws.policy.waivers.maxExpiryDays * 24,
+      maxExpiryHours: policy.waivers.maxExpiryDays * 24,
     };
     this.task.snapshot.subState = 'awaiting_waiver';
     this.task.refreshDetails();

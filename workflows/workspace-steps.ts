@@ -5,7 +5,8 @@
  */
 import { CancellationScope, log } from '@temporalio/workflow';
 import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
-import type { GateCommand } from '../domain/task';
+import type { RepoPolicy } from '../domain/repo-policy';
+import { ACCEPTANCE_GATE_PREFIX, type GateCommand } from '../domain/task';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import { runConversation } from './conversation';
 import type { TaskRun } from './task-run';
@@ -23,7 +24,16 @@ function hostSteps(task: TaskRun, ws: Workspace) {
 export function acceptanceGates({ spec }: ValidateSpecResult): GateCommand[] {
   return spec.acceptance
     .filter((a) => a.testCommand)
-    .map((a) => ({ name: `acceptance-${a.id}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64), argv: ['sh', '-c', a.testCommand as string], timeoutSeconds: 600 }));
+    .map((a) => ({ name: `${ACCEPTANCE_GATE_PREFIX}${a.id}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64), argv: ['sh', '-c', a.testCommand as string], timeoutSeconds: 600 }));
+}
+
+/** Every command gate with who asked for it: the repository's policy first, then the submitter's, then the spec's. */
+function commandGates(task: TaskRun, validated: ValidateSpecResult, policy: RepoPolicy): Array<{ gate: GateCommand; source: 'policy' | 'submitter' | 'acceptance' }> {
+  return [
+    ...policy.commands.map((c) => ({ gate: { ...c, timeoutSeconds: 600 }, source: 'policy' as const })),
+    ...task.input.gates.map((gate) => ({ gate, source: 'submitter' as const })),
+    ...acceptanceGates(validated).map((gate) => ({ gate, source: 'acceptance' as const })),
+  ];
 }
 
 /** Runs `attempt`; when the workspace's host is lost, rebuilds the workspace and runs it again. */
@@ -64,17 +74,18 @@ export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResul
 
 /** Measures the change, checks budget and scope and runs every gate; returns the workspace verified. */
 export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string, first: Workspace): Promise<Workspace> {
-  const { tenantId, taskId, gates: commands } = task.input;
+  const { tenantId, taskId } = task.input;
+  const { policy } = task.trustedPolicy();
   const ws = await withRebuild(task, agentId, validated, first, async (ws) => {
     const steps = hostSteps(task, ws);
     const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
     const diff = await steps.measureDiff(at);
     task.snapshot.diff = diff;
-    task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy: ws.policy, specWarnings: validated.warnings });
-    const policyGates = ws.policy.commands.filter((c) => !commands.some((g) => g.name === c.name)).map((c) => ({ ...c, timeoutSeconds: 600 }));
-    for (const gate of [...commands, ...policyGates, ...acceptanceGates(validated)]) {
+    task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy, specWarnings: validated.warnings, leftBehind: diff.leftBehind });
+    for (const { gate, source } of commandGates(task, validated, policy)) {
       task.snapshot.subState = `gate:${gate.name}`;
-      task.snapshot.gates.push(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, gate, mode: ws.policy.gateModes[gate.name] ?? 'block' }));
+      const mode = source === 'policy' ? (policy.gateModes[gate.name] ?? 'block') : 'block';
+      task.snapshot.gates.push(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, treeId: diff.treeId, gate, source, mode }));
     }
     return ws;
   });
@@ -86,7 +97,8 @@ export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecRe
 export async function recordVerdict(task: TaskRun, validated: ValidateSpecResult, agentId: string, ws: Workspace, waivers: string[]): Promise<void> {
   const { tenantId, taskId } = task.input;
   const { spec, specDigest } = validated;
-  const verdict = await issueVerdict({ tenantId, taskId, specId: spec.id, specDigest, agentId, baseCommit: ws.baseCommit, diff: task.snapshot.diff!, gates: task.snapshot.gates, waivers });
+  const policy = task.trustedPolicy().provenance;
+  const verdict = await issueVerdict({ tenantId, taskId, specId: spec.id, specDigest, agentId, baseCommit: ws.baseCommit, diff: task.snapshot.diff!, gates: task.snapshot.gates, policy, waivers });
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
 }
 

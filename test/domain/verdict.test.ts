@@ -4,8 +4,8 @@ import type { DiffSummary } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
 import { buildVerdictPayload, canonicalJson, decideOutcome } from '../../domain/verdict';
 
-const pass = (name: string, extra: Partial<GateResult> = {}): GateResult => ({ name, kind: 'command', status: 'pass', detail: 'ok', ...extra });
-const fail = (name: string): GateResult => ({ name, kind: 'command', status: 'fail', detail: 'exit 1', exitCode: 1 });
+const pass = (name: string, extra: Partial<GateResult> = {}): GateResult => ({ name, kind: 'command', source: 'submitter', status: 'pass', detail: 'ok', ...extra });
+const fail = (name: string): GateResult => ({ name, kind: 'command', source: 'submitter', status: 'fail', detail: 'exit 1', exitCode: 1 });
 
 describe('canonicalJson', () => {
   it('is independent of key insertion order', () => {
@@ -56,10 +56,14 @@ describe('decideOutcome', () => {
 });
 
 describe('buildVerdictPayload', () => {
-  const diff: DiffSummary = { digest: 'sha256:' + 'd'.repeat(64), treeId: 'e'.repeat(40), filesChanged: 2, linesAdded: 10, linesDeleted: 3, artifactId: 'artifact-1' };
+  const diff: DiffSummary = { digest: 'sha256:' + 'd'.repeat(64), treeId: 'e'.repeat(40), filesChanged: 2, linesAdded: 10, linesDeleted: 3, bytesAdded: 200, binaryFiles: 1, leftBehind: { count: 0, paths: [] }, artifactId: 'artifact-1' };
+  const run = { workflowId: 'task/tenant-a/task-1', runId: 'run-1' };
+  const policy = { source: 'current' as const, digest: 'sha256:' + 'p'.repeat(64), file: '.caws/policy.yaml', ref: 'refs/heads/main', commit: 'f'.repeat(40) };
   const base = {
     tenantId: 'tenant-a',
     taskId: 'task-1',
+    run,
+    policy,
     specId: 'SPEC-1',
     specDigest: 'sha256:' + 's'.repeat(64),
     agentId: 'agent-x',
@@ -74,8 +78,8 @@ describe('buildVerdictPayload', () => {
     ];
     const payload = buildVerdictPayload({ ...base, gates });
     assert.deepEqual(payload.gates, [
-      { name: 'test', kind: 'command', status: 'pass', detail: 'ok', exitCode: 0, durationMs: 12, outputDigest: 'sha256:' + 'a'.repeat(64) },
-      { name: 'budget', kind: 'budget', status: 'pass', detail: 'ok' },
+      { name: 'test', kind: 'command', source: 'submitter', status: 'pass', detail: 'ok', exitCode: 0, durationMs: 12, outputDigest: 'sha256:' + 'a'.repeat(64) },
+      { name: 'budget', kind: 'budget', source: 'submitter', status: 'pass', detail: 'ok' },
     ]);
     for (const g of payload.gates) assert.equal('outputTail' in g, false);
     assert.doesNotMatch(canonicalJson(payload), /TAIL|another tail/);
@@ -85,16 +89,18 @@ describe('buildVerdictPayload', () => {
   it('states the outcome from the gates and copies the identifying fields', () => {
     const passing = buildVerdictPayload({ ...base, gates: [pass('a')] });
     assert.deepEqual(passing, {
-      schema: 'arbiter.verdict/v1',
+      schema: 'arbiter.verdict/v2',
       tenantId: 'tenant-a',
       taskId: 'task-1',
+      run,
+      policy,
       outcome: 'PASS',
       specId: 'SPEC-1',
       specDigest: base.specDigest,
       agentId: 'agent-x',
       baseCommit: base.baseCommit,
-      diff: { digest: diff.digest, treeId: diff.treeId, filesChanged: 2, linesAdded: 10, linesDeleted: 3 },
-      gates: [{ name: 'a', kind: 'command', status: 'pass', detail: 'ok' }],
+      diff: { digest: diff.digest, treeId: diff.treeId, filesChanged: 2, linesAdded: 10, linesDeleted: 3, bytesAdded: 200, binaryFiles: 1 },
+      gates: [{ name: 'a', kind: 'command', source: 'submitter', status: 'pass', detail: 'ok' }],
       waivers: [],
     });
     assert.equal(buildVerdictPayload({ ...base, gates: [pass('a'), fail('b')] }).outcome, 'FAIL');
@@ -103,12 +109,12 @@ describe('buildVerdictPayload', () => {
 
   it('copies only the summary fields of the diff (no artifact id)', () => {
     const payload = buildVerdictPayload({ ...base, diff: { ...diff, extra: 'x' } as DiffSummary, gates: [pass('a')] });
-    assert.deepEqual(Object.keys(payload.diff).sort(), ['digest', 'filesChanged', 'linesAdded', 'linesDeleted', 'treeId']);
+    assert.deepEqual(Object.keys(payload.diff).sort(), ['binaryFiles', 'bytesAdded', 'digest', 'filesChanged', 'linesAdded', 'linesDeleted', 'treeId']);
   });
 
   it('gives equal bytes for equal evidence regardless of tail or key order', () => {
     const one = buildVerdictPayload({ ...base, gates: [pass('t', { outputTail: 'x', exitCode: 0 })] });
-    const two = buildVerdictPayload({ ...base, gates: [{ exitCode: 0, detail: 'ok', status: 'pass', kind: 'command', name: 't', outputTail: 'different' }] });
+    const two = buildVerdictPayload({ ...base, gates: [{ exitCode: 0, detail: 'ok', status: 'pass', kind: 'command', source: 'submitter', name: 't', outputTail: 'different' }] });
     assert.equal(canonicalJson(one), canonicalJson(two));
   });
 });

@@ -1,0 +1,65 @@
+/**
+ * `loadRepoPolicy`: the target repository's CAWS policy, read from its trusted ref — the ref in
+ * the repository's own git config `arbiter.policyRef`, else the branch its HEAD names — never
+ * from the submitter's `baseRef`, which is only where the agent starts. The workflow calls it
+ * once per run, so the policy the run is judged by is fixed in history with its digest.
+ */
+import { log } from '@temporalio/activity';
+import { LoadRepoPolicyInput, type TrustedPolicy } from '../domain/activity-io';
+import { PolicyInvalidError, TargetRepoError } from '../domain/errors';
+import { InvalidPolicyError, normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
+import { parse as parseYaml } from 'yaml';
+import { sha256 } from './digest';
+import { git, gitBytes, resolveCommit } from './git';
+import { parseActivityInput } from './input';
+import { assertGitRepo } from './workspace';
+
+/** Where a repository keeps its CAWS policy, in order of preference. */
+const POLICY_FILES = ['.caws/policy.yaml', '.caws/policy.yml', '.caws/tier-policy.json'];
+
+/** The ref whose policy governs `repoPath`: `arbiter.policyRef` from its config, else the branch HEAD names. */
+async function trustedRef(repoPath: string): Promise<string> {
+  const configured = (await git(repoPath, ['config', '--get', 'arbiter.policyRef']).catch(() => '')).trim();
+  if (configured) return configured;
+  return (await git(repoPath, ['symbolic-ref', '--quiet', 'HEAD']).catch(() => 'HEAD')).trim() || 'HEAD';
+}
+
+async function readPolicyFile(repoPath: string, commit: string): Promise<{ file: string; bytes: Buffer } | undefined> {
+  for (const file of POLICY_FILES) {
+    const bytes = await gitBytes(repoPath, ['cat-file', 'blob', `${commit}:${file}`]).catch(() => undefined);
+    if (bytes !== undefined) return { file, bytes };
+  }
+  return undefined;
+}
+
+function parsePolicy(file: string, text: string): RepoPolicy {
+  try {
+    return normaliseRepoPolicy(parseYaml(text));
+  } catch (err) {
+    throw new PolicyInvalidError(file, err instanceof InvalidPolicyError ? err.problems : [(err as Error).message.split('\n')[0]]);
+  }
+}
+
+/** The policy at the repository's trusted ref, with where it came from and the digest of its bytes. */
+export async function loadTrustedPolicy(repoPath: string): Promise<TrustedPolicy> {
+  await assertGitRepo(repoPath);
+  const ref = await trustedRef(repoPath);
+  const commit = await resolveCommit(repoPath, ref);
+  if (!commit) throw new TargetRepoError(`the policy ref '${ref}' of ${repoPath} does not name a commit`);
+  const found = await readPolicyFile(repoPath, commit);
+  if (!found) return { policy: normaliseRepoPolicy(undefined), provenance: { source: 'default', digest: 'default', file: null, ref, commit } };
+  const policy = parsePolicy(found.file, found.bytes.toString('utf8'));
+  return { policy, provenance: { source: policy.source, digest: sha256(found.bytes), file: found.file, ref, commit } };
+}
+
+/** Builds `loadRepoPolicy`. */
+export function createRepoPolicyActivities() {
+  return {
+    async loadRepoPolicy(raw: LoadRepoPolicyInput): Promise<TrustedPolicy> {
+      const input = parseActivityInput(LoadRepoPolicyInput, raw);
+      const trusted = await loadTrustedPolicy(input.repoPath);
+      log.info('repository policy loaded', { ...trusted.provenance });
+      return trusted;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Arbiter's own gates over a measured change: budget, scope, spec, protected paths and the
+ * tree's shape. Pure: the activity measures the tree and hands the facts in, so each rule can
+ * be read (and tested) on its own. `protected` and `tree` ignore the policy's gate modes: the
+ * repository may relax its own checks, not the rules that keep the verdict meaningful.
+ */
+import picomatch from 'picomatch';
+import { effectiveBudget } from './policy';
+import { protectedPathMatcher } from './protected-paths';
+import type { RepoPolicy } from './repo-policy';
+import type { WorkingSpec } from './spec';
+import type { GateResult } from './task';
+import { treeProblems, type TreeItem } from './tree-rules';
+import { applyGateMode } from './verdict';
+
+/** A changed file as the gates read it. */
+export interface MeasuredFile {
+  path: string;
+  added: number;
+  deleted: number;
+  bytesAdded: number;
+}
+
+/** A waiver the spec names that is active: its delta raises the budget. */
+export interface GrantedWaiver {
+  id: string;
+  maxFiles: number;
+  maxLoc: number;
+}
+
+const MAX_LISTED = 20;
+
+function listed(paths: readonly string[]): string {
+  const shown = paths.slice(0, MAX_LISTED).join(', ');
+  return paths.length > MAX_LISTED ? `${shown} and ${paths.length - MAX_LISTED} more` : shown;
+}
+
+function arbiterGate(name: GateResult['kind'], status: GateResult['status'], detail: string): GateResult {
+  return { name, kind: name, source: 'arbiter', status, detail: detail.slice(0, 4000) };
+}
+
+/** Names every changed path outside `scope.in` or inside `scope.out`. */
+export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
+  const opts = { dot: true };
+  const inScope = spec.scope.in.length ? picomatch(spec.scope.in, opts) : () => false;
+  const outOfScope = spec.scope.out.length ? picomatch(spec.scope.out, opts) : () => false;
+  return paths.flatMap((p) => {
+    if (outOfScope(p)) return [`${p} (matches scope.out)`];
+    if (!inScope(p)) return [`${p} (not in scope.in)`];
+    return [];
+  });
+}
+
+/** Files, lines (every file read as text) and added bytes against the effective budget. */
+export function budgetGate(spec: WorkingSpec, files: readonly MeasuredFile[], policy: RepoPolicy, granted: readonly GrantedWaiver[]): GateResult {
+  const base = effectiveBudget({ spec, tierBudgets: policy.tiers });
+  const budget = granted.reduce((b, w) => ({ ...b, maxFiles: b.maxFiles + w.maxFiles, maxLoc: b.maxLoc + w.maxLoc }), base);
+  const maxBytes = policy.tiers[spec.riskTier].maxBytes;
+  const lines = files.reduce((n, f) => n + f.added + f.deleted, 0);
+  const bytes = files.reduce((n, f) => n + f.bytesAdded, 0);
+  const ok = files.length <= budget.maxFiles && lines <= budget.maxLoc && bytes <= maxBytes;
+  const from = budget.source === 'spec' ? 'spec' : `tier ${spec.riskTier}, ${policy.source} policy`;
+  const waived = granted.length ? `, raised by waiver(s) ${granted.map((w) => w.id).join(', ')}` : '';
+  const detail = `${files.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines, ${bytes}/${maxBytes} bytes (budget from ${from}${waived})`;
+  return arbiterGate('budget', applyGateMode(ok, policy.gateModes.budget), detail);
+}
+
+/** Every changed path inside `scope.in` and outside `scope.out`. */
+export function scopeGate(spec: WorkingSpec, files: readonly MeasuredFile[], policy: RepoPolicy): GateResult {
+  const mode = policy.gateModes.scope;
+  if (spec.scope.in.length === 0 && files.length > 0) {
+    return arbiterGate('scope', applyGateMode(false, mode), 'scope.in has no enforceable path globs; cannot confirm any change is in scope');
+  }
+  const violations = scopeViolations(spec, files.map((f) => f.path));
+  const detail = violations.length ? `out of scope: ${listed(violations)}` : `${files.length} changed path(s) within scope`;
+  return arbiterGate('scope', applyGateMode(violations.length === 0, mode), detail);
+}
+
+/** The spec's warnings as evidence; validation already rejected invalid specs, so this never blocks. */
+export function specGate(warnings: readonly string[], policy: RepoPolicy): GateResult {
+  if (policy.gateModes.spec === 'skip') return arbiterGate('spec', 'skipped', 'skipped by the repository policy');
+  const detail = warnings.length ? `valid, with ${warnings.length} warning(s): ${warnings.join('; ')}` : 'valid and complete';
+  return arbiterGate('spec', warnings.length ? 'warn' : 'pass', detail);
+}
+
+/** Fails any change to a protected path, however it was written. */
+export function protectedGate(riskTier: number, files: readonly MeasuredFile[]): GateResult {
+  const isProtected = protectedPathMatcher(riskTier);
+  const hits = files.map((f) => f.path).filter(isProtected);
+  if (hits.length) return arbiterGate('protected', 'fail', `protected path(s) changed: ${listed(hits)}`);
+  return arbiterGate('protected', 'pass', 'no protected path changed');
+}
+
+/** Fails gitlinks and disallowed or escaping symlinks; lists what the agent left outside the tree. */
+export function treeGate(items: readonly TreeItem[], files: readonly MeasuredFile[], policy: RepoPolicy, leftBehind: { count: number; paths: readonly string[] }): GateResult {
+  const problems = treeProblems(items, new Set(files.map((f) => f.path)), { allowSymlinks: policy.allowSymlinks });
+  const left = leftBehind.count ? `; left behind, not part of the change: ${listed(leftBehind.paths)}${leftBehind.count > leftBehind.paths.length ? ` (${leftBehind.count} in all)` : ''}` : '';
+  if (problems.length) return arbiterGate('tree', 'fail', `${problems.join('; ')}${left}`);
+  return arbiterGate('tree', 'pass', `${items.length} tree entries, no gitlinks or unsafe symlinks${left}`);
+}

@@ -1,0 +1,80 @@
+/**
+ * Paths no agent may change, whatever tool it uses: Arbiter's policy, CI configuration, hooks,
+ * ownership and git plumbing. The file tools refuse writes to them; the `protected` gate fails
+ * any change to them in the measured diff, so a command that rewrites one is caught too.
+ * Matching ignores case: a case-insensitive checkout (macOS, Windows) or a case-folding tool
+ * would otherwise read `.GitHub/workflows` as the real thing.
+ */
+import picomatch from 'picomatch';
+import { normaliseScopeEntry } from './spec-scope';
+
+/** Protected at every tier. */
+export const PROTECTED_PATHS = [
+  '**/.git',
+  '**/.git/**',
+  '.caws/**',
+  '.githooks/**',
+  '.husky/**',
+  '.github/workflows/**',
+  '.gitlab-ci.yml',
+  '.circleci/**',
+  '.buildkite/**',
+  '.travis.yml',
+  '.drone.yml',
+  'azure-pipelines.yml',
+  'bitbucket-pipelines.yml',
+  'Jenkinsfile',
+  '**/CODEOWNERS',
+  '**/.gitattributes',
+  '**/.gitmodules',
+];
+
+/** Tier 1 also protects repository configuration and anything that can carry credentials. */
+export const TIER1_PROTECTED_PATHS = ['.github/**', '**/.npmrc', '**/.env', '**/.env.*'];
+
+/** Protected globs in force at `riskTier`. */
+export function protectedPaths(riskTier: number): string[] {
+  return riskTier === 1 ? [...PROTECTED_PATHS, ...TIER1_PROTECTED_PATHS] : PROTECTED_PATHS;
+}
+
+/** A matcher for the protected paths at `riskTier`: dotfiles included, case ignored. */
+export function protectedPathMatcher(riskTier: number): (path: string) => boolean {
+  return picomatch(protectedPaths(riskTier), { dot: true, nocase: true });
+}
+
+/** One concrete path under each protected glob, to ask whether a scope reaches it. */
+const PROTECTED_SAMPLES = [
+  '.caws/policy.yaml',
+  '.githooks/pre-commit',
+  '.husky/pre-commit',
+  '.github/workflows/ci.yml',
+  '.github/settings.yml',
+  '.gitlab-ci.yml',
+  '.circleci/config.yml',
+  '.buildkite/pipeline.yml',
+  '.travis.yml',
+  '.drone.yml',
+  'azure-pipelines.yml',
+  'bitbucket-pipelines.yml',
+  'Jenkinsfile',
+  'CODEOWNERS',
+  '.gitattributes',
+  '.gitmodules',
+  '.npmrc',
+  '.env',
+];
+
+/**
+ * The `scope.in` entries that reach a protected path at the repository root or inside a
+ * protected folder, each with the first protected path it reaches. Entries that merely contain
+ * a folder where a nested `.gitattributes` could live are not reported: every folder can.
+ */
+export function scopeReachingProtected(scopeIn: readonly string[], riskTier: number): Array<{ entry: string; path: string }> {
+  const isProtected = protectedPathMatcher(riskTier);
+  const samples = PROTECTED_SAMPLES.filter(isProtected);
+  return scopeIn.flatMap((entry) => {
+    const matches = picomatch(normaliseScopeEntry(entry), { dot: true, nocase: true });
+    const hit = samples.find((p) => matches(p));
+    return hit ? [{ entry, path: hit }] : [];
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * What a change's tree may contain. A gitlink (submodule entry) would deliver a pointer to code
+ * nobody verified; a symlink can make a gate, a reviewer or a later checkout read a file outside
+ * the repository. Pure: the caller lists the tree, this decides.
+ */
+
+/** A tree entry as the rules need it: its mode, path and, for a symlink, its target. */
+export interface TreeItem {
+  mode: string;
+  path: string;
+  target?: string;
+}
+
+const SYMLINK = '120000';
+const GITLINK = '160000';
+const MAX_LINK_HOPS = 40;
+
+/**
+ * Resolves `target` (a link at `linkPath`) the way the kernel would, following the tree's other
+ * symlinks, entirely inside the tree. False when it leaves the tree (absolute, too many `..`,
+ * or through another link that does) or loops.
+ */
+function resolvesInside(linkPath: string, target: string, links: Map<string, string>): boolean {
+  if (target.startsWith('/')) return false;
+  const pending = [...target.split('/')];
+  const parts = linkPath.split('/').slice(0, -1);
+  let hops = 0;
+  while (pending.length > 0) {
+    const part = pending.shift() as string;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (parts.length === 0) return false;
+      parts.pop();
+      continue;
+    }
+    parts.push(part);
+    const next = links.get(parts.join('/'));
+    if (next === undefined) continue;
+    if (++hops > MAX_LINK_HOPS || next.startsWith('/')) return false;
+    parts.pop();
+    pending.unshift(...next.split('/'));
+  }
+  return true;
+}
+
+/**
+ * Every problem with the entries the change adds or modifies, each naming its path. Links are
+ * resolved through the whole tree, so a new link cannot escape by way of an old one.
+ */
+export function treeProblems(items: readonly TreeItem[], changed: ReadonlySet<string>, options: { allowSymlinks: boolean }): string[] {
+  const links = new Map(items.filter((i) => i.mode === SYMLINK).map((i) => [i.path, i.target ?? '']));
+  return items.flatMap((item) => {
+    if (!changed.has(item.path)) return [];
+    if (item.mode === GITLINK) return [`${item.path} is a gitlink (submodule entry); submodules are refused`];
+    if (item.mode !== SYMLINK) return [];
+    const target = item.target ?? '';
+    if (!resolvesInside(item.path, target, links)) return [`${item.path} is a symlink to '${target}', outside the tree`];
+    if (!options.allowSymlinks) return [`${item.path} is a symlink (to '${target}'); the repository policy does not allow symlinks`];
+    return [];
+  });
+}
