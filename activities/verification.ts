@@ -57,11 +57,11 @@ async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
 export function createVerificationActivities({ db, sandbox }: ActivityDeps, runCommand: CommandRunner) {
   async function saveGate(tenantId: string, taskId: string, gate: GateResult): Promise<GateResult> {
-    const row = { tenantId, taskId, ...gate, exitCode: gate.exitCode ?? null };
+    const row = { tenantId, taskId, runId: currentRun().runId, ...gate, exitCode: gate.exitCode ?? null };
     await db
       .insert(gateResults)
       .values(row)
-      .onConflictDoUpdate({ target: [gateResults.tenantId, gateResults.taskId, gateResults.name], set: row });
+      .onConflictDoUpdate({ target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.name], set: row });
     return gate;
   }
 
@@ -83,9 +83,10 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
       const treeId = await snapshotTree(ws);
       const files = await changedFiles(ws.gitDir, input.baseCommit, treeId);
       const ignored = await ignoredPaths(ws);
-      const artifactId = `${input.tenantId}/${input.taskId}/${currentRun().runId}/patch`;
+      const { runId } = currentRun();
+      const artifactId = `${input.tenantId}/${input.taskId}/${runId}/patch`;
       const bytes = await patchBytes(ws.gitDir, input.baseCommit, treeId);
-      const digest = await storeArtifact(db, { id: artifactId, tenantId: input.tenantId, taskId: input.taskId, kind: 'patch', bytes });
+      const digest = await storeArtifact(db, { id: artifactId, tenantId: input.tenantId, taskId: input.taskId, runId, kind: 'patch', bytes });
       return {
         filesChanged: files.length,
         linesAdded: files.reduce((n, f) => n + f.added, 0),
