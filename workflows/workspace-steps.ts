@@ -84,7 +84,7 @@ export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecRe
     task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy, specWarnings: validated.warnings, leftBehind: diff.leftBehind });
     for (const { gate, source } of commandGates(task, validated, policy)) {
       task.snapshot.subState = `gate:${gate.name}`;
-      const mode = source === 'policy' ? (policy.gateModes[gate.name] ?? 'block') : 'block';
+      const mode = policy.gateModes[gate.name] ?? 'block';
       task.snapshot.gates.push(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, treeId: diff.treeId, gate, source, mode }));
     }
     return ws;

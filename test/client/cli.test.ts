@@ -78,7 +78,7 @@ describe('arbiter CLI', function () {
     assert.equal(s.error, null);
     assert.equal(s.verdict.outcome, 'PASS');
     assert.match(s.verdict.digest, /^sha256:/);
-    assert.deepEqual(s.gates.map((g: { name: string; status: string }) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'pass'], ['check', 'pass']]);
+    assert.deepEqual(s.gates.map((g: { name: string; status: string }) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'pass'], ['protected', 'pass'], ['tree', 'pass'], ['check', 'pass']]);
     assert.equal(s.history.length, 10);
     for (const h of s.history) assert.ok(h.state && !Number.isNaN(Date.parse(h.at)), JSON.stringify(h));
 

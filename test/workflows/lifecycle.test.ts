@@ -48,14 +48,15 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const headBefore = gitIn(repo, 'rev-parse', 'HEAD');
     const input = task(tenant, repo, { gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }] });
 
-    const final = await runToEnd(input);
+    const submitted = await testStack().client.submit(input);
+    const final = await testStack().client.watch(input, undefined, 200);
 
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
     assert.deepEqual(final.history.map((h) => h.state), HAPPY_PATH);
     assert.equal(final.routing?.agentId, agent.id);
     assert.equal(final.verdict?.outcome, 'PASS');
     assert.match(final.verdict?.digest ?? '', /^sha256:[0-9a-f]{64}$/);
-    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'pass'], ['check', 'pass']]);
+    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'pass'], ['protected', 'pass'], ['tree', 'pass'], ['check', 'pass']]);
 
     const events = await persistedEvents(input as { tenantId: string; taskId: string });
     assert.deepEqual(events.map((e) => e.toState), HAPPY_PATH);
@@ -67,8 +68,10 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(row.state, 'COMPLETED');
     assert.equal(row.agentId, agent.id);
     assert.equal(row.verdict, 'PASS');
+    assert.equal(row.runId, submitted.runId, 'the task row names the run that owns it');
     const [verdict] = await db.select().from(verdicts).where(eq(verdicts.taskId, input.taskId));
     assert.equal(verdict.digest, final.verdict?.digest);
+    assert.equal(verdict.runId, submitted.runId, 'the verdict is keyed by its run');
     const [patch] = await db.select().from(artifacts).where(eq(artifacts.taskId, input.taskId));
     assert.equal(patch.encoding, 'base64');
     assert.match(Buffer.from(patch.content, 'base64').toString('utf8'), /\+module\.exports = \(\) => 42;/);
@@ -214,10 +217,12 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(first.attached, false);
     assert.equal(second.attached, true);
     assert.equal(second.runId, first.runId);
+    assert.equal(second.ended, undefined, 'a running task has not ended');
     await client.watch(input, undefined, 200);
     const third = await client.submit(input);
     assert.equal(third.attached, true, 'a finished task is attached to, not re-run');
     assert.equal(third.runId, first.runId);
+    assert.equal(third.ended, 'COMPLETED', 'the submitter learns the task already ended');
     const runs: string[] = [];
     for await (const wf of client.temporal.workflow.list({ query: `WorkflowId="${first.workflowId}"` })) runs.push(wf.runId);
     assert.deepEqual(runs, [first.runId]);

@@ -158,7 +158,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
 
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
     assert.equal(final.routing?.agentId, agent.id);
-    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'pass'], ['check', 'pass']]);
+    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'pass'], ['protected', 'pass'], ['tree', 'pass'], ['check', 'pass']]);
     assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
 
     // The model was asked once per turn, with the tools, the key, and every earlier tool result.

@@ -33,7 +33,7 @@ describe('repository policy in verification', function () {
     assert.equal(final.state, 'FAILED');
     const budget = final.gates.find((g) => g.name === 'budget');
     assert.equal(budget?.status, 'fail');
-    assert.equal(budget?.detail, '2/1 files, 2/100 lines (budget from tier 3, current policy)');
+    assert.equal(budget?.detail, '2/1 files, 2/100 lines, 4/33554432 bytes (budget from tier 3, current policy)');
   });
 
   it('a gate in warn mode warns without blocking; a blocking failure still fails', async () => {
@@ -45,7 +45,7 @@ describe('repository policy in verification', function () {
       { gates: [{ name: 'tests', argv: ['node', '-e', 'process.exit(1)'] }] },
     );
     assert.equal(stillFails.state, 'FAILED');
-    assert.deepEqual(stillFails.gates.map((g) => [g.name, g.status]), [['budget', 'warn'], ['scope', 'pass'], ['spec', 'pass'], ['tests', 'fail']]);
+    assert.deepEqual(stillFails.gates.map((g) => [g.name, g.status]), [['budget', 'warn'], ['scope', 'pass'], ['spec', 'pass'], ['protected', 'pass'], ['tree', 'pass'], ['tests', 'fail']]);
     assert.equal(stillFails.verdict?.outcome, 'FAIL');
   });
 
@@ -60,7 +60,7 @@ describe('repository policy in verification', function () {
   it("runs the policy's own command gates (tests, lint) in every task", async () => {
     const final = await run({ version: 1, gates: { lint: { mode: 'block', command: ['node', '-e', 'process.exit(0)'] }, typecheck: { mode: 'block', command: ['node', '-e', 'process.exit(2)'] } } });
     assert.equal(final.state, 'FAILED');
-    assert.deepEqual(final.gates.slice(3).map((g) => [g.name, g.status, g.exitCode]), [['lint', 'pass', 0], ['typecheck', 'fail', 2]]);
+    assert.deepEqual(final.gates.slice(5).map((g) => [g.name, g.status, g.exitCode]), [['lint', 'pass', 0], ['typecheck', 'fail', 2]]);
   });
 
   it('a malformed policy fails the task, naming the field', async () => {
@@ -87,7 +87,7 @@ describe('acceptance criteria and spec waivers as gates', function () {
     const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: spec, repoPath: makeRepo() };
     await testStack().client.submit(input);
     const final = await testStack().client.watch(input, undefined, 200);
-    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'warn'], ['acceptance-A1', 'pass'], ['acceptance-A2', 'fail']]);
+    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'warn'], ['protected', 'pass'], ['tree', 'pass'], ['acceptance-A1', 'pass'], ['acceptance-A2', 'fail']]);
     assert.equal(final.state, 'FAILED', 'a warning never turns a failure into a pass');
   });
 
