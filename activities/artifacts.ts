@@ -1,17 +1,28 @@
 /**
  * Large outputs kept in PostgreSQL instead of workflow history. Bytes are stored base64 so a
  * patch comes back exactly as it went in, whatever its encoding; reads re-check the digest.
+ * Each artifact names the run that stored it, and only that run may replace it.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { RecordMismatchError } from '../domain/errors';
 import type { Db } from '../db/client';
 import { artifacts } from '../db/schema';
 import { sha256 } from './digest';
 
-/** Stores (or replaces) an artifact and returns its digest. */
-export async function storeArtifact(db: Db, a: { id: string; tenantId: string; taskId: string; kind: string; bytes: Buffer }): Promise<string> {
+/**
+ * Stores an artifact, or replaces one the same run stored under the same id (a step run again
+ * after a retry or a rebuilt workspace), and returns its digest. An id another run already used
+ * is refused: ids must be per run or content-addressed, so one run never overwrites another's.
+ */
+export async function storeArtifact(db: Db, a: { id: string; tenantId: string; taskId: string; runId: string; kind: string; bytes: Buffer }): Promise<string> {
   const digest = sha256(a.bytes);
-  const row = { id: a.id, tenantId: a.tenantId, taskId: a.taskId, kind: a.kind, digest, sizeBytes: a.bytes.length, encoding: 'base64', content: a.bytes.toString('base64') };
-  await db.insert(artifacts).values(row).onConflictDoUpdate({ target: artifacts.id, set: row });
+  const row = { id: a.id, tenantId: a.tenantId, taskId: a.taskId, runId: a.runId, kind: a.kind, digest, sizeBytes: a.bytes.length, encoding: 'base64', content: a.bytes.toString('base64') };
+  const written = await db
+    .insert(artifacts)
+    .values(row)
+    .onConflictDoUpdate({ target: artifacts.id, set: row, setWhere: sql`${artifacts.tenantId} = ${a.tenantId} AND ${artifacts.taskId} = ${a.taskId} AND ${artifacts.runId} = ${a.runId}` })
+    .returning({ id: artifacts.id });
+  if (written.length === 0) throw new RecordMismatchError('artifact', `'${a.id}' was stored by another task or run; run ${a.runId} may not replace it`);
   return digest;
 }
 

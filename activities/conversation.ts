@@ -2,14 +2,15 @@
  * The `openai` agent kind as activities: the transcript lives in PostgreSQL; `callModel` makes
  * one chat-completions request per turn and `runToolCall` executes one tool call through the
  * sandbox. Both look in the transcript first, so a turn or tool call that completed before a
- * crash is never made again: its stored result is returned instead.
+ * crash is never made again: its stored result is returned instead. A transcript belongs to one
+ * run: another run's is refused, never continued or answered from.
  */
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { Context, log } from '@temporalio/activity';
 import { CallModelInput, RunToolCallInput, StartConversationInput, type ConversationLimits, type ModelReply } from '../domain/activity-io';
 import { AGENT_TOOLS } from '../domain/agent-tools';
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
-import { AgentConfigError } from '../domain/errors';
+import { AgentConfigError, RecordMismatchError } from '../domain/errors';
 import { buildTaskPrompt } from '../domain/prompt';
 import type { PolicyViolation } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
@@ -18,6 +19,7 @@ import { conversationMessages, conversations } from '../db/schema';
 import { executeToolCall } from './agent-tool-calls';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { currentRun } from './run-identity';
 import type { CommandRunner } from './sandbox/commands';
 import type { FileTools } from './sandbox/file-tools';
 
@@ -46,6 +48,16 @@ async function append(db: Db, tenantId: string, conversationId: string, m: Omit<
       .where(eq(conversationMessages.conversationId, conversationId));
     await tx.insert(conversationMessages).values({ tenantId, conversationId, seq: next, ...m }).onConflictDoNothing();
   });
+}
+
+/** Refuses a conversation that is missing or was started by another task or run. */
+async function requireOwnConversation(db: Db, input: { tenantId: string; taskId: string; conversationId: string }): Promise<void> {
+  const { runId } = currentRun();
+  const [row] = await db.select().from(conversations).where(eq(conversations.id, input.conversationId));
+  if (!row) throw new RecordMismatchError('conversation', `'${input.conversationId}' was never started in run ${runId}`);
+  if (row.tenantId !== input.tenantId || row.taskId !== input.taskId || row.runId !== runId) {
+    throw new RecordMismatchError('conversation', `'${input.conversationId}' belongs to ${row.tenantId}/${row.taskId} run ${row.runId}, not ${input.tenantId}/${input.taskId} run ${runId}`);
+  }
 }
 
 function toApiMessage(m: Message): Record<string, unknown> {
@@ -87,7 +99,9 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
     async startConversation(raw: StartConversationInput): Promise<ConversationLimits> {
       const input = parseActivityInput(StartConversationInput, raw);
       const config = await openaiConfig(db, input.agentId);
-      const inserted = await db.insert(conversations).values({ id: input.conversationId, tenantId: input.tenantId, taskId: input.taskId, agentId: input.agentId }).onConflictDoNothing().returning();
+      const row = { id: input.conversationId, tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId, agentId: input.agentId };
+      const inserted = await db.insert(conversations).values(row).onConflictDoNothing().returning();
+      await requireOwnConversation(db, input);
       if (inserted.length) {
         await append(db, input.tenantId, input.conversationId, { role: 'system', content: config.systemPrompt ?? DEFAULT_SYSTEM_PROMPT });
         await append(db, input.tenantId, input.conversationId, { role: 'user', content: buildTaskPrompt(input.spec) });
@@ -97,6 +111,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
 
     async callModel(raw: CallModelInput): Promise<ModelReply> {
       const input = parseActivityInput(CallModelInput, raw);
+      await requireOwnConversation(db, input);
       const transcript = await db.select().from(conversationMessages).where(eq(conversationMessages.conversationId, input.conversationId)).orderBy(asc(conversationMessages.seq));
       const done = transcript.find((m) => m.role === 'assistant' && m.turn === input.turn);
       if (done) return replyOf(done);
@@ -129,6 +144,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
 
     async runToolCall(raw: RunToolCallInput): Promise<{ ok: boolean; summary: string; violation?: PolicyViolation }> {
       const input = parseActivityInput(RunToolCallInput, raw);
+      await requireOwnConversation(db, input);
       const [done] = await db.select().from(conversationMessages).where(and(eq(conversationMessages.conversationId, input.conversationId), eq(conversationMessages.toolCallId, input.callId)));
       if (done) {
         const violation = (done.violation as PolicyViolation | null) ?? undefined;

@@ -1,5 +1,6 @@
 /**
- * `deliverChange`: builds the delivery commit inside the target repository from the stored,
+ * `deliverChange`: checks that the signed verdict of this run covers exactly what it is asked to
+ * deliver, then builds the delivery commit inside the target repository from the stored,
  * verified patch — applied to the base commit through a private index, so the target's current
  * branch, index and working tree are never touched — and creates branch `arbiter/<taskId>`.
  * The commit's dates come from the workflow, so a retry builds the identical commit and finds
@@ -8,15 +9,23 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { and, eq } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { DeliverChangeInput, type Delivery } from '../domain/activity-io';
-import { DeliveryConflictError, DeliveryIntegrityError } from '../domain/errors';
+import { VERDICT_PREDICATE_TYPE } from '../domain/dsse';
+import { DeliveryConflictError, DeliveryIntegrityError, DeliveryNotCoveredError } from '../domain/errors';
+import type { RunIdentity, VerdictPayload } from '../domain/verdict';
+import type { Db } from '../db/client';
+import { appendProvenance, runEventKey } from '../db/provenance';
+import { tasks } from '../db/schema';
 import { deliveryBranch } from '../temporal-config';
 import { loadArtifact } from './artifacts';
 import type { ActivityDeps } from './deps';
 import { git, resolveCommit } from './git';
 import { parseActivityInput } from './input';
-import { appendProvenance } from '../db/provenance';
+import { currentRun } from './run-identity';
+import { verifyEnvelope } from './signing';
+import { storedVerdict } from './verdict';
 
 type Input = ReturnType<typeof DeliverChangeInput.parse>;
 
@@ -55,11 +64,49 @@ async function buildCommit(input: Input, patch: Buffer): Promise<string> {
   }
 }
 
+/** Each way `actual` differs from `expected`, named. */
+function mismatches(what: string, pairs: Array<[string, unknown, unknown]>): string[] {
+  return pairs.filter(([, actual, expected]) => actual !== expected).map(([field, actual, expected]) => `${what} ${field} is '${String(actual)}', not '${String(expected)}'`);
+}
+
+/**
+ * Everything that keeps this run's signed verdict from covering the delivery asked for: the
+ * task must belong to this run, and the verdict stored for this run must be signed by our key,
+ * PASS or WAIVED, and about this tenant, task, run, base, tree and patch. Empty when covered.
+ */
+async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run: RunIdentity): Promise<string[]> {
+  const [task] = await db.select({ runId: tasks.runId }).from(tasks).where(and(eq(tasks.tenantId, input.tenantId), eq(tasks.id, input.taskId)));
+  const problems = task ? mismatches('task', [['run', task.runId, run.runId]]) : [`task ${input.tenantId}/${input.taskId} is not recorded`];
+  const stored = await storedVerdict(db, input.tenantId, input.taskId, run.runId);
+  if (!stored?.envelope) return [...problems, `no signed verdict was issued in run ${run.runId}`];
+  const check = verifyEnvelope(stored.envelope, [trustedKeyId]);
+  problems.push(...check.problems.map((p) => `verdict envelope: ${p}`));
+  problems.push(...mismatches('verdict', [['digest', stored.digest, input.verdictDigest], ['signed statement digest', check.statementDigest, stored.digest], ['predicate type', check.statement?.predicateType, VERDICT_PREDICATE_TYPE]]));
+  const verdict = check.statement?.predicate as Partial<VerdictPayload> | undefined;
+  if (verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED') problems.push(`verdict outcome is '${String(verdict?.outcome)}'; only PASS or WAIVED is delivered`);
+  return [
+    ...problems,
+    ...mismatches('verdict', [
+      ['tenant', verdict?.tenantId, input.tenantId],
+      ['task', verdict?.taskId, input.taskId],
+      ['workflow id', verdict?.run?.workflowId, run.workflowId],
+      ['run', verdict?.run?.runId, run.runId],
+      ['base commit', verdict?.baseCommit, input.baseCommit],
+      ['tree', verdict?.diff?.treeId, input.treeId],
+      ['patch digest', verdict?.diff?.digest, input.patchDigest],
+    ]),
+  ];
+}
+
 /** Builds the `deliverChange` activity. */
-export function createDeliveryActivities({ db }: ActivityDeps) {
+export function createDeliveryActivities({ db, signer }: ActivityDeps) {
   return {
     async deliverChange(raw: DeliverChangeInput): Promise<Delivery> {
       const input = parseActivityInput(DeliverChangeInput, raw);
+      const run = currentRun();
+      // Nothing in the repository is touched before the signed verdict is known to cover this delivery.
+      const problems = await coverageProblems(db, signer.keyId, input, run);
+      if (problems.length) throw new DeliveryNotCoveredError(problems);
       const branch = deliveryBranch(input.taskId);
       const patch = await loadArtifact(db, input.artifactId, input.patchDigest);
       const commit = await buildCommit(input, patch);
@@ -67,7 +114,7 @@ export function createDeliveryActivities({ db }: ActivityDeps) {
       if (existing && existing !== commit) throw new DeliveryConflictError(branch, existing, commit);
       // The empty old value makes the update create-only: a branch that appeared meanwhile is not overwritten.
       if (!existing) await git(input.repoPath, ['update-ref', '-m', `arbiter: deliver ${input.taskId}`, `refs/heads/${branch}`, commit, '']);
-      await appendProvenance(db, { tenantId: input.tenantId, eventKey: `task/${input.taskId}/delivered`, kind: 'change.delivered', subject: `${input.tenantId}/${input.taskId}`, payload: { branch, commit, repoPath: input.repoPath, verdictDigest: input.verdictDigest } });
+      await appendProvenance(db, { tenantId: input.tenantId, eventKey: runEventKey(input.taskId, run.runId, 'delivered'), kind: 'change.delivered', subject: `${input.tenantId}/${input.taskId}`, payload: { branch, commit, repoPath: input.repoPath, verdictDigest: input.verdictDigest, runId: run.runId } });
       log.info('change delivered', { branch, commit });
       return { branch, commit };
     },

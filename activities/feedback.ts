@@ -1,6 +1,7 @@
 /**
  * Feedback for routing: a finished task's outcome updates its agent's statistics exactly once
- * (also when this activity retries), and infrastructure failures feed the circuit breaker.
+ * (also when this activity retries), recorded with the run that finished it; infrastructure
+ * failures feed the circuit breaker.
  */
 import { log } from '@temporalio/activity';
 import { RecordAgentHealthInput, RecordTaskOutcomeInput } from '../domain/activity-io';
@@ -8,6 +9,7 @@ import { rewardFor } from '../domain/bandit';
 import { recordAgentHealth, recordOutcome, type BreakerPolicy } from '../db/agent-stats';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { currentRun } from './run-identity';
 
 /** Builds `recordTaskOutcome` and `recordAgentHealth`. */
 export function createFeedbackActivities({ db }: ActivityDeps, breaker?: BreakerPolicy) {
@@ -15,7 +17,7 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
     async recordTaskOutcome(raw: RecordTaskOutcomeInput): Promise<{ applied: boolean; reward: number }> {
       const input = parseActivityInput(RecordTaskOutcomeInput, raw);
       const reward = rewardFor(input.outcome, input.gatesPassed, input.gatesTotal);
-      const applied = await recordOutcome(db, { ...input, reward });
+      const applied = await recordOutcome(db, { ...input, runId: currentRun().runId, reward });
       log.info('agent outcome recorded', { agentId: input.agentId, outcome: input.outcome, reward, applied });
       return { applied, reward };
     },

@@ -3,14 +3,15 @@
  * circuit-broken, picks one by Thompson sampling over the tenant's statistics for the task
  * type, seeded by the task so the same inputs give the same decision. Records the pick, every
  * candidate's score and whether it was exploration. Decisions are made one at a time under a
- * database lock, so concurrent tasks never overfill an agent; a decision already recorded for
- * the task is returned as is, so a retry never routes twice.
+ * database lock, so concurrent tasks never overfill an agent. Decisions are kept per run: a
+ * decision already recorded for this run is returned as is, so a retry never routes twice, and
+ * one that does not fit this request is refused rather than reused.
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { RouteTaskInput, type RoutingDecision } from '../domain/activity-io';
 import { canHandleTaskType } from '../domain/agent';
-import { AgentsBusyError, NoCapableAgentError } from '../domain/errors';
+import { AgentsBusyError, NoCapableAgentError, RecordMismatchError } from '../domain/errors';
 import { hashSeed, thompsonChoose } from '../domain/bandit';
 import { armStats } from '../db/agent-stats';
 import { activeTaskCounts, listAgents, type AgentRecord } from '../db/agents';
@@ -18,7 +19,8 @@ import type { DbExecutor } from '../db/client';
 import { routingDecisions } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
-import { appendProvenance } from '../db/provenance';
+import { appendProvenance, runEventKey } from '../db/provenance';
+import { currentRun } from './run-identity';
 
 type Candidate = RoutingDecision['candidates'][number] & { busy?: boolean };
 
@@ -65,12 +67,18 @@ function requireEligible(taskType: string, candidates: Candidate[]): void {
   throw new NoCapableAgentError(`no capable agent for task type '${taskType}' (${why})`);
 }
 
-async function recordedDecision(db: DbExecutor, tenantId: string, taskId: string): Promise<RoutingDecision | undefined> {
+type Input = ReturnType<typeof RouteTaskInput.parse>;
+
+/** This run's recorded decision, if any; one made for another task type or agent request is refused. */
+async function recordedDecision(db: DbExecutor, input: Input, runId: string): Promise<RoutingDecision | undefined> {
+  const { tenantId, taskId } = input;
   const [row] = await db
     .select()
     .from(routingDecisions)
-    .where(and(eq(routingDecisions.tenantId, tenantId), eq(routingDecisions.taskId, taskId)));
+    .where(and(eq(routingDecisions.tenantId, tenantId), eq(routingDecisions.taskId, taskId), eq(routingDecisions.runId, runId)));
   if (!row) return undefined;
+  if (row.taskType !== input.taskType) throw new RecordMismatchError('routing decision', `run ${runId} was routed for task type '${row.taskType}', not '${input.taskType}'`);
+  if (input.agentHint && row.agentId !== input.agentHint) throw new RecordMismatchError('routing decision', `run ${runId} was routed to '${row.agentId}', not the requested '${input.agentHint}'`);
   const kind = (await listAgents(db, { tenantId })).find((a) => a.id === row.agentId)?.kind ?? 'unknown';
   return { agentId: row.agentId, agentKind: kind, reason: row.reason, exploration: row.exploration, candidates: row.candidates as Candidate[] };
 }
@@ -80,9 +88,10 @@ export function createRoutingActivities({ db }: ActivityDeps) {
   return {
     async routeTask(raw: RouteTaskInput): Promise<RoutingDecision> {
       const input = parseActivityInput(RouteTaskInput, raw);
+      const { runId } = currentRun();
       const decision = await db.transaction(async (tx) => {
         await tx.execute(sql`SELECT pg_advisory_xact_lock(${ROUTING_LOCK_KEY})`);
-        const previous = await recordedDecision(tx, input.tenantId, input.taskId);
+        const previous = await recordedDecision(tx, input, runId);
         if (previous) return previous;
         const agents = await listAgents(tx, { tenantId: input.tenantId });
         const running = await activeTaskCounts(tx, agents.map((a) => a.id));
@@ -97,10 +106,10 @@ export function createRoutingActivities({ db }: ActivityDeps) {
         }
         const reason = input.agentHint ? `requested by submitter; ${chosen.reason}` : `${exploration ? 'exploring' : 'best draw'}; ${chosen.reason}`;
         const recorded = candidates.map(({ busy: _busy, ...c }) => c);
-        await tx.insert(routingDecisions).values({ tenantId: input.tenantId, taskId: input.taskId, agentId: chosen.agentId, taskType: input.taskType, reason, exploration, candidates: recorded });
+        await tx.insert(routingDecisions).values({ tenantId: input.tenantId, taskId: input.taskId, runId, agentId: chosen.agentId, taskType: input.taskType, reason, exploration, candidates: recorded });
         return { agentId: chosen.agentId, agentKind: agents.find((a) => a.id === chosen.agentId)?.kind ?? 'unknown', reason, exploration, candidates: recorded };
       });
-      await appendProvenance(db, { tenantId: input.tenantId, eventKey: `task/${input.taskId}/routed`, kind: 'task.routed', subject: `${input.tenantId}/${input.taskId}`, payload: { agentId: decision.agentId, exploration: decision.exploration, taskType: input.taskType } });
+      await appendProvenance(db, { tenantId: input.tenantId, eventKey: runEventKey(input.taskId, runId, 'routed'), kind: 'task.routed', subject: `${input.tenantId}/${input.taskId}`, payload: { agentId: decision.agentId, exploration: decision.exploration, taskType: input.taskType, runId } });
       log.info('task routed', { agentId: decision.agentId, candidates: decision.candidates.length });
       return decision;
     },

@@ -1,38 +1,50 @@
 /**
  * `issueVerdict`: computes the verdict from the gate evidence, signs it as an in-toto
- * statement in a DSSE envelope (ed25519), and stores it once per task; a retry returns the
- * verdict already stored.
+ * statement in a DSSE envelope (ed25519), and stores it once per run. ed25519 signatures are
+ * deterministic, so a retry in the same run computes the identical statement and finds it
+ * stored; a stored verdict that differs is refused, never returned in place of this one.
  */
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
 import { verdictStatement } from '../domain/dsse';
+import { RecordMismatchError } from '../domain/errors';
 import { buildVerdictPayload } from '../domain/verdict';
 import type { VerdictOutcome } from '../domain/task';
 import { verdicts } from '../db/schema';
+import type { Db } from '../db/client';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
-import { appendProvenance } from '../db/provenance';
+import { appendProvenance, runEventKey } from '../db/provenance';
+
+/** The verdict stored for one run of a task, if any: what delivery checks and a retry finds. */
+export async function storedVerdict(db: Db, tenantId: string, taskId: string, runId: string): Promise<typeof verdicts.$inferSelect | undefined> {
+  const [row] = await db
+    .select()
+    .from(verdicts)
+    .where(and(eq(verdicts.tenantId, tenantId), eq(verdicts.taskId, taskId), eq(verdicts.runId, runId)));
+  return row;
+}
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
   return {
     async issueVerdict(raw: IssueVerdictInput): Promise<IssuedVerdict> {
       const input = parseActivityInput(IssueVerdictInput, raw);
-      const payload = buildVerdictPayload({ ...input, run: currentRun() });
+      const run = currentRun();
+      const payload = buildVerdictPayload({ ...input, run });
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.
       const { envelope, statementDigest: digest } = signer.signStatement(verdictStatement(payload));
       await db
         .insert(verdicts)
-        .values({ id: randomUUID(), tenantId: input.tenantId, taskId: input.taskId, outcome: payload.outcome, digest, payload, envelope })
+        .values({ id: randomUUID(), tenantId: input.tenantId, taskId: input.taskId, runId: run.runId, outcome: payload.outcome, digest, payload, envelope })
         .onConflictDoNothing();
-      const [stored] = await db
-        .select()
-        .from(verdicts)
-        .where(and(eq(verdicts.tenantId, input.tenantId), eq(verdicts.taskId, input.taskId)));
-      await appendProvenance(db, { tenantId: input.tenantId, eventKey: `task/${input.taskId}/verdict`, kind: 'verdict.issued', subject: `${input.tenantId}/${input.taskId}`, payload: { outcome: stored.outcome, digest: stored.digest, keyId: signer.keyId } });
+      const stored = await storedVerdict(db, input.tenantId, input.taskId, run.runId);
+      if (!stored) throw new RecordMismatchError('verdict', `none is stored for run ${run.runId} after inserting it`);
+      if (stored.digest !== digest) throw new RecordMismatchError('verdict', `run ${run.runId} already has verdict ${stored.digest} (${stored.outcome}), not ${digest} (${payload.outcome}) computed now`);
+      await appendProvenance(db, { tenantId: input.tenantId, eventKey: runEventKey(input.taskId, run.runId, 'verdict'), kind: 'verdict.issued', subject: `${input.tenantId}/${input.taskId}`, payload: { outcome: stored.outcome, digest: stored.digest, keyId: signer.keyId, runId: run.runId } });
       log.info('verdict issued', { outcome: stored.outcome, digest: stored.digest });
       return { verdictId: stored.id, outcome: stored.outcome as VerdictOutcome, digest: stored.digest };
     },

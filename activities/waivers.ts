@@ -7,10 +7,11 @@ import { and, count, eq, gte, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { AuthorizeWaiverDecisionInput, StoreWaiverInput } from '../domain/activity-io';
 import { WaiverNotAuthorizedError } from '../domain/errors';
-import { appendProvenance } from '../db/provenance';
+import { appendProvenance, runEventKey } from '../db/provenance';
 import { approvers, gateResults, waiverDecisions, waivers } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { currentRun } from './run-identity';
 
 /** Decisions one approver may make per hour. */
 export const APPROVER_DECISIONS_PER_HOUR = 20;
@@ -56,7 +57,7 @@ export function createWaiverActivities({ db }: ActivityDeps) {
         .where(and(eq(gateResults.tenantId, input.tenantId), eq(gateResults.taskId, input.taskId), eq(gateResults.name, 'budget')));
       await appendProvenance(db, {
         tenantId: input.tenantId,
-        eventKey: `task/${input.taskId}/waiver`,
+        eventKey: runEventKey(input.taskId, currentRun().runId, 'waiver'),
         kind: 'waiver.approved',
         subject: `${input.tenantId}/${input.taskId}`,
         payload: { waiverId: input.waiverId, delta: input.delta, approvers: input.approvers.map((a) => a.approver), reasonCode: input.reasonCode, expiresAt: input.expiresAt },

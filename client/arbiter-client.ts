@@ -33,6 +33,19 @@ export interface Submission {
   workflowId: string;
   runId: string;
   attached: boolean;
+  /**
+   * Set when the existing run has already ended: the task's final lifecycle state (COMPLETED,
+   * FAILED, REJECTED, CANCELLED), or the execution's status when it ended without one
+   * (TERMINATED, TIMED_OUT, or FAILED for a run that failed outright). A task id runs once, so
+   * an ended task will not run again; resubmitting it only reports how it ended.
+   */
+  ended?: string;
+}
+
+/** The run that holds a workflow id, and how it ended if it has. */
+interface ExistingRun {
+  runId: string;
+  ended?: string;
 }
 
 function summaryOf(input: { tenantId: string; taskId: string; specYaml: string }): string {
@@ -67,8 +80,8 @@ export class ArbiterClient {
     if (!parsed.success) throw new InvalidTaskInputError(parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`));
     const input = parsed.data;
     const workflowId = taskWorkflowId(input);
-    const existing = await this.describe(workflowId);
-    if (existing) return { workflowId, runId: existing, attached: true };
+    const existing = await this.existingRun(workflowId);
+    if (existing) return { workflowId, ...existing, attached: true };
     try {
       const handle = await this.temporal.workflow.start<typeof taskLifecycle>('taskLifecycle', {
         workflowId,
@@ -85,18 +98,25 @@ export class ArbiterClient {
       return { workflowId, runId: handle.firstExecutionRunId, attached: false };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      const runId = await this.describe(workflowId);
-      return { workflowId, runId: runId ?? '', attached: true };
+      const raced = await this.existingRun(workflowId);
+      return { workflowId, runId: '', ...raced, attached: true };
     }
   }
 
-  private async describe(workflowId: string): Promise<string | undefined> {
+  /** The latest run under `workflowId`; a closed one says how the task ended (its result's state when it returned one). */
+  private async existingRun(workflowId: string): Promise<ExistingRun | undefined> {
+    const handle = this.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId);
+    let description;
     try {
-      return (await this.temporal.workflow.getHandle(workflowId).describe()).runId;
+      description = await handle.describe();
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
     }
+    const status = description.status.name;
+    if (status === 'RUNNING') return { runId: description.runId };
+    const ended = status === 'COMPLETED' ? (await this.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, description.runId).result()).state : status;
+    return { runId: description.runId, ended };
   }
 
   /** The `getState` snapshot. */

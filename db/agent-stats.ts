@@ -4,6 +4,7 @@
  */
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { ArmStats } from '../domain/bandit';
+import { RecordMismatchError } from '../domain/errors';
 import type { Db, DbExecutor } from './client';
 import { agentOutcomes, agentStats, agents } from './schema';
 
@@ -11,6 +12,8 @@ import { agentOutcomes, agentStats, agents } from './schema';
 export interface AgentOutcome {
   tenantId: string;
   taskId: string;
+  /** The run that finished the task; '' only for outcomes seeded outside any run (benchmarks). */
+  runId?: string;
   agentId: string;
   taskType: string;
   outcome: string;
@@ -35,12 +38,18 @@ export async function armStats(db: DbExecutor, tenantId: string, taskType: strin
 /**
  * Adds the outcome to the statistics once: the outcome row is the guard, inserted in the same
  * transaction, so a retried activity or a replayed workflow changes nothing the second time.
- * Returns whether this call applied it.
+ * Returns whether this call applied it. An outcome another run already recorded for the task is
+ * refused (RecordMismatchError): statistics count a task once, and never as another run's.
  */
 export async function recordOutcome(db: Db, o: AgentOutcome): Promise<boolean> {
+  const runId = o.runId ?? '';
   return db.transaction(async (tx) => {
-    const inserted = await tx.insert(agentOutcomes).values(o).onConflictDoNothing().returning({ taskId: agentOutcomes.taskId });
-    if (inserted.length === 0) return false;
+    const inserted = await tx.insert(agentOutcomes).values({ ...o, runId }).onConflictDoNothing().returning({ taskId: agentOutcomes.taskId });
+    if (inserted.length === 0) {
+      const [stored] = await tx.select({ runId: agentOutcomes.runId }).from(agentOutcomes).where(and(eq(agentOutcomes.tenantId, o.tenantId), eq(agentOutcomes.taskId, o.taskId)));
+      if (stored.runId !== runId) throw new RecordMismatchError('agent outcome', `task ${o.tenantId}/${o.taskId} was counted for run '${stored.runId}', not '${runId}'`);
+      return false;
+    }
     const delta = { tasks: 1, successes: o.reward, failures: 1 - o.reward, totalLatencyMs: o.latencyMs, totalTokens: o.tokens, totalCostUsd: o.costUsd };
     await tx
       .insert(agentStats)

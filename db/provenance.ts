@@ -15,11 +15,20 @@ export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
 /** An event to record. */
 export interface ProvenanceEvent {
   tenantId: string;
-  /** Identifies the event once (e.g. `task/T-1/verdict`): appending it again adds nothing. */
+  /** Identifies the event once (e.g. `task/T-1/run/<runId>/verdict`): appending it again adds nothing. */
   eventKey: string;
   kind: string;
   subject: string;
   payload: Record<string, unknown>;
+}
+
+/**
+ * The event key of something that happened in one run of a task. A run's events never share a
+ * key with another run's, so a second run's verdict or delivery is recorded, never swallowed as
+ * a duplicate of the first.
+ */
+export function runEventKey(taskId: string, runId: string, what: string): string {
+  return `task/${taskId}/run/${runId}/${what}`;
 }
 
 /** The hash of one row: its content and where it sits in the chain. */

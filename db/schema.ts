@@ -21,13 +21,23 @@ import {
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
-/** One row per task; denormalised latest state for listing without Temporal. */
+/**
+ * The Temporal run that wrote a record. A verdict (and everything it rests on) belongs to one run,
+ * so records are keyed by it; rows written before run scoping carry '' and match no run.
+ */
+const runId = () => text('run_id').notNull().default('');
+
+/**
+ * One row per task; denormalised latest state for listing without Temporal. `run_id` is the run
+ * that owns the task: a task id runs once, so a run may take over only a task that never ended.
+ */
 export const tasks = pgTable(
   'tasks',
   {
     tenantId: text('tenant_id').notNull(),
     id: text('id').notNull(),
     workflowId: text('workflow_id').notNull(),
+    runId: runId(),
     state: text('state').notNull(),
     /** seq of the transition `state` came from; a late, older write never overwrites a newer one. */
     lastSeq: integer('last_seq').notNull().default(-1),
@@ -43,13 +53,14 @@ export const tasks = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index('tasks_state_idx').on(t.tenantId, t.state)],
 );
 
-/** Every lifecycle transition; `(tenant_id, task_id, seq)` makes recording idempotent. */
+/** Every lifecycle transition; `(tenant_id, task_id, run_id, seq)` makes recording idempotent within a run. */
 export const taskEvents = pgTable(
   'task_events',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     tenantId: text('tenant_id').notNull(),
     taskId: text('task_id').notNull(),
+    runId: runId(),
     seq: integer('seq').notNull(),
     fromState: text('from_state'),
     toState: text('to_state').notNull(),
@@ -57,7 +68,7 @@ export const taskEvents = pgTable(
     note: text('note'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('task_events_task_seq_uq').on(t.tenantId, t.taskId, t.seq)],
+  (t) => [uniqueIndex('task_events_run_seq_uq').on(t.tenantId, t.taskId, t.runId, t.seq)],
 );
 
 /** Agent registry. `tenant_id` null means the agent serves every tenant. */
@@ -82,13 +93,14 @@ export const agents = pgTable(
   (t) => [index('agents_status_idx').on(t.status)],
 );
 
-/** Why a task went to an agent: the pick and every alternative considered. */
+/** Why a task went to an agent: the pick and every alternative considered, once per run. */
 export const routingDecisions = pgTable(
   'routing_decisions',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     tenantId: text('tenant_id').notNull(),
     taskId: text('task_id').notNull(),
+    runId: runId(),
     agentId: text('agent_id').notNull(),
     taskType: text('task_type').notNull(),
     reason: text('reason').notNull(),
@@ -96,16 +108,17 @@ export const routingDecisions = pgTable(
     candidates: jsonb('candidates').notNull(),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('routing_decisions_task_uq').on(t.tenantId, t.taskId)],
+  (t) => [uniqueIndex('routing_decisions_run_uq').on(t.tenantId, t.taskId, t.runId)],
 );
 
-/** Evidence of each verification gate; re-running a gate replaces its row. */
+/** Evidence of each verification gate; re-running a gate in the same run replaces its row. */
 export const gateResults = pgTable(
   'gate_results',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     tenantId: text('tenant_id').notNull(),
     taskId: text('task_id').notNull(),
+    runId: runId(),
     name: text('name').notNull(),
     kind: text('kind').notNull(),
     status: text('status').notNull(),
@@ -116,7 +129,7 @@ export const gateResults = pgTable(
     outputTail: text('output_tail'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('gate_results_task_name_uq').on(t.tenantId, t.taskId, t.name)],
+  (t) => [uniqueIndex('gate_results_run_name_uq').on(t.tenantId, t.taskId, t.runId, t.name)],
 );
 
 /** Human waivers in the CAWS shape (WV-NNNN), applied to budgets while active and unexpired. */
@@ -139,20 +152,21 @@ export const waivers = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.id] })],
 );
 
-/** The verdict of each task: payload, its digest and (later) the signed envelope bytes. */
+/** The verdict of each run of a task: payload, its digest and the signed envelope bytes. */
 export const verdicts = pgTable(
   'verdicts',
   {
     id: text('id').primaryKey(),
     tenantId: text('tenant_id').notNull(),
     taskId: text('task_id').notNull(),
+    runId: runId(),
     outcome: text('outcome').notNull(),
     digest: text('digest').notNull(),
     payload: jsonb('payload').notNull(),
     envelope: text('envelope'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('verdicts_task_uq').on(t.tenantId, t.taskId)],
+  (t) => [uniqueIndex('verdicts_run_uq').on(t.tenantId, t.taskId, t.runId)],
 );
 
 /** Append-only, hash-chained log per tenant; a broken link means tampering. */
@@ -174,13 +188,14 @@ export const provenanceEvents = pgTable(
   (t) => [uniqueIndex('provenance_tenant_seq_uq').on(t.tenantId, t.seq), uniqueIndex('provenance_tenant_key_uq').on(t.tenantId, t.eventKey)],
 );
 
-/** Large outputs (patches, logs) kept out of workflow history; the workflow passes the id. */
+/** Large outputs (patches, logs) kept out of workflow history; the workflow passes the id. `run_id` names the run that stored it. */
 export const artifacts = pgTable(
   'artifacts',
   {
     id: text('id').primaryKey(),
     tenantId: text('tenant_id').notNull(),
     taskId: text('task_id').notNull(),
+    runId: runId(),
     kind: text('kind').notNull(),
     digest: text('digest').notNull(),
     sizeBytes: integer('size_bytes').notNull(),
@@ -237,12 +252,16 @@ export const agentStats = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.agentId, t.taskType] })],
 );
 
-/** One row per finished task: the guard that makes statistics update exactly once. */
+/**
+ * One row per finished task: the guard that makes statistics update exactly once. It names the
+ * run that recorded it, and another run's outcome for the same task is refused, never counted.
+ */
 export const agentOutcomes = pgTable(
   'agent_outcomes',
   {
     tenantId: text('tenant_id').notNull(),
     taskId: text('task_id').notNull(),
+    runId: runId(),
     agentId: text('agent_id').notNull(),
     taskType: text('task_type').notNull(),
     outcome: text('outcome').notNull(),
@@ -255,13 +274,14 @@ export const agentOutcomes = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.taskId] })],
 );
 
-/** One model conversation of an `openai` agent run; its messages live below, not in history. */
+/** One model conversation of an `openai` agent run (of one workflow run); its messages live below, not in history. */
 export const conversations = pgTable(
   'conversations',
   {
     id: text('id').primaryKey(),
     tenantId: text('tenant_id').notNull(),
     taskId: text('task_id').notNull(),
+    runId: runId(),
     agentId: text('agent_id').notNull(),
     createdAt: createdAt(),
   },

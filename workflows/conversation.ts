@@ -1,9 +1,10 @@
 /**
  * An `openai` agent run as a durable loop: every model turn and every tool call is its own
  * activity, the transcript stays in PostgreSQL (history holds ids and small summaries), and the
- * run stops at the agent's limits on turns, tokens and wall-clock time.
+ * run stops at the agent's limits on turns, tokens and wall-clock time. The transcript is this
+ * run's: its id names the run, so another run of the task never finds or continues it.
  */
-import { log } from '@temporalio/workflow';
+import { log, workflowInfo } from '@temporalio/workflow';
 import type { AgentRunResult, ValidateSpecResult } from '../domain/activity-io';
 import { AgentFailedError } from '../domain/errors';
 import { callModel, onHost, startConversation } from './activity-proxies';
@@ -13,7 +14,7 @@ import type { Workspace } from './workspace-steps';
 /** Runs the conversation in `ws` until the model answers without tool calls. */
 export async function runConversation(task: TaskRun, validated: ValidateSpecResult, agentId: string, ws: Workspace, attempt: number): Promise<AgentRunResult> {
   const { tenantId, taskId } = task.input;
-  const conversationId = `${tenantId}/${taskId}/${attempt}`;
+  const conversationId = `${tenantId}/${taskId}/${workflowInfo().runId}/${attempt}`;
   const limits = await startConversation({ tenantId, taskId, agentId, conversationId, spec: validated.spec });
   const host = onHost(ws.hostQueue, `${task.input.hostLossTimeoutSeconds}s`);
   const started = Date.now();

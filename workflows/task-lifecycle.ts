@@ -2,9 +2,11 @@
  * `taskLifecycle`: one coding-agent task from RECEIVED to a terminal state. Each phase is a
  * small named step; the flow reads top to bottom like the lifecycle in DESIGN.md.
  */
-import { ApplicationFailure, CancellationScope, isCancellation, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ValidateSpecResult } from '../domain/activity-io';
 import { TaskInputSchema, type ParsedTaskInput, type TaskSnapshot } from '../domain/task';
+import { WorkflowIdMismatchError } from '../domain/errors';
+import { taskWorkflowId } from '../temporal-config';
 import { deliverChange, routeTask, validateSpec } from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
@@ -38,12 +40,19 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
 /**
  * Input started by hand (`temporal workflow start`) gets the same checks as the client's; a bad
  * one fails the run at once, naming each problem, instead of failing workflow tasks forever.
+ * A task runs only under its own workflow id `task/<tenant>/<taskId>`: under any other id a
+ * second run could act for the task beside the first, so it fails at once, before any step.
  */
 function parseInput(raw: unknown): ParsedTaskInput {
   const parsed = TaskInputSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
-  throw ApplicationFailure.nonRetryable(`invalid task input: ${problems.join('; ')}`, 'InvalidTaskInputError', problems);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
+    throw ApplicationFailure.nonRetryable(`invalid task input: ${problems.join('; ')}`, 'InvalidTaskInputError', problems);
+  }
+  const { workflowId } = workflowInfo();
+  const expected = taskWorkflowId(parsed.data);
+  if (workflowId !== expected) throw new WorkflowIdMismatchError(workflowId, expected);
+  return parsed.data;
 }
 
 async function runLifecycle(task: TaskRun): Promise<void> {

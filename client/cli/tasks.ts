@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { isTerminal } from '../../domain/lifecycle';
 import type { GateCommand } from '../../domain/task';
-import { ArbiterClient } from '../arbiter-client';
+import { ArbiterClient, type Submission } from '../arbiter-client';
 import { loadClientConfig } from '../config';
 import { EXIT, UsageError, printNewTransitions, statusJson, statusText } from './output';
 import { parseTaskArg } from './task-ref';
@@ -53,6 +53,17 @@ interface SubmitOptions {
   json?: boolean;
 }
 
+/** What a submission did, in a line; an ended task says so, since it will not run again. */
+function submissionLine(s: Submission): string {
+  const line = `${s.attached ? 'attached to' : 'started'} ${s.workflowId} (run ${s.runId})`;
+  return s.ended ? `${line}; the task already ended ${s.ended} and will not run again (a task id runs once)` : line;
+}
+
+/** The `submit --json` document: `ended` is always present, null while the task has not ended. */
+function submissionJson(s: Submission): Record<string, unknown> {
+  return { ...s, ended: s.ended ?? null };
+}
+
 async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
   if (!existsSync(specFile)) throw new UsageError(`spec file '${specFile}' does not exist`);
   const specYaml = readFileSync(specFile, 'utf8');
@@ -67,16 +78,16 @@ async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
       gates: opts.gate ?? [],
     };
     const submission = await client.submit(input);
-    if (!opts.json) process.stdout.write(`${submission.attached ? 'attached to' : 'started'} ${submission.workflowId} (run ${submission.runId})\n`);
+    if (!opts.json) process.stdout.write(`${submissionLine(submission)}\n`);
     if (!opts.wait) {
-      if (opts.json) process.stdout.write(`${JSON.stringify(submission, null, 2)}\n`);
+      if (opts.json) process.stdout.write(`${JSON.stringify(submissionJson(submission), null, 2)}\n`);
       return EXIT.ok;
     }
     let printed = 0;
     const final = await client.watch(input, (s) => {
       if (!opts.json) printed = printNewTransitions(s, printed, (l) => process.stdout.write(`${l}\n`));
     });
-    process.stdout.write(opts.json ? `${JSON.stringify({ ...submission, status: statusJson(final) }, null, 2)}\n` : `${statusText(final)}\n`);
+    process.stdout.write(opts.json ? `${JSON.stringify({ ...submissionJson(submission), status: statusJson(final) }, null, 2)}\n` : `${statusText(final)}\n`);
     return final.state === 'COMPLETED' ? EXIT.ok : EXIT.failed;
   });
 }

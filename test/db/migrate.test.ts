@@ -1,10 +1,14 @@
 /**
  * Migrations against a brand-new database on the real test PostgreSQL: two workers migrating
- * at once, then a third run, must leave exactly one applied copy of every migration.
+ * at once, then a third run, must leave exactly one applied copy of every migration. Run scoping
+ * also applies to a database that already holds tasks from before it.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { Client, Pool } from 'pg';
 import { projectRoot } from '../../client/paths';
 import { ensureDatabase } from '../../db/embedded';
@@ -13,9 +17,25 @@ import { testStack } from '../helpers/stack';
 
 const TABLES = ['tasks', 'task_events', 'agents', 'routing_decisions', 'gate_results', 'waivers', 'verdicts', 'provenance_events', 'artifacts', 'sandbox_events', 'agent_stats', 'agent_outcomes', 'conversations', 'conversation_messages', 'approvers', 'waiver_decisions'];
 
+type Journal = { entries: Array<{ tag: string }> };
+
+function journal(): Journal {
+  return JSON.parse(readFileSync(path.join(projectRoot(), 'db', 'migrations', 'meta', '_journal.json'), 'utf8')) as Journal;
+}
+
 function journalEntries(): number {
-  const journal = JSON.parse(readFileSync(path.join(projectRoot(), 'db', 'migrations', 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
-  return journal.entries.length;
+  return journal().entries.length;
+}
+
+/** A migrations folder holding the committed migrations before `tag`: the schema as an older release left it. */
+function migrationsBefore(tag: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-migrations-'));
+  const { entries, ...rest } = journal();
+  const older = entries.slice(0, entries.findIndex((e) => e.tag === tag));
+  mkdirSync(path.join(dir, 'meta'));
+  writeFileSync(path.join(dir, 'meta', '_journal.json'), JSON.stringify({ ...rest, entries: older }));
+  for (const e of older) copyFileSync(path.join(migrationsFolder(), `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
+  return dir;
 }
 
 describe('migrateDatabase on a fresh database', function () {
@@ -89,20 +109,89 @@ describe('migrateDatabase on a fresh database', function () {
     assert.equal(rows[0].n, 0);
   });
 
-  it('task_events rejects a duplicate (tenant_id, task_id, seq) but not the same seq for another task or tenant', async () => {
+  it('task_events rejects a duplicate (tenant_id, task_id, run_id, seq) but not the same seq for another run, task or tenant', async () => {
     const p = pool();
-    const insert = (tenant: string, task: string, seq: number) =>
-      p.query(`INSERT INTO task_events (tenant_id, task_id, seq, from_state, to_state, at) VALUES ($1, $2, $3, NULL, 'RECEIVED', now())`, [tenant, task, seq]);
-    await insert('t1', 'task-1', 0);
-    await assert.rejects(insert('t1', 'task-1', 0), (err: { code?: string; constraint?: string }) => {
+    const insert = (tenant: string, task: string, run: string, seq: number) =>
+      p.query(`INSERT INTO task_events (tenant_id, task_id, run_id, seq, from_state, to_state, at) VALUES ($1, $2, $3, $4, NULL, 'RECEIVED', now())`, [tenant, task, run, seq]);
+    await insert('t1', 'task-1', 'run-a', 0);
+    await assert.rejects(insert('t1', 'task-1', 'run-a', 0), (err: { code?: string; constraint?: string }) => {
       assert.equal(err.code, '23505');
-      assert.equal(err.constraint, 'task_events_task_seq_uq');
+      assert.equal(err.constraint, 'task_events_run_seq_uq');
       return true;
     });
-    await insert('t1', 'task-1', 1);
-    await insert('t1', 'task-2', 0);
-    await insert('t2', 'task-1', 0);
+    await insert('t1', 'task-1', 'run-a', 1);
+    await insert('t1', 'task-1', 'run-b', 0);
+    await insert('t1', 'task-2', 'run-a', 0);
+    await insert('t2', 'task-1', 'run-a', 0);
     const { rows } = await p.query(`SELECT count(*)::int AS n FROM task_events`);
-    assert.equal(rows[0].n, 4);
+    assert.equal(rows[0].n, 5);
+  });
+
+  it('verdicts and routing decisions are unique per run, not per task', async () => {
+    const p = pool();
+    const verdict = (id: string, run: string) => p.query(`INSERT INTO verdicts (id, tenant_id, task_id, run_id, outcome, digest, payload) VALUES ($1, 't1', 'task-v', $2, 'PASS', 'sha256:x', '{}')`, [id, run]);
+    await verdict('v1', 'run-a');
+    await verdict('v2', 'run-b');
+    await assert.rejects(verdict('v3', 'run-a'), (err: { constraint?: string }) => err.constraint === 'verdicts_run_uq');
+    const decision = (run: string) => p.query(`INSERT INTO routing_decisions (tenant_id, task_id, run_id, agent_id, task_type, reason, candidates) VALUES ('t1', 'task-v', $1, 'a', 'feature', 'r', '[]')`, [run]);
+    await decision('run-a');
+    await decision('run-b');
+    await assert.rejects(decision('run-a'), (err: { constraint?: string }) => err.constraint === 'routing_decisions_run_uq');
+  });
+});
+
+describe('run-scoping migration on a database that already holds tasks', function () {
+  this.timeout(60_000);
+  let url: string;
+  let dbName: string;
+  let p: Pool;
+
+  before(async () => {
+    const u = new URL(testStack().databaseUrl);
+    dbName = `arbiter_populated_${process.pid}_${Date.now()}`;
+    u.pathname = `/${dbName}`;
+    url = u.toString();
+    await ensureDatabase(url);
+    p = new Pool({ connectionString: url, max: 2 });
+    p.on('error', () => undefined);
+  });
+
+  after(async () => {
+    await p.end().catch(() => undefined);
+    const admin = new URL(url);
+    admin.pathname = '/postgres';
+    const client = new Client({ connectionString: admin.toString() });
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('keeps every earlier row, gives it run_id \'\' and applies the per-run keys', async () => {
+    const older = migrationsBefore('0008_run_scoped_records');
+    const client = await p.connect();
+    try {
+      await migrate(drizzle(client), { migrationsFolder: older });
+    } finally {
+      client.release();
+    }
+    await p.query(`INSERT INTO tasks (tenant_id, id, workflow_id, state, last_seq) VALUES ('t1', 'old', 'task/t1/old', 'COMPLETED', 9)`);
+    await p.query(`INSERT INTO task_events (tenant_id, task_id, seq, to_state, at) VALUES ('t1', 'old', 0, 'RECEIVED', now())`);
+    await p.query(`INSERT INTO verdicts (id, tenant_id, task_id, outcome, digest, payload) VALUES ('v-old', 't1', 'old', 'PASS', 'sha256:old', '{}')`);
+    await p.query(`INSERT INTO routing_decisions (tenant_id, task_id, agent_id, task_type, reason, candidates) VALUES ('t1', 'old', 'a', 'feature', 'r', '[]')`);
+    await p.query(`INSERT INTO agent_outcomes (tenant_id, task_id, agent_id, task_type, outcome, reward, latency_ms) VALUES ('t1', 'old', 'a', 'feature', 'PASS', 1, 10)`);
+
+    await migrateDatabase(p);
+
+    for (const table of ['tasks', 'task_events', 'verdicts', 'routing_decisions', 'agent_outcomes']) {
+      const { rows } = await p.query(`SELECT run_id FROM ${table}`);
+      assert.deepEqual(rows, [{ run_id: '' }], table);
+    }
+    // The task's old verdict no longer stands in for a new run's: another run may have its own.
+    await p.query(`INSERT INTO verdicts (id, tenant_id, task_id, run_id, outcome, digest, payload) VALUES ('v-new', 't1', 'old', 'run-b', 'FAIL', 'sha256:new', '{}')`);
+    const { rows: applied } = await p.query<{ n: number }>(`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
+    assert.equal(applied[0].n, journalEntries());
   });
 });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { and, eq } from 'drizzle-orm';
-import { appendProvenance, verifyProvenance } from '../../db/provenance';
+import { appendProvenance, runEventKey, verifyProvenance } from '../../db/provenance';
 import { provenanceEvents } from '../../db/schema';
 import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
@@ -26,9 +26,9 @@ describe('provenance chain', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo() };
-    await stack.client.submit(input);
+    const { runId } = await stack.client.submit(input);
     assert.equal((await stack.client.watch(input, undefined, 200)).state, 'COMPLETED');
-    await appendProvenance(stack.database.db, { tenantId: tenant, eventKey: `task/${input.taskId}/verdict`, kind: 'verdict.issued', subject: 'again', payload: {} });
+    await appendProvenance(stack.database.db, { tenantId: tenant, eventKey: runEventKey(input.taskId, runId, 'verdict'), kind: 'verdict.issued', subject: 'again', payload: {} });
     const rows = await stack.database.db.select().from(provenanceEvents).where(eq(provenanceEvents.tenantId, tenant)).orderBy(provenanceEvents.seq);
     assert.deepEqual(rows.map((r) => r.kind), ['task.submitted', 'task.routed', 'verdict.issued', 'change.delivered', 'task.completed']);
     assert.deepEqual(await verifyProvenance(stack.database.db, tenant), { rows: 5, problems: [] });
