@@ -13,10 +13,10 @@ function specAt(riskTier: RiskTier, changeBudget?: { maxFiles: number; maxLoc: n
 }
 
 describe('tier policy defaults', () => {
-  it('matches DESIGN.md', () => {
-    assert.deepEqual(DEFAULT_TIER_POLICY[1], { maxFiles: 10, maxLoc: 250, approvers: 2 });
-    assert.deepEqual(DEFAULT_TIER_POLICY[2], { maxFiles: 100, maxLoc: 10000, approvers: 1 });
-    assert.deepEqual(DEFAULT_TIER_POLICY[3], { maxFiles: 500, maxLoc: 40000, approvers: 1 });
+  it("matches DESIGN.md, with the README's byte budgets", () => {
+    assert.deepEqual(DEFAULT_TIER_POLICY[1], { maxFiles: 10, maxLoc: 250, maxBytes: 256 * 1024, approvers: 2 });
+    assert.deepEqual(DEFAULT_TIER_POLICY[2], { maxFiles: 100, maxLoc: 10000, maxBytes: 8 * 1024 * 1024, approvers: 1 });
+    assert.deepEqual(DEFAULT_TIER_POLICY[3], { maxFiles: 500, maxLoc: 40000, maxBytes: 32 * 1024 * 1024, approvers: 1 });
     assert.equal(requiredApprovers(1), 2);
     assert.equal(requiredApprovers(3, { 3: 2 }), 2);
   });

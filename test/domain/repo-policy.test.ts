@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { projectRoot } from '../../client/paths';
-import { DEFAULT_REPO_POLICY, InvalidPolicyError, normaliseRepoPolicy } from '../../domain/repo-policy';
+import { DEFAULT_REPO_POLICY, gateNameClashes, InvalidPolicyError, normaliseRepoPolicy } from '../../domain/repo-policy';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
 
 const corpus = (file: string) => readFileSync(path.join(projectRoot(), 'test/fixtures/caws-corpus/policies', file), 'utf8');
 
@@ -12,7 +15,8 @@ describe('repository policy', () => {
   it('loads the current CAWS policy.yaml: budgets, gate modes, approvers', () => {
     const policy = normaliseRepoPolicy(parse(corpus('caws-head-policy.yaml')));
     assert.equal(policy.source, 'current');
-    assert.deepEqual(policy.tiers, { 1: { maxFiles: 10, maxLoc: 250 }, 2: { maxFiles: 100, maxLoc: 10000 }, 3: { maxFiles: 500, maxLoc: 40000 } });
+    assert.deepEqual(policy.tiers, { 1: { maxFiles: 10, maxLoc: 250, maxBytes: KiB * 256 }, 2: { maxFiles: 100, maxLoc: 10000, maxBytes: MiB * 8 }, 3: { maxFiles: 500, maxLoc: 40000, maxBytes: MiB * 32 } });
+    assert.equal(policy.allowSymlinks, false);
     assert.equal(policy.gateModes.budget, 'block');
     assert.equal(policy.gateModes.scope, 'block');
     assert.equal(policy.gateModes.spec, 'block');
@@ -24,14 +28,15 @@ describe('repository policy', () => {
   it('loads the legacy tier-policy.json', () => {
     const policy = normaliseRepoPolicy(JSON.parse(corpus('legacy-tier-policy.json')));
     assert.equal(policy.source, 'legacy');
-    assert.deepEqual(policy.tiers, { 1: { maxFiles: 40, maxLoc: 1500 }, 2: { maxFiles: 25, maxLoc: 1000 }, 3: { maxFiles: 15, maxLoc: 600 } });
+    assert.deepEqual(policy.tiers, { 1: { maxFiles: 40, maxLoc: 1500, maxBytes: KiB * 256 }, 2: { maxFiles: 25, maxLoc: 1000, maxBytes: MiB * 8 }, 3: { maxFiles: 15, maxLoc: 600, maxBytes: MiB * 32 } });
   });
 
   it('uses the defaults without a policy and for tiers a policy leaves out', () => {
     assert.deepEqual(normaliseRepoPolicy(undefined), DEFAULT_REPO_POLICY);
-    const partial = normaliseRepoPolicy({ version: 1, risk_tiers: { '2': { max_files: 5, max_loc: 50 } }, gates: { scope_boundary: { enabled: false } } });
-    assert.deepEqual(partial.tiers[2], { maxFiles: 5, maxLoc: 50 });
-    assert.deepEqual(partial.tiers[1], { maxFiles: 10, maxLoc: 250 });
+    const partial = normaliseRepoPolicy({ version: 1, risk_tiers: { '2': { max_files: 5, max_loc: 50 }, '3': { max_files: 5, max_loc: 50, max_bytes: 100 } }, gates: { scope_boundary: { enabled: false } } });
+    assert.deepEqual(partial.tiers[2], { maxFiles: 5, maxLoc: 50, maxBytes: MiB * 8 });
+    assert.deepEqual(partial.tiers[3], { maxFiles: 5, maxLoc: 50, maxBytes: 100 });
+    assert.deepEqual(partial.tiers[1], { maxFiles: 10, maxLoc: 250, maxBytes: KiB * 256 });
     assert.equal(partial.gateModes.scope, 'skip');
   });
 
@@ -45,5 +50,16 @@ describe('repository policy', () => {
     });
     assert.throws(() => normaliseRepoPolicy({ '1': { max_files: 1 }, '2': {}, '3': {} }), /1\.max_loc: Required/);
     assert.throws(() => normaliseRepoPolicy(['not', 'a', 'map']), /\(root\): must be a mapping/);
+    assert.throws(() => normaliseRepoPolicy({ version: 1, arbiter: { allow_symlinks: 'yes' } }), /arbiter\.allow_symlinks: Expected boolean/);
+    assert.throws(() => normaliseRepoPolicy({ version: 1, arbiter: { allow_everything: true } }), /arbiter: Unrecognized key/);
+  });
+
+  it('allows symlinks only when the policy says so', () => {
+    assert.equal(normaliseRepoPolicy({ version: 1, arbiter: { allow_symlinks: true } }).allowSymlinks, true);
+  });
+
+  it('names the submitter gates that clash with the policy gates, ignoring case', () => {
+    const policy = normaliseRepoPolicy({ version: 1, gates: { tests: { command: ['npm', 'test'] }, lint: { enabled: false, command: ['x'] } } });
+    assert.deepEqual(gateNameClashes([{ name: 'Tests' }, { name: 'lint' }, { name: 'extra' }], policy), ["'Tests' is the repository policy's gate of that name, which always runs"]);
   });
 });
