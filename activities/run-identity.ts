@@ -7,6 +7,7 @@ import type { RunIdentity } from '../domain/verdict';
 
 /** The workflow id and run id of the run that scheduled the current activity. */
 export function currentRun(): RunIdentity {
-  const { workflowId, runId } = Context.current().info.workflowExecution;
-  return { workflowId, runId };
+  const execution = Context.current().info.workflowExecution;
+  if (!execution) throw new Error('this activity records per run and must be scheduled by a workflow');
+  return { workflowId: execution.workflowId, runId: execution.runId };
 }

@@ -5,9 +5,10 @@
 import { ApplicationFailure, CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ValidateSpecResult } from '../domain/activity-io';
 import { TaskInputSchema, type ParsedTaskInput, type TaskSnapshot } from '../domain/task';
-import { WorkflowIdMismatchError } from '../domain/errors';
+import { GateNameReservedError, WorkflowIdMismatchError } from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
-import { deliverChange, routeTask, validateSpec } from './activity-proxies';
+import { gateNameClashes } from '../domain/repo-policy';
+import { deliverChange, loadRepoPolicy, routeTask, validateSpec } from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
@@ -92,10 +93,16 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
   }
 }
 
-/** ROUTING → ROUTED. */
+/**
+ * ROUTING → ROUTED. The repository's policy is read first, from its trusted ref, and the
+ * submitter's gates are checked against it: a clash fails the task before any agent runs.
+ */
 async function routeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<string> {
   await task.enter('ROUTING');
-  const { tenantId, taskId, agentHint } = task.input;
+  const { tenantId, taskId, agentHint, repoPath } = task.input;
+  task.policy = await loadRepoPolicy({ tenantId, taskId, repoPath });
+  const clashes = gateNameClashes(task.input.gates, task.policy.policy);
+  if (clashes.length) throw new GateNameReservedError(clashes);
   const decision = await routeTask({ tenantId, taskId, taskType: spec.mode, agentHint });
   task.snapshot.routing = { agentId: decision.agentId, reason: decision.reason, candidates: decision.candidates.length };
   task.agentKind = decision.agentKind;
@@ -120,8 +127,9 @@ async function verifyStep(task: TaskRun, validated: ValidateSpecResult, agentId:
   await task.enter('VERIFYING');
   const ws = await verifyInWorkspace(task, validated, agentId, workspace);
   const waivers: string[] = [];
-  if (ws.policy.waivers.enabled && decideOutcome(task.snapshot.gates) === 'FAIL' && waivable(task.snapshot.gates)) {
-    const answer = await task.waiverDesk.request(validated, ws);
+  const { policy } = task.trustedPolicy();
+  if (policy.waivers.enabled && decideOutcome(task.snapshot.gates) === 'FAIL' && waivable(task.snapshot.gates)) {
+    const answer = await task.waiverDesk.request(validated, policy);
     if ('error' in answer) {
       task.waiverError = answer.error;
       await recordVerdict(task, validated, agentId, ws, []);
