@@ -2,10 +2,14 @@
  * The TypeScript client: submit a task, read its state, follow it, cancel it. The CLI is a
  * thin layer over this, so applications and people use one surface.
  */
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure, Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { TaskAlreadyEndedError } from '../domain/errors';
 import { parse as parseYaml } from 'yaml';
 import { isTerminal } from '../domain/lifecycle';
-import { TaskInputSchema, type TaskInput, type TaskSnapshot } from '../domain/task';
+import { existsSync } from 'node:fs';
+import { loadTrustedPolicy } from '../activities/repo-policy';
+import { gateNameClashes } from '../domain/repo-policy';
+import { TaskInputSchema, type ParsedTaskInput, type TaskInput, type TaskSnapshot } from '../domain/task';
 import { ARBITER_STATE, DEFAULT_TASK_QUEUE, TENANT_ID, taskWorkflowId, type TaskRef } from '../temporal-config';
 import { connectionOptions, type TemporalProfile } from '../temporal-config/connection';
 import type { ApproveWaiver, RejectWaiver, WaiverDecisionResult } from '../domain/waiver';
@@ -35,9 +39,10 @@ export interface Submission {
   attached: boolean;
   /**
    * Set when the existing run has already ended: the task's final lifecycle state (COMPLETED,
-   * FAILED, REJECTED, CANCELLED), or the execution's status when it ended without one
-   * (TERMINATED, TIMED_OUT, or FAILED for a run that failed outright). A task id runs once, so
-   * an ended task will not run again; resubmitting it only reports how it ended.
+   * FAILED, REJECTED, CANCELLED) — also when the latest run is a later one that was refused
+   * because the task had ended — or the execution's status when it ended without one
+   * (TERMINATED, TIMED_OUT, FAILED). A task id runs once, so an ended task will not run again;
+   * resubmitting it only reports how it ended.
    */
   ended?: string;
 }
@@ -57,6 +62,26 @@ function summaryOf(input: { tenantId: string; taskId: string; specYaml: string }
     // an unparseable spec is reported by validateSpec; the summary just goes without a title
   }
   return `${input.tenantId}/${input.taskId}${title ? ` — ${title}` : ''}`.slice(0, 200);
+}
+
+/** The state a refused later run names (TaskAlreadyEndedError carries `{ state, runId }`), if that is why it failed. */
+function stateEndedEarlier(err: unknown): string | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure && e.type === TaskAlreadyEndedError.type) return (e.details?.[0] as { state?: string } | undefined)?.state;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses, before anything reaches Temporal, submitter gates named like the repository policy's
+ * gates — when the repository is on this machine. A policy that cannot be read here is left to
+ * the workflow, which checks again and fails the task naming the clash.
+ */
+async function refuseClashingGates(input: ParsedTaskInput): Promise<void> {
+  if (input.gates.length === 0 || !existsSync(input.repoPath)) return;
+  const trusted = await loadTrustedPolicy(input.repoPath).catch(() => undefined);
+  const clashes = trusted ? gateNameClashes(input.gates, trusted.policy) : [];
+  if (clashes.length) throw new InvalidTaskInputError(clashes.map((c) => `gates: ${c}`));
 }
 
 /** A connected Arbiter client. */
@@ -82,6 +107,7 @@ export class ArbiterClient {
     const workflowId = taskWorkflowId(input);
     const existing = await this.existingRun(workflowId);
     if (existing) return { workflowId, ...existing, attached: true };
+    await refuseClashingGates(input);
     try {
       const handle = await this.temporal.workflow.start<typeof taskLifecycle>('taskLifecycle', {
         workflowId,
@@ -115,8 +141,11 @@ export class ArbiterClient {
     }
     const status = description.status.name;
     if (status === 'RUNNING') return { runId: description.runId };
-    const ended = status === 'COMPLETED' ? (await this.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, description.runId).result()).state : status;
-    return { runId: description.runId, ended };
+    try {
+      return { runId: description.runId, ended: (await this.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, description.runId).result()).state };
+    } catch (err) {
+      return { runId: description.runId, ended: stateEndedEarlier(err) ?? status };
+    }
   }
 
   /** The `getState` snapshot. */
