@@ -4,7 +4,7 @@
  * task without duplicating a single event.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +15,7 @@ import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from
 import { testStack } from '../helpers/stack';
 import { persistedEvents, waitFor, waitForState } from '../helpers/wait';
 
-/** The gate touches `beat` in its workspace every 100 ms until it is killed. */
+/** The gate touches `beat` in its checkout every 100 ms until it is killed. */
 async function slowTask(tenant: string): Promise<TaskInput & { taskId: string; tenantId: string }> {
   await addScriptedAgent(tenant, GOOD_PLAN);
   return {
@@ -23,13 +23,14 @@ async function slowTask(tenant: string): Promise<TaskInput & { taskId: string; t
     taskId: uniqueId('task'),
     specYaml: specYaml(),
     repoPath: makeRepo(),
-    gates: [{ name: 'slow', argv: ['sh', '-c', 'while true; do date +%s%N > beat; sleep 0.1; done'] }],
+    // The tenant in the script names this gate's processes, so the test can see them die.
+    gates: [{ name: 'slow', argv: ['sh', '-c', `while true; do date +%s%N > beat; sleep 0.1; done # ${tenant}`] }],
   };
 }
 
-/** A file the gate writes inside the task's workspace, seen from the host. */
-function inWorkspace(home: string, input: { tenantId: string; taskId: string }, file: string): string {
-  return path.join(home, 'workspaces', input.tenantId, input.taskId, 'tree', file);
+/** A file gate `slow` writes in its own checkout of the verified tree, seen from the host. */
+function inGateCheckout(home: string, input: { tenantId: string; taskId: string }, file: string): string {
+  return path.join(home, 'workspaces', input.tenantId, input.taskId, 'gates', 'slow', file);
 }
 
 describe('cancellation', function () {
@@ -41,7 +42,7 @@ describe('cancellation', function () {
       const input = await slowTask(uniqueId('tenant'));
       await client.submit(input);
       await waitForState(input, (s) => s.subState === 'gate:slow');
-      const beat = inWorkspace(testStack().home, input, 'beat');
+      const beat = inGateCheckout(testStack().home, input, 'beat');
       await waitFor('the gate to run', async () => existsSync(beat));
 
       if (how === 'cancel signal') await client.cancel(input, 'test cancel');
@@ -50,12 +51,9 @@ describe('cancellation', function () {
 
       assert.equal(final.state, 'CANCELLED');
       assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['VERIFYING', 'CANCELLED']);
-      const stopped = await waitFor('the gate to stop beating', async () => {
-        const before = readFileSync(beat, 'utf8');
-        await new Promise((r) => setTimeout(r, 1000));
-        return readFileSync(beat, 'utf8') === before;
-      }, 15_000);
-      assert.ok(stopped);
+      // Its checkout is removed once the gate ends; what must be gone is every process of it.
+      await waitFor('the gate process to be killed', async () => !execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(input.tenantId), 15_000);
+      assert.equal(existsSync(beat), false, 'the gate checkout is removed');
       const events = await persistedEvents(input);
       assert.equal(events.at(-1)?.toState, 'CANCELLED');
       assert.equal(gitIn(input.repoPath, 'branch', '--list', `arbiter/${input.taskId}`), '');
@@ -124,7 +122,7 @@ describe('worker crash mid-task', function () {
       gates: [{ name: 'slow', argv: ['sh', '-c', 'echo attempt >> attempts.log; sleep 3'] }],
     };
     const homeA = traversableTempDir('arbiter-host-a-');
-    const marker = inWorkspace(homeA, input, 'attempts.log');
+    const marker = inGateCheckout(homeA, input, 'attempts.log');
     child = await spawnWorker(taskQueue, homeA);
     const client = await ArbiterClient.connect({ address: stack.address, namespace: 'default', tls: false }, { taskQueue });
     try {
@@ -161,9 +159,9 @@ describe('worker crash mid-task', function () {
       taskId: uniqueId('task'),
       specYaml: specYaml(),
       repoPath: makeRepo(),
-      gates: [{ name: 'slow', argv: ['sh', '-c', 'echo attempt >> attempts.log; sleep 3'] }],
+      gates: [{ name: 'slow', argv: ['sh', '-c', 'date +%s%N > started; sleep 3'] }],
     };
-    const marker = inWorkspace(stack.home, input, 'attempts.log');
+    const marker = inGateCheckout(stack.home, input, 'started');
 
     child = await spawnWorker(taskQueue, stack.home);
 
@@ -171,12 +169,13 @@ describe('worker crash mid-task', function () {
     try {
       await client.submit(input);
       await waitForState(input, (s) => s.subState === 'gate:slow', 60_000);
-      await waitFor('gate to start in the child worker', async () => existsSync(marker));
+      const first = await waitFor('gate to start in the child worker', async () => existsSync(marker) && readFileSync(marker, 'utf8'));
       await killHard(child);
 
       const replacement = await stack.startWorker(taskQueue);
       try {
-        await waitFor('the gate to run again on the second worker', async () => readFileSync(marker, 'utf8').trim().split('\n').length >= 2, 60_000);
+        // Each attempt gets a fresh checkout, so a second start shows as a new timestamp.
+        await waitFor('the gate to run again on the second worker', async () => readFileSync(marker, 'utf8') !== first, 60_000);
         const final = await client.watch(input, undefined, 250);
         assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
         const events = await persistedEvents(input);
