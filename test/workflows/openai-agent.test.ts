@@ -89,7 +89,8 @@ function countOps(rows: Awaited<ReturnType<typeof sandboxOps>>): Record<string, 
 
 /** The workflow's history as text, with every payload decoded (payload data is binary JSON). */
 async function historyJson(ref: Ref): Promise<string> {
-  const history = await testStack().client.temporal.workflow.getHandle(taskWorkflowId(ref)).fetchHistory();
+  const handle = testStack().client.temporal.workflow.getHandle(taskWorkflowId(ref));
+  const history = await handle.fetchHistory();
   const text = JSON.stringify(history, (key, value: unknown) => {
     if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
     if (key === 'data' && typeof value === 'string') return Buffer.from(value, 'base64').toString('utf8'); // proto JSON: bytes as base64
@@ -97,8 +98,8 @@ async function historyJson(ref: Ref): Promise<string> {
     if (v && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data as number[]).toString('utf8');
     return value;
   });
-  // Proof the payloads were decoded: the activity inputs name the conversation.
-  assert.ok(text.includes(`${ref.tenantId}/${ref.taskId}/1`), 'history payloads decoded');
+  // Proof the payloads were decoded: the activity inputs name the conversation (its id names the run).
+  assert.ok(text.includes(`${ref.tenantId}/${ref.taskId}/${(await handle.describe()).runId}/1`), 'history payloads decoded');
   return text;
 }
 
