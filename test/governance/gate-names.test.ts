@@ -1,0 +1,96 @@
+/**
+ * Attack: a submitter replacing the repository's gate with their own. The policy's command
+ * gates always run and their names are reserved for the task: a submitter gate named like one
+ * (here `tests=true` against the policy's failing `tests`) is refused at submit by the client
+ * and the CLI, and — started by hand, bypassing the client — fails the workflow with
+ * GateNameReservedError. Arbiter's own gate names are refused by the input schema.
+ */
+import assert from 'node:assert/strict';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { TaskInputSchema, type TaskInput } from '../../domain/task';
+import { taskWorkflowId } from '../../temporal-config';
+import { arbiter } from '../helpers/cli';
+import { addScriptedAgent, GOOD_PLAN, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+import { assertNotDelivered, cliEnv, policyYaml, specFile } from './helpers';
+
+const FAILING_TESTS = ['node', '-e', "console.error('the repository tests fail'); process.exit(1)"];
+
+/** A tenant with an honest agent and a repository whose policy gate `tests` fails. */
+async function setup(): Promise<{ tenant: string; repo: string; input: TaskInput & { tenantId: string; taskId: string } }> {
+  const tenant = uniqueId('gov-names');
+  await addScriptedAgent(tenant, GOOD_PLAN);
+  const repo = makeRepo({ 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': policyYaml({ gates: { tests: { mode: 'block', command: FAILING_TESTS } } }) });
+  const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: repo, gates: [{ name: 'tests', argv: ['true'] }] };
+  return { tenant, repo, input };
+}
+
+/** No workflow was ever started for the task. */
+async function assertNeverStarted(input: { tenantId: string; taskId: string }): Promise<void> {
+  await assert.rejects(testStack().client.temporal.workflow.getHandle(taskWorkflowId(input)).describe(), WorkflowNotFoundError, 'a refused submission starts no workflow');
+}
+
+describe('governance: policy gate names are reserved', function () {
+  this.timeout(120_000);
+
+  it('the client refuses a submitter gate named like a policy gate, naming it, and starts nothing', async () => {
+    const { repo, input } = await setup();
+    const head = gitIn(repo, 'rev-parse', 'HEAD');
+    await assert.rejects(testStack().client.submit(input), (err: Error) => {
+      assert.match(err.message, /\btests\b/, `the error names the gate: ${err.message}`);
+      return true;
+    });
+    await assertNeverStarted(input);
+    assert.equal(gitIn(repo, 'for-each-ref', 'refs/heads/arbiter/'), '');
+    assert.equal(gitIn(repo, 'rev-parse', 'HEAD'), head);
+  });
+
+  it('the CLI refuses `--gate tests=true`, exits non-zero naming the gate, and starts nothing', async () => {
+    const { tenant, repo, input } = await setup();
+    const res = await arbiter(['submit', specFile(input.specYaml), '--repo', repo, '--tenant', tenant, '--task-id', input.taskId, '--gate', 'tests=true', '--wait', '--json'], cliEnv());
+    assert.notEqual(res.code, 0, `the CLI must refuse: ${res.stdout}`);
+    assert.match(`${res.stderr}\n${res.stdout}`, /\btests\b/, `the CLI names the gate: ${res.stderr}`);
+    await assertNeverStarted(input);
+    assert.equal(gitIn(repo, 'for-each-ref', 'refs/heads/arbiter/'), '');
+  });
+
+  it('started by hand, bypassing the client, the workflow ends FAILED with GateNameReservedError and delivers nothing', async () => {
+    const { tenant, repo, input } = await setup();
+    const headBefore = gitIn(repo, 'rev-parse', 'HEAD');
+    const { client, taskQueue } = testStack();
+    await client.temporal.workflow.start('taskLifecycle', { workflowId: taskWorkflowId(input), taskQueue, args: [TaskInputSchema.parse(input)] });
+    const final = await client.watch(input, undefined, 200);
+    assert.equal(final.state, 'FAILED', JSON.stringify({ error: final.error, gates: final.gates }));
+    assert.equal(final.error?.type, 'GateNameReservedError');
+    assert.match(final.error?.message ?? '', /\btests\b/);
+    assert.ok(!final.gates.some((g) => g.name === 'tests' && g.status === 'pass'), 'the submitter gate never stood in for the policy gate');
+    assertNotDelivered({ final, input, repo, tenant, headBefore });
+  });
+
+  it('without the clash the same task runs the policy gate and fails on it (control: the attack would have paid)', async () => {
+    const { repo, input } = await setup();
+    const honest = { ...input, taskId: uniqueId('task'), gates: [{ name: 'extra', argv: ['true'] }] };
+    await testStack().client.submit(honest);
+    const final = await testStack().client.watch(honest, undefined, 200);
+    assert.equal(final.state, 'FAILED');
+    const tests = final.gates.find((g) => g.name === 'tests');
+    assert.equal(tests?.status, 'fail');
+    assert.equal(tests?.source, 'policy');
+    assert.equal(final.gates.find((g) => g.name === 'extra')?.source, 'submitter');
+    assert.equal(gitIn(repo, 'for-each-ref', 'refs/heads/arbiter/'), '');
+  });
+
+  for (const name of ['budget', 'scope', 'spec', 'protected', 'tree', 'acceptance-A1', 'acceptance-anything']) {
+    it(`the input schema refuses a submitter gate named '${name}'`, async () => {
+      const { input } = await setup();
+      const bad = { ...input, gates: [{ name, argv: ['true'] }] };
+      assert.equal(TaskInputSchema.safeParse(bad).success, false);
+      await assert.rejects(testStack().client.submit(bad), (err: Error) => {
+        assert.equal(err.name, 'InvalidTaskInputError');
+        assert.ok(err.message.includes(name), err.message);
+        return true;
+      });
+      await assertNeverStarted(bad);
+    });
+  }
+});
