@@ -23,6 +23,7 @@ import { loadArtifact } from './artifacts';
 import type { ActivityDeps } from './deps';
 import { git, resolveCommit } from './git';
 import { parseActivityInput } from './input';
+import { policyProblems } from './repo-policy';
 import { currentRun } from './run-identity';
 import { verifyEnvelope } from './signing';
 import { storedVerdict } from './verdict';
@@ -72,7 +73,8 @@ function mismatches(what: string, pairs: Array<[string, unknown, unknown]>): str
 /**
  * Everything that keeps this run's signed verdict from covering the delivery asked for: the
  * task must belong to this run, and the verdict stored for this run must be signed by our key,
- * PASS or WAIVED, and about this tenant, task, run, base, tree and patch. Empty when covered.
+ * PASS or WAIVED, about this tenant, task, run, base, tree and patch, and judged by the target's
+ * own policy (its trusted ref). Empty when covered.
  */
 async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run: RunIdentity): Promise<string[]> {
   const [task] = await db.select({ runId: tasks.runId }).from(tasks).where(and(eq(tasks.tenantId, input.tenantId), eq(tasks.id, input.taskId)));
@@ -84,6 +86,8 @@ async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run:
   problems.push(...mismatches('verdict', [['digest', stored.digest, input.verdictDigest], ['signed statement digest', check.statementDigest, stored.digest], ['predicate type', check.statement?.predicateType, VERDICT_PREDICATE_TYPE]]));
   const verdict = check.statement?.predicate as Partial<VerdictPayload> | undefined;
   if (verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED') problems.push(`verdict outcome is '${String(verdict?.outcome)}'; only PASS or WAIVED is delivered`);
+  if (verdict?.policy) problems.push(...(await policyProblems(input.repoPath, verdict.policy)));
+  else problems.push('verdict names no policy');
   return [
     ...problems,
     ...mismatches('verdict', [

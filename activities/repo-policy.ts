@@ -6,6 +6,7 @@
  */
 import { log } from '@temporalio/activity';
 import { LoadRepoPolicyInput, type TrustedPolicy } from '../domain/activity-io';
+import type { PolicyProvenance } from '../domain/verdict';
 import { PolicyInvalidError, TargetRepoError } from '../domain/errors';
 import { InvalidPolicyError, normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
 import { parse as parseYaml } from 'yaml';
@@ -50,6 +51,23 @@ export async function loadTrustedPolicy(repoPath: string): Promise<TrustedPolicy
   if (!found) return { policy: normaliseRepoPolicy(undefined), provenance: { source: 'default', digest: 'default', file: null, ref, commit } };
   const policy = parsePolicy(found.file, found.bytes.toString('utf8'));
   return { policy, provenance: { source: policy.source, digest: sha256(found.bytes), file: found.file, ref, commit } };
+}
+
+/**
+ * Why `claimed` is not `repoPath`'s own policy, or nothing: it must name the repository's
+ * trusted ref, a commit that ref has reached, and the exact bytes of the policy at that commit.
+ * Delivery asks this, so a verdict judged by any other policy never lands.
+ */
+export async function policyProblems(repoPath: string, claimed: PolicyProvenance): Promise<string[]> {
+  const ref = await trustedRef(repoPath);
+  const head = await resolveCommit(repoPath, ref);
+  if (claimed.ref !== ref) return [`verdict was judged by the policy of '${claimed.ref}', but the repository's trusted ref is '${ref}'`];
+  if (!head) return [`the repository's trusted ref '${ref}' names no commit`];
+  const reached = await git(repoPath, ['merge-base', '--is-ancestor', claimed.commit, head]).then(() => true, () => false);
+  if (!reached) return [`verdict's policy commit ${claimed.commit} is not on the trusted ref '${ref}'`];
+  const found = await readPolicyFile(repoPath, claimed.commit);
+  const digest = found ? sha256(found.bytes) : 'default';
+  return digest === claimed.digest ? [] : [`verdict's policy digest ${claimed.digest} is not the policy at ${claimed.commit} (${digest})`];
 }
 
 /** Builds `loadRepoPolicy`. */

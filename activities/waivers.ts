@@ -35,6 +35,7 @@ export function createWaiverActivities({ db }: ActivityDeps) {
 
     async storeWaiver(raw: StoreWaiverInput): Promise<void> {
       const input = parseActivityInput(StoreWaiverInput, raw);
+      const { runId } = currentRun();
       await db
         .insert(waivers)
         .values({
@@ -54,10 +55,10 @@ export function createWaiverActivities({ db }: ActivityDeps) {
       await db
         .update(gateResults)
         .set({ status: 'pass', detail: input.budgetDetail })
-        .where(and(eq(gateResults.tenantId, input.tenantId), eq(gateResults.taskId, input.taskId), eq(gateResults.name, 'budget')));
+        .where(and(eq(gateResults.tenantId, input.tenantId), eq(gateResults.taskId, input.taskId), eq(gateResults.runId, runId), eq(gateResults.name, 'budget')));
       await appendProvenance(db, {
         tenantId: input.tenantId,
-        eventKey: runEventKey(input.taskId, currentRun().runId, 'waiver'),
+        eventKey: runEventKey(input.taskId, runId, 'waiver'),
         kind: 'waiver.approved',
         subject: `${input.tenantId}/${input.taskId}`,
         payload: { waiverId: input.waiverId, delta: input.delta, approvers: input.approvers.map((a) => a.approver), reasonCode: input.reasonCode, expiresAt: input.expiresAt },

@@ -129,7 +129,7 @@ export async function activeTaskCounts(db: DbExecutor, agentIds: string[]): Prom
   const rows = await db
     .select({ agentId: routingDecisions.agentId, n: sql<number>`count(*)::int` })
     .from(routingDecisions)
-    .innerJoin(tasks, and(eq(tasks.tenantId, routingDecisions.tenantId), eq(tasks.id, routingDecisions.taskId)))
+    .innerJoin(tasks, and(eq(tasks.tenantId, routingDecisions.tenantId), eq(tasks.id, routingDecisions.taskId), eq(tasks.runId, routingDecisions.runId)))
     .where(and(inArray(routingDecisions.agentId, agentIds), notInArray(tasks.state, [...TERMINAL_STATES])))
     .groupBy(routingDecisions.agentId);
   return new Map(rows.map((r) => [r.agentId, r.n]));

@@ -40,9 +40,9 @@ export async function* trainingRecords(db: Db, options: ExportOptions = {}): Asy
   const rows = await db
     .select({ o: agentOutcomes, d: routingDecisions, t: tasks, payload: verdicts.payload })
     .from(agentOutcomes)
-    .innerJoin(routingDecisions, and(eq(routingDecisions.tenantId, agentOutcomes.tenantId), eq(routingDecisions.taskId, agentOutcomes.taskId)))
+    .innerJoin(routingDecisions, and(eq(routingDecisions.tenantId, agentOutcomes.tenantId), eq(routingDecisions.taskId, agentOutcomes.taskId), eq(routingDecisions.runId, agentOutcomes.runId)))
     .leftJoin(tasks, and(eq(tasks.tenantId, agentOutcomes.tenantId), eq(tasks.id, agentOutcomes.taskId)))
-    .leftJoin(verdicts, and(eq(verdicts.tenantId, agentOutcomes.tenantId), eq(verdicts.taskId, agentOutcomes.taskId)))
+    .leftJoin(verdicts, and(eq(verdicts.tenantId, agentOutcomes.tenantId), eq(verdicts.taskId, agentOutcomes.taskId), eq(verdicts.runId, agentOutcomes.runId)))
     .where(and(...conditions))
     .orderBy(asc(agentOutcomes.createdAt));
   for (const { o, d, t, payload } of rows) {
@@ -57,7 +57,7 @@ export async function* trainingRecords(db: Db, options: ExportOptions = {}): Asy
       outcome: { outcome: o.outcome, reward: o.reward, latencyMs: o.latencyMs, tokens: o.tokens, costUsd: o.costUsd },
     };
     if (options.includePaths || options.includeContents) {
-      const [patch] = await db.select({ content: artifacts.content, encoding: artifacts.encoding }).from(artifacts).where(and(eq(artifacts.tenantId, o.tenantId), eq(artifacts.taskId, o.taskId), eq(artifacts.kind, 'patch')));
+      const [patch] = await db.select({ content: artifacts.content, encoding: artifacts.encoding }).from(artifacts).where(and(eq(artifacts.tenantId, o.tenantId), eq(artifacts.taskId, o.taskId), eq(artifacts.runId, o.runId), eq(artifacts.kind, 'patch')));
       const text = patch ? Buffer.from(patch.content, patch.encoding === 'base64' ? 'base64' : 'utf8').toString('utf8') : '';
       if (options.includePaths) record.paths = pathsOf(text);
       if (options.includeContents) record.patch = text;

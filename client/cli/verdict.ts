@@ -7,10 +7,10 @@
 import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { keyIdOf, verifyEnvelope } from '../../activities/signing';
 import { openDatabase } from '../../db/client';
-import { verdicts } from '../../db/schema';
+import { tasks, verdicts } from '../../db/schema';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { loadClientConfig } from '../config';
 import { EXIT, UsageError } from './output';
@@ -22,7 +22,12 @@ async function storedVerdict(task: string, tenant: string | undefined) {
   if (!config.databaseUrl) throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
   const database = openDatabase(config.databaseUrl, { max: 1 });
   try {
-    const [row] = await database.db.select().from(verdicts).where(and(eq(verdicts.tenantId, ref.tenantId), eq(verdicts.taskId, ref.taskId))).orderBy(desc(verdicts.createdAt)).limit(1);
+    // The verdict of the run that owns the task; a run that took it over replaced any earlier one.
+    const [task] = await database.db.select({ runId: tasks.runId }).from(tasks).where(and(eq(tasks.tenantId, ref.tenantId), eq(tasks.id, ref.taskId)));
+    const [row] = await database.db
+      .select()
+      .from(verdicts)
+      .where(and(eq(verdicts.tenantId, ref.tenantId), eq(verdicts.taskId, ref.taskId), eq(verdicts.runId, task?.runId ?? '')));
     if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}`);
     return row;
   } finally {
