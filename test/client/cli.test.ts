@@ -6,19 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { arbiter } from '../helpers/cli';
+import { arbiter, cliEnv } from '../helpers/cli';
 import { GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
-
-function cliEnv(): NodeJS.ProcessEnv {
-  const stack = testStack();
-  return {
-    TEMPORAL_ADDRESS: stack.address,
-    DATABASE_URL: stack.databaseUrl,
-    ARBITER_TASK_QUEUE: stack.taskQueue,
-    ARBITER_HOME: mkdtempSync(path.join(os.tmpdir(), 'arbiter-cli-home-')),
-  };
-}
 
 function writeSpec(yaml = specYaml()): string {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'arbiter-spec-')), 'spec.yaml');

@@ -38,23 +38,14 @@ function migrationsBefore(tag: string): string {
   return dir;
 }
 
-describe('migrateDatabase on a fresh database', function () {
-  this.timeout(60_000);
-  let url: string;
-  let dbName: string;
-  const pools: Pool[] = [];
-
-  before(async () => {
-    const u = new URL(testStack().databaseUrl);
-    dbName = `arbiter_migrate_${process.pid}_${Date.now()}`;
-    u.pathname = `/${dbName}`;
-    url = u.toString();
-    await ensureDatabase(url);
-    await ensureDatabase(url); // a second call on an existing database is a no-op
-  });
-
-  after(async () => {
-    await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+/** A new, empty database on the test server, and how to drop it. */
+async function scratchDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const u = new URL(testStack().databaseUrl);
+  const dbName = `${prefix}_${process.pid}_${Date.now()}`;
+  u.pathname = `/${dbName}`;
+  const url = u.toString();
+  await ensureDatabase(url);
+  const drop = async () => {
     const admin = new URL(url);
     admin.pathname = '/postgres';
     const client = new Client({ connectionString: admin.toString() });
@@ -64,6 +55,24 @@ describe('migrateDatabase on a fresh database', function () {
     } finally {
       await client.end();
     }
+  };
+  return { url, drop };
+}
+
+describe('migrateDatabase on a fresh database', function () {
+  this.timeout(60_000);
+  let url: string;
+  let drop: () => Promise<void>;
+  const pools: Pool[] = [];
+
+  before(async () => {
+    ({ url, drop } = await scratchDatabase('arbiter_migrate'));
+    await ensureDatabase(url); // a second call on an existing database is a no-op
+  });
+
+  after(async () => {
+    await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+    await drop();
   });
 
   function pool(): Pool {
@@ -142,31 +151,19 @@ describe('migrateDatabase on a fresh database', function () {
 
 describe('run-scoping migration on a database that already holds tasks', function () {
   this.timeout(60_000);
-  let url: string;
-  let dbName: string;
+  let drop: () => Promise<void>;
   let p: Pool;
 
   before(async () => {
-    const u = new URL(testStack().databaseUrl);
-    dbName = `arbiter_populated_${process.pid}_${Date.now()}`;
-    u.pathname = `/${dbName}`;
-    url = u.toString();
-    await ensureDatabase(url);
-    p = new Pool({ connectionString: url, max: 2 });
+    const db = await scratchDatabase('arbiter_populated');
+    drop = db.drop;
+    p = new Pool({ connectionString: db.url, max: 2 });
     p.on('error', () => undefined);
   });
 
   after(async () => {
     await p.end().catch(() => undefined);
-    const admin = new URL(url);
-    admin.pathname = '/postgres';
-    const client = new Client({ connectionString: admin.toString() });
-    await client.connect();
-    try {
-      await client.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    } finally {
-      await client.end();
-    }
+    await drop();
   });
 
   it('keeps every earlier row, gives it run_id \'\' and applies the per-run keys', async () => {

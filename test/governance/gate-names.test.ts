@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { TaskInputSchema, type TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
-import { arbiter } from '../helpers/cli';
+import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, GOOD_PLAN, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
-import { assertNotDelivered, cliEnv, policyYaml, specFile } from './helpers';
+import { assertNotDelivered, policyYaml, specFile } from './helpers';
 
 const FAILING_TESTS = ['node', '-e', "console.error('the repository tests fail'); process.exit(1)"];
 

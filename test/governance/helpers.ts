@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import type { ScriptedStep } from '../../domain/agent';
 import type { GateResult, TaskInput, TaskSnapshot } from '../../domain/task';
-import { arbiter } from '../helpers/cli';
+import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 
@@ -110,17 +110,6 @@ export function gateOf(final: TaskSnapshot, name: string): GateResult {
   const gate = final.gates.find((g) => g.name === name);
   assert.ok(gate, `no gate '${name}' in the snapshot:\n${explain(final)}`);
   return gate;
-}
-
-/** The environment the `arbiter` CLI needs to reach the test stack. */
-export function cliEnv(): NodeJS.ProcessEnv {
-  const stack = testStack();
-  return {
-    TEMPORAL_ADDRESS: stack.address,
-    DATABASE_URL: stack.databaseUrl,
-    ARBITER_TASK_QUEUE: stack.taskQueue,
-    ARBITER_HOME: mkdtempSync(path.join(os.tmpdir(), 'arbiter-gov-home-')),
-  };
 }
 
 /** A spec file on disk, for the CLI. */

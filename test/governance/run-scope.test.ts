@@ -15,10 +15,10 @@ import { provenanceEvents, taskEvents, tasks, verdicts } from '../../db/schema';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { deliveryBranch, taskWorkflowId } from '../../temporal-config';
 import type { taskLifecycle } from '../../workflows';
-import { arbiter } from '../helpers/cli';
+import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
-import { cliEnv, refExists, specFile } from './helpers';
+import { refExists, specFile } from './helpers';
 
 /** A task that ran to COMPLETED and delivered its branch. */
 interface Completed {

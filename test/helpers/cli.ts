@@ -1,7 +1,10 @@
 /** Runs the real `arbiter` CLI (bin/arbiter.js) as a child process, asynchronously so the in-process worker keeps working. */
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { projectRoot } from '../../client/paths';
+import { testStack } from './stack';
 
 /** Exit code and output of one CLI run. */
 export interface CliResult {
@@ -23,4 +26,15 @@ export function arbiter(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs =
       },
     );
   });
+}
+
+/** The environment the `arbiter` CLI needs to reach the test stack, with a home of its own. */
+export function cliEnv(): NodeJS.ProcessEnv {
+  const stack = testStack();
+  return {
+    TEMPORAL_ADDRESS: stack.address,
+    DATABASE_URL: stack.databaseUrl,
+    ARBITER_TASK_QUEUE: stack.taskQueue,
+    ARBITER_HOME: mkdtempSync(path.join(os.tmpdir(), 'arbiter-cli-home-')),
+  };
 }
