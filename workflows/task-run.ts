@@ -135,7 +135,7 @@ export class TaskRun {
     if (s.spec) lines.push(`Spec: ${s.spec.id} "${s.spec.title}" (tier ${s.spec.riskTier}, ${s.spec.mode})`);
     if (s.routing) lines.push(`Agent: ${s.routing.agentId} — ${s.routing.reason}`);
     if (s.diff) lines.push(`Diff: ${s.diff.filesChanged} file(s), +${s.diff.linesAdded}/-${s.diff.linesDeleted}`);
-    for (const g of s.gates) lines.push(`Gate ${g.name}: ${g.status} — ${g.detail}`);
+    for (const g of s.gates) lines.push(`Gate ${g.name} (${g.source}): ${g.status} — ${g.detail}`);
     if (s.verdict) lines.push(`Verdict: ${s.verdict.outcome} ${s.verdict.digest}`);
     if (s.delivery) lines.push(`Delivered: branch ${s.delivery.branch} @ ${s.delivery.commit.slice(0, 12)}`);
     if (s.pendingWaiver) {

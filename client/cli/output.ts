@@ -44,7 +44,7 @@ export function statusText(s: TaskSnapshot): string {
   if (s.spec) lines.push(`  spec     ${s.spec.id} — ${s.spec.title} (tier ${s.spec.riskTier}, ${s.spec.mode})`);
   if (s.routing) lines.push(`  agent    ${s.routing.agentId} (${s.routing.reason})`);
   if (s.diff) lines.push(`  diff     ${s.diff.filesChanged} file(s) +${s.diff.linesAdded}/-${s.diff.linesDeleted}`);
-  for (const g of s.gates) lines.push(`  gate     ${g.name}: ${g.status} — ${g.detail}`);
+  for (const g of s.gates) lines.push(`  gate     ${g.name} (${g.source}): ${g.status} — ${g.detail}`);
   for (const v of s.violations ?? []) lines.push(`  refused  ${v.op} ${v.path}: ${v.reason}`);
   if (s.pendingWaiver) {
     const w = s.pendingWaiver;
