@@ -5,7 +5,9 @@
  * from the workspace, so what is measured, gated and delivered is one thing the agent cannot
  * describe differently to each.
  */
-import { objectGit, objectGitBytes, workspaceGit, type WorkspaceDirs } from './git';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { objectGitBytes, workspaceGit, workspaceGitInput, type WorkspaceDirs } from './git';
 
 /** One changed path, every file counted as text, with whether git's content check calls it binary. */
 export interface FileChange {
@@ -23,32 +25,89 @@ export interface TreeEntry {
   type: 'blob' | 'commit' | 'tree';
   oid: string;
   path: string;
+  /** False when the name is not valid UTF-8: `path` then only approximates it, and the entry is refused. */
+  validName: boolean;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes a git path exactly, or says it cannot be: a lossy name would let gates read one file and delivery another. */
+export function decodePath(bytes: Buffer): { path: string; valid: boolean } {
+  try {
+    return { path: strictUtf8.decode(bytes), valid: true };
+  } catch {
+    return { path: bytes.toString('utf8'), valid: false };
+  }
+}
+
+/** Splits `-z` output into its NUL-terminated records, as bytes. */
+function records(out: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < out.length; ) {
+    const end = out.indexOf(0, at);
+    const stop = end === -1 ? out.length : end;
+    parts.push(out.subarray(at, stop));
+    at = stop + 1;
+  }
+  return parts;
 }
 
 const DIFF_FLAGS = ['--no-ext-diff', '--no-textconv', '--no-renames', '-r'];
 
-/** Stages the whole tree (new, changed and deleted files) and returns its tree id. */
-export async function snapshotTree(ws: WorkspaceDirs): Promise<string> {
-  await workspaceGit(ws, ['add', '--all']);
+/**
+ * Folders below the work tree's root that hold a `.git` of their own (file or folder), found
+ * without git: git would open them — a `.git` file may name any repository on the host — to
+ * make a gitlink. (A `.git` at the root is never read: every git call names its git directory.)
+ */
+export async function nestedRepositories(tree: string, below = ''): Promise<string[]> {
+  const found = new Set<string>();
+  for (const entry of await fs.readdir(path.join(tree, below), { withFileTypes: true })) {
+    if (entry.name.toLowerCase() === '.git') {
+      if (below) found.add(below);
+    } else if (entry.isDirectory()) {
+      for (const f of await nestedRepositories(tree, below ? `${below}/${entry.name}` : entry.name)) found.add(f);
+    }
+  }
+  return [...found];
+}
+
+/** Pathspecs that keep git out of `folders` (and so out of any repository inside them). */
+function excluding(folders: readonly string[]): string[] {
+  return folders.length ? ['--', '.', ...folders.map((f) => `:(exclude,literal)${f}`)] : [];
+}
+
+/** Stages the whole tree (new, changed and deleted files) except `skip`, and returns its tree id. */
+export async function snapshotTree(ws: WorkspaceDirs, skip: readonly string[] = []): Promise<string> {
+  await workspaceGit(ws, ['add', '--all', ...excluding(skip)]);
   return (await workspaceGit(ws, ['write-tree'])).trim();
 }
 
 /** Paths git ignores in the workspace, so they are in no tree: listed as evidence, never gated or delivered. */
-export async function ignoredPaths(ws: WorkspaceDirs): Promise<string[]> {
-  const out = await workspaceGit(ws, ['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z']);
+export async function ignoredPaths(ws: WorkspaceDirs, skip: readonly string[] = []): Promise<string[]> {
+  const out = await workspaceGit(ws, ['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z', ...excluding(skip)]);
   return out.split('\0').filter(Boolean);
 }
 
-/** Changed paths with git's binary verdict (no attributes: only content can make a file binary). */
-async function changedPaths(gitDir: string, baseCommit: string, treeId: string): Promise<Array<{ path: string; binary: boolean }>> {
-  const out = await objectGit(gitDir, ['diff-tree', ...DIFF_FLAGS, '--numstat', '-z', baseCommit, treeId]);
-  return out
-    .split('\0')
-    .filter(Boolean)
-    .map((record) => {
-      const [added, , ...pathParts] = record.split('\t');
-      return { path: pathParts.join('\t'), binary: added === '-' };
-    });
+/** Which of `paths` the workspace's ignore rules cover, asked without reading anything but those rules. */
+export async function ignoredAmong(ws: WorkspaceDirs, paths: readonly string[]): Promise<Set<string>> {
+  if (paths.length === 0) return new Set();
+  const out = await workspaceGitInput(ws, ['check-ignore', '--no-index', '-z', '--stdin'], `${paths.join('\0')}\0`).catch(() => '');
+  return new Set(out.split('\0').filter(Boolean));
+}
+
+/**
+ * Changed paths in diff order, with git's binary verdict (no attributes: only content makes a
+ * file binary) and whether the change is a type change, which a patch shows as two sections.
+ */
+async function changedPaths(gitDir: string, baseCommit: string, treeId: string): Promise<Array<{ path: string; binary: boolean; sections: number }>> {
+  const raw = records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--raw', '-z', baseCommit, treeId]));
+  const numstat = records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--numstat', '-z', baseCommit, treeId])).filter((r) => r.length > 0);
+  const changes: Array<{ path: string; binary: boolean; sections: number }> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const status = raw[i].toString('latin1').split(' ').pop();
+    changes.push({ path: decodePath(raw[i + 1]).path, binary: numstat[changes.length]?.subarray(0, 1).toString('latin1') === '-', sections: status === 'T' ? 2 : 1 });
+  }
+  return changes;
 }
 
 /** Added and deleted lines and added bytes of each file section of a `-a -U0` patch, in order. */
@@ -77,8 +136,21 @@ function countPatch(patch: Buffer): Array<{ added: number; deleted: number; byte
 export async function changedFiles(gitDir: string, baseCommit: string, treeId: string): Promise<FileChange[]> {
   const paths = await changedPaths(gitDir, baseCommit, treeId);
   const counts = countPatch(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '-p', '-a', '-U0', '--full-index', baseCommit, treeId]));
-  if (counts.length !== paths.length) throw new Error(`diff of ${treeId} listed ${paths.length} files but its patch has ${counts.length}`);
-  return paths.map((p, i) => ({ ...p, ...counts[i] }));
+  const expected = paths.reduce((n, p) => n + p.sections, 0);
+  if (counts.length !== expected) throw new Error(`diff of ${treeId} lists ${expected} patch sections but its patch has ${counts.length}`);
+  let next = 0;
+  return paths.map(({ path, binary, sections }) => {
+    const mine = counts.slice(next, (next += sections));
+    const sum = (k: 'added' | 'deleted' | 'bytesAdded') => mine.reduce((n, c) => n + c[k], 0);
+    return { path, binary, added: sum('added'), deleted: sum('deleted'), bytesAdded: sum('bytesAdded') };
+  });
+}
+
+/** Just the names of the paths that differ between two commits or trees. */
+export async function differingPaths(gitDir: string, from: string, to: string): Promise<string[]> {
+  return records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--name-only', '-z', from, to]))
+    .filter((r) => r.length > 0)
+    .map((r) => decodePath(r).path);
 }
 
 /** The full binary-safe patch from `baseCommit` to `treeId`, as bytes, applicable with `git apply`. */
@@ -86,15 +158,15 @@ export function patchBytes(gitDir: string, baseCommit: string, treeId: string): 
   return objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '-p', '--binary', '--full-index', baseCommit, treeId]);
 }
 
-/** Every entry of `treeId`, recursively. */
+/** Every entry of `treeId`, recursively, with names decoded exactly or flagged. */
 export async function treeEntries(gitDir: string, treeId: string): Promise<TreeEntry[]> {
-  const out = await objectGit(gitDir, ['ls-tree', '-r', '-z', '--full-tree', treeId]);
-  return out
-    .split('\0')
-    .filter(Boolean)
+  const out = await objectGitBytes(gitDir, ['ls-tree', '-r', '-z', '--full-tree', treeId]);
+  return records(out)
+    .filter((r) => r.length > 0)
     .map((record) => {
-      const tab = record.indexOf('\t');
-      const [mode, type, oid] = record.slice(0, tab).split(' ');
-      return { mode, type: type as TreeEntry['type'], oid, path: record.slice(tab + 1) };
+      const tab = record.indexOf(0x09);
+      const [mode, type, oid] = record.subarray(0, tab).toString('latin1').split(' ');
+      const name = decodePath(record.subarray(tab + 1));
+      return { mode, type: type as TreeEntry['type'], oid, path: name.path, validName: name.valid };
     });
 }

@@ -13,6 +13,9 @@ const execFileAsync = promisify(execFile);
 /** Settings that neutralise anything in a repository that could run a program. */
 const HARDENED = [
   ['core.hooksPath', '/dev/null'],
+  // Refuse path names that some checkout (macOS, Windows) would read as `.git`.
+  ['core.protectHFS', 'true'],
+  ['core.protectNTFS', 'true'],
   ['core.fsmonitor', 'false'],
   ['core.sshCommand', 'false'],
   ['diff.external', ''],
@@ -25,6 +28,8 @@ export class GitCommandError extends Error {
   constructor(
     public readonly args: string[],
     public readonly stderr: string,
+    /** git's exit code, when it ran at all. */
+    public readonly exitCode?: number,
   ) {
     super(`git ${args.join(' ')} failed: ${stderr.trim()}`);
     this.name = 'GitCommandError';
@@ -64,8 +69,8 @@ async function run(args: string[], options: GitOptions): Promise<Buffer> {
     pending.child.stdin?.end(options.input);
     return (await pending).stdout;
   } catch (err) {
-    const e = err as { stderr?: Buffer; message: string };
-    throw new GitCommandError(args, e.stderr?.toString('utf8') || e.message);
+    const e = err as { stderr?: Buffer; message: string; code?: unknown };
+    throw new GitCommandError(args, e.stderr?.toString('utf8') || e.message, typeof e.code === 'number' ? e.code : undefined);
   }
 }
 
@@ -88,6 +93,11 @@ export async function workspaceGit(ws: WorkspaceDirs, args: string[]): Promise<s
   return (await run(workspaceArgs(ws, args), {})).toString('utf8');
 }
 
+/** Like {@link workspaceGit}, with `input` on stdin. */
+export async function workspaceGitInput(ws: WorkspaceDirs, args: string[], input: string): Promise<string> {
+  return (await run(workspaceArgs(ws, args), { input })).toString('utf8');
+}
+
 /** Like {@link workspaceGit} but stdout as bytes (patches must survive any encoding). */
 export function workspaceGitBytes(ws: WorkspaceDirs, args: string[]): Promise<Buffer> {
   return run(workspaceArgs(ws, args), {});
@@ -99,11 +109,12 @@ function treeArgs(gitDir: string, args: string[]): string[] {
 }
 
 /**
- * git over objects alone, for measuring and reading a pinned tree: no work tree, no
- * `.gitattributes` (in-tree, global or system), so nothing an agent wrote changes the result.
+ * git over objects alone, for measuring and reading a pinned tree: no work tree, an index that
+ * does not exist (the workspace's index holds the agent's `.gitattributes`), no global or system
+ * attributes — so nothing an agent wrote changes the result.
  */
 export function objectGitBytes(gitDir: string, args: string[], input?: string | Buffer): Promise<Buffer> {
-  return run(treeArgs(gitDir, args), { env: { GIT_ATTR_NOSYSTEM: '1' }, input });
+  return run(treeArgs(gitDir, args), { env: { GIT_ATTR_NOSYSTEM: '1', GIT_INDEX_FILE: path.join(gitDir, 'arbiter-no-index') }, input });
 }
 
 /** Like {@link objectGitBytes}, stdout as text. */

@@ -4,6 +4,7 @@
  * from the submitter's `baseRef`, which is only where the agent starts. The workflow calls it
  * once per run, so the policy the run is judged by is fixed in history with its digest.
  */
+import * as path from 'node:path';
 import { log } from '@temporalio/activity';
 import { LoadRepoPolicyInput, type TrustedPolicy } from '../domain/activity-io';
 import type { PolicyProvenance } from '../domain/verdict';
@@ -11,18 +12,42 @@ import { PolicyInvalidError, TargetRepoError } from '../domain/errors';
 import { InvalidPolicyError, normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
 import { parse as parseYaml } from 'yaml';
 import { sha256 } from './digest';
-import { git, gitBytes, resolveCommit } from './git';
+import { git, gitBytes, GitCommandError, resolveCommit } from './git';
+import { DELIVERY_BRANCH_PREFIX } from '../temporal-config';
 import { parseActivityInput } from './input';
 import { assertGitRepo } from './workspace';
 
 /** Where a repository keeps its CAWS policy, in order of preference. */
 const POLICY_FILES = ['.caws/policy.yaml', '.caws/policy.yml', '.caws/tier-policy.json'];
 
-/** The ref whose policy governs `repoPath`: `arbiter.policyRef` from its config, else the branch HEAD names. */
+/** `arbiter.policyRef` from the repository's config; undefined only when it is not set (any other failure throws). */
+async function configuredRef(repoPath: string): Promise<string | undefined> {
+  try {
+    return (await git(repoPath, ['config', '--get', 'arbiter.policyRef'])).trim() || undefined;
+  } catch (err) {
+    if (err instanceof GitCommandError && err.exitCode === 1) return undefined;
+    throw new TargetRepoError(`cannot read arbiter.policyRef of ${repoPath}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The branch the repository's own HEAD names — the main repository's, never a linked
+ * worktree's, whose HEAD anyone with that worktree checked out could point anywhere.
+ */
+async function mainBranch(repoPath: string): Promise<string> {
+  const common = path.resolve(repoPath, (await git(repoPath, ['rev-parse', '--git-common-dir'])).trim());
+  const head = await git(common, [`--git-dir=${common}`, 'symbolic-ref', '--quiet', 'HEAD']).catch(() => '');
+  if (!head.trim()) throw new TargetRepoError(`the HEAD of ${repoPath} is detached, so it names no policy branch: set arbiter.policyRef (git -C ${repoPath} config arbiter.policyRef refs/heads/main)`);
+  return head.trim();
+}
+
+/** The ref whose policy governs `repoPath`: `arbiter.policyRef` from its config, else the branch its HEAD names. */
 async function trustedRef(repoPath: string): Promise<string> {
-  const configured = (await git(repoPath, ['config', '--get', 'arbiter.policyRef']).catch(() => '')).trim();
-  if (configured) return configured;
-  return (await git(repoPath, ['symbolic-ref', '--quiet', 'HEAD']).catch(() => 'HEAD')).trim() || 'HEAD';
+  const ref = (await configuredRef(repoPath)) ?? (await mainBranch(repoPath));
+  if (ref.startsWith(`refs/heads/${DELIVERY_BRANCH_PREFIX}`) || ref.startsWith(DELIVERY_BRANCH_PREFIX)) {
+    throw new TargetRepoError(`the policy ref of ${repoPath} is '${ref}', an Arbiter delivery branch: agents' changes never judge themselves; check out or configure the real branch`);
+  }
+  return ref;
 }
 
 async function readPolicyFile(repoPath: string, commit: string): Promise<{ file: string; bytes: Buffer } | undefined> {

@@ -39,7 +39,8 @@ function inside(dest: string, relative: string): string {
  */
 export async function checkoutTree(gitDir: string, entries: TreeEntry[], dest: string): Promise<void> {
   await fs.mkdir(dest, { recursive: false });
-  const files = entries.filter((e) => e.type === 'blob');
+  // A name that is not valid UTF-8 cannot be written exactly; the `tree` gate refuses such a change.
+  const files = entries.filter((e) => e.type === 'blob' && e.validName);
   const blobs = await readBlobs(gitDir, files.map((e) => e.oid));
   for (const entry of files.filter((e) => e.mode !== '120000')) {
     const file = inside(dest, entry.path);
@@ -49,6 +50,6 @@ export async function checkoutTree(gitDir: string, entries: TreeEntry[], dest: s
   for (const entry of files.filter((e) => e.mode === '120000')) {
     const link = inside(dest, entry.path);
     await fs.mkdir(path.dirname(link), { recursive: true });
-    await fs.symlink((blobs.get(entry.oid) as Buffer).toString('utf8'), link);
+    await fs.symlink(blobs.get(entry.oid) as Buffer, link);
   }
 }

@@ -16,8 +16,8 @@ import type { Db } from '../db/client';
 import { gateResults, waivers } from '../db/schema';
 import { storeArtifact } from './artifacts';
 import type { ActivityDeps } from './deps';
-import { changedFiles, ignoredPaths, patchBytes, snapshotTree, treeEntries } from './diff';
-import { gitDirOf } from './git';
+import { changedFiles, decodePath, differingPaths, ignoredAmong, ignoredPaths, nestedRepositories, patchBytes, snapshotTree, treeEntries } from './diff';
+import { gitDirOf, objectGit } from './git';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import type { CommandRunner } from './sandbox/commands';
@@ -40,7 +40,20 @@ async function treeItems(gitDir: string, treeId: string) {
   const entries = await treeEntries(gitDir, treeId);
   const links = entries.filter((e) => e.mode === '120000');
   const targets = await readBlobs(gitDir, links.map((e) => e.oid));
-  return entries.map((e) => ({ mode: e.mode, path: e.path, target: e.mode === '120000' ? targets.get(e.oid)?.toString('utf8') : undefined }));
+  return entries.map((e) => {
+    const target = e.mode === '120000' ? decodePath(targets.get(e.oid) as Buffer) : undefined;
+    return { mode: e.mode, path: e.path, target: target?.path, exact: e.validName && (target?.valid ?? true) };
+  });
+}
+
+/** Paths the base changed since it left the trusted ref's commit (none when it is on that ref). */
+async function baseDrift(gitDir: string, baseCommit: string, trustedCommit: string): Promise<string[] | { unknown: string }> {
+  try {
+    const forkPoint = (await objectGit(gitDir, ['merge-base', baseCommit, trustedCommit])).trim();
+    return await differingPaths(gitDir, forkPoint, baseCommit);
+  } catch {
+    return { unknown: `the base ${baseCommit} cannot be compared with the trusted ref's commit ${trustedCommit}` };
+  }
 }
 
 /** Heartbeats while `work` runs, so a cancelled or lost gate is noticed within seconds. */
@@ -80,9 +93,11 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
     async measureDiff(raw: MeasureDiffInput): Promise<DiffSummary> {
       const input = parseActivityInput(MeasureDiffInput, raw);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
-      const treeId = await snapshotTree(ws);
+      const nested = await nestedRepositories(ws.tree);
+      const treeId = await snapshotTree(ws, nested);
       const files = await changedFiles(ws.gitDir, input.baseCommit, treeId);
-      const ignored = await ignoredPaths(ws);
+      const ignoredNested = await ignoredAmong(ws, nested);
+      const ignored = [...(await ignoredPaths(ws, nested)), ...[...ignoredNested].map((d) => `${d}/`)];
       const { runId } = currentRun();
       const artifactId = `${input.tenantId}/${input.taskId}/${runId}/patch`;
       const bytes = await patchBytes(ws.gitDir, input.baseCommit, treeId);
@@ -94,6 +109,7 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
         bytesAdded: files.reduce((n, f) => n + f.bytesAdded, 0),
         binaryFiles: files.filter((f) => f.binary).length,
         leftBehind: { count: ignored.length, paths: ignored.slice(0, 50) },
+        nestedRepositories: nested.filter((d) => !ignoredNested.has(d)),
         treeId,
         digest,
         artifactId,
@@ -109,8 +125,8 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
         budgetGate(input.spec, files, input.policy, granted),
         scopeGate(input.spec, files, input.policy),
         specGate(input.specWarnings, input.policy),
-        protectedGate(input.spec.riskTier, files),
-        treeGate(await treeItems(gitDir, input.treeId), files, input.policy, input.leftBehind),
+        protectedGate(input.spec.riskTier, files, await baseDrift(gitDir, input.baseCommit, input.trustedCommit)),
+        treeGate(await treeItems(gitDir, input.treeId), files, input.policy, input.leftBehind, input.nestedRepositories),
       ];
       for (const gate of gates) await saveGate(input.tenantId, input.taskId, gate);
       return gates;

@@ -6,7 +6,9 @@
 import { and, count, eq, gte, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { AuthorizeWaiverDecisionInput, StoreWaiverInput } from '../domain/activity-io';
-import { WaiverNotAuthorizedError } from '../domain/errors';
+import { RecordMismatchError, WaiverNotAuthorizedError } from '../domain/errors';
+import { canonicalJson } from '../domain/verdict';
+import type { Db } from '../db/client';
 import { appendProvenance, runEventKey } from '../db/provenance';
 import { approvers, gateResults, waiverDecisions, waivers } from '../db/schema';
 import type { ActivityDeps } from './deps';
@@ -15,6 +17,20 @@ import { currentRun } from './run-identity';
 
 /** Decisions one approver may make per hour. */
 export const APPROVER_DECISIONS_PER_HOUR = 20;
+
+/**
+ * A waiver id already stored must hold this decision (a retry of the same run writes the same
+ * row); one a previous run stored for the task is never taken as this run's.
+ */
+async function assertSameWaiver(db: Db, input: ReturnType<typeof StoreWaiverInput.parse>): Promise<void> {
+  const [row] = await db.select().from(waivers).where(and(eq(waivers.tenantId, input.tenantId), eq(waivers.id, input.waiverId)));
+  const same =
+    row?.taskId === input.taskId &&
+    row.expiresAt.getTime() === new Date(input.expiresAt).getTime() &&
+    canonicalJson(row.delta) === canonicalJson({ max_files: input.delta.maxFiles, max_loc: input.delta.maxLoc }) &&
+    canonicalJson(row.approvers) === canonicalJson(input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at })));
+  if (!same) throw new RecordMismatchError('waiver', `${input.waiverId} was stored with another task, delta, approvers or expiry`);
+}
 
 /** Builds `authorizeWaiverDecision` and `storeWaiver`. */
 export function createWaiverActivities({ db }: ActivityDeps) {
@@ -36,7 +52,7 @@ export function createWaiverActivities({ db }: ActivityDeps) {
     async storeWaiver(raw: StoreWaiverInput): Promise<void> {
       const input = parseActivityInput(StoreWaiverInput, raw);
       const { runId } = currentRun();
-      await db
+      const stored = await db
         .insert(waivers)
         .values({
           tenantId: input.tenantId,
@@ -51,7 +67,9 @@ export function createWaiverActivities({ db }: ActivityDeps) {
           status: 'active',
           expiresAt: new Date(input.expiresAt),
         })
-        .onConflictDoNothing();
+        .onConflictDoNothing()
+        .returning({ id: waivers.id });
+      if (stored.length === 0) await assertSameWaiver(db, input);
       await db
         .update(gateResults)
         .set({ status: 'pass', detail: input.budgetDetail })

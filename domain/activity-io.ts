@@ -129,6 +129,8 @@ export interface DiffSummary {
   binaryFiles: number;
   /** Ignored files the agent left in its workspace: in no tree, never gated or delivered (first 50 named). */
   leftBehind: { count: number; paths: string[] };
+  /** Folders (not ignored) holding a `.git` of their own: kept out of the tree, and refused by the `tree` gate. */
+  nestedRepositories: string[];
   /** git tree id of the measured workspace: what is checked and delivered. */
   treeId: string;
   /** sha256 of the binary-safe patch bytes; the patch itself is stored as an artifact. */
@@ -146,6 +148,9 @@ export const CheckBudgetAndScopeInput = z.object({
   policy: z.custom<RepoPolicy>((v) => typeof v === 'object' && v !== null, 'policy must be a normalised repository policy'),
   specWarnings: z.array(z.string()).default([]),
   leftBehind: z.object({ count: z.number().int().nonnegative(), paths: z.array(z.string()) }).default({ count: 0, paths: [] }),
+  nestedRepositories: z.array(z.string()).default([]),
+  /** The trusted ref's commit the policy was read at: protected paths the base changed since leaving it are caught too. */
+  trustedCommit: GitObjectId,
 });
 /** Input of `checkBudgetAndScope`. */
 export type CheckBudgetAndScopeInput = z.input<typeof CheckBudgetAndScopeInput>;

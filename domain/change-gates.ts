@@ -39,11 +39,14 @@ function arbiterGate(name: GateResult['kind'], status: GateResult['status'], det
   return { name, kind: name, source: 'arbiter', status, detail: detail.slice(0, 4000) };
 }
 
-/** Names every changed path outside `scope.in` or inside `scope.out`. */
+/**
+ * Names every changed path outside `scope.in` or inside `scope.out`. `scope.out` ignores case
+ * (on a case-insensitive checkout `src/Secret` is `src/secret`); `scope.in` does not, so
+ * neither reading widens what may change.
+ */
 export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
-  const opts = { dot: true };
-  const inScope = spec.scope.in.length ? picomatch(spec.scope.in, opts) : () => false;
-  const outOfScope = spec.scope.out.length ? picomatch(spec.scope.out, opts) : () => false;
+  const inScope = spec.scope.in.length ? picomatch(spec.scope.in, { dot: true }) : () => false;
+  const outOfScope = spec.scope.out.length ? picomatch(spec.scope.out, { dot: true, nocase: true }) : () => false;
   return paths.flatMap((p) => {
     if (outOfScope(p)) return [`${p} (matches scope.out)`];
     if (!inScope(p)) return [`${p} (not in scope.in)`];
@@ -83,17 +86,31 @@ export function specGate(warnings: readonly string[], policy: RepoPolicy): GateR
   return arbiterGate('spec', warnings.length ? 'warn' : 'pass', detail);
 }
 
-/** Fails any change to a protected path, however it was written. */
-export function protectedGate(riskTier: number, files: readonly MeasuredFile[]): GateResult {
+/**
+ * Fails any change to a protected path, however it was written — by the agent, or already in a
+ * base that is not on the trusted ref (`fromBase`: protected paths the base changed since it
+ * left that ref), which the delivered branch would carry along unjudged.
+ */
+export function protectedGate(riskTier: number, files: readonly MeasuredFile[], fromBase: readonly string[] | { unknown: string }): GateResult {
   const isProtected = protectedPathMatcher(riskTier);
   const hits = files.map((f) => f.path).filter(isProtected);
-  if (hits.length) return arbiterGate('protected', 'fail', `protected path(s) changed: ${listed(hits)}`);
+  const problems = hits.length ? [`protected path(s) changed: ${listed(hits)}`] : [];
+  if ('unknown' in fromBase) problems.push(fromBase.unknown);
+  else if (fromBase.filter(isProtected).length) problems.push(`the base changes protected path(s) that are not on the trusted ref: ${listed(fromBase.filter(isProtected))}`);
+  if (problems.length) return arbiterGate('protected', 'fail', problems.join('; '));
   return arbiterGate('protected', 'pass', 'no protected path changed');
 }
 
 /** Fails gitlinks and disallowed or escaping symlinks; lists what the agent left outside the tree. */
-export function treeGate(items: readonly TreeItem[], files: readonly MeasuredFile[], policy: RepoPolicy, leftBehind: { count: number; paths: readonly string[] }): GateResult {
-  const problems = treeProblems(items, new Set(files.map((f) => f.path)), { allowSymlinks: policy.allowSymlinks });
+export function treeGate(
+  items: readonly TreeItem[],
+  files: readonly MeasuredFile[],
+  policy: RepoPolicy,
+  leftBehind: { count: number; paths: readonly string[] },
+  nestedRepositories: readonly string[] = [],
+): GateResult {
+  const nested = nestedRepositories.map((d) => `${d} holds a .git of its own: a nested repository would be a gitlink (submodule entry); refused, and kept out of the tree`);
+  const problems = [...nested, ...treeProblems(items, new Set(files.map((f) => f.path)), { allowSymlinks: policy.allowSymlinks })];
   const left = leftBehind.count ? `; left behind, not part of the change: ${listed(leftBehind.paths)}${leftBehind.count > leftBehind.paths.length ? ` (${leftBehind.count} in all)` : ''}` : '';
   if (problems.length) return arbiterGate('tree', 'fail', `${problems.join('; ')}${left}`);
   return arbiterGate('tree', 'pass', `${items.length} tree entries, no gitlinks or unsafe symlinks${left}`);

@@ -16,6 +16,7 @@ export const PROTECTED_PATHS = [
   '.githooks/**',
   '.husky/**',
   '.github/workflows/**',
+  '.github/actions/**',
   '.gitlab-ci.yml',
   '.circleci/**',
   '.buildkite/**',
@@ -30,7 +31,7 @@ export const PROTECTED_PATHS = [
 ];
 
 /** Tier 1 also protects repository configuration and anything that can carry credentials. */
-export const TIER1_PROTECTED_PATHS = ['.github/**', '**/.npmrc', '**/.env', '**/.env.*'];
+export const TIER1_PROTECTED_PATHS = ['.github/**', '**/.npmrc', '**/.env*'];
 
 /** Protected globs in force at `riskTier`. */
 export function protectedPaths(riskTier: number): string[] {

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { DEFAULT_TIER_POLICY, type ChangeBudget } from './policy';
 import type { RiskTier } from './spec';
+import { GATE_NAME_PATTERN, reservedGateNameProblem } from './task';
 import { MAX_WAIVER_DAYS } from './waiver';
 
 /** A tier's budget: files, lines, and the bytes a change may add (binary files count only here). */
@@ -118,6 +119,12 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   for (const [name, gate] of Object.entries(parsed.data.gates ?? {})) {
     gateModes[GATE_NAMES[name] ?? name] = gate.enabled === false ? 'skip' : (gate.mode ?? 'block');
   }
+  const commands = Object.entries(parsed.data.gates ?? {}).flatMap(([name, g]) => (g.command && g.enabled !== false ? [{ name, argv: g.command }] : []));
+  const badNames = commands.flatMap(({ name }) => {
+    const problem = GATE_NAME_PATTERN.test(name) ? reservedGateNameProblem(name) : 'a gate with a command must have a short identifier for a name';
+    return problem ? [`gates.${name}: ${problem}`] : [];
+  });
+  if (badNames.length) throw new InvalidPolicyError(badNames);
   const raise = parsed.data.waivers?.min_approvers_for_budget_raise;
   return {
     source: 'current',
@@ -131,7 +138,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
       windowHours: parsed.data.waivers?.decision_window_hours ?? 24,
       maxExpiryDays: parsed.data.waivers?.max_expiry_days ?? MAX_WAIVER_DAYS,
     },
-    commands: Object.entries(parsed.data.gates ?? {}).flatMap(([name, g]) => (g.command && g.enabled !== false ? [{ name, argv: g.command }] : [])),
+    commands,
   };
 }
 

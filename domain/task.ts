@@ -16,9 +16,12 @@ export const IdPartSchema = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
 });
 
+/** What a command gate's name may be: it names a checkout folder and a row of evidence. */
+export const GATE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 /** A named command run in the workspace as a verification gate (argv, never a shell string). */
 export const GateCommandSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'gate name must be a short identifier'),
+  name: z.string().regex(GATE_NAME_PATTERN, 'gate name must be a short identifier'),
   argv: z.array(z.string().min(1)).min(1, 'gate argv must name a program'),
   timeoutSeconds: z.number().int().positive().max(3600).default(600),
 });
@@ -33,7 +36,7 @@ export const ACCEPTANCE_GATE_PREFIX = 'acceptance-';
 
 /** Why a submitter's gate name cannot be used, or undefined; policy gate names are checked where the policy is known. */
 export function reservedGateNameProblem(name: string): string | undefined {
-  if (RESERVED_GATE_NAMES.includes(name)) return `gate name '${name}' is reserved for Arbiter's own gate`;
+  if (RESERVED_GATE_NAMES.includes(name.toLowerCase())) return `gate name '${name}' is reserved for Arbiter's own gate`;
   if (name.toLowerCase().startsWith(ACCEPTANCE_GATE_PREFIX)) return `gate name '${name}' is reserved: '${ACCEPTANCE_GATE_PREFIX}*' names the spec's acceptance criteria`;
   return undefined;
 }

@@ -9,6 +9,8 @@ export interface TreeItem {
   mode: string;
   path: string;
   target?: string;
+  /** False when the name (or a symlink's target) is not valid UTF-8 and so cannot be named exactly. */
+  exact?: boolean;
 }
 
 const SYMLINK = '120000';
@@ -51,6 +53,7 @@ export function treeProblems(items: readonly TreeItem[], changed: ReadonlySet<st
   const links = new Map(items.filter((i) => i.mode === SYMLINK).map((i) => [i.path, i.target ?? '']));
   return items.flatMap((item) => {
     if (!changed.has(item.path)) return [];
+    if (item.exact === false) return [`${item.path} has a name or target that is not valid UTF-8; refused, since it cannot be named exactly`];
     if (item.mode === GITLINK) return [`${item.path} is a gitlink (submodule entry); submodules are refused`];
     if (item.mode !== SYMLINK) return [];
     const target = item.target ?? '';

@@ -58,9 +58,12 @@ export function parseTaskWorkflowId(workflowId: string): TaskRef | undefined {
   return { tenantId, taskId };
 }
 
+/** Delivery branches live under this prefix; none of them is ever a policy ref. */
+export const DELIVERY_BRANCH_PREFIX = 'arbiter/';
+
 /** Git branch a delivered change lands on in the target repository. */
 export function deliveryBranch(taskId: string): string {
-  return `arbiter/${taskId}`;
+  return `${DELIVERY_BRANCH_PREFIX}${taskId}`;
 }
 
 /** Lifecycle state, so operators can `temporal workflow list --query 'ArbiterState="VERIFYING"'`. */

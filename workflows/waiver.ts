@@ -86,6 +86,9 @@ export class WaiverDesk {
     const diff = this.task.snapshot.diff!;
     const budget = effectiveBudget({ spec, tierBudgets: policy.tiers });
     const lines = diff.linesAdded + diff.linesDeleted;
+    const maxBytes = policy.tiers[spec.riskTier].maxBytes;
+    // The byte budget is the backstop for content hidden from line counts; CAWS waivers raise files and lines only.
+    if (diff.bytesAdded > maxBytes) return { error: { type: 'ByteBudgetNotWaivable', message: `the change adds ${diff.bytesAdded} bytes, over the byte budget of ${maxBytes}, which no waiver raises` } };
     const delta = { maxFiles: Math.max(0, diff.filesChanged - budget.maxFiles), maxLoc: Math.max(0, lines - budget.maxLoc) };
     const hours = policy.waivers.windowHours;
     this.task.snapshot.pendingWaiver = {
@@ -108,7 +111,7 @@ export class WaiverDesk {
     const { tenantId, taskId } = this.task.input;
     const waiverId = `WV-${taskId}`;
     const expiresInHours = Math.min(...this.decision.approvals.map((a) => a.expiresInHours));
-    const budgetDetail = `${diff.filesChanged}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines: waived by ${waiverId} (+${delta.maxFiles} files, +${delta.maxLoc} lines)`;
+    const budgetDetail = `${diff.filesChanged}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines, ${diff.bytesAdded}/${maxBytes} bytes: waived by ${waiverId} (+${delta.maxFiles} files, +${delta.maxLoc} lines)`;
     await storeWaiver({
       tenantId,
       taskId,

@@ -75,13 +75,13 @@ export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResul
 /** Measures the change, checks budget and scope and runs every gate; returns the workspace verified. */
 export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string, first: Workspace): Promise<Workspace> {
   const { tenantId, taskId } = task.input;
-  const { policy } = task.trustedPolicy();
+  const { policy, provenance } = task.trustedPolicy();
   const ws = await withRebuild(task, agentId, validated, first, async (ws) => {
     const steps = hostSteps(task, ws);
     const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
     const diff = await steps.measureDiff(at);
     task.snapshot.diff = diff;
-    task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy, specWarnings: validated.warnings, leftBehind: diff.leftBehind });
+    task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy, specWarnings: validated.warnings, leftBehind: diff.leftBehind, nestedRepositories: diff.nestedRepositories, trustedCommit: provenance.commit });
     for (const { gate, source } of commandGates(task, validated, policy)) {
       task.snapshot.subState = `gate:${gate.name}`;
       const mode = policy.gateModes[gate.name] ?? 'block';

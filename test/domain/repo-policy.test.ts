@@ -54,6 +54,13 @@ describe('repository policy', () => {
     assert.throws(() => normaliseRepoPolicy({ version: 1, arbiter: { allow_everything: true } }), /arbiter: Unrecognized key/);
   });
 
+  it("refuses policy gates named like Arbiter's gates or with names no checkout folder can take", () => {
+    assert.throws(() => normaliseRepoPolicy({ version: 1, gates: { Tree: { command: ['true'] } } }), /gates\.Tree: gate name 'Tree' is reserved/);
+    assert.throws(() => normaliseRepoPolicy({ version: 1, gates: { 'unit tests': { command: ['true'] } } }), /gates\.unit tests: a gate with a command must have a short identifier/);
+    assert.throws(() => normaliseRepoPolicy({ version: 1, gates: { 'acceptance-A1': { command: ['true'] } } }), /reserved/);
+    assert.equal(normaliseRepoPolicy({ version: 1, gates: { spec_completeness: { mode: 'warn' } } }).gateModes.spec, 'warn', 'a gate without a command may still set a mode');
+  });
+
   it('allows symlinks only when the policy says so', () => {
     assert.equal(normaliseRepoPolicy({ version: 1, arbiter: { allow_symlinks: true } }).allowSymlinks, true);
   });

@@ -1,6 +1,8 @@
 /** What a change's tree may hold: gitlinks refused, symlinks only when allowed and never out of the tree. */
 import assert from 'node:assert/strict';
 import { scopeReachingProtected, protectedPathMatcher } from '../../domain/protected-paths';
+import { scopeViolations } from '../../domain/change-gates';
+import type { WorkingSpec } from '../../domain/spec';
 import { treeProblems, type TreeItem } from '../../domain/tree-rules';
 
 const link = (path: string, target: string): TreeItem => ({ mode: '120000', path, target });
@@ -30,9 +32,24 @@ describe('treeProblems', () => {
     assert.equal(treeProblems(loop, all(loop), { allowSymlinks: true }).length, 2);
   });
 
+  it('refuses a name or target that is not valid UTF-8, which no checkout could reproduce exactly', () => {
+    const items = [{ mode: '100644', path: 'src/impl\uFFFD.js', exact: false }];
+    assert.match(treeProblems(items, all(items), { allowSymlinks: true })[0], /not valid UTF-8/);
+  });
+
   it('judges only what the change touched', () => {
     const items = [link('old', '/usr/bin/env'), file('src/new.js')];
     assert.deepEqual(treeProblems(items, new Set(['src/new.js']), { allowSymlinks: false }), []);
+  });
+});
+
+describe('scope', () => {
+  const spec = { scope: { in: ['src/**'], out: ['src/secret/**'] } } as unknown as WorkingSpec;
+
+  it('scope.out ignores case; scope.in does not, so neither widens what may change', () => {
+    assert.deepEqual(scopeViolations(spec, ['src/Secret/key.pem']), ['src/Secret/key.pem (matches scope.out)']);
+    assert.deepEqual(scopeViolations(spec, ['SRC/app.js']), ['SRC/app.js (not in scope.in)']);
+    assert.deepEqual(scopeViolations(spec, ['src/app.js']), []);
   });
 });
 
@@ -45,6 +62,8 @@ describe('protected paths', () => {
     for (const p of ['src/app.js', '.github/settings.yml', 'src/.npmrc', 'docs/caws.md']) assert.equal(tier3(p), false, p);
     assert.equal(protectedPathMatcher(1)('.github/settings.yml'), true);
     assert.equal(protectedPathMatcher(1)('pkg/.env.local'), true);
+    for (const p of ['.envrc', 'sub/.envrc', '.env-prod']) assert.equal(protectedPathMatcher(1)(p), true, p);
+    assert.equal(tier3('.github/actions/setup/action.yml'), true, 'composite actions run in CI with its secrets');
   });
 
   it('find the scope entries that reach a protected path', () => {

@@ -56,7 +56,7 @@ describe('decideOutcome', () => {
 });
 
 describe('buildVerdictPayload', () => {
-  const diff: DiffSummary = { digest: 'sha256:' + 'd'.repeat(64), treeId: 'e'.repeat(40), filesChanged: 2, linesAdded: 10, linesDeleted: 3, bytesAdded: 200, binaryFiles: 1, leftBehind: { count: 0, paths: [] }, artifactId: 'artifact-1' };
+  const diff: DiffSummary = { digest: 'sha256:' + 'd'.repeat(64), treeId: 'e'.repeat(40), filesChanged: 2, linesAdded: 10, linesDeleted: 3, bytesAdded: 200, binaryFiles: 1, leftBehind: { count: 0, paths: [] }, nestedRepositories: [], artifactId: 'artifact-1' };
   const run = { workflowId: 'task/tenant-a/task-1', runId: 'run-1' };
   const policy = { source: 'current' as const, digest: 'sha256:' + 'p'.repeat(64), file: '.caws/policy.yaml', ref: 'refs/heads/main', commit: 'f'.repeat(40) };
   const base = {

@@ -86,7 +86,7 @@ async function verifiedRun(repo: string, gateStatus: 'pass' | 'fail' = 'pass', p
   const artifactId = `${ref.tenantId}/${ref.taskId}/${runId}/patch`;
   const digest = await storeArtifact(testStack().database.db, { id: artifactId, ...ref, runId, kind: 'patch', bytes: patch });
   await run.transition(0, null, 'RECEIVED');
-  const diff: DiffSummary = { filesChanged: 1, linesAdded: 1, linesDeleted: 0, bytesAdded: 27, binaryFiles: 0, leftBehind: { count: 0, paths: [] }, treeId, digest, artifactId };
+  const diff: DiffSummary = { filesChanged: 1, linesAdded: 1, linesDeleted: 0, bytesAdded: 27, binaryFiles: 0, leftBehind: { count: 0, paths: [] }, nestedRepositories: [], treeId, digest, artifactId };
   const gates: GateResult[] = [{ name: 'tests', kind: 'command', source: 'submitter', status: gateStatus, detail: `tests ${gateStatus}` }];
   const policy = policyOf(base);
   const verdictInput: IssueVerdictInput = { ...ref, specId: 'TEST-001', specDigest: sha256('spec'), agentId: 'agent', baseCommit: base, diff, gates, policy };
