@@ -6,8 +6,7 @@
  */
 import * as path from 'node:path';
 import { log } from '@temporalio/activity';
-import { LoadRepoPolicyInput, type TrustedPolicy } from '../domain/activity-io';
-import type { PolicyProvenance } from '../domain/verdict';
+import { LoadRepoPolicyInput, type PolicyProvenance, type TrustedPolicy } from '../domain/activity-io';
 import { PolicyInvalidError, TargetRepoError } from '../domain/errors';
 import { InvalidPolicyError, normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
 import { parse as parseYaml } from 'yaml';

@@ -7,7 +7,6 @@ import { z } from 'zod';
 import { TASK_STATES } from './lifecycle';
 import { GateCommandSchema, IdPartSchema } from './task';
 import type { RepoPolicy } from './repo-policy';
-import type { PolicyProvenance } from './verdict';
 import type { WorkingSpec } from './spec';
 import type { GateResult, VerdictOutcome } from './task';
 
@@ -66,6 +65,19 @@ export interface RoutingDecision {
   /** True when the bandit picked an agent other than the one with the best posterior mean. */
   exploration: boolean;
   candidates: Array<{ agentId: string; eligible: boolean; score: number; reason: string }>;
+}
+
+/**
+ * Which policy judged the change: the file's digest (or `default`), where it was read, and the
+ * commit of the repository's trusted ref it was read at. Never the submitter's base.
+ */
+export interface PolicyProvenance {
+  source: 'default' | 'current' | 'legacy';
+  /** `sha256:<hex>` of the policy file's exact bytes, or `default` when the repository has none. */
+  digest: string;
+  file: string | null;
+  ref: string;
+  commit: string;
 }
 
 /** The target repository whose trusted ref holds the policy. */

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { DEFAULT_TIER_POLICY, type ChangeBudget } from './policy';
 import type { RiskTier } from './spec';
-import { GATE_NAME_PATTERN, reservedGateNameProblem } from './task';
+import { GATE_NAME_PATTERN, reservedGateNameProblem } from './gate-names';
 import { MAX_WAIVER_DAYS } from './waiver';
 
 /** A tier's budget: files, lines, and the bytes a change may add (binary files count only here). */

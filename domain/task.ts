@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { idPartProblem } from '../temporal-config';
+import { GATE_NAME_PATTERN, reservedGateNameProblem } from './gate-names';
 import type { DiffSummary } from './activity-io';
 import type { TaskState } from './lifecycle';
 import type { PolicyViolation } from './sandbox';
@@ -16,9 +17,6 @@ export const IdPartSchema = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
 });
 
-/** What a command gate's name may be: it names a checkout folder and a row of evidence. */
-export const GATE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
 /** A named command run in the workspace as a verification gate (argv, never a shell string). */
 export const GateCommandSchema = z.object({
   name: z.string().regex(GATE_NAME_PATTERN, 'gate name must be a short identifier'),
@@ -27,19 +25,6 @@ export const GateCommandSchema = z.object({
 });
 /** A gate command after defaults are applied. */
 export type GateCommand = z.output<typeof GateCommandSchema>;
-
-/** Gates Arbiter always runs itself; no command gate may take these names. */
-export const RESERVED_GATE_NAMES = ['budget', 'scope', 'spec', 'protected', 'tree'];
-
-/** Acceptance criteria become gates named with this prefix, so submitter gates may not use it. */
-export const ACCEPTANCE_GATE_PREFIX = 'acceptance-';
-
-/** Why a submitter's gate name cannot be used, or undefined; policy gate names are checked where the policy is known. */
-export function reservedGateNameProblem(name: string): string | undefined {
-  if (RESERVED_GATE_NAMES.includes(name.toLowerCase())) return `gate name '${name}' is reserved for Arbiter's own gate`;
-  if (name.toLowerCase().startsWith(ACCEPTANCE_GATE_PREFIX)) return `gate name '${name}' is reserved: '${ACCEPTANCE_GATE_PREFIX}*' names the spec's acceptance criteria`;
-  return undefined;
-}
 
 /** What an application submits. */
 export const TaskInputSchema = z.object({

@@ -2,7 +2,7 @@
  * Verdict payloads are pure data computed from gate evidence, so the same evidence always
  * yields the same bytes and therefore the same digest — the basis for signing later.
  */
-import type { DiffSummary } from './activity-io';
+import type { DiffSummary, PolicyProvenance } from './activity-io';
 import type { GateResult, VerdictOutcome } from './task';
 
 /**
@@ -18,19 +18,6 @@ export function applyGateMode(passed: boolean, mode: 'block' | 'warn' | 'skip' |
   if (mode === 'skip') return 'skipped';
   if (passed) return 'pass';
   return mode === 'warn' ? 'warn' : 'fail';
-}
-
-/**
- * Which policy judged the change: the file's digest (or `default`), where it was read, and the
- * commit of the repository's trusted ref it was read at. Never the submitter's base.
- */
-export interface PolicyProvenance {
-  source: 'default' | 'current' | 'legacy';
-  /** `sha256:<hex>` of the policy file's exact bytes, or `default` when the repository has none. */
-  digest: string;
-  file: string | null;
-  ref: string;
-  commit: string;
 }
 
 /** The Temporal run that produced a verdict: a verdict is about this run only. */

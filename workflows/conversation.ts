@@ -5,14 +5,13 @@
  * run's: its id names the run, so another run of the task never finds or continues it.
  */
 import { log, workflowInfo } from '@temporalio/workflow';
-import type { AgentRunResult, ValidateSpecResult } from '../domain/activity-io';
+import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
 import { AgentFailedError } from '../domain/errors';
 import { callModel, onHost, startConversation } from './activity-proxies';
 import type { TaskRun } from './task-run';
-import type { Workspace } from './workspace-steps';
 
 /** Runs the conversation in `ws` until the model answers without tool calls. */
-export async function runConversation(task: TaskRun, validated: ValidateSpecResult, agentId: string, ws: Workspace, attempt: number): Promise<AgentRunResult> {
+export async function runConversation(task: TaskRun, validated: ValidateSpecResult, agentId: string, ws: PreparedWorkspace, attempt: number): Promise<AgentRunResult> {
   const { tenantId, taskId } = task.input;
   const conversationId = `${tenantId}/${taskId}/${workflowInfo().runId}/${attempt}`;
   const limits = await startConversation({ tenantId, taskId, agentId, conversationId, spec: validated.spec });

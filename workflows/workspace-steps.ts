@@ -6,7 +6,8 @@
 import { CancellationScope, log } from '@temporalio/workflow';
 import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
-import { ACCEPTANCE_GATE_PREFIX, type GateCommand } from '../domain/task';
+import { ACCEPTANCE_GATE_PREFIX } from '../domain/gate-names';
+import type { GateCommand } from '../domain/task';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import { runConversation } from './conversation';
 import type { TaskRun } from './task-run';

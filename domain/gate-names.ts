@@ -1,0 +1,20 @@
+/**
+ * What a command gate may be called. Arbiter's own gates and the spec's acceptance gates own
+ * their names, so no repository policy or submitter gate can pass itself off as one of them.
+ */
+
+/** What a command gate's name may be: it names a checkout folder and a row of evidence. */
+export const GATE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Gates Arbiter always runs itself; no command gate may take these names. */
+export const RESERVED_GATE_NAMES = ['budget', 'scope', 'spec', 'protected', 'tree'];
+
+/** Acceptance criteria become gates named with this prefix, so submitter gates may not use it. */
+export const ACCEPTANCE_GATE_PREFIX = 'acceptance-';
+
+/** Why a gate name (a submitter's or a policy's) cannot be used, or undefined. */
+export function reservedGateNameProblem(name: string): string | undefined {
+  if (RESERVED_GATE_NAMES.includes(name.toLowerCase())) return `gate name '${name}' is reserved for Arbiter's own gate`;
+  if (name.toLowerCase().startsWith(ACCEPTANCE_GATE_PREFIX)) return `gate name '${name}' is reserved: '${ACCEPTANCE_GATE_PREFIX}*' names the spec's acceptance criteria`;
+  return undefined;
+}
