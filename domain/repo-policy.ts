@@ -2,7 +2,7 @@
  * A target repository's CAWS policy (`.caws/policy.yaml`, or the legacy `tier-policy.json`
  * shape), normalised: per-tier budgets, gate modes and waiver rules. Both formats in the CAWS
  * corpus load; anything malformed is refused with the field named. Pure: the caller reads the
- * file (at the task's base commit) and passes the parsed object.
+ * file (at the repository's trusted ref, never the submitter's base) and passes the parsed object.
  */
 import { z } from 'zod';
 import { DEFAULT_TIER_POLICY, type ChangeBudget } from './policy';
@@ -58,7 +58,7 @@ const CurrentPolicy = z
           .object({
             enabled: z.boolean().optional(),
             mode: Mode.optional(),
-            /** Arbiter extension: a command that makes this gate run in every task's workspace. */
+            /** Arbiter extension: a command that makes this gate run in every task, on the change's tree. */
             command: z.array(z.string().min(1)).min(1).optional(),
           })
           .passthrough(),

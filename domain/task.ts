@@ -17,7 +17,7 @@ export const IdPartSchema = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
 });
 
-/** A named command run in the workspace as a verification gate (argv, never a shell string). */
+/** A named command run as a verification gate on a fresh checkout of the change (argv, never a shell string). */
 export const GateCommandSchema = z.object({
   name: z.string().regex(GATE_NAME_PATTERN, 'gate name must be a short identifier'),
   argv: z.array(z.string().min(1)).min(1, 'gate argv must name a program'),
