@@ -11,7 +11,6 @@ import { createDeliveryActivities } from './delivery';
 import { createFeedbackActivities } from './feedback';
 import { createRepoPolicyActivities } from './repo-policy';
 import { createRoutingActivities } from './routing';
-import { createSandboxActivities } from './sandbox/activities';
 import { createCommandRunner } from './sandbox/commands';
 import { createFileTools } from './sandbox/file-tools';
 import { createSpecActivities } from './spec';
@@ -34,7 +33,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createRepoPolicyActivities(),
     ...createWorkspaceActivities(deps),
     ...createAgentActivities(deps, tools, runCommand),
-    ...createSandboxActivities(tools, runCommand),
     ...createConversationActivities(deps, tools, runCommand),
     ...createVerificationActivities(deps, runCommand),
     ...createVerdictActivities(deps),
