@@ -48,10 +48,10 @@ const purityPatterns = [
   {
     // Value imports of the impure layers. `import type { ArbiterActivities } from '../activities'`
     // stays allowed: types are erased and pull nothing into the workflow bundle.
-    regex: '^(?:\\.\\.?/)+(?:activities|db|workers|client)(?:/.*)?$',
+    regex: '^(?:\\.\\.?/)+(?:activities|host|db|workers|client)(?:/.*)?$',
     caseSensitive: true,
     allowTypeImports: true,
-    message: `${WHY_DETERMINISM}: no value imports from activities/, db/, workers/ or client/ (they do I/O) — call activities through proxyActivities; \`import type\` is fine.`,
+    message: `${WHY_DETERMINISM}: no value imports from activities/, host/, db/, workers/ or client/ (they do I/O) — call activities through proxyActivities; \`import type\` is fine.`,
   },
 ];
 

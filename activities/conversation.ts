@@ -16,12 +16,12 @@ import type { PolicyViolation } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
 import type { Db } from '../db/client';
 import { conversationMessages, conversations } from '../db/schema';
-import { executeToolCall } from './agent-tool-calls';
+import { executeToolCall } from '../host/sandbox/tool-calls';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
-import type { CommandRunner } from './sandbox/commands';
-import type { FileTools } from './sandbox/file-tools';
+import type { CommandRunner } from '../host/sandbox/commands';
+import type { FileTools } from '../host/sandbox/file-tools';
 
 type Message = typeof conversationMessages.$inferSelect;
 

@@ -19,14 +19,14 @@ import type { Db } from '../db/client';
 import { appendProvenance, runEventKey } from '../db/provenance';
 import { tasks } from '../db/schema';
 import { deliveryBranch } from '../temporal-config';
-import { loadArtifact } from './artifacts';
+import { loadArtifact } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
-import { git, resolveCommit } from './git';
+import { git, resolveCommit } from '../host/git';
 import { parseActivityInput } from './input';
-import { policyProblems } from './repo-policy';
+import { policyProblems } from '../host/trusted-policy';
 import { currentRun } from './run-identity';
-import { verifyEnvelope } from './signing';
-import { storedVerdict } from './verdict';
+import { verifyEnvelope } from '../host/signing';
+import { storedVerdict } from '../db/verdicts';
 
 type Input = ReturnType<typeof DeliverChangeInput.parse>;
 

@@ -1,8 +1,8 @@
 /** What every activity factory receives: injected, so tests and workers wire real instances. */
 import type { Db } from '../db/client';
 import type { BreakerPolicy } from '../db/agent-stats';
-import type { SandboxConfig } from './sandbox/config';
-import type { VerdictSigner } from './signing';
+import type { SandboxConfig } from '../host/sandbox/config';
+import type { VerdictSigner } from '../host/signing';
 
 /** Shared dependencies of Arbiter's activities. */
 export interface ActivityDeps {

@@ -4,15 +4,15 @@
  * type of the returned object.
  */
 import { log } from '@temporalio/activity';
-import { createAgentActivities } from './agents';
+import { createAgentActivities } from './agent-runs';
 import { createConversationActivities } from './conversation';
 import type { ActivityDeps } from './deps';
 import { createDeliveryActivities } from './delivery';
 import { createFeedbackActivities } from './feedback';
 import { createRepoPolicyActivities } from './repo-policy';
 import { createRoutingActivities } from './routing';
-import { createCommandRunner } from './sandbox/commands';
-import { createFileTools } from './sandbox/file-tools';
+import { createCommandRunner } from '../host/sandbox/commands';
+import { createFileTools } from '../host/sandbox/file-tools';
 import { createSpecActivities } from './spec';
 import { createTransitionActivities } from './transitions';
 import { createVerdictActivities } from './verdict';

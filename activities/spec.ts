@@ -8,7 +8,7 @@ import { ValidateSpecInput, type ValidateSpecResult } from '../domain/activity-i
 import { SpecInvalidError } from '../domain/errors';
 import { scopeReachingProtected } from '../domain/protected-paths';
 import { validateWorkingSpec, type WorkingSpec } from '../domain/spec';
-import { sha256 } from './digest';
+import { sha256 } from '../host/digest';
 import { parseActivityInput } from './input';
 
 /** Parses YAML text; a syntax error becomes a spec problem with its line. */

@@ -5,7 +5,6 @@
  * stored; a stored verdict that differs is refused, never returned in place of this one.
  */
 import { randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
 import { verdictStatement } from '../domain/dsse';
@@ -13,20 +12,11 @@ import { RecordMismatchError } from '../domain/errors';
 import { buildVerdictPayload } from '../domain/verdict';
 import type { VerdictOutcome } from '../domain/task';
 import { verdicts } from '../db/schema';
-import type { Db } from '../db/client';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import { appendProvenance, runEventKey } from '../db/provenance';
-
-/** The verdict stored for one run of a task, if any: what delivery checks and a retry finds. */
-export async function storedVerdict(db: Db, tenantId: string, taskId: string, runId: string): Promise<typeof verdicts.$inferSelect | undefined> {
-  const [row] = await db
-    .select()
-    .from(verdicts)
-    .where(and(eq(verdicts.tenantId, tenantId), eq(verdicts.taskId, taskId), eq(verdicts.runId, runId)));
-  return row;
-}
+import { storedVerdict } from '../db/verdicts';
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {

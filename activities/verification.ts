@@ -14,16 +14,16 @@ import { applyGateMode } from '../domain/verdict';
 import type { GateResult } from '../domain/task';
 import type { Db } from '../db/client';
 import { gateResults, waivers } from '../db/schema';
-import { storeArtifact } from './artifacts';
+import { storeArtifact } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
-import { changedFiles, decodePath, differingPaths, ignoredAmong, ignoredPaths, nestedRepositories, patchBytes, snapshotTree, treeEntries } from './diff';
-import { gitDirOf, objectGit } from './git';
+import { changedFiles, decodePath, differingPaths, ignoredAmong, ignoredPaths, nestedRepositories, patchBytes, snapshotTree, treeEntries } from '../host/diff';
+import { gitDirOf, objectGit } from '../host/git';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
-import type { CommandRunner } from './sandbox/commands';
-import { runningAsRoot } from './sandbox/config';
-import { checkoutTree, readBlobs } from './tree-checkout';
-import { chownTree } from './workspace';
+import type { CommandRunner } from '../host/sandbox/commands';
+import { runningAsRoot } from '../host/sandbox/config';
+import { checkoutTree, readBlobs } from '../host/tree-checkout';
+import { chownTree } from '../host/workspace';
 
 /** Active, unexpired waivers the spec names (`waiver_ids`): their deltas raise the budget. */
 async function specWaivers(db: Db, tenantId: string, ids: string[]): Promise<GrantedWaiver[]> {

@@ -7,7 +7,7 @@ import { TaskAlreadyEndedError } from '../domain/errors';
 import { parse as parseYaml } from 'yaml';
 import { isTerminal } from '../domain/lifecycle';
 import { existsSync } from 'node:fs';
-import { loadTrustedPolicy } from '../activities/repo-policy';
+import { loadTrustedPolicy } from '../host/trusted-policy';
 import { gateNameClashes } from '../domain/repo-policy';
 import { TaskInputSchema, type ParsedTaskInput, type TaskInput, type TaskSnapshot } from '../domain/task';
 import { ARBITER_STATE, DEFAULT_TASK_QUEUE, TENANT_ID, taskWorkflowId, type TaskRef } from '../temporal-config';

@@ -112,6 +112,8 @@ function ensureBubblewrap() {
 function build() {
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   say('compiling TypeScript');
+  // A clean output folder: a compiled file whose source moved or went away must not run.
+  fs.rmSync(path.join(ROOT, 'lib'), { recursive: true, force: true });
   if (!run(process.execPath, [tsc, '-p', 'tsconfig.json'])) fail('TypeScript compilation failed (see errors above)');
 }
 

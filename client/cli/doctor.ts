@@ -7,7 +7,7 @@ import { Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { missingSearchAttributes } from '../../temporal-config/ensure-search-attributes';
 import { connectionOptions } from '../../temporal-config/connection';
-import { sandboxProbe } from '../../activities/sandbox/bwrap';
+import { sandboxProbe } from '../../host/sandbox/bwrap';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
 import { EXIT } from './output';

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { createCommandRunner } from '../../activities/sandbox/commands';
-import { writeRefusal } from '../../activities/sandbox/write-policy';
+import { createCommandRunner } from '../../host/sandbox/commands';
+import { writeRefusal } from '../../host/sandbox/write-policy';
 import { loadClientConfig } from '../config';
 import { EXIT, UsageError } from './output';
 

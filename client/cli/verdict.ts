@@ -7,27 +7,21 @@
 import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { and, eq } from 'drizzle-orm';
-import { keyIdOf, verifyEnvelope } from '../../activities/signing';
+import { keyIdOf, verifyEnvelope } from '../../host/signing';
 import { openDatabase } from '../../db/client';
-import { tasks, verdicts } from '../../db/schema';
+import { currentVerdict } from '../../db/verdicts';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { loadClientConfig } from '../config';
 import { EXIT, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
 
-async function storedVerdict(task: string, tenant: string | undefined) {
+async function verdictOf(task: string, tenant: string | undefined) {
   const config = loadClientConfig();
   const ref = parseTaskArg(task, tenant ?? config.defaultTenant);
   if (!config.databaseUrl) throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
   const database = openDatabase(config.databaseUrl, { max: 1 });
   try {
-    // The verdict of the run that owns the task; a run that took it over replaced any earlier one.
-    const [task] = await database.db.select({ runId: tasks.runId }).from(tasks).where(and(eq(tasks.tenantId, ref.tenantId), eq(tasks.id, ref.taskId)));
-    const [row] = await database.db
-      .select()
-      .from(verdicts)
-      .where(and(eq(verdicts.tenantId, ref.tenantId), eq(verdicts.taskId, ref.taskId), eq(verdicts.runId, task?.runId ?? '')));
+    const row = await currentVerdict(database.db, ref.tenantId, ref.taskId);
     if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}`);
     return row;
   } finally {
@@ -47,7 +41,7 @@ function trustedKeyIds(keyFile: string | undefined): string[] {
 
 async function verify(target: string, opts: { key?: string; tenant?: string; json?: boolean }): Promise<number> {
   const fromFile = existsSync(target);
-  const row = fromFile ? undefined : await storedVerdict(target, opts.tenant);
+  const row = fromFile ? undefined : await verdictOf(target, opts.tenant);
   const text = fromFile ? readFileSync(target, 'utf8') : row?.envelope;
   if (!text) throw new Error(`task ${target} has a verdict without a signed envelope`);
   const trusted = trustedKeyIds(opts.key);
@@ -74,7 +68,7 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
     .option('--json', 'the decoded statement and envelope')
     .action((task: string, opts: { tenant?: string; json?: boolean }) =>
       run(async () => {
-        const row = await storedVerdict(task, opts.tenant);
+        const row = await verdictOf(task, opts.tenant);
         if (!row.envelope) throw new Error('this verdict has no signed envelope');
         if (opts.json) {
           const statement = JSON.parse(Buffer.from(JSON.parse(row.envelope).payload, 'base64').toString('utf8'));

@@ -51,7 +51,7 @@ const FORBIDDEN: Array<[label: string, code: string]> = [
   ['@temporalio/client', "import { Client } from '@temporalio/client';\nexport const f = Client;\n"],
   ['@temporalio/worker', "import { Worker } from '@temporalio/worker';\nexport const f = Worker;\n"],
   ['value import from ../activities', "import { createActivities } from '../activities';\nexport const f = createActivities;\n"],
-  ['value import from ../activities/git', "import { git } from '../activities/git';\nexport const f = git;\n"],
+  ['value import from ../host/git', "import { git } from '../host/git';\nexport const f = git;\n"],
   ['value import from ../db/client', "import { db } from '../db/client';\nexport const f = db;\n"],
   ['value re-export from ../db', "export { db } from '../db';\n"],
   ['process.env', 'export const f = process.env.HOME;\n'],

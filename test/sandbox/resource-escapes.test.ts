@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { resetSandboxProbe } from '../../activities/sandbox/bwrap';
+import { resetSandboxProbe } from '../../host/sandbox/bwrap';
 import { PolicyViolationError, SandboxUnavailableError } from '../../domain/errors';
 import { uniqueId } from '../helpers/fixtures';
 import { assertNoProcessesLeft, sandboxTask, smallConfig, type SandboxTask } from './escape-helpers';

@@ -1,6 +1,6 @@
 /** Worker and client configuration parsed from the environment: defaults, errors, secrets. */
 import assert from 'node:assert/strict';
-import { DEFAULT_SANDBOX_CONFIG } from '../../activities/sandbox/config';
+import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

@@ -4,12 +4,12 @@
  * infrastructure errors propagate (and are retried).
  */
 import { z } from 'zod';
-import type { RunToolCallInput } from '../domain/activity-io';
-import { FileToolError, PolicyViolationError } from '../domain/errors';
-import { policyFromSpec, type PolicyViolation } from '../domain/sandbox';
-import type { WorkingSpec } from '../domain/spec';
-import type { CommandRunner } from './sandbox/commands';
-import type { FileTools } from './sandbox/file-tools';
+import type { RunToolCallInput } from '../../domain/activity-io';
+import { FileToolError, PolicyViolationError } from '../../domain/errors';
+import { policyFromSpec, type PolicyViolation } from '../../domain/sandbox';
+import type { WorkingSpec } from '../../domain/spec';
+import type { CommandRunner } from './commands';
+import type { FileTools } from './file-tools';
 
 const Args = {
   list_files: z.object({ path: z.string().optional() }),

@@ -5,7 +5,7 @@ import { linkSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, wr
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { resolveInWorkspace } from '../../activities/workspace-paths';
+import { resolveInWorkspace } from '../../host/workspace-paths';
 import { PathEscapeError } from '../../domain/errors';
 
 async function refused(workspace: string, relative: string, reason: RegExp): Promise<void> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { retainWorkspace, sweepWorkspaces } from '../../activities/workspace-retention';
+import { retainWorkspace, sweepWorkspaces } from '../../host/workspace-retention';
 
 describe('workspace retention', () => {
   it('sweeps only retained workspaces whose time has passed', async () => {

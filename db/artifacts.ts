@@ -5,9 +5,9 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import { RecordMismatchError } from '../domain/errors';
-import type { Db } from '../db/client';
-import { artifacts } from '../db/schema';
-import { sha256 } from './digest';
+import type { Db } from './client';
+import { artifacts } from './schema';
+import { sha256 } from '../host/digest';
 
 /**
  * Stores an artifact, or replaces one the same run stored under the same id (a step run again

@@ -11,11 +11,11 @@ import { AgentConfigError, AgentFailedError, FileToolError } from '../domain/err
 import { policyFromSpec, type SandboxPolicy } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
 import type { ActivityDeps } from './deps';
-import { gitDirOf } from './git';
+import { gitDirOf } from '../host/git';
 import { parseActivityInput } from './input';
-import type { CommandRunner } from './sandbox/commands';
-import type { FileTools } from './sandbox/file-tools';
-import { resetWorkspace } from './workspace';
+import type { CommandRunner } from '../host/sandbox/commands';
+import type { FileTools } from '../host/sandbox/file-tools';
+import { resetWorkspace } from '../host/workspace';
 
 interface StepContext {
   agentId: string;

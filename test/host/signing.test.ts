@@ -8,7 +8,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createVerdictSigner, keyIdOf, loadOrCreateSigningKey, publicKeyFromKeyId, verifyEnvelope } from '../../activities/signing';
+import { createVerdictSigner, keyIdOf, loadOrCreateSigningKey, publicKeyFromKeyId, verifyEnvelope } from '../../host/signing';
 import { verdictStatement } from '../../domain/dsse';
 import type { VerdictPayload } from '../../domain/verdict';
 import { defaultSigningKeyFile } from '../../workers/worker';

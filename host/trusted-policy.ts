@@ -1,0 +1,93 @@
+/**
+ * A target repository's trusted policy: the ref that names it — the repository's own git config
+ * `arbiter.policyRef`, else the branch its main HEAD names — never the submitter's `baseRef`,
+ * which only says where the agent starts. Read when a run starts, and again by delivery to check
+ * that a verdict was judged by it.
+ */
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { PolicyProvenance, TrustedPolicy } from '../domain/activity-io';
+import { PolicyInvalidError, TargetRepoError } from '../domain/errors';
+import { InvalidPolicyError, normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
+import { DELIVERY_BRANCH_PREFIX } from '../temporal-config';
+import { sha256 } from './digest';
+import { git, gitBytes, GitCommandError, resolveCommit } from './git';
+import { assertGitRepo } from './workspace';
+
+/** Where a repository keeps its CAWS policy, in order of preference. */
+const POLICY_FILES = ['.caws/policy.yaml', '.caws/policy.yml', '.caws/tier-policy.json'];
+
+/** `arbiter.policyRef` from the repository's config; undefined only when it is not set (any other failure throws). */
+async function configuredRef(repoPath: string): Promise<string | undefined> {
+  try {
+    return (await git(repoPath, ['config', '--get', 'arbiter.policyRef'])).trim() || undefined;
+  } catch (err) {
+    if (err instanceof GitCommandError && err.exitCode === 1) return undefined;
+    throw new TargetRepoError(`cannot read arbiter.policyRef of ${repoPath}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The branch the repository's own HEAD names — the main repository's, never a linked
+ * worktree's, whose HEAD anyone with that worktree checked out could point anywhere.
+ */
+async function mainBranch(repoPath: string): Promise<string> {
+  const common = path.resolve(repoPath, (await git(repoPath, ['rev-parse', '--git-common-dir'])).trim());
+  const head = await git(common, [`--git-dir=${common}`, 'symbolic-ref', '--quiet', 'HEAD']).catch(() => '');
+  if (!head.trim()) throw new TargetRepoError(`the HEAD of ${repoPath} is detached, so it names no policy branch: set arbiter.policyRef (git -C ${repoPath} config arbiter.policyRef refs/heads/main)`);
+  return head.trim();
+}
+
+/** The ref whose policy governs `repoPath`: `arbiter.policyRef` from its config, else the branch its HEAD names. */
+async function trustedRef(repoPath: string): Promise<string> {
+  const ref = (await configuredRef(repoPath)) ?? (await mainBranch(repoPath));
+  if (ref.startsWith(`refs/heads/${DELIVERY_BRANCH_PREFIX}`) || ref.startsWith(DELIVERY_BRANCH_PREFIX)) {
+    throw new TargetRepoError(`the policy ref of ${repoPath} is '${ref}', an Arbiter delivery branch: agents' changes never judge themselves; check out or configure the real branch`);
+  }
+  return ref;
+}
+
+async function readPolicyFile(repoPath: string, commit: string): Promise<{ file: string; bytes: Buffer } | undefined> {
+  for (const file of POLICY_FILES) {
+    const bytes = await gitBytes(repoPath, ['cat-file', 'blob', `${commit}:${file}`]).catch(() => undefined);
+    if (bytes !== undefined) return { file, bytes };
+  }
+  return undefined;
+}
+
+function parsePolicy(file: string, text: string): RepoPolicy {
+  try {
+    return normaliseRepoPolicy(parseYaml(text));
+  } catch (err) {
+    throw new PolicyInvalidError(file, err instanceof InvalidPolicyError ? err.problems : [(err as Error).message.split('\n')[0]]);
+  }
+}
+
+/** The policy at the repository's trusted ref, with where it came from and the digest of its bytes. */
+export async function loadTrustedPolicy(repoPath: string): Promise<TrustedPolicy> {
+  await assertGitRepo(repoPath);
+  const ref = await trustedRef(repoPath);
+  const commit = await resolveCommit(repoPath, ref);
+  if (!commit) throw new TargetRepoError(`the policy ref '${ref}' of ${repoPath} does not name a commit`);
+  const found = await readPolicyFile(repoPath, commit);
+  if (!found) return { policy: normaliseRepoPolicy(undefined), provenance: { source: 'default', digest: 'default', file: null, ref, commit } };
+  const policy = parsePolicy(found.file, found.bytes.toString('utf8'));
+  return { policy, provenance: { source: policy.source, digest: sha256(found.bytes), file: found.file, ref, commit } };
+}
+
+/**
+ * Why `claimed` is not `repoPath`'s own policy, or nothing: it must name the repository's
+ * trusted ref, a commit that ref has reached, and the exact bytes of the policy at that commit.
+ * Delivery asks this, so a verdict judged by any other policy never lands.
+ */
+export async function policyProblems(repoPath: string, claimed: PolicyProvenance): Promise<string[]> {
+  const ref = await trustedRef(repoPath);
+  const head = await resolveCommit(repoPath, ref);
+  if (claimed.ref !== ref) return [`verdict was judged by the policy of '${claimed.ref}', but the repository's trusted ref is '${ref}'`];
+  if (!head) return [`the repository's trusted ref '${ref}' names no commit`];
+  const reached = await git(repoPath, ['merge-base', '--is-ancestor', claimed.commit, head]).then(() => true, () => false);
+  if (!reached) return [`verdict's policy commit ${claimed.commit} is not on the trusted ref '${ref}'`];
+  const found = await readPolicyFile(repoPath, claimed.commit);
+  const digest = found ? sha256(found.bytes) : 'default';
+  return digest === claimed.digest ? [] : [`verdict's policy digest ${claimed.digest} is not the policy at ${claimed.commit} (${digest})`];
+}
