@@ -6,10 +6,10 @@
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
-import { DEFAULT_SANDBOX_CONFIG } from '../activities/sandbox/config';
+import { DEFAULT_SANDBOX_CONFIG } from '../host/sandbox/config';
 import { recordOutcome } from '../db/agent-stats';
 import { agents } from '../db/schema';
-import { createVerdictSigner, loadOrCreateSigningKey } from '../activities/signing';
+import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
 import { runBench, withBenchDatabase } from './harness';
 
 async function main(): Promise<void> {

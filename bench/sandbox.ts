@@ -6,10 +6,10 @@
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { createCommandRunner } from '../activities/sandbox/commands';
-import { DEFAULT_SANDBOX_CONFIG, runningAsRoot } from '../activities/sandbox/config';
-import { createFileTools } from '../activities/sandbox/file-tools';
-import { runProcess } from '../activities/process';
+import { createCommandRunner } from '../host/sandbox/commands';
+import { DEFAULT_SANDBOX_CONFIG, runningAsRoot } from '../host/sandbox/config';
+import { createFileTools } from '../host/sandbox/file-tools';
+import { runProcess } from '../host/process';
 import { runBench, withBenchDatabase } from './harness';
 
 function stats(samples: number[]): { mean: number; p50: number; p95: number } {

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
-import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../activities/sandbox/config';
+import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../host/sandbox/config';
 import { DatabaseUrlSchema, redactDatabaseUrl } from '../db/client';
 import { TemporalEnvSchema, temporalProfileFromEnv, withoutEmptyValues, type TemporalProfile } from '../temporal-config/connection';
 
