@@ -9,6 +9,10 @@ import { GateCommandSchema, IdPartSchema } from './task';
 import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult, VerdictOutcome } from './task';
+import type { DiffSummary } from './diff';
+
+/** `measureDiff` returns it, so activity code finds it beside the other activity shapes. */
+export type { DiffSummary } from './diff';
 
 const TaskKey = { tenantId: IdPartSchema, taskId: IdPartSchema };
 const SpecSchema = z.custom<WorkingSpec>((v) => typeof v === 'object' && v !== null, 'spec must be a normalised spec');
@@ -130,25 +134,6 @@ export interface AgentRunResult {
 export const MeasureDiffInput = z.object({ ...TaskKey, workspacePath: z.string(), baseCommit: GitObjectId });
 /** Input of `measureDiff`. */
 export type MeasureDiffInput = z.input<typeof MeasureDiffInput>;
-/** The measured change: counts, the tree it pins, and the stored patch's id and digest. */
-export interface DiffSummary {
-  filesChanged: number;
-  linesAdded: number;
-  linesDeleted: number;
-  /** Bytes the change adds, counted from tree objects with every file read as text: nothing an agent writes shrinks it. */
-  bytesAdded: number;
-  /** Changed files git's content check (no attributes) calls binary. */
-  binaryFiles: number;
-  /** Ignored files the agent left in its workspace: in no tree, never gated or delivered (first 50 named). */
-  leftBehind: { count: number; paths: string[] };
-  /** Folders (not ignored) holding a `.git` of their own: kept out of the tree, and refused by the `tree` gate. */
-  nestedRepositories: string[];
-  /** git tree id of the measured workspace: what is checked and delivered. */
-  treeId: string;
-  /** sha256 of the binary-safe patch bytes; the patch itself is stored as an artifact. */
-  digest: string;
-  artifactId: string;
-}
 
 /** The measured tree and the spec whose budget and scope it must meet. */
 export const CheckBudgetAndScopeInput = z.object({

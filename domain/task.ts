@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { idPartProblem } from '../temporal-config';
 import { GATE_NAME_PATTERN, reservedGateNameProblem } from './gate-names';
-import type { DiffSummary } from './activity-io';
+import type { DiffSummary } from './diff';
 import type { TaskState } from './lifecycle';
 import type { PolicyViolation } from './sandbox';
 import type { WaiverRequest } from './waiver';

@@ -1,0 +1,24 @@
+/**
+ * The measured change as the workflow, the verdict and the CLI see it. Its own module so the
+ * task snapshot and the activity shapes can both name it without importing each other.
+ */
+
+/** The measured change: counts, the tree it pins, and the stored patch's id and digest. */
+export interface DiffSummary {
+  filesChanged: number;
+  linesAdded: number;
+  linesDeleted: number;
+  /** Bytes the change adds, counted from tree objects with every file read as text: nothing an agent writes shrinks it. */
+  bytesAdded: number;
+  /** Changed files git's content check (no attributes) calls binary. */
+  binaryFiles: number;
+  /** Ignored files the agent left in its workspace: in no tree, never gated or delivered (first 50 named). */
+  leftBehind: { count: number; paths: string[] };
+  /** Folders (not ignored) holding a `.git` of their own: kept out of the tree, and refused by the `tree` gate. */
+  nestedRepositories: string[];
+  /** git tree id of the measured workspace: what is checked and delivered. */
+  treeId: string;
+  /** sha256 of the binary-safe patch bytes; the patch itself is stored as an artifact. */
+  digest: string;
+  artifactId: string;
+}
