@@ -12,6 +12,7 @@ import { gateNameClashes } from '../domain/repo-policy';
 import { TaskInputSchema, type ParsedTaskInput, type TaskInput, type TaskSnapshot } from '../domain/task';
 import { ARBITER_STATE, DEFAULT_TASK_QUEUE, TENANT_ID, taskWorkflowId, type TaskRef } from '../temporal-config';
 import { connectionOptions, type TemporalProfile } from '../temporal-config/connection';
+import { zodProblems } from '../domain/zod-issues';
 import type { ApproveWaiver, RejectWaiver, WaiverDecisionResult } from '../domain/waiver';
 import { approveWaiverUpdate, cancelSignal, getStateQuery, rejectWaiverUpdate } from '../workflows/definitions';
 import type { taskLifecycle } from '../workflows';
@@ -102,7 +103,7 @@ export class ArbiterClient {
   /** Starts the task, or attaches to the run that already has its workflow id. */
   async submit(raw: TaskInput): Promise<Submission> {
     const parsed = TaskInputSchema.safeParse(raw);
-    if (!parsed.success) throw new InvalidTaskInputError(parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`));
+    if (!parsed.success) throw new InvalidTaskInputError(zodProblems(parsed.error));
     const input = parsed.data;
     const workflowId = taskWorkflowId(input);
     const existing = await this.existingRun(workflowId);

@@ -8,6 +8,7 @@ import { TaskInputSchema, type ParsedTaskInput, type TaskSnapshot } from '../dom
 import { GateNameReservedError, WorkflowIdMismatchError } from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
 import { gateNameClashes } from '../domain/repo-policy';
+import { zodProblems } from '../domain/zod-issues';
 import { deliverChange, loadRepoPolicy, routeTask, validateSpec } from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
@@ -47,7 +48,7 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
 function parseInput(raw: unknown): ParsedTaskInput {
   const parsed = TaskInputSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
+    const problems = zodProblems(parsed.error);
     throw ApplicationFailure.nonRetryable(`invalid task input: ${problems.join('; ')}`, 'InvalidTaskInputError', problems);
   }
   const { workflowId } = workflowInfo();
