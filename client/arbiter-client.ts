@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { loadTrustedPolicy } from '../host/trusted-policy';
 import { gateNameClashes } from '../domain/repo-policy';
 import { TaskInputSchema, type ParsedTaskInput, type TaskInput, type TaskSnapshot } from '../domain/task';
-import { ARBITER_STATE, DEFAULT_TASK_QUEUE, TENANT_ID, taskWorkflowId, type TaskRef } from '../temporal-config';
+import { ARBITER_STATE, DEFAULT_TASK_QUEUE, TASK_WORKFLOW_TYPE, TENANT_ID, taskWorkflowId, type TaskRef } from '../temporal-config';
 import { connectionOptions, type TemporalProfile } from '../temporal-config/connection';
 import { zodProblems } from '../domain/zod-issues';
 import type { ApproveWaiver, RejectWaiver, WaiverDecisionResult } from '../domain/waiver';
@@ -110,7 +110,7 @@ export class ArbiterClient {
     if (existing) return { workflowId, ...existing, attached: true };
     await refuseClashingGates(input);
     try {
-      const handle = await this.temporal.workflow.start<typeof taskLifecycle>('taskLifecycle', {
+      const handle = await this.temporal.workflow.start<typeof taskLifecycle>(TASK_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.taskQueue,
         args: [input],

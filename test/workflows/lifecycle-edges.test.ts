@@ -8,6 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { InvalidTaskInputError } from '../../client/arbiter-client';
 import { upsertAgent } from '../../db/agents';
 import type { TaskInput } from '../../domain/task';
+import { TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 
@@ -74,7 +75,7 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
 
   it('a hand-started workflow with bad input fails at once, naming the problems', async () => {
     const { client, taskQueue } = testStack();
-    const handle = await client.temporal.workflow.start('taskLifecycle', {
+    const handle = await client.temporal.workflow.start(TASK_WORKFLOW_TYPE, {
       taskQueue,
       workflowId: `task/${uniqueId('tenant')}/${uniqueId('task')}`,
       args: [{ tenantId: 'ok', taskId: 'bad id!', repoPath: 'relative/path' }],

@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { testServerPath } from '../../client/paths';
 import { approvers } from '../../db/schema';
 import type { TaskSnapshot } from '../../domain/task';
-import { SEARCH_ATTRIBUTE_KEYS, taskWorkflowId } from '../../temporal-config';
+import { SEARCH_ATTRIBUTE_KEYS, TASK_WORKFLOW_TYPE, taskWorkflowId } from '../../temporal-config';
 import { createArbiterWorker } from '../../workers/worker';
 import { addScriptedAgent, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
@@ -48,7 +48,7 @@ describe('waiver window (time-skipping server)', function () {
     const running = worker.run();
     let final: TaskSnapshot;
     try {
-      final = (await env.client.workflow.execute('taskLifecycle', { taskQueue, workflowId: taskWorkflowId(input), args: [input] })) as TaskSnapshot;
+      final = (await env.client.workflow.execute(TASK_WORKFLOW_TYPE, { taskQueue, workflowId: taskWorkflowId(input), args: [input] })) as TaskSnapshot;
     } finally {
       worker.shutdown();
       await running;
