@@ -21,19 +21,19 @@ export async function runConversation(task: TaskRun, validated: ValidateSpecResu
   let costUsd = 0;
   for (let turn = 1; turn <= limits.maxTurns; turn++) {
     if (Date.now() - started > limits.maxWallClockSeconds * 1000) throw new AgentFailedError(agentId, `ran past its wall-clock limit of ${limits.maxWallClockSeconds}s`);
-    task.snapshot.subState = `agent turn ${turn}`;
+    task.setSubState(`agent turn ${turn}`);
     const reply = await callModel({ tenantId, taskId, agentId, conversationId, turn });
     tokens += reply.promptTokens + reply.completionTokens;
     costUsd += reply.costUsd;
-    task.usage = { tokens, costUsd };
+    task.recordUsage({ tokens, costUsd });
     if (tokens > limits.maxTokens) throw new AgentFailedError(agentId, `used ${tokens} tokens, over its limit of ${limits.maxTokens}`);
     if (reply.toolCalls.length === 0) {
-      task.snapshot.subState = null;
+      task.setSubState(null);
       return { agentId, stepsApplied: turn, summary: `conversation ended after ${turn} turn(s): ${reply.summary.slice(0, 200)}`, tokens, costUsd };
     }
     for (const call of reply.toolCalls) {
       const result = await host.runToolCall({ tenantId, taskId, conversationId, callId: call.id, name: call.name, arguments: call.arguments, workspacePath: ws.workspacePath, spec: validated.spec });
-      if (result.violation) task.snapshot.violations.push(result.violation);
+      if (result.violation) task.addViolation(result.violation);
       if (!result.ok) log.info('tool call refused or failed; the model sees why', { tool: call.name, summary: result.summary });
     }
   }

@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure, CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ValidateSpecResult } from '../domain/activity-io';
-import { TaskInputSchema, type ParsedTaskInput, type TaskSnapshot } from '../domain/task';
+import { TaskInputSchema, type ParsedTaskInput, type TaskError, type TaskSnapshot } from '../domain/task';
 import { GateNameReservedError, WorkflowIdMismatchError } from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
 import { gateNameClashes } from '../domain/repo-policy';
@@ -18,6 +18,9 @@ import { decideOutcome } from '../domain/verdict';
 import { waivable } from './waiver';
 import { buildWorkspace, recordVerdict, releaseWorkspace, verifyInWorkspace, type Workspace } from './workspace-steps';
 
+/** How verification ended: passed (VERIFIED), or the error the task fails with. */
+type VerifyOutcome = { passed: true } | { passed: false; error: TaskError };
+
 /** Runs one task; returns the final snapshot (also for REJECTED, FAILED and CANCELLED). */
 export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot> {
   const task = new TaskRun(parseInput(raw));
@@ -25,9 +28,7 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
   setHandler(getStateQuery, () => task.snapshot);
   task.waiverDesk.register();
   setHandler(cancelSignal, ({ reason }) => {
-    if (task.terminal || task.cancelReason) return;
-    task.cancelReason = reason ?? 'cancel requested';
-    work.cancel();
+    if (task.requestCancel(reason ?? 'cancel requested')) work.cancel();
   });
   try {
     await work.run(() => runLifecycle(task));
@@ -64,14 +65,14 @@ async function runLifecycle(task: TaskRun): Promise<void> {
   try {
     const agentId = await routeStep(task, validated);
     const workspace = await executeStep(task, validated, agentId);
-    const passed = await verifyStep(task, validated, agentId, workspace);
+    const verified = await verifyStep(task, validated, agentId, workspace);
     await feedbackAfterVerdict(task, validated.spec.mode);
-    if (passed) await completeStep(task, validated);
-    else await task.fail('FAILED', task.waiverError ?? task.gatesFailedError(), { verdict: 'FAIL' });
+    if (verified.passed) await completeStep(task, validated);
+    else await task.fail('FAILED', verified.error, { verdict: 'FAIL' });
   } catch (err) {
     if (isCancellation(err)) throw err;
     const error = describeFailure(err);
-    if (error.violation) task.snapshot.violations.push(error.violation);
+    if (error.violation) task.addViolation(error.violation);
     await feedbackAfterFailure(task, validated.spec.mode, error);
     await task.fail('FAILED', error);
   }
@@ -84,7 +85,7 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
   try {
     const validated = await validateSpec({ tenantId, taskId, specYaml, specFormat });
     const { spec, warnings } = validated;
-    task.snapshot.spec = { id: spec.id, title: spec.title, riskTier: spec.riskTier, mode: spec.mode, format: spec.format, warnings };
+    task.recordSpec({ id: spec.id, title: spec.title, riskTier: spec.riskTier, mode: spec.mode, format: spec.format, warnings });
     await task.enter('SPEC_APPROVED', warnings.length ? `${warnings.length} warning(s)` : undefined, { specId: spec.id, riskTier: spec.riskTier });
     return validated;
   } catch (err) {
@@ -101,12 +102,11 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
 async function routeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<string> {
   await task.enter('ROUTING');
   const { tenantId, taskId, agentHint, repoPath } = task.input;
-  task.policy = await loadRepoPolicy({ tenantId, taskId, repoPath });
-  const clashes = gateNameClashes(task.input.gates, task.policy.policy);
+  task.setPolicy(await loadRepoPolicy({ tenantId, taskId, repoPath }));
+  const clashes = gateNameClashes(task.input.gates, task.trustedPolicy().policy);
   if (clashes.length) throw new GateNameReservedError(clashes);
   const decision = await routeTask({ tenantId, taskId, taskType: spec.mode, agentHint });
-  task.snapshot.routing = { agentId: decision.agentId, reason: decision.reason, candidates: decision.candidates.length };
-  task.agentKind = decision.agentKind;
+  task.recordRouting(decision);
   await task.enter('ROUTED', `agent ${decision.agentId}`, { agentId: decision.agentId });
   return decision.agentId;
 }
@@ -115,16 +115,17 @@ async function routeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<s
 async function executeStep(task: TaskRun, validated: ValidateSpecResult, agentId: string): Promise<Workspace> {
   await task.enter('EXECUTING');
   const { workspace, run } = await buildWorkspace(task, validated, agentId);
-  task.usage = { tokens: run.tokens ?? 0, costUsd: run.costUsd ?? 0 };
+  task.recordUsage({ tokens: run.tokens ?? 0, costUsd: run.costUsd ?? 0 });
   await task.enter('EXECUTION_COMPLETE', run.summary);
   return workspace;
 }
 
 /**
  * VERIFYING → VERIFIED on PASS (or WAIVED). A failure only waivable gates caused waits for a
- * waiver first; on FAIL the verdict is recorded and the caller ends the task FAILED.
+ * waiver first; on FAIL the verdict is recorded and the outcome names the error the caller
+ * ends the task FAILED with (the waiver's when it did not come, else the failed gates).
  */
-async function verifyStep(task: TaskRun, validated: ValidateSpecResult, agentId: string, workspace: Workspace): Promise<boolean> {
+async function verifyStep(task: TaskRun, validated: ValidateSpecResult, agentId: string, workspace: Workspace): Promise<VerifyOutcome> {
   await task.enter('VERIFYING');
   const ws = await verifyInWorkspace(task, validated, agentId, workspace);
   const waivers: string[] = [];
@@ -132,16 +133,15 @@ async function verifyStep(task: TaskRun, validated: ValidateSpecResult, agentId:
   if (policy.waivers.enabled && decideOutcome(task.snapshot.gates) === 'FAIL' && waivable(task.snapshot.gates)) {
     const answer = await task.waiverDesk.request(validated, policy);
     if ('error' in answer) {
-      task.waiverError = answer.error;
       await recordVerdict(task, validated, agentId, ws, []);
-      return false;
+      return { passed: false, error: answer.error };
     }
     waivers.push(answer.waiverId);
   }
   await recordVerdict(task, validated, agentId, ws, waivers);
-  const passed = task.snapshot.verdict?.outcome !== 'FAIL';
-  if (passed) await task.enter('VERIFIED', waivers.length ? `waived by ${waivers.join(', ')}` : 'all gates passed', { verdict: task.snapshot.verdict?.outcome });
-  return passed;
+  if (task.snapshot.verdict?.outcome === 'FAIL') return { passed: false, error: task.gatesFailedError() };
+  await task.enter('VERIFIED', waivers.length ? `waived by ${waivers.join(', ')}` : 'all gates passed', { verdict: task.snapshot.verdict?.outcome });
+  return { passed: true };
 }
 
 /** VERIFIED → COMPLETED: the verified patch lands on its branch. Delivery, once begun, is never cut short. */
@@ -150,7 +150,7 @@ async function completeStep(task: TaskRun, { spec }: ValidateSpecResult): Promis
   const { verdict, diff, workspace } = task.snapshot;
   if (!verdict || !diff || !workspace) throw new Error('cannot deliver before a verdict');
   const deliveredAt = new Date().toISOString();
-  task.snapshot.delivery = await CancellationScope.nonCancellable(() =>
+  const delivery = await CancellationScope.nonCancellable(() =>
     deliverChange({
       tenantId,
       taskId,
@@ -164,5 +164,6 @@ async function completeStep(task: TaskRun, { spec }: ValidateSpecResult): Promis
       deliveredAt,
     }),
   );
-  await task.enter('COMPLETED', `delivered to ${task.snapshot.delivery.branch}`, { verdict: verdict.outcome });
+  task.recordDelivery(delivery);
+  await task.enter('COMPLETED', `delivered to ${delivery.branch}`, { verdict: verdict.outcome });
 }

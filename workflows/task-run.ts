@@ -1,37 +1,36 @@
 /**
- * The workflow's own record of a task: the snapshot `getState` returns, and `enter`, the one
- * way the state changes — checked against the lifecycle, mirrored into search attributes and
+ * The workflow's own record of a task, as `orderImpl` is the orders reference app's: the snapshot
+ * `getState` returns changes only through the named methods here. `enter` is the one way the
+ * lifecycle state changes — checked against the lifecycle, mirrored into search attributes and
  * the UI's current details, and persisted as a task event.
  */
 import { CancellationScope, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycle';
-import type { TrustedPolicy } from '../domain/activity-io';
-import type { ParsedTaskInput, TaskError, TaskSnapshot } from '../domain/task';
+import type { Delivery, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
+import type { DiffSummary } from '../domain/diff';
+import type { PolicyViolation } from '../domain/sandbox';
+import type { GateResult, ParsedTaskInput, TaskError, TaskSnapshot } from '../domain/task';
+import type { WaiverRequest } from '../domain/waiver';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
 import { recordTransition } from './activity-proxies';
-import { WaiverDesk } from './waiver';
+import { WaiverDesk, type WaiverTask } from './waiver';
 
+type Usage = { tokens: number; costUsd: number };
 type TaskColumns = { specId?: string; riskTier?: number; agentId?: string; verdict?: string; error?: string; repoPath?: string };
 
-/** Mutable state of one task run, owned by the workflow. */
-export class TaskRun {
-  readonly snapshot: TaskSnapshot;
-  cancelReason: string | undefined;
-  /** Model usage reported by the agent run, for the agent's statistics. */
-  usage = { tokens: 0, costUsd: 0 };
-  /** Kind of the routed agent: `openai` runs as a conversation loop in the workflow. */
-  agentKind = '';
-  /** Workspaces built so far; names each agent run's conversation. */
-  workspaceAttempt = 0;
+/** Mutable state of one task run, owned by the workflow: every change goes through a method here. */
+export class TaskRun implements WaiverTask {
+  private readonly current: TaskSnapshot;
+  private cancelledFor: string | undefined;
+  private modelUsage: Usage = { tokens: 0, costUsd: 0 };
+  private routedKind = '';
+  private workspacesBuilt = 0;
+  private policy: TrustedPolicy | undefined;
   /** Takes waiver approvals and rejections for this task. */
   readonly waiverDesk = new WaiverDesk(this);
-  /** The repository's policy, read once from its trusted ref before routing; fixed for the run. */
-  policy: TrustedPolicy | undefined;
-  /** Why a waiver did not come (rejected or timed out), when that is what failed the task. */
-  waiverError: TaskError | undefined;
 
   constructor(readonly input: ParsedTaskInput) {
-    this.snapshot = {
+    this.current = {
       taskId: input.taskId,
       tenantId: input.tenantId,
       workflowId: workflowInfo().workflowId,
@@ -51,10 +50,39 @@ export class TaskRun {
     };
   }
 
+  /** What `getState` returns; read-only here so that only this class's methods change it. */
+  get snapshot(): Readonly<TaskSnapshot> {
+    return this.current;
+  }
+
+  /** Model usage reported by the agent run, for the agent's statistics. */
+  get usage(): Usage {
+    return this.modelUsage;
+  }
+
+  /** Why the task is being cancelled, once a cancel has been asked for. */
+  get cancelReason(): string | undefined {
+    return this.cancelledFor;
+  }
+
+  /** Records a cancel request; false (and nothing changes) when the task has ended or is already being cancelled. */
+  requestCancel(reason: string): boolean {
+    if (this.terminal || this.cancelledFor) return false;
+    this.cancelledFor = reason;
+    return true;
+  }
+
+  /** Kind of the routed agent: `openai` runs as a conversation loop in the workflow. */
+  get agentKind(): string {
+    return this.routedKind;
+  }
+
+  /** The lifecycle state the task is in. */
   get state(): TaskState {
     return this.snapshot.state;
   }
 
+  /** True once the task has reached an end state. */
   get terminal(): boolean {
     return this.snapshot.history.length > 0 && isTerminal(this.snapshot.state);
   }
@@ -72,9 +100,93 @@ export class TaskRun {
     await this.persist(from, to, note, columns);
   }
 
+  /** Records the validated spec's summary; shown from SPEC_APPROVED on. */
+  recordSpec(spec: NonNullable<TaskSnapshot['spec']>): void {
+    this.current.spec = spec;
+  }
+
+  /** Fixes the repository's policy for the rest of the run (read once, before routing). */
+  setPolicy(policy: TrustedPolicy): void {
+    this.policy = policy;
+  }
+
+  /** Records the routing decision and the routed agent's kind. */
+  recordRouting(decision: RoutingDecision): void {
+    this.current.routing = { agentId: decision.agentId, reason: decision.reason, candidates: decision.candidates.length };
+    this.routedKind = decision.agentKind;
+  }
+
+  /** Records a freshly prepared workspace; returns its attempt number, which names the agent run's conversation. */
+  recordWorkspace(ws: { baseCommit: string; hostQueue: string }): number {
+    this.current.workspace = { baseCommit: ws.baseCommit, hostQueue: ws.hostQueue };
+    this.workspacesBuilt += 1;
+    return this.workspacesBuilt;
+  }
+
+  /** Records the model usage so far (the whole run's once the agent has finished). */
+  recordUsage(usage: Usage): void {
+    this.modelUsage = usage;
+  }
+
+  /** Records the measured change that the gates judge. */
+  recordDiff(diff: DiffSummary): void {
+    this.current.diff = diff;
+  }
+
+  /** Replaces the gate results (the arbiter's own checks, before any command gate runs). */
+  setGates(gates: GateResult[]): void {
+    this.current.gates = gates;
+  }
+
+  /** Appends one gate's result. */
+  addGate(gate: GateResult): void {
+    this.current.gates.push(gate);
+  }
+
+  /** Marks gate `name` passed with `detail`, as an applied waiver does. */
+  waiveGate(name: string, detail: string): void {
+    const gate = this.current.gates.find((g) => g.name === name);
+    if (gate) Object.assign(gate, { status: 'pass', detail });
+  }
+
+  /** Records an operation the sandbox refused. */
+  addViolation(violation: PolicyViolation): void {
+    this.current.violations.push(violation);
+  }
+
+  /** Says what the task is doing within its state (`null` when nothing in particular); cleared by every transition. */
+  setSubState(subState: string | null): void {
+    this.current.subState = subState;
+  }
+
+  /** Shows the waiver the task now waits for (`awaiting_waiver`). */
+  openWaiver(request: WaiverRequest): void {
+    this.current.pendingWaiver = request;
+    this.current.subState = 'awaiting_waiver';
+    this.refreshDetails();
+  }
+
+  /** Records one approval of the pending waiver. */
+  addWaiverApproval(approval: WaiverRequest['approvals'][number]): void {
+    this.current.pendingWaiver?.approvals.push(approval);
+  }
+
+  /** Ends the wait for a waiver; returns the request as it stood. */
+  closeWaiver(): WaiverRequest | null {
+    const pending = this.current.pendingWaiver;
+    this.current.pendingWaiver = null;
+    this.current.subState = null;
+    return pending;
+  }
+
+  /** Records where the change was delivered. */
+  recordDelivery(delivery: Delivery): void {
+    this.current.delivery = delivery;
+  }
+
   /** Records the verdict in the snapshot and the `Verdict` search attribute as soon as it exists. */
-  setVerdict(verdict: { outcome: 'PASS' | 'FAIL' | 'WAIVED'; digest: string }): void {
-    this.snapshot.verdict = verdict;
+  setVerdict(verdict: NonNullable<TaskSnapshot['verdict']>): void {
+    this.current.verdict = verdict;
     upsertSearchAttributes([{ key: VERDICT, value: verdict.outcome }]);
     setCurrentDetails(this.details());
   }
@@ -98,7 +210,7 @@ export class TaskRun {
 
   /** Ends the task with `to` (REJECTED / FAILED) and the reason. */
   async fail(to: 'REJECTED' | 'FAILED', error: TaskError, columns: TaskColumns = {}): Promise<void> {
-    this.snapshot.error = error;
+    this.current.error = error;
     await this.enter(to, error.message, { ...columns, error: `${error.type}: ${error.message}` });
   }
 
@@ -111,9 +223,9 @@ export class TaskRun {
       recordTransition({ tenantId, taskId, workflowId, seq, from, to, at, note, task: columns }),
     );
     if (this.snapshot.history.length !== seq) throw new Error(`concurrent transitions at seq ${seq}`);
-    this.snapshot.state = to;
-    this.snapshot.subState = null;
-    this.snapshot.history.push(note ? { state: to, at, note } : { state: to, at });
+    this.current.state = to;
+    this.current.subState = null;
+    this.current.history.push(note ? { state: to, at, note } : { state: to, at });
     this.updateSearchAttributes(columns);
     setCurrentDetails(this.details());
     log.info('task state changed', { from, to, seq, ...(note ? { note } : {}) });

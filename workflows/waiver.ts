@@ -10,11 +10,10 @@ import type { ValidateSpecResult } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { effectiveBudget, requiredApprovers } from '../domain/policy';
 import type { RiskTier } from '../domain/spec';
-import type { GateResult, TaskError } from '../domain/task';
-import { ApproveWaiverSchema, RejectWaiverSchema, WAIVABLE_GATES, type ApproveWaiver, type WaiverDecisionResult } from '../domain/waiver';
+import type { GateResult, TaskError, TaskSnapshot } from '../domain/task';
+import { ApproveWaiverSchema, RejectWaiverSchema, WAIVABLE_GATES, type ApproveWaiver, type WaiverDecisionResult, type WaiverRequest } from '../domain/waiver';
 import { authorizeWaiverDecision, storeWaiver } from './activity-proxies';
 import { approveWaiverUpdate, rejectWaiverUpdate } from './definitions';
-import type { TaskRun } from './task-run';
 
 type Decision = { kind: 'approved'; approvals: ApproveWaiver[] } | { kind: 'rejected'; approver: string; reason: string };
 
@@ -24,12 +23,25 @@ export function waivable(gates: readonly GateResult[]): boolean {
   return failing.length > 0 && failing.every((g) => WAIVABLE_GATES.includes(g.name));
 }
 
+/**
+ * What the desk needs of its task: the task's key, the snapshot's change and pending waiver to
+ * read, and the task's own methods to change them. The task run owns its state; the desk asks.
+ */
+export interface WaiverTask {
+  readonly input: { tenantId: string; taskId: string };
+  readonly snapshot: Pick<Readonly<TaskSnapshot>, 'diff' | 'pendingWaiver'>;
+  openWaiver(request: WaiverRequest): void;
+  addWaiverApproval(approval: WaiverRequest['approvals'][number]): void;
+  closeWaiver(): WaiverRequest | null;
+  waiveGate(name: string, detail: string): void;
+}
+
 /** Owns the pending request and the two update handlers of one task. */
 export class WaiverDesk {
   private decision: Decision | undefined;
   private approvals: ApproveWaiver[] = [];
 
-  constructor(private readonly task: TaskRun) {}
+  constructor(private readonly task: WaiverTask) {}
 
   /** Registers the updates; before a waiver is pending they are refused by their validators. */
   register(): void {
@@ -63,7 +75,7 @@ export class WaiverDesk {
     await authorizeWaiverDecision({ tenantId, taskId, approver: input.approver, riskTier: pending.riskTier, decision: 'approve', detail: { reasonCode: input.reasonCode } });
     if (this.decision || pending.approvals.some((a) => a.approver === input.approver)) return this.result();
     this.approvals.push(input);
-    pending.approvals.push({ approver: input.approver, reasonCode: input.reasonCode, at: new Date().toISOString() });
+    this.task.addWaiverApproval({ approver: input.approver, reasonCode: input.reasonCode, at: new Date().toISOString() });
     if (pending.approvals.length >= pending.approversRequired) this.decision = { kind: 'approved', approvals: this.approvals };
     return this.result();
   }
@@ -91,7 +103,7 @@ export class WaiverDesk {
     if (diff.bytesAdded > maxBytes) return { error: { type: 'ByteBudgetNotWaivable', message: `the change adds ${diff.bytesAdded} bytes, over the byte budget of ${maxBytes}, which no waiver raises` } };
     const delta = { maxFiles: Math.max(0, diff.filesChanged - budget.maxFiles), maxLoc: Math.max(0, lines - budget.maxLoc) };
     const hours = policy.waivers.windowHours;
-    this.task.snapshot.pendingWaiver = {
+    this.task.openWaiver({
       gates: ['budget'],
       delta,
       riskTier: spec.riskTier,
@@ -99,13 +111,9 @@ export class WaiverDesk {
       approvals: [],
       deadline: new Date(Date.now() + hours * 3_600_000).toISOString(),
       maxExpiryHours: policy.waivers.maxExpiryDays * 24,
-    };
-    this.task.snapshot.subState = 'awaiting_waiver';
-    this.task.refreshDetails();
+    });
     const decided = await condition(() => this.decision !== undefined, hours * 3_600_000);
-    const pending = this.task.snapshot.pendingWaiver;
-    this.task.snapshot.pendingWaiver = null;
-    this.task.snapshot.subState = null;
+    const pending = this.task.closeWaiver();
     if (!decided || !this.decision) return { error: { type: 'WaiverExpired', message: `no waiver decision within ${hours} hour(s)` } };
     if (this.decision.kind === 'rejected') return { error: { type: 'WaiverRejected', message: `waiver rejected by ${this.decision.approver}: ${this.decision.reason}` } };
     const { tenantId, taskId } = this.task.input;
@@ -125,8 +133,7 @@ export class WaiverDesk {
       expiresAt: new Date(Date.now() + expiresInHours * 3_600_000).toISOString(),
       budgetDetail,
     });
-    const gate = this.task.snapshot.gates.find((g) => g.name === 'budget');
-    if (gate) Object.assign(gate, { status: 'pass', detail: budgetDetail });
+    this.task.waiveGate('budget', budgetDetail);
     return { waiverId };
   }
 }

@@ -47,7 +47,7 @@ async function withRebuild<T>(task: TaskRun, agentId: string, validated: Validat
     } catch (err) {
       if (!isHostLost(err) || rebuilds >= MAX_REBUILDS) throw err;
       log.warn('workspace host lost; rebuilding the workspace', { hostQueue: ws?.hostQueue });
-      task.snapshot.subState = 'rebuilding workspace (host lost)';
+      task.setSubState('rebuilding workspace (host lost)');
       ws = undefined;
     }
   }
@@ -58,12 +58,11 @@ export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResul
   const { tenantId, taskId, repoPath, baseRef } = task.input;
   for (let rebuilds = 0; ; rebuilds++) {
     const ws = await prepareWorkspace({ tenantId, taskId, repoPath, baseRef });
-    task.snapshot.workspace = { baseCommit: ws.baseCommit, hostQueue: ws.hostQueue };
-    task.workspaceAttempt += 1;
+    const attempt = task.recordWorkspace(ws);
     try {
       const run =
         task.agentKind === 'openai'
-          ? await runConversation(task, validated, agentId, ws, task.workspaceAttempt)
+          ? await runConversation(task, validated, agentId, ws, attempt)
           : await hostSteps(task, ws).executeAgent({ tenantId, taskId, agentId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, spec: validated.spec });
       return { workspace: ws, run };
     } catch (err) {
@@ -81,16 +80,16 @@ export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecRe
     const steps = hostSteps(task, ws);
     const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
     const diff = await steps.measureDiff(at);
-    task.snapshot.diff = diff;
-    task.snapshot.gates = await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy, specWarnings: validated.warnings, leftBehind: diff.leftBehind, nestedRepositories: diff.nestedRepositories, trustedCommit: provenance.commit });
+    task.recordDiff(diff);
+    task.setGates(await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy, specWarnings: validated.warnings, leftBehind: diff.leftBehind, nestedRepositories: diff.nestedRepositories, trustedCommit: provenance.commit }));
     for (const { gate, source } of commandGates(task, validated, policy)) {
-      task.snapshot.subState = `gate:${gate.name}`;
+      task.setSubState(`gate:${gate.name}`);
       const mode = policy.gateModes[gate.name] ?? 'block';
-      task.snapshot.gates.push(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, treeId: diff.treeId, gate, source, mode }));
+      task.addGate(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, treeId: diff.treeId, gate, source, mode }));
     }
     return ws;
   });
-  task.snapshot.subState = null;
+  task.setSubState(null);
   return ws;
 }
 
