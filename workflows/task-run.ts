@@ -72,6 +72,11 @@ export class TaskRun implements WaiverTask {
     return true;
   }
 
+  /** Workspaces built so far; names each agent run's conversation. */
+  get workspaceAttempt(): number {
+    return this.workspacesBuilt;
+  }
+
   /** Kind of the routed agent: `openai` runs as a conversation loop in the workflow. */
   get agentKind(): string {
     return this.routedKind;
@@ -116,11 +121,10 @@ export class TaskRun implements WaiverTask {
     this.routedKind = decision.agentKind;
   }
 
-  /** Records a freshly prepared workspace; returns its attempt number, which names the agent run's conversation. */
-  recordWorkspace(ws: { baseCommit: string; hostQueue: string }): number {
+  /** Records a freshly prepared workspace; each one counts as a new attempt. */
+  recordWorkspace(ws: { baseCommit: string; hostQueue: string }): void {
     this.current.workspace = { baseCommit: ws.baseCommit, hostQueue: ws.hostQueue };
     this.workspacesBuilt += 1;
-    return this.workspacesBuilt;
   }
 
   /** Records the model usage so far (the whole run's once the agent has finished). */

@@ -37,17 +37,20 @@ function commandGates(task: TaskRun, validated: ValidateSpecResult, policy: Repo
   ];
 }
 
-/** Runs `attempt`; when the workspace's host is lost, rebuilds the workspace and runs it again. */
-async function withRebuild<T>(task: TaskRun, agentId: string, validated: ValidateSpecResult, first: Workspace | undefined, attempt: (ws: Workspace) => Promise<T>): Promise<T> {
+/**
+ * Runs `attempt` in `first`, or in a workspace from `rebuild` when there is none; when the
+ * workspace's host is lost, calls `onLost` and runs it again in a rebuilt one, at most
+ * MAX_REBUILDS times. The one loop behind every "rebuild when the host is lost".
+ */
+async function withRebuild<T>(first: Workspace | undefined, rebuild: () => Promise<Workspace>, attempt: (ws: Workspace) => Promise<T>, onLost: (ws: Workspace | undefined) => void): Promise<T> {
   let ws = first;
   for (let rebuilds = 0; ; rebuilds++) {
     try {
-      if (!ws) ws = (await buildWorkspace(task, validated, agentId)).workspace;
+      ws ??= await rebuild();
       return await attempt(ws);
     } catch (err) {
       if (!isHostLost(err) || rebuilds >= MAX_REBUILDS) throw err;
-      log.warn('workspace host lost; rebuilding the workspace', { hostQueue: ws?.hostQueue });
-      task.setSubState('rebuilding workspace (host lost)');
+      onLost(ws);
       ws = undefined;
     }
   }
@@ -56,40 +59,47 @@ async function withRebuild<T>(task: TaskRun, agentId: string, validated: Validat
 /** Prepares a fresh workspace on any worker and runs the agent in it on that worker. */
 export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string): Promise<{ workspace: Workspace; run: AgentRunResult }> {
   const { tenantId, taskId, repoPath, baseRef } = task.input;
-  for (let rebuilds = 0; ; rebuilds++) {
+  const prepare = async () => {
     const ws = await prepareWorkspace({ tenantId, taskId, repoPath, baseRef });
-    const attempt = task.recordWorkspace(ws);
-    try {
-      const run =
-        task.agentKind === 'openai'
-          ? await runConversation(task, validated, agentId, ws, attempt)
-          : await hostSteps(task, ws).executeAgent({ tenantId, taskId, agentId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, spec: validated.spec });
-      return { workspace: ws, run };
-    } catch (err) {
-      if (!isHostLost(err) || rebuilds >= MAX_REBUILDS) throw err;
-      log.warn('workspace host lost before the agent ran; preparing again', { hostQueue: ws.hostQueue });
-    }
-  }
+    task.recordWorkspace(ws);
+    return ws;
+  };
+  const runAgent = async (workspace: Workspace) => ({ workspace, run: await runAgentIn(task, validated, agentId, workspace) });
+  return withRebuild(undefined, prepare, runAgent, (lost) => log.warn('workspace host lost before the agent ran; preparing again', { hostQueue: lost?.hostQueue }));
+}
+
+/** The routed agent's run in `ws`: a conversation in the workflow for `openai` agents, one host activity otherwise. */
+function runAgentIn(task: TaskRun, validated: ValidateSpecResult, agentId: string, ws: Workspace): Promise<AgentRunResult> {
+  const { tenantId, taskId } = task.input;
+  if (task.agentKind === 'openai') return runConversation(task, validated, agentId, ws, task.workspaceAttempt);
+  return hostSteps(task, ws).executeAgent({ tenantId, taskId, agentId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, spec: validated.spec });
 }
 
 /** Measures the change, checks budget and scope and runs every gate; returns the workspace verified. */
 export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string, first: Workspace): Promise<Workspace> {
-  const { tenantId, taskId } = task.input;
-  const { policy, provenance } = task.trustedPolicy();
-  const ws = await withRebuild(task, agentId, validated, first, async (ws) => {
-    const steps = hostSteps(task, ws);
-    const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
-    const diff = await steps.measureDiff(at);
-    task.recordDiff(diff);
-    task.setGates(await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy, specWarnings: validated.warnings, leftBehind: diff.leftBehind, nestedRepositories: diff.nestedRepositories, trustedCommit: provenance.commit }));
-    for (const { gate, source } of commandGates(task, validated, policy)) {
-      task.setSubState(`gate:${gate.name}`);
-      const mode = policy.gateModes[gate.name] ?? 'block';
-      task.addGate(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, treeId: diff.treeId, gate, source, mode }));
-    }
-    return ws;
+  const rebuild = async () => (await buildWorkspace(task, validated, agentId)).workspace;
+  const ws = await withRebuild(first, rebuild, (ws) => gateWorkspace(task, validated, ws), (lost) => {
+    log.warn('workspace host lost; rebuilding the workspace', { hostQueue: lost?.hostQueue });
+    task.setSubState('rebuilding workspace (host lost)');
   });
   task.setSubState(null);
+  return ws;
+}
+
+/** One verification pass in `ws`: the diff, the arbiter's budget and scope checks, then every command gate. */
+async function gateWorkspace(task: TaskRun, validated: ValidateSpecResult, ws: Workspace): Promise<Workspace> {
+  const { tenantId, taskId } = task.input;
+  const { policy, provenance } = task.trustedPolicy();
+  const steps = hostSteps(task, ws);
+  const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
+  const diff = await steps.measureDiff(at);
+  task.recordDiff(diff);
+  task.setGates(await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy, specWarnings: validated.warnings, leftBehind: diff.leftBehind, nestedRepositories: diff.nestedRepositories, trustedCommit: provenance.commit }));
+  for (const { gate, source } of commandGates(task, validated, policy)) {
+    task.setSubState(`gate:${gate.name}`);
+    const mode = policy.gateModes[gate.name] ?? 'block';
+    task.addGate(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, treeId: diff.treeId, gate, source, mode }));
+  }
   return ws;
 }
 
