@@ -10,6 +10,7 @@ import type { Delivery, RoutingDecision, TrustedPolicy } from '../domain/activit
 import type { DiffSummary } from '../domain/diff';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { GateResult, ParsedTaskInput, TaskError, TaskSnapshot } from '../domain/task';
+import { summarizeTask } from '../domain/task-summary';
 import type { WaiverRequest } from '../domain/waiver';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
 import { recordTransition } from './activity-proxies';
@@ -244,22 +245,9 @@ export class TaskRun implements WaiverTask {
     ]);
   }
 
-  /** Markdown shown as the run's current details in the Web UI. */
+  /** Markdown shown as the run's current details in the Web UI: the task summary, one paragraph a line. */
   private details(): string {
-    const s = this.snapshot;
-    const lines = [`**${s.state}**${s.subState ? ` (${s.subState})` : ''} — task \`${s.tenantId}/${s.taskId}\``];
-    if (s.spec) lines.push(`Spec: ${s.spec.id} "${s.spec.title}" (tier ${s.spec.riskTier}, ${s.spec.mode})`);
-    if (s.routing) lines.push(`Agent: ${s.routing.agentId} — ${s.routing.reason}`);
-    if (s.diff) lines.push(`Diff: ${s.diff.filesChanged} file(s), +${s.diff.linesAdded}/-${s.diff.linesDeleted}`);
-    for (const g of s.gates) lines.push(`Gate ${g.name} (${g.source}): ${g.status} — ${g.detail}`);
-    if (s.verdict) lines.push(`Verdict: ${s.verdict.outcome} ${s.verdict.digest}`);
-    if (s.delivery) lines.push(`Delivered: branch ${s.delivery.branch} @ ${s.delivery.commit.slice(0, 12)}`);
-    if (s.pendingWaiver) {
-      const w = s.pendingWaiver;
-      lines.push(`Awaiting waiver for ${w.gates.join(', ')}: +${w.delta.maxFiles} files, +${w.delta.maxLoc} lines; ${w.approvals.length}/${w.approversRequired} approval(s), until ${w.deadline}`);
-    }
-    for (const v of s.violations) lines.push(`Policy violation: ${v.op} ${v.path} — ${v.reason}`);
-    if (s.error) lines.push(`Error: ${s.error.type}: ${s.error.message}`);
-    return lines.join('\n\n');
+    const { ref, state, lines } = summarizeTask(this.current);
+    return [`**${state}** — task \`${ref}\``, ...lines.map((l) => (l.label ? `**${l.label}** ${l.text}` : l.text))].join('\n\n');
   }
 }

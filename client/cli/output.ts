@@ -3,6 +3,7 @@
  * watching a task move.
  */
 import type { TaskSnapshot } from '../../domain/task';
+import { summarizeTask } from '../../domain/task-summary';
 
 /** Exit codes: 0 success, 1 the operation failed, 2 bad usage. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -38,23 +39,10 @@ export function statusJson(s: TaskSnapshot): Record<string, unknown> {
   };
 }
 
-/** A readable multi-line status. */
+/** A readable multi-line status: the task summary's lines under a `tenant/task  STATE` headline, labels in a column. */
 export function statusText(s: TaskSnapshot): string {
-  const lines = [`${s.tenantId}/${s.taskId}  ${s.state}${s.subState ? ` (${s.subState})` : ''}`];
-  if (s.spec) lines.push(`  spec     ${s.spec.id} — ${s.spec.title} (tier ${s.spec.riskTier}, ${s.spec.mode})`);
-  if (s.routing) lines.push(`  agent    ${s.routing.agentId} (${s.routing.reason})`);
-  if (s.diff) lines.push(`  diff     ${s.diff.filesChanged} file(s) +${s.diff.linesAdded}/-${s.diff.linesDeleted}`);
-  for (const g of s.gates) lines.push(`  gate     ${g.name} (${g.source}): ${g.status} — ${g.detail}`);
-  for (const v of s.violations ?? []) lines.push(`  refused  ${v.op} ${v.path}: ${v.reason}`);
-  if (s.pendingWaiver) {
-    const w = s.pendingWaiver;
-    lines.push(`  waiver   awaiting approval for ${w.gates.join(', ')} (+${w.delta.maxFiles} files, +${w.delta.maxLoc} lines): ${w.approvals.length}/${w.approversRequired}, until ${w.deadline}`);
-  }
-  if (s.verdict) lines.push(`  verdict  ${s.verdict.outcome} ${s.verdict.digest}`);
-  if (s.delivery) lines.push(`  branch   ${s.delivery.branch} @ ${s.delivery.commit.slice(0, 12)}`);
-  if (s.error) lines.push(`  error    ${s.error.type}: ${s.error.message}`);
-  for (const p of s.error?.problems ?? []) lines.push(`           - ${p}`);
-  return lines.join('\n');
+  const { ref, state, lines } = summarizeTask(s);
+  return [`${ref}  ${state}`, ...lines.map((l) => `  ${l.label.padEnd(8)} ${l.text}`)].join('\n');
 }
 
 /** Prints history entries not printed yet; returns how many have been printed in total. */
