@@ -87,7 +87,7 @@ export interface GateResult {
   outputTail?: string;
 }
 
-/** PASS / FAIL today; WAIVED arrives with human waivers. */
+/** The verdict: PASS, FAIL, or WAIVED when approved waivers covered the only failing gates. */
 export type VerdictOutcome = 'PASS' | 'FAIL' | 'WAIVED';
 
 /** One entry of the task's own history. */

@@ -9,7 +9,7 @@ import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycl
 import type { Delivery, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
 import type { DiffSummary } from '../domain/diff';
 import type { PolicyViolation } from '../domain/sandbox';
-import type { GateResult, ParsedTaskInput, TaskError, TaskSnapshot } from '../domain/task';
+import type { GateResult, ParsedTaskInput, TaskError, TaskSnapshot, VerdictOutcome } from '../domain/task';
 import { summarizeTask } from '../domain/task-summary';
 import type { WaiverRequest } from '../domain/waiver';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
@@ -17,7 +17,7 @@ import { recordTransition } from './activity-proxies';
 import { WaiverDesk, type WaiverTask } from './waiver';
 
 type Usage = { tokens: number; costUsd: number };
-type TaskColumns = { specId?: string; riskTier?: number; agentId?: string; verdict?: string; error?: string; repoPath?: string };
+type TaskColumns = { specId?: string; riskTier?: number; agentId?: string; verdict?: VerdictOutcome; error?: string; repoPath?: string };
 
 /** Mutable state of one task run, owned by the workflow: every change goes through a method here. */
 export class TaskRun implements WaiverTask {
@@ -214,7 +214,7 @@ export class TaskRun implements WaiverTask {
   }
 
   /** Ends the task with `to` (REJECTED / FAILED) and the reason. */
-  async fail(to: 'REJECTED' | 'FAILED', error: TaskError, columns: TaskColumns = {}): Promise<void> {
+  async fail(to: Extract<TaskState, 'REJECTED' | 'FAILED'>, error: TaskError, columns: TaskColumns = {}): Promise<void> {
     this.current.error = error;
     await this.enter(to, error.message, { ...columns, error: `${error.type}: ${error.message}` });
   }

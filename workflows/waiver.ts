@@ -9,7 +9,6 @@ import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow'
 import type { ValidateSpecResult } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { effectiveBudget, requiredApprovers } from '../domain/policy';
-import type { RiskTier } from '../domain/spec';
 import type { GateResult, TaskError, TaskSnapshot } from '../domain/task';
 import { ApproveWaiverSchema, RejectWaiverSchema, WAIVABLE_GATES, type ApproveWaiver, type WaiverDecisionResult, type WaiverRequest } from '../domain/waiver';
 import { authorizeWaiverDecision, storeWaiver } from './activity-proxies';
@@ -107,7 +106,7 @@ export class WaiverDesk {
       gates: ['budget'],
       delta,
       riskTier: spec.riskTier,
-      approversRequired: requiredApprovers(spec.riskTier as RiskTier, policy.waivers.minApprovers),
+      approversRequired: requiredApprovers(spec.riskTier, policy.waivers.minApprovers),
       approvals: [],
       deadline: new Date(Date.now() + hours * 3_600_000).toISOString(),
       maxExpiryHours: policy.waivers.maxExpiryDays * 24,

@@ -7,7 +7,7 @@ import { CancellationScope, log } from '@temporalio/workflow';
 import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { ACCEPTANCE_GATE_PREFIX } from '../domain/gate-names';
-import type { GateCommand } from '../domain/task';
+import type { GateCommand, GateSource } from '../domain/task';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import { runConversation } from './conversation';
 import type { TaskRun } from './task-run';
@@ -29,7 +29,7 @@ export function acceptanceGates({ spec }: ValidateSpecResult): GateCommand[] {
 }
 
 /** Every command gate with who asked for it: the repository's policy first, then the submitter's, then the spec's. */
-function commandGates(task: TaskRun, validated: ValidateSpecResult, policy: RepoPolicy): Array<{ gate: GateCommand; source: 'policy' | 'submitter' | 'acceptance' }> {
+function commandGates(task: TaskRun, validated: ValidateSpecResult, policy: RepoPolicy): Array<{ gate: GateCommand; source: Exclude<GateSource, 'arbiter'> }> {
   return [
     ...policy.commands.map((c) => ({ gate: { ...c, timeoutSeconds: 600 }, source: 'policy' as const })),
     ...task.input.gates.map((gate) => ({ gate, source: 'submitter' as const })),
