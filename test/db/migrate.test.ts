@@ -4,8 +4,7 @@
  * also applies to a database that already holds tasks from before it.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
@@ -14,6 +13,7 @@ import { projectRoot } from '../../client/paths';
 import { ensureDatabase } from '../../db/embedded';
 import { migrateDatabase, migrationsFolder } from '../../db/migrate';
 import { testStack } from '../helpers/stack';
+import { tempDir } from '../helpers/temp';
 
 const TABLES = ['tasks', 'task_events', 'agents', 'routing_decisions', 'gate_results', 'waivers', 'verdicts', 'provenance_events', 'artifacts', 'sandbox_events', 'agent_stats', 'agent_outcomes', 'conversations', 'conversation_messages', 'approvers', 'waiver_decisions'];
 
@@ -29,7 +29,7 @@ function journalEntries(): number {
 
 /** A migrations folder holding the committed migrations before `tag`: the schema as an older release left it. */
 function migrationsBefore(tag: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-migrations-'));
+  const dir = tempDir('arbiter-migrations-');
   const { entries, ...rest } = journal();
   const older = entries.slice(0, entries.findIndex((e) => e.tag === tag));
   mkdirSync(path.join(dir, 'meta'));

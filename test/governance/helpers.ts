@@ -7,14 +7,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import type { ScriptedStep } from '../../domain/agent';
 import type { GateResult, TaskInput, TaskSnapshot } from '../../domain/task';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { addScriptedAgent, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, makeRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 
 /** The verdict statement's predicate, as `arbiter verdict show --json` prints it. */
@@ -114,7 +113,7 @@ export function gateOf(final: TaskSnapshot, name: string): GateResult {
 
 /** A spec file on disk, for the CLI. */
 export function specFile(yaml: string): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'arbiter-gov-spec-')), 'spec.yaml');
+  const file = path.join(tempDir('arbiter-gov-spec-'), 'spec.yaml');
   writeFileSync(file, yaml);
   return file;
 }

@@ -7,8 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -20,7 +19,7 @@ import { taskEvents, tasks, verdicts } from '../../db/schema';
 import type { DeliverChangeInput, Delivery, DiffSummary, IssueVerdictInput, IssuedVerdict, PolicyProvenance } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
-import { gitIn, makeRepo, uniqueId } from '../helpers/fixtures';
+import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { refExists, sha256 } from './helpers';
 
@@ -61,7 +60,7 @@ function sideCommit(repo: string): string {
 
 /** A real change to `repo` (src/feature.js added), made in a clone: its tree id and exact patch bytes. */
 function changeTo(repo: string): { base: string; treeId: string; patch: Buffer } {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'arbiter-run-scope-'));
+  const work = tempDir('arbiter-run-scope-');
   gitIn(work, 'clone', '--quiet', repo, '.');
   writeFileSync(path.join(work, 'src', 'feature.js'), 'module.exports = () => 42;\n');
   gitIn(work, 'add', '--all');
@@ -124,7 +123,7 @@ describe('governance: records of one run are never another run\'s', function () 
     const otherRun = uniqueId('run');
     await assertRefused(asRun(passed.ref, otherRun).deliverChange(passed.delivery), 'DeliveryNotCoveredError', new RegExp(`task run is '${passed.runId}', not '${otherRun}'`), new RegExp(`no signed verdict was issued in run ${otherRun}`));
 
-    const stranger = createVerdictSigner(loadOrCreateSigningKey(path.join(mkdtempSync(path.join(os.tmpdir(), 'arbiter-key-')), 'k.pem')));
+    const stranger = createVerdictSigner(loadOrCreateSigningKey(path.join(tempDir('arbiter-key-'), 'k.pem')));
     await assertRefused(asRun(passed.ref, passed.runId, undefined, testActivityDeps({ signer: stranger })).deliverChange(passed.delivery), 'DeliveryNotCoveredError', /which is not a trusted key/);
 
     const { db } = testStack().database;

@@ -1,10 +1,9 @@
 /** Runs the real `arbiter` CLI (bin/arbiter.js) as a child process, asynchronously so the in-process worker keeps working. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { projectRoot } from '../../client/paths';
 import { testStack } from './stack';
+import { tempDir } from './temp';
 
 /** Exit code and output of one CLI run. */
 export interface CliResult {
@@ -35,6 +34,6 @@ export function cliEnv(): NodeJS.ProcessEnv {
     TEMPORAL_ADDRESS: stack.address,
     DATABASE_URL: stack.databaseUrl,
     ARBITER_TASK_QUEUE: stack.taskQueue,
-    ARBITER_HOME: mkdtempSync(path.join(os.tmpdir(), 'arbiter-cli-home-')),
+    ARBITER_HOME: tempDir('arbiter-cli-home-'),
   };
 }

@@ -1,13 +1,15 @@
 /** Builders for real target repositories, specs and agents used by integration tests. */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { upsertAgent } from '../../db/agents';
 import type { ScriptedStep } from '../../domain/agent';
 import { testStack } from './stack';
+import { tempDir } from './temp';
+
+export { tempDir, trackTempDir } from './temp';
 
 /** A short unique id, so tests never collide on tenants, tasks or agents. */
 export function uniqueId(prefix: string): string {
@@ -21,7 +23,7 @@ export function gitIn(dir: string, ...args: string[]): string {
 
 /** A git repository with `files` committed on `main`. */
 export function makeRepo(files: Record<string, string> = { 'src/app.js': 'module.exports = 1;\n', 'README.md': '# target\n' }): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-target-'));
+  const dir = tempDir('arbiter-target-');
   for (const [file, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     writeFileSync(path.join(dir, file), content);

@@ -21,6 +21,7 @@ import { migrateDatabase } from '../../db/migrate';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { installRuntimeLogger } from '../../workers/logger';
 import { createArbiterWorker, defaultSigningKeyFile, workflowsPath, type ArbiterWorker } from '../../workers/worker';
+import { removeTempDirs } from './temp';
 
 /** Everything a test needs to drive Arbiter for real. */
 export interface TestStack {
@@ -126,5 +127,7 @@ export const mochaHooks = {
     this.timeout(60_000);
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
     stack = undefined;
+    // Last, once no worker can still be using them: every folder the tests made with tempDir.
+    removeTempDirs();
   },
 };

@@ -1,13 +1,13 @@
 /** Workspace retention: kept for inspection until it expires, then swept; others left alone. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { retainWorkspace, sweepWorkspaces } from '../../host/workspace-retention';
+import { tempDir } from '../helpers/temp';
 
 describe('workspace retention', () => {
   it('sweeps only retained workspaces whose time has passed', async () => {
-    const home = mkdtempSync(path.join(os.tmpdir(), 'arbiter-retention-'));
+    const home = tempDir('arbiter-retention-');
     const root = (task: string) => path.join(home, 'workspaces', 'acme', task);
     for (const t of ['expired', 'kept', 'live']) mkdirSync(path.join(root(t), 'tree'), { recursive: true });
     const now = new Date('2026-06-01T12:00:00Z');
@@ -21,6 +21,6 @@ describe('workspace retention', () => {
   });
 
   it('does nothing for a home without workspaces', async () => {
-    assert.deepEqual(await sweepWorkspaces(mkdtempSync(path.join(os.tmpdir(), 'arbiter-empty-'))), []);
+    assert.deepEqual(await sweepWorkspaces(tempDir('arbiter-empty-')), []);
   });
 });

@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createVerdictSigner, keyIdOf, loadOrCreateSigningKey, publicKeyFromKeyId, verifyEnvelope } from '../../host/signing';
 import { verdictStatement } from '../../domain/dsse';
@@ -15,6 +14,7 @@ import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
+import { tempDir } from '../helpers/temp';
 
 const payload: VerdictPayload = {
   schema: 'arbiter.verdict/v2',
@@ -33,7 +33,7 @@ const payload: VerdictPayload = {
 };
 
 function signer() {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'arbiter-key-')), 'keys', 'k.pem');
+  const file = path.join(tempDir('arbiter-key-'), 'keys', 'k.pem');
   return { file, signer: createVerdictSigner(loadOrCreateSigningKey(file)) };
 }
 
@@ -100,7 +100,7 @@ describe('signed verdicts', function () {
     assert.equal(result.pinned, true);
     assert.equal(result.digest, final.verdict?.digest, 'the workflow reports the signed statement digest');
     const shown = await arbiter(['verdict', 'show', `${tenant}/${input.taskId}`], env);
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'arbiter-verdict-')), 'verdict.json');
+    const file = path.join(tempDir('arbiter-verdict-'), 'verdict.json');
     writeFileSync(file, shown.stdout);
     assert.equal((await arbiter(['verdict', 'verify', file, '--key', `${defaultSigningKeyFile(stack.home)}.pub`], env)).code, 0);
     const envelope = JSON.parse(shown.stdout);

@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { and, asc, eq, gt } from 'drizzle-orm';
@@ -20,6 +19,7 @@ import { PolicyViolationError } from '../../domain/errors';
 import type { SandboxPolicy } from '../../domain/sandbox';
 import { makeRepo, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
+import { tempDir } from '../helpers/temp';
 
 /** Everything may be written by scope: refusals in this suite come from confinement, not scope. */
 export const OPEN_POLICY: SandboxPolicy = { scopeIn: ['**'], scopeOut: [], riskTier: 3, allowShell: false };
@@ -39,7 +39,7 @@ export interface HostDir {
 }
 
 export function hostDir(): HostDir {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-host-'));
+  const dir = tempDir('arbiter-host-');
   const sentinel = path.join(dir, 'sentinel.txt');
   const content = `host-original ${uniqueId('secret')}\n`;
   writeFileSync(sentinel, content);

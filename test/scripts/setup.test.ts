@@ -4,17 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { copyFileSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { projectRoot, temporalCliPath, testServerPath } from '../../client/paths';
+import { tempDir } from '../helpers/temp';
 
 function which(name: string): string {
   return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
 }
 
 function scratchProject(tools: string[]): { dir: string; bin: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-setup-'));
+  const dir = tempDir('arbiter-setup-');
   mkdirSync(path.join(dir, 'scripts'));
   copyFileSync(path.join(projectRoot(), 'scripts', 'setup.js'), path.join(dir, 'scripts', 'setup.js'));
   writeFileSync(path.join(dir, 'package.json'), '{"name":"scratch","version":"0.0.0"}\n');
