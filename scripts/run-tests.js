@@ -3,6 +3,10 @@
  * Runs every compiled mocha suite (lib/test/**\/*.test.js) with the shared real stack as a
  * root-hook plugin, and ends with the plain summary line `N passed, N failed` that CI reads.
  * Arguments, if any, are file filters (substrings of the test file path).
+ *
+ * Suites under a pure folder (PURE_DIRS: plain functions, no Temporal, no database) need no
+ * stack: when every selected file is in one, the stack is not started and only the temp-folder
+ * cleanup runs as a root hook, so `node scripts/run-tests.js test/domain` takes seconds.
  */
 'use strict';
 const fs = require('node:fs');
@@ -11,6 +15,8 @@ const Mocha = require('mocha');
 
 const ROOT = path.resolve(__dirname, '..');
 const TEST_DIR = path.join(ROOT, 'lib', 'test');
+/** Test folders (under lib/test) whose suites must never use the stack (testStack, testActivityDeps). */
+const PURE_DIRS = ['domain'].map((d) => path.join(TEST_DIR, d) + path.sep);
 
 function findTests(dir) {
   if (!fs.existsSync(dir)) return [];
@@ -25,8 +31,9 @@ const filters = process.argv.slice(2);
 const files = findTests(TEST_DIR)
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
-const { mochaHooks } = require(path.join(TEST_DIR, 'helpers', 'stack.js'));
-const mocha = new Mocha({ timeout: 120000, reporter: 'spec', rootHooks: mochaHooks });
+const pure = files.length > 0 && files.every((f) => PURE_DIRS.some((d) => f.startsWith(d)));
+const rootHooks = pure ? require(path.join(TEST_DIR, 'helpers', 'temp.js')).pureHooks : require(path.join(TEST_DIR, 'helpers', 'stack.js')).mochaHooks;
+const mocha = new Mocha({ timeout: 120000, reporter: 'spec', rootHooks });
 files.forEach((f) => mocha.addFile(f));
 
 let passed = 0;
