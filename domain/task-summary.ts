@@ -28,9 +28,11 @@ export function summarizeTask(s: TaskSnapshot): TaskSummary {
 
 function workLines(s: TaskSnapshot): SummaryLine[] {
   const lines: SummaryLine[] = [];
-  if (s.spec) lines.push({ label: 'spec', text: `${s.spec.id} — ${s.spec.title} (tier ${s.spec.riskTier}, ${s.spec.mode})` });
+  if (s.spec)
+    lines.push({ label: 'spec', text: `${s.spec.id} — ${s.spec.title} (tier ${s.spec.riskTier}, ${s.spec.mode})` });
   if (s.routing) lines.push({ label: 'agent', text: `${s.routing.agentId} (${s.routing.reason})` });
-  if (s.diff) lines.push({ label: 'diff', text: `${s.diff.filesChanged} file(s) +${s.diff.linesAdded}/-${s.diff.linesDeleted}` });
+  if (s.diff)
+    lines.push({ label: 'diff', text: `${s.diff.filesChanged} file(s) +${s.diff.linesAdded}/-${s.diff.linesDeleted}` });
   for (const g of s.gates) lines.push({ label: 'gate', text: `${g.name} (${g.source}): ${g.status} — ${g.detail}` });
   for (const v of s.violations ?? []) lines.push({ label: 'refused', text: `${v.op} ${v.path}: ${v.reason}` });
   return lines;
@@ -39,7 +41,11 @@ function workLines(s: TaskSnapshot): SummaryLine[] {
 function outcomeLines(s: TaskSnapshot): SummaryLine[] {
   const lines: SummaryLine[] = [];
   const w = s.pendingWaiver;
-  if (w) lines.push({ label: 'waiver', text: `awaiting approval for ${w.gates.join(', ')} (+${w.delta.maxFiles} files, +${w.delta.maxLoc} lines): ${w.approvals.length}/${w.approversRequired}, until ${w.deadline}` });
+  if (w)
+    lines.push({
+      label: 'waiver',
+      text: `awaiting approval for ${w.gates.join(', ')} (+${w.delta.maxFiles} files, +${w.delta.maxLoc} lines): ${w.approvals.length}/${w.approversRequired}, until ${w.deadline}`,
+    });
   if (s.verdict) lines.push({ label: 'verdict', text: `${s.verdict.outcome} ${s.verdict.digest}` });
   if (s.delivery) lines.push({ label: 'branch', text: `${s.delivery.branch} @ ${s.delivery.commit.slice(0, 12)}` });
   if (s.error) lines.push({ label: 'error', text: `${s.error.type}: ${s.error.message}` });

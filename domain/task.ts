@@ -127,3 +127,26 @@ export interface TaskSnapshot {
   delivery: { branch: string; commit: string } | null;
   error: TaskError | null;
 }
+
+/** A just-received task's snapshot: nothing known yet but its key and workflow id. */
+export function receivedSnapshot(ref: { tenantId: string; taskId: string }, workflowId: string): TaskSnapshot {
+  const { tenantId, taskId } = ref;
+  return {
+    taskId,
+    tenantId,
+    workflowId,
+    state: 'RECEIVED',
+    subState: null,
+    history: [],
+    spec: null,
+    routing: null,
+    workspace: null,
+    diff: null,
+    gates: [],
+    violations: [],
+    pendingWaiver: null,
+    verdict: null,
+    delivery: null,
+    error: null,
+  };
+}

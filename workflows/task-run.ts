@@ -9,7 +9,7 @@ import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycl
 import type { Delivery, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
 import type { DiffSummary } from '../domain/diff';
 import type { PolicyViolation } from '../domain/sandbox';
-import type { GateResult, ParsedTaskInput, TaskError, TaskSnapshot, VerdictOutcome } from '../domain/task';
+import { receivedSnapshot, type GateResult, type ParsedTaskInput, type TaskError, type TaskSnapshot, type VerdictOutcome } from '../domain/task';
 import { summarizeTask } from '../domain/task-summary';
 import type { WaiverRequest } from '../domain/waiver';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
@@ -31,24 +31,7 @@ export class TaskRun implements WaiverTask {
   readonly waiverDesk = new WaiverDesk(this);
 
   constructor(readonly input: ParsedTaskInput) {
-    this.current = {
-      taskId: input.taskId,
-      tenantId: input.tenantId,
-      workflowId: workflowInfo().workflowId,
-      state: 'RECEIVED',
-      subState: null,
-      history: [],
-      spec: null,
-      routing: null,
-      workspace: null,
-      diff: null,
-      gates: [],
-      violations: [],
-      pendingWaiver: null,
-      verdict: null,
-      delivery: null,
-      error: null,
-    };
+    this.current = receivedSnapshot(input, workflowInfo().workflowId);
   }
 
   /** What `getState` returns; read-only here so that only this class's methods change it. */
