@@ -12,6 +12,7 @@ import { taskWorkflowId } from '../../temporal-config';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, GOOD_PLAN, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
+import { runToEnd } from '../helpers/tasks';
 import { assertNotDelivered, policyYaml, specFile } from './helpers';
 
 const FAILING_TESTS = ['node', '-e', "console.error('the repository tests fail'); process.exit(1)"];
@@ -70,8 +71,7 @@ describe('governance: policy gate names are reserved', function () {
   it('without the clash the same task runs the policy gate and fails on it (control: the attack would have paid)', async () => {
     const { repo, input } = await setup();
     const honest = { ...input, taskId: uniqueId('task'), gates: [{ name: 'extra', argv: ['true'] }] };
-    await testStack().client.submit(honest);
-    const final = await testStack().client.watch(honest, undefined, 200);
+    const final = await runToEnd(honest);
     assert.equal(final.state, 'FAILED');
     const tests = final.gates.find((g) => g.name === 'tests');
     assert.equal(tests?.status, 'fail');

@@ -14,7 +14,7 @@ import type { ScriptedStep } from '../../domain/agent';
 import type { GateResult, TaskInput, TaskSnapshot } from '../../domain/task';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, gitIn, makeRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
+import { runToEnd } from '../helpers/tasks';
 
 /** The verdict statement's predicate, as `arbiter verdict show --json` prints it. */
 export interface VerdictPayloadView {
@@ -94,8 +94,7 @@ export async function runTask(attack: Attack): Promise<TaskRunResult> {
     ...(attack.gates ? { gates: attack.gates } : {}),
     ...(attack.baseRef ? { baseRef: attack.baseRef } : {}),
   };
-  await testStack().client.submit(input);
-  const final = await testStack().client.watch(input, undefined, 200);
+  const final = await runToEnd(input);
   return { final, input, repo, tenant, headBefore };
 }
 

@@ -14,6 +14,7 @@ import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
+import { runToEnd } from '../helpers/tasks';
 import { tempDir } from '../helpers/temp';
 
 const payload: VerdictPayload = {
@@ -90,8 +91,7 @@ describe('signed verdicts', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo() };
-    await stack.client.submit(input);
-    const final = await stack.client.watch(input, undefined, 200);
+    const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED');
     const env = { DATABASE_URL: stack.databaseUrl, ARBITER_HOME: stack.home, TEMPORAL_ADDRESS: stack.address };
     const ok = await arbiter(['verdict', 'verify', `${tenant}/${input.taskId}`, '--json'], env);

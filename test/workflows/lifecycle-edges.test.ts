@@ -11,14 +11,10 @@ import type { TaskInput } from '../../domain/task';
 import { TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
+import { runToEnd } from '../helpers/tasks';
 
 function task(tenantId: string, repoPath: string, extra: Partial<TaskInput> = {}): TaskInput & { tenantId: string; taskId: string } {
   return { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repoPath, ...extra };
-}
-
-async function runToEnd(input: TaskInput & { tenantId: string; taskId: string }) {
-  await testStack().client.submit(input);
-  return testStack().client.watch(input, undefined, 200);
 }
 
 describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {

@@ -13,6 +13,7 @@ import type { TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
+import { runToEnd } from '../helpers/tasks';
 import { persistedEvents, waitFor } from '../helpers/wait';
 
 const HAPPY_PATH = [
@@ -30,12 +31,6 @@ const HAPPY_PATH = [
 
 function task(tenantId: string, repoPath: string, extra: Partial<TaskInput> = {}): TaskInput {
   return { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repoPath, ...extra };
-}
-
-async function runToEnd(input: TaskInput) {
-  const { client } = testStack();
-  await client.submit(input);
-  return client.watch(input, undefined, 200);
 }
 
 describe('taskLifecycle (real Temporal + PostgreSQL)', function () {

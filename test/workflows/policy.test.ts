@@ -10,6 +10,7 @@ import type { TaskInput } from '../../domain/task';
 import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
+import { runToEnd } from '../helpers/tasks';
 
 const TWO_FILES = [
   { op: 'write' as const, path: 'src/a.js', content: 'a\n' },
@@ -21,8 +22,7 @@ async function run(policy: unknown, extra: Partial<TaskInput> = {}) {
   await addScriptedAgent(tenant, TWO_FILES);
   const repo = makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': typeof policy === 'string' ? policy : stringify(policy) });
   const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: repo, ...extra };
-  await testStack().client.submit(input);
-  return testStack().client.watch(input, undefined, 200);
+  return runToEnd(input);
 }
 
 describe('repository policy in verification', function () {

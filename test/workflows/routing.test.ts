@@ -11,16 +11,15 @@ import { agentStats, agents } from '../../db/schema';
 import type { RoutingDecision } from '../../domain/activity-io';
 import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
+import { runToEnd } from '../helpers/tasks';
 
 function activities(breaker = { threshold: 2, cooldownMs: 1500 }) {
   return createActivities(testActivityDeps({ breaker }));
 }
 
 async function runTask(tenantId: string, agentHint?: string) {
-  const { client } = testStack();
   const input = { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo(), agentHint, gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")'] }] };
-  await client.submit(input);
-  return client.watch(input, undefined, 200);
+  return runToEnd(input);
 }
 
 async function stats(tenantId: string, agentId: string) {
