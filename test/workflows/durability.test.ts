@@ -53,7 +53,7 @@ describe('cancellation', function () {
       assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['VERIFYING', 'CANCELLED']);
       // Its checkout is removed once the gate ends; what must be gone is every process of it.
       await waitFor('the gate process to be killed', async () => !execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(input.tenantId), 15_000);
-      assert.equal(existsSync(beat), false, 'the gate checkout is removed');
+      await waitFor('the gate checkout to be removed', async () => !existsSync(beat), 15_000);
       const events = await persistedEvents(input);
       assert.equal(events.at(-1)?.toState, 'CANCELLED');
       assert.equal(gitIn(input.repoPath, 'branch', '--list', `arbiter/${input.taskId}`), '');
