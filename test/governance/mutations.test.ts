@@ -8,9 +8,11 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { and, eq } from 'drizzle-orm';
 import { createActivities } from '../../activities';
 import { storeArtifact } from '../../db/artifacts';
-import type { DeliverChangeInput, DiffSummary, IssuedVerdict, IssueVerdictInput } from '../../domain/activity-io';
+import { artifacts, verdicts } from '../../db/schema';
+import type { DeliverChangeInput, Delivery, DiffSummary, IssuedVerdict, IssueVerdictInput } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
@@ -18,6 +20,62 @@ import { testActivityDeps, testStack } from '../helpers/stack';
 import { assertFailedByGate, refExists, runTask, sha256, writeByCommand } from './helpers';
 
 const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** An assert.rejects check: an ApplicationFailure of `type` whose message matches `pattern`. */
+function refusedAs(type: string, pattern: RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, type, err.message);
+    assert.match(err.message, pattern);
+    return true;
+  };
+}
+
+/** No delivery branch for the task, nor any arbiter branch, in `repo`. */
+function assertNoBranch(repo: string, ref: TaskRef): void {
+  assert.equal(refExists(repo, `refs/heads/${deliveryBranch(ref.taskId)}`), false, 'no branch was created');
+  assert.equal(gitIn(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/arbiter/'), '', 'no arbiter branch at all');
+}
+
+/**
+ * One run's way to delivery through the activities (as in run-records.test.ts): the task row,
+ * a stored patch and a signed PASS verdict naming the patch's digest and the verified tree
+ * (src/feature.js added). With `patchToOtherTree` the stored patch builds another tree.
+ */
+async function verifiedRun(repo: string, options: { patchToOtherTree?: boolean } = {}) {
+  const ref: TaskRef = { tenantId: uniqueId('mut'), taskId: uniqueId('task') };
+  const runId = uniqueId('run');
+  const env = new MockActivityEnvironment({ workflowExecution: { workflowId: taskWorkflowId(ref), runId } }, { logger: quiet });
+  /** The same run id reported under another workflow id. */
+  const foreign = new MockActivityEnvironment({ workflowExecution: { workflowId: 'not-the-task', runId } }, { logger: quiet });
+  const a = createActivities(testActivityDeps());
+  const work = tempDir('arbiter-mutation-');
+  gitIn(work, 'clone', '--quiet', repo, '.');
+  const base = gitIn(work, 'rev-parse', 'HEAD');
+  writeFileSync(path.join(work, 'src', 'feature.js'), 'module.exports = () => 42;\n');
+  gitIn(work, 'add', '--all');
+  const treeId = gitIn(work, 'write-tree');
+  writeFileSync(path.join(work, 'src', 'feature.js'), 'module.exports = () => 43;\n');
+  gitIn(work, 'add', '--all');
+  const otherTree = gitIn(work, 'write-tree');
+  assert.notEqual(otherTree, treeId);
+  const patch = execFileSync('git', ['-C', work, 'diff', '--binary', base, options.patchToOtherTree ? otherTree : treeId]);
+
+  const artifactId = `${ref.tenantId}/${ref.taskId}/${runId}/patch`;
+  const digest = await storeArtifact(testStack().database.db, { id: artifactId, ...ref, runId, kind: 'patch', bytes: patch });
+  await env.run(a.recordTransition, { ...ref, workflowId: taskWorkflowId(ref), seq: 0, from: null, to: 'RECEIVED' as const, at: new Date().toISOString() });
+  const diff: DiffSummary = { filesChanged: 1, linesAdded: 1, linesDeleted: 0, bytesAdded: 27, binaryFiles: 0, leftBehind: { count: 0, paths: [] }, nestedRepositories: [], treeId, digest, artifactId };
+  const gates: GateResult[] = [{ name: 'tests', kind: 'command', source: 'submitter', status: 'pass', detail: 'tests pass' }];
+  const verdictInput: IssueVerdictInput = { ...ref, specId: 'TEST-001', specDigest: sha256('spec'), agentId: 'agent', baseCommit: base, diff, gates, policy: { source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: base } };
+  const verdict: IssuedVerdict = await env.run(a.issueVerdict, verdictInput);
+  assert.equal(verdict.outcome, 'PASS');
+  const delivery: DeliverChangeInput = { ...ref, repoPath: repo, baseCommit: base, treeId, artifactId, patchDigest: digest, specId: 'TEST-001', verdictDigest: verdict.digest, deliveredAt: new Date().toISOString() };
+  const run = {
+    deliverChange: (input: DeliverChangeInput): Promise<Delivery> => env.run(a.deliverChange, input),
+    deliverChangeAsForeignWorkflow: (input: DeliverChangeInput): Promise<Delivery> => foreign.run(a.deliverChange, input),
+  };
+  return { ref, runId, run, delivery, otherTree, otherPatch: execFileSync('git', ['-C', work, 'diff', '--binary', base, otherTree]) };
+}
 
 describe('governance: checks a mutation once removed unnoticed', function () {
   this.timeout(120_000);
@@ -35,41 +93,68 @@ describe('governance: checks a mutation once removed unnoticed', function () {
   // Mutation: buildCommit (activities/delivery.ts) skips `tree !== input.treeId`.
   it('deliverChange refuses a stored patch that rebuilds a tree other than the verified one, and creates no branch', async () => {
     const repo = makeRepo();
-    const ref: TaskRef = { tenantId: uniqueId('mut'), taskId: uniqueId('task') };
-    const runId = uniqueId('run');
-    const env = new MockActivityEnvironment({ workflowExecution: { workflowId: taskWorkflowId(ref), runId } }, { logger: quiet });
-    const a = createActivities(testActivityDeps());
+    const { ref, run, delivery, otherTree } = await verifiedRun(repo, { patchToOtherTree: true });
+    await assert.rejects(run.deliverChange(delivery), refusedAs('DeliveryIntegrityError', new RegExp(`delivered tree ${otherTree} differs from the verified tree ${delivery.treeId}`)));
+    assertNoBranch(repo, ref);
+  });
 
-    // The verified change adds src/feature.js; the stored patch adds something else.
-    const work = tempDir('arbiter-mutation-');
-    gitIn(work, 'clone', '--quiet', repo, '.');
-    const base = gitIn(work, 'rev-parse', 'HEAD');
-    writeFileSync(path.join(work, 'src', 'feature.js'), 'module.exports = () => 42;\n');
-    gitIn(work, 'add', '--all');
-    const treeId = gitIn(work, 'write-tree');
-    writeFileSync(path.join(work, 'src', 'feature.js'), 'module.exports = () => 43;\n');
-    gitIn(work, 'add', '--all');
-    const otherTree = gitIn(work, 'write-tree');
-    assert.notEqual(otherTree, treeId);
-    const patch = execFileSync('git', ['-C', work, 'diff', '--binary', base, otherTree]);
+  // Mutation: coverageProblems (activities/delivery.ts) drops the verdict's base commit from its comparison.
+  it('deliverChange refuses a base commit other than the verified one, even one with the same tree', async () => {
+    const repo = makeRepo();
+    const { ref, run, delivery } = await verifiedRun(repo);
+    // Same tree as the verified base, another commit (another history): the patch rebuilds the verified tree on it.
+    const twin = gitIn(repo, 'commit-tree', `${delivery.baseCommit}^{tree}`, '-p', delivery.baseCommit, '-m', 'twin of the base');
+    await assert.rejects(run.deliverChange({ ...delivery, baseCommit: twin }), refusedAs('DeliveryNotCoveredError', new RegExp(`verdict base commit is '${delivery.baseCommit}', not '${twin}'`)));
+    assertNoBranch(repo, ref);
+    // The control: the verified base is delivered.
+    const delivered = await run.deliverChange(delivery);
+    assert.equal(gitIn(repo, 'rev-parse', `${delivered.commit}^`), delivery.baseCommit);
+  });
 
-    const artifactId = `${ref.tenantId}/${ref.taskId}/${runId}/patch`;
-    const digest = await storeArtifact(testStack().database.db, { id: artifactId, ...ref, runId, kind: 'patch', bytes: patch });
-    await env.run(a.recordTransition, { ...ref, workflowId: taskWorkflowId(ref), seq: 0, from: null, to: 'RECEIVED' as const, at: new Date().toISOString() });
-    const diff: DiffSummary = { filesChanged: 1, linesAdded: 1, linesDeleted: 0, bytesAdded: 27, binaryFiles: 0, leftBehind: { count: 0, paths: [] }, nestedRepositories: [], treeId, digest, artifactId };
-    const gates: GateResult[] = [{ name: 'tests', kind: 'command', source: 'submitter', status: 'pass', detail: 'tests pass' }];
-    const verdictInput: IssueVerdictInput = { ...ref, specId: 'TEST-001', specDigest: sha256('spec'), agentId: 'agent', baseCommit: base, diff, gates, policy: { source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: base } };
-    const verdict: IssuedVerdict = await env.run(a.issueVerdict, verdictInput);
-    assert.equal(verdict.outcome, 'PASS');
-    const delivery: DeliverChangeInput = { ...ref, repoPath: repo, baseCommit: base, treeId, artifactId, patchDigest: digest, specId: 'TEST-001', verdictDigest: verdict.digest, deliveredAt: new Date().toISOString() };
+  // Mutation: coverageProblems (activities/delivery.ts) drops the verdict's workflow id from its comparison.
+  it("deliverChange refuses to deliver from a workflow other than the verdict's, even with the same run id", async () => {
+    const repo = makeRepo();
+    const { ref, run, delivery } = await verifiedRun(repo);
+    await assert.rejects(run.deliverChangeAsForeignWorkflow(delivery), refusedAs('DeliveryNotCoveredError', new RegExp(`verdict workflow id is '${taskWorkflowId(ref)}', not 'not-the-task'`)));
+    assertNoBranch(repo, ref);
+  });
 
-    await assert.rejects(env.run(a.deliverChange, delivery), (err: unknown) => {
-      assert.ok(err instanceof ApplicationFailure, String(err));
-      assert.equal(err.type, 'DeliveryIntegrityError', err.message);
-      assert.match(err.message, new RegExp(`delivered tree ${otherTree} differs from the verified tree ${treeId}`));
+  // Mutation: coverageProblems (activities/delivery.ts) drops 'signed statement digest' (the stored digest is the signed statement's).
+  it("deliverChange refuses a verdict row whose digest is not the digest of the statement it signed", async () => {
+    const repo = makeRepo();
+    const { ref, runId, run, delivery } = await verifiedRun(repo);
+    const planted = sha256('planted');
+    await testStack().database.db.update(verdicts).set({ digest: planted }).where(and(eq(verdicts.tenantId, ref.tenantId), eq(verdicts.taskId, ref.taskId), eq(verdicts.runId, runId)));
+    await assert.rejects(run.deliverChange({ ...delivery, verdictDigest: planted }), refusedAs('DeliveryNotCoveredError', new RegExp(`verdict signed statement digest is '${delivery.verdictDigest}', not '${planted}'`)));
+    assertNoBranch(repo, ref);
+  });
+
+  // Mutation: coverageProblems (activities/delivery.ts) drops the 'predicate type' comparison.
+  it('deliverChange refuses a statement signed by the trusted key whose predicate is not an Arbiter verdict', async () => {
+    const repo = makeRepo();
+    const { ref, runId, run, delivery } = await verifiedRun(repo);
+    const { db } = testStack().database;
+    const where = and(eq(verdicts.tenantId, ref.tenantId), eq(verdicts.taskId, ref.taskId), eq(verdicts.runId, runId));
+    const [stored] = await db.select().from(verdicts).where(where);
+    const envelope = JSON.parse(stored.envelope ?? '{}') as { payload: string };
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as Record<string, unknown>;
+    const other = 'https://example.com/attestation/other/v1';
+    const resigned = testActivityDeps().signer.signStatement({ ...statement, predicateType: other } as never);
+    await db.update(verdicts).set({ envelope: resigned.envelope, digest: resigned.statementDigest }).where(where);
+    await assert.rejects(run.deliverChange({ ...delivery, verdictDigest: resigned.statementDigest }), refusedAs('DeliveryNotCoveredError', new RegExp(`verdict predicate type is '${other}', not 'https://arbiter.dev/attestation/verdict/v1'`)));
+    assertNoBranch(repo, ref);
+  });
+
+  // Mutation: loadArtifact (db/artifacts.ts) skips its digest check.
+  it('deliverChange refuses a stored patch altered after the verdict named its digest, before applying it', async () => {
+    const repo = makeRepo();
+    const { ref, run, delivery, otherPatch } = await verifiedRun(repo);
+    await testStack().database.db.update(artifacts).set({ content: otherPatch.toString('base64'), encoding: 'base64', sizeBytes: otherPatch.length }).where(eq(artifacts.id, delivery.artifactId));
+    await assert.rejects(run.deliverChange(delivery), (err: unknown) => {
+      assert.ok(err instanceof Error, String(err));
+      assert.match(err.message, new RegExp(`artifact '${delivery.artifactId}' does not match digest ${delivery.patchDigest}`));
       return true;
     });
-    assert.equal(refExists(repo, `refs/heads/${deliveryBranch(ref.taskId)}`), false, 'no branch was created');
-    assert.equal(gitIn(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/arbiter/'), '', 'no arbiter branch at all');
+    assertNoBranch(repo, ref);
   });
 });
