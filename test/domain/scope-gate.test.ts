@@ -1,0 +1,33 @@
+/**
+ * The scope gate's own checks, on the pure function: a spec whose scope.in holds no enforceable
+ * path glob cannot confirm any change is in scope, and says so (rather than listing every path
+ * as "not in scope.in"); scope.out wins over scope.in. The first survived a mutation run of the
+ * suite (issue #9).
+ */
+import assert from 'node:assert/strict';
+import { scopeGate } from '../../domain/change-gates';
+import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
+import type { WorkingSpec } from '../../domain/spec';
+
+const spec = (scopeIn: string[], scopeOut: string[] = []) => ({ riskTier: 3, scope: { in: scopeIn, out: scopeOut } }) as unknown as WorkingSpec;
+const file = (p: string) => ({ path: p, added: 1, deleted: 0, bytesAdded: 10 });
+
+describe('scopeGate', () => {
+  it('fails a change when scope.in has no enforceable path glob, naming that reason', () => {
+    const gate = scopeGate(spec([]), [file('src/a.js')], DEFAULT_REPO_POLICY);
+    assert.equal(gate.status, 'fail');
+    assert.equal(gate.detail, 'scope.in has no enforceable path globs; cannot confirm any change is in scope');
+  });
+
+  it('passes an empty change even with no enforceable scope.in', () => {
+    const gate = scopeGate(spec([]), [], DEFAULT_REPO_POLICY);
+    assert.equal(gate.status, 'pass');
+    assert.equal(gate.detail, '0 changed path(s) within scope');
+  });
+
+  it('fails a path inside both scope.in and scope.out, naming scope.out', () => {
+    const gate = scopeGate(spec(['src/**'], ['src/secret/**']), [file('src/ok.js'), file('src/secret/x')], DEFAULT_REPO_POLICY);
+    assert.equal(gate.status, 'fail');
+    assert.equal(gate.detail, 'out of scope: src/secret/x (matches scope.out)');
+  });
+});
