@@ -10,7 +10,11 @@ describe('test/domain stays pure', () => {
   it('no suite in test/domain imports a helper that needs the running stack', () => {
     const offenders = readdirSync(__dirname)
       .filter((f) => f.endsWith('.test.js'))
-      .filter((f) => /require\("\.\.\/helpers\/(stack|fixtures|cli|wait|fake-openai)"\)/.test(readFileSync(path.join(__dirname, f), 'utf8')));
+      .filter((f) =>
+        /require\("\.\.\/helpers\/(stack|fixtures|cli|wait|fake-openai)"\)/.test(
+          readFileSync(path.join(__dirname, f), 'utf8'),
+        ),
+      );
     assert.deepEqual(offenders, [], 'these suites need the stack: move them out of test/domain');
   });
 });

@@ -9,7 +9,8 @@ import { scopeGate } from '../../domain/change-gates';
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import type { WorkingSpec } from '../../domain/spec';
 
-const spec = (scopeIn: string[], scopeOut: string[] = []) => ({ riskTier: 3, scope: { in: scopeIn, out: scopeOut } }) as unknown as WorkingSpec;
+const spec = (scopeIn: string[], scopeOut: string[] = []) =>
+  ({ riskTier: 3, scope: { in: scopeIn, out: scopeOut } }) as unknown as WorkingSpec;
 const file = (p: string) => ({ path: p, added: 1, deleted: 0, bytesAdded: 10 });
 
 describe('scopeGate', () => {
@@ -26,7 +27,11 @@ describe('scopeGate', () => {
   });
 
   it('fails a path inside both scope.in and scope.out, naming scope.out', () => {
-    const gate = scopeGate(spec(['src/**'], ['src/secret/**']), [file('src/ok.js'), file('src/secret/x')], DEFAULT_REPO_POLICY);
+    const gate = scopeGate(
+      spec(['src/**'], ['src/secret/**']),
+      [file('src/ok.js'), file('src/secret/x')],
+      DEFAULT_REPO_POLICY,
+    );
     assert.equal(gate.status, 'fail');
     assert.equal(gate.detail, 'out of scope: src/secret/x (matches scope.out)');
   });

@@ -12,14 +12,27 @@ import { and, eq } from 'drizzle-orm';
 import { createActivities } from '../../activities';
 import { storeArtifact } from '../../db/artifacts';
 import { artifacts, verdicts } from '../../db/schema';
-import type { DeliverChangeInput, Delivery, DiffSummary, IssuedVerdict, IssueVerdictInput } from '../../domain/activity-io';
+import type {
+  DeliverChangeInput,
+  Delivery,
+  DiffSummary,
+  IssuedVerdict,
+  IssueVerdictInput,
+} from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { assertFailedByGate, refExists, runTask, sha256, writeByCommand } from './helpers';
 
-const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const quiet = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 
 /** An assert.rejects check: an ApplicationFailure of `type` whose message matches `pattern`. */
 function refusedAs(type: string, pattern: RegExp) {
@@ -34,7 +47,11 @@ function refusedAs(type: string, pattern: RegExp) {
 /** No delivery branch for the task, nor any arbiter branch, in `repo`. */
 function assertNoBranch(repo: string, ref: TaskRef): void {
   assert.equal(refExists(repo, `refs/heads/${deliveryBranch(ref.taskId)}`), false, 'no branch was created');
-  assert.equal(gitIn(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/arbiter/'), '', 'no arbiter branch at all');
+  assert.equal(
+    gitIn(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/arbiter/'),
+    '',
+    'no arbiter branch at all',
+  );
 }
 
 /**
@@ -45,9 +62,15 @@ function assertNoBranch(repo: string, ref: TaskRef): void {
 async function verifiedRun(repo: string, options: { patchToOtherTree?: boolean } = {}) {
   const ref: TaskRef = { tenantId: uniqueId('mut'), taskId: uniqueId('task') };
   const runId = uniqueId('run');
-  const env = new MockActivityEnvironment({ workflowExecution: { workflowId: taskWorkflowId(ref), runId } }, { logger: quiet });
+  const env = new MockActivityEnvironment(
+    { workflowExecution: { workflowId: taskWorkflowId(ref), runId } },
+    { logger: quiet },
+  );
   /** The same run id reported under another workflow id. */
-  const foreign = new MockActivityEnvironment({ workflowExecution: { workflowId: 'not-the-task', runId } }, { logger: quiet });
+  const foreign = new MockActivityEnvironment(
+    { workflowExecution: { workflowId: 'not-the-task', runId } },
+    { logger: quiet },
+  );
   const a = createActivities(testActivityDeps());
   const work = tempDir('arbiter-mutation-');
   gitIn(work, 'clone', '--quiet', repo, '.');
@@ -59,22 +82,82 @@ async function verifiedRun(repo: string, options: { patchToOtherTree?: boolean }
   gitIn(work, 'add', '--all');
   const otherTree = gitIn(work, 'write-tree');
   assert.notEqual(otherTree, treeId);
-  const patch = execFileSync('git', ['-C', work, 'diff', '--binary', base, options.patchToOtherTree ? otherTree : treeId]);
+  const patch = execFileSync('git', [
+    '-C',
+    work,
+    'diff',
+    '--binary',
+    base,
+    options.patchToOtherTree ? otherTree : treeId,
+  ]);
 
   const artifactId = `${ref.tenantId}/${ref.taskId}/${runId}/patch`;
-  const digest = await storeArtifact(testStack().database.db, { id: artifactId, ...ref, runId, kind: 'patch', bytes: patch });
-  await env.run(a.recordTransition, { ...ref, workflowId: taskWorkflowId(ref), seq: 0, from: null, to: 'RECEIVED' as const, at: new Date().toISOString() });
-  const diff: DiffSummary = { filesChanged: 1, linesAdded: 1, linesDeleted: 0, bytesAdded: 27, binaryFiles: 0, leftBehind: { count: 0, paths: [] }, nestedRepositories: [], treeId, digest, artifactId };
-  const gates: GateResult[] = [{ name: 'tests', kind: 'command', source: 'submitter', status: 'pass', detail: 'tests pass' }];
-  const verdictInput: IssueVerdictInput = { ...ref, specId: 'TEST-001', specDigest: sha256('spec'), agentId: 'agent', baseCommit: base, diff, gates, policy: { source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: base } };
+  const digest = await storeArtifact(testStack().database.db, {
+    id: artifactId,
+    ...ref,
+    runId,
+    kind: 'patch',
+    bytes: patch,
+  });
+  await env.run(a.recordTransition, {
+    ...ref,
+    workflowId: taskWorkflowId(ref),
+    seq: 0,
+    from: null,
+    to: 'RECEIVED' as const,
+    at: new Date().toISOString(),
+  });
+  const diff: DiffSummary = {
+    filesChanged: 1,
+    linesAdded: 1,
+    linesDeleted: 0,
+    bytesAdded: 27,
+    binaryFiles: 0,
+    leftBehind: { count: 0, paths: [] },
+    nestedRepositories: [],
+    treeId,
+    digest,
+    artifactId,
+  };
+  const gates: GateResult[] = [
+    { name: 'tests', kind: 'command', source: 'submitter', status: 'pass', detail: 'tests pass' },
+  ];
+  const verdictInput: IssueVerdictInput = {
+    ...ref,
+    specId: 'TEST-001',
+    specDigest: sha256('spec'),
+    agentId: 'agent',
+    baseCommit: base,
+    diff,
+    gates,
+    policy: { source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: base },
+  };
   const verdict: IssuedVerdict = await env.run(a.issueVerdict, verdictInput);
   assert.equal(verdict.outcome, 'PASS');
-  const delivery: DeliverChangeInput = { ...ref, repoPath: repo, baseCommit: base, treeId, artifactId, patchDigest: digest, specId: 'TEST-001', verdictDigest: verdict.digest, deliveredAt: new Date().toISOString() };
+  const delivery: DeliverChangeInput = {
+    ...ref,
+    repoPath: repo,
+    baseCommit: base,
+    treeId,
+    artifactId,
+    patchDigest: digest,
+    specId: 'TEST-001',
+    verdictDigest: verdict.digest,
+    deliveredAt: new Date().toISOString(),
+  };
   const run = {
     deliverChange: (input: DeliverChangeInput): Promise<Delivery> => env.run(a.deliverChange, input),
-    deliverChangeAsForeignWorkflow: (input: DeliverChangeInput): Promise<Delivery> => foreign.run(a.deliverChange, input),
+    deliverChangeAsForeignWorkflow: (input: DeliverChangeInput): Promise<Delivery> =>
+      foreign.run(a.deliverChange, input),
   };
-  return { ref, runId, run, delivery, otherTree, otherPatch: execFileSync('git', ['-C', work, 'diff', '--binary', base, otherTree]) };
+  return {
+    ref,
+    runId,
+    run,
+    delivery,
+    otherTree,
+    otherPatch: execFileSync('git', ['-C', work, 'diff', '--binary', base, otherTree]),
+  };
 }
 
 describe('governance: checks a mutation once removed unnoticed', function () {
@@ -94,7 +177,13 @@ describe('governance: checks a mutation once removed unnoticed', function () {
   it('deliverChange refuses a stored patch that rebuilds a tree other than the verified one, and creates no branch', async () => {
     const repo = makeRepo();
     const { ref, run, delivery, otherTree } = await verifiedRun(repo, { patchToOtherTree: true });
-    await assert.rejects(run.deliverChange(delivery), refusedAs('DeliveryIntegrityError', new RegExp(`delivered tree ${otherTree} differs from the verified tree ${delivery.treeId}`)));
+    await assert.rejects(
+      run.deliverChange(delivery),
+      refusedAs(
+        'DeliveryIntegrityError',
+        new RegExp(`delivered tree ${otherTree} differs from the verified tree ${delivery.treeId}`),
+      ),
+    );
     assertNoBranch(repo, ref);
   });
 
@@ -103,8 +192,22 @@ describe('governance: checks a mutation once removed unnoticed', function () {
     const repo = makeRepo();
     const { ref, run, delivery } = await verifiedRun(repo);
     // Same tree as the verified base, another commit (another history): the patch rebuilds the verified tree on it.
-    const twin = gitIn(repo, 'commit-tree', `${delivery.baseCommit}^{tree}`, '-p', delivery.baseCommit, '-m', 'twin of the base');
-    await assert.rejects(run.deliverChange({ ...delivery, baseCommit: twin }), refusedAs('DeliveryNotCoveredError', new RegExp(`verdict base commit is '${delivery.baseCommit}', not '${twin}'`)));
+    const twin = gitIn(
+      repo,
+      'commit-tree',
+      `${delivery.baseCommit}^{tree}`,
+      '-p',
+      delivery.baseCommit,
+      '-m',
+      'twin of the base',
+    );
+    await assert.rejects(
+      run.deliverChange({ ...delivery, baseCommit: twin }),
+      refusedAs(
+        'DeliveryNotCoveredError',
+        new RegExp(`verdict base commit is '${delivery.baseCommit}', not '${twin}'`),
+      ),
+    );
     assertNoBranch(repo, ref);
     // The control: the verified base is delivered.
     const delivered = await run.deliverChange(delivery);
@@ -115,17 +218,32 @@ describe('governance: checks a mutation once removed unnoticed', function () {
   it("deliverChange refuses to deliver from a workflow other than the verdict's, even with the same run id", async () => {
     const repo = makeRepo();
     const { ref, run, delivery } = await verifiedRun(repo);
-    await assert.rejects(run.deliverChangeAsForeignWorkflow(delivery), refusedAs('DeliveryNotCoveredError', new RegExp(`verdict workflow id is '${taskWorkflowId(ref)}', not 'not-the-task'`)));
+    await assert.rejects(
+      run.deliverChangeAsForeignWorkflow(delivery),
+      refusedAs(
+        'DeliveryNotCoveredError',
+        new RegExp(`verdict workflow id is '${taskWorkflowId(ref)}', not 'not-the-task'`),
+      ),
+    );
     assertNoBranch(repo, ref);
   });
 
   // Mutation: coverageProblems (activities/delivery.ts) drops 'signed statement digest' (the stored digest is the signed statement's).
-  it("deliverChange refuses a verdict row whose digest is not the digest of the statement it signed", async () => {
+  it('deliverChange refuses a verdict row whose digest is not the digest of the statement it signed', async () => {
     const repo = makeRepo();
     const { ref, runId, run, delivery } = await verifiedRun(repo);
     const planted = sha256('planted');
-    await testStack().database.db.update(verdicts).set({ digest: planted }).where(and(eq(verdicts.tenantId, ref.tenantId), eq(verdicts.taskId, ref.taskId), eq(verdicts.runId, runId)));
-    await assert.rejects(run.deliverChange({ ...delivery, verdictDigest: planted }), refusedAs('DeliveryNotCoveredError', new RegExp(`verdict signed statement digest is '${delivery.verdictDigest}', not '${planted}'`)));
+    await testStack()
+      .database.db.update(verdicts)
+      .set({ digest: planted })
+      .where(and(eq(verdicts.tenantId, ref.tenantId), eq(verdicts.taskId, ref.taskId), eq(verdicts.runId, runId)));
+    await assert.rejects(
+      run.deliverChange({ ...delivery, verdictDigest: planted }),
+      refusedAs(
+        'DeliveryNotCoveredError',
+        new RegExp(`verdict signed statement digest is '${delivery.verdictDigest}', not '${planted}'`),
+      ),
+    );
     assertNoBranch(repo, ref);
   });
 
@@ -141,7 +259,13 @@ describe('governance: checks a mutation once removed unnoticed', function () {
     const other = 'https://example.com/attestation/other/v1';
     const resigned = testActivityDeps().signer.signStatement({ ...statement, predicateType: other } as never);
     await db.update(verdicts).set({ envelope: resigned.envelope, digest: resigned.statementDigest }).where(where);
-    await assert.rejects(run.deliverChange({ ...delivery, verdictDigest: resigned.statementDigest }), refusedAs('DeliveryNotCoveredError', new RegExp(`verdict predicate type is '${other}', not 'https://arbiter.dev/attestation/verdict/v1'`)));
+    await assert.rejects(
+      run.deliverChange({ ...delivery, verdictDigest: resigned.statementDigest }),
+      refusedAs(
+        'DeliveryNotCoveredError',
+        new RegExp(`verdict predicate type is '${other}', not 'https://arbiter.dev/attestation/verdict/v1'`),
+      ),
+    );
     assertNoBranch(repo, ref);
   });
 
@@ -149,10 +273,16 @@ describe('governance: checks a mutation once removed unnoticed', function () {
   it('deliverChange refuses a stored patch altered after the verdict named its digest, before applying it', async () => {
     const repo = makeRepo();
     const { ref, run, delivery, otherPatch } = await verifiedRun(repo);
-    await testStack().database.db.update(artifacts).set({ content: otherPatch.toString('base64'), encoding: 'base64', sizeBytes: otherPatch.length }).where(eq(artifacts.id, delivery.artifactId));
+    await testStack()
+      .database.db.update(artifacts)
+      .set({ content: otherPatch.toString('base64'), encoding: 'base64', sizeBytes: otherPatch.length })
+      .where(eq(artifacts.id, delivery.artifactId));
     await assert.rejects(run.deliverChange(delivery), (err: unknown) => {
       assert.ok(err instanceof Error, String(err));
-      assert.match(err.message, new RegExp(`artifact '${delivery.artifactId}' does not match digest ${delivery.patchDigest}`));
+      assert.match(
+        err.message,
+        new RegExp(`artifact '${delivery.artifactId}' does not match digest ${delivery.patchDigest}`),
+      );
       return true;
     });
     assertNoBranch(repo, ref);

@@ -14,12 +14,26 @@ import { approvers, waiverDecisions } from '../../db/schema';
 import { uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 
-const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const quiet = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 
 function authorize(tenantId: string, approver: string, riskTier = 3) {
   const env = new MockActivityEnvironment({}, { logger: quiet });
   const a = createActivities(testActivityDeps());
-  return env.run(a.authorizeWaiverDecision, { tenantId, taskId: uniqueId('task'), approver, riskTier, decision: 'approve' as const, detail: {} });
+  return env.run(a.authorizeWaiverDecision, {
+    tenantId,
+    taskId: uniqueId('task'),
+    approver,
+    riskTier,
+    decision: 'approve' as const,
+    detail: {},
+  });
 }
 
 async function assertNotAuthorized(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
@@ -42,9 +56,15 @@ describe('governance: who may decide a waiver', function () {
       { tenantId: tenant, name: 'retired', tiers: [1, 2, 3], active: false },
     ]);
     await authorize(tenant, 'active'); // the control: the same approver, active, is authorised
-    await assertNotAuthorized(authorize(tenant, 'retired'), new RegExp(`'retired' is not an approver for tenant '${tenant}'`));
+    await assertNotAuthorized(
+      authorize(tenant, 'retired'),
+      new RegExp(`'retired' is not an approver for tenant '${tenant}'`),
+    );
     const decisions = await db.select().from(waiverDecisions).where(eq(waiverDecisions.tenantId, tenant));
-    assert.deepEqual(decisions.map((d) => d.approver), ['active']);
+    assert.deepEqual(
+      decisions.map((d) => d.approver),
+      ['active'],
+    );
   });
 
   it(`an approver is refused after ${APPROVER_DECISIONS_PER_HOUR} decisions in the last hour, and older decisions do not count`, async () => {
@@ -53,10 +73,28 @@ describe('governance: who may decide a waiver', function () {
     await db.insert(approvers).values({ tenantId: tenant, name: 'busy', tiers: [1, 2, 3] });
     // Decisions older than an hour are not counted.
     const old = new Date(Date.now() - 2 * 3_600_000);
-    await db.insert(waiverDecisions).values(Array.from({ length: APPROVER_DECISIONS_PER_HOUR }, () => ({ tenantId: tenant, taskId: 'old', approver: 'busy', decision: 'approve', createdAt: old })));
+    await db
+      .insert(waiverDecisions)
+      .values(
+        Array.from({ length: APPROVER_DECISIONS_PER_HOUR }, () => ({
+          tenantId: tenant,
+          taskId: 'old',
+          approver: 'busy',
+          decision: 'approve',
+          createdAt: old,
+        })),
+      );
     for (let i = 0; i < APPROVER_DECISIONS_PER_HOUR; i++) await authorize(tenant, 'busy');
-    await assertNotAuthorized(authorize(tenant, 'busy'), new RegExp(`'busy' has made ${APPROVER_DECISIONS_PER_HOUR} waiver decisions in the last hour; the limit is ${APPROVER_DECISIONS_PER_HOUR}`));
-    const recent = await db.select().from(waiverDecisions).where(and(eq(waiverDecisions.tenantId, tenant), eq(waiverDecisions.taskId, 'old')));
+    await assertNotAuthorized(
+      authorize(tenant, 'busy'),
+      new RegExp(
+        `'busy' has made ${APPROVER_DECISIONS_PER_HOUR} waiver decisions in the last hour; the limit is ${APPROVER_DECISIONS_PER_HOUR}`,
+      ),
+    );
+    const recent = await db
+      .select()
+      .from(waiverDecisions)
+      .where(and(eq(waiverDecisions.tenantId, tenant), eq(waiverDecisions.taskId, 'old')));
     assert.equal(recent.length, APPROVER_DECISIONS_PER_HOUR, 'the old decisions are untouched');
   });
 });

@@ -23,7 +23,15 @@ const payload: VerdictPayload = {
   specDigest: 'sha256:' + 'a'.repeat(64),
   agentId: 'agent',
   baseCommit: 'b'.repeat(40),
-  diff: { digest: 'sha256:' + 'c'.repeat(64), treeId: 'd'.repeat(40), filesChanged: 1, linesAdded: 2, linesDeleted: 0, bytesAdded: 20, binaryFiles: 0 },
+  diff: {
+    digest: 'sha256:' + 'c'.repeat(64),
+    treeId: 'd'.repeat(40),
+    filesChanged: 1,
+    linesAdded: 2,
+    linesDeleted: 0,
+    bytesAdded: 20,
+    binaryFiles: 0,
+  },
   gates: [{ name: 'budget', kind: 'budget', source: 'arbiter', status: 'pass', detail: 'ok' }],
   waivers: [],
 };
@@ -53,7 +61,10 @@ describe('verifyEnvelope shape checks', () => {
     const body = Buffer.from(envelope.payload, 'base64');
     const payloadType = 'application/json';
     const sig = sign(null, preAuthEncoding(payloadType, body), key).toString('base64');
-    const check = verifyEnvelope(JSON.stringify({ ...envelope, payloadType, signatures: [{ keyid: signer.keyId, sig }] }), [signer.keyId]);
+    const check = verifyEnvelope(
+      JSON.stringify({ ...envelope, payloadType, signatures: [{ keyid: signer.keyId, sig }] }),
+      [signer.keyId],
+    );
     assert.equal(check.ok, false);
     assert.deepEqual(check.problems, [`payloadType is 'application/json', expected '${IN_TOTO_PAYLOAD_TYPE}'`]);
   });
@@ -69,7 +80,10 @@ describe('verifyEnvelope shape checks', () => {
 
   it('refuses an envelope with more than one signature, even copies of a valid one', () => {
     const { signer, envelope } = signed();
-    const check = verifyEnvelope(JSON.stringify({ ...envelope, signatures: [envelope.signatures[0], envelope.signatures[0]] }), [signer.keyId]);
+    const check = verifyEnvelope(
+      JSON.stringify({ ...envelope, signatures: [envelope.signatures[0], envelope.signatures[0]] }),
+      [signer.keyId],
+    );
     assert.equal(check.ok, false);
     assert.deepEqual(check.problems, ['expected exactly one signature']);
   });
