@@ -11,6 +11,7 @@ import { AgentConfigError, AgentFailedError, FileToolError } from '../domain/err
 import { policyFromSpec, type SandboxPolicy } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
 import type { ActivityDeps } from './deps';
+import { cancellable, type CancellableRunner } from './heartbeat';
 import { gitDirOf } from '../host/git';
 import { parseActivityInput } from './input';
 import type { CommandRunner } from '../host/sandbox/commands';
@@ -21,7 +22,7 @@ interface StepContext {
   agentId: string;
   call: { tenantId: string; taskId: string; workspacePath: string; policy: SandboxPolicy };
   tools: FileTools;
-  runCommand: CommandRunner;
+  runCommand: CancellableRunner;
 }
 
 async function applyStep(ctx: StepContext, step: ScriptedStep): Promise<void> {
@@ -30,8 +31,7 @@ async function applyStep(ctx: StepContext, step: ScriptedStep): Promise<void> {
   else if (step.op === 'replace') await tools.fileSearchReplace({ ...call, path: step.path, search: step.search, replace: step.replace });
   else if (step.op === 'delete') await tools.fileDelete({ ...call, path: step.path });
   else {
-    const run = await ctx.runCommand({ ...call, argv: step.argv, timeoutMs: step.timeoutSeconds * 1000, purpose: 'agent', signal: Context.current().cancellationSignal });
-    if (run.aborted) throw Context.current().cancellationSignal.reason ?? new Error('cancelled');
+    const run = await ctx.runCommand({ ...call, argv: step.argv, timeoutMs: step.timeoutSeconds * 1000, purpose: 'agent' });
     if (run.exitCode !== 0) throw new AgentFailedError(ctx.agentId, `command '${step.argv.join(' ')}' failed: ${run.killedReason ?? `exit code ${run.exitCode}`}`);
   }
 }
@@ -57,27 +57,19 @@ async function runCommandAgent(ctx: StepContext, config: unknown, prompt: string
   const parsed = CommandConfigSchema.safeParse(config);
   if (!parsed.success) throw new AgentConfigError(ctx.agentId, parsed.error.issues.map((i) => i.message).join('; '));
   const c = parsed.data;
-  const activity = Context.current();
-  const beat = setInterval(() => activity.heartbeat(), 1000);
-  try {
-    const run = await ctx.runCommand({
-      ...ctx.call,
-      argv: c.promptVia === 'arg' ? c.argv.map((a) => a.split('{prompt}').join(prompt)) : c.argv,
-      stdin: c.promptVia === 'stdin' ? prompt : undefined,
-      env: c.promptVia === 'env' ? { ARBITER_PROMPT: prompt } : undefined,
-      // The operator configured this command line; it may use a shell, still confined.
-      policy: { allowShell: true },
-      timeoutMs: c.timeoutSeconds * 1000,
-      purpose: 'agent',
-      signal: activity.cancellationSignal,
-    });
-    if (run.aborted) throw activity.cancellationSignal.reason ?? new Error('cancelled');
-    if (run.spawnError) throw new AgentConfigError(ctx.agentId, `cannot start ${c.argv[0]}: ${run.spawnError}`);
-    if (run.exitCode !== 0) throw new AgentFailedError(ctx.agentId, `${c.argv[0]} ${run.killedReason ?? `exited with ${run.exitCode}`}: ${run.outputTail.slice(-500)}`);
-    return { agentId: ctx.agentId, stepsApplied: 1, summary: `${c.argv[0]} finished in ${run.durationMs} ms` };
-  } finally {
-    clearInterval(beat);
-  }
+  const run = await ctx.runCommand({
+    ...ctx.call,
+    argv: c.promptVia === 'arg' ? c.argv.map((a) => a.split('{prompt}').join(prompt)) : c.argv,
+    stdin: c.promptVia === 'stdin' ? prompt : undefined,
+    env: c.promptVia === 'env' ? { ARBITER_PROMPT: prompt } : undefined,
+    // The operator configured this command line; it may use a shell, still confined.
+    policy: { allowShell: true },
+    timeoutMs: c.timeoutSeconds * 1000,
+    purpose: 'agent',
+  });
+  if (run.spawnError) throw new AgentConfigError(ctx.agentId, `cannot start ${c.argv[0]}: ${run.spawnError}`);
+  if (run.exitCode !== 0) throw new AgentFailedError(ctx.agentId, `${c.argv[0]} ${run.killedReason ?? `exited with ${run.exitCode}`}: ${run.outputTail.slice(-500)}`);
+  return { agentId: ctx.agentId, stepsApplied: 1, summary: `${c.argv[0]} finished in ${run.durationMs} ms` };
 }
 
 /** Builds the `executeAgent` activity over the sandbox's file tools and command runner. */
@@ -90,7 +82,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       await resetWorkspace({ tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) }, input.baseCommit, deps.sandbox);
       log.info('agent starting', { agentId: agent.id, kind: agent.kind });
       const call = { tenantId: input.tenantId, taskId: input.taskId, workspacePath: input.workspacePath, policy: policyFromSpec(input.spec) };
-      const ctx = { agentId: agent.id, call, tools, runCommand };
+      const ctx = { agentId: agent.id, call, tools, runCommand: cancellable(runCommand) };
       let result: AgentRunResult;
       if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config);
       else if (agent.kind === 'command') result = await runCommandAgent(ctx, agent.config, buildTaskPrompt(input.spec));

@@ -6,7 +6,7 @@
  * run: another run's is refused, never continued or answered from.
  */
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { Context, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import { CallModelInput, RunToolCallInput, StartConversationInput, type ConversationLimits, type ModelReply } from '../domain/activity-io';
 import { AGENT_TOOLS } from '../domain/agent-tools';
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
@@ -18,6 +18,7 @@ import type { Db } from '../db/client';
 import { conversationMessages, conversations } from '../db/schema';
 import { executeToolCall } from '../host/sandbox/tool-calls';
 import type { ActivityDeps } from './deps';
+import { cancellable, withHeartbeat } from './heartbeat';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import type { CommandRunner } from '../host/sandbox/commands';
@@ -118,18 +119,10 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       const config = await openaiConfig(db, input.agentId);
       const apiKey = config.apiKeyEnv ? deps.secretEnv(config.apiKeyEnv) : undefined;
       if (config.apiKeyEnv && !apiKey) throw new AgentConfigError(input.agentId, `environment variable ${config.apiKeyEnv} (its API key) is not set on this worker`);
-      let response;
-      const activity = Context.current();
       // Heartbeats carry cancellation to a long model call; the request is aborted with the task.
-      const beat = setInterval(() => activity.heartbeat({ turn: input.turn }), 1000);
-      try {
-        response = await requestCompletion(config, apiKey, transcript.map(toApiMessage), activity.cancellationSignal);
-      } catch (err) {
-        if ((err as Error).cause === 'config') throw new AgentConfigError(input.agentId, (err as Error).message);
-        throw err;
-      } finally {
-        clearInterval(beat);
-      }
+      const response = await withHeartbeat((signal) => requestCompletion(config, apiKey, transcript.map(toApiMessage), signal), { turn: input.turn }).catch((err: Error) => {
+        throw err.cause === 'config' ? new AgentConfigError(input.agentId, err.message) : err;
+      });
       const message = response.choices?.[0]?.message;
       if (!message) throw new Error('model endpoint returned no choices');
       const promptTokens = response.usage?.prompt_tokens ?? 0;
@@ -150,7 +143,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
         const violation = (done.violation as PolicyViolation | null) ?? undefined;
         return { ok: !(done.content ?? '').startsWith('error:'), summary: (done.content ?? '').slice(0, 300), ...(violation ? { violation } : {}) };
       }
-      const result = await executeToolCall({ tools, runCommand, input, signal: Context.current().cancellationSignal, heartbeat: () => Context.current().heartbeat() });
+      const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input });
       await append(db, input.tenantId, input.conversationId, { role: 'tool', toolCallId: input.callId, content: result.content, violation: result.violation ?? null });
       return { ok: result.ok, summary: result.content.slice(0, 300), ...(result.violation ? { violation: result.violation } : {}) };
     },

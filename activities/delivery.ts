@@ -16,7 +16,7 @@ import { VERDICT_PREDICATE_TYPE } from '../domain/dsse';
 import { DeliveryConflictError, DeliveryIntegrityError, DeliveryNotCoveredError } from '../domain/errors';
 import type { RunIdentity, VerdictPayload } from '../domain/verdict';
 import type { Db } from '../db/client';
-import { appendProvenance, runEventKey } from '../db/provenance';
+import { recordRunEvent } from '../db/provenance';
 import { tasks } from '../db/schema';
 import { deliveryBranch } from '../temporal-config';
 import { loadArtifact } from '../db/artifacts';
@@ -118,7 +118,7 @@ export function createDeliveryActivities({ db, signer }: ActivityDeps) {
       if (existing && existing !== commit) throw new DeliveryConflictError(branch, existing, commit);
       // The empty old value makes the update create-only: a branch that appeared meanwhile is not overwritten.
       if (!existing) await git(input.repoPath, ['update-ref', '-m', `arbiter: deliver ${input.taskId}`, `refs/heads/${branch}`, commit, '']);
-      await appendProvenance(db, { tenantId: input.tenantId, eventKey: runEventKey(input.taskId, run.runId, 'delivered'), kind: 'change.delivered', subject: `${input.tenantId}/${input.taskId}`, payload: { branch, commit, repoPath: input.repoPath, verdictDigest: input.verdictDigest, runId: run.runId } });
+      await recordRunEvent(db, { ...input, runId: run.runId }, 'delivered', 'change.delivered', { branch, commit, repoPath: input.repoPath, verdictDigest: input.verdictDigest, runId: run.runId });
       log.info('change delivered', { branch, commit });
       return { branch, commit };
     },

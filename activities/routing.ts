@@ -19,7 +19,7 @@ import type { DbExecutor } from '../db/client';
 import { routingDecisions } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
-import { appendProvenance, runEventKey } from '../db/provenance';
+import { recordRunEvent } from '../db/provenance';
 import { currentRun } from './run-identity';
 
 type Candidate = RoutingDecision['candidates'][number] & { busy?: boolean };
@@ -109,7 +109,7 @@ export function createRoutingActivities({ db }: ActivityDeps) {
         await tx.insert(routingDecisions).values({ tenantId: input.tenantId, taskId: input.taskId, runId, agentId: chosen.agentId, taskType: input.taskType, reason, exploration, candidates: recorded });
         return { agentId: chosen.agentId, agentKind: agents.find((a) => a.id === chosen.agentId)?.kind ?? 'unknown', reason, exploration, candidates: recorded };
       });
-      await appendProvenance(db, { tenantId: input.tenantId, eventKey: runEventKey(input.taskId, runId, 'routed'), kind: 'task.routed', subject: `${input.tenantId}/${input.taskId}`, payload: { agentId: decision.agentId, exploration: decision.exploration, taskType: input.taskType, runId } });
+      await recordRunEvent(db, { ...input, runId }, 'routed', 'task.routed', { agentId: decision.agentId, exploration: decision.exploration, taskType: input.taskType, runId });
       log.info('task routed', { agentId: decision.agentId, candidates: decision.candidates.length });
       return decision;
     },

@@ -12,7 +12,7 @@ import { TaskAlreadyEndedError, WorkflowIdMismatchError } from '../domain/errors
 import { isTerminal, type TaskState } from '../domain/lifecycle';
 import type { RunIdentity } from '../domain/verdict';
 import type { DbExecutor } from '../db/client';
-import { appendProvenance, runEventKey } from '../db/provenance';
+import { recordRunEvent } from '../db/provenance';
 import { taskEvents, tasks } from '../db/schema';
 import { taskWorkflowId } from '../temporal-config';
 import type { ActivityDeps } from './deps';
@@ -64,7 +64,7 @@ export function createTransitionActivities({ db }: ActivityDeps) {
       if (input.to === 'RECEIVED' || isTerminal(input.to)) {
         const kind = input.to === 'RECEIVED' ? 'task.submitted' : `task.${input.to.toLowerCase()}`;
         const payload = { workflowId: run.workflowId, runId: run.runId, at: input.at, ...columns };
-        await appendProvenance(db, { tenantId: input.tenantId, eventKey: runEventKey(input.taskId, run.runId, kind), kind, subject: `${input.tenantId}/${input.taskId}`, payload });
+        await recordRunEvent(db, { ...input, runId: run.runId }, kind, kind, payload);
       }
       log.info('task transition recorded', { seq: input.seq, from: input.from, to: input.to });
     },

@@ -15,7 +15,7 @@ import { verdicts } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
-import { appendProvenance, runEventKey } from '../db/provenance';
+import { recordRunEvent } from '../db/provenance';
 import { storedVerdict } from '../db/verdicts';
 
 /** Builds the `issueVerdict` activity. */
@@ -34,7 +34,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       const stored = await storedVerdict(db, input.tenantId, input.taskId, run.runId);
       if (!stored) throw new RecordMismatchError('verdict', `none is stored for run ${run.runId} after inserting it`);
       if (stored.digest !== digest) throw new RecordMismatchError('verdict', `run ${run.runId} already has verdict ${stored.digest} (${stored.outcome}), not ${digest} (${payload.outcome}) computed now`);
-      await appendProvenance(db, { tenantId: input.tenantId, eventKey: runEventKey(input.taskId, run.runId, 'verdict'), kind: 'verdict.issued', subject: `${input.tenantId}/${input.taskId}`, payload: { outcome: stored.outcome, digest: stored.digest, keyId: signer.keyId, runId: run.runId } });
+      await recordRunEvent(db, { ...input, runId: run.runId }, 'verdict', 'verdict.issued', { outcome: stored.outcome, digest: stored.digest, keyId: signer.keyId, runId: run.runId });
       log.info('verdict issued', { outcome: stored.outcome, digest: stored.digest });
       return { verdictId: stored.id, outcome: stored.outcome as VerdictOutcome, digest: stored.digest };
     },

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { Context, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import { CheckBudgetAndScopeInput, MeasureDiffInput, RunGateInput, type DiffSummary } from '../domain/activity-io';
 import { budgetGate, protectedGate, scopeGate, specGate, treeGate, type GrantedWaiver } from '../domain/change-gates';
@@ -18,6 +18,7 @@ import { storeArtifact } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
 import { changedFiles, decodePath, differingPaths, ignoredAmong, ignoredPaths, nestedRepositories, patchBytes, snapshotTree, treeEntries } from '../host/diff';
 import { gitDirOf, objectGit } from '../host/git';
+import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import type { CommandRunner } from '../host/sandbox/commands';
@@ -53,17 +54,6 @@ async function baseDrift(gitDir: string, baseCommit: string, trustedCommit: stri
     return await differingPaths(gitDir, forkPoint, baseCommit);
   } catch {
     return { unknown: `the base ${baseCommit} cannot be compared with the trusted ref's commit ${trustedCommit}` };
-  }
-}
-
-/** Heartbeats while `work` runs, so a cancelled or lost gate is noticed within seconds. */
-async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const beat = setInterval(() => ctx.heartbeat(), 1000);
-  try {
-    return await work();
-  } finally {
-    clearInterval(beat);
   }
 }
 
@@ -139,22 +129,17 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
         return saveGate(input.tenantId, input.taskId, { name: gate.name, kind: 'command', source, argv: gate.argv, status: 'skipped', detail: 'skipped by the repository policy' });
       }
       const dir = await gateCheckout(input.workspacePath, input.treeId, gate.name);
-      const ctx = Context.current();
       try {
         // Gates run agent-written code: confined like any other command, on the verified tree only.
-        const run = await heartbeating(() =>
-          runCommand({
-            tenantId: input.tenantId,
-            taskId: input.taskId,
-            workspacePath: dir,
-            argv: gate.argv,
-            policy: { allowShell: true },
-            timeoutMs: gate.timeoutSeconds * 1000,
-            purpose: 'gate',
-            signal: ctx.cancellationSignal,
-          }),
-        );
-        if (run.aborted) throw ctx.cancellationSignal.reason ?? new Error('gate aborted');
+        const run = await cancellable(runCommand)({
+          tenantId: input.tenantId,
+          taskId: input.taskId,
+          workspacePath: dir,
+          argv: gate.argv,
+          policy: { allowShell: true },
+          timeoutMs: gate.timeoutSeconds * 1000,
+          purpose: 'gate',
+        });
         const ok = run.exitCode === 0 && !run.killedReason;
         const why = run.spawnError ?? run.killedReason ?? `exit code ${run.exitCode}`;
         const result: GateResult = {

@@ -9,7 +9,7 @@ import { AuthorizeWaiverDecisionInput, StoreWaiverInput } from '../domain/activi
 import { RecordMismatchError, WaiverNotAuthorizedError } from '../domain/errors';
 import { canonicalJson } from '../domain/verdict';
 import type { Db } from '../db/client';
-import { appendProvenance, runEventKey } from '../db/provenance';
+import { recordRunEvent } from '../db/provenance';
 import { approvers, gateResults, waiverDecisions, waivers } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
@@ -74,12 +74,12 @@ export function createWaiverActivities({ db }: ActivityDeps) {
         .update(gateResults)
         .set({ status: 'pass', detail: input.budgetDetail })
         .where(and(eq(gateResults.tenantId, input.tenantId), eq(gateResults.taskId, input.taskId), eq(gateResults.runId, runId), eq(gateResults.name, 'budget')));
-      await appendProvenance(db, {
-        tenantId: input.tenantId,
-        eventKey: runEventKey(input.taskId, runId, 'waiver'),
-        kind: 'waiver.approved',
-        subject: `${input.tenantId}/${input.taskId}`,
-        payload: { waiverId: input.waiverId, delta: input.delta, approvers: input.approvers.map((a) => a.approver), reasonCode: input.reasonCode, expiresAt: input.expiresAt },
+      await recordRunEvent(db, { ...input, runId }, 'waiver', 'waiver.approved', {
+        waiverId: input.waiverId,
+        delta: input.delta,
+        approvers: input.approvers.map((a) => a.approver),
+        reasonCode: input.reasonCode,
+        expiresAt: input.expiresAt,
       });
     },
   };

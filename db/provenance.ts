@@ -31,6 +31,21 @@ export function runEventKey(taskId: string, runId: string, what: string): string
   return `task/${taskId}/run/${runId}/${what}`;
 }
 
+/** One run of one task, as its provenance events name it. */
+export interface RunRef {
+  tenantId: string;
+  taskId: string;
+  runId: string;
+}
+
+/**
+ * Appends what one run of a task did (`what`: `routed`, `verdict`, …), keyed by the run so a
+ * retried activity adds nothing and a second run's event is never swallowed by the first's.
+ */
+export function recordRunEvent(db: Db, run: RunRef, what: string, kind: string, payload: Record<string, unknown>): Promise<void> {
+  return appendProvenance(db, { tenantId: run.tenantId, eventKey: runEventKey(run.taskId, run.runId, what), kind, subject: `${run.tenantId}/${run.taskId}`, payload });
+}
+
 /** The hash of one row: its content and where it sits in the chain. */
 export function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: string }): string {
   const content = canonicalJson({ tenantId: row.tenantId, seq: row.seq, eventKey: row.eventKey, kind: row.kind, subject: row.subject, payload: row.payload, prevHash: row.prevHash });

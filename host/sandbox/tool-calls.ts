@@ -8,7 +8,7 @@ import type { RunToolCallInput } from '../../domain/activity-io';
 import { FileToolError, PolicyViolationError } from '../../domain/errors';
 import { policyFromSpec, type PolicyViolation } from '../../domain/sandbox';
 import type { WorkingSpec } from '../../domain/spec';
-import type { CommandRunner } from './commands';
+import type { CommandRequest, CommandResult } from './commands';
 import type { FileTools } from './file-tools';
 
 const Args = {
@@ -25,10 +25,9 @@ const MAX_RESULT = 16 * 1024;
 /** What to run and with what. */
 export interface ToolCallContext {
   tools: FileTools;
-  runCommand: CommandRunner;
+  /** Runs a confined command for the calling activity (heartbeating, stopped when it is cancelled). */
+  runCommand: (req: Omit<CommandRequest, 'signal'>) => Promise<CommandResult>;
   input: z.output<typeof RunToolCallInput>;
-  signal: AbortSignal;
-  heartbeat: () => void;
 }
 
 async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unknown): Promise<string> {
@@ -48,14 +47,8 @@ async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unk
     case 'file_delete':
       return `deleted ${(await tools.fileDelete({ ...call, ...Args.file_delete.parse(args) })).path}`;
     case 'run_command': {
-      const beat = setInterval(ctx.heartbeat, 1000);
-      try {
-        const run = await ctx.runCommand({ ...call, ...Args.run_command.parse(args), policy: call.policy, timeoutMs: 300_000, purpose: 'agent', signal: ctx.signal });
-        if (run.aborted) throw ctx.signal.reason ?? new Error('cancelled');
-        return `exit ${run.exitCode ?? run.signal}${run.killedReason ? ` (killed: ${run.killedReason})` : ''}\n${run.outputTail}`;
-      } finally {
-        clearInterval(beat);
-      }
+      const run = await ctx.runCommand({ ...call, ...Args.run_command.parse(args), policy: call.policy, timeoutMs: 300_000, purpose: 'agent' });
+      return `exit ${run.exitCode ?? run.signal}${run.killedReason ? ` (killed: ${run.killedReason})` : ''}\n${run.outputTail}`;
     }
   }
 }
