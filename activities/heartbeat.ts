@@ -1,0 +1,37 @@
+/**
+ * Heartbeats are how a cancelled task reaches a running activity: while one beats, Temporal can
+ * tell it the task was cancelled (or its worker is gone). Every long step of Arbiter's runs under
+ * one of these two helpers, so none forgets to beat or to stop when cancelled.
+ */
+import { Context } from '@temporalio/activity';
+import type { CommandRequest, CommandResult, CommandRunner } from '../host/sandbox/commands';
+
+/** Runs `work` while the activity heartbeats every second, handing it the activity's cancellation signal. */
+export async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>, details?: unknown): Promise<T> {
+  const activity = Context.current();
+  const beat = setInterval(() => activity.heartbeat(details), 1000);
+  try {
+    return await work(activity.cancellationSignal);
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+/** A request to a {@link CancellableRunner}: the signal is the activity's own. */
+export type CancellableRequest = Omit<CommandRequest, 'signal'>;
+
+/** Runs a confined command for the current activity. */
+export type CancellableRunner = (req: CancellableRequest) => Promise<CommandResult>;
+
+/**
+ * `runCommand` for the current activity: each run heartbeats while it lasts and is killed when
+ * the activity is cancelled, and then the cancellation (not a half-finished result) is thrown.
+ */
+export function cancellable(runCommand: CommandRunner): CancellableRunner {
+  return (req) =>
+    withHeartbeat(async (signal) => {
+      const run = await runCommand({ ...req, signal });
+      if (run.aborted) throw signal.reason ?? new Error('cancelled');
+      return run;
+    });
+}
