@@ -3,6 +3,7 @@
  * TEMPORAL_ADDRESS / DATABASE_URL it uses the local stack `arbiter start` records in
  * `<ARBITER_HOME>/stack.json`, so commands in a second terminal just work.
  */
+import { zodProblems } from '../domain/zod-issues';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -72,7 +73,7 @@ function readLocalStack(home: string): LocalStackInfo | undefined {
 export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ClientConfig {
   const parsed = ClientEnvSchema.safeParse(withoutEmptyValues(env));
   if (!parsed.success) {
-    throw new Error(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(`invalid environment: ${zodProblems(parsed.error).join('; ')}`);
   }
   const e = parsed.data;
   const home = path.resolve(cwd, e.ARBITER_HOME ?? '.arbiter');

@@ -2,6 +2,8 @@
  * Agent registry queries, shared by the CLI (`arbiter agents …`) and the routing activity so
  * both see agents the same way.
  */
+import { zodProblems } from '../domain/zod-issues';
+import { UnknownAgentError } from '../domain/errors';
 import { and, asc, eq, inArray, isNull, notInArray, or, sql } from 'drizzle-orm';
 import {
   AGENT_KINDS,
@@ -38,13 +40,7 @@ export class InvalidAgentError extends Error {
   }
 }
 
-/** No agent with that id. */
-export class UnknownAgentError extends Error {
-  constructor(id: string) {
-    super(`no agent with id '${id}'`);
-    this.name = 'UnknownAgentError';
-  }
-}
+export { UnknownAgentError };
 
 function toRecord(row: typeof agents.$inferSelect): AgentRecord {
   return {
@@ -64,7 +60,7 @@ function toRecord(row: typeof agents.$inferSelect): AgentRecord {
 export async function upsertAgent(db: Db, registration: AgentRegistration): Promise<AgentRecord> {
   const parsed = AgentRegistrationSchema.safeParse(registration);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    const problems = zodProblems(parsed.error);
     // Still check the config when the kind is known, so every problem is listed at once.
     if (AGENT_KINDS.includes(registration?.kind)) problems.push(...agentConfigProblems(registration.kind, registration.config ?? {}));
     throw new InvalidAgentError(problems);

@@ -3,6 +3,7 @@
  * refused at `agents add`, not discovered mid-task; secrets are referenced by environment
  * variable name only and so never stored.
  */
+import { zodProblems } from './zod-issues';
 import { z } from 'zod';
 import { IdPartSchema } from './task';
 
@@ -102,12 +103,7 @@ const CONFIG_SCHEMAS: Record<AgentKind, z.ZodTypeAny> = { scripted: ScriptedConf
 export function agentConfigProblems(kind: AgentKind, config: unknown): string[] {
   const parsed = CONFIG_SCHEMAS[kind].safeParse(config);
   if (parsed.success) return [];
-  return parsed.error.issues.map((i) => `config${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`);
-}
-
-/** A kind's config parsed with its schema (defaults applied); throws on invalid config. */
-export function parseAgentConfig<K extends AgentKind>(kind: K, config: unknown): z.output<(typeof CONFIG_SCHEMAS)[K]> {
-  return CONFIG_SCHEMAS[kind].parse(config);
+  return zodProblems(parsed.error, { prefix: 'config' });
 }
 
 /** True when the agent claims the task type (or claims any). */

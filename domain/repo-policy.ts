@@ -4,7 +4,9 @@
  * corpus load; anything malformed is refused with the field named. Pure: the caller reads the
  * file (at the repository's trusted ref, never the submitter's base) and passes the parsed object.
  */
+import { zodProblems } from './zod-issues';
 import { z } from 'zod';
+import { PolicyInvalidError } from './errors';
 import { DEFAULT_TIER_POLICY, type ChangeBudget } from './policy';
 import type { RiskTier } from './spec';
 import { GATE_NAME_PATTERN, reservedGateNameProblem } from './gate-names';
@@ -83,16 +85,8 @@ const LegacyPolicy = z.object({ '1': Budget, '2': Budget, '3': Budget }).passthr
 /** CAWS gate names and the Arbiter gates they govern. */
 const GATE_NAMES: Record<string, string> = { budget_limit: 'budget', scope_boundary: 'scope', spec_completeness: 'spec' };
 
-/** Thrown for a policy that cannot be used; names each bad field. */
-export class InvalidPolicyError extends Error {
-  constructor(public readonly problems: string[]) {
-    super(`invalid CAWS policy: ${problems.join('; ')}`);
-    this.name = 'InvalidPolicyError';
-  }
-}
-
 function problems(error: z.ZodError): string[] {
-  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  return zodProblems(error, { root: '(root)' });
 }
 
 const tiersFrom = (pick: (t: '1' | '2' | '3') => z.output<typeof Budget> | undefined): Record<RiskTier, TierBudget> => {
@@ -106,15 +100,15 @@ const tiersFrom = (pick: (t: '1' | '2' | '3') => z.output<typeof Budget> | undef
 /** Normalises a parsed policy file; `undefined` (no file) gives the defaults. */
 export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   if (raw === undefined || raw === null) return DEFAULT_REPO_POLICY;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidPolicyError(['(root): must be a mapping']);
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new PolicyInvalidError(['(root): must be a mapping']);
   const isLegacy = ['1', '2', '3'].some((k) => k in raw) && !('risk_tiers' in raw);
   if (isLegacy) {
     const parsed = LegacyPolicy.safeParse(raw);
-    if (!parsed.success) throw new InvalidPolicyError(problems(parsed.error));
+    if (!parsed.success) throw new PolicyInvalidError(problems(parsed.error));
     return { source: 'legacy', tiers: tiersFrom((t) => parsed.data[t]), allowSymlinks: false, gateModes: {}, waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS }, commands: [] };
   }
   const parsed = CurrentPolicy.safeParse(raw);
-  if (!parsed.success) throw new InvalidPolicyError(problems(parsed.error));
+  if (!parsed.success) throw new PolicyInvalidError(problems(parsed.error));
   const gateModes: Record<string, GateMode> = {};
   for (const [name, gate] of Object.entries(parsed.data.gates ?? {})) {
     gateModes[GATE_NAMES[name] ?? name] = gate.enabled === false ? 'skip' : (gate.mode ?? 'block');
@@ -124,7 +118,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
     const problem = GATE_NAME_PATTERN.test(name) ? reservedGateNameProblem(name) : 'a gate with a command must have a short identifier for a name';
     return problem ? [`gates.${name}: ${problem}`] : [];
   });
-  if (badNames.length) throw new InvalidPolicyError(badNames);
+  if (badNames.length) throw new PolicyInvalidError(badNames);
   const raise = parsed.data.waivers?.min_approvers_for_budget_raise;
   return {
     source: 'current',

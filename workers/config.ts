@@ -3,6 +3,7 @@
  * typo fails at start with the variable named, not mid-task. Secrets stay in this object and
  * are never logged: {@link describeWorkerConfig} is the only view that reaches logs.
  */
+import { zodProblems } from '../domain/zod-issues';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
@@ -47,7 +48,7 @@ export class ConfigError extends Error {
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): WorkerConfig {
   const parsed = WorkerEnvSchema.safeParse(withoutEmptyValues(env));
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    const problems = zodProblems(parsed.error);
     throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
   }
   const e = parsed.data;

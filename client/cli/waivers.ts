@@ -2,6 +2,8 @@
  * `arbiter approve | reject` (wrapping the `approveWaiver` / `rejectWaiver` updates) and
  * `arbiter approvers add | list` (who may decide waivers, per tenant and tier).
  */
+import { zodProblems } from '../../domain/zod-issues';
+import { ZodError } from 'zod';
 import type { Command } from 'commander';
 import { and, asc, eq } from 'drizzle-orm';
 import { approvers, waivers } from '../../db/schema';
@@ -31,8 +33,7 @@ function usageFrom<T>(parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    const issues = (err as { issues?: Array<{ path: unknown[]; message: string }> }).issues;
-    throw new UsageError(issues ? issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message);
+    throw new UsageError(err instanceof ZodError ? zodProblems(err).join('; ') : (err as Error).message);
   }
 }
 

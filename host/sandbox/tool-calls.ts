@@ -3,6 +3,7 @@
  * model should see ("error: …") and can recover from, not a failure of the activity; only
  * infrastructure errors propagate (and are retried).
  */
+import { zodProblems } from '../../domain/zod-issues';
 import { z } from 'zod';
 import type { RunToolCallInput } from '../../domain/activity-io';
 import { FileToolError, PolicyViolationError } from '../../domain/errors';
@@ -68,7 +69,7 @@ export async function executeToolCall(ctx: ToolCallContext): Promise<{ ok: boole
   } catch (err) {
     if (err instanceof PolicyViolationError) return { ok: false, content: `error: ${err.message}`, violation: err.violation };
     if (err instanceof FileToolError) return { ok: false, content: `error: ${err.message}` };
-    if (err instanceof z.ZodError) return { ok: false, content: `error: bad arguments: ${err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+    if (err instanceof z.ZodError) return { ok: false, content: `error: bad arguments: ${zodProblems(err).join('; ')}` };
     throw err;
   }
 }
