@@ -60,14 +60,6 @@ export class PathEscapeError extends ApplicationFailure {
   }
 }
 
-/** A write falls outside the spec's `scope.in` or inside `scope.out`. */
-export class ScopeViolationError extends ApplicationFailure {
-  static readonly type = 'ScopeViolationError';
-  constructor(path: string, reason: string) {
-    super(...nonRetryable(`path '${path}' is out of scope: ${reason}`, ScopeViolationError.type, [{ path, reason }]));
-  }
-}
-
 /** The agent itself failed (bad plan, broken edit); counts against the agent, not infrastructure. */
 export class AgentFailedError extends ApplicationFailure {
   static readonly type = 'AgentFailedError';
@@ -132,11 +124,27 @@ export class FileToolError extends ApplicationFailure {
   }
 }
 
-/** The target's CAWS policy file is malformed; the message names each bad field. */
+/**
+ * A CAWS policy that cannot be used; names each bad field. Thrown while parsing (no file known
+ * yet) and again by the reader, which knows which file of the repository it was.
+ */
 export class PolicyInvalidError extends ApplicationFailure {
   static readonly type = 'PolicyInvalidError';
-  constructor(file: string, problems: string[]) {
-    super(...nonRetryable(`${file} is invalid: ${problems.join('; ')}`, PolicyInvalidError.type, [problems]));
+  constructor(
+    public readonly problems: string[],
+    file?: string,
+  ) {
+    super(...nonRetryable(`${file ?? 'CAWS policy'} is invalid: ${problems.join('; ')}`, PolicyInvalidError.type, [problems]));
+  }
+}
+
+/** No agent with that id: a registry lookup that retrying cannot fix. */
+export class UnknownAgentError extends ApplicationFailure {
+  static readonly type = 'UnknownAgentError';
+  constructor(id: string) {
+    super(...nonRetryable(`no agent with id '${id}'`, UnknownAgentError.type));
+    // Named like its type, as callers of the registry see it (the SDK's own name is read-only).
+    Object.defineProperty(this, 'name', { value: UnknownAgentError.type });
   }
 }
 
@@ -197,7 +205,6 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   NoCapableAgentError.type,
   TargetRepoError.type,
   PathEscapeError.type,
-  ScopeViolationError.type,
   AgentFailedError.type,
   AgentConfigError.type,
   DeliveryConflictError.type,
@@ -207,6 +214,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   SandboxUnavailableError.type,
   FileToolError.type,
   PolicyInvalidError.type,
+  UnknownAgentError.type,
   WaiverNotAuthorizedError.type,
   GateNameReservedError.type,
   WorkflowIdMismatchError.type,

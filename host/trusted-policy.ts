@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { PolicyProvenance, TrustedPolicy } from '../domain/activity-io';
 import { PolicyInvalidError, TargetRepoError } from '../domain/errors';
-import { InvalidPolicyError, normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
+import { normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
 import { DELIVERY_BRANCH_PREFIX } from '../temporal-config';
 import { sha256 } from './digest';
 import { git, gitBytes, GitCommandError, resolveCommit } from './git';
@@ -59,7 +59,7 @@ function parsePolicy(file: string, text: string): RepoPolicy {
   try {
     return normaliseRepoPolicy(parseYaml(text));
   } catch (err) {
-    throw new PolicyInvalidError(file, err instanceof InvalidPolicyError ? err.problems : [(err as Error).message.split('\n')[0]]);
+    throw new PolicyInvalidError(err instanceof PolicyInvalidError ? err.problems : [(err as Error).message.split('\n')[0]], file);
   }
 }
 

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { projectRoot } from '../../client/paths';
-import { DEFAULT_REPO_POLICY, gateNameClashes, InvalidPolicyError, normaliseRepoPolicy } from '../../domain/repo-policy';
+import { PolicyInvalidError } from '../../domain/errors';
+import { DEFAULT_REPO_POLICY, gateNameClashes, normaliseRepoPolicy } from '../../domain/repo-policy';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -43,7 +44,7 @@ describe('repository policy', () => {
   it('refuses a malformed policy, naming each field', () => {
     const bad = () => normaliseRepoPolicy({ risk_tiers: { '1': { max_files: -1, max_loc: 10 } }, gates: { budget_limit: { mode: 'sometimes' } } });
     assert.throws(bad, (err: unknown) => {
-      assert.ok(err instanceof InvalidPolicyError);
+      assert.ok(err instanceof PolicyInvalidError);
       assert.ok(err.problems.some((p) => p.startsWith('risk_tiers.1.max_files: ')), err.problems.join('; '));
       assert.ok(err.problems.some((p) => p.startsWith('gates.budget_limit.mode: ')), err.problems.join('; '));
       return true;
