@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { TASK_STATES } from './lifecycle';
-import { GateCommandSchema, IdPartSchema } from './task';
-import type { RepoPolicy } from './repo-policy';
+import { GateCommandSchema, IdPartSchema, VERDICT_OUTCOMES } from './task';
+import { GATE_MODES, type RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult, VerdictOutcome } from './task';
 import type { DiffSummary } from './diff';
@@ -159,7 +159,7 @@ export const RunGateInput = z.object({
   treeId: GitObjectId,
   gate: GateCommandSchema,
   source: z.enum(['policy', 'acceptance', 'submitter']),
-  mode: z.enum(['block', 'warn', 'skip']).default('block'),
+  mode: z.enum(GATE_MODES).default('block'),
 });
 /** Input of `runGate`. */
 export type RunGateInput = z.input<typeof RunGateInput>;
@@ -215,7 +215,7 @@ export const RecordTaskOutcomeInput = z.object({
   ...TaskKey,
   agentId: z.string(),
   taskType: z.string(),
-  outcome: z.enum(['PASS', 'FAIL', 'WAIVED']),
+  outcome: z.enum(VERDICT_OUTCOMES),
   gatesPassed: z.number().int().nonnegative(),
   gatesTotal: z.number().int().nonnegative(),
   latencyMs: z.number().int().nonnegative(),

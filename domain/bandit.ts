@@ -4,6 +4,7 @@
  * candidate's posterior and picks the highest sample. Sampling uses a PRNG seeded from the
  * task, so the same inputs and seed always give the same decision. Pure: no I/O.
  */
+import type { VerdictOutcome } from './task';
 
 /** One candidate's evidence so far. */
 export interface ArmStats {
@@ -103,7 +104,7 @@ export function thompsonChoose(arms: ArmStats[], seed: number): BanditDecision {
 }
 
 /** Reward of a finished task: 1 for PASS (or WAIVED), else partial credit for gates passed. */
-export function rewardFor(outcome: 'PASS' | 'FAIL' | 'WAIVED', gatesPassed: number, gatesTotal: number): number {
+export function rewardFor(outcome: VerdictOutcome, gatesPassed: number, gatesTotal: number): number {
   if (outcome !== 'FAIL') return 1;
   return gatesTotal > 0 ? 0.25 * (gatesPassed / gatesTotal) : 0;
 }

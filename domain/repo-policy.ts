@@ -16,7 +16,9 @@ import { MAX_WAIVER_DAYS } from './waiver';
 export type TierBudget = ChangeBudget & { maxBytes: number };
 
 /** How a failing gate counts. */
-export type GateMode = 'block' | 'warn' | 'skip';
+export type GateMode = (typeof GATE_MODES)[number];
+/** The modes a policy may give a gate. */
+export const GATE_MODES = ['block', 'warn', 'skip'] as const;
 
 /** The policy Arbiter applies to one repository. */
 export interface RepoPolicy {
@@ -49,7 +51,7 @@ export const DEFAULT_REPO_POLICY: RepoPolicy = {
 const Budget = z
   .object({ max_files: z.number().int().positive(), max_loc: z.number().int().positive(), max_bytes: z.number().int().positive().optional() })
   .passthrough();
-const Mode = z.enum(['block', 'warn', 'skip']);
+const Mode = z.enum(GATE_MODES);
 const CurrentPolicy = z
   .object({
     version: z.number().optional(),

@@ -87,8 +87,10 @@ export interface GateResult {
   outputTail?: string;
 }
 
-/** The verdict: PASS, FAIL, or WAIVED when approved waivers covered the only failing gates. */
-export type VerdictOutcome = 'PASS' | 'FAIL' | 'WAIVED';
+/** The verdicts there are: PASS, FAIL, or WAIVED when approved waivers covered the only failing gates. */
+export const VERDICT_OUTCOMES = ['PASS', 'FAIL', 'WAIVED'] as const;
+/** One verdict. */
+export type VerdictOutcome = (typeof VERDICT_OUTCOMES)[number];
 
 /** One entry of the task's own history. */
 export interface HistoryEntry {

@@ -1,8 +1,9 @@
 /**
  * Verdict payloads are pure data computed from gate evidence, so the same evidence always
- * yields the same bytes and therefore the same digest — the basis for signing later.
+ * yields the same bytes and therefore the same digest, which is what the verdict's signature covers.
  */
 import type { DiffSummary, PolicyProvenance } from './activity-io';
+import type { GateMode } from './repo-policy';
 import type { GateResult, VerdictOutcome } from './task';
 
 /**
@@ -14,7 +15,7 @@ export function decideOutcome(gates: readonly GateResult[]): VerdictOutcome {
 }
 
 /** The status a gate gets under the policy's mode for it: a failure in warn mode only warns. */
-export function applyGateMode(passed: boolean, mode: 'block' | 'warn' | 'skip' | undefined): GateResult['status'] {
+export function applyGateMode(passed: boolean, mode: GateMode | undefined): GateResult['status'] {
   if (mode === 'skip') return 'skipped';
   if (passed) return 'pass';
   return mode === 'warn' ? 'warn' : 'fail';
