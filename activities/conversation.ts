@@ -68,7 +68,7 @@ function toApiMessage(m: Message): Record<string, unknown> {
 }
 
 function replyOf(m: Message): ModelReply {
-  const calls = (m.toolCalls as Array<{ id: string; function: { name: string; arguments: string } }> | null) ?? [];
+  const calls = m.toolCalls ?? [];
   return {
     toolCalls: calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
     summary: (m.content ?? '').slice(0, 500),
@@ -90,7 +90,7 @@ async function requestCompletion(config: OpenAIConfig, apiKey: string | undefine
   // 4xx other than timeouts and rate limits will not improve by asking again: the config is wrong.
   if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new Error(`model endpoint refused the request (${res.status}): ${text.slice(0, 300)}`, { cause: 'config' });
   if (!res.ok) throw new Error(`model endpoint failed (${res.status}): ${text.slice(0, 300)}`);
-  return JSON.parse(text) as { choices: Array<{ message: { content: string | null; tool_calls?: unknown[] } }>; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+  return JSON.parse(text) as { choices: Array<{ message: { content: string | null; tool_calls?: Array<{ id: string; type?: string; function: { name: string; arguments: string } }> } }>; usage?: { prompt_tokens?: number; completion_tokens?: number } };
 }
 
 /** Builds `startConversation`, `callModel` and `runToolCall`. */
@@ -140,7 +140,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       await requireOwnConversation(db, input);
       const [done] = await db.select().from(conversationMessages).where(and(eq(conversationMessages.conversationId, input.conversationId), eq(conversationMessages.toolCallId, input.callId)));
       if (done) {
-        const violation = (done.violation as PolicyViolation | null) ?? undefined;
+        const violation = done.violation ?? undefined;
         return { ok: !(done.content ?? '').startsWith('error:'), summary: (done.content ?? '').slice(0, 300), ...(violation ? { violation } : {}) };
       }
       const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input });

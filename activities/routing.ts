@@ -80,7 +80,7 @@ async function recordedDecision(db: DbExecutor, input: Input, runId: string): Pr
   if (row.taskType !== input.taskType) throw new RecordMismatchError('routing decision', `run ${runId} was routed for task type '${row.taskType}', not '${input.taskType}'`);
   if (input.agentHint && row.agentId !== input.agentHint) throw new RecordMismatchError('routing decision', `run ${runId} was routed to '${row.agentId}', not the requested '${input.agentHint}'`);
   const kind = (await listAgents(db, { tenantId })).find((a) => a.id === row.agentId)?.kind ?? 'unknown';
-  return { agentId: row.agentId, agentKind: kind, reason: row.reason, exploration: row.exploration, candidates: row.candidates as Candidate[] };
+  return { agentId: row.agentId, agentKind: kind, reason: row.reason, exploration: row.exploration, candidates: row.candidates };
 }
 
 /** Builds the `routeTask` activity. */

@@ -10,7 +10,6 @@ import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
 import { verdictStatement } from '../domain/dsse';
 import { RecordMismatchError } from '../domain/errors';
 import { buildVerdictPayload } from '../domain/verdict';
-import type { VerdictOutcome } from '../domain/task';
 import { verdicts } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
@@ -36,7 +35,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       if (stored.digest !== digest) throw new RecordMismatchError('verdict', `run ${run.runId} already has verdict ${stored.digest} (${stored.outcome}), not ${digest} (${payload.outcome}) computed now`);
       await recordRunEvent(db, { ...input, runId: run.runId }, 'verdict', 'verdict.issued', { outcome: stored.outcome, digest: stored.digest, keyId: signer.keyId, runId: run.runId });
       log.info('verdict issued', { outcome: stored.outcome, digest: stored.digest });
-      return { verdictId: stored.id, outcome: stored.outcome as VerdictOutcome, digest: stored.digest };
+      return { verdictId: stored.id, outcome: stored.outcome, digest: stored.digest };
     },
   };
 }

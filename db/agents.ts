@@ -48,10 +48,10 @@ function toRecord(row: typeof agents.$inferSelect): AgentRecord {
     tenantId: row.tenantId,
     name: row.name,
     kind: row.kind,
-    config: row.config as Record<string, unknown>,
+    config: row.config,
     capabilities: CapabilitiesSchema.parse(row.capabilities ?? {}),
     maxConcurrency: row.maxConcurrency,
-    status: row.status as AgentStatus,
+    status: row.status,
     circuitOpenUntil: row.circuitOpenUntil,
   };
 }
@@ -76,7 +76,7 @@ export async function upsertAgent(db: Db, registration: AgentRegistration): Prom
     config: a.config,
     capabilities: a.capabilities,
     maxConcurrency: a.maxConcurrency,
-    status: 'active',
+    status: 'active' as const,
   };
   const [row] = await db
     .insert(agents)

@@ -74,7 +74,7 @@ export async function verifyProvenance(db: Db, tenantId: string): Promise<{ rows
     const where = `row seq ${row.seq} (id ${row.id}, ${row.kind} ${row.subject})`;
     if (row.seq !== i) problems.push(`${where}: expected seq ${i}; a row before it was removed or the rows were renumbered`);
     if (row.prevHash !== prevHash) problems.push(`${where}: does not follow the row before it (removed, inserted or reordered)`);
-    const expected = provenanceHash({ tenantId: row.tenantId, eventKey: row.eventKey, kind: row.kind, subject: row.subject, payload: row.payload as Record<string, unknown>, seq: row.seq, prevHash: row.prevHash });
+    const expected = provenanceHash({ tenantId: row.tenantId, eventKey: row.eventKey, kind: row.kind, subject: row.subject, payload: row.payload, seq: row.seq, prevHash: row.prevHash });
     if (row.hash !== expected) problems.push(`${where}: content does not match its hash (altered)`);
     prevHash = row.hash;
   });

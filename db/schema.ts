@@ -4,6 +4,11 @@
  * happened, for audit, routing statistics and operators who never open Temporal.
  */
 import { sql } from 'drizzle-orm';
+import type { RoutingDecision } from '../domain/activity-io';
+import type { PolicyViolation } from '../domain/sandbox';
+import type { AgentStatus } from '../domain/agent';
+import type { VerdictOutcome } from '../domain/task';
+import type { VerdictPayload } from '../domain/verdict';
 import {
   bigint,
   bigserial,
@@ -79,10 +84,10 @@ export const agents = pgTable(
     tenantId: text('tenant_id'),
     name: text('name').notNull(),
     kind: text('kind').notNull(),
-    config: jsonb('config').notNull().default(sql`'{}'::jsonb`),
+    config: jsonb('config').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
     capabilities: jsonb('capabilities').notNull().default(sql`'{}'::jsonb`),
     maxConcurrency: integer('max_concurrency').notNull().default(1),
-    status: text('status').notNull().default('active'),
+    status: text('status').$type<AgentStatus>().notNull().default('active'),
     /** Infrastructure failures in a row; at the threshold the circuit opens. */
     consecutiveInfraFailures: integer('consecutive_infra_failures').notNull().default(0),
     /** While in the future the router skips the agent; after it, one probe task is let through. */
@@ -105,7 +110,7 @@ export const routingDecisions = pgTable(
     taskType: text('task_type').notNull(),
     reason: text('reason').notNull(),
     exploration: boolean('exploration').notNull().default(false),
-    candidates: jsonb('candidates').notNull(),
+    candidates: jsonb('candidates').$type<RoutingDecision['candidates']>().notNull(),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('routing_decisions_run_uq').on(t.tenantId, t.taskId, t.runId)],
@@ -140,11 +145,12 @@ export const waivers = pgTable(
     id: text('id').notNull(),
     taskId: text('task_id'),
     title: text('title'),
-    gates: jsonb('gates').notNull().default(sql`'[]'::jsonb`),
-    delta: jsonb('delta').notNull().default(sql`'{}'::jsonb`),
+    gates: jsonb('gates').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    /** CAWS's shape: the budget increase a waiver grants. */
+    delta: jsonb('delta').$type<{ max_files?: number; max_loc?: number }>().notNull().default(sql`'{}'::jsonb`),
     reasonCode: text('reason_code').notNull(),
     justification: text('justification'),
-    approvers: jsonb('approvers').notNull().default(sql`'[]'::jsonb`),
+    approvers: jsonb('approvers').$type<Array<{ handle: string; approved_at: string }>>().notNull().default(sql`'[]'::jsonb`),
     status: text('status').notNull().default('active'),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     createdAt: createdAt(),
@@ -160,9 +166,9 @@ export const verdicts = pgTable(
     tenantId: text('tenant_id').notNull(),
     taskId: text('task_id').notNull(),
     runId: runId(),
-    outcome: text('outcome').notNull(),
+    outcome: text('outcome').$type<VerdictOutcome>().notNull(),
     digest: text('digest').notNull(),
-    payload: jsonb('payload').notNull(),
+    payload: jsonb('payload').$type<VerdictPayload>().notNull(),
     envelope: text('envelope'),
     createdAt: createdAt(),
   },
@@ -180,7 +186,7 @@ export const provenanceEvents = pgTable(
     eventKey: text('event_key').notNull(),
     kind: text('kind').notNull(),
     subject: text('subject').notNull(),
-    payload: jsonb('payload').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
     createdAt: createdAt(),
@@ -303,10 +309,10 @@ export const conversationMessages = pgTable(
     role: text('role').notNull(),
     turn: integer('turn'),
     content: text('content'),
-    toolCalls: jsonb('tool_calls'),
+    toolCalls: jsonb('tool_calls').$type<Array<{ id: string; type?: string; function: { name: string; arguments: string } }>>(),
     toolCallId: text('tool_call_id'),
     /** For a refused tool call: the policy violation, so a resumed run still reports it. */
-    violation: jsonb('violation'),
+    violation: jsonb('violation').$type<PolicyViolation>(),
     promptTokens: integer('prompt_tokens'),
     completionTokens: integer('completion_tokens'),
     costUsd: doublePrecision('cost_usd'),
@@ -325,7 +331,7 @@ export const approvers = pgTable(
   {
     tenantId: text('tenant_id').notNull(),
     name: text('name').notNull(),
-    tiers: jsonb('tiers').notNull().default(sql`'[1,2,3]'::jsonb`),
+    tiers: jsonb('tiers').$type<number[]>().notNull().default(sql`'[1,2,3]'::jsonb`),
     active: boolean('active').notNull().default(true),
     createdAt: createdAt(),
   },

@@ -46,7 +46,7 @@ export async function* trainingRecords(db: Db, options: ExportOptions = {}): Asy
     .where(and(...conditions))
     .orderBy(asc(agentOutcomes.createdAt));
   for (const { o, d, t, payload } of rows) {
-    const diff = (payload as { diff?: { filesChanged: number; linesAdded: number; linesDeleted: number } } | null)?.diff;
+    const diff = payload?.diff;
     const record: TrainingRecord = {
       tenantId: o.tenantId,
       taskId: o.taskId,
