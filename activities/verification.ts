@@ -7,13 +7,13 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { log } from '@temporalio/activity';
-import { and, eq, gt, inArray } from 'drizzle-orm';
+import { activeWaivers } from '../db/waivers';
 import { CheckBudgetAndScopeInput, MeasureDiffInput, RunGateInput, type DiffSummary } from '../domain/activity-io';
 import { budgetGate, protectedGate, scopeGate, specGate, treeGate, type GrantedWaiver } from '../domain/change-gates';
 import { applyGateMode } from '../domain/verdict';
 import type { GateResult } from '../domain/task';
 import type { Db } from '../db/client';
-import { gateResults, waivers } from '../db/schema';
+import { gateResults } from '../db/schema';
 import { storeArtifact } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
 import { changedFiles, decodePath, differingPaths, ignoredAmong, ignoredPaths, nestedRepositories, patchBytes, snapshotTree, treeEntries } from '../host/diff';
@@ -28,12 +28,8 @@ import { chownTree } from '../host/workspace';
 
 /** Active, unexpired waivers the spec names (`waiver_ids`): their deltas raise the budget. */
 async function specWaivers(db: Db, tenantId: string, ids: string[]): Promise<GrantedWaiver[]> {
-  if (ids.length === 0) return [];
-  const rows = await db.select().from(waivers).where(and(eq(waivers.tenantId, tenantId), inArray(waivers.id, ids), eq(waivers.status, 'active'), gt(waivers.expiresAt, new Date())));
-  return rows.map((r) => {
-    const d = r.delta as { max_files?: number; max_loc?: number };
-    return { id: r.id, maxFiles: d.max_files ?? 0, maxLoc: d.max_loc ?? 0 };
-  });
+  const rows = await activeWaivers(db, tenantId, ids);
+  return rows.map((r) => ({ id: r.id, maxFiles: r.delta.max_files ?? 0, maxLoc: r.delta.max_loc ?? 0 }));
 }
 
 /** The tree's entries with each symlink's target read from its blob. */

@@ -3,14 +3,15 @@
  * tier (and not deciding too many too fast)? Approved waivers are stored in the CAWS shape and
  * entered in the provenance chain.
  */
-import { and, count, eq, gte, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { AuthorizeWaiverDecisionInput, StoreWaiverInput } from '../domain/activity-io';
 import { RecordMismatchError, WaiverNotAuthorizedError } from '../domain/errors';
 import { canonicalJson } from '../domain/verdict';
 import type { Db } from '../db/client';
 import { recordRunEvent } from '../db/provenance';
-import { approvers, gateResults, waiverDecisions, waivers } from '../db/schema';
+import { gateResults } from '../db/schema';
+import { decisionsInLastHour, getApprover, getWaiver, insertWaiver, recordDecision } from '../db/waivers';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
@@ -23,7 +24,7 @@ export const APPROVER_DECISIONS_PER_HOUR = 20;
  * row); one a previous run stored for the task is never taken as this run's.
  */
 async function assertSameWaiver(db: Db, input: ReturnType<typeof StoreWaiverInput.parse>): Promise<void> {
-  const [row] = await db.select().from(waivers).where(and(eq(waivers.tenantId, input.tenantId), eq(waivers.id, input.waiverId)));
+  const row = await getWaiver(db, input.tenantId, input.waiverId);
   const same =
     row?.taskId === input.taskId &&
     row.expiresAt.getTime() === new Date(input.expiresAt).getTime() &&
@@ -37,24 +38,19 @@ export function createWaiverActivities({ db }: ActivityDeps) {
   return {
     async authorizeWaiverDecision(raw: AuthorizeWaiverDecisionInput): Promise<void> {
       const input = parseActivityInput(AuthorizeWaiverDecisionInput, raw);
-      const [who] = await db.select().from(approvers).where(and(eq(approvers.tenantId, input.tenantId), eq(approvers.name, input.approver)));
+      const who = await getApprover(db, input.tenantId, input.approver);
       if (!who || !who.active) throw new WaiverNotAuthorizedError(`'${input.approver}' is not an approver for tenant '${input.tenantId}'`);
-      if (!(who.tiers as number[]).includes(input.riskTier)) throw new WaiverNotAuthorizedError(`'${input.approver}' may not decide waivers at risk tier ${input.riskTier}`);
-      const [recent] = await db
-        .select({ n: count() })
-        .from(waiverDecisions)
-        .where(and(eq(waiverDecisions.tenantId, input.tenantId), eq(waiverDecisions.approver, input.approver), gte(waiverDecisions.createdAt, sql`now() - interval '1 hour'`)));
-      if (recent.n >= APPROVER_DECISIONS_PER_HOUR) throw new WaiverNotAuthorizedError(`'${input.approver}' has made ${recent.n} waiver decisions in the last hour; the limit is ${APPROVER_DECISIONS_PER_HOUR}`);
-      await db.insert(waiverDecisions).values({ tenantId: input.tenantId, taskId: input.taskId, approver: input.approver, decision: input.decision, detail: input.detail });
+      if (!who.tiers.includes(input.riskTier)) throw new WaiverNotAuthorizedError(`'${input.approver}' may not decide waivers at risk tier ${input.riskTier}`);
+      const recent = await decisionsInLastHour(db, input.tenantId, input.approver);
+      if (recent >= APPROVER_DECISIONS_PER_HOUR) throw new WaiverNotAuthorizedError(`'${input.approver}' has made ${recent} waiver decisions in the last hour; the limit is ${APPROVER_DECISIONS_PER_HOUR}`);
+      await recordDecision(db, { tenantId: input.tenantId, taskId: input.taskId, approver: input.approver, decision: input.decision, detail: input.detail });
       log.info('waiver decision authorised', { approver: input.approver, decision: input.decision });
     },
 
     async storeWaiver(raw: StoreWaiverInput): Promise<void> {
       const input = parseActivityInput(StoreWaiverInput, raw);
       const { runId } = currentRun();
-      const stored = await db
-        .insert(waivers)
-        .values({
+      const inserted = await insertWaiver(db, {
           tenantId: input.tenantId,
           id: input.waiverId,
           taskId: input.taskId,
@@ -66,10 +62,8 @@ export function createWaiverActivities({ db }: ActivityDeps) {
           approvers: input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at })),
           status: 'active',
           expiresAt: new Date(input.expiresAt),
-        })
-        .onConflictDoNothing()
-        .returning({ id: waivers.id });
-      if (stored.length === 0) await assertSameWaiver(db, input);
+      });
+      if (!inserted) await assertSameWaiver(db, input);
       await db
         .update(gateResults)
         .set({ status: 'pass', detail: input.budgetDetail })

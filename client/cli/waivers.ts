@@ -5,8 +5,7 @@
 import { zodProblems } from '../../domain/zod-issues';
 import { ZodError } from 'zod';
 import type { Command } from 'commander';
-import { and, asc, eq } from 'drizzle-orm';
-import { approvers, waivers } from '../../db/schema';
+import { listApprovers, listWaivers, revokeWaiver, upsertApprover } from '../../db/waivers';
 import { ApproveWaiverSchema, RejectWaiverSchema, durationHours } from '../../domain/waiver';
 import { ArbiterClient } from '../arbiter-client';
 import { loadClientConfig } from '../config';
@@ -77,9 +76,7 @@ export function registerWaiverCommands(program: Command, run: Run): void {
     .action((o: { tenant: string; json?: boolean }) =>
       run(() =>
         withDb(async (db) => {
-          const rows = await db.select().from(waivers).where(eq(waivers.tenantId, o.tenant)).orderBy(asc(waivers.id));
-          const now = new Date();
-          const shown = rows.map((r) => ({ ...r, status: r.status === 'active' && r.expiresAt <= now ? 'expired' : r.status }));
+          const shown = await listWaivers(db, o.tenant);
           process.stdout.write(o.json ? `${JSON.stringify(shown, null, 2)}\n` : shown.map((r) => `${r.id}  ${r.status.padEnd(8)} task ${r.taskId ?? '-'}  until ${r.expiresAt.toISOString()}  ${JSON.stringify(r.delta)}\n`).join(''));
           return EXIT.ok;
         }),
@@ -92,8 +89,7 @@ export function registerWaiverCommands(program: Command, run: Run): void {
     .action((id: string, o: { tenant: string }) =>
       run(() =>
         withDb(async (db) => {
-          const updated = await db.update(waivers).set({ status: 'revoked' }).where(and(eq(waivers.tenantId, o.tenant), eq(waivers.id, id))).returning();
-          if (updated.length === 0) throw new Error(`no waiver ${id} for tenant ${o.tenant}`);
+          if (!(await revokeWaiver(db, o.tenant, id))) throw new Error(`no waiver ${id} for tenant ${o.tenant}`);
           process.stdout.write(`${id} revoked: it no longer applies to any budget\n`);
           return EXIT.ok;
         }),
@@ -111,7 +107,7 @@ export function registerWaiverCommands(program: Command, run: Run): void {
         withDb(async (db) => {
           const tiers = o.tiers ?? [1, 2, 3];
           if (tiers.some((t) => ![1, 2, 3].includes(t))) throw new UsageError('--tiers takes 1, 2 and/or 3');
-          await db.insert(approvers).values({ tenantId: o.tenant, name, tiers }).onConflictDoUpdate({ target: [approvers.tenantId, approvers.name], set: { tiers, active: true } });
+          await upsertApprover(db, o.tenant, name, tiers);
           process.stdout.write(`${name} may decide waivers for ${o.tenant} at tier(s) ${tiers.join(', ')}\n`);
           return EXIT.ok;
         }),
@@ -124,8 +120,8 @@ export function registerWaiverCommands(program: Command, run: Run): void {
     .action((o: { tenant: string; json?: boolean }) =>
       run(() =>
         withDb(async (db) => {
-          const rows = await db.select().from(approvers).where(and(eq(approvers.tenantId, o.tenant), eq(approvers.active, true))).orderBy(asc(approvers.name));
-          process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : rows.map((r) => `${r.name}  tiers ${(r.tiers as number[]).join(',')}\n`).join(''));
+          const rows = await listApprovers(db, o.tenant);
+          process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : rows.map((r) => `${r.name}  tiers ${r.tiers.join(',')}\n`).join(''));
           return EXIT.ok;
         }),
       ),
