@@ -11,13 +11,17 @@ import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../h
 import { DatabaseUrlSchema, redactDatabaseUrl } from '../db/client';
 import { TemporalEnvSchema, temporalProfileFromEnv, withoutEmptyValues, type TemporalProfile } from '../temporal-config/connection';
 
-const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
+/** The variables every Arbiter process that runs a worker reads; the CLI's schema extends it. */
+export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
   DATABASE_URL: DatabaseUrlSchema.optional(),
   ARBITER_HOME: z.string().optional(),
   ARBITER_SIGNING_KEY_FILE: z.string().optional(),
   ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
+
+/** The parsed variables. */
+export type WorkerEnv = z.output<typeof WorkerEnvSchema>;
 
 /** Parsed worker configuration. */
 export interface WorkerConfig {
@@ -51,11 +55,23 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     const problems = zodProblems(parsed.error);
     throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
   }
-  const e = parsed.data;
+  return workerConfigFromEnv(parsed.data, env, cwd, { temporalAddress: '127.0.0.1:7233' });
+}
+
+/** ARBITER_HOME, resolved against `cwd` (`.arbiter` when unset). */
+export function homeFromEnv(e: WorkerEnv, cwd: string): string {
+  return path.resolve(cwd, e.ARBITER_HOME ?? '.arbiter');
+}
+
+/**
+ * The worker configuration parsed variables describe, with the endpoints to use when the
+ * environment names none (the CLI passes the local stack's).
+ */
+export function workerConfigFromEnv(e: WorkerEnv, env: NodeJS.ProcessEnv, cwd: string, defaults: { temporalAddress: string; databaseUrl?: string }): WorkerConfig {
   return {
-    temporal: temporalProfileFromEnv(e, '127.0.0.1:7233'),
-    databaseUrl: e.DATABASE_URL,
-    home: path.resolve(cwd, e.ARBITER_HOME ?? '.arbiter'),
+    temporal: temporalProfileFromEnv(e, defaults.temporalAddress),
+    databaseUrl: e.DATABASE_URL ?? defaults.databaseUrl,
+    home: homeFromEnv(e, cwd),
     taskQueue: e.ARBITER_TASK_QUEUE,
     logLevel: e.LOG_LEVEL,
     sandbox: sandboxConfigFromEnv(e),
