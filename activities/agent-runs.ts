@@ -8,6 +8,7 @@ import { ExecuteAgentInput, type AgentRunResult } from '../domain/activity-io';
 import { CommandConfigSchema, ScriptedConfigSchema, type ScriptedStep } from '../domain/agent';
 import { buildTaskPrompt } from '../domain/prompt';
 import { AgentConfigError, AgentFailedError, FileToolError } from '../domain/errors';
+import { zodProblems } from '../domain/zod-issues';
 import { policyFromSpec, type SandboxPolicy } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
 import type { ActivityDeps } from './deps';
@@ -38,7 +39,7 @@ async function applyStep(ctx: StepContext, step: ScriptedStep): Promise<void> {
 
 async function runScripted(ctx: StepContext, config: unknown): Promise<AgentRunResult> {
   const parsed = ScriptedConfigSchema.safeParse(config);
-  if (!parsed.success) throw new AgentConfigError(ctx.agentId, parsed.error.issues.map((i) => i.message).join('; '));
+  if (!parsed.success) throw new AgentConfigError(ctx.agentId, zodProblems(parsed.error, { prefix: 'config' }).join('; '));
   for (const [i, step] of parsed.data.steps.entries()) {
     Context.current().heartbeat({ step: i });
     try {
@@ -55,7 +56,7 @@ async function runScripted(ctx: StepContext, config: unknown): Promise<AgentRunR
 /** Runs a `command` agent: its CLI, confined, with the task prompt; its changes are read from the diff later. */
 async function runCommandAgent(ctx: StepContext, config: unknown, prompt: string): Promise<AgentRunResult> {
   const parsed = CommandConfigSchema.safeParse(config);
-  if (!parsed.success) throw new AgentConfigError(ctx.agentId, parsed.error.issues.map((i) => i.message).join('; '));
+  if (!parsed.success) throw new AgentConfigError(ctx.agentId, zodProblems(parsed.error, { prefix: 'config' }).join('; '));
   const c = parsed.data;
   const run = await ctx.runCommand({
     ...ctx.call,

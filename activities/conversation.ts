@@ -11,6 +11,7 @@ import { CallModelInput, RunToolCallInput, StartConversationInput, type Conversa
 import { AGENT_TOOLS } from '../domain/agent-tools';
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
 import { AgentConfigError, RecordMismatchError } from '../domain/errors';
+import { zodProblems } from '../domain/zod-issues';
 import { buildTaskPrompt } from '../domain/prompt';
 import type { PolicyViolation } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
@@ -31,7 +32,7 @@ const DEFAULT_SYSTEM_PROMPT = 'You are a careful coding agent working in a sandb
 async function openaiConfig(db: Db, agentId: string): Promise<OpenAIConfig> {
   const agent = await getAgent(db, agentId);
   const parsed = OpenAIConfigSchema.safeParse(agent.config);
-  if (agent.kind !== 'openai' || !parsed.success) throw new AgentConfigError(agentId, `not a valid openai agent${parsed.success ? '' : `: ${parsed.error.issues[0].message}`}`);
+  if (agent.kind !== 'openai' || !parsed.success) throw new AgentConfigError(agentId, `not a valid openai agent${parsed.success ? '' : `: ${zodProblems(parsed.error, { prefix: 'config' }).join('; ')}`}`);
   return parsed.data;
 }
 
