@@ -12,7 +12,7 @@ import { sha256 } from '../host/digest';
 import { parseActivityInput } from './input';
 
 /** Parses YAML text; a syntax error becomes a spec problem with its line. */
-export function parseSpecYaml(text: string): unknown {
+function parseSpecYaml(text: string): unknown {
   try {
     return parseYaml(text, { prettyErrors: true });
   } catch (err) {

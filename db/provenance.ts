@@ -10,7 +10,7 @@ import type { Db } from './client';
 import { provenanceEvents } from './schema';
 
 /** The hash the first row of every tenant's chain follows. */
-export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
+const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
 
 /** An event to record. */
 export interface ProvenanceEvent {
@@ -47,7 +47,7 @@ export function recordRunEvent(db: Db, run: RunRef, what: string, kind: string, 
 }
 
 /** The hash of one row: its content and where it sits in the chain. */
-export function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: string }): string {
+function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: string }): string {
   const content = canonicalJson({ tenantId: row.tenantId, seq: row.seq, eventKey: row.eventKey, kind: row.kind, subject: row.subject, payload: row.payload, prevHash: row.prevHash });
   return `sha256:${createHash('sha256').update(content).digest('hex')}`;
 }
