@@ -77,7 +77,7 @@ export interface BreakerPolicy {
 }
 
 /** Default: three infrastructure failures in a row open the circuit for five minutes. */
-export const DEFAULT_BREAKER: BreakerPolicy = { threshold: 3, cooldownMs: 5 * 60_000 };
+const DEFAULT_BREAKER: BreakerPolicy = { threshold: 3, cooldownMs: 5 * 60_000 };
 
 /**
  * Records an infrastructure success or failure of an agent. A success closes the circuit; the

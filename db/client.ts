@@ -30,7 +30,7 @@ export function openDatabase(url: string, options: { max?: number } = {}): Datab
 }
 
 /** True for a parseable `postgres://` or `postgresql://` URL (what `pg` and libpq accept). */
-export function isPostgresUrl(url: string): boolean {
+function isPostgresUrl(url: string): boolean {
   try {
     return ['postgres:', 'postgresql:'].includes(new URL(url).protocol);
   } catch {

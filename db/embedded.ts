@@ -16,7 +16,7 @@ export interface EmbeddedPostgresHandle {
 }
 
 /** Thrown when the bundled server cannot start; carries its last log lines. */
-export class EmbeddedPostgresError extends Error {
+class EmbeddedPostgresError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'EmbeddedPostgresError';

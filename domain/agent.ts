@@ -31,7 +31,7 @@ export type Capabilities = z.output<typeof CapabilitiesSchema>;
 const relativePath = z.string().min(1).max(4096);
 
 /** One deterministic edit in a scripted plan. */
-export const ScriptedStepSchema = z.discriminatedUnion('op', [
+const ScriptedStepSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('write'), path: relativePath, content: z.string() }).strict(),
   z.object({ op: z.literal('replace'), path: relativePath, search: z.string().min(1), replace: z.string() }).strict(),
   z.object({ op: z.literal('delete'), path: relativePath }).strict(),

@@ -95,7 +95,7 @@ export function detectFormat(raw: Record<string, unknown>): SpecFormat {
 }
 
 /** Formats a field path the way the problems name it: `acceptance[2].then`. */
-export function formatPath(path: ReadonlyArray<string | number>): string {
+function formatPath(path: ReadonlyArray<string | number>): string {
   return path.reduce<string>(
     (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc === '' ? seg : `${acc}.${seg}`),
     '',

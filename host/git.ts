@@ -98,11 +98,6 @@ export async function workspaceGitInput(ws: WorkspaceDirs, args: string[], input
   return (await run(workspaceArgs(ws, args), { input })).toString('utf8');
 }
 
-/** Like {@link workspaceGit} but stdout as bytes (patches must survive any encoding). */
-export function workspaceGitBytes(ws: WorkspaceDirs, args: string[]): Promise<Buffer> {
-  return run(workspaceArgs(ws, args), {});
-}
-
 function treeArgs(gitDir: string, args: string[]): string[] {
   // The git directory as the working directory: no work tree anyone else writes to takes part.
   return ['-C', gitDir, `--git-dir=${gitDir}`, '-c', 'core.attributesFile=/dev/null', ...args];

@@ -57,7 +57,7 @@ export function defaultSigningKeyFile(home: string): string {
 }
 
 /** This host's id, created once per ARBITER_HOME. */
-export function workerHostId(home: string): string {
+function workerHostId(home: string): string {
   const file = path.join(home, 'worker-id');
   if (!existsSync(file)) {
     mkdirSync(home, { recursive: true });

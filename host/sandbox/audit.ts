@@ -1,8 +1,7 @@
 /** Writes the sandbox audit trail: one row per file-tool operation or command, allowed or refused. */
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { sandboxEvents } from '../../db/schema';
-import type { PolicyViolation } from '../../domain/sandbox';
 
 /** One audited operation. */
 export interface SandboxEvent {
@@ -41,14 +40,4 @@ export async function bytesWrittenByTask(db: Db, tenantId: string, taskId: strin
       ),
     );
   return Number(row?.n ?? 0);
-}
-
-/** The task's refused operations, oldest first. */
-export async function policyViolations(db: Db, tenantId: string, taskId: string): Promise<PolicyViolation[]> {
-  const rows = await db
-    .select()
-    .from(sandboxEvents)
-    .where(and(eq(sandboxEvents.tenantId, tenantId), eq(sandboxEvents.taskId, taskId), eq(sandboxEvents.allowed, false)))
-    .orderBy(asc(sandboxEvents.id));
-  return rows.map((r) => ({ op: r.op, path: r.path ?? '', reason: r.reason ?? '' }));
 }

@@ -13,7 +13,7 @@ import { seccompProgram } from './seccomp';
 import { runningAsRoot, type SandboxConfig } from './config';
 
 /** Where the workspace appears inside the sandbox. */
-export const SANDBOX_WORKSPACE = '/workspace';
+const SANDBOX_WORKSPACE = '/workspace';
 
 /** System paths mounted read-only when present; nothing from the worker's home or /etc secrets. */
 const READ_ONLY = ['/usr', '/etc/alternatives', '/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/localtime', '/etc/ssl/certs', '/etc/ca-certificates'];
