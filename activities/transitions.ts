@@ -9,7 +9,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { RecordTransitionInput } from '../domain/activity-io';
 import { TaskAlreadyEndedError, WorkflowIdMismatchError } from '../domain/errors';
-import { isTerminal, type TaskState } from '../domain/lifecycle';
+import { isTerminal } from '../domain/lifecycle';
 import type { RunIdentity } from '../domain/verdict';
 import type { DbExecutor } from '../db/client';
 import { recordRunEvent } from '../db/provenance';
@@ -35,7 +35,7 @@ async function claimTask(tx: DbExecutor, input: Input, run: RunIdentity, columns
     .where(and(eq(tasks.tenantId, input.tenantId), eq(tasks.id, input.taskId)))
     .for('update');
   const otherRun = row.runId !== run.runId;
-  if (otherRun && isTerminal(row.state as TaskState)) throw new TaskAlreadyEndedError(`${input.tenantId}/${input.taskId}`, row.state, row.runId || '(recorded before runs were tracked)');
+  if (otherRun && isTerminal(row.state)) throw new TaskAlreadyEndedError(`${input.tenantId}/${input.taskId}`, row.state, row.runId || '(recorded before runs were tracked)');
   if (otherRun) log.warn('run takes over a task its previous run left unfinished', { previousRunId: row.runId, state: row.state });
   // A late attempt of an older transition of this run must not move the task backwards.
   if (!otherRun && row.lastSeq >= input.seq) return;

@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import type { RoutingDecision } from '../domain/activity-io';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { AgentStatus } from '../domain/agent';
+import type { TaskState } from '../domain/lifecycle';
 import type { VerdictOutcome } from '../domain/task';
 import type { VerdictPayload } from '../domain/verdict';
 import {
@@ -43,7 +44,7 @@ export const tasks = pgTable(
     id: text('id').notNull(),
     workflowId: text('workflow_id').notNull(),
     runId: runId(),
-    state: text('state').notNull(),
+    state: text('state').$type<TaskState>().notNull(),
     /** seq of the transition `state` came from; a late, older write never overwrites a newer one. */
     lastSeq: integer('last_seq').notNull().default(-1),
     repoPath: text('repo_path'),

@@ -30,7 +30,7 @@ export interface WorkerConfig {
   /** Root for workspaces and local state. */
   home: string;
   taskQueue: string;
-  logLevel: 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  logLevel: WorkerEnv['LOG_LEVEL'];
   sandbox: SandboxConfig;
   /** Hours to keep workspaces of tasks that did not complete. */
   retentionHours: number;
