@@ -29,17 +29,28 @@ interface StepContext {
 async function applyStep(ctx: StepContext, step: ScriptedStep): Promise<void> {
   const { call, tools } = ctx;
   if (step.op === 'write') await tools.fileWrite({ ...call, path: step.path, content: step.content });
-  else if (step.op === 'replace') await tools.fileSearchReplace({ ...call, path: step.path, search: step.search, replace: step.replace });
+  else if (step.op === 'replace')
+    await tools.fileSearchReplace({ ...call, path: step.path, search: step.search, replace: step.replace });
   else if (step.op === 'delete') await tools.fileDelete({ ...call, path: step.path });
   else {
-    const run = await ctx.runCommand({ ...call, argv: step.argv, timeoutMs: step.timeoutSeconds * 1000, purpose: 'agent' });
-    if (run.exitCode !== 0) throw new AgentFailedError(ctx.agentId, `command '${step.argv.join(' ')}' failed: ${run.killedReason ?? `exit code ${run.exitCode}`}`);
+    const run = await ctx.runCommand({
+      ...call,
+      argv: step.argv,
+      timeoutMs: step.timeoutSeconds * 1000,
+      purpose: 'agent',
+    });
+    if (run.exitCode !== 0)
+      throw new AgentFailedError(
+        ctx.agentId,
+        `command '${step.argv.join(' ')}' failed: ${run.killedReason ?? `exit code ${run.exitCode}`}`,
+      );
   }
 }
 
 async function runScripted(ctx: StepContext, config: unknown): Promise<AgentRunResult> {
   const parsed = ScriptedConfigSchema.safeParse(config);
-  if (!parsed.success) throw new AgentConfigError(ctx.agentId, zodProblems(parsed.error, { prefix: 'config' }).join('; '));
+  if (!parsed.success)
+    throw new AgentConfigError(ctx.agentId, zodProblems(parsed.error, { prefix: 'config' }).join('; '));
   for (const [i, step] of parsed.data.steps.entries()) {
     Context.current().heartbeat({ step: i });
     try {
@@ -50,13 +61,18 @@ async function runScripted(ctx: StepContext, config: unknown): Promise<AgentRunR
       throw err;
     }
   }
-  return { agentId: ctx.agentId, stepsApplied: parsed.data.steps.length, summary: `applied ${parsed.data.steps.length} scripted step(s)` };
+  return {
+    agentId: ctx.agentId,
+    stepsApplied: parsed.data.steps.length,
+    summary: `applied ${parsed.data.steps.length} scripted step(s)`,
+  };
 }
 
 /** Runs a `command` agent: its CLI, confined, with the task prompt; its changes are read from the diff later. */
 async function runCommandAgent(ctx: StepContext, config: unknown, prompt: string): Promise<AgentRunResult> {
   const parsed = CommandConfigSchema.safeParse(config);
-  if (!parsed.success) throw new AgentConfigError(ctx.agentId, zodProblems(parsed.error, { prefix: 'config' }).join('; '));
+  if (!parsed.success)
+    throw new AgentConfigError(ctx.agentId, zodProblems(parsed.error, { prefix: 'config' }).join('; '));
   const c = parsed.data;
   const run = await ctx.runCommand({
     ...ctx.call,
@@ -69,7 +85,11 @@ async function runCommandAgent(ctx: StepContext, config: unknown, prompt: string
     purpose: 'agent',
   });
   if (run.spawnError) throw new AgentConfigError(ctx.agentId, `cannot start ${c.argv[0]}: ${run.spawnError}`);
-  if (run.exitCode !== 0) throw new AgentFailedError(ctx.agentId, `${c.argv[0]} ${run.killedReason ?? `exited with ${run.exitCode}`}: ${run.outputTail.slice(-500)}`);
+  if (run.exitCode !== 0)
+    throw new AgentFailedError(
+      ctx.agentId,
+      `${c.argv[0]} ${run.killedReason ?? `exited with ${run.exitCode}`}: ${run.outputTail.slice(-500)}`,
+    );
   return { agentId: ctx.agentId, stepsApplied: 1, summary: `${c.argv[0]} finished in ${run.durationMs} ms` };
 }
 
@@ -80,14 +100,24 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       const input = parseActivityInput(ExecuteAgentInput, raw);
       const agent = await getAgent(deps.db, input.agentId);
       // A retry (the worker died mid-plan) starts from the base commit again, never from half an edit.
-      await resetWorkspace({ tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) }, input.baseCommit, deps.sandbox);
+      await resetWorkspace(
+        { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) },
+        input.baseCommit,
+        deps.sandbox,
+      );
       log.info('agent starting', { agentId: agent.id, kind: agent.kind });
-      const call = { tenantId: input.tenantId, taskId: input.taskId, workspacePath: input.workspacePath, policy: policyFromSpec(input.spec) };
+      const call = {
+        tenantId: input.tenantId,
+        taskId: input.taskId,
+        workspacePath: input.workspacePath,
+        policy: policyFromSpec(input.spec),
+      };
       const ctx = { agentId: agent.id, call, tools, runCommand: cancellable(runCommand) };
       let result: AgentRunResult;
       if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config);
       else if (agent.kind === 'command') result = await runCommandAgent(ctx, agent.config, buildTaskPrompt(input.spec));
-      else throw new AgentConfigError(agent.id, `kind '${agent.kind}' runs as a conversation, not through executeAgent`);
+      else
+        throw new AgentConfigError(agent.id, `kind '${agent.kind}' runs as a conversation, not through executeAgent`);
       log.info('agent finished', { agentId: agent.id, steps: result.stepsApplied });
       return result;
     },

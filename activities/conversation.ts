@@ -7,7 +7,13 @@
  */
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
-import { CallModelInput, RunToolCallInput, StartConversationInput, type ConversationLimits, type ModelReply } from '../domain/activity-io';
+import {
+  CallModelInput,
+  RunToolCallInput,
+  StartConversationInput,
+  type ConversationLimits,
+  type ModelReply,
+} from '../domain/activity-io';
 import { AGENT_TOOLS } from '../domain/agent-tools';
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
 import { AgentConfigError, RecordMismatchError } from '../domain/errors';
@@ -27,12 +33,17 @@ import type { FileTools } from '../host/sandbox/file-tools';
 
 type Message = typeof conversationMessages.$inferSelect;
 
-const DEFAULT_SYSTEM_PROMPT = 'You are a careful coding agent working in a sandboxed copy of a repository. Use the tools to make the requested change, keep to the allowed paths, and stop when done.';
+const DEFAULT_SYSTEM_PROMPT =
+  'You are a careful coding agent working in a sandboxed copy of a repository. Use the tools to make the requested change, keep to the allowed paths, and stop when done.';
 
 async function openaiConfig(db: Db, agentId: string): Promise<OpenAIConfig> {
   const agent = await getAgent(db, agentId);
   const parsed = OpenAIConfigSchema.safeParse(agent.config);
-  if (agent.kind !== 'openai' || !parsed.success) throw new AgentConfigError(agentId, `not a valid openai agent${parsed.success ? '' : `: ${zodProblems(parsed.error, { prefix: 'config' }).join('; ')}`}`);
+  if (agent.kind !== 'openai' || !parsed.success)
+    throw new AgentConfigError(
+      agentId,
+      `not a valid openai agent${parsed.success ? '' : `: ${zodProblems(parsed.error, { prefix: 'config' }).join('; ')}`}`,
+    );
   return parsed.data;
 }
 
@@ -41,30 +52,46 @@ async function openaiConfig(db: Db, agentId: string): Promise<OpenAIConfig> {
  * overlapping attempts of a step can never take the same seq and silently drop a message; a
  * message already stored for the same turn or tool call is not added again.
  */
-async function append(db: Db, tenantId: string, conversationId: string, m: Omit<typeof conversationMessages.$inferInsert, 'tenantId' | 'conversationId' | 'seq'>): Promise<void> {
+async function append(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  m: Omit<typeof conversationMessages.$inferInsert, 'tenantId' | 'conversationId' | 'seq'>,
+): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`conversation/${conversationId}`}))`);
     const [{ next }] = await tx
       .select({ next: sql<number>`coalesce(max(${conversationMessages.seq}), -1) + 1` })
       .from(conversationMessages)
       .where(eq(conversationMessages.conversationId, conversationId));
-    await tx.insert(conversationMessages).values({ tenantId, conversationId, seq: next, ...m }).onConflictDoNothing();
+    await tx
+      .insert(conversationMessages)
+      .values({ tenantId, conversationId, seq: next, ...m })
+      .onConflictDoNothing();
   });
 }
 
 /** Refuses a conversation that is missing or was started by another task or run. */
-async function requireOwnConversation(db: Db, input: { tenantId: string; taskId: string; conversationId: string }): Promise<void> {
+async function requireOwnConversation(
+  db: Db,
+  input: { tenantId: string; taskId: string; conversationId: string },
+): Promise<void> {
   const { runId } = currentRun();
   const [row] = await db.select().from(conversations).where(eq(conversations.id, input.conversationId));
-  if (!row) throw new RecordMismatchError('conversation', `'${input.conversationId}' was never started in run ${runId}`);
+  if (!row)
+    throw new RecordMismatchError('conversation', `'${input.conversationId}' was never started in run ${runId}`);
   if (row.tenantId !== input.tenantId || row.taskId !== input.taskId || row.runId !== runId) {
-    throw new RecordMismatchError('conversation', `'${input.conversationId}' belongs to ${row.tenantId}/${row.taskId} run ${row.runId}, not ${input.tenantId}/${input.taskId} run ${runId}`);
+    throw new RecordMismatchError(
+      'conversation',
+      `'${input.conversationId}' belongs to ${row.tenantId}/${row.taskId} run ${row.runId}, not ${input.tenantId}/${input.taskId} run ${runId}`,
+    );
   }
 }
 
 function toApiMessage(m: Message): Record<string, unknown> {
   if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId, content: m.content ?? '' };
-  if (m.role === 'assistant') return { role: 'assistant', content: m.content, ...(m.toolCalls ? { tool_calls: m.toolCalls } : {}) };
+  if (m.role === 'assistant')
+    return { role: 'assistant', content: m.content, ...(m.toolCalls ? { tool_calls: m.toolCalls } : {}) };
   return { role: m.role, content: m.content ?? '' };
 }
 
@@ -79,8 +106,19 @@ function replyOf(m: Message): ModelReply {
   };
 }
 
-async function requestCompletion(config: OpenAIConfig, apiKey: string | undefined, messages: Record<string, unknown>[], signal: AbortSignal) {
-  const body = { model: config.model, messages, tools: AGENT_TOOLS, tool_choice: 'auto', ...(config.temperature !== undefined ? { temperature: config.temperature } : {}) };
+async function requestCompletion(
+  config: OpenAIConfig,
+  apiKey: string | undefined,
+  messages: Record<string, unknown>[],
+  signal: AbortSignal,
+) {
+  const body = {
+    model: config.model,
+    messages,
+    tools: AGENT_TOOLS,
+    tool_choice: 'auto',
+    ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+  };
   const res = await fetch(`${config.baseUrl.replace(/\/$/, '')}/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
@@ -89,9 +127,18 @@ async function requestCompletion(config: OpenAIConfig, apiKey: string | undefine
   });
   const text = await res.text();
   // 4xx other than timeouts and rate limits will not improve by asking again: the config is wrong.
-  if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new Error(`model endpoint refused the request (${res.status}): ${text.slice(0, 300)}`, { cause: 'config' });
+  if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
+    throw new Error(`model endpoint refused the request (${res.status}): ${text.slice(0, 300)}`, { cause: 'config' });
   if (!res.ok) throw new Error(`model endpoint failed (${res.status}): ${text.slice(0, 300)}`);
-  return JSON.parse(text) as { choices: Array<{ message: { content: string | null; tool_calls?: Array<{ id: string; type?: string; function: { name: string; arguments: string } }> } }>; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+  return JSON.parse(text) as {
+    choices: Array<{
+      message: {
+        content: string | null;
+        tool_calls?: Array<{ id: string; type?: string; function: { name: string; arguments: string } }>;
+      };
+    }>;
+    usage?: { prompt_tokens?: number; completion_tokens?: number };
+  };
 }
 
 /** Builds `startConversation`, `callModel` and `runToolCall`. */
@@ -101,37 +148,76 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
     async startConversation(raw: StartConversationInput): Promise<ConversationLimits> {
       const input = parseActivityInput(StartConversationInput, raw);
       const config = await openaiConfig(db, input.agentId);
-      const row = { id: input.conversationId, tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId, agentId: input.agentId };
+      const row = {
+        id: input.conversationId,
+        tenantId: input.tenantId,
+        taskId: input.taskId,
+        runId: currentRun().runId,
+        agentId: input.agentId,
+      };
       const inserted = await db.insert(conversations).values(row).onConflictDoNothing().returning();
       await requireOwnConversation(db, input);
       if (inserted.length) {
-        await append(db, input.tenantId, input.conversationId, { role: 'system', content: config.systemPrompt ?? DEFAULT_SYSTEM_PROMPT });
+        await append(db, input.tenantId, input.conversationId, {
+          role: 'system',
+          content: config.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
+        });
         await append(db, input.tenantId, input.conversationId, { role: 'user', content: buildTaskPrompt(input.spec) });
       }
-      return { maxTurns: config.maxTurns, maxTokens: config.maxTokens, maxWallClockSeconds: config.maxWallClockSeconds };
+      return {
+        maxTurns: config.maxTurns,
+        maxTokens: config.maxTokens,
+        maxWallClockSeconds: config.maxWallClockSeconds,
+      };
     },
 
     async callModel(raw: CallModelInput): Promise<ModelReply> {
       const input = parseActivityInput(CallModelInput, raw);
       await requireOwnConversation(db, input);
-      const transcript = await db.select().from(conversationMessages).where(eq(conversationMessages.conversationId, input.conversationId)).orderBy(asc(conversationMessages.seq));
+      const transcript = await db
+        .select()
+        .from(conversationMessages)
+        .where(eq(conversationMessages.conversationId, input.conversationId))
+        .orderBy(asc(conversationMessages.seq));
       const done = transcript.find((m) => m.role === 'assistant' && m.turn === input.turn);
       if (done) return replyOf(done);
       const config = await openaiConfig(db, input.agentId);
       const apiKey = config.apiKeyEnv ? deps.secretEnv(config.apiKeyEnv) : undefined;
-      if (config.apiKeyEnv && !apiKey) throw new AgentConfigError(input.agentId, `environment variable ${config.apiKeyEnv} (its API key) is not set on this worker`);
+      if (config.apiKeyEnv && !apiKey)
+        throw new AgentConfigError(
+          input.agentId,
+          `environment variable ${config.apiKeyEnv} (its API key) is not set on this worker`,
+        );
       // Heartbeats carry cancellation to a long model call; the request is aborted with the task.
-      const response = await withHeartbeat((signal) => requestCompletion(config, apiKey, transcript.map(toApiMessage), signal), { turn: input.turn }).catch((err: Error) => {
+      const response = await withHeartbeat(
+        (signal) => requestCompletion(config, apiKey, transcript.map(toApiMessage), signal),
+        { turn: input.turn },
+      ).catch((err: Error) => {
         throw err.cause === 'config' ? new AgentConfigError(input.agentId, err.message) : err;
       });
       const message = response.choices?.[0]?.message;
       if (!message) throw new Error('model endpoint returned no choices');
       const promptTokens = response.usage?.prompt_tokens ?? 0;
       const completionTokens = response.usage?.completion_tokens ?? 0;
-      const costUsd = config.pricing ? (promptTokens * config.pricing.inputPerMillion + completionTokens * config.pricing.outputPerMillion) / 1e6 : 0;
+      const costUsd = config.pricing
+        ? (promptTokens * config.pricing.inputPerMillion + completionTokens * config.pricing.outputPerMillion) / 1e6
+        : 0;
       const toolCalls = message.tool_calls?.length ? message.tool_calls : null;
-      await append(db, input.tenantId, input.conversationId, { role: 'assistant', turn: input.turn, content: message.content, toolCalls, promptTokens, completionTokens, costUsd });
-      const [stored] = await db.select().from(conversationMessages).where(and(eq(conversationMessages.conversationId, input.conversationId), eq(conversationMessages.turn, input.turn)));
+      await append(db, input.tenantId, input.conversationId, {
+        role: 'assistant',
+        turn: input.turn,
+        content: message.content,
+        toolCalls,
+        promptTokens,
+        completionTokens,
+        costUsd,
+      });
+      const [stored] = await db
+        .select()
+        .from(conversationMessages)
+        .where(
+          and(eq(conversationMessages.conversationId, input.conversationId), eq(conversationMessages.turn, input.turn)),
+        );
       log.info('model turn', { turn: input.turn, toolCalls: toolCalls?.length ?? 0, promptTokens, completionTokens });
       return replyOf(stored);
     },
@@ -139,14 +225,35 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
     async runToolCall(raw: RunToolCallInput): Promise<{ ok: boolean; summary: string; violation?: PolicyViolation }> {
       const input = parseActivityInput(RunToolCallInput, raw);
       await requireOwnConversation(db, input);
-      const [done] = await db.select().from(conversationMessages).where(and(eq(conversationMessages.conversationId, input.conversationId), eq(conversationMessages.toolCallId, input.callId)));
+      const [done] = await db
+        .select()
+        .from(conversationMessages)
+        .where(
+          and(
+            eq(conversationMessages.conversationId, input.conversationId),
+            eq(conversationMessages.toolCallId, input.callId),
+          ),
+        );
       if (done) {
         const violation = done.violation ?? undefined;
-        return { ok: !(done.content ?? '').startsWith('error:'), summary: (done.content ?? '').slice(0, 300), ...(violation ? { violation } : {}) };
+        return {
+          ok: !(done.content ?? '').startsWith('error:'),
+          summary: (done.content ?? '').slice(0, 300),
+          ...(violation ? { violation } : {}),
+        };
       }
       const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input });
-      await append(db, input.tenantId, input.conversationId, { role: 'tool', toolCallId: input.callId, content: result.content, violation: result.violation ?? null });
-      return { ok: result.ok, summary: result.content.slice(0, 300), ...(result.violation ? { violation: result.violation } : {}) };
+      await append(db, input.tenantId, input.conversationId, {
+        role: 'tool',
+        toolCallId: input.callId,
+        content: result.content,
+        violation: result.violation ?? null,
+      });
+      return {
+        ok: result.ok,
+        summary: result.content.slice(0, 300),
+        ...(result.violation ? { violation: result.violation } : {}),
+      };
     },
   };
 }

@@ -54,12 +54,15 @@ async function buildCommit(input: Input, patch: Buffer): Promise<string> {
   };
   try {
     await git(input.repoPath, ['read-tree', input.baseCommit], { env });
-    if (patch.length > 0) await git(input.repoPath, ['apply', '--cached', '--binary', '--whitespace=nowarn', '-'], { env, input: patch });
+    if (patch.length > 0)
+      await git(input.repoPath, ['apply', '--cached', '--binary', '--whitespace=nowarn', '-'], { env, input: patch });
     const tree = (await git(input.repoPath, ['write-tree'], { env })).trim();
     if (tree !== input.treeId) {
       throw new DeliveryIntegrityError(`delivered tree ${tree} differs from the verified tree ${input.treeId}`);
     }
-    return (await git(input.repoPath, ['commit-tree', tree, '-p', input.baseCommit, '-m', commitMessage(input)], { env })).trim();
+    return (
+      await git(input.repoPath, ['commit-tree', tree, '-p', input.baseCommit, '-m', commitMessage(input)], { env })
+    ).trim();
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -67,7 +70,9 @@ async function buildCommit(input: Input, patch: Buffer): Promise<string> {
 
 /** Each way `actual` differs from `expected`, named. */
 function mismatches(what: string, pairs: Array<[string, unknown, unknown]>): string[] {
-  return pairs.filter(([, actual, expected]) => actual !== expected).map(([field, actual, expected]) => `${what} ${field} is '${String(actual)}', not '${String(expected)}'`);
+  return pairs
+    .filter(([, actual, expected]) => actual !== expected)
+    .map(([field, actual, expected]) => `${what} ${field} is '${String(actual)}', not '${String(expected)}'`);
 }
 
 /**
@@ -77,15 +82,27 @@ function mismatches(what: string, pairs: Array<[string, unknown, unknown]>): str
  * own policy (its trusted ref). Empty when covered.
  */
 async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run: RunIdentity): Promise<string[]> {
-  const [task] = await db.select({ runId: tasks.runId }).from(tasks).where(and(eq(tasks.tenantId, input.tenantId), eq(tasks.id, input.taskId)));
-  const problems = task ? mismatches('task', [['run', task.runId, run.runId]]) : [`task ${input.tenantId}/${input.taskId} is not recorded`];
+  const [task] = await db
+    .select({ runId: tasks.runId })
+    .from(tasks)
+    .where(and(eq(tasks.tenantId, input.tenantId), eq(tasks.id, input.taskId)));
+  const problems = task
+    ? mismatches('task', [['run', task.runId, run.runId]])
+    : [`task ${input.tenantId}/${input.taskId} is not recorded`];
   const stored = await storedVerdict(db, input.tenantId, input.taskId, run.runId);
   if (!stored?.envelope) return [...problems, `no signed verdict was issued in run ${run.runId}`];
   const check = verifyEnvelope(stored.envelope, [trustedKeyId]);
   problems.push(...check.problems.map((p) => `verdict envelope: ${p}`));
-  problems.push(...mismatches('verdict', [['digest', stored.digest, input.verdictDigest], ['signed statement digest', check.statementDigest, stored.digest], ['predicate type', check.statement?.predicateType, VERDICT_PREDICATE_TYPE]]));
+  problems.push(
+    ...mismatches('verdict', [
+      ['digest', stored.digest, input.verdictDigest],
+      ['signed statement digest', check.statementDigest, stored.digest],
+      ['predicate type', check.statement?.predicateType, VERDICT_PREDICATE_TYPE],
+    ]),
+  );
   const verdict = check.statement?.predicate as Partial<VerdictPayload> | undefined;
-  if (verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED') problems.push(`verdict outcome is '${String(verdict?.outcome)}'; only PASS or WAIVED is delivered`);
+  if (verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED')
+    problems.push(`verdict outcome is '${String(verdict?.outcome)}'; only PASS or WAIVED is delivered`);
   if (verdict?.policy) problems.push(...(await policyProblems(input.repoPath, verdict.policy)));
   else problems.push('verdict names no policy');
   return [
@@ -117,8 +134,22 @@ export function createDeliveryActivities({ db, signer }: ActivityDeps) {
       const existing = await resolveCommit(input.repoPath, `refs/heads/${branch}`);
       if (existing && existing !== commit) throw new DeliveryConflictError(branch, existing, commit);
       // The empty old value makes the update create-only: a branch that appeared meanwhile is not overwritten.
-      if (!existing) await git(input.repoPath, ['update-ref', '-m', `arbiter: deliver ${input.taskId}`, `refs/heads/${branch}`, commit, '']);
-      await recordRunEvent(db, { ...input, runId: run.runId }, 'delivered', 'change.delivered', { branch, commit, repoPath: input.repoPath, verdictDigest: input.verdictDigest, runId: run.runId });
+      if (!existing)
+        await git(input.repoPath, [
+          'update-ref',
+          '-m',
+          `arbiter: deliver ${input.taskId}`,
+          `refs/heads/${branch}`,
+          commit,
+          '',
+        ]);
+      await recordRunEvent(db, { ...input, runId: run.runId }, 'delivered', 'change.delivered', {
+        branch,
+        commit,
+        repoPath: input.repoPath,
+        verdictDigest: input.verdictDigest,
+        runId: run.runId,
+      });
       log.info('change delivered', { branch, commit });
       return { branch, commit };
     },

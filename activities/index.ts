@@ -25,7 +25,11 @@ export type { ActivityDeps } from './deps';
 /** All activities, keyed by the names workflows call them by. */
 export function createActivities(deps: ActivityDeps) {
   const tools = createFileTools(deps);
-  const runCommand = createCommandRunner({ db: deps.db, sandbox: deps.sandbox, warn: (message, meta) => log.warn(message, meta) });
+  const runCommand = createCommandRunner({
+    db: deps.db,
+    sandbox: deps.sandbox,
+    warn: (message, meta) => log.warn(message, meta),
+  });
   return {
     ...createTransitionActivities(deps),
     ...createSpecActivities(),

@@ -32,15 +32,27 @@ function assess(agent: AgentRecord, taskType: string, running: number, now: Date
   const no = (reason: string, busy = false) => ({ agentId: agent.id, eligible: false, busy, score: 0, reason });
   if (agent.status !== 'active') return no(`agent is ${agent.status}`);
   if (!canHandleTaskType(agent.capabilities, taskType)) return no(`does not handle task type '${taskType}'`);
-  if (agent.circuitOpenUntil && agent.circuitOpenUntil > now) return no(`circuit open until ${agent.circuitOpenUntil.toISOString()} after infrastructure failures`, true);
+  if (agent.circuitOpenUntil && agent.circuitOpenUntil > now)
+    return no(`circuit open until ${agent.circuitOpenUntil.toISOString()} after infrastructure failures`, true);
   if (running >= agent.maxConcurrency) return no(`at capacity (${running}/${agent.maxConcurrency})`, true);
   return { agentId: agent.id, eligible: true, score: 0, reason: `capable, ${running}/${agent.maxConcurrency} busy` };
 }
 
 /** Thompson-samples the eligible candidates; fills in their scores. */
-async function sample(db: DbExecutor, tenantId: string, taskId: string, taskType: string, candidates: Candidate[]): Promise<{ chosen: Candidate; exploration: boolean }> {
+async function sample(
+  db: DbExecutor,
+  tenantId: string,
+  taskId: string,
+  taskType: string,
+  candidates: Candidate[],
+): Promise<{ chosen: Candidate; exploration: boolean }> {
   const eligible = candidates.filter((c) => c.eligible);
-  const arms = await armStats(db, tenantId, taskType, eligible.map((c) => c.agentId));
+  const arms = await armStats(
+    db,
+    tenantId,
+    taskType,
+    eligible.map((c) => c.agentId),
+  );
   const draw = thompsonChoose(arms, hashSeed(`${tenantId}/${taskId}`));
   for (const s of draw.scores) {
     const c = eligible.find((e) => e.agentId === s.agentId) as Candidate;
@@ -55,15 +67,19 @@ function pickHinted(hint: string, candidates: Candidate[]): Candidate {
   const hinted = candidates.find((c) => c.agentId === hint);
   if (!hinted) throw new NoCapableAgentError(`requested agent '${hint}' is not registered for this tenant`);
   if (hinted.busy) throw new AgentsBusyError(`requested agent '${hint}' is ${hinted.reason}; waiting`);
-  if (!hinted.eligible) throw new NoCapableAgentError(`requested agent '${hint}' cannot take the task: ${hinted.reason}`);
+  if (!hinted.eligible)
+    throw new NoCapableAgentError(`requested agent '${hint}' cannot take the task: ${hinted.reason}`);
   return hinted;
 }
 
 /** Refuses (or defers) when nobody is eligible; otherwise nothing. */
 function requireEligible(taskType: string, candidates: Candidate[]): void {
   if (candidates.some((c) => c.eligible)) return;
-  const why = candidates.length ? candidates.map((c) => `${c.agentId}: ${c.reason}`).join('; ') : 'no agents are registered';
-  if (candidates.some((c) => c.busy)) throw new AgentsBusyError(`every capable agent for task type '${taskType}' is busy (${why}); waiting`);
+  const why = candidates.length
+    ? candidates.map((c) => `${c.agentId}: ${c.reason}`).join('; ')
+    : 'no agents are registered';
+  if (candidates.some((c) => c.busy))
+    throw new AgentsBusyError(`every capable agent for task type '${taskType}' is busy (${why}); waiting`);
   throw new NoCapableAgentError(`no capable agent for task type '${taskType}' (${why})`);
 }
 
@@ -75,12 +91,32 @@ async function recordedDecision(db: DbExecutor, input: Input, runId: string): Pr
   const [row] = await db
     .select()
     .from(routingDecisions)
-    .where(and(eq(routingDecisions.tenantId, tenantId), eq(routingDecisions.taskId, taskId), eq(routingDecisions.runId, runId)));
+    .where(
+      and(
+        eq(routingDecisions.tenantId, tenantId),
+        eq(routingDecisions.taskId, taskId),
+        eq(routingDecisions.runId, runId),
+      ),
+    );
   if (!row) return undefined;
-  if (row.taskType !== input.taskType) throw new RecordMismatchError('routing decision', `run ${runId} was routed for task type '${row.taskType}', not '${input.taskType}'`);
-  if (input.agentHint && row.agentId !== input.agentHint) throw new RecordMismatchError('routing decision', `run ${runId} was routed to '${row.agentId}', not the requested '${input.agentHint}'`);
+  if (row.taskType !== input.taskType)
+    throw new RecordMismatchError(
+      'routing decision',
+      `run ${runId} was routed for task type '${row.taskType}', not '${input.taskType}'`,
+    );
+  if (input.agentHint && row.agentId !== input.agentHint)
+    throw new RecordMismatchError(
+      'routing decision',
+      `run ${runId} was routed to '${row.agentId}', not the requested '${input.agentHint}'`,
+    );
   const kind = (await listAgents(db, { tenantId })).find((a) => a.id === row.agentId)?.kind ?? 'unknown';
-  return { agentId: row.agentId, agentKind: kind, reason: row.reason, exploration: row.exploration, candidates: row.candidates };
+  return {
+    agentId: row.agentId,
+    agentKind: kind,
+    reason: row.reason,
+    exploration: row.exploration,
+    candidates: row.candidates,
+  };
 }
 
 /** Builds the `routeTask` activity. */
@@ -94,7 +130,10 @@ export function createRoutingActivities({ db }: ActivityDeps) {
         const previous = await recordedDecision(tx, input, runId);
         if (previous) return previous;
         const agents = await listAgents(tx, { tenantId: input.tenantId });
-        const running = await activeTaskCounts(tx, agents.map((a) => a.id));
+        const running = await activeTaskCounts(
+          tx,
+          agents.map((a) => a.id),
+        );
         const now = new Date();
         const candidates = agents.map((a) => assess(a, input.taskType, running.get(a.id) ?? 0, now));
         let chosen: Candidate;
@@ -104,12 +143,34 @@ export function createRoutingActivities({ db }: ActivityDeps) {
           requireEligible(input.taskType, candidates);
           ({ chosen, exploration } = await sample(tx, input.tenantId, input.taskId, input.taskType, candidates));
         }
-        const reason = input.agentHint ? `requested by submitter; ${chosen.reason}` : `${exploration ? 'exploring' : 'best draw'}; ${chosen.reason}`;
+        const reason = input.agentHint
+          ? `requested by submitter; ${chosen.reason}`
+          : `${exploration ? 'exploring' : 'best draw'}; ${chosen.reason}`;
         const recorded = candidates.map(({ busy: _busy, ...c }) => c);
-        await tx.insert(routingDecisions).values({ tenantId: input.tenantId, taskId: input.taskId, runId, agentId: chosen.agentId, taskType: input.taskType, reason, exploration, candidates: recorded });
-        return { agentId: chosen.agentId, agentKind: agents.find((a) => a.id === chosen.agentId)?.kind ?? 'unknown', reason, exploration, candidates: recorded };
+        await tx.insert(routingDecisions).values({
+          tenantId: input.tenantId,
+          taskId: input.taskId,
+          runId,
+          agentId: chosen.agentId,
+          taskType: input.taskType,
+          reason,
+          exploration,
+          candidates: recorded,
+        });
+        return {
+          agentId: chosen.agentId,
+          agentKind: agents.find((a) => a.id === chosen.agentId)?.kind ?? 'unknown',
+          reason,
+          exploration,
+          candidates: recorded,
+        };
       });
-      await recordRunEvent(db, { ...input, runId }, 'routed', 'task.routed', { agentId: decision.agentId, exploration: decision.exploration, taskType: input.taskType, runId });
+      await recordRunEvent(db, { ...input, runId }, 'routed', 'task.routed', {
+        agentId: decision.agentId,
+        exploration: decision.exploration,
+        taskType: input.taskType,
+        runId,
+      });
       log.info('task routed', { agentId: decision.agentId, candidates: decision.candidates.length });
       return decision;
     },

@@ -26,7 +26,9 @@ function parseSpecYaml(text: string): unknown {
  * refuse: said up front, and at tier 1 (where scope is strict) refused.
  */
 function protectedScopeFindings(spec: WorkingSpec): { problems: string[]; warnings: string[] } {
-  const found = scopeReachingProtected(spec.scope.in, spec.riskTier).map(({ entry, path }) => `scope.in '${entry}' covers the protected path ${path}, which no change may touch`);
+  const found = scopeReachingProtected(spec.scope.in, spec.riskTier).map(
+    ({ entry, path }) => `scope.in '${entry}' covers the protected path ${path}, which no change may touch`,
+  );
   return spec.riskTier === 1 ? { problems: found, warnings: [] } : { problems: [], warnings: found };
 }
 

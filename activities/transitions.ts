@@ -26,17 +26,31 @@ type Input = ReturnType<typeof RecordTransitionInput.parse>;
  * write it: refused when another run ended the task, taken over when another run left it
  * unfinished. Within one run, only a newer transition than the row's last one updates it.
  */
-async function claimTask(tx: DbExecutor, input: Input, run: RunIdentity, columns: Record<string, unknown>): Promise<void> {
+async function claimTask(
+  tx: DbExecutor,
+  input: Input,
+  run: RunIdentity,
+  columns: Record<string, unknown>,
+): Promise<void> {
   const fields = { workflowId: run.workflowId, runId: run.runId, state: input.to, lastSeq: input.seq, ...columns };
-  await tx.insert(tasks).values({ tenantId: input.tenantId, id: input.taskId, ...fields }).onConflictDoNothing();
+  await tx
+    .insert(tasks)
+    .values({ tenantId: input.tenantId, id: input.taskId, ...fields })
+    .onConflictDoNothing();
   const [row] = await tx
     .select()
     .from(tasks)
     .where(and(eq(tasks.tenantId, input.tenantId), eq(tasks.id, input.taskId)))
     .for('update');
   const otherRun = row.runId !== run.runId;
-  if (otherRun && isTerminal(row.state)) throw new TaskAlreadyEndedError(`${input.tenantId}/${input.taskId}`, row.state, row.runId || '(recorded before runs were tracked)');
-  if (otherRun) log.warn('run takes over a task its previous run left unfinished', { previousRunId: row.runId, state: row.state });
+  if (otherRun && isTerminal(row.state))
+    throw new TaskAlreadyEndedError(
+      `${input.tenantId}/${input.taskId}`,
+      row.state,
+      row.runId || '(recorded before runs were tracked)',
+    );
+  if (otherRun)
+    log.warn('run takes over a task its previous run left unfinished', { previousRunId: row.runId, state: row.state });
   // A late attempt of an older transition of this run must not move the task backwards.
   if (!otherRun && row.lastSeq >= input.seq) return;
   await tx
@@ -58,7 +72,16 @@ export function createTransitionActivities({ db }: ActivityDeps) {
         await claimTask(tx, input, run, columns);
         await tx
           .insert(taskEvents)
-          .values({ tenantId: input.tenantId, taskId: input.taskId, runId: run.runId, seq: input.seq, fromState: input.from, toState: input.to, at: new Date(input.at), note: input.note })
+          .values({
+            tenantId: input.tenantId,
+            taskId: input.taskId,
+            runId: run.runId,
+            seq: input.seq,
+            fromState: input.from,
+            toState: input.to,
+            at: new Date(input.at),
+            note: input.note,
+          })
           .onConflictDoNothing();
       });
       if (input.to === 'RECEIVED' || isTerminal(input.to)) {

@@ -28,12 +28,30 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       const { envelope, statementDigest: digest } = signer.signStatement(verdictStatement(payload));
       await db
         .insert(verdicts)
-        .values({ id: randomUUID(), tenantId: input.tenantId, taskId: input.taskId, runId: run.runId, outcome: payload.outcome, digest, payload, envelope })
+        .values({
+          id: randomUUID(),
+          tenantId: input.tenantId,
+          taskId: input.taskId,
+          runId: run.runId,
+          outcome: payload.outcome,
+          digest,
+          payload,
+          envelope,
+        })
         .onConflictDoNothing();
       const stored = await storedVerdict(db, input.tenantId, input.taskId, run.runId);
       if (!stored) throw new RecordMismatchError('verdict', `none is stored for run ${run.runId} after inserting it`);
-      if (stored.digest !== digest) throw new RecordMismatchError('verdict', `run ${run.runId} already has verdict ${stored.digest} (${stored.outcome}), not ${digest} (${payload.outcome}) computed now`);
-      await recordRunEvent(db, { ...input, runId: run.runId }, 'verdict', 'verdict.issued', { outcome: stored.outcome, digest: stored.digest, keyId: signer.keyId, runId: run.runId });
+      if (stored.digest !== digest)
+        throw new RecordMismatchError(
+          'verdict',
+          `run ${run.runId} already has verdict ${stored.digest} (${stored.outcome}), not ${digest} (${payload.outcome}) computed now`,
+        );
+      await recordRunEvent(db, { ...input, runId: run.runId }, 'verdict', 'verdict.issued', {
+        outcome: stored.outcome,
+        digest: stored.digest,
+        keyId: signer.keyId,
+        runId: run.runId,
+      });
       log.info('verdict issued', { outcome: stored.outcome, digest: stored.digest });
       return { verdictId: stored.id, outcome: stored.outcome, digest: stored.digest };
     },

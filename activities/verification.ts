@@ -16,7 +16,17 @@ import type { Db } from '../db/client';
 import { gateResults } from '../db/schema';
 import { storeArtifact } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
-import { changedFiles, decodePath, differingPaths, ignoredAmong, ignoredPaths, nestedRepositories, patchBytes, snapshotTree, treeEntries } from '../host/diff';
+import {
+  changedFiles,
+  decodePath,
+  differingPaths,
+  ignoredAmong,
+  ignoredPaths,
+  nestedRepositories,
+  patchBytes,
+  snapshotTree,
+  treeEntries,
+} from '../host/diff';
 import { gitDirOf, objectGit } from '../host/git';
 import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
@@ -36,7 +46,10 @@ async function specWaivers(db: Db, tenantId: string, ids: string[]): Promise<Gra
 async function treeItems(gitDir: string, treeId: string) {
   const entries = await treeEntries(gitDir, treeId);
   const links = entries.filter((e) => e.mode === '120000');
-  const targets = await readBlobs(gitDir, links.map((e) => e.oid));
+  const targets = await readBlobs(
+    gitDir,
+    links.map((e) => e.oid),
+  );
   return entries.map((e) => {
     const target = e.mode === '120000' ? decodePath(targets.get(e.oid) as Buffer) : undefined;
     return { mode: e.mode, path: e.path, target: target?.path, exact: e.validName && (target?.valid ?? true) };
@@ -44,7 +57,11 @@ async function treeItems(gitDir: string, treeId: string) {
 }
 
 /** Paths the base changed since it left the trusted ref's commit (none when it is on that ref). */
-async function baseDrift(gitDir: string, baseCommit: string, trustedCommit: string): Promise<string[] | { unknown: string }> {
+async function baseDrift(
+  gitDir: string,
+  baseCommit: string,
+  trustedCommit: string,
+): Promise<string[] | { unknown: string }> {
   try {
     const forkPoint = (await objectGit(gitDir, ['merge-base', baseCommit, trustedCommit])).trim();
     return await differingPaths(gitDir, forkPoint, baseCommit);
@@ -60,7 +77,10 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
     await db
       .insert(gateResults)
       .values(row)
-      .onConflictDoUpdate({ target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.name], set: row });
+      .onConflictDoUpdate({
+        target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.name],
+        set: row,
+      });
     return gate;
   }
 
@@ -87,7 +107,14 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
       const { runId } = currentRun();
       const artifactId = `${input.tenantId}/${input.taskId}/${runId}/patch`;
       const bytes = await patchBytes(ws.gitDir, input.baseCommit, treeId);
-      const digest = await storeArtifact(db, { id: artifactId, tenantId: input.tenantId, taskId: input.taskId, runId, kind: 'patch', bytes });
+      const digest = await storeArtifact(db, {
+        id: artifactId,
+        tenantId: input.tenantId,
+        taskId: input.taskId,
+        runId,
+        kind: 'patch',
+        bytes,
+      });
       return {
         filesChanged: files.length,
         linesAdded: files.reduce((n, f) => n + f.added, 0),
@@ -112,7 +139,13 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
         scopeGate(input.spec, files, input.policy),
         specGate(input.specWarnings, input.policy),
         protectedGate(input.spec.riskTier, files, await baseDrift(gitDir, input.baseCommit, input.trustedCommit)),
-        treeGate(await treeItems(gitDir, input.treeId), files, input.policy, input.leftBehind, input.nestedRepositories),
+        treeGate(
+          await treeItems(gitDir, input.treeId),
+          files,
+          input.policy,
+          input.leftBehind,
+          input.nestedRepositories,
+        ),
       ];
       for (const gate of gates) await saveGate(input.tenantId, input.taskId, gate);
       return gates;
@@ -122,7 +155,14 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
       const input = parseActivityInput(RunGateInput, raw);
       const { gate, source } = input;
       if (input.mode === 'skip') {
-        return saveGate(input.tenantId, input.taskId, { name: gate.name, kind: 'command', source, argv: gate.argv, status: 'skipped', detail: 'skipped by the repository policy' });
+        return saveGate(input.tenantId, input.taskId, {
+          name: gate.name,
+          kind: 'command',
+          source,
+          argv: gate.argv,
+          status: 'skipped',
+          detail: 'skipped by the repository policy',
+        });
       }
       const dir = await gateCheckout(input.workspacePath, input.treeId, gate.name);
       try {

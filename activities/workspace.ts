@@ -29,7 +29,8 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
       await makeTraversable(home, ws.root);
       // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir.
       await git(ws.root, ['clone', '--quiet', '--bare', '--no-hardlinks', input.repoPath, ws.gitDir]);
-      if (!(await resolveCommit(ws.gitDir, baseCommit))) await git(ws.gitDir, ['fetch', '--quiet', input.repoPath, baseCommit]);
+      if (!(await resolveCommit(ws.gitDir, baseCommit)))
+        await git(ws.gitDir, ['fetch', '--quiet', input.repoPath, baseCommit]);
       await git(ws.gitDir, ['config', 'core.bare', 'false']);
       await resetWorkspace(ws, baseCommit, sandbox);
       log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue });

@@ -13,7 +13,10 @@ import { migrateDatabase } from '../db/migrate';
 export async function withBenchDatabase<T>(fn: (ctx: { tmp: string; database: Database }) => Promise<T>): Promise<T> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'arbiter-bench-'));
   chmodSync(tmp, 0o755);
-  const pg = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: 55000 + Math.floor(Math.random() * 5000) });
+  const pg = await startEmbeddedPostgres({
+    dataDir: path.join(tmp, 'pg'),
+    port: 55000 + Math.floor(Math.random() * 5000),
+  });
   const database = openDatabase(pg.url);
   try {
     await migrateDatabase(database.pool);

@@ -28,10 +28,35 @@ async function main(): Promise<void> {
     }));
     for (let i = 0; i < rows.length; i += 500) await database.db.insert(agents).values(rows.slice(i, i + 500));
     for (let i = 0; i < count; i += 3) {
-      await recordOutcome(database.db, { tenantId: tenant, taskId: `history-${i}`, agentId: rows[i].id, taskType: 'feature', outcome: i % 2 ? 'PASS' : 'FAIL', reward: i % 2, latencyMs: 1000, tokens: 0, costUsd: 0 });
+      await recordOutcome(database.db, {
+        tenantId: tenant,
+        taskId: `history-${i}`,
+        agentId: rows[i].id,
+        taskType: 'feature',
+        outcome: i % 2 ? 'PASS' : 'FAIL',
+        reward: i % 2,
+        latencyMs: 1000,
+        tokens: 0,
+        costUsd: 0,
+      });
     }
-    const activities = createActivities({ db: database.db, home: tmp, hostQueue: 'bench', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: () => undefined, signer: createVerdictSigner(loadOrCreateSigningKey(path.join(tmp, 'key.pem'))) });
-    const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const activities = createActivities({
+      db: database.db,
+      home: tmp,
+      hostQueue: 'bench',
+      sandbox: DEFAULT_SANDBOX_CONFIG,
+      retentionHours: 24,
+      secretEnv: () => undefined,
+      signer: createVerdictSigner(loadOrCreateSigningKey(path.join(tmp, 'key.pem'))),
+    });
+    const quiet = {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+    };
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
     const samples: number[] = [];
     for (let i = 0; i < decisions; i++) {
@@ -42,7 +67,9 @@ async function main(): Promise<void> {
     samples.sort((a, b) => a - b);
     const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
     console.log(`routing decision with ${count} registered agents (${decisions} decisions, real PostgreSQL)`);
-    console.log(`  mean ${mean.toFixed(1)} ms, p50 ${samples[Math.floor(samples.length / 2)].toFixed(1)} ms, p95 ${samples[Math.floor(samples.length * 0.95)].toFixed(1)} ms`);
+    console.log(
+      `  mean ${mean.toFixed(1)} ms, p50 ${samples[Math.floor(samples.length / 2)].toFixed(1)} ms, p95 ${samples[Math.floor(samples.length * 0.95)].toFixed(1)} ms`,
+    );
   });
 }
 

@@ -46,7 +46,12 @@ const optimisticEpsilonGreedy: Router = (type, stats, step, rand) => {
 function simulate(router: Router, seed: number): number {
   const rand = seededRandom(seed);
   const p = population(seededRandom(seed ^ 0x9e3779b9));
-  const stats = new Map(TASK_TYPES.map((t) => [t, Array.from({ length: AGENTS }, (_, i) => ({ agentId: `agent-${i}`, successes: 0, failures: 0 }))]));
+  const stats = new Map(
+    TASK_TYPES.map((t) => [
+      t,
+      Array.from({ length: AGENTS }, (_, i) => ({ agentId: `agent-${i}`, successes: 0, failures: 0 })),
+    ]),
+  );
   let regret = 0;
   for (let step = 0; step < TASKS; step++) {
     const type = TASK_TYPES[Math.floor(rand() * TASK_TYPES.length)];
@@ -67,7 +72,11 @@ function summary(values: number[]): string {
 }
 
 function latency(agents: number): string {
-  const arms = Array.from({ length: agents }, (_, i) => ({ agentId: `agent-${String(i).padStart(4, '0')}`, successes: i % 17, failures: i % 5 }));
+  const arms = Array.from({ length: agents }, (_, i) => ({
+    agentId: `agent-${String(i).padStart(4, '0')}`,
+    successes: i % 17,
+    failures: i % 5,
+  }));
   const runs = 200;
   const t = process.hrtime.bigint();
   for (let i = 0; i < runs; i++) thompsonChoose(arms, i);
@@ -75,7 +84,9 @@ function latency(agents: number): string {
 }
 
 const seeds = Array.from({ length: RUNS }, (_, i) => 1000 + i);
-console.log(`cumulative regret over ${TASKS} tasks (${AGENTS} agents, ${TASK_TYPES.length} task types, mean ± sd of ${RUNS} runs)`);
+console.log(
+  `cumulative regret over ${TASKS} tasks (${AGENTS} agents, ${TASK_TYPES.length} task types, mean ± sd of ${RUNS} runs)`,
+);
 console.log(`  oracle:                        0.0`);
 console.log(`  Arbiter (Thompson sampling):   ${summary(seeds.map((s) => simulate(thompson, s)))}`);
 console.log(`  epsilon-greedy (0.1, x0.995):  ${summary(seeds.map((s) => simulate(epsilonGreedy, s)))}`);

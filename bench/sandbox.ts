@@ -28,7 +28,8 @@ async function time(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   return out;
 }
 
-const fmt = (s: { mean: number; p50: number; p95: number }) => `mean ${s.mean.toFixed(1)} ms, p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms`;
+const fmt = (s: { mean: number; p50: number; p95: number }) =>
+  `mean ${s.mean.toFixed(1)} ms, p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms`;
 
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 50);
@@ -37,20 +38,43 @@ async function main(): Promise<void> {
     mkdirSync(workspace, { mode: 0o777 });
     if (runningAsRoot()) chmodSync(workspace, 0o777);
     const runner = createCommandRunner({ sandbox: DEFAULT_SANDBOX_CONFIG, warn: () => undefined });
-    const bare = stats(await time(runs, () => runProcess({ argv: ['true'], cwd: workspace, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 10_000 })));
+    const bare = stats(
+      await time(runs, () =>
+        runProcess({ argv: ['true'], cwd: workspace, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 10_000 }),
+      ),
+    );
     const confined = stats(
-      await time(runs, () => runner({ tenantId: 'bench', taskId: 'bench', workspacePath: workspace, argv: ['true'], policy: { allowShell: false }, timeoutMs: 10_000, purpose: 'operator' })),
+      await time(runs, () =>
+        runner({
+          tenantId: 'bench',
+          taskId: 'bench',
+          workspacePath: workspace,
+          argv: ['true'],
+          policy: { allowShell: false },
+          timeoutMs: 10_000,
+          purpose: 'operator',
+        }),
+      ),
     );
     console.log(`trivial command (${runs} runs, 'true')`);
     console.log(`  bare spawn:        ${fmt(bare)}`);
     console.log(`  sandboxed (bwrap): ${fmt(confined)}`);
-    console.log(`  overhead:          +${(confined.mean - bare.mean).toFixed(1)} ms per command, ratio ${(confined.mean / bare.mean).toFixed(1)}x`);
+    console.log(
+      `  overhead:          +${(confined.mean - bare.mean).toFixed(1)} ms per command, ratio ${(confined.mean / bare.mean).toFixed(1)}x`,
+    );
 
     const tools = createFileTools({ db: database.db, sandbox: DEFAULT_SANDBOX_CONFIG });
-    const call = { tenantId: 'bench', taskId: `files-${Date.now()}`, workspacePath: workspace, policy: { scopeIn: ['**'], scopeOut: [], riskTier: 3, allowShell: false } };
+    const call = {
+      tenantId: 'bench',
+      taskId: `files-${Date.now()}`,
+      workspacePath: workspace,
+      policy: { scopeIn: ['**'], scopeOut: [], riskTier: 3, allowShell: false },
+    };
     const content = 'x'.repeat(1024);
     const files = Number(process.env.BENCH_FILES ?? 500);
-    const writes = await time(files, async () => tools.fileWrite({ ...call, path: `src/f${Math.random().toString(36).slice(2)}.txt`, content }));
+    const writes = await time(files, async () =>
+      tools.fileWrite({ ...call, path: `src/f${Math.random().toString(36).slice(2)}.txt`, content }),
+    );
     await tools.fileWrite({ ...call, path: 'src/probe.txt', content });
     const realReads = await time(files, () => tools.fileRead({ ...call, path: 'src/probe.txt' }));
     const perSecond = (samples: number[]) => (1000 / stats(samples).mean).toFixed(0);

@@ -2,7 +2,13 @@
  * The TypeScript client: submit a task, read its state, follow it, cancel it. The CLI is a
  * thin layer over this, so applications and people use one surface.
  */
-import { ApplicationFailure, Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import { TaskAlreadyEndedError } from '../domain/errors';
 import { parse as parseYaml } from 'yaml';
 import { isTerminal } from '../domain/lifecycle';
@@ -10,7 +16,14 @@ import { existsSync } from 'node:fs';
 import { loadTrustedPolicy } from '../host/trusted-policy';
 import { gateNameClashes } from '../domain/repo-policy';
 import { TaskInputSchema, type ParsedTaskInput, type TaskInput, type TaskSnapshot } from '../domain/task';
-import { ARBITER_STATE, DEFAULT_TASK_QUEUE, TASK_WORKFLOW_TYPE, TENANT_ID, taskWorkflowId, type TaskRef } from '../temporal-config';
+import {
+  ARBITER_STATE,
+  DEFAULT_TASK_QUEUE,
+  TASK_WORKFLOW_TYPE,
+  TENANT_ID,
+  taskWorkflowId,
+  type TaskRef,
+} from '../temporal-config';
 import { connectionOptions, type TemporalProfile } from '../temporal-config/connection';
 import { zodProblems } from '../domain/zod-issues';
 import type { ApproveWaiver, RejectWaiver, WaiverDecisionResult } from '../domain/waiver';
@@ -68,7 +81,8 @@ function summaryOf(input: { tenantId: string; taskId: string; specYaml: string }
 /** The state a refused later run names (TaskAlreadyEndedError carries `{ state, runId }`), if that is why it failed. */
 function stateEndedEarlier(err: unknown): string | undefined {
   for (let e = err; e instanceof Error; e = e.cause) {
-    if (e instanceof ApplicationFailure && e.type === TaskAlreadyEndedError.type) return (e.details?.[0] as { state?: string } | undefined)?.state;
+    if (e instanceof ApplicationFailure && e.type === TaskAlreadyEndedError.type)
+      return (e.details?.[0] as { state?: string } | undefined)?.state;
   }
   return undefined;
 }
@@ -143,7 +157,11 @@ export class ArbiterClient {
     const status = description.status.name;
     if (status === 'RUNNING') return { runId: description.runId };
     try {
-      return { runId: description.runId, ended: (await this.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, description.runId).result()).state };
+      return {
+        runId: description.runId,
+        ended: (await this.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, description.runId).result())
+          .state,
+      };
     } catch (err) {
       return { runId: description.runId, ended: stateEndedEarlier(err) ?? status };
     }
@@ -161,7 +179,11 @@ export class ArbiterClient {
   }
 
   /** Polls until a terminal state, calling `onChange` whenever the snapshot's history grows. */
-  async watch(ref: TaskRef, onChange: (s: TaskSnapshot) => void = () => undefined, intervalMs = 500): Promise<TaskSnapshot> {
+  async watch(
+    ref: TaskRef,
+    onChange: (s: TaskSnapshot) => void = () => undefined,
+    intervalMs = 500,
+  ): Promise<TaskSnapshot> {
     let seen = -1;
     for (;;) {
       const snapshot = await this.status(ref);

@@ -57,7 +57,10 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
   const e = parsed.data;
   const local = readLocalStack(homeFromEnv(e, cwd));
   return {
-    ...workerConfigFromEnv(e, env, cwd, { temporalAddress: local?.temporalAddress ?? '127.0.0.1:7233', databaseUrl: local?.databaseUrl }),
+    ...workerConfigFromEnv(e, env, cwd, {
+      temporalAddress: local?.temporalAddress ?? '127.0.0.1:7233',
+      databaseUrl: local?.databaseUrl,
+    }),
     defaultTenant: e.ARBITER_TENANT,
     localPorts: { temporal: e.ARBITER_TEMPORAL_PORT, ui: e.ARBITER_UI_PORT, postgres: e.ARBITER_PG_PORT },
     explicit: { temporal: Boolean(e.TEMPORAL_ADDRESS), database: Boolean(e.DATABASE_URL) },

@@ -68,12 +68,31 @@ export async function startDevServer(options: {
 }): Promise<DevServer> {
   for (const port of [options.port, options.uiPort]) {
     if (await portInUse(port)) {
-      throw new Error(`port ${port} is already in use (another \`arbiter start\`?); stop it, or set TEMPORAL_ADDRESS to use a running server`);
+      throw new Error(
+        `port ${port} is already in use (another \`arbiter start\`?); stop it, or set TEMPORAL_ADDRESS to use a running server`,
+      );
     }
   }
   const log = openSync(options.logFile, 'a');
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--ui-port', String(options.uiPort)];
-  args.push('--db-filename', options.dbFile, '--namespace', 'default', '--log-level', 'warn', ...devServerSearchAttributeArgs());
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+  ];
+  args.push(
+    '--db-filename',
+    options.dbFile,
+    '--namespace',
+    'default',
+    '--log-level',
+    'warn',
+    ...devServerSearchAttributeArgs(),
+  );
   const child = spawn(options.bin, args, { stdio: ['ignore', log, log] });
   const address = `127.0.0.1:${options.port}`;
   try {

@@ -22,7 +22,11 @@ export function ensureExampleRepo(home: string): string {
   if (existsSync(path.join(repo, '.git'))) return repo;
   cpSync(path.join(examplesDir(), 'greeter-repo'), repo, { recursive: true });
   const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=Arbiter Example', '-c', 'user.email=example@localhost', '-C', repo, ...args], { stdio: 'ignore' });
+    execFileSync(
+      'git',
+      ['-c', 'user.name=Arbiter Example', '-c', 'user.email=example@localhost', '-C', repo, ...args],
+      { stdio: 'ignore' },
+    );
   git('init', '--quiet', '--initial-branch=main');
   git('add', '--all');
   git('commit', '--quiet', '-m', 'greeter: initial version');

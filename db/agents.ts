@@ -62,7 +62,8 @@ export async function upsertAgent(db: Db, registration: AgentRegistration): Prom
   if (!parsed.success) {
     const problems = zodProblems(parsed.error);
     // Still check the config when the kind is known, so every problem is listed at once.
-    if (AGENT_KINDS.includes(registration?.kind)) problems.push(...agentConfigProblems(registration.kind, registration.config ?? {}));
+    if (AGENT_KINDS.includes(registration?.kind))
+      problems.push(...agentConfigProblems(registration.kind, registration.config ?? {}));
     throw new InvalidAgentError(problems);
   }
   const a = parsed.data;
@@ -93,11 +94,18 @@ export async function upsertAgent(db: Db, registration: AgentRegistration): Prom
 }
 
 /** Agents visible to `tenantId` (shared ones included), or all of them. */
-export async function listAgents(db: DbExecutor, filter: { tenantId?: string; status?: AgentStatus } = {}): Promise<AgentRecord[]> {
+export async function listAgents(
+  db: DbExecutor,
+  filter: { tenantId?: string; status?: AgentStatus } = {},
+): Promise<AgentRecord[]> {
   const conditions = [];
   if (filter.tenantId) conditions.push(or(isNull(agents.tenantId), eq(agents.tenantId, filter.tenantId)));
   if (filter.status) conditions.push(eq(agents.status, filter.status));
-  const rows = await db.select().from(agents).where(and(...conditions)).orderBy(asc(agents.id));
+  const rows = await db
+    .select()
+    .from(agents)
+    .where(and(...conditions))
+    .orderBy(asc(agents.id));
   return rows.map(toRecord);
 }
 
@@ -110,7 +118,11 @@ export async function getAgent(db: Db, id: string): Promise<AgentRecord> {
 
 /** Pause, resume (active) or retire an agent. */
 export async function setAgentStatus(db: Db, id: string, status: AgentStatus): Promise<AgentRecord> {
-  const [row] = await db.update(agents).set({ status, updatedAt: sql`now()` }).where(eq(agents.id, id)).returning();
+  const [row] = await db
+    .update(agents)
+    .set({ status, updatedAt: sql`now()` })
+    .where(eq(agents.id, id))
+    .returning();
   if (!row) throw new UnknownAgentError(id);
   return toRecord(row);
 }
@@ -125,7 +137,14 @@ export async function activeTaskCounts(db: DbExecutor, agentIds: string[]): Prom
   const rows = await db
     .select({ agentId: routingDecisions.agentId, n: sql<number>`count(*)::int` })
     .from(routingDecisions)
-    .innerJoin(tasks, and(eq(tasks.tenantId, routingDecisions.tenantId), eq(tasks.id, routingDecisions.taskId), eq(tasks.runId, routingDecisions.runId)))
+    .innerJoin(
+      tasks,
+      and(
+        eq(tasks.tenantId, routingDecisions.tenantId),
+        eq(tasks.id, routingDecisions.taskId),
+        eq(tasks.runId, routingDecisions.runId),
+      ),
+    )
     .where(and(inArray(routingDecisions.agentId, agentIds), notInArray(tasks.state, [...TERMINAL_STATES])))
     .groupBy(routingDecisions.agentId);
   return new Map(rows.map((r) => [r.agentId, r.n]));

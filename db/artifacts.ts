@@ -14,15 +14,36 @@ import { sha256 } from '../host/digest';
  * after a retry or a rebuilt workspace), and returns its digest. An id another run already used
  * is refused: ids must be per run or content-addressed, so one run never overwrites another's.
  */
-export async function storeArtifact(db: Db, a: { id: string; tenantId: string; taskId: string; runId: string; kind: string; bytes: Buffer }): Promise<string> {
+export async function storeArtifact(
+  db: Db,
+  a: { id: string; tenantId: string; taskId: string; runId: string; kind: string; bytes: Buffer },
+): Promise<string> {
   const digest = sha256(a.bytes);
-  const row = { id: a.id, tenantId: a.tenantId, taskId: a.taskId, runId: a.runId, kind: a.kind, digest, sizeBytes: a.bytes.length, encoding: 'base64', content: a.bytes.toString('base64') };
+  const row = {
+    id: a.id,
+    tenantId: a.tenantId,
+    taskId: a.taskId,
+    runId: a.runId,
+    kind: a.kind,
+    digest,
+    sizeBytes: a.bytes.length,
+    encoding: 'base64',
+    content: a.bytes.toString('base64'),
+  };
   const written = await db
     .insert(artifacts)
     .values(row)
-    .onConflictDoUpdate({ target: artifacts.id, set: row, setWhere: sql`${artifacts.tenantId} = ${a.tenantId} AND ${artifacts.taskId} = ${a.taskId} AND ${artifacts.runId} = ${a.runId}` })
+    .onConflictDoUpdate({
+      target: artifacts.id,
+      set: row,
+      setWhere: sql`${artifacts.tenantId} = ${a.tenantId} AND ${artifacts.taskId} = ${a.taskId} AND ${artifacts.runId} = ${a.runId}`,
+    })
     .returning({ id: artifacts.id });
-  if (written.length === 0) throw new RecordMismatchError('artifact', `'${a.id}' was stored by another task or run; run ${a.runId} may not replace it`);
+  if (written.length === 0)
+    throw new RecordMismatchError(
+      'artifact',
+      `'${a.id}' was stored by another task or run; run ${a.runId} may not replace it`,
+    );
   return digest;
 }
 

@@ -47,7 +47,8 @@ export function redactDatabaseUrl(url: string): string {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     // libpq also takes the password as a query parameter.
-    for (const key of ['password', 'sslpassword']) if (parsed.searchParams.has(key)) parsed.searchParams.set(key, '***');
+    for (const key of ['password', 'sslpassword'])
+      if (parsed.searchParams.has(key)) parsed.searchParams.set(key, '***');
     return parsed.toString();
   } catch {
     return '<unparseable DATABASE_URL>';

@@ -51,7 +51,10 @@ async function loadEmbeddedPostgres() {
  * Starts (initialising on first use) a server with data under `dataDir` on `port`, and makes
  * sure the `arbiter` database exists.
  */
-export async function startEmbeddedPostgres(options: { dataDir: string; port: number }): Promise<EmbeddedPostgresHandle> {
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port: number;
+}): Promise<EmbeddedPostgresHandle> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const log: string[] = [];
   const keep = (line: unknown) => {

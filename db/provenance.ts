@@ -42,13 +42,33 @@ export interface RunRef {
  * Appends what one run of a task did (`what`: `routed`, `verdict`, …), keyed by the run so a
  * retried activity adds nothing and a second run's event is never swallowed by the first's.
  */
-export function recordRunEvent(db: Db, run: RunRef, what: string, kind: string, payload: Record<string, unknown>): Promise<void> {
-  return appendProvenance(db, { tenantId: run.tenantId, eventKey: runEventKey(run.taskId, run.runId, what), kind, subject: `${run.tenantId}/${run.taskId}`, payload });
+export function recordRunEvent(
+  db: Db,
+  run: RunRef,
+  what: string,
+  kind: string,
+  payload: Record<string, unknown>,
+): Promise<void> {
+  return appendProvenance(db, {
+    tenantId: run.tenantId,
+    eventKey: runEventKey(run.taskId, run.runId, what),
+    kind,
+    subject: `${run.tenantId}/${run.taskId}`,
+    payload,
+  });
 }
 
 /** The hash of one row: its content and where it sits in the chain. */
 function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: string }): string {
-  const content = canonicalJson({ tenantId: row.tenantId, seq: row.seq, eventKey: row.eventKey, kind: row.kind, subject: row.subject, payload: row.payload, prevHash: row.prevHash });
+  const content = canonicalJson({
+    tenantId: row.tenantId,
+    seq: row.seq,
+    eventKey: row.eventKey,
+    kind: row.kind,
+    subject: row.subject,
+    payload: row.payload,
+    prevHash: row.prevHash,
+  });
   return `sha256:${createHash('sha256').update(content).digest('hex')}`;
 }
 
@@ -56,25 +76,51 @@ function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: string }
 export async function appendProvenance(db: Db, event: ProvenanceEvent): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`provenance/${event.tenantId}`}))`);
-    const [existing] = await tx.select({ id: provenanceEvents.id }).from(provenanceEvents).where(sql`${provenanceEvents.tenantId} = ${event.tenantId} AND ${provenanceEvents.eventKey} = ${event.eventKey}`);
+    const [existing] = await tx
+      .select({ id: provenanceEvents.id })
+      .from(provenanceEvents)
+      .where(
+        sql`${provenanceEvents.tenantId} = ${event.tenantId} AND ${provenanceEvents.eventKey} = ${event.eventKey}`,
+      );
     if (existing) return;
-    const [last] = await tx.select().from(provenanceEvents).where(eq(provenanceEvents.tenantId, event.tenantId)).orderBy(desc(provenanceEvents.seq)).limit(1);
+    const [last] = await tx
+      .select()
+      .from(provenanceEvents)
+      .where(eq(provenanceEvents.tenantId, event.tenantId))
+      .orderBy(desc(provenanceEvents.seq))
+      .limit(1);
     const seq = last ? last.seq + 1 : 0;
     const prevHash = last ? last.hash : GENESIS_HASH;
-    await tx.insert(provenanceEvents).values({ ...event, seq, prevHash, hash: provenanceHash({ ...event, seq, prevHash }) });
+    await tx
+      .insert(provenanceEvents)
+      .values({ ...event, seq, prevHash, hash: provenanceHash({ ...event, seq, prevHash }) });
   });
 }
 
 /** What is wrong with a tenant's chain, row by row; empty when intact. */
 export async function verifyProvenance(db: Db, tenantId: string): Promise<{ rows: number; problems: string[] }> {
-  const rows = await db.select().from(provenanceEvents).where(eq(provenanceEvents.tenantId, tenantId)).orderBy(asc(provenanceEvents.seq));
+  const rows = await db
+    .select()
+    .from(provenanceEvents)
+    .where(eq(provenanceEvents.tenantId, tenantId))
+    .orderBy(asc(provenanceEvents.seq));
   const problems: string[] = [];
   let prevHash = GENESIS_HASH;
   rows.forEach((row, i) => {
     const where = `row seq ${row.seq} (id ${row.id}, ${row.kind} ${row.subject})`;
-    if (row.seq !== i) problems.push(`${where}: expected seq ${i}; a row before it was removed or the rows were renumbered`);
-    if (row.prevHash !== prevHash) problems.push(`${where}: does not follow the row before it (removed, inserted or reordered)`);
-    const expected = provenanceHash({ tenantId: row.tenantId, eventKey: row.eventKey, kind: row.kind, subject: row.subject, payload: row.payload, seq: row.seq, prevHash: row.prevHash });
+    if (row.seq !== i)
+      problems.push(`${where}: expected seq ${i}; a row before it was removed or the rows were renumbered`);
+    if (row.prevHash !== prevHash)
+      problems.push(`${where}: does not follow the row before it (removed, inserted or reordered)`);
+    const expected = provenanceHash({
+      tenantId: row.tenantId,
+      eventKey: row.eventKey,
+      kind: row.kind,
+      subject: row.subject,
+      payload: row.payload,
+      seq: row.seq,
+      prevHash: row.prevHash,
+    });
     if (row.hash !== expected) problems.push(`${where}: content does not match its hash (altered)`);
     prevHash = row.hash;
   });
@@ -83,6 +129,9 @@ export async function verifyProvenance(db: Db, tenantId: string): Promise<{ rows
 
 /** Tenants that have a provenance chain. */
 export async function provenanceTenants(db: Db): Promise<string[]> {
-  const rows = await db.selectDistinct({ tenantId: provenanceEvents.tenantId }).from(provenanceEvents).orderBy(asc(provenanceEvents.tenantId));
+  const rows = await db
+    .selectDistinct({ tenantId: provenanceEvents.tenantId })
+    .from(provenanceEvents)
+    .orderBy(asc(provenanceEvents.tenantId));
   return rows.map((r) => r.tenantId);
 }

@@ -85,8 +85,13 @@ export const agents = pgTable(
     tenantId: text('tenant_id'),
     name: text('name').notNull(),
     kind: text('kind').notNull(),
-    config: jsonb('config').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
-    capabilities: jsonb('capabilities').notNull().default(sql`'{}'::jsonb`),
+    config: jsonb('config')
+      .$type<Record<string, unknown>>()
+      .notNull()
+      .default(sql`'{}'::jsonb`),
+    capabilities: jsonb('capabilities')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     maxConcurrency: integer('max_concurrency').notNull().default(1),
     status: text('status').$type<AgentStatus>().notNull().default('active'),
     /** Infrastructure failures in a row; at the threshold the circuit opens. */
@@ -146,12 +151,21 @@ export const waivers = pgTable(
     id: text('id').notNull(),
     taskId: text('task_id'),
     title: text('title'),
-    gates: jsonb('gates').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    gates: jsonb('gates')
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
     /** CAWS's shape: the budget increase a waiver grants. */
-    delta: jsonb('delta').$type<{ max_files?: number; max_loc?: number }>().notNull().default(sql`'{}'::jsonb`),
+    delta: jsonb('delta')
+      .$type<{ max_files?: number; max_loc?: number }>()
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     reasonCode: text('reason_code').notNull(),
     justification: text('justification'),
-    approvers: jsonb('approvers').$type<Array<{ handle: string; approved_at: string }>>().notNull().default(sql`'[]'::jsonb`),
+    approvers: jsonb('approvers')
+      .$type<Array<{ handle: string; approved_at: string }>>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
     status: text('status').notNull().default('active'),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     createdAt: createdAt(),
@@ -192,7 +206,10 @@ export const provenanceEvents = pgTable(
     hash: text('hash').notNull(),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('provenance_tenant_seq_uq').on(t.tenantId, t.seq), uniqueIndex('provenance_tenant_key_uq').on(t.tenantId, t.eventKey)],
+  (t) => [
+    uniqueIndex('provenance_tenant_seq_uq').on(t.tenantId, t.seq),
+    uniqueIndex('provenance_tenant_key_uq').on(t.tenantId, t.eventKey),
+  ],
 );
 
 /** Large outputs (patches, logs) kept out of workflow history; the workflow passes the id. `run_id` names the run that stored it. */
@@ -232,7 +249,9 @@ export const sandboxEvents = pgTable(
     bytes: integer('bytes'),
     digestBefore: text('digest_before'),
     digestAfter: text('digest_after'),
-    detail: jsonb('detail').notNull().default(sql`'{}'::jsonb`),
+    detail: jsonb('detail')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     createdAt: createdAt(),
   },
   (t) => [index('sandbox_events_task_idx').on(t.tenantId, t.taskId)],
@@ -310,7 +329,8 @@ export const conversationMessages = pgTable(
     role: text('role').notNull(),
     turn: integer('turn'),
     content: text('content'),
-    toolCalls: jsonb('tool_calls').$type<Array<{ id: string; type?: string; function: { name: string; arguments: string } }>>(),
+    toolCalls:
+      jsonb('tool_calls').$type<Array<{ id: string; type?: string; function: { name: string; arguments: string } }>>(),
     toolCallId: text('tool_call_id'),
     /** For a refused tool call: the policy violation, so a resumed run still reports it. */
     violation: jsonb('violation').$type<PolicyViolation>(),
@@ -332,7 +352,10 @@ export const approvers = pgTable(
   {
     tenantId: text('tenant_id').notNull(),
     name: text('name').notNull(),
-    tiers: jsonb('tiers').$type<number[]>().notNull().default(sql`'[1,2,3]'::jsonb`),
+    tiers: jsonb('tiers')
+      .$type<number[]>()
+      .notNull()
+      .default(sql`'[1,2,3]'::jsonb`),
     active: boolean('active').notNull().default(true),
     createdAt: createdAt(),
   },
@@ -348,7 +371,9 @@ export const waiverDecisions = pgTable(
     taskId: text('task_id').notNull(),
     approver: text('approver').notNull(),
     decision: text('decision').notNull(),
-    detail: jsonb('detail').notNull().default(sql`'{}'::jsonb`),
+    detail: jsonb('detail')
+      .notNull()
+      .default(sql`'{}'::jsonb`),
     createdAt: createdAt(),
   },
   (t) => [index('waiver_decisions_approver_idx').on(t.tenantId, t.approver, t.createdAt)],

@@ -20,7 +20,13 @@ export interface TrainingRecord {
   tenantId: string;
   taskId: string;
   finishedAt: string;
-  features: { taskType: string; riskTier: number | null; specId: string | null; filesChanged: number | null; linesChanged: number | null };
+  features: {
+    taskType: string;
+    riskTier: number | null;
+    specId: string | null;
+    filesChanged: number | null;
+    linesChanged: number | null;
+  };
   agentId: string;
   decision: { exploration: boolean; candidates: unknown };
   outcome: { outcome: string; reward: number; latencyMs: number; tokens: number; costUsd: number };
@@ -40,9 +46,23 @@ export async function* trainingRecords(db: Db, options: ExportOptions = {}): Asy
   const rows = await db
     .select({ o: agentOutcomes, d: routingDecisions, t: tasks, payload: verdicts.payload })
     .from(agentOutcomes)
-    .innerJoin(routingDecisions, and(eq(routingDecisions.tenantId, agentOutcomes.tenantId), eq(routingDecisions.taskId, agentOutcomes.taskId), eq(routingDecisions.runId, agentOutcomes.runId)))
+    .innerJoin(
+      routingDecisions,
+      and(
+        eq(routingDecisions.tenantId, agentOutcomes.tenantId),
+        eq(routingDecisions.taskId, agentOutcomes.taskId),
+        eq(routingDecisions.runId, agentOutcomes.runId),
+      ),
+    )
     .leftJoin(tasks, and(eq(tasks.tenantId, agentOutcomes.tenantId), eq(tasks.id, agentOutcomes.taskId)))
-    .leftJoin(verdicts, and(eq(verdicts.tenantId, agentOutcomes.tenantId), eq(verdicts.taskId, agentOutcomes.taskId), eq(verdicts.runId, agentOutcomes.runId)))
+    .leftJoin(
+      verdicts,
+      and(
+        eq(verdicts.tenantId, agentOutcomes.tenantId),
+        eq(verdicts.taskId, agentOutcomes.taskId),
+        eq(verdicts.runId, agentOutcomes.runId),
+      ),
+    )
     .where(and(...conditions))
     .orderBy(asc(agentOutcomes.createdAt));
   for (const { o, d, t, payload } of rows) {
@@ -51,14 +71,32 @@ export async function* trainingRecords(db: Db, options: ExportOptions = {}): Asy
       tenantId: o.tenantId,
       taskId: o.taskId,
       finishedAt: o.createdAt.toISOString(),
-      features: { taskType: o.taskType, riskTier: t?.riskTier ?? null, specId: t?.specId ?? null, filesChanged: diff?.filesChanged ?? null, linesChanged: diff ? diff.linesAdded + diff.linesDeleted : null },
+      features: {
+        taskType: o.taskType,
+        riskTier: t?.riskTier ?? null,
+        specId: t?.specId ?? null,
+        filesChanged: diff?.filesChanged ?? null,
+        linesChanged: diff ? diff.linesAdded + diff.linesDeleted : null,
+      },
       agentId: o.agentId,
       decision: { exploration: d.exploration, candidates: d.candidates },
       outcome: { outcome: o.outcome, reward: o.reward, latencyMs: o.latencyMs, tokens: o.tokens, costUsd: o.costUsd },
     };
     if (options.includePaths || options.includeContents) {
-      const [patch] = await db.select({ content: artifacts.content, encoding: artifacts.encoding }).from(artifacts).where(and(eq(artifacts.tenantId, o.tenantId), eq(artifacts.taskId, o.taskId), eq(artifacts.runId, o.runId), eq(artifacts.kind, 'patch')));
-      const text = patch ? Buffer.from(patch.content, patch.encoding === 'base64' ? 'base64' : 'utf8').toString('utf8') : '';
+      const [patch] = await db
+        .select({ content: artifacts.content, encoding: artifacts.encoding })
+        .from(artifacts)
+        .where(
+          and(
+            eq(artifacts.tenantId, o.tenantId),
+            eq(artifacts.taskId, o.taskId),
+            eq(artifacts.runId, o.runId),
+            eq(artifacts.kind, 'patch'),
+          ),
+        );
+      const text = patch
+        ? Buffer.from(patch.content, patch.encoding === 'base64' ? 'base64' : 'utf8').toString('utf8')
+        : '';
       if (options.includePaths) record.paths = pathsOf(text);
       if (options.includeContents) record.patch = text;
     }

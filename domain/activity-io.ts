@@ -142,9 +142,14 @@ export const CheckBudgetAndScopeInput = z.object({
   baseCommit: GitObjectId,
   treeId: GitObjectId,
   spec: SpecSchema,
-  policy: z.custom<RepoPolicy>((v) => typeof v === 'object' && v !== null, 'policy must be a normalised repository policy'),
+  policy: z.custom<RepoPolicy>(
+    (v) => typeof v === 'object' && v !== null,
+    'policy must be a normalised repository policy',
+  ),
   specWarnings: z.array(z.string()).default([]),
-  leftBehind: z.object({ count: z.number().int().nonnegative(), paths: z.array(z.string()) }).default({ count: 0, paths: [] }),
+  leftBehind: z
+    .object({ count: z.number().int().nonnegative(), paths: z.array(z.string()) })
+    .default({ count: 0, paths: [] }),
   nestedRepositories: z.array(z.string()).default([]),
   /** The trusted ref's commit the policy was read at: protected paths the base changed since leaving it are caught too. */
   trustedCommit: GitObjectId,
@@ -173,7 +178,10 @@ export const IssueVerdictInput = z.object({
   baseCommit: GitObjectId,
   diff: z.custom<DiffSummary>(),
   gates: z.array(z.custom<GateResult>()),
-  policy: z.custom<PolicyProvenance>((v) => typeof v === 'object' && v !== null, 'policy must name the policy that judged the change'),
+  policy: z.custom<PolicyProvenance>(
+    (v) => typeof v === 'object' && v !== null,
+    'policy must name the policy that judged the change',
+  ),
   /** Waivers applied; a verdict with waivers and no failing gate is WAIVED. */
   waivers: z.array(z.string()).default([]),
 });
@@ -231,7 +239,12 @@ export const RecordAgentHealthInput = z.object({ agentId: z.string(), ok: z.bool
 export type RecordAgentHealthInput = z.input<typeof RecordAgentHealthInput>;
 
 /** Starts (or finds) the transcript of one agent run; the id is chosen by the workflow. */
-export const StartConversationInput = z.object({ ...TaskKey, agentId: z.string(), conversationId: z.string(), spec: SpecSchema });
+export const StartConversationInput = z.object({
+  ...TaskKey,
+  agentId: z.string(),
+  conversationId: z.string(),
+  spec: SpecSchema,
+});
 /** Input of `startConversation`. */
 export type StartConversationInput = z.input<typeof StartConversationInput>;
 /** The run's limits, from the agent's config. */
@@ -242,7 +255,12 @@ export interface ConversationLimits {
 }
 
 /** One model turn; a turn already answered is returned from the transcript, never asked again. */
-export const CallModelInput = z.object({ ...TaskKey, agentId: z.string(), conversationId: z.string(), turn: z.number().int().positive() });
+export const CallModelInput = z.object({
+  ...TaskKey,
+  agentId: z.string(),
+  conversationId: z.string(),
+  turn: z.number().int().positive(),
+});
 /** Input of `callModel`. */
 export type CallModelInput = z.input<typeof CallModelInput>;
 /** A model reply as the workflow needs it: small, the full text stays in the transcript. */

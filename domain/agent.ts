@@ -47,7 +47,9 @@ const ScriptedStepSchema = z.discriminatedUnion('op', [
 export type ScriptedStep = z.output<typeof ScriptedStepSchema>;
 
 /** Config of the `scripted` kind: the plan applied to every task it gets. */
-export const ScriptedConfigSchema = z.object({ steps: z.array(ScriptedStepSchema).min(1, 'a scripted plan needs at least one step') }).strict();
+export const ScriptedConfigSchema = z
+  .object({ steps: z.array(ScriptedStepSchema).min(1, 'a scripted plan needs at least one step') })
+  .strict();
 
 /** A registration as given to `agents add`. */
 export const AgentRegistrationSchema = z.object({
@@ -70,13 +72,23 @@ export const CommandConfigSchema = z
   .object({
     argv: z.array(z.string().min(1)).min(1, 'argv must name a program'),
     promptVia: z.enum(['stdin', 'env', 'arg']).default('stdin'),
-    timeoutSeconds: z.number().int().positive().max(6 * 3600).default(1800),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(6 * 3600)
+      .default(1800),
   })
   .strict()
-  .refine((c) => c.promptVia !== 'arg' || c.argv.some((a) => a.includes('{prompt}')), 'promptVia arg needs a {prompt} placeholder in argv');
+  .refine(
+    (c) => c.promptVia !== 'arg' || c.argv.some((a) => a.includes('{prompt}')),
+    'promptVia arg needs a {prompt} placeholder in argv',
+  );
 
 /** Environment variable names: API keys are referenced, never stored. */
-const EnvName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (the key itself is never stored)');
+const EnvName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (the key itself is never stored)');
 
 /** Config of the `openai` kind: an OpenAI-compatible chat-completions endpoint with tool calling. */
 export const OpenAIConfigSchema = z
@@ -91,13 +103,20 @@ export const OpenAIConfigSchema = z
     maxWallClockSeconds: z.number().int().positive().default(1800),
     requestTimeoutSeconds: z.number().int().positive().max(3600).default(300),
     /** USD per million tokens, for the cost recorded per turn. */
-    pricing: z.object({ inputPerMillion: z.number().nonnegative(), outputPerMillion: z.number().nonnegative() }).strict().optional(),
+    pricing: z
+      .object({ inputPerMillion: z.number().nonnegative(), outputPerMillion: z.number().nonnegative() })
+      .strict()
+      .optional(),
   })
   .strict();
 /** Parsed openai config. */
 export type OpenAIConfig = z.output<typeof OpenAIConfigSchema>;
 
-const CONFIG_SCHEMAS: Record<AgentKind, z.ZodTypeAny> = { scripted: ScriptedConfigSchema, command: CommandConfigSchema, openai: OpenAIConfigSchema };
+const CONFIG_SCHEMAS: Record<AgentKind, z.ZodTypeAny> = {
+  scripted: ScriptedConfigSchema,
+  command: CommandConfigSchema,
+  openai: OpenAIConfigSchema,
+};
 
 /** Checks kind-specific config; returns every problem, empty when valid. */
 export function agentConfigProblems(kind: AgentKind, config: unknown): string[] {
@@ -108,5 +127,9 @@ export function agentConfigProblems(kind: AgentKind, config: unknown): string[] 
 
 /** True when the agent claims the task type (or claims any). */
 export function canHandleTaskType(capabilities: Capabilities, taskType: string): boolean {
-  return capabilities.taskTypes.length === 0 || capabilities.taskTypes.includes('*') || capabilities.taskTypes.includes(taskType);
+  return (
+    capabilities.taskTypes.length === 0 ||
+    capabilities.taskTypes.includes('*') ||
+    capabilities.taskTypes.includes(taskType)
+  );
 }

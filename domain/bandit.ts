@@ -97,7 +97,11 @@ export function thompsonChoose(arms: ArmStats[], seed: number): BanditDecision {
   if (arms.length === 0) throw new Error('thompsonChoose needs at least one candidate');
   const rand = seededRandom(seed);
   const ordered = [...arms].sort((a, b) => a.agentId.localeCompare(b.agentId));
-  const scores = ordered.map((arm) => ({ agentId: arm.agentId, sample: sampleBeta(arm.successes + 1, arm.failures + 1, rand), mean: posteriorMean(arm) }));
+  const scores = ordered.map((arm) => ({
+    agentId: arm.agentId,
+    sample: sampleBeta(arm.successes + 1, arm.failures + 1, rand),
+    mean: posteriorMean(arm),
+  }));
   const best = (key: 'sample' | 'mean') => scores.reduce((top, s) => (s[key] > top[key] ? s : top)).agentId;
   const chosen = best('sample');
   return { chosen, scores, exploration: chosen !== best('mean') };

@@ -55,9 +55,17 @@ export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
 }
 
 /** Files, lines (every file read as text) and added bytes against the effective budget. */
-export function budgetGate(spec: WorkingSpec, files: readonly MeasuredFile[], policy: RepoPolicy, granted: readonly GrantedWaiver[]): GateResult {
+export function budgetGate(
+  spec: WorkingSpec,
+  files: readonly MeasuredFile[],
+  policy: RepoPolicy,
+  granted: readonly GrantedWaiver[],
+): GateResult {
   const base = effectiveBudget({ spec, tierBudgets: policy.tiers });
-  const budget = granted.reduce((b, w) => ({ ...b, maxFiles: b.maxFiles + w.maxFiles, maxLoc: b.maxLoc + w.maxLoc }), base);
+  const budget = granted.reduce(
+    (b, w) => ({ ...b, maxFiles: b.maxFiles + w.maxFiles, maxLoc: b.maxLoc + w.maxLoc }),
+    base,
+  );
   const maxBytes = policy.tiers[spec.riskTier].maxBytes;
   const lines = files.reduce((n, f) => n + f.added + f.deleted, 0);
   const bytes = files.reduce((n, f) => n + f.bytesAdded, 0);
@@ -72,17 +80,28 @@ export function budgetGate(spec: WorkingSpec, files: readonly MeasuredFile[], po
 export function scopeGate(spec: WorkingSpec, files: readonly MeasuredFile[], policy: RepoPolicy): GateResult {
   const mode = policy.gateModes.scope;
   if (spec.scope.in.length === 0 && files.length > 0) {
-    return arbiterGate('scope', applyGateMode(false, mode), 'scope.in has no enforceable path globs; cannot confirm any change is in scope');
+    return arbiterGate(
+      'scope',
+      applyGateMode(false, mode),
+      'scope.in has no enforceable path globs; cannot confirm any change is in scope',
+    );
   }
-  const violations = scopeViolations(spec, files.map((f) => f.path));
-  const detail = violations.length ? `out of scope: ${listed(violations)}` : `${files.length} changed path(s) within scope`;
+  const violations = scopeViolations(
+    spec,
+    files.map((f) => f.path),
+  );
+  const detail = violations.length
+    ? `out of scope: ${listed(violations)}`
+    : `${files.length} changed path(s) within scope`;
   return arbiterGate('scope', applyGateMode(violations.length === 0, mode), detail);
 }
 
 /** The spec's warnings as evidence; validation already rejected invalid specs, so this never blocks. */
 export function specGate(warnings: readonly string[], policy: RepoPolicy): GateResult {
   if (policy.gateModes.spec === 'skip') return arbiterGate('spec', 'skipped', 'skipped by the repository policy');
-  const detail = warnings.length ? `valid, with ${warnings.length} warning(s): ${warnings.join('; ')}` : 'valid and complete';
+  const detail = warnings.length
+    ? `valid, with ${warnings.length} warning(s): ${warnings.join('; ')}`
+    : 'valid and complete';
   return arbiterGate('spec', warnings.length ? 'warn' : 'pass', detail);
 }
 
@@ -91,12 +110,19 @@ export function specGate(warnings: readonly string[], policy: RepoPolicy): GateR
  * base that is not on the trusted ref (`fromBase`: protected paths the base changed since it
  * left that ref), which the delivered branch would carry along unjudged.
  */
-export function protectedGate(riskTier: number, files: readonly MeasuredFile[], fromBase: readonly string[] | { unknown: string }): GateResult {
+export function protectedGate(
+  riskTier: number,
+  files: readonly MeasuredFile[],
+  fromBase: readonly string[] | { unknown: string },
+): GateResult {
   const isProtected = protectedPathMatcher(riskTier);
   const hits = files.map((f) => f.path).filter(isProtected);
   const problems = hits.length ? [`protected path(s) changed: ${listed(hits)}`] : [];
   if ('unknown' in fromBase) problems.push(fromBase.unknown);
-  else if (fromBase.filter(isProtected).length) problems.push(`the base changes protected path(s) that are not on the trusted ref: ${listed(fromBase.filter(isProtected))}`);
+  else if (fromBase.filter(isProtected).length)
+    problems.push(
+      `the base changes protected path(s) that are not on the trusted ref: ${listed(fromBase.filter(isProtected))}`,
+    );
   if (problems.length) return arbiterGate('protected', 'fail', problems.join('; '));
   return arbiterGate('protected', 'pass', 'no protected path changed');
 }
@@ -109,9 +135,17 @@ export function treeGate(
   leftBehind: { count: number; paths: readonly string[] },
   nestedRepositories: readonly string[] = [],
 ): GateResult {
-  const nested = nestedRepositories.map((d) => `${d} holds a .git of its own: a nested repository would be a gitlink (submodule entry); refused, and kept out of the tree`);
-  const problems = [...nested, ...treeProblems(items, new Set(files.map((f) => f.path)), { allowSymlinks: policy.allowSymlinks })];
-  const left = leftBehind.count ? `; left behind, not part of the change: ${listed(leftBehind.paths)}${leftBehind.count > leftBehind.paths.length ? ` (${leftBehind.count} in all)` : ''}` : '';
+  const nested = nestedRepositories.map(
+    (d) =>
+      `${d} holds a .git of its own: a nested repository would be a gitlink (submodule entry); refused, and kept out of the tree`,
+  );
+  const problems = [
+    ...nested,
+    ...treeProblems(items, new Set(files.map((f) => f.path)), { allowSymlinks: policy.allowSymlinks }),
+  ];
+  const left = leftBehind.count
+    ? `; left behind, not part of the change: ${listed(leftBehind.paths)}${leftBehind.count > leftBehind.paths.length ? ` (${leftBehind.count} in all)` : ''}`
+    : '';
   if (problems.length) return arbiterGate('tree', 'fail', `${problems.join('; ')}${left}`);
   return arbiterGate('tree', 'pass', `${items.length} tree entries, no gitlinks or unsafe symlinks${left}`);
 }

@@ -31,7 +31,10 @@ export function verdictStatement(payload: VerdictPayload): VerdictStatement {
   return {
     _type: 'https://in-toto.io/Statement/v1',
     subject: [
-      { name: `patch:${payload.tenantId}/${payload.taskId}`, digest: { sha256: payload.diff.digest.replace(/^sha256:/, '') } },
+      {
+        name: `patch:${payload.tenantId}/${payload.taskId}`,
+        digest: { sha256: payload.diff.digest.replace(/^sha256:/, '') },
+      },
       { name: 'base-commit', digest: { gitCommit: payload.baseCommit } },
     ],
     predicateType: VERDICT_PREDICATE_TYPE,

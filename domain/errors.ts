@@ -93,7 +93,9 @@ export class DeliveryConflictError extends ApplicationFailure {
 export class InvalidActivityInputError extends ApplicationFailure {
   static readonly type = 'InvalidActivityInputError';
   constructor(public readonly problems: string[]) {
-    super(...nonRetryable(`invalid activity input: ${problems.join('; ')}`, InvalidActivityInputError.type, [problems]));
+    super(
+      ...nonRetryable(`invalid activity input: ${problems.join('; ')}`, InvalidActivityInputError.type, [problems]),
+    );
   }
 }
 
@@ -101,7 +103,11 @@ export class InvalidActivityInputError extends ApplicationFailure {
 export class PolicyViolationError extends ApplicationFailure {
   static readonly type = 'PolicyViolationError';
   constructor(public readonly violation: { op: string; path: string; reason: string }) {
-    super(...nonRetryable(`${violation.op} '${violation.path}' refused: ${violation.reason}`, PolicyViolationError.type, [violation]));
+    super(
+      ...nonRetryable(`${violation.op} '${violation.path}' refused: ${violation.reason}`, PolicyViolationError.type, [
+        violation,
+      ]),
+    );
   }
 }
 
@@ -112,7 +118,12 @@ export class PolicyViolationError extends ApplicationFailure {
 export class SandboxUnavailableError extends ApplicationFailure {
   static readonly type = 'SandboxUnavailableError';
   constructor(reason: string) {
-    super(...nonRetryable(`commands are refused: the sandbox is unavailable on this worker (${reason})`, SandboxUnavailableError.type));
+    super(
+      ...nonRetryable(
+        `commands are refused: the sandbox is unavailable on this worker (${reason})`,
+        SandboxUnavailableError.type,
+      ),
+    );
   }
 }
 
@@ -134,7 +145,11 @@ export class PolicyInvalidError extends ApplicationFailure {
     public readonly problems: string[],
     file?: string,
   ) {
-    super(...nonRetryable(`${file ?? 'CAWS policy'} is invalid: ${problems.join('; ')}`, PolicyInvalidError.type, [problems]));
+    super(
+      ...nonRetryable(`${file ?? 'CAWS policy'} is invalid: ${problems.join('; ')}`, PolicyInvalidError.type, [
+        problems,
+      ]),
+    );
   }
 }
 
@@ -171,7 +186,12 @@ export class GateNameReservedError extends ApplicationFailure {
 export class WorkflowIdMismatchError extends ApplicationFailure {
   static readonly type = 'WorkflowIdMismatchError';
   constructor(actual: string, expected: string) {
-    super(...nonRetryable(`workflow id '${actual}' is not this task's id '${expected}'; a task runs only under its own workflow id`, WorkflowIdMismatchError.type));
+    super(
+      ...nonRetryable(
+        `workflow id '${actual}' is not this task's id '${expected}'; a task runs only under its own workflow id`,
+        WorkflowIdMismatchError.type,
+      ),
+    );
   }
 }
 
@@ -179,7 +199,13 @@ export class WorkflowIdMismatchError extends ApplicationFailure {
 export class TaskAlreadyEndedError extends ApplicationFailure {
   static readonly type = 'TaskAlreadyEndedError';
   constructor(task: string, state: string, runId: string) {
-    super(...nonRetryable(`task ${task} already ended ${state} in run ${runId}; a task id runs once`, TaskAlreadyEndedError.type, [{ state, runId }]));
+    super(
+      ...nonRetryable(
+        `task ${task} already ended ${state} in run ${runId}; a task id runs once`,
+        TaskAlreadyEndedError.type,
+        [{ state, runId }],
+      ),
+    );
   }
 }
 

@@ -15,6 +15,7 @@ export const ACCEPTANCE_GATE_PREFIX = 'acceptance-';
 /** Why a gate name (a submitter's or a policy's) cannot be used, or undefined. */
 export function reservedGateNameProblem(name: string): string | undefined {
   if (RESERVED_GATE_NAMES.includes(name.toLowerCase())) return `gate name '${name}' is reserved for Arbiter's own gate`;
-  if (name.toLowerCase().startsWith(ACCEPTANCE_GATE_PREFIX)) return `gate name '${name}' is reserved: '${ACCEPTANCE_GATE_PREFIX}*' names the spec's acceptance criteria`;
+  if (name.toLowerCase().startsWith(ACCEPTANCE_GATE_PREFIX))
+    return `gate name '${name}' is reserved: '${ACCEPTANCE_GATE_PREFIX}*' names the spec's acceptance criteria`;
   return undefined;
 }

@@ -9,7 +9,10 @@ import type { RiskTier, WorkingSpec } from './spec';
 export { isPathGlob } from './spec';
 
 /** Why a named type: budgets travel between policy, specs and waivers and must mean the same thing everywhere (files changed, lines added plus removed). */
-export interface ChangeBudget { maxFiles: number; maxLoc: number }
+export interface ChangeBudget {
+  maxFiles: number;
+  maxLoc: number;
+}
 
 /** Why a record per tier: tier is the only knob that scales how much an agent may change and how many humans must sign off on an exception. */
 export interface TierPolicy extends ChangeBudget {
@@ -33,13 +36,12 @@ export const DEFAULT_TIER_POLICY: Readonly<Record<RiskTier, Readonly<TierPolicy>
 });
 
 /** Why exported: the waiver and routing code need the tier ceiling on its own, before any spec budget is applied. */
-export function tierBudget(
-  tier: RiskTier,
-  tierBudgets?: Partial<Record<RiskTier, ChangeBudget>>,
-): ChangeBudget {
+export function tierBudget(tier: RiskTier, tierBudgets?: Partial<Record<RiskTier, ChangeBudget>>): ChangeBudget {
   const override = tierBudgets?.[tier];
   const base = DEFAULT_TIER_POLICY[tier];
-  return override ? { maxFiles: override.maxFiles, maxLoc: override.maxLoc } : { maxFiles: base.maxFiles, maxLoc: base.maxLoc };
+  return override
+    ? { maxFiles: override.maxFiles, maxLoc: override.maxLoc }
+    : { maxFiles: base.maxFiles, maxLoc: base.maxLoc };
 }
 
 /** Why exported: waiver approval must count distinct approvers against the same tier table the budgets use. */

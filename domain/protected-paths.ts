@@ -70,7 +70,10 @@ const PROTECTED_SAMPLES = [
  * protected folder, each with the first protected path it reaches. Entries that merely contain
  * a folder where a nested `.gitattributes` could live are not reported: every folder can.
  */
-export function scopeReachingProtected(scopeIn: readonly string[], riskTier: number): Array<{ entry: string; path: string }> {
+export function scopeReachingProtected(
+  scopeIn: readonly string[],
+  riskTier: number,
+): Array<{ entry: string; path: string }> {
   const isProtected = protectedPathMatcher(riskTier);
   const samples = PROTECTED_SAMPLES.filter(isProtected);
   return scopeIn.flatMap((entry) => {

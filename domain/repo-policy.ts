@@ -29,7 +29,12 @@ export interface RepoPolicy {
   /** By Arbiter gate name (`budget`, `scope`, or a command gate's name); absent means block. */
   gateModes: Record<string, GateMode>;
   /** `enabled`: the policy has a `waivers` section, so a budget overrun may be waived instead of failing. */
-  waivers: { enabled: boolean; minApprovers: Partial<Record<RiskTier, number>>; windowHours: number; maxExpiryDays: number };
+  waivers: {
+    enabled: boolean;
+    minApprovers: Partial<Record<RiskTier, number>>;
+    windowHours: number;
+    maxExpiryDays: number;
+  };
   /** Commands the policy makes gates of every task (tests, lint, type-check), run in the sandbox. */
   commands: Array<{ name: string; argv: string[] }>;
 }
@@ -45,17 +50,25 @@ export const DEFAULT_REPO_POLICY: RepoPolicy = {
   tiers: { 1: defaultTier(1), 2: defaultTier(2), 3: defaultTier(3) },
   allowSymlinks: false,
   gateModes: {},
-  waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS }, commands: [],
+  waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS },
+  commands: [],
 };
 
 const Budget = z
-  .object({ max_files: z.number().int().positive(), max_loc: z.number().int().positive(), max_bytes: z.number().int().positive().optional() })
+  .object({
+    max_files: z.number().int().positive(),
+    max_loc: z.number().int().positive(),
+    max_bytes: z.number().int().positive().optional(),
+  })
   .passthrough();
 const Mode = z.enum(GATE_MODES);
 const CurrentPolicy = z
   .object({
     version: z.number().optional(),
-    risk_tiers: z.object({ '1': Budget.optional(), '2': Budget.optional(), '3': Budget.optional() }).passthrough().optional(),
+    risk_tiers: z
+      .object({ '1': Budget.optional(), '2': Budget.optional(), '3': Budget.optional() })
+      .passthrough()
+      .optional(),
     gates: z
       .record(
         z
@@ -72,7 +85,11 @@ const CurrentPolicy = z
       .object({
         min_approvers_for_budget_raise: z.number().int().min(1).max(10).optional(),
         /** Arbiter extension: hours a task waits for a waiver decision before it fails. */
-        decision_window_hours: z.number().positive().max(24 * 30).optional(),
+        decision_window_hours: z
+          .number()
+          .positive()
+          .max(24 * 30)
+          .optional(),
         /** Arbiter extension: the longest expiry an approver may give a waiver. */
         max_expiry_days: z.number().positive().max(MAX_WAIVER_DAYS).optional(),
       })
@@ -85,7 +102,11 @@ const CurrentPolicy = z
 const LegacyPolicy = z.object({ '1': Budget, '2': Budget, '3': Budget }).passthrough();
 
 /** CAWS gate names and the Arbiter gates they govern. */
-const GATE_NAMES: Record<string, string> = { budget_limit: 'budget', scope_boundary: 'scope', spec_completeness: 'spec' };
+const GATE_NAMES: Record<string, string> = {
+  budget_limit: 'budget',
+  scope_boundary: 'scope',
+  spec_completeness: 'spec',
+};
 
 function problems(error: z.ZodError): string[] {
   return zodProblems(error, { root: '(root)' });
@@ -94,7 +115,9 @@ function problems(error: z.ZodError): string[] {
 const tiersFrom = (pick: (t: '1' | '2' | '3') => z.output<typeof Budget> | undefined): Record<RiskTier, TierBudget> => {
   const one = (t: '1' | '2' | '3', tier: RiskTier): TierBudget => {
     const b = pick(t);
-    return b ? { maxFiles: b.max_files, maxLoc: b.max_loc, maxBytes: b.max_bytes ?? DEFAULT_TIER_POLICY[tier].maxBytes } : defaultTier(tier);
+    return b
+      ? { maxFiles: b.max_files, maxLoc: b.max_loc, maxBytes: b.max_bytes ?? DEFAULT_TIER_POLICY[tier].maxBytes }
+      : defaultTier(tier);
   };
   return { 1: one('1', 1), 2: one('2', 2), 3: one('3', 3) };
 };
@@ -107,7 +130,14 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   if (isLegacy) {
     const parsed = LegacyPolicy.safeParse(raw);
     if (!parsed.success) throw new PolicyInvalidError(problems(parsed.error));
-    return { source: 'legacy', tiers: tiersFrom((t) => parsed.data[t]), allowSymlinks: false, gateModes: {}, waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS }, commands: [] };
+    return {
+      source: 'legacy',
+      tiers: tiersFrom((t) => parsed.data[t]),
+      allowSymlinks: false,
+      gateModes: {},
+      waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS },
+      commands: [],
+    };
   }
   const parsed = CurrentPolicy.safeParse(raw);
   if (!parsed.success) throw new PolicyInvalidError(problems(parsed.error));
@@ -115,9 +145,13 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   for (const [name, gate] of Object.entries(parsed.data.gates ?? {})) {
     gateModes[GATE_NAMES[name] ?? name] = gate.enabled === false ? 'skip' : (gate.mode ?? 'block');
   }
-  const commands = Object.entries(parsed.data.gates ?? {}).flatMap(([name, g]) => (g.command && g.enabled !== false ? [{ name, argv: g.command }] : []));
+  const commands = Object.entries(parsed.data.gates ?? {}).flatMap(([name, g]) =>
+    g.command && g.enabled !== false ? [{ name, argv: g.command }] : [],
+  );
   const badNames = commands.flatMap(({ name }) => {
-    const problem = GATE_NAME_PATTERN.test(name) ? reservedGateNameProblem(name) : 'a gate with a command must have a short identifier for a name';
+    const problem = GATE_NAME_PATTERN.test(name)
+      ? reservedGateNameProblem(name)
+      : 'a gate with a command must have a short identifier for a name';
     return problem ? [`gates.${name}: ${problem}`] : [];
   });
   if (badNames.length) throw new PolicyInvalidError(badNames);
@@ -144,5 +178,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
  */
 export function gateNameClashes(gates: ReadonlyArray<{ name: string }>, policy: RepoPolicy): string[] {
   const taken = new Set(policy.commands.map((c) => c.name.toLowerCase()));
-  return gates.filter((g) => taken.has(g.name.toLowerCase())).map((g) => `'${g.name}' is the repository policy's gate of that name, which always runs`);
+  return gates
+    .filter((g) => taken.has(g.name.toLowerCase()))
+    .map((g) => `'${g.name}' is the repository policy's gate of that name, which always runs`);
 }

@@ -18,7 +18,12 @@ export type SandboxPolicy = z.output<typeof SandboxPolicySchema>;
 
 /** The policy a task's agent works under. */
 export function policyFromSpec(spec: WorkingSpec, options: { allowShell?: boolean } = {}): SandboxPolicy {
-  return { scopeIn: spec.scope.in, scopeOut: spec.scope.out, riskTier: spec.riskTier, allowShell: options.allowShell ?? false };
+  return {
+    scopeIn: spec.scope.in,
+    scopeOut: spec.scope.out,
+    riskTier: spec.riskTier,
+    allowShell: options.allowShell ?? false,
+  };
 }
 
 /** Program names treated as shells. */

@@ -8,8 +8,15 @@
  */
 import { z } from 'zod';
 import {
-  CURRENT_CONTRACT_TYPES, CURRENT_KNOWN_FIELDS, CURRENT_MODES, CURRENT_NON_FUNCTIONAL_KEYS,
-  LEGACY_ONLY_FIELDS, LIFECYCLE_STATES, changeBudgetSchema, nonBlank, parseField,
+  CURRENT_CONTRACT_TYPES,
+  CURRENT_KNOWN_FIELDS,
+  CURRENT_MODES,
+  CURRENT_NON_FUNCTIONAL_KEYS,
+  LEGACY_ONLY_FIELDS,
+  LIFECYCLE_STATES,
+  changeBudgetSchema,
+  nonBlank,
+  parseField,
 } from './spec-schema';
 
 const LEGACY_FIELD_REASONS: Record<(typeof LEGACY_ONLY_FIELDS)[number], string> = {
@@ -19,9 +26,7 @@ const LEGACY_FIELD_REASONS: Record<(typeof LEGACY_ONLY_FIELDS)[number], string> 
   acceptance_criteria: 'old alias, not allowed in the current CAWS format; use acceptance',
 };
 
-const currentContract = z
-  .object({ name: nonBlank, type: z.enum(CURRENT_CONTRACT_TYPES) })
-  .passthrough();
+const currentContract = z.object({ name: nonBlank, type: z.enum(CURRENT_CONTRACT_TYPES) }).passthrough();
 
 /**
  * Applies the current format's closed vocabulary. `asserted` is true when the caller said
@@ -53,7 +58,8 @@ export function applyCurrentRules(
   if (Array.isArray(raw['contracts'])) {
     raw['contracts'].forEach((c, i) => {
       // Non-mapping entries are already reported by the shared contracts rule.
-      if (c !== null && typeof c === 'object' && !Array.isArray(c)) parseField(currentContract, c, ['contracts', i], problems);
+      if (c !== null && typeof c === 'object' && !Array.isArray(c))
+        parseField(currentContract, c, ['contracts', i], problems);
     });
   }
   const nf = raw['non_functional'];

@@ -40,9 +40,7 @@ export const blastRadiusSchema = z
   .passthrough();
 
 /** `support` (current format) is admitted for writes like `in`, so it is parsed here and merged by the caller. */
-export const scopeSchema = z
-  .object({ in: optionalList, out: optionalList, support: optionalList })
-  .passthrough();
+export const scopeSchema = z.object({ in: optionalList, out: optionalList, support: optionalList }).passthrough();
 
 /** A budget of zero or a fraction cannot be enforced meaningfully, so both limits must be positive integers. */
 export const changeBudgetSchema = z
@@ -73,10 +71,33 @@ export const LEGACY_ONLY_FIELDS = ['change_budget', 'threats', 'migrations', 'ac
 
 /** Every top-level field spec.v1.json knows; anything else in a current spec is warned about. */
 export const CURRENT_KNOWN_FIELDS: ReadonlySet<string> = new Set([
-  'id', 'title', 'risk_tier', 'mode', 'lifecycle_state', 'resolution', 'blockers', 'supersedes',
-  'superseded_by', 'successors', 'worktree', 'operational_rollback_slo', 'blast_radius', 'scope',
-  'invariants', 'acceptance', 'non_functional', 'contracts', 'observability', 'rollback',
-  'experimental_mode', 'created_at', 'updated_at', 'owner', 'closure_notes', 'evidence', 'waiver_ids',
+  'id',
+  'title',
+  'risk_tier',
+  'mode',
+  'lifecycle_state',
+  'resolution',
+  'blockers',
+  'supersedes',
+  'superseded_by',
+  'successors',
+  'worktree',
+  'operational_rollback_slo',
+  'blast_radius',
+  'scope',
+  'invariants',
+  'acceptance',
+  'non_functional',
+  'contracts',
+  'observability',
+  'rollback',
+  'experimental_mode',
+  'created_at',
+  'updated_at',
+  'owner',
+  'closure_notes',
+  'evidence',
+  'waiver_ids',
 ]);
 
 /**
@@ -103,8 +124,12 @@ function formatPath(path: ReadonlyArray<string | number>): string {
 }
 
 const TYPE_WORDS: Record<string, string> = {
-  string: 'a string', array: 'a list', object: 'a mapping', boolean: 'true or false',
-  number: 'a number', integer: 'a whole number',
+  string: 'a string',
+  array: 'a list',
+  object: 'a mapping',
+  boolean: 'true or false',
+  number: 'a number',
+  integer: 'a whole number',
 };
 
 /** Plain-language messages; zod's defaults ("Expected array, received null") read poorly in a CLI. */
@@ -114,7 +139,11 @@ const errorMap: z.ZodErrorMap = (issue, ctx) => {
     return { message: `must be ${TYPE_WORDS[issue.expected] ?? issue.expected}` };
   }
   if (issue.code === z.ZodIssueCode.too_small && issue.type === 'number') {
-    return { message: issue.inclusive ? `must be at least ${String(issue.minimum)}` : `must be greater than ${String(issue.minimum)}` };
+    return {
+      message: issue.inclusive
+        ? `must be at least ${String(issue.minimum)}`
+        : `must be greater than ${String(issue.minimum)}`,
+    };
   }
   if (issue.code === z.ZodIssueCode.invalid_enum_value) {
     return { message: `must be one of ${issue.options.join(', ')} (got ${JSON.stringify(issue.received)})` };

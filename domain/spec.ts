@@ -7,8 +7,18 @@
 import { z } from 'zod';
 import { applyCurrentRules, applyLegacyRules } from './spec-format-rules';
 import {
-  acceptanceItemSchema, blastRadiusSchema, coerceTier, contractsSchema, detectFormat, idSchema,
-  nonBlank, nonFunctionalSchema, parseField, scopeSchema, stringListSchema, type SpecFormat,
+  acceptanceItemSchema,
+  blastRadiusSchema,
+  coerceTier,
+  contractsSchema,
+  detectFormat,
+  idSchema,
+  nonBlank,
+  nonFunctionalSchema,
+  parseField,
+  scopeSchema,
+  stringListSchema,
+  type SpecFormat,
 } from './spec-schema';
 import { classifyScopeList, quoteEntry } from './spec-scope';
 
@@ -19,7 +29,13 @@ export type { SpecFormat } from './spec-schema';
 export type RiskTier = 1 | 2 | 3;
 
 /** Why its own type: acceptance ids are what evidence and verdicts refer to, so they are kept exactly as the spec wrote them. */
-export interface AcceptanceCriterion { id: string; given: string; when: string; then: string; testCommand?: string }
+export interface AcceptanceCriterion {
+  id: string;
+  given: string;
+  when: string;
+  then: string;
+  testCommand?: string;
+}
 
 /**
  * Why one model for two formats: everything after validation (budgets, scope checks,
@@ -29,22 +45,30 @@ export interface AcceptanceCriterion { id: string; given: string; when: string; 
  * `scope.support` paths, which CAWS admits for writes exactly like `scope.in`.
  */
 export interface WorkingSpec {
-  id: string; title: string; riskTier: RiskTier; mode: string; format: SpecFormat;
+  id: string;
+  title: string;
+  riskTier: RiskTier;
+  mode: string;
+  format: SpecFormat;
   blastRadius: { modules: string[]; dataMigration: boolean };
   scope: { in: string[]; out: string[] };
   unenforceableScope: { in: string[]; out: string[] };
-  invariants: string[]; acceptance: AcceptanceCriterion[];
-  nonFunctional: Record<string, unknown>; contracts: Array<Record<string, unknown>>;
-  changeBudget?: { maxFiles: number; maxLoc: number }; waiverIds: string[];
+  invariants: string[];
+  acceptance: AcceptanceCriterion[];
+  nonFunctional: Record<string, unknown>;
+  contracts: Array<Record<string, unknown>>;
+  changeBudget?: { maxFiles: number; maxLoc: number };
+  waiverIds: string[];
 }
 
 /** Why a result and not an exception: callers (CLI, activities) must show every problem at once, and warnings travel with an accepted spec. */
 export type SpecValidationResult =
-  | { ok: true; spec: WorkingSpec; warnings: string[] }
-  | { ok: false; problems: string[] };
+  { ok: true; spec: WorkingSpec; warnings: string[] } | { ok: false; problems: string[] };
 
 /** Why an option: the same bytes can be a valid legacy spec and an invalid current one, so a caller that requires the current format must be able to say so. */
-export interface ValidateOptions { format?: SpecFormat }
+export interface ValidateOptions {
+  format?: SpecFormat;
+}
 
 /**
  * Validates a YAML-parsed working spec and normalises it, listing every problem by field
@@ -102,11 +126,13 @@ export function validateWorkingSpec(raw: unknown, options: ValidateOptions = {})
 
   const acceptance = checkAcceptance(r, format, tier, problems, warnings);
 
-  const nonFunctional = r['non_functional'] == null ? {}
-    : parseField(nonFunctionalSchema, r['non_functional'], ['non_functional'], problems) ?? {};
+  const nonFunctional =
+    r['non_functional'] == null
+      ? {}
+      : (parseField(nonFunctionalSchema, r['non_functional'], ['non_functional'], problems) ?? {});
 
-  const contracts = r['contracts'] == null ? []
-    : parseField(contractsSchema, r['contracts'], ['contracts'], problems) ?? [];
+  const contracts =
+    r['contracts'] == null ? [] : (parseField(contractsSchema, r['contracts'], ['contracts'], problems) ?? []);
   if (contracts.length === 0 && (tier === 1 || tier === 2)) {
     const msg = `contracts: tier ${tier} requires at least one contract`;
     if (tier === 1) problems.push(msg);
@@ -117,15 +143,26 @@ export function validateWorkingSpec(raw: unknown, options: ValidateOptions = {})
     if (!filled) warnings.push(`contracts[${i}]: empty placeholder (no name, type or path)`);
   });
 
-  const waiverIds = r['waiver_ids'] == null ? []
-    : parseField(stringListSchema, r['waiver_ids'], ['waiver_ids'], problems) ?? [];
+  const waiverIds =
+    r['waiver_ids'] == null ? [] : (parseField(stringListSchema, r['waiver_ids'], ['waiver_ids'], problems) ?? []);
 
   if (problems.length > 0 || tier === undefined || !id || !title || !mode) {
     return { ok: false, problems };
   }
   const spec: WorkingSpec = {
-    id, title, riskTier: tier, mode, format, blastRadius, scope, unenforceableScope,
-    invariants, acceptance, nonFunctional, contracts, waiverIds,
+    id,
+    title,
+    riskTier: tier,
+    mode,
+    format,
+    blastRadius,
+    scope,
+    unenforceableScope,
+    invariants,
+    acceptance,
+    nonFunctional,
+    contracts,
+    waiverIds,
     ...(changeBudget ? { changeBudget } : {}),
   };
   return { ok: true, spec, warnings };
@@ -148,15 +185,19 @@ function checkScope(
     for (const g of res.globs) if (!scope[target].includes(g)) scope[target].push(g);
     unenforceableScope[target].push(...res.prose);
     for (const i of res.outside) {
-      problems.push(`scope.${key}[${i}]: ${quoteEntry(lists[key][i] ?? '')} must be relative to the repository root, without ".."`);
+      problems.push(
+        `scope.${key}[${i}]: ${quoteEntry(lists[key][i] ?? '')} must be relative to the repository root, without ".."`,
+      );
     }
     for (const i of res.proseIndexes) {
       const head = `scope.${key}[${i}]: ${quoteEntry(lists[key][i] ?? '')} is prose, not a path glob`;
       if (tier === 1) problems.push(`${head}; tier 1 requires every scope entry to be an enforceable path`);
       else if (tier !== undefined) {
-        warnings.push(key === 'out'
-          ? `${head}; Arbiter cannot enforce it, so the exclusion it describes is NOT applied`
-          : `${head}; Arbiter cannot enforce it, so it admits nothing`);
+        warnings.push(
+          key === 'out'
+            ? `${head}; Arbiter cannot enforce it, so the exclusion it describes is NOT applied`
+            : `${head}; Arbiter cannot enforce it, so it admits nothing`,
+        );
       }
     }
   }
@@ -164,7 +205,9 @@ function checkScope(
   // tier 1 (nothing enforceable), a warning otherwise, because real tier-2 CAWS specs
   // (the PROJECT-001 demos) have prose-only scope and must still load.
   if (scope.in.length === 0) {
-    strictAtTier1(`scope.in: no enforceable path${value === undefined ? ' (scope is missing)' : ''}, so every file write will be refused`);
+    strictAtTier1(
+      `scope.in: no enforceable path${value === undefined ? ' (scope is missing)' : ''}, so every file write will be refused`,
+    );
   }
   if (scope.in.includes('**')) warnings.push('scope.in: admits every path in the repository');
   return { scope, unenforceableScope };
@@ -200,7 +243,10 @@ function checkAcceptance(
     seen.add(a.id);
   });
   return items.map((a) => ({
-    id: a.id, given: a.given, when: a.when, then: a.then,
+    id: a.id,
+    given: a.given,
+    when: a.when,
+    then: a.then,
     ...(typeof a.test_command === 'string' && a.test_command.trim() !== '' ? { testCommand: a.test_command } : {}),
   }));
 }

@@ -31,7 +31,10 @@ export const TaskInputSchema = z.object({
   tenantId: IdPartSchema,
   taskId: IdPartSchema,
   /** The CAWS working spec, verbatim; validated by the `validateSpec` activity. */
-  specYaml: z.string().min(1, 'spec is empty').max(256 * 1024, 'spec is larger than 256 KiB'),
+  specYaml: z
+    .string()
+    .min(1, 'spec is empty')
+    .max(256 * 1024, 'spec is larger than 256 KiB'),
   /** Absolute path of the target git repository on the worker host. */
   repoPath: z.string().startsWith('/', 'repoPath must be absolute'),
   /** Commit-ish the workspace starts from; the target's HEAD when absent. */

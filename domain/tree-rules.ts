@@ -49,16 +49,23 @@ function resolvesInside(linkPath: string, target: string, links: Map<string, str
  * Every problem with the entries the change adds or modifies, each naming its path. Links are
  * resolved through the whole tree, so a new link cannot escape by way of an old one.
  */
-export function treeProblems(items: readonly TreeItem[], changed: ReadonlySet<string>, options: { allowSymlinks: boolean }): string[] {
+export function treeProblems(
+  items: readonly TreeItem[],
+  changed: ReadonlySet<string>,
+  options: { allowSymlinks: boolean },
+): string[] {
   const links = new Map(items.filter((i) => i.mode === SYMLINK).map((i) => [i.path, i.target ?? '']));
   return items.flatMap((item) => {
     if (!changed.has(item.path)) return [];
-    if (item.exact === false) return [`${item.path} has a name or target that is not valid UTF-8; refused, since it cannot be named exactly`];
+    if (item.exact === false)
+      return [`${item.path} has a name or target that is not valid UTF-8; refused, since it cannot be named exactly`];
     if (item.mode === GITLINK) return [`${item.path} is a gitlink (submodule entry); submodules are refused`];
     if (item.mode !== SYMLINK) return [];
     const target = item.target ?? '';
-    if (!resolvesInside(item.path, target, links)) return [`${item.path} is a symlink to '${target}', outside the tree`];
-    if (!options.allowSymlinks) return [`${item.path} is a symlink (to '${target}'); the repository policy does not allow symlinks`];
+    if (!resolvesInside(item.path, target, links))
+      return [`${item.path} is a symlink to '${target}', outside the tree`];
+    if (!options.allowSymlinks)
+      return [`${item.path} is a symlink (to '${target}'); the repository policy does not allow symlinks`];
     return [];
   });
 }

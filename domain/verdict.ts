@@ -39,7 +39,15 @@ export interface VerdictPayload {
   specDigest: string;
   agentId: string;
   baseCommit: string;
-  diff: { digest: string; treeId: string; filesChanged: number; linesAdded: number; linesDeleted: number; bytesAdded: number; binaryFiles: number };
+  diff: {
+    digest: string;
+    treeId: string;
+    filesChanged: number;
+    linesAdded: number;
+    linesDeleted: number;
+    bytesAdded: number;
+    binaryFiles: number;
+  };
   gates: Array<Omit<GateResult, 'outputTail'>>;
   waivers: string[];
 }

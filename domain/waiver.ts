@@ -34,7 +34,10 @@ export const ApproveWaiverSchema = z
     reasonCode: z.enum(WAIVER_REASON_CODES),
     justification: z.string().max(1000).optional(),
     /** Hours until the waiver expires (at most MAX_WAIVER_DAYS). */
-    expiresInHours: z.number().positive().max(MAX_WAIVER_DAYS * 24),
+    expiresInHours: z
+      .number()
+      .positive()
+      .max(MAX_WAIVER_DAYS * 24),
   })
   .strict();
 /** Input of `approveWaiver`. */

@@ -43,7 +43,7 @@ export function decodePath(bytes: Buffer): { path: string; valid: boolean } {
 /** Splits `-z` output into its NUL-terminated records, as bytes. */
 function records(out: Buffer): Buffer[] {
   const parts: Buffer[] = [];
-  for (let at = 0; at < out.length; ) {
+  for (let at = 0; at < out.length;) {
     const end = out.indexOf(0, at);
     const stop = end === -1 ? out.length : end;
     parts.push(out.subarray(at, stop));
@@ -84,14 +84,26 @@ export async function snapshotTree(ws: WorkspaceDirs, skip: readonly string[] = 
 
 /** Paths git ignores in the workspace, so they are in no tree: listed as evidence, never gated or delivered. */
 export async function ignoredPaths(ws: WorkspaceDirs, skip: readonly string[] = []): Promise<string[]> {
-  const out = await workspaceGit(ws, ['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z', ...excluding(skip)]);
+  const out = await workspaceGit(ws, [
+    'ls-files',
+    '--others',
+    '--ignored',
+    '--exclude-standard',
+    '--directory',
+    '-z',
+    ...excluding(skip),
+  ]);
   return out.split('\0').filter(Boolean);
 }
 
 /** Which of `paths` the workspace's ignore rules cover, asked without reading anything but those rules. */
 export async function ignoredAmong(ws: WorkspaceDirs, paths: readonly string[]): Promise<Set<string>> {
   if (paths.length === 0) return new Set();
-  const out = await workspaceGitInput(ws, ['check-ignore', '--no-index', '-z', '--stdin'], `${paths.join('\0')}\0`).catch(() => '');
+  const out = await workspaceGitInput(
+    ws,
+    ['check-ignore', '--no-index', '-z', '--stdin'],
+    `${paths.join('\0')}\0`,
+  ).catch(() => '');
   return new Set(out.split('\0').filter(Boolean));
 }
 
@@ -99,13 +111,23 @@ export async function ignoredAmong(ws: WorkspaceDirs, paths: readonly string[]):
  * Changed paths in diff order, with git's binary verdict (no attributes: only content makes a
  * file binary) and whether the change is a type change, which a patch shows as two sections.
  */
-async function changedPaths(gitDir: string, baseCommit: string, treeId: string): Promise<Array<{ path: string; binary: boolean; sections: number }>> {
+async function changedPaths(
+  gitDir: string,
+  baseCommit: string,
+  treeId: string,
+): Promise<Array<{ path: string; binary: boolean; sections: number }>> {
   const raw = records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--raw', '-z', baseCommit, treeId]));
-  const numstat = records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--numstat', '-z', baseCommit, treeId])).filter((r) => r.length > 0);
+  const numstat = records(
+    await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--numstat', '-z', baseCommit, treeId]),
+  ).filter((r) => r.length > 0);
   const changes: Array<{ path: string; binary: boolean; sections: number }> = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const status = raw[i].toString('latin1').split(' ').pop();
-    changes.push({ path: decodePath(raw[i + 1]).path, binary: numstat[changes.length]?.subarray(0, 1).toString('latin1') === '-', sections: status === 'T' ? 2 : 1 });
+    changes.push({
+      path: decodePath(raw[i + 1]).path,
+      binary: numstat[changes.length]?.subarray(0, 1).toString('latin1') === '-',
+      sections: status === 'T' ? 2 : 1,
+    });
   }
   return changes;
 }
@@ -135,9 +157,12 @@ function countPatch(patch: Buffer): Array<{ added: number; deleted: number; byte
  */
 export async function changedFiles(gitDir: string, baseCommit: string, treeId: string): Promise<FileChange[]> {
   const paths = await changedPaths(gitDir, baseCommit, treeId);
-  const counts = countPatch(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '-p', '-a', '-U0', '--full-index', baseCommit, treeId]));
+  const counts = countPatch(
+    await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '-p', '-a', '-U0', '--full-index', baseCommit, treeId]),
+  );
   const expected = paths.reduce((n, p) => n + p.sections, 0);
-  if (counts.length !== expected) throw new Error(`diff of ${treeId} lists ${expected} patch sections but its patch has ${counts.length}`);
+  if (counts.length !== expected)
+    throw new Error(`diff of ${treeId} lists ${expected} patch sections but its patch has ${counts.length}`);
   let next = 0;
   return paths.map(({ path, binary, sections }) => {
     const mine = counts.slice(next, (next += sections));

@@ -64,13 +64,24 @@ async function run(args: string[], options: GitOptions): Promise<Buffer> {
     const pending = execFileAsync('git', [...HARDENED, ...args], {
       encoding: 'buffer',
       maxBuffer: 256 * 1024 * 1024,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', LC_ALL: 'C', ...options.env },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: '/nonexistent',
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        LC_ALL: 'C',
+        ...options.env,
+      },
     });
     pending.child.stdin?.end(options.input);
     return (await pending).stdout;
   } catch (err) {
     const e = err as { stderr?: Buffer; message: string; code?: unknown };
-    throw new GitCommandError(args, e.stderr?.toString('utf8') || e.message, typeof e.code === 'number' ? e.code : undefined);
+    throw new GitCommandError(
+      args,
+      e.stderr?.toString('utf8') || e.message,
+      typeof e.code === 'number' ? e.code : undefined,
+    );
   }
 }
 
@@ -109,7 +120,10 @@ function treeArgs(gitDir: string, args: string[]): string[] {
  * attributes — so nothing an agent wrote changes the result.
  */
 export function objectGitBytes(gitDir: string, args: string[], input?: string | Buffer): Promise<Buffer> {
-  return run(treeArgs(gitDir, args), { env: { GIT_ATTR_NOSYSTEM: '1', GIT_INDEX_FILE: path.join(gitDir, 'arbiter-no-index') }, input });
+  return run(treeArgs(gitDir, args), {
+    env: { GIT_ATTR_NOSYSTEM: '1', GIT_INDEX_FILE: path.join(gitDir, 'arbiter-no-index') },
+    input,
+  });
 }
 
 /** Like {@link objectGitBytes}, stdout as text. */

@@ -108,11 +108,14 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
     const watchdog = options.watchdog;
     const watching = watchdog
       ? setInterval(() => {
-          void watchdog.check().then((reason) => {
-            if (!reason || settled) return;
-            killedReason ??= reason;
-            killGroup(child.pid);
-          }, () => undefined);
+          void watchdog.check().then(
+            (reason) => {
+              if (!reason || settled) return;
+              killedReason ??= reason;
+              killGroup(child.pid);
+            },
+            () => undefined,
+          );
         }, watchdog.intervalMs)
       : undefined;
     options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -54,7 +54,11 @@ export function createVerdictSigner(privateKey: KeyObject): VerdictSigner {
     signStatement(statement) {
       const body = Buffer.from(canonicalJson(statement));
       const sig = sign(null, preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, body), privateKey);
-      const envelope: DsseEnvelope = { payloadType: IN_TOTO_PAYLOAD_TYPE, payload: body.toString('base64'), signatures: [{ keyid: keyId, sig: sig.toString('base64') }] };
+      const envelope: DsseEnvelope = {
+        payloadType: IN_TOTO_PAYLOAD_TYPE,
+        payload: body.toString('base64'),
+        signatures: [{ keyid: keyId, sig: sig.toString('base64') }],
+      };
       return { envelope: `${JSON.stringify(envelope, null, 2)}\n`, statementDigest: sha256(body) };
     },
   };
@@ -81,7 +85,8 @@ export function verifyEnvelope(text: string, trustedKeyIds: string[] = []): Enve
     return { ok: false, problems: ['the envelope is not valid JSON'] };
   }
   const problems: string[] = [];
-  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) problems.push(`payloadType is '${envelope.payloadType}', expected '${IN_TOTO_PAYLOAD_TYPE}'`);
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    problems.push(`payloadType is '${envelope.payloadType}', expected '${IN_TOTO_PAYLOAD_TYPE}'`);
   const body = Buffer.from(envelope.payload ?? '', 'base64');
   if (body.toString('base64') !== envelope.payload) problems.push('payload is not canonical base64');
   const signature = envelope.signatures?.[0];
@@ -94,12 +99,18 @@ export function verifyEnvelope(text: string, trustedKeyIds: string[] = []): Enve
   }
   if (signature) {
     try {
-      const ok = verify(null, preAuthEncoding(envelope.payloadType, body), publicKeyFromKeyId(signature.keyid), Buffer.from(signature.sig, 'base64'));
+      const ok = verify(
+        null,
+        preAuthEncoding(envelope.payloadType, body),
+        publicKeyFromKeyId(signature.keyid),
+        Buffer.from(signature.sig, 'base64'),
+      );
       if (!ok) problems.push(`signature does not verify against key ${signature.keyid}`);
     } catch (err) {
       problems.push(`signature cannot be checked: ${(err as Error).message}`);
     }
-    if (trustedKeyIds.length && !trustedKeyIds.includes(signature.keyid)) problems.push(`signed by ${signature.keyid}, which is not a trusted key`);
+    if (trustedKeyIds.length && !trustedKeyIds.includes(signature.keyid))
+      problems.push(`signed by ${signature.keyid}, which is not a trusted key`);
   }
   return { ok: problems.length === 0, problems, keyId: signature?.keyid, statement, statementDigest: sha256(body) };
 }

@@ -41,11 +41,17 @@ export async function checkoutTree(gitDir: string, entries: TreeEntry[], dest: s
   await fs.mkdir(dest, { recursive: false });
   // A name that is not valid UTF-8 cannot be written exactly; the `tree` gate refuses such a change.
   const files = entries.filter((e) => e.type === 'blob' && e.validName);
-  const blobs = await readBlobs(gitDir, files.map((e) => e.oid));
+  const blobs = await readBlobs(
+    gitDir,
+    files.map((e) => e.oid),
+  );
   for (const entry of files.filter((e) => e.mode !== '120000')) {
     const file = inside(dest, entry.path);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, blobs.get(entry.oid) as Buffer, { flag: 'wx', mode: entry.mode === '100755' ? 0o755 : 0o644 });
+    await fs.writeFile(file, blobs.get(entry.oid) as Buffer, {
+      flag: 'wx',
+      mode: entry.mode === '100755' ? 0o755 : 0o644,
+    });
   }
   for (const entry of files.filter((e) => e.mode === '120000')) {
     const link = inside(dest, entry.path);

@@ -34,7 +34,10 @@ async function configuredRef(repoPath: string): Promise<string | undefined> {
 async function mainBranch(repoPath: string): Promise<string> {
   const common = path.resolve(repoPath, (await git(repoPath, ['rev-parse', '--git-common-dir'])).trim());
   const head = await git(common, [`--git-dir=${common}`, 'symbolic-ref', '--quiet', 'HEAD']).catch(() => '');
-  if (!head.trim()) throw new TargetRepoError(`the HEAD of ${repoPath} is detached, so it names no policy branch: set arbiter.policyRef (git -C ${repoPath} config arbiter.policyRef refs/heads/main)`);
+  if (!head.trim())
+    throw new TargetRepoError(
+      `the HEAD of ${repoPath} is detached, so it names no policy branch: set arbiter.policyRef (git -C ${repoPath} config arbiter.policyRef refs/heads/main)`,
+    );
   return head.trim();
 }
 
@@ -42,7 +45,9 @@ async function mainBranch(repoPath: string): Promise<string> {
 async function trustedRef(repoPath: string): Promise<string> {
   const ref = (await configuredRef(repoPath)) ?? (await mainBranch(repoPath));
   if (ref.startsWith(`refs/heads/${DELIVERY_BRANCH_PREFIX}`) || ref.startsWith(DELIVERY_BRANCH_PREFIX)) {
-    throw new TargetRepoError(`the policy ref of ${repoPath} is '${ref}', an Arbiter delivery branch: agents' changes never judge themselves; check out or configure the real branch`);
+    throw new TargetRepoError(
+      `the policy ref of ${repoPath} is '${ref}', an Arbiter delivery branch: agents' changes never judge themselves; check out or configure the real branch`,
+    );
   }
   return ref;
 }
@@ -59,7 +64,10 @@ function parsePolicy(file: string, text: string): RepoPolicy {
   try {
     return normaliseRepoPolicy(parseYaml(text));
   } catch (err) {
-    throw new PolicyInvalidError(err instanceof PolicyInvalidError ? err.problems : [(err as Error).message.split('\n')[0]], file);
+    throw new PolicyInvalidError(
+      err instanceof PolicyInvalidError ? err.problems : [(err as Error).message.split('\n')[0]],
+      file,
+    );
   }
 }
 
@@ -70,7 +78,11 @@ export async function loadTrustedPolicy(repoPath: string): Promise<TrustedPolicy
   const commit = await resolveCommit(repoPath, ref);
   if (!commit) throw new TargetRepoError(`the policy ref '${ref}' of ${repoPath} does not name a commit`);
   const found = await readPolicyFile(repoPath, commit);
-  if (!found) return { policy: normaliseRepoPolicy(undefined), provenance: { source: 'default', digest: 'default', file: null, ref, commit } };
+  if (!found)
+    return {
+      policy: normaliseRepoPolicy(undefined),
+      provenance: { source: 'default', digest: 'default', file: null, ref, commit },
+    };
   const policy = parsePolicy(found.file, found.bytes.toString('utf8'));
   return { policy, provenance: { source: policy.source, digest: sha256(found.bytes), file: found.file, ref, commit } };
 }
@@ -83,11 +95,17 @@ export async function loadTrustedPolicy(repoPath: string): Promise<TrustedPolicy
 export async function policyProblems(repoPath: string, claimed: PolicyProvenance): Promise<string[]> {
   const ref = await trustedRef(repoPath);
   const head = await resolveCommit(repoPath, ref);
-  if (claimed.ref !== ref) return [`verdict was judged by the policy of '${claimed.ref}', but the repository's trusted ref is '${ref}'`];
+  if (claimed.ref !== ref)
+    return [`verdict was judged by the policy of '${claimed.ref}', but the repository's trusted ref is '${ref}'`];
   if (!head) return [`the repository's trusted ref '${ref}' names no commit`];
-  const reached = await git(repoPath, ['merge-base', '--is-ancestor', claimed.commit, head]).then(() => true, () => false);
+  const reached = await git(repoPath, ['merge-base', '--is-ancestor', claimed.commit, head]).then(
+    () => true,
+    () => false,
+  );
   if (!reached) return [`verdict's policy commit ${claimed.commit} is not on the trusted ref '${ref}'`];
   const found = await readPolicyFile(repoPath, claimed.commit);
   const digest = found ? sha256(found.bytes) : 'default';
-  return digest === claimed.digest ? [] : [`verdict's policy digest ${claimed.digest} is not the policy at ${claimed.commit} (${digest})`];
+  return digest === claimed.digest
+    ? []
+    : [`verdict's policy digest ${claimed.digest} is not the policy at ${claimed.commit} (${digest})`];
 }

@@ -15,7 +15,13 @@ async function realpathOfNearestExisting(p: string, relative: string): Promise<{
       return { real: await fs.realpath(current), rest };
     } catch {
       // Something is there yet has no real path: a dangling or looping symlink.
-      if (await fs.lstat(current).then(() => true, () => false)) throw new PathEscapeError(relative, 'passes through a symlink');
+      if (
+        await fs.lstat(current).then(
+          () => true,
+          () => false,
+        )
+      )
+        throw new PathEscapeError(relative, 'passes through a symlink');
       rest.unshift(path.basename(current));
       const parent = path.dirname(current);
       if (parent === current) throw new PathEscapeError(p, 'no existing ancestor');
@@ -28,7 +34,11 @@ async function realpathOfNearestExisting(p: string, relative: string): Promise<{
  * The absolute path `relative` names inside `workspace`, or a PathEscapeError saying why not.
  * `kind: 'dir'` accepts an existing directory (or the workspace itself, as `.`) instead of a file.
  */
-export async function resolveInWorkspace(workspace: string, relative: string, options: { kind?: 'file' | 'dir' } = {}): Promise<string> {
+export async function resolveInWorkspace(
+  workspace: string,
+  relative: string,
+  options: { kind?: 'file' | 'dir' } = {},
+): Promise<string> {
   const kind = options.kind ?? 'file';
   if (relative.includes('\0')) throw new PathEscapeError(relative, 'contains a NUL byte');
   if (path.isAbsolute(relative)) throw new PathEscapeError(relative, 'absolute paths are not allowed');

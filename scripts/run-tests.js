@@ -32,7 +32,9 @@ const files = findTests(TEST_DIR)
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 const pure = files.length > 0 && files.every((f) => PURE_DIRS.some((d) => f.startsWith(d)));
-const rootHooks = pure ? require(path.join(TEST_DIR, 'helpers', 'temp.js')).pureHooks : require(path.join(TEST_DIR, 'helpers', 'stack.js')).mochaHooks;
+const rootHooks = pure
+  ? require(path.join(TEST_DIR, 'helpers', 'temp.js')).pureHooks
+  : require(path.join(TEST_DIR, 'helpers', 'stack.js')).mochaHooks;
 const mocha = new Mocha({ timeout: 120000, reporter: 'spec', rootHooks });
 files.forEach((f) => mocha.addFile(f));
 

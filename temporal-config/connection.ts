@@ -31,7 +31,10 @@ export const TemporalEnvSchema = z.object({
 });
 
 /** The profile the parsed variables describe; an API key implies TLS (Temporal Cloud). */
-export function temporalProfileFromEnv(e: z.output<typeof TemporalEnvSchema>, fallbackAddress: string): TemporalProfile {
+export function temporalProfileFromEnv(
+  e: z.output<typeof TemporalEnvSchema>,
+  fallbackAddress: string,
+): TemporalProfile {
   return {
     address: e.TEMPORAL_ADDRESS ?? fallbackAddress,
     namespace: e.TEMPORAL_NAMESPACE,

@@ -32,12 +32,19 @@ export async function missingSearchAttributes(operator: OperatorService, namespa
  * Checks the namespace and, when `register` is true, adds what is missing (operators of a
  * production cluster may prefer to register them themselves and run with `register: false`).
  */
-export async function ensureSearchAttributes(operator: OperatorService, namespace: string, register: boolean): Promise<void> {
+export async function ensureSearchAttributes(
+  operator: OperatorService,
+  namespace: string,
+  register: boolean,
+): Promise<void> {
   const missing = await missingSearchAttributes(operator, namespace);
   if (missing.length === 0) return;
   if (!register) throw new MissingSearchAttributesError(missing, namespace);
   const searchAttributes = Object.fromEntries(
-    SEARCH_ATTRIBUTE_KEYS.filter((k) => missing.includes(k.name)).map((k) => [k.name, encodeSearchAttributeIndexedValueType(k.type)!]),
+    SEARCH_ATTRIBUTE_KEYS.filter((k) => missing.includes(k.name)).map((k) => [
+      k.name,
+      encodeSearchAttributeIndexedValueType(k.type)!,
+    ]),
   );
   try {
     await operator.addSearchAttributes({ namespace, searchAttributes });

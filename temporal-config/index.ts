@@ -30,7 +30,8 @@ const ID_PART = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9_-])?$/;
 
 /** Why a tenant or task id is refused, or undefined when it is fine. */
 export function idPartProblem(value: string): string | undefined {
-  if (!ID_PART.test(value)) return 'must be 1-128 letters, digits, . _ -, start with a letter or digit and not end with .';
+  if (!ID_PART.test(value))
+    return 'must be 1-128 letters, digits, . _ -, start with a letter or digit and not end with .';
   // The task id becomes the git branch `arbiter/<taskId>`: keep to what `git check-ref-format` accepts.
   if (value.includes('..')) return 'must not contain ..';
   if (value.endsWith('.lock')) return 'must not end with .lock';

@@ -9,7 +9,12 @@ import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
 import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../host/sandbox/config';
 import { DatabaseUrlSchema, redactDatabaseUrl } from '../db/client';
-import { TemporalEnvSchema, temporalProfileFromEnv, withoutEmptyValues, type TemporalProfile } from '../temporal-config/connection';
+import {
+  TemporalEnvSchema,
+  temporalProfileFromEnv,
+  withoutEmptyValues,
+  type TemporalProfile,
+} from '../temporal-config/connection';
 
 /** The variables every Arbiter process that runs a worker reads; the CLI's schema extends it. */
 export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
@@ -67,7 +72,12 @@ export function homeFromEnv(e: WorkerEnv, cwd: string): string {
  * The worker configuration parsed variables describe, with the endpoints to use when the
  * environment names none (the CLI passes the local stack's).
  */
-export function workerConfigFromEnv(e: WorkerEnv, env: NodeJS.ProcessEnv, cwd: string, defaults: { temporalAddress: string; databaseUrl?: string }): WorkerConfig {
+export function workerConfigFromEnv(
+  e: WorkerEnv,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  defaults: { temporalAddress: string; databaseUrl?: string },
+): WorkerConfig {
   return {
     temporal: temporalProfileFromEnv(e, defaults.temporalAddress),
     databaseUrl: e.DATABASE_URL ?? defaults.databaseUrl,

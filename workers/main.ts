@@ -12,7 +12,8 @@ import { createArbiterWorker } from './worker';
 /** Runs until a shutdown signal; resolves when the worker has stopped. */
 export async function runWorkerProcess(): Promise<void> {
   const config = loadWorkerConfig();
-  if (!config.databaseUrl) throw new ConfigError('DATABASE_URL is required for `arbiter worker` (use `arbiter start` for a local stack)');
+  if (!config.databaseUrl)
+    throw new ConfigError('DATABASE_URL is required for `arbiter worker` (use `arbiter start` for a local stack)');
   const logger = installRuntimeLogger({ level: config.logLevel });
   logger.info('arbiter worker starting', describeWorkerConfig(config));
   const database = openDatabase(config.databaseUrl);

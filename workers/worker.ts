@@ -71,10 +71,12 @@ function workerHostId(home: string): string {
  * otherwise fail on its first upsert). A server that refuses to list them is not blocked.
  */
 async function checkSearchAttributes(options: ArbiterWorkerOptions): Promise<void> {
-  const missing = await missingSearchAttributes(options.connection.operatorService, options.namespace).catch((err: Error) => {
-    Runtime.instance().logger.warn('could not list search attributes; not checking them', { error: err.message });
-    return [];
-  });
+  const missing = await missingSearchAttributes(options.connection.operatorService, options.namespace).catch(
+    (err: Error) => {
+      Runtime.instance().logger.warn('could not list search attributes; not checking them', { error: err.message });
+      return [];
+    },
+  );
   if (missing.length) throw new MissingSearchAttributesError(missing, options.namespace);
 }
 
@@ -84,12 +86,30 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   await migrateDatabase(options.database.pool);
   const hostQueue = hostTaskQueue(options.taskQueue, workerHostId(options.home));
   const sandbox = options.sandbox ?? DEFAULT_SANDBOX_CONFIG;
-  if (sandbox.mode === 'unsafe-none') Runtime.instance().logger.warn('UNSAFE: commands will run WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none); development only');
+  if (sandbox.mode === 'unsafe-none')
+    Runtime.instance().logger.warn(
+      'UNSAFE: commands will run WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none); development only',
+    );
   const retentionHours = options.retentionHours ?? 24;
   const secretEnv = options.secretEnv ?? (() => undefined);
-  const signer = createVerdictSigner(loadOrCreateSigningKey(options.signingKeyFile ?? defaultSigningKeyFile(options.home)));
-  const activities = createActivities({ db: options.database.db, home: options.home, hostQueue, sandbox, retentionHours, secretEnv, signer });
-  const common = { connection: options.connection, namespace: options.namespace, activities, shutdownGraceTime: options.shutdownGraceTime ?? '10s' };
+  const signer = createVerdictSigner(
+    loadOrCreateSigningKey(options.signingKeyFile ?? defaultSigningKeyFile(options.home)),
+  );
+  const activities = createActivities({
+    db: options.database.db,
+    home: options.home,
+    hostQueue,
+    sandbox,
+    retentionHours,
+    secretEnv,
+    signer,
+  });
+  const common = {
+    connection: options.connection,
+    namespace: options.namespace,
+    activities,
+    shutdownGraceTime: options.shutdownGraceTime ?? '10s',
+  };
   const shared = await Worker.create({
     ...common,
     taskQueue: options.taskQueue,
@@ -98,7 +118,8 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   const host = await Worker.create({ ...common, taskQueue: hostQueue });
   const sweep = () =>
     void sweepWorkspaces(options.home).then(
-      (removed) => removed.length && Runtime.instance().logger.info('expired workspaces removed', { count: removed.length }),
+      (removed) =>
+        removed.length && Runtime.instance().logger.info('expired workspaces removed', { count: removed.length }),
       (err: Error) => Runtime.instance().logger.warn('workspace sweep failed', { error: err.message }),
     );
   let sweeper: NodeJS.Timeout | undefined;

@@ -9,10 +9,20 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import type { GateCommand } from '../domain/task';
 
 /** `maximumAttempts` undefined means unlimited. */
-function options(startToCloseTimeout: string, maximumAttempts: number | undefined, extra: Partial<ActivityOptions> = {}): ActivityOptions {
+function options(
+  startToCloseTimeout: string,
+  maximumAttempts: number | undefined,
+  extra: Partial<ActivityOptions> = {},
+): ActivityOptions {
   return {
     startToCloseTimeout,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '30s',
+      maximumAttempts,
+      nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+    },
     ...extra,
   };
 }
@@ -51,11 +61,17 @@ export function onHost(hostQueue: string, hostLossTimeout: string) {
   const { releaseWorkspace } = proxyActivities<ArbiterActivities>(options('1m', 3, base));
   const { runToolCall } = proxyActivities<ArbiterActivities>(options('10m', 3, { ...base, heartbeatTimeout: '30s' }));
   const runGate = (gate: GateCommand) =>
-    proxyActivities<ArbiterActivities>(options(`${gate.timeoutSeconds + 60}s`, 3, { ...base, heartbeatTimeout: '10s', summary: `gate ${gate.name}` })).runGate;
+    proxyActivities<ArbiterActivities>(
+      options(`${gate.timeoutSeconds + 60}s`, 3, { ...base, heartbeatTimeout: '10s', summary: `gate ${gate.name}` }),
+    ).runGate;
   return { executeAgent, measureDiff, checkBudgetAndScope, releaseWorkspace, runGate, runToolCall };
 }
 
 /** True when a workspace step failed because no worker on its host queue picked it up in time. */
 export function isHostLost(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === 'SCHEDULE_TO_START'
+  );
 }

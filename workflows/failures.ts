@@ -10,8 +10,14 @@ export function describeFailure(err: unknown): TaskError {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
     const problems = cause.type === SpecInvalidError.type ? (cause.details?.[0] as string[] | undefined) : undefined;
-    const violation = cause.type === PolicyViolationError.type ? (cause.details?.[0] as PolicyViolation | undefined) : undefined;
-    return { type: cause.type ?? 'ApplicationFailure', message: cause.message, ...(problems ? { problems } : {}), ...(violation ? { violation } : {}) };
+    const violation =
+      cause.type === PolicyViolationError.type ? (cause.details?.[0] as PolicyViolation | undefined) : undefined;
+    return {
+      type: cause.type ?? 'ApplicationFailure',
+      message: cause.message,
+      ...(problems ? { problems } : {}),
+      ...(violation ? { violation } : {}),
+    };
   }
   if (cause instanceof TimeoutFailure) {
     return { type: 'ActivityTimeout', message: `${activity ?? 'activity'} timed out (${cause.timeoutType})` };

@@ -18,7 +18,9 @@ function latencyMs(task: TaskRun): number {
 }
 
 async function safely(what: string, fn: () => Promise<unknown>): Promise<void> {
-  await CancellationScope.nonCancellable(fn).catch((err: Error) => log.warn(`${what} not recorded`, { error: err.message }));
+  await CancellationScope.nonCancellable(fn).catch((err: Error) =>
+    log.warn(`${what} not recorded`, { error: err.message }),
+  );
 }
 
 /** After a verdict: the outcome, with partial credit for the gates that passed. */
@@ -51,11 +53,25 @@ export async function feedbackAfterFailure(task: TaskRun, taskType: string, erro
   if (AGENT_FAULTS.includes(error.type)) {
     const { tenantId, taskId } = task.input;
     await safely('agent outcome', () =>
-      recordTaskOutcome({ tenantId, taskId, agentId: routing.agentId, taskType, outcome: 'FAIL', gatesPassed: 0, gatesTotal: 0, latencyMs: latencyMs(task), ...task.usage }),
+      recordTaskOutcome({
+        tenantId,
+        taskId,
+        agentId: routing.agentId,
+        taskType,
+        outcome: 'FAIL',
+        gatesPassed: 0,
+        gatesTotal: 0,
+        latencyMs: latencyMs(task),
+        ...task.usage,
+      }),
     );
     return;
   }
   // A misconfigured agent fails every task: that trips the breaker like infrastructure does.
-  log.warn('agent run failed for infrastructure reasons', { agentId: routing.agentId, type: error.type, config: error.type === AgentConfigError.type });
+  log.warn('agent run failed for infrastructure reasons', {
+    agentId: routing.agentId,
+    type: error.type,
+    config: error.type === AgentConfigError.type,
+  });
   await safely('agent health', () => recordAgentHealth({ agentId: routing.agentId, ok: false }));
 }

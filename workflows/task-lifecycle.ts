@@ -50,7 +50,11 @@ function parseInput(raw: unknown): ParsedTaskInput {
   const parsed = TaskInputSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = zodProblems(parsed.error);
-    throw ApplicationFailure.nonRetryable(`invalid task input: ${problems.join('; ')}`, 'InvalidTaskInputError', problems);
+    throw ApplicationFailure.nonRetryable(
+      `invalid task input: ${problems.join('; ')}`,
+      'InvalidTaskInputError',
+      problems,
+    );
   }
   const { workflowId } = workflowInfo();
   const expected = taskWorkflowId(parsed.data);
@@ -85,8 +89,18 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
   try {
     const validated = await validateSpec({ tenantId, taskId, specYaml, specFormat });
     const { spec, warnings } = validated;
-    task.recordSpec({ id: spec.id, title: spec.title, riskTier: spec.riskTier, mode: spec.mode, format: spec.format, warnings });
-    await task.enter('SPEC_APPROVED', warnings.length ? `${warnings.length} warning(s)` : undefined, { specId: spec.id, riskTier: spec.riskTier });
+    task.recordSpec({
+      id: spec.id,
+      title: spec.title,
+      riskTier: spec.riskTier,
+      mode: spec.mode,
+      format: spec.format,
+      warnings,
+    });
+    await task.enter('SPEC_APPROVED', warnings.length ? `${warnings.length} warning(s)` : undefined, {
+      specId: spec.id,
+      riskTier: spec.riskTier,
+    });
     return validated;
   } catch (err) {
     if (isCancellation(err)) throw err;
@@ -125,7 +139,12 @@ async function executeStep(task: TaskRun, validated: ValidateSpecResult, agentId
  * waiver first; on FAIL the verdict is recorded and the outcome names the error the caller
  * ends the task FAILED with (the waiver's when it did not come, else the failed gates).
  */
-async function verifyStep(task: TaskRun, validated: ValidateSpecResult, agentId: string, workspace: Workspace): Promise<VerifyOutcome> {
+async function verifyStep(
+  task: TaskRun,
+  validated: ValidateSpecResult,
+  agentId: string,
+  workspace: Workspace,
+): Promise<VerifyOutcome> {
   await task.enter('VERIFYING');
   const ws = await verifyInWorkspace(task, validated, agentId, workspace);
   const waivers: string[] = [];
@@ -140,7 +159,9 @@ async function verifyStep(task: TaskRun, validated: ValidateSpecResult, agentId:
   }
   await recordVerdict(task, validated, agentId, ws, waivers);
   if (task.snapshot.verdict?.outcome === 'FAIL') return { passed: false, error: task.gatesFailedError() };
-  await task.enter('VERIFIED', waivers.length ? `waived by ${waivers.join(', ')}` : 'all gates passed', { verdict: task.snapshot.verdict?.outcome });
+  await task.enter('VERIFIED', waivers.length ? `waived by ${waivers.join(', ')}` : 'all gates passed', {
+    verdict: task.snapshot.verdict?.outcome,
+  });
   return { passed: true };
 }
 

@@ -9,7 +9,14 @@ import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycl
 import type { Delivery, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
 import type { DiffSummary } from '../domain/diff';
 import type { PolicyViolation } from '../domain/sandbox';
-import { receivedSnapshot, type GateResult, type ParsedTaskInput, type TaskError, type TaskSnapshot, type VerdictOutcome } from '../domain/task';
+import {
+  receivedSnapshot,
+  type GateResult,
+  type ParsedTaskInput,
+  type TaskError,
+  type TaskSnapshot,
+  type VerdictOutcome,
+} from '../domain/task';
 import { summarizeTask } from '../domain/task-summary';
 import type { WaiverRequest } from '../domain/waiver';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
@@ -17,7 +24,14 @@ import { recordTransition } from './activity-proxies';
 import { WaiverDesk, type WaiverTask } from './waiver';
 
 type Usage = { tokens: number; costUsd: number };
-type TaskColumns = { specId?: string; riskTier?: number; agentId?: string; verdict?: VerdictOutcome; error?: string; repoPath?: string };
+type TaskColumns = {
+  specId?: string;
+  riskTier?: number;
+  agentId?: string;
+  verdict?: VerdictOutcome;
+  error?: string;
+  repoPath?: string;
+};
 
 /** Mutable state of one task run, owned by the workflow: every change goes through a method here. */
 export class TaskRun implements WaiverTask {
@@ -101,7 +115,11 @@ export class TaskRun implements WaiverTask {
 
   /** Records the routing decision and the routed agent's kind. */
   recordRouting(decision: RoutingDecision): void {
-    this.current.routing = { agentId: decision.agentId, reason: decision.reason, candidates: decision.candidates.length };
+    this.current.routing = {
+      agentId: decision.agentId,
+      reason: decision.reason,
+      candidates: decision.candidates.length,
+    };
     this.routedKind = decision.agentKind;
   }
 
@@ -197,12 +215,21 @@ export class TaskRun implements WaiverTask {
   }
 
   /** Ends the task with `to` (REJECTED / FAILED) and the reason. */
-  async fail(to: Extract<TaskState, 'REJECTED' | 'FAILED'>, error: TaskError, columns: TaskColumns = {}): Promise<void> {
+  async fail(
+    to: Extract<TaskState, 'REJECTED' | 'FAILED'>,
+    error: TaskError,
+    columns: TaskColumns = {},
+  ): Promise<void> {
     this.current.error = error;
     await this.enter(to, error.message, { ...columns, error: `${error.type}: ${error.message}` });
   }
 
-  private async persist(from: TaskState | null, to: TaskState, note: string | undefined, columns: TaskColumns): Promise<void> {
+  private async persist(
+    from: TaskState | null,
+    to: TaskState,
+    note: string | undefined,
+    columns: TaskColumns,
+  ): Promise<void> {
     const at = new Date().toISOString();
     const seq = this.snapshot.history.length;
     const { taskId, tenantId, workflowId } = this.snapshot;
@@ -231,6 +258,9 @@ export class TaskRun implements WaiverTask {
   /** Markdown shown as the run's current details in the Web UI: the task summary, one paragraph a line. */
   private details(): string {
     const { ref, state, lines } = summarizeTask(this.current);
-    return [`**${state}** — task \`${ref}\``, ...lines.map((l) => (l.label ? `**${l.label}** ${l.text}` : l.text))].join('\n\n');
+    return [
+      `**${state}** — task \`${ref}\``,
+      ...lines.map((l) => (l.label ? `**${l.label}** ${l.text}` : l.text)),
+    ].join('\n\n');
   }
 }

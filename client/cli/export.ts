@@ -13,9 +13,15 @@ interface ExportOptions {
 
 async function exportTrainingData(opts: ExportOptions): Promise<number> {
   const since = opts.since ? new Date(opts.since) : undefined;
-  if (since && Number.isNaN(since.getTime())) throw new UsageError(`--since '${opts.since}' is not a date (use e.g. 2026-11-01)`);
+  if (since && Number.isNaN(since.getTime()))
+    throw new UsageError(`--since '${opts.since}' is not a date (use e.g. 2026-11-01)`);
   return withDb(async (db) => {
-    for await (const record of trainingRecords(db, { since, tenantId: opts.tenant, includePaths: opts.includePaths, includeContents: opts.includeContents })) {
+    for await (const record of trainingRecords(db, {
+      since,
+      tenantId: opts.tenant,
+      includePaths: opts.includePaths,
+      includeContents: opts.includeContents,
+    })) {
       process.stdout.write(`${JSON.stringify(record)}\n`);
     }
     return EXIT.ok;

@@ -12,7 +12,8 @@ async function verify(opts: { tenant?: string; json?: boolean }): Promise<number
     const broken = results.filter((r) => r.problems.length);
     if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     else {
-      for (const r of results) process.stdout.write(`${r.problems.length ? 'BROKEN' : 'ok    '} ${r.tenantId}: ${r.rows} event(s)\n`);
+      for (const r of results)
+        process.stdout.write(`${r.problems.length ? 'BROKEN' : 'ok    '} ${r.tenantId}: ${r.rows} event(s)\n`);
       for (const r of broken) for (const p of r.problems) process.stderr.write(`${r.tenantId}: ${p}\n`);
     }
     return broken.length ? EXIT.failed : EXIT.ok;
@@ -25,7 +26,7 @@ export function registerProvenanceCommands(program: Command, run: (fn: () => Pro
     .command('provenance')
     .description('the hash-chained provenance log')
     .command('verify')
-    .description('check every tenant\'s chain (or one); exit 1 naming each altered, removed or reordered row')
+    .description("check every tenant's chain (or one); exit 1 naming each altered, removed or reordered row")
     .option('--tenant <tenant>')
     .option('--json')
     .action((opts: { tenant?: string; json?: boolean }) => run(() => verify(opts)));

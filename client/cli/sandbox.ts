@@ -16,7 +16,13 @@ async function snapshot(dir: string, rel = '', out = new Map<string, string>()):
   for (const entry of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
     const p = path.join(rel, entry.name);
     if (entry.isDirectory()) await snapshot(dir, p, out);
-    else if (entry.isFile()) out.set(p, createHash('sha256').update(await fs.readFile(path.join(dir, p))).digest('hex'));
+    else if (entry.isFile())
+      out.set(
+        p,
+        createHash('sha256')
+          .update(await fs.readFile(path.join(dir, p)))
+          .digest('hex'),
+      );
     else out.set(p, entry.isSymbolicLink() ? `link:${await fs.readlink(path.join(dir, p))}` : 'special');
   }
   return out;
@@ -40,7 +46,8 @@ interface ExecOptions {
 async function exec(argv: string[], opts: ExecOptions): Promise<number> {
   if (argv.length === 0) throw new UsageError('name a command after --');
   const workspace = path.resolve(opts.workspace);
-  if (!(await fs.stat(workspace).catch(() => undefined))?.isDirectory()) throw new UsageError(`--workspace '${opts.workspace}' is not a directory`);
+  if (!(await fs.stat(workspace).catch(() => undefined))?.isDirectory())
+    throw new UsageError(`--workspace '${opts.workspace}' is not a directory`);
   const config = loadClientConfig();
   const runCommand = createCommandRunner({ sandbox: config.sandbox, warn: (m) => process.stderr.write(`${m}\n`) });
   const before = await snapshot(workspace);
@@ -53,14 +60,25 @@ async function exec(argv: string[], opts: ExecOptions): Promise<number> {
     timeoutMs: Number(opts.timeout) * 1000,
     purpose: 'operator',
   });
-  const policy = { scopeIn: opts.scopeIn.length ? opts.scopeIn : ['**'], scopeOut: opts.scopeOut, riskTier: Number(opts.tier), allowShell: Boolean(opts.allowShell) };
-  const changed = changes(before, await snapshot(workspace)).map((p) => ({ path: p, refused: writeRefusal(p, policy) ?? null }));
+  const policy = {
+    scopeIn: opts.scopeIn.length ? opts.scopeIn : ['**'],
+    scopeOut: opts.scopeOut,
+    riskTier: Number(opts.tier),
+    allowShell: Boolean(opts.allowShell),
+  };
+  const changed = changes(before, await snapshot(workspace)).map((p) => ({
+    path: p,
+    refused: writeRefusal(p, policy) ?? null,
+  }));
   const violations = changed.filter((c) => c.refused);
   if (opts.json) process.stdout.write(`${JSON.stringify({ ...run, changed }, null, 2)}\n`);
   else {
     if (run.outputTail) process.stdout.write(run.outputTail.endsWith('\n') ? run.outputTail : `${run.outputTail}\n`);
-    process.stderr.write(`exit ${run.exitCode ?? run.signal} in ${run.durationMs} ms (sandbox: ${run.sandbox})${run.killedReason ? `, killed: ${run.killedReason}` : ''}${run.truncated ? ', output truncated' : ''}\n`);
-    for (const c of changed) process.stderr.write(`  changed ${c.path}${c.refused ? `  OUT OF SCOPE: ${c.refused}` : ''}\n`);
+    process.stderr.write(
+      `exit ${run.exitCode ?? run.signal} in ${run.durationMs} ms (sandbox: ${run.sandbox})${run.killedReason ? `, killed: ${run.killedReason}` : ''}${run.truncated ? ', output truncated' : ''}\n`,
+    );
+    for (const c of changed)
+      process.stderr.write(`  changed ${c.path}${c.refused ? `  OUT OF SCOPE: ${c.refused}` : ''}\n`);
   }
   if (run.exitCode !== 0) return run.exitCode ?? EXIT.failed;
   return violations.length ? EXIT.failed : EXIT.ok;
@@ -74,7 +92,10 @@ export function registerSandboxCommands(program: Command, run: (fn: () => Promis
   sandbox
     .command('exec')
     .description('run one command confined in DIR (argv, no shell) and report what it changed against the scope')
-    .requiredOption('--workspace <dir>', 'directory mounted as the workspace (must be writable by the sandbox user when root)')
+    .requiredOption(
+      '--workspace <dir>',
+      'directory mounted as the workspace (must be writable by the sandbox user when root)',
+    )
     .option('--scope-in <glob>', 'path glob the command may change (repeatable; default: everything)', collect, [])
     .option('--scope-out <glob>', 'path glob the command must not change (repeatable)', collect, [])
     .option('--tier <n>', 'risk tier for protected paths', '3')

@@ -50,7 +50,12 @@ async function start(opts: { once?: boolean; example?: boolean }): Promise<numbe
   return code;
 }
 
-async function runExample(config: ReturnType<typeof loadClientConfig>, address: string, db: Parameters<typeof upsertAgent>[0], uiUrl?: string): Promise<number> {
+async function runExample(
+  config: ReturnType<typeof loadClientConfig>,
+  address: string,
+  db: Parameters<typeof upsertAgent>[0],
+  uiUrl?: string,
+): Promise<number> {
   const agent = await upsertAgent(db, exampleAgent());
   out(`registered agent ${agent.id} (${agent.kind})`);
   const repo = ensureExampleRepo(config.home);
@@ -59,14 +64,21 @@ async function runExample(config: ReturnType<typeof loadClientConfig>, address: 
   try {
     const submission = await client.submit(task);
     out(`submitted example task ${submission.workflowId} against ${repo}`);
-    if (uiUrl) out(`watch it: ${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(taskWorkflowId(task))}`);
+    if (uiUrl)
+      out(
+        `watch it: ${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(taskWorkflowId(task))}`,
+      );
     let printed = 0;
     const final = await client.watch(task, (s) => {
       printed = printNewTransitions(s, printed, out);
     });
     out(statusText(final));
     const passed = final.state === 'COMPLETED' && final.verdict?.outcome === 'PASS';
-    out(passed ? `PASS — change delivered to branch ${final.delivery?.branch} in ${repo}` : `example task ended ${final.state}`);
+    out(
+      passed
+        ? `PASS — change delivered to branch ${final.delivery?.branch} in ${repo}`
+        : `example task ended ${final.state}`,
+    );
     return passed ? EXIT.ok : EXIT.failed;
   } finally {
     await client.close();

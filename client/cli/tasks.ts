@@ -27,7 +27,9 @@ export function parseGateOption(value: string, previous: GateCommand[] = []): Ga
   return [...previous, { name: value.slice(0, eq), argv, timeoutSeconds: 600 }];
 }
 
-async function withClient<T>(fn: (client: ArbiterClient, config: ReturnType<typeof loadClientConfig>) => Promise<T>): Promise<T> {
+async function withClient<T>(
+  fn: (client: ArbiterClient, config: ReturnType<typeof loadClientConfig>) => Promise<T>,
+): Promise<T> {
   const config = loadClientConfig();
   const client = await ArbiterClient.connect(config.temporal, { taskQueue: config.taskQueue });
   try {
@@ -87,7 +89,11 @@ async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
     const final = await client.watch(input, (s) => {
       if (!opts.json) printed = printNewTransitions(s, printed, (l) => process.stdout.write(`${l}\n`));
     });
-    process.stdout.write(opts.json ? `${JSON.stringify({ ...submissionJson(submission), status: statusJson(final) }, null, 2)}\n` : `${statusText(final)}\n`);
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify({ ...submissionJson(submission), status: statusJson(final) }, null, 2)}\n`
+        : `${statusText(final)}\n`,
+    );
     return final.state === 'COMPLETED' ? EXIT.ok : EXIT.failed;
   });
 }
@@ -154,7 +160,9 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
           const ref = parseTaskArg(task, opts.tenant ?? config.defaultTenant);
           const before = await client.status(ref);
           if (isTerminal(before.state)) {
-            process.stderr.write(`task ${ref.tenantId}/${ref.taskId} already ended in ${before.state}; nothing to cancel\n`);
+            process.stderr.write(
+              `task ${ref.tenantId}/${ref.taskId} already ended in ${before.state}; nothing to cancel\n`,
+            );
             return EXIT.failed;
           }
           await client.cancel(ref, opts.reason);

@@ -18,7 +18,8 @@ import { parseTaskArg } from './task-ref';
 async function verdictOf(task: string, tenant: string | undefined) {
   const config = loadClientConfig();
   const ref = parseTaskArg(task, tenant ?? config.defaultTenant);
-  if (!config.databaseUrl) throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
+  if (!config.databaseUrl)
+    throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
   const database = openDatabase(config.databaseUrl, { max: 1 });
   try {
     const row = await currentVerdict(database.db, ref.tenantId, ref.taskId);
@@ -46,13 +47,26 @@ async function verify(target: string, opts: { key?: string; tenant?: string; jso
   if (!text) throw new Error(`task ${target} has a verdict without a signed envelope`);
   const trusted = trustedKeyIds(opts.key);
   const check = verifyEnvelope(text, trusted);
-  if (row && check.statementDigest !== row.digest) check.problems.push(`stored digest ${row.digest} does not match the envelope's statement ${check.statementDigest}`);
+  if (row && check.statementDigest !== row.digest)
+    check.problems.push(`stored digest ${row.digest} does not match the envelope's statement ${check.statementDigest}`);
   const predicate = check.statement?.predicate;
-  if (row && predicate && (predicate.outcome !== row.outcome || predicate.taskId !== row.taskId)) check.problems.push('the envelope does not state the stored outcome for this task');
+  if (row && predicate && (predicate.outcome !== row.outcome || predicate.taskId !== row.taskId))
+    check.problems.push('the envelope does not state the stored outcome for this task');
   const ok = check.problems.length === 0;
-  const result = { ok, keyId: check.keyId, pinned: trusted.length > 0, digest: check.statementDigest, outcome: predicate?.outcome, taskId: predicate?.taskId, problems: check.problems };
+  const result = {
+    ok,
+    keyId: check.keyId,
+    pinned: trusted.length > 0,
+    digest: check.statementDigest,
+    outcome: predicate?.outcome,
+    taskId: predicate?.taskId,
+    problems: check.problems,
+  };
   if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else if (ok) process.stdout.write(`verdict OK: ${predicate?.outcome} for ${predicate?.tenantId}/${predicate?.taskId}, signed by ${check.keyId}${trusted.length ? ' (trusted key)' : ' (key not pinned: pass --key to check whose it is)'}\n`);
+  else if (ok)
+    process.stdout.write(
+      `verdict OK: ${predicate?.outcome} for ${predicate?.tenantId}/${predicate?.taskId}, signed by ${check.keyId}${trusted.length ? ' (trusted key)' : ' (key not pinned: pass --key to check whose it is)'}\n`,
+    );
   else process.stderr.write(`verdict INVALID:\n${check.problems.map((p) => `  - ${p}`).join('\n')}\n`);
   return ok ? EXIT.ok : EXIT.failed;
 }
@@ -72,7 +86,9 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
         if (!row.envelope) throw new Error('this verdict has no signed envelope');
         if (opts.json) {
           const statement = JSON.parse(Buffer.from(JSON.parse(row.envelope).payload, 'base64').toString('utf8'));
-          process.stdout.write(`${JSON.stringify({ outcome: row.outcome, digest: row.digest, statement, envelope: JSON.parse(row.envelope) }, null, 2)}\n`);
+          process.stdout.write(
+            `${JSON.stringify({ outcome: row.outcome, digest: row.digest, statement, envelope: JSON.parse(row.envelope) }, null, 2)}\n`,
+          );
         } else process.stdout.write(row.envelope);
         return EXIT.ok;
       }),
@@ -81,8 +97,10 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
     .command('verify')
     .description('check a verdict offline (a task, or a saved envelope file); exit 1 on any mismatch')
     .argument('<task-or-file>')
-    .option('--key <file>', 'the trusted public key (PEM); default: this installation\'s signing key')
+    .option('--key <file>', "the trusted public key (PEM); default: this installation's signing key")
     .option('--tenant <tenant>')
     .option('--json')
-    .action((target: string, opts: { key?: string; tenant?: string; json?: boolean }) => run(() => verify(target, opts)));
+    .action((target: string, opts: { key?: string; tenant?: string; json?: boolean }) =>
+      run(() => verify(target, opts)),
+    );
 }

@@ -15,13 +15,22 @@ import { withDb } from './with-db';
 
 type Run = (fn: () => Promise<number>) => Promise<void>;
 
-async function decide(task: string, tenant: string | undefined, send: (client: ArbiterClient, ref: ReturnType<typeof parseTaskArg>) => Promise<{ status: string; approvals: number; approversRequired: number }>): Promise<number> {
+async function decide(
+  task: string,
+  tenant: string | undefined,
+  send: (
+    client: ArbiterClient,
+    ref: ReturnType<typeof parseTaskArg>,
+  ) => Promise<{ status: string; approvals: number; approversRequired: number }>,
+): Promise<number> {
   const config = loadClientConfig();
   const ref = parseTaskArg(task, tenant ?? config.defaultTenant);
   const client = await ArbiterClient.connect(config.temporal, { taskQueue: config.taskQueue });
   try {
     const result = await send(client, ref);
-    process.stdout.write(`${ref.tenantId}/${ref.taskId}: waiver ${result.status} (${result.approvals}/${result.approversRequired} approval(s))\n`);
+    process.stdout.write(
+      `${ref.tenantId}/${ref.taskId}: waiver ${result.status} (${result.approvals}/${result.approversRequired} approval(s))\n`,
+    );
     return EXIT.ok;
   } finally {
     await client.close();
@@ -47,13 +56,25 @@ export function registerWaiverCommands(program: Command, run: Run): void {
     .requiredOption('--expires-in <duration>', 'e.g. 72h or 7d')
     .option('--justification <text>')
     .option('--tenant <tenant>')
-    .action((task: string, o: { approver: string; reasonCode: string; expiresIn: string; justification?: string; tenant?: string }) =>
-      run(() => {
-        const hours = durationHours(o.expiresIn);
-        if (hours === undefined) throw new UsageError(`--expires-in '${o.expiresIn}' is not a duration like 72h or 7d`);
-        const input = usageFrom(() => ApproveWaiverSchema.parse({ approver: o.approver, reasonCode: o.reasonCode, justification: o.justification, expiresInHours: hours }));
-        return decide(task, o.tenant, (c, ref) => c.approveWaiver(ref, input));
-      }),
+    .action(
+      (
+        task: string,
+        o: { approver: string; reasonCode: string; expiresIn: string; justification?: string; tenant?: string },
+      ) =>
+        run(() => {
+          const hours = durationHours(o.expiresIn);
+          if (hours === undefined)
+            throw new UsageError(`--expires-in '${o.expiresIn}' is not a duration like 72h or 7d`);
+          const input = usageFrom(() =>
+            ApproveWaiverSchema.parse({
+              approver: o.approver,
+              reasonCode: o.reasonCode,
+              justification: o.justification,
+              expiresInHours: hours,
+            }),
+          );
+          return decide(task, o.tenant, (c, ref) => c.approveWaiver(ref, input));
+        }),
     );
   program
     .command('reject')
@@ -77,7 +98,16 @@ export function registerWaiverCommands(program: Command, run: Run): void {
       run(() =>
         withDb(async (db) => {
           const shown = await listWaivers(db, o.tenant);
-          process.stdout.write(o.json ? `${JSON.stringify(shown, null, 2)}\n` : shown.map((r) => `${r.id}  ${r.status.padEnd(8)} task ${r.taskId ?? '-'}  until ${r.expiresAt.toISOString()}  ${JSON.stringify(r.delta)}\n`).join(''));
+          process.stdout.write(
+            o.json
+              ? `${JSON.stringify(shown, null, 2)}\n`
+              : shown
+                  .map(
+                    (r) =>
+                      `${r.id}  ${r.status.padEnd(8)} task ${r.taskId ?? '-'}  until ${r.expiresAt.toISOString()}  ${JSON.stringify(r.delta)}\n`,
+                  )
+                  .join(''),
+          );
           return EXIT.ok;
         }),
       ),
@@ -121,7 +151,11 @@ export function registerWaiverCommands(program: Command, run: Run): void {
       run(() =>
         withDb(async (db) => {
           const rows = await listApprovers(db, o.tenant);
-          process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : rows.map((r) => `${r.name}  tiers ${r.tiers.join(',')}\n`).join(''));
+          process.stdout.write(
+            o.json
+              ? `${JSON.stringify(rows, null, 2)}\n`
+              : rows.map((r) => `${r.name}  tiers ${r.tiers.join(',')}\n`).join(''),
+          );
           return EXIT.ok;
         }),
       ),

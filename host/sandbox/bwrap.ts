@@ -16,7 +16,16 @@ import { runningAsRoot, type SandboxConfig } from './config';
 const SANDBOX_WORKSPACE = '/workspace';
 
 /** System paths mounted read-only when present; nothing from the worker's home or /etc secrets. */
-const READ_ONLY = ['/usr', '/etc/alternatives', '/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/localtime', '/etc/ssl/certs', '/etc/ca-certificates'];
+const READ_ONLY = [
+  '/usr',
+  '/etc/alternatives',
+  '/etc/ld.so.cache',
+  '/etc/ld.so.conf',
+  '/etc/ld.so.conf.d',
+  '/etc/localtime',
+  '/etc/ssl/certs',
+  '/etc/ca-certificates',
+];
 /** Merged-/usr systems link these; on others they are real directories and are bound instead. */
 const USR_LINKS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
 
@@ -37,7 +46,17 @@ function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string,
   args.push('--proc', '/proc', '--dev', '/dev', '--size', String(config.limits.tmpBytes), '--tmpfs', '/tmp');
   // /dev/shm gets its own sized tmpfs; bwrap's root and /dev tmpfs have no size limit, so both go read-only.
   args.push('--size', String(config.limits.tmpBytes), '--tmpfs', '/dev/shm');
-  args.push('--bind', workspace, SANDBOX_WORKSPACE, '--chdir', SANDBOX_WORKSPACE, '--remount-ro', '/dev', '--remount-ro', '/');
+  args.push(
+    '--bind',
+    workspace,
+    SANDBOX_WORKSPACE,
+    '--chdir',
+    SANDBOX_WORKSPACE,
+    '--remount-ro',
+    '/dev',
+    '--remount-ro',
+    '/',
+  );
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
   return args;
 }
@@ -45,8 +64,17 @@ function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string,
 /** The full argv that runs `argv` confined in `workspace`. */
 export function confinedArgv(workspace: string, argv: string[], config: SandboxConfig, env = sandboxEnv()): string[] {
   const l = config.limits;
-  const dropPrivileges = runningAsRoot() ? ['setpriv', `--reuid=${config.uid}`, `--regid=${config.gid}`, '--clear-groups'] : [];
-  const limits = ['prlimit', `--nproc=${l.processes}`, `--as=${l.memoryBytes}`, `--fsize=${l.fileBytes}`, `--cpu=${l.cpuSeconds}`, '--core=0'];
+  const dropPrivileges = runningAsRoot()
+    ? ['setpriv', `--reuid=${config.uid}`, `--regid=${config.gid}`, '--clear-groups']
+    : [];
+  const limits = [
+    'prlimit',
+    `--nproc=${l.processes}`,
+    `--as=${l.memoryBytes}`,
+    `--fsize=${l.fileBytes}`,
+    `--cpu=${l.cpuSeconds}`,
+    '--core=0',
+  ];
   return [...dropPrivileges, ...limits, 'bwrap', '--seccomp', '3', ...bwrapArgs(workspace, config, env), '--', ...argv];
 }
 
@@ -63,11 +91,17 @@ export function sandboxProbe(config: SandboxConfig, workspace = '/tmp'): { ok: b
   const filterFile = path.join(os.tmpdir(), `arbiter-seccomp-${process.pid}.bpf`);
   writeFileSync(filterFile, seccompProgram());
   const fd = openSync(filterFile, 'r');
-  const run = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 20_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['ignore', 'pipe', 'pipe', fd] });
+  const run = spawnSync(argv[0], argv.slice(1), {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    stdio: ['ignore', 'pipe', 'pipe', fd],
+  });
   closeSync(fd);
   rmSync(filterFile, { force: true });
   if (run.error) probe = { ok: false, reason: `${argv[0]} cannot run: ${run.error.message}` };
-  else if (run.status !== 0) probe = { ok: false, reason: `bwrap failed: ${(run.stderr || `exit ${run.status}`).trim()}` };
+  else if (run.status !== 0)
+    probe = { ok: false, reason: `bwrap failed: ${(run.stderr || `exit ${run.status}`).trim()}` };
   else probe = { ok: true, reason: `bwrap works${runningAsRoot() ? `, commands run as uid ${config.uid}` : ''}` };
   return probe;
 }

@@ -47,9 +47,28 @@ async function workspaceBytes(dir: string): Promise<number> {
 }
 
 /** Builds the command runner; `db` is optional so operators can run commands without a task. */
-export function createCommandRunner(deps: { db?: Db; sandbox: SandboxConfig; warn: (message: string, meta: Record<string, unknown>) => void }) {
-  const record = async (req: CommandRequest, allowed: boolean, reason: string | undefined, detail: Record<string, unknown>) => {
-    if (deps.db) await recordSandboxEvent(deps.db, { tenantId: req.tenantId, taskId: req.taskId, kind: 'command', op: req.purpose, path: req.argv.join(' ').slice(0, 500), allowed, reason, detail });
+export function createCommandRunner(deps: {
+  db?: Db;
+  sandbox: SandboxConfig;
+  warn: (message: string, meta: Record<string, unknown>) => void;
+}) {
+  const record = async (
+    req: CommandRequest,
+    allowed: boolean,
+    reason: string | undefined,
+    detail: Record<string, unknown>,
+  ) => {
+    if (deps.db)
+      await recordSandboxEvent(deps.db, {
+        tenantId: req.tenantId,
+        taskId: req.taskId,
+        kind: 'command',
+        op: req.purpose,
+        path: req.argv.join(' ').slice(0, 500),
+        allowed,
+        reason,
+        detail,
+      });
   };
 
   return async function runCommand(req: CommandRequest): Promise<CommandResult> {
@@ -68,13 +87,17 @@ export function createCommandRunner(deps: { db?: Db; sandbox: SandboxConfig; war
         throw new SandboxUnavailableError(probe.reason);
       }
     } else {
-      deps.warn('UNSAFE: running a command WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none, development only)', { argv: req.argv });
+      deps.warn('UNSAFE: running a command WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none, development only)', {
+        argv: req.argv,
+      });
     }
     const quota = deps.sandbox.limits.workspaceBytes;
     const run = await runProcess({
       argv: confined ? confinedArgv(req.workspacePath, req.argv, deps.sandbox, sandboxEnv(req.env)) : req.argv,
       cwd: confined ? '/' : req.workspacePath,
-      env: confined ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } : sandboxEnv({ HOME: req.workspacePath, TMPDIR: req.workspacePath, ...req.env }),
+      env: confined
+        ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }
+        : sandboxEnv({ HOME: req.workspacePath, TMPDIR: req.workspacePath, ...req.env }),
       stdinInput: req.stdin === undefined ? undefined : Buffer.from(req.stdin),
       timeoutMs: req.timeoutMs,
       maxOutputBytes: deps.sandbox.limits.outputBytes,
@@ -82,7 +105,8 @@ export function createCommandRunner(deps: { db?: Db; sandbox: SandboxConfig; war
       signal: req.signal,
       watchdog: {
         intervalMs: 1000,
-        check: async () => ((await workspaceBytes(req.workspacePath)) > quota ? `workspace grew past ${quota} bytes` : undefined),
+        check: async () =>
+          (await workspaceBytes(req.workspacePath)) > quota ? `workspace grew past ${quota} bytes` : undefined,
       },
     });
     const { outputTail: _tail, ...evidence } = run;

@@ -36,8 +36,10 @@ async function digestOf(file: string): Promise<string | undefined> {
 
 /** Builds the file tools over a database (for the audit) and the sandbox limits. */
 export function createFileTools(deps: { db: Db; sandbox: SandboxConfig }) {
-  const audit = (call: FileToolCall, e: Omit<Parameters<typeof recordSandboxEvent>[1], 'tenantId' | 'taskId' | 'kind'>) =>
-    recordSandboxEvent(deps.db, { tenantId: call.tenantId, taskId: call.taskId, kind: 'file', ...e });
+  const audit = (
+    call: FileToolCall,
+    e: Omit<Parameters<typeof recordSandboxEvent>[1], 'tenantId' | 'taskId' | 'kind'>,
+  ) => recordSandboxEvent(deps.db, { tenantId: call.tenantId, taskId: call.taskId, kind: 'file', ...e });
 
   async function refuse(call: FileToolCall, op: string, relPath: string, reason: string): Promise<never> {
     // PostgreSQL text and jsonb cannot hold NUL: a refused NUL path is recorded (and reported) escaped.
@@ -46,7 +48,12 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig }) {
     throw new PolicyViolationError(violation);
   }
 
-  async function resolve(call: FileToolCall, op: string, relPath: string, kind: 'file' | 'dir' = 'file'): Promise<{ target: string; rel: string }> {
+  async function resolve(
+    call: FileToolCall,
+    op: string,
+    relPath: string,
+    kind: 'file' | 'dir' = 'file',
+  ): Promise<{ target: string; rel: string }> {
     try {
       const target = await resolveInWorkspace(call.workspacePath, relPath, { kind });
       return { target, rel: path.relative(await fs.realpath(call.workspacePath), target) || '.' };
@@ -61,9 +68,16 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig }) {
     const refusal = writeRefusal(resolved.rel, call.policy);
     if (refusal) await refuse(call, op, resolved.rel, refusal);
     const { toolFileBytes, toolTaskBytes } = deps.sandbox.limits;
-    if (bytes > toolFileBytes) await refuse(call, op, resolved.rel, `${bytes} bytes exceeds the per-file limit of ${toolFileBytes}`);
+    if (bytes > toolFileBytes)
+      await refuse(call, op, resolved.rel, `${bytes} bytes exceeds the per-file limit of ${toolFileBytes}`);
     const used = await bytesWrittenByTask(deps.db, call.tenantId, call.taskId);
-    if (used + bytes > toolTaskBytes) await refuse(call, op, resolved.rel, `would write ${used + bytes} bytes in this task, over the limit of ${toolTaskBytes}`);
+    if (used + bytes > toolTaskBytes)
+      await refuse(
+        call,
+        op,
+        resolved.rel,
+        `would write ${used + bytes} bytes in this task, over the limit of ${toolTaskBytes}`,
+      );
     return resolved;
   }
 
@@ -96,8 +110,21 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig }) {
       });
       const limit = call.maxBytes ?? 256 * 1024;
       const digest = sha256(data);
-      await audit(call, { op: 'file_read', path: rel, allowed: true, bytes: data.length, digestBefore: digest, digestAfter: digest });
-      return { path: rel, content: data.subarray(0, limit).toString('utf8'), bytes: data.length, truncated: data.length > limit, digest };
+      await audit(call, {
+        op: 'file_read',
+        path: rel,
+        allowed: true,
+        bytes: data.length,
+        digestBefore: digest,
+        digestAfter: digest,
+      });
+      return {
+        path: rel,
+        content: data.subarray(0, limit).toString('utf8'),
+        bytes: data.length,
+        truncated: data.length > limit,
+        digest,
+      };
     },
 
     fileWrite(call: FileToolCall & { path: string; content: string }) {
@@ -111,8 +138,14 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig }) {
         throw new FileToolError(`cannot edit '${rel}': no such file`);
       });
       const matches = existing.split(call.search).length - 1;
-      if (matches !== 1) throw new FileToolError(`search text must match exactly once in '${rel}'; it matches ${matches} times`);
-      return write(call, 'file_search_replace', rel, existing.replace(call.search, () => call.replace));
+      if (matches !== 1)
+        throw new FileToolError(`search text must match exactly once in '${rel}'; it matches ${matches} times`);
+      return write(
+        call,
+        'file_search_replace',
+        rel,
+        existing.replace(call.search, () => call.replace),
+      );
     },
 
     async fileDelete(call: FileToolCall & { path: string }) {
@@ -124,7 +157,9 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig }) {
       return { path: rel, digestBefore };
     },
 
-    async listFiles(call: FileToolCall & { path?: string; maxEntries?: number }): Promise<{ entries: FileEntry[]; truncated: boolean }> {
+    async listFiles(
+      call: FileToolCall & { path?: string; maxEntries?: number },
+    ): Promise<{ entries: FileEntry[]; truncated: boolean }> {
       const { target, rel } = await resolve(call, 'list_files', call.path ?? '.', 'dir');
       const max = call.maxEntries ?? 1000;
       const entries: FileEntry[] = [];

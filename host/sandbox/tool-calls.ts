@@ -33,11 +33,19 @@ export interface ToolCallContext {
 
 async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unknown): Promise<string> {
   const { input, tools } = ctx;
-  const call = { tenantId: input.tenantId, taskId: input.taskId, workspacePath: input.workspacePath, policy: policyFromSpec(input.spec as WorkingSpec) };
+  const call = {
+    tenantId: input.tenantId,
+    taskId: input.taskId,
+    workspacePath: input.workspacePath,
+    policy: policyFromSpec(input.spec as WorkingSpec),
+  };
   switch (name) {
     case 'list_files': {
       const r = await tools.listFiles({ ...call, ...Args.list_files.parse(args) });
-      return r.entries.map((e) => `${e.type === 'dir' ? 'd' : '-'} ${e.path}`).join('\n') + (r.truncated ? '\n… (truncated)' : '');
+      return (
+        r.entries.map((e) => `${e.type === 'dir' ? 'd' : '-'} ${e.path}`).join('\n') +
+        (r.truncated ? '\n… (truncated)' : '')
+      );
     }
     case 'file_read':
       return (await tools.fileRead({ ...call, ...Args.file_read.parse(args) })).content;
@@ -48,14 +56,22 @@ async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unk
     case 'file_delete':
       return `deleted ${(await tools.fileDelete({ ...call, ...Args.file_delete.parse(args) })).path}`;
     case 'run_command': {
-      const run = await ctx.runCommand({ ...call, ...Args.run_command.parse(args), policy: call.policy, timeoutMs: 300_000, purpose: 'agent' });
+      const run = await ctx.runCommand({
+        ...call,
+        ...Args.run_command.parse(args),
+        policy: call.policy,
+        timeoutMs: 300_000,
+        purpose: 'agent',
+      });
       return `exit ${run.exitCode ?? run.signal}${run.killedReason ? ` (killed: ${run.killedReason})` : ''}\n${run.outputTail}`;
     }
   }
 }
 
 /** Runs the call; returns the text the model gets back. */
-export async function executeToolCall(ctx: ToolCallContext): Promise<{ ok: boolean; content: string; violation?: PolicyViolation }> {
+export async function executeToolCall(
+  ctx: ToolCallContext,
+): Promise<{ ok: boolean; content: string; violation?: PolicyViolation }> {
   const name = ctx.input.name;
   if (!(name in Args)) return { ok: false, content: `error: unknown tool '${name}'` };
   let args: unknown;
@@ -67,9 +83,11 @@ export async function executeToolCall(ctx: ToolCallContext): Promise<{ ok: boole
   try {
     return { ok: true, content: (await dispatch(ctx, name as keyof typeof Args, args)).slice(0, MAX_RESULT) };
   } catch (err) {
-    if (err instanceof PolicyViolationError) return { ok: false, content: `error: ${err.message}`, violation: err.violation };
+    if (err instanceof PolicyViolationError)
+      return { ok: false, content: `error: ${err.message}`, violation: err.violation };
     if (err instanceof FileToolError) return { ok: false, content: `error: ${err.message}` };
-    if (err instanceof z.ZodError) return { ok: false, content: `error: bad arguments: ${zodProblems(err).join('; ')}` };
+    if (err instanceof z.ZodError)
+      return { ok: false, content: `error: bad arguments: ${zodProblems(err).join('; ')}` };
     throw err;
   }
 }

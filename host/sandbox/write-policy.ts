@@ -11,7 +11,8 @@ const OPTIONS = { dot: true };
 /** The reason a write to `relative` is refused, or undefined when it is allowed. */
 export function writeRefusal(relative: string, policy: SandboxPolicy): string | undefined {
   if (protectedPathMatcher(policy.riskTier)(relative)) return `'${relative}' is a protected path`;
-  if (policy.scopeOut.length && picomatch(policy.scopeOut, { ...OPTIONS, nocase: true })(relative)) return `'${relative}' matches scope.out`;
+  if (policy.scopeOut.length && picomatch(policy.scopeOut, { ...OPTIONS, nocase: true })(relative))
+    return `'${relative}' matches scope.out`;
   if (policy.scopeIn.length === 0) return 'scope.in has no enforceable path globs, so nothing is writable';
   if (!picomatch(policy.scopeIn, OPTIONS)(relative)) return `'${relative}' is not in scope.in`;
   return undefined;

@@ -59,13 +59,20 @@ describe('agent registry (db/agents)', () => {
     });
 
     it("checks each kind's config with its own schema", async () => {
-      assert.deepEqual(await invalid(registration({ kind: 'command', config: { argv: [] } })), ['config.argv: argv must name a program']);
+      assert.deepEqual(await invalid(registration({ kind: 'command', config: { argv: [] } })), [
+        'config.argv: argv must name a program',
+      ]);
       const openai = await invalid(registration({ kind: 'openai', config: { model: 'm' } }));
-      assert.ok(openai.some((p) => p.startsWith('config.baseUrl: ')), openai.join('; '));
+      assert.ok(
+        openai.some((p) => p.startsWith('config.baseUrl: ')),
+        openai.join('; '),
+      );
     });
 
     it('refuses a scripted agent with no steps, or no config at all', async () => {
-      assert.deepEqual(await invalid(registration({ config: { steps: [] } })), ['config.steps: a scripted plan needs at least one step']);
+      assert.deepEqual(await invalid(registration({ config: { steps: [] } })), [
+        'config.steps: a scripted plan needs at least one step',
+      ]);
       const missing = await invalid(registration({ config: {} }));
       assert.equal(missing.length, 1);
       assert.match(missing[0], /^config\.steps: /);
@@ -85,11 +92,29 @@ describe('agent registry (db/agents)', () => {
     }
 
     it('lists every problem at once', async () => {
-      const problems = await invalid({ id: 'bad id', kind: 'scripted', config: { steps: [] }, maxConcurrency: 0, tenantId: 'no/slash' });
-      assert.ok(problems.some((p) => /^id: /.test(p)), problems.join('; '));
-      assert.ok(problems.some((p) => /^maxConcurrency: /.test(p)), problems.join('; '));
-      assert.ok(problems.some((p) => /^tenantId: /.test(p)), problems.join('; '));
-      assert.ok(problems.some((p) => /^config\.steps: /.test(p)), problems.join('; '));
+      const problems = await invalid({
+        id: 'bad id',
+        kind: 'scripted',
+        config: { steps: [] },
+        maxConcurrency: 0,
+        tenantId: 'no/slash',
+      });
+      assert.ok(
+        problems.some((p) => /^id: /.test(p)),
+        problems.join('; '),
+      );
+      assert.ok(
+        problems.some((p) => /^maxConcurrency: /.test(p)),
+        problems.join('; '),
+      );
+      assert.ok(
+        problems.some((p) => /^tenantId: /.test(p)),
+        problems.join('; '),
+      );
+      assert.ok(
+        problems.some((p) => /^config\.steps: /.test(p)),
+        problems.join('; '),
+      );
     });
 
     it('stores nothing for a refused registration', async () => {
@@ -138,7 +163,11 @@ describe('agent registry (db/agents)', () => {
       assert.equal(second.status, 'active');
       assert.equal(second.maxConcurrency, 7);
       assert.deepEqual(second.config, { steps: newSteps });
-      assert.deepEqual(second.capabilities, { taskTypes: ['registry-test-only', 'refactor'], languages: ['ts'], tags: ['fast'] });
+      assert.deepEqual(second.capabilities, {
+        taskTypes: ['registry-test-only', 'refactor'],
+        languages: ['ts'],
+        tags: ['fast'],
+      });
       assert.deepEqual(await getAgent(db(), first.id), second);
       const rows = await db().select().from(agents).where(eq(agents.id, first.id));
       assert.equal(rows.length, 1);
@@ -146,7 +175,7 @@ describe('agent registry (db/agents)', () => {
   });
 
   describe('listAgents', () => {
-    it('for a tenant: its own agents and shared ones, never another tenant\'s', async () => {
+    it("for a tenant: its own agents and shared ones, never another tenant's", async () => {
       const tenantA = uniqueId('tenant');
       const tenantB = uniqueId('tenant');
       const shared = await add({ name: 'shared' });
@@ -158,7 +187,8 @@ describe('agent registry (db/agents)', () => {
       assert.ok(forA.includes(shared.id), 'shared agent visible to A');
       assert.ok(forA.includes(ownA.id), "A's agent visible to A");
       assert.ok(!forA.includes(ownB.id), "B's agent hidden from A");
-      for (const a of await listAgents(db(), { tenantId: tenantA })) assert.ok(a.tenantId === null || a.tenantId === tenantA, `${a.id} of ${a.tenantId}`);
+      for (const a of await listAgents(db(), { tenantId: tenantA }))
+        assert.ok(a.tenantId === null || a.tenantId === tenantA, `${a.id} of ${a.tenantId}`);
 
       const forB = (await listAgents(db(), { tenantId: tenantB })).map((a) => a.id);
       assert.ok(forB.includes(shared.id) && forB.includes(ownB.id) && !forB.includes(ownA.id));
@@ -173,7 +203,8 @@ describe('agent registry (db/agents)', () => {
       const active = await add({ tenantId });
       const paused = await add({ tenantId });
       await setAgentStatus(db(), paused.id, 'paused');
-      const mine = (rows: { id: string }[]) => rows.map((r) => r.id).filter((id) => id === active.id || id === paused.id);
+      const mine = (rows: { id: string }[]) =>
+        rows.map((r) => r.id).filter((id) => id === active.id || id === paused.id);
       assert.deepEqual(mine(await listAgents(db(), { tenantId, status: 'active' })), [active.id]);
       assert.deepEqual(mine(await listAgents(db(), { tenantId, status: 'paused' })), [paused.id]);
       assert.deepEqual(mine(await listAgents(db(), { tenantId, status: 'retired' })), []);

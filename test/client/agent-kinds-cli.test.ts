@@ -14,7 +14,12 @@ import { testStack } from '../helpers/stack';
 
 function env(): NodeJS.ProcessEnv {
   const s = testStack();
-  return { TEMPORAL_ADDRESS: s.address, DATABASE_URL: s.databaseUrl, ARBITER_TASK_QUEUE: s.taskQueue, ARBITER_HOME: mkdtempSync(path.join(os.tmpdir(), 'arbiter-kinds-')) };
+  return {
+    TEMPORAL_ADDRESS: s.address,
+    DATABASE_URL: s.databaseUrl,
+    ARBITER_TASK_QUEUE: s.taskQueue,
+    ARBITER_HOME: mkdtempSync(path.join(os.tmpdir(), 'arbiter-kinds-')),
+  };
 }
 
 function specFile(): string {
@@ -34,7 +39,25 @@ const AGENT_SCRIPT = [
 async function submitAndWait(e: NodeJS.ProcessEnv, tenant: string, agentId: string) {
   const taskId = uniqueId('task');
   const repo = makeRepo();
-  const res = await arbiter(['submit', specFile(), '--repo', repo, '--tenant', tenant, '--task-id', taskId, '--agent', agentId, '--gate', 'check=node -e "require(\'./src/feature.js\')() === 42 || process.exit(1)"', '--wait', '--json'], e);
+  const res = await arbiter(
+    [
+      'submit',
+      specFile(),
+      '--repo',
+      repo,
+      '--tenant',
+      tenant,
+      '--task-id',
+      taskId,
+      '--agent',
+      agentId,
+      '--gate',
+      'check=node -e "require(\'./src/feature.js\')() === 42 || process.exit(1)"',
+      '--wait',
+      '--json',
+    ],
+    e,
+  );
   return { res, repo, taskId, status: res.stdout ? JSON.parse(res.stdout).status : undefined };
 }
 
@@ -45,20 +68,54 @@ describe('agent kinds from the CLI', function () {
     const e = env();
     const tenant = uniqueId('tenant');
     const agentId = uniqueId('cmd');
-    const add = await arbiter(['agents', 'add', '--id', agentId, '--kind', 'command', '--tenant', tenant, '--task-types', 'feature', '--config', JSON.stringify({ argv: ['node', '-e', AGENT_SCRIPT], promptVia: 'stdin', timeoutSeconds: 60 })], e);
+    const add = await arbiter(
+      [
+        'agents',
+        'add',
+        '--id',
+        agentId,
+        '--kind',
+        'command',
+        '--tenant',
+        tenant,
+        '--task-types',
+        'feature',
+        '--config',
+        JSON.stringify({ argv: ['node', '-e', AGENT_SCRIPT], promptVia: 'stdin', timeoutSeconds: 60 }),
+      ],
+      e,
+    );
     assert.equal(add.code, 0, add.stderr);
     const { res, repo, taskId, status } = await submitAndWait(e, tenant, agentId);
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.equal(status.state, 'COMPLETED');
     assert.equal(gitIn(repo, 'show', `arbiter/${taskId}:src/feature.js`), 'module.exports = () => 42;');
-    assert.equal(gitIn(repo, 'show', `arbiter/${taskId}:src/asked.txt`), '# Task TEST-001: Test change', 'the agent got the task prompt');
+    assert.equal(
+      gitIn(repo, 'show', `arbiter/${taskId}:src/asked.txt`),
+      '# Task TEST-001: Test change',
+      'the agent got the task prompt',
+    );
   });
 
   it('a scripted agent does too', async () => {
     const e = env();
     const tenant = uniqueId('tenant');
     const agentId = uniqueId('scripted');
-    const add = await arbiter(['agents', 'add', '--id', agentId, '--kind', 'scripted', '--tenant', tenant, '--config', JSON.stringify({ steps: GOOD_PLAN })], e);
+    const add = await arbiter(
+      [
+        'agents',
+        'add',
+        '--id',
+        agentId,
+        '--kind',
+        'scripted',
+        '--tenant',
+        tenant,
+        '--config',
+        JSON.stringify({ steps: GOOD_PLAN }),
+      ],
+      e,
+    );
     assert.equal(add.code, 0, add.stderr);
     const { res, status } = await submitAndWait(e, tenant, agentId);
     assert.equal(res.code, 0, res.stdout + res.stderr);
@@ -68,7 +125,12 @@ describe('agent kinds from the CLI', function () {
   it('an openai agent runs its tool-calling conversation to a delivered change', async () => {
     const fake = await startFakeOpenAI({
       script: [
-        { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: 'module.exports = () => 42;\n' } }], usage: { prompt: 100, completion: 20 } },
+        {
+          toolCalls: [
+            { name: 'file_write', arguments: { path: 'src/feature.js', content: 'module.exports = () => 42;\n' } },
+          ],
+          usage: { prompt: 100, completion: 20 },
+        },
         { content: 'Added src/feature.js.', usage: { prompt: 150, completion: 10 } },
       ],
     });
@@ -76,7 +138,21 @@ describe('agent kinds from the CLI', function () {
       const e = env();
       const tenant = uniqueId('tenant');
       const agentId = uniqueId('oa');
-      const add = await arbiter(['agents', 'add', '--id', agentId, '--kind', 'openai', '--tenant', tenant, '--config', JSON.stringify({ baseUrl: fake.baseUrl, model: 'fake-coder' })], e);
+      const add = await arbiter(
+        [
+          'agents',
+          'add',
+          '--id',
+          agentId,
+          '--kind',
+          'openai',
+          '--tenant',
+          tenant,
+          '--config',
+          JSON.stringify({ baseUrl: fake.baseUrl, model: 'fake-coder' }),
+        ],
+        e,
+      );
       assert.equal(add.code, 0, add.stderr);
       const { res, repo, taskId, status } = await submitAndWait(e, tenant, agentId);
       assert.equal(res.code, 0, res.stdout + res.stderr);
@@ -92,7 +168,21 @@ describe('agent kinds from the CLI', function () {
     const e = env();
     const tenant = uniqueId('tenant');
     const agentId = uniqueId('cmd-bad');
-    await arbiter(['agents', 'add', '--id', agentId, '--kind', 'command', '--tenant', tenant, '--config', JSON.stringify({ argv: ['node', '-e', "console.error('cannot do it'); process.exit(4)"] })], e);
+    await arbiter(
+      [
+        'agents',
+        'add',
+        '--id',
+        agentId,
+        '--kind',
+        'command',
+        '--tenant',
+        tenant,
+        '--config',
+        JSON.stringify({ argv: ['node', '-e', "console.error('cannot do it'); process.exit(4)"] }),
+      ],
+      e,
+    );
     const { res, status } = await submitAndWait(e, tenant, agentId);
     assert.equal(res.code, 1);
     assert.equal(status.state, 'FAILED');
@@ -102,14 +192,50 @@ describe('agent kinds from the CLI', function () {
 
   it('agents add validates each kind and never takes an API key itself', async () => {
     const e = env();
-    const bad = await arbiter(['agents', 'add', '--id', uniqueId('oa'), '--kind', 'openai', '--config', JSON.stringify({ baseUrl: 'not a url', model: 'm', apiKey: 'sk-secret' })], e);
+    const bad = await arbiter(
+      [
+        'agents',
+        'add',
+        '--id',
+        uniqueId('oa'),
+        '--kind',
+        'openai',
+        '--config',
+        JSON.stringify({ baseUrl: 'not a url', model: 'm', apiKey: 'sk-secret' }),
+      ],
+      e,
+    );
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /config\.baseUrl: baseUrl must be a URL/);
     assert.match(bad.stderr, /Unrecognized key\(s\) in object: 'apiKey'/);
-    const lowercase = await arbiter(['agents', 'add', '--id', uniqueId('oa'), '--kind', 'openai', '--config', JSON.stringify({ baseUrl: 'http://127.0.0.1:1/v1', model: 'm', apiKeyEnv: 'sk-live-123' })], e);
+    const lowercase = await arbiter(
+      [
+        'agents',
+        'add',
+        '--id',
+        uniqueId('oa'),
+        '--kind',
+        'openai',
+        '--config',
+        JSON.stringify({ baseUrl: 'http://127.0.0.1:1/v1', model: 'm', apiKeyEnv: 'sk-live-123' }),
+      ],
+      e,
+    );
     assert.equal(lowercase.code, 2);
     assert.match(lowercase.stderr, /apiKeyEnv: must be an environment variable name/);
-    const cmd = await arbiter(['agents', 'add', '--id', uniqueId('c'), '--kind', 'command', '--config', JSON.stringify({ argv: ['x'], promptVia: 'arg' })], e);
+    const cmd = await arbiter(
+      [
+        'agents',
+        'add',
+        '--id',
+        uniqueId('c'),
+        '--kind',
+        'command',
+        '--config',
+        JSON.stringify({ argv: ['x'], promptVia: 'arg' }),
+      ],
+      e,
+    );
     assert.equal(cmd.code, 2);
     assert.match(cmd.stderr, /promptVia arg needs a \{prompt\} placeholder/);
   });
@@ -118,21 +244,48 @@ describe('agent kinds from the CLI', function () {
     const e = env();
     const tenant = uniqueId('tenant');
     const agentId = uniqueId('scripted');
-    await arbiter(['agents', 'add', '--id', agentId, '--kind', 'scripted', '--tenant', tenant, '--config', JSON.stringify({ steps: GOOD_PLAN })], e);
+    await arbiter(
+      [
+        'agents',
+        'add',
+        '--id',
+        agentId,
+        '--kind',
+        'scripted',
+        '--tenant',
+        tenant,
+        '--config',
+        JSON.stringify({ steps: GOOD_PLAN }),
+      ],
+      e,
+    );
     const { taskId } = await submitAndWait(e, tenant, agentId);
     const plain = await arbiter(['export-training-data', '--tenant', tenant], e);
     assert.equal(plain.code, 0, plain.stderr);
-    const records = plain.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const records = plain.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(records.length, 1);
     assert.equal(records[0].taskId, taskId);
     assert.equal(records[0].agentId, agentId);
-    assert.deepEqual(records[0].features, { taskType: 'feature', riskTier: 3, specId: 'TEST-001', filesChanged: 1, linesChanged: 1 });
+    assert.deepEqual(records[0].features, {
+      taskType: 'feature',
+      riskTier: 3,
+      specId: 'TEST-001',
+      filesChanged: 1,
+      linesChanged: 1,
+    });
     assert.equal(records[0].outcome.outcome, 'PASS');
     assert.equal(records[0].outcome.reward, 1);
     assert.equal(records[0].paths, undefined);
     assert.equal(records[0].patch, undefined);
     assert.doesNotMatch(plain.stdout, /feature\.js/);
-    const full = JSON.parse((await arbiter(['export-training-data', '--tenant', tenant, '--include-paths', '--include-contents'], e)).stdout.trim());
+    const full = JSON.parse(
+      (
+        await arbiter(['export-training-data', '--tenant', tenant, '--include-paths', '--include-contents'], e)
+      ).stdout.trim(),
+    );
     assert.deepEqual(full.paths, ['src/feature.js']);
     assert.match(full.patch, /\+module\.exports = \(\) => 42;/);
     const future = await arbiter(['export-training-data', '--tenant', tenant, '--since', '2999-01-01'], e);

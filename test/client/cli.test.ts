@@ -22,12 +22,33 @@ describe('arbiter CLI', function () {
 
   it('agents add and list --json register and show an agent', async () => {
     const env = cliEnv();
-    const add = await arbiter(['agents', 'add', '--id', agentId, '--kind', 'scripted', '--tenant', tenant, '--task-types', 'feature', '--max-concurrency', '3', '--config', JSON.stringify({ steps: GOOD_PLAN }), '--json'], env);
+    const add = await arbiter(
+      [
+        'agents',
+        'add',
+        '--id',
+        agentId,
+        '--kind',
+        'scripted',
+        '--tenant',
+        tenant,
+        '--task-types',
+        'feature',
+        '--max-concurrency',
+        '3',
+        '--config',
+        JSON.stringify({ steps: GOOD_PLAN }),
+        '--json',
+      ],
+      env,
+    );
     assert.equal(add.code, 0, add.stderr);
     assert.equal(JSON.parse(add.stdout).id, agentId);
     const list = await arbiter(['agents', 'list', '--tenant', tenant, '--json'], env);
     assert.equal(list.code, 0, list.stderr);
-    const mine = (JSON.parse(list.stdout) as Array<{ id: string; maxConcurrency: number; capabilities: { taskTypes: string[] } }>).find((a) => a.id === agentId);
+    const mine = (
+      JSON.parse(list.stdout) as Array<{ id: string; maxConcurrency: number; capabilities: { taskTypes: string[] } }>
+    ).find((a) => a.id === agentId);
     assert.equal(mine?.maxConcurrency, 3);
     assert.deepEqual(mine?.capabilities.taskTypes, ['feature']);
     const pause = await arbiter(['agents', 'pause', agentId], env);
@@ -38,7 +59,10 @@ describe('arbiter CLI', function () {
   });
 
   it('agents add refuses an invalid agent with the problem named (exit 2)', async () => {
-    const bad = await arbiter(['agents', 'add', '--id', uniqueId('bad'), '--kind', 'scripted', '--config', '{"steps":[]}'], cliEnv());
+    const bad = await arbiter(
+      ['agents', 'add', '--id', uniqueId('bad'), '--kind', 'scripted', '--config', '{"steps":[]}'],
+      cliEnv(),
+    );
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /config\.steps: a scripted plan needs at least one step/);
   });
@@ -47,7 +71,25 @@ describe('arbiter CLI', function () {
     const env = cliEnv();
     const taskId = uniqueId('cli-task');
     const repo = makeRepo();
-    const submit = await arbiter(['submit', writeSpec(), '--repo', repo, '--tenant', tenant, '--task-id', taskId, '--agent', agentId, '--gate', 'check=node -e "process.exit(0)"', '--wait', '--json'], env);
+    const submit = await arbiter(
+      [
+        'submit',
+        writeSpec(),
+        '--repo',
+        repo,
+        '--tenant',
+        tenant,
+        '--task-id',
+        taskId,
+        '--agent',
+        agentId,
+        '--gate',
+        'check=node -e "process.exit(0)"',
+        '--wait',
+        '--json',
+      ],
+      env,
+    );
     assert.equal(submit.code, 0, submit.stderr + submit.stdout);
     const submitted = JSON.parse(submit.stdout);
     assert.equal(submitted.attached, false);
@@ -67,7 +109,17 @@ describe('arbiter CLI', function () {
     assert.equal(s.error, null);
     assert.equal(s.verdict.outcome, 'PASS');
     assert.match(s.verdict.digest, /^sha256:/);
-    assert.deepEqual(s.gates.map((g: { name: string; status: string }) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'pass'], ['protected', 'pass'], ['tree', 'pass'], ['check', 'pass']]);
+    assert.deepEqual(
+      s.gates.map((g: { name: string; status: string }) => [g.name, g.status]),
+      [
+        ['budget', 'pass'],
+        ['scope', 'pass'],
+        ['spec', 'pass'],
+        ['protected', 'pass'],
+        ['tree', 'pass'],
+        ['check', 'pass'],
+      ],
+    );
     assert.equal(s.history.length, 10);
     for (const h of s.history) assert.ok(h.state && !Number.isNaN(Date.parse(h.at)), JSON.stringify(h));
 
@@ -83,20 +135,54 @@ describe('arbiter CLI', function () {
   it('status --json lists the policy violations of a task whose agent wrote out of scope', async () => {
     const env = cliEnv();
     const rogue = uniqueId('rogue');
-    const add = await arbiter(['agents', 'add', '--id', rogue, '--kind', 'scripted', '--tenant', tenant, '--config', JSON.stringify({ steps: [{ op: 'write', path: 'etc/passwd', content: 'x' }] })], env);
+    const add = await arbiter(
+      [
+        'agents',
+        'add',
+        '--id',
+        rogue,
+        '--kind',
+        'scripted',
+        '--tenant',
+        tenant,
+        '--config',
+        JSON.stringify({ steps: [{ op: 'write', path: 'etc/passwd', content: 'x' }] }),
+      ],
+      env,
+    );
     assert.equal(add.code, 0, add.stderr);
     const taskId = uniqueId('cli-rogue');
-    const submit = await arbiter(['submit', writeSpec(), '--repo', makeRepo(), '--tenant', tenant, '--task-id', taskId, '--agent', rogue, '--wait'], env);
+    const submit = await arbiter(
+      [
+        'submit',
+        writeSpec(),
+        '--repo',
+        makeRepo(),
+        '--tenant',
+        tenant,
+        '--task-id',
+        taskId,
+        '--agent',
+        rogue,
+        '--wait',
+      ],
+      env,
+    );
     assert.equal(submit.code, 1);
     assert.match(submit.stdout, /refused\s+file_write etc\/passwd: 'etc\/passwd' is not in scope\.in/);
     const status = JSON.parse((await arbiter(['status', `${tenant}/${taskId}`, '--json'], env)).stdout);
     assert.equal(status.state, 'FAILED');
-    assert.deepEqual(status.violations, [{ op: 'file_write', path: 'etc/passwd', reason: "'etc/passwd' is not in scope.in" }]);
+    assert.deepEqual(status.violations, [
+      { op: 'file_write', path: 'etc/passwd', reason: "'etc/passwd' is not in scope.in" },
+    ]);
     assert.equal(status.delivery, null);
   });
 
   it('submit --wait exits 1 for a rejected spec and prints the problems', async () => {
-    const res = await arbiter(['submit', writeSpec(specYaml({ risk_tier: 9 })), '--repo', makeRepo(), '--tenant', tenant, '--wait'], cliEnv());
+    const res = await arbiter(
+      ['submit', writeSpec(specYaml({ risk_tier: 9 })), '--repo', makeRepo(), '--tenant', tenant, '--wait'],
+      cliEnv(),
+    );
     assert.equal(res.code, 1);
     assert.match(res.stdout, /REJECTED/);
     assert.match(res.stdout, /- risk_tier/);
@@ -105,7 +191,23 @@ describe('arbiter CLI', function () {
   it('cancel moves a running task to CANCELLED', async () => {
     const env = cliEnv();
     const taskId = uniqueId('cli-cancel');
-    const submit = await arbiter(['submit', writeSpec(), '--repo', makeRepo(), '--tenant', tenant, '--task-id', taskId, '--agent', agentId, '--gate', 'slow=sleep 60'], env);
+    const submit = await arbiter(
+      [
+        'submit',
+        writeSpec(),
+        '--repo',
+        makeRepo(),
+        '--tenant',
+        tenant,
+        '--task-id',
+        taskId,
+        '--agent',
+        agentId,
+        '--gate',
+        'slow=sleep 60',
+      ],
+      env,
+    );
     assert.equal(submit.code, 0, submit.stderr);
     const cancel = await arbiter(['cancel', `${tenant}/${taskId}`], env);
     assert.equal(cancel.code, 0, cancel.stderr);

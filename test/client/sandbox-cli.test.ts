@@ -18,8 +18,21 @@ describe('arbiter sandbox exec', function () {
 
   it('runs a command confined, reports its changes and flags those out of scope (exit 1)', async () => {
     const dir = workspace();
-    const script = "const fs=require('fs');fs.mkdirSync('src',{recursive:true});fs.writeFileSync('src/a.js','1');fs.writeFileSync('notes.md','x');console.log(fs.readFileSync('input.txt','utf8').trim())";
-    const res = await arbiter(['sandbox', 'exec', '--workspace', dir, '--scope-in', 'src/**', '--json', '--', 'node', '-e', script]);
+    const script =
+      "const fs=require('fs');fs.mkdirSync('src',{recursive:true});fs.writeFileSync('src/a.js','1');fs.writeFileSync('notes.md','x');console.log(fs.readFileSync('input.txt','utf8').trim())";
+    const res = await arbiter([
+      'sandbox',
+      'exec',
+      '--workspace',
+      dir,
+      '--scope-in',
+      'src/**',
+      '--json',
+      '--',
+      'node',
+      '-e',
+      script,
+    ]);
     assert.equal(res.code, 1, res.stderr);
     const out = JSON.parse(res.stdout);
     assert.equal(out.exitCode, 0);
@@ -48,7 +61,17 @@ describe('arbiter sandbox exec', function () {
     const refused = await arbiter(['sandbox', 'exec', '--workspace', dir, '--', 'sh', '-c', 'echo hi']);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /'sh' is a shell and this task's policy does not allow one/);
-    const allowed = await arbiter(['sandbox', 'exec', '--workspace', dir, '--allow-shell', '--', 'sh', '-c', 'echo hi']);
+    const allowed = await arbiter([
+      'sandbox',
+      'exec',
+      '--workspace',
+      dir,
+      '--allow-shell',
+      '--',
+      'sh',
+      '-c',
+      'echo hi',
+    ]);
     assert.equal(allowed.code, 0, allowed.stderr);
     assert.match(allowed.stdout, /hi/);
     const bad = await arbiter(['sandbox', 'exec', '--workspace', '/nonexistent', '--', 'true']);

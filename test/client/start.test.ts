@@ -43,11 +43,15 @@ describe('arbiter start', function () {
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.match(res.stdout, /RECEIVED[\s\S]*VERIFIED[\s\S]*COMPLETED/);
     assert.match(res.stdout, /PASS — change delivered to branch arbiter\/example-/);
-    for (const port of Object.values(ports)) assert.equal(await portInUse(port), false, `port ${port} still open after --once`);
+    for (const port of Object.values(ports))
+      assert.equal(await portInUse(port), false, `port ${port} still open after --once`);
   });
 
   it('serves until Ctrl-C: temporal CLI finds the task by ArbiterState, the UI answers, state persists', async () => {
-    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'start'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'start'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -55,40 +59,73 @@ describe('arbiter start', function () {
     try {
       await waitFor('the stack to serve', async () => out.includes('Arbiter is running'), 180_000);
       const { stdout } = await execFileAsync(temporalCliPath(), [
-        'workflow', 'list', '--address', `127.0.0.1:${ports.temporal}`, '--query', 'ArbiterState="COMPLETED"', '--output', 'json',
+        'workflow',
+        'list',
+        '--address',
+        `127.0.0.1:${ports.temporal}`,
+        '--query',
+        'ArbiterState="COMPLETED"',
+        '--output',
+        'json',
       ]);
-      const ids = (JSON.parse(stdout) as Array<{ execution: { workflowId: string } }>).map((w) => w.execution.workflowId);
-      assert.equal(ids.filter((id) => id.startsWith('task/default/example-')).length, 2, `both runs' tasks, found: ${ids.join(', ')}`);
+      const ids = (JSON.parse(stdout) as Array<{ execution: { workflowId: string } }>).map(
+        (w) => w.execution.workflowId,
+      );
+      assert.equal(
+        ids.filter((id) => id.startsWith('task/default/example-')).length,
+        2,
+        `both runs' tasks, found: ${ids.join(', ')}`,
+      );
       const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
       assert.equal(ui.status, 200);
       const second = await arbiter(['start', '--once'], env, 60_000);
       assert.equal(second.code, 1, 'a second start on the same state folder is refused');
       assert.match(second.stderr, /another `arbiter start` \(pid \d+\) is running/);
       assert.equal((await fetch(`http://127.0.0.1:${ports.ui}/`)).status, 200, 'and the running stack is untouched');
-      const { databaseUrl } = JSON.parse(readFileSync(path.join(env.ARBITER_HOME as string, 'stack.json'), 'utf8')) as { databaseUrl: string };
+      const { databaseUrl } = JSON.parse(readFileSync(path.join(env.ARBITER_HOME as string, 'stack.json'), 'utf8')) as {
+        databaseUrl: string;
+      };
       const pg = new PgClient({ connectionString: databaseUrl });
       await pg.connect();
-      const rows = await pg.query(`SELECT count(*)::int AS n FROM tasks WHERE state = 'COMPLETED' AND id LIKE 'example-%'`);
+      const rows = await pg.query(
+        `SELECT count(*)::int AS n FROM tasks WHERE state = 'COMPLETED' AND id LIKE 'example-%'`,
+      );
       await pg.end();
       assert.equal(rows.rows[0].n, 2, 'PostgreSQL data survived the restart');
-      const query = await execFileAsync(temporalCliPath(), ['workflow', 'query', '--address', `127.0.0.1:${ports.temporal}`, '--workflow-id', ids[0], '--name', 'getState', '--output', 'json']);
+      const query = await execFileAsync(temporalCliPath(), [
+        'workflow',
+        'query',
+        '--address',
+        `127.0.0.1:${ports.temporal}`,
+        '--workflow-id',
+        ids[0],
+        '--name',
+        'getState',
+        '--output',
+        'json',
+      ]);
       assert.match(query.stdout, /"state":\s*"COMPLETED"/);
     } finally {
       child.kill('SIGINT');
     }
     assert.equal(await exited, 0, out);
-    for (const port of Object.values(ports)) assert.equal(await portInUse(port), false, `port ${port} still open after Ctrl-C`);
+    for (const port of Object.values(ports))
+      assert.equal(await portInUse(port), false, `port ${port} still open after Ctrl-C`);
     assert.equal(existsSync(path.join(env.ARBITER_HOME as string, 'stack.json')), false);
   });
 
   it('uses TEMPORAL_ADDRESS and DATABASE_URL instead of starting its own servers', async () => {
     const stack = testStack();
-    const res = await arbiter(['start', '--once'], {
-      ...env,
-      TEMPORAL_ADDRESS: stack.address,
-      DATABASE_URL: stack.databaseUrl,
-      ARBITER_TASK_QUEUE: uniqueId('start-queue'),
-    }, 180_000);
+    const res = await arbiter(
+      ['start', '--once'],
+      {
+        ...env,
+        TEMPORAL_ADDRESS: stack.address,
+        DATABASE_URL: stack.databaseUrl,
+        ARBITER_TASK_QUEUE: uniqueId('start-queue'),
+      },
+      180_000,
+    );
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.match(res.stdout, new RegExp(`using Temporal at ${stack.address}`));
     assert.match(res.stdout, /using PostgreSQL at DATABASE_URL/);
@@ -97,7 +134,10 @@ describe('arbiter start', function () {
   });
 
   it('after being killed hard, the next start stops the servers it left behind and runs', async () => {
-    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'start', '--no-example'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'start', '--no-example'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor('the stack to serve', async () => out.includes('Arbiter is running'), 180_000);
@@ -111,5 +151,4 @@ describe('arbiter start', function () {
     assert.match(res.stdout, /stopping .*postgres.* left running by an earlier `arbiter start`/);
     for (const port of Object.values(ports)) assert.equal(await portInUse(port), false, `port ${port} still open`);
   });
-
 });

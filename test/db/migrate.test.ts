@@ -15,12 +15,31 @@ import { migrateDatabase, migrationsFolder } from '../../db/migrate';
 import { testStack } from '../helpers/stack';
 import { tempDir } from '../helpers/temp';
 
-const TABLES = ['tasks', 'task_events', 'agents', 'routing_decisions', 'gate_results', 'waivers', 'verdicts', 'provenance_events', 'artifacts', 'sandbox_events', 'agent_stats', 'agent_outcomes', 'conversations', 'conversation_messages', 'approvers', 'waiver_decisions'];
+const TABLES = [
+  'tasks',
+  'task_events',
+  'agents',
+  'routing_decisions',
+  'gate_results',
+  'waivers',
+  'verdicts',
+  'provenance_events',
+  'artifacts',
+  'sandbox_events',
+  'agent_stats',
+  'agent_outcomes',
+  'conversations',
+  'conversation_messages',
+  'approvers',
+  'waiver_decisions',
+];
 
 type Journal = { entries: Array<{ tag: string }> };
 
 function journal(): Journal {
-  return JSON.parse(readFileSync(path.join(projectRoot(), 'db', 'migrations', 'meta', '_journal.json'), 'utf8')) as Journal;
+  return JSON.parse(
+    readFileSync(path.join(projectRoot(), 'db', 'migrations', 'meta', '_journal.json'), 'utf8'),
+  ) as Journal;
 }
 
 function journalEntries(): number {
@@ -31,7 +50,10 @@ function journalEntries(): number {
 function migrationsBefore(tag: string): string {
   const dir = tempDir('arbiter-migrations-');
   const { entries, ...rest } = journal();
-  const older = entries.slice(0, entries.findIndex((e) => e.tag === tag));
+  const older = entries.slice(
+    0,
+    entries.findIndex((e) => e.tag === tag),
+  );
   mkdirSync(path.join(dir, 'meta'));
   writeFileSync(path.join(dir, 'meta', '_journal.json'), JSON.stringify({ ...rest, entries: older }));
   for (const e of older) copyFileSync(path.join(migrationsFolder(), `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
@@ -88,7 +110,9 @@ describe('migrateDatabase on a fresh database', function () {
   });
 
   it('starts with no tables', async () => {
-    const { rows } = await pool().query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'`);
+    const { rows } = await pool().query(
+      `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'`,
+    );
     assert.equal(rows[0].n, 0);
   });
 
@@ -101,27 +125,41 @@ describe('migrateDatabase on a fresh database', function () {
     const { rows: tables } = await a.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
     );
-    assert.deepEqual(tables.map((t) => t.table_name), [...TABLES].sort());
+    assert.deepEqual(
+      tables.map((t) => t.table_name),
+      [...TABLES].sort(),
+    );
 
     const { rows: cols } = await a.query<{ table_name: string; data_type: string }>(
       `SELECT table_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'tenant_id' ORDER BY table_name`,
     );
-    assert.deepEqual(cols.map((c) => c.table_name), [...TABLES].sort(), 'every table has tenant_id');
+    assert.deepEqual(
+      cols.map((c) => c.table_name),
+      [...TABLES].sort(),
+      'every table has tenant_id',
+    );
     for (const c of cols) assert.equal(c.data_type, 'text', c.table_name);
 
-    const { rows: applied } = await a.query<{ n: number }>(`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
+    const { rows: applied } = await a.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`,
+    );
     assert.equal(applied[0].n, journalEntries());
   });
 
   it('the migration lock is free afterwards', async () => {
-    const { rows } = await pool().query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    const { rows } = await pool().query(
+      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
     assert.equal(rows[0].n, 0);
   });
 
   it('task_events rejects a duplicate (tenant_id, task_id, run_id, seq) but not the same seq for another run, task or tenant', async () => {
     const p = pool();
     const insert = (tenant: string, task: string, run: string, seq: number) =>
-      p.query(`INSERT INTO task_events (tenant_id, task_id, run_id, seq, from_state, to_state, at) VALUES ($1, $2, $3, $4, NULL, 'RECEIVED', now())`, [tenant, task, run, seq]);
+      p.query(
+        `INSERT INTO task_events (tenant_id, task_id, run_id, seq, from_state, to_state, at) VALUES ($1, $2, $3, $4, NULL, 'RECEIVED', now())`,
+        [tenant, task, run, seq],
+      );
     await insert('t1', 'task-1', 'run-a', 0);
     await assert.rejects(insert('t1', 'task-1', 'run-a', 0), (err: { code?: string; constraint?: string }) => {
       assert.equal(err.code, '23505');
@@ -138,14 +176,28 @@ describe('migrateDatabase on a fresh database', function () {
 
   it('verdicts and routing decisions are unique per run, not per task', async () => {
     const p = pool();
-    const verdict = (id: string, run: string) => p.query(`INSERT INTO verdicts (id, tenant_id, task_id, run_id, outcome, digest, payload) VALUES ($1, 't1', 'task-v', $2, 'PASS', 'sha256:x', '{}')`, [id, run]);
+    const verdict = (id: string, run: string) =>
+      p.query(
+        `INSERT INTO verdicts (id, tenant_id, task_id, run_id, outcome, digest, payload) VALUES ($1, 't1', 'task-v', $2, 'PASS', 'sha256:x', '{}')`,
+        [id, run],
+      );
     await verdict('v1', 'run-a');
     await verdict('v2', 'run-b');
-    await assert.rejects(verdict('v3', 'run-a'), (err: { constraint?: string }) => err.constraint === 'verdicts_run_uq');
-    const decision = (run: string) => p.query(`INSERT INTO routing_decisions (tenant_id, task_id, run_id, agent_id, task_type, reason, candidates) VALUES ('t1', 'task-v', $1, 'a', 'feature', 'r', '[]')`, [run]);
+    await assert.rejects(
+      verdict('v3', 'run-a'),
+      (err: { constraint?: string }) => err.constraint === 'verdicts_run_uq',
+    );
+    const decision = (run: string) =>
+      p.query(
+        `INSERT INTO routing_decisions (tenant_id, task_id, run_id, agent_id, task_type, reason, candidates) VALUES ('t1', 'task-v', $1, 'a', 'feature', 'r', '[]')`,
+        [run],
+      );
     await decision('run-a');
     await decision('run-b');
-    await assert.rejects(decision('run-a'), (err: { constraint?: string }) => err.constraint === 'routing_decisions_run_uq');
+    await assert.rejects(
+      decision('run-a'),
+      (err: { constraint?: string }) => err.constraint === 'routing_decisions_run_uq',
+    );
   });
 });
 
@@ -166,7 +218,7 @@ describe('run-scoping migration on a database that already holds tasks', functio
     await drop();
   });
 
-  it('keeps every earlier row, gives it run_id \'\' and applies the per-run keys', async () => {
+  it("keeps every earlier row, gives it run_id '' and applies the per-run keys", async () => {
     const older = migrationsBefore('0008_run_scoped_records');
     const client = await p.connect();
     try {
@@ -174,11 +226,21 @@ describe('run-scoping migration on a database that already holds tasks', functio
     } finally {
       client.release();
     }
-    await p.query(`INSERT INTO tasks (tenant_id, id, workflow_id, state, last_seq) VALUES ('t1', 'old', 'task/t1/old', 'COMPLETED', 9)`);
-    await p.query(`INSERT INTO task_events (tenant_id, task_id, seq, to_state, at) VALUES ('t1', 'old', 0, 'RECEIVED', now())`);
-    await p.query(`INSERT INTO verdicts (id, tenant_id, task_id, outcome, digest, payload) VALUES ('v-old', 't1', 'old', 'PASS', 'sha256:old', '{}')`);
-    await p.query(`INSERT INTO routing_decisions (tenant_id, task_id, agent_id, task_type, reason, candidates) VALUES ('t1', 'old', 'a', 'feature', 'r', '[]')`);
-    await p.query(`INSERT INTO agent_outcomes (tenant_id, task_id, agent_id, task_type, outcome, reward, latency_ms) VALUES ('t1', 'old', 'a', 'feature', 'PASS', 1, 10)`);
+    await p.query(
+      `INSERT INTO tasks (tenant_id, id, workflow_id, state, last_seq) VALUES ('t1', 'old', 'task/t1/old', 'COMPLETED', 9)`,
+    );
+    await p.query(
+      `INSERT INTO task_events (tenant_id, task_id, seq, to_state, at) VALUES ('t1', 'old', 0, 'RECEIVED', now())`,
+    );
+    await p.query(
+      `INSERT INTO verdicts (id, tenant_id, task_id, outcome, digest, payload) VALUES ('v-old', 't1', 'old', 'PASS', 'sha256:old', '{}')`,
+    );
+    await p.query(
+      `INSERT INTO routing_decisions (tenant_id, task_id, agent_id, task_type, reason, candidates) VALUES ('t1', 'old', 'a', 'feature', 'r', '[]')`,
+    );
+    await p.query(
+      `INSERT INTO agent_outcomes (tenant_id, task_id, agent_id, task_type, outcome, reward, latency_ms) VALUES ('t1', 'old', 'a', 'feature', 'PASS', 1, 10)`,
+    );
 
     await migrateDatabase(p);
 
@@ -187,8 +249,12 @@ describe('run-scoping migration on a database that already holds tasks', functio
       assert.deepEqual(rows, [{ run_id: '' }], table);
     }
     // The task's old verdict no longer stands in for a new run's: another run may have its own.
-    await p.query(`INSERT INTO verdicts (id, tenant_id, task_id, run_id, outcome, digest, payload) VALUES ('v-new', 't1', 'old', 'run-b', 'FAIL', 'sha256:new', '{}')`);
-    const { rows: applied } = await p.query<{ n: number }>(`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
+    await p.query(
+      `INSERT INTO verdicts (id, tenant_id, task_id, run_id, outcome, digest, payload) VALUES ('v-new', 't1', 'old', 'run-b', 'FAIL', 'sha256:new', '{}')`,
+    );
+    const { rows: applied } = await p.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`,
+    );
     assert.equal(applied[0].n, journalEntries());
   });
 });

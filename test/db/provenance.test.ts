@@ -13,10 +13,12 @@ import { testStack } from '../helpers/stack';
 
 async function chain(tenantId: string, n: number) {
   const db = testStack().database.db;
-  for (let i = 0; i < n; i++) await appendProvenance(db, { tenantId, eventKey: `e${i}`, kind: 'test.event', subject: `s${i}`, payload: { i } });
+  for (let i = 0; i < n; i++)
+    await appendProvenance(db, { tenantId, eventKey: `e${i}`, kind: 'test.event', subject: `s${i}`, payload: { i } });
 }
 
-const row = (tenantId: string, seq: number) => and(eq(provenanceEvents.tenantId, tenantId), eq(provenanceEvents.seq, seq));
+const row = (tenantId: string, seq: number) =>
+  and(eq(provenanceEvents.tenantId, tenantId), eq(provenanceEvents.seq, seq));
 
 describe('provenance chain', function () {
   this.timeout(60_000);
@@ -28,9 +30,22 @@ describe('provenance chain', function () {
     const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo() };
     const { runId } = await stack.client.submit(input);
     assert.equal((await stack.client.watch(input, undefined, 200)).state, 'COMPLETED');
-    await appendProvenance(stack.database.db, { tenantId: tenant, eventKey: runEventKey(input.taskId, runId, 'verdict'), kind: 'verdict.issued', subject: 'again', payload: {} });
-    const rows = await stack.database.db.select().from(provenanceEvents).where(eq(provenanceEvents.tenantId, tenant)).orderBy(provenanceEvents.seq);
-    assert.deepEqual(rows.map((r) => r.kind), ['task.submitted', 'task.routed', 'verdict.issued', 'change.delivered', 'task.completed']);
+    await appendProvenance(stack.database.db, {
+      tenantId: tenant,
+      eventKey: runEventKey(input.taskId, runId, 'verdict'),
+      kind: 'verdict.issued',
+      subject: 'again',
+      payload: {},
+    });
+    const rows = await stack.database.db
+      .select()
+      .from(provenanceEvents)
+      .where(eq(provenanceEvents.tenantId, tenant))
+      .orderBy(provenanceEvents.seq);
+    assert.deepEqual(
+      rows.map((r) => r.kind),
+      ['task.submitted', 'task.routed', 'verdict.issued', 'change.delivered', 'task.completed'],
+    );
     assert.deepEqual(await verifyProvenance(stack.database.db, tenant), { rows: 5, problems: [] });
     const cli = await arbiter(['provenance', 'verify', '--tenant', tenant], { DATABASE_URL: stack.databaseUrl });
     assert.equal(cli.code, 0, cli.stderr);
@@ -40,7 +55,10 @@ describe('provenance chain', function () {
   it('names an edited row', async () => {
     const tenant = uniqueId('tenant');
     await chain(tenant, 4);
-    await testStack().database.db.update(provenanceEvents).set({ payload: { i: 99 } }).where(row(tenant, 2));
+    await testStack()
+      .database.db.update(provenanceEvents)
+      .set({ payload: { i: 99 } })
+      .where(row(tenant, 2));
     const { problems } = await verifyProvenance(testStack().database.db, tenant);
     assert.equal(problems.length, 1);
     assert.match(problems[0], /^row seq 2 .*content does not match its hash \(altered\)/);
@@ -54,8 +72,14 @@ describe('provenance chain', function () {
     await chain(tenant, 4);
     await testStack().database.db.delete(provenanceEvents).where(row(tenant, 1));
     const { problems } = await verifyProvenance(testStack().database.db, tenant);
-    assert.ok(problems.some((p) => /^row seq 2 .*expected seq 1; a row before it was removed/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /^row seq 2 .*does not follow the row before it/.test(p)), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => /^row seq 2 .*expected seq 1; a row before it was removed/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => /^row seq 2 .*does not follow the row before it/.test(p)),
+      problems.join('\n'),
+    );
   });
 
   it('names reordered rows, even when the seq numbers are swapped back into order', async () => {
@@ -68,6 +92,9 @@ describe('provenance chain', function () {
       await tx.update(provenanceEvents).set({ seq: 2 }).where(row(tenant, -1));
     });
     const { problems } = await verifyProvenance(db, tenant);
-    assert.ok(problems.some((p) => /^row seq 1 .*does not follow/.test(p)), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => /^row seq 1 .*does not follow/.test(p)),
+      problems.join('\n'),
+    );
   });
 });

@@ -10,8 +10,16 @@ import os from 'node:os';
 import path from 'node:path';
 
 type EnvValue = string | number | boolean | null;
-interface LongPort { target: number | string; published?: number | string; host_ip?: string }
-interface LongVolume { type?: string; source?: string; target: string }
+interface LongPort {
+  target: number | string;
+  published?: number | string;
+  host_ip?: string;
+}
+interface LongVolume {
+  type?: string;
+  source?: string;
+  target: string;
+}
 interface Service {
   image?: string;
   build?: unknown;
@@ -82,7 +90,11 @@ function envOf(svc: Service): Record<string, string> {
   return out;
 }
 
-interface PortMapping { hostIp?: string; published?: string; target: string }
+interface PortMapping {
+  hostIp?: string;
+  published?: string;
+  target: string;
+}
 function portsOf(svc: Service): PortMapping[] {
   return (svc.ports ?? []).map((p) => {
     if (typeof p === 'object') {
@@ -92,7 +104,9 @@ function portsOf(svc: Service): PortMapping[] {
         target: String(p.target),
       };
     }
-    const parts = String(p).replace(/\/(tcp|udp)$/, '').split(':');
+    const parts = String(p)
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
     if (parts.length === 3) return { hostIp: parts[0], published: parts[1], target: parts[2] };
     if (parts.length === 2) return { published: parts[0], target: parts[1] };
     return { target: parts[0] };
@@ -102,9 +116,7 @@ function portsOf(svc: Service): PortMapping[] {
 function dependsOf(svc: Service): Record<string, string> {
   const deps = svc.depends_on ?? {};
   if (Array.isArray(deps)) return Object.fromEntries(deps.map((d) => [d, 'service_started']));
-  return Object.fromEntries(
-    Object.entries(deps).map(([k, v]) => [k, v?.condition ?? 'service_started']),
-  );
+  return Object.fromEntries(Object.entries(deps).map(([k, v]) => [k, v?.condition ?? 'service_started']));
 }
 
 function volumeMounts(svc: Service): LongVolume[] {
@@ -115,8 +127,7 @@ function volumeMounts(svc: Service): LongVolume[] {
   });
 }
 
-const asList = (v: string | string[] | undefined): string[] =>
-  v === undefined ? [] : Array.isArray(v) ? v : [v];
+const asList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** host:port of an address such as "temporal:7233". */
 function hostPort(address: string): { host: string; port: string } {
@@ -145,7 +156,13 @@ function jobScript(svc: Service): string {
   return raw.replaceAll('$$', '$');
 }
 
-interface ScriptRun { status: number | null; stdout: string; stderr: string; calls: string[][]; state: string }
+interface ScriptRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  calls: string[][];
+  state: string;
+}
 
 /** Runs a job script with fake executables first on PATH; each fake logs its argv to $FAKE_LOG. */
 function runScript(
@@ -171,7 +188,11 @@ function runScript(
       env: { ...env, PATH: `${bin}:/usr/local/bin:/usr/bin:/bin`, FAKE_LOG: log, FAKE_STATE: state },
     });
     const calls = fs.existsSync(log)
-      ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\x1f').slice(0, -1))
+      ? fs
+          .readFileSync(log, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split('\x1f').slice(0, -1))
       : [];
     const stateDump = fs.readdirSync(state).sort().join(',');
     return { status: res.status, stdout: res.stdout, stderr: res.stderr, calls, state: stateDump };
@@ -346,7 +367,10 @@ describe('deploy: docker-compose.yml', () => {
     const mounts = volumeMounts(worker);
     const home = mounts.find((m) => m.target === env.ARBITER_HOME);
     assert.ok(home?.source && compose.volumes && home.source in compose.volumes, 'ARBITER_HOME is a named volume');
-    assert.ok(mounts.some((m) => m.source === './repos' && m.target === '/repos'), 'repos bind mount');
+    assert.ok(
+      mounts.some((m) => m.source === './repos' && m.target === '/repos'),
+      'repos bind mount',
+    );
   });
 
   it('points the UI at the Temporal server', () => {
@@ -492,10 +516,7 @@ describe('deploy: docker-compose.yml', () => {
     it('is idempotent: a re-run with everything registered succeeds without changes', () => {
       const run = runScript(script, fakes, {}, (state) => {
         fs.writeFileSync(path.join(state, `ns-${worker.TEMPORAL_NAMESPACE}`), '');
-        fs.writeFileSync(
-          path.join(state, 'sa'),
-          SEARCH_ATTRIBUTES.map(([n, t]) => `${n.padEnd(20)} ${t}\n`).join(''),
-        );
+        fs.writeFileSync(path.join(state, 'sa'), SEARCH_ATTRIBUTES.map(([n, t]) => `${n.padEnd(20)} ${t}\n`).join(''));
       });
       assert.equal(run.status, 0, run.stderr);
       assert.ok(!run.calls.some((c) => c.slice(0, 3).join(' ') === 'operator namespace create'));
@@ -520,8 +541,15 @@ describe('deploy: docker-compose.yml', () => {
   });
 });
 
-interface Instruction { op: string; args: string }
-interface Stage { image: string; name?: string; body: Instruction[] }
+interface Instruction {
+  op: string;
+  args: string;
+}
+interface Stage {
+  image: string;
+  name?: string;
+  body: Instruction[];
+}
 
 /** Dockerfile instructions with continuation lines joined and comment lines dropped. */
 function dockerInstructions(text: string): Instruction[] {
@@ -598,19 +626,28 @@ describe('deploy: Dockerfile', () => {
       `runtime copies ${compilerOptions.outDir}/ from the ${build.name} stage`,
     );
     for (const dir of ['bin', 'db/migrations']) {
-      assert.ok(copies.some((c) => c.split(' ').some((p) => p.endsWith(`/${dir}`) || p === dir)), `copies ${dir}`);
+      assert.ok(
+        copies.some((c) => c.split(' ').some((p) => p.endsWith(`/${dir}`) || p === dir)),
+        `copies ${dir}`,
+      );
     }
   });
 
   it('installs git and bubblewrap with apt-get and cleans the lists', () => {
     const apt = runs(runtime.body).find((r) => /apt-get install/.test(r));
     assert.ok(apt, 'runtime stage apt-get installs');
-    const pkgs = apt.split('&&').find((p) => p.includes('apt-get install'))!.split(' ');
+    const pkgs = apt
+      .split('&&')
+      .find((p) => p.includes('apt-get install'))!
+      .split(' ');
     assert.ok(pkgs.includes('git'), 'git');
     assert.ok(pkgs.includes('bubblewrap'), 'bubblewrap');
     assert.match(apt, /apt-get update/);
     assert.match(apt, /rm -rf \/var\/lib\/apt\/lists/);
-    assert.ok(runs(runtime.body).some((r) => /\bnpm ci\b.*--omit=dev/.test(r)), 'production deps only');
+    assert.ok(
+      runs(runtime.body).some((r) => /\bnpm ci\b.*--omit=dev/.test(r)),
+      'production deps only',
+    );
   });
 
   it('runs as a non-root user that owns ARBITER_HOME', () => {
@@ -620,7 +657,10 @@ describe('deploy: Dockerfile', () => {
     assert.ok(!['root', '0', 'root:root', '0:0'].includes(user), `USER ${user} is not root`);
     const setup = runs(runtime.body).join(' && ');
     assert.match(setup, new RegExp(`useradd\\b[^&]*\\b${user}\\b`), `user ${user} is created`);
-    const envLine = runtime.body.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
+    const envLine = runtime.body
+      .filter((i) => i.op === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
     const home = /ARBITER_HOME=(\S+)/.exec(envLine)?.[1];
     assert.equal(home, '/var/lib/arbiter');
     assert.match(setup, new RegExp(`chown [^&]*${user}[^&]* ${home}`), 'ARBITER_HOME owned by the user');
@@ -661,8 +701,20 @@ describe('deploy: .dockerignore', () => {
   });
 
   it('keeps everything the image build needs', () => {
-    for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'bin/arbiter.js',
-      'db', 'db/migrations', 'workers', 'client', 'domain', 'workflows', 'activities']) {
+    for (const p of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'bin',
+      'bin/arbiter.js',
+      'db',
+      'db/migrations',
+      'workers',
+      'client',
+      'domain',
+      'workflows',
+      'activities',
+    ]) {
       assert.ok(!ignored(p), `${p} must reach the build`);
     }
   });

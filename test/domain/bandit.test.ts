@@ -1,6 +1,14 @@
 /** Thompson sampling: reproducible, exploring early, converging on the better agent. */
 import assert from 'node:assert/strict';
-import { hashSeed, posteriorMean, rewardFor, sampleBeta, seededRandom, thompsonChoose, type ArmStats } from '../../domain/bandit';
+import {
+  hashSeed,
+  posteriorMean,
+  rewardFor,
+  sampleBeta,
+  seededRandom,
+  thompsonChoose,
+  type ArmStats,
+} from '../../domain/bandit';
 
 describe('bandit', () => {
   it('the same inputs and seed give the same decision, in any candidate order', () => {

@@ -104,7 +104,8 @@ describe('lifecycle transition table', () => {
     for (const from of TERMINALS) {
       assert.equal(isTerminal(from), true);
       assert.deepEqual(nextStates(from), []);
-      for (const to of TASK_STATES) assert.throws(() => assertTransition(from, to), IllegalTransitionError, `${from} -> ${to}`);
+      for (const to of TASK_STATES)
+        assert.throws(() => assertTransition(from, to), IllegalTransitionError, `${from} -> ${to}`);
     }
     for (const from of NON_TERMINALS) assert.equal(isTerminal(from), false, from);
   });
@@ -115,14 +116,17 @@ describe('lifecycle transition table', () => {
   });
 
   it('IllegalTransitionError names both states', () => {
-    assert.throws(() => assertTransition('COMPLETED', 'EXECUTING'), (e: unknown) => {
-      assert.ok(e instanceof IllegalTransitionError);
-      assert.ok(e instanceof Error);
-      assert.equal(e.name, 'IllegalTransitionError');
-      assert.equal(e.from, 'COMPLETED');
-      assert.equal(e.to, 'EXECUTING');
-      assert.equal(e.message, 'illegal lifecycle transition COMPLETED -> EXECUTING');
-      return true;
-    });
+    assert.throws(
+      () => assertTransition('COMPLETED', 'EXECUTING'),
+      (e: unknown) => {
+        assert.ok(e instanceof IllegalTransitionError);
+        assert.ok(e instanceof Error);
+        assert.equal(e.name, 'IllegalTransitionError');
+        assert.equal(e.from, 'COMPLETED');
+        assert.equal(e.to, 'EXECUTING');
+        assert.equal(e.message, 'illegal lifecycle transition COMPLETED -> EXECUTING');
+        return true;
+      },
+    );
   });
 });

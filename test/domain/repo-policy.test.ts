@@ -10,31 +10,49 @@ import { DEFAULT_REPO_POLICY, gateNameClashes, normaliseRepoPolicy } from '../..
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-const corpus = (file: string) => readFileSync(path.join(projectRoot(), 'test/fixtures/caws-corpus/policies', file), 'utf8');
+const corpus = (file: string) =>
+  readFileSync(path.join(projectRoot(), 'test/fixtures/caws-corpus/policies', file), 'utf8');
 
 describe('repository policy', () => {
   it('loads the current CAWS policy.yaml: budgets, gate modes, approvers', () => {
     const policy = normaliseRepoPolicy(parse(corpus('caws-head-policy.yaml')));
     assert.equal(policy.source, 'current');
-    assert.deepEqual(policy.tiers, { 1: { maxFiles: 10, maxLoc: 250, maxBytes: KiB * 256 }, 2: { maxFiles: 100, maxLoc: 10000, maxBytes: MiB * 8 }, 3: { maxFiles: 500, maxLoc: 40000, maxBytes: MiB * 32 } });
+    assert.deepEqual(policy.tiers, {
+      1: { maxFiles: 10, maxLoc: 250, maxBytes: KiB * 256 },
+      2: { maxFiles: 100, maxLoc: 10000, maxBytes: MiB * 8 },
+      3: { maxFiles: 500, maxLoc: 40000, maxBytes: MiB * 32 },
+    });
     assert.equal(policy.allowSymlinks, false);
     assert.equal(policy.gateModes.budget, 'block');
     assert.equal(policy.gateModes.scope, 'block');
     assert.equal(policy.gateModes.spec, 'block');
     assert.equal(policy.gateModes.god_object, 'warn');
-    assert.deepEqual(policy.waivers, { enabled: true, minApprovers: { 1: 2, 2: 2, 3: 2 }, windowHours: 24, maxExpiryDays: 90 });
+    assert.deepEqual(policy.waivers, {
+      enabled: true,
+      minApprovers: { 1: 2, 2: 2, 3: 2 },
+      windowHours: 24,
+      maxExpiryDays: 90,
+    });
     assert.deepEqual(policy.commands, []);
   });
 
   it('loads the legacy tier-policy.json', () => {
     const policy = normaliseRepoPolicy(JSON.parse(corpus('legacy-tier-policy.json')));
     assert.equal(policy.source, 'legacy');
-    assert.deepEqual(policy.tiers, { 1: { maxFiles: 40, maxLoc: 1500, maxBytes: KiB * 256 }, 2: { maxFiles: 25, maxLoc: 1000, maxBytes: MiB * 8 }, 3: { maxFiles: 15, maxLoc: 600, maxBytes: MiB * 32 } });
+    assert.deepEqual(policy.tiers, {
+      1: { maxFiles: 40, maxLoc: 1500, maxBytes: KiB * 256 },
+      2: { maxFiles: 25, maxLoc: 1000, maxBytes: MiB * 8 },
+      3: { maxFiles: 15, maxLoc: 600, maxBytes: MiB * 32 },
+    });
   });
 
   it('uses the defaults without a policy and for tiers a policy leaves out', () => {
     assert.deepEqual(normaliseRepoPolicy(undefined), DEFAULT_REPO_POLICY);
-    const partial = normaliseRepoPolicy({ version: 1, risk_tiers: { '2': { max_files: 5, max_loc: 50 }, '3': { max_files: 5, max_loc: 50, max_bytes: 100 } }, gates: { scope_boundary: { enabled: false } } });
+    const partial = normaliseRepoPolicy({
+      version: 1,
+      risk_tiers: { '2': { max_files: 5, max_loc: 50 }, '3': { max_files: 5, max_loc: 50, max_bytes: 100 } },
+      gates: { scope_boundary: { enabled: false } },
+    });
     assert.deepEqual(partial.tiers[2], { maxFiles: 5, maxLoc: 50, maxBytes: MiB * 8 });
     assert.deepEqual(partial.tiers[3], { maxFiles: 5, maxLoc: 50, maxBytes: 100 });
     assert.deepEqual(partial.tiers[1], { maxFiles: 10, maxLoc: 250, maxBytes: KiB * 256 });
@@ -42,24 +60,53 @@ describe('repository policy', () => {
   });
 
   it('refuses a malformed policy, naming each field', () => {
-    const bad = () => normaliseRepoPolicy({ risk_tiers: { '1': { max_files: -1, max_loc: 10 } }, gates: { budget_limit: { mode: 'sometimes' } } });
+    const bad = () =>
+      normaliseRepoPolicy({
+        risk_tiers: { '1': { max_files: -1, max_loc: 10 } },
+        gates: { budget_limit: { mode: 'sometimes' } },
+      });
     assert.throws(bad, (err: unknown) => {
       assert.ok(err instanceof PolicyInvalidError);
-      assert.ok(err.problems.some((p) => p.startsWith('risk_tiers.1.max_files: ')), err.problems.join('; '));
-      assert.ok(err.problems.some((p) => p.startsWith('gates.budget_limit.mode: ')), err.problems.join('; '));
+      assert.ok(
+        err.problems.some((p) => p.startsWith('risk_tiers.1.max_files: ')),
+        err.problems.join('; '),
+      );
+      assert.ok(
+        err.problems.some((p) => p.startsWith('gates.budget_limit.mode: ')),
+        err.problems.join('; '),
+      );
       return true;
     });
     assert.throws(() => normaliseRepoPolicy({ '1': { max_files: 1 }, '2': {}, '3': {} }), /1\.max_loc: Required/);
     assert.throws(() => normaliseRepoPolicy(['not', 'a', 'map']), /\(root\): must be a mapping/);
-    assert.throws(() => normaliseRepoPolicy({ version: 1, arbiter: { allow_symlinks: 'yes' } }), /arbiter\.allow_symlinks: Expected boolean/);
-    assert.throws(() => normaliseRepoPolicy({ version: 1, arbiter: { allow_everything: true } }), /arbiter: Unrecognized key/);
+    assert.throws(
+      () => normaliseRepoPolicy({ version: 1, arbiter: { allow_symlinks: 'yes' } }),
+      /arbiter\.allow_symlinks: Expected boolean/,
+    );
+    assert.throws(
+      () => normaliseRepoPolicy({ version: 1, arbiter: { allow_everything: true } }),
+      /arbiter: Unrecognized key/,
+    );
   });
 
   it("refuses policy gates named like Arbiter's gates or with names no checkout folder can take", () => {
-    assert.throws(() => normaliseRepoPolicy({ version: 1, gates: { Tree: { command: ['true'] } } }), /gates\.Tree: gate name 'Tree' is reserved/);
-    assert.throws(() => normaliseRepoPolicy({ version: 1, gates: { 'unit tests': { command: ['true'] } } }), /gates\.unit tests: a gate with a command must have a short identifier/);
-    assert.throws(() => normaliseRepoPolicy({ version: 1, gates: { 'acceptance-A1': { command: ['true'] } } }), /reserved/);
-    assert.equal(normaliseRepoPolicy({ version: 1, gates: { spec_completeness: { mode: 'warn' } } }).gateModes.spec, 'warn', 'a gate without a command may still set a mode');
+    assert.throws(
+      () => normaliseRepoPolicy({ version: 1, gates: { Tree: { command: ['true'] } } }),
+      /gates\.Tree: gate name 'Tree' is reserved/,
+    );
+    assert.throws(
+      () => normaliseRepoPolicy({ version: 1, gates: { 'unit tests': { command: ['true'] } } }),
+      /gates\.unit tests: a gate with a command must have a short identifier/,
+    );
+    assert.throws(
+      () => normaliseRepoPolicy({ version: 1, gates: { 'acceptance-A1': { command: ['true'] } } }),
+      /reserved/,
+    );
+    assert.equal(
+      normaliseRepoPolicy({ version: 1, gates: { spec_completeness: { mode: 'warn' } } }).gateModes.spec,
+      'warn',
+      'a gate without a command may still set a mode',
+    );
   });
 
   it('allows symlinks only when the policy says so', () => {
@@ -67,7 +114,12 @@ describe('repository policy', () => {
   });
 
   it('names the submitter gates that clash with the policy gates, ignoring case', () => {
-    const policy = normaliseRepoPolicy({ version: 1, gates: { tests: { command: ['npm', 'test'] }, lint: { enabled: false, command: ['x'] } } });
-    assert.deepEqual(gateNameClashes([{ name: 'Tests' }, { name: 'lint' }, { name: 'extra' }], policy), ["'Tests' is the repository policy's gate of that name, which always runs"]);
+    const policy = normaliseRepoPolicy({
+      version: 1,
+      gates: { tests: { command: ['npm', 'test'] }, lint: { enabled: false, command: ['x'] } },
+    });
+    assert.deepEqual(gateNameClashes([{ name: 'Tests' }, { name: 'lint' }, { name: 'extra' }], policy), [
+      "'Tests' is the repository policy's gate of that name, which always runs",
+    ]);
   });
 });

@@ -7,11 +7,17 @@ type Raw = Record<string, unknown>;
 /** A minimal valid current-format spec; tests override one thing at a time. */
 function spec(overrides: Raw = {}, drop: string[] = []): Raw {
   const raw: Raw = {
-    id: 'FEAT-1', title: 'A valid spec', risk_tier: 2, mode: 'feature', lifecycle_state: 'active',
+    id: 'FEAT-1',
+    title: 'A valid spec',
+    risk_tier: 2,
+    mode: 'feature',
+    lifecycle_state: 'active',
     blast_radius: { modules: ['src'], data_migration: false },
-    scope: { in: ['src/'], out: ['src/vendor/'] }, invariants: ['tests stay green'],
+    scope: { in: ['src/'], out: ['src/vendor/'] },
+    invariants: ['tests stay green'],
     acceptance: [{ id: 'A1', given: 'g', when: 'w', then: 't' }],
-    non_functional: {}, contracts: [{ name: 'api', type: 'api', path: 'docs/api.md' }],
+    non_functional: {},
+    contracts: [{ name: 'api', type: 'api', path: 'docs/api.md' }],
     ...overrides,
   };
   for (const key of drop) delete raw[key];
@@ -29,12 +35,17 @@ function warningsOf(result: SpecValidationResult): string[] {
 }
 
 function hasPrefix(list: string[], prefix: string): void {
-  assert.ok(list.some((p) => p.startsWith(prefix)), `no "${prefix}" in:\n  ${list.join('\n  ')}`);
+  assert.ok(
+    list.some((p) => p.startsWith(prefix)),
+    `no "${prefix}" in:\n  ${list.join('\n  ')}`,
+  );
 }
 
 describe('validateWorkingSpec: targeted rules', () => {
   it('accepts the minimal spec cleanly and normalises it', () => {
-    const result = validateWorkingSpec(spec({ acceptance: [{ id: 'A1', given: 'g', when: 'w', then: 't', test_command: 'npm test' }] }));
+    const result = validateWorkingSpec(
+      spec({ acceptance: [{ id: 'A1', given: 'g', when: 'w', then: 't', test_command: 'npm test' }] }),
+    );
     assert.deepEqual(warningsOf(result), []);
     assert.ok(result.ok);
     assert.deepEqual(result.spec.scope, { in: ['src/**'], out: ['src/vendor/**'] });
@@ -66,38 +77,67 @@ describe('validateWorkingSpec: targeted rules', () => {
   });
 
   it('rejects missing acceptance at every tier, empty acceptance at tiers 1 and 2', () => {
-    for (const tier of [1, 2, 3]) hasPrefix(problemsOf(validateWorkingSpec(spec({ risk_tier: tier }, ['acceptance']))), 'acceptance: required');
+    for (const tier of [1, 2, 3])
+      hasPrefix(problemsOf(validateWorkingSpec(spec({ risk_tier: tier }, ['acceptance']))), 'acceptance: required');
     hasPrefix(problemsOf(validateWorkingSpec(spec({ acceptance: [] }))), 'acceptance: no acceptance criteria; tier 2');
-    hasPrefix(warningsOf(validateWorkingSpec(spec({ risk_tier: 3, acceptance: [] }))), 'acceptance: no acceptance criteria');
+    hasPrefix(
+      warningsOf(validateWorkingSpec(spec({ risk_tier: 3, acceptance: [] }))),
+      'acceptance: no acceptance criteria',
+    );
   });
 
   it('names each broken acceptance item by index', () => {
-    const problems = problemsOf(validateWorkingSpec(spec({
-      acceptance: [{ id: 'A1', given: 'g', when: 'w' }, { id: 'A1', given: 'g', when: 'w', then: 't' }, 'A3'],
-    })));
-    hasPrefix(problemsOf(validateWorkingSpec(spec({ acceptance: [{ id: 'A1', given: 'g', when: 'w', then: '' }] }))), 'acceptance[0].then: must not be empty');
+    const problems = problemsOf(
+      validateWorkingSpec(
+        spec({
+          acceptance: [{ id: 'A1', given: 'g', when: 'w' }, { id: 'A1', given: 'g', when: 'w', then: 't' }, 'A3'],
+        }),
+      ),
+    );
+    hasPrefix(
+      problemsOf(validateWorkingSpec(spec({ acceptance: [{ id: 'A1', given: 'g', when: 'w', then: '' }] }))),
+      'acceptance[0].then: must not be empty',
+    );
     hasPrefix(problems, 'acceptance[0].then: required');
     hasPrefix(problems, 'acceptance[2]: must be a mapping');
   });
 
   it('rejects duplicate acceptance ids', () => {
     const item = { id: 'A1', given: 'g', when: 'w', then: 't' };
-    hasPrefix(problemsOf(validateWorkingSpec(spec({ acceptance: [item, item] }))), 'acceptance[1].id: duplicate id "A1"');
+    hasPrefix(
+      problemsOf(validateWorkingSpec(spec({ acceptance: [item, item] }))),
+      'acceptance[1].id: duplicate id "A1"',
+    );
   });
 
   it('lists every problem, not just the first', () => {
-    const problems = problemsOf(validateWorkingSpec(spec({ risk_tier: 9, title: '', scope: { in: 'src/' } }, ['id', 'acceptance'])));
-    for (const p of ['risk_tier:', 'id: required', 'title: must not be empty', 'scope.in: must be a list', 'acceptance: required']) hasPrefix(problems, p);
+    const problems = problemsOf(
+      validateWorkingSpec(spec({ risk_tier: 9, title: '', scope: { in: 'src/' } }, ['id', 'acceptance'])),
+    );
+    for (const p of [
+      'risk_tier:',
+      'id: required',
+      'title: must not be empty',
+      'scope.in: must be a list',
+      'acceptance: required',
+    ])
+      hasPrefix(problems, p);
   });
 
   it('rejects prose scope at tier 1, naming each entry', () => {
-    const problems = problemsOf(validateWorkingSpec(spec({ risk_tier: 1, scope: { in: ['src/', 'user authentication'], out: ['other packages'] } })));
+    const problems = problemsOf(
+      validateWorkingSpec(
+        spec({ risk_tier: 1, scope: { in: ['src/', 'user authentication'], out: ['other packages'] } }),
+      ),
+    );
     hasPrefix(problems, 'scope.in[1]: "user authentication" is prose, not a path glob; tier 1');
     hasPrefix(problems, 'scope.out[0]: "other packages" is prose');
   });
 
   it('warns about prose scope at tier 3 and keeps it verbatim but unenforced', () => {
-    const result = validateWorkingSpec(spec({ risk_tier: 3, scope: { in: ['src/', 'TODO: list files'], out: ['the legacy  module'] } }));
+    const result = validateWorkingSpec(
+      spec({ risk_tier: 3, scope: { in: ['src/', 'TODO: list files'], out: ['the legacy  module'] } }),
+    );
     const warnings = warningsOf(result);
     hasPrefix(warnings, 'scope.in[1]: "TODO: list files" is prose');
     hasPrefix(warnings, 'scope.out[0]: "the legacy module" is prose');
@@ -108,13 +148,24 @@ describe('validateWorkingSpec: targeted rules', () => {
   });
 
   it('treats an empty enforceable scope.in as a tier-1 problem and a tier-2/3 warning', () => {
-    hasPrefix(problemsOf(validateWorkingSpec(spec({ risk_tier: 1, scope: { in: [] } }))), 'scope.in: no enforceable path');
-    hasPrefix(problemsOf(validateWorkingSpec(spec({ risk_tier: 1 }, ['scope']))), 'scope.in: no enforceable path (scope is missing)');
-    hasPrefix(warningsOf(validateWorkingSpec(spec({ scope: { in: null, out: null } }))), 'scope.in: no enforceable path');
+    hasPrefix(
+      problemsOf(validateWorkingSpec(spec({ risk_tier: 1, scope: { in: [] } }))),
+      'scope.in: no enforceable path',
+    );
+    hasPrefix(
+      problemsOf(validateWorkingSpec(spec({ risk_tier: 1 }, ['scope']))),
+      'scope.in: no enforceable path (scope is missing)',
+    );
+    hasPrefix(
+      warningsOf(validateWorkingSpec(spec({ scope: { in: null, out: null } }))),
+      'scope.in: no enforceable path',
+    );
   });
 
   it('rejects scope paths outside the repository at any tier', () => {
-    const problems = problemsOf(validateWorkingSpec(spec({ risk_tier: 3, scope: { in: ['/etc/', 'src/../../x'], out: [] } })));
+    const problems = problemsOf(
+      validateWorkingSpec(spec({ risk_tier: 3, scope: { in: ['/etc/', 'src/../../x'], out: [] } })),
+    );
     hasPrefix(problems, 'scope.in[0]: "/etc/" must be relative');
     hasPrefix(problems, 'scope.in[1]:');
   });
@@ -131,24 +182,36 @@ describe('validateWorkingSpec: targeted rules', () => {
 
   it('validates change_budget in legacy specs and forbids it in current ones', () => {
     const legacy = { threats: [] };
-    const ok = validateWorkingSpec(spec({ ...legacy, change_budget: { max_files: 3, max_loc: 90 } }, ['lifecycle_state']));
+    const ok = validateWorkingSpec(
+      spec({ ...legacy, change_budget: { max_files: 3, max_loc: 90 } }, ['lifecycle_state']),
+    );
     assert.ok(ok.ok && ok.spec.format === 'legacy');
     assert.deepEqual(ok.ok && ok.spec.changeBudget, { maxFiles: 3, maxLoc: 90 });
-    const bad = problemsOf(validateWorkingSpec(spec({ ...legacy, change_budget: { max_files: 0, max_loc: 'lots' } }, ['lifecycle_state'])));
+    const bad = problemsOf(
+      validateWorkingSpec(spec({ ...legacy, change_budget: { max_files: 0, max_loc: 'lots' } }, ['lifecycle_state'])),
+    );
     hasPrefix(bad, 'change_budget.max_files: must be greater than 0');
     hasPrefix(bad, 'change_budget.max_loc: must be a number');
-    hasPrefix(problemsOf(validateWorkingSpec(spec({ change_budget: { max_files: 3, max_loc: 90 } }))), 'change_budget: not allowed');
+    hasPrefix(
+      problemsOf(validateWorkingSpec(spec({ change_budget: { max_files: 3, max_loc: 90 } }))),
+      'change_budget: not allowed',
+    );
   });
 
   it('allows unknown extra fields (warned in the closed current format)', () => {
     hasPrefix(warningsOf(validateWorkingSpec(spec({ tasks: [{ id: 'T1' }] }))), 'unknown fields ignored: tasks');
-    assert.ok(validateWorkingSpec(spec({ tasks: [], change_budget: { max_files: 1, max_loc: 1 } }, ['lifecycle_state'])).ok);
+    assert.ok(
+      validateWorkingSpec(spec({ tasks: [], change_budget: { max_files: 1, max_loc: 1 } }, ['lifecycle_state'])).ok,
+    );
   });
 
   it('enforces the current-format vocabularies only on current specs', () => {
     hasPrefix(problemsOf(validateWorkingSpec(spec({ mode: 'development' }))), 'mode: must be one of');
     hasPrefix(problemsOf(validateWorkingSpec(spec({ lifecycle_state: 'done' }))), 'lifecycle_state: must be one of');
-    hasPrefix(warningsOf(validateWorkingSpec(spec({ mode: 'development', status: 'draft' }, ['lifecycle_state']))), 'mode: "development" is not a CAWS mode');
+    hasPrefix(
+      warningsOf(validateWorkingSpec(spec({ mode: 'development', status: 'draft' }, ['lifecycle_state']))),
+      'mode: "development" is not a CAWS mode',
+    );
   });
 });
 
@@ -156,7 +219,10 @@ describe('normaliseScopeEntry', () => {
   it('turns CAWS entries into globs', () => {
     assert.deepEqual(normaliseScopeEntry('src/'), ['src/**']);
     assert.deepEqual(normaliseScopeEntry('./docs//api/'), ['docs/api/**']);
-    assert.deepEqual(normaliseScopeEntry('packages/quality-gates'), ['packages/quality-gates', 'packages/quality-gates/**']);
+    assert.deepEqual(normaliseScopeEntry('packages/quality-gates'), [
+      'packages/quality-gates',
+      'packages/quality-gates/**',
+    ]);
     assert.deepEqual(normaliseScopeEntry('*.md'), ['*.md']);
     assert.deepEqual(normaliseScopeEntry('packages/*/dist/'), ['packages/*/dist/**']);
     assert.deepEqual(normaliseScopeEntry('.'), ['**']);

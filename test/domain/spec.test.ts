@@ -24,12 +24,18 @@ function load(rel: string): unknown {
 }
 
 function yamlFiles(folder: string): string[] {
-  const files = fs.readdirSync(path.join(CORPUS, folder)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = fs
+    .readdirSync(path.join(CORPUS, folder))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   assert.ok(files.length > 0, `no YAML files in ${folder}`);
   return files;
 }
 
-function accept(raw: unknown, options?: Parameters<typeof validateWorkingSpec>[1]): { spec: WorkingSpec; warnings: string[] } {
+function accept(
+  raw: unknown,
+  options?: Parameters<typeof validateWorkingSpec>[1],
+): { spec: WorkingSpec; warnings: string[] } {
   const result = validateWorkingSpec(raw, options);
   if (!result.ok) assert.fail(`rejected:\n  ${result.problems.join('\n  ')}`);
   return { spec: result.spec, warnings: result.warnings };
@@ -45,10 +51,18 @@ function assertNormalised(spec: WorkingSpec, warnings: string[]): void {
     assert.ok(!glob.endsWith('/'), `scope entry ${glob} normalised`);
   }
   // Never silently allow everything: an empty allow-list is always called out.
-  if (spec.scope.in.length === 0) assert.ok(warnings.some((w) => w.startsWith('scope.in:')), 'empty scope.in warned');
+  if (spec.scope.in.length === 0)
+    assert.ok(
+      warnings.some((w) => w.startsWith('scope.in:')),
+      'empty scope.in warned',
+    );
   // Every prose entry is reported by name.
   const proseCount = spec.unenforceableScope.in.length + spec.unenforceableScope.out.length;
-  assert.equal(warnings.filter((w) => / is prose, not a path glob/.test(w)).length, proseCount, 'one warning per prose entry');
+  assert.equal(
+    warnings.filter((w) => / is prose, not a path glob/.test(w)).length,
+    proseCount,
+    'one warning per prose entry',
+  );
 }
 
 describe('CAWS corpus: current-format specs (specs/)', () => {
@@ -87,14 +101,19 @@ describe('CAWS corpus: legacy-format specs (legacy-working-specs/)', () => {
   });
 
   it('reports prose-only scope (PROJECT-001 demo) and admits nothing', () => {
-    const { spec, warnings } = accept(load('legacy-working-specs/packages_caws-cli_demo-project_.caws_working-spec@38202513.yaml'));
+    const { spec, warnings } = accept(
+      load('legacy-working-specs/packages_caws-cli_demo-project_.caws_working-spec@38202513.yaml'),
+    );
     assert.deepEqual(spec.scope, { in: [], out: [] });
     assert.deepEqual(spec.unenforceableScope, {
       in: ['user authentication', 'api endpoints'],
       out: ['legacy authentication', 'deprecated endpoints'],
     });
     for (const p of ['scope.in[0]', 'scope.in[1]', 'scope.out[0]', 'scope.out[1]']) {
-      assert.ok(warnings.some((w) => w.startsWith(`${p}:`)), `warning names ${p}`);
+      assert.ok(
+        warnings.some((w) => w.startsWith(`${p}:`)),
+        `warning names ${p}`,
+      );
     }
     assert.ok(warnings.some((w) => w.startsWith('scope.in: no enforceable path')));
   });
@@ -140,7 +159,9 @@ describe('CAWS corpus: negative fixture', () => {
   it('is byte-identical to a legacy spec, so only the current-format reading can reject it', () => {
     // CAWS keeps it as a negative fixture for its *current* schema: a live spec still
     // carrying change_budget. Read as legacy (auto-detection) the same bytes are valid.
-    const legacy = fs.readFileSync(path.join(CORPUS, 'legacy-working-specs/caws_dx-improvements-working-spec@036514fd.yaml'));
+    const legacy = fs.readFileSync(
+      path.join(CORPUS, 'legacy-working-specs/caws_dx-improvements-working-spec@036514fd.yaml'),
+    );
     assert.ok(fs.readFileSync(path.join(CORPUS, NEGATIVE)).equals(legacy));
     assert.equal(accept(load(NEGATIVE)).spec.format, 'legacy');
   });
@@ -150,12 +171,21 @@ describe('CAWS corpus: negative fixture', () => {
     assert.equal(result.ok, false);
     const problems = result.ok ? [] : result.problems;
     const expected = [
-      'lifecycle_state: required', 'change_budget: not allowed', 'threats: legacy-format field',
-      'migrations: legacy-format field', 'observability: must be a list',
+      'lifecycle_state: required',
+      'change_budget: not allowed',
+      'threats: legacy-format field',
+      'migrations: legacy-format field',
+      'observability: must be a list',
       ...[0, 1, 2].flatMap((i) => [`contracts[${i}].name: required`, `contracts[${i}].type: must be one of`]),
-      'non_functional.a11y:', 'non_functional.perf:', 'non_functional.dx:',
+      'non_functional.a11y:',
+      'non_functional.perf:',
+      'non_functional.dx:',
     ];
-    for (const prefix of expected) assert.ok(problems.some((p) => p.startsWith(prefix)), `missing problem "${prefix}" in:\n${problems.join('\n')}`);
+    for (const prefix of expected)
+      assert.ok(
+        problems.some((p) => p.startsWith(prefix)),
+        `missing problem "${prefix}" in:\n${problems.join('\n')}`,
+      );
     assert.equal(problems.length, expected.length, problems.join('\n'));
   });
 

@@ -12,12 +12,17 @@ const all = (items: TreeItem[]) => new Set(items.map((i) => i.path));
 describe('treeProblems', () => {
   it('refuses a gitlink, naming it', () => {
     const items = [file('a.js'), { mode: '160000', path: 'vendor/sub' }];
-    assert.deepEqual(treeProblems(items, all(items), { allowSymlinks: true }), ['vendor/sub is a gitlink (submodule entry); submodules are refused']);
+    assert.deepEqual(treeProblems(items, all(items), { allowSymlinks: true }), [
+      'vendor/sub is a gitlink (submodule entry); submodules are refused',
+    ]);
   });
 
   it('refuses symlinks unless allowed, and escaping ones always', () => {
     const inside = [file('src/a.js'), link('src/b.js', 'a.js')];
-    assert.match(treeProblems(inside, all(inside), { allowSymlinks: false })[0], /src\/b\.js is a symlink .*does not allow symlinks/);
+    assert.match(
+      treeProblems(inside, all(inside), { allowSymlinks: false })[0],
+      /src\/b\.js is a symlink .*does not allow symlinks/,
+    );
     assert.deepEqual(treeProblems(inside, all(inside), { allowSymlinks: true }), []);
     for (const target of ['/etc/passwd', '../../x', '../..', 'a/../../..']) {
       const items = [link('src/leak', target)];
@@ -27,7 +32,10 @@ describe('treeProblems', () => {
 
   it('follows other links: a link through a link to the root, then up, escapes', () => {
     const items = [link('root', '.'), link('src/up', '../root/..')];
-    assert.match(treeProblems(items, all(items), { allowSymlinks: true }).join(), /src\/up is a symlink to '..\/root\/..', outside the tree/);
+    assert.match(
+      treeProblems(items, all(items), { allowSymlinks: true }).join(),
+      /src\/up is a symlink to '..\/root\/..', outside the tree/,
+    );
     const loop = [link('a', 'b'), link('b', 'a')];
     assert.equal(treeProblems(loop, all(loop), { allowSymlinks: true }).length, 2);
   });
@@ -56,10 +64,20 @@ describe('scope', () => {
 describe('protected paths', () => {
   it('match at any depth where the design says so, ignoring case', () => {
     const tier3 = protectedPathMatcher(3);
-    for (const p of ['.caws/policy.yaml', '.CAWS/Policy.yaml', '.GitHub/workflows/ci.yml', 'src/CodeOwners', 'a/b/.GITATTRIBUTES', 'lib/.gitmodules', '.husky/pre-commit', 'Jenkinsfile']) {
+    for (const p of [
+      '.caws/policy.yaml',
+      '.CAWS/Policy.yaml',
+      '.GitHub/workflows/ci.yml',
+      'src/CodeOwners',
+      'a/b/.GITATTRIBUTES',
+      'lib/.gitmodules',
+      '.husky/pre-commit',
+      'Jenkinsfile',
+    ]) {
       assert.equal(tier3(p), true, p);
     }
-    for (const p of ['src/app.js', '.github/settings.yml', 'src/.npmrc', 'docs/caws.md']) assert.equal(tier3(p), false, p);
+    for (const p of ['src/app.js', '.github/settings.yml', 'src/.npmrc', 'docs/caws.md'])
+      assert.equal(tier3(p), false, p);
     assert.equal(protectedPathMatcher(1)('.github/settings.yml'), true);
     assert.equal(protectedPathMatcher(1)('pkg/.env.local'), true);
     for (const p of ['.envrc', 'sub/.envrc', '.env-prod']) assert.equal(protectedPathMatcher(1)(p), true, p);
@@ -68,8 +86,12 @@ describe('protected paths', () => {
 
   it('find the scope entries that reach a protected path', () => {
     assert.deepEqual(scopeReachingProtected(['src/**'], 3), []);
-    assert.deepEqual(scopeReachingProtected(['src/**', '.caws/**'], 3), [{ entry: '.caws/**', path: '.caws/policy.yaml' }]);
+    assert.deepEqual(scopeReachingProtected(['src/**', '.caws/**'], 3), [
+      { entry: '.caws/**', path: '.caws/policy.yaml' },
+    ]);
     assert.equal(scopeReachingProtected(['**'], 3)[0].entry, '**');
-    assert.deepEqual(scopeReachingProtected(['.github/**'], 3), [{ entry: '.github/**', path: '.github/workflows/ci.yml' }]);
+    assert.deepEqual(scopeReachingProtected(['.github/**'], 3), [
+      { entry: '.github/**', path: '.github/workflows/ci.yml' },
+    ]);
   });
 });

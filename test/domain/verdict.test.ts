@@ -4,8 +4,22 @@ import type { DiffSummary } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
 import { buildVerdictPayload, canonicalJson, decideOutcome } from '../../domain/verdict';
 
-const pass = (name: string, extra: Partial<GateResult> = {}): GateResult => ({ name, kind: 'command', source: 'submitter', status: 'pass', detail: 'ok', ...extra });
-const fail = (name: string): GateResult => ({ name, kind: 'command', source: 'submitter', status: 'fail', detail: 'exit 1', exitCode: 1 });
+const pass = (name: string, extra: Partial<GateResult> = {}): GateResult => ({
+  name,
+  kind: 'command',
+  source: 'submitter',
+  status: 'pass',
+  detail: 'ok',
+  ...extra,
+});
+const fail = (name: string): GateResult => ({
+  name,
+  kind: 'command',
+  source: 'submitter',
+  status: 'fail',
+  detail: 'exit 1',
+  exitCode: 1,
+});
 
 describe('canonicalJson', () => {
   it('is independent of key insertion order', () => {
@@ -56,9 +70,26 @@ describe('decideOutcome', () => {
 });
 
 describe('buildVerdictPayload', () => {
-  const diff: DiffSummary = { digest: 'sha256:' + 'd'.repeat(64), treeId: 'e'.repeat(40), filesChanged: 2, linesAdded: 10, linesDeleted: 3, bytesAdded: 200, binaryFiles: 1, leftBehind: { count: 0, paths: [] }, nestedRepositories: [], artifactId: 'artifact-1' };
+  const diff: DiffSummary = {
+    digest: 'sha256:' + 'd'.repeat(64),
+    treeId: 'e'.repeat(40),
+    filesChanged: 2,
+    linesAdded: 10,
+    linesDeleted: 3,
+    bytesAdded: 200,
+    binaryFiles: 1,
+    leftBehind: { count: 0, paths: [] },
+    nestedRepositories: [],
+    artifactId: 'artifact-1',
+  };
   const run = { workflowId: 'task/tenant-a/task-1', runId: 'run-1' };
-  const policy = { source: 'current' as const, digest: 'sha256:' + 'p'.repeat(64), file: '.caws/policy.yaml', ref: 'refs/heads/main', commit: 'f'.repeat(40) };
+  const policy = {
+    source: 'current' as const,
+    digest: 'sha256:' + 'p'.repeat(64),
+    file: '.caws/policy.yaml',
+    ref: 'refs/heads/main',
+    commit: 'f'.repeat(40),
+  };
   const base = {
     tenantId: 'tenant-a',
     taskId: 'task-1',
@@ -73,12 +104,26 @@ describe('buildVerdictPayload', () => {
 
   it('drops every gate outputTail but keeps the rest of the evidence', () => {
     const gates: GateResult[] = [
-      pass('test', { exitCode: 0, durationMs: 12, outputDigest: 'sha256:' + 'a'.repeat(64), outputTail: 'SECRET TAIL' }),
+      pass('test', {
+        exitCode: 0,
+        durationMs: 12,
+        outputDigest: 'sha256:' + 'a'.repeat(64),
+        outputTail: 'SECRET TAIL',
+      }),
       pass('budget', { kind: 'budget', outputTail: 'another tail' }),
     ];
     const payload = buildVerdictPayload({ ...base, gates });
     assert.deepEqual(payload.gates, [
-      { name: 'test', kind: 'command', source: 'submitter', status: 'pass', detail: 'ok', exitCode: 0, durationMs: 12, outputDigest: 'sha256:' + 'a'.repeat(64) },
+      {
+        name: 'test',
+        kind: 'command',
+        source: 'submitter',
+        status: 'pass',
+        detail: 'ok',
+        exitCode: 0,
+        durationMs: 12,
+        outputDigest: 'sha256:' + 'a'.repeat(64),
+      },
       { name: 'budget', kind: 'budget', source: 'submitter', status: 'pass', detail: 'ok' },
     ]);
     for (const g of payload.gates) assert.equal('outputTail' in g, false);
@@ -99,7 +144,15 @@ describe('buildVerdictPayload', () => {
       specDigest: base.specDigest,
       agentId: 'agent-x',
       baseCommit: base.baseCommit,
-      diff: { digest: diff.digest, treeId: diff.treeId, filesChanged: 2, linesAdded: 10, linesDeleted: 3, bytesAdded: 200, binaryFiles: 1 },
+      diff: {
+        digest: diff.digest,
+        treeId: diff.treeId,
+        filesChanged: 2,
+        linesAdded: 10,
+        linesDeleted: 3,
+        bytesAdded: 200,
+        binaryFiles: 1,
+      },
       gates: [{ name: 'a', kind: 'command', source: 'submitter', status: 'pass', detail: 'ok' }],
       waivers: [],
     });
@@ -109,12 +162,33 @@ describe('buildVerdictPayload', () => {
 
   it('copies only the summary fields of the diff (no artifact id)', () => {
     const payload = buildVerdictPayload({ ...base, diff: { ...diff, extra: 'x' } as DiffSummary, gates: [pass('a')] });
-    assert.deepEqual(Object.keys(payload.diff).sort(), ['binaryFiles', 'bytesAdded', 'digest', 'filesChanged', 'linesAdded', 'linesDeleted', 'treeId']);
+    assert.deepEqual(Object.keys(payload.diff).sort(), [
+      'binaryFiles',
+      'bytesAdded',
+      'digest',
+      'filesChanged',
+      'linesAdded',
+      'linesDeleted',
+      'treeId',
+    ]);
   });
 
   it('gives equal bytes for equal evidence regardless of tail or key order', () => {
     const one = buildVerdictPayload({ ...base, gates: [pass('t', { outputTail: 'x', exitCode: 0 })] });
-    const two = buildVerdictPayload({ ...base, gates: [{ exitCode: 0, detail: 'ok', status: 'pass', kind: 'command', source: 'submitter', name: 't', outputTail: 'different' }] });
+    const two = buildVerdictPayload({
+      ...base,
+      gates: [
+        {
+          exitCode: 0,
+          detail: 'ok',
+          status: 'pass',
+          kind: 'command',
+          source: 'submitter',
+          name: 't',
+          outputTail: 'different',
+        },
+      ],
+    });
     assert.equal(canonicalJson(one), canonicalJson(two));
   });
 });

@@ -23,7 +23,10 @@ async function assertAllLinesCounted(r: TaskRunResult): Promise<void> {
   const [, , lines, bytes] = BUDGET_DETAIL.exec(gate.detail) ?? [];
   assert.ok(Number(lines) >= LINES, `the budget counts all ${LINES} lines, not '${gate.detail}'`);
   assert.ok(Number(bytes) >= BIG.length, `the budget counts the file's bytes too: '${gate.detail}'`);
-  assert.ok((r.final.diff?.linesAdded ?? 0) >= LINES, `the measured diff has every line: ${JSON.stringify(r.final.diff)}`);
+  assert.ok(
+    (r.final.diff?.linesAdded ?? 0) >= LINES,
+    `the measured diff has every line: ${JSON.stringify(r.final.diff)}`,
+  );
   assert.ok(payload.diff.linesAdded >= LINES, 'the signed verdict states every line');
 }
 
@@ -34,7 +37,12 @@ describe('governance: nothing in the workspace shrinks the measured change', fun
     const r = await runTask({
       files: files(),
       spec: SPEC,
-      steps: [writeByCommand({ 'src/data/.gitattributes': 'table.txt binary -diff -text\n*.txt -diff\n', 'src/data/table.txt': BIG })],
+      steps: [
+        writeByCommand({
+          'src/data/.gitattributes': 'table.txt binary -diff -text\n*.txt -diff\n',
+          'src/data/table.txt': BIG,
+        }),
+      ],
     });
     await assertAllLinesCounted(r);
     const prot = gateOf(r.final, 'protected');
@@ -67,8 +75,15 @@ describe('governance: nothing in the workspace shrinks the measured change', fun
   it("one huge line (no newlines to count) against a policy's max_bytes: the bytes budget fails", async () => {
     const huge = 'x'.repeat(60_000);
     const policy = policyYaml({ risk_tiers: { '3': { max_files: 10, max_loc: 100, max_bytes: 10_000 } } });
-    const r = await runTask({ files: { ...files(), '.caws/policy.yaml': policy }, steps: [writeByCommand({ 'src/blob.min.js': huge })] });
-    const { gate } = await assertFailedByGate(r, 'budget', /^1\/10 files, 1\/100 lines, (\d+)\/10000 bytes \(budget from tier 3, current policy\)$/);
+    const r = await runTask({
+      files: { ...files(), '.caws/policy.yaml': policy },
+      steps: [writeByCommand({ 'src/blob.min.js': huge })],
+    });
+    const { gate } = await assertFailedByGate(
+      r,
+      'budget',
+      /^1\/10 files, 1\/100 lines, (\d+)\/10000 bytes \(budget from tier 3, current policy\)$/,
+    );
     const bytes = Number(/(\d+)\/10000 bytes/.exec(gate.detail)?.[1]);
     assert.ok(bytes >= huge.length, `all ${huge.length} bytes count: '${gate.detail}'`);
   });

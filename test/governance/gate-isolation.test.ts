@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { assertFailedByGate, gateOf, policyYaml, runTask, writeByCommand } from './helpers';
 
 /** Gate 2: exit 0 when src/approved exists or src/value.js says 2; on the pristine tree it exits 3. */
-const CHECK = ['node', '-e', "const fs = require('fs'); if (fs.existsSync('src/approved')) process.exit(0); process.exit(require('./src/value.js') === 2 ? 0 : 3);"];
+const CHECK = [
+  'node',
+  '-e',
+  "const fs = require('fs'); if (fs.existsSync('src/approved')) process.exit(0); process.exit(require('./src/value.js') === 2 ? 0 : 3);",
+];
 
 /** Agent-written gate-1 code: tampers with gate 2's input wherever it can, and always exits 0. */
 const TAMPER = [
@@ -22,7 +26,9 @@ const TAMPER = [
 
 function repoFiles() {
   return {
-    '.caws/policy.yaml': policyYaml({ gates: { prep: { mode: 'block', command: ['node', 'tools/prep.js'] }, check: { mode: 'block', command: CHECK } } }),
+    '.caws/policy.yaml': policyYaml({
+      gates: { prep: { mode: 'block', command: ['node', 'tools/prep.js'] }, check: { mode: 'block', command: CHECK } },
+    }),
     'src/value.js': 'module.exports = 1;\n',
     'tools/README.md': 'tools\n',
   };
@@ -41,7 +47,10 @@ describe('governance: a gate cannot change what the next gate sees', function ()
       ],
     });
     const order = r.final.gates.map((g) => g.name);
-    assert.ok(order.indexOf('prep') >= 0 && order.indexOf('prep') < order.indexOf('check'), `prep runs before check: ${order.join(', ')}`);
+    assert.ok(
+      order.indexOf('prep') >= 0 && order.indexOf('prep') < order.indexOf('check'),
+      `prep runs before check: ${order.join(', ')}`,
+    );
     const prep = gateOf(r.final, 'prep');
     assert.equal(prep.status, 'pass', `gate 1 ran the agent's code and exited 0: ${prep.detail}`);
     assert.equal(prep.source, 'policy');

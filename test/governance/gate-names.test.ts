@@ -18,17 +18,34 @@ import { assertNotDelivered, policyYaml, specFile } from './helpers';
 const FAILING_TESTS = ['node', '-e', "console.error('the repository tests fail'); process.exit(1)"];
 
 /** A tenant with an honest agent and a repository whose policy gate `tests` fails. */
-async function setup(): Promise<{ tenant: string; repo: string; input: TaskInput & { tenantId: string; taskId: string } }> {
+async function setup(): Promise<{
+  tenant: string;
+  repo: string;
+  input: TaskInput & { tenantId: string; taskId: string };
+}> {
   const tenant = uniqueId('gov-names');
   await addScriptedAgent(tenant, GOOD_PLAN);
-  const repo = makeRepo({ 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': policyYaml({ gates: { tests: { mode: 'block', command: FAILING_TESTS } } }) });
-  const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: repo, gates: [{ name: 'tests', argv: ['true'] }] };
+  const repo = makeRepo({
+    'src/app.js': 'module.exports = 1;\n',
+    '.caws/policy.yaml': policyYaml({ gates: { tests: { mode: 'block', command: FAILING_TESTS } } }),
+  });
+  const input = {
+    tenantId: tenant,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(),
+    repoPath: repo,
+    gates: [{ name: 'tests', argv: ['true'] }],
+  };
   return { tenant, repo, input };
 }
 
 /** No workflow was ever started for the task. */
 async function assertNeverStarted(input: { tenantId: string; taskId: string }): Promise<void> {
-  await assert.rejects(testStack().client.temporal.workflow.getHandle(taskWorkflowId(input)).describe(), WorkflowNotFoundError, 'a refused submission starts no workflow');
+  await assert.rejects(
+    testStack().client.temporal.workflow.getHandle(taskWorkflowId(input)).describe(),
+    WorkflowNotFoundError,
+    'a refused submission starts no workflow',
+  );
 }
 
 describe('governance: policy gate names are reserved', function () {
@@ -48,7 +65,23 @@ describe('governance: policy gate names are reserved', function () {
 
   it('the CLI refuses `--gate tests=true`, exits non-zero naming the gate, and starts nothing', async () => {
     const { tenant, repo, input } = await setup();
-    const res = await arbiter(['submit', specFile(input.specYaml), '--repo', repo, '--tenant', tenant, '--task-id', input.taskId, '--gate', 'tests=true', '--wait', '--json'], cliEnv());
+    const res = await arbiter(
+      [
+        'submit',
+        specFile(input.specYaml),
+        '--repo',
+        repo,
+        '--tenant',
+        tenant,
+        '--task-id',
+        input.taskId,
+        '--gate',
+        'tests=true',
+        '--wait',
+        '--json',
+      ],
+      cliEnv(),
+    );
     assert.notEqual(res.code, 0, `the CLI must refuse: ${res.stdout}`);
     assert.match(`${res.stderr}\n${res.stdout}`, /\btests\b/, `the CLI names the gate: ${res.stderr}`);
     await assertNeverStarted(input);
@@ -59,12 +92,19 @@ describe('governance: policy gate names are reserved', function () {
     const { tenant, repo, input } = await setup();
     const headBefore = gitIn(repo, 'rev-parse', 'HEAD');
     const { client, taskQueue } = testStack();
-    await client.temporal.workflow.start('taskLifecycle', { workflowId: taskWorkflowId(input), taskQueue, args: [TaskInputSchema.parse(input)] });
+    await client.temporal.workflow.start('taskLifecycle', {
+      workflowId: taskWorkflowId(input),
+      taskQueue,
+      args: [TaskInputSchema.parse(input)],
+    });
     const final = await client.watch(input, undefined, 200);
     assert.equal(final.state, 'FAILED', JSON.stringify({ error: final.error, gates: final.gates }));
     assert.equal(final.error?.type, 'GateNameReservedError');
     assert.match(final.error?.message ?? '', /\btests\b/);
-    assert.ok(!final.gates.some((g) => g.name === 'tests' && g.status === 'pass'), 'the submitter gate never stood in for the policy gate');
+    assert.ok(
+      !final.gates.some((g) => g.name === 'tests' && g.status === 'pass'),
+      'the submitter gate never stood in for the policy gate',
+    );
     assertNotDelivered({ final, input, repo, tenant, headBefore });
   });
 

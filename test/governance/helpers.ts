@@ -100,7 +100,15 @@ export async function runTask(attack: Attack): Promise<TaskRunResult> {
 
 /** The snapshot in short, for assertion messages. */
 export function explain(final: TaskSnapshot): string {
-  return JSON.stringify({ state: final.state, error: final.error, gates: final.gates.map((g) => ({ name: g.name, status: g.status, source: g.source, detail: g.detail })) }, null, 1);
+  return JSON.stringify(
+    {
+      state: final.state,
+      error: final.error,
+      gates: final.gates.map((g) => ({ name: g.name, status: g.status, source: g.source, detail: g.detail })),
+    },
+    null,
+    1,
+  );
 }
 
 /** The gate called `name`; fails the test naming every gate when there is none. */
@@ -134,8 +142,16 @@ export function refExists(repo: string, ref: string): boolean {
 /** Nothing was delivered: no `arbiter/<taskId>` branch (nor any arbiter branch), HEAD and the checkout untouched. */
 export function assertNotDelivered(r: TaskRunResult): void {
   assert.equal(r.final.delivery, null, `a delivery was recorded: ${JSON.stringify(r.final.delivery)}`);
-  assert.equal(refExists(r.repo, `refs/heads/arbiter/${r.input.taskId}`), false, `branch arbiter/${r.input.taskId} exists: the change was delivered`);
-  assert.equal(gitIn(r.repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/arbiter/'), '', 'no arbiter branch at all in the target');
+  assert.equal(
+    refExists(r.repo, `refs/heads/arbiter/${r.input.taskId}`),
+    false,
+    `branch arbiter/${r.input.taskId} exists: the change was delivered`,
+  );
+  assert.equal(
+    gitIn(r.repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/arbiter/'),
+    '',
+    'no arbiter branch at all in the target',
+  );
   assert.equal(gitIn(r.repo, 'rev-parse', 'HEAD'), r.headBefore, 'the target HEAD did not move');
   assert.equal(gitIn(r.repo, 'status', '--porcelain', '--ignored'), '', 'the target checkout is untouched');
 }
@@ -145,7 +161,11 @@ export function assertNotDelivered(r: TaskRunResult): void {
  * detail matching `detail`, the FAIL verdict's payload carries that same gate evidence, and
  * nothing was delivered. Returns the gate and the payload for further checks.
  */
-export async function assertFailedByGate(r: TaskRunResult, gateName: string, detail?: RegExp): Promise<{ gate: GateResult; payload: VerdictPayloadView }> {
+export async function assertFailedByGate(
+  r: TaskRunResult,
+  gateName: string,
+  detail?: RegExp,
+): Promise<{ gate: GateResult; payload: VerdictPayloadView }> {
   const { final } = r;
   assert.equal(final.state, 'FAILED', explain(final));
   const gate = gateOf(final, gateName);

@@ -11,7 +11,9 @@ import { gateOf, leftBehindOrNone, policyYaml, runTask, sha256, verdictPayload }
 
 const TESTS = ['node', 'test.js'];
 const LINT = ['node', '-e', "process.exit(require('fs').readFileSync('src/sum.js', 'utf8').includes('\\t') ? 1 : 0)"];
-const POLICY = policyYaml({ gates: { tests: { mode: 'block', command: TESTS }, lint: { mode: 'block', command: LINT } } });
+const POLICY = policyYaml({
+  gates: { tests: { mode: 'block', command: TESTS }, lint: { mode: 'block', command: LINT } },
+});
 const EXTRA = ['node', '-e', "require('./src/sum.js')"];
 
 describe('governance: an honest task still passes', function () {
@@ -21,17 +23,24 @@ describe('governance: an honest task still passes', function () {
     const r = await runTask({
       files: {
         '.caws/policy.yaml': POLICY,
-        'test.js': "const sum = require('./src/sum');\nif (sum(2, 3) !== 5) { console.error('sum is broken'); process.exit(1); }\n",
+        'test.js':
+          "const sum = require('./src/sum');\nif (sum(2, 3) !== 5) { console.error('sum is broken'); process.exit(1); }\n",
         'src/sum.js': 'module.exports = (a, b) => a - b;\n',
         'README.md': '# sums\n',
       },
-      spec: { acceptance: [{ id: 'A1', given: 'two numbers', when: 'summed', then: 'the sum', test_command: 'node test.js' }] },
+      spec: {
+        acceptance: [{ id: 'A1', given: 'two numbers', when: 'summed', then: 'the sum', test_command: 'node test.js' }],
+      },
       gates: [{ name: 'extra', argv: EXTRA }],
       steps: [{ op: 'replace', path: 'src/sum.js', search: 'a - b', replace: 'a + b' }],
     });
     const { final, repo, input } = r;
     const table = final.gates.map((g) => [g.name, g.status, g.source]);
-    assert.equal(final.state, 'COMPLETED', JSON.stringify({ error: final.error, gates: final.gates.map((g) => [g.name, g.status, g.detail]) }));
+    assert.equal(
+      final.state,
+      'COMPLETED',
+      JSON.stringify({ error: final.error, gates: final.gates.map((g) => [g.name, g.status, g.detail]) }),
+    );
     assert.deepEqual(table, [
       ['budget', 'pass', 'arbiter'],
       ['scope', 'pass', 'arbiter'],
@@ -74,7 +83,14 @@ describe('governance: an honest task still passes', function () {
     assert.deepEqual([signed.lint?.source, signed.lint?.argv], ['policy', LINT]);
     assert.deepEqual([signed.extra?.source, signed.extra?.argv], ['submitter', EXTRA]);
     assert.equal(signed['acceptance-A1']?.source, 'acceptance');
-    assert.ok(signed['acceptance-A1']?.argv?.join(' ').includes('node test.js'), JSON.stringify(signed['acceptance-A1']));
-    assert.deepEqual(payload.gates.map((g) => g.name), final.gates.map((g) => g.name), 'the verdict has every gate, in order');
+    assert.ok(
+      signed['acceptance-A1']?.argv?.join(' ').includes('node test.js'),
+      JSON.stringify(signed['acceptance-A1']),
+    );
+    assert.deepEqual(
+      payload.gates.map((g) => g.name),
+      final.gates.map((g) => g.name),
+      'the verdict has every gate, in order',
+    );
   });
 });

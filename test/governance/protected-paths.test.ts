@@ -17,14 +17,21 @@ describe('governance: protected paths, however they are written', function () {
 
   it('a run command rewriting .caws/policy.yaml fails protected, delivers nothing, and the next task still uses the original policy', async () => {
     const repo = makeRepo({ 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': POLICY });
-    const weakened = policyYaml({ risk_tiers: { '3': { max_files: 1000, max_loc: 1000000 } }, gates: { guard: { enabled: false } } });
+    const weakened = policyYaml({
+      risk_tiers: { '3': { max_files: 1000, max_loc: 1000000 } },
+      gates: { guard: { enabled: false } },
+    });
     const attack = await runTask({
       repo,
       // In scope, the policy in scope too: the only thing that stops it is the protected gate.
       spec: { scope: { in: ['src/', '.caws/'], out: [] } },
       steps: [...GOOD_PLAN, writeByCommand({ '.caws/policy.yaml': weakened })],
     });
-    const { gate } = await assertFailedByGate(attack, 'protected', /^protected path\(s\) changed: .*\.caws\/policy\.yaml/);
+    const { gate } = await assertFailedByGate(
+      attack,
+      'protected',
+      /^protected path\(s\) changed: .*\.caws\/policy\.yaml/,
+    );
     assert.equal(gate.source, 'arbiter');
     assert.equal(gitIn(repo, 'show', 'main:.caws/policy.yaml') + '\n', POLICY, 'the target policy is unchanged');
 
@@ -42,7 +49,10 @@ describe('governance: protected paths, however they are written', function () {
   it('a run command deleting .caws/policy.yaml fails protected', async () => {
     const r = await runTask({
       files: { 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': POLICY },
-      steps: [...GOOD_PLAN, { op: 'run', argv: ['node', '-e', "require('fs').rmSync('.caws', { recursive: true })"], timeoutSeconds: 60 }],
+      steps: [
+        ...GOOD_PLAN,
+        { op: 'run', argv: ['node', '-e', "require('fs').rmSync('.caws', { recursive: true })"], timeoutSeconds: 60 },
+      ],
     });
     await assertFailedByGate(r, 'protected', /^protected path\(s\) changed: .*\.caws\/policy\.yaml/);
   });
@@ -73,9 +83,17 @@ describe('governance: protected paths, however they are written', function () {
 
   it('modifying a tracked CODEOWNERS and deleting a tracked .gitattributes by command both fail protected', async () => {
     const r = await runTask({
-      files: { 'src/app.js': 'module.exports = 1;\n', 'docs/CODEOWNERS': '* @owners\n', 'src/.gitattributes': '*.js text\n' },
+      files: {
+        'src/app.js': 'module.exports = 1;\n',
+        'docs/CODEOWNERS': '* @owners\n',
+        'src/.gitattributes': '*.js text\n',
+      },
       spec: { scope: { in: ['**'], out: [] } },
-      steps: [...GOOD_PLAN, writeByCommand({ 'docs/CODEOWNERS': '* @attacker\n' }), { op: 'run', argv: ['node', '-e', "require('fs').unlinkSync('src/.gitattributes')"], timeoutSeconds: 60 }],
+      steps: [
+        ...GOOD_PLAN,
+        writeByCommand({ 'docs/CODEOWNERS': '* @attacker\n' }),
+        { op: 'run', argv: ['node', '-e', "require('fs').unlinkSync('src/.gitattributes')"], timeoutSeconds: 60 },
+      ],
     });
     const { gate } = await assertFailedByGate(r, 'protected', /^protected path\(s\) changed: /);
     assert.ok(gate.detail.includes('docs/CODEOWNERS'), gate.detail);
@@ -85,13 +103,23 @@ describe('governance: protected paths, however they are written', function () {
   for (const setting of [{ mode: 'warn' }, { enabled: false }]) {
     it(`protected is not waivable and ignores the policy gate setting ${JSON.stringify(setting)}`, async () => {
       const r = await runTask({
-        files: { 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': policyYaml({ gates: { protected: setting }, waivers: { min_approvers_for_budget_raise: 1, decision_window_hours: 0.005 } }) },
+        files: {
+          'src/app.js': 'module.exports = 1;\n',
+          '.caws/policy.yaml': policyYaml({
+            gates: { protected: setting },
+            waivers: { min_approvers_for_budget_raise: 1, decision_window_hours: 0.005 },
+          }),
+        },
         spec: { scope: { in: ['**'], out: [] } },
         steps: [...GOOD_PLAN, writeByCommand({ '.github/workflows/ci.yml': 'on: push\n' })],
       });
       await assertFailedByGate(r, 'protected', /\.github\/workflows\/ci\.yml/);
       // Had a waiver been asked for, the task would have ended on the (18 s) decision window instead.
-      assert.match(r.final.error?.message ?? '', /protected/, `the task fails on the protected gate, not a waiver: ${JSON.stringify(r.final.error)}`);
+      assert.match(
+        r.final.error?.message ?? '',
+        /protected/,
+        `the task fails on the protected gate, not a waiver: ${JSON.stringify(r.final.error)}`,
+      );
       assert.ok(!r.final.history.some((h) => /waiver/i.test(h.note ?? '')), 'no waiver was asked for');
     });
   }

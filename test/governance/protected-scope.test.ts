@@ -19,7 +19,11 @@ describe('governance: a scope reaching protected paths', function () {
   ];
   for (const [tier, scopeIn, names] of warned) {
     it(`tier ${tier}, scope.in ${JSON.stringify(scopeIn)}: the spec gate warns naming the protected path`, async () => {
-      const r = await runTask({ files: { 'src/app.js': 'module.exports = 1;\n' }, spec: { risk_tier: tier, scope: { in: scopeIn, out: [] }, ...CONTRACTS }, steps: GOOD_PLAN });
+      const r = await runTask({
+        files: { 'src/app.js': 'module.exports = 1;\n' },
+        spec: { risk_tier: tier, scope: { in: scopeIn, out: [] }, ...CONTRACTS },
+        steps: GOOD_PLAN,
+      });
       const spec = gateOf(r.final, 'spec');
       assert.equal(spec.status, 'warn', spec.detail);
       assert.match(spec.detail, /protected/);
@@ -37,20 +41,31 @@ describe('governance: a scope reaching protected paths', function () {
   ];
   for (const [scopeIn, names] of rejected) {
     it(`tier 1, scope.in ${JSON.stringify(scopeIn)}: REJECTED, the problem names the protected path`, async () => {
-      const r = await runTask({ files: { 'src/app.js': 'module.exports = 1;\n' }, spec: { risk_tier: 1, scope: { in: scopeIn, out: [] }, ...CONTRACTS }, steps: GOOD_PLAN });
+      const r = await runTask({
+        files: { 'src/app.js': 'module.exports = 1;\n' },
+        spec: { risk_tier: 1, scope: { in: scopeIn, out: [] }, ...CONTRACTS },
+        steps: GOOD_PLAN,
+      });
       assert.equal(r.final.state, 'REJECTED', JSON.stringify({ error: r.final.error, gates: r.final.gates }));
       assert.equal(r.final.error?.type, 'SpecInvalidError');
       const problems = r.final.error?.problems ?? [];
       const hit = problems.filter((p) => /protected/.test(p));
       assert.ok(hit.length > 0, `a problem mentions protected paths: ${problems.join('\n')}`);
-      assert.ok(hit.some((p) => names.test(p)), `the problem names the path: ${hit.join('\n')}`);
+      assert.ok(
+        hit.some((p) => names.test(p)),
+        `the problem names the path: ${hit.join('\n')}`,
+      );
       assert.equal(r.final.verdict, null, 'a rejected spec gets no verdict');
       assertNotDelivered(r);
     });
   }
 
   it('control: tier 1 with a scope of src/ only is accepted and completes', async () => {
-    const r = await runTask({ files: { 'src/app.js': 'module.exports = 1;\n' }, spec: { risk_tier: 1, ...CONTRACTS }, steps: GOOD_PLAN });
+    const r = await runTask({
+      files: { 'src/app.js': 'module.exports = 1;\n' },
+      spec: { risk_tier: 1, ...CONTRACTS },
+      steps: GOOD_PLAN,
+    });
     assert.equal(r.final.state, 'COMPLETED', JSON.stringify({ error: r.final.error, gates: r.final.gates }));
     assert.equal(gateOf(r.final, 'spec').status, 'pass');
   });

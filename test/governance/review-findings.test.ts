@@ -12,7 +12,16 @@ import { and, eq } from 'drizzle-orm';
 import { artifacts } from '../../db/schema';
 import { GOOD_PLAN, gitIn, makeRepo } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
-import { assertFailedByGate, assertNotDelivered, explain, gateOf, nodeStep, policyYaml, runTask, writeByCommand } from './helpers';
+import {
+  assertFailedByGate,
+  assertNotDelivered,
+  explain,
+  gateOf,
+  nodeStep,
+  policyYaml,
+  runTask,
+  writeByCommand,
+} from './helpers';
 
 const FAILING_TESTS = policyYaml({ gates: { tests: { mode: 'block', command: ['node', '-e', 'process.exit(1)'] } } });
 
@@ -21,21 +30,37 @@ describe('governance: attacks found in review', function () {
 
   it('a file name that is not UTF-8 (required by its lossy spelling): tree fails, nothing delivered', async () => {
     const steps = [
-      nodeStep("const fs = require('fs'); fs.writeFileSync(Buffer.from('src/impl\\xff.js', 'latin1'), 'module.exports = 42;\\n');"),
+      nodeStep(
+        "const fs = require('fs'); fs.writeFileSync(Buffer.from('src/impl\\xff.js', 'latin1'), 'module.exports = 42;\\n');",
+      ),
       writeByCommand({ 'src/main.js': "module.exports = require('./impl\uFFFD.js');\n" }),
     ];
-    const r = await runTask({ files: { 'src/app.js': 'x\n' }, steps, gates: [{ name: 'check', argv: ['node', '-e', "require('./src/main.js') === 42 || process.exit(1)"] }] });
+    const r = await runTask({
+      files: { 'src/app.js': 'x\n' },
+      steps,
+      gates: [{ name: 'check', argv: ['node', '-e', "require('./src/main.js') === 42 || process.exit(1)"] }],
+    });
     await assertFailedByGate(r, 'tree', /src\/impl.*\.js has a name or target that is not valid UTF-8/);
   });
 
   it('a .git file naming another repository on the host: git never opens it, tree fails naming the folder', async () => {
     const secret = makeRepo({ 'secret.txt': 'host data\n' });
     const secretHead = gitIn(secret, 'rev-parse', 'HEAD');
-    const steps = [...GOOD_PLAN, writeByCommand({ 'src/sub/.git': `gitdir: ${path.join(secret, '.git')}\n`, 'src/sub/payload.js': 'x\n' })];
+    const steps = [
+      ...GOOD_PLAN,
+      writeByCommand({ 'src/sub/.git': `gitdir: ${path.join(secret, '.git')}\n`, 'src/sub/payload.js': 'x\n' }),
+    ];
     const r = await runTask({ files: { 'src/app.js': 'x\n' }, steps });
     await assertFailedByGate(r, 'tree', /src\/sub holds a \.git of its own: a nested repository would be a gitlink/);
-    const [patch] = await testStack().database.db.select().from(artifacts).where(and(eq(artifacts.tenantId, r.tenant), eq(artifacts.taskId, r.input.taskId)));
-    assert.doesNotMatch(Buffer.from(patch.content, 'base64').toString('utf8'), new RegExp(secretHead), 'nothing of the host repository reached the patch');
+    const [patch] = await testStack()
+      .database.db.select()
+      .from(artifacts)
+      .where(and(eq(artifacts.tenantId, r.tenant), eq(artifacts.taskId, r.input.taskId)));
+    assert.doesNotMatch(
+      Buffer.from(patch.content, 'base64').toString('utf8'),
+      new RegExp(secretHead),
+      'nothing of the host repository reached the patch',
+    );
     assert.equal(r.final.diff?.filesChanged, 1, 'the nested folder is kept out of the tree');
   });
 
@@ -46,7 +71,11 @@ describe('governance: attacks found in review', function () {
     gitIn(repo, 'commit', '--quiet', '-am', 'weaken CI on a side branch');
     gitIn(repo, 'checkout', '--quiet', 'main');
     const r = await runTask({ repo, baseRef: 'feature', steps: GOOD_PLAN });
-    await assertFailedByGate(r, 'protected', /the base changes protected path\(s\) that are not on the trusted ref: \.github\/workflows\/ci\.yml/);
+    await assertFailedByGate(
+      r,
+      'protected',
+      /the base changes protected path\(s\) that are not on the trusted ref: \.github\/workflows\/ci\.yml/,
+    );
   });
 
   it('a base branch behind the trusted ref (an older main) is not mistaken for one that changed protected paths', async () => {
@@ -60,8 +89,14 @@ describe('governance: attacks found in review', function () {
   });
 
   it('a byte overrun with waivers enabled: no waiver is asked for, the task fails naming the byte budget', async () => {
-    const policy = policyYaml({ risk_tiers: { '3': { max_files: 10, max_loc: 100, max_bytes: 1000 } }, waivers: { decision_window_hours: 1 } });
-    const r = await runTask({ files: { 'src/app.js': 'x\n', '.caws/policy.yaml': policy }, steps: [writeByCommand({ 'src/blob.min.js': 'y'.repeat(5000) })] });
+    const policy = policyYaml({
+      risk_tiers: { '3': { max_files: 10, max_loc: 100, max_bytes: 1000 } },
+      waivers: { decision_window_hours: 1 },
+    });
+    const r = await runTask({
+      files: { 'src/app.js': 'x\n', '.caws/policy.yaml': policy },
+      steps: [writeByCommand({ 'src/blob.min.js': 'y'.repeat(5000) })],
+    });
     assert.equal(r.final.state, 'FAILED', explain(r.final));
     assert.equal(r.final.error?.type, 'ByteBudgetNotWaivable', explain(r.final));
     assert.match(r.final.error?.message ?? '', /adds 5001 bytes, over the byte budget of 1000, which no waiver raises/);
@@ -93,14 +128,24 @@ describe('governance: attacks found in review', function () {
   });
 
   it("the repository's own .gitattributes do not change the measurement either (no index, no work tree is read)", async () => {
-    const r = await runTask({ files: { 'src/notes.txt': 'a\n', '.gitattributes': '*.txt binary\n' }, steps: [writeByCommand({ 'src/notes.txt': 'a\nb\nc\n' })] });
+    const r = await runTask({
+      files: { 'src/notes.txt': 'a\n', '.gitattributes': '*.txt binary\n' },
+      steps: [writeByCommand({ 'src/notes.txt': 'a\nb\nc\n' })],
+    });
     assert.equal(r.final.state, 'COMPLETED', explain(r.final));
-    assert.deepEqual([r.final.diff?.binaryFiles, r.final.diff?.linesAdded], [0, 2], 'a text file stays text, whatever the attributes say');
+    assert.deepEqual(
+      [r.final.diff?.binaryFiles, r.final.diff?.linesAdded],
+      [0, 2],
+      'a text file stays text, whatever the attributes say',
+    );
   });
 
   it('control: a file turned into a symlink (a type change) is measured and delivered when symlinks are allowed', async () => {
     const policy = policyYaml({ arbiter: { allow_symlinks: true } });
-    const steps = [writeByCommand({ 'src/real.js': 'module.exports = 1;\n' }), nodeStep("const fs = require('fs'); fs.unlinkSync('src/app.js'); fs.symlinkSync('real.js', 'src/app.js');")];
+    const steps = [
+      writeByCommand({ 'src/real.js': 'module.exports = 1;\n' }),
+      nodeStep("const fs = require('fs'); fs.unlinkSync('src/app.js'); fs.symlinkSync('real.js', 'src/app.js');"),
+    ];
     const r = await runTask({ files: { 'src/app.js': 'module.exports = 0;\n', '.caws/policy.yaml': policy }, steps });
     assert.equal(r.final.state, 'COMPLETED', explain(r.final));
     assert.match(gitIn(r.repo, 'ls-tree', `arbiter/${r.input.taskId}`, 'src/app.js'), /^120000 blob /);

@@ -16,21 +16,43 @@ import { createActivities } from '../../activities';
 import { storeArtifact } from '../../db/artifacts';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
 import { taskEvents, tasks, verdicts } from '../../db/schema';
-import type { DeliverChangeInput, Delivery, DiffSummary, IssueVerdictInput, IssuedVerdict, PolicyProvenance } from '../../domain/activity-io';
+import type {
+  DeliverChangeInput,
+  Delivery,
+  DiffSummary,
+  IssueVerdictInput,
+  IssuedVerdict,
+  PolicyProvenance,
+} from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { refExists, sha256 } from './helpers';
 
-const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const quiet = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 
 /** Activities running as run `runId` of the task's workflow (or of `workflowId`), as Temporal would report it. */
 function asRun(ref: TaskRef, runId: string, workflowId = taskWorkflowId(ref), deps = testActivityDeps()) {
   const env = new MockActivityEnvironment({ workflowExecution: { workflowId, runId } }, { logger: quiet });
   const a = createActivities(deps);
   return {
-    transition: (seq: number, from: string | null, to: string) => env.run(a.recordTransition, { ...ref, workflowId, seq, from: from as never, to: to as never, at: new Date().toISOString() }),
+    transition: (seq: number, from: string | null, to: string) =>
+      env.run(a.recordTransition, {
+        ...ref,
+        workflowId,
+        seq,
+        from: from as never,
+        to: to as never,
+        at: new Date().toISOString(),
+      }),
     issueVerdict: (input: IssueVerdictInput): Promise<IssuedVerdict> => env.run(a.issueVerdict, input),
     deliverChange: (input: DeliverChangeInput): Promise<Delivery> => env.run(a.deliverChange, input),
   };
@@ -70,30 +92,78 @@ function changeTo(repo: string): { base: string; treeId: string; patch: Buffer }
 }
 
 /** The policy of a repository without one, read at `base` on its trusted ref (`main`). */
-const defaultPolicy = (base: string): PolicyProvenance => ({ source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: base });
+const defaultPolicy = (base: string): PolicyProvenance => ({
+  source: 'default',
+  digest: 'default',
+  file: null,
+  ref: 'refs/heads/main',
+  commit: base,
+});
 
 /**
  * One run's way to delivery, done through the activities: the task row, the stored patch and a
  * signed verdict over `gateStatus` evidence. Returns the delivery input the verdict covers.
  */
-async function verifiedRun(repo: string, gateStatus: 'pass' | 'fail' = 'pass', policyOf: (base: string) => PolicyProvenance = defaultPolicy) {
+async function verifiedRun(
+  repo: string,
+  gateStatus: 'pass' | 'fail' = 'pass',
+  policyOf: (base: string) => PolicyProvenance = defaultPolicy,
+) {
   const ref = { tenantId: uniqueId('runs'), taskId: uniqueId('task') };
   const runId = uniqueId('run');
   const run = asRun(ref, runId);
   const { base, treeId, patch } = changeTo(repo);
   const artifactId = `${ref.tenantId}/${ref.taskId}/${runId}/patch`;
-  const digest = await storeArtifact(testStack().database.db, { id: artifactId, ...ref, runId, kind: 'patch', bytes: patch });
+  const digest = await storeArtifact(testStack().database.db, {
+    id: artifactId,
+    ...ref,
+    runId,
+    kind: 'patch',
+    bytes: patch,
+  });
   await run.transition(0, null, 'RECEIVED');
-  const diff: DiffSummary = { filesChanged: 1, linesAdded: 1, linesDeleted: 0, bytesAdded: 27, binaryFiles: 0, leftBehind: { count: 0, paths: [] }, nestedRepositories: [], treeId, digest, artifactId };
-  const gates: GateResult[] = [{ name: 'tests', kind: 'command', source: 'submitter', status: gateStatus, detail: `tests ${gateStatus}` }];
+  const diff: DiffSummary = {
+    filesChanged: 1,
+    linesAdded: 1,
+    linesDeleted: 0,
+    bytesAdded: 27,
+    binaryFiles: 0,
+    leftBehind: { count: 0, paths: [] },
+    nestedRepositories: [],
+    treeId,
+    digest,
+    artifactId,
+  };
+  const gates: GateResult[] = [
+    { name: 'tests', kind: 'command', source: 'submitter', status: gateStatus, detail: `tests ${gateStatus}` },
+  ];
   const policy = policyOf(base);
-  const verdictInput: IssueVerdictInput = { ...ref, specId: 'TEST-001', specDigest: sha256('spec'), agentId: 'agent', baseCommit: base, diff, gates, policy };
+  const verdictInput: IssueVerdictInput = {
+    ...ref,
+    specId: 'TEST-001',
+    specDigest: sha256('spec'),
+    agentId: 'agent',
+    baseCommit: base,
+    diff,
+    gates,
+    policy,
+  };
   const verdict = await run.issueVerdict(verdictInput);
-  const delivery: DeliverChangeInput = { ...ref, repoPath: repo, baseCommit: base, treeId, artifactId, patchDigest: digest, specId: 'TEST-001', verdictDigest: verdict.digest, deliveredAt: new Date().toISOString() };
+  const delivery: DeliverChangeInput = {
+    ...ref,
+    repoPath: repo,
+    baseCommit: base,
+    treeId,
+    artifactId,
+    patchDigest: digest,
+    specId: 'TEST-001',
+    verdictDigest: verdict.digest,
+    deliveredAt: new Date().toISOString(),
+  };
   return { ref, runId, run, verdict, verdictInput, delivery };
 }
 
-describe('governance: records of one run are never another run\'s', function () {
+describe("governance: records of one run are never another run's", function () {
   this.timeout(60_000);
 
   it('deliverChange refuses a tree, patch or verdict digest the signed verdict does not cover, and writes nothing', async () => {
@@ -101,10 +171,27 @@ describe('governance: records of one run are never another run\'s', function () 
     const { ref, run, delivery } = await verifiedRun(repo);
     const branch = `refs/heads/${deliveryBranch(ref.taskId)}`;
     const baseTree = gitIn(repo, 'rev-parse', 'HEAD^{tree}');
-    await assertRefused(run.deliverChange({ ...delivery, treeId: baseTree }), 'DeliveryNotCoveredError', new RegExp(`verdict tree is '${delivery.treeId}', not '${baseTree}'`));
-    await assertRefused(run.deliverChange({ ...delivery, patchDigest: sha256('another patch') }), 'DeliveryNotCoveredError', /verdict patch digest is 'sha256:[0-9a-f]{64}', not 'sha256:/);
-    await assertRefused(run.deliverChange({ ...delivery, verdictDigest: sha256('another verdict') }), 'DeliveryNotCoveredError', /verdict digest is 'sha256:[0-9a-f]{64}', not 'sha256:/);
-    await assertRefused(run.deliverChange({ ...delivery, taskId: uniqueId('task') }), 'DeliveryNotCoveredError', /is not recorded/, /no signed verdict was issued/);
+    await assertRefused(
+      run.deliverChange({ ...delivery, treeId: baseTree }),
+      'DeliveryNotCoveredError',
+      new RegExp(`verdict tree is '${delivery.treeId}', not '${baseTree}'`),
+    );
+    await assertRefused(
+      run.deliverChange({ ...delivery, patchDigest: sha256('another patch') }),
+      'DeliveryNotCoveredError',
+      /verdict patch digest is 'sha256:[0-9a-f]{64}', not 'sha256:/,
+    );
+    await assertRefused(
+      run.deliverChange({ ...delivery, verdictDigest: sha256('another verdict') }),
+      'DeliveryNotCoveredError',
+      /verdict digest is 'sha256:[0-9a-f]{64}', not 'sha256:/,
+    );
+    await assertRefused(
+      run.deliverChange({ ...delivery, taskId: uniqueId('task') }),
+      'DeliveryNotCoveredError',
+      /is not recorded/,
+      /no signed verdict was issued/,
+    );
     assert.equal(refExists(repo, branch), false, 'no branch was created by a refused delivery');
 
     // The control: exactly what the verdict covers is delivered.
@@ -113,39 +200,87 @@ describe('governance: records of one run are never another run\'s', function () 
     assert.equal(gitIn(repo, 'rev-parse', branch), delivered.commit);
   });
 
-  it('deliverChange refuses a FAIL verdict, another run\'s verdict, a tampered envelope and a key it does not trust', async () => {
+  it("deliverChange refuses a FAIL verdict, another run's verdict, a tampered envelope and a key it does not trust", async () => {
     const repo = makeRepo();
     const failed = await verifiedRun(repo, 'fail');
     assert.equal(failed.verdict.outcome, 'FAIL');
-    await assertRefused(failed.run.deliverChange(failed.delivery), 'DeliveryNotCoveredError', /verdict outcome is 'FAIL'; only PASS or WAIVED is delivered/);
+    await assertRefused(
+      failed.run.deliverChange(failed.delivery),
+      'DeliveryNotCoveredError',
+      /verdict outcome is 'FAIL'; only PASS or WAIVED is delivered/,
+    );
 
     const passed = await verifiedRun(repo);
     const otherRun = uniqueId('run');
-    await assertRefused(asRun(passed.ref, otherRun).deliverChange(passed.delivery), 'DeliveryNotCoveredError', new RegExp(`task run is '${passed.runId}', not '${otherRun}'`), new RegExp(`no signed verdict was issued in run ${otherRun}`));
+    await assertRefused(
+      asRun(passed.ref, otherRun).deliverChange(passed.delivery),
+      'DeliveryNotCoveredError',
+      new RegExp(`task run is '${passed.runId}', not '${otherRun}'`),
+      new RegExp(`no signed verdict was issued in run ${otherRun}`),
+    );
 
     const stranger = createVerdictSigner(loadOrCreateSigningKey(path.join(tempDir('arbiter-key-'), 'k.pem')));
-    await assertRefused(asRun(passed.ref, passed.runId, undefined, testActivityDeps({ signer: stranger })).deliverChange(passed.delivery), 'DeliveryNotCoveredError', /which is not a trusted key/);
+    await assertRefused(
+      asRun(passed.ref, passed.runId, undefined, testActivityDeps({ signer: stranger })).deliverChange(passed.delivery),
+      'DeliveryNotCoveredError',
+      /which is not a trusted key/,
+    );
 
     const { db } = testStack().database;
-    const where = and(eq(verdicts.tenantId, passed.ref.tenantId), eq(verdicts.taskId, passed.ref.taskId), eq(verdicts.runId, passed.runId));
+    const where = and(
+      eq(verdicts.tenantId, passed.ref.tenantId),
+      eq(verdicts.taskId, passed.ref.taskId),
+      eq(verdicts.runId, passed.runId),
+    );
     const [stored] = await db.select().from(verdicts).where(where);
     const envelope = JSON.parse(stored.envelope ?? '{}');
     const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
     statement.predicate.diff.treeId = gitIn(repo, 'rev-parse', 'HEAD^{tree}');
-    await db.update(verdicts).set({ envelope: JSON.stringify({ ...envelope, payload: Buffer.from(JSON.stringify(statement)).toString('base64') }) }).where(where);
-    await assertRefused(passed.run.deliverChange(passed.delivery), 'DeliveryNotCoveredError', /verdict envelope: signature does not verify/, /verdict tree is/);
+    await db
+      .update(verdicts)
+      .set({
+        envelope: JSON.stringify({ ...envelope, payload: Buffer.from(JSON.stringify(statement)).toString('base64') }),
+      })
+      .where(where);
+    await assertRefused(
+      passed.run.deliverChange(passed.delivery),
+      'DeliveryNotCoveredError',
+      /verdict envelope: signature does not verify/,
+      /verdict tree is/,
+    );
     assert.equal(refExists(repo, `refs/heads/${deliveryBranch(failed.ref.taskId)}`), false);
     assert.equal(refExists(repo, `refs/heads/${deliveryBranch(passed.ref.taskId)}`), false);
   });
 
   it("deliverChange refuses a verdict judged by anything but the repository's own policy", async () => {
     const repo = makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': 'version: 1\n' });
-    const weak = (base: string): PolicyProvenance => ({ source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: base });
-    const wrongRef = (base: string): PolicyProvenance => ({ source: 'current', digest: sha256('version: 1\n'), file: '.caws/policy.yaml', ref: 'refs/heads/weak', commit: base });
-    const offRef = (): PolicyProvenance => ({ source: 'current', digest: sha256('version: 1\n'), file: '.caws/policy.yaml', ref: 'refs/heads/main', commit: sideCommit(repo) });
+    const weak = (base: string): PolicyProvenance => ({
+      source: 'default',
+      digest: 'default',
+      file: null,
+      ref: 'refs/heads/main',
+      commit: base,
+    });
+    const wrongRef = (base: string): PolicyProvenance => ({
+      source: 'current',
+      digest: sha256('version: 1\n'),
+      file: '.caws/policy.yaml',
+      ref: 'refs/heads/weak',
+      commit: base,
+    });
+    const offRef = (): PolicyProvenance => ({
+      source: 'current',
+      digest: sha256('version: 1\n'),
+      file: '.caws/policy.yaml',
+      ref: 'refs/heads/main',
+      commit: sideCommit(repo),
+    });
     const cases: Array<[(base: string) => PolicyProvenance, RegExp]> = [
       [weak, /verdict's policy digest default is not the policy at [0-9a-f]{40} \(sha256:/],
-      [wrongRef, /judged by the policy of 'refs\/heads\/weak', but the repository's trusted ref is 'refs\/heads\/main'/],
+      [
+        wrongRef,
+        /judged by the policy of 'refs\/heads\/weak', but the repository's trusted ref is 'refs\/heads\/main'/,
+      ],
       [offRef, /verdict's policy commit [0-9a-f]{40} is not on the trusted ref 'refs\/heads\/main'/],
     ];
     for (const [policyOf, reason] of cases) {
@@ -153,7 +288,13 @@ describe('governance: records of one run are never another run\'s', function () 
       await assertRefused(run.deliverChange(delivery), 'DeliveryNotCoveredError', reason);
       assert.equal(refExists(repo, `refs/heads/${deliveryBranch(ref.taskId)}`), false);
     }
-    const honest = (base: string): PolicyProvenance => ({ source: 'current', digest: sha256('version: 1\n'), file: '.caws/policy.yaml', ref: 'refs/heads/main', commit: base });
+    const honest = (base: string): PolicyProvenance => ({
+      source: 'current',
+      digest: sha256('version: 1\n'),
+      file: '.caws/policy.yaml',
+      ref: 'refs/heads/main',
+      commit: base,
+    });
     const { run, delivery } = await verifiedRun(repo, 'pass', honest);
     await run.deliverChange(delivery);
   });
@@ -164,8 +305,15 @@ describe('governance: records of one run are never another run\'s', function () 
     const retried = await asRun(ref, runId).issueVerdict(verdictInput);
     assert.deepEqual(retried, verdict, 'a retry in the same run signs the same statement and finds it stored');
     const { db } = testStack().database;
-    await db.update(verdicts).set({ digest: sha256('planted') }).where(eq(verdicts.id, verdict.verdictId));
-    await assertRefused(asRun(ref, runId).issueVerdict(verdictInput), 'RecordMismatchError', new RegExp(`run ${runId} already has verdict ${sha256('planted')}`));
+    await db
+      .update(verdicts)
+      .set({ digest: sha256('planted') })
+      .where(eq(verdicts.id, verdict.verdictId));
+    await assertRefused(
+      asRun(ref, runId).issueVerdict(verdictInput),
+      'RecordMismatchError',
+      new RegExp(`run ${runId} already has verdict ${sha256('planted')}`),
+    );
     // Another run of the task gets its own verdict; the planted one is never handed out.
     const other = await asRun(ref, uniqueId('run')).issueVerdict(verdictInput);
     assert.notEqual(other.verdictId, verdict.verdictId);
@@ -173,20 +321,47 @@ describe('governance: records of one run are never another run\'s', function () 
 
   it('recordTransition refuses a foreign workflow id and a task that ended in another run, and lets a run take over one left unfinished', async () => {
     const ref = { tenantId: uniqueId('runs'), taskId: uniqueId('task') };
-    await assertRefused(asRun(ref, uniqueId('run'), 'not-the-task').transition(0, null, 'RECEIVED'), 'WorkflowIdMismatchError', new RegExp(`'not-the-task' is not this task's id '${taskWorkflowId(ref)}'`));
+    await assertRefused(
+      asRun(ref, uniqueId('run'), 'not-the-task').transition(0, null, 'RECEIVED'),
+      'WorkflowIdMismatchError',
+      new RegExp(`'not-the-task' is not this task's id '${taskWorkflowId(ref)}'`),
+    );
 
     const [a, b, c] = [uniqueId('run-a'), uniqueId('run-b'), uniqueId('run-c')];
     await asRun(ref, a).transition(0, null, 'RECEIVED');
     await asRun(ref, a).transition(1, 'RECEIVED', 'VALIDATING_SPEC');
     await asRun(ref, b).transition(0, null, 'RECEIVED');
     const { db } = testStack().database;
-    const row = async () => (await db.select().from(tasks).where(and(eq(tasks.tenantId, ref.tenantId), eq(tasks.id, ref.taskId))))[0];
-    assert.deepEqual([(await row()).runId, (await row()).state, (await row()).lastSeq], [b, 'RECEIVED', 0], 'run b took over the unfinished task');
+    const row = async () =>
+      (
+        await db
+          .select()
+          .from(tasks)
+          .where(and(eq(tasks.tenantId, ref.tenantId), eq(tasks.id, ref.taskId)))
+      )[0];
+    assert.deepEqual(
+      [(await row()).runId, (await row()).state, (await row()).lastSeq],
+      [b, 'RECEIVED', 0],
+      'run b took over the unfinished task',
+    );
     await asRun(ref, b).transition(1, 'RECEIVED', 'VALIDATING_SPEC');
     await asRun(ref, b).transition(2, 'VALIDATING_SPEC', 'REJECTED');
-    await assertRefused(asRun(ref, c).transition(0, null, 'RECEIVED'), 'TaskAlreadyEndedError', new RegExp(`already ended REJECTED in run ${b}`));
+    await assertRefused(
+      asRun(ref, c).transition(0, null, 'RECEIVED'),
+      'TaskAlreadyEndedError',
+      new RegExp(`already ended REJECTED in run ${b}`),
+    );
     assert.deepEqual([(await row()).runId, (await row()).state], [b, 'REJECTED'], 'the ended task is untouched');
-    const events = await db.select().from(taskEvents).where(and(eq(taskEvents.tenantId, ref.tenantId), eq(taskEvents.taskId, ref.taskId)));
-    assert.deepEqual(events.map((e) => `${e.runId === a ? 'a' : e.runId === b ? 'b' : 'c'}${e.seq}`).sort(), ['a0', 'a1', 'b0', 'b1', 'b2']);
+    const events = await db
+      .select()
+      .from(taskEvents)
+      .where(and(eq(taskEvents.tenantId, ref.tenantId), eq(taskEvents.taskId, ref.taskId)));
+    assert.deepEqual(events.map((e) => `${e.runId === a ? 'a' : e.runId === b ? 'b' : 'c'}${e.seq}`).sort(), [
+      'a0',
+      'a1',
+      'b0',
+      'b1',
+      'b2',
+    ]);
   });
 });

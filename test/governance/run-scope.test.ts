@@ -37,14 +37,19 @@ async function completedTask(): Promise<Completed> {
   const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: repo };
   const { runId } = await testStack().client.submit(input);
   // The run itself ends after the task does (it releases the workspace last): wait for it to close.
-  const final = await testStack().client.temporal.workflow.getHandle<typeof taskLifecycle>(taskWorkflowId(input), runId).result();
+  const final = await testStack()
+    .client.temporal.workflow.getHandle<typeof taskLifecycle>(taskWorkflowId(input), runId)
+    .result();
   assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
   return { input, repo, runId, final, commit: gitIn(repo, 'rev-parse', deliveryBranch(input.taskId)) };
 }
 
 /** How a run ended: the error it failed with (undefined when it returned). */
 async function failureOf(handle: WorkflowHandle): Promise<WorkflowFailedError> {
-  const err = await handle.result().then(() => undefined, (e: unknown) => e);
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof WorkflowFailedError, `the run must fail, it ended with ${String(err)}`);
   return err;
 }
@@ -59,13 +64,22 @@ function failureTypes(err: unknown): string[] {
 /** Activity types a run scheduled, in order. */
 async function scheduledActivities(handle: WorkflowHandle): Promise<string[]> {
   const history = await handle.fetchHistory();
-  return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? ''] : []));
+  return (history.events ?? []).flatMap((e) =>
+    e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? ''] : [],
+  );
 }
 
 /** The first task's branch is where it was and the task row still names its run, COMPLETED. */
 async function assertFirstRunStands(done: Completed): Promise<void> {
-  assert.equal(gitIn(done.repo, 'rev-parse', deliveryBranch(done.input.taskId)), done.commit, 'the delivered branch did not move');
-  const [row] = await testStack().database.db.select().from(tasks).where(and(eq(tasks.tenantId, done.input.tenantId), eq(tasks.id, done.input.taskId)));
+  assert.equal(
+    gitIn(done.repo, 'rev-parse', deliveryBranch(done.input.taskId)),
+    done.commit,
+    'the delivered branch did not move',
+  );
+  const [row] = await testStack()
+    .database.db.select()
+    .from(tasks)
+    .where(and(eq(tasks.tenantId, done.input.tenantId), eq(tasks.id, done.input.taskId)));
   assert.deepEqual([row.state, row.runId], ['COMPLETED', done.runId]);
   const delivered = await testStack()
     .database.db.select()
@@ -77,14 +91,23 @@ async function assertFirstRunStands(done: Completed): Promise<void> {
 /** Nothing of `runId` was recorded for the task: no transition, no verdict. */
 async function assertNothingRecordedFor(done: Completed, runId: string): Promise<void> {
   const { db } = testStack().database;
-  const key = (t: typeof taskEvents | typeof verdicts) => and(eq(t.tenantId, done.input.tenantId), eq(t.taskId, done.input.taskId), eq(t.runId, runId));
-  assert.deepEqual(await db.select().from(taskEvents).where(key(taskEvents)), [], 'no transition recorded for the second run');
+  const key = (t: typeof taskEvents | typeof verdicts) =>
+    and(eq(t.tenantId, done.input.tenantId), eq(t.taskId, done.input.taskId), eq(t.runId, runId));
+  assert.deepEqual(
+    await db.select().from(taskEvents).where(key(taskEvents)),
+    [],
+    'no transition recorded for the second run',
+  );
   assert.deepEqual(await db.select().from(verdicts).where(key(verdicts)), [], 'no verdict for the second run');
 }
 
 /** `temporal workflow <args>` against the test server, as an operator would type it. */
 async function temporalWorkflow(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(temporalCliPath(), ['workflow', ...args, '--address', testStack().address, '--namespace', 'default'], { timeout: 60_000 });
+  const { stdout } = await promisify(execFile)(
+    temporalCliPath(),
+    ['workflow', ...args, '--address', testStack().address, '--namespace', 'default'],
+    { timeout: 60_000 },
+  );
   return stdout;
 }
 
@@ -102,10 +125,17 @@ describe('governance: a verdict belongs to one run', function () {
     const done = await completedTask();
     const { client, taskQueue } = testStack();
     const otherId = uniqueId('other-id');
-    const handle = await client.temporal.workflow.start('taskLifecycle', { workflowId: otherId, taskQueue, args: [done.input] });
+    const handle = await client.temporal.workflow.start('taskLifecycle', {
+      workflowId: otherId,
+      taskQueue,
+      args: [done.input],
+    });
     const err = await failureOf(handle);
     assert.deepEqual(failureTypes(err), ['WorkflowIdMismatchError']);
-    assert.match(String(err.cause?.message), new RegExp(`workflow id '${otherId}' is not this task's id '${taskWorkflowId(done.input)}'`));
+    assert.match(
+      String(err.cause?.message),
+      new RegExp(`workflow id '${otherId}' is not this task's id '${taskWorkflowId(done.input)}'`),
+    );
     assert.deepEqual(await scheduledActivities(handle), [], 'refused before any activity ran');
     await assertNothingRecordedFor(done, handle.firstExecutionRunId);
     await assertFirstRunStands(done);
@@ -124,9 +154,16 @@ describe('governance: a verdict belongs to one run', function () {
     });
     const err = await failureOf(handle);
     assert.deepEqual(failureTypes(err).slice(-1), ['TaskAlreadyEndedError'], String(err.cause));
-    assert.match(String((err.cause?.cause as Error | undefined)?.message), new RegExp(`already ended COMPLETED in run ${done.runId}; a task id runs once`));
+    assert.match(
+      String((err.cause?.cause as Error | undefined)?.message),
+      new RegExp(`already ended COMPLETED in run ${done.runId}; a task id runs once`),
+    );
     assert.deepEqual(await scheduledActivities(handle), ['recordTransition'], 'the first transition refused the run');
-    assert.equal(refExists(failing, `refs/heads/${deliveryBranch(done.input.taskId)}`), false, 'nothing delivered to the failing repository');
+    assert.equal(
+      refExists(failing, `refs/heads/${deliveryBranch(done.input.taskId)}`),
+      false,
+      'nothing delivered to the failing repository',
+    );
     assert.equal(gitIn(failing, 'rev-parse', 'HEAD'), headBefore);
     await assertNothingRecordedFor(done, handle.firstExecutionRunId);
     await assertFirstRunStands(done);
@@ -139,7 +176,15 @@ describe('governance: a verdict belongs to one run', function () {
   it('`temporal workflow reset` of a COMPLETED task to its first workflow task fails naming TaskAlreadyEndedError, delivering nothing again', async () => {
     const done = await completedTask();
     const workflowId = taskWorkflowId(done.input);
-    await temporalWorkflow(['reset', '--workflow-id', workflowId, '--type', 'FirstWorkflowTask', '--reason', 'run-scope test']);
+    await temporalWorkflow([
+      'reset',
+      '--workflow-id',
+      workflowId,
+      '--type',
+      'FirstWorkflowTask',
+      '--reason',
+      'run-scope test',
+    ]);
     const reset = await latestRun(workflowId, done.runId);
     const err = await failureOf(reset);
     assert.deepEqual(failureTypes(err).slice(-1), ['TaskAlreadyEndedError'], String(err.cause));
@@ -155,12 +200,23 @@ describe('governance: a verdict belongs to one run', function () {
     const delivery = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverChange');
     const resetPoint = delivery?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId;
     assert.ok(resetPoint, 'the first run scheduled deliverChange');
-    await temporalWorkflow(['reset', '--workflow-id', workflowId, '--run-id', done.runId, '--event-id', String(resetPoint), '--reason', 'run-scope test']);
+    await temporalWorkflow([
+      'reset',
+      '--workflow-id',
+      workflowId,
+      '--run-id',
+      done.runId,
+      '--event-id',
+      String(resetPoint),
+      '--reason',
+      'run-scope test',
+    ]);
     const reset = await latestRun(workflowId, done.runId);
     const err = await failureOf(reset);
     assert.deepEqual(failureTypes(err).slice(-1), ['TaskAlreadyEndedError'], String(err.cause));
     const newRunId = (await reset.describe()).runId;
-    const refusal = ((await reset.fetchHistory()).events ?? []).find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure;
+    const refusal = ((await reset.fetchHistory()).events ?? []).find((e) => e.activityTaskFailedEventAttributes)
+      ?.activityTaskFailedEventAttributes?.failure;
     assert.equal(refusal?.applicationFailureInfo?.type, 'DeliveryNotCoveredError', JSON.stringify(refusal));
     assert.match(refusal?.message ?? '', new RegExp(`task run is '${done.runId}', not '${newRunId}'`));
     assert.match(refusal?.message ?? '', new RegExp(`no signed verdict was issued in run ${newRunId}`));
@@ -170,13 +226,32 @@ describe('governance: a verdict belongs to one run', function () {
 
   it('arbiter submit of a finished task says it already ended and will not run again, also in --json', async () => {
     const done = await completedTask();
-    const args = ['submit', specFile(done.input.specYaml), '--repo', done.repo, '--tenant', done.input.tenantId, '--task-id', done.input.taskId];
+    const args = [
+      'submit',
+      specFile(done.input.specYaml),
+      '--repo',
+      done.repo,
+      '--tenant',
+      done.input.tenantId,
+      '--task-id',
+      done.input.taskId,
+    ];
     const text = await arbiter(args, cliEnv());
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, new RegExp(`^attached to ${taskWorkflowId(done.input)} \\(run ${done.runId}\\); the task already ended COMPLETED and will not run again`));
+    assert.match(
+      text.stdout,
+      new RegExp(
+        `^attached to ${taskWorkflowId(done.input)} \\(run ${done.runId}\\); the task already ended COMPLETED and will not run again`,
+      ),
+    );
     const json = await arbiter([...args, '--json'], cliEnv());
     assert.equal(json.code, 0, json.stderr);
-    assert.deepEqual(JSON.parse(json.stdout), { workflowId: taskWorkflowId(done.input), runId: done.runId, attached: true, ended: 'COMPLETED' });
+    assert.deepEqual(JSON.parse(json.stdout), {
+      workflowId: taskWorkflowId(done.input),
+      runId: done.runId,
+      attached: true,
+      ended: 'COMPLETED',
+    });
     await assertFirstRunStands(done);
   });
 });

@@ -15,7 +15,8 @@ describe('governance: ignored files never reach a gate', function () {
       files: {
         '.caws/policy.yaml': policyYaml({ gates: { tests: { mode: 'block', command: ['node', 'test.js'] } } }),
         // Node resolves ./lib/sum as lib/sum.js before lib/sum/index.js: an untracked file wins.
-        'test.js': "const sum = require('./lib/sum');\nif (sum(2, 3) !== 5) { console.error('sum is broken'); process.exit(1); }\nconsole.log('ok');\n",
+        'test.js':
+          "const sum = require('./lib/sum');\nif (sum(2, 3) !== 5) { console.error('sum is broken'); process.exit(1); }\nconsole.log('ok');\n",
         'lib/sum/index.js': 'module.exports = (a, b) => a + b;\n',
         'README.md': '# sums\n',
       },
@@ -43,15 +44,20 @@ describe('governance: ignored files never reach a gate', function () {
     const r = await runTask({
       files: {
         '.caws/policy.yaml': policyYaml({ gates: { tests: { mode: 'block', command: ['node', 'test/sum.test.js'] } } }),
-        'test/sum.test.js': "const { expectEqual } = require('./helpers');\nconst sum = require('../src/sum');\nexpectEqual(sum(2, 3), 5);\nconsole.log('ok');\n",
-        'test/helpers/index.js': "exports.expectEqual = (a, b) => { if (a !== b) { console.error(`expected ${b}, got ${a}`); process.exit(1); } };\n",
+        'test/sum.test.js':
+          "const { expectEqual } = require('./helpers');\nconst sum = require('../src/sum');\nexpectEqual(sum(2, 3), 5);\nconsole.log('ok');\n",
+        'test/helpers/index.js':
+          'exports.expectEqual = (a, b) => { if (a !== b) { console.error(`expected ${b}, got ${a}`); process.exit(1); } };\n',
         'src/sum.js': 'module.exports = (a, b) => a + b;\n',
       },
       steps: [
         { op: 'replace', path: 'src/sum.js', search: 'a + b', replace: 'a * b' },
         // Outside scope and at the root, but never part of the change: ignored by a .gitignore
         // that ignores itself.
-        writeByCommand({ '.gitignore': '/.gitignore\n/test/helpers.js\n', 'test/helpers.js': 'exports.expectEqual = () => undefined;\n' }),
+        writeByCommand({
+          '.gitignore': '/.gitignore\n/test/helpers.js\n',
+          'test/helpers.js': 'exports.expectEqual = () => undefined;\n',
+        }),
         runStep(['node', 'test/sum.test.js']),
       ],
     });
@@ -59,11 +65,19 @@ describe('governance: ignored files never reach a gate', function () {
     assert.equal(gate.source, 'policy');
     assert.equal(gate.exitCode, 1, 'the real helper sees 6 !== 5');
     assert.equal(r.final.diff?.filesChanged, 1, 'the change is src/sum.js alone');
-    assert.equal(gateOf(r.final, 'scope').status, 'pass', 'the shadows are not part of the change, so not out of scope either');
+    assert.equal(
+      gateOf(r.final, 'scope').status,
+      'pass',
+      'the shadows are not part of the change, so not out of scope either',
+    );
     const listed = leftBehind(r.final);
     assert.match(listed, /test\/helpers\.js/);
     assert.match(listed, /(^|[\s,])\.gitignore/);
-    assert.equal(payload.gates.find((g) => g.name === 'tree')?.detail, gateOf(r.final, 'tree').detail, 'the verdict lists the left-behind files too');
+    assert.equal(
+      payload.gates.find((g) => g.name === 'tree')?.detail,
+      gateOf(r.final, 'tree').detail,
+      'the verdict lists the left-behind files too',
+    );
   });
 
   it('an ignored file that breaks the gate in the workspace does not reach it either: the gate judges the tree alone', async () => {
@@ -82,8 +96,16 @@ describe('governance: ignored files never reach a gate', function () {
         { op: 'write', path: 'lib/sum.js', content: 'module.exports = () => 0;\n' },
       ],
     });
-    assert.equal(r.final.state, 'COMPLETED', `the tracked code is right, an ignored file does not matter:\n${JSON.stringify(r.final.gates)}`);
-    assert.equal(gateOf(r.final, 'tests').status, 'pass', 'the broken ignored lib/sum.js is absent from the gate checkout');
+    assert.equal(
+      r.final.state,
+      'COMPLETED',
+      `the tracked code is right, an ignored file does not matter:\n${JSON.stringify(r.final.gates)}`,
+    );
+    assert.equal(
+      gateOf(r.final, 'tests').status,
+      'pass',
+      'the broken ignored lib/sum.js is absent from the gate checkout',
+    );
     assert.match(leftBehind(r.final), /lib\/sum\.js/);
   });
 });

@@ -13,7 +13,11 @@ import { assertFailedByGate, gateOf, nodeStep, policyYaml, runTask, type Attack 
 const ALLOW = policyYaml({ arbiter: { allow_symlinks: true } });
 
 function files(policy?: string): Record<string, string> {
-  return { 'src/app.js': 'module.exports = 1;\n', 'README.md': '# target\n', ...(policy ? { '.caws/policy.yaml': policy } : {}) };
+  return {
+    'src/app.js': 'module.exports = 1;\n',
+    'README.md': '# target\n',
+    ...(policy ? { '.caws/policy.yaml': policy } : {}),
+  };
 }
 
 /** A plan that makes `link` a symlink to `target` with a command (the file tools cannot). */
@@ -60,7 +64,7 @@ describe('governance: the tree holds plain files only', function () {
     assert.match(gate.detail, /src\/leak/);
   });
 
-  it('a directory symlink to the tree root\'s parent (src/up -> ..//..) with allow_symlinks: tree fails, outside the tree', async () => {
+  it("a directory symlink to the tree root's parent (src/up -> ..//..) with allow_symlinks: tree fails, outside the tree", async () => {
     const r = await runTask({ files: files(ALLOW), steps: symlinkPlan('src/up', '..//..') });
     const { gate } = await assertFailedByGate(r, 'tree', /outside the tree/);
     assert.match(gate.detail, /src\/up/);

@@ -29,10 +29,34 @@ const policyFile = (repo: string) => path.join(repo, '.caws', 'policy.yaml');
 
 const weakenings: Array<[string, (repo: string) => void]> = [
   ['the policy file deleted', (repo) => rmSync(policyFile(repo))],
-  ['the gate turned off', (repo) => writeFileSync(policyFile(repo), policyYaml({ gates: { tests: { enabled: false } } }))],
-  ['the gate in warn mode', (repo) => writeFileSync(policyFile(repo), policyYaml({ gates: { tests: { mode: 'warn', command: FAILING } } }))],
-  ['the gate command replaced by one that passes', (repo) => writeFileSync(policyFile(repo), policyYaml({ gates: { tests: { mode: 'block', command: ['node', '-e', 'process.exit(0)'] } } }))],
-  ['the policy replaced by an empty legacy one with huge budgets', (repo) => writeFileSync(policyFile(repo), JSON.stringify({ 1: { max_files: 1e6, max_loc: 1e6 }, 2: { max_files: 1e6, max_loc: 1e6 }, 3: { max_files: 1e6, max_loc: 1e6 } }))],
+  [
+    'the gate turned off',
+    (repo) => writeFileSync(policyFile(repo), policyYaml({ gates: { tests: { enabled: false } } })),
+  ],
+  [
+    'the gate in warn mode',
+    (repo) => writeFileSync(policyFile(repo), policyYaml({ gates: { tests: { mode: 'warn', command: FAILING } } })),
+  ],
+  [
+    'the gate command replaced by one that passes',
+    (repo) =>
+      writeFileSync(
+        policyFile(repo),
+        policyYaml({ gates: { tests: { mode: 'block', command: ['node', '-e', 'process.exit(0)'] } } }),
+      ),
+  ],
+  [
+    'the policy replaced by an empty legacy one with huge budgets',
+    (repo) =>
+      writeFileSync(
+        policyFile(repo),
+        JSON.stringify({
+          1: { max_files: 1e6, max_loc: 1e6 },
+          2: { max_files: 1e6, max_loc: 1e6 },
+          3: { max_files: 1e6, max_loc: 1e6 },
+        }),
+      ),
+  ],
 ];
 
 describe("governance: the policy comes from the repository's trusted ref, not the submitter's base", function () {
@@ -49,7 +73,11 @@ describe("governance: the policy comes from the repository's trusted ref, not th
       assert.deepEqual(gate.argv, FAILING, "the default branch's gate command ran");
       assert.equal(gate.exitCode, 1);
       assert.equal(r.final.workspace?.baseCommit, weakCommit, 'the change itself is still based on the submitted base');
-      assert.match(payload.policy.ref, /(^|\/)main$/, `the verdict names the trusted ref, not the base: ${JSON.stringify(payload.policy)}`);
+      assert.match(
+        payload.policy.ref,
+        /(^|\/)main$/,
+        `the verdict names the trusted ref, not the base: ${JSON.stringify(payload.policy)}`,
+      );
       assert.doesNotMatch(payload.policy.ref, /weak/);
       assert.equal(payload.policy.commit, mainCommit, 'the policy was read at the trusted ref');
       assert.equal(payload.policy.digest, sha256(STRONG));

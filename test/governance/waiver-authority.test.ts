@@ -73,17 +73,15 @@ describe('governance: who may decide a waiver', function () {
     await db.insert(approvers).values({ tenantId: tenant, name: 'busy', tiers: [1, 2, 3] });
     // Decisions older than an hour are not counted.
     const old = new Date(Date.now() - 2 * 3_600_000);
-    await db
-      .insert(waiverDecisions)
-      .values(
-        Array.from({ length: APPROVER_DECISIONS_PER_HOUR }, () => ({
-          tenantId: tenant,
-          taskId: 'old',
-          approver: 'busy',
-          decision: 'approve',
-          createdAt: old,
-        })),
-      );
+    await db.insert(waiverDecisions).values(
+      Array.from({ length: APPROVER_DECISIONS_PER_HOUR }, () => ({
+        tenantId: tenant,
+        taskId: 'old',
+        approver: 'busy',
+        decision: 'approve',
+        createdAt: old,
+      })),
+    );
     for (let i = 0; i < APPROVER_DECISIONS_PER_HOUR; i++) await authorize(tenant, 'busy');
     await assertNotAuthorized(
       authorize(tenant, 'busy'),

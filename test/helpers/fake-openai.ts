@@ -97,11 +97,19 @@ function completion(model: string, turn: number, reply: FakeReply) {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: reply.content ?? (toolCalls.length ? null : 'done'), ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+        message: {
+          role: 'assistant',
+          content: reply.content ?? (toolCalls.length ? null : 'done'),
+          ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
+        },
         finish_reason: toolCalls.length ? 'tool_calls' : 'stop',
       },
     ],
-    usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion },
+    usage: {
+      prompt_tokens: usage.prompt,
+      completion_tokens: usage.completion,
+      total_tokens: usage.prompt + usage.completion,
+    },
   };
 }
 
@@ -112,7 +120,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions): Promise<FakeO
   const failures = new Map<number, { status: number; times: number }>();
   const arrivals: Array<() => void> = [];
 
-  const send = (res: http.ServerResponse, record: RecordedRequest, status: number, body: unknown, outcome: RequestOutcome) => {
+  const send = (
+    res: http.ServerResponse,
+    record: RecordedRequest,
+    status: number,
+    body: unknown,
+    outcome: RequestOutcome,
+  ) => {
     if (res.destroyed || res.socket?.destroyed || record.outcome === 'aborted') {
       record.outcome = 'aborted';
       return;
@@ -131,14 +145,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions): Promise<FakeO
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
         return;
       }
       let body: Record<string, unknown>;
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
       } catch {
-        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'body is not JSON' } }));
+        res
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { message: 'body is not JSON' } }));
         return;
       }
       const messages = (body.messages as ChatMessage[] | undefined) ?? [];
@@ -160,13 +178,27 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions): Promise<FakeO
 
       const answer = () => {
         if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
-          send(res, record, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }, 'unauthorized');
+          send(
+            res,
+            record,
+            401,
+            {
+              error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' },
+            },
+            'unauthorized',
+          );
           return;
         }
         const failure = failures.get(turn);
         if (failure && failure.times > 0) {
           failure.times -= 1;
-          send(res, record, failure.status, { error: { message: `scripted failure ${failure.status} on turn ${turn}`, type: 'server_error' } }, 'error');
+          send(
+            res,
+            record,
+            failure.status,
+            { error: { message: `scripted failure ${failure.status} on turn ${turn}`, type: 'server_error' } },
+            'error',
+          );
           return;
         }
         let reply: FakeReply;
@@ -212,7 +244,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions): Promise<FakeO
         const found = requestsFor(turn)[n - 1];
         if (found) return found;
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`fake model: request ${n} for turn ${turn} never arrived (saw turns ${requests.map((r) => r.turn).join(',') || 'none'})`);
+        if (left <= 0)
+          throw new Error(
+            `fake model: request ${n} for turn ${turn} never arrived (saw turns ${requests.map((r) => r.turn).join(',') || 'none'})`,
+          );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(left, 1000));
           arrivals.push(() => {

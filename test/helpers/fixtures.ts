@@ -18,11 +18,15 @@ export function uniqueId(prefix: string): string {
 
 /** Runs git in `dir` and returns trimmed stdout. */
 export function gitIn(dir: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@localhost', '-C', dir, ...args], { encoding: 'utf8' }).trim();
+  return execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@localhost', '-C', dir, ...args], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 /** A git repository with `files` committed on `main`. */
-export function makeRepo(files: Record<string, string> = { 'src/app.js': 'module.exports = 1;\n', 'README.md': '# target\n' }): string {
+export function makeRepo(
+  files: Record<string, string> = { 'src/app.js': 'module.exports = 1;\n', 'README.md': '# target\n' },
+): string {
   const dir = tempDir('arbiter-target-');
   for (const [file, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
@@ -54,7 +58,11 @@ export function specYaml(overrides: Record<string, unknown> = {}): string {
 }
 
 /** Registers a scripted agent for `tenantId` only (so other tests' agents never interfere). */
-export async function addScriptedAgent(tenantId: string, steps: ScriptedStep[], options: { taskTypes?: string[]; id?: string } = {}) {
+export async function addScriptedAgent(
+  tenantId: string,
+  steps: ScriptedStep[],
+  options: { taskTypes?: string[]; id?: string } = {},
+) {
   return upsertAgent(testStack().database.db, {
     id: options.id ?? uniqueId('agent'),
     tenantId,
@@ -66,4 +74,6 @@ export async function addScriptedAgent(tenantId: string, steps: ScriptedStep[], 
 }
 
 /** A plan that adds one file inside the default scope. */
-export const GOOD_PLAN: ScriptedStep[] = [{ op: 'write', path: 'src/feature.js', content: 'module.exports = () => 42;\n' }];
+export const GOOD_PLAN: ScriptedStep[] = [
+  { op: 'write', path: 'src/feature.js', content: 'module.exports = () => 42;\n' },
+];

@@ -48,7 +48,16 @@ const cleanups: Array<() => Promise<void> | void> = [];
 export function testActivityDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps {
   const s = testStack();
   const signer = createVerdictSigner(loadOrCreateSigningKey(defaultSigningKeyFile(s.home)));
-  return { db: s.database.db, home: s.home, hostQueue: 'unused', sandbox: DEFAULT_SANDBOX_CONFIG, retentionHours: 24, secretEnv: (n) => process.env[n], signer, ...overrides };
+  return {
+    db: s.database.db,
+    home: s.home,
+    hostQueue: 'unused',
+    sandbox: DEFAULT_SANDBOX_CONFIG,
+    retentionHours: 24,
+    secretEnv: (n) => process.env[n],
+    signer,
+    ...overrides,
+  };
 }
 
 /** The running stack; only valid inside tests (after the root hook ran). */
@@ -77,7 +86,10 @@ async function startPostgres(tmp: string): Promise<string> {
     await ensureDatabase(url.toString());
     return url.toString();
   }
-  const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'pg'), port: await freePort() });
+  const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres({
+    dataDir: path.join(tmp, 'pg'),
+    port: await freePort(),
+  });
   cleanups.push(() => pg.stop());
   return pg.url;
 }
@@ -91,19 +103,42 @@ async function start(): Promise<TestStack> {
   installRuntimeLogger({ level: 'info', file: path.join(logDir, 'worker.log'), console: false });
 
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporalCliPath() }, searchAttributes: SEARCH_ATTRIBUTE_KEYS, log: { format: 'pretty', level: 'error' } },
+    server: {
+      executable: { type: 'existing-path', path: temporalCliPath() },
+      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+      log: { format: 'pretty', level: 'error' },
+    },
   });
   cleanups.push(() => env.teardown());
   const databaseUrl = await startPostgres(tmp);
   const database = openDatabase(databaseUrl);
   cleanups.push(() => database.close());
   await migrateDatabase(database.pool);
-  const bundle = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: workflowsPath(),
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+    },
+  });
   const home = path.join(tmp, 'home');
   mkdirSync(home, { recursive: true });
 
   const startWorker = async (taskQueue: string, workerHome = home) => {
-    const worker = await createArbiterWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, database, home: workerHome, workflowBundle: bundle, shutdownGraceTime: '2s', secretEnv: (n) => process.env[n] });
+    const worker = await createArbiterWorker({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      database,
+      home: workerHome,
+      workflowBundle: bundle,
+      shutdownGraceTime: '2s',
+      secretEnv: (n) => process.env[n],
+    });
     return { worker, running: worker.run() };
   };
   const taskQueue = 'arbiter-test';
@@ -112,7 +147,10 @@ async function start(): Promise<TestStack> {
     shared.worker.shutdown();
     await shared.running;
   });
-  const client = await ArbiterClient.connect({ address: env.address, namespace: env.namespace ?? 'default', tls: false }, { taskQueue });
+  const client = await ArbiterClient.connect(
+    { address: env.address, namespace: env.namespace ?? 'default', tls: false },
+    { taskQueue },
+  );
   cleanups.push(() => client.close());
   return { env, address: env.address, database, databaseUrl, home, taskQueue, bundle, client, startWorker };
 }

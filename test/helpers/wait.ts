@@ -6,7 +6,11 @@ import type { TaskRef } from '../../temporal-config';
 import { testStack } from './stack';
 
 /** Resolves with the first truthy value of `probe`, or rejects after `timeoutMs` naming `what`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -22,11 +26,19 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 /** Waits until the task's snapshot satisfies `predicate`. */
-export function waitForState(ref: TaskRef, predicate: (s: TaskSnapshot) => boolean, timeoutMs = 30_000): Promise<TaskSnapshot> {
-  return waitFor(`task ${ref.tenantId}/${ref.taskId}`, async () => {
-    const s = await testStack().client.status(ref);
-    return predicate(s) ? s : undefined;
-  }, timeoutMs);
+export function waitForState(
+  ref: TaskRef,
+  predicate: (s: TaskSnapshot) => boolean,
+  timeoutMs = 30_000,
+): Promise<TaskSnapshot> {
+  return waitFor(
+    `task ${ref.tenantId}/${ref.taskId}`,
+    async () => {
+      const s = await testStack().client.status(ref);
+      return predicate(s) ? s : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** The task's persisted events in order. */

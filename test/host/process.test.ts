@@ -113,7 +113,13 @@ describe('runProcess', function () {
   it('caps output: a program printing without end is killed and marked truncated', async () => {
     const maxOutputBytes = 64 * 1024;
     const started = Date.now();
-    const result = await runProcess({ argv: ['/usr/bin/yes', 'arbiter'], cwd: dir, env: {}, timeoutMs: 20_000, maxOutputBytes });
+    const result = await runProcess({
+      argv: ['/usr/bin/yes', 'arbiter'],
+      cwd: dir,
+      env: {},
+      timeoutMs: 20_000,
+      maxOutputBytes,
+    });
     assert.equal(result.truncated, true);
     assert.equal(result.timedOut, false);
     assert.equal(result.exitCode, null);
@@ -129,7 +135,13 @@ describe('runProcess', function () {
     const controller = new AbortController();
     const started = Date.now();
     setTimeout(() => controller.abort(), 300);
-    const result = await runProcess({ argv: ['/usr/bin/sleep', '30'], cwd: dir, env: {}, timeoutMs: 25_000, signal: controller.signal });
+    const result = await runProcess({
+      argv: ['/usr/bin/sleep', '30'],
+      cwd: dir,
+      env: {},
+      timeoutMs: 25_000,
+      signal: controller.signal,
+    });
     const elapsed = Date.now() - started;
     assert.equal(result.aborted, true);
     assert.equal(result.timedOut, false);
@@ -142,14 +154,25 @@ describe('runProcess', function () {
     const controller = new AbortController();
     controller.abort();
     const started = Date.now();
-    const result = await runProcess({ argv: ['/usr/bin/sleep', '30'], cwd: dir, env: {}, timeoutMs: 25_000, signal: controller.signal });
+    const result = await runProcess({
+      argv: ['/usr/bin/sleep', '30'],
+      cwd: dir,
+      env: {},
+      timeoutMs: 25_000,
+      signal: controller.signal,
+    });
     assert.equal(result.aborted, true);
     assert.notEqual(result.exitCode, 0);
     assert.ok(Date.now() - started < 5000);
   });
 
   it('reports a missing program in spawnError instead of throwing', async () => {
-    const result = await runProcess({ argv: ['/nonexistent/arbiter-no-such-program', '--x'], cwd: dir, env: {}, timeoutMs: 10_000 });
+    const result = await runProcess({
+      argv: ['/nonexistent/arbiter-no-such-program', '--x'],
+      cwd: dir,
+      env: {},
+      timeoutMs: 10_000,
+    });
     assert.match(result.spawnError ?? '', /ENOENT/);
     assert.equal(result.exitCode, null);
     assert.equal(result.timedOut, false);
@@ -160,7 +183,12 @@ describe('runProcess', function () {
   });
 
   it('reports a missing working directory in spawnError too', async () => {
-    const result = await runProcess({ argv: ['/bin/sh', '-c', 'exit 0'], cwd: path.join(dir, 'missing'), env: {}, timeoutMs: 10_000 });
+    const result = await runProcess({
+      argv: ['/bin/sh', '-c', 'exit 0'],
+      cwd: path.join(dir, 'missing'),
+      env: {},
+      timeoutMs: 10_000,
+    });
     assert.match(result.spawnError ?? '', /ENOENT/);
     assert.equal(result.exitCode, null);
     await new Promise((r) => setTimeout(r, 200));

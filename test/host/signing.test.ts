@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { createVerdictSigner, keyIdOf, loadOrCreateSigningKey, publicKeyFromKeyId, verifyEnvelope } from '../../host/signing';
+import {
+  createVerdictSigner,
+  keyIdOf,
+  loadOrCreateSigningKey,
+  publicKeyFromKeyId,
+  verifyEnvelope,
+} from '../../host/signing';
 import { verdictStatement } from '../../domain/dsse';
 import type { VerdictPayload } from '../../domain/verdict';
 import { defaultSigningKeyFile } from '../../workers/worker';
@@ -28,7 +34,15 @@ const payload: VerdictPayload = {
   specDigest: 'sha256:' + 'a'.repeat(64),
   agentId: 'agent',
   baseCommit: 'b'.repeat(40),
-  diff: { digest: 'sha256:' + 'c'.repeat(64), treeId: 'd'.repeat(40), filesChanged: 1, linesAdded: 2, linesDeleted: 0, bytesAdded: 20, binaryFiles: 0 },
+  diff: {
+    digest: 'sha256:' + 'c'.repeat(64),
+    treeId: 'd'.repeat(40),
+    filesChanged: 1,
+    linesAdded: 2,
+    linesDeleted: 0,
+    bytesAdded: 20,
+    binaryFiles: 0,
+  },
   gates: [{ name: 'budget', kind: 'budget', source: 'arbiter', status: 'pass', detail: 'ok' }],
   waivers: [],
 };
@@ -38,7 +52,10 @@ function signer() {
   return { file, signer: createVerdictSigner(loadOrCreateSigningKey(file)) };
 }
 
-function mutate(envelopeText: string, edit: (e: { payload: string; signatures: Array<{ keyid: string; sig: string }> }) => void): string {
+function mutate(
+  envelopeText: string,
+  edit: (e: { payload: string; signatures: Array<{ keyid: string; sig: string }> }) => void,
+): string {
   const e = JSON.parse(envelopeText);
   edit(e);
   return JSON.stringify(e);
@@ -68,17 +85,29 @@ describe('signed verdicts', function () {
     assert.deepEqual(check.problems, []);
     assert.equal(check.statementDigest, statementDigest);
     assert.equal(check.statement?._type, 'https://in-toto.io/Statement/v1');
-    assert.deepEqual(check.statement?.subject.map((x) => x.digest), [{ sha256: 'c'.repeat(64) }, { gitCommit: 'b'.repeat(40) }]);
+    assert.deepEqual(
+      check.statement?.subject.map((x) => x.digest),
+      [{ sha256: 'c'.repeat(64) }, { gitCommit: 'b'.repeat(40) }],
+    );
   });
 
   it('detects a tampered payload, signature or key, and an untrusted signer', () => {
     const { signer: s } = signer();
     const { envelope } = s.signStatement(verdictStatement(payload));
-    const tamperedPayload = mutate(envelope, (e) => (e.payload = Buffer.from(Buffer.from(e.payload, 'base64').toString('utf8').replace('"PASS"', '"FAIL"')).toString('base64')));
+    const tamperedPayload = mutate(
+      envelope,
+      (e) =>
+        (e.payload = Buffer.from(
+          Buffer.from(e.payload, 'base64').toString('utf8').replace('"PASS"', '"FAIL"'),
+        ).toString('base64')),
+    );
     assert.match(verifyEnvelope(tamperedPayload).problems.join(), /signature does not verify/);
     const tamperedSig = mutate(envelope, (e) => (e.signatures[0].sig = flipBase64(e.signatures[0].sig)));
     assert.match(verifyEnvelope(tamperedSig).problems.join(), /signature does not verify/);
-    const tamperedKey = mutate(envelope, (e) => (e.signatures[0].keyid = `ed25519:${flipBase64(e.signatures[0].keyid.slice(8), 5)}`));
+    const tamperedKey = mutate(
+      envelope,
+      (e) => (e.signatures[0].keyid = `ed25519:${flipBase64(e.signatures[0].keyid.slice(8), 5)}`),
+    );
     assert.ok(!verifyEnvelope(tamperedKey).ok);
     const other = generateKeyPairSync('ed25519');
     const resigned = createVerdictSigner(other.privateKey).signStatement(verdictStatement(payload)).envelope;
@@ -102,7 +131,10 @@ describe('signed verdicts', function () {
     const shown = await arbiter(['verdict', 'show', `${tenant}/${input.taskId}`], env);
     const file = path.join(tempDir('arbiter-verdict-'), 'verdict.json');
     writeFileSync(file, shown.stdout);
-    assert.equal((await arbiter(['verdict', 'verify', file, '--key', `${defaultSigningKeyFile(stack.home)}.pub`], env)).code, 0);
+    assert.equal(
+      (await arbiter(['verdict', 'verify', file, '--key', `${defaultSigningKeyFile(stack.home)}.pub`], env)).code,
+      0,
+    );
     const envelope = JSON.parse(shown.stdout);
     for (const [what, edit] of [
       ['payload', () => (envelope.payload = flipBase64(envelope.payload, 40))],

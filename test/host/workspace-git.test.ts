@@ -34,7 +34,12 @@ describe('workspace git isolation', function () {
     writeFileSync(path.join(forged, 'hooks', 'pre-commit'), `#!/bin/sh\ntouch ${pwned}\n`, { mode: 0o755 });
     writeFileSync(path.join(ws.workspacePath, 'src', 'new.js'), 'module.exports = 2;\n');
 
-    const diff: { filesChanged: number } = await env.run(activities.measureDiff, { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit });
+    const diff: { filesChanged: number } = await env.run(activities.measureDiff, {
+      tenantId,
+      taskId,
+      workspacePath: ws.workspacePath,
+      baseCommit: ws.baseCommit,
+    });
     assert.equal(diff.filesChanged, 1, 'only the real change is measured, not the forged .git');
     assert.equal(existsSync(pwned), false, 'no program from the tree ran');
     assert.equal(gitIn(repo, 'status', '--porcelain'), '');
@@ -51,11 +56,41 @@ describe('workspace git isolation', function () {
       id: uniqueId('agent'),
       tenantId,
       kind: 'scripted',
-      config: { steps: [{ op: 'replace', path: 'src/app.js', search: '= 1;', replace: '= 2;' }, { op: 'delete', path: 'README.md' }] },
+      config: {
+        steps: [
+          { op: 'replace', path: 'src/app.js', search: '= 1;', replace: '= 2;' },
+          { op: 'delete', path: 'README.md' },
+        ],
+      },
     });
-    const ws = (await env.run(activities.prepareWorkspace, { tenantId, taskId, repoPath: makeRepo() })) as PreparedWorkspace;
-    const spec: WorkingSpec = { id: 'X', title: 'x', riskTier: 3, mode: 'feature', format: 'current', blastRadius: { modules: [], dataMigration: false }, scope: { in: ['**'], out: [] }, unenforceableScope: { in: [], out: [] }, invariants: [], acceptance: [], nonFunctional: {}, contracts: [], waiverIds: [] };
-    const input = { tenantId, taskId, agentId: agent.id, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, spec };
+    const ws = (await env.run(activities.prepareWorkspace, {
+      tenantId,
+      taskId,
+      repoPath: makeRepo(),
+    })) as PreparedWorkspace;
+    const spec: WorkingSpec = {
+      id: 'X',
+      title: 'x',
+      riskTier: 3,
+      mode: 'feature',
+      format: 'current',
+      blastRadius: { modules: [], dataMigration: false },
+      scope: { in: ['**'], out: [] },
+      unenforceableScope: { in: [], out: [] },
+      invariants: [],
+      acceptance: [],
+      nonFunctional: {},
+      contracts: [],
+      waiverIds: [],
+    };
+    const input = {
+      tenantId,
+      taskId,
+      agentId: agent.id,
+      workspacePath: ws.workspacePath,
+      baseCommit: ws.baseCommit,
+      spec,
+    };
     await env.run(activities.executeAgent, input);
     writeFileSync(path.join(ws.workspacePath, 'leftover.txt'), 'from a dead attempt');
     await env.run(activities.executeAgent, input); // a retry must not trip over its own earlier edits

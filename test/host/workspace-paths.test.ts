@@ -10,7 +10,10 @@ import { PathEscapeError } from '../../domain/errors';
 
 async function refused(workspace: string, relative: string, reason: RegExp): Promise<void> {
   await assert.rejects(resolveInWorkspace(workspace, relative), (err: unknown) => {
-    assert.ok(err instanceof PathEscapeError, `expected PathEscapeError for ${JSON.stringify(relative)}, got ${String(err)}`);
+    assert.ok(
+      err instanceof PathEscapeError,
+      `expected PathEscapeError for ${JSON.stringify(relative)}, got ${String(err)}`,
+    );
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.type, 'PathEscapeError');
     assert.equal(err.nonRetryable, true);
@@ -42,7 +45,10 @@ describe('resolveInWorkspace', () => {
       assert.equal(await resolveInWorkspace(ws, 'src/app.js'), path.join(ws, 'src', 'app.js'));
     });
     it('a new file in new nested directories', async () => {
-      assert.equal(await resolveInWorkspace(ws, 'src/new/deeper/still/file.ts'), path.join(ws, 'src', 'new', 'deeper', 'still', 'file.ts'));
+      assert.equal(
+        await resolveInWorkspace(ws, 'src/new/deeper/still/file.ts'),
+        path.join(ws, 'src', 'new', 'deeper', 'still', 'file.ts'),
+      );
       assert.equal(await resolveInWorkspace(ws, 'brand-new.md'), path.join(ws, 'brand-new.md'));
     });
     it('redundant separators and backslashes as separators', async () => {

@@ -50,7 +50,10 @@ const FORBIDDEN: Array<[label: string, code: string]> = [
   ['@temporalio/activity', "import { Context } from '@temporalio/activity';\nexport const f = Context;\n"],
   ['@temporalio/client', "import { Client } from '@temporalio/client';\nexport const f = Client;\n"],
   ['@temporalio/worker', "import { Worker } from '@temporalio/worker';\nexport const f = Worker;\n"],
-  ['value import from ../activities', "import { createActivities } from '../activities';\nexport const f = createActivities;\n"],
+  [
+    'value import from ../activities',
+    "import { createActivities } from '../activities';\nexport const f = createActivities;\n",
+  ],
   ['value import from ../host/git', "import { git } from '../host/git';\nexport const f = git;\n"],
   ['value import from ../db/client', "import { db } from '../db/client';\nexport const f = db;\n"],
   ['value re-export from ../db', "export { db } from '../db';\n"],
@@ -62,9 +65,18 @@ const FORBIDDEN: Array<[label: string, code: string]> = [
 ];
 
 const ALLOWED: Array<[label: string, code: string]> = [
-  ['import type from ../activities', "import type { ArbiterActivities } from '../activities';\nexport type A = ArbiterActivities;\n"],
-  ['inline type import from ../activities', "import { type ArbiterActivities } from '../activities';\nexport type A = ArbiterActivities;\n"],
-  ['@temporalio/common', "import { ApplicationFailure } from '@temporalio/common';\nexport const f = ApplicationFailure;\n"],
+  [
+    'import type from ../activities',
+    "import type { ArbiterActivities } from '../activities';\nexport type A = ArbiterActivities;\n",
+  ],
+  [
+    'inline type import from ../activities',
+    "import { type ArbiterActivities } from '../activities';\nexport type A = ArbiterActivities;\n",
+  ],
+  [
+    '@temporalio/common',
+    "import { ApplicationFailure } from '@temporalio/common';\nexport const f = ApplicationFailure;\n",
+  ],
   ['zod', "import { z } from 'zod';\nexport const f = z;\n"],
   ['sibling domain module', "import { decideOutcome } from '../domain/verdict';\nexport const f = decideOutcome;\n"],
   ['setTimeout', 'export const f = () => setTimeout(() => undefined, 10);\n'],
@@ -88,7 +100,10 @@ describe('lint: eslint.config.mjs', function () {
       .map((r) => `${relative(root, r.filePath)}\n${describeMessages(r.messages.filter((m) => m.severity === 2))}`)
       .join('\n');
     assert.equal(failing.length, 0, `lint errors:\n${report}`);
-    assert.ok(results.some((r) => r.filePath === join(root, 'workflows', 'index.ts')), 'workflows/ was not linted');
+    assert.ok(
+      results.some((r) => r.filePath === join(root, 'workflows', 'index.ts')),
+      'workflows/ was not linted',
+    );
   });
 
   for (const dir of ['workflows', 'domain', 'workflows/nested'] as const) {
@@ -118,12 +133,23 @@ describe('lint: eslint.config.mjs', function () {
         it('forbids @temporalio/workflow', async () => {
           const errors = await lintAs(eslint, file, WORKFLOW_API);
           assert.ok(errors.length > 0, 'domain code must not import @temporalio/workflow');
-          assert.ok(errors.every((m) => m.ruleId === 'no-restricted-imports'), describeMessages(errors));
+          assert.ok(
+            errors.every((m) => m.ruleId === 'no-restricted-imports'),
+            describeMessages(errors),
+          );
         });
         it('forbids value imports from ../workflows but allows import type', async () => {
-          const value = await lintAs(eslint, file, "import { cancelSignal } from '../workflows/definitions';\nexport const f = cancelSignal;\n");
+          const value = await lintAs(
+            eslint,
+            file,
+            "import { cancelSignal } from '../workflows/definitions';\nexport const f = cancelSignal;\n",
+          );
           assert.ok(value.length > 0, 'domain code must not import workflows/');
-          const typeOnly = await lintAs(eslint, file, "import type { TaskRun } from '../workflows/task-run';\nexport type T = TaskRun;\n");
+          const typeOnly = await lintAs(
+            eslint,
+            file,
+            "import type { TaskRun } from '../workflows/task-run';\nexport type T = TaskRun;\n",
+          );
           assert.deepEqual(typeOnly, [], describeMessages(typeOnly));
         });
       } else {

@@ -15,10 +15,15 @@ import { assertHostDirUnchanged, hostDir, sandboxTask, type SandboxTask } from '
 
 /** A node one-liner run inside the sandbox: prints OK/ERR and exits 0 only when `body` resolves. */
 function nodeProbe(body: string): string[] {
-  return ['node', '-e', `(async () => { ${body} })().then(() => { console.log('ESCAPED'); process.exit(0); }, (e) => { console.log('ERR', e.code || e.message); process.exit(3); }); setTimeout(() => { console.log('ERR timeout'); process.exit(4); }, 3000);`];
+  return [
+    'node',
+    '-e',
+    `(async () => { ${body} })().then(() => { console.log('ESCAPED'); process.exit(0); }, (e) => { console.log('ERR', e.code || e.message); process.exit(3); }); setTimeout(() => { console.log('ERR timeout'); process.exit(4); }, 3000);`,
+  ];
 }
 
-const connect = (opts: string) => `await new Promise((ok, ko) => { const s = require('net').connect(${opts}); s.on('connect', ok); s.on('error', ko); });`;
+const connect = (opts: string) =>
+  `await new Promise((ok, ko) => { const s = require('net').connect(${opts}); s.on('connect', ok); s.on('error', ko); });`;
 
 /** A TCP server counting the connections it ever accepts. */
 async function countingServer(host: string): Promise<{ server: net.Server; port: number; accepted: () => number }> {
@@ -49,7 +54,7 @@ describe('sandbox escapes: commands reaching out', function () {
     await t.commandRow(run);
   }
 
-  it('no TCP to 127.0.0.1, to the host\'s own addresses, or to an abstract unix socket', async () => {
+  it("no TCP to 127.0.0.1, to the host's own addresses, or to an abstract unix socket", async () => {
     const loopback = await countingServer('127.0.0.1');
     const anyAddr = await countingServer('0.0.0.0');
     const abstractName = `\0arbiter-escape-${uniqueId('sock')}`;
@@ -62,14 +67,23 @@ describe('sandbox escapes: commands reaching out', function () {
     try {
       await expectBlocked(nodeProbe(connect(`${loopback.port}, '127.0.0.1'`)));
       await expectBlocked(nodeProbe(connect(`${anyAddr.port}, 'localhost'`)));
-      const hostAddrs = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []).filter((a) => a.family === 'IPv4' && !a.internal);
+      const hostAddrs = Object.values(os.networkInterfaces())
+        .flatMap((l) => l ?? [])
+        .filter((a) => a.family === 'IPv4' && !a.internal);
       for (const a of hostAddrs) await expectBlocked(nodeProbe(connect(`${anyAddr.port}, '${a.address}'`)));
       await expectBlocked(nodeProbe(connect(`{ path: ${JSON.stringify(abstractName)} }`)));
       await expectBlocked(nodeProbe(connect(`53, '1.1.1.1'`)));
       // Only loopback exists inside, and it is a different loopback from the host's.
-      const ifaces = await t.run(['node', '-e', 'console.log(JSON.stringify(Object.keys(require("os").networkInterfaces())))']);
+      const ifaces = await t.run([
+        'node',
+        '-e',
+        'console.log(JSON.stringify(Object.keys(require("os").networkInterfaces())))',
+      ]);
       assert.equal(ifaces.exitCode, 0, ifaces.outputTail);
-      assert.ok(JSON.parse(ifaces.outputTail.trim()).every((n: string) => n === 'lo'), `only lo inside: ${ifaces.outputTail}`);
+      assert.ok(
+        JSON.parse(ifaces.outputTail.trim()).every((n: string) => n === 'lo'),
+        `only lo inside: ${ifaces.outputTail}`,
+      );
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(loopback.accepted(), 0, 'the loopback server saw no connection');
       assert.equal(anyAddr.accepted(), 0, 'the host-address server saw no connection');
@@ -89,8 +103,16 @@ describe('sandbox escapes: commands reaching out', function () {
     const port = dns.address().port;
     try {
       await expectBlocked(nodeProbe(`await require('dns').promises.lookup('example.com');`));
-      await expectBlocked(nodeProbe(`const r = new (require('dns').promises.Resolver)({ timeout: 500, tries: 1 }); r.setServers(['127.0.0.1:${port}']); await r.resolve4('example.com');`));
-      await expectBlocked(nodeProbe(`await new Promise((ok, ko) => { const s = require('dgram').createSocket('udp4'); s.on('error', ko); s.send(Buffer.from('q'), ${port}, '127.0.0.1', (e) => (e ? ko(e) : setTimeout(() => ko(new Error('sent, no answer')), 500))); });`));
+      await expectBlocked(
+        nodeProbe(
+          `const r = new (require('dns').promises.Resolver)({ timeout: 500, tries: 1 }); r.setServers(['127.0.0.1:${port}']); await r.resolve4('example.com');`,
+        ),
+      );
+      await expectBlocked(
+        nodeProbe(
+          `await new Promise((ok, ko) => { const s = require('dgram').createSocket('udp4'); s.on('error', ko); s.send(Buffer.from('q'), ${port}, '127.0.0.1', (e) => (e ? ko(e) : setTimeout(() => ko(new Error('sent, no answer')), 500))); });`,
+        ),
+      );
       await expectBlocked(['getent', 'hosts', 'example.com']);
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(queries, 0, 'the resolver on the host loopback received nothing');
@@ -103,16 +125,32 @@ describe('sandbox escapes: commands reaching out', function () {
     const secret = uniqueId('ARBITER-SECRET');
     process.env.ARBITER_TEST_SECRET = secret;
     try {
-      for (const argv of [['env'], ['cat', '/proc/1/environ'], ['cat', '/proc/self/environ'], ['cat', `/proc/${process.pid}/environ`], ['cat', `/proc/${process.ppid}/environ`]]) {
+      for (const argv of [
+        ['env'],
+        ['cat', '/proc/1/environ'],
+        ['cat', '/proc/self/environ'],
+        ['cat', `/proc/${process.pid}/environ`],
+        ['cat', `/proc/${process.ppid}/environ`],
+      ]) {
         const run = await t.run(argv);
         assert.doesNotMatch(run.outputTail, new RegExp(secret), `${argv.join(' ')} reveals no secret`);
         assert.doesNotMatch(run.outputTail, /DATABASE_URL|TEMPORAL_ADDRESS|ARBITER_TEST_SECRET/);
         await t.commandRow(run);
       }
-      const names = (await t.run(['env'])).outputTail.trim().split('\n').map((l) => l.split('=')[0]);
-      assert.deepEqual(names.filter((n) => !['PATH', 'HOME', 'TMPDIR', 'LANG', 'CI', 'PWD'].includes(n)), [], 'only the allow-list reaches the command');
+      const names = (await t.run(['env'])).outputTail
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=')[0]);
+      assert.deepEqual(
+        names.filter((n) => !['PATH', 'HOME', 'TMPDIR', 'LANG', 'CI', 'PWD'].includes(n)),
+        [],
+        'only the allow-list reaches the command',
+      );
       const procs = await t.run(['ls', '/proc']);
-      const pids = procs.outputTail.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+      const pids = procs.outputTail
+        .split('\n')
+        .filter((l) => /^\d+$/.test(l))
+        .map(Number);
       assert.ok(!pids.includes(process.pid) || process.pid < 10, 'the worker is not in the sandbox pid namespace');
       assert.ok(pids.length < 10, `only the sandbox's own processes are visible: ${pids.join(' ')}`);
       const who = await t.run(['id', '-u']);
@@ -129,10 +167,21 @@ describe('sandbox escapes: commands reaching out', function () {
     const other = await sandboxTask();
     writeFileSync(path.join(other.tree, 'other-task.txt'), secret);
     try {
-      for (const argv of [['ls', os.homedir()], ['cat', inHome], ['ls', testStack().home], ['cat', path.join(other.tree, 'other-task.txt')], ['ls', path.dirname(path.dirname(t.tree))], ['ls', '/workspace/..']]) {
+      for (const argv of [
+        ['ls', os.homedir()],
+        ['cat', inHome],
+        ['ls', testStack().home],
+        ['cat', path.join(other.tree, 'other-task.txt')],
+        ['ls', path.dirname(path.dirname(t.tree))],
+        ['ls', '/workspace/..'],
+      ]) {
         const run = await t.run(argv);
         assert.doesNotMatch(run.outputTail, new RegExp(secret), `${argv.join(' ')} reveals nothing`);
-        if (argv[1] === '/workspace/..') assert.ok(!run.outputTail.split('\n').some((l) => l === 'git' || l === 'tree'), `the sandbox root holds no git dir: ${run.outputTail}`);
+        if (argv[1] === '/workspace/..')
+          assert.ok(
+            !run.outputTail.split('\n').some((l) => l === 'git' || l === 'tree'),
+            `the sandbox root holds no git dir: ${run.outputTail}`,
+          );
         else assert.notEqual(run.exitCode, 0, `${argv.join(' ')} fails`);
         await t.commandRow(run);
       }
@@ -152,12 +201,34 @@ describe('sandbox escapes: commands reaching out', function () {
       assert.equal(existsSync(`${dir}/${name}`), false, `${dir}/${name} does not appear on the host`);
       await t.commandRow(run);
     }
-    for (const target of [`/usr/local/${name}`, `/usr/bin/${name}`, `/etc/${name}`, '/etc/passwd', `/${name}`, `/dev/${name}`, '/etc/ld.so.cache', `/proc/sys/kernel/${name}`, h.sentinel, h.missing, path.join(t.gitDir, name), path.join(t.repo, name)]) {
+    for (const target of [
+      `/usr/local/${name}`,
+      `/usr/bin/${name}`,
+      `/etc/${name}`,
+      '/etc/passwd',
+      `/${name}`,
+      `/dev/${name}`,
+      '/etc/ld.so.cache',
+      `/proc/sys/kernel/${name}`,
+      h.sentinel,
+      h.missing,
+      path.join(t.gitDir, name),
+      path.join(t.repo, name),
+    ]) {
       const run = await t.run(['sh', '-c', `echo pwned >> '${target}'`], { allowShell: true });
       assert.notEqual(run.exitCode, 0, `writing ${target} fails: ${run.outputTail}`);
       await t.commandRow(run);
     }
-    for (const p of [`/usr/local/${name}`, `/usr/bin/${name}`, `/etc/${name}`, `/${name}`, `/dev/${name}`, path.join(t.gitDir, name), path.join(t.repo, name)]) assert.equal(existsSync(p), false, `${p} was not created`);
+    for (const p of [
+      `/usr/local/${name}`,
+      `/usr/bin/${name}`,
+      `/etc/${name}`,
+      `/${name}`,
+      `/dev/${name}`,
+      path.join(t.gitDir, name),
+      path.join(t.repo, name),
+    ])
+      assert.equal(existsSync(p), false, `${p} was not created`);
     assert.equal(readdirSync(path.dirname(t.tree)).sort().join(','), 'git,tree', 'nothing appeared beside the tree');
     assertHostDirUnchanged(h);
   });

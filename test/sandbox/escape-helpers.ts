@@ -72,7 +72,11 @@ export function fingerprint(dir: string): Record<string, string> {
 /** The parts of a workspace git dir nothing but Arbiter may change: config, hooks, HEAD, info. */
 export function gitControlFingerprint(gitDir: string): Record<string, string> {
   const all = fingerprint(gitDir);
-  return Object.fromEntries(Object.entries(all).filter(([k]) => k === 'config' || k === 'HEAD' || k.startsWith('hooks') || k.startsWith('info')));
+  return Object.fromEntries(
+    Object.entries(all).filter(
+      ([k]) => k === 'config' || k === 'HEAD' || k.startsWith('hooks') || k.startsWith('info'),
+    ),
+  );
 }
 
 /** Processes on the host whose command line contains `marker`. */
@@ -130,7 +134,9 @@ export interface SandboxTask {
   release(): Promise<void>;
 }
 
-export async function sandboxTask(options: { files?: Record<string, string>; repo?: string; config?: SandboxConfig } = {}): Promise<SandboxTask> {
+export async function sandboxTask(
+  options: { files?: Record<string, string>; repo?: string; config?: SandboxConfig } = {},
+): Promise<SandboxTask> {
   const { database, home } = testStack();
   const db = database.db;
   const config = options.config ?? DEFAULT_SANDBOX_CONFIG;
@@ -165,7 +171,15 @@ export async function sandboxTask(options: { files?: Record<string, string>; rep
     env,
     warnings,
     run: (argv, o = {}) =>
-      runCommand({ tenantId, taskId, workspacePath: ws.workspacePath, argv, policy: { allowShell: o.allowShell ?? false }, timeoutMs: o.timeoutMs ?? 10_000, purpose: 'agent' }),
+      runCommand({
+        tenantId,
+        taskId,
+        workspacePath: ws.workspacePath,
+        argv,
+        policy: { allowShell: o.allowShell ?? false },
+        timeoutMs: o.timeoutMs ?? 10_000,
+        purpose: 'agent',
+      }),
     events,
     lastEventId,
     async expectRefused(op, call) {
@@ -190,7 +204,8 @@ export async function sandboxTask(options: { files?: Record<string, string>; rep
       assert.equal(row.reason ?? undefined, result.killedReason, 'the kill reason (if any) is recorded');
       return row;
     },
-    measureDiff: () => env.run(activities.measureDiff, { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit }),
+    measureDiff: () =>
+      env.run(activities.measureDiff, { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit }),
     release: () => env.run(activities.releaseWorkspace, { tenantId, taskId }),
   };
   assert.equal(existsSync(task.gitDir), true, 'the workspace git dir is the sibling of the tree');

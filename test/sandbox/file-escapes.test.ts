@@ -9,7 +9,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { gitIn, makeRepo } from '../helpers/fixtures';
-import { assertHostDirUnchanged, fingerprint, hostDir, OPEN_POLICY, sandboxTask, type HostDir, type SandboxTask } from './escape-helpers';
+import {
+  assertHostDirUnchanged,
+  fingerprint,
+  hostDir,
+  OPEN_POLICY,
+  sandboxTask,
+  type HostDir,
+  type SandboxTask,
+} from './escape-helpers';
 
 describe('sandbox escapes: file tools', function () {
   this.timeout(60_000);
@@ -61,22 +69,29 @@ describe('sandbox escapes: file tools', function () {
     });
 
     it('file_write', async () => {
-      for (const p of badFilePaths(t, h)) await t.expectRefused('file_write', () => t.tools.fileWrite({ ...call(), path: p, content: 'pwned\n' }));
-      await t.expectRefused('file_write', () => t.tools.fileWrite({ ...call(), path: path.relative(t.tree, h.missing), content: 'pwned\n' }));
+      for (const p of badFilePaths(t, h))
+        await t.expectRefused('file_write', () => t.tools.fileWrite({ ...call(), path: p, content: 'pwned\n' }));
+      await t.expectRefused('file_write', () =>
+        t.tools.fileWrite({ ...call(), path: path.relative(t.tree, h.missing), content: 'pwned\n' }),
+      );
     });
 
     it('file_search_replace', async () => {
       for (const p of badFilePaths(t, h)) {
-        await t.expectRefused('file_search_replace', () => t.tools.fileSearchReplace({ ...call(), path: p, search: 'host-original', replace: 'pwned' }));
+        await t.expectRefused('file_search_replace', () =>
+          t.tools.fileSearchReplace({ ...call(), path: p, search: 'host-original', replace: 'pwned' }),
+        );
       }
     });
 
     it('file_delete', async () => {
-      for (const p of badFilePaths(t, h)) await t.expectRefused('file_delete', () => t.tools.fileDelete({ ...call(), path: p }));
+      for (const p of badFilePaths(t, h))
+        await t.expectRefused('file_delete', () => t.tools.fileDelete({ ...call(), path: p }));
     });
 
     it('list_files', async () => {
-      for (const p of badDirPaths(t, h)) await t.expectRefused('list_files', () => t.tools.listFiles({ ...call(), path: p }));
+      for (const p of badDirPaths(t, h))
+        await t.expectRefused('list_files', () => t.tools.listFiles({ ...call(), path: p }));
     });
   });
 
@@ -90,7 +105,8 @@ describe('sandbox escapes: file tools', function () {
     gitIn(repo, 'add', '--all');
     gitIn(repo, 'commit', '--quiet', '-m', 'links out');
     const t = await sandboxTask({ repo });
-    for (const l of ['link-file', 'link-dir', 'link-up', 'src/link-rel']) assert.ok(lstatSync(path.join(t.tree, l)).isSymbolicLink(), `${l} is checked out as a symlink`);
+    for (const l of ['link-file', 'link-dir', 'link-up', 'src/link-rel'])
+      assert.ok(lstatSync(path.join(t.tree, l)).isSymbolicLink(), `${l} is checked out as a symlink`);
     const git = fingerprint(t.gitDir);
     const target = fingerprint(repo);
     const c = { tenantId: t.tenantId, taskId: t.taskId, workspacePath: t.tree, policy: OPEN_POLICY };
@@ -98,21 +114,40 @@ describe('sandbox escapes: file tools', function () {
     for (const p of ['link-file', 'src/link-rel', 'link-up/git/config', 'link-dir/sentinel.txt']) {
       await t.expectRefused('file_read', () => t.tools.fileRead({ ...c, path: p }));
       await t.expectRefused('file_write', () => t.tools.fileWrite({ ...c, path: p, content: 'pwned\n' }));
-      await t.expectRefused('file_search_replace', () => t.tools.fileSearchReplace({ ...c, path: p, search: 'host', replace: 'pwned' }));
+      await t.expectRefused('file_search_replace', () =>
+        t.tools.fileSearchReplace({ ...c, path: p, search: 'host', replace: 'pwned' }),
+      );
       await t.expectRefused('file_delete', () => t.tools.fileDelete({ ...c, path: p }));
     }
-    await t.expectRefused('file_write', () => t.tools.fileWrite({ ...c, path: 'link-dir/created-by-escape', content: 'pwned\n' }));
-    await t.expectRefused('file_write', () => t.tools.fileWrite({ ...c, path: 'link-up/git/hooks/post-commit', content: '#!/bin/sh\n' }));
-    for (const p of ['link-dir', 'link-up', 'link-up/git']) await t.expectRefused('list_files', () => t.tools.listFiles({ ...c, path: p }));
+    await t.expectRefused('file_write', () =>
+      t.tools.fileWrite({ ...c, path: 'link-dir/created-by-escape', content: 'pwned\n' }),
+    );
+    await t.expectRefused('file_write', () =>
+      t.tools.fileWrite({ ...c, path: 'link-up/git/hooks/post-commit', content: '#!/bin/sh\n' }),
+    );
+    for (const p of ['link-dir', 'link-up', 'link-up/git'])
+      await t.expectRefused('list_files', () => t.tools.listFiles({ ...c, path: p }));
     const listed = await t.tools.listFiles({ ...c });
-    assert.ok(listed.entries.some((e) => e.path === 'link-dir' && e.type === 'symlink'), 'the link is listed as a link');
+    assert.ok(
+      listed.entries.some((e) => e.path === 'link-dir' && e.type === 'symlink'),
+      'the link is listed as a link',
+    );
     assert.ok(!listed.entries.some((e) => /^link-(dir|up)\//.test(e.path)), 'nothing behind a link is listed');
 
     // Inside the sandbox the same links lead nowhere: the host paths are not mounted.
-    for (const argv of [['cat', 'link-file'], ['cat', 'link-up/git/config'], ['cat', 'src/link-rel'], ['touch', 'link-dir/created-by-escape']]) {
+    for (const argv of [
+      ['cat', 'link-file'],
+      ['cat', 'link-up/git/config'],
+      ['cat', 'src/link-rel'],
+      ['touch', 'link-dir/created-by-escape'],
+    ]) {
       const run = await t.run(argv);
       assert.notEqual(run.exitCode, 0, `${argv.join(' ')} fails inside the sandbox`);
-      assert.doesNotMatch(run.outputTail, /host-original|bare|repositoryformatversion/, 'nothing of the host leaks into the output');
+      assert.doesNotMatch(
+        run.outputTail,
+        /host-original|bare|repositoryformatversion/,
+        'nothing of the host leaks into the output',
+      );
       await t.commandRow(run);
     }
     assertHostDirUnchanged(h);
@@ -144,16 +179,30 @@ describe('sandbox escapes: file tools', function () {
     for (const p of ['to-sentinel', 'to-passwd', 'to-git/config', 'to-hostdir/sentinel.txt', 'dangling']) {
       await t.expectRefused('file_read', () => t.tools.fileRead({ ...c, path: p }));
       await t.expectRefused('file_write', () => t.tools.fileWrite({ ...c, path: p, content: 'pwned\n' }));
-      await t.expectRefused('file_search_replace', () => t.tools.fileSearchReplace({ ...c, path: p, search: 'root', replace: 'pwned' }));
+      await t.expectRefused('file_search_replace', () =>
+        t.tools.fileSearchReplace({ ...c, path: p, search: 'root', replace: 'pwned' }),
+      );
       await t.expectRefused('file_delete', () => t.tools.fileDelete({ ...c, path: p }));
     }
-    for (const p of ['to-git/hooks/pre-commit', 'to-hostdir/created-by-escape', 'dangling-dir/x', 'dangling-dir/sub/x']) {
-      await t.expectRefused('file_write', () => t.tools.fileWrite({ ...c, path: p, content: '#!/bin/sh\ntouch /tmp/pwned\n' }));
+    for (const p of [
+      'to-git/hooks/pre-commit',
+      'to-hostdir/created-by-escape',
+      'dangling-dir/x',
+      'dangling-dir/sub/x',
+    ]) {
+      await t.expectRefused('file_write', () =>
+        t.tools.fileWrite({ ...c, path: p, content: '#!/bin/sh\ntouch /tmp/pwned\n' }),
+      );
     }
-    for (const p of ['to-git', 'to-hostdir']) await t.expectRefused('list_files', () => t.tools.listFiles({ ...c, path: p }));
+    for (const p of ['to-git', 'to-hostdir'])
+      await t.expectRefused('list_files', () => t.tools.listFiles({ ...c, path: p }));
 
     assertHostDirUnchanged(h);
-    assert.equal(createHash('sha256').update(readFileSync('/etc/passwd')).digest('hex'), passwd, '/etc/passwd is unchanged');
+    assert.equal(
+      createHash('sha256').update(readFileSync('/etc/passwd')).digest('hex'),
+      passwd,
+      '/etc/passwd is unchanged',
+    );
     assert.deepEqual(fingerprint(t.gitDir), git, 'the workspace git dir is unchanged');
     await t.release();
   });
@@ -172,10 +221,16 @@ describe('sandbox escapes: file tools', function () {
       return out;
     };
     const targetInodes = inodes(t.repo);
-    for (const ino of [...inodes(t.tree), ...inodes(t.gitDir)]) assert.ok(!targetInodes.has(ino), 'the workspace shares no inode with the target');
+    for (const ino of [...inodes(t.tree), ...inodes(t.gitDir)])
+      assert.ok(!targetInodes.has(ino), 'the workspace shares no inode with the target');
     const git = fingerprint(t.gitDir);
 
-    for (const [source, name] of [['/usr/bin/env', 'hl-usr'], ['/etc/ld.so.cache', 'hl-etc'], [h.sentinel, 'hl-host'], ['/workspace/../git/config', 'hl-git']]) {
+    for (const [source, name] of [
+      ['/usr/bin/env', 'hl-usr'],
+      ['/etc/ld.so.cache', 'hl-etc'],
+      [h.sentinel, 'hl-host'],
+      ['/workspace/../git/config', 'hl-git'],
+    ]) {
       const run = await t.run(['ln', source, name]);
       assert.notEqual(run.exitCode, 0, `ln ${source} fails inside the sandbox`);
       assert.equal(existsSync(path.join(t.tree, name)), false);
@@ -188,7 +243,9 @@ describe('sandbox escapes: file tools', function () {
     const c = { tenantId: t.tenantId, taskId: t.taskId, workspacePath: t.tree, policy: OPEN_POLICY };
     for (const p of ['src/app.js', 'src/twin.js']) {
       await t.expectRefused('file_write', () => t.tools.fileWrite({ ...c, path: p, content: 'pwned\n' }));
-      await t.expectRefused('file_search_replace', () => t.tools.fileSearchReplace({ ...c, path: p, search: '1', replace: '2' }));
+      await t.expectRefused('file_search_replace', () =>
+        t.tools.fileSearchReplace({ ...c, path: p, search: '1', replace: '2' }),
+      );
       await t.expectRefused('file_delete', () => t.tools.fileDelete({ ...c, path: p }));
     }
     assert.equal(readFileSync(path.join(t.tree, 'src', 'app.js'), 'utf8'), 'module.exports = 1;\n');

@@ -8,7 +8,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { gitIn } from '../helpers/fixtures';
-import { assertHostDirUnchanged, fingerprint, gitControlFingerprint, hostDir, OPEN_POLICY, sandboxTask } from './escape-helpers';
+import {
+  assertHostDirUnchanged,
+  fingerprint,
+  gitControlFingerprint,
+  hostDir,
+  OPEN_POLICY,
+  sandboxTask,
+} from './escape-helpers';
 
 /** A shell script (run inside the sandbox) that plants `content` at `file` in the tree. */
 function plant(file: string, content: string, mode = '644'): string {
@@ -25,15 +32,37 @@ describe('sandbox escapes: git', function () {
     const target = fingerprint(t.repo);
     const c = { tenantId: t.tenantId, taskId: t.taskId, workspacePath: t.tree, policy: OPEN_POLICY };
     const hook = `#!/bin/sh\ntouch ${h.missing}\n`;
-    for (const p of ['.git/hooks/pre-commit', '.git/hooks/post-checkout', '.git/config', '.git', '.git/HEAD', 'src/.git', 'src/.git/config', 'src/sub/.git/hooks/pre-commit', '.githooks/pre-commit', '.husky/pre-commit', './.git/config', 'src/../.git/config']) {
+    for (const p of [
+      '.git/hooks/pre-commit',
+      '.git/hooks/post-checkout',
+      '.git/config',
+      '.git',
+      '.git/HEAD',
+      'src/.git',
+      'src/.git/config',
+      'src/sub/.git/hooks/pre-commit',
+      '.githooks/pre-commit',
+      '.husky/pre-commit',
+      './.git/config',
+      'src/../.git/config',
+    ]) {
       await t.expectRefused('file_write', () => t.tools.fileWrite({ ...c, path: p, content: hook }));
     }
-    await t.expectRefused('file_search_replace', () => t.tools.fileSearchReplace({ ...c, path: '.git/config', search: 'bare', replace: 'fsmonitor' }));
+    await t.expectRefused('file_search_replace', () =>
+      t.tools.fileSearchReplace({ ...c, path: '.git/config', search: 'bare', replace: 'fsmonitor' }),
+    );
     await t.expectRefused('file_delete', () => t.tools.fileDelete({ ...c, path: '.git/HEAD' }));
     await t.expectRefused('file_read', () => t.tools.fileRead({ ...c, path: '.git/config' }));
     await t.expectRefused('list_files', () => t.tools.listFiles({ ...c, path: '.git' }));
     // Tier 1 protects more plumbing.
-    await t.expectRefused('file_write', () => t.tools.fileWrite({ ...c, policy: { ...OPEN_POLICY, riskTier: 1 }, path: '.gitattributes', content: '* filter=evil\n' }));
+    await t.expectRefused('file_write', () =>
+      t.tools.fileWrite({
+        ...c,
+        policy: { ...OPEN_POLICY, riskTier: 1 },
+        path: '.gitattributes',
+        content: '* filter=evil\n',
+      }),
+    );
 
     assert.equal(existsSync(path.join(t.tree, '.git')), false, 'no .git appears in the tree');
     assert.equal(existsSync(path.join(t.tree, 'src', '.git')), false);
@@ -53,7 +82,14 @@ describe('sandbox escapes: git', function () {
     const targetHead = gitIn(t.repo, 'rev-parse', 'HEAD');
     const fire = `#!/bin/sh\necho fired >> ${h.missing}\n`;
     const config = `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tfsmonitor = ${h.missing}.fsmonitor\n\thooksPath = .git/hooks\n[diff]\n\texternal = ${path.join(t.tree, 'evil.sh')}\n`;
-    const hooks = ['pre-commit', 'post-commit', 'post-checkout', 'post-index-change', 'reference-transaction', 'fsmonitor-watchman'];
+    const hooks = [
+      'pre-commit',
+      'post-commit',
+      'post-checkout',
+      'post-index-change',
+      'reference-transaction',
+      'fsmonitor-watchman',
+    ];
     const script = [
       ...hooks.map((n) => plant(`.git/hooks/${n}`, fire, '755')),
       plant('.git/config', config),
@@ -67,7 +103,10 @@ describe('sandbox escapes: git', function () {
     assert.equal(run.exitCode, 0, run.outputTail);
     assert.doesNotMatch(run.outputTail, /WROTE/, 'no git dir outside the tree is writable from inside');
     await t.commandRow(run);
-    assert.ok(existsSync(path.join(t.tree, '.git', 'hooks', 'pre-commit')), 'the command did plant its files in the tree');
+    assert.ok(
+      existsSync(path.join(t.tree, '.git', 'hooks', 'pre-commit')),
+      'the command did plant its files in the tree',
+    );
     assert.deepEqual(gitControlFingerprint(t.gitDir), gitControl, 'the real git dir is unchanged by the command');
 
     const diff = await t.measureDiff();
@@ -75,8 +114,16 @@ describe('sandbox escapes: git', function () {
     assert.equal(existsSync(h.missing), false, 'no hook ran on the host');
     assert.equal(existsSync(`${h.missing}.fsmonitor`), false, 'no fsmonitor ran on the host');
     assertHostDirUnchanged(h);
-    assert.deepEqual(gitControlFingerprint(t.gitDir), gitControl, 'config and hooks of the real git dir are unchanged after measuring');
-    assert.deepEqual(readdirSync(path.join(t.gitDir, 'hooks')).filter((n) => !n.endsWith('.sample')), [], 'no live hook in the real git dir');
+    assert.deepEqual(
+      gitControlFingerprint(t.gitDir),
+      gitControl,
+      'config and hooks of the real git dir are unchanged after measuring',
+    );
+    assert.deepEqual(
+      readdirSync(path.join(t.gitDir, 'hooks')).filter((n) => !n.endsWith('.sample')),
+      [],
+      'no live hook in the real git dir',
+    );
     assert.deepEqual(fingerprint(t.repo), target, 'the target repository is unchanged');
     assert.equal(gitIn(t.repo, 'rev-parse', 'HEAD'), targetHead);
     assert.equal(gitIn(t.repo, 'status', '--porcelain'), '');
@@ -94,7 +141,9 @@ describe('sandbox escapes: git', function () {
       plant(`${dir}/evil-git/HEAD`, 'ref: refs/heads/main\n'),
       plant(`${dir}/evil-git/config`, evilConfig),
       `mkdir -p ${dir}/evil-git/objects ${dir}/evil-git/refs/heads`,
-      ...['pre-commit', 'post-checkout', 'post-index-change'].map((n) => plant(`${dir}/evil-git/hooks/${n}`, fire, '755')),
+      ...['pre-commit', 'post-checkout', 'post-index-change'].map((n) =>
+        plant(`${dir}/evil-git/hooks/${n}`, fire, '755'),
+      ),
       plant(`${dir}/.git`, 'gitdir: evil-git\n'),
     ];
     const script = [...forge('.'), ...forge('src/nested'), plant('src/nested/file.js', 'x\n')].join(' && ');

@@ -42,7 +42,10 @@ describe('sandbox escapes: resources and policy', function () {
     const marker = uniqueId('bomb');
     const run = await t.run(['sh', '-c', 'f() { f | f & }; f; wait', marker], { allowShell: true, timeoutMs: 3000 });
     assert.ok(run.durationMs < 10_000, `ended in ${run.durationMs} ms`);
-    assert.ok(run.killedReason || /Cannot fork/.test(run.outputTail), `the process limit or the timeout stopped it: ${run.outputTail.slice(-200)}`);
+    assert.ok(
+      run.killedReason || /Cannot fork/.test(run.outputTail),
+      `the process limit or the timeout stopped it: ${run.outputTail.slice(-200)}`,
+    );
     await t.commandRow(run);
     await assertNoProcessesLeft(marker, 5000);
     await assertHostRecovered(t);
@@ -60,7 +63,10 @@ describe('sandbox escapes: resources and policy', function () {
 
   it('a process ignoring SIGTERM (and its setsid/nohup children) is killed at the timeout', async () => {
     const [a, b, c] = [1, 2, 3].map(() => `6${randomInt(0, 9)}.${randomInt(100000, 999999)}`);
-    const run = await t.run(['sh', '-c', `trap '' TERM HUP INT; setsid sleep ${a} & nohup sleep ${b} >/dev/null 2>&1 & sleep ${c}`], { allowShell: true, timeoutMs: 2000 });
+    const run = await t.run(
+      ['sh', '-c', `trap '' TERM HUP INT; setsid sleep ${a} & nohup sleep ${b} >/dev/null 2>&1 & sleep ${c}`],
+      { allowShell: true, timeoutMs: 2000 },
+    );
     assert.equal(run.timedOut, true);
     assert.match(run.killedReason ?? '', /timeout/);
     assert.ok(run.durationMs < 6000, `killed promptly (${run.durationMs} ms)`);
@@ -70,12 +76,18 @@ describe('sandbox escapes: resources and policy', function () {
   });
 
   it('gigabytes of output are cut at the output cap, truncated and recorded', async () => {
-    for (const argv of [['yes', 'flood'], ['sh', '-c', 'yes flood >&2']]) {
+    for (const argv of [
+      ['yes', 'flood'],
+      ['sh', '-c', 'yes flood >&2'],
+    ]) {
       const run = await t.run(argv, { allowShell: true, timeoutMs: 10_000 });
       assert.match(run.killedReason ?? '', /output exceeded/);
       assert.equal(run.truncated, true);
       assert.equal(run.timedOut, false);
-      assert.ok(run.outputBytes > t.config.limits.outputBytes && run.outputBytes < 64 * MiB, `${run.outputBytes} bytes read`);
+      assert.ok(
+        run.outputBytes > t.config.limits.outputBytes && run.outputBytes < 64 * MiB,
+        `${run.outputBytes} bytes read`,
+      );
       assert.ok(run.outputTail.length <= 8192, 'only a tail is kept');
       const row = await t.commandRow(run);
       assert.equal((row.detail as { truncated?: boolean }).truncated, true);
@@ -101,7 +113,9 @@ describe('sandbox escapes: resources and policy', function () {
     await cpu.release();
 
     const mem = await sandboxTask({ config: smallConfig({ memoryBytes: 1024 * MiB }) });
-    const hog = await mem.run(['node', '-e', 'const a = []; for (;;) a.push(Buffer.alloc(64 << 20, 1));'], { timeoutMs: 10_000 });
+    const hog = await mem.run(['node', '-e', 'const a = []; for (;;) a.push(Buffer.alloc(64 << 20, 1));'], {
+      timeoutMs: 10_000,
+    });
     assert.equal(hog.timedOut, false, 'RLIMIT_AS ended it, not the timeout');
     assert.notEqual(hog.exitCode, 0);
     await mem.commandRow(hog);
@@ -119,7 +133,10 @@ describe('sandbox escapes: resources and policy', function () {
     });
 
     it('many files under the file-size limit: killed at the workspace quota', async () => {
-      const run = await d.run(['sh', '-c', 'i=0; while :; do head -c 4194304 /dev/zero > fill-$i || exit 1; i=$((i+1)); done'], { allowShell: true, timeoutMs: 10_000 });
+      const run = await d.run(
+        ['sh', '-c', 'i=0; while :; do head -c 4194304 /dev/zero > fill-$i || exit 1; i=$((i+1)); done'],
+        { allowShell: true, timeoutMs: 10_000 },
+      );
       assert.match(run.killedReason ?? '', /workspace grew past/);
       assert.equal(run.timedOut, false);
       const row = await d.commandRow(run);
@@ -136,23 +153,41 @@ describe('sandbox escapes: resources and policy', function () {
     // fallocate with FALLOC_FL_KEEP_SIZE allocates blocks without growing the file, so RLIMIT_FSIZE never fires and
     // the polled quota would be too late; the sandbox's seccomp filter refuses fallocate outright.
     it('fallocate --keep-size cannot reserve disk past the file-size limit and the quota', async () => {
-      const run = await d.run(['sh', '-c', 'touch f && fallocate -n -l 1G f; sleep 5'], { allowShell: true, timeoutMs: 10_000 });
+      const run = await d.run(['sh', '-c', 'touch f && fallocate -n -l 1G f; sleep 5'], {
+        allowShell: true,
+        timeoutMs: 10_000,
+      });
       await d.commandRow(run);
       const used = Number(spawnSync('du', ['-s', '-B1', d.tree], { encoding: 'utf8' }).stdout.split('\t')[0]);
       assert.ok(used <= 50 * MiB + 16 * MiB, `the workspace holds ${used} bytes, over its quota`);
     });
 
     it('/tmp is bounded too', async () => {
-      const run = await d.run(['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do head -c 16777216 /dev/zero > /tmp/f$i || exit 7; done'], { allowShell: true, timeoutMs: 10_000 });
+      const run = await d.run(
+        [
+          'sh',
+          '-c',
+          'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do head -c 16777216 /dev/zero > /tmp/f$i || exit 7; done',
+        ],
+        { allowShell: true, timeoutMs: 10_000 },
+      );
       assert.equal(run.exitCode, 7, `the private /tmp fills up (limit ${d.config.limits.tmpBytes}): ${run.outputTail}`);
       await d.commandRow(run);
     });
   });
 
   it('a shell is refused (and recorded) unless the policy allows one', async () => {
-    for (const argv of [['sh', '-c', 'touch ran'], ['/bin/bash', '-c', 'touch ran'], ['/usr/bin/dash', '-c', 'touch ran'], ['busybox', 'sh', '-c', 'touch ran']]) {
+    for (const argv of [
+      ['sh', '-c', 'touch ran'],
+      ['/bin/bash', '-c', 'touch ran'],
+      ['/usr/bin/dash', '-c', 'touch ran'],
+      ['busybox', 'sh', '-c', 'touch ran'],
+    ]) {
       const before = await t.lastEventId();
-      await assert.rejects(t.run(argv), (err: unknown) => err instanceof PolicyViolationError && /shell/.test(err.message));
+      await assert.rejects(
+        t.run(argv),
+        (err: unknown) => err instanceof PolicyViolationError && /shell/.test(err.message),
+      );
       const rows = (await t.events(before)).filter((r) => r.kind === 'command');
       assert.equal(rows.length, 1);
       assert.equal(rows[0].allowed, false);

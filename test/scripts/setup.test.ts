@@ -60,7 +60,10 @@ describe('scripts/setup.js', function () {
 
   it('names bubblewrap when confinement cannot be installed', () => {
     const { dir, bin } = scratchProject(['git']);
-    const res = runSetup(dir, bin, { ARBITER_TEMPORAL_BIN: temporalCliPath(), ARBITER_TEST_SERVER_BIN: testServerPath() });
+    const res = runSetup(dir, bin, {
+      ARBITER_TEMPORAL_BIN: temporalCliPath(),
+      ARBITER_TEST_SERVER_BIN: testServerPath(),
+    });
     assert.equal(res.status, 1);
     assert.match(res.stderr, /bwrap, setpriv, prlimit missing: install the Debian packages bubblewrap and util-linux/);
   });

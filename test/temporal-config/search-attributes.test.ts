@@ -1,7 +1,11 @@
 /** Search attributes: a worker refuses a namespace without them; `ensureSearchAttributes` registers them. */
 import assert from 'node:assert/strict';
 import { msToTs } from '@temporalio/common/lib/time';
-import { MissingSearchAttributesError, ensureSearchAttributes, missingSearchAttributes } from '../../temporal-config/ensure-search-attributes';
+import {
+  MissingSearchAttributesError,
+  ensureSearchAttributes,
+  missingSearchAttributes,
+} from '../../temporal-config/ensure-search-attributes';
 import { SEARCH_ATTRIBUTE_KEYS, parseTaskWorkflowId, taskWorkflowId } from '../../temporal-config';
 import { createArbiterWorker } from '../../workers/worker';
 import { uniqueId } from '../helpers/fixtures';
@@ -10,8 +14,14 @@ import { waitFor } from '../helpers/wait';
 
 async function bareNamespace(): Promise<string> {
   const namespace = uniqueId('bare');
-  await testStack().env.connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
-  await waitFor('namespace', async () => (await testStack().env.connection.workflowService.describeNamespace({ namespace })).namespaceInfo);
+  await testStack().env.connection.workflowService.registerNamespace({
+    namespace,
+    workflowExecutionRetentionPeriod: msToTs('1 day'),
+  });
+  await waitFor(
+    'namespace',
+    async () => (await testStack().env.connection.workflowService.describeNamespace({ namespace })).namespaceInfo,
+  );
   return namespace;
 }
 
@@ -30,8 +40,16 @@ describe('search attributes', function () {
     const stack = testStack();
     const namespace = await bareNamespace();
     await assert.rejects(
-      createArbiterWorker({ connection: stack.env.nativeConnection, namespace, taskQueue: 'unused', database: stack.database, home: stack.home, workflowBundle: stack.bundle }),
-      (err: Error) => err instanceof MissingSearchAttributesError && SEARCH_ATTRIBUTE_KEYS.every((k) => err.message.includes(k.name)),
+      createArbiterWorker({
+        connection: stack.env.nativeConnection,
+        namespace,
+        taskQueue: 'unused',
+        database: stack.database,
+        home: stack.home,
+        workflowBundle: stack.bundle,
+      }),
+      (err: Error) =>
+        err instanceof MissingSearchAttributesError && SEARCH_ATTRIBUTE_KEYS.every((k) => err.message.includes(k.name)),
     );
   });
 

@@ -15,7 +15,14 @@ describe('worker config', () => {
     const { secretEnv, ...config } = loadWorkerConfig({}, '/srv/arbiter');
     assert.equal(secretEnv('ANY_KEY'), undefined, 'no secrets in an empty environment');
     assert.deepEqual(config, {
-      temporal: { address: '127.0.0.1:7233', namespace: 'default', tls: false, tlsCertPath: undefined, tlsKeyPath: undefined, apiKey: undefined },
+      temporal: {
+        address: '127.0.0.1:7233',
+        namespace: 'default',
+        tls: false,
+        tlsCertPath: undefined,
+        tlsKeyPath: undefined,
+        apiKey: undefined,
+      },
       databaseUrl: undefined,
       home: '/srv/arbiter/.arbiter',
       taskQueue: 'arbiter-tasks',
@@ -59,7 +66,10 @@ describe('worker config', () => {
     assert.equal(loadWorkerConfig({ TEMPORAL_TLS: '1' }).temporal.tls, true);
     assert.equal(loadWorkerConfig({ TEMPORAL_TLS: 'false' }).temporal.tls, false);
     assert.equal(loadWorkerConfig({ TEMPORAL_TLS: '' }).temporal.tls, false);
-    assert.throws(() => loadWorkerConfig({ TEMPORAL_TLS: 'yes' }), (e: unknown) => e instanceof ConfigError && /TEMPORAL_TLS/.test(e.message));
+    assert.throws(
+      () => loadWorkerConfig({ TEMPORAL_TLS: 'yes' }),
+      (e: unknown) => e instanceof ConfigError && /TEMPORAL_TLS/.test(e.message),
+    );
   });
 
   it('a bad LOG_LEVEL throws a ConfigError naming the variable', () => {
@@ -77,7 +87,10 @@ describe('worker config', () => {
 
   for (const bad of ['not a url', 'localhost:5432/arbiter', 'mysql://u:p@db/arbiter', 'http://db:5432/arbiter']) {
     it(`a malformed DATABASE_URL (${bad}) throws naming the variable`, () => {
-      assert.throws(() => loadWorkerConfig({ DATABASE_URL: bad }), (e: unknown) => e instanceof ConfigError && /DATABASE_URL/.test(e.message));
+      assert.throws(
+        () => loadWorkerConfig({ DATABASE_URL: bad }),
+        (e: unknown) => e instanceof ConfigError && /DATABASE_URL/.test(e.message),
+      );
     });
   }
 
@@ -89,7 +102,11 @@ describe('worker config', () => {
   it('names every bad variable at once', () => {
     assert.throws(
       () => loadWorkerConfig({ LOG_LEVEL: 'loud', DATABASE_URL: 'nope', TEMPORAL_TLS: 'yes' }),
-      (e: unknown) => e instanceof ConfigError && /LOG_LEVEL/.test(e.message) && /DATABASE_URL/.test(e.message) && /TEMPORAL_TLS/.test(e.message),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /LOG_LEVEL/.test(e.message) &&
+        /DATABASE_URL/.test(e.message) &&
+        /TEMPORAL_TLS/.test(e.message),
     );
   });
 
@@ -118,7 +135,9 @@ describe('worker config', () => {
     });
 
     it('masks a password given as a URL query parameter too', () => {
-      const config = loadWorkerConfig({ DATABASE_URL: `postgres://arbiter@db/arbiter?sslmode=require&password=${DB_PASSWORD}` });
+      const config = loadWorkerConfig({
+        DATABASE_URL: `postgres://arbiter@db/arbiter?sslmode=require&password=${DB_PASSWORD}`,
+      });
       const text = JSON.stringify(describeWorkerConfig(config));
       assert.doesNotMatch(text, new RegExp(DB_PASSWORD));
       assert.match(text, /sslmode=require/);
@@ -162,7 +181,13 @@ describe('client config', () => {
   });
 
   it('falls back to <ARBITER_HOME>/stack.json when TEMPORAL_ADDRESS and DATABASE_URL are unset', () => {
-    writeStack(JSON.stringify({ temporalAddress: '127.0.0.1:17233', databaseUrl: 'postgres://arbiter:arbiter-local@127.0.0.1:15432/arbiter', uiUrl: 'http://127.0.0.1:18233' }));
+    writeStack(
+      JSON.stringify({
+        temporalAddress: '127.0.0.1:17233',
+        databaseUrl: 'postgres://arbiter:arbiter-local@127.0.0.1:15432/arbiter',
+        uiUrl: 'http://127.0.0.1:18233',
+      }),
+    );
     const config = loadClientConfig({ ARBITER_HOME: home });
     assert.equal(config.temporal.address, '127.0.0.1:17233');
     assert.equal(config.databaseUrl, 'postgres://arbiter:arbiter-local@127.0.0.1:15432/arbiter');
@@ -178,8 +203,14 @@ describe('client config', () => {
   });
 
   it('lets the environment win over stack.json, variable by variable', () => {
-    writeStack(JSON.stringify({ temporalAddress: '127.0.0.1:17233', databaseUrl: 'postgres://local@127.0.0.1:15432/arbiter' }));
-    const both = loadClientConfig({ ARBITER_HOME: home, TEMPORAL_ADDRESS: 'prod:7233', DATABASE_URL: 'postgres://prod@db:5432/arbiter' });
+    writeStack(
+      JSON.stringify({ temporalAddress: '127.0.0.1:17233', databaseUrl: 'postgres://local@127.0.0.1:15432/arbiter' }),
+    );
+    const both = loadClientConfig({
+      ARBITER_HOME: home,
+      TEMPORAL_ADDRESS: 'prod:7233',
+      DATABASE_URL: 'postgres://prod@db:5432/arbiter',
+    });
     assert.equal(both.temporal.address, 'prod:7233');
     assert.equal(both.databaseUrl, 'postgres://prod@db:5432/arbiter');
 
@@ -200,7 +231,13 @@ describe('client config', () => {
   });
 
   it('reads tenant, queue, namespace and TLS settings', () => {
-    const config = loadClientConfig({ ARBITER_HOME: home, ARBITER_TENANT: 'acme', ARBITER_TASK_QUEUE: 'q2', TEMPORAL_NAMESPACE: 'ns', TEMPORAL_API_KEY: API_KEY });
+    const config = loadClientConfig({
+      ARBITER_HOME: home,
+      ARBITER_TENANT: 'acme',
+      ARBITER_TASK_QUEUE: 'q2',
+      TEMPORAL_NAMESPACE: 'ns',
+      TEMPORAL_API_KEY: API_KEY,
+    });
     assert.equal(config.defaultTenant, 'acme');
     assert.equal(config.taskQueue, 'q2');
     assert.equal(config.temporal.namespace, 'ns');

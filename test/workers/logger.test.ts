@@ -93,7 +93,12 @@ describe('worker logger', () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(
       readLines(file).map((l) => [l.level, l.message]),
-      [['info', 'i'], ['warn', 'w'], ['error', 'e'], ['info', 'via log']],
+      [
+        ['info', 'i'],
+        ['warn', 'w'],
+        ['error', 'e'],
+        ['info', 'via log'],
+      ],
     );
     assert.equal(lines.length, 4);
 
@@ -101,7 +106,13 @@ describe('worker logger', () => {
     verbose.bridge.trace('t', { workflowId: 'task/t1/k1' });
     verbose.bridge.debug('d');
     const vlines = await linesWhenCount(verbose.file, 2);
-    assert.deepEqual(vlines.map((l) => [l.level, l.message]), [['trace', 't'], ['debug', 'd']]);
+    assert.deepEqual(
+      vlines.map((l) => [l.level, l.message]),
+      [
+        ['trace', 't'],
+        ['debug', 'd'],
+      ],
+    );
     assert.equal(vlines[0].taskId, 'k1');
     assert.equal(vlines[0].tenantId, 't1');
   });
@@ -134,7 +145,13 @@ describe('worker logger', () => {
     new WinstonTemporalLogger(w).info('hello', { workflowId: 'task/tenant-b/task:1.x' });
     await new Promise((r) => setImmediate(r));
     const line = JSON.parse(chunks.join('').trim()) as Line;
-    assert.deepEqual(line, { level: 'info', message: 'hello', workflowId: 'task/tenant-b/task:1.x', tenantId: 'tenant-b', taskId: 'task:1.x' });
+    assert.deepEqual(line, {
+      level: 'info',
+      message: 'hello',
+      workflowId: 'task/tenant-b/task:1.x',
+      tenantId: 'tenant-b',
+      taskId: 'task:1.x',
+    });
   });
 
   describe('withTaskIds', () => {

@@ -52,7 +52,11 @@ describe('cancellation', function () {
       assert.equal(final.state, 'CANCELLED');
       assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['VERIFYING', 'CANCELLED']);
       // Its checkout is removed once the gate ends; what must be gone is every process of it.
-      await waitFor('the gate process to be killed', async () => !execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(input.tenantId), 15_000);
+      await waitFor(
+        'the gate process to be killed',
+        async () => !execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(input.tenantId),
+        15_000,
+      );
       await waitFor('the gate checkout to be removed', async () => !existsSync(beat), 15_000);
       const events = await persistedEvents(input);
       assert.equal(events.at(-1)?.toState, 'CANCELLED');
@@ -79,7 +83,14 @@ async function spawnWorker(taskQueue: string, home: string): Promise<ChildProces
   const stack = testStack();
   let output = '';
   const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'worker'], {
-    env: { ...process.env, TEMPORAL_ADDRESS: stack.address, DATABASE_URL: stack.databaseUrl, ARBITER_TASK_QUEUE: taskQueue, ARBITER_HOME: home, LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: stack.address,
+      DATABASE_URL: stack.databaseUrl,
+      ARBITER_TASK_QUEUE: taskQueue,
+      ARBITER_HOME: home,
+      LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
@@ -124,7 +135,10 @@ describe('worker crash mid-task', function () {
     const homeA = traversableTempDir('arbiter-host-a-');
     const marker = inGateCheckout(homeA, input, 'attempts.log');
     child = await spawnWorker(taskQueue, homeA);
-    const client = await ArbiterClient.connect({ address: stack.address, namespace: 'default', tls: false }, { taskQueue });
+    const client = await ArbiterClient.connect(
+      { address: stack.address, namespace: 'default', tls: false },
+      { taskQueue },
+    );
     try {
       await client.submit(input);
       const running = await waitForState(input, (s) => s.subState === 'gate:slow', 60_000);
@@ -135,10 +149,17 @@ describe('worker crash mid-task', function () {
       try {
         const final = await client.watch(input, undefined, 250);
         assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
-        assert.notEqual(final.workspace?.hostQueue, running.workspace?.hostQueue, 'the workspace moved to the other host');
+        assert.notEqual(
+          final.workspace?.hostQueue,
+          running.workspace?.hostQueue,
+          'the workspace moved to the other host',
+        );
         assert.equal(final.workspace?.hostQueue, otherHost.worker.hostQueue);
         const events = await persistedEvents(input);
-        assert.deepEqual(events.map((e) => e.toState), final.history.map((h) => h.state));
+        assert.deepEqual(
+          events.map((e) => e.toState),
+          final.history.map((h) => h.state),
+        );
         assert.equal(gitIn(input.repoPath, 'rev-parse', `arbiter/${input.taskId}^{tree}`), final.diff?.treeId);
       } finally {
         otherHost.worker.shutdown();
@@ -165,22 +186,39 @@ describe('worker crash mid-task', function () {
 
     child = await spawnWorker(taskQueue, stack.home);
 
-    const client = await ArbiterClient.connect({ address: stack.address, namespace: 'default', tls: false }, { taskQueue });
+    const client = await ArbiterClient.connect(
+      { address: stack.address, namespace: 'default', tls: false },
+      { taskQueue },
+    );
     try {
       await client.submit(input);
       await waitForState(input, (s) => s.subState === 'gate:slow', 60_000);
-      const first = await waitFor('gate to start in the child worker', async () => existsSync(marker) && readFileSync(marker, 'utf8'));
+      const first = await waitFor(
+        'gate to start in the child worker',
+        async () => existsSync(marker) && readFileSync(marker, 'utf8'),
+      );
       await killHard(child);
 
       const replacement = await stack.startWorker(taskQueue);
       try {
         // Each attempt gets a fresh checkout, so a second start shows as a new timestamp.
-        await waitFor('the gate to run again on the second worker', async () => readFileSync(marker, 'utf8') !== first, 60_000);
+        await waitFor(
+          'the gate to run again on the second worker',
+          async () => readFileSync(marker, 'utf8') !== first,
+          60_000,
+        );
         const final = await client.watch(input, undefined, 250);
         assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
         const events = await persistedEvents(input);
-        assert.deepEqual(events.map((e) => e.seq), final.history.map((_, i) => i), 'one event per transition, none twice');
-        assert.deepEqual(events.map((e) => e.toState), final.history.map((h) => h.state));
+        assert.deepEqual(
+          events.map((e) => e.seq),
+          final.history.map((_, i) => i),
+          'one event per transition, none twice',
+        );
+        assert.deepEqual(
+          events.map((e) => e.toState),
+          final.history.map((h) => h.state),
+        );
         assert.equal(gitIn(input.repoPath, 'rev-parse', `arbiter/${input.taskId}`), final.delivery?.commit);
       } finally {
         replacement.worker.shutdown();

@@ -13,7 +13,11 @@ import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 
-function task(tenantId: string, repoPath: string, extra: Partial<TaskInput> = {}): TaskInput & { tenantId: string; taskId: string } {
+function task(
+  tenantId: string,
+  repoPath: string,
+  extra: Partial<TaskInput> = {},
+): TaskInput & { tenantId: string; taskId: string } {
   return { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repoPath, ...extra };
 }
 
@@ -27,7 +31,10 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['EXECUTING', 'FAILED']);
     assert.equal(final.error?.type, 'AgentFailedError');
-    assert.match(final.error?.message ?? '', /search text must match exactly once in 'src\/app\.js'; it matches 0 times/);
+    assert.match(
+      final.error?.message ?? '',
+      /search text must match exactly once in 'src\/app\.js'; it matches 0 times/,
+    );
   });
 
   it('fails with TargetRepoError for a missing repository or base ref', async () => {
@@ -60,7 +67,9 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = task(tenant, repo, { gates: [{ name: 'writes', argv: ['sh', '-c', 'echo sneaky > src/after-verify.js'] }] });
+    const input = task(tenant, repo, {
+      gates: [{ name: 'writes', argv: ['sh', '-c', 'echo sneaky > src/after-verify.js'] }],
+    });
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED');
     const files = gitIn(repo, 'ls-tree', '-r', '--name-only', `arbiter/${input.taskId}`).split('\n');
@@ -76,21 +85,38 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
       workflowId: `task/${uniqueId('tenant')}/${uniqueId('task')}`,
       args: [{ tenantId: 'ok', taskId: 'bad id!', repoPath: 'relative/path' }],
     });
-    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof WorkflowFailedError, String(err));
-    assert.match(String(err.cause?.message), /invalid task input: .*taskId: .*specYaml: .*repoPath: repoPath must be absolute/);
+    assert.match(
+      String(err.cause?.message),
+      /invalid task input: .*taskId: .*specYaml: .*repoPath: repoPath must be absolute/,
+    );
   });
 
   it('refuses ids git cannot use as branch names before starting anything', async () => {
     for (const taskId of ['x.lock', 'trailing.', 'a:b', 'a..b']) {
-      await assert.rejects(testStack().client.submit(task('tenant', makeRepo(), { taskId })), InvalidTaskInputError, taskId);
+      await assert.rejects(
+        testStack().client.submit(task('tenant', makeRepo(), { taskId })),
+        InvalidTaskInputError,
+        taskId,
+      );
     }
   });
 
   it('holds an agent to its concurrency limit: the second task waits in ROUTING, then runs', async () => {
     const tenant = uniqueId('tenant');
     const agentId = uniqueId('single');
-    await upsertAgent(testStack().database.db, { id: agentId, tenantId: tenant, kind: 'scripted', config: { steps: GOOD_PLAN }, capabilities: { taskTypes: ['feature'] }, maxConcurrency: 1 });
+    await upsertAgent(testStack().database.db, {
+      id: agentId,
+      tenantId: tenant,
+      kind: 'scripted',
+      config: { steps: GOOD_PLAN },
+      capabilities: { taskTypes: ['feature'] },
+      maxConcurrency: 1,
+    });
     const slow = { gates: [{ name: 'slow', argv: ['sleep', '3'] }] };
     const first = task(tenant, makeRepo(), slow);
     const second = task(tenant, makeRepo(), slow);
@@ -103,6 +129,9 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     const [earlier, later] = Date.parse(a.history[4].at) <= Date.parse(b.history[4].at) ? [a, b] : [b, a];
     const earlierDone = Date.parse(earlier.history.at(-1)!.at);
     const laterRouted = Date.parse(later.history.find((h) => h.state === 'ROUTED')!.at);
-    assert.ok(laterRouted >= earlierDone, `second task routed at ${laterRouted} before the first ended at ${earlierDone}`);
+    assert.ok(
+      laterRouted >= earlierDone,
+      `second task routed at ${laterRouted} before the first ended at ${earlierDone}`,
+    );
   });
 });

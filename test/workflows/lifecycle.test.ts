@@ -41,25 +41,52 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const agent = await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
     const headBefore = gitIn(repo, 'rev-parse', 'HEAD');
-    const input = task(tenant, repo, { gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }] });
+    const input = task(tenant, repo, {
+      gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }],
+    });
 
     const submitted = await testStack().client.submit(input);
     const final = await testStack().client.watch(input, undefined, 200);
 
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
-    assert.deepEqual(final.history.map((h) => h.state), HAPPY_PATH);
+    assert.deepEqual(
+      final.history.map((h) => h.state),
+      HAPPY_PATH,
+    );
     assert.equal(final.routing?.agentId, agent.id);
     assert.equal(final.verdict?.outcome, 'PASS');
     assert.match(final.verdict?.digest ?? '', /^sha256:[0-9a-f]{64}$/);
-    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'pass'], ['protected', 'pass'], ['tree', 'pass'], ['check', 'pass']]);
+    assert.deepEqual(
+      final.gates.map((g) => [g.name, g.status]),
+      [
+        ['budget', 'pass'],
+        ['scope', 'pass'],
+        ['spec', 'pass'],
+        ['protected', 'pass'],
+        ['tree', 'pass'],
+        ['check', 'pass'],
+      ],
+    );
 
     const events = await persistedEvents(input as { tenantId: string; taskId: string });
-    assert.deepEqual(events.map((e) => e.toState), HAPPY_PATH);
-    assert.deepEqual(events.map((e) => e.seq), HAPPY_PATH.map((_, i) => i));
-    assert.deepEqual(events.slice(1).map((e) => e.fromState), HAPPY_PATH.slice(0, -1));
+    assert.deepEqual(
+      events.map((e) => e.toState),
+      HAPPY_PATH,
+    );
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      HAPPY_PATH.map((_, i) => i),
+    );
+    assert.deepEqual(
+      events.slice(1).map((e) => e.fromState),
+      HAPPY_PATH.slice(0, -1),
+    );
 
     const { db } = testStack().database;
-    const [row] = await db.select().from(tasks).where(and(eq(tasks.tenantId, tenant), eq(tasks.id, input.taskId)));
+    const [row] = await db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.tenantId, tenant), eq(tasks.id, input.taskId)));
     assert.equal(row.state, 'COMPLETED');
     assert.equal(row.agentId, agent.id);
     assert.equal(row.verdict, 'PASS');
@@ -75,8 +102,15 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(final.delivery?.branch, branch);
     assert.equal(gitIn(repo, 'rev-parse', branch), final.delivery?.commit);
     assert.equal(gitIn(repo, 'show', `${branch}:src/feature.js`), 'module.exports = () => 42;');
-    assert.match(gitIn(repo, 'log', '-1', '--format=%B', branch), new RegExp(`Arbiter-Verdict: ${final.verdict?.digest}`));
-    assert.equal(gitIn(repo, 'rev-parse', `${branch}^{tree}`), final.diff?.treeId, 'the delivered tree is the verified tree');
+    assert.match(
+      gitIn(repo, 'log', '-1', '--format=%B', branch),
+      new RegExp(`Arbiter-Verdict: ${final.verdict?.digest}`),
+    );
+    assert.equal(
+      gitIn(repo, 'rev-parse', `${branch}^{tree}`),
+      final.diff?.treeId,
+      'the delivered tree is the verified tree',
+    );
     assert.equal(gitIn(repo, 'rev-parse', `${branch}^`), headBefore, 'the delivered commit sits on the base commit');
     assert.equal(gitIn(repo, 'rev-parse', 'HEAD'), headBefore, 'target HEAD must not move');
     assert.equal(gitIn(repo, 'branch', '--show-current'), 'main');
@@ -106,19 +140,37 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const bad = specYaml({ risk_tier: 7, acceptance: undefined, title: undefined });
     const final = await runToEnd(task(tenant, makeRepo(), { specYaml: bad }));
     assert.equal(final.state, 'REJECTED');
-    assert.deepEqual(final.history.map((h) => h.state), ['RECEIVED', 'VALIDATING_SPEC', 'REJECTED']);
+    assert.deepEqual(
+      final.history.map((h) => h.state),
+      ['RECEIVED', 'VALIDATING_SPEC', 'REJECTED'],
+    );
     assert.equal(final.error?.type, 'SpecInvalidError');
     const problems = final.error?.problems ?? [];
-    assert.ok(problems.some((p) => p.startsWith('risk_tier')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('acceptance')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('title')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('risk_tier')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('acceptance')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('title')),
+      problems.join('\n'),
+    );
   });
 
   it('rejects the corpus negative fixture when the current CAWS format is required', async () => {
-    const negative = readFileSync(`${projectRoot()}/test/fixtures/caws-corpus/negative/dx-improvements-working-spec.yaml`, 'utf8');
+    const negative = readFileSync(
+      `${projectRoot()}/test/fixtures/caws-corpus/negative/dx-improvements-working-spec.yaml`,
+      'utf8',
+    );
     const final = await runToEnd(task(uniqueId('tenant'), makeRepo(), { specYaml: negative, specFormat: 'current' }));
     assert.equal(final.state, 'REJECTED');
-    assert.ok((final.error?.problems ?? []).some((p) => p.startsWith('change_budget')), JSON.stringify(final.error));
+    assert.ok(
+      (final.error?.problems ?? []).some((p) => p.startsWith('change_budget')),
+      JSON.stringify(final.error),
+    );
   });
 
   it('fails with the reason when no agent is capable', async () => {
@@ -128,7 +180,10 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['ROUTING', 'FAILED']);
     assert.equal(final.error?.type, 'NoCapableAgentError');
-    assert.match(final.error?.message ?? '', /no capable agent for task type 'feature'.*does not handle task type 'feature'/);
+    assert.match(
+      final.error?.message ?? '',
+      /no capable agent for task type 'feature'.*does not handle task type 'feature'/,
+    );
   });
 
   it('refuses a requested agent that cannot take the task', async () => {
@@ -138,8 +193,14 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     await setAgentStatus(testStack().database.db, paused.id, 'paused');
     const final = await runToEnd(task(tenant, makeRepo(), { agentHint: paused.id }));
     assert.equal(final.state, 'FAILED');
-    assert.match(final.error?.message ?? '', new RegExp(`requested agent '${paused.id}' cannot take the task: agent is paused`));
-    const decisions = await testStack().database.db.select().from(routingDecisions).where(eq(routingDecisions.tenantId, tenant));
+    assert.match(
+      final.error?.message ?? '',
+      new RegExp(`requested agent '${paused.id}' cannot take the task: agent is paused`),
+    );
+    const decisions = await testStack()
+      .database.db.select()
+      .from(routingDecisions)
+      .where(eq(routingDecisions.tenantId, tenant));
     assert.equal(decisions.length, 0);
   });
 
@@ -147,7 +208,9 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = task(tenant, repo, { gates: [{ name: 'tests', argv: ['node', '-e', 'console.log("1 failing"); process.exit(1)'] }] });
+    const input = task(tenant, repo, {
+      gates: [{ name: 'tests', argv: ['node', '-e', 'console.log("1 failing"); process.exit(1)'] }],
+    });
     const final = await runToEnd(input);
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['VERIFYING', 'FAILED']);
@@ -168,18 +231,26 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['EXECUTING', 'FAILED']);
     assert.equal(final.error?.type, 'PolicyViolationError');
-    assert.deepEqual(final.violations, [{ op: 'file_write', path: 'README.md', reason: "'README.md' is not in scope.in" }]);
+    assert.deepEqual(final.violations, [
+      { op: 'file_write', path: 'README.md', reason: "'README.md' is not in scope.in" },
+    ]);
     const recorded = await testStack()
       .database.db.select()
       .from(sandboxEvents)
       .where(and(eq(sandboxEvents.tenantId, tenant), eq(sandboxEvents.allowed, false)));
-    assert.deepEqual(recorded.map((r) => [r.op, r.path, r.reason]), [['file_write', 'README.md', "'README.md' is not in scope.in"]]);
+    assert.deepEqual(
+      recorded.map((r) => [r.op, r.path, r.reason]),
+      [['file_write', 'README.md', "'README.md' is not in scope.in"]],
+    );
     assert.equal(gitIn(repo, 'branch', '--list', `arbiter/${input.taskId}`), '');
   });
 
   it('fails the scope gate when a command writes outside scope.in', async () => {
     const tenant = uniqueId('tenant');
-    await addScriptedAgent(tenant, [...GOOD_PLAN, { op: 'run', argv: ['cp', 'src/app.js', 'copied.js'], timeoutSeconds: 30 }]);
+    await addScriptedAgent(tenant, [
+      ...GOOD_PLAN,
+      { op: 'run', argv: ['cp', 'src/app.js', 'copied.js'], timeoutSeconds: 30 },
+    ]);
     const repo = makeRepo();
     const input = task(tenant, repo);
     const final = await runToEnd(input);
@@ -219,7 +290,8 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(third.runId, first.runId);
     assert.equal(third.ended, 'COMPLETED', 'the submitter learns the task already ended');
     const runs: string[] = [];
-    for await (const wf of client.temporal.workflow.list({ query: `WorkflowId="${first.workflowId}"` })) runs.push(wf.runId);
+    for await (const wf of client.temporal.workflow.list({ query: `WorkflowId="${first.workflowId}"` }))
+      runs.push(wf.runId);
     assert.deepEqual(runs, [first.runId]);
   });
 });

@@ -62,9 +62,16 @@ async function addOpenAIAgent(tenantId: string, fake: FakeOpenAI, config: Record
 
 async function transcript(ref: Ref) {
   const { db } = testStack().database;
-  const convs = await db.select().from(conversations).where(and(eq(conversations.tenantId, ref.tenantId), eq(conversations.taskId, ref.taskId)));
+  const convs = await db
+    .select()
+    .from(conversations)
+    .where(and(eq(conversations.tenantId, ref.tenantId), eq(conversations.taskId, ref.taskId)));
   assert.equal(convs.length, 1, 'one conversation for the task');
-  return db.select().from(conversationMessages).where(eq(conversationMessages.conversationId, convs[0].id)).orderBy(asc(conversationMessages.seq));
+  return db
+    .select()
+    .from(conversationMessages)
+    .where(eq(conversationMessages.conversationId, convs[0].id))
+    .orderBy(asc(conversationMessages.seq));
 }
 
 async function sandboxOps(ref: Ref) {
@@ -99,17 +106,28 @@ async function historyJson(ref: Ref): Promise<string> {
     return value;
   });
   // Proof the payloads were decoded: the activity inputs name the conversation (its id names the run).
-  assert.ok(text.includes(`${ref.tenantId}/${ref.taskId}/${(await handle.describe()).runId}/1`), 'history payloads decoded');
+  assert.ok(
+    text.includes(`${ref.tenantId}/${ref.taskId}/${(await handle.describe()).runId}/1`),
+    'history payloads decoded',
+  );
   return text;
 }
 
 /** Asserts every assistant turn appears once, in order, and every tool call has exactly one result right after its turn. */
 function assertWellFormed(messages: Awaited<ReturnType<typeof transcript>>, turns: number): void {
-  assert.deepEqual(messages.map((m) => m.seq), messages.map((_, i) => i), 'seq is dense');
+  assert.deepEqual(
+    messages.map((m) => m.seq),
+    messages.map((_, i) => i),
+    'seq is dense',
+  );
   assert.equal(messages[0].role, 'system');
   assert.equal(messages[1].role, 'user');
   const assistants = messages.filter((m) => m.role === 'assistant');
-  assert.deepEqual(assistants.map((m) => m.turn), Array.from({ length: turns }, (_, i) => i + 1), 'one assistant message per turn, no duplicate turns');
+  assert.deepEqual(
+    assistants.map((m) => m.turn),
+    Array.from({ length: turns }, (_, i) => i + 1),
+    'one assistant message per turn, no duplicate turns',
+  );
   let expectTools: string[] = [];
   for (const m of messages.slice(2)) {
     if (m.role === 'assistant') {
@@ -143,9 +161,19 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
   it('runs a tool-calling conversation to COMPLETED: transcript, tools once each, usage and cost, key kept secret', async () => {
     const script: FakeReply[] = [
       { toolCalls: [{ name: 'list_files', arguments: {} }], usage: { prompt: 1000, completion: 50 } },
-      { toolCalls: [{ name: 'file_read', arguments: { path: 'src/app.js' } }], usage: { prompt: 1200, completion: 60 } },
-      { content: 'Adding the feature.', toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }], usage: { prompt: 2000, completion: 70 } },
-      { toolCalls: [{ name: 'run_command', arguments: { argv: ['node', '-e', "require('./src/feature.js')"] } }], usage: { prompt: 2100, completion: 40 } },
+      {
+        toolCalls: [{ name: 'file_read', arguments: { path: 'src/app.js' } }],
+        usage: { prompt: 1200, completion: 60 },
+      },
+      {
+        content: 'Adding the feature.',
+        toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }],
+        usage: { prompt: 2000, completion: 70 },
+      },
+      {
+        toolCalls: [{ name: 'run_command', arguments: { argv: ['node', '-e', "require('./src/feature.js')"] } }],
+        usage: { prompt: 2100, completion: 40 },
+      },
       { content: 'Done: src/feature.js exports a function returning 42.', usage: { prompt: 2200, completion: 30 } },
     ];
     fake = await startFakeOpenAI({ script, apiKey });
@@ -159,20 +187,40 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
 
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
     assert.equal(final.routing?.agentId, agent.id);
-    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'pass'], ['protected', 'pass'], ['tree', 'pass'], ['check', 'pass']]);
+    assert.deepEqual(
+      final.gates.map((g) => [g.name, g.status]),
+      [
+        ['budget', 'pass'],
+        ['scope', 'pass'],
+        ['spec', 'pass'],
+        ['protected', 'pass'],
+        ['tree', 'pass'],
+        ['check', 'pass'],
+      ],
+    );
     assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
 
     // The model was asked once per turn, with the tools, the key, and every earlier tool result.
-    assert.deepEqual(fake.requests.map((r) => [r.turn, r.outcome]), script.map((_, i) => [i + 1, 'completed']));
+    assert.deepEqual(
+      fake.requests.map((r) => [r.turn, r.outcome]),
+      script.map((_, i) => [i + 1, 'completed']),
+    );
     for (const r of fake.requests) {
       assert.equal(r.model, MODEL);
       assert.equal(r.headers.authorization, `Bearer ${apiKey}`);
-      assert.deepEqual(r.tools.map((t) => t.function.name), [...AGENT_TOOL_NAMES]);
+      assert.deepEqual(
+        r.tools.map((t) => t.function.name),
+        [...AGENT_TOOL_NAMES],
+      );
     }
     const first = fake.requests[0].messages;
-    assert.deepEqual(first.map((m) => m.role), ['system', 'user']);
+    assert.deepEqual(
+      first.map((m) => m.role),
+      ['system', 'user'],
+    );
     assert.match(first[1].content ?? '', /Test change/, 'the task prompt is built from the spec');
-    const toolResult = (turn: number, callId: string) => fake!.requestsFor(turn)[0].messages.find((m) => m.role === 'tool' && m.tool_call_id === callId)?.content ?? '';
+    const toolResult = (turn: number, callId: string) =>
+      fake!.requestsFor(turn)[0].messages.find((m) => m.role === 'tool' && m.tool_call_id === callId)?.content ?? '';
     assert.match(toolResult(2, 'call_1_0'), /src\/app\.js/, 'list_files result reaches the model');
     assert.match(toolResult(3, 'call_2_0'), new RegExp(DEEP_MARKER), 'file_read result carries the whole file');
     assert.match(toolResult(4, 'call_3_0'), /^wrote \d+ bytes/);
@@ -181,7 +229,22 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
 
     // The transcript in PostgreSQL: system, user, then assistant turns each followed by their tool results.
     const messages = await transcript(input);
-    assert.deepEqual(messages.map((m) => m.role), ['system', 'user', 'assistant', 'tool', 'assistant', 'tool', 'assistant', 'tool', 'assistant', 'tool', 'assistant']);
+    assert.deepEqual(
+      messages.map((m) => m.role),
+      [
+        'system',
+        'user',
+        'assistant',
+        'tool',
+        'assistant',
+        'tool',
+        'assistant',
+        'tool',
+        'assistant',
+        'tool',
+        'assistant',
+      ],
+    );
     assertWellFormed(messages, 5);
     const readResult = messages.find((m) => m.role === 'tool' && m.toolCallId === 'call_2_0');
     assert.ok(readResult?.content?.includes(DEEP_MARKER), 'the file_read result holds the file content');
@@ -200,17 +263,26 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       tokens += usage.prompt + usage.completion;
       cost += expected;
     }
-    const [stats] = await database.db.select().from(agentStats).where(and(eq(agentStats.tenantId, tenant), eq(agentStats.agentId, agent.id)));
+    const [stats] = await database.db
+      .select()
+      .from(agentStats)
+      .where(and(eq(agentStats.tenantId, tenant), eq(agentStats.agentId, agent.id)));
     assert.equal(stats.tasks, 1);
     assert.equal(stats.totalTokens, tokens);
     assert.ok(Math.abs(stats.totalCostUsd - cost) < 1e-9, `total cost ${stats.totalCostUsd} ≠ ${cost}`);
-    const [outcome] = await database.db.select().from(agentOutcomes).where(and(eq(agentOutcomes.tenantId, tenant), eq(agentOutcomes.taskId, input.taskId)));
+    const [outcome] = await database.db
+      .select()
+      .from(agentOutcomes)
+      .where(and(eq(agentOutcomes.tenantId, tenant), eq(agentOutcomes.taskId, input.taskId)));
     assert.equal(outcome.tokens, tokens);
 
     // Each tool call ran exactly once in the sandbox.
     const ops = await sandboxOps(input);
     assert.deepEqual(countOps(ops), { list_files: 1, file_read: 1, file_write: 1, run_command: 1 });
-    assert.ok(ops.every((r) => r.allowed), 'nothing refused');
+    assert.ok(
+      ops.every((r) => r.allowed),
+      'nothing refused',
+    );
 
     // The key never reaches history or the transcript; history holds no full transcript either.
     const history = await historyJson(input);
@@ -238,13 +310,20 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const refusal = fake.requestsFor(2)[0].messages.find((m) => m.role === 'tool' && m.tool_call_id === 'call_1_0');
     assert.match(refusal?.content ?? '', /^error: /, 'the model sees the refusal as the tool result');
     assert.match(refusal?.content ?? '', /README\.md/);
-    assert.deepEqual(fake.requests.map((r) => r.turn), [1, 2, 3], 'the conversation went on after the refusal');
+    assert.deepEqual(
+      fake.requests.map((r) => r.turn),
+      [1, 2, 3],
+      'the conversation went on after the refusal',
+    );
     assert.ok(
       final.violations.some((v) => v.op === 'file_write' && v.path === 'README.md'),
       `violations: ${JSON.stringify(final.violations)}`,
     );
     const refused = (await sandboxOps(input)).filter((r) => !r.allowed);
-    assert.deepEqual(refused.map((r) => [r.op, r.path]), [['file_write', 'README.md']]);
+    assert.deepEqual(
+      refused.map((r) => [r.op, r.path]),
+      [['file_write', 'README.md']],
+    );
     assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:README.md`), '# target');
     assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
     const messages = await transcript(input);
@@ -253,18 +332,33 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
 
   it('answers a model turn or a tool call already in the transcript from it, never asking or running it again', async () => {
     // What a retry after a crash between the model's answer (or the tool's effect) and the activity's completion sees.
-    const script: FakeReply[] = [{ toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] }, { content: 'done' }];
+    const script: FakeReply[] = [
+      { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
+      { content: 'done' },
+    ];
     fake = await startFakeOpenAI({ script, apiKey });
     const tenant = uniqueId('tenant');
     const agent = await addOpenAIAgent(tenant, fake);
     const ref = { tenantId: tenant, taskId: uniqueId('task') };
     const workspacePath = mkdtempSync(path.join(os.tmpdir(), 'arbiter-openai-ws-'));
-    const quiet = { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const quiet = {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+    };
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
     const a = createActivities(testActivityDeps());
     const { spec }: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
     const conversationId = `${tenant}/${ref.taskId}/1`;
-    const limits: ConversationLimits = await env.run(a.startConversation, { ...ref, agentId: agent.id, conversationId, spec });
+    const limits: ConversationLimits = await env.run(a.startConversation, {
+      ...ref,
+      agentId: agent.id,
+      conversationId,
+      spec,
+    });
     await env.run(a.startConversation, { ...ref, agentId: agent.id, conversationId, spec });
     assert.equal(limits.maxTurns, 30);
 
@@ -273,9 +367,20 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const again: ModelReply = await env.run(a.callModel, turn);
     assert.deepEqual(again, first);
     assert.equal(fake.requests.length, 1, 'the stored turn is not requested again');
-    assert.deepEqual(first.toolCalls.map((c) => [c.id, c.name]), [['call_1_0', 'file_write']]);
+    assert.deepEqual(
+      first.toolCalls.map((c) => [c.id, c.name]),
+      [['call_1_0', 'file_write']],
+    );
 
-    const call = { ...ref, conversationId, callId: first.toolCalls[0].id, name: first.toolCalls[0].name, arguments: first.toolCalls[0].arguments, workspacePath, spec };
+    const call = {
+      ...ref,
+      conversationId,
+      callId: first.toolCalls[0].id,
+      name: first.toolCalls[0].name,
+      arguments: first.toolCalls[0].arguments,
+      workspacePath,
+      spec,
+    };
     const ran: ToolResult = await env.run(a.runToolCall, call);
     const ranAgain: ToolResult = await env.run(a.runToolCall, call);
     assert.equal(ran.ok, true, ran.summary);
@@ -285,14 +390,20 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     assert.deepEqual(countOps(await sandboxOps(ref)), { file_write: 1 }, 'the stored tool call is not executed again');
 
     await env.run(a.callModel, { ...turn, turn: 2 });
-    assert.deepEqual(fake.requests.map((r) => r.turn), [1, 2]);
+    assert.deepEqual(
+      fake.requests.map((r) => r.turn),
+      [1, 2],
+    );
     assertWellFormed(await transcript(ref), 2);
   });
 
   describe('limits', () => {
-    const neverStops: FakeScript = (turn) => ({ toolCalls: [{ name: 'list_files', arguments: {} }], usage: { prompt: 300, completion: 20 + turn } });
+    const neverStops: FakeScript = (turn) => ({
+      toolCalls: [{ name: 'list_files', arguments: {} }],
+      usage: { prompt: 300, completion: 20 + turn },
+    });
 
-    it('fails the task as the agent\'s fault when the model never stops within maxTurns', async () => {
+    it("fails the task as the agent's fault when the model never stops within maxTurns", async () => {
       fake = await startFakeOpenAI({ script: neverStops, apiKey });
       const tenant = uniqueId('tenant');
       const agent = await addOpenAIAgent(tenant, fake, { maxTurns: 2 });
@@ -303,9 +414,16 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       assert.equal(final.state, 'FAILED');
       assert.equal(final.error?.type, 'AgentFailedError', JSON.stringify(final.error));
       assert.match(final.error?.message ?? '', /within 2 turns/);
-      assert.deepEqual(fake.requests.map((r) => r.turn), [1, 2], 'no third model call');
+      assert.deepEqual(
+        fake.requests.map((r) => r.turn),
+        [1, 2],
+        'no third model call',
+      );
       assert.deepEqual(countOps(await sandboxOps(input)), { list_files: 2 });
-      const [outcome] = await testStack().database.db.select().from(agentOutcomes).where(and(eq(agentOutcomes.tenantId, tenant), eq(agentOutcomes.taskId, input.taskId)));
+      const [outcome] = await testStack()
+        .database.db.select()
+        .from(agentOutcomes)
+        .where(and(eq(agentOutcomes.tenantId, tenant), eq(agentOutcomes.taskId, input.taskId)));
       assert.equal(outcome?.agentId, agent.id);
       assert.equal(outcome?.outcome, 'FAIL', 'the turn limit counts against the agent');
       assert.equal(outcome?.tokens, 321 + 322);
@@ -323,14 +441,25 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       assert.equal(final.error?.type, 'AgentFailedError', JSON.stringify(final.error));
       assert.match(final.error?.message ?? '', /tokens/);
       assert.match(final.error?.message ?? '', /limit of 500/);
-      assert.deepEqual(fake.requests.map((r) => r.turn), [1, 2], 'stopped at the turn that went over (321 + 322 > 500)');
-      assert.deepEqual(countOps(await sandboxOps(input)), { list_files: 1 }, 'the over-limit turn\'s tool calls never ran');
+      assert.deepEqual(
+        fake.requests.map((r) => r.turn),
+        [1, 2],
+        'stopped at the turn that went over (321 + 322 > 500)',
+      );
+      assert.deepEqual(
+        countOps(await sandboxOps(input)),
+        { list_files: 1 },
+        "the over-limit turn's tool calls never ran",
+      );
     });
   });
 
   describe('model endpoint errors', () => {
     it('retries a 5xx for the same turn and fails fast (AgentConfigError) when the key is refused', async () => {
-      const script: FakeReply[] = [{ toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] }, { content: 'done' }];
+      const script: FakeReply[] = [
+        { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
+        { content: 'done' },
+      ];
       fake = await startFakeOpenAI({ script, apiKey });
       fake.failTurn(2, 503);
       const tenant = uniqueId('tenant');
@@ -347,7 +476,11 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
         const [a, b] = await Promise.all([client.watch(flaky, undefined, 200), client.watch(refused, undefined, 200)]);
 
         assert.equal(a.state, 'COMPLETED', JSON.stringify(a.error));
-        assert.deepEqual(fake.requestsFor(2).map((r) => r.outcome), ['error', 'completed'], 'the 503 was retried with the same turn');
+        assert.deepEqual(
+          fake.requestsFor(2).map((r) => r.outcome),
+          ['error', 'completed'],
+          'the 503 was retried with the same turn',
+        );
         assert.equal(fake.completed(1), 1);
         assert.equal(fake.completed(2), 1);
         assertWellFormed(await transcript(flaky), 2);
@@ -355,7 +488,11 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
         assert.equal(b.state, 'FAILED');
         assert.equal(b.error?.type, 'AgentConfigError', JSON.stringify(b.error));
         assert.match(b.error?.message ?? '', /401/);
-        assert.deepEqual(wrongKeyServer.requests.map((r) => r.outcome), ['unauthorized'], 'a refused key is not retried');
+        assert.deepEqual(
+          wrongKeyServer.requests.map((r) => r.outcome),
+          ['unauthorized'],
+          'a refused key is not retried',
+        );
         assert.ok(!(await historyJson(refused)).includes(apiKey), 'the key is not echoed into history by the failure');
       } finally {
         await wrongKeyServer.close();
@@ -405,7 +542,10 @@ describe('openai agent: worker killed mid-conversation', function () {
       {
         toolCalls: [
           { name: 'file_read', arguments: { path: 'src/feature.js' } },
-          { name: 'run_command', arguments: { argv: ['node', '-e', "require('./src/feature.js')() === 42 || process.exit(4)"] } },
+          {
+            name: 'run_command',
+            arguments: { argv: ['node', '-e', "require('./src/feature.js')() === 42 || process.exit(4)"] },
+          },
         ],
       },
       { content: 'Feature added and checked.' },
@@ -421,7 +561,10 @@ describe('openai agent: worker killed mid-conversation', function () {
     chmodSync(home, 0o711); // the sandbox user must traverse it
 
     child = await spawnWorker(taskQueue, home);
-    const client = await ArbiterClient.connect({ address: stack.address, namespace: 'default', tls: false }, { taskQueue });
+    const client = await ArbiterClient.connect(
+      { address: stack.address, namespace: 'default', tls: false },
+      { taskQueue },
+    );
     try {
       await client.submit(input);
       const inFlight = await fake.waitForRequest(3, 1, 60_000);
@@ -431,22 +574,41 @@ describe('openai agent: worker killed mid-conversation', function () {
       const dead = child;
       dead.kill('SIGKILL');
       if (dead.exitCode === null && dead.signalCode === null) await new Promise((r) => dead.once('exit', r));
-      await waitFor('the killed worker\'s model request to drop', async () => inFlight.outcome === 'aborted', 10_000);
+      await waitFor("the killed worker's model request to drop", async () => inFlight.outcome === 'aborted', 10_000);
 
       const replacement = await stack.startWorker(taskQueue, home);
       try {
         fake.release(3);
         const final = await client.watch(input, undefined, 250);
         assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
-        assert.equal(final.workspace?.hostQueue, replacement.worker.hostQueue, 'the same host: the workspace was reused');
+        assert.equal(
+          final.workspace?.hostQueue,
+          replacement.worker.hostQueue,
+          'the same host: the workspace was reused',
+        );
         assert.equal(final.workspace?.hostQueue, before.workspace?.hostQueue);
 
         // Every turn's response was delivered exactly once; only the interrupted turn was asked again.
-        for (const turn of [1, 2, 3, 4]) assert.equal(fake.completed(turn), 1, `turn ${turn} completed ${fake.completed(turn)} times`);
-        assert.deepEqual(fake.requests.map((r) => [r.turn, r.outcome]), [[1, 'completed'], [2, 'completed'], [3, 'aborted'], [3, 'completed'], [4, 'completed']]);
+        for (const turn of [1, 2, 3, 4])
+          assert.equal(fake.completed(turn), 1, `turn ${turn} completed ${fake.completed(turn)} times`);
+        assert.deepEqual(
+          fake.requests.map((r) => [r.turn, r.outcome]),
+          [
+            [1, 'completed'],
+            [2, 'completed'],
+            [3, 'aborted'],
+            [3, 'completed'],
+            [4, 'completed'],
+          ],
+        );
 
         // Every tool call executed exactly once, before and after the crash.
-        assert.deepEqual(countOps(await sandboxOps(input)), { list_files: 1, file_write: 1, file_read: 1, run_command: 1 });
+        assert.deepEqual(countOps(await sandboxOps(input)), {
+          list_files: 1,
+          file_write: 1,
+          file_read: 1,
+          run_command: 1,
+        });
         const messages = await transcript(input);
         assertWellFormed(messages, 4);
         const toolIds = messages.filter((m) => m.role === 'tool').map((m) => m.toolCallId);

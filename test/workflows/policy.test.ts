@@ -20,7 +20,10 @@ const TWO_FILES = [
 async function run(policy: unknown, extra: Partial<TaskInput> = {}) {
   const tenant = uniqueId('tenant');
   await addScriptedAgent(tenant, TWO_FILES);
-  const repo = makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': typeof policy === 'string' ? policy : stringify(policy) });
+  const repo = makeRepo({
+    'src/app.js': 'x\n',
+    '.caws/policy.yaml': typeof policy === 'string' ? policy : stringify(policy),
+  });
   const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: repo, ...extra };
   return runToEnd(input);
 }
@@ -37,7 +40,11 @@ describe('repository policy in verification', function () {
   });
 
   it('a gate in warn mode warns without blocking; a blocking failure still fails', async () => {
-    const warned = await run({ version: 1, risk_tiers: { '3': { max_files: 1, max_loc: 100 } }, gates: { budget_limit: { mode: 'warn' } } });
+    const warned = await run({
+      version: 1,
+      risk_tiers: { '3': { max_files: 1, max_loc: 100 } },
+      gates: { budget_limit: { mode: 'warn' } },
+    });
     assert.equal(warned.state, 'COMPLETED');
     assert.equal(warned.gates.find((g) => g.name === 'budget')?.status, 'warn');
     const stillFails = await run(
@@ -45,12 +52,25 @@ describe('repository policy in verification', function () {
       { gates: [{ name: 'tests', argv: ['node', '-e', 'process.exit(1)'] }] },
     );
     assert.equal(stillFails.state, 'FAILED');
-    assert.deepEqual(stillFails.gates.map((g) => [g.name, g.status]), [['budget', 'warn'], ['scope', 'pass'], ['spec', 'pass'], ['protected', 'pass'], ['tree', 'pass'], ['tests', 'fail']]);
+    assert.deepEqual(
+      stillFails.gates.map((g) => [g.name, g.status]),
+      [
+        ['budget', 'warn'],
+        ['scope', 'pass'],
+        ['spec', 'pass'],
+        ['protected', 'pass'],
+        ['tree', 'pass'],
+        ['tests', 'fail'],
+      ],
+    );
     assert.equal(stillFails.verdict?.outcome, 'FAIL');
   });
 
   it('a gate the policy turns off does not run', async () => {
-    const final = await run({ version: 1, gates: { tests: { enabled: false } } }, { gates: [{ name: 'tests', argv: ['node', '-e', 'process.exit(1)'] }] });
+    const final = await run(
+      { version: 1, gates: { tests: { enabled: false } } },
+      { gates: [{ name: 'tests', argv: ['node', '-e', 'process.exit(1)'] }] },
+    );
     assert.equal(final.state, 'COMPLETED');
     const tests = final.gates.find((g) => g.name === 'tests');
     assert.equal(tests?.status, 'skipped');
@@ -58,16 +78,31 @@ describe('repository policy in verification', function () {
   });
 
   it("runs the policy's own command gates (tests, lint) in every task", async () => {
-    const final = await run({ version: 1, gates: { lint: { mode: 'block', command: ['node', '-e', 'process.exit(0)'] }, typecheck: { mode: 'block', command: ['node', '-e', 'process.exit(2)'] } } });
+    const final = await run({
+      version: 1,
+      gates: {
+        lint: { mode: 'block', command: ['node', '-e', 'process.exit(0)'] },
+        typecheck: { mode: 'block', command: ['node', '-e', 'process.exit(2)'] },
+      },
+    });
     assert.equal(final.state, 'FAILED');
-    assert.deepEqual(final.gates.slice(5).map((g) => [g.name, g.status, g.exitCode]), [['lint', 'pass', 0], ['typecheck', 'fail', 2]]);
+    assert.deepEqual(
+      final.gates.slice(5).map((g) => [g.name, g.status, g.exitCode]),
+      [
+        ['lint', 'pass', 0],
+        ['typecheck', 'fail', 2],
+      ],
+    );
   });
 
   it('a malformed policy fails the task, naming the field', async () => {
     const final = await run({ version: 1, risk_tiers: { '1': { max_files: 'ten', max_loc: 250 } } });
     assert.equal(final.state, 'FAILED');
     assert.equal(final.error?.type, 'PolicyInvalidError');
-    assert.match(final.error?.message ?? '', /\.caws\/policy\.yaml is invalid: risk_tiers\.1\.max_files: Expected number/);
+    assert.match(
+      final.error?.message ?? '',
+      /\.caws\/policy\.yaml is invalid: risk_tiers\.1\.max_files: Expected number/,
+    );
   });
 });
 
@@ -87,7 +122,18 @@ describe('acceptance criteria and spec waivers as gates', function () {
     const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: spec, repoPath: makeRepo() };
     await testStack().client.submit(input);
     const final = await testStack().client.watch(input, undefined, 200);
-    assert.deepEqual(final.gates.map((g) => [g.name, g.status]), [['budget', 'pass'], ['scope', 'pass'], ['spec', 'warn'], ['protected', 'pass'], ['tree', 'pass'], ['acceptance-A1', 'pass'], ['acceptance-A2', 'fail']]);
+    assert.deepEqual(
+      final.gates.map((g) => [g.name, g.status]),
+      [
+        ['budget', 'pass'],
+        ['scope', 'pass'],
+        ['spec', 'warn'],
+        ['protected', 'pass'],
+        ['tree', 'pass'],
+        ['acceptance-A1', 'pass'],
+        ['acceptance-A2', 'fail'],
+      ],
+    );
     assert.equal(final.state, 'FAILED', 'a warning never turns a failure into a pass');
   });
 
@@ -103,16 +149,33 @@ describe('acceptance criteria and spec waivers as gates', function () {
       { tenantId: tenant, id: 'WV-1003', ...base, status: 'active', expiresAt: new Date(Date.now() - 3_600_000) },
     ]);
     const runWith = async (ids: string[]) => {
-      const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml({ waiver_ids: ids }), repoPath: makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': policy }) };
+      const input = {
+        tenantId: tenant,
+        taskId: uniqueId('task'),
+        specYaml: specYaml({ waiver_ids: ids }),
+        repoPath: makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': policy }),
+      };
       await testStack().client.submit(input);
       return testStack().client.watch(input, undefined, 200);
     };
     const active = await runWith(['WV-1001']);
     assert.equal(active.state, 'COMPLETED');
     assert.match(active.gates[0].detail, /2\/6 files.*raised by waiver\(s\) WV-1001/);
-    const listed = JSON.parse((await arbiter(['waivers', 'list', '--tenant', tenant, '--json'], { DATABASE_URL: testStack().databaseUrl })).stdout);
-    assert.deepEqual(listed.map((w: { id: string; status: string }) => [w.id, w.status]), [['WV-1001', 'active'], ['WV-1002', 'revoked'], ['WV-1003', 'expired']]);
-    const revoke = await arbiter(['waivers', 'revoke', 'WV-1001', '--tenant', tenant], { DATABASE_URL: testStack().databaseUrl });
+    const listed = JSON.parse(
+      (await arbiter(['waivers', 'list', '--tenant', tenant, '--json'], { DATABASE_URL: testStack().databaseUrl }))
+        .stdout,
+    );
+    assert.deepEqual(
+      listed.map((w: { id: string; status: string }) => [w.id, w.status]),
+      [
+        ['WV-1001', 'active'],
+        ['WV-1002', 'revoked'],
+        ['WV-1003', 'expired'],
+      ],
+    );
+    const revoke = await arbiter(['waivers', 'revoke', 'WV-1001', '--tenant', tenant], {
+      DATABASE_URL: testStack().databaseUrl,
+    });
     assert.equal(revoke.code, 0, revoke.stderr);
     for (const id of ['WV-1001', 'WV-1002', 'WV-1003']) {
       const ignored = await runWith([id]);

@@ -18,12 +18,22 @@ function activities(breaker = { threshold: 2, cooldownMs: 1500 }) {
 }
 
 async function runTask(tenantId: string, agentHint?: string) {
-  const input = { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo(), agentHint, gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")'] }] };
+  const input = {
+    tenantId,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(),
+    repoPath: makeRepo(),
+    agentHint,
+    gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")'] }],
+  };
   return runToEnd(input);
 }
 
 async function stats(tenantId: string, agentId: string) {
-  const [row] = await testStack().database.db.select().from(agentStats).where(and(eq(agentStats.tenantId, tenantId), eq(agentStats.agentId, agentId)));
+  const [row] = await testStack()
+    .database.db.select()
+    .from(agentStats)
+    .where(and(eq(agentStats.tenantId, tenantId), eq(agentStats.agentId, agentId)));
   return row;
 }
 
@@ -33,7 +43,9 @@ describe('routing that learns', function () {
   it('updates statistics once per task and then prefers the agent that passes', async () => {
     const tenant = uniqueId('tenant');
     const good = await addScriptedAgent(tenant, GOOD_PLAN);
-    const bad = await addScriptedAgent(tenant, [{ op: 'write', path: 'src/feature.js', content: 'throw new Error("broken")\n' }]);
+    const bad = await addScriptedAgent(tenant, [
+      { op: 'write', path: 'src/feature.js', content: 'throw new Error("broken")\n' },
+    ]);
     for (const agent of [good.id, bad.id, good.id, bad.id]) await runTask(tenant, agent);
     assert.deepEqual([(await stats(tenant, good.id)).tasks, (await stats(tenant, good.id)).successes], [2, 2]);
     const badStats = await stats(tenant, bad.id);
@@ -43,11 +55,21 @@ describe('routing that learns', function () {
     const env = new MockActivityEnvironment();
     const a = activities();
     const picks: RoutingDecision[] = [];
-    for (let i = 0; i < 20; i++) picks.push((await env.run(a.routeTask, { tenantId: tenant, taskId: uniqueId('probe'), taskType: 'feature' })) as RoutingDecision);
+    for (let i = 0; i < 20; i++)
+      picks.push(
+        (await env.run(a.routeTask, {
+          tenantId: tenant,
+          taskId: uniqueId('probe'),
+          taskType: 'feature',
+        })) as RoutingDecision,
+      );
     const goodPicks = picks.filter((p) => p.agentId === good.id).length;
     assert.ok(goodPicks >= 14, `good agent picked ${goodPicks}/20`);
     const explored = picks.filter((p) => p.agentId === bad.id);
-    assert.ok(explored.every((p) => p.exploration), 'picking the worse agent is recorded as exploration');
+    assert.ok(
+      explored.every((p) => p.exploration),
+      'picking the worse agent is recorded as exploration',
+    );
   });
 
   it('applies an outcome exactly once even when the activity runs twice', async () => {
@@ -55,7 +77,18 @@ describe('routing that learns', function () {
     const agent = await addScriptedAgent(tenant, GOOD_PLAN);
     const env = new MockActivityEnvironment();
     const a = activities();
-    const outcome = { tenantId: tenant, taskId: uniqueId('task'), agentId: agent.id, taskType: 'feature', outcome: 'PASS' as const, gatesPassed: 3, gatesTotal: 3, latencyMs: 1200, tokens: 500, costUsd: 0.01 };
+    const outcome = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      agentId: agent.id,
+      taskType: 'feature',
+      outcome: 'PASS' as const,
+      gatesPassed: 3,
+      gatesTotal: 3,
+      latencyMs: 1200,
+      tokens: 500,
+      costUsd: 0.01,
+    };
     const first = (await env.run(a.recordTaskOutcome, outcome)) as { applied: boolean };
     const second = (await env.run(a.recordTaskOutcome, outcome)) as { applied: boolean };
     assert.deepEqual([first.applied, second.applied], [true, false]);
@@ -69,7 +102,13 @@ describe('routing that learns', function () {
     const steady = await addScriptedAgent(tenant, GOOD_PLAN);
     const env = new MockActivityEnvironment();
     const a = activities({ threshold: 2, cooldownMs: 1500 });
-    const route = async () => ((await env.run(a.routeTask, { tenantId: tenant, taskId: uniqueId('t'), taskType: 'feature', agentHint: undefined })) as RoutingDecision);
+    const route = async () =>
+      (await env.run(a.routeTask, {
+        tenantId: tenant,
+        taskId: uniqueId('t'),
+        taskType: 'feature',
+        agentHint: undefined,
+      })) as RoutingDecision;
     await env.run(a.recordAgentHealth, { agentId: flaky.id, ok: false });
     await env.run(a.recordAgentHealth, { agentId: flaky.id, ok: false });
     for (let i = 0; i < 8; i++) {
@@ -80,7 +119,10 @@ describe('routing that learns', function () {
     }
     await new Promise((r) => setTimeout(r, 1600));
     const probes = await Promise.all(Array.from({ length: 10 }, () => route()));
-    assert.ok(probes.some((d) => d.agentId === flaky.id), 'after the cool-down the agent is routed to again');
+    assert.ok(
+      probes.some((d) => d.agentId === flaky.id),
+      'after the cool-down the agent is routed to again',
+    );
     await env.run(a.recordAgentHealth, { agentId: flaky.id, ok: true });
     const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, flaky.id));
     assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null]);
@@ -89,7 +131,10 @@ describe('routing that learns', function () {
   it('a misconfigured agent fails its tasks as infrastructure and trips its breaker', async () => {
     const tenant = uniqueId('tenant');
     const broken = await addScriptedAgent(tenant, GOOD_PLAN);
-    await testStack().database.db.update(agents).set({ config: sql`'{"steps": "not a plan"}'::jsonb` }).where(eq(agents.id, broken.id));
+    await testStack()
+      .database.db.update(agents)
+      .set({ config: sql`'{"steps": "not a plan"}'::jsonb` })
+      .where(eq(agents.id, broken.id));
     for (let i = 0; i < 3; i++) {
       const final = await runTask(tenant, broken.id);
       assert.equal(final.state, 'FAILED');

@@ -20,8 +20,13 @@ import { testStack } from '../helpers/stack';
  * (and may not close the call), so the registration is sent directly and not awaited for long.
  */
 async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
-  const searchAttributes = Object.fromEntries(SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, encodeSearchAttributeIndexedValueType(k.type)!]));
-  const call = env.connection.operatorService.addSearchAttributes({ namespace: env.namespace ?? 'default', searchAttributes });
+  const searchAttributes = Object.fromEntries(
+    SEARCH_ATTRIBUTE_KEYS.map((k) => [k.name, encodeSearchAttributeIndexedValueType(k.type)!]),
+  );
+  const call = env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes,
+  });
   await Promise.race([call.catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
 }
 
@@ -34,21 +39,46 @@ describe('waiver window (time-skipping server)', function () {
   });
 
   it('fails the task when no decision comes within the policy window', async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerPath() } } });
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: testServerPath() } },
+    });
     await registerSearchAttributes(env);
     const stack = testStack();
     const taskQueue = uniqueId('skip-queue');
-    const worker = await createArbiterWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, database: stack.database, home: stack.home, workflowBundle: stack.bundle });
+    const worker = await createArbiterWorker({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      database: stack.database,
+      home: stack.home,
+      workflowBundle: stack.bundle,
+    });
     const tenant = uniqueId('tenant');
-    await addScriptedAgent(tenant, [1, 2, 3].map((i) => ({ op: 'write' as const, path: `src/f${i}.js`, content: `${i}\n` })));
+    await addScriptedAgent(
+      tenant,
+      [1, 2, 3].map((i) => ({ op: 'write' as const, path: `src/f${i}.js`, content: `${i}\n` })),
+    );
     await stack.database.db.insert(approvers).values({ tenantId: tenant, name: 'alice', tiers: [1, 2, 3] });
-    const policy = stringify({ version: 1, risk_tiers: { '3': { max_files: 2, max_loc: 100 } }, waivers: { decision_window_hours: 24 } });
-    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': policy }) };
+    const policy = stringify({
+      version: 1,
+      risk_tiers: { '3': { max_files: 2, max_loc: 100 } },
+      waivers: { decision_window_hours: 24 },
+    });
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repoPath: makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': policy }),
+    };
     const started = Date.now();
     const running = worker.run();
     let final: TaskSnapshot;
     try {
-      final = (await env.client.workflow.execute(TASK_WORKFLOW_TYPE, { taskQueue, workflowId: taskWorkflowId(input), args: [input] })) as TaskSnapshot;
+      final = (await env.client.workflow.execute(TASK_WORKFLOW_TYPE, {
+        taskQueue,
+        workflowId: taskWorkflowId(input),
+        args: [input],
+      })) as TaskSnapshot;
     } finally {
       worker.shutdown();
       await running;

@@ -26,19 +26,33 @@ async function awaitingWaiver(options: { tier1?: boolean; windowHours?: number }
   const stack = testStack();
   const tenant = uniqueId('tenant');
   await addScriptedAgent(tenant, THREE_FILES);
-  for (const name of ['alice', 'bob']) await stack.database.db.insert(approvers).values({ tenantId: tenant, name, tiers: [1, 2, 3] });
+  for (const name of ['alice', 'bob'])
+    await stack.database.db.insert(approvers).values({ tenantId: tenant, name, tiers: [1, 2, 3] });
   await stack.database.db.insert(approvers).values({ tenantId: tenant, name: 'tier3-only', tiers: [3] });
   const budget = { max_files: 2, max_loc: 100 };
-  const policy = { version: 1, risk_tiers: { '1': budget, '3': budget }, waivers: { decision_window_hours: options.windowHours ?? 1, max_expiry_days: 7 } };
+  const policy = {
+    version: 1,
+    risk_tiers: { '1': budget, '3': budget },
+    waivers: { decision_window_hours: options.windowHours ?? 1, max_expiry_days: 7 },
+  };
   const repo = makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': stringify(policy) });
-  const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(options.tier1 ? TIER1_SPEC : {}), repoPath: repo };
+  const input = {
+    tenantId: tenant,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(options.tier1 ? TIER1_SPEC : {}),
+    repoPath: repo,
+  };
   await stack.client.submit(input);
   const waiting = await waitForState(input, (s) => s.subState === 'awaiting_waiver');
   return { stack, tenant, repo, input, waiting };
 }
 
 const env = () => ({ TEMPORAL_ADDRESS: testStack().address, DATABASE_URL: testStack().databaseUrl });
-const approve = (task: string, approver: string) => arbiter(['approve', task, '--approver', approver, '--reason-code', 'architectural_refactor', '--expires-in', '72h'], env());
+const approve = (task: string, approver: string) =>
+  arbiter(
+    ['approve', task, '--approver', approver, '--reason-code', 'architectural_refactor', '--expires-in', '72h'],
+    env(),
+  );
 
 describe('waivers over Temporal', function () {
   this.timeout(90_000);
@@ -58,21 +72,36 @@ describe('waivers over Temporal', function () {
     assert.equal(final.verdict?.outcome, 'WAIVED');
     assert.match(final.gates.find((g) => g.name === 'budget')?.detail ?? '', /waived by WV-/);
     assert.equal(gitIn(repo, 'show', `arbiter/${input.taskId}:src/f3.js`), '3');
-    const [row] = await stack.database.db.select().from(waivers).where(and(eq(waivers.tenantId, tenant), eq(waivers.taskId, input.taskId)));
+    const [row] = await stack.database.db
+      .select()
+      .from(waivers)
+      .where(and(eq(waivers.tenantId, tenant), eq(waivers.taskId, input.taskId)));
     assert.equal(row.status, 'active');
     assert.deepEqual(row.delta, { max_files: 1, max_loc: 0 });
-    assert.deepEqual((row.approvers as Array<{ handle: string }>).map((a) => a.handle), ['alice']);
-    const verified = await arbiter(['verdict', 'verify', `${tenant}/${input.taskId}`, '--json'], { ...env(), ARBITER_HOME: stack.home });
+    assert.deepEqual(
+      (row.approvers as Array<{ handle: string }>).map((a) => a.handle),
+      ['alice'],
+    );
+    const verified = await arbiter(['verdict', 'verify', `${tenant}/${input.taskId}`, '--json'], {
+      ...env(),
+      ARBITER_HOME: stack.home,
+    });
     assert.equal(JSON.parse(verified.stdout).outcome, 'WAIVED');
   });
 
   it('a rejection fails the task and delivers nothing', async () => {
     const { stack, tenant, repo, input } = await awaitingWaiver();
-    const res = await arbiter(['reject', `${tenant}/${input.taskId}`, '--approver', 'bob', '--reason', 'too big for one change'], env());
+    const res = await arbiter(
+      ['reject', `${tenant}/${input.taskId}`, '--approver', 'bob', '--reason', 'too big for one change'],
+      env(),
+    );
     assert.equal(res.code, 0, res.stderr);
     const final = await stack.client.watch(input, undefined, 200);
     assert.equal(final.state, 'FAILED');
-    assert.deepEqual(final.error, { type: 'WaiverRejected', message: 'waiver rejected by bob: too big for one change' });
+    assert.deepEqual(final.error, {
+      type: 'WaiverRejected',
+      message: 'waiver rejected by bob: too big for one change',
+    });
     assert.equal(final.verdict?.outcome, 'FAIL');
     assert.equal(gitIn(repo, 'branch', '--list', `arbiter/${input.taskId}`), '');
   });
@@ -109,17 +138,29 @@ describe('waivers over Temporal', function () {
   it('malformed input is refused by the validator and leaves nothing in history', async () => {
     const { stack, tenant, input } = await awaitingWaiver();
     const handle = stack.client.temporal.workflow.getHandle(taskWorkflowId(input));
-    for (const bad of [{ approver: 'alice', reasonCode: 'because', expiresInHours: 1 }, { approver: 'alice', reasonCode: 'other', expiresInHours: 99999 }, { approver: 'alice' }]) {
+    for (const bad of [
+      { approver: 'alice', reasonCode: 'because', expiresInHours: 1 },
+      { approver: 'alice', reasonCode: 'other', expiresInHours: 99999 },
+      { approver: 'alice' },
+    ]) {
       await assert.rejects(handle.executeUpdate(approveWaiverUpdate, { args: [bad as never] }));
     }
-    const tooLong = await arbiter(['approve', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason-code', 'other', '--expires-in', '10d'], env());
+    const tooLong = await arbiter(
+      ['approve', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason-code', 'other', '--expires-in', '10d'],
+      env(),
+    );
     assert.equal(tooLong.code, 1);
     assert.match(tooLong.stderr, /exceeds the policy maximum of 168 hours/);
-    const cli = await arbiter(['approve', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason-code', 'because', '--expires-in', '1h'], env());
+    const cli = await arbiter(
+      ['approve', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason-code', 'because', '--expires-in', '1h'],
+      env(),
+    );
     assert.equal(cli.code, 2);
     assert.match(cli.stderr, /reasonCode: Invalid enum value/);
     const history = await handle.fetchHistory();
-    const updates = (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateCompletedEventAttributes);
+    const updates = (history.events ?? []).filter(
+      (e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateCompletedEventAttributes,
+    );
     assert.equal(updates.length, 0, 'rejected updates are not in history');
     await arbiter(['reject', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason', 'cleanup'], env());
   });
@@ -135,15 +176,40 @@ describe('waivers over Temporal', function () {
     const { stack, tenant, input } = await awaitingWaiver();
     const cli = (args: string[]) => promisify(execFile)(temporalCliPath(), [...args, '--address', stack.address]);
     await waitFor('the waiting task in visibility', async () => {
-      const listed = await cli(['workflow', 'list', '--query', `ArbiterState="VERIFYING" AND TenantId="${tenant}"`, '--output', 'json']);
+      const listed = await cli([
+        'workflow',
+        'list',
+        '--query',
+        `ArbiterState="VERIFYING" AND TenantId="${tenant}"`,
+        '--output',
+        'json',
+      ]);
       return listed.stdout.includes(taskWorkflowId(input));
     });
-    const state = await cli(['workflow', 'query', '--workflow-id', taskWorkflowId(input), '--name', 'getState', '--output', 'json']);
+    const state = await cli([
+      'workflow',
+      'query',
+      '--workflow-id',
+      taskWorkflowId(input),
+      '--name',
+      'getState',
+      '--output',
+      'json',
+    ]);
     assert.match(state.stdout, /"subState":\s*"awaiting_waiver"/);
     assert.match(state.stdout, /"approversRequired":\s*1/);
     const { stdout } = await promisify(execFile)(temporalCliPath(), [
-      'workflow', 'update', 'execute', '--address', stack.address, '--workflow-id', taskWorkflowId(input), '--name', 'approveWaiver',
-      '--input', JSON.stringify({ approver: 'bob', reasonCode: 'legacy_integration', expiresInHours: 48 }),
+      'workflow',
+      'update',
+      'execute',
+      '--address',
+      stack.address,
+      '--workflow-id',
+      taskWorkflowId(input),
+      '--name',
+      'approveWaiver',
+      '--input',
+      JSON.stringify({ approver: 'bob', reasonCode: 'legacy_integration', expiresInHours: 48 }),
     ]);
     assert.match(stdout, /approved/);
     const final = await stack.client.watch(input, undefined, 200);
