@@ -11,6 +11,7 @@ import { recordOutcome } from '../db/agent-stats';
 import { agents } from '../db/schema';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
 import { runBench, withBenchDatabase } from './harness';
+import { SILENT_LOGGER } from '../workers/logger';
 
 async function main(): Promise<void> {
   const count = Number(process.env.BENCH_AGENTS ?? 1000);
@@ -49,15 +50,7 @@ async function main(): Promise<void> {
       secretEnv: () => undefined,
       signer: createVerdictSigner(loadOrCreateSigningKey(path.join(tmp, 'key.pem'))),
     });
-    const quiet = {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: () => undefined,
-    };
-    const env = new MockActivityEnvironment(undefined, { logger: quiet });
+    const env = new MockActivityEnvironment(undefined, { logger: SILENT_LOGGER });
     const samples: number[] = [];
     for (let i = 0; i < decisions; i++) {
       const t = process.hrtime.bigint();

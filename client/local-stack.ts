@@ -12,7 +12,7 @@ import { openDatabase, type Database } from '../db/client';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { connectionOptions } from '../temporal-config/connection';
 import { installRuntimeLogger } from '../workers/logger';
-import { createArbiterWorker, type ArbiterWorker } from '../workers/worker';
+import { createArbiterWorker, workerOptionsFrom, type ArbiterWorker } from '../workers/worker';
 import type { ClientConfig, LocalStackInfo } from './config';
 import { stackFile } from './config';
 import { startDevServer } from './dev-server';
@@ -66,17 +66,7 @@ export async function startLocalStack(
     );
     stops.push(() => connection.close());
     say('starting worker (bundling workflows)');
-    const worker = await createArbiterWorker({
-      connection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.taskQueue,
-      database,
-      home: config.home,
-      sandbox: config.sandbox,
-      retentionHours: config.retentionHours,
-      secretEnv: config.secretEnv,
-      signingKeyFile: config.signingKeyFile,
-    });
+    const worker = await createArbiterWorker({ connection, database, ...workerOptionsFrom(config) });
     const running = worker.run();
     stops.push(async () => {
       worker.shutdown();

@@ -73,3 +73,13 @@ export function installRuntimeLogger(options: LoggerOptions): WinstonTemporalLog
   Runtime.install({ logger });
   return logger;
 }
+
+/** A logger that drops everything: for bundling and mock activity environments in tests and benchmarks. */
+export const SILENT_LOGGER: Logger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};

@@ -7,7 +7,7 @@ import { openDatabase } from '../db/client';
 import { connectionOptions } from '../temporal-config/connection';
 import { ConfigError, describeWorkerConfig, loadWorkerConfig } from './config';
 import { installRuntimeLogger } from './logger';
-import { createArbiterWorker } from './worker';
+import { createArbiterWorker, workerOptionsFrom } from './worker';
 
 /** Runs until a shutdown signal; resolves when the worker has stopped. */
 export async function runWorkerProcess(): Promise<void> {
@@ -19,17 +19,7 @@ export async function runWorkerProcess(): Promise<void> {
   const database = openDatabase(config.databaseUrl);
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   try {
-    const worker = await createArbiterWorker({
-      connection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.taskQueue,
-      database,
-      home: config.home,
-      sandbox: config.sandbox,
-      retentionHours: config.retentionHours,
-      secretEnv: config.secretEnv,
-      signingKeyFile: config.signingKeyFile,
-    });
+    const worker = await createArbiterWorker({ connection, database, ...workerOptionsFrom(config) });
     logger.info('arbiter worker polling', { taskQueue: config.taskQueue });
     await worker.run();
   } finally {

@@ -14,6 +14,7 @@ import { sweepWorkspaces } from '../host/workspace-retention';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../host/sandbox/config';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
 import type { Database } from '../db/client';
+import type { WorkerConfig } from './config';
 import { migrateDatabase } from '../db/migrate';
 import { hostTaskQueue } from '../temporal-config';
 import { MissingSearchAttributesError, missingSearchAttributes } from '../temporal-config/ensure-search-attributes';
@@ -78,6 +79,24 @@ async function checkSearchAttributes(options: ArbiterWorkerOptions): Promise<voi
     },
   );
   if (missing.length) throw new MissingSearchAttributesError(missing, options.namespace);
+}
+
+/** What a worker takes from its process's configuration: the same for `arbiter worker` and `arbiter start`. */
+export function workerOptionsFrom(
+  config: WorkerConfig,
+): Pick<
+  ArbiterWorkerOptions,
+  'namespace' | 'taskQueue' | 'home' | 'sandbox' | 'retentionHours' | 'secretEnv' | 'signingKeyFile'
+> {
+  return {
+    namespace: config.temporal.namespace,
+    taskQueue: config.taskQueue,
+    home: config.home,
+    sandbox: config.sandbox,
+    retentionHours: config.retentionHours,
+    secretEnv: config.secretEnv,
+    signingKeyFile: config.signingKeyFile,
+  };
 }
 
 /** Applies migrations and checks the namespace, then creates (but does not run) the workers. */

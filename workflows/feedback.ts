@@ -5,7 +5,7 @@
  */
 import { CancellationScope, log } from '@temporalio/workflow';
 import { AgentConfigError, AgentFailedError, PolicyViolationError } from '../domain/errors';
-import type { TaskError } from '../domain/task';
+import type { TaskError, VerdictOutcome } from '../domain/task';
 import { recordAgentHealth, recordTaskOutcome } from './activity-proxies';
 import type { TaskRun } from './task-run';
 
@@ -23,26 +23,36 @@ async function safely(what: string, fn: () => Promise<unknown>): Promise<void> {
   );
 }
 
+/** Records the task's outcome for its agent, once (the activity is idempotent per run). */
+function recordOutcome(
+  task: TaskRun,
+  agentId: string,
+  taskType: string,
+  outcome: VerdictOutcome,
+  gates: { passed: number; total: number },
+): Promise<void> {
+  const { tenantId, taskId } = task.input;
+  return safely('agent outcome', () =>
+    recordTaskOutcome({
+      tenantId,
+      taskId,
+      agentId,
+      taskType,
+      outcome,
+      gatesPassed: gates.passed,
+      gatesTotal: gates.total,
+      latencyMs: latencyMs(task),
+      ...task.usage,
+    }),
+  );
+}
+
 /** After a verdict: the outcome, with partial credit for the gates that passed. */
 export async function feedbackAfterVerdict(task: TaskRun, taskType: string): Promise<void> {
   const { routing, verdict, gates } = task.snapshot;
   if (!routing || !verdict) return;
-  const { tenantId, taskId } = task.input;
-  const usage = task.usage;
-  await safely('agent outcome', () =>
-    recordTaskOutcome({
-      tenantId,
-      taskId,
-      agentId: routing.agentId,
-      taskType,
-      outcome: verdict.outcome,
-      gatesPassed: gates.filter((g) => g.status === 'pass').length,
-      gatesTotal: gates.length,
-      latencyMs: latencyMs(task),
-      tokens: usage.tokens,
-      costUsd: usage.costUsd,
-    }),
-  );
+  const passed = gates.filter((g) => g.status === 'pass').length;
+  await recordOutcome(task, routing.agentId, taskType, verdict.outcome, { passed, total: gates.length });
   await safely('agent health', () => recordAgentHealth({ agentId: routing.agentId, ok: true }));
 }
 
@@ -51,20 +61,7 @@ export async function feedbackAfterFailure(task: TaskRun, taskType: string, erro
   const routing = task.snapshot.routing;
   if (!routing || task.state !== 'EXECUTING') return;
   if (AGENT_FAULTS.includes(error.type)) {
-    const { tenantId, taskId } = task.input;
-    await safely('agent outcome', () =>
-      recordTaskOutcome({
-        tenantId,
-        taskId,
-        agentId: routing.agentId,
-        taskType,
-        outcome: 'FAIL',
-        gatesPassed: 0,
-        gatesTotal: 0,
-        latencyMs: latencyMs(task),
-        ...task.usage,
-      }),
-    );
+    await recordOutcome(task, routing.agentId, taskType, 'FAIL', { passed: 0, total: 0 });
     return;
   }
   // A misconfigured agent fails every task: that trips the breaker like infrastructure does.

@@ -79,18 +79,21 @@ export class WaiverDesk {
     return { status, approvals: this.approvals.length, approversRequired: pending?.approversRequired ?? 0 };
   }
 
-  private async approve(input: ApproveWaiver): Promise<WaiverDecisionResult> {
+  /** The pending request, once `approver`'s decision is authorised and recorded; refused when none is pending. */
+  private async authorize(
+    approver: string,
+    decision: 'approve' | 'reject',
+    detail: Record<string, unknown>,
+  ): Promise<WaiverRequest> {
     const pending = this.task.snapshot.pendingWaiver;
     if (!pending) throw ApplicationFailure.nonRetryable('no waiver is pending for this task');
     const { tenantId, taskId } = this.task.input;
-    await authorizeWaiverDecision({
-      tenantId,
-      taskId,
-      approver: input.approver,
-      riskTier: pending.riskTier,
-      decision: 'approve',
-      detail: { reasonCode: input.reasonCode },
-    });
+    await authorizeWaiverDecision({ tenantId, taskId, approver, riskTier: pending.riskTier, decision, detail });
+    return pending;
+  }
+
+  private async approve(input: ApproveWaiver): Promise<WaiverDecisionResult> {
+    const pending = await this.authorize(input.approver, 'approve', { reasonCode: input.reasonCode });
     if (this.decision || pending.approvals.some((a) => a.approver === input.approver)) return this.result();
     this.approvals.push(input);
     this.task.addWaiverApproval({
@@ -104,17 +107,7 @@ export class WaiverDesk {
   }
 
   private async reject(approver: string, reason: string): Promise<WaiverDecisionResult> {
-    const pending = this.task.snapshot.pendingWaiver;
-    if (!pending) throw ApplicationFailure.nonRetryable('no waiver is pending for this task');
-    const { tenantId, taskId } = this.task.input;
-    await authorizeWaiverDecision({
-      tenantId,
-      taskId,
-      approver,
-      riskTier: pending.riskTier,
-      decision: 'reject',
-      detail: { reason },
-    });
+    await this.authorize(approver, 'reject', { reason });
     if (!this.decision) this.decision = { kind: 'rejected', approver, reason };
     return this.result();
   }

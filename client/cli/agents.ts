@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { listAgents, setAgentStatus, upsertAgent, type AgentRecord } from '../../db/agents';
 import type { AgentStatus } from '../../domain/agent';
-import { EXIT, UsageError } from './output';
+import { EXIT, printRows, UsageError } from './output';
 import { withDb } from './with-db';
 
 const list = (value: string) =>
@@ -106,9 +106,7 @@ export function registerAgentCommands(program: Command, run: (fn: () => Promise<
       run(() =>
         withDb(async (db) => {
           const all = await listAgents(db, { tenantId: opts.tenant });
-          process.stdout.write(
-            opts.json ? `${JSON.stringify(all, null, 2)}\n` : all.map((a) => `${agentLine(a)}\n`).join(''),
-          );
+          printRows(all, opts.json, agentLine);
           return EXIT.ok;
         }),
       ),

@@ -10,7 +10,7 @@ import { connectionOptions } from '../../temporal-config/connection';
 import { sandboxProbe } from '../../host/sandbox/bwrap';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
-import { EXIT } from './output';
+import { EXIT, printJson } from './output';
 
 interface Check {
   name: string;
@@ -90,7 +90,7 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
       return `${version('bwrap', ['--version'])}: ${probe.reason}`;
     }),
   ]);
-  if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+  if (opts.json) printJson(checks);
   else
     for (const c of checks)
       process.stdout.write(`${c.ok ? 'ok  ' : c.required ? 'FAIL' : 'warn'}  ${c.name.padEnd(30)} ${c.detail}\n`);

@@ -50,3 +50,14 @@ export function printNewTransitions(s: TaskSnapshot, alreadyPrinted: number, wri
   for (const h of s.history.slice(alreadyPrinted)) write(`${h.at}  ${h.state}${h.note ? `  — ${h.note}` : ''}`);
   return s.history.length;
 }
+
+/** Writes `value` as the indented JSON every `--json` flag prints. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A list command's output: the rows as JSON with `--json`, else one line each. */
+export function printRows<T>(rows: readonly T[], json: boolean | undefined, line: (row: T) => string): void {
+  if (json) printJson(rows);
+  else process.stdout.write(rows.map((r) => `${line(r)}\n`).join(''));
+}

@@ -1,7 +1,7 @@
 /** `arbiter provenance verify [--tenant T]`: walks each tenant's hash chain and names every broken row. */
 import type { Command } from 'commander';
 import { provenanceTenants, verifyProvenance } from '../../db/provenance';
-import { EXIT } from './output';
+import { EXIT, printJson } from './output';
 import { withDb } from './with-db';
 
 async function verify(opts: { tenant?: string; json?: boolean }): Promise<number> {
@@ -10,7 +10,7 @@ async function verify(opts: { tenant?: string; json?: boolean }): Promise<number
     const results = [];
     for (const tenantId of tenants) results.push({ tenantId, ...(await verifyProvenance(db, tenantId)) });
     const broken = results.filter((r) => r.problems.length);
-    if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    if (opts.json) printJson(results);
     else {
       for (const r of results)
         process.stdout.write(`${r.problems.length ? 'BROKEN' : 'ok    '} ${r.tenantId}: ${r.rows} event(s)\n`);

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { createCommandRunner } from '../../host/sandbox/commands';
 import { writeRefusal } from '../../host/sandbox/write-policy';
 import { loadClientConfig } from '../config';
-import { EXIT, UsageError } from './output';
+import { EXIT, printJson, UsageError } from './output';
 
 async function snapshot(dir: string, rel = '', out = new Map<string, string>()): Promise<Map<string, string>> {
   for (const entry of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
@@ -71,7 +71,7 @@ async function exec(argv: string[], opts: ExecOptions): Promise<number> {
     refused: writeRefusal(p, policy) ?? null,
   }));
   const violations = changed.filter((c) => c.refused);
-  if (opts.json) process.stdout.write(`${JSON.stringify({ ...run, changed }, null, 2)}\n`);
+  if (opts.json) printJson({ ...run, changed });
   else {
     if (run.outputTail) process.stdout.write(run.outputTail.endsWith('\n') ? run.outputTail : `${run.outputTail}\n`);
     process.stderr.write(

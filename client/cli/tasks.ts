@@ -7,7 +7,7 @@ import { isTerminal } from '../../domain/lifecycle';
 import type { GateCommand } from '../../domain/task';
 import { ArbiterClient, type Submission } from '../arbiter-client';
 import { loadClientConfig } from '../config';
-import { EXIT, UsageError, printNewTransitions, statusJson, statusText } from './output';
+import { EXIT, printJson, printNewTransitions, statusJson, statusText, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
 
 /** Splits a command line on whitespace, honouring single and double quotes; no shell involved. */
@@ -82,7 +82,7 @@ async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
     const submission = await client.submit(input);
     if (!opts.json) process.stdout.write(`${submissionLine(submission)}\n`);
     if (!opts.wait) {
-      if (opts.json) process.stdout.write(`${JSON.stringify(submissionJson(submission), null, 2)}\n`);
+      if (opts.json) printJson(submissionJson(submission));
       return EXIT.ok;
     }
     let printed = 0;

@@ -12,7 +12,7 @@ import { openDatabase } from '../../db/client';
 import { currentVerdict } from '../../db/verdicts';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { loadClientConfig } from '../config';
-import { EXIT, UsageError } from './output';
+import { EXIT, printJson, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
 
 async function verdictOf(task: string, tenant: string | undefined) {
@@ -62,7 +62,7 @@ async function verify(target: string, opts: { key?: string; tenant?: string; jso
     taskId: predicate?.taskId,
     problems: check.problems,
   };
-  if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (opts.json) printJson(result);
   else if (ok)
     process.stdout.write(
       `verdict OK: ${predicate?.outcome} for ${predicate?.tenantId}/${predicate?.taskId}, signed by ${check.keyId}${trusted.length ? ' (trusted key)' : ' (key not pinned: pass --key to check whose it is)'}\n`,

@@ -9,7 +9,7 @@ import { listApprovers, listWaivers, revokeWaiver, upsertApprover } from '../../
 import { ApproveWaiverSchema, RejectWaiverSchema, durationHours } from '../../domain/waiver';
 import { ArbiterClient } from '../arbiter-client';
 import { loadClientConfig } from '../config';
-import { EXIT, UsageError } from './output';
+import { EXIT, printRows, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
 import { withDb } from './with-db';
 
@@ -98,15 +98,11 @@ export function registerWaiverCommands(program: Command, run: Run): void {
       run(() =>
         withDb(async (db) => {
           const shown = await listWaivers(db, o.tenant);
-          process.stdout.write(
-            o.json
-              ? `${JSON.stringify(shown, null, 2)}\n`
-              : shown
-                  .map(
-                    (r) =>
-                      `${r.id}  ${r.status.padEnd(8)} task ${r.taskId ?? '-'}  until ${r.expiresAt.toISOString()}  ${JSON.stringify(r.delta)}\n`,
-                  )
-                  .join(''),
+          printRows(
+            shown,
+            o.json,
+            (r) =>
+              `${r.id}  ${r.status.padEnd(8)} task ${r.taskId ?? '-'}  until ${r.expiresAt.toISOString()}  ${JSON.stringify(r.delta)}`,
           );
           return EXIT.ok;
         }),
@@ -151,11 +147,7 @@ export function registerWaiverCommands(program: Command, run: Run): void {
       run(() =>
         withDb(async (db) => {
           const rows = await listApprovers(db, o.tenant);
-          process.stdout.write(
-            o.json
-              ? `${JSON.stringify(rows, null, 2)}\n`
-              : rows.map((r) => `${r.name}  tiers ${r.tiers.join(',')}\n`).join(''),
-          );
+          printRows(rows, o.json, (r) => `${r.name}  tiers ${r.tiers.join(',')}`);
           return EXIT.ok;
         }),
       ),

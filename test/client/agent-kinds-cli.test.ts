@@ -4,13 +4,13 @@
  * agent fails by its own fault; `export-training-data` writes the outcomes as JSONL.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { arbiter } from '../helpers/cli';
 import { startFakeOpenAI } from '../helpers/fake-openai';
 import { GOOD_PLAN, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
+import { tempDir } from '../helpers/temp';
 
 function env(): NodeJS.ProcessEnv {
   const s = testStack();
@@ -18,12 +18,12 @@ function env(): NodeJS.ProcessEnv {
     TEMPORAL_ADDRESS: s.address,
     DATABASE_URL: s.databaseUrl,
     ARBITER_TASK_QUEUE: s.taskQueue,
-    ARBITER_HOME: mkdtempSync(path.join(os.tmpdir(), 'arbiter-kinds-')),
+    ARBITER_HOME: tempDir('arbiter-kinds-'),
   };
 }
 
 function specFile(): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'arbiter-spec-')), 'spec.yaml');
+  const file = path.join(tempDir('arbiter-spec-'), 'spec.yaml');
   writeFileSync(file, specYaml());
   return file;
 }

@@ -3,14 +3,14 @@
  * shapes DESIGN.md calls a contract, and the exit codes (0 ok, 1 failed, 2 bad usage).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { tempDir } from '../helpers/temp';
 
 function writeSpec(yaml = specYaml()): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'arbiter-spec-')), 'spec.yaml');
+  const file = path.join(tempDir('arbiter-spec-'), 'spec.yaml');
   writeFileSync(file, yaml);
   return file;
 }

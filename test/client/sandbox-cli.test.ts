@@ -1,13 +1,14 @@
 /** `arbiter sandbox exec` as an operator runs it, against the real bwrap sandbox. */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { arbiter } from '../helpers/cli';
 import { uniqueId } from '../helpers/fixtures';
+import { tempDir } from '../helpers/temp';
 
 function workspace(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-exec-'));
+  const dir = tempDir('arbiter-exec-');
   chmodSync(dir, 0o777); // writable by the sandbox user
   writeFileSync(path.join(dir, 'input.txt'), 'hello\n');
   return dir;

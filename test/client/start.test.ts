@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
@@ -16,6 +15,7 @@ import { arbiter } from '../helpers/cli';
 import { uniqueId } from '../helpers/fixtures';
 import { freePort, testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
+import { tempDir } from '../helpers/temp';
 
 const execFileAsync = promisify(execFile);
 
@@ -25,7 +25,7 @@ describe('arbiter start', function () {
   let ports: { temporal: number; ui: number; pg: number };
 
   before(async () => {
-    const home = mkdtempSync(path.join(os.tmpdir(), 'arbiter-start-'));
+    const home = tempDir('arbiter-start-');
     chmodSync(home, 0o755);
     ports = { temporal: await freePort(), ui: await freePort(), pg: await freePort() };
     env = {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from '../helpers/temp';
 
 type EnvValue = string | number | boolean | null;
 interface LongPort {
@@ -171,7 +171,7 @@ function runScript(
   env: Record<string, string>,
   prepareState?: (stateDir: string) => void,
 ): ScriptRun {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'arbiter-compose-'));
+  const dir = tempDir('arbiter-compose-');
   try {
     const bin = path.join(dir, 'bin');
     const state = path.join(dir, 'state');

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { TaskInputSchema, type TaskInput } from '../../domain/task';
-import { taskWorkflowId } from '../../temporal-config';
+import { taskWorkflowId, TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, GOOD_PLAN, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
@@ -92,7 +92,7 @@ describe('governance: policy gate names are reserved', function () {
     const { tenant, repo, input } = await setup();
     const headBefore = gitIn(repo, 'rev-parse', 'HEAD');
     const { client, taskQueue } = testStack();
-    await client.temporal.workflow.start('taskLifecycle', {
+    await client.temporal.workflow.start(TASK_WORKFLOW_TYPE, {
       workflowId: taskWorkflowId(input),
       taskQueue,
       args: [TaskInputSchema.parse(input)],

@@ -24,15 +24,7 @@ import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-con
 import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { assertFailedByGate, refExists, runTask, sha256, writeByCommand } from './helpers';
-
-const quiet = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
+import { SILENT_LOGGER } from '../../workers/logger';
 
 /** An assert.rejects check: an ApplicationFailure of `type` whose message matches `pattern`. */
 function refusedAs(type: string, pattern: RegExp) {
@@ -64,12 +56,12 @@ async function verifiedRun(repo: string, options: { patchToOtherTree?: boolean }
   const runId = uniqueId('run');
   const env = new MockActivityEnvironment(
     { workflowExecution: { workflowId: taskWorkflowId(ref), runId } },
-    { logger: quiet },
+    { logger: SILENT_LOGGER },
   );
   /** The same run id reported under another workflow id. */
   const foreign = new MockActivityEnvironment(
     { workflowExecution: { workflowId: 'not-the-task', runId } },
-    { logger: quiet },
+    { logger: SILENT_LOGGER },
   );
   const a = createActivities(testActivityDeps());
   const work = tempDir('arbiter-mutation-');

@@ -29,19 +29,11 @@ import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-con
 import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { refExists, sha256 } from './helpers';
-
-const quiet = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
+import { SILENT_LOGGER } from '../../workers/logger';
 
 /** Activities running as run `runId` of the task's workflow (or of `workflowId`), as Temporal would report it. */
 function asRun(ref: TaskRef, runId: string, workflowId = taskWorkflowId(ref), deps = testActivityDeps()) {
-  const env = new MockActivityEnvironment({ workflowExecution: { workflowId, runId } }, { logger: quiet });
+  const env = new MockActivityEnvironment({ workflowExecution: { workflowId, runId } }, { logger: SILENT_LOGGER });
   const a = createActivities(deps);
   return {
     transition: (seq: number, from: string | null, to: string) =>

@@ -13,7 +13,7 @@ import { and, eq } from 'drizzle-orm';
 import { temporalCliPath } from '../../client/paths';
 import { provenanceEvents, taskEvents, tasks, verdicts } from '../../db/schema';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
-import { deliveryBranch, taskWorkflowId } from '../../temporal-config';
+import { deliveryBranch, taskWorkflowId, TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import type { taskLifecycle } from '../../workflows';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
@@ -125,7 +125,7 @@ describe('governance: a verdict belongs to one run', function () {
     const done = await completedTask();
     const { client, taskQueue } = testStack();
     const otherId = uniqueId('other-id');
-    const handle = await client.temporal.workflow.start('taskLifecycle', {
+    const handle = await client.temporal.workflow.start(TASK_WORKFLOW_TYPE, {
       workflowId: otherId,
       taskQueue,
       args: [done.input],
@@ -146,7 +146,7 @@ describe('governance: a verdict belongs to one run', function () {
     const failing = makeRepo();
     const headBefore = gitIn(failing, 'rev-parse', 'HEAD');
     const { client, taskQueue } = testStack();
-    const handle = await client.temporal.workflow.start('taskLifecycle', {
+    const handle = await client.temporal.workflow.start(TASK_WORKFLOW_TYPE, {
       workflowId: taskWorkflowId(done.input),
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       taskQueue,

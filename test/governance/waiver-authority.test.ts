@@ -13,18 +13,10 @@ import { APPROVER_DECISIONS_PER_HOUR } from '../../activities/waivers';
 import { approvers, waiverDecisions } from '../../db/schema';
 import { uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-
-const quiet = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
+import { SILENT_LOGGER } from '../../workers/logger';
 
 function authorize(tenantId: string, approver: string, riskTier = 3) {
-  const env = new MockActivityEnvironment({}, { logger: quiet });
+  const env = new MockActivityEnvironment({}, { logger: SILENT_LOGGER });
   const a = createActivities(testActivityDeps());
   return env.run(a.authorizeWaiverDecision, {
     tenantId,

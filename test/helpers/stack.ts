@@ -19,7 +19,7 @@ import { openDatabase, type Database } from '../../db/client';
 import { ensureDatabase, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../db/embedded';
 import { migrateDatabase } from '../../db/migrate';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
-import { installRuntimeLogger } from '../../workers/logger';
+import { installRuntimeLogger, SILENT_LOGGER } from '../../workers/logger';
 import { createArbiterWorker, defaultSigningKeyFile, workflowsPath, type ArbiterWorker } from '../../workers/worker';
 import { removeTempDirs } from './temp';
 
@@ -116,14 +116,7 @@ async function start(): Promise<TestStack> {
   await migrateDatabase(database.pool);
   const bundle = await bundleWorkflowCode({
     workflowsPath: workflowsPath(),
-    logger: {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: () => undefined,
-    },
+    logger: SILENT_LOGGER,
   });
   const home = path.join(tmp, 'home');
   mkdirSync(home, { recursive: true });

@@ -1,12 +1,12 @@
 /** resolveInWorkspace on a real filesystem: every escape the design names is refused. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { linkSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { linkSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { resolveInWorkspace } from '../../host/workspace-paths';
 import { PathEscapeError } from '../../domain/errors';
+import { tempDir } from '../helpers/temp';
 
 async function refused(workspace: string, relative: string, reason: RegExp): Promise<void> {
   await assert.rejects(resolveInWorkspace(workspace, relative), (err: unknown) => {
@@ -28,7 +28,7 @@ describe('resolveInWorkspace', () => {
   let outside: string;
 
   beforeEach(() => {
-    tmp = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'arbiter-paths-')));
+    tmp = realpathSync(tempDir('arbiter-paths-'));
     ws = path.join(tmp, 'ws');
     outside = path.join(tmp, 'outside');
     mkdirSync(path.join(ws, 'src', 'lib'), { recursive: true });

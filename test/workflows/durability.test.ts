@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot } from '../../client/paths';
@@ -14,6 +13,7 @@ import type { TaskInput } from '../../domain/task';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { persistedEvents, waitFor, waitForState } from '../helpers/wait';
+import { tempDir } from '../helpers/temp';
 
 /** The gate touches `beat` in its checkout every 100 ms until it is killed. */
 async function slowTask(tenant: string): Promise<TaskInput & { taskId: string; tenantId: string }> {
@@ -101,7 +101,7 @@ async function spawnWorker(taskQueue: string, home: string): Promise<ChildProces
 
 /** A temp folder the sandbox user can traverse (mkdtemp makes them owner-only). */
 function traversableTempDir(prefix: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = tempDir(prefix);
   chmodSync(dir, 0o711);
   return dir;
 }

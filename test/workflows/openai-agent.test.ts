@@ -8,8 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { chmodSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { and, asc, eq } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -26,6 +25,8 @@ import { startFakeOpenAI, type FakeOpenAI, type FakeReply, type FakeScript } fro
 import { gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
+import { SILENT_LOGGER } from '../../workers/logger';
+import { tempDir } from '../helpers/temp';
 
 const KEY_ENV = 'FAKE_OPENAI_KEY';
 const MODEL = 'fake-gpt';
@@ -340,16 +341,8 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const tenant = uniqueId('tenant');
     const agent = await addOpenAIAgent(tenant, fake);
     const ref = { tenantId: tenant, taskId: uniqueId('task') };
-    const workspacePath = mkdtempSync(path.join(os.tmpdir(), 'arbiter-openai-ws-'));
-    const quiet = {
-      log: () => undefined,
-      trace: () => undefined,
-      debug: () => undefined,
-      info: () => undefined,
-      warn: () => undefined,
-      error: () => undefined,
-    };
-    const env = new MockActivityEnvironment(undefined, { logger: quiet });
+    const workspacePath = tempDir('arbiter-openai-ws-');
+    const env = new MockActivityEnvironment(undefined, { logger: SILENT_LOGGER });
     const a = createActivities(testActivityDeps());
     const { spec }: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
     const conversationId = `${tenant}/${ref.taskId}/1`;
@@ -557,7 +550,7 @@ describe('openai agent: worker killed mid-conversation', function () {
     await addOpenAIAgent(tenant, fake);
     const input = taskFor(tenant);
     const taskQueue = uniqueId('openai-crash-queue');
-    const home = mkdtempSync(path.join(os.tmpdir(), 'arbiter-openai-host-'));
+    const home = tempDir('arbiter-openai-host-');
     chmodSync(home, 0o711); // the sandbox user must traverse it
 
     child = await spawnWorker(taskQueue, home);

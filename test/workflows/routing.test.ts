@@ -41,11 +41,17 @@ describe('routing that learns', function () {
   this.timeout(120_000);
 
   it('updates statistics once per task and then prefers the agent that passes', async () => {
-    const tenant = uniqueId('tenant');
-    const good = await addScriptedAgent(tenant, GOOD_PLAN);
-    const bad = await addScriptedAgent(tenant, [
-      { op: 'write', path: 'src/feature.js', content: 'throw new Error("broken")\n' },
-    ]);
+    // Fixed names (each run has its own database): the draws are seeded by tenant, task and agent,
+    // so the run is the same every time rather than a sample that misses one time in twenty.
+    const tenant = 'tenant-routing-learns';
+    const good = await addScriptedAgent(tenant, GOOD_PLAN, { id: 'agent-learns-good' });
+    const bad = await addScriptedAgent(
+      tenant,
+      [{ op: 'write', path: 'src/feature.js', content: 'throw new Error("broken")\n' }],
+      {
+        id: 'agent-learns-bad',
+      },
+    );
     for (const agent of [good.id, bad.id, good.id, bad.id]) await runTask(tenant, agent);
     assert.deepEqual([(await stats(tenant, good.id)).tasks, (await stats(tenant, good.id)).successes], [2, 2]);
     const badStats = await stats(tenant, bad.id);
@@ -59,7 +65,7 @@ describe('routing that learns', function () {
       picks.push(
         (await env.run(a.routeTask, {
           tenantId: tenant,
-          taskId: uniqueId('probe'),
+          taskId: `probe-${i}`,
           taskType: 'feature',
         })) as RoutingDecision,
       );
