@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import type { ScriptedStep } from '../../domain/agent';
+import type { DeliverChangeInput, DiffSummary, IssueVerdictInput, PolicyProvenance } from '../../domain/activity-io';
 import type { GateResult, TaskInput, TaskSnapshot } from '../../domain/task';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, gitIn, makeRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
@@ -193,4 +194,56 @@ export function leftBehind(final: TaskSnapshot): string {
 /** The tree gate's left-behind list, or undefined when it names none. */
 export function leftBehindOrNone(final: TaskSnapshot): string | undefined {
   return /left behind, not part of the change: (.*)/.exec(gateOf(final, 'tree').detail)?.[1];
+}
+
+/** What a one-file change's signed verdict states, for tests that drive issueVerdict and deliverChange directly. */
+export function oneFileVerdict(f: {
+  ref: { tenantId: string; taskId: string };
+  base: string;
+  treeId: string;
+  digest: string;
+  artifactId: string;
+  gateStatus?: 'pass' | 'fail';
+  policy?: PolicyProvenance;
+}): IssueVerdictInput {
+  const status = f.gateStatus ?? 'pass';
+  const diff: DiffSummary = {
+    filesChanged: 1,
+    linesAdded: 1,
+    linesDeleted: 0,
+    bytesAdded: 27,
+    binaryFiles: 0,
+    leftBehind: { count: 0, paths: [] },
+    nestedRepositories: [],
+    treeId: f.treeId,
+    digest: f.digest,
+    artifactId: f.artifactId,
+  };
+  return {
+    ...f.ref,
+    specId: 'TEST-001',
+    specDigest: sha256('spec'),
+    agentId: 'agent',
+    baseCommit: f.base,
+    diff,
+    gates: [{ name: 'tests', kind: 'command', source: 'submitter', status, detail: `tests ${status}` }],
+    policy: f.policy ?? { source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: f.base },
+  };
+}
+
+/** The delivery a one-file verdict covers. */
+export function deliveryFor(verdictInput: IssueVerdictInput, repo: string, verdictDigest: string): DeliverChangeInput {
+  const { tenantId, taskId, baseCommit, diff } = verdictInput;
+  return {
+    tenantId,
+    taskId,
+    repoPath: repo,
+    baseCommit,
+    treeId: diff.treeId,
+    artifactId: diff.artifactId,
+    patchDigest: diff.digest,
+    specId: 'TEST-001',
+    verdictDigest,
+    deliveredAt: new Date().toISOString(),
+  };
 }

@@ -12,18 +12,11 @@ import { and, eq } from 'drizzle-orm';
 import { createActivities } from '../../activities';
 import { storeArtifact } from '../../db/artifacts';
 import { artifacts, verdicts } from '../../db/schema';
-import type {
-  DeliverChangeInput,
-  Delivery,
-  DiffSummary,
-  IssuedVerdict,
-  IssueVerdictInput,
-} from '../../domain/activity-io';
-import type { GateResult } from '../../domain/task';
+import type { DeliverChangeInput, Delivery, IssuedVerdict } from '../../domain/activity-io';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import { assertFailedByGate, refExists, runTask, sha256, writeByCommand } from './helpers';
+import { assertFailedByGate, deliveryFor, oneFileVerdict, refExists, runTask, sha256, writeByCommand } from './helpers';
 import { SILENT_LOGGER } from '../../workers/logger';
 
 /** An assert.rejects check: an ApplicationFailure of `type` whose message matches `pattern`. */
@@ -99,44 +92,10 @@ async function verifiedRun(repo: string, options: { patchToOtherTree?: boolean }
     to: 'RECEIVED' as const,
     at: new Date().toISOString(),
   });
-  const diff: DiffSummary = {
-    filesChanged: 1,
-    linesAdded: 1,
-    linesDeleted: 0,
-    bytesAdded: 27,
-    binaryFiles: 0,
-    leftBehind: { count: 0, paths: [] },
-    nestedRepositories: [],
-    treeId,
-    digest,
-    artifactId,
-  };
-  const gates: GateResult[] = [
-    { name: 'tests', kind: 'command', source: 'submitter', status: 'pass', detail: 'tests pass' },
-  ];
-  const verdictInput: IssueVerdictInput = {
-    ...ref,
-    specId: 'TEST-001',
-    specDigest: sha256('spec'),
-    agentId: 'agent',
-    baseCommit: base,
-    diff,
-    gates,
-    policy: { source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: base },
-  };
+  const verdictInput = oneFileVerdict({ ref, base, treeId, digest, artifactId });
   const verdict: IssuedVerdict = await env.run(a.issueVerdict, verdictInput);
   assert.equal(verdict.outcome, 'PASS');
-  const delivery: DeliverChangeInput = {
-    ...ref,
-    repoPath: repo,
-    baseCommit: base,
-    treeId,
-    artifactId,
-    patchDigest: digest,
-    specId: 'TEST-001',
-    verdictDigest: verdict.digest,
-    deliveredAt: new Date().toISOString(),
-  };
+  const delivery = deliveryFor(verdictInput, repo, verdict.digest);
   const run = {
     deliverChange: (input: DeliverChangeInput): Promise<Delivery> => env.run(a.deliverChange, input),
     deliverChangeAsForeignWorkflow: (input: DeliverChangeInput): Promise<Delivery> =>

@@ -19,16 +19,14 @@ import { taskEvents, tasks, verdicts } from '../../db/schema';
 import type {
   DeliverChangeInput,
   Delivery,
-  DiffSummary,
   IssueVerdictInput,
   IssuedVerdict,
   PolicyProvenance,
 } from '../../domain/activity-io';
-import type { GateResult } from '../../domain/task';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import { refExists, sha256 } from './helpers';
+import { deliveryFor, oneFileVerdict, refExists, sha256 } from './helpers';
 import { SILENT_LOGGER } from '../../workers/logger';
 
 /** Activities running as run `runId` of the task's workflow (or of `workflowId`), as Temporal would report it. */
@@ -114,44 +112,9 @@ async function verifiedRun(
     bytes: patch,
   });
   await run.transition(0, null, 'RECEIVED');
-  const diff: DiffSummary = {
-    filesChanged: 1,
-    linesAdded: 1,
-    linesDeleted: 0,
-    bytesAdded: 27,
-    binaryFiles: 0,
-    leftBehind: { count: 0, paths: [] },
-    nestedRepositories: [],
-    treeId,
-    digest,
-    artifactId,
-  };
-  const gates: GateResult[] = [
-    { name: 'tests', kind: 'command', source: 'submitter', status: gateStatus, detail: `tests ${gateStatus}` },
-  ];
-  const policy = policyOf(base);
-  const verdictInput: IssueVerdictInput = {
-    ...ref,
-    specId: 'TEST-001',
-    specDigest: sha256('spec'),
-    agentId: 'agent',
-    baseCommit: base,
-    diff,
-    gates,
-    policy,
-  };
+  const verdictInput = oneFileVerdict({ ref, base, treeId, digest, artifactId, gateStatus, policy: policyOf(base) });
   const verdict = await run.issueVerdict(verdictInput);
-  const delivery: DeliverChangeInput = {
-    ...ref,
-    repoPath: repo,
-    baseCommit: base,
-    treeId,
-    artifactId,
-    patchDigest: digest,
-    specId: 'TEST-001',
-    verdictDigest: verdict.digest,
-    deliveredAt: new Date().toISOString(),
-  };
+  const delivery = deliveryFor(verdictInput, repo, verdict.digest);
   return { ref, runId, run, verdict, verdictInput, delivery };
 }
 
