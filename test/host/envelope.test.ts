@@ -8,33 +8,11 @@ import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import * as path from 'node:path';
 import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding, verdictStatement } from '../../domain/dsse';
-import type { VerdictPayload } from '../../domain/verdict';
 import { createVerdictSigner, loadOrCreateSigningKey, verifyEnvelope } from '../../host/signing';
+import { SAMPLE_VERDICT_PAYLOAD } from '../helpers/verdicts';
 import { tempDir } from '../helpers/temp';
 
-const payload: VerdictPayload = {
-  schema: 'arbiter.verdict/v2',
-  tenantId: 'acme',
-  taskId: 'T-1',
-  run: { workflowId: 'task/acme/T-1', runId: 'run-1' },
-  policy: { source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: 'e'.repeat(40) },
-  outcome: 'PASS',
-  specId: 'S-1',
-  specDigest: 'sha256:' + 'a'.repeat(64),
-  agentId: 'agent',
-  baseCommit: 'b'.repeat(40),
-  diff: {
-    digest: 'sha256:' + 'c'.repeat(64),
-    treeId: 'd'.repeat(40),
-    filesChanged: 1,
-    linesAdded: 2,
-    linesDeleted: 0,
-    bytesAdded: 20,
-    binaryFiles: 0,
-  },
-  gates: [{ name: 'budget', kind: 'budget', source: 'arbiter', status: 'pass', detail: 'ok' }],
-  waivers: [],
-};
+const payload = SAMPLE_VERDICT_PAYLOAD;
 
 interface Envelope {
   payloadType: string;
