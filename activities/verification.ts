@@ -7,7 +7,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { log } from '@temporalio/activity';
-import { activeWaivers } from '../db/waivers';
+import { claimWaiverUse, getWaiver } from '../db/waivers';
+import { waiverUseProblem } from '../domain/waiver';
 import { CheckBudgetAndScopeInput, MeasureDiffInput, RunGateInput, type DiffSummary } from '../domain/activity-io';
 import { budgetGate, protectedGate, scopeGate, specGate, treeGate, type GrantedWaiver } from '../domain/change-gates';
 import { applyGateMode } from '../domain/verdict';
@@ -36,10 +37,26 @@ import { runningAsRoot } from '../host/sandbox/config';
 import { checkoutTree, readBlobs } from '../host/tree-checkout';
 import { chownTree } from '../host/workspace';
 
-/** Active, unexpired waivers the spec names (`waiver_ids`): their deltas raise the budget. */
-async function specWaivers(db: Db, tenantId: string, ids: string[]): Promise<GrantedWaiver[]> {
-  const rows = await activeWaivers(db, tenantId, ids);
-  return rows.map((r) => ({ id: r.id, maxFiles: r.delta.max_files ?? 0, maxLoc: r.delta.max_loc ?? 0 }));
+/**
+ * The waivers the spec names (`waiver_ids`) that may raise this run's budget, each claimed for
+ * this run, and why each other one is refused.
+ */
+async function specWaivers(
+  db: Db,
+  tenantId: string,
+  use: { specId: string; taskId: string; runId: string },
+  ids: readonly string[],
+): Promise<{ granted: GrantedWaiver[]; refused: string[] }> {
+  const granted: GrantedWaiver[] = [];
+  const refused: string[] = [];
+  for (const id of ids) {
+    const row = await getWaiver(db, tenantId, id);
+    const problem = row ? waiverUseProblem(row, use, new Date()) : `${id} does not exist for tenant ${tenantId}`;
+    if (problem) refused.push(problem);
+    else if (!(await claimWaiverUse(db, tenantId, id, use))) refused.push(`${id} was just used by another run`);
+    else granted.push({ id, maxFiles: row!.delta.max_files ?? 0, maxLoc: row!.delta.max_loc ?? 0 });
+  }
+  return { granted, refused };
 }
 
 /** The tree's entries with each symlink's target read from its blob. */
@@ -133,9 +150,10 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
       const input = parseActivityInput(CheckBudgetAndScopeInput, raw);
       const gitDir = gitDirOf(input.workspacePath);
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
-      const granted = await specWaivers(db, input.tenantId, input.spec.waiverIds);
+      const use = { specId: input.spec.id, taskId: input.taskId, runId: currentRun().runId };
+      const waivers = await specWaivers(db, input.tenantId, use, input.spec.waiverIds);
       const gates = [
-        budgetGate(input.spec, files, input.policy, granted),
+        budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
         scopeGate(input.spec, files, input.policy),
         specGate(input.specWarnings, input.policy),
         protectedGate(input.spec.riskTier, files, await baseDrift(gitDir, input.baseCommit, input.trustedCommit)),

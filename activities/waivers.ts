@@ -1,17 +1,19 @@
 /**
- * Waiver decisions against PostgreSQL: is this approver allowed to decide for this tenant and
- * tier (and not deciding too many too fast)? Approved waivers are stored in the CAWS shape and
- * entered in the provenance chain.
+ * Waiver decisions against PostgreSQL: the tenant's approver keys for the workflow's validator,
+ * and the authoritative check of each signed decision (registered key, tier, rate limit).
+ * Approved waivers are stored in the CAWS shape with their signed approvals and entered in the
+ * provenance chain.
  */
 import { and, eq } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
-import { AuthorizeWaiverDecisionInput, StoreWaiverInput } from '../domain/activity-io';
+import { AuthorizeWaiverDecisionInput, LoadApproverKeysInput, StoreWaiverInput } from '../domain/activity-io';
+import { signatureValid, type RegisteredKey } from '../domain/approval';
 import { RecordMismatchError, WaiverNotAuthorizedError } from '../domain/errors';
 import { canonicalJson } from '../domain/verdict';
 import type { Db } from '../db/client';
 import { recordRunEvent } from '../db/provenance';
 import { gateResults } from '../db/schema';
-import { decisionsInLastHour, getApprover, getWaiver, insertWaiver, recordDecision } from '../db/waivers';
+import { approverKeys, decisionsInLastHour, getApprover, getWaiver, insertWaiver, recordDecision } from '../db/waivers';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
@@ -29,53 +31,78 @@ async function assertSameWaiver(db: Db, input: ReturnType<typeof StoreWaiverInpu
     row?.taskId === input.taskId &&
     row.expiresAt.getTime() === new Date(input.expiresAt).getTime() &&
     canonicalJson(row.delta) === canonicalJson({ max_files: input.delta.maxFiles, max_loc: input.delta.maxLoc }) &&
-    canonicalJson(row.approvers) ===
-      canonicalJson(input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at })));
+    canonicalJson(row.approvals) === canonicalJson(input.approvals);
   if (!same)
     throw new RecordMismatchError(
       'waiver',
-      `${input.waiverId} was stored with another task, delta, approvers or expiry`,
+      `${input.waiverId} was stored with another task, delta, approvals or expiry`,
     );
 }
 
-/** Builds `authorizeWaiverDecision` and `storeWaiver`. */
+/** Why PostgreSQL does not let this signed decision count now, or undefined when it may. */
+async function refusal(
+  db: Db,
+  input: ReturnType<typeof AuthorizeWaiverDecisionInput.parse>,
+): Promise<string | undefined> {
+  const { claim, keyId } = input.signed;
+  const who = await getApprover(db, input.tenantId, claim.approver);
+  if (!who || !who.active) return `'${claim.approver}' is not an approver for tenant '${input.tenantId}'`;
+  if (who.keyId !== keyId) return `signed with ${keyId}, which is not the registered key of '${claim.approver}'`;
+  if (!who.tiers.includes(input.riskTier))
+    return `'${claim.approver}' may not decide waivers at risk tier ${input.riskTier}`;
+  if (!signatureValid(input.signed)) return `the signature does not verify against ${keyId}`;
+  const recent = await decisionsInLastHour(db, input.tenantId, claim.approver);
+  if (recent >= APPROVER_DECISIONS_PER_HOUR)
+    return `'${claim.approver}' has made ${recent} waiver decisions in the last hour; the limit is ${APPROVER_DECISIONS_PER_HOUR}`;
+  return undefined;
+}
+
+/** Builds `loadApproverKeys`, `authorizeWaiverDecision` and `storeWaiver`. */
 export function createWaiverActivities({ db }: ActivityDeps) {
   return {
+    async loadApproverKeys(raw: LoadApproverKeysInput): Promise<RegisteredKey[]> {
+      const input = parseActivityInput(LoadApproverKeysInput, raw);
+      return approverKeys(db, input.tenantId);
+    },
+
+    /**
+     * The authoritative check, after the workflow's validator: the key is still the approver's
+     * registered key (not revoked since the task read the keys), and the approver within the rate limit.
+     */
     async authorizeWaiverDecision(raw: AuthorizeWaiverDecisionInput): Promise<void> {
       const input = parseActivityInput(AuthorizeWaiverDecisionInput, raw);
-      const who = await getApprover(db, input.tenantId, input.approver);
-      if (!who || !who.active)
-        throw new WaiverNotAuthorizedError(`'${input.approver}' is not an approver for tenant '${input.tenantId}'`);
-      if (!who.tiers.includes(input.riskTier))
-        throw new WaiverNotAuthorizedError(`'${input.approver}' may not decide waivers at risk tier ${input.riskTier}`);
-      const recent = await decisionsInLastHour(db, input.tenantId, input.approver);
-      if (recent >= APPROVER_DECISIONS_PER_HOUR)
-        throw new WaiverNotAuthorizedError(
-          `'${input.approver}' has made ${recent} waiver decisions in the last hour; the limit is ${APPROVER_DECISIONS_PER_HOUR}`,
-        );
+      const problem = await refusal(db, input);
+      if (problem) throw new WaiverNotAuthorizedError(problem);
+      const { claim, keyId, signature } = input.signed;
       await recordDecision(db, {
         tenantId: input.tenantId,
         taskId: input.taskId,
-        approver: input.approver,
-        decision: input.decision,
-        detail: input.detail,
+        approver: claim.approver,
+        decision: claim.decision,
+        detail: { keyId, signature, claim },
       });
-      log.info('waiver decision authorised', { approver: input.approver, decision: input.decision });
+      log.info('waiver decision authorised', { approver: claim.approver, decision: claim.decision, keyId });
     },
 
     async storeWaiver(raw: StoreWaiverInput): Promise<void> {
       const input = parseActivityInput(StoreWaiverInput, raw);
       const { runId } = currentRun();
+      const approverList = input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at, key_id: a.keyId }));
       const inserted = await insertWaiver(db, {
         tenantId: input.tenantId,
         id: input.waiverId,
         taskId: input.taskId,
         title: `Budget waiver for ${input.specId} (task ${input.taskId})`,
+        specId: input.specId,
         gates: input.gates,
         delta: { max_files: input.delta.maxFiles, max_loc: input.delta.maxLoc },
         reasonCode: input.reasonCode,
         justification: input.justification,
-        approvers: input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at })),
+        approvers: approverList,
+        approvals: input.approvals,
+        // The run it was approved for is its one use.
+        usedByTask: input.taskId,
+        usedByRun: runId,
         status: 'active',
         expiresAt: new Date(input.expiresAt),
       });
@@ -94,7 +121,7 @@ export function createWaiverActivities({ db }: ActivityDeps) {
       await recordRunEvent(db, { ...input, runId }, 'waiver', 'waiver.approved', {
         waiverId: input.waiverId,
         delta: input.delta,
-        approvers: input.approvers.map((a) => a.approver),
+        approvers: input.approvals.map((a) => ({ approver: a.claim.approver, keyId: a.keyId })),
         reasonCode: input.reasonCode,
         expiresAt: input.expiresAt,
       });

@@ -26,8 +26,15 @@ import {
 } from '../temporal-config';
 import { connectionOptions, type TemporalProfile } from '../temporal-config/connection';
 import { zodProblems } from '../domain/zod-issues';
-import type { ApproveWaiver, RejectWaiver, WaiverDecisionResult } from '../domain/waiver';
-import { approveWaiverUpdate, cancelSignal, getStateQuery, rejectWaiverUpdate } from '../workflows/definitions';
+import type { SignedDecision } from '../domain/approval';
+import type { WaiverDecisionResult } from '../domain/waiver';
+import {
+  approversChangedSignal,
+  approveWaiverUpdate,
+  cancelSignal,
+  getStateQuery,
+  rejectWaiverUpdate,
+} from '../workflows/definitions';
 import type { taskLifecycle } from '../workflows';
 
 /** Input that failed validation before reaching Temporal; lists every problem. */
@@ -208,14 +215,29 @@ export class ArbiterClient {
     }
   }
 
-  /** Approves the task's pending waiver (the `approveWaiver` update); returns where the decision stands. */
-  async approveWaiver(ref: TaskRef, input: ApproveWaiver): Promise<WaiverDecisionResult> {
-    return this.temporal.workflow.getHandle(taskWorkflowId(ref)).executeUpdate(approveWaiverUpdate, { args: [input] });
+  /** Sends a signed decision (`approveWaiver` or `rejectWaiver`, as it says); returns where the decision stands. */
+  async decideWaiver(ref: TaskRef, signed: SignedDecision): Promise<WaiverDecisionResult> {
+    const update = signed.claim.decision === 'approve' ? approveWaiverUpdate : rejectWaiverUpdate;
+    return this.temporal.workflow.getHandle(taskWorkflowId(ref)).executeUpdate(update, { args: [signed] });
   }
 
-  /** Rejects the task's pending waiver (the `rejectWaiver` update): the task fails. */
-  async rejectWaiver(ref: TaskRef, input: RejectWaiver): Promise<WaiverDecisionResult> {
-    return this.temporal.workflow.getHandle(taskWorkflowId(ref)).executeUpdate(rejectWaiverUpdate, { args: [input] });
+  /**
+   * Tells the tenant's tasks in VERIFYING that its approvers changed, so a waiting waiver judges
+   * by the keys registered now. Returns how many were told.
+   */
+  async announceApproversChanged(tenantId: string): Promise<number> {
+    let told = 0;
+    const query = `${ARBITER_STATE.name}="VERIFYING" AND ${TENANT_ID.name}=${JSON.stringify(tenantId)} AND ExecutionStatus="Running"`;
+    for await (const wf of this.temporal.workflow.list({ query })) {
+      await this.temporal.workflow
+        .getHandle(wf.workflowId, wf.runId)
+        .signal(approversChangedSignal)
+        .then(
+          () => told++,
+          () => undefined,
+        );
+    }
+    return told;
   }
 
   /** Closes the connection. */

@@ -15,6 +15,8 @@ const ClientEnvSchema = WorkerEnvSchema.extend({
   ARBITER_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
   ARBITER_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   ARBITER_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  /** The approver's ssh-agent, which signs waiver decisions without the key leaving it. */
+  SSH_AUTH_SOCK: z.string().optional(),
 });
 
 /** What `arbiter start` writes so other commands can find the local stack. */
@@ -29,6 +31,8 @@ export interface ClientConfig extends WorkerConfig {
   defaultTenant: string;
   /** Ports `arbiter start` uses for what it starts itself. */
   localPorts: { temporal: number; ui: number; postgres: number };
+  /** The ssh-agent socket, when one runs. */
+  sshAuthSock?: string;
   /** Which endpoints the environment named (rather than the local stack or a default). */
   explicit: { temporal: boolean; database: boolean };
 }
@@ -63,6 +67,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     }),
     defaultTenant: e.ARBITER_TENANT,
     localPorts: { temporal: e.ARBITER_TEMPORAL_PORT, ui: e.ARBITER_UI_PORT, postgres: e.ARBITER_PG_PORT },
+    sshAuthSock: e.SSH_AUTH_SOCK,
     explicit: { temporal: Boolean(e.TEMPORAL_ADDRESS), database: Boolean(e.DATABASE_URL) },
   };
 }

@@ -10,6 +10,7 @@ import type { AgentStatus } from '../domain/agent';
 import type { TaskState } from '../domain/lifecycle';
 import type { VerdictOutcome } from '../domain/task';
 import type { VerdictPayload } from '../domain/verdict';
+import type { SignedDecision } from '../domain/approval';
 import {
   bigint,
   bigserial,
@@ -163,9 +164,19 @@ export const waivers = pgTable(
     reasonCode: text('reason_code').notNull(),
     justification: text('justification'),
     approvers: jsonb('approvers')
-      .$type<Array<{ handle: string; approved_at: string }>>()
+      .$type<Array<{ handle: string; approved_at: string; key_id?: string }>>()
       .notNull()
       .default(sql`'[]'::jsonb`),
+    /** The spec the waiver was approved for: a spec's `waiver_ids` may use it only under this id. */
+    specId: text('spec_id'),
+    /** The signed decisions that granted it, as sent (claim, key id, signature). */
+    approvals: jsonb('approvals')
+      .$type<SignedDecision[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
+    /** The one task run that used it; a waiver applies once. */
+    usedByTask: text('used_by_task'),
+    usedByRun: text('used_by_run'),
     status: text('status').notNull().default('active'),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     createdAt: createdAt(),
@@ -346,7 +357,7 @@ export const conversationMessages = pgTable(
   ],
 );
 
-/** Who may approve waivers for a tenant, and at which risk tiers. */
+/** Who may approve waivers for a tenant, at which risk tiers, with which key. */
 export const approvers = pgTable(
   'approvers',
   {
@@ -357,9 +368,14 @@ export const approvers = pgTable(
       .notNull()
       .default(sql`'[1,2,3]'::jsonb`),
     active: boolean('active').notNull().default(true),
+    /** `ed25519:<base64 raw key>`: the only key whose signature counts as this approver's decision. */
+    keyId: text('key_id'),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.name] }),
+    uniqueIndex('approvers_tenant_key_uq').on(t.tenantId, t.keyId),
+  ],
 );
 
 /** Every waiver decision an approver made: the audit trail and the basis of the rate limit. */

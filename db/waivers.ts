@@ -2,7 +2,8 @@
  * Waivers, their approvers and every decision, as the activities and the CLI read and write
  * them: one place for the queries, like db/agents.ts for the registry.
  */
-import { and, asc, count, eq, gt, gte, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gte, isNull, or, sql } from 'drizzle-orm';
+import type { RegisteredKey } from '../domain/approval';
 import type { DbExecutor } from './client';
 import { approvers, waiverDecisions, waivers } from './schema';
 
@@ -24,22 +25,6 @@ export async function getWaiver(db: DbExecutor, tenantId: string, id: string): P
     .from(waivers)
     .where(and(eq(waivers.tenantId, tenantId), eq(waivers.id, id)));
   return row;
-}
-
-/** The named waivers that apply now: active and unexpired. */
-export function activeWaivers(db: DbExecutor, tenantId: string, ids: string[]): Promise<WaiverRow[]> {
-  if (ids.length === 0) return Promise.resolve([]);
-  return db
-    .select()
-    .from(waivers)
-    .where(
-      and(
-        eq(waivers.tenantId, tenantId),
-        inArray(waivers.id, ids),
-        eq(waivers.status, 'active'),
-        gt(waivers.expiresAt, new Date()),
-      ),
-    );
 }
 
 /** Stores a new waiver; false when its id was already taken (the caller decides whether that is a retry). */
@@ -67,12 +52,59 @@ export async function getApprover(db: DbExecutor, tenantId: string, name: string
   return row;
 }
 
-/** Registers (or re-activates) an approver for the given tiers. */
-export async function upsertApprover(db: DbExecutor, tenantId: string, name: string, tiers: number[]): Promise<void> {
+/**
+ * Registers (or re-activates) an approver for the given tiers with one public key; registering
+ * again replaces the key, so a rotated or lost key stops counting at once.
+ */
+export async function upsertApprover(
+  db: DbExecutor,
+  row: { tenantId: string; name: string; tiers: number[]; keyId: string },
+): Promise<void> {
+  const { tiers, keyId } = row;
   await db
     .insert(approvers)
-    .values({ tenantId, name, tiers })
-    .onConflictDoUpdate({ target: [approvers.tenantId, approvers.name], set: { tiers, active: true } });
+    .values(row)
+    .onConflictDoUpdate({ target: [approvers.tenantId, approvers.name], set: { tiers, keyId, active: true } });
+}
+
+/** Deactivates an approver: their key no longer counts; false when the tenant has none by that name. */
+export async function revokeApprover(db: DbExecutor, tenantId: string, name: string): Promise<boolean> {
+  const updated = await db
+    .update(approvers)
+    .set({ active: false })
+    .where(and(eq(approvers.tenantId, tenantId), eq(approvers.name, name)))
+    .returning();
+  return updated.length > 0;
+}
+
+/** The keys that may decide the tenant's waivers now: active approvers with a registered key. */
+export async function approverKeys(db: DbExecutor, tenantId: string): Promise<RegisteredKey[]> {
+  const rows = await listApprovers(db, tenantId);
+  return rows.flatMap((r) => (r.keyId ? [{ approver: r.name, keyId: r.keyId, tiers: r.tiers }] : []));
+}
+
+/**
+ * Marks the waiver used by one task run; true when it is now this run's (first use, or a retry
+ * of the same run), false when another run used it first.
+ */
+export async function claimWaiverUse(
+  db: DbExecutor,
+  tenantId: string,
+  id: string,
+  use: { taskId: string; runId: string },
+): Promise<boolean> {
+  const claimed = await db
+    .update(waivers)
+    .set({ usedByTask: use.taskId, usedByRun: use.runId })
+    .where(
+      and(
+        eq(waivers.tenantId, tenantId),
+        eq(waivers.id, id),
+        or(isNull(waivers.usedByRun), and(eq(waivers.usedByTask, use.taskId), eq(waivers.usedByRun, use.runId))),
+      ),
+    )
+    .returning({ id: waivers.id });
+  return claimed.length > 0;
 }
 
 /** A tenant's active approvers by name. */

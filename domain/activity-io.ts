@@ -4,6 +4,7 @@
  * re-check their input at the boundary.
  */
 import { z } from 'zod';
+import { SignedDecisionSchema } from './approval';
 import { TASK_STATES } from './lifecycle';
 import { GateCommandSchema, IdPartSchema, VERDICT_OUTCOMES } from './task';
 import { GATE_MODES, type RepoPolicy } from './repo-policy';
@@ -184,6 +185,8 @@ export const IssueVerdictInput = z.object({
   ),
   /** Waivers applied; a verdict with waivers and no failing gate is WAIVED. */
   waivers: z.array(z.string()).default([]),
+  /** The signed decisions that granted those waivers; the verdict carries them so anyone can check who approved. */
+  approvals: z.array(SignedDecisionSchema).default([]),
 });
 /** Input of `issueVerdict`. */
 export type IssueVerdictInput = z.input<typeof IssueVerdictInput>;
@@ -288,15 +291,18 @@ export type RunToolCallInput = z.input<typeof RunToolCallInput>;
 /** An approver's decision on a task's waiver, to authorise and record. */
 export const AuthorizeWaiverDecisionInput = z.object({
   ...TaskKey,
-  approver: z.string(),
   riskTier: z.number().int().min(1).max(3),
-  decision: z.enum(['approve', 'reject']),
-  detail: z.record(z.unknown()).default({}),
+  signed: SignedDecisionSchema,
 });
 /** Input of `authorizeWaiverDecision`. */
 export type AuthorizeWaiverDecisionInput = z.input<typeof AuthorizeWaiverDecisionInput>;
 
-/** An approved waiver to store (and apply to the budget gate's record). */
+/** Whose keys may decide the tenant's waivers, read when a waiver opens and when approvers change. */
+export const LoadApproverKeysInput = z.object({ ...TaskKey });
+/** Input of `loadApproverKeys`. */
+export type LoadApproverKeysInput = z.input<typeof LoadApproverKeysInput>;
+
+/** An approved waiver to store (and apply to the budget gate's record), with the signed approvals that grant it. */
 export const StoreWaiverInput = z.object({
   ...TaskKey,
   waiverId: z.string(),
@@ -305,7 +311,9 @@ export const StoreWaiverInput = z.object({
   delta: z.object({ maxFiles: z.number().int().nonnegative(), maxLoc: z.number().int().nonnegative() }),
   reasonCode: z.string(),
   justification: z.string().optional(),
-  approvers: z.array(z.object({ approver: z.string(), at: z.string() })),
+  approvals: z.array(SignedDecisionSchema).min(1),
+  /** When each approval was counted (workflow time), for the CAWS `approvers` list. */
+  approvers: z.array(z.object({ approver: z.string(), keyId: z.string(), at: z.string() })),
   expiresAt: z.string(),
   budgetDetail: z.string(),
 });

@@ -60,6 +60,7 @@ export function budgetGate(
   files: readonly MeasuredFile[],
   policy: RepoPolicy,
   granted: readonly GrantedWaiver[],
+  refused: readonly string[] = [],
 ): GateResult {
   const base = effectiveBudget({ spec, tierBudgets: policy.tiers });
   const budget = granted.reduce(
@@ -72,7 +73,8 @@ export function budgetGate(
   const ok = files.length <= budget.maxFiles && lines <= budget.maxLoc && bytes <= maxBytes;
   const from = budget.source === 'spec' ? 'spec' : `tier ${spec.riskTier}, ${policy.source} policy`;
   const waived = granted.length ? `, raised by waiver(s) ${granted.map((w) => w.id).join(', ')}` : '';
-  const detail = `${files.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines, ${bytes}/${maxBytes} bytes (budget from ${from}${waived})`;
+  const notUsed = refused.length ? `; waiver(s) refused: ${refused.join('; ')}` : '';
+  const detail = `${files.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines, ${bytes}/${maxBytes} bytes (budget from ${from}${waived})${notUsed}`;
   return arbiterGate('budget', applyGateMode(ok, policy.gateModes.budget), detail);
 }
 

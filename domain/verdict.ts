@@ -3,6 +3,7 @@
  * yields the same bytes and therefore the same digest, which is what the verdict's signature covers.
  */
 import type { DiffSummary, PolicyProvenance } from './activity-io';
+import type { SignedDecision } from './approval';
 import type { GateMode } from './repo-policy';
 import type { GateResult, VerdictOutcome } from './task';
 
@@ -50,6 +51,8 @@ export interface VerdictPayload {
   };
   gates: Array<Omit<GateResult, 'outputTail'>>;
   waivers: string[];
+  /** The signed decisions that granted the waivers: who approved, provably. */
+  approvals: SignedDecision[];
 }
 
 /** Builds the payload with gate tails left out: evidence is referenced by digest, not copied. */
@@ -65,6 +68,7 @@ export function buildVerdictPayload(input: {
   diff: DiffSummary;
   gates: readonly GateResult[];
   waivers?: readonly string[];
+  approvals?: readonly SignedDecision[];
 }): VerdictPayload {
   const waivers = [...(input.waivers ?? [])];
   const outcome = decideOutcome(input.gates);
@@ -90,6 +94,7 @@ export function buildVerdictPayload(input: {
     },
     gates: input.gates.map(({ outputTail: _tail, ...evidence }) => evidence),
     waivers,
+    approvals: [...(input.approvals ?? [])],
   };
 }
 

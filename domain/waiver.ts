@@ -1,10 +1,8 @@
 /**
  * Human waivers in the CAWS shape. A task whose only blocking failures policy lets be waived
- * (the budget) waits in VERIFYING for people to approve or reject it through Temporal updates;
- * these schemas are the updates' validators, so malformed input is refused before anything is
- * written to history.
+ * (the budget) waits in VERIFYING for people to approve or reject it through Temporal updates
+ * carrying signed decisions (domain/approval.ts).
  */
-import { z } from 'zod';
 
 /** CAWS's controlled vocabulary for why a waiver is needed. */
 export const WAIVER_REASON_CODES = [
@@ -25,37 +23,19 @@ export const WAIVABLE_GATES = ['budget'];
 /** Longest expiry a waiver may have. */
 export const MAX_WAIVER_DAYS = 90;
 
-const Approver = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/, 'approver must be a handle or email');
-
-/** `approveWaiver` update input. */
-export const ApproveWaiverSchema = z
-  .object({
-    approver: Approver,
-    reasonCode: z.enum(WAIVER_REASON_CODES),
-    justification: z.string().max(1000).optional(),
-    /** Hours until the waiver expires (at most MAX_WAIVER_DAYS). */
-    expiresInHours: z
-      .number()
-      .positive()
-      .max(MAX_WAIVER_DAYS * 24),
-  })
-  .strict();
-/** Input of `approveWaiver`. */
-export type ApproveWaiver = z.infer<typeof ApproveWaiverSchema>;
-
-/** `rejectWaiver` update input. */
-export const RejectWaiverSchema = z.object({ approver: Approver, reason: z.string().min(1).max(1000) }).strict();
-/** Input of `rejectWaiver`. */
-export type RejectWaiver = z.infer<typeof RejectWaiverSchema>;
-
 /** What the task is asking people to approve, shown in `status`, the query and the UI. */
 export interface WaiverRequest {
+  /** The run, spec and exact change a signed decision must name (with the tenant, task, gates and delta). */
+  runId: string;
+  specId: string;
+  treeId: string;
+  patchDigest: string;
   gates: string[];
   /** The budget increase needed for the measured change to pass. */
   delta: { maxFiles: number; maxLoc: number };
   riskTier: number;
   approversRequired: number;
-  approvals: Array<{ approver: string; reasonCode: string; at: string }>;
+  approvals: Array<{ approver: string; keyId: string; reasonCode: string; at: string }>;
   deadline: string;
   /** The policy's longest allowed expiry, in hours. */
   maxExpiryHours: number;
@@ -75,4 +55,35 @@ export function durationHours(text: string): number | undefined {
   if (!m) return undefined;
   const n = Number(m[1]);
   return m[2] === 'm' ? n / 60 : m[2] === 'h' ? n : n * 24;
+}
+
+/** A stored waiver as a spec's `waiver_ids` would use it. */
+export interface StoredWaiverTerms {
+  id: string;
+  status: string;
+  expiresAt: Date;
+  specId: string | null;
+  gates: string[];
+  usedByTask: string | null;
+  usedByRun: string | null;
+}
+
+/**
+ * Why a waiver named in a spec's `waiver_ids` must not raise this run's budget, or undefined
+ * when it may: active, unexpired, approved for this spec id and for the budget gate, and not
+ * used by any other run (a waiver applies once).
+ */
+export function waiverUseProblem(
+  w: StoredWaiverTerms,
+  use: { specId: string; taskId: string; runId: string },
+  now: Date,
+): string | undefined {
+  if (w.status !== 'active') return `${w.id} is ${w.status}`;
+  if (w.expiresAt <= now) return `${w.id} expired at ${w.expiresAt.toISOString()}`;
+  if (!w.specId) return `${w.id} was not approved for any spec`;
+  if (w.specId !== use.specId) return `${w.id} was approved for spec ${w.specId}, not ${use.specId}`;
+  if (!w.gates.includes('budget')) return `${w.id} covers ${w.gates.join(', ') || 'no gate'}, not the budget`;
+  const ours = w.usedByTask === use.taskId && w.usedByRun === use.runId;
+  if (w.usedByRun && !ours) return `${w.id} was already used by task ${w.usedByTask} (run ${w.usedByRun})`;
+  return undefined;
 }

@@ -3,7 +3,8 @@
  * the CLI) so names and payload types are spelled once.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ApproveWaiver, RejectWaiver, WaiverDecisionResult } from '../domain/waiver';
+import type { SignedDecision } from '../domain/approval';
+import type { WaiverDecisionResult } from '../domain/waiver';
 import type { TaskSnapshot } from '../domain/task';
 
 /** Payload of the cancel signal. */
@@ -15,11 +16,18 @@ export interface CancelTaskSignal {
 /** The whole task snapshot; what `arbiter status` and `temporal workflow query --name getState` show. */
 export const getStateQuery = defineQuery<TaskSnapshot>('getState');
 
-/** A person approves the pending waiver; validated before anything reaches history. */
-export const approveWaiverUpdate = defineUpdate<WaiverDecisionResult, [ApproveWaiver]>('approveWaiver');
+/** An approver's signed approval of the pending waiver; validated before anything reaches history. */
+export const approveWaiverUpdate = defineUpdate<WaiverDecisionResult, [SignedDecision]>('approveWaiver');
 
-/** A person rejects the pending waiver: the task fails. */
-export const rejectWaiverUpdate = defineUpdate<WaiverDecisionResult, [RejectWaiver]>('rejectWaiver');
+/** An approver's signed rejection of the pending waiver: the task fails. */
+export const rejectWaiverUpdate = defineUpdate<WaiverDecisionResult, [SignedDecision]>('rejectWaiver');
+
+/**
+ * The tenant's approvers or their keys changed: a waiting task re-reads them, so a key added
+ * after the waiver opened can decide and a revoked one is refused by the validator. Carries
+ * nothing; whoever sends it can only make the task read the registry again.
+ */
+export const approversChangedSignal = defineSignal('approversChanged');
 
 /** Moves a non-terminal task to CANCELLED and stops whatever activity is running. */
 export const cancelSignal = defineSignal<[CancelTaskSignal]>('cancel');

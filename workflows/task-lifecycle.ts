@@ -15,7 +15,7 @@ import { describeFailure } from './failures';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
 import { TaskRun } from './task-run';
 import { decideOutcome } from '../domain/verdict';
-import { waivable } from './waiver';
+import { waivable, type GrantedDeskWaiver } from './waiver';
 import { buildWorkspace, recordVerdict, releaseWorkspace, verifyInWorkspace, type Workspace } from './workspace-steps';
 
 /** How verification ended: passed (VERIFIED), or the error the task fails with. */
@@ -147,19 +147,19 @@ async function verifyStep(
 ): Promise<VerifyOutcome> {
   await task.enter('VERIFYING');
   const ws = await verifyInWorkspace(task, validated, agentId, workspace);
-  const waivers: string[] = [];
+  let granted: GrantedDeskWaiver | undefined;
   const { policy } = task.trustedPolicy();
   if (policy.waivers.enabled && decideOutcome(task.snapshot.gates) === 'FAIL' && waivable(task.snapshot.gates)) {
     const answer = await task.waiverDesk.request(validated, policy);
     if ('error' in answer) {
-      await recordVerdict(task, validated, agentId, ws, []);
+      await recordVerdict(task, validated, agentId, ws);
       return { passed: false, error: answer.error };
     }
-    waivers.push(answer.waiverId);
+    granted = answer;
   }
-  await recordVerdict(task, validated, agentId, ws, waivers);
+  await recordVerdict(task, validated, agentId, ws, granted);
   if (task.snapshot.verdict?.outcome === 'FAIL') return { passed: false, error: task.gatesFailedError() };
-  await task.enter('VERIFIED', waivers.length ? `waived by ${waivers.join(', ')}` : 'all gates passed', {
+  await task.enter('VERIFIED', granted ? `waived by ${granted.waiverId}` : 'all gates passed', {
     verdict: task.snapshot.verdict?.outcome,
   });
   return { passed: true };

@@ -1,28 +1,37 @@
 /**
  * The waiver desk: when the only blocking failures are gates policy lets be waived, the task
- * pauses in VERIFYING (`awaiting_waiver`) and asks for approval through the `approveWaiver` /
- * `rejectWaiver` updates. Validators refuse malformed input before it reaches history;
- * authorisation is checked against PostgreSQL; tier 1 needs two distinct approvers; a durable
- * timer fails the task when nobody decides within the policy's window.
+ * pauses in VERIFYING (`awaiting_waiver`) and asks for signed decisions through the
+ * `approveWaiver` / `rejectWaiver` updates. The validators check each signature against the
+ * tenant's registered approver keys (read when the waiver opens, and again on
+ * `approversChanged`), the exact request of this run and the policy's limits, so a forged,
+ * replayed, mis-bound or expired decision never reaches history; the handler re-checks the key
+ * against PostgreSQL. Tier 1 needs two distinct keys; a durable timer fails the task when nobody
+ * decides within the policy's window.
  */
-import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  decisionProblem,
+  SignedDecisionSchema,
+  type RegisteredKey,
+  type SignedDecision,
+  type WaiverRequestTerms,
+} from '../domain/approval';
 import type { ValidateSpecResult } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { effectiveBudget, requiredApprovers } from '../domain/policy';
 import type { GateResult, TaskError, TaskSnapshot } from '../domain/task';
-import {
-  ApproveWaiverSchema,
-  RejectWaiverSchema,
-  WAIVABLE_GATES,
-  type ApproveWaiver,
-  type WaiverDecisionResult,
-  type WaiverRequest,
-} from '../domain/waiver';
-import { authorizeWaiverDecision, storeWaiver } from './activity-proxies';
-import { approveWaiverUpdate, rejectWaiverUpdate } from './definitions';
+import { WAIVABLE_GATES, type WaiverDecisionResult, type WaiverRequest } from '../domain/waiver';
+import { zodProblems } from '../domain/zod-issues';
+import { authorizeWaiverDecision, loadApproverKeys, storeWaiver } from './activity-proxies';
+import { approversChangedSignal, approveWaiverUpdate, rejectWaiverUpdate } from './definitions';
 
-type Decision =
-  { kind: 'approved'; approvals: ApproveWaiver[] } | { kind: 'rejected'; approver: string; reason: string };
+type Decision = { kind: 'approved'; approvals: SignedDecision[] } | { kind: 'rejected'; signed: SignedDecision };
+
+/** A granted waiver: its id and the signed approvals that grant it. */
+export interface GrantedDeskWaiver {
+  waiverId: string;
+  approvals: SignedDecision[];
+}
 
 /** True when every blocking failure is one a waiver may cover. */
 export function waivable(gates: readonly GateResult[]): boolean {
@@ -43,34 +52,50 @@ export interface WaiverTask {
   waiveGate(name: string, detail: string): void;
 }
 
-/** Owns the pending request and the two update handlers of one task. */
+/** Owns the pending request, the approvers' keys it is judged by, and the update handlers of one task. */
 export class WaiverDesk {
   private decision: Decision | undefined;
-  private approvals: ApproveWaiver[] = [];
+  private approvals: SignedDecision[] = [];
+  private keyring: RegisteredKey[] = [];
+  private keyringStale = false;
 
   constructor(private readonly task: WaiverTask) {}
 
   /** Registers the updates; before a waiver is pending they are refused by their validators. */
   register(): void {
     setHandler(approveWaiverUpdate, (input) => this.approve(input), {
-      validator: (input) => {
-        const parsed = ApproveWaiverSchema.parse(input);
-        this.validate(parsed.approver);
-        const max = this.task.snapshot.pendingWaiver?.maxExpiryHours ?? Infinity;
-        if (parsed.expiresInHours > max)
-          throw new Error(`expiresInHours ${parsed.expiresInHours} exceeds the policy maximum of ${max} hours`);
-      },
+      validator: (input) => this.validate(input, 'approve'),
     });
-    setHandler(rejectWaiverUpdate, (input) => this.reject(input.approver, input.reason), {
-      validator: (input) => this.validate(RejectWaiverSchema.parse(input).approver),
+    setHandler(rejectWaiverUpdate, (input) => this.reject(input), {
+      validator: (input) => this.validate(input, 'reject'),
+    });
+    setHandler(approversChangedSignal, () => {
+      this.keyringStale = true;
     });
   }
 
-  private validate(approver: string): void {
+  /** The request every decision must name, exactly. */
+  private requestTerms(pending: WaiverRequest): WaiverRequestTerms {
+    const { tenantId, taskId } = this.task.input;
+    const { runId, specId, treeId, patchDigest, gates, delta } = pending;
+    return { tenantId, taskId, runId, specId, treeId, patchDigest, gates, delta };
+  }
+
+  private validate(input: unknown, decision: 'approve' | 'reject'): void {
+    const parsed = SignedDecisionSchema.safeParse(input);
+    if (!parsed.success) throw new Error(zodProblems(parsed.error).join('; '));
     const pending = this.task.snapshot.pendingWaiver;
     if (!pending || this.decision) throw new Error('no waiver is pending for this task');
-    if (pending.approvals.some((a) => a.approver === approver))
-      throw new Error(`'${approver}' has already approved this waiver; another approver is needed`);
+    const problem = decisionProblem(parsed.data, {
+      decision,
+      expected: this.requestTerms(pending),
+      riskTier: pending.riskTier,
+      keyring: this.keyring,
+      prior: pending.approvals,
+      now: Date.now(),
+      maxExpiryHours: pending.maxExpiryHours,
+    });
+    if (problem) throw new Error(problem);
   }
 
   private result(): WaiverDecisionResult {
@@ -79,26 +104,25 @@ export class WaiverDesk {
     return { status, approvals: this.approvals.length, approversRequired: pending?.approversRequired ?? 0 };
   }
 
-  /** The pending request, once `approver`'s decision is authorised and recorded; refused when none is pending. */
-  private async authorize(
-    approver: string,
-    decision: 'approve' | 'reject',
-    detail: Record<string, unknown>,
-  ): Promise<WaiverRequest> {
+  /** The pending request, once the signed decision's key is confirmed in PostgreSQL and the decision recorded. */
+  private async authorize(signed: SignedDecision): Promise<WaiverRequest> {
     const pending = this.task.snapshot.pendingWaiver;
     if (!pending) throw ApplicationFailure.nonRetryable('no waiver is pending for this task');
     const { tenantId, taskId } = this.task.input;
-    await authorizeWaiverDecision({ tenantId, taskId, approver, riskTier: pending.riskTier, decision, detail });
+    await authorizeWaiverDecision({ tenantId, taskId, riskTier: pending.riskTier, signed });
     return pending;
   }
 
-  private async approve(input: ApproveWaiver): Promise<WaiverDecisionResult> {
-    const pending = await this.authorize(input.approver, 'approve', { reasonCode: input.reasonCode });
-    if (this.decision || pending.approvals.some((a) => a.approver === input.approver)) return this.result();
-    this.approvals.push(input);
+  private async approve(signed: SignedDecision): Promise<WaiverDecisionResult> {
+    const pending = await this.authorize(signed);
+    const { approver } = signed.claim;
+    const counted = pending.approvals.some((a) => a.approver === approver || a.keyId === signed.keyId);
+    if (this.decision || counted) return this.result();
+    this.approvals.push(signed);
     this.task.addWaiverApproval({
-      approver: input.approver,
-      reasonCode: input.reasonCode,
+      approver,
+      keyId: signed.keyId,
+      reasonCode: signed.claim.reasonCode ?? 'other',
       at: new Date().toISOString(),
     });
     if (pending.approvals.length >= pending.approversRequired)
@@ -106,20 +130,33 @@ export class WaiverDesk {
     return this.result();
   }
 
-  private async reject(approver: string, reason: string): Promise<WaiverDecisionResult> {
-    await this.authorize(approver, 'reject', { reason });
-    if (!this.decision) this.decision = { kind: 'rejected', approver, reason };
+  private async reject(signed: SignedDecision): Promise<WaiverDecisionResult> {
+    await this.authorize(signed);
+    if (!this.decision) this.decision = { kind: 'rejected', signed };
     return this.result();
   }
 
+  private async readKeyring(): Promise<void> {
+    const { tenantId, taskId } = this.task.input;
+    this.keyringStale = false;
+    this.keyring = await loadApproverKeys({ tenantId, taskId });
+  }
+
+  /** Waits for a decision until `deadline`, re-reading the approvers' keys whenever they change. */
+  private async awaitDecision(deadline: number): Promise<boolean> {
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (this.decision || remaining <= 0) return this.decision !== undefined;
+      await condition(() => this.decision !== undefined || this.keyringStale, remaining);
+      if (this.keyringStale && !this.decision) await this.readKeyring();
+    }
+  }
+
   /**
-   * Asks for a waiver covering the budget overage and waits. Returns the applied waiver's id,
-   * or the error the task fails with (rejected, or no decision in time).
+   * Asks for a waiver covering the budget overage and waits. Returns the granted waiver, or the
+   * error the task fails with (rejected, or no decision in time).
    */
-  async request(
-    validated: ValidateSpecResult,
-    policy: RepoPolicy,
-  ): Promise<{ waiverId: string } | { error: TaskError }> {
+  async request(validated: ValidateSpecResult, policy: RepoPolicy): Promise<GrantedDeskWaiver | { error: TaskError }> {
     const { spec } = validated;
     const diff = this.task.snapshot.diff!;
     const budget = effectiveBudget({ spec, tierBudgets: policy.tiers });
@@ -138,7 +175,12 @@ export class WaiverDesk {
       maxLoc: Math.max(0, lines - budget.maxLoc),
     };
     const hours = policy.waivers.windowHours;
+    await this.readKeyring();
     this.task.openWaiver({
+      runId: workflowInfo().runId,
+      specId: spec.id,
+      treeId: diff.treeId,
+      patchDigest: diff.digest,
       gates: ['budget'],
       delta,
       riskTier: spec.riskTier,
@@ -147,39 +189,38 @@ export class WaiverDesk {
       deadline: new Date(Date.now() + hours * 3_600_000).toISOString(),
       maxExpiryHours: policy.waivers.maxExpiryDays * 24,
     });
-    const decided = await condition(() => this.decision !== undefined, hours * 3_600_000);
+    const decided = await this.awaitDecision(Date.now() + hours * 3_600_000);
     const pending = this.task.closeWaiver();
-    if (!decided || !this.decision)
+    if (!decided || !this.decision || !pending)
       return { error: { type: 'WaiverExpired', message: `no waiver decision within ${hours} hour(s)` } };
-    if (this.decision.kind === 'rejected')
-      return {
-        error: {
-          type: 'WaiverRejected',
-          message: `waiver rejected by ${this.decision.approver}: ${this.decision.reason}`,
-        },
-      };
+    if (this.decision.kind === 'rejected') {
+      const { approver, reason } = this.decision.signed.claim;
+      return { error: { type: 'WaiverRejected', message: `waiver rejected by ${approver}: ${reason}` } };
+    }
     const { tenantId, taskId } = this.task.input;
     const waiverId = `WV-${taskId}`;
-    const expiresInHours = Math.min(...this.decision.approvals.map((a) => a.expiresInHours));
+    const approvals = this.decision.approvals;
+    const expiresAt = Math.min(...approvals.map((a) => Date.parse(a.claim.expiresAt)));
     const budgetDetail = `${diff.filesChanged}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines, ${diff.bytesAdded}/${maxBytes} bytes: waived by ${waiverId} (+${delta.maxFiles} files, +${delta.maxLoc} lines)`;
     await storeWaiver({
       tenantId,
       taskId,
       waiverId,
       specId: spec.id,
-      gates: pending?.gates ?? ['budget'],
+      gates: pending.gates,
       delta,
-      reasonCode: this.decision.approvals[0].reasonCode,
+      reasonCode: approvals[0].claim.reasonCode ?? 'other',
       justification:
-        this.decision.approvals
-          .map((a) => a.justification)
+        approvals
+          .map((a) => a.claim.justification)
           .filter(Boolean)
           .join('\n') || undefined,
-      approvers: pending?.approvals.map((a) => ({ approver: a.approver, at: a.at })) ?? [],
-      expiresAt: new Date(Date.now() + expiresInHours * 3_600_000).toISOString(),
+      approvals,
+      approvers: pending.approvals.map(({ approver, keyId, at }) => ({ approver, keyId, at })),
+      expiresAt: new Date(expiresAt).toISOString(),
       budgetDetail,
     });
     this.task.waiveGate('budget', budgetDetail);
-    return { waiverId };
+    return { waiverId, approvals };
   }
 }

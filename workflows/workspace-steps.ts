@@ -11,6 +11,7 @@ import type { GateCommand, GateSource } from '../domain/task';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import { runConversation } from './conversation';
 import type { TaskRun } from './task-run';
+import type { GrantedDeskWaiver } from './waiver';
 
 /** The workspace the workflow addresses: where it is and which worker queue holds it. */
 export type Workspace = PreparedWorkspace;
@@ -174,7 +175,7 @@ export async function recordVerdict(
   validated: ValidateSpecResult,
   agentId: string,
   ws: Workspace,
-  waivers: string[],
+  waiver?: GrantedDeskWaiver,
 ): Promise<void> {
   const { tenantId, taskId } = task.input;
   const { spec, specDigest } = validated;
@@ -189,7 +190,8 @@ export async function recordVerdict(
     diff: task.snapshot.diff!,
     gates: task.snapshot.gates,
     policy,
-    waivers,
+    waivers: waiver ? [waiver.waiverId] : [],
+    approvals: waiver?.approvals ?? [],
   });
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
 }

@@ -13,6 +13,8 @@ import { registerExportCommand } from './export';
 import { registerProvenanceCommands } from './provenance';
 import { registerVerdictCommands } from './verdict';
 import { registerWaiverCommands } from './waivers';
+import { registerApproverCommands } from './approvers';
+import { registerDecisionCommands } from './decisions';
 import { registerSandboxCommands } from './sandbox';
 import { registerStartCommand } from './start';
 import { registerTaskCommands } from './tasks';
@@ -55,7 +57,9 @@ export function buildProgram(): Command {
   registerExportCommand(program, run);
   registerVerdictCommands(program, run);
   registerProvenanceCommands(program, run);
+  registerDecisionCommands(program, run);
   registerWaiverCommands(program, run);
+  registerApproverCommands(program, run);
   return program;
 }
 

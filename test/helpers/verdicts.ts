@@ -24,4 +24,5 @@ export const SAMPLE_VERDICT_PAYLOAD: VerdictPayload = {
   },
   gates: [{ name: 'budget', kind: 'budget', source: 'arbiter', status: 'pass', detail: 'ok' }],
   waivers: [],
+  approvals: [],
 };
