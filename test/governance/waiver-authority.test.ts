@@ -1,8 +1,8 @@
 /**
  * Who may decide a waiver, checked by the authorizeWaiverDecision activity before any update
- * counts: a deactivated approver is refused like an unknown one, and an approver who already
- * made the hourly number of decisions is refused until the hour has passed. Each test fails
- * with its check skipped in lib/ (both survived a mutation run of the suite, issue #9).
+ * counts: a revoked approver is refused like an unknown one, a key that is not the approver's
+ * registered key (rotated since) is refused, and an approver who already made the hourly number
+ * of decisions is refused until the hour has passed.
  */
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/client';
@@ -10,22 +10,34 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { and, eq } from 'drizzle-orm';
 import { createActivities } from '../../activities';
 import { APPROVER_DECISIONS_PER_HOUR } from '../../activities/waivers';
-import { approvers, waiverDecisions } from '../../db/schema';
+import { waiverDecisions } from '../../db/schema';
+import { revokeApprover } from '../../db/waivers';
+import type { WaiverRequest } from '../../domain/waiver';
+import { approverKey, registeredApprover, signedApproval, type TestApprover } from '../helpers/approvers';
 import { uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { SILENT_LOGGER } from '../../workers/logger';
 
-function authorize(tenantId: string, approver: string, riskTier = 3) {
+const PENDING: WaiverRequest = {
+  runId: 'run-1',
+  specId: 'FEAT-1',
+  treeId: 'a'.repeat(40),
+  patchDigest: `sha256:${'b'.repeat(64)}`,
+  gates: ['budget'],
+  delta: { maxFiles: 1, maxLoc: 0 },
+  riskTier: 3,
+  approversRequired: 1,
+  approvals: [],
+  deadline: new Date().toISOString(),
+  maxExpiryHours: 168,
+};
+
+async function authorize(tenantId: string, key: TestApprover, riskTier = 3) {
   const env = new MockActivityEnvironment({}, { logger: SILENT_LOGGER });
   const a = createActivities(testActivityDeps());
-  return env.run(a.authorizeWaiverDecision, {
-    tenantId,
-    taskId: uniqueId('task'),
-    approver,
-    riskTier,
-    decision: 'approve' as const,
-    detail: {},
-  });
+  const taskId = uniqueId('task');
+  const signed = await signedApproval({ tenantId, taskId }, PENDING, key);
+  return env.run(a.authorizeWaiverDecision, { tenantId, taskId, riskTier, signed });
 }
 
 async function assertNotAuthorized(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
@@ -40,16 +52,15 @@ async function assertNotAuthorized(promise: Promise<unknown>, pattern: RegExp): 
 describe('governance: who may decide a waiver', function () {
   this.timeout(60_000);
 
-  it('a deactivated approver is refused as not an approver, and the refusal is not recorded as a decision', async () => {
+  it('a revoked approver is refused as not an approver, and the refusal is not recorded as a decision', async () => {
     const { db } = testStack().database;
     const tenant = uniqueId('waive');
-    await db.insert(approvers).values([
-      { tenantId: tenant, name: 'active', tiers: [1, 2, 3] },
-      { tenantId: tenant, name: 'retired', tiers: [1, 2, 3], active: false },
-    ]);
-    await authorize(tenant, 'active'); // the control: the same approver, active, is authorised
+    const active = await registeredApprover(tenant, 'active');
+    const retired = await registeredApprover(tenant, 'retired');
+    await revokeApprover(db, tenant, 'retired');
+    await authorize(tenant, active); // the control: the same kind of approver, active, is authorised
     await assertNotAuthorized(
-      authorize(tenant, 'retired'),
+      authorize(tenant, retired),
       new RegExp(`'retired' is not an approver for tenant '${tenant}'`),
     );
     const decisions = await db.select().from(waiverDecisions).where(eq(waiverDecisions.tenantId, tenant));
@@ -59,10 +70,22 @@ describe('governance: who may decide a waiver', function () {
     );
   });
 
+  it("a key that is not the approver's registered key (rotated since it signed) is refused", async () => {
+    const tenant = uniqueId('waive');
+    const old = await registeredApprover(tenant, 'carol');
+    await registeredApprover(tenant, 'carol'); // re-keyed: only the new key counts
+    await assertNotAuthorized(
+      authorize(tenant, old),
+      new RegExp(`signed with ${old.keyId.replace(/[+/]/g, '.')}, which is not the registered key of 'carol'`),
+    );
+    const stranger = approverKey('carol');
+    await assertNotAuthorized(authorize(tenant, stranger), /which is not the registered key of 'carol'/);
+  });
+
   it(`an approver is refused after ${APPROVER_DECISIONS_PER_HOUR} decisions in the last hour, and older decisions do not count`, async () => {
     const { db } = testStack().database;
     const tenant = uniqueId('waive');
-    await db.insert(approvers).values({ tenantId: tenant, name: 'busy', tiers: [1, 2, 3] });
+    const busy = await registeredApprover(tenant, 'busy');
     // Decisions older than an hour are not counted.
     const old = new Date(Date.now() - 2 * 3_600_000);
     await db.insert(waiverDecisions).values(
@@ -74,9 +97,9 @@ describe('governance: who may decide a waiver', function () {
         createdAt: old,
       })),
     );
-    for (let i = 0; i < APPROVER_DECISIONS_PER_HOUR; i++) await authorize(tenant, 'busy');
+    for (let i = 0; i < APPROVER_DECISIONS_PER_HOUR; i++) await authorize(tenant, busy);
     await assertNotAuthorized(
-      authorize(tenant, 'busy'),
+      authorize(tenant, busy),
       new RegExp(
         `'busy' has made ${APPROVER_DECISIONS_PER_HOUR} waiver decisions in the last hour; the limit is ${APPROVER_DECISIONS_PER_HOUR}`,
       ),

@@ -1,8 +1,9 @@
 /**
  * Waivers over Temporal on the real stack: a budget overrun pauses the task in VERIFYING
- * (awaiting_waiver) until the right people approve it (WAIVED, delivered) or reject it
- * (FAILED), or the policy's window passes; malformed input never reaches history; unknown
- * approvers are refused; tier 1 needs two distinct approvers; the `temporal` CLI works too.
+ * (awaiting_waiver) until registered approvers approve it with their keys (WAIVED, delivered)
+ * or reject it (FAILED), or the policy's window passes; malformed input never reaches history;
+ * unknown approvers are refused; tier 1 needs two distinct keys; the `temporal` CLI alone works
+ * with a decision `arbiter approve --print` signed.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,10 +11,11 @@ import { promisify } from 'node:util';
 import { and, eq } from 'drizzle-orm';
 import { stringify } from 'yaml';
 import { temporalCliPath } from '../../client/paths';
-import { approvers, waivers } from '../../db/schema';
+import { waivers } from '../../db/schema';
 import type { TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { approveWaiverUpdate } from '../../workflows/definitions';
+import { registeredApprover, type TestApprover } from '../helpers/approvers';
 import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
@@ -26,9 +28,11 @@ async function awaitingWaiver(options: { tier1?: boolean; windowHours?: number }
   const stack = testStack();
   const tenant = uniqueId('tenant');
   await addScriptedAgent(tenant, THREE_FILES);
-  for (const name of ['alice', 'bob'])
-    await stack.database.db.insert(approvers).values({ tenantId: tenant, name, tiers: [1, 2, 3] });
-  await stack.database.db.insert(approvers).values({ tenantId: tenant, name: 'tier3-only', tiers: [3] });
+  const keys: Record<string, TestApprover> = {
+    alice: await registeredApprover(tenant, 'alice'),
+    bob: await registeredApprover(tenant, 'bob'),
+    'tier3-only': await registeredApprover(tenant, 'tier3-only', [3]),
+  };
   const budget = { max_files: 2, max_loc: 100 };
   const policy = {
     version: 1,
@@ -44,29 +48,52 @@ async function awaitingWaiver(options: { tier1?: boolean; windowHours?: number }
   };
   await stack.client.submit(input);
   const waiting = await waitForState(input, (s) => s.subState === 'awaiting_waiver');
-  return { stack, tenant, repo, input, waiting };
+  return { stack, tenant, repo, input, waiting, keys };
 }
 
 const env = () => ({ TEMPORAL_ADDRESS: testStack().address, DATABASE_URL: testStack().databaseUrl });
-const approve = (task: string, approver: string) =>
+const approve = (task: string, approver: string, key: TestApprover, extra: string[] = []) =>
   arbiter(
-    ['approve', task, '--approver', approver, '--reason-code', 'architectural_refactor', '--expires-in', '72h'],
+    [
+      'approve',
+      task,
+      '--approver',
+      approver,
+      '--key',
+      key.keyFile,
+      '--reason-code',
+      'architectural_refactor',
+      '--expires-in',
+      '72h',
+      ...extra,
+    ],
     env(),
   );
+const reject = (task: string, approver: string, key: TestApprover, reason: string) =>
+  arbiter(['reject', task, '--approver', approver, '--key', key.keyFile, '--reason', reason], env());
+
+/** What `arbiter approve --print` writes: the signed decision, sent by nobody yet. */
+async function printedApproval(task: string, approver: string, key: TestApprover): Promise<string> {
+  const printed = await approve(task, approver, key, ['--print']);
+  assert.equal(printed.code, 0, printed.stderr);
+  assert.doesNotMatch(printed.stdout, /waiver (approved|pending)/, 'nothing was sent');
+  return printed.stdout.trim();
+}
 
 describe('waivers over Temporal', function () {
   this.timeout(90_000);
 
   it('pauses for a waiver, and an authorised approval makes the verdict WAIVED and delivers', async () => {
-    const { stack, tenant, repo, input, waiting } = await awaitingWaiver();
+    const { stack, tenant, repo, input, waiting, keys } = await awaitingWaiver();
     assert.equal(waiting.state, 'VERIFYING');
     assert.deepEqual(waiting.pendingWaiver?.delta, { maxFiles: 1, maxLoc: 0 });
     assert.equal(waiting.pendingWaiver?.approversRequired, 1);
     const status = JSON.parse((await arbiter(['status', `${tenant}/${input.taskId}`, '--json'], env())).stdout);
     assert.equal(status.pendingWaiver.gates[0], 'budget');
-    const res = await approve(`${tenant}/${input.taskId}`, 'alice');
+    const res = await approve(`${tenant}/${input.taskId}`, 'alice', keys.alice);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /waiver approved \(1\/1 approval/);
+    assert.ok(res.stdout.includes(keys.alice.keyId), res.stdout);
     const final = await stack.client.watch(input, undefined, 200);
     assert.equal(final.state, 'COMPLETED');
     assert.equal(final.verdict?.outcome, 'WAIVED');
@@ -79,9 +106,11 @@ describe('waivers over Temporal', function () {
     assert.equal(row.status, 'active');
     assert.deepEqual(row.delta, { max_files: 1, max_loc: 0 });
     assert.deepEqual(
-      (row.approvers as Array<{ handle: string }>).map((a) => a.handle),
-      ['alice'],
+      row.approvers.map((a) => [a.handle, a.key_id]),
+      [['alice', keys.alice.keyId]],
     );
+    assert.equal(row.approvals[0].claim.treeId, waiting.diff?.treeId, 'the stored approval names the verified tree');
+    assert.equal(row.specId, waiting.spec?.id);
     const verified = await arbiter(['verdict', 'verify', `${tenant}/${input.taskId}`, '--json'], {
       ...env(),
       ARBITER_HOME: stack.home,
@@ -90,11 +119,8 @@ describe('waivers over Temporal', function () {
   });
 
   it('a rejection fails the task and delivers nothing', async () => {
-    const { stack, tenant, repo, input } = await awaitingWaiver();
-    const res = await arbiter(
-      ['reject', `${tenant}/${input.taskId}`, '--approver', 'bob', '--reason', 'too big for one change'],
-      env(),
-    );
+    const { stack, tenant, repo, input, keys } = await awaitingWaiver();
+    const res = await reject(`${tenant}/${input.taskId}`, 'bob', keys.bob, 'too big for one change');
     assert.equal(res.code, 0, res.stderr);
     const final = await stack.client.watch(input, undefined, 200);
     assert.equal(final.state, 'FAILED');
@@ -107,52 +133,60 @@ describe('waivers over Temporal', function () {
   });
 
   it('refuses an unknown approver and one not allowed at the tier; the task keeps waiting', async () => {
-    const { stack, tenant, input } = await awaitingWaiver({ tier1: true });
-    const stranger = await approve(`${tenant}/${input.taskId}`, 'mallory');
+    const { stack, tenant, input, keys } = await awaitingWaiver({ tier1: true });
+    const stranger = await approve(`${tenant}/${input.taskId}`, 'mallory', keys.alice);
     assert.equal(stranger.code, 1);
     assert.match(stranger.stderr, /'mallory' is not an approver for tenant/);
-    const lowTier = await approve(`${tenant}/${input.taskId}`, 'tier3-only');
+    const lowTier = await approve(`${tenant}/${input.taskId}`, 'tier3-only', keys['tier3-only']);
     assert.equal(lowTier.code, 1);
     assert.match(lowTier.stderr, /may not decide waivers at risk tier 1/);
     const s = await stack.client.status(input);
     assert.equal(s.subState, 'awaiting_waiver');
     assert.deepEqual(s.pendingWaiver?.approvals, []);
-    await arbiter(['reject', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason', 'cleanup'], env());
+    await reject(`${tenant}/${input.taskId}`, 'alice', keys.alice, 'cleanup');
   });
 
   it('tier 1 needs two distinct approvers', async () => {
-    const { stack, tenant, input, waiting } = await awaitingWaiver({ tier1: true });
+    const { stack, tenant, input, waiting, keys } = await awaitingWaiver({ tier1: true });
     assert.equal(waiting.pendingWaiver?.approversRequired, 2);
-    const first = await approve(`${tenant}/${input.taskId}`, 'alice');
+    const first = await approve(`${tenant}/${input.taskId}`, 'alice', keys.alice);
     assert.match(first.stdout, /waiver pending \(1\/2 approval/);
-    const again = await approve(`${tenant}/${input.taskId}`, 'alice');
+    const again = await approve(`${tenant}/${input.taskId}`, 'alice', keys.alice);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /'alice' has already approved this waiver/);
     assert.equal((await stack.client.status(input)).subState, 'awaiting_waiver');
-    const second = await approve(`${tenant}/${input.taskId}`, 'bob');
+    const second = await approve(`${tenant}/${input.taskId}`, 'bob', keys.bob);
     assert.match(second.stdout, /waiver approved \(2\/2 approval/);
     const final = await stack.client.watch(input, undefined, 200);
     assert.equal(final.verdict?.outcome, 'WAIVED');
   });
 
   it('malformed input is refused by the validator and leaves nothing in history', async () => {
-    const { stack, tenant, input } = await awaitingWaiver();
+    const { stack, tenant, input, keys } = await awaitingWaiver();
     const handle = stack.client.temporal.workflow.getHandle(taskWorkflowId(input));
     for (const bad of [
-      { approver: 'alice', reasonCode: 'because', expiresInHours: 1 },
-      { approver: 'alice', reasonCode: 'other', expiresInHours: 99999 },
-      { approver: 'alice' },
+      { approver: 'alice', reasonCode: 'other', expiresInHours: 1 },
+      { claim: { approver: 'alice' }, keyId: keys.alice.keyId, signature: 'x' },
+      {},
     ]) {
       await assert.rejects(handle.executeUpdate(approveWaiverUpdate, { args: [bad as never] }));
     }
-    const tooLong = await arbiter(
-      ['approve', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason-code', 'other', '--expires-in', '10d'],
-      env(),
-    );
+    const tooLong = await approve(`${tenant}/${input.taskId}`, 'alice', keys.alice, ['--expires-in', '10d']);
     assert.equal(tooLong.code, 1);
     assert.match(tooLong.stderr, /exceeds the policy maximum of 168 hours/);
     const cli = await arbiter(
-      ['approve', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason-code', 'because', '--expires-in', '1h'],
+      [
+        'approve',
+        `${tenant}/${input.taskId}`,
+        '--approver',
+        'alice',
+        '--key',
+        keys.alice.keyFile,
+        '--reason-code',
+        'because',
+        '--expires-in',
+        '1h',
+      ],
       env(),
     );
     assert.equal(cli.code, 2);
@@ -162,7 +196,7 @@ describe('waivers over Temporal', function () {
       (e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateCompletedEventAttributes,
     );
     assert.equal(updates.length, 0, 'rejected updates are not in history');
-    await arbiter(['reject', `${tenant}/${input.taskId}`, '--approver', 'alice', '--reason', 'cleanup'], env());
+    await reject(`${tenant}/${input.taskId}`, 'alice', keys.alice, 'cleanup');
   });
 
   it('fails when nobody decides within the policy window (durable timer)', async () => {
@@ -172,8 +206,8 @@ describe('waivers over Temporal', function () {
     assert.equal(final.error?.type, 'WaiverExpired');
   });
 
-  it('works from the temporal CLI alone: update execute --name approveWaiver', async () => {
-    const { stack, tenant, input } = await awaitingWaiver();
+  it('works from the temporal CLI alone: update execute --name approveWaiver with a decision signed by arbiter approve --print', async () => {
+    const { stack, tenant, input, keys } = await awaitingWaiver();
     const cli = (args: string[]) => promisify(execFile)(temporalCliPath(), [...args, '--address', stack.address]);
     await waitFor('the waiting task in visibility', async () => {
       const listed = await cli([
@@ -209,7 +243,7 @@ describe('waivers over Temporal', function () {
       '--name',
       'approveWaiver',
       '--input',
-      JSON.stringify({ approver: 'bob', reasonCode: 'legacy_integration', expiresInHours: 48 }),
+      await printedApproval(`${tenant}/${input.taskId}`, 'bob', keys.bob),
     ]);
     assert.match(stdout, /approved/);
     const final = await stack.client.watch(input, undefined, 200);
