@@ -78,7 +78,8 @@ export function decisionClaim(
   const { runId, specId, treeId, patchDigest, gates, delta } = pending;
   return WaiverClaimSchema.parse({
     type: WAIVER_CLAIM_TYPE,
-    ...task,
+    tenantId: task.tenantId,
+    taskId: task.taskId,
     runId,
     specId,
     treeId,

@@ -4,14 +4,21 @@
  * updates directly, as an insider with namespace access could.
  */
 import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { decisionClaim, resolveSigner, signDecision, type DecisionTerms } from '../../client/approvals';
 import type { SignedDecision } from '../../domain/approval';
 import type { WaiverRequest } from '../../domain/waiver';
+import { describeError } from '../../client/cli/main';
+import { taskWorkflowId } from '../../temporal-config';
+import { approveWaiverUpdate, rejectWaiverUpdate } from '../../workflows/definitions';
 import { upsertApprover } from '../../db/waivers';
 import { keyIdFromPublicKeyText } from '../../host/ssh-keys';
+import { stringify } from 'yaml';
+import { addScriptedAgent, makeRepo, specYaml, uniqueId } from './fixtures';
 import { testStack } from './stack';
+import { waitForState } from './wait';
 import { tempDir } from './temp';
 
 /** An approver's key pair on disk (OpenSSH format) and its key id. */
@@ -52,4 +59,62 @@ export async function signedApproval(
     ...terms,
   } as DecisionTerms);
   return signDecision(claim, await resolveSigner(key.keyFile, undefined));
+}
+
+const THREE_FILES = [1, 2, 3].map((i) => ({ op: 'write' as const, path: `src/f${i}.js`, content: `${i}\n` }));
+const TIER1_SPEC = { risk_tier: 1, contracts: [{ name: 'feature-api', type: 'api' }] };
+
+/**
+ * A task paused for a waiver (three files against a two-file budget), with alice and bob
+ * registered at every tier and 'tier3-only' at tier 3.
+ */
+export async function taskAwaitingWaiver(options: { tier1?: boolean; windowHours?: number } = {}) {
+  const stack = testStack();
+  const tenant = uniqueId('tenant');
+  await addScriptedAgent(tenant, THREE_FILES);
+  const keys: Record<string, TestApprover> = {
+    alice: await registeredApprover(tenant, 'alice'),
+    bob: await registeredApprover(tenant, 'bob'),
+    'tier3-only': await registeredApprover(tenant, 'tier3-only', [3]),
+  };
+  const budget = { max_files: 2, max_loc: 100 };
+  const policy = {
+    version: 1,
+    risk_tiers: { '1': budget, '3': budget },
+    waivers: { decision_window_hours: options.windowHours ?? 1, max_expiry_days: 7 },
+  };
+  const repo = makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': stringify(policy) });
+  const input = {
+    tenantId: tenant,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(options.tier1 ? TIER1_SPEC : {}),
+    repoPath: repo,
+  };
+  await stack.client.submit(input);
+  const waiting = await waitForState(input, (s) => s.subState === 'awaiting_waiver');
+  return { stack, tenant, repo, input, waiting, keys };
+}
+
+/** Updates that reached the task's history (accepted or completed): a refused decision leaves none. */
+export async function updatesInHistory(task: { tenantId: string; taskId: string }): Promise<number> {
+  const handle = testStack().client.temporal.workflow.getHandle(taskWorkflowId(task));
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).filter(
+    (e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateCompletedEventAttributes,
+  ).length;
+}
+
+/** Sends `signed` as an insider with namespace access would, and expects the validator to refuse it with `pattern`. */
+export async function assertRefused(
+  task: { tenantId: string; taskId: string },
+  signed: unknown,
+  pattern: RegExp,
+  update: 'approve' | 'reject' = 'approve',
+): Promise<void> {
+  const handle = testStack().client.temporal.workflow.getHandle(taskWorkflowId(task));
+  const def = update === 'approve' ? approveWaiverUpdate : rejectWaiverUpdate;
+  await assert.rejects(handle.executeUpdate(def, { args: [signed as SignedDecision] }), (err: Error) => {
+    assert.match(describeError(err), pattern);
+    return true;
+  });
 }

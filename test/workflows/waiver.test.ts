@@ -9,47 +9,16 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { and, eq } from 'drizzle-orm';
-import { stringify } from 'yaml';
 import { temporalCliPath } from '../../client/paths';
 import { waivers } from '../../db/schema';
 import type { TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { approveWaiverUpdate } from '../../workflows/definitions';
-import { registeredApprover, type TestApprover } from '../helpers/approvers';
+import { taskAwaitingWaiver, type TestApprover } from '../helpers/approvers';
 import { arbiter } from '../helpers/cli';
-import { addScriptedAgent, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { gitIn } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
-import { waitFor, waitForState } from '../helpers/wait';
-
-const THREE_FILES = [1, 2, 3].map((i) => ({ op: 'write' as const, path: `src/f${i}.js`, content: `${i}\n` }));
-const TIER1_SPEC = { risk_tier: 1, contracts: [{ name: 'feature-api', type: 'api' }] };
-
-async function awaitingWaiver(options: { tier1?: boolean; windowHours?: number } = {}) {
-  const stack = testStack();
-  const tenant = uniqueId('tenant');
-  await addScriptedAgent(tenant, THREE_FILES);
-  const keys: Record<string, TestApprover> = {
-    alice: await registeredApprover(tenant, 'alice'),
-    bob: await registeredApprover(tenant, 'bob'),
-    'tier3-only': await registeredApprover(tenant, 'tier3-only', [3]),
-  };
-  const budget = { max_files: 2, max_loc: 100 };
-  const policy = {
-    version: 1,
-    risk_tiers: { '1': budget, '3': budget },
-    waivers: { decision_window_hours: options.windowHours ?? 1, max_expiry_days: 7 },
-  };
-  const repo = makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': stringify(policy) });
-  const input = {
-    tenantId: tenant,
-    taskId: uniqueId('task'),
-    specYaml: specYaml(options.tier1 ? TIER1_SPEC : {}),
-    repoPath: repo,
-  };
-  await stack.client.submit(input);
-  const waiting = await waitForState(input, (s) => s.subState === 'awaiting_waiver');
-  return { stack, tenant, repo, input, waiting, keys };
-}
+import { waitFor } from '../helpers/wait';
 
 const env = () => ({ TEMPORAL_ADDRESS: testStack().address, DATABASE_URL: testStack().databaseUrl });
 const approve = (task: string, approver: string, key: TestApprover, extra: string[] = []) =>
@@ -84,7 +53,7 @@ describe('waivers over Temporal', function () {
   this.timeout(90_000);
 
   it('pauses for a waiver, and an authorised approval makes the verdict WAIVED and delivers', async () => {
-    const { stack, tenant, repo, input, waiting, keys } = await awaitingWaiver();
+    const { stack, tenant, repo, input, waiting, keys } = await taskAwaitingWaiver();
     assert.equal(waiting.state, 'VERIFYING');
     assert.deepEqual(waiting.pendingWaiver?.delta, { maxFiles: 1, maxLoc: 0 });
     assert.equal(waiting.pendingWaiver?.approversRequired, 1);
@@ -119,7 +88,7 @@ describe('waivers over Temporal', function () {
   });
 
   it('a rejection fails the task and delivers nothing', async () => {
-    const { stack, tenant, repo, input, keys } = await awaitingWaiver();
+    const { stack, tenant, repo, input, keys } = await taskAwaitingWaiver();
     const res = await reject(`${tenant}/${input.taskId}`, 'bob', keys.bob, 'too big for one change');
     assert.equal(res.code, 0, res.stderr);
     const final = await stack.client.watch(input, undefined, 200);
@@ -133,7 +102,7 @@ describe('waivers over Temporal', function () {
   });
 
   it('refuses an unknown approver and one not allowed at the tier; the task keeps waiting', async () => {
-    const { stack, tenant, input, keys } = await awaitingWaiver({ tier1: true });
+    const { stack, tenant, input, keys } = await taskAwaitingWaiver({ tier1: true });
     const stranger = await approve(`${tenant}/${input.taskId}`, 'mallory', keys.alice);
     assert.equal(stranger.code, 1);
     assert.match(stranger.stderr, /'mallory' is not an approver for tenant/);
@@ -147,7 +116,7 @@ describe('waivers over Temporal', function () {
   });
 
   it('tier 1 needs two distinct approvers', async () => {
-    const { stack, tenant, input, waiting, keys } = await awaitingWaiver({ tier1: true });
+    const { stack, tenant, input, waiting, keys } = await taskAwaitingWaiver({ tier1: true });
     assert.equal(waiting.pendingWaiver?.approversRequired, 2);
     const first = await approve(`${tenant}/${input.taskId}`, 'alice', keys.alice);
     assert.match(first.stdout, /waiver pending \(1\/2 approval/);
@@ -162,7 +131,7 @@ describe('waivers over Temporal', function () {
   });
 
   it('malformed input is refused by the validator and leaves nothing in history', async () => {
-    const { stack, tenant, input, keys } = await awaitingWaiver();
+    const { stack, tenant, input, keys } = await taskAwaitingWaiver();
     const handle = stack.client.temporal.workflow.getHandle(taskWorkflowId(input));
     for (const bad of [
       { approver: 'alice', reasonCode: 'other', expiresInHours: 1 },
@@ -200,14 +169,14 @@ describe('waivers over Temporal', function () {
   });
 
   it('fails when nobody decides within the policy window (durable timer)', async () => {
-    const { stack, input } = await awaitingWaiver({ windowHours: 0.001 });
+    const { stack, input } = await taskAwaitingWaiver({ windowHours: 0.001 });
     const final: TaskSnapshot = await stack.client.watch(input, undefined, 200);
     assert.equal(final.state, 'FAILED');
     assert.equal(final.error?.type, 'WaiverExpired');
   });
 
   it('works from the temporal CLI alone: update execute --name approveWaiver with a decision signed by arbiter approve --print', async () => {
-    const { stack, tenant, input, keys } = await awaitingWaiver();
+    const { stack, tenant, input, keys } = await taskAwaitingWaiver();
     const cli = (args: string[]) => promisify(execFile)(temporalCliPath(), [...args, '--address', stack.address]);
     await waitFor('the waiting task in visibility', async () => {
       const listed = await cli([
