@@ -6,16 +6,13 @@
  * why, and nothing more reaches the target repository.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
-import { temporalCliPath } from '../../client/paths';
 import { provenanceEvents, taskEvents, tasks, verdicts } from '../../db/schema';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { deliveryBranch, taskWorkflowId, TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import type { taskLifecycle } from '../../workflows';
-import { arbiter, cliEnv } from '../helpers/cli';
+import { arbiter, cliEnv, temporalWorkflow } from '../helpers/cli';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { refExists, specFile } from './helpers';
@@ -99,16 +96,6 @@ async function assertNothingRecordedFor(done: Completed, runId: string): Promise
     'no transition recorded for the second run',
   );
   assert.deepEqual(await db.select().from(verdicts).where(key(verdicts)), [], 'no verdict for the second run');
-}
-
-/** `temporal workflow <args>` against the test server, as an operator would type it. */
-async function temporalWorkflow(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    temporalCliPath(),
-    ['workflow', ...args, '--address', testStack().address, '--namespace', 'default'],
-    { timeout: 60_000 },
-  );
-  return stdout;
 }
 
 /** The run that followed `previous` under the same workflow id (after a reset). */

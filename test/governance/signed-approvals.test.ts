@@ -22,10 +22,10 @@ import {
   updatesInHistory,
   type TestApprover,
 } from '../helpers/approvers';
-import { arbiter, cliEnv } from '../helpers/cli';
+import { arbiter, cliEnv, temporalWorkflow } from '../helpers/cli';
 import { testStack } from '../helpers/stack';
 import { tempDir } from '../helpers/temp';
-import { waitFor } from '../helpers/wait';
+import { waitFor, waitForState } from '../helpers/wait';
 import { taskWorkflowId } from '../../temporal-config';
 
 const env = () => ({ ...cliEnv() });
@@ -102,6 +102,25 @@ describe('governance: signed approvals cannot be forged, replayed or mis-bound',
       second.input,
       await signedApproval(second.input, second.waiting.pendingWaiver!, second.keys.bob),
     );
+  });
+
+  it('`temporal workflow reset` makes a new run: an approval signed for the old run is refused by the new one', async () => {
+    const { input, waiting, keys, stack } = await taskAwaitingWaiver();
+    const forOldRun = await signedApproval(input, waiting.pendingWaiver!, keys.alice);
+    const workflowId = taskWorkflowId(input);
+    await temporalWorkflow(['reset', '--workflow-id', workflowId, '--type', 'LastWorkflowTask', '--reason', 'insider']);
+    const handle = stack.client.temporal.workflow.getHandle(workflowId);
+    const newRun = (await handle.describe()).runId;
+    assert.notEqual(newRun, waiting.pendingWaiver!.runId);
+    const reopened = await waitForState(input, (s) => s.pendingWaiver?.runId === newRun);
+    await assertRefused(
+      input,
+      forOldRun,
+      new RegExp(`the decision is for runId "${forOldRun.claim.runId}", but the pending waiver's runId is "${newRun}"`),
+    );
+    assert.equal(await updatesInHistory(input), 0);
+    await stack.client.decideWaiver(input, await signedApproval(input, reopened.pendingWaiver!, keys.alice));
+    assert.equal((await stack.client.watch(input, undefined, 200)).verdict?.outcome, 'WAIVED');
   });
 
   it('the verdict carries the signed approvals, each checkable with the approver key alone', async () => {

@@ -1,7 +1,8 @@
 /** Runs the real `arbiter` CLI (bin/arbiter.js) as a child process, asynchronously so the in-process worker keeps working. */
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { projectRoot } from '../../client/paths';
+import { promisify } from 'node:util';
+import { projectRoot, temporalCliPath } from '../../client/paths';
 import { testStack } from './stack';
 import { tempDir } from './temp';
 
@@ -40,4 +41,14 @@ export function cliEnv(): NodeJS.ProcessEnv {
     ARBITER_TASK_QUEUE: stack.taskQueue,
     ARBITER_HOME: tempDir('arbiter-cli-home-'),
   };
+}
+
+/** `temporal workflow <args>` against the test server, as an operator would type it. */
+export async function temporalWorkflow(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    temporalCliPath(),
+    ['workflow', ...args, '--address', testStack().address, '--namespace', 'default'],
+    { timeout: 60_000 },
+  );
+  return stdout;
 }
