@@ -80,17 +80,10 @@ export async function checkpoint(opts: { tenant?: string; out?: string; json?: b
     const tenants = opts.tenant ? [opts.tenant] : await provenanceTenants(db);
     const results = [];
     for (const tenantId of tenants) results.push({ tenantId, ...(await takeCheckpoint(db, signer, tenantId)) });
-    const signed = results.flatMap((r) => (r.ok ? [r] : []));
-    if (opts.out)
-      writeFileSync(
-        opts.out,
-        `${JSON.stringify(
-          signed.map((r) => JSON.parse(r.envelope) as unknown),
-          null,
-          2,
-        )}\n`,
-      );
-    if (opts.json) printJson(results.map((r) => (r.ok ? { ...r, envelope: JSON.parse(r.envelope) as unknown } : r)));
+    const shown = results.map((r) => (r.ok ? { ...r, envelope: JSON.parse(r.envelope) as unknown } : r));
+    const kept = shown.flatMap((r) => (r.ok ? [r.envelope] : []));
+    if (opts.out) writeFileSync(opts.out, `${JSON.stringify(kept, null, 2)}\n`);
+    if (opts.json) printJson(shown);
     else {
       for (const r of results)
         if (r.ok)
@@ -98,8 +91,8 @@ export async function checkpoint(opts: { tenant?: string; out?: string; json?: b
             `signed ${r.tenantId}: seq ${r.checkpoint.seq} head ${r.checkpoint.headHash} by ${signer.keyId}\n`,
           );
         else process.stderr.write(r.problems.map((p) => `REFUSED ${r.tenantId}: ${p}\n`).join(''));
-      if (opts.out) process.stdout.write(`wrote ${signed.length} checkpoint(s) to ${opts.out}\n`);
+      if (opts.out) process.stdout.write(`wrote ${kept.length} checkpoint(s) to ${opts.out}\n`);
     }
-    return signed.length === results.length ? EXIT.ok : EXIT.failed;
+    return kept.length === results.length ? EXIT.ok : EXIT.failed;
   });
 }
