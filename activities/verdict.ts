@@ -15,6 +15,7 @@ import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import { recordRunEvent } from '../db/provenance';
+import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
 
 /** Builds the `issueVerdict` activity. */
@@ -52,6 +53,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
         keyId: signer.keyId,
         runId: run.runId,
       });
+      await checkpointAfterVerdict(db, signer, input.tenantId);
       log.info('verdict issued', { outcome: stored.outcome, digest: stored.digest });
       return { verdictId: stored.id, outcome: stored.outcome, digest: stored.digest };
     },

@@ -4,7 +4,7 @@
  * at a place `verifyProvenance` names.
  */
 import { createHash } from 'node:crypto';
-import { asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, sql } from 'drizzle-orm';
 import { canonicalJson } from '../domain/verdict';
 import type { Db } from './client';
 import { provenanceEvents } from './schema';
@@ -59,7 +59,7 @@ export function recordRunEvent(
 }
 
 /** The hash of one row: its content and where it sits in the chain. */
-function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: string }): string {
+export function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: string }): string {
   const content = canonicalJson({
     tenantId: row.tenantId,
     seq: row.seq,
@@ -97,34 +97,45 @@ export async function appendProvenance(db: Db, event: ProvenanceEvent): Promise<
   });
 }
 
-/** What is wrong with a tenant's chain, row by row; empty when intact. */
-export async function verifyProvenance(db: Db, tenantId: string): Promise<{ rows: number; problems: string[] }> {
-  const rows = await db
+/** A stored row of a chain. */
+export type ProvenanceRow = typeof provenanceEvents.$inferSelect;
+
+/** Where a walk of the chain starts: before the first row, or after a row it already trusts (a checkpoint's). */
+export interface ChainStart {
+  seq: number;
+  hash: string;
+}
+
+/** A tenant's chain in order, from `fromSeq` on. */
+export function provenanceRows(db: Db, tenantId: string, fromSeq = 0): Promise<ProvenanceRow[]> {
+  return db
     .select()
     .from(provenanceEvents)
-    .where(eq(provenanceEvents.tenantId, tenantId))
+    .where(and(eq(provenanceEvents.tenantId, tenantId), gte(provenanceEvents.seq, fromSeq)))
     .orderBy(asc(provenanceEvents.seq));
+}
+
+/** What is wrong with `rows` (consecutive rows of one chain, following `start`), row by row; empty when intact. */
+export function chainProblems(rows: ProvenanceRow[], start: ChainStart = { seq: -1, hash: GENESIS_HASH }): string[] {
   const problems: string[] = [];
-  let prevHash = GENESIS_HASH;
+  let prevHash = start.hash;
   rows.forEach((row, i) => {
     const where = `row seq ${row.seq} (id ${row.id}, ${row.kind} ${row.subject})`;
-    if (row.seq !== i)
-      problems.push(`${where}: expected seq ${i}; a row before it was removed or the rows were renumbered`);
+    const seq = start.seq + 1 + i;
+    if (row.seq !== seq)
+      problems.push(`${where}: expected seq ${seq}; a row before it was removed or the rows were renumbered`);
     if (row.prevHash !== prevHash)
       problems.push(`${where}: does not follow the row before it (removed, inserted or reordered)`);
-    const expected = provenanceHash({
-      tenantId: row.tenantId,
-      eventKey: row.eventKey,
-      kind: row.kind,
-      subject: row.subject,
-      payload: row.payload,
-      seq: row.seq,
-      prevHash: row.prevHash,
-    });
-    if (row.hash !== expected) problems.push(`${where}: content does not match its hash (altered)`);
+    if (row.hash !== provenanceHash(row)) problems.push(`${where}: content does not match its hash (altered)`);
     prevHash = row.hash;
   });
-  return { rows: rows.length, problems };
+  return problems;
+}
+
+/** What is wrong with a tenant's chain, row by row; empty when intact. */
+export async function verifyProvenance(db: Db, tenantId: string): Promise<{ rows: number; problems: string[] }> {
+  const rows = await provenanceRows(db, tenantId);
+  return { rows: rows.length, problems: chainProblems(rows) };
 }
 
 /** Tenants that have a provenance chain. */

@@ -223,6 +223,26 @@ export const provenanceEvents = pgTable(
   ],
 );
 
+/**
+ * Signed heads of each tenant's provenance chain (see domain/provenance-checkpoint.ts). The
+ * envelope is the truth; the other columns repeat its statement so checkpoints can be queried.
+ */
+export const provenanceCheckpoints = pgTable(
+  'provenance_checkpoints',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    seq: integer('seq').notNull(),
+    headHash: text('head_hash').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+    keyId: text('key_id').notNull(),
+    /** The DSSE envelope, verbatim as signed. */
+    envelope: text('envelope').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('provenance_checkpoints_tenant_seq_key_uq').on(t.tenantId, t.seq, t.keyId)],
+);
+
 /** Large outputs (patches, logs) kept out of workflow history; the workflow passes the id. `run_id` names the run that stored it. */
 export const artifacts = pgTable(
   'artifacts',

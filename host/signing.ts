@@ -11,10 +11,18 @@ import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding, type DsseEnvelope, type VerdictS
 import { canonicalJson } from '../domain/verdict';
 import { sha256 } from './digest';
 
+/** A signed DSSE envelope (as stored, verbatim) and the digest of the exact payload bytes it signs. */
+export interface SignedEnvelope {
+  envelope: string;
+  statementDigest: string;
+}
+
 /** Signs statements with one key. */
 export interface VerdictSigner {
   keyId: string;
-  signStatement(statement: VerdictStatement): { envelope: string; statementDigest: string };
+  signStatement(statement: VerdictStatement): SignedEnvelope;
+  /** Signs any JSON statement (canonical bytes) under `payloadType`, which the signature covers. */
+  signPayload(payloadType: string, statement: unknown): SignedEnvelope;
 }
 
 /** `ed25519:<base64 raw public key>` for a public key. */
@@ -49,35 +57,37 @@ export function loadOrCreateSigningKey(file: string): KeyObject {
 /** A signer over `privateKey`. */
 export function createVerdictSigner(privateKey: KeyObject): VerdictSigner {
   const keyId = keyIdOf(createPublicKey(privateKey));
-  return {
-    keyId,
-    signStatement(statement) {
-      const body = Buffer.from(canonicalJson(statement));
-      const sig = sign(null, preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, body), privateKey);
-      const envelope: DsseEnvelope = {
-        payloadType: IN_TOTO_PAYLOAD_TYPE,
-        payload: body.toString('base64'),
-        signatures: [{ keyid: keyId, sig: sig.toString('base64') }],
-      };
-      return { envelope: `${JSON.stringify(envelope, null, 2)}\n`, statementDigest: sha256(body) };
-    },
+  const signPayload = (payloadType: string, statement: unknown): SignedEnvelope => {
+    const body = Buffer.from(canonicalJson(statement));
+    const sig = sign(null, preAuthEncoding(payloadType, body), privateKey);
+    const envelope: DsseEnvelope = {
+      payloadType,
+      payload: body.toString('base64'),
+      signatures: [{ keyid: keyId, sig: sig.toString('base64') }],
+    };
+    return { envelope: `${JSON.stringify(envelope, null, 2)}\n`, statementDigest: sha256(body) };
   };
+  return { keyId, signPayload, signStatement: (statement) => signPayload(IN_TOTO_PAYLOAD_TYPE, statement) };
 }
 
-/** The result of checking an envelope. */
-export interface EnvelopeCheck {
+/** The result of checking an envelope; `statement` is the parsed payload, not yet validated beyond JSON. */
+export interface EnvelopeCheck<T = VerdictStatement> {
   ok: boolean;
   problems: string[];
   keyId?: string;
-  statement?: VerdictStatement;
+  statement?: T;
   statementDigest?: string;
 }
 
 /**
- * Checks an envelope offline: well-formed, signed over its exact payload by the key its key id
- * names, and (when `trustedKeyIds` is given) by one of those keys.
+ * Checks an envelope offline: well-formed, of `payloadType` (in-toto by default), signed over its
+ * exact payload by the key its key id names, and (when `trustedKeyIds` is given) by one of those keys.
  */
-export function verifyEnvelope(text: string, trustedKeyIds: string[] = []): EnvelopeCheck {
+export function verifyEnvelope<T = VerdictStatement>(
+  text: string,
+  trustedKeyIds: string[] = [],
+  payloadType = IN_TOTO_PAYLOAD_TYPE,
+): EnvelopeCheck<T> {
   let envelope: DsseEnvelope;
   try {
     envelope = JSON.parse(text) as DsseEnvelope;
@@ -85,15 +95,15 @@ export function verifyEnvelope(text: string, trustedKeyIds: string[] = []): Enve
     return { ok: false, problems: ['the envelope is not valid JSON'] };
   }
   const problems: string[] = [];
-  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE)
-    problems.push(`payloadType is '${envelope.payloadType}', expected '${IN_TOTO_PAYLOAD_TYPE}'`);
+  if (envelope.payloadType !== payloadType)
+    problems.push(`payloadType is '${envelope.payloadType}', expected '${payloadType}'`);
   const body = Buffer.from(envelope.payload ?? '', 'base64');
   if (body.toString('base64') !== envelope.payload) problems.push('payload is not canonical base64');
   const signature = envelope.signatures?.[0];
   if (!signature || envelope.signatures.length !== 1) problems.push('expected exactly one signature');
-  let statement: VerdictStatement | undefined;
+  let statement: T | undefined;
   try {
-    statement = JSON.parse(body.toString('utf8')) as VerdictStatement;
+    statement = JSON.parse(body.toString('utf8')) as T;
   } catch {
     problems.push('payload is not a JSON statement');
   }

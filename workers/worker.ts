@@ -57,6 +57,11 @@ export function defaultSigningKeyFile(home: string): string {
   return path.join(home, 'keys', 'verdict-signing.pem');
 }
 
+/** The verdict signing key a configuration names: the operator's, else the default under its home. */
+export function signingKeyFileOf(config: { signingKeyFile?: string; home: string }): string {
+  return config.signingKeyFile ?? defaultSigningKeyFile(config.home);
+}
+
 /** This host's id, created once per ARBITER_HOME. */
 function workerHostId(home: string): string {
   const file = path.join(home, 'worker-id');
@@ -111,9 +116,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     );
   const retentionHours = options.retentionHours ?? 24;
   const secretEnv = options.secretEnv ?? (() => undefined);
-  const signer = createVerdictSigner(
-    loadOrCreateSigningKey(options.signingKeyFile ?? defaultSigningKeyFile(options.home)),
-  );
+  const signer = createVerdictSigner(loadOrCreateSigningKey(signingKeyFileOf(options)));
   const activities = createActivities({
     db: options.database.db,
     home: options.home,

@@ -61,3 +61,6 @@ export function printRows<T>(rows: readonly T[], json: boolean | undefined, line
   if (json) printJson(rows);
   else process.stdout.write(rows.map((r) => `${line(r)}\n`).join(''));
 }
+
+/** Commander's accumulator for a repeatable option (`--key A --key B`). */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

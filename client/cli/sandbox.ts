@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { createCommandRunner } from '../../host/sandbox/commands';
 import { writeRefusal } from '../../host/sandbox/write-policy';
 import { loadClientConfig } from '../config';
-import { EXIT, printJson, UsageError } from './output';
+import { collect, EXIT, printJson, UsageError } from './output';
 
 async function snapshot(dir: string, rel = '', out = new Map<string, string>()): Promise<Map<string, string>> {
   for (const entry of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
@@ -83,8 +83,6 @@ async function exec(argv: string[], opts: ExecOptions): Promise<number> {
   if (run.exitCode !== 0) return run.exitCode ?? EXIT.failed;
   return violations.length ? EXIT.failed : EXIT.ok;
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Registers `sandbox exec` on `program`. */
 export function registerSandboxCommands(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {

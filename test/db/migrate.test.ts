@@ -24,6 +24,7 @@ const TABLES = [
   'waivers',
   'verdicts',
   'provenance_events',
+  'provenance_checkpoints',
   'artifacts',
   'sandbox_events',
   'agent_stats',

@@ -1,21 +1,18 @@
 /**
  * The provenance chain: a real task leaves its submission, routing, verdict, delivery and end
- * in the tenant's chain; editing, removing or reordering a row in the database is detected and
- * named, by the library and by `arbiter provenance verify`.
+ * in the tenant's chain, and a signed checkpoint after its verdict; editing, removing or
+ * reordering a row in the database is detected and named, by the library and by `arbiter
+ * provenance verify`. The rows are append-only (a trigger), so each tampering test first
+ * disables the trigger, as an attacker with the tables' owner's (DBA) rights would.
  */
 import assert from 'node:assert/strict';
 import { and, eq } from 'drizzle-orm';
 import { appendProvenance, runEventKey, verifyProvenance } from '../../db/provenance';
-import { provenanceEvents } from '../../db/schema';
+import { provenanceCheckpoints, provenanceEvents } from '../../db/schema';
 import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { appendEvents, stackKey, tamperAsDba } from '../helpers/provenance';
 import { testStack } from '../helpers/stack';
-
-async function chain(tenantId: string, n: number) {
-  const db = testStack().database.db;
-  for (let i = 0; i < n; i++)
-    await appendProvenance(db, { tenantId, eventKey: `e${i}`, kind: 'test.event', subject: `s${i}`, payload: { i } });
-}
 
 const row = (tenantId: string, seq: number) =>
   and(eq(provenanceEvents.tenantId, tenantId), eq(provenanceEvents.seq, seq));
@@ -47,18 +44,34 @@ describe('provenance chain', function () {
       ['task.submitted', 'task.routed', 'verdict.issued', 'change.delivered', 'task.completed'],
     );
     assert.deepEqual(await verifyProvenance(stack.database.db, tenant), { rows: 5, problems: [] });
-    const cli = await arbiter(['provenance', 'verify', '--tenant', tenant], { DATABASE_URL: stack.databaseUrl });
+    const checkpoints = await stack.database.db
+      .select()
+      .from(provenanceCheckpoints)
+      .where(eq(provenanceCheckpoints.tenantId, tenant));
+    assert.deepEqual(
+      checkpoints.map((c) => [c.seq, c.keyId]),
+      [[2, stackKey().signer.keyId]],
+      "the worker signed the chain's head after the verdict",
+    );
+    const cli = await arbiter(['provenance', 'verify', '--tenant', tenant, '--key', stackKey().pub], {
+      DATABASE_URL: stack.databaseUrl,
+    });
     assert.equal(cli.code, 0, cli.stderr);
-    assert.match(cli.stdout, new RegExp(`ok\\s+${tenant}: 5 event\\(s\\)`));
+    assert.match(
+      cli.stdout,
+      new RegExp(`ok\\s+${tenant}: 5 event\\(s\\), checkpoint at seq 2, 2 event\\(s\\) after it`),
+    );
   });
 
   it('names an edited row', async () => {
     const tenant = uniqueId('tenant');
-    await chain(tenant, 4);
-    await testStack()
-      .database.db.update(provenanceEvents)
-      .set({ payload: { i: 99 } })
-      .where(row(tenant, 2));
+    await appendEvents(tenant, 4);
+    await tamperAsDba((tx) =>
+      tx
+        .update(provenanceEvents)
+        .set({ payload: { i: 99 } })
+        .where(row(tenant, 2)),
+    );
     const { problems } = await verifyProvenance(testStack().database.db, tenant);
     assert.equal(problems.length, 1);
     assert.match(problems[0], /^row seq 2 .*content does not match its hash \(altered\)/);
@@ -69,8 +82,8 @@ describe('provenance chain', function () {
 
   it('names a removed row', async () => {
     const tenant = uniqueId('tenant');
-    await chain(tenant, 4);
-    await testStack().database.db.delete(provenanceEvents).where(row(tenant, 1));
+    await appendEvents(tenant, 4);
+    await tamperAsDba((tx) => tx.delete(provenanceEvents).where(row(tenant, 1)));
     const { problems } = await verifyProvenance(testStack().database.db, tenant);
     assert.ok(
       problems.some((p) => /^row seq 2 .*expected seq 1; a row before it was removed/.test(p)),
@@ -84,9 +97,9 @@ describe('provenance chain', function () {
 
   it('names reordered rows, even when the seq numbers are swapped back into order', async () => {
     const tenant = uniqueId('tenant');
-    await chain(tenant, 4);
+    await appendEvents(tenant, 4);
     const db = testStack().database.db;
-    await db.transaction(async (tx) => {
+    await tamperAsDba(async (tx) => {
       await tx.update(provenanceEvents).set({ seq: -1 }).where(row(tenant, 1));
       await tx.update(provenanceEvents).set({ seq: 1 }).where(row(tenant, 2));
       await tx.update(provenanceEvents).set({ seq: 2 }).where(row(tenant, -1));
