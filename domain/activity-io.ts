@@ -184,6 +184,12 @@ export const IssueVerdictInput = z.object({
   ),
   /** Waivers applied; a verdict with waivers and no failing gate is WAIVED. */
   waivers: z.array(z.string()).default([]),
+  /** The spec's CAWS risk tier: the verification summary's level is named after it. */
+  riskTier: z.union([z.literal(1), z.literal(2), z.literal(3)]),
+  /** When the workflow decided, from its deterministic clock, so a retry signs the same time. */
+  verifiedAt: z.string().datetime(),
+  /** The target repository as the task names it; with the base commit, the summary's resource URI. */
+  repo: z.string().min(1),
 });
 /** Input of `issueVerdict`. */
 export type IssueVerdictInput = z.input<typeof IssueVerdictInput>;

@@ -75,9 +75,11 @@ export interface EnvelopeCheck {
 
 /**
  * Checks an envelope offline: well-formed, signed over its exact payload by the key its key id
- * names, and (when `trustedKeyIds` is given) by one of those keys.
+ * names, and that key one of `trustedKeyIds`. With no trusted key nothing verifies: a signature
+ * checked only against the key the envelope itself names proves nothing. What the statement
+ * says is checked by its readers (domain/vsa-checks.ts).
  */
-export function verifyEnvelope(text: string, trustedKeyIds: string[] = []): EnvelopeCheck {
+export function verifyEnvelope(text: string, trustedKeyIds: readonly string[]): EnvelopeCheck {
   let envelope: DsseEnvelope;
   try {
     envelope = JSON.parse(text) as DsseEnvelope;
@@ -109,7 +111,7 @@ export function verifyEnvelope(text: string, trustedKeyIds: string[] = []): Enve
     } catch (err) {
       problems.push(`signature cannot be checked: ${(err as Error).message}`);
     }
-    if (trustedKeyIds.length && !trustedKeyIds.includes(signature.keyid))
+    if (!trustedKeyIds.includes(signature.keyid))
       problems.push(`signed by ${signature.keyid}, which is not a trusted key`);
   }
   return { ok: problems.length === 0, problems, keyId: signature?.keyid, statement, statementDigest: sha256(body) };

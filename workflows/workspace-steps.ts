@@ -176,7 +176,7 @@ export async function recordVerdict(
   ws: Workspace,
   waivers: string[],
 ): Promise<void> {
-  const { tenantId, taskId } = task.input;
+  const { tenantId, taskId, repoPath } = task.input;
   const { spec, specDigest } = validated;
   const policy = task.trustedPolicy().provenance;
   const verdict = await issueVerdict({
@@ -190,6 +190,10 @@ export async function recordVerdict(
     gates: task.snapshot.gates,
     policy,
     waivers,
+    riskTier: spec.riskTier,
+    // The workflow's clock is replayed, so every attempt of the activity signs the same time.
+    verifiedAt: new Date().toISOString(),
+    repo: repoPath,
   });
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
 }

@@ -14,6 +14,7 @@ import { approvers, waivers } from '../../db/schema';
 import type { TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { approveWaiverUpdate } from '../../workflows/definitions';
+import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
@@ -82,11 +83,15 @@ describe('waivers over Temporal', function () {
       (row.approvers as Array<{ handle: string }>).map((a) => a.handle),
       ['alice'],
     );
-    const verified = await arbiter(['verdict', 'verify', `${tenant}/${input.taskId}`, '--json'], {
+    const workerKey = `${defaultSigningKeyFile(stack.home)}.pub`;
+    const verified = await arbiter(['verdict', 'verify', `${tenant}/${input.taskId}`, '--key', workerKey, '--json'], {
       ...env(),
       ARBITER_HOME: stack.home,
     });
-    assert.equal(JSON.parse(verified.stdout).outcome, 'WAIVED');
+    const summary = JSON.parse(verified.stdout);
+    assert.equal(summary.outcome, 'WAIVED');
+    assert.equal(summary.verificationResult, 'PASSED', 'a waived change passed its policy, waiver included');
+    assert.deepEqual(summary.verifiedLevels, ['CAWS_TIER_3_WAIVED'], 'never the plain tier level');
   });
 
   it('a rejection fails the task and delivers nothing', async () => {
