@@ -5,8 +5,15 @@
  * reader of a verdict: `arbiter verdict verify` and delivery.
  */
 import { verdictEvidence, verdictSubjects, VERDICT_PREDICATE_TYPE, type VerdictStatement } from './dsse';
-import { canonicalJson } from './verdict';
-import { ARBITER_VERIFIER_ID, DEFAULT_POLICY_URI, digestSet, verificationResult } from './vsa';
+import { canonicalJson, type VerdictPayload } from './verdict';
+import {
+  ARBITER_VERIFIER_ID,
+  DEFAULT_POLICY_URI,
+  filePolicyDescriptor,
+  parseResourceUri,
+  verificationResult,
+  type VerificationSummary,
+} from './vsa';
 
 const LEVEL = /^CAWS_TIER_[123](_WAIVED)?$/;
 
@@ -38,8 +45,6 @@ export function statementProblems(statement: Partial<VerdictStatement> | undefin
   ];
   if (!evidence) return [...problems, 'the predicate carries no Arbiter evidence'];
   const summary = statement.predicate!;
-  const base = evidence.baseCommit;
-  const policy = evidence.policy;
   problems.push(
     ...differs('subject', statement.subject, verdictSubjects(evidence)),
     ...differs('verifier.id', summary.verifier?.id, ARBITER_VERIFIER_ID),
@@ -48,18 +53,27 @@ export function statementProblems(statement: Partial<VerdictStatement> | undefin
   );
   if (Number.isNaN(Date.parse(summary.timeVerified)))
     problems.push(`timeVerified '${summary.timeVerified}' is not a time`);
-  const tenantPrefix = `arbiter://${encodeURIComponent(evidence.tenantId)}/`;
-  if (
-    typeof summary.resourceUri !== 'string' ||
-    !summary.resourceUri.startsWith(tenantPrefix) ||
-    !summary.resourceUri.endsWith(`@${base}`)
-  )
-    problems.push(`resourceUri '${summary.resourceUri}' is not a repository of ${evidence.tenantId} at ${base}`);
-  if (policy?.file === null) problems.push(...differs('policy.uri', summary.policy?.uri, DEFAULT_POLICY_URI));
-  else if (policy) {
-    problems.push(...differs('policy.digest', summary.policy?.digest, digestSet(policy.digest)));
-    if (!summary.policy?.uri?.endsWith(`@${policy.commit}#${encodeURI(policy.file)}`))
-      problems.push(`policy.uri '${summary.policy?.uri}' does not name ${policy.file} at ${policy.commit}`);
-  }
+  const resource = parseResourceUri(summary.resourceUri);
+  if (resource?.tenantId !== evidence.tenantId || resource.commit !== evidence.baseCommit)
+    problems.push(
+      `resourceUri '${summary.resourceUri}' is not a repository of ${evidence.tenantId} at ${evidence.baseCommit}`,
+    );
+  problems.push(...policyProblems(summary, evidence, resource?.repo));
   return problems;
+}
+
+/** The summary's policy must be the evidence's: the built-in default, or its file in the same repository. */
+function policyProblems(summary: VerificationSummary, evidence: VerdictPayload, repo: string | undefined): string[] {
+  const policy = evidence.policy;
+  if (policy?.file === null) return differs('policy.uri', summary.policy?.uri, DEFAULT_POLICY_URI);
+  if (!policy || repo === undefined) return ['the policy cannot be matched to the evidence'];
+  try {
+    return differs(
+      'policy',
+      summary.policy,
+      filePolicyDescriptor(evidence.tenantId, repo, { ...policy, file: policy.file }),
+    );
+  } catch (err) {
+    return [`the evidence's policy is malformed: ${(err as Error).message}`];
+  }
 }

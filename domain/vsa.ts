@@ -60,11 +60,36 @@ export function resourceUri(tenantId: string, repo: string, commit: string): str
   return `arbiter://${encodeURIComponent(tenantId)}/${encodeURIComponent(repo)}@${commit}`;
 }
 
+/** The parts of a URI `resourceUri` built; undefined for anything else. */
+export function parseResourceUri(uri: unknown): { tenantId: string; repo: string; commit: string } | undefined {
+  // encodeURIComponent never writes '/' or '@', so the parts cannot be confused.
+  const m = typeof uri === 'string' ? /^arbiter:\/\/([^/@]+)\/([^/@]+)@([0-9a-f]+)$/.exec(uri) : null;
+  if (!m) return undefined;
+  try {
+    const parts = { tenantId: decodeURIComponent(m[1]), repo: decodeURIComponent(m[2]), commit: m[3] };
+    return resourceUri(parts.tenantId, parts.repo, parts.commit) === uri ? parts : undefined;
+  } catch {
+    return undefined; // malformed percent-encoding
+  }
+}
+
 /** `{ sha256: hex }` for `sha256:<hex>`. */
 export function digestSet(digest: string): Record<string, string> {
   const [algorithm, hex] = digest.split(':', 2);
   if (!hex) throw new Error(`'${digest}' is not an <algorithm>:<hex> digest`);
   return { [algorithm]: hex };
+}
+
+/** A policy file as a resource: the file in the repository at its trusted commit, and its digest. */
+export function filePolicyDescriptor(
+  tenantId: string,
+  repo: string,
+  policy: PolicyProvenance & { file: string },
+): VerificationSummary['policy'] {
+  return {
+    uri: `${resourceUri(tenantId, repo, policy.commit)}#${encodeURI(policy.file)}`,
+    digest: digestSet(policy.digest),
+  };
 }
 
 /** The policy as a resource: the file at the trusted commit, or the built-in default. */
@@ -75,10 +100,7 @@ export function policyDescriptor(
   verifier: VerifierFacts,
 ): VerificationSummary['policy'] {
   if (policy.file === null) return { uri: DEFAULT_POLICY_URI, digest: digestSet(verifier.defaultPolicyDigest) };
-  return {
-    uri: `${resourceUri(tenantId, repo, policy.commit)}#${encodeURI(policy.file)}`,
-    digest: digestSet(policy.digest),
-  };
+  return filePolicyDescriptor(tenantId, repo, { ...policy, file: policy.file });
 }
 
 /** PASSED for PASS and WAIVED (the waiver is in the level and the evidence), FAILED for FAIL. */

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { verdictStatement, type VerdictStatement } from '../../domain/dsse';
 import { canonicalJson, type VerdictPayload } from '../../domain/verdict';
-import { ARBITER_EVIDENCE_FIELD, DEFAULT_POLICY_URI, resourceUri, VSA_PREDICATE_TYPE } from '../../domain/vsa';
+import {
+  ARBITER_EVIDENCE_FIELD,
+  DEFAULT_POLICY_URI,
+  parseResourceUri,
+  resourceUri,
+  VSA_PREDICATE_TYPE,
+} from '../../domain/vsa';
 import { statementProblems } from '../../domain/vsa-checks';
 import { SAMPLE_VERDICT_PAYLOAD, SAMPLE_VERIFIER, sampleStatement } from '../helpers/verdicts';
 
@@ -30,6 +36,16 @@ describe('verdicts as SLSA verification summaries', () => {
       `arbiter://t/%2Fsrv%2Frepos%2Fa%20b%40c@${'f'.repeat(40)}`,
     );
     assert.notEqual(resourceUri('a', 'b/c', 'x'), resourceUri('a/b', 'c', 'x'));
+    const parts = { tenantId: 't@1', repo: '/srv/a b@c', commit: 'f'.repeat(40) };
+    assert.deepEqual(parseResourceUri(resourceUri(parts.tenantId, parts.repo, parts.commit)), parts);
+    for (const other of [
+      'arbiter://t/%2fsrv@ff',
+      'arbiter://t/a/b@ff',
+      'https://t/a@ff',
+      'arbiter://t/%E0%A4%A@ff',
+      42,
+    ])
+      assert.equal(parseResourceUri(other), undefined, `${String(other)} is not a resource URI Arbiter writes`);
   });
 
   it('PASS is PASSED at CAWS_TIER_n; WAIVED is PASSED at CAWS_TIER_n_WAIVED; FAIL is FAILED', () => {
@@ -107,6 +123,24 @@ describe('verdicts as SLSA verification summaries', () => {
       const s = copy(sampleStatement());
       edit(s);
       assert.match(statementProblems(s).join('\n'), expected, what);
+    }
+    const policy = { source: 'current' as const, digest: `sha256:${'9'.repeat(64)}`, file: '.caws/policy.yaml' };
+    const withFile = sampleStatement({
+      ...SAMPLE_VERDICT_PAYLOAD,
+      policy: { ...SAMPLE_VERDICT_PAYLOAD.policy, ...policy },
+    });
+    assert.deepEqual(statementProblems(withFile), []);
+    for (const [what, edit] of [
+      [
+        'another repository',
+        (s: VerdictStatement) => (s.predicate.policy.uri = s.predicate.policy.uri.replace('acme-app', 'lax')),
+      ],
+      ['another digest', (s: VerdictStatement) => (s.predicate.policy.digest = { sha256: '0'.repeat(64) })],
+      ['the default', (s: VerdictStatement) => (s.predicate.policy.uri = DEFAULT_POLICY_URI)],
+    ] as const) {
+      const s = copy(withFile);
+      edit(s);
+      assert.match(statementProblems(s).join('\n'), /^policy is /m, `a policy file named by ${what}`);
     }
     const bare = copy(sampleStatement());
     delete (bare.predicate as Partial<VerdictStatement['predicate']>)[ARBITER_EVIDENCE_FIELD];
