@@ -12,7 +12,9 @@ import * as path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { DeliverChangeInput, type Delivery } from '../domain/activity-io';
-import { VERDICT_PREDICATE_TYPE } from '../domain/dsse';
+import { VERDICT_PREDICATE_TYPE, verdictEvidence } from '../domain/dsse';
+import { resourceUri } from '../domain/vsa';
+import { statementProblems } from '../domain/vsa-checks';
 import { DeliveryConflictError, DeliveryIntegrityError, DeliveryNotCoveredError } from '../domain/errors';
 import type { RunIdentity, VerdictPayload } from '../domain/verdict';
 import type { Db } from '../db/client';
@@ -78,8 +80,8 @@ function mismatches(what: string, pairs: Array<[string, unknown, unknown]>): str
 /**
  * Everything that keeps this run's signed verdict from covering the delivery asked for: the
  * task must belong to this run, and the verdict stored for this run must be signed by our key,
- * PASS or WAIVED, about this tenant, task, run, base, tree and patch, and judged by the target's
- * own policy (its trusted ref). Empty when covered.
+ * a consistent verification summary, PASS or WAIVED, about this tenant, task, run, repository,
+ * base, tree and patch, and judged by the target's own policy (its trusted ref). Empty when covered.
  */
 async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run: RunIdentity): Promise<string[]> {
   const [task] = await db
@@ -100,7 +102,8 @@ async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run:
       ['predicate type', check.statement?.predicateType, VERDICT_PREDICATE_TYPE],
     ]),
   );
-  const verdict = check.statement?.predicate as Partial<VerdictPayload> | undefined;
+  if (check.statement) problems.push(...statementProblems(check.statement).map((p) => `verdict statement: ${p}`));
+  const verdict = verdictEvidence(check.statement) as Partial<VerdictPayload> | undefined;
   if (verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED')
     problems.push(`verdict outcome is '${String(verdict?.outcome)}'; only PASS or WAIVED is delivered`);
   if (verdict?.policy) problems.push(...(await policyProblems(input.repoPath, verdict.policy)));
@@ -115,6 +118,11 @@ async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run:
       ['base commit', verdict?.baseCommit, input.baseCommit],
       ['tree', verdict?.diff?.treeId, input.treeId],
       ['patch digest', verdict?.diff?.digest, input.patchDigest],
+      [
+        'resource',
+        check.statement?.predicate?.resourceUri,
+        resourceUri(input.tenantId, input.repoPath, input.baseCommit),
+      ],
     ]),
   ];
 }

@@ -1,8 +1,9 @@
 /**
  * `issueVerdict`: computes the verdict from the gate evidence, signs it as an in-toto
- * statement in a DSSE envelope (ed25519), and stores it once per run. ed25519 signatures are
- * deterministic, so a retry in the same run computes the identical statement and finds it
- * stored; a stored verdict that differs is refused, never returned in place of this one.
+ * statement (a SLSA verification summary) in a DSSE envelope (ed25519), and stores it once per
+ * run. Its time comes from the workflow and ed25519 signatures are deterministic, so a retry in
+ * the same run computes the identical statement and finds it stored; a stored verdict that
+ * differs is refused, never returned in place of this one.
  */
 import { randomUUID } from 'node:crypto';
 import { log } from '@temporalio/activity';
@@ -11,6 +12,7 @@ import { verdictStatement } from '../domain/dsse';
 import { RecordMismatchError } from '../domain/errors';
 import { buildVerdictPayload } from '../domain/verdict';
 import { verdicts } from '../db/schema';
+import { verifierFacts } from '../host/verifier';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
@@ -26,7 +28,8 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       const run = currentRun();
       const payload = buildVerdictPayload({ ...input, run });
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.
-      const { envelope, statementDigest: digest } = signer.signStatement(verdictStatement(payload));
+      const statement = verdictStatement({ ...input, payload, verifier: verifierFacts() });
+      const { envelope, statementDigest: digest } = signer.signStatement(statement);
       await db
         .insert(verdicts)
         .values({

@@ -17,6 +17,7 @@ const ClientEnvSchema = WorkerEnvSchema.extend({
   ARBITER_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   /** The approver's ssh-agent, which signs waiver decisions without the key leaving it. */
   SSH_AUTH_SOCK: z.string().optional(),
+  ARBITER_TRUSTED_KEYS: z.string().min(1).optional(),
 });
 
 /** What `arbiter start` writes so other commands can find the local stack. */
@@ -33,6 +34,8 @@ export interface ClientConfig extends WorkerConfig {
   localPorts: { temporal: number; ui: number; postgres: number };
   /** The ssh-agent socket, when one runs. */
   sshAuthSock?: string;
+  /** The keyring `verdict verify` trusts: ARBITER_TRUSTED_KEYS, else `<ARBITER_HOME>/trusted-keys`. */
+  trustedKeysFile: string;
   /** Which endpoints the environment named (rather than the local stack or a default). */
   explicit: { temporal: boolean; database: boolean };
 }
@@ -59,13 +62,15 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     throw new Error(`invalid environment: ${zodProblems(parsed.error).join('; ')}`);
   }
   const e = parsed.data;
-  const local = readLocalStack(homeFromEnv(e, cwd));
+  const home = homeFromEnv(e, cwd);
+  const local = readLocalStack(home);
   return {
     ...workerConfigFromEnv(e, env, cwd, {
       temporalAddress: local?.temporalAddress ?? '127.0.0.1:7233',
       databaseUrl: local?.databaseUrl,
     }),
     defaultTenant: e.ARBITER_TENANT,
+    trustedKeysFile: path.resolve(cwd, e.ARBITER_TRUSTED_KEYS ?? path.join(home, 'trusted-keys')),
     localPorts: { temporal: e.ARBITER_TEMPORAL_PORT, ui: e.ARBITER_UI_PORT, postgres: e.ARBITER_PG_PORT },
     sshAuthSock: e.SSH_AUTH_SOCK,
     explicit: { temporal: Boolean(e.TEMPORAL_ADDRESS), database: Boolean(e.DATABASE_URL) },

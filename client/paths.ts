@@ -21,6 +21,8 @@ export function projectRoot(from = __dirname): string {
 export interface ToolPaths {
   temporal?: string;
   temporalTestServer?: string;
+  /** A Python with securesystemslib (the tests' independent DSSE verifier). */
+  sslibPython?: string;
 }
 
 /** Reads what `npm run setup` recorded; empty when setup has not run. */

@@ -44,6 +44,36 @@ export class DeliveryIntegrityError extends ApplicationFailure {
   }
 }
 
+/**
+ * A public key given to trust is not one Arbiter reads (a PEM SPKI ed25519 key or an OpenSSH
+ * `ssh-ed25519` line): refused rather than skipped, so a typo never narrows or widens trust.
+ */
+export class KeyFormatError extends ApplicationFailure {
+  static readonly type = 'KeyFormatError';
+  constructor(source: string, reason: string) {
+    super(...nonRetryable(`${source}: ${reason}`, KeyFormatError.type, [{ source, reason }]));
+  }
+}
+
+/** A key file named to trust does not exist: never fall back to trusting something else. */
+export class KeyFileMissingError extends ApplicationFailure {
+  static readonly type = 'KeyFileMissingError';
+  constructor(file: string) {
+    super(...nonRetryable(`key file '${file}' does not exist`, KeyFileMissingError.type, [{ file }]));
+  }
+}
+
+/**
+ * Nothing is trusted, so nothing can be verified: a signature checked only against the key the
+ * envelope names proves nothing. The message says how to trust a key.
+ */
+export class NoTrustedKeyError extends ApplicationFailure {
+  static readonly type = 'NoTrustedKeyError';
+  constructor(keyring: string, howTo: string) {
+    super(...nonRetryable(`no trusted key: ${keyring} is missing or empty; ${howTo}`, NoTrustedKeyError.type));
+  }
+}
+
 /** The target repository is missing, not a git repository, or lacks the base ref. */
 export class TargetRepoError extends ApplicationFailure {
   static readonly type = 'TargetRepoError';
@@ -230,6 +260,9 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   SpecInvalidError.type,
   NoCapableAgentError.type,
   TargetRepoError.type,
+  KeyFormatError.type,
+  KeyFileMissingError.type,
+  NoTrustedKeyError.type,
   PathEscapeError.type,
   AgentFailedError.type,
   AgentConfigError.type,

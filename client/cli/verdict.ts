@@ -1,19 +1,20 @@
 /**
  * `arbiter verdict show TASK` and `arbiter verdict verify TASK|FILE`: the signed verdict as
- * stored, and an offline check of it — signature over the exact bytes, the key it was signed
- * with (pinned to the operator's public key when known), and for a stored verdict its digest.
- * Exit 1 on any mismatch.
+ * stored, and an offline check of it — signature over the exact bytes by a key the operator
+ * trusts (verdict-trust.ts), a summary that agrees with its evidence, and for a stored verdict
+ * its digest (verdict-checks.ts). Exit 1 on any mismatch, or when no key is trusted.
  */
-import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { keyIdOf, verifyEnvelope } from '../../host/signing';
+import { verdictEvidence } from '../../domain/dsse';
+import { verifyEnvelope } from '../../host/signing';
 import { openDatabase } from '../../db/client';
 import { currentVerdict } from '../../db/verdicts';
-import { defaultSigningKeyFile } from '../../workers/worker';
 import { loadClientConfig } from '../config';
 import { EXIT, printJson, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
+import { verdictProblems } from './verdict-checks';
+import { trustedKeys, type TrustOptions } from './verdict-trust';
 
 async function verdictOf(task: string, tenant: string | undefined) {
   const config = loadClientConfig();
@@ -30,46 +31,48 @@ async function verdictOf(task: string, tenant: string | undefined) {
   }
 }
 
-function trustedKeyIds(keyFile: string | undefined): string[] {
-  const config = loadClientConfig();
-  const file = keyFile ?? `${config.signingKeyFile ?? defaultSigningKeyFile(config.home)}.pub`;
-  if (!existsSync(file)) {
-    if (keyFile) throw new UsageError(`--key '${keyFile}' does not exist`);
-    return [];
-  }
-  return [keyIdOf(createPublicKey(readFileSync(file)))];
-}
+type VerifyOptions = TrustOptions & { tenant?: string; json?: boolean };
 
-async function verify(target: string, opts: { key?: string; tenant?: string; json?: boolean }): Promise<number> {
+async function verify(target: string, opts: VerifyOptions): Promise<number> {
+  const trusted = trustedKeys(opts, loadClientConfig());
   const fromFile = existsSync(target);
   const row = fromFile ? undefined : await verdictOf(target, opts.tenant);
   const text = fromFile ? readFileSync(target, 'utf8') : row?.envelope;
   if (!text) throw new Error(`task ${target} has a verdict without a signed envelope`);
-  const trusted = trustedKeyIds(opts.key);
-  const check = verifyEnvelope(text, trusted);
-  if (row && check.statementDigest !== row.digest)
-    check.problems.push(`stored digest ${row.digest} does not match the envelope's statement ${check.statementDigest}`);
-  const predicate = check.statement?.predicate;
-  if (row && predicate && (predicate.outcome !== row.outcome || predicate.taskId !== row.taskId))
-    check.problems.push('the envelope does not state the stored outcome for this task');
-  const ok = check.problems.length === 0;
+  const check = verifyEnvelope(
+    text,
+    trusted.map((k) => k.keyId),
+  );
+  const problems = verdictProblems(check, row);
+  const summary = check.statement?.predicate;
+  const evidence = verdictEvidence(check.statement);
+  const trustedBy = trusted.find((k) => k.keyId === check.keyId);
   const result = {
-    ok,
+    ok: problems.length === 0,
     keyId: check.keyId,
-    pinned: trusted.length > 0,
+    trustedKey: trustedBy?.source ?? null,
     digest: check.statementDigest,
-    outcome: predicate?.outcome,
-    taskId: predicate?.taskId,
-    problems: check.problems,
+    outcome: evidence?.outcome,
+    tenantId: evidence?.tenantId,
+    taskId: evidence?.taskId,
+    verificationResult: summary?.verificationResult,
+    verifiedLevels: summary?.verifiedLevels,
+    resourceUri: summary?.resourceUri,
+    timeVerified: summary?.timeVerified,
+    policy: summary?.policy,
+    problems,
   };
   if (opts.json) printJson(result);
-  else if (ok)
+  else if (result.ok)
     process.stdout.write(
-      `verdict OK: ${predicate?.outcome} for ${predicate?.tenantId}/${predicate?.taskId}, signed by ${check.keyId}${trusted.length ? ' (trusted key)' : ' (key not pinned: pass --key to check whose it is)'}\n`,
+      `verdict OK: ${result.verificationResult} ${result.verifiedLevels?.join(',')} (${result.outcome}) for ` +
+        `${result.tenantId}/${result.taskId} at ${result.resourceUri}, signed by ${check.keyId} (trusted: ${result.trustedKey})\n`,
     );
-  else process.stderr.write(`verdict INVALID:\n${check.problems.map((p) => `  - ${p}`).join('\n')}\n`);
-  return ok ? EXIT.ok : EXIT.failed;
+  else process.stderr.write(`verdict INVALID:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
+  return result.ok ? EXIT.ok : EXIT.failed;
 }
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** Registers `verdict show|verify` on `program`. */
 export function registerVerdictCommands(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
@@ -95,12 +98,21 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
     );
   verdict
     .command('verify')
-    .description('check a verdict offline (a task, or a saved envelope file); exit 1 on any mismatch')
+    .description(
+      'check a verdict offline (a task, or a saved envelope file) against trusted keys only; exit 1 on any mismatch',
+    )
     .argument('<task-or-file>')
-    .option('--key <file>', "the trusted public key (PEM); default: this installation's signing key")
+    .option(
+      '--key <file>',
+      'trust exactly this public key file (PEM or ssh-ed25519; repeatable) instead of the keyring',
+      collect,
+      [],
+    )
+    .option(
+      '--trust-worker-key',
+      "pin this installation's worker signing key (<key>.pub) into the keyring first (trust on first use, announced)",
+    )
     .option('--tenant <tenant>')
     .option('--json')
-    .action((target: string, opts: { key?: string; tenant?: string; json?: boolean }) =>
-      run(() => verify(target, opts)),
-    );
+    .action((target: string, opts: VerifyOptions) => run(() => verify(target, opts)));
 }

@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import type { ScriptedStep } from '../../domain/agent';
 import type { DeliverChangeInput, DiffSummary, IssueVerdictInput, PolicyProvenance } from '../../domain/activity-io';
 import type { GateResult, TaskInput, TaskSnapshot } from '../../domain/task';
+import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, gitIn, makeRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
 import { runToEnd } from '../helpers/tasks';
@@ -126,13 +127,14 @@ export function specFile(yaml: string): string {
   return file;
 }
 
-/** The signed verdict's payload, read the way an auditor would: `arbiter verdict show --json`. */
+/** The signed verdict's payload (the summary's evidence), read the way an auditor would: `arbiter verdict show --json`. */
 export async function verdictPayload(tenant: string, taskId: string): Promise<VerdictPayloadView> {
   const shown = await arbiter(['verdict', 'show', taskId, '--tenant', tenant, '--json'], cliEnv());
   assert.equal(shown.code, 0, `arbiter verdict show failed: ${shown.stderr}`);
-  const parsed = JSON.parse(shown.stdout) as { outcome: string; statement: { predicate: VerdictPayloadView } };
-  assert.equal(parsed.statement.predicate.outcome, parsed.outcome, 'the stored outcome is the signed one');
-  return parsed.statement.predicate;
+  const parsed = JSON.parse(shown.stdout) as { outcome: string; statement: { predicate: Record<string, unknown> } };
+  const evidence = parsed.statement.predicate[ARBITER_EVIDENCE_FIELD] as VerdictPayloadView;
+  assert.equal(evidence.outcome, parsed.outcome, 'the stored outcome is the signed one');
+  return evidence;
 }
 
 /** True when `ref` resolves in `repo`. */
@@ -199,6 +201,7 @@ export function leftBehindOrNone(final: TaskSnapshot): string | undefined {
 /** What a one-file change's signed verdict states, for tests that drive issueVerdict and deliverChange directly. */
 export function oneFileVerdict(f: {
   ref: { tenantId: string; taskId: string };
+  repo: string;
   base: string;
   treeId: string;
   digest: string;
@@ -228,6 +231,9 @@ export function oneFileVerdict(f: {
     diff,
     gates: [{ name: 'tests', kind: 'command', source: 'submitter', status, detail: `tests ${status}` }],
     policy: f.policy ?? { source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: f.base },
+    riskTier: 3,
+    verifiedAt: '2025-01-02T03:04:05.678Z',
+    repo: f.repo,
   };
 }
 

@@ -92,7 +92,7 @@ async function verifiedRun(repo: string, options: { patchToOtherTree?: boolean }
     to: 'RECEIVED' as const,
     at: new Date().toISOString(),
   });
-  const verdictInput = oneFileVerdict({ ref, base, treeId, digest, artifactId });
+  const verdictInput = oneFileVerdict({ ref, repo, base, treeId, digest, artifactId });
   const verdict: IssuedVerdict = await env.run(a.issueVerdict, verdictInput);
   assert.equal(verdict.outcome, 'PASS');
   const delivery = deliveryFor(verdictInput, repo, verdict.digest);
@@ -214,7 +214,7 @@ describe('governance: checks a mutation once removed unnoticed', function () {
       run.deliverChange({ ...delivery, verdictDigest: resigned.statementDigest }),
       refusedAs(
         'DeliveryNotCoveredError',
-        new RegExp(`verdict predicate type is '${other}', not 'https://arbiter.dev/attestation/verdict/v1'`),
+        new RegExp(`verdict predicate type is '${other}', not 'https://slsa.dev/verification_summary/v1'`),
       ),
     );
     assertNoBranch(repo, ref);

@@ -24,6 +24,7 @@ import type {
   PolicyProvenance,
 } from '../../domain/activity-io';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
+import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
 import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { deliveryFor, oneFileVerdict, refExists, sha256 } from './helpers';
@@ -112,7 +113,16 @@ async function verifiedRun(
     bytes: patch,
   });
   await run.transition(0, null, 'RECEIVED');
-  const verdictInput = oneFileVerdict({ ref, base, treeId, digest, artifactId, gateStatus, policy: policyOf(base) });
+  const verdictInput = oneFileVerdict({
+    ref,
+    repo,
+    base,
+    treeId,
+    digest,
+    artifactId,
+    gateStatus,
+    policy: policyOf(base),
+  });
   const verdict = await run.issueVerdict(verdictInput);
   const delivery = deliveryFor(verdictInput, repo, verdict.digest);
   return { ref, runId, run, verdict, verdictInput, delivery };
@@ -190,7 +200,7 @@ describe("governance: records of one run are never another run's", function () {
     const [stored] = await db.select().from(verdicts).where(where);
     const envelope = JSON.parse(stored.envelope ?? '{}');
     const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
-    statement.predicate.diff.treeId = gitIn(repo, 'rev-parse', 'HEAD^{tree}');
+    statement.predicate[ARBITER_EVIDENCE_FIELD].diff.treeId = gitIn(repo, 'rev-parse', 'HEAD^{tree}');
     await db
       .update(verdicts)
       .set({

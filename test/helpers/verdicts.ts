@@ -1,5 +1,7 @@
-/** A fixed, valid verdict payload for the signing and envelope tests (no stack needed). */
+/** A fixed, valid verdict payload and its statement for the signing and envelope tests (no stack needed). */
+import { verdictStatement, type VerdictStatement } from '../../domain/dsse';
 import type { VerdictPayload } from '../../domain/verdict';
+import type { VerifierFacts } from '../../domain/vsa';
 
 /** What a PASS verdict of task acme/T-1 states; signing it gives a well-formed envelope to tamper with. */
 export const SAMPLE_VERDICT_PAYLOAD: VerdictPayload = {
@@ -26,3 +28,20 @@ export const SAMPLE_VERDICT_PAYLOAD: VerdictPayload = {
   waivers: [],
   approvals: [],
 };
+
+/** A fixed verifier for statements built without a worker. */
+export const SAMPLE_VERIFIER: VerifierFacts = {
+  version: '0.0.0-test',
+  defaultPolicyDigest: `sha256:${'f'.repeat(64)}`,
+};
+
+/** The signed statement of `payload` (default: the sample) at tier 2 in repository `acme-app`. */
+export function sampleStatement(payload: VerdictPayload = SAMPLE_VERDICT_PAYLOAD): VerdictStatement {
+  return verdictStatement({
+    payload,
+    riskTier: 2,
+    verifiedAt: '2025-01-02T03:04:05.678Z',
+    repo: 'acme-app',
+    verifier: SAMPLE_VERIFIER,
+  });
+}

@@ -7,12 +7,10 @@
 import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import * as path from 'node:path';
-import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding, verdictStatement } from '../../domain/dsse';
+import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding } from '../../domain/dsse';
 import { createVerdictSigner, loadOrCreateSigningKey, verifyEnvelope } from '../../host/signing';
-import { SAMPLE_VERDICT_PAYLOAD } from '../helpers/verdicts';
+import { sampleStatement } from '../helpers/verdicts';
 import { tempDir } from '../helpers/temp';
-
-const payload = SAMPLE_VERDICT_PAYLOAD;
 
 interface Envelope {
   payloadType: string;
@@ -24,7 +22,7 @@ interface Envelope {
 function signed() {
   const key = loadOrCreateSigningKey(path.join(tempDir('arbiter-key-'), 'k.pem'));
   const signer = createVerdictSigner(key);
-  const envelope = JSON.parse(signer.signStatement(verdictStatement(payload)).envelope) as Envelope;
+  const envelope = JSON.parse(signer.signStatement(sampleStatement()).envelope) as Envelope;
   return { key, signer, envelope };
 }
 

@@ -14,16 +14,13 @@ import {
   publicKeyFromKeyId,
   verifyEnvelope,
 } from '../../host/signing';
-import { verdictStatement } from '../../domain/dsse';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
-import { SAMPLE_VERDICT_PAYLOAD } from '../helpers/verdicts';
+import { sampleStatement } from '../helpers/verdicts';
 import { tempDir } from '../helpers/temp';
-
-const payload = SAMPLE_VERDICT_PAYLOAD;
 
 function signer() {
   const file = path.join(tempDir('arbiter-key-'), 'keys', 'k.pem');
@@ -58,7 +55,7 @@ describe('signed verdicts', function () {
 
   it('verifies an untouched envelope and states the patch and base commit as subjects', () => {
     const { signer: s } = signer();
-    const { envelope, statementDigest } = s.signStatement(verdictStatement(payload));
+    const { envelope, statementDigest } = s.signStatement(sampleStatement());
     const check = verifyEnvelope(envelope, [s.keyId]);
     assert.deepEqual(check.problems, []);
     assert.equal(check.statementDigest, statementDigest);
@@ -71,7 +68,7 @@ describe('signed verdicts', function () {
 
   it('detects a tampered payload, signature or key, and an untrusted signer', () => {
     const { signer: s } = signer();
-    const { envelope } = s.signStatement(verdictStatement(payload));
+    const { envelope } = s.signStatement(sampleStatement());
     const tamperedPayload = mutate(
       envelope,
       (e) =>
@@ -79,21 +76,27 @@ describe('signed verdicts', function () {
           Buffer.from(e.payload, 'base64').toString('utf8').replace('"PASS"', '"FAIL"'),
         ).toString('base64')),
     );
-    assert.match(verifyEnvelope(tamperedPayload).problems.join(), /signature does not verify/);
+    assert.match(verifyEnvelope(tamperedPayload, [s.keyId]).problems.join(), /signature does not verify/);
     const tamperedSig = mutate(envelope, (e) => (e.signatures[0].sig = flipBase64(e.signatures[0].sig)));
-    assert.match(verifyEnvelope(tamperedSig).problems.join(), /signature does not verify/);
+    assert.match(verifyEnvelope(tamperedSig, [s.keyId]).problems.join(), /signature does not verify/);
     const tamperedKey = mutate(
       envelope,
       (e) => (e.signatures[0].keyid = `ed25519:${flipBase64(e.signatures[0].keyid.slice(8), 5)}`),
     );
-    assert.ok(!verifyEnvelope(tamperedKey).ok);
+    assert.ok(!verifyEnvelope(tamperedKey, [s.keyId]).ok);
     const other = generateKeyPairSync('ed25519');
-    const resigned = createVerdictSigner(other.privateKey).signStatement(verdictStatement(payload)).envelope;
-    assert.ok(verifyEnvelope(resigned).ok, 'self-consistent on its own');
+    const resigned = createVerdictSigner(other.privateKey).signStatement(sampleStatement()).envelope;
+    assert.ok(verifyEnvelope(resigned, [keyIdOf(other.publicKey)]).ok, 'self-consistent on its own');
     assert.match(verifyEnvelope(resigned, [s.keyId]).problems.join(), /not a trusted key/);
   });
 
-  it('from the CLI: a real verdict verifies, and any changed byte fails it', async () => {
+  it('trusts nothing by default: with no trusted key even a genuine envelope does not verify', () => {
+    const { signer: s } = signer();
+    const { envelope } = s.signStatement(sampleStatement());
+    assert.deepEqual(verifyEnvelope(envelope, []).problems, [`signed by ${s.keyId}, which is not a trusted key`]);
+  });
+
+  it('from the CLI: a real verdict verifies against the worker key, and any changed byte fails it', async () => {
     const stack = testStack();
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
@@ -101,18 +104,16 @@ describe('signed verdicts', function () {
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED');
     const env = { DATABASE_URL: stack.databaseUrl, ARBITER_HOME: stack.home, TEMPORAL_ADDRESS: stack.address };
-    const ok = await arbiter(['verdict', 'verify', `${tenant}/${input.taskId}`, '--json'], env);
+    const workerKey = `${defaultSigningKeyFile(stack.home)}.pub`;
+    const ok = await arbiter(['verdict', 'verify', `${tenant}/${input.taskId}`, '--key', workerKey, '--json'], env);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     const result = JSON.parse(ok.stdout);
-    assert.equal(result.pinned, true);
+    assert.equal(result.trustedKey, `${workerKey}:1`);
     assert.equal(result.digest, final.verdict?.digest, 'the workflow reports the signed statement digest');
     const shown = await arbiter(['verdict', 'show', `${tenant}/${input.taskId}`], env);
     const file = path.join(tempDir('arbiter-verdict-'), 'verdict.json');
     writeFileSync(file, shown.stdout);
-    assert.equal(
-      (await arbiter(['verdict', 'verify', file, '--key', `${defaultSigningKeyFile(stack.home)}.pub`], env)).code,
-      0,
-    );
+    assert.equal((await arbiter(['verdict', 'verify', file, '--key', workerKey], env)).code, 0);
     const envelope = JSON.parse(shown.stdout);
     for (const [what, edit] of [
       ['payload', () => (envelope.payload = flipBase64(envelope.payload, 40))],
@@ -122,7 +123,7 @@ describe('signed verdicts', function () {
       Object.assign(envelope, copy);
       edit();
       writeFileSync(file, JSON.stringify(envelope));
-      const bad = await arbiter(['verdict', 'verify', file], env);
+      const bad = await arbiter(['verdict', 'verify', file, '--key', workerKey], env);
       assert.equal(bad.code, 1, `a changed ${what} must fail verification`);
       assert.match(bad.stderr, /verdict INVALID/);
     }

@@ -15,6 +15,7 @@ import type { TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { approveWaiverUpdate } from '../../workflows/definitions';
 import { taskAwaitingWaiver, type TestApprover } from '../helpers/approvers';
+import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter } from '../helpers/cli';
 import { gitIn } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
@@ -80,11 +81,15 @@ describe('waivers over Temporal', function () {
     );
     assert.equal(row.approvals[0].claim.treeId, waiting.diff?.treeId, 'the stored approval names the verified tree');
     assert.equal(row.specId, waiting.spec?.id);
-    const verified = await arbiter(['verdict', 'verify', `${tenant}/${input.taskId}`, '--json'], {
+    const workerKey = `${defaultSigningKeyFile(stack.home)}.pub`;
+    const verified = await arbiter(['verdict', 'verify', `${tenant}/${input.taskId}`, '--key', workerKey, '--json'], {
       ...env(),
       ARBITER_HOME: stack.home,
     });
-    assert.equal(JSON.parse(verified.stdout).outcome, 'WAIVED');
+    const summary = JSON.parse(verified.stdout);
+    assert.equal(summary.outcome, 'WAIVED');
+    assert.equal(summary.verificationResult, 'PASSED', 'a waived change passed its policy, waiver included');
+    assert.deepEqual(summary.verifiedLevels, ['CAWS_TIER_3_WAIVED'], 'never the plain tier level');
   });
 
   it('a rejection fails the task and delivers nothing', async () => {

@@ -1,0 +1,63 @@
+/**
+ * Which keys `arbiter verdict verify` trusts: exactly the `--key` files when given, else the
+ * keyring the operator pinned (ARBITER_TRUSTED_KEYS, default `<ARBITER_HOME>/trusted-keys`).
+ * Nothing else — not the key an envelope names, not the worker's key next door — unless the
+ * operator asks with `--trust-worker-key`, which pins it into the keyring under a loud banner.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { KeyFileMissingError, NoTrustedKeyError } from '../../domain/errors';
+import { keyIdFromPublicKeyText, loadKeyring, pinKey, readKeyFile, type TrustedKey } from '../../host/trust';
+import { defaultSigningKeyFile } from '../../workers/worker';
+import type { ClientConfig } from '../config';
+import { UsageError } from './output';
+
+/** How the operator chose trust on the command line. */
+export interface TrustOptions {
+  key: string[];
+  trustWorkerKey?: boolean;
+}
+
+function howToTrust(keyring: string): string {
+  return (
+    `pass --key FILE (a PEM or ssh-ed25519 public key), add the verifier's public key to ${keyring} ` +
+    "(one per line; ARBITER_TRUSTED_KEYS names another keyring), or pin this installation's worker key with --trust-worker-key"
+  );
+}
+
+function banner(lines: string[]): void {
+  const rule = '!'.repeat(78);
+  process.stderr.write(`${[rule, ...lines.map((l) => `!! ${l}`), rule].join('\n')}\n`);
+}
+
+/** Pins the worker's own public key (the `.pub` beside its signing key) into the keyring, loudly. */
+function pinWorkerKey(config: ClientConfig): void {
+  const pub = `${config.signingKeyFile ?? defaultSigningKeyFile(config.home)}.pub`;
+  if (!existsSync(pub)) throw new KeyFileMissingError(pub);
+  const keyId = keyIdFromPublicKeyText(readFileSync(pub, 'utf8'), pub);
+  const keyring = config.trustedKeysFile;
+  if (!pinKey(keyring, keyId, `arbiter-worker-key pinned-on-first-use ${new Date().toISOString()}`)) {
+    process.stderr.write(`arbiter: the worker key ${keyId} is already trusted in ${keyring}\n`);
+    return;
+  }
+  banner([
+    'TRUST ON FIRST USE: this worker key is now trusted for every verdict it signs',
+    `  key id:  ${keyId}`,
+    `  read:    ${pub}`,
+    `  pinned:  ${keyring}`,
+    'Whoever could write that .pub file chose this key. Compare the key id with the',
+    "worker operator's over another channel; delete its line from the keyring to revoke.",
+  ]);
+}
+
+/** The keys to verify against; throws NoTrustedKeyError (saying how to trust one) when there are none. */
+export function trustedKeys(opts: TrustOptions, config: ClientConfig): TrustedKey[] {
+  if (opts.key.length) {
+    if (opts.trustWorkerKey)
+      throw new UsageError('--trust-worker-key pins into the keyring; it cannot be used with --key');
+    return opts.key.flatMap(readKeyFile);
+  }
+  if (opts.trustWorkerKey) pinWorkerKey(config);
+  const keys = loadKeyring(config.trustedKeysFile);
+  if (!keys.length) throw new NoTrustedKeyError(config.trustedKeysFile, howToTrust(config.trustedKeysFile));
+  return keys;
+}

@@ -1,0 +1,187 @@
+/**
+ * `arbiter verdict verify` through the real CLI: it trusts only the keys it was told to trust
+ * (`--key` files, or the keyring the operator pinned), refuses when it trusts none, pins the
+ * worker's own key only when asked and then loudly, and reports the verification summary a
+ * real tier-2 task's verdict states.
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { VerdictStatement } from '../../domain/dsse';
+import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
+import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
+import { defaultSigningKeyFile } from '../../workers/worker';
+import { arbiter, cliEnv } from '../helpers/cli';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { opensshLineOf } from '../helpers/python';
+import { testStack } from '../helpers/stack';
+import { runToEnd } from '../helpers/tasks';
+import { tempDir } from '../helpers/temp';
+import { sha256 } from '../governance/helpers';
+
+const POLICY = 'version: 1\n';
+
+describe('arbiter verdict verify: a trust root and a SLSA verification summary', function () {
+  this.timeout(120_000);
+  const dir = tempDir('arbiter-verify-');
+  let task: string;
+  let repo: string;
+  let base: string;
+  let workerKey: string;
+  let envelopeFile: string;
+  let startedAt: number;
+
+  before(async () => {
+    const tenant = uniqueId('verify');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    repo = makeRepo({ 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': POLICY });
+    base = gitIn(repo, 'rev-parse', 'HEAD');
+    const spec = specYaml({ risk_tier: 2, contracts: [{ name: 'api', type: 'api' }] });
+    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: spec, repoPath: repo };
+    startedAt = Date.now();
+    const final = await runToEnd(input);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    task = `${tenant}/${input.taskId}`;
+    workerKey = `${defaultSigningKeyFile(testStack().home)}.pub`;
+    const shown = await arbiter(['verdict', 'show', task], cliEnv());
+    envelopeFile = path.join(dir, 'verdict.json');
+    writeFileSync(envelopeFile, shown.stdout);
+  });
+
+  /** A CLI environment with a fresh ARBITER_HOME (no keyring) whose worker signing key is the stack's. */
+  function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return { ...cliEnv(), ARBITER_SIGNING_KEY_FILE: defaultSigningKeyFile(testStack().home), ...extra };
+  }
+
+  function otherKey(): string {
+    const file = path.join(dir, `${uniqueId('other')}.pub`);
+    writeFileSync(file, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
+    return file;
+  }
+
+  it('with no trusted key it refuses, says how to trust one, and never falls back to the worker key beside it', async () => {
+    const e = env();
+    const res = await arbiter(['verdict', 'verify', task], e);
+    assert.equal(res.code, 1, res.stdout);
+    assert.equal(res.stdout, '');
+    const keyring = path.join(String(e.ARBITER_HOME), 'trusted-keys');
+    assert.match(res.stderr, new RegExp(`no trusted key: ${keyring} is missing or empty`));
+    assert.match(res.stderr, /pass --key FILE .* --trust-worker-key/);
+    assert.equal(existsSync(keyring), false, 'nothing was pinned');
+    const fromFile = await arbiter(['verdict', 'verify', envelopeFile], e);
+    assert.equal(fromFile.code, 1);
+  });
+
+  it('refuses a genuine verdict when the trusted key is another one, from --key or from the keyring', async () => {
+    const viaKey = await arbiter(['verdict', 'verify', task, '--key', otherKey()], env());
+    assert.equal(viaKey.code, 1);
+    assert.match(viaKey.stderr, /verdict INVALID:\n {2}- signed by ed25519:\S+, which is not a trusted key/);
+    const keyring = path.join(dir, uniqueId('ring'));
+    writeFileSync(keyring, readFileSync(otherKey()));
+    const viaRing = await arbiter(['verdict', 'verify', envelopeFile], env({ ARBITER_TRUSTED_KEYS: keyring }));
+    assert.equal(viaRing.code, 1);
+    assert.match(viaRing.stderr, /which is not a trusted key/);
+  });
+
+  it('refuses a verdict an attacker re-signed with their own key, though the operator trusts both ids it names', async () => {
+    const envelope = JSON.parse(readFileSync(envelopeFile, 'utf8'));
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as VerdictStatement;
+    statement.predicate[ARBITER_EVIDENCE_FIELD].agentId = 'someone-else';
+    const attacker = createVerdictSigner(generateKeyPairSync('ed25519').privateKey);
+    const forged = JSON.parse(attacker.signStatement(statement).envelope);
+    forged.signatures[0].keyid = envelope.signatures[0].keyid;
+    const file = path.join(dir, 'forged.json');
+    writeFileSync(file, JSON.stringify(forged));
+    const res = await arbiter(['verdict', 'verify', file, '--key', workerKey], env());
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /signature does not verify/);
+  });
+
+  it('refuses a summary that disagrees with its evidence, even signed by a trusted key', async () => {
+    const envelope = JSON.parse(readFileSync(envelopeFile, 'utf8'));
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as VerdictStatement;
+    statement.predicate[ARBITER_EVIDENCE_FIELD].outcome = 'FAIL';
+    const keyFile = path.join(dir, uniqueId('k'), 'k.pem');
+    const signer = createVerdictSigner(loadOrCreateSigningKey(keyFile));
+    const file = path.join(dir, 'inconsistent.json');
+    writeFileSync(file, signer.signStatement(statement).envelope);
+    const res = await arbiter(['verdict', 'verify', file, '--key', `${keyFile}.pub`], env());
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /verificationResult is "PASSED", expected "FAILED"/);
+    assert.match(res.stderr, /verifiedLevels is \["CAWS_TIER_2"\], expected \["FAILED"\]/);
+  });
+
+  it('accepts the worker key given as an OpenSSH ssh-ed25519 line, and refuses a private key given as --key', async () => {
+    const sshFile = path.join(dir, 'worker.ssh.pub');
+    writeFileSync(sshFile, `${await opensshLineOf(workerKey, 'arbiter-worker')}\n`);
+    const res = await arbiter(['verdict', 'verify', task, '--key', otherKey(), '--key', sshFile, '--json'], env());
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(JSON.parse(res.stdout).trustedKey, `${sshFile}:1`);
+    const priv = await arbiter(['verdict', 'verify', task, '--key', defaultSigningKeyFile(testStack().home)], env());
+    assert.equal(priv.code, 1);
+    assert.match(priv.stderr, /expected a PEM public key/);
+    const missing = await arbiter(['verdict', 'verify', task, '--key', path.join(dir, 'no-such.pub')], env());
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /key file '.*no-such\.pub' does not exist/);
+  });
+
+  it('accepts a key from the pinned keyring, comments and both formats, and refuses a keyring with a bad line', async () => {
+    const keyring = path.join(dir, uniqueId('ring'));
+    const ring = `# verdict signers\n${await opensshLineOf(otherKey(), 'old')}\n\n# the worker\n${readFileSync(workerKey, 'utf8')}`;
+    writeFileSync(keyring, ring);
+    const res = await arbiter(['verdict', 'verify', task, '--json'], env({ ARBITER_TRUSTED_KEYS: keyring }));
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(JSON.parse(res.stdout).trustedKey, `${keyring}:5`);
+    writeFileSync(keyring, `${ring}ssh-ed25519 not-base64!\n`);
+    const bad = await arbiter(['verdict', 'verify', task], env({ ARBITER_TRUSTED_KEYS: keyring }));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, new RegExp(`${keyring}:8: not an 'ssh-ed25519 <base64> \\[comment\\]' line`));
+  });
+
+  it('--trust-worker-key pins the worker key into the keyring under a loud banner, once', async () => {
+    const e = env();
+    const keyring = path.join(String(e.ARBITER_HOME), 'trusted-keys');
+    const first = await arbiter(['verdict', 'verify', task, '--trust-worker-key'], e);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /!!!!\n!! TRUST ON FIRST USE: this worker key is now trusted/);
+    const keyId = JSON.parse(readFileSync(envelopeFile, 'utf8')).signatures[0].keyid as string;
+    assert.ok(first.stderr.includes(keyId), 'the banner names the key id');
+    assert.ok(first.stderr.includes(keyring), 'and the keyring');
+    assert.match(readFileSync(keyring, 'utf8'), /^ssh-ed25519 AAAA\S+ arbiter-worker-key pinned-on-first-use \S+\n$/);
+    const later = await arbiter(['verdict', 'verify', task], e);
+    assert.equal(later.code, 0, later.stderr);
+    assert.equal(later.stderr, '', 'once pinned, verification is quiet');
+    const again = await arbiter(['verdict', 'verify', task, '--trust-worker-key'], e);
+    assert.doesNotMatch(again.stderr, /TRUST ON FIRST USE/);
+    assert.match(again.stderr, /already trusted/);
+    const both = await arbiter(['verdict', 'verify', task, '--trust-worker-key', '--key', workerKey], e);
+    assert.equal(both.code, 2, 'pinning and --key together is a usage error');
+  });
+
+  it('reports the verification summary: PASSED at CAWS_TIER_2, the repository at its base, the policy by digest', async () => {
+    const res = await arbiter(['verdict', 'verify', task, '--key', workerKey, '--json'], env());
+    assert.equal(res.code, 0, res.stderr);
+    const out = JSON.parse(res.stdout);
+    const tenant = task.split('/')[0];
+    assert.equal(out.verificationResult, 'PASSED');
+    assert.deepEqual(out.verifiedLevels, ['CAWS_TIER_2']);
+    assert.equal(out.resourceUri, `arbiter://${tenant}/${encodeURIComponent(repo)}@${base}`);
+    assert.deepEqual(out.policy, {
+      uri: `arbiter://${tenant}/${encodeURIComponent(repo)}@${base}#.caws/policy.yaml`,
+      digest: { sha256: sha256(POLICY).slice('sha256:'.length) },
+    });
+    const verified = Date.parse(out.timeVerified);
+    assert.ok(
+      verified >= startedAt - 1000 && verified <= Date.now(),
+      `timeVerified ${out.timeVerified} is during the task`,
+    );
+    const shown = JSON.parse((await arbiter(['verdict', 'show', task, '--json'], env())).stdout);
+    assert.equal(shown.statement.predicateType, 'https://slsa.dev/verification_summary/v1');
+    assert.equal(shown.statement.predicate.verifier.id, 'https://arbiter.dev/verifier');
+    assert.match(shown.statement.predicate.verifier.version.arbiter, /^\d+\.\d+\.\d+/);
+    assert.equal(shown.statement.predicate[ARBITER_EVIDENCE_FIELD].outcome, 'PASS');
+    const human = await arbiter(['verdict', 'verify', task, '--key', workerKey], env());
+    assert.match(human.stdout, new RegExp(`^verdict OK: PASSED CAWS_TIER_2 \\(PASS\\) for ${task} at arbiter://`));
+  });
+});
