@@ -5,7 +5,7 @@
  * arbiter CLI to send or for `temporal workflow update execute --input` to carry.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { sign } from 'node:crypto';
+import { createPublicKey, sign } from 'node:crypto';
 import {
   decisionSigningBytes,
   WAIVER_CLAIM_TYPE,
@@ -14,15 +14,10 @@ import {
   type WaiverClaim,
 } from '../domain/approval';
 import type { WaiverRequest } from '../domain/waiver';
-import {
-  agentEd25519Keys,
-  agentSign,
-  keyIdFromPublicKeyText,
-  keyIdOfRaw,
-  KeyFormatError,
-  privateKeyFromText,
-  rawPublicKey,
-} from '../host/ssh-keys';
+import { KeyFormatError } from '../domain/errors';
+import { keyIdOf } from '../host/signing';
+import { agentEd25519Keys, agentSign, keyIdOfRaw, privateKeyFromText } from '../host/ssh-keys';
+import { keyIdFromPublicKeyText } from '../host/trust';
 
 /** Signs decision bytes with one key, wherever that key lives. */
 export interface DecisionSigner {
@@ -43,23 +38,24 @@ export async function resolveSigner(
   agentSocket: string | undefined,
 ): Promise<DecisionSigner> {
   if (keyFile) {
-    if (!existsSync(keyFile)) throw new KeyFormatError(`--key '${keyFile}' does not exist`);
+    if (!existsSync(keyFile)) throw new KeyFormatError(keyFile, 'does not exist (--key)');
     const text = readFileSync(keyFile, 'utf8');
     if (/PRIVATE KEY/.test(text)) {
-      const key = privateKeyFromText(text);
-      return { keyId: keyIdOfRaw(rawPublicKey(key)), sign: async (bytes) => sign(null, bytes, key) };
+      const key = privateKeyFromText(text, keyFile);
+      return { keyId: keyIdOf(createPublicKey(key)), sign: async (bytes) => sign(null, bytes, key) };
     }
     if (!agentSocket)
-      throw new KeyFormatError(`--key '${keyFile}' is a public key, and no ssh-agent (SSH_AUTH_SOCK) holds it`);
-    const keyId = keyIdFromPublicKeyText(text);
+      throw new KeyFormatError(keyFile, 'is a public key, and no ssh-agent (SSH_AUTH_SOCK) is there to sign with it');
+    const keyId = keyIdFromPublicKeyText(text, keyFile);
     return agentSigner(agentSocket, Buffer.from(keyId.slice('ed25519:'.length), 'base64'));
   }
   if (!agentSocket)
-    throw new KeyFormatError('no key to sign with: pass --key FILE, or run an ssh-agent holding your key');
+    throw new KeyFormatError('--key', 'no key to sign with: pass --key FILE, or run an ssh-agent holding your key');
   const keys = await agentEd25519Keys(agentSocket);
   if (keys.length !== 1)
     throw new KeyFormatError(
-      `ssh-agent holds ${keys.length} ed25519 keys: pass --key with the .pub of the one registered for you`,
+      'ssh-agent',
+      `it holds ${keys.length} ed25519 keys: pass --key with the .pub of the one registered for you`,
     );
   return agentSigner(agentSocket, keys[0]);
 }
@@ -98,9 +94,8 @@ export async function signDecision(claim: WaiverClaim, signer: DecisionSigner): 
 
 /** The key id a public key file registers (`approvers add`); a private key is refused so it is never copied around. */
 export function keyIdOfPublicKeyFile(file: string): string {
-  if (!existsSync(file)) throw new KeyFormatError(`--key '${file}' does not exist`);
+  if (!existsSync(file)) throw new KeyFormatError(file, 'does not exist (--key)');
   const text = readFileSync(file, 'utf8');
-  if (/PRIVATE KEY/.test(text))
-    throw new KeyFormatError(`--key '${file}' is a private key: register the public key (.pub) only`);
-  return keyIdFromPublicKeyText(text);
+  if (/PRIVATE KEY/.test(text)) throw new KeyFormatError(file, 'is a private key: register the public key (.pub) only');
+  return keyIdFromPublicKeyText(text, file);
 }

@@ -153,3 +153,51 @@ export function decisionProblem(signed: SignedDecision, ctx: DecisionContext): s
     return `key ${signed.keyId} has already approved this waiver; a second approval needs a distinct key`;
   return undefined;
 }
+
+/** What a verdict's evidence says about the run its approvals must name. */
+export interface ApprovedRun {
+  tenantId: string;
+  taskId: string;
+  specId: string;
+  outcome: string;
+  run: { runId: string };
+  diff: { treeId: string; digest: string };
+  approvals?: readonly SignedDecision[];
+}
+
+/**
+ * Each way a verdict's approvals fail to prove its waiver, for every reader of a verdict
+ * (`verdict verify`, delivery): a WAIVED verdict needs at least one; each must be a valid
+ * signature over an approval of this very run, tree and patch, and no key may count twice.
+ */
+export function approvalProblems(evidence: ApprovedRun): string[] {
+  const approvals = evidence.approvals ?? [];
+  const problems: string[] = [];
+  if (evidence.outcome === 'WAIVED' && approvals.length === 0)
+    problems.push('the verdict is WAIVED but carries no signed approval');
+  const seen = new Set<string>();
+  for (const raw of approvals) {
+    const parsed = SignedDecisionSchema.safeParse(raw);
+    const who = `the approval by ${String(raw?.claim?.approver)} (${String(raw?.keyId)})`;
+    if (!parsed.success) {
+      problems.push(`${who} is malformed`);
+      continue;
+    }
+    const a = parsed.data;
+    if (a.claim.decision !== 'approve') problems.push(`${who} is a ${a.claim.decision}, not an approval`);
+    if (!signatureValid(a)) problems.push(`${who}: the signature does not verify`);
+    const mismatch = requestMismatch(requestTermsOf(a.claim), {
+      ...requestTermsOf(a.claim),
+      tenantId: evidence.tenantId,
+      taskId: evidence.taskId,
+      runId: evidence.run.runId,
+      specId: evidence.specId,
+      treeId: evidence.diff.treeId,
+      patchDigest: evidence.diff.digest,
+    });
+    if (mismatch) problems.push(`${who}: ${mismatch.replace('the pending waiver', 'the verdict')}`);
+    if (seen.has(a.keyId)) problems.push(`${who}: the key ${a.keyId} approved twice`);
+    seen.add(a.keyId);
+  }
+  return problems;
+}

@@ -1,9 +1,10 @@
 /**
  * Whether a signed statement is a well-formed Arbiter verdict whose summary says what its
  * evidence says. A signature proves who wrote the bytes, not that the summary a consumer reads
- * (PASSED, the level, the resource) agrees with the gates underneath; this does, for every
- * reader of a verdict: `arbiter verdict verify` and delivery.
+ * (PASSED, the level, the resource) agrees with the gates underneath, nor that a waiver was
+ * approved by anyone; this does, for every reader of a verdict: `arbiter verdict verify` and delivery.
  */
+import { approvalProblems } from './approval';
 import { verdictEvidence, verdictSubjects, VERDICT_PREDICATE_TYPE, type VerdictStatement } from './dsse';
 import { canonicalJson, type VerdictPayload } from './verdict';
 import {
@@ -58,7 +59,7 @@ export function statementProblems(statement: Partial<VerdictStatement> | undefin
     problems.push(
       `resourceUri '${summary.resourceUri}' is not a repository of ${evidence.tenantId} at ${evidence.baseCommit}`,
     );
-  problems.push(...policyProblems(summary, evidence, resource?.repo));
+  problems.push(...policyProblems(summary, evidence, resource?.repo), ...approvalProblems(evidence));
   return problems;
 }
 

@@ -14,6 +14,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { KeyFileMissingError, KeyFormatError } from '../domain/errors';
 import { keyIdOf, publicKeyFromKeyId } from './signing';
+import { keyIdOfRaw, rawFromSshBlob, sshBlobOfRaw } from './ssh-keys';
 
 /** One trusted key and where it was read. */
 export interface TrustedKey {
@@ -28,24 +29,13 @@ const SSH_ED25519 = 'ssh-ed25519';
 const PEM_BEGIN = '-----BEGIN PUBLIC KEY-----';
 const PEM_END = '-----END PUBLIC KEY-----';
 
-/** The OpenSSH wire string at `at`: a big-endian uint32 length, then the bytes. */
-function sshString(blob: Buffer, at: number): { value: Buffer; next: number } | undefined {
-  if (at + 4 > blob.length) return undefined;
-  const end = at + 4 + blob.readUInt32BE(at);
-  return end > blob.length ? undefined : { value: blob.subarray(at + 4, end), next: end };
-}
-
 function sshKeyId(line: string, source: string): TrustedKey {
   const [type, b64, ...comment] = line.trim().split(/\s+/);
   const blob = Buffer.from(b64 ?? '', 'base64');
   if (type !== SSH_ED25519 || !b64 || blob.toString('base64') !== b64)
     throw new KeyFormatError(source, `not an '${SSH_ED25519} <base64> [comment]' line`);
-  const name = sshString(blob, 0);
-  const key = name && sshString(blob, name.next);
-  if (!key || name.value.toString() !== SSH_ED25519 || key.value.length !== 32 || key.next !== blob.length)
-    throw new KeyFormatError(source, 'the ssh-ed25519 key blob is malformed (expected its type and a 32-byte key)');
   return {
-    keyId: `ed25519:${key.value.toString('base64')}`,
+    keyId: keyIdOfRaw(rawFromSshBlob(blob, source)),
     source,
     ...(comment.length ? { comment: comment.join(' ') } : {}),
   };
@@ -109,16 +99,10 @@ export function loadKeyring(file: string): TrustedKey[] {
   return existsSync(file) ? parseKeyring(readFileSync(file, 'utf8'), file) : [];
 }
 
-function lengthPrefixed(bytes: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(bytes.length);
-  return Buffer.concat([len, bytes]);
-}
-
 /** `ssh-ed25519 <blob> [comment]` for a key id: the one-line form a keyring stores. */
 export function sshPublicKeyLine(keyId: string, comment = ''): string {
   const raw = publicKeyFromKeyId(keyId).export({ type: 'spki', format: 'der' }).subarray(-32);
-  const blob = Buffer.concat([lengthPrefixed(Buffer.from(SSH_ED25519)), lengthPrefixed(raw)]);
+  const blob = sshBlobOfRaw(raw);
   const note = comment.replace(/\s+/g, ' ').trim();
   return `${SSH_ED25519} ${blob.toString('base64')}${note ? ` ${note}` : ''}`;
 }

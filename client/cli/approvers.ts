@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { listApprovers, revokeApprover, upsertApprover } from '../../db/waivers';
-import { KeyFormatError } from '../../host/ssh-keys';
+import { KeyFormatError } from '../../domain/errors';
 import { ArbiterClient } from '../arbiter-client';
 import { keyIdOfPublicKeyFile } from '../approvals';
 import { loadClientConfig } from '../config';

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { ZodError } from 'zod';
 import { durationHours } from '../../domain/waiver';
 import { zodProblems } from '../../domain/zod-issues';
-import { KeyFormatError } from '../../host/ssh-keys';
+import { KeyFormatError } from '../../domain/errors';
 import { ArbiterClient } from '../arbiter-client';
 import { decisionClaim, resolveSigner, signDecision, type DecisionTerms } from '../approvals';
 import { loadClientConfig } from '../config';

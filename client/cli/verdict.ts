@@ -60,13 +60,25 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
     resourceUri: summary?.resourceUri,
     timeVerified: summary?.timeVerified,
     policy: summary?.policy,
+    approvedBy: (evidence?.approvals ?? []).map((a) => ({
+      approver: a.claim.approver,
+      keyId: a.keyId,
+      reasonCode: a.claim.reasonCode,
+      expiresAt: a.claim.expiresAt,
+    })),
     problems,
   };
   if (opts.json) printJson(result);
   else if (result.ok)
     process.stdout.write(
       `verdict OK: ${result.verificationResult} ${result.verifiedLevels?.join(',')} (${result.outcome}) for ` +
-        `${result.tenantId}/${result.taskId} at ${result.resourceUri}, signed by ${check.keyId} (trusted: ${result.trustedKey})\n`,
+        `${result.tenantId}/${result.taskId} at ${result.resourceUri}, signed by ${check.keyId} (trusted: ${result.trustedKey})\n` +
+        result.approvedBy
+          .map(
+            (a) =>
+              `  waiver approved by ${a.approver} with ${a.keyId} (${a.reasonCode}, until ${a.expiresAt}): signature valid\n`,
+          )
+          .join(''),
     );
   else process.stderr.write(`verdict INVALID:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
   return result.ok ? EXIT.ok : EXIT.failed;

@@ -5,8 +5,9 @@
  * check and not a broken fixture.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import {
+  approvalProblems,
   decisionProblem,
   decisionSigningBytes,
   signatureValid,
@@ -17,7 +18,7 @@ import {
 } from '../../domain/approval';
 import { base64Bytes } from '../../domain/base64';
 import { waiverUseProblem, type StoredWaiverTerms } from '../../domain/waiver';
-import { keyIdOfRaw, rawPublicKey } from '../../host/ssh-keys';
+import { keyIdOf } from '../../host/signing';
 
 const NOW = Date.parse('2026-11-30T12:00:00Z');
 const TERMS = {
@@ -33,7 +34,7 @@ const TERMS = {
 
 function keyPair(): { privateKey: KeyObject; keyId: string } {
   const { privateKey } = generateKeyPairSync('ed25519');
-  return { privateKey, keyId: keyIdOfRaw(rawPublicKey(privateKey)) };
+  return { privateKey, keyId: keyIdOf(createPublicKey(privateKey)) };
 }
 
 function signed(key: { privateKey: KeyObject; keyId: string }, over: Partial<WaiverClaim> = {}): SignedDecision {
@@ -93,6 +94,28 @@ describe('domain: signed waiver decisions', () => {
     for (const [decision, over, pattern] of cases) assert.match(decisionProblem(decision, ctx(over)) ?? '', pattern);
     const forged = { ...signed(alice), signature: signed(mallory).signature };
     assert.match(decisionProblem(forged, ctx()) ?? '', /the signature does not verify/);
+  });
+
+  it("a verdict's approvals must prove its waiver: present when WAIVED, valid, for its run, tree and patch, one per key", () => {
+    const evidence = {
+      tenantId: 'acme',
+      taskId: 'T-1',
+      specId: 'FEAT-1',
+      outcome: 'WAIVED',
+      run: { runId: 'run-1' },
+      diff: { treeId: TERMS.treeId, digest: TERMS.patchDigest },
+      approvals: [signed(alice)],
+    };
+    assert.deepEqual(approvalProblems(evidence), []);
+    assert.match(approvalProblems({ ...evidence, approvals: [] }).join(), /WAIVED but carries no signed approval/);
+    assert.match(approvalProblems({ ...evidence, run: { runId: 'run-2' } }).join(), /the verdict's runId is "run-2"/);
+    assert.match(
+      approvalProblems({ ...evidence, diff: { ...evidence.diff, treeId: 'c'.repeat(40) } }).join(),
+      /treeId/,
+    );
+    const forged = { ...signed(alice), claim: { ...signed(alice).claim, reasonCode: 'security_patch' as const } };
+    assert.match(approvalProblems({ ...evidence, approvals: [forged] }).join(), /the signature does not verify/);
+    assert.match(approvalProblems({ ...evidence, approvals: [signed(alice), signed(alice)] }).join(), /approved twice/);
   });
 
   it('a waiver named by a spec must be active, unexpired, for this spec and the budget, and unused by another run', () => {

@@ -25,6 +25,7 @@ import {
 import { arbiter, cliEnv, temporalWorkflow } from '../helpers/cli';
 import { testStack } from '../helpers/stack';
 import { tempDir } from '../helpers/temp';
+import { defaultSigningKeyFile } from '../../workers/worker';
 import { waitFor, waitForState } from '../helpers/wait';
 import { taskWorkflowId } from '../../temporal-config';
 
@@ -150,6 +151,14 @@ describe('governance: signed approvals cannot be forged, replayed or mis-bound',
       );
       assert.equal(ok, true, `${a.claim.approver}'s signature verifies with node:crypto`);
     }
+    const workerKey = `${defaultSigningKeyFile(stack.home)}.pub`;
+    const verified = await arbiter(
+      ['verdict', 'verify', `${input.tenantId}/${input.taskId}`, '--key', workerKey],
+      env(),
+    );
+    assert.equal(verified.code, 0, verified.stderr);
+    for (const key of [keys.alice, keys.bob])
+      assert.ok(verified.stdout.includes(`waiver approved by ${key.name} with ${key.keyId}`), verified.stdout);
   });
 
   it("signs with the approver's ssh-agent when no key file is given; the private key never leaves the agent", async () => {

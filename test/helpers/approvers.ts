@@ -14,7 +14,7 @@ import { describeError } from '../../client/cli/main';
 import { taskWorkflowId } from '../../temporal-config';
 import { approveWaiverUpdate, rejectWaiverUpdate } from '../../workflows/definitions';
 import { upsertApprover } from '../../db/waivers';
-import { keyIdFromPublicKeyText } from '../../host/ssh-keys';
+import { keyIdFromPublicKeyText } from '../../host/trust';
 import { stringify } from 'yaml';
 import { addScriptedAgent, makeRepo, specYaml, uniqueId } from './fixtures';
 import { testStack } from './stack';
