@@ -17,10 +17,15 @@ const ClientEnvSchema = WorkerEnvSchema.extend({
   ARBITER_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
 });
 
-/** What `arbiter start` writes so other commands can find the local stack. */
+/**
+ * What `arbiter start` writes (0600) so other commands can find the local stack: the CLI's
+ * login role (`databaseUrl`, granted the default tenant), the in-process worker's, and the owner's.
+ */
 export interface LocalStackInfo {
   temporalAddress: string;
   databaseUrl: string;
+  workerDatabaseUrl?: string;
+  adminDatabaseUrl?: string;
   uiUrl?: string;
 }
 
@@ -60,6 +65,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     ...workerConfigFromEnv(e, env, cwd, {
       temporalAddress: local?.temporalAddress ?? '127.0.0.1:7233',
       databaseUrl: local?.databaseUrl,
+      adminDatabaseUrl: local?.adminDatabaseUrl,
     }),
     defaultTenant: e.ARBITER_TENANT,
     localPorts: { temporal: e.ARBITER_TEMPORAL_PORT, ui: e.ARBITER_UI_PORT, postgres: e.ARBITER_PG_PORT },

@@ -29,7 +29,8 @@ export interface LocalPorts {
 /** A running stack. */
 export interface LocalStack {
   info: LocalStackInfo;
-  database: Database;
+  /** The owner's connection: registrations (agents, repositories) and grants. */
+  adminDatabase: Database;
   worker: ArbiterWorker;
   stop(): Promise<void>;
 }
@@ -72,7 +73,7 @@ export async function startLocalStack(
       worker.shutdown();
       await running;
     });
-    return { info, database, worker, stop };
+    return { info, adminDatabase: database, worker, stop };
   } catch (err) {
     await stop();
     throw err;

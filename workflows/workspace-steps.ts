@@ -75,9 +75,9 @@ export async function buildWorkspace(
   validated: ValidateSpecResult,
   agentId: string,
 ): Promise<{ workspace: Workspace; run: AgentRunResult }> {
-  const { tenantId, taskId, repoPath, baseRef } = task.input;
+  const { tenantId, taskId, baseRef } = task.input;
   const prepare = async () => {
-    const ws = await prepareWorkspace({ tenantId, taskId, repoPath, baseRef });
+    const ws = await prepareWorkspace({ tenantId, taskId, repoPath: task.repoPath, baseRef });
     task.recordWorkspace(ws);
     return ws;
   };

@@ -11,6 +11,7 @@ import { registerDoctorCommand } from './doctor';
 import { EXIT, UsageError } from './output';
 import { registerExportCommand } from './export';
 import { registerProvenanceCommands } from './provenance';
+import { registerRepoAndTenantCommands } from './repos';
 import { registerVerdictCommands } from './verdict';
 import { registerWaiverCommands } from './waivers';
 import { registerSandboxCommands } from './sandbox';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerVerdictCommands(program, run);
   registerProvenanceCommands(program, run);
   registerWaiverCommands(program, run);
+  registerRepoAndTenantCommands(program, run);
   return program;
 }
 

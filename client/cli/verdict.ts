@@ -8,26 +8,19 @@ import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { keyIdOf, verifyEnvelope } from '../../host/signing';
-import { openDatabase } from '../../db/client';
 import { currentVerdict } from '../../db/verdicts';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { loadClientConfig } from '../config';
 import { EXIT, printJson, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
+import { withTenantDb } from './with-db';
 
 async function verdictOf(task: string, tenant: string | undefined) {
   const config = loadClientConfig();
   const ref = parseTaskArg(task, tenant ?? config.defaultTenant);
-  if (!config.databaseUrl)
-    throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
-  const database = openDatabase(config.databaseUrl, { max: 1 });
-  try {
-    const row = await currentVerdict(database.db, ref.tenantId, ref.taskId);
-    if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}`);
-    return row;
-  } finally {
-    await database.close();
-  }
+  const row = await withTenantDb(ref.tenantId, (db) => currentVerdict(db, ref.tenantId, ref.taskId));
+  if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}`);
+  return row;
 }
 
 function trustedKeyIds(keyFile: string | undefined): string[] {

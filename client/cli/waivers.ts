@@ -11,7 +11,7 @@ import { ArbiterClient } from '../arbiter-client';
 import { loadClientConfig } from '../config';
 import { EXIT, printRows, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
-import { withDb } from './with-db';
+import { withDb, withTenantDb } from './with-db';
 
 type Run = (fn: () => Promise<number>) => Promise<void>;
 
@@ -96,7 +96,7 @@ export function registerWaiverCommands(program: Command, run: Run): void {
     .option('--json')
     .action((o: { tenant: string; json?: boolean }) =>
       run(() =>
-        withDb(async (db) => {
+        withTenantDb(o.tenant, async (db) => {
           const shown = await listWaivers(db, o.tenant);
           printRows(
             shown,

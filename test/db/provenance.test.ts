@@ -8,7 +8,7 @@ import { and, eq } from 'drizzle-orm';
 import { appendProvenance, runEventKey, verifyProvenance } from '../../db/provenance';
 import { provenanceEvents } from '../../db/schema';
 import { arbiter } from '../helpers/cli';
-import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 
 async function chain(tenantId: string, n: number) {
@@ -27,7 +27,12 @@ describe('provenance chain', function () {
     const stack = testStack();
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo() };
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repo: await registerRepo(tenant),
+    };
     const { runId } = await stack.client.submit(input);
     assert.equal((await stack.client.watch(input, undefined, 200)).state, 'COMPLETED');
     await appendProvenance(stack.database.db, {

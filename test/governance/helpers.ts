@@ -14,7 +14,7 @@ import type { ScriptedStep } from '../../domain/agent';
 import type { DeliverChangeInput, DiffSummary, IssueVerdictInput, PolicyProvenance } from '../../domain/activity-io';
 import type { GateResult, TaskInput, TaskSnapshot } from '../../domain/task';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { addScriptedAgent, gitIn, makeRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, makeRepo, registerRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
 import { runToEnd } from '../helpers/tasks';
 
 /** The verdict statement's predicate, as `arbiter verdict show --json` prints it. */
@@ -91,7 +91,7 @@ export async function runTask(attack: Attack): Promise<TaskRunResult> {
     tenantId: tenant,
     taskId: uniqueId('task'),
     specYaml: specYaml(attack.spec ?? {}),
-    repoPath: repo,
+    repo: await registerRepo(tenant, repo),
     ...(attack.gates ? { gates: attack.gates } : {}),
     ...(attack.baseRef ? { baseRef: attack.baseRef } : {}),
   };

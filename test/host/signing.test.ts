@@ -17,7 +17,7 @@ import {
 import { verdictStatement } from '../../domain/dsse';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter } from '../helpers/cli';
-import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { SAMPLE_VERDICT_PAYLOAD } from '../helpers/verdicts';
@@ -97,7 +97,12 @@ describe('signed verdicts', function () {
     const stack = testStack();
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo() };
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repo: await registerRepo(tenant),
+    };
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED');
     const env = { DATABASE_URL: stack.databaseUrl, ARBITER_HOME: stack.home, TEMPORAL_ADDRESS: stack.address };

@@ -15,7 +15,7 @@ import type { TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { approveWaiverUpdate } from '../../workflows/definitions';
 import { arbiter } from '../helpers/cli';
-import { addScriptedAgent, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { waitFor, waitForState } from '../helpers/wait';
 
@@ -40,7 +40,7 @@ async function awaitingWaiver(options: { tier1?: boolean; windowHours?: number }
     tenantId: tenant,
     taskId: uniqueId('task'),
     specYaml: specYaml(options.tier1 ? TIER1_SPEC : {}),
-    repoPath: repo,
+    repo: await registerRepo(tenant, repo),
   };
   await stack.client.submit(input);
   const waiting = await waitForState(input, (s) => s.subState === 'awaiting_waiver');
