@@ -118,11 +118,7 @@ async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run:
       ['base commit', verdict?.baseCommit, input.baseCommit],
       ['tree', verdict?.diff?.treeId, input.treeId],
       ['patch digest', verdict?.diff?.digest, input.patchDigest],
-      [
-        'resource',
-        check.statement?.predicate?.resourceUri,
-        resourceUri(input.tenantId, input.repoPath, input.baseCommit),
-      ],
+      ['resource', check.statement?.predicate?.resourceUri, resourceUri(input.tenantId, input.repo, input.baseCommit)],
     ]),
   ];
 }

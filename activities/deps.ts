@@ -3,6 +3,7 @@ import type { Db } from '../db/client';
 import type { BreakerPolicy } from '../db/agent-stats';
 import type { SandboxConfig } from '../host/sandbox/config';
 import type { VerdictSigner } from '../host/signing';
+import type { TemporalProfile } from '../temporal-config/connection';
 
 /** Shared dependencies of Arbiter's activities. */
 export interface ActivityDeps {
@@ -27,4 +28,9 @@ export interface ActivityDeps {
   secretEnv: (name: string) => string | undefined;
   /** Signs verdicts; its key id is published in every envelope. */
   signer: VerdictSigner;
+  /**
+   * The worker's namespace and tenant mapping: a task whose run is in another namespace than its
+   * tenant's is refused. Absent (tests driving activities directly): not checked.
+   */
+  temporal?: Pick<TemporalProfile, 'namespace' | 'tenantNamespaces'>;
 }

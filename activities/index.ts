@@ -10,6 +10,7 @@ import type { ActivityDeps } from './deps';
 import { createDeliveryActivities } from './delivery';
 import { createFeedbackActivities } from './feedback';
 import { createRepoPolicyActivities } from './repo-policy';
+import { createRepoActivities } from './repos';
 import { createRoutingActivities } from './routing';
 import { createCommandRunner } from '../host/sandbox/commands';
 import { createFileTools } from '../host/sandbox/file-tools';
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createTransitionActivities(deps),
     ...createSpecActivities(),
     ...createRoutingActivities(deps),
+    ...createRepoActivities(deps),
     ...createRepoPolicyActivities(),
     ...createWorkspaceActivities(deps),
     ...createAgentActivities(deps, tools, runCommand),

@@ -24,7 +24,7 @@ import {
   taskWorkflowId,
   type TaskRef,
 } from '../temporal-config';
-import { connectionOptions, type TemporalProfile } from '../temporal-config/connection';
+import { connectionOptions, namespaceForTenant, type TemporalProfile } from '../temporal-config/connection';
 import { zodProblems } from '../domain/zod-issues';
 import type { SignedDecision } from '../domain/approval';
 import type { WaiverDecisionResult } from '../domain/waiver';
@@ -50,6 +50,14 @@ export class TaskNotFoundError extends Error {
   constructor(public readonly workflowId: string) {
     super(`no task with workflow id '${workflowId}'`);
     this.name = 'TaskNotFoundError';
+  }
+}
+
+/** ARBITER_TENANT_NAMESPACES names other tenants only: this one has no namespace to run in. */
+export class TenantNamespaceUnknownError extends Error {
+  constructor(public readonly tenantId: string) {
+    super(`tenant '${tenantId}' has no Temporal namespace in ARBITER_TENANT_NAMESPACES`);
+    this.name = 'TenantNamespaceUnknownError';
   }
 }
 
@@ -96,42 +104,67 @@ function stateEndedEarlier(err: unknown): string | undefined {
 
 /**
  * Refuses, before anything reaches Temporal, submitter gates named like the repository policy's
- * gates — when the repository is on this machine. A policy that cannot be read here is left to
- * the workflow, which checks again and fails the task naming the clash.
+ * gates — when the caller knows where the registered repository is on this machine. A policy
+ * that cannot be read here is left to the workflow, which checks again and fails the task naming the clash.
  */
-async function refuseClashingGates(input: ParsedTaskInput): Promise<void> {
-  if (input.gates.length === 0 || !existsSync(input.repoPath)) return;
-  const trusted = await loadTrustedPolicy(input.repoPath).catch(() => undefined);
+async function refuseClashingGates(input: ParsedTaskInput, localRepoPath: string | undefined): Promise<void> {
+  if (input.gates.length === 0 || !localRepoPath || !existsSync(localRepoPath)) return;
+  const trusted = await loadTrustedPolicy(localRepoPath).catch(() => undefined);
   const clashes = trusted ? gateNameClashes(input.gates, trusted.policy) : [];
   if (clashes.length) throw new InvalidTaskInputError(clashes.map((c) => `gates: ${c}`));
 }
 
-/** A connected Arbiter client. */
+/**
+ * A connected Arbiter client. Each tenant's tasks live in the namespace the profile maps it to
+ * (`tenantNamespaces`), so every call picks its namespace from the task's tenant.
+ */
 export class ArbiterClient {
+  private readonly byNamespace = new Map<string, Client>();
+
   private constructor(
     readonly temporal: Client,
     private readonly connection: Connection,
     readonly taskQueue: string,
-  ) {}
+    private readonly profile: TemporalProfile,
+  ) {
+    this.byNamespace.set(profile.namespace, temporal);
+  }
 
   /** Connects to Temporal with the given profile. */
   static async connect(profile: TemporalProfile, options: { taskQueue?: string } = {}): Promise<ArbiterClient> {
     const connection = await Connection.connect(connectionOptions(profile));
     const client = new Client({ connection, namespace: profile.namespace });
-    return new ArbiterClient(client, connection, options.taskQueue ?? DEFAULT_TASK_QUEUE);
+    return new ArbiterClient(client, connection, options.taskQueue ?? DEFAULT_TASK_QUEUE, profile);
   }
 
-  /** Starts the task, or attaches to the run that already has its workflow id. */
-  async submit(raw: TaskInput): Promise<Submission> {
+  /** The Temporal client of the namespace that serves `tenantId`. */
+  forTenant(tenantId: string): Client {
+    const namespace = namespaceForTenant(this.profile, tenantId);
+    if (!namespace) throw new TenantNamespaceUnknownError(tenantId);
+    let client = this.byNamespace.get(namespace);
+    if (!client) {
+      client = new Client({ connection: this.connection, namespace });
+      this.byNamespace.set(namespace, client);
+    }
+    return client;
+  }
+
+  /**
+   * Starts the task, or attaches to the run that already has its workflow id. `localRepoPath`,
+   * when the caller knows where the registered repository is on this machine, lets gate-name
+   * clashes be refused before anything starts; the workflow resolves the name itself regardless.
+   */
+  async submit(raw: TaskInput, options: { localRepoPath?: string } = {}): Promise<Submission> {
     const parsed = TaskInputSchema.safeParse(raw);
     if (!parsed.success) throw new InvalidTaskInputError(zodProblems(parsed.error));
     const input = parsed.data;
     const workflowId = taskWorkflowId(input);
-    const existing = await this.existingRun(workflowId);
+    const temporal = this.forTenant(input.tenantId);
+    const existing = await this.existingRun(temporal, workflowId);
     if (existing) return { workflowId, ...existing, attached: true };
-    await refuseClashingGates(input);
+    await refuseClashingGates(input, options.localRepoPath);
     try {
-      const handle = await this.temporal.workflow.start<typeof taskLifecycle>(TASK_WORKFLOW_TYPE, {
+      const handle = await temporal.workflow.start<typeof taskLifecycle>(TASK_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.taskQueue,
         args: [input],
@@ -146,14 +179,14 @@ export class ArbiterClient {
       return { workflowId, runId: handle.firstExecutionRunId, attached: false };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      const raced = await this.existingRun(workflowId);
+      const raced = await this.existingRun(temporal, workflowId);
       return { workflowId, runId: '', ...raced, attached: true };
     }
   }
 
   /** The latest run under `workflowId`; a closed one says how the task ended (its result's state when it returned one). */
-  private async existingRun(workflowId: string): Promise<ExistingRun | undefined> {
-    const handle = this.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId);
+  private async existingRun(temporal: Client, workflowId: string): Promise<ExistingRun | undefined> {
+    const handle = temporal.workflow.getHandle<typeof taskLifecycle>(workflowId);
     let description;
     try {
       description = await handle.describe();
@@ -166,8 +199,7 @@ export class ArbiterClient {
     try {
       return {
         runId: description.runId,
-        ended: (await this.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, description.runId).result())
-          .state,
+        ended: (await temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, description.runId).result()).state,
       };
     } catch (err) {
       return { runId: description.runId, ended: stateEndedEarlier(err) ?? status };
@@ -178,7 +210,7 @@ export class ArbiterClient {
   async status(ref: TaskRef): Promise<TaskSnapshot> {
     const workflowId = taskWorkflowId(ref);
     try {
-      return await this.temporal.workflow.getHandle(workflowId).query(getStateQuery);
+      return await this.forTenant(ref.tenantId).workflow.getHandle(workflowId).query(getStateQuery);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new TaskNotFoundError(workflowId);
       throw err;
@@ -208,7 +240,7 @@ export class ArbiterClient {
   async cancel(ref: TaskRef, reason = 'cancelled by operator'): Promise<void> {
     const workflowId = taskWorkflowId(ref);
     try {
-      await this.temporal.workflow.getHandle(workflowId).signal(cancelSignal, { reason });
+      await this.forTenant(ref.tenantId).workflow.getHandle(workflowId).signal(cancelSignal, { reason });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new TaskNotFoundError(workflowId);
       throw err;
@@ -218,7 +250,9 @@ export class ArbiterClient {
   /** Sends a signed decision (`approveWaiver` or `rejectWaiver`, as it says); returns where the decision stands. */
   async decideWaiver(ref: TaskRef, signed: SignedDecision): Promise<WaiverDecisionResult> {
     const update = signed.claim.decision === 'approve' ? approveWaiverUpdate : rejectWaiverUpdate;
-    return this.temporal.workflow.getHandle(taskWorkflowId(ref)).executeUpdate(update, { args: [signed] });
+    return this.forTenant(ref.tenantId)
+      .workflow.getHandle(taskWorkflowId(ref))
+      .executeUpdate(update, { args: [signed] });
   }
 
   /**
@@ -228,9 +262,9 @@ export class ArbiterClient {
   async announceApproversChanged(tenantId: string): Promise<number> {
     let told = 0;
     const query = `${ARBITER_STATE.name}="VERIFYING" AND ${TENANT_ID.name}=${JSON.stringify(tenantId)} AND ExecutionStatus="Running"`;
-    for await (const wf of this.temporal.workflow.list({ query })) {
-      await this.temporal.workflow
-        .getHandle(wf.workflowId, wf.runId)
+    for await (const wf of this.forTenant(tenantId).workflow.list({ query })) {
+      await this.forTenant(tenantId)
+        .workflow.getHandle(wf.workflowId, wf.runId)
         .signal(approversChangedSignal)
         .then(
           () => told++,

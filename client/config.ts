@@ -20,10 +20,15 @@ const ClientEnvSchema = WorkerEnvSchema.extend({
   ARBITER_TRUSTED_KEYS: z.string().min(1).optional(),
 });
 
-/** What `arbiter start` writes so other commands can find the local stack. */
+/**
+ * What `arbiter start` writes (0600) so other commands can find the local stack: the CLI's
+ * login role (`databaseUrl`, granted the default tenant), the in-process worker's, and the owner's.
+ */
 export interface LocalStackInfo {
   temporalAddress: string;
   databaseUrl: string;
+  workerDatabaseUrl?: string;
+  adminDatabaseUrl?: string;
   uiUrl?: string;
 }
 
@@ -68,6 +73,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     ...workerConfigFromEnv(e, env, cwd, {
       temporalAddress: local?.temporalAddress ?? '127.0.0.1:7233',
       databaseUrl: local?.databaseUrl,
+      adminDatabaseUrl: local?.adminDatabaseUrl,
     }),
     defaultTenant: e.ARBITER_TENANT,
     trustedKeysFile: path.resolve(cwd, e.ARBITER_TRUSTED_KEYS ?? path.join(home, 'trusted-keys')),

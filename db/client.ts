@@ -20,9 +20,20 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Opens a pool on `url`; connections are made lazily, so this never throws for a down server. */
-export function openDatabase(url: string, options: { max?: number } = {}): Database {
-  const pool = new Pool({ connectionString: url, max: options.max ?? 10 });
+/**
+ * Opens a pool on `url`; connections are made lazily, so this never throws for a down server.
+ * `settings` are sent at connection start (`-c name=value`), so every connection of the pool has
+ * them before its first query; values must be plain (letters, digits, . _ -).
+ */
+export function openDatabase(url: string, options: { max?: number; settings?: Record<string, string> } = {}): Database {
+  const settings = Object.entries(options.settings ?? {});
+  for (const [name, value] of settings)
+    if (!/^[A-Za-z0-9._-]+$/.test(`${name}${value}`)) throw new Error(`setting ${name} must be plain`);
+  const pool = new Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    ...(settings.length ? { options: settings.map(([n, v]) => `-c ${n}=${v}`).join(' ') } : {}),
+  });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   const db = drizzle(pool, { schema });

@@ -414,3 +414,33 @@ export const waiverDecisions = pgTable(
   },
   (t) => [index('waiver_decisions_approver_idx').on(t.tenantId, t.approver, t.createdAt)],
 );
+
+/**
+ * Repositories a tenant's tasks may name. A task carries only the name; the worker resolves it
+ * here under the task's tenant, so no submitter chooses a path on the worker.
+ */
+export const repos = pgTable(
+  'repos',
+  {
+    tenantId: text('tenant_id').notNull(),
+    name: text('name').notNull(),
+    /** Absolute, resolved path of the git repository on the worker hosts. */
+    path: text('path').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+/**
+ * Which database roles may read which tenant through the CLI's role (`arbiter tenants grant`).
+ * Row-level security consults it, so setting `app.tenant_id` to a tenant not granted shows nothing.
+ */
+export const tenantMembers = pgTable(
+  'tenant_members',
+  {
+    roleName: text('role_name').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.roleName, t.tenantId] })],
+);

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { SignedDecisionSchema } from './approval';
 import { TASK_STATES } from './lifecycle';
-import { GateCommandSchema, IdPartSchema, VERDICT_OUTCOMES } from './task';
+import { GateCommandSchema, IdPartSchema, RepoNameSchema, VERDICT_OUTCOMES } from './task';
 import { GATE_MODES, type RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult, VerdictOutcome } from './task';
@@ -83,6 +83,16 @@ export interface PolicyProvenance {
   file: string | null;
   ref: string;
   commit: string;
+}
+
+/** A task's repository name, to be looked up among its tenant's registrations. */
+export const ResolveRepoInput = z.object({ ...TaskKey, repo: RepoNameSchema });
+/** Input of `resolveRepo`. */
+export type ResolveRepoInput = z.input<typeof ResolveRepoInput>;
+/** The registered repository a name stands for: its absolute path on the worker hosts. */
+export interface ResolvedRepo {
+  repo: string;
+  path: string;
 }
 
 /** The target repository whose trusted ref holds the policy. */
@@ -210,6 +220,8 @@ export interface IssuedVerdict {
  */
 export const DeliverChangeInput = z.object({
   ...TaskKey,
+  /** The registered repository name the verdict's resource URI must name. */
+  repo: z.string().min(1),
   repoPath: z.string(),
   baseCommit: GitObjectId,
   treeId: GitObjectId,

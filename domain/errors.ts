@@ -255,6 +255,39 @@ export class DeliveryNotCoveredError extends ApplicationFailure {
   }
 }
 
+/**
+ * The task names a repository its tenant has not registered — unknown, removed, or another
+ * tenant's name. One message for all three: a tenant learns nothing about other tenants' names.
+ */
+export class UnknownRepoError extends ApplicationFailure {
+  static readonly type = 'UnknownRepoError';
+  constructor(tenantId: string, repo: string) {
+    super(
+      ...nonRetryable(
+        `repository '${repo}' is not registered for tenant '${tenantId}' (arbiter repos add --tenant ${tenantId} ${repo} PATH)`,
+        UnknownRepoError.type,
+        [{ tenantId, repo }],
+      ),
+    );
+  }
+}
+
+/**
+ * The task's workflow runs in a namespace other than the one configured for its tenant: someone
+ * with access to one namespace started work for a tenant of another. Refused before any repository is read.
+ */
+export class TenantNamespaceError extends ApplicationFailure {
+  static readonly type = 'TenantNamespaceError';
+  constructor(tenantId: string, actual: string, expected: string) {
+    super(
+      ...nonRetryable(
+        `tenant '${tenantId}' is served in namespace '${expected}', not '${actual}'; the task is refused`,
+        TenantNamespaceError.type,
+      ),
+    );
+  }
+}
+
 /** Type names listed as non-retryable in every activity retry policy, as a second guard. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   SpecInvalidError.type,
@@ -280,4 +313,6 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   TaskAlreadyEndedError.type,
   RecordMismatchError.type,
   DeliveryNotCoveredError.type,
+  UnknownRepoError.type,
+  TenantNamespaceError.type,
 ];

@@ -26,43 +26,57 @@ export const GateCommandSchema = z.object({
 /** A gate command after defaults are applied. */
 export type GateCommand = z.output<typeof GateCommandSchema>;
 
-/** What an application submits. */
-export const TaskInputSchema = z.object({
-  tenantId: IdPartSchema,
-  taskId: IdPartSchema,
-  /** The CAWS working spec, verbatim; validated by the `validateSpec` activity. */
-  specYaml: z
-    .string()
-    .min(1, 'spec is empty')
-    .max(256 * 1024, 'spec is larger than 256 KiB'),
-  /** Absolute path of the target git repository on the worker host. */
-  repoPath: z.string().startsWith('/', 'repoPath must be absolute'),
-  /** Commit-ish the workspace starts from; the target's HEAD when absent. */
-  baseRef: z.string().min(1).optional(),
-  /** Agent the submitter asks for; honoured only when that agent is capable. */
-  agentHint: IdPartSchema.optional(),
-  gates: z
-    .array(GateCommandSchema)
-    .max(20)
-    .default([])
-    .refine((gates) => new Set(gates.map((g) => g.name)).size === gates.length, 'gate names must be unique')
-    .superRefine((gates, ctx) => {
-      gates.forEach((g, i) => {
-        const problem = reservedGateNameProblem(g.name);
-        if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem, path: [i, 'name'] });
-      });
-    }),
-  /**
-   * Which CAWS format the spec must be in; `auto` detects it. `current` rejects legacy fields,
-   * as the CAWS project itself does for specs it expects in the new format.
-   */
-  specFormat: z.enum(['auto', 'current', 'legacy']).default('auto'),
-  /**
-   * How long a workspace step may wait for the worker holding the workspace before the task
-   * treats that host as gone and rebuilds the workspace on another worker.
-   */
-  hostLossTimeoutSeconds: z.number().int().min(1).max(86_400).default(120),
-});
+/**
+ * A repository's registered name (`arbiter repos add --tenant T NAME PATH`). Tasks name a
+ * repository this way, never by path: which directory on the worker a name stands for is the
+ * tenant's registration, looked up by the worker, so a submitter cannot point a task anywhere else.
+ */
+export const RepoNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'repo must be a registered repository name: 1-63 of a-z 0-9 _ -');
+
+/**
+ * What an application submits. Strict: an unknown field (a `repoPath` from an older client, or
+ * anything a hostile submitter adds) is refused, never silently dropped.
+ */
+export const TaskInputSchema = z
+  .object({
+    tenantId: IdPartSchema,
+    taskId: IdPartSchema,
+    /** The CAWS working spec, verbatim; validated by the `validateSpec` activity. */
+    specYaml: z
+      .string()
+      .min(1, 'spec is empty')
+      .max(256 * 1024, 'spec is larger than 256 KiB'),
+    /** The target repository: a name registered for this tenant (resolved to its path by the worker). */
+    repo: RepoNameSchema,
+    /** Commit-ish the workspace starts from; the target's HEAD when absent. */
+    baseRef: z.string().min(1).optional(),
+    /** Agent the submitter asks for; honoured only when that agent is capable. */
+    agentHint: IdPartSchema.optional(),
+    gates: z
+      .array(GateCommandSchema)
+      .max(20)
+      .default([])
+      .refine((gates) => new Set(gates.map((g) => g.name)).size === gates.length, 'gate names must be unique')
+      .superRefine((gates, ctx) => {
+        gates.forEach((g, i) => {
+          const problem = reservedGateNameProblem(g.name);
+          if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem, path: [i, 'name'] });
+        });
+      }),
+    /**
+     * Which CAWS format the spec must be in; `auto` detects it. `current` rejects legacy fields,
+     * as the CAWS project itself does for specs it expects in the new format.
+     */
+    specFormat: z.enum(['auto', 'current', 'legacy']).default('auto'),
+    /**
+     * How long a workspace step may wait for the worker holding the workspace before the task
+     * treats that host as gone and rebuilds the workspace on another worker.
+     */
+    hostLossTimeoutSeconds: z.number().int().min(1).max(86_400).default(120),
+  })
+  .strict();
 /** Task input as written by callers (defaults optional). */
 export type TaskInput = z.input<typeof TaskInputSchema>;
 /** Task input as the workflow sees it (defaults applied). */

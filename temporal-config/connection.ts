@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { idPartProblem } from './index';
 
 /** Where and how to reach Temporal. */
 export interface TemporalProfile {
@@ -13,6 +14,44 @@ export interface TemporalProfile {
   tlsCertPath?: string;
   tlsKeyPath?: string;
   apiKey?: string;
+  /**
+   * The namespace of each tenant (ARBITER_TENANT_NAMESPACES). Empty: every tenant in `namespace`.
+   * Set: a tenant it does not name has no namespace, so its tasks are refused rather than
+   * landing beside another tenant's.
+   */
+  tenantNamespaces?: Record<string, string>;
+}
+
+const NAMESPACE = /^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/;
+
+/** `acme=acme-ns,beta=beta-ns` into `{ acme: 'acme-ns', beta: 'beta-ns' }`, each tenant once. */
+export const TenantNamespacesSchema = z.string().transform((text, ctx) => {
+  const map: Record<string, string> = {};
+  for (const entry of text
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const [tenant, namespace, ...rest] = entry.split('=').map((p) => p.trim());
+    const problem =
+      rest.length || namespace === undefined
+        ? 'expected TENANT=NAMESPACE'
+        : (idPartProblem(tenant) && `tenant ${idPartProblem(tenant)}`) ||
+          (!NAMESPACE.test(namespace) && 'namespace must be 2-255 letters, digits, . _ -') ||
+          (tenant in map && 'tenant named twice');
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `'${entry}': ${problem}` });
+    else map[tenant] = namespace;
+  }
+  return map;
+});
+
+/** The Temporal namespace that serves `tenantId`, or undefined when the mapping names other tenants only. */
+export function namespaceForTenant(
+  profile: Pick<TemporalProfile, 'namespace' | 'tenantNamespaces'>,
+  tenantId: string,
+): string | undefined {
+  const map = profile.tenantNamespaces ?? {};
+  if (Object.keys(map).length === 0) return profile.namespace;
+  return Object.hasOwn(map, tenantId) ? map[tenantId] : undefined;
 }
 
 /** `VAR=` means unset, as in most tools; zod then applies the default. */
@@ -28,6 +67,7 @@ export const TemporalEnvSchema = z.object({
   TEMPORAL_TLS_CERT: z.string().optional(),
   TEMPORAL_TLS_KEY: z.string().optional(),
   TEMPORAL_API_KEY: z.string().optional(),
+  ARBITER_TENANT_NAMESPACES: TenantNamespacesSchema.optional(),
 });
 
 /** The profile the parsed variables describe; an API key implies TLS (Temporal Cloud). */
@@ -42,6 +82,7 @@ export function temporalProfileFromEnv(
     tlsCertPath: e.TEMPORAL_TLS_CERT,
     tlsKeyPath: e.TEMPORAL_TLS_KEY,
     apiKey: e.TEMPORAL_API_KEY,
+    tenantNamespaces: e.ARBITER_TENANT_NAMESPACES ?? {},
   };
 }
 

@@ -19,6 +19,8 @@ import {
 /** The variables every Arbiter process that runs a worker reads; the CLI's schema extends it. */
 export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
   DATABASE_URL: DatabaseUrlSchema.optional(),
+  /** The owner's connection (migrations, registrations, grants); DATABASE_URL when unset. */
+  ARBITER_ADMIN_DATABASE_URL: DatabaseUrlSchema.optional(),
   ARBITER_HOME: z.string().optional(),
   ARBITER_SIGNING_KEY_FILE: z.string().optional(),
   ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
@@ -31,7 +33,10 @@ export type WorkerEnv = z.output<typeof WorkerEnvSchema>;
 /** Parsed worker configuration. */
 export interface WorkerConfig {
   temporal: TemporalProfile;
+  /** This process's own role: the worker's (every tenant) or the CLI's (the tenants granted to it). */
   databaseUrl?: string;
+  /** The owner's connection: migrations and the admin commands. DATABASE_URL unless named. */
+  adminDatabaseUrl?: string;
   /** Root for workspaces and local state. */
   home: string;
   taskQueue: string;
@@ -76,11 +81,13 @@ export function workerConfigFromEnv(
   e: WorkerEnv,
   env: NodeJS.ProcessEnv,
   cwd: string,
-  defaults: { temporalAddress: string; databaseUrl?: string },
+  defaults: { temporalAddress: string; databaseUrl?: string; adminDatabaseUrl?: string },
 ): WorkerConfig {
   return {
     temporal: temporalProfileFromEnv(e, defaults.temporalAddress),
     databaseUrl: e.DATABASE_URL ?? defaults.databaseUrl,
+    adminDatabaseUrl:
+      e.ARBITER_ADMIN_DATABASE_URL ?? e.DATABASE_URL ?? defaults.adminDatabaseUrl ?? defaults.databaseUrl,
     home: homeFromEnv(e, cwd),
     taskQueue: e.ARBITER_TASK_QUEUE,
     logLevel: e.LOG_LEVEL,
@@ -99,6 +106,8 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     tls: config.temporal.tls,
     apiKey: config.temporal.apiKey ? '***' : undefined,
     database: config.databaseUrl ? redactDatabaseUrl(config.databaseUrl) : 'embedded',
+    adminDatabase: config.adminDatabaseUrl ? redactDatabaseUrl(config.adminDatabaseUrl) : undefined,
+    tenantNamespaces: config.temporal.tenantNamespaces,
     home: config.home,
     taskQueue: config.taskQueue,
     sandbox: config.sandbox.mode,

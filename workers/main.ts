@@ -17,13 +17,18 @@ export async function runWorkerProcess(): Promise<void> {
   const logger = installRuntimeLogger({ level: config.logLevel });
   logger.info('arbiter worker starting', describeWorkerConfig(config));
   const database = openDatabase(config.databaseUrl);
+  // Migrations run as the owner; the worker itself runs as DATABASE_URL's role (arbiter_worker when so set up).
+  const separateAdmin = config.adminDatabaseUrl && config.adminDatabaseUrl !== config.databaseUrl;
+  const adminDatabase = separateAdmin ? openDatabase(config.adminDatabaseUrl as string, { max: 1 }) : undefined;
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   try {
-    const worker = await createArbiterWorker({ connection, database, ...workerOptionsFrom(config) });
+    const worker = await createArbiterWorker({ connection, database, adminDatabase, ...workerOptionsFrom(config) });
+    await adminDatabase?.close();
     logger.info('arbiter worker polling', { taskQueue: config.taskQueue });
     await worker.run();
   } finally {
     await connection.close();
     await database.close();
+    await adminDatabase?.close().catch(() => undefined);
   }
 }

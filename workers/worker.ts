@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createActivities, type ActivityDeps } from '../activities';
 import { sweepWorkspaces } from '../host/workspace-retention';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../host/sandbox/config';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
@@ -25,6 +25,8 @@ export interface ArbiterWorkerOptions {
   namespace: string;
   taskQueue: string;
   database: Database;
+  /** The owner's connection, for migrations; `database` when absent (a single-role setup). */
+  adminDatabase?: Database;
   home: string;
   /** A pre-built bundle (tests share one); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkflowBundle;
@@ -37,6 +39,8 @@ export interface ArbiterWorkerOptions {
   secretEnv?: (name: string) => string | undefined;
   /** ed25519 key that signs verdicts; created at `<home>/keys/verdict-signing.pem` when absent. */
   signingKeyFile?: string;
+  /** This worker's namespace and the tenants' (ARBITER_TENANT_NAMESPACES): a task in the wrong one is refused. */
+  temporal?: ActivityDeps['temporal'];
 }
 
 /** The pair of Temporal workers one Arbiter worker process runs. */
@@ -91,10 +95,11 @@ export function workerOptionsFrom(
   config: WorkerConfig,
 ): Pick<
   ArbiterWorkerOptions,
-  'namespace' | 'taskQueue' | 'home' | 'sandbox' | 'retentionHours' | 'secretEnv' | 'signingKeyFile'
+  'namespace' | 'taskQueue' | 'home' | 'sandbox' | 'retentionHours' | 'secretEnv' | 'signingKeyFile' | 'temporal'
 > {
   return {
     namespace: config.temporal.namespace,
+    temporal: { namespace: config.temporal.namespace, tenantNamespaces: config.temporal.tenantNamespaces },
     taskQueue: config.taskQueue,
     home: config.home,
     sandbox: config.sandbox,
@@ -107,7 +112,7 @@ export function workerOptionsFrom(
 /** Applies migrations and checks the namespace, then creates (but does not run) the workers. */
 export async function createArbiterWorker(options: ArbiterWorkerOptions): Promise<ArbiterWorker> {
   await checkSearchAttributes(options);
-  await migrateDatabase(options.database.pool);
+  await migrateDatabase((options.adminDatabase ?? options.database).pool);
   const hostQueue = hostTaskQueue(options.taskQueue, workerHostId(options.home));
   const sandbox = options.sandbox ?? DEFAULT_SANDBOX_CONFIG;
   if (sandbox.mode === 'unsafe-none')
@@ -125,6 +130,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     retentionHours,
     secretEnv,
     signer,
+    temporal: options.temporal,
   });
   const common = {
     connection: options.connection,

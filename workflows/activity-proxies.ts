@@ -44,6 +44,8 @@ export const { callModel } = proxyActivities<ArbiterActivities>(options('10m', 5
 export const { authorizeWaiverDecision, loadApproverKeys, storeWaiver } = proxyActivities<ArbiterActivities>(
   options('30s', 10),
 );
+/** Resolving the repository name is one query; typed refusals are final. */
+export const { resolveRepo } = proxyActivities<ArbiterActivities>(options('30s', 10));
 /** Reading the policy is one git call or two; a few attempts cover a worker dying mid-call. */
 export const { loadRepoPolicy } = proxyActivities<ArbiterActivities>(options('1m', 5));
 /** Cloning a large repository can take minutes. */

@@ -9,7 +9,7 @@ import { GateNameReservedError, WorkflowIdMismatchError } from '../domain/errors
 import { taskWorkflowId } from '../temporal-config';
 import { gateNameClashes } from '../domain/repo-policy';
 import { zodProblems } from '../domain/zod-issues';
-import { deliverChange, loadRepoPolicy, routeTask, validateSpec } from './activity-proxies';
+import { deliverChange, loadRepoPolicy, resolveRepo, routeTask, validateSpec } from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
@@ -82,11 +82,15 @@ async function runLifecycle(task: TaskRun): Promise<void> {
   }
 }
 
-/** VALIDATING_SPEC → SPEC_APPROVED, or REJECTED with every problem. */
+/**
+ * VALIDATING_SPEC → SPEC_APPROVED, or REJECTED with every problem. The repository name is
+ * resolved first, under the task's tenant: a name the tenant has not registered is refused here.
+ */
 async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefined> {
   await task.enter('VALIDATING_SPEC');
-  const { tenantId, taskId, specYaml, specFormat } = task.input;
+  const { tenantId, taskId, specYaml, specFormat, repo } = task.input;
   try {
+    task.setRepo(await resolveRepo({ tenantId, taskId, repo }));
     const validated = await validateSpec({ tenantId, taskId, specYaml, specFormat });
     const { spec, warnings } = validated;
     task.recordSpec({
@@ -100,6 +104,7 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
     await task.enter('SPEC_APPROVED', warnings.length ? `${warnings.length} warning(s)` : undefined, {
       specId: spec.id,
       riskTier: spec.riskTier,
+      repoPath: task.repoPath,
     });
     return validated;
   } catch (err) {
@@ -115,8 +120,8 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
  */
 async function routeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<string> {
   await task.enter('ROUTING');
-  const { tenantId, taskId, agentHint, repoPath } = task.input;
-  task.setPolicy(await loadRepoPolicy({ tenantId, taskId, repoPath }));
+  const { tenantId, taskId, agentHint } = task.input;
+  task.setPolicy(await loadRepoPolicy({ tenantId, taskId, repoPath: task.repoPath }));
   const clashes = gateNameClashes(task.input.gates, task.trustedPolicy().policy);
   if (clashes.length) throw new GateNameReservedError(clashes);
   const decision = await routeTask({ tenantId, taskId, taskType: spec.mode, agentHint });
@@ -167,7 +172,7 @@ async function verifyStep(
 
 /** VERIFIED → COMPLETED: the verified patch lands on its branch. Delivery, once begun, is never cut short. */
 async function completeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<void> {
-  const { tenantId, taskId, repoPath } = task.input;
+  const { tenantId, taskId } = task.input;
   const { verdict, diff, workspace } = task.snapshot;
   if (!verdict || !diff || !workspace) throw new Error('cannot deliver before a verdict');
   const deliveredAt = new Date().toISOString();
@@ -175,7 +180,8 @@ async function completeStep(task: TaskRun, { spec }: ValidateSpecResult): Promis
     deliverChange({
       tenantId,
       taskId,
-      repoPath,
+      repo: task.input.repo,
+      repoPath: task.repoPath,
       baseCommit: workspace.baseCommit,
       treeId: diff.treeId,
       artifactId: diff.artifactId,

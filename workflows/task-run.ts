@@ -6,7 +6,7 @@
  */
 import { CancellationScope, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycle';
-import type { Delivery, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
+import type { Delivery, ResolvedRepo, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
 import type { DiffSummary } from '../domain/diff';
 import type { PolicyViolation } from '../domain/sandbox';
 import {
@@ -41,6 +41,7 @@ export class TaskRun implements WaiverTask {
   private routedKind = '';
   private workspacesBuilt = 0;
   private policy: TrustedPolicy | undefined;
+  private resolvedRepo: ResolvedRepo | undefined;
   /** Takes waiver approvals and rejections for this task. */
   readonly waiverDesk = new WaiverDesk(this);
 
@@ -93,7 +94,7 @@ export class TaskRun implements WaiverTask {
   /** Records the first state; separate because it has no predecessor. */
   async receive(): Promise<void> {
     upsertSearchAttributes([{ key: TENANT_ID, value: this.input.tenantId }]);
-    await this.persist(null, 'RECEIVED', undefined, { repoPath: this.input.repoPath });
+    await this.persist(null, 'RECEIVED');
   }
 
   /** Moves to `to`; the database write is non-cancellable so a cancel never loses a transition. */
@@ -106,6 +107,17 @@ export class TaskRun implements WaiverTask {
   /** Records the validated spec's summary; shown from SPEC_APPROVED on. */
   recordSpec(spec: NonNullable<TaskSnapshot['spec']>): void {
     this.current.spec = spec;
+  }
+
+  /** Fixes the repository the task's name resolved to, under its tenant, for the rest of the run. */
+  setRepo(repo: ResolvedRepo): void {
+    this.resolvedRepo = repo;
+  }
+
+  /** Path of the task's registered repository; resolved first, while validating, so every later step has it. */
+  get repoPath(): string {
+    if (!this.resolvedRepo) throw new Error('the repository is resolved while validating; nothing may use it earlier');
+    return this.resolvedRepo.path;
   }
 
   /** Fixes the repository's policy for the rest of the run (read once, before routing). */
@@ -227,8 +239,8 @@ export class TaskRun implements WaiverTask {
   private async persist(
     from: TaskState | null,
     to: TaskState,
-    note: string | undefined,
-    columns: TaskColumns,
+    note?: string,
+    columns: TaskColumns = {},
   ): Promise<void> {
     const at = new Date().toISOString();
     const seq = this.snapshot.history.length;

@@ -76,9 +76,9 @@ export async function buildWorkspace(
   validated: ValidateSpecResult,
   agentId: string,
 ): Promise<{ workspace: Workspace; run: AgentRunResult }> {
-  const { tenantId, taskId, repoPath, baseRef } = task.input;
+  const { tenantId, taskId, baseRef } = task.input;
   const prepare = async () => {
-    const ws = await prepareWorkspace({ tenantId, taskId, repoPath, baseRef });
+    const ws = await prepareWorkspace({ tenantId, taskId, repoPath: task.repoPath, baseRef });
     task.recordWorkspace(ws);
     return ws;
   };
@@ -177,7 +177,7 @@ export async function recordVerdict(
   ws: Workspace,
   waiver?: GrantedDeskWaiver,
 ): Promise<void> {
-  const { tenantId, taskId, repoPath } = task.input;
+  const { tenantId, taskId, repo } = task.input;
   const { spec, specDigest } = validated;
   const policy = task.trustedPolicy().provenance;
   const verdict = await issueVerdict({
@@ -195,7 +195,7 @@ export async function recordVerdict(
     riskTier: spec.riskTier,
     // The workflow's clock is replayed, so every attempt of the activity signs the same time.
     verifiedAt: new Date().toISOString(),
-    repo: repoPath,
+    repo,
   });
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
 }

@@ -2,11 +2,11 @@
 import type { Command } from 'commander';
 import { trainingRecords } from '../../db/training-data';
 import { EXIT, UsageError } from './output';
-import { withDb } from './with-db';
+import { withTenantDb } from './with-db';
 
 interface ExportOptions {
   since?: string;
-  tenant?: string;
+  tenant: string;
   includePaths?: boolean;
   includeContents?: boolean;
 }
@@ -15,7 +15,7 @@ async function exportTrainingData(opts: ExportOptions): Promise<number> {
   const since = opts.since ? new Date(opts.since) : undefined;
   if (since && Number.isNaN(since.getTime()))
     throw new UsageError(`--since '${opts.since}' is not a date (use e.g. 2026-11-01)`);
-  return withDb(async (db) => {
+  return withTenantDb(opts.tenant, async (db) => {
     for await (const record of trainingRecords(db, {
       since,
       tenantId: opts.tenant,
@@ -34,7 +34,7 @@ export function registerExportCommand(program: Command, run: (fn: () => Promise<
     .command('export-training-data')
     .description('JSONL of task features, agent, routing decision and outcome (no file paths or contents unless asked)')
     .option('--since <date>', 'only tasks finished on or after this date')
-    .option('--tenant <tenant>', 'only this tenant')
+    .requiredOption('--tenant <tenant>', 'the tenant whose tasks to export (one at a time: data never mixes tenants)')
     .option('--include-paths', 'add the changed file paths')
     .option('--include-contents', 'add the full patch')
     .action((opts: ExportOptions) => run(() => exportTrainingData(opts)));

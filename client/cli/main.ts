@@ -11,6 +11,7 @@ import { registerDoctorCommand } from './doctor';
 import { EXIT, UsageError } from './output';
 import { registerExportCommand } from './export';
 import { registerProvenanceCommands } from './provenance';
+import { registerRepoAndTenantCommands } from './repos';
 import { registerVerdictCommands } from './verdict';
 import { registerWaiverCommands } from './waivers';
 import { registerApproverCommands } from './approvers';
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
   registerDecisionCommands(program, run);
   registerWaiverCommands(program, run);
   registerApproverCommands(program, run);
+  registerRepoAndTenantCommands(program, run);
   return program;
 }
 

@@ -5,11 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
+import { realpathSync } from 'node:fs';
 import { upsertAgent } from '../../db/agents';
+import { addRepo } from '../../db/repos';
 import { taskWorkflowId } from '../../temporal-config';
 import { ArbiterClient } from '../arbiter-client';
 import { loadClientConfig } from '../config';
-import { ensureExampleRepo, exampleAgent, exampleTask } from '../example';
+import { EXAMPLE_REPO, ensureExampleRepo, exampleAgent, exampleTask } from '../example';
 import { startLocalStack } from '../local-stack';
 import { EXIT, printNewTransitions, statusText } from './output';
 
@@ -35,7 +37,7 @@ async function start(opts: { once?: boolean; example?: boolean }): Promise<numbe
   let code: number = EXIT.ok;
   try {
     if (opts.example !== false && !stopRequested) {
-      const example = runExample(config, stack.info.temporalAddress, stack.database.db, stack.info.uiUrl);
+      const example = runExample(config, stack.info.temporalAddress, stack.adminDatabase.db, stack.info.uiUrl);
       const outcome = await Promise.race([example, interrupted]);
       code = outcome === 'interrupted' ? EXIT.failed : outcome;
     }
@@ -58,8 +60,10 @@ async function runExample(
 ): Promise<number> {
   const agent = await upsertAgent(db, exampleAgent());
   out(`registered agent ${agent.id} (${agent.kind})`);
-  const repo = ensureExampleRepo(config.home);
-  const task = exampleTask(repo, `example-${randomBytes(4).toString('hex')}`);
+  const repo = realpathSync(ensureExampleRepo(config.home));
+  await addRepo(db, { ...EXAMPLE_REPO, path: repo }, { replace: true });
+  out(`registered repository ${EXAMPLE_REPO.tenantId}/${EXAMPLE_REPO.name} -> ${repo}`);
+  const task = exampleTask(`example-${randomBytes(4).toString('hex')}`);
   const client = await ArbiterClient.connect({ ...config.temporal, address }, { taskQueue: config.taskQueue });
   try {
     const submission = await client.submit(task);

@@ -1,14 +1,17 @@
 /** `arbiter submit | status | watch | cancel`: thin wrappers over {@link ArbiterClient}. */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import { isTerminal } from '../../domain/lifecycle';
 import type { GateCommand } from '../../domain/task';
-import { ArbiterClient, type Submission } from '../arbiter-client';
+import { ArbiterClient, TaskNotFoundError, type Submission } from '../arbiter-client';
 import { loadClientConfig } from '../config';
 import { EXIT, printJson, printNewTransitions, statusJson, statusText, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
+import { findRepo } from '../../db/repos';
+import { taskVisible } from '../../db/tasks';
+import { taskWorkflowId, type TaskRef } from '../../temporal-config';
+import { withTenantDb } from './with-db';
 
 /** Splits a command line on whitespace, honouring single and double quotes; no shell involved. */
 export function splitArgs(line: string): string[] {
@@ -25,6 +28,26 @@ export function parseGateOption(value: string, previous: GateCommand[] = []): Ga
   const argv = splitArgs(value.slice(eq + 1));
   if (argv.length === 0) throw new UsageError(`--gate '${value}': the command is empty`);
   return [...previous, { name: value.slice(0, eq), argv, timeoutSeconds: 600 }];
+}
+
+/**
+ * Arbiter's own check before reading or acting on a task through Temporal: the task's row must be
+ * visible to this CLI's database role, which row-level security allows only for tenants granted
+ * to it. A task just submitted gets its row within moments, so a missing one is looked for a little while.
+ */
+async function assertTaskVisible(ref: TaskRef): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await withTenantDb(ref.tenantId, (db) => taskVisible(db, ref.tenantId, ref.taskId))) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new TaskNotFoundError(taskWorkflowId(ref));
+}
+
+/** The task an argument names, once {@link assertTaskVisible} allows it. */
+async function visibleTask(arg: string, tenant: string): Promise<TaskRef> {
+  const ref = parseTaskArg(arg, tenant);
+  await assertTaskVisible(ref);
+  return ref;
 }
 
 async function withClient<T>(
@@ -66,6 +89,14 @@ function submissionJson(s: Submission): Record<string, unknown> {
   return { ...s, ended: s.ended ?? null };
 }
 
+/**
+ * Where the tenant's registered repository is, as this CLI's role may see it, so clashing gate
+ * names are refused before anything starts. Best effort: the workflow resolves the name itself.
+ */
+async function visibleRepoPath(tenantId: string, repo: string): Promise<string | undefined> {
+  return withTenantDb(tenantId, async (db) => (await findRepo(db, tenantId, repo))?.path).catch(() => undefined);
+}
+
 async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
   if (!existsSync(specFile)) throw new UsageError(`spec file '${specFile}' does not exist`);
   const specYaml = readFileSync(specFile, 'utf8');
@@ -74,12 +105,13 @@ async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
       tenantId: opts.tenant ?? config.defaultTenant,
       taskId: opts.taskId ?? defaultTaskId(specYaml),
       specYaml,
-      repoPath: path.resolve(opts.repo),
+      repo: opts.repo,
       baseRef: opts.base,
       agentHint: opts.agent,
       gates: opts.gate ?? [],
     };
-    const submission = await client.submit(input);
+    const localRepoPath = input.gates.length ? await visibleRepoPath(input.tenantId, input.repo) : undefined;
+    const submission = await client.submit(input, { localRepoPath });
     if (!opts.json) process.stdout.write(`${submissionLine(submission)}\n`);
     if (!opts.wait) {
       if (opts.json) printJson(submissionJson(submission));
@@ -104,7 +136,7 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
     .command('submit')
     .description('submit a CAWS working spec as a task against a git repository')
     .argument('<spec>', 'path to the working spec YAML')
-    .requiredOption('--repo <dir>', 'target git repository')
+    .requiredOption('--repo <name>', "the target repository's registered name (arbiter repos add)")
     .option('--tenant <tenant>', 'tenant id (default: ARBITER_TENANT or "default")')
     .option('--task-id <id>', 'task id; the same id attaches to the existing task')
     .option('--agent <id>', 'ask for this agent (honoured when it is capable)')
@@ -123,7 +155,7 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
     .action((task: string, opts: { tenant?: string; json?: boolean }) =>
       run(() =>
         withClient(async (client, config) => {
-          const s = await client.status(parseTaskArg(task, opts.tenant ?? config.defaultTenant));
+          const s = await client.status(await visibleTask(task, opts.tenant ?? config.defaultTenant));
           process.stdout.write(opts.json ? `${JSON.stringify(statusJson(s), null, 2)}\n` : `${statusText(s)}\n`);
           return EXIT.ok;
         }),
@@ -139,7 +171,7 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
       run(() =>
         withClient(async (client, config) => {
           let printed = 0;
-          const final = await client.watch(parseTaskArg(task, opts.tenant ?? config.defaultTenant), (s) => {
+          const final = await client.watch(await visibleTask(task, opts.tenant ?? config.defaultTenant), (s) => {
             printed = printNewTransitions(s, printed, (l) => process.stdout.write(`${l}\n`));
           });
           process.stdout.write(`${statusText(final)}\n`);
@@ -157,7 +189,7 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
     .action((task: string, opts: { tenant?: string; reason: string }) =>
       run(() =>
         withClient(async (client, config) => {
-          const ref = parseTaskArg(task, opts.tenant ?? config.defaultTenant);
+          const ref = await visibleTask(task, opts.tenant ?? config.defaultTenant);
           const before = await client.status(ref);
           if (isTerminal(before.state)) {
             process.stderr.write(

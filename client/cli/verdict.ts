@@ -8,27 +8,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { verdictEvidence } from '../../domain/dsse';
 import { verifyEnvelope } from '../../host/signing';
-import { openDatabase } from '../../db/client';
 import { currentVerdict } from '../../db/verdicts';
 import { loadClientConfig } from '../config';
-import { EXIT, printJson, UsageError } from './output';
+import { EXIT, printJson } from './output';
 import { parseTaskArg } from './task-ref';
 import { verdictProblems } from './verdict-checks';
 import { trustedKeys, type TrustOptions } from './verdict-trust';
+import { withTenantDb } from './with-db';
 
 async function verdictOf(task: string, tenant: string | undefined) {
   const config = loadClientConfig();
   const ref = parseTaskArg(task, tenant ?? config.defaultTenant);
-  if (!config.databaseUrl)
-    throw new UsageError('no database: set DATABASE_URL, or run `arbiter start` for a local stack');
-  const database = openDatabase(config.databaseUrl, { max: 1 });
-  try {
-    const row = await currentVerdict(database.db, ref.tenantId, ref.taskId);
-    if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}`);
-    return row;
-  } finally {
-    await database.close();
-  }
+  const row = await withTenantDb(ref.tenantId, (db) => currentVerdict(db, ref.tenantId, ref.taskId));
+  if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}`);
+  return row;
 }
 
 type VerifyOptions = TrustOptions & { tenant?: string; json?: boolean };

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { listWaivers, revokeWaiver } from '../../db/waivers';
 import { EXIT, printRows } from './output';
-import { withDb } from './with-db';
+import { withDb, withTenantDb } from './with-db';
 
 type Run = (fn: () => Promise<number>) => Promise<void>;
 
@@ -15,7 +15,7 @@ export function registerWaiverCommands(program: Command, run: Run): void {
     .option('--json')
     .action((o: { tenant: string; json?: boolean }) =>
       run(() =>
-        withDb(async (db) => {
+        withTenantDb(o.tenant, async (db) => {
           const shown = await listWaivers(db, o.tenant);
           printRows(
             shown,

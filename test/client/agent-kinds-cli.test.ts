@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { arbiter } from '../helpers/cli';
 import { startFakeOpenAI } from '../helpers/fake-openai';
-import { GOOD_PLAN, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { GOOD_PLAN, gitIn, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { tempDir } from '../helpers/temp';
 
@@ -44,7 +44,7 @@ async function submitAndWait(e: NodeJS.ProcessEnv, tenant: string, agentId: stri
       'submit',
       specFile(),
       '--repo',
-      repo,
+      await registerRepo(tenant, repo),
       '--tenant',
       tenant,
       '--task-id',

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { tempDir } from '../helpers/temp';
 
 function writeSpec(yaml = specYaml()): string {
@@ -70,7 +70,7 @@ describe('arbiter CLI', function () {
   it('submit --wait --json runs a task to COMPLETED and status --json has the contract fields', async () => {
     const env = cliEnv();
     const taskId = uniqueId('cli-task');
-    const repo = makeRepo();
+    const repo = await registerRepo(tenant);
     const submit = await arbiter(
       [
         'submit',
@@ -157,7 +157,7 @@ describe('arbiter CLI', function () {
         'submit',
         writeSpec(),
         '--repo',
-        makeRepo(),
+        await registerRepo(tenant),
         '--tenant',
         tenant,
         '--task-id',
@@ -180,7 +180,15 @@ describe('arbiter CLI', function () {
 
   it('submit --wait exits 1 for a rejected spec and prints the problems', async () => {
     const res = await arbiter(
-      ['submit', writeSpec(specYaml({ risk_tier: 9 })), '--repo', makeRepo(), '--tenant', tenant, '--wait'],
+      [
+        'submit',
+        writeSpec(specYaml({ risk_tier: 9 })),
+        '--repo',
+        await registerRepo(tenant),
+        '--tenant',
+        tenant,
+        '--wait',
+      ],
       cliEnv(),
     );
     assert.equal(res.code, 1);
@@ -196,7 +204,7 @@ describe('arbiter CLI', function () {
         'submit',
         writeSpec(),
         '--repo',
-        makeRepo(),
+        await registerRepo(tenant),
         '--tenant',
         tenant,
         '--task-id',
@@ -226,10 +234,10 @@ describe('arbiter CLI', function () {
     assert.equal((await arbiter(['no-such-command'], env)).code, 2);
     const badRef = await arbiter(['status', 'a/b/../c'], env);
     assert.equal(badRef.code, 2);
-    const missingSpec = await arbiter(['submit', '/nonexistent/spec.yaml', '--repo', '/tmp'], env);
+    const missingSpec = await arbiter(['submit', '/nonexistent/spec.yaml', '--repo', 'x'], env);
     assert.equal(missingSpec.code, 2);
     assert.match(missingSpec.stderr, /does not exist/);
-    const badGate = await arbiter(['submit', writeSpec(), '--repo', '/tmp', '--gate', 'nocommand'], env);
+    const badGate = await arbiter(['submit', writeSpec(), '--repo', 'x', '--gate', 'nocommand'], env);
     assert.equal(badGate.code, 2);
   });
 

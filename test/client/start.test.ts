@@ -82,16 +82,24 @@ describe('arbiter start', function () {
       assert.equal(second.code, 1, 'a second start on the same state folder is refused');
       assert.match(second.stderr, /another `arbiter start` \(pid \d+\) is running/);
       assert.equal((await fetch(`http://127.0.0.1:${ports.ui}/`)).status, 200, 'and the running stack is untouched');
-      const { databaseUrl } = JSON.parse(readFileSync(path.join(env.ARBITER_HOME as string, 'stack.json'), 'utf8')) as {
+      const urls = JSON.parse(readFileSync(path.join(env.ARBITER_HOME as string, 'stack.json'), 'utf8')) as {
         databaseUrl: string;
+        adminDatabaseUrl: string;
       };
-      const pg = new PgClient({ connectionString: databaseUrl });
-      await pg.connect();
-      const rows = await pg.query(
-        `SELECT count(*)::int AS n FROM tasks WHERE state = 'COMPLETED' AND id LIKE 'example-%'`,
-      );
-      await pg.end();
-      assert.equal(rows.rows[0].n, 2, 'PostgreSQL data survived the restart');
+      const completed = async (url: string, tenant?: string) => {
+        const pg = new PgClient({ connectionString: url });
+        await pg.connect();
+        if (tenant) await pg.query(`SELECT set_config('app.tenant_id', $1, false)`, [tenant]);
+        const rows = await pg.query(
+          `SELECT count(*)::int AS n FROM tasks WHERE state = 'COMPLETED' AND id LIKE 'example-%'`,
+        );
+        await pg.end();
+        return (rows.rows[0] as { n: number }).n;
+      };
+      assert.equal(await completed(urls.adminDatabaseUrl), 2, 'PostgreSQL data survived the restart');
+      assert.notEqual(urls.databaseUrl, urls.adminDatabaseUrl, "the CLI's URL is its own role, not the owner's");
+      assert.equal(await completed(urls.databaseUrl), 0, "the CLI's role sees nothing without a tenant");
+      assert.equal(await completed(urls.databaseUrl, 'default'), 2, '…and the default tenant it was granted');
       const query = await execFileAsync(temporalCliPath(), [
         'workflow',
         'query',

@@ -13,7 +13,7 @@ import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { opensshLineOf } from '../helpers/python';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
@@ -38,7 +38,12 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
     repo = makeRepo({ 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': POLICY });
     base = gitIn(repo, 'rev-parse', 'HEAD');
     const spec = specYaml({ risk_tier: 2, contracts: [{ name: 'api', type: 'api' }] });
-    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: spec, repoPath: repo };
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: spec,
+      repo: await registerRepo(tenant, repo),
+    };
     startedAt = Date.now();
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));

@@ -10,7 +10,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { TaskInputSchema, type TaskInput } from '../../domain/task';
 import { taskWorkflowId, TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { addScriptedAgent, GOOD_PLAN, gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, gitIn, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { assertNotDelivered, policyYaml, specFile } from './helpers';
@@ -33,7 +33,7 @@ async function setup(): Promise<{
     tenantId: tenant,
     taskId: uniqueId('task'),
     specYaml: specYaml(),
-    repoPath: repo,
+    repo: await registerRepo(tenant, repo),
     gates: [{ name: 'tests', argv: ['true'] }],
   };
   return { tenant, repo, input };
@@ -54,7 +54,7 @@ describe('governance: policy gate names are reserved', function () {
   it('the client refuses a submitter gate named like a policy gate, naming it, and starts nothing', async () => {
     const { repo, input } = await setup();
     const head = gitIn(repo, 'rev-parse', 'HEAD');
-    await assert.rejects(testStack().client.submit(input), (err: Error) => {
+    await assert.rejects(testStack().client.submit(input, { localRepoPath: repo }), (err: Error) => {
       assert.match(err.message, /\btests\b/, `the error names the gate: ${err.message}`);
       return true;
     });
@@ -70,7 +70,7 @@ describe('governance: policy gate names are reserved', function () {
         'submit',
         specFile(input.specYaml),
         '--repo',
-        repo,
+        input.repo,
         '--tenant',
         tenant,
         '--task-id',

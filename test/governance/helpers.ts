@@ -15,7 +15,7 @@ import type { DeliverChangeInput, DiffSummary, IssueVerdictInput, PolicyProvenan
 import type { GateResult, TaskInput, TaskSnapshot } from '../../domain/task';
 import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { addScriptedAgent, gitIn, makeRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, makeRepo, registerRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
 import { runToEnd } from '../helpers/tasks';
 
 /** The verdict statement's predicate, as `arbiter verdict show --json` prints it. */
@@ -92,7 +92,7 @@ export async function runTask(attack: Attack): Promise<TaskRunResult> {
     tenantId: tenant,
     taskId: uniqueId('task'),
     specYaml: specYaml(attack.spec ?? {}),
-    repoPath: repo,
+    repo: await registerRepo(tenant, repo),
     ...(attack.gates ? { gates: attack.gates } : {}),
     ...(attack.baseRef ? { baseRef: attack.baseRef } : {}),
   };
@@ -243,6 +243,7 @@ export function deliveryFor(verdictInput: IssueVerdictInput, repo: string, verdi
   return {
     tenantId,
     taskId,
+    repo: verdictInput.repo,
     repoPath: repo,
     baseCommit,
     treeId: diff.treeId,

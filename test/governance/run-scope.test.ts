@@ -13,7 +13,7 @@ import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { deliveryBranch, taskWorkflowId, TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import type { taskLifecycle } from '../../workflows';
 import { arbiter, cliEnv, temporalWorkflow } from '../helpers/cli';
-import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { refExists, specFile } from './helpers';
 
@@ -31,7 +31,12 @@ async function completedTask(): Promise<Completed> {
   const tenant = uniqueId('runs');
   await addScriptedAgent(tenant, GOOD_PLAN);
   const repo = makeRepo();
-  const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: repo };
+  const input = {
+    tenantId: tenant,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(),
+    repo: await registerRepo(tenant, repo),
+  };
   const { runId } = await testStack().client.submit(input);
   // The run itself ends after the task does (it releases the workspace last): wait for it to close.
   const final = await testStack()
@@ -137,7 +142,13 @@ describe('governance: a verdict belongs to one run', function () {
       workflowId: taskWorkflowId(done.input),
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       taskQueue,
-      args: [{ ...done.input, repoPath: failing, gates: [{ name: 'tests', argv: ['node', '-e', 'process.exit(1)'] }] }],
+      args: [
+        {
+          ...done.input,
+          repo: await registerRepo(done.input.tenantId, failing),
+          gates: [{ name: 'tests', argv: ['node', '-e', 'process.exit(1)'] }],
+        },
+      ],
     });
     const err = await failureOf(handle);
     assert.deepEqual(failureTypes(err).slice(-1), ['TaskAlreadyEndedError'], String(err.cause));
@@ -217,7 +228,7 @@ describe('governance: a verdict belongs to one run', function () {
       'submit',
       specFile(done.input.specYaml),
       '--repo',
-      done.repo,
+      done.input.repo,
       '--tenant',
       done.input.tenantId,
       '--task-id',

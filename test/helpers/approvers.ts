@@ -16,7 +16,7 @@ import { approveWaiverUpdate, rejectWaiverUpdate } from '../../workflows/definit
 import { upsertApprover } from '../../db/waivers';
 import { keyIdFromPublicKeyText } from '../../host/trust';
 import { stringify } from 'yaml';
-import { addScriptedAgent, makeRepo, specYaml, uniqueId } from './fixtures';
+import { addScriptedAgent, makeRepo, registerRepo, specYaml, uniqueId } from './fixtures';
 import { testStack } from './stack';
 import { waitForState } from './wait';
 import { tempDir } from './temp';
@@ -88,7 +88,7 @@ export async function taskAwaitingWaiver(options: { tier1?: boolean; windowHours
     tenantId: tenant,
     taskId: uniqueId('task'),
     specYaml: specYaml(options.tier1 ? TIER1_SPEC : {}),
-    repoPath: repo,
+    repo: await registerRepo(tenant, repo),
   };
   await stack.client.submit(input);
   const waiting = await waitForState(input, (s) => s.subState === 'awaiting_waiver');

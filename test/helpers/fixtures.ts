@@ -1,10 +1,11 @@
 /** Builders for real target repositories, specs and agents used by integration tests. */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { upsertAgent } from '../../db/agents';
+import { addRepo } from '../../db/repos';
 import type { ScriptedStep } from '../../domain/agent';
 import { testStack } from './stack';
 import { tempDir } from './temp';
@@ -77,3 +78,23 @@ export async function addScriptedAgent(
 export const GOOD_PLAN: ScriptedStep[] = [
   { op: 'write', path: 'src/feature.js', content: 'module.exports = () => 42;\n' },
 ];
+
+const registeredDirs = new Map<string, string>();
+
+/**
+ * Registers `dir` (a fresh repository by default) for `tenantId` under a new name, as
+ * `arbiter repos add` does, and returns the name a task uses.
+ */
+export async function registerRepo(tenantId: string, dir: string = makeRepo()): Promise<string> {
+  const name = uniqueId('repo');
+  await addRepo(testStack().database.db, { tenantId, name, path: realpathSync(dir) });
+  registeredDirs.set(name, dir);
+  return name;
+}
+
+/** The directory {@link registerRepo} registered under `name`, for checking what was delivered there. */
+export function repoDir(name: string): string {
+  const dir = registeredDirs.get(name);
+  if (!dir) throw new Error(`no repository '${name}' was registered by this test run`);
+  return dir;
+}

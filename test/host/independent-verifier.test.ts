@@ -13,7 +13,7 @@ import type { DsseEnvelope, VerdictStatement } from '../../domain/dsse';
 import { createVerdictSigner } from '../../host/signing';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { runPython } from '../helpers/python';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
@@ -31,7 +31,12 @@ describe('a verdict checked by securesystemslib (Python), not by Arbiter', funct
   before(async () => {
     const tenant = uniqueId('sslib');
     await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo() };
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repo: await registerRepo(tenant),
+    };
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
     const shown = await arbiter(['verdict', 'show', `${tenant}/${input.taskId}`], cliEnv());

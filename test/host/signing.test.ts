@@ -16,7 +16,7 @@ import {
 } from '../../host/signing';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter } from '../helpers/cli';
-import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { sampleStatement } from '../helpers/verdicts';
@@ -100,7 +100,12 @@ describe('signed verdicts', function () {
     const stack = testStack();
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo() };
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repo: await registerRepo(tenant),
+    };
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED');
     const env = { DATABASE_URL: stack.databaseUrl, ARBITER_HOME: stack.home, TEMPORAL_ADDRESS: stack.address };

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadClientConfig, stackFile } from '../../client/config';
 import { ConfigError, describeWorkerConfig, loadWorkerConfig } from '../../workers/config';
+import { namespaceForTenant } from '../../temporal-config/connection';
 
 const DB_PASSWORD = 'pg-Pa55word-do-not-log';
 const API_KEY = 'tmprl-api-key-do-not-log-1234567890';
@@ -22,8 +23,10 @@ describe('worker config', () => {
         tlsCertPath: undefined,
         tlsKeyPath: undefined,
         apiKey: undefined,
+        tenantNamespaces: {},
       },
       databaseUrl: undefined,
+      adminDatabaseUrl: undefined,
       home: '/srv/arbiter/.arbiter',
       taskQueue: 'arbiter-tasks',
       logLevel: 'info',
@@ -115,6 +118,28 @@ describe('worker config', () => {
     assert.equal(config.temporal.namespace, 'default');
     assert.equal(config.logLevel, 'info');
     assert.equal(config.databaseUrl, undefined);
+  });
+
+  it('ARBITER_TENANT_NAMESPACES maps each tenant to its namespace; a bad entry is named; unmapped tenants get none', () => {
+    const config = loadWorkerConfig({ ARBITER_TENANT_NAMESPACES: 'acme=acme-ns, beta=beta-ns' });
+    assert.deepEqual(config.temporal.tenantNamespaces, { acme: 'acme-ns', beta: 'beta-ns' });
+    assert.equal(namespaceForTenant(config.temporal, 'beta'), 'beta-ns');
+    assert.equal(namespaceForTenant(config.temporal, 'gamma'), undefined, 'a tenant the mapping does not name');
+    assert.equal(
+      namespaceForTenant(loadWorkerConfig({}).temporal, 'gamma'),
+      'default',
+      'no mapping: TEMPORAL_NAMESPACE',
+    );
+    for (const bad of ['acme', 'acme=', 'bad id=ns', 'acme=a,acme=b', 'a=b=c'])
+      assert.throws(() => loadWorkerConfig({ ARBITER_TENANT_NAMESPACES: bad }), /ARBITER_TENANT_NAMESPACES/, bad);
+  });
+
+  it('ARBITER_ADMIN_DATABASE_URL falls back to DATABASE_URL', () => {
+    const url = 'postgres://w@db/arbiter';
+    assert.equal(loadWorkerConfig({ DATABASE_URL: url }).adminDatabaseUrl, url);
+    const admin = 'postgres://owner@db/arbiter';
+    const both = loadWorkerConfig({ DATABASE_URL: url, ARBITER_ADMIN_DATABASE_URL: admin });
+    assert.deepEqual([both.databaseUrl, both.adminDatabaseUrl], [url, admin]);
   });
 
   describe('describeWorkerConfig', () => {

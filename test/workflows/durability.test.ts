@@ -10,19 +10,19 @@ import * as path from 'node:path';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot } from '../../client/paths';
 import type { TaskInput } from '../../domain/task';
-import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { persistedEvents, waitFor, waitForState } from '../helpers/wait';
 import { tempDir } from '../helpers/temp';
 
 /** The gate touches `beat` in its checkout every 100 ms until it is killed. */
-async function slowTask(tenant: string): Promise<TaskInput & { taskId: string; tenantId: string }> {
+async function slowTask(tenant: string, repo: string): Promise<TaskInput & { taskId: string; tenantId: string }> {
   await addScriptedAgent(tenant, GOOD_PLAN);
   return {
     tenantId: tenant,
     taskId: uniqueId('task'),
     specYaml: specYaml(),
-    repoPath: makeRepo(),
+    repo: await registerRepo(tenant, repo),
     // The tenant in the script names this gate's processes, so the test can see them die.
     gates: [{ name: 'slow', argv: ['sh', '-c', `while true; do date +%s%N > beat; sleep 0.1; done # ${tenant}`] }],
   };
@@ -39,7 +39,8 @@ describe('cancellation', function () {
   for (const how of ['cancel signal', 'Temporal workflow cancellation'] as const) {
     it(`moves a running task to CANCELLED and kills its gate process (${how})`, async () => {
       const { client } = testStack();
-      const input = await slowTask(uniqueId('tenant'));
+      const repo = makeRepo();
+      const input = await slowTask(uniqueId('tenant'), repo);
       await client.submit(input);
       await waitForState(input, (s) => s.subState === 'gate:slow');
       const beat = inGateCheckout(testStack().home, input, 'beat');
@@ -60,7 +61,7 @@ describe('cancellation', function () {
       await waitFor('the gate checkout to be removed', async () => !existsSync(beat), 15_000);
       const events = await persistedEvents(input);
       assert.equal(events.at(-1)?.toState, 'CANCELLED');
-      assert.equal(gitIn(input.repoPath, 'branch', '--list', `arbiter/${input.taskId}`), '');
+      assert.equal(gitIn(repo, 'branch', '--list', `arbiter/${input.taskId}`), '');
     });
   }
 
@@ -68,7 +69,12 @@ describe('cancellation', function () {
     const { client } = testStack();
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: makeRepo() };
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repo: await registerRepo(tenant),
+    };
     await client.submit(input);
     const done = await client.watch(input, undefined, 200);
     assert.equal(done.state, 'COMPLETED');
@@ -124,11 +130,12 @@ describe('worker crash mid-task', function () {
     const taskQueue = uniqueId('lost-host-queue');
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
+    const repo = makeRepo();
     const input = {
       tenantId: tenant,
       taskId: uniqueId('task'),
       specYaml: specYaml(),
-      repoPath: makeRepo(),
+      repo: await registerRepo(tenant, repo),
       hostLossTimeoutSeconds: 3,
       gates: [{ name: 'slow', argv: ['sh', '-c', 'echo attempt >> attempts.log; sleep 3'] }],
     };
@@ -160,7 +167,7 @@ describe('worker crash mid-task', function () {
           events.map((e) => e.toState),
           final.history.map((h) => h.state),
         );
-        assert.equal(gitIn(input.repoPath, 'rev-parse', `arbiter/${input.taskId}^{tree}`), final.diff?.treeId);
+        assert.equal(gitIn(repo, 'rev-parse', `arbiter/${input.taskId}^{tree}`), final.diff?.treeId);
       } finally {
         otherHost.worker.shutdown();
         await otherHost.running;
@@ -175,11 +182,12 @@ describe('worker crash mid-task', function () {
     const taskQueue = uniqueId('crash-queue');
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
+    const repo = makeRepo();
     const input = {
       tenantId: tenant,
       taskId: uniqueId('task'),
       specYaml: specYaml(),
-      repoPath: makeRepo(),
+      repo: await registerRepo(tenant, repo),
       gates: [{ name: 'slow', argv: ['sh', '-c', 'date +%s%N > started; sleep 3'] }],
     };
     const marker = inGateCheckout(stack.home, input, 'started');
@@ -219,7 +227,7 @@ describe('worker crash mid-task', function () {
           events.map((e) => e.toState),
           final.history.map((h) => h.state),
         );
-        assert.equal(gitIn(input.repoPath, 'rev-parse', `arbiter/${input.taskId}`), final.delivery?.commit);
+        assert.equal(gitIn(repo, 'rev-parse', `arbiter/${input.taskId}`), final.delivery?.commit);
       } finally {
         replacement.worker.shutdown();
         await replacement.running;

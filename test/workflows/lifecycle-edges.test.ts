@@ -4,21 +4,28 @@
  * what is delivered is exactly what was verified.
  */
 import assert from 'node:assert/strict';
+import { realpathSync, rmSync } from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
 import { InvalidTaskInputError } from '../../client/arbiter-client';
 import { upsertAgent } from '../../db/agents';
 import type { TaskInput } from '../../domain/task';
 import { TASK_WORKFLOW_TYPE } from '../../temporal-config';
-import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 
-function task(
+async function task(
   tenantId: string,
-  repoPath: string,
+  dir: string,
   extra: Partial<TaskInput> = {},
-): TaskInput & { tenantId: string; taskId: string } {
-  return { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repoPath, ...extra };
+): Promise<TaskInput & { tenantId: string; taskId: string }> {
+  return {
+    tenantId,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(),
+    repo: await registerRepo(tenantId, dir),
+    ...extra,
+  };
 }
 
 describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
@@ -27,7 +34,7 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
   it("fails EXECUTING when the agent's plan cannot apply, blaming the agent", async () => {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, [{ op: 'replace', path: 'src/app.js', search: 'no such text', replace: 'x' }]);
-    const final = await runToEnd(task(tenant, makeRepo()));
+    const final = await runToEnd(await task(tenant, makeRepo()));
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['EXECUTING', 'FAILED']);
     assert.equal(final.error?.type, 'AgentFailedError');
@@ -37,14 +44,17 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     );
   });
 
-  it('fails with TargetRepoError for a missing repository or base ref', async () => {
+  it('fails with TargetRepoError for a registered repository gone from disk, or a missing base ref', async () => {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
-    const missing = await runToEnd(task(tenant, '/nonexistent/repo'));
+    const gone = realpathSync(makeRepo());
+    const goneTask = await task(tenant, gone);
+    rmSync(gone, { recursive: true, force: true });
+    const missing = await runToEnd(goneTask);
     assert.equal(missing.state, 'FAILED');
     assert.equal(missing.error?.type, 'TargetRepoError');
-    assert.match(missing.error?.message ?? '', /'\/nonexistent\/repo' does not exist/);
-    const badRef = await runToEnd(task(tenant, makeRepo(), { baseRef: 'no-such-branch' }));
+    assert.ok(missing.error?.message.includes(`'${gone}' does not exist`), missing.error?.message);
+    const badRef = await runToEnd(await task(tenant, makeRepo(), { baseRef: 'no-such-branch' }));
     assert.equal(badRef.error?.type, 'TargetRepoError');
     assert.match(badRef.error?.message ?? '', /'no-such-branch' does not name a commit/);
   });
@@ -53,7 +63,7 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = task(tenant, repo);
+    const input = await task(tenant, repo);
     gitIn(repo, 'branch', `arbiter/${input.taskId}`);
     const before = gitIn(repo, 'rev-parse', `arbiter/${input.taskId}`);
     const final = await runToEnd(input);
@@ -67,7 +77,7 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = task(tenant, repo, {
+    const input = await task(tenant, repo, {
       gates: [{ name: 'writes', argv: ['sh', '-c', 'echo sneaky > src/after-verify.js'] }],
     });
     const final = await runToEnd(input);
@@ -92,14 +102,14 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     assert.ok(err instanceof WorkflowFailedError, String(err));
     assert.match(
       String(err.cause?.message),
-      /invalid task input: .*taskId: .*specYaml: .*repoPath: repoPath must be absolute/,
+      /invalid task input: .*taskId: .*specYaml: .*repo: Required.*Unrecognized key\(s\) in object: 'repoPath'/,
     );
   });
 
   it('refuses ids git cannot use as branch names before starting anything', async () => {
     for (const taskId of ['x.lock', 'trailing.', 'a:b', 'a..b']) {
       await assert.rejects(
-        testStack().client.submit(task('tenant', makeRepo(), { taskId })),
+        testStack().client.submit(await task('tenant', makeRepo(), { taskId })),
         InvalidTaskInputError,
         taskId,
       );
@@ -118,8 +128,8 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
       maxConcurrency: 1,
     });
     const slow = { gates: [{ name: 'slow', argv: ['sleep', '3'] }] };
-    const first = task(tenant, makeRepo(), slow);
-    const second = task(tenant, makeRepo(), slow);
+    const first = await task(tenant, makeRepo(), slow);
+    const second = await task(tenant, makeRepo(), slow);
     const { client } = testStack();
     await client.submit(first);
     await client.submit(second);

@@ -11,7 +11,7 @@ import { setAgentStatus } from '../../db/agents';
 import { artifacts, routingDecisions, sandboxEvents, tasks, verdicts } from '../../db/schema';
 import type { TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
-import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { persistedEvents, waitFor } from '../helpers/wait';
@@ -29,8 +29,14 @@ const HAPPY_PATH = [
   'COMPLETED',
 ];
 
-function task(tenantId: string, repoPath: string, extra: Partial<TaskInput> = {}): TaskInput {
-  return { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repoPath, ...extra };
+async function task(tenantId: string, dir: string, extra: Partial<TaskInput> = {}): Promise<TaskInput> {
+  return {
+    tenantId,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(),
+    repo: await registerRepo(tenantId, dir),
+    ...extra,
+  };
 }
 
 describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
@@ -41,7 +47,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const agent = await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
     const headBefore = gitIn(repo, 'rev-parse', 'HEAD');
-    const input = task(tenant, repo, {
+    const input = await task(tenant, repo, {
       gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }],
     });
 
@@ -122,7 +128,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
   it('is findable by its search attributes once COMPLETED', async () => {
     const tenant = uniqueId('tenant');
     const agent = await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = task(tenant, makeRepo());
+    const input = await task(tenant, makeRepo());
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED');
     const query = `ArbiterState="COMPLETED" AND TenantId="${tenant}" AND RiskTier=3 AND Verdict="PASS" AND AgentId="${agent.id}"`;
@@ -138,7 +144,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const bad = specYaml({ risk_tier: 7, acceptance: undefined, title: undefined });
-    const final = await runToEnd(task(tenant, makeRepo(), { specYaml: bad }));
+    const final = await runToEnd(await task(tenant, makeRepo(), { specYaml: bad }));
     assert.equal(final.state, 'REJECTED');
     assert.deepEqual(
       final.history.map((h) => h.state),
@@ -165,7 +171,9 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
       `${projectRoot()}/test/fixtures/caws-corpus/negative/dx-improvements-working-spec.yaml`,
       'utf8',
     );
-    const final = await runToEnd(task(uniqueId('tenant'), makeRepo(), { specYaml: negative, specFormat: 'current' }));
+    const final = await runToEnd(
+      await task(uniqueId('tenant'), makeRepo(), { specYaml: negative, specFormat: 'current' }),
+    );
     assert.equal(final.state, 'REJECTED');
     assert.ok(
       (final.error?.problems ?? []).some((p) => p.startsWith('change_budget')),
@@ -176,7 +184,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
   it('fails with the reason when no agent is capable', async () => {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN, { taskTypes: ['refactor'] });
-    const final = await runToEnd(task(tenant, makeRepo()));
+    const final = await runToEnd(await task(tenant, makeRepo()));
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['ROUTING', 'FAILED']);
     assert.equal(final.error?.type, 'NoCapableAgentError');
@@ -191,7 +199,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const paused = await addScriptedAgent(tenant, GOOD_PLAN);
     await addScriptedAgent(tenant, GOOD_PLAN);
     await setAgentStatus(testStack().database.db, paused.id, 'paused');
-    const final = await runToEnd(task(tenant, makeRepo(), { agentHint: paused.id }));
+    const final = await runToEnd(await task(tenant, makeRepo(), { agentHint: paused.id }));
     assert.equal(final.state, 'FAILED');
     assert.match(
       final.error?.message ?? '',
@@ -208,7 +216,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = task(tenant, repo, {
+    const input = await task(tenant, repo, {
       gates: [{ name: 'tests', argv: ['node', '-e', 'console.log("1 failing"); process.exit(1)'] }],
     });
     const final = await runToEnd(input);
@@ -226,7 +234,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, [...GOOD_PLAN, { op: 'write', path: 'README.md', content: 'rewritten\n' }]);
     const repo = makeRepo();
-    const input = task(tenant, repo);
+    const input = await task(tenant, repo);
     const final = await runToEnd(input);
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['EXECUTING', 'FAILED']);
@@ -252,7 +260,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
       { op: 'run', argv: ['cp', 'src/app.js', 'copied.js'], timeoutSeconds: 30 },
     ]);
     const repo = makeRepo();
-    const input = task(tenant, repo);
+    const input = await task(tenant, repo);
     const final = await runToEnd(input);
     assert.equal(final.state, 'FAILED');
     const scope = final.gates.find((g) => g.name === 'scope');
@@ -266,7 +274,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const steps = [1, 2, 3].map((i) => ({ op: 'write' as const, path: `src/f${i}.js`, content: `${i}\n` }));
     await addScriptedAgent(tenant, steps);
     const legacy = specYaml({ lifecycle_state: undefined, change_budget: { max_files: 2, max_loc: 100 } });
-    const final = await runToEnd(task(tenant, makeRepo(), { specYaml: legacy }));
+    const final = await runToEnd(await task(tenant, makeRepo(), { specYaml: legacy }));
     assert.equal(final.state, 'FAILED');
     const budget = final.gates.find((g) => g.name === 'budget');
     assert.equal(budget?.status, 'fail');
@@ -276,7 +284,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
   it('attaches a duplicate submission to the existing run, never starting a second', async () => {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = task(tenant, makeRepo(), { gates: [{ name: 'slow', argv: ['sleep', '2'] }] });
+    const input = await task(tenant, makeRepo(), { gates: [{ name: 'slow', argv: ['sleep', '2'] }] });
     const { client } = testStack();
     const first = await client.submit(input);
     const second = await client.submit(input);

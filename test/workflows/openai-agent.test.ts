@@ -22,7 +22,7 @@ import { AGENT_TOOL_NAMES } from '../../domain/agent-tools';
 import type { TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { startFakeOpenAI, type FakeOpenAI, type FakeReply, type FakeScript } from '../helpers/fake-openai';
-import { gitIn, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { gitIn, makeRepo, registerRepo, repoDir, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 import { SILENT_LOGGER } from '../../workers/logger';
@@ -39,12 +39,12 @@ const APP_JS = `module.exports = 1;\n/*${'.'.repeat(2000)}*/\n// ${DEEP_MARKER}\
 type Ref = { tenantId: string; taskId: string };
 type ToolResult = { ok: boolean; summary: string };
 
-function taskFor(tenantId: string, extra: Partial<TaskInput> = {}): TaskInput & Ref {
+async function taskFor(tenantId: string, extra: Partial<TaskInput> = {}): Promise<TaskInput & Ref & { repo: string }> {
   return {
     tenantId,
     taskId: uniqueId('task'),
     specYaml: specYaml(),
-    repoPath: makeRepo({ 'src/app.js': APP_JS, 'README.md': '# target\n' }),
+    repo: await registerRepo(tenantId, makeRepo({ 'src/app.js': APP_JS, 'README.md': '# target\n' })),
     gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }],
     ...extra,
   };
@@ -180,7 +180,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     fake = await startFakeOpenAI({ script, apiKey });
     const tenant = uniqueId('tenant');
     const agent = await addOpenAIAgent(tenant, fake);
-    const input = taskFor(tenant);
+    const input = await taskFor(tenant);
 
     const { client, database } = testStack();
     await client.submit(input);
@@ -199,7 +199,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
         ['check', 'pass'],
       ],
     );
-    assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
+    assert.equal(gitIn(repoDir(input.repo), 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
 
     // The model was asked once per turn, with the tools, the key, and every earlier tool result.
     assert.deepEqual(
@@ -301,7 +301,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     fake = await startFakeOpenAI({ script, apiKey });
     const tenant = uniqueId('tenant');
     await addOpenAIAgent(tenant, fake);
-    const input = taskFor(tenant);
+    const input = await taskFor(tenant);
 
     const { client } = testStack();
     await client.submit(input);
@@ -325,8 +325,8 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       refused.map((r) => [r.op, r.path]),
       [['file_write', 'README.md']],
     );
-    assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:README.md`), '# target');
-    assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
+    assert.equal(gitIn(repoDir(input.repo), 'show', `arbiter/${input.taskId}:README.md`), '# target');
+    assert.equal(gitIn(repoDir(input.repo), 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
     const messages = await transcript(input);
     assertWellFormed(messages, 3);
   });
@@ -400,7 +400,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       fake = await startFakeOpenAI({ script: neverStops, apiKey });
       const tenant = uniqueId('tenant');
       const agent = await addOpenAIAgent(tenant, fake, { maxTurns: 2 });
-      const input = taskFor(tenant);
+      const input = await taskFor(tenant);
       await testStack().client.submit(input);
       const final = await testStack().client.watch(input, undefined, 200);
 
@@ -426,7 +426,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       fake = await startFakeOpenAI({ script: neverStops, apiKey });
       const tenant = uniqueId('tenant');
       await addOpenAIAgent(tenant, fake, { maxTokens: 500 });
-      const input = taskFor(tenant);
+      const input = await taskFor(tenant);
       await testStack().client.submit(input);
       const final = await testStack().client.watch(input, undefined, 200);
 
@@ -457,13 +457,13 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       fake.failTurn(2, 503);
       const tenant = uniqueId('tenant');
       await addOpenAIAgent(tenant, fake);
-      const flaky = taskFor(tenant);
+      const flaky = await taskFor(tenant);
 
       const wrongKeyServer = await startFakeOpenAI({ script, apiKey: 'sk-the-right-one' });
       try {
         const otherTenant = uniqueId('tenant');
         await addOpenAIAgent(otherTenant, wrongKeyServer);
-        const refused = taskFor(otherTenant);
+        const refused = await taskFor(otherTenant);
         const { client } = testStack();
         await Promise.all([client.submit(flaky), client.submit(refused)]);
         const [a, b] = await Promise.all([client.watch(flaky, undefined, 200), client.watch(refused, undefined, 200)]);
@@ -548,7 +548,7 @@ describe('openai agent: worker killed mid-conversation', function () {
     const stack = testStack();
     const tenant = uniqueId('tenant');
     await addOpenAIAgent(tenant, fake);
-    const input = taskFor(tenant);
+    const input = await taskFor(tenant);
     const taskQueue = uniqueId('openai-crash-queue');
     const home = tempDir('arbiter-openai-host-');
     chmodSync(home, 0o711); // the sandbox user must traverse it
@@ -608,7 +608,7 @@ describe('openai agent: worker killed mid-conversation', function () {
         assert.deepEqual(toolIds, ['call_1_0', 'call_2_0', 'call_3_0', 'call_3_1']);
         assert.match(messages.find((m) => m.toolCallId === 'call_3_1')?.content ?? '', /^exit 0/);
         assert.match(messages.find((m) => m.toolCallId === 'call_3_0')?.content ?? '', /42/);
-        assert.equal(gitIn(input.repoPath, 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
+        assert.equal(gitIn(repoDir(input.repo), 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
         assert.ok(!(await historyJson(input)).includes(apiKey), 'the API key is not in workflow history');
       } finally {
         replacement.worker.shutdown();

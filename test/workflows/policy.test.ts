@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { waivers } from '../../db/schema';
 import type { TaskInput } from '../../domain/task';
 import { arbiter } from '../helpers/cli';
-import { addScriptedAgent, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 
@@ -24,7 +24,13 @@ async function run(policy: unknown, extra: Partial<TaskInput> = {}) {
     'src/app.js': 'x\n',
     '.caws/policy.yaml': typeof policy === 'string' ? policy : stringify(policy),
   });
-  const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repoPath: repo, ...extra };
+  const input = {
+    tenantId: tenant,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(),
+    repo: await registerRepo(tenant, repo),
+    ...extra,
+  };
   return runToEnd(input);
 }
 
@@ -119,7 +125,7 @@ describe('acceptance criteria and spec waivers as gates', function () {
       ],
       scope: { in: ['src/', 'Make sure nothing else changes'], out: [] },
     });
-    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: spec, repoPath: makeRepo() };
+    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: spec, repo: await registerRepo(tenant) };
     await testStack().client.submit(input);
     const final = await testStack().client.watch(input, undefined, 200);
     assert.deepEqual(
@@ -153,7 +159,7 @@ describe('acceptance criteria and spec waivers as gates', function () {
         tenantId: tenant,
         taskId: uniqueId('task'),
         specYaml: specYaml({ waiver_ids: ids }),
-        repoPath: makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': policy }),
+        repo: await registerRepo(tenant, makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': policy })),
       };
       await testStack().client.submit(input);
       return testStack().client.watch(input, undefined, 200);

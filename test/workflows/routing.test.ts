@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { agentStats, agents } from '../../db/schema';
 import type { RoutingDecision } from '../../domain/activity-io';
-import { addScriptedAgent, GOOD_PLAN, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 
@@ -22,7 +22,7 @@ async function runTask(tenantId: string, agentHint?: string) {
     tenantId,
     taskId: uniqueId('task'),
     specYaml: specYaml(),
-    repoPath: makeRepo(),
+    repo: await registerRepo(tenantId),
     agentHint,
     gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")'] }],
   };

@@ -12,7 +12,7 @@ import { approvers } from '../../db/schema';
 import type { TaskSnapshot } from '../../domain/task';
 import { SEARCH_ATTRIBUTE_KEYS, TASK_WORKFLOW_TYPE, taskWorkflowId } from '../../temporal-config';
 import { createArbiterWorker } from '../../workers/worker';
-import { addScriptedAgent, makeRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 
 /**
@@ -68,7 +68,7 @@ describe('waiver window (time-skipping server)', function () {
       tenantId: tenant,
       taskId: uniqueId('task'),
       specYaml: specYaml(),
-      repoPath: makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': policy }),
+      repo: await registerRepo(tenant, makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': policy })),
     };
     const started = Date.now();
     const running = worker.run();
