@@ -144,6 +144,16 @@ function resolveSslibPython() {
   return undefined;
 }
 
+/** Installs Debian packages when running as root with apt-get; false when it cannot. */
+function aptInstall(packages) {
+  const apt = onPath('apt-get');
+  if (!(process.getuid && process.getuid() === 0 && apt)) return false;
+  say(`installing Debian packages ${packages.join(', ')}`);
+  const install = () =>
+    run(apt, ['install', '-y', '-qq', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return install() || (run(apt, ['update', '-qq']) && install());
+}
+
 /**
  * bubblewrap confines every agent and gate command; without it commands are refused. As root
  * with apt-get available it is installed; otherwise the message says how.
@@ -152,18 +162,21 @@ function ensureBubblewrap() {
   if (process.env.ARBITER_SANDBOX === 'unsafe-none')
     return say('ARBITER_SANDBOX=unsafe-none: not checking for bubblewrap (commands will run UNCONFINED)');
   const missing = ['bwrap', 'setpriv', 'prlimit'].filter((t) => !onPath(t));
-  if (missing.length === 0) return;
-  const apt = onPath('apt-get');
-  if (process.getuid && process.getuid() === 0 && apt) {
-    say(`installing ${missing.join(', ')} (Debian packages bubblewrap, util-linux)`);
-    const install = () =>
-      run(apt, ['install', '-y', '-qq', 'bubblewrap', 'util-linux'], {
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    if (install() || (run(apt, ['update', '-qq']) && install())) return;
-  }
+  if (missing.length === 0 || aptInstall(['bubblewrap', 'util-linux'])) return;
   fail(
     `${missing.join(', ')} missing: install the Debian packages bubblewrap and util-linux (sudo apt-get install bubblewrap util-linux); commands are refused without a sandbox`,
+  );
+}
+
+/**
+ * Approvers sign waiver decisions with OpenSSH keys, often through ssh-agent; the tests make
+ * keys with ssh-keygen and sign through a real agent. Installed when possible, else a warning.
+ */
+function ensureOpenSsh() {
+  const missing = ['ssh-keygen', 'ssh-agent', 'ssh-add'].filter((t) => !onPath(t));
+  if (missing.length === 0 || aptInstall(['openssh-client'])) return;
+  say(
+    `WARNING: ${missing.join(', ')} missing (Debian package openssh-client): ssh-agent signing and the approval tests need them`,
   );
 }
 
@@ -182,6 +195,7 @@ function main() {
   fs.mkdirSync(TOOLS, { recursive: true });
   const paths = { temporal: resolveTemporal(), temporalTestServer: resolveTestServer() };
   ensureBubblewrap();
+  ensureOpenSsh();
   paths.sslibPython = resolveSslibPython();
   fs.writeFileSync(path.join(TOOLS, 'paths.json'), JSON.stringify(paths, null, 2) + '\n');
   build();

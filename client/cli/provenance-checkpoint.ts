@@ -1,47 +1,16 @@
 /**
  * `arbiter provenance checkpoint [--tenant T] [--out FILE]`: signs each chain's head with the
- * worker's key, and the pieces `provenance verify` needs to check checkpoints: which keys to
- * trust, and checkpoints the operator kept in files outside the database.
+ * worker's key; and checkpoints the operator kept in files outside the database, for
+ * `provenance verify` to check.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { provenanceTenants } from '../../db/provenance';
 import { readCheckpoint, takeCheckpoint, type ReadCheckpoint } from '../../db/provenance-checkpoints';
-import { createVerdictSigner, keyIdOf, loadOrCreateSigningKey } from '../../host/signing';
+import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
 import { signingKeyFileOf } from '../../workers/worker';
 import { loadClientConfig } from '../config';
 import { EXIT, printJson, UsageError } from './output';
 import { withDb } from './with-db';
-
-/** The ed25519 public key in PEM file `file` (a private key's public half when given one). */
-function readPublicKey(file: string, what: string): KeyObject {
-  if (!existsSync(file)) throw new UsageError(`${what} '${file}' does not exist`);
-  let key: KeyObject;
-  try {
-    key = createPublicKey(readFileSync(file));
-  } catch (err) {
-    throw new UsageError(`${what} '${file}' is not a PEM key: ${(err as Error).message}`);
-  }
-  if (key.asymmetricKeyType !== 'ed25519') throw new UsageError(`${what} '${file}' is not an ed25519 key`);
-  return key;
-}
-
-/**
- * The keys checkpoints must be signed by: every `--key` file, else this installation's own
- * public key, which the note says (it proves only that this host signed, not whom to trust).
- * One small function on purpose: a shared keyring replaces it.
- */
-export function checkpointTrustedKeys(keyFiles: string[]): { keyIds: string[]; note?: string } {
-  if (keyFiles.length) return { keyIds: keyFiles.map((f) => keyIdOf(readPublicKey(f, '--key'))) };
-  const keyFile = signingKeyFileOf(loadClientConfig());
-  const local = [`${keyFile}.pub`, keyFile].find((f) => existsSync(f));
-  if (!local) return { keyIds: [], note: `no --key given and no local signing key at ${keyFile}: nothing to trust` };
-  const keyId = keyIdOf(readPublicKey(local, 'local signing key'));
-  return {
-    keyIds: [keyId],
-    note: `no --key given: trusting only the LOCAL signing key ${keyId} (${local}); pass --key FILE to name the keys you trust`,
-  };
-}
 
 /** Every checkpoint in `files` (one DSSE envelope, or a JSON array of them, per file), read against `keyIds`. */
 export function readCheckpointFiles(files: string[], keyIds: string[]): ReadCheckpoint[] {

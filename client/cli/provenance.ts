@@ -6,15 +6,26 @@
 import type { Command } from 'commander';
 import { provenanceTenants } from '../../db/provenance';
 import { checkpointTenants, verifyWithCheckpoints, type TenantVerification } from '../../db/provenance-checkpoints';
-import { checkpoint, checkpointTrustedKeys, readCheckpointFiles } from './provenance-checkpoint';
+import { NoTrustedKeyError } from '../../domain/errors';
+import { loadClientConfig } from '../config';
+import { checkpoint, readCheckpointFiles } from './provenance-checkpoint';
+import { trustedKeys, withTrustOptions, type TrustOptions } from './trusted-keys';
 import { collect, EXIT, printJson } from './output';
 import { withDb } from './with-db';
 
-interface VerifyOptions {
-  tenant?: string;
-  key: string[];
-  checkpoint: string[];
-  json?: boolean;
+type VerifyOptions = TrustOptions & { tenant?: string; checkpoint: string[]; json?: boolean };
+
+/**
+ * The keys checkpoints must be signed by, as for verdicts; with none trusted the chains are
+ * still walked, and every checkpoint is refused with how to trust a key.
+ */
+function checkpointKeys(opts: VerifyOptions): { keyIds: string[]; note?: string } {
+  try {
+    return { keyIds: trustedKeys(opts, loadClientConfig()).map((k) => k.keyId) };
+  } catch (err) {
+    if (err instanceof NoTrustedKeyError) return { keyIds: [], note: err.message };
+    throw err;
+  }
 }
 
 /** `ok t: 5 event(s), checkpoint at seq 4`, saying what a missing or old checkpoint leaves unchecked. */
@@ -28,7 +39,7 @@ function summary(r: TenantVerification): string {
 }
 
 async function verify(opts: VerifyOptions): Promise<number> {
-  const trust = checkpointTrustedKeys(opts.key);
+  const trust = checkpointKeys(opts);
   const external = readCheckpointFiles(opts.checkpoint, trust.keyIds);
   return withDb(async (db) => {
     const tenants = opts.tenant
@@ -56,14 +67,12 @@ async function verify(opts: VerifyOptions): Promise<number> {
 /** Registers `provenance verify` and `provenance checkpoint` on `program`. */
 export function registerProvenanceCommands(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
   const provenance = program.command('provenance').description('the hash-chained provenance log');
-  provenance
-    .command('verify')
+  withTrustOptions(provenance.command('verify'))
     .description(
       "check every tenant's chain (or one) and its signed checkpoints; exit 1 naming each altered, removed or " +
         'reordered row, truncated or rewritten chain, and untrusted checkpoint',
     )
     .option('--tenant <tenant>')
-    .option('--key <file>', "a trusted checkpoint key (PEM, repeatable); default: this installation's own", collect, [])
     .option('--checkpoint <file>', 'checkpoints kept outside the database (repeatable)', collect, [])
     .option('--json')
     .action((opts: VerifyOptions) => run(() => verify(opts)));

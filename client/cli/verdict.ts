@@ -1,7 +1,7 @@
 /**
  * `arbiter verdict show TASK` and `arbiter verdict verify TASK|FILE`: the signed verdict as
  * stored, and an offline check of it — signature over the exact bytes by a key the operator
- * trusts (verdict-trust.ts), a summary that agrees with its evidence, and for a stored verdict
+ * trusts (trusted-keys.ts), a summary that agrees with its evidence, and for a stored verdict
  * its digest (verdict-checks.ts). Exit 1 on any mismatch, or when no key is trusted.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { loadClientConfig } from '../config';
 import { EXIT, printJson } from './output';
 import { parseTaskArg } from './task-ref';
 import { verdictProblems } from './verdict-checks';
-import { trustedKeys, type TrustOptions } from './verdict-trust';
+import { trustedKeys, withTrustOptions, type TrustOptions } from './trusted-keys';
 import { withTenantDb } from './with-db';
 
 async function verdictOf(task: string, tenant: string | undefined) {
@@ -77,8 +77,6 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
   return result.ok ? EXIT.ok : EXIT.failed;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
-
 /** Registers `verdict show|verify` on `program`. */
 export function registerVerdictCommands(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
   const verdict = program.command('verdict').description('signed verdicts');
@@ -101,22 +99,11 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
         return EXIT.ok;
       }),
     );
-  verdict
-    .command('verify')
+  withTrustOptions(verdict.command('verify'))
     .description(
       'check a verdict offline (a task, or a saved envelope file) against trusted keys only; exit 1 on any mismatch',
     )
     .argument('<task-or-file>')
-    .option(
-      '--key <file>',
-      'trust exactly this public key file (PEM or ssh-ed25519; repeatable) instead of the keyring',
-      collect,
-      [],
-    )
-    .option(
-      '--trust-worker-key',
-      "pin this installation's worker signing key (<key>.pub) into the keyring first (trust on first use, announced)",
-    )
     .option('--tenant <tenant>')
     .option('--json')
     .action((target: string, opts: VerifyOptions) => run(() => verify(target, opts)));

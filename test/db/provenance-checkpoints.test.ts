@@ -39,15 +39,25 @@ async function assertChainAloneWalksClean(tenant: string, rows: number) {
 describe('provenance checkpoints', function () {
   this.timeout(60_000);
 
-  it('verifies an intact chain against its checkpoint, saying when only the local key is trusted', async () => {
+  it('verifies an intact chain against its checkpoint only with a trusted key: --key, or the worker key pinned loudly', async () => {
     const tenant = await checkpointedChain();
-    const local = await provenance('verify', '--tenant', tenant);
-    assert.equal(local.code, 0, local.stderr);
-    assert.match(local.stdout, new RegExp(`ok\\s+${tenant}: 4 event\\(s\\), checkpoint at seq 3\\n`));
-    assert.match(local.stderr, /note: no --key given: trusting only the LOCAL signing key ed25519:/);
-    const pinned = await provenance('verify', '--tenant', tenant, '--key', stackKey().pub);
+    const home = tempDir('arbiter-verify-home-');
+    const env = {
+      DATABASE_URL: testStack().databaseUrl,
+      ARBITER_HOME: home,
+      ARBITER_SIGNING_KEY_FILE: stackKey().file,
+    };
+    const untrusted = await arbiter(['provenance', 'verify', '--tenant', tenant], env);
+    assert.equal(untrusted.code, 1, 'nothing is trusted by default, not even the local key');
+    assert.match(untrusted.stderr, /checkpoint REFUSED: no trusted key/);
+    assert.match(untrusted.stderr, /no trusted key: .*trusted-keys is missing or empty; pass --key FILE/);
+    const pinned = await arbiter(['provenance', 'verify', '--tenant', tenant, '--trust-worker-key'], env);
     assert.equal(pinned.code, 0, pinned.stderr);
-    assert.doesNotMatch(pinned.stderr, /LOCAL/);
+    assert.match(pinned.stderr, /TRUST ON FIRST USE/);
+    assert.match(pinned.stdout, new RegExp(`ok\\s+${tenant}: 4 event\\(s\\), checkpoint at seq 3\\n`));
+    const keyed = await provenance('verify', '--tenant', tenant, '--key', stackKey().pub);
+    assert.equal(keyed.code, 0, keyed.stderr);
+    assert.doesNotMatch(keyed.stderr, /TRUST ON FIRST USE|no trusted key/);
   });
 
   it('detects a truncated chain', async () => {

@@ -1,15 +1,17 @@
 /**
- * Which keys `arbiter verdict verify` trusts: exactly the `--key` files when given, else the
- * keyring the operator pinned (ARBITER_TRUSTED_KEYS, default `<ARBITER_HOME>/trusted-keys`).
- * Nothing else — not the key an envelope names, not the worker's key next door — unless the
- * operator asks with `--trust-worker-key`, which pins it into the keyring under a loud banner.
+ * Which keys a verify command (`verdict verify`, `provenance verify`) trusts: exactly the
+ * `--key` files when given, else the keyring the operator pinned (ARBITER_TRUSTED_KEYS, default
+ * `<ARBITER_HOME>/trusted-keys`). Nothing else — not the key an envelope names, not the worker's
+ * key next door — unless the operator asks with `--trust-worker-key`, which pins it into the
+ * keyring under a loud banner.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import { KeyFileMissingError, NoTrustedKeyError } from '../../domain/errors';
 import { keyIdFromPublicKeyText, loadKeyring, pinKey, readKeyFile, type TrustedKey } from '../../host/trust';
-import { defaultSigningKeyFile } from '../../workers/worker';
+import { signingKeyFileOf } from '../../workers/worker';
 import type { ClientConfig } from '../config';
-import { UsageError } from './output';
+import { collect, UsageError } from './output';
 
 /** How the operator chose trust on the command line. */
 export interface TrustOptions {
@@ -31,7 +33,7 @@ function banner(lines: string[]): void {
 
 /** Pins the worker's own public key (the `.pub` beside its signing key) into the keyring, loudly. */
 function pinWorkerKey(config: ClientConfig): void {
-  const pub = `${config.signingKeyFile ?? defaultSigningKeyFile(config.home)}.pub`;
+  const pub = `${signingKeyFileOf(config)}.pub`;
   if (!existsSync(pub)) throw new KeyFileMissingError(pub);
   const keyId = keyIdFromPublicKeyText(readFileSync(pub, 'utf8'), pub);
   const keyring = config.trustedKeysFile;
@@ -60,4 +62,19 @@ export function trustedKeys(opts: TrustOptions, config: ClientConfig): TrustedKe
   const keys = loadKeyring(config.trustedKeysFile);
   if (!keys.length) throw new NoTrustedKeyError(config.trustedKeysFile, howToTrust(config.trustedKeysFile));
   return keys;
+}
+
+/** Adds the trust options every verify command takes, worded alike. */
+export function withTrustOptions(command: Command): Command {
+  return command
+    .option(
+      '--key <file>',
+      'trust exactly this public key file (PEM or ssh-ed25519; repeatable) instead of the keyring',
+      collect,
+      [],
+    )
+    .option(
+      '--trust-worker-key',
+      "pin this installation's worker signing key (<key>.pub) into the keyring first (trust on first use, announced)",
+    );
 }
