@@ -19,3 +19,15 @@ export function reservedGateNameProblem(name: string): string | undefined {
     return `gate name '${name}' is reserved: '${ACCEPTANCE_GATE_PREFIX}*' names the spec's acceptance criteria`;
   return undefined;
 }
+
+/** CAWS gate names (in policies and waivers) and the Arbiter gates they govern. */
+const CAWS_GATE_NAMES: Record<string, string> = {
+  budget_limit: 'budget',
+  scope_boundary: 'scope',
+  spec_completeness: 'spec',
+};
+
+/** The Arbiter gate a CAWS or Arbiter gate name governs (`budget_limit` is the budget). */
+export function arbiterGateName(name: string): string {
+  return CAWS_GATE_NAMES[name] ?? name;
+}

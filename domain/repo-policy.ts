@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { PolicyInvalidError } from './errors';
 import { DEFAULT_TIER_POLICY, type ChangeBudget } from './policy';
 import type { RiskTier } from './spec';
-import { GATE_NAME_PATTERN, reservedGateNameProblem } from './gate-names';
+import { arbiterGateName, GATE_NAME_PATTERN, reservedGateNameProblem } from './gate-names';
 import { MAX_WAIVER_DAYS } from './waiver';
 
 /** A tier's budget: files, lines, and the bytes a change may add (binary files count only here). */
@@ -101,13 +101,6 @@ const CurrentPolicy = z
   .passthrough();
 const LegacyPolicy = z.object({ '1': Budget, '2': Budget, '3': Budget }).passthrough();
 
-/** CAWS gate names and the Arbiter gates they govern. */
-const GATE_NAMES: Record<string, string> = {
-  budget_limit: 'budget',
-  scope_boundary: 'scope',
-  spec_completeness: 'spec',
-};
-
 function problems(error: z.ZodError): string[] {
   return zodProblems(error, { root: '(root)' });
 }
@@ -143,7 +136,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   if (!parsed.success) throw new PolicyInvalidError(problems(parsed.error));
   const gateModes: Record<string, GateMode> = {};
   for (const [name, gate] of Object.entries(parsed.data.gates ?? {})) {
-    gateModes[GATE_NAMES[name] ?? name] = gate.enabled === false ? 'skip' : (gate.mode ?? 'block');
+    gateModes[arbiterGateName(name)] = gate.enabled === false ? 'skip' : (gate.mode ?? 'block');
   }
   const commands = Object.entries(parsed.data.gates ?? {}).flatMap(([name, g]) =>
     g.command && g.enabled !== false ? [{ name, argv: g.command }] : [],

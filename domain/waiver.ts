@@ -3,6 +3,7 @@
  * (the budget) waits in VERIFYING for people to approve or reject it through Temporal updates
  * carrying signed decisions (domain/approval.ts).
  */
+import { arbiterGateName } from './gate-names';
 
 /** CAWS's controlled vocabulary for why a waiver is needed. */
 export const WAIVER_REASON_CODES = [
@@ -82,7 +83,8 @@ export function waiverUseProblem(
   if (w.expiresAt <= now) return `${w.id} expired at ${w.expiresAt.toISOString()}`;
   if (!w.specId) return `${w.id} was not approved for any spec`;
   if (w.specId !== use.specId) return `${w.id} was approved for spec ${w.specId}, not ${use.specId}`;
-  if (!w.gates.includes('budget')) return `${w.id} covers ${w.gates.join(', ') || 'no gate'}, not the budget`;
+  if (!w.gates.map(arbiterGateName).includes('budget'))
+    return `${w.id} covers ${w.gates.join(', ') || 'no gate'}, not the budget`;
   const ours = w.usedByTask === use.taskId && w.usedByRun === use.runId;
   if (w.usedByRun && !ours) return `${w.id} was already used by task ${w.usedByTask} (run ${w.usedByRun})`;
   return undefined;

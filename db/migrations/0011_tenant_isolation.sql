@@ -86,6 +86,9 @@ GRANT SELECT, INSERT ON "provenance_events" TO arbiter_worker;
 --> statement-breakpoint
 GRANT SELECT ON "repos", "approvers" TO arbiter_worker;
 --> statement-breakpoint
+-- 0010's default privileges gave the worker write access to tables created since; take it back.
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON "repos", "approvers", "tenant_members" FROM arbiter_worker;
+--> statement-breakpoint
 DO $$
 BEGIN
 	EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO arbiter_worker', current_schema());

@@ -27,6 +27,7 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
   const dir = tempDir('arbiter-verify-');
   let task: string;
   let repo: string;
+  let repoName: string;
   let base: string;
   let workerKey: string;
   let envelopeFile: string;
@@ -42,7 +43,7 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
       tenantId: tenant,
       taskId: uniqueId('task'),
       specYaml: spec,
-      repo: await registerRepo(tenant, repo),
+      repo: (repoName = await registerRepo(tenant, repo)),
     };
     startedAt = Date.now();
     const final = await runToEnd(input);
@@ -171,9 +172,9 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
     const tenant = task.split('/')[0];
     assert.equal(out.verificationResult, 'PASSED');
     assert.deepEqual(out.verifiedLevels, ['CAWS_TIER_2']);
-    assert.equal(out.resourceUri, `arbiter://${tenant}/${encodeURIComponent(repo)}@${base}`);
+    assert.equal(out.resourceUri, `arbiter://${tenant}/${repoName}@${base}`, 'the registered name, never a path');
     assert.deepEqual(out.policy, {
-      uri: `arbiter://${tenant}/${encodeURIComponent(repo)}@${base}#.caws/policy.yaml`,
+      uri: `arbiter://${tenant}/${repoName}@${base}#.caws/policy.yaml`,
       digest: { sha256: sha256(POLICY).slice('sha256:'.length) },
     });
     const verified = Date.parse(out.timeVerified);

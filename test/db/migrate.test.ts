@@ -33,6 +33,8 @@ const TABLES = [
   'conversation_messages',
   'approvers',
   'waiver_decisions',
+  'repos',
+  'tenant_members',
 ];
 
 type Journal = { entries: Array<{ tag: string }> };

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { openDatabase, type Database } from '../../db/client';
 import { appendProvenance } from '../../db/provenance';
 import { takeCheckpoint } from '../../db/provenance-checkpoints';
+import { grantTenant } from '../../db/repos';
 import { uniqueId } from '../helpers/fixtures';
 import { appendEvents, stackKey } from '../helpers/provenance';
 import { testStack } from '../helpers/stack';
@@ -70,20 +71,24 @@ describe('provenance is append-only in PostgreSQL', function () {
     }
   });
 
-  it('lets a CLI role read provenance but write nothing', async () => {
-    const { pool } = logins[1].database;
-    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM provenance_events WHERE tenant_id = $1`, [
-      tenant,
-    ]);
-    assert.equal(rows[0].n, 3);
-    await assert.rejects(
-      pool.query(
-        `INSERT INTO provenance_events (tenant_id, seq, event_key, kind, subject, payload, prev_hash, hash) VALUES ($1, 99, 'x', 'k', 's', '{}', 'p', 'h')`,
-        [tenant],
-      ),
-      denied,
-    );
-    await assert.rejects(pool.query(`DELETE FROM provenance_events WHERE tenant_id = $1`, [tenant]), denied);
+  it("lets a CLI role read its granted tenant's provenance but write nothing", async () => {
+    await grantTenant(testStack().database.db, logins[1].role, tenant);
+    const c = await logins[1].database.pool.connect();
+    try {
+      await c.query(`SELECT set_config('app.tenant_id', $1, false)`, [tenant]);
+      const { rows } = await c.query(`SELECT count(*)::int AS n FROM provenance_events WHERE tenant_id = $1`, [tenant]);
+      assert.equal(rows[0].n, 3);
+      await assert.rejects(
+        c.query(
+          `INSERT INTO provenance_events (tenant_id, seq, event_key, kind, subject, payload, prev_hash, hash) VALUES ($1, 99, 'x', 'k', 's', '{}', 'p', 'h')`,
+          [tenant],
+        ),
+        denied,
+      );
+      await assert.rejects(c.query(`DELETE FROM provenance_events WHERE tenant_id = $1`, [tenant]), denied);
+    } finally {
+      c.release();
+    }
   });
 
   it("stops the owner's UPDATE, DELETE and TRUNCATE with the append-only trigger", async () => {

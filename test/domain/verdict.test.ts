@@ -155,6 +155,7 @@ describe('buildVerdictPayload', () => {
       },
       gates: [{ name: 'a', kind: 'command', source: 'submitter', status: 'pass', detail: 'ok' }],
       waivers: [],
+      approvals: [],
     });
     assert.equal(buildVerdictPayload({ ...base, gates: [pass('a'), fail('b')] }).outcome, 'FAIL');
     assert.equal(buildVerdictPayload({ ...base, gates: [] }).outcome, 'FAIL');

@@ -148,7 +148,13 @@ describe('acceptance criteria and spec waivers as gates', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, TWO_FILES);
     const policy = stringify({ version: 1, risk_tiers: { '3': { max_files: 1, max_loc: 100 } } });
-    const base = { reasonCode: 'other', gates: ['budget_limit'], delta: { max_files: 5, max_loc: 0 } };
+    // Approved for the spec's id and the budget (CAWS calls it budget_limit), not used yet.
+    const base = {
+      reasonCode: 'other',
+      gates: ['budget_limit'],
+      specId: 'TEST-001',
+      delta: { max_files: 5, max_loc: 0 },
+    };
     await db.insert(waivers).values([
       { tenantId: tenant, id: 'WV-1001', ...base, status: 'active', expiresAt: new Date(Date.now() + 3_600_000) },
       { tenantId: tenant, id: 'WV-1002', ...base, status: 'revoked', expiresAt: new Date(Date.now() + 3_600_000) },
