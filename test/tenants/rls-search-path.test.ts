@@ -1,0 +1,75 @@
+/**
+ * Review of issue #10, "tenants kept apart", played by a CLI user of tenant A with its own
+ * database login (a member of arbiter_cli): the row-level security policy calls
+ * arbiter_cli_may_read(), a SQL function whose body names `tenant_members` and `pg_roles`
+ * unqualified and runs with the caller's search_path. PostgreSQL searches the session's
+ * temporary schema first for relations (before pg_catalog, unless it is named), and every role
+ * may create temporary tables by default, so the caller can shadow either with its own rows.
+ */
+import assert from 'node:assert/strict';
+import { Client as PgClient } from 'pg';
+import { ensureLoginRole } from '../../db/login-roles';
+import { grantTenant } from '../../db/repos';
+import { insertWaiver } from '../../db/waivers';
+import { uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+
+async function asRole<T>(url: string, fn: (c: PgClient) => Promise<T>): Promise<T> {
+  const client = new PgClient({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('tenants: a CLI role cannot widen row-level security from its own session', function () {
+  this.timeout(120_000);
+  const role = `cli_${uniqueId('rls').replace('-', '_')}`;
+  const [a, b] = [uniqueId('rlsa'), uniqueId('rlsb')];
+  let url = '';
+
+  before(async () => {
+    const { database, databaseUrl } = testStack();
+    for (const tenant of [a, b])
+      await insertWaiver(database.db, {
+        tenantId: tenant,
+        id: `WV-${tenant}`,
+        reasonCode: 'other',
+        expiresAt: new Date(Date.now() + 86_400_000),
+      });
+    await database.pool.query('INSERT INTO repos (tenant_id, name, path) VALUES ($1, $2, $3)', [b, 'secret', '/srv/b']);
+    url = await ensureLoginRole(database.pool, databaseUrl, role, 'arbiter_cli');
+    assert.equal(await grantTenant(database.db, role, a), true);
+  });
+
+  after(async () => {
+    const { pool } = testStack().database;
+    await pool.query('DELETE FROM tenant_members WHERE role_name = $1', [role]);
+    await pool.query('DELETE FROM waivers WHERE tenant_id = ANY($1)', [[a, b]]);
+    await pool.query('DELETE FROM repos WHERE tenant_id = $1', [b]);
+    await pool.query(`DROP OWNED BY "${role}"`);
+    await pool.query(`DROP ROLE "${role}"`);
+  });
+
+  it("a temporary table named tenant_members does not grant A's role tenant B", async () => {
+    await asRole(url, async (c) => {
+      await c.query(`SELECT set_config('app.tenant_id', $1, false)`, [b]);
+      const before = await c.query('SELECT id FROM waivers WHERE tenant_id = $1', [b]);
+      assert.equal(before.rowCount, 0, 'B is invisible to begin with');
+      const shadowed = await c
+        .query('CREATE TEMP TABLE tenant_members (role_name text, tenant_id text)')
+        .then(() => c.query('INSERT INTO tenant_members VALUES (current_user, $1)', [b]))
+        .then(() => true)
+        .catch(() => false); // refusing temporary tables is one fix
+      const waivers = await c.query('SELECT id FROM waivers WHERE tenant_id = $1', [b]);
+      const repos = await c.query('SELECT path FROM repos WHERE tenant_id = $1', [b]);
+      assert.deepEqual(
+        [...waivers.rows, ...repos.rows],
+        [],
+        `with a shadow tenant_members (${shadowed ? 'created' : 'refused'}) A's role reads B's rows`,
+      );
+    });
+  });
+});
