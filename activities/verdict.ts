@@ -19,6 +19,7 @@ import { currentRun } from './run-identity';
 import { recordRunEvent } from '../db/provenance';
 import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
+import { waiversUsedBy } from '../db/waivers';
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
@@ -26,7 +27,10 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
     async issueVerdict(raw: IssueVerdictInput): Promise<IssuedVerdict> {
       const input = parseActivityInput(IssueVerdictInput, raw);
       const run = currentRun();
-      const payload = buildVerdictPayload({ ...input, run });
+      // Every waiver this run used (the desk's, and any a spec named), with the signed approvals that grant it.
+      const used = await waiversUsedBy(db, input.tenantId, input.taskId, run.runId);
+      const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
+      const payload = buildVerdictPayload({ ...input, run, waivers, approvals: used.flatMap((w) => w.approvals) });
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.
       const statement = verdictStatement({ ...input, payload, verifier: verifierFacts() });
       const { envelope, statementDigest: digest } = signer.signStatement(statement);

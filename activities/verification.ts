@@ -7,7 +7,9 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { log } from '@temporalio/activity';
-import { claimWaiverUse, getWaiver } from '../db/waivers';
+import { approverKeys, claimWaiverUse, getWaiver } from '../db/waivers';
+import { storedApprovalsProblem } from '../domain/approval-evidence';
+import { requiredApprovers } from '../domain/policy';
 import { waiverUseProblem } from '../domain/waiver';
 import { CheckBudgetAndScopeInput, MeasureDiffInput, RunGateInput, type DiffSummary } from '../domain/activity-io';
 import { budgetGate, protectedGate, scopeGate, specGate, treeGate, type GrantedWaiver } from '../domain/change-gates';
@@ -39,22 +41,37 @@ import { chownTree } from '../host/workspace';
 
 /**
  * The waivers the spec names (`waiver_ids`) that may raise this run's budget, each claimed for
- * this run, and why each other one is refused.
+ * this run, and why each other one is refused: bound to its spec, gate and one use
+ * (waiverUseProblem), and approved by signatures that still stand (storedApprovalsProblem).
  */
 async function specWaivers(
   db: Db,
-  tenantId: string,
+  input: ReturnType<typeof CheckBudgetAndScopeInput.parse>,
   use: { specId: string; taskId: string; runId: string },
-  ids: readonly string[],
 ): Promise<{ granted: GrantedWaiver[]; refused: string[] }> {
   const granted: GrantedWaiver[] = [];
   const refused: string[] = [];
-  for (const id of ids) {
+  const { tenantId, spec, policy } = input;
+  if (spec.waiverIds.length === 0) return { granted, refused };
+  const keyring = await approverKeys(db, tenantId);
+  const required = requiredApprovers(spec.riskTier, policy.waivers.minApprovers);
+  for (const id of spec.waiverIds) {
     const row = await getWaiver(db, tenantId, id);
-    const problem = row ? waiverUseProblem(row, use, new Date()) : `${id} does not exist for tenant ${tenantId}`;
-    if (problem) refused.push(problem);
+    const delta = { maxFiles: row?.delta.max_files ?? 0, maxLoc: row?.delta.max_loc ?? 0 };
+    const problem = row
+      ? (waiverUseProblem(row, use, new Date()) ??
+        storedApprovalsProblem(row.approvals, {
+          tenantId,
+          specId: spec.id,
+          delta,
+          riskTier: spec.riskTier,
+          required,
+          keyring,
+        }))
+      : `${id} does not exist for tenant ${tenantId}`;
+    if (problem) refused.push(problem.startsWith(id) ? problem : `${id}: ${problem}`);
     else if (!(await claimWaiverUse(db, tenantId, id, use))) refused.push(`${id} was just used by another run`);
-    else granted.push({ id, maxFiles: row!.delta.max_files ?? 0, maxLoc: row!.delta.max_loc ?? 0 });
+    else granted.push({ id, ...delta });
   }
   return { granted, refused };
 }
@@ -151,7 +168,7 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
       const gitDir = gitDirOf(input.workspacePath);
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
       const use = { specId: input.spec.id, taskId: input.taskId, runId: currentRun().runId };
-      const waivers = await specWaivers(db, input.tenantId, use, input.spec.waiverIds);
+      const waivers = await specWaivers(db, input, use);
       const gates = [
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
         scopeGate(input.spec, files, input.policy),

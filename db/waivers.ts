@@ -27,6 +27,15 @@ export async function getWaiver(db: DbExecutor, tenantId: string, id: string): P
   return row;
 }
 
+/** The waivers one run of a task used, by id (the verdict lists them with their signed approvals). */
+export function waiversUsedBy(db: DbExecutor, tenantId: string, taskId: string, runId: string): Promise<WaiverRow[]> {
+  return db
+    .select()
+    .from(waivers)
+    .where(and(eq(waivers.tenantId, tenantId), eq(waivers.usedByTask, taskId), eq(waivers.usedByRun, runId)))
+    .orderBy(asc(waivers.id));
+}
+
 /** Stores a new waiver; false when its id was already taken (the caller decides whether that is a retry). */
 export async function insertWaiver(db: DbExecutor, row: typeof waivers.$inferInsert): Promise<boolean> {
   const stored = await db.insert(waivers).values(row).onConflictDoNothing().returning({ id: waivers.id });

@@ -195,8 +195,6 @@ export const IssueVerdictInput = z.object({
   ),
   /** Waivers applied; a verdict with waivers and no failing gate is WAIVED. */
   waivers: z.array(z.string()).default([]),
-  /** The signed decisions that granted those waivers; the verdict carries them so anyone can check who approved. */
-  approvals: z.array(SignedDecisionSchema).default([]),
   /** The spec's CAWS risk tier: the verification summary's level is named after it. */
   riskTier: z.union([z.literal(1), z.literal(2), z.literal(3)]),
   /** When the workflow decided, from its deterministic clock, so a retry signs the same time. */

@@ -74,22 +74,45 @@ export function decisionSigningBytes(claim: WaiverClaim): Uint8Array {
   return preAuthEncoding(WAIVER_DECISION_PAYLOAD_TYPE, new TextEncoder().encode(canonicalJson(claim)));
 }
 
-/** The raw public key a key id names, or undefined when it names none. */
-export function publicKeyOfKeyId(keyId: string): Uint8Array | undefined {
-  const raw = keyId.startsWith('ed25519:') ? base64Bytes(keyId.slice('ed25519:'.length)) : undefined;
-  return raw?.length === 32 ? raw : undefined;
-}
-
-/** True when `signed.signature` is the key id's key's signature over the claim (RFC 8032, strict). */
-export function signatureValid(signed: SignedDecision): boolean {
-  const key = publicKeyOfKeyId(signed.keyId);
-  const sig = base64Bytes(signed.signature);
-  if (!key || sig?.length !== 64) return false;
+/**
+ * True for a 32-byte encoding of a point that is on the curve and not of small order. A
+ * small-order key (the identity, say) has signatures that verify for every message under
+ * lenient verifiers, so no such key is ever trusted or checked against.
+ */
+export function usableEd25519Key(raw: Uint8Array): boolean {
+  if (raw.length !== 32) return false;
   try {
-    return ed25519.verify(sig, decisionSigningBytes(signed.claim), key, { zip215: false });
+    return !ed25519.ExtendedPoint.fromHex(raw).isSmallOrder();
   } catch {
     return false;
   }
+}
+
+/** The raw public key a key id names, or undefined when it names none (or an unusable one). */
+export function publicKeyOfKeyId(keyId: string): Uint8Array | undefined {
+  const raw = keyId.startsWith('ed25519:') ? base64Bytes(keyId.slice('ed25519:'.length)) : undefined;
+  return raw && usableEd25519Key(raw) ? raw : undefined;
+}
+
+/**
+ * The one ed25519 check every signature in Arbiter goes through (verdicts, checkpoints,
+ * approvals): RFC 8032 strict (canonical s, no small-order keys), signature and key given as
+ * canonical base64 and a key id, so a workflow and a CLI can never disagree on a signature.
+ */
+export function ed25519Valid(signatureBase64: string, message: Uint8Array, keyId: string): boolean {
+  const key = publicKeyOfKeyId(keyId);
+  const sig = base64Bytes(signatureBase64);
+  if (!key || sig?.length !== 64) return false;
+  try {
+    return ed25519.verify(sig, message, key, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
+/** True when `signed.signature` is the key id's key's signature over the claim. */
+export function signatureValid(signed: SignedDecision): boolean {
+  return ed25519Valid(signed.signature, decisionSigningBytes(signed.claim), signed.keyId);
 }
 
 /** The first field where the claim's request differs from `expected`, named for the person who sent it. */
@@ -152,52 +175,4 @@ export function decisionProblem(signed: SignedDecision, ctx: DecisionContext): s
   if (ctx.prior.some((p) => p.keyId === signed.keyId))
     return `key ${signed.keyId} has already approved this waiver; a second approval needs a distinct key`;
   return undefined;
-}
-
-/** What a verdict's evidence says about the run its approvals must name. */
-export interface ApprovedRun {
-  tenantId: string;
-  taskId: string;
-  specId: string;
-  outcome: string;
-  run: { runId: string };
-  diff: { treeId: string; digest: string };
-  approvals?: readonly SignedDecision[];
-}
-
-/**
- * Each way a verdict's approvals fail to prove its waiver, for every reader of a verdict
- * (`verdict verify`, delivery): a WAIVED verdict needs at least one; each must be a valid
- * signature over an approval of this very run, tree and patch, and no key may count twice.
- */
-export function approvalProblems(evidence: ApprovedRun): string[] {
-  const approvals = evidence.approvals ?? [];
-  const problems: string[] = [];
-  if (evidence.outcome === 'WAIVED' && approvals.length === 0)
-    problems.push('the verdict is WAIVED but carries no signed approval');
-  const seen = new Set<string>();
-  for (const raw of approvals) {
-    const parsed = SignedDecisionSchema.safeParse(raw);
-    const who = `the approval by ${String(raw?.claim?.approver)} (${String(raw?.keyId)})`;
-    if (!parsed.success) {
-      problems.push(`${who} is malformed`);
-      continue;
-    }
-    const a = parsed.data;
-    if (a.claim.decision !== 'approve') problems.push(`${who} is a ${a.claim.decision}, not an approval`);
-    if (!signatureValid(a)) problems.push(`${who}: the signature does not verify`);
-    const mismatch = requestMismatch(requestTermsOf(a.claim), {
-      ...requestTermsOf(a.claim),
-      tenantId: evidence.tenantId,
-      taskId: evidence.taskId,
-      runId: evidence.run.runId,
-      specId: evidence.specId,
-      treeId: evidence.diff.treeId,
-      patchDigest: evidence.diff.digest,
-    });
-    if (mismatch) problems.push(`${who}: ${mismatch.replace('the pending waiver', 'the verdict')}`);
-    if (seen.has(a.keyId)) problems.push(`${who}: the key ${a.keyId} approved twice`);
-    seen.add(a.keyId);
-  }
-  return problems;
 }

@@ -4,7 +4,9 @@
  * (PASSED, the level, the resource) agrees with the gates underneath, nor that a waiver was
  * approved by anyone; this does, for every reader of a verdict: `arbiter verdict verify` and delivery.
  */
-import { approvalProblems } from './approval';
+import { approvalProblems } from './approval-evidence';
+import { requiredApprovers } from './policy';
+import type { RiskTier } from './spec';
 import { verdictEvidence, verdictSubjects, VERDICT_PREDICATE_TYPE, type VerdictStatement } from './dsse';
 import { canonicalJson, type VerdictPayload } from './verdict';
 import {
@@ -17,6 +19,12 @@ import {
 } from './vsa';
 
 const LEVEL = /^CAWS_TIER_[123](_WAIVED)?$/;
+
+/** The fewest approvers the stated level's tier ever allows (a policy may demand more). */
+function approversAtLevel(levels: unknown): number {
+  const tier = Array.isArray(levels) ? /^CAWS_TIER_([123])/.exec(String(levels[0]))?.[1] : undefined;
+  return tier ? requiredApprovers(Number(tier) as RiskTier) : 1;
+}
 
 function differs(field: string, actual: unknown, expected: unknown): string[] {
   return canonicalJson(actual ?? null) === canonicalJson(expected ?? null)
@@ -59,7 +67,10 @@ export function statementProblems(statement: Partial<VerdictStatement> | undefin
     problems.push(
       `resourceUri '${summary.resourceUri}' is not a repository of ${evidence.tenantId} at ${evidence.baseCommit}`,
     );
-  problems.push(...policyProblems(summary, evidence, resource?.repo), ...approvalProblems(evidence));
+  problems.push(
+    ...policyProblems(summary, evidence, resource?.repo),
+    ...approvalProblems(evidence, approversAtLevel(summary.verifiedLevels)),
+  );
   return problems;
 }
 

@@ -4,11 +4,12 @@
  * envelope's key id (`ed25519:<base64 of the 32-byte key>`), so a verdict can be checked
  * offline and pinned to a known key.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding, type DsseEnvelope, type VerdictStatement } from '../domain/dsse';
 import { canonicalJson } from '../domain/verdict';
+import { ed25519Valid, publicKeyOfKeyId } from '../domain/approval';
 import { sha256 } from './digest';
 
 /** A signed DSSE envelope (as stored, verbatim) and the digest of the exact payload bytes it signs. */
@@ -33,8 +34,8 @@ export function keyIdOf(publicKey: KeyObject): string {
 
 /** The public key a key id publishes. */
 export function publicKeyFromKeyId(keyId: string): KeyObject {
-  const raw = Buffer.from(keyId.replace(/^ed25519:/, ''), 'base64');
-  if (!keyId.startsWith('ed25519:') || raw.length !== 32) throw new Error(`'${keyId}' is not an ed25519 key id`);
+  const raw = publicKeyOfKeyId(keyId);
+  if (!raw) throw new Error(`'${keyId}' is not a usable ed25519 key id`);
   const spkiPrefix = Buffer.from('302a300506032b6570032100', 'hex');
   return createPublicKey({ key: Buffer.concat([spkiPrefix, raw]), format: 'der', type: 'spki' });
 }
@@ -110,17 +111,10 @@ export function verifyEnvelope<T = VerdictStatement>(
     problems.push('payload is not a JSON statement');
   }
   if (signature) {
-    try {
-      const ok = verify(
-        null,
-        preAuthEncoding(envelope.payloadType, body),
-        publicKeyFromKeyId(signature.keyid),
-        Buffer.from(signature.sig, 'base64'),
-      );
-      if (!ok) problems.push(`signature does not verify against key ${signature.keyid}`);
-    } catch (err) {
-      problems.push(`signature cannot be checked: ${(err as Error).message}`);
-    }
+    const keyId = String(signature.keyid);
+    if (!publicKeyOfKeyId(keyId)) problems.push(`'${keyId}' is not a usable ed25519 key id`);
+    else if (!ed25519Valid(String(signature.sig), preAuthEncoding(envelope.payloadType, body), keyId))
+      problems.push(`signature does not verify against key ${keyId}`);
     if (!trustedKeyIds.includes(signature.keyid))
       problems.push(`signed by ${signature.keyid}, which is not a trusted key`);
   }

@@ -12,6 +12,7 @@
 import { createPublicKey } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { publicKeyOfKeyId } from '../domain/approval';
 import { KeyFileMissingError, KeyFormatError } from '../domain/errors';
 import { keyIdOf, publicKeyFromKeyId } from './signing';
 import { keyIdOfRaw, rawFromSshBlob, sshBlobOfRaw } from './ssh-keys';
@@ -28,6 +29,16 @@ export interface TrustedKey {
 const SSH_ED25519 = 'ssh-ed25519';
 const PEM_BEGIN = '-----BEGIN PUBLIC KEY-----';
 const PEM_END = '-----END PUBLIC KEY-----';
+
+/** The key as read, once it is known to be a key no one can sign for without the private half. */
+function usable(key: TrustedKey): TrustedKey {
+  if (!publicKeyOfKeyId(key.keyId))
+    throw new KeyFormatError(
+      key.source,
+      'not a usable ed25519 public key (a small-order point, which anyone can sign for)',
+    );
+  return key;
+}
 
 function sshKeyId(line: string, source: string): TrustedKey {
   const [type, b64, ...comment] = line.trim().split(/\s+/);
@@ -74,9 +85,9 @@ export function parseKeyring(text: string, source: string): TrustedKey[] {
     if (line === PEM_BEGIN) {
       const end = lines.findIndex((l, j) => j > i && l.trim() === PEM_END);
       if (end < 0) throw new KeyFormatError(at, `'${PEM_BEGIN}' without '${PEM_END}'`);
-      keys.push(pemKeyId(lines.slice(i, end + 1).join('\n'), at));
+      keys.push(usable(pemKeyId(lines.slice(i, end + 1).join('\n'), at)));
       i = end;
-    } else if (line.startsWith(`${SSH_ED25519} `)) keys.push(sshKeyId(line, at));
+    } else if (line.startsWith(`${SSH_ED25519} `)) keys.push(usable(sshKeyId(line, at)));
     else
       throw new KeyFormatError(
         at,

@@ -27,10 +27,9 @@ import { approversChangedSignal, approveWaiverUpdate, rejectWaiverUpdate } from 
 
 type Decision = { kind: 'approved'; approvals: SignedDecision[] } | { kind: 'rejected'; signed: SignedDecision };
 
-/** A granted waiver: its id and the signed approvals that grant it. */
+/** A granted waiver; its signed approvals are stored with it, and the verdict reads them from there. */
 export interface GrantedDeskWaiver {
   waiverId: string;
-  approvals: SignedDecision[];
 }
 
 /** True when every blocking failure is one a waiver may cover. */
@@ -58,6 +57,8 @@ export class WaiverDesk {
   private approvals: SignedDecision[] = [];
   private keyring: RegisteredKey[] = [];
   private keyringStale = false;
+  /** Approvers and keys whose decision is being authorised: a copy sent meanwhile is refused, not run twice. */
+  private readonly inFlight = new Set<string>();
 
   constructor(private readonly task: WaiverTask) {}
 
@@ -96,6 +97,9 @@ export class WaiverDesk {
       maxExpiryHours: pending.maxExpiryHours,
     });
     if (problem) throw new Error(problem);
+    const { approver } = parsed.data.claim;
+    if (this.inFlight.has(approver) || this.inFlight.has(parsed.data.keyId))
+      throw new Error(`a decision by '${approver}' or key ${parsed.data.keyId} is already being authorised`);
   }
 
   private result(): WaiverDecisionResult {
@@ -109,7 +113,13 @@ export class WaiverDesk {
     const pending = this.task.snapshot.pendingWaiver;
     if (!pending) throw ApplicationFailure.nonRetryable('no waiver is pending for this task');
     const { tenantId, taskId } = this.task.input;
-    await authorizeWaiverDecision({ tenantId, taskId, riskTier: pending.riskTier, signed });
+    const held = [signed.claim.approver, signed.keyId];
+    held.forEach((k) => this.inFlight.add(k));
+    try {
+      await authorizeWaiverDecision({ tenantId, taskId, riskTier: pending.riskTier, signed });
+    } finally {
+      held.forEach((k) => this.inFlight.delete(k));
+    }
     return pending;
   }
 
@@ -221,6 +231,6 @@ export class WaiverDesk {
       budgetDetail,
     });
     this.task.waiveGate('budget', budgetDetail);
-    return { waiverId, approvals };
+    return { waiverId };
   }
 }

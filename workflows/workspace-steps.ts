@@ -191,7 +191,6 @@ export async function recordVerdict(
     gates: task.snapshot.gates,
     policy,
     waivers: waiver ? [waiver.waiverId] : [],
-    approvals: waiver?.approvals ?? [],
     riskTier: spec.riskTier,
     // The workflow's clock is replayed, so every attempt of the activity signs the same time.
     verifiedAt: new Date().toISOString(),

@@ -61,10 +61,4 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO arbiter_worker;
 --> statement-breakpoint
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO arbiter_cli;
 --> statement-breakpoint
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO arbiter_worker;
---> statement-breakpoint
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO arbiter_worker;
---> statement-breakpoint
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO arbiter_cli;
---> statement-breakpoint
 REVOKE UPDATE, DELETE, TRUNCATE ON "provenance_events", "provenance_checkpoints" FROM arbiter_worker, arbiter_cli;

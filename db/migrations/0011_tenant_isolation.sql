@@ -33,14 +33,22 @@ END $$;
 --> statement-breakpoint
 -- True when the connected role may read `tenant` through arbiter_cli: it asked for that tenant
 -- (app.tenant_id) AND the admin granted it (tenant_members, to the role or a role it belongs to).
-CREATE OR REPLACE FUNCTION arbiter_cli_may_read(tenant text) RETURNS boolean
-LANGUAGE sql STABLE AS $$
-	SELECT $1 = current_setting('app.tenant_id', true)
-		AND EXISTS (
-			SELECT 1 FROM tenant_members m JOIN pg_roles r ON r.rolname = m.role_name
-			WHERE m.tenant_id = $1 AND pg_has_role(current_user, r.oid, 'MEMBER')
-		)
-$$;
+-- Every name is schema-qualified and the search_path pinned: a SQL function's body is resolved
+-- with the caller's path, where a temporary table named tenant_members would otherwise win.
+DO $do$
+BEGIN
+	EXECUTE format($f$
+		CREATE OR REPLACE FUNCTION %1$I.arbiter_cli_may_read(tenant text) RETURNS boolean
+		LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $body$
+			SELECT $1 = pg_catalog.current_setting('app.tenant_id', true)
+				AND EXISTS (
+					SELECT 1 FROM %1$I.tenant_members m JOIN pg_catalog.pg_roles r ON r.rolname = m.role_name
+					WHERE m.tenant_id = $1 AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')
+				)
+		$body$$f$, current_schema());
+	-- Nothing the application roles do needs temporary tables; none may shadow a table by name.
+	EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+END $do$;
 --> statement-breakpoint
 DO $$
 DECLARE
@@ -86,7 +94,7 @@ GRANT SELECT, INSERT ON "provenance_events" TO arbiter_worker;
 --> statement-breakpoint
 GRANT SELECT ON "repos", "approvers" TO arbiter_worker;
 --> statement-breakpoint
--- 0010's default privileges gave the worker write access to tables created since; take it back.
+-- The worker never writes registrations, grants or approvers (0010 granted it every table of its time).
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON "repos", "approvers", "tenant_members" FROM arbiter_worker;
 --> statement-breakpoint
 DO $$

@@ -1,9 +1,7 @@
 /**
- * Review of issue #10: what a reader of a verdict (`arbiter verdict verify`, delivery) learns
- * from its approvals. The workflow asks two distinct approvers at tier 1, but approvalProblems
- * accepts a WAIVED verdict at CAWS_TIER_1_WAIVED with one approval, and counts keys, not
- * people: one name with two keys passes as two approvals. A verdict signed with the worker's
- * key (or any key the reader trusts) therefore "proves" less than the level it states.
+ * What a reader of a verdict (`arbiter verdict verify`, delivery) learns from its approvals: a
+ * WAIVED verdict at CAWS_TIER_1_WAIVED needs two distinct approvers, counted as people, not
+ * keys, so a verdict never proves less than the level it states.
  */
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
@@ -52,7 +50,7 @@ function waived(riskTier: RiskTier, approvals: SignedDecision[]) {
   );
 }
 
-describe('review: the approvals a WAIVED verdict carries must meet its tier', () => {
+describe('the approvals a WAIVED verdict carries must meet its tier', () => {
   it('control: a tier-3 WAIVED verdict with one valid approval is consistent', () => {
     assert.deepEqual(waived(3, [approval('alice')]), []);
   });

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import {
-  approvalProblems,
   decisionProblem,
   decisionSigningBytes,
   signatureValid,
@@ -16,6 +15,7 @@ import {
   type SignedDecision,
   type WaiverClaim,
 } from '../../domain/approval';
+import { approvalProblems } from '../../domain/approval-evidence';
 import { base64Bytes } from '../../domain/base64';
 import { waiverUseProblem, type StoredWaiverTerms } from '../../domain/waiver';
 import { keyIdOf } from '../../host/signing';
@@ -107,7 +107,7 @@ describe('domain: signed waiver decisions', () => {
       approvals: [signed(alice)],
     };
     assert.deepEqual(approvalProblems(evidence), []);
-    assert.match(approvalProblems({ ...evidence, approvals: [] }).join(), /WAIVED but carries no signed approval/);
+    assert.match(approvalProblems({ ...evidence, approvals: [] }).join(), /WAIVED with 0 distinct approver\(s\); its tier needs at least 1/);
     assert.match(approvalProblems({ ...evidence, run: { runId: 'run-2' } }).join(), /the verdict's runId is "run-2"/);
     assert.match(
       approvalProblems({ ...evidence, diff: { ...evidence.diff, treeId: 'c'.repeat(40) } }).join(),

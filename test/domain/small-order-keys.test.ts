@@ -1,10 +1,8 @@
 /**
- * Review of issue #10: a trust root must not hold a key anyone can sign for. The identity point
- * (and the other small-order points) are valid ed25519 public-key encodings; with one of them,
- * the signature R = identity, s = 0 verifies any message under OpenSSL (node:crypto), which
- * verifyEnvelope uses, while the approvals' verifier (@noble/curves, strict) refuses it. So the
- * two verifiers disagree, and a keyring line or `--key` file holding such a key makes every
- * envelope "signed by a trusted key".
+ * A trust root must not hold a key anyone can sign for. The identity point (and the other
+ * small-order points) are valid ed25519 encodings; under a lenient verifier the signature
+ * R = identity, s = 0 verifies any message with them. Keyrings refuse such keys, and every
+ * signature in Arbiter goes through one strict check (domain/approval.ts ed25519Valid).
  */
 import assert from 'node:assert/strict';
 import { verifyEnvelope } from '../../host/signing';
@@ -19,7 +17,7 @@ const SSH_LINE = `ssh-ed25519 ${Buffer.concat([
   IDENTITY,
 ]).toString('base64')} worker`;
 
-describe('review: small-order ed25519 keys are never trusted', () => {
+describe('small-order ed25519 keys are never trusted', () => {
   it('a keyring line holding the identity point is refused', () => {
     assert.throws(() => parseKeyring(`${SSH_LINE}\n`, 'keyring'), /key/);
   });

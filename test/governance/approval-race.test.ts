@@ -1,10 +1,8 @@
 /**
- * Review of issue #10, played by an insider with namespace access who has seen one approval
- * while it was pending (it is in the task's history): sending it again many times at once.
- * Every copy passes the update validator, because the approval only counts once its handler's
- * activity has returned, so each copy is accepted into history, runs authorizeWaiverDecision
- * and is recorded as a decision of the approver. Twenty copies use up the approver's hourly
- * rate limit for the whole tenant: the real approver cannot decide any waiver for an hour.
+ * An insider with namespace access who has seen one approval while it was pending (it is in the
+ * task's history) sends it again many times at once. The validator refuses a copy while the
+ * first is being authorised (the desk's in-flight set), so it is recorded once and cannot use
+ * up the approver's hourly rate limit for the whole tenant.
  */
 import assert from 'node:assert/strict';
 import { and, eq } from 'drizzle-orm';

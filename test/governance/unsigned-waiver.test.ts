@@ -1,10 +1,8 @@
 /**
- * Review of issue #10: a waiver a spec names in `waiver_ids` raises the budget on the strength
- * of its row alone. Nothing checks that the row carries signed approvals by registered keys
- * (or any approval at all), and the verdict of the run it raises says PASS at the plain CAWS
- * level, with no waiver and no approver named: the one path around "only a registered private
- * key approves a waiver". Anyone who can insert a waiver row (the worker's database role may, by
- * its grants) waives any budget for a spec of their choosing, and the verdict hides it.
+ * A waiver a spec names in `waiver_ids` applies only on the strength of signed approvals by keys
+ * registered now, never of its row alone: anyone who can insert a waiver row (the worker's
+ * database role may) cannot waive a budget with it, and a budget a waiver does raise makes the
+ * verdict WAIVED with the approvals that granted it, never a plain PASS.
  */
 import assert from 'node:assert/strict';
 import { insertWaiver } from '../../db/waivers';

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { insertWaiver } from '../../db/waivers';
-import { signedApproval, taskAwaitingWaiver } from '../helpers/approvers';
+import { registeredApprover, signedApproval, signedWaiverRow, taskAwaitingWaiver } from '../helpers/approvers';
 import { uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { explain, gateOf, policyYaml, runTask, writeByCommand } from './helpers';
@@ -25,19 +25,12 @@ function overBudget(tenant: string, specId: string, waiverIds: string[]) {
   });
 }
 
-/** A waiver approved ahead of time for `specId` (as the waiver desk stores one), not used yet. */
+/** A waiver approved ahead of time for `specId` by a registered approver, not used yet. */
 async function preApproved(tenant: string, specId: string, gates = ['budget']): Promise<string> {
   const id = uniqueId('WV-PRE');
-  await insertWaiver(testStack().database.db, {
-    tenantId: tenant,
-    id,
-    specId,
-    gates,
-    delta: { max_files: 5, max_loc: 100 },
-    reasonCode: 'architectural_refactor',
-    status: 'active',
-    expiresAt: new Date(Date.now() + 24 * 3_600_000),
-  });
+  const alice = await registeredApprover(tenant, uniqueId('alice'));
+  const row = await signedWaiverRow(tenant, { id, specId, approvers: [alice] });
+  await insertWaiver(testStack().database.db, { ...row, gates });
   return id;
 }
 
@@ -84,5 +77,26 @@ describe('governance: a waiver applies only to its spec and gates, once', functi
     const detail = gateOf(wrongGate.final, 'budget').detail;
     assert.match(detail, new RegExp(`${scopeOnly} covers scope, not the budget`));
     assert.match(detail, new RegExp(`WV-NOPE does not exist for tenant ${tenant}`));
+  });
+
+  it('a stored waiver applies only while its signed approvals stand: unsigned, re-keyed or for another delta is refused', async () => {
+    const tenant = uniqueId('bind');
+    const db = testStack().database.db;
+    const bob = await registeredApprover(tenant, 'bob');
+    const unsigned = {
+      ...(await signedWaiverRow(tenant, { id: uniqueId('WV-U'), specId: 'FEAT-8', approvers: [bob] })),
+      approvals: [],
+    };
+    const otherDelta = await signedWaiverRow(tenant, { id: uniqueId('WV-D'), specId: 'FEAT-8', approvers: [bob] });
+    otherDelta.delta = { max_files: 500, max_loc: 100 };
+    const reKeyed = await signedWaiverRow(tenant, { id: uniqueId('WV-K'), specId: 'FEAT-8', approvers: [bob] });
+    for (const row of [unsigned, otherDelta, reKeyed]) await insertWaiver(db, row);
+    await registeredApprover(tenant, 'bob'); // bob's key rotated: his earlier signature no longer counts
+    const run = await overBudget(tenant, 'FEAT-8', [unsigned.id, otherDelta.id, reKeyed.id]);
+    assert.equal(run.final.state, 'FAILED', explain(run.final));
+    const detail = gateOf(run.final, 'budget').detail;
+    assert.match(detail, new RegExp(`${unsigned.id}: it carries 0 valid signed approval\\(s\\); tier 3 needs 1`));
+    assert.match(detail, new RegExp(`${otherDelta.id}: the approval by bob approved another delta`));
+    assert.match(detail, new RegExp(`${reKeyed.id}: the approval by bob is not by a key registered now`));
   });
 });

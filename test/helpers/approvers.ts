@@ -118,3 +118,40 @@ export async function assertRefused(
     return true;
   });
 }
+
+/**
+ * A stored waiver approved ahead for `specId` by `approvers` (signed as the desk stores them, in
+ * an earlier task's run) and not used yet: what a spec's `waiver_ids` may name.
+ */
+export async function signedWaiverRow(
+  tenantId: string,
+  w: { id: string; specId: string; approvers: TestApprover[]; delta?: { maxFiles: number; maxLoc: number } },
+) {
+  const delta = w.delta ?? { maxFiles: 5, maxLoc: 100 };
+  const earlier: WaiverRequest = {
+    runId: uniqueId('run'),
+    specId: w.specId,
+    treeId: 'a'.repeat(40),
+    patchDigest: `sha256:${'b'.repeat(64)}`,
+    gates: ['budget'],
+    delta,
+    riskTier: 3,
+    approversRequired: w.approvers.length,
+    approvals: [],
+    deadline: new Date().toISOString(),
+    maxExpiryHours: 168,
+  };
+  const task = { tenantId, taskId: uniqueId('earlier') };
+  const approvals = await Promise.all(w.approvers.map((a) => signedApproval(task, earlier, a)));
+  return {
+    tenantId,
+    id: w.id,
+    specId: w.specId,
+    gates: ['budget'],
+    delta: { max_files: delta.maxFiles, max_loc: delta.maxLoc },
+    reasonCode: 'architectural_refactor',
+    approvals,
+    status: 'active',
+    expiresAt: new Date(Date.now() + 24 * 3_600_000),
+  };
+}

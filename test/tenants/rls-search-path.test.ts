@@ -1,10 +1,9 @@
 /**
- * Review of issue #10, "tenants kept apart", played by a CLI user of tenant A with its own
- * database login (a member of arbiter_cli): the row-level security policy calls
- * arbiter_cli_may_read(), a SQL function whose body names `tenant_members` and `pg_roles`
- * unqualified and runs with the caller's search_path. PostgreSQL searches the session's
- * temporary schema first for relations (before pg_catalog, unless it is named), and every role
- * may create temporary tables by default, so the caller can shadow either with its own rows.
+ * A CLI user of tenant A with its own database login (a member of arbiter_cli) tries to widen
+ * row-level security from its own session: the policy's function arbiter_cli_may_read() would
+ * resolve `tenant_members` through the caller's search_path, where a temporary table comes
+ * first. The function pins its search_path and qualifies every name, and PUBLIC may not create
+ * temporary tables, so the shadow never counts.
  */
 import assert from 'node:assert/strict';
 import { Client as PgClient } from 'pg';

@@ -1,12 +1,7 @@
 /**
- * Review of issue #10: what the worker's database role may write. Migration 0011 says
- * "registrations, grants and approvers are the admin's, so the worker only reads them", but
- * migration 0010 had already granted arbiter_worker every privilege on ALL TABLES (approvers
- * included) and set DEFAULT PRIVILEGES that give it the same on tables created later (repos,
- * tenant_members); 0011's `GRANT SELECT` adds nothing and revokes nothing. Whoever holds the
- * worker's database credentials (the worker host, or code that escapes onto it) could register
- * an approver key of its own, point a tenant's repository elsewhere, or grant a CLI role another
- * tenant.
+ * What the worker's database role may write: never registrations, grants or approvers. Whoever
+ * holds the worker's database credentials cannot register an approver key of its own, point a
+ * tenant's repository elsewhere, or grant a CLI role another tenant.
  */
 import assert from 'node:assert/strict';
 import { Client as PgClient } from 'pg';

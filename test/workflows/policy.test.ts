@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
 import { waivers } from '../../db/schema';
 import type { TaskInput } from '../../domain/task';
+import { registeredApprover, signedWaiverRow } from '../helpers/approvers';
 import { arbiter } from '../helpers/cli';
 import { addScriptedAgent, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
@@ -148,18 +149,26 @@ describe('acceptance criteria and spec waivers as gates', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, TWO_FILES);
     const policy = stringify({ version: 1, risk_tiers: { '3': { max_files: 1, max_loc: 100 } } });
-    // Approved for the spec's id and the budget (CAWS calls it budget_limit), not used yet.
-    const base = {
-      reasonCode: 'other',
+    // Approved ahead for the spec's id and the budget (CAWS calls it budget_limit) by a registered key, not used yet.
+    const alice = await registeredApprover(tenant, 'alice');
+    const row = async (id: string, status: string, expiresAt: Date) => ({
+      ...(await signedWaiverRow(tenant, {
+        id,
+        specId: 'TEST-001',
+        approvers: [alice],
+        delta: { maxFiles: 5, maxLoc: 0 },
+      })),
       gates: ['budget_limit'],
-      specId: 'TEST-001',
-      delta: { max_files: 5, max_loc: 0 },
-    };
-    await db.insert(waivers).values([
-      { tenantId: tenant, id: 'WV-1001', ...base, status: 'active', expiresAt: new Date(Date.now() + 3_600_000) },
-      { tenantId: tenant, id: 'WV-1002', ...base, status: 'revoked', expiresAt: new Date(Date.now() + 3_600_000) },
-      { tenantId: tenant, id: 'WV-1003', ...base, status: 'active', expiresAt: new Date(Date.now() - 3_600_000) },
-    ]);
+      status,
+      expiresAt,
+    });
+    await db
+      .insert(waivers)
+      .values([
+        await row('WV-1001', 'active', new Date(Date.now() + 3_600_000)),
+        await row('WV-1002', 'revoked', new Date(Date.now() + 3_600_000)),
+        await row('WV-1003', 'active', new Date(Date.now() - 3_600_000)),
+      ]);
     const runWith = async (ids: string[]) => {
       const input = {
         tenantId: tenant,
