@@ -107,7 +107,10 @@ describe('domain: signed waiver decisions', () => {
       approvals: [signed(alice)],
     };
     assert.deepEqual(approvalProblems(evidence), []);
-    assert.match(approvalProblems({ ...evidence, approvals: [] }).join(), /WAIVED with 0 distinct approver\(s\); its tier needs at least 1/);
+    assert.match(
+      approvalProblems({ ...evidence, approvals: [] }).join(),
+      /WAIVED with 0 distinct approver\(s\); its tier needs at least 1/,
+    );
     assert.match(approvalProblems({ ...evidence, run: { runId: 'run-2' } }).join(), /the verdict's runId is "run-2"/);
     assert.match(
       approvalProblems({ ...evidence, diff: { ...evidence.diff, treeId: 'c'.repeat(40) } }).join(),
