@@ -2,7 +2,7 @@
  * Waivers, their approvers and every decision, as the activities and the CLI read and write
  * them: one place for the queries, like db/agents.ts for the registry.
  */
-import { and, asc, count, eq, gte, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gte, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { RegisteredKey } from '../domain/approval';
 import type { DbExecutor } from './client';
 import { approvers, waiverDecisions, waivers } from './schema';
@@ -143,4 +143,22 @@ export async function decisionsInLastHour(db: DbExecutor, tenantId: string, appr
 /** Records one decision (the audit trail and the rate limit's basis). */
 export async function recordDecision(db: DbExecutor, row: typeof waiverDecisions.$inferInsert): Promise<void> {
   await db.insert(waiverDecisions).values(row);
+}
+
+/**
+ * Which of `signatures` the tenant's decision record holds: each was checked against the
+ * approver's registered key when it was made (authorizeWaiverDecision records only those).
+ */
+export async function recordedSignatures(db: DbExecutor, tenantId: string, signatures: string[]): Promise<Set<string>> {
+  if (signatures.length === 0) return new Set();
+  const rows = await db
+    .select({ signature: sql<string>`${waiverDecisions.detail}->>'signature'` })
+    .from(waiverDecisions)
+    .where(
+      and(
+        eq(waiverDecisions.tenantId, tenantId),
+        inArray(sql<string>`${waiverDecisions.detail}->>'signature'`, signatures),
+      ),
+    );
+  return new Set(rows.map((r) => r.signature));
 }

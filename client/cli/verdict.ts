@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { verdictEvidence } from '../../domain/dsse';
 import { verifyEnvelope } from '../../host/signing';
 import { currentVerdict } from '../../db/verdicts';
+import { recordedSignatures } from '../../db/waivers';
 import { loadClientConfig } from '../config';
 import { EXIT, printJson } from './output';
 import { parseTaskArg } from './task-ref';
@@ -16,12 +17,26 @@ import { verdictProblems } from './verdict-checks';
 import { trustedKeys, withTrustOptions, type TrustOptions } from './trusted-keys';
 import { withTenantDb } from './with-db';
 
+/**
+ * The task's stored verdict, and which of its approvals the tenant's decision record holds
+ * (each was checked against the approver's registered key when it was made).
+ */
 async function verdictOf(task: string, tenant: string | undefined) {
   const config = loadClientConfig();
   const ref = parseTaskArg(task, tenant ?? config.defaultTenant);
-  const row = await withTenantDb(ref.tenantId, (db) => currentVerdict(db, ref.tenantId, ref.taskId));
+  const { row, recorded } = await withTenantDb(ref.tenantId, async (db) => {
+    const stored = await currentVerdict(db, ref.tenantId, ref.taskId);
+    const signatures = (stored?.payload.approvals ?? []).map((a) => a.signature);
+    return { row: stored, recorded: await recordedSignatures(db, ref.tenantId, signatures) };
+  });
   if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}`);
-  return row;
+  return { ...row, recorded };
+}
+
+/** Whether Arbiter's decision record vouches for an approval's key: only known for a stored verdict. */
+function registry(recorded: Set<string> | undefined, signature: string): 'recorded' | 'not recorded' | 'not checked' {
+  if (!recorded) return 'not checked';
+  return recorded.has(signature) ? 'recorded' : 'not recorded';
 }
 
 type VerifyOptions = TrustOptions & { tenant?: string; json?: boolean };
@@ -37,6 +52,12 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
     trusted.map((k) => k.keyId),
   );
   const problems = verdictProblems(check, row);
+  const approvals = verdictEvidence(check.statement)?.approvals ?? [];
+  for (const a of approvals)
+    if (registry(row?.recorded, a.signature) === 'not recorded')
+      problems.push(
+        `the approval by ${a.claim.approver} with ${a.keyId} is not in the tenant's decision record: no registered key of that approver made it`,
+      );
   const summary = check.statement?.predicate;
   const evidence = verdictEvidence(check.statement);
   const trustedBy = trusted.find((k) => k.keyId === check.keyId);
@@ -53,11 +74,12 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
     resourceUri: summary?.resourceUri,
     timeVerified: summary?.timeVerified,
     policy: summary?.policy,
-    approvedBy: (evidence?.approvals ?? []).map((a) => ({
+    approvedBy: approvals.map((a) => ({
       approver: a.claim.approver,
       keyId: a.keyId,
       reasonCode: a.claim.reasonCode,
       expiresAt: a.claim.expiresAt,
+      registry: registry(row?.recorded, a.signature),
     })),
     problems,
   };
@@ -69,7 +91,10 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
         result.approvedBy
           .map(
             (a) =>
-              `  waiver approved by ${a.approver} with ${a.keyId} (${a.reasonCode}, until ${a.expiresAt}): signature valid\n`,
+              `  waiver approved by ${a.approver} with ${a.keyId} (${a.reasonCode}, until ${a.expiresAt}): signature valid, ` +
+              (a.registry === 'recorded'
+                ? "the registered key when it decided (the tenant's decision record)\n"
+                : 'key not checked against the approver registry (verify the task, not a file, for that)\n'),
           )
           .join(''),
     );

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { verify } from 'node:crypto';
 import * as path from 'node:path';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { decisionSigningBytes, type SignedDecision } from '../../domain/approval';
-import { verdicts } from '../../db/schema';
+import { verdicts, waiverDecisions } from '../../db/schema';
 import { publicKeyFromKeyId } from '../../host/signing';
 import {
   approverKey,
@@ -158,7 +158,21 @@ describe('governance: signed approvals cannot be forged, replayed or mis-bound',
     );
     assert.equal(verified.code, 0, verified.stderr);
     for (const key of [keys.alice, keys.bob])
-      assert.ok(verified.stdout.includes(`waiver approved by ${key.name} with ${key.keyId}`), verified.stdout);
+      assert.ok(
+        verified.stdout.includes(`waiver approved by ${key.name} with ${key.keyId}`) &&
+          verified.stdout.includes("the registered key when it decided (the tenant's decision record)"),
+        verified.stdout,
+      );
+    // An approval the decision record does not hold was never checked against a registered key.
+    await stack.database.db
+      .delete(waiverDecisions)
+      .where(and(eq(waiverDecisions.tenantId, input.tenantId), eq(waiverDecisions.approver, 'bob')));
+    const unrecorded = await arbiter(
+      ['verdict', 'verify', `${input.tenantId}/${input.taskId}`, '--key', workerKey],
+      env(),
+    );
+    assert.equal(unrecorded.code, 1, unrecorded.stdout);
+    assert.match(unrecorded.stderr, /the approval by bob with .* is not in the tenant's decision record/);
   });
 
   it("signs with the approver's ssh-agent when no key file is given; the private key never leaves the agent", async () => {
