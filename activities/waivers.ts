@@ -9,7 +9,7 @@ import { log } from '@temporalio/activity';
 import { AuthorizeWaiverDecisionInput, LoadApproverKeysInput, StoreWaiverInput } from '../domain/activity-io';
 import { signatureValid, type RegisteredKey } from '../domain/approval';
 import { RecordMismatchError, WaiverNotAuthorizedError } from '../domain/errors';
-import { canonicalJson } from '../domain/verdict';
+import { canonicalJson } from '../domain/canonical';
 import type { Db } from '../db/client';
 import { recordRunEvent } from '../db/provenance';
 import { gateResults } from '../db/schema';

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { and, asc, desc, eq, gte, sql } from 'drizzle-orm';
-import { canonicalJson } from '../domain/verdict';
+import { canonicalJson } from '../domain/canonical';
 import type { Db } from './client';
 import { provenanceEvents } from './schema';
 

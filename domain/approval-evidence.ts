@@ -4,7 +4,7 @@
  * spec names in `waiver_ids` (it applies only if its approvals still stand: valid signatures
  * by keys registered now, for its spec and delta, enough distinct approvers for the tier).
  */
-import { canonicalJson } from './verdict';
+import { canonicalJson } from './canonical';
 import {
   requestMismatch,
   requestTermsOf,

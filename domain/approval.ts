@@ -8,8 +8,7 @@
 import { ed25519 } from '@noble/curves/ed25519';
 import { z } from 'zod';
 import { base64Bytes } from './base64';
-import { preAuthEncoding } from './dsse';
-import { canonicalJson } from './verdict';
+import { canonicalJson, preAuthEncoding } from './canonical';
 import { WAIVER_REASON_CODES } from './waiver';
 
 /** DSSE payload type of a signed decision: the signature is over PAE(type, canonical claim). */

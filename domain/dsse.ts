@@ -54,13 +54,3 @@ export function verdictStatement(facts: SummaryFacts): VerdictStatement {
 export function verdictEvidence(statement: Partial<VerdictStatement> | undefined): VerdictPayload | undefined {
   return statement?.predicate?.[ARBITER_EVIDENCE_FIELD];
 }
-
-/** DSSE's pre-authentication encoding: what is actually signed. */
-export function preAuthEncoding(payloadType: string, payload: Uint8Array): Uint8Array {
-  const enc = new TextEncoder();
-  const header = enc.encode(`DSSEv1 ${enc.encode(payloadType).length} ${payloadType} ${payload.length} `);
-  const out = new Uint8Array(header.length + payload.length);
-  out.set(header, 0);
-  out.set(payload, header.length);
-  return out;
-}

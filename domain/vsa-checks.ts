@@ -8,7 +8,8 @@ import { approvalProblems } from './approval-evidence';
 import { requiredApprovers } from './policy';
 import type { RiskTier } from './spec';
 import { verdictEvidence, verdictSubjects, VERDICT_PREDICATE_TYPE, type VerdictStatement } from './dsse';
-import { canonicalJson, type VerdictPayload } from './verdict';
+import { canonicalJson } from './canonical';
+import type { VerdictPayload } from './verdict';
 import {
   ARBITER_VERIFIER_ID,
   DEFAULT_POLICY_URI,

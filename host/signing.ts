@@ -7,8 +7,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding, type DsseEnvelope, type VerdictStatement } from '../domain/dsse';
-import { canonicalJson } from '../domain/verdict';
+import { canonicalJson, preAuthEncoding } from '../domain/canonical';
+import { IN_TOTO_PAYLOAD_TYPE, type DsseEnvelope, type VerdictStatement } from '../domain/dsse';
 import { ed25519Valid, publicKeyOfKeyId } from '../domain/approval';
 import { sha256 } from './digest';
 

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_REPO_POLICY } from '../domain/repo-policy';
-import { canonicalJson } from '../domain/verdict';
+import { canonicalJson } from '../domain/canonical';
 import type { VerifierFacts } from '../domain/vsa';
 import { sha256 } from './digest';
 

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import type { DiffSummary } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
-import { buildVerdictPayload, canonicalJson, decideOutcome } from '../../domain/verdict';
+import { canonicalJson } from '../../domain/canonical';
+import { buildVerdictPayload, decideOutcome } from '../../domain/verdict';
 
 const pass = (name: string, extra: Partial<GateResult> = {}): GateResult => ({
   name,

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { verdictStatement, type VerdictStatement } from '../../domain/dsse';
-import { canonicalJson, type VerdictPayload } from '../../domain/verdict';
+import { canonicalJson } from '../../domain/canonical';
+import type { VerdictPayload } from '../../domain/verdict';
 import {
   ARBITER_EVIDENCE_FIELD,
   DEFAULT_POLICY_URI,

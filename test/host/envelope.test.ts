@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
 import * as path from 'node:path';
-import { IN_TOTO_PAYLOAD_TYPE, preAuthEncoding } from '../../domain/dsse';
+import { preAuthEncoding } from '../../domain/canonical';
+import { IN_TOTO_PAYLOAD_TYPE } from '../../domain/dsse';
 import { createVerdictSigner, loadOrCreateSigningKey, verifyEnvelope } from '../../host/signing';
 import { sampleStatement } from '../helpers/verdicts';
 import { tempDir } from '../helpers/temp';
