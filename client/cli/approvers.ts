@@ -9,7 +9,8 @@ import { KeyFormatError } from '../../domain/errors';
 import { ArbiterClient } from '../arbiter-client';
 import { keyIdOfPublicKeyFile } from '../approvals';
 import { loadClientConfig } from '../config';
-import { EXIT, printRows, UsageError } from './output';
+import { EXIT, UsageError } from './output';
+import { addTenantList } from './tenant-list';
 import { withDb } from './with-db';
 
 type Run = (fn: () => Promise<number>) => Promise<void>;
@@ -84,21 +85,10 @@ export function registerApproverCommands(program: Command, run: Run): void {
         return EXIT.ok;
       }),
     );
-  group
-    .command('list')
-    .requiredOption('--tenant <tenant>')
-    .option('--json')
-    .action((o: { tenant: string; json?: boolean }) =>
-      run(() =>
-        withDb(async (db) => {
-          const rows = await listApprovers(db, o.tenant);
-          printRows(
-            rows,
-            o.json,
-            (r) => `${r.name}  tiers ${r.tiers.join(',')}  ${r.keyId ?? '(no key: cannot decide)'}`,
-          );
-          return EXIT.ok;
-        }),
-      ),
-    );
+  addTenantList(
+    group,
+    run,
+    listApprovers,
+    (r) => `${r.name}  tiers ${r.tiers.join(',')}  ${r.keyId ?? '(no key: cannot decide)'}`,
+  );
 }

@@ -11,7 +11,8 @@ import { addRepo, grantTenant, listRepos, listTenantGrants, removeRepo, revokeTe
 import { IdPartSchema, RepoNameSchema } from '../../domain/task';
 import { assertGitRepo } from '../../host/workspace';
 import { EXIT, printRows, UsageError } from './output';
-import { withDb, withTenantDb } from './with-db';
+import { addTenantList } from './tenant-list';
+import { withDb } from './with-db';
 
 type Run = (fn: () => Promise<number>) => Promise<void>;
 
@@ -56,18 +57,7 @@ function registerRepoCommands(program: Command, run: Run): void {
     .argument('<path>', 'an existing git repository on the worker hosts')
     .requiredOption('--tenant <tenant>')
     .action((name: string, dir: string, o: { tenant: string }) => run(() => add(name, dir, o.tenant)));
-  group
-    .command('list')
-    .requiredOption('--tenant <tenant>')
-    .option('--json')
-    .action((o: { tenant: string; json?: boolean }) =>
-      run(() =>
-        withTenantDb(o.tenant, async (db) => {
-          printRows(await listRepos(db, o.tenant), o.json, (r) => `${r.name}  ${r.path}`);
-          return EXIT.ok;
-        }),
-      ),
-    );
+  addTenantList(group, run, listRepos, (r) => `${r.name}  ${r.path}`);
   group
     .command('remove')
     .argument('<name>')
