@@ -1,6 +1,6 @@
 -- Issue #10, "tenants kept apart": registered repositories, tenant grants for CLI roles, and
--- row-level security on every table with a tenant_id. Idempotent where it touches the cluster
--- (roles are shared by every database on it).
+-- row-level security on every table with a tenant_id, for the roles 0010 created. Idempotent
+-- where it touches the cluster (roles are shared by every database on it).
 CREATE TABLE IF NOT EXISTS "repos" (
 	"tenant_id" text NOT NULL,
 	"name" text NOT NULL,
@@ -15,21 +15,6 @@ CREATE TABLE IF NOT EXISTS "tenant_members" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "tenant_members_role_name_tenant_id_pk" PRIMARY KEY("role_name","tenant_id")
 );
---> statement-breakpoint
-DO $$
-DECLARE
-	r text;
-BEGIN
-	FOREACH r IN ARRAY ARRAY['arbiter_worker', 'arbiter_cli'] LOOP
-		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-			BEGIN
-				EXECUTE format('CREATE ROLE %I NOLOGIN', r);
-			EXCEPTION WHEN duplicate_object OR unique_violation THEN
-				NULL; -- created meanwhile by a migration of another database on the cluster
-			END;
-		END IF;
-	END LOOP;
-END $$;
 --> statement-breakpoint
 -- True when the connected role may read `tenant` through arbiter_cli: it asked for that tenant
 -- (app.tenant_id) AND the admin granted it (tenant_members, to the role or a role it belongs to).

@@ -10,7 +10,7 @@ import { and, eq } from 'drizzle-orm';
 import { appendProvenance, runEventKey, verifyProvenance } from '../../db/provenance';
 import { provenanceCheckpoints, provenanceEvents } from '../../db/schema';
 import { arbiter } from '../helpers/cli';
-import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { uniqueId, goodTaskInput } from '../helpers/fixtures';
 import { appendEvents, stackKey, tamperAsDba } from '../helpers/provenance';
 import { testStack } from '../helpers/stack';
 
@@ -22,14 +22,8 @@ describe('provenance chain', function () {
 
   it('records a task end to end, once per event, and verifies', async () => {
     const stack = testStack();
-    const tenant = uniqueId('tenant');
-    await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = {
-      tenantId: tenant,
-      taskId: uniqueId('task'),
-      specYaml: specYaml(),
-      repo: await registerRepo(tenant),
-    };
+    const input = await goodTaskInput();
+    const tenant = input.tenantId;
     const { runId } = await stack.client.submit(input);
     assert.equal((await stack.client.watch(input, undefined, 200)).state, 'COMPLETED');
     await appendProvenance(stack.database.db, {

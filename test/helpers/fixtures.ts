@@ -98,3 +98,13 @@ export function repoDir(name: string): string {
   if (!dir) throw new Error(`no repository '${name}' was registered by this test run`);
   return dir;
 }
+
+/**
+ * A fresh tenant with a scripted agent that writes GOOD_PLAN and a registered repository, and
+ * the input of a task that passes there: the happy path most tests start from.
+ */
+export async function goodTaskInput(prefix = 'tenant') {
+  const tenant = uniqueId(prefix);
+  await addScriptedAgent(tenant, GOOD_PLAN);
+  return { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repo: await registerRepo(tenant) };
+}

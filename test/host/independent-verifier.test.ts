@@ -13,7 +13,7 @@ import type { DsseEnvelope, VerdictStatement } from '../../domain/dsse';
 import { createVerdictSigner } from '../../host/signing';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { uniqueId, goodTaskInput } from '../helpers/fixtures';
 import { runPython } from '../helpers/python';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
@@ -29,14 +29,8 @@ describe('a verdict checked by securesystemslib (Python), not by Arbiter', funct
   const dir = tempDir('arbiter-sslib-');
 
   before(async () => {
-    const tenant = uniqueId('sslib');
-    await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = {
-      tenantId: tenant,
-      taskId: uniqueId('task'),
-      specYaml: specYaml(),
-      repo: await registerRepo(tenant),
-    };
+    const input = await goodTaskInput('sslib');
+    const tenant = input.tenantId;
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
     const shown = await arbiter(['verdict', 'show', `${tenant}/${input.taskId}`], cliEnv());

@@ -16,7 +16,7 @@ import {
 } from '../../host/signing';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter } from '../helpers/cli';
-import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { goodTaskInput } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { sampleStatement } from '../helpers/verdicts';
@@ -98,14 +98,8 @@ describe('signed verdicts', function () {
 
   it('from the CLI: a real verdict verifies against the worker key, and any changed byte fails it', async () => {
     const stack = testStack();
-    const tenant = uniqueId('tenant');
-    await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = {
-      tenantId: tenant,
-      taskId: uniqueId('task'),
-      specYaml: specYaml(),
-      repo: await registerRepo(tenant),
-    };
+    const input = await goodTaskInput();
+    const tenant = input.tenantId;
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED');
     const env = { DATABASE_URL: stack.databaseUrl, ARBITER_HOME: stack.home, TEMPORAL_ADDRESS: stack.address };

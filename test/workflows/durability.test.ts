@@ -10,7 +10,16 @@ import * as path from 'node:path';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot } from '../../client/paths';
 import type { TaskInput } from '../../domain/task';
-import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import {
+  addScriptedAgent,
+  gitIn,
+  GOOD_PLAN,
+  makeRepo,
+  registerRepo,
+  specYaml,
+  uniqueId,
+  goodTaskInput,
+} from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { persistedEvents, waitFor, waitForState } from '../helpers/wait';
 import { tempDir } from '../helpers/temp';
@@ -67,14 +76,7 @@ describe('cancellation', function () {
 
   it('refuses to cancel a finished task from the client side', async () => {
     const { client } = testStack();
-    const tenant = uniqueId('tenant');
-    await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = {
-      tenantId: tenant,
-      taskId: uniqueId('task'),
-      specYaml: specYaml(),
-      repo: await registerRepo(tenant),
-    };
+    const input = await goodTaskInput();
     await client.submit(input);
     const done = await client.watch(input, undefined, 200);
     assert.equal(done.state, 'COMPLETED');
