@@ -8,6 +8,7 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  type WorkflowHandle,
 } from '@temporalio/client';
 import { TaskAlreadyEndedError } from '../domain/errors';
 import { parse as parseYaml } from 'yaml';
@@ -195,7 +196,9 @@ export class ArbiterClient {
       throw err;
     }
     const status = description.status.name;
-    if (status === 'RUNNING') return { runId: description.runId };
+    // A task that reached its end state may still be tidying up (releasing its workspace,
+    // recording feedback); to its submitter it has ended all the same.
+    if (status === 'RUNNING') return { runId: description.runId, ended: await this.endStateOf(handle) };
     try {
       return {
         runId: description.runId,
@@ -204,6 +207,12 @@ export class ArbiterClient {
     } catch (err) {
       return { runId: description.runId, ended: stateEndedEarlier(err) ?? status };
     }
+  }
+
+  /** The task's end state when its running workflow has already reached one; undefined otherwise. */
+  private async endStateOf(handle: WorkflowHandle<typeof taskLifecycle>): Promise<string | undefined> {
+    const snapshot = await handle.query(getStateQuery).catch(() => undefined);
+    return snapshot && snapshot.history.length > 0 && isTerminal(snapshot.state) ? snapshot.state : undefined;
   }
 
   /** The `getState` snapshot. */
