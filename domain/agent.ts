@@ -64,9 +64,71 @@ export const AgentRegistrationSchema = z.object({
 /** Registration input. */
 export type AgentRegistration = z.input<typeof AgentRegistrationSchema>;
 
+/** Environment variable names: API keys are referenced, never stored. */
+const EnvName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (the key itself is never stored)');
+
+/** The wire protocols the model gateway speaks; each allows only its own request paths. */
+export const GATEWAY_PROTOCOLS = ['anthropic-messages', 'openai-chat', 'openai-responses'] as const;
+/** A gateway protocol. */
+export type GatewayProtocol = (typeof GATEWAY_PROTOCOLS)[number];
+
+/** USD per million tokens, for the cost recorded per model call. */
+export const PricingSchema = z
+  .object({ inputPerMillion: z.number().nonnegative(), outputPerMillion: z.number().nonnegative() })
+  .strict();
+
+/**
+ * One model endpoint an agent may reach through the gateway, at `{gateway:<name>}`. The real
+ * key is read from `apiKeyEnv` on the worker and added by the gateway on the way out; the agent
+ * only ever holds its per-task token.
+ */
+export const GatewayUpstreamSchema = z
+  .object({
+    name: IdPartSchema,
+    protocol: z.enum(GATEWAY_PROTOCOLS),
+    baseUrl: z.string().url('baseUrl must be a URL such as https://api.anthropic.com'),
+    apiKeyEnv: EnvName.optional(),
+    pricing: PricingSchema.optional(),
+  })
+  .strict();
+/** A parsed upstream. */
+export type GatewayUpstream = z.output<typeof GatewayUpstreamSchema>;
+
+/** Limits the gateway enforces on one agent run; the agent is stopped, with the reason, past any of them. */
+export const GatewayBudgetsSchema = z
+  .object({
+    maxTokens: z.number().int().positive().optional(),
+    maxCostUsd: z.number().positive().optional(),
+    maxWallClockSeconds: z.number().int().positive().optional(),
+  })
+  .strict();
+/** Parsed gateway budgets. */
+export type GatewayBudgets = z.output<typeof GatewayBudgetsSchema>;
+
+/** Where an agent's model traffic may go and how much it may spend. */
+export const GatewayConfigSchema = z
+  .object({
+    upstreams: z
+      .array(GatewayUpstreamSchema)
+      .min(1, 'the gateway needs at least one upstream')
+      .refine((u) => new Set(u.map((x) => x.name)).size === u.length, 'upstream names must be unique'),
+    budgets: GatewayBudgetsSchema.default({}),
+  })
+  .strict();
+/** Parsed gateway config. */
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+
+const absolutePath = z
+  .string()
+  .regex(/^\/(?!.*(^|\/)\.\.?(\/|$))/, 'must be an absolute path without . or .. segments');
+
 /**
  * Config of the `command` kind: any coding-agent CLI run in the sandbox. The task prompt
- * reaches it on stdin, in ARBITER_PROMPT, or in place of a `{prompt}` argument.
+ * reaches it on stdin, in ARBITER_PROMPT, or in place of a `{prompt}` argument. `env` and
+ * `homeFiles` values may use `{gateway:<upstream>}` (the upstream's base URL inside the
+ * sandbox), `{token}` (the run's gateway token) and `{home}` (the private HOME).
  */
 export const CommandConfigSchema = z
   .object({
@@ -78,17 +140,23 @@ export const CommandConfigSchema = z
       .positive()
       .max(6 * 3600)
       .default(1800),
+    /** Non-secret environment; a value that names a worker secret is refused at run time. */
+    env: z.record(EnvName, z.string().max(10_000)).default({}),
+    /** Files written under the private HOME before the agent starts (its own config). */
+    homeFiles: z.record(relativePath, z.string().max(100_000)).default({}),
+    /** Host directories (the CLI's installation) bound read-only at the same path. */
+    toolDirs: z.array(absolutePath).max(16).default([]),
+    gateway: GatewayConfigSchema.optional(),
+    /** The preset this was built from, for `agents list` and `doctor`. */
+    preset: z.string().min(1).max(64).optional(),
   })
   .strict()
   .refine(
     (c) => c.promptVia !== 'arg' || c.argv.some((a) => a.includes('{prompt}')),
     'promptVia arg needs a {prompt} placeholder in argv',
   );
-
-/** Environment variable names: API keys are referenced, never stored. */
-const EnvName = z
-  .string()
-  .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (the key itself is never stored)');
+/** Parsed command config. */
+export type CommandConfig = z.output<typeof CommandConfigSchema>;
 
 /** Config of the `openai` kind: an OpenAI-compatible chat-completions endpoint with tool calling. */
 export const OpenAIConfigSchema = z
@@ -103,10 +171,7 @@ export const OpenAIConfigSchema = z
     maxWallClockSeconds: z.number().int().positive().default(1800),
     requestTimeoutSeconds: z.number().int().positive().max(3600).default(300),
     /** USD per million tokens, for the cost recorded per turn. */
-    pricing: z
-      .object({ inputPerMillion: z.number().nonnegative(), outputPerMillion: z.number().nonnegative() })
-      .strict()
-      .optional(),
+    pricing: PricingSchema.optional(),
   })
   .strict();
 /** Parsed openai config. */
