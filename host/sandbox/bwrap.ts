@@ -35,7 +35,12 @@ export function sandboxEnv(extra: Record<string, string> = {}): Record<string, s
   return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp', TMPDIR: '/tmp', LANG: 'C.UTF-8', CI: 'true', ...extra };
 }
 
-function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string, string>): string[] {
+function bwrapArgs(
+  workspace: string,
+  config: SandboxConfig,
+  env: Record<string, string>,
+  binds: ReadonlyArray<readonly [string, string]>,
+): string[] {
   const args = ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'sandbox', '--clearenv'];
   for (const p of READ_ONLY) if (existsSync(p)) args.push('--ro-bind', p, p);
   for (const name of USR_LINKS) {
@@ -46,6 +51,7 @@ function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string,
   args.push('--proc', '/proc', '--dev', '/dev', '--size', String(config.limits.tmpBytes), '--tmpfs', '/tmp');
   // /dev/shm gets its own sized tmpfs; bwrap's root and /dev tmpfs have no size limit, so both go read-only.
   args.push('--size', String(config.limits.tmpBytes), '--tmpfs', '/dev/shm');
+  for (const [from, to] of binds) args.push('--ro-bind', from, to);
   args.push(
     '--bind',
     workspace,
@@ -61,8 +67,14 @@ function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string,
   return args;
 }
 
-/** The full argv that runs `argv` confined in `workspace`. */
-export function confinedArgv(workspace: string, argv: string[], config: SandboxConfig, env = sandboxEnv()): string[] {
+/** The full argv that runs `argv` confined in `workspace`, with extra read-only `binds` ([host, sandbox] paths). */
+export function confinedArgv(
+  workspace: string,
+  argv: string[],
+  config: SandboxConfig,
+  env = sandboxEnv(),
+  binds: ReadonlyArray<readonly [string, string]> = [],
+): string[] {
   const l = config.limits;
   const dropPrivileges = runningAsRoot()
     ? ['setpriv', `--reuid=${config.uid}`, `--regid=${config.gid}`, '--clear-groups']
@@ -70,12 +82,21 @@ export function confinedArgv(workspace: string, argv: string[], config: SandboxC
   const limits = [
     'prlimit',
     `--nproc=${l.processes}`,
-    `--as=${l.memoryBytes}`,
+    `--data=${l.memoryBytes}`,
     `--fsize=${l.fileBytes}`,
     `--cpu=${l.cpuSeconds}`,
     '--core=0',
   ];
-  return [...dropPrivileges, ...limits, 'bwrap', '--seccomp', '3', ...bwrapArgs(workspace, config, env), '--', ...argv];
+  return [
+    ...dropPrivileges,
+    ...limits,
+    'bwrap',
+    '--seccomp',
+    '3',
+    ...bwrapArgs(workspace, config, env, binds),
+    '--',
+    ...argv,
+  ];
 }
 
 let probe: { ok: boolean; reason: string } | undefined;

@@ -15,6 +15,9 @@ import { recordSandboxEvent } from './audit';
 import { confinedArgv, sandboxEnv, sandboxProbe } from './bwrap';
 import { seccompProgram } from './seccomp';
 import type { SandboxConfig } from './config';
+import { openGatewayBridge, type GatewayBridge } from '../gateway/bridge';
+import { relayLaunch } from '../gateway/launch';
+import type { GatewaySession } from '../gateway/session';
 
 const execFileAsync = promisify(execFile);
 
@@ -33,6 +36,18 @@ export interface CommandRequest {
   stdin?: string;
   /** Extra, non-secret environment for the command (e.g. the task prompt). */
   env?: Record<string, string>;
+  /** The command's link to the model gateway (agents and setup only; gates never get one). */
+  gateway?: CommandGatewayLink;
+}
+
+/** What a command needs to reach the gateway: the session it speaks as, and what to set up first. */
+export interface CommandGatewayLink {
+  socketPath: string;
+  session: GatewaySession;
+  /** Files written under the private HOME before the command starts. */
+  homeFiles?: Record<string, string>;
+  /** Host directories bound read-only at the same path (the agent CLI's installation). */
+  toolDirs?: string[];
 }
 
 /** The run's evidence plus how it was confined. */
@@ -91,9 +106,28 @@ export function createCommandRunner(deps: {
         argv: req.argv,
       });
     }
+    if (req.gateway && !confined) {
+      const reason = 'the model gateway needs the bwrap sandbox (ARBITER_SANDBOX=unsafe-none has none)';
+      await record(req, false, reason, {});
+      throw new SandboxUnavailableError(reason);
+    }
+    const link = req.gateway;
+    const launch = link ? relayLaunch(req.argv, link.homeFiles ?? {}) : undefined;
+    const bridge: GatewayBridge | undefined = link
+      ? await openGatewayBridge(link.socketPath, link.session.id)
+      : undefined;
+    const binds = launch ? [...launch.binds, ...(link?.toolDirs ?? []).map((d) => [d, d] as const)] : [];
     const quota = deps.sandbox.limits.workspaceBytes;
     const run = await runProcess({
-      argv: confined ? confinedArgv(req.workspacePath, req.argv, deps.sandbox, sandboxEnv(req.env)) : req.argv,
+      argv: confined
+        ? confinedArgv(
+            req.workspacePath,
+            launch?.argv ?? req.argv,
+            deps.sandbox,
+            sandboxEnv({ ...req.env, ...launch?.env }),
+            binds,
+          )
+        : req.argv,
       cwd: confined ? '/' : req.workspacePath,
       env: confined
         ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }
@@ -102,13 +136,17 @@ export function createCommandRunner(deps: {
       timeoutMs: req.timeoutMs,
       maxOutputBytes: deps.sandbox.limits.outputBytes,
       fd3Input: confined ? seccompProgram() : undefined,
+      fd4Socket: bridge?.childEnd,
       signal: req.signal,
       watchdog: {
         intervalMs: 1000,
-        check: async () =>
-          (await workspaceBytes(req.workspacePath)) > quota ? `workspace grew past ${quota} bytes` : undefined,
+        check: async () => {
+          const stopped = link?.session.stopReason;
+          if (stopped) return `stopped by the model gateway: ${stopped}`;
+          return (await workspaceBytes(req.workspacePath)) > quota ? `workspace grew past ${quota} bytes` : undefined;
+        },
       },
-    });
+    }).finally(() => bridge?.close());
     const { outputTail: _tail, ...evidence } = run;
     await record(req, true, run.killedReason, { ...evidence, sandbox: confined ? 'bwrap' : 'none' });
     return { ...run, sandbox: confined ? 'bwrap' : 'none' };
