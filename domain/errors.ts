@@ -98,6 +98,18 @@ export class AgentFailedError extends ApplicationFailure {
   }
 }
 
+/** The gateway stopped the agent at one of its budgets (tokens, cost, wall clock); the agent's fault, named. */
+export class AgentBudgetExceededError extends ApplicationFailure {
+  static readonly type = 'AgentBudgetExceededError';
+  constructor(agentId: string, reason: string) {
+    super(
+      ...nonRetryable(`agent '${agentId}' was stopped: ${reason}`, AgentBudgetExceededError.type, [
+        { agentId, reason },
+      ]),
+    );
+  }
+}
+
 /** The agent's configuration cannot be used (unknown kind, malformed config). */
 export class AgentConfigError extends ApplicationFailure {
   static readonly type = 'AgentConfigError';

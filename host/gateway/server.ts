@@ -149,6 +149,7 @@ export async function startModelGateway(deps: ModelCallDeps): Promise<ModelGatew
     socket.on('error', () => undefined);
   });
   await new Promise<void>((resolve, reject) => front.once('error', reject).listen(socketPath, resolve));
+  front.unref(); // a worker that stops must not be kept alive by its gateway
 
   return {
     socketPath,
