@@ -18,12 +18,13 @@ import { parseActivityInput } from './input';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { FileTools } from '../host/sandbox/file-tools';
 import { resetWorkspace } from '../host/workspace';
+import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { agentLaunch } from './agent-gateway';
 import { currentRun } from './run-identity';
 
 interface StepContext {
   agentId: string;
-  call: { tenantId: string; taskId: string; workspacePath: string; policy: SandboxPolicy };
+  call: { tenantId: string; taskId: string; workspacePath: string; policy: SandboxPolicy; dependencies: string };
   tools: FileTools;
   runCommand: CancellableRunner;
 }
@@ -44,7 +45,7 @@ async function applyStep(ctx: StepContext, step: ScriptedStep): Promise<void> {
     if (run.exitCode !== 0)
       throw new AgentFailedError(
         ctx.agentId,
-        `command '${step.argv.join(' ')}' failed: ${run.killedReason ?? `exit code ${run.exitCode}`}`,
+        `command '${step.argv.join(' ')}' failed: ${run.killedReason ?? `exit code ${run.exitCode}`}: ${run.outputTail.slice(-300)}`,
       );
   }
 }
@@ -126,6 +127,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
         taskId: input.taskId,
         workspacePath: input.workspacePath,
         policy: policyFromSpec(input.spec),
+        dependencies: dependenciesDirOf(input.workspacePath),
       };
       const ctx = { agentId: agent.id, call, tools, runCommand: cancellable(runCommand) };
       let result: AgentRunResult;

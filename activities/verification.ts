@@ -37,6 +37,7 @@ import { currentRun } from './run-identity';
 import type { CommandRunner } from '../host/sandbox/commands';
 import { runningAsRoot } from '../host/sandbox/config';
 import { checkoutTree, readBlobs } from '../host/tree-checkout';
+import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { chownTree } from '../host/workspace';
 
 /**
@@ -173,7 +174,12 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
         scopeGate(input.spec, files, input.policy),
         specGate(input.specWarnings, input.policy),
-        protectedGate(input.spec.riskTier, files, await baseDrift(gitDir, input.baseCommit, input.trustedCommit)),
+        protectedGate(
+          input.spec.riskTier,
+          files,
+          await baseDrift(gitDir, input.baseCommit, input.trustedCommit),
+          input.policy.setup?.outputs,
+        ),
         treeGate(
           await treeItems(gitDir, input.treeId),
           files,
@@ -210,6 +216,7 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
           policy: { allowShell: true },
           timeoutMs: gate.timeoutSeconds * 1000,
           purpose: 'gate',
+          dependencies: dependenciesDirOf(input.workspacePath),
         });
         const ok = run.exitCode === 0 && !run.killedReason;
         const why = run.spawnError ?? run.killedReason ?? `exit code ${run.exitCode}`;

@@ -169,6 +169,14 @@ export class SandboxUnavailableError extends ApplicationFailure {
   }
 }
 
+/** The repository's setup (its policy's dependency install) failed; the task cannot be verified without it. */
+export class SetupFailedError extends ApplicationFailure {
+  static readonly type = 'SetupFailedError';
+  constructor(reason: string) {
+    super(...nonRetryable(`the repository's setup failed: ${reason}`, SetupFailedError.type, [{ reason }]));
+  }
+}
+
 /** A file tool was asked for something that cannot be done (no match, several matches, too big). */
 export class FileToolError extends ApplicationFailure {
   static readonly type = 'FileToolError';
@@ -310,7 +318,9 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   NoTrustedKeyError.type,
   PathEscapeError.type,
   AgentFailedError.type,
+  AgentBudgetExceededError.type,
   AgentConfigError.type,
+  SetupFailedError.type,
   DeliveryConflictError.type,
   InvalidActivityInputError.type,
   DeliveryIntegrityError.type,

@@ -2,7 +2,8 @@
  * How a command reaches the gateway from inside the sandbox: the relay (this package's `inside`
  * directory and the worker's own node binary, both read-only) runs as the command's parent on a
  * fixed loopback port; the command's environment points its model clients at the relay and every
- * proxy variable at it too, so traffic that honours proxies is judged and audited by the gateway.
+ * proxy variable at it too, with no exceptions (not even loopback), so traffic that honours
+ * proxies is judged and audited by the gateway.
  */
 import * as path from 'node:path';
 
@@ -47,7 +48,6 @@ export function relayLaunch(argv: string[], homeFiles: Record<string, string>): 
     env[name] = proxy;
     env[name.toLowerCase()] = proxy;
   }
-  env.NO_PROXY = env.no_proxy = '127.0.0.1,localhost';
   return {
     argv: [NODE, `${RELAY_DIR}/relay.js`],
     env,

@@ -100,9 +100,3 @@ export class GatewaySession {
       this.stopped ??= `cost budget exceeded: $${this.spent.costUsd.toFixed(4)} of $${maxCostUsd} spent`;
   }
 }
-
-/** `host:port` of a registry URL, with the scheme's default port. */
-export function registryHostPort(url: string): string {
-  const u = new URL(url);
-  return `${u.hostname.toLowerCase()}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
-}

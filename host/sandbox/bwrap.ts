@@ -51,18 +51,10 @@ function bwrapArgs(
   args.push('--proc', '/proc', '--dev', '/dev', '--size', String(config.limits.tmpBytes), '--tmpfs', '/tmp');
   // /dev/shm gets its own sized tmpfs; bwrap's root and /dev tmpfs have no size limit, so both go read-only.
   args.push('--size', String(config.limits.tmpBytes), '--tmpfs', '/dev/shm');
+  args.push('--bind', workspace, SANDBOX_WORKSPACE);
+  // After the workspace: a bind under /workspace (installed dependencies) must land on top of it.
   for (const [from, to] of binds) args.push('--ro-bind', from, to);
-  args.push(
-    '--bind',
-    workspace,
-    SANDBOX_WORKSPACE,
-    '--chdir',
-    SANDBOX_WORKSPACE,
-    '--remount-ro',
-    '/dev',
-    '--remount-ro',
-    '/',
-  );
+  args.push('--chdir', SANDBOX_WORKSPACE, '--remount-ro', '/dev', '--remount-ro', '/');
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
   return args;
 }

@@ -17,6 +17,7 @@ import { seccompProgram } from './seccomp';
 import type { SandboxConfig } from './config';
 import { openGatewayBridge, type GatewayBridge } from '../gateway/bridge';
 import { relayLaunch } from '../gateway/launch';
+import { dependencyBinds } from './dependency-mounts';
 import type { GatewaySession } from '../gateway/session';
 
 const execFileAsync = promisify(execFile);
@@ -29,13 +30,15 @@ export interface CommandRequest {
   argv: string[];
   policy: Pick<SandboxPolicy, 'allowShell'>;
   timeoutMs: number;
-  /** `agent` for an agent's command, `gate` for a verification gate (recorded as the op). */
-  purpose: 'agent' | 'gate' | 'operator';
+  /** `agent` for an agent's command, `gate` for a verification gate, `setup` for a policy's setup (recorded as the op). */
+  purpose: 'agent' | 'gate' | 'setup' | 'operator';
   signal?: AbortSignal;
   /** Written to the command's stdin. */
   stdin?: string;
   /** Extra, non-secret environment for the command (e.g. the task prompt). */
   env?: Record<string, string>;
+  /** The task's installed dependencies (see dependency-mounts), mounted read-only over the workspace. */
+  dependencies?: string;
   /** The command's link to the model gateway (agents and setup only; gates never get one). */
   gateway?: CommandGatewayLink;
 }
@@ -116,7 +119,11 @@ export function createCommandRunner(deps: {
     const bridge: GatewayBridge | undefined = link
       ? await openGatewayBridge(link.socketPath, link.session.id)
       : undefined;
-    const binds = launch ? [...launch.binds, ...(link?.toolDirs ?? []).map((d) => [d, d] as const)] : [];
+    const binds = [
+      ...(launch?.binds ?? []),
+      ...(link?.toolDirs ?? []).map((d) => [d, d] as const),
+      ...(confined ? await dependencyBinds(req.dependencies, req.workspacePath) : []),
+    ];
     const quota = deps.sandbox.limits.workspaceBytes;
     const run = await runProcess({
       argv: confined
