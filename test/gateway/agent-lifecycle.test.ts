@@ -17,7 +17,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 
-const KEY_ENV = 'ARBITER_TEST_GATEWAY_KEY';
+const KEY_ENV = 'TEST_GATEWAY_KEY';
 const REAL_KEY = `sk-live-${uniqueId('key')}`;
 
 /** The stand-in agent, copied where the sandbox user may read it. */
