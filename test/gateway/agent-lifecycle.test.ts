@@ -16,6 +16,7 @@ import { gitIn, registerRepo, repoDir, specYaml, tempDir, uniqueId } from '../he
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
+import { arbiter, cliEnv } from '../helpers/cli';
 
 const KEY_ENV = 'TEST_GATEWAY_KEY';
 const REAL_KEY = `sk-live-${uniqueId('key')}`;
@@ -95,6 +96,10 @@ describe('a command agent behind the gateway, end to end', function () {
     assert.doesNotMatch(gitIn(dir, 'log', '-p', branch), new RegExp(REAL_KEY));
     const history = await testStack().client.temporal.workflow.getHandle(snap.workflowId).fetchHistory();
     assert.doesNotMatch(JSON.stringify(history), new RegExp(REAL_KEY), 'the key is not in the workflow history');
+    const cli = await arbiter(['calls', `${input.tenantId}/${input.taskId}`], cliEnv());
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout.trim().split('\n').length, 2, cli.stdout);
+    assert.match(cli.stdout, /agent\s+model\/chat\/completions {2}200 .* 120 in \/ 30 out/);
   });
 
   it('fails with the reason when a call crosses the token budget', async () => {
@@ -102,5 +107,15 @@ describe('a command agent behind the gateway, end to end', function () {
     const snap = await runToEnd(input);
     assert.equal(snap.state, 'FAILED');
     assert.match(snap.error?.message ?? '', /token budget exceeded: 150 of 100 tokens/);
+    const cli = await arbiter(['calls', `${input.tenantId}/${input.taskId}`, '--json'], cliEnv());
+    const { calls, refusals } = JSON.parse(cli.stdout) as {
+      calls: unknown[];
+      refusals: Array<{ op: string; reason: string }>;
+    };
+    assert.equal(calls.length, 1);
+    assert.ok(
+      refusals.some((r) => r.op === 'stop' && /token budget exceeded/.test(r.reason)),
+      cli.stdout,
+    );
   });
 });
