@@ -16,7 +16,7 @@ const Mocha = require('mocha');
 const ROOT = path.resolve(__dirname, '..');
 const TEST_DIR = path.join(ROOT, 'lib', 'test');
 /** Test folders (under lib/test) whose suites must never use the stack (testStack, testActivityDeps). */
-const PURE_DIRS = ['domain'].map((d) => path.join(TEST_DIR, d) + path.sep);
+const PURE_DIRS = ['domain', 'agents'].map((d) => path.join(TEST_DIR, d) + path.sep);
 
 function findTests(dir) {
   if (!fs.existsSync(dir)) return [];
