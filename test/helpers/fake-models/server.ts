@@ -97,6 +97,12 @@ const MODELS = {
   models: [],
 };
 
+/** Requests real CLIs make besides the conversation, answered so they carry on. */
+const EXTRA_ROUTES = [
+  { method: 'POST', path: /^\/(v1\/)?messages\/count_tokens$/, body: { input_tokens: 42 } },
+  { method: 'GET', path: /^\/(v1\/)?models$/, body: MODELS },
+];
+
 /** Starts the server on 127.0.0.1 at a random port. */
 export async function startFakeModels(options: FakeModelsOptions): Promise<FakeModels> {
   const requests: RecordedRequest[] = [];
@@ -124,18 +130,20 @@ export async function startFakeModels(options: FakeModelsOptions): Promise<FakeM
     });
     const module = PROTOCOLS.find((p) => p.matches(method, path));
     const out = output(res, record);
+    const extra = EXTRA_ROUTES.find((r) => r.method === method && r.path.test(path));
+    // Unknown paths are answered (and recorded) whatever the credentials: CLIs probe them unauthenticated.
+    if (!module && !extra) {
+      record.outcome = 'not-found';
+      out.json(404, { error: { type: 'not_found_error', message: `no route ${method} ${path}` } });
+      return;
+    }
     if (!authorized(req.headers, options.apiKey)) {
       record.outcome = 'unauthorized';
       out.json(401, (module ?? anthropicMessages).error(401, 'invalid x-api-key / bearer token'));
       return;
     }
     if (!module) {
-      if (method === 'POST' && /^\/(v1\/)?messages\/count_tokens$/.test(path)) out.json(200, { input_tokens: 42 });
-      else if (method === 'GET' && /^\/(v1\/)?models$/.test(path)) out.json(200, MODELS);
-      else {
-        record.outcome = 'not-found';
-        out.json(404, { error: { type: 'not_found_error', message: `no route ${method} ${path}` } });
-      }
+      out.json(200, extra!.body);
       return;
     }
     const json = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
