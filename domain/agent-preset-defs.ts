@@ -7,7 +7,7 @@
  */
 import type { AgentPresetName } from './agent-presets';
 import { aider, geminiCli, miniSweAgent, opencode } from './agent-preset-documented';
-import { modelArgs, parentDir, type PresetDefinition } from './agent-preset-types';
+import { GATEWAY_DIRECT, modelArgs, parentDir, type PresetDefinition } from './agent-preset-types';
 
 export { parentDir, type PresetDefinition } from './agent-preset-types';
 
@@ -31,6 +31,7 @@ const claudeCode: PresetDefinition = {
     argv: [binary, '-p', '--dangerously-skip-permissions', '--no-session-persistence', ...modelArgs('--model', model)],
     promptVia: 'stdin',
     env: {
+      ...GATEWAY_DIRECT,
       ANTHROPIC_BASE_URL: '{gateway:anthropic}',
       ANTHROPIC_API_KEY: '{token}',
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
@@ -101,7 +102,7 @@ const codex: PresetDefinition = {
       '-',
     ],
     promptVia: 'stdin',
-    env: { OPENAI_API_KEY: '{token}' },
+    env: { ...GATEWAY_DIRECT, OPENAI_API_KEY: '{token}' },
     homeFiles: { '.codex/config.toml': codexToml(model) },
   }),
 };

@@ -4,7 +4,14 @@
  * speaks Google's own API and so waits for a gateway protocol. Each is `tested: false`, which
  * `agents add` and `doctor` say out loud.
  */
-import { LITELLM_OFFLINE, modelArgs, parentDir, venvOf, type PresetDefinition } from './agent-preset-types';
+import {
+  GATEWAY_DIRECT,
+  LITELLM_OFFLINE,
+  modelArgs,
+  parentDir,
+  venvOf,
+  type PresetDefinition,
+} from './agent-preset-types';
 
 export const aider: PresetDefinition = {
   name: 'aider',
@@ -42,6 +49,7 @@ export const aider: PresetDefinition = {
     ],
     promptVia: 'arg',
     env: {
+      ...GATEWAY_DIRECT,
       OPENAI_API_BASE: '{gateway:openai}',
       OPENAI_API_KEY: '{token}',
       // Its history files would otherwise land in the workspace and in the diff.
@@ -94,6 +102,7 @@ export const opencode: PresetDefinition = {
     argv: [binary, 'run', '{prompt}'],
     promptVia: 'arg',
     env: {
+      ...GATEWAY_DIRECT,
       OPENAI_API_KEY: '{token}',
       OPENCODE_DISABLE_AUTOUPDATE: '1',
       OPENCODE_DISABLE_MODELS_FETCH: '1',
@@ -124,7 +133,12 @@ export const geminiCli: PresetDefinition = {
   command: ({ binary, model }) => ({
     argv: [binary, '--yolo', ...modelArgs('--model', model)],
     promptVia: 'stdin',
-    env: { GOOGLE_GEMINI_BASE_URL: '{gateway:gemini}', GEMINI_API_KEY: '{token}', GEMINI_CLI_NO_RELAUNCH: 'true' },
+    env: {
+      ...GATEWAY_DIRECT,
+      GOOGLE_GEMINI_BASE_URL: '{gateway:gemini}',
+      GEMINI_API_KEY: '{token}',
+      GEMINI_CLI_NO_RELAUNCH: 'true',
+    },
     homeFiles: {
       '.gemini/settings.json': `${JSON.stringify({
         security: { auth: { selectedType: 'gemini-api-key' } },
@@ -156,6 +170,7 @@ export const miniSweAgent: PresetDefinition = {
     argv: [binary, '--yolo', '--exit-immediately', '--model', `openai/${model}`, '--task', '{prompt}'],
     promptVia: 'arg',
     env: {
+      ...GATEWAY_DIRECT,
       MSWEA_CONFIGURED: 'true',
       // litellm has no price for a model it does not know; without this every call is an error.
       MSWEA_COST_TRACKING: 'ignore_errors',

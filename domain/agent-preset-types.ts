@@ -40,3 +40,10 @@ export const venvOf = (binary: string) => [parentDir(parentDir(binary))];
 export const modelArgs = (flag: string, model: string | undefined) => (model ? [flag, model] : []);
 /** litellm (aider, mini-swe-agent) fetches a price list from the internet at import unless told not to. */
 export const LITELLM_OFFLINE = { LITELLM_LOCAL_MODEL_COST_MAP: 'True' };
+
+/**
+ * The gateway is on loopback inside the sandbox while HTTP(S)_PROXY points at the relay: both
+ * Claude Code and Codex send even loopback requests through the proxy unless NO_PROXY says
+ * otherwise (seen in test/agents), so every preset says so itself.
+ */
+export const GATEWAY_DIRECT = { NO_PROXY: '127.0.0.1,localhost' };

@@ -33,6 +33,8 @@ export interface ConfinedAgentOptions {
   /** Where `{gateway:<name>}` points: `<origin>/u/<name>`, the gateway's path shape. */
   gatewayOrigin: string;
   token: string;
+  /** Environment the sandbox itself sets (e.g. the relay as HTTP(S)_PROXY), under the config's. */
+  sandboxEnv?: Record<string, string>;
   timeoutMs?: number;
 }
 
@@ -60,6 +62,7 @@ export function runConfinedAgent(o: ConfinedAgentOptions): Promise<ConfinedRun> 
   };
   const env = sandboxEnv({
     HOME: SANDBOX_HOME,
+    ...o.sandboxEnv,
     ...expandRecord(o.config.env, values),
     ...(o.config.promptVia === 'env' ? { ARBITER_PROMPT: o.prompt } : {}),
   });

@@ -22,6 +22,16 @@ import { tempDir } from '../helpers/temp';
 import { runConfinedAgent } from './confined-agent';
 
 const TOKEN = 'arbiter-run-token-0123456789';
+/**
+ * The sandbox will point HTTP(S)_PROXY at its relay, which refuses what is not allowed; a dead
+ * proxy stands in for it: the run only works if the CLI reaches the gateway directly (NO_PROXY).
+ */
+const PROXY_ENV = {
+  HTTP_PROXY: 'http://127.0.0.1:9',
+  HTTPS_PROXY: 'http://127.0.0.1:9',
+  http_proxy: 'http://127.0.0.1:9',
+  https_proxy: 'http://127.0.0.1:9',
+};
 const PROMPT = 'The test `node test.js` fails. Fix answer.js so that it passes, and run the test to check.';
 
 /** A workspace as Arbiter lays it out: files only (git data lives outside), owned by the sandbox user. */
@@ -101,6 +111,7 @@ describe('real coding-agent CLIs in the sandbox, against a fake model', function
       prompt: PROMPT,
       gatewayOrigin: fake.origin,
       token: TOKEN,
+      sandboxEnv: PROXY_ENV,
     });
     assert.equal(run.code, 0, `claude exited ${run.code}:\n${run.output}\n${fake.summary().join('\n')}`);
     assertTestPasses(ws);
@@ -138,6 +149,7 @@ describe('real coding-agent CLIs in the sandbox, against a fake model', function
       prompt: PROMPT,
       gatewayOrigin: fake.origin,
       token: TOKEN,
+      sandboxEnv: PROXY_ENV,
     });
     assert.equal(run.code, 0, `codex exited ${run.code}:\n${run.output}\n${fake.summary().join('\n')}`);
     assertTestPasses(ws);

@@ -28,6 +28,7 @@ describe('agent presets', () => {
       assert.ok(gatewayReferences(text).length > 0, `${name} reaches its model through the gateway`);
       assert.ok(text.includes('{token}'), `${name} authenticates with the run's token`);
       assert.equal(c.argv[0], '/opt/x/bin/tool');
+      assert.equal(c.env.NO_PROXY, '127.0.0.1,localhost', `${name} reaches the loopback gateway past the relay proxy`);
     }
   });
 
