@@ -6,7 +6,8 @@
  *
  * Suites under a pure folder (PURE_DIRS: no Temporal, no database — domain logic, and the real
  * agent CLIs against fake models) need no stack: when every selected file is in one, the stack
- * is not started and only the temp-folder cleanup runs as a root hook, so `node scripts/run-tests.js test/domain` takes seconds.
+ * is not started and only the temp-folder cleanup runs as a root hook, so
+ * `node scripts/run-tests.js test/domain` takes seconds.
  */
 'use strict';
 const fs = require('node:fs');
