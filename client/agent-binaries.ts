@@ -5,7 +5,19 @@
  * wrapper: it needs nothing from outside its own folder in the sandbox.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { PresetDefinition } from '../domain/agent-presets';
 
@@ -70,14 +82,19 @@ export function findPresetBinary(def: PresetDefinition, o: FindOptions = {}): Fo
 
 /** The first line `<binary> --version` prints; throws with the reason when it cannot run. */
 export function binaryVersion(binary: string): string {
-  const out = execFileSync(binary, ['--version'], {
-    encoding: 'utf8',
-    timeout: 15_000,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // No keys and no home of the operator's: a version check must not read or phone anything.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', LANG: 'C.UTF-8' },
-  });
-  return out.trim().split('\n')[0] ?? '';
+  // No keys and none of the operator's HOME: a throwaway one, since some CLIs write there even for --version.
+  const home = mkdtempSync(path.join(os.tmpdir(), 'arbiter-version-home-'));
+  try {
+    const out = execFileSync(binary, ['--version'], {
+      encoding: 'utf8',
+      timeout: 15_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' },
+    });
+    return out.trim().split('\n')[0] ?? '';
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 }
 
 /** Whether a file starts with `#!` naming node: such a CLI needs node (and its package folder) in the sandbox. */

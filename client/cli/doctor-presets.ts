@@ -47,10 +47,7 @@ export function presetChecks(env: NodeJS.ProcessEnv = process.env): PresetCheck[
       }
     }
     if (keySet) found.push(`${keyEnv} set`);
-    else
-      problems.push(
-        `${keyEnv} not set in the worker's environment (the gateway adds the key; the sandbox never sees it)`,
-      );
+    else problems.push(`${keyEnv} not set on this worker (the gateway adds the key; the sandbox never sees it)`);
     if (!def.tested) found.push('untested end to end');
     return {
       name: `preset ${name}`,
