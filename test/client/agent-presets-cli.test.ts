@@ -14,8 +14,11 @@ import { uniqueId } from '../helpers/fixtures';
 
 const NM = path.join(projectRoot(), 'node_modules');
 
+/** A tenant of this file's own: the agents it registers must never be routed other suites' tasks. */
+const TENANT = uniqueId('tenant');
+
 async function add(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return arbiter(['agents', 'add', '--id', uniqueId('preset'), ...args], { ...cliEnv(), ...env });
+  return arbiter(['agents', 'add', '--id', uniqueId('preset'), '--tenant', TENANT, ...args], { ...cliEnv(), ...env });
 }
 
 describe('agents add --preset', function () {
@@ -60,7 +63,7 @@ describe('agents add --preset', function () {
     assert.deepEqual(c.gateway.budgets, { maxTokens: 500000, maxCostUsd: 10, maxWallClockSeconds: 1800 });
     assert.equal(c.preset, 'claude-code');
     assert.equal(res.stderr, '', 'a tested preset found on this machine registers without warnings');
-    const list = await arbiter(['agents', 'list'], cliEnv());
+    const list = await arbiter(['agents', 'list', '--tenant', TENANT], cliEnv());
     assert.match(list.stdout, new RegExp(`${agent.id}\\s+command .*preset claude-code`));
   });
 
