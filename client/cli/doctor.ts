@@ -11,6 +11,7 @@ import { sandboxProbe } from '../../host/sandbox/bwrap';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
 import { EXIT, printJson } from './output';
+import { presetChecks } from './doctor-presets';
 
 interface Check {
   name: string;
@@ -90,6 +91,8 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
       return `${version('bwrap', ['--version'])}: ${probe.reason}`;
     }),
   ]);
+  // Presets are optional: a worker runs only the agents it is given, so a missing CLI is a warning.
+  checks.push(...presetChecks());
   if (opts.json) printJson(checks);
   else
     for (const c of checks)
