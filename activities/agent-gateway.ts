@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import type { CommandConfig } from '../domain/agent';
 import { AgentBudgetExceededError, AgentConfigError } from '../domain/errors';
 import { auditGateway } from '../host/gateway/audit';
-import { expandAgentTemplate } from '../host/gateway/launch';
+import { expandRecord } from '../domain/agent-placeholders';
+import { placeholderValues } from '../host/gateway/launch';
 import type { ModelGateway } from '../host/gateway/server';
 import type { SessionIdentity } from '../host/gateway/session';
 import type { CommandGatewayLink } from '../host/sandbox/commands';
@@ -22,9 +23,6 @@ export interface AgentLaunch {
   /** Closes the session and turns a budget stop into the named error. */
   finish(): Promise<void>;
 }
-
-const mapValues = (o: Record<string, string>, f: (v: string) => string) =>
-  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 
 /** Refuses a configuration in which a worker secret an upstream names appears verbatim. */
 function refuseSecrets(deps: ActivityDeps, agentId: string, c: CommandConfig): void {
@@ -74,13 +72,21 @@ export async function agentLaunch(
     registries: [],
     budgets: c.gateway?.budgets ?? {},
   });
-  const expand = (v: string) => expandAgentTemplate(v, session.token);
+  let env: Record<string, string>;
+  let homeFiles: Record<string, string>;
+  try {
+    env = expandRecord(c.env, placeholderValues(session.token));
+    homeFiles = expandRecord(c.homeFiles, placeholderValues(session.token));
+  } catch (err) {
+    gateway.closeSession(session.id);
+    throw new AgentConfigError(identity.agentId, (err as Error).message);
+  }
   return {
-    env: mapValues(c.env, expand),
+    env,
     link: {
       socketPath: gateway.socketPath,
       session,
-      homeFiles: mapValues(c.homeFiles, expand),
+      homeFiles,
       toolDirs: c.toolDirs,
     },
     async finish() {

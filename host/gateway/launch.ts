@@ -6,11 +6,14 @@
  * proxies is judged and audited by the gateway.
  */
 import * as path from 'node:path';
+import type { PlaceholderValues } from '../../domain/agent-placeholders';
+import type { SandboxMount } from '../sandbox/bwrap';
 
 /** The relay's port inside the sandbox's own network namespace (nothing else listens there). */
 export const SANDBOX_GATEWAY_PORT = 8377;
-/** The agent's private HOME: on the sandbox's tmpfs, gone with the command. */
-export const SANDBOX_HOME = '/tmp/home';
+/** The agent's private HOME: a tmpfs of its own, gone with the command (not under /tmp: Codex refuses that). */
+export const SANDBOX_HOME = '/home/agent';
+const HOME_BYTES = 64 * 1024 * 1024;
 const RELAY_DIR = '/opt/arbiter-relay';
 const NODE = '/opt/arbiter-node';
 
@@ -19,22 +22,16 @@ export function gatewayUrl(upstream: string): string {
   return `http://127.0.0.1:${SANDBOX_GATEWAY_PORT}/u/${upstream}`;
 }
 
-/** Replaces `{gateway:<name>}`, `{token}` and `{home}` in an agent's env or HOME-file value. */
-export function expandAgentTemplate(value: string, token: string): string {
-  return value
-    .replace(/\{gateway:([A-Za-z0-9._-]+)\}/g, (_m, name: string) => gatewayUrl(name))
-    .split('{token}')
-    .join(token)
-    .split('{home}')
-    .join(SANDBOX_HOME);
+/** What `{gateway:…}`, `{token}` and `{home}` stand for in a run with `token`. */
+export function placeholderValues(token: string): PlaceholderValues {
+  return { gateway: gatewayUrl, token, home: SANDBOX_HOME };
 }
 
 /** What the sandbox needs to run `argv` behind the relay. */
 export interface RelayLaunch {
   argv: string[];
   env: Record<string, string>;
-  /** Read-only binds, [host path, sandbox path]. */
-  binds: Array<[string, string]>;
+  mounts: SandboxMount[];
 }
 
 /** Wraps `argv` so the relay starts first and the command inherits a gateway-facing environment. */
@@ -51,9 +48,10 @@ export function relayLaunch(argv: string[], homeFiles: Record<string, string>): 
   return {
     argv: [NODE, `${RELAY_DIR}/relay.js`],
     env,
-    binds: [
-      [path.join(__dirname, 'inside'), RELAY_DIR],
-      [process.execPath, NODE],
+    mounts: [
+      { kind: 'ro-bind', from: path.join(__dirname, 'inside'), to: RELAY_DIR },
+      { kind: 'ro-bind', from: process.execPath, to: NODE },
+      { kind: 'tmpfs', path: SANDBOX_HOME, bytes: HOME_BYTES },
     ],
   };
 }

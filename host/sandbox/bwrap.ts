@@ -35,11 +35,19 @@ export function sandboxEnv(extra: Record<string, string> = {}): Record<string, s
   return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp', TMPDIR: '/tmp', LANG: 'C.UTF-8', CI: 'true', ...extra };
 }
 
+/** A mount a command needs beyond the standard ones: a read-only bind, or a private sized tmpfs. */
+export type SandboxMount =
+  { kind: 'ro-bind'; from: string; to: string } | { kind: 'tmpfs'; path: string; bytes: number };
+
+function mountArgs(m: SandboxMount): string[] {
+  return m.kind === 'ro-bind' ? ['--ro-bind', m.from, m.to] : ['--size', String(m.bytes), '--tmpfs', m.path];
+}
+
 function bwrapArgs(
   workspace: string,
   config: SandboxConfig,
   env: Record<string, string>,
-  binds: ReadonlyArray<readonly [string, string]>,
+  mounts: readonly SandboxMount[],
 ): string[] {
   const args = ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'sandbox', '--clearenv'];
   for (const p of READ_ONLY) if (existsSync(p)) args.push('--ro-bind', p, p);
@@ -53,19 +61,19 @@ function bwrapArgs(
   args.push('--size', String(config.limits.tmpBytes), '--tmpfs', '/dev/shm');
   args.push('--bind', workspace, SANDBOX_WORKSPACE);
   // After the workspace: a bind under /workspace (installed dependencies) must land on top of it.
-  for (const [from, to] of binds) args.push('--ro-bind', from, to);
+  for (const m of mounts) args.push(...mountArgs(m));
   args.push('--chdir', SANDBOX_WORKSPACE, '--remount-ro', '/dev', '--remount-ro', '/');
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
   return args;
 }
 
-/** The full argv that runs `argv` confined in `workspace`, with extra read-only `binds` ([host, sandbox] paths). */
+/** The full argv that runs `argv` confined in `workspace`, with extra `mounts`. */
 export function confinedArgv(
   workspace: string,
   argv: string[],
   config: SandboxConfig,
   env = sandboxEnv(),
-  binds: ReadonlyArray<readonly [string, string]> = [],
+  mounts: readonly SandboxMount[] = [],
 ): string[] {
   const l = config.limits;
   const dropPrivileges = runningAsRoot()
@@ -85,7 +93,7 @@ export function confinedArgv(
     'bwrap',
     '--seccomp',
     '3',
-    ...bwrapArgs(workspace, config, env, binds),
+    ...bwrapArgs(workspace, config, env, mounts),
     '--',
     ...argv,
   ];

@@ -12,12 +12,12 @@ import { SHELLS, type SandboxPolicy } from '../../domain/sandbox';
 import type { Db } from '../../db/client';
 import { runProcess, type RunProcessResult } from '../process';
 import { recordSandboxEvent } from './audit';
-import { confinedArgv, sandboxEnv, sandboxProbe } from './bwrap';
+import { confinedArgv, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
 import { seccompProgram } from './seccomp';
 import type { SandboxConfig } from './config';
 import { openGatewayBridge, type GatewayBridge } from '../gateway/bridge';
 import { relayLaunch } from '../gateway/launch';
-import { dependencyBinds } from './dependency-mounts';
+import { dependencyMounts } from './dependency-mounts';
 import type { GatewaySession } from '../gateway/session';
 
 const execFileAsync = promisify(execFile);
@@ -119,10 +119,10 @@ export function createCommandRunner(deps: {
     const bridge: GatewayBridge | undefined = link
       ? await openGatewayBridge(link.socketPath, link.session.id)
       : undefined;
-    const binds = [
-      ...(launch?.binds ?? []),
-      ...(link?.toolDirs ?? []).map((d) => [d, d] as const),
-      ...(confined ? await dependencyBinds(req.dependencies, req.workspacePath) : []),
+    const mounts: SandboxMount[] = [
+      ...(launch?.mounts ?? []),
+      ...(link?.toolDirs ?? []).map((d) => ({ kind: 'ro-bind' as const, from: d, to: d })),
+      ...(confined ? await dependencyMounts(req.dependencies, req.workspacePath) : []),
     ];
     const quota = deps.sandbox.limits.workspaceBytes;
     const run = await runProcess({
@@ -132,7 +132,7 @@ export function createCommandRunner(deps: {
             launch?.argv ?? req.argv,
             deps.sandbox,
             sandboxEnv({ ...req.env, ...launch?.env }),
-            binds,
+            mounts,
           )
         : req.argv,
       cwd: confined ? '/' : req.workspacePath,

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import type { SandboxMount } from './bwrap';
 
 /** The marker setup leaves in the dependencies folder; not itself a dependency. */
 export const SETUP_MARKER = '.arbiter-setup.json';
@@ -15,20 +16,17 @@ export function dependenciesDirOf(workspacePath: string): string {
   return path.join(path.dirname(workspacePath), 'deps');
 }
 
-/** [host, sandbox] read-only binds for every installed output, mount points prepared in `workspace`. */
-export async function dependencyBinds(
-  depsDir: string | undefined,
-  workspace: string,
-): Promise<Array<[string, string]>> {
+/** A read-only bind for every installed output, mount points prepared in `workspace`. */
+export async function dependencyMounts(depsDir: string | undefined, workspace: string): Promise<SandboxMount[]> {
   if (!depsDir || !existsSync(path.join(depsDir, SETUP_MARKER))) return [];
   const names = (await fs.readdir(depsDir)).filter((n) => n !== SETUP_MARKER);
-  const binds: Array<[string, string]> = [];
+  const binds: SandboxMount[] = [];
   for (const name of names) {
     const mountPoint = path.join(workspace, name);
     const st = await fs.lstat(mountPoint).catch(() => undefined);
     if (st && !st.isDirectory()) await fs.rm(mountPoint, { recursive: true, force: true });
     await fs.mkdir(mountPoint, { recursive: true });
-    binds.push([path.join(depsDir, name), `/workspace/${name}`]);
+    binds.push({ kind: 'ro-bind', from: path.join(depsDir, name), to: `/workspace/${name}` });
   }
   return binds;
 }

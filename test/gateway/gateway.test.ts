@@ -10,7 +10,8 @@ import { and, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
 import { modelCallsOf } from '../../db/model-calls';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
-import { expandAgentTemplate } from '../../host/gateway/launch';
+import { expandPlaceholders } from '../../domain/agent-placeholders';
+import { placeholderValues } from '../../host/gateway/launch';
 import type { GatewaySession, SessionGrant } from '../../host/gateway/session';
 import { createCommandRunner } from '../../host/sandbox/commands';
 import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
@@ -79,8 +80,8 @@ describe('model gateway', function () {
       timeoutMs: 20_000,
       purpose: 'agent',
       env: {
-        OPENAI_BASE_URL: expandAgentTemplate('{gateway:model}', session.token),
-        OPENAI_API_KEY: expandAgentTemplate('{token}', session.token),
+        OPENAI_BASE_URL: expandPlaceholders('{gateway:model}', placeholderValues(session.token)),
+        OPENAI_API_KEY: session.token,
         ...env,
       },
       gateway: { socketPath: gateway.socketPath, session },
@@ -129,7 +130,7 @@ describe('model gateway', function () {
     const wrong = await runThroughGateway(session, chatCall(), { OPENAI_API_KEY: 'sk-stolen' });
     assert.match(wrong.outputTail, /STATUS 401 .*gateway token/);
     const files = await runThroughGateway(session, chatCall(), {
-      OPENAI_BASE_URL: expandAgentTemplate('{gateway:model}/files?x=', session.token),
+      OPENAI_BASE_URL: expandPlaceholders('{gateway:model}/files?x=', placeholderValues(session.token)),
     });
     assert.match(files.outputTail, /STATUS 403 .*not a openai-chat call/);
     const reasons = (await refusals('run-refused')).map((r) => r.reason);
