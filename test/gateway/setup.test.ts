@@ -10,46 +10,18 @@ import { and, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
 import type { ScriptedStep } from '../../domain/agent';
 import { addScriptedAgent, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
-import { startFakeRegistry, type FakeRegistry } from '../helpers/fake-registry';
+import { npmProjectFiles, startFakeRegistry, type FakeRegistry } from '../helpers/fake-registry';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 
 const DEP = 'arbiter-fake-answer';
 
 /** A repository installing from `from` while its policy lists `listed`. */
-function repoFiles(from: FakeRegistry, listed: FakeRegistry = from): Record<string, string> {
-  const lock = {
-    name: 'app',
-    version: '1.0.0',
-    lockfileVersion: 3,
-    requires: true,
-    packages: {
-      '': { name: 'app', version: '1.0.0', dependencies: { [DEP]: '1.0.0' } },
-      [`node_modules/${DEP}`]: from.lockEntry,
-    },
-  };
-  const policy = [
-    'version: 1',
-    'gates:',
-    '  tests:',
-    '    mode: block',
-    '    command: [node, test.js]',
-    'arbiter:',
-    '  setup:',
-    `    command: [npm, ci, --registry, "${from.url}/", --no-audit, --no-fund]`,
-    '    outputs: [node_modules]',
-    `    registries: ["${listed.url}"]`,
-    '',
-  ].join('\n');
-  return {
-    'package.json': JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { [DEP]: '1.0.0' } }, null, 2),
-    'package-lock.json': JSON.stringify(lock, null, 2),
-    '.gitignore': 'node_modules/\n',
-    '.caws/policy.yaml': policy,
+const repoFiles = (from: FakeRegistry, listed: FakeRegistry = from) =>
+  npmProjectFiles(from, listed, {
     'src/app.js': 'module.exports = () => 0;\n',
     'test.js': `const assert = require('assert');\nassert.equal(require('./src/app')(), require('${DEP}').answer);\nconsole.log('ok');\n`,
-  };
-}
+  });
 
 const FIX: ScriptedStep = {
   op: 'write',

@@ -14,6 +14,8 @@ import { tempDir } from './temp';
 /** The running registry. */
 export interface FakeRegistry {
   url: string;
+  /** The one package it serves. */
+  name: string;
   /** What a package-lock.json entry for the package says. */
   lockEntry: { version: string; resolved: string; integrity: string };
   requests: string[];
@@ -54,8 +56,48 @@ export async function startFakeRegistry(
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
+    name,
     lockEntry: { version, resolved: `${url}/${name}/-/${tgzName}`, integrity },
     requests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * An npm project depending on `from`'s package, with a policy whose setup installs it (`npm ci`
+ * from `from`, registries `listed`) and whose `tests` gate runs `node test.js`, plus `files`.
+ */
+export function npmProjectFiles(
+  from: FakeRegistry,
+  listed: FakeRegistry,
+  files: Record<string, string>,
+): Record<string, string> {
+  const dependencies = { [from.name]: from.lockEntry.version };
+  const lock = {
+    name: 'app',
+    version: '1.0.0',
+    lockfileVersion: 3,
+    requires: true,
+    packages: { '': { name: 'app', version: '1.0.0', dependencies }, [`node_modules/${from.name}`]: from.lockEntry },
+  };
+  const policy = [
+    'version: 1',
+    'gates:',
+    '  tests:',
+    '    mode: block',
+    '    command: [node, test.js]',
+    'arbiter:',
+    '  setup:',
+    `    command: [npm, ci, --registry, "${from.url}/", --no-audit, --no-fund]`,
+    '    outputs: [node_modules]',
+    `    registries: ["${listed.url}"]`,
+    '',
+  ].join('\n');
+  return {
+    'package.json': JSON.stringify({ name: 'app', version: '1.0.0', dependencies }, null, 2),
+    'package-lock.json': JSON.stringify(lock, null, 2),
+    '.gitignore': 'node_modules/\n',
+    '.caws/policy.yaml': policy,
+    ...files,
   };
 }
