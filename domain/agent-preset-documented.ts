@@ -13,18 +13,21 @@ import {
   type PresetDefinition,
 } from './agent-preset-types';
 
+/** The upstream every documented OpenAI-compatible preset defaults to. */
+const OPENAI_CHAT: PresetDefinition['upstream'] = {
+  name: 'openai',
+  protocol: 'openai-chat',
+  baseUrl: 'https://api.openai.com/v1',
+  apiKeyEnv: 'OPENAI_API_KEY',
+};
+
 export const aider: PresetDefinition = {
   name: 'aider',
   title: 'aider',
   program: 'aider',
   nodeModulesBinaries: () => [],
   install: 'python3 -m venv /opt/aider && /opt/aider/bin/pip install aider-chat (then --binary /opt/aider/bin/aider)',
-  upstream: {
-    name: 'openai',
-    protocol: 'openai-chat',
-    baseUrl: 'https://api.openai.com/v1',
-    apiKeyEnv: 'OPENAI_API_KEY',
-  },
+  upstream: OPENAI_CHAT,
   modelRequired: true,
   modelExample: 'gpt-5.5',
   tested: false,
@@ -88,12 +91,7 @@ export const opencode: PresetDefinition = {
   program: 'opencode',
   nodeModulesBinaries: (arch) => [`opencode-linux-${arch}/bin/opencode`],
   install: 'npm install --save-exact opencode-ai (a native binary); ripgrep in /usr/bin (it downloads one otherwise)',
-  upstream: {
-    name: 'openai',
-    protocol: 'openai-chat',
-    baseUrl: 'https://api.openai.com/v1',
-    apiKeyEnv: 'OPENAI_API_KEY',
-  },
+  upstream: OPENAI_CHAT,
   modelRequired: true,
   modelExample: 'gpt-5.5',
   tested: false,
@@ -156,12 +154,7 @@ export const miniSweAgent: PresetDefinition = {
   program: 'mini',
   nodeModulesBinaries: () => [],
   install: 'python3 -m venv /opt/mini && /opt/mini/bin/pip install mini-swe-agent (then --binary /opt/mini/bin/mini)',
-  upstream: {
-    name: 'openai',
-    protocol: 'openai-chat',
-    baseUrl: 'https://api.openai.com/v1',
-    apiKeyEnv: 'OPENAI_API_KEY',
-  },
+  upstream: OPENAI_CHAT,
   modelRequired: true,
   modelExample: 'gpt-5.5',
   tested: false,
