@@ -6,7 +6,14 @@
  * files the CLI reads its settings from. The definitions are in agent-preset-defs.ts.
  */
 import { z } from 'zod';
-import { CommandConfigSchema, type CommandConfig, type GatewayBudgets, type GatewayProtocol } from './agent';
+import {
+  AbsolutePathSchema,
+  CommandConfigSchema,
+  KeyEnvName,
+  type CommandConfig,
+  type GatewayBudgets,
+  type GatewayProtocol,
+} from './agent';
 import { PRESET_DEFINITIONS, type PresetDefinition } from './agent-preset-defs';
 
 export { parentDir, type PresetDefinition } from './agent-preset-defs';
@@ -16,13 +23,6 @@ export const AGENT_PRESETS = ['claude-code', 'codex', 'aider', 'opencode', 'gemi
 /** A preset name. */
 export type AgentPresetName = (typeof AGENT_PRESETS)[number];
 
-const envName = z
-  .string()
-  .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (the key itself is never stored)');
-const absolutePath = z
-  .string()
-  .regex(/^\/(?!.*(^|\/)\.\.?(\/|$))/, 'must be an absolute path without . or .. segments');
-
 /** What an operator may choose when registering a preset; everything else is the preset's. */
 export const PresetOptionsSchema = z
   .object({
@@ -30,14 +30,14 @@ export const PresetOptionsSchema = z
     /** The real upstream's base URL (the gateway forwards there), e.g. a proxy or a self-hosted endpoint. */
     upstreamUrl: z.string().url('the upstream must be a URL such as https://api.anthropic.com').optional(),
     /** The worker's variable holding the real key; the key never enters the sandbox. */
-    keyEnv: envName.optional(),
+    keyEnv: KeyEnvName.optional(),
     maxTokens: z.number().int().positive().optional(),
     maxCostUsd: z.number().positive().optional(),
     maxWallClockSeconds: z.number().int().positive().optional(),
     /** The CLI's binary as found on this worker (absolute); else the program name, found on the sandbox's PATH. */
-    binary: absolutePath.optional(),
+    binary: AbsolutePathSchema.optional(),
     /** Host directories the CLI needs, bound read-only; default: derived from `binary`. */
-    toolDirs: z.array(absolutePath).max(16).optional(),
+    toolDirs: z.array(AbsolutePathSchema).max(16).optional(),
   })
   .strict();
 /** Preset options as given. */

@@ -74,7 +74,7 @@ const EnvName = z
  * registration must not be able to name the worker's own secrets (its database, Temporal and
  * signing settings) and have them posted to a URL it also chose.
  */
-const KeyEnvName = EnvName.refine(
+export const KeyEnvName = EnvName.refine(
   (name) => !/^(ARBITER_|TEMPORAL_|DATABASE_URL|PG)/.test(name),
   "must name the model's key, not one of the worker's own settings (ARBITER_*, TEMPORAL_*, DATABASE_URL*, PG*)",
 );
@@ -130,7 +130,8 @@ export const GatewayConfigSchema = z
 /** Parsed gateway config. */
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 
-const absolutePath = z
+/** A host path as registrations name them: absolute, without `.` or `..` segments. */
+export const AbsolutePathSchema = z
   .string()
   .regex(/^\/(?!.*(^|\/)\.\.?(\/|$))/, 'must be an absolute path without . or .. segments');
 
@@ -155,7 +156,7 @@ export const CommandConfigSchema = z
     /** Files written under the private HOME before the agent starts (its own config). */
     homeFiles: z.record(relativePath, z.string().max(100_000)).default({}),
     /** Host directories (the CLI's installation) bound read-only at the same path. */
-    toolDirs: z.array(absolutePath).max(16).default([]),
+    toolDirs: z.array(AbsolutePathSchema).max(16).default([]),
     gateway: GatewayConfigSchema.optional(),
     /** The preset this was built from, for `agents list` and `doctor`. */
     preset: z.string().min(1).max(64).optional(),
