@@ -31,6 +31,7 @@ const TABLES = [
   'agent_outcomes',
   'conversations',
   'conversation_messages',
+  'model_calls',
   'approvers',
   'waiver_decisions',
   'repos',
