@@ -1,7 +1,7 @@
 /**
  * What the model gateway reads from the traffic it forwards: which request paths each protocol
- * allows, and the token usage a response reports, whether whole or streamed as server-sent
- * events. Pure, so the rules are tested without a server and mean the same on every worker.
+ * allows, what a request body may not ask of the upstream, and the token usage a response
+ * reports, whether whole or streamed as server-sent events. Pure, so the rules are tested without a server and mean the same on every worker.
  */
 import type { GatewayProtocol } from './agent';
 
@@ -31,6 +31,8 @@ export function modelPathProblem(protocol: GatewayProtocol, method: string, rest
   if (ALLOWED[protocol].some((a) => a.method === method && a.path.test(path))) return undefined;
   return `${method} /${path} is not a ${protocol} call`;
 }
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {});
@@ -70,8 +72,6 @@ export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, un
   }
   return undefined;
 }
-
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
 
 /** Folds one JSON document (a whole response or one streamed event) into the running usage. */
 function foldUsage(protocol: GatewayProtocol, doc: Json, into: ModelUsage): void {

@@ -2,7 +2,8 @@
  * The gateway as the sandbox's HTTP proxy (HTTP_PROXY and HTTPS_PROXY point at the relay):
  * tunnels and plain requests reach only the registries the session grants (a policy's setup),
  * and every attempt, allowed or refused, is audited with its target. An agent's session grants
- * none, so whatever an agent tries to reach this way is refused and shows in the record.
+ * none, so whatever an agent tries to reach this way is refused and shows in the record. A
+ * registry on the worker's own network is reached only when the operator lists it.
  */
 import { lookup } from 'node:dns/promises';
 import * as http from 'node:http';
