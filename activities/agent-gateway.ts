@@ -91,7 +91,7 @@ export async function agentLaunch(
     },
     async finish() {
       const stopped = session.stopReason;
-      gateway.closeSession(session.id);
+      await gateway.closeSession(session.id);
       if (!stopped) return;
       await auditGateway(deps.db, session, {
         op: 'stop',

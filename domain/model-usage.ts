@@ -1,7 +1,7 @@
 /**
  * What the model gateway reads from the traffic it forwards: which request paths each protocol
- * allows, and the token usage a response reports, whether whole or streamed as server-sent
- * events. Pure, so the rules are tested without a server and mean the same on every worker.
+ * allows, what a request body may not ask of the upstream, and the token usage a response
+ * reports, whether whole or streamed as server-sent events. Pure, so the rules are tested without a server and mean the same on every worker.
  */
 import type { GatewayProtocol } from './agent';
 
@@ -36,6 +36,42 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {});
+
+/**
+ * Server tools: the upstream runs them itself, searching, fetching, connecting to MCP servers,
+ * reading the organisation's files or running code, reaching hosts and spending money the
+ * gateway neither sees nor charges. Client tools (functions, bash, the editor) stay allowed.
+ */
+const SERVER_TOOL = /^(web_search|web_fetch|code_execution|code_interpreter|mcp|file_search)/;
+/** Content parts an upstream fetches by URL (Anthropic `source`, OpenAI images and files). */
+const FETCHED_PART = new Set(['url', 'image_url', 'input_image', 'input_file']);
+const remote = (v: unknown) => typeof v === 'string' && /^\s*https?:/i.test(v);
+
+/**
+ * Why a request body would make the upstream reach past itself, or undefined. Why: the agent's
+ * only way out of the sandbox is the model API, so the API must not become its fetcher, MCP
+ * client or background job (a background response finishes after the call, unseen and uncharged).
+ */
+export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, unknown>): string | undefined {
+  if (doc.mcp_servers !== undefined) return '`mcp_servers` would have the upstream connect to other hosts';
+  if (doc.web_search_options !== undefined) return '`web_search_options` would have the upstream search the web';
+  if (protocol === 'openai-responses' && doc.background) return 'a background response ends after the call, uncharged';
+  for (const tool of Array.isArray(doc.tools) ? doc.tools : []) {
+    const type = obj(tool).type;
+    if (typeof type === 'string' && SERVER_TOOL.test(type)) return `the server tool '${type}' runs on the upstream`;
+  }
+  const pending: unknown[] = [doc.messages, doc.input, doc.system];
+  while (pending.length) {
+    const v = pending.pop();
+    if (!v || typeof v !== 'object') continue;
+    const o = v as Json;
+    const image = o.image_url;
+    if (FETCHED_PART.has(String(o.type)) && [o.url, image, obj(image).url, o.file_url].some(remote))
+      return `a '${String(o.type)}' part would have the upstream fetch a URL`;
+    for (const inner of Array.isArray(v) ? v : Object.values(o)) pending.push(inner);
+  }
+  return undefined;
+}
 
 /** Folds one JSON document (a whole response or one streamed event) into the running usage. */
 function foldUsage(protocol: GatewayProtocol, doc: Json, into: ModelUsage): void {

@@ -24,6 +24,8 @@ export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend(
   ARBITER_HOME: z.string().optional(),
   ARBITER_SIGNING_KEY_FILE: z.string().optional(),
   ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  /** Comma-separated `host` or `host:port` registries on the worker's own network that a policy's setup may reach. */
+  ARBITER_PRIVATE_REGISTRIES: z.string().optional(),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
 
@@ -48,6 +50,8 @@ export interface WorkerConfig {
   secretEnv: (name: string) => string | undefined;
   /** Operator-supplied verdict signing key (PKCS8 PEM); Arbiter creates one under ARBITER_HOME otherwise. */
   signingKeyFile?: string;
+  /** Registries on the worker's own network a setup may reach (any other private address is refused). */
+  privateRegistries: string[];
 }
 
 /** Thrown with every offending variable named. */
@@ -95,6 +99,10 @@ export function workerConfigFromEnv(
     retentionHours: e.ARBITER_WORKSPACE_RETENTION_HOURS,
     secretEnv: (name: string) => env[name] || undefined,
     signingKeyFile: e.ARBITER_SIGNING_KEY_FILE,
+    privateRegistries: (e.ARBITER_PRIVATE_REGISTRIES ?? '')
+      .split(',')
+      .map((r) => r.trim().toLowerCase())
+      .filter(Boolean),
   };
 }
 

@@ -42,6 +42,8 @@ export interface ArbiterWorkerOptions {
   signingKeyFile?: string;
   /** This worker's namespace and the tenants' (ARBITER_TENANT_NAMESPACES): a task in the wrong one is refused. */
   temporal?: ActivityDeps['temporal'];
+  /** Registries on the worker's own network a policy's setup may reach (ARBITER_PRIVATE_REGISTRIES); none when absent. */
+  privateRegistries?: string[];
 }
 
 /** The pair of Temporal workers one Arbiter worker process runs. */
@@ -96,7 +98,15 @@ export function workerOptionsFrom(
   config: WorkerConfig,
 ): Pick<
   ArbiterWorkerOptions,
-  'namespace' | 'taskQueue' | 'home' | 'sandbox' | 'retentionHours' | 'secretEnv' | 'signingKeyFile' | 'temporal'
+  | 'namespace'
+  | 'taskQueue'
+  | 'home'
+  | 'sandbox'
+  | 'retentionHours'
+  | 'secretEnv'
+  | 'signingKeyFile'
+  | 'temporal'
+  | 'privateRegistries'
 > {
   return {
     namespace: config.temporal.namespace,
@@ -107,6 +117,7 @@ export function workerOptionsFrom(
     retentionHours: config.retentionHours,
     secretEnv: config.secretEnv,
     signingKeyFile: config.signingKeyFile,
+    privateRegistries: config.privateRegistries,
   };
 }
 
@@ -123,7 +134,11 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   const retentionHours = options.retentionHours ?? 24;
   const secretEnv = options.secretEnv ?? (() => undefined);
   const signer = createVerdictSigner(loadOrCreateSigningKey(signingKeyFileOf(options)));
-  const gateway = await startModelGateway({ db: options.database.db, secretEnv });
+  const gateway = await startModelGateway({
+    db: options.database.db,
+    secretEnv,
+    privateRegistries: options.privateRegistries,
+  });
   const activities = createActivities({
     db: options.database.db,
     home: options.home,

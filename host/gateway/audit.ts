@@ -3,7 +3,10 @@ import type { Db } from '../../db/client';
 import { recordSandboxEvent } from '../sandbox/audit';
 import type { GatewaySession } from './session';
 
-/** Records one gateway decision for `session`'s task. */
+/**
+ * Records one gateway decision for `session`'s task. Targets and reasons quote what the agent
+ * named, and the verdict quotes reasons: both are cut short.
+ */
 export async function auditGateway(
   db: Db,
   session: GatewaySession,
@@ -17,7 +20,7 @@ export async function auditGateway(
     op: event.op,
     path: event.target.slice(0, 500),
     allowed: event.allowed,
-    reason: event.reason,
+    reason: event.reason?.slice(0, 500),
     detail: { runId, agentId, purpose, sessionId: session.id, ...event.detail },
   });
 }

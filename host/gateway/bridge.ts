@@ -42,13 +42,37 @@ async function socketPair(): Promise<[net.Socket, net.Socket]> {
 export async function openGatewayBridge(gatewaySocket: string, sessionId: string): Promise<GatewayBridge> {
   const [ours, childEnd] = await socketPair();
   const conns = new Map<number, net.Socket>();
-  const send = (frame: Buffer) => ours.writable && ours.write(frame);
+  // Why backpressure both ways: a sandbox that stops reading its end (or floods it) must not make
+  // the worker buffer without bound; it stalls its own link instead.
+  let full = false;
+  const send = (frame: Buffer) => {
+    if (!ours.writable || ours.write(frame) || full) return;
+    full = true;
+    for (const conn of conns.values()) conn.pause();
+    ours.once('drain', () => {
+      full = false;
+      for (const conn of conns.values()) conn.resume();
+    });
+  };
+  const held = new Set<net.Socket>();
+  const deliver = (conn: net.Socket, payload: Buffer) => {
+    if (conn.write(payload) || held.has(conn)) return;
+    held.add(conn);
+    ours.pause();
+    const resume = () => {
+      conn.off('drain', resume).off('close', resume);
+      held.delete(conn);
+      if (!held.size) ours.resume();
+    };
+    conn.on('drain', resume).on('close', resume);
+  };
   const open = (id: number) => {
     if (conns.has(id) || conns.size >= MAX_CONNECTIONS) return send(encodeFrame(FRAME.close, id));
     const conn = net.connect(gatewaySocket);
     conns.set(id, conn);
     conn.write(sessionPreamble(sessionId));
     conn.on('data', (chunk: Buffer) => dataFrames(id, chunk).forEach(send));
+    if (full) conn.pause();
     conn.on('error', () => undefined);
     conn.on('close', () => {
       if (conns.delete(id)) send(encodeFrame(FRAME.close, id));
@@ -56,8 +80,10 @@ export async function openGatewayBridge(gatewaySocket: string, sessionId: string
   };
   const reader = new FrameReader((type, id, payload) => {
     if (type === FRAME.open) open(id);
-    else if (type === FRAME.data) conns.get(id)?.write(payload);
-    else {
+    else if (type === FRAME.data) {
+      const conn = conns.get(id);
+      if (conn) deliver(conn, payload);
+    } else {
       const conn = conns.get(id);
       conns.delete(id);
       conn?.end();

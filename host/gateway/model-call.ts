@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../../db/client';
 import { recordModelCall } from '../../db/model-calls';
 import type { GatewayUpstream } from '../../domain/agent';
-import { costOf, modelPathProblem, usageOf } from '../../domain/model-usage';
+import { costOf, modelPathProblem, offHostProblem, usageOf } from '../../domain/model-usage';
 import { auditGateway } from './audit';
 import type { GatewaySession } from './session';
 
@@ -38,7 +38,9 @@ export interface ModelCallDeps {
 }
 
 const STORED_BODY_BYTES = 1024 * 1024;
+/** The response's start and end are read for usage (a stream reports it in its first and last events). */
 const USAGE_SCAN_BYTES = 16 * 1024 * 1024;
+const USAGE_TAIL_BYTES = 1024 * 1024;
 /** Request headers passed upstream; everything else (cookies, the agent's auth) stays behind. */
 const FORWARDED = ['content-type', 'accept', 'anthropic-version', 'anthropic-beta', 'openai-beta', 'user-agent'];
 
@@ -71,17 +73,34 @@ function upstreamHeaders(upstream: GatewayUpstream, headers: ModelRequest['heade
   return out;
 }
 
-/** Chat-completions streams report usage only when asked; the gateway always asks. */
-function withUsageRequested(upstream: GatewayUpstream, body: Buffer): { body: Buffer; streamed: boolean } {
+type Json = Record<string, unknown>;
+
+/**
+ * The body the gateway forwards: its own reading of the agent's JSON, re-serialised, so the
+ * upstream reads exactly what was checked (no duplicate keys, no NaN a lenient server accepts);
+ * a `stream` flag other than a boolean is refused, since a server that takes `"true"` for true
+ * would stream without the usage the gateway asks for. Chat-completions streams report usage
+ * only when asked; the gateway always asks.
+ */
+function forwardedBody(
+  upstream: GatewayUpstream,
+  method: string,
+  body: Buffer,
+): { doc: Json; body: Buffer; streamed: boolean } | string {
+  if (method === 'GET') return { doc: {}, body, streamed: false };
+  let doc: unknown;
   try {
-    const doc = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-    const streamed = doc.stream === true;
-    if (!streamed || upstream.protocol !== 'openai-chat') return { body, streamed };
-    doc.stream_options = { ...(doc.stream_options as object), include_usage: true };
-    return { body: Buffer.from(JSON.stringify(doc)), streamed };
+    doc = JSON.parse(body.toString('utf8'));
   } catch {
-    return { body, streamed: false };
+    return 'the body is not JSON';
   }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return 'the body is not a JSON object';
+  const d = doc as Json;
+  if (d.stream !== undefined && typeof d.stream !== 'boolean') return '`stream` must be true or false';
+  const streamed = d.stream === true;
+  if (streamed && upstream.protocol === 'openai-chat')
+    d.stream_options = { ...(d.stream_options as object), include_usage: true };
+  return { doc: d, body: Buffer.from(JSON.stringify(d)), streamed };
 }
 
 const digest = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -107,6 +126,10 @@ export async function forwardModelCall(
   if (stopped) return refuse(deps, session, sink, 429, { op: 'model', target, reason: stopped });
   const problem = modelPathProblem(upstream.protocol, req.method, req.rest);
   if (problem) return refuse(deps, session, sink, 403, { op: 'model', target, reason: problem });
+  const read = forwardedBody(upstream, req.method, req.body);
+  if (typeof read === 'string') return refuse(deps, session, sink, 400, { op: 'model', target, reason: read });
+  const reach = offHostProblem(upstream.protocol, read.doc);
+  if (reach) return refuse(deps, session, sink, 403, { op: 'model', target, reason: reach });
   const key = upstream.apiKeyEnv ? deps.secretEnv(upstream.apiKeyEnv) : undefined;
   if (upstream.apiKeyEnv && !key)
     return refuse(deps, session, sink, 502, {
@@ -114,7 +137,7 @@ export async function forwardModelCall(
       target,
       reason: `the worker has no ${upstream.apiKeyEnv} for upstream '${upstream.name}'`,
     });
-  const { body, streamed } = withUsageRequested(upstream, req.body);
+  const { body, streamed } = read;
   const started = Date.now();
   const url = `${upstream.baseUrl.replace(/\/$/, '')}/${req.rest}`;
   let response: Response;
@@ -123,7 +146,7 @@ export async function forwardModelCall(
       method: req.method,
       headers: upstreamHeaders(upstream, req.headers, key),
       body: req.method === 'GET' ? undefined : body,
-      signal: req.signal,
+      signal: req.signal ? AbortSignal.any([req.signal, session.closing]) : session.closing,
       // A redirect would carry the real key to wherever the upstream points: pass it back instead.
       redirect: 'manual',
     });
@@ -136,25 +159,38 @@ export async function forwardModelCall(
   }
   sink.start(response.status, { 'content-type': response.headers.get('content-type') ?? 'application/json' });
   const hash = createHash('sha256');
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  let tail: Buffer[] = [];
+  let tailBytes = 0;
   let total = 0;
+  let cut: unknown;
   try {
     for await (const chunk of response.body ?? []) {
       const buf = Buffer.from(chunk as Uint8Array);
       sink.write(buf);
       hash.update(buf);
       total += buf.length;
-      if (keptBytes < USAGE_SCAN_BYTES) {
-        kept.push(buf);
-        keptBytes += buf.length;
+      if (headBytes < USAGE_SCAN_BYTES) {
+        head.push(buf);
+        headBytes += buf.length;
+        continue;
+      }
+      tail.push(buf);
+      tailBytes += buf.length;
+      if (tailBytes > 2 * USAGE_TAIL_BYTES) {
+        tail = [Buffer.concat(tail).subarray(-USAGE_TAIL_BYTES)];
+        tailBytes = USAGE_TAIL_BYTES;
       }
     }
+  } catch (err) {
+    cut = err; // the session closed or the upstream failed mid-answer: what arrived is still charged
   } finally {
     sink.end();
   }
-  const text = Buffer.concat(kept).toString('utf8');
-  const usage = response.ok ? usageOf(upstream.protocol, text) : { inputTokens: 0, outputTokens: 0 };
+  const text = Buffer.concat(head).toString('utf8');
+  const scanned = tail.length ? `${text}\n${Buffer.concat(tail).subarray(-USAGE_TAIL_BYTES).toString('utf8')}` : text;
+  const usage = response.ok ? usageOf(upstream.protocol, scanned) : { inputTokens: 0, outputTokens: 0 };
   const costUsd = costOf(usage, upstream.pricing);
   session.charge(usage, costUsd);
   const { tenantId, taskId, runId, agentId, purpose } = session.identity;
@@ -182,4 +218,5 @@ export async function forwardModelCall(
     costUsd,
     latencyMs: Date.now() - started,
   });
+  if (cut) throw cut;
 }

@@ -12,8 +12,8 @@ import * as path from 'node:path';
 import { spentByRun } from '../../db/model-calls';
 import { forwardModelCall, refuse, type ModelCallDeps, type ModelRequest, type ResponseSink } from './model-call';
 import { MAX_PREAMBLE, parsePreamble } from './preamble';
-import { proxyConnect, proxyPlain } from './proxy';
-import { GatewaySession, type SessionGrant, type SessionIdentity } from './session';
+import { proxyConnect, proxyPlain, type ProxyDeps } from './proxy';
+import { GatewaySession, MAX_CALLS_IN_FLIGHT, type SessionGrant, type SessionIdentity } from './session';
 import { SANDBOX_GATEWAY_PORT } from './launch';
 
 /** Largest request body the gateway reads (a long conversation with its tool results). */
@@ -25,7 +25,8 @@ export interface ModelGateway {
   /** Opens a session; what the same run's agent spent before counts against its budgets. */
   openSession(identity: SessionIdentity, grant: SessionGrant): Promise<GatewaySession>;
   session(id: string): GatewaySession | undefined;
-  closeSession(id: string): void;
+  /** Closes a session once its calls in flight have ended and been recorded. */
+  closeSession(id: string): Promise<void>;
   /** A model call made in-process with the session's own token (Arbiter's openai loop). */
   call(session: GatewaySession, req: Omit<ModelRequest, 'headers'>): Promise<{ status: number; body: Buffer }>;
   close(): Promise<void>;
@@ -70,12 +71,13 @@ function modelPath(url: string): { upstream: string; rest: string } | undefined 
     if (!self) return undefined;
     pathname = `${u.pathname}${u.search}`;
   }
+  // Not decoded: upstream names need no escapes, and a decoded one would carry control characters into the audit.
   const m = /^\/u\/([^/]+)\/(.*)$/.exec(pathname);
-  return m ? { upstream: decodeURIComponent(m[1]), rest: m[2] } : undefined;
+  return m ? { upstream: m[1], rest: m[2] } : undefined;
 }
 
 /** Starts the gateway. */
-export async function startModelGateway(deps: ModelCallDeps): Promise<ModelGateway> {
+export async function startModelGateway(deps: ModelCallDeps & ProxyDeps): Promise<ModelGateway> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-gateway-'));
   const socketPath = path.join(dir, 'gateway.sock');
   const sessions = new Map<string, GatewaySession>();
@@ -85,7 +87,7 @@ export async function startModelGateway(deps: ModelCallDeps): Promise<ModelGatew
     const session = sessionOf.get(req.socket);
     if (!session) return void res.writeHead(403).end();
     const target = modelPath(req.url ?? '/');
-    if (!target && /^http:\/\//i.test(req.url ?? '')) return proxyPlain(deps.db, session, req, res);
+    if (!target && /^http:\/\//i.test(req.url ?? '')) return proxyPlain(deps, session, req, res);
     const sink = responseSink(res);
     if (!target)
       return refuse(deps, session, sink, 404, {
@@ -93,21 +95,28 @@ export async function startModelGateway(deps: ModelCallDeps): Promise<ModelGatew
         target: req.url ?? '/',
         reason: 'not a gateway path: model calls go to /u/<upstream>/…',
       });
-    const body = await readBody(req);
-    if (!body)
-      return refuse(deps, session, sink, 413, {
+    const call = session.admit(async () => {
+      const body = await readBody(req);
+      if (!body)
+        return refuse(deps, session, sink, 413, {
+          op: 'model',
+          target: req.url ?? '/',
+          reason: 'request body too large',
+        });
+      await forwardModelCall(
+        deps,
+        session,
+        { method: req.method ?? 'GET', ...target, headers: req.headers, body },
+        sink,
+      );
+    });
+    if (!call)
+      return refuse(deps, session, sink, 429, {
         op: 'model',
         target: req.url ?? '/',
-        reason: 'request body too large',
+        reason: `more than ${MAX_CALLS_IN_FLIGHT} calls at once`,
       });
-    const abort = new AbortController();
-    res.on('close', () => abort.abort());
-    await forwardModelCall(
-      deps,
-      session,
-      { method: req.method ?? 'GET', ...target, headers: req.headers, body, signal: abort.signal },
-      sink,
-    );
+    await call;
   };
 
   const httpServer = http.createServer((req, res) => {
@@ -120,7 +129,7 @@ export async function startModelGateway(deps: ModelCallDeps): Promise<ModelGatew
     const session = sessionOf.get(req.socket);
     if (!session) return void client.destroy();
     if (head.length) client.unshift(head);
-    proxyConnect(deps.db, session, req, client).catch(() => client.destroy());
+    proxyConnect(deps, session, req, client).catch(() => client.destroy());
   });
 
   // The preamble names the session; the rest of the connection is plain HTTP for that session.
@@ -160,9 +169,10 @@ export async function startModelGateway(deps: ModelCallDeps): Promise<ModelGatew
       return session;
     },
     session: (id) => sessions.get(id),
-    closeSession(id) {
-      sessions.get(id)?.stop('session closed');
+    async closeSession(id) {
+      const session = sessions.get(id);
       sessions.delete(id);
+      await session?.close('session closed');
     },
     async call(session, req) {
       const sink = bufferSink();
@@ -171,7 +181,7 @@ export async function startModelGateway(deps: ModelCallDeps): Promise<ModelGatew
       return sink.result();
     },
     async close() {
-      for (const session of sessions.values()) session.stop('gateway closed');
+      await Promise.all([...sessions.values()].map((session) => session.close('gateway closed')));
       for (const socket of open) socket.destroy();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => front.close(() => resolve()));

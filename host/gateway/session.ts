@@ -31,6 +31,13 @@ export interface Spent {
   costUsd: number;
 }
 
+/**
+ * Calls one session may have in flight. Why a cap: a call is charged only when it ends, so each
+ * one running at once can overrun the budgets, and each holds its request body in memory;
+ * pipelining on one connection would otherwise start as many as the agent writes.
+ */
+export const MAX_CALLS_IN_FLIGHT = 8;
+
 /** A live session. */
 export class GatewaySession {
   readonly id = randomUUID();
@@ -38,6 +45,8 @@ export class GatewaySession {
   readonly token = `arbiter-${randomBytes(24).toString('base64url')}`;
   private readonly deadline: number | undefined;
   private stopped: string | undefined;
+  private readonly ending = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     readonly identity: SessionIdentity,
@@ -90,6 +99,29 @@ export class GatewaySession {
   /** Stops the session for a reason of the caller's (the run ended). */
   stop(reason: string): void {
     this.stopped ??= reason;
+  }
+
+  /**
+   * Aborted when the session closes. A call outlives its client until then: an agent that drops
+   * a stream before its usage arrives must not be spared the charge.
+   */
+  get closing(): AbortSignal {
+    return this.ending.signal;
+  }
+
+  /** Runs `call` as one of the session's calls in flight; false, without running it, when it has its fill. */
+  admit(call: () => Promise<void>): Promise<void> | false {
+    if (this.inFlight.size >= MAX_CALLS_IN_FLIGHT) return false;
+    const running = call().finally(() => this.inFlight.delete(running));
+    this.inFlight.add(running);
+    return running;
+  }
+
+  /** Stops the session, ends its calls in flight and waits until each is recorded. */
+  async close(reason: string): Promise<void> {
+    this.stop(reason);
+    this.ending.abort();
+    await Promise.allSettled([...this.inFlight]);
   }
 
   private checkBudgets(): void {

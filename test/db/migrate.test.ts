@@ -32,6 +32,7 @@ const TABLES = [
   'agent_outcomes',
   'conversations',
   'conversation_messages',
+  'model_calls',
   'approvers',
   'waiver_decisions',
   'repos',

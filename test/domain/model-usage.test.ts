@@ -1,6 +1,6 @@
 /** What the gateway reads from model traffic: allowed paths per protocol and usage, whole or streamed. */
 import assert from 'node:assert/strict';
-import { costOf, modelPathProblem, usageOf } from '../../domain/model-usage';
+import { costOf, modelPathProblem, offHostProblem, usageOf } from '../../domain/model-usage';
 
 const sse = (events: unknown[]) => events.map((e) => `event: x\ndata: ${JSON.stringify(e)}\n\n`).join('');
 
@@ -74,5 +74,21 @@ describe('model usage', () => {
       10.5,
     );
     assert.equal(costOf({ inputTokens: 10, outputTokens: 10 }), 0);
+  });
+
+  it('finds what would make the upstream reach past itself, however deep, and nothing else', () => {
+    const urlImage = { type: 'image', source: { type: 'url', url: 'https://x.example/a.png' } };
+    const inToolResult = { messages: [{ role: 'user', content: [{ type: 'tool_result', content: [urlImage] }] }] };
+    assert.match(offHostProblem('anthropic-messages', inToolResult) ?? '', /'url' part/);
+    assert.match(offHostProblem('anthropic-messages', { system: [urlImage] }) ?? '', /fetch a URL/);
+    assert.match(offHostProblem('anthropic-messages', { tools: [{ type: 'mcp_toolset' }] }) ?? '', /server tool/);
+    assert.match(offHostProblem('openai-chat', { web_search_options: {} }) ?? '', /search the web/);
+    assert.match(
+      offHostProblem('openai-responses', { input: [{ type: 'input_image', image_url: ' HTTP://x.example' }] }) ?? '',
+      /'input_image'/,
+    );
+    const text = { messages: [{ role: 'user', content: 'see https://x.example' }], tools: [{ name: 'web_search' }] };
+    assert.equal(offHostProblem('anthropic-messages', text), undefined, 'a URL in text and a client tool are fine');
+    assert.equal(offHostProblem('openai-chat', { background: true }), undefined, 'background is a Responses setting');
   });
 });

@@ -135,6 +135,8 @@ async function start(): Promise<TestStack> {
       workflowBundle: bundle,
       shutdownGraceTime: '2s',
       secretEnv: (n) => process.env[n],
+      // The fake registries listen on loopback, which a setup may reach only when the operator says so.
+      privateRegistries: ['127.0.0.1'],
     });
     return { worker, running: worker.run() };
   };
@@ -149,7 +151,11 @@ async function start(): Promise<TestStack> {
     { taskQueue },
   );
   cleanups.push(() => client.close());
-  const gateway = await startModelGateway({ db: database.db, secretEnv: (n) => process.env[n] });
+  const gateway = await startModelGateway({
+    db: database.db,
+    secretEnv: (n) => process.env[n],
+    privateRegistries: ['127.0.0.1'],
+  });
   cleanups.push(() => gateway.close());
   return { env, address: env.address, database, databaseUrl, home, taskQueue, bundle, client, gateway, startWorker };
 }

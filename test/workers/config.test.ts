@@ -33,6 +33,7 @@ describe('worker config', () => {
       sandbox: DEFAULT_SANDBOX_CONFIG,
       retentionHours: 24,
       signingKeyFile: undefined,
+      privateRegistries: [],
     });
   });
 
@@ -48,10 +49,12 @@ describe('worker config', () => {
         ARBITER_HOME: 'state',
         ARBITER_TASK_QUEUE: 'q1',
         LOG_LEVEL: 'debug',
+        ARBITER_PRIVATE_REGISTRIES: '10.0.0.5:4873, Verdaccio.internal',
         UNRELATED: 'ignored',
       },
       '/srv',
     );
+    assert.deepEqual(config.privateRegistries, ['10.0.0.5:4873', 'verdaccio.internal']);
     assert.equal(config.temporal.address, 'temporal.example:7233');
     assert.equal(config.temporal.namespace, 'arbiter-prod');
     assert.equal(config.temporal.tls, true);

