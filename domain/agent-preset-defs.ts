@@ -50,6 +50,8 @@ const codexToml = (model: string | undefined) =>
     'approval_policy = "never"',
     'sandbox_mode = "danger-full-access"',
     'check_for_update_on_startup = false',
+    // A server-side tool would reach the web from the upstream, past the gateway, which refuses it.
+    'web_search = "disabled"',
     '',
     '[analytics]',
     'enabled = false',
