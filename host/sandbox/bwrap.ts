@@ -36,7 +36,10 @@ export function sandboxEnv(extra: Record<string, string> = {}): Record<string, s
 }
 
 function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string, string>): string[] {
-  const args = ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'sandbox', '--clearenv'];
+  // A user namespace is what lets an unprivileged bwrap build the rest; --disable-userns (which needs it named)
+  // keeps the command from making one of its own, where it would be root and could mount and unshare again.
+  const args = ['--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session'];
+  args.push('--hostname', 'sandbox', '--clearenv');
   for (const p of READ_ONLY) if (existsSync(p)) args.push('--ro-bind', p, p);
   for (const name of USR_LINKS) {
     const inUsr = `/usr/${name}`;

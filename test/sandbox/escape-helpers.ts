@@ -115,6 +115,8 @@ export interface SandboxTask {
   gitDir: string;
   baseCommit: string;
   config: SandboxConfig;
+  /** The unprivileged uid (and gid) this task's commands run as. */
+  uid: number;
   tools: ReturnType<typeof createFileTools>;
   activities: ReturnType<typeof createActivities>;
   env: MockActivityEnvironment;
@@ -166,6 +168,7 @@ export async function sandboxTask(
     gitDir: path.join(path.dirname(ws.workspacePath), 'git'),
     baseCommit: ws.baseCommit,
     config,
+    uid: config.uid,
     tools,
     activities,
     env,
