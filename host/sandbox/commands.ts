@@ -40,10 +40,16 @@ export interface CommandResult extends RunProcessResult {
   sandbox: 'bwrap' | 'none';
 }
 
-/** Bytes used by the workspace (same filesystem only). */
+/**
+ * The workspace's size against its quota (same filesystem only): the larger of the disk it occupies and what a copy
+ * of it writes, every file at its apparent length once per name. Sparse files and hardlinks cost almost no disk, yet
+ * the snapshot git reads and each gate's fresh checkout write them out in full; many tiny files cost whole blocks.
+ */
 async function workspaceBytes(dir: string): Promise<number> {
-  const { stdout } = await execFileAsync('du', ['-s', '-x', '-B1', dir]);
-  return Number(stdout.split('\t')[0]);
+  const du = async (extra: string[]) =>
+    Number((await execFileAsync('du', ['-s', '-x', '-B1', ...extra, dir])).stdout.split('\t')[0]);
+  const [disk, copied] = await Promise.all([du([]), du(['--apparent-size', '--count-links'])]);
+  return Math.max(disk, copied);
 }
 
 /** Builds the command runner; `db` is optional so operators can run commands without a task. */
