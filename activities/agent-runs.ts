@@ -17,7 +17,7 @@ import { gitDirOf } from '../host/git';
 import { parseActivityInput } from './input';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { FileTools } from '../host/sandbox/file-tools';
-import { resetWorkspace } from '../host/workspace';
+import { resetWorkspace, taskSandboxUser } from '../host/workspace';
 
 interface StepContext {
   agentId: string;
@@ -95,6 +95,7 @@ async function runCommandAgent(ctx: StepContext, config: unknown, prompt: string
 
 /** Builds the `executeAgent` activity over the sandbox's file tools and command runner. */
 export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runCommand: CommandRunner) {
+  const sandboxUser = taskSandboxUser(deps.home, deps.sandbox);
   return {
     async executeAgent(raw: ExecuteAgentInput): Promise<AgentRunResult> {
       const input = parseActivityInput(ExecuteAgentInput, raw);
@@ -103,7 +104,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       await resetWorkspace(
         { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) },
         input.baseCommit,
-        deps.sandbox,
+        await sandboxUser(input),
       );
       log.info('agent starting', { agentId: agent.id, kind: agent.kind });
       const call = {

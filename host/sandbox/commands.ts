@@ -15,6 +15,7 @@ import { recordSandboxEvent } from './audit';
 import { confinedArgv, sandboxEnv, sandboxProbe } from './bwrap';
 import { seccompProgram } from './seccomp';
 import type { SandboxConfig } from './config';
+import type { SandboxUserOf } from './uid-leases';
 
 const execFileAsync = promisify(execFile);
 
@@ -56,6 +57,8 @@ async function workspaceBytes(dir: string): Promise<number> {
 export function createCommandRunner(deps: {
   db?: Db;
   sandbox: SandboxConfig;
+  /** The uid the request's task runs as (its lease); never shared with another task. */
+  sandboxUser: SandboxUserOf;
   warn: (message: string, meta: Record<string, unknown>) => void;
 }) {
   const record = async (
@@ -86,8 +89,12 @@ export function createCommandRunner(deps: {
       throw new PolicyViolationError({ op: 'run_command', path: req.argv.join(' ').slice(0, 200), reason });
     }
     const confined = deps.sandbox.mode === 'bwrap';
+    const user = await deps.sandboxUser(req).catch(async (err: Error) => {
+      await record(req, false, err.message, {});
+      throw err;
+    });
     if (confined) {
-      const probe = sandboxProbe(deps.sandbox);
+      const probe = sandboxProbe(deps.sandbox, user);
       if (!probe.ok) {
         await record(req, false, `sandbox unavailable: ${probe.reason}`, {});
         throw new SandboxUnavailableError(probe.reason);
@@ -99,7 +106,7 @@ export function createCommandRunner(deps: {
     }
     const quota = deps.sandbox.limits.workspaceBytes;
     const run = await runProcess({
-      argv: confined ? confinedArgv(req.workspacePath, req.argv, deps.sandbox, sandboxEnv(req.env)) : req.argv,
+      argv: confined ? confinedArgv(req.workspacePath, req.argv, deps.sandbox, user, sandboxEnv(req.env)) : req.argv,
       cwd: confined ? '/' : req.workspacePath,
       env: confined
         ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }

@@ -104,7 +104,7 @@ function spawnConfined(
   argv: string[],
   options: { drop?: string[][]; extraFds?: net.Socket[] } = {},
 ): Promise<{ status: number | null; output: string }> {
-  let full = confinedArgv(t.tree, argv, t.config);
+  let full = confinedArgv(t.tree, argv, t.config, { uid: t.uid, gid: t.uid });
   for (const part of options.drop ?? []) {
     const i = full.findIndex((_, j) => part.every((p, k) => full[j + k] === p));
     assert.ok(i >= 0, `${part.join(' ')} is in the confinement`);
