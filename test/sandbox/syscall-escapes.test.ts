@@ -225,21 +225,35 @@ describe('sandbox escapes: the kernel surface', function () {
     }
   });
 
-  it('an inherited unix socket (fd 4) still carries data both ways', async () => {
+  it('an inherited unix socket (fd 4) still carries data both ways, read raw or as a node socket', async () => {
     const dir = tempDir('arbiter-relay-');
     const server = net.createServer((s) => s.on('data', (d) => s.end(`pong ${d.toString()}`)));
     const socketPath = path.join(dir, 'relay.sock');
     await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-    const client = net.connect(socketPath);
-    await new Promise((resolve) => client.on('connect', resolve));
+    const clients: net.Socket[] = [];
     try {
-      const script =
-        "import os, select; os.write(4, b'ping'); select.select([4], [], []); print(os.read(4, 100).decode())";
-      const run = await spawnConfined(t, ['python3', '-c', script], { extraFds: [client] });
-      assert.equal(run.status, 0, run.output);
-      assert.match(run.output, /^pong ping$/m);
+      for (const argv of [
+        [
+          'python3',
+          '-c',
+          "import os, select; os.write(4, b'ping'); select.select([4], [], []); print(os.read(4, 100).decode())",
+        ],
+        // As the gateway's relay opens it.
+        [
+          'node',
+          '-e',
+          "const s = new (require('net').Socket)({ fd: 4, readable: true, writable: true }); s.on('data', (d) => { console.log(String(d)); process.exit(0); }); s.write('ping');",
+        ],
+      ]) {
+        const client = net.connect(socketPath);
+        clients.push(client);
+        await new Promise((resolve) => client.on('connect', resolve));
+        const run = await spawnConfined(t, argv, { extraFds: [client] });
+        assert.equal(run.status, 0, run.output);
+        assert.match(run.output, /^pong ping$/m, argv[0]);
+      }
     } finally {
-      client.destroy();
+      for (const c of clients) c.destroy();
       server.close();
     }
   });
