@@ -18,10 +18,13 @@ import { parseActivityInput } from './input';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { FileTools } from '../host/sandbox/file-tools';
 import { resetWorkspace, taskSandboxUser } from '../host/workspace';
+import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
+import { agentLaunch } from './agent-gateway';
+import { currentRun } from './run-identity';
 
 interface StepContext {
   agentId: string;
-  call: { tenantId: string; taskId: string; workspacePath: string; policy: SandboxPolicy };
+  call: { tenantId: string; taskId: string; workspacePath: string; policy: SandboxPolicy; dependencies: string };
   tools: FileTools;
   runCommand: CancellableRunner;
 }
@@ -42,7 +45,7 @@ async function applyStep(ctx: StepContext, step: ScriptedStep): Promise<void> {
     if (run.exitCode !== 0)
       throw new AgentFailedError(
         ctx.agentId,
-        `command '${step.argv.join(' ')}' failed: ${run.killedReason ?? `exit code ${run.exitCode}`}`,
+        `command '${step.argv.join(' ')}' failed: ${run.killedReason ?? `exit code ${run.exitCode}`}: ${run.outputTail.slice(-300)}`,
       );
   }
 }
@@ -68,22 +71,35 @@ async function runScripted(ctx: StepContext, config: unknown): Promise<AgentRunR
   };
 }
 
-/** Runs a `command` agent: its CLI, confined, with the task prompt; its changes are read from the diff later. */
-async function runCommandAgent(ctx: StepContext, config: unknown, prompt: string): Promise<AgentRunResult> {
+/** Runs a `command` agent: its CLI, confined, behind the gateway, with the task prompt; its changes are read from the diff later. */
+async function runCommandAgent(
+  ctx: StepContext,
+  deps: ActivityDeps,
+  config: unknown,
+  prompt: string,
+): Promise<AgentRunResult> {
   const parsed = CommandConfigSchema.safeParse(config);
   if (!parsed.success)
     throw new AgentConfigError(ctx.agentId, zodProblems(parsed.error, { prefix: 'config' }).join('; '));
   const c = parsed.data;
-  const run = await ctx.runCommand({
-    ...ctx.call,
-    argv: c.promptVia === 'arg' ? c.argv.map((a) => a.split('{prompt}').join(prompt)) : c.argv,
-    stdin: c.promptVia === 'stdin' ? prompt : undefined,
-    env: c.promptVia === 'env' ? { ARBITER_PROMPT: prompt } : undefined,
-    // The operator configured this command line; it may use a shell, still confined.
-    policy: { allowShell: true },
-    timeoutMs: c.timeoutSeconds * 1000,
-    purpose: 'agent',
-  });
+  const identity = { ...ctx.call, runId: currentRun().runId, agentId: ctx.agentId, purpose: 'agent' as const };
+  const launch = await agentLaunch(deps, identity, c);
+  let run: Awaited<ReturnType<CancellableRunner>>;
+  try {
+    run = await ctx.runCommand({
+      ...ctx.call,
+      argv: c.promptVia === 'arg' ? c.argv.map((a) => a.split('{prompt}').join(prompt)) : c.argv,
+      stdin: c.promptVia === 'stdin' ? prompt : undefined,
+      env: { ...launch.env, ...(c.promptVia === 'env' ? { ARBITER_PROMPT: prompt } : {}) },
+      // The operator configured this command line; it may use a shell, still confined.
+      policy: { allowShell: true },
+      timeoutMs: c.timeoutSeconds * 1000,
+      purpose: 'agent',
+      gateway: launch.link,
+    });
+  } finally {
+    await launch.finish();
+  }
   if (run.spawnError) throw new AgentConfigError(ctx.agentId, `cannot start ${c.argv[0]}: ${run.spawnError}`);
   if (run.exitCode !== 0)
     throw new AgentFailedError(
@@ -112,11 +128,13 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
         taskId: input.taskId,
         workspacePath: input.workspacePath,
         policy: policyFromSpec(input.spec),
+        dependencies: dependenciesDirOf(input.workspacePath),
       };
       const ctx = { agentId: agent.id, call, tools, runCommand: cancellable(runCommand) };
       let result: AgentRunResult;
       if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config);
-      else if (agent.kind === 'command') result = await runCommandAgent(ctx, agent.config, buildTaskPrompt(input.spec));
+      else if (agent.kind === 'command')
+        result = await runCommandAgent(ctx, deps, agent.config, buildTaskPrompt(input.spec));
       else
         throw new AgentConfigError(agent.id, `kind '${agent.kind}' runs as a conversation, not through executeAgent`);
       log.info('agent finished', { agentId: agent.id, steps: result.stepsApplied });

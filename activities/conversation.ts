@@ -29,6 +29,7 @@ import { cancellable, withHeartbeat } from './heartbeat';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import type { CommandRunner } from '../host/sandbox/commands';
+import type { SessionIdentity } from '../host/gateway/session';
 import type { FileTools } from '../host/sandbox/file-tools';
 
 type Message = typeof conversationMessages.$inferSelect;
@@ -106,12 +107,24 @@ function replyOf(m: Message): ModelReply {
   };
 }
 
+/**
+ * One chat-completions request through the worker's gateway, as `model`: the same path, key
+ * handling and call record as a command agent's. The loop's own limits (turns, tokens, wall
+ * clock) are the workflow's, so the session carries no budgets of its own.
+ */
 async function requestCompletion(
+  deps: ActivityDeps,
+  identity: SessionIdentity,
   config: OpenAIConfig,
-  apiKey: string | undefined,
   messages: Record<string, unknown>[],
   signal: AbortSignal,
 ) {
+  if (!deps.gateway) throw new AgentConfigError(identity.agentId, 'this worker runs no model gateway');
+  if (config.apiKeyEnv && !deps.secretEnv(config.apiKeyEnv))
+    throw new AgentConfigError(
+      identity.agentId,
+      `environment variable ${config.apiKeyEnv} (its API key) is not set on this worker`,
+    );
   const body = {
     model: config.model,
     messages,
@@ -119,17 +132,29 @@ async function requestCompletion(
     tool_choice: 'auto',
     ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
   };
-  const res = await fetch(`${config.baseUrl.replace(/\/$/, '')}/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-    body: JSON.stringify(body),
-    signal: AbortSignal.any([signal, AbortSignal.timeout(config.requestTimeoutSeconds * 1000)]),
-  });
-  const text = await res.text();
+  const upstream = {
+    name: 'model',
+    protocol: 'openai-chat' as const,
+    baseUrl: config.baseUrl,
+    apiKeyEnv: config.apiKeyEnv,
+    pricing: config.pricing,
+  };
+  const session = await deps.gateway.openSession(identity, { upstreams: [upstream], registries: [], budgets: {} });
+  const res = await deps.gateway
+    .call(session, {
+      method: 'POST',
+      upstream: 'model',
+      rest: 'chat/completions',
+      body: Buffer.from(JSON.stringify(body)),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(config.requestTimeoutSeconds * 1000)]),
+    })
+    .finally(() => deps.gateway?.closeSession(session.id));
+  const text = res.body.toString('utf8');
   // 4xx other than timeouts and rate limits will not improve by asking again: the config is wrong.
   if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
     throw new Error(`model endpoint refused the request (${res.status}): ${text.slice(0, 300)}`, { cause: 'config' });
-  if (!res.ok) throw new Error(`model endpoint failed (${res.status}): ${text.slice(0, 300)}`);
+  if (res.status < 200 || res.status >= 300)
+    throw new Error(`model endpoint failed (${res.status}): ${text.slice(0, 300)}`);
   return JSON.parse(text) as {
     choices: Array<{
       message: {
@@ -182,15 +207,16 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       const done = transcript.find((m) => m.role === 'assistant' && m.turn === input.turn);
       if (done) return replyOf(done);
       const config = await openaiConfig(db, input.agentId);
-      const apiKey = config.apiKeyEnv ? deps.secretEnv(config.apiKeyEnv) : undefined;
-      if (config.apiKeyEnv && !apiKey)
-        throw new AgentConfigError(
-          input.agentId,
-          `environment variable ${config.apiKeyEnv} (its API key) is not set on this worker`,
-        );
+      const identity = {
+        tenantId: input.tenantId,
+        taskId: input.taskId,
+        runId: currentRun().runId,
+        agentId: input.agentId,
+        purpose: 'conversation' as const,
+      };
       // Heartbeats carry cancellation to a long model call; the request is aborted with the task.
       const response = await withHeartbeat(
-        (signal) => requestCompletion(config, apiKey, transcript.map(toApiMessage), signal),
+        (signal) => requestCompletion(deps, identity, config, transcript.map(toApiMessage), signal),
         { turn: input.turn },
       ).catch((err: Error) => {
         throw err.cause === 'config' ? new AgentConfigError(input.agentId, err.message) : err;

@@ -1,6 +1,7 @@
 /** What every activity factory receives: injected, so tests and workers wire real instances. */
 import type { Db } from '../db/client';
 import type { BreakerPolicy } from '../db/agent-stats';
+import type { ModelGateway } from '../host/gateway/server';
 import type { SandboxConfig } from '../host/sandbox/config';
 import type { VerdictSigner } from '../host/signing';
 import type { TemporalProfile } from '../temporal-config/connection';
@@ -26,6 +27,11 @@ export interface ActivityDeps {
    * config module; the value goes into the model request only, never into logs or history.
    */
   secretEnv: (name: string) => string | undefined;
+  /**
+   * The worker's model gateway: every command agent's and the openai loop's model traffic goes
+   * through it. Absent (tests driving activities directly): command agents run without a relay.
+   */
+  gateway?: ModelGateway;
   /** Signs verdicts; its key id is published in every envelope. */
   signer: VerdictSigner;
   /**

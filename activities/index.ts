@@ -8,6 +8,7 @@ import { createAgentActivities } from './agent-runs';
 import { createConversationActivities } from './conversation';
 import type { ActivityDeps } from './deps';
 import { createDeliveryActivities } from './delivery';
+import { createDependencyActivities } from './dependencies';
 import { createFeedbackActivities } from './feedback';
 import { createRepoPolicyActivities } from './repo-policy';
 import { createRepoActivities } from './repos';
@@ -42,6 +43,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRepoPolicyActivities(),
     ...createWorkspaceActivities(deps),
     ...createAgentActivities(deps, tools, runCommand),
+    ...createDependencyActivities(deps, runCommand),
     ...createConversationActivities(deps, tools, runCommand),
     ...createVerificationActivities(deps, runCommand),
     ...createVerdictActivities(deps),

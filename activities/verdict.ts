@@ -20,6 +20,7 @@ import { recordRunEvent } from '../db/provenance';
 import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
 import { waiversUsedBy } from '../db/waivers';
+import { gatewaySummary } from '../db/model-calls';
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
@@ -30,7 +31,14 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       // Every waiver this run used (the desk's, and any a spec named), with the signed approvals that grant it.
       const used = await waiversUsedBy(db, input.tenantId, input.taskId, run.runId);
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
-      const payload = buildVerdictPayload({ ...input, run, waivers, approvals: used.flatMap((w) => w.approvals) });
+      const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);
+      const payload = buildVerdictPayload({
+        ...input,
+        run,
+        waivers,
+        approvals: used.flatMap((w) => w.approvals),
+        gateway,
+      });
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.
       const statement = verdictStatement({ ...input, payload, verifier: verifierFacts() });
       const { envelope, statementDigest: digest } = signer.signStatement(statement);

@@ -36,6 +36,7 @@ import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import type { CommandRunner } from '../host/sandbox/commands';
 import { checkoutTree, readBlobs } from '../host/tree-checkout';
+import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { handToSandboxUser, taskSandboxUser } from '../host/workspace';
 
 /**
@@ -177,7 +178,12 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
         scopeGate(input.spec, files, input.policy),
         specGate(input.specWarnings, input.policy),
-        protectedGate(input.spec.riskTier, files, await baseDrift(gitDir, input.baseCommit, input.trustedCommit)),
+        protectedGate(
+          input.spec.riskTier,
+          files,
+          await baseDrift(gitDir, input.baseCommit, input.trustedCommit),
+          input.policy.setup?.outputs,
+        ),
         treeGate(
           await treeItems(gitDir, input.treeId),
           files,
@@ -214,6 +220,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           policy: { allowShell: true },
           timeoutMs: gate.timeoutSeconds * 1000,
           purpose: 'gate',
+          dependencies: dependenciesDirOf(input.workspacePath),
         });
         const ok = run.exitCode === 0 && !run.killedReason;
         const why = run.spawnError ?? run.killedReason ?? `exit code ${run.exitCode}`;

@@ -444,3 +444,40 @@ export const tenantMembers = pgTable(
   },
   (t) => [primaryKey({ columns: [t.roleName, t.tenantId] })],
 );
+
+/**
+ * Every model call the gateway forwarded for an agent run: what was asked and answered (by
+ * digest, and the bodies themselves up to a cap), the tokens and cost, and how long it took.
+ * Refused calls are not here: they are sandbox events, with their reason.
+ */
+export const modelCalls = pgTable(
+  'model_calls',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    runId: runId(),
+    agentId: text('agent_id').notNull(),
+    sessionId: text('session_id').notNull(),
+    purpose: text('purpose').notNull(),
+    upstream: text('upstream').notNull(),
+    protocol: text('protocol').notNull(),
+    method: text('method').notNull(),
+    path: text('path').notNull(),
+    model: text('model'),
+    status: integer('status').notNull(),
+    streamed: boolean('streamed').notNull(),
+    requestDigest: text('request_digest').notNull(),
+    responseDigest: text('response_digest').notNull(),
+    requestBody: text('request_body').notNull(),
+    responseBody: text('response_body').notNull(),
+    /** True when a body above was cut at the storage cap (the digests cover all of it). */
+    truncated: boolean('truncated').notNull().default(false),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    costUsd: doublePrecision('cost_usd').notNull().default(0),
+    latencyMs: integer('latency_ms').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('model_calls_run_idx').on(t.tenantId, t.taskId, t.runId)],
+);

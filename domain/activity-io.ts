@@ -129,6 +129,23 @@ export const ExecuteAgentInput = z.object({
   baseCommit: GitObjectId,
   spec: SpecSchema,
 });
+/** The repository's setup, run in a freshly prepared workspace before the agent. */
+export const InstallDependenciesInput = z.object({
+  ...TaskKey,
+  workspacePath: z.string(),
+  baseCommit: GitObjectId,
+  setup: z
+    .object({
+      argv: z.array(z.string().min(1)).min(1),
+      outputs: z.array(z.string().min(1)).min(1),
+      registries: z.array(z.string()),
+      timeoutSeconds: z.number().int().positive(),
+    })
+    .strict(),
+});
+/** Input of `installDependencies`. */
+export type InstallDependenciesInput = z.input<typeof InstallDependenciesInput>;
+
 /** Input of `executeAgent`. */
 export type ExecuteAgentInput = z.input<typeof ExecuteAgentInput>;
 /** What the agent did, in a line. */

@@ -69,6 +69,16 @@ const EnvName = z
   .string()
   .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (the key itself is never stored)');
 
+/**
+ * Why a deny list: the gateway sends the named variable's value to the upstream, so a
+ * registration must not be able to name the worker's own secrets (its database, Temporal and
+ * signing settings) and have them posted to a URL it also chose.
+ */
+export const KeyEnvName = EnvName.refine(
+  (name) => !/^(ARBITER_|TEMPORAL_|DATABASE_URL|PG)/.test(name),
+  "must name the model's key, not one of the worker's own settings (ARBITER_*, TEMPORAL_*, DATABASE_URL*, PG*)",
+);
+
 /** The wire protocols the model gateway speaks; each allows only its own request paths. */
 export const GATEWAY_PROTOCOLS = ['anthropic-messages', 'openai-chat', 'openai-responses'] as const;
 /** A gateway protocol. */
@@ -89,7 +99,7 @@ export const GatewayUpstreamSchema = z
     name: IdPartSchema,
     protocol: z.enum(GATEWAY_PROTOCOLS),
     baseUrl: z.string().url('baseUrl must be a URL such as https://api.anthropic.com'),
-    apiKeyEnv: EnvName.optional(),
+    apiKeyEnv: KeyEnvName.optional(),
     pricing: PricingSchema.optional(),
   })
   .strict();
@@ -120,7 +130,8 @@ export const GatewayConfigSchema = z
 /** Parsed gateway config. */
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 
-const absolutePath = z
+/** A host path as registrations name them: absolute, without `.` or `..` segments. */
+export const AbsolutePathSchema = z
   .string()
   .regex(/^\/(?!.*(^|\/)\.\.?(\/|$))/, 'must be an absolute path without . or .. segments');
 
@@ -145,7 +156,7 @@ export const CommandConfigSchema = z
     /** Files written under the private HOME before the agent starts (its own config). */
     homeFiles: z.record(relativePath, z.string().max(100_000)).default({}),
     /** Host directories (the CLI's installation) bound read-only at the same path. */
-    toolDirs: z.array(absolutePath).max(16).default([]),
+    toolDirs: z.array(AbsolutePathSchema).max(16).default([]),
     gateway: GatewayConfigSchema.optional(),
     /** The preset this was built from, for `agents list` and `doctor`. */
     preset: z.string().min(1).max(64).optional(),
@@ -163,7 +174,7 @@ export const OpenAIConfigSchema = z
   .object({
     baseUrl: z.string().url('baseUrl must be a URL such as http://localhost:11434/v1'),
     model: z.string().min(1),
-    apiKeyEnv: EnvName.optional(),
+    apiKeyEnv: KeyEnvName.optional(),
     systemPrompt: z.string().max(20_000).optional(),
     temperature: z.number().min(0).max(2).optional(),
     maxTurns: z.number().int().positive().max(500).default(30),

@@ -6,7 +6,7 @@
  */
 import picomatch from 'picomatch';
 import { effectiveBudget } from './policy';
-import { protectedPathMatcher } from './protected-paths';
+import { protectedPathMatcher, setupOutputGlobs } from './protected-paths';
 import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult } from './task';
@@ -116,8 +116,9 @@ export function protectedGate(
   riskTier: number,
   files: readonly MeasuredFile[],
   fromBase: readonly string[] | { unknown: string },
+  setupOutputs: readonly string[] = [],
 ): GateResult {
-  const isProtected = protectedPathMatcher(riskTier);
+  const isProtected = protectedPathMatcher(riskTier, setupOutputGlobs(setupOutputs));
   const hits = files.map((f) => f.path).filter(isProtected);
   const problems = hits.length ? [`protected path(s) changed: ${listed(hits)}`] : [];
   if ('unknown' in fromBase) problems.push(fromBase.unknown);

@@ -98,6 +98,18 @@ export class AgentFailedError extends ApplicationFailure {
   }
 }
 
+/** The gateway stopped the agent at one of its budgets (tokens, cost, wall clock); the agent's fault, named. */
+export class AgentBudgetExceededError extends ApplicationFailure {
+  static readonly type = 'AgentBudgetExceededError';
+  constructor(agentId: string, reason: string) {
+    super(
+      ...nonRetryable(`agent '${agentId}' was stopped: ${reason}`, AgentBudgetExceededError.type, [
+        { agentId, reason },
+      ]),
+    );
+  }
+}
+
 /** The agent's configuration cannot be used (unknown kind, malformed config). */
 export class AgentConfigError extends ApplicationFailure {
   static readonly type = 'AgentConfigError';
@@ -185,6 +197,14 @@ export class SandboxUidNotHeldError extends ApplicationFailure {
         SandboxUidNotHeldError.type,
       ),
     );
+  }
+}
+
+/** The repository's setup (its policy's dependency install) failed; the task cannot be verified without it. */
+export class SetupFailedError extends ApplicationFailure {
+  static readonly type = 'SetupFailedError';
+  constructor(reason: string) {
+    super(...nonRetryable(`the repository's setup failed: ${reason}`, SetupFailedError.type, [{ reason }]));
   }
 }
 
@@ -329,7 +349,9 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   NoTrustedKeyError.type,
   PathEscapeError.type,
   AgentFailedError.type,
+  AgentBudgetExceededError.type,
   AgentConfigError.type,
+  SetupFailedError.type,
   DeliveryConflictError.type,
   InvalidActivityInputError.type,
   DeliveryIntegrityError.type,

@@ -38,9 +38,20 @@ export function protectedPaths(riskTier: number): string[] {
   return riskTier === 1 ? [...PROTECTED_PATHS, ...TIER1_PROTECTED_PATHS] : PROTECTED_PATHS;
 }
 
-/** A matcher for the protected paths at `riskTier`: dotfiles included, case ignored. */
-export function protectedPathMatcher(riskTier: number): (path: string) => boolean {
-  return picomatch(protectedPaths(riskTier), { dot: true, nocase: true });
+/**
+ * A matcher for the protected paths at `riskTier`, plus `extra` globs (a repository's setup
+ * outputs): dotfiles included, case ignored.
+ */
+export function protectedPathMatcher(riskTier: number, extra: readonly string[] = []): (path: string) => boolean {
+  return picomatch([...protectedPaths(riskTier), ...extra], { dot: true, nocase: true });
+}
+
+/**
+ * Why anywhere in the tree: a `test/node_modules/<dep>` beside a test shadows the installed
+ * dependency as surely as replacing it would, so no change may carry a folder of that name.
+ */
+export function setupOutputGlobs(outputs: readonly string[]): string[] {
+  return outputs.flatMap((o) => [`**/${o}`, `**/${o}/**`]);
 }
 
 /** One concrete path under each protected glob, to ask whether a scope reaches it. */

@@ -37,6 +37,22 @@ export interface RepoPolicy {
   };
   /** Commands the policy makes gates of every task (tests, lint, type-check), run in the sandbox. */
   commands: Array<{ name: string; argv: string[] }>;
+  /** Installs dependencies before the agent runs; absent when the repository needs none. */
+  setup?: RepoSetup;
+}
+
+/**
+ * A repository's dependency installation: run once per workspace at the base commit, with the
+ * network limited to the listed registries; its outputs are then mounted read-only for the agent
+ * and every gate, and no change may carry a path of the same name.
+ */
+export interface RepoSetup {
+  argv: string[];
+  /** Top-level folders the command produces (`node_modules`, `.venv`). */
+  outputs: string[];
+  /** `host:port` of each registry the command may reach through the gateway. */
+  registries: string[];
+  timeoutSeconds: number;
 }
 
 function defaultTier(tier: RiskTier): TierBudget {
@@ -62,6 +78,9 @@ const Budget = z
   })
   .passthrough();
 const Mode = z.enum(GATE_MODES);
+/** One folder name; never `.`/`..` nor a folder Arbiter protects (`.git`, `.caws`, hooks, CI). */
+const OUTPUT_NAME = /^(?!\.{1,2}$)(?!\.(git|caws|githooks|husky|github|circleci|buildkite)$)[A-Za-z0-9._-]{1,100}$/i;
+
 const CurrentPolicy = z
   .object({
     version: z.number().optional(),
@@ -96,9 +115,46 @@ const CurrentPolicy = z
       .passthrough()
       .optional(),
     /** Arbiter's own settings. */
-    arbiter: z.object({ allow_symlinks: z.boolean().optional() }).strict().optional(),
+    arbiter: z
+      .object({
+        allow_symlinks: z.boolean().optional(),
+        setup: z
+          .object({
+            command: z.array(z.string().min(1)).min(1, 'setup.command must name a program'),
+            outputs: z
+              .array(
+                z.string().regex(OUTPUT_NAME, 'must be one folder name at the repository root, such as node_modules'),
+              )
+              .min(1, 'setup.outputs must name what the command produces'),
+            registries: z
+              .array(z.string().url('must be a registry URL such as https://registry.npmjs.org'))
+              .default([]),
+            timeout_seconds: z.number().int().positive().max(3600).default(900),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
   })
   .passthrough();
+/** `host:port` of a registry URL, with the scheme's default port. */
+export function registryHostPort(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname.toLowerCase()}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
+}
+
+function setupOf(raw: z.output<typeof CurrentPolicy>['arbiter']): RepoSetup | undefined {
+  const s = raw?.setup;
+  if (!s) return undefined;
+  return {
+    argv: s.command,
+    outputs: [...new Set(s.outputs)],
+    registries: [...new Set(s.registries.map(registryHostPort))],
+    timeoutSeconds: s.timeout_seconds,
+  };
+}
+
 const LegacyPolicy = z.object({ '1': Budget, '2': Budget, '3': Budget }).passthrough();
 
 function problems(error: z.ZodError): string[] {
@@ -162,6 +218,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
       maxExpiryDays: parsed.data.waivers?.max_expiry_days ?? MAX_WAIVER_DAYS,
     },
     commands,
+    ...(parsed.data.arbiter?.setup ? { setup: setupOf(parsed.data.arbiter) } : {}),
   };
 }
 

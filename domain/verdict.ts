@@ -2,6 +2,7 @@
  * Verdict payloads are pure data computed from gate evidence, so the same evidence always
  * yields the same bytes and therefore the same digest, which is what the verdict's signature covers.
  */
+import type { GatewaySummary } from './model-usage';
 import type { DiffSummary, PolicyProvenance } from './activity-io';
 import type { SignedDecision } from './approval';
 import type { GateMode } from './repo-policy';
@@ -53,6 +54,8 @@ export interface VerdictPayload {
   waivers: string[];
   /** The signed decisions that granted the waivers: who approved, provably. */
   approvals: SignedDecision[];
+  /** The agent's model traffic and what the gateway refused; absent when the run made no call and met no refusal. */
+  gateway?: GatewaySummary;
 }
 
 /** Builds the payload with gate tails left out: evidence is referenced by digest, not copied. */
@@ -69,6 +72,7 @@ export function buildVerdictPayload(input: {
   gates: readonly GateResult[];
   waivers?: readonly string[];
   approvals?: readonly SignedDecision[];
+  gateway?: GatewaySummary;
 }): VerdictPayload {
   const waivers = [...(input.waivers ?? [])];
   const outcome = decideOutcome(input.gates);
@@ -95,5 +99,6 @@ export function buildVerdictPayload(input: {
     gates: input.gates.map(({ outputTail: _tail, ...evidence }) => evidence),
     waivers,
     approvals: [...(input.approvals ?? [])],
+    ...(input.gateway && (input.gateway.calls || input.gateway.refusals) ? { gateway: input.gateway } : {}),
   };
 }

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import type { Socket } from 'node:net';
 
 /** How to run the program. */
 export interface RunProcessOptions {
@@ -19,6 +20,8 @@ export interface RunProcessOptions {
   stdinInput?: Buffer;
   /** Bytes offered to the program on fd 3 (bwrap reads its seccomp filter there). */
   fd3Input?: Buffer;
+  /** A connected socket the program inherits as fd 4 (after fd 3); closed here once it has it. */
+  fd4Socket?: Socket;
   /** Polled while the program runs; a returned reason kills it (e.g. the workspace outgrew its quota). */
   watchdog?: { intervalMs: number; check: () => Promise<string | undefined> };
 }
@@ -67,8 +70,15 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       cwd: options.cwd,
       env: options.env,
       detached: true,
-      stdio: [options.stdinInput ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(options.fd3Input ? ['pipe' as const] : [])],
+      stdio: [
+        options.stdinInput ? 'pipe' : 'ignore',
+        'pipe',
+        'pipe',
+        ...(options.fd3Input || options.fd4Socket ? [options.fd3Input ? ('pipe' as const) : ('ignore' as const)] : []),
+        ...(options.fd4Socket ? [options.fd4Socket] : []),
+      ],
     });
+    options.fd4Socket?.destroy();
     if (options.stdinInput) {
       child.stdin?.on('error', () => undefined); // a program that exits without reading stdin
       child.stdin?.end(options.stdinInput);

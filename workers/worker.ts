@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { sweepWorkspaces } from '../host/workspace-retention';
+import { startModelGateway } from '../host/gateway/server';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../host/sandbox/config';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
 import type { Database } from '../db/client';
@@ -122,6 +123,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   const retentionHours = options.retentionHours ?? 24;
   const secretEnv = options.secretEnv ?? (() => undefined);
   const signer = createVerdictSigner(loadOrCreateSigningKey(signingKeyFileOf(options)));
+  const gateway = await startModelGateway({ db: options.database.db, secretEnv });
   const activities = createActivities({
     db: options.database.db,
     home: options.home,
@@ -131,6 +133,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     secretEnv,
     signer,
     temporal: options.temporal,
+    gateway,
   });
   const common = {
     connection: options.connection,
@@ -138,12 +141,17 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     activities,
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
   };
-  const shared = await Worker.create({
-    ...common,
-    taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
+  const [shared, host] = await Promise.all([
+    Worker.create({
+      ...common,
+      taskQueue: options.taskQueue,
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
+    }),
+    Worker.create({ ...common, taskQueue: hostQueue }),
+  ]).catch(async (err: unknown) => {
+    await gateway.close();
+    throw err;
   });
-  const host = await Worker.create({ ...common, taskQueue: hostQueue });
   const sweep = () =>
     void sweepWorkspaces(options.home).then(
       (removed) =>
@@ -159,7 +167,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     sweep();
     sweeper = setInterval(sweep, 3_600_000).unref();
     const runs = [shared.run(), host.run()].map((p) => p.catch((err: unknown) => (shutdown(), Promise.reject(err))));
-    await Promise.all(runs);
+    await Promise.all(runs).finally(() => gateway.close());
     clearInterval(sweeper);
   };
   return { hostQueue, run, shutdown };

@@ -68,7 +68,19 @@ export function onHost(hostQueue: string, hostLossTimeout: string) {
     proxyActivities<ArbiterActivities>(
       options(`${gate.timeoutSeconds + 60}s`, 3, { ...base, heartbeatTimeout: '10s', summary: `gate ${gate.name}` }),
     ).runGate;
-  return { executeAgent, measureDiff, checkBudgetAndScope, releaseWorkspace, runGate, runToolCall };
+  const installDependencies = (timeoutSeconds: number) =>
+    proxyActivities<ArbiterActivities>(
+      options(`${timeoutSeconds + 120}s`, 3, { ...base, heartbeatTimeout: '30s', summary: 'setup' }),
+    ).installDependencies;
+  return {
+    executeAgent,
+    measureDiff,
+    checkBudgetAndScope,
+    releaseWorkspace,
+    runGate,
+    runToolCall,
+    installDependencies,
+  };
 }
 
 /** True when a workspace step failed because no worker on its host queue picked it up in time. */

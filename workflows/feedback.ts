@@ -4,13 +4,13 @@
  * the agent ran feeds its circuit breaker instead. Never cut short by cancellation.
  */
 import { CancellationScope, log } from '@temporalio/workflow';
-import { AgentConfigError, AgentFailedError, PolicyViolationError } from '../domain/errors';
+import { AgentBudgetExceededError, AgentConfigError, AgentFailedError, PolicyViolationError } from '../domain/errors';
 import type { TaskError, VerdictOutcome } from '../domain/task';
 import { recordAgentHealth, recordTaskOutcome } from './activity-proxies';
 import type { TaskRun } from './task-run';
 
 /** Failures that count against the agent's success rate rather than against infrastructure. */
-const AGENT_FAULTS = [AgentFailedError.type, PolicyViolationError.type];
+const AGENT_FAULTS = [AgentFailedError.type, AgentBudgetExceededError.type, PolicyViolationError.type];
 
 function latencyMs(task: TaskRun): number {
   const routed = task.snapshot.history.find((h) => h.state === 'ROUTED');

@@ -80,6 +80,15 @@ export async function buildWorkspace(
   const prepare = async () => {
     const ws = await prepareWorkspace({ tenantId, taskId, repoPath: task.repoPath, baseRef });
     task.recordWorkspace(ws);
+    const { setup } = task.trustedPolicy().policy;
+    if (setup)
+      await hostSteps(task, ws).installDependencies(setup.timeoutSeconds)({
+        tenantId,
+        taskId,
+        workspacePath: ws.workspacePath,
+        baseCommit: ws.baseCommit,
+        setup,
+      });
     return ws;
   };
   const runAgent = async (workspace: Workspace) => ({

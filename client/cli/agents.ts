@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { listAgents, setAgentStatus, upsertAgent, type AgentRecord } from '../../db/agents';
 import type { AgentStatus } from '../../domain/agent';
 import { EXIT, printRows, UsageError } from './output';
+import { presetRegistration } from './agents-preset';
 import { withDb } from './with-db';
 
 const list = (value: string) =>
@@ -21,14 +22,57 @@ function parseConfig(opts: { config?: string; configFile?: string }): Record<str
   }
 }
 
+/** Options that only mean something with --preset, by their commander key. */
+const PRESET_FLAGS: Record<string, string> = {
+  model: '--model',
+  upstream: '--upstream',
+  keyEnv: '--key-env',
+  maxTokens: '--max-tokens',
+  maxCostUsd: '--max-cost-usd',
+  maxWallClockSeconds: '--max-wall-clock-seconds',
+  binary: '--binary',
+  toolDir: '--tool-dir',
+};
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The kind and config from `--kind` + `--config`, or built from `--preset` (warnings on stderr). */
+function kindAndConfig(opts: AddOptions): { kind: 'scripted' | 'command' | 'openai'; config: Record<string, unknown> } {
+  if (opts.preset) {
+    const {
+      id: _id,
+      name: _name,
+      tenant: _t,
+      taskTypes: _tt,
+      languages: _l,
+      tags: _tg,
+      maxConcurrency: _m,
+      json: _j,
+      ...rest
+    } = opts as AddOptions & Record<string, unknown>;
+    const { config, warnings } = presetRegistration(rest);
+    for (const w of warnings) process.stderr.write(`arbiter: warning: ${w}\n`);
+    return { kind: 'command', config };
+  }
+  const presetOnly = Object.keys(PRESET_FLAGS).filter(
+    (k) => (opts as unknown as Record<string, unknown>)[k] !== undefined,
+  );
+  if (presetOnly.length)
+    throw new UsageError(`${presetOnly.map((k) => PRESET_FLAGS[k]).join(', ')} only go with --preset`);
+  if (!opts.kind) throw new UsageError('agents add needs --kind (scripted | command | openai) or --preset');
+  return { kind: opts.kind, config: parseConfig(opts) };
+}
+
 function agentLine(a: AgentRecord): string {
   const types = a.capabilities.taskTypes.length ? a.capabilities.taskTypes.join(',') : '*';
-  return `${a.id.padEnd(24)} ${a.kind.padEnd(9)} ${a.status.padEnd(8)} max ${String(a.maxConcurrency).padEnd(4)} types ${types}${a.tenantId ? `  tenant ${a.tenantId}` : ''}`;
+  const preset = typeof a.config.preset === 'string' ? `  preset ${a.config.preset}` : '';
+  return `${a.id.padEnd(24)} ${a.kind.padEnd(9)} ${a.status.padEnd(8)} max ${String(a.maxConcurrency).padEnd(4)} types ${types}${a.tenantId ? `  tenant ${a.tenantId}` : ''}${preset}`;
 }
 
 interface AddOptions {
   id: string;
-  kind: 'scripted' | 'command' | 'openai';
+  kind?: 'scripted' | 'command' | 'openai';
+  preset?: string;
   name?: string;
   tenant?: string;
   config?: string;
@@ -68,7 +112,19 @@ export function registerAgentCommands(program: Command, run: (fn: () => Promise<
     .command('add')
     .description('register (or update) an agent')
     .requiredOption('--id <id>', 'agent id')
-    .requiredOption('--kind <kind>', 'scripted | command | openai')
+    .option('--kind <kind>', 'scripted | command | openai (implied command with --preset)')
+    .option(
+      '--preset <name>',
+      'a known coding-agent CLI: claude-code, codex, aider, opencode, gemini-cli, mini-swe-agent',
+    )
+    .option('--model <model>', 'with --preset: the model the CLI asks for')
+    .option('--upstream <url>', "with --preset: the real model endpoint's base URL (default: the vendor's API)")
+    .option('--key-env <name>', "with --preset: the worker's variable holding the real API key")
+    .option('--max-tokens <n>', 'with --preset: token budget per run, enforced by the gateway')
+    .option('--max-cost-usd <n>', 'with --preset: cost budget per run')
+    .option('--max-wall-clock-seconds <n>', 'with --preset: time budget per run')
+    .option('--binary <path>', 'with --preset: the CLI binary (default: node_modules, then PATH)')
+    .option('--tool-dir <dir>', 'with --preset: a host folder the CLI needs, bound read-only (repeatable)', collect)
     .option('--name <name>')
     .option('--tenant <tenant>', 'serve only this tenant (default: all tenants)')
     .option('--config <json>', 'kind-specific config as JSON')
@@ -83,12 +139,13 @@ export function registerAgentCommands(program: Command, run: (fn: () => Promise<
         withDb(async (db) => {
           const maxConcurrency = Number(opts.maxConcurrency ?? '1');
           if (!Number.isInteger(maxConcurrency)) throw new UsageError('--max-concurrency must be an integer');
+          const { kind, config } = kindAndConfig(opts);
           const agent = await upsertAgent(db, {
             id: opts.id,
             name: opts.name,
             tenantId: opts.tenant,
-            kind: opts.kind,
-            config: parseConfig(opts),
+            kind,
+            config,
             capabilities: { taskTypes: opts.taskTypes ?? [], languages: opts.languages ?? [], tags: opts.tags ?? [] },
             maxConcurrency,
           });

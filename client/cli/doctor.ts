@@ -12,6 +12,7 @@ import { withOneOffSandboxUser } from '../../host/sandbox/uid-leases';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
 import { EXIT, printJson } from './output';
+import { presetChecks } from './doctor-presets';
 
 interface Check {
   name: string;
@@ -94,6 +95,8 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
       return `${version('bwrap', ['--version'])}: ${probe.reason}`;
     }),
   ]);
+  // Presets are optional: a worker runs only the agents it is given, so a missing CLI is a warning.
+  checks.push(...presetChecks());
   if (opts.json) printJson(checks);
   else
     for (const c of checks)

@@ -7,6 +7,7 @@ import { InvalidAgentError } from '../../db/agents';
 import { InvalidTaskInputError } from '../arbiter-client';
 import { runWorkerProcess } from '../../workers/main';
 import { registerAgentCommands } from './agents';
+import { registerCallsCommand } from './calls';
 import { registerDoctorCommand } from './doctor';
 import { EXIT, UsageError } from './output';
 import { registerExportCommand } from './export';
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
     .description('run a worker for TEMPORAL_ADDRESS / DATABASE_URL (production)')
     .action(() => run(async () => (await runWorkerProcess(), EXIT.ok)));
   registerTaskCommands(program, run);
+  registerCallsCommand(program, run);
   registerAgentCommands(program, run);
   registerSandboxCommands(program, run);
   registerExportCommand(program, run);

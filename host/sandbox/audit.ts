@@ -7,7 +7,7 @@ import { sandboxEvents } from '../../db/schema';
 export interface SandboxEvent {
   tenantId: string;
   taskId: string;
-  kind: 'file' | 'command';
+  kind: 'file' | 'command' | 'gateway';
   op: string;
   path?: string;
   allowed: boolean;

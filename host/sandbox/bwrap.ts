@@ -36,7 +36,20 @@ export function sandboxEnv(extra: Record<string, string> = {}): Record<string, s
   return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp', TMPDIR: '/tmp', LANG: 'C.UTF-8', CI: 'true', ...extra };
 }
 
-function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string, string>): string[] {
+/** A mount a command needs beyond the standard ones: a read-only bind, or a private sized tmpfs. */
+export type SandboxMount =
+  { kind: 'ro-bind'; from: string; to: string } | { kind: 'tmpfs'; path: string; bytes: number };
+
+function mountArgs(m: SandboxMount): string[] {
+  return m.kind === 'ro-bind' ? ['--ro-bind', m.from, m.to] : ['--size', String(m.bytes), '--tmpfs', m.path];
+}
+
+function bwrapArgs(
+  workspace: string,
+  config: SandboxConfig,
+  env: Record<string, string>,
+  mounts: readonly SandboxMount[],
+): string[] {
   // A user namespace is what lets an unprivileged bwrap build the rest; --disable-userns (which needs it named)
   // keeps the command from making one of its own, where it would be root and could mount and unshare again.
   const args = ['--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session'];
@@ -50,28 +63,22 @@ function bwrapArgs(workspace: string, config: SandboxConfig, env: Record<string,
   args.push('--proc', '/proc', '--dev', '/dev', '--size', String(config.limits.tmpBytes), '--tmpfs', '/tmp');
   // /dev/shm gets its own sized tmpfs; bwrap's root and /dev tmpfs have no size limit, so both go read-only.
   args.push('--size', String(config.limits.tmpBytes), '--tmpfs', '/dev/shm');
-  args.push(
-    '--bind',
-    workspace,
-    SANDBOX_WORKSPACE,
-    '--chdir',
-    SANDBOX_WORKSPACE,
-    '--remount-ro',
-    '/dev',
-    '--remount-ro',
-    '/',
-  );
+  args.push('--bind', workspace, SANDBOX_WORKSPACE);
+  // After the workspace: a bind under /workspace (installed dependencies) must land on top of it.
+  for (const m of mounts) args.push(...mountArgs(m));
+  args.push('--chdir', SANDBOX_WORKSPACE, '--remount-ro', '/dev', '--remount-ro', '/');
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
   return args;
 }
 
-/** The full argv that runs `argv` confined in `workspace` as `user` (its task's uid, when the worker is root). */
+/** The full argv that runs `argv` confined in `workspace` as `user` (its task's uid, when the worker is root), with extra `mounts`. */
 export function confinedArgv(
   workspace: string,
   argv: string[],
   config: SandboxConfig,
   user: SandboxUser,
   env = sandboxEnv(),
+  mounts: readonly SandboxMount[] = [],
 ): string[] {
   const l = config.limits;
   const dropPrivileges = runningAsRoot()
@@ -80,12 +87,21 @@ export function confinedArgv(
   const limits = [
     'prlimit',
     `--nproc=${l.processes}`,
-    `--as=${l.memoryBytes}`,
+    `--data=${l.memoryBytes}`,
     `--fsize=${l.fileBytes}`,
     `--cpu=${l.cpuSeconds}`,
     '--core=0',
   ];
-  return [...dropPrivileges, ...limits, 'bwrap', '--seccomp', '3', ...bwrapArgs(workspace, config, env), '--', ...argv];
+  return [
+    ...dropPrivileges,
+    ...limits,
+    'bwrap',
+    '--seccomp',
+    '3',
+    ...bwrapArgs(workspace, config, env, mounts),
+    '--',
+    ...argv,
+  ];
 }
 
 let probe: { ok: boolean; reason: string } | undefined;

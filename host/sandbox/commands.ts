@@ -12,10 +12,14 @@ import { SHELLS, type SandboxPolicy } from '../../domain/sandbox';
 import type { Db } from '../../db/client';
 import { runProcess, type RunProcessResult } from '../process';
 import { recordSandboxEvent } from './audit';
-import { confinedArgv, sandboxEnv, sandboxProbe } from './bwrap';
+import { confinedArgv, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
 import { seccompProgram } from './seccomp';
 import type { SandboxConfig } from './config';
 import type { SandboxUserOf } from './uid-leases';
+import { openGatewayBridge, type GatewayBridge } from '../gateway/bridge';
+import { relayLaunch } from '../gateway/launch';
+import { dependencyMounts } from './dependency-mounts';
+import type { GatewaySession } from '../gateway/session';
 
 const execFileAsync = promisify(execFile);
 
@@ -27,13 +31,27 @@ export interface CommandRequest {
   argv: string[];
   policy: Pick<SandboxPolicy, 'allowShell'>;
   timeoutMs: number;
-  /** `agent` for an agent's command, `gate` for a verification gate (recorded as the op). */
-  purpose: 'agent' | 'gate' | 'operator';
+  /** `agent` for an agent's command, `gate` for a verification gate, `setup` for a policy's setup (recorded as the op). */
+  purpose: 'agent' | 'gate' | 'setup' | 'operator';
   signal?: AbortSignal;
   /** Written to the command's stdin. */
   stdin?: string;
   /** Extra, non-secret environment for the command (e.g. the task prompt). */
   env?: Record<string, string>;
+  /** The task's installed dependencies (see dependency-mounts), mounted read-only over the workspace. */
+  dependencies?: string;
+  /** The command's link to the model gateway (agents and setup only; gates never get one). */
+  gateway?: CommandGatewayLink;
+}
+
+/** What a command needs to reach the gateway: the session it speaks as, and what to set up first. */
+export interface CommandGatewayLink {
+  socketPath: string;
+  session: GatewaySession;
+  /** Files written under the private HOME before the command starts. */
+  homeFiles?: Record<string, string>;
+  /** Host directories bound read-only at the same path (the agent CLI's installation). */
+  toolDirs?: string[];
 }
 
 /** The run's evidence plus how it was confined. */
@@ -104,9 +122,33 @@ export function createCommandRunner(deps: {
         argv: req.argv,
       });
     }
+    if (req.gateway && !confined) {
+      const reason = 'the model gateway needs the bwrap sandbox (ARBITER_SANDBOX=unsafe-none has none)';
+      await record(req, false, reason, {});
+      throw new SandboxUnavailableError(reason);
+    }
+    const link = req.gateway;
+    const launch = link ? relayLaunch(req.argv, link.homeFiles ?? {}) : undefined;
+    const bridge: GatewayBridge | undefined = link
+      ? await openGatewayBridge(link.socketPath, link.session.id)
+      : undefined;
+    const mounts: SandboxMount[] = [
+      ...(launch?.mounts ?? []),
+      ...(link?.toolDirs ?? []).map((d) => ({ kind: 'ro-bind' as const, from: d, to: d })),
+      ...(confined ? await dependencyMounts(req.dependencies, req.workspacePath) : []),
+    ];
     const quota = deps.sandbox.limits.workspaceBytes;
     const run = await runProcess({
-      argv: confined ? confinedArgv(req.workspacePath, req.argv, deps.sandbox, user, sandboxEnv(req.env)) : req.argv,
+      argv: confined
+        ? confinedArgv(
+            req.workspacePath,
+            launch?.argv ?? req.argv,
+            deps.sandbox,
+            user,
+            sandboxEnv({ ...req.env, ...launch?.env }),
+            mounts,
+          )
+        : req.argv,
       cwd: confined ? '/' : req.workspacePath,
       env: confined
         ? { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }
@@ -115,13 +157,17 @@ export function createCommandRunner(deps: {
       timeoutMs: req.timeoutMs,
       maxOutputBytes: deps.sandbox.limits.outputBytes,
       fd3Input: confined ? seccompProgram() : undefined,
+      fd4Socket: bridge?.childEnd,
       signal: req.signal,
       watchdog: {
         intervalMs: 1000,
-        check: async () =>
-          (await workspaceBytes(req.workspacePath)) > quota ? `workspace grew past ${quota} bytes` : undefined,
+        check: async () => {
+          const stopped = link?.session.stopReason;
+          if (stopped) return `stopped by the model gateway: ${stopped}`;
+          return (await workspaceBytes(req.workspacePath)) > quota ? `workspace grew past ${quota} bytes` : undefined;
+        },
       },
-    });
+    }).finally(() => bridge?.close());
     const { outputTail: _tail, ...evidence } = run;
     await record(req, true, run.killedReason, { ...evidence, sandbox: confined ? 'bwrap' : 'none' });
     return { ...run, sandbox: confined ? 'bwrap' : 'none' };

@@ -6,7 +6,7 @@ import { z } from 'zod';
 
 /** Resource limits applied to every sandboxed command and file-tool write. */
 export interface SandboxLimits {
-  /** Virtual memory per process (RLIMIT_AS). */
+  /** Private writable memory per process (RLIMIT_DATA); not RLIMIT_AS, which refuses the large empty reservations WebAssembly and JIT runtimes make. */
   memoryBytes: number;
   /** Processes of the sandbox user (RLIMIT_NPROC): stops fork bombs. */
   processes: number;

@@ -3,6 +3,7 @@
  * model should see ("error: …") and can recover from, not a failure of the activity; only
  * infrastructure errors propagate (and are retried).
  */
+import { dependenciesDirOf } from './dependency-mounts';
 import { zodProblems } from '../../domain/zod-issues';
 import { z } from 'zod';
 import type { RunToolCallInput } from '../../domain/activity-io';
@@ -62,6 +63,7 @@ async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unk
         policy: call.policy,
         timeoutMs: 300_000,
         purpose: 'agent',
+        dependencies: dependenciesDirOf(input.workspacePath),
       });
       return `exit ${run.exitCode ?? run.signal}${run.killedReason ? ` (killed: ${run.killedReason})` : ''}\n${run.outputTail}`;
     }

@@ -69,6 +69,43 @@ describe('agent registry (db/agents)', () => {
       );
     });
 
+    it("refuses a gateway upstream whose key variable is one of the worker's own settings", async () => {
+      for (const apiKeyEnv of ['DATABASE_URL', 'ARBITER_SIGNING_KEY_FILE', 'TEMPORAL_API_KEY', 'PGPASSWORD']) {
+        const upstream = { name: 'm', protocol: 'openai-chat', baseUrl: 'https://api.example.com/v1', apiKeyEnv };
+        const problems = await invalid(
+          registration({ kind: 'command', config: { argv: ['x'], gateway: { upstreams: [upstream] } } }),
+        );
+        assert.deepEqual(problems.length, 1, problems.join('; '));
+        assert.match(problems[0], /^config\.gateway\.upstreams\.0\.apiKeyEnv: must name the model's key/);
+        const openai = await invalid(
+          registration({ kind: 'openai', config: { baseUrl: 'http://127.0.0.1:1/v1', model: 'm', apiKeyEnv } }),
+        );
+        assert.match(openai.join('; '), /config\.apiKeyEnv: must name the model's key/);
+      }
+    });
+
+    it('refuses a command agent whose gateway upstreams share a name, or whose tool dirs are not absolute', async () => {
+      const u = { name: 'm', protocol: 'openai-chat', baseUrl: 'https://api.example.com/v1' };
+      const problems = await invalid(
+        registration({
+          kind: 'command',
+          config: { argv: ['x'], toolDirs: ['rel/dir', '/a/../b'], gateway: { upstreams: [u, u] } },
+        }),
+      );
+      assert.ok(
+        problems.some((p) => /upstream names must be unique/.test(p)),
+        problems.join('; '),
+      );
+      assert.ok(
+        problems.some((p) => /^config\.toolDirs\.0: must be an absolute path/.test(p)),
+        problems.join('; '),
+      );
+      assert.ok(
+        problems.some((p) => /^config\.toolDirs\.1: must be an absolute path/.test(p)),
+        problems.join('; '),
+      );
+    });
+
     it('refuses a scripted agent with no steps, or no config at all', async () => {
       assert.deepEqual(await invalid(registration({ config: { steps: [] } })), [
         'config.steps: a scripted plan needs at least one step',

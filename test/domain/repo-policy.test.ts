@@ -122,4 +122,42 @@ describe('repository policy', () => {
       "'Tests' is the repository policy's gate of that name, which always runs",
     ]);
   });
+
+  it('reads a setup: its command, outputs and registries as host:port', () => {
+    const policy = normaliseRepoPolicy({
+      arbiter: {
+        setup: {
+          command: ['npm', 'ci'],
+          outputs: ['node_modules', 'node_modules'],
+          registries: ['https://registry.npmjs.org', 'http://127.0.0.1:4873/npm/'],
+        },
+      },
+    });
+    assert.deepEqual(policy.setup, {
+      argv: ['npm', 'ci'],
+      outputs: ['node_modules'],
+      registries: ['registry.npmjs.org:443', '127.0.0.1:4873'],
+      timeoutSeconds: 900,
+    });
+    assert.equal(normaliseRepoPolicy({ version: 1 }).setup, undefined);
+  });
+
+  it('refuses a setup whose outputs are not one plain folder, or whose registries are not URLs', () => {
+    for (const output of ['..', '.', 'a/b', '.git', '.caws', '.GitHub', '']) {
+      assert.throws(
+        () => normaliseRepoPolicy({ arbiter: { setup: { command: ['x'], outputs: [output] } } }),
+        (err: Error) => err instanceof PolicyInvalidError && /arbiter\.setup\.outputs/.test(err.message),
+        `output '${output}' is refused`,
+      );
+    }
+    assert.throws(
+      () => normaliseRepoPolicy({ arbiter: { setup: { command: ['x'], outputs: ['o'], registries: ['npmjs.org'] } } }),
+      /arbiter\.setup\.registries\.0: must be a registry URL/,
+    );
+    assert.throws(() => normaliseRepoPolicy({ arbiter: { setup: { command: [], outputs: ['o'] } } }), /setup\.command/);
+    assert.throws(
+      () => normaliseRepoPolicy({ arbiter: { setup: { command: ['x'], outputs: ['o'], shell: 'x' } } }),
+      /shell/,
+    );
+  });
 });

@@ -22,6 +22,7 @@ import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { installRuntimeLogger, SILENT_LOGGER } from '../../workers/logger';
 import { createArbiterWorker, defaultSigningKeyFile, workflowsPath, type ArbiterWorker } from '../../workers/worker';
 import { removeTempDirs } from './temp';
+import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
 
 /** Everything a test needs to drive Arbiter for real. */
 export interface TestStack {
@@ -34,6 +35,8 @@ export interface TestStack {
   taskQueue: string;
   bundle: WorkflowBundle;
   client: ArbiterClient;
+  /** A model gateway for activities run directly ({@link testActivityDeps}); workers start their own. */
+  gateway: ModelGateway;
   /**
    * Starts an extra in-process worker on `taskQueue`; the caller shuts it down. A different
    * `home` makes it a different host (its own host queue and workspaces).
@@ -56,6 +59,7 @@ export function testActivityDeps(overrides: Partial<ActivityDeps> = {}): Activit
     retentionHours: 24,
     secretEnv: (n) => process.env[n],
     signer,
+    gateway: s.gateway,
     ...overrides,
   };
 }
@@ -145,7 +149,9 @@ async function start(): Promise<TestStack> {
     { taskQueue },
   );
   cleanups.push(() => client.close());
-  return { env, address: env.address, database, databaseUrl, home, taskQueue, bundle, client, startWorker };
+  const gateway = await startModelGateway({ db: database.db, secretEnv: (n) => process.env[n] });
+  cleanups.push(() => gateway.close());
+  return { env, address: env.address, database, databaseUrl, home, taskQueue, bundle, client, gateway, startWorker };
 }
 
 /** Mocha root hooks: one stack for the whole run. */

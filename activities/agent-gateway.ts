@@ -1,0 +1,106 @@
+/**
+ * A command agent's link to the model gateway for one run: the session opened with the
+ * upstreams and budgets its registration names, its env and HOME files with the gateway's
+ * placeholders filled in, and the refusal of a configuration that would carry a real key into
+ * the sandbox. Every command agent runs behind the relay, upstreams or not, so whatever it tries
+ * to reach over the network is refused and audited.
+ */
+import { existsSync } from 'node:fs';
+import type { CommandConfig } from '../domain/agent';
+import { AgentBudgetExceededError, AgentConfigError } from '../domain/errors';
+import { auditGateway } from '../host/gateway/audit';
+import { expandRecord } from '../domain/agent-placeholders';
+import { placeholderValues } from '../host/gateway/launch';
+import type { ModelGateway } from '../host/gateway/server';
+import type { SessionIdentity } from '../host/gateway/session';
+import type { CommandGatewayLink } from '../host/sandbox/commands';
+import type { ActivityDeps } from './deps';
+
+/** What the agent's command gets: its environment and its gateway link. */
+export interface AgentLaunch {
+  env: Record<string, string>;
+  link?: CommandGatewayLink;
+  /** Closes the session and turns a budget stop into the named error. */
+  finish(): Promise<void>;
+}
+
+/** Refuses a configuration in which a worker secret an upstream names appears verbatim. */
+function refuseSecrets(deps: ActivityDeps, agentId: string, c: CommandConfig): void {
+  const visible = [...c.argv, ...Object.values(c.env), ...Object.values(c.homeFiles)].join('\n');
+  for (const u of c.gateway?.upstreams ?? []) {
+    const secret = u.apiKeyEnv ? deps.secretEnv(u.apiKeyEnv) : undefined;
+    if (secret && visible.includes(secret))
+      throw new AgentConfigError(
+        agentId,
+        `its configuration contains the value of ${u.apiKeyEnv}; keys stay in the gateway`,
+      );
+  }
+}
+
+function requireKeys(deps: ActivityDeps, agentId: string, c: CommandConfig): void {
+  const unset = (c.gateway?.upstreams ?? []).filter((u) => u.apiKeyEnv && !deps.secretEnv(u.apiKeyEnv));
+  if (unset.length)
+    throw new AgentConfigError(
+      agentId,
+      `the worker's environment has no ${unset.map((u) => `${u.apiKeyEnv} (for upstream '${u.name}')`).join(', ')}`,
+    );
+}
+
+function requireToolDirs(agentId: string, c: CommandConfig): void {
+  const missing = c.toolDirs.filter((d) => !existsSync(d));
+  if (missing.length)
+    throw new AgentConfigError(agentId, `tool directories missing on this worker: ${missing.join(', ')}`);
+}
+
+/** Opens the run's session and builds the command's environment and link. */
+export async function agentLaunch(
+  deps: ActivityDeps,
+  identity: SessionIdentity,
+  c: CommandConfig,
+): Promise<AgentLaunch> {
+  refuseSecrets(deps, identity.agentId, c);
+  requireToolDirs(identity.agentId, c);
+  requireKeys(deps, identity.agentId, c);
+  const gateway: ModelGateway | undefined = deps.gateway;
+  if (!gateway) {
+    if (c.gateway || Object.keys(c.homeFiles).length || c.toolDirs.length)
+      throw new AgentConfigError(identity.agentId, 'this worker runs no model gateway');
+    return { env: c.env, finish: async () => undefined };
+  }
+  const session = await gateway.openSession(identity, {
+    upstreams: c.gateway?.upstreams ?? [],
+    registries: [],
+    budgets: c.gateway?.budgets ?? {},
+  });
+  let env: Record<string, string>;
+  let homeFiles: Record<string, string>;
+  try {
+    env = expandRecord(c.env, placeholderValues(session.token));
+    homeFiles = expandRecord(c.homeFiles, placeholderValues(session.token));
+  } catch (err) {
+    gateway.closeSession(session.id);
+    throw new AgentConfigError(identity.agentId, (err as Error).message);
+  }
+  return {
+    env,
+    link: {
+      socketPath: gateway.socketPath,
+      session,
+      homeFiles,
+      toolDirs: c.toolDirs,
+    },
+    async finish() {
+      const stopped = session.stopReason;
+      gateway.closeSession(session.id);
+      if (!stopped) return;
+      await auditGateway(deps.db, session, {
+        op: 'stop',
+        target: identity.agentId,
+        allowed: false,
+        reason: stopped,
+        detail: { stop: true, ...session.totals },
+      });
+      throw new AgentBudgetExceededError(identity.agentId, stopped);
+    },
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * One model call through the gateway: the session's token checked, the path held to the
+ * upstream's protocol, the real key put on the way out, the answer passed back as it arrives,
+ * and the call recorded with its usage and charged to the session's budgets. Used by the HTTP
+ * front for command agents and in-process by Arbiter's own loop, so both take this one path.
+ */
+import { createHash } from 'node:crypto';
+import type { Db } from '../../db/client';
+import { recordModelCall } from '../../db/model-calls';
+import type { GatewayUpstream } from '../../domain/agent';
+import { costOf, modelPathProblem, usageOf } from '../../domain/model-usage';
+import { auditGateway } from './audit';
+import type { GatewaySession } from './session';
+
+/** Where a response goes: an HTTP response, or a buffer for the in-process caller. */
+export interface ResponseSink {
+  start(status: number, headers: Record<string, string>): void;
+  write(chunk: Uint8Array): void;
+  end(): void;
+}
+
+/** A model request as the gateway received it. */
+export interface ModelRequest {
+  method: string;
+  upstream: string;
+  /** The path after `/u/<upstream>/`, with its query. */
+  rest: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  signal?: AbortSignal;
+}
+
+/** What the gateway needs from the worker. */
+export interface ModelCallDeps {
+  db: Db;
+  /** Reads a worker secret by variable name; the only way a real key is found. */
+  secretEnv: (name: string) => string | undefined;
+}
+
+const STORED_BODY_BYTES = 1024 * 1024;
+const USAGE_SCAN_BYTES = 16 * 1024 * 1024;
+/** Request headers passed upstream; everything else (cookies, the agent's auth) stays behind. */
+const FORWARDED = ['content-type', 'accept', 'anthropic-version', 'anthropic-beta', 'openai-beta', 'user-agent'];
+
+/** Writes a refusal the way both protocol families show errors, and audits it. */
+export async function refuse(
+  deps: ModelCallDeps,
+  session: GatewaySession,
+  sink: ResponseSink,
+  status: number,
+  event: { op: string; target: string; reason: string },
+): Promise<void> {
+  await auditGateway(deps.db, session, { ...event, allowed: false, detail: { status } });
+  sink.start(status, { 'content-type': 'application/json' });
+  sink.write(Buffer.from(JSON.stringify({ type: 'error', error: { type: 'arbiter_gateway', message: event.reason } })));
+  sink.end();
+}
+
+function presentedToken(headers: ModelRequest['headers']): string | undefined {
+  const apiKey = headers['x-api-key'];
+  if (typeof apiKey === 'string') return apiKey;
+  const auth = headers.authorization;
+  return typeof auth === 'string' && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
+}
+
+function upstreamHeaders(upstream: GatewayUpstream, headers: ModelRequest['headers'], key: string | undefined) {
+  const out: Record<string, string> = {};
+  for (const name of FORWARDED) if (typeof headers[name] === 'string') out[name] = headers[name];
+  if (key && upstream.protocol === 'anthropic-messages') out['x-api-key'] = key;
+  else if (key) out.authorization = `Bearer ${key}`;
+  return out;
+}
+
+/** Chat-completions streams report usage only when asked; the gateway always asks. */
+function withUsageRequested(upstream: GatewayUpstream, body: Buffer): { body: Buffer; streamed: boolean } {
+  try {
+    const doc = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    const streamed = doc.stream === true;
+    if (!streamed || upstream.protocol !== 'openai-chat') return { body, streamed };
+    doc.stream_options = { ...(doc.stream_options as object), include_usage: true };
+    return { body: Buffer.from(JSON.stringify(doc)), streamed };
+  } catch {
+    return { body, streamed: false };
+  }
+}
+
+const digest = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** Checks, forwards, streams back, records and charges one call. */
+export async function forwardModelCall(
+  deps: ModelCallDeps,
+  session: GatewaySession,
+  req: ModelRequest,
+  sink: ResponseSink,
+): Promise<void> {
+  const target = `${req.upstream}/${req.rest}`;
+  const upstream = session.upstream(req.upstream);
+  if (!upstream)
+    return refuse(deps, session, sink, 403, {
+      op: 'model',
+      target,
+      reason: `upstream '${req.upstream}' is not granted to this agent`,
+    });
+  if (!session.tokenMatches(presentedToken(req.headers)))
+    return refuse(deps, session, sink, 401, { op: 'model', target, reason: 'missing or wrong gateway token' });
+  const stopped = session.stopReason;
+  if (stopped) return refuse(deps, session, sink, 429, { op: 'model', target, reason: stopped });
+  const problem = modelPathProblem(upstream.protocol, req.method, req.rest);
+  if (problem) return refuse(deps, session, sink, 403, { op: 'model', target, reason: problem });
+  const key = upstream.apiKeyEnv ? deps.secretEnv(upstream.apiKeyEnv) : undefined;
+  if (upstream.apiKeyEnv && !key)
+    return refuse(deps, session, sink, 502, {
+      op: 'model',
+      target,
+      reason: `the worker has no ${upstream.apiKeyEnv} for upstream '${upstream.name}'`,
+    });
+  const { body, streamed } = withUsageRequested(upstream, req.body);
+  const started = Date.now();
+  const url = `${upstream.baseUrl.replace(/\/$/, '')}/${req.rest}`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: req.method,
+      headers: upstreamHeaders(upstream, req.headers, key),
+      body: req.method === 'GET' ? undefined : body,
+      signal: req.signal,
+      // A redirect would carry the real key to wherever the upstream points: pass it back instead.
+      redirect: 'manual',
+    });
+  } catch (err) {
+    return refuse(deps, session, sink, 502, {
+      op: 'model',
+      target,
+      reason: `upstream unreachable: ${(err as Error).message}`,
+    });
+  }
+  sink.start(response.status, { 'content-type': response.headers.get('content-type') ?? 'application/json' });
+  const hash = createHash('sha256');
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let total = 0;
+  try {
+    for await (const chunk of response.body ?? []) {
+      const buf = Buffer.from(chunk as Uint8Array);
+      sink.write(buf);
+      hash.update(buf);
+      total += buf.length;
+      if (keptBytes < USAGE_SCAN_BYTES) {
+        kept.push(buf);
+        keptBytes += buf.length;
+      }
+    }
+  } finally {
+    sink.end();
+  }
+  const text = Buffer.concat(kept).toString('utf8');
+  const usage = response.ok ? usageOf(upstream.protocol, text) : { inputTokens: 0, outputTokens: 0 };
+  const costUsd = costOf(usage, upstream.pricing);
+  session.charge(usage, costUsd);
+  const { tenantId, taskId, runId, agentId, purpose } = session.identity;
+  await recordModelCall(deps.db, {
+    tenantId,
+    taskId,
+    runId,
+    agentId,
+    purpose,
+    sessionId: session.id,
+    upstream: upstream.name,
+    protocol: upstream.protocol,
+    method: req.method,
+    path: req.rest,
+    model: usage.model,
+    status: response.status,
+    streamed,
+    requestDigest: digest(body),
+    responseDigest: `sha256:${hash.digest('hex')}`,
+    requestBody: body.subarray(0, STORED_BODY_BYTES).toString('utf8'),
+    responseBody: text.slice(0, STORED_BODY_BYTES),
+    truncated: body.length > STORED_BODY_BYTES || total > STORED_BODY_BYTES,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    costUsd,
+    latencyMs: Date.now() - started,
+  });
+}

@@ -1,0 +1,78 @@
+/** What the gateway reads from model traffic: allowed paths per protocol and usage, whole or streamed. */
+import assert from 'node:assert/strict';
+import { costOf, modelPathProblem, usageOf } from '../../domain/model-usage';
+
+const sse = (events: unknown[]) => events.map((e) => `event: x\ndata: ${JSON.stringify(e)}\n\n`).join('');
+
+describe('model usage', () => {
+  it('allows only each protocol’s own calls', () => {
+    assert.equal(modelPathProblem('anthropic-messages', 'POST', 'v1/messages'), undefined);
+    assert.equal(modelPathProblem('anthropic-messages', 'POST', 'v1/messages?beta=true'), undefined);
+    assert.equal(modelPathProblem('anthropic-messages', 'POST', 'v1/messages/count_tokens'), undefined);
+    assert.equal(modelPathProblem('openai-chat', 'POST', 'chat/completions'), undefined);
+    assert.equal(modelPathProblem('openai-responses', 'POST', 'v1/responses'), undefined);
+    assert.equal(modelPathProblem('openai-responses', 'GET', 'models'), undefined);
+    for (const [protocol, method, rest] of [
+      ['anthropic-messages', 'GET', 'v1/messages'],
+      ['anthropic-messages', 'POST', 'v1/messages/batches'],
+      ['anthropic-messages', 'POST', 'v1/files'],
+      ['anthropic-messages', 'POST', 'v1/messages/../files'],
+      ['anthropic-messages', 'POST', '/evil.example/v1/messages'],
+      ['openai-chat', 'POST', 'v1/responses'],
+      ['openai-chat', 'POST', 'v1/fine_tuning/jobs'],
+      ['openai-responses', 'DELETE', 'v1/responses'],
+      ['openai-responses', 'POST', 'v1%2Fresponses'],
+    ] as const)
+      assert.ok(modelPathProblem(protocol, method, rest), `${protocol} ${method} ${rest} is refused`);
+  });
+
+  it('reads Anthropic usage from a message and from its stream', () => {
+    assert.deepEqual(
+      usageOf(
+        'anthropic-messages',
+        JSON.stringify({ model: 'claude-x', usage: { input_tokens: 12, output_tokens: 3 } }),
+      ),
+      { inputTokens: 12, outputTokens: 3, model: 'claude-x' },
+    );
+    const stream = sse([
+      {
+        type: 'message_start',
+        message: { model: 'claude-x', usage: { input_tokens: 20, cache_read_input_tokens: 5, output_tokens: 1 } },
+      },
+      { type: 'content_block_delta', delta: { type: 'text_delta', text: 'hi' } },
+      { type: 'message_delta', usage: { output_tokens: 9 } },
+      { type: 'message_stop' },
+    ]);
+    assert.deepEqual(usageOf('anthropic-messages', stream), { inputTokens: 25, outputTokens: 9, model: 'claude-x' });
+  });
+
+  it('reads OpenAI usage from responses and chat completions, whole and streamed', () => {
+    const responses = sse([
+      { type: 'response.created', response: { model: 'gpt-x' } },
+      { type: 'response.completed', response: { model: 'gpt-x', usage: { input_tokens: 30, output_tokens: 7 } } },
+    ]);
+    assert.deepEqual(usageOf('openai-responses', responses), { inputTokens: 30, outputTokens: 7, model: 'gpt-x' });
+    const chat = `${sse([
+      { model: 'm', choices: [{ delta: { content: 'a' } }] },
+      { model: 'm', choices: [], usage: { prompt_tokens: 4, completion_tokens: 2 } },
+    ])}data: [DONE]\n\n`;
+    assert.deepEqual(usageOf('openai-chat', chat), { inputTokens: 4, outputTokens: 2, model: 'm' });
+    assert.deepEqual(usageOf('openai-chat', '{"usage":{"prompt_tokens":8,"completion_tokens":1}}'), {
+      inputTokens: 8,
+      outputTokens: 1,
+    });
+  });
+
+  it('ignores what is not usage: garbage, negative and fractional counts', () => {
+    assert.deepEqual(usageOf('openai-chat', 'not json'), { inputTokens: 0, outputTokens: 0 });
+    assert.deepEqual(usageOf('openai-chat', '{"usage":{"prompt_tokens":-5,"completion_tokens":"9"}}'), {
+      inputTokens: 0,
+      outputTokens: 0,
+    });
+    assert.equal(
+      costOf({ inputTokens: 1_000_000, outputTokens: 500_000 }, { inputPerMillion: 3, outputPerMillion: 15 }),
+      10.5,
+    );
+    assert.equal(costOf({ inputTokens: 10, outputTokens: 10 }), 0);
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * The model gateway on the real stack: a command in the real bwrap sandbox reaches a local
+ * upstream only through the relay and the gateway, with its per-task token; the real key is
+ * added on the way out and never seen inside; every call is recorded with its usage; refusals
+ * (wrong token, a path the protocol does not allow, any other host through the proxy) are
+ * audited; a budget overrun stops the command with the reason.
+ */
+import assert from 'node:assert/strict';
+import { and, eq } from 'drizzle-orm';
+import { sandboxEvents } from '../../db/schema';
+import { modelCallsOf } from '../../db/model-calls';
+import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
+import { expandPlaceholders } from '../../domain/agent-placeholders';
+import { placeholderValues } from '../../host/gateway/launch';
+import type { GatewaySession, SessionGrant } from '../../host/gateway/session';
+import { createCommandRunner } from '../../host/sandbox/commands';
+import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
+import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
+import { testStack } from '../helpers/stack';
+import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
+import { taskSandboxUser } from '../../host/workspace';
+
+const REAL_KEY = 'sk-real-upstream-key-never-in-the-sandbox';
+
+/** A node program run in the sandbox: one chat call through the gateway, printing status and body. */
+function chatCall(extra = ''): string[] {
+  return [
+    'node',
+    '-e',
+    `(async () => {
+      const res = await fetch(process.env.OPENAI_BASE_URL + '/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer ' + process.env.OPENAI_API_KEY },
+        body: JSON.stringify({ model: 'fake', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      console.log('STATUS', res.status, await res.text());
+      ${extra}
+    })().catch((e) => { console.log('ERR', e.cause?.code || e.message, String(e.cause)); process.exit(3); });`,
+  ];
+}
+
+describe('model gateway', function () {
+  this.timeout(60_000);
+  let gateway: ModelGateway;
+  let upstream: FakeOpenAI;
+  let t: SandboxTask;
+
+  before(async () => {
+    const { database } = testStack();
+    gateway = await startModelGateway({ db: database.db, secretEnv: (n) => (n === 'FAKE_KEY' ? REAL_KEY : undefined) });
+    upstream = await startFakeOpenAI({
+      apiKey: REAL_KEY,
+      script: () => ({ content: 'hello', usage: { prompt: 40, completion: 2 } }),
+    });
+    t = await sandboxTask();
+  });
+  after(async () => {
+    await t.release();
+    await upstream.close();
+    await gateway.close();
+  });
+
+  const grant = (budgets: SessionGrant['budgets'] = {}): SessionGrant => ({
+    upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl: upstream.baseUrl, apiKeyEnv: 'FAKE_KEY' }],
+    registries: [],
+    budgets,
+  });
+
+  async function runThroughGateway(session: GatewaySession, argv: string[], env: Record<string, string> = {}) {
+    const runCommand = createCommandRunner({
+      db: testStack().database.db,
+      sandbox: DEFAULT_SANDBOX_CONFIG,
+      sandboxUser: taskSandboxUser(testStack().home, DEFAULT_SANDBOX_CONFIG),
+      warn: () => undefined,
+    });
+    return runCommand({
+      tenantId: t.tenantId,
+      taskId: t.taskId,
+      workspacePath: t.tree,
+      argv,
+      policy: { allowShell: true },
+      timeoutMs: 20_000,
+      purpose: 'agent',
+      env: {
+        OPENAI_BASE_URL: expandPlaceholders('{gateway:model}', placeholderValues(session.token)),
+        OPENAI_API_KEY: session.token,
+        ...env,
+      },
+      gateway: { socketPath: gateway.socketPath, session },
+    });
+  }
+
+  const identity = (runId: string) => ({
+    tenantId: t.tenantId,
+    taskId: t.taskId,
+    runId,
+    agentId: 'agent-1',
+    purpose: 'agent' as const,
+  });
+
+  const refusals = async (runId: string) =>
+    (
+      await testStack()
+        .database.db.select()
+        .from(sandboxEvents)
+        .where(
+          and(eq(sandboxEvents.taskId, t.taskId), eq(sandboxEvents.kind, 'gateway'), eq(sandboxEvents.allowed, false)),
+        )
+    ).filter((r) => (r.detail as { runId?: string }).runId === runId);
+
+  it('forwards a call with the real key the sandbox never sees, and records it with its usage', async () => {
+    const session = await gateway.openSession(identity('run-ok'), grant());
+    const run = await runThroughGateway(session, [...chatCall()]);
+    assert.equal(run.exitCode, 0, run.outputTail);
+    assert.match(run.outputTail, /STATUS 200 .*hello/);
+    const seen = upstream.requests.at(-1);
+    assert.equal(seen?.headers.authorization, `Bearer ${REAL_KEY}`, 'the upstream got the real key');
+    const calls = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-ok');
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].inputTokens, 40);
+    assert.equal(calls[0].outputTokens, 2);
+    assert.equal(calls[0].upstream, 'model');
+    assert.match(calls[0].requestDigest, /^sha256:[0-9a-f]{64}$/);
+    assert.doesNotMatch(calls[0].requestBody, new RegExp(REAL_KEY));
+    const env = await runThroughGateway(session, ['sh', '-c', 'env; cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n"']);
+    assert.doesNotMatch(env.outputTail, new RegExp(REAL_KEY), 'the key is in no environment inside');
+    assert.match(env.outputTail, /OPENAI_API_KEY=arbiter-/, 'the agent holds only its gateway token');
+  });
+
+  it('refuses a wrong token and a path the protocol does not allow, and audits both', async () => {
+    const session = await gateway.openSession(identity('run-refused'), grant());
+    const wrong = await runThroughGateway(session, chatCall(), { OPENAI_API_KEY: 'sk-stolen' });
+    assert.match(wrong.outputTail, /STATUS 401 .*gateway token/);
+    const files = await runThroughGateway(session, chatCall(), {
+      OPENAI_BASE_URL: expandPlaceholders('{gateway:model}/files?x=', placeholderValues(session.token)),
+    });
+    assert.match(files.outputTail, /STATUS 403 .*not a openai-chat call/);
+    const reasons = (await refusals('run-refused')).map((r) => r.reason);
+    assert.ok(
+      reasons.some((r) => /gateway token/.test(r ?? '')),
+      reasons.join('; '),
+    );
+    assert.ok(
+      reasons.some((r) => /not a openai-chat call/.test(r ?? '')),
+      reasons.join('; '),
+    );
+  });
+
+  it('refuses and audits any other host through the proxy; direct connections have no route', async () => {
+    const session = await gateway.openSession(identity('run-proxy'), grant());
+    const run = await runThroughGateway(session, [
+      'sh',
+      '-c',
+      "curl -sS -o /dev/null -w \"HTTP %{http_code}\\n\" http://example.com/ ; curl -sS https://example.com/ ; echo; node -e \"require('net').connect(443, '1.1.1.1').on('error', (e) => console.log('DIRECT', e.code))\"; getent hosts example.com || echo NODNS",
+    ]);
+    assert.match(run.outputTail, /HTTP 403/);
+    assert.match(run.outputTail, /DIRECT ENETUNREACH/);
+    assert.match(run.outputTail, /NODNS/);
+    const targets = (await refusals('run-proxy')).map((r) => `${r.op} ${r.path}`);
+    assert.ok(
+      targets.some((x) => /^http GET http:\/\/example.com\//.test(x)),
+      targets.join('; '),
+    );
+    assert.ok(
+      targets.some((x) => x === 'connect example.com:443'),
+      targets.join('; '),
+    );
+  });
+
+  it('stops the command with the reason when a call crosses the token budget', async () => {
+    const session = await gateway.openSession(identity('run-budget'), grant({ maxTokens: 30 }));
+    const run = await runThroughGateway(session, chatCall('await new Promise((r) => setTimeout(r, 15000));'));
+    assert.notEqual(run.exitCode, 0);
+    assert.match(run.killedReason ?? '', /stopped by the model gateway: token budget exceeded: 42 of 30 tokens/);
+    const again = await runThroughGateway(session, chatCall());
+    assert.match(again.outputTail, /STATUS 429 .*token budget exceeded/);
+  });
+});
