@@ -21,6 +21,7 @@ const TABLES = [
   'agents',
   'routing_decisions',
   'gate_results',
+  'model_calls',
   'waivers',
   'verdicts',
   'provenance_events',

@@ -134,8 +134,8 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     await client.submit(first);
     await client.submit(second);
     const [a, b] = await Promise.all([client.watch(first, undefined, 200), client.watch(second, undefined, 200)]);
-    assert.equal(a.state, 'COMPLETED');
-    assert.equal(b.state, 'COMPLETED');
+    assert.equal(a.state, 'COMPLETED', JSON.stringify(a.error));
+    assert.equal(b.state, 'COMPLETED', JSON.stringify(b.error));
     const [earlier, later] = Date.parse(a.history[4].at) <= Date.parse(b.history[4].at) ? [a, b] : [b, a];
     const earlierDone = Date.parse(earlier.history.at(-1)!.at);
     const laterRouted = Date.parse(later.history.find((h) => h.state === 'ROUTED')!.at);
