@@ -15,88 +15,9 @@ import { runningAsRoot } from '../../host/sandbox/config';
 import { seccompProgram } from '../../host/sandbox/seccomp';
 import { tempDir } from '../helpers/temp';
 import { sandboxTask, type SandboxTask } from './escape-helpers';
-import { hostArch, I386_CALL, probeArgv, X32_CALL, type Probe } from './syscall-probe';
+import { ALLOWED, hostArch, I386_CALL, probeArgv, REACHABLE_WITHOUT_FILTER, REFUSED, X32_CALL } from './syscall-probe';
 
-const EPERM = 'errno 1';
 const SIGSYS_EXIT = 128 + 31;
-const NOWHERE_PID = 0x3fffffff;
-const AT_FDCWD = -100;
-
-/** Calls the deny list refuses, with arguments that are harmless when they do run. */
-const REFUSED: Array<Probe & { expect: string }> = [
-  { label: 'keyctl', name: 'keyctl', args: [0, -3, 0], expect: EPERM },
-  { label: 'add_key', name: 'add_key', args: ['user', 'arbiter-probe', 'x', 1, -2], expect: EPERM },
-  { label: 'request_key', name: 'request_key', args: ['user', 'arbiter-none', 0, 0], expect: EPERM },
-  { label: 'bpf', name: 'bpf', args: [0, 0, 0], expect: EPERM },
-  { label: 'perf_event_open', name: 'perf_event_open', args: [0, 0, -1, -1, 0], expect: EPERM },
-  { label: 'userfaultfd', name: 'userfaultfd', args: [1], expect: EPERM },
-  { label: 'io_uring_setup', name: 'io_uring_setup', args: [1, 0], expect: EPERM },
-  { label: 'io_uring_enter', name: 'io_uring_enter', args: [-1, 0, 0, 0, 0, 0], expect: EPERM },
-  { label: 'mount', name: 'mount', args: [0, 0, 0, 0, 0], expect: EPERM },
-  { label: 'umount2', name: 'umount2', args: ['/', 0xffff], expect: EPERM },
-  { label: 'pivot_root', name: 'pivot_root', args: ['/', '/'], expect: EPERM },
-  { label: 'open_tree', name: 'open_tree', args: [AT_FDCWD, '/', 0], expect: EPERM },
-  { label: 'unshare(0)', name: 'unshare', args: [0], expect: EPERM },
-  { label: 'unshare(CLONE_NEWUSER)', name: 'unshare', args: [0x10000000], expect: EPERM },
-  { label: 'setns', name: 'setns', args: [-1, 0], expect: EPERM },
-  { label: 'clone(CLONE_NEWUSER|CLONE_FS)', name: 'clone', args: [0x10000200, 0, 0, 0, 0], expect: EPERM },
-  { label: 'clone3', name: 'clone3', args: [0, 0], expect: 'errno 38' },
-  { label: 'ptrace', name: 'ptrace', args: [2, NOWHERE_PID, 0, 0], expect: EPERM },
-  { label: 'process_vm_readv', name: 'process_vm_readv', args: [1, 0, 0, 0, 0, 1], expect: EPERM },
-  { label: 'kcmp', name: 'kcmp', args: [NOWHERE_PID, NOWHERE_PID, 0, 0, 0], expect: EPERM },
-  { label: 'pidfd_getfd', name: 'pidfd_getfd', args: [-1, 0, 0], expect: EPERM },
-  { label: 'init_module', name: 'init_module', args: [0, 0, 0], expect: EPERM },
-  { label: 'finit_module', name: 'finit_module', args: [-1, 0, 0], expect: EPERM },
-  { label: 'kexec_load', name: 'kexec_load', args: [0, 0, 0, 0], expect: EPERM },
-  { label: 'name_to_handle_at', name: 'name_to_handle_at', args: [AT_FDCWD, '/', 0, 0, 0], expect: EPERM },
-  { label: 'open_by_handle_at', name: 'open_by_handle_at', args: [AT_FDCWD, 0, 0], expect: EPERM },
-  { label: 'swapon', name: 'swapon', args: [0, 0], expect: EPERM },
-  { label: 'reboot', name: 'reboot', args: [0, 0, 0, 0], expect: EPERM },
-  { label: 'acct', name: 'acct', args: [0], expect: EPERM },
-  { label: 'syslog', name: 'syslog', args: [10, 0, 0], expect: EPERM },
-  { label: 'iopl', name: 'iopl', args: [0], expect: EPERM },
-  { label: 'ioperm', name: 'ioperm', args: [0, 0, 0], expect: EPERM },
-  { label: 'personality(ADDR_NO_RANDOMIZE)', name: 'personality', args: [0x0040000], expect: EPERM },
-  { label: 'set_mempolicy', name: 'set_mempolicy', args: [0, 0, 0], expect: EPERM },
-  { label: 'clock_settime', name: 'clock_settime', args: [0, 0], expect: EPERM },
-  { label: 'settimeofday', name: 'settimeofday', args: [0, 0], expect: EPERM },
-  { label: 'adjtimex', name: 'adjtimex', args: [0], expect: EPERM },
-  { label: 'fanotify_init', name: 'fanotify_init', args: [0, 0], expect: EPERM },
-  { label: 'socket(AF_UNIX)', name: 'socket', args: [1, 1, 0], expect: EPERM },
-  { label: 'fallocate', name: 'fallocate', args: [-1, 0, 0, 1], expect: 'errno 95' },
-];
-/** Calls that run unprivileged without the filter: the control must show them not refused. */
-const REACHABLE_WITHOUT_FILTER = [
-  'keyctl',
-  'add_key',
-  'request_key',
-  'perf_event_open',
-  'userfaultfd',
-  'io_uring_setup',
-  'io_uring_enter',
-  'mount',
-  'umount2',
-  'unshare(0)',
-  'setns',
-  'clone(CLONE_NEWUSER|CLONE_FS)',
-  'clone3',
-  'ptrace',
-  'process_vm_readv',
-  'kcmp',
-  'pidfd_getfd',
-  'name_to_handle_at',
-  'open_tree',
-  'personality(ADDR_NO_RANDOMIZE)',
-  'clock_settime',
-  'adjtimex',
-  'socket(AF_UNIX)',
-  'fallocate',
-];
-/** Calls the filter lets through (their condition does not match). */
-const ALLOWED: Probe[] = [
-  { label: 'socket(AF_INET)', name: 'socket', args: [2, 1, 0] },
-  { label: 'personality(query)', name: 'personality', args: [0xffffffff] },
-];
 
 /** Runs `argv` confined in `t`'s workspace by hand (optionally without parts of the confinement), extra fds after 3. */
 function spawnConfined(
