@@ -17,7 +17,7 @@ import { gitDirOf } from '../host/git';
 import { parseActivityInput } from './input';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { FileTools } from '../host/sandbox/file-tools';
-import { resetWorkspace } from '../host/workspace';
+import { resetWorkspace, taskSandboxUser } from '../host/workspace';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { agentLaunch } from './agent-gateway';
 import { currentRun } from './run-identity';
@@ -111,6 +111,7 @@ async function runCommandAgent(
 
 /** Builds the `executeAgent` activity over the sandbox's file tools and command runner. */
 export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runCommand: CommandRunner) {
+  const sandboxUser = taskSandboxUser(deps.home, deps.sandbox);
   return {
     async executeAgent(raw: ExecuteAgentInput): Promise<AgentRunResult> {
       const input = parseActivityInput(ExecuteAgentInput, raw);
@@ -119,7 +120,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       await resetWorkspace(
         { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) },
         input.baseCommit,
-        deps.sandbox,
+        await sandboxUser(input),
       );
       log.info('agent starting', { agentId: agent.id, kind: agent.kind });
       const call = {

@@ -15,7 +15,7 @@ import { SetupFailedError } from '../domain/errors';
 import { gitDirOf } from '../host/git';
 import { dependenciesDirOf, SETUP_MARKER } from '../host/sandbox/dependency-mounts';
 import type { CommandRunner } from '../host/sandbox/commands';
-import { resetWorkspace } from '../host/workspace';
+import { handToSandboxUser, resetWorkspace, taskSandboxUser } from '../host/workspace';
 import type { ActivityDeps } from './deps';
 import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
@@ -70,10 +70,12 @@ export function createDependencyActivities(deps: ActivityDeps, runCommand: Comma
           throw new SetupFailedError(`${setup.argv.join(' ')} did not produce the folder ${name}`);
         await fs.rename(made, path.join(depsDir, name));
       }
+      const user = await taskSandboxUser(deps.home, deps.sandbox)(input);
+      await handToSandboxUser(depsDir, user); // the task's alone, like its tree; mounted read-only for its commands
       await resetWorkspace(
         { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) },
         input.baseCommit,
-        deps.sandbox,
+        user,
       );
       await fs.writeFile(marker, JSON.stringify({ stamp, outputs: setup.outputs }));
       log.info('dependencies installed', { outputs: setup.outputs, durationMs: run.durationMs });

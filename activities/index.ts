@@ -15,6 +15,7 @@ import { createRepoActivities } from './repos';
 import { createRoutingActivities } from './routing';
 import { createCommandRunner } from '../host/sandbox/commands';
 import { createFileTools } from '../host/sandbox/file-tools';
+import { taskSandboxUser } from '../host/workspace';
 import { createSpecActivities } from './spec';
 import { createTransitionActivities } from './transitions';
 import { createVerdictActivities } from './verdict';
@@ -26,10 +27,12 @@ export type { ActivityDeps } from './deps';
 
 /** All activities, keyed by the names workflows call them by. */
 export function createActivities(deps: ActivityDeps) {
-  const tools = createFileTools(deps);
+  const sandboxUser = taskSandboxUser(deps.home, deps.sandbox);
+  const tools = createFileTools({ ...deps, sandboxUser });
   const runCommand = createCommandRunner({
     db: deps.db,
     sandbox: deps.sandbox,
+    sandboxUser,
     warn: (message, meta) => log.warn(message, meta),
   });
   return {

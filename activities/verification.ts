@@ -35,10 +35,9 @@ import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import type { CommandRunner } from '../host/sandbox/commands';
-import { runningAsRoot } from '../host/sandbox/config';
 import { checkoutTree, readBlobs } from '../host/tree-checkout';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
-import { chownTree } from '../host/workspace';
+import { handToSandboxUser, taskSandboxUser } from '../host/workspace';
 
 /**
  * The waivers the spec names (`waiver_ids`) that may raise this run's budget, each claimed for
@@ -106,7 +105,8 @@ async function baseDrift(
 }
 
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
-export function createVerificationActivities({ db, sandbox }: ActivityDeps, runCommand: CommandRunner) {
+export function createVerificationActivities({ db, home, sandbox }: ActivityDeps, runCommand: CommandRunner) {
+  const sandboxUser = taskSandboxUser(home, sandbox);
   async function saveGate(tenantId: string, taskId: string, gate: GateResult): Promise<GateResult> {
     const row = { tenantId, taskId, runId: currentRun().runId, ...gate, exitCode: gate.exitCode ?? null };
     await db
@@ -119,14 +119,18 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
     return gate;
   }
 
-  /** A fresh checkout of `treeId` for one gate, owned by the sandbox user; removed by the caller. */
-  async function gateCheckout(workspacePath: string, treeId: string, gateName: string): Promise<string> {
-    const gitDir = gitDirOf(workspacePath);
-    const dir = path.join(path.dirname(workspacePath), 'gates', gateName);
+  /** A fresh checkout of `treeId` for one gate, owned by the task's sandbox user (mode 0700); removed by the caller. */
+  async function gateCheckout(
+    task: { tenantId: string; taskId: string; workspacePath: string; treeId: string },
+    gateName: string,
+  ): Promise<string> {
+    const user = await sandboxUser(task);
+    const gitDir = gitDirOf(task.workspacePath);
+    const dir = path.join(path.dirname(task.workspacePath), 'gates', gateName);
     await fs.rm(dir, { recursive: true, force: true });
     await fs.mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
-    await checkoutTree(gitDir, await treeEntries(gitDir, treeId), dir);
-    if (runningAsRoot()) await chownTree(dir, sandbox.uid, sandbox.gid);
+    await checkoutTree(gitDir, await treeEntries(gitDir, task.treeId), dir);
+    await handToSandboxUser(dir, user);
     return dir;
   }
 
@@ -205,7 +209,7 @@ export function createVerificationActivities({ db, sandbox }: ActivityDeps, runC
           detail: 'skipped by the repository policy',
         });
       }
-      const dir = await gateCheckout(input.workspacePath, input.treeId, gate.name);
+      const dir = await gateCheckout(input, gate.name);
       try {
         // Gates run agent-written code: confined like any other command, on the verified tree only.
         const run = await cancellable(runCommand)({

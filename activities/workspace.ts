@@ -2,7 +2,8 @@
  * Task workspaces: a private copy of the target repository at its base commit, one per task,
  * on the worker that prepared it. The agent works in `tree/`; git's own data lives beside it in
  * `git/`, out of the agent's reach. The target checkout is only read. Preparing again (a retry,
- * a rebuild on another host) starts from scratch, so two attempts never mix.
+ * a rebuild on another host) starts from scratch, so two attempts never mix; only the task's
+ * sandbox uid is kept.
  */
 import * as fs from 'node:fs/promises';
 import { log } from '@temporalio/activity';
@@ -10,7 +11,8 @@ import { PrepareWorkspaceInput, ReleaseWorkspaceInput, type PreparedWorkspace } 
 import { TargetRepoError } from '../domain/errors';
 import type { ActivityDeps } from './deps';
 import { git, resolveCommit, workspaceDirs } from '../host/git';
-import { assertGitRepo, makeTraversable, resetWorkspace } from '../host/workspace';
+import { leaseSandboxUser } from '../host/sandbox/uid-leases';
+import { assertGitRepo, emptyWorkspaceRoot, makeTraversable, resetWorkspace } from '../host/workspace';
 import { retainWorkspace } from '../host/workspace-retention';
 import { parseActivityInput } from './input';
 
@@ -24,16 +26,18 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
       const baseCommit = await resolveCommit(input.repoPath, ref);
       if (!baseCommit) throw new TargetRepoError(`'${ref}' does not name a commit in ${input.repoPath}`);
       const ws = workspaceDirs(home, input.tenantId, input.taskId);
-      await fs.rm(ws.root, { recursive: true, force: true });
       await fs.mkdir(ws.root, { recursive: true });
       await makeTraversable(home, ws.root);
+      // The task's own uid, held while its workspace exists (the same one again on a retry); released by removing it.
+      const user = await leaseSandboxUser(home, ws.root, sandbox.uids);
+      await emptyWorkspaceRoot(ws.root);
       // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir.
       await git(ws.root, ['clone', '--quiet', '--bare', '--no-hardlinks', input.repoPath, ws.gitDir]);
       if (!(await resolveCommit(ws.gitDir, baseCommit)))
         await git(ws.gitDir, ['fetch', '--quiet', input.repoPath, baseCommit]);
       await git(ws.gitDir, ['config', 'core.bare', 'false']);
-      await resetWorkspace(ws, baseCommit, sandbox);
-      log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue });
+      await resetWorkspace(ws, baseCommit, user);
+      log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue, sandboxUid: user.uid });
       return { workspacePath: ws.tree, baseCommit, hostQueue };
     },
 
@@ -46,7 +50,7 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
         log.info('workspace retained for inspection', { workspacePath: ws.tree, until: until.toISOString() });
         return;
       }
-      await fs.rm(ws.root, { recursive: true, force: true });
+      await fs.rm(ws.root, { recursive: true, force: true }); // its uid lease goes with it
       log.info('workspace released', { workspacePath: ws.tree });
     },
   };

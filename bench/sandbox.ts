@@ -37,7 +37,9 @@ async function main(): Promise<void> {
     const workspace = path.join(tmp, 'ws');
     mkdirSync(workspace, { mode: 0o777 });
     if (runningAsRoot()) chmodSync(workspace, 0o777);
-    const runner = createCommandRunner({ sandbox: DEFAULT_SANDBOX_CONFIG, warn: () => undefined });
+    const user = { uid: DEFAULT_SANDBOX_CONFIG.uids.first, gid: DEFAULT_SANDBOX_CONFIG.uids.first }; // a bench, no tasks
+    const sandboxUser = async () => user;
+    const runner = createCommandRunner({ sandbox: DEFAULT_SANDBOX_CONFIG, sandboxUser, warn: () => undefined });
     const bare = stats(
       await time(runs, () =>
         runProcess({ argv: ['true'], cwd: workspace, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 10_000 }),
@@ -63,7 +65,7 @@ async function main(): Promise<void> {
       `  overhead:          +${(confined.mean - bare.mean).toFixed(1)} ms per command, ratio ${(confined.mean / bare.mean).toFixed(1)}x`,
     );
 
-    const tools = createFileTools({ db: database.db, sandbox: DEFAULT_SANDBOX_CONFIG });
+    const tools = createFileTools({ db: database.db, sandbox: DEFAULT_SANDBOX_CONFIG, sandboxUser });
     const call = {
       tenantId: 'bench',
       taskId: `files-${Date.now()}`,

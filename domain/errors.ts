@@ -169,6 +169,37 @@ export class SandboxUnavailableError extends ApplicationFailure {
   }
 }
 
+/**
+ * Every uid of the sandbox range is leased to a task that still holds its workspace. Retryable on
+ * purpose, like AgentsBusyError: workspaces are released as tasks end, so preparing again later can succeed.
+ */
+export class SandboxUidsExhaustedError extends ApplicationFailure {
+  static readonly type = 'SandboxUidsExhaustedError';
+  constructor(first: number, last: number) {
+    super(
+      `every sandbox uid (${first}-${last}) is held by a task's workspace; widen ARBITER_SANDBOX_UID_RANGE or wait`,
+      SandboxUidsExhaustedError.type,
+      false,
+    );
+  }
+}
+
+/**
+ * A command or file tool for a task that holds no sandbox uid on this worker (its workspace was
+ * removed, or never prepared here): running it under any other uid would share another task's.
+ */
+export class SandboxUidNotHeldError extends ApplicationFailure {
+  static readonly type = 'SandboxUidNotHeldError';
+  constructor(holder: string) {
+    super(
+      ...nonRetryable(
+        `no sandbox uid is leased to '${holder}' (its workspace is gone or was prepared elsewhere)`,
+        SandboxUidNotHeldError.type,
+      ),
+    );
+  }
+}
+
 /** The repository's setup (its policy's dependency install) failed; the task cannot be verified without it. */
 export class SetupFailedError extends ApplicationFailure {
   static readonly type = 'SetupFailedError';
@@ -326,6 +357,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   DeliveryIntegrityError.type,
   PolicyViolationError.type,
   SandboxUnavailableError.type,
+  SandboxUidNotHeldError.type,
   FileToolError.type,
   PolicyInvalidError.type,
   UnknownAgentError.type,

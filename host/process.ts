@@ -116,16 +116,22 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
       killGroup(child.pid);
     };
     const watchdog = options.watchdog;
+    let checking = false; // a check slower than the interval (a huge workspace) is not started again meanwhile
     const watching = watchdog
       ? setInterval(() => {
-          void watchdog.check().then(
-            (reason) => {
-              if (!reason || settled) return;
-              killedReason ??= reason;
-              killGroup(child.pid);
-            },
-            () => undefined,
-          );
+          if (checking) return;
+          checking = true;
+          void watchdog
+            .check()
+            .then(
+              (reason) => {
+                if (!reason || settled) return;
+                killedReason ??= reason;
+                killGroup(child.pid);
+              },
+              () => undefined,
+            )
+            .finally(() => (checking = false));
         }, watchdog.intervalMs)
       : undefined;
     options.signal?.addEventListener('abort', onAbort, { once: true });

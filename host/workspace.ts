@@ -6,8 +6,9 @@ import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { TargetRepoError } from '../domain/errors';
-import { git, workspaceGit, type WorkspaceDirs } from './git';
+import { git, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
 import { runningAsRoot, type SandboxConfig } from './sandbox/config';
+import { heldSandboxUser, LEASE_FILE, type SandboxUser, type SandboxUserOf } from './sandbox/uid-leases';
 
 /** Refuses a path that is not an existing git repository. */
 export async function assertGitRepo(repoPath: string): Promise<void> {
@@ -20,25 +21,45 @@ export async function assertGitRepo(repoPath: string): Promise<void> {
 }
 
 /**
- * Puts the tree back to exactly `baseCommit`: tracked files restored, everything else removed.
- * When the worker is root the tree is handed to the sandbox user, the only one commands run as.
+ * Puts the tree back to exactly `baseCommit`: tracked files restored, everything else removed,
+ * and the tree handed to the task's sandbox user, the only one its commands run as.
  */
-export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, sandbox: SandboxConfig): Promise<void> {
+export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user: SandboxUser): Promise<void> {
   await fs.rm(ws.tree, { recursive: true, force: true });
   await fs.mkdir(ws.tree, { recursive: true });
   await workspaceGit(ws, ['read-tree', '--reset', baseCommit]);
   await workspaceGit(ws, ['checkout-index', '--all', '--force']);
-  if (runningAsRoot()) await chownTree(ws.tree, sandbox.uid, sandbox.gid);
+  await handToSandboxUser(ws.tree, user);
+}
+
+/** Empties a workspace root for a fresh start, keeping only its uid lease (the task keeps its uid across retries). */
+export async function emptyWorkspaceRoot(root: string): Promise<void> {
+  for (const name of await fs.readdir(root))
+    if (name !== LEASE_FILE) await fs.rm(path.join(root, name), { recursive: true, force: true });
+}
+
+/**
+ * Gives a directory tree to the task's sandbox user, mode 0700 at its top: its commands can write it and
+ * other tasks' uids cannot even look in. (Not root: the worker's own user runs commands and owns it already.)
+ */
+export async function handToSandboxUser(dir: string, user: SandboxUser): Promise<void> {
+  if (runningAsRoot()) await chownTree(dir, user.uid, user.gid);
+  await fs.chmod(dir, 0o700);
 }
 
 /** Hands a directory tree to `uid:gid` without following symlinks. */
-export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   await fs.lchown(dir, uid, gid);
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) await chownTree(full, uid, gid);
     else await fs.lchown(full, uid, gid);
   }
+}
+
+/** {@link SandboxUserOf} for the workspaces under `home`: the uid the task's workspace on this worker holds. */
+export function taskSandboxUser(home: string, sandbox: SandboxConfig): SandboxUserOf {
+  return (task) => heldSandboxUser(home, workspaceDirs(home, task.tenantId, task.taskId).root, sandbox.uids);
 }
 
 /**

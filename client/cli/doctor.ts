@@ -8,6 +8,7 @@ import { Client as PgClient } from 'pg';
 import { missingSearchAttributes } from '../../temporal-config/ensure-search-attributes';
 import { connectionOptions } from '../../temporal-config/connection';
 import { sandboxProbe } from '../../host/sandbox/bwrap';
+import { withOneOffSandboxUser } from '../../host/sandbox/uid-leases';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
 import { EXIT, printJson } from './output';
@@ -82,10 +83,13 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
         ? postgresCheck(config.databaseUrl)
         : Promise.reject(new Error('no DATABASE_URL and no local stack running (`arbiter start` starts one)')),
     ),
-    check('sandbox (bwrap)', config.sandbox.mode === 'bwrap', () => {
+    check('sandbox (bwrap)', config.sandbox.mode === 'bwrap', async () => {
       if (config.sandbox.mode !== 'bwrap')
         throw new Error('ARBITER_SANDBOX=unsafe-none: commands run UNCONFINED (development only)');
-      const probe = sandboxProbe(config.sandbox);
+      // Probed as a uid leased for the probe alone, as an operator's command runs.
+      const probe = await withOneOffSandboxUser(config.home, config.sandbox.uids, async (user) =>
+        sandboxProbe(config.sandbox, user),
+      );
       if (!probe.ok)
         throw new Error(`${probe.reason} — install bubblewrap (apt-get install bubblewrap) and allow user namespaces`);
       return `${version('bwrap', ['--version'])}: ${probe.reason}`;

@@ -8,6 +8,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { createCommandRunner } from '../../host/sandbox/commands';
+import { withOneOffSandboxUser } from '../../host/sandbox/uid-leases';
 import { writeRefusal } from '../../host/sandbox/write-policy';
 import { loadClientConfig } from '../config';
 import { collect, EXIT, printJson, UsageError } from './output';
@@ -49,17 +50,23 @@ async function exec(argv: string[], opts: ExecOptions): Promise<number> {
   if (!(await fs.stat(workspace).catch(() => undefined))?.isDirectory())
     throw new UsageError(`--workspace '${opts.workspace}' is not a directory`);
   const config = loadClientConfig();
-  const runCommand = createCommandRunner({ sandbox: config.sandbox, warn: (m) => process.stderr.write(`${m}\n`) });
   const before = await snapshot(workspace);
-  const run = await runCommand({
-    tenantId: 'operator',
-    taskId: 'sandbox-exec',
-    workspacePath: workspace,
-    argv,
-    policy: { allowShell: Boolean(opts.allowShell) },
-    timeoutMs: Number(opts.timeout) * 1000,
-    purpose: 'operator',
-  });
+  // A uid of its own for this one command, so it shares no process limit or files with any task's.
+  const run = await withOneOffSandboxUser(config.home, config.sandbox.uids, (user) =>
+    createCommandRunner({
+      sandbox: config.sandbox,
+      sandboxUser: async () => user,
+      warn: (m) => process.stderr.write(`${m}\n`),
+    })({
+      tenantId: 'operator',
+      taskId: 'sandbox-exec',
+      workspacePath: workspace,
+      argv,
+      policy: { allowShell: Boolean(opts.allowShell) },
+      timeoutMs: Number(opts.timeout) * 1000,
+      purpose: 'operator',
+    }),
+  );
   const policy = {
     scopeIn: opts.scopeIn.length ? opts.scopeIn : ['**'],
     scopeOut: opts.scopeOut,
@@ -92,7 +99,7 @@ export function registerSandboxCommands(program: Command, run: (fn: () => Promis
     .description('run one command confined in DIR (argv, no shell) and report what it changed against the scope')
     .requiredOption(
       '--workspace <dir>',
-      'directory mounted as the workspace (must be writable by the sandbox user when root)',
+      'directory mounted as the workspace (when root, the command runs as a uid leased for it: make DIR writable by all)',
     )
     .option('--scope-in <glob>', 'path glob the command may change (repeatable; default: everything)', collect, [])
     .option('--scope-out <glob>', 'path glob the command must not change (repeatable)', collect, [])

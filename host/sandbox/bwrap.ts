@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { seccompProgram } from './seccomp';
 import { runningAsRoot, type SandboxConfig } from './config';
+import type { SandboxUser } from './uid-leases';
 
 /** Where the workspace appears inside the sandbox. */
 const SANDBOX_WORKSPACE = '/workspace';
@@ -49,7 +50,10 @@ function bwrapArgs(
   env: Record<string, string>,
   mounts: readonly SandboxMount[],
 ): string[] {
-  const args = ['--unshare-all', '--die-with-parent', '--new-session', '--hostname', 'sandbox', '--clearenv'];
+  // A user namespace is what lets an unprivileged bwrap build the rest; --disable-userns (which needs it named)
+  // keeps the command from making one of its own, where it would be root and could mount and unshare again.
+  const args = ['--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session'];
+  args.push('--hostname', 'sandbox', '--clearenv');
   for (const p of READ_ONLY) if (existsSync(p)) args.push('--ro-bind', p, p);
   for (const name of USR_LINKS) {
     const inUsr = `/usr/${name}`;
@@ -67,17 +71,18 @@ function bwrapArgs(
   return args;
 }
 
-/** The full argv that runs `argv` confined in `workspace`, with extra `mounts`. */
+/** The full argv that runs `argv` confined in `workspace` as `user` (its task's uid, when the worker is root), with extra `mounts`. */
 export function confinedArgv(
   workspace: string,
   argv: string[],
   config: SandboxConfig,
+  user: SandboxUser,
   env = sandboxEnv(),
   mounts: readonly SandboxMount[] = [],
 ): string[] {
   const l = config.limits;
   const dropPrivileges = runningAsRoot()
-    ? ['setpriv', `--reuid=${config.uid}`, `--regid=${config.gid}`, '--clear-groups']
+    ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups']
     : [];
   const limits = [
     'prlimit',
@@ -105,9 +110,13 @@ let probe: { ok: boolean; reason: string } | undefined;
  * Whether confinement works on this host: runs `true` in a sandbox once per process. Missing
  * bwrap, disabled user namespaces or a missing setpriv/prlimit all show up here, with why.
  */
-export function sandboxProbe(config: SandboxConfig, workspace = '/tmp'): { ok: boolean; reason: string } {
+export function sandboxProbe(
+  config: SandboxConfig,
+  user: SandboxUser,
+  workspace = '/tmp',
+): { ok: boolean; reason: string } {
   if (probe) return probe;
-  const argv = confinedArgv(workspace, ['true'], config);
+  const argv = confinedArgv(workspace, ['true'], config, user);
   // The filter travels on fd 3 as it does for real commands; synchronously, through a file.
   const filterFile = path.join(os.tmpdir(), `arbiter-seccomp-${process.pid}.bpf`);
   writeFileSync(filterFile, seccompProgram());
@@ -123,7 +132,10 @@ export function sandboxProbe(config: SandboxConfig, workspace = '/tmp'): { ok: b
   if (run.error) probe = { ok: false, reason: `${argv[0]} cannot run: ${run.error.message}` };
   else if (run.status !== 0)
     probe = { ok: false, reason: `bwrap failed: ${(run.stderr || `exit ${run.status}`).trim()}` };
-  else probe = { ok: true, reason: `bwrap works${runningAsRoot() ? `, commands run as uid ${config.uid}` : ''}` };
+  else {
+    const uids = `, each task's commands run as its own uid from ${config.uids.first}-${config.uids.last}`;
+    probe = { ok: true, reason: `bwrap works${runningAsRoot() ? uids : ''}` };
+  }
   return probe;
 }
 

@@ -15,6 +15,7 @@ import { recordSandboxEvent } from './audit';
 import { confinedArgv, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
 import { seccompProgram } from './seccomp';
 import type { SandboxConfig } from './config';
+import type { SandboxUserOf } from './uid-leases';
 import { openGatewayBridge, type GatewayBridge } from '../gateway/bridge';
 import { relayLaunch } from '../gateway/launch';
 import { dependencyMounts } from './dependency-mounts';
@@ -58,16 +59,24 @@ export interface CommandResult extends RunProcessResult {
   sandbox: 'bwrap' | 'none';
 }
 
-/** Bytes used by the workspace (same filesystem only). */
+/**
+ * The workspace's size against its quota (same filesystem only): the larger of the disk it occupies and what a copy
+ * of it writes, every file at its apparent length once per name. Sparse files and hardlinks cost almost no disk, yet
+ * the snapshot git reads and each gate's fresh checkout write them out in full; many tiny files cost whole blocks.
+ */
 async function workspaceBytes(dir: string): Promise<number> {
-  const { stdout } = await execFileAsync('du', ['-s', '-x', '-B1', dir]);
-  return Number(stdout.split('\t')[0]);
+  const du = async (extra: string[]) =>
+    Number((await execFileAsync('du', ['-s', '-x', '-B1', ...extra, dir])).stdout.split('\t')[0]);
+  const [disk, copied] = await Promise.all([du([]), du(['--apparent-size', '--count-links'])]);
+  return Math.max(disk, copied);
 }
 
 /** Builds the command runner; `db` is optional so operators can run commands without a task. */
 export function createCommandRunner(deps: {
   db?: Db;
   sandbox: SandboxConfig;
+  /** The uid the request's task runs as (its lease); never shared with another task. */
+  sandboxUser: SandboxUserOf;
   warn: (message: string, meta: Record<string, unknown>) => void;
 }) {
   const record = async (
@@ -98,8 +107,12 @@ export function createCommandRunner(deps: {
       throw new PolicyViolationError({ op: 'run_command', path: req.argv.join(' ').slice(0, 200), reason });
     }
     const confined = deps.sandbox.mode === 'bwrap';
+    const user = await deps.sandboxUser(req).catch(async (err: Error) => {
+      await record(req, false, err.message, {});
+      throw err;
+    });
     if (confined) {
-      const probe = sandboxProbe(deps.sandbox);
+      const probe = sandboxProbe(deps.sandbox, user);
       if (!probe.ok) {
         await record(req, false, `sandbox unavailable: ${probe.reason}`, {});
         throw new SandboxUnavailableError(probe.reason);
@@ -131,6 +144,7 @@ export function createCommandRunner(deps: {
             req.workspacePath,
             launch?.argv ?? req.argv,
             deps.sandbox,
+            user,
             sandboxEnv({ ...req.env, ...launch?.env }),
             mounts,
           )

@@ -26,13 +26,22 @@ export interface SandboxLimits {
   toolTaskBytes: number;
 }
 
+/** An inclusive range of uids (each used as the gid too). */
+export interface UidRange {
+  first: number;
+  last: number;
+}
+
 /** The sandbox as configured. */
 export interface SandboxConfig {
   /** `bwrap` confines; `unsafe-none` runs commands unconfined, for development only, logged on every use. */
   mode: 'bwrap' | 'unsafe-none';
-  /** Unprivileged user commands run as when the worker is root (the process limit only holds for non-root). */
-  uid: number;
-  gid: number;
+  /**
+   * Unprivileged uids commands run as when the worker is root, one leased to each task while it holds its
+   * workspace: the process limit only holds for non-root, and counts per uid, so a shared uid would let one
+   * task's fork bomb starve the others (and let tasks signal each other and read each other's files).
+   */
+  uids: UidRange;
   limits: SandboxLimits;
 }
 
@@ -41,8 +50,7 @@ const MiB = 1024 * 1024;
 /** Defaults: generous for builds and test suites, small enough that a runaway is stopped. */
 export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
   mode: 'bwrap',
-  uid: 65534,
-  gid: 65534,
+  uids: { first: 1_900_000_000, last: 1_900_000_999 },
   limits: {
     memoryBytes: 4096 * MiB,
     processes: 256,
@@ -61,11 +69,31 @@ export function runningAsRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
+/**
+ * `START-END`. The default lies clear of real users, nobody (65534), the usual /etc/subuid allocations (100000 in
+ * blocks of 65536) and systemd's container ranges (up to 1879048191), below 2^31; a directory service that hands out
+ * ids up there must not overlap it.
+ */
+const UidRangeSchema = z
+  .string()
+  .regex(/^\d+-\d+$/, 'expected START-END, e.g. 1900000000-1900000999')
+  .transform((s): UidRange => {
+    const [first, last] = s.split('-').map(Number);
+    return { first, last };
+  })
+  .refine((r) => r.first >= 1000 && r.first <= r.last && r.last < 2 ** 31, 'needs 1000 <= START <= END < 2147483648');
+
+/** Refused rather than ignored: a variable that used to pick the sandbox user must not silently stop doing so. */
+const replacedByRange = z
+  .undefined({ invalid_type_error: 'replaced by ARBITER_SANDBOX_UID_RANGE (one uid per task); unset it' })
+  .optional();
+
 /** The sandbox's and workspaces' environment variables, parsed by each process's config module. */
 export const SandboxEnvSchema = z.object({
   ARBITER_SANDBOX: z.enum(['bwrap', 'unsafe-none']).default('bwrap'),
-  ARBITER_SANDBOX_UID: z.coerce.number().int().min(1).default(65534),
-  ARBITER_SANDBOX_GID: z.coerce.number().int().min(1).default(65534),
+  ARBITER_SANDBOX_UID_RANGE: UidRangeSchema.default('1900000000-1900000999'),
+  ARBITER_SANDBOX_UID: replacedByRange,
+  ARBITER_SANDBOX_GID: replacedByRange,
   ARBITER_COMMAND_MEMORY_MB: z.coerce.number().int().min(64).optional(),
   ARBITER_COMMAND_CPU_SECONDS: z.coerce.number().int().min(1).optional(),
   /** Hours a workspace of a task that did not complete is kept for inspection. */
@@ -77,5 +105,5 @@ export function sandboxConfigFromEnv(e: z.output<typeof SandboxEnvSchema>): Sand
   const limits = { ...DEFAULT_SANDBOX_CONFIG.limits };
   if (e.ARBITER_COMMAND_MEMORY_MB) limits.memoryBytes = e.ARBITER_COMMAND_MEMORY_MB * MiB;
   if (e.ARBITER_COMMAND_CPU_SECONDS) limits.cpuSeconds = e.ARBITER_COMMAND_CPU_SECONDS;
-  return { mode: e.ARBITER_SANDBOX, uid: e.ARBITER_SANDBOX_UID, gid: e.ARBITER_SANDBOX_GID, limits };
+  return { mode: e.ARBITER_SANDBOX, uids: e.ARBITER_SANDBOX_UID_RANGE, limits };
 }

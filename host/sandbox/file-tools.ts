@@ -13,6 +13,7 @@ import { sha256 } from '../digest';
 import { resolveInWorkspace } from '../workspace-paths';
 import { bytesWrittenByTask, recordSandboxEvent } from './audit';
 import { runningAsRoot, type SandboxConfig } from './config';
+import type { SandboxUser, SandboxUserOf } from './uid-leases';
 import { writeRefusal } from './write-policy';
 
 /** Who is asking and under which rules; every tool call carries it. */
@@ -34,8 +35,8 @@ async function digestOf(file: string): Promise<string | undefined> {
   return fs.readFile(file).then(sha256, () => undefined);
 }
 
-/** Builds the file tools over a database (for the audit) and the sandbox limits. */
-export function createFileTools(deps: { db: Db; sandbox: SandboxConfig }) {
+/** Builds the file tools over a database (for the audit), the sandbox limits and whom a task's files belong to. */
+export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxUser: SandboxUserOf }) {
   const audit = (
     call: FileToolCall,
     e: Omit<Parameters<typeof recordSandboxEvent>[1], 'tenantId' | 'taskId' | 'kind'>,
@@ -81,22 +82,23 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig }) {
     return resolved;
   }
 
-  /** Files the tools create must stay writable by the unprivileged user commands run as. */
-  async function handOver(call: FileToolCall, target: string): Promise<void> {
+  /** Files the tools create must stay writable by the task's unprivileged user, the one its commands run as. */
+  async function handOver(call: FileToolCall, target: string, user: SandboxUser): Promise<void> {
     if (!runningAsRoot()) return;
     const root = await fs.realpath(call.workspacePath);
     for (let p = target; p.startsWith(root + path.sep); p = path.dirname(p)) {
-      await fs.lchown(p, deps.sandbox.uid, deps.sandbox.gid);
+      await fs.lchown(p, user.uid, user.gid);
     }
   }
 
   async function write(call: FileToolCall, op: string, relPath: string, content: string) {
     const bytes = Buffer.byteLength(content);
     const { target, rel } = await resolveForWrite(call, op, relPath, bytes);
+    const user = await deps.sandboxUser(call); // before writing: a task without its uid gets nothing written
     const digestBefore = await digestOf(target);
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.writeFile(target, content);
-    await handOver(call, target);
+    await handOver(call, target, user);
     const digestAfter = sha256(Buffer.from(content));
     await audit(call, { op, path: rel, allowed: true, bytes, digestBefore, digestAfter });
     return { path: rel, bytes, digestBefore: digestBefore ?? null, digestAfter };

@@ -18,6 +18,7 @@ import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { testStack } from '../helpers/stack';
 import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
+import { taskSandboxUser } from '../../host/workspace';
 
 const REAL_KEY = 'sk-real-upstream-key-never-in-the-sandbox';
 
@@ -69,6 +70,7 @@ describe('model gateway', function () {
     const runCommand = createCommandRunner({
       db: testStack().database.db,
       sandbox: DEFAULT_SANDBOX_CONFIG,
+      sandboxUser: taskSandboxUser(testStack().home, DEFAULT_SANDBOX_CONFIG),
       warn: () => undefined,
     });
     return runCommand({

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { LEASE_FILE } from '../../host/sandbox/uid-leases';
 import { uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { assertHostDirUnchanged, hostDir, sandboxTask, type SandboxTask } from './escape-helpers';
@@ -154,7 +155,7 @@ describe('sandbox escapes: commands reaching out', function () {
       assert.ok(!pids.includes(process.pid) || process.pid < 10, 'the worker is not in the sandbox pid namespace');
       assert.ok(pids.length < 10, `only the sandbox's own processes are visible: ${pids.join(' ')}`);
       const who = await t.run(['id', '-u']);
-      assert.equal(who.outputTail.trim(), String(t.config.uid), 'the command runs as the unprivileged sandbox user');
+      assert.equal(who.outputTail.trim(), String(t.uid), "the command runs as the task's unprivileged sandbox user");
     } finally {
       delete process.env.ARBITER_TEST_SECRET;
     }
@@ -229,7 +230,11 @@ describe('sandbox escapes: commands reaching out', function () {
       path.join(t.repo, name),
     ])
       assert.equal(existsSync(p), false, `${p} was not created`);
-    assert.equal(readdirSync(path.dirname(t.tree)).sort().join(','), 'git,tree', 'nothing appeared beside the tree');
+    assert.deepEqual(
+      readdirSync(path.dirname(t.tree)).sort(),
+      ['git', LEASE_FILE, 'tree'],
+      'nothing appeared beside the tree (and its uid lease)',
+    );
     assertHostDirUnchanged(h);
   });
 });

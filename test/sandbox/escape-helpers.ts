@@ -13,6 +13,7 @@ import { createActivities } from '../../activities';
 import { createCommandRunner, type CommandResult } from '../../host/sandbox/commands';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../../host/sandbox/config';
 import { createFileTools } from '../../host/sandbox/file-tools';
+import { taskSandboxUser } from '../../host/workspace';
 import { sandboxEvents } from '../../db/schema';
 import type { PreparedWorkspace } from '../../domain/activity-io';
 import { PolicyViolationError } from '../../domain/errors';
@@ -115,6 +116,8 @@ export interface SandboxTask {
   gitDir: string;
   baseCommit: string;
   config: SandboxConfig;
+  /** The unprivileged uid (and gid) this task's commands run as. */
+  uid: number;
   tools: ReturnType<typeof createFileTools>;
   activities: ReturnType<typeof createActivities>;
   env: MockActivityEnvironment;
@@ -146,9 +149,11 @@ export async function sandboxTask(
   const taskId = uniqueId('task');
   const repo = options.repo ?? makeRepo(options.files);
   const ws = (await env.run(activities.prepareWorkspace, { tenantId, taskId, repoPath: repo })) as PreparedWorkspace;
-  const tools = createFileTools({ db, sandbox: config });
+  const sandboxUser = taskSandboxUser(home, config);
+  const user = await sandboxUser({ tenantId, taskId });
+  const tools = createFileTools({ db, sandbox: config, sandboxUser });
   const warnings: string[] = [];
-  const runCommand = createCommandRunner({ db, sandbox: config, warn: (m) => warnings.push(m) });
+  const runCommand = createCommandRunner({ db, sandbox: config, sandboxUser, warn: (m) => warnings.push(m) });
 
   const events = (afterId = 0) =>
     db
@@ -166,6 +171,7 @@ export async function sandboxTask(
     gitDir: path.join(path.dirname(ws.workspacePath), 'git'),
     baseCommit: ws.baseCommit,
     config,
+    uid: user.uid,
     tools,
     activities,
     env,

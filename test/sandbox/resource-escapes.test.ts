@@ -146,6 +146,33 @@ describe('sandbox escapes: resources and policy', function () {
       assert.match(row.reason ?? '', /workspace grew past 52428800 bytes/);
     });
 
+    // Sparse files take no disk, so a disk-usage quota never sees them, yet every copy of the workspace (the snapshot
+    // git reads, each gate's fresh checkout) writes their full length; each stays under RLIMIT_FSIZE. Hardlinks, which
+    // a checkout writes once per name, likewise. Tiny files are the opposite: whole blocks on disk for a byte each.
+    // (The first three passed the quota when it measured disk usage alone.)
+    for (const [attack, script] of [
+      ['sparse files', 'for i in $(seq 1 200); do truncate -s 15M s$i || exit 1; done; sleep 5'],
+      [
+        'seek-and-write sparse files',
+        'for i in $(seq 1 200); do dd if=/dev/zero of=d$i bs=1 count=1 seek=15M 2>/dev/null || exit 1; done; sleep 5',
+      ],
+      [
+        'hardlinks of one file',
+        'head -c 8388608 /dev/zero > big; for i in $(seq 1 200); do ln big l$i || exit 1; done; sleep 5',
+      ],
+      ['tiny files', 'i=0; while [ $i -lt 100000 ]; do echo > t$i || exit 1; i=$((i+1)); done; sleep 5'],
+    ])
+      it(`${attack}, each under the file-size limit: killed at the workspace quota`, async () => {
+        const run = await d.run(['sh', '-c', script], { allowShell: true, timeoutMs: 10_000 });
+        assert.match(
+          run.killedReason ?? '',
+          /workspace grew past 52428800 bytes/,
+          `${run.killedReason} ${run.outputTail}`,
+        );
+        assert.equal(run.timedOut, false);
+        await d.commandRow(run);
+      });
+
     it('one file over RLIMIT_FSIZE: the writer gets SIGXFSZ and the file stops at the limit', async () => {
       const run = await d.run(['dd', 'if=/dev/zero', 'of=big.bin', 'bs=1M', 'count=200'], { timeoutMs: 10_000 });
       assert.equal(run.exitCode, 128 + 25, `dd dies of SIGXFSZ: ${run.outputTail}`);

@@ -67,6 +67,25 @@ describe('worker config', () => {
     assert.equal(loadWorkerConfig({ ARBITER_HOME: '/abs/home' }, '/srv').home, '/abs/home');
   });
 
+  it('reads the sandbox uid range, refuses a bad one, and refuses the single-uid variables it replaced', () => {
+    assert.deepEqual(loadWorkerConfig({ ARBITER_SANDBOX_UID_RANGE: '300000-300099' }).sandbox.uids, {
+      first: 300000,
+      last: 300099,
+    });
+    for (const bad of ['300000', '300099-300000', '0-10', '100-200', '2147483000-2147483648', 'a-b'])
+      assert.throws(
+        () => loadWorkerConfig({ ARBITER_SANDBOX_UID_RANGE: bad }),
+        (e: unknown) => e instanceof ConfigError && /ARBITER_SANDBOX_UID_RANGE/.test(e.message),
+        bad,
+      );
+    for (const old of ['ARBITER_SANDBOX_UID', 'ARBITER_SANDBOX_GID'])
+      assert.throws(
+        () => loadWorkerConfig({ [old]: '65534' }),
+        (e: unknown) => e instanceof ConfigError && e.message.includes(`${old}: replaced by ARBITER_SANDBOX_UID_RANGE`),
+        old,
+      );
+  });
+
   it('turns TLS on for an API key and reads boolean flags strictly', () => {
     assert.equal(loadWorkerConfig({ TEMPORAL_API_KEY: API_KEY }).temporal.tls, true);
     assert.equal(loadWorkerConfig({ TEMPORAL_TLS: '1' }).temporal.tls, true);

@@ -17,7 +17,7 @@ import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot } from '../../client/paths';
 import { upsertAgent } from '../../db/agents';
 import { agentOutcomes, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
-import type { ConversationLimits, ModelReply, ValidateSpecResult } from '../../domain/activity-io';
+import type { ConversationLimits, ModelReply, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
 import { AGENT_TOOL_NAMES } from '../../domain/agent-tools';
 import type { TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
@@ -341,9 +341,10 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const tenant = uniqueId('tenant');
     const agent = await addOpenAIAgent(tenant, fake);
     const ref = { tenantId: tenant, taskId: uniqueId('task') };
-    const workspacePath = tempDir('arbiter-openai-ws-');
     const env = new MockActivityEnvironment(undefined, { logger: SILENT_LOGGER });
     const a = createActivities(testActivityDeps());
+    // A prepared workspace: file tools write only for a task that holds its sandbox uid.
+    const { workspacePath }: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath: makeRepo() });
     const { spec }: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
     const conversationId = `${tenant}/${ref.taskId}/1`;
     const limits: ConversationLimits = await env.run(a.startConversation, {
@@ -388,6 +389,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       [1, 2],
     );
     assertWellFormed(await transcript(ref), 2);
+    await env.run(a.releaseWorkspace, ref);
   });
 
   describe('limits', () => {
