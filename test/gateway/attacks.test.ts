@@ -5,6 +5,7 @@
  * or the proxy reach other hosts, flooding a link the sandbox stops reading, and putting
  * control characters in what the audit and the verdict quote.
  */
+import { taskSandboxUser } from '../../host/workspace';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -168,6 +169,7 @@ describe('attacks on the model gateway', function () {
     const runCommand = createCommandRunner({
       db: testStack().database.db,
       sandbox: DEFAULT_SANDBOX_CONFIG,
+      sandboxUser: taskSandboxUser(testStack().home, DEFAULT_SANDBOX_CONFIG),
       warn: () => undefined,
     });
     return runCommand({
