@@ -21,7 +21,6 @@ const TABLES = [
   'agents',
   'routing_decisions',
   'gate_results',
-  'model_calls',
   'waivers',
   'verdicts',
   'provenance_events',

@@ -5,6 +5,8 @@
  * or the proxy reach other hosts, flooding a link the sandbox stops reading, and putting
  * control characters in what the audit and the verdict quote.
  */
+import { openGatewayBridge } from '../../host/gateway/bridge';
+import { dataFrames, encodeFrame, FRAME } from '../../host/gateway/inside/mux';
 import { taskSandboxUser } from '../../host/workspace';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
@@ -262,39 +264,37 @@ describe('attacks on the model gateway', function () {
     );
   });
 
-  it('stops reading a sandbox that took its link and stopped reading it', async () => {
+  it("cannot take its relay's link: pidfd_getfd is refused", async () => {
     const session = await gateway.openSession(identity(), grant());
-    // The agent takes the relay's fd 4 (pidfd_getfd: same user), stops the relay, and floods
-    // the link with requests whose refusals echo 8 KB each, never reading a byte back.
     const py = `
-import ctypes, os, signal, socket, struct, time
+import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
-ppid = os.getppid()
-fd = libc.syscall(438, libc.syscall(434, ppid, 0), 4, 0)
-print('FD', fd, ctypes.get_errno(), flush=True)
-os.kill(ppid, signal.SIGSTOP)
-s = socket.socket(fileno=fd)
-s.settimeout(3)
-frame = lambda t, i, p=b'': struct.pack('>BII', t, i, len(p)) + p
-data = ('GET http://' + 'h' * 8000 + '.example/ HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n').encode() * 2000
-try:
-    s.sendall(frame(1, 900))
-    for at in range(0, len(data), 1 << 20):
-        s.sendall(frame(2, 900, data[at:at + (1 << 20)]))
-    print('SENT ALL', flush=True)
-except socket.timeout:
-    print('BLOCKED', flush=True)
-time.sleep(1)
-os.kill(ppid, signal.SIGKILL)
+pidfd = libc.syscall(434, os.getppid(), 0)
+fd = libc.syscall(438, pidfd, 4, 0)
+print('PIDFD', pidfd, 'FD', fd, ctypes.get_errno(), flush=True)
 `;
     const run = await inSandbox(session, ['python3', '-c', py]);
-    assert.match(run.outputTail, /FD [1-9]/, run.outputTail);
+    assert.match(run.outputTail, /PIDFD [0-9]+ FD -1 1\b/, run.outputTail);
+  });
+
+  it('stops reading a link whose sandbox floods it and never reads back', async () => {
+    const session = await gateway.openSession(identity(), grant());
+    // As if the agent held the link itself: requests whose refusals echo 8 KB each, never read.
+    const bridge = await openGatewayBridge(gateway.socketPath, session.id);
+    const link = bridge.childEnd;
+    link.pause();
+    const data = Buffer.from(`GET http://${'h'.repeat(8000)}.example/ HTTP/1.1\r\nhost: x\r\n\r\n`.repeat(2000));
+    link.write(encodeFrame(FRAME.open, 900));
+    for (const frame of dataFrames(900, data)) link.write(frame);
     let served = -1;
     for (let now = (await gatewayEvents(session.identity.runId)).length; now !== served;) {
       served = now;
       await new Promise((r) => setTimeout(r, 1500));
       now = (await gatewayEvents(session.identity.runId)).length;
     }
+    link.destroy();
+    bridge.close();
+    assert.ok(served > 0, 'the flood reached the gateway');
     assert.ok(served < 1000, `the gateway answered ${served} of 2000 requests nobody read`);
   });
 
