@@ -5,7 +5,7 @@
  * (test/agents); the others are written from their documentation and marked `tested: false`.
  * Values may use `{gateway:<upstream>}`, `{token}` and `{home}`; argv may use `{prompt}`.
  */
-import type { AgentPresetName } from './agent-presets';
+import type { AgentPresetName } from './agent-preset-types';
 import { aider, geminiCli, miniSweAgent, opencode } from './agent-preset-documented';
 import { GATEWAY_DIRECT, modelArgs, parentDir, type PresetDefinition } from './agent-preset-types';
 

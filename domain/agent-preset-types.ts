@@ -3,7 +3,11 @@
  * domain/ has no node:path).
  */
 import type { CommandConfig } from './agent';
-import type { AgentPresetName } from './agent-presets';
+
+/** Every preset, by the name `agents add --preset` takes. */
+export const AGENT_PRESETS = ['claude-code', 'codex', 'aider', 'opencode', 'gemini-cli', 'mini-swe-agent'] as const;
+/** A preset name. */
+export type AgentPresetName = (typeof AGENT_PRESETS)[number];
 
 /** What a definition produces for one registration. */
 export type PresetCommand = Pick<CommandConfig, 'argv' | 'promptVia' | 'env' | 'homeFiles'>;
@@ -22,7 +26,7 @@ export interface PresetDefinition {
   defaultModel?: string;
   modelRequired: boolean;
   modelExample: string;
-  /** Run end to end in the sandbox against the fake models by test/agents. */
+  /** Run end to end through the lifecycle against the fake models (test/gateway/real-agents). */
   tested: boolean;
   /** Host folders the installed binary needs at run time, bound read-only at the same path. */
   toolDirsFor: (binary: string) => string[];

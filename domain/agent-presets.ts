@@ -15,13 +15,11 @@ import {
   type GatewayProtocol,
 } from './agent';
 import { PRESET_DEFINITIONS, type PresetDefinition } from './agent-preset-defs';
+import { AGENT_PRESETS, type AgentPresetName } from './agent-preset-types';
 
 export { parentDir, type PresetDefinition } from './agent-preset-defs';
 
-/** Every preset, by the name `agents add --preset` takes. */
-export const AGENT_PRESETS = ['claude-code', 'codex', 'aider', 'opencode', 'gemini-cli', 'mini-swe-agent'] as const;
-/** A preset name. */
-export type AgentPresetName = (typeof AGENT_PRESETS)[number];
+export { AGENT_PRESETS, type AgentPresetName } from './agent-preset-types';
 
 /** What an operator may choose when registering a preset; everything else is the preset's. */
 export const PresetOptionsSchema = z
