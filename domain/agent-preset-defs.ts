@@ -2,7 +2,7 @@
  * The six CLIs Arbiter knows how to drive, each as its documented non-interactive use: what to
  * run, how the prompt reaches it, what to turn off, and where it finds its model. Claude Code
  * and Codex CLI are proven end to end against the fake model servers in the sandbox
- * (test/agents); the others are written from their documentation and marked `tested: false`.
+ * (test/gateway/real-agents); the others are written from their documentation and marked `tested: false`.
  * Values may use `{gateway:<upstream>}`, `{token}` and `{home}`; argv may use `{prompt}`.
  */
 import type { AgentPresetName } from './agent-preset-types';

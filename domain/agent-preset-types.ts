@@ -46,8 +46,8 @@ export const modelArgs = (flag: string, model: string | undefined) => (model ? [
 export const LITELLM_OFFLINE = { LITELLM_LOCAL_MODEL_COST_MAP: 'True' };
 
 /**
- * The gateway is on loopback inside the sandbox while HTTP(S)_PROXY points at the relay: both
- * Claude Code and Codex send even loopback requests through the proxy unless NO_PROXY says
- * otherwise (seen in test/agents), so every preset says so itself.
+ * HTTP(S)_PROXY points at the relay too, which serves a model call sent through it as well;
+ * calling the relay directly is one hop less, and both Claude Code and Codex would send even
+ * loopback requests through the proxy unless NO_PROXY says otherwise.
  */
 export const GATEWAY_DIRECT = { NO_PROXY: '127.0.0.1,localhost' };
