@@ -5,9 +5,9 @@
  * or the proxy reach other hosts, flooding a link the sandbox stops reading, and putting
  * control characters in what the audit and the verdict quote.
  */
+import { runBehindGateway } from './helpers';
 import { openGatewayBridge } from '../../host/gateway/bridge';
 import { dataFrames, encodeFrame, FRAME } from '../../host/gateway/inside/mux';
-import { taskSandboxUser } from '../../host/workspace';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,8 +17,6 @@ import { modelCallsOf } from '../../db/model-calls';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
 import { gatewayUrl } from '../../host/gateway/launch';
 import type { GatewaySession, SessionGrant, SessionIdentity } from '../../host/gateway/session';
-import { createCommandRunner } from '../../host/sandbox/commands';
-import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
 import { testStack } from '../helpers/stack';
 import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
 
@@ -167,25 +165,11 @@ describe('attacks on the model gateway', function () {
     purpose,
   });
 
-  async function inSandbox(session: GatewaySession, argv: string[], timeoutMs = 30_000) {
-    const runCommand = createCommandRunner({
-      db: testStack().database.db,
-      sandbox: DEFAULT_SANDBOX_CONFIG,
-      sandboxUser: taskSandboxUser(testStack().home, DEFAULT_SANDBOX_CONFIG),
-      warn: () => undefined,
-    });
-    return runCommand({
-      tenantId: t.tenantId,
-      taskId: t.taskId,
-      workspacePath: t.tree,
-      argv,
-      policy: { allowShell: true },
+  const inSandbox = (session: GatewaySession, argv: string[], timeoutMs = 30_000) =>
+    runBehindGateway(t, gateway, session, argv, {
       timeoutMs,
-      purpose: session.identity.purpose === 'setup' ? 'setup' : 'agent',
       env: { GW: gatewayUrl('x').replace(/\/x$/, ''), TOKEN: session.token },
-      gateway: { socketPath: gateway.socketPath, session },
     });
-  }
 
   const gatewayEvents = async (runId: string) =>
     (

@@ -5,6 +5,7 @@
  * (wrong token, a path the protocol does not allow, any other host through the proxy) are
  * audited; a budget overrun stops the command with the reason.
  */
+import { runBehindGateway } from './helpers';
 import assert from 'node:assert/strict';
 import { and, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
@@ -13,12 +14,9 @@ import { startModelGateway, type ModelGateway } from '../../host/gateway/server'
 import { expandPlaceholders } from '../../domain/agent-placeholders';
 import { placeholderValues } from '../../host/gateway/launch';
 import type { GatewaySession, SessionGrant } from '../../host/gateway/session';
-import { createCommandRunner } from '../../host/sandbox/commands';
-import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { testStack } from '../helpers/stack';
 import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
-import { taskSandboxUser } from '../../host/workspace';
 
 const REAL_KEY = 'sk-real-upstream-key-never-in-the-sandbox';
 
@@ -66,29 +64,14 @@ describe('model gateway', function () {
     budgets,
   });
 
-  async function runThroughGateway(session: GatewaySession, argv: string[], env: Record<string, string> = {}) {
-    const runCommand = createCommandRunner({
-      db: testStack().database.db,
-      sandbox: DEFAULT_SANDBOX_CONFIG,
-      sandboxUser: taskSandboxUser(testStack().home, DEFAULT_SANDBOX_CONFIG),
-      warn: () => undefined,
-    });
-    return runCommand({
-      tenantId: t.tenantId,
-      taskId: t.taskId,
-      workspacePath: t.tree,
-      argv,
-      policy: { allowShell: true },
-      timeoutMs: 20_000,
-      purpose: 'agent',
+  const runThroughGateway = (session: GatewaySession, argv: string[], env: Record<string, string> = {}) =>
+    runBehindGateway(t, gateway, session, argv, {
       env: {
         OPENAI_BASE_URL: expandPlaceholders('{gateway:model}', placeholderValues(session.token)),
         OPENAI_API_KEY: session.token,
         ...env,
       },
-      gateway: { socketPath: gateway.socketPath, session },
     });
-  }
 
   const identity = (runId: string) => ({
     tenantId: t.tenantId,

@@ -6,6 +6,7 @@
  */
 import { callId, inputJson, type OfferedTool } from './script';
 import type { ProtocolModule } from './protocol';
+import { openaiError } from './protocol';
 
 function usageOf(u: { input: number; output: number }) {
   return { prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output };
@@ -63,11 +64,5 @@ export const openaiChat: ProtocolModule = {
     sse.raw('[DONE]');
     sse.end();
   },
-  error: (status, message) => ({
-    error: {
-      message,
-      type: status === 401 ? 'invalid_request_error' : 'server_error',
-      code: status === 401 ? 'invalid_api_key' : null,
-    },
-  }),
+  error: openaiError,
 };

@@ -6,6 +6,7 @@
  */
 import { callId, inputJson, type OfferedTool, type ScriptedReply, type ScriptedUsage } from './script';
 import type { ProtocolModule, Sse } from './protocol';
+import { openaiError } from './protocol';
 
 const MODEL_ITEMS = new Set(['function_call', 'custom_tool_call', 'reasoning', 'local_shell_call', 'web_search_call']);
 
@@ -150,11 +151,5 @@ export const openaiResponses: ProtocolModule = {
     });
     sse.end();
   },
-  error: (status, message) => ({
-    error: {
-      message,
-      type: status === 401 ? 'invalid_request_error' : 'server_error',
-      code: status === 401 ? 'invalid_api_key' : null,
-    },
-  }),
+  error: openaiError,
 };

@@ -43,3 +43,14 @@ export interface ProtocolModule {
   /** The protocol's error body. */
   error(status: number, message: string): unknown;
 }
+
+/** The error body both OpenAI protocols send. */
+export function openaiError(status: number, message: string) {
+  return {
+    error: {
+      message,
+      type: status === 401 ? 'invalid_request_error' : 'server_error',
+      code: status === 401 ? 'invalid_api_key' : null,
+    },
+  };
+}

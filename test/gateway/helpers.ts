@@ -1,0 +1,35 @@
+/** Running one command in a task's real sandbox behind a real gateway session, as an agent's would run. */
+import { createCommandRunner, type CommandResult } from '../../host/sandbox/commands';
+import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
+import type { ModelGateway } from '../../host/gateway/server';
+import type { GatewaySession } from '../../host/gateway/session';
+import { taskSandboxUser } from '../../host/workspace';
+import { testStack } from '../helpers/stack';
+import type { SandboxTask } from '../sandbox/escape-helpers';
+
+/** Runs `argv` in `t`'s workspace linked to `gateway` as `session`, with `env` added. */
+export function runBehindGateway(
+  t: SandboxTask,
+  gateway: ModelGateway,
+  session: GatewaySession,
+  argv: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CommandResult> {
+  const runCommand = createCommandRunner({
+    db: testStack().database.db,
+    sandbox: DEFAULT_SANDBOX_CONFIG,
+    sandboxUser: taskSandboxUser(testStack().home, DEFAULT_SANDBOX_CONFIG),
+    warn: () => undefined,
+  });
+  return runCommand({
+    tenantId: t.tenantId,
+    taskId: t.taskId,
+    workspacePath: t.tree,
+    argv,
+    policy: { allowShell: true },
+    timeoutMs: options.timeoutMs ?? 20_000,
+    purpose: session.identity.purpose === 'setup' ? 'setup' : 'agent',
+    env: options.env,
+    gateway: { socketPath: gateway.socketPath, session },
+  });
+}
