@@ -4,9 +4,9 @@
  * root-hook plugin, and ends with the plain summary line `N passed, N failed` that CI reads.
  * Arguments, if any, are file filters (substrings of the test file path).
  *
- * Suites under a pure folder (PURE_DIRS: no Temporal, no database — domain logic, and the real
- * agent CLIs against fake models) need no stack: when every selected file is in one, the stack
- * is not started and only the temp-folder cleanup runs as a root hook, so
+ * Suites under a pure folder (PURE_DIRS: no Temporal, no database — domain logic, the real agent
+ * CLIs against fake models, replaying recorded histories) need no stack: when every selected file
+ * is in one, the stack is not started and only the temp-folder cleanup runs as a root hook, so
  * `node scripts/run-tests.js test/domain` takes seconds.
  */
 'use strict';
@@ -17,7 +17,7 @@ const Mocha = require('mocha');
 const ROOT = path.resolve(__dirname, '..');
 const TEST_DIR = path.join(ROOT, 'lib', 'test');
 /** Test folders (under lib/test) whose suites must never use the stack (testStack, testActivityDeps). */
-const PURE_DIRS = ['domain', 'agents'].map((d) => path.join(TEST_DIR, d) + path.sep);
+const PURE_DIRS = ['domain', 'agents', 'replay'].map((d) => path.join(TEST_DIR, d) + path.sep);
 
 function findTests(dir) {
   if (!fs.existsSync(dir)) return [];

@@ -1,0 +1,69 @@
+/**
+ * Every committed history (test/fixtures/histories/<set>/<path>.json) replays against the
+ * current workflow code: a change that would break tasks left open by an earlier release fails
+ * here, naming the fixture. Needs no Temporal server and no database.
+ */
+import assert from 'node:assert/strict';
+import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { SILENT_LOGGER } from '../../workers/logger';
+import { workflowsPath } from '../../workers/worker';
+import { fixtureSets, LIFECYCLE_PATHS, readFixtureSet, type HistoryFixture } from './history-fixtures';
+
+const bundle = (workflowsPath: string) => bundleWorkflowCode({ workflowsPath, logger: SILENT_LOGGER });
+
+/** Replays `fixtures` with `workflowBundle`; returns each fixture's failure by `<set>/<path>`. */
+async function replayAll(workflowBundle: WorkflowBundle, fixtures: HistoryFixture[]): Promise<Map<string, Error>> {
+  const byId = new Map(fixtures.map((f) => [f.workflowId, `${f.set}/${f.path}`]));
+  const failures = new Map<string, Error>();
+  const histories = fixtures.map(({ workflowId, history }) => ({ workflowId, history }));
+  for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) {
+    if (result.error) failures.set(byId.get(result.workflowId) ?? result.workflowId, result.error);
+  }
+  return failures;
+}
+
+describe('replaying recorded histories', function () {
+  this.timeout(120_000);
+  const sets = fixtureSets();
+  let current: WorkflowBundle;
+
+  before(async () => {
+    try {
+      // The negative case's nondeterminism warning is expected: keep core's logs off the console.
+      Runtime.install({ logger: SILENT_LOGGER, telemetryOptions: { logging: { forward: {} } } });
+    } catch {
+      // run beside the stack's suites, whose runtime (and log file) is installed already
+    }
+    current = await bundle(workflowsPath());
+  });
+
+  it('has the v1 set: histories of tasks left open by the release before any replay test', () => {
+    assert.ok(sets.includes('v1'), `sets: ${sets.join(', ')}`);
+  });
+
+  for (const set of sets) {
+    it(`set ${set} covers every lifecycle path`, () => {
+      const recorded = readFixtureSet(set).map((f) => f.path);
+      assert.deepEqual(
+        LIFECYCLE_PATHS.filter((p) => !recorded.includes(p)),
+        [],
+        `missing fixtures in ${set}`,
+      );
+    });
+
+    it(`set ${set} replays against the current workflow code`, async () => {
+      const failures = await replayAll(current, readFixtureSet(set));
+      const report = [...failures].map(([name, err]) => `${name}: ${err.name}: ${err.message}`);
+      assert.deepEqual(report, [], 'nondeterminism');
+    });
+  }
+
+  it('fails, naming the fixture, when the workflow schedules a different command', async () => {
+    const altered = await bundle(require.resolve('./altered-workflow'));
+    const fixtures = readFixtureSet('v1').filter((f) => f.path === 'completed');
+    const failures = await replayAll(altered, fixtures);
+    assert.deepEqual([...failures.keys()], ['v1/completed']);
+    assert.ok(failures.get('v1/completed') instanceof DeterminismViolationError, String(failures.get('v1/completed')));
+  });
+});
