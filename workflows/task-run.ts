@@ -40,6 +40,7 @@ export class TaskRun implements WaiverTask {
   private modelUsage: Usage = { tokens: 0, costUsd: 0 };
   private routedKind = '';
   private workspacesBuilt = 0;
+  private lostHosts: string[] = [];
   private policy: TrustedPolicy | undefined;
   private resolvedRepo: ResolvedRepo | undefined;
   /** Takes waiver approvals and rejections for this task. */
@@ -135,8 +136,15 @@ export class TaskRun implements WaiverTask {
     this.routedKind = decision.agentKind;
   }
 
+  /** Host queues that held an earlier workspace of this task, given up when the task moved on. */
+  get abandonedHosts(): readonly string[] {
+    return this.lostHosts;
+  }
+
   /** Records a freshly prepared workspace; each one counts as a new attempt. */
   recordWorkspace(ws: { baseCommit: string; hostQueue: string }): void {
+    const before = this.current.workspace?.hostQueue;
+    if (before && before !== ws.hostQueue && !this.lostHosts.includes(before)) this.lostHosts.push(before);
     this.current.workspace = { baseCommit: ws.baseCommit, hostQueue: ws.hostQueue };
     this.workspacesBuilt += 1;
   }

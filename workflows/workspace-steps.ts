@@ -3,7 +3,7 @@
  * disappears (its queue stops answering), the workspace is rebuilt on whichever worker takes
  * the task next and the agent runs again, so the task continues instead of failing.
  */
-import { CancellationScope, log } from '@temporalio/workflow';
+import { CancellationScope, log, patched } from '@temporalio/workflow';
 import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { ACCEPTANCE_GATE_PREFIX } from '../domain/gate-names';
@@ -208,13 +208,29 @@ export async function recordVerdict(
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
 }
 
-/** Best effort, after the task has ended: deleted when it completed, retained for inspection otherwise. */
+/** Best effort: `keep` marks it for the retention sweep, otherwise it is deleted (with its sandbox uid lease). */
+async function releaseOn(task: TaskRun, hostQueue: string, hostLossTimeout: string, keep: boolean): Promise<void> {
+  const { tenantId, taskId } = task.input;
+  await CancellationScope.nonCancellable(() =>
+    onHost(hostQueue, hostLossTimeout).releaseWorkspace({ tenantId, taskId, keep }),
+  ).catch((err: Error) => log.warn('workspace not released', { hostQueue, error: err.message }));
+}
+
+/** Since this patch, a workspace left on a host given up as lost is marked for that host's retention sweep. */
+const RELEASE_ABANDONED_WORKSPACES = 'release-abandoned-workspaces';
+
+/**
+ * Best effort, after the task has ended: deleted when it completed, retained for inspection
+ * otherwise. A workspace left behind on a lost host has no retention marker, so that host's
+ * sweep would never remove it (nor free its sandbox uid) if the host comes back: it is marked
+ * too, waiting for the host no longer than the task's host-loss timeout.
+ */
 export async function releaseWorkspace(task: TaskRun): Promise<void> {
   const ws = task.snapshot.workspace;
   if (!ws) return;
-  const { tenantId, taskId } = task.input;
-  const keep = task.state !== 'COMPLETED';
-  await CancellationScope.nonCancellable(() =>
-    onHost(ws.hostQueue, '1m').releaseWorkspace({ tenantId, taskId, keep }),
-  ).catch((err: Error) => log.warn('workspace not released', { error: err.message }));
+  await releaseOn(task, ws.hostQueue, '1m', task.state !== 'COMPLETED');
+  const abandoned = task.abandonedHosts.filter((q) => q !== ws.hostQueue);
+  if (abandoned.length === 0 || !patched(RELEASE_ABANDONED_WORKSPACES)) return;
+  const timeout = `${task.input.hostLossTimeoutSeconds}s`;
+  await Promise.all(abandoned.map((q) => releaseOn(task, q, timeout, true)));
 }

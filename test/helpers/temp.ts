@@ -3,7 +3,7 @@
  * `removeTempDirs` in their afterAll), so a run leaves nothing `arbiter-*` in the temp dir.
  * This module imports nothing of the stack, so pure suites can use it without starting one.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -12,6 +12,13 @@ const created: string[] = [];
 /** A fresh folder `<tmpdir>/<prefix>XXXXXX`, registered for removal at the end of the run. */
 export function tempDir(prefix = 'arbiter-test-'): string {
   return trackTempDir(mkdtempSync(path.join(os.tmpdir(), prefix)));
+}
+
+/** A {@link tempDir} the sandbox user can traverse (mkdtemp makes them owner-only): a worker's ARBITER_HOME. */
+export function traversableTempDir(prefix: string): string {
+  const dir = tempDir(prefix);
+  chmodSync(dir, 0o711);
+  return dir;
 }
 
 /** Registers a folder made elsewhere (e.g. by the code under test) for removal at the end of the run. */

@@ -9,7 +9,6 @@
  * so the fixtures stay small.
  */
 import assert from 'node:assert/strict';
-import { chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { upsertAgent } from '../../db/agents';
@@ -20,7 +19,7 @@ import { signedApproval, taskAwaitingWaiver } from '../helpers/approvers';
 import { startFakeOpenAI } from '../helpers/fake-openai';
 import { goodTaskInput, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
-import { tempDir } from '../helpers/temp';
+import { traversableTempDir } from '../helpers/temp';
 import { waitForState } from '../helpers/wait';
 import { recordingDir, writeHistoryFixture, type LifecyclePath } from '../replay/history-fixtures';
 
@@ -91,11 +90,7 @@ const SLOW_GATE = { name: 'slow', argv: ['sh', '-c', 'sleep 30'] };
   it('host lost (the workspace host stops, another rebuilds it)', async () => {
     const stack = testStack();
     const taskQueue = uniqueId('record-lost-host');
-    const homes = ['arbiter-host-a-', 'arbiter-host-b-'].map((p) => {
-      const dir = tempDir(p);
-      chmodSync(dir, 0o711); // the sandbox user must traverse it
-      return dir;
-    });
+    const homes = ['arbiter-host-a-', 'arbiter-host-b-'].map(traversableTempDir);
     const client = await ArbiterClient.connect(
       { address: stack.address, namespace: 'default', tls: false },
       { taskQueue },
