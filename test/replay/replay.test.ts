@@ -59,6 +59,15 @@ describe('replaying recorded histories', function () {
     });
   }
 
+  it('set v2 took the patched branch: its host-lost run records the release-abandoned-workspaces patch', () => {
+    const [lost] = readFixtureSet('v2').filter((f) => f.path === 'host-lost');
+    const patches = (lost.history.events ?? [])
+      .map((e) => e.markerRecordedEventAttributes)
+      .filter((m) => m?.markerName === 'core_patch')
+      .map((m) => Buffer.from(m!.details!['patch-data'].payloads![0].data!).toString('utf8'));
+    assert.deepEqual(patches, ['{"id":"release-abandoned-workspaces","deprecated":false}']);
+  });
+
   it('fails, naming the fixture, when the workflow schedules a different command', async () => {
     const altered = await bundle(require.resolve('./altered-workflow'));
     const fixtures = readFixtureSet('v1').filter((f) => f.path === 'completed');
