@@ -39,7 +39,7 @@ async function submitAndRecord(name: LifecyclePath, input: TaskInput & TaskRef):
   return record(name, input);
 }
 
-/** A gate that runs until it is stopped, so a test can act while the task is in VERIFYING. */
+/** A gate slow enough (10 s) to act on while the task is in VERIFYING. */
 const SLOW_GATE = { name: 'slow', argv: ['sh', '-c', 'sleep 10'] };
 
 (recording ? describe : describe.skip)('record replay fixtures (ARBITER_RECORD_HISTORIES=1)', function () {
