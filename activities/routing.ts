@@ -10,7 +10,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { RouteTaskInput, type RoutingDecision } from '../domain/activity-io';
-import { canHandleTaskType } from '../domain/agent';
+import { agentRunSeconds, canHandleTaskType } from '../domain/agent';
 import { AgentsBusyError, NoCapableAgentError, RecordMismatchError } from '../domain/errors';
 import { hashSeed, thompsonChoose } from '../domain/bandit';
 import { armStats } from '../db/agent-stats';
@@ -109,10 +109,11 @@ async function recordedDecision(db: DbExecutor, input: Input, runId: string): Pr
       'routing decision',
       `run ${runId} was routed to '${row.agentId}', not the requested '${input.agentHint}'`,
     );
-  const kind = (await listAgents(db, { tenantId })).find((a) => a.id === row.agentId)?.kind ?? 'unknown';
+  const agent = (await listAgents(db, { tenantId })).find((a) => a.id === row.agentId);
   return {
     agentId: row.agentId,
-    agentKind: kind,
+    agentKind: agent?.kind ?? 'unknown',
+    maxRunSeconds: agent && agentRunSeconds(agent.kind, agent.config),
     reason: row.reason,
     exploration: row.exploration,
     candidates: row.candidates,
@@ -157,9 +158,11 @@ export function createRoutingActivities({ db }: ActivityDeps) {
           exploration,
           candidates: recorded,
         });
+        const agent = agents.find((a) => a.id === chosen.agentId);
         return {
           agentId: chosen.agentId,
-          agentKind: agents.find((a) => a.id === chosen.agentId)?.kind ?? 'unknown',
+          agentKind: agent?.kind ?? 'unknown',
+          maxRunSeconds: agent && agentRunSeconds(agent.kind, agent.config),
           reason,
           exploration,
           candidates: recorded,
