@@ -19,6 +19,7 @@ import type { DbExecutor } from '../db/client';
 import { routingDecisions } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { withoutClosedRuns } from './capacity';
 import { recordRunEvent } from '../db/provenance';
 import { currentRun } from './run-identity';
 
@@ -121,7 +122,7 @@ async function recordedDecision(db: DbExecutor, input: Input, runId: string): Pr
 }
 
 /** Builds the `routeTask` activity. */
-export function createRoutingActivities({ db }: ActivityDeps) {
+export function createRoutingActivities({ db, runIsOpen }: ActivityDeps) {
   return {
     async routeTask(raw: RouteTaskInput): Promise<RoutingDecision> {
       const input = parseActivityInput(RouteTaskInput, raw);
@@ -131,10 +132,11 @@ export function createRoutingActivities({ db }: ActivityDeps) {
         const previous = await recordedDecision(tx, input, runId);
         if (previous) return previous;
         const agents = await listAgents(tx, { tenantId: input.tenantId });
-        const running = await activeTaskCounts(
+        const counted = await activeTaskCounts(
           tx,
           agents.map((a) => a.id),
         );
+        const running = await withoutClosedRuns(tx, { runIsOpen }, agents, counted);
         const now = new Date();
         const candidates = agents.map((a) => assess(a, input.taskType, running.get(a.id) ?? 0, now));
         let chosen: Candidate;
