@@ -350,7 +350,13 @@ export class DatabaseRejectedError extends ApplicationFailure {
     public readonly sqlState: string,
     reason: string,
   ) {
-    super(...nonRetryable(`the database refused the statement (SQLSTATE ${sqlState}): ${reason}`, DatabaseRejectedError.type, [{ sqlState }]));
+    super(
+      ...nonRetryable(
+        `the database refused the statement (SQLSTATE ${sqlState}): ${reason}`,
+        DatabaseRejectedError.type,
+        [{ sqlState }],
+      ),
+    );
   }
 }
 

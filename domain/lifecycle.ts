@@ -30,7 +30,13 @@ const HAPPY_PATH: TaskState[] = TASK_STATES.slice(0, 10) as TaskState[];
 /** VALIDATING_SPEC may fail too: when infrastructure (not the submitter's input) stopped validation. */
 const MAY_FAIL: TaskState[] = [
   'VALIDATING_SPEC',
-  'ROUTING', 'ROUTED', 'EXECUTING', 'EXECUTION_COMPLETE', 'VERIFYING', 'VERIFIED'];
+  'ROUTING',
+  'ROUTED',
+  'EXECUTING',
+  'EXECUTION_COMPLETE',
+  'VERIFYING',
+  'VERIFIED',
+];
 
 /** True once the task can no longer change. */
 export function isTerminal(state: TaskState): boolean {

@@ -65,9 +65,8 @@ export function onHost(hostQueue: string, hostLossTimeout: string) {
   const base = { taskQueue: hostQueue, scheduleToStartTimeout: hostLossTimeout };
   // A run may take as long as the agent's own limit allows (30 minutes when unknown), plus a reset and a launch.
   const executeAgent = (maxRunSeconds = 1800) =>
-    proxyActivities<ArbiterActivities>(
-      options(`${maxRunSeconds + 600}s`, 3, { ...base, heartbeatTimeout: '30s' }),
-    ).executeAgent;
+    proxyActivities<ArbiterActivities>(options(`${maxRunSeconds + 600}s`, 3, { ...base, heartbeatTimeout: '30s' }))
+      .executeAgent;
   const { measureDiff, checkBudgetAndScope } = proxyActivities<ArbiterActivities>(
     options('5m', 5, { ...base, heartbeatTimeout: '30s' }),
   );

@@ -22,7 +22,15 @@ const HAPPY_PATH: TaskState[] = [
   'VERIFIED',
   'COMPLETED',
 ];
-const MAY_FAIL: TaskState[] = ['VALIDATING_SPEC', 'ROUTING', 'ROUTED', 'EXECUTING', 'EXECUTION_COMPLETE', 'VERIFYING', 'VERIFIED'];
+const MAY_FAIL: TaskState[] = [
+  'VALIDATING_SPEC',
+  'ROUTING',
+  'ROUTED',
+  'EXECUTING',
+  'EXECUTION_COMPLETE',
+  'VERIFYING',
+  'VERIFIED',
+];
 const TERMINALS: TaskState[] = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
 const NON_TERMINALS: TaskState[] = HAPPY_PATH.slice(0, -1);
 

@@ -260,7 +260,7 @@ describe('worker crash while preparing a workspace', function () {
     if (child && child.exitCode === null) child.kill('SIGKILL');
   });
 
-  it('the dead worker\'s prepareWorkspace is retried elsewhere within its heartbeat timeout, not after 15 minutes', async () => {
+  it("the dead worker's prepareWorkspace is retried elsewhere within its heartbeat timeout, not after 15 minutes", async () => {
     const stack = testStack();
     const taskQueue = uniqueId('prepare-queue');
     const input = await goodTaskInput();
@@ -277,7 +277,11 @@ describe('worker crash while preparing a workspace', function () {
     );
     try {
       await client.submit(input);
-      const writer = await waitFor('prepareWorkspace to be in progress on host A', async () => writerOnceRead(fifo), 60_000);
+      const writer = await waitFor(
+        'prepareWorkspace to be in progress on host A',
+        async () => writerOnceRead(fifo),
+        60_000,
+      );
       await killHard(child);
       closeSync(writer);
       const killedAt = Date.now();
@@ -347,7 +351,11 @@ describe('two workers on one task queue', function () {
       for (const [i, final] of finals.entries()) {
         assert.equal(final.state, 'COMPLETED', `${final.taskId}: ${JSON.stringify(final.error)}`);
         if (strandedOnA.some((s) => s.taskId === final.taskId))
-          assert.equal(final.workspace?.hostQueue, hostB.worker.hostQueue, 'rebuilt and finished on the surviving host');
+          assert.equal(
+            final.workspace?.hostQueue,
+            hostB.worker.hostQueue,
+            'rebuilt and finished on the surviving host',
+          );
         const rows = await stack.database.db
           .select()
           .from(verdicts)

@@ -8,13 +8,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
 import type { WorkflowHandle } from '@temporalio/client';
 import { upsertAgent } from '../../db/agents';
-import {
-  GOOD_PLAN,
-  goodTaskInput,
-  registerRepo,
-  specYaml,
-  uniqueId,
-} from '../helpers/fixtures';
+import { GOOD_PLAN, goodTaskInput, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { waitForState } from '../helpers/wait';
@@ -43,7 +37,10 @@ function attemptsOf(events: HistoryEvent[], activity: string): number[] {
 /** A spec whose nine anchors expand to 9^9 nodes: the "billion laughs" in YAML. */
 function aliasBomb(): string {
   let text = `l0: &l0 [${Array(9).fill('"lol"').join(',')}]\n`;
-  for (let i = 1; i < 9; i++) text += `l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(',')}]\n`;
+  for (let i = 1; i < 9; i++)
+    text += `l${i}: &l${i} [${Array(9)
+      .fill(`*l${i - 1}`)
+      .join(',')}]\n`;
   return `${specYaml().trimEnd()}\n${text}`;
 }
 
