@@ -39,4 +39,9 @@ export interface ActivityDeps {
    * tenant's is refused. Absent (tests driving activities directly): not checked.
    */
   temporal?: Pick<TemporalProfile, 'namespace' | 'tenantNamespaces'>;
+  /**
+   * Asks Temporal whether a task's run is still open (routing frees the capacity of closed ones:
+   * activities/capacity.ts). Absent (tests driving activities directly): every held run counts.
+   */
+  runIsOpen?: (run: { tenantId: string; workflowId: string; runId: string }) => Promise<boolean>;
 }

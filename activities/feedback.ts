@@ -22,9 +22,11 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
       return { applied, reward };
     },
 
-    async recordAgentHealth(raw: RecordAgentHealthInput): Promise<void> {
+    async recordAgentHealth(raw: RecordAgentHealthInput): Promise<{ applied: boolean }> {
       const input = parseActivityInput(RecordAgentHealthInput, raw);
-      await recordAgentHealth(db, input.agentId, input.ok, breaker);
+      const applied = await recordAgentHealth(db, { ...input, runId: currentRun().runId }, breaker);
+      log.info('agent health recorded', { agentId: input.agentId, ok: input.ok, applied });
+      return { applied };
     },
   };
 }

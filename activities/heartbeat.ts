@@ -17,6 +17,23 @@ export async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>
   }
 }
 
+/** An activity function, as the factory builds them. */
+type Activity = (...args: never[]) => Promise<unknown>;
+
+/**
+ * Wraps each activity of `activities` named in `long` so it heartbeats from its first instant to
+ * its end, whatever it does first (a clone, a reset, a query): a worker that dies anywhere in it
+ * is noticed within the step's heartbeat timeout, not at its start-to-close timeout.
+ */
+export function heartbeatFromStart<T extends Record<string, Activity>>(activities: T, long: ReadonlyArray<keyof T>): T {
+  const wrapped = { ...activities };
+  for (const name of long) {
+    const fn = activities[name];
+    wrapped[name] = ((...args: never[]) => withHeartbeat(() => fn(...args))) as T[keyof T];
+  }
+  return wrapped;
+}
+
 /** A request to a {@link CancellableRunner}: the signal is the activity's own. */
 export type CancellableRequest = Omit<CommandRequest, 'signal'>;
 

@@ -22,11 +22,30 @@ import { createVerdictActivities } from './verdict';
 import { createVerificationActivities } from './verification';
 import { createWaiverActivities } from './waivers';
 import { createWorkspaceActivities } from './workspace';
+import { refuseDeterministicDatabaseErrors } from './db-errors';
+import { heartbeatFromStart } from './heartbeat';
 
 export type { ActivityDeps } from './deps';
 
+/** Activities that may run long; each heartbeats from its start ({@link heartbeatFromStart}). */
+const LONG_ACTIVITIES = [
+  'prepareWorkspace',
+  'installDependencies',
+  'executeAgent',
+  'measureDiff',
+  'checkBudgetAndScope',
+  'runGate',
+  'runToolCall',
+  'callModel',
+  'deliverChange',
+] as const;
+
 /** All activities, keyed by the names workflows call them by. */
 export function createActivities(deps: ActivityDeps) {
+  return refuseDeterministicDatabaseErrors(heartbeatFromStart(buildActivities(deps), LONG_ACTIVITIES));
+}
+
+function buildActivities(deps: ActivityDeps) {
   const sandboxUser = taskSandboxUser(deps.home, deps.sandbox);
   const tools = createFileTools({ ...deps, sandboxUser });
   const runCommand = createCommandRunner({

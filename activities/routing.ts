@@ -10,7 +10,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { RouteTaskInput, type RoutingDecision } from '../domain/activity-io';
-import { canHandleTaskType } from '../domain/agent';
+import { agentRunSeconds, canHandleTaskType } from '../domain/agent';
 import { AgentsBusyError, NoCapableAgentError, RecordMismatchError } from '../domain/errors';
 import { hashSeed, thompsonChoose } from '../domain/bandit';
 import { armStats } from '../db/agent-stats';
@@ -19,6 +19,7 @@ import type { DbExecutor } from '../db/client';
 import { routingDecisions } from '../db/schema';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { withoutClosedRuns } from './capacity';
 import { recordRunEvent } from '../db/provenance';
 import { currentRun } from './run-identity';
 
@@ -109,10 +110,11 @@ async function recordedDecision(db: DbExecutor, input: Input, runId: string): Pr
       'routing decision',
       `run ${runId} was routed to '${row.agentId}', not the requested '${input.agentHint}'`,
     );
-  const kind = (await listAgents(db, { tenantId })).find((a) => a.id === row.agentId)?.kind ?? 'unknown';
+  const agent = (await listAgents(db, { tenantId })).find((a) => a.id === row.agentId);
   return {
     agentId: row.agentId,
-    agentKind: kind,
+    agentKind: agent?.kind ?? 'unknown',
+    maxRunSeconds: agent && agentRunSeconds(agent.kind, agent.config),
     reason: row.reason,
     exploration: row.exploration,
     candidates: row.candidates,
@@ -120,7 +122,7 @@ async function recordedDecision(db: DbExecutor, input: Input, runId: string): Pr
 }
 
 /** Builds the `routeTask` activity. */
-export function createRoutingActivities({ db }: ActivityDeps) {
+export function createRoutingActivities({ db, runIsOpen }: ActivityDeps) {
   return {
     async routeTask(raw: RouteTaskInput): Promise<RoutingDecision> {
       const input = parseActivityInput(RouteTaskInput, raw);
@@ -130,10 +132,11 @@ export function createRoutingActivities({ db }: ActivityDeps) {
         const previous = await recordedDecision(tx, input, runId);
         if (previous) return previous;
         const agents = await listAgents(tx, { tenantId: input.tenantId });
-        const running = await activeTaskCounts(
+        const counted = await activeTaskCounts(
           tx,
           agents.map((a) => a.id),
         );
+        const running = await withoutClosedRuns(tx, { runIsOpen }, agents, counted);
         const now = new Date();
         const candidates = agents.map((a) => assess(a, input.taskType, running.get(a.id) ?? 0, now));
         let chosen: Candidate;
@@ -157,9 +160,11 @@ export function createRoutingActivities({ db }: ActivityDeps) {
           exploration,
           candidates: recorded,
         });
+        const agent = agents.find((a) => a.id === chosen.agentId);
         return {
           agentId: chosen.agentId,
-          agentKind: agents.find((a) => a.id === chosen.agentId)?.kind ?? 'unknown',
+          agentKind: agent?.kind ?? 'unknown',
+          maxRunSeconds: agent && agentRunSeconds(agent.kind, agent.config),
           reason,
           exploration,
           candidates: recorded,

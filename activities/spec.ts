@@ -11,13 +11,21 @@ import { validateWorkingSpec, type WorkingSpec } from '../domain/spec';
 import { sha256 } from '../host/digest';
 import { parseActivityInput } from './input';
 
-/** Parses YAML text; a syntax error becomes a spec problem with its line. */
+/** Alias expansions one spec may make; a real spec uses a handful, a billion-laughs document millions. */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Parses untrusted YAML text. Whatever goes wrong is the text's problem, never retried: a syntax
+ * error names its line, and an alias bomb (more than `maxAliasCount` alias expansions) is refused
+ * at once rather than thrown as a plain ReferenceError.
+ */
 function parseSpecYaml(text: string): unknown {
   try {
-    return parseYaml(text, { prettyErrors: true });
+    return parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    if (err instanceof YAMLParseError) throw new SpecInvalidError([`YAML: ${err.message.split('\n')[0]}`]);
-    throw err;
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    if (err instanceof YAMLParseError) throw new SpecInvalidError([`YAML: ${message}`]);
+    throw new SpecInvalidError([`YAML cannot be read: ${message}`]);
   }
 }
 

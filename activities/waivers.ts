@@ -4,7 +4,7 @@
  * Approved waivers are stored in the CAWS shape with their signed approvals and entered in the
  * provenance chain.
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { AuthorizeWaiverDecisionInput, LoadApproverKeysInput, StoreWaiverInput } from '../domain/activity-io';
 import { signatureValid, type RegisteredKey } from '../domain/approval';
@@ -12,7 +12,7 @@ import { RecordMismatchError, WaiverNotAuthorizedError } from '../domain/errors'
 import { canonicalJson } from '../domain/canonical';
 import type { Db } from '../db/client';
 import { recordRunEvent } from '../db/provenance';
-import { gateResults } from '../db/schema';
+import { gateResults, waiverDecisions } from '../db/schema';
 import { approverKeys, decisionsInLastHour, getApprover, getWaiver, insertWaiver, recordDecision } from '../db/waivers';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
@@ -57,6 +57,22 @@ async function refusal(
   return undefined;
 }
 
+/** True when this signed decision was authorised and recorded for the task before (by an earlier attempt). */
+async function alreadyRecorded(db: Db, input: ReturnType<typeof AuthorizeWaiverDecisionInput.parse>): Promise<boolean> {
+  const { signature } = input.signed;
+  const [row] = await db
+    .select({ id: waiverDecisions.id })
+    .from(waiverDecisions)
+    .where(
+      and(
+        eq(waiverDecisions.tenantId, input.tenantId),
+        eq(waiverDecisions.taskId, input.taskId),
+        eq(sql`${waiverDecisions.detail}->>'signature'`, signature),
+      ),
+    );
+  return row !== undefined;
+}
+
 /** Builds `loadApproverKeys`, `authorizeWaiverDecision` and `storeWaiver`. */
 export function createWaiverActivities({ db }: ActivityDeps) {
   return {
@@ -71,6 +87,8 @@ export function createWaiverActivities({ db }: ActivityDeps) {
      */
     async authorizeWaiverDecision(raw: AuthorizeWaiverDecisionInput): Promise<void> {
       const input = parseActivityInput(AuthorizeWaiverDecisionInput, raw);
+      // A retry of a decision this activity already recorded (the worker died before completing) counts nothing again.
+      if (await alreadyRecorded(db, input)) return;
       const problem = await refusal(db, input);
       if (problem) throw new WaiverNotAuthorizedError(problem);
       const { claim, keyId, signature } = input.signed;

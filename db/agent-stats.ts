@@ -6,7 +6,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { ArmStats } from '../domain/bandit';
 import { RecordMismatchError } from '../domain/errors';
 import type { Db, DbExecutor } from './client';
-import { agentOutcomes, agentStats, agents } from './schema';
+import { agentHealthReports, agentOutcomes, agentStats, agents } from './schema';
 
 /** A finished task's contribution to its agent's statistics. */
 export interface AgentOutcome {
@@ -112,28 +112,40 @@ export interface BreakerPolicy {
 /** Default: three infrastructure failures in a row open the circuit for five minutes. */
 const DEFAULT_BREAKER: BreakerPolicy = { threshold: 3, cooldownMs: 5 * 60_000 };
 
+/** One run's report of its agent's health; the run reports once, so a retry of it is found in the ledger. */
+export interface AgentHealthReport {
+  tenantId: string;
+  taskId: string;
+  runId: string;
+  agentId: string;
+  ok: boolean;
+}
+
 /**
- * Records an infrastructure success or failure of an agent. A success closes the circuit; the
- * threshold-th failure in a row opens it until now + cooldown. After the cooldown the router
- * lets the agent take a task again (the probe); its result closes or re-opens the circuit.
+ * Records an infrastructure success or failure of an agent, once per run: the report's ledger row
+ * is the guard, inserted in the same transaction, so a retried report changes nothing. A success
+ * closes the circuit; the threshold-th failure in a row opens it until now + cooldown. After the
+ * cooldown the router lets the agent take a task again (the probe); its result closes or re-opens it.
  */
 export async function recordAgentHealth(
   db: Db,
-  agentId: string,
-  ok: boolean,
+  report: AgentHealthReport,
   policy: BreakerPolicy = DEFAULT_BREAKER,
-): Promise<void> {
-  if (ok) {
-    await db.update(agents).set({ consecutiveInfraFailures: 0, circuitOpenUntil: null }).where(eq(agents.id, agentId));
-    return;
-  }
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const fresh = await tx.insert(agentHealthReports).values(report).onConflictDoNothing().returning();
+    if (fresh.length === 0) return false;
+    await tx.update(agents).set(healthUpdate(report.ok, policy)).where(eq(agents.id, report.agentId));
+    return true;
+  });
+}
+
+function healthUpdate(ok: boolean, policy: BreakerPolicy) {
+  if (ok) return { consecutiveInfraFailures: 0, circuitOpenUntil: null };
   const cooldownSeconds = policy.cooldownMs / 1000;
-  await db
-    .update(agents)
-    .set({
-      consecutiveInfraFailures: sql`${agents.consecutiveInfraFailures} + 1`,
-      circuitOpenUntil: sql`CASE WHEN ${agents.consecutiveInfraFailures} + 1 >= ${policy.threshold}
+  return {
+    consecutiveInfraFailures: sql`${agents.consecutiveInfraFailures} + 1`,
+    circuitOpenUntil: sql`CASE WHEN ${agents.consecutiveInfraFailures} + 1 >= ${policy.threshold}
         THEN now() + make_interval(secs => ${cooldownSeconds}) ELSE ${agents.circuitOpenUntil} END`,
-    })
-    .where(eq(agents.id, agentId));
+  };
 }

@@ -127,6 +127,13 @@ export async function setAgentStatus(db: Db, id: string, status: AgentStatus): P
   return toRecord(row);
 }
 
+/** A task row joined to the routing decision of the run that last wrote it. */
+const routedRun = and(
+  eq(tasks.tenantId, routingDecisions.tenantId),
+  eq(tasks.id, routingDecisions.taskId),
+  eq(tasks.runId, routingDecisions.runId),
+);
+
 /**
  * Tasks currently held by each agent: routed (a decision exists) and not yet terminal. Counted
  * from routing decisions, which are written in the same transaction as a new decision, so
@@ -137,15 +144,25 @@ export async function activeTaskCounts(db: DbExecutor, agentIds: string[]): Prom
   const rows = await db
     .select({ agentId: routingDecisions.agentId, n: sql<number>`count(*)::int` })
     .from(routingDecisions)
-    .innerJoin(
-      tasks,
-      and(
-        eq(tasks.tenantId, routingDecisions.tenantId),
-        eq(tasks.id, routingDecisions.taskId),
-        eq(tasks.runId, routingDecisions.runId),
-      ),
-    )
+    .innerJoin(tasks, routedRun)
     .where(and(inArray(routingDecisions.agentId, agentIds), notInArray(tasks.state, [...TERMINAL_STATES])))
     .groupBy(routingDecisions.agentId);
   return new Map(rows.map((r) => [r.agentId, r.n]));
+}
+
+/** A run that holds a unit of an agent's capacity, as {@link activeTaskCounts} counts it. */
+export interface CapacityHolder {
+  tenantId: string;
+  taskId: string;
+  workflowId: string;
+  runId: string;
+}
+
+/** The runs {@link activeTaskCounts} counts for `agentId`. */
+export async function capacityHolders(db: DbExecutor, agentId: string): Promise<CapacityHolder[]> {
+  return db
+    .select({ tenantId: tasks.tenantId, taskId: tasks.id, workflowId: tasks.workflowId, runId: tasks.runId })
+    .from(routingDecisions)
+    .innerJoin(tasks, routedRun)
+    .where(and(eq(routingDecisions.agentId, agentId), notInArray(tasks.state, [...TERMINAL_STATES])));
 }

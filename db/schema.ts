@@ -412,7 +412,25 @@ export const waiverDecisions = pgTable(
       .default(sql`'{}'::jsonb`),
     createdAt: createdAt(),
   },
-  (t) => [index('waiver_decisions_approver_idx').on(t.tenantId, t.approver, t.createdAt)],
+  (t) => [
+    index('waiver_decisions_approver_idx').on(t.tenantId, t.approver, t.createdAt),
+    // A signed decision counts once per task, however often its authorisation is retried.
+    uniqueIndex('waiver_decisions_signature_uq').on(t.tenantId, t.taskId, sql`(${t.detail}->>'signature')`),
+  ],
+);
+
+/** One health report per agent per run: the guard that makes a retried report count once. */
+export const agentHealthReports = pgTable(
+  'agent_health_reports',
+  {
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    runId: text('run_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    ok: boolean('ok').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ name: 'agent_health_reports_pk', columns: [t.tenantId, t.taskId, t.runId, t.agentId] })],
 );
 
 /**

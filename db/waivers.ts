@@ -140,9 +140,9 @@ export async function decisionsInLastHour(db: DbExecutor, tenantId: string, appr
   return recent.n;
 }
 
-/** Records one decision (the audit trail and the rate limit's basis). */
+/** Records one decision (the audit trail and the rate limit's basis), once per task and signature. */
 export async function recordDecision(db: DbExecutor, row: typeof waiverDecisions.$inferInsert): Promise<void> {
-  await db.insert(waiverDecisions).values(row);
+  await db.insert(waiverDecisions).values(row).onConflictDoNothing();
 }
 
 /**

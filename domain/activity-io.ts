@@ -70,6 +70,8 @@ export interface RoutingDecision {
   /** True when the bandit picked an agent other than the one with the best posterior mean. */
   exploration: boolean;
   candidates: Array<{ agentId: string; eligible: boolean; score: number; reason: string }>;
+  /** The agent's own limit on one run ({@link agentRunSeconds}); its `executeAgent` timeout follows it. */
+  maxRunSeconds?: number;
 }
 
 /**
@@ -270,7 +272,7 @@ export const RecordTaskOutcomeInput = z.object({
 export type RecordTaskOutcomeInput = z.input<typeof RecordTaskOutcomeInput>;
 
 /** Whether an agent's run failed for infrastructure reasons (feeds its circuit breaker). */
-export const RecordAgentHealthInput = z.object({ agentId: z.string(), ok: z.boolean() });
+export const RecordAgentHealthInput = z.object({ ...TaskKey, agentId: z.string(), ok: z.boolean() });
 /** Input of `recordAgentHealth`. */
 export type RecordAgentHealthInput = z.input<typeof RecordAgentHealthInput>;
 

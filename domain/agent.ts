@@ -201,6 +201,22 @@ export function agentConfigProblems(kind: AgentKind, config: unknown): string[] 
   return zodProblems(parsed.error, { prefix: 'config' });
 }
 
+/**
+ * How long one run of the agent may take by its own config, in seconds: a `command` agent's
+ * wall-clock limit, a `scripted` plan's command steps' limits added up. Undefined for `openai`
+ * (each turn is its own activity) and for a config that does not parse (its run fails at once).
+ */
+export function agentRunSeconds(kind: string, config: unknown): number | undefined {
+  if (kind === 'command') {
+    const parsed = CommandConfigSchema.safeParse(config);
+    return parsed.success ? parsed.data.timeoutSeconds : undefined;
+  }
+  if (kind !== 'scripted') return undefined;
+  const parsed = ScriptedConfigSchema.safeParse(config);
+  if (!parsed.success) return undefined;
+  return parsed.data.steps.reduce((sum, step) => sum + (step.op === 'run' ? step.timeoutSeconds : 0), 0);
+}
+
 /** True when the agent claims the task type (or claims any). */
 export function canHandleTaskType(capabilities: Capabilities, taskType: string): boolean {
   return (

@@ -339,6 +339,38 @@ export class TenantNamespaceError extends ApplicationFailure {
   }
 }
 
+/**
+ * PostgreSQL refused a statement for a reason retrying cannot change (SQLSTATE class 22 data
+ * exception, 23 integrity violation, 42 syntax or access rule, …): failing at once instead of
+ * retrying forever. Connection errors and outages are not this error; they stay retried.
+ */
+export class DatabaseRejectedError extends ApplicationFailure {
+  static readonly type = 'DatabaseRejectedError';
+  constructor(
+    public readonly sqlState: string,
+    reason: string,
+  ) {
+    super(
+      ...nonRetryable(
+        `the database refused the statement (SQLSTATE ${sqlState}): ${reason}`,
+        DatabaseRejectedError.type,
+        [{ sqlState }],
+      ),
+    );
+  }
+}
+
+/**
+ * Failures that are the submitter's fault while the task is validated: only these end a task
+ * REJECTED. Anything else there (a database or worker failing past its retries) ends it FAILED.
+ */
+export const SUBMITTER_FAULT_TYPES = [
+  SpecInvalidError.type,
+  UnknownRepoError.type,
+  TenantNamespaceError.type,
+  InvalidActivityInputError.type,
+];
+
 /** Type names listed as non-retryable in every activity retry policy, as a second guard. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   SpecInvalidError.type,
@@ -369,4 +401,5 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   DeliveryNotCoveredError.type,
   UnknownRepoError.type,
   TenantNamespaceError.type,
+  DatabaseRejectedError.type,
 ];

@@ -27,7 +27,16 @@ export type TaskState = (typeof TASK_STATES)[number];
 export const TERMINAL_STATES: readonly TaskState[] = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
 
 const HAPPY_PATH: TaskState[] = TASK_STATES.slice(0, 10) as TaskState[];
-const MAY_FAIL: TaskState[] = ['ROUTING', 'ROUTED', 'EXECUTING', 'EXECUTION_COMPLETE', 'VERIFYING', 'VERIFIED'];
+/** VALIDATING_SPEC may fail too: when infrastructure (not the submitter's input) stopped validation. */
+const MAY_FAIL: TaskState[] = [
+  'VALIDATING_SPEC',
+  'ROUTING',
+  'ROUTED',
+  'EXECUTING',
+  'EXECUTION_COMPLETE',
+  'VERIFYING',
+  'VERIFIED',
+];
 
 /** True once the task can no longer change. */
 export function isTerminal(state: TaskState): boolean {

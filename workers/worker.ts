@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { runStatusProbe } from './run-status';
 import { sweepWorkspaces } from '../host/workspace-retention';
 import { startModelGateway } from '../host/gateway/server';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../host/sandbox/config';
@@ -149,6 +150,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     signer,
     temporal: options.temporal,
     gateway,
+    runIsOpen: runStatusProbe(options.connection, options.temporal ?? { namespace: options.namespace }),
   });
   const common = {
     connection: options.connection,

@@ -48,10 +48,13 @@ export const { authorizeWaiverDecision, loadApproverKeys, storeWaiver } = proxyA
 export const { resolveRepo } = proxyActivities<ArbiterActivities>(options('30s', 10));
 /** Reading the policy is one git call or two; a few attempts cover a worker dying mid-call. */
 export const { loadRepoPolicy } = proxyActivities<ArbiterActivities>(options('1m', 5));
-/** Cloning a large repository can take minutes. */
-export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(options('15m', 5));
+/**
+ * Cloning a large repository can take minutes; it heartbeats from its start, so an attempt on a
+ * worker that died is retried within the heartbeat timeout, not after 15 minutes.
+ */
+export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(options('15m', 5, { heartbeatTimeout: '20s' }));
 /** Delivery rebuilds the same commit on every attempt, so retries are safe. */
-export const { deliverChange } = proxyActivities<ArbiterActivities>(options('5m', 10));
+export const { deliverChange } = proxyActivities<ArbiterActivities>(options('5m', 10, { heartbeatTimeout: '30s' }));
 
 /**
  * Workspace steps on the worker at `hostQueue`. If that worker never picks a step up within
@@ -60,8 +63,13 @@ export const { deliverChange } = proxyActivities<ArbiterActivities>(options('5m'
  */
 export function onHost(hostQueue: string, hostLossTimeout: string) {
   const base = { taskQueue: hostQueue, scheduleToStartTimeout: hostLossTimeout };
-  const { executeAgent } = proxyActivities<ArbiterActivities>(options('30m', 3, { ...base, heartbeatTimeout: '30s' }));
-  const { measureDiff, checkBudgetAndScope } = proxyActivities<ArbiterActivities>(options('5m', 5, base));
+  // A run may take as long as the agent's own limit allows (30 minutes when unknown), plus a reset and a launch.
+  const executeAgent = (maxRunSeconds = 1800) =>
+    proxyActivities<ArbiterActivities>(options(`${maxRunSeconds + 600}s`, 3, { ...base, heartbeatTimeout: '30s' }))
+      .executeAgent;
+  const { measureDiff, checkBudgetAndScope } = proxyActivities<ArbiterActivities>(
+    options('5m', 5, { ...base, heartbeatTimeout: '30s' }),
+  );
   const { releaseWorkspace } = proxyActivities<ArbiterActivities>(options('1m', 3, base));
   const { runToolCall } = proxyActivities<ArbiterActivities>(options('10m', 3, { ...base, heartbeatTimeout: '30s' }));
   const runGate = (gate: GateCommand) =>

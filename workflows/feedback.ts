@@ -23,6 +23,12 @@ async function safely(what: string, fn: () => Promise<unknown>): Promise<void> {
   );
 }
 
+/** Reports the agent's infrastructure health for this run, once (the activity is idempotent per run). */
+function reportHealth(task: TaskRun, agentId: string, ok: boolean): Promise<void> {
+  const { tenantId, taskId } = task.input;
+  return safely('agent health', () => recordAgentHealth({ tenantId, taskId, agentId, ok }));
+}
+
 /** Records the task's outcome for its agent, once (the activity is idempotent per run). */
 function recordOutcome(
   task: TaskRun,
@@ -53,7 +59,7 @@ export async function feedbackAfterVerdict(task: TaskRun, taskType: string): Pro
   if (!routing || !verdict) return;
   const passed = gates.filter((g) => g.status === 'pass').length;
   await recordOutcome(task, routing.agentId, taskType, verdict.outcome, { passed, total: gates.length });
-  await safely('agent health', () => recordAgentHealth({ agentId: routing.agentId, ok: true }));
+  await reportHealth(task, routing.agentId, true);
 }
 
 /** After a failure while the agent ran: its fault is a FAIL outcome, anything else infrastructure. */
@@ -70,5 +76,5 @@ export async function feedbackAfterFailure(task: TaskRun, taskType: string, erro
     type: error.type,
     config: error.type === AgentConfigError.type,
   });
-  await safely('agent health', () => recordAgentHealth({ agentId: routing.agentId, ok: false }));
+  await reportHealth(task, routing.agentId, false);
 }

@@ -5,7 +5,7 @@
 import { ApplicationFailure, CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ValidateSpecResult } from '../domain/activity-io';
 import { TaskInputSchema, type ParsedTaskInput, type TaskError, type TaskSnapshot } from '../domain/task';
-import { GateNameReservedError, WorkflowIdMismatchError } from '../domain/errors';
+import { GateNameReservedError, SUBMITTER_FAULT_TYPES, WorkflowIdMismatchError } from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
 import { gateNameClashes } from '../domain/repo-policy';
 import { zodProblems } from '../domain/zod-issues';
@@ -83,7 +83,8 @@ async function runLifecycle(task: TaskRun): Promise<void> {
 }
 
 /**
- * VALIDATING_SPEC → SPEC_APPROVED, or REJECTED with every problem. The repository name is
+ * VALIDATING_SPEC → SPEC_APPROVED, REJECTED with every problem when the submitter is at fault, or
+ * FAILED when infrastructure is (a lookup failing past its retries). The repository name is
  * resolved first, under the task's tenant: a name the tenant has not registered is refused here.
  */
 async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefined> {
@@ -109,7 +110,8 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
     return validated;
   } catch (err) {
     if (isCancellation(err)) throw err;
-    await task.fail('REJECTED', describeFailure(err));
+    const error = describeFailure(err);
+    await task.fail(SUBMITTER_FAULT_TYPES.includes(error.type) ? 'REJECTED' : 'FAILED', error);
     return undefined;
   }
 }

@@ -39,6 +39,7 @@ export class TaskRun implements WaiverTask {
   private cancelledFor: string | undefined;
   private modelUsage: Usage = { tokens: 0, costUsd: 0 };
   private routedKind = '';
+  private routedRunSeconds: number | undefined;
   private workspacesBuilt = 0;
   private lostHosts: string[] = [];
   private policy: TrustedPolicy | undefined;
@@ -80,6 +81,11 @@ export class TaskRun implements WaiverTask {
   /** Kind of the routed agent: `openai` runs as a conversation loop in the workflow. */
   get agentKind(): string {
     return this.routedKind;
+  }
+
+  /** The routed agent's own limit on one run, when its config sets one. */
+  get agentRunSeconds(): number | undefined {
+    return this.routedRunSeconds;
   }
 
   /** The lifecycle state the task is in. */
@@ -134,6 +140,7 @@ export class TaskRun implements WaiverTask {
       candidates: decision.candidates.length,
     };
     this.routedKind = decision.agentKind;
+    this.routedRunSeconds = decision.maxRunSeconds;
   }
 
   /** Host queues that held an earlier workspace of this task, given up when the task moved on. */

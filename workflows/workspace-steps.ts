@@ -109,7 +109,7 @@ function runAgentIn(
 ): Promise<AgentRunResult> {
   const { tenantId, taskId } = task.input;
   if (task.agentKind === 'openai') return runConversation(task, validated, agentId, ws, task.workspaceAttempt);
-  return hostSteps(task, ws).executeAgent({
+  return hostSteps(task, ws).executeAgent(task.agentRunSeconds)({
     tenantId,
     taskId,
     agentId,

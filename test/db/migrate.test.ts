@@ -29,6 +29,7 @@ const TABLES = [
   'sandbox_events',
   'agent_stats',
   'agent_outcomes',
+  'agent_health_reports',
   'conversations',
   'conversation_messages',
   'model_calls',

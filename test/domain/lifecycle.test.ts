@@ -22,14 +22,22 @@ const HAPPY_PATH: TaskState[] = [
   'VERIFIED',
   'COMPLETED',
 ];
-const MAY_FAIL: TaskState[] = ['ROUTING', 'ROUTED', 'EXECUTING', 'EXECUTION_COMPLETE', 'VERIFYING', 'VERIFIED'];
+const MAY_FAIL: TaskState[] = [
+  'VALIDATING_SPEC',
+  'ROUTING',
+  'ROUTED',
+  'EXECUTING',
+  'EXECUTION_COMPLETE',
+  'VERIFYING',
+  'VERIFIED',
+];
 const TERMINALS: TaskState[] = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
 const NON_TERMINALS: TaskState[] = HAPPY_PATH.slice(0, -1);
 
 /** The whole table written out by hand from DESIGN.md, independent of the implementation. */
 const EXPECTED: Record<TaskState, TaskState[]> = {
   RECEIVED: ['VALIDATING_SPEC', 'CANCELLED'],
-  VALIDATING_SPEC: ['SPEC_APPROVED', 'REJECTED', 'CANCELLED'],
+  VALIDATING_SPEC: ['SPEC_APPROVED', 'REJECTED', 'FAILED', 'CANCELLED'],
   SPEC_APPROVED: ['ROUTING', 'CANCELLED'],
   ROUTING: ['ROUTED', 'FAILED', 'CANCELLED'],
   ROUTED: ['EXECUTING', 'FAILED', 'CANCELLED'],
@@ -88,9 +96,9 @@ describe('lifecycle transition table', () => {
     }
   });
 
-  it('fails from ROUTING through VERIFIED and from nowhere else', () => {
+  it('fails from VALIDATING_SPEC through VERIFIED (except SPEC_APPROVED) and from nowhere else', () => {
     for (const from of MAY_FAIL) assert.equal(allowed(from, 'FAILED'), true, `${from} -> FAILED`);
-    for (const from of ['RECEIVED', 'VALIDATING_SPEC', 'SPEC_APPROVED'] as TaskState[]) {
+    for (const from of ['RECEIVED', 'SPEC_APPROVED'] as TaskState[]) {
       assert.throws(() => assertTransition(from, 'FAILED'), IllegalTransitionError, `${from} -> FAILED`);
     }
     for (const from of TERMINALS) assert.equal(allowed(from, 'FAILED'), false, `${from} -> FAILED`);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot } from '../../client/paths';
@@ -22,6 +22,9 @@ import {
 } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { persistedEvents, waitFor, waitForState } from '../helpers/wait';
+import { and, eq } from 'drizzle-orm';
+import { verdicts } from '../../db/schema';
+import type { TaskSnapshot } from '../../domain/task';
 import { tempDir } from '../helpers/temp';
 
 /** The gate touches `beat` in its checkout every 100 ms until it is killed. */
@@ -236,6 +239,139 @@ describe('worker crash mid-task', function () {
       }
     } finally {
       await client.close();
+    }
+  });
+});
+
+/** Opens `fifo` for writing only once something reads it (the open fails while nothing does). */
+function writerOnceRead(fifo: string): number | undefined {
+  try {
+    return openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+}
+
+describe('worker crash while preparing a workspace', function () {
+  this.timeout(180_000);
+  let child: ChildProcess | undefined;
+
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it("the dead worker's prepareWorkspace is retried elsewhere within its heartbeat timeout, not after 15 minutes", async () => {
+    const stack = testStack();
+    const taskQueue = uniqueId('prepare-queue');
+    const input = await goodTaskInput();
+    const homeA = traversableTempDir('arbiter-host-a-');
+    // On host A the task's uid lease note is a FIFO: preparing the workspace there blocks reading it.
+    const root = path.join(homeA, 'workspaces', input.tenantId, input.taskId);
+    mkdirSync(root, { recursive: true });
+    const fifo = path.join(root, 'sandbox-uid');
+    execFileSync('mkfifo', [fifo]);
+    child = await spawnWorker(taskQueue, homeA);
+    const client = await ArbiterClient.connect(
+      { address: stack.address, namespace: 'default', tls: false },
+      { taskQueue },
+    );
+    try {
+      await client.submit(input);
+      const writer = await waitFor(
+        'prepareWorkspace to be in progress on host A',
+        async () => writerOnceRead(fifo),
+        60_000,
+      );
+      await killHard(child);
+      closeSync(writer);
+      const killedAt = Date.now();
+      const otherHost = await stack.startWorker(taskQueue, traversableTempDir('arbiter-host-b-'));
+      try {
+        const final = await client.watch(input, undefined, 250);
+        assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+        assert.equal(final.workspace?.hostQueue, otherHost.worker.hostQueue);
+        const waited = Date.now() - killedAt;
+        assert.ok(waited < 90_000, `finished ${waited} ms after the kill`);
+      } finally {
+        otherHost.worker.shutdown();
+        await otherHost.running;
+      }
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('two workers on one task queue', function () {
+  this.timeout(240_000);
+  let child: ChildProcess | undefined;
+
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('share the tasks; when one host dies the other finishes every task, each with one verdict', async () => {
+    const stack = testStack();
+    const taskQueue = uniqueId('pair-queue');
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    const repo = await registerRepo(tenant, makeRepo());
+    const inputs = Array.from({ length: 8 }, () => ({
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repo,
+      hostLossTimeoutSeconds: 3,
+      gates: [{ name: 'slow', argv: ['sleep', '4'] }],
+    }));
+    child = await spawnWorker(taskQueue, traversableTempDir('arbiter-host-a-'));
+    const hostB = await stack.startWorker(taskQueue, traversableTempDir('arbiter-host-b-'));
+    const client = await ArbiterClient.connect(
+      { address: stack.address, namespace: 'default', tls: false },
+      { taskQueue },
+    );
+    try {
+      await Promise.all(inputs.map((input) => client.submit(input)));
+      // Both hosts hold workspaces of tasks in flight; then host A dies without a word.
+      const atKill = await waitFor(
+        'both hosts to hold a task in flight',
+        async () => {
+          const snaps = await Promise.all(inputs.map((input) => client.status(input)));
+          const busy = new Set(snaps.filter((s) => s.subState === 'gate:slow').map((s) => s.workspace?.hostQueue));
+          return busy.size >= 2 && snaps;
+        },
+        120_000,
+      );
+      await killHard(child);
+      const hostA = atKill.find((s) => s.workspace && s.workspace.hostQueue !== hostB.worker.hostQueue)?.workspace;
+      const strandedOnA = atKill.filter((s) => s.workspace?.hostQueue === hostA?.hostQueue && s.state !== 'COMPLETED');
+      assert.ok(strandedOnA.length > 0, 'host A held tasks in flight when it died');
+
+      const finals: TaskSnapshot[] = await Promise.all(inputs.map((input) => client.watch(input, undefined, 500)));
+      for (const [i, final] of finals.entries()) {
+        assert.equal(final.state, 'COMPLETED', `${final.taskId}: ${JSON.stringify(final.error)}`);
+        if (strandedOnA.some((s) => s.taskId === final.taskId))
+          assert.equal(
+            final.workspace?.hostQueue,
+            hostB.worker.hostQueue,
+            'rebuilt and finished on the surviving host',
+          );
+        const rows = await stack.database.db
+          .select()
+          .from(verdicts)
+          .where(and(eq(verdicts.tenantId, tenant), eq(verdicts.taskId, inputs[i].taskId)));
+        assert.equal(rows.length, 1, `${final.taskId}: one verdict`);
+        const events = await persistedEvents(inputs[i]);
+        assert.deepEqual(
+          events.map((e) => e.seq),
+          final.history.map((_, n) => n),
+          `${final.taskId}: one event per transition, none twice`,
+        );
+      }
+    } finally {
+      await client.close();
+      hostB.worker.shutdown();
+      await hostB.running;
     }
   });
 });

@@ -115,8 +115,8 @@ describe('routing that learns', function () {
         taskType: 'feature',
         agentHint: undefined,
       })) as RoutingDecision;
-    await env.run(a.recordAgentHealth, { agentId: flaky.id, ok: false });
-    await env.run(a.recordAgentHealth, { agentId: flaky.id, ok: false });
+    await env.run(a.recordAgentHealth, { tenantId: tenant, taskId: uniqueId('t'), agentId: flaky.id, ok: false });
+    await env.run(a.recordAgentHealth, { tenantId: tenant, taskId: uniqueId('t'), agentId: flaky.id, ok: false });
     for (let i = 0; i < 8; i++) {
       const d = await route();
       assert.equal(d.agentId, steady.id, 'an open circuit is skipped');
@@ -129,7 +129,7 @@ describe('routing that learns', function () {
       probes.some((d) => d.agentId === flaky.id),
       'after the cool-down the agent is routed to again',
     );
-    await env.run(a.recordAgentHealth, { agentId: flaky.id, ok: true });
+    await env.run(a.recordAgentHealth, { tenantId: tenant, taskId: uniqueId('t'), agentId: flaky.id, ok: true });
     const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, flaky.id));
     assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null]);
   });

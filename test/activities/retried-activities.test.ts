@@ -1,0 +1,129 @@
+/**
+ * What a retried activity does, played at the activity boundary as Temporal would schedule it:
+ * a statement PostgreSQL refuses fails at once (typed, non-retryable) while an outage stays
+ * retryable, and an activity that committed before its worker died counts nothing on its retry.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync } from 'node:fs';
+import * as path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { and, eq } from 'drizzle-orm';
+import { createActivities } from '../../activities';
+import { openDatabase } from '../../db/client';
+import { startEmbeddedPostgres } from '../../db/embedded';
+import { migrateDatabase } from '../../db/migrate';
+import { agents, waiverDecisions } from '../../db/schema';
+import { DatabaseRejectedError } from '../../domain/errors';
+import type { WaiverRequest } from '../../domain/waiver';
+import { taskWorkflowId } from '../../temporal-config';
+import { SILENT_LOGGER } from '../../workers/logger';
+import { registeredApprover, signedApproval } from '../helpers/approvers';
+import { addScriptedAgent, GOOD_PLAN, tempDir, uniqueId } from '../helpers/fixtures';
+import { freePort, testActivityDeps, testStack } from '../helpers/stack';
+
+/** The activities as run `runId` of the task's own workflow, over `deps`. */
+function asRun(ref: { tenantId: string; taskId: string }, deps = testActivityDeps(), runId = 'run-1') {
+  const workflowId = taskWorkflowId(ref);
+  const env = new MockActivityEnvironment({ workflowExecution: { workflowId, runId } }, { logger: SILENT_LOGGER });
+  return { env, a: createActivities(deps), workflowId };
+}
+
+function transition(ref: { tenantId: string; taskId: string }, note: string, deps = testActivityDeps()) {
+  const { env, a, workflowId } = asRun(ref, deps);
+  return env.run(a.recordTransition, {
+    ...ref,
+    workflowId,
+    seq: 0,
+    from: null,
+    to: 'RECEIVED' as const,
+    at: new Date().toISOString(),
+    note,
+  });
+}
+
+describe('database errors in activities', function () {
+  this.timeout(120_000);
+
+  it('a statement PostgreSQL refuses (SQLSTATE 22) fails at once as a non-retryable DatabaseRejectedError', async () => {
+    const ref = { tenantId: uniqueId('tenant'), taskId: uniqueId('task') };
+    // PostgreSQL text cannot hold a NUL byte: the same statement fails the same way on every attempt.
+    await assert.rejects(transition(ref, 'reason with a \u0000 byte'), (err: unknown) => {
+      assert.ok(err instanceof ApplicationFailure, String(err));
+      assert.equal(err.type, DatabaseRejectedError.type);
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, /SQLSTATE 22021/);
+      return true;
+    });
+  });
+
+  it('an outage (PostgreSQL stopped) stays retryable, and the retry succeeds once it is back', async () => {
+    const dir = tempDir('arbiter-outage-');
+    chmodSync(dir, 0o755); // the embedded server runs as the postgres user when we are root
+    const dataDir = path.join(dir, 'pg');
+    const port = await freePort();
+    let pg = await startEmbeddedPostgres({ dataDir, port });
+    const database = openDatabase(pg.url);
+    try {
+      await migrateDatabase(database.pool);
+      const deps = testActivityDeps({ db: database.db });
+      const ref = { tenantId: uniqueId('tenant'), taskId: uniqueId('task') };
+      await pg.stop();
+      await assert.rejects(transition(ref, 'during the outage', deps), (err: unknown) => {
+        assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable), `retryable: ${String(err)}`);
+        return true;
+      });
+      pg = await startEmbeddedPostgres({ dataDir, port });
+      await transition(ref, 'after the outage', deps);
+    } finally {
+      await database.close();
+      await pg.stop();
+    }
+  });
+});
+
+const PENDING: WaiverRequest = {
+  runId: 'run-1',
+  specId: 'FEAT-1',
+  treeId: 'a'.repeat(40),
+  patchDigest: `sha256:${'b'.repeat(64)}`,
+  gates: ['budget'],
+  delta: { maxFiles: 1, maxLoc: 0 },
+  riskTier: 3,
+  approversRequired: 1,
+  approvals: [],
+  deadline: new Date().toISOString(),
+  maxExpiryHours: 168,
+};
+
+describe('activities retried after they committed', function () {
+  this.timeout(60_000);
+
+  it('authorizeWaiverDecision run twice with the same decision records (and rate-counts) it once', async () => {
+    const tenantId = uniqueId('tenant');
+    const taskId = uniqueId('task');
+    const key = await registeredApprover(tenantId, 'alice');
+    const signed = await signedApproval({ tenantId, taskId }, PENDING, key);
+    const { env, a } = asRun({ tenantId, taskId });
+    const input = { tenantId, taskId, riskTier: 3, signed };
+    await env.run(a.authorizeWaiverDecision, input);
+    await env.run(a.authorizeWaiverDecision, input);
+    const rows = await testStack()
+      .database.db.select()
+      .from(waiverDecisions)
+      .where(and(eq(waiverDecisions.tenantId, tenantId), eq(waiverDecisions.taskId, taskId)));
+    assert.equal(rows.length, 1);
+  });
+
+  it('recordAgentHealth run twice for the same run counts one infrastructure failure', async () => {
+    const tenantId = uniqueId('tenant');
+    const taskId = uniqueId('task');
+    const agent = await addScriptedAgent(tenantId, GOOD_PLAN);
+    const { env, a } = asRun({ tenantId, taskId });
+    const input = { tenantId, taskId, agentId: agent.id, ok: false };
+    await env.run(a.recordAgentHealth, input);
+    await env.run(a.recordAgentHealth, input);
+    const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, agent.id));
+    assert.equal(row.consecutiveInfraFailures, 1);
+  });
+});
