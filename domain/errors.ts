@@ -263,6 +263,22 @@ export class GateNameReservedError extends ApplicationFailure {
   }
 }
 
+/**
+ * A conversation child whose parent is not the task run its conversation id names: started by
+ * hand, or by another workflow, it could otherwise drive an agent in another task's workspace.
+ */
+export class ConversationParentMismatchError extends ApplicationFailure {
+  static readonly type = 'ConversationParentMismatchError';
+  constructor(actual: string, expected: string) {
+    super(
+      ...nonRetryable(
+        `a conversation runs only as a child of ${expected}; its parent is ${actual}`,
+        ConversationParentMismatchError.type,
+      ),
+    );
+  }
+}
+
 /** The workflow id is not `task/<tenant>/<taskId>`: a second run under another id could otherwise act for the task. */
 export class WorkflowIdMismatchError extends ApplicationFailure {
   static readonly type = 'WorkflowIdMismatchError';
