@@ -93,8 +93,11 @@ export class PathEscapeError extends ApplicationFailure {
 /** The agent itself failed (bad plan, broken edit); counts against the agent, not infrastructure. */
 export class AgentFailedError extends ApplicationFailure {
   static readonly type = 'AgentFailedError';
-  constructor(agentId: string, reason: string) {
-    super(...nonRetryable(`agent '${agentId}' failed: ${reason}`, AgentFailedError.type, [{ agentId, reason }]));
+  /** `usage`: the model tokens and cost spent before it failed, which still count against the agent. */
+  constructor(agentId: string, reason: string, usage?: { tokens: number; costUsd: number }) {
+    super(
+      ...nonRetryable(`agent '${agentId}' failed: ${reason}`, AgentFailedError.type, [{ agentId, reason, ...usage }]),
+    );
   }
 }
 

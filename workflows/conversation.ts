@@ -6,7 +6,14 @@
  * Runs started on this code hold the loop in a child workflow that continues as new when its
  * history grows ({@link ./agent-conversation}); older runs keep it inline, as they recorded it.
  */
-import { executeChild, log, patched, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  executeChild,
+  log,
+  patched,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { AgentRunResult, ConversationLimits, PreparedWorkspace, SpecRef } from '../domain/activity-io';
 import type { ConversationState } from '../domain/conversation';
 import { AgentFailedError } from '../domain/errors';
@@ -50,14 +57,20 @@ export async function converse(
   for (let turn = state.turn + 1; turn <= limits.maxTurns; turn++) {
     await hooks.beforeTurn?.({ turn: turn - 1, tokens, costUsd, startedAt: state.startedAt });
     if (Date.now() - state.startedAt > limits.maxWallClockSeconds * 1000)
-      throw new AgentFailedError(agentId, `ran past its wall-clock limit of ${limits.maxWallClockSeconds}s`);
+      throw new AgentFailedError(agentId, `ran past its wall-clock limit of ${limits.maxWallClockSeconds}s`, {
+        tokens,
+        costUsd,
+      });
     hooks.onTurn?.(turn);
     const reply = await callModel({ tenantId, taskId, agentId, conversationId, turn });
     tokens += reply.promptTokens + reply.completionTokens;
     costUsd += reply.costUsd;
     hooks.onUsage?.({ tokens, costUsd });
     if (tokens > limits.maxTokens)
-      throw new AgentFailedError(agentId, `used ${tokens} tokens, over its limit of ${limits.maxTokens}`);
+      throw new AgentFailedError(agentId, `used ${tokens} tokens, over its limit of ${limits.maxTokens}`, {
+        tokens,
+        costUsd,
+      });
     if (reply.toolCalls.length === 0) {
       const summary = `conversation ended after ${turn} turn(s): ${reply.summary.slice(0, 200)}`;
       return { agentId, stepsApplied: turn, summary, tokens, costUsd };
@@ -78,7 +91,7 @@ export async function converse(
         log.info('tool call refused or failed; the model sees why', { tool: call.name, summary: result.summary });
     }
   }
-  throw new AgentFailedError(agentId, `gave no final answer within ${limits.maxTurns} turns`);
+  throw new AgentFailedError(agentId, `gave no final answer within ${limits.maxTurns} turns`, { tokens, costUsd });
 }
 
 /** Runs the conversation in `ws`: in a child workflow on this code, inline in runs recorded before it. */
@@ -98,6 +111,10 @@ export async function runConversation(
   const { run, violations } = await executeChild<typeof agentConversation>('agentConversation', {
     workflowId: conversationWorkflowId(conversationId),
     args: [{ ...target, spec: validated.spec }],
+  }).catch((err: unknown) => {
+    const usage = usageOfFailedAgent(err);
+    if (usage) task.recordUsage(usage);
+    throw err;
   });
   violations.forEach((v) => task.addViolation(v));
   task.setSubState(null);
@@ -121,4 +138,12 @@ async function runInline(task: TaskRun, validated: ValidateSpecResult, t: Conver
   );
   task.setSubState(null);
   return run;
+}
+
+/** The usage a conversation child's agent spent before it failed ({@link AgentFailedError} carries it). */
+function usageOfFailedAgent(err: unknown): { tokens: number; costUsd: number } | undefined {
+  const cause = err instanceof ChildWorkflowFailure ? err.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== AgentFailedError.type) return undefined;
+  const { tokens, costUsd } = (cause.details?.[0] ?? {}) as { tokens?: number; costUsd?: number };
+  return typeof tokens === 'number' ? { tokens, costUsd: costUsd ?? 0 } : undefined;
 }
