@@ -251,7 +251,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
           'tool call',
           `turn ${input.turn} of '${input.conversationId}' has no call ${input.callId}`,
         );
-      const spec = await loadConversationSpec(db, input, input.spec);
+      const spec = 'artifactId' in input.spec ? await loadConversationSpec(db, input, input.spec) : input.spec;
       const request = { ...input, spec, name: call.function.name, arguments: call.function.arguments };
       const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input: request });
       await append(db, input.tenantId, input.conversationId, {

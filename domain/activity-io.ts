@@ -299,7 +299,8 @@ export const ConversationLimitsSchema = z.object({
 export type ConversationLimits = z.infer<typeof ConversationLimitsSchema>;
 /** What `startConversation` returns: the limits, and the spec stored for the tool calls (they read it by reference). */
 export interface StartedConversation extends ConversationLimits {
-  spec: SpecRef;
+  /** Absent from results recorded before specs were stored. */
+  spec?: SpecRef;
 }
 
 /** One model turn; a turn already answered is returned from the transcript, never asked again. */
@@ -330,7 +331,8 @@ export const RunToolCallInput = z.object({
   turn: z.number().int().positive(),
   callId: z.string(),
   workspacePath: z.string(),
-  spec: SpecRefSchema,
+  /** The stored spec's reference; the whole spec only from runs whose conversation began before specs were stored. */
+  spec: z.union([SpecRefSchema, SpecSchema]),
 });
 /** Input of `runToolCall`. */
 export type RunToolCallInput = z.input<typeof RunToolCallInput>;

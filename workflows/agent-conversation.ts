@@ -49,13 +49,9 @@ export async function agentConversation(raw: AgentConversationInput): Promise<Ag
 
 async function startFirst(input: ReturnType<typeof parseInput>) {
   const { tenantId, taskId, agentId, conversationId, spec } = input;
-  const { spec: specRef, ...limits } = await startConversation({
-    tenantId,
-    taskId,
-    agentId,
-    conversationId,
-    spec: spec!,
-  });
+  if (!spec) throw ApplicationFailure.nonRetryable('a conversation begins with its spec');
+  const { spec: specRef, ...limits } = await startConversation({ tenantId, taskId, agentId, conversationId, spec });
+  if (!specRef) throw ApplicationFailure.nonRetryable('startConversation stored no spec');
   return { limits, spec: specRef };
 }
 

@@ -18,6 +18,7 @@ import type { AgentRunResult, ConversationLimits, PreparedWorkspace, SpecRef } f
 import type { ConversationState } from '../domain/conversation';
 import { AgentFailedError } from '../domain/errors';
 import type { PolicyViolation } from '../domain/sandbox';
+import type { WorkingSpec } from '../domain/spec';
 import type { ValidateSpecResult } from '../domain/activity-io';
 import { conversationWorkflowId } from '../temporal-config';
 import { callModel, onHost, startConversation } from './activity-proxies';
@@ -47,7 +48,7 @@ export interface TurnHooks {
 export async function converse(
   t: ConversationTarget,
   limits: ConversationLimits,
-  spec: SpecRef,
+  spec: SpecRef | WorkingSpec,
   state: ConversationState,
   hooks: TurnHooks,
 ): Promise<AgentRunResult> {
@@ -125,10 +126,11 @@ export async function runConversation(
 async function runInline(task: TaskRun, validated: ValidateSpecResult, t: ConversationTarget): Promise<AgentRunResult> {
   const { tenantId, taskId, agentId, conversationId } = t;
   const started = await startConversation({ tenantId, taskId, agentId, conversationId, spec: validated.spec });
+  // A conversation begun before specs were stored passes the whole spec, as it did.
   const run = await converse(
     t,
     started,
-    started.spec,
+    started.spec ?? validated.spec,
     { turn: 0, tokens: 0, costUsd: 0, startedAt: Date.now() },
     {
       onTurn: (turn) => task.setSubState(`agent turn ${turn}`),

@@ -372,7 +372,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       turn: 1,
       callId: first.toolCalls[0].id,
       workspacePath,
-      spec: limits.spec,
+      spec: limits.spec!,
     };
     const ran: ToolResult = await env.run(a.runToolCall, call);
     const ranAgain: ToolResult = await env.run(a.runToolCall, call);
