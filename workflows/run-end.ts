@@ -38,7 +38,7 @@ export class RunCancellation {
    * task was cancelled) once Temporal's cancellation of the run has arrived, so the run ends Canceled.
    */
   async end<T>(result: T, cancelled: unknown): Promise<T> {
-    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    if (patched('run-waits-for-handlers')) await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     if (cancelled === undefined) return result;
     const byServer = this.requested || (this.selfRequest !== undefined && (await this.selfRequest));
     if (!byServer || !patched('cancelled-run-ends-cancelled')) return result;

@@ -8,7 +8,14 @@
  * against PostgreSQL. Tier 1 needs two distinct keys; a durable timer fails the task when nobody
  * decides within the policy's window.
  */
-import { ApplicationFailure, CancellationScope, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import {
   decisionProblem,
   SignedDecisionSchema,
@@ -63,6 +70,8 @@ export class WaiverDesk {
   private authorizing = false;
   /** Set once the desk stops taking decisions (decided, timed out or cancelled); never cleared. */
   private closed = false;
+  /** Decisions wait their turn and the desk closes after the one in flight; false only replaying runs recorded before. */
+  private serial = false;
 
   constructor(private readonly task: WaiverTask) {}
 
@@ -125,9 +134,9 @@ export class WaiverDesk {
     const held = [signed.claim.approver, signed.keyId];
     held.forEach((k) => this.inFlight.add(k));
     try {
-      await condition(() => !this.authorizing);
+      if (this.serial) await condition(() => !this.authorizing);
       const pending = this.task.snapshot.pendingWaiver;
-      if (!pending || this.decision || this.closed)
+      if (!pending || (this.serial && (this.decision || this.closed)))
         throw ApplicationFailure.nonRetryable(
           'no waiver is pending for this task: it was decided or its window closed',
         );
@@ -191,7 +200,7 @@ export class WaiverDesk {
     try {
       await this.awaitDecision(deadline);
     } finally {
-      await CancellationScope.nonCancellable(() => condition(() => !this.authorizing));
+      if (this.serial) await CancellationScope.nonCancellable(() => condition(() => !this.authorizing));
       this.closed = true;
     }
     return this.decision !== undefined;
@@ -220,6 +229,7 @@ export class WaiverDesk {
       maxLoc: Math.max(0, lines - budget.maxLoc),
     };
     const hours = policy.waivers.windowHours;
+    this.serial = patched('waiver-decisions-one-at-a-time');
     await this.readKeyring();
     this.task.openWaiver({
       runId: workflowInfo().runId,

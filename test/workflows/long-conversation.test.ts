@@ -83,10 +83,12 @@ describe('a 500-turn openai conversation keeps every history bounded', function 
     }))
       runs.push(await client.temporal.workflow.getHandle(run.workflowId, run.runId).describe());
     const continued = runs.filter((r) => r.status.name === 'CONTINUED_AS_NEW').length;
-    const events = runs.map((r) => r.historyLength);
-    process.stdout.write(`      conversation runs: ${runs.length}, events per run: ${events.join(', ')}\n`);
+    const sizes = runs.map((r) => `${r.historyLength} events/${r.historySize} bytes`);
+    process.stdout.write(`      task: ${task.historyLength} events/${task.historySize} bytes\n`);
+    process.stdout.write(`      conversation runs: ${runs.length}: ${sizes.join(', ')}\n`);
     assert.ok(continued > 0, 'the conversation continued as new');
     assert.equal(runs.filter((r) => r.status.name === 'COMPLETED').length, 1);
+    for (const r of [task, ...runs]) assert.equal(typeof r.historySize, 'number', 'the server reports history sizes');
     for (const r of runs) {
       assert.ok(r.historyLength <= MAX_RUN_EVENTS, `a run has ${r.historyLength} events`);
       assert.ok((r.historySize ?? 0) <= MAX_RUN_BYTES, `a run has ${r.historySize} bytes`);
