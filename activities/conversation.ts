@@ -11,15 +11,16 @@ import {
   CallModelInput,
   RunToolCallInput,
   StartConversationInput,
-  type ConversationLimits,
   type ModelReply,
+  type StartedConversation,
+  type ToolCallOutcome,
 } from '../domain/activity-io';
 import { AGENT_TOOLS } from '../domain/agent-tools';
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
 import { AgentConfigError, RecordMismatchError } from '../domain/errors';
 import { zodProblems } from '../domain/zod-issues';
-import { buildTaskPrompt } from '../domain/prompt';
 import type { PolicyViolation } from '../domain/sandbox';
+import { buildTaskPrompt } from '../domain/prompt';
 import { getAgent } from '../db/agents';
 import type { Db } from '../db/client';
 import { conversationMessages, conversations } from '../db/schema';
@@ -27,7 +28,8 @@ import { executeToolCall } from '../host/sandbox/tool-calls';
 import type { ActivityDeps } from './deps';
 import { cancellable, withHeartbeat } from './heartbeat';
 import { parseActivityInput } from './input';
-import { currentRun } from './run-identity';
+import { loadConversationSpec, owningRun, requireOwnConversation, storeConversationSpec } from './conversation-records';
+import { sha256 } from '../host/digest';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { SessionIdentity } from '../host/gateway/session';
 import type { FileTools } from '../host/sandbox/file-tools';
@@ -72,23 +74,6 @@ async function append(
   });
 }
 
-/** Refuses a conversation that is missing or was started by another task or run. */
-async function requireOwnConversation(
-  db: Db,
-  input: { tenantId: string; taskId: string; conversationId: string },
-): Promise<void> {
-  const { runId } = currentRun();
-  const [row] = await db.select().from(conversations).where(eq(conversations.id, input.conversationId));
-  if (!row)
-    throw new RecordMismatchError('conversation', `'${input.conversationId}' was never started in run ${runId}`);
-  if (row.tenantId !== input.tenantId || row.taskId !== input.taskId || row.runId !== runId) {
-    throw new RecordMismatchError(
-      'conversation',
-      `'${input.conversationId}' belongs to ${row.tenantId}/${row.taskId} run ${row.runId}, not ${input.tenantId}/${input.taskId} run ${runId}`,
-    );
-  }
-}
-
 function toApiMessage(m: Message): Record<string, unknown> {
   if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId, content: m.content ?? '' };
   if (m.role === 'assistant')
@@ -99,7 +84,7 @@ function toApiMessage(m: Message): Record<string, unknown> {
 function replyOf(m: Message): ModelReply {
   const calls = m.toolCalls ?? [];
   return {
-    toolCalls: calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })),
+    toolCalls: calls.map((c) => ({ id: c.id, name: c.function.name })),
     summary: (m.content ?? '').slice(0, 500),
     promptTokens: m.promptTokens ?? 0,
     completionTokens: m.completionTokens ?? 0,
@@ -170,14 +155,14 @@ async function requestCompletion(
 export function createConversationActivities(deps: ActivityDeps, tools: FileTools, runCommand: CommandRunner) {
   const { db } = deps;
   return {
-    async startConversation(raw: StartConversationInput): Promise<ConversationLimits> {
+    async startConversation(raw: StartConversationInput): Promise<StartedConversation> {
       const input = parseActivityInput(StartConversationInput, raw);
       const config = await openaiConfig(db, input.agentId);
       const row = {
         id: input.conversationId,
         tenantId: input.tenantId,
         taskId: input.taskId,
-        runId: currentRun().runId,
+        runId: owningRun(input),
         agentId: input.agentId,
       };
       const inserted = await db.insert(conversations).values(row).onConflictDoNothing().returning();
@@ -193,6 +178,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
         maxTurns: config.maxTurns,
         maxTokens: config.maxTokens,
         maxWallClockSeconds: config.maxWallClockSeconds,
+        spec: await storeConversationSpec(db, input, input.spec),
       };
     },
 
@@ -210,7 +196,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       const identity = {
         tenantId: input.tenantId,
         taskId: input.taskId,
-        runId: currentRun().runId,
+        runId: owningRun(input),
         agentId: input.agentId,
         purpose: 'conversation' as const,
       };
@@ -248,38 +234,43 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       return replyOf(stored);
     },
 
-    async runToolCall(raw: RunToolCallInput): Promise<{ ok: boolean; summary: string; violation?: PolicyViolation }> {
+    async runToolCall(raw: RunToolCallInput): Promise<ToolCallOutcome> {
       const input = parseActivityInput(RunToolCallInput, raw);
       await requireOwnConversation(db, input);
-      const [done] = await db
+      const messages = await db
         .select()
         .from(conversationMessages)
-        .where(
-          and(
-            eq(conversationMessages.conversationId, input.conversationId),
-            eq(conversationMessages.toolCallId, input.callId),
-          ),
+        .where(eq(conversationMessages.conversationId, input.conversationId));
+      const done = messages.find((m) => m.role === 'tool' && m.toolCallId === input.callId);
+      if (done) return outcomeOf(done.content ?? '', done.violation ?? undefined);
+      const call = messages
+        .find((m) => m.role === 'assistant' && m.turn === input.turn)
+        ?.toolCalls?.find((c) => c.id === input.callId);
+      if (!call)
+        throw new RecordMismatchError(
+          'tool call',
+          `turn ${input.turn} of '${input.conversationId}' has no call ${input.callId}`,
         );
-      if (done) {
-        const violation = done.violation ?? undefined;
-        return {
-          ok: !(done.content ?? '').startsWith('error:'),
-          summary: (done.content ?? '').slice(0, 300),
-          ...(violation ? { violation } : {}),
-        };
-      }
-      const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input });
+      const spec = 'artifactId' in input.spec ? await loadConversationSpec(db, input, input.spec) : input.spec;
+      const request = { ...input, spec, name: call.function.name, arguments: call.function.arguments };
+      const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input: request });
       await append(db, input.tenantId, input.conversationId, {
         role: 'tool',
         toolCallId: input.callId,
         content: result.content,
         violation: result.violation ?? null,
       });
-      return {
-        ok: result.ok,
-        summary: result.content.slice(0, 300),
-        ...(result.violation ? { violation: result.violation } : {}),
-      };
+      return outcomeOf(result.content, result.violation);
     },
+  };
+}
+
+/** What history keeps of a tool result: whether it succeeded, its first 300 characters and the whole result's digest. */
+function outcomeOf(content: string, violation: PolicyViolation | undefined): ToolCallOutcome {
+  return {
+    ok: !content.startsWith('error:'),
+    summary: content.slice(0, 300),
+    digest: sha256(content),
+    ...(violation ? { violation } : {}),
   };
 }

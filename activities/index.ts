@@ -13,6 +13,7 @@ import { createFeedbackActivities } from './feedback';
 import { createRepoPolicyActivities } from './repo-policy';
 import { createRepoActivities } from './repos';
 import { createRoutingActivities } from './routing';
+import { createRunCancelActivities } from './run-cancel';
 import { createCommandRunner } from '../host/sandbox/commands';
 import { createFileTools } from '../host/sandbox/file-tools';
 import { taskSandboxUser } from '../host/workspace';
@@ -69,6 +70,7 @@ function buildActivities(deps: ActivityDeps) {
     ...createDeliveryActivities(deps),
     ...createFeedbackActivities(deps, deps.breaker),
     ...createWaiverActivities(deps),
+    ...createRunCancelActivities(),
   };
 }
 

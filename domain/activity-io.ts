@@ -11,6 +11,7 @@ import { GATE_MODES, type RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult, VerdictOutcome } from './task';
 import type { DiffSummary } from './diff';
+import type { PolicyViolation } from './sandbox';
 
 /** `measureDiff` returns it, so activity code finds it beside the other activity shapes. */
 export type { DiffSummary } from './diff';
@@ -276,7 +277,12 @@ export const RecordAgentHealthInput = z.object({ ...TaskKey, agentId: z.string()
 /** Input of `recordAgentHealth`. */
 export type RecordAgentHealthInput = z.input<typeof RecordAgentHealthInput>;
 
-/** Starts (or finds) the transcript of one agent run; the id is chosen by the workflow. */
+/** Where a stored spec is: an artifact id and the digest its bytes must still have. */
+export const SpecRefSchema = z.object({ artifactId: z.string(), digest: z.string() });
+/** A stored spec, by reference. */
+export type SpecRef = z.infer<typeof SpecRefSchema>;
+
+/** Starts (or finds) the transcript of one agent run; the id is chosen by the workflow. The spec travels here once. */
 export const StartConversationInput = z.object({
   ...TaskKey,
   agentId: z.string(),
@@ -286,10 +292,17 @@ export const StartConversationInput = z.object({
 /** Input of `startConversation`. */
 export type StartConversationInput = z.input<typeof StartConversationInput>;
 /** The run's limits, from the agent's config. */
-export interface ConversationLimits {
-  maxTurns: number;
-  maxTokens: number;
-  maxWallClockSeconds: number;
+export const ConversationLimitsSchema = z.object({
+  maxTurns: z.number().int().positive(),
+  maxTokens: z.number().nonnegative(),
+  maxWallClockSeconds: z.number().positive(),
+});
+/** The run's limits, from the agent's config. */
+export type ConversationLimits = z.infer<typeof ConversationLimitsSchema>;
+/** What `startConversation` returns: the limits, and the spec stored for the tool calls (they read it by reference). */
+export interface StartedConversation extends ConversationLimits {
+  /** Absent from results recorded before specs were stored. */
+  spec?: SpecRef;
 }
 
 /** One model turn; a turn already answered is returned from the transcript, never asked again. */
@@ -301,27 +314,42 @@ export const CallModelInput = z.object({
 });
 /** Input of `callModel`. */
 export type CallModelInput = z.input<typeof CallModelInput>;
-/** A model reply as the workflow needs it: small, the full text stays in the transcript. */
+/**
+ * A model reply as the workflow needs it: small. The text and every tool call's arguments stay
+ * in the transcript; the workflow names each call by id only.
+ */
 export interface ModelReply {
-  toolCalls: Array<{ id: string; name: string; arguments: string }>;
+  toolCalls: Array<{ id: string; name: string }>;
   summary: string;
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
 }
 
-/** One tool call of a model reply, executed in the workspace under the task's policy. */
+/** One tool call of a model turn, read from the transcript and executed in the workspace under the stored spec. */
 export const RunToolCallInput = z.object({
   ...TaskKey,
   conversationId: z.string(),
+  turn: z.number().int().positive(),
   callId: z.string(),
-  name: z.string(),
-  arguments: z.string(),
   workspacePath: z.string(),
-  spec: SpecSchema,
+  /** The stored spec's reference; the whole spec only from runs whose conversation began before specs were stored. */
+  spec: z.union([SpecRefSchema, SpecSchema]),
 });
 /** Input of `runToolCall`. */
 export type RunToolCallInput = z.input<typeof RunToolCallInput>;
+/** A tool call's outcome as history holds it: a short summary and the digest of the full result (kept in the transcript). */
+export interface ToolCallOutcome {
+  ok: boolean;
+  summary: string;
+  digest: string;
+  violation?: PolicyViolation;
+}
+
+/** The task whose own run `cancelOwnRun` cancels (the run comes from the activity's context). */
+export const CancelOwnRunInput = z.object({ ...TaskKey });
+/** Input of `cancelOwnRun`. */
+export type CancelOwnRunInput = z.input<typeof CancelOwnRunInput>;
 
 /** An approver's decision on a task's waiver, to authorise and record. */
 export const AuthorizeWaiverDecisionInput = z.object({

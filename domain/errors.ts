@@ -93,8 +93,11 @@ export class PathEscapeError extends ApplicationFailure {
 /** The agent itself failed (bad plan, broken edit); counts against the agent, not infrastructure. */
 export class AgentFailedError extends ApplicationFailure {
   static readonly type = 'AgentFailedError';
-  constructor(agentId: string, reason: string) {
-    super(...nonRetryable(`agent '${agentId}' failed: ${reason}`, AgentFailedError.type, [{ agentId, reason }]));
+  /** `usage`: the model tokens and cost spent before it failed, which still count against the agent. */
+  constructor(agentId: string, reason: string, usage?: { tokens: number; costUsd: number }) {
+    super(
+      ...nonRetryable(`agent '${agentId}' failed: ${reason}`, AgentFailedError.type, [{ agentId, reason, ...usage }]),
+    );
   }
 }
 
@@ -260,6 +263,22 @@ export class GateNameReservedError extends ApplicationFailure {
   static readonly type = 'GateNameReservedError';
   constructor(public readonly problems: string[]) {
     super(...nonRetryable(`gate name(s) reserved: ${problems.join('; ')}`, GateNameReservedError.type, [problems]));
+  }
+}
+
+/**
+ * A conversation child whose parent is not the task run its conversation id names: started by
+ * hand, or by another workflow, it could otherwise drive an agent in another task's workspace.
+ */
+export class ConversationParentMismatchError extends ApplicationFailure {
+  static readonly type = 'ConversationParentMismatchError';
+  constructor(actual: string, expected: string) {
+    super(
+      ...nonRetryable(
+        `a conversation runs only as a child of ${expected}; its parent is ${actual}`,
+        ConversationParentMismatchError.type,
+      ),
+    );
   }
 }
 

@@ -59,6 +59,15 @@ export function parseTaskWorkflowId(workflowId: string): TaskRef | undefined {
   return { tenantId, taskId };
 }
 
+/**
+ * `conversation/<conversationId>`: the workflow id of a task run's `openai` conversation, run as a
+ * child workflow. The conversation id names the tenant, task, parent run and attempt, so the id
+ * says whose conversation it is, and the child refuses to run under any other.
+ */
+export function conversationWorkflowId(conversationId: string): string {
+  return `conversation/${conversationId}`;
+}
+
 /** Delivery branches live under this prefix; none of them is ever a policy ref. */
 export const DELIVERY_BRANCH_PREFIX = 'arbiter/';
 

@@ -3,7 +3,13 @@
  * NON_RETRYABLE_ERROR_TYPES are never retried; everything else is infrastructure and is.
  * Steps that touch a workspace run on the task queue of the worker holding it.
  */
-import { ActivityFailure, TimeoutFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ChildWorkflowFailure,
+  TimeoutFailure,
+  proxyActivities,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { ArbiterActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import type { GateCommand } from '../domain/task';
@@ -44,6 +50,8 @@ export const { callModel } = proxyActivities<ArbiterActivities>(options('10m', 5
 export const { authorizeWaiverDecision, loadApproverKeys, storeWaiver } = proxyActivities<ArbiterActivities>(
   options('30s', 10),
 );
+/** Asking the server to cancel this run (the cancel signal's way to end Canceled); a few attempts, then the run ends as it would have. */
+export const { cancelOwnRun } = proxyActivities<ArbiterActivities>(options('30s', 5));
 /** Resolving the repository name is one query; typed refusals are final. */
 export const { resolveRepo } = proxyActivities<ArbiterActivities>(options('30s', 10));
 /** Reading the policy is one git call or two; a few attempts cover a worker dying mid-call. */
@@ -91,8 +99,9 @@ export function onHost(hostQueue: string, hostLossTimeout: string) {
   };
 }
 
-/** True when a workspace step failed because no worker on its host queue picked it up in time. */
+/** True when a workspace step (also one in a child workflow) failed because no worker on its host queue picked it up in time. */
 export function isHostLost(err: unknown): boolean {
+  if (err instanceof ChildWorkflowFailure) return isHostLost(err.cause);
   return (
     err instanceof ActivityFailure &&
     err.cause instanceof TimeoutFailure &&

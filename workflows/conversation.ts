@@ -1,16 +1,101 @@
 /**
  * An `openai` agent run as a durable loop: every model turn and every tool call is its own
- * activity, the transcript stays in PostgreSQL (history holds ids and small summaries), and the
- * run stops at the agent's limits on turns, tokens and wall-clock time. The transcript is this
- * run's: its id names the run, so another run of the task never finds or continues it.
+ * activity, the transcript stays in PostgreSQL (history holds ids, small summaries and digests),
+ * and the run stops at the agent's limits on turns, tokens and wall-clock time. The transcript is
+ * this run's: its id names the run, so another run of the task never finds or continues it.
+ * Runs started on this code hold the loop in a child workflow that continues as new when its
+ * history grows ({@link ./agent-conversation}); older runs keep it inline, as they recorded it.
  */
-import { log, workflowInfo } from '@temporalio/workflow';
-import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  executeChild,
+  log,
+  patched,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { AgentRunResult, ConversationLimits, PreparedWorkspace, SpecRef } from '../domain/activity-io';
+import type { ConversationState } from '../domain/conversation';
 import { AgentFailedError } from '../domain/errors';
+import type { PolicyViolation } from '../domain/sandbox';
+import type { WorkingSpec } from '../domain/spec';
+import type { ValidateSpecResult } from '../domain/activity-io';
+import { conversationWorkflowId } from '../temporal-config';
 import { callModel, onHost, startConversation } from './activity-proxies';
+import type { agentConversation } from './agent-conversation';
 import type { TaskRun } from './task-run';
 
-/** Runs the conversation in `ws` until the model answers without tool calls. */
+/** The conversation a loop drives, and where its tool calls run. */
+export interface ConversationTarget {
+  tenantId: string;
+  taskId: string;
+  agentId: string;
+  conversationId: string;
+  workspacePath: string;
+  hostQueue: string;
+  hostLossTimeoutSeconds: number;
+}
+
+/** What the loop reports as it goes; `beforeTurn` may end the run (continue as new) between turns. */
+export interface TurnHooks {
+  beforeTurn?(state: ConversationState): Promise<void>;
+  onTurn?(turn: number): void;
+  onUsage?(usage: { tokens: number; costUsd: number }): void;
+  onViolation(violation: PolicyViolation): void;
+}
+
+/** Runs turns from `state` until the model answers without tool calls, or a limit is passed. */
+export async function converse(
+  t: ConversationTarget,
+  limits: ConversationLimits,
+  spec: SpecRef | WorkingSpec,
+  state: ConversationState,
+  hooks: TurnHooks,
+): Promise<AgentRunResult> {
+  const { tenantId, taskId, agentId, conversationId } = t;
+  const host = onHost(t.hostQueue, `${t.hostLossTimeoutSeconds}s`);
+  let { tokens, costUsd } = state;
+  for (let turn = state.turn + 1; turn <= limits.maxTurns; turn++) {
+    await hooks.beforeTurn?.({ turn: turn - 1, tokens, costUsd, startedAt: state.startedAt });
+    if (Date.now() - state.startedAt > limits.maxWallClockSeconds * 1000)
+      throw new AgentFailedError(agentId, `ran past its wall-clock limit of ${limits.maxWallClockSeconds}s`, {
+        tokens,
+        costUsd,
+      });
+    hooks.onTurn?.(turn);
+    const reply = await callModel({ tenantId, taskId, agentId, conversationId, turn });
+    tokens += reply.promptTokens + reply.completionTokens;
+    costUsd += reply.costUsd;
+    hooks.onUsage?.({ tokens, costUsd });
+    if (tokens > limits.maxTokens)
+      throw new AgentFailedError(agentId, `used ${tokens} tokens, over its limit of ${limits.maxTokens}`, {
+        tokens,
+        costUsd,
+      });
+    if (reply.toolCalls.length === 0) {
+      const summary = `conversation ended after ${turn} turn(s): ${reply.summary.slice(0, 200)}`;
+      return { agentId, stepsApplied: turn, summary, tokens, costUsd };
+    }
+    for (const call of reply.toolCalls) {
+      const { workspacePath } = t;
+      const result = await host.runToolCall({
+        tenantId,
+        taskId,
+        conversationId,
+        turn,
+        callId: call.id,
+        workspacePath,
+        spec,
+      });
+      if (result.violation) hooks.onViolation(result.violation);
+      if (!result.ok)
+        log.info('tool call refused or failed; the model sees why', { tool: call.name, summary: result.summary });
+    }
+  }
+  throw new AgentFailedError(agentId, `gave no final answer within ${limits.maxTurns} turns`, { tokens, costUsd });
+}
+
+/** Runs the conversation in `ws`: in a child workflow on this code, inline in runs recorded before it. */
 export async function runConversation(
   task: TaskRun,
   validated: ValidateSpecResult,
@@ -18,48 +103,49 @@ export async function runConversation(
   ws: PreparedWorkspace,
   attempt: number,
 ): Promise<AgentRunResult> {
-  const { tenantId, taskId } = task.input;
+  const { tenantId, taskId, hostLossTimeoutSeconds } = task.input;
   const conversationId = `${tenantId}/${taskId}/${workflowInfo().runId}/${attempt}`;
-  const limits = await startConversation({ tenantId, taskId, agentId, conversationId, spec: validated.spec });
-  const host = onHost(ws.hostQueue, `${task.input.hostLossTimeoutSeconds}s`);
-  const started = Date.now();
-  let tokens = 0;
-  let costUsd = 0;
-  for (let turn = 1; turn <= limits.maxTurns; turn++) {
-    if (Date.now() - started > limits.maxWallClockSeconds * 1000)
-      throw new AgentFailedError(agentId, `ran past its wall-clock limit of ${limits.maxWallClockSeconds}s`);
-    task.setSubState(`agent turn ${turn}`);
-    const reply = await callModel({ tenantId, taskId, agentId, conversationId, turn });
-    tokens += reply.promptTokens + reply.completionTokens;
-    costUsd += reply.costUsd;
-    task.recordUsage({ tokens, costUsd });
-    if (tokens > limits.maxTokens)
-      throw new AgentFailedError(agentId, `used ${tokens} tokens, over its limit of ${limits.maxTokens}`);
-    if (reply.toolCalls.length === 0) {
-      task.setSubState(null);
-      return {
-        agentId,
-        stepsApplied: turn,
-        summary: `conversation ended after ${turn} turn(s): ${reply.summary.slice(0, 200)}`,
-        tokens,
-        costUsd,
-      };
-    }
-    for (const call of reply.toolCalls) {
-      const result = await host.runToolCall({
-        tenantId,
-        taskId,
-        conversationId,
-        callId: call.id,
-        name: call.name,
-        arguments: call.arguments,
-        workspacePath: ws.workspacePath,
-        spec: validated.spec,
-      });
-      if (result.violation) task.addViolation(result.violation);
-      if (!result.ok)
-        log.info('tool call refused or failed; the model sees why', { tool: call.name, summary: result.summary });
-    }
-  }
-  throw new AgentFailedError(agentId, `gave no final answer within ${limits.maxTurns} turns`);
+  const { workspacePath, hostQueue } = ws;
+  const target = { tenantId, taskId, agentId, conversationId, hostLossTimeoutSeconds, workspacePath, hostQueue };
+  if (!patched('conversation-child-workflow')) return runInline(task, validated, target);
+  task.setSubState(`agent conversation ${conversationWorkflowId(conversationId)}`);
+  const { run, violations } = await executeChild<typeof agentConversation>('agentConversation', {
+    workflowId: conversationWorkflowId(conversationId),
+    args: [{ ...target, spec: validated.spec }],
+  }).catch((err: unknown) => {
+    const usage = usageOfFailedAgent(err);
+    if (usage) task.recordUsage(usage);
+    throw err;
+  });
+  violations.forEach((v) => task.addViolation(v));
+  task.setSubState(null);
+  return run;
+}
+
+/** The loop in the task's own history, as runs started before the child workflow recorded it. */
+async function runInline(task: TaskRun, validated: ValidateSpecResult, t: ConversationTarget): Promise<AgentRunResult> {
+  const { tenantId, taskId, agentId, conversationId } = t;
+  const started = await startConversation({ tenantId, taskId, agentId, conversationId, spec: validated.spec });
+  // A conversation begun before specs were stored passes the whole spec, as it did.
+  const run = await converse(
+    t,
+    started,
+    started.spec ?? validated.spec,
+    { turn: 0, tokens: 0, costUsd: 0, startedAt: Date.now() },
+    {
+      onTurn: (turn) => task.setSubState(`agent turn ${turn}`),
+      onUsage: (usage) => task.recordUsage(usage),
+      onViolation: (v) => task.addViolation(v),
+    },
+  );
+  task.setSubState(null);
+  return run;
+}
+
+/** The usage a conversation child's agent spent before it failed ({@link AgentFailedError} carries it). */
+function usageOfFailedAgent(err: unknown): { tokens: number; costUsd: number } | undefined {
+  const cause = err instanceof ChildWorkflowFailure ? err.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== AgentFailedError.type) return undefined;
+  const { tokens, costUsd } = (cause.details?.[0] ?? {}) as { tokens?: number; costUsd?: number };
+  return typeof tokens === 'number' ? { tokens, costUsd: costUsd ?? 0 } : undefined;
 }

@@ -1,11 +1,12 @@
 /** Turns whatever ended a step into the task's error: typed, readable, naming the activity. */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure } from '@temporalio/workflow';
 import { PolicyViolationError, SpecInvalidError } from '../domain/errors';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { TaskError } from '../domain/task';
 
 /** Keeps a spec's problem list; names the activity and timeout kind for infrastructure failures. */
 export function describeFailure(err: unknown): TaskError {
+  if (err instanceof ChildWorkflowFailure && err.cause) return describeFailure(err.cause);
   const activity = err instanceof ActivityFailure ? err.activityType : undefined;
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {

@@ -12,6 +12,7 @@ import { zodProblems } from '../domain/zod-issues';
 import { deliverChange, loadRepoPolicy, resolveRepo, routeTask, validateSpec } from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
+import { RunCancellation } from './run-end';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
 import { TaskRun } from './task-run';
 import { decideOutcome } from '../domain/verdict';
@@ -21,23 +22,31 @@ import { buildWorkspace, recordVerdict, releaseWorkspace, verifyInWorkspace, typ
 /** How verification ended: passed (VERIFIED), or the error the task fails with. */
 type VerifyOutcome = { passed: true } | { passed: false; error: TaskError };
 
-/** Runs one task; returns the final snapshot (also for REJECTED, FAILED and CANCELLED). */
+/**
+ * Runs one task; returns the final snapshot (also for REJECTED and FAILED). A CANCELLED task's
+ * run ends Canceled (its snapshot stays readable through `getState` and in PostgreSQL).
+ */
 export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot> {
   const task = new TaskRun(parseInput(raw));
+  const runCancellation = new RunCancellation();
   const work = new CancellationScope();
   setHandler(getStateQuery, () => task.snapshot);
   task.waiverDesk.register();
   setHandler(cancelSignal, ({ reason }) => {
-    if (task.requestCancel(reason ?? 'cancel requested')) work.cancel();
+    if (!task.requestCancel(reason ?? 'cancel requested')) return;
+    work.cancel();
+    runCancellation.requestForSignal(task.input);
   });
+  let cancelled: unknown;
   try {
     await work.run(() => runLifecycle(task));
   } catch (err) {
     if (!isCancellation(err)) throw err;
     if (!task.terminal) await task.enter('CANCELLED', task.cancelReason ?? 'workflow cancellation requested');
+    cancelled = err;
   }
   await releaseWorkspace(task);
-  return task.snapshot;
+  return runCancellation.end(task.snapshot, cancelled);
 }
 
 /**

@@ -8,7 +8,14 @@
  * against PostgreSQL. Tier 1 needs two distinct keys; a durable timer fails the task when nobody
  * decides within the policy's window.
  */
-import { ApplicationFailure, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import {
   decisionProblem,
   SignedDecisionSchema,
@@ -57,8 +64,14 @@ export class WaiverDesk {
   private approvals: SignedDecision[] = [];
   private keyring: RegisteredKey[] = [];
   private keyringStale = false;
-  /** Approvers and keys whose decision is being authorised: a copy sent meanwhile is refused, not run twice. */
+  /** Approvers and keys whose decision is queued or being authorised: a copy sent meanwhile is refused, not run twice. */
   private readonly inFlight = new Set<string>();
+  /** One decision is authorised at a time, so none is recorded after another settled the request. */
+  private authorizing = false;
+  /** Set once the desk stops taking decisions (decided, timed out or cancelled); never cleared. */
+  private closed = false;
+  /** Decisions wait their turn and the desk closes after the one in flight; false only replaying runs recorded before. */
+  private serial = false;
 
   constructor(private readonly task: WaiverTask) {}
 
@@ -86,7 +99,7 @@ export class WaiverDesk {
     const parsed = SignedDecisionSchema.safeParse(input);
     if (!parsed.success) throw new Error(zodProblems(parsed.error).join('; '));
     const pending = this.task.snapshot.pendingWaiver;
-    if (!pending || this.decision) throw new Error('no waiver is pending for this task');
+    if (!pending || this.decision || this.closed) throw new Error('no waiver is pending for this task');
     const problem = decisionProblem(parsed.data, {
       decision,
       expected: this.requestTerms(pending),
@@ -108,42 +121,58 @@ export class WaiverDesk {
     return { status, approvals: this.approvals.length, approversRequired: pending?.approversRequired ?? 0 };
   }
 
-  /** The pending request, once the signed decision's key is confirmed in PostgreSQL and the decision recorded. */
-  private async authorize(signed: SignedDecision): Promise<WaiverRequest> {
-    const pending = this.task.snapshot.pendingWaiver;
-    if (!pending) throw ApplicationFailure.nonRetryable('no waiver is pending for this task');
+  /**
+   * Confirms the signed decision's key in PostgreSQL (which records the decision), then `settle`s
+   * the pending request with it. Decisions are authorised one at a time; one that waited behind
+   * another is refused, with nothing recorded, if the request was settled or its window closed meanwhile.
+   */
+  private async decide(
+    signed: SignedDecision,
+    settle: (pending: WaiverRequest) => void,
+  ): Promise<WaiverDecisionResult> {
     const { tenantId, taskId } = this.task.input;
     const held = [signed.claim.approver, signed.keyId];
     held.forEach((k) => this.inFlight.add(k));
     try {
-      await authorizeWaiverDecision({ tenantId, taskId, riskTier: pending.riskTier, signed });
+      if (this.serial) await condition(() => !this.authorizing);
+      const pending = this.task.snapshot.pendingWaiver;
+      if (!pending || (this.serial && (this.decision || this.closed)))
+        throw ApplicationFailure.nonRetryable(
+          'no waiver is pending for this task: it was decided or its window closed',
+        );
+      this.authorizing = true;
+      try {
+        await authorizeWaiverDecision({ tenantId, taskId, riskTier: pending.riskTier, signed });
+        settle(pending);
+      } finally {
+        this.authorizing = false;
+      }
+      return this.result();
     } finally {
       held.forEach((k) => this.inFlight.delete(k));
     }
-    return pending;
   }
 
-  private async approve(signed: SignedDecision): Promise<WaiverDecisionResult> {
-    const pending = await this.authorize(signed);
-    const { approver } = signed.claim;
-    const counted = pending.approvals.some((a) => a.approver === approver || a.keyId === signed.keyId);
-    if (this.decision || counted) return this.result();
-    this.approvals.push(signed);
-    this.task.addWaiverApproval({
-      approver,
-      keyId: signed.keyId,
-      reasonCode: signed.claim.reasonCode ?? 'other',
-      at: new Date().toISOString(),
+  private approve(signed: SignedDecision): Promise<WaiverDecisionResult> {
+    return this.decide(signed, (pending) => {
+      const { approver } = signed.claim;
+      if (pending.approvals.some((a) => a.approver === approver || a.keyId === signed.keyId)) return;
+      this.approvals.push(signed);
+      this.task.addWaiverApproval({
+        approver,
+        keyId: signed.keyId,
+        reasonCode: signed.claim.reasonCode ?? 'other',
+        at: new Date().toISOString(),
+      });
+      if (pending.approvals.length >= pending.approversRequired)
+        this.decision = { kind: 'approved', approvals: this.approvals };
     });
-    if (pending.approvals.length >= pending.approversRequired)
-      this.decision = { kind: 'approved', approvals: this.approvals };
-    return this.result();
   }
 
-  private async reject(signed: SignedDecision): Promise<WaiverDecisionResult> {
-    await this.authorize(signed);
-    if (!this.decision) this.decision = { kind: 'rejected', signed };
-    return this.result();
+  private reject(signed: SignedDecision): Promise<WaiverDecisionResult> {
+    return this.decide(signed, () => {
+      this.decision = { kind: 'rejected', signed };
+    });
   }
 
   private async readKeyring(): Promise<void> {
@@ -160,6 +189,21 @@ export class WaiverDesk {
       await condition(() => this.decision !== undefined || this.keyringStale, remaining);
       if (this.keyringStale && !this.decision) await this.readKeyring();
     }
+  }
+
+  /**
+   * Waits for a decision until `deadline`, then closes the desk. A decision accepted before the
+   * deadline whose authorisation is still running is waited for (it was made in time, and it may
+   * already be recorded); every later one is refused. Closes also when the task is cancelled.
+   */
+  private async decideOrClose(deadline: number): Promise<boolean> {
+    try {
+      await this.awaitDecision(deadline);
+    } finally {
+      if (this.serial) await CancellationScope.nonCancellable(() => condition(() => !this.authorizing));
+      this.closed = true;
+    }
+    return this.decision !== undefined;
   }
 
   /**
@@ -185,6 +229,7 @@ export class WaiverDesk {
       maxLoc: Math.max(0, lines - budget.maxLoc),
     };
     const hours = policy.waivers.windowHours;
+    this.serial = patched('waiver-decisions-one-at-a-time');
     await this.readKeyring();
     this.task.openWaiver({
       runId: workflowInfo().runId,
@@ -199,7 +244,7 @@ export class WaiverDesk {
       deadline: new Date(Date.now() + hours * 3_600_000).toISOString(),
       maxExpiryHours: policy.waivers.maxExpiryDays * 24,
     });
-    const decided = await this.awaitDecision(Date.now() + hours * 3_600_000);
+    const decided = await this.decideOrClose(Date.now() + hours * 3_600_000);
     const pending = this.task.closeWaiver();
     if (!decided || !this.decision || !pending)
       return { error: { type: 'WaiverExpired', message: `no waiver decision within ${hours} hour(s)` } };

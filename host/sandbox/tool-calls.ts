@@ -6,7 +6,6 @@
 import { dependenciesDirOf } from './dependency-mounts';
 import { zodProblems } from '../../domain/zod-issues';
 import { z } from 'zod';
-import type { RunToolCallInput } from '../../domain/activity-io';
 import { FileToolError, PolicyViolationError } from '../../domain/errors';
 import { policyFromSpec, type PolicyViolation } from '../../domain/sandbox';
 import type { WorkingSpec } from '../../domain/spec';
@@ -29,7 +28,15 @@ export interface ToolCallContext {
   tools: FileTools;
   /** Runs a confined command for the calling activity (heartbeating, stopped when it is cancelled). */
   runCommand: (req: Omit<CommandRequest, 'signal'>) => Promise<CommandResult>;
-  input: z.output<typeof RunToolCallInput>;
+  /** The call as the model made it (read from the transcript), and the spec whose policy confines it. */
+  input: {
+    tenantId: string;
+    taskId: string;
+    workspacePath: string;
+    spec: WorkingSpec;
+    name: string;
+    arguments: string;
+  };
 }
 
 async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unknown): Promise<string> {
@@ -38,7 +45,7 @@ async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unk
     tenantId: input.tenantId,
     taskId: input.taskId,
     workspacePath: input.workspacePath,
-    policy: policyFromSpec(input.spec as WorkingSpec),
+    policy: policyFromSpec(input.spec),
   };
   switch (name) {
     case 'list_files': {

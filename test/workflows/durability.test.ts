@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot } from '../../client/paths';
 import type { TaskInput } from '../../domain/task';
+import { taskWorkflowId } from '../../temporal-config';
 import {
   addScriptedAgent,
   gitIn,
@@ -45,6 +46,28 @@ function inGateCheckout(home: string, input: { tenantId: string; taskId: string 
   return path.join(home, 'workspaces', input.tenantId, input.taskId, 'gates', 'slow', file);
 }
 
+/**
+ * The run itself ends Canceled, as Temporal's own tools see it (the Web UI, `ExecutionStatus`
+ * queries), and the CANCELLED snapshot stays readable: by query, and by resubmitting.
+ */
+async function assertRunCanceled(input: TaskInput & { taskId: string; tenantId: string }): Promise<void> {
+  const { client } = testStack();
+  const workflowId = taskWorkflowId(input);
+  const handle = client.temporal.workflow.getHandle(workflowId);
+  const status = await waitFor('the run to close', async () => {
+    const { name } = (await handle.describe()).status;
+    return name === 'RUNNING' ? undefined : name;
+  });
+  assert.equal(status, 'CANCELLED', 'the run ends Canceled, not Completed');
+  await waitFor('the run to be listed as Canceled', async () => {
+    const query = `WorkflowId = "${workflowId}" AND ExecutionStatus = "Canceled"`;
+    for await (const _ of client.temporal.workflow.list({ query })) return true;
+    return false;
+  });
+  assert.equal((await client.status(input)).state, 'CANCELLED', 'getState still answers on the closed run');
+  assert.equal((await client.submit(input)).ended, 'CANCELLED', 'resubmitting reports how the task ended');
+}
+
 describe('cancellation', function () {
   this.timeout(60_000);
 
@@ -74,6 +97,7 @@ describe('cancellation', function () {
       const events = await persistedEvents(input);
       assert.equal(events.at(-1)?.toState, 'CANCELLED');
       assert.equal(gitIn(repo, 'branch', '--list', `arbiter/${input.taskId}`), '');
+      await assertRunCanceled(input);
     });
   }
 

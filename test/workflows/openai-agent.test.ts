@@ -17,7 +17,7 @@ import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot } from '../../client/paths';
 import { upsertAgent } from '../../db/agents';
 import { agentOutcomes, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
-import type { ConversationLimits, ModelReply, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
+import type { ModelReply, StartedConversation, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
 import { AGENT_TOOL_NAMES } from '../../domain/agent-tools';
 import type { TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
@@ -347,7 +347,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const { workspacePath }: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath: makeRepo() });
     const { spec }: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
     const conversationId = `${tenant}/${ref.taskId}/1`;
-    const limits: ConversationLimits = await env.run(a.startConversation, {
+    const limits: StartedConversation = await env.run(a.startConversation, {
       ...ref,
       agentId: agent.id,
       conversationId,
@@ -369,11 +369,10 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const call = {
       ...ref,
       conversationId,
+      turn: 1,
       callId: first.toolCalls[0].id,
-      name: first.toolCalls[0].name,
-      arguments: first.toolCalls[0].arguments,
       workspacePath,
-      spec,
+      spec: limits.spec!,
     };
     const ran: ToolResult = await env.run(a.runToolCall, call);
     const ranAgain: ToolResult = await env.run(a.runToolCall, call);
@@ -565,7 +564,11 @@ describe('openai agent: worker killed mid-conversation', function () {
       const inFlight = await fake.waitForRequest(3, 1, 60_000);
       const before = await client.status(input);
       assert.equal(before.state, 'EXECUTING');
-      assert.equal(before.subState, 'agent turn 3');
+      assert.match(
+        before.subState ?? '',
+        /^agent conversation conversation\//,
+        'the conversation runs as a child workflow',
+      );
       const dead = child;
       dead.kill('SIGKILL');
       if (dead.exitCode === null && dead.signalCode === null) await new Promise((r) => dead.once('exit', r));

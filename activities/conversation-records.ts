@@ -1,0 +1,73 @@
+/**
+ * Who a conversation belongs to, and the spec its tool calls work under. A conversation is one
+ * task run's: its activities run either in that run or in its conversation child workflow
+ * (`conversation/<conversationId>`, whose id names the parent run), never in another. The spec
+ * is stored once, when the conversation starts, and every tool call reads it by id and digest.
+ */
+import { eq } from 'drizzle-orm';
+import type { SpecRef } from '../domain/activity-io';
+import { RecordMismatchError } from '../domain/errors';
+import type { WorkingSpec } from '../domain/spec';
+import { loadArtifact, storeArtifact } from '../db/artifacts';
+import type { Db } from '../db/client';
+import { conversations } from '../db/schema';
+import { conversationWorkflowId } from '../temporal-config';
+import { currentRun } from './run-identity';
+
+type ConversationKey = { tenantId: string; taskId: string; conversationId: string };
+
+/**
+ * The task run the calling activity works for: its own run, or — when a conversation child
+ * scheduled it — the parent run its workflow id names (the child checked its parent is that run).
+ */
+export function owningRun(input: ConversationKey): string {
+  const { workflowId, runId } = currentRun();
+  if (workflowId !== conversationWorkflowId(input.conversationId)) return runId;
+  const [tenantId, taskId, parentRunId] = input.conversationId.split('/');
+  if (tenantId !== input.tenantId || taskId !== input.taskId || !parentRunId)
+    throw new RecordMismatchError(
+      'conversation',
+      `'${input.conversationId}' is not a conversation of ${tenantId}/${taskId}`,
+    );
+  return parentRunId;
+}
+
+/** Refuses a conversation that is missing or was started by another task or run. */
+export async function requireOwnConversation(db: Db, input: ConversationKey): Promise<void> {
+  const runId = owningRun(input);
+  const [row] = await db.select().from(conversations).where(eq(conversations.id, input.conversationId));
+  if (!row)
+    throw new RecordMismatchError('conversation', `'${input.conversationId}' was never started in run ${runId}`);
+  if (row.tenantId !== input.tenantId || row.taskId !== input.taskId || row.runId !== runId) {
+    throw new RecordMismatchError(
+      'conversation',
+      `'${input.conversationId}' belongs to ${row.tenantId}/${row.taskId} run ${row.runId}, not ${input.tenantId}/${input.taskId} run ${runId}`,
+    );
+  }
+}
+
+/** Stores the conversation's spec (again, identically, on a retry) and returns where it is. */
+export async function storeConversationSpec(db: Db, input: ConversationKey, spec: WorkingSpec): Promise<SpecRef> {
+  const artifactId = `spec/${input.conversationId}`;
+  const bytes = Buffer.from(JSON.stringify(spec));
+  const { tenantId, taskId } = input;
+  const digest = await storeArtifact(db, {
+    id: artifactId,
+    tenantId,
+    taskId,
+    runId: owningRun(input),
+    kind: 'spec',
+    bytes,
+  });
+  return { artifactId, digest };
+}
+
+/** The conversation's stored spec; refused when it is another conversation's or no longer matches its digest. */
+export async function loadConversationSpec(db: Db, input: ConversationKey, ref: SpecRef): Promise<WorkingSpec> {
+  if (ref.artifactId !== `spec/${input.conversationId}`)
+    throw new RecordMismatchError(
+      'spec',
+      `'${ref.artifactId}' is not the spec of conversation '${input.conversationId}'`,
+    );
+  return JSON.parse((await loadArtifact(db, ref.artifactId, ref.digest)).toString('utf8')) as WorkingSpec;
+}

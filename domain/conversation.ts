@@ -1,0 +1,54 @@
+/**
+ * The `agentConversation` child workflow's input and result: small values only. The spec comes
+ * once, in the first run; a run that continues as new carries where it stands instead (the
+ * turn, the usage so far, the limits and the stored spec's reference).
+ */
+import { z } from 'zod';
+import { ConversationLimitsSchema, SpecRefSchema, type AgentRunResult } from './activity-io';
+import type { PolicyViolation } from './sandbox';
+import type { WorkingSpec } from './spec';
+import { IdPartSchema } from './task';
+
+/** Where a conversation stands between turns. */
+export const ConversationStateSchema = z.object({
+  turn: z.number().int().nonnegative(),
+  tokens: z.number().nonnegative(),
+  costUsd: z.number().nonnegative(),
+  startedAt: z.number(),
+});
+/** Where a conversation stands between turns. */
+export type ConversationState = z.infer<typeof ConversationStateSchema>;
+
+const ViolationSchema = z.custom<PolicyViolation>((v) => typeof v === 'object' && v !== null);
+
+/** Input of `agentConversation`: the first run's (with `spec`) or a continued run's (with `resume`). */
+export const AgentConversationInputSchema = z
+  .object({
+    tenantId: IdPartSchema,
+    taskId: IdPartSchema,
+    agentId: z.string(),
+    conversationId: z.string(),
+    workspacePath: z.string(),
+    hostQueue: z.string(),
+    hostLossTimeoutSeconds: z.number().positive(),
+    spec: z.custom<WorkingSpec>((v) => typeof v === 'object' && v !== null).optional(),
+    resume: z
+      .object({
+        limits: ConversationLimitsSchema,
+        spec: SpecRefSchema,
+        state: ConversationStateSchema,
+        violations: z.array(ViolationSchema).max(100),
+      })
+      .optional(),
+    /** When a run continues as new: past this many history events or bytes (or when the server suggests it). */
+    historyBudget: z.object({ events: z.number().int().positive(), bytes: z.number().int().positive() }).optional(),
+  })
+  .refine((i) => (i.spec === undefined) !== (i.resume === undefined), 'exactly one of spec and resume');
+/** Input of `agentConversation`. */
+export type AgentConversationInput = z.input<typeof AgentConversationInputSchema>;
+
+/** What the conversation child returns to its task: the agent run, and what the sandbox refused meanwhile. */
+export interface AgentConversationResult {
+  run: AgentRunResult;
+  violations: PolicyViolation[];
+}

@@ -1,0 +1,64 @@
+/**
+ * An insider with namespace access starts the `agentConversation` child workflow by hand, aiming
+ * a conversation at another task's workspace: without the task run its id names as its parent,
+ * or under an id that is not its conversation's, it fails at once, before any activity runs.
+ */
+import assert from 'node:assert/strict';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import { conversations } from '../../db/schema';
+import type { AgentConversationInput } from '../../domain/conversation';
+import { conversationWorkflowId } from '../../temporal-config';
+import { specYaml, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+import { parse as parseYaml } from 'yaml';
+import { validateWorkingSpec } from '../../domain/spec';
+
+/** Runs `agentConversation` by hand under `workflowId`; returns the failure types along the error's cause chain. */
+async function startByHand(workflowId: string, input: AgentConversationInput): Promise<string[]> {
+  const { client, taskQueue } = testStack();
+  const handle = await client.temporal.workflow.start('agentConversation', { taskQueue, workflowId, args: [input] });
+  const err = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof WorkflowFailedError, `the run must fail, it ended with ${String(err)}`);
+  const types: string[] = [];
+  for (let e: unknown = err; e instanceof Error; e = e.cause)
+    if (e instanceof ApplicationFailure) types.push(e.type ?? '');
+  const history = await handle.fetchHistory();
+  assert.equal(
+    (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length,
+    0,
+    'no activity was scheduled',
+  );
+  return types;
+}
+
+describe('governance: a conversation child runs only under its own task run', function () {
+  this.timeout(60_000);
+
+  it('refuses a conversation started by hand, and one under an id that is not its own', async () => {
+    const tenantId = uniqueId('tenant');
+    const taskId = uniqueId('task');
+    const conversationId = `${tenantId}/${taskId}/${uniqueId('run')}/1`;
+    const validated = validateWorkingSpec(parseYaml(specYaml()));
+    assert.ok(validated.ok);
+    const input: AgentConversationInput = {
+      tenantId,
+      taskId,
+      agentId: 'any',
+      conversationId,
+      workspacePath: '/tmp/somebody-elses-workspace',
+      hostQueue: testStack().taskQueue,
+      hostLossTimeoutSeconds: 30,
+      spec: validated.spec,
+    };
+    assert.deepEqual(await startByHand(conversationWorkflowId(conversationId), input), [
+      'ConversationParentMismatchError',
+    ]);
+    assert.deepEqual(await startByHand(`conversation/${uniqueId('other')}`, input), ['WorkflowIdMismatchError']);
+    const rows = await testStack().database.db.select().from(conversations).where(eq(conversations.id, conversationId));
+    assert.equal(rows.length, 0, 'no conversation was started');
+  });
+});
