@@ -14,6 +14,7 @@ import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
 import { TaskRun } from './task-run';
+import { registerWatch } from './watch';
 import { decideOutcome } from '../domain/verdict';
 import { waivable, type GrantedDeskWaiver } from './waiver';
 import { buildWorkspace, recordVerdict, releaseWorkspace, verifyInWorkspace, type Workspace } from './workspace-steps';
@@ -27,6 +28,7 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
   const work = new CancellationScope();
   setHandler(getStateQuery, () => task.snapshot);
   task.waiverDesk.register();
+  registerWatch(task);
   setHandler(cancelSignal, ({ reason }) => {
     if (task.requestCancel(reason ?? 'cancel requested')) work.cancel();
   });
