@@ -9,7 +9,16 @@ import { GateNameReservedError, WorkflowIdMismatchError } from '../domain/errors
 import { taskWorkflowId } from '../temporal-config';
 import { gateNameClashes } from '../domain/repo-policy';
 import { zodProblems } from '../domain/zod-issues';
-import { deliverChange, loadRepoPolicy, resolveRepo, routeTask, validateSpec } from './activity-proxies';
+import {
+  deliverChange,
+  loadRepoPolicy,
+  localSteps,
+  resolveRepo,
+  resolveRepoLocally,
+  routeTask,
+  validateSpec,
+  validateSpecLocally,
+} from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
@@ -92,8 +101,9 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
   await task.enter('VALIDATING_SPEC');
   const { tenantId, taskId, specYaml, specFormat, repo } = task.input;
   try {
-    task.setRepo(await resolveRepo({ tenantId, taskId, repo }));
-    const validated = await validateSpec({ tenantId, taskId, specYaml, specFormat });
+    const local = localSteps();
+    task.setRepo(await (local ? resolveRepoLocally : resolveRepo)({ tenantId, taskId, repo }));
+    const validated = await (local ? validateSpecLocally : validateSpec)({ tenantId, taskId, specYaml, specFormat });
     const { spec, warnings } = validated;
     task.recordSpec({
       id: spec.id,
