@@ -100,8 +100,10 @@ async function phase(
 ): Promise<PhaseFigures> {
   const rss = rssSampler();
   await inBatches(ids, 100, start);
-  await waitForAll(client, taskQueue, label, Math.max(600_000, ids.length * 3_000));
-  return phaseFigures(client, taskQueue, new Set(ids), rss.stop());
+  const stuck = await waitForAll(client, taskQueue, label, Math.max(1_200_000, ids.length * 3_000));
+  const figures = await phaseFigures(client, taskQueue, new Set(ids), rss.stop());
+  console.log(describePhase(label, figures) + (stuck ? `; ${stuck} STILL RUNNING at the timeout` : ''));
+  return figures;
 }
 
 async function main(): Promise<void> {
@@ -157,6 +159,7 @@ async function main(): Promise<void> {
         throw new Error(`warm-up task ended ${ended.state}: ${JSON.stringify(ended.error)}`);
       const steps = await stepsOf(arbiter.temporal, ended.workflowId);
       const locals = steps.filter((s) => s === 'local').length;
+      console.log(`load benchmark: ${tasks} in flight at once, ${given ? `server ${given}` : 'dev server (SQLite)'}`);
       console.log(`one task schedules ${steps.length - locals} activities and ${locals} local activities`);
 
       const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${i}`);
@@ -171,9 +174,6 @@ async function main(): Promise<void> {
         taskIds.map((id) => `task/${TENANT}/${id}`),
         (workflowId) => arbiter.submit(input(workflowId.split('/')[2])),
       );
-      console.log(`load benchmark: ${tasks} in flight at once, ${given ? `server ${given}` : 'dev server (SQLite)'}`);
-      console.log(describePhase('floor', floorFigures));
-      console.log(describePhase('arbiter', arbiterFigures));
       console.log(`ratio arbiter/floor throughput ${(arbiterFigures.throughput / floorFigures.throughput).toFixed(2)}`);
       console.log(await verifyNothingLost(database, TENANT, taskIds));
     } finally {
