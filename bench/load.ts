@@ -5,10 +5,13 @@
  * shows (the floor: what Temporal alone costs). Prints throughput, latency percentiles, the
  * process's RSS peak, the ratio to the floor, and whether every task completed exactly once.
  *
- *   node lib/bench/load.js --tasks 200 [--address host:port]
+ *   node lib/bench/load.js --tasks 200 [--address host:port] [--db-pool 10]
+ *
+ * `--db-pool` sizes the worker's PostgreSQL pool (the worker's own default is 10).
  *
  * Without --address it starts a Temporal dev server (SQLite file) from the installed CLI, as
- * `arbiter start` does; PostgreSQL is always an embedded one (bench/harness.ts).
+ * `arbiter start` does; PostgreSQL is always an embedded one (bench/harness.ts). Both workers run
+ * with the SDK's default slot and cache sizes, so the floor and Arbiter are sized alike.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,7 +26,7 @@ import { upsertAgent } from '../db/agents';
 import type { Database } from '../db/client';
 import { addRepo } from '../db/repos';
 import { installRuntimeLogger, SILENT_LOGGER } from '../workers/logger';
-import { createArbiterWorker, workerTuning } from '../workers/worker';
+import { createArbiterWorker } from '../workers/worker';
 import type { FloorStep } from './floor-workflow';
 import { runBench, withBenchDatabase } from './harness';
 import { verifyNothingLost } from './load-checks';
@@ -32,11 +35,18 @@ import { describePhase, phaseFigures, rssSampler, waitForAll, type PhaseFigures 
 const TENANT = 'bench';
 const NAMESPACE = 'default';
 
-function options(): { tasks: number; address?: string } {
-  const { values } = parseArgs({ options: { tasks: { type: 'string', default: '200' }, address: { type: 'string' } } });
-  const tasks = Number(values.tasks);
+function options(): { tasks: number; address?: string; dbPool: number } {
+  const { values } = parseArgs({
+    options: {
+      tasks: { type: 'string', default: '200' },
+      address: { type: 'string' },
+      'db-pool': { type: 'string', default: '10' },
+    },
+  });
+  const [tasks, dbPool] = [Number(values.tasks), Number(values['db-pool'])];
   if (!Number.isInteger(tasks) || tasks < 1) throw new Error('--tasks must be a positive integer');
-  return { tasks, address: values.address };
+  if (!Number.isInteger(dbPool) || dbPool < 1) throw new Error('--db-pool must be a positive integer');
+  return { tasks, address: values.address, dbPool };
 }
 
 const SPEC = `id: BENCH-001
@@ -107,84 +117,88 @@ async function phase(
 }
 
 async function main(): Promise<void> {
-  const { tasks, address: given } = options();
-  await withBenchDatabase(async ({ tmp, database }) => {
-    installRuntimeLogger({ level: 'warn', file: path.join(tmp, 'worker.log'), console: false });
-    const server = given
-      ? undefined
-      : await startDevServer({
-          bin: temporalCliPath(),
-          port: await freePort(),
-          uiPort: await freePort(),
-          dbFile: path.join(tmp, 'temporal.db'),
-          logFile: path.join(tmp, 'temporal.log'),
-        });
-    const address = given ?? server!.address;
-    const connection = await NativeConnection.connect({ address });
-    const taskQueue = `bench-load-${process.pid}`;
-    const floorQueue = `${taskQueue}-floor`;
-    const arbiter = await ArbiterClient.connect({ address, namespace: NAMESPACE, tls: false }, { taskQueue });
-    const repo = await fixture(tmp, database, tasks);
-    const worker = await createArbiterWorker({
-      connection,
-      namespace: NAMESPACE,
-      taskQueue,
-      database,
-      home: path.join(tmp, 'home'),
-    });
-    const floor = await Worker.create({
-      connection,
-      namespace: NAMESPACE,
-      taskQueue: floorQueue,
-      workflowBundle: await bundleWorkflowCode({
-        workflowsPath: require.resolve('./floor-workflow'),
-        logger: SILENT_LOGGER,
-      }),
-      activities: { noop: async () => undefined },
-      ...workerTuning(),
-    });
-    const running = [worker.run(), floor.run()];
-    try {
-      const input = (taskId: string) => ({
-        tenantId: TENANT,
-        taskId,
-        specYaml: SPEC,
-        repo,
-        gates: [{ name: 'ok', argv: ['true'] }],
-      });
-      const warm = input('warm-up');
-      await arbiter.submit(warm);
-      const ended = await arbiter.watch(warm);
-      if (ended.state !== 'COMPLETED')
-        throw new Error(`warm-up task ended ${ended.state}: ${JSON.stringify(ended.error)}`);
-      const steps = await stepsOf(arbiter.temporal, ended.workflowId);
-      const locals = steps.filter((s) => s === 'local').length;
-      console.log(`load benchmark: ${tasks} in flight at once, ${given ? `server ${given}` : 'dev server (SQLite)'}`);
-      console.log(`one task schedules ${steps.length - locals} activities and ${locals} local activities`);
-
-      const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${i}`);
-      const floorFigures = await phase(arbiter.temporal, floorQueue, 'floor', floorIds, (workflowId) =>
-        arbiter.temporal.workflow.start('floorWorkflow', { workflowId, taskQueue: floorQueue, args: [{ steps }] }),
-      );
-      const taskIds = Array.from({ length: tasks }, (_, i) => `load-${i}`);
-      const arbiterFigures = await phase(
-        arbiter.temporal,
+  const { tasks, address: given, dbPool } = options();
+  await withBenchDatabase(
+    async ({ tmp, database }) => {
+      installRuntimeLogger({ level: 'warn', file: path.join(tmp, 'worker.log'), console: false });
+      const server = given
+        ? undefined
+        : await startDevServer({
+            bin: temporalCliPath(),
+            port: await freePort(),
+            uiPort: await freePort(),
+            dbFile: path.join(tmp, 'temporal.db'),
+            logFile: path.join(tmp, 'temporal.log'),
+          });
+      const address = given ?? server!.address;
+      const connection = await NativeConnection.connect({ address });
+      const taskQueue = `bench-load-${process.pid}`;
+      const floorQueue = `${taskQueue}-floor`;
+      const arbiter = await ArbiterClient.connect({ address, namespace: NAMESPACE, tls: false }, { taskQueue });
+      const repo = await fixture(tmp, database, tasks);
+      const worker = await createArbiterWorker({
+        connection,
+        namespace: NAMESPACE,
         taskQueue,
-        'arbiter',
-        taskIds.map((id) => `task/${TENANT}/${id}`),
-        (workflowId) => arbiter.submit(input(workflowId.split('/')[2])),
-      );
-      console.log(`ratio arbiter/floor throughput ${(arbiterFigures.throughput / floorFigures.throughput).toFixed(2)}`);
-      console.log(await verifyNothingLost(database, TENANT, taskIds));
-    } finally {
-      worker.shutdown();
-      floor.shutdown();
-      await Promise.allSettled(running);
-      await arbiter.close();
-      await connection.close();
-      await server?.stop();
-    }
-  });
+        database,
+        home: path.join(tmp, 'home'),
+      });
+      const floor = await Worker.create({
+        connection,
+        namespace: NAMESPACE,
+        taskQueue: floorQueue,
+        workflowBundle: await bundleWorkflowCode({
+          workflowsPath: require.resolve('./floor-workflow'),
+          logger: SILENT_LOGGER,
+        }),
+        activities: { noop: async () => undefined },
+      });
+      const running = [worker.run(), floor.run()];
+      try {
+        const input = (taskId: string) => ({
+          tenantId: TENANT,
+          taskId,
+          specYaml: SPEC,
+          repo,
+          gates: [{ name: 'ok', argv: ['true'] }],
+        });
+        const warm = input('warm-up');
+        await arbiter.submit(warm);
+        const ended = await arbiter.watch(warm);
+        if (ended.state !== 'COMPLETED')
+          throw new Error(`warm-up task ended ${ended.state}: ${JSON.stringify(ended.error)}`);
+        const steps = await stepsOf(arbiter.temporal, ended.workflowId);
+        const locals = steps.filter((s) => s === 'local').length;
+        console.log(`load benchmark: ${tasks} in flight at once, ${given ? `server ${given}` : 'dev server (SQLite)'}`);
+        console.log(`one task schedules ${steps.length - locals} activities and ${locals} local activities`);
+
+        const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${i}`);
+        const floorFigures = await phase(arbiter.temporal, floorQueue, 'floor', floorIds, (workflowId) =>
+          arbiter.temporal.workflow.start('floorWorkflow', { workflowId, taskQueue: floorQueue, args: [{ steps }] }),
+        );
+        const taskIds = Array.from({ length: tasks }, (_, i) => `load-${i}`);
+        const arbiterFigures = await phase(
+          arbiter.temporal,
+          taskQueue,
+          'arbiter',
+          taskIds.map((id) => `task/${TENANT}/${id}`),
+          (workflowId) => arbiter.submit(input(workflowId.split('/')[2])),
+        );
+        console.log(
+          `ratio arbiter/floor throughput ${(arbiterFigures.throughput / floorFigures.throughput).toFixed(2)}`,
+        );
+        console.log(await verifyNothingLost(database, TENANT, taskIds));
+      } finally {
+        worker.shutdown();
+        floor.shutdown();
+        await Promise.allSettled(running);
+        await arbiter.close();
+        await connection.close();
+        await server?.stop();
+      }
+    },
+    { poolMax: dbPool },
+  );
 }
 
 runBench(main);

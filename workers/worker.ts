@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { NativeConnection, Runtime, Worker, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { sweepWorkspaces } from '../host/workspace-retention';
 import { startModelGateway } from '../host/gateway/server';
@@ -67,14 +67,6 @@ export function defaultSigningKeyFile(home: string): string {
 /** The verdict signing key a configuration names: the operator's, else the default under its home. */
 export function signingKeyFileOf(config: { signingKeyFile?: string; home: string }): string {
   return config.signingKeyFile ?? defaultSigningKeyFile(config.home);
-}
-
-/**
- * Slot, poller and cache sizes every Temporal worker of this process uses (the load
- * benchmark's floor worker too, so the comparison is fair).
- */
-export function workerTuning(): Partial<WorkerOptions> {
-  return {};
 }
 
 /** This host's id, created once per ARBITER_HOME. */
@@ -163,7 +155,6 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     namespace: options.namespace,
     activities,
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
-    ...workerTuning(),
   };
   const [shared, host] = await Promise.all([
     Worker.create({
