@@ -63,7 +63,7 @@ non_functional: {}
 contracts: []
 `;
 
-/** A target repository, registered, and an instant scripted agent with room for every task. */
+/** A target repository, registered, and instant scripted agents with room for every task. */
 async function fixture(tmp: string, database: Database, tasks: number): Promise<string> {
   const repo = path.join(tmp, 'target');
   mkdirSync(path.join(repo, 'src'), { recursive: true });
@@ -74,14 +74,16 @@ async function fixture(tmp: string, database: Database, tasks: number): Promise<
   git('add', '--all');
   git('commit', '--quiet', '-m', 'initial');
   await addRepo(database.db, { tenantId: TENANT, name: 'target', path: repo });
-  await upsertAgent(database.db, {
-    id: 'instant',
-    tenantId: TENANT,
-    kind: 'scripted',
-    config: { steps: [{ op: 'write', path: 'src/feature.js', content: 'module.exports = () => 42;\n' }] },
-    capabilities: { taskTypes: ['feature'] },
-    maxConcurrency: tasks + 1,
-  });
+  // An agent takes at most 1,000 tasks at once: as many instant agents as the load needs.
+  for (let i = 0; i * 1000 < tasks + 1; i++)
+    await upsertAgent(database.db, {
+      id: `instant-${i}`,
+      tenantId: TENANT,
+      kind: 'scripted',
+      config: { steps: [{ op: 'write', path: 'src/feature.js', content: 'module.exports = () => 42;\n' }] },
+      capabilities: { taskTypes: ['feature'] },
+      maxConcurrency: 1000,
+    });
   return 'target';
 }
 
