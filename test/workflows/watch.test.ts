@@ -118,20 +118,26 @@ describe('watching tasks without polling (awaitTransition)', function () {
     const malformed = await Promise.allSettled([send(-1), send('x'), send(1.5)]);
     assert.ok(malformed.every((r) => r.status === 'rejected'));
 
-    // A refusal comes back at once; an accepted watcher waits for the next transition.
-    const flood = Array.from({ length: 30 }, () => send(seq));
+    // startUpdate returns once each update is accepted or refused; a refused one's result is
+    // already known (it rejects at once), an accepted watcher's waits for the next transition.
+    const handles = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        handle.startUpdate(awaitTransitionUpdate, { args: [{ afterSeq: seq }], waitForStage: 'ACCEPTED' }),
+      ),
+    );
+    const results = handles.map((h) => h.result());
     const settledSoon = await Promise.all(
-      flood.map((p) =>
+      results.map((p) =>
         Promise.race([
           p.then(
             (value): PromiseSettledResult<TaskSnapshot> => ({ status: 'fulfilled', value }),
             (reason: unknown): PromiseSettledResult<TaskSnapshot> => ({ status: 'rejected', reason }),
           ),
-          new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), 5_000)),
+          new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), 2_000)),
         ]),
       ),
     );
-    const waiting = flood.filter((_, i) => settledSoon[i] === 'waiting');
+    const waiting = results.filter((_, i) => settledSoon[i] === 'waiting');
     const refused = settledSoon.filter((r): r is PromiseSettledResult<TaskSnapshot> => r !== 'waiting');
     assert.equal(waiting.length, MAX_WATCHERS);
     assert.deepEqual([...new Set(refused.map(refusal))], [TooManyWatchersError.type]);
