@@ -132,70 +132,76 @@ async function main(): Promise<void> {
             dbFile: path.join(tmp, 'temporal.db'),
             logFile: path.join(tmp, 'temporal.log'),
           });
-      const address = given ?? server!.address;
-      const connection = await NativeConnection.connect({ address });
-      const taskQueue = `bench-load-${process.pid}`;
-      const floorQueue = `${taskQueue}-floor`;
-      const arbiter = await ArbiterClient.connect({ address, namespace: NAMESPACE, tls: false }, { taskQueue });
-      const repo = await fixture(tmp, database, tasks);
-      const worker = await createArbiterWorker({
-        connection,
-        namespace: NAMESPACE,
-        taskQueue,
-        database,
-        home: path.join(tmp, 'home'),
-      });
-      const floor = await Worker.create({
-        connection,
-        namespace: NAMESPACE,
-        taskQueue: floorQueue,
-        workflowBundle: await bundleWorkflowCode({
-          workflowsPath: require.resolve('./floor-workflow'),
-          logger: SILENT_LOGGER,
-        }),
-        activities: { noop: async () => undefined },
-      });
-      const running = [worker.run(), floor.run()];
+      // Stopped whatever happens, so a failed run leaves no dev server behind.
       try {
-        const input = (taskId: string) => ({
-          tenantId: TENANT,
-          taskId,
-          specYaml: SPEC,
-          repo,
-          gates: [{ name: 'ok', argv: ['true'] }],
-        });
-        const warm = input('warm-up');
-        await arbiter.submit(warm);
-        const ended = await arbiter.watch(warm);
-        if (ended.state !== 'COMPLETED')
-          throw new Error(`warm-up task ended ${ended.state}: ${JSON.stringify(ended.error)}`);
-        const steps = await stepsOf(arbiter.temporal, ended.workflowId);
-        const locals = steps.filter((s) => s === 'local').length;
-        console.log(`load benchmark: ${tasks} in flight at once, ${given ? `server ${given}` : 'dev server (SQLite)'}`);
-        console.log(`one task schedules ${steps.length - locals} activities and ${locals} local activities`);
-
-        const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${i}`);
-        const floorFigures = await phase(arbiter.temporal, floorQueue, 'floor', floorIds, (workflowId) =>
-          arbiter.temporal.workflow.start('floorWorkflow', { workflowId, taskQueue: floorQueue, args: [{ steps }] }),
-        );
-        const taskIds = Array.from({ length: tasks }, (_, i) => `load-${i}`);
-        const arbiterFigures = await phase(
-          arbiter.temporal,
+        const address = given ?? server!.address;
+        const connection = await NativeConnection.connect({ address });
+        const taskQueue = `bench-load-${process.pid}`;
+        const floorQueue = `${taskQueue}-floor`;
+        const arbiter = await ArbiterClient.connect({ address, namespace: NAMESPACE, tls: false }, { taskQueue });
+        const repo = await fixture(tmp, database, tasks);
+        const worker = await createArbiterWorker({
+          connection,
+          namespace: NAMESPACE,
           taskQueue,
-          'arbiter',
-          taskIds.map((id) => `task/${TENANT}/${id}`),
-          (workflowId) => arbiter.submit(input(workflowId.split('/')[2])),
-        );
-        console.log(
-          `ratio arbiter/floor throughput ${(arbiterFigures.throughput / floorFigures.throughput).toFixed(2)}`,
-        );
-        console.log(await verifyNothingLost(database, TENANT, taskIds));
+          database,
+          home: path.join(tmp, 'home'),
+        });
+        const floor = await Worker.create({
+          connection,
+          namespace: NAMESPACE,
+          taskQueue: floorQueue,
+          workflowBundle: await bundleWorkflowCode({
+            workflowsPath: require.resolve('./floor-workflow'),
+            logger: SILENT_LOGGER,
+          }),
+          activities: { noop: async () => undefined },
+        });
+        const running = [worker.run(), floor.run()];
+        try {
+          const input = (taskId: string) => ({
+            tenantId: TENANT,
+            taskId,
+            specYaml: SPEC,
+            repo,
+            gates: [{ name: 'ok', argv: ['true'] }],
+          });
+          const warm = input('warm-up');
+          await arbiter.submit(warm);
+          const ended = await arbiter.watch(warm);
+          if (ended.state !== 'COMPLETED')
+            throw new Error(`warm-up task ended ${ended.state}: ${JSON.stringify(ended.error)}`);
+          const steps = await stepsOf(arbiter.temporal, ended.workflowId);
+          const locals = steps.filter((s) => s === 'local').length;
+          console.log(
+            `load benchmark: ${tasks} in flight at once, ${given ? `server ${given}` : 'dev server (SQLite)'}`,
+          );
+          console.log(`one task schedules ${steps.length - locals} activities and ${locals} local activities`);
+
+          const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${i}`);
+          const floorFigures = await phase(arbiter.temporal, floorQueue, 'floor', floorIds, (workflowId) =>
+            arbiter.temporal.workflow.start('floorWorkflow', { workflowId, taskQueue: floorQueue, args: [{ steps }] }),
+          );
+          const taskIds = Array.from({ length: tasks }, (_, i) => `load-${i}`);
+          const arbiterFigures = await phase(
+            arbiter.temporal,
+            taskQueue,
+            'arbiter',
+            taskIds.map((id) => `task/${TENANT}/${id}`),
+            (workflowId) => arbiter.submit(input(workflowId.split('/')[2])),
+          );
+          console.log(
+            `ratio arbiter/floor throughput ${(arbiterFigures.throughput / floorFigures.throughput).toFixed(2)}`,
+          );
+          console.log(await verifyNothingLost(database, TENANT, taskIds));
+        } finally {
+          worker.shutdown();
+          floor.shutdown();
+          await Promise.allSettled(running);
+          await arbiter.close();
+          await connection.close();
+        }
       } finally {
-        worker.shutdown();
-        floor.shutdown();
-        await Promise.allSettled(running);
-        await arbiter.close();
-        await connection.close();
         await server?.stop();
       }
     },
