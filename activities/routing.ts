@@ -12,9 +12,8 @@ import { log } from '@temporalio/activity';
 import { RouteTaskInput, type RoutingDecision } from '../domain/activity-io';
 import { agentRunSeconds, canHandleTaskType } from '../domain/agent';
 import { AgentsBusyError, NoCapableAgentError, RecordMismatchError } from '../domain/errors';
-import { hashSeed, thompsonChoose } from '../domain/bandit';
-import { armStats } from '../db/agent-stats';
-import { activeTaskCounts, listAgents, type AgentRecord } from '../db/agents';
+import { hashSeed, thompsonChoose, type ArmStats } from '../domain/bandit';
+import { activeTaskCounts, getAgent, listAgents, routingCandidates, type RoutingCandidate } from '../db/agents';
 import type { DbExecutor } from '../db/client';
 import { routingDecisions } from '../db/schema';
 import type { ActivityDeps } from './deps';
@@ -29,7 +28,7 @@ type Candidate = RoutingDecision['candidates'][number] & { busy?: boolean };
 const ROUTING_LOCK_KEY = 7_242_501_313;
 
 /** Whether one agent may take the task now; busy agents (capacity, open circuit) mean "wait". */
-function assess(agent: AgentRecord, taskType: string, running: number, now: Date): Candidate {
+function assess(agent: RoutingCandidate['agent'], taskType: string, running: number, now: Date): Candidate {
   const no = (reason: string, busy = false) => ({ agentId: agent.id, eligible: false, busy, score: 0, reason });
   if (agent.status !== 'active') return no(`agent is ${agent.status}`);
   if (!canHandleTaskType(agent.capabilities, taskType)) return no(`does not handle task type '${taskType}'`);
@@ -39,28 +38,25 @@ function assess(agent: AgentRecord, taskType: string, running: number, now: Date
   return { agentId: agent.id, eligible: true, score: 0, reason: `capable, ${running}/${agent.maxConcurrency} busy` };
 }
 
-/** Thompson-samples the eligible candidates; fills in their scores. */
-async function sample(
-  db: DbExecutor,
+/** Thompson-samples the eligible candidates on the tenant's statistics `arms`; fills in their scores. */
+function sample(
   tenantId: string,
   taskId: string,
-  taskType: string,
   candidates: Candidate[],
-): Promise<{ chosen: Candidate; exploration: boolean }> {
+  arms: Map<string, ArmStats>,
+): { chosen: Candidate; exploration: boolean } {
   const eligible = candidates.filter((c) => c.eligible);
-  const arms = await armStats(
-    db,
-    tenantId,
-    taskType,
-    eligible.map((c) => c.agentId),
+  const draw = thompsonChoose(
+    eligible.map((c) => arms.get(c.agentId) as ArmStats),
+    hashSeed(`${tenantId}/${taskId}`),
   );
-  const draw = thompsonChoose(arms, hashSeed(`${tenantId}/${taskId}`));
+  const byId = new Map(eligible.map((c) => [c.agentId, c]));
   for (const s of draw.scores) {
-    const c = eligible.find((e) => e.agentId === s.agentId) as Candidate;
+    const c = byId.get(s.agentId) as Candidate;
     c.score = Number(s.sample.toFixed(6));
     c.reason += `, posterior mean ${s.mean.toFixed(3)}`;
   }
-  return { chosen: eligible.find((c) => c.agentId === draw.chosen) as Candidate, exploration: draw.exploration };
+  return { chosen: byId.get(draw.chosen) as Candidate, exploration: draw.exploration };
 }
 
 /** The hinted agent when it is eligible; busy means wait, anything else is a refusal naming why. */
@@ -131,7 +127,11 @@ export function createRoutingActivities({ db, runIsOpen }: ActivityDeps) {
         await tx.execute(sql`SELECT pg_advisory_xact_lock(${ROUTING_LOCK_KEY})`);
         const previous = await recordedDecision(tx, input, runId);
         if (previous) return previous;
-        const agents = await listAgents(tx, { tenantId: input.tenantId });
+        const found = await routingCandidates(tx, input.tenantId, input.taskType);
+        const agents = found.map((f) => f.agent);
+        const arms = new Map(
+          found.map(({ agent, successes, failures }) => [agent.id, { agentId: agent.id, successes, failures }]),
+        );
         const counted = await activeTaskCounts(
           tx,
           agents.map((a) => a.id),
@@ -144,7 +144,7 @@ export function createRoutingActivities({ db, runIsOpen }: ActivityDeps) {
         if (input.agentHint) chosen = pickHinted(input.agentHint, candidates);
         else {
           requireEligible(input.taskType, candidates);
-          ({ chosen, exploration } = await sample(tx, input.tenantId, input.taskId, input.taskType, candidates));
+          ({ chosen, exploration } = sample(input.tenantId, input.taskId, candidates, arms));
         }
         const reason = input.agentHint
           ? `requested by submitter; ${chosen.reason}`
@@ -160,11 +160,11 @@ export function createRoutingActivities({ db, runIsOpen }: ActivityDeps) {
           exploration,
           candidates: recorded,
         });
-        const agent = agents.find((a) => a.id === chosen.agentId);
+        const agent = await getAgent(tx, chosen.agentId);
         return {
           agentId: chosen.agentId,
-          agentKind: agent?.kind ?? 'unknown',
-          maxRunSeconds: agent && agentRunSeconds(agent.kind, agent.config),
+          agentKind: agent.kind,
+          maxRunSeconds: agentRunSeconds(agent.kind, agent.config),
           reason,
           exploration,
           candidates: recorded,

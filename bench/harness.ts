@@ -9,15 +9,18 @@ import { openDatabase, type Database } from '../db/client';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { migrateDatabase } from '../db/migrate';
 
-/** Runs `fn` with a scratch folder (traversable by the sandbox user) and a migrated database. */
-export async function withBenchDatabase<T>(fn: (ctx: { tmp: string; database: Database }) => Promise<T>): Promise<T> {
+/** Runs `fn` with a scratch folder (traversable by the sandbox user) and a migrated database (a pool of `poolMax`). */
+export async function withBenchDatabase<T>(
+  fn: (ctx: { tmp: string; database: Database }) => Promise<T>,
+  { poolMax }: { poolMax?: number } = {},
+): Promise<T> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'arbiter-bench-'));
   chmodSync(tmp, 0o755);
   const pg = await startEmbeddedPostgres({
     dataDir: path.join(tmp, 'pg'),
     port: 55000 + Math.floor(Math.random() * 5000),
   });
-  const database = openDatabase(pg.url);
+  const database = openDatabase(pg.url, { max: poolMax });
   try {
     await migrateDatabase(database.pool);
     return await fn({ tmp, database });

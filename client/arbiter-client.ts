@@ -8,9 +8,10 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { TaskAlreadyEndedError } from '../domain/errors';
+import { TaskAlreadyEndedError, TooManyWatchersError, WatchBehindError, WatchEndedError } from '../domain/errors';
 import { parse as parseYaml } from 'yaml';
 import { isTerminal } from '../domain/lifecycle';
 import { existsSync } from 'node:fs';
@@ -32,6 +33,7 @@ import type { WaiverDecisionResult } from '../domain/waiver';
 import {
   approversChangedSignal,
   approveWaiverUpdate,
+  awaitTransitionUpdate,
   cancelSignal,
   getStateQuery,
   rejectWaiverUpdate,
@@ -113,6 +115,39 @@ async function refuseClashingGates(input: ParsedTaskInput, localRepoPath: string
   const trusted = await loadTrustedPolicy(localRepoPath).catch(() => undefined);
   const clashes = trusted ? gateNameClashes(input.gates, trusted.policy) : [];
   if (clashes.length) throw new InvalidTaskInputError(clashes.map((c) => `gates: ${c}`));
+}
+
+/** True once the snapshot is in an end state. */
+function hasEnded(snapshot: TaskSnapshot): boolean {
+  return snapshot.history.length > 0 && isTerminal(snapshot.state);
+}
+
+/** Why the workflow refused an update, when it did. */
+function refusalType(err: unknown): string | undefined {
+  return err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure
+    ? (err.cause.type ?? undefined)
+    : undefined;
+}
+
+/**
+ * The snapshot after the task's next transition past `afterSeq`. Refused because the watcher is
+ * behind or the task ended, it reads `getState`; refused for want of a watcher slot, it waits
+ * `busyPollMs` first; once the run has closed, its result is the final snapshot.
+ */
+async function nextSnapshot(
+  handle: WorkflowHandle<typeof taskLifecycle>,
+  afterSeq: number,
+  busyPollMs: number,
+): Promise<TaskSnapshot> {
+  try {
+    return await handle.executeUpdate(awaitTransitionUpdate, { args: [{ afterSeq }] });
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return handle.result();
+    const refused = refusalType(err);
+    if (refused === TooManyWatchersError.type) await new Promise((r) => setTimeout(r, busyPollMs));
+    else if (refused !== WatchBehindError.type && refused !== WatchEndedError.type) throw err;
+    return handle.query(getStateQuery);
+  }
 }
 
 /**
@@ -226,23 +261,26 @@ export class ArbiterClient {
     }
   }
 
-  /** Polls until a terminal state, calling `onChange` whenever the snapshot's history grows. */
+  /**
+   * Follows the task to a terminal state, calling `onChange` with each snapshot whose history
+   * grew: one `getState` to start, then the `awaitTransition` update, which waits in the workflow
+   * for the next transition (no polling). When the run has ended its result is the last snapshot;
+   * when every watcher slot of the task is taken, it reads `getState` every `busyPollMs` instead.
+   */
   async watch(
     ref: TaskRef,
     onChange: (s: TaskSnapshot) => void = () => undefined,
-    intervalMs = 500,
+    busyPollMs = 1000,
   ): Promise<TaskSnapshot> {
-    let seen = -1;
-    for (;;) {
-      const snapshot = await this.status(ref);
-      const marker = snapshot.history.length * 1000 + snapshot.gates.length;
-      if (marker !== seen) {
-        seen = marker;
-        onChange(snapshot);
-      }
-      if (snapshot.history.length > 0 && isTerminal(snapshot.state)) return snapshot;
-      await new Promise((r) => setTimeout(r, intervalMs));
+    const handle = this.forTenant(ref.tenantId).workflow.getHandle<typeof taskLifecycle>(taskWorkflowId(ref));
+    let snapshot = await this.status(ref);
+    onChange(snapshot);
+    while (!hasEnded(snapshot)) {
+      const next = await nextSnapshot(handle, snapshot.history.length, busyPollMs);
+      if (next.history.length !== snapshot.history.length) onChange(next);
+      snapshot = next;
     }
+    return snapshot;
   }
 
   /** Sends the cancel signal; the task records CANCELLED unless it already ended. */

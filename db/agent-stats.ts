@@ -2,10 +2,9 @@
  * What routing learns from: per-tenant statistics per agent and task type, updated exactly
  * once per finished task, and each agent's circuit breaker for infrastructure failures.
  */
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import type { ArmStats } from '../domain/bandit';
+import { and, eq, sql } from 'drizzle-orm';
 import { RecordMismatchError } from '../domain/errors';
-import type { Db, DbExecutor } from './client';
+import type { Db } from './client';
 import { agentHealthReports, agentOutcomes, agentStats, agents } from './schema';
 
 /** A finished task's contribution to its agent's statistics. */
@@ -21,33 +20,6 @@ export interface AgentOutcome {
   latencyMs: number;
   tokens: number;
   costUsd: number;
-}
-
-/** The bandit's arms for `agentIds` on `taskType` in `tenantId` (no evidence yet = zeros). */
-export async function armStats(
-  db: DbExecutor,
-  tenantId: string,
-  taskType: string,
-  agentIds: string[],
-): Promise<ArmStats[]> {
-  const rows = agentIds.length
-    ? await db
-        .select()
-        .from(agentStats)
-        .where(
-          and(
-            eq(agentStats.tenantId, tenantId),
-            eq(agentStats.taskType, taskType),
-            inArray(agentStats.agentId, agentIds),
-          ),
-        )
-    : [];
-  const byId = new Map(rows.map((r) => [r.agentId, r]));
-  return agentIds.map((agentId) => ({
-    agentId,
-    successes: byId.get(agentId)?.successes ?? 0,
-    failures: byId.get(agentId)?.failures ?? 0,
-  }));
 }
 
 /**

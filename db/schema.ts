@@ -57,7 +57,13 @@ export const tasks = pgTable(
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.tenantId, t.id] }), index('tasks_state_idx').on(t.tenantId, t.state)],
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.id] }),
+    index('tasks_state_idx').on(t.tenantId, t.state),
+    index('tasks_active_idx')
+      .on(t.tenantId, t.id, t.runId)
+      .where(sql`${t.state} NOT IN ('COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED')`),
+  ],
 );
 
 /** Every lifecycle transition; `(tenant_id, task_id, run_id, seq)` makes recording idempotent within a run. */

@@ -309,6 +309,36 @@ export class TaskAlreadyEndedError extends ApplicationFailure {
   }
 }
 
+/**
+ * An `awaitTransition` asked to wait after fewer transitions than the task has made: it would
+ * return at once, and a loop of those would grow history without bound. The watcher reads
+ * `getState` instead, then waits after what it read.
+ */
+export class WatchBehindError extends ApplicationFailure {
+  static readonly type = 'WatchBehindError';
+  constructor(afterSeq: number, seen: number) {
+    super(
+      ...nonRetryable(`the task has made ${seen} transitions, not ${afterSeq}; read getState`, WatchBehindError.type),
+    );
+  }
+}
+
+/** An `awaitTransition` on a task that has ended: there is no next transition; read the result or `getState`. */
+export class WatchEndedError extends ApplicationFailure {
+  static readonly type = 'WatchEndedError';
+  constructor(state: string) {
+    super(...nonRetryable(`the task has ended ${state}; read getState`, WatchEndedError.type));
+  }
+}
+
+/** Every watcher slot of the task is taken ((MAX_WATCHERS in domain/watch.ts)): refused unrecorded, so a flood costs no history. */
+export class TooManyWatchersError extends ApplicationFailure {
+  static readonly type = 'TooManyWatchersError';
+  constructor(limit: number) {
+    super(...nonRetryable(`${limit} watchers already wait on this task; try again later`, TooManyWatchersError.type));
+  }
+}
+
 /** A stored record (verdict, routing decision, outcome) differs from what this run would write: fail closed, never reuse it. */
 export class RecordMismatchError extends ApplicationFailure {
   static readonly type = 'RecordMismatchError';

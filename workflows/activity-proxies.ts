@@ -8,6 +8,8 @@ import {
   ChildWorkflowFailure,
   TimeoutFailure,
   proxyActivities,
+  patched,
+  proxyLocalActivities,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { ArbiterActivities } from '../activities';
@@ -35,6 +37,25 @@ function options(
 
 /** Recording a transition waits out a database outage (unlimited attempts) rather than failing the task. */
 export const { recordTransition } = proxyActivities<ArbiterActivities>(options('30s', undefined));
+/**
+ * Short steps that need no workspace, as local activities: run by the worker holding the
+ * workflow task, with no server round trip each. Used since patch {@link LOCAL_STEPS_PATCH}; the
+ * remote stubs stay for histories recorded before it. Same timeouts and retries as those.
+ */
+export const { recordTransition: recordTransitionLocally } = proxyLocalActivities<ArbiterActivities>(
+  options('30s', undefined),
+);
+export const { validateSpec: validateSpecLocally } = proxyLocalActivities<ArbiterActivities>(options('30s', 5));
+export const { resolveRepo: resolveRepoLocally } = proxyLocalActivities<ArbiterActivities>(options('30s', 10));
+
+/** True when this run records transitions and validates as local activities (see `local-short-steps`). */
+export function localSteps(): boolean {
+  return patched(LOCAL_STEPS_PATCH);
+}
+
+/** Patch id of the change that moved the short steps to local activities. */
+export const LOCAL_STEPS_PATCH = 'local-short-steps';
+
 /** Validation is pure compute; a few attempts cover a worker dying mid-call. */
 export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s', 5));
 /** Routing retries without limit: while every capable agent is busy (AgentsBusyError) the task waits in ROUTING. */

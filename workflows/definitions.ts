@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { SignedDecision } from '../domain/approval';
 import type { WaiverDecisionResult } from '../domain/waiver';
 import type { TaskSnapshot } from '../domain/task';
+import type { AwaitTransitionInput } from '../domain/watch';
 
 /** Payload of the cancel signal. */
 export interface CancelTaskSignal {
@@ -15,6 +16,13 @@ export interface CancelTaskSignal {
 
 /** The whole task snapshot; what `arbiter status` and `temporal workflow query --name getState` show. */
 export const getStateQuery = defineQuery<TaskSnapshot>('getState');
+
+/**
+ * Waits for the task's next transition after `afterSeq` and returns the snapshot; what
+ * `arbiter watch` follows instead of polling `getState`. Refused unrecorded when it would return
+ * at once (behind, or the task ended) or when every watcher slot is taken (domain/watch.ts).
+ */
+export const awaitTransitionUpdate = defineUpdate<TaskSnapshot, [AwaitTransitionInput]>('awaitTransition');
 
 /** An approver's signed approval of the pending waiver; validated before anything reaches history. */
 export const approveWaiverUpdate = defineUpdate<WaiverDecisionResult, [SignedDecision]>('approveWaiver');

@@ -9,12 +9,22 @@ import { GateNameReservedError, SUBMITTER_FAULT_TYPES, WorkflowIdMismatchError }
 import { taskWorkflowId } from '../temporal-config';
 import { gateNameClashes } from '../domain/repo-policy';
 import { zodProblems } from '../domain/zod-issues';
-import { deliverChange, loadRepoPolicy, resolveRepo, routeTask, validateSpec } from './activity-proxies';
+import {
+  deliverChange,
+  loadRepoPolicy,
+  localSteps,
+  resolveRepo,
+  resolveRepoLocally,
+  routeTask,
+  validateSpec,
+  validateSpecLocally,
+} from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
 import { RunCancellation } from './run-end';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
 import { TaskRun } from './task-run';
+import { registerWatch } from './watch';
 import { decideOutcome } from '../domain/verdict';
 import { waivable, type GrantedDeskWaiver } from './waiver';
 import { buildWorkspace, recordVerdict, releaseWorkspace, verifyInWorkspace, type Workspace } from './workspace-steps';
@@ -32,6 +42,7 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
   const work = new CancellationScope();
   setHandler(getStateQuery, () => task.snapshot);
   task.waiverDesk.register();
+  registerWatch(task);
   setHandler(cancelSignal, ({ reason }) => {
     if (!task.requestCancel(reason ?? 'cancel requested')) return;
     work.cancel();
@@ -100,8 +111,9 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
   await task.enter('VALIDATING_SPEC');
   const { tenantId, taskId, specYaml, specFormat, repo } = task.input;
   try {
-    task.setRepo(await resolveRepo({ tenantId, taskId, repo }));
-    const validated = await validateSpec({ tenantId, taskId, specYaml, specFormat });
+    const local = localSteps();
+    task.setRepo(await (local ? resolveRepoLocally : resolveRepo)({ tenantId, taskId, repo }));
+    const validated = await (local ? validateSpecLocally : validateSpec)({ tenantId, taskId, specYaml, specFormat });
     const { spec, warnings } = validated;
     task.recordSpec({
       id: spec.id,

@@ -20,7 +20,7 @@ import {
 import { summarizeTask } from '../domain/task-summary';
 import type { WaiverRequest } from '../domain/waiver';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
-import { recordTransition } from './activity-proxies';
+import { localSteps, recordTransition, recordTransitionLocally } from './activity-proxies';
 import { WaiverDesk, type WaiverTask } from './waiver';
 
 type Usage = { tokens: number; costUsd: number };
@@ -261,8 +261,9 @@ export class TaskRun implements WaiverTask {
     const seq = this.snapshot.history.length;
     const { taskId, tenantId, workflowId } = this.snapshot;
     // Persisted first, shown second: whoever sees a state can find it in PostgreSQL too.
+    const record = localSteps() ? recordTransitionLocally : recordTransition;
     await CancellationScope.nonCancellable(() =>
-      recordTransition({ tenantId, taskId, workflowId, seq, from, to, at, note, task: columns }),
+      record({ tenantId, taskId, workflowId, seq, from, to, at, note, task: columns }),
     );
     if (this.snapshot.history.length !== seq) throw new Error(`concurrent transitions at seq ${seq}`);
     this.current.state = to;

@@ -2,7 +2,7 @@
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { testStack } from './stack';
 
-/** Submits the task and follows it (polling every 200 ms) to its terminal snapshot. */
+/** Submits the task and follows it to its terminal snapshot. */
 export async function runToEnd(input: TaskInput): Promise<TaskSnapshot> {
   const { client } = testStack();
   await client.submit(input);

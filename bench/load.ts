@@ -1,0 +1,212 @@
+/**
+ * Load benchmark: N tasks in flight at once through the whole lifecycle (an instant scripted
+ * agent writing one file, one trivial gate), and in the same run N of a bare workflow running
+ * the same sequence of no-op activities and local activities as one of those tasks' history
+ * shows (the floor: what Temporal alone costs). Prints throughput, latency percentiles, the
+ * process's RSS peak, the ratio to the floor, and whether every task completed exactly once.
+ *
+ *   node lib/bench/load.js --tasks 200 [--address host:port] [--db-pool 10]
+ *
+ * `--db-pool` sizes the worker's PostgreSQL pool (the worker's own default is 10).
+ *
+ * Without --address it starts a Temporal dev server (SQLite file) from the installed CLI, as
+ * `arbiter start` does; PostgreSQL is always an embedded one (bench/harness.ts). Both workers run
+ * with the SDK's default slot and cache sizes, so the floor and Arbiter are sized alike.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { ArbiterClient } from '../client/arbiter-client';
+import { freePort, startDevServer } from '../client/dev-server';
+import { temporalCliPath } from '../client/paths';
+import { upsertAgent } from '../db/agents';
+import type { Database } from '../db/client';
+import { addRepo } from '../db/repos';
+import { installRuntimeLogger, SILENT_LOGGER } from '../workers/logger';
+import { createArbiterWorker } from '../workers/worker';
+import type { FloorStep } from './floor-workflow';
+import { runBench, withBenchDatabase } from './harness';
+import { verifyNothingLost } from './load-checks';
+import { describePhase, phaseFigures, rssSampler, waitForAll, type PhaseFigures } from './load-measure';
+
+const TENANT = 'bench';
+const NAMESPACE = 'default';
+
+function options(): { tasks: number; address?: string; dbPool: number } {
+  const { values } = parseArgs({
+    options: {
+      tasks: { type: 'string', default: '200' },
+      address: { type: 'string' },
+      'db-pool': { type: 'string', default: '10' },
+    },
+  });
+  const [tasks, dbPool] = [Number(values.tasks), Number(values['db-pool'])];
+  if (!Number.isInteger(tasks) || tasks < 1) throw new Error('--tasks must be a positive integer');
+  if (!Number.isInteger(dbPool) || dbPool < 1) throw new Error('--db-pool must be a positive integer');
+  return { tasks, address: values.address, dbPool };
+}
+
+const SPEC = `id: BENCH-001
+title: Load benchmark change
+risk_tier: 3
+mode: feature
+lifecycle_state: active
+blast_radius: { modules: [src], data_migration: false }
+operational_rollback_slo: 5m
+scope: { in: [src/], out: [] }
+invariants: [nothing else changes]
+acceptance: [{ id: A1, given: the app, when: the change lands, then: it works }]
+non_functional: {}
+contracts: []
+`;
+
+/** A target repository, registered, and instant scripted agents with room for every task. */
+async function fixture(tmp: string, database: Database, tasks: number): Promise<string> {
+  const repo = path.join(tmp, 'target');
+  mkdirSync(path.join(repo, 'src'), { recursive: true });
+  writeFileSync(path.join(repo, 'src', 'app.js'), 'module.exports = 1;\n');
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@localhost', '-C', repo, ...args]);
+  git('init', '--quiet', '--initial-branch=main');
+  git('add', '--all');
+  git('commit', '--quiet', '-m', 'initial');
+  await addRepo(database.db, { tenantId: TENANT, name: 'target', path: repo });
+  // An agent takes at most 1,000 tasks at once: as many instant agents as the load needs.
+  for (let i = 0; i * 1000 < tasks + 1; i++)
+    await upsertAgent(database.db, {
+      id: `instant-${i}`,
+      tenantId: TENANT,
+      kind: 'scripted',
+      config: { steps: [{ op: 'write', path: 'src/feature.js', content: 'module.exports = () => 42;\n' }] },
+      capabilities: { taskTypes: ['feature'] },
+      maxConcurrency: 1000,
+    });
+  return 'target';
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function inBatches<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += limit) await Promise.all(items.slice(i, i + limit).map(fn));
+}
+
+/** The activities and local activities a task's history scheduled, in order. */
+async function stepsOf(client: Client, workflowId: string): Promise<FloorStep[]> {
+  const { events } = await client.workflow.getHandle(workflowId).fetchHistory();
+  return (events ?? []).flatMap((e): FloorStep[] => {
+    if (e.activityTaskScheduledEventAttributes) return ['activity'];
+    if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity') return ['local'];
+    return [];
+  });
+}
+
+/** Starts every workflow `start` describes, waits for all of them, and measures the phase. */
+async function phase(
+  client: Client,
+  taskQueue: string,
+  label: string,
+  ids: string[],
+  start: (id: string) => Promise<unknown>,
+): Promise<PhaseFigures> {
+  const rss = rssSampler();
+  await inBatches(ids, 100, start);
+  const stuck = await waitForAll(client, taskQueue, label, Math.max(1_200_000, ids.length * 3_000));
+  const figures = await phaseFigures(client, taskQueue, new Set(ids), rss.stop());
+  console.log(describePhase(label, figures) + (stuck ? `; ${stuck} STILL RUNNING at the timeout` : ''));
+  return figures;
+}
+
+async function main(): Promise<void> {
+  const { tasks, address: given, dbPool } = options();
+  await withBenchDatabase(
+    async ({ tmp, database }) => {
+      installRuntimeLogger({ level: 'warn', file: path.join(tmp, 'worker.log'), console: false });
+      const server = given
+        ? undefined
+        : await startDevServer({
+            bin: temporalCliPath(),
+            port: await freePort(),
+            uiPort: await freePort(),
+            dbFile: path.join(tmp, 'temporal.db'),
+            logFile: path.join(tmp, 'temporal.log'),
+          });
+      // Stopped whatever happens, so a failed run leaves no dev server behind.
+      try {
+        const address = given ?? server!.address;
+        const connection = await NativeConnection.connect({ address });
+        const taskQueue = `bench-load-${process.pid}`;
+        const floorQueue = `${taskQueue}-floor`;
+        const arbiter = await ArbiterClient.connect({ address, namespace: NAMESPACE, tls: false }, { taskQueue });
+        const repo = await fixture(tmp, database, tasks);
+        const worker = await createArbiterWorker({
+          connection,
+          namespace: NAMESPACE,
+          taskQueue,
+          database,
+          home: path.join(tmp, 'home'),
+        });
+        const floor = await Worker.create({
+          connection,
+          namespace: NAMESPACE,
+          taskQueue: floorQueue,
+          workflowBundle: await bundleWorkflowCode({
+            workflowsPath: require.resolve('./floor-workflow'),
+            logger: SILENT_LOGGER,
+          }),
+          activities: { noop: async () => undefined },
+        });
+        const running = [worker.run(), floor.run()];
+        try {
+          const input = (taskId: string) => ({
+            tenantId: TENANT,
+            taskId,
+            specYaml: SPEC,
+            repo,
+            gates: [{ name: 'ok', argv: ['true'] }],
+          });
+          const warm = input('warm-up');
+          await arbiter.submit(warm);
+          const ended = await arbiter.watch(warm);
+          if (ended.state !== 'COMPLETED')
+            throw new Error(`warm-up task ended ${ended.state}: ${JSON.stringify(ended.error)}`);
+          const steps = await stepsOf(arbiter.temporal, ended.workflowId);
+          const locals = steps.filter((s) => s === 'local').length;
+          console.log(
+            `load benchmark: ${tasks} in flight at once, ${given ? `server ${given}` : 'dev server (SQLite)'}`,
+          );
+          console.log(`one task schedules ${steps.length - locals} activities and ${locals} local activities`);
+
+          const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${i}`);
+          const floorFigures = await phase(arbiter.temporal, floorQueue, 'floor', floorIds, (workflowId) =>
+            arbiter.temporal.workflow.start('floorWorkflow', { workflowId, taskQueue: floorQueue, args: [{ steps }] }),
+          );
+          const taskIds = Array.from({ length: tasks }, (_, i) => `load-${i}`);
+          const arbiterFigures = await phase(
+            arbiter.temporal,
+            taskQueue,
+            'arbiter',
+            taskIds.map((id) => `task/${TENANT}/${id}`),
+            (workflowId) => arbiter.submit(input(workflowId.split('/')[2])),
+          );
+          console.log(
+            `ratio arbiter/floor throughput ${(arbiterFigures.throughput / floorFigures.throughput).toFixed(2)}`,
+          );
+          console.log(await verifyNothingLost(database, TENANT, taskIds));
+        } finally {
+          worker.shutdown();
+          floor.shutdown();
+          await Promise.allSettled(running);
+          await arbiter.close();
+          await connection.close();
+        }
+      } finally {
+        await server?.stop();
+      }
+    },
+    { poolMax: dbPool },
+  );
+}
+
+runBench(main);
