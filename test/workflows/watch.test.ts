@@ -3,7 +3,7 @@
  * `getState`, and an insider flooding that update cannot grow a task's history without bound.
  */
 import assert from 'node:assert/strict';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { upsertAgent } from '../../db/agents';
 import { TooManyWatchersError, WatchBehindError } from '../../domain/errors';
@@ -146,7 +146,7 @@ describe('watching tasks without polling (awaitTransition)', function () {
     // Ending the task answers every waiting watcher, so a run that awaits its handlers ends.
     await testStack().client.cancel(input, 'watch flood test');
     for (const snapshot of await Promise.all(waiting)) assert.equal(snapshot.state, 'CANCELLED');
-    assert.equal((await handle.result()).state, 'CANCELLED');
+    await assert.rejects(handle.result(), WorkflowFailedError, 'the run of a cancelled task ends Canceled');
     assert.deepEqual(await updateEventCounts(input), { accepted: MAX_WATCHERS, completed: MAX_WATCHERS });
     const after = await Promise.allSettled([send(seq + 1)]);
     assert.equal(after[0].status, 'rejected', 'a closed task takes no watcher');
