@@ -73,6 +73,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         DATABASE_URL: postgres.url,
         ARBITER_TASK_QUEUE: taskQueue,
         LOG_LEVEL: 'warn',
+        ARBITER_SIGNING_KEY_FILE: signingKeyFile,
       },
       dir,
       options.workers,

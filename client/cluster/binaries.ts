@@ -35,6 +35,16 @@ function goCommand(): string {
   );
 }
 
+/** True when a go command is there to build the server with. */
+export function goAvailable(): boolean {
+  try {
+    goCommand();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Where the binaries of {@link TEMPORAL_SERVER_VERSION} live. */
 export function clusterBinDir(): string {
   return path.join(projectRoot(), '.tools', `temporal-server-${TEMPORAL_SERVER_VERSION}`);
