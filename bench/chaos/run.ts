@@ -118,7 +118,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
 async function startTarget(target: ChaosOptions['target'], dir: string): Promise<TemporalTarget> {
   if (target === 'dev') return devTarget(dir, await freePort());
-  return clusterTarget(path.join(dir, 'cluster'), 20_000 + Math.floor(Math.random() * 20_000), await freePort());
+  return clusterTarget(path.join(dir, 'cluster'), 21_000 + Math.floor(Math.random() * 10_000), await freePort());
 }
 
 /** Waits until every submitted task has ended (by the database) or the deadline passes. */

@@ -12,7 +12,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../db/emb
 import { portInUse } from '../dev-server';
 import { reclaimOrphan } from '../orphans';
 import { ensureClusterBinaries, type ClusterBinaries } from './binaries';
-import { CLUSTER_SERVICES, writeClusterConfig, type ClusterService } from './config';
+import { CLUSTER_SERVICES, clusterPorts, writeClusterConfig, type ClusterService } from './config';
 import { registerNamespace, waitForHealth } from './namespace';
 
 const run = promisify(execFile);
@@ -51,7 +51,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   mkdirSync(path.join(options.dir, 'logs'), { recursive: true });
   chmodSync(options.dir, 0o755); // the embedded server runs as the postgres user when we are root
   await reclaimAll(options);
-  for (const port of [options.port, options.postgresPort]) {
+  for (const port of [...clusterPorts(options.port), options.postgresPort]) {
     if (await portInUse(port))
       throw new Error(`port ${port} is already in use; choose others (--port, --postgres-port)`);
   }
@@ -91,19 +91,29 @@ function clusterHandle(
     await exited;
     clearTimeout(force);
   };
+  let stopped = false;
+  const start = async (service: ClusterService) => {
+    if (children.has(service) || stopped) return;
+    const log = openSync(path.join(options.dir, 'logs', `${service}.log`), 'a');
+    const args = ['--config-file', path.join(options.dir, 'server.yaml'), '--allow-no-auth', 'start'];
+    const child = spawn(bins.server, [...args, '--service', service], { stdio: ['ignore', log, log] });
+    children.set(service, child);
+    writeFileSync(servicePidFile(options.dir, service), `${child.pid}\n`);
+    // A service that dies on its own comes back, as under compose's `restart: unless-stopped`. On a
+    // fresh database this matters at once: services racing to write the cluster metadata may lose and exit.
+    child.once('exit', () => {
+      if (children.get(service) !== child) return;
+      children.delete(service);
+      setTimeout(() => void start(service), 1000);
+    });
+  };
   return {
     address,
     kill,
-    async start(service) {
-      if (children.has(service)) return;
-      const log = openSync(path.join(options.dir, 'logs', `${service}.log`), 'a');
-      const args = ['--config-file', path.join(options.dir, 'server.yaml'), '--allow-no-auth', 'start'];
-      const child = spawn(bins.server, [...args, '--service', service], { stdio: ['ignore', log, log] });
-      children.set(service, child);
-      writeFileSync(servicePidFile(options.dir, service), `${child.pid}\n`);
-    },
+    start,
     waitServing: (timeoutMs = 120_000) => waitForHealth(address, timeoutMs),
     async stop() {
+      stopped = true;
       // Frontend first (no new requests), history last (it owns the shards).
       for (const service of ['frontend', 'worker', 'matching', 'history'] as const) await kill(service, 'SIGTERM');
       await pg.stop();

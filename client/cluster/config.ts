@@ -17,6 +17,19 @@ const GRPC_OFFSET: Record<ClusterService, number> = { frontend: 0, history: 1, m
 /** Membership ports sit 300 below gRPC ports in the template (6933…). */
 const MEMBERSHIP_OFFSET = -300;
 
+/**
+ * Every port the services listen on for a frontend on `frontendPort`. Membership ports are
+ * stored as a PostgreSQL smallint, so they must stay below 32768.
+ */
+export function clusterPorts(frontendPort: number): number[] {
+  const grpc = CLUSTER_SERVICES.map((s) => frontendPort + GRPC_OFFSET[s]);
+  const membership = grpc.map((p) => p + MEMBERSHIP_OFFSET);
+  if (Math.max(...membership) > 32767) {
+    throw new RangeError(`frontend port ${frontendPort} is too high: membership ports must stay below 32768`);
+  }
+  return [...grpc, ...membership, frontendPort + 10];
+}
+
 /** Where the persistence database listens and how to log in. */
 export interface ClusterDatabase {
   host: string;
