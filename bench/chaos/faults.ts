@@ -56,7 +56,9 @@ export async function injectFaults(
     const at = Date.now();
     const detail = await inject(kind, plan, parts);
     faults.push({ kind, detail, at, recoveredAt: Date.now() });
-    say(`fault ${faults.length}: ${kind} (${detail}), back after ${((Date.now() - at) / 1000).toFixed(1)} s`);
+    say(
+      `${new Date(at).toISOString()} fault ${faults.length}: ${kind} (${detail}), back after ${((Date.now() - at) / 1000).toFixed(1)} s`,
+    );
   }
 }
 
