@@ -15,7 +15,8 @@ import { TERMINAL_STATES } from '../../domain/lifecycle';
 import { freePort } from '../../test/helpers/stack';
 import { checkChaos, type ChaosFindings } from './checks';
 import { FAULT_KINDS, injectFaults, type FaultKind, type FaultPlan } from './faults';
-import { CHAOS_TENANTS, feedTasks, seedChaos } from './load';
+import { CHAOS_TENANTS, chaosTask, feedTasks, seedChaos } from './load';
+import { taskWorkflowId } from '../../temporal-config';
 import { ArbiterPostgres, clusterTarget, devTarget, WorkerProcesses, type TemporalTarget } from './processes';
 
 /** How long, against what, and how hard. */
@@ -91,7 +92,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       injectFaults(options.faults, { workers, temporal, postgres }, stopAt, options.say),
     ]);
     options.say(`${submitted} tasks submitted, ${faults.length} faults; draining`);
-    await drain(database, submitted, Date.now() + options.drainMinutes * 60_000);
+    const deadline = Date.now() + options.drainMinutes * 60_000;
+    await drain(database, submitted, deadline);
+    await workflowsClosed(client.temporal, submitted, deadline);
     const endedAt = Date.now();
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
@@ -132,6 +135,21 @@ async function drain(database: ReturnType<typeof openDatabase>, submitted: numbe
       .catch(() => ({ rows: [{ n: -1 }] }));
     if (rows[0].n >= submitted) return;
     await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+/** Waits (until the deadline) for every task's workflow to close: a task may still tidy up after its end state. */
+async function workflowsClosed(temporal: Client, submitted: number, deadline: number): Promise<void> {
+  for (let n = 0; n < submitted; n++) {
+    const handle = temporal.workflow.getHandle(taskWorkflowId(chaosTask(n)));
+    while (Date.now() < deadline) {
+      const status = await handle.describe().then(
+        (d) => d.status.name,
+        () => 'UNKNOWN',
+      );
+      if (status !== 'RUNNING' && status !== 'UNKNOWN') break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 }
 
