@@ -8,6 +8,7 @@ import { InvalidTaskInputError } from '../arbiter-client';
 import { runWorkerProcess } from '../../workers/main';
 import { registerAgentCommands } from './agents';
 import { registerCallsCommand } from './calls';
+import { registerClusterCommand } from './cluster';
 import { registerDoctorCommand } from './doctor';
 import { EXIT, UsageError } from './output';
 import { registerExportCommand } from './export';
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
   registerWaiverCommands(program, run);
   registerApproverCommands(program, run);
   registerRepoAndTenantCommands(program, run);
+  registerClusterCommand(program, run);
   return program;
 }
 
