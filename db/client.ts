@@ -34,8 +34,11 @@ export function openDatabase(url: string, options: { max?: number; settings?: Re
     max: options.max ?? 10,
     ...(settings.length ? { options: settings.map(([n, v]) => `-c ${n}=${v}`).join(' ') } : {}),
   });
-  // An idle client losing its server must not crash the process; the next query reconnects.
+  // A client losing its server must not crash the process; the next query reconnects. The pool's
+  // listener covers idle clients only (pg-pool drops it while a client is checked out), so every
+  // client gets its own: the query in flight still fails, and is retried as infrastructure.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = drizzle(pool, { schema });
   return { db, pool, close: () => pool.end() };
 }

@@ -16,6 +16,12 @@ import type { ArbiterActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import type { GateCommand } from '../domain/task';
 
+/**
+ * Attempts of a step whose every try touches PostgreSQL or the server: with the backoff below they
+ * span about two and a half minutes, so an outage that short fails no task.
+ */
+const OUTAGE_ATTEMPTS = 10;
+
 /** `maximumAttempts` undefined means unlimited. */
 function options(
   startToCloseTimeout: string,
@@ -45,7 +51,9 @@ export const { recordTransition } = proxyActivities<ArbiterActivities>(options('
 export const { recordTransition: recordTransitionLocally } = proxyLocalActivities<ArbiterActivities>(
   options('30s', undefined),
 );
-export const { validateSpec: validateSpecLocally } = proxyLocalActivities<ArbiterActivities>(options('30s', 5));
+export const { validateSpec: validateSpecLocally } = proxyLocalActivities<ArbiterActivities>(
+  options('30s', OUTAGE_ATTEMPTS),
+);
 export const { resolveRepo: resolveRepoLocally } = proxyLocalActivities<ArbiterActivities>(options('30s', 10));
 
 /** True when this run records transitions and validates as local activities (see `local-short-steps`). */
@@ -56,8 +64,8 @@ export function localSteps(): boolean {
 /** Patch id of the change that moved the short steps to local activities. */
 export const LOCAL_STEPS_PATCH = 'local-short-steps';
 
-/** Validation is pure compute; a few attempts cover a worker dying mid-call. */
-export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s', 5));
+/** Validation is pure compute (its result is stored); retried through a short outage. */
+export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s', OUTAGE_ATTEMPTS));
 /** Routing retries without limit: while every capable agent is busy (AgentsBusyError) the task waits in ROUTING. */
 export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined));
 /** Issuing is idempotent on the task, so retrying generously is safe. */
@@ -65,8 +73,10 @@ export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s'
 /** Feedback is idempotent per task; retried generously so statistics are never lost. */
 export const { recordTaskOutcome, recordAgentHealth } = proxyActivities<ArbiterActivities>(options('30s', 20));
 /** A model turn: each attempt may wait on a slow model; failures to reach it are retried. */
-export const { startConversation } = proxyActivities<ArbiterActivities>(options('1m', 5));
-export const { callModel } = proxyActivities<ArbiterActivities>(options('10m', 5, { heartbeatTimeout: '30s' }));
+export const { startConversation } = proxyActivities<ArbiterActivities>(options('1m', OUTAGE_ATTEMPTS));
+export const { callModel } = proxyActivities<ArbiterActivities>(
+  options('10m', OUTAGE_ATTEMPTS, { heartbeatTimeout: '30s' }),
+);
 /** Authorising a waiver decision: typed refusals are final, database hiccups retried. */
 export const { authorizeWaiverDecision, loadApproverKeys, storeWaiver } = proxyActivities<ArbiterActivities>(
   options('30s', 10),
@@ -75,13 +85,15 @@ export const { authorizeWaiverDecision, loadApproverKeys, storeWaiver } = proxyA
 export const { cancelOwnRun } = proxyActivities<ArbiterActivities>(options('30s', 5));
 /** Resolving the repository name is one query; typed refusals are final. */
 export const { resolveRepo } = proxyActivities<ArbiterActivities>(options('30s', 10));
-/** Reading the policy is one git call or two; a few attempts cover a worker dying mid-call. */
-export const { loadRepoPolicy } = proxyActivities<ArbiterActivities>(options('1m', 5));
+/** Reading the policy is one git call or two; retried through a worker dying or a short outage. */
+export const { loadRepoPolicy } = proxyActivities<ArbiterActivities>(options('1m', OUTAGE_ATTEMPTS));
 /**
  * Cloning a large repository can take minutes; it heartbeats from its start, so an attempt on a
  * worker that died is retried within the heartbeat timeout, not after 15 minutes.
  */
-export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(options('15m', 5, { heartbeatTimeout: '20s' }));
+export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(
+  options('15m', OUTAGE_ATTEMPTS, { heartbeatTimeout: '20s' }),
+);
 /** Delivery rebuilds the same commit on every attempt, so retries are safe. */
 export const { deliverChange } = proxyActivities<ArbiterActivities>(options('5m', 10, { heartbeatTimeout: '30s' }));
 
@@ -94,20 +106,27 @@ export function onHost(hostQueue: string, hostLossTimeout: string) {
   const base = { taskQueue: hostQueue, scheduleToStartTimeout: hostLossTimeout };
   // A run may take as long as the agent's own limit allows (30 minutes when unknown), plus a reset and a launch.
   const executeAgent = (maxRunSeconds = 1800) =>
-    proxyActivities<ArbiterActivities>(options(`${maxRunSeconds + 600}s`, 3, { ...base, heartbeatTimeout: '30s' }))
-      .executeAgent;
+    proxyActivities<ArbiterActivities>(
+      options(`${maxRunSeconds + 600}s`, OUTAGE_ATTEMPTS, { ...base, heartbeatTimeout: '30s' }),
+    ).executeAgent;
   const { measureDiff, checkBudgetAndScope } = proxyActivities<ArbiterActivities>(
-    options('5m', 5, { ...base, heartbeatTimeout: '30s' }),
+    options('5m', OUTAGE_ATTEMPTS, { ...base, heartbeatTimeout: '30s' }),
   );
   const { releaseWorkspace } = proxyActivities<ArbiterActivities>(options('1m', 3, base));
-  const { runToolCall } = proxyActivities<ArbiterActivities>(options('10m', 3, { ...base, heartbeatTimeout: '30s' }));
+  const { runToolCall } = proxyActivities<ArbiterActivities>(
+    options('10m', OUTAGE_ATTEMPTS, { ...base, heartbeatTimeout: '30s' }),
+  );
   const runGate = (gate: GateCommand) =>
     proxyActivities<ArbiterActivities>(
-      options(`${gate.timeoutSeconds + 60}s`, 3, { ...base, heartbeatTimeout: '10s', summary: `gate ${gate.name}` }),
+      options(`${gate.timeoutSeconds + 60}s`, OUTAGE_ATTEMPTS, {
+        ...base,
+        heartbeatTimeout: '10s',
+        summary: `gate ${gate.name}`,
+      }),
     ).runGate;
   const installDependencies = (timeoutSeconds: number) =>
     proxyActivities<ArbiterActivities>(
-      options(`${timeoutSeconds + 120}s`, 3, { ...base, heartbeatTimeout: '30s', summary: 'setup' }),
+      options(`${timeoutSeconds + 120}s`, OUTAGE_ATTEMPTS, { ...base, heartbeatTimeout: '30s', summary: 'setup' }),
     ).installDependencies;
   return {
     executeAgent,

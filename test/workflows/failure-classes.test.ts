@@ -6,14 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
-import type { WorkflowHandle } from '@temporalio/client';
 import { upsertAgent } from '../../db/agents';
 import { GOOD_PLAN, goodTaskInput, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { waitForState } from '../helpers/wait';
-
-type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+import { localAttemptsOf, type HistoryEvent } from '../helpers/history';
 
 /** The task's workflow history. */
 async function historyOf(workflowId: string): Promise<HistoryEvent[]> {
@@ -31,17 +29,6 @@ function attemptsOf(events: HistoryEvent[], activity: string): number[] {
   return events.flatMap((e) => {
     const s = e.activityTaskStartedEventAttributes;
     return s && scheduled.get(String(s.scheduledEventId)) === activity ? [s.attempt ?? 0] : [];
-  });
-}
-
-/** Attempts of the local activity `activity`, from the markers the SDK records for it (the last attempt's number). */
-function localAttemptsOf(events: HistoryEvent[], activity: string): number[] {
-  return events.flatMap((e) => {
-    const marker = e.markerRecordedEventAttributes;
-    const raw = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
-    if (!raw) return [];
-    const data = JSON.parse(Buffer.from(raw).toString('utf8')) as { activity_type?: string; attempt?: number };
-    return data.activity_type === activity ? [data.attempt ?? 0] : [];
   });
 }
 
