@@ -56,7 +56,8 @@ export interface ArtifactOwner {
 
 /**
  * The artifact's bytes, or an error when it is missing, no longer matches `expectedDigest`, or —
- * when `owner` is given — was stored by another task or run, or is not of `owner.kind`.
+ * when `owner` is given — was stored by another task or run, or is not of `owner.kind` (all
+ * final: a reference the owner never received is refused, not retried).
  */
 export async function loadArtifact(
   db: Db,
@@ -65,6 +66,7 @@ export async function loadArtifact(
   owner?: ArtifactOwner & { kind: string },
 ): Promise<Buffer> {
   const [row] = await db.select().from(artifacts).where(eq(artifacts.id, id));
+  if (!row && owner) throw new RecordMismatchError(owner.kind, `'${id}' was never stored`);
   if (!row) throw new Error(`artifact '${id}' not found`);
   if (owner && (row.tenantId !== owner.tenantId || row.taskId !== owner.taskId || row.runId !== owner.runId))
     throw new RecordMismatchError(

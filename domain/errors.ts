@@ -460,6 +460,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   WorkflowIdMismatchError.type,
   TaskAlreadyEndedError.type,
   RecordMismatchError.type,
+  ArtifactDigestMismatchError.type,
   DeliveryNotCoveredError.type,
   UnknownRepoError.type,
   TenantNamespaceError.type,
