@@ -101,7 +101,10 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const [verdict] = await db.select().from(verdicts).where(eq(verdicts.taskId, input.taskId));
     assert.equal(verdict.digest, final.verdict?.digest);
     assert.equal(verdict.runId, submitted.runId, 'the verdict is keyed by its run');
-    const [patch] = await db.select().from(artifacts).where(eq(artifacts.taskId, input.taskId));
+    const [patch] = await db
+      .select()
+      .from(artifacts)
+      .where(and(eq(artifacts.taskId, input.taskId), eq(artifacts.kind, 'patch')));
     assert.equal(patch.encoding, 'base64');
     assert.match(Buffer.from(patch.content, 'base64').toString('utf8'), /\+module\.exports = \(\) => 42;/);
 
@@ -140,7 +143,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
     const { runId } = await testStack().client.temporal.workflow.getHandle(taskWorkflowId(input)).describe();
     const history = await decodedHistory(taskWorkflowId(input));
-    const ref = `"artifactId":"spec/${tenant}/${input.taskId}/${runId}"`;
+    const ref = `spec/${tenant}/${input.taskId}/${runId}`;
     // The validation result, the agent run and the budget-and-scope check each name the stored spec.
     assert.ok(occurrences(history, ref) >= 3, `the activities name the stored spec ${ref}`);
     assert.equal(occurrences(history, marker), 2, 'the spec: once in the input YAML, once validated');
