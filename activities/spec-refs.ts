@@ -10,11 +10,6 @@ import { loadArtifact, storeArtifact, type ArtifactOwner } from '../db/artifacts
 import type { Db } from '../db/client';
 import { currentRun } from './run-identity';
 
-/** Where the spec a task run validated is stored. */
-export function taskSpecArtifactId(owner: ArtifactOwner): string {
-  return `spec/${owner.tenantId}/${owner.taskId}/${owner.runId}`;
-}
-
 /** Stores `spec` under `artifactId` for `owner` (again, identically, on a retry) and returns its reference. */
 export async function storeSpec(db: Db, artifactId: string, owner: ArtifactOwner, spec: WorkingSpec): Promise<SpecRef> {
   const bytes = Buffer.from(JSON.stringify(spec));

@@ -4,7 +4,7 @@
  */
 import { log } from '@temporalio/activity';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ValidateSpecInput, type ValidateSpecResult } from '../domain/activity-io';
+import { taskSpecArtifactId, ValidateSpecInput, type ValidateSpecResult } from '../domain/activity-io';
 import { SpecInvalidError } from '../domain/errors';
 import { scopeReachingProtected } from '../domain/protected-paths';
 import { validateWorkingSpec, type WorkingSpec } from '../domain/spec';
@@ -12,7 +12,7 @@ import { sha256 } from '../host/digest';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
-import { storeSpec, taskSpecArtifactId } from './spec-refs';
+import { storeSpec } from './spec-refs';
 
 /** Alias expansions one spec may make; a real spec uses a handful, a billion-laughs document millions. */
 const MAX_ALIAS_COUNT = 100;

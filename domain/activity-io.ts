@@ -67,6 +67,24 @@ export interface ValidateSpecResult {
   specRef?: SpecRef;
 }
 
+/** Where the spec a task run validated is stored: one artifact per run. */
+export function taskSpecArtifactId(run: { tenantId: string; taskId: string; runId: string }): string {
+  return `spec/${run.tenantId}/${run.taskId}/${run.runId}`;
+}
+
+/**
+ * The validation result as `run` may use it. A reference to another run's spec (a result the
+ * run was reset past, recorded by the run it replaced) would be refused by every activity: it
+ * is dropped, and that run's spec travels inline, as it did before specs were stored.
+ */
+export function ownSpecRef(
+  validated: ValidateSpecResult,
+  run: { tenantId: string; taskId: string; runId: string },
+): ValidateSpecResult {
+  if (!validated.specRef || validated.specRef.artifactId === taskSpecArtifactId(run)) return validated;
+  return { ...validated, specRef: undefined };
+}
+
 /** What the run's activities are given for the spec: its stored reference, or (runs validated before specs were stored) the spec. */
 export function specArgument(validated: ValidateSpecResult): SpecRef | WorkingSpec {
   return validated.specRef ?? validated.spec;

@@ -4,7 +4,8 @@
  * resets one) can put any reference into the activities' input; the server still reports which
  * run scheduled them, so a reference stored by another task or run, of another kind, never
  * stored, or whose bytes were altered since, is refused before the agent, the workspace or the
- * gates see it.
+ * gates see it. A run reset past its validation keeps the replaced run's result: it works to
+ * the spec inline rather than being refused.
  */
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/client';
@@ -17,7 +18,12 @@ import type { SpecRef, ValidateSpecResult } from '../../domain/activity-io';
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
-import { specYaml, uniqueId } from '../helpers/fixtures';
+import type { taskLifecycle } from '../../workflows';
+import { temporalWorkflow } from '../helpers/cli';
+import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { decodedHistory } from '../helpers/history';
+import { waitFor } from '../helpers/wait';
+import { nodeStep } from './helpers';
 import { testActivityDeps, testStack } from '../helpers/stack';
 
 const NO_COMMIT = '0'.repeat(40);
@@ -109,6 +115,44 @@ describe('governance: a spec reference is honoured only for the run that validat
     });
     await assertAllRefuse(run, { artifactId, digest }, 'RecordMismatchError', /is a patch, not a spec/);
     await assertAllRefuse(run, { artifactId: `${artifactId}-none`, digest }, 'RecordMismatchError', /never stored/);
+  });
+
+  it('`temporal workflow reset` of a task in EXECUTING to before its agent ran: the new run works to the spec inline and completes', async () => {
+    const tenantId = uniqueId('specref');
+    await addScriptedAgent(tenantId, [nodeStep('setTimeout(() => {}, 3000)'), ...GOOD_PLAN]);
+    const input = { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repo: await registerRepo(tenantId) };
+    const { runId } = await testStack().client.submit(input);
+    const workflowId = taskWorkflowId(input);
+    const first = testStack().client.temporal.workflow.getHandle(workflowId, runId);
+    const scheduled = await waitFor('executeAgent to be scheduled', async () =>
+      ((await first.fetchHistory()).events ?? []).find(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'executeAgent',
+      ),
+    );
+    const resetPoint = scheduled.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId;
+    await temporalWorkflow([
+      'reset',
+      '--workflow-id',
+      workflowId,
+      '--run-id',
+      runId,
+      '--event-id',
+      String(resetPoint),
+      '--reason',
+      'spec-refs test',
+    ]);
+    const { runId: newRunId } = await testStack().client.temporal.workflow.getHandle(workflowId).describe();
+    assert.notEqual(newRunId, runId, 'the reset started a new run');
+
+    const final = await testStack()
+      .client.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, newRunId)
+      .result();
+
+    // The validation result (the first run's, kept by the reset) names the first run's spec: this run carries it inline.
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    const history = await decodedHistory(workflowId);
+    assert.ok(history.includes(`spec/${tenantId}/${input.taskId}/${runId}`), 'the first run stored the spec');
+    assert.ok(!history.includes(`spec/${tenantId}/${input.taskId}/${newRunId}`), 'the new run stored none');
   });
 
   it('a stored spec altered after validation (its scope widened) no longer matches its digest and is refused', async () => {
