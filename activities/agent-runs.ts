@@ -21,6 +21,7 @@ import { resetWorkspace, taskSandboxUser } from '../host/workspace';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { agentLaunch } from './agent-gateway';
 import { currentRun } from './run-identity';
+import { runSpec } from './spec-refs';
 
 interface StepContext {
   agentId: string;
@@ -115,6 +116,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
   return {
     async executeAgent(raw: ExecuteAgentInput): Promise<AgentRunResult> {
       const input = parseActivityInput(ExecuteAgentInput, raw);
+      const spec = await runSpec(deps.db, input);
       const agent = await getAgent(deps.db, input.agentId);
       // A retry (the worker died mid-plan) starts from the base commit again, never from half an edit.
       await resetWorkspace(
@@ -127,14 +129,13 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
         tenantId: input.tenantId,
         taskId: input.taskId,
         workspacePath: input.workspacePath,
-        policy: policyFromSpec(input.spec),
+        policy: policyFromSpec(spec),
         dependencies: dependenciesDirOf(input.workspacePath),
       };
       const ctx = { agentId: agent.id, call, tools, runCommand: cancellable(runCommand) };
       let result: AgentRunResult;
       if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config);
-      else if (agent.kind === 'command')
-        result = await runCommandAgent(ctx, deps, agent.config, buildTaskPrompt(input.spec));
+      else if (agent.kind === 'command') result = await runCommandAgent(ctx, deps, agent.config, buildTaskPrompt(spec));
       else
         throw new AgentConfigError(agent.id, `kind '${agent.kind}' runs as a conversation, not through executeAgent`);
       log.info('agent finished', { agentId: agent.id, steps: result.stepsApplied });

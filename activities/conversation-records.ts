@@ -2,17 +2,18 @@
  * Who a conversation belongs to, and the spec its tool calls work under. A conversation is one
  * task run's: its activities run either in that run or in its conversation child workflow
  * (`conversation/<conversationId>`, whose id names the parent run), never in another. The spec
- * is stored once, when the conversation starts, and every tool call reads it by id and digest.
+ * is the task run's (stored when it was validated), or — for conversations started with it inline —
+ * stored once when the conversation starts; every tool call reads it by id and digest.
  */
 import { eq } from 'drizzle-orm';
 import type { SpecRef } from '../domain/activity-io';
 import { RecordMismatchError } from '../domain/errors';
 import type { WorkingSpec } from '../domain/spec';
-import { loadArtifact, storeArtifact } from '../db/artifacts';
 import type { Db } from '../db/client';
 import { conversations } from '../db/schema';
 import { conversationWorkflowId } from '../temporal-config';
 import { currentRun } from './run-identity';
+import { resolveSpec, storeSpec } from './spec-refs';
 
 type ConversationKey = { tenantId: string; taskId: string; conversationId: string };
 
@@ -48,26 +49,12 @@ export async function requireOwnConversation(db: Db, input: ConversationKey): Pr
 
 /** Stores the conversation's spec (again, identically, on a retry) and returns where it is. */
 export async function storeConversationSpec(db: Db, input: ConversationKey, spec: WorkingSpec): Promise<SpecRef> {
-  const artifactId = `spec/${input.conversationId}`;
-  const bytes = Buffer.from(JSON.stringify(spec));
   const { tenantId, taskId } = input;
-  const digest = await storeArtifact(db, {
-    id: artifactId,
-    tenantId,
-    taskId,
-    runId: owningRun(input),
-    kind: 'spec',
-    bytes,
-  });
-  return { artifactId, digest };
+  return storeSpec(db, `spec/${input.conversationId}`, { tenantId, taskId, runId: owningRun(input) }, spec);
 }
 
-/** The conversation's stored spec; refused when it is another conversation's or no longer matches its digest. */
-export async function loadConversationSpec(db: Db, input: ConversationKey, ref: SpecRef): Promise<WorkingSpec> {
-  if (ref.artifactId !== `spec/${input.conversationId}`)
-    throw new RecordMismatchError(
-      'spec',
-      `'${ref.artifactId}' is not the spec of conversation '${input.conversationId}'`,
-    );
-  return JSON.parse((await loadArtifact(db, ref.artifactId, ref.digest)).toString('utf8')) as WorkingSpec;
+/** The spec a conversation's activity works to, read by reference only when the run owning the conversation stored it. */
+export function conversationSpec(db: Db, input: ConversationKey, spec: SpecRef | WorkingSpec): Promise<WorkingSpec> {
+  const { tenantId, taskId } = input;
+  return resolveSpec(db, { tenantId, taskId, runId: owningRun(input) }, spec);
 }

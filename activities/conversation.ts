@@ -28,7 +28,8 @@ import { executeToolCall } from '../host/sandbox/tool-calls';
 import type { ActivityDeps } from './deps';
 import { cancellable, withHeartbeat } from './heartbeat';
 import { parseActivityInput } from './input';
-import { loadConversationSpec, owningRun, requireOwnConversation, storeConversationSpec } from './conversation-records';
+import { conversationSpec, owningRun, requireOwnConversation, storeConversationSpec } from './conversation-records';
+import { isSpecRef } from './spec-refs';
 import { sha256 } from '../host/digest';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { SessionIdentity } from '../host/gateway/session';
@@ -157,6 +158,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
   return {
     async startConversation(raw: StartConversationInput): Promise<StartedConversation> {
       const input = parseActivityInput(StartConversationInput, raw);
+      const spec = await conversationSpec(db, input, input.spec);
       const config = await openaiConfig(db, input.agentId);
       const row = {
         id: input.conversationId,
@@ -172,13 +174,13 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
           role: 'system',
           content: config.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
         });
-        await append(db, input.tenantId, input.conversationId, { role: 'user', content: buildTaskPrompt(input.spec) });
+        await append(db, input.tenantId, input.conversationId, { role: 'user', content: buildTaskPrompt(spec) });
       }
       return {
         maxTurns: config.maxTurns,
         maxTokens: config.maxTokens,
         maxWallClockSeconds: config.maxWallClockSeconds,
-        spec: await storeConversationSpec(db, input, input.spec),
+        spec: isSpecRef(input.spec) ? input.spec : await storeConversationSpec(db, input, spec),
       };
     },
 
@@ -251,7 +253,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
           'tool call',
           `turn ${input.turn} of '${input.conversationId}' has no call ${input.callId}`,
         );
-      const spec = 'artifactId' in input.spec ? await loadConversationSpec(db, input, input.spec) : input.spec;
+      const spec = await conversationSpec(db, input, input.spec);
       const request = { ...input, spec, name: call.function.name, arguments: call.function.arguments };
       const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input: request });
       await append(db, input.tenantId, input.conversationId, {

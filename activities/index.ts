@@ -57,7 +57,7 @@ function buildActivities(deps: ActivityDeps) {
   });
   return {
     ...createTransitionActivities(deps),
-    ...createSpecActivities(),
+    ...createSpecActivities(deps),
     ...createRoutingActivities(deps),
     ...createRepoActivities(deps),
     ...createRepoPolicyActivities(),

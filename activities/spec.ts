@@ -1,15 +1,18 @@
 /**
- * `validateSpec`: YAML in, one normalised CAWS spec out, or a non-retryable SpecInvalidError
- * naming every problem.
+ * `validateSpec`: YAML in, one normalised CAWS spec out (stored for the run's activities, which
+ * read it by reference), or a non-retryable SpecInvalidError naming every problem.
  */
 import { log } from '@temporalio/activity';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ValidateSpecInput, type ValidateSpecResult } from '../domain/activity-io';
+import { taskSpecArtifactId, ValidateSpecInput, type ValidateSpecResult } from '../domain/activity-io';
 import { SpecInvalidError } from '../domain/errors';
 import { scopeReachingProtected } from '../domain/protected-paths';
 import { validateWorkingSpec, type WorkingSpec } from '../domain/spec';
 import { sha256 } from '../host/digest';
+import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { currentRun } from './run-identity';
+import { storeSpec } from './spec-refs';
 
 /** Alias expansions one spec may make; a real spec uses a handful, a billion-laughs document millions. */
 const MAX_ALIAS_COUNT = 100;
@@ -41,7 +44,7 @@ function protectedScopeFindings(spec: WorkingSpec): { problems: string[]; warnin
 }
 
 /** Builds the `validateSpec` activity. */
-export function createSpecActivities() {
+export function createSpecActivities({ db }: Pick<ActivityDeps, 'db'>) {
   return {
     async validateSpec(raw: ValidateSpecInput): Promise<ValidateSpecResult> {
       const input = parseActivityInput(ValidateSpecInput, raw);
@@ -55,7 +58,9 @@ export function createSpecActivities() {
       if (problems.length) throw new SpecInvalidError(problems);
       const allWarnings = [...result.warnings, ...warnings];
       for (const warning of allWarnings) log.warn('working spec warning', { warning });
-      return { spec: result.spec, warnings: allWarnings, specDigest: sha256(input.specYaml) };
+      const owner = { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId };
+      const specRef = await storeSpec(db, taskSpecArtifactId(owner), owner, result.spec);
+      return { spec: result.spec, warnings: allWarnings, specDigest: sha256(input.specYaml), specRef };
     },
   };
 }

@@ -15,6 +15,8 @@ import { CheckBudgetAndScopeInput, MeasureDiffInput, RunGateInput, type DiffSumm
 import { budgetGate, protectedGate, scopeGate, specGate, treeGate, type GrantedWaiver } from '../domain/change-gates';
 import { applyGateMode } from '../domain/verdict';
 import type { GateResult } from '../domain/task';
+import type { RepoPolicy } from '../domain/repo-policy';
+import type { WorkingSpec } from '../domain/spec';
 import type { Db } from '../db/client';
 import { gateResults } from '../db/schema';
 import { storeArtifact } from '../db/artifacts';
@@ -34,6 +36,7 @@ import { gitDirOf, objectGit } from '../host/git';
 import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
+import { runSpec } from './spec-refs';
 import type { CommandRunner } from '../host/sandbox/commands';
 import { checkoutTree, readBlobs } from '../host/tree-checkout';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
@@ -46,7 +49,7 @@ import { handToSandboxUser, taskSandboxUser } from '../host/workspace';
  */
 async function specWaivers(
   db: Db,
-  input: ReturnType<typeof CheckBudgetAndScopeInput.parse>,
+  input: { tenantId: string; spec: WorkingSpec; policy: RepoPolicy },
   use: { specId: string; taskId: string; runId: string },
 ): Promise<{ granted: GrantedWaiver[]; refused: string[] }> {
   const granted: GrantedWaiver[] = [];
@@ -169,7 +172,8 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
     },
 
     async checkBudgetAndScope(raw: CheckBudgetAndScopeInput): Promise<GateResult[]> {
-      const input = parseActivityInput(CheckBudgetAndScopeInput, raw);
+      const parsed = parseActivityInput(CheckBudgetAndScopeInput, raw);
+      const input = { ...parsed, spec: await runSpec(db, parsed) };
       const gitDir = gitDirOf(input.workspacePath);
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
       const use = { specId: input.spec.id, taskId: input.taskId, runId: currentRun().runId };

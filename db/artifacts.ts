@@ -4,7 +4,7 @@
  * Each artifact names the run that stored it, and only that run may replace it.
  */
 import { eq, sql } from 'drizzle-orm';
-import { RecordMismatchError } from '../domain/errors';
+import { ArtifactDigestMismatchError, RecordMismatchError } from '../domain/errors';
 import type { Db } from './client';
 import { artifacts } from './schema';
 import { sha256 } from '../host/digest';
@@ -47,11 +47,35 @@ export async function storeArtifact(
   return digest;
 }
 
-/** The artifact's bytes, or an error when it is missing or no longer matches `expectedDigest`. */
-export async function loadArtifact(db: Db, id: string, expectedDigest: string): Promise<Buffer> {
+/** Who stored an artifact: the task and run it is bound to. */
+export interface ArtifactOwner {
+  tenantId: string;
+  taskId: string;
+  runId: string;
+}
+
+/**
+ * The artifact's bytes, or an error when it is missing, no longer matches `expectedDigest`, or —
+ * when `owner` is given — was stored by another task or run, or is not of `owner.kind` (all
+ * final: a reference the owner never received is refused, not retried).
+ */
+export async function loadArtifact(
+  db: Db,
+  id: string,
+  expectedDigest: string,
+  owner?: ArtifactOwner & { kind: string },
+): Promise<Buffer> {
   const [row] = await db.select().from(artifacts).where(eq(artifacts.id, id));
+  if (!row && owner) throw new RecordMismatchError(owner.kind, `'${id}' was never stored`);
   if (!row) throw new Error(`artifact '${id}' not found`);
+  if (owner && (row.tenantId !== owner.tenantId || row.taskId !== owner.taskId || row.runId !== owner.runId))
+    throw new RecordMismatchError(
+      owner.kind,
+      `'${id}' belongs to ${row.tenantId}/${row.taskId} run ${row.runId}, not ${owner.tenantId}/${owner.taskId} run ${owner.runId}`,
+    );
+  if (owner && row.kind !== owner.kind)
+    throw new RecordMismatchError(owner.kind, `'${id}' is a ${row.kind}, not a ${owner.kind}`);
   const bytes = Buffer.from(row.content, row.encoding === 'base64' ? 'base64' : 'utf8');
-  if (sha256(bytes) !== expectedDigest) throw new Error(`artifact '${id}' does not match digest ${expectedDigest}`);
+  if (sha256(bytes) !== expectedDigest) throw new ArtifactDigestMismatchError(id, expectedDigest);
   return bytes;
 }

@@ -18,6 +18,12 @@ export type { DiffSummary } from './diff';
 
 const TaskKey = { tenantId: IdPartSchema, taskId: IdPartSchema };
 const SpecSchema = z.custom<WorkingSpec>((v) => typeof v === 'object' && v !== null, 'spec must be a normalised spec');
+/** Where a stored spec is: an artifact id and the digest its bytes must still have. */
+export const SpecRefSchema = z.object({ artifactId: z.string(), digest: z.string() });
+/** A stored spec, by reference. */
+export type SpecRef = z.infer<typeof SpecRefSchema>;
+/** The spec an activity works to: its stored reference, or the whole spec from runs validated before specs were stored. */
+export const SpecOrRefSchema = z.union([SpecRefSchema, SpecSchema]);
 const GitObjectId = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'must be a full git object id');
 
 /** A lifecycle transition to persist; `seq` makes the write idempotent across retries and replays. */
@@ -52,11 +58,36 @@ export const ValidateSpecInput = z.object({
 });
 /** Input of `validateSpec`. */
 export type ValidateSpecInput = z.input<typeof ValidateSpecInput>;
-/** The normalised spec, its warnings, and the digest of the exact text validated. */
+/** The normalised spec, its warnings, the digest of the exact text validated, and where the spec is stored. */
 export interface ValidateSpecResult {
   spec: WorkingSpec;
   warnings: string[];
   specDigest: string;
+  /** Absent from results recorded before specs were stored. */
+  specRef?: SpecRef;
+}
+
+/** Where the spec a task run validated is stored: one artifact per run. */
+export function taskSpecArtifactId(run: { tenantId: string; taskId: string; runId: string }): string {
+  return `spec/${run.tenantId}/${run.taskId}/${run.runId}`;
+}
+
+/**
+ * The validation result as `run` may use it. A reference to another run's spec (a result the
+ * run was reset past, recorded by the run it replaced) would be refused by every activity: it
+ * is dropped, and that run's spec travels inline, as it did before specs were stored.
+ */
+export function ownSpecRef(
+  validated: ValidateSpecResult,
+  run: { tenantId: string; taskId: string; runId: string },
+): ValidateSpecResult {
+  if (!validated.specRef || validated.specRef.artifactId === taskSpecArtifactId(run)) return validated;
+  return { ...validated, specRef: undefined };
+}
+
+/** What the run's activities are given for the spec: its stored reference, or (runs validated before specs were stored) the spec. */
+export function specArgument(validated: ValidateSpecResult): SpecRef | WorkingSpec {
+  return validated.specRef ?? validated.spec;
 }
 
 /** What routing needs: the task type (the spec's mode) and an optional requested agent. */
@@ -130,7 +161,7 @@ export const ExecuteAgentInput = z.object({
   agentId: z.string(),
   workspacePath: z.string(),
   baseCommit: GitObjectId,
-  spec: SpecSchema,
+  spec: SpecOrRefSchema,
 });
 /** The repository's setup, run in a freshly prepared workspace before the agent. */
 export const InstallDependenciesInput = z.object({
@@ -172,7 +203,7 @@ export const CheckBudgetAndScopeInput = z.object({
   workspacePath: z.string(),
   baseCommit: GitObjectId,
   treeId: GitObjectId,
-  spec: SpecSchema,
+  spec: SpecOrRefSchema,
   policy: z.custom<RepoPolicy>(
     (v) => typeof v === 'object' && v !== null,
     'policy must be a normalised repository policy',
@@ -277,17 +308,12 @@ export const RecordAgentHealthInput = z.object({ ...TaskKey, agentId: z.string()
 /** Input of `recordAgentHealth`. */
 export type RecordAgentHealthInput = z.input<typeof RecordAgentHealthInput>;
 
-/** Where a stored spec is: an artifact id and the digest its bytes must still have. */
-export const SpecRefSchema = z.object({ artifactId: z.string(), digest: z.string() });
-/** A stored spec, by reference. */
-export type SpecRef = z.infer<typeof SpecRefSchema>;
-
-/** Starts (or finds) the transcript of one agent run; the id is chosen by the workflow. The spec travels here once. */
+/** Starts (or finds) the transcript of one agent run; the id is chosen by the workflow. */
 export const StartConversationInput = z.object({
   ...TaskKey,
   agentId: z.string(),
   conversationId: z.string(),
-  spec: SpecSchema,
+  spec: SpecOrRefSchema,
 });
 /** Input of `startConversation`. */
 export type StartConversationInput = z.input<typeof StartConversationInput>;
@@ -334,7 +360,7 @@ export const RunToolCallInput = z.object({
   callId: z.string(),
   workspacePath: z.string(),
   /** The stored spec's reference; the whole spec only from runs whose conversation began before specs were stored. */
-  spec: z.union([SpecRefSchema, SpecSchema]),
+  spec: SpecOrRefSchema,
 });
 /** Input of `runToolCall`. */
 export type RunToolCallInput = z.input<typeof RunToolCallInput>;

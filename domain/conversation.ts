@@ -1,12 +1,11 @@
 /**
  * The `agentConversation` child workflow's input and result: small values only. The spec comes
- * once, in the first run; a run that continues as new carries where it stands instead (the
+ * once, in the first run (as the task run's stored reference; inline from runs validated before specs were stored); a run that continues as new carries where it stands instead (the
  * turn, the usage so far, the limits and the stored spec's reference).
  */
 import { z } from 'zod';
-import { ConversationLimitsSchema, SpecRefSchema, type AgentRunResult } from './activity-io';
+import { ConversationLimitsSchema, SpecOrRefSchema, SpecRefSchema, type AgentRunResult } from './activity-io';
 import type { PolicyViolation } from './sandbox';
-import type { WorkingSpec } from './spec';
 import { IdPartSchema } from './task';
 
 /** Where a conversation stands between turns. */
@@ -31,7 +30,7 @@ export const AgentConversationInputSchema = z
     workspacePath: z.string(),
     hostQueue: z.string(),
     hostLossTimeoutSeconds: z.number().positive(),
-    spec: z.custom<WorkingSpec>((v) => typeof v === 'object' && v !== null).optional(),
+    spec: SpecOrRefSchema.optional(),
     resume: z
       .object({
         limits: ConversationLimitsSchema,

@@ -347,6 +347,19 @@ export class RecordMismatchError extends ApplicationFailure {
   }
 }
 
+/**
+ * A stored artifact's bytes no longer have the digest its reference names: it was altered after
+ * it was stored. Retrying reads the same bytes, so the step fails at once.
+ */
+export class ArtifactDigestMismatchError extends ApplicationFailure {
+  static readonly type = 'ArtifactDigestMismatchError';
+  constructor(id: string, expectedDigest: string) {
+    super(
+      ...nonRetryable(`artifact '${id}' does not match digest ${expectedDigest}`, ArtifactDigestMismatchError.type),
+    );
+  }
+}
+
 /** Delivery was asked for something the signed verdict does not cover; nothing is written. */
 export class DeliveryNotCoveredError extends ApplicationFailure {
   static readonly type = 'DeliveryNotCoveredError';
@@ -447,6 +460,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   WorkflowIdMismatchError.type,
   TaskAlreadyEndedError.type,
   RecordMismatchError.type,
+  ArtifactDigestMismatchError.type,
   DeliveryNotCoveredError.type,
   UnknownRepoError.type,
   TenantNamespaceError.type,

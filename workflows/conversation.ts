@@ -19,7 +19,7 @@ import type { ConversationState } from '../domain/conversation';
 import { AgentFailedError } from '../domain/errors';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { WorkingSpec } from '../domain/spec';
-import type { ValidateSpecResult } from '../domain/activity-io';
+import { specArgument, type ValidateSpecResult } from '../domain/activity-io';
 import { conversationWorkflowId } from '../temporal-config';
 import { callModel, onHost, startConversation } from './activity-proxies';
 import type { agentConversation } from './agent-conversation';
@@ -111,7 +111,7 @@ export async function runConversation(
   task.setSubState(`agent conversation ${conversationWorkflowId(conversationId)}`);
   const { run, violations } = await executeChild<typeof agentConversation>('agentConversation', {
     workflowId: conversationWorkflowId(conversationId),
-    args: [{ ...target, spec: validated.spec }],
+    args: [{ ...target, spec: specArgument(validated) }],
   }).catch((err: unknown) => {
     const usage = usageOfFailedAgent(err);
     if (usage) task.recordUsage(usage);
@@ -125,12 +125,13 @@ export async function runConversation(
 /** The loop in the task's own history, as runs started before the child workflow recorded it. */
 async function runInline(task: TaskRun, validated: ValidateSpecResult, t: ConversationTarget): Promise<AgentRunResult> {
   const { tenantId, taskId, agentId, conversationId } = t;
-  const started = await startConversation({ tenantId, taskId, agentId, conversationId, spec: validated.spec });
+  const spec = specArgument(validated);
+  const started = await startConversation({ tenantId, taskId, agentId, conversationId, spec });
   // A conversation begun before specs were stored passes the whole spec, as it did.
   const run = await converse(
     t,
     started,
-    started.spec ?? validated.spec,
+    started.spec ?? spec,
     { turn: 0, tokens: 0, costUsd: 0, startedAt: Date.now() },
     {
       onTurn: (turn) => task.setSubState(`agent turn ${turn}`),

@@ -3,7 +3,7 @@
  * small named step; the flow reads top to bottom like the lifecycle in DESIGN.md.
  */
 import { ApplicationFailure, CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { ValidateSpecResult } from '../domain/activity-io';
+import { ownSpecRef, type ValidateSpecResult } from '../domain/activity-io';
 import { TaskInputSchema, type ParsedTaskInput, type TaskError, type TaskSnapshot } from '../domain/task';
 import { GateNameReservedError, SUBMITTER_FAULT_TYPES, WorkflowIdMismatchError } from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
@@ -113,7 +113,8 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
   try {
     const local = localSteps();
     task.setRepo(await (local ? resolveRepoLocally : resolveRepo)({ tenantId, taskId, repo }));
-    const validated = await (local ? validateSpecLocally : validateSpec)({ tenantId, taskId, specYaml, specFormat });
+    const result = await (local ? validateSpecLocally : validateSpec)({ tenantId, taskId, specYaml, specFormat });
+    const validated = ownSpecRef(result, { tenantId, taskId, runId: workflowInfo().runId });
     const { spec, warnings } = validated;
     task.recordSpec({
       id: spec.id,

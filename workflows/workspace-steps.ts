@@ -4,7 +4,12 @@
  * the task next and the agent runs again, so the task continues instead of failing.
  */
 import { CancellationScope, log, patched } from '@temporalio/workflow';
-import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../domain/activity-io';
+import {
+  specArgument,
+  type AgentRunResult,
+  type PreparedWorkspace,
+  type ValidateSpecResult,
+} from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { ACCEPTANCE_GATE_PREFIX } from '../domain/gate-names';
 import type { GateCommand, GateSource } from '../domain/task';
@@ -115,7 +120,7 @@ function runAgentIn(
     agentId,
     workspacePath: ws.workspacePath,
     baseCommit: ws.baseCommit,
-    spec: validated.spec,
+    spec: specArgument(validated),
   });
 }
 
@@ -152,7 +157,7 @@ async function gateWorkspace(task: TaskRun, validated: ValidateSpecResult, ws: W
     await steps.checkBudgetAndScope({
       ...at,
       treeId: diff.treeId,
-      spec: validated.spec,
+      spec: specArgument(validated),
       policy,
       specWarnings: validated.warnings,
       leftBehind: diff.leftBehind,

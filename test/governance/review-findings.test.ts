@@ -55,7 +55,7 @@ describe('governance: attacks found in review', function () {
     const [patch] = await testStack()
       .database.db.select()
       .from(artifacts)
-      .where(and(eq(artifacts.tenantId, r.tenant), eq(artifacts.taskId, r.input.taskId)));
+      .where(and(eq(artifacts.tenantId, r.tenant), eq(artifacts.taskId, r.input.taskId), eq(artifacts.kind, 'patch')));
     assert.doesNotMatch(
       Buffer.from(patch.content, 'base64').toString('utf8'),
       new RegExp(secretHead),

@@ -1,8 +1,9 @@
 /**
- * Reading what a run did from its history: the activities it ran, remote (scheduled events) and
- * local (the markers the SDK records for them), in order.
+ * Reading a run's history in tests: what it holds as text (and what it keeps out), and the
+ * activities it ran, remote (scheduled events) and local (the markers the SDK records), in order.
  */
 import type { WorkflowHandle } from '@temporalio/client';
+import { testStack } from './stack';
 
 /** One event of a fetched history. */
 export type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
@@ -32,4 +33,21 @@ export function localAttemptsOf(events: HistoryEvent[], activity: string): numbe
     const local = localActivityOf(e);
     return local?.type === activity ? [local.attempt] : [];
   });
+}
+
+/** The workflow's history as text, with every payload decoded (payload data is binary JSON). */
+export async function decodedHistory(workflowId: string): Promise<string> {
+  const history = await testStack().client.temporal.workflow.getHandle(workflowId).fetchHistory();
+  return JSON.stringify(history, (key, value: unknown) => {
+    if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+    if (key === 'data' && typeof value === 'string') return Buffer.from(value, 'base64').toString('utf8'); // proto JSON: bytes as base64
+    const v = value as { type?: unknown; data?: unknown } | null;
+    if (v && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data as number[]).toString('utf8');
+    return value;
+  });
+}
+
+/** How often `marker` occurs in `text`. */
+export function occurrences(text: string, marker: string): number {
+  return text.split(marker).length - 1;
 }

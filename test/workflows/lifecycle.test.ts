@@ -13,6 +13,7 @@ import type { TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
+import { decodedHistory, occurrences } from '../helpers/history';
 import { runToEnd } from '../helpers/tasks';
 import { persistedEvents, waitFor } from '../helpers/wait';
 
@@ -100,7 +101,10 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const [verdict] = await db.select().from(verdicts).where(eq(verdicts.taskId, input.taskId));
     assert.equal(verdict.digest, final.verdict?.digest);
     assert.equal(verdict.runId, submitted.runId, 'the verdict is keyed by its run');
-    const [patch] = await db.select().from(artifacts).where(eq(artifacts.taskId, input.taskId));
+    const [patch] = await db
+      .select()
+      .from(artifacts)
+      .where(and(eq(artifacts.taskId, input.taskId), eq(artifacts.kind, 'patch')));
     assert.equal(patch.encoding, 'base64');
     assert.match(Buffer.from(patch.content, 'base64').toString('utf8'), /\+module\.exports = \(\) => 42;/);
 
@@ -123,6 +127,26 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(gitIn(repo, 'status', '--porcelain'), '', 'target working tree must be untouched');
     const workspaceRoot = path.join(testStack().home, 'workspaces', tenant, input.taskId);
     await waitFor('the workspace to be released', async () => !existsSync(workspaceRoot));
+  });
+
+  it('carries the spec by reference: history holds it only in the input and the validation result', async () => {
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    const marker = uniqueId('spec-marker');
+    const input = await task(tenant, makeRepo(), {
+      specYaml: specYaml({ invariants: [marker] }),
+      gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }],
+    });
+
+    const final = await runToEnd(input);
+
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    const { runId } = await testStack().client.temporal.workflow.getHandle(taskWorkflowId(input)).describe();
+    const history = await decodedHistory(taskWorkflowId(input));
+    const ref = `spec/${tenant}/${input.taskId}/${runId}`;
+    // The validation result, the agent run and the budget-and-scope check each name the stored spec.
+    assert.ok(occurrences(history, ref) >= 3, `the activities name the stored spec ${ref}`);
+    assert.equal(occurrences(history, marker), 2, 'the spec: once in the input YAML, once validated');
   });
 
   it('is findable by its search attributes once COMPLETED', async () => {

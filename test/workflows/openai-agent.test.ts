@@ -20,12 +20,13 @@ import { agentOutcomes, agentStats, conversationMessages, conversations, sandbox
 import type { ModelReply, StartedConversation, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
 import { AGENT_TOOL_NAMES } from '../../domain/agent-tools';
 import type { TaskInput } from '../../domain/task';
-import { taskWorkflowId } from '../../temporal-config';
+import { conversationWorkflowId, taskWorkflowId } from '../../temporal-config';
 import { startFakeOpenAI, type FakeOpenAI, type FakeReply, type FakeScript } from '../helpers/fake-openai';
 import { gitIn, makeRepo, registerRepo, repoDir, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 import { SILENT_LOGGER } from '../../workers/logger';
+import { decodedHistory, occurrences } from '../helpers/history';
 import { tempDir } from '../helpers/temp';
 
 const KEY_ENV = 'FAKE_OPENAI_KEY';
@@ -34,6 +35,8 @@ const PRICING = { inputPerMillion: 3, outputPerMillion: 15 };
 const FEATURE = 'module.exports = () => 42;\n';
 /** Past the 300-character summary a tool result may leave in history: must stay in PostgreSQL only. */
 const DEEP_MARKER = `deep-marker-${randomBytes(6).toString('hex')}`;
+/** In the spec only: history may hold it in the task's input and its validation result, nowhere else. */
+const SPEC_MARKER = `spec-marker-${randomBytes(6).toString('hex')}`;
 const APP_JS = `module.exports = 1;\n/*${'.'.repeat(2000)}*/\n// ${DEEP_MARKER}\n`;
 
 type Ref = { tenantId: string; taskId: string };
@@ -95,22 +98,12 @@ function countOps(rows: Awaited<ReturnType<typeof sandboxOps>>): Record<string, 
   return counts;
 }
 
-/** The workflow's history as text, with every payload decoded (payload data is binary JSON). */
+/** The task workflow's history as text, with every payload decoded (payload data is binary JSON). */
 async function historyJson(ref: Ref): Promise<string> {
-  const handle = testStack().client.temporal.workflow.getHandle(taskWorkflowId(ref));
-  const history = await handle.fetchHistory();
-  const text = JSON.stringify(history, (key, value: unknown) => {
-    if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-    if (key === 'data' && typeof value === 'string') return Buffer.from(value, 'base64').toString('utf8'); // proto JSON: bytes as base64
-    const v = value as { type?: unknown; data?: unknown } | null;
-    if (v && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data as number[]).toString('utf8');
-    return value;
-  });
+  const text = await decodedHistory(taskWorkflowId(ref));
+  const { runId } = await testStack().client.temporal.workflow.getHandle(taskWorkflowId(ref)).describe();
   // Proof the payloads were decoded: the activity inputs name the conversation (its id names the run).
-  assert.ok(
-    text.includes(`${ref.tenantId}/${ref.taskId}/${(await handle.describe()).runId}/1`),
-    'history payloads decoded',
-  );
+  assert.ok(text.includes(`${ref.tenantId}/${ref.taskId}/${runId}/1`), 'history payloads decoded');
   return text;
 }
 
@@ -180,7 +173,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     fake = await startFakeOpenAI({ script, apiKey });
     const tenant = uniqueId('tenant');
     const agent = await addOpenAIAgent(tenant, fake);
-    const input = await taskFor(tenant);
+    const input = await taskFor(tenant, { specYaml: specYaml({ invariants: [SPEC_MARKER] }) });
 
     const { client, database } = testStack();
     await client.submit(input);
@@ -290,6 +283,13 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     assert.ok(!history.includes(apiKey), 'the API key is not in workflow history');
     assert.ok(!history.includes(DEEP_MARKER), 'tool results beyond their summary stay out of workflow history');
     assert.ok(!JSON.stringify(messages).includes(apiKey), 'the API key is not in the transcript');
+    // The spec travels by reference: in the task's history only its input and its validation
+    // result hold it; the conversation child (and its every tool call) never does.
+    assert.equal(occurrences(history, SPEC_MARKER), 2, 'the spec: once in the input YAML, once validated');
+    const { runId } = await client.temporal.workflow.getHandle(taskWorkflowId(input)).describe();
+    const child = await decodedHistory(conversationWorkflowId(`${tenant}/${input.taskId}/${runId}/1`));
+    assert.ok(child.includes(`spec/${tenant}/${input.taskId}/${runId}`), 'the child names the stored spec');
+    assert.equal(occurrences(child, SPEC_MARKER), 0, 'the conversation child never carries the spec');
   });
 
   it('returns a refused tool call to the model as an error result; the model recovers and the violation is listed', async () => {

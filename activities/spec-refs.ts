@@ -1,0 +1,38 @@
+/**
+ * The validated spec travels by reference: stored once as an artifact bound to the task run that
+ * validated it, and read back by id and digest by each activity that works to it. A reference is
+ * honoured only for the run it was stored by, so a workflow started by hand cannot point one
+ * task's activities at another task's (or run's) spec.
+ */
+import type { SpecRef } from '../domain/activity-io';
+import type { WorkingSpec } from '../domain/spec';
+import { loadArtifact, storeArtifact, type ArtifactOwner } from '../db/artifacts';
+import type { Db } from '../db/client';
+import { currentRun } from './run-identity';
+
+/** Stores `spec` under `artifactId` for `owner` (again, identically, on a retry) and returns its reference. */
+export async function storeSpec(db: Db, artifactId: string, owner: ArtifactOwner, spec: WorkingSpec): Promise<SpecRef> {
+  const bytes = Buffer.from(JSON.stringify(spec));
+  const digest = await storeArtifact(db, { id: artifactId, ...owner, kind: 'spec', bytes });
+  return { artifactId, digest };
+}
+
+/**
+ * The spec an activity works to: read by reference (refused when it is another task's or run's,
+ * or no longer matches its digest), or — from runs recorded before specs were stored — inline.
+ */
+export async function resolveSpec(db: Db, owner: ArtifactOwner, spec: SpecRef | WorkingSpec): Promise<WorkingSpec> {
+  if (!isSpecRef(spec)) return spec;
+  const bytes = await loadArtifact(db, spec.artifactId, spec.digest, { ...owner, kind: 'spec' });
+  return JSON.parse(bytes.toString('utf8')) as WorkingSpec;
+}
+
+/** The spec of an activity the task run itself scheduled (not a conversation child). */
+export function runSpec(db: Db, input: { tenantId: string; taskId: string; spec: SpecRef | WorkingSpec }) {
+  return resolveSpec(db, { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId }, input.spec);
+}
+
+/** Whether `spec` is a reference (else the whole spec, inline). */
+export function isSpecRef(spec: SpecRef | WorkingSpec): spec is SpecRef {
+  return 'artifactId' in spec;
+}
