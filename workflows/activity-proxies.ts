@@ -17,23 +17,30 @@ import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import type { GateCommand } from '../domain/task';
 
 /**
- * Attempts of a step whose every try touches PostgreSQL or the server: with the backoff below they
+ * Retries back off to at most this, so a step resumes within seconds of an outage's end (the
+ * chaos suite holds every stall after a fault under a minute).
+ */
+const MAX_RETRY_INTERVAL = '10s';
+
+/**
+ * Attempts of a step whose every try touches PostgreSQL or the server: with the backoff above they
  * span about two and a half minutes, so an outage that short fails no task.
  */
-const OUTAGE_ATTEMPTS = 10;
+const OUTAGE_ATTEMPTS = 18;
 
 /** `maximumAttempts` undefined means unlimited. */
 function options(
   startToCloseTimeout: string,
   maximumAttempts: number | undefined,
   extra: Partial<ActivityOptions> = {},
+  maximumInterval = MAX_RETRY_INTERVAL,
 ): ActivityOptions {
   return {
     startToCloseTimeout,
     retry: {
       initialInterval: '1s',
       backoffCoefficient: 2,
-      maximumInterval: '30s',
+      maximumInterval,
       maximumAttempts,
       nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
     },
@@ -66,8 +73,8 @@ export const LOCAL_STEPS_PATCH = 'local-short-steps';
 
 /** Validation is pure compute (its result is stored); retried through a short outage. */
 export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s', OUTAGE_ATTEMPTS));
-/** Routing retries without limit: while every capable agent is busy (AgentsBusyError) the task waits in ROUTING. */
-export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined));
+/** Routing retries without limit: while every capable agent is busy (AgentsBusyError) the task waits in ROUTING, asking every 30 s. */
+export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined, {}, '30s'));
 /** Issuing is idempotent on the task, so retrying generously is safe. */
 export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s', 10));
 /** Feedback is idempotent per task; retried generously so statistics are never lost. */
