@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { realpathSync, rmSync } from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
 import { InvalidTaskInputError } from '../../client/arbiter-client';
-import { upsertAgent } from '../../db/agents';
 import { TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, taskInput, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
@@ -104,14 +103,7 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
   it('holds an agent to its concurrency limit: the second task waits in ROUTING, then runs', async () => {
     const tenant = uniqueId('tenant');
     const agentId = uniqueId('single');
-    await upsertAgent(testStack().database.db, {
-      id: agentId,
-      tenantId: tenant,
-      kind: 'scripted',
-      config: { steps: GOOD_PLAN },
-      capabilities: { taskTypes: ['feature'] },
-      maxConcurrency: 1,
-    });
+    await addScriptedAgent(tenant, GOOD_PLAN, { id: agentId, maxConcurrency: 1 });
     const slow = { gates: [{ name: 'slow', argv: ['sleep', '3'] }] };
     const first = await taskInput(tenant, makeRepo(), slow);
     const second = await taskInput(tenant, makeRepo(), slow);
