@@ -3,8 +3,8 @@
  * exactly which transitions exist and an illegal one is caught at the point it is attempted.
  */
 
-/** Every lifecycle state, in the order of the happy path, then the terminal failures. */
-export const TASK_STATES = [
+/** The states a task that completes passes through, in order. */
+export const HAPPY_PATH = [
   'RECEIVED',
   'VALIDATING_SPEC',
   'SPEC_APPROVED',
@@ -15,10 +15,10 @@ export const TASK_STATES = [
   'VERIFYING',
   'VERIFIED',
   'COMPLETED',
-  'REJECTED',
-  'FAILED',
-  'CANCELLED',
 ] as const;
+
+/** Every lifecycle state, in the order of the happy path, then the terminal failures. */
+export const TASK_STATES = [...HAPPY_PATH, 'REJECTED', 'FAILED', 'CANCELLED'] as const;
 
 /** A lifecycle state name. */
 export type TaskState = (typeof TASK_STATES)[number];
@@ -26,17 +26,11 @@ export type TaskState = (typeof TASK_STATES)[number];
 /** States a task never leaves; reaching one ends the workflow. */
 export const TERMINAL_STATES: readonly TaskState[] = ['COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED'];
 
-const HAPPY_PATH: TaskState[] = TASK_STATES.slice(0, 10) as TaskState[];
-/** VALIDATING_SPEC may fail too: when infrastructure (not the submitter's input) stopped validation. */
-const MAY_FAIL: TaskState[] = [
-  'VALIDATING_SPEC',
-  'ROUTING',
-  'ROUTED',
-  'EXECUTING',
-  'EXECUTION_COMPLETE',
-  'VERIFYING',
-  'VERIFIED',
-];
+/**
+ * Every step between RECEIVED and COMPLETED may fail except SPEC_APPROVED, where nothing runs;
+ * VALIDATING_SPEC too: when infrastructure (not the submitter's input) stopped validation.
+ */
+const MAY_FAIL: readonly TaskState[] = HAPPY_PATH.slice(1, -1).filter((s) => s !== 'SPEC_APPROVED');
 
 /** True once the task can no longer change. */
 export function isTerminal(state: TaskState): boolean {
@@ -47,7 +41,7 @@ export function isTerminal(state: TaskState): boolean {
 export function nextStates(from: TaskState): TaskState[] {
   if (isTerminal(from)) return [];
   const next: TaskState[] = [];
-  const i = HAPPY_PATH.indexOf(from);
+  const i = (HAPPY_PATH as readonly TaskState[]).indexOf(from);
   if (i >= 0 && i + 1 < HAPPY_PATH.length) next.push(HAPPY_PATH[i + 1]);
   if (from === 'VALIDATING_SPEC') next.push('REJECTED');
   if (MAY_FAIL.includes(from)) next.push('FAILED');

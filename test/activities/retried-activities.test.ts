@@ -15,10 +15,9 @@ import { startEmbeddedPostgres } from '../../db/embedded';
 import { migrateDatabase } from '../../db/migrate';
 import { agents, waiverDecisions } from '../../db/schema';
 import { DatabaseRejectedError } from '../../domain/errors';
-import type { WaiverRequest } from '../../domain/waiver';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
-import { registeredApprover, signedApproval } from '../helpers/approvers';
+import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
 import { addScriptedAgent, GOOD_PLAN, tempDir, uniqueId } from '../helpers/fixtures';
 import { freePort, testActivityDeps, testStack } from '../helpers/stack';
 
@@ -82,20 +81,6 @@ describe('database errors in activities', function () {
   });
 });
 
-const PENDING: WaiverRequest = {
-  runId: 'run-1',
-  specId: 'FEAT-1',
-  treeId: 'a'.repeat(40),
-  patchDigest: `sha256:${'b'.repeat(64)}`,
-  gates: ['budget'],
-  delta: { maxFiles: 1, maxLoc: 0 },
-  riskTier: 3,
-  approversRequired: 1,
-  approvals: [],
-  deadline: new Date().toISOString(),
-  maxExpiryHours: 168,
-};
-
 describe('activities retried after they committed', function () {
   this.timeout(60_000);
 
@@ -103,7 +88,7 @@ describe('activities retried after they committed', function () {
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');
     const key = await registeredApprover(tenantId, 'alice');
-    const signed = await signedApproval({ tenantId, taskId }, PENDING, key);
+    const signed = await signedApproval({ tenantId, taskId }, PENDING_WAIVER, key);
     const { env, a } = asRun({ tenantId, taskId });
     const input = { tenantId, taskId, riskTier: 3, signed };
     await env.run(a.authorizeWaiverDecision, input);

@@ -12,31 +12,22 @@ import { createActivities } from '../../activities';
 import { APPROVER_DECISIONS_PER_HOUR } from '../../activities/waivers';
 import { waiverDecisions } from '../../db/schema';
 import { revokeApprover } from '../../db/waivers';
-import type { WaiverRequest } from '../../domain/waiver';
-import { approverKey, registeredApprover, signedApproval, type TestApprover } from '../helpers/approvers';
+import {
+  approverKey,
+  PENDING_WAIVER,
+  registeredApprover,
+  signedApproval,
+  type TestApprover,
+} from '../helpers/approvers';
 import { uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { SILENT_LOGGER } from '../../workers/logger';
-
-const PENDING: WaiverRequest = {
-  runId: 'run-1',
-  specId: 'FEAT-1',
-  treeId: 'a'.repeat(40),
-  patchDigest: `sha256:${'b'.repeat(64)}`,
-  gates: ['budget'],
-  delta: { maxFiles: 1, maxLoc: 0 },
-  riskTier: 3,
-  approversRequired: 1,
-  approvals: [],
-  deadline: new Date().toISOString(),
-  maxExpiryHours: 168,
-};
 
 async function authorize(tenantId: string, key: TestApprover, riskTier = 3) {
   const env = new MockActivityEnvironment({}, { logger: SILENT_LOGGER });
   const a = createActivities(testActivityDeps());
   const taskId = uniqueId('task');
-  const signed = await signedApproval({ tenantId, taskId }, PENDING, key);
+  const signed = await signedApproval({ tenantId, taskId }, PENDING_WAIVER, key);
   return env.run(a.authorizeWaiverDecision, { tenantId, taskId, riskTier, signed });
 }
 

@@ -21,6 +21,21 @@ import { testStack } from './stack';
 import { waitForState } from './wait';
 import { tempDir } from './temp';
 
+/** A waiver request awaiting one tier-3 approval, for signing decisions outside a running task. */
+export const PENDING_WAIVER: WaiverRequest = {
+  runId: 'run-1',
+  specId: 'FEAT-1',
+  treeId: 'a'.repeat(40),
+  patchDigest: `sha256:${'b'.repeat(64)}`,
+  gates: ['budget'],
+  delta: { maxFiles: 1, maxLoc: 0 },
+  riskTier: 3,
+  approversRequired: 1,
+  approvals: [],
+  deadline: new Date().toISOString(),
+  maxExpiryHours: 168,
+};
+
 /** An approver's key pair on disk (OpenSSH format) and its key id. */
 export interface TestApprover {
   name: string;

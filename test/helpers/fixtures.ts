@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { upsertAgent } from '../../db/agents';
 import { addRepo } from '../../db/repos';
 import type { ScriptedStep } from '../../domain/agent';
+import type { TaskInput } from '../../domain/task';
 import { testStack } from './stack';
 import { tempDir } from './temp';
 
@@ -62,7 +63,7 @@ export function specYaml(overrides: Record<string, unknown> = {}): string {
 export async function addScriptedAgent(
   tenantId: string,
   steps: ScriptedStep[],
-  options: { taskTypes?: string[]; id?: string } = {},
+  options: { taskTypes?: string[]; id?: string; maxConcurrency?: number } = {},
 ) {
   return upsertAgent(testStack().database.db, {
     id: options.id ?? uniqueId('agent'),
@@ -70,7 +71,7 @@ export async function addScriptedAgent(
     kind: 'scripted',
     config: { steps },
     capabilities: { taskTypes: options.taskTypes ?? ['feature'] },
-    maxConcurrency: 10,
+    maxConcurrency: options.maxConcurrency ?? 10,
   });
 }
 
@@ -106,5 +107,20 @@ export function repoDir(name: string): string {
 export async function goodTaskInput(prefix = 'tenant') {
   const tenant = uniqueId(prefix);
   await addScriptedAgent(tenant, GOOD_PLAN);
-  return { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repo: await registerRepo(tenant) };
+  return taskInput(tenant);
+}
+
+/** The input of a task for `tenantId` on repository `dir` (registered here), with `extra` on top. */
+export async function taskInput(
+  tenantId: string,
+  dir: string = makeRepo(),
+  extra: Partial<TaskInput> = {},
+): Promise<TaskInput & { tenantId: string; taskId: string }> {
+  return {
+    tenantId,
+    taskId: uniqueId('task'),
+    specYaml: specYaml(),
+    repo: await registerRepo(tenantId, dir),
+    ...extra,
+  };
 }

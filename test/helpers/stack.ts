@@ -5,7 +5,6 @@
  * bundle and a shared worker. Loaded as a mocha root-hook plugin by scripts/run-tests.js.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -22,7 +21,11 @@ import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { installRuntimeLogger, SILENT_LOGGER } from '../../workers/logger';
 import { createArbiterWorker, defaultSigningKeyFile, workflowsPath, type ArbiterWorker } from '../../workers/worker';
 import { removeTempDirs } from './temp';
+import { freePort } from '../../client/dev-server';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
+
+/** The one free-port probe, re-exported for tests and bench scripts that import it from here. */
+export { freePort };
 
 /** Everything a test needs to drive Arbiter for real. */
 export interface TestStack {
@@ -68,18 +71,6 @@ export function testActivityDeps(overrides: Partial<ActivityDeps> = {}): Activit
 export function testStack(): TestStack {
   if (!stack) throw new Error('test stack not started: run tests through `npm test` (scripts/run-tests.js)');
   return stack;
-}
-
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function startPostgres(tmp: string): Promise<string> {

@@ -10,7 +10,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ArbiterClient } from '../../client/arbiter-client';
 import { upsertAgent } from '../../db/agents';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
@@ -20,6 +19,7 @@ import { startFakeOpenAI } from '../helpers/fake-openai';
 import { goodTaskInput, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
+import { clientOnQueue } from '../helpers/worker-process';
 import { waitForState } from '../helpers/wait';
 import { recordingDir, writeHistoryFixture, type LifecyclePath } from '../replay/history-fixtures';
 
@@ -91,10 +91,7 @@ const SLOW_GATE = { name: 'slow', argv: ['sh', '-c', 'sleep 10'] };
     const stack = testStack();
     const taskQueue = uniqueId('record-lost-host');
     const homes = ['arbiter-host-a-', 'arbiter-host-b-'].map(traversableTempDir);
-    const client = await ArbiterClient.connect(
-      { address: stack.address, namespace: 'default', tls: false },
-      { taskQueue },
-    );
+    const client = await clientOnQueue(taskQueue);
     const first = await stack.startWorker(taskQueue, homes[0]);
     const input = { ...(await goodTaskInput()), hostLossTimeoutSeconds: 3, gates: [SLOW_GATE] };
     try {

@@ -8,13 +8,13 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { ArbiterClient } from '../../client/arbiter-client';
 import type { TaskSnapshot } from '../../domain/task';
 import { sweepWorkspaces } from '../../host/workspace-retention';
 import { taskWorkflowId } from '../../temporal-config';
 import { goodTaskInput, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
+import { clientOnQueue } from '../helpers/worker-process';
 import { waitForState } from '../helpers/wait';
 
 /**
@@ -39,10 +39,7 @@ describe('a workspace abandoned on a lost host', function () {
     const stack = testStack();
     const taskQueue = uniqueId('abandoned-queue');
     const [homeA, homeB] = ['arbiter-host-a-', 'arbiter-host-b-'].map(traversableTempDir);
-    const client = await ArbiterClient.connect(
-      { address: stack.address, namespace: 'default', tls: false },
-      { taskQueue },
-    );
+    const client = await clientOnQueue(taskQueue);
     const hostA = await stack.startWorker(taskQueue, homeA);
     const stopped: Array<{ worker: { shutdown(): void }; running: Promise<void> }> = [];
     try {

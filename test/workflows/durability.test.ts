@@ -4,41 +4,36 @@
  * task without duplicating a single event.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ArbiterClient } from '../../client/arbiter-client';
-import { projectRoot } from '../../client/paths';
-import type { TaskInput } from '../../domain/task';
+import { and, eq } from 'drizzle-orm';
+import { verdicts } from '../../db/schema';
+import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import {
   addScriptedAgent,
   gitIn,
   GOOD_PLAN,
+  goodTaskInput,
   makeRepo,
   registerRepo,
   specYaml,
+  taskInput,
   uniqueId,
-  goodTaskInput,
 } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
+import { traversableTempDir } from '../helpers/temp';
 import { persistedEvents, waitFor, waitForState } from '../helpers/wait';
-import { and, eq } from 'drizzle-orm';
-import { verdicts } from '../../db/schema';
-import type { TaskSnapshot } from '../../domain/task';
-import { tempDir } from '../helpers/temp';
+import { clientOnQueue, killHard, stopWorker, workerProcessPerTest } from '../helpers/worker-process';
 
 /** The gate touches `beat` in its checkout every 100 ms until it is killed. */
 async function slowTask(tenant: string, repo: string): Promise<TaskInput & { taskId: string; tenantId: string }> {
   await addScriptedAgent(tenant, GOOD_PLAN);
-  return {
-    tenantId: tenant,
-    taskId: uniqueId('task'),
-    specYaml: specYaml(),
-    repo: await registerRepo(tenant, repo),
+  return taskInput(tenant, repo, {
     // The tenant in the script names this gate's processes, so the test can see them die.
     gates: [{ name: 'slow', argv: ['sh', '-c', `while true; do date +%s%N > beat; sleep 0.1; done # ${tenant}`] }],
-  };
+  });
 }
 
 /** A file gate `slow` writes in its own checkout of the verified tree, seen from the host. */
@@ -113,46 +108,9 @@ describe('cancellation', function () {
   });
 });
 
-/** Starts `arbiter worker` as a separate process on `taskQueue` and waits until it polls. */
-async function spawnWorker(taskQueue: string, home: string): Promise<ChildProcess> {
-  const stack = testStack();
-  let output = '';
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'worker'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: stack.address,
-      DATABASE_URL: stack.databaseUrl,
-      ARBITER_TASK_QUEUE: taskQueue,
-      ARBITER_HOME: home,
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  await waitFor('child worker to poll', async () => output.includes('arbiter worker polling'), 60_000);
-  return child;
-}
-
-/** A temp folder the sandbox user can traverse (mkdtemp makes them owner-only). */
-function traversableTempDir(prefix: string): string {
-  const dir = tempDir(prefix);
-  chmodSync(dir, 0o711);
-  return dir;
-}
-
-async function killHard(child: ChildProcess): Promise<void> {
-  child.kill('SIGKILL');
-  if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
-}
-
 describe('worker crash mid-task', function () {
   this.timeout(120_000);
-  let child: ChildProcess | undefined;
-
-  afterEach(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-  });
+  const spawnWorker = workerProcessPerTest();
 
   it('a worker on another host rebuilds the workspace when the first host is gone for good', async () => {
     const stack = testStack();
@@ -160,21 +118,14 @@ describe('worker crash mid-task', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = {
-      tenantId: tenant,
-      taskId: uniqueId('task'),
-      specYaml: specYaml(),
-      repo: await registerRepo(tenant, repo),
+    const input = await taskInput(tenant, repo, {
       hostLossTimeoutSeconds: 3,
       gates: [{ name: 'slow', argv: ['sh', '-c', 'echo attempt >> attempts.log; sleep 3'] }],
-    };
+    });
     const homeA = traversableTempDir('arbiter-host-a-');
     const marker = inGateCheckout(homeA, input, 'attempts.log');
-    child = await spawnWorker(taskQueue, homeA);
-    const client = await ArbiterClient.connect(
-      { address: stack.address, namespace: 'default', tls: false },
-      { taskQueue },
-    );
+    const child = await spawnWorker(taskQueue, homeA);
+    const client = await clientOnQueue(taskQueue);
     try {
       await client.submit(input);
       const running = await waitForState(input, (s) => s.subState === 'gate:slow', 60_000);
@@ -198,8 +149,7 @@ describe('worker crash mid-task', function () {
         );
         assert.equal(gitIn(repo, 'rev-parse', `arbiter/${input.taskId}^{tree}`), final.diff?.treeId);
       } finally {
-        otherHost.worker.shutdown();
-        await otherHost.running;
+        await stopWorker(otherHost);
       }
     } finally {
       await client.close();
@@ -212,21 +162,14 @@ describe('worker crash mid-task', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = {
-      tenantId: tenant,
-      taskId: uniqueId('task'),
-      specYaml: specYaml(),
-      repo: await registerRepo(tenant, repo),
+    const input = await taskInput(tenant, repo, {
       gates: [{ name: 'slow', argv: ['sh', '-c', 'date +%s%N > started; sleep 3'] }],
-    };
+    });
     const marker = inGateCheckout(stack.home, input, 'started');
 
-    child = await spawnWorker(taskQueue, stack.home);
+    const child = await spawnWorker(taskQueue, stack.home);
 
-    const client = await ArbiterClient.connect(
-      { address: stack.address, namespace: 'default', tls: false },
-      { taskQueue },
-    );
+    const client = await clientOnQueue(taskQueue);
     try {
       await client.submit(input);
       await waitForState(input, (s) => s.subState === 'gate:slow', 60_000);
@@ -258,8 +201,7 @@ describe('worker crash mid-task', function () {
         );
         assert.equal(gitIn(repo, 'rev-parse', `arbiter/${input.taskId}`), final.delivery?.commit);
       } finally {
-        replacement.worker.shutdown();
-        await replacement.running;
+        await stopWorker(replacement);
       }
     } finally {
       await client.close();
@@ -278,11 +220,7 @@ function writerOnceRead(fifo: string): number | undefined {
 
 describe('worker crash while preparing a workspace', function () {
   this.timeout(180_000);
-  let child: ChildProcess | undefined;
-
-  afterEach(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-  });
+  const spawnWorker = workerProcessPerTest();
 
   it("the dead worker's prepareWorkspace is retried elsewhere within its heartbeat timeout, not after 15 minutes", async () => {
     const stack = testStack();
@@ -294,11 +232,8 @@ describe('worker crash while preparing a workspace', function () {
     mkdirSync(root, { recursive: true });
     const fifo = path.join(root, 'sandbox-uid');
     execFileSync('mkfifo', [fifo]);
-    child = await spawnWorker(taskQueue, homeA);
-    const client = await ArbiterClient.connect(
-      { address: stack.address, namespace: 'default', tls: false },
-      { taskQueue },
-    );
+    const child = await spawnWorker(taskQueue, homeA);
+    const client = await clientOnQueue(taskQueue);
     try {
       await client.submit(input);
       const writer = await waitFor(
@@ -317,8 +252,7 @@ describe('worker crash while preparing a workspace', function () {
         const waited = Date.now() - killedAt;
         assert.ok(waited < 90_000, `finished ${waited} ms after the kill`);
       } finally {
-        otherHost.worker.shutdown();
-        await otherHost.running;
+        await stopWorker(otherHost);
       }
     } finally {
       await client.close();
@@ -328,11 +262,7 @@ describe('worker crash while preparing a workspace', function () {
 
 describe('two workers on one task queue', function () {
   this.timeout(240_000);
-  let child: ChildProcess | undefined;
-
-  afterEach(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-  });
+  const spawnWorker = workerProcessPerTest();
 
   it('share the tasks; when one host dies the other finishes every task, each with one verdict', async () => {
     const stack = testStack();
@@ -348,12 +278,9 @@ describe('two workers on one task queue', function () {
       hostLossTimeoutSeconds: 3,
       gates: [{ name: 'slow', argv: ['sleep', '4'] }],
     }));
-    child = await spawnWorker(taskQueue, traversableTempDir('arbiter-host-a-'));
+    const child = await spawnWorker(taskQueue, traversableTempDir('arbiter-host-a-'));
     const hostB = await stack.startWorker(taskQueue, traversableTempDir('arbiter-host-b-'));
-    const client = await ArbiterClient.connect(
-      { address: stack.address, namespace: 'default', tls: false },
-      { taskQueue },
-    );
+    const client = await clientOnQueue(taskQueue);
     try {
       await Promise.all(inputs.map((input) => client.submit(input)));
       // Both hosts hold workspaces of tasks in flight; then host A dies without a word.
@@ -394,8 +321,7 @@ describe('two workers on one task queue', function () {
       }
     } finally {
       await client.close();
-      hostB.worker.shutdown();
-      await hostB.running;
+      await stopWorker(hostB);
     }
   });
 });

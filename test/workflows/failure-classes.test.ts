@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
 import { upsertAgent } from '../../db/agents';
-import { GOOD_PLAN, goodTaskInput, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, goodTaskInput, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { waitForState } from '../helpers/wait';
@@ -105,16 +105,9 @@ describe('timeouts and capacity that follow the agent', function () {
   });
 
   it('a terminated run gives its capacity back: the next task routes to the same max-concurrency-1 agent', async () => {
-    const { client, database } = testStack();
+    const { client } = testStack();
     const tenantId = uniqueId('tenant');
-    const agent = await upsertAgent(database.db, {
-      id: uniqueId('agent'),
-      tenantId,
-      kind: 'scripted',
-      config: { steps: GOOD_PLAN },
-      capabilities: { taskTypes: ['feature'] },
-      maxConcurrency: 1,
-    });
+    const agent = await addScriptedAgent(tenantId, GOOD_PLAN, { maxConcurrency: 1 });
     const repo = await registerRepo(tenantId);
     const first = {
       tenantId,

@@ -7,26 +7,10 @@ import assert from 'node:assert/strict';
 import { realpathSync, rmSync } from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
 import { InvalidTaskInputError } from '../../client/arbiter-client';
-import { upsertAgent } from '../../db/agents';
-import type { TaskInput } from '../../domain/task';
 import { TASK_WORKFLOW_TYPE } from '../../temporal-config';
-import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, taskInput, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
-
-async function task(
-  tenantId: string,
-  dir: string,
-  extra: Partial<TaskInput> = {},
-): Promise<TaskInput & { tenantId: string; taskId: string }> {
-  return {
-    tenantId,
-    taskId: uniqueId('task'),
-    specYaml: specYaml(),
-    repo: await registerRepo(tenantId, dir),
-    ...extra,
-  };
-}
 
 describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
   this.timeout(90_000);
@@ -34,7 +18,7 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
   it("fails EXECUTING when the agent's plan cannot apply, blaming the agent", async () => {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, [{ op: 'replace', path: 'src/app.js', search: 'no such text', replace: 'x' }]);
-    const final = await runToEnd(await task(tenant, makeRepo()));
+    const final = await runToEnd(await taskInput(tenant, makeRepo()));
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['EXECUTING', 'FAILED']);
     assert.equal(final.error?.type, 'AgentFailedError');
@@ -48,13 +32,13 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const gone = realpathSync(makeRepo());
-    const goneTask = await task(tenant, gone);
+    const goneTask = await taskInput(tenant, gone);
     rmSync(gone, { recursive: true, force: true });
     const missing = await runToEnd(goneTask);
     assert.equal(missing.state, 'FAILED');
     assert.equal(missing.error?.type, 'TargetRepoError');
     assert.ok(missing.error?.message.includes(`'${gone}' does not exist`), missing.error?.message);
-    const badRef = await runToEnd(await task(tenant, makeRepo(), { baseRef: 'no-such-branch' }));
+    const badRef = await runToEnd(await taskInput(tenant, makeRepo(), { baseRef: 'no-such-branch' }));
     assert.equal(badRef.error?.type, 'TargetRepoError');
     assert.match(badRef.error?.message ?? '', /'no-such-branch' does not name a commit/);
   });
@@ -63,7 +47,7 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = await task(tenant, repo);
+    const input = await taskInput(tenant, repo);
     gitIn(repo, 'branch', `arbiter/${input.taskId}`);
     const before = gitIn(repo, 'rev-parse', `arbiter/${input.taskId}`);
     const final = await runToEnd(input);
@@ -77,7 +61,7 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = await task(tenant, repo, {
+    const input = await taskInput(tenant, repo, {
       gates: [{ name: 'writes', argv: ['sh', '-c', 'echo sneaky > src/after-verify.js'] }],
     });
     const final = await runToEnd(input);
@@ -109,7 +93,7 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
   it('refuses ids git cannot use as branch names before starting anything', async () => {
     for (const taskId of ['x.lock', 'trailing.', 'a:b', 'a..b']) {
       await assert.rejects(
-        testStack().client.submit(await task('tenant', makeRepo(), { taskId })),
+        testStack().client.submit(await taskInput('tenant', makeRepo(), { taskId })),
         InvalidTaskInputError,
         taskId,
       );
@@ -119,17 +103,10 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
   it('holds an agent to its concurrency limit: the second task waits in ROUTING, then runs', async () => {
     const tenant = uniqueId('tenant');
     const agentId = uniqueId('single');
-    await upsertAgent(testStack().database.db, {
-      id: agentId,
-      tenantId: tenant,
-      kind: 'scripted',
-      config: { steps: GOOD_PLAN },
-      capabilities: { taskTypes: ['feature'] },
-      maxConcurrency: 1,
-    });
+    await addScriptedAgent(tenant, GOOD_PLAN, { id: agentId, maxConcurrency: 1 });
     const slow = { gates: [{ name: 'slow', argv: ['sleep', '3'] }] };
-    const first = await task(tenant, makeRepo(), slow);
-    const second = await task(tenant, makeRepo(), slow);
+    const first = await taskInput(tenant, makeRepo(), slow);
+    const second = await taskInput(tenant, makeRepo(), slow);
     const { client } = testStack();
     await client.submit(first);
     await client.submit(second);

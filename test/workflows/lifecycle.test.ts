@@ -9,36 +9,13 @@ import { and, eq } from 'drizzle-orm';
 import { projectRoot } from '../../client/paths';
 import { setAgentStatus } from '../../db/agents';
 import { artifacts, routingDecisions, sandboxEvents, tasks, verdicts } from '../../db/schema';
-import type { TaskInput } from '../../domain/task';
+import { HAPPY_PATH } from '../../domain/lifecycle';
 import { taskWorkflowId } from '../../temporal-config';
-import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, taskInput, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { decodedHistory, occurrences } from '../helpers/history';
 import { runToEnd } from '../helpers/tasks';
 import { persistedEvents, waitFor } from '../helpers/wait';
-
-const HAPPY_PATH = [
-  'RECEIVED',
-  'VALIDATING_SPEC',
-  'SPEC_APPROVED',
-  'ROUTING',
-  'ROUTED',
-  'EXECUTING',
-  'EXECUTION_COMPLETE',
-  'VERIFYING',
-  'VERIFIED',
-  'COMPLETED',
-];
-
-async function task(tenantId: string, dir: string, extra: Partial<TaskInput> = {}): Promise<TaskInput> {
-  return {
-    tenantId,
-    taskId: uniqueId('task'),
-    specYaml: specYaml(),
-    repo: await registerRepo(tenantId, dir),
-    ...extra,
-  };
-}
 
 describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
   this.timeout(90_000);
@@ -48,7 +25,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const agent = await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
     const headBefore = gitIn(repo, 'rev-parse', 'HEAD');
-    const input = await task(tenant, repo, {
+    const input = await taskInput(tenant, repo, {
       gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }],
     });
 
@@ -133,7 +110,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const marker = uniqueId('spec-marker');
-    const input = await task(tenant, makeRepo(), {
+    const input = await taskInput(tenant, makeRepo(), {
       specYaml: specYaml({ invariants: [marker] }),
       gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }],
     });
@@ -152,7 +129,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
   it('is findable by its search attributes once COMPLETED', async () => {
     const tenant = uniqueId('tenant');
     const agent = await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = await task(tenant, makeRepo());
+    const input = await taskInput(tenant, makeRepo());
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED');
     const query = `ArbiterState="COMPLETED" AND TenantId="${tenant}" AND RiskTier=3 AND Verdict="PASS" AND AgentId="${agent.id}"`;
@@ -168,7 +145,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const bad = specYaml({ risk_tier: 7, acceptance: undefined, title: undefined });
-    const final = await runToEnd(await task(tenant, makeRepo(), { specYaml: bad }));
+    const final = await runToEnd(await taskInput(tenant, makeRepo(), { specYaml: bad }));
     assert.equal(final.state, 'REJECTED');
     assert.deepEqual(
       final.history.map((h) => h.state),
@@ -196,7 +173,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
       'utf8',
     );
     const final = await runToEnd(
-      await task(uniqueId('tenant'), makeRepo(), { specYaml: negative, specFormat: 'current' }),
+      await taskInput(uniqueId('tenant'), makeRepo(), { specYaml: negative, specFormat: 'current' }),
     );
     assert.equal(final.state, 'REJECTED');
     assert.ok(
@@ -208,7 +185,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
   it('fails with the reason when no agent is capable', async () => {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN, { taskTypes: ['refactor'] });
-    const final = await runToEnd(await task(tenant, makeRepo()));
+    const final = await runToEnd(await taskInput(tenant, makeRepo()));
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['ROUTING', 'FAILED']);
     assert.equal(final.error?.type, 'NoCapableAgentError');
@@ -223,7 +200,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const paused = await addScriptedAgent(tenant, GOOD_PLAN);
     await addScriptedAgent(tenant, GOOD_PLAN);
     await setAgentStatus(testStack().database.db, paused.id, 'paused');
-    const final = await runToEnd(await task(tenant, makeRepo(), { agentHint: paused.id }));
+    const final = await runToEnd(await taskInput(tenant, makeRepo(), { agentHint: paused.id }));
     assert.equal(final.state, 'FAILED');
     assert.match(
       final.error?.message ?? '',
@@ -240,7 +217,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = await task(tenant, repo, {
+    const input = await taskInput(tenant, repo, {
       gates: [{ name: 'tests', argv: ['node', '-e', 'console.log("1 failing"); process.exit(1)'] }],
     });
     const final = await runToEnd(input);
@@ -258,7 +235,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, [...GOOD_PLAN, { op: 'write', path: 'README.md', content: 'rewritten\n' }]);
     const repo = makeRepo();
-    const input = await task(tenant, repo);
+    const input = await taskInput(tenant, repo);
     const final = await runToEnd(input);
     assert.equal(final.state, 'FAILED');
     assert.deepEqual(final.history.map((h) => h.state).slice(-2), ['EXECUTING', 'FAILED']);
@@ -284,7 +261,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
       { op: 'run', argv: ['cp', 'src/app.js', 'copied.js'], timeoutSeconds: 30 },
     ]);
     const repo = makeRepo();
-    const input = await task(tenant, repo);
+    const input = await taskInput(tenant, repo);
     const final = await runToEnd(input);
     assert.equal(final.state, 'FAILED');
     const scope = final.gates.find((g) => g.name === 'scope');
@@ -298,7 +275,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     const steps = [1, 2, 3].map((i) => ({ op: 'write' as const, path: `src/f${i}.js`, content: `${i}\n` }));
     await addScriptedAgent(tenant, steps);
     const legacy = specYaml({ lifecycle_state: undefined, change_budget: { max_files: 2, max_loc: 100 } });
-    const final = await runToEnd(await task(tenant, makeRepo(), { specYaml: legacy }));
+    const final = await runToEnd(await taskInput(tenant, makeRepo(), { specYaml: legacy }));
     assert.equal(final.state, 'FAILED');
     const budget = final.gates.find((g) => g.name === 'budget');
     assert.equal(budget?.status, 'fail');
@@ -308,7 +285,7 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
   it('attaches a duplicate submission to the existing run, never starting a second', async () => {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
-    const input = await task(tenant, makeRepo(), { gates: [{ name: 'slow', argv: ['sleep', '2'] }] });
+    const input = await taskInput(tenant, makeRepo(), { gates: [{ name: 'slow', argv: ['sleep', '2'] }] });
     const { client } = testStack();
     const first = await client.submit(input);
     const second = await client.submit(input);

@@ -6,15 +6,12 @@
  * killed mid-conversation is replaced without any model call or tool call made twice.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { and, asc, eq } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import { ArbiterClient } from '../../client/arbiter-client';
-import { projectRoot } from '../../client/paths';
 import { upsertAgent } from '../../db/agents';
 import { agentOutcomes, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
 import type { ModelReply, StartedConversation, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
@@ -27,7 +24,8 @@ import { testActivityDeps, testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { decodedHistory, occurrences } from '../helpers/history';
-import { tempDir } from '../helpers/temp';
+import { traversableTempDir } from '../helpers/temp';
+import { clientOnQueue, killHard, stopWorker, workerProcessPerTest } from '../helpers/worker-process';
 
 const KEY_ENV = 'FAKE_OPENAI_KEY';
 const MODEL = 'fake-gpt';
@@ -495,35 +493,12 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
   });
 });
 
-/** Starts `arbiter worker` as a separate process on `taskQueue` and waits until it polls. */
-async function spawnWorker(taskQueue: string, home: string): Promise<ChildProcess> {
-  const stack = testStack();
-  let output = '';
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'worker'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: stack.address,
-      DATABASE_URL: stack.databaseUrl,
-      ARBITER_TASK_QUEUE: taskQueue,
-      ARBITER_HOME: home,
-      LOG_LEVEL: 'info',
-      [KEY_ENV]: process.env[KEY_ENV],
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  await waitFor('child worker to poll', async () => output.includes('arbiter worker polling'), 60_000);
-  return child;
-}
-
 describe('openai agent: worker killed mid-conversation', function () {
   this.timeout(120_000);
   let fake: FakeOpenAI | undefined;
-  let child: ChildProcess | undefined;
+  const spawnWorker = workerProcessPerTest();
 
   afterEach(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await fake?.close();
   });
 
@@ -551,14 +526,10 @@ describe('openai agent: worker killed mid-conversation', function () {
     await addOpenAIAgent(tenant, fake);
     const input = await taskFor(tenant);
     const taskQueue = uniqueId('openai-crash-queue');
-    const home = tempDir('arbiter-openai-host-');
-    chmodSync(home, 0o711); // the sandbox user must traverse it
+    const home = traversableTempDir('arbiter-openai-host-');
 
-    child = await spawnWorker(taskQueue, home);
-    const client = await ArbiterClient.connect(
-      { address: stack.address, namespace: 'default', tls: false },
-      { taskQueue },
-    );
+    const child = await spawnWorker(taskQueue, home, { [KEY_ENV]: apiKey });
+    const client = await clientOnQueue(taskQueue);
     try {
       await client.submit(input);
       const inFlight = await fake.waitForRequest(3, 1, 60_000);
@@ -569,9 +540,7 @@ describe('openai agent: worker killed mid-conversation', function () {
         /^agent conversation conversation\//,
         'the conversation runs as a child workflow',
       );
-      const dead = child;
-      dead.kill('SIGKILL');
-      if (dead.exitCode === null && dead.signalCode === null) await new Promise((r) => dead.once('exit', r));
+      await killHard(child);
       await waitFor("the killed worker's model request to drop", async () => inFlight.outcome === 'aborted', 10_000);
 
       const replacement = await stack.startWorker(taskQueue, home);
@@ -616,8 +585,7 @@ describe('openai agent: worker killed mid-conversation', function () {
         assert.equal(gitIn(repoDir(input.repo), 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
         assert.ok(!(await historyJson(input)).includes(apiKey), 'the API key is not in workflow history');
       } finally {
-        replacement.worker.shutdown();
-        await replacement.running;
+        await stopWorker(replacement);
       }
     } finally {
       await client.close();

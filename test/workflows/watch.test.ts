@@ -5,40 +5,20 @@
 import assert from 'node:assert/strict';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { upsertAgent } from '../../db/agents';
 import { TooManyWatchersError, WatchBehindError } from '../../domain/errors';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { MAX_WATCHERS } from '../../domain/watch';
+import { HAPPY_PATH } from '../../domain/lifecycle';
 import { taskWorkflowId } from '../../temporal-config';
 import { awaitTransitionUpdate } from '../../workflows/definitions';
 import type { taskLifecycle } from '../../workflows';
-import { GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { waitForState } from '../helpers/wait';
 
-const HAPPY_PATH = [
-  'RECEIVED',
-  'VALIDATING_SPEC',
-  'SPEC_APPROVED',
-  'ROUTING',
-  'ROUTED',
-  'EXECUTING',
-  'EXECUTION_COMPLETE',
-  'VERIFYING',
-  'VERIFIED',
-  'COMPLETED',
-];
-
 async function tenantWithAgent(): Promise<{ tenantId: string; repo: string }> {
   const tenantId = uniqueId('watch');
-  await upsertAgent(testStack().database.db, {
-    id: uniqueId('agent'),
-    tenantId,
-    kind: 'scripted',
-    config: { steps: GOOD_PLAN },
-    capabilities: { taskTypes: ['feature'] },
-    maxConcurrency: 100,
-  });
+  await addScriptedAgent(tenantId, GOOD_PLAN, { maxConcurrency: 100 });
   return { tenantId, repo: await registerRepo(tenantId) };
 }
 
