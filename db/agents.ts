@@ -197,6 +197,16 @@ export async function activeTaskCounts(db: DbExecutor, agentIds: string[]): Prom
   return new Map(rows.rows.filter((r) => wanted.has(r.agent_id)).map((r) => [r.agent_id, r.n]));
 }
 
+/** {@link activeTaskCounts} for one agent: what routing rereads under that agent's lock. */
+export async function activeTaskCount(db: DbExecutor, agentId: string): Promise<number> {
+  const rows = await db.execute<{ n: number }>(sql`
+    SELECT count(*)::int AS n
+    FROM ${tasks} t
+    JOIN ${routingDecisions} rd ON rd.tenant_id = t.tenant_id AND rd.task_id = t.id AND rd.run_id = t.run_id
+    WHERE t.state NOT IN (${sql.raw(ACTIVE_PREDICATE_STATES)}) AND rd.agent_id = ${agentId}`);
+  return rows.rows[0]?.n ?? 0;
+}
+
 /** A run that holds a unit of an agent's capacity, as {@link activeTaskCounts} counts it. */
 export interface CapacityHolder {
   tenantId: string;
