@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
+import { spawnerPid } from '../host/spawner';
 
 interface Timing {
   count: number;
@@ -96,9 +97,14 @@ export function describeProfile(profile: Profile, tasks: number): string {
   return [`per activity, mean over ${tasks} tasks (wait = queued before a worker took it):`, ...lines].join('\n');
 }
 
-/** CPU seconds (user + system) of this process and of its finished children (git, bwrap), from /proc. */
-function cpuSeconds(): { self: number; children: number } {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
+/** CPU seconds (user + system) of a process and of its finished children, from /proc (zeros once it is gone). */
+function cpuSeconds(pid: number | 'self'): { self: number; children: number } {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return { self: 0, children: 0 };
+  }
   const fields = stat
     .slice(stat.lastIndexOf(')') + 2)
     .split(' ')
@@ -107,12 +113,20 @@ function cpuSeconds(): { self: number; children: number } {
   return { self: (fields[11] + fields[12]) / 100, children: (fields[13] + fields[14]) / 100 };
 }
 
-/** Measures CPU time from now; `stop` returns seconds spent by the process and by its children. */
+/** This process's CPU, and its subprocesses': the git spawner (host/spawner.ts) and what it ran count as those. */
+function cpuNow(): { self: number; children: number } {
+  const own = cpuSeconds('self');
+  const pid = spawnerPid();
+  const spawner = pid ? cpuSeconds(pid) : { self: 0, children: 0 };
+  return { self: own.self, children: own.children + spawner.self + spawner.children };
+}
+
+/** Measures CPU time from now; `stop` returns seconds spent by the process and by its subprocesses. */
 export function cpuMeter(): { stop(): { self: number; children: number } } {
-  const start = cpuSeconds();
+  const start = cpuNow();
   return {
     stop() {
-      const end = cpuSeconds();
+      const end = cpuNow();
       return { self: end.self - start.self, children: end.children - start.children };
     },
   };

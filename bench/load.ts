@@ -118,7 +118,9 @@ async function phase(
   const figures = await phaseFigures(client, taskQueue, new Set(ids), rss.stop());
   const { self, children } = cpu.stop();
   console.log(describePhase(label, figures) + (stuck ? `; ${stuck} STILL RUNNING at the timeout` : ''));
-  console.log(`  CPU: benchmark process ${self.toFixed(1)} s, its subprocesses (git, bwrap) ${children.toFixed(1)} s`);
+  console.log(
+    `  CPU: benchmark process ${self.toFixed(1)} s, subprocesses (git spawner, git, bwrap) ${children.toFixed(1)} s`,
+  );
   console.log(describeProfile(await profileHistories(client, ids), Math.min(ids.length, 50)));
   return figures;
 }

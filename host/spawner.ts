@@ -78,6 +78,11 @@ function started(): ChildProcess {
   return child;
 }
 
+/** The helper's process id while it runs (the load benchmark counts its CPU time and its programs'). */
+export function spawnerPid(): number | undefined {
+  return helper?.pid;
+}
+
 /** Runs `file` with `args` and exactly `env` through the helper; its stdout, or a {@link SpawnedProgramError}. */
 export function spawnViaHelper(
   file: string,
