@@ -104,21 +104,25 @@ export async function claimDecision(
   const { agentId } = weighed.chosen;
   return db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(${AGENT_LOCK_CLASS}, hashtext(${agentId}))`);
-    const previous = await recordedDecision(tx, input, runId);
-    if (previous) return previous;
     if (!(await hasRoom(tx, agentId, weighed.maxConcurrency))) return undefined;
     const { recorded, summary } = compact(weighed);
     const reason = weighed.reason + summary;
-    await tx.insert(routingDecisions).values({
-      tenantId: input.tenantId,
-      taskId: input.taskId,
-      runId,
-      agentId,
-      taskType: input.taskType,
-      reason,
-      exploration: weighed.exploration,
-      candidates: recorded,
-    });
+    // A decision this run already has (a concurrent attempt's) wins: the insert adds nothing, and that one is returned.
+    const inserted = await tx
+      .insert(routingDecisions)
+      .values({
+        tenantId: input.tenantId,
+        taskId: input.taskId,
+        runId,
+        agentId,
+        taskType: input.taskType,
+        reason,
+        exploration: weighed.exploration,
+        candidates: recorded,
+      })
+      .onConflictDoNothing()
+      .returning({ runId: routingDecisions.runId });
+    if (inserted.length === 0) return recordedDecision(tx, input, runId);
     const agent = await getAgent(tx, agentId);
     return {
       agentId,

@@ -90,14 +90,14 @@ export interface Weighed {
  * only a proposal until {@link claimDecision} confirms, under the chosen agent's lock, that it still has room.
  */
 async function weigh({ db, runIsOpen }: ActivityDeps, input: RouteTaskInput): Promise<Weighed> {
-  const found = await routingCandidates(db, input.tenantId, input.taskType);
+  // Two queries at once, on two connections: the agents, and what every agent holds.
+  const [found, counted] = await Promise.all([
+    routingCandidates(db, input.tenantId, input.taskType),
+    activeTaskCounts(db),
+  ]);
   const agents = found.map((f) => f.agent);
   const arms = new Map(
     found.map(({ agent, successes, failures }) => [agent.id, { agentId: agent.id, successes, failures }]),
-  );
-  const counted = await activeTaskCounts(
-    db,
-    agents.map((a) => a.id),
   );
   const running = await withoutClosedRuns(db, { runIsOpen }, agents, counted);
   const now = new Date();
