@@ -2,30 +2,26 @@
  * `routeTask`: among agents that are active, capable, under their concurrency limit and not
  * circuit-broken, picks one by Thompson sampling over the tenant's statistics for the task
  * type, seeded by the task so the same inputs give the same decision. Records the pick, every
- * candidate's score and whether it was exploration. Decisions are made one at a time under a
- * database lock, so concurrent tasks never overfill an agent. Decisions are kept per run: a
- * decision already recorded for this run is returned as is, so a retry never routes twice, and
- * one that does not fit this request is refused rather than reused.
+ * candidate's score and whether it was exploration. The pick is weighed without locks and
+ * claimed under the chosen agent's lock (activities/routing-claim.ts), so concurrent tasks never
+ * overfill an agent. Decisions are kept per run: a decision already recorded for this run is
+ * returned as is, so a retry never routes twice, and one that does not fit this request is
+ * refused rather than reused.
  */
-import { and, eq, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { RouteTaskInput, type RoutingDecision } from '../domain/activity-io';
-import { agentRunSeconds, canHandleTaskType } from '../domain/agent';
-import { AgentsBusyError, NoCapableAgentError, RecordMismatchError } from '../domain/errors';
+import { canHandleTaskType } from '../domain/agent';
+import { AgentsBusyError, NoCapableAgentError } from '../domain/errors';
 import { hashSeed, thompsonChoose, type ArmStats } from '../domain/bandit';
-import { activeTaskCounts, getAgent, listAgents, routingCandidates, type RoutingCandidate } from '../db/agents';
-import type { DbExecutor } from '../db/client';
-import { routingDecisions } from '../db/schema';
+import { activeTaskCounts, routingCandidates, type RoutingCandidate } from '../db/agents';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { withoutClosedRuns } from './capacity';
 import { recordRunEvent } from '../db/provenance';
 import { currentRun } from './run-identity';
+import { claimDecision, recordedDecision } from './routing-claim';
 
 type Candidate = RoutingDecision['candidates'][number] & { busy?: boolean };
-
-/** Arbitrary but fixed: every routing transaction takes the same advisory lock. */
-const ROUTING_LOCK_KEY = 7_242_501_313;
 
 /** Whether one agent may take the task now; busy agents (capacity, open circuit) mean "wait". */
 function assess(agent: RoutingCandidate['agent'], taskType: string, running: number, now: Date): Candidate {
@@ -80,96 +76,63 @@ function requireEligible(taskType: string, candidates: Candidate[]): void {
   throw new NoCapableAgentError(`no capable agent for task type '${taskType}' (${why})`);
 }
 
-type Input = ReturnType<typeof RouteTaskInput.parse>;
-
-/** This run's recorded decision, if any; one made for another task type or agent request is refused. */
-async function recordedDecision(db: DbExecutor, input: Input, runId: string): Promise<RoutingDecision | undefined> {
-  const { tenantId, taskId } = input;
-  const [row] = await db
-    .select()
-    .from(routingDecisions)
-    .where(
-      and(
-        eq(routingDecisions.tenantId, tenantId),
-        eq(routingDecisions.taskId, taskId),
-        eq(routingDecisions.runId, runId),
-      ),
-    );
-  if (!row) return undefined;
-  if (row.taskType !== input.taskType)
-    throw new RecordMismatchError(
-      'routing decision',
-      `run ${runId} was routed for task type '${row.taskType}', not '${input.taskType}'`,
-    );
-  if (input.agentHint && row.agentId !== input.agentHint)
-    throw new RecordMismatchError(
-      'routing decision',
-      `run ${runId} was routed to '${row.agentId}', not the requested '${input.agentHint}'`,
-    );
-  const agent = (await listAgents(db, { tenantId })).find((a) => a.id === row.agentId);
-  return {
-    agentId: row.agentId,
-    agentKind: agent?.kind ?? 'unknown',
-    maxRunSeconds: agent && agentRunSeconds(agent.kind, agent.config),
-    reason: row.reason,
-    exploration: row.exploration,
-    candidates: row.candidates,
-  };
+/** What {@link weigh} found: the pick, why, and every candidate as assessed. */
+export interface Weighed {
+  chosen: Candidate;
+  exploration: boolean;
+  reason: string;
+  candidates: Candidate[];
+  maxConcurrency: number;
 }
 
+/**
+ * Assesses every agent the tenant may use and picks one, reading without any lock: the pick is
+ * only a proposal until {@link claimDecision} confirms, under the chosen agent's lock, that it still has room.
+ */
+async function weigh({ db, runIsOpen }: ActivityDeps, input: RouteTaskInput): Promise<Weighed> {
+  // Two queries at once, on two connections: the agents, and what every agent holds.
+  const [found, counted] = await Promise.all([
+    routingCandidates(db, input.tenantId, input.taskType),
+    activeTaskCounts(db),
+  ]);
+  const agents = found.map((f) => f.agent);
+  const arms = new Map(
+    found.map(({ agent, successes, failures }) => [agent.id, { agentId: agent.id, successes, failures }]),
+  );
+  const running = await withoutClosedRuns(db, { runIsOpen }, agents, counted);
+  const now = new Date();
+  const candidates = agents.map((a) => assess(a, input.taskType, running.get(a.id) ?? 0, now));
+  let chosen: Candidate;
+  let exploration = false;
+  if (input.agentHint) chosen = pickHinted(input.agentHint, candidates);
+  else {
+    requireEligible(input.taskType, candidates);
+    ({ chosen, exploration } = sample(input.tenantId, input.taskId, candidates, arms));
+  }
+  const reason = input.agentHint
+    ? `requested by submitter; ${chosen.reason}`
+    : `${exploration ? 'exploring' : 'best draw'}; ${chosen.reason}`;
+  const maxConcurrency = agents.find((a) => a.id === chosen.agentId)?.maxConcurrency ?? 0;
+  return { chosen, exploration, reason, candidates, maxConcurrency };
+}
+
+/** Proposals that lost their agent to concurrent decisions before the task waits (AgentsBusyError) for a retry. */
+const CLAIM_ATTEMPTS = 5;
+
 /** Builds the `routeTask` activity. */
-export function createRoutingActivities({ db, runIsOpen }: ActivityDeps) {
+export function createRoutingActivities(deps: ActivityDeps) {
+  const { db } = deps;
   return {
     async routeTask(raw: RouteTaskInput): Promise<RoutingDecision> {
       const input = parseActivityInput(RouteTaskInput, raw);
       const { runId } = currentRun();
-      const decision = await db.transaction(async (tx) => {
-        await tx.execute(sql`SELECT pg_advisory_xact_lock(${ROUTING_LOCK_KEY})`);
-        const previous = await recordedDecision(tx, input, runId);
-        if (previous) return previous;
-        const found = await routingCandidates(tx, input.tenantId, input.taskType);
-        const agents = found.map((f) => f.agent);
-        const arms = new Map(
-          found.map(({ agent, successes, failures }) => [agent.id, { agentId: agent.id, successes, failures }]),
-        );
-        const counted = await activeTaskCounts(
-          tx,
-          agents.map((a) => a.id),
-        );
-        const running = await withoutClosedRuns(tx, { runIsOpen }, agents, counted);
-        const now = new Date();
-        const candidates = agents.map((a) => assess(a, input.taskType, running.get(a.id) ?? 0, now));
-        let chosen: Candidate;
-        let exploration = false;
-        if (input.agentHint) chosen = pickHinted(input.agentHint, candidates);
-        else {
-          requireEligible(input.taskType, candidates);
-          ({ chosen, exploration } = sample(input.tenantId, input.taskId, candidates, arms));
-        }
-        const reason = input.agentHint
-          ? `requested by submitter; ${chosen.reason}`
-          : `${exploration ? 'exploring' : 'best draw'}; ${chosen.reason}`;
-        const recorded = candidates.map(({ busy: _busy, ...c }) => c);
-        await tx.insert(routingDecisions).values({
-          tenantId: input.tenantId,
-          taskId: input.taskId,
-          runId,
-          agentId: chosen.agentId,
-          taskType: input.taskType,
-          reason,
-          exploration,
-          candidates: recorded,
-        });
-        const agent = await getAgent(tx, chosen.agentId);
-        return {
-          agentId: chosen.agentId,
-          agentKind: agent.kind,
-          maxRunSeconds: agentRunSeconds(agent.kind, agent.config),
-          reason,
-          exploration,
-          candidates: recorded,
-        };
-      });
+      let decision = await recordedDecision(db, input, runId);
+      for (let attempt = 1; !decision; attempt++) {
+        const weighed = await weigh(deps, input);
+        decision = await claimDecision(db, input, runId, weighed);
+        if (!decision && attempt >= CLAIM_ATTEMPTS)
+          throw new AgentsBusyError(`agent '${weighed.chosen.agentId}' filled up while routing; waiting`);
+      }
       await recordRunEvent(db, { ...input, runId }, 'routed', 'task.routed', {
         agentId: decision.agentId,
         exploration: decision.exploration,

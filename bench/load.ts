@@ -30,6 +30,7 @@ import { createArbiterWorker } from '../workers/worker';
 import type { FloorStep } from './floor-workflow';
 import { runBench, withBenchDatabase } from './harness';
 import { verifyNothingLost } from './load-checks';
+import { cpuMeter, describeProfile, profileHistories } from './load-profile';
 import { describePhase, phaseFigures, rssSampler, waitForAll, type PhaseFigures } from './load-measure';
 
 const TENANT = 'bench';
@@ -111,10 +112,16 @@ async function phase(
   start: (id: string) => Promise<unknown>,
 ): Promise<PhaseFigures> {
   const rss = rssSampler();
+  const cpu = cpuMeter();
   await inBatches(ids, 100, start);
   const stuck = await waitForAll(client, taskQueue, label, Math.max(1_200_000, ids.length * 3_000));
   const figures = await phaseFigures(client, taskQueue, new Set(ids), rss.stop());
+  const { self, children } = cpu.stop();
   console.log(describePhase(label, figures) + (stuck ? `; ${stuck} STILL RUNNING at the timeout` : ''));
+  console.log(
+    `  CPU: benchmark process ${self.toFixed(1)} s, subprocesses (git spawner, git, bwrap) ${children.toFixed(1)} s`,
+  );
+  console.log(describeProfile(await profileHistories(client, ids), Math.min(ids.length, 50)));
   return figures;
 }
 

@@ -179,12 +179,12 @@ const routedRun = and(
 );
 
 /**
- * Tasks currently held by each agent: routed (a decision exists) and not yet terminal. Counted
- * from routing decisions, which are written in the same transaction as a new decision, so
- * tasks routed at the same moment see each other.
+ * Tasks currently held by each agent (of `agentIds`, or every agent holding any): routed (a
+ * decision exists) and not yet terminal. Counted from routing decisions, which are written in
+ * the same transaction as a new decision, so tasks routed at the same moment see each other.
  */
-export async function activeTaskCounts(db: DbExecutor, agentIds: string[]): Promise<Map<string, number>> {
-  if (agentIds.length === 0) return new Map();
+export async function activeTaskCounts(db: DbExecutor, agentIds?: string[]): Promise<Map<string, number>> {
+  if (agentIds?.length === 0) return new Map();
   // Driven from the tasks still running (the partial index tasks_active_idx, whose predicate
   // this literal list must match), not from every routing decision ever made or a list of ids.
   const rows = await db.execute<{ agent_id: string; n: number }>(sql`
@@ -193,8 +193,18 @@ export async function activeTaskCounts(db: DbExecutor, agentIds: string[]): Prom
     JOIN ${routingDecisions} rd ON rd.tenant_id = t.tenant_id AND rd.task_id = t.id AND rd.run_id = t.run_id
     WHERE t.state NOT IN (${sql.raw(ACTIVE_PREDICATE_STATES)})
     GROUP BY rd.agent_id`);
-  const wanted = new Set(agentIds);
-  return new Map(rows.rows.filter((r) => wanted.has(r.agent_id)).map((r) => [r.agent_id, r.n]));
+  const wanted = agentIds && new Set(agentIds);
+  return new Map(rows.rows.filter((r) => !wanted || wanted.has(r.agent_id)).map((r) => [r.agent_id, r.n]));
+}
+
+/** {@link activeTaskCounts} for one agent: what routing rereads under that agent's lock. */
+export async function activeTaskCount(db: DbExecutor, agentId: string): Promise<number> {
+  const rows = await db.execute<{ n: number }>(sql`
+    SELECT count(*)::int AS n
+    FROM ${tasks} t
+    JOIN ${routingDecisions} rd ON rd.tenant_id = t.tenant_id AND rd.task_id = t.id AND rd.run_id = t.run_id
+    WHERE t.state NOT IN (${sql.raw(ACTIVE_PREDICATE_STATES)}) AND rd.agent_id = ${agentId}`);
+  return rows.rows[0]?.n ?? 0;
 }
 
 /** A run that holds a unit of an agent's capacity, as {@link activeTaskCounts} counts it. */

@@ -4,7 +4,7 @@
  * at a place `verifyProvenance` names.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, gte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, sql } from 'drizzle-orm';
 import { canonicalJson } from '../domain/canonical';
 import type { Db } from './client';
 import { provenanceEvents } from './schema';
@@ -72,28 +72,87 @@ export function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: s
   return `sha256:${createHash('sha256').update(content).digest('hex')}`;
 }
 
-/** Appends the event at the end of its tenant's chain (serialised per tenant); idempotent on `eventKey`. */
-export async function appendProvenance(db: Db, event: ProvenanceEvent): Promise<void> {
+/** Appends `events` (in order) at the end of their tenant's chain, in one transaction under the tenant's lock. */
+async function appendBatch(db: Db, tenantId: string, events: ProvenanceEvent[]): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`provenance/${event.tenantId}`}))`);
-    const [existing] = await tx
-      .select({ id: provenanceEvents.id })
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`provenance/${tenantId}`}))`);
+    const keys = events.map((e) => e.eventKey);
+    const existing = await tx
+      .select({ eventKey: provenanceEvents.eventKey })
       .from(provenanceEvents)
-      .where(
-        sql`${provenanceEvents.tenantId} = ${event.tenantId} AND ${provenanceEvents.eventKey} = ${event.eventKey}`,
-      );
-    if (existing) return;
+      .where(and(eq(provenanceEvents.tenantId, tenantId), inArray(provenanceEvents.eventKey, keys)));
+    const seen = new Set(existing.map((r) => r.eventKey));
     const [last] = await tx
       .select()
       .from(provenanceEvents)
-      .where(eq(provenanceEvents.tenantId, event.tenantId))
+      .where(eq(provenanceEvents.tenantId, tenantId))
       .orderBy(desc(provenanceEvents.seq))
       .limit(1);
-    const seq = last ? last.seq + 1 : 0;
-    const prevHash = last ? last.hash : GENESIS_HASH;
-    await tx
-      .insert(provenanceEvents)
-      .values({ ...event, seq, prevHash, hash: provenanceHash({ ...event, seq, prevHash }) });
+    let seq = last ? last.seq + 1 : 0;
+    let prevHash = last ? last.hash : GENESIS_HASH;
+    const rows = [];
+    for (const event of events) {
+      if (seen.has(event.eventKey)) continue;
+      seen.add(event.eventKey);
+      const hash = provenanceHash({ ...event, seq, prevHash });
+      rows.push({ ...event, seq, prevHash, hash });
+      [seq, prevHash] = [seq + 1, hash];
+    }
+    if (rows.length) await tx.insert(provenanceEvents).values(rows);
+  });
+}
+
+interface Pending {
+  event: ProvenanceEvent;
+  done: (err?: unknown) => void;
+}
+
+/** Per database and tenant, the events waiting for the append in progress to finish. */
+const queues = new WeakMap<Db, Map<string, Pending[]>>();
+/** Events appended in one transaction at most. */
+const MAX_BATCH = 200;
+
+/** Appends what is queued for `tenantId`, a batch at a time; a failed batch is retried event by event. */
+async function drain(db: Db, tenantId: string, queue: Pending[], byTenant: Map<string, Pending[]>): Promise<void> {
+  while (queue.length) {
+    const batch = queue.slice(0, MAX_BATCH);
+    try {
+      await appendBatch(
+        db,
+        tenantId,
+        batch.map((p) => p.event),
+      );
+      batch.forEach((p) => p.done());
+    } catch (err) {
+      if (batch.length === 1) batch[0].done(err);
+      else
+        for (const p of batch)
+          await appendBatch(db, tenantId, [p.event]).then(
+            () => p.done(),
+            (e: unknown) => p.done(e),
+          );
+    }
+    queue.splice(0, batch.length);
+  }
+  byTenant.delete(tenantId);
+}
+
+/**
+ * Appends the event at the end of its tenant's chain (serialised per tenant); idempotent on
+ * `eventKey`. Events appended while another append of the same tenant is in progress wait in
+ * this process, not on a database connection, and go in together: one lock, one read of the
+ * chain's head and one insert for the lot.
+ */
+export function appendProvenance(db: Db, event: ProvenanceEvent): Promise<void> {
+  const byTenant = queues.get(db) ?? new Map<string, Pending[]>();
+  queues.set(db, byTenant);
+  return new Promise((resolve, reject) => {
+    const done = (err?: unknown) => (err === undefined ? resolve() : reject(err as Error));
+    const queue = byTenant.get(event.tenantId);
+    if (queue) return void queue.push({ event, done });
+    const fresh = [{ event, done }];
+    byTenant.set(event.tenantId, fresh);
+    void drain(db, event.tenantId, fresh, byTenant);
   });
 }
 

@@ -4,11 +4,8 @@
  * agent writes in the tree — a `.git` file, hooks, config, fsmonitor, diff drivers — is ever
  * read or executed by git on the worker host.
  */
-import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import { spawnViaHelper, SpawnedProgramError } from './spawner';
 
 /** Settings that neutralise anything in a repository that could run a program. */
 const HARDENED = [
@@ -61,8 +58,7 @@ export interface GitOptions {
 
 async function run(args: string[], options: GitOptions): Promise<Buffer> {
   try {
-    const pending = execFileAsync('git', [...HARDENED, ...args], {
-      encoding: 'buffer',
+    return await spawnViaHelper('git', [...HARDENED, ...args], {
       maxBuffer: 256 * 1024 * 1024,
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -72,16 +68,12 @@ async function run(args: string[], options: GitOptions): Promise<Buffer> {
         LC_ALL: 'C',
         ...options.env,
       },
+      input: options.input,
     });
-    pending.child.stdin?.end(options.input);
-    return (await pending).stdout;
   } catch (err) {
-    const e = err as { stderr?: Buffer; message: string; code?: unknown };
-    throw new GitCommandError(
-      args,
-      e.stderr?.toString('utf8') || e.message,
-      typeof e.code === 'number' ? e.code : undefined,
-    );
+    const e = err as Error;
+    const stderr = e instanceof SpawnedProgramError ? e.stderr.toString('utf8') : '';
+    throw new GitCommandError(args, stderr || e.message, e instanceof SpawnedProgramError ? e.code : undefined);
   }
 }
 

@@ -62,6 +62,22 @@ describe('provenance chain', function () {
     );
   });
 
+  it('appends events sent at once in one intact chain, each once, duplicates included', async () => {
+    const { db } = testStack().database;
+    const tenantId = uniqueId('tenant');
+    const event = (i: number) => ({
+      tenantId,
+      eventKey: `burst/${i % 40}`,
+      kind: 'burst',
+      subject: `s${i}`,
+      payload: {},
+    });
+    await Promise.all(Array.from({ length: 60 }, (_, i) => appendProvenance(db, event(i))));
+    const rows = await db.select().from(provenanceEvents).where(eq(provenanceEvents.tenantId, tenantId));
+    assert.equal(new Set(rows.map((r) => r.eventKey)).size, 40);
+    assert.deepEqual(await verifyProvenance(db, tenantId), { rows: 40, problems: [] });
+  });
+
   it('names an edited row', async () => {
     const tenant = uniqueId('tenant');
     await appendEvents(tenant, 4);
