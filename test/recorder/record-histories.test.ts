@@ -10,10 +10,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { upsertAgent } from '../../db/agents';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
-import { approveWaiverUpdate } from '../../workflows/definitions';
+import { approveWaiverUpdate, getStateQuery } from '../../workflows/definitions';
 import { signedApproval, taskAwaitingWaiver } from '../helpers/approvers';
 import { startFakeOpenAI } from '../helpers/fake-openai';
 import { goodTaskInput, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
@@ -25,10 +26,16 @@ import { recordingDir, writeHistoryFixture, type LifecyclePath } from '../replay
 
 const recording = process.env.ARBITER_RECORD_HISTORIES === '1';
 
-/** Waits for the run itself to close (the release after the terminal state included), then writes its history. */
+/**
+ * Waits for the run itself to close (the release after the terminal state included), then writes
+ * its history. A cancelled task's run ends Canceled, so the final snapshot is read by query.
+ */
 async function record(name: LifecyclePath, ref: TaskRef, client = testStack().client): Promise<TaskSnapshot> {
   const handle = client.temporal.workflow.getHandle(taskWorkflowId(ref));
-  const final = (await handle.result()) as TaskSnapshot;
+  await handle.result().catch((err: unknown) => {
+    if (!(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure)) throw err;
+  });
+  const final = await handle.query(getStateQuery);
   const file = writeHistoryFixture(recordingDir(), name, handle.workflowId, await handle.fetchHistory());
   process.stdout.write(`      recorded ${file}\n`);
   return final;
