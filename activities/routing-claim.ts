@@ -13,10 +13,21 @@ import { activeTaskCount, getAgent } from '../db/agents';
 import type { Db, DbExecutor } from '../db/client';
 import { routingDecisions } from '../db/schema';
 import { knownClosedHolders } from './capacity';
-import type { Weighed } from './routing';
 
 /** Arbitrary but fixed: with the agent's hash, `pg_advisory_xact_lock(class, hash)` is one lock per agent. */
 const AGENT_LOCK_CLASS = 724_250_131;
+/** A candidate as routing assessed it; `busy` is dropped before it is recorded. */
+export type AssessedCandidate = RoutingDecision['candidates'][number] & { busy?: boolean };
+
+/** What {@link weigh} found: the pick, why, and every candidate as assessed. */
+export interface Weighed {
+  chosen: AssessedCandidate;
+  exploration: boolean;
+  reason: string;
+  candidates: AssessedCandidate[];
+  maxConcurrency: number;
+}
+
 /** Candidates recorded besides the chosen one: the highest-scored eligible and the first refused. */
 const RECORDED_ELIGIBLE = 9;
 const RECORDED_REFUSED = 20;

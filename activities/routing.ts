@@ -19,9 +19,7 @@ import { parseActivityInput } from './input';
 import { withoutClosedRuns } from './capacity';
 import { recordRunEvent } from '../db/provenance';
 import { currentRun } from './run-identity';
-import { claimDecision, recordedDecision } from './routing-claim';
-
-type Candidate = RoutingDecision['candidates'][number] & { busy?: boolean };
+import { claimDecision, recordedDecision, type AssessedCandidate as Candidate, type Weighed } from './routing-claim';
 
 /** Whether one agent may take the task now; busy agents (capacity, open circuit) mean "wait". */
 function assess(agent: RoutingCandidate['agent'], taskType: string, running: number, now: Date): Candidate {
@@ -74,15 +72,6 @@ function requireEligible(taskType: string, candidates: Candidate[]): void {
   if (candidates.some((c) => c.busy))
     throw new AgentsBusyError(`every capable agent for task type '${taskType}' is busy (${why}); waiting`);
   throw new NoCapableAgentError(`no capable agent for task type '${taskType}' (${why})`);
-}
-
-/** What {@link weigh} found: the pick, why, and every candidate as assessed. */
-export interface Weighed {
-  chosen: Candidate;
-  exploration: boolean;
-  reason: string;
-  candidates: Candidate[];
-  maxConcurrency: number;
 }
 
 /**

@@ -51,3 +51,6 @@ export interface AgentConversationResult {
   run: AgentRunResult;
   violations: PolicyViolation[];
 }
+
+/** The conversation child's signature: the task run starts it by name, without importing the workflow module. */
+export type AgentConversationWorkflow = (input: AgentConversationInput) => Promise<AgentConversationResult>;

@@ -15,14 +15,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AgentRunResult, ConversationLimits, PreparedWorkspace, SpecRef } from '../domain/activity-io';
-import type { ConversationState } from '../domain/conversation';
+import type { AgentConversationWorkflow, ConversationState } from '../domain/conversation';
 import { AgentFailedError } from '../domain/errors';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { WorkingSpec } from '../domain/spec';
 import { specArgument, type ValidateSpecResult } from '../domain/activity-io';
 import { conversationWorkflowId } from '../temporal-config';
 import { callModel, onHost, startConversation } from './activity-proxies';
-import type { agentConversation } from './agent-conversation';
 import type { TaskRun } from './task-run';
 
 /** The conversation a loop drives, and where its tool calls run. */
@@ -109,7 +108,7 @@ export async function runConversation(
   const target = { tenantId, taskId, agentId, conversationId, hostLossTimeoutSeconds, workspacePath, hostQueue };
   if (!patched('conversation-child-workflow')) return runInline(task, validated, target);
   task.setSubState(`agent conversation ${conversationWorkflowId(conversationId)}`);
-  const { run, violations } = await executeChild<typeof agentConversation>('agentConversation', {
+  const { run, violations } = await executeChild<AgentConversationWorkflow>('agentConversation', {
     workflowId: conversationWorkflowId(conversationId),
     args: [{ ...target, spec: specArgument(validated) }],
   }).catch((err: unknown) => {
