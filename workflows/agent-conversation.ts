@@ -14,10 +14,10 @@ import {
 } from '../domain/conversation';
 import { ConversationParentMismatchError, WorkflowIdMismatchError } from '../domain/errors';
 import type { PolicyViolation } from '../domain/sandbox';
-import { zodProblems } from '../domain/zod-issues';
 import { conversationWorkflowId, taskWorkflowId } from '../temporal-config';
 import { startConversation } from './activity-proxies';
 import { converse } from './conversation';
+import { parseWorkflowInput } from './workflow-input';
 
 /** Default history budget of one run: well under Temporal's limits (50 MB, 51,200 events) and its warnings. */
 const HISTORY_BUDGET = { events: 2_000, bytes: 2 * 1024 * 1024 };
@@ -61,16 +61,7 @@ async function startFirst(input: ReturnType<typeof parseInput>) {
  * started it — so nobody can run a conversation against another task's workspace.
  */
 function parseInput(raw: unknown) {
-  const parsed = AgentConversationInputSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = zodProblems(parsed.error);
-    throw ApplicationFailure.nonRetryable(
-      `invalid conversation input: ${problems.join('; ')}`,
-      'InvalidTaskInputError',
-      problems,
-    );
-  }
-  const input = parsed.data;
+  const input = parseWorkflowInput(AgentConversationInputSchema, raw, 'conversation input');
   const { workflowId, parent } = workflowInfo();
   const expected = conversationWorkflowId(input.conversationId);
   if (workflowId !== expected) throw new WorkflowIdMismatchError(workflowId, expected);

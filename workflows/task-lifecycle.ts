@@ -2,13 +2,12 @@
  * `taskLifecycle`: one coding-agent task from RECEIVED to a terminal state. Each phase is a
  * small named step; the flow reads top to bottom like the lifecycle in DESIGN.md.
  */
-import { ApplicationFailure, CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import { ownSpecRef, type ValidateSpecResult } from '../domain/activity-io';
 import { TaskInputSchema, type ParsedTaskInput, type TaskError, type TaskSnapshot } from '../domain/task';
 import { GateNameReservedError, SUBMITTER_FAULT_TYPES, WorkflowIdMismatchError } from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
 import { gateNameClashes } from '../domain/repo-policy';
-import { zodProblems } from '../domain/zod-issues';
 import {
   deliverChange,
   loadRepoPolicy,
@@ -24,6 +23,7 @@ import { describeFailure } from './failures';
 import { RunCancellation } from './run-end';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
 import { TaskRun } from './task-run';
+import { parseWorkflowInput } from './workflow-input';
 import { registerWatch } from './watch';
 import { decideOutcome } from '../domain/verdict';
 import { waivable, type GrantedDeskWaiver } from './waiver';
@@ -67,19 +67,11 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
  * second run could act for the task beside the first, so it fails at once, before any step.
  */
 function parseInput(raw: unknown): ParsedTaskInput {
-  const parsed = TaskInputSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = zodProblems(parsed.error);
-    throw ApplicationFailure.nonRetryable(
-      `invalid task input: ${problems.join('; ')}`,
-      'InvalidTaskInputError',
-      problems,
-    );
-  }
+  const input = parseWorkflowInput(TaskInputSchema, raw, 'task input');
   const { workflowId } = workflowInfo();
-  const expected = taskWorkflowId(parsed.data);
+  const expected = taskWorkflowId(input);
   if (workflowId !== expected) throw new WorkflowIdMismatchError(workflowId, expected);
-  return parsed.data;
+  return input;
 }
 
 async function runLifecycle(task: TaskRun): Promise<void> {
