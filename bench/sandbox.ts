@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { createCommandRunner } from '../host/sandbox/commands';
 import { DEFAULT_SANDBOX_CONFIG, runningAsRoot } from '../host/sandbox/config';
 import { createFileTools } from '../host/sandbox/file-tools';
-import { runProcess } from '../host/process';
+import { runProcess } from '../host/run-process';
 import { runBench, withBenchDatabase } from './harness';
 
 function stats(samples: number[]): { mean: number; p50: number; p95: number } {

@@ -1,29 +1,26 @@
 /**
- * Runs one program (argv, no shell) in a directory with a wall-clock timeout that kills the
- * whole process group, capped output, a streaming digest of everything it printed, and prompt
- * termination when the caller's AbortSignal fires (task cancelled, worker shutting down).
+ * One program (argv, no shell) in a directory with a wall-clock timeout that kills the whole
+ * process group, capped output and a streaming digest of everything it printed. It runs in the
+ * spawner process (host/spawner-child.ts), never in the worker: see host/run-process.ts.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 
-/** How to run the program. */
-export interface RunProcessOptions {
+/** The program and its limits: everything the process that starts it needs. */
+export interface ProgramOptions {
   argv: string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
   /** Bytes of combined output kept in memory for the tail; the digest covers all of it. */
   maxOutputBytes?: number;
-  signal?: AbortSignal;
   /** Bytes written to the program's stdin (closed after); stdin is empty otherwise. */
   stdinInput?: Buffer;
   /** Bytes offered to the program on fd 3 (bwrap reads its seccomp filter there). */
   fd3Input?: Buffer;
   /** A connected socket the program inherits as fd 4 (after fd 3); closed here once it has it. */
   fd4Socket?: Socket;
-  /** Polled while the program runs; a returned reason kills it (e.g. the workspace outgrew its quota). */
-  watchdog?: { intervalMs: number; check: () => Promise<string | undefined> };
 }
 
 /** What happened, as evidence. */
@@ -42,6 +39,13 @@ export interface RunProcessResult {
   spawnError?: string;
 }
 
+/** A started program: its result (never a rejection: a failing program is a result) and a way to stop it. */
+export interface RunningProcess {
+  done: Promise<RunProcessResult>;
+  /** Kills the process group; `cancelled` marks the result aborted (the caller gave up), not limited. */
+  kill(reason: string, cancelled: boolean): void;
+}
+
 const TAIL_BYTES = 4096;
 
 function killGroup(pid: number | undefined): void {
@@ -53,42 +57,14 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-/** Spawns, waits and reports; never throws for a failing program (that is a result, not an error). */
-export function runProcess(options: RunProcessOptions): Promise<RunProcessResult> {
-  const started = Date.now();
-  const maxBytes = options.maxOutputBytes ?? 1024 * 1024;
+/** Keeps the digest of all output and its last bytes. */
+function outputRecorder() {
   const hash = createHash('sha256');
   let kept: Buffer[] = [];
   let keptBytes = 0;
   let total = 0;
-  let timedOut = false;
-  let aborted = false;
-  let killedReason: string | undefined;
-  let settled = false;
-  return new Promise((resolve) => {
-    const child = spawn(options.argv[0], options.argv.slice(1), {
-      cwd: options.cwd,
-      env: options.env,
-      detached: true,
-      stdio: [
-        options.stdinInput ? 'pipe' : 'ignore',
-        'pipe',
-        'pipe',
-        ...(options.fd3Input || options.fd4Socket ? [options.fd3Input ? ('pipe' as const) : ('ignore' as const)] : []),
-        ...(options.fd4Socket ? [options.fd4Socket] : []),
-      ],
-    });
-    options.fd4Socket?.destroy();
-    if (options.stdinInput) {
-      child.stdin?.on('error', () => undefined); // a program that exits without reading stdin
-      child.stdin?.end(options.stdinInput);
-    }
-    if (options.fd3Input) {
-      const fd3 = child.stdio[3] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
-      fd3.on('error', () => undefined); // a program that never reads fd 3 must not crash us
-      fd3.end(options.fd3Input);
-    }
-    const onData = (chunk: Buffer) => {
+  return {
+    add(chunk: Buffer): number {
       hash.update(chunk);
       total += chunk.length;
       kept.push(chunk);
@@ -98,62 +74,83 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
         kept = [joined];
         keptBytes = joined.length;
       }
-      if (total > maxBytes) {
-        killedReason ??= `output exceeded ${maxBytes} bytes`;
-        killGroup(child.pid);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killedReason ??= `wall-clock timeout of ${options.timeoutMs} ms`;
-      killGroup(child.pid);
-    }, options.timeoutMs);
-    const onAbort = () => {
-      aborted = true;
-      killedReason ??= 'cancelled';
-      killGroup(child.pid);
-    };
-    const watchdog = options.watchdog;
-    let checking = false; // a check slower than the interval (a huge workspace) is not started again meanwhile
-    const watching = watchdog
-      ? setInterval(() => {
-          if (checking) return;
-          checking = true;
-          void watchdog
-            .check()
-            .then(
-              (reason) => {
-                if (!reason || settled) return;
-                killedReason ??= reason;
-                killGroup(child.pid);
-              },
-              () => undefined,
-            )
-            .finally(() => (checking = false));
-        }, watchdog.intervalMs)
-      : undefined;
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
+      return total;
+    },
+    finish: () => ({
+      outputBytes: total,
+      outputDigest: `sha256:${hash.digest('hex')}`,
+      outputTail: Buffer.concat(kept).subarray(-TAIL_BYTES).toString('utf8'),
+    }),
+  };
+}
+
+function spawnProgram(options: ProgramOptions) {
+  const child = spawn(options.argv[0], options.argv.slice(1), {
+    cwd: options.cwd,
+    env: options.env,
+    detached: true,
+    stdio: [
+      options.stdinInput ? 'pipe' : 'ignore',
+      'pipe',
+      'pipe',
+      ...(options.fd3Input || options.fd4Socket ? [options.fd3Input ? ('pipe' as const) : ('ignore' as const)] : []),
+      ...(options.fd4Socket ? [options.fd4Socket] : []),
+    ],
+  });
+  options.fd4Socket?.destroy();
+  if (options.stdinInput) {
+    child.stdin?.on('error', () => undefined); // a program that exits without reading stdin
+    child.stdin?.end(options.stdinInput);
+  }
+  if (options.fd3Input) {
+    const fd3 = child.stdio[3] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
+    fd3.on('error', () => undefined); // a program that never reads fd 3 must not crash us
+    fd3.end(options.fd3Input);
+  }
+  return child;
+}
+
+/** Starts the program here, in this process. */
+export function startProcess(options: ProgramOptions): RunningProcess {
+  const started = Date.now();
+  const maxBytes = options.maxOutputBytes ?? 1024 * 1024;
+  const output = outputRecorder();
+  let timedOut = false;
+  let aborted = false;
+  let killedReason: string | undefined;
+  let settled = false;
+  const child = spawnProgram(options);
+  const kill = (reason: string, cancelled: boolean) => {
+    if (settled) return;
+    aborted ||= cancelled;
+    killedReason ??= reason;
+    killGroup(child.pid);
+  };
+  const onData = (chunk: Buffer) => {
+    if (output.add(chunk) > maxBytes) kill(`output exceeded ${maxBytes} bytes`, false);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const timer = setTimeout(() => {
+    timedOut = !settled;
+    kill(`wall-clock timeout of ${options.timeoutMs} ms`, false);
+  }, options.timeoutMs);
+  const done = new Promise<RunProcessResult>((resolve) => {
     const finish = (exitCode: number | null, signal: string | null, spawnError?: string) => {
       // A spawn failure emits 'error' and then 'close'; the digest can be taken only once.
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      clearInterval(watching);
-      options.signal?.removeEventListener('abort', onAbort);
       killGroup(child.pid); // reap stragglers left in the group
+      const recorded = output.finish();
       resolve({
         exitCode,
         signal,
         timedOut,
         aborted,
         durationMs: Date.now() - started,
-        outputBytes: total,
-        outputDigest: `sha256:${hash.digest('hex')}`,
-        outputTail: Buffer.concat(kept).subarray(-TAIL_BYTES).toString('utf8'),
-        truncated: total > maxBytes,
+        ...recorded,
+        truncated: recorded.outputBytes > maxBytes,
         killedReason,
         spawnError,
       });
@@ -161,4 +158,5 @@ export function runProcess(options: RunProcessOptions): Promise<RunProcessResult
     child.on('error', (err) => finish(null, null, err.message));
     child.on('close', (code, sig) => finish(code, sig));
   });
+  return { done, kill };
 }

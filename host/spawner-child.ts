@@ -1,16 +1,20 @@
 /**
- * The spawner process (host/spawner.ts): runs the programs its parent asks for with `execFile`
- * and sends back what they printed. It stays small, so starting a program costs it little, where
- * a fork of the large worker process would block the worker's event loop for milliseconds each.
+ * The spawner process (host/spawner.ts): runs the programs its parent asks for and sends back
+ * what they printed or how they ended. It stays small, so starting a program costs it little,
+ * where a fork of the large worker process would block the worker's event loop for milliseconds each.
  */
 import { execFile } from 'node:child_process';
-import type { SpawnReply, SpawnRequest } from './spawner';
+import type { Socket } from 'node:net';
+import { startProcess, type RunningProcess } from './process';
+import type { HelperRequest, RunReply, RunRequest, SpawnReply, SpawnRequest } from './spawner';
 
-function reply(message: SpawnReply): void {
+const running = new Map<number, RunningProcess>();
+
+function reply(message: SpawnReply | RunReply): void {
   process.send?.(message);
 }
 
-process.on('message', (request: SpawnRequest) => {
+function exec(request: SpawnRequest): void {
   const child = execFile(
     request.file,
     request.args,
@@ -26,5 +30,30 @@ process.on('message', (request: SpawnRequest) => {
     },
   );
   child.stdin?.end(request.input === undefined ? undefined : Buffer.from(request.input, 'base64'));
+}
+
+function run({ id, program }: RunRequest, fd4Socket: Socket | undefined): void {
+  const bytes = (b64: string | undefined) => (b64 === undefined ? undefined : Buffer.from(b64, 'base64'));
+  const started = startProcess({
+    ...program,
+    stdinInput: bytes(program.stdinInput),
+    fd3Input: bytes(program.fd3Input),
+    fd4Socket,
+  });
+  running.set(id, started);
+  void started.done.then((result) => {
+    running.delete(id);
+    reply({ id, result });
+  });
+}
+
+process.on('message', (request: HelperRequest, handle?: Socket) => {
+  if (request.kind === 'exec') exec(request);
+  else if (request.kind === 'run') run(request, handle);
+  else running.get(request.id)?.kill(request.reason, request.cancelled);
 });
-process.on('disconnect', () => process.exit(0));
+// The worker is gone: nothing it started may outlive it (bwrap dies with us; an unconfined group would not).
+process.on('disconnect', () => {
+  for (const program of running.values()) program.kill('the worker ended', true);
+  process.exit(0);
+});

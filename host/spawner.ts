@@ -9,9 +9,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import type { Socket } from 'node:net';
+import type { ProgramOptions, RunningProcess, RunProcessResult } from './process';
 
 /** One program to run: argv, its whole environment, stdin (base64) and the stdout limit. */
 export interface SpawnRequest {
+  kind: 'exec';
   id: number;
   file: string;
   args: string[];
@@ -28,6 +31,30 @@ export interface SpawnReply {
   error?: { message: string; code?: number };
 }
 
+/** A task's program, supervised by the helper (host/process.ts); fd 4's socket travels as the message's handle. */
+export interface RunRequest {
+  kind: 'run';
+  id: number;
+  program: Omit<ProgramOptions, 'fd4Socket' | 'stdinInput' | 'fd3Input'> & { stdinInput?: string; fd3Input?: string };
+}
+
+/** Stops a program started by a {@link RunRequest}. */
+export interface KillRequest {
+  kind: 'kill';
+  id: number;
+  reason: string;
+  cancelled: boolean;
+}
+
+/** How a {@link RunRequest}'s program ended. */
+export interface RunReply {
+  id: number;
+  result: RunProcessResult;
+}
+
+/** Everything the worker asks of the helper. */
+export type HelperRequest = SpawnRequest | RunRequest | KillRequest;
+
 /** A failed run: the message, stderr and exit code, like `execFile`'s error. */
 export class SpawnedProgramError extends Error {
   constructor(
@@ -41,7 +68,7 @@ export class SpawnedProgramError extends Error {
 }
 
 interface Waiting {
-  resolve: (stdout: Buffer) => void;
+  settle: (reply: SpawnReply | RunReply) => void;
   reject: (err: Error) => void;
 }
 
@@ -62,14 +89,12 @@ function started(): ChildProcess {
     serialization: 'advanced',
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  child.on('message', (m: SpawnReply) => {
+  child.on('message', (m: SpawnReply | RunReply) => {
     const w = waiting.get(m.id);
     if (!w) return;
     waiting.delete(m.id);
     if (waiting.size === 0) child.channel?.unref(); // idle, it never keeps the process alive
-    const stdout = Buffer.from(m.stdout, 'base64');
-    if (!m.error) return w.resolve(stdout);
-    w.reject(new SpawnedProgramError(m.error.message, Buffer.from(m.stderr, 'base64'), m.error.code));
+    w.settle(m);
   });
   child.on('exit', () => child === helper && failAll('the spawner process ended'));
   child.unref();
@@ -83,21 +108,54 @@ export function spawnerPid(): number | undefined {
   return helper?.pid;
 }
 
+/** Sends `request` (with `handle`, if any) and waits for its reply. */
+function ask(request: SpawnRequest | RunRequest, handle?: Socket): Promise<SpawnReply | RunReply> {
+  const child = started();
+  return new Promise((settle, reject) => {
+    waiting.set(request.id, { settle, reject });
+    child.channel?.ref(); // the reply must arrive before the process may exit
+    child.send(request, handle, (err) => {
+      if (err && waiting.delete(request.id)) reject(err);
+    });
+  });
+}
+
+const base64 = (bytes: string | Buffer | undefined) =>
+  bytes === undefined ? undefined : Buffer.from(bytes).toString('base64');
+
 /** Runs `file` with `args` and exactly `env` through the helper; its stdout, or a {@link SpawnedProgramError}. */
-export function spawnViaHelper(
+export async function spawnViaHelper(
   file: string,
   args: string[],
   options: { env: Record<string, string>; input?: string | Buffer; maxBuffer: number },
 ): Promise<Buffer> {
-  const child = started();
+  const request: SpawnRequest = {
+    kind: 'exec',
+    id: nextId++,
+    file,
+    args,
+    env: options.env,
+    maxBuffer: options.maxBuffer,
+  };
+  const reply = (await ask({ ...request, input: base64(options.input) })) as SpawnReply;
+  if (reply.error)
+    throw new SpawnedProgramError(reply.error.message, Buffer.from(reply.stderr, 'base64'), reply.error.code);
+  return Buffer.from(reply.stdout, 'base64');
+}
+
+/**
+ * Starts a task's program in the helper. Its result never rejects for a failing program; it
+ * rejects only when the helper itself ended meanwhile (an infrastructure fault: the activity retries).
+ */
+export function startViaHelper({ fd4Socket, stdinInput, fd3Input, ...rest }: ProgramOptions): RunningProcess {
   const id = nextId++;
-  const input = options.input === undefined ? undefined : Buffer.from(options.input).toString('base64');
-  return new Promise((resolve, reject) => {
-    waiting.set(id, { resolve, reject });
-    child.channel?.ref(); // the reply must arrive before the process may exit
-    const request: SpawnRequest = { id, file, args, env: options.env, input, maxBuffer: options.maxBuffer };
-    child.send(request, (err) => {
-      if (err && waiting.delete(id)) reject(err);
-    });
-  });
+  const program = { ...rest, stdinInput: base64(stdinInput), fd3Input: base64(fd3Input) };
+  const done = ask({ kind: 'run', id, program }, fd4Socket).then((reply) => (reply as RunReply).result);
+  return {
+    done,
+    kill(reason, cancelled) {
+      const request: KillRequest = { kind: 'kill', id, reason, cancelled };
+      if (waiting.has(id)) helper?.send(request, undefined, () => undefined);
+    },
+  };
 }

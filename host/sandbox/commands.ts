@@ -4,13 +4,14 @@
  * cancellation. Without a working sandbox commands are refused (fail closed) unless the
  * development-only `unsafe-none` mode is configured, which is logged on every use.
  */
-import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { PolicyViolationError, SandboxUnavailableError } from '../../domain/errors';
 import { SHELLS, type SandboxPolicy } from '../../domain/sandbox';
 import type { Db } from '../../db/client';
-import { runProcess, type RunProcessResult } from '../process';
+import { runProcess, type RunProcessResult } from '../run-process';
+import { spawnViaHelper } from '../spawner';
+
+const DU_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
 import { recordSandboxEvent } from './audit';
 import { confinedArgv, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
 import { seccompProgram } from './seccomp';
@@ -20,8 +21,6 @@ import { openGatewayBridge, type GatewayBridge } from '../gateway/bridge';
 import { relayLaunch } from '../gateway/launch';
 import { dependencyMounts } from './dependency-mounts';
 import type { GatewaySession } from '../gateway/session';
-
-const execFileAsync = promisify(execFile);
 
 /** One command to run for a task. */
 export interface CommandRequest {
@@ -66,7 +65,11 @@ export interface CommandResult extends RunProcessResult {
  */
 async function workspaceBytes(dir: string): Promise<number> {
   const du = async (extra: string[]) =>
-    Number((await execFileAsync('du', ['-s', '-x', '-B1', ...extra, dir])).stdout.split('\t')[0]);
+    Number(
+      (await spawnViaHelper('du', ['-s', '-x', '-B1', ...extra, dir], { env: DU_ENV, maxBuffer: 4096 }))
+        .toString('utf8')
+        .split('\t')[0],
+    );
   const [disk, copied] = await Promise.all([du([]), du(['--apparent-size', '--count-links'])]);
   return Math.max(disk, copied);
 }

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runProcess } from '../../host/process';
+import { runProcess } from '../../host/run-process';
+import { spawnerPid } from '../../host/spawner';
 
 const NODE = process.execPath;
 const sha256 = (data: string | Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -215,6 +216,32 @@ describe('runProcess', function () {
       assert.equal(result.exitCode, 0);
       assert.equal(result.outputBytes, 0);
       assert.equal(result.outputTail, '');
+    });
+  });
+
+  describe('the spawner process', () => {
+    it('starts the program, so the worker is never forked for it', async () => {
+      const result = await runProcess({ argv: ['/bin/sh', '-c', 'echo $PPID'], cwd: dir, env: {}, timeoutMs: 10_000 });
+      assert.equal(result.exitCode, 0);
+      assert.notEqual(Number(result.outputTail.trim()), process.pid);
+      assert.equal(Number(result.outputTail.trim()), spawnerPid());
+    });
+
+    it('a spawner killed mid-run fails the call (an infrastructure fault), and the next call gets a new one', async () => {
+      const marker = path.join(dir, 'started');
+      const running = runProcess({
+        argv: ['/bin/sh', '-c', `touch ${marker}; sleep 30`],
+        cwd: dir,
+        env: {},
+        timeoutMs: 60_000,
+      });
+      assert.ok(await waitUntil(() => existsSync(marker), 10_000));
+      const first = spawnerPid()!;
+      process.kill(first, 'SIGKILL');
+      await assert.rejects(running, /spawner process ended/);
+      const next = await runProcess({ argv: ['/bin/true'], cwd: dir, env: {}, timeoutMs: 10_000 });
+      assert.equal(next.exitCode, 0);
+      assert.notEqual(spawnerPid(), first);
     });
   });
 });
