@@ -173,8 +173,9 @@ export class SandboxUnavailableError extends ApplicationFailure {
 }
 
 /**
- * Every uid of the sandbox range is leased to a task that still holds its workspace. Retryable on
- * purpose, like AgentsBusyError: workspaces are released as tasks end, so preparing again later can succeed.
+ * Every uid of the sandbox range is leased to a task that still holds its workspace. Not a failure
+ * of the task: workspaces are released as tasks end, so the workflow waits on a timer and prepares
+ * again (workflows/sandbox-uid-wait.ts; runs from before that patch retried the activity instead).
  */
 export class SandboxUidsExhaustedError extends ApplicationFailure {
   static readonly type = 'SandboxUidsExhaustedError';

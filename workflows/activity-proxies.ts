@@ -13,7 +13,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { ArbiterActivities } from '../activities';
-import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
+import { NON_RETRYABLE_ERROR_TYPES, SandboxUidsExhaustedError } from '../domain/errors';
 import type { GateCommand } from '../domain/task';
 
 /**
@@ -46,6 +46,12 @@ function options(
     },
     ...extra,
   };
+}
+
+/** `base`, never retrying errors of `types` either (the workflow handles them itself). */
+function alsoNonRetryable(base: ActivityOptions, ...types: string[]): ActivityOptions {
+  const nonRetryableErrorTypes = [...(base.retry?.nonRetryableErrorTypes ?? []), ...types];
+  return { ...base, retry: { ...base.retry, nonRetryableErrorTypes } };
 }
 
 /** Recording a transition waits out a database outage (unlimited attempts) rather than failing the task. */
@@ -96,10 +102,11 @@ export const { resolveRepo } = proxyActivities<ArbiterActivities>(options('30s',
 export const { loadRepoPolicy } = proxyActivities<ArbiterActivities>(options('1m', OUTAGE_ATTEMPTS));
 /**
  * Cloning a large repository can take minutes; it heartbeats from its start, so an attempt on a
- * worker that died is retried within the heartbeat timeout, not after 15 minutes.
+ * worker that died is retried within the heartbeat timeout, not after 15 minutes. Every sandbox
+ * uid taken is not retried here: the workflow waits for one (workflows/sandbox-uid-wait.ts).
  */
 export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(
-  options('15m', OUTAGE_ATTEMPTS, { heartbeatTimeout: '20s' }),
+  alsoNonRetryable(options('15m', OUTAGE_ATTEMPTS, { heartbeatTimeout: '20s' }), SandboxUidsExhaustedError.type),
 );
 /** Delivery rebuilds the same commit on every attempt, so retries are safe. */
 export const { deliverChange } = proxyActivities<ArbiterActivities>(options('5m', 10, { heartbeatTimeout: '30s' }));

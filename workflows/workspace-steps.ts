@@ -15,6 +15,7 @@ import { ACCEPTANCE_GATE_PREFIX } from '../domain/gate-names';
 import type { GateCommand, GateSource } from '../domain/task';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import { runConversation } from './conversation';
+import { whenSandboxUidFree } from './sandbox-uid-wait';
 import type { TaskRun } from './task-run';
 import type { GrantedDeskWaiver } from './waiver';
 
@@ -83,7 +84,7 @@ export async function buildWorkspace(
 ): Promise<{ workspace: Workspace; run: AgentRunResult }> {
   const { tenantId, taskId, baseRef } = task.input;
   const prepare = async () => {
-    const ws = await prepareWorkspace({ tenantId, taskId, repoPath: task.repoPath, baseRef });
+    const ws = await whenSandboxUidFree(() => prepareWorkspace({ tenantId, taskId, repoPath: task.repoPath, baseRef }));
     task.recordWorkspace(ws);
     const { setup } = task.trustedPolicy().policy;
     if (setup)

@@ -19,7 +19,13 @@ import { ensureDatabase, startEmbeddedPostgres, type EmbeddedPostgresHandle } fr
 import { migrateDatabase } from '../../db/migrate';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { installRuntimeLogger, SILENT_LOGGER } from '../../workers/logger';
-import { createArbiterWorker, defaultSigningKeyFile, workflowsPath, type ArbiterWorker } from '../../workers/worker';
+import {
+  createArbiterWorker,
+  defaultSigningKeyFile,
+  workflowsPath,
+  type ArbiterWorker,
+  type ArbiterWorkerOptions,
+} from '../../workers/worker';
 import { removeTempDirs } from './temp';
 import { freePort } from '../../client/dev-server';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
@@ -44,7 +50,11 @@ export interface TestStack {
    * Starts an extra in-process worker on `taskQueue`; the caller shuts it down. A different
    * `home` makes it a different host (its own host queue and workspaces).
    */
-  startWorker(taskQueue: string, home?: string): Promise<{ worker: ArbiterWorker; running: Promise<void> }>;
+  startWorker(
+    taskQueue: string,
+    home?: string,
+    options?: Partial<ArbiterWorkerOptions>,
+  ): Promise<{ worker: ArbiterWorker; running: Promise<void> }>;
 }
 
 let stack: TestStack | undefined;
@@ -116,7 +126,7 @@ async function start(): Promise<TestStack> {
   const home = path.join(tmp, 'home');
   mkdirSync(home, { recursive: true });
 
-  const startWorker = async (taskQueue: string, workerHome = home) => {
+  const startWorker = async (taskQueue: string, workerHome = home, options: Partial<ArbiterWorkerOptions> = {}) => {
     const worker = await createArbiterWorker({
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
@@ -128,6 +138,7 @@ async function start(): Promise<TestStack> {
       secretEnv: (n) => process.env[n],
       // The fake registries listen on loopback, which a setup may reach only when the operator says so.
       privateRegistries: ['127.0.0.1'],
+      ...options,
     });
     return { worker, running: worker.run() };
   };

@@ -1,0 +1,60 @@
+/**
+ * More tasks than sandbox uids: the task that finds every uid leased waits on a workflow timer
+ * (holding no worker slot) and runs once one is released, instead of retrying `prepareWorkspace`
+ * until its attempts run out and failing only because the host was busy.
+ */
+import assert from 'node:assert/strict';
+import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
+import type { TaskSnapshot } from '../../domain/task';
+import { taskWorkflowId } from '../../temporal-config';
+import { goodTaskInput, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+import { traversableTempDir } from '../helpers/temp';
+import { clientOnQueue } from '../helpers/worker-process';
+import { waitForState } from '../helpers/wait';
+
+describe('every sandbox uid leased', function () {
+  this.timeout(180_000);
+
+  it('makes the next task wait for a uid on a timer, and both tasks complete', async () => {
+    const stack = testStack();
+    const taskQueue = uniqueId('one-uid-queue');
+    const last = DEFAULT_SANDBOX_CONFIG.uids.last;
+    const oneUid = { ...DEFAULT_SANDBOX_CONFIG, uids: { first: last, last } };
+    const host = await stack.startWorker(taskQueue, traversableTempDir('arbiter-one-uid-'), { sandbox: oneUid });
+    const client = await clientOnQueue(taskQueue);
+    try {
+      const holder = { ...(await goodTaskInput()), gates: [{ name: 'slow', argv: ['sh', '-c', 'sleep 12'] }] };
+      await client.submit(holder);
+      await waitForState(holder, (s) => s.subState === 'gate:slow', 60_000);
+      const waiter = await goodTaskInput();
+      await client.submit(waiter);
+
+      const handle = (input: { tenantId: string; taskId: string }) =>
+        client.temporal.workflow.getHandle(taskWorkflowId(input));
+      for (const input of [holder, waiter]) {
+        const final = (await handle(input).result()) as TaskSnapshot;
+        assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+      }
+      const events = (await handle(waiter).fetchHistory()).events ?? [];
+      const failed = events.filter((e) => e.activityTaskFailedEventAttributes);
+      assert.ok(failed.length >= 1, 'the waiter found every uid leased at least once');
+      assert.ok(
+        failed.every((e) => /SandboxUidsExhaustedError/.test(JSON.stringify(e.activityTaskFailedEventAttributes))),
+      );
+      assert.ok(
+        events.some((e) => e.timerStartedEventAttributes),
+        'it waited on a workflow timer, not in activity retries',
+      );
+      const attempts = events.flatMap((e) => e.activityTaskStartedEventAttributes?.attempt ?? []);
+      assert.ok(
+        attempts.every((a) => a === 1),
+        `no activity was retried by the server: ${attempts}`,
+      );
+    } finally {
+      host.worker.shutdown();
+      await host.running;
+      await client.close();
+    }
+  });
+});

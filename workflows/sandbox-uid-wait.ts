@@ -1,0 +1,34 @@
+/**
+ * When every sandbox uid on the host is leased, a task waits its turn on a workflow timer —
+ * holding no worker slot, however many tasks wait — instead of retrying `prepareWorkspace` until
+ * its attempts run out and failing only because too many tasks were in flight at once.
+ */
+import { ActivityFailure, ApplicationFailure, log, patched, sleep } from '@temporalio/workflow';
+import { SandboxUidsExhaustedError } from '../domain/errors';
+
+/** Runs since this patch wait for a free uid; earlier ones retried the activity (see README, "Changing the workflow safely"). */
+export const WAIT_FOR_SANDBOX_UID_PATCH = 'wait-for-sandbox-uid';
+
+const FIRST_WAIT_SECONDS = 5;
+const LONGEST_WAIT_SECONDS = 60;
+
+function uidsExhausted(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === SandboxUidsExhaustedError.type
+  );
+}
+
+/** `prepare()`, tried again after a growing wait for as long as every sandbox uid is taken. */
+export async function whenSandboxUidFree<T>(prepare: () => Promise<T>): Promise<T> {
+  for (let wait = FIRST_WAIT_SECONDS; ; wait = Math.min(wait * 2, LONGEST_WAIT_SECONDS)) {
+    try {
+      return await prepare();
+    } catch (err) {
+      if (!uidsExhausted(err) || !patched(WAIT_FOR_SANDBOX_UID_PATCH)) throw err;
+      log.info('every sandbox uid is leased; waiting for a task to release one', { waitSeconds: wait });
+      await sleep(`${wait}s`);
+    }
+  }
+}
