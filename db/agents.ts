@@ -124,7 +124,7 @@ export async function listAgents(
 
 /** An agent as routing weighs it: what decides eligibility, the tenant's record for the task type, and its load. */
 export interface RoutingCandidate {
-  agent: Pick<AgentRecord, 'id' | 'kind' | 'status' | 'capabilities' | 'maxConcurrency' | 'circuitOpenUntil'>;
+  agent: Pick<AgentRecord, 'id' | 'status' | 'capabilities' | 'maxConcurrency' | 'circuitOpenUntil'>;
   successes: number;
   failures: number;
   /** Tasks the agent holds now, as {@link activeTaskCounts} counts them. */
@@ -135,20 +135,24 @@ export interface RoutingCandidate {
 const parsedCapabilities = new Map<string, Capabilities>();
 const MAX_PARSED_CAPABILITIES = 10_000;
 
-/** `text` (a stored `capabilities` value) parsed, once per distinct value. */
+/** `text` (a stored `capabilities` value) parsed, once per distinct value; frozen, as every agent with that value shares it. */
 function capabilitiesOf(text: string | null): Capabilities {
   const key = text ?? '{}';
   const known = parsedCapabilities.get(key);
   if (known) return known;
   if (parsedCapabilities.size >= MAX_PARSED_CAPABILITIES) parsedCapabilities.clear();
-  const parsed = CapabilitiesSchema.parse(JSON.parse(key));
+  const { taskTypes, languages, tags } = CapabilitiesSchema.parse(JSON.parse(key));
+  const parsed = Object.freeze({
+    taskTypes: Object.freeze(taskTypes),
+    languages: Object.freeze(languages),
+    tags: Object.freeze(tags),
+  }) as Capabilities;
   parsedCapabilities.set(key, parsed);
   return parsed;
 }
 
 type CandidateRow = {
   id: string;
-  kind: string;
   status: AgentStatus;
   capabilities: string | null;
   max_concurrency: number;
@@ -170,7 +174,7 @@ export async function routingCandidates(
   taskType: string,
 ): Promise<RoutingCandidate[]> {
   const { rows } = await db.execute<CandidateRow>(sql`
-    SELECT a.id, a.kind, a.status, a.capabilities::text AS capabilities, a.max_concurrency, a.circuit_open_until,
+    SELECT a.id, a.status, a.capabilities::text AS capabilities, a.max_concurrency, a.circuit_open_until,
       s.successes, s.failures, coalesce(held.n, 0) AS running
     FROM ${agents} a
     LEFT JOIN ${agentStats} s ON s.tenant_id = ${tenantId} AND s.agent_id = a.id AND s.task_type = ${taskType}
@@ -181,7 +185,6 @@ export async function routingCandidates(
   return rows.map((r) => ({
     agent: {
       id: r.id,
-      kind: r.kind,
       status: r.status,
       capabilities: capabilitiesOf(r.capabilities),
       maxConcurrency: r.max_concurrency,
