@@ -13,7 +13,7 @@ import { RouteTaskInput, type RoutingDecision } from '../domain/activity-io';
 import { canHandleTaskType } from '../domain/agent';
 import { AgentsBusyError, NoCapableAgentError } from '../domain/errors';
 import { hashSeed, thompsonChoose, type ArmStats } from '../domain/bandit';
-import { routingCandidates, type RoutingCandidate } from '../db/agents';
+import { routingCandidates, type RoutingCandidate } from '../db/routing-candidates';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { withoutClosedRuns } from './capacity';
