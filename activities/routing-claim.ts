@@ -8,10 +8,10 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { RouteTaskInput, RoutingDecision } from '../domain/activity-io';
 import { agentRunSeconds } from '../domain/agent';
-import { RecordMismatchError } from '../domain/errors';
-import { activeTaskCount, getAgent } from '../db/agents';
+import { RecordMismatchError, UnknownAgentError } from '../domain/errors';
+import { activeTaskCountOf, getAgent } from '../db/agents';
 import type { Db, DbExecutor } from '../db/client';
-import { routingDecisions } from '../db/schema';
+import { agents, routingDecisions } from '../db/schema';
 import { knownClosedHolders } from './capacity';
 
 /** Arbitrary but fixed: with the agent's hash, `pg_advisory_xact_lock(class, hash)` is one lock per agent. */
@@ -56,11 +56,40 @@ function compact(weighed: Weighed): { recorded: Candidate[]; summary: string } {
   return { recorded: kept.map(strip), summary };
 }
 
-/** Whether the agent can take one more task now; read under its lock. */
-async function hasRoom(tx: DbExecutor, agentId: string, maxConcurrency: number): Promise<boolean> {
-  const held = await activeTaskCount(tx, agentId);
-  if (held < maxConcurrency) return true;
-  return held - (await knownClosedHolders(tx, agentId)) < maxConcurrency;
+type ClaimRow = {
+  /** Tasks the agent held when the claim looked, under its lock. */
+  held: number;
+  inserted: boolean;
+  kind: string | null;
+  config: Record<string, unknown> | null;
+};
+
+/**
+ * In one statement (read under the agent's lock, taken by the statement before): the agent's
+ * count of running tasks, this run's decision inserted only if that count is under `limit`, and
+ * the agent's kind and config for the answer. A decision this run already has wins: nothing is inserted.
+ */
+async function insertIfRoom(
+  tx: DbExecutor,
+  input: RouteTaskInput,
+  runId: string,
+  decision: { agentId: string; reason: string; exploration: boolean; candidates: Candidate[] },
+  limit: number,
+): Promise<ClaimRow> {
+  const { agentId } = decision;
+  const { rows } = await tx.execute<ClaimRow>(sql`
+    WITH held AS (${activeTaskCountOf(agentId)}),
+    inserted AS (
+      INSERT INTO ${routingDecisions} (tenant_id, task_id, run_id, agent_id, task_type, reason, exploration, candidates)
+      SELECT ${input.tenantId}, ${input.taskId}, ${runId}, ${agentId}, ${input.taskType}, ${decision.reason},
+        ${decision.exploration}, ${JSON.stringify(decision.candidates)}::jsonb
+      FROM held WHERE held.n < ${limit}
+      ON CONFLICT DO NOTHING
+      RETURNING 1
+    )
+    SELECT held.n AS held, EXISTS (SELECT 1 FROM inserted) AS inserted, a.kind, a.config
+    FROM held LEFT JOIN ${agents} a ON a.id = ${agentId}`);
+  return rows[0];
 }
 
 /** This run's recorded decision, if any; one made for another task type or agent request is refused. */
@@ -105,6 +134,8 @@ export async function recordedDecision(
 /**
  * Writes `weighed` as this run's decision if its agent still has room; undefined when concurrent
  * decisions filled it meanwhile (the caller weighs again). A decision this run already has wins.
+ * Three round trips besides the transaction's own: the lock, the claim, and (only when the agent
+ * looks full while this worker knows closed runs) a second claim that discounts them.
  */
 export async function claimDecision(
   db: Db,
@@ -113,35 +144,24 @@ export async function claimDecision(
   weighed: Weighed,
 ): Promise<RoutingDecision | undefined> {
   const { agentId } = weighed.chosen;
+  const { recorded, summary } = compact(weighed);
+  const decision = {
+    agentId,
+    reason: weighed.reason + summary,
+    exploration: weighed.exploration,
+    candidates: recorded,
+  };
   return db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(${AGENT_LOCK_CLASS}, hashtext(${agentId}))`);
-    if (!(await hasRoom(tx, agentId, weighed.maxConcurrency))) return undefined;
-    const { recorded, summary } = compact(weighed);
-    const reason = weighed.reason + summary;
-    // A decision this run already has (a concurrent attempt's) wins: the insert adds nothing, and that one is returned.
-    const inserted = await tx
-      .insert(routingDecisions)
-      .values({
-        tenantId: input.tenantId,
-        taskId: input.taskId,
-        runId,
-        agentId,
-        taskType: input.taskType,
-        reason,
-        exploration: weighed.exploration,
-        candidates: recorded,
-      })
-      .onConflictDoNothing()
-      .returning({ runId: routingDecisions.runId });
-    if (inserted.length === 0) return recordedDecision(tx, input, runId);
-    const agent = await getAgent(tx, agentId);
-    return {
-      agentId,
-      agentKind: agent.kind,
-      maxRunSeconds: agentRunSeconds(agent.kind, agent.config),
-      reason,
-      exploration: weighed.exploration,
-      candidates: recorded,
-    };
+    let claim = await insertIfRoom(tx, input, runId, decision, weighed.maxConcurrency);
+    if (claim.held >= weighed.maxConcurrency) {
+      const closed = await knownClosedHolders(tx, agentId);
+      if (claim.held - closed >= weighed.maxConcurrency) return undefined;
+      claim = await insertIfRoom(tx, input, runId, decision, weighed.maxConcurrency + closed);
+    }
+    if (!claim.inserted) return recordedDecision(tx, input, runId);
+    if (claim.kind === null) throw new UnknownAgentError(agentId);
+    const { kind, config } = claim;
+    return { agentKind: kind, maxRunSeconds: agentRunSeconds(kind, config), ...decision };
   });
 }

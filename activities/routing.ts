@@ -13,7 +13,7 @@ import { RouteTaskInput, type RoutingDecision } from '../domain/activity-io';
 import { canHandleTaskType } from '../domain/agent';
 import { AgentsBusyError, NoCapableAgentError } from '../domain/errors';
 import { hashSeed, thompsonChoose, type ArmStats } from '../domain/bandit';
-import { activeTaskCounts, routingCandidates, type RoutingCandidate } from '../db/agents';
+import { routingCandidates, type RoutingCandidate } from '../db/routing-candidates';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { withoutClosedRuns } from './capacity';
@@ -75,19 +75,19 @@ function requireEligible(taskType: string, candidates: Candidate[]): void {
 }
 
 /**
- * Assesses every agent the tenant may use and picks one, reading without any lock: the pick is
- * only a proposal until {@link claimDecision} confirms, under the chosen agent's lock, that it still has room.
+ * Assesses `found` (every agent the tenant may use, read without any lock) and picks one: the
+ * pick is only a proposal until {@link claimDecision} confirms, under the chosen agent's lock, that it still has room.
  */
-async function weigh({ db, runIsOpen }: ActivityDeps, input: RouteTaskInput): Promise<Weighed> {
-  // Two queries at once, on two connections: the agents, and what every agent holds.
-  const [found, counted] = await Promise.all([
-    routingCandidates(db, input.tenantId, input.taskType),
-    activeTaskCounts(db),
-  ]);
+async function weigh(
+  { db, runIsOpen }: ActivityDeps,
+  input: RouteTaskInput,
+  found: RoutingCandidate[],
+): Promise<Weighed> {
   const agents = found.map((f) => f.agent);
   const arms = new Map(
     found.map(({ agent, successes, failures }) => [agent.id, { agentId: agent.id, successes, failures }]),
   );
+  const counted = new Map(found.map((f) => [f.agent.id, f.running]));
   const running = await withoutClosedRuns(db, { runIsOpen }, agents, counted);
   const now = new Date();
   const candidates = agents.map((a) => assess(a, input.taskType, running.get(a.id) ?? 0, now));
@@ -115,9 +115,15 @@ export function createRoutingActivities(deps: ActivityDeps) {
     async routeTask(raw: RouteTaskInput): Promise<RoutingDecision> {
       const input = parseActivityInput(RouteTaskInput, raw);
       const { runId } = currentRun();
-      let decision = await recordedDecision(db, input, runId);
+      // This run's decision, if a previous attempt made one, and the candidates at once, on two connections.
+      const [recorded, found] = await Promise.all([
+        recordedDecision(db, input, runId),
+        routingCandidates(db, input.tenantId, input.taskType),
+      ]);
+      let decision = recorded;
       for (let attempt = 1; !decision; attempt++) {
-        const weighed = await weigh(deps, input);
+        const candidates = attempt === 1 ? found : await routingCandidates(db, input.tenantId, input.taskType);
+        const weighed = await weigh(deps, input, candidates);
         decision = await claimDecision(db, input, runId, weighed);
         if (!decision && attempt >= CLAIM_ATTEMPTS)
           throw new AgentsBusyError(`agent '${weighed.chosen.agentId}' filled up while routing; waiting`);

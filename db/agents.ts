@@ -4,7 +4,7 @@
  */
 import { zodProblems } from '../domain/zod-issues';
 import { UnknownAgentError } from '../domain/errors';
-import { and, asc, eq, isNull, notInArray, or, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import {
   AGENT_KINDS,
   AgentRegistrationSchema,
@@ -16,10 +16,21 @@ import {
 } from '../domain/agent';
 import { TERMINAL_STATES } from '../domain/lifecycle';
 import type { Db, DbExecutor } from './client';
-import { agentStats, agents, routingDecisions, tasks } from './schema';
+import { agents, routingDecisions, tasks } from './schema';
 
-/** The end states as SQL literals, exactly as migration 0013's partial index `tasks_active_idx` names them. */
+/** The end states as SQL literals, exactly as migration 0014's partial index `tasks_active_idx` names them. */
 const ACTIVE_PREDICATE_STATES = TERMINAL_STATES.map((state) => `'${state}'`).join(', ');
+
+/**
+ * The rows `rd` of the routing decisions whose tasks still run: routed (a decision exists for the
+ * task's current run) and not yet terminal. Driven from the tasks still running (the partial index
+ * tasks_active_idx, whose predicate this literal list must match), not from every decision ever made.
+ * Follows `SELECT …`; shared by every count of what agents hold.
+ */
+export const activeHoldings = sql`
+    FROM ${tasks} t
+    JOIN ${routingDecisions} rd ON rd.tenant_id = t.tenant_id AND rd.task_id = t.id AND rd.run_id = t.run_id
+    WHERE t.state NOT IN (${sql.raw(ACTIVE_PREDICATE_STATES)})`;
 
 /** An agent as stored. */
 export interface AgentRecord {
@@ -112,47 +123,6 @@ export async function listAgents(
   return rows.map(toRecord);
 }
 
-/** An agent as routing weighs it: what decides eligibility, and the tenant's record with it for the task type. */
-export interface RoutingCandidate {
-  agent: Pick<AgentRecord, 'id' | 'kind' | 'status' | 'capabilities' | 'maxConcurrency' | 'circuitOpenUntil'>;
-  successes: number;
-  failures: number;
-}
-
-/**
- * Every agent `tenantId` may use (its own and shared ones), by id, with the tenant's statistics
- * for `taskType` (zeros without evidence): one query, only the columns routing reads.
- */
-export async function routingCandidates(
-  db: DbExecutor,
-  tenantId: string,
-  taskType: string,
-): Promise<RoutingCandidate[]> {
-  const rows = await db
-    .select({
-      id: agents.id,
-      kind: agents.kind,
-      status: agents.status,
-      capabilities: agents.capabilities,
-      maxConcurrency: agents.maxConcurrency,
-      circuitOpenUntil: agents.circuitOpenUntil,
-      successes: agentStats.successes,
-      failures: agentStats.failures,
-    })
-    .from(agents)
-    .leftJoin(
-      agentStats,
-      and(eq(agentStats.tenantId, tenantId), eq(agentStats.agentId, agents.id), eq(agentStats.taskType, taskType)),
-    )
-    .where(or(isNull(agents.tenantId), eq(agents.tenantId, tenantId)))
-    .orderBy(asc(agents.id));
-  return rows.map(({ successes, failures, capabilities, ...agent }) => ({
-    agent: { ...agent, capabilities: CapabilitiesSchema.parse(capabilities ?? {}) },
-    successes: successes ?? 0,
-    failures: failures ?? 0,
-  }));
-}
-
 /** One agent or {@link UnknownAgentError}. */
 export async function getAgent(db: DbExecutor, id: string): Promise<AgentRecord> {
   const [row] = await db.select().from(agents).where(eq(agents.id, id));
@@ -179,32 +149,22 @@ const routedRun = and(
 );
 
 /**
- * Tasks currently held by each agent (of `agentIds`, or every agent holding any): routed (a
- * decision exists) and not yet terminal. Counted from routing decisions, which are written in
- * the same transaction as a new decision, so tasks routed at the same moment see each other.
+ * Tasks currently held by each agent (of `agentIds`, or every agent holding any). Counted from
+ * routing decisions, which are written in the same transaction as a new decision, so tasks
+ * routed at the same moment see each other.
  */
 export async function activeTaskCounts(db: DbExecutor, agentIds?: string[]): Promise<Map<string, number>> {
   if (agentIds?.length === 0) return new Map();
-  // Driven from the tasks still running (the partial index tasks_active_idx, whose predicate
-  // this literal list must match), not from every routing decision ever made or a list of ids.
-  const rows = await db.execute<{ agent_id: string; n: number }>(sql`
-    SELECT rd.agent_id, count(*)::int AS n
-    FROM ${tasks} t
-    JOIN ${routingDecisions} rd ON rd.tenant_id = t.tenant_id AND rd.task_id = t.id AND rd.run_id = t.run_id
-    WHERE t.state NOT IN (${sql.raw(ACTIVE_PREDICATE_STATES)})
-    GROUP BY rd.agent_id`);
+  const rows = await db.execute<{ agent_id: string; n: number }>(
+    sql`SELECT rd.agent_id, count(*)::int AS n ${activeHoldings} GROUP BY rd.agent_id`,
+  );
   const wanted = agentIds && new Set(agentIds);
   return new Map(rows.rows.filter((r) => !wanted || wanted.has(r.agent_id)).map((r) => [r.agent_id, r.n]));
 }
 
-/** {@link activeTaskCounts} for one agent: what routing rereads under that agent's lock. */
-export async function activeTaskCount(db: DbExecutor, agentId: string): Promise<number> {
-  const rows = await db.execute<{ n: number }>(sql`
-    SELECT count(*)::int AS n
-    FROM ${tasks} t
-    JOIN ${routingDecisions} rd ON rd.tenant_id = t.tenant_id AND rd.task_id = t.id AND rd.run_id = t.run_id
-    WHERE t.state NOT IN (${sql.raw(ACTIVE_PREDICATE_STATES)}) AND rd.agent_id = ${agentId}`);
-  return rows.rows[0]?.n ?? 0;
+/** The count of {@link activeTaskCounts} for `agentId`, as SQL: what routing rereads under that agent's lock. */
+export function activeTaskCountOf(agentId: string): SQL {
+  return sql`SELECT count(*)::int AS n ${activeHoldings} AND rd.agent_id = ${agentId}`;
 }
 
 /** A run that holds a unit of an agent's capacity, as {@link activeTaskCounts} counts it. */

@@ -4,9 +4,9 @@
  * at a place `verifyProvenance` names.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, desc, eq, gte, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, sql } from 'drizzle-orm';
 import { canonicalJson } from '../domain/canonical';
-import type { Db } from './client';
+import type { Db, DbExecutor } from './client';
 import { provenanceEvents } from './schema';
 
 /** The hash the first row of every tenant's chain follows. */
@@ -72,22 +72,30 @@ export function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: s
   return `sha256:${createHash('sha256').update(content).digest('hex')}`;
 }
 
+/** Which of `events` the chain already has, and its last row: one round trip, read under the tenant's lock. */
+async function chainHead(
+  tx: DbExecutor,
+  tenantId: string,
+  events: ProvenanceEvent[],
+): Promise<{ seen: Set<string>; last?: { seq: number; hash: string } }> {
+  const keys = events.map((e) => e.eventKey);
+  const { rows } = await tx.execute<{ seen: string[] | null; seq: number | null; hash: string | null }>(sql`
+    SELECT
+      (SELECT array_agg(event_key) FROM ${provenanceEvents} WHERE tenant_id = ${tenantId} AND event_key = ANY(${sql.param(keys)}::text[])) AS seen,
+      last.seq, last.hash
+    FROM (SELECT 1) one
+    LEFT JOIN LATERAL (
+      SELECT seq, hash FROM ${provenanceEvents} WHERE tenant_id = ${tenantId} ORDER BY seq DESC LIMIT 1
+    ) last ON true`);
+  const [{ seen, seq, hash }] = rows;
+  return { seen: new Set(seen ?? []), last: seq === null || hash === null ? undefined : { seq, hash } };
+}
+
 /** Appends `events` (in order) at the end of their tenant's chain, in one transaction under the tenant's lock. */
 async function appendBatch(db: Db, tenantId: string, events: ProvenanceEvent[]): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`provenance/${tenantId}`}))`);
-    const keys = events.map((e) => e.eventKey);
-    const existing = await tx
-      .select({ eventKey: provenanceEvents.eventKey })
-      .from(provenanceEvents)
-      .where(and(eq(provenanceEvents.tenantId, tenantId), inArray(provenanceEvents.eventKey, keys)));
-    const seen = new Set(existing.map((r) => r.eventKey));
-    const [last] = await tx
-      .select()
-      .from(provenanceEvents)
-      .where(eq(provenanceEvents.tenantId, tenantId))
-      .orderBy(desc(provenanceEvents.seq))
-      .limit(1);
+    const { seen, last } = await chainHead(tx, tenantId, events);
     let seq = last ? last.seq + 1 : 0;
     let prevHash = last ? last.hash : GENESIS_HASH;
     const rows = [];

@@ -1,0 +1,85 @@
+/**
+ * What routing reads on every decision: every agent a tenant may use, with what decides its
+ * eligibility, the tenant's statistics for the task type and the tasks it holds, in one query.
+ * With 1,000 agents this is most of a decision's work, so it reads only those columns and
+ * parses each distinct capabilities value once.
+ */
+import { sql } from 'drizzle-orm';
+import { CapabilitiesSchema, type AgentStatus, type Capabilities } from '../domain/agent';
+import { activeHoldings, type AgentRecord } from './agents';
+import type { DbExecutor } from './client';
+import { agentStats, agents } from './schema';
+
+/** An agent as routing weighs it: what decides eligibility, the tenant's record for the task type, and its load. */
+export interface RoutingCandidate {
+  agent: Pick<AgentRecord, 'id' | 'status' | 'capabilities' | 'maxConcurrency' | 'circuitOpenUntil'>;
+  successes: number;
+  failures: number;
+  /** Tasks the agent holds now, as `activeTaskCounts` (db/agents.ts) counts them. */
+  running: number;
+}
+
+/** Parsed capabilities by their stored text: agents mostly share a few, and routing reads them all on every decision. */
+const parsedCapabilities = new Map<string, Capabilities>();
+const MAX_PARSED_CAPABILITIES = 10_000;
+
+/** `text` (a stored `capabilities` value) parsed, once per distinct value; frozen, as every agent with that value shares it. */
+function capabilitiesOf(text: string | null): Capabilities {
+  const key = text ?? '{}';
+  const known = parsedCapabilities.get(key);
+  if (known) return known;
+  if (parsedCapabilities.size >= MAX_PARSED_CAPABILITIES) parsedCapabilities.clear();
+  const { taskTypes, languages, tags } = CapabilitiesSchema.parse(JSON.parse(key));
+  const parsed = Object.freeze({
+    taskTypes: Object.freeze(taskTypes),
+    languages: Object.freeze(languages),
+    tags: Object.freeze(tags),
+  }) as Capabilities;
+  parsedCapabilities.set(key, parsed);
+  return parsed;
+}
+
+type CandidateRow = {
+  id: string;
+  status: AgentStatus;
+  capabilities: string | null;
+  max_concurrency: number;
+  /** As the driver gives it under drizzle: text, as `timestamptz` prints. */
+  circuit_open_until: string | null;
+  successes: number | null;
+  failures: number | null;
+  running: number;
+};
+
+/**
+ * Every agent `tenantId` may use (its own and shared ones), by id, with the tenant's statistics
+ * for `taskType` (zeros without evidence) and the tasks it holds: one round trip, only the columns
+ * routing reads, capabilities as text so equal ones are parsed once.
+ */
+export async function routingCandidates(
+  db: DbExecutor,
+  tenantId: string,
+  taskType: string,
+): Promise<RoutingCandidate[]> {
+  const { rows } = await db.execute<CandidateRow>(sql`
+    SELECT a.id, a.status, a.capabilities::text AS capabilities, a.max_concurrency, a.circuit_open_until,
+      s.successes, s.failures, coalesce(held.n, 0) AS running
+    FROM ${agents} a
+    LEFT JOIN ${agentStats} s ON s.tenant_id = ${tenantId} AND s.agent_id = a.id AND s.task_type = ${taskType}
+    LEFT JOIN (SELECT rd.agent_id, count(*)::int AS n ${activeHoldings} GROUP BY rd.agent_id) held
+      ON held.agent_id = a.id
+    WHERE a.tenant_id IS NULL OR a.tenant_id = ${tenantId}
+    ORDER BY a.id`);
+  return rows.map((r) => ({
+    agent: {
+      id: r.id,
+      status: r.status,
+      capabilities: capabilitiesOf(r.capabilities),
+      maxConcurrency: r.max_concurrency,
+      circuitOpenUntil: r.circuit_open_until === null ? null : new Date(r.circuit_open_until),
+    },
+    successes: r.successes ?? 0,
+    failures: r.failures ?? 0,
+    running: r.running,
+  }));
+}
