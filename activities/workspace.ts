@@ -30,9 +30,9 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
       // The task's own uid, held while its workspace exists (the same one again on a retry); released by removing it.
       const user = await leaseSandboxUser(home, ws.root, sandbox.uids);
       await emptyWorkspaceRoot(ws.root);
-      // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir.
+      // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir; it stays
+      // bare, so git finds a work tree only where a call names one (`--work-tree`).
       await git(ws.root, ['clone', '--quiet', '--bare', '--no-hardlinks', input.repoPath, ws.gitDir]);
-      await git(ws.gitDir, ['config', 'core.bare', 'false']);
       await resetWorkspace(ws, baseCommit, user).catch(async (err: unknown) => {
         if (!(err instanceof GitCommandError)) throw err;
         // A base no branch reaches is not in the clone: fetched by its id, then checked out again.

@@ -12,7 +12,7 @@ import { normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
 import { DELIVERY_BRANCH_PREFIX } from '../temporal-config';
 import { sha256 } from './digest';
 import { batchObjects, git, gitBytes, GitCommandError, resolveCommit } from './git';
-import { assertGitRepo } from './workspace';
+import { assertExists } from './workspace';
 
 /** Where a repository keeps its CAWS policy, in order of preference. */
 const POLICY_FILES = ['.caws/policy.yaml', '.caws/policy.yml', '.caws/tier-policy.json'];
@@ -33,19 +33,44 @@ interface TrustedTip {
   commit: string | undefined;
 }
 
+/** What HEAD names in a git directory: its commit and full ref name (`HEAD` when detached); neither when unborn. */
+interface Head {
+  common: string;
+  commit?: string;
+  ref?: string;
+}
+
+const HEAD_ARGS = ['HEAD^{commit}', '--symbolic-full-name', 'HEAD', '--'];
+
 /**
- * The branch the repository's own HEAD names, with its commit — the main repository's HEAD,
- * never a linked worktree's, whose HEAD anyone with that worktree checked out could point anywhere.
+ * The main repository's HEAD — never a linked worktree's, whose HEAD anyone with that worktree
+ * checked out could point anywhere. One call answers when `repoPath`'s git directory is the main
+ * one (the usual repository); otherwise the main git directory is asked.
  */
-async function mainBranch(repoPath: string): Promise<TrustedTip> {
-  const common = path.resolve(repoPath, (await git(repoPath, ['rev-parse', '--git-common-dir'])).trim());
-  const inCommon = (args: string[]) => git(common, [`--git-dir=${common}`, ...args]).catch(() => '');
-  const [commit, ref] = (await inCommon(['rev-parse', 'HEAD^{commit}', '--symbolic-full-name', 'HEAD', '--'])).split(
-    '\n',
+async function mainHead(repoPath: string): Promise<Head> {
+  const here = await git(repoPath, ['rev-parse', '--git-dir', '--git-common-dir', ...HEAD_ARGS]).catch(() => '');
+  const [gitDir, common, commit, ref] = here.split('\n');
+  if (ref && path.resolve(repoPath, gitDir) === path.resolve(repoPath, common))
+    return { common: path.resolve(repoPath, common), commit, ref };
+  const main = await git(repoPath, ['rev-parse', '--git-common-dir']).then(
+    (out) => path.resolve(repoPath, out.trim()),
+    () => {
+      throw new TargetRepoError(`'${repoPath}' is not a git repository`);
+    },
   );
-  if (ref && ref !== 'HEAD') return { ref, commit };
-  // No answer: an unborn branch (named, with no commit) or a detached HEAD (named by the fallback as nothing).
-  const unborn = ref ? '' : (await inCommon(['symbolic-ref', '--quiet', 'HEAD'])).trim();
+  const [mainCommit, mainRef] = (
+    await git(main, [`--git-dir=${main}`, 'rev-parse', ...HEAD_ARGS]).catch(() => '')
+  ).split('\n');
+  return { common: main, commit: mainCommit || undefined, ref: mainRef || undefined };
+}
+
+/** The branch the main HEAD names, with its commit (none while the branch is unborn); a detached HEAD names none. */
+async function mainBranch(repoPath: string): Promise<TrustedTip> {
+  const head = await mainHead(repoPath);
+  if (head.ref && head.ref !== 'HEAD') return { ref: head.ref, commit: head.commit };
+  const unborn = head.ref
+    ? ''
+    : (await git(head.common, [`--git-dir=${head.common}`, 'symbolic-ref', '--quiet', 'HEAD']).catch(() => '')).trim();
   if (!unborn)
     throw new TargetRepoError(
       `the HEAD of ${repoPath} is detached, so it names no policy branch: set arbiter.policyRef (git -C ${repoPath} config arbiter.policyRef refs/heads/main)`,
@@ -53,7 +78,11 @@ async function mainBranch(repoPath: string): Promise<TrustedTip> {
   return { ref: unborn, commit: undefined };
 }
 
-/** The ref whose policy governs `repoPath` — `arbiter.policyRef` from its config, else the branch its HEAD names — and its commit now. */
+/**
+ * The ref whose policy governs `repoPath` — `arbiter.policyRef` from its config, else the branch
+ * its HEAD names — and its commit now. Outside a repository no config names a ref (the global and
+ * system ones are never read), so a path that is no repository is refused by the HEAD read.
+ */
 async function trustedTip(repoPath: string): Promise<TrustedTip> {
   const configured = await configuredRef(repoPath);
   const tip = configured
@@ -91,7 +120,7 @@ function parsePolicy(file: string, text: string): RepoPolicy {
 
 /** The policy at the repository's trusted ref, with where it came from and the digest of its bytes. */
 export async function loadTrustedPolicy(repoPath: string): Promise<TrustedPolicy> {
-  await assertGitRepo(repoPath);
+  assertExists(repoPath);
   const { ref, commit } = await trustedTip(repoPath);
   if (!commit) throw new TargetRepoError(`the policy ref '${ref}' of ${repoPath} does not name a commit`);
   const found = await readPolicyFile(repoPath, commit);

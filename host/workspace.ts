@@ -10,6 +10,11 @@ import { git, GitCommandError, workspaceDirs, workspaceGit, type WorkspaceDirs }
 import { runningAsRoot, type SandboxConfig } from './sandbox/config';
 import { heldSandboxUser, LEASE_FILE, type SandboxUser, type SandboxUserOf } from './sandbox/uid-leases';
 
+/** Refuses a target path that does not exist, before git is asked anything about it. */
+export function assertExists(repoPath: string): void {
+  if (!existsSync(repoPath)) throw new TargetRepoError(`target repository '${repoPath}' does not exist`);
+}
+
 /** Refuses a path that is not an existing git repository. */
 export async function assertGitRepo(repoPath: string): Promise<void> {
   await repoCommit(repoPath, 'HEAD');
@@ -20,7 +25,7 @@ export async function assertGitRepo(repoPath: string): Promise<void> {
  * not an existing git repository — one git call for both.
  */
 export async function repoCommit(repoPath: string, ref: string): Promise<string | undefined> {
-  if (!existsSync(repoPath)) throw new TargetRepoError(`target repository '${repoPath}' does not exist`);
+  assertExists(repoPath);
   try {
     const out = await git(repoPath, ['rev-parse', '--git-dir', '--verify', '--quiet', `${ref}^{commit}`]);
     return out.trim().split('\n')[1];
