@@ -143,7 +143,7 @@ async function changedPaths(gitDir: string, baseCommit: string, treeId: string):
   }));
 }
 
-/** Added and deleted lines and added bytes of each file section of a `-a -U0` patch, in order. */
+/** Added and deleted lines and added bytes of each file section of a patch (any context width), in order. */
 function countPatch(patch: Buffer): Array<{ added: number; deleted: number; bytesAdded: number }> {
   const sections: Array<{ added: number; deleted: number; bytesAdded: number }> = [];
   let inHunks = false;
@@ -226,7 +226,10 @@ export async function differingPaths(gitDir: string, from: string, to: string): 
 
 const listed = new ObjectCache<TreeEntry[]>(1024);
 
-/** Every entry of `treeId`, recursively, with names decoded exactly or flagged (remembered per tree: gates and checkouts list the same one). */
+/**
+ * Every entry of `treeId`, recursively, with names decoded exactly or flagged; remembered per
+ * tree, since the tree gate and each gate's checkout list the same one.
+ */
 export function treeEntries(gitDir: string, treeId: string): Promise<TreeEntry[]> {
   return listed.get([gitDir, treeId], async () => {
     const out = await objectGitBytes(gitDir, ['ls-tree', '-r', '-z', '--full-tree', treeId]);

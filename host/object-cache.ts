@@ -5,7 +5,13 @@
  * its reading to the next (gating it, checking it out) without either trusting the other's input.
  */
 
-/** A bounded map from object ids to what was read from them; the oldest entry goes first. */
+/** Freezes a value and, for an array, its items: a remembered reading is shared by every caller, so none may change it. */
+function frozen<T>(value: T): T {
+  if (Array.isArray(value)) for (const item of value) Object.freeze(item);
+  return Object.freeze(value);
+}
+
+/** A bounded map from object ids to what was read from them (frozen); the oldest entry goes first. */
 export class ObjectCache<T> {
   private readonly entries = new Map<string, T>();
 
@@ -25,7 +31,7 @@ export class ObjectCache<T> {
   set(key: readonly string[], value: T): void {
     const id = key.join('\0');
     this.entries.delete(id);
-    this.entries.set(id, value);
+    this.entries.set(id, frozen(value));
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
   }
 }
