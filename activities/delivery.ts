@@ -70,6 +70,22 @@ async function buildCommit(input: Input, patch: Buffer): Promise<string> {
   }
 }
 
+/**
+ * Creates `branch` at `commit`. The empty old value makes the update create-only: a branch that
+ * exists is never overwritten — one already at `commit` is this delivery done before (a retry),
+ * any other a conflict.
+ */
+async function createBranch(input: Input, branch: string, commit: string): Promise<void> {
+  const ref = `refs/heads/${branch}`;
+  try {
+    await git(input.repoPath, ['update-ref', '-m', `arbiter: deliver ${input.taskId}`, ref, commit, '']);
+  } catch (err) {
+    const existing = await resolveCommit(input.repoPath, ref);
+    if (!existing) throw err;
+    if (existing !== commit) throw new DeliveryConflictError(branch, existing, commit);
+  }
+}
+
 /** Each way `actual` differs from `expected`, named. */
 function mismatches(what: string, pairs: Array<[string, unknown, unknown]>): string[] {
   return pairs
@@ -135,18 +151,7 @@ export function createDeliveryActivities({ db, signer }: ActivityDeps) {
       const branch = deliveryBranch(input.taskId);
       const patch = await loadArtifact(db, input.artifactId, input.patchDigest);
       const commit = await buildCommit(input, patch);
-      const existing = await resolveCommit(input.repoPath, `refs/heads/${branch}`);
-      if (existing && existing !== commit) throw new DeliveryConflictError(branch, existing, commit);
-      // The empty old value makes the update create-only: a branch that appeared meanwhile is not overwritten.
-      if (!existing)
-        await git(input.repoPath, [
-          'update-ref',
-          '-m',
-          `arbiter: deliver ${input.taskId}`,
-          `refs/heads/${branch}`,
-          commit,
-          '',
-        ]);
+      await createBranch(input, branch, commit);
       await recordRunEvent(db, { ...input, runId: run.runId }, 'delivered', 'change.delivered', {
         branch,
         commit,

@@ -27,8 +27,8 @@ import {
   differingPaths,
   ignoredAmong,
   ignoredPaths,
+  measureChange,
   nestedRepositories,
-  patchBytes,
   snapshotTree,
   treeEntries,
 } from '../host/diff';
@@ -93,12 +93,13 @@ async function treeItems(gitDir: string, treeId: string) {
   });
 }
 
-/** Paths the base changed since it left the trusted ref's commit (none when it is on that ref). */
+/** Paths the base changed since it left the trusted ref's commit (none when it is that commit). */
 async function baseDrift(
   gitDir: string,
   baseCommit: string,
   trustedCommit: string,
 ): Promise<string[] | { unknown: string }> {
+  if (baseCommit === trustedCommit) return [];
   try {
     const forkPoint = (await objectGit(gitDir, ['merge-base', baseCommit, trustedCommit])).trim();
     return await differingPaths(gitDir, forkPoint, baseCommit);
@@ -143,12 +144,11 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
       const nested = await nestedRepositories(ws.tree);
       const treeId = await snapshotTree(ws, nested);
-      const files = await changedFiles(ws.gitDir, input.baseCommit, treeId);
+      const { files, patch: bytes } = await measureChange(ws.gitDir, input.baseCommit, treeId);
       const ignoredNested = await ignoredAmong(ws, nested);
       const ignored = [...(await ignoredPaths(ws, nested)), ...[...ignoredNested].map((d) => `${d}/`)];
       const { runId } = currentRun();
       const artifactId = `${input.tenantId}/${input.taskId}/${runId}/patch`;
-      const bytes = await patchBytes(ws.gitDir, input.baseCommit, treeId);
       const digest = await storeArtifact(db, {
         id: artifactId,
         tenantId: input.tenantId,

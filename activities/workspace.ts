@@ -10,9 +10,9 @@ import { log } from '@temporalio/activity';
 import { PrepareWorkspaceInput, ReleaseWorkspaceInput, type PreparedWorkspace } from '../domain/activity-io';
 import { TargetRepoError } from '../domain/errors';
 import type { ActivityDeps } from './deps';
-import { git, resolveCommit, workspaceDirs } from '../host/git';
+import { git, GitCommandError, workspaceDirs } from '../host/git';
 import { leaseSandboxUser } from '../host/sandbox/uid-leases';
-import { assertGitRepo, emptyWorkspaceRoot, makeTraversable, resetWorkspace } from '../host/workspace';
+import { emptyWorkspaceRoot, makeTraversable, repoCommit, resetWorkspace } from '../host/workspace';
 import { retainWorkspace } from '../host/workspace-retention';
 import { parseActivityInput } from './input';
 
@@ -21,9 +21,8 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
   return {
     async prepareWorkspace(raw: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
       const input = parseActivityInput(PrepareWorkspaceInput, raw);
-      await assertGitRepo(input.repoPath);
       const ref = input.baseRef ?? 'HEAD';
-      const baseCommit = await resolveCommit(input.repoPath, ref);
+      const baseCommit = await repoCommit(input.repoPath, ref);
       if (!baseCommit) throw new TargetRepoError(`'${ref}' does not name a commit in ${input.repoPath}`);
       const ws = workspaceDirs(home, input.tenantId, input.taskId);
       await fs.mkdir(ws.root, { recursive: true });
@@ -31,12 +30,15 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
       // The task's own uid, held while its workspace exists (the same one again on a retry); released by removing it.
       const user = await leaseSandboxUser(home, ws.root, sandbox.uids);
       await emptyWorkspaceRoot(ws.root);
-      // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir.
+      // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir; it stays
+      // bare, so git finds a work tree only where a call names one (`--work-tree`).
       await git(ws.root, ['clone', '--quiet', '--bare', '--no-hardlinks', input.repoPath, ws.gitDir]);
-      if (!(await resolveCommit(ws.gitDir, baseCommit)))
+      await resetWorkspace(ws, baseCommit, user).catch(async (err: unknown) => {
+        if (!(err instanceof GitCommandError)) throw err;
+        // A base no branch reaches is not in the clone: fetched by its id, then checked out again.
         await git(ws.gitDir, ['fetch', '--quiet', input.repoPath, baseCommit]);
-      await git(ws.gitDir, ['config', 'core.bare', 'false']);
-      await resetWorkspace(ws, baseCommit, user);
+        await resetWorkspace(ws, baseCommit, user);
+      });
       log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue, sandboxUid: user.uid });
       return { workspacePath: ws.tree, baseCommit, hostQueue };
     },

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { objectGitBytes, workspaceGit, workspaceGitInput, type WorkspaceDirs } from './git';
+import { ObjectCache } from './object-cache';
 
 /** One changed path, every file counted as text, with whether git's content check calls it binary. */
 export interface FileChange {
@@ -107,32 +108,42 @@ export async function ignoredAmong(ws: WorkspaceDirs, paths: readonly string[]):
   return new Set(out.split('\0').filter(Boolean));
 }
 
-/**
- * Changed paths in diff order, with git's binary verdict (no attributes: only content makes a
- * file binary) and whether the change is a type change, which a patch shows as two sections.
- */
-async function changedPaths(
-  gitDir: string,
-  baseCommit: string,
-  treeId: string,
-): Promise<Array<{ path: string; binary: boolean; sections: number }>> {
-  const raw = records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--raw', '-z', baseCommit, treeId]));
-  const numstat = records(
-    await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--numstat', '-z', baseCommit, treeId]),
-  ).filter((r) => r.length > 0);
-  const changes: Array<{ path: string; binary: boolean; sections: number }> = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const status = raw[i].toString('latin1').split(' ').pop();
-    changes.push({
-      path: decodePath(raw[i + 1]).path,
-      binary: numstat[changes.length]?.subarray(0, 1).toString('latin1') === '-',
-      sections: status === 'T' ? 2 : 1,
-    });
-  }
-  return changes;
+/** One changed path of a `--raw --numstat` listing, with how many patch sections it makes (two for a type change). */
+interface ChangedPath {
+  path: string;
+  binary: boolean;
+  sections: number;
 }
 
-/** Added and deleted lines and added bytes of each file section of a `-a -U0` patch, in order. */
+/** The path of a `-z` numstat record (`added<TAB>deleted<TAB>path`), as bytes. */
+function numstatName(record: Buffer): Buffer {
+  return record.subarray(record.indexOf(0x09, record.indexOf(0x09) + 1) + 1);
+}
+
+/**
+ * Changed paths in diff order from one `--raw --numstat -z` listing (raw records first, each a
+ * `:`-status and a path, then one numstat record per path), with git's binary verdict (no
+ * attributes: only content makes a file binary) and whether the change is a type change.
+ */
+async function changedPaths(gitDir: string, baseCommit: string, treeId: string): Promise<ChangedPath[]> {
+  const out = records(
+    await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--raw', '--numstat', '-z', baseCommit, treeId]),
+  ).filter((r) => r.length > 0);
+  const raw: Array<{ status: string; name: Buffer }> = [];
+  let at = 0;
+  for (; at + 1 < out.length && out[at][0] === 0x3a; at += 2)
+    raw.push({ status: out[at].toString('latin1').split(' ').pop() as string, name: out[at + 1] });
+  const numstat = out.slice(at);
+  if (numstat.length !== raw.length || raw.some((r, i) => !numstatName(numstat[i]).equals(r.name)))
+    throw new Error(`diff of ${treeId} lists its paths differently in --raw and --numstat`);
+  return raw.map((r, i) => ({
+    path: decodePath(r.name).path,
+    binary: numstat[i][0] === 0x2d,
+    sections: r.status === 'T' ? 2 : 1,
+  }));
+}
+
+/** Added and deleted lines and added bytes of each file section of a patch (any context width), in order. */
 function countPatch(patch: Buffer): Array<{ added: number; deleted: number; bytesAdded: number }> {
   const sections: Array<{ added: number; deleted: number; bytesAdded: number }> = [];
   let inHunks = false;
@@ -151,15 +162,15 @@ function countPatch(patch: Buffer): Array<{ added: number; deleted: number; byte
   return sections;
 }
 
-/**
- * Every changed file between `baseCommit` and `treeId`, read from objects alone. Lines come from
- * a patch that treats every file as text, so neither an attribute nor a NUL byte hides them.
- */
-export async function changedFiles(gitDir: string, baseCommit: string, treeId: string): Promise<FileChange[]> {
-  const paths = await changedPaths(gitDir, baseCommit, treeId);
-  const counts = countPatch(
-    await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '-p', '-a', '-U0', '--full-index', baseCommit, treeId]),
-  );
+/** A change read from objects: every changed file, and the binary-safe patch that delivers it. */
+export interface MeasuredChange {
+  files: FileChange[];
+  /** The full patch from the base commit to the tree, as bytes, applicable with `git apply`. */
+  patch: Buffer;
+}
+
+/** Per file, the sections of `counts` that belong to it (in diff order) summed. */
+function perFile(treeId: string, paths: ChangedPath[], counts: ReturnType<typeof countPatch>): FileChange[] {
   const expected = paths.reduce((n, p) => n + p.sections, 0);
   if (counts.length !== expected)
     throw new Error(`diff of ${treeId} lists ${expected} patch sections but its patch has ${counts.length}`);
@@ -171,6 +182,41 @@ export async function changedFiles(gitDir: string, baseCommit: string, treeId: s
   });
 }
 
+const measured = new ObjectCache<FileChange[]>(1024);
+
+/**
+ * Every changed file between `baseCommit` and `treeId`, and the patch, read from objects alone.
+ * Lines are counted as if every file were text, so neither an attribute nor a NUL byte hides
+ * them: from the patch itself while git calls no file binary (the two then agree line for line),
+ * else from a second patch that forces text.
+ */
+export async function measureChange(gitDir: string, baseCommit: string, treeId: string): Promise<MeasuredChange> {
+  const paths = await changedPaths(gitDir, baseCommit, treeId);
+  const patch = await objectGitBytes(gitDir, [
+    'diff-tree',
+    ...DIFF_FLAGS,
+    '-p',
+    '--binary',
+    '--full-index',
+    baseCommit,
+    treeId,
+  ]);
+  const asText = paths.some((p) => p.binary)
+    ? await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '-p', '-a', '-U0', '--full-index', baseCommit, treeId])
+    : patch;
+  const files = perFile(treeId, paths, countPatch(asText));
+  measured.set([gitDir, baseCommit, treeId], files);
+  return { files, patch };
+}
+
+/** The changed files of {@link measureChange}, remembered from measuring the same objects when this process did. */
+export async function changedFiles(gitDir: string, baseCommit: string, treeId: string): Promise<FileChange[]> {
+  return measured.get(
+    [gitDir, baseCommit, treeId],
+    async () => (await measureChange(gitDir, baseCommit, treeId)).files,
+  );
+}
+
 /** Just the names of the paths that differ between two commits or trees. */
 export async function differingPaths(gitDir: string, from: string, to: string): Promise<string[]> {
   return records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--name-only', '-z', from, to]))
@@ -178,20 +224,22 @@ export async function differingPaths(gitDir: string, from: string, to: string): 
     .map((r) => decodePath(r).path);
 }
 
-/** The full binary-safe patch from `baseCommit` to `treeId`, as bytes, applicable with `git apply`. */
-export function patchBytes(gitDir: string, baseCommit: string, treeId: string): Promise<Buffer> {
-  return objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '-p', '--binary', '--full-index', baseCommit, treeId]);
-}
+const listed = new ObjectCache<TreeEntry[]>(1024);
 
-/** Every entry of `treeId`, recursively, with names decoded exactly or flagged. */
-export async function treeEntries(gitDir: string, treeId: string): Promise<TreeEntry[]> {
-  const out = await objectGitBytes(gitDir, ['ls-tree', '-r', '-z', '--full-tree', treeId]);
-  return records(out)
-    .filter((r) => r.length > 0)
-    .map((record) => {
-      const tab = record.indexOf(0x09);
-      const [mode, type, oid] = record.subarray(0, tab).toString('latin1').split(' ');
-      const name = decodePath(record.subarray(tab + 1));
-      return { mode, type: type as TreeEntry['type'], oid, path: name.path, validName: name.valid };
-    });
+/**
+ * Every entry of `treeId`, recursively, with names decoded exactly or flagged; remembered per
+ * tree, since the tree gate and each gate's checkout list the same one.
+ */
+export function treeEntries(gitDir: string, treeId: string): Promise<TreeEntry[]> {
+  return listed.get([gitDir, treeId], async () => {
+    const out = await objectGitBytes(gitDir, ['ls-tree', '-r', '-z', '--full-tree', treeId]);
+    return records(out)
+      .filter((r) => r.length > 0)
+      .map((record) => {
+        const tab = record.indexOf(0x09);
+        const [mode, type, oid] = record.subarray(0, tab).toString('latin1').split(' ');
+        const name = decodePath(record.subarray(tab + 1));
+        return { mode, type: type as TreeEntry['type'], oid, path: name.path, validName: name.valid };
+      });
+  });
 }

@@ -131,3 +131,28 @@ export async function resolveCommit(dir: string, ref: string): Promise<string | 
     return undefined;
   }
 }
+
+/** One object of a `cat-file --batch` answer: its id, type and content; undefined for a name that named none. */
+export type BatchObject = { oid: string; type: string; content: Buffer } | undefined;
+
+/**
+ * Splits a `git cat-file --batch` answer to `count` names into their objects, in order: one git
+ * call reads many objects.
+ */
+export function batchObjects(out: Buffer, count: number): BatchObject[] {
+  const objects: BatchObject[] = [];
+  for (let at = 0; objects.length < count;) {
+    const eol = out.indexOf(0x0a, at);
+    if (eol === -1) throw new Error(`cat-file --batch answered ${objects.length} of ${count} names`);
+    const header = out.subarray(at, eol).toString('utf8');
+    if (/ (missing|ambiguous)$/.test(header)) {
+      objects.push(undefined);
+      at = eol + 1;
+      continue;
+    }
+    const [oid, type, size] = header.split(' ');
+    objects.push({ oid, type, content: out.subarray(eol + 1, eol + 1 + Number(size)) });
+    at = eol + 1 + Number(size) + 1;
+  }
+  return objects;
+}

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { objectGitBytes } from './git';
+import { batchObjects, objectGitBytes } from './git';
 import type { TreeEntry } from './diff';
 
 /** Reads blobs in one `git cat-file --batch` call; returns their contents by object id. */
@@ -15,14 +15,12 @@ export async function readBlobs(gitDir: string, oids: string[]): Promise<Map<str
   const blobs = new Map<string, Buffer>();
   if (unique.length === 0) return blobs;
   const out = await objectGitBytes(gitDir, ['cat-file', '--batch'], `${unique.join('\n')}\n`);
-  let at = 0;
-  for (const oid of unique) {
-    const eol = out.indexOf(0x0a, at);
-    const [gotOid, type, size] = out.subarray(at, eol).toString('utf8').split(' ');
-    if (gotOid !== oid || type !== 'blob') throw new Error(`cat-file returned '${gotOid} ${type}' for blob ${oid}`);
-    blobs.set(oid, out.subarray(eol + 1, eol + 1 + Number(size)));
-    at = eol + 1 + Number(size) + 1;
-  }
+  batchObjects(out, unique.length).forEach((object, i) => {
+    const oid = unique[i];
+    if (object?.oid !== oid || object.type !== 'blob')
+      throw new Error(`cat-file returned '${object ? `${object.oid} ${object.type}` : 'missing'}' for blob ${oid}`);
+    blobs.set(oid, object.content);
+  });
   return blobs;
 }
 

@@ -11,8 +11,8 @@ import { PolicyInvalidError, TargetRepoError } from '../domain/errors';
 import { normaliseRepoPolicy, type RepoPolicy } from '../domain/repo-policy';
 import { DELIVERY_BRANCH_PREFIX } from '../temporal-config';
 import { sha256 } from './digest';
-import { git, gitBytes, GitCommandError, resolveCommit } from './git';
-import { assertGitRepo } from './workspace';
+import { batchObjects, git, gitBytes, GitCommandError, resolveCommit } from './git';
+import { assertExists } from './workspace';
 
 /** Where a repository keeps its CAWS policy, in order of preference. */
 const POLICY_FILES = ['.caws/policy.yaml', '.caws/policy.yml', '.caws/tier-policy.json'];
@@ -27,37 +27,84 @@ async function configuredRef(repoPath: string): Promise<string | undefined> {
   }
 }
 
+/** The trusted ref and the commit it names now (undefined when it names none). */
+interface TrustedTip {
+  ref: string;
+  commit: string | undefined;
+}
+
+/** What HEAD names in a git directory: its commit and full ref name (`HEAD` when detached); neither when unborn. */
+interface Head {
+  common: string;
+  commit?: string;
+  ref?: string;
+}
+
+const HEAD_ARGS = ['HEAD^{commit}', '--symbolic-full-name', 'HEAD', '--'];
+
 /**
- * The branch the repository's own HEAD names — the main repository's, never a linked
- * worktree's, whose HEAD anyone with that worktree checked out could point anywhere.
+ * The main repository's HEAD — never a linked worktree's, whose HEAD anyone with that worktree
+ * checked out could point anywhere. One call answers when `repoPath`'s git directory is the main
+ * one (the usual repository); otherwise the main git directory is asked.
  */
-async function mainBranch(repoPath: string): Promise<string> {
-  const common = path.resolve(repoPath, (await git(repoPath, ['rev-parse', '--git-common-dir'])).trim());
-  const head = await git(common, [`--git-dir=${common}`, 'symbolic-ref', '--quiet', 'HEAD']).catch(() => '');
-  if (!head.trim())
+async function mainHead(repoPath: string): Promise<Head> {
+  const here = await git(repoPath, ['rev-parse', '--git-dir', '--git-common-dir', ...HEAD_ARGS]).catch(() => '');
+  const [gitDir, common, commit, ref] = here.split('\n');
+  if (ref && path.resolve(repoPath, gitDir) === path.resolve(repoPath, common))
+    return { common: path.resolve(repoPath, common), commit, ref };
+  const main = await git(repoPath, ['rev-parse', '--git-common-dir']).then(
+    (out) => path.resolve(repoPath, out.trim()),
+    () => {
+      throw new TargetRepoError(`'${repoPath}' is not a git repository`);
+    },
+  );
+  const [mainCommit, mainRef] = (
+    await git(main, [`--git-dir=${main}`, 'rev-parse', ...HEAD_ARGS]).catch(() => '')
+  ).split('\n');
+  return { common: main, commit: mainCommit || undefined, ref: mainRef || undefined };
+}
+
+/** The branch the main HEAD names, with its commit (none while the branch is unborn); a detached HEAD names none. */
+async function mainBranch(repoPath: string): Promise<TrustedTip> {
+  const head = await mainHead(repoPath);
+  if (head.ref && head.ref !== 'HEAD') return { ref: head.ref, commit: head.commit };
+  const unborn = head.ref
+    ? ''
+    : (await git(head.common, [`--git-dir=${head.common}`, 'symbolic-ref', '--quiet', 'HEAD']).catch(() => '')).trim();
+  if (!unborn)
     throw new TargetRepoError(
       `the HEAD of ${repoPath} is detached, so it names no policy branch: set arbiter.policyRef (git -C ${repoPath} config arbiter.policyRef refs/heads/main)`,
     );
-  return head.trim();
+  return { ref: unborn, commit: undefined };
 }
 
-/** The ref whose policy governs `repoPath`: `arbiter.policyRef` from its config, else the branch its HEAD names. */
-async function trustedRef(repoPath: string): Promise<string> {
-  const ref = (await configuredRef(repoPath)) ?? (await mainBranch(repoPath));
+/**
+ * The ref whose policy governs `repoPath` — `arbiter.policyRef` from its config, else the branch
+ * its HEAD names — and its commit now. Outside a repository no config names a ref (the global and
+ * system ones are never read), so a path that is no repository is refused by the HEAD read.
+ */
+async function trustedTip(repoPath: string): Promise<TrustedTip> {
+  const configured = await configuredRef(repoPath);
+  const tip = configured
+    ? { ref: configured, commit: await resolveCommit(repoPath, configured) }
+    : await mainBranch(repoPath);
+  const { ref } = tip;
   if (ref.startsWith(`refs/heads/${DELIVERY_BRANCH_PREFIX}`) || ref.startsWith(DELIVERY_BRANCH_PREFIX)) {
     throw new TargetRepoError(
       `the policy ref of ${repoPath} is '${ref}', an Arbiter delivery branch: agents' changes never judge themselves; check out or configure the real branch`,
     );
   }
-  return ref;
+  return tip;
 }
 
+/** The first of {@link POLICY_FILES} at `commit`, read with one `cat-file --batch` for all of them. */
 async function readPolicyFile(repoPath: string, commit: string): Promise<{ file: string; bytes: Buffer } | undefined> {
-  for (const file of POLICY_FILES) {
-    const bytes = await gitBytes(repoPath, ['cat-file', 'blob', `${commit}:${file}`]).catch(() => undefined);
-    if (bytes !== undefined) return { file, bytes };
-  }
-  return undefined;
+  const names = POLICY_FILES.map((file) => `${commit}:${file}`);
+  const out = await gitBytes(repoPath, ['cat-file', '--batch'], { input: `${names.join('\n')}\n` });
+  const objects = batchObjects(out, names.length);
+  const found = objects.findIndex((object) => object?.type === 'blob');
+  const object = objects[found];
+  return object && { file: POLICY_FILES[found], bytes: object.content };
 }
 
 function parsePolicy(file: string, text: string): RepoPolicy {
@@ -73,9 +120,8 @@ function parsePolicy(file: string, text: string): RepoPolicy {
 
 /** The policy at the repository's trusted ref, with where it came from and the digest of its bytes. */
 export async function loadTrustedPolicy(repoPath: string): Promise<TrustedPolicy> {
-  await assertGitRepo(repoPath);
-  const ref = await trustedRef(repoPath);
-  const commit = await resolveCommit(repoPath, ref);
+  assertExists(repoPath);
+  const { ref, commit } = await trustedTip(repoPath);
   if (!commit) throw new TargetRepoError(`the policy ref '${ref}' of ${repoPath} does not name a commit`);
   const found = await readPolicyFile(repoPath, commit);
   if (!found)
@@ -93,15 +139,16 @@ export async function loadTrustedPolicy(repoPath: string): Promise<TrustedPolicy
  * Delivery asks this, so a verdict judged by any other policy never lands.
  */
 export async function policyProblems(repoPath: string, claimed: PolicyProvenance): Promise<string[]> {
-  const ref = await trustedRef(repoPath);
-  const head = await resolveCommit(repoPath, ref);
+  const { ref, commit: head } = await trustedTip(repoPath);
   if (claimed.ref !== ref)
     return [`verdict was judged by the policy of '${claimed.ref}', but the repository's trusted ref is '${ref}'`];
   if (!head) return [`the repository's trusted ref '${ref}' names no commit`];
-  const reached = await git(repoPath, ['merge-base', '--is-ancestor', claimed.commit, head]).then(
-    () => true,
-    () => false,
-  );
+  const reached =
+    claimed.commit === head ||
+    (await git(repoPath, ['merge-base', '--is-ancestor', claimed.commit, head]).then(
+      () => true,
+      () => false,
+    ));
   if (!reached) return [`verdict's policy commit ${claimed.commit} is not on the trusted ref '${ref}'`];
   const found = await readPolicyFile(repoPath, claimed.commit);
   const digest = found ? sha256(found.bytes) : 'default';

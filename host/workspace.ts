@@ -6,16 +6,31 @@ import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { TargetRepoError } from '../domain/errors';
-import { git, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
+import { git, GitCommandError, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
 import { runningAsRoot, type SandboxConfig } from './sandbox/config';
 import { heldSandboxUser, LEASE_FILE, type SandboxUser, type SandboxUserOf } from './sandbox/uid-leases';
 
+/** Refuses a target path that does not exist, before git is asked anything about it. */
+export function assertExists(repoPath: string): void {
+  if (!existsSync(repoPath)) throw new TargetRepoError(`target repository '${repoPath}' does not exist`);
+}
+
 /** Refuses a path that is not an existing git repository. */
 export async function assertGitRepo(repoPath: string): Promise<void> {
-  if (!existsSync(repoPath)) throw new TargetRepoError(`target repository '${repoPath}' does not exist`);
+  await repoCommit(repoPath, 'HEAD');
+}
+
+/**
+ * The commit `ref` names in `repoPath` (undefined when it names none), refusing a path that is
+ * not an existing git repository — one git call for both.
+ */
+export async function repoCommit(repoPath: string, ref: string): Promise<string | undefined> {
+  assertExists(repoPath);
   try {
-    await git(repoPath, ['rev-parse', '--git-dir']);
-  } catch {
+    const out = await git(repoPath, ['rev-parse', '--git-dir', '--verify', '--quiet', `${ref}^{commit}`]);
+    return out.trim().split('\n')[1];
+  } catch (err) {
+    if (err instanceof GitCommandError && err.exitCode === 1) return undefined;
     throw new TargetRepoError(`'${repoPath}' is not a git repository`);
   }
 }
@@ -27,8 +42,8 @@ export async function assertGitRepo(repoPath: string): Promise<void> {
 export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user: SandboxUser): Promise<void> {
   await fs.rm(ws.tree, { recursive: true, force: true });
   await fs.mkdir(ws.tree, { recursive: true });
-  await workspaceGit(ws, ['read-tree', '--reset', baseCommit]);
-  await workspaceGit(ws, ['checkout-index', '--all', '--force']);
+  // One call fills the index and writes every file of it (the tree is empty, so every file is missing).
+  await workspaceGit(ws, ['read-tree', '--reset', '-u', baseCommit]);
   await handToSandboxUser(ws.tree, user);
 }
 

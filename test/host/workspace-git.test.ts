@@ -98,4 +98,26 @@ describe('workspace git isolation', function () {
     assert.equal(existsSync(path.join(ws.workspacePath, 'README.md')), false);
     assert.equal(existsSync(path.join(ws.workspacePath, 'leftover.txt')), false);
   });
+
+  it('prepares a base that no branch or tag reaches', async () => {
+    const activities = createActivities(testActivityDeps());
+    const env = new MockActivityEnvironment();
+    const repo = makeRepo();
+    gitIn(repo, 'checkout', '-q', '-b', 'side');
+    writeFileSync(path.join(repo, 'side.txt'), 'only on the side commit\n');
+    gitIn(repo, 'add', 'side.txt');
+    gitIn(repo, 'commit', '-q', '-m', 'side');
+    const side = gitIn(repo, 'rev-parse', 'HEAD');
+    gitIn(repo, 'update-ref', 'refs/keep/side', side);
+    gitIn(repo, 'checkout', '-q', 'main');
+    gitIn(repo, 'branch', '-q', '-D', 'side');
+    const ws = (await env.run(activities.prepareWorkspace, {
+      tenantId: uniqueId('tenant'),
+      taskId: uniqueId('task'),
+      repoPath: repo,
+      baseRef: side,
+    })) as PreparedWorkspace;
+    assert.equal(ws.baseCommit, side);
+    assert.equal(readFileSync(path.join(ws.workspacePath, 'side.txt'), 'utf8'), 'only on the side commit\n');
+  });
 });
