@@ -28,22 +28,9 @@ import { heartbeatFromStart } from './heartbeat';
 
 export type { ActivityDeps } from './deps';
 
-/** Activities that may run long; each heartbeats from its start ({@link heartbeatFromStart}). */
-const LONG_ACTIVITIES = [
-  'prepareWorkspace',
-  'installDependencies',
-  'executeAgent',
-  'measureDiff',
-  'checkBudgetAndScope',
-  'runGate',
-  'runToolCall',
-  'callModel',
-  'deliverChange',
-] as const;
-
-/** All activities, keyed by the names workflows call them by. */
+/** All activities, keyed by the names workflows call them by; each heartbeats from its start ({@link heartbeatFromStart}). */
 export function createActivities(deps: ActivityDeps) {
-  return refuseDeterministicDatabaseErrors(heartbeatFromStart(buildActivities(deps), LONG_ACTIVITIES));
+  return refuseDeterministicDatabaseErrors(heartbeatFromStart(buildActivities(deps)));
 }
 
 function buildActivities(deps: ActivityDeps) {
