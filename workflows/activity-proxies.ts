@@ -37,11 +37,11 @@ const OUTAGE_ATTEMPTS = 18;
 const HEARTBEAT_TIMEOUT = '10s';
 
 /** `maximumAttempts` undefined means unlimited. */
-function retry(maximumAttempts: number | undefined, maximumInterval = MAX_RETRY_INTERVAL): ActivityOptions['retry'] {
+function retry(maximumAttempts: number | undefined): ActivityOptions['retry'] {
   return {
     initialInterval: '1s',
     backoffCoefficient: 2,
-    maximumInterval,
+    maximumInterval: MAX_RETRY_INTERVAL,
     maximumAttempts,
     nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
   };
@@ -52,12 +52,11 @@ function options(
   startToCloseTimeout: string,
   maximumAttempts: number | undefined,
   extra: Partial<ActivityOptions> = {},
-  maximumInterval = MAX_RETRY_INTERVAL,
 ): ActivityOptions {
   return {
     startToCloseTimeout,
     heartbeatTimeout: HEARTBEAT_TIMEOUT,
-    retry: retry(maximumAttempts, maximumInterval),
+    retry: retry(maximumAttempts),
     ...extra,
   };
 }
@@ -92,8 +91,11 @@ export const LOCAL_STEPS_PATCH = 'local-short-steps';
 
 /** Validation is pure compute (its result is stored); retried through a short outage. */
 export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s', OUTAGE_ATTEMPTS));
-/** Routing retries without limit: while every capable agent is busy (AgentsBusyError) the task waits in ROUTING, asking every 30 s. */
-export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined, {}, '30s'));
+/**
+ * Routing retries without limit: while every capable agent is busy (AgentsBusyError) the task
+ * waits in ROUTING, asking at the pace activities/busy-retry.ts sets (up to every 30 s).
+ */
+export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined));
 /** Issuing is idempotent on the task, so retrying generously is safe. */
 export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s', 10));
 /** Feedback is idempotent per task; retried generously so statistics are never lost. */
