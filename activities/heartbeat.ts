@@ -1,7 +1,8 @@
 /**
  * Heartbeats are how a cancelled task reaches a running activity: while one beats, Temporal can
- * tell it the task was cancelled (or its worker is gone). Every long step of Arbiter's runs under
- * one of these two helpers, so none forgets to beat or to stop when cancelled.
+ * tell it the task was cancelled, and Temporal learns within the heartbeat timeout that its worker
+ * is gone. Every step runs under {@link heartbeatFromStart}, so none forgets to beat; a command
+ * runs under {@link cancellable}, so it stops when cancelled.
  */
 import { Context } from '@temporalio/activity';
 import type { CommandRequest, CommandResult, CommandRunner } from '../host/sandbox/commands';
