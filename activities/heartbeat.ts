@@ -1,15 +1,19 @@
 /**
  * Heartbeats are how a cancelled task reaches a running activity: while one beats, Temporal can
- * tell it the task was cancelled (or its worker is gone). Every long step of Arbiter's runs under
- * one of these two helpers, so none forgets to beat or to stop when cancelled.
+ * tell it the task was cancelled, and Temporal learns within the heartbeat timeout that its worker
+ * is gone. Every step runs under {@link heartbeatFromStart}, so none forgets to beat; a command
+ * runs under {@link cancellable}, so it stops when cancelled.
  */
 import { Context } from '@temporalio/activity';
 import type { CommandRequest, CommandResult, CommandRunner } from '../host/sandbox/commands';
 
-/** Runs `work` while the activity heartbeats every second, handing it the activity's cancellation signal. */
+/**
+ * Runs `work` while the activity heartbeats every second, handing it the activity's cancellation
+ * signal. A local activity does not beat: the server knows only its workflow task.
+ */
 export async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>, details?: unknown): Promise<T> {
   const activity = Context.current();
-  const beat = setInterval(() => activity.heartbeat(details), 1000);
+  const beat = activity.info.isLocal ? undefined : setInterval(() => activity.heartbeat(details), 1000);
   try {
     return await work(activity.cancellationSignal);
   } finally {
@@ -21,13 +25,14 @@ export async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>
 type Activity = (...args: never[]) => Promise<unknown>;
 
 /**
- * Wraps each activity of `activities` named in `long` so it heartbeats from its first instant to
- * its end, whatever it does first (a clone, a reset, a query): a worker that dies anywhere in it
- * is noticed within the step's heartbeat timeout, not at its start-to-close timeout.
+ * Wraps every activity of `activities` so it heartbeats from its first instant to its end,
+ * whatever it does (a clone, a reset, a query): an attempt whose worker died, or whose task or
+ * result a Temporal outage lost, is noticed within the step's heartbeat timeout, not at its
+ * start-to-close timeout.
  */
-export function heartbeatFromStart<T extends Record<string, Activity>>(activities: T, long: ReadonlyArray<keyof T>): T {
+export function heartbeatFromStart<T extends Record<string, Activity>>(activities: T): T {
   const wrapped = { ...activities };
-  for (const name of long) {
+  for (const name of Object.keys(activities) as Array<keyof T>) {
     const fn = activities[name];
     wrapped[name] = ((...args: never[]) => withHeartbeat(() => fn(...args))) as T[keyof T];
   }

@@ -25,25 +25,13 @@ import { createWaiverActivities } from './waivers';
 import { createWorkspaceActivities } from './workspace';
 import { refuseDeterministicDatabaseErrors } from './db-errors';
 import { heartbeatFromStart } from './heartbeat';
+import { paceBusyRetries } from './busy-retry';
 
 export type { ActivityDeps } from './deps';
 
-/** Activities that may run long; each heartbeats from its start ({@link heartbeatFromStart}). */
-const LONG_ACTIVITIES = [
-  'prepareWorkspace',
-  'installDependencies',
-  'executeAgent',
-  'measureDiff',
-  'checkBudgetAndScope',
-  'runGate',
-  'runToolCall',
-  'callModel',
-  'deliverChange',
-] as const;
-
-/** All activities, keyed by the names workflows call them by. */
+/** All activities, keyed by the names workflows call them by; each heartbeats from its start ({@link heartbeatFromStart}). */
 export function createActivities(deps: ActivityDeps) {
-  return refuseDeterministicDatabaseErrors(heartbeatFromStart(buildActivities(deps), LONG_ACTIVITIES));
+  return paceBusyRetries(refuseDeterministicDatabaseErrors(heartbeatFromStart(buildActivities(deps))));
 }
 
 function buildActivities(deps: ActivityDeps) {

@@ -157,6 +157,9 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     namespace: options.namespace,
     activities,
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
+    // Beats reach the server every 3 s at most (by default 80% of the 10 s heartbeat timeout), so
+    // a busy host's late beat is not mistaken for a dead worker.
+    maxHeartbeatThrottleInterval: '3s',
   };
   const [shared, host] = await Promise.all([
     Worker.create({

@@ -11,6 +11,7 @@ import {
   patched,
   proxyLocalActivities,
   type ActivityOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { ArbiterActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES, SandboxUidsExhaustedError } from '../domain/errors';
@@ -28,24 +29,41 @@ const MAX_RETRY_INTERVAL = '10s';
  */
 const OUTAGE_ATTEMPTS = 18;
 
+/**
+ * Every remote step heartbeats from its start (activities/heartbeat.ts), so an attempt whose
+ * worker died, or whose task or result the server lost when it went down, is retried this soon
+ * after its last beat instead of at its start-to-close timeout (up to minutes for some steps).
+ */
+const HEARTBEAT_TIMEOUT = '10s';
+
 /** `maximumAttempts` undefined means unlimited. */
+function retry(maximumAttempts: number | undefined): ActivityOptions['retry'] {
+  return {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: MAX_RETRY_INTERVAL,
+    maximumAttempts,
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  };
+}
+
+/** A remote step's options: its start-to-close, the shared heartbeat timeout, the retry policy. */
 function options(
   startToCloseTimeout: string,
   maximumAttempts: number | undefined,
   extra: Partial<ActivityOptions> = {},
-  maximumInterval = MAX_RETRY_INTERVAL,
 ): ActivityOptions {
   return {
     startToCloseTimeout,
-    retry: {
-      initialInterval: '1s',
-      backoffCoefficient: 2,
-      maximumInterval,
-      maximumAttempts,
-      nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-    },
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
+    retry: retry(maximumAttempts),
     ...extra,
   };
+}
+
+/** A local step's options (local activities do not heartbeat: a dead worker's workflow task times out instead). */
+function localOptions(startToCloseTimeout: string, maximumAttempts: number | undefined): LocalActivityOptions {
+  return { startToCloseTimeout, retry: retry(maximumAttempts) };
 }
 
 /** `base`, never retrying errors of `types` either (the workflow handles them itself). */
@@ -62,12 +80,12 @@ export const { recordTransition } = proxyActivities<ArbiterActivities>(options('
  * remote stubs stay for histories recorded before it. Same timeouts and retries as those.
  */
 export const { recordTransition: recordTransitionLocally } = proxyLocalActivities<ArbiterActivities>(
-  options('30s', undefined),
+  localOptions('30s', undefined),
 );
 export const { validateSpec: validateSpecLocally } = proxyLocalActivities<ArbiterActivities>(
-  options('30s', OUTAGE_ATTEMPTS),
+  localOptions('30s', OUTAGE_ATTEMPTS),
 );
-export const { resolveRepo: resolveRepoLocally } = proxyLocalActivities<ArbiterActivities>(options('30s', 10));
+export const { resolveRepo: resolveRepoLocally } = proxyLocalActivities<ArbiterActivities>(localOptions('30s', 10));
 
 /** True when this run records transitions and validates as local activities (see `local-short-steps`). */
 export function localSteps(): boolean {
@@ -79,17 +97,18 @@ export const LOCAL_STEPS_PATCH = 'local-short-steps';
 
 /** Validation is pure compute (its result is stored); retried through a short outage. */
 export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s', OUTAGE_ATTEMPTS));
-/** Routing retries without limit: while every capable agent is busy (AgentsBusyError) the task waits in ROUTING, asking every 30 s. */
-export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined, {}, '30s'));
+/**
+ * Routing retries without limit: while every capable agent is busy (AgentsBusyError) the task
+ * waits in ROUTING, asking at the pace activities/busy-retry.ts sets (up to every 30 s).
+ */
+export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined));
 /** Issuing is idempotent on the task, so retrying generously is safe. */
 export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s', 10));
 /** Feedback is idempotent per task; retried generously so statistics are never lost. */
 export const { recordTaskOutcome, recordAgentHealth } = proxyActivities<ArbiterActivities>(options('30s', 20));
 /** A model turn: each attempt may wait on a slow model; failures to reach it are retried. */
 export const { startConversation } = proxyActivities<ArbiterActivities>(options('1m', OUTAGE_ATTEMPTS));
-export const { callModel } = proxyActivities<ArbiterActivities>(
-  options('10m', OUTAGE_ATTEMPTS, { heartbeatTimeout: '30s' }),
-);
+export const { callModel } = proxyActivities<ArbiterActivities>(options('10m', OUTAGE_ATTEMPTS));
 /** Authorising a waiver decision: typed refusals are final, database hiccups retried. */
 export const { authorizeWaiverDecision, loadApproverKeys, storeWaiver } = proxyActivities<ArbiterActivities>(
   options('30s', 10),
@@ -101,15 +120,15 @@ export const { resolveRepo } = proxyActivities<ArbiterActivities>(options('30s',
 /** Reading the policy is one git call or two; retried through a worker dying or a short outage. */
 export const { loadRepoPolicy } = proxyActivities<ArbiterActivities>(options('1m', OUTAGE_ATTEMPTS));
 /**
- * Cloning a large repository can take minutes; it heartbeats from its start, so an attempt on a
- * worker that died is retried within the heartbeat timeout, not after 15 minutes. Every sandbox
- * uid taken is not retried here: the workflow waits for one (workflows/sandbox-uid-wait.ts).
+ * Cloning a large repository can take minutes; a dead worker's attempt is retried within the
+ * heartbeat timeout. Every sandbox uid taken is not retried here: the workflow waits for one
+ * (workflows/sandbox-uid-wait.ts).
  */
 export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(
-  alsoNonRetryable(options('15m', OUTAGE_ATTEMPTS, { heartbeatTimeout: '20s' }), SandboxUidsExhaustedError.type),
+  alsoNonRetryable(options('15m', OUTAGE_ATTEMPTS), SandboxUidsExhaustedError.type),
 );
 /** Delivery rebuilds the same commit on every attempt, so retries are safe. */
-export const { deliverChange } = proxyActivities<ArbiterActivities>(options('5m', 10, { heartbeatTimeout: '30s' }));
+export const { deliverChange } = proxyActivities<ArbiterActivities>(options('5m', 10));
 
 /**
  * Workspace steps on the worker at `hostQueue`. If that worker never picks a step up within
@@ -120,27 +139,17 @@ export function onHost(hostQueue: string, hostLossTimeout: string) {
   const base = { taskQueue: hostQueue, scheduleToStartTimeout: hostLossTimeout };
   // A run may take as long as the agent's own limit allows (30 minutes when unknown), plus a reset and a launch.
   const executeAgent = (maxRunSeconds = 1800) =>
-    proxyActivities<ArbiterActivities>(
-      options(`${maxRunSeconds + 600}s`, OUTAGE_ATTEMPTS, { ...base, heartbeatTimeout: '30s' }),
-    ).executeAgent;
-  const { measureDiff, checkBudgetAndScope } = proxyActivities<ArbiterActivities>(
-    options('5m', OUTAGE_ATTEMPTS, { ...base, heartbeatTimeout: '30s' }),
-  );
+    proxyActivities<ArbiterActivities>(options(`${maxRunSeconds + 600}s`, OUTAGE_ATTEMPTS, base)).executeAgent;
+  const { measureDiff, checkBudgetAndScope } = proxyActivities<ArbiterActivities>(options('5m', OUTAGE_ATTEMPTS, base));
   const { releaseWorkspace } = proxyActivities<ArbiterActivities>(options('1m', 3, base));
-  const { runToolCall } = proxyActivities<ArbiterActivities>(
-    options('10m', OUTAGE_ATTEMPTS, { ...base, heartbeatTimeout: '30s' }),
-  );
+  const { runToolCall } = proxyActivities<ArbiterActivities>(options('10m', OUTAGE_ATTEMPTS, base));
   const runGate = (gate: GateCommand) =>
     proxyActivities<ArbiterActivities>(
-      options(`${gate.timeoutSeconds + 60}s`, OUTAGE_ATTEMPTS, {
-        ...base,
-        heartbeatTimeout: '10s',
-        summary: `gate ${gate.name}`,
-      }),
+      options(`${gate.timeoutSeconds + 60}s`, OUTAGE_ATTEMPTS, { ...base, summary: `gate ${gate.name}` }),
     ).runGate;
   const installDependencies = (timeoutSeconds: number) =>
     proxyActivities<ArbiterActivities>(
-      options(`${timeoutSeconds + 120}s`, OUTAGE_ATTEMPTS, { ...base, heartbeatTimeout: '30s', summary: 'setup' }),
+      options(`${timeoutSeconds + 120}s`, OUTAGE_ATTEMPTS, { ...base, summary: 'setup' }),
     ).installDependencies;
   return {
     executeAgent,

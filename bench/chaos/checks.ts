@@ -1,7 +1,7 @@
 /**
  * The invariants a chaos run must keep, read afterwards from PostgreSQL and Temporal: every
  * task ended (else lost), one run, gap-free events, one verdict once verification began, at
- * most one delivery, statistics counted once, no capacity held; and the longest stall.
+ * most one delivery, statistics counted once, no capacity held; and the longest stall ({@link longestStall}).
  */
 import type { Client } from '@temporalio/client';
 import { activeTaskCounts } from '../../db/agents';
@@ -10,6 +10,7 @@ import { isTerminal } from '../../domain/lifecycle';
 import { taskWorkflowId } from '../../temporal-config';
 import type { InjectedFault } from './faults';
 import { CHAOS_TENANTS, chaosTask } from './load';
+import { longestStall, type Stall } from './stall';
 
 /** What the checks found. Any entry in `lost`, `duplicated` or `broken` is a violation. */
 export interface ChaosFindings {
@@ -19,8 +20,8 @@ export interface ChaosFindings {
   lost: string[];
   duplicated: string[];
   broken: string[];
-  /** The longest time a task in flight at a fault's recovery waited for its next transition. */
-  stall: { ms: number; task?: string; fault?: string };
+  /** The longest fault-free time a task in flight at a fault's recovery waited for its next transition. */
+  stall: Stall;
 }
 
 interface TaskEvent {
@@ -97,7 +98,10 @@ export async function checkChaos(options: {
     });
   }
   await checkStatistics(findings, database, options.agentIds);
-  findings.stall = longestStall(byTask, options.faults, options.endedAt);
+  const transitions = new Map(
+    [...byTask].map(([key, list]) => [key, list.map((e) => ({ toState: e.to_state, at: e.created_at.getTime() }))]),
+  );
+  findings.stall = longestStall(transitions, options.faults, options.endedAt);
   return findings;
 }
 
@@ -141,26 +145,4 @@ async function checkStatistics(findings: ChaosFindings, database: Database, agen
   for (const [agentId, n] of await activeTaskCounts(database.db, agentIds)) {
     if (n > 0) findings.broken.push(`agent ${agentId}: ${n} tasks still counted as running (capacity leaked)`);
   }
-}
-
-/** For each fault, each task in flight when it was over: the wait until that task's next transition. */
-function longestStall(
-  byTask: Map<string, TaskEvent[]>,
-  faults: InjectedFault[],
-  endedAt: number,
-): ChaosFindings['stall'] {
-  let worst: ChaosFindings['stall'] = { ms: 0 };
-  for (const fault of faults) {
-    for (const [task, events] of byTask) {
-      const times = events.map((e) => e.created_at.getTime());
-      const last = events[events.length - 1];
-      const ended = isTerminal(last.to_state as never) ? times[times.length - 1] : Infinity;
-      if (times[0] > fault.recoveredAt || ended <= fault.recoveredAt) continue;
-      const next = times.find((t) => t > fault.recoveredAt) ?? endedAt;
-      if (next - fault.recoveredAt > worst.ms) {
-        worst = { ms: next - fault.recoveredAt, task, fault: `${fault.kind} (${fault.detail})` };
-      }
-    }
-  }
-  return worst;
 }

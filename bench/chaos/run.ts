@@ -167,7 +167,7 @@ export function describeReport(report: ChaosReport): { lines: string[]; ok: bool
     `lost: ${report.lost.length}`,
     `duplicated: ${report.duplicated.length}`,
     `other violations: ${report.broken.length}`,
-    `longest stall after a fault: ${(report.stall.ms / 1000).toFixed(1)} s${report.stall.task ? ` (${report.stall.task} after ${report.stall.fault})` : ''}`,
+    `longest stall after a fault: ${(report.stall.ms / 1000).toFixed(1)} s${report.stall.task ? ` (${report.stall.task} in ${report.stall.state} after ${report.stall.fault})` : ''}`,
     ...[...report.lost, ...report.duplicated, ...report.broken].slice(0, 40).map((v) => `  ${v}`),
     ok ? 'OK' : 'VIOLATIONS',
   ];
