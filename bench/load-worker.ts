@@ -2,8 +2,9 @@
  * One worker of the load benchmark, in its own process so that its resident memory is its own:
  * `arbiter` builds Arbiter's worker from the environment as `arbiter worker` does (workers/config.ts,
  * so ARBITER_MAX_CACHED_WORKFLOWS and the rest apply), `floor` the bare floor workflow's worker with
- * the same workflow cache size. It says `ready` over IPC once polling can start, and stops on
- * SIGTERM (the SDK's runtime drains the workers on it).
+ * the same workflow cache size. It says `ready` over IPC once polling can start, then sends its
+ * main thread's memory figures every second (what RSS alone does not say: how much is the main
+ * thread's heap), and stops on SIGTERM (the SDK's runtime drains the workers on it).
  *
  *   node lib/bench/load-worker.js arbiter|floor   (started by bench/worker-process.ts)
  *
@@ -20,12 +21,18 @@ import { createArbiterWorker, workerOptionsFrom } from '../workers/worker';
 /** Which worker this process runs. */
 export type BenchWorkerRole = 'arbiter' | 'floor';
 
+/** Tells the benchmark that polling starts, then reports `process.memoryUsage()` every second. */
+function sayReady(): void {
+  process.send?.('ready');
+  setInterval(() => process.send?.(process.memoryUsage()), 1000).unref();
+}
+
 /** Arbiter's worker, on its own pool of BENCH_DB_POOL connections. */
 async function runArbiter(config: WorkerConfig, connection: NativeConnection): Promise<void> {
   const database = openDatabase(config.databaseUrl as string, { max: Number(process.env.BENCH_DB_POOL ?? 10) });
   try {
     const worker = await createArbiterWorker({ connection, database, ...workerOptionsFrom(config) });
-    process.send?.('ready');
+    sayReady();
     await worker.run();
   } finally {
     await database.close();
@@ -45,7 +52,7 @@ async function runFloor(config: WorkerConfig, connection: NativeConnection): Pro
     }),
     activities: { noop: async () => undefined },
   });
-  process.send?.('ready');
+  sayReady();
   await worker.run();
 }
 

@@ -113,7 +113,7 @@ async function phase(
   ids: string[],
   start: (id: string) => Promise<unknown>,
 ): Promise<PhaseFigures> {
-  const rss = rssSampler(worker.pid);
+  const rss = rssSampler(worker);
   const cpu = cpuMeter(worker.pid);
   await inBatches(ids, 100, start);
   const stuck = await waitForAll(client, taskQueue, label, Math.max(1_200_000, ids.length * 3_000));

@@ -11,14 +11,22 @@ import { rssBytes, rssHighWaterBytes, spawnerOf } from './proc';
 /** A running worker process. */
 export interface WorkerProcess {
   pid: number;
+  /** The main thread's memory figures it last reported. */
+  memory(): NodeJS.MemoryUsage | undefined;
   /** SIGTERM, then waits for it to drain and exit. */
   stop(): Promise<void>;
 }
 
-/** Peak resident memory over a phase, in MiB: the worker's and its git spawner's. */
+/**
+ * Peak resident memory over a phase, in MiB: the worker's and its git spawner's, and the
+ * worker's main-thread V8 heap and external memory at the sample where its RSS peaked (the rest
+ * is the workflow thread's heap, the SDK's native core and the code).
+ */
 export interface RssPeaks {
   workerMiB: number;
   spawnerMiB: number;
+  heapMiB: number;
+  externalMiB: number;
 }
 
 const toMiB = (bytes: number) => Math.round(bytes / 2 ** 20);
@@ -41,12 +49,15 @@ function ready(child: ChildProcess, role: BenchWorkerRole): Promise<void> {
 export async function startWorkerProcess(role: BenchWorkerRole, env: Record<string, string>): Promise<WorkerProcess> {
   const child = fork(path.join(__dirname, 'load-worker.js'), [role], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'], // stdout: the SDK core's console warnings, one per slow workflow task
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await ready(child, role);
+  let memory: NodeJS.MemoryUsage | undefined;
+  child.on('message', (m: NodeJS.MemoryUsage) => (memory = m));
   return {
     pid: child.pid as number,
+    memory: () => memory,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
@@ -55,15 +66,17 @@ export async function startWorkerProcess(role: BenchWorkerRole, env: Record<stri
 }
 
 /**
- * Samples the RSS of `pid` and of its git spawner every 250 ms until stopped. The worker's peak
- * also counts the kernel's high-water mark, so a spike between two samples is not missed.
+ * Samples the RSS of `worker` and of its git spawner every 250 ms until stopped. The worker's
+ * peak also counts the kernel's high-water mark, so a spike between two samples is not missed.
  */
-export function rssSampler(pid: number): { stop(): RssPeaks } {
-  let worker = rssBytes(pid);
+export function rssSampler(worker: WorkerProcess): { stop(): RssPeaks } {
+  let peak = rssBytes(worker.pid);
+  let atPeak = worker.memory();
   let spawner = 0;
   const sample = () => {
-    worker = Math.max(worker, rssBytes(pid));
-    const helper = spawnerOf(pid);
+    const rss = rssBytes(worker.pid);
+    if (rss > peak) [peak, atPeak] = [rss, worker.memory()];
+    const helper = spawnerOf(worker.pid);
     if (helper) spawner = Math.max(spawner, rssBytes(helper));
   };
   const timer = setInterval(sample, 250);
@@ -71,7 +84,12 @@ export function rssSampler(pid: number): { stop(): RssPeaks } {
     stop() {
       clearInterval(timer);
       sample();
-      return { workerMiB: toMiB(Math.max(worker, rssHighWaterBytes(pid))), spawnerMiB: toMiB(spawner) };
+      return {
+        workerMiB: toMiB(Math.max(peak, rssHighWaterBytes(worker.pid))),
+        spawnerMiB: toMiB(spawner),
+        heapMiB: toMiB(atPeak?.heapTotal ?? 0),
+        externalMiB: toMiB(atPeak?.external ?? 0),
+      };
     },
   };
 }
