@@ -18,11 +18,10 @@ import {
 
 /**
  * Workflows a worker keeps in memory by default. The SDK's own default grows with the V8 heap
- * limit (about 2,300 where that limit is 4 GiB), so a worker under 2,000 open tasks kept every
- * one of them (the SDK's documentation counts about 1 MB each). 500 bounds that part at what a
- * worker holds under 500 open tasks, measured at 0.8–1.1 GiB RSS in all (README *Performance*);
- * a task evicted from the cache replays its history at its next workflow task, which costs CPU,
- * not correctness.
+ * limit (about 2,300 where that limit is 4 GiB), so a worker kept every open task, about 1 MB
+ * each by the SDK's documentation. 500 bounds the cached runs; an evicted one replays its
+ * history at its next workflow task, which costs CPU, not correctness. It does not bound the
+ * worker's whole RSS (README *Performance*, *The worker's memory*).
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
