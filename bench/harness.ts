@@ -9,9 +9,12 @@ import { openDatabase, type Database } from '../db/client';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { migrateDatabase } from '../db/migrate';
 
-/** Runs `fn` with a scratch folder (traversable by the sandbox user) and a migrated database (a pool of `poolMax`). */
+/**
+ * Runs `fn` with a scratch folder (traversable by the sandbox user) and a migrated database (a
+ * pool of `poolMax`, and its URL for a worker in another process).
+ */
 export async function withBenchDatabase<T>(
-  fn: (ctx: { tmp: string; database: Database }) => Promise<T>,
+  fn: (ctx: { tmp: string; database: Database; url: string }) => Promise<T>,
   { poolMax }: { poolMax?: number } = {},
 ): Promise<T> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'arbiter-bench-'));
@@ -23,7 +26,7 @@ export async function withBenchDatabase<T>(
   const database = openDatabase(pg.url, { max: poolMax });
   try {
     await migrateDatabase(database.pool);
-    return await fn({ tmp, database });
+    return await fn({ tmp, database, url: pg.url });
   } finally {
     await database.close();
     await pg.stop();

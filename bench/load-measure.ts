@@ -1,9 +1,10 @@
 /**
  * Measuring one phase of the load benchmark from the server's own records: every workflow's
  * start and close time from visibility (latency = close - start, throughput = N / span), and
- * the process's resident memory sampled while the phase runs.
+ * the phase's worker process's resident memory (bench/worker-process.ts) while it runs.
  */
 import type { Client } from '@temporalio/client';
+import type { RssPeaks } from './worker-process';
 
 /** The figures of one phase. */
 export interface PhaseFigures {
@@ -15,19 +16,7 @@ export interface PhaseFigures {
   p50: number;
   p95: number;
   p99: number;
-  rssPeakMiB: number;
-}
-
-/** Samples this process's RSS every 250 ms until stopped; returns the peak in MiB. */
-export function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 250);
-  return {
-    stop() {
-      clearInterval(timer);
-      return Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20);
-    },
-  };
+  rss: RssPeaks;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -53,7 +42,7 @@ export async function phaseFigures(
   client: Client,
   taskQueue: string,
   ids: Set<string>,
-  rssPeakMiB: number,
+  rss: RssPeaks,
 ): Promise<PhaseFigures> {
   const latencies: number[] = [];
   let first = Infinity;
@@ -77,7 +66,7 @@ export async function phaseFigures(
     p50: percentile(latencies, 0.5),
     p95: percentile(latencies, 0.95),
     p99: percentile(latencies, 0.99),
-    rssPeakMiB,
+    rss,
   };
 }
 
@@ -86,6 +75,7 @@ export function describePhase(label: string, f: PhaseFigures): string {
   return (
     `${label.padEnd(8)} ${f.closed}/${f.count} closed (${f.failed} not completed) in ${f.seconds.toFixed(1)} s: ` +
     `${f.throughput.toFixed(2)}/s, latency p50 ${f.p50.toFixed(1)} s, p95 ${f.p95.toFixed(1)} s, ` +
-    `p99 ${f.p99.toFixed(1)} s, RSS peak ${f.rssPeakMiB} MiB`
+    `p99 ${f.p99.toFixed(1)} s, worker RSS peak ${f.rss.workerMiB} MiB (main-thread heap ${f.rss.heapMiB}, ` +
+    `external ${f.rss.externalMiB}; git spawner ${f.rss.spawnerMiB} MiB)`
   );
 }

@@ -2,11 +2,10 @@
  * Where a task's time goes, read from the histories of finished tasks: per activity type, how
  * long it waited in the task queue (scheduled → started) and ran (started → completed); per
  * local activity type, how long it ran (from the workflow task that scheduled it, or the local
- * activity before it in that task, to its recorded completion). Plus the process's CPU time.
+ * activity before it in that task, to its recorded completion). Plus the worker process's CPU time.
  */
-import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import { spawnerPid } from '../host/spawner';
+import { cpuSeconds, spawnerOf } from './proc';
 
 interface Timing {
   count: number;
@@ -97,36 +96,20 @@ export function describeProfile(profile: Profile, tasks: number): string {
   return [`per activity, mean over ${tasks} tasks (wait = queued before a worker took it):`, ...lines].join('\n');
 }
 
-/** CPU seconds (user + system) of a process and of its finished children, from /proc (zeros once it is gone). */
-function cpuSeconds(pid: number | 'self'): { self: number; children: number } {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return { self: 0, children: 0 };
-  }
-  const fields = stat
-    .slice(stat.lastIndexOf(')') + 2)
-    .split(' ')
-    .map(Number);
-  // Fields 14-17 of proc(5) (utime, stime, cutime, cstime), here from index 11, in clock ticks of 1/100 s.
-  return { self: (fields[11] + fields[12]) / 100, children: (fields[13] + fields[14]) / 100 };
+/** A worker process's CPU, and its subprocesses': the git spawner (host/spawner.ts) and what it ran count as those. */
+function cpuNow(pid: number): { self: number; children: number } {
+  const own = cpuSeconds(pid);
+  const spawner = spawnerOf(pid);
+  const helper = spawner ? cpuSeconds(spawner) : { self: 0, children: 0 };
+  return { self: own.self, children: own.children + helper.self + helper.children };
 }
 
-/** This process's CPU, and its subprocesses': the git spawner (host/spawner.ts) and what it ran count as those. */
-function cpuNow(): { self: number; children: number } {
-  const own = cpuSeconds('self');
-  const pid = spawnerPid();
-  const spawner = pid ? cpuSeconds(pid) : { self: 0, children: 0 };
-  return { self: own.self, children: own.children + spawner.self + spawner.children };
-}
-
-/** Measures CPU time from now; `stop` returns seconds spent by the process and by its subprocesses. */
-export function cpuMeter(): { stop(): { self: number; children: number } } {
-  const start = cpuNow();
+/** Measures the CPU time of worker `pid` from now; `stop` returns seconds spent by it and by its subprocesses. */
+export function cpuMeter(pid: number): { stop(): { self: number; children: number } } {
+  const start = cpuNow(pid);
   return {
     stop() {
-      const end = cpuNow();
+      const end = cpuNow(pid);
       return { self: end.self - start.self, children: end.children - start.children };
     },
   };

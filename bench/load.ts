@@ -3,35 +3,36 @@
  * agent writing one file, one trivial gate), and in the same run N of a bare workflow running
  * the same sequence of no-op activities and local activities as one of those tasks' history
  * shows (the floor: what Temporal alone costs). Prints throughput, latency percentiles, the
- * process's RSS peak, the ratio to the floor, and whether every task completed exactly once.
+ * RSS peak of the phase's worker process (and of its git spawner), the ratio to the floor, and
+ * whether every task completed exactly once.
  *
  *   node lib/bench/load.js --tasks 200 [--address host:port] [--db-pool 10]
  *
  * `--db-pool` sizes the worker's PostgreSQL pool (the worker's own default is 10).
  *
  * Without --address it starts a Temporal dev server (SQLite file) from the installed CLI, as
- * `arbiter start` does; PostgreSQL is always an embedded one (bench/harness.ts). Both workers run
- * with the SDK's default slot and cache sizes, so the floor and Arbiter are sized alike.
+ * `arbiter start` does; PostgreSQL is always an embedded one (bench/harness.ts). Each worker runs
+ * in its own process (bench/load-worker.ts), configured from the environment as `arbiter worker`
+ * is: both get the SDK's default slot sizes and ARBITER_MAX_CACHED_WORKFLOWS, so the floor and
+ * Arbiter are sized alike.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { ArbiterClient } from '../client/arbiter-client';
 import { freePort, startDevServer } from '../client/dev-server';
 import { temporalCliPath } from '../client/paths';
 import { upsertAgent } from '../db/agents';
 import type { Database } from '../db/client';
 import { addRepo } from '../db/repos';
-import { installRuntimeLogger, SILENT_LOGGER } from '../workers/logger';
-import { createArbiterWorker } from '../workers/worker';
 import type { FloorStep } from './floor-workflow';
 import { runBench, withBenchDatabase } from './harness';
 import { verifyNothingLost } from './load-checks';
 import { cpuMeter, describeProfile, profileHistories } from './load-profile';
-import { describePhase, phaseFigures, rssSampler, waitForAll, type PhaseFigures } from './load-measure';
+import { describePhase, phaseFigures, waitForAll, type PhaseFigures } from './load-measure';
+import { rssSampler, startWorkerProcess, type WorkerProcess } from './worker-process';
 
 const TENANT = 'bench';
 const NAMESPACE = 'default';
@@ -103,23 +104,24 @@ async function stepsOf(client: Client, workflowId: string): Promise<FloorStep[]>
   });
 }
 
-/** Starts every workflow `start` describes, waits for all of them, and measures the phase. */
+/** Starts every workflow `start` describes, waits for all of them, and measures the phase and its `worker`. */
 async function phase(
   client: Client,
+  worker: WorkerProcess,
   taskQueue: string,
   label: string,
   ids: string[],
   start: (id: string) => Promise<unknown>,
 ): Promise<PhaseFigures> {
-  const rss = rssSampler();
-  const cpu = cpuMeter();
+  const rss = rssSampler(worker);
+  const cpu = cpuMeter(worker.pid);
   await inBatches(ids, 100, start);
   const stuck = await waitForAll(client, taskQueue, label, Math.max(1_200_000, ids.length * 3_000));
   const figures = await phaseFigures(client, taskQueue, new Set(ids), rss.stop());
   const { self, children } = cpu.stop();
   console.log(describePhase(label, figures) + (stuck ? `; ${stuck} STILL RUNNING at the timeout` : ''));
   console.log(
-    `  CPU: benchmark process ${self.toFixed(1)} s, subprocesses (git spawner, git, bwrap) ${children.toFixed(1)} s`,
+    `  CPU: worker process ${self.toFixed(1)} s, its subprocesses (git spawner, git, bwrap) ${children.toFixed(1)} s`,
   );
   console.log(describeProfile(await profileHistories(client, ids), Math.min(ids.length, 50)));
   return figures;
@@ -128,8 +130,7 @@ async function phase(
 async function main(): Promise<void> {
   const { tasks, address: given, dbPool } = options();
   await withBenchDatabase(
-    async ({ tmp, database }) => {
-      installRuntimeLogger({ level: 'warn', file: path.join(tmp, 'worker.log'), console: false });
+    async ({ tmp, database, url }) => {
       const server = given
         ? undefined
         : await startDevServer({
@@ -142,30 +143,26 @@ async function main(): Promise<void> {
       // Stopped whatever happens, so a failed run leaves no dev server behind.
       try {
         const address = given ?? server!.address;
-        const connection = await NativeConnection.connect({ address });
         const taskQueue = `bench-load-${process.pid}`;
         const floorQueue = `${taskQueue}-floor`;
         const arbiter = await ArbiterClient.connect({ address, namespace: NAMESPACE, tls: false }, { taskQueue });
         const repo = await fixture(tmp, database, tasks);
-        const worker = await createArbiterWorker({
-          connection,
-          namespace: NAMESPACE,
-          taskQueue,
-          database,
-          home: path.join(tmp, 'home'),
+        const workerEnv = (queue: string, log: string) => ({
+          TEMPORAL_ADDRESS: address,
+          TEMPORAL_NAMESPACE: NAMESPACE,
+          DATABASE_URL: url,
+          ARBITER_HOME: path.join(tmp, 'home'),
+          ARBITER_TASK_QUEUE: queue,
+          BENCH_DB_POOL: String(dbPool),
+          BENCH_LOG_FILE: path.join(tmp, log),
         });
-        const floor = await Worker.create({
-          connection,
-          namespace: NAMESPACE,
-          taskQueue: floorQueue,
-          workflowBundle: await bundleWorkflowCode({
-            workflowsPath: require.resolve('./floor-workflow'),
-            logger: SILENT_LOGGER,
-          }),
-          activities: { noop: async () => undefined },
-        });
-        const running = [worker.run(), floor.run()];
+        const workers = await Promise.allSettled([
+          startWorkerProcess('arbiter', workerEnv(taskQueue, 'worker.log')),
+          startWorkerProcess('floor', workerEnv(floorQueue, 'floor.log')),
+        ]);
+        const [worker, floor] = workers.map((w) => (w.status === 'fulfilled' ? w.value : undefined));
         try {
+          if (!worker || !floor) throw workers.find((w) => w.status === 'rejected')?.reason;
           const input = (taskId: string) => ({
             tenantId: TENANT,
             taskId,
@@ -186,12 +183,13 @@ async function main(): Promise<void> {
           console.log(`one task schedules ${steps.length - locals} activities and ${locals} local activities`);
 
           const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${i}`);
-          const floorFigures = await phase(arbiter.temporal, floorQueue, 'floor', floorIds, (workflowId) =>
+          const floorFigures = await phase(arbiter.temporal, floor, floorQueue, 'floor', floorIds, (workflowId) =>
             arbiter.temporal.workflow.start('floorWorkflow', { workflowId, taskQueue: floorQueue, args: [{ steps }] }),
           );
           const taskIds = Array.from({ length: tasks }, (_, i) => `load-${i}`);
           const arbiterFigures = await phase(
             arbiter.temporal,
+            worker,
             taskQueue,
             'arbiter',
             taskIds.map((id) => `task/${TENANT}/${id}`),
@@ -202,11 +200,8 @@ async function main(): Promise<void> {
           );
           console.log(await verifyNothingLost(database, TENANT, taskIds));
         } finally {
-          worker.shutdown();
-          floor.shutdown();
-          await Promise.allSettled(running);
+          await Promise.allSettled([worker?.stop(), floor?.stop()]);
           await arbiter.close();
-          await connection.close();
         }
       } finally {
         await server?.stop();

@@ -16,6 +16,15 @@ import {
   type TemporalProfile,
 } from '../temporal-config/connection';
 
+/**
+ * Workflows a worker keeps in memory by default. The SDK's own default grows with the V8 heap
+ * limit (about 2,300 where that limit is 4 GiB), so a worker kept every open task, about 1 MB
+ * each by the SDK's documentation. 500 bounds the cached runs; an evicted one replays its
+ * history at its next workflow task, which costs CPU, not correctness. It does not bound the
+ * worker's whole RSS (README *Performance*, *The worker's memory*).
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
+
 /** The variables every Arbiter process that runs a worker reads; the CLI's schema extends it. */
 export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
   DATABASE_URL: DatabaseUrlSchema.optional(),
@@ -27,6 +36,13 @@ export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend(
   /** Comma-separated `host` or `host:port` registries on the worker's own network that a policy's setup may reach. */
   ARBITER_PRIVATE_REGISTRIES: z.string().optional(),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  /** Workflows kept in memory between their tasks (0: none, every task replays its history). */
+  ARBITER_MAX_CACHED_WORKFLOWS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .refine((n) => n !== 1, 'must be 0 or at least 2')
+    .default(DEFAULT_MAX_CACHED_WORKFLOWS),
 });
 
 /** The parsed variables. */
@@ -52,6 +68,8 @@ export interface WorkerConfig {
   signingKeyFile?: string;
   /** Registries on the worker's own network a setup may reach (any other private address is refused). */
   privateRegistries: string[];
+  /** Workflows kept in memory between their tasks: bounds the worker's memory. */
+  maxCachedWorkflows: number;
 }
 
 /** Thrown with every offending variable named. */
@@ -103,6 +121,7 @@ export function workerConfigFromEnv(
       .split(',')
       .map((r) => r.trim().toLowerCase())
       .filter(Boolean),
+    maxCachedWorkflows: e.ARBITER_MAX_CACHED_WORKFLOWS,
   };
 }
 
@@ -119,5 +138,6 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     home: config.home,
     taskQueue: config.taskQueue,
     sandbox: config.sandbox.mode,
+    maxCachedWorkflows: config.maxCachedWorkflows,
   };
 }

@@ -16,7 +16,7 @@ import { startModelGateway } from '../host/gateway/server';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../host/sandbox/config';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
 import type { Database } from '../db/client';
-import type { WorkerConfig } from './config';
+import { DEFAULT_MAX_CACHED_WORKFLOWS, type WorkerConfig } from './config';
 import { migrateDatabase } from '../db/migrate';
 import { hostTaskQueue } from '../temporal-config';
 import { MissingSearchAttributesError, missingSearchAttributes } from '../temporal-config/ensure-search-attributes';
@@ -45,6 +45,8 @@ export interface ArbiterWorkerOptions {
   temporal?: ActivityDeps['temporal'];
   /** Registries on the worker's own network a policy's setup may reach (ARBITER_PRIVATE_REGISTRIES); none when absent. */
   privateRegistries?: string[];
+  /** Workflows kept in memory between their tasks (ARBITER_MAX_CACHED_WORKFLOWS); {@link DEFAULT_MAX_CACHED_WORKFLOWS} when absent. */
+  maxCachedWorkflows?: number;
 }
 
 /** The pair of Temporal workers one Arbiter worker process runs. */
@@ -108,6 +110,7 @@ export function workerOptionsFrom(
   | 'signingKeyFile'
   | 'temporal'
   | 'privateRegistries'
+  | 'maxCachedWorkflows'
 > {
   return {
     namespace: config.temporal.namespace,
@@ -119,6 +122,7 @@ export function workerOptionsFrom(
     secretEnv: config.secretEnv,
     signingKeyFile: config.signingKeyFile,
     privateRegistries: config.privateRegistries,
+    maxCachedWorkflows: config.maxCachedWorkflows,
   };
 }
 
@@ -165,6 +169,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     Worker.create({
       ...common,
       taskQueue: options.taskQueue,
+      maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
     }),
     Worker.create({ ...common, taskQueue: hostQueue }),

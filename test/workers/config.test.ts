@@ -5,7 +5,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadClientConfig, stackFile } from '../../client/config';
-import { ConfigError, describeWorkerConfig, loadWorkerConfig } from '../../workers/config';
+import {
+  ConfigError,
+  DEFAULT_MAX_CACHED_WORKFLOWS,
+  describeWorkerConfig,
+  loadWorkerConfig,
+} from '../../workers/config';
 import { namespaceForTenant } from '../../temporal-config/connection';
 
 const DB_PASSWORD = 'pg-Pa55word-do-not-log';
@@ -34,7 +39,19 @@ describe('worker config', () => {
       retentionHours: 24,
       signingKeyFile: undefined,
       privateRegistries: [],
+      maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
     });
+  });
+
+  it('reads ARBITER_MAX_CACHED_WORKFLOWS, 0 included, and refuses what the SDK would silently change', () => {
+    assert.equal(loadWorkerConfig({ ARBITER_MAX_CACHED_WORKFLOWS: '250' }).maxCachedWorkflows, 250);
+    assert.equal(loadWorkerConfig({ ARBITER_MAX_CACHED_WORKFLOWS: '0' }).maxCachedWorkflows, 0);
+    for (const bad of ['1', '-5', '2.5', 'many'])
+      assert.throws(
+        () => loadWorkerConfig({ ARBITER_MAX_CACHED_WORKFLOWS: bad }),
+        (e: unknown) => e instanceof ConfigError && /ARBITER_MAX_CACHED_WORKFLOWS/.test(e.message),
+        bad,
+      );
   });
 
   it('reads every variable and resolves ARBITER_HOME against cwd', () => {

@@ -1,0 +1,59 @@
+/**
+ * What the load benchmark reads about another process from /proc: its resident memory (now and
+ * its peak), its CPU time, and its git spawner (host/spawner.ts), found among its children by
+ * the helper's script name. Linux only, as the benchmark's sandbox already is.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** A /proc file of `pid`, or undefined once the process is gone. */
+function procFile(pid: number, file: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A `kB` field of /proc/PID/status (VmRSS, VmHWM) in bytes; 0 once the process is gone. */
+function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = procFile(pid, 'status')?.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+/** Resident memory of `pid` now, in bytes. */
+export function rssBytes(pid: number): number {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** The most resident memory `pid` ever had (the kernel's high-water mark), in bytes. */
+export function rssHighWaterBytes(pid: number): number {
+  return statusBytes(pid, 'VmHWM');
+}
+
+/** The direct children of `pid` (of all its threads). */
+function childrenOf(pid: number): number[] {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return threads.flatMap((tid) => (procFile(pid, `task/${tid}/children`) ?? '').split(' ').filter(Boolean).map(Number));
+}
+
+/** The git spawner `pid` runs now (host/spawner-child.js), if any. */
+export function spawnerOf(pid: number): number | undefined {
+  return childrenOf(pid).find((child) => procFile(child, 'cmdline')?.includes('spawner-child'));
+}
+
+/** CPU seconds (user + system) of a process and of its finished children (zeros once it is gone). */
+export function cpuSeconds(pid: number): { self: number; children: number } {
+  const stat = procFile(pid, 'stat');
+  if (!stat) return { self: 0, children: 0 };
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  // Fields 14-17 of proc(5) (utime, stime, cutime, cstime), here from index 11, in clock ticks of 1/100 s.
+  return { self: (fields[11] + fields[12]) / 100, children: (fields[13] + fields[14]) / 100 };
+}
