@@ -3,6 +3,7 @@
  * workflows' retry policy), so the end of a database or server outage is noticed within
  * seconds; waiting for capacity keeps its own, gentler pace: 1 s doubling up to 30 s.
  */
+import { translateErrors, type Activity } from './wrap';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { AgentsBusyError } from '../domain/errors';
@@ -27,16 +28,6 @@ function paced(err: unknown): unknown {
 }
 
 /** Wraps every activity of `activities` so an AgentsBusyError is retried at the pace of waiting for capacity. */
-export function paceBusyRetries<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
-  const wrapped = Object.entries(activities).map(([name, fn]) => [
-    name,
-    async (...args: never[]) => {
-      try {
-        return await fn(...args);
-      } catch (err) {
-        throw paced(err);
-      }
-    },
-  ]);
-  return Object.fromEntries(wrapped) as T;
+export function paceBusyRetries<T extends Record<string, Activity>>(activities: T): T {
+  return translateErrors(activities, paced);
 }

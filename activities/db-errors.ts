@@ -4,6 +4,7 @@
  * is refused at once ({@link DatabaseRejectedError}). Everything else (connection refused or
  * reset, admin shutdown, serialization failures, deadlocks) is an outage or a race, and retried.
  */
+import { translateErrors, type Activity } from './wrap';
 import { DatabaseError } from 'pg';
 import { DatabaseRejectedError } from '../domain/errors';
 
@@ -33,18 +34,6 @@ export function classifyDatabaseError(err: unknown): unknown {
  * Wraps every activity of `activities` so a deterministic database error fails the attempt as
  * {@link DatabaseRejectedError}: one place, so no activity retries a refused statement forever.
  */
-export function refuseDeterministicDatabaseErrors<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
-  activities: T,
-): T {
-  const wrapped = Object.entries(activities).map(([name, fn]) => [
-    name,
-    async (...args: never[]) => {
-      try {
-        return await fn(...args);
-      } catch (err) {
-        throw classifyDatabaseError(err);
-      }
-    },
-  ]);
-  return Object.fromEntries(wrapped) as T;
+export function refuseDeterministicDatabaseErrors<T extends Record<string, Activity>>(activities: T): T {
+  return translateErrors(activities, classifyDatabaseError);
 }

@@ -6,6 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { CommandRequest, CommandResult, CommandRunner } from '../host/sandbox/commands';
+import { wrapEach, type Activity } from './wrap';
 
 /**
  * Runs `work` while the activity heartbeats every second, handing it the activity's cancellation
@@ -21,9 +22,6 @@ export async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>
   }
 }
 
-/** An activity function, as the factory builds them. */
-type Activity = (...args: never[]) => Promise<unknown>;
-
 /**
  * Wraps every activity of `activities` so it heartbeats from its first instant to its end,
  * whatever it does (a clone, a reset, a query): an attempt whose worker died, or whose task or
@@ -31,12 +29,12 @@ type Activity = (...args: never[]) => Promise<unknown>;
  * start-to-close timeout.
  */
 export function heartbeatFromStart<T extends Record<string, Activity>>(activities: T): T {
-  const wrapped = { ...activities };
-  for (const name of Object.keys(activities) as Array<keyof T>) {
-    const fn = activities[name];
-    wrapped[name] = ((...args: never[]) => withHeartbeat(() => fn(...args))) as T[keyof T];
-  }
-  return wrapped;
+  return wrapEach(
+    activities,
+    (fn) =>
+      (...args) =>
+        withHeartbeat(() => fn(...args)),
+  );
 }
 
 /** A request to a {@link CancellableRunner}: the signal is the activity's own. */
