@@ -110,6 +110,20 @@ function spawnProgram(options: ProgramOptions) {
   return child;
 }
 
+/** The result of a program that could not be started at all (`spawnError` says why). */
+export function startProcessFailure(spawnError: string): RunProcessResult {
+  return {
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    aborted: false,
+    durationMs: 0,
+    ...outputRecorder().finish(),
+    truncated: false,
+    spawnError,
+  };
+}
+
 /** Starts the program here, in this process. */
 export function startProcess(options: ProgramOptions): RunningProcess {
   const started = Date.now();

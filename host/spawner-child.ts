@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { startProcess, type RunningProcess } from './process';
+import { startProcess, startProcessFailure, type RunningProcess } from './process';
 import type { HelperRequest, RunReply, RunRequest, SpawnReply, SpawnRequest } from './spawner';
 
 const running = new Map<number, RunningProcess>();
@@ -47,10 +47,25 @@ function run({ id, program }: RunRequest, fd4Socket: Socket | undefined): void {
   });
 }
 
+/**
+ * A request whose program cannot even start (a NUL byte in an argument an agent chose makes
+ * `spawn` throw) fails alone: this process is shared by every task on the worker.
+ */
+function refused(request: SpawnRequest | RunRequest, err: Error): void {
+  if (request.kind === 'exec')
+    return reply({ id: request.id, stdout: '', stderr: '', error: { message: err.message } });
+  reply({ id: request.id, result: startProcessFailure(err.message) });
+}
+
 process.on('message', (request: HelperRequest, handle?: Socket) => {
-  if (request.kind === 'exec') exec(request);
-  else if (request.kind === 'run') run(request, handle);
-  else running.get(request.id)?.kill(request.reason, request.cancelled);
+  if (request.kind === 'kill') return running.get(request.id)?.kill(request.reason, request.cancelled);
+  try {
+    if (request.kind === 'exec') exec(request);
+    else run(request, handle);
+  } catch (err) {
+    handle?.destroy();
+    refused(request, err as Error);
+  }
 });
 // The worker is gone: nothing it started may outlive it (bwrap dies with us; an unconfined group would not).
 process.on('disconnect', () => {

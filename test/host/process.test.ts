@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'nod
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runProcess } from '../../host/run-process';
-import { spawnerPid } from '../../host/spawner';
+import { spawnerPid, spawnViaHelper, SpawnedProgramError } from '../../host/spawner';
 
 const NODE = process.execPath;
 const sha256 = (data: string | Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -225,6 +225,25 @@ describe('runProcess', function () {
       assert.equal(result.exitCode, 0);
       assert.notEqual(Number(result.outputTail.trim()), process.pid);
       assert.equal(Number(result.outputTail.trim()), spawnerPid());
+    });
+
+    it('a program that cannot start (a NUL byte an agent chose) fails alone; another task’s program keeps its own limits', async () => {
+      const pidFile = path.join(dir, 'pid');
+      const victim = runProcess({
+        argv: ['/bin/sh', '-c', `echo $$ > ${pidFile}; exec sleep 30`],
+        cwd: dir,
+        env: {},
+        timeoutMs: 1500,
+      });
+      assert.ok(await waitUntil(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 10_000));
+      const helper = spawnerPid();
+      const hostile = await runProcess({ argv: ['/bin/echo', 'a\0b'], cwd: dir, env: {}, timeoutMs: 10_000 });
+      assert.match(hostile.spawnError ?? '', /null bytes/);
+      await assert.rejects(spawnViaHelper('/bin/echo', ['a\0b'], { env: {}, maxBuffer: 1024 }), SpawnedProgramError);
+      const outcome = await victim;
+      assert.equal(outcome.timedOut, true, 'the other program ran to its own timeout');
+      assert.equal(spawnerPid(), helper, 'the shared spawner survived');
+      assert.ok(await waitUntil(() => !alive(Number(readFileSync(pidFile, 'utf8'))), 5_000));
     });
 
     it('a spawner killed mid-run fails the call (an infrastructure fault), and the next call gets a new one', async () => {
