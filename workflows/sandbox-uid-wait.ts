@@ -11,6 +11,12 @@ export const WAIT_FOR_SANDBOX_UID_PATCH = 'wait-for-sandbox-uid';
 
 const FIRST_WAIT_SECONDS = 5;
 const LONGEST_WAIT_SECONDS = 60;
+/**
+ * How long a task waits in all before it fails with the error: a host whose uids never free up
+ * is a fault to see, and a wait without end would grow the run's history (about 11 events a
+ * minute) toward the server's limit, which terminates the run without releasing anything.
+ */
+const MOST_WAITING_MS = 6 * 3_600_000;
 
 function uidsExhausted(err: unknown): boolean {
   return (
@@ -20,13 +26,14 @@ function uidsExhausted(err: unknown): boolean {
   );
 }
 
-/** `prepare()`, tried again after a growing wait for as long as every sandbox uid is taken. */
+/** `prepare()`, tried again after a growing wait while every sandbox uid is taken, for at most six hours. */
 export async function whenSandboxUidFree<T>(prepare: () => Promise<T>): Promise<T> {
+  const giveUpAt = Date.now() + MOST_WAITING_MS;
   for (let wait = FIRST_WAIT_SECONDS; ; wait = Math.min(wait * 2, LONGEST_WAIT_SECONDS)) {
     try {
       return await prepare();
     } catch (err) {
-      if (!uidsExhausted(err) || !patched(WAIT_FOR_SANDBOX_UID_PATCH)) throw err;
+      if (!uidsExhausted(err) || Date.now() >= giveUpAt || !patched(WAIT_FOR_SANDBOX_UID_PATCH)) throw err;
       log.info('every sandbox uid is leased; waiting for a task to release one', { waitSeconds: wait });
       await sleep(`${wait}s`);
     }
