@@ -2,7 +2,7 @@
  * One worker of the load benchmark, in its own process so that its resident memory is its own:
  * `arbiter` builds Arbiter's worker from the environment as `arbiter worker` does (workers/config.ts,
  * so ARBITER_MAX_CACHED_WORKFLOWS and the rest apply), `floor` the bare floor workflow's worker with
- * the same workflow cache size. It says `ready` over IPC once polling can start, then sends its
+ * the same workflow cache size and heap limit. It says `ready` over IPC once polling can start, then sends its
  * main thread's memory figures every second (what RSS alone does not say: how much is the main
  * thread's heap), and stops on SIGTERM (the SDK's runtime drains the workers on it).
  *
@@ -17,6 +17,7 @@ import { connectionOptions } from '../temporal-config/connection';
 import { loadWorkerConfig, type WorkerConfig } from '../workers/config';
 import { installRuntimeLogger, SILENT_LOGGER } from '../workers/logger';
 import { createArbiterWorker, workerOptionsFrom } from '../workers/worker';
+import { limitWorkflowThreadHeap } from '../workers/workflow-heap';
 
 /** Which worker this process runs. */
 export type BenchWorkerRole = 'arbiter' | 'floor';
@@ -39,8 +40,9 @@ async function runArbiter(config: WorkerConfig, connection: NativeConnection): P
   }
 }
 
-/** The floor's worker: no-op activities, the floor workflow, Arbiter's workflow cache size. */
+/** The floor's worker: no-op activities, the floor workflow, Arbiter's workflow cache size and heap limit. */
 async function runFloor(config: WorkerConfig, connection: NativeConnection): Promise<void> {
+  limitWorkflowThreadHeap(config.workflowHeapMb);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,

@@ -25,6 +25,13 @@ import {
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
+/**
+ * The workflow thread's V8 heap limit by default, in MiB. V8 sizes it from the machine (4 GiB on
+ * 24 GiB), and the thread collects its garbage (mostly from evicted runs replaying) only as it
+ * nears that limit, so a busy worker's RSS grew past a gigabyte with nothing live to show for it.
+ */
+export const DEFAULT_WORKFLOW_HEAP_MB = 512;
+
 /** The variables every Arbiter process that runs a worker reads; the CLI's schema extends it. */
 export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
   DATABASE_URL: DatabaseUrlSchema.optional(),
@@ -43,6 +50,8 @@ export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend(
     .min(0)
     .refine((n) => n !== 1, 'must be 0 or at least 2')
     .default(DEFAULT_MAX_CACHED_WORKFLOWS),
+  /** The workflow thread's V8 heap limit in MiB; too small for the cached runs fails the worker, so at least 128. */
+  ARBITER_WORKFLOW_HEAP_MB: z.coerce.number().int().min(128).default(DEFAULT_WORKFLOW_HEAP_MB),
 });
 
 /** The parsed variables. */
@@ -70,6 +79,8 @@ export interface WorkerConfig {
   privateRegistries: string[];
   /** Workflows kept in memory between their tasks: bounds the worker's memory. */
   maxCachedWorkflows: number;
+  /** The workflow thread's V8 heap limit, in MiB: what bounds the worker's memory under load. */
+  workflowHeapMb: number;
 }
 
 /** Thrown with every offending variable named. */
@@ -122,6 +133,7 @@ export function workerConfigFromEnv(
       .map((r) => r.trim().toLowerCase())
       .filter(Boolean),
     maxCachedWorkflows: e.ARBITER_MAX_CACHED_WORKFLOWS,
+    workflowHeapMb: e.ARBITER_WORKFLOW_HEAP_MB,
   };
 }
 
@@ -139,5 +151,6 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     taskQueue: config.taskQueue,
     sandbox: config.sandbox.mode,
     maxCachedWorkflows: config.maxCachedWorkflows,
+    workflowHeapMb: config.workflowHeapMb,
   };
 }

@@ -16,7 +16,8 @@ import { startModelGateway } from '../host/gateway/server';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../host/sandbox/config';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
 import type { Database } from '../db/client';
-import { DEFAULT_MAX_CACHED_WORKFLOWS, type WorkerConfig } from './config';
+import { DEFAULT_MAX_CACHED_WORKFLOWS, DEFAULT_WORKFLOW_HEAP_MB, type WorkerConfig } from './config';
+import { limitWorkflowThreadHeap } from './workflow-heap';
 import { migrateDatabase } from '../db/migrate';
 import { hostTaskQueue } from '../temporal-config';
 import { MissingSearchAttributesError, missingSearchAttributes } from '../temporal-config/ensure-search-attributes';
@@ -47,6 +48,8 @@ export interface ArbiterWorkerOptions {
   privateRegistries?: string[];
   /** Workflows kept in memory between their tasks (ARBITER_MAX_CACHED_WORKFLOWS); {@link DEFAULT_MAX_CACHED_WORKFLOWS} when absent. */
   maxCachedWorkflows?: number;
+  /** The workflow thread's V8 heap limit in MiB (ARBITER_WORKFLOW_HEAP_MB); {@link DEFAULT_WORKFLOW_HEAP_MB} when absent. */
+  workflowHeapMb?: number;
 }
 
 /** The pair of Temporal workers one Arbiter worker process runs. */
@@ -111,6 +114,7 @@ export function workerOptionsFrom(
   | 'temporal'
   | 'privateRegistries'
   | 'maxCachedWorkflows'
+  | 'workflowHeapMb'
 > {
   return {
     namespace: config.temporal.namespace,
@@ -123,6 +127,7 @@ export function workerOptionsFrom(
     signingKeyFile: config.signingKeyFile,
     privateRegistries: config.privateRegistries,
     maxCachedWorkflows: config.maxCachedWorkflows,
+    workflowHeapMb: config.workflowHeapMb,
   };
 }
 
@@ -165,6 +170,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     // a busy host's late beat is not mistaken for a dead worker.
     maxHeartbeatThrottleInterval: '3s',
   };
+  limitWorkflowThreadHeap(options.workflowHeapMb ?? DEFAULT_WORKFLOW_HEAP_MB);
   const [shared, host] = await Promise.all([
     Worker.create({
       ...common,

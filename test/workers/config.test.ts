@@ -8,6 +8,7 @@ import { loadClientConfig, stackFile } from '../../client/config';
 import {
   ConfigError,
   DEFAULT_MAX_CACHED_WORKFLOWS,
+  DEFAULT_WORKFLOW_HEAP_MB,
   describeWorkerConfig,
   loadWorkerConfig,
 } from '../../workers/config';
@@ -40,6 +41,7 @@ describe('worker config', () => {
       signingKeyFile: undefined,
       privateRegistries: [],
       maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
+      workflowHeapMb: DEFAULT_WORKFLOW_HEAP_MB,
     });
   });
 
@@ -50,6 +52,16 @@ describe('worker config', () => {
       assert.throws(
         () => loadWorkerConfig({ ARBITER_MAX_CACHED_WORKFLOWS: bad }),
         (e: unknown) => e instanceof ConfigError && /ARBITER_MAX_CACHED_WORKFLOWS/.test(e.message),
+        bad,
+      );
+  });
+
+  it('reads ARBITER_WORKFLOW_HEAP_MB and refuses a limit no cache of runs fits in', () => {
+    assert.equal(loadWorkerConfig({ ARBITER_WORKFLOW_HEAP_MB: '384' }).workflowHeapMb, 384);
+    for (const bad of ['0', '64', '-512', '1.5', 'lots'])
+      assert.throws(
+        () => loadWorkerConfig({ ARBITER_WORKFLOW_HEAP_MB: bad }),
+        (e: unknown) => e instanceof ConfigError && /ARBITER_WORKFLOW_HEAP_MB/.test(e.message),
         bad,
       );
   });
