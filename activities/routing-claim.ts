@@ -1,14 +1,16 @@
 /**
- * Recording a routing decision. A decision is proposed without locks (activities/routing.ts),
- * then claimed here under a lock on the chosen agent alone: its count of running tasks is read
- * again, and the decision written only if the agent still has room, in the same transaction, so
- * concurrent tasks never overfill an agent while decisions for different agents never wait for
- * each other. Nothing slow (no call to Temporal) happens under the lock.
+ * Recording a routing decision. A decision is proposed without locks, on candidates that may be
+ * a moment old (activities/routing.ts), then claimed here under a lock on the chosen agent alone:
+ * the agent's row and its count of running tasks are read again, and the decision written only
+ * if the agent is still the tenant's to use, active, not circuit-broken and under its limit, in
+ * the same transaction. So concurrent tasks never overfill an agent, a paused or retired agent
+ * is never claimed, and decisions for different agents never wait for each other. Nothing slow
+ * (no call to Temporal) happens under the lock.
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { RouteTaskInput, RoutingDecision } from '../domain/activity-io';
 import { agentRunSeconds } from '../domain/agent';
-import { RecordMismatchError, UnknownAgentError } from '../domain/errors';
+import { RecordMismatchError } from '../domain/errors';
 import { activeTaskCountOf, getAgent } from '../db/agents';
 import type { Db, DbExecutor } from '../db/client';
 import { agents, routingDecisions } from '../db/schema';
@@ -25,7 +27,6 @@ export interface Weighed {
   exploration: boolean;
   reason: string;
   candidates: AssessedCandidate[];
-  maxConcurrency: number;
 }
 
 /** Candidates recorded besides the chosen one: the highest-scored eligible and the first refused. */
@@ -59,6 +60,10 @@ function compact(weighed: Weighed): { recorded: Candidate[]; summary: string } {
 type ClaimRow = {
   /** Tasks the agent held when the claim looked, under its lock. */
   held: number;
+  /** The agent's limit as its row says now. */
+  limit: number | null;
+  /** Whether the agent may take tasks now: the tenant's (or shared), active, circuit closed. */
+  available: boolean;
   inserted: boolean;
   kind: string | null;
   config: Record<string, unknown> | null;
@@ -66,29 +71,36 @@ type ClaimRow = {
 
 /**
  * In one statement (read under the agent's lock, taken by the statement before): the agent's
- * count of running tasks, this run's decision inserted only if that count is under `limit`, and
- * the agent's kind and config for the answer. A decision this run already has wins: nothing is inserted.
+ * row and its count of running tasks, and this run's decision inserted only if the agent is
+ * available and that count, less `discount` (holders known closed), is under its limit. A
+ * decision this run already has wins: nothing is inserted.
  */
 async function insertIfRoom(
   tx: DbExecutor,
   input: RouteTaskInput,
   runId: string,
   decision: { agentId: string; reason: string; exploration: boolean; candidates: Candidate[] },
-  limit: number,
+  discount: number,
 ): Promise<ClaimRow> {
   const { agentId } = decision;
   const { rows } = await tx.execute<ClaimRow>(sql`
     WITH held AS (${activeTaskCountOf(agentId)}),
+    agent AS (
+      SELECT a.kind, a.config, a.max_concurrency,
+        a.status = 'active' AND (a.circuit_open_until IS NULL OR a.circuit_open_until <= now()) AS available
+      FROM ${agents} a WHERE a.id = ${agentId} AND (a.tenant_id IS NULL OR a.tenant_id = ${input.tenantId})
+    ),
     inserted AS (
       INSERT INTO ${routingDecisions} (tenant_id, task_id, run_id, agent_id, task_type, reason, exploration, candidates)
       SELECT ${input.tenantId}, ${input.taskId}, ${runId}, ${agentId}, ${input.taskType}, ${decision.reason},
         ${decision.exploration}, ${JSON.stringify(decision.candidates)}::jsonb
-      FROM held WHERE held.n < ${limit}
+      FROM held, agent WHERE agent.available AND held.n - ${discount} < agent.max_concurrency
       ON CONFLICT DO NOTHING
       RETURNING 1
     )
-    SELECT held.n AS held, EXISTS (SELECT 1 FROM inserted) AS inserted, a.kind, a.config
-    FROM held LEFT JOIN ${agents} a ON a.id = ${agentId}`);
+    SELECT held.n AS held, agent.max_concurrency AS limit, coalesce(agent.available, false) AS available,
+      EXISTS (SELECT 1 FROM inserted) AS inserted, agent.kind, agent.config
+    FROM held LEFT JOIN agent ON true`);
   return rows[0];
 }
 
@@ -132,8 +144,9 @@ export async function recordedDecision(
 }
 
 /**
- * Writes `weighed` as this run's decision if its agent still has room; undefined when concurrent
- * decisions filled it meanwhile (the caller weighs again). A decision this run already has wins.
+ * Writes `weighed` as this run's decision if its agent is still available and has room;
+ * undefined when it is not (concurrent decisions filled it, or its row changed since the
+ * candidates were read: the caller weighs again). A decision this run already has wins.
  * Three round trips besides the transaction's own: the lock, the claim, and (only when the agent
  * looks full while this worker knows closed runs) a second claim that discounts them.
  */
@@ -153,15 +166,13 @@ export async function claimDecision(
   };
   return db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(${AGENT_LOCK_CLASS}, hashtext(${agentId}))`);
-    let claim = await insertIfRoom(tx, input, runId, decision, weighed.maxConcurrency);
-    if (claim.held >= weighed.maxConcurrency) {
+    let claim = await insertIfRoom(tx, input, runId, decision, 0);
+    if (claim.available && !claim.inserted && claim.held >= (claim.limit as number)) {
       const closed = await knownClosedHolders(tx, agentId);
-      if (claim.held - closed >= weighed.maxConcurrency) return undefined;
-      claim = await insertIfRoom(tx, input, runId, decision, weighed.maxConcurrency + closed);
+      if (closed > 0) claim = await insertIfRoom(tx, input, runId, decision, closed);
     }
     if (!claim.inserted) return recordedDecision(tx, input, runId);
-    if (claim.kind === null) throw new UnknownAgentError(agentId);
-    const { kind, config } = claim;
+    const { kind, config } = claim as ClaimRow & { kind: string; config: Record<string, unknown> };
     return { agentKind: kind, maxRunSeconds: agentRunSeconds(kind, config), ...decision };
   });
 }

@@ -2,9 +2,11 @@
  * `routeTask`: among agents that are active, capable, under their concurrency limit and not
  * circuit-broken, picks one by Thompson sampling over the tenant's statistics for the task
  * type, seeded by the task so the same inputs give the same decision. Records the pick, every
- * candidate's score and whether it was exploration. The pick is weighed without locks and
- * claimed under the chosen agent's lock (activities/routing-claim.ts), so concurrent tasks never
- * overfill an agent. Decisions are kept per run: a decision already recorded for this run is
+ * candidate's score and whether it was exploration. The pick is weighed without locks, on the
+ * registry as read for any decision of the last moment (db/routing-candidates.ts), and claimed
+ * under the chosen agent's lock, which checks that agent again (activities/routing-claim.ts), so
+ * concurrent tasks never overfill an agent and a stale read never routes to an agent that may
+ * not take the task. Decisions are kept per run: a decision already recorded for this run is
  * returned as is, so a retry never routes twice, and one that does not fit this request is
  * refused rather than reused.
  */
@@ -13,7 +15,7 @@ import { RouteTaskInput, type RoutingDecision } from '../domain/activity-io';
 import { canHandleTaskType } from '../domain/agent';
 import { AgentsBusyError, NoCapableAgentError } from '../domain/errors';
 import { hashSeed, thompsonChoose, type ArmStats } from '../domain/bandit';
-import { routingCandidates, type RoutingCandidate } from '../db/routing-candidates';
+import { routingCandidates, sharedRoutingCandidates, type RoutingCandidate } from '../db/routing-candidates';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { withoutClosedRuns } from './capacity';
@@ -101,8 +103,7 @@ async function weigh(
   const reason = input.agentHint
     ? `requested by submitter; ${chosen.reason}`
     : `${exploration ? 'exploring' : 'best draw'}; ${chosen.reason}`;
-  const maxConcurrency = agents.find((a) => a.id === chosen.agentId)?.maxConcurrency ?? 0;
-  return { chosen, exploration, reason, candidates, maxConcurrency };
+  return { chosen, exploration, reason, candidates };
 }
 
 /** Proposals that lost their agent to concurrent decisions before the task waits (AgentsBusyError) for a retry. */
@@ -116,17 +117,25 @@ export function createRoutingActivities(deps: ActivityDeps) {
       const input = parseActivityInput(RouteTaskInput, raw);
       const { runId } = currentRun();
       // This run's decision, if a previous attempt made one, and the candidates at once, on two connections.
-      const [recorded, found] = await Promise.all([
+      const [recorded, shared] = await Promise.all([
         recordedDecision(db, input, runId),
-        routingCandidates(db, input.tenantId, input.taskType),
+        sharedRoutingCandidates(db, input.tenantId, input.taskType),
       ]);
       let decision = recorded;
       for (let attempt = 1; !decision; attempt++) {
-        const candidates = attempt === 1 ? found : await routingCandidates(db, input.tenantId, input.taskType);
-        const weighed = await weigh(deps, input, candidates);
+        // The first proposal may come from candidates read a moment ago for another decision; a
+        // refusal, or a claim its agent no longer allows, is decided again on a fresh read.
+        const fresh = attempt > 1;
+        const candidates = fresh ? await routingCandidates(db, input.tenantId, input.taskType) : shared;
+        const weighed = await weigh(deps, input, candidates).catch((err: unknown) => {
+          if (fresh) throw err;
+        });
+        if (!weighed) continue;
         decision = await claimDecision(db, input, runId, weighed);
         if (!decision && attempt >= CLAIM_ATTEMPTS)
-          throw new AgentsBusyError(`agent '${weighed.chosen.agentId}' filled up while routing; waiting`);
+          throw new AgentsBusyError(
+            `agent '${weighed.chosen.agentId}' filled up or became unavailable while routing; waiting`,
+          );
       }
       await recordRunEvent(db, { ...input, runId }, 'routed', 'task.routed', {
         agentId: decision.agentId,

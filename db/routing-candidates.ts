@@ -2,7 +2,8 @@
  * What routing reads on every decision: every agent a tenant may use, with what decides its
  * eligibility, the tenant's statistics for the task type and the tasks it holds, in one query.
  * With 1,000 agents this is most of a decision's work, so it reads only those columns and
- * parses each distinct capabilities value once.
+ * parses each distinct capabilities value once; decisions made within {@link SHARE_MS} of a read
+ * share it, so routing's cost under load grows with time, not with the number of decisions.
  */
 import { sql } from 'drizzle-orm';
 import { CapabilitiesSchema, type AgentStatus, type Capabilities } from '../domain/agent';
@@ -82,4 +83,33 @@ export async function routingCandidates(
     failures: r.failures ?? 0,
     running: r.running,
   }));
+}
+
+/** How long one read of the candidates serves other decisions for the same tenant and task type. */
+export const SHARE_MS = 250;
+const MAX_SHARED_READS = 1_000;
+
+/** Per database, the last read per tenant and task type (the promise, so concurrent decisions wait on one query). */
+const sharedReads = new WeakMap<DbExecutor, Map<string, { at: number; read: Promise<RoutingCandidate[]> }>>();
+
+/**
+ * {@link routingCandidates}, read at most {@link SHARE_MS} ago, or now. Only a proposal may rest
+ * on it: what must be exact (an agent's status, circuit and room) is read again under the
+ * agent's lock when the decision is claimed, and a refusal is decided again on a fresh read.
+ */
+export function sharedRoutingCandidates(
+  db: DbExecutor,
+  tenantId: string,
+  taskType: string,
+): Promise<RoutingCandidate[]> {
+  const reads = sharedReads.get(db) ?? new Map<string, { at: number; read: Promise<RoutingCandidate[]> }>();
+  sharedReads.set(db, reads);
+  const key = JSON.stringify([tenantId, taskType]);
+  const known = reads.get(key);
+  if (known && Date.now() - known.at < SHARE_MS) return known.read;
+  if (reads.size >= MAX_SHARED_READS) reads.clear();
+  const read = routingCandidates(db, tenantId, taskType);
+  reads.set(key, { at: Date.now(), read });
+  read.catch(() => reads.get(key)?.read === read && reads.delete(key));
+  return read;
 }

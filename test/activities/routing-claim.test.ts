@@ -1,18 +1,21 @@
 /**
  * The routing claim at the activity boundary: many tasks routed to one agent at the same moment
- * never take more than its concurrency, and a retried decision is the recorded one even once the
- * agent is full.
+ * never take more than its concurrency, a retried decision is the recorded one even once the
+ * agent is full, and a decision proposed on a shared read of the registry made before the agent
+ * changed is claimed only if the agent, read again under its lock, still allows it.
  */
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { RoutingDecision } from '../../domain/activity-io';
-import { AgentsBusyError } from '../../domain/errors';
+import { AgentsBusyError, NoCapableAgentError } from '../../domain/errors';
+import { setAgentStatus } from '../../db/agents';
+import { sharedRoutingCandidates } from '../../db/routing-candidates';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { addScriptedAgent, GOOD_PLAN, uniqueId } from '../helpers/fixtures';
-import { testActivityDeps } from '../helpers/stack';
+import { testActivityDeps, testStack } from '../helpers/stack';
 
 /** A task received by `runId` of its workflow (so it counts against its agent once routed), and its activities. */
 async function receivedTask(tenantId: string, runId = uniqueId('run')) {
@@ -22,13 +25,33 @@ async function receivedTask(tenantId: string, runId = uniqueId('run')) {
   const a = createActivities(testActivityDeps());
   const at = new Date().toISOString();
   await env.run(a.recordTransition, { ...ref, workflowId, seq: 0, from: null, to: 'RECEIVED' as const, at, note: '' });
-  const route = () => env.run(a.routeTask, { ...ref, taskType: 'feature' }) as Promise<RoutingDecision>;
+  const route = (agentHint?: string) =>
+    env.run(a.routeTask, { ...ref, taskType: 'feature', agentHint }) as Promise<RoutingDecision>;
   return { route };
 }
 
 /** True for the failure routing gives when every capable agent is busy. */
 function isBusy(err: unknown): boolean {
   return err instanceof ApplicationFailure && err.type === AgentsBusyError.type;
+}
+
+/** The shared read of `tenant`'s candidates as routing would use it now; routes one task first so it exists. */
+async function sharedView(tenant: string) {
+  return sharedRoutingCandidates(testStack().database.db, tenant, 'feature');
+}
+
+/**
+ * Runs `act` after routing one task (so a shared read of the registry exists) and retries until
+ * the shared read still predates `act` (a loaded machine may be slower than the sharing window):
+ * what follows is then decided on a stale proposal.
+ */
+async function withStaleRead(tenant: string, act: () => Promise<void>, stillStale: () => Promise<boolean>) {
+  for (let i = 0; i < 10; i++) {
+    await (await receivedTask(tenant)).route();
+    await act();
+    if (await stillStale()) return;
+  }
+  assert.fail('the shared read never outlived the change: the stale path was not exercised');
 }
 
 describe('routing claim', function () {
@@ -55,5 +78,36 @@ describe('routing claim', function () {
     assert.equal(first.agentKind, 'scripted');
     assert.deepEqual(await task.route(), first);
     await assert.rejects((await receivedTask(tenant)).route(), isBusy);
+  });
+
+  it('a paused agent is never claimed on a shared read made before the pause', async () => {
+    const tenant = uniqueId('tenant');
+    const agent = await addScriptedAgent(tenant, GOOD_PLAN, { maxConcurrency: 100 });
+    await withStaleRead(
+      tenant,
+      async () => void (await setAgentStatus(testStack().database.db, agent.id, 'paused')),
+      async () => (await sharedView(tenant)).some((c) => c.agent.id === agent.id && c.agent.status === 'active'),
+    );
+    await assert.rejects(
+      (await receivedTask(tenant)).route(agent.id),
+      (e: unknown) =>
+        e instanceof ApplicationFailure && e.type === NoCapableAgentError.type && /paused/.test(e.message),
+    );
+    await assert.rejects(
+      (await receivedTask(tenant)).route(),
+      (e: unknown) => e instanceof ApplicationFailure && e.type === NoCapableAgentError.type,
+    );
+  });
+
+  it('an agent registered after a shared read is found when asked for by name', async () => {
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN, { maxConcurrency: 100 });
+    let late = '';
+    await withStaleRead(
+      tenant,
+      async () => void (late = (await addScriptedAgent(tenant, GOOD_PLAN)).id),
+      async () => !(await sharedView(tenant)).some((c) => c.agent.id === late),
+    );
+    assert.equal((await (await receivedTask(tenant)).route(late)).agentId, late);
   });
 });
