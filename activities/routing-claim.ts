@@ -2,8 +2,8 @@
  * Recording a routing decision. A decision is proposed without locks, on candidates that may be
  * a moment old (activities/routing.ts), then claimed here under a lock on the chosen agent alone:
  * the agent's row and its count of running tasks are read again, and the decision written only
- * if the agent is still the tenant's to use, active, not circuit-broken and under its limit, in
- * the same transaction. So concurrent tasks never overfill an agent, a paused or retired agent
+ * if the agent's row is as the proposal read it (not re-registered, paused or retired since),
+ * still the tenant's to use, not circuit-broken and under its limit, in the same transaction. So concurrent tasks never overfill an agent, a paused or retired agent
  * is never claimed, and decisions for different agents never wait for each other. Nothing slow
  * (no call to Temporal) happens under the lock.
  */
@@ -27,6 +27,8 @@ export interface Weighed {
   exploration: boolean;
   reason: string;
   candidates: AssessedCandidate[];
+  /** The chosen agent's row as the proposal read it (db/routing-candidates.ts `version`). */
+  version: string;
 }
 
 /** Candidates recorded besides the chosen one: the highest-scored eligible and the first refused. */
@@ -62,7 +64,7 @@ type ClaimRow = {
   held: number;
   /** The agent's limit as its row says now. */
   limit: number | null;
-  /** Whether the agent may take tasks now: the tenant's (or shared), active, circuit closed. */
+  /** Whether the agent may take tasks now: the tenant's (or shared), its row as the proposal read it, active, circuit closed. */
   available: boolean;
   inserted: boolean;
   kind: string | null;
@@ -72,23 +74,25 @@ type ClaimRow = {
 /**
  * In one statement (read under the agent's lock, taken by the statement before): the agent's
  * row and its count of running tasks, and this run's decision inserted only if the agent is
- * available and that count, less `discount` (holders known closed), is under its limit. A
+ * available and that count, less `discount` (holders known closed), is under its limit. The row
+ * is read FOR SHARE, so a pause or re-registration waits for the claim, and the claim for it. A
  * decision this run already has wins: nothing is inserted.
  */
 async function insertIfRoom(
   tx: DbExecutor,
   input: RouteTaskInput,
   runId: string,
-  decision: { agentId: string; reason: string; exploration: boolean; candidates: Candidate[] },
+  decision: { agentId: string; reason: string; exploration: boolean; candidates: Candidate[]; version: string },
   discount: number,
 ): Promise<ClaimRow> {
   const { agentId } = decision;
   const { rows } = await tx.execute<ClaimRow>(sql`
     WITH held AS (${activeTaskCountOf(agentId)}),
     agent AS (
-      SELECT a.kind, a.config, a.max_concurrency,
-        a.status = 'active' AND (a.circuit_open_until IS NULL OR a.circuit_open_until <= now()) AS available
+      SELECT a.kind, a.config, a.max_concurrency, a.updated_at = ${decision.version}::timestamptz
+        AND a.status = 'active' AND (a.circuit_open_until IS NULL OR a.circuit_open_until <= now()) AS available
       FROM ${agents} a WHERE a.id = ${agentId} AND (a.tenant_id IS NULL OR a.tenant_id = ${input.tenantId})
+      FOR SHARE
     ),
     inserted AS (
       INSERT INTO ${routingDecisions} (tenant_id, task_id, run_id, agent_id, task_type, reason, exploration, candidates)
@@ -164,12 +168,13 @@ export async function claimDecision(
     exploration: weighed.exploration,
     candidates: recorded,
   };
+  const claimed = { ...decision, version: weighed.version };
   return db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(${AGENT_LOCK_CLASS}, hashtext(${agentId}))`);
-    let claim = await insertIfRoom(tx, input, runId, decision, 0);
+    let claim = await insertIfRoom(tx, input, runId, claimed, 0);
     if (claim.available && !claim.inserted && claim.held >= (claim.limit as number)) {
       const closed = await knownClosedHolders(tx, agentId);
-      if (closed > 0) claim = await insertIfRoom(tx, input, runId, decision, closed);
+      if (closed > 0) claim = await insertIfRoom(tx, input, runId, claimed, closed);
     }
     if (!claim.inserted) return recordedDecision(tx, input, runId);
     const { kind, config } = claim as ClaimRow & { kind: string; config: Record<string, unknown> };

@@ -103,7 +103,8 @@ async function weigh(
   const reason = input.agentHint
     ? `requested by submitter; ${chosen.reason}`
     : `${exploration ? 'exploring' : 'best draw'}; ${chosen.reason}`;
-  return { chosen, exploration, reason, candidates };
+  const version = found.find((f) => f.agent.id === chosen.agentId)?.version ?? '';
+  return { chosen, exploration, reason, candidates, version };
 }
 
 /** Proposals that lost their agent to concurrent decisions before the task waits (AgentsBusyError) for a retry. */
@@ -123,12 +124,13 @@ export function createRoutingActivities(deps: ActivityDeps) {
       ]);
       let decision = recorded;
       for (let attempt = 1; !decision; attempt++) {
-        // The first proposal may come from candidates read a moment ago for another decision; a
-        // refusal, or a claim its agent no longer allows, is decided again on a fresh read.
+        // The first proposal may rest on candidates read a moment ago for another decision. A claim
+        // its agent no longer allows, or a refusal (but "busy", on which the task waits and asks
+        // again anyway), is decided again on a fresh read.
         const fresh = attempt > 1;
         const candidates = fresh ? await routingCandidates(db, input.tenantId, input.taskType) : shared;
         const weighed = await weigh(deps, input, candidates).catch((err: unknown) => {
-          if (fresh) throw err;
+          if (fresh || err instanceof AgentsBusyError) throw err;
         });
         if (!weighed) continue;
         decision = await claimDecision(db, input, runId, weighed);

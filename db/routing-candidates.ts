@@ -2,8 +2,8 @@
  * What routing reads on every decision: every agent a tenant may use, with what decides its
  * eligibility, the tenant's statistics for the task type and the tasks it holds, in one query.
  * With 1,000 agents this is most of a decision's work, so it reads only those columns and
- * parses each distinct capabilities value once; decisions made within {@link SHARE_MS} of a read
- * share it, so routing's cost under load grows with time, not with the number of decisions.
+ * parses each distinct capabilities value once; decisions started within {@link SHARE_MS} of a
+ * read share it, so routing's cost under load grows with time, not with the number of decisions.
  */
 import { sql } from 'drizzle-orm';
 import { CapabilitiesSchema, type AgentStatus, type Capabilities } from '../domain/agent';
@@ -18,6 +18,8 @@ export interface RoutingCandidate {
   failures: number;
   /** Tasks the agent holds now, as `activeTaskCounts` (db/agents.ts) counts them. */
   running: number;
+  /** The agent row's `updated_at` as read: a claim on this read requires the row unchanged (no re-registration, no status change). */
+  version: string;
 }
 
 /** Parsed capabilities by their stored text: agents mostly share a few, and routing reads them all on every decision. */
@@ -50,6 +52,7 @@ type CandidateRow = {
   successes: number | null;
   failures: number | null;
   running: number;
+  version: string;
 };
 
 /**
@@ -64,7 +67,7 @@ export async function routingCandidates(
 ): Promise<RoutingCandidate[]> {
   const { rows } = await db.execute<CandidateRow>(sql`
     SELECT a.id, a.status, a.capabilities::text AS capabilities, a.max_concurrency, a.circuit_open_until,
-      s.successes, s.failures, coalesce(held.n, 0) AS running
+      s.successes, s.failures, coalesce(held.n, 0) AS running, a.updated_at::text AS version
     FROM ${agents} a
     LEFT JOIN ${agentStats} s ON s.tenant_id = ${tenantId} AND s.agent_id = a.id AND s.task_type = ${taskType}
     LEFT JOIN (SELECT rd.agent_id, count(*)::int AS n ${activeHoldings} GROUP BY rd.agent_id) held
@@ -82,34 +85,38 @@ export async function routingCandidates(
     successes: r.successes ?? 0,
     failures: r.failures ?? 0,
     running: r.running,
+    version: r.version,
   }));
 }
 
 /** How long one read of the candidates serves other decisions for the same tenant and task type. */
 export const SHARE_MS = 250;
-const MAX_SHARED_READS = 1_000;
+/** Reads shared at once; past this (a submitter may invent task types), decisions read alone. */
+const MAX_SHARED_READS = 64;
 
-/** Per database, the last read per tenant and task type (the promise, so concurrent decisions wait on one query). */
-const sharedReads = new WeakMap<DbExecutor, Map<string, { at: number; read: Promise<RoutingCandidate[]> }>>();
+/** Per database, the read being shared per tenant and task type (the promise, so concurrent decisions wait on one query). */
+const sharedReads = new WeakMap<DbExecutor, Map<string, Promise<RoutingCandidate[]>>>();
 
 /**
- * {@link routingCandidates}, read at most {@link SHARE_MS} ago, or now. Only a proposal may rest
- * on it: what must be exact (an agent's status, circuit and room) is read again under the
- * agent's lock when the decision is claimed, and a refusal is decided again on a fresh read.
+ * {@link routingCandidates}, as read for a decision started at most {@link SHARE_MS} ago, or
+ * now. Only a proposal may rest on it: what must be exact (the agent's row unchanged, its
+ * circuit and its room) is read again under the agent's lock when the decision is claimed.
  */
 export function sharedRoutingCandidates(
   db: DbExecutor,
   tenantId: string,
   taskType: string,
 ): Promise<RoutingCandidate[]> {
-  const reads = sharedReads.get(db) ?? new Map<string, { at: number; read: Promise<RoutingCandidate[]> }>();
+  const reads = sharedReads.get(db) ?? new Map<string, Promise<RoutingCandidate[]>>();
   sharedReads.set(db, reads);
   const key = JSON.stringify([tenantId, taskType]);
   const known = reads.get(key);
-  if (known && Date.now() - known.at < SHARE_MS) return known.read;
-  if (reads.size >= MAX_SHARED_READS) reads.clear();
+  if (known) return known;
   const read = routingCandidates(db, tenantId, taskType);
-  reads.set(key, { at: Date.now(), read });
-  read.catch(() => reads.get(key)?.read === read && reads.delete(key));
+  if (reads.size >= MAX_SHARED_READS) return read;
+  reads.set(key, read);
+  const forget = () => reads.get(key) === read && reads.delete(key);
+  setTimeout(forget, SHARE_MS).unref();
+  read.catch(forget);
   return read;
 }

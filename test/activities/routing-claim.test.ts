@@ -110,4 +110,22 @@ describe('routing claim', function () {
     );
     assert.equal((await (await receivedTask(tenant)).route(late)).agentId, late);
   });
+
+  it('an agent re-registered without the task type is never claimed on a shared read made before', async () => {
+    const tenant = uniqueId('tenant');
+    const agent = await addScriptedAgent(tenant, GOOD_PLAN, { maxConcurrency: 100 });
+    await withStaleRead(
+      tenant,
+      async () => void (await addScriptedAgent(tenant, GOOD_PLAN, { id: agent.id, taskTypes: ['fix'] })),
+      async () =>
+        (await sharedView(tenant)).some(
+          (c) => c.agent.id === agent.id && c.agent.capabilities.taskTypes[0] === 'feature',
+        ),
+    );
+    await assert.rejects(
+      (await receivedTask(tenant)).route(agent.id),
+      (e: unknown) =>
+        e instanceof ApplicationFailure && e.type === NoCapableAgentError.type && /does not handle/.test(e.message),
+    );
+  });
 });
