@@ -18,6 +18,7 @@ import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
 import type { Database } from '../db/client';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, DEFAULT_WORKFLOW_HEAP_MB, type WorkerConfig } from './config';
 import { limitWorkflowThreadHeap } from './workflow-heap';
+import { workflowBundleOptions } from './workflow-bundle';
 import { migrateDatabase } from '../db/migrate';
 import { hostTaskQueue } from '../temporal-config';
 import { MissingSearchAttributesError, missingSearchAttributes } from '../temporal-config/ensure-search-attributes';
@@ -58,11 +59,6 @@ export interface ArbiterWorker {
   /** Resolves when both have stopped; if one fails, the other is shut down too. */
   run(): Promise<void>;
   shutdown(): void;
-}
-
-/** Path of the compiled workflows module the bundler starts from. */
-export function workflowsPath(): string {
-  return require.resolve('../workflows');
 }
 
 /** Where the verdict signing key lives unless the operator names one. */
@@ -131,6 +127,12 @@ export function workerOptionsFrom(
   };
 }
 
+/** Where the SDK bundles the workflows from at start, with the modules every workflow shares. */
+function workflowSource() {
+  const { workflowsPath, preloadModules } = workflowBundleOptions();
+  return { workflowsPath, bundlerOptions: { preloadModules } };
+}
+
 /** Applies migrations and checks the namespace, then creates (but does not run) the workers. */
 export async function createArbiterWorker(options: ArbiterWorkerOptions): Promise<ArbiterWorker> {
   await checkSearchAttributes(options);
@@ -176,7 +178,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
       ...common,
       taskQueue: options.taskQueue,
       maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
-      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: workflowsPath() }),
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowSource()),
     }),
     Worker.create({ ...common, taskQueue: hostQueue }),
   ]).catch(async (err: unknown) => {

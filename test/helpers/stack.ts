@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
 import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
@@ -22,10 +22,10 @@ import { installRuntimeLogger, SILENT_LOGGER } from '../../workers/logger';
 import {
   createArbiterWorker,
   defaultSigningKeyFile,
-  workflowsPath,
   type ArbiterWorker,
   type ArbiterWorkerOptions,
 } from '../../workers/worker';
+import { bundleArbiterWorkflows } from '../../workers/workflow-bundle';
 import { removeTempDirs } from './temp';
 import { freePort } from '../../client/dev-server';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
@@ -119,10 +119,7 @@ async function start(): Promise<TestStack> {
   const database = openDatabase(databaseUrl);
   cleanups.push(() => database.close());
   await migrateDatabase(database.pool);
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: workflowsPath(),
-    logger: SILENT_LOGGER,
-  });
+  const bundle = await bundleArbiterWorkflows(SILENT_LOGGER);
   const home = path.join(tmp, 'home');
   mkdirSync(home, { recursive: true });
 

@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { SILENT_LOGGER } from '../../workers/logger';
-import { workflowsPath } from '../../workers/worker';
+import { bundleArbiterWorkflows, workflowBundleOptions } from '../../workers/workflow-bundle';
 import { fixtureSets, LIFECYCLE_PATHS, readFixtureSet, type HistoryFixture } from './history-fixtures';
 
-const bundle = (workflowsPath: string) => bundleWorkflowCode({ workflowsPath, logger: SILENT_LOGGER });
+/** `workflowsPath` bundled as Arbiter's workflows are, with the same shared modules. */
+const bundle = (workflowsPath: string) =>
+  bundleWorkflowCode({ ...workflowBundleOptions(), workflowsPath, logger: SILENT_LOGGER });
 
 /** Replays `fixtures` with `workflowBundle`; returns each fixture's failure by `<set>/<path>`. */
 async function replayAll(workflowBundle: WorkflowBundle, fixtures: HistoryFixture[]): Promise<Map<string, Error>> {
@@ -35,7 +37,7 @@ describe('replaying recorded histories', function () {
     } catch {
       // run beside the stack's suites, whose runtime (and log file) is installed already
     }
-    current = await bundle(workflowsPath());
+    current = await bundleArbiterWorkflows(SILENT_LOGGER);
   });
 
   it('has the v1 set: histories of tasks left open by the release before any replay test', () => {
