@@ -11,13 +11,13 @@ import { limitWorkflowThreadHeap } from '../../workers/workflow-heap';
 import { testStack } from '../helpers/stack';
 
 const MiB = 2 ** 20;
+/** A worker thread's source that reports its own heap limit. */
+const REPORT_HEAP_LIMIT =
+  "require('node:worker_threads').parentPort.postMessage(require('node:v8').getHeapStatistics().heap_size_limit)";
 
 /** The heap limit, in MiB, of a worker thread started now (as the SDK starts its workflow thread). */
 async function nextThreadHeapLimitMb(): Promise<number> {
-  const thread = new Worker(
-    "require('node:worker_threads').parentPort.postMessage(require('node:v8').getHeapStatistics().heap_size_limit)",
-    { eval: true },
-  );
+  const thread = new Worker(REPORT_HEAP_LIMIT, { eval: true });
   const [limit] = (await new Promise((resolve) => thread.once('message', (m) => resolve([m])))) as [number];
   await thread.terminate();
   return limit / MiB;
@@ -31,7 +31,7 @@ describe('workers: the workflow thread heap limit', () => {
       const v8 = require('node:v8'); const { Worker } = require('node:worker_threads');
       const before = v8.getHeapStatistics().heap_size_limit;
       require(${JSON.stringify(require.resolve('../../workers/workflow-heap'))}).limitWorkflowThreadHeap(200);
-      const w = new Worker("require('node:worker_threads').parentPort.postMessage(require('node:v8').getHeapStatistics().heap_size_limit)", { eval: true });
+      const w = new Worker(${JSON.stringify(REPORT_HEAP_LIMIT)}, { eval: true });
       w.once('message', (m) => { console.log(JSON.stringify({ before, after: v8.getHeapStatistics().heap_size_limit, thread: m })); w.terminate(); });`;
     const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as Record<
       string,
