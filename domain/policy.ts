@@ -6,7 +6,7 @@
 import type { RiskTier, WorkingSpec } from './spec';
 
 /** Re-exported so policy code (protected paths, scope checks) can detect prose without importing the spec validator. */
-export { isPathGlob } from './spec';
+export { isPathGlob } from './spec-scope';
 
 /** Why a named type: budgets travel between policy, specs and waivers and must mean the same thing everywhere (files changed, lines added plus removed). */
 export interface ChangeBudget {

@@ -35,20 +35,23 @@ interface FreezeView {
 }
 
 /**
- * In a fresh process (this one's modules have parsed with many schemas already): walks what is
- * reachable from `modules` the way the SDK's freeze walks it (own properties, read as
- * properties) and counts the zod object and enum schemas with an empty cache and the regex checks whose
- * pattern is one shared RegExp, before and after shared-modules.js loads; and the global or
- * sticky RegExps the freeze would reach, which any use writes.
+ * In a fresh process (this one's modules have parsed with many schemas already): loads
+ * `modules`, then shared-modules.js, and walks the exports of every module either load brought
+ * in the way the SDK's freeze walks them (own properties of objects, read as properties; not
+ * into functions; not past what is frozen already). Counts the zod object and enum schemas with
+ * an empty cache and the regex checks whose pattern is one shared RegExp, before and after
+ * shared-modules.js prepared them, and the global or sticky RegExps, which any use writes.
  */
 function freezeView(modules: string[]): FreezeView {
   const script = `
+    const known = new Set(Object.keys(require.cache));
     const { ZodEnum, ZodNativeEnum, ZodObject, ZodString } = require('zod');
-    const modules = ${JSON.stringify(modules)}.map((m) => require(m));
-    const walk = (value, visit, seen = new Set()) => {
+    ${JSON.stringify(modules)}.forEach((m) => require(m));
+    const walk = (value, visit, seen) => {
       if (value === null || (typeof value !== 'object' && typeof value !== 'function') || seen.has(value)) return;
       seen.add(value);
       visit(value);
+      if (typeof value !== 'object' || Object.isFrozen(value)) return;
       for (const key of Reflect.ownKeys(value)) {
         let property;
         try { property = value[key]; } catch { continue; }
@@ -57,13 +60,17 @@ function freezeView(modules: string[]): FreezeView {
     };
     const count = () => {
       let all = 0, cold = 0, regexChecks = 0, written = 0;
-      walk(modules, (v) => {
-        if (v instanceof RegExp && (v.global || v.sticky)) written++;
-        if (v instanceof ZodObject && (all++, v._cached === null)) cold++;
-        if ((v instanceof ZodEnum || v instanceof ZodNativeEnum) && !v._cache) cold++;
-        if (v instanceof ZodString)
-          for (const check of v._def.checks) if (check.kind === 'regex' && check.regex === check.regex) regexChecks++;
-      });
+      const seen = new Set();
+      for (const [file, mod] of Object.entries(require.cache)) {
+        if (known.has(file)) continue;
+        walk(mod.exports, (v) => {
+          if (v instanceof RegExp && (v.global || v.sticky)) written++;
+          if (v instanceof ZodObject && (all++, v._cached === null)) cold++;
+          if ((v instanceof ZodEnum || v instanceof ZodNativeEnum) && !v._cache) cold++;
+          if (v instanceof ZodString)
+            for (const check of v._def.checks) if (check.kind === 'regex' && check.regex === check.regex) regexChecks++;
+        }, seen);
+      }
       return { all, cold, regexChecks, written };
     };
     const before = count();
