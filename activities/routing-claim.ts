@@ -3,9 +3,10 @@
  * a moment old (activities/routing.ts), then claimed here under a lock on the chosen agent alone:
  * the agent's row and its count of running tasks are read again, and the decision written only
  * if the agent's row is as the proposal read it (not re-registered, paused or retired since),
- * still the tenant's to use, not circuit-broken and under its limit, in the same transaction. So concurrent tasks never overfill an agent, a paused or retired agent
- * is never claimed, and decisions for different agents never wait for each other. Nothing slow
- * (no call to Temporal) happens under the lock.
+ * still the tenant's to use, not circuit-broken and under its limit, in the same transaction.
+ * So concurrent tasks never overfill an agent, a paused or retired agent is never claimed, and
+ * decisions for different agents never wait for each other. Nothing slow (no call to Temporal)
+ * happens under the lock.
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { RouteTaskInput, RoutingDecision } from '../domain/activity-io';

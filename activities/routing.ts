@@ -103,7 +103,7 @@ async function weigh(
   const reason = input.agentHint
     ? `requested by submitter; ${chosen.reason}`
     : `${exploration ? 'exploring' : 'best draw'}; ${chosen.reason}`;
-  const version = found.find((f) => f.agent.id === chosen.agentId)?.version ?? '';
+  const { version } = found.find((f) => f.agent.id === chosen.agentId) as RoutingCandidate;
   return { chosen, exploration, reason, candidates, version };
 }
 

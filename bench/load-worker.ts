@@ -2,9 +2,9 @@
  * One worker of the load benchmark, in its own process so that its resident memory is its own:
  * `arbiter` builds Arbiter's worker from the environment as `arbiter worker` does (workers/config.ts,
  * so ARBITER_MAX_CACHED_WORKFLOWS and the rest apply), `floor` the bare floor workflow's worker with
- * the same workflow cache size and heap limit. It says `ready` over IPC once polling can start, then sends its
- * main thread's memory figures every second (what RSS alone does not say: how much is the main
- * thread's heap), and stops on SIGTERM (the SDK's runtime drains the workers on it).
+ * the same workflow cache size and heap limit. It says `ready` over IPC once polling can start,
+ * then sends its main thread's memory figures every second (what RSS alone does not say: how
+ * much is the main thread's heap), and stops on SIGTERM (the SDK's runtime drains the workers on it).
  *
  *   node lib/bench/load-worker.js arbiter|floor   (started by bench/worker-process.ts)
  *

@@ -107,8 +107,8 @@ export function sharedRoutingCandidates(
   tenantId: string,
   taskType: string,
 ): Promise<RoutingCandidate[]> {
-  const reads = sharedReads.get(db) ?? new Map<string, Promise<RoutingCandidate[]>>();
-  sharedReads.set(db, reads);
+  let reads = sharedReads.get(db);
+  if (!reads) sharedReads.set(db, (reads = new Map()));
   const key = JSON.stringify([tenantId, taskType]);
   const known = reads.get(key);
   if (known) return known;

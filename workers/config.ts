@@ -27,8 +27,8 @@ export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
 /**
  * The workflow thread's V8 heap limit by default, in MiB. V8 sizes it from the machine (4 GiB on
- * 24 GiB), and the thread collects its garbage (mostly from evicted runs replaying) only as it
- * nears that limit, so a busy worker's RSS grew past a gigabyte with nothing live to show for it.
+ * 24 GiB) and collects garbage only as the heap nears it, so a busy worker's RSS grew with
+ * garbage; 500 cached runs need far less (about 45 KB each, README *Performance*).
  */
 export const DEFAULT_WORKFLOW_HEAP_MB = 512;
 
