@@ -43,8 +43,11 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
   setHandler(getStateQuery, () => task.snapshot);
   task.waiverDesk.register();
   registerWatch(task);
-  setHandler(cancelSignal, ({ reason }) => {
-    if (!task.requestCancel(reason ?? 'cancel requested')) return;
+  // Anyone with namespace access can send this signal by hand, with no argument or any: a handler
+  // that threw on that would fail every workflow task of the run, on every replay.
+  setHandler(cancelSignal, (request?: { reason?: unknown }) => {
+    const reason = typeof request?.reason === 'string' ? request.reason : 'cancel requested';
+    if (!task.requestCancel(reason)) return;
     work.cancel();
     runCancellation.requestForSignal(task.input);
   });

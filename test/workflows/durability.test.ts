@@ -66,7 +66,11 @@ async function assertRunCanceled(input: TaskInput & { taskId: string; tenantId: 
 describe('cancellation', function () {
   this.timeout(60_000);
 
-  for (const how of ['cancel signal', 'Temporal workflow cancellation'] as const) {
+  for (const how of [
+    'cancel signal',
+    'cancel signal sent by hand with no argument',
+    'Temporal workflow cancellation',
+  ] as const) {
     it(`moves a running task to CANCELLED and kills its gate process (${how})`, async () => {
       const { client } = testStack();
       const repo = makeRepo();
@@ -76,8 +80,10 @@ describe('cancellation', function () {
       const beat = inGateCheckout(testStack().home, input, 'beat');
       await waitFor('the gate to run', async () => existsSync(beat));
 
+      const handle = client.temporal.workflow.getHandle(`task/${input.tenantId}/${input.taskId}`);
       if (how === 'cancel signal') await client.cancel(input, 'test cancel');
-      else await client.temporal.workflow.getHandle(`task/${input.tenantId}/${input.taskId}`).cancel();
+      else if (how === 'cancel signal sent by hand with no argument') await handle.signal('cancel');
+      else await handle.cancel();
       const final = await client.watch(input, undefined, 200);
 
       assert.equal(final.state, 'CANCELLED');
