@@ -17,6 +17,7 @@ import {
 } from '../domain/activity-io';
 import { AGENT_TOOLS } from '../domain/agent-tools';
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
+import { boundedViolation, clipText } from '../domain/bounds';
 import { AgentConfigError, RecordMismatchError } from '../domain/errors';
 import { zodProblems } from '../domain/zod-issues';
 import type { PolicyViolation } from '../domain/sandbox';
@@ -36,6 +37,10 @@ import type { SessionIdentity } from '../host/gateway/session';
 import type { FileTools } from '../host/sandbox/file-tools';
 
 type Message = typeof conversationMessages.$inferSelect;
+
+/** Tool calls one model turn may make; real models ask for a handful at once. */
+export const MAX_TOOL_CALLS_PER_TURN = 32;
+const MAX_TOOL_NAME = 64;
 
 const DEFAULT_SYSTEM_PROMPT =
   'You are a careful coding agent working in a sandboxed copy of a repository. Use the tools to make the requested change, keep to the allowed paths, and stop when done.';
@@ -216,7 +221,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       const costUsd = config.pricing
         ? (promptTokens * config.pricing.inputPerMillion + completionTokens * config.pricing.outputPerMillion) / 1e6
         : 0;
-      const toolCalls = message.tool_calls?.length ? message.tool_calls : null;
+      const toolCalls = message.tool_calls?.length ? keptToolCalls(message.tool_calls, input.turn) : null;
       await append(db, input.tenantId, input.conversationId, {
         role: 'assistant',
         turn: input.turn,
@@ -267,12 +272,31 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
   };
 }
 
+type ToolCall = { id: string; type?: string; function: { name: string; arguments: string } };
+
+/**
+ * The calls of one model turn as they are stored and run. Each call id and name travels through
+ * the workflow's history and memory, and the model chooses them: a turn runs at most
+ * MAX_TOOL_CALLS_PER_TURN calls (the transcript shows the model only those), an id that is not a
+ * short token (or repeats one) is replaced by one of ours, and a name is clipped.
+ */
+function keptToolCalls(calls: ToolCall[], turn: number): ToolCall[] {
+  const seen = new Set<string>();
+  return calls.slice(0, MAX_TOOL_CALLS_PER_TURN).map((c, i) => {
+    const id =
+      typeof c.id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(c.id) && !seen.has(c.id) ? c.id : `arbiter_${turn}_${i}`;
+    seen.add(id);
+    const name = clipText(String(c.function?.name ?? ''), MAX_TOOL_NAME);
+    return { ...c, id, function: { name, arguments: String(c.function?.arguments ?? '') } };
+  });
+}
+
 /** What history keeps of a tool result: whether it succeeded, its first 300 characters and the whole result's digest. */
 function outcomeOf(content: string, violation: PolicyViolation | undefined): ToolCallOutcome {
   return {
     ok: !content.startsWith('error:'),
     summary: content.slice(0, 300),
     digest: sha256(content),
-    ...(violation ? { violation } : {}),
+    ...(violation ? { violation: boundedViolation(violation) } : {}),
   };
 }

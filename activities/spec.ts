@@ -1,10 +1,11 @@
 /**
- * `validateSpec`: YAML in, one normalised CAWS spec out (stored for the run's activities, which
- * read it by reference), or a non-retryable SpecInvalidError naming every problem.
+ * `validateSpec`: YAML in, one normalised CAWS spec stored for the run's activities (which read
+ * it by reference) and its essentials out for the workflow, or a non-retryable SpecInvalidError
+ * naming every problem.
  */
 import { log } from '@temporalio/activity';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { taskSpecArtifactId, ValidateSpecInput, type ValidateSpecResult } from '../domain/activity-io';
+import { specEssentials, taskSpecArtifactId, ValidateSpecInput, type ValidateSpecResult } from '../domain/activity-io';
+import { boundedList } from '../domain/bounds';
 import { SpecInvalidError } from '../domain/errors';
 import { scopeReachingProtected } from '../domain/protected-paths';
 import { validateWorkingSpec, type WorkingSpec } from '../domain/spec';
@@ -13,24 +14,10 @@ import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import { storeSpec } from './spec-refs';
+import { parseSpecYaml } from './spec-yaml';
 
-/** Alias expansions one spec may make; a real spec uses a handful, a billion-laughs document millions. */
-const MAX_ALIAS_COUNT = 100;
-
-/**
- * Parses untrusted YAML text. Whatever goes wrong is the text's problem, never retried: a syntax
- * error names its line, and an alias bomb (more than `maxAliasCount` alias expansions) is refused
- * at once rather than thrown as a plain ReferenceError.
- */
-function parseSpecYaml(text: string): unknown {
-  try {
-    return parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (err) {
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    if (err instanceof YAMLParseError) throw new SpecInvalidError([`YAML: ${message}`]);
-    throw new SpecInvalidError([`YAML cannot be read: ${message}`]);
-  }
-}
+/** Warnings a result carries to the workflow (and the task's snapshot); the rest are logged only as a count. */
+const MAX_WARNINGS = 50;
 
 /**
  * A scope that reaches a protected path asks for a change the `protected` gate will always
@@ -56,11 +43,11 @@ export function createSpecActivities({ db }: Pick<ActivityDeps, 'db'>) {
       }
       const { problems, warnings } = protectedScopeFindings(result.spec);
       if (problems.length) throw new SpecInvalidError(problems);
-      const allWarnings = [...result.warnings, ...warnings];
+      const allWarnings = boundedList([...result.warnings, ...warnings], MAX_WARNINGS, 500);
       for (const warning of allWarnings) log.warn('working spec warning', { warning });
       const owner = { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId };
       const specRef = await storeSpec(db, taskSpecArtifactId(owner), owner, result.spec);
-      return { spec: result.spec, warnings: allWarnings, specDigest: sha256(input.specYaml), specRef };
+      return { spec: specEssentials(result.spec), warnings: allWarnings, specDigest: sha256(input.specYaml), specRef };
     },
   };
 }

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { log } from '@temporalio/activity';
 import { approverKeys, claimWaiverUse, getWaiver } from '../db/waivers';
 import { storedApprovalsProblem } from '../domain/approval-evidence';
+import { boundedList, clipText, MAX_RECORDED_PATH } from '../domain/bounds';
 import { requiredApprovers } from '../domain/policy';
 import { waiverUseProblem } from '../domain/waiver';
 import { CheckBudgetAndScopeInput, MeasureDiffInput, RunGateInput, type DiffSummary } from '../domain/activity-io';
@@ -163,8 +164,12 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
         linesDeleted: files.reduce((n, f) => n + f.deleted, 0),
         bytesAdded: files.reduce((n, f) => n + f.bytesAdded, 0),
         binaryFiles: files.filter((f) => f.binary).length,
-        leftBehind: { count: ignored.length, paths: ignored.slice(0, 50) },
-        nestedRepositories: nested.filter((d) => !ignoredNested.has(d)),
+        leftBehind: { count: ignored.length, paths: ignored.slice(0, 50).map((p) => clipText(p, MAX_RECORDED_PATH)) },
+        nestedRepositories: boundedList(
+          nested.filter((d) => !ignoredNested.has(d)),
+          50,
+          MAX_RECORDED_PATH,
+        ),
         treeId,
         digest,
         artifactId,

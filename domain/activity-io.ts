@@ -8,7 +8,7 @@ import { SignedDecisionSchema } from './approval';
 import { TASK_STATES } from './lifecycle';
 import { GateCommandSchema, IdPartSchema, RepoNameSchema, VERDICT_OUTCOMES } from './task';
 import { GATE_MODES, type RepoPolicy } from './repo-policy';
-import type { WorkingSpec } from './spec';
+import type { RiskTier, SpecFormat, WorkingSpec } from './spec';
 import type { GateResult, VerdictOutcome } from './task';
 import type { DiffSummary } from './diff';
 import type { PolicyViolation } from './sandbox';
@@ -58,36 +58,46 @@ export const ValidateSpecInput = z.object({
 });
 /** Input of `validateSpec`. */
 export type ValidateSpecInput = z.input<typeof ValidateSpecInput>;
-/** The normalised spec, its warnings, the digest of the exact text validated, and where the spec is stored. */
+/**
+ * What the workflow keeps of a validated spec: the fields its own steps read. The whole spec
+ * (scope, contracts, anything a submitter wrote in it) is stored and travels by reference, so
+ * a spec full of contracts costs a cached run nothing.
+ */
+export interface SpecEssentials {
+  id: string;
+  title: string;
+  riskTier: RiskTier;
+  mode: string;
+  format: SpecFormat;
+  changeBudget?: { maxFiles: number; maxLoc: number };
+  /** The criteria with a `test_command`, each a gate of its own. */
+  acceptance: Array<{ id: string; testCommand?: string }>;
+}
+
+/** The fields of `spec` the workflow keeps. */
+export function specEssentials(spec: WorkingSpec): SpecEssentials {
+  const { id, title, riskTier, mode, format, changeBudget } = spec;
+  const acceptance = spec.acceptance
+    .filter((a) => a.testCommand)
+    .map((a) => ({ id: a.id, testCommand: a.testCommand }));
+  return { id, title, riskTier, mode, format, ...(changeBudget ? { changeBudget } : {}), acceptance };
+}
+
+/**
+ * The spec's essentials, its warnings, the digest of the exact text validated, and where the
+ * whole spec is stored. Results recorded before specs were stored carry the whole spec and no
+ * reference; results recorded before essentials carry the whole spec beside a reference.
+ */
 export interface ValidateSpecResult {
-  spec: WorkingSpec;
+  spec: SpecEssentials;
   warnings: string[];
   specDigest: string;
-  /** Absent from results recorded before specs were stored. */
   specRef?: SpecRef;
 }
 
 /** Where the spec a task run validated is stored: one artifact per run. */
 export function taskSpecArtifactId(run: { tenantId: string; taskId: string; runId: string }): string {
   return `spec/${run.tenantId}/${run.taskId}/${run.runId}`;
-}
-
-/**
- * The validation result as `run` may use it. A reference to another run's spec (a result the
- * run was reset past, recorded by the run it replaced) would be refused by every activity: it
- * is dropped, and that run's spec travels inline, as it did before specs were stored.
- */
-export function ownSpecRef(
-  validated: ValidateSpecResult,
-  run: { tenantId: string; taskId: string; runId: string },
-): ValidateSpecResult {
-  if (!validated.specRef || validated.specRef.artifactId === taskSpecArtifactId(run)) return validated;
-  return { ...validated, specRef: undefined };
-}
-
-/** What the run's activities are given for the spec: its stored reference, or (runs validated before specs were stored) the spec. */
-export function specArgument(validated: ValidateSpecResult): SpecRef | WorkingSpec {
-  return validated.specRef ?? validated.spec;
 }
 
 /** What routing needs: the task type (the spec's mode) and an optional requested agent. */

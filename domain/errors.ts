@@ -4,16 +4,25 @@
  * branch on `type` without string-matching messages.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { boundedList, boundedViolation } from './bounds';
+import type { PolicyViolation } from './sandbox';
 
 function nonRetryable(message: string, type: string, details: unknown[] = []): [string, string, boolean, unknown[]] {
   return [message, type, true, details];
 }
 
-/** The working spec breaks the CAWS schema or tier rules; details[0] lists every problem. */
+/** Problems a refused spec lists: a spec made to break every rule still fails with a bounded message. */
+const MAX_LISTED_PROBLEMS = 100;
+const MAX_PROBLEM_LENGTH = 500;
+
+/** The working spec breaks the CAWS schema or tier rules; details[0] lists every problem (up to 100). */
 export class SpecInvalidError extends ApplicationFailure {
   static readonly type = 'SpecInvalidError';
-  constructor(public readonly problems: string[]) {
+  public readonly problems: string[];
+  constructor(found: string[]) {
+    const problems = boundedList(found, MAX_LISTED_PROBLEMS, MAX_PROBLEM_LENGTH);
     super(...nonRetryable(`working spec is invalid: ${problems.join('; ')}`, SpecInvalidError.type, [problems]));
+    this.problems = problems;
   }
 }
 
@@ -144,15 +153,18 @@ export class InvalidActivityInputError extends ApplicationFailure {
   }
 }
 
-/** The agent tried something its sandbox policy forbids; details[0] is the recorded violation. */
+/** The agent tried something its sandbox policy forbids; details[0] is the recorded violation, clipped to bounds. */
 export class PolicyViolationError extends ApplicationFailure {
   static readonly type = 'PolicyViolationError';
-  constructor(public readonly violation: { op: string; path: string; reason: string }) {
+  public readonly violation: PolicyViolation;
+  constructor(refused: PolicyViolation) {
+    const violation = boundedViolation(refused);
     super(
       ...nonRetryable(`${violation.op} '${violation.path}' refused: ${violation.reason}`, PolicyViolationError.type, [
         violation,
       ]),
     );
+    this.violation = violation;
   }
 }
 

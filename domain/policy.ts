@@ -56,7 +56,7 @@ export function requiredApprovers(tier: RiskTier, override?: Partial<Record<Risk
  * spec did set it. Waiver deltas are added by the caller on top of this result.
  */
 export function effectiveBudget(input: {
-  spec: WorkingSpec;
+  spec: Pick<WorkingSpec, 'riskTier' | 'changeBudget'>;
   tierBudgets?: Partial<Record<RiskTier, ChangeBudget>>;
 }): ChangeBudget & { source: 'spec' | 'tier' } {
   const ceiling = tierBudget(input.spec.riskTier, input.tierBudgets);

@@ -17,11 +17,22 @@ const stringList = z.array(nonBlank);
 /** CAWS writes an emptied list as a bare key, which YAML reads as null: treat it as `[]`. */
 const optionalList = stringList.nullish().transform((v) => v ?? []);
 
+/**
+ * A non-blank string of at most `max` characters. The fields a run keeps in workflow memory
+ * (id, title, mode, acceptance commands) are bounded, far above any real spec's.
+ */
+export function boundedText(max: number) {
+  return nonBlank.refine((s) => s.length <= max, `must be at most ${max} characters`);
+}
+
 /** Ids become Temporal workflow ids and file names, so they are held to a safe alphabet rather than either format's pattern (neither fits the other's real ids). */
-export const idSchema = nonBlank.refine(
+export const idSchema = boundedText(128).refine(
   (s) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s),
   'must be letters, digits, ".", "_" or "-" (it names workflows and files)',
 );
+
+/** Acceptance criteria with a `test_command` a spec may have: each runs as a gate of its own. */
+export const MAX_ACCEPTANCE_COMMANDS = 20;
 
 /** `test_command` is optional: most current-format specs record evidence instead; extra keys (`narrative`, `test_nodeids`) pass through. */
 export const acceptanceItemSchema = z
@@ -30,7 +41,7 @@ export const acceptanceItemSchema = z
     given: nonBlank,
     when: nonBlank,
     then: nonBlank,
-    test_command: z.string().nullish(),
+    test_command: z.string().max(4096, 'must be at most 4096 characters').nullish(),
   })
   .passthrough();
 

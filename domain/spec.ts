@@ -8,12 +8,13 @@ import { z } from 'zod';
 import { applyCurrentRules, applyLegacyRules } from './spec-format-rules';
 import {
   acceptanceItemSchema,
+  boundedText,
   blastRadiusSchema,
   coerceTier,
   contractsSchema,
   detectFormat,
   idSchema,
-  nonBlank,
+  MAX_ACCEPTANCE_COMMANDS,
   nonFunctionalSchema,
   parseField,
   scopeSchema,
@@ -104,8 +105,8 @@ export function validateWorkingSpec(raw: unknown, options: ValidateOptions = {})
   };
 
   const id = parseField(idSchema, r['id'], ['id'], problems);
-  const title = parseField(nonBlank, r['title'], ['title'], problems);
-  const mode = parseField(nonBlank, r['mode'], ['mode'], problems);
+  const title = parseField(boundedText(500), r['title'], ['title'], problems);
+  const mode = parseField(boundedText(64), r['mode'], ['mode'], problems);
 
   let changeBudget: WorkingSpec['changeBudget'];
   if (format === 'current') applyCurrentRules(r, options.format === 'current', problems, warnings);
@@ -237,6 +238,9 @@ function checkAcceptance(
     if (tier === 3) warnings.push(`${msg}; the verdict rests on policy gates alone`);
     else if (tier !== undefined) problems.push(`${msg}; tier ${tier} requires at least one`);
   }
+  const commands = items.filter((a) => a.test_command?.trim()).length;
+  if (commands > MAX_ACCEPTANCE_COMMANDS)
+    problems.push(`${key}: ${commands} criteria have a test_command; at most ${MAX_ACCEPTANCE_COMMANDS} may`);
   const seen = new Set<string>();
   items.forEach((a, i) => {
     if (seen.has(a.id)) problems.push(`${key}[${i}].id: duplicate id ${JSON.stringify(a.id)}`);

@@ -17,10 +17,24 @@ export const IdPartSchema = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
 });
 
+/**
+ * Bounds on what a submitter sends. The task input is held in workflow memory for the whole run
+ * (a waiver may keep it there for days), in every cached run, so each field has a size a real
+ * task stays far below: the largest spec in the CAWS corpus is 21 KiB.
+ */
+const MAX_SPEC_BYTES = 64 * 1024;
+const MAX_ARGUMENT_LENGTH = 4096;
+const MAX_GATE_ARGV_TOTAL = 16 * 1024;
+
 /** A named command run as a verification gate on a fresh checkout of the change (argv, never a shell string). */
 export const GateCommandSchema = z.object({
   name: z.string().regex(GATE_NAME_PATTERN, 'gate name must be a short identifier'),
-  argv: z.array(z.string().min(1)).min(1, 'gate argv must name a program'),
+  argv: z
+    .array(
+      z.string().min(1).max(MAX_ARGUMENT_LENGTH, `a gate argument is longer than ${MAX_ARGUMENT_LENGTH} characters`),
+    )
+    .min(1, 'gate argv must name a program')
+    .max(64, 'a gate has more than 64 arguments'),
   timeoutSeconds: z.number().int().positive().max(3600).default(600),
 });
 /** A gate command after defaults are applied. */
@@ -44,14 +58,11 @@ export const TaskInputSchema = z
     tenantId: IdPartSchema,
     taskId: IdPartSchema,
     /** The CAWS working spec, verbatim; validated by the `validateSpec` activity. */
-    specYaml: z
-      .string()
-      .min(1, 'spec is empty')
-      .max(256 * 1024, 'spec is larger than 256 KiB'),
+    specYaml: z.string().min(1, 'spec is empty').max(MAX_SPEC_BYTES, 'spec is larger than 64 KiB'),
     /** The target repository: a name registered for this tenant (resolved to its path by the worker). */
     repo: RepoNameSchema,
     /** Commit-ish the workspace starts from; the target's HEAD when absent. */
-    baseRef: z.string().min(1).optional(),
+    baseRef: z.string().min(1).max(255, 'baseRef is longer than 255 characters').optional(),
     /** Agent the submitter asks for; honoured only when that agent is capable. */
     agentHint: IdPartSchema.optional(),
     gates: z
@@ -59,6 +70,10 @@ export const TaskInputSchema = z
       .max(20)
       .default([])
       .refine((gates) => new Set(gates.map((g) => g.name)).size === gates.length, 'gate names must be unique')
+      .refine(
+        (gates) => gates.flatMap((g) => g.argv).join('').length <= MAX_GATE_ARGV_TOTAL,
+        `gate arguments total more than ${MAX_GATE_ARGV_TOTAL} characters`,
+      )
       .superRefine((gates, ctx) => {
         gates.forEach((g, i) => {
           const problem = reservedGateNameProblem(g.name);

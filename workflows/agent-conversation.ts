@@ -7,6 +7,7 @@
  * anything touches the workspace.
  */
 import { ApplicationFailure, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { appendBounded, boundedViolation, MAX_KEPT_VIOLATIONS } from '../domain/bounds';
 import {
   AgentConversationInputSchema,
   type AgentConversationInput,
@@ -30,7 +31,7 @@ export async function agentConversation(raw: AgentConversationInput): Promise<Ag
     state: { turn: 0, tokens: 0, costUsd: 0, startedAt: Date.now() },
     violations: [] as PolicyViolation[],
   };
-  const violations = [...begun.violations];
+  const violations = begun.violations.slice(-MAX_KEPT_VIOLATIONS).map(boundedViolation);
   const budget = input.historyBudget ?? HISTORY_BUDGET;
   const run = await converse(input, begun.limits, begun.spec, begun.state, {
     beforeTurn: async (state) => {
@@ -39,10 +40,10 @@ export async function agentConversation(raw: AgentConversationInput): Promise<Ag
         await continueAsNew<typeof agentConversation>({
           ...input,
           spec: undefined,
-          resume: { limits: begun.limits, spec: begun.spec, state, violations: violations.slice(-100) },
+          resume: { limits: begun.limits, spec: begun.spec, state, violations },
         });
     },
-    onViolation: (v) => violations.push(v),
+    onViolation: (v) => appendBounded(violations, boundedViolation(v), MAX_KEPT_VIOLATIONS),
   });
   return { run, violations };
 }

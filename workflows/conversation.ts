@@ -19,9 +19,9 @@ import type { AgentConversationWorkflow, ConversationState } from '../domain/con
 import { AgentFailedError } from '../domain/errors';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { WorkingSpec } from '../domain/spec';
-import { specArgument, type ValidateSpecResult } from '../domain/activity-io';
 import { conversationWorkflowId } from '../temporal-config';
 import { callModel, onHost, startConversation } from './activity-proxies';
+import type { RunSpec } from './run-spec';
 import type { TaskRun } from './task-run';
 
 /** The conversation a loop drives, and where its tool calls run. */
@@ -97,7 +97,7 @@ export async function converse(
 /** Runs the conversation in `ws`: in a child workflow on this code, inline in runs recorded before it. */
 export async function runConversation(
   task: TaskRun,
-  validated: ValidateSpecResult,
+  validated: RunSpec,
   agentId: string,
   ws: PreparedWorkspace,
   attempt: number,
@@ -110,7 +110,7 @@ export async function runConversation(
   task.setSubState(`agent conversation ${conversationWorkflowId(conversationId)}`);
   const { run, violations } = await executeChild<AgentConversationWorkflow>('agentConversation', {
     workflowId: conversationWorkflowId(conversationId),
-    args: [{ ...target, spec: specArgument(validated) }],
+    args: [{ ...target, spec: await validated.argument() }],
   }).catch((err: unknown) => {
     const usage = usageOfFailedAgent(err);
     if (usage) task.recordUsage(usage);
@@ -122,9 +122,9 @@ export async function runConversation(
 }
 
 /** The loop in the task's own history, as runs started before the child workflow recorded it. */
-async function runInline(task: TaskRun, validated: ValidateSpecResult, t: ConversationTarget): Promise<AgentRunResult> {
+async function runInline(task: TaskRun, validated: RunSpec, t: ConversationTarget): Promise<AgentRunResult> {
   const { tenantId, taskId, agentId, conversationId } = t;
-  const spec = specArgument(validated);
+  const spec = await validated.argument();
   const started = await startConversation({ tenantId, taskId, agentId, conversationId, spec });
   // A conversation begun before specs were stored passes the whole spec, as it did.
   const run = await converse(

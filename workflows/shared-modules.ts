@@ -17,6 +17,7 @@
 import { ZodEnum, ZodNativeEnum, ZodObject, ZodString } from 'zod';
 import * as activityIo from '../domain/activity-io';
 import * as approval from '../domain/approval';
+import * as bounds from '../domain/bounds';
 import * as conversation from '../domain/conversation';
 import * as errors from '../domain/errors';
 import * as gateNames from '../domain/gate-names';
@@ -65,6 +66,7 @@ prepareForFreeze(
   [
     activityIo,
     approval,
+    bounds,
     conversation,
     errors,
     gateNames,

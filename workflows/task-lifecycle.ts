@@ -3,7 +3,6 @@
  * small named step; the flow reads top to bottom like the lifecycle in DESIGN.md.
  */
 import { CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
-import { ownSpecRef, type ValidateSpecResult } from '../domain/activity-io';
 import { TaskInputSchema, type ParsedTaskInput, type TaskError, type TaskSnapshot } from '../domain/task';
 import { GateNameReservedError, SUBMITTER_FAULT_TYPES, WorkflowIdMismatchError } from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
@@ -15,8 +14,6 @@ import {
   resolveRepo,
   resolveRepoLocally,
   routeTask,
-  validateSpec,
-  validateSpecLocally,
 } from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
 import { describeFailure } from './failures';
@@ -24,6 +21,7 @@ import { RunCancellation } from './run-end';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
 import { TaskRun } from './task-run';
 import { parseWorkflowInput } from './workflow-input';
+import { RunSpec, runValidateSpec } from './run-spec';
 import { registerWatch } from './watch';
 import { decideOutcome } from '../domain/verdict';
 import { waivable, type GrantedDeskWaiver } from './waiver';
@@ -102,14 +100,13 @@ async function runLifecycle(task: TaskRun): Promise<void> {
  * FAILED when infrastructure is (a lookup failing past its retries). The repository name is
  * resolved first, under the task's tenant: a name the tenant has not registered is refused here.
  */
-async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefined> {
+async function validateStep(task: TaskRun): Promise<RunSpec | undefined> {
   await task.enter('VALIDATING_SPEC');
   const { tenantId, taskId, specYaml, specFormat, repo } = task.input;
   try {
-    const local = localSteps();
-    task.setRepo(await (local ? resolveRepoLocally : resolveRepo)({ tenantId, taskId, repo }));
-    const result = await (local ? validateSpecLocally : validateSpec)({ tenantId, taskId, specYaml, specFormat });
-    const validated = ownSpecRef(result, { tenantId, taskId, runId: workflowInfo().runId });
+    task.setRepo(await (localSteps() ? resolveRepoLocally : resolveRepo)({ tenantId, taskId, repo }));
+    const source = { tenantId, taskId, specYaml, specFormat };
+    const validated = new RunSpec(await runValidateSpec(source), source);
     const { spec, warnings } = validated;
     task.recordSpec({
       id: spec.id,
@@ -137,7 +134,7 @@ async function validateStep(task: TaskRun): Promise<ValidateSpecResult | undefin
  * ROUTING → ROUTED. The repository's policy is read first, from its trusted ref, and the
  * submitter's gates are checked against it: a clash fails the task before any agent runs.
  */
-async function routeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<string> {
+async function routeStep(task: TaskRun, { spec }: RunSpec): Promise<string> {
   await task.enter('ROUTING');
   const { tenantId, taskId, agentHint } = task.input;
   task.setPolicy(await loadRepoPolicy({ tenantId, taskId, repoPath: task.repoPath }));
@@ -150,7 +147,7 @@ async function routeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<s
 }
 
 /** EXECUTING → EXECUTION_COMPLETE: a workspace with the agent's change in it. */
-async function executeStep(task: TaskRun, validated: ValidateSpecResult, agentId: string): Promise<Workspace> {
+async function executeStep(task: TaskRun, validated: RunSpec, agentId: string): Promise<Workspace> {
   await task.enter('EXECUTING');
   const { workspace, run } = await buildWorkspace(task, validated, agentId);
   task.recordUsage({ tokens: run.tokens ?? 0, costUsd: run.costUsd ?? 0 });
@@ -165,7 +162,7 @@ async function executeStep(task: TaskRun, validated: ValidateSpecResult, agentId
  */
 async function verifyStep(
   task: TaskRun,
-  validated: ValidateSpecResult,
+  validated: RunSpec,
   agentId: string,
   workspace: Workspace,
 ): Promise<VerifyOutcome> {
@@ -174,7 +171,7 @@ async function verifyStep(
   let granted: GrantedDeskWaiver | undefined;
   const { policy } = task.trustedPolicy();
   if (policy.waivers.enabled && decideOutcome(task.snapshot.gates) === 'FAIL' && waivable(task.snapshot.gates)) {
-    const answer = await task.waiverDesk.request(validated, policy);
+    const answer = await task.waiverDesk.request(validated.spec, policy);
     if ('error' in answer) {
       await recordVerdict(task, validated, agentId, ws);
       return { passed: false, error: answer.error };
@@ -190,7 +187,7 @@ async function verifyStep(
 }
 
 /** VERIFIED → COMPLETED: the verified patch lands on its branch. Delivery, once begun, is never cut short. */
-async function completeStep(task: TaskRun, { spec }: ValidateSpecResult): Promise<void> {
+async function completeStep(task: TaskRun, { spec }: RunSpec): Promise<void> {
   const { tenantId, taskId } = task.input;
   const { verdict, diff, workspace } = task.snapshot;
   if (!verdict || !diff || !workspace) throw new Error('cannot deliver before a verdict');

@@ -23,7 +23,7 @@ import {
   type SignedDecision,
   type WaiverRequestTerms,
 } from '../domain/approval';
-import type { ValidateSpecResult } from '../domain/activity-io';
+import type { SpecEssentials } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { effectiveBudget, requiredApprovers } from '../domain/policy';
 import type { GateResult, TaskError, TaskSnapshot } from '../domain/task';
@@ -210,8 +210,7 @@ export class WaiverDesk {
    * Asks for a waiver covering the budget overage and waits. Returns the granted waiver, or the
    * error the task fails with (rejected, or no decision in time).
    */
-  async request(validated: ValidateSpecResult, policy: RepoPolicy): Promise<GrantedDeskWaiver | { error: TaskError }> {
-    const { spec } = validated;
+  async request(spec: SpecEssentials, policy: RepoPolicy): Promise<GrantedDeskWaiver | { error: TaskError }> {
     const diff = this.task.snapshot.diff!;
     const budget = effectiveBudget({ spec, tierBudgets: policy.tiers });
     const lines = diff.linesAdded + diff.linesDeleted;

@@ -4,18 +4,14 @@
  * the task next and the agent runs again, so the task continues instead of failing.
  */
 import { CancellationScope, log, patched } from '@temporalio/workflow';
-import {
-  specArgument,
-  type AgentRunResult,
-  type PreparedWorkspace,
-  type ValidateSpecResult,
-} from '../domain/activity-io';
+import type { AgentRunResult, PreparedWorkspace } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { ACCEPTANCE_GATE_PREFIX } from '../domain/gate-names';
 import type { GateCommand, GateSource } from '../domain/task';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import { runConversation } from './conversation';
 import { whenSandboxUidFree } from './sandbox-uid-wait';
+import type { RunSpec } from './run-spec';
 import type { TaskRun } from './task-run';
 import type { GrantedDeskWaiver } from './waiver';
 
@@ -29,7 +25,7 @@ function hostSteps(task: TaskRun, ws: Workspace) {
 }
 
 /** Each acceptance criterion with a `test_command` is a gate of its own (run by a shell, confined). */
-export function acceptanceGates({ spec }: ValidateSpecResult): GateCommand[] {
+export function acceptanceGates({ spec }: RunSpec): GateCommand[] {
   return spec.acceptance
     .filter((a) => a.testCommand)
     .map((a) => ({
@@ -42,7 +38,7 @@ export function acceptanceGates({ spec }: ValidateSpecResult): GateCommand[] {
 /** Every command gate with who asked for it: the repository's policy first, then the submitter's, then the spec's. */
 function commandGates(
   task: TaskRun,
-  validated: ValidateSpecResult,
+  validated: RunSpec,
   policy: RepoPolicy,
 ): Array<{ gate: GateCommand; source: Exclude<GateSource, 'arbiter'> }> {
   return [
@@ -79,7 +75,7 @@ async function withRebuild<T>(
 /** Prepares a fresh workspace on any worker and runs the agent in it on that worker. */
 export async function buildWorkspace(
   task: TaskRun,
-  validated: ValidateSpecResult,
+  validated: RunSpec,
   agentId: string,
 ): Promise<{ workspace: Workspace; run: AgentRunResult }> {
   const { tenantId, taskId, baseRef } = task.input;
@@ -107,12 +103,7 @@ export async function buildWorkspace(
 }
 
 /** The routed agent's run in `ws`: a conversation in the workflow for `openai` agents, one host activity otherwise. */
-function runAgentIn(
-  task: TaskRun,
-  validated: ValidateSpecResult,
-  agentId: string,
-  ws: Workspace,
-): Promise<AgentRunResult> {
+async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws: Workspace): Promise<AgentRunResult> {
   const { tenantId, taskId } = task.input;
   if (task.agentKind === 'openai') return runConversation(task, validated, agentId, ws, task.workspaceAttempt);
   return hostSteps(task, ws).executeAgent(task.agentRunSeconds)({
@@ -121,14 +112,14 @@ function runAgentIn(
     agentId,
     workspacePath: ws.workspacePath,
     baseCommit: ws.baseCommit,
-    spec: specArgument(validated),
+    spec: await validated.argument(),
   });
 }
 
 /** Measures the change, checks budget and scope and runs every gate; returns the workspace verified. */
 export async function verifyInWorkspace(
   task: TaskRun,
-  validated: ValidateSpecResult,
+  validated: RunSpec,
   agentId: string,
   first: Workspace,
 ): Promise<Workspace> {
@@ -147,7 +138,7 @@ export async function verifyInWorkspace(
 }
 
 /** One verification pass in `ws`: the diff, the arbiter's budget and scope checks, then every command gate. */
-async function gateWorkspace(task: TaskRun, validated: ValidateSpecResult, ws: Workspace): Promise<Workspace> {
+async function gateWorkspace(task: TaskRun, validated: RunSpec, ws: Workspace): Promise<Workspace> {
   const { tenantId, taskId } = task.input;
   const { policy, provenance } = task.trustedPolicy();
   const steps = hostSteps(task, ws);
@@ -158,7 +149,7 @@ async function gateWorkspace(task: TaskRun, validated: ValidateSpecResult, ws: W
     await steps.checkBudgetAndScope({
       ...at,
       treeId: diff.treeId,
-      spec: specArgument(validated),
+      spec: await validated.argument(),
       policy,
       specWarnings: validated.warnings,
       leftBehind: diff.leftBehind,
@@ -187,7 +178,7 @@ async function gateWorkspace(task: TaskRun, validated: ValidateSpecResult, ws: W
 /** Signs and records the verdict over the gates as they stand (waivers applied). */
 export async function recordVerdict(
   task: TaskRun,
-  validated: ValidateSpecResult,
+  validated: RunSpec,
   agentId: string,
   ws: Workspace,
   waiver?: GrantedDeskWaiver,

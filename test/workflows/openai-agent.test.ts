@@ -343,7 +343,8 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const a = createActivities(testActivityDeps());
     // A prepared workspace: file tools write only for a task that holds its sandbox uid.
     const { workspacePath }: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath: makeRepo() });
-    const { spec }: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
+    const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
+    const spec = validated.specRef!;
     const conversationId = `${tenant}/${ref.taskId}/1`;
     const limits: StartedConversation = await env.run(a.startConversation, {
       ...ref,

@@ -1,0 +1,51 @@
+/**
+ * Reading a submitter's spec text. YAML aliases make a document a graph: the parser returns one
+ * object for every use of an anchor, so a few lines of aliases to aliases describe a value whose
+ * JSON form is astronomically large. The parser's own alias limit does not count aliases of
+ * empty collections, so the parsed value's expanded size is measured here too, before anything
+ * serialises it (storing the spec, sending it through history) and hangs the worker doing so.
+ */
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { SpecInvalidError } from '../domain/errors';
+
+/** Alias expansions one spec may make; a real spec uses a handful, a billion-laughs document millions. */
+const MAX_ALIAS_COUNT = 100;
+/** Values (scalars and collections) a spec may hold once every alias is expanded. */
+export const MAX_EXPANDED_NODES = 50_000;
+/** Nesting a spec may use; the deepest CAWS field is four levels down. */
+export const MAX_NESTING = 32;
+
+/**
+ * Parses untrusted YAML text. Whatever goes wrong is the text's problem, never retried: a syntax
+ * error names its line, and an alias bomb is refused at once rather than thrown as a plain
+ * ReferenceError or serialised until the worker runs out of memory.
+ */
+export function parseSpecYaml(text: string): unknown {
+  let value: unknown;
+  try {
+    value = parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    if (err instanceof YAMLParseError) throw new SpecInvalidError([`YAML: ${message}`]);
+    throw new SpecInvalidError([`YAML cannot be read: ${message}`]);
+  }
+  const problem = expansionProblem(value);
+  if (problem) throw new SpecInvalidError([`YAML cannot be read: ${problem}`]);
+  return value;
+}
+
+/** Why `value` is too big or too deep once its aliases are expanded, or null. Stops counting at the limit. */
+function expansionProblem(value: unknown): string | null {
+  let nodes = 0;
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length) {
+    const next = stack.pop() as { value: unknown; depth: number };
+    nodes += 1;
+    if (nodes > MAX_EXPANDED_NODES) return `it expands to more than ${MAX_EXPANDED_NODES} values (aliases of aliases?)`;
+    if (next.depth > MAX_NESTING) return `it nests more than ${MAX_NESTING} levels deep`;
+    if (next.value === null || typeof next.value !== 'object') continue;
+    const children = Array.isArray(next.value) ? next.value : Object.values(next.value);
+    for (const child of children) stack.push({ value: child, depth: next.depth + 1 });
+  }
+  return null;
+}

@@ -1,0 +1,42 @@
+/**
+ * Size limits on what a run holds in workflow memory. Every cached run lives in the worker's
+ * workflow thread, whose heap is capped: a value an agent, a model or a submitter can make
+ * arbitrarily long would let a few dozen runs exhaust it, and after a restart the same runs
+ * replay into the same exhaustion. So each such value is clipped where it enters, to a length
+ * that still says what happened.
+ */
+import type { PolicyViolation } from './sandbox';
+
+/** Longest path kept in a violation, a left-behind or nested-repository list, or a tool call's name. */
+export const MAX_RECORDED_PATH = 512;
+/** Longest reason kept in a violation. */
+export const MAX_RECORDED_REASON = 1000;
+/** Violations a run keeps (the most recent); the rest are counted in logs and provenance only. */
+export const MAX_KEPT_VIOLATIONS = 100;
+
+/** `text`, or its first `max` characters and how many were cut. */
+export function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/** A refused operation as it is kept: every field clipped. */
+export function boundedViolation(v: PolicyViolation): PolicyViolation {
+  return {
+    op: clipText(v.op, 64),
+    path: clipText(v.path, MAX_RECORDED_PATH),
+    reason: clipText(v.reason, MAX_RECORDED_REASON),
+  };
+}
+
+/** `list` with `item` appended, keeping at most `max` entries (the newest). */
+export function appendBounded<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+/** At most `max` of `items`, each clipped to `maxLength`; a last line says how many more there were. */
+export function boundedList(items: readonly string[], max: number, maxLength: number): string[] {
+  const kept = items.slice(0, max).map((item) => clipText(item, maxLength));
+  return items.length > max ? [...kept, `… and ${items.length - max} more`] : kept;
+}

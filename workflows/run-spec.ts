@@ -1,0 +1,62 @@
+/**
+ * The spec a task run works to. The workflow keeps only its essentials; activities read the
+ * whole spec by reference. A run reset past its validation replays the replaced run's result,
+ * whose reference every activity refuses (it names the other run): the first time the reset run
+ * goes forward it validates the spec text again, under a patch, and works to its own.
+ */
+import { patched, workflowInfo } from '@temporalio/workflow';
+import {
+  taskSpecArtifactId,
+  type SpecEssentials,
+  type SpecRef,
+  type ValidateSpecInput,
+  type ValidateSpecResult,
+} from '../domain/activity-io';
+import type { WorkingSpec } from '../domain/spec';
+import { localSteps, validateSpec, validateSpecLocally } from './activity-proxies';
+
+/** Patch id of the change that made a reset run validate again instead of passing the spec inline. */
+export const REVALIDATE_AFTER_RESET_PATCH = 'revalidate-spec-after-reset';
+
+/** Runs `validateSpec` as this run runs its short steps (locally, or as the histories before that did). */
+export function runValidateSpec(input: ValidateSpecInput): Promise<ValidateSpecResult> {
+  return (localSteps() ? validateSpecLocally : validateSpec)(input);
+}
+
+/** The validated spec of one run: its essentials, and what activities are given for the whole. */
+export class RunSpec {
+  constructor(
+    private result: ValidateSpecResult,
+    private readonly source: ValidateSpecInput,
+  ) {}
+
+  /** The fields the workflow's own steps read. */
+  get spec(): SpecEssentials {
+    return this.result.spec;
+  }
+
+  /** sha256 of the spec text as validated. */
+  get specDigest(): string {
+    return this.result.specDigest;
+  }
+
+  /** The validator's warnings. */
+  get warnings(): string[] {
+    return this.result.warnings;
+  }
+
+  /**
+   * The spec as activities take it: this run's stored reference. A result without one, or one
+   * naming another run before the revalidation patch, was recorded with the whole spec in it,
+   * which travels inline as it did then.
+   */
+  async argument(): Promise<SpecRef | WorkingSpec> {
+    const ref = this.result.specRef;
+    const own = taskSpecArtifactId({ ...this.source, runId: workflowInfo().runId });
+    if (ref?.artifactId === own) return ref;
+    if (!ref || !patched(REVALIDATE_AFTER_RESET_PATCH)) return this.result.spec as WorkingSpec;
+    this.result = await runValidateSpec(this.source);
+    if (this.result.specRef?.artifactId !== own) throw new Error('validateSpec stored no spec for this run');
+    return this.result.specRef;
+  }
+}
