@@ -4,8 +4,8 @@
  * resets one) can put any reference into the activities' input; the server still reports which
  * run scheduled them, so a reference stored by another task or run, of another kind, never
  * stored, or whose bytes were altered since, is refused before the agent, the workspace or the
- * gates see it. A run reset past its validation keeps the replaced run's result: it works to
- * the spec inline rather than being refused.
+ * gates see it. A run reset past its validation keeps the replaced run's result: before its
+ * next step it validates the spec text again and works to the spec it stored itself.
  */
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/client';
@@ -19,6 +19,7 @@ import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import type { taskLifecycle } from '../../workflows';
+import { REVALIDATE_AFTER_RESET_PATCH } from '../../workflows/run-spec';
 import { temporalWorkflow } from '../helpers/cli';
 import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { decodedHistory } from '../helpers/history';
@@ -117,7 +118,7 @@ describe('governance: a spec reference is honoured only for the run that validat
     await assertAllRefuse(run, { artifactId: `${artifactId}-none`, digest }, 'RecordMismatchError', /never stored/);
   });
 
-  it('`temporal workflow reset` of a task in EXECUTING to before its agent ran: the new run works to the spec inline and completes', async () => {
+  it('`temporal workflow reset` of a task in EXECUTING to before its agent ran: the new run validates again, works to its own spec and completes', async () => {
     const tenantId = uniqueId('specref');
     await addScriptedAgent(tenantId, [nodeStep('setTimeout(() => {}, 3000)'), ...GOOD_PLAN]);
     const input = { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repo: await registerRepo(tenantId) };
@@ -148,11 +149,13 @@ describe('governance: a spec reference is honoured only for the run that validat
       .client.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, newRunId)
       .result();
 
-    // The validation result (the first run's, kept by the reset) names the first run's spec: this run carries it inline.
+    // The validation result (the first run's, kept by the reset) names the first run's spec,
+    // which every activity refuses for this run: it validated again, under the patch.
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
     const history = await decodedHistory(workflowId);
     assert.ok(history.includes(`spec/${tenantId}/${input.taskId}/${runId}`), 'the first run stored the spec');
-    assert.ok(!history.includes(`spec/${tenantId}/${input.taskId}/${newRunId}`), 'the new run stored none');
+    assert.ok(history.includes(`spec/${tenantId}/${input.taskId}/${newRunId}`), 'the new run stored its own');
+    assert.ok(history.includes(REVALIDATE_AFTER_RESET_PATCH), 'under the patch');
   });
 
   it('a stored spec altered after validation (its scope widened) no longer matches its digest and is refused', async () => {

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { and, asc, eq } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { MAX_TOOL_CALLS_PER_TURN } from '../../activities/conversation';
 import { upsertAgent } from '../../db/agents';
 import { agentOutcomes, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
 import type { ModelReply, StartedConversation, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
@@ -283,7 +284,11 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     assert.ok(!JSON.stringify(messages).includes(apiKey), 'the API key is not in the transcript');
     // The spec travels by reference: in the task's history only its input and its validation
     // result hold it; the conversation child (and its every tool call) never does.
-    assert.equal(occurrences(history, SPEC_MARKER), 2, 'the spec: once in the input YAML, once validated');
+    assert.equal(
+      occurrences(history, SPEC_MARKER),
+      1,
+      'the spec: in the input YAML only (validation returns its essentials)',
+    );
     const { runId } = await client.temporal.workflow.getHandle(taskWorkflowId(input)).describe();
     const child = await decodedHistory(conversationWorkflowId(`${tenant}/${input.taskId}/${runId}/1`));
     assert.ok(child.includes(`spec/${tenant}/${input.taskId}/${runId}`), 'the child names the stored spec');
@@ -327,6 +332,39 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     assert.equal(gitIn(repoDir(input.repo), 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
     const messages = await transcript(input);
     assertWellFormed(messages, 3);
+  });
+
+  it('a model cannot grow the run: a turn runs at most 32 calls, odd call ids are replaced, and the newest 100 refusals are kept, clipped', async () => {
+    const longPath = `notes/${'a/'.repeat(1500)}f.md`;
+    const flood = (): FakeReply => ({
+      toolCalls: Array.from({ length: MAX_TOOL_CALLS_PER_TURN + 8 }, () => ({
+        id: 'i'.repeat(10_000),
+        name: 'file_write',
+        arguments: { path: longPath, content: 'x' },
+      })),
+    });
+    fake = await startFakeOpenAI({ script: [flood(), flood(), flood(), flood(), { content: 'gave up' }], apiKey });
+    const tenant = uniqueId('tenant');
+    await addOpenAIAgent(tenant, fake);
+    const input = await taskFor(tenant);
+    const { client } = testStack();
+    await client.submit(input);
+    const final = await client.watch(input, undefined, 200);
+
+    assert.equal(final.violations.length, 100, 'four turns of 32 refusals: the newest 100 kept');
+    for (const v of final.violations) assert.ok(v.path.length < 600, `a path kept at ${v.path.length} characters`);
+    const seen = fake.requestsFor(2)[0].messages;
+    const asked = seen.find((m) => m.role === 'assistant')?.tool_calls ?? [];
+    assert.equal(asked.length, MAX_TOOL_CALLS_PER_TURN, 'the transcript holds the calls that ran');
+    assert.deepEqual(
+      asked.map((c) => c.id),
+      asked.map((_, i) => `arbiter_1_${i}`),
+    );
+    assert.equal(seen.filter((m) => m.role === 'tool').length, MAX_TOOL_CALLS_PER_TURN, 'each answered');
+    const { runId } = await client.temporal.workflow.getHandle(taskWorkflowId(input)).describe();
+    const child = await decodedHistory(conversationWorkflowId(`${tenant}/${input.taskId}/${runId}/1`));
+    assert.ok(child.includes('arbiter_4_31'), 'the conversation ran turn 4');
+    assert.ok(!child.includes('i'.repeat(100)), 'no model-chosen id in the conversation history');
   });
 
   it('answers a model turn or a tool call already in the transcript from it, never asking or running it again', async () => {
