@@ -280,11 +280,14 @@ type ToolCall = { id: string; type?: string; function: { name: string; arguments
  * MAX_TOOL_CALLS_PER_TURN calls (the transcript shows the model only those), an id that is not a
  * short token (or repeats one) is replaced by one of ours, and a name is clipped.
  */
-function keptToolCalls(calls: ToolCall[], turn: number): ToolCall[] {
+export function keptToolCalls(calls: ToolCall[], turn: number): ToolCall[] {
+  const kept = calls.slice(0, MAX_TOOL_CALLS_PER_TURN);
+  const usable = (id: unknown): id is string => typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id);
   const seen = new Set<string>();
-  return calls.slice(0, MAX_TOOL_CALLS_PER_TURN).map((c, i) => {
-    const id =
-      typeof c.id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(c.id) && !seen.has(c.id) ? c.id : `arbiter_${turn}_${i}`;
+  const taken = new Set(kept.map((c) => c.id).filter(usable));
+  return kept.map((c, i) => {
+    let id = usable(c.id) && !seen.has(c.id) ? c.id : `arbiter_${turn}_${i}`;
+    while (seen.has(id) || (id !== c.id && taken.has(id))) id = `${id}_`;
     seen.add(id);
     const name = clipText(String(c.function?.name ?? ''), MAX_TOOL_NAME);
     return { ...c, id, function: { name, arguments: String(c.function?.arguments ?? '') } };

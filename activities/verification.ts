@@ -239,7 +239,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           source,
           argv: gate.argv,
           status: applyGateMode(ok, input.mode),
-          detail: `${gate.argv.join(' ')}: ${why}`,
+          detail: clipText(`${clipText(gate.argv.join(' '), 200)}: ${why}`, 1000),
           exitCode: run.exitCode,
           durationMs: run.durationMs,
           outputDigest: run.outputDigest,

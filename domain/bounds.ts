@@ -8,10 +8,10 @@
 import type { PolicyViolation } from './sandbox';
 
 /** Longest path kept in a violation, a left-behind or nested-repository list, or a tool call's name. */
-export const MAX_RECORDED_PATH = 512;
+export const MAX_RECORDED_PATH = 256;
 /** Longest reason kept in a violation. */
-export const MAX_RECORDED_REASON = 1000;
-/** Violations a run keeps (the most recent); the rest are counted in logs and provenance only. */
+export const MAX_RECORDED_REASON = 300;
+/** Violations a run keeps in its snapshot: the most recent. Every one is in the sandbox audit (`sandbox_events`). */
 export const MAX_KEPT_VIOLATIONS = 100;
 
 /** `text`, or its first `max` characters and how many were cut. */
@@ -20,12 +20,12 @@ export function clipText(text: string, max: number): string {
   return `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
-/** A refused operation as it is kept: every field clipped. */
+/** A refused operation as it is kept: every field a clipped string, whatever the sender put there. */
 export function boundedViolation(v: PolicyViolation): PolicyViolation {
   return {
-    op: clipText(v.op, 64),
-    path: clipText(v.path, MAX_RECORDED_PATH),
-    reason: clipText(v.reason, MAX_RECORDED_REASON),
+    op: clipText(String(v.op), 64),
+    path: clipText(String(v.path), MAX_RECORDED_PATH),
+    reason: clipText(String(v.reason), MAX_RECORDED_REASON),
   };
 }
 

@@ -5,6 +5,7 @@
  * repository may relax its own checks, not the rules that keep the verdict meaningful.
  */
 import picomatch from 'picomatch';
+import { SCOPE_MATCH_OPTIONS } from './spec-scope';
 import { effectiveBudget } from './policy';
 import { protectedPathMatcher, setupOutputGlobs } from './protected-paths';
 import type { RepoPolicy } from './repo-policy';
@@ -45,8 +46,10 @@ function arbiterGate(name: GateResult['kind'], status: GateResult['status'], det
  * neither reading widens what may change.
  */
 export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
-  const inScope = spec.scope.in.length ? picomatch(spec.scope.in, { dot: true }) : () => false;
-  const outOfScope = spec.scope.out.length ? picomatch(spec.scope.out, { dot: true, nocase: true }) : () => false;
+  const inScope = spec.scope.in.length ? picomatch(spec.scope.in, SCOPE_MATCH_OPTIONS) : () => false;
+  const outOfScope = spec.scope.out.length
+    ? picomatch(spec.scope.out, { ...SCOPE_MATCH_OPTIONS, nocase: true })
+    : () => false;
   return paths.flatMap((p) => {
     if (outOfScope(p)) return [`${p} (matches scope.out)`];
     if (!inScope(p)) return [`${p} (not in scope.in)`];

@@ -33,11 +33,13 @@ export const idSchema = boundedText(128).refine(
 
 /** Acceptance criteria with a `test_command` a spec may have: each runs as a gate of its own. */
 export const MAX_ACCEPTANCE_COMMANDS = 20;
+/** Characters all of a spec's `test_command`s may have together: the workflow keeps them. */
+export const MAX_ACCEPTANCE_COMMAND_CHARACTERS = 16 * 1024;
 
 /** `test_command` is optional: most current-format specs record evidence instead; extra keys (`narrative`, `test_nodeids`) pass through. */
 export const acceptanceItemSchema = z
   .object({
-    id: nonBlank,
+    id: boundedText(128),
     given: nonBlank,
     when: nonBlank,
     then: nonBlank,

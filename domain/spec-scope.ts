@@ -46,7 +46,7 @@ export function outsideRepository(entry: string): boolean {
  * without a trailing slash (file or directory — the spec does not say) becomes both the
  * path itself and `path/**`; for a file the second glob simply never matches. Entries
  * that already contain glob syntax are kept as written. Match the result with dotfiles
- * enabled (picomatch `{ dot: true }`): CAWS specs routinely list `.caws/` and `.github/`.
+ * enabled ({@link SCOPE_MATCH_OPTIONS}): CAWS specs routinely list `.caws/` and `.github/`.
  */
 export function normaliseScopeEntry(entry: string): string[] {
   let s = entry.trim().replace(/\/{2,}/g, '/');
@@ -57,6 +57,33 @@ export function normaliseScopeEntry(entry: string): string[] {
   return [s, `${s}/**`];
 }
 
+/**
+ * How complex a scope glob may be. picomatch compiles globs to backtracking regexes, and scope
+ * globs are matched against paths an agent names: with eight `*` runs one match took 37 s of
+ * the worker's main thread, with three 18 ms. Real CAWS specs use one.
+ */
+const GLOB_LIMITS = { length: 256, wildcardRuns: 3 };
+/** picomatch's extended globs (`@(a|b)`, `!(x)`, `+(x)`, `*(x)`, `?(x)`): nested quantifiers, never needed for paths. */
+const EXTGLOB = /[@!+*?]\(/;
+
+/** Why `glob` (as normalised) is refused as too costly or too wide to match, or null. */
+export function globProblem(glob: string): string | null {
+  if (glob.length > GLOB_LIMITS.length) return `is longer than ${GLOB_LIMITS.length} characters`;
+  if (glob.startsWith('!')) return "starts with '!', which would admit every path but the one it names";
+  if (EXTGLOB.test(glob))
+    return 'uses extended glob syntax (@(…), !(…), +(…), *(…), ?(…)), which Arbiter does not match';
+  const runs = glob.match(/\*+/g)?.length ?? 0;
+  if (runs > GLOB_LIMITS.wildcardRuns) return `has ${runs} wildcards; at most ${GLOB_LIMITS.wildcardRuns} are matched`;
+  return null;
+}
+
+/**
+ * How scope globs are matched (picomatch): dotfiles included, since CAWS specs routinely list
+ * `.caws/` and `.github/`; extended globs off, so a spec accepted before they were refused still
+ * cannot nest quantifiers.
+ */
+export const SCOPE_MATCH_OPTIONS = { dot: true, noextglob: true } as const;
+
 /** The outcome of splitting one scope list; see {@link classifyScopeList}. */
 export interface ScopeListResult {
   globs: string[];
@@ -65,6 +92,8 @@ export interface ScopeListResult {
   outside: number[];
   /** Indexes of entries that are prose. */
   proseIndexes: number[];
+  /** Entries refused as globs ({@link globProblem}), by index. */
+  refused: Array<{ index: number; problem: string }>;
 }
 
 /**
@@ -72,16 +101,21 @@ export interface ScopeListResult {
  * every problem or warning can name the exact entry (`scope.out[3]`).
  */
 export function classifyScopeList(entries: readonly string[]): ScopeListResult {
-  const result: ScopeListResult = { globs: [], prose: [], outside: [], proseIndexes: [] };
+  const result: ScopeListResult = { globs: [], prose: [], outside: [], proseIndexes: [], refused: [] };
   entries.forEach((entry, i) => {
     if (!isPathGlob(entry)) {
       result.prose.push(entry);
       result.proseIndexes.push(i);
-    } else if (outsideRepository(entry)) {
-      result.outside.push(i);
-    } else {
-      for (const g of normaliseScopeEntry(entry)) if (!result.globs.includes(g)) result.globs.push(g);
+      return;
     }
+    if (outsideRepository(entry)) {
+      result.outside.push(i);
+      return;
+    }
+    const globs = normaliseScopeEntry(entry);
+    const problem = globs.map(globProblem).find((p) => p !== null);
+    if (problem) result.refused.push({ index: i, problem });
+    else for (const g of globs) if (!result.globs.includes(g)) result.globs.push(g);
   });
   return result;
 }

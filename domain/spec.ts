@@ -14,6 +14,7 @@ import {
   contractsSchema,
   detectFormat,
   idSchema,
+  MAX_ACCEPTANCE_COMMAND_CHARACTERS,
   MAX_ACCEPTANCE_COMMANDS,
   nonFunctionalSchema,
   parseField,
@@ -190,6 +191,8 @@ function checkScope(
         `scope.${key}[${i}]: ${quoteEntry(lists[key][i] ?? '')} must be relative to the repository root, without ".."`,
       );
     }
+    for (const { index, problem } of res.refused)
+      problems.push(`scope.${key}[${index}]: ${quoteEntry(lists[key][index] ?? '')} ${problem}`);
     for (const i of res.proseIndexes) {
       const head = `scope.${key}[${i}]: ${quoteEntry(lists[key][i] ?? '')} is prose, not a path glob`;
       if (tier === 1) problems.push(`${head}; tier 1 requires every scope entry to be an enforceable path`);
@@ -238,9 +241,13 @@ function checkAcceptance(
     if (tier === 3) warnings.push(`${msg}; the verdict rests on policy gates alone`);
     else if (tier !== undefined) problems.push(`${msg}; tier ${tier} requires at least one`);
   }
-  const commands = items.filter((a) => a.test_command?.trim()).length;
-  if (commands > MAX_ACCEPTANCE_COMMANDS)
-    problems.push(`${key}: ${commands} criteria have a test_command; at most ${MAX_ACCEPTANCE_COMMANDS} may`);
+  const commands = items.flatMap((a) => (a.test_command?.trim() ? [a.test_command] : []));
+  if (commands.length > MAX_ACCEPTANCE_COMMANDS)
+    problems.push(`${key}: ${commands.length} criteria have a test_command; at most ${MAX_ACCEPTANCE_COMMANDS} may`);
+  // Counted after YAML aliases are expanded: one long command named twenty times is twenty.
+  const characters = commands.join('').length;
+  if (characters > MAX_ACCEPTANCE_COMMAND_CHARACTERS)
+    problems.push(`${key}: test_commands total ${characters} characters; at most ${MAX_ACCEPTANCE_COMMAND_CHARACTERS}`);
   const seen = new Set<string>();
   items.forEach((a, i) => {
     if (seen.has(a.id)) problems.push(`${key}[${i}].id: duplicate id ${JSON.stringify(a.id)}`);

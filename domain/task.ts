@@ -17,24 +17,10 @@ export const IdPartSchema = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
 });
 
-/**
- * Bounds on what a submitter sends. The task input is held in workflow memory for the whole run
- * (a waiver may keep it there for days), in every cached run, so each field has a size a real
- * task stays far below: the largest spec in the CAWS corpus is 21 KiB.
- */
-const MAX_SPEC_BYTES = 64 * 1024;
-const MAX_ARGUMENT_LENGTH = 4096;
-const MAX_GATE_ARGV_TOTAL = 16 * 1024;
-
 /** A named command run as a verification gate on a fresh checkout of the change (argv, never a shell string). */
 export const GateCommandSchema = z.object({
   name: z.string().regex(GATE_NAME_PATTERN, 'gate name must be a short identifier'),
-  argv: z
-    .array(
-      z.string().min(1).max(MAX_ARGUMENT_LENGTH, `a gate argument is longer than ${MAX_ARGUMENT_LENGTH} characters`),
-    )
-    .min(1, 'gate argv must name a program')
-    .max(64, 'a gate has more than 64 arguments'),
+  argv: z.array(z.string().min(1)).min(1, 'gate argv must name a program'),
   timeoutSeconds: z.number().int().positive().max(3600).default(600),
 });
 /** A gate command after defaults are applied. */
@@ -49,20 +35,19 @@ export const RepoNameSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'repo must be a registered repository name: 1-63 of a-z 0-9 _ -');
 
-/**
- * What an application submits. Strict: an unknown field (a `repoPath` from an older client, or
- * anything a hostile submitter adds) is refused, never silently dropped.
- */
-export const TaskInputSchema = z
+const TaskInputFields = z
   .object({
     tenantId: IdPartSchema,
     taskId: IdPartSchema,
     /** The CAWS working spec, verbatim; validated by the `validateSpec` activity. */
-    specYaml: z.string().min(1, 'spec is empty').max(MAX_SPEC_BYTES, 'spec is larger than 64 KiB'),
+    specYaml: z
+      .string()
+      .min(1, 'spec is empty')
+      .max(256 * 1024, 'spec is larger than 256 KiB'),
     /** The target repository: a name registered for this tenant (resolved to its path by the worker). */
     repo: RepoNameSchema,
     /** Commit-ish the workspace starts from; the target's HEAD when absent. */
-    baseRef: z.string().min(1).max(255, 'baseRef is longer than 255 characters').optional(),
+    baseRef: z.string().min(1).optional(),
     /** Agent the submitter asks for; honoured only when that agent is capable. */
     agentHint: IdPartSchema.optional(),
     gates: z
@@ -70,10 +55,6 @@ export const TaskInputSchema = z
       .max(20)
       .default([])
       .refine((gates) => new Set(gates.map((g) => g.name)).size === gates.length, 'gate names must be unique')
-      .refine(
-        (gates) => gates.flatMap((g) => g.argv).join('').length <= MAX_GATE_ARGV_TOTAL,
-        `gate arguments total more than ${MAX_GATE_ARGV_TOTAL} characters`,
-      )
       .superRefine((gates, ctx) => {
         gates.forEach((g, i) => {
           const problem = reservedGateNameProblem(g.name);
@@ -92,6 +73,62 @@ export const TaskInputSchema = z
     hostLossTimeoutSeconds: z.number().int().min(1).max(86_400).default(120),
   })
   .strict();
+
+/**
+ * Task input as runs started before its size limits checked it. They replay with this schema:
+ * a check that refused their recorded input would fail every workflow task of theirs.
+ */
+export const TaskInputSchemaBeforeLimits = TaskInputFields;
+
+/**
+ * What an application submits. Strict: an unknown field (a `repoPath` from an older client, or
+ * anything a hostile submitter adds) is refused, never silently dropped. Sized
+ * ({@link taskInputSizeProblems}): the input stays in workflow memory while the run is open.
+ */
+export const TaskInputSchema = TaskInputFields.superRefine((input, ctx) => {
+  for (const { message, path } of taskInputSizeProblems(input))
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message, path });
+});
+
+/**
+ * Bounds on what a submitter sends. The task input is held in workflow memory for the whole run
+ * (a waiver may keep it there for days), in every cached run, so each field has a size a real
+ * task stays far below: the largest spec in the CAWS corpus is 21 KiB. A repository's policy
+ * gates are the repository owner's and are not held to these.
+ */
+const TASK_INPUT_LIMITS = {
+  specCharacters: 64 * 1024,
+  baseRef: 255,
+  argument: 4096,
+  arguments: 64,
+  allArguments: 16 * 1024,
+};
+
+function taskInputSizeProblems(
+  input: z.output<typeof TaskInputFields>,
+): Array<{ message: string; path: (string | number)[] }> {
+  const limits = TASK_INPUT_LIMITS;
+  const found: Array<{ message: string; path: (string | number)[] }> = [];
+  if (input.specYaml.length > limits.specCharacters)
+    found.push({ message: `spec is longer than ${limits.specCharacters} characters (64 KiB)`, path: ['specYaml'] });
+  if ((input.baseRef?.length ?? 0) > limits.baseRef)
+    found.push({ message: `baseRef is longer than ${limits.baseRef} characters`, path: ['baseRef'] });
+  input.gates.forEach((g, i) => {
+    if (g.argv.length > limits.arguments)
+      found.push({ message: `a gate has more than ${limits.arguments} arguments`, path: ['gates', i, 'argv'] });
+    g.argv.forEach((arg, j) => {
+      if (arg.length > limits.argument)
+        found.push({
+          message: `a gate argument is longer than ${limits.argument} characters`,
+          path: ['gates', i, 'argv', j],
+        });
+    });
+  });
+  if (input.gates.flatMap((g) => g.argv).join('').length > limits.allArguments)
+    found.push({ message: `gate arguments total more than ${limits.allArguments} characters`, path: ['gates'] });
+  return found;
+}
+
 /** Task input as written by callers (defaults optional). */
 export type TaskInput = z.input<typeof TaskInputSchema>;
 /** Task input as the workflow sees it (defaults applied). */

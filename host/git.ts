@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import { spawnViaHelper, SpawnedProgramError } from './spawner';
+import { clipText } from '../domain/bounds';
 
 /** Settings that neutralise anything in a repository that could run a program. */
 const HARDENED = [
@@ -28,7 +29,8 @@ export class GitCommandError extends Error {
     /** git's exit code, when it ran at all. */
     public readonly exitCode?: number,
   ) {
-    super(`git ${args.join(' ')} failed: ${stderr.trim()}`);
+    // Arguments and stderr can name every path an agent created: the message keeps their start.
+    super(`git ${clipText(args.join(' '), 1000)} failed: ${clipText(stderr.trim(), 2000)}`);
     this.name = 'GitCommandError';
   }
 }

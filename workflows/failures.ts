@@ -1,21 +1,29 @@
 /** Turns whatever ended a step into the task's error: typed, readable, naming the activity. */
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure } from '@temporalio/workflow';
 import { PolicyViolationError, SpecInvalidError } from '../domain/errors';
+import { boundedList, boundedViolation, clipText } from '../domain/bounds';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { TaskError } from '../domain/task';
 
-/** Keeps a spec's problem list; names the activity and timeout kind for infrastructure failures. */
+/** Longest failure message a task keeps: a git error can quote thousands of agent-chosen paths. */
+const MAX_MESSAGE = 2000;
+
+/**
+ * Keeps a spec's problem list; names the activity and timeout kind for infrastructure failures.
+ * Everything kept is clipped: the error stays in the snapshot, the history note and the result.
+ */
 export function describeFailure(err: unknown): TaskError {
   if (err instanceof ChildWorkflowFailure && err.cause) return describeFailure(err.cause);
   const activity = err instanceof ActivityFailure ? err.activityType : undefined;
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
-    const problems = cause.type === SpecInvalidError.type ? (cause.details?.[0] as string[] | undefined) : undefined;
-    const violation =
-      cause.type === PolicyViolationError.type ? (cause.details?.[0] as PolicyViolation | undefined) : undefined;
+    const listed = cause.type === SpecInvalidError.type ? cause.details?.[0] : undefined;
+    const problems = Array.isArray(listed) ? boundedList(listed.map(String), 100, 500) : undefined;
+    const refused = cause.type === PolicyViolationError.type ? cause.details?.[0] : undefined;
+    const violation = refused && typeof refused === 'object' ? boundedViolation(refused as PolicyViolation) : undefined;
     return {
-      type: cause.type ?? 'ApplicationFailure',
-      message: cause.message,
+      type: clipText(cause.type ?? 'ApplicationFailure', 100),
+      message: clipText(cause.message, MAX_MESSAGE),
       ...(problems ? { problems } : {}),
       ...(violation ? { violation } : {}),
     };
@@ -23,6 +31,6 @@ export function describeFailure(err: unknown): TaskError {
   if (cause instanceof TimeoutFailure) {
     return { type: 'ActivityTimeout', message: `${activity ?? 'activity'} timed out (${cause.timeoutType})` };
   }
-  const message = cause instanceof Error ? cause.message : String(cause);
+  const message = clipText(cause instanceof Error ? cause.message : String(cause), MAX_MESSAGE);
   return { type: 'Error', message: activity ? `${activity} failed: ${message}` : message };
 }

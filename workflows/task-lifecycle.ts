@@ -2,8 +2,15 @@
  * `taskLifecycle`: one coding-agent task from RECEIVED to a terminal state. Each phase is a
  * small named step; the flow reads top to bottom like the lifecycle in DESIGN.md.
  */
-import { CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
-import { TaskInputSchema, type ParsedTaskInput, type TaskError, type TaskSnapshot } from '../domain/task';
+import { CancellationScope, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  TaskInputSchema,
+  TaskInputSchemaBeforeLimits,
+  type ParsedTaskInput,
+  type TaskError,
+  type TaskSnapshot,
+} from '../domain/task';
+import { clipText } from '../domain/bounds';
 import { GateNameReservedError, SUBMITTER_FAULT_TYPES, WorkflowIdMismatchError } from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
 import { gateNameClashes } from '../domain/repo-policy';
@@ -44,7 +51,7 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
   // Anyone with namespace access can send this signal by hand, with no argument or any: a handler
   // that threw on that would fail every workflow task of the run, on every replay.
   setHandler(cancelSignal, (request?: { reason?: unknown }) => {
-    const reason = typeof request?.reason === 'string' ? request.reason : 'cancel requested';
+    const reason = typeof request?.reason === 'string' ? clipText(request.reason, 500) : 'cancel requested';
     if (!task.requestCancel(reason)) return;
     work.cancel();
     runCancellation.requestForSignal(task.input);
@@ -61,6 +68,9 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
   return runCancellation.end(task.snapshot, cancelled);
 }
 
+/** Patch id of the change that held task input to its size limits; runs started before replay without them. */
+export const BOUNDED_TASK_INPUT_PATCH = 'bounded-task-input';
+
 /**
  * Input started by hand (`temporal workflow start`) gets the same checks as the client's; a bad
  * one fails the run at once, naming each problem, instead of failing workflow tasks forever.
@@ -68,7 +78,8 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
  * second run could act for the task beside the first, so it fails at once, before any step.
  */
 function parseInput(raw: unknown): ParsedTaskInput {
-  const input = parseWorkflowInput(TaskInputSchema, raw, 'task input');
+  const schema = patched(BOUNDED_TASK_INPUT_PATCH) ? TaskInputSchema : TaskInputSchemaBeforeLimits;
+  const input = parseWorkflowInput(schema, raw, 'task input');
   const { workflowId } = workflowInfo();
   const expected = taskWorkflowId(input);
   if (workflowId !== expected) throw new WorkflowIdMismatchError(workflowId, expected);

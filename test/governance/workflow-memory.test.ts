@@ -5,19 +5,33 @@
  * agent or a model controls may grow a run's workflow state without bound: the task input is
  * capped, a spec's YAML may not expand past a limit, the validation result the run keeps holds
  * only the spec's essentials, and refused operations, tool calls and path lists are clipped.
+ * The same submitter can try to stall the worker's main thread instead: a scope glob whose
+ * regex backtracks (picomatch compiles globs to regexes) is refused before anything matches it.
  */
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { keptToolCalls } from '../../activities/conversation';
 import { MAX_EXPANDED_NODES } from '../../activities/spec-yaml';
 import type { ValidateSpecResult } from '../../domain/activity-io';
+import { ApplicationFailure } from '@temporalio/common';
 import { PolicyViolationError, SpecInvalidError } from '../../domain/errors';
+import { GitCommandError } from '../../host/git';
+import { describeFailure } from '../../workflows/failures';
 import { TaskInputSchema } from '../../domain/task';
-import { taskWorkflowId } from '../../temporal-config';
+import { writeRefusal } from '../../host/sandbox/write-policy';
+import { TASK_WORKFLOW_TYPE, taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
-import { goodTaskInput, specYaml, uniqueId } from '../helpers/fixtures';
-import { testActivityDeps } from '../helpers/stack';
+import { addScriptedAgent, GOOD_PLAN, goodTaskInput, specYaml, taskInput, uniqueId } from '../helpers/fixtures';
+import { waitForState } from '../helpers/wait';
+import { nodeStep } from './helpers';
+import { testActivityDeps, testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
+
+/** A sandbox policy admitting `glob` (and nothing else), at tier 3. */
+function policyWith(glob: string) {
+  return { scopeIn: [glob], scopeOut: [], riskTier: 3, allowShell: false };
+}
 
 /** A task run as the server reports it to the activities it schedules. */
 function activityRun() {
@@ -58,13 +72,51 @@ describe('attack: exhausting the workflow heap', function () {
       assert.ok(!result.success, `accepted ${JSON.stringify(Object.keys(extra))}`);
       assert.match(JSON.stringify(result.error.issues), pattern);
     };
-    refused({ specYaml: `${specYaml()}#${'x'.repeat(64 * 1024)}\n` }, /spec is larger than 64 KiB/);
+    refused({ specYaml: `${specYaml()}#${'x'.repeat(64 * 1024)}\n` }, /spec is longer than 65536 characters/);
     refused({ baseRef: 'r'.repeat(256) }, /baseRef is longer than 255/);
     refused({ gates: [{ name: 'g', argv: ['node', 'x'.repeat(4097)] }] }, /longer than 4096 characters/);
     refused({ gates: [{ name: 'g', argv: Array(65).fill('x') }] }, /more than 64 arguments/);
     const wide = Array.from({ length: 5 }, (_, i) => ({ name: `g${i}`, argv: ['node', 'x'.repeat(4000)] }));
     refused({ gates: wide }, /gate arguments total more than 16384 characters/);
     assert.ok(TaskInputSchema.safeParse({ ...base, gates: wide.slice(0, 4), baseRef: 'main' }).success);
+  });
+
+  it('started by hand with a 70 KiB spec, bypassing the client, the run fails at once naming the limit', async () => {
+    const input = { ...(await goodTaskInput()), specYaml: `${specYaml()}# ${'x'.repeat(70 * 1024)}\n` };
+    const { client, taskQueue } = testStack();
+    await assert.rejects(client.submit(input), /spec is longer than 65536 characters/);
+    const handle = await client.temporal.workflow.start(TASK_WORKFLOW_TYPE, {
+      workflowId: taskWorkflowId(input),
+      taskQueue,
+      args: [input],
+    });
+    await assert.rejects(handle.result(), (err: Error) => {
+      assert.match(String((err as { cause?: Error }).cause?.message), /spec is longer than 65536 characters/);
+      return true;
+    });
+    const events = (await handle.fetchHistory()).events ?? [];
+    assert.ok(
+      !events.some(
+        (e) =>
+          e.activityTaskScheduledEventAttributes ||
+          e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      ),
+      'no step ran',
+    );
+  });
+
+  it('a cancel signal with a 1 MB reason cancels the task and keeps 500 characters of it', async () => {
+    const tenantId = uniqueId('heap');
+    await addScriptedAgent(tenantId, [nodeStep('setTimeout(() => {}, 20000)'), ...GOOD_PLAN]);
+    const input = await taskInput(tenantId);
+    const { client } = testStack();
+    await client.submit(input);
+    await waitForState(input, (s) => s.state === 'EXECUTING', 60_000);
+    await client.temporal.workflow.getHandle(taskWorkflowId(input)).signal('cancel', { reason: 'r'.repeat(1_000_000) });
+    const final = await client.watch(input, undefined, 200);
+    assert.equal(final.state, 'CANCELLED');
+    const note = final.history[final.history.length - 1].note ?? '';
+    assert.ok(note.startsWith('rrrr') && note.length < 600, `kept ${note.length} characters`);
   });
 
   it('an alias tree of empty lists, which the parser’s alias limit does not count, is REJECTED at once', async () => {
@@ -145,5 +197,52 @@ describe('attack: exhausting the workflow heap', function () {
     assert.ok(err.violation.reason.length < 1100);
     assert.ok(err.message.length < 2000);
     assert.deepEqual(err.details?.[0], err.violation);
+  });
+
+  it('a scope glob built to backtrack (extglobs, many stars, a negation) is a spec problem, and matching stays fast', async () => {
+    const { ref, env, activities } = activityRun();
+    const cases: Array<[string, RegExp]> = [
+      [`${'@(*)'.repeat(13)}Q`, /extended glob syntax/],
+      [`src/${'*a'.repeat(16)}b`, /has 16 wildcards; at most 3 are matched/],
+      ['!src/secret/**', /starts with '!'/],
+      [`src/${'x'.repeat(300)}`, /longer than 256 characters/],
+    ];
+    for (const [glob, problem] of cases) {
+      const started = Date.now();
+      const text = specYaml({ scope: { in: ['src/', glob], out: [] } });
+      await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: text }), problem);
+      assert.ok(Date.now() - started < 2_000, `${glob.slice(0, 30)}: refused in ${Date.now() - started} ms`);
+    }
+    const started = Date.now();
+    assert.equal(
+      writeRefusal(`src/${'a'.repeat(250)}!`, policyWith('src/*a*a*ab')),
+      `'src/${'a'.repeat(250)}!' is not in scope.in`,
+    );
+    assert.ok(Date.now() - started < 1_000, `the most a spec may ask for matched in ${Date.now() - started} ms`);
+  });
+
+  it('model-chosen tool-call ids that collide with the ones Arbiter assigns still come out unique', () => {
+    const call = (id: string) => ({ id, type: 'function', function: { name: 'file_read', arguments: '{}' } });
+    const ids = (calls: string[]) => keptToolCalls(calls.map(call), 1).map((c) => c.id);
+    assert.deepEqual(ids(['arbiter_1_1', 'bad id!']), ['arbiter_1_1', 'arbiter_1_1_']);
+    assert.deepEqual(ids(['bad id!', 'arbiter_1_0']), ['arbiter_1_0_', 'arbiter_1_0']);
+    assert.deepEqual(ids(['same', 'same']), ['same', 'arbiter_1_1']);
+    const many = ids(Array(40).fill('x'.repeat(100)));
+    assert.equal(many.length, 32);
+    assert.equal(new Set(many).size, 32);
+  });
+
+  it('a failure of any size, or a violation of any shape, is kept clipped (a git error can quote every path an agent made)', () => {
+    const huge = ApplicationFailure.create({ message: 'm'.repeat(1_000_000), type: 'GitCommandError' });
+    assert.ok(describeFailure(huge).message.length < 2_100);
+    const git = new GitCommandError(
+      ['add', ...Array(5000).fill(`:(exclude,literal)${'n'.repeat(200)}`)],
+      'e'.repeat(1e6),
+    );
+    assert.ok(git.message.length < 3_200, `git error message kept at ${git.message.length}`);
+    const odd = ApplicationFailure.create({ type: PolicyViolationError.type, details: [{ op: 1, path: null }] });
+    assert.deepEqual(describeFailure(odd).violation, { op: '1', path: 'null', reason: 'undefined' });
+    const listed = ApplicationFailure.create({ type: SpecInvalidError.type, details: [Array(500).fill('p')] });
+    assert.equal(describeFailure(listed).problems?.length, 101);
   });
 });

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { bundleArbiterWorkflows, workflowBundleOptions } from '../../workers/workflow-bundle';
@@ -23,6 +24,17 @@ async function replayAll(workflowBundle: WorkflowBundle, fixtures: HistoryFixtur
     if (result.error) failures.set(byId.get(result.workflowId) ?? result.workflowId, result.error);
   }
   return failures;
+}
+
+/** `fixture` as if its task had been submitted, before the input limits, with a 70 KiB spec and a 300-character baseRef. */
+function withOversizedInput(fixture: HistoryFixture): HistoryFixture {
+  const history = temporal.api.history.v1.History.fromObject(temporal.api.history.v1.History.toObject(fixture.history));
+  const [payload] = history.events[0].workflowExecutionStartedEventAttributes!.input!.payloads!;
+  const input = JSON.parse(Buffer.from(payload.data!).toString('utf8')) as { specYaml: string; baseRef?: string };
+  input.specYaml += `\n# ${'x'.repeat(70 * 1024)}\n`;
+  input.baseRef = 'r'.repeat(300);
+  payload.data = Buffer.from(JSON.stringify(input));
+  return { ...fixture, history };
 }
 
 describe('replaying recorded histories', function () {
@@ -68,6 +80,14 @@ describe('replaying recorded histories', function () {
       .filter((m) => m?.markerName === 'core_patch')
       .map((m) => Buffer.from(m!.details!['patch-data'].payloads![0].data!).toString('utf8'));
     assert.deepEqual(patches, ['{"id":"release-abandoned-workspaces","deprecated":false}']);
+  });
+
+  it('runs started before the input limits replay although their input is over them (a 70 KiB spec, a long baseRef)', async () => {
+    const fixtures = readFixtureSet('v3')
+      .filter((f) => f.path === 'completed' || f.path === 'waived')
+      .map(withOversizedInput);
+    const failures = await replayAll(current, fixtures);
+    assert.deepEqual([...failures.keys()], [], [...failures.values()].map(String).join('\n'));
   });
 
   it('fails, naming the fixture, when the workflow schedules a different command', async () => {

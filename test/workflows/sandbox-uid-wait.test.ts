@@ -1,15 +1,20 @@
 /**
  * More tasks than sandbox uids: the task that finds every uid leased waits on a workflow timer
  * (holding no worker slot) and runs once one is released, instead of retrying `prepareWorkspace`
- * until its attempts run out and failing only because the host was busy.
+ * until its attempts run out and failing only because the host was busy. A uid that never frees
+ * up ends the wait after six hours (on the time-skipping server, in seconds).
  */
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
 import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
+import { leaseSandboxUser } from '../../host/sandbox/uid-leases';
 import type { TaskSnapshot } from '../../domain/task';
-import { taskWorkflowId } from '../../temporal-config';
+import { TASK_WORKFLOW_TYPE, taskWorkflowId } from '../../temporal-config';
 import { goodTaskInput, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
+import { startTimeSkipping } from '../helpers/time-skipping';
 import { clientOnQueue } from '../helpers/worker-process';
 import { waitForState } from '../helpers/wait';
 
@@ -55,6 +60,42 @@ describe('every sandbox uid leased', function () {
       host.worker.shutdown();
       await host.running;
       await client.close();
+    }
+  });
+});
+
+describe('a sandbox uid that never frees up (time-skipping server)', function () {
+  this.timeout(180_000);
+
+  it('ends the wait after six hours of workflow time: the task FAILS naming the exhausted range', async () => {
+    const last = DEFAULT_SANDBOX_CONFIG.uids.last;
+    const oneUid = { ...DEFAULT_SANDBOX_CONFIG, uids: { first: last, last } };
+    const home = traversableTempDir('arbiter-uid-bound-');
+    const squatter = path.join(home, 'squatter');
+    mkdirSync(squatter);
+    await leaseSandboxUser(home, squatter, oneUid.uids);
+    const skipping = await startTimeSkipping({ home, sandbox: oneUid });
+    try {
+      const input = await goodTaskInput();
+      const started = Date.now();
+      const handle = await skipping.env.client.workflow.start(TASK_WORKFLOW_TYPE, {
+        taskQueue: skipping.taskQueue,
+        workflowId: taskWorkflowId(input),
+        args: [input],
+      });
+      const final = (await handle.result()) as TaskSnapshot;
+      assert.equal(final.state, 'FAILED', JSON.stringify(final));
+      assert.match(final.error?.message ?? '', new RegExp(`${last}`), JSON.stringify(final.error));
+      const events = (await handle.fetchHistory()).events ?? [];
+      const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000;
+      const waited = at(events[events.length - 1]) - at(events[0]);
+      assert.ok(waited >= 6 * 3_600_000, `gave up after ${waited / 3_600_000} hours`);
+      assert.ok(waited < 6 * 3_600_000 + 5 * 60_000, `gave up soon after six hours, not ${waited / 3_600_000}`);
+      const timers = events.filter((e) => e.timerStartedEventAttributes).length;
+      assert.ok(timers > 300 && timers < 400, `${timers} waits, most of a minute each`);
+      assert.ok(Date.now() - started < 150_000, 'six hours of workflow time pass in minutes');
+    } finally {
+      await skipping.stop();
     }
   });
 });
