@@ -82,6 +82,16 @@ describe('replaying recorded histories', function () {
     assert.deepEqual(patches, ['{"id":"release-abandoned-workspaces","deprecated":false}']);
   });
 
+  it('set v4 runs under the input limits: every history records the bounded-task-input patch', () => {
+    for (const fixture of readFixtureSet('v4')) {
+      const patches = (fixture.history.events ?? [])
+        .map((e) => e.markerRecordedEventAttributes)
+        .filter((m) => m?.markerName === 'core_patch')
+        .map((m) => Buffer.from(m!.details!['patch-data'].payloads![0].data!).toString('utf8'));
+      assert.ok(patches.includes('{"id":"bounded-task-input","deprecated":false}'), `${fixture.path}: ${patches}`);
+    }
+  });
+
   it('runs started before the input limits replay although their input is over them (a 70 KiB spec, a long baseRef)', async () => {
     const fixtures = readFixtureSet('v3')
       .filter((f) => f.path === 'completed' || f.path === 'waived')
