@@ -17,7 +17,7 @@ import {
 } from '../domain/activity-io';
 import { AGENT_TOOLS } from '../domain/agent-tools';
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
-import { boundedViolation, clipText } from '../domain/bounds';
+import { boundedViolation } from '../domain/bounds';
 import { AgentConfigError, RecordMismatchError } from '../domain/errors';
 import { zodProblems } from '../domain/zod-issues';
 import type { PolicyViolation } from '../domain/sandbox';
@@ -30,6 +30,7 @@ import type { ActivityDeps } from './deps';
 import { cancellable, withHeartbeat } from './heartbeat';
 import { parseActivityInput } from './input';
 import { conversationSpec, owningRun, requireOwnConversation, storeConversationSpec } from './conversation-records';
+import { keptToolCalls } from './model-reply';
 import { isSpecRef } from './spec-refs';
 import { sha256 } from '../host/digest';
 import type { CommandRunner } from '../host/sandbox/commands';
@@ -37,10 +38,6 @@ import type { SessionIdentity } from '../host/gateway/session';
 import type { FileTools } from '../host/sandbox/file-tools';
 
 type Message = typeof conversationMessages.$inferSelect;
-
-/** Tool calls one model turn may make; real models ask for a handful at once. */
-export const MAX_TOOL_CALLS_PER_TURN = 32;
-const MAX_TOOL_NAME = 64;
 
 const DEFAULT_SYSTEM_PROMPT =
   'You are a careful coding agent working in a sandboxed copy of a repository. Use the tools to make the requested change, keep to the allowed paths, and stop when done.';
@@ -221,11 +218,14 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       const costUsd = config.pricing
         ? (promptTokens * config.pricing.inputPerMillion + completionTokens * config.pricing.outputPerMillion) / 1e6
         : 0;
-      const toolCalls = message.tool_calls?.length ? keptToolCalls(message.tool_calls, input.turn) : null;
+      const calls = Array.isArray(message.tool_calls)
+        ? message.tool_calls.filter((c) => c && typeof c === 'object')
+        : [];
+      const toolCalls = calls.length ? keptToolCalls(calls, input.turn) : null;
       await append(db, input.tenantId, input.conversationId, {
         role: 'assistant',
         turn: input.turn,
-        content: message.content,
+        content: typeof message.content === 'string' ? message.content : null,
         toolCalls,
         promptTokens,
         completionTokens,
@@ -270,28 +270,6 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       return outcomeOf(result.content, result.violation);
     },
   };
-}
-
-type ToolCall = { id: string; type?: string; function: { name: string; arguments: string } };
-
-/**
- * The calls of one model turn as they are stored and run. Each call id and name travels through
- * the workflow's history and memory, and the model chooses them: a turn runs at most
- * MAX_TOOL_CALLS_PER_TURN calls (the transcript shows the model only those), an id that is not a
- * short token (or repeats one) is replaced by one of ours, and a name is clipped.
- */
-export function keptToolCalls(calls: ToolCall[], turn: number): ToolCall[] {
-  const kept = calls.slice(0, MAX_TOOL_CALLS_PER_TURN);
-  const usable = (id: unknown): id is string => typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id);
-  const seen = new Set<string>();
-  const taken = new Set(kept.map((c) => c.id).filter(usable));
-  return kept.map((c, i) => {
-    let id = usable(c.id) && !seen.has(c.id) ? c.id : `arbiter_${turn}_${i}`;
-    while (seen.has(id) || (id !== c.id && taken.has(id))) id = `${id}_`;
-    seen.add(id);
-    const name = clipText(String(c.function?.name ?? ''), MAX_TOOL_NAME);
-    return { ...c, id, function: { name, arguments: String(c.function?.arguments ?? '') } };
-  });
 }
 
 /** What history keeps of a tool result: whether it succeeded, its first 300 characters and the whole result's digest. */

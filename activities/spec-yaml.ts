@@ -23,7 +23,7 @@ export const MAX_NESTING = 32;
 export function parseSpecYaml(text: string): unknown {
   let value: unknown;
   try {
-    value = parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_ALIAS_COUNT });
+    value = parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_ALIAS_COUNT, logLevel: 'error' });
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
     if (err instanceof YAMLParseError) throw new SpecInvalidError([`YAML: ${message}`]);

@@ -4,10 +4,9 @@
  * be read (and tested) on its own. `protected` and `tree` ignore the policy's gate modes: the
  * repository may relax its own checks, not the rules that keep the verdict meaningful.
  */
-import picomatch from 'picomatch';
-import { SCOPE_MATCH_OPTIONS } from './spec-scope';
 import { effectiveBudget } from './policy';
 import { protectedPathMatcher, setupOutputGlobs } from './protected-paths';
+import { scopeMatcher } from './scope-match';
 import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult } from './task';
@@ -46,10 +45,8 @@ function arbiterGate(name: GateResult['kind'], status: GateResult['status'], det
  * neither reading widens what may change.
  */
 export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
-  const inScope = spec.scope.in.length ? picomatch(spec.scope.in, SCOPE_MATCH_OPTIONS) : () => false;
-  const outOfScope = spec.scope.out.length
-    ? picomatch(spec.scope.out, { ...SCOPE_MATCH_OPTIONS, nocase: true })
-    : () => false;
+  const inScope = scopeMatcher(spec.scope.in, { outsideGrammar: false });
+  const outOfScope = scopeMatcher(spec.scope.out, { nocase: true, outsideGrammar: true });
   return paths.flatMap((p) => {
     if (outOfScope(p)) return [`${p} (matches scope.out)`];
     if (!inScope(p)) return [`${p} (not in scope.in)`];

@@ -6,7 +6,7 @@
  * would otherwise read `.GitHub/workflows` as the real thing.
  */
 import picomatch from 'picomatch';
-import { normaliseScopeEntry, SCOPE_MATCH_OPTIONS } from './spec-scope';
+import { normaliseScopeEntry } from './spec-scope';
 
 /** Protected at every tier. */
 export const PROTECTED_PATHS = [
@@ -43,7 +43,7 @@ export function protectedPaths(riskTier: number): string[] {
  * outputs): dotfiles included, case ignored.
  */
 export function protectedPathMatcher(riskTier: number, extra: readonly string[] = []): (path: string) => boolean {
-  return picomatch([...protectedPaths(riskTier), ...extra], { ...SCOPE_MATCH_OPTIONS, nocase: true });
+  return picomatch([...protectedPaths(riskTier), ...extra], { dot: true, nocase: true });
 }
 
 /**
@@ -88,7 +88,7 @@ export function scopeReachingProtected(
   const isProtected = protectedPathMatcher(riskTier);
   const samples = PROTECTED_SAMPLES.filter(isProtected);
   return scopeIn.flatMap((entry) => {
-    const matches = picomatch(normaliseScopeEntry(entry), { ...SCOPE_MATCH_OPTIONS, nocase: true });
+    const matches = picomatch(normaliseScopeEntry(entry), { dot: true, noextglob: true, nocase: true });
     const hit = samples.find((p) => matches(p));
     return hit ? [{ entry, path: hit }] : [];
   });

@@ -46,7 +46,7 @@ export function outsideRepository(entry: string): boolean {
  * without a trailing slash (file or directory — the spec does not say) becomes both the
  * path itself and `path/**`; for a file the second glob simply never matches. Entries
  * that already contain glob syntax are kept as written. Match the result with dotfiles
- * enabled ({@link SCOPE_MATCH_OPTIONS}): CAWS specs routinely list `.caws/` and `.github/`.
+ * enabled (see `scope-match.ts`): CAWS specs routinely list `.caws/` and `.github/`.
  */
 export function normaliseScopeEntry(entry: string): string[] {
   let s = entry.trim().replace(/\/{2,}/g, '/');
@@ -58,31 +58,31 @@ export function normaliseScopeEntry(entry: string): string[] {
 }
 
 /**
- * How complex a scope glob may be. picomatch compiles globs to backtracking regexes, and scope
- * globs are matched against paths an agent names: with eight `*` runs one match took 37 s of
- * the worker's main thread, with three 18 ms. Real CAWS specs use one.
+ * The glob grammar Arbiter matches: path characters, `*` and `?` within a name, and one `**`.
+ * picomatch compiles globs to backtracking regexes and scope globs are matched against paths an
+ * agent names, so anything that nests or alternates (groups, braces, classes, extended globs)
+ * is refused rather than matched: `((a)+)+b` or thirty `{a,aa}` take minutes of the worker's
+ * main thread on a forty-character name, eight `*` runs 37 s, three 18 ms. Real CAWS specs use
+ * at most two wildcards and none of the rest.
  */
-const GLOB_LIMITS = { length: 256, wildcardRuns: 3 };
-/** picomatch's extended globs (`@(a|b)`, `!(x)`, `+(x)`, `*(x)`, `?(x)`): nested quantifiers, never needed for paths. */
-const EXTGLOB = /[@!+*?]\(/;
+const GLOB_LIMITS = { length: 256, wildcardRuns: 3, globstars: 1 };
+const GLOB_GRAMMAR = /^[\p{L}\p{N}._\-/~=#%&,@+!*?]+$/u;
 
-/** Why `glob` (as normalised) is refused as too costly or too wide to match, or null. */
+/** Entries one scope list may have: each is matched against every path a change touches. Real specs list at most 37. */
+export const MAX_SCOPE_ENTRIES = 200;
+
+/** Why `glob` (as normalised) is outside the grammar Arbiter matches, or null. */
 export function globProblem(glob: string): string | null {
   if (glob.length > GLOB_LIMITS.length) return `is longer than ${GLOB_LIMITS.length} characters`;
   if (glob.startsWith('!')) return "starts with '!', which would admit every path but the one it names";
-  if (EXTGLOB.test(glob))
-    return 'uses extended glob syntax (@(…), !(…), +(…), *(…), ?(…)), which Arbiter does not match';
+  if (!GLOB_GRAMMAR.test(glob))
+    return 'uses glob syntax Arbiter does not match (groups, braces, classes, extended globs): list each path';
   const runs = glob.match(/\*+/g)?.length ?? 0;
   if (runs > GLOB_LIMITS.wildcardRuns) return `has ${runs} wildcards; at most ${GLOB_LIMITS.wildcardRuns} are matched`;
+  const globstars = glob.match(/\*\*/g)?.length ?? 0;
+  if (globstars > GLOB_LIMITS.globstars) return `has ${globstars} '**'; at most ${GLOB_LIMITS.globstars} is matched`;
   return null;
 }
-
-/**
- * How scope globs are matched (picomatch): dotfiles included, since CAWS specs routinely list
- * `.caws/` and `.github/`; extended globs off, so a spec accepted before they were refused still
- * cannot nest quantifiers.
- */
-export const SCOPE_MATCH_OPTIONS = { dot: true, noextglob: true } as const;
 
 /** The outcome of splitting one scope list; see {@link classifyScopeList}. */
 export interface ScopeListResult {
@@ -102,6 +102,7 @@ export interface ScopeListResult {
  */
 export function classifyScopeList(entries: readonly string[]): ScopeListResult {
   const result: ScopeListResult = { globs: [], prose: [], outside: [], proseIndexes: [], refused: [] };
+  const kept = new Set<string>();
   entries.forEach((entry, i) => {
     if (!isPathGlob(entry)) {
       result.prose.push(entry);
@@ -115,8 +116,9 @@ export function classifyScopeList(entries: readonly string[]): ScopeListResult {
     const globs = normaliseScopeEntry(entry);
     const problem = globs.map(globProblem).find((p) => p !== null);
     if (problem) result.refused.push({ index: i, problem });
-    else for (const g of globs) if (!result.globs.includes(g)) result.globs.push(g);
+    else for (const g of globs) kept.add(g);
   });
+  result.globs = [...kept];
   return result;
 }
 

@@ -22,7 +22,7 @@ import {
   stringListSchema,
   type SpecFormat,
 } from './spec-schema';
-import { classifyScopeList, quoteEntry } from './spec-scope';
+import { classifyScopeList, MAX_SCOPE_ENTRIES, quoteEntry } from './spec-scope';
 
 export { isPathGlob, normaliseScopeEntry } from './spec-scope';
 export type { SpecFormat } from './spec-schema';
@@ -182,7 +182,9 @@ function checkScope(
   const scope = { in: [] as string[], out: [] as string[] };
   const unenforceableScope = { in: [] as string[], out: [] as string[] };
   for (const key of ['in', 'support', 'out'] as const) {
-    const res = classifyScopeList(lists[key]);
+    if (lists[key].length > MAX_SCOPE_ENTRIES)
+      problems.push(`scope.${key}: ${lists[key].length} entries; at most ${MAX_SCOPE_ENTRIES}`);
+    const res = classifyScopeList(lists[key].slice(0, MAX_SCOPE_ENTRIES));
     const target = key === 'out' ? 'out' : 'in';
     for (const g of res.globs) if (!scope[target].includes(g)) scope[target].push(g);
     unenforceableScope[target].push(...res.prose);

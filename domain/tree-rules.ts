@@ -16,18 +16,30 @@ export interface TreeItem {
 const SYMLINK = '120000';
 const GITLINK = '160000';
 const MAX_LINK_HOPS = 40;
+/**
+ * Path segments all of a tree's links may take to resolve, together. An agent chooses how many
+ * links there are and how long their targets (4,095 bytes each): without a budget, ten thousand
+ * links of 800 `x/` and 800 `../` took twenty minutes of the worker's main thread.
+ */
+const RESOLUTION_BUDGET = 20_000;
 
 /**
  * Resolves `target` (a link at `linkPath`) the way the kernel would, following the tree's other
  * symlinks, entirely inside the tree. False when it leaves the tree (absolute, too many `..`,
  * or through another link that does) or loops.
  */
-function resolvesInside(linkPath: string, target: string, links: Map<string, string>): boolean {
+function resolvesInside(
+  linkPath: string,
+  target: string,
+  links: Map<string, string>,
+  budget: { steps: number },
+): boolean | 'too-complex' {
   if (target.startsWith('/')) return false;
   const pending = [...target.split('/')];
   const parts = linkPath.split('/').slice(0, -1);
   let hops = 0;
   while (pending.length > 0) {
+    if (--budget.steps < 0) return 'too-complex';
     const part = pending.shift() as string;
     if (part === '' || part === '.') continue;
     if (part === '..') {
@@ -55,6 +67,7 @@ export function treeProblems(
   options: { allowSymlinks: boolean },
 ): string[] {
   const links = new Map(items.filter((i) => i.mode === SYMLINK).map((i) => [i.path, i.target ?? '']));
+  const budget = { steps: RESOLUTION_BUDGET };
   return items.flatMap((item) => {
     if (!changed.has(item.path)) return [];
     if (item.exact === false)
@@ -62,8 +75,12 @@ export function treeProblems(
     if (item.mode === GITLINK) return [`${item.path} is a gitlink (submodule entry); submodules are refused`];
     if (item.mode !== SYMLINK) return [];
     const target = item.target ?? '';
-    if (!resolvesInside(item.path, target, links))
-      return [`${item.path} is a symlink to '${target}', outside the tree`];
+    const inside = resolvesInside(item.path, target, links, budget);
+    if (inside === 'too-complex')
+      return [
+        `${item.path} is a symlink the tree's links are too many or too long to resolve (${RESOLUTION_BUDGET} steps)`,
+      ];
+    if (!inside) return [`${item.path} is a symlink to '${target}', outside the tree`];
     if (!options.allowSymlinks)
       return [`${item.path} is a symlink (to '${target}'); the repository policy does not allow symlinks`];
     return [];

@@ -32,14 +32,29 @@ export interface ModelGateway {
   close(): Promise<void>;
 }
 
+/**
+ * Largest model reply Arbiter's own loop reads: the reply is parsed on the worker's main
+ * thread, and a model (or whatever answers at its URL) chooses its size.
+ */
+export const MAX_IN_PROCESS_REPLY_BYTES = 8 * 1024 * 1024;
+
+/** Collects a reply in memory, up to {@link MAX_IN_PROCESS_REPLY_BYTES}; a longer one is answered 502 and dropped. */
 function bufferSink(): ResponseSink & { result(): { status: number; body: Buffer } } {
   let status = 0;
+  let size = 0;
   const chunks: Buffer[] = [];
   return {
     start: (s) => void (status = s),
-    write: (c) => void chunks.push(Buffer.from(c)),
+    write: (c) => {
+      size += c.length;
+      if (size <= MAX_IN_PROCESS_REPLY_BYTES) chunks.push(Buffer.from(c));
+      else chunks.length = 0;
+    },
     end: () => undefined,
-    result: () => ({ status, body: Buffer.concat(chunks) }),
+    result: () =>
+      size > MAX_IN_PROCESS_REPLY_BYTES
+        ? { status: 502, body: Buffer.from(`model reply larger than ${MAX_IN_PROCESS_REPLY_BYTES} bytes; not read`) }
+        : { status, body: Buffer.concat(chunks) },
   };
 }
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { and, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
 import { modelCallsOf } from '../../db/model-calls';
-import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
+import { MAX_IN_PROCESS_REPLY_BYTES, startModelGateway, type ModelGateway } from '../../host/gateway/server';
 import { expandPlaceholders } from '../../domain/agent-placeholders';
 import { placeholderValues } from '../../host/gateway/launch';
 import type { GatewaySession, SessionGrant } from '../../host/gateway/session';
@@ -90,6 +90,36 @@ describe('model gateway', function () {
           and(eq(sandboxEvents.taskId, t.taskId), eq(sandboxEvents.kind, 'gateway'), eq(sandboxEvents.allowed, false)),
         )
     ).filter((r) => (r.detail as { runId?: string }).runId === runId);
+
+  it("Arbiter's own loop does not read a model reply over 8 MiB: the call answers 502, naming the limit", async () => {
+    const big = await startFakeOpenAI({
+      apiKey: REAL_KEY,
+      script: () => ({ content: 'x'.repeat(MAX_IN_PROCESS_REPLY_BYTES + 1) }),
+    });
+    const session = await gateway.openSession(
+      { ...identity('run-big'), purpose: 'conversation' },
+      {
+        upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl: big.baseUrl, apiKeyEnv: 'FAKE_KEY' }],
+        registries: [],
+        budgets: {},
+      },
+    );
+    try {
+      const body = Buffer.from(JSON.stringify({ model: 'fake', messages: [{ role: 'user', content: 'hi' }] }));
+      const res = await gateway.call(session, {
+        method: 'POST',
+        upstream: 'model',
+        rest: 'chat/completions',
+        body,
+        signal: AbortSignal.timeout(30_000),
+      });
+      assert.equal(res.status, 502);
+      assert.match(res.body.toString('utf8'), /model reply larger than 8388608 bytes; not read/);
+    } finally {
+      await gateway.closeSession(session.id);
+      await big.close();
+    }
+  });
 
   it('forwards a call with the real key the sandbox never sees, and records it with its usage', async () => {
     const session = await gateway.openSession(identity('run-ok'), grant());

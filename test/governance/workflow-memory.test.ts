@@ -11,11 +11,13 @@
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import { keptToolCalls } from '../../activities/conversation';
+import { keptToolCalls } from '../../activities/model-reply';
 import { MAX_EXPANDED_NODES } from '../../activities/spec-yaml';
 import type { ValidateSpecResult } from '../../domain/activity-io';
 import { ApplicationFailure } from '@temporalio/common';
 import { PolicyViolationError, SpecInvalidError } from '../../domain/errors';
+import { scopeMatcher } from '../../domain/scope-match';
+import { treeProblems } from '../../domain/tree-rules';
 import { GitCommandError } from '../../host/git';
 import { describeFailure } from '../../workflows/failures';
 import { TaskInputSchema } from '../../domain/task';
@@ -201,9 +203,13 @@ describe('attack: exhausting the workflow heap', function () {
 
   it('a scope glob built to backtrack (extglobs, many stars, a negation) is a spec problem, and matching stays fast', async () => {
     const { ref, env, activities } = activityRun();
+    const grammar = /uses glob syntax Arbiter does not match/;
     const cases: Array<[string, RegExp]> = [
-      [`${'@(*)'.repeat(13)}Q`, /extended glob syntax/],
+      [`${'@(*)'.repeat(13)}Q`, grammar],
+      ['((([^x])+)+)+x', grammar],
+      [`src/${'{a,aa}'.repeat(30)}b`, grammar],
       [`src/${'*a'.repeat(16)}b`, /has 16 wildcards; at most 3 are matched/],
+      ['**/a/**/b', /has 2 '\*\*'; at most 1 is matched/],
       ['!src/secret/**', /starts with '!'/],
       [`src/${'x'.repeat(300)}`, /longer than 256 characters/],
     ];
@@ -219,6 +225,37 @@ describe('attack: exhausting the workflow heap', function () {
       `'src/${'a'.repeat(250)}!' is not in scope.in`,
     );
     assert.ok(Date.now() - started < 1_000, `the most a spec may ask for matched in ${Date.now() - started} ms`);
+  });
+
+  it('a scope list of more than 200 entries is a spec problem', async () => {
+    const { ref, env, activities } = activityRun();
+    const many = Array.from({ length: 201 }, (_, i) => `src/f${i}.js`);
+    const text = specYaml({ scope: { in: many, out: [] } });
+    await assert.rejects(
+      env.run(activities.validateSpec, { ...ref, specYaml: text }),
+      /scope.in: 201 entries; at most 200/,
+    );
+  });
+
+  it('a glob a run validated before the grammar still holds is never compiled, and fails closed', () => {
+    const started = Date.now();
+    const legacy = ['((a)+)+b', 'src/**'];
+    assert.equal(scopeMatcher(legacy, { outsideGrammar: false })(`${'a'.repeat(40)}c`), false, 'admits nothing');
+    assert.equal(scopeMatcher(legacy, { outsideGrammar: false })('src/x.js'), true, 'the rest still match');
+    assert.equal(scopeMatcher(legacy, { outsideGrammar: true })('docs/x.md'), true, 'excludes everything');
+    assert.ok(Date.now() - started < 500, `${Date.now() - started} ms`);
+  });
+
+  it('ten thousand long symlinks are refused by a bounded resolution, not resolved for twenty minutes', () => {
+    const target = `${'x/'.repeat(800)}${'../'.repeat(800)}l`;
+    const items = Array.from({ length: 10_000 }, (_, i) => ({ mode: '120000', path: `l${i}`, target }));
+    const started = Date.now();
+    const problems = treeProblems(items, new Set(items.map((i) => i.path)), { allowSymlinks: true });
+    assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
+    assert.ok(
+      problems.some((p) => /too many or too long to resolve/.test(p)),
+      problems[0],
+    );
   });
 
   it('model-chosen tool-call ids that collide with the ones Arbiter assigns still come out unique', () => {

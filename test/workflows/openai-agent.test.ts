@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { and, asc, eq } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import { MAX_TOOL_CALLS_PER_TURN } from '../../activities/conversation';
+import { MAX_TOOL_CALLS_PER_TURN } from '../../activities/model-reply';
 import { upsertAgent } from '../../db/agents';
 import { agentOutcomes, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
 import type { ModelReply, StartedConversation, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';

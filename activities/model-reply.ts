@@ -1,0 +1,30 @@
+/**
+ * A model's tool calls as Arbiter keeps them. Each call id and name travels through the
+ * conversation's workflow history and memory, and the model chooses them.
+ */
+import { clipText } from '../domain/bounds';
+
+/** Tool calls one model turn may make; real models ask for a handful at once. */
+export const MAX_TOOL_CALLS_PER_TURN = 32;
+const MAX_TOOL_NAME = 64;
+
+type ToolCall = { id: string; type?: string; function: { name: string; arguments: string } };
+
+/**
+ * The calls of one model turn as they are stored and run: a turn runs at most
+ * MAX_TOOL_CALLS_PER_TURN calls (the transcript shows the model only those), an id that is not a
+ * short token (or repeats one) is replaced by one of ours, and a name is clipped.
+ */
+export function keptToolCalls(calls: ToolCall[], turn: number): ToolCall[] {
+  const kept = calls.slice(0, MAX_TOOL_CALLS_PER_TURN);
+  const usable = (id: unknown): id is string => typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id);
+  const seen = new Set<string>();
+  const taken = new Set(kept.map((c) => c.id).filter(usable));
+  return kept.map((c, i) => {
+    let id = usable(c.id) && !seen.has(c.id) ? c.id : `arbiter_${turn}_${i}`;
+    while (seen.has(id) || (id !== c.id && taken.has(id))) id = `${id}_`;
+    seen.add(id);
+    const name = clipText(String(c.function?.name ?? ''), MAX_TOOL_NAME);
+    return { id, type: 'function', function: { name, arguments: String(c.function?.arguments ?? '') } };
+  });
+}
