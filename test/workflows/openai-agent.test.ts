@@ -151,6 +151,18 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     fake = undefined;
   });
 
+  /** Starts the fake model on `script`, registers it for a new tenant and runs one task to its end. */
+  async function runWithModel(script: FakeScript) {
+    const model = await startFakeOpenAI({ script, apiKey });
+    fake = model;
+    const tenant = uniqueId('tenant');
+    await addOpenAIAgent(tenant, model);
+    const input = await taskFor(tenant);
+    const { client } = testStack();
+    await client.submit(input);
+    return { tenant, input, model, final: await client.watch(input, undefined, 200) };
+  }
+
   it('runs a tool-calling conversation to COMPLETED: transcript, tools once each, usage and cost, key kept secret', async () => {
     const script: FakeReply[] = [
       { toolCalls: [{ name: 'list_files', arguments: {} }], usage: { prompt: 1000, completion: 50 } },
@@ -301,21 +313,14 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
       { content: 'Wrote the feature inside the allowed paths.' },
     ];
-    fake = await startFakeOpenAI({ script, apiKey });
-    const tenant = uniqueId('tenant');
-    await addOpenAIAgent(tenant, fake);
-    const input = await taskFor(tenant);
-
-    const { client } = testStack();
-    await client.submit(input);
-    const final = await client.watch(input, undefined, 200);
+    const { input, final, model } = await runWithModel(script);
 
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
-    const refusal = fake.requestsFor(2)[0].messages.find((m) => m.role === 'tool' && m.tool_call_id === 'call_1_0');
+    const refusal = model.requestsFor(2)[0].messages.find((m) => m.role === 'tool' && m.tool_call_id === 'call_1_0');
     assert.match(refusal?.content ?? '', /^error: /, 'the model sees the refusal as the tool result');
     assert.match(refusal?.content ?? '', /README\.md/);
     assert.deepEqual(
-      fake.requests.map((r) => r.turn),
+      model.requests.map((r) => r.turn),
       [1, 2, 3],
       'the conversation went on after the refusal',
     );
@@ -343,17 +348,17 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
         arguments: { path: longPath, content: 'x' },
       })),
     });
-    fake = await startFakeOpenAI({ script: [flood(), flood(), flood(), flood(), { content: 'gave up' }], apiKey });
-    const tenant = uniqueId('tenant');
-    await addOpenAIAgent(tenant, fake);
-    const input = await taskFor(tenant);
-    const { client } = testStack();
-    await client.submit(input);
-    const final = await client.watch(input, undefined, 200);
+    const { tenant, input, final, model } = await runWithModel([
+      flood(),
+      flood(),
+      flood(),
+      flood(),
+      { content: 'gave up' },
+    ]);
 
     assert.equal(final.violations.length, 100, 'four turns of 32 refusals: the newest 100 kept');
     for (const v of final.violations) assert.ok(v.path.length < 600, `a path kept at ${v.path.length} characters`);
-    const seen = fake.requestsFor(2)[0].messages;
+    const seen = model.requestsFor(2)[0].messages;
     const asked = seen.find((m) => m.role === 'assistant')?.tool_calls ?? [];
     assert.equal(asked.length, MAX_TOOL_CALLS_PER_TURN, 'the transcript holds the calls that ran');
     assert.deepEqual(
@@ -361,7 +366,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       asked.map((_, i) => `arbiter_1_${i}`),
     );
     assert.equal(seen.filter((m) => m.role === 'tool').length, MAX_TOOL_CALLS_PER_TURN, 'each answered');
-    const { runId } = await client.temporal.workflow.getHandle(taskWorkflowId(input)).describe();
+    const { runId } = await testStack().client.temporal.workflow.getHandle(taskWorkflowId(input)).describe();
     const child = await decodedHistory(conversationWorkflowId(`${tenant}/${input.taskId}/${runId}/1`));
     assert.ok(child.includes('arbiter_4_31'), 'the conversation ran turn 4');
     assert.ok(!child.includes('i'.repeat(100)), 'no model-chosen id in the conversation history');
