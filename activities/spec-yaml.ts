@@ -13,7 +13,7 @@ const MAX_ALIAS_COUNT = 100;
 /** Values (scalars and collections) a spec may hold once every alias is expanded. */
 export const MAX_EXPANDED_NODES = 50_000;
 /** Nesting a spec may use; the deepest CAWS field is four levels down. */
-export const MAX_NESTING = 32;
+const MAX_NESTING = 32;
 
 /**
  * Parses untrusted YAML text. Whatever goes wrong is the text's problem, never retried: a syntax
@@ -21,6 +21,8 @@ export const MAX_NESTING = 32;
  * ReferenceError or serialised until the worker runs out of memory.
  */
 export function parseSpecYaml(text: string): unknown {
+  if (flowDepth(text) > MAX_NESTING)
+    throw new SpecInvalidError([`YAML cannot be read: it nests more than ${MAX_NESTING} brackets deep`]);
   let value: unknown;
   try {
     value = parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_ALIAS_COUNT, logLevel: 'error' });
@@ -32,6 +34,21 @@ export function parseSpecYaml(text: string): unknown {
   const problem = expansionProblem(value);
   if (problem) throw new SpecInvalidError([`YAML cannot be read: ${problem}`]);
   return value;
+}
+
+/**
+ * The deepest run of unclosed `[` and `{` in `text`, read before the parser sees it: the parser
+ * recurses once per bracket, and two thousand of them overflowed its stack (and a second such
+ * parse aborted the process). Brackets inside quoted strings count too, which can only refuse.
+ */
+function flowDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (const c of text) {
+    if (c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
+    else if ((c === ']' || c === '}') && depth > 0) depth -= 1;
+  }
+  return deepest;
 }
 
 /** Why `value` is too big or too deep once its aliases are expanded, or null. Stops counting at the limit. */

@@ -7,12 +7,12 @@
  */
 import type { PolicyViolation } from './sandbox';
 
-/** Longest path kept in a violation, a left-behind or nested-repository list, or a tool call's name. */
+/** Longest path kept in a violation, or in a left-behind or nested-repository list. */
 export const MAX_RECORDED_PATH = 256;
 /** Longest reason kept in a violation. */
-export const MAX_RECORDED_REASON = 300;
+const MAX_RECORDED_REASON = 300;
 /** Violations a run keeps in its snapshot: the most recent. Every one is in the sandbox audit (`sandbox_events`). */
-export const MAX_KEPT_VIOLATIONS = 100;
+const MAX_KEPT_VIOLATIONS = 100;
 
 /** `text`, or its first `max` characters and how many were cut. */
 export function clipText(text: string, max: number): string {
@@ -30,7 +30,7 @@ export function boundedViolation(v: PolicyViolation): PolicyViolation {
 }
 
 /** `list` with `item` appended, keeping at most `max` entries (the newest). */
-export function appendBounded<T>(list: T[], item: T, max: number): void {
+function appendBounded<T>(list: T[], item: T, max: number): void {
   list.push(item);
   if (list.length > max) list.splice(0, list.length - max);
 }
@@ -39,4 +39,14 @@ export function appendBounded<T>(list: T[], item: T, max: number): void {
 export function boundedList(items: readonly string[], max: number, maxLength: number): string[] {
   const kept = items.slice(0, max).map((item) => clipText(item, maxLength));
   return items.length > max ? [...kept, `… and ${items.length - max} more`] : kept;
+}
+
+/** Appends `violation` to a run's list, clipped, keeping the newest {@link MAX_KEPT_VIOLATIONS}. */
+export function keepViolation(list: PolicyViolation[], violation: PolicyViolation): void {
+  appendBounded(list, boundedViolation(violation), MAX_KEPT_VIOLATIONS);
+}
+
+/** A refused spec's problems as a task keeps them: the first 100, each clipped to 500 characters. */
+export function boundedProblems(problems: readonly unknown[]): string[] {
+  return boundedList(problems.map(String), 100, 500);
 }

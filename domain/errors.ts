@@ -4,23 +4,20 @@
  * branch on `type` without string-matching messages.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { boundedList, boundedViolation } from './bounds';
+import { boundedProblems, boundedViolation } from './bounds';
 import type { PolicyViolation } from './sandbox';
 
 function nonRetryable(message: string, type: string, details: unknown[] = []): [string, string, boolean, unknown[]] {
   return [message, type, true, details];
 }
 
-/** Problems a refused spec lists: a spec made to break every rule still fails with a bounded message. */
-const MAX_LISTED_PROBLEMS = 100;
-const MAX_PROBLEM_LENGTH = 500;
-
 /** The working spec breaks the CAWS schema or tier rules; details[0] lists every problem (up to 100). */
 export class SpecInvalidError extends ApplicationFailure {
   static readonly type = 'SpecInvalidError';
   public readonly problems: string[];
   constructor(found: string[]) {
-    const problems = boundedList(found, MAX_LISTED_PROBLEMS, MAX_PROBLEM_LENGTH);
+    // A spec made to break one rule thousands of times still fails with a bounded message.
+    const problems = boundedProblems(found);
     super(...nonRetryable(`working spec is invalid: ${problems.join('; ')}`, SpecInvalidError.type, [problems]));
     this.problems = problems;
   }

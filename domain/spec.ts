@@ -181,9 +181,10 @@ function checkScope(
   const lists = { in: parsed?.in ?? [], support: parsed?.support ?? [], out: parsed?.out ?? [] };
   const scope = { in: [] as string[], out: [] as string[] };
   const unenforceableScope = { in: [] as string[], out: [] as string[] };
+  const entries = lists.in.length + lists.support.length + lists.out.length;
+  if (entries > MAX_SCOPE_ENTRIES)
+    problems.push(`scope: ${entries} entries in in, support and out together; at most ${MAX_SCOPE_ENTRIES}`);
   for (const key of ['in', 'support', 'out'] as const) {
-    if (lists[key].length > MAX_SCOPE_ENTRIES)
-      problems.push(`scope.${key}: ${lists[key].length} entries; at most ${MAX_SCOPE_ENTRIES}`);
     const res = classifyScopeList(lists[key].slice(0, MAX_SCOPE_ENTRIES));
     const target = key === 'out' ? 'out' : 'in';
     for (const g of res.globs) if (!scope[target].includes(g)) scope[target].push(g);

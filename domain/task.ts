@@ -35,7 +35,11 @@ export const RepoNameSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'repo must be a registered repository name: 1-63 of a-z 0-9 _ -');
 
-const TaskInputFields = z
+/**
+ * Task input as runs started before its size limits checked it. They replay with this schema:
+ * a check that refused their recorded input would fail every workflow task of theirs.
+ */
+export const TaskInputSchemaBeforeLimits = z
   .object({
     tenantId: IdPartSchema,
     taskId: IdPartSchema,
@@ -75,17 +79,11 @@ const TaskInputFields = z
   .strict();
 
 /**
- * Task input as runs started before its size limits checked it. They replay with this schema:
- * a check that refused their recorded input would fail every workflow task of theirs.
- */
-export const TaskInputSchemaBeforeLimits = TaskInputFields;
-
-/**
  * What an application submits. Strict: an unknown field (a `repoPath` from an older client, or
  * anything a hostile submitter adds) is refused, never silently dropped. Sized
  * ({@link taskInputSizeProblems}): the input stays in workflow memory while the run is open.
  */
-export const TaskInputSchema = TaskInputFields.superRefine((input, ctx) => {
+export const TaskInputSchema = TaskInputSchemaBeforeLimits.superRefine((input, ctx) => {
   for (const { message, path } of taskInputSizeProblems(input))
     ctx.addIssue({ code: z.ZodIssueCode.custom, message, path });
 });
@@ -105,7 +103,7 @@ const TASK_INPUT_LIMITS = {
 };
 
 function taskInputSizeProblems(
-  input: z.output<typeof TaskInputFields>,
+  input: z.output<typeof TaskInputSchemaBeforeLimits>,
 ): Array<{ message: string; path: (string | number)[] }> {
   const limits = TASK_INPUT_LIMITS;
   const found: Array<{ message: string; path: (string | number)[] }> = [];

@@ -17,11 +17,12 @@ const SYMLINK = '120000';
 const GITLINK = '160000';
 const MAX_LINK_HOPS = 40;
 /**
- * Path segments all of a tree's links may take to resolve, together. An agent chooses how many
- * links there are and how long their targets (4,095 bytes each): without a budget, ten thousand
- * links of 800 `x/` and 800 `../` took twenty minutes of the worker's main thread.
+ * Work all of a tree's links may take to resolve, together, counted in path segments read and
+ * looked up. An agent chooses how many links there are and how long their targets (4,095 bytes
+ * each): without a budget, ten thousand links of 800 `x/` and 800 `../` took twenty minutes of
+ * the worker's main thread.
  */
-const RESOLUTION_BUDGET = 20_000;
+const RESOLUTION_BUDGET = 200_000;
 
 /**
  * Resolves `target` (a link at `linkPath`) the way the kernel would, following the tree's other
@@ -39,7 +40,8 @@ function resolvesInside(
   const parts = linkPath.split('/').slice(0, -1);
   let hops = 0;
   while (pending.length > 0) {
-    if (--budget.steps < 0) return 'too-complex';
+    budget.steps -= 1 + parts.length;
+    if (budget.steps < 0) return 'too-complex';
     const part = pending.shift() as string;
     if (part === '' || part === '.') continue;
     if (part === '..') {
@@ -52,7 +54,9 @@ function resolvesInside(
     if (next === undefined) continue;
     if (++hops > MAX_LINK_HOPS || next.startsWith('/')) return false;
     parts.pop();
-    pending.unshift(...next.split('/'));
+    const through = next.split('/');
+    budget.steps -= through.length;
+    pending.unshift(...through);
   }
   return true;
 }
@@ -78,7 +82,7 @@ export function treeProblems(
     const inside = resolvesInside(item.path, target, links, budget);
     if (inside === 'too-complex')
       return [
-        `${item.path} is a symlink the tree's links are too many or too long to resolve (${RESOLUTION_BUDGET} steps)`,
+        `${item.path} is a symlink the tree's links are too many or too long to resolve (past a budget of ${RESOLUTION_BUDGET} path segments)`,
       ];
     if (!inside) return [`${item.path} is a symlink to '${target}', outside the tree`];
     if (!options.allowSymlinks)

@@ -7,7 +7,7 @@
  * anything touches the workspace.
  */
 import { ApplicationFailure, continueAsNew, workflowInfo } from '@temporalio/workflow';
-import { appendBounded, boundedViolation, MAX_KEPT_VIOLATIONS } from '../domain/bounds';
+import { keepViolation } from '../domain/bounds';
 import {
   AgentConversationInputSchema,
   type AgentConversationInput,
@@ -31,7 +31,8 @@ export async function agentConversation(raw: AgentConversationInput): Promise<Ag
     state: { turn: 0, tokens: 0, costUsd: 0, startedAt: Date.now() },
     violations: [] as PolicyViolation[],
   };
-  const violations = begun.violations.slice(-MAX_KEPT_VIOLATIONS).map(boundedViolation);
+  const violations: PolicyViolation[] = [];
+  for (const v of begun.violations) keepViolation(violations, v);
   const budget = input.historyBudget ?? HISTORY_BUDGET;
   const run = await converse(input, begun.limits, begun.spec, begun.state, {
     beforeTurn: async (state) => {
@@ -43,7 +44,7 @@ export async function agentConversation(raw: AgentConversationInput): Promise<Ag
           resume: { limits: begun.limits, spec: begun.spec, state, violations },
         });
     },
-    onViolation: (v) => appendBounded(violations, boundedViolation(v), MAX_KEPT_VIOLATIONS),
+    onViolation: (v) => keepViolation(violations, v),
   });
   return { run, violations };
 }

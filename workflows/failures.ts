@@ -1,7 +1,7 @@
 /** Turns whatever ended a step into the task's error: typed, readable, naming the activity. */
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure } from '@temporalio/workflow';
 import { PolicyViolationError, SpecInvalidError } from '../domain/errors';
-import { boundedList, boundedViolation, clipText } from '../domain/bounds';
+import { boundedProblems, boundedViolation, clipText } from '../domain/bounds';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { TaskError } from '../domain/task';
 
@@ -18,7 +18,7 @@ export function describeFailure(err: unknown): TaskError {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
     const listed = cause.type === SpecInvalidError.type ? cause.details?.[0] : undefined;
-    const problems = Array.isArray(listed) ? boundedList(listed.map(String), 100, 500) : undefined;
+    const problems = Array.isArray(listed) ? boundedProblems(listed) : undefined;
     const refused = cause.type === PolicyViolationError.type ? cause.details?.[0] : undefined;
     const violation = refused && typeof refused === 'object' ? boundedViolation(refused as PolicyViolation) : undefined;
     return {

@@ -5,7 +5,7 @@
  * the UI's current details, and persisted as a task event.
  */
 import { CancellationScope, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { appendBounded, boundedViolation, MAX_KEPT_VIOLATIONS } from '../domain/bounds';
+import { keepViolation } from '../domain/bounds';
 import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycle';
 import type { Delivery, ResolvedRepo, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
 import type { DiffSummary } from '../domain/diff';
@@ -183,9 +183,9 @@ export class TaskRun implements WaiverTask {
     if (gate) Object.assign(gate, { status: 'pass', detail });
   }
 
-  /** Records an operation the sandbox refused, clipped; the snapshot keeps the most recent {@link MAX_KEPT_VIOLATIONS}. */
+  /** Records an operation the sandbox refused, clipped; the snapshot keeps the most recent. */
   addViolation(violation: PolicyViolation): void {
-    appendBounded(this.current.violations, boundedViolation(violation), MAX_KEPT_VIOLATIONS);
+    keepViolation(this.current.violations, violation);
   }
 
   /** Says what the task is doing within its state (`null` when nothing in particular); cleared by every transition. */

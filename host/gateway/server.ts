@@ -38,7 +38,10 @@ export interface ModelGateway {
  */
 export const MAX_IN_PROCESS_REPLY_BYTES = 8 * 1024 * 1024;
 
-/** Collects a reply in memory, up to {@link MAX_IN_PROCESS_REPLY_BYTES}; a longer one is answered 502 and dropped. */
+/**
+ * Collects a reply in memory, up to {@link MAX_IN_PROCESS_REPLY_BYTES}. A longer one is dropped
+ * and answered 413: asking the same model again would pay for the same reply.
+ */
 function bufferSink(): ResponseSink & { result(): { status: number; body: Buffer } } {
   let status = 0;
   let size = 0;
@@ -53,7 +56,7 @@ function bufferSink(): ResponseSink & { result(): { status: number; body: Buffer
     end: () => undefined,
     result: () =>
       size > MAX_IN_PROCESS_REPLY_BYTES
-        ? { status: 502, body: Buffer.from(`model reply larger than ${MAX_IN_PROCESS_REPLY_BYTES} bytes; not read`) }
+        ? { status: 413, body: Buffer.from(`model reply larger than ${MAX_IN_PROCESS_REPLY_BYTES} bytes; not read`) }
         : { status, body: Buffer.concat(chunks) },
   };
 }

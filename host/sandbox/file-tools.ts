@@ -16,6 +16,9 @@ import { runningAsRoot, type SandboxConfig } from './config';
 import type { SandboxUser, SandboxUserOf } from './uid-leases';
 import { writeRefusal } from './write-policy';
 
+/** Linux's PATH_MAX and NAME_MAX: a tool call naming a longer path is refused before anything matches it. */
+const MAX_PATH = 4096;
+const MAX_NAME = 255;
 /** Who is asking and under which rules; every tool call carries it. */
 export interface FileToolCall {
   tenantId: string;
@@ -55,6 +58,9 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
     relPath: string,
     kind: 'file' | 'dir' = 'file',
   ): Promise<{ target: string; rel: string }> {
+    // Longer than any path the filesystem takes, and matched against scope globs before it fails.
+    if (relPath.length > MAX_PATH || relPath.split('/').some((name) => name.length > MAX_NAME))
+      return refuse(call, op, relPath, `longer than a path may be (${MAX_PATH} characters, ${MAX_NAME} a name)`);
     try {
       const target = await resolveInWorkspace(call.workspacePath, relPath, { kind });
       return { target, rel: path.relative(await fs.realpath(call.workspacePath), target) || '.' };

@@ -91,7 +91,7 @@ describe('model gateway', function () {
         )
     ).filter((r) => (r.detail as { runId?: string }).runId === runId);
 
-  it("Arbiter's own loop does not read a model reply over 8 MiB: the call answers 502, naming the limit", async () => {
+  it("Arbiter's own loop does not read a model reply over 8 MiB: the call answers 413, naming the limit", async () => {
     const big = await startFakeOpenAI({
       apiKey: REAL_KEY,
       script: () => ({ content: 'x'.repeat(MAX_IN_PROCESS_REPLY_BYTES + 1) }),
@@ -113,7 +113,7 @@ describe('model gateway', function () {
         body,
         signal: AbortSignal.timeout(30_000),
       });
-      assert.equal(res.status, 502);
+      assert.equal(res.status, 413);
       assert.match(res.body.toString('utf8'), /model reply larger than 8388608 bytes; not read/);
     } finally {
       await gateway.closeSession(session.id);

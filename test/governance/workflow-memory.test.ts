@@ -54,6 +54,12 @@ function specWithContractValue(value: string, anchors = ''): string {
   return `${anchors ? `x-anchors:\n${anchors}` : ''}${specYaml({ contracts }).replace('extra: VALUE', `extra: ${value}`)}`;
 }
 
+/** A spec whose one contract holds `depth` levels of block mappings. */
+function withBlockNesting(depth: number): string {
+  const lines = Array.from({ length: depth }, (_, i) => `${' '.repeat(4 + 2 * i)}k${i}:`);
+  return specWithContractValue(`\n${lines.join('\n')}\n${' '.repeat(4 + 2 * depth)}v`);
+}
+
 /** `depth` anchors, each a list of nine aliases of the one before, the first an empty list: 9^depth values expanded. */
 function emptyListAliasTree(depth: number): string {
   let text = '  a0: &a0 []\n';
@@ -132,7 +138,16 @@ describe('attack: exhausting the workflow heap', function () {
   it('a spec nested deeper than any CAWS field is refused as unreadable; a real-size alias use still validates', async () => {
     const { ref, env, activities } = activityRun();
     const deep = specWithContractValue(`${'['.repeat(40)}${']'.repeat(40)}`);
-    await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: deep }), /nests more than 32 levels/);
+    await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: deep }), /nests more than 32 brackets/);
+    // Two thousand brackets overflowed the parser's stack, and a second such parse aborted the process.
+    const crash = `${'['.repeat(2000)}${']'.repeat(2000)}`;
+    for (let i = 0; i < 2; i++)
+      await assert.rejects(
+        env.run(activities.validateSpec, { ...ref, specYaml: crash }),
+        /nests more than 32 brackets/,
+      );
+    const blocks = withBlockNesting(40);
+    await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: blocks }), /nests more than 32 levels/);
     const modest = specWithContractValue('*a3', emptyListAliasTree(3));
     const ok: ValidateSpecResult = await env.run(activities.validateSpec, { ...ref, specYaml: modest });
     assert.equal(ok.spec.id, 'TEST-001');
@@ -209,6 +224,7 @@ describe('attack: exhausting the workflow heap', function () {
       ['((([^x])+)+)+x', grammar],
       [`src/${'{a,aa}'.repeat(30)}b`, grammar],
       [`src/${'*a'.repeat(16)}b`, /has 16 wildcards; at most 3 are matched/],
+      ['src/*a*a*b', /more than 2 wildcards in one name \('\*a\*a\*b'\)/],
       ['**/a/**/b', /has 2 '\*\*'; at most 1 is matched/],
       ['!src/secret/**', /starts with '!'/],
       [`src/${'x'.repeat(300)}`, /longer than 256 characters/],
@@ -233,7 +249,7 @@ describe('attack: exhausting the workflow heap', function () {
     const text = specYaml({ scope: { in: many, out: [] } });
     await assert.rejects(
       env.run(activities.validateSpec, { ...ref, specYaml: text }),
-      /scope.in: 201 entries; at most 200/,
+      /scope: 201 entries in in, support and out together; at most 200/,
     );
   });
 
@@ -246,16 +262,23 @@ describe('attack: exhausting the workflow heap', function () {
     assert.ok(Date.now() - started < 500, `${Date.now() - started} ms`);
   });
 
-  it('ten thousand long symlinks are refused by a bounded resolution, not resolved for twenty minutes', () => {
+  it('ten thousand long symlinks, or links bouncing between two 4 KB targets, are refused by a bounded resolution', () => {
     const target = `${'x/'.repeat(800)}${'../'.repeat(800)}l`;
-    const items = Array.from({ length: 10_000 }, (_, i) => ({ mode: '120000', path: `l${i}`, target }));
-    const started = Date.now();
-    const problems = treeProblems(items, new Set(items.map((i) => i.path)), { allowSymlinks: true });
-    assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
-    assert.ok(
-      problems.some((p) => /too many or too long to resolve/.test(p)),
-      problems[0],
-    );
+    const many = Array.from({ length: 10_000 }, (_, i) => ({ mode: '120000', path: `l${i}`, target }));
+    const bouncing = [
+      { mode: '120000', path: 's', target: `t${'/'.repeat(4093)}` },
+      { mode: '120000', path: 't', target: `s${'/'.repeat(4093)}` },
+      ...Array.from({ length: 600 }, (_, i) => ({ mode: '120000', path: `c${i}`, target: 's' })),
+    ];
+    for (const items of [many, bouncing]) {
+      const started = Date.now();
+      const problems = treeProblems(items, new Set(items.map((i) => i.path)), { allowSymlinks: true });
+      assert.ok(Date.now() - started < 1_000, `${Date.now() - started} ms`);
+      assert.ok(
+        problems.some((p) => /too many or too long to resolve/.test(p)),
+        problems[0],
+      );
+    }
   });
 
   it('model-chosen tool-call ids that collide with the ones Arbiter assigns still come out unique', () => {

@@ -8,6 +8,7 @@ import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundle } from '@tempo
 import { temporal } from '@temporalio/proto';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { SILENT_LOGGER } from '../../workers/logger';
+import { BOUNDED_TASK_INPUT_PATCH } from '../../workflows/task-lifecycle';
 import { bundleArbiterWorkflows, workflowBundleOptions } from '../../workers/workflow-bundle';
 import { fixtureSets, LIFECYCLE_PATHS, readFixtureSet, type HistoryFixture } from './history-fixtures';
 
@@ -88,7 +89,8 @@ describe('replaying recorded histories', function () {
         .map((e) => e.markerRecordedEventAttributes)
         .filter((m) => m?.markerName === 'core_patch')
         .map((m) => Buffer.from(m!.details!['patch-data'].payloads![0].data!).toString('utf8'));
-      assert.ok(patches.includes('{"id":"bounded-task-input","deprecated":false}'), `${fixture.path}: ${patches}`);
+      const marker = JSON.stringify({ id: BOUNDED_TASK_INPUT_PATCH, deprecated: false });
+      assert.ok(patches.includes(marker), `${fixture.path}: ${patches}`);
     }
   });
 
