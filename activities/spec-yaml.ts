@@ -14,6 +14,8 @@ const MAX_ALIAS_COUNT = 100;
 export const MAX_EXPANDED_NODES = 50_000;
 /** Nesting a spec may use; the deepest CAWS field is four levels down. */
 const MAX_NESTING = 32;
+/** Indentation a line may have: block nesting 360 deep parses in 22 ms, and 256 columns allow at most that. */
+const MAX_INDENT = 256;
 
 /**
  * Parses untrusted YAML text. Whatever goes wrong is the text's problem, never retried: a syntax
@@ -21,8 +23,8 @@ const MAX_NESTING = 32;
  * ReferenceError or serialised until the worker runs out of memory.
  */
 export function parseSpecYaml(text: string): unknown {
-  if (flowDepth(text) > MAX_NESTING)
-    throw new SpecInvalidError([`YAML cannot be read: it nests more than ${MAX_NESTING} brackets deep`]);
+  const nesting = nestingProblem(text);
+  if (nesting) throw new SpecInvalidError([`YAML cannot be read: ${nesting}`]);
   let value: unknown;
   try {
     value = parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_ALIAS_COUNT, logLevel: 'error' });
@@ -37,10 +39,23 @@ export function parseSpecYaml(text: string): unknown {
 }
 
 /**
- * The deepest run of unclosed `[` and `{` in `text`, read before the parser sees it: the parser
- * recurses once per bracket, and two thousand of them overflowed its stack (and a second such
- * parse aborted the process). Brackets inside quoted strings count too, which can only refuse.
+ * Why `text` nests too deep for the parser, read before the parser sees it: the parser recurses
+ * once per level, and a thousand levels overflowed its stack (a second such parse aborted the
+ * process). Levels come from unclosed `[` and `{` (inside quoted strings too, which can only
+ * refuse), from `- ` and `? ` indicators stacked on one line, and from indentation.
  */
+function nestingProblem(text: string): string | null {
+  if (flowDepth(text) > MAX_NESTING) return `it nests more than ${MAX_NESTING} brackets deep`;
+  for (const line of text.split('\n')) {
+    const indent = /^[ \t]*/.exec(line)?.[0].length ?? 0;
+    if (indent > MAX_INDENT) return `a line is indented more than ${MAX_INDENT} columns`;
+    const stacked = /^(?:[-?:][ \t]+)*/.exec(line.slice(indent))?.[0].replace(/[ \t]/g, '').length ?? 0;
+    if (stacked > MAX_NESTING) return `a line opens more than ${MAX_NESTING} collections at once`;
+  }
+  return null;
+}
+
+/** The deepest run of unclosed `[` and `{` in `text`. */
 function flowDepth(text: string): number {
   let depth = 0;
   let deepest = 0;

@@ -19,6 +19,8 @@ import { writeRefusal } from './write-policy';
 /** Linux's PATH_MAX and NAME_MAX: a tool call naming a longer path is refused before anything matches it. */
 const MAX_PATH = 4096;
 const MAX_NAME = 255;
+/** Largest file `file_read` reads (it returns at most its first 256 KiB, but hashes it whole). */
+const MAX_READ_BYTES = 16 * 1024 * 1024;
 /** Who is asking and under which rules; every tool call carries it. */
 export interface FileToolCall {
   tenantId: string;
@@ -97,6 +99,17 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
     }
   }
 
+  /**
+   * Refuses a file over `max` bytes before it is read: the agent chooses its size (up to the
+   * sandbox's 256 MiB file limit), and splitting a 150 MiB string killed the worker outright.
+   */
+  async function refuseLarger(target: string, rel: string, max: number, verb: string): Promise<void> {
+    const stat = await fs.stat(target).catch(() => {
+      throw new FileToolError(`cannot ${verb} '${rel}': no such file`);
+    });
+    if (stat.size > max) throw new FileToolError(`cannot ${verb} '${rel}': ${stat.size} bytes, over ${max}`);
+  }
+
   async function write(call: FileToolCall, op: string, relPath: string, content: string) {
     const bytes = Buffer.byteLength(content);
     const { target, rel } = await resolveForWrite(call, op, relPath, bytes);
@@ -113,6 +126,7 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
   return {
     async fileRead(call: FileToolCall & { path: string; maxBytes?: number }) {
       const { target, rel } = await resolve(call, 'file_read', call.path);
+      await refuseLarger(target, rel, MAX_READ_BYTES, 'read');
       const data = await fs.readFile(target).catch(() => {
         throw new FileToolError(`cannot read '${rel}': no such file`);
       });
@@ -142,6 +156,8 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
     async fileSearchReplace(call: FileToolCall & { path: string; search: string; replace: string }) {
       if (!call.search) throw new FileToolError('search text is empty');
       const { target, rel } = await resolve(call, 'file_search_replace', call.path);
+      // The edit is written back, so a file past the write limit could not be edited anyway.
+      await refuseLarger(target, rel, deps.sandbox.limits.toolFileBytes, 'edit');
       const existing = await fs.readFile(target, 'utf8').catch(() => {
         throw new FileToolError(`cannot edit '${rel}': no such file`);
       });

@@ -15,7 +15,9 @@ import { keptToolCalls } from '../../activities/model-reply';
 import { MAX_EXPANDED_NODES } from '../../activities/spec-yaml';
 import type { ValidateSpecResult } from '../../domain/activity-io';
 import { ApplicationFailure } from '@temporalio/common';
+import { scopeViolations } from '../../domain/change-gates';
 import { PolicyViolationError, SpecInvalidError } from '../../domain/errors';
+import type { WorkingSpec } from '../../domain/spec';
 import { scopeMatcher } from '../../domain/scope-match';
 import { treeProblems } from '../../domain/tree-rules';
 import { GitCommandError } from '../../host/git';
@@ -146,6 +148,16 @@ describe('attack: exhausting the workflow heap', function () {
         env.run(activities.validateSpec, { ...ref, specYaml: crash }),
         /nests more than 32 brackets/,
       );
+    for (const stacked of ['- ', '? ']) {
+      const text = `${stacked.repeat(1000)}x`;
+      for (let i = 0; i < 2; i++)
+        await assert.rejects(
+          env.run(activities.validateSpec, { ...ref, specYaml: text }),
+          /opens more than 32 collections/,
+        );
+    }
+    const indented = `${specYaml()}# note\n${' '.repeat(300)}x: 1\n`;
+    await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: indented }), /indented more than 256/);
     const blocks = withBlockNesting(40);
     await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: blocks }), /nests more than 32 levels/);
     const modest = specWithContractValue('*a3', emptyListAliasTree(3));
@@ -279,6 +291,21 @@ describe('attack: exhausting the workflow heap', function () {
         problems[0],
       );
     }
+  });
+
+  it('the scope gate stops at a bounded amount of matching: crafted globs against long agent paths', () => {
+    const scope = (c: string) => Array.from({ length: 100 }, (_, i) => `*a*/**/${c}${i}`);
+    const spec = { scope: { in: scope('b'), out: scope('c') } } as unknown as WorkingSpec;
+    const paths = Array.from({ length: 50 }, (_, i) => `${`${'a'.repeat(254)}/`.repeat(16)}c${i}x`);
+    const started = Date.now();
+    const found = scopeViolations(spec, paths);
+    assert.ok(Date.now() - started < 1_000, `${Date.now() - started} ms`);
+    assert.deepEqual(found, ['the change names 50 paths, too many and too long to check against 200 scope globs']);
+    const ordinary = { scope: { in: ['src/**'], out: ['src/secret/**'] } } as unknown as WorkingSpec;
+    assert.deepEqual(scopeViolations(ordinary, ['src/a.js', 'src/secret/k', 'docs/x']), [
+      'src/secret/k (matches scope.out)',
+      'docs/x (not in scope.in)',
+    ]);
   });
 
   it('model-chosen tool-call ids that collide with the ones Arbiter assigns still come out unique', () => {

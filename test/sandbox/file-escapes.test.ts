@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gitIn, makeRepo } from '../helpers/fixtures';
 import {
@@ -252,5 +252,26 @@ describe('sandbox escapes: file tools', function () {
     assertHostDirUnchanged(h);
     assert.deepEqual(fingerprint(t.gitDir), git, 'the workspace git dir is unchanged');
     await t.release();
+  });
+
+  it('a file the agent made huge, or a path past PATH_MAX, is refused before it is read or matched', async () => {
+    const t = await sandboxTask();
+    try {
+      const c = { tenantId: t.tenantId, taskId: t.taskId, workspacePath: t.tree, policy: OPEN_POLICY };
+      // What a command may write (up to the sandbox's 256 MiB file limit); 150 MiB split on 'a' killed the worker.
+      writeFileSync(path.join(t.tree, 'src', 'big.txt'), Buffer.alloc(20 * 1024 * 1024, 'a'));
+      await assert.rejects(
+        t.tools.fileSearchReplace({ ...c, path: 'src/big.txt', search: 'a', replace: '' }),
+        /cannot edit 'src\/big.txt': 20971520 bytes, over 1048576/,
+      );
+      writeFileSync(path.join(t.tree, 'src', 'bigger.txt'), Buffer.alloc(17 * 1024 * 1024, 'a'));
+      await assert.rejects(t.tools.fileRead({ ...c, path: 'src/bigger.txt' }), /over 16777216/);
+      const row = await t.expectRefused('file_write', () =>
+        t.tools.fileWrite({ ...c, path: `src/${'a.'.repeat(30_000)}/x`, content: 'x' }),
+      );
+      assert.match(String(row.reason), /longer than a path may be/);
+    } finally {
+      await t.release();
+    }
   });
 });
