@@ -13,11 +13,19 @@ export interface IssueFormat {
   prefix?: string;
 }
 
-/** Each issue of `error` as `path: message`. */
+/**
+ * Issues a report lists. Input that breaks one rule a million times (a list of a million wrong
+ * elements) would otherwise make a message of tens of megabytes.
+ */
+const MAX_LISTED = 20;
+
+/** Each issue of `error` as `path: message`, the first {@link MAX_LISTED} and how many more. */
 export function zodProblems(error: ZodError, format: IssueFormat = {}): string[] {
   const root = format.root ?? 'input';
-  return error.issues.map((issue) => {
-    const path = [...(format.prefix ? [format.prefix] : []), ...issue.path].join('.');
-    return `${path || root}: ${issue.message}`;
+  const listed = error.issues.slice(0, MAX_LISTED).map((issue) => {
+    const path = [...(format.prefix ? [format.prefix] : []), ...issue.path.slice(0, 8)].join('.');
+    return `${path || root}: ${issue.message.slice(0, 500)}`;
   });
+  const more = error.issues.length - listed.length;
+  return more > 0 ? [...listed, `… and ${more} more`] : listed;
 }

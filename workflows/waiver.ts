@@ -34,6 +34,8 @@ import { approversChangedSignal, approveWaiverUpdate, rejectWaiverUpdate } from 
 
 type Decision = { kind: 'approved'; approvals: SignedDecision[] } | { kind: 'rejected'; signed: SignedDecision };
 
+/** Largest signed decision (JSON characters) the validator parses. */
+const MAX_DECISION_CHARACTERS = 16 * 1024;
 /** A granted waiver; its signed approvals are stored with it, and the verdict reads them from there. */
 export interface GrantedDeskWaiver {
   waiverId: string;
@@ -96,6 +98,11 @@ export class WaiverDesk {
   }
 
   private validate(input: unknown, decision: 'approve' | 'reject'): void {
+    // Anyone with namespace access can send an update of up to 2 MB; a real decision is a few KB,
+    // and parsing a million-element list in the workflow thread took seconds.
+    const size = JSON.stringify(input ?? null).length;
+    if (size > MAX_DECISION_CHARACTERS)
+      throw new Error(`a decision of ${size} characters; at most ${MAX_DECISION_CHARACTERS}`);
     const parsed = SignedDecisionSchema.safeParse(input);
     if (!parsed.success) throw new Error(zodProblems(parsed.error).join('; '));
     const pending = this.task.snapshot.pendingWaiver;

@@ -18,7 +18,13 @@ const Args = {
   file_write: z.object({ path: z.string(), content: z.string() }),
   file_search_replace: z.object({ path: z.string(), search: z.string(), replace: z.string() }),
   file_delete: z.object({ path: z.string() }),
-  run_command: z.object({ argv: z.array(z.string()).min(1) }),
+  // Length first, and only then the elements: a million wrong elements took seconds to report.
+  run_command: z.object({
+    argv: z
+      .unknown()
+      .refine((v) => Array.isArray(v) && v.length <= 1024, 'argv must be a list of at most 1024 arguments')
+      .pipe(z.array(z.string()).min(1)),
+  }),
 };
 
 const MAX_RESULT = 16 * 1024;
@@ -96,7 +102,7 @@ export async function executeToolCall(
       return { ok: false, content: `error: ${err.message}`, violation: err.violation };
     if (err instanceof FileToolError) return { ok: false, content: `error: ${err.message}` };
     if (err instanceof z.ZodError)
-      return { ok: false, content: `error: bad arguments: ${zodProblems(err).join('; ')}` };
+      return { ok: false, content: `error: bad arguments: ${zodProblems(err).join('; ')}`.slice(0, MAX_RESULT) };
     throw err;
   }
 }

@@ -15,6 +15,7 @@ import { keptToolCalls } from '../../activities/model-reply';
 import { MAX_EXPANDED_NODES } from '../../activities/spec-yaml';
 import type { ValidateSpecResult } from '../../domain/activity-io';
 import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
 import { scopeViolations } from '../../domain/change-gates';
 import { PolicyViolationError, SpecInvalidError } from '../../domain/errors';
 import type { WorkingSpec } from '../../domain/spec';
@@ -23,6 +24,8 @@ import { treeProblems } from '../../domain/tree-rules';
 import { GitCommandError } from '../../host/git';
 import { describeFailure } from '../../workflows/failures';
 import { TaskInputSchema } from '../../domain/task';
+import { zodProblems } from '../../domain/zod-issues';
+import { executeToolCall } from '../../host/sandbox/tool-calls';
 import { writeRefusal } from '../../host/sandbox/write-policy';
 import { TASK_WORKFLOW_TYPE, taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
@@ -306,6 +309,35 @@ describe('attack: exhausting the workflow heap', function () {
       'src/secret/k (matches scope.out)',
       'docs/x (not in scope.in)',
     ]);
+  });
+
+  it('input that breaks one rule a million times is reported in 21 lines', () => {
+    const result = z.array(z.string()).safeParse(Array(1_000_000).fill(0));
+    assert.ok(!result.success);
+    const problems = zodProblems(result.error);
+    assert.equal(problems.length, 21);
+    assert.equal(problems[20], '… and 999980 more');
+  });
+
+  it('a model’s run_command with a million-element argv is refused by its length, in milliseconds', async () => {
+    const unused = () => assert.fail('nothing runs');
+    const started = Date.now();
+    const result = await executeToolCall({
+      tools: new Proxy({}, { get: unused }) as never,
+      runCommand: unused,
+      input: {
+        tenantId: 't',
+        taskId: 'k',
+        workspacePath: '/nonexistent',
+        spec: { scope: { in: [], out: [] }, riskTier: 3 } as never,
+        name: 'run_command',
+        arguments: JSON.stringify({ argv: Array(1_000_000).fill(0) }),
+      },
+    });
+    assert.ok(Date.now() - started < 1_000, `${Date.now() - started} ms`);
+    assert.equal(result.ok, false);
+    assert.match(result.content, /argv must be a list of at most 1024 arguments/);
+    assert.ok(result.content.length < 1_000);
   });
 
   it('model-chosen tool-call ids that collide with the ones Arbiter assigns still come out unique', () => {

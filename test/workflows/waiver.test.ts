@@ -145,6 +145,14 @@ describe('waivers over Temporal', function () {
     ]) {
       await assert.rejects(handle.executeUpdate(approveWaiverUpdate, { args: [bad as never] }));
     }
+    // An insider's update of nearly 2 MB (a million-element list parsed in the workflow thread took seconds).
+    const huge = { claim: { gates: Array(1_000_000).fill(0) }, keyId: 'x', signature: 'y' };
+    const started = Date.now();
+    await assert.rejects(handle.executeUpdate(approveWaiverUpdate, { args: [huge as never] }), (err: Error) => {
+      assert.match(String((err as { cause?: Error }).cause?.message), /at most 16384/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 5_000, `refused in ${Date.now() - started} ms`);
     const tooLong = await approve(`${tenant}/${input.taskId}`, 'alice', keys.alice, ['--expires-in', '10d']);
     assert.equal(tooLong.code, 1);
     assert.match(tooLong.stderr, /exceeds the policy maximum of 168 hours/);
