@@ -7,8 +7,6 @@ import { clipText } from '../domain/bounds';
 /** Tool calls one model turn may make; real models ask for a handful at once. */
 export const MAX_TOOL_CALLS_PER_TURN = 32;
 const MAX_TOOL_NAME = 64;
-/** Longest arguments string kept: above the file tools' 1 MiB write limit, so a real write is never cut. */
-const MAX_ARGUMENTS = 2 * 1024 * 1024;
 
 type ToolCall = { id: string; type?: string; function: { name: string; arguments: string } };
 
@@ -27,7 +25,6 @@ export function keptToolCalls(calls: ToolCall[], turn: number): ToolCall[] {
     while (seen.has(id) || (id !== c.id && taken.has(id))) id = `${id}_`;
     seen.add(id);
     const name = clipText(String(c.function?.name ?? ''), MAX_TOOL_NAME);
-    const args = String(c.function?.arguments ?? '').slice(0, MAX_ARGUMENTS);
-    return { id, type: 'function', function: { name, arguments: args } };
+    return { id, type: 'function', function: { name, arguments: String(c.function?.arguments ?? '') } };
   });
 }

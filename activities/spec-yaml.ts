@@ -5,7 +5,7 @@
  * empty collections, so the parsed value's expanded size is measured here too, before anything
  * serialises it (storing the spec, sending it through history) and hangs the worker doing so.
  */
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parse as parseYaml, Parser, YAMLParseError } from 'yaml';
 import { SpecInvalidError } from '../domain/errors';
 
 /** Alias expansions one spec may make; a real spec uses a handful, a billion-laughs document millions. */
@@ -14,8 +14,10 @@ const MAX_ALIAS_COUNT = 100;
 export const MAX_EXPANDED_NODES = 50_000;
 /** Nesting a spec may use; the deepest CAWS field is four levels down. */
 const MAX_NESTING = 32;
-/** Indentation a line may have: block nesting 360 deep parses in 22 ms, and 256 columns allow at most that. */
-const MAX_INDENT = 256;
+/** The same bound in syntax-tree levels (an item and its value are two; CAWS specs reach 8). */
+const MAX_SYNTAX_DEPTH = 2 * MAX_NESTING + 8;
+/** Where a syntax-tree node holds its children. */
+const SYNTAX_CHILDREN = ['start', 'key', 'sep', 'value', 'items', 'end', 'props'];
 
 /**
  * Parses untrusted YAML text. Whatever goes wrong is the text's problem, never retried: a syntax
@@ -23,8 +25,8 @@ const MAX_INDENT = 256;
  * ReferenceError or serialised until the worker runs out of memory.
  */
 export function parseSpecYaml(text: string): unknown {
-  const nesting = nestingProblem(text);
-  if (nesting) throw new SpecInvalidError([`YAML cannot be read: ${nesting}`]);
+  if (syntaxDepth(text) > MAX_SYNTAX_DEPTH)
+    throw new SpecInvalidError([`YAML cannot be read: it nests more than ${MAX_NESTING} levels deep`]);
   let value: unknown;
   try {
     value = parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_ALIAS_COUNT, logLevel: 'error' });
@@ -39,29 +41,27 @@ export function parseSpecYaml(text: string): unknown {
 }
 
 /**
- * Why `text` nests too deep for the parser, read before the parser sees it: the parser recurses
- * once per level, and a thousand levels overflowed its stack (a second such parse aborted the
- * process). Levels come from unclosed `[` and `{` (inside quoted strings too, which can only
- * refuse), from `- ` and `? ` indicators stacked on one line, and from indentation.
+ * How deep `text` nests, read before the parser builds values from it: building recurses once
+ * per level, and a thousand levels overflowed its stack (a second such parse then aborted the
+ * process). The parser's own first stage (a concrete syntax tree) is iterative, so the tree is
+ * built first and measured without recursion; quoting, tags, anchors and comments cannot hide a
+ * level from it, as they could from a scan of the text.
  */
-function nestingProblem(text: string): string | null {
-  if (flowDepth(text) > MAX_NESTING) return `it nests more than ${MAX_NESTING} brackets deep`;
-  for (const line of text.split('\n')) {
-    const indent = /^[ \t]*/.exec(line)?.[0].length ?? 0;
-    if (indent > MAX_INDENT) return `a line is indented more than ${MAX_INDENT} columns`;
-    const stacked = /^(?:[-?:][ \t]+)*/.exec(line.slice(indent))?.[0].replace(/[ \t]/g, '').length ?? 0;
-    if (stacked > MAX_NESTING) return `a line opens more than ${MAX_NESTING} collections at once`;
-  }
-  return null;
-}
-
-/** The deepest run of unclosed `[` and `{` in `text`. */
-function flowDepth(text: string): number {
-  let depth = 0;
+function syntaxDepth(text: string): number {
   let deepest = 0;
-  for (const c of text) {
-    if (c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
-    else if ((c === ']' || c === '}') && depth > 0) depth -= 1;
+  for (const document of new Parser().parse(text)) {
+    const pending: Array<{ node: unknown; depth: number }> = [{ node: document, depth: 0 }];
+    while (pending.length) {
+      const { node, depth } = pending.pop() as { node: unknown; depth: number };
+      deepest = Math.max(deepest, depth);
+      if (deepest > MAX_SYNTAX_DEPTH) return deepest;
+      if (!node || typeof node !== 'object') continue;
+      for (const key of SYNTAX_CHILDREN) {
+        const child = (node as Record<string, unknown>)[key];
+        for (const c of Array.isArray(child) ? child : [child])
+          if (c && typeof c === 'object') pending.push({ node: c, depth: depth + 1 });
+      }
+    }
   }
   return deepest;
 }

@@ -16,11 +16,8 @@ import { proxyConnect, proxyPlain, type ProxyDeps } from './proxy';
 import { GatewaySession, MAX_CALLS_IN_FLIGHT, type SessionGrant, type SessionIdentity } from './session';
 import { SANDBOX_GATEWAY_PORT } from './launch';
 
-/**
- * Largest request body the gateway reads (a long conversation with its tool results). It is
- * parsed and checked on the worker's main thread: 32 MiB of crafted JSON took 7 s there.
- */
-const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+/** Largest request body the gateway reads (a long conversation with its tool results and images). */
+const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
 /** The running gateway. */
 export interface ModelGateway {
