@@ -16,6 +16,11 @@ export const MAX_EXPANDED_NODES = 50_000;
 const MAX_NESTING = 32;
 /** The same bound in syntax-tree levels (an item and its value are two; CAWS specs reach 8). */
 const MAX_SYNTAX_DEPTH = 2 * MAX_NESTING + 8;
+/**
+ * Entries one mapping or list may have: the parser compares each key with every earlier one, and
+ * ten thousand keys took a second. CAWS specs have a few dozen.
+ */
+const MAX_COLLECTION_ITEMS = 2000;
 /** Where a syntax-tree node holds its children. */
 const SYNTAX_CHILDREN = ['start', 'key', 'sep', 'value', 'items', 'end', 'props'];
 
@@ -25,14 +30,16 @@ const SYNTAX_CHILDREN = ['start', 'key', 'sep', 'value', 'items', 'end', 'props'
  * ReferenceError or serialised until the worker runs out of memory.
  */
 export function parseSpecYaml(text: string): unknown {
-  if (syntaxDepth(text) > MAX_SYNTAX_DEPTH)
-    throw new SpecInvalidError([`YAML cannot be read: it nests more than ${MAX_NESTING} levels deep`]);
+  const syntax = syntaxProblem(text);
+  if (syntax) throw new SpecInvalidError([syntax]);
   let value: unknown;
   try {
-    value = parseYaml(text, { prettyErrors: true, maxAliasCount: MAX_ALIAS_COUNT, logLevel: 'error' });
+    // Not `prettyErrors`: it scans the whole line for each error, and a line can hold thousands.
+    value = parseYaml(text, { prettyErrors: false, maxAliasCount: MAX_ALIAS_COUNT, logLevel: 'error' });
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    if (err instanceof YAMLParseError) throw new SpecInvalidError([`YAML: ${message}`]);
+    if (err instanceof YAMLParseError)
+      throw new SpecInvalidError([`YAML: ${message} at line ${lineOf(text, err.pos[0])}`]);
     throw new SpecInvalidError([`YAML cannot be read: ${message}`]);
   }
   const problem = expansionProblem(value);
@@ -41,21 +48,26 @@ export function parseSpecYaml(text: string): unknown {
 }
 
 /**
- * How deep `text` nests, read before the parser builds values from it: building recurses once
- * per level, and a thousand levels overflowed its stack (a second such parse then aborted the
- * process). The parser's own first stage (a concrete syntax tree) is iterative, so the tree is
- * built first and measured without recursion; quoting, tags, anchors and comments cannot hide a
- * level from it, as they could from a scan of the text.
+ * What is wrong with `text` before the parser builds values from it: building recurses once per
+ * level, and a thousand levels overflowed its stack (a second such parse then aborted the
+ * process). The parser's first stage (a concrete syntax tree) is iterative, so the tree is built
+ * first and walked without recursion; quoting, tags, anchors and comments cannot hide a level
+ * from it, as they could from a scan of the text. A syntax error is reported from the tree too:
+ * the parser's own report scans the whole line for each error, and a line of 65,536 `]` (each an
+ * error) took seconds.
  */
-function syntaxDepth(text: string): number {
-  let deepest = 0;
+function syntaxProblem(text: string): string | null {
   for (const document of new Parser().parse(text)) {
     const pending: Array<{ node: unknown; depth: number }> = [{ node: document, depth: 0 }];
     while (pending.length) {
       const { node, depth } = pending.pop() as { node: unknown; depth: number };
-      deepest = Math.max(deepest, depth);
-      if (deepest > MAX_SYNTAX_DEPTH) return deepest;
+      if (depth > MAX_SYNTAX_DEPTH) return `YAML cannot be read: it nests more than ${MAX_NESTING} levels deep`;
       if (!node || typeof node !== 'object') continue;
+      const token = node as { type?: string; message?: string; offset?: number };
+      if (token.type === 'error') return `YAML: ${token.message} at line ${lineOf(text, token.offset ?? 0)}`;
+      const items = (node as { items?: unknown[] }).items;
+      if (Array.isArray(items) && items.length > MAX_COLLECTION_ITEMS)
+        return `YAML cannot be read: a mapping or list has more than ${MAX_COLLECTION_ITEMS} entries`;
       for (const key of SYNTAX_CHILDREN) {
         const child = (node as Record<string, unknown>)[key];
         for (const c of Array.isArray(child) ? child : [child])
@@ -63,7 +75,14 @@ function syntaxDepth(text: string): number {
       }
     }
   }
-  return deepest;
+  return null;
+}
+
+/** The 1-based line of `offset` in `text`. */
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line += 1;
+  return line;
 }
 
 /** Why `value` is too big or too deep once its aliases are expanded, or null. Stops counting at the limit. */
@@ -76,6 +95,8 @@ function expansionProblem(value: unknown): string | null {
     if (nodes > MAX_EXPANDED_NODES) return `it expands to more than ${MAX_EXPANDED_NODES} values (aliases of aliases?)`;
     if (next.depth > MAX_NESTING) return `it nests more than ${MAX_NESTING} levels deep`;
     if (next.value === null || typeof next.value !== 'object') continue;
+    // YAML 1.1's !!omap, !!pairs and !!set make Maps and Sets, whose entries the walk below would not see.
+    if (next.value instanceof Map || next.value instanceof Set) return 'it holds !!omap, !!pairs or !!set values';
     const children = Array.isArray(next.value) ? next.value : Object.values(next.value);
     for (const child of children) stack.push({ value: child, depth: next.depth + 1 });
   }

@@ -157,6 +157,23 @@ describe('attack: exhausting the workflow heap', function () {
     for (let round = 0; round < 2; round++)
       for (const text of crashes)
         await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: text }), tooDeep);
+    // A line of 65,536 errors, ten thousand keys: seconds of the parser's own error reports and key checks.
+    const slow: Array<[string, RegExp]> = [
+      [']'.repeat(65_536), /YAML: Unexpected flow-seq-end token .* at line 1/],
+      [`{${Array.from({ length: 10_000 }, (_, i) => `k${i}`).join(',')}}`, /more than 2000 entries/],
+    ];
+    for (const [text, problem] of slow) {
+      const started = Date.now();
+      await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: text }), problem);
+      assert.ok(Date.now() - started < 1_000, `refused in ${Date.now() - started} ms`);
+    }
+    // YAML 1.1's !!omap makes a Map, inside which an alias tree of a billion values hid from the expansion check.
+    let omap = `%YAML 1.1\n---\n!!omap\n- l0: &l0 [${Array(10).fill('[]').join(',')}]\n`;
+    for (let i = 1; i <= 8; i++)
+      omap += `- l${i}: &l${i} [${Array(10)
+        .fill(`*l${i - 1}`)
+        .join(',')}]\n`;
+    await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: omap }), /!!omap, !!pairs or !!set/);
     const blocks = withBlockNesting(40);
     await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: blocks }), /nests more than 32 levels/);
     const modest = specWithContractValue('*a3', emptyListAliasTree(3));
