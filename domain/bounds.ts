@@ -5,6 +5,7 @@
  * replay into the same exhaustion. So each such value is clipped where it enters, to a length
  * that still says what happened.
  */
+import { z } from 'zod';
 import type { PolicyViolation } from './sandbox';
 
 /** Longest path kept in a violation, or in a left-behind or nested-repository list. */
@@ -14,9 +15,12 @@ const MAX_RECORDED_REASON = 300;
 /** Violations a run keeps in its snapshot: the most recent. Every one is in the sandbox audit (`sandbox_events`). */
 const MAX_KEPT_VIOLATIONS = 100;
 
-/** `text`, or its first `max` characters and how many were cut. */
+/** Room a clipped text's note of what was cut takes: a text that fits with it is not clipped again. */
+const NOTE_ROOM = 40;
+
+/** `text`, or its first `max` characters and how many were cut (as-is when already clipped to `max`). */
 export function clipText(text: string, max: number): string {
-  if (text.length <= max) return text;
+  if (text.length <= max + NOTE_ROOM) return text;
   return `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 
@@ -35,10 +39,26 @@ function appendBounded<T>(list: T[], item: T, max: number): void {
   if (list.length > max) list.splice(0, list.length - max);
 }
 
-/** At most `max` of `items`, each clipped to `maxLength`; a last line says how many more there were. */
-export function boundedList(items: readonly string[], max: number, maxLength: number): string[] {
+/**
+ * At most `max` of `items`, each clipped to `maxLength`; a last line says how many more there
+ * were, of `total` (by default all of `items`). A list bounded already is kept as it is.
+ */
+export function boundedList(items: readonly string[], max: number, maxLength: number, total = items.length): string[] {
+  const alreadyBounded = items.length === max + 1 && items[max].startsWith('… and ');
   const kept = items.slice(0, max).map((item) => clipText(item, maxLength));
-  return items.length > max ? [...kept, `… and ${items.length - max} more`] : kept;
+  if (alreadyBounded) return [...kept, items[max]];
+  return total > max ? [...kept, `… and ${total - max} more`] : kept;
+}
+
+/**
+ * `schema` for a list, checking its length before any element: zod checks every element first,
+ * and a list of a million wrong elements took seconds and made a report of tens of megabytes.
+ */
+export function lengthFirst<T extends z.ZodTypeAny>(schema: T, max: number, message: string) {
+  return z
+    .unknown()
+    .refine((v) => !Array.isArray(v) || v.length <= max, message)
+    .pipe(schema);
 }
 
 /** Appends `violation` to a run's list, clipped, keeping the newest {@link MAX_KEPT_VIOLATIONS}. */

@@ -108,7 +108,7 @@ function taskInputSizeProblems(
   const limits = TASK_INPUT_LIMITS;
   const found: Array<{ message: string; path: (string | number)[] }> = [];
   if (input.specYaml.length > limits.specCharacters)
-    found.push({ message: `spec is longer than ${limits.specCharacters} characters (64 KiB)`, path: ['specYaml'] });
+    found.push({ message: `spec is longer than ${limits.specCharacters} characters`, path: ['specYaml'] });
   if ((input.baseRef?.length ?? 0) > limits.baseRef)
     found.push({ message: `baseRef is longer than ${limits.baseRef} characters`, path: ['baseRef'] });
   input.gates.forEach((g, i) => {

@@ -4,6 +4,7 @@
  * (task input, activity input, configs, policies, tool arguments) reports problems alike.
  */
 import type { ZodError } from 'zod';
+import { boundedList } from './bounds';
 
 /** How a problem's path is written. */
 export interface IssueFormat {
@@ -24,8 +25,7 @@ export function zodProblems(error: ZodError, format: IssueFormat = {}): string[]
   const root = format.root ?? 'input';
   const listed = error.issues.slice(0, MAX_LISTED).map((issue) => {
     const path = [...(format.prefix ? [format.prefix] : []), ...issue.path.slice(0, 8)].join('.');
-    return `${path || root}: ${issue.message.slice(0, 500)}`;
+    return `${path || root}: ${issue.message}`;
   });
-  const more = error.issues.length - listed.length;
-  return more > 0 ? [...listed, `… and ${more} more`] : listed;
+  return boundedList(listed, MAX_LISTED, 500, error.issues.length);
 }

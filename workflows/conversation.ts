@@ -110,7 +110,7 @@ export async function runConversation(
   task.setSubState(`agent conversation ${conversationWorkflowId(conversationId)}`);
   const { run, violations } = await executeChild<AgentConversationWorkflow>('agentConversation', {
     workflowId: conversationWorkflowId(conversationId),
-    args: [{ ...target, spec: await validated.argument() }],
+    args: [{ ...target, spec: await validated.forActivity() }],
   }).catch((err: unknown) => {
     const usage = usageOfFailedAgent(err);
     if (usage) task.recordUsage(usage);
@@ -124,7 +124,7 @@ export async function runConversation(
 /** The loop in the task's own history, as runs started before the child workflow recorded it. */
 async function runInline(task: TaskRun, validated: RunSpec, t: ConversationTarget): Promise<AgentRunResult> {
   const { tenantId, taskId, agentId, conversationId } = t;
-  const spec = await validated.argument();
+  const spec = await validated.forActivity();
   const started = await startConversation({ tenantId, taskId, agentId, conversationId, spec });
   // A conversation begun before specs were stored passes the whole spec, as it did.
   const run = await converse(

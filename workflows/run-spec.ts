@@ -46,17 +46,18 @@ export class RunSpec {
   }
 
   /**
-   * The spec as activities take it: this run's stored reference. A result without one, or one
-   * naming another run before the revalidation patch, was recorded with the whole spec in it,
-   * which travels inline as it did then.
+   * The spec as the next activity takes it: this run's stored reference, validating the text
+   * again first when the reference is another run's (a reset). A result without a reference, or
+   * one naming another run before the revalidation patch, was recorded with the whole spec in
+   * it, which travels inline as it did then. While replaying a run reset twice, the validation
+   * replayed may name the run in between; the next call validates again for this one.
    */
-  async argument(): Promise<SpecRef | WorkingSpec> {
+  async forActivity(): Promise<SpecRef | WorkingSpec> {
     const ref = this.result.specRef;
     const own = taskSpecArtifactId({ ...this.source, runId: workflowInfo().runId });
     if (ref?.artifactId === own) return ref;
     if (!ref || !patched(REVALIDATE_AFTER_RESET_PATCH)) return this.result.spec as WorkingSpec;
     this.result = await runValidateSpec(this.source);
-    if (this.result.specRef?.artifactId !== own) throw new Error('validateSpec stored no spec for this run');
-    return this.result.specRef;
+    return this.result.specRef ?? (this.result.spec as WorkingSpec);
   }
 }

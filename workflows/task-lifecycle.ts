@@ -70,6 +70,8 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
 
 /** Patch id of the change that held task input to its size limits; runs started before replay without them. */
 export const BOUNDED_TASK_INPUT_PATCH = 'bounded-task-input';
+/** Room for the largest input the limits admit (a 64 KiB spec, 16 KiB of gate arguments), JSON-escaped. */
+const MAX_TASK_INPUT_CHARACTERS = 256 * 1024;
 
 /**
  * Input started by hand (`temporal workflow start`) gets the same checks as the client's; a bad
@@ -78,8 +80,9 @@ export const BOUNDED_TASK_INPUT_PATCH = 'bounded-task-input';
  * second run could act for the task beside the first, so it fails at once, before any step.
  */
 function parseInput(raw: unknown): ParsedTaskInput {
-  const schema = patched(BOUNDED_TASK_INPUT_PATCH) ? TaskInputSchema : TaskInputSchemaBeforeLimits;
-  const input = parseWorkflowInput(schema, raw, 'task input');
+  const input = patched(BOUNDED_TASK_INPUT_PATCH)
+    ? parseWorkflowInput(TaskInputSchema, raw, 'task input', MAX_TASK_INPUT_CHARACTERS)
+    : parseWorkflowInput(TaskInputSchemaBeforeLimits, raw, 'task input');
   const { workflowId } = workflowInfo();
   const expected = taskWorkflowId(input);
   if (workflowId !== expected) throw new WorkflowIdMismatchError(workflowId, expected);

@@ -5,11 +5,24 @@ import { zodProblems } from '../domain/zod-issues';
 
 /**
  * `raw` parsed by `schema`; otherwise the run fails at once, naming each problem (as
- * `InvalidTaskInputError`), instead of failing its workflow tasks forever.
+ * `InvalidTaskInputError`), instead of failing its workflow tasks forever. With `maxCharacters`,
+ * input larger than that as JSON fails before zod sees it: zod checks every element of a list
+ * before its length, and a hand-started run's list of 400,000 empty arguments took 1.5 s.
  */
-export function parseWorkflowInput<S extends z.ZodTypeAny>(schema: S, raw: unknown, what: string): z.output<S> {
+export function parseWorkflowInput<S extends z.ZodTypeAny>(
+  schema: S,
+  raw: unknown,
+  what: string,
+  maxCharacters?: number,
+): z.output<S> {
+  const size = maxCharacters === undefined ? 0 : JSON.stringify(raw ?? null).length;
+  if (maxCharacters !== undefined && size > maxCharacters)
+    throw invalid(what, [`input: ${size} characters as JSON; at most ${maxCharacters}`]);
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const problems = zodProblems(parsed.error);
-  throw ApplicationFailure.nonRetryable(`invalid ${what}: ${problems.join('; ')}`, 'InvalidTaskInputError', problems);
+  throw invalid(what, zodProblems(parsed.error));
+}
+
+function invalid(what: string, problems: string[]): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`invalid ${what}: ${problems.join('; ')}`, 'InvalidTaskInputError', problems);
 }

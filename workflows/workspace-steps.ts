@@ -112,7 +112,7 @@ async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws
     agentId,
     workspacePath: ws.workspacePath,
     baseCommit: ws.baseCommit,
-    spec: await validated.argument(),
+    spec: await validated.forActivity(),
   });
 }
 
@@ -149,7 +149,7 @@ async function gateWorkspace(task: TaskRun, validated: RunSpec, ws: Workspace): 
     await steps.checkBudgetAndScope({
       ...at,
       treeId: diff.treeId,
-      spec: await validated.argument(),
+      spec: await validated.forActivity(),
       policy,
       specWarnings: validated.warnings,
       leftBehind: diff.leftBehind,

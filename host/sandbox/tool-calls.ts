@@ -3,6 +3,7 @@
  * model should see ("error: …") and can recover from, not a failure of the activity; only
  * infrastructure errors propagate (and are retried).
  */
+import { lengthFirst } from '../../domain/bounds';
 import { dependenciesDirOf } from './dependency-mounts';
 import { zodProblems } from '../../domain/zod-issues';
 import { z } from 'zod';
@@ -18,12 +19,8 @@ const Args = {
   file_write: z.object({ path: z.string(), content: z.string() }),
   file_search_replace: z.object({ path: z.string(), search: z.string(), replace: z.string() }),
   file_delete: z.object({ path: z.string() }),
-  // Length first, and only then the elements: a million wrong elements took seconds to report.
   run_command: z.object({
-    argv: z
-      .unknown()
-      .refine((v) => Array.isArray(v) && v.length <= 1024, 'argv must be a list of at most 1024 arguments')
-      .pipe(z.array(z.string()).min(1)),
+    argv: lengthFirst(z.array(z.string()).min(1), 1024, 'argv must be a list of at most 1024 arguments'),
   }),
 };
 

@@ -17,6 +17,7 @@ import type { ValidateSpecResult } from '../../domain/activity-io';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { scopeViolations } from '../../domain/change-gates';
+import { boundedProblems, clipText } from '../../domain/bounds';
 import { PolicyViolationError, SpecInvalidError } from '../../domain/errors';
 import type { WorkingSpec } from '../../domain/spec';
 import { scopeMatcher } from '../../domain/scope-match';
@@ -322,6 +323,15 @@ describe('attack: exhausting the workflow heap', function () {
       'src/secret/k (matches scope.out)',
       'docs/x (not in scope.in)',
     ]);
+  });
+
+  it('a value clipped or bounded twice keeps the first count of what was cut', () => {
+    const once = clipText('p'.repeat(4000), 256);
+    assert.equal(clipText(once, 256), once);
+    assert.match(once, /… \(3744 more characters\)$/);
+    const problems = boundedProblems(Array(5000).fill('x'));
+    assert.deepEqual(boundedProblems(problems), problems);
+    assert.equal(problems[100], '… and 4900 more');
   });
 
   it('input that breaks one rule a million times is reported in 21 lines', () => {
