@@ -218,10 +218,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       const costUsd = config.pricing
         ? (promptTokens * config.pricing.inputPerMillion + completionTokens * config.pricing.outputPerMillion) / 1e6
         : 0;
-      const calls = Array.isArray(message.tool_calls)
-        ? message.tool_calls.filter((c) => c && typeof c === 'object')
-        : [];
-      const toolCalls = calls.length ? keptToolCalls(calls, input.turn) : null;
+      const toolCalls = keptToolCalls(message.tool_calls, input.turn);
       await append(db, input.tenantId, input.conversationId, {
         role: 'assistant',
         turn: input.turn,

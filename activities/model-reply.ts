@@ -11,12 +11,14 @@ const MAX_TOOL_NAME = 64;
 type ToolCall = { id: string; type?: string; function: { name: string; arguments: string } };
 
 /**
- * The calls of one model turn as they are stored and run: a turn runs at most
- * MAX_TOOL_CALLS_PER_TURN calls (the transcript shows the model only those), an id that is not a
- * short token (or repeats one) is replaced by one of ours, and a name is clipped.
+ * The calls of one model turn as they are stored and run (null when it made none): a turn runs
+ * at most MAX_TOOL_CALLS_PER_TURN calls (the transcript shows the model only those), an id that
+ * is not a short token (or repeats one) is replaced by one of ours, and a name is clipped.
  */
-export function keptToolCalls(calls: ToolCall[], turn: number): ToolCall[] {
-  const kept = calls.slice(0, MAX_TOOL_CALLS_PER_TURN);
+export function keptToolCalls(calls: unknown, turn: number): ToolCall[] | null {
+  const objects = Array.isArray(calls) ? calls.filter((c): c is ToolCall => !!c && typeof c === 'object') : [];
+  if (!objects.length) return null;
+  const kept = objects.slice(0, MAX_TOOL_CALLS_PER_TURN);
   const usable = (id: unknown): id is string => typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id);
   const seen = new Set<string>();
   const taken = new Set(kept.map((c) => c.id).filter(usable));

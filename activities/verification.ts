@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { log } from '@temporalio/activity';
 import { approverKeys, claimWaiverUse, getWaiver } from '../db/waivers';
 import { storedApprovalsProblem } from '../domain/approval-evidence';
-import { clipText, MAX_RECORDED_PATH } from '../domain/bounds';
+import { boundedPaths, clipText } from '../domain/bounds';
 import { requiredApprovers } from '../domain/policy';
 import { waiverUseProblem } from '../domain/waiver';
 import { CheckBudgetAndScopeInput, MeasureDiffInput, RunGateInput, type DiffSummary } from '../domain/activity-io';
@@ -164,11 +164,8 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
         linesDeleted: files.reduce((n, f) => n + f.deleted, 0),
         bytesAdded: files.reduce((n, f) => n + f.bytesAdded, 0),
         binaryFiles: files.filter((f) => f.binary).length,
-        leftBehind: { count: ignored.length, paths: ignored.slice(0, 50).map((p) => clipText(p, MAX_RECORDED_PATH)) },
-        nestedRepositories: nested
-          .filter((d) => !ignoredNested.has(d))
-          .slice(0, 50)
-          .map((d) => clipText(d, MAX_RECORDED_PATH)),
+        leftBehind: { count: ignored.length, paths: boundedPaths(ignored) },
+        nestedRepositories: boundedPaths(nested.filter((d) => !ignoredNested.has(d))),
         treeId,
         digest,
         artifactId,

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { PolicyViolation } from './sandbox';
 
 /** Longest path kept in a violation, or in a left-behind or nested-repository list. */
-export const MAX_RECORDED_PATH = 256;
+const MAX_RECORDED_PATH = 256;
 /** Longest reason kept in a violation. */
 const MAX_RECORDED_REASON = 300;
 /** Violations a run keeps in its snapshot: the most recent. Every one is in the sandbox audit (`sandbox_events`). */
@@ -31,12 +31,6 @@ export function boundedViolation(v: PolicyViolation): PolicyViolation {
     path: clipText(String(v.path), MAX_RECORDED_PATH),
     reason: clipText(String(v.reason), MAX_RECORDED_REASON),
   };
-}
-
-/** `list` with `item` appended, keeping at most `max` entries (the newest). */
-function appendBounded<T>(list: T[], item: T, max: number): void {
-  list.push(item);
-  if (list.length > max) list.splice(0, list.length - max);
 }
 
 /**
@@ -63,7 +57,13 @@ export function lengthFirst<T extends z.ZodTypeAny>(schema: T, max: number, mess
 
 /** Appends `violation` to a run's list, clipped, keeping the newest {@link MAX_KEPT_VIOLATIONS}. */
 export function keepViolation(list: PolicyViolation[], violation: PolicyViolation): void {
-  appendBounded(list, boundedViolation(violation), MAX_KEPT_VIOLATIONS);
+  list.push(boundedViolation(violation));
+  if (list.length > MAX_KEPT_VIOLATIONS) list.splice(0, list.length - MAX_KEPT_VIOLATIONS);
+}
+
+/** The first 50 of a list of agent-made paths (the caller keeps the count), each clipped. */
+export function boundedPaths(paths: readonly string[]): string[] {
+  return paths.slice(0, 50).map((p) => clipText(p, MAX_RECORDED_PATH));
 }
 
 /** A refused spec's problems as a task keeps them: the first 100, each clipped to 500 characters. */

@@ -6,6 +6,7 @@
  * would otherwise read `.GitHub/workflows` as the real thing.
  */
 import picomatch from 'picomatch';
+import { scopeMatcher } from './scope-match';
 import { normaliseScopeEntry } from './spec-scope';
 
 /** Protected at every tier. */
@@ -88,7 +89,7 @@ export function scopeReachingProtected(
   const isProtected = protectedPathMatcher(riskTier);
   const samples = PROTECTED_SAMPLES.filter(isProtected);
   return scopeIn.flatMap((entry) => {
-    const matches = picomatch(normaliseScopeEntry(entry), { dot: true, noextglob: true, nocase: true });
+    const matches = scopeMatcher(normaliseScopeEntry(entry), { nocase: true, outsideGrammar: false });
     const hit = samples.find((p) => matches(p));
     return hit ? [{ entry, path: hit }] : [];
   });

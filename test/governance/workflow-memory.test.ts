@@ -365,7 +365,7 @@ describe('attack: exhausting the workflow heap', function () {
 
   it('model-chosen tool-call ids that collide with the ones Arbiter assigns still come out unique', () => {
     const call = (id: string) => ({ id, type: 'function', function: { name: 'file_read', arguments: '{}' } });
-    const ids = (calls: string[]) => keptToolCalls(calls.map(call), 1).map((c) => c.id);
+    const ids = (calls: string[]) => (keptToolCalls(calls.map(call), 1) ?? []).map((c) => c.id);
     assert.deepEqual(ids(['arbiter_1_1', 'bad id!']), ['arbiter_1_1', 'arbiter_1_1_']);
     assert.deepEqual(ids(['bad id!', 'arbiter_1_0']), ['arbiter_1_0_', 'arbiter_1_0']);
     assert.deepEqual(ids(['same', 'same']), ['same', 'arbiter_1_1']);
