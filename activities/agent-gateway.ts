@@ -57,6 +57,7 @@ export async function agentLaunch(
   deps: ActivityDeps,
   identity: SessionIdentity,
   c: CommandConfig,
+  startedAt?: number,
 ): Promise<AgentLaunch> {
   refuseSecrets(deps, identity.agentId, c);
   requireToolDirs(identity.agentId, c);
@@ -71,6 +72,7 @@ export async function agentLaunch(
     upstreams: c.gateway?.upstreams ?? [],
     registries: [],
     budgets: c.gateway?.budgets ?? {},
+    ...(startedAt !== undefined ? { startedAt } : {}),
   });
   let env: Record<string, string>;
   let homeFiles: Record<string, string>;

@@ -6,7 +6,7 @@
 import { Context, log } from '@temporalio/activity';
 import { ExecuteAgentInput, type AgentRunResult } from '../domain/activity-io';
 import { CommandConfigSchema, ScriptedConfigSchema, type ScriptedStep } from '../domain/agent';
-import { buildTaskPrompt } from '../domain/prompt';
+import { buildRetryPrompt, buildTaskPrompt } from '../domain/prompt';
 import { AgentConfigError, AgentFailedError, FileToolError } from '../domain/errors';
 import { zodProblems } from '../domain/zod-issues';
 import { policyFromSpec, type SandboxPolicy } from '../domain/sandbox';
@@ -51,11 +51,12 @@ async function applyStep(ctx: StepContext, step: ScriptedStep): Promise<void> {
   }
 }
 
-async function runScripted(ctx: StepContext, config: unknown): Promise<AgentRunResult> {
+async function runScripted(ctx: StepContext, config: unknown, retry: boolean): Promise<AgentRunResult> {
   const parsed = ScriptedConfigSchema.safeParse(config);
   if (!parsed.success)
     throw new AgentConfigError(ctx.agentId, zodProblems(parsed.error, { prefix: 'config' }).join('; '));
-  for (const [i, step] of parsed.data.steps.entries()) {
+  const steps = (retry && parsed.data.retrySteps) || parsed.data.steps;
+  for (const [i, step] of steps.entries()) {
     Context.current().heartbeat({ step: i });
     try {
       await applyStep(ctx, step);
@@ -65,11 +66,7 @@ async function runScripted(ctx: StepContext, config: unknown): Promise<AgentRunR
       throw err;
     }
   }
-  return {
-    agentId: ctx.agentId,
-    stepsApplied: parsed.data.steps.length,
-    summary: `applied ${parsed.data.steps.length} scripted step(s)`,
-  };
+  return { agentId: ctx.agentId, stepsApplied: steps.length, summary: `applied ${steps.length} scripted step(s)` };
 }
 
 /** Runs a `command` agent: its CLI, confined, behind the gateway, with the task prompt; its changes are read from the diff later. */
@@ -78,13 +75,14 @@ async function runCommandAgent(
   deps: ActivityDeps,
   config: unknown,
   prompt: string,
+  startedAt?: number,
 ): Promise<AgentRunResult> {
   const parsed = CommandConfigSchema.safeParse(config);
   if (!parsed.success)
     throw new AgentConfigError(ctx.agentId, zodProblems(parsed.error, { prefix: 'config' }).join('; '));
   const c = parsed.data;
   const identity = { ...ctx.call, runId: currentRun().runId, agentId: ctx.agentId, purpose: 'agent' as const };
-  const launch = await agentLaunch(deps, identity, c);
+  const launch = await agentLaunch(deps, identity, c, startedAt);
   let run: Awaited<ReturnType<CancellableRunner>>;
   try {
     run = await ctx.runCommand({
@@ -118,13 +116,15 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       const input = parseActivityInput(ExecuteAgentInput, raw);
       const spec = await runSpec(deps.db, input);
       const agent = await getAgent(deps.db, input.agentId);
-      // A retry (the worker died mid-plan) starts from the base commit again, never from half an edit.
+      // A retried activity (the worker died mid-plan) starts again from the base commit, or from the
+      // change an earlier attempt left, never from half an edit.
+      const { retry } = input;
       await resetWorkspace(
         { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) },
-        input.baseCommit,
+        retry?.fromTree ?? input.baseCommit,
         await sandboxUser(input),
       );
-      log.info('agent starting', { agentId: agent.id, kind: agent.kind });
+      log.info('agent starting', { agentId: agent.id, kind: agent.kind, attempt: retry?.attempt ?? 1 });
       const call = {
         tenantId: input.tenantId,
         taskId: input.taskId,
@@ -134,9 +134,11 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       };
       const ctx = { agentId: agent.id, call, tools, runCommand: cancellable(runCommand) };
       let result: AgentRunResult;
-      if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config);
-      else if (agent.kind === 'command') result = await runCommandAgent(ctx, deps, agent.config, buildTaskPrompt(spec));
-      else
+      if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config, retry !== undefined);
+      else if (agent.kind === 'command') {
+        const prompt = retry ? buildRetryPrompt(spec, retry.feedback) : buildTaskPrompt(spec);
+        result = await runCommandAgent(ctx, deps, agent.config, prompt, retry?.startedAt);
+      } else
         throw new AgentConfigError(agent.id, `kind '${agent.kind}' runs as a conversation, not through executeAgent`);
       log.info('agent finished', { agentId: agent.id, steps: result.stepsApplied });
       return result;

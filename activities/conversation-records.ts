@@ -1,7 +1,7 @@
 /**
  * Who a conversation belongs to, and the spec its tool calls work under. A conversation is one
  * task run's: its activities run either in that run or in its conversation child workflow
- * (`conversation/<conversationId>`, whose id names the parent run), never in another. The spec
+ * (`conversation/<conversationId>`, or `…/attempt-<n>` for a retry; the id names the parent run), never in another. The spec
  * is the task run's (stored when it was validated), or — for conversations started with it inline —
  * stored once when the conversation starts; every tool call reads it by id and digest.
  */
@@ -11,7 +11,7 @@ import { RecordMismatchError } from '../domain/errors';
 import type { WorkingSpec } from '../domain/spec';
 import type { Db } from '../db/client';
 import { conversations } from '../db/schema';
-import { conversationWorkflowId } from '../temporal-config';
+import { isConversationWorkflow } from '../temporal-config';
 import { currentRun } from './run-identity';
 import { resolveSpec, storeSpec } from './spec-refs';
 
@@ -23,7 +23,7 @@ type ConversationKey = { tenantId: string; taskId: string; conversationId: strin
  */
 export function owningRun(input: ConversationKey): string {
   const { workflowId, runId } = currentRun();
-  if (workflowId !== conversationWorkflowId(input.conversationId)) return runId;
+  if (!isConversationWorkflow(workflowId, input.conversationId)) return runId;
   const [tenantId, taskId, parentRunId] = input.conversationId.split('/');
   if (tenantId !== input.tenantId || taskId !== input.taskId || !parentRunId)
     throw new RecordMismatchError(

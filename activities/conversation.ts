@@ -5,7 +5,7 @@
  * crash is never made again: its stored result is returned instead. A transcript belongs to one
  * run: another run's is refused, never continued or answered from.
  */
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import {
   CallModelInput,
@@ -74,6 +74,26 @@ async function append(
       .insert(conversationMessages)
       .values({ tenantId, conversationId, seq: next, ...m })
       .onConflictDoNothing();
+  });
+}
+
+/**
+ * Adds a retry's feedback as a user turn at the end of the transcript, unless it is already the
+ * last message there (a retried activity, or the same retry resumed).
+ */
+async function appendFeedback(db: Db, tenantId: string, conversationId: string, content: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`conversation/${conversationId}`}))`);
+    const [last] = await tx
+      .select()
+      .from(conversationMessages)
+      .where(eq(conversationMessages.conversationId, conversationId))
+      .orderBy(desc(conversationMessages.seq))
+      .limit(1);
+    if (last?.role === 'user' && last.content === content) return;
+    await tx
+      .insert(conversationMessages)
+      .values({ tenantId, conversationId, seq: (last?.seq ?? -1) + 1, role: 'user', content });
   });
 }
 
@@ -178,6 +198,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
         });
         await append(db, input.tenantId, input.conversationId, { role: 'user', content: buildTaskPrompt(spec) });
       }
+      if (input.feedback) await appendFeedback(db, input.tenantId, input.conversationId, input.feedback);
       return {
         maxTurns: config.maxTurns,
         maxTokens: config.maxTokens,

@@ -109,16 +109,26 @@ async function baseDrift(
   }
 }
 
+/** Where an attempt's patch is stored: the first attempt's under the name it always had, each retry's beside it. */
+function patchArtifactId(at: { tenantId: string; taskId: string; runId: string; attempt: number }): string {
+  const base = `${at.tenantId}/${at.taskId}/${at.runId}/patch`;
+  return at.attempt === 1 ? base : `${base}/attempt-${at.attempt}`;
+}
+
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
 export function createVerificationActivities({ db, home, sandbox }: ActivityDeps, runCommand: CommandRunner) {
   const sandboxUser = taskSandboxUser(home, sandbox);
-  async function saveGate(tenantId: string, taskId: string, gate: GateResult): Promise<GateResult> {
-    const row = { tenantId, taskId, runId: currentRun().runId, ...gate, exitCode: gate.exitCode ?? null };
+  async function saveGate(
+    at: { tenantId: string; taskId: string; attempt: number },
+    gate: GateResult,
+  ): Promise<GateResult> {
+    const { tenantId, taskId, attempt } = at;
+    const row = { tenantId, taskId, runId: currentRun().runId, attempt, ...gate, exitCode: gate.exitCode ?? null };
     await db
       .insert(gateResults)
       .values(row)
       .onConflictDoUpdate({
-        target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.name],
+        target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.attempt, gateResults.name],
         set: row,
       });
     return gate;
@@ -149,7 +159,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const ignoredNested = await ignoredAmong(ws, nested);
       const ignored = [...(await ignoredPaths(ws, nested)), ...[...ignoredNested].map((d) => `${d}/`)];
       const { runId } = currentRun();
-      const artifactId = `${input.tenantId}/${input.taskId}/${runId}/patch`;
+      const artifactId = patchArtifactId({ ...input, runId });
       const digest = await storeArtifact(db, {
         id: artifactId,
         tenantId: input.tenantId,
@@ -197,7 +207,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           input.nestedRepositories,
         ),
       ];
-      for (const gate of gates) await saveGate(input.tenantId, input.taskId, gate);
+      for (const gate of gates) await saveGate(input, gate);
       return gates;
     },
 
@@ -205,7 +215,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const input = parseActivityInput(RunGateInput, raw);
       const { gate, source } = input;
       if (input.mode === 'skip') {
-        return saveGate(input.tenantId, input.taskId, {
+        return saveGate(input, {
           name: gate.name,
           kind: 'command',
           source,
@@ -242,7 +252,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           outputTail: run.outputTail.slice(-2000),
         };
         log.info('gate finished', { gate: gate.name, source, status: result.status, exitCode: run.exitCode });
-        return await saveGate(input.tenantId, input.taskId, result);
+        return await saveGate(input, result);
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }

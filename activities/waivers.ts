@@ -134,6 +134,8 @@ export function createWaiverActivities({ db }: ActivityDeps) {
             eq(gateResults.taskId, input.taskId),
             eq(gateResults.runId, runId),
             eq(gateResults.name, 'budget'),
+            // The waiver covers the change it was asked for: the last attempt's, not an earlier one's.
+            sql`${gateResults.attempt} = (SELECT max(g.attempt) FROM ${gateResults} g WHERE g.tenant_id = ${input.tenantId} AND g.task_id = ${input.taskId} AND g.run_id = ${runId})`,
           ),
         );
       await recordRunEvent(db, { ...input, runId }, 'waiver', 'waiver.approved', {

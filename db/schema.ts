@@ -129,7 +129,7 @@ export const routingDecisions = pgTable(
   (t) => [uniqueIndex('routing_decisions_run_uq').on(t.tenantId, t.taskId, t.runId)],
 );
 
-/** Evidence of each verification gate; re-running a gate in the same run replaces its row. */
+/** Evidence of each verification gate, per attempt; re-running a gate in the same attempt replaces its row. */
 export const gateResults = pgTable(
   'gate_results',
   {
@@ -137,6 +137,7 @@ export const gateResults = pgTable(
     tenantId: text('tenant_id').notNull(),
     taskId: text('task_id').notNull(),
     runId: runId(),
+    attempt: integer('attempt').notNull().default(1),
     name: text('name').notNull(),
     kind: text('kind').notNull(),
     status: text('status').notNull(),
@@ -147,7 +148,7 @@ export const gateResults = pgTable(
     outputTail: text('output_tail'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('gate_results_run_name_uq').on(t.tenantId, t.taskId, t.runId, t.name)],
+  (t) => [uniqueIndex('gate_results_run_attempt_name_uq').on(t.tenantId, t.taskId, t.runId, t.attempt, t.name)],
 );
 
 /** Human waivers in the CAWS shape (WV-NNNN), applied to budgets while active and unexpired. */

@@ -7,9 +7,10 @@ import { z } from 'zod';
 import { SignedDecisionSchema } from './approval';
 import { TASK_STATES } from './lifecycle';
 import { GateCommandSchema, IdPartSchema, RepoNameSchema, VERDICT_OUTCOMES } from './task';
-import { GATE_MODES, type RepoPolicy } from './repo-policy';
+import { GATE_MODES, MAX_ATTEMPTS_LIMIT, type RepoPolicy } from './repo-policy';
+import { MAX_FEEDBACK_CHARACTERS } from './retry-feedback';
 import type { RiskTier, SpecFormat, WorkingSpec } from './spec';
-import type { GateResult, VerdictOutcome } from './task';
+import type { AttemptRecord, GateResult, VerdictOutcome } from './task';
 import type { DiffSummary } from './diff';
 import type { PolicyViolation } from './sandbox';
 
@@ -165,13 +166,36 @@ export const ReleaseWorkspaceInput = z.object({ ...TaskKey, keep: z.boolean().de
 /** Input of `releaseWorkspace`. */
 export type ReleaseWorkspaceInput = z.input<typeof ReleaseWorkspaceInput>;
 
-/** The routed agent, the workspace (reset to `baseCommit` first) and the spec it works to. */
+/** The attempt number every workspace step of a task's first attempt has. */
+const Attempt = z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).default(1);
+
+/**
+ * A retry of the agent after its change failed blocking gates: the workspace starts from that
+ * change's tree, the agent is told why it failed, and its wall-clock budget runs from the first
+ * attempt's start.
+ */
+export const AgentRetrySchema = z.object({
+  attempt: z.number().int().min(2).max(MAX_ATTEMPTS_LIMIT),
+  /** The failed change's tree; absent when its workspace was lost and the agent starts from the base. */
+  fromTree: GitObjectId.optional(),
+  feedback: z
+    .string()
+    .min(1)
+    .max(MAX_FEEDBACK_CHARACTERS + 100),
+  /** Epoch milliseconds when the first attempt's agent started. */
+  startedAt: z.number().int().nonnegative(),
+});
+/** A parsed retry. */
+export type AgentRetry = z.infer<typeof AgentRetrySchema>;
+
+/** The routed agent, the workspace (reset to `baseCommit`, or a retry's tree, first) and the spec it works to. */
 export const ExecuteAgentInput = z.object({
   ...TaskKey,
   agentId: z.string(),
   workspacePath: z.string(),
   baseCommit: GitObjectId,
   spec: SpecOrRefSchema,
+  retry: AgentRetrySchema.optional(),
 });
 /** The repository's setup, run in a freshly prepared workspace before the agent. */
 export const InstallDependenciesInput = z.object({
@@ -203,7 +227,13 @@ export interface AgentRunResult {
 }
 
 /** The workspace and the commit its change is measured against. */
-export const MeasureDiffInput = z.object({ ...TaskKey, workspacePath: z.string(), baseCommit: GitObjectId });
+export const MeasureDiffInput = z.object({
+  ...TaskKey,
+  workspacePath: z.string(),
+  baseCommit: GitObjectId,
+  /** Each attempt's patch is stored apart, so every attempt's change stays readable. */
+  attempt: Attempt,
+});
 /** Input of `measureDiff`. */
 export type MeasureDiffInput = z.input<typeof MeasureDiffInput>;
 
@@ -225,6 +255,7 @@ export const CheckBudgetAndScopeInput = z.object({
   nestedRepositories: z.array(z.string()).default([]),
   /** The trusted ref's commit the policy was read at: protected paths the base changed since leaving it are caught too. */
   trustedCommit: GitObjectId,
+  attempt: Attempt,
 });
 /** Input of `checkBudgetAndScope`. */
 export type CheckBudgetAndScopeInput = z.input<typeof CheckBudgetAndScopeInput>;
@@ -237,6 +268,7 @@ export const RunGateInput = z.object({
   gate: GateCommandSchema,
   source: z.enum(['policy', 'acceptance', 'submitter']),
   mode: z.enum(GATE_MODES).default('block'),
+  attempt: Attempt,
 });
 /** Input of `runGate`. */
 export type RunGateInput = z.input<typeof RunGateInput>;
@@ -262,6 +294,8 @@ export const IssueVerdictInput = z.object({
   verifiedAt: z.string().datetime(),
   /** The target repository as the task names it; with the base commit, the summary's resource URI. */
   repo: z.string().min(1),
+  /** Attempts before the judged one, whose gates failed; the verdict names each. */
+  attempts: z.array(z.custom<AttemptRecord>()).max(MAX_ATTEMPTS_LIMIT).default([]),
 });
 /** Input of `issueVerdict`. */
 export type IssueVerdictInput = z.input<typeof IssueVerdictInput>;
@@ -324,6 +358,12 @@ export const StartConversationInput = z.object({
   agentId: z.string(),
   conversationId: z.string(),
   spec: SpecOrRefSchema,
+  /** A retry's feedback, added as a user turn after whatever the transcript holds (once). */
+  feedback: z
+    .string()
+    .min(1)
+    .max(MAX_FEEDBACK_CHARACTERS + 100)
+    .optional(),
 });
 /** Input of `startConversation`. */
 export type StartConversationInput = z.input<typeof StartConversationInput>;

@@ -48,7 +48,11 @@ export type ScriptedStep = z.output<typeof ScriptedStepSchema>;
 
 /** Config of the `scripted` kind: the plan applied to every task it gets. */
 export const ScriptedConfigSchema = z
-  .object({ steps: z.array(ScriptedStepSchema).min(1, 'a scripted plan needs at least one step') })
+  .object({
+    steps: z.array(ScriptedStepSchema).min(1, 'a scripted plan needs at least one step'),
+    /** Applied on a retry instead of `steps`, on top of the change that failed; absent, `steps` again. */
+    retrySteps: z.array(ScriptedStepSchema).min(1).optional(),
+  })
   .strict();
 
 /** A registration as given to `agents add`. */

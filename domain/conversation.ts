@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { ConversationLimitsSchema, SpecOrRefSchema, SpecRefSchema, type AgentRunResult } from './activity-io';
 import type { PolicyViolation } from './sandbox';
 import { IdPartSchema } from './task';
+import { MAX_ATTEMPTS_LIMIT } from './repo-policy';
+import { MAX_FEEDBACK_CHARACTERS } from './retry-feedback';
 
 /** Where a conversation stands between turns. */
 export const ConversationStateSchema = z.object({
@@ -37,6 +39,20 @@ export const AgentConversationInputSchema = z
         spec: SpecRefSchema,
         state: ConversationStateSchema,
         violations: z.array(ViolationSchema).max(100),
+      })
+      .optional(),
+    /**
+     * A retry after the change failed verification: the conversation goes on with the gates'
+     * evidence as a new user turn, from where the last attempt left its turn count and usage.
+     */
+    followUp: z
+      .object({
+        attempt: z.number().int().min(2).max(MAX_ATTEMPTS_LIMIT),
+        feedback: z
+          .string()
+          .min(1)
+          .max(MAX_FEEDBACK_CHARACTERS + 100),
+        after: ConversationStateSchema,
       })
       .optional(),
     /** When a run continues as new: past this many history events or bytes (or when the server suggests it). */

@@ -12,6 +12,11 @@ export const RESERVED_GATE_NAMES = ['budget', 'scope', 'spec', 'protected', 'tre
 /** Acceptance criteria become gates named with this prefix, so submitter gates may not use it. */
 export const ACCEPTANCE_GATE_PREFIX = 'acceptance-';
 
+/** The gate that runs acceptance criterion `id`'s test command. */
+export function acceptanceGateName(id: string): string {
+  return `${ACCEPTANCE_GATE_PREFIX}${id}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+}
+
 /** Why a gate name (a submitter's or a policy's) cannot be used, or undefined. */
 export function reservedGateNameProblem(name: string): string | undefined {
   if (RESERVED_GATE_NAMES.includes(name.toLowerCase())) return `gate name '${name}' is reserved for Arbiter's own gate`;

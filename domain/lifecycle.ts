@@ -44,6 +44,8 @@ export function nextStates(from: TaskState): TaskState[] {
   const i = (HAPPY_PATH as readonly TaskState[]).indexOf(from);
   if (i >= 0 && i + 1 < HAPPY_PATH.length) next.push(HAPPY_PATH[i + 1]);
   if (from === 'VALIDATING_SPEC') next.push('REJECTED');
+  // A change that failed blocking gates goes back to its agent, with the evidence, while attempts remain.
+  if (from === 'VERIFYING') next.push('EXECUTING');
   if (MAY_FAIL.includes(from)) next.push('FAILED');
   next.push('CANCELLED');
   return next;

@@ -37,3 +37,8 @@ export function buildTaskPrompt(spec: WorkingSpec): string {
   );
   return lines.join('\n');
 }
+
+/** The prompt of a retry: the task as before, then why the last attempt's change failed. */
+export function buildRetryPrompt(spec: WorkingSpec, feedback: string): string {
+  return `${buildTaskPrompt(spec)}\n\n${feedback}`;
+}

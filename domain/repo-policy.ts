@@ -39,6 +39,21 @@ export interface RepoPolicy {
   commands: Array<{ name: string; argv: string[] }>;
   /** Installs dependencies before the agent runs; absent when the repository needs none. */
   setup?: RepoSetup;
+  /**
+   * How many times the agent may try when blocking gates fail, each retry seeing why the last
+   * failed (1: never retried). Absent from policies read before retries existed.
+   */
+  maxAttempts?: number;
+}
+
+/** Attempts a task gets when its policy says nothing: one retry with the gates' evidence. */
+export const DEFAULT_MAX_ATTEMPTS = 2;
+/** The most attempts a policy may allow: each is a full agent run and verification. */
+export const MAX_ATTEMPTS_LIMIT = 5;
+
+/** The attempts the policy allows, its default when it names none. */
+export function attemptsAllowed(policy: RepoPolicy): number {
+  return policy.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
 }
 
 /**
@@ -68,6 +83,7 @@ export const DEFAULT_REPO_POLICY: RepoPolicy = {
   gateModes: {},
   waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS },
   commands: [],
+  maxAttempts: DEFAULT_MAX_ATTEMPTS,
 };
 
 const Budget = z
@@ -118,6 +134,8 @@ const CurrentPolicy = z
     arbiter: z
       .object({
         allow_symlinks: z.boolean().optional(),
+        /** Attempts per task when blocking gates fail; 1 turns retries off. */
+        max_attempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
         setup: z
           .object({
             command: z.array(z.string().min(1)).min(1, 'setup.command must name a program'),
@@ -186,6 +204,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
       gateModes: {},
       waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS },
       commands: [],
+      maxAttempts: DEFAULT_MAX_ATTEMPTS,
     };
   }
   const parsed = CurrentPolicy.safeParse(raw);
@@ -218,6 +237,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
       maxExpiryDays: parsed.data.waivers?.max_expiry_days ?? MAX_WAIVER_DAYS,
     },
     commands,
+    maxAttempts: parsed.data.arbiter?.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
     ...(parsed.data.arbiter?.setup ? { setup: setupOf(parsed.data.arbiter) } : {}),
   };
 }

@@ -31,6 +31,14 @@ function workLines(s: TaskSnapshot): SummaryLine[] {
   if (s.spec)
     lines.push({ label: 'spec', text: `${s.spec.id} — ${s.spec.title} (tier ${s.spec.riskTier}, ${s.spec.mode})` });
   if (s.routing) lines.push({ label: 'agent', text: `${s.routing.agentId} (${s.routing.reason})` });
+  for (const a of s.attempts ?? []) {
+    const failed = a.gates.filter((g) => g.status === 'fail').map((g) => g.name);
+    lines.push({
+      label: 'attempt',
+      text: `${a.attempt}: FAIL, ${a.diff.filesChanged} file(s) +${a.diff.linesAdded}/-${a.diff.linesDeleted}, failed ${failed.join(', ')}`,
+    });
+  }
+  if (s.attempts?.length) lines.push({ label: 'attempt', text: `${s.attempts.length + 1}: this one, below` });
   if (s.diff)
     lines.push({ label: 'diff', text: `${s.diff.filesChanged} file(s) +${s.diff.linesAdded}/-${s.diff.linesDeleted}` });
   for (const g of s.gates) lines.push({ label: 'gate', text: `${g.name} (${g.source}): ${g.status} — ${g.detail}` });

@@ -159,6 +159,19 @@ export const VERDICT_OUTCOMES = ['PASS', 'FAIL', 'WAIVED'] as const;
 /** One verdict. */
 export type VerdictOutcome = (typeof VERDICT_OUTCOMES)[number];
 
+/**
+ * An attempt whose blocking gates failed, after which the agent was asked again with their
+ * evidence. The attempt in progress (or the last) is the snapshot's own `diff` and `gates`.
+ */
+export interface AttemptRecord {
+  attempt: number;
+  /** The agent run's one-line account of itself. */
+  summary: string;
+  diff: Pick<DiffSummary, 'digest' | 'treeId' | 'artifactId' | 'filesChanged' | 'linesAdded' | 'linesDeleted'>;
+  gates: GateResult[];
+  endedAt: string;
+}
+
 /** One entry of the task's own history. */
 export interface HistoryEntry {
   state: TaskState;
@@ -188,6 +201,8 @@ export interface TaskSnapshot {
   workspace: { baseCommit: string; hostQueue: string } | null;
   diff: DiffSummary | null;
   gates: GateResult[];
+  /** Earlier attempts, oldest first; empty while the first attempt is the only one. */
+  attempts: AttemptRecord[];
   /** Operations the sandbox refused (writes out of scope, protected paths, escapes). */
   violations: PolicyViolation[];
   /** What the task is waiting for people to approve, while `subState` is `awaiting_waiver`. */
@@ -212,6 +227,7 @@ export function receivedSnapshot(ref: { tenantId: string; taskId: string }, work
     workspace: null,
     diff: null,
     gates: [],
+    attempts: [],
     violations: [],
     pendingWaiver: null,
     verdict: null,

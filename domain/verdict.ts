@@ -6,7 +6,7 @@ import type { GatewaySummary } from './model-usage';
 import type { DiffSummary, PolicyProvenance } from './activity-io';
 import type { SignedDecision } from './approval';
 import type { GateMode } from './repo-policy';
-import type { GateResult, VerdictOutcome } from './task';
+import type { AttemptRecord, GateResult, VerdictOutcome } from './task';
 
 /**
  * A failing (blocking) gate fails the task; nothing turns a failure into a pass except a
@@ -56,6 +56,30 @@ export interface VerdictPayload {
   approvals: SignedDecision[];
   /** The agent's model traffic and what the gateway refused; absent when the run made no call and met no refusal. */
   gateway?: GatewaySummary;
+  /** The attempts before the one judged here, each with its change and gates; absent when there was one attempt. */
+  attempts?: VerdictAttempt[];
+}
+
+/** An earlier attempt as the verdict states it: its change by digest and its gates' evidence. */
+export interface VerdictAttempt {
+  attempt: number;
+  outcome: 'FAIL';
+  diff: AttemptRecord['diff'];
+  gates: Array<Omit<GateResult, 'outputTail'>>;
+}
+
+function withoutTails(gates: readonly GateResult[]): Array<Omit<GateResult, 'outputTail'>> {
+  return gates.map(({ outputTail: _tail, ...evidence }) => evidence);
+}
+
+function verdictAttempt(a: AttemptRecord): VerdictAttempt {
+  const { digest, treeId, artifactId, filesChanged, linesAdded, linesDeleted } = a.diff;
+  return {
+    attempt: a.attempt,
+    outcome: 'FAIL',
+    diff: { digest, treeId, artifactId, filesChanged, linesAdded, linesDeleted },
+    gates: withoutTails(a.gates),
+  };
 }
 
 /** Builds the payload with gate tails left out: evidence is referenced by digest, not copied. */
@@ -73,6 +97,7 @@ export function buildVerdictPayload(input: {
   waivers?: readonly string[];
   approvals?: readonly SignedDecision[];
   gateway?: GatewaySummary;
+  attempts?: readonly AttemptRecord[];
 }): VerdictPayload {
   const waivers = [...(input.waivers ?? [])];
   const outcome = decideOutcome(input.gates);
@@ -96,9 +121,10 @@ export function buildVerdictPayload(input: {
       bytesAdded: input.diff.bytesAdded,
       binaryFiles: input.diff.binaryFiles,
     },
-    gates: input.gates.map(({ outputTail: _tail, ...evidence }) => evidence),
+    gates: withoutTails(input.gates),
     waivers,
     approvals: [...(input.approvals ?? [])],
     ...(input.gateway && (input.gateway.calls || input.gateway.refusals) ? { gateway: input.gateway } : {}),
+    ...(input.attempts?.length ? { attempts: input.attempts.map(verdictAttempt) } : {}),
   };
 }

@@ -64,8 +64,15 @@ export function parseTaskWorkflowId(workflowId: string): TaskRef | undefined {
  * child workflow. The conversation id names the tenant, task, parent run and attempt, so the id
  * says whose conversation it is, and the child refuses to run under any other.
  */
-export function conversationWorkflowId(conversationId: string): string {
-  return `conversation/${conversationId}`;
+export function conversationWorkflowId(conversationId: string, attempt = 1): string {
+  return attempt === 1 ? `conversation/${conversationId}` : `conversation/${conversationId}/attempt-${attempt}`;
+}
+
+/** True when `workflowId` is a child running conversation `conversationId`: its first attempt's or a retry's. */
+export function isConversationWorkflow(workflowId: string, conversationId: string): boolean {
+  const base = conversationWorkflowId(conversationId);
+  if (workflowId === base) return true;
+  return workflowId.startsWith(`${base}/`) && /^attempt-[2-9]$/.test(workflowId.slice(base.length + 1));
 }
 
 /** Delivery branches live under this prefix; none of them is ever a policy ref. */

@@ -28,7 +28,7 @@ export async function agentConversation(raw: AgentConversationInput): Promise<Ag
   const input = parseInput(raw);
   const begun = input.resume ?? {
     ...(await startFirst(input)),
-    state: { turn: 0, tokens: 0, costUsd: 0, startedAt: Date.now() },
+    state: input.followUp?.after ?? { turn: 0, tokens: 0, costUsd: 0, startedAt: Date.now() },
     violations: [] as PolicyViolation[],
   };
   const violations: PolicyViolation[] = [];
@@ -50,11 +50,20 @@ export async function agentConversation(raw: AgentConversationInput): Promise<Ag
 }
 
 async function startFirst(input: ReturnType<typeof parseInput>) {
-  const { tenantId, taskId, agentId, conversationId, spec } = input;
+  const { tenantId, taskId, agentId, conversationId, spec, followUp } = input;
   if (!spec) throw ApplicationFailure.nonRetryable('a conversation begins with its spec');
-  const { spec: specRef, ...limits } = await startConversation({ tenantId, taskId, agentId, conversationId, spec });
+  const started = await startConversation({
+    tenantId,
+    taskId,
+    agentId,
+    conversationId,
+    spec,
+    ...(followUp ? { feedback: followUp.feedback } : {}),
+  });
+  const { spec: specRef, ...limits } = started;
   if (!specRef) throw ApplicationFailure.nonRetryable('startConversation stored no spec');
-  return { limits, spec: specRef };
+  // Each attempt has the agent's allowance of turns; tokens and wall-clock time span them all.
+  return { limits: { ...limits, maxTurns: limits.maxTurns + (followUp?.after.turn ?? 0) }, spec: specRef };
 }
 
 /**
@@ -65,7 +74,7 @@ async function startFirst(input: ReturnType<typeof parseInput>) {
 function parseInput(raw: unknown) {
   const input = parseWorkflowInput(AgentConversationInputSchema, raw, 'conversation input');
   const { workflowId, parent } = workflowInfo();
-  const expected = conversationWorkflowId(input.conversationId);
+  const expected = conversationWorkflowId(input.conversationId, input.followUp?.attempt);
   if (workflowId !== expected) throw new WorkflowIdMismatchError(workflowId, expected);
   const owner = taskWorkflowId(input);
   const [, , parentRunId] = input.conversationId.split('/');

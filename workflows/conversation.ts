@@ -15,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AgentRunResult, ConversationLimits, PreparedWorkspace, SpecRef } from '../domain/activity-io';
-import type { AgentConversationWorkflow, ConversationState } from '../domain/conversation';
+import type { AgentConversationInput, AgentConversationWorkflow, ConversationState } from '../domain/conversation';
 import { AgentFailedError } from '../domain/errors';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { WorkingSpec } from '../domain/spec';
@@ -107,10 +107,12 @@ export async function runConversation(
   const { workspacePath, hostQueue } = ws;
   const target = { tenantId, taskId, agentId, conversationId, hostLossTimeoutSeconds, workspacePath, hostQueue };
   if (!patched('conversation-child-workflow')) return runInline(task, validated, target);
-  task.setSubState(`agent conversation ${conversationWorkflowId(conversationId)}`);
+  const followUp = followUpOf(task, attempt);
+  const workflowId = conversationWorkflowId(conversationId, followUp?.attempt);
+  task.setSubState(`agent conversation ${workflowId}`);
   const { run, violations } = await executeChild<AgentConversationWorkflow>('agentConversation', {
-    workflowId: conversationWorkflowId(conversationId),
-    args: [{ ...target, spec: await validated.forActivity() }],
+    workflowId,
+    args: [{ ...target, spec: await validated.forActivity(), ...(followUp ? { followUp } : {}) }],
   }).catch((err: unknown) => {
     const usage = usageOfFailedAgent(err);
     if (usage) task.recordUsage(usage);
@@ -119,6 +121,27 @@ export async function runConversation(
   violations.forEach((v) => task.addViolation(v));
   task.setSubState(null);
   return run;
+}
+
+/**
+ * A retry's follow-up: the feedback as a new user turn of the same conversation when the
+ * workspace is the one the failed attempt changed, else of a new one; usage and wall-clock time
+ * carry over either way.
+ */
+function followUpOf(task: TaskRun, workspaceAttempt: number): AgentConversationInput['followUp'] {
+  const retry = task.retry;
+  if (!retry) return undefined;
+  const sameConversation = retry.workspace === workspaceAttempt;
+  return {
+    attempt: retry.attempt,
+    feedback: retry.feedback,
+    after: {
+      turn: sameConversation ? retry.turnsBefore : 0,
+      tokens: task.usage.tokens,
+      costUsd: task.usage.costUsd,
+      startedAt: task.agentStartedAt,
+    },
+  };
 }
 
 /** The loop in the task's own history, as runs started before the child workflow recorded it. */

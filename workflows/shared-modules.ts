@@ -24,6 +24,7 @@ import * as gateNames from '../domain/gate-names';
 import * as lifecycle from '../domain/lifecycle';
 import * as policy from '../domain/policy';
 import * as repoPolicy from '../domain/repo-policy';
+import * as retryFeedback from '../domain/retry-feedback';
 import * as task from '../domain/task';
 import * as taskSummary from '../domain/task-summary';
 import * as verdict from '../domain/verdict';
@@ -73,6 +74,7 @@ prepareForFreeze(
     lifecycle,
     policy,
     repoPolicy,
+    retryFeedback,
     task,
     taskSummary,
     verdict,

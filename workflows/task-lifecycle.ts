@@ -30,6 +30,7 @@ import { TaskRun } from './task-run';
 import { parseWorkflowInput } from './workflow-input';
 import { RunSpec, runValidateSpec } from './run-spec';
 import { registerWatch } from './watch';
+import { retryWhileFailing } from './retry';
 import { decideOutcome } from '../domain/verdict';
 import { waivable, type GrantedDeskWaiver } from './waiver';
 import { buildWorkspace, recordVerdict, releaseWorkspace, verifyInWorkspace, type Workspace } from './workspace-steps';
@@ -164,14 +165,15 @@ async function routeStep(task: TaskRun, { spec }: RunSpec): Promise<string> {
 async function executeStep(task: TaskRun, validated: RunSpec, agentId: string): Promise<Workspace> {
   await task.enter('EXECUTING');
   const { workspace, run } = await buildWorkspace(task, validated, agentId);
-  task.recordUsage({ tokens: run.tokens ?? 0, costUsd: run.costUsd ?? 0 });
+  task.recordAgentRun(run);
   await task.enter('EXECUTION_COMPLETE', run.summary);
   return workspace;
 }
 
 /**
- * VERIFYING → VERIFIED on PASS (or WAIVED). A failure only waivable gates caused waits for a
- * waiver first; on FAIL the verdict is recorded and the outcome names the error the caller
+ * VERIFYING → VERIFIED on PASS (or WAIVED). Failing gates send the change back to the agent while
+ * the policy allows more attempts; a failure only waivable gates caused then waits for a
+ * waiver; on FAIL the verdict is recorded and the outcome names the error the caller
  * ends the task FAILED with (the waiver's when it did not come, else the failed gates).
  */
 async function verifyStep(
@@ -181,7 +183,12 @@ async function verifyStep(
   workspace: Workspace,
 ): Promise<VerifyOutcome> {
   await task.enter('VERIFYING');
-  const ws = await verifyInWorkspace(task, validated, agentId, workspace);
+  const ws = await retryWhileFailing(
+    task,
+    validated,
+    agentId,
+    await verifyInWorkspace(task, validated, agentId, workspace),
+  );
   let granted: GrantedDeskWaiver | undefined;
   const { policy } = task.trustedPolicy();
   if (policy.waivers.enabled && decideOutcome(task.snapshot.gates) === 'FAIL' && waivable(task.snapshot.gates)) {

@@ -7,7 +7,7 @@
 import { CancellationScope, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { keepViolation } from '../domain/bounds';
 import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycle';
-import type { Delivery, ResolvedRepo, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
+import type { AgentRunResult, Delivery, ResolvedRepo, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
 import type { DiffSummary } from '../domain/diff';
 import type { PolicyViolation } from '../domain/sandbox';
 import {
@@ -25,6 +25,17 @@ import { localSteps, recordTransition, recordTransitionLocally } from './activit
 import { WaiverDesk, type WaiverTask } from './waiver';
 
 type Usage = { tokens: number; costUsd: number };
+
+/** A retry as the workflow tracks it: the feedback, and where the failed change is. */
+export interface RetryContext {
+  attempt: number;
+  feedback: string;
+  /** The failed change's tree, in the workspace built `workspace`-th. */
+  fromTree: string;
+  workspace: number;
+  /** Turns the agent's conversation had taken when the attempt ended. */
+  turnsBefore: number;
+}
 type TaskColumns = {
   specId?: string;
   riskTier?: number;
@@ -44,6 +55,8 @@ export class TaskRun implements WaiverTask {
   private workspacesBuilt = 0;
   private lostHosts: string[] = [];
   private policy: TrustedPolicy | undefined;
+  private lastRun: AgentRunResult | undefined;
+  private retrying: RetryContext | undefined;
   private resolvedRepo: ResolvedRepo | undefined;
   /** Takes waiver approvals and rejections for this task. */
   readonly waiverDesk = new WaiverDesk(this);
@@ -155,6 +168,54 @@ export class TaskRun implements WaiverTask {
     if (before && before !== ws.hostQueue && !this.lostHosts.includes(before)) this.lostHosts.push(before);
     this.current.workspace = { baseCommit: ws.baseCommit, hostQueue: ws.hostQueue };
     this.workspacesBuilt += 1;
+  }
+
+  /** Records the agent's finished run: its account of itself and its usage (all attempts'). */
+  recordAgentRun(run: AgentRunResult): void {
+    this.lastRun = run;
+    this.recordUsage({ tokens: run.tokens ?? 0, costUsd: run.costUsd ?? 0 });
+  }
+
+  /** The attempt in progress: 1, then one more for each retry. */
+  get attempt(): number {
+    return this.current.attempts.length + 1;
+  }
+
+  /** The retry in progress, once an attempt's gates failed and the agent was asked again. */
+  get retry(): Readonly<RetryContext> | undefined {
+    return this.retrying;
+  }
+
+  /** When the first attempt's agent started (its EXECUTING transition): wall-clock budgets run from there. */
+  get agentStartedAt(): number {
+    const executing = this.current.history.find((h) => h.state === 'EXECUTING');
+    return executing ? Date.parse(executing.at) : Date.now();
+  }
+
+  /**
+   * Closes the attempt whose gates failed, keeping its change and gates, and opens the next with
+   * `feedback` for the agent. The snapshot's diff and gates are the new attempt's from here on.
+   */
+  retryWith(feedback: string): void {
+    const { diff, gates } = this.current;
+    if (!diff) throw new Error('an attempt is closed only after its change was measured');
+    const { digest, treeId, artifactId, filesChanged, linesAdded, linesDeleted } = diff;
+    this.current.attempts.push({
+      attempt: this.attempt,
+      summary: this.lastRun?.summary ?? '',
+      diff: { digest, treeId, artifactId, filesChanged, linesAdded, linesDeleted },
+      gates,
+      endedAt: new Date().toISOString(),
+    });
+    this.retrying = {
+      attempt: this.attempt,
+      feedback,
+      fromTree: treeId,
+      workspace: this.workspacesBuilt,
+      turnsBefore: this.lastRun?.stepsApplied ?? 0,
+    };
+    this.current.diff = null;
+    this.current.gates = [];
   }
 
   /** Records the model usage so far (the whole run's once the agent has finished). */

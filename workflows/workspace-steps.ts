@@ -6,7 +6,7 @@
 import { CancellationScope, log, patched } from '@temporalio/workflow';
 import type { AgentRunResult, PreparedWorkspace } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
-import { ACCEPTANCE_GATE_PREFIX } from '../domain/gate-names';
+import { acceptanceGateName } from '../domain/gate-names';
 import type { GateCommand, GateSource } from '../domain/task';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import { runConversation } from './conversation';
@@ -29,7 +29,7 @@ export function acceptanceGates({ spec }: RunSpec): GateCommand[] {
   return spec.acceptance
     .filter((a) => a.testCommand)
     .map((a) => ({
-      name: `${ACCEPTANCE_GATE_PREFIX}${a.id}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64),
+      name: acceptanceGateName(a.id),
       argv: ['sh', '-c', a.testCommand as string],
       timeoutSeconds: 600,
     }));
@@ -102,9 +102,15 @@ export async function buildWorkspace(
   );
 }
 
-/** The routed agent's run in `ws`: a conversation in the workflow for `openai` agents, one host activity otherwise. */
+/**
+ * The routed agent's run in `ws`: a conversation in the workflow for `openai` agents, one host
+ * activity otherwise. On a retry the agent gets the feedback, and starts from the failed change
+ * when `ws` is the workspace that holds it.
+ */
 async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws: Workspace): Promise<AgentRunResult> {
   const { tenantId, taskId } = task.input;
+  const retry = task.retry;
+  const sameWorkspace = retry?.workspace === task.workspaceAttempt;
   if (task.agentKind === 'openai') return runConversation(task, validated, agentId, ws, task.workspaceAttempt);
   return hostSteps(task, ws).executeAgent(task.agentRunSeconds)({
     tenantId,
@@ -113,7 +119,35 @@ async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws
     workspacePath: ws.workspacePath,
     baseCommit: ws.baseCommit,
     spec: await validated.forActivity(),
+    ...(retry
+      ? {
+          retry: {
+            attempt: retry.attempt,
+            feedback: retry.feedback,
+            startedAt: task.agentStartedAt,
+            ...(sameWorkspace ? { fromTree: retry.fromTree } : {}),
+          },
+        }
+      : {}),
   });
+}
+
+/** Runs the agent again, with the feedback, in the workspace that holds its failed change; in a new one if its host is lost. */
+export async function retryAgent(
+  task: TaskRun,
+  validated: RunSpec,
+  agentId: string,
+  ws: Workspace,
+): Promise<{ workspace: Workspace; run: AgentRunResult }> {
+  try {
+    return { workspace: ws, run: await runAgentIn(task, validated, agentId, ws) };
+  } catch (err) {
+    if (!isHostLost(err)) throw err;
+    log.warn('workspace host lost before the retry ran; the agent starts again from the base', {
+      hostQueue: ws.hostQueue,
+    });
+    return buildWorkspace(task, validated, agentId);
+  }
 }
 
 /** Measures the change, checks budget and scope and runs every gate; returns the workspace verified. */
@@ -142,7 +176,8 @@ async function gateWorkspace(task: TaskRun, validated: RunSpec, ws: Workspace): 
   const { tenantId, taskId } = task.input;
   const { policy, provenance } = task.trustedPolicy();
   const steps = hostSteps(task, ws);
-  const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
+  const { attempt } = task;
+  const at = { tenantId, taskId, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit, attempt };
   const diff = await steps.measureDiff(at);
   task.recordDiff(diff);
   task.setGates(
@@ -169,6 +204,7 @@ async function gateWorkspace(task: TaskRun, validated: RunSpec, ws: Workspace): 
         gate,
         source,
         mode,
+        attempt,
       }),
     );
   }
@@ -197,6 +233,7 @@ export async function recordVerdict(
     gates: task.snapshot.gates,
     policy,
     waivers: waiver ? [waiver.waiverId] : [],
+    attempts: task.snapshot.attempts,
     riskTier: spec.riskTier,
     // The workflow's clock is replayed, so every attempt of the activity signs the same time.
     verifiedAt: new Date().toISOString(),

@@ -23,6 +23,8 @@ export interface SessionGrant {
   /** `host:port` pairs the proxy may reach (package registries); none for an agent. */
   registries: string[];
   budgets: GatewayBudgets;
+  /** Epoch milliseconds the wall-clock budget runs from: a retry's is its first attempt's start. */
+  startedAt?: number;
 }
 
 /** What earlier sessions of the same run already spent (a retried activity does not start afresh). */
@@ -52,7 +54,7 @@ export class GatewaySession {
     readonly identity: SessionIdentity,
     readonly grant: SessionGrant,
     private readonly spent: Spent,
-    openedAt = Date.now(),
+    openedAt = grant.startedAt ?? Date.now(),
   ) {
     const seconds = grant.budgets.maxWallClockSeconds;
     this.deadline = seconds ? openedAt + seconds * 1000 : undefined;
