@@ -21,6 +21,14 @@ export interface FeedbackInput {
   acceptance: ReadonlyArray<{ id: string; testCommand?: string }>;
 }
 
+/**
+ * Whether the next attempt may start from the failed change. Not when its shape was refused (the
+ * tree or protected-path gate): such a tree is never written to a workspace again.
+ */
+export function keepsChange(gates: readonly GateResult[]): boolean {
+  return !gates.some((g) => g.status === 'fail' && (g.kind === 'tree' || g.kind === 'protected'));
+}
+
 function gateLines(gate: GateResult): string[] {
   const command = gate.argv ? ` (\`${clipText(gate.argv.join(' '), 300)}\`)` : '';
   const exit = gate.exitCode !== undefined && gate.exitCode !== null ? `, exit code ${gate.exitCode}` : '';
@@ -54,8 +62,9 @@ export function retryFeedback({ attempt, maxAttempts, gates, acceptance }: Feedb
   const lines = [
     `## Attempt ${attempt} of ${maxAttempts}: your previous change failed verification`,
     '',
-    'Your previous change is still in the workspace (unless its host was lost, when you start again from the base).',
-    'Fix it so that every gate below passes.',
+    keepsChange(gates)
+      ? 'Your previous change is still in the workspace (unless its host was lost: then you start again from the base). Fix it so that every gate below passes.'
+      : 'Your previous change was refused outright, so you start again from the base. Make the change so that every gate below passes.',
     '',
     'Failed gates:',
     ...failed.flatMap(gateLines),

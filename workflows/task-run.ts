@@ -6,6 +6,7 @@
  */
 import { CancellationScope, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { keepViolation } from '../domain/bounds';
+import { keepsChange } from '../domain/retry-feedback';
 import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycle';
 import type { AgentRunResult, Delivery, ResolvedRepo, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
 import type { DiffSummary } from '../domain/diff';
@@ -30,8 +31,8 @@ type Usage = { tokens: number; costUsd: number };
 export interface RetryContext {
   attempt: number;
   feedback: string;
-  /** The failed change's tree, in the workspace built `workspace`-th. */
-  fromTree: string;
+  /** The failed change's tree, in the workspace built `workspace`-th; absent when the next attempt starts from the base. */
+  fromTree?: string;
   workspace: number;
   /** Turns the agent's conversation had taken when the attempt ended. */
   turnsBefore: number;
@@ -210,7 +211,7 @@ export class TaskRun implements WaiverTask {
     this.retrying = {
       attempt: this.attempt,
       feedback,
-      fromTree: treeId,
+      ...(keepsChange(gates) ? { fromTree: treeId } : {}),
       workspace: this.workspacesBuilt,
       turnsBefore: this.lastRun?.stepsApplied ?? 0,
     };

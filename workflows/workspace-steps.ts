@@ -125,20 +125,24 @@ async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws
             attempt: retry.attempt,
             feedback: retry.feedback,
             startedAt: task.agentStartedAt,
-            ...(sameWorkspace ? { fromTree: retry.fromTree } : {}),
+            ...(sameWorkspace && retry.fromTree ? { fromTree: retry.fromTree } : {}),
           },
         }
       : {}),
   });
 }
 
-/** Runs the agent again, with the feedback, in the workspace that holds its failed change; in a new one if its host is lost. */
+/**
+ * Runs the agent again, with the feedback, in the workspace that holds its failed change; in a
+ * fresh one when that change was refused outright (nothing of it is kept) or its host is lost.
+ */
 export async function retryAgent(
   task: TaskRun,
   validated: RunSpec,
   agentId: string,
   ws: Workspace,
 ): Promise<{ workspace: Workspace; run: AgentRunResult }> {
+  if (!task.retry?.fromTree) return buildWorkspace(task, validated, agentId);
   try {
     return { workspace: ws, run: await runAgentIn(task, validated, agentId, ws) };
   } catch (err) {

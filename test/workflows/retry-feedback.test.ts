@@ -176,6 +176,33 @@ describe('retry with feedback (real stack)', function () {
     );
   });
 
+  it('a change refused outright (the tree gate) is never written back: the retry starts from the base', async () => {
+    const tenantId = uniqueId('tenant');
+    const script = [
+      'p="$(cat)"',
+      'case "$p" in',
+      `  *"failed verification"*) { [ -e src/link ] || [ -L src/link ]; } && echo stale > src/stale.txt; printf '%s' "$p" > src/second-prompt.txt; printf '${RIGHT.trim()}\n' > src/feature.js ;;`,
+      `  *) ln -s /etc/passwd src/link; printf '${RIGHT.trim()}\n' > src/feature.js ;;`,
+      'esac',
+    ].join('\n');
+    await upsertAgent(testStack().database.db, {
+      id: uniqueId('agent'),
+      tenantId,
+      kind: 'command',
+      config: { argv: ['sh', '-c', script] },
+      capabilities: { taskTypes: ['feature'] },
+    });
+    const input = await taskOn(tenantId);
+    const final = await runToEnd(input);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(final.attempts[0].gates.find((g) => g.name === 'tree')?.status, 'fail');
+    const files = gitIn(repoDir(input.repo), 'ls-tree', '-r', '--name-only', `arbiter/${input.taskId}`).split('\n');
+    assert.ok(!files.includes('src/link') && !files.includes('src/stale.txt'), files.join(' '));
+    const prompt = gitIn(repoDir(input.repo), 'show', `arbiter/${input.taskId}:src/second-prompt.txt`);
+    assert.match(prompt, /refused outright, so you start again from the base/);
+    assert.match(prompt, /- tree/);
+  });
+
   it('an agent that fails every attempt ends FAILED after the policy default of two, and the verdict names both', async () => {
     const tenantId = uniqueId('tenant');
     await addScriptedAgent(tenantId, [{ op: 'write', path: 'src/feature.js', content: WRONG }]);
