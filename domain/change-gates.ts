@@ -12,6 +12,7 @@ import type { WorkingSpec } from './spec';
 import type { GateResult } from './task';
 import { treeProblems, type TreeItem } from './tree-rules';
 import { applyGateMode } from './verdict';
+import { BASE_PROTECTED_CHANGES } from './retry-feedback';
 
 /** A changed file as the gates read it. */
 export interface MeasuredFile {
@@ -135,9 +136,7 @@ export function protectedGate(
   const problems = hits.length ? [`protected path(s) changed: ${listed(hits)}`] : [];
   if ('unknown' in fromBase) problems.push(fromBase.unknown);
   else if (fromBase.filter(isProtected).length)
-    problems.push(
-      `the base changes protected path(s) that are not on the trusted ref: ${listed(fromBase.filter(isProtected))}`,
-    );
+    problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(fromBase.filter(isProtected))}`);
   if (problems.length) return arbiterGate('protected', 'fail', problems.join('; '));
   return arbiterGate('protected', 'pass', 'no protected path changed');
 }

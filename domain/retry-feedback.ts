@@ -21,6 +21,26 @@ export interface FeedbackInput {
   acceptance: ReadonlyArray<{ id: string; testCommand?: string }>;
 }
 
+/** How the protected gate names what the base itself brings: no change of the agent's can fix it. */
+export const BASE_PROTECTED_CHANGES = 'the base changes protected path(s) that are not on the trusted ref';
+
+/**
+ * True when `gate` failed for what its base holds (protected paths it changed, or a base that
+ * cannot be compared with the trusted ref), which another attempt from the same base meets again.
+ */
+function failedForTheBase(gate: GateResult): boolean {
+  return gate.kind === 'protected' && /(^|; )the base /.test(gate.detail);
+}
+
+/**
+ * True when another attempt could pass: some blocking gate failed, and none failed for what the
+ * agent cannot change (the spec's own gate, or protected paths its base brings along).
+ */
+export function worthRetrying(gates: readonly GateResult[]): boolean {
+  const failed = gates.filter((g) => g.status === 'fail');
+  return failed.length > 0 && !failed.some((g) => g.kind === 'spec' || failedForTheBase(g));
+}
+
 /**
  * Whether the next attempt may start from the failed change. Not when its shape was refused (the
  * tree or protected-path gate): such a tree is never written to a workspace again.
@@ -29,34 +49,32 @@ export function keepsChange(gates: readonly GateResult[]): boolean {
   return !gates.some((g) => g.status === 'fail' && (g.kind === 'tree' || g.kind === 'protected'));
 }
 
+/** Replaces halves of surrogate pairs that clipping left alone, so the text stored is the text compared. */
+function wellFormed(text: string): string {
+  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+/** A fence longer than any run of backticks in `text`, so output cannot close it and pose as feedback. */
+function fenceFor(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  return '`'.repeat(Math.max(3, longest + 1));
+}
+
 function gateLines(gate: GateResult): string[] {
   const command = gate.argv ? ` (\`${clipText(gate.argv.join(' '), 300)}\`)` : '';
   const exit = gate.exitCode !== undefined && gate.exitCode !== null ? `, exit code ${gate.exitCode}` : '';
   const lines = [`- ${gate.name}${command}${exit}: ${clipText(gate.detail, 400)}`];
-  const tail = gate.outputTail?.trimEnd();
-  if (tail)
-    lines.push(
-      '  Output (end):',
-      '  ```',
-      ...tail
-        .slice(-TAIL_CHARACTERS)
-        .split('\n')
-        .map((l) => `  ${l}`),
-      '  ```',
-    );
+  const tail = gate.outputTail?.trimEnd().slice(-TAIL_CHARACTERS);
+  if (tail) {
+    const fence = fenceFor(tail);
+    lines.push('  Output (end):', `  ${fence}`, ...tail.split('\n').map((l) => `  ${l}`), `  ${fence}`);
+  }
   return lines;
 }
 
-/** Failed gates another attempt could fix: every blocking failure but the spec's own (the agent cannot change the spec). */
-export function fixableFailures(gates: readonly GateResult[]): GateResult[] {
-  return gates.filter((g) => g.status === 'fail' && g.kind !== 'spec');
-}
-
-/** The feedback for the next attempt, or undefined when no failure is one the agent could fix. */
-export function retryFeedback({ attempt, maxAttempts, gates, acceptance }: FeedbackInput): string | undefined {
-  if (fixableFailures(gates).length === 0) return undefined;
+/** The feedback for the next attempt, once {@link worthRetrying} says there is one. */
+export function retryFeedback({ attempt, maxAttempts, gates, acceptance }: FeedbackInput): string {
   const failed = gates.filter((g) => g.status === 'fail');
-  if (failed.length === 0) return undefined;
   const failedNames = new Set(failed.map((g) => g.name));
   const unmet = acceptance.filter((a) => failedNames.has(acceptanceGateName(a.id)));
   const lines = [
@@ -75,5 +93,5 @@ export function retryFeedback({ attempt, maxAttempts, gates, acceptance }: Feedb
       'Acceptance criteria not met:',
       ...unmet.map((a) => `- ${a.id}${a.testCommand ? ` (checked by: ${clipText(a.testCommand, 300)})` : ''}`),
     );
-  return clipText(lines.join('\n'), MAX_FEEDBACK_CHARACTERS);
+  return wellFormed(clipText(lines.join('\n'), MAX_FEEDBACK_CHARACTERS));
 }

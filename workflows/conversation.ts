@@ -139,7 +139,7 @@ function followUpOf(task: TaskRun, workspaceAttempt: number): AgentConversationI
       turn: sameConversation ? retry.turnsBefore : 0,
       tokens: task.usage.tokens,
       costUsd: task.usage.costUsd,
-      startedAt: task.agentStartedAt,
+      startedAt: task.agentClockStart,
     },
   };
 }

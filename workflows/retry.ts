@@ -4,19 +4,20 @@
  * is verified from scratch. Each attempt is its own EXECUTING → VERIFYING round in the task's
  * history, its gates kept in the snapshot, in PostgreSQL and in the verdict.
  */
-import { patched } from '@temporalio/workflow';
+import { isCancellation, patched } from '@temporalio/workflow';
 import { attemptsAllowed } from '../domain/repo-policy';
-import { fixableFailures, retryFeedback } from '../domain/retry-feedback';
+import { retryFeedback, worthRetrying } from '../domain/retry-feedback';
 import type { RunSpec } from './run-spec';
 import type { TaskRun } from './task-run';
-import { retryAgent, verifyInWorkspace, type Workspace } from './workspace-steps';
+import { recordVerdict, retryAgent, verifyInWorkspace, type Workspace } from './workspace-steps';
 
 /** Patch id of retrying with feedback: runs started before it fail at their first failing verification, as they did. */
 export const RETRY_WITH_FEEDBACK_PATCH = 'retry-with-feedback';
 
 /**
- * VERIFYING → EXECUTING → EXECUTION_COMPLETE → VERIFYING again, while the gates fail and attempts
- * remain; returns the workspace of the last attempt, verified (its gates may still fail).
+ * VERIFYING → EXECUTING → EXECUTION_COMPLETE → VERIFYING again, while the gates fail, another
+ * attempt could pass them and attempts remain; returns the workspace of the last attempt,
+ * verified (its gates may still fail).
  */
 export async function retryWhileFailing(
   task: TaskRun,
@@ -26,25 +27,40 @@ export async function retryWhileFailing(
 ): Promise<Workspace> {
   const maxAttempts = attemptsAllowed(task.trustedPolicy().policy);
   let ws = first;
-  while (task.attempt < maxAttempts) {
-    const failed = fixableFailures(task.snapshot.gates);
-    if (failed.length === 0 || !patched(RETRY_WITH_FEEDBACK_PATCH)) break;
-    const attempt = task.attempt + 1;
-    const feedback = retryFeedback({
-      attempt,
-      maxAttempts,
-      gates: task.snapshot.gates,
-      acceptance: validated.spec.acceptance,
-    });
-    if (!feedback) break;
-    task.retryWith(feedback);
-    const names = failed.map((g) => g.name).join(', ');
-    await task.enter('EXECUTING', `attempt ${attempt} of ${maxAttempts}: gate(s) failed: ${names}`);
-    const { workspace, run } = await retryAgent(task, validated, agentId, ws);
-    task.recordAgentRun(run);
-    await task.enter('EXECUTION_COMPLETE', run.summary);
-    await task.enter('VERIFYING', `attempt ${attempt}`);
-    ws = await verifyInWorkspace(task, validated, agentId, workspace);
+  while (task.attempt < maxAttempts && worthRetrying(task.snapshot.gates)) {
+    if (!patched(RETRY_WITH_FEEDBACK_PATCH)) break;
+    ws = await nextAttempt(task, validated, agentId, ws, maxAttempts);
   }
   return ws;
+}
+
+/**
+ * One retry. When its agent fails, the attempt before it keeps its signed FAIL verdict (the
+ * failure then ends the task, as an agent's failure does).
+ */
+async function nextAttempt(
+  task: TaskRun,
+  validated: RunSpec,
+  agentId: string,
+  ws: Workspace,
+  maxAttempts: number,
+): Promise<Workspace> {
+  const attempt = task.attempt + 1;
+  const { gates } = task.snapshot;
+  const failed = gates.filter((g) => g.status === 'fail').map((g) => g.name);
+  task.retryWith(retryFeedback({ attempt, maxAttempts, gates, acceptance: validated.spec.acceptance }));
+  await task.enter('EXECUTING', `attempt ${attempt} of ${maxAttempts}: gate(s) failed: ${failed.join(', ')}`);
+  let rerun: Awaited<ReturnType<typeof retryAgent>>;
+  try {
+    rerun = await retryAgent(task, validated, agentId, ws);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    task.abandonRetry();
+    await recordVerdict(task, validated, agentId, ws);
+    throw err;
+  }
+  task.recordAgentRun(rerun.run);
+  await task.enter('EXECUTION_COMPLETE', rerun.run.summary);
+  await task.enter('VERIFYING', `attempt ${attempt}`);
+  return verifyInWorkspace(task, validated, agentId, rerun.workspace);
 }

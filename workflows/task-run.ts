@@ -36,6 +36,8 @@ export interface RetryContext {
   workspace: number;
   /** Turns the agent's conversation had taken when the attempt ended. */
   turnsBefore: number;
+  /** The closed attempt's change and gates, whole: judged again if the retry's agent fails. */
+  judged: { diff: DiffSummary; gates: GateResult[] };
 }
 type TaskColumns = {
   specId?: string;
@@ -58,6 +60,7 @@ export class TaskRun implements WaiverTask {
   private policy: TrustedPolicy | undefined;
   private lastRun: AgentRunResult | undefined;
   private retrying: RetryContext | undefined;
+  private agentMillis = 0;
   private resolvedRepo: ResolvedRepo | undefined;
   /** Takes waiver approvals and rejections for this task. */
   readonly waiverDesk = new WaiverDesk(this);
@@ -177,6 +180,16 @@ export class TaskRun implements WaiverTask {
     this.recordUsage({ tokens: run.tokens ?? 0, costUsd: run.costUsd ?? 0 });
   }
 
+  /** Adds the time one agent run took: wall-clock budgets count the agent's own time, over every attempt. */
+  addAgentTime(ms: number): void {
+    this.agentMillis += ms;
+  }
+
+  /** Where the agent's wall clock stands: as if its attempts so far had run back to back until now. */
+  get agentClockStart(): number {
+    return Date.now() - this.agentMillis;
+  }
+
   /** The attempt in progress: 1, then one more for each retry. */
   get attempt(): number {
     return this.current.attempts.length + 1;
@@ -187,15 +200,10 @@ export class TaskRun implements WaiverTask {
     return this.retrying;
   }
 
-  /** When the first attempt's agent started (its EXECUTING transition): wall-clock budgets run from there. */
-  get agentStartedAt(): number {
-    const executing = this.current.history.find((h) => h.state === 'EXECUTING');
-    return executing ? Date.parse(executing.at) : Date.now();
-  }
-
   /**
-   * Closes the attempt whose gates failed, keeping its change and gates, and opens the next with
-   * `feedback` for the agent. The snapshot's diff and gates are the new attempt's from here on.
+   * Closes the attempt whose gates failed, keeping its change and gates (their output stays in
+   * PostgreSQL, out of the run's state), and opens the next with `feedback` for the agent. The
+   * snapshot's diff and gates are the new attempt's from here on.
    */
   retryWith(feedback: string): void {
     const { diff, gates } = this.current;
@@ -205,7 +213,7 @@ export class TaskRun implements WaiverTask {
       attempt: this.attempt,
       summary: this.lastRun?.summary ?? '',
       diff: { digest, treeId, artifactId, filesChanged, linesAdded, linesDeleted },
-      gates,
+      gates: gates.map(({ outputTail: _tail, ...evidence }) => evidence),
       endedAt: new Date().toISOString(),
     });
     this.retrying = {
@@ -214,9 +222,25 @@ export class TaskRun implements WaiverTask {
       ...(keepsChange(gates) ? { fromTree: treeId } : {}),
       workspace: this.workspacesBuilt,
       turnsBefore: this.lastRun?.stepsApplied ?? 0,
+      judged: { diff, gates },
     };
     this.current.diff = null;
     this.current.gates = [];
+  }
+
+  /** Gives up the retry whose agent failed: the attempt before it is the one judged again. */
+  abandonRetry(): void {
+    const judged = this.retrying?.judged;
+    if (!judged) throw new Error('no retry to give up');
+    this.current.attempts.pop();
+    this.current.diff = judged.diff;
+    this.current.gates = judged.gates;
+    this.retrying = undefined;
+  }
+
+  /** Forgets the workspace it has released, so a new one elsewhere does not count its host as lost. */
+  discardWorkspace(): void {
+    this.current.workspace = null;
   }
 
   /** Records the model usage so far (the whole run's once the agent has finished). */

@@ -108,10 +108,19 @@ export async function buildWorkspace(
  * when `ws` is the workspace that holds it.
  */
 async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws: Workspace): Promise<AgentRunResult> {
+  const started = Date.now();
+  try {
+    if (task.agentKind === 'openai') return await runConversation(task, validated, agentId, ws, task.workspaceAttempt);
+    return await executeAgentIn(task, validated, agentId, ws);
+  } finally {
+    task.addAgentTime(Date.now() - started);
+  }
+}
+
+async function executeAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws: Workspace) {
   const { tenantId, taskId } = task.input;
   const retry = task.retry;
   const sameWorkspace = retry?.workspace === task.workspaceAttempt;
-  if (task.agentKind === 'openai') return runConversation(task, validated, agentId, ws, task.workspaceAttempt);
   return hostSteps(task, ws).executeAgent(task.agentRunSeconds)({
     tenantId,
     taskId,
@@ -124,7 +133,7 @@ async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws
           retry: {
             attempt: retry.attempt,
             feedback: retry.feedback,
-            startedAt: task.agentStartedAt,
+            startedAt: task.agentClockStart,
             ...(sameWorkspace && retry.fromTree ? { fromTree: retry.fromTree } : {}),
           },
         }
@@ -133,8 +142,9 @@ async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws
 }
 
 /**
- * Runs the agent again, with the feedback, in the workspace that holds its failed change; in a
- * fresh one when that change was refused outright (nothing of it is kept) or its host is lost.
+ * Runs the agent again, with the feedback, in the workspace that holds its failed change (a
+ * change refused outright is not kept: the agent starts from the base) or, when its host is
+ * lost, in a new one.
  */
 export async function retryAgent(
   task: TaskRun,
@@ -142,7 +152,12 @@ export async function retryAgent(
   agentId: string,
   ws: Workspace,
 ): Promise<{ workspace: Workspace; run: AgentRunResult }> {
-  if (!task.retry?.fromTree) return buildWorkspace(task, validated, agentId);
+  if (!task.retry?.fromTree && task.agentKind === 'openai') {
+    // A conversation works in the live workspace: a refused change goes with it, to a fresh one.
+    await releaseOn(task, ws.hostQueue, `${task.input.hostLossTimeoutSeconds}s`, false);
+    task.discardWorkspace();
+    return buildWorkspace(task, validated, agentId);
+  }
   try {
     return { workspace: ws, run: await runAgentIn(task, validated, agentId, ws) };
   } catch (err) {
@@ -161,7 +176,11 @@ export async function verifyInWorkspace(
   agentId: string,
   first: Workspace,
 ): Promise<Workspace> {
-  const rebuild = async () => (await buildWorkspace(task, validated, agentId)).workspace;
+  const rebuild = async () => {
+    const { workspace, run } = await buildWorkspace(task, validated, agentId);
+    task.recordAgentRun(run);
+    return workspace;
+  };
   const ws = await withRebuild(
     first,
     rebuild,

@@ -37,7 +37,8 @@ const EXPECTED: Record<TaskState, TaskState[]> = {
   ROUTED: ['EXECUTING', 'FAILED', 'CANCELLED'],
   EXECUTING: ['EXECUTION_COMPLETE', 'FAILED', 'CANCELLED'],
   EXECUTION_COMPLETE: ['VERIFYING', 'FAILED', 'CANCELLED'],
-  VERIFYING: ['VERIFIED', 'FAILED', 'CANCELLED'],
+  // Back to EXECUTING: blocking gates failed and the policy allows the agent another attempt.
+  VERIFYING: ['VERIFIED', 'EXECUTING', 'FAILED', 'CANCELLED'],
   VERIFIED: ['COMPLETED', 'FAILED', 'CANCELLED'],
   COMPLETED: [],
   REJECTED: [],

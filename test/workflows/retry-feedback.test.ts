@@ -203,6 +203,34 @@ describe('retry with feedback (real stack)', function () {
     assert.match(prompt, /- tree/);
   });
 
+  it("a retry whose agent fails leaves the last verified attempt's signed FAIL verdict, counted once", async () => {
+    const tenantId = uniqueId('tenant');
+    const script = `case "$(cat)" in *"failed verification"*) echo giving up >&2; exit 7 ;; *) printf '${WRONG.trim()}\\n' > src/feature.js ;; esac`;
+    await upsertAgent(testStack().database.db, {
+      id: uniqueId('agent'),
+      tenantId,
+      kind: 'command',
+      config: { argv: ['sh', '-c', script] },
+      capabilities: { taskTypes: ['feature'] },
+    });
+    const input = await taskOn(tenantId);
+    const final = await runToEnd(input);
+    assert.equal(final.state, 'FAILED');
+    assert.equal(final.error?.type, 'AgentFailedError');
+    assert.match(final.error?.message ?? '', /exited with 7/);
+    assert.deepEqual(states(final), [...TWO_ATTEMPTS.slice(0, 9), 'FAILED']);
+    assert.deepEqual(final.attempts, [], 'the judged attempt is the first again');
+    assert.equal(final.verdict?.outcome, 'FAIL');
+    const payload = await storedVerdict(input);
+    assert.equal(payload.outcome, 'FAIL');
+    assert.equal(payload.gates.find((g) => g.name === 'check')?.status, 'fail');
+    assert.equal(payload.diff.digest, final.diff?.digest);
+    assert.deepEqual(
+      (await outcomes(input)).map((o) => o.outcome),
+      ['FAIL'],
+    );
+  });
+
   it('an agent that fails every attempt ends FAILED after the policy default of two, and the verdict names both', async () => {
     const tenantId = uniqueId('tenant');
     await addScriptedAgent(tenantId, [{ op: 'write', path: 'src/feature.js', content: WRONG }]);
@@ -292,10 +320,10 @@ describe('retry with feedback for the openai kind (fake chat-completions server)
     };
   }
 
-  async function runOpenAI(config: Record<string, unknown> = {}) {
+  async function runOpenAI(config: Record<string, unknown> = {}, script: typeof model = model) {
     const apiKey = `sk-fake-${randomBytes(8).toString('hex')}`;
     process.env[KEY_ENV] = apiKey;
-    fake = await startFakeOpenAI({ script: model, apiKey });
+    fake = await startFakeOpenAI({ script, apiKey });
     const tenantId = uniqueId('tenant');
     await upsertAgent(testStack().database.db, {
       id: uniqueId('gpt'),
@@ -353,11 +381,55 @@ describe('retry with feedback for the openai kind (fake chat-completions server)
     );
   });
 
+  it('a conversation whose change was refused outright starts over in a fresh workspace, with the feedback', async () => {
+    const { input, final } = await runOpenAI({}, (turn, messages) => {
+      const usage = { prompt: 900, completion: 100 };
+      const last = messages[messages.length - 1];
+      if (last.role === 'tool') return { content: `done at turn ${turn}`, usage };
+      if (messages.some((m) => m.role === 'user' && (m.content ?? '').includes('failed verification')))
+        return { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: RIGHT } }], usage };
+      return {
+        toolCalls: [
+          { name: 'run_command', arguments: { argv: ['ln', '-s', '/etc/passwd', 'src/link'] } },
+          { name: 'file_write', arguments: { path: 'src/feature.js', content: RIGHT } },
+        ],
+        usage,
+      };
+    });
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(final.attempts[0].gates.find((g) => g.name === 'tree')?.status, 'fail');
+    const files = gitIn(repoDir(input.repo), 'ls-tree', '-r', '--name-only', `arbiter/${input.taskId}`);
+    assert.doesNotMatch(files, /src\/link/);
+    const { db } = testStack().database;
+    const convs = await db
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.tenantId, input.tenantId), eq(conversations.taskId, input.taskId)))
+      .orderBy(asc(conversations.id));
+    assert.equal(convs.length, 2, 'a new conversation for the new workspace');
+    const second = await db
+      .select()
+      .from(conversationMessages)
+      .where(eq(conversationMessages.conversationId, convs[1].id))
+      .orderBy(asc(conversationMessages.seq));
+    assert.deepEqual(
+      second.slice(0, 3).map((m) => m.role),
+      ['system', 'user', 'user'],
+    );
+    assert.match(second[2].content ?? '', /refused outright, so you start again from the base/);
+  });
+
   it("the token budget spans attempts: a retry that passes the agent's limit fails it", async () => {
-    const { final } = await runOpenAI({ maxTokens: 2_500 });
+    const { input, final } = await runOpenAI({ maxTokens: 2_500 });
     assert.equal(final.state, 'FAILED');
     assert.equal(final.error?.type, 'AgentFailedError');
     assert.match(final.error?.message ?? '', /used 3000 tokens, over its limit of 2500/);
-    assert.equal(final.attempts.length, 1, 'the limit was met on the second attempt');
+    // The limit was met on the second attempt: the first keeps its signed FAIL verdict.
+    assert.deepEqual(final.attempts, []);
+    assert.equal(final.verdict?.outcome, 'FAIL');
+    assert.equal(final.gates.find((g) => g.name === 'check')?.status, 'fail');
+    const payload = await storedVerdict(input);
+    assert.equal(payload.diff.digest, final.diff?.digest);
+    assert.equal(payload.attempts, undefined);
   });
 });
