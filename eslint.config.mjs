@@ -69,6 +69,7 @@ export default defineConfig(
       '.tools/',
       '.arbiter/',
       'test/fixtures/',
+      'bench/tasks/',
       'drizzle.config.ts',
       'bin/',
       'scripts/*.js',

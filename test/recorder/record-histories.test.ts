@@ -120,6 +120,30 @@ const SLOW_GATE = { name: 'slow', argv: ['sh', '-c', 'sleep 10'] };
     }
   });
 
+  it('retried (a gate fails; the agent, told why, fixes it)', async () => {
+    const tenant = uniqueId('tenant');
+    await upsertAgent(testStack().database.db, {
+      id: uniqueId('agent'),
+      tenantId: tenant,
+      kind: 'scripted',
+      config: {
+        steps: [{ op: 'write', path: 'src/feature.js', content: 'module.exports = 41;\n' }],
+        retrySteps: [{ op: 'write', path: 'src/feature.js', content: 'module.exports = 42;\n' }],
+      },
+      capabilities: { taskTypes: ['feature'] },
+    });
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repo: await registerRepo(tenant),
+      gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js") === 42 || process.exit(3)'] }],
+    };
+    const final = await submitAndRecord('retried', input);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(final.attempts.length, 1);
+  });
+
   it('openai conversation (fake server, tool calls)', async () => {
     const apiKey = `sk-fake-${randomBytes(12).toString('hex')}`;
     process.env.FAKE_OPENAI_KEY = apiKey;

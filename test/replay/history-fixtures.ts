@@ -24,10 +24,20 @@ export const LIFECYCLE_PATHS = [
   'cancelled',
   'host-lost',
   'openai-conversation',
+  'retried',
 ] as const;
 
 /** One of {@link LIFECYCLE_PATHS}. */
 export type LifecyclePath = (typeof LIFECYCLE_PATHS)[number];
+
+/** Paths the workflow gained later, and the first set that holds each: sets recorded before could not. */
+const FIRST_SET: Partial<Record<LifecyclePath, number>> = { retried: 5 };
+
+/** The paths set `set` (`v<n>`) must hold a history of. */
+export function pathsRequiredIn(set: string): LifecyclePath[] {
+  const n = Number(/^v(\d+)$/.exec(set)?.[1] ?? Infinity);
+  return LIFECYCLE_PATHS.filter((p) => n >= (FIRST_SET[p] ?? 0));
+}
 
 /** A fixture as read back: the run's workflow id (the workflow checks it) and its history. */
 export interface HistoryFixture {

@@ -8,9 +8,10 @@ import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundle } from '@tempo
 import { temporal } from '@temporalio/proto';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { SILENT_LOGGER } from '../../workers/logger';
+import { RETRY_WITH_FEEDBACK_PATCH } from '../../workflows/retry';
 import { BOUNDED_TASK_INPUT_PATCH } from '../../workflows/task-lifecycle';
 import { bundleArbiterWorkflows, workflowBundleOptions } from '../../workers/workflow-bundle';
-import { fixtureSets, LIFECYCLE_PATHS, readFixtureSet, type HistoryFixture } from './history-fixtures';
+import { fixtureSets, pathsRequiredIn, readFixtureSet, type HistoryFixture } from './history-fixtures';
 
 /** `workflowsPath` bundled as Arbiter's workflows are, with the same shared modules. */
 const bundle = (workflowsPath: string) =>
@@ -25,6 +26,14 @@ async function replayAll(workflowBundle: WorkflowBundle, fixtures: HistoryFixtur
     if (result.error) failures.set(byId.get(result.workflowId) ?? result.workflowId, result.error);
   }
   return failures;
+}
+
+/** The patches a recorded run took, as their markers' JSON. */
+function patchesOf(fixture: HistoryFixture): string[] {
+  return (fixture.history.events ?? [])
+    .map((e) => e.markerRecordedEventAttributes)
+    .filter((m) => m?.markerName === 'core_patch')
+    .map((m) => Buffer.from(m!.details!['patch-data'].payloads![0].data!).toString('utf8'));
 }
 
 /** `fixture` as if its task had been submitted, before the input limits, with a 70 KiB spec and a 300-character baseRef. */
@@ -61,7 +70,7 @@ describe('replaying recorded histories', function () {
     it(`set ${set} covers every lifecycle path`, () => {
       const recorded = readFixtureSet(set).map((f) => f.path);
       assert.deepEqual(
-        LIFECYCLE_PATHS.filter((p) => !recorded.includes(p)),
+        pathsRequiredIn(set).filter((p) => !recorded.includes(p)),
         [],
         `missing fixtures in ${set}`,
       );
@@ -76,22 +85,23 @@ describe('replaying recorded histories', function () {
 
   it('set v2 took the patched branch: its host-lost run records the release-abandoned-workspaces patch', () => {
     const [lost] = readFixtureSet('v2').filter((f) => f.path === 'host-lost');
-    const patches = (lost.history.events ?? [])
-      .map((e) => e.markerRecordedEventAttributes)
-      .filter((m) => m?.markerName === 'core_patch')
-      .map((m) => Buffer.from(m!.details!['patch-data'].payloads![0].data!).toString('utf8'));
-    assert.deepEqual(patches, ['{"id":"release-abandoned-workspaces","deprecated":false}']);
+    assert.deepEqual(patchesOf(lost), ['{"id":"release-abandoned-workspaces","deprecated":false}']);
   });
 
   it('set v4 runs under the input limits: every history records the bounded-task-input patch', () => {
     for (const fixture of readFixtureSet('v4')) {
-      const patches = (fixture.history.events ?? [])
-        .map((e) => e.markerRecordedEventAttributes)
-        .filter((m) => m?.markerName === 'core_patch')
-        .map((m) => Buffer.from(m!.details!['patch-data'].payloads![0].data!).toString('utf8'));
       const marker = JSON.stringify({ id: BOUNDED_TASK_INPUT_PATCH, deprecated: false });
-      assert.ok(patches.includes(marker), `${fixture.path}: ${patches}`);
+      assert.ok(patchesOf(fixture).includes(marker), `${fixture.path}: ${patchesOf(fixture)}`);
     }
+  });
+
+  it('set v5 retried with feedback: its retried and failed runs record the retry-with-feedback patch, older sets none', () => {
+    const marker = JSON.stringify({ id: RETRY_WITH_FEEDBACK_PATCH, deprecated: false });
+    const retrying = readFixtureSet('v5').filter((f) => patchesOf(f).includes(marker));
+    assert.deepEqual(retrying.map((f) => f.path).sort(), ['failed', 'retried', 'waived', 'waiver-expired']);
+    for (const set of ['v1', 'v2', 'v3', 'v4'])
+      for (const fixture of readFixtureSet(set))
+        assert.ok(!patchesOf(fixture).includes(marker), `${set}/${fixture.path}`);
   });
 
   it('runs started before the input limits replay although their input is over them (a 70 KiB spec, a long baseRef)', async () => {

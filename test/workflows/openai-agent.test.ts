@@ -354,6 +354,8 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       flood(),
       flood(),
       { content: 'gave up' },
+      // The retry (the check gate failed), told why: it gives up again.
+      { content: 'gave up again' },
     ]);
 
     assert.equal(final.violations.length, 100, 'four turns of 32 refusals: the newest 100 kept');
