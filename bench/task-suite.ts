@@ -121,11 +121,18 @@ export function scriptedPlan(agent: ScriptedBenchAgent, task: BenchTask): Script
   }
   if (agent === 'wrong')
     return [{ op: 'write', path: 'src/NOTES.md', content: 'Looked into it; nothing to change.\n' }];
-  // The test file is the command's last word: replaced by one that always passes.
+  // The test file is the command's last word: rewritten, by a command (the file tools refuse a
+  // path out of scope), into one that always passes.
   return task.failToPass.map((command) => ({
-    op: 'write',
-    path: command.split(' ').pop() as string,
-    content: task.language === 'python' ? 'print("ok")\n' : 'console.log("ok");\n',
+    op: 'run',
+    argv: [
+      'node',
+      '-e',
+      'require("fs").writeFileSync(process.argv[1], process.argv[2])',
+      command.split(' ').pop() as string,
+      task.language === 'python' ? 'print("ok")\n' : 'console.log("ok");\n',
+    ],
+    timeoutSeconds: 60,
   }));
 }
 
@@ -146,6 +153,8 @@ export interface TaskBenchResult {
   failing: string[];
   /** Every blocking gate that failed (an agent that edits the tests fails `scope`, its tests passing). */
   failedGates: string[];
+  /** Why the task failed, when it did. */
+  error?: string;
 }
 
 /** Resolved by the SWE-bench rule: completed, and every FAIL_TO_PASS and PASS_TO_PASS test passed. */
@@ -202,6 +211,7 @@ async function runOne(o: TaskSuiteOptions, task: BenchTask): Promise<TaskBenchRe
     language: task.language,
     ...grade(task, final),
     failedGates: final.gates.filter((g) => g.status === 'fail').map((g) => g.name),
+    ...(final.error ? { error: `${final.error.type}: ${final.error.message}` } : {}),
     state: final.state,
     attempts: executed ? final.attempts.length + 1 : 0,
     ...(await usageOf(db, tenantId, input.taskId)),
@@ -219,7 +229,7 @@ export function describeResults(results: readonly TaskBenchResult[]): string {
   const rows = results.map((r) => [
     r.task,
     r.language,
-    r.resolved ? 'yes' : `no (${r.state}${r.failedGates.length ? `: ${r.failedGates.join(', ')}` : ''})`,
+    r.resolved ? 'yes' : `no (${r.state}: ${r.failedGates.join(', ') || r.error?.slice(0, 120) || 'no verdict'})`,
     String(r.attempts),
     String(r.tokens),
     r.costUsd.toFixed(4),

@@ -65,8 +65,7 @@ function pickTasks(all: BenchTask[], names?: string): BenchTask[] {
   return all.filter((t) => wanted.includes(t.id));
 }
 
-async function main(): Promise<void> {
-  const o = options();
+async function main(o: ReturnType<typeof options>): Promise<void> {
   const tasks = pickTasks(loadBenchTasks(), o.tasks);
   const home = mkdtempSync(path.join(os.tmpdir(), 'arbiter-bench-tasks-'));
   chmodSync(home, 0o755); // the sandbox user walks through it to its workspaces
@@ -114,4 +113,11 @@ async function main(): Promise<void> {
   }
 }
 
-runBench(main);
+let parsed: ReturnType<typeof options>;
+try {
+  parsed = options();
+} catch (err) {
+  process.stderr.write(`bench:tasks: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+runBench(() => main(parsed));
