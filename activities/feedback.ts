@@ -1,11 +1,12 @@
 /**
- * Feedback for routing: a finished task's outcome updates its agent's statistics exactly once
+ * Feedback for routing: a finished task's outcome (the verdict's reward less the policy's cost
+ * term) updates its agent's statistics, per task type and per context, exactly once
  * (also when this activity retries), recorded with the run that finished it; infrastructure
  * failures feed the circuit breaker.
  */
 import { log } from '@temporalio/activity';
 import { RecordAgentHealthInput, RecordTaskOutcomeInput } from '../domain/activity-io';
-import { rewardFor } from '../domain/bandit';
+import { contextKey, netReward } from '../domain/routing-context';
 import { recordAgentHealth, recordOutcome, type BreakerPolicy } from '../db/agent-stats';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
@@ -15,9 +16,15 @@ import { currentRun } from './run-identity';
 export function createFeedbackActivities({ db }: ActivityDeps, breaker?: BreakerPolicy) {
   return {
     async recordTaskOutcome(raw: RecordTaskOutcomeInput): Promise<{ applied: boolean; reward: number }> {
-      const input = parseActivityInput(RecordTaskOutcomeInput, raw);
-      const reward = rewardFor(input.outcome, input.gatesPassed, input.gatesTotal);
-      const applied = await recordOutcome(db, { ...input, runId: currentRun().runId, reward });
+      const { context, costWeights, ...input } = parseActivityInput(RecordTaskOutcomeInput, raw);
+      const gates = { passed: input.gatesPassed, total: input.gatesTotal };
+      const reward = netReward(input.outcome, gates, input, costWeights);
+      const applied = await recordOutcome(db, {
+        ...input,
+        runId: currentRun().runId,
+        reward,
+        ...(context ? { context: contextKey(context) } : {}),
+      });
       log.info('agent outcome recorded', { agentId: input.agentId, outcome: input.outcome, reward, applied });
       return { applied, reward };
     },

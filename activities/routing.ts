@@ -1,7 +1,8 @@
 /**
  * `routeTask`: among agents that are active, capable, under their concurrency limit and not
- * circuit-broken, picks one by Thompson sampling over the tenant's statistics for the task
- * type, seeded by the task so the same inputs give the same decision. Records the pick, every
+ * circuit-broken, picks one: an agent never tried on the task type first, else by Thompson
+ * sampling over the tenant's statistics for the task's context backed by its type
+ * (domain/bandit.ts), seeded by the task so the same inputs give the same decision. Records the pick, every
  * candidate's score and whether it was exploration. The pick is weighed without locks, on the
  * registry as read for any decision of the last moment (db/routing-candidates.ts), and claimed
  * under the chosen agent's lock, which checks that agent again (activities/routing-claim.ts), so
@@ -14,7 +15,8 @@ import { log } from '@temporalio/activity';
 import { RouteTaskInput, type RoutingDecision } from '../domain/activity-io';
 import { canHandleTaskType } from '../domain/agent';
 import { AgentsBusyError, NoCapableAgentError } from '../domain/errors';
-import { hashSeed, thompsonChoose, type ArmStats } from '../domain/bandit';
+import { contextualChoose, hashSeed, type ContextArm } from '../domain/bandit';
+import { contextKey } from '../domain/routing-context';
 import { routingCandidates, sharedRoutingCandidates, type RoutingCandidate } from '../db/routing-candidates';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
@@ -34,16 +36,16 @@ function assess(agent: RoutingCandidate['agent'], taskType: string, running: num
   return { agentId: agent.id, eligible: true, score: 0, reason: `capable, ${running}/${agent.maxConcurrency} busy` };
 }
 
-/** Thompson-samples the eligible candidates on the tenant's statistics `arms`; fills in their scores. */
+/** Draws among the eligible candidates on the tenant's statistics `arms` ({@link contextualChoose}); fills in their scores. */
 function sample(
   tenantId: string,
   taskId: string,
   candidates: Candidate[],
-  arms: Map<string, ArmStats>,
+  arms: Map<string, ContextArm>,
 ): { chosen: Candidate; exploration: boolean } {
   const eligible = candidates.filter((c) => c.eligible);
-  const draw = thompsonChoose(
-    eligible.map((c) => arms.get(c.agentId) as ArmStats),
+  const draw = contextualChoose(
+    eligible.map((c) => arms.get(c.agentId) as ContextArm),
     hashSeed(`${tenantId}/${taskId}`),
   );
   const byId = new Map(eligible.map((c) => [c.agentId, c]));
@@ -87,7 +89,10 @@ async function weigh(
 ): Promise<Weighed> {
   const agents = found.map((f) => f.agent);
   const arms = new Map(
-    found.map(({ agent, successes, failures }) => [agent.id, { agentId: agent.id, successes, failures }]),
+    found.map(({ agent, successes, failures, context }) => [
+      agent.id,
+      { agentId: agent.id, type: { successes, failures }, context },
+    ]),
   );
   const counted = new Map(found.map((f) => [f.agent.id, f.running]));
   const running = await withoutClosedRuns(db, { runIsOpen }, agents, counted);
@@ -118,9 +123,10 @@ export function createRoutingActivities(deps: ActivityDeps) {
       const input = parseActivityInput(RouteTaskInput, raw);
       const { runId } = currentRun();
       // This run's decision, if a previous attempt made one, and the candidates at once, on two connections.
+      const context = input.context ? contextKey(input.context) : '';
       const [recorded, shared] = await Promise.all([
         recordedDecision(db, input, runId),
-        sharedRoutingCandidates(db, input.tenantId, input.taskType),
+        sharedRoutingCandidates(db, input.tenantId, input.taskType, context),
       ]);
       let decision = recorded;
       for (let attempt = 1; !decision; attempt++) {
@@ -128,7 +134,7 @@ export function createRoutingActivities(deps: ActivityDeps) {
         // its agent no longer allows, or a refusal (but "busy", on which the task waits and asks
         // again anyway), is decided again on a fresh read.
         const fresh = attempt > 1;
-        const candidates = fresh ? await routingCandidates(db, input.tenantId, input.taskType) : shared;
+        const candidates = fresh ? await routingCandidates(db, input.tenantId, input.taskType, context) : shared;
         const weighed = await weigh(deps, input, candidates).catch((err: unknown) => {
           if (fresh || err instanceof AgentsBusyError) throw err;
         });

@@ -1,69 +1,29 @@
 /**
- * Cumulative regret of Arbiter's router (Thompson sampling per agent and task type) over 2,000
- * simulated tasks, against an oracle (always the best agent: zero regret) and an epsilon-greedy
- * baseline (epsilon 0.1, decaying by 0.995 per task). Prints the figures; asserts nothing.
- * Run: `npm run bench:routing`.
+ * Cumulative regret of Arbiter's router against an oracle (zero regret) and baselines, over 2,000
+ * simulated tasks (mean ± sd over 20 seeded worlds), in four settings: task types only (the
+ * benchmark as first specified), with costs, with costs and contexts (type × tier × size), and
+ * with costs and contexts when each task asks for three candidates. Prints the figures; asserts
+ * nothing. Run: `npm run bench:routing`.
  */
-import { hashSeed, seededRandom, thompsonChoose, type ArmStats } from '../domain/bandit';
+import { contextualChoose } from '../domain/bandit';
+import { AGENTS, arbiterRouter, epsilonGreedy, previousRouter, simulate, TASK_TYPES, type Router } from './routing-sim';
 
-const TASK_TYPES = ['feature', 'fix', 'refactor', 'docs'];
-const AGENTS = 8;
 const TASKS = Number(process.env.BENCH_TASKS ?? 2000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 
-type Router = (type: string, stats: Map<string, ArmStats[]>, step: number, rand: () => number) => number;
+const ROUTERS: Array<[string, (blind: Parameters<typeof previousRouter>[0]) => Router]> = [
+  ['Arbiter (contextual, cost-aware Thompson, untried first)', () => arbiterRouter],
+  ['the router before (Thompson per task type, verdict only)', previousRouter],
+  ['epsilon-greedy (0.1, ×0.995), per task type', () => epsilonGreedy(0)],
+  ['epsilon-greedy, optimistic start (tries every agent once)', () => epsilonGreedy(1)],
+];
 
-/** Success probability of each agent per task type: each agent is good at some things. */
-function population(rand: () => number): Record<string, number[]> {
-  return Object.fromEntries(TASK_TYPES.map((t) => [t, Array.from({ length: AGENTS }, () => 0.15 + 0.75 * rand())]));
-}
-
-const thompson: Router = (type, stats, step) => {
-  const arms = stats.get(type) as ArmStats[];
-  const chosen = thompsonChoose(arms, hashSeed(`${type}/${step}`)).chosen;
-  return arms.findIndex((a) => a.agentId === chosen);
-};
-
-/** Textbook epsilon-greedy: explore with probability epsilon, else the best observed mean (untried = 0), ties at random. */
-const epsilonGreedy: Router = (type, stats, step, rand) => {
-  const arms = stats.get(type) as ArmStats[];
-  const epsilon = 0.1 * Math.pow(0.995, step);
-  if (rand() < epsilon) return Math.floor(rand() * arms.length);
-  const mean = (a: ArmStats) => (a.successes + a.failures === 0 ? 0 : a.successes / (a.successes + a.failures));
-  const top = Math.max(...arms.map(mean));
-  const ties = arms.map((a, i) => [a, i] as const).filter(([a]) => mean(a) === top);
-  return ties[Math.floor(rand() * ties.length)][1];
-};
-
-/** The same with optimistic start (untried = 1): tries every agent once first. Printed for honesty. */
-const optimisticEpsilonGreedy: Router = (type, stats, step, rand) => {
-  const arms = stats.get(type) as ArmStats[];
-  if (rand() < 0.1 * Math.pow(0.995, step)) return Math.floor(rand() * arms.length);
-  const mean = (a: ArmStats) => (a.successes + a.failures === 0 ? 1 : a.successes / (a.successes + a.failures));
-  return arms.reduce((best, a, i) => (mean(a) > mean(arms[best]) ? i : best), 0);
-};
-
-function simulate(router: Router, seed: number): number {
-  const rand = seededRandom(seed);
-  const p = population(seededRandom(seed ^ 0x9e3779b9));
-  const stats = new Map(
-    TASK_TYPES.map((t) => [
-      t,
-      Array.from({ length: AGENTS }, (_, i) => ({ agentId: `agent-${i}`, successes: 0, failures: 0 })),
-    ]),
-  );
-  let regret = 0;
-  for (let step = 0; step < TASKS; step++) {
-    const type = TASK_TYPES[Math.floor(rand() * TASK_TYPES.length)];
-    const i = router(type, stats, step, rand);
-    const success = rand() < p[type][i];
-    const arm = (stats.get(type) as ArmStats[])[i];
-    if (success) arm.successes += 1;
-    else arm.failures += 1;
-    regret += Math.max(...p[type]) - p[type][i];
-  }
-  return regret;
-}
+const SETTINGS = [
+  { name: 'task types only', contexts: false, costs: false, n: 1 },
+  { name: 'with costs', contexts: false, costs: true, n: 1 },
+  { name: 'with costs and contexts', contexts: true, costs: true, n: 1 },
+  { name: 'with costs and contexts, best of 3', contexts: true, costs: true, n: 3 },
+];
 
 function summary(values: number[]): string {
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
@@ -74,21 +34,25 @@ function summary(values: number[]): string {
 function latency(agents: number): string {
   const arms = Array.from({ length: agents }, (_, i) => ({
     agentId: `agent-${String(i).padStart(4, '0')}`,
-    successes: i % 17,
-    failures: i % 5,
+    type: { successes: i % 17, failures: i % 5 },
+    context: { successes: i % 3, failures: i % 2 },
   }));
   const runs = 200;
   const t = process.hrtime.bigint();
-  for (let i = 0; i < runs; i++) thompsonChoose(arms, i);
+  for (let i = 0; i < runs; i++) contextualChoose(arms, i);
   return `${(Number(process.hrtime.bigint() - t) / 1e6 / runs).toFixed(2)} ms`;
 }
 
-const seeds = Array.from({ length: RUNS }, (_, i) => 1000 + i);
+const SEED_BASE = Number(process.env.BENCH_SEED_BASE ?? 1000);
+const seeds = Array.from({ length: RUNS }, (_, i) => SEED_BASE + i);
 console.log(
-  `cumulative regret over ${TASKS} tasks (${AGENTS} agents, ${TASK_TYPES.length} task types, mean ± sd of ${RUNS} runs)`,
+  `cumulative regret over ${TASKS} tasks (${AGENTS} agents, ${TASK_TYPES.length} task types, mean ± sd of ${RUNS} worlds)`,
 );
-console.log(`  oracle:                        0.0`);
-console.log(`  Arbiter (Thompson sampling):   ${summary(seeds.map((s) => simulate(thompson, s)))}`);
-console.log(`  epsilon-greedy (0.1, x0.995):  ${summary(seeds.map((s) => simulate(epsilonGreedy, s)))}`);
-console.log(`  same, optimistic start:        ${summary(seeds.map((s) => simulate(optimisticEpsilonGreedy, s)))}`);
+console.log(`| router | ${SETTINGS.map((s) => s.name).join(' | ')} |`);
+console.log(`|---|${SETTINGS.map(() => '---').join('|')}|`);
+console.log(`| oracle | ${SETTINGS.map(() => '0').join(' | ')} |`);
+for (const [name, router] of ROUTERS) {
+  const cells = SETTINGS.map((s) => summary(seeds.map((seed) => simulate(router, { ...s, tasks: TASKS }, seed))));
+  console.log(`| ${name} | ${cells.join(' | ')} |`);
+}
 console.log(`bandit draw over 1,000 candidate agents: ${latency(1000)} per decision (sampling only)`);

@@ -1,11 +1,11 @@
 /**
- * What routing learns from: per-tenant statistics per agent and task type, updated exactly
+ * What routing learns from: per-tenant statistics per agent, task type and context, updated exactly
  * once per finished task, and each agent's circuit breaker for infrastructure failures.
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { RecordMismatchError } from '../domain/errors';
-import type { Db } from './client';
-import { agentHealthReports, agentOutcomes, agentStats, agents } from './schema';
+import type { Db, DbExecutor } from './client';
+import { agentContextStats, agentHealthReports, agentOutcomes, agentStats, agents } from './schema';
 
 /** A finished task's contribution to its agent's statistics. */
 export interface AgentOutcome {
@@ -15,6 +15,8 @@ export interface AgentOutcome {
   runId?: string;
   agentId: string;
   taskType: string;
+  /** The task's routing context key (domain/routing-context.ts); absent from outcomes recorded before contexts. */
+  context?: string;
   outcome: string;
   reward: number;
   latencyMs: number;
@@ -56,6 +58,7 @@ export async function recordOutcome(db: Db, o: AgentOutcome): Promise<boolean> {
       totalTokens: o.tokens,
       totalCostUsd: o.costUsd,
     };
+    if (o.context) await addContextOutcome(tx, o, o.context);
     await tx
       .insert(agentStats)
       .values({ tenantId: o.tenantId, agentId: o.agentId, taskType: o.taskType, ...delta })
@@ -73,6 +76,29 @@ export async function recordOutcome(db: Db, o: AgentOutcome): Promise<boolean> {
       });
     return true;
   });
+}
+
+/** Adds the outcome's reward to the agent's record in the task's context. */
+async function addContextOutcome(tx: DbExecutor, o: AgentOutcome, context: string): Promise<void> {
+  await tx
+    .insert(agentContextStats)
+    .values({
+      tenantId: o.tenantId,
+      agentId: o.agentId,
+      context,
+      tasks: 1,
+      successes: o.reward,
+      failures: 1 - o.reward,
+    })
+    .onConflictDoUpdate({
+      target: [agentContextStats.tenantId, agentContextStats.agentId, agentContextStats.context],
+      set: {
+        tasks: sql`${agentContextStats.tasks} + 1`,
+        successes: sql`${agentContextStats.successes} + ${o.reward}`,
+        failures: sql`${agentContextStats.failures} + ${1 - o.reward}`,
+        updatedAt: sql`now()`,
+      },
+    });
 }
 
 /** When the breaker opens and for how long. */

@@ -9,13 +9,15 @@ import { sql } from 'drizzle-orm';
 import { CapabilitiesSchema, type AgentStatus, type Capabilities } from '../domain/agent';
 import { activeHoldings, type AgentRecord } from './agents';
 import type { DbExecutor } from './client';
-import { agentStats, agents } from './schema';
+import { agentContextStats, agentStats, agents } from './schema';
 
 /** An agent as routing weighs it: what decides eligibility, the tenant's record for the task type, and its load. */
 export interface RoutingCandidate {
   agent: Pick<AgentRecord, 'id' | 'status' | 'capabilities' | 'maxConcurrency' | 'circuitOpenUntil'>;
   successes: number;
   failures: number;
+  /** The tenant's record for the agent in the task's context (zeros without evidence). */
+  context: { successes: number; failures: number };
   /** Tasks the agent holds now, as `activeTaskCounts` (db/agents.ts) counts them. */
   running: number;
   /** The agent row's `updated_at` as read: a claim on this read requires the row unchanged (no re-registration, no status change). */
@@ -51,25 +53,30 @@ type CandidateRow = {
   circuit_open_until: string | null;
   successes: number | null;
   failures: number | null;
+  context_successes: number | null;
+  context_failures: number | null;
   running: number;
   version: string;
 };
 
 /**
  * Every agent `tenantId` may use (its own and shared ones), by id, with the tenant's statistics
- * for `taskType` (zeros without evidence) and the tasks it holds: one round trip, only the columns
- * routing reads, capabilities as text so equal ones are parsed once.
+ * for `taskType` and for the task's `context` (zeros without evidence) and the tasks it holds:
+ * one round trip, only the columns routing reads, capabilities as text so equal ones are parsed once.
  */
 export async function routingCandidates(
   db: DbExecutor,
   tenantId: string,
   taskType: string,
+  context = '',
 ): Promise<RoutingCandidate[]> {
   const { rows } = await db.execute<CandidateRow>(sql`
     SELECT a.id, a.status, a.capabilities::text AS capabilities, a.max_concurrency, a.circuit_open_until,
-      s.successes, s.failures, coalesce(held.n, 0) AS running, a.updated_at::text AS version
+      s.successes, s.failures, c.successes AS context_successes, c.failures AS context_failures,
+      coalesce(held.n, 0) AS running, a.updated_at::text AS version
     FROM ${agents} a
     LEFT JOIN ${agentStats} s ON s.tenant_id = ${tenantId} AND s.agent_id = a.id AND s.task_type = ${taskType}
+    LEFT JOIN ${agentContextStats} c ON c.tenant_id = ${tenantId} AND c.agent_id = a.id AND c.context = ${context}
     LEFT JOIN (SELECT rd.agent_id, count(*)::int AS n ${activeHoldings} GROUP BY rd.agent_id) held
       ON held.agent_id = a.id
     WHERE a.tenant_id IS NULL OR a.tenant_id = ${tenantId}
@@ -84,6 +91,7 @@ export async function routingCandidates(
     },
     successes: r.successes ?? 0,
     failures: r.failures ?? 0,
+    context: { successes: r.context_successes ?? 0, failures: r.context_failures ?? 0 },
     running: r.running,
     version: r.version,
   }));
@@ -94,7 +102,7 @@ export const SHARE_MS = 250;
 /** Reads shared at once; past this (a submitter may invent task types), decisions read alone. */
 const MAX_SHARED_READS = 64;
 
-/** Per database, the read being shared per tenant and task type (the promise, so concurrent decisions wait on one query). */
+/** Per database, the read being shared per tenant, task type and context (the promise, so concurrent decisions wait on one query). */
 const sharedReads = new WeakMap<DbExecutor, Map<string, Promise<RoutingCandidate[]>>>();
 
 /**
@@ -106,13 +114,14 @@ export function sharedRoutingCandidates(
   db: DbExecutor,
   tenantId: string,
   taskType: string,
+  context = '',
 ): Promise<RoutingCandidate[]> {
   let reads = sharedReads.get(db);
   if (!reads) sharedReads.set(db, (reads = new Map()));
-  const key = JSON.stringify([tenantId, taskType]);
+  const key = JSON.stringify([tenantId, taskType, context]);
   const known = reads.get(key);
   if (known) return known;
-  const read = routingCandidates(db, tenantId, taskType);
+  const read = routingCandidates(db, tenantId, taskType, context);
   if (reads.size >= MAX_SHARED_READS) return read;
   reads.set(key, read);
   const forget = () => reads.get(key) === read && reads.delete(key);

@@ -317,6 +317,24 @@ export const agentStats = pgTable(
 );
 
 /**
+ * Routing evidence per tenant, agent and context (task type, risk tier, size class: see
+ * domain/routing-context.ts), beside the per-type record in `agent_stats` that backs it.
+ */
+export const agentContextStats = pgTable(
+  'agent_context_stats',
+  {
+    tenantId: text('tenant_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    context: text('context').notNull(),
+    tasks: integer('tasks').notNull().default(0),
+    successes: doublePrecision('successes').notNull().default(0),
+    failures: doublePrecision('failures').notNull().default(0),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'agent_context_stats_pk', columns: [t.tenantId, t.agentId, t.context] })],
+);
+
+/**
  * One row per finished task: the guard that makes statistics update exactly once. It names the
  * run that recorded it, and another run's outcome for the same task is refused, never counted.
  */

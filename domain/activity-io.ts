@@ -9,6 +9,7 @@ import { TASK_STATES } from './lifecycle';
 import { GateCommandSchema, IdPartSchema, RepoNameSchema, VERDICT_OUTCOMES } from './task';
 import { GATE_MODES, MAX_ATTEMPTS_LIMIT, type RepoPolicy } from './repo-policy';
 import { MAX_FEEDBACK_CHARACTERS } from './retry-feedback';
+import { CostWeightsSchema, NO_COST_WEIGHTS, RoutingContextSchema } from './routing-context';
 import type { RiskTier, SpecFormat, WorkingSpec } from './spec';
 import type { AttemptRecord, GateResult, VerdictOutcome } from './task';
 import type { DiffSummary } from './diff';
@@ -102,7 +103,13 @@ export function taskSpecArtifactId(run: { tenantId: string; taskId: string; runI
 }
 
 /** What routing needs: the task type (the spec's mode) and an optional requested agent. */
-export const RouteTaskInput = z.object({ ...TaskKey, taskType: z.string(), agentHint: IdPartSchema.optional() });
+export const RouteTaskInput = z.object({
+  ...TaskKey,
+  taskType: z.string(),
+  agentHint: IdPartSchema.optional(),
+  /** The task's context; absent from decisions asked before contexts, which weigh the task type alone. */
+  context: RoutingContextSchema.optional(),
+});
 /** Input of `routeTask`. */
 export type RouteTaskInput = z.input<typeof RouteTaskInput>;
 /** The chosen agent and every candidate considered, as recorded. */
@@ -343,6 +350,10 @@ export const RecordTaskOutcomeInput = z.object({
   latencyMs: z.number().int().nonnegative(),
   tokens: z.number().int().nonnegative().default(0),
   costUsd: z.number().nonnegative().default(0),
+  /** The task's routing context, whose record the outcome also adds to. */
+  context: RoutingContextSchema.optional(),
+  /** The policy's cost term, taken off the verdict's reward. */
+  costWeights: CostWeightsSchema.default(NO_COST_WEIGHTS),
 });
 /** Input of `recordTaskOutcome`. */
 export type RecordTaskOutcomeInput = z.input<typeof RecordTaskOutcomeInput>;

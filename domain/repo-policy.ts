@@ -11,6 +11,7 @@ import { DEFAULT_TIER_POLICY, type ChangeBudget } from './policy';
 import type { RiskTier } from './spec';
 import { arbiterGateName, GATE_NAME_PATTERN, reservedGateNameProblem } from './gate-names';
 import { MAX_WAIVER_DAYS } from './waiver';
+import type { CostWeights } from './routing-context';
 
 /** A tier's budget: files, lines, and the bytes a change may add (binary files count only here). */
 export type TierBudget = ChangeBudget & { maxBytes: number };
@@ -44,6 +45,8 @@ export interface RepoPolicy {
    * failed (1: never retried). Absent from policies read before retries existed.
    */
   maxAttempts?: number;
+  /** The cost term routing takes off a verdict's reward; absent, routing learns from verdicts alone. */
+  routingCost?: CostWeights;
 }
 
 /** Attempts a task gets when its policy says nothing: one retry with the gates' evidence. */
@@ -136,6 +139,15 @@ const CurrentPolicy = z
         allow_symlinks: z.boolean().optional(),
         /** Attempts per task when blocking gates fail; 1 turns retries off. */
         max_attempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
+        /** What routing charges a run, in reward (1 is a pass): per million tokens, per US dollar, per minute. */
+        routing_cost: z
+          .object({
+            per_million_tokens: z.number().min(0).max(1000).default(0),
+            per_usd: z.number().min(0).max(1000).default(0),
+            per_minute: z.number().min(0).max(1000).default(0),
+          })
+          .strict()
+          .optional(),
         setup: z
           .object({
             command: z.array(z.string().min(1)).min(1, 'setup.command must name a program'),
@@ -171,6 +183,11 @@ function setupOf(raw: z.output<typeof CurrentPolicy>['arbiter']): RepoSetup | un
     registries: [...new Set(s.registries.map(registryHostPort))],
     timeoutSeconds: s.timeout_seconds,
   };
+}
+
+function routingCostOf(raw?: { per_million_tokens: number; per_usd: number; per_minute: number }) {
+  if (!raw) return {};
+  return { routingCost: { perMillionTokens: raw.per_million_tokens, perUsd: raw.per_usd, perMinute: raw.per_minute } };
 }
 
 const LegacyPolicy = z.object({ '1': Budget, '2': Budget, '3': Budget }).passthrough();
@@ -238,6 +255,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
     },
     commands,
     maxAttempts: parsed.data.arbiter?.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
+    ...routingCostOf(parsed.data.arbiter?.routing_cost),
     ...(parsed.data.arbiter?.setup ? { setup: setupOf(parsed.data.arbiter) } : {}),
   };
 }

@@ -5,6 +5,7 @@
  */
 import { CancellationScope, log } from '@temporalio/workflow';
 import { AgentBudgetExceededError, AgentConfigError, AgentFailedError, PolicyViolationError } from '../domain/errors';
+import { NO_COST_WEIGHTS, routingContextOf } from '../domain/routing-context';
 import type { TaskError, VerdictOutcome } from '../domain/task';
 import { recordAgentHealth, recordTaskOutcome } from './activity-proxies';
 import type { TaskRun } from './task-run';
@@ -29,45 +30,54 @@ function reportHealth(task: TaskRun, agentId: string, ok: boolean): Promise<void
   return safely('agent health', () => recordAgentHealth({ tenantId, taskId, agentId, ok }));
 }
 
-/** Records the task's outcome for its agent, once (the activity is idempotent per run). */
+/** What the outcome is recorded against: the spec's task type and context. */
+type SpecFacts = Parameters<typeof routingContextOf>[0];
+
+/**
+ * Records the task's outcome for its agent, once (the activity is idempotent per run), in its
+ * context and under the policy's cost term (the policy is read before routing, so it is there).
+ */
 function recordOutcome(
   task: TaskRun,
   agentId: string,
-  taskType: string,
+  spec: SpecFacts,
   outcome: VerdictOutcome,
   gates: { passed: number; total: number },
 ): Promise<void> {
   const { tenantId, taskId } = task.input;
+  const { policy } = task.trustedPolicy();
   return safely('agent outcome', () =>
     recordTaskOutcome({
       tenantId,
       taskId,
       agentId,
-      taskType,
+      taskType: spec.mode,
       outcome,
       gatesPassed: gates.passed,
       gatesTotal: gates.total,
       latencyMs: latencyMs(task),
       ...task.usage,
+      context: routingContextOf(spec, policy),
+      costWeights: policy.routingCost ?? NO_COST_WEIGHTS,
     }),
   );
 }
 
 /** After a verdict: the outcome, with partial credit for the gates that passed. */
-export async function feedbackAfterVerdict(task: TaskRun, taskType: string): Promise<void> {
+export async function feedbackAfterVerdict(task: TaskRun, spec: SpecFacts): Promise<void> {
   const { routing, verdict, gates } = task.snapshot;
   if (!routing || !verdict) return;
   const passed = gates.filter((g) => g.status === 'pass').length;
-  await recordOutcome(task, routing.agentId, taskType, verdict.outcome, { passed, total: gates.length });
+  await recordOutcome(task, routing.agentId, spec, verdict.outcome, { passed, total: gates.length });
   await reportHealth(task, routing.agentId, true);
 }
 
 /** After a failure while the agent ran: its fault is a FAIL outcome, anything else infrastructure. */
-export async function feedbackAfterFailure(task: TaskRun, taskType: string, error: TaskError): Promise<void> {
+export async function feedbackAfterFailure(task: TaskRun, spec: SpecFacts, error: TaskError): Promise<void> {
   const routing = task.snapshot.routing;
   if (!routing || task.state !== 'EXECUTING') return;
   if (AGENT_FAULTS.includes(error.type)) {
-    await recordOutcome(task, routing.agentId, taskType, 'FAIL', { passed: 0, total: 0 });
+    await recordOutcome(task, routing.agentId, spec, 'FAIL', { passed: 0, total: 0 });
     return;
   }
   // A misconfigured agent fails every task: that trips the breaker like infrastructure does.

@@ -17,6 +17,7 @@
 import { ZodEnum, ZodNativeEnum, ZodObject, ZodString } from 'zod';
 import * as activityIo from '../domain/activity-io';
 import * as approval from '../domain/approval';
+import * as bandit from '../domain/bandit';
 import * as bounds from '../domain/bounds';
 import * as conversation from '../domain/conversation';
 import * as errors from '../domain/errors';
@@ -25,6 +26,7 @@ import * as lifecycle from '../domain/lifecycle';
 import * as policy from '../domain/policy';
 import * as repoPolicy from '../domain/repo-policy';
 import * as retryFeedback from '../domain/retry-feedback';
+import * as routingContext from '../domain/routing-context';
 import * as task from '../domain/task';
 import * as taskSummary from '../domain/task-summary';
 import * as verdict from '../domain/verdict';
@@ -67,6 +69,7 @@ prepareForFreeze(
   [
     activityIo,
     approval,
+    bandit,
     bounds,
     conversation,
     errors,
@@ -75,6 +78,7 @@ prepareForFreeze(
     policy,
     repoPolicy,
     retryFeedback,
+    routingContext,
     task,
     taskSummary,
     verdict,

@@ -14,6 +14,7 @@ import { clipText } from '../domain/bounds';
 import { GateNameReservedError, SUBMITTER_FAULT_TYPES, WorkflowIdMismatchError } from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
 import { gateNameClashes } from '../domain/repo-policy';
+import { routingContextOf } from '../domain/routing-context';
 import {
   deliverChange,
   loadRepoPolicy,
@@ -98,14 +99,14 @@ async function runLifecycle(task: TaskRun): Promise<void> {
     const agentId = await routeStep(task, validated);
     const workspace = await executeStep(task, validated, agentId);
     const verified = await verifyStep(task, validated, agentId, workspace);
-    await feedbackAfterVerdict(task, validated.spec.mode);
+    await feedbackAfterVerdict(task, validated.spec);
     if (verified.passed) await completeStep(task, validated);
     else await task.fail('FAILED', verified.error, { verdict: 'FAIL' });
   } catch (err) {
     if (isCancellation(err)) throw err;
     const error = describeFailure(err);
     if (error.violation) task.addViolation(error.violation);
-    await feedbackAfterFailure(task, validated.spec.mode, error);
+    await feedbackAfterFailure(task, validated.spec, error);
     await task.fail('FAILED', error);
   }
 }
@@ -155,7 +156,8 @@ async function routeStep(task: TaskRun, { spec }: RunSpec): Promise<string> {
   task.setPolicy(await loadRepoPolicy({ tenantId, taskId, repoPath: task.repoPath }));
   const clashes = gateNameClashes(task.input.gates, task.trustedPolicy().policy);
   if (clashes.length) throw new GateNameReservedError(clashes);
-  const decision = await routeTask({ tenantId, taskId, taskType: spec.mode, agentHint });
+  const context = routingContextOf(spec, task.trustedPolicy().policy);
+  const decision = await routeTask({ tenantId, taskId, taskType: spec.mode, agentHint, context });
   task.recordRouting(decision);
   await task.enter('ROUTED', `agent ${decision.agentId}`, { agentId: decision.agentId });
   return decision.agentId;

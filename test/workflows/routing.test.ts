@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { and, eq, sql } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import { agentStats, agents } from '../../db/schema';
+import { stringify } from 'yaml';
+import { agentContextStats, agentStats, agents } from '../../db/schema';
 import type { RoutingDecision } from '../../domain/activity-io';
-import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 
@@ -33,7 +34,7 @@ async function stats(tenantId: string, agentId: string) {
   const [row] = await testStack()
     .database.db.select()
     .from(agentStats)
-    .where(and(eq(agentStats.tenantId, tenantId), eq(agentStats.agentId, agentId)));
+    .where(and(eq(agentStats.tenantId, tenantId), eq(agentStats.agentId, agentId), eq(agentStats.taskType, 'feature')));
   return row;
 }
 
@@ -76,6 +77,59 @@ describe('routing that learns', function () {
       explored.every((p) => p.exploration),
       'picking the worse agent is recorded as exploration',
     );
+  });
+
+  it("learns per context too, net of the policy's cost term, and tries an agent new to the task type first", async () => {
+    const tenant = uniqueId('tenant');
+    const veteran = await addScriptedAgent(tenant, GOOD_PLAN, { id: uniqueId('veteran') });
+    // Any run costs more than a pass is worth under this policy: the verdict PASSes, the reward is 0.
+    // Tier 3's budget of 50 lines makes the task's size class small.
+    const policy = stringify({
+      version: 1,
+      risk_tiers: { '3': { max_files: 5, max_loc: 50 } },
+      arbiter: { routing_cost: { per_minute: 1000 } },
+    });
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repo: await registerRepo(
+        tenant,
+        makeRepo({ 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': policy }),
+      ),
+      agentHint: veteran.id,
+    };
+    const final = await runToEnd(input);
+    assert.equal(final.verdict?.outcome, 'PASS', JSON.stringify(final.error));
+    const typeStats = await stats(tenant, veteran.id);
+    assert.deepEqual([typeStats.tasks, typeStats.successes, typeStats.failures], [1, 0, 1]);
+    const contextRows = await testStack()
+      .database.db.select()
+      .from(agentContextStats)
+      .where(and(eq(agentContextStats.tenantId, tenant), eq(agentContextStats.agentId, veteran.id)));
+    assert.deepEqual(
+      contextRows.map((r) => [r.context, r.tasks, r.successes]),
+      [['feature/tier-3/small', 1, 0]],
+    );
+
+    // Make the veteran look excellent: a plain Thompson draw would all but always pick it.
+    await testStack()
+      .database.db.update(agentStats)
+      .set({ successes: 50, failures: 0 })
+      .where(and(eq(agentStats.tenantId, tenant), eq(agentStats.agentId, veteran.id)));
+    const newcomer = await addScriptedAgent(tenant, GOOD_PLAN, { id: uniqueId('newcomer') });
+    const env = new MockActivityEnvironment();
+    const a = activities();
+    const context = { taskType: 'feature', riskTier: 3, size: 'small' as const };
+    for (let i = 0; i < 5; i++) {
+      const decision = (await env.run(a.routeTask, {
+        tenantId: tenant,
+        taskId: `probe-${i}`,
+        taskType: 'feature',
+        context,
+      })) as RoutingDecision;
+      assert.equal(decision.agentId, newcomer.id, 'an agent never tried on the task type goes first');
+    }
   });
 
   it('applies an outcome exactly once even when the activity runs twice', async () => {
