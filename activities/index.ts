@@ -13,6 +13,7 @@ import { createFeedbackActivities } from './feedback';
 import { createRepoPolicyActivities } from './repo-policy';
 import { createRepoActivities } from './repos';
 import { createRoutingActivities } from './routing';
+import { createCandidateActivities } from './candidates';
 import { createRunCancelActivities } from './run-cancel';
 import { createCommandRunner } from '../host/sandbox/commands';
 import { createFileTools } from '../host/sandbox/file-tools';
@@ -47,6 +48,7 @@ function buildActivities(deps: ActivityDeps) {
     ...createTransitionActivities(deps),
     ...createSpecActivities(deps),
     ...createRoutingActivities(deps),
+    ...createCandidateActivities(deps),
     ...createRepoActivities(deps),
     ...createRepoPolicyActivities(),
     ...createWorkspaceActivities(deps),

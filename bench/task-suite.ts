@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, like, or } from 'drizzle-orm';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import type { ArbiterClient } from '../client/arbiter-client';
@@ -145,6 +145,7 @@ export interface TaskBenchResult {
   language: string;
   resolved: boolean;
   state: string;
+  /** Agent attempts; for best of N, the candidates. */
   attempts: number;
   tokens: number;
   costUsd: number;
@@ -165,12 +166,21 @@ export function grade(task: BenchTask, final: TaskSnapshot): { resolved: boolean
   return { resolved: final.state === 'COMPLETED' && failing.length === 0, failing };
 }
 
+/** What the task's agent runs used: its own, or its candidates' together. */
 async function usageOf(db: Db, tenantId: string, taskId: string): Promise<{ tokens: number; costUsd: number }> {
-  const [row] = await db
+  const rows = await db
     .select()
     .from(agentOutcomes)
-    .where(and(eq(agentOutcomes.tenantId, tenantId), eq(agentOutcomes.taskId, taskId)));
-  return { tokens: row?.tokens ?? 0, costUsd: row?.costUsd ?? 0 };
+    .where(
+      and(
+        eq(agentOutcomes.tenantId, tenantId),
+        or(eq(agentOutcomes.taskId, taskId), like(agentOutcomes.taskId, `${taskId}.candidate-%`)),
+      ),
+    );
+  return {
+    tokens: rows.reduce((n, r) => n + r.tokens, 0),
+    costUsd: rows.reduce((n, r) => n + r.costUsd, 0),
+  };
 }
 
 /** What {@link runTaskSuite} needs: where to register and submit, who works, and where repositories go. */
@@ -183,24 +193,34 @@ export interface TaskSuiteOptions {
   workDir: string;
   /** Makes task ids unique across runs against one database. */
   runId: string;
+  /** Best of N: candidates per task (runs of the one agent the suite names). */
+  candidates?: number;
 }
 
 async function runOne(o: TaskSuiteOptions, task: BenchTask): Promise<TaskBenchResult> {
   const { db, client, tenantId } = o;
   let agentHint: string;
   if ('scripted' in o.agent) {
-    agentHint = `bench-${o.agent.scripted}-${task.id}`;
+    agentHint = `bench-${o.agent.scripted}-${task.id}-${o.runId}`;
     await upsertAgent(db, {
       id: agentHint,
       tenantId,
       kind: 'scripted',
       config: { steps: scriptedPlan(o.agent.scripted, task) },
       capabilities: { taskTypes: ['fix'], languages: [task.language] },
+      maxConcurrency: o.candidates ?? 1,
     });
   } else agentHint = o.agent.agentId;
   const repo = `bench-${task.id}-${o.runId}`;
   await addRepo(db, { tenantId, name: repo, path: makeBenchRepo(task, o.workDir) });
-  const input = { tenantId, taskId: `${task.id}-${o.runId}`, specYaml: benchSpecYaml(task), repo, agentHint };
+  const input = {
+    tenantId,
+    taskId: `${task.id}-${o.runId}`,
+    specYaml: benchSpecYaml(task),
+    repo,
+    agentHint,
+    ...(o.candidates && o.candidates > 1 ? { candidates: o.candidates } : {}),
+  };
   await client.submit(input);
   const final = await client.watch(input, undefined, 500);
   const started = Date.parse(final.history[0]?.at ?? '');
@@ -213,7 +233,7 @@ async function runOne(o: TaskSuiteOptions, task: BenchTask): Promise<TaskBenchRe
     failedGates: final.gates.filter((g) => g.status === 'fail').map((g) => g.name),
     ...(final.error ? { error: `${final.error.type}: ${final.error.message}` } : {}),
     state: final.state,
-    attempts: executed ? final.attempts.length + 1 : 0,
+    attempts: final.candidates.length || (executed ? final.attempts.length + 1 : 0),
     ...(await usageOf(db, tenantId, input.taskId)),
     wallSeconds: Number.isFinite(ended - started) ? (ended - started) / 1000 : 0,
   };

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:tasks -- --agent oracle|wrong|cheat` or `-- --preset NAME [--model M]
- * [--upstream URL] [--key-env VAR]`: runs every task of the benchmark (bench/task-suite.ts)
+ * [--upstream URL] [--key-env VAR]`, with `--candidates N` for best of N (N runs of the agent): runs every task of the benchmark (bench/task-suite.ts)
  * through a local stack of its own (Temporal dev server, embedded PostgreSQL, in-process worker,
  * all under a scratch ARBITER_HOME) and prints, per task and in total: resolved, attempts,
  * tokens, cost and wall time. `--tasks a,b` picks tasks. Exits 1 when it could not run.
@@ -16,6 +16,7 @@ import { loadClientConfig } from '../client/config';
 import { freePort } from '../client/dev-server';
 import { startLocalStack } from '../client/local-stack';
 import { upsertAgent } from '../db/agents';
+import { MAX_CANDIDATES } from '../domain/candidates';
 import { runBench } from './harness';
 import {
   describeResults,
@@ -36,6 +37,7 @@ const OptionsSchema = z
     upstream: z.string().optional(),
     'key-env': z.string().optional(),
     tasks: z.string().optional(),
+    candidates: z.coerce.number().int().min(1).max(MAX_CANDIDATES).optional(),
   })
   .refine((o) => (o.agent === undefined) !== (o.preset === undefined), 'give exactly one of --agent and --preset');
 
@@ -48,6 +50,7 @@ function options() {
       upstream: { type: 'string' },
       'key-env': { type: 'string' },
       tasks: { type: 'string' },
+      candidates: { type: 'string' },
     },
   });
   const parsed = OptionsSchema.safeParse(values);
@@ -92,7 +95,7 @@ async function main(o: ReturnType<typeof options>): Promise<void> {
         kind: 'command',
         config: agentConfig,
         capabilities: { taskTypes: ['fix'] },
-        maxConcurrency: tasks.length,
+        maxConcurrency: tasks.length * (o.candidates ?? 1),
       });
       agent = { agentId: id };
     }
@@ -102,7 +105,16 @@ async function main(o: ReturnType<typeof options>): Promise<void> {
     );
     try {
       const runId = Date.now().toString(36);
-      const results = await runTaskSuite({ db, client, tenantId: TENANT, agent, tasks, workDir: home, runId });
+      const results = await runTaskSuite({
+        db,
+        client,
+        tenantId: TENANT,
+        agent,
+        tasks,
+        workDir: home,
+        runId,
+        candidates: o.candidates,
+      });
       process.stdout.write(`${describeResults(results)}\n`);
     } finally {
       await client.close();

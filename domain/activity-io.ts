@@ -10,6 +10,7 @@ import { GateCommandSchema, IdPartSchema, RepoNameSchema, VERDICT_OUTCOMES } fro
 import { GATE_MODES, MAX_ATTEMPTS_LIMIT, type RepoPolicy } from './repo-policy';
 import { MAX_FEEDBACK_CHARACTERS } from './retry-feedback';
 import { CostWeightsSchema, NO_COST_WEIGHTS, RoutingContextSchema } from './routing-context';
+import { MAX_CANDIDATES, type CandidateEvidence } from './candidates';
 import type { RiskTier, SpecFormat, WorkingSpec } from './spec';
 import type { AttemptRecord, GateResult, VerdictOutcome } from './task';
 import type { DiffSummary } from './diff';
@@ -303,6 +304,10 @@ export const IssueVerdictInput = z.object({
   repo: z.string().min(1),
   /** Attempts before the judged one, whose gates failed; the verdict names each. */
   attempts: z.array(z.custom<AttemptRecord>()).max(MAX_ATTEMPTS_LIMIT).default([]),
+  /** A best-of-N task's candidates, as assessed, and why the judged one was chosen. */
+  candidates: z
+    .object({ assessed: z.array(z.custom<CandidateEvidence>()).max(MAX_CANDIDATES), reason: z.string() })
+    .optional(),
 });
 /** Input of `issueVerdict`. */
 export type IssueVerdictInput = z.input<typeof IssueVerdictInput>;
@@ -357,6 +362,45 @@ export const RecordTaskOutcomeInput = z.object({
 });
 /** Input of `recordTaskOutcome`. */
 export type RecordTaskOutcomeInput = z.input<typeof RecordTaskOutcomeInput>;
+
+/** N distinct agents for a best-of-N task, best first (fewer capable agents: the best ones again). */
+export const ProposeAgentsInput = z.object({
+  ...TaskKey,
+  taskType: z.string(),
+  context: RoutingContextSchema,
+  count: z.number().int().min(2).max(MAX_CANDIDATES),
+});
+/** Input of `proposeAgents`. */
+export type ProposeAgentsInput = z.input<typeof ProposeAgentsInput>;
+
+/** The candidates of a task as they ended: each by its index and the run the task started for it. */
+export const AssessCandidatesInput = z.object({
+  ...TaskKey,
+  candidates: z
+    .array(z.object({ index: z.number().int().min(1).max(MAX_CANDIDATES), runId: z.string().min(1) }))
+    .min(1)
+    .max(MAX_CANDIDATES),
+});
+/** Input of `assessCandidates`. */
+export type AssessCandidatesInput = z.input<typeof AssessCandidatesInput>;
+
+/** The winning candidate to take over: its run, and the policy the task was judged by (it must be the same). */
+export const AdoptCandidateInput = z.object({
+  ...TaskKey,
+  index: z.number().int().min(1).max(MAX_CANDIDATES),
+  runId: z.string().min(1),
+  policyDigest: z.string(),
+});
+/** Input of `adoptCandidate`. */
+export type AdoptCandidateInput = z.input<typeof AdoptCandidateInput>;
+/** What the task takes over from its winner: the change (its patch now the task's own) and its evidence. */
+export interface AdoptedCandidate {
+  agentId: string;
+  baseCommit: string;
+  diff: DiffSummary;
+  gates: GateResult[];
+  verdictDigest: string;
+}
 
 /** Whether an agent's run failed for infrastructure reasons (feeds its circuit breaker). */
 export const RecordAgentHealthInput = z.object({ ...TaskKey, agentId: z.string(), ok: z.boolean() });

@@ -292,6 +292,30 @@ export class ConversationParentMismatchError extends ApplicationFailure {
   }
 }
 
+/**
+ * A candidate run whose parent is not the task it says it is a candidate of: started by hand, it
+ * could otherwise stand in for a candidate the task will start, or pass for one.
+ */
+export class CandidateParentMismatchError extends ApplicationFailure {
+  static readonly type = 'CandidateParentMismatchError';
+  constructor(actual: string, expected: string) {
+    super(
+      ...nonRetryable(
+        `a candidate runs only as a child of ${expected}; its parent is ${actual}`,
+        CandidateParentMismatchError.type,
+      ),
+    );
+  }
+}
+
+/** No candidate of a best-of-N task passed: each is named with how it ended. */
+export class NoCandidatePassedError extends ApplicationFailure {
+  static readonly type = 'NoCandidatePassed';
+  constructor(reason: string) {
+    super(...nonRetryable(`no candidate passed: ${reason}`, NoCandidatePassedError.type));
+  }
+}
+
 /** The workflow id is not `task/<tenant>/<taskId>`: a second run under another id could otherwise act for the task. */
 export class WorkflowIdMismatchError extends ApplicationFailure {
   static readonly type = 'WorkflowIdMismatchError';

@@ -12,6 +12,7 @@ import type { RiskTier } from './spec';
 import { arbiterGateName, GATE_NAME_PATTERN, reservedGateNameProblem } from './gate-names';
 import { MAX_WAIVER_DAYS } from './waiver';
 import type { CostWeights } from './routing-context';
+import { MAX_CANDIDATES } from './candidates';
 
 /** A tier's budget: files, lines, and the bytes a change may add (binary files count only here). */
 export type TierBudget = ChangeBudget & { maxBytes: number };
@@ -47,6 +48,8 @@ export interface RepoPolicy {
   maxAttempts?: number;
   /** The cost term routing takes off a verdict's reward; absent, routing learns from verdicts alone. */
   routingCost?: CostWeights;
+  /** Candidates a task of each tier runs when its submitter asks for none (best of N); absent, one. */
+  candidates?: Partial<Record<RiskTier, number>>;
 }
 
 /** Attempts a task gets when its policy says nothing: one retry with the gates' evidence. */
@@ -139,6 +142,15 @@ const CurrentPolicy = z
         allow_symlinks: z.boolean().optional(),
         /** Attempts per task when blocking gates fail; 1 turns retries off. */
         max_attempts: z.number().int().min(1).max(MAX_ATTEMPTS_LIMIT).optional(),
+        /** Best of N by tier: how many candidates a task of that tier runs unless its submitter says. */
+        candidates: z
+          .object({
+            '1': z.number().int().min(1).max(MAX_CANDIDATES).optional(),
+            '2': z.number().int().min(1).max(MAX_CANDIDATES).optional(),
+            '3': z.number().int().min(1).max(MAX_CANDIDATES).optional(),
+          })
+          .strict()
+          .optional(),
         /** What routing charges a run, in reward (1 is a pass): per million tokens, per US dollar, per minute. */
         routing_cost: z
           .object({
@@ -188,6 +200,10 @@ function setupOf(raw: z.output<typeof CurrentPolicy>['arbiter']): RepoSetup | un
 function routingCostOf(raw?: { per_million_tokens: number; per_usd: number; per_minute: number }) {
   if (!raw) return {};
   return { routingCost: { perMillionTokens: raw.per_million_tokens, perUsd: raw.per_usd, perMinute: raw.per_minute } };
+}
+
+function candidatesOf(raw?: { '1'?: number; '2'?: number; '3'?: number }) {
+  return raw ? { candidates: { 1: raw['1'], 2: raw['2'], 3: raw['3'] } } : {};
 }
 
 const LegacyPolicy = z.object({ '1': Budget, '2': Budget, '3': Budget }).passthrough();
@@ -256,6 +272,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
     commands,
     maxAttempts: parsed.data.arbiter?.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
     ...routingCostOf(parsed.data.arbiter?.routing_cost),
+    ...candidatesOf(parsed.data.arbiter?.candidates),
     ...(parsed.data.arbiter?.setup ? { setup: setupOf(parsed.data.arbiter) } : {}),
   };
 }

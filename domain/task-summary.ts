@@ -2,6 +2,7 @@
  * What a person reads about a task, worded once: the CLI's `status` text and the Web UI's
  * current details are two layouts of these lines, so they never tell a task differently.
  */
+import type { CandidateView } from './candidates';
 import type { TaskSnapshot } from './task';
 
 /** One fact about the task: a short label (`spec`, `gate`, …) and its text; an empty label continues the line before. */
@@ -39,11 +40,21 @@ function workLines(s: TaskSnapshot): SummaryLine[] {
     });
   }
   if (s.attempts?.length) lines.push({ label: 'attempt', text: `${s.attempts.length + 1}: this one, below` });
+  for (const c of s.candidates ?? []) lines.push({ label: 'candidate', text: candidateText(c) });
+  if (s.candidateChoice) lines.push({ label: 'chosen', text: s.candidateChoice });
   if (s.diff)
     lines.push({ label: 'diff', text: `${s.diff.filesChanged} file(s) +${s.diff.linesAdded}/-${s.diff.linesDeleted}` });
   for (const g of s.gates) lines.push({ label: 'gate', text: `${g.name} (${g.source}): ${g.status} — ${g.detail}` });
   for (const v of s.violations ?? []) lines.push({ label: 'refused', text: `${v.op} ${v.path}: ${v.reason}` });
   return lines;
+}
+
+/** One candidate on one line: who, how it ended, its change and what it cost. */
+function candidateText(c: CandidateView): string {
+  const change = c.linesChanged !== undefined ? `, ${c.filesChanged} file(s) ${c.linesChanged} line(s)` : '';
+  const cost =
+    c.costUsd !== undefined ? `, $${c.costUsd.toFixed(4)}, ${c.tokens} tokens, ${c.seconds?.toFixed(0)} s` : '';
+  return `${c.index} ${c.agentId}: ${c.state}${c.outcome ? ` ${c.outcome}` : ''}${change}${cost}${c.chosen ? ' — chosen' : ''}`;
 }
 
 function outcomeLines(s: TaskSnapshot): SummaryLine[] {

@@ -5,6 +5,13 @@
  */
 import { z } from 'zod';
 import { idPartProblem } from '../temporal-config';
+import {
+  CANDIDATE_MODES,
+  CandidateOfSchema,
+  candidateInputProblem,
+  MAX_CANDIDATES,
+  type CandidateView,
+} from './candidates';
 import { GATE_NAME_PATTERN, reservedGateNameProblem } from './gate-names';
 import type { DiffSummary } from './diff';
 import type { TaskState } from './lifecycle';
@@ -75,6 +82,12 @@ export const TaskInputSchemaBeforeLimits = z
      * treats that host as gone and rebuilds the workspace on another worker.
      */
     hostLossTimeoutSeconds: z.number().int().min(1).max(86_400).default(120),
+    /** Best of N: this many candidates, each its own agent run and verdict; the best is delivered. */
+    candidates: z.number().int().min(1).max(MAX_CANDIDATES).optional(),
+    /** `first-pass`: stop the other candidates as soon as one passes. */
+    candidateMode: z.enum(CANDIDATE_MODES).optional(),
+    /** Set by a task on the candidates it starts (their run checks it); refused from anyone else. */
+    candidateOf: CandidateOfSchema.optional(),
   })
   .strict();
 
@@ -84,6 +97,14 @@ export const TaskInputSchemaBeforeLimits = z
  * ({@link taskInputSizeProblems}): the input stays in workflow memory while the run is open.
  */
 export const TaskInputSchema = TaskInputSchemaBeforeLimits.superRefine((input, ctx) => {
+  for (const { message, path } of taskInputSizeProblems(input))
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message, path });
+  const candidates = candidateInputProblem(input);
+  if (candidates) ctx.addIssue({ code: z.ZodIssueCode.custom, message: candidates.message, path: [candidates.path] });
+});
+
+/** Task input as runs started under the size limits but before candidates checked it; they replay with this. */
+export const TaskInputSchemaBeforeCandidates = TaskInputSchemaBeforeLimits.superRefine((input, ctx) => {
   for (const { message, path } of taskInputSizeProblems(input))
     ctx.addIssue({ code: z.ZodIssueCode.custom, message, path });
 });
@@ -203,6 +224,10 @@ export interface TaskSnapshot {
   gates: GateResult[];
   /** Earlier attempts, oldest first; empty while the first attempt is the only one. */
   attempts: AttemptRecord[];
+  /** A best-of-N task's candidates, side by side; empty for a task of one. */
+  candidates: CandidateView[];
+  /** Why the judged candidate was chosen, once the candidates were assessed. */
+  candidateChoice: string | null;
   /** Operations the sandbox refused (writes out of scope, protected paths, escapes). */
   violations: PolicyViolation[];
   /** What the task is waiting for people to approve, while `subState` is `awaiting_waiver`. */
@@ -228,6 +253,8 @@ export function receivedSnapshot(ref: { tenantId: string; taskId: string }, work
     diff: null,
     gates: [],
     attempts: [],
+    candidates: [],
+    candidateChoice: null,
     violations: [],
     pendingWaiver: null,
     verdict: null,

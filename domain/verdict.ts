@@ -6,6 +6,7 @@ import type { GatewaySummary } from './model-usage';
 import type { DiffSummary, PolicyProvenance } from './activity-io';
 import type { SignedDecision } from './approval';
 import type { GateMode } from './repo-policy';
+import type { CandidateEvidence } from './candidates';
 import type { AttemptRecord, GateResult, VerdictOutcome } from './task';
 
 /**
@@ -58,6 +59,33 @@ export interface VerdictPayload {
   gateway?: GatewaySummary;
   /** The attempts before the one judged here, each with its change and gates; absent when there was one attempt. */
   attempts?: VerdictAttempt[];
+  /** A best-of-N task's candidates, each with how it ended and its own verdict, and why this one was judged. */
+  candidates?: { reason: string; all: VerdictCandidate[] };
+}
+
+/** A candidate as the task's verdict names it. */
+export interface VerdictCandidate {
+  index: number;
+  taskId: string;
+  runId: string;
+  agentId: string;
+  state: string;
+  outcome?: string;
+  verdictDigest?: string;
+  diffDigest?: string;
+}
+
+function verdictCandidate(c: CandidateEvidence): VerdictCandidate {
+  return {
+    index: c.index,
+    taskId: c.taskId,
+    runId: c.runId,
+    agentId: c.agentId,
+    state: c.state,
+    ...(c.verdict
+      ? { outcome: c.verdict.outcome, verdictDigest: c.verdict.digest, diffDigest: c.verdict.diffDigest }
+      : {}),
+  };
 }
 
 /** An earlier attempt as the verdict states it: its change by digest and its gates' evidence. */
@@ -98,6 +126,7 @@ export function buildVerdictPayload(input: {
   approvals?: readonly SignedDecision[];
   gateway?: GatewaySummary;
   attempts?: readonly AttemptRecord[];
+  candidates?: { assessed: readonly CandidateEvidence[]; reason: string };
 }): VerdictPayload {
   const waivers = [...(input.waivers ?? [])];
   const outcome = decideOutcome(input.gates);
@@ -126,5 +155,8 @@ export function buildVerdictPayload(input: {
     approvals: [...(input.approvals ?? [])],
     ...(input.gateway && (input.gateway.calls || input.gateway.refusals) ? { gateway: input.gateway } : {}),
     ...(input.attempts?.length ? { attempts: input.attempts.map(verdictAttempt) } : {}),
+    ...(input.candidates
+      ? { candidates: { reason: input.candidates.reason, all: input.candidates.assessed.map(verdictCandidate) } }
+      : {}),
   };
 }

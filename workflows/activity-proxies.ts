@@ -102,6 +102,10 @@ export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s'
  * waits in ROUTING, asking at the pace activities/busy-retry.ts sets (up to every 30 s).
  */
 export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined));
+/** Best of N: ranking agents and reading candidates' stored evidence are reads; adopting copies one patch, idempotently. */
+export const { proposeAgents, assessCandidates, adoptCandidate } = proxyActivities<ArbiterActivities>(
+  options('1m', OUTAGE_ATTEMPTS),
+);
 /** Issuing is idempotent on the task, so retrying generously is safe. */
 export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s', 10));
 /** Feedback is idempotent per task; retried generously so statistics are never lost. */

@@ -19,6 +19,7 @@ import * as activityIo from '../domain/activity-io';
 import * as approval from '../domain/approval';
 import * as bandit from '../domain/bandit';
 import * as bounds from '../domain/bounds';
+import * as candidates from '../domain/candidates';
 import * as conversation from '../domain/conversation';
 import * as errors from '../domain/errors';
 import * as gateNames from '../domain/gate-names';
@@ -71,6 +72,7 @@ prepareForFreeze(
     approval,
     bandit,
     bounds,
+    candidates,
     conversation,
     errors,
     gateNames,

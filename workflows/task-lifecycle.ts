@@ -5,13 +5,19 @@
 import { CancellationScope, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   TaskInputSchema,
+  TaskInputSchemaBeforeCandidates,
   TaskInputSchemaBeforeLimits,
   type ParsedTaskInput,
   type TaskError,
   type TaskSnapshot,
 } from '../domain/task';
 import { clipText } from '../domain/bounds';
-import { GateNameReservedError, SUBMITTER_FAULT_TYPES, WorkflowIdMismatchError } from '../domain/errors';
+import {
+  CandidateParentMismatchError,
+  GateNameReservedError,
+  SUBMITTER_FAULT_TYPES,
+  WorkflowIdMismatchError,
+} from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
 import { gateNameClashes } from '../domain/repo-policy';
 import { routingContextOf } from '../domain/routing-context';
@@ -32,6 +38,7 @@ import { parseWorkflowInput } from './workflow-input';
 import { RunSpec, runValidateSpec } from './run-spec';
 import { registerWatch } from './watch';
 import { retryWhileFailing } from './retry';
+import { BEST_OF_N_PATCH, candidateCount, runBestOfN } from './candidates';
 import { decideOutcome } from '../domain/verdict';
 import { waivable, type GrantedDeskWaiver } from './waiver';
 import { buildWorkspace, recordVerdict, releaseWorkspace, verifyInWorkspace, type Workspace } from './workspace-steps';
@@ -72,6 +79,8 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
 
 /** Patch id of the change that held task input to its size limits; runs started before replay without them. */
 export const BOUNDED_TASK_INPUT_PATCH = 'bounded-task-input';
+/** Patch id of the change that reserved candidates' task ids; runs started before replay without the check. */
+export const CANDIDATE_INPUT_PATCH = 'candidate-inputs';
 /** Room for the largest input the limits admit (a 64 KiB spec, 16 KiB of gate arguments), JSON-escaped. */
 const MAX_TASK_INPUT_CHARACTERS = 256 * 1024;
 
@@ -79,15 +88,25 @@ const MAX_TASK_INPUT_CHARACTERS = 256 * 1024;
  * Input started by hand (`temporal workflow start`) gets the same checks as the client's; a bad
  * one fails the run at once, naming each problem, instead of failing workflow tasks forever.
  * A task runs only under its own workflow id `task/<tenant>/<taskId>`: under any other id a
- * second run could act for the task beside the first, so it fails at once, before any step.
+ * second run could act for the task beside the first, so it fails at once, before any step; a
+ * candidate runs only as the child of the task it is a candidate of.
  */
 function parseInput(raw: unknown): ParsedTaskInput {
   const input = patched(BOUNDED_TASK_INPUT_PATCH)
-    ? parseWorkflowInput(TaskInputSchema, raw, 'task input', MAX_TASK_INPUT_CHARACTERS)
+    ? parseWorkflowInput(
+        patched(CANDIDATE_INPUT_PATCH) ? TaskInputSchema : TaskInputSchemaBeforeCandidates,
+        raw,
+        'task input',
+        MAX_TASK_INPUT_CHARACTERS,
+      )
     : parseWorkflowInput(TaskInputSchemaBeforeLimits, raw, 'task input');
-  const { workflowId } = workflowInfo();
+  const { workflowId, parent } = workflowInfo();
   const expected = taskWorkflowId(input);
   if (workflowId !== expected) throw new WorkflowIdMismatchError(workflowId, expected);
+  if (input.candidateOf) {
+    const owner = taskWorkflowId({ tenantId: input.tenantId, taskId: input.candidateOf.taskId });
+    if (parent?.workflowId !== owner) throw new CandidateParentMismatchError(parent?.workflowId ?? 'none', owner);
+  }
   return input;
 }
 
@@ -96,6 +115,12 @@ async function runLifecycle(task: TaskRun): Promise<void> {
   const validated = await validateStep(task);
   if (!validated) return;
   try {
+    await prepareRouting(task);
+    const candidates = candidateCount(task, validated);
+    if (candidates > 1 && patched(BEST_OF_N_PATCH)) {
+      if (await runBestOfN(task, validated, candidates)) await completeStep(task, validated);
+      return;
+    }
     const agentId = await routeStep(task, validated);
     const workspace = await executeStep(task, validated, agentId);
     const verified = await verifyStep(task, validated, agentId, workspace);
@@ -147,15 +172,20 @@ async function validateStep(task: TaskRun): Promise<RunSpec | undefined> {
 }
 
 /**
- * ROUTING → ROUTED. The repository's policy is read first, from its trusted ref, and the
- * submitter's gates are checked against it: a clash fails the task before any agent runs.
+ * → ROUTING. The repository's policy is read first, from its trusted ref, and the submitter's
+ * gates are checked against it: a clash fails the task before any agent runs.
  */
-async function routeStep(task: TaskRun, { spec }: RunSpec): Promise<string> {
+async function prepareRouting(task: TaskRun): Promise<void> {
   await task.enter('ROUTING');
-  const { tenantId, taskId, agentHint } = task.input;
+  const { tenantId, taskId } = task.input;
   task.setPolicy(await loadRepoPolicy({ tenantId, taskId, repoPath: task.repoPath }));
   const clashes = gateNameClashes(task.input.gates, task.trustedPolicy().policy);
   if (clashes.length) throw new GateNameReservedError(clashes);
+}
+
+/** ROUTING → ROUTED: one agent, for the task's context. */
+async function routeStep(task: TaskRun, { spec }: RunSpec): Promise<string> {
+  const { tenantId, taskId, agentHint } = task.input;
   const context = routingContextOf(spec, task.trustedPolicy().policy);
   const decision = await routeTask({ tenantId, taskId, taskType: spec.mode, agentHint, context });
   task.recordRouting(decision);
@@ -193,7 +223,9 @@ async function verifyStep(
   );
   let granted: GrantedDeskWaiver | undefined;
   const { policy } = task.trustedPolicy();
-  if (policy.waivers.enabled && decideOutcome(task.snapshot.gates) === 'FAIL' && waivable(task.snapshot.gates)) {
+  // A candidate asks no waiver: the task judges its candidates as they stand.
+  const mayWaive = policy.waivers.enabled && !task.input.candidateOf;
+  if (mayWaive && decideOutcome(task.snapshot.gates) === 'FAIL' && waivable(task.snapshot.gates)) {
     const answer = await task.waiverDesk.request(validated.spec, policy);
     if ('error' in answer) {
       await recordVerdict(task, validated, agentId, ws);
@@ -209,11 +241,21 @@ async function verifyStep(
   return { passed: true };
 }
 
-/** VERIFIED → COMPLETED: the verified patch lands on its branch. Delivery, once begun, is never cut short. */
+/**
+ * VERIFIED → COMPLETED: the verified patch lands on its branch. Delivery, once begun, is never
+ * cut short. A candidate delivers nothing: the task it belongs to delivers its winner.
+ */
 async function completeStep(task: TaskRun, { spec }: RunSpec): Promise<void> {
-  const { tenantId, taskId } = task.input;
-  const { verdict, diff, workspace } = task.snapshot;
-  if (!verdict || !diff || !workspace) throw new Error('cannot deliver before a verdict');
+  const { tenantId, taskId, candidateOf } = task.input;
+  if (candidateOf) {
+    await task.enter('COMPLETED', `verified; not delivered: candidate ${candidateOf.index} of ${candidateOf.taskId}`, {
+      verdict: task.snapshot.verdict?.outcome,
+    });
+    return;
+  }
+  const { verdict, diff } = task.snapshot;
+  const baseCommit = task.deliveryBase;
+  if (!verdict || !diff || !baseCommit) throw new Error('cannot deliver before a verdict');
   const deliveredAt = new Date().toISOString();
   const delivery = await CancellationScope.nonCancellable(() =>
     deliverChange({
@@ -221,7 +263,7 @@ async function completeStep(task: TaskRun, { spec }: RunSpec): Promise<void> {
       taskId,
       repo: task.input.repo,
       repoPath: task.repoPath,
-      baseCommit: workspace.baseCommit,
+      baseCommit,
       treeId: diff.treeId,
       artifactId: diff.artifactId,
       patchDigest: diff.digest,

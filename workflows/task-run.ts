@@ -7,8 +7,16 @@
 import { CancellationScope, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { keepViolation } from '../domain/bounds';
 import { keepsChange } from '../domain/retry-feedback';
+import type { CandidateEvidence, CandidateView } from '../domain/candidates';
 import { assertTransition, isTerminal, type TaskState } from '../domain/lifecycle';
-import type { AgentRunResult, Delivery, ResolvedRepo, RoutingDecision, TrustedPolicy } from '../domain/activity-io';
+import type {
+  AdoptedCandidate,
+  AgentRunResult,
+  Delivery,
+  ResolvedRepo,
+  RoutingDecision,
+  TrustedPolicy,
+} from '../domain/activity-io';
 import type { DiffSummary } from '../domain/diff';
 import type { PolicyViolation } from '../domain/sandbox';
 import {
@@ -61,6 +69,8 @@ export class TaskRun implements WaiverTask {
   private lastRun: AgentRunResult | undefined;
   private retrying: RetryContext | undefined;
   private agentMillis = 0;
+  private adoptedBase: string | undefined;
+  private judgedCandidates: { assessed: CandidateEvidence[]; reason: string } | undefined;
   private resolvedRepo: ResolvedRepo | undefined;
   /** Takes waiver approvals and rejections for this task. */
   readonly waiverDesk = new WaiverDesk(this);
@@ -236,6 +246,41 @@ export class TaskRun implements WaiverTask {
     this.current.diff = judged.diff;
     this.current.gates = judged.gates;
     this.retrying = undefined;
+  }
+
+  /** Shows the candidates the task runs (best of N), and each as it starts and ends. */
+  showCandidates(views: CandidateView[]): void {
+    this.current.candidates = views;
+    this.refreshDetails();
+  }
+
+  /** Updates candidate `index` as it starts or ends. */
+  updateCandidate(index: number, change: Partial<CandidateView>): void {
+    const view = this.current.candidates.find((c) => c.index === index);
+    if (view) Object.assign(view, change);
+    this.refreshDetails();
+  }
+
+  /**
+   * Takes the judged candidate's change over: its diff (the patch now the task's own), its gates
+   * and its base are the task's; the verdict names every candidate and why this one.
+   */
+  adoptCandidate(adopted: AdoptedCandidate, judged: { assessed: CandidateEvidence[]; reason: string }): void {
+    this.current.diff = adopted.diff;
+    this.current.gates = adopted.gates;
+    this.current.candidateChoice = judged.reason;
+    this.adoptedBase = adopted.baseCommit;
+    this.judgedCandidates = judged;
+  }
+
+  /** The candidates the verdict names, for a best-of-N task. */
+  get candidatesForVerdict(): { assessed: CandidateEvidence[]; reason: string } | undefined {
+    return this.judgedCandidates;
+  }
+
+  /** The commit the change is delivered onto: the workspace's base, or the adopted candidate's. */
+  get deliveryBase(): string | undefined {
+    return this.current.workspace?.baseCommit ?? this.adoptedBase;
   }
 
   /** Forgets the workspace it has released, so a new one elsewhere does not count its host as lost. */

@@ -239,7 +239,7 @@ export async function recordVerdict(
   task: TaskRun,
   validated: RunSpec,
   agentId: string,
-  ws: Workspace,
+  ws: { baseCommit: string },
   waiver?: GrantedDeskWaiver,
 ): Promise<void> {
   const { tenantId, taskId, repo } = task.input;
@@ -257,6 +257,7 @@ export async function recordVerdict(
     policy,
     waivers: waiver ? [waiver.waiverId] : [],
     attempts: task.snapshot.attempts,
+    ...(task.candidatesForVerdict ? { candidates: task.candidatesForVerdict } : {}),
     riskTier: spec.riskTier,
     // The workflow's clock is replayed, so every attempt of the activity signs the same time.
     verifiedAt: new Date().toISOString(),

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isTerminal } from '../../domain/lifecycle';
-import type { GateCommand } from '../../domain/task';
+import type { GateCommand, TaskInput } from '../../domain/task';
 import { ArbiterClient, TaskNotFoundError, type Submission } from '../arbiter-client';
 import { loadClientConfig } from '../config';
 import { EXIT, printJson, printNewTransitions, statusJson, statusText, UsageError } from './output';
@@ -74,8 +74,21 @@ interface SubmitOptions {
   agent?: string;
   base?: string;
   gate?: GateCommand[];
+  candidates?: string;
+  firstPass?: boolean;
   wait?: boolean;
   json?: boolean;
+}
+
+/** `--candidates N` as a number; the task input's own check names a number out of range. */
+function candidatesOption(opts: SubmitOptions): Pick<TaskInput, 'candidates' | 'candidateMode'> {
+  if (opts.candidates === undefined) {
+    if (opts.firstPass) throw new UsageError('--first-pass needs --candidates N (2 or more)');
+    return {};
+  }
+  const n = Number(opts.candidates);
+  if (!Number.isInteger(n)) throw new UsageError(`--candidates must be a whole number, not '${opts.candidates}'`);
+  return { candidates: n, ...(opts.firstPass ? { candidateMode: 'first-pass' as const } : {}) };
 }
 
 /** What a submission did, in a line; an ended task says so, since it will not run again. */
@@ -109,6 +122,7 @@ async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
       baseRef: opts.base,
       agentHint: opts.agent,
       gates: opts.gate ?? [],
+      ...candidatesOption(opts),
     };
     const localRepoPath = input.gates.length ? await visibleRepoPath(input.tenantId, input.repo) : undefined;
     const submission = await client.submit(input, { localRepoPath });
@@ -142,6 +156,8 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
     .option('--agent <id>', 'ask for this agent (honoured when it is capable)')
     .option('--base <ref>', 'commit-ish to start from (default: the repo HEAD)')
     .option('--gate <NAME=COMMAND>', 'a gate command run in the workspace (repeatable)', parseGateOption)
+    .option('--candidates <n>', 'best of N: run N candidates (distinct agents) and deliver the best')
+    .option('--first-pass', 'with --candidates: stop the others as soon as one passes')
     .option('--wait', 'follow the task until it ends; exit 0 only when COMPLETED')
     .option('--json', 'machine-readable output')
     .action((spec: string, opts: SubmitOptions) => run(() => submit(spec, opts)));

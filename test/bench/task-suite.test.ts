@@ -38,7 +38,7 @@ function checkout(task: BenchTask, withFix: boolean): string {
   return dir;
 }
 
-async function suite(agent: ScriptedBenchAgent) {
+async function suite(agent: ScriptedBenchAgent, candidates?: number, only = tasks) {
   const { client, database } = testStack();
   const workDir = traversableTempDir('arbiter-bench-');
   return runTaskSuite({
@@ -46,9 +46,10 @@ async function suite(agent: ScriptedBenchAgent) {
     client,
     tenantId: uniqueId('bench'),
     agent: { scripted: agent },
-    tasks,
+    tasks: only,
     workDir,
     runId: uniqueId(agent),
+    candidates,
   });
 }
 
@@ -81,6 +82,14 @@ describe('task benchmark', function () {
       [],
     );
     assert.ok(results.every((r) => r.attempts === 1));
+  });
+
+  it('grades best of N through the same lifecycle: two candidates of the oracle, the task resolved', async () => {
+    const results = await suite('oracle', 2, tasks.slice(0, 2));
+    assert.deepEqual(
+      results.map((r) => [r.task, r.resolved, r.attempts]),
+      tasks.slice(0, 2).map((t) => [t.id, true, 2]),
+    );
   });
 
   it('grades an agent that fixes nothing at 0%, after its retry', async () => {
