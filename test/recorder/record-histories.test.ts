@@ -144,6 +144,29 @@ const SLOW_GATE = { name: 'slow', argv: ['sh', '-c', 'sleep 10'] };
     assert.equal(final.attempts.length, 1);
   });
 
+  it('best of N (two candidates; the one that passes is delivered)', async () => {
+    const tenant = uniqueId('tenant');
+    for (const content of ['module.exports = 42;\n', 'module.exports = 41;\n'])
+      await upsertAgent(testStack().database.db, {
+        id: uniqueId('agent'),
+        tenantId: tenant,
+        kind: 'scripted',
+        config: { steps: [{ op: 'write', path: 'src/feature.js', content }] },
+        capabilities: { taskTypes: ['feature'] },
+      });
+    const input = {
+      tenantId: tenant,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repo: await registerRepo(tenant),
+      gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js") === 42 || process.exit(3)'] }],
+      candidates: 2,
+    };
+    const final = await submitAndRecord('best-of-n', input);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(final.candidates.length, 2);
+  });
+
   it('openai conversation (fake server, tool calls)', async () => {
     const apiKey = `sk-fake-${randomBytes(12).toString('hex')}`;
     process.env.FAKE_OPENAI_KEY = apiKey;

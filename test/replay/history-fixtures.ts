@@ -25,13 +25,14 @@ export const LIFECYCLE_PATHS = [
   'host-lost',
   'openai-conversation',
   'retried',
+  'best-of-n',
 ] as const;
 
 /** One of {@link LIFECYCLE_PATHS}. */
 export type LifecyclePath = (typeof LIFECYCLE_PATHS)[number];
 
 /** Paths the workflow gained later, and the first set that holds each: sets recorded before could not. */
-const FIRST_SET: Partial<Record<LifecyclePath, number>> = { retried: 5 };
+const FIRST_SET: Partial<Record<LifecyclePath, number>> = { retried: 5, 'best-of-n': 6 };
 
 /** The paths set `set` (`v<n>`) must hold a history of. */
 export function pathsRequiredIn(set: string): LifecyclePath[] {

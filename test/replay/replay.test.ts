@@ -9,7 +9,8 @@ import { temporal } from '@temporalio/proto';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { RETRY_WITH_FEEDBACK_PATCH } from '../../workflows/retry';
-import { BOUNDED_TASK_INPUT_PATCH } from '../../workflows/task-lifecycle';
+import { BEST_OF_N_PATCH } from '../../workflows/candidates';
+import { BOUNDED_TASK_INPUT_PATCH, CANDIDATE_INPUT_PATCH } from '../../workflows/task-lifecycle';
 import { bundleArbiterWorkflows, workflowBundleOptions } from '../../workers/workflow-bundle';
 import { fixtureSets, pathsRequiredIn, readFixtureSet, type HistoryFixture } from './history-fixtures';
 
@@ -102,6 +103,15 @@ describe('replaying recorded histories', function () {
     for (const set of ['v1', 'v2', 'v3', 'v4'])
       for (const fixture of readFixtureSet(set))
         assert.ok(!patchesOf(fixture).includes(marker), `${set}/${fixture.path}`);
+  });
+
+  it('set v6 runs under the candidate checks: every history records candidate-inputs, its best-of-n run best-of-n', () => {
+    const inputs = JSON.stringify({ id: CANDIDATE_INPUT_PATCH, deprecated: false });
+    const bestOfN = JSON.stringify({ id: BEST_OF_N_PATCH, deprecated: false });
+    for (const fixture of readFixtureSet('v6')) {
+      assert.ok(patchesOf(fixture).includes(inputs), `${fixture.path}: ${patchesOf(fixture)}`);
+      assert.equal(patchesOf(fixture).includes(bestOfN), fixture.path === 'best-of-n', fixture.path);
+    }
   });
 
   it('runs started before the input limits replay although their input is over them (a 70 KiB spec, a long baseRef)', async () => {
