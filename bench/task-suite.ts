@@ -219,6 +219,7 @@ async function runOne(o: TaskSuiteOptions, task: BenchTask): Promise<TaskBenchRe
     specYaml: benchSpecYaml(task),
     repo,
     agentHint,
+    language: task.language,
     ...(o.candidates && o.candidates > 1 ? { candidates: o.candidates } : {}),
   };
   await client.submit(input);

@@ -12,12 +12,34 @@ import type { VerdictOutcome } from './task';
 /** How big a change the spec allows: the size class routing tells apart. */
 export type SizeClass = RoutingContext['size'];
 
+/** Languages a task may say it is in; a closed list, so a context key never carries free text. */
+export const TASK_LANGUAGES = [
+  'c',
+  'cpp',
+  'csharp',
+  'go',
+  'java',
+  'javascript',
+  'kotlin',
+  'php',
+  'python',
+  'ruby',
+  'rust',
+  'shell',
+  'swift',
+  'typescript',
+] as const;
+/** A language a task may name. */
+export const TaskLanguageSchema = z.enum(TASK_LANGUAGES);
+
 /** What routing knows of a task: it learns and decides per context, backed by the task type. */
 export const RoutingContextSchema = z
   .object({
     taskType: z.string().min(1).max(64),
     riskTier: z.number().int().min(1).max(3),
     size: z.enum(['small', 'medium', 'large']),
+    /** When the submitter names it. */
+    language: TaskLanguageSchema.optional(),
   })
   .strict();
 /** A parsed routing context. */
@@ -31,7 +53,7 @@ export function sizeClassOf(maxLoc: number): SizeClass {
 
 /** The key a context's statistics are kept under. */
 export function contextKey(c: RoutingContext): string {
-  return `${c.taskType}/tier-${c.riskTier}/${c.size}`;
+  return `${c.taskType}/tier-${c.riskTier}/${c.size}${c.language ? `/${c.language}` : ''}`;
 }
 
 /** The policy's price of an agent's run, in reward: 1 is a whole success. All zero: routing ignores cost. */
@@ -75,13 +97,19 @@ export function netReward(
 }
 
 /**
- * The context of a task with `spec` under `policy`: its mode, risk tier, and the size class of
- * its change budget (the spec's own, else the policy's for its tier).
+ * The context of a task with `spec` under `policy`: its mode, risk tier, the size class of its
+ * change budget (the spec's own, else the policy's for its tier), and its language when named.
  */
 export function routingContextOf(
   spec: { mode: string; riskTier: 1 | 2 | 3; changeBudget?: { maxLoc: number } },
   policy: Pick<RepoPolicy, 'tiers'>,
+  language?: RoutingContext['language'],
 ): RoutingContext {
   const maxLoc = spec.changeBudget?.maxLoc ?? policy.tiers[spec.riskTier].maxLoc;
-  return { taskType: spec.mode, riskTier: spec.riskTier, size: sizeClassOf(maxLoc) };
+  return {
+    taskType: spec.mode,
+    riskTier: spec.riskTier,
+    size: sizeClassOf(maxLoc),
+    ...(language ? { language } : {}),
+  };
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { idPartProblem } from '../temporal-config';
+import { TaskLanguageSchema } from './routing-context';
 import {
   CANDIDATE_MODES,
   CandidateOfSchema,
@@ -82,6 +83,8 @@ export const TaskInputSchemaBeforeLimits = z
      * treats that host as gone and rebuilds the workspace on another worker.
      */
     hostLossTimeoutSeconds: z.number().int().min(1).max(86_400).default(120),
+    /** The task's language, when the submitter names it: routing learns per language too. */
+    language: TaskLanguageSchema.optional(),
     /** Best of N: this many candidates, each its own agent run and verdict; the best is delivered. */
     candidates: z.number().int().min(1).max(MAX_CANDIDATES).optional(),
     /** `first-pass`: stop the other candidates as soon as one passes. */

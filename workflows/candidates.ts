@@ -86,7 +86,7 @@ export async function runBestOfN(task: TaskRun, validated: RunSpec, n: number): 
   const { tenantId, taskId } = task.input;
   const { spec } = validated;
   const { policy, provenance } = task.trustedPolicy();
-  const context = routingContextOf(spec, policy);
+  const context = routingContextOf(spec, policy, task.input.language);
   // An agent the submitter asked for runs every candidate; otherwise the router names N distinct ones.
   const { agentHint } = task.input;
   const agents = agentHint

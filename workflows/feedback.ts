@@ -57,7 +57,7 @@ function recordOutcome(
       gatesTotal: gates.total,
       latencyMs: latencyMs(task),
       ...task.usage,
-      context: routingContextOf(spec, policy),
+      context: routingContextOf(spec, policy, task.input.language),
       costWeights: policy.routingCost ?? NO_COST_WEIGHTS,
     }),
   );

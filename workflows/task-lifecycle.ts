@@ -186,7 +186,7 @@ async function prepareRouting(task: TaskRun): Promise<void> {
 /** ROUTING → ROUTED: one agent, for the task's context. */
 async function routeStep(task: TaskRun, { spec }: RunSpec): Promise<string> {
   const { tenantId, taskId, agentHint } = task.input;
-  const context = routingContextOf(spec, task.trustedPolicy().policy);
+  const context = routingContextOf(spec, task.trustedPolicy().policy, task.input.language);
   const decision = await routeTask({ tenantId, taskId, taskType: spec.mode, agentHint, context });
   task.recordRouting(decision);
   await task.enter('ROUTED', `agent ${decision.agentId}`, { agentId: decision.agentId });

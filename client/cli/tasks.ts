@@ -76,6 +76,7 @@ interface SubmitOptions {
   gate?: GateCommand[];
   candidates?: string;
   firstPass?: boolean;
+  language?: string;
   wait?: boolean;
   json?: boolean;
 }
@@ -123,6 +124,7 @@ async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
       agentHint: opts.agent,
       gates: opts.gate ?? [],
       ...candidatesOption(opts),
+      ...(opts.language ? { language: opts.language as TaskInput['language'] } : {}),
     };
     const localRepoPath = input.gates.length ? await visibleRepoPath(input.tenantId, input.repo) : undefined;
     const submission = await client.submit(input, { localRepoPath });
@@ -158,6 +160,7 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
     .option('--gate <NAME=COMMAND>', 'a gate command run in the workspace (repeatable)', parseGateOption)
     .option('--candidates <n>', 'best of N: run N candidates (distinct agents) and deliver the best')
     .option('--first-pass', 'with --candidates: stop the others as soon as one passes')
+    .option('--language <name>', "the task's language (javascript, python, …): routing learns per language too")
     .option('--wait', 'follow the task until it ends; exit 0 only when COMPLETED')
     .option('--json', 'machine-readable output')
     .action((spec: string, opts: SubmitOptions) => run(() => submit(spec, opts)));

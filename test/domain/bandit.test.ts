@@ -132,6 +132,10 @@ describe('contextual, cost-aware routing', () => {
       [100, 1000, 1001].map((loc) => sizeClassOf(loc)),
     );
     assert.equal(contextKey({ taskType: 'fix', riskTier: 2, size: 'small' }), 'fix/tier-2/small');
+    assert.equal(
+      contextKey({ taskType: 'fix', riskTier: 2, size: 'small', language: 'python' }),
+      'fix/tier-2/small/python',
+    );
     const tiers = normaliseRepoPolicy(undefined).tiers;
     assert.deepEqual(routingContextOf({ mode: 'feature', riskTier: 1 }, { tiers }), {
       taskType: 'feature',

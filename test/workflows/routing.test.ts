@@ -98,7 +98,13 @@ describe('routing that learns', function () {
         makeRepo({ 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': policy }),
       ),
       agentHint: veteran.id,
+      language: 'javascript' as const,
     };
+    await assert.rejects(
+      testStack().client.submit({ ...input, language: 'klingon' as 'javascript' }),
+      /language/,
+      'a language outside the list is refused: context keys carry no free text',
+    );
     const final = await runToEnd(input);
     assert.equal(final.verdict?.outcome, 'PASS', JSON.stringify(final.error));
     const typeStats = await stats(tenant, veteran.id);
@@ -109,7 +115,7 @@ describe('routing that learns', function () {
       .where(and(eq(agentContextStats.tenantId, tenant), eq(agentContextStats.agentId, veteran.id)));
     assert.deepEqual(
       contextRows.map((r) => [r.context, r.tasks, r.successes]),
-      [['feature/tier-3/small', 1, 0]],
+      [['feature/tier-3/small/javascript', 1, 0]],
     );
 
     // Make the veteran look excellent: a plain Thompson draw would all but always pick it.
