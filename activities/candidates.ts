@@ -6,6 +6,7 @@
  * under the task's run), so the task's verdict and delivery work on it as on any change.
  */
 import { and, asc, eq, sql } from 'drizzle-orm';
+import { log } from '@temporalio/activity';
 import {
   AdoptCandidateInput,
   AssessCandidatesInput,
@@ -74,7 +75,22 @@ async function secondsOf(db: Db, who: Who): Promise<number> {
   return Number.isFinite(ms) ? ms / 1000 : 0;
 }
 
+/**
+ * A candidate whose records do not hold (none for its run: it never began, or another run took its
+ * id; a verdict that fails its checks) is judged as ended without a verdict, never taken at its word.
+ */
 async function evidenceOf(db: Db, keyId: string, who: Who, index: number): Promise<CandidateEvidence> {
+  try {
+    return await recordedEvidence(db, keyId, who, index);
+  } catch (err) {
+    if (!(err instanceof RecordMismatchError)) throw err;
+    log.warn('candidate judged without a verdict', { candidate: who.taskId, runId: who.runId, why: err.message });
+    const unproven = { index, taskId: who.taskId, runId: who.runId, agentId: '', state: 'UNPROVEN' };
+    return { ...unproven, tokens: 0, costUsd: 0, seconds: 0 };
+  }
+}
+
+async function recordedEvidence(db: Db, keyId: string, who: Who, index: number): Promise<CandidateEvidence> {
   const row = await candidateRow(db, who);
   const verdict = await verifiedVerdict(db, keyId, who);
   const [usage] = await db
@@ -130,6 +146,7 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
         agentId: c.agent.id,
         type: { successes: c.successes, failures: c.failures },
         context: c.context,
+        running: c.running,
       }));
       const ranked = rankArms(arms, hashSeed(`${input.tenantId}/${input.taskId}`)).map((s) => s.agentId);
       return Array.from({ length: input.count }, (_, i) => ranked[i % ranked.length]);
@@ -167,8 +184,10 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
         .from(artifacts)
         .where(
           and(
+            eq(artifacts.tenantId, who.tenantId),
             eq(artifacts.taskId, who.taskId),
             eq(artifacts.runId, who.runId),
+            eq(artifacts.kind, 'patch'),
             eq(artifacts.digest, payload.diff.digest),
           ),
         )
@@ -192,6 +211,8 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
         diff: { ...diff, digest, artifactId, leftBehind: { count: 0, paths: [] }, nestedRepositories: [] },
         gates: payload.gates,
         verdictDigest: verdict.digest,
+        waivers: payload.waivers,
+        approvals: payload.approvals,
       };
     },
   };

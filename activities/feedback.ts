@@ -16,9 +16,10 @@ import { currentRun } from './run-identity';
 export function createFeedbackActivities({ db }: ActivityDeps, breaker?: BreakerPolicy) {
   return {
     async recordTaskOutcome(raw: RecordTaskOutcomeInput): Promise<{ applied: boolean; reward: number }> {
-      const { context, costWeights, ...input } = parseActivityInput(RecordTaskOutcomeInput, raw);
+      const { context, costWeights, agentMs, ...input } = parseActivityInput(RecordTaskOutcomeInput, raw);
       const gates = { passed: input.gatesPassed, total: input.gatesTotal };
-      const reward = netReward(input.outcome, gates, input, costWeights);
+      const usage = { tokens: input.tokens, costUsd: input.costUsd, latencyMs: agentMs ?? input.latencyMs };
+      const reward = netReward(input.outcome, gates, usage, costWeights);
       const applied = await recordOutcome(db, {
         ...input,
         runId: currentRun().runId,

@@ -88,14 +88,14 @@ async function weigh(
   found: RoutingCandidate[],
 ): Promise<Weighed> {
   const agents = found.map((f) => f.agent);
+  const counted = new Map(found.map((f) => [f.agent.id, f.running]));
+  const running = await withoutClosedRuns(db, { runIsOpen }, agents, counted);
   const arms = new Map(
     found.map(({ agent, successes, failures, context }) => [
       agent.id,
-      { agentId: agent.id, type: { successes, failures }, context },
+      { agentId: agent.id, type: { successes, failures }, context, running: running.get(agent.id) ?? 0 },
     ]),
   );
-  const counted = new Map(found.map((f) => [f.agent.id, f.running]));
-  const running = await withoutClosedRuns(db, { runIsOpen }, agents, counted);
   const now = new Date();
   const candidates = agents.map((a) => assess(a, input.taskType, running.get(a.id) ?? 0, now));
   let chosen: Candidate;

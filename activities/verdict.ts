@@ -36,7 +36,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
         ...input,
         run,
         waivers,
-        approvals: used.flatMap((w) => w.approvals),
+        approvals: [...used.flatMap((w) => w.approvals), ...input.approvals],
         gateway,
       });
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.

@@ -4,7 +4,7 @@
  * re-check their input at the boundary.
  */
 import { z } from 'zod';
-import { SignedDecisionSchema } from './approval';
+import { SignedDecisionSchema, type SignedDecision } from './approval';
 import { TASK_STATES } from './lifecycle';
 import { GateCommandSchema, IdPartSchema, RepoNameSchema, VERDICT_OUTCOMES } from './task';
 import { GATE_MODES, MAX_ATTEMPTS_LIMIT, type RepoPolicy } from './repo-policy';
@@ -304,6 +304,8 @@ export const IssueVerdictInput = z.object({
   repo: z.string().min(1),
   /** Attempts before the judged one, whose gates failed; the verdict names each. */
   attempts: z.array(z.custom<AttemptRecord>()).max(MAX_ATTEMPTS_LIMIT).default([]),
+  /** Signed approvals of waivers the judged candidate applied (its verdict's), carried into the task's. */
+  approvals: z.array(SignedDecisionSchema).max(20).default([]),
   /** A best-of-N task's candidates, as assessed, and why the judged one was chosen. */
   candidates: z
     .object({ assessed: z.array(z.custom<CandidateEvidence>()).max(MAX_CANDIDATES), reason: z.string() })
@@ -353,6 +355,8 @@ export const RecordTaskOutcomeInput = z.object({
   gatesPassed: z.number().int().nonnegative(),
   gatesTotal: z.number().int().nonnegative(),
   latencyMs: z.number().int().nonnegative(),
+  /** The agent's own running time over its attempts: what the cost term charges per minute (else `latencyMs`). */
+  agentMs: z.number().int().nonnegative().optional(),
   tokens: z.number().int().nonnegative().default(0),
   costUsd: z.number().nonnegative().default(0),
   /** The task's routing context, whose record the outcome also adds to. */
@@ -400,6 +404,9 @@ export interface AdoptedCandidate {
   diff: DiffSummary;
   gates: GateResult[];
   verdictDigest: string;
+  /** The waivers the candidate's verdict applied, with the signed approvals that grant them. */
+  waivers: string[];
+  approvals: SignedDecision[];
 }
 
 /** Whether an agent's run failed for infrastructure reasons (feeds its circuit breaker). */

@@ -112,6 +112,8 @@ export interface ContextArm {
   agentId: string;
   type: { successes: number; failures: number };
   context: { successes: number; failures: number };
+  /** Tasks the agent holds now: one in flight is a try, so an untried agent goes first once at a time. */
+  running?: number;
 }
 
 /** How much of a task type's record an agent's prior in one of its contexts carries, at most. */
@@ -138,8 +140,8 @@ function contextPosterior(arm: ContextArm): { a: number; b: number } {
 }
 
 /**
- * Ranks `arms` for a task, best first: every agent never tried on the task type comes first (in
- * a seeded random order), so each capable agent is tried early; the rest by a Thompson draw from
+ * Ranks `arms` for a task, best first: every agent never tried on the task type, and with no task
+ * in flight, comes first (in a seeded random order), so each capable agent is tried early; the rest by a Thompson draw from
  * their context posteriors. The first is the routing pick; the first N are N distinct candidates.
  */
 export function rankArms(arms: ContextArm[], seed: number): ArmScore[] {
@@ -148,7 +150,7 @@ export function rankArms(arms: ContextArm[], seed: number): ArmScore[] {
   const ordered = [...arms].sort((x, y) => x.agentId.localeCompare(y.agentId));
   const scores = ordered.map((arm) => {
     const { a, b } = contextPosterior(arm);
-    const untried = arm.type.successes + arm.type.failures === 0;
+    const untried = arm.type.successes + arm.type.failures === 0 && !arm.running;
     const draw = sampleBeta(1 + SHARPNESS * (a - 1), 1 + SHARPNESS * (b - 1), rand);
     return { agentId: arm.agentId, sample: untried ? 1 + rand() : draw, mean: a / (a + b) };
   });

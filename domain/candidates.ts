@@ -1,7 +1,7 @@
 /**
  * Best of N: a task may run N candidates, each a task of its own (`<taskId>.candidate-<k>`, a
  * child run of the task's) with its own agent, workspace, verification and verdict. The task
- * keeps one by evidence: PASS before FAIL, then fewer warnings, a smaller change, a lower cost, a
+ * keeps one by evidence: PASS, then WAIVED, before FAIL, then fewer warnings, a smaller change, a lower cost, a
  * shorter time, then the lower index. Pure: the workflow ranks what an activity read and verified.
  */
 import { z } from 'zod';
@@ -31,22 +31,27 @@ export function candidateTaskId(taskId: string, index: number): string {
   return `${taskId}.candidate-${index}`;
 }
 
+/** Longest task id that can still take the `.candidate-<n>` suffix of its candidates. */
+const MAX_ID_WITH_CANDIDATES = 128 - '.candidate-5'.length;
+
 /**
  * Why a task input's candidate fields do not fit together, or undefined. A candidate's id is
- * reserved: only the task it belongs to starts it, so no submitter can take a candidate's place.
+ * reserved, and `candidateOf` is set only by a task starting its candidates (`fromTask`): no
+ * submitter can take a candidate's place, nor use a candidate's id up before its task does.
  */
-export function candidateInputProblem(input: {
-  taskId: string;
-  candidates?: number;
-  candidateMode?: string;
-  candidateOf?: CandidateOf;
-}): { message: string; path: string } | undefined {
+export function candidateInputProblem(
+  input: { taskId: string; candidates?: number; candidateMode?: string; candidateOf?: CandidateOf },
+  fromTask: boolean,
+): { message: string; path: string } | undefined {
   const { candidateOf } = input;
   if (!candidateOf) {
     if (CANDIDATE_SUFFIX.test(input.taskId))
       return { message: 'task ids ending in .candidate-<n> are reserved for the candidates of a task', path: 'taskId' };
+    if ((input.candidates ?? 1) > 1 && input.taskId.length > MAX_ID_WITH_CANDIDATES)
+      return { message: `a task with candidates has an id of at most ${MAX_ID_WITH_CANDIDATES} characters`, path: 'taskId' };
     return undefined;
   }
+  if (!fromTask) return { message: 'candidateOf is set only by a task on the candidates it starts', path: 'candidateOf' };
   if (input.taskId !== candidateTaskId(candidateOf.taskId, candidateOf.index))
     return { message: `a candidate's id is ${candidateTaskId(candidateOf.taskId, candidateOf.index)}`, path: 'taskId' };
   if (input.candidates !== undefined || input.candidateMode !== undefined)
@@ -95,9 +100,12 @@ export interface CandidateEvidence {
   seconds: number;
 }
 
+/** PASS first, then a pass by waiver, then FAIL (and last, no verdict at all). */
+const OUTCOME_RANK: Record<'PASS' | 'WAIVED' | 'FAIL', number> = { PASS: 0, WAIVED: 1, FAIL: 2 };
+
 /** Orders two candidates: negative when `a` is the better. */
 function compare(a: CandidateEvidence, b: CandidateEvidence): number {
-  const passed = (c: CandidateEvidence) => (c.verdict?.outcome === 'PASS' ? 0 : c.verdict ? 1 : 2);
+  const passed = (c: CandidateEvidence) => (c.verdict ? OUTCOME_RANK[c.verdict.outcome] : 3);
   return (
     passed(a) - passed(b) ||
     (a.verdict?.warnings ?? 0) - (b.verdict?.warnings ?? 0) ||
@@ -116,7 +124,7 @@ function beats(winner: CandidateEvidence, other: CandidateEvidence): string {
   const o = other.verdict;
   const name = `candidate ${other.index}`;
   if (!o) return `${name} ended ${other.state} without a verdict`;
-  if (w?.outcome === 'PASS' && o.outcome !== 'PASS') return `${name} did not pass`;
+  if (w?.outcome !== o.outcome) return o.outcome === 'FAIL' ? `${name} did not pass` : `${name} passed only by a waiver`;
   if ((w?.warnings ?? 0) !== o.warnings) return `${name} had more warnings (${o.warnings})`;
   if ((w?.linesChanged ?? 0) !== o.linesChanged) return `${name} changed more lines (${o.linesChanged})`;
   if ((w?.filesChanged ?? 0) !== o.filesChanged) return `${name} changed more files (${o.filesChanged})`;

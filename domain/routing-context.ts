@@ -105,7 +105,9 @@ export function routingContextOf(
   policy: Pick<RepoPolicy, 'tiers'>,
   language?: RoutingContext['language'],
 ): RoutingContext {
-  const maxLoc = spec.changeBudget?.maxLoc ?? policy.tiers[spec.riskTier].maxLoc;
+  // The spec may ask for less than its tier allows, never more (the budget gate caps it the same way).
+  const tierLoc = policy.tiers[spec.riskTier].maxLoc;
+  const maxLoc = Math.min(spec.changeBudget?.maxLoc ?? tierLoc, tierLoc);
   return {
     taskType: spec.mode,
     riskTier: spec.riskTier,

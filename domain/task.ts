@@ -99,12 +99,19 @@ export const TaskInputSchemaBeforeLimits = z
  * anything a hostile submitter adds) is refused, never silently dropped. Sized
  * ({@link taskInputSizeProblems}): the input stays in workflow memory while the run is open.
  */
-export const TaskInputSchema = TaskInputSchemaBeforeLimits.superRefine((input, ctx) => {
-  for (const { message, path } of taskInputSizeProblems(input))
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message, path });
-  const candidates = candidateInputProblem(input);
-  if (candidates) ctx.addIssue({ code: z.ZodIssueCode.custom, message: candidates.message, path: [candidates.path] });
-});
+export const TaskInputSchema = inputSchema(false);
+
+/** Task input as a run checks it: also a candidate's, which its task started (the run checks its parent). */
+export const TaskRunInputSchema = inputSchema(true);
+
+function inputSchema(fromTask: boolean) {
+  return TaskInputSchemaBeforeLimits.superRefine((input, ctx) => {
+    for (const { message, path } of taskInputSizeProblems(input))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message, path });
+    const candidates = candidateInputProblem(input, fromTask);
+    if (candidates) ctx.addIssue({ code: z.ZodIssueCode.custom, message: candidates.message, path: [candidates.path] });
+  });
+}
 
 /** Task input as runs started under the size limits but before candidates checked it; they replay with this. */
 export const TaskInputSchemaBeforeCandidates = TaskInputSchemaBeforeLimits.superRefine((input, ctx) => {

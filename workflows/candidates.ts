@@ -20,8 +20,9 @@ import { recordVerdict } from './workspace-steps';
 /** Patch id of best of N: runs started before it never asked for candidates. */
 export const BEST_OF_N_PATCH = 'best-of-n';
 
-/** How many candidates the task runs: its own ask, else its policy's for its tier, else one. */
+/** How many candidates the task runs: its own ask, else its policy's for its tier, else one; a candidate runs none. */
 export function candidateCount(task: TaskRun, { spec }: RunSpec): number {
+  if (task.input.candidateOf) return 1;
   return task.input.candidates ?? task.trustedPolicy().policy.candidates?.[spec.riskTier] ?? 1;
 }
 
@@ -48,7 +49,8 @@ async function runCandidates(task: TaskRun, agents: string[]): Promise<Array<{ i
   const one = async (agentId: string, i: number) => {
     const index = i + 1;
     const input = candidateInput(task.input, index, agentId);
-    // A candidate's id runs once: a task run again (reset) finds its candidates ended, never reruns them.
+    // A candidate's id runs once: a task reset to before its candidates cannot start them again
+    // (they are judged as never started), so no candidate's verdict is ever issued twice.
     const child = await startChild('taskLifecycle', {
       workflowId: taskWorkflowId(input),
       args: [input],
@@ -126,7 +128,8 @@ export async function runBestOfN(task: TaskRun, validated: RunSpec, n: number): 
   });
   task.adoptCandidate(adopted, { assessed, reason });
   await recordVerdict(task, validated, adopted.agentId, { baseCommit: adopted.baseCommit });
-  if (task.snapshot.verdict?.outcome !== 'PASS') {
+  const outcome = task.snapshot.verdict?.outcome;
+  if (outcome !== 'PASS' && outcome !== 'WAIVED') {
     await task.fail(
       'FAILED',
       { type: NoCandidatePassedError.type, message: `no candidate passed: ${reason}` },
@@ -134,6 +137,6 @@ export async function runBestOfN(task: TaskRun, validated: RunSpec, n: number): 
     );
     return false;
   }
-  await task.enter('VERIFIED', `candidate ${judged.index} (${judged.agentId}) chosen: ${reason}`, { verdict: 'PASS' });
+  await task.enter('VERIFIED', `candidate ${judged.index} (${judged.agentId}) chosen: ${reason}`, { verdict: outcome });
   return true;
 }

@@ -56,6 +56,7 @@ function recordOutcome(
       gatesPassed: gates.passed,
       gatesTotal: gates.total,
       latencyMs: latencyMs(task),
+      agentMs: Math.round(task.agentTime),
       ...task.usage,
       context: routingContextOf(spec, policy, task.input.language),
       costWeights: policy.routingCost ?? NO_COST_WEIGHTS,

@@ -4,7 +4,7 @@
  */
 import { CancellationScope, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
-  TaskInputSchema,
+  TaskRunInputSchema,
   TaskInputSchemaBeforeCandidates,
   TaskInputSchemaBeforeLimits,
   type ParsedTaskInput,
@@ -94,7 +94,7 @@ const MAX_TASK_INPUT_CHARACTERS = 256 * 1024;
 function parseInput(raw: unknown): ParsedTaskInput {
   const input = patched(BOUNDED_TASK_INPUT_PATCH)
     ? parseWorkflowInput(
-        patched(CANDIDATE_INPUT_PATCH) ? TaskInputSchema : TaskInputSchemaBeforeCandidates,
+        patched(CANDIDATE_INPUT_PATCH) ? TaskRunInputSchema : TaskInputSchemaBeforeCandidates,
         raw,
         'task input',
         MAX_TASK_INPUT_CHARACTERS,

@@ -69,7 +69,7 @@ export class TaskRun implements WaiverTask {
   private lastRun: AgentRunResult | undefined;
   private retrying: RetryContext | undefined;
   private agentMillis = 0;
-  private adoptedBase: string | undefined;
+  private adopted: AdoptedCandidate | undefined;
   private judgedCandidates: { assessed: CandidateEvidence[]; reason: string } | undefined;
   private resolvedRepo: ResolvedRepo | undefined;
   /** Takes waiver approvals and rejections for this task. */
@@ -195,6 +195,11 @@ export class TaskRun implements WaiverTask {
     this.agentMillis += ms;
   }
 
+  /** The agent's own running time over its attempts so far, in milliseconds. */
+  get agentTime(): number {
+    return this.agentMillis;
+  }
+
   /** Where the agent's wall clock stands: as if its attempts so far had run back to back until now. */
   get agentClockStart(): number {
     return Date.now() - this.agentMillis;
@@ -269,8 +274,13 @@ export class TaskRun implements WaiverTask {
     this.current.diff = adopted.diff;
     this.current.gates = adopted.gates;
     this.current.candidateChoice = judged.reason;
-    this.adoptedBase = adopted.baseCommit;
+    this.adopted = adopted;
     this.judgedCandidates = judged;
+  }
+
+  /** The waivers (and their signed approvals) the adopted candidate's verdict applied. */
+  get adoptedWaivers(): Pick<AdoptedCandidate, 'waivers' | 'approvals'> | undefined {
+    return this.adopted;
   }
 
   /** The candidates the verdict names, for a best-of-N task. */
@@ -280,7 +290,7 @@ export class TaskRun implements WaiverTask {
 
   /** The commit the change is delivered onto: the workspace's base, or the adopted candidate's. */
   get deliveryBase(): string | undefined {
-    return this.current.workspace?.baseCommit ?? this.adoptedBase;
+    return this.current.workspace?.baseCommit ?? this.adopted?.baseCommit;
   }
 
   /** Forgets the workspace it has released, so a new one elsewhere does not count its host as lost. */

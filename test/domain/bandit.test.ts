@@ -92,6 +92,12 @@ describe('contextual, cost-aware routing', () => {
     assert.deepEqual(contextualChoose(arms, 7), contextualChoose([...arms].reverse(), 7), 'order does not matter');
   });
 
+  it('an untried agent with a task in flight has had its try: it goes first once at a time', () => {
+    const arms = [arm('veteran', [40, 2]), { ...arm('busy-new', [0, 0]), running: 1 }];
+    const picks = Array.from({ length: 100 }, (_, i) => contextualChoose(arms, hashSeed(`r${i}`)).chosen);
+    assert.ok(picks.filter((p) => p === 'veteran').length > 60, 'no longer always first');
+  });
+
   it("follows the context's own record over the task type's once it has one", () => {
     // `broad` is better on the task type overall; `narrow` is the one that passes in this context.
     const arms = [arm('broad', [60, 20], [1, 9]), arm('narrow', [40, 40], [9, 1])];
@@ -143,6 +149,11 @@ describe('contextual, cost-aware routing', () => {
       size: 'medium',
     });
     assert.equal(routingContextOf({ mode: 'fix', riskTier: 3, changeBudget: { maxLoc: 20 } }, { tiers }).size, 'small');
+    // A spec cannot claim a bigger context than its tier allows (tier 1: 250 lines).
+    assert.equal(
+      routingContextOf({ mode: 'fix', riskTier: 1, changeBudget: { maxLoc: 90_000 } }, { tiers }).size,
+      'medium',
+    );
   });
 
   it('only the trusted policy sets the cost term, within bounds', () => {

@@ -119,6 +119,33 @@ describe('best of N (real stack)', function () {
     );
   });
 
+  it("the policy's candidates per tier apply to the task, never again to its candidates", async () => {
+    const tenantId = uniqueId('tenant');
+    await addScriptedAgent(tenantId, [RIGHT]);
+    await addScriptedAgent(tenantId, [WRONG]);
+    const policy = stringify({ version: 1, arbiter: { max_attempts: 1, candidates: { '3': 2 } } });
+    const repo = makeRepo({ 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': policy });
+    const input = {
+      tenantId,
+      taskId: uniqueId('task'),
+      specYaml: specYaml(),
+      repo: await registerRepo(tenantId, repo),
+      gates: [CHECK],
+    };
+    const final = await runToEnd(input);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(final.candidates.length, 2);
+    const { client } = testStack();
+    for (const c of final.candidates) {
+      const own = await client.status({ tenantId, taskId: c.taskId });
+      assert.deepEqual(own.candidates, [], `${c.taskId} ran no candidates of its own`);
+    }
+    await assert.rejects(
+      client.status({ tenantId, taskId: candidateTaskId(candidateTaskId(input.taskId, 1), 1) }),
+      /not found|no task/i,
+    );
+  });
+
   it('of two that pass, the smaller change wins', async () => {
     const tenantId = uniqueId('tenant');
     const lean = await addScriptedAgent(tenantId, [RIGHT]);
@@ -249,6 +276,15 @@ describe('best of N (real stack)', function () {
     await assert.rejects(
       testStack().client.submit({ ...squat, taskId: candidateTaskId('victim', 1) }),
       /reserved for the candidates of a task/,
+    );
+    await assert.rejects(
+      testStack().client.submit({
+        ...squat,
+        taskId: candidateTaskId('victim', 1),
+        candidateOf: { taskId: 'victim', index: 1 },
+      }),
+      /candidateOf is set only by a task/,
+      'a submitter cannot use a candidate id up before its task does',
     );
     const input = { ...squat, taskId: candidateTaskId('victim', 1), candidateOf: { taskId: 'victim', index: 1 } };
     const { client, taskQueue } = testStack();
