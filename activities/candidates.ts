@@ -20,7 +20,7 @@ import { verdictEvidence } from '../domain/dsse';
 import { NoCapableAgentError, RecordMismatchError } from '../domain/errors';
 import { contextKey } from '../domain/routing-context';
 import type { VerdictPayload } from '../domain/verdict';
-import { loadArtifact, storeArtifact } from '../db/artifacts';
+import { loadArtifact, storePatch } from '../db/artifacts';
 import type { Db } from '../db/client';
 import { routingCandidates } from '../db/routing-candidates';
 import { agentOutcomes, artifacts, taskEvents, tasks } from '../db/schema';
@@ -195,15 +195,7 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
       if (!patch) throw new RecordMismatchError('candidate', `${who.taskId}'s verified patch is not stored`);
       const bytes = await loadArtifact(db, patch.id, payload.diff.digest, { ...who, kind: 'patch' });
       const { runId } = currentRun();
-      const artifactId = `${input.tenantId}/${input.taskId}/${runId}/patch`;
-      const digest = await storeArtifact(db, {
-        id: artifactId,
-        tenantId: input.tenantId,
-        taskId: input.taskId,
-        runId,
-        kind: 'patch',
-        bytes,
-      });
+      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes });
       const { diff } = payload;
       return {
         agentId: payload.agentId,

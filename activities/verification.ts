@@ -20,7 +20,7 @@ import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
 import type { Db } from '../db/client';
 import { gateResults } from '../db/schema';
-import { storeArtifact } from '../db/artifacts';
+import { storePatch } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
 import {
   changedFiles,
@@ -109,12 +109,6 @@ async function baseDrift(
   }
 }
 
-/** Where an attempt's patch is stored: the first attempt's under the name it always had, each retry's beside it. */
-function patchArtifactId(at: { tenantId: string; taskId: string; runId: string; attempt: number }): string {
-  const base = `${at.tenantId}/${at.taskId}/${at.runId}/patch`;
-  return at.attempt === 1 ? base : `${base}/attempt-${at.attempt}`;
-}
-
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
 export function createVerificationActivities({ db, home, sandbox }: ActivityDeps, runCommand: CommandRunner) {
   const sandboxUser = taskSandboxUser(home, sandbox);
@@ -159,15 +153,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const ignoredNested = await ignoredAmong(ws, nested);
       const ignored = [...(await ignoredPaths(ws, nested)), ...[...ignoredNested].map((d) => `${d}/`)];
       const { runId } = currentRun();
-      const artifactId = patchArtifactId({ ...input, runId });
-      const digest = await storeArtifact(db, {
-        id: artifactId,
-        tenantId: input.tenantId,
-        taskId: input.taskId,
-        runId,
-        kind: 'patch',
-        bytes,
-      });
+      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes });
       return {
         filesChanged: files.length,
         linesAdded: files.reduce((n, f) => n + f.added, 0),

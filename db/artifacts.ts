@@ -47,6 +47,21 @@ export async function storeArtifact(
   return digest;
 }
 
+/**
+ * Stores a run's patch: the first attempt's under the name it always had, each retry's beside
+ * it, so every attempt's change stays readable. Returns where, and its digest.
+ */
+export async function storePatch(
+  db: Db,
+  p: { tenantId: string; taskId: string; runId: string; attempt?: number; bytes: Buffer },
+): Promise<{ artifactId: string; digest: string }> {
+  const base = `${p.tenantId}/${p.taskId}/${p.runId}/patch`;
+  const artifactId = (p.attempt ?? 1) === 1 ? base : `${base}/attempt-${p.attempt}`;
+  const { tenantId, taskId, runId, bytes } = p;
+  const digest = await storeArtifact(db, { id: artifactId, tenantId, taskId, runId, kind: 'patch', bytes });
+  return { artifactId, digest };
+}
+
 /** Who stored an artifact: the task and run it is bound to. */
 export interface ArtifactOwner {
   tenantId: string;

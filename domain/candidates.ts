@@ -6,7 +6,6 @@
  */
 import { z } from 'zod';
 import { idPartProblem } from '../temporal-config';
-import type { GateResult } from './task';
 
 /** The most candidates a task may ask for: each is a whole agent run and verification. */
 export const MAX_CANDIDATES = 5;
@@ -48,10 +47,14 @@ export function candidateInputProblem(
     if (CANDIDATE_SUFFIX.test(input.taskId))
       return { message: 'task ids ending in .candidate-<n> are reserved for the candidates of a task', path: 'taskId' };
     if ((input.candidates ?? 1) > 1 && input.taskId.length > MAX_ID_WITH_CANDIDATES)
-      return { message: `a task with candidates has an id of at most ${MAX_ID_WITH_CANDIDATES} characters`, path: 'taskId' };
+      return {
+        message: `a task with candidates has an id of at most ${MAX_ID_WITH_CANDIDATES} characters`,
+        path: 'taskId',
+      };
     return undefined;
   }
-  if (!fromTask) return { message: 'candidateOf is set only by a task on the candidates it starts', path: 'candidateOf' };
+  if (!fromTask)
+    return { message: 'candidateOf is set only by a task on the candidates it starts', path: 'candidateOf' };
   if (input.taskId !== candidateTaskId(candidateOf.taskId, candidateOf.index))
     return { message: `a candidate's id is ${candidateTaskId(candidateOf.taskId, candidateOf.index)}`, path: 'taskId' };
   if (input.candidates !== undefined || input.candidateMode !== undefined)
@@ -124,7 +127,8 @@ function beats(winner: CandidateEvidence, other: CandidateEvidence): string {
   const o = other.verdict;
   const name = `candidate ${other.index}`;
   if (!o) return `${name} ended ${other.state} without a verdict`;
-  if (w?.outcome !== o.outcome) return o.outcome === 'FAIL' ? `${name} did not pass` : `${name} passed only by a waiver`;
+  if (w?.outcome !== o.outcome)
+    return o.outcome === 'FAIL' ? `${name} did not pass` : `${name} passed only by a waiver`;
   if ((w?.warnings ?? 0) !== o.warnings) return `${name} had more warnings (${o.warnings})`;
   if ((w?.linesChanged ?? 0) !== o.linesChanged) return `${name} changed more lines (${o.linesChanged})`;
   if ((w?.filesChanged ?? 0) !== o.filesChanged) return `${name} changed more files (${o.filesChanged})`;
@@ -148,7 +152,7 @@ export function rankCandidates(all: readonly CandidateEvidence[]): { ranked: Can
 }
 
 /** Warnings among a verdict's gates, for ranking. */
-export function warningsOf(gates: ReadonlyArray<Pick<GateResult, 'status'>>): number {
+export function warningsOf(gates: ReadonlyArray<{ status: string }>): number {
   return gates.filter((g) => g.status === 'warn').length;
 }
 

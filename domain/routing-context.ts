@@ -6,31 +6,11 @@
  */
 import { z } from 'zod';
 import { rewardFor } from './bandit';
-import type { RepoPolicy } from './repo-policy';
+import { TaskLanguageSchema } from './task-language';
 import type { VerdictOutcome } from './task';
 
 /** How big a change the spec allows: the size class routing tells apart. */
 export type SizeClass = RoutingContext['size'];
-
-/** Languages a task may say it is in; a closed list, so a context key never carries free text. */
-export const TASK_LANGUAGES = [
-  'c',
-  'cpp',
-  'csharp',
-  'go',
-  'java',
-  'javascript',
-  'kotlin',
-  'php',
-  'python',
-  'ruby',
-  'rust',
-  'shell',
-  'swift',
-  'typescript',
-] as const;
-/** A language a task may name. */
-export const TaskLanguageSchema = z.enum(TASK_LANGUAGES);
 
 /** What routing knows of a task: it learns and decides per context, backed by the task type. */
 export const RoutingContextSchema = z
@@ -102,7 +82,7 @@ export function netReward(
  */
 export function routingContextOf(
   spec: { mode: string; riskTier: 1 | 2 | 3; changeBudget?: { maxLoc: number } },
-  policy: Pick<RepoPolicy, 'tiers'>,
+  policy: { tiers: Record<1 | 2 | 3, { maxLoc: number }> },
   language?: RoutingContext['language'],
 ): RoutingContext {
   // The spec may ask for less than its tier allows, never more (the budget gate caps it the same way).

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { idPartProblem } from '../temporal-config';
-import { TaskLanguageSchema } from './routing-context';
+import { TaskLanguageSchema } from './task-language';
 import {
   CANDIDATE_MODES,
   CandidateOfSchema,

@@ -29,6 +29,7 @@ import * as repoPolicy from '../domain/repo-policy';
 import * as retryFeedback from '../domain/retry-feedback';
 import * as routingContext from '../domain/routing-context';
 import * as task from '../domain/task';
+import * as taskLanguage from '../domain/task-language';
 import * as taskSummary from '../domain/task-summary';
 import * as verdict from '../domain/verdict';
 import * as waiver from '../domain/waiver';
@@ -82,6 +83,7 @@ prepareForFreeze(
     retryFeedback,
     routingContext,
     task,
+    taskLanguage,
     taskSummary,
     verdict,
     waiver,

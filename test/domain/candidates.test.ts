@@ -11,7 +11,6 @@ import {
   type CandidateEvidence,
 } from '../../domain/candidates';
 import { TaskInputSchema, TaskRunInputSchema } from '../../domain/task';
-import { specYaml } from '../helpers/fixtures';
 
 function candidate(index: number, outcome?: 'PASS' | 'WAIVED' | 'FAIL', extra: Partial<CandidateEvidence> = {}) {
   const verdict = outcome
@@ -69,7 +68,7 @@ describe('ranking candidates', () => {
 });
 
 describe('candidate fields', () => {
-  const input = { tenantId: 'acme', taskId: 'x', specYaml: specYaml(), repo: 'r' };
+  const input = { tenantId: 'acme', taskId: 'x', specYaml: 'id: X-1\n', repo: 'r' };
 
   it('a candidate id is reserved, and only a task sets candidateOf', () => {
     const candidateId = candidateTaskId('x', 1);

@@ -75,6 +75,17 @@ export async function addScriptedAgent(
   });
 }
 
+/** Registers a `command` agent for `tenantId` that runs `script` with `sh -c` (its prompt on stdin). */
+export async function addCommandAgent(tenantId: string, script: string) {
+  return upsertAgent(testStack().database.db, {
+    id: uniqueId('agent'),
+    tenantId,
+    kind: 'command',
+    config: { argv: ['sh', '-c', script] },
+    capabilities: { taskTypes: ['feature'] },
+  });
+}
+
 /** A plan that adds one file inside the default scope. */
 export const GOOD_PLAN: ScriptedStep[] = [
   { op: 'write', path: 'src/feature.js', content: 'module.exports = () => 42;\n' },

@@ -17,7 +17,7 @@ import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { approveWaiverUpdate, getStateQuery } from '../../workflows/definitions';
 import { signedApproval, taskAwaitingWaiver } from '../helpers/approvers';
 import { startFakeOpenAI } from '../helpers/fake-openai';
-import { goodTaskInput, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, goodTaskInput, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
 import { clientOnQueue } from '../helpers/worker-process';
@@ -147,13 +147,7 @@ const SLOW_GATE = { name: 'slow', argv: ['sh', '-c', 'sleep 10'] };
   it('best of N (two candidates; the one that passes is delivered)', async () => {
     const tenant = uniqueId('tenant');
     for (const content of ['module.exports = 42;\n', 'module.exports = 41;\n'])
-      await upsertAgent(testStack().database.db, {
-        id: uniqueId('agent'),
-        tenantId: tenant,
-        kind: 'scripted',
-        config: { steps: [{ op: 'write', path: 'src/feature.js', content }] },
-        capabilities: { taskTypes: ['feature'] },
-      });
+      await addScriptedAgent(tenant, [{ op: 'write', path: 'src/feature.js', content }]);
     const input = {
       tenantId: tenant,
       taskId: uniqueId('task'),

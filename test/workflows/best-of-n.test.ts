@@ -16,7 +16,16 @@ import { candidateTaskId } from '../../domain/candidates';
 import type { TaskInput } from '../../domain/task';
 import type { VerdictPayload } from '../../domain/verdict';
 import { taskWorkflowId } from '../../temporal-config';
-import { addScriptedAgent, gitIn, makeRepo, registerRepo, repoDir, specYaml, uniqueId } from '../helpers/fixtures';
+import {
+  addCommandAgent,
+  addScriptedAgent,
+  gitIn,
+  makeRepo,
+  registerRepo,
+  repoDir,
+  specYaml,
+  uniqueId,
+} from '../helpers/fixtures';
 import { startFakeOpenAI } from '../helpers/fake-openai';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
@@ -194,13 +203,7 @@ describe('best of N (real stack)', function () {
         config: { baseUrl: fake.baseUrl, model: 'fake-gpt', apiKeyEnv: 'FAKE_OPENAI_BEST_OF_N_KEY' },
         capabilities: { taskTypes: ['feature'] },
       });
-      await upsertAgent(testStack().database.db, {
-        id: uniqueId('cli'),
-        tenantId,
-        kind: 'command',
-        config: { argv: ['sh', '-c', "printf 'module.exports = () => 41;\\n' > src/feature.js"] },
-        capabilities: { taskTypes: ['feature'] },
-      });
+      await addCommandAgent(tenantId, "printf 'module.exports = () => 41;\\n' > src/feature.js");
       const input = await task(tenantId, { candidates: 2 });
       const final = await runToEnd(input);
       assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));

@@ -11,11 +11,21 @@ import { stringify } from 'yaml';
 import { upsertAgent } from '../../db/agents';
 import { agentOutcomes, artifacts, conversationMessages, conversations, gateResults, verdicts } from '../../db/schema';
 import type { ScriptedStep } from '../../domain/agent';
+import { HAPPY_PATH } from '../../domain/lifecycle';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import type { VerdictPayload } from '../../domain/verdict';
 import { conversationWorkflowId } from '../../temporal-config';
 import { startFakeOpenAI, type ChatMessage, type FakeOpenAI, type FakeReply } from '../helpers/fake-openai';
-import { addScriptedAgent, gitIn, makeRepo, registerRepo, repoDir, specYaml, uniqueId } from '../helpers/fixtures';
+import {
+  addCommandAgent,
+  addScriptedAgent,
+  gitIn,
+  makeRepo,
+  registerRepo,
+  repoDir,
+  specYaml,
+  uniqueId,
+} from '../helpers/fixtures';
 import { activitiesRun } from '../helpers/history';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
@@ -62,15 +72,9 @@ async function outcomes(ref: Ref) {
     .where(and(eq(agentOutcomes.tenantId, ref.tenantId), eq(agentOutcomes.taskId, ref.taskId)));
 }
 
+/** The happy path up to VERIFYING, then back to EXECUTING for a second attempt. */
 const TWO_ATTEMPTS = [
-  'RECEIVED',
-  'VALIDATING_SPEC',
-  'SPEC_APPROVED',
-  'ROUTING',
-  'ROUTED',
-  'EXECUTING',
-  'EXECUTION_COMPLETE',
-  'VERIFYING',
+  ...HAPPY_PATH.slice(0, HAPPY_PATH.indexOf('VERIFYING') + 1),
   'EXECUTING',
   'EXECUTION_COMPLETE',
   'VERIFYING',
@@ -89,13 +93,7 @@ describe('retry with feedback (real stack)', function () {
       `  *) printf '${WRONG.trim()}\\n' > src/feature.js ;;`,
       'esac',
     ].join('\n');
-    const agent = await upsertAgent(testStack().database.db, {
-      id: uniqueId('agent'),
-      tenantId,
-      kind: 'command',
-      config: { argv: ['sh', '-c', script] },
-      capabilities: { taskTypes: ['feature'] },
-    });
+    const agent = await addCommandAgent(tenantId, script);
     const input = await taskOn(tenantId);
     const final = await runToEnd(input);
 
@@ -185,13 +183,7 @@ describe('retry with feedback (real stack)', function () {
       `  *) ln -s /etc/passwd src/link; printf '${RIGHT.trim()}\n' > src/feature.js ;;`,
       'esac',
     ].join('\n');
-    await upsertAgent(testStack().database.db, {
-      id: uniqueId('agent'),
-      tenantId,
-      kind: 'command',
-      config: { argv: ['sh', '-c', script] },
-      capabilities: { taskTypes: ['feature'] },
-    });
+    await addCommandAgent(tenantId, script);
     const input = await taskOn(tenantId);
     const final = await runToEnd(input);
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
@@ -206,13 +198,7 @@ describe('retry with feedback (real stack)', function () {
   it("a retry whose agent fails leaves the last verified attempt's signed FAIL verdict, counted once", async () => {
     const tenantId = uniqueId('tenant');
     const script = `case "$(cat)" in *"failed verification"*) echo giving up >&2; exit 7 ;; *) printf '${WRONG.trim()}\\n' > src/feature.js ;; esac`;
-    await upsertAgent(testStack().database.db, {
-      id: uniqueId('agent'),
-      tenantId,
-      kind: 'command',
-      config: { argv: ['sh', '-c', script] },
-      capabilities: { taskTypes: ['feature'] },
-    });
+    await addCommandAgent(tenantId, script);
     const input = await taskOn(tenantId);
     const final = await runToEnd(input);
     assert.equal(final.state, 'FAILED');
