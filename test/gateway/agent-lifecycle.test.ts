@@ -40,15 +40,22 @@ describe('a command agent behind the gateway, end to end', function () {
     tools = agentDir();
     upstream = await startFakeOpenAI({
       apiKey: REAL_KEY,
-      script: (turn) =>
-        turn === 1
+      // Writes 42, or 41 when the task says `answer: wrong` until it is told why that failed.
+      script: (turn, messages) => {
+        const prompt = messages.map((m) => m.content ?? '').join('\n');
+        const answer = prompt.includes('answer: wrong') && !prompt.includes('failed verification') ? 41 : 42;
+        return turn === 1
           ? {
               toolCalls: [
-                { name: 'write_file', arguments: { path: 'src/feature.js', content: 'module.exports = () => 42;\n' } },
+                {
+                  name: 'write_file',
+                  arguments: { path: 'src/feature.js', content: `module.exports = () => ${answer};\n` },
+                },
               ],
               usage: { prompt: 120, completion: 30 },
             }
-          : { content: 'done', usage: { prompt: 160, completion: 5 } },
+          : { content: 'done', usage: { prompt: 160, completion: 5 } };
+      },
     });
   });
   after(async () => {
@@ -56,7 +63,7 @@ describe('a command agent behind the gateway, end to end', function () {
     await upstream.close();
   });
 
-  async function task(budgets: Record<string, number> = {}) {
+  async function task(budgets: Record<string, number> = {}, extra: Record<string, unknown> = {}) {
     const tenantId = uniqueId('tenant');
     await upsertAgent(testStack().database.db, {
       id: uniqueId('agent'),
@@ -75,7 +82,7 @@ describe('a command agent behind the gateway, end to end', function () {
       maxConcurrency: 5,
     });
     const repo = await registerRepo(tenantId);
-    return { tenantId, taskId: uniqueId('task'), specYaml: specYaml(), repo };
+    return { tenantId, taskId: uniqueId('task'), specYaml: specYaml(extra), repo };
   }
 
   it('passes, with the calls in the verdict and the key nowhere but the upstream', async () => {
@@ -100,6 +107,18 @@ describe('a command agent behind the gateway, end to end', function () {
     assert.equal(cli.code, 0, cli.stderr);
     assert.equal(cli.stdout.trim().split('\n').length, 2, cli.stdout);
     assert.match(cli.stdout, /agent\s+model\/chat\/completions {2}200 .* 120 in \/ 30 out/);
+  });
+
+  it("a retry's calls count against the same budget: tokens span the attempts", async () => {
+    // The first attempt spends 315 tokens (under 400) and fails its check; the retry's first call crosses 400.
+    const input = await task({ maxTokens: 400 }, { invariants: ['answer: wrong'] });
+    const snap = await runToEnd({
+      ...input,
+      gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }],
+    });
+    assert.equal(snap.state, 'FAILED');
+    assert.match(snap.error?.message ?? '', /token budget exceeded: 465 of 400 tokens/);
+    assert.equal(snap.verdict?.outcome, 'FAIL', "the first attempt's verdict stands");
   });
 
   it('fails with the reason when a call crosses the token budget', async () => {
