@@ -67,6 +67,26 @@ describe('arbiter CLI', function () {
     assert.match(bad.stderr, /config\.steps: a scripted plan needs at least one step/);
   });
 
+  it('submit --candidates 2 runs two candidates; status shows them side by side, with the one chosen', async () => {
+    const env = cliEnv();
+    const taskId = uniqueId('cli-best-of');
+    const repo = await registerRepo(tenant);
+    const args = ['submit', writeSpec(), '--repo', repo, '--tenant', tenant, '--task-id', taskId, '--agent', agentId];
+    const bad = await arbiter([...args, '--candidates', 'two'], env);
+    assert.equal(bad.code, 2, bad.stdout);
+    assert.match(bad.stderr, /--candidates must be a whole number/);
+    const submit = await arbiter([...args, '--candidates', '2', '--wait', '--json'], env);
+    assert.equal(submit.code, 0, submit.stderr + submit.stdout);
+    const { status } = JSON.parse(submit.stdout);
+    assert.equal(status.candidates.length, 2);
+    assert.equal(status.candidates.filter((c: { chosen?: boolean }) => c.chosen).length, 1);
+    assert.match(status.candidateChoice, /^candidate \d \(/);
+    const text = await arbiter(['status', `${tenant}/${taskId}`], env);
+    assert.match(text.stdout, /candidate 1 \S+: COMPLETED PASS, 1 file\(s\) 1 line\(s\)/);
+    assert.match(text.stdout, /candidate 2 \S+: COMPLETED PASS/);
+    assert.match(text.stdout, /chosen +candidate \d/);
+  });
+
   it('submit --wait --json runs a task to COMPLETED and status --json has the contract fields', async () => {
     const env = cliEnv();
     const taskId = uniqueId('cli-task');
