@@ -203,8 +203,6 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
         diff: { ...diff, digest, artifactId, leftBehind: { count: 0, paths: [] }, nestedRepositories: [] },
         gates: payload.gates,
         verdictDigest: verdict.digest,
-        waivers: payload.waivers,
-        approvals: payload.approvals,
       };
     },
   };

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
+import { candidateTaskId } from '../domain/candidates';
 import { verdictStatement } from '../domain/dsse';
 import { RecordMismatchError } from '../domain/errors';
 import { buildVerdictPayload } from '../domain/verdict';
@@ -28,15 +29,26 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
     async issueVerdict(raw: IssueVerdictInput): Promise<IssuedVerdict> {
       const input = parseActivityInput(IssueVerdictInput, raw);
       const run = currentRun();
-      // Every waiver this run used (the desk's, and any a spec named), with the signed approvals that grant it.
-      const used = await waiversUsedBy(db, input.tenantId, input.taskId, run.runId);
+      // Every waiver this run used (the desk's, and any a spec named), with the signed approvals that
+      // grant it; for a best-of-N task, those its judged candidate's run used.
+      const used = [
+        ...(await waiversUsedBy(db, input.tenantId, input.taskId, run.runId)),
+        ...(input.adoptedFrom
+          ? await waiversUsedBy(
+              db,
+              input.tenantId,
+              candidateTaskId(input.taskId, input.adoptedFrom.index),
+              input.adoptedFrom.runId,
+            )
+          : []),
+      ];
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
       const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);
       const payload = buildVerdictPayload({
         ...input,
         run,
         waivers,
-        approvals: [...used.flatMap((w) => w.approvals), ...input.approvals],
+        approvals: used.flatMap((w) => w.approvals),
         gateway,
       });
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.

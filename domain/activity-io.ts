@@ -4,7 +4,7 @@
  * re-check their input at the boundary.
  */
 import { z } from 'zod';
-import { SignedDecisionSchema, type SignedDecision } from './approval';
+import { SignedDecisionSchema } from './approval';
 import { TASK_STATES } from './lifecycle';
 import { GateCommandSchema, IdPartSchema, RepoNameSchema, VERDICT_OUTCOMES } from './task';
 import { GATE_MODES, MAX_ATTEMPTS_LIMIT, type RepoPolicy } from './repo-policy';
@@ -304,8 +304,11 @@ export const IssueVerdictInput = z.object({
   repo: z.string().min(1),
   /** Attempts before the judged one, whose gates failed; the verdict names each. */
   attempts: z.array(z.custom<AttemptRecord>()).max(MAX_ATTEMPTS_LIMIT).default([]),
-  /** Signed approvals of waivers the judged candidate applied (its verdict's), carried into the task's. */
-  approvals: z.array(SignedDecisionSchema).max(20).default([]),
+  /**
+   * The candidate run whose change the verdict judges (best of N): the waivers that run used, with
+   * their signed approvals, are read from its records and carried into this verdict.
+   */
+  adoptedFrom: z.object({ index: z.number().int().min(1).max(MAX_CANDIDATES), runId: z.string().min(1) }).optional(),
   /** A best-of-N task's candidates, as assessed, and why the judged one was chosen. */
   candidates: z
     .object({ assessed: z.array(z.custom<CandidateEvidence>()).max(MAX_CANDIDATES), reason: z.string() })
@@ -404,9 +407,6 @@ export interface AdoptedCandidate {
   diff: DiffSummary;
   gates: GateResult[];
   verdictDigest: string;
-  /** The waivers the candidate's verdict applied, with the signed approvals that grant them. */
-  waivers: string[];
-  approvals: SignedDecision[];
 }
 
 /** Whether an agent's run failed for infrastructure reasons (feeds its circuit breaker). */

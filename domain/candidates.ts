@@ -31,7 +31,7 @@ export function candidateTaskId(taskId: string, index: number): string {
 }
 
 /** Longest task id that can still take the `.candidate-<n>` suffix of its candidates. */
-const MAX_ID_WITH_CANDIDATES = 128 - '.candidate-5'.length;
+export const MAX_ID_WITH_CANDIDATES = 128 - '.candidate-5'.length;
 
 /**
  * Why a task input's candidate fields do not fit together, or undefined. A candidate's id is

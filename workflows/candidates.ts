@@ -7,7 +7,13 @@
  * candidates as soon as one passes.
  */
 import { CancellationScope, isCancellation, startChild } from '@temporalio/workflow';
-import { candidateTaskId, rankCandidates, withEvidence, type CandidateView } from '../domain/candidates';
+import {
+  candidateTaskId,
+  MAX_ID_WITH_CANDIDATES,
+  rankCandidates,
+  withEvidence,
+  type CandidateView,
+} from '../domain/candidates';
 import { NoCandidatePassedError } from '../domain/errors';
 import { routingContextOf } from '../domain/routing-context';
 import type { ParsedTaskInput, TaskSnapshot } from '../domain/task';
@@ -22,8 +28,11 @@ export const BEST_OF_N_PATCH = 'best-of-n';
 
 /** How many candidates the task runs: its own ask, else its policy's for its tier, else one; a candidate runs none. */
 export function candidateCount(task: TaskRun, { spec }: RunSpec): number {
-  if (task.input.candidateOf) return 1;
-  return task.input.candidates ?? task.trustedPolicy().policy.candidates?.[spec.riskTier] ?? 1;
+  const { candidateOf, candidates, taskId } = task.input;
+  if (candidateOf) return 1;
+  const n = candidates ?? task.trustedPolicy().policy.candidates?.[spec.riskTier] ?? 1;
+  // A policy's count meets ids the input check never saw: too long to name candidates, the task runs as one.
+  return taskId.length > MAX_ID_WITH_CANDIDATES ? 1 : n;
 }
 
 /** The input of candidate `index`: the task's own, for agent `agentId`, marked as its candidate. */
@@ -126,7 +135,7 @@ export async function runBestOfN(task: TaskRun, validated: RunSpec, n: number): 
     runId: judged.runId,
     policyDigest: provenance.digest,
   });
-  task.adoptCandidate(adopted, { assessed, reason });
+  task.adoptCandidate(adopted, { assessed, reason }, { index: judged.index, runId: judged.runId });
   await recordVerdict(task, validated, adopted.agentId, { baseCommit: adopted.baseCommit });
   const outcome = task.snapshot.verdict?.outcome;
   if (outcome !== 'PASS' && outcome !== 'WAIVED') {

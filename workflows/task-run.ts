@@ -70,6 +70,7 @@ export class TaskRun implements WaiverTask {
   private retrying: RetryContext | undefined;
   private agentMillis = 0;
   private adopted: AdoptedCandidate | undefined;
+  private adoptedRun: { index: number; runId: string } | undefined;
   private judgedCandidates: { assessed: CandidateEvidence[]; reason: string } | undefined;
   private resolvedRepo: ResolvedRepo | undefined;
   /** Takes waiver approvals and rejections for this task. */
@@ -270,17 +271,22 @@ export class TaskRun implements WaiverTask {
    * Takes the judged candidate's change over: its diff (the patch now the task's own), its gates
    * and its base are the task's; the verdict names every candidate and why this one.
    */
-  adoptCandidate(adopted: AdoptedCandidate, judged: { assessed: CandidateEvidence[]; reason: string }): void {
+  adoptCandidate(
+    adopted: AdoptedCandidate,
+    judged: { assessed: CandidateEvidence[]; reason: string },
+    from: { index: number; runId: string },
+  ): void {
     this.current.diff = adopted.diff;
     this.current.gates = adopted.gates;
     this.current.candidateChoice = judged.reason;
     this.adopted = adopted;
+    this.adoptedRun = from;
     this.judgedCandidates = judged;
   }
 
-  /** The waivers (and their signed approvals) the adopted candidate's verdict applied. */
-  get adoptedWaivers(): Pick<AdoptedCandidate, 'waivers' | 'approvals'> | undefined {
-    return this.adopted;
+  /** The candidate run whose change the task took over: the verdict carries the waivers it used. */
+  get adoptedFrom(): { index: number; runId: string } | undefined {
+    return this.adoptedRun;
   }
 
   /** The candidates the verdict names, for a best-of-N task. */

@@ -10,7 +10,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { and, eq, like } from 'drizzle-orm';
 import { stringify } from 'yaml';
 import { upsertAgent } from '../../db/agents';
-import { agentOutcomes, verdicts } from '../../db/schema';
+import { agentOutcomes, verdicts, waivers } from '../../db/schema';
 import type { ScriptedStep } from '../../domain/agent';
 import { candidateTaskId } from '../../domain/candidates';
 import type { TaskInput } from '../../domain/task';
@@ -26,6 +26,7 @@ import {
   specYaml,
   uniqueId,
 } from '../helpers/fixtures';
+import { registeredApprover, signedWaiverRow } from '../helpers/approvers';
 import { startFakeOpenAI } from '../helpers/fake-openai';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
@@ -212,6 +213,49 @@ describe('best of N (real stack)', function () {
     } finally {
       await fake.close();
     }
+  });
+
+  it("a winner that passed by a spec's waiver is delivered WAIVED, its waiver and signed approval carried", async () => {
+    const tenantId = uniqueId('tenant');
+    // Over the policy's one-file budget, raised by the waiver the spec names; the other agent fails outright.
+    await addScriptedAgent(tenantId, [RIGHT, { op: 'write', path: 'src/extra.js', content: '1;\n' }]);
+    await addScriptedAgent(tenantId, [{ op: 'run', argv: ['node', '-e', 'process.exit(9)'], timeoutSeconds: 60 }]);
+    const alice = await registeredApprover(tenantId, 'alice');
+    const waiverId = `WV-${Math.floor(1000 + Math.random() * 8999)}`;
+    await testStack()
+      .database.db.insert(waivers)
+      .values({
+        ...(await signedWaiverRow(tenantId, {
+          id: waiverId,
+          specId: 'TEST-001',
+          approvers: [alice],
+          delta: { maxFiles: 5, maxLoc: 0 },
+        })),
+        gates: ['budget_limit'],
+        status: 'active',
+        expiresAt: new Date(Date.now() + 86_400_000),
+      });
+    const policy = stringify({
+      version: 1,
+      risk_tiers: { '3': { max_files: 1, max_loc: 100 } },
+      arbiter: { max_attempts: 1 },
+    });
+    const repo = makeRepo({ 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': policy });
+    const input = {
+      tenantId,
+      taskId: uniqueId('task'),
+      specYaml: specYaml({ waiver_ids: [waiverId] }),
+      repo: await registerRepo(tenantId, repo),
+      gates: [CHECK],
+      candidates: 2,
+    };
+    const final = await runToEnd(input);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(final.verdict?.outcome, 'WAIVED');
+    const [payload] = await payloadOf(tenantId, input.taskId);
+    assert.deepEqual(payload.waivers, [waiverId]);
+    assert.equal(payload.approvals.length, 1, "the waiver's signed approval is in the task's verdict");
+    assert.deepEqual(branches(input.repo), [`arbiter/${input.taskId}`]);
   });
 
   it('no candidate passing fails the task with the best one judged, and nothing delivered', async () => {
