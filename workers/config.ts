@@ -31,6 +31,8 @@ export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
  * garbage; 500 cached runs need far less (about 45 KB each, README *Performance*).
  */
 export const DEFAULT_WORKFLOW_HEAP_MB = 512;
+/** How long a stopping worker lets running work finish, unless configured. */
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 300;
 
 /** The variables every Arbiter process that runs a worker reads; the CLI's schema extends it. */
 export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
@@ -52,6 +54,16 @@ export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend(
     .default(DEFAULT_MAX_CACHED_WORKFLOWS),
   /** The workflow thread's V8 heap limit in MiB; too small for the cached runs fails the worker, so at least 128. */
   ARBITER_WORKFLOW_HEAP_MB: z.coerce.number().int().min(128).default(DEFAULT_WORKFLOW_HEAP_MB),
+  /**
+   * On SIGTERM/SIGINT the worker stops polling and lets running agents and gates finish for this
+   * long before it cancels them and exits (a deploy drains instead of cutting work short).
+   */
+  ARBITER_SHUTDOWN_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 3600)
+    .default(DEFAULT_SHUTDOWN_GRACE_SECONDS),
 });
 
 /** The parsed variables. */
@@ -81,6 +93,8 @@ export interface WorkerConfig {
   maxCachedWorkflows: number;
   /** The workflow thread's V8 heap limit, in MiB: what bounds the worker's memory under load. */
   workflowHeapMb: number;
+  /** How long a stopping worker lets running agents and gates finish before it cancels them. */
+  shutdownGraceSeconds: number;
 }
 
 /** Thrown with every offending variable named. */
@@ -134,6 +148,7 @@ export function workerConfigFromEnv(
       .filter(Boolean),
     maxCachedWorkflows: e.ARBITER_MAX_CACHED_WORKFLOWS,
     workflowHeapMb: e.ARBITER_WORKFLOW_HEAP_MB,
+    shutdownGraceSeconds: e.ARBITER_SHUTDOWN_GRACE_SECONDS,
   };
 }
 
@@ -152,5 +167,6 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     sandbox: config.sandbox.mode,
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
+    shutdownGraceSeconds: config.shutdownGraceSeconds,
   };
 }

@@ -111,6 +111,7 @@ export function workerOptionsFrom(
   | 'privateRegistries'
   | 'maxCachedWorkflows'
   | 'workflowHeapMb'
+  | 'shutdownGraceTime'
 > {
   return {
     namespace: config.temporal.namespace,
@@ -124,6 +125,7 @@ export function workerOptionsFrom(
     privateRegistries: config.privateRegistries,
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
+    shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
   };
 }
 

@@ -8,6 +8,7 @@ import { loadClientConfig, stackFile } from '../../client/config';
 import {
   ConfigError,
   DEFAULT_MAX_CACHED_WORKFLOWS,
+  DEFAULT_SHUTDOWN_GRACE_SECONDS,
   DEFAULT_WORKFLOW_HEAP_MB,
   describeWorkerConfig,
   loadWorkerConfig,
@@ -42,7 +43,19 @@ describe('worker config', () => {
       privateRegistries: [],
       maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
       workflowHeapMb: DEFAULT_WORKFLOW_HEAP_MB,
+      shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
     });
+  });
+
+  it('reads ARBITER_SHUTDOWN_GRACE_SECONDS, and refuses a negative or fractional one', () => {
+    assert.equal(loadWorkerConfig({ ARBITER_SHUTDOWN_GRACE_SECONDS: '900' }).shutdownGraceSeconds, 900);
+    assert.equal(loadWorkerConfig({ ARBITER_SHUTDOWN_GRACE_SECONDS: '0' }).shutdownGraceSeconds, 0);
+    for (const bad of ['-1', '2.5', 'soon'])
+      assert.throws(
+        () => loadWorkerConfig({ ARBITER_SHUTDOWN_GRACE_SECONDS: bad }),
+        /ARBITER_SHUTDOWN_GRACE_SECONDS/,
+        bad,
+      );
   });
 
   it('reads ARBITER_MAX_CACHED_WORKFLOWS, 0 included, and refuses what the SDK would silently change', () => {
