@@ -32,6 +32,7 @@ interface Service {
   volumes?: Array<string | LongVolume>;
   configs?: Array<string | { source: string; target?: string }>;
   restart?: string;
+  stop_grace_period?: string;
 }
 interface Compose {
   services: Record<string, Service>;
@@ -278,6 +279,14 @@ describe('deploy: docker-compose.yml', () => {
       service(compose, name);
     }
     assert.equal(temporalServerName(compose), 'temporal');
+  });
+
+  it("gives the worker time to drain: Docker's stop grace outlasts the worker's own", () => {
+    const worker = service(compose, 'arbiter-worker');
+    const drain = Number(envOf(worker).ARBITER_SHUTDOWN_GRACE_SECONDS);
+    assert.ok(drain > 0, 'the worker drains on stop');
+    const grace = /^(\d+)s$/.exec(String(worker.stop_grace_period ?? ''));
+    assert.ok(grace && Number(grace[1]) > drain, `stop_grace_period ${worker.stop_grace_period} > ${drain}s`);
   });
 
   it('pins every image, and admin-tools matches the server version', () => {
