@@ -13,7 +13,6 @@ import {
   ProposeAgentsInput,
   type AdoptedCandidate,
 } from '../domain/activity-io';
-import { canHandleTaskType } from '../domain/agent';
 import { hashSeed, rankArms } from '../domain/bandit';
 import { candidateTaskId, warningsOf, type CandidateEvidence } from '../domain/candidates';
 import { verdictEvidence } from '../domain/dsse';
@@ -29,6 +28,7 @@ import { verifyEnvelope } from '../host/signing';
 import { taskWorkflowId } from '../temporal-config';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { assess } from './routing';
 import { currentRun } from './run-identity';
 
 type Who = { tenantId: string; taskId: string; runId: string };
@@ -134,11 +134,9 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
     async proposeAgents(raw: ProposeAgentsInput): Promise<string[]> {
       const input = parseActivityInput(ProposeAgentsInput, raw);
       const now = new Date();
+      // Capable as routing judges it, capacity aside: a busy agent's candidate waits for room.
       const capable = (await routingCandidates(db, input.tenantId, input.taskType, contextKey(input.context))).filter(
-        ({ agent }) =>
-          agent.status === 'active' &&
-          canHandleTaskType(agent.capabilities, input.taskType) &&
-          !(agent.circuitOpenUntil && agent.circuitOpenUntil > now),
+        ({ agent }) => assess(agent, input.taskType, 0, now).eligible,
       );
       if (capable.length === 0)
         throw new NoCapableAgentError(`no capable agent for task type '${input.taskType}' to run candidates`);

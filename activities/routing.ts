@@ -26,7 +26,7 @@ import { currentRun } from './run-identity';
 import { claimDecision, recordedDecision, type AssessedCandidate as Candidate, type Weighed } from './routing-claim';
 
 /** Whether one agent may take the task now; busy agents (capacity, open circuit) mean "wait". */
-function assess(agent: RoutingCandidate['agent'], taskType: string, running: number, now: Date): Candidate {
+export function assess(agent: RoutingCandidate['agent'], taskType: string, running: number, now: Date): Candidate {
   const no = (reason: string, busy = false) => ({ agentId: agent.id, eligible: false, busy, score: 0, reason });
   if (agent.status !== 'active') return no(`agent is ${agent.status}`);
   if (!canHandleTaskType(agent.capabilities, taskType)) return no(`does not handle task type '${taskType}'`);

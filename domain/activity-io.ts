@@ -193,8 +193,6 @@ export const AgentRetrySchema = z.object({
   /** Epoch milliseconds when the first attempt's agent started. */
   startedAt: z.number().int().nonnegative(),
 });
-/** A parsed retry. */
-export type AgentRetry = z.infer<typeof AgentRetrySchema>;
 
 /** The routed agent, the workspace (reset to `baseCommit`, or a retry's tree, first) and the spec it works to. */
 export const ExecuteAgentInput = z.object({
