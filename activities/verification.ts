@@ -4,6 +4,7 @@
  * in the agent's workspace, so nothing the agent left outside the tree can sway a gate. Every
  * result is persisted as evidence.
  */
+import { inSpan } from '../host/tracing';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { log } from '@temporalio/activity';
@@ -213,15 +214,20 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const dir = await gateCheckout(input, gate.name);
       try {
         // Gates run agent-written code: confined like any other command, on the verified tree only.
-        const run = await cancellable(runCommand)({
-          tenantId: input.tenantId,
-          taskId: input.taskId,
-          workspacePath: dir,
-          argv: gate.argv,
-          policy: { allowShell: true },
-          timeoutMs: gate.timeoutSeconds * 1000,
-          purpose: 'gate',
-          dependencies: dependenciesDirOf(input.workspacePath),
+        const gateSpan = { 'arbiter.gate': gate.name, 'arbiter.gate_source': source };
+        const run = await inSpan('gate', gateSpan, async (span) => {
+          const done = await cancellable(runCommand)({
+            tenantId: input.tenantId,
+            taskId: input.taskId,
+            workspacePath: dir,
+            argv: gate.argv,
+            policy: { allowShell: true },
+            timeoutMs: gate.timeoutSeconds * 1000,
+            purpose: 'gate',
+            dependencies: dependenciesDirOf(input.workspacePath),
+          });
+          span.setAttribute('process.exit.code', done.exitCode ?? -1);
+          return done;
         });
         const ok = run.exitCode === 0 && !run.killedReason;
         const why = run.spawnError ?? run.killedReason ?? `exit code ${run.exitCode}`;

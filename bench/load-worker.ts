@@ -15,7 +15,8 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import { openDatabase } from '../db/client';
 import { connectionOptions } from '../temporal-config/connection';
 import { loadWorkerConfig, type WorkerConfig } from '../workers/config';
-import { installRuntimeLogger, SILENT_LOGGER } from '../workers/logger';
+import { SILENT_LOGGER } from '../workers/logger';
+import { installWorkerRuntime } from '../workers/telemetry';
 import { createArbiterWorker, workerOptionsFrom } from '../workers/worker';
 import { limitWorkflowThreadHeap } from '../workers/workflow-heap';
 
@@ -61,7 +62,7 @@ async function runFloor(config: WorkerConfig, connection: NativeConnection): Pro
 async function main(role: string): Promise<void> {
   if (role !== 'arbiter' && role !== 'floor') throw new Error(`usage: load-worker arbiter|floor (got ${role})`);
   const config = loadWorkerConfig();
-  installRuntimeLogger({ level: 'warn', file: process.env.BENCH_LOG_FILE, console: false });
+  installWorkerRuntime({ level: 'warn', file: process.env.BENCH_LOG_FILE, console: false });
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   try {
     await (role === 'arbiter' ? runArbiter : runFloor)(config, connection);

@@ -2,6 +2,8 @@
  * The TypeScript client: submit a task, read its state, follow it, cancel it. The CLI is a
  * thin layer over this, so applications and people use one surface.
  */
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
+import { inSpan } from '../host/tracing';
 import {
   ApplicationFailure,
   Client,
@@ -151,6 +153,12 @@ async function nextSnapshot(
 }
 
 /**
+ * Every call carries the caller's trace context to the workflow, so a task's trace starts at
+ * its submitter (a no-op while the process traces nothing).
+ */
+const TRACED = { workflow: [new OpenTelemetryWorkflowClientInterceptor()] };
+
+/**
  * A connected Arbiter client. Each tenant's tasks live in the namespace the profile maps it to
  * (`tenantNamespaces`), so every call picks its namespace from the task's tenant.
  */
@@ -169,7 +177,7 @@ export class ArbiterClient {
   /** Connects to Temporal with the given profile. */
   static async connect(profile: TemporalProfile, options: { taskQueue?: string } = {}): Promise<ArbiterClient> {
     const connection = await Connection.connect(connectionOptions(profile));
-    const client = new Client({ connection, namespace: profile.namespace });
+    const client = new Client({ connection, namespace: profile.namespace, interceptors: TRACED });
     return new ArbiterClient(client, connection, options.taskQueue ?? DEFAULT_TASK_QUEUE, profile);
   }
 
@@ -179,7 +187,7 @@ export class ArbiterClient {
     if (!namespace) throw new TenantNamespaceUnknownError(tenantId);
     let client = this.byNamespace.get(namespace);
     if (!client) {
-      client = new Client({ connection: this.connection, namespace });
+      client = new Client({ connection: this.connection, namespace, interceptors: TRACED });
       this.byNamespace.set(namespace, client);
     }
     return client;
@@ -190,7 +198,13 @@ export class ArbiterClient {
    * when the caller knows where the registered repository is on this machine, lets gate-name
    * clashes be refused before anything starts; the workflow resolves the name itself regardless.
    */
-  async submit(raw: TaskInput, options: { localRepoPath?: string } = {}): Promise<Submission> {
+  submit(raw: TaskInput, options: { localRepoPath?: string } = {}): Promise<Submission> {
+    return inSpan('arbiter submit', { 'arbiter.task_id': raw.taskId, 'arbiter.tenant_id': raw.tenantId }, () =>
+      this.submitTask(raw, options),
+    );
+  }
+
+  private async submitTask(raw: TaskInput, options: { localRepoPath?: string }): Promise<Submission> {
     const parsed = TaskInputSchema.safeParse(raw);
     if (!parsed.success) throw new InvalidTaskInputError(zodProblems(parsed.error));
     const input = parsed.data;

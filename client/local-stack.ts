@@ -14,7 +14,8 @@ import { ensureLoginRole } from '../db/login-roles';
 import { migrateDatabase } from '../db/migrate';
 import { grantTenant } from '../db/repos';
 import { connectionOptions } from '../temporal-config/connection';
-import { installRuntimeLogger } from '../workers/logger';
+import { installWorkerRuntime } from '../workers/telemetry';
+import { startTracing } from '../host/tracing';
 import { createArbiterWorker, workerOptionsFrom, type ArbiterWorker } from '../workers/worker';
 import type { ClientConfig, LocalStackInfo } from './config';
 import { stackFile } from './config';
@@ -53,11 +54,14 @@ export async function startLocalStack(
     mkdirSync(path.join(config.home, 'logs'), { recursive: true });
     acquireStackLock(config.home);
     stops.push(async () => rmSync(stackLockFile(config.home), { force: true }));
-    installRuntimeLogger({
+    installWorkerRuntime({
       level: config.logLevel,
       file: path.join(config.home, 'logs', 'worker.log'),
       console: false,
+      metricsAddress: config.metricsAddress,
     });
+    const tracing = startTracing(config.tracing);
+    if (tracing) stops.push(() => tracing.shutdown());
     const temporal = await temporalEndpoint(config, ports, say, stops);
     const db = await databaseEndpoint(config, ports, say, stops);
     const adminDatabase = openDatabase(db.adminUrl);
@@ -80,7 +84,13 @@ export async function startLocalStack(
     );
     stops.push(() => connection.close());
     say('starting worker (bundling workflows)');
-    const worker = await createArbiterWorker({ connection, database, adminDatabase, ...workerOptionsFrom(config) });
+    const worker = await createArbiterWorker({
+      connection,
+      database,
+      adminDatabase,
+      tracing,
+      ...workerOptionsFrom(config),
+    });
     const running = worker.run();
     stops.push(async () => {
       worker.shutdown();

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
 import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../host/sandbox/config';
 import { DatabaseUrlSchema, redactDatabaseUrl } from '../db/client';
+import { TracingEnvSchema, tracesDestination, tracingConfigFromEnv, type TracingConfig } from '../host/tracing';
 import {
   TemporalEnvSchema,
   temporalProfileFromEnv,
@@ -35,36 +36,43 @@ export const DEFAULT_WORKFLOW_HEAP_MB = 512;
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 300;
 
 /** The variables every Arbiter process that runs a worker reads; the CLI's schema extends it. */
-export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema).extend({
-  DATABASE_URL: DatabaseUrlSchema.optional(),
-  /** The owner's connection (migrations, registrations, grants); DATABASE_URL when unset. */
-  ARBITER_ADMIN_DATABASE_URL: DatabaseUrlSchema.optional(),
-  ARBITER_HOME: z.string().optional(),
-  ARBITER_SIGNING_KEY_FILE: z.string().optional(),
-  ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
-  /** Comma-separated `host` or `host:port` registries on the worker's own network that a policy's setup may reach. */
-  ARBITER_PRIVATE_REGISTRIES: z.string().optional(),
-  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'trace']).default('info'),
-  /** Workflows kept in memory between their tasks (0: none, every task replays its history). */
-  ARBITER_MAX_CACHED_WORKFLOWS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .refine((n) => n !== 1, 'must be 0 or at least 2')
-    .default(DEFAULT_MAX_CACHED_WORKFLOWS),
-  /** The workflow thread's V8 heap limit in MiB; too small for the cached runs fails the worker, so at least 128. */
-  ARBITER_WORKFLOW_HEAP_MB: z.coerce.number().int().min(128).default(DEFAULT_WORKFLOW_HEAP_MB),
-  /**
-   * On SIGTERM/SIGINT the worker stops polling and lets running agents and gates finish for this
-   * long before it cancels them and exits (a deploy drains instead of cutting work short).
-   */
-  ARBITER_SHUTDOWN_GRACE_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(24 * 3600)
-    .default(DEFAULT_SHUTDOWN_GRACE_SECONDS),
-});
+export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema)
+  .merge(TracingEnvSchema)
+  .extend({
+    DATABASE_URL: DatabaseUrlSchema.optional(),
+    /** The owner's connection (migrations, registrations, grants); DATABASE_URL when unset. */
+    ARBITER_ADMIN_DATABASE_URL: DatabaseUrlSchema.optional(),
+    ARBITER_HOME: z.string().optional(),
+    ARBITER_SIGNING_KEY_FILE: z.string().optional(),
+    ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+    /** Comma-separated `host` or `host:port` registries on the worker's own network that a policy's setup may reach. */
+    ARBITER_PRIVATE_REGISTRIES: z.string().optional(),
+    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    /** Workflows kept in memory between their tasks (0: none, every task replays its history). */
+    ARBITER_MAX_CACHED_WORKFLOWS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .refine((n) => n !== 1, 'must be 0 or at least 2')
+      .default(DEFAULT_MAX_CACHED_WORKFLOWS),
+    /** The workflow thread's V8 heap limit in MiB; too small for the cached runs fails the worker, so at least 128. */
+    ARBITER_WORKFLOW_HEAP_MB: z.coerce.number().int().min(128).default(DEFAULT_WORKFLOW_HEAP_MB),
+    /**
+     * On SIGTERM/SIGINT the worker stops polling and lets running agents and gates finish for this
+     * long before it cancels them and exits (a deploy drains instead of cutting work short).
+     */
+    ARBITER_SHUTDOWN_GRACE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 3600)
+      .default(DEFAULT_SHUTDOWN_GRACE_SECONDS),
+    /** `host:port` the Prometheus endpoint (`/metrics`) listens on; no endpoint when unset. */
+    ARBITER_METRICS_ADDRESS: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464')
+      .optional(),
+  });
 
 /** The parsed variables. */
 export type WorkerEnv = z.output<typeof WorkerEnvSchema>;
@@ -95,6 +103,10 @@ export interface WorkerConfig {
   workflowHeapMb: number;
   /** How long a stopping worker lets running agents and gates finish before it cancels them. */
   shutdownGraceSeconds: number;
+  /** Where the Prometheus endpoint listens; none when absent. */
+  metricsAddress?: string;
+  /** Where spans go (OTEL_EXPORTER_OTLP_*); tracing is off without an endpoint. */
+  tracing: TracingConfig;
 }
 
 /** Thrown with every offending variable named. */
@@ -149,6 +161,8 @@ export function workerConfigFromEnv(
     maxCachedWorkflows: e.ARBITER_MAX_CACHED_WORKFLOWS,
     workflowHeapMb: e.ARBITER_WORKFLOW_HEAP_MB,
     shutdownGraceSeconds: e.ARBITER_SHUTDOWN_GRACE_SECONDS,
+    metricsAddress: e.ARBITER_METRICS_ADDRESS,
+    tracing: tracingConfigFromEnv(e, 'arbiter'),
   };
 }
 
@@ -168,5 +182,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
     shutdownGraceSeconds: config.shutdownGraceSeconds,
+    metricsAddress: config.metricsAddress,
+    tracesTo: tracesDestination(config.tracing),
   };
 }

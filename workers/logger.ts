@@ -4,7 +4,6 @@
  * task and tenant parsed from the workflow id.
  */
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
-import { Runtime } from '@temporalio/worker';
 import * as winston from 'winston';
 import { parseTaskWorkflowId } from '../temporal-config';
 
@@ -62,16 +61,6 @@ export class WinstonTemporalLogger implements Logger {
   error(message: string, meta?: LogMetadata): void {
     this.log('ERROR', message, meta);
   }
-}
-
-/**
- * Installs the bridge as the Temporal runtime logger. Must run before any worker or native
- * connection exists (the runtime is a process singleton); returns the bridged logger.
- */
-export function installRuntimeLogger(options: LoggerOptions): WinstonTemporalLogger {
-  const logger = new WinstonTemporalLogger(createWinstonLogger(options));
-  Runtime.install({ logger });
-  return logger;
 }
 
 /** A logger that drops everything: for bundling and mock activity environments in tests and benchmarks. */

@@ -6,7 +6,8 @@ import { NativeConnection } from '@temporalio/worker';
 import { openDatabase } from '../db/client';
 import { connectionOptions } from '../temporal-config/connection';
 import { ConfigError, describeWorkerConfig, loadWorkerConfig } from './config';
-import { installRuntimeLogger } from './logger';
+import { installWorkerRuntime } from './telemetry';
+import { startTracing } from '../host/tracing';
 import { createArbiterWorker, workerOptionsFrom } from './worker';
 
 /** Runs until a shutdown signal; resolves when the worker has stopped. */
@@ -14,15 +15,22 @@ export async function runWorkerProcess(): Promise<void> {
   const config = loadWorkerConfig();
   if (!config.databaseUrl)
     throw new ConfigError('DATABASE_URL is required for `arbiter worker` (use `arbiter start` for a local stack)');
-  const logger = installRuntimeLogger({ level: config.logLevel });
+  const logger = installWorkerRuntime({ level: config.logLevel, metricsAddress: config.metricsAddress });
   logger.info('arbiter worker starting', describeWorkerConfig(config));
+  const tracing = startTracing(config.tracing);
   const database = openDatabase(config.databaseUrl);
   // Migrations run as the owner; the worker itself runs as DATABASE_URL's role (arbiter_worker when so set up).
   const separateAdmin = config.adminDatabaseUrl && config.adminDatabaseUrl !== config.databaseUrl;
   const adminDatabase = separateAdmin ? openDatabase(config.adminDatabaseUrl as string, { max: 1 }) : undefined;
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   try {
-    const worker = await createArbiterWorker({ connection, database, adminDatabase, ...workerOptionsFrom(config) });
+    const worker = await createArbiterWorker({
+      connection,
+      database,
+      adminDatabase,
+      tracing,
+      ...workerOptionsFrom(config),
+    });
     await adminDatabase?.close();
     logger.info('arbiter worker polling', { taskQueue: config.taskQueue });
     await worker.run();
@@ -30,5 +38,6 @@ export async function runWorkerProcess(): Promise<void> {
     await connection.close();
     await database.close();
     await adminDatabase?.close().catch(() => undefined);
+    await tracing?.shutdown();
   }
 }

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { withOneOffSandboxUser } from '../host/sandbox/uid-leases';
 import { runStatusProbe } from './run-status';
 import { sweepWorkspaces } from '../host/workspace-retention';
 import { startModelGateway } from '../host/gateway/server';
@@ -18,6 +19,10 @@ import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
 import type { Database } from '../db/client';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, DEFAULT_WORKFLOW_HEAP_MB, type WorkerConfig } from './config';
 import { limitWorkflowThreadHeap } from './workflow-heap';
+import { reportSandboxAvailable } from '../host/metrics';
+import { sandboxProbe } from '../host/sandbox/bwrap';
+import { tracingWorkerOptions } from './telemetry';
+import type { Tracing } from '../host/tracing';
 import { workflowBundleOptions } from './workflow-bundle';
 import { migrateDatabase } from '../db/migrate';
 import { hostTaskQueue } from '../temporal-config';
@@ -51,6 +56,8 @@ export interface ArbiterWorkerOptions {
   maxCachedWorkflows?: number;
   /** The workflow thread's V8 heap limit in MiB (ARBITER_WORKFLOW_HEAP_MB); {@link DEFAULT_WORKFLOW_HEAP_MB} when absent. */
   workflowHeapMb?: number;
+  /** Where this worker's workflow spans go; dropped when absent (activity spans follow the global tracer). */
+  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
 }
 
 /** The pair of Temporal workers one Arbiter worker process runs. */
@@ -95,6 +102,26 @@ async function checkSearchAttributes(options: ArbiterWorkerOptions): Promise<voi
   if (missing.length) throw new MissingSearchAttributesError(missing, options.namespace);
 }
 
+/**
+ * Probes confinement once at start, so `arbiter_sandbox_available` says from the first scrape
+ * whether this worker can run commands (a worker without a sandbox fails every task's gates).
+ */
+async function reportSandboxAtStart(home: string, sandbox: SandboxConfig): Promise<void> {
+  const logger = Runtime.instance().logger;
+  if (sandbox.mode === 'unsafe-none') {
+    reportSandboxAvailable(false);
+    logger.warn('UNSAFE: commands will run WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none); development only');
+    return;
+  }
+  const probe = await withOneOffSandboxUser(home, sandbox.uids, async (user) => sandboxProbe(sandbox, user)).catch(
+    (err: Error) => ({ ok: false, reason: err.message }),
+  );
+  if (!probe.ok) {
+    reportSandboxAvailable(false);
+    logger.error('the sandbox does not work on this host: every command will be refused', { reason: probe.reason });
+  }
+}
+
 /** What a worker takes from its process's configuration: the same for `arbiter worker` and `arbiter start`. */
 export function workerOptionsFrom(
   config: WorkerConfig,
@@ -131,8 +158,8 @@ export function workerOptionsFrom(
 
 /** Where the SDK bundles the workflows from at start, with the modules every workflow shares. */
 function workflowSource() {
-  const { workflowsPath, preloadModules } = workflowBundleOptions();
-  return { workflowsPath, bundlerOptions: { preloadModules } };
+  const { workflowsPath, preloadModules, workflowInterceptorModules } = workflowBundleOptions();
+  return { workflowsPath, bundlerOptions: { preloadModules }, workflowModules: workflowInterceptorModules };
 }
 
 /** Applies migrations and checks the namespace, then creates (but does not run) the workers. */
@@ -141,10 +168,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   await migrateDatabase((options.adminDatabase ?? options.database).pool);
   const hostQueue = hostTaskQueue(options.taskQueue, workerHostId(options.home));
   const sandbox = options.sandbox ?? DEFAULT_SANDBOX_CONFIG;
-  if (sandbox.mode === 'unsafe-none')
-    Runtime.instance().logger.warn(
-      'UNSAFE: commands will run WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none); development only',
-    );
+  await reportSandboxAtStart(options.home, sandbox);
   const retentionHours = options.retentionHours ?? 24;
   const secretEnv = options.secretEnv ?? (() => undefined);
   const signer = createVerdictSigner(loadOrCreateSigningKey(signingKeyFileOf(options)));
@@ -165,24 +189,30 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     gateway,
     runIsOpen: runStatusProbe(options.connection, options.temporal ?? { namespace: options.namespace }),
   });
+  const traced = tracingWorkerOptions(options.tracing);
   const common = {
     connection: options.connection,
     namespace: options.namespace,
     activities,
+    sinks: traced.sinks,
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
     // Beats reach the server every 3 s at most (by default 80% of the 10 s heartbeat timeout), so
     // a busy host's late beat is not mistaken for a dead worker.
     maxHeartbeatThrottleInterval: '3s',
   };
   limitWorkflowThreadHeap(options.workflowHeapMb ?? DEFAULT_WORKFLOW_HEAP_MB);
+  const { workflowModules, ...source } = options.workflowBundle
+    ? { workflowBundle: options.workflowBundle, workflowModules: undefined }
+    : workflowSource();
   const [shared, host] = await Promise.all([
     Worker.create({
       ...common,
+      ...source,
       taskQueue: options.taskQueue,
       maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
-      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowSource()),
+      interceptors: { ...traced.interceptors, workflowModules },
     }),
-    Worker.create({ ...common, taskQueue: hostQueue }),
+    Worker.create({ ...common, taskQueue: hostQueue, interceptors: traced.interceptors }),
   ]).catch(async (err: unknown) => {
     await gateway.close();
     throw err;

@@ -1,6 +1,8 @@
 /**
  * How Arbiter's workflow code is bundled, the same for the worker, the tests and the replayer:
- * the entry point, and the stateless modules every workflow shares (workflows/shared-modules.ts).
+ * the entry point, the stateless modules every workflow shares (workflows/shared-modules.ts), and
+ * the OpenTelemetry workflow interceptors. Those are always bundled, traced or not, so a worker's
+ * tracing configuration never changes the code its workflows run.
  */
 import { bundleWorkflowCode, type BundleOptions, type WorkflowBundle } from '@temporalio/worker';
 
@@ -10,8 +12,15 @@ export function workflowsPath(): string {
 }
 
 /** The bundler options for Arbiter's workflows (WorkerOptions `workflowsPath` and `bundlerOptions` alike). */
-export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'preloadModules'> {
-  return { workflowsPath: workflowsPath(), preloadModules: [require.resolve('../workflows/shared-modules')] };
+export function workflowBundleOptions(): Pick<
+  BundleOptions,
+  'workflowsPath' | 'preloadModules' | 'workflowInterceptorModules'
+> {
+  return {
+    workflowsPath: workflowsPath(),
+    preloadModules: [require.resolve('../workflows/shared-modules')],
+    workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+  };
 }
 
 /** Bundles Arbiter's workflows once, for workers that share a bundle (tests, replay). */

@@ -32,6 +32,7 @@ import type { WaiverRequest } from '../domain/waiver';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
 import { localSteps, recordTransition, recordTransitionLocally } from './activity-proxies';
 import { WaiverDesk, type WaiverTask } from './waiver';
+import { countGates, countRouting, countTransition, countVerdict, countWaiverRequested } from './task-metrics';
 
 type Usage = { tokens: number; costUsd: number };
 
@@ -170,6 +171,7 @@ export class TaskRun implements WaiverTask {
     };
     this.routedKind = decision.agentKind;
     this.routedRunSeconds = decision.maxRunSeconds;
+    countRouting(decision.agentId);
   }
 
   /** Host queues that held an earlier workspace of this task, given up when the task moved on. */
@@ -317,17 +319,21 @@ export class TaskRun implements WaiverTask {
   /** Replaces the gate results (the arbiter's own checks, before any command gate runs). */
   setGates(gates: GateResult[]): void {
     this.current.gates = gates;
+    countGates(gates);
   }
 
   /** Appends one gate's result. */
   addGate(gate: GateResult): void {
     this.current.gates.push(gate);
+    countGates([gate]);
   }
 
   /** Marks gate `name` passed with `detail`, as an applied waiver does. */
   waiveGate(name: string, detail: string): void {
     const gate = this.current.gates.find((g) => g.name === name);
-    if (gate) Object.assign(gate, { status: 'pass', detail });
+    if (!gate) return;
+    Object.assign(gate, { status: 'pass', detail });
+    countGates([gate], true);
   }
 
   /** Records an operation the sandbox refused, clipped; the snapshot keeps the most recent. */
@@ -345,6 +351,7 @@ export class TaskRun implements WaiverTask {
     this.current.pendingWaiver = request;
     this.current.subState = 'awaiting_waiver';
     this.refreshDetails();
+    countWaiverRequested();
   }
 
   /** Records one approval of the pending waiver. */
@@ -368,6 +375,7 @@ export class TaskRun implements WaiverTask {
   /** Records the verdict in the snapshot and the `Verdict` search attribute as soon as it exists. */
   setVerdict(verdict: NonNullable<TaskSnapshot['verdict']>): void {
     this.current.verdict = verdict;
+    countVerdict(verdict.outcome);
     upsertSearchAttributes([{ key: VERDICT, value: verdict.outcome }]);
     setCurrentDetails(this.details());
   }
@@ -419,6 +427,7 @@ export class TaskRun implements WaiverTask {
     this.current.history.push(note ? { state: to, at, note } : { state: to, at });
     this.updateSearchAttributes(columns);
     setCurrentDetails(this.details());
+    countTransition(to, { agentId: this.current.routing?.agentId, usage: this.modelUsage });
     log.info('task state changed', { from, to, seq, ...(note ? { note } : {}) });
   }
 

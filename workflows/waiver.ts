@@ -8,6 +8,7 @@
  * against PostgreSQL. Tier 1 needs two distinct keys; a durable timer fails the task when nobody
  * decides within the policy's window.
  */
+import { countWaiverDecided } from './task-metrics';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -252,6 +253,7 @@ export class WaiverDesk {
     });
     const decided = await this.decideOrClose(Date.now() + hours * 3_600_000);
     const pending = this.task.closeWaiver();
+    countWaiverDecided(!decided || !this.decision || !pending ? 'expired' : this.decision.kind);
     if (!decided || !this.decision || !pending)
       return { error: { type: 'WaiverExpired', message: `no waiver decision within ${hours} hour(s)` } };
     if (this.decision.kind === 'rejected') {

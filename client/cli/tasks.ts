@@ -1,4 +1,5 @@
 /** `arbiter submit | status | watch | cancel`: thin wrappers over {@link ArbiterClient}. */
+import { startTracing } from '../../host/tracing';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -54,11 +55,16 @@ async function withClient<T>(
   fn: (client: ArbiterClient, config: ReturnType<typeof loadClientConfig>) => Promise<T>,
 ): Promise<T> {
   const config = loadClientConfig();
-  const client = await ArbiterClient.connect(config.temporal, { taskQueue: config.taskQueue });
+  const tracing = startTracing(config.tracing);
   try {
-    return await fn(client, config);
+    const client = await ArbiterClient.connect(config.temporal, { taskQueue: config.taskQueue });
+    try {
+      return await fn(client, config);
+    } finally {
+      await client.close();
+    }
   } finally {
-    await client.close();
+    await tracing?.shutdown();
   }
 }
 

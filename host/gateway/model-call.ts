@@ -4,6 +4,8 @@
  * and the call recorded with its usage and charged to the session's budgets. Used by the HTTP
  * front for command agents and in-process by Arbiter's own loop, so both take this one path.
  */
+import type { Span } from '@opentelemetry/api';
+import { inSpan } from '../tracing';
 import { createHash } from 'node:crypto';
 import type { Db } from '../../db/client';
 import { recordModelCall } from '../../db/model-calls';
@@ -105,12 +107,31 @@ function forwardedBody(
 
 const digest = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** Checks, forwards, streams back, records and charges one call. */
-export async function forwardModelCall(
+/**
+ * Checks, forwards, streams back, records and charges one call, in a span under the activity
+ * that opened the session: the call arrives from the sandbox, outside that activity's call chain.
+ */
+export function forwardModelCall(
   deps: ModelCallDeps,
   session: GatewaySession,
   req: ModelRequest,
   sink: ResponseSink,
+): Promise<void> {
+  const attributes = { 'arbiter.upstream': req.upstream.slice(0, 100), 'arbiter.model_path': req.rest.slice(0, 200) };
+  return inSpan(
+    'model call',
+    attributes,
+    (span) => forwardTraced(deps, session, req, sink, span),
+    session.traceContext,
+  );
+}
+
+async function forwardTraced(
+  deps: ModelCallDeps,
+  session: GatewaySession,
+  req: ModelRequest,
+  sink: ResponseSink,
+  span: Span,
 ): Promise<void> {
   const target = `${req.upstream}/${req.rest}`;
   const upstream = session.upstream(req.upstream);
@@ -193,6 +214,12 @@ export async function forwardModelCall(
   const usage = response.ok ? usageOf(upstream.protocol, scanned) : { inputTokens: 0, outputTokens: 0 };
   const costUsd = costOf(usage, upstream.pricing);
   session.charge(usage, costUsd);
+  span.setAttributes({
+    'http.response.status_code': response.status,
+    'gen_ai.usage.input_tokens': usage.inputTokens,
+    'gen_ai.usage.output_tokens': usage.outputTokens,
+    'arbiter.cost_usd': costUsd,
+  });
   const { tenantId, taskId, runId, agentId, purpose } = session.identity;
   await recordModelCall(deps.db, {
     tenantId,

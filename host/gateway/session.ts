@@ -3,6 +3,7 @@
  * reach, the token its process holds, and what it has spent against its budgets. The session
  * alone decides whether the run may still call a model; once it stops, it stays stopped.
  */
+import { activeTraceContext } from '../tracing';
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { GatewayBudgets, GatewayUpstream } from '../../domain/agent';
 import type { ModelUsage } from '../../domain/model-usage';
@@ -45,6 +46,8 @@ export class GatewaySession {
   readonly id = randomUUID();
   /** Handed to the agent as its API key; worthless anywhere but this gateway, for this run. */
   readonly token = `arbiter-${randomBytes(24).toString('base64url')}`;
+  /** The trace of the activity that opened it: its model calls are spans of that activity. */
+  readonly traceContext = activeTraceContext();
   private readonly deadline: number | undefined;
   private stopped: string | undefined;
   private readonly ending = new AbortController();

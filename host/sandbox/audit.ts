@@ -2,6 +2,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { sandboxEvents } from '../../db/schema';
+import { countSandboxRefusal } from '../metrics';
 
 /** One audited operation. */
 export interface SandboxEvent {
@@ -20,6 +21,7 @@ export interface SandboxEvent {
 
 /** Appends one event. */
 export async function recordSandboxEvent(db: Db, event: SandboxEvent): Promise<void> {
+  if (!event.allowed) countSandboxRefusal(event.kind);
   await db.insert(sandboxEvents).values({ ...event, detail: event.detail ?? {} });
 }
 

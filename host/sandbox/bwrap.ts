@@ -5,6 +5,7 @@
  * workspace the only writable place besides a private /tmp, and a fresh pid namespace that
  * dies with its parent.
  */
+import { reportSandboxAvailable } from '../metrics';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -136,6 +137,7 @@ export function sandboxProbe(
     const uids = `, each task's commands run as its own uid from ${config.uids.first}-${config.uids.last}`;
     probe = { ok: true, reason: `bwrap works${runningAsRoot() ? uids : ''}` };
   }
+  reportSandboxAvailable(probe.ok);
   return probe;
 }
 

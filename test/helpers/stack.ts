@@ -18,7 +18,8 @@ import { openDatabase, type Database } from '../../db/client';
 import { ensureDatabase, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../db/embedded';
 import { migrateDatabase } from '../../db/migrate';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
-import { installRuntimeLogger, SILENT_LOGGER } from '../../workers/logger';
+import { SILENT_LOGGER } from '../../workers/logger';
+import { installWorkerRuntime } from '../../workers/telemetry';
 import {
   createArbiterWorker,
   defaultSigningKeyFile,
@@ -105,7 +106,7 @@ async function start(): Promise<TestStack> {
   cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
   const logDir = path.join(projectRoot(), 'test-output');
   mkdirSync(logDir, { recursive: true });
-  installRuntimeLogger({ level: 'info', file: path.join(logDir, 'worker.log'), console: false });
+  installWorkerRuntime({ level: 'info', file: path.join(logDir, 'worker.log'), console: false });
 
   const env = await TestWorkflowEnvironment.createLocal({
     server: {

@@ -1,0 +1,20 @@
+/**
+ * Arbiter's metrics that the host side knows first (the sandbox's refusals and health), on the
+ * process's Temporal runtime meter: the same Prometheus endpoint as the SDK's own metrics.
+ * Labels come from closed sets only, so no agent or submitter can grow the number of series.
+ */
+import { Runtime } from '@temporalio/worker';
+
+const meter = () => Runtime.instance().metricMeter;
+
+/** Counts an operation the sandbox, the file tools or the model gateway refused. */
+export function countSandboxRefusal(kind: 'file' | 'command' | 'gateway'): void {
+  meter().createCounter('arbiter_sandbox_refusals', '', 'operations refused, by kind').add(1, { kind });
+}
+
+/** Reports whether this worker can confine commands (1) or not (0): without it, every task fails. */
+export function reportSandboxAvailable(available: boolean): void {
+  meter()
+    .createGauge('arbiter_sandbox_available', 'int', '', 'whether commands can run confined on this worker')
+    .set(available ? 1 : 0);
+}
