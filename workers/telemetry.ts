@@ -14,6 +14,15 @@ import { Runtime, type WorkerOptions } from '@temporalio/worker';
 import type { Tracing } from '../host/tracing';
 import { createWinstonLogger, WinstonTemporalLogger, type LoggerOptions } from './logger';
 
+/** Buckets for Arbiter's histograms, sized for tasks (minutes, not milliseconds) and their histories. */
+const ARBITER_BUCKETS: Record<string, number[]> = {
+  arbiter_task_duration: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400],
+  arbiter_workflow_history_size: [16e3, 64e3, 256e3, 1e6, 4e6, 16e6, 50e6],
+  arbiter_workflow_history_events: [50, 100, 250, 500, 1000, 2500, 10000, 50000],
+  arbiter_task_tokens: [1e3, 1e4, 5e4, 1e5, 5e5, 1e6, 5e6],
+  arbiter_task_cost_usd: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 50],
+};
+
 /**
  * Installs the process's Temporal runtime: logs bridged to winston and, given an address, a
  * Prometheus endpoint at `http://<address>/metrics`. Names follow what Temporal's alerting
@@ -29,6 +38,7 @@ export function installWorkerRuntime(options: LoggerOptions & { metricsAddress?:
           countersTotalSuffix: true,
           unitSuffix: true,
           useSecondsForDurations: true,
+          histogramBucketOverrides: ARBITER_BUCKETS,
         },
       }
     : undefined;

@@ -20,7 +20,7 @@ const histogram = (name: string, valueType: 'int' | 'float', unit: string, descr
 
 const stateEntered = counter('arbiter_task_state_entered', 'tasks that entered a state');
 const ended = counter('arbiter_tasks_ended', 'tasks that reached an end state, by outcome');
-const duration = histogram('arbiter_task_duration', 'float', 's', 'from RECEIVED to the end state, by outcome');
+const duration = histogram('arbiter_task_duration', 'float', 'seconds', 'from RECEIVED to the end state, by outcome');
 const historyBytes = histogram('arbiter_workflow_history_size', 'int', 'bytes', "a task's history at its end");
 const historyEvents = histogram('arbiter_workflow_history_events', 'int', '', "a task's history at its end");
 const verdicts = counter('arbiter_verdicts', 'signed verdicts, by outcome');
@@ -29,7 +29,7 @@ const waiversRequested = counter('arbiter_waivers_requested', 'waivers a task wa
 const waiversDecided = counter('arbiter_waivers_decided', 'waiver requests, by decision');
 const routed = counter('arbiter_routing_decisions', 'tasks the router gave an agent');
 const tokens = histogram('arbiter_task_tokens', 'int', '', "one task's model tokens, by agent");
-const cost = histogram('arbiter_task_cost', 'float', 'USD', "one task's model cost, by agent");
+const cost = histogram('arbiter_task_cost_usd', 'float', '', "one task's model cost, by agent");
 
 /** What a task's end tells the metrics: its agent and usage, if it ran one. */
 export interface TaskEnd {

@@ -86,6 +86,18 @@ export async function addCommandAgent(tenantId: string, script: string) {
   });
 }
 
+/** Registers an `openai` agent for `tenantId` on a fake model server at `baseUrl`, its key in `apiKeyEnv`. */
+export async function addOpenAIAgent(tenantId: string, baseUrl: string, apiKeyEnv: string) {
+  return upsertAgent(testStack().database.db, {
+    id: uniqueId('gpt'),
+    tenantId,
+    kind: 'openai',
+    config: { baseUrl, model: 'fake-gpt', apiKeyEnv, pricing: { inputPerMillion: 3, outputPerMillion: 15 } },
+    capabilities: { taskTypes: ['feature'] },
+    maxConcurrency: 2,
+  });
+}
+
 /** A plan that adds one file inside the default scope. */
 export const GOOD_PLAN: ScriptedStep[] = [
   { op: 'write', path: 'src/feature.js', content: 'module.exports = () => 42;\n' },

@@ -9,11 +9,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as otel from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { upsertAgent } from '../../db/agents';
 import { registerTracing, type Tracing } from '../../host/tracing';
 import { taskWorkflowId } from '../../temporal-config';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
-import { makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { addOpenAIAgent, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 import { clientOnQueue, stopWorker } from '../helpers/worker-process';
@@ -71,14 +70,7 @@ describe('tracing: one task, one connected trace', function () {
     });
     const stack = testStack();
     const tenantId = uniqueId('tenant');
-    await upsertAgent(stack.database.db, {
-      id: uniqueId('gpt'),
-      tenantId,
-      kind: 'openai',
-      config: { baseUrl: fake.baseUrl, model: 'fake-gpt', apiKeyEnv: KEY_ENV },
-      capabilities: { taskTypes: ['feature'] },
-      maxConcurrency: 2,
-    });
+    await addOpenAIAgent(tenantId, fake.baseUrl, KEY_ENV);
     const input = {
       tenantId,
       taskId: uniqueId('task'),
