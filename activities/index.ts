@@ -10,6 +10,7 @@ import type { ActivityDeps } from './deps';
 import { createDeliveryActivities } from './delivery';
 import { createDependencyActivities } from './dependencies';
 import { createFeedbackActivities } from './feedback';
+import { createMaintenanceActivities } from './maintenance';
 import { createRepoPolicyActivities } from './repo-policy';
 import { createRepoActivities } from './repos';
 import { createRoutingActivities } from './routing';
@@ -61,6 +62,7 @@ function buildActivities(deps: ActivityDeps) {
     ...createFeedbackActivities(deps, deps.breaker),
     ...createWaiverActivities(deps),
     ...createRunCancelActivities(),
+    ...createMaintenanceActivities(deps),
   };
 }
 

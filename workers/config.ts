@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
 import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../host/sandbox/config';
 import { DatabaseUrlSchema, redactDatabaseUrl } from '../db/client';
+import { DeploymentEnvSchema, deploymentFromEnv, type DeploymentConfig } from './deployment';
 import { TracingEnvSchema, tracesDestination, tracingConfigFromEnv, type TracingConfig } from '../host/tracing';
 import {
   TemporalEnvSchema,
@@ -38,6 +39,7 @@ export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 300;
 /** The variables every Arbiter process that runs a worker reads; the CLI's schema extends it. */
 export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema)
   .merge(TracingEnvSchema)
+  .merge(DeploymentEnvSchema)
   .extend({
     DATABASE_URL: DatabaseUrlSchema.optional(),
     /** The owner's connection (migrations, registrations, grants); DATABASE_URL when unset. */
@@ -107,6 +109,8 @@ export interface WorkerConfig {
   metricsAddress?: string;
   /** Where spans go (OTEL_EXPORTER_OTLP_*); tracing is off without an endpoint. */
   tracing: TracingConfig;
+  /** This worker's deployment version (ARBITER_BUILD_ID); unversioned when absent. */
+  deployment?: DeploymentConfig;
 }
 
 /** Thrown with every offending variable named. */
@@ -163,6 +167,7 @@ export function workerConfigFromEnv(
     shutdownGraceSeconds: e.ARBITER_SHUTDOWN_GRACE_SECONDS,
     metricsAddress: e.ARBITER_METRICS_ADDRESS,
     tracing: tracingConfigFromEnv(e, 'arbiter'),
+    deployment: deploymentFromEnv(e),
   };
 }
 
@@ -184,5 +189,6 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     shutdownGraceSeconds: config.shutdownGraceSeconds,
     metricsAddress: config.metricsAddress,
     tracesTo: tracesDestination(config.tracing),
+    deployment: config.deployment,
   };
 }

@@ -1,6 +1,6 @@
 /**
- * Builds an Arbiter worker: migrations applied, search attributes checked, activities wired to
- * their dependencies. Each worker polls two queues: the shared task queue (workflows and steps
+ * Builds an Arbiter worker: migrations applied, search attributes checked, periodic work scheduled
+ * (workers/schedules.ts), activities wired to their dependencies. Each worker polls two queues: the shared task queue (workflows and steps
  * any host can run) and its own host queue (steps that touch workspaces it holds). The host
  * identity is kept in ARBITER_HOME, so a restarted worker on the same volume resumes its queue.
  * Used by `arbiter worker`, `arbiter start` and the tests alike.
@@ -8,11 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { ensureArbiterSchedules } from './schedules';
 import { createActivities, type ActivityDeps } from '../activities';
 import { withOneOffSandboxUser } from '../host/sandbox/uid-leases';
 import { runStatusProbe } from './run-status';
-import { sweepWorkspaces } from '../host/workspace-retention';
 import { startModelGateway } from '../host/gateway/server';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../host/sandbox/config';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
@@ -22,6 +23,7 @@ import { limitWorkflowThreadHeap } from './workflow-heap';
 import { reportSandboxAvailable } from '../host/metrics';
 import { sandboxProbe } from '../host/sandbox/bwrap';
 import { tracingWorkerOptions } from './telemetry';
+import { promoteOnStart, versionedWorkerOptions, type DeploymentConfig } from './deployment';
 import type { Tracing } from '../host/tracing';
 import { workflowBundleOptions } from './workflow-bundle';
 import { migrateDatabase } from '../db/migrate';
@@ -58,6 +60,8 @@ export interface ArbiterWorkerOptions {
   workflowHeapMb?: number;
   /** Where this worker's workflow spans go; dropped when absent (activity spans follow the global tracer). */
   tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
+  /** The deployment version the workflow worker serves (ARBITER_BUILD_ID); unversioned when absent. */
+  deployment?: DeploymentConfig;
 }
 
 /** The pair of Temporal workers one Arbiter worker process runs. */
@@ -122,6 +126,17 @@ async function reportSandboxAtStart(home: string, sandbox: SandboxConfig): Promi
   }
 }
 
+/** Makes the build current as configured; a failure is logged, not fatal: the operator can still promote it. */
+async function promoteBuild(options: ArbiterWorkerOptions, deployment: DeploymentConfig, signal: AbortSignal) {
+  await promoteOnStart(options.connection, options.namespace, deployment, signal).catch((err: Error) =>
+    Runtime.instance().logger.error('could not make this build the current deployment version', {
+      deployment: deployment.name,
+      buildId: deployment.buildId,
+      error: err.message,
+    }),
+  );
+}
+
 /** What a worker takes from its process's configuration: the same for `arbiter worker` and `arbiter start`. */
 export function workerOptionsFrom(
   config: WorkerConfig,
@@ -139,6 +154,7 @@ export function workerOptionsFrom(
   | 'maxCachedWorkflows'
   | 'workflowHeapMb'
   | 'shutdownGraceTime'
+  | 'deployment'
 > {
   return {
     namespace: config.temporal.namespace,
@@ -153,6 +169,7 @@ export function workerOptionsFrom(
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
     shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
+    deployment: config.deployment,
   };
 }
 
@@ -166,7 +183,15 @@ function workflowSource() {
 export async function createArbiterWorker(options: ArbiterWorkerOptions): Promise<ArbiterWorker> {
   await checkSearchAttributes(options);
   await migrateDatabase((options.adminDatabase ?? options.database).pool);
-  const hostQueue = hostTaskQueue(options.taskQueue, workerHostId(options.home));
+  const hostId = workerHostId(options.home);
+  const hostQueue = hostTaskQueue(options.taskQueue, hostId);
+  // Before anything that would need closing: a namespace that refuses schedules stops the start.
+  await ensureArbiterSchedules({
+    client: new Client({ connection: options.connection, namespace: options.namespace }),
+    taskQueue: options.taskQueue,
+    hostQueue,
+    hostId,
+  });
   const sandbox = options.sandbox ?? DEFAULT_SANDBOX_CONFIG;
   await reportSandboxAtStart(options.home, sandbox);
   const retentionHours = options.retentionHours ?? 24;
@@ -211,29 +236,22 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
       taskQueue: options.taskQueue,
       maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
       interceptors: { ...traced.interceptors, workflowModules },
+      ...(options.deployment ? versionedWorkerOptions(options.deployment) : {}),
     }),
     Worker.create({ ...common, taskQueue: hostQueue, interceptors: traced.interceptors }),
   ]).catch(async (err: unknown) => {
     await gateway.close();
     throw err;
   });
-  const sweep = () =>
-    void sweepWorkspaces(options.home).then(
-      (removed) =>
-        removed.length && Runtime.instance().logger.info('expired workspaces removed', { count: removed.length }),
-      (err: Error) => Runtime.instance().logger.warn('workspace sweep failed', { error: err.message }),
-    );
-  let sweeper: NodeJS.Timeout | undefined;
+  const stopping = new AbortController();
   const shutdown = () => {
-    clearInterval(sweeper);
+    stopping.abort();
     for (const w of [shared, host]) if (w.getState() === 'RUNNING') w.shutdown();
   };
   const run = async () => {
-    sweep();
-    sweeper = setInterval(sweep, 3_600_000).unref();
     const runs = [shared.run(), host.run()].map((p) => p.catch((err: unknown) => (shutdown(), Promise.reject(err))));
+    if (options.deployment) void promoteBuild(options, options.deployment, stopping.signal);
     await Promise.all(runs).finally(() => gateway.close());
-    clearInterval(sweeper);
   };
   return { hostQueue, run, shutdown };
 }

@@ -24,6 +24,7 @@ import * as conversation from '../domain/conversation';
 import * as errors from '../domain/errors';
 import * as gateNames from '../domain/gate-names';
 import * as lifecycle from '../domain/lifecycle';
+import * as maintenance from '../domain/maintenance';
 import * as policy from '../domain/policy';
 import * as repoPolicy from '../domain/repo-policy';
 import * as retryFeedback from '../domain/retry-feedback';
@@ -78,6 +79,7 @@ prepareForFreeze(
     errors,
     gateNames,
     lifecycle,
+    maintenance,
     policy,
     repoPolicy,
     retryFeedback,

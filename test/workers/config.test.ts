@@ -44,7 +44,47 @@ describe('worker config', () => {
       maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
       workflowHeapMb: DEFAULT_WORKFLOW_HEAP_MB,
       shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
+      metricsAddress: undefined,
+      tracing: { otlpTracesUrl: undefined, serviceName: 'arbiter' },
+      deployment: undefined,
     });
+  });
+
+  it('reads ARBITER_METRICS_ADDRESS as host:port and refuses anything else', () => {
+    assert.equal(loadWorkerConfig({ ARBITER_METRICS_ADDRESS: '0.0.0.0:9464' }).metricsAddress, '0.0.0.0:9464');
+    assert.equal(loadWorkerConfig({ ARBITER_METRICS_ADDRESS: '[::1]:9464' }).metricsAddress, '[::1]:9464');
+    for (const bad of ['9464', 'http://0.0.0.0:9464', 'host:port', ':9464'])
+      assert.throws(() => loadWorkerConfig({ ARBITER_METRICS_ADDRESS: bad }), /ARBITER_METRICS_ADDRESS/, bad);
+  });
+
+  it('traces to the standard OTLP endpoint variables, and logs the endpoint without its credentials', () => {
+    const base = loadWorkerConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' });
+    assert.equal(base.tracing.otlpTracesUrl, 'http://collector:4318/v1/traces');
+    const own = loadWorkerConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://user:s3cret@traces.example/v1/traces?token=s3cret',
+      OTEL_SERVICE_NAME: 'arbiter-eu',
+    });
+    assert.equal(own.tracing.serviceName, 'arbiter-eu');
+    const logged = JSON.stringify(describeWorkerConfig(own));
+    assert.ok(logged.includes('https://traces.example/v1/traces'), logged);
+    assert.ok(!logged.includes('s3cret'), 'no credentials of the endpoint in the log');
+    assert.throws(() => loadWorkerConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' }), /OTEL_EXPORTER_OTLP_ENDPOINT/);
+  });
+
+  it('versions the worker only with ARBITER_BUILD_ID, and refuses a build id the server would not take', () => {
+    assert.deepEqual(loadWorkerConfig({ ARBITER_BUILD_ID: '2026.12.1-abc' }).deployment, {
+      name: 'arbiter',
+      buildId: '2026.12.1-abc',
+      promote: 'when-unset',
+    });
+    assert.equal(loadWorkerConfig({ ARBITER_DEPLOYMENT_NAME: 'x' }).deployment, undefined);
+    for (const bad of ['has space', 'a/b', 'x'.repeat(65), '-lead'])
+      assert.throws(() => loadWorkerConfig({ ARBITER_BUILD_ID: bad }), /ARBITER_BUILD_ID/, bad);
+    assert.throws(
+      () => loadWorkerConfig({ ARBITER_BUILD_ID: 'b1', ARBITER_PROMOTE_ON_START: 'sometimes' }),
+      /ARBITER_PROMOTE_ON_START/,
+    );
   });
 
   it('reads ARBITER_SHUTDOWN_GRACE_SECONDS, and refuses a negative or fractional one', () => {

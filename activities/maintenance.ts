@@ -1,0 +1,121 @@
+/**
+ * The periodic maintenance steps the schedules run (workers/schedules.ts, workflows/maintenance.ts):
+ * the host's workspace retention sweep, waiver expiry, and a checkpoint of every tenant's
+ * provenance chain. None takes input: what matters to security (whose disk, which clock, which
+ * tenants, which key signs) comes from the worker's own dependencies, so a hand-started run can
+ * only make a step happen early, never change what it does.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { activityInfo, log, metricMeter } from '@temporalio/activity';
+import { and, count, eq, gt, lte } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { provenanceTenants } from '../db/provenance';
+import { checkpointTenants, takeCheckpoint } from '../db/provenance-checkpoints';
+import { waivers } from '../db/schema';
+import {
+  MAX_REFUSED_TENANTS_LISTED,
+  WAIVER_EXPIRING_SOON_HOURS,
+  type ProvenanceCheckpointResult,
+  type WaiverExpiryResult,
+  type WorkspaceSweepResult,
+} from '../domain/maintenance';
+import { sweepWorkspaces } from '../host/workspace-retention';
+import type { ActivityDeps } from './deps';
+
+/** The gauge of active waivers expiring soon, as Prometheus shows it (with the activity's tags). */
+export const WAIVERS_EXPIRING_SOON_GAUGE = 'arbiter_waivers_expiring_soon';
+
+/** Error type of a sweep that reached a worker on another queue than that worker's host queue. */
+export const NOT_THIS_HOST_ERROR = 'NotThisHostError';
+
+/**
+ * Marks every active waiver past its expiry `expired` (the status `listWaivers` has shown for
+ * them all along; no spec may use it either way), and counts those expiring within the window.
+ */
+async function expireWaiversNow(
+  db: Db,
+  now: Date,
+): Promise<{ expired: Array<{ tenantId: string; id: string }>; expiringSoon: number }> {
+  const expired = await db
+    .update(waivers)
+    .set({ status: 'expired' })
+    .where(and(eq(waivers.status, 'active'), lte(waivers.expiresAt, now)))
+    .returning({ tenantId: waivers.tenantId, id: waivers.id });
+  const soon = new Date(now.getTime() + WAIVER_EXPIRING_SOON_HOURS * 3_600_000);
+  const [{ n }] = await db
+    .select({ n: count() })
+    .from(waivers)
+    .where(and(eq(waivers.status, 'active'), gt(waivers.expiresAt, now), lte(waivers.expiresAt, soon)));
+  return { expired, expiringSoon: n };
+}
+
+/** Every tenant with a chain, or with a stored checkpoint whose chain is gone (that must be reported, not skipped). */
+async function checkpointableTenants(db: Db): Promise<string[]> {
+  const tenants = new Set([...(await provenanceTenants(db)), ...(await checkpointTenants(db))]);
+  return [...tenants].sort();
+}
+
+/** The maintenance activities, for `createActivities`. */
+export function createMaintenanceActivities(deps: Pick<ActivityDeps, 'db' | 'home' | 'hostQueue' | 'signer'>) {
+  return {
+    /**
+     * Removes this host's retained workspaces whose retention has passed (the marker each holds
+     * says until when; the worker's retention hours set it at release). Runs only when it reached
+     * this worker through its own host queue: on any other queue (the shared one, say) it would
+     * sweep whichever host picked it up, so it refuses.
+     */
+    async sweepRetainedWorkspaces(): Promise<WorkspaceSweepResult> {
+      const { taskQueue } = activityInfo();
+      if (taskQueue !== deps.hostQueue)
+        throw ApplicationFailure.nonRetryable(
+          `a workspace sweep runs only on a worker's own host queue; this worker's is ${deps.hostQueue}, not ${taskQueue}`,
+          NOT_THIS_HOST_ERROR,
+        );
+      const removed = await sweepWorkspaces(deps.home);
+      if (removed.length) log.info('expired workspaces removed', { count: removed.length });
+      return { hostQueue: deps.hostQueue, removed: removed.length };
+    },
+
+    /**
+     * Marks active waivers past their expiry `expired`, by the worker's clock, across every
+     * tenant, and sets the `arbiter_waivers_expiring_soon` gauge. Each worker process exports its
+     * own gauge, last set when it ran this; alert on the maximum over workers.
+     */
+    async expireWaivers(): Promise<WaiverExpiryResult> {
+      const { expired, expiringSoon } = await expireWaiversNow(deps.db, new Date());
+      for (const w of expired) log.info('waiver expired', { tenantId: w.tenantId, waiverId: w.id });
+      metricMeter
+        .createGauge(
+          WAIVERS_EXPIRING_SOON_GAUGE,
+          'int',
+          '',
+          `active waivers expiring within ${WAIVER_EXPIRING_SOON_HOURS} hours`,
+        )
+        .set(expiringSoon);
+      return { expired: expired.length, expiringSoon };
+    },
+
+    /**
+     * Signs the head of every tenant's chain with the worker's key (what a verdict does for its
+     * own tenant). A chain that no longer extends the key's previous checkpoint is not signed,
+     * only logged as an error: a new signature would paper over the break that `arbiter
+     * provenance verify` names against the earlier checkpoint.
+     */
+    async checkpointProvenance(): Promise<ProvenanceCheckpointResult> {
+      const tenants = await checkpointableTenants(deps.db);
+      const refused: string[] = [];
+      for (const tenantId of tenants) {
+        const outcome = await takeCheckpoint(deps.db, deps.signer, tenantId);
+        if (outcome.ok) continue;
+        refused.push(tenantId);
+        log.error('provenance checkpoint refused: the chain is broken', { tenantId, problems: outcome.problems });
+      }
+      return {
+        tenants: tenants.length,
+        checkpointed: tenants.length - refused.length,
+        refused: refused.slice(0, MAX_REFUSED_TENANTS_LISTED),
+        refusedCount: refused.length,
+      };
+    },
+  };
+}
