@@ -26,6 +26,7 @@ export const DeploymentEnvSchema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" or "-", at most 64')
     .default('arbiter'),
   ARBITER_PROMOTE_ON_START: z.enum(PROMOTE_MODES).default('when-unset'),
+  ARBITER_VERSIONING_BEHAVIOR: z.enum(['pinned', 'auto-upgrade']).default('pinned'),
 });
 
 /** A versioned worker's place in its deployment. */
@@ -33,26 +34,37 @@ export interface DeploymentConfig {
   name: string;
   buildId: string;
   promote: (typeof PROMOTE_MODES)[number];
+  /**
+   * `pinned`: a run stays on its build to the end (no build replays another's history; old
+   * builds poll until their last run ends). `auto-upgrade`: open runs move to the current build
+   * at their next workflow task, which then relies on `patched` and the replay test.
+   */
+  behavior: 'pinned' | 'auto-upgrade';
 }
 
 /** The deployment the variables name, or undefined (unversioned) without a build id. */
 export function deploymentFromEnv(e: z.output<typeof DeploymentEnvSchema>): DeploymentConfig | undefined {
   return e.ARBITER_BUILD_ID
-    ? { name: e.ARBITER_DEPLOYMENT_NAME, buildId: e.ARBITER_BUILD_ID, promote: e.ARBITER_PROMOTE_ON_START }
+    ? {
+        name: e.ARBITER_DEPLOYMENT_NAME,
+        buildId: e.ARBITER_BUILD_ID,
+        promote: e.ARBITER_PROMOTE_ON_START,
+        behavior: e.ARBITER_VERSIONING_BEHAVIOR,
+      }
     : undefined;
 }
 
 /**
- * The options that version the worker that runs workflows. Pinned by default: a run stays on
- * its build to the end, so no other build ever replays it. The per-host activity queues stay
- * unversioned: their names are per host, not per build, and any build's activities run there.
+ * The options that version the worker that runs workflows, runs pinned unless configured
+ * otherwise. The per-host activity queues stay unversioned: their names are per host, not per
+ * build, and any build's activities run there.
  */
 export function versionedWorkerOptions(deployment: DeploymentConfig): Pick<WorkerOptions, 'workerDeploymentOptions'> {
   return {
     workerDeploymentOptions: {
       version: { deploymentName: deployment.name, buildId: deployment.buildId },
       useWorkerVersioning: true,
-      defaultVersioningBehavior: 'PINNED',
+      defaultVersioningBehavior: deployment.behavior === 'pinned' ? 'PINNED' : 'AUTO_UPGRADE',
     },
   };
 }

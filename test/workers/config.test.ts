@@ -77,7 +77,12 @@ describe('worker config', () => {
       name: 'arbiter',
       buildId: '2026.12.1-abc',
       promote: 'when-unset',
+      behavior: 'pinned',
     });
+    assert.equal(
+      loadWorkerConfig({ ARBITER_BUILD_ID: 'b1', ARBITER_VERSIONING_BEHAVIOR: 'auto-upgrade' }).deployment?.behavior,
+      'auto-upgrade',
+    );
     assert.equal(loadWorkerConfig({ ARBITER_DEPLOYMENT_NAME: 'x' }).deployment, undefined);
     for (const bad of ['has space', 'a/b', 'x'.repeat(65), '-lead'])
       assert.throws(() => loadWorkerConfig({ ARBITER_BUILD_ID: bad }), /ARBITER_BUILD_ID/, bad);

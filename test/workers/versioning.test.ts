@@ -38,6 +38,7 @@ describe('worker deployment versioning', function () {
       name,
       buildId,
       promote,
+      behavior: 'pinned',
     });
     const current = async () =>
       (await conn.workflowService.describeWorkerDeployment({ namespace: 'default', deploymentName: name }))
