@@ -24,6 +24,11 @@ import type { ActivityDeps } from './deps';
 
 /** The gauge of active waivers expiring soon, as Prometheus shows it (with the activity's tags). */
 export const WAIVERS_EXPIRING_SOON_GAUGE = 'arbiter_waivers_expiring_soon';
+/**
+ * When this worker last counted them. Every worker keeps exporting the count it last set, so
+ * alerts read the count of the worker whose check is the newest (ops/prometheus/alerts.yml).
+ */
+export const WAIVER_EXPIRY_CHECKED_GAUGE = 'arbiter_waiver_expiry_checked_timestamp_seconds';
 
 /** Error type of a sweep that reached a worker on another queue than that worker's host queue. */
 export const NOT_THIS_HOST_ERROR = 'NotThisHostError';
@@ -78,8 +83,7 @@ export function createMaintenanceActivities(deps: Pick<ActivityDeps, 'db' | 'hom
 
     /**
      * Marks active waivers past their expiry `expired`, by the worker's clock, across every
-     * tenant, and sets the `arbiter_waivers_expiring_soon` gauge. Each worker process exports its
-     * own gauge, last set when it ran this; alert on the maximum over workers.
+     * tenant, and sets the `arbiter_waivers_expiring_soon` gauge with the time it was counted.
      */
     async expireWaivers(): Promise<WaiverExpiryResult> {
       const { expired, expiringSoon } = await expireWaiversNow(deps.db, new Date());
@@ -92,6 +96,9 @@ export function createMaintenanceActivities(deps: Pick<ActivityDeps, 'db' | 'hom
           `active waivers expiring within ${WAIVER_EXPIRING_SOON_HOURS} hours`,
         )
         .set(expiringSoon);
+      metricMeter
+        .createGauge(WAIVER_EXPIRY_CHECKED_GAUGE, 'int', '', 'when this worker last counted expiring waivers (Unix s)')
+        .set(Math.floor(Date.now() / 1000));
       return { expired: expired.length, expiringSoon };
     },
 

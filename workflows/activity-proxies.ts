@@ -48,7 +48,7 @@ function retry(maximumAttempts: number | undefined): ActivityOptions['retry'] {
 }
 
 /** A remote step's options: its start-to-close, the shared heartbeat timeout, the retry policy. */
-function options(
+export function stepOptions(
   startToCloseTimeout: string,
   maximumAttempts: number | undefined,
   extra: Partial<ActivityOptions> = {},
@@ -73,7 +73,7 @@ function alsoNonRetryable(base: ActivityOptions, ...types: string[]): ActivityOp
 }
 
 /** Recording a transition waits out a database outage (unlimited attempts) rather than failing the task. */
-export const { recordTransition } = proxyActivities<ArbiterActivities>(options('30s', undefined));
+export const { recordTransition } = proxyActivities<ArbiterActivities>(stepOptions('30s', undefined));
 /**
  * Short steps that need no workspace, as local activities: run by the worker holding the
  * workflow task, with no server round trip each. Used since patch {@link LOCAL_STEPS_PATCH}; the
@@ -96,43 +96,43 @@ export function localSteps(): boolean {
 export const LOCAL_STEPS_PATCH = 'local-short-steps';
 
 /** Validation is pure compute (its result is stored); retried through a short outage. */
-export const { validateSpec } = proxyActivities<ArbiterActivities>(options('30s', OUTAGE_ATTEMPTS));
+export const { validateSpec } = proxyActivities<ArbiterActivities>(stepOptions('30s', OUTAGE_ATTEMPTS));
 /**
  * Routing retries without limit: while every capable agent is busy (AgentsBusyError) the task
  * waits in ROUTING, asking at the pace activities/busy-retry.ts sets (up to every 30 s).
  */
-export const { routeTask } = proxyActivities<ArbiterActivities>(options('30s', undefined));
+export const { routeTask } = proxyActivities<ArbiterActivities>(stepOptions('30s', undefined));
 /** Best of N: ranking agents and reading candidates' stored evidence are reads; adopting copies one patch, idempotently. */
 export const { proposeAgents, assessCandidates, adoptCandidate } = proxyActivities<ArbiterActivities>(
-  options('1m', OUTAGE_ATTEMPTS),
+  stepOptions('1m', OUTAGE_ATTEMPTS),
 );
 /** Issuing is idempotent on the task, so retrying generously is safe. */
-export const { issueVerdict } = proxyActivities<ArbiterActivities>(options('30s', 10));
+export const { issueVerdict } = proxyActivities<ArbiterActivities>(stepOptions('30s', 10));
 /** Feedback is idempotent per task; retried generously so statistics are never lost. */
-export const { recordTaskOutcome, recordAgentHealth } = proxyActivities<ArbiterActivities>(options('30s', 20));
+export const { recordTaskOutcome, recordAgentHealth } = proxyActivities<ArbiterActivities>(stepOptions('30s', 20));
 /** A model turn: each attempt may wait on a slow model; failures to reach it are retried. */
-export const { startConversation } = proxyActivities<ArbiterActivities>(options('1m', OUTAGE_ATTEMPTS));
-export const { callModel } = proxyActivities<ArbiterActivities>(options('10m', OUTAGE_ATTEMPTS));
+export const { startConversation } = proxyActivities<ArbiterActivities>(stepOptions('1m', OUTAGE_ATTEMPTS));
+export const { callModel } = proxyActivities<ArbiterActivities>(stepOptions('10m', OUTAGE_ATTEMPTS));
 /** Authorising a waiver decision: typed refusals are final, database hiccups retried. */
 export const { authorizeWaiverDecision, loadApproverKeys, storeWaiver } = proxyActivities<ArbiterActivities>(
-  options('30s', 10),
+  stepOptions('30s', 10),
 );
 /** Asking the server to cancel this run (the cancel signal's way to end Canceled); a few attempts, then the run ends as it would have. */
-export const { cancelOwnRun } = proxyActivities<ArbiterActivities>(options('30s', 5));
+export const { cancelOwnRun } = proxyActivities<ArbiterActivities>(stepOptions('30s', 5));
 /** Resolving the repository name is one query; typed refusals are final. */
-export const { resolveRepo } = proxyActivities<ArbiterActivities>(options('30s', 10));
+export const { resolveRepo } = proxyActivities<ArbiterActivities>(stepOptions('30s', 10));
 /** Reading the policy is one git call or two; retried through a worker dying or a short outage. */
-export const { loadRepoPolicy } = proxyActivities<ArbiterActivities>(options('1m', OUTAGE_ATTEMPTS));
+export const { loadRepoPolicy } = proxyActivities<ArbiterActivities>(stepOptions('1m', OUTAGE_ATTEMPTS));
 /**
  * Cloning a large repository can take minutes; a dead worker's attempt is retried within the
  * heartbeat timeout. Every sandbox uid taken is not retried here: the workflow waits for one
  * (workflows/sandbox-uid-wait.ts).
  */
 export const { prepareWorkspace } = proxyActivities<ArbiterActivities>(
-  alsoNonRetryable(options('15m', OUTAGE_ATTEMPTS), SandboxUidsExhaustedError.type),
+  alsoNonRetryable(stepOptions('15m', OUTAGE_ATTEMPTS), SandboxUidsExhaustedError.type),
 );
 /** Delivery rebuilds the same commit on every attempt, so retries are safe. */
-export const { deliverChange } = proxyActivities<ArbiterActivities>(options('5m', 10));
+export const { deliverChange } = proxyActivities<ArbiterActivities>(stepOptions('5m', 10));
 
 /**
  * Workspace steps on the worker at `hostQueue`. If that worker never picks a step up within
@@ -143,17 +143,19 @@ export function onHost(hostQueue: string, hostLossTimeout: string) {
   const base = { taskQueue: hostQueue, scheduleToStartTimeout: hostLossTimeout };
   // A run may take as long as the agent's own limit allows (30 minutes when unknown), plus a reset and a launch.
   const executeAgent = (maxRunSeconds = 1800) =>
-    proxyActivities<ArbiterActivities>(options(`${maxRunSeconds + 600}s`, OUTAGE_ATTEMPTS, base)).executeAgent;
-  const { measureDiff, checkBudgetAndScope } = proxyActivities<ArbiterActivities>(options('5m', OUTAGE_ATTEMPTS, base));
-  const { releaseWorkspace } = proxyActivities<ArbiterActivities>(options('1m', 3, base));
-  const { runToolCall } = proxyActivities<ArbiterActivities>(options('10m', OUTAGE_ATTEMPTS, base));
+    proxyActivities<ArbiterActivities>(stepOptions(`${maxRunSeconds + 600}s`, OUTAGE_ATTEMPTS, base)).executeAgent;
+  const { measureDiff, checkBudgetAndScope } = proxyActivities<ArbiterActivities>(
+    stepOptions('5m', OUTAGE_ATTEMPTS, base),
+  );
+  const { releaseWorkspace } = proxyActivities<ArbiterActivities>(stepOptions('1m', 3, base));
+  const { runToolCall } = proxyActivities<ArbiterActivities>(stepOptions('10m', OUTAGE_ATTEMPTS, base));
   const runGate = (gate: GateCommand) =>
     proxyActivities<ArbiterActivities>(
-      options(`${gate.timeoutSeconds + 60}s`, OUTAGE_ATTEMPTS, { ...base, summary: `gate ${gate.name}` }),
+      stepOptions(`${gate.timeoutSeconds + 60}s`, OUTAGE_ATTEMPTS, { ...base, summary: `gate ${gate.name}` }),
     ).runGate;
   const installDependencies = (timeoutSeconds: number) =>
     proxyActivities<ArbiterActivities>(
-      options(`${timeoutSeconds + 120}s`, OUTAGE_ATTEMPTS, { ...base, summary: 'setup' }),
+      stepOptions(`${timeoutSeconds + 120}s`, OUTAGE_ATTEMPTS, { ...base, summary: 'setup' }),
     ).installDependencies;
   return {
     executeAgent,

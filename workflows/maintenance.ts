@@ -6,9 +6,8 @@
  * carry nothing security-relevant (activities/maintenance.ts takes the clock, the tenants, the
  * paths and the signing key from the worker), so the most such a run does is the same work early.
  */
-import { ApplicationFailure, log, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ArbiterActivities } from '../activities';
-import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import {
   CheckpointProvenanceWorkflowInput,
   ExpireWaiversWorkflowInput,
@@ -19,27 +18,11 @@ import {
   type WaiverExpiryResult,
   type WorkspaceSweepResult,
 } from '../domain/maintenance';
-import { isHostLost } from './activity-proxies';
+import { isHostLost, stepOptions as options } from './activity-proxies';
 import { parseWorkflowInput } from './workflow-input';
 
 /** How long a sweep waits for its host's worker to take it before the run fails (the host is gone). */
 export const SWEEP_HOST_TIMEOUT = '10m';
-
-/** A maintenance step's options: its timeout, beats from its start (activities/heartbeat.ts), a few retries. */
-function options(startToCloseTimeout: string, maximumAttempts: number, extra: Partial<ActivityOptions> = {}) {
-  return {
-    startToCloseTimeout,
-    heartbeatTimeout: '30s',
-    retry: {
-      initialInterval: '1s',
-      backoffCoefficient: 2,
-      maximumInterval: '10s',
-      maximumAttempts,
-      nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
-    },
-    ...extra,
-  } satisfies ActivityOptions;
-}
 
 /** Expiry is two statements; retried through a short database outage (the next run is 5 minutes away anyway). */
 const { expireWaivers } = proxyActivities<ArbiterActivities>(options('1m', 10));

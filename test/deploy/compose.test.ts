@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { tempDir } from '../helpers/temp';
+import { loadWorkerConfig } from '../../workers/config';
 
 type EnvValue = string | number | boolean | null;
 interface LongPort {
@@ -275,6 +276,8 @@ describe('deploy: docker-compose.yml', () => {
       'temporal-ui',
       'arbiter-postgresql',
       'arbiter-worker',
+      'prometheus',
+      'grafana',
     ]) {
       service(compose, name);
     }
@@ -287,6 +290,20 @@ describe('deploy: docker-compose.yml', () => {
     assert.ok(drain > 0, 'the worker drains on stop');
     const grace = /^(\d+)s$/.exec(String(worker.stop_grace_period ?? ''));
     assert.ok(grace && Number(grace[1]) > drain, `stop_grace_period ${worker.stop_grace_period} > ${drain}s`);
+  });
+
+  it('versions the worker: its environment, defaults interpolated, parses to a build that makes itself current', () => {
+    const env = Object.fromEntries(
+      Object.entries(envOf(service(compose, 'arbiter-worker'))).map(([k, v]) => [
+        k,
+        v.replace(/\$\{[A-Z0-9_]+:-([^}]*)\}/g, '$1'),
+      ]),
+    );
+    assert.match(envOf(service(compose, 'arbiter-worker')).ARBITER_BUILD_ID ?? '', /^\$\{ARBITER_BUILD_ID:-/);
+    const config = loadWorkerConfig(env, '/');
+    assert.equal(config.deployment?.promote, 'always');
+    assert.equal(config.deployment?.behavior, 'pinned');
+    assert.equal(config.metricsAddress, '0.0.0.0:9464');
   });
 
   it('pins every image, and admin-tools matches the server version', () => {
