@@ -3,7 +3,7 @@
  * thin layer over this, so applications and people use one surface.
  */
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
-import { inSpan } from '../host/tracing';
+import { clientTracer, inSpan } from '../host/tracing';
 import {
   ApplicationFailure,
   Client,
@@ -154,9 +154,15 @@ async function nextSnapshot(
 
 /**
  * Every call carries the caller's trace context to the workflow, so a task's trace starts at
- * its submitter (a no-op while the process traces nothing).
+ * its submitter (a no-op while the process traces nothing). Made per connection, so it uses
+ * the tracing the process registered before it connected.
  */
-const TRACED = { workflow: [new OpenTelemetryWorkflowClientInterceptor()] };
+/** A submitter's own string, bounded: the span is made before the input is checked. */
+const clip = (v: unknown) => String(v).slice(0, 200);
+
+function traced() {
+  return { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer: clientTracer() })] };
+}
 
 /**
  * A connected Arbiter client. Each tenant's tasks live in the namespace the profile maps it to
@@ -177,7 +183,7 @@ export class ArbiterClient {
   /** Connects to Temporal with the given profile. */
   static async connect(profile: TemporalProfile, options: { taskQueue?: string } = {}): Promise<ArbiterClient> {
     const connection = await Connection.connect(connectionOptions(profile));
-    const client = new Client({ connection, namespace: profile.namespace, interceptors: TRACED });
+    const client = new Client({ connection, namespace: profile.namespace, interceptors: traced() });
     return new ArbiterClient(client, connection, options.taskQueue ?? DEFAULT_TASK_QUEUE, profile);
   }
 
@@ -187,7 +193,7 @@ export class ArbiterClient {
     if (!namespace) throw new TenantNamespaceUnknownError(tenantId);
     let client = this.byNamespace.get(namespace);
     if (!client) {
-      client = new Client({ connection: this.connection, namespace, interceptors: TRACED });
+      client = new Client({ connection: this.connection, namespace, interceptors: traced() });
       this.byNamespace.set(namespace, client);
     }
     return client;
@@ -199,9 +205,8 @@ export class ArbiterClient {
    * clashes be refused before anything starts; the workflow resolves the name itself regardless.
    */
   submit(raw: TaskInput, options: { localRepoPath?: string } = {}): Promise<Submission> {
-    return inSpan('arbiter submit', { 'arbiter.task_id': raw.taskId, 'arbiter.tenant_id': raw.tenantId }, () =>
-      this.submitTask(raw, options),
-    );
+    const attributes = { 'arbiter.task_id': clip(raw.taskId), 'arbiter.tenant_id': clip(raw.tenantId) };
+    return inSpan('arbiter submit', attributes, () => this.submitTask(raw, options));
   }
 
   private async submitTask(raw: TaskInput, options: { localRepoPath?: string }): Promise<Submission> {

@@ -1,11 +1,19 @@
 /**
  * Arbiter's metrics that the host side knows first (the sandbox's refusals and health), on the
- * process's Temporal runtime meter: the same Prometheus endpoint as the SDK's own metrics.
- * Labels come from closed sets only, so no agent or submitter can grow the number of series.
+ * process's Temporal runtime meter once a worker process has installed it (the same Prometheus
+ * endpoint as the SDK's own metrics); dropped in processes that run no worker, such as the CLI,
+ * which must not start a Temporal runtime to probe the sandbox. Labels come from closed sets
+ * only, so no agent or submitter can grow the number of series.
  */
-import { Runtime } from '@temporalio/worker';
+import { noopMetricMeter, type MetricMeter } from '@temporalio/common';
 
-const meter = () => Runtime.instance().metricMeter;
+let current: MetricMeter = noopMetricMeter;
+const meter = () => current;
+
+/** Sends the host's metrics to `m` (the worker runtime's meter, when the runtime is installed). */
+export function useMetricMeter(m: MetricMeter): void {
+  current = m;
+}
 
 /** Counts an operation the sandbox, the file tools or the model gateway refused. */
 export function countSandboxRefusal(kind: 'file' | 'command' | 'gateway'): void {

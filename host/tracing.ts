@@ -16,7 +16,7 @@ import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@op
 import { z } from 'zod';
 
 /** The tracer Arbiter's own spans (gates, model calls, submit) come from. */
-export const TRACER_NAME = 'arbiter';
+const TRACER_NAME = 'arbiter';
 
 /** A process's tracing, once registered: where spans go and how to flush them at exit. */
 export interface Tracing {
@@ -83,8 +83,18 @@ export function startTracing(config: TracingConfig): Tracing | undefined {
 }
 
 /**
+ * What a span keeps of an error: its type and the first line, bounded. A whole message can carry
+ * what spans must not (a failed query's message holds its parameters: prompts, answers).
+ */
+function spanError(err: unknown): string {
+  const e = err as Error;
+  const line = String(e?.message ?? e).split('\n', 1)[0];
+  return `${e?.name ?? 'Error'}: ${line.slice(0, 200)}`;
+}
+
+/**
  * Runs `fn` inside a span named `name`, child of the active span (or of `parent`). The span
- * records a thrown error and ends when `fn` settles; attributes are set before `fn` runs.
+ * records a thrown error's type and first line and ends when `fn` settles.
  */
 export function inSpan<T>(
   name: string,
@@ -96,13 +106,17 @@ export function inSpan<T>(
     try {
       return await fn(span);
     } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: otel.SpanStatusCode.ERROR, message: (err as Error).message });
+      span.setStatus({ code: otel.SpanStatusCode.ERROR, message: spanError(err) });
       throw err;
     } finally {
       span.end();
     }
   });
+}
+
+/** The tracer of the process's registered tracing, for interceptors made after it was registered. */
+export function clientTracer(): otel.Tracer {
+  return otel.trace.getTracer(TRACER_NAME);
 }
 
 /** The active context, kept by whoever starts work that later continues outside this call chain. */

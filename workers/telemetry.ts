@@ -11,6 +11,10 @@ import {
   OpenTelemetryActivityOutboundInterceptor,
 } from '@temporalio/interceptors-opentelemetry/lib/worker';
 import { Runtime, type WorkerOptions } from '@temporalio/worker';
+import { reportSandboxAvailable, useMetricMeter } from '../host/metrics';
+import { sandboxProbe } from '../host/sandbox/bwrap';
+import type { SandboxConfig } from '../host/sandbox/config';
+import { withOneOffSandboxUser } from '../host/sandbox/uid-leases';
 import type { Tracing } from '../host/tracing';
 import { createWinstonLogger, WinstonTemporalLogger, type LoggerOptions } from './logger';
 
@@ -43,6 +47,7 @@ export function installWorkerRuntime(options: LoggerOptions & { metricsAddress?:
       }
     : undefined;
   Runtime.install({ logger, telemetryOptions: { metrics } });
+  useMetricMeter(Runtime.instance().metricMeter);
   return logger;
 }
 
@@ -70,4 +75,24 @@ export function tracingWorkerOptions(tracing?: Pick<Tracing, 'spanProcessor' | '
     },
     sinks: { exporter: makeWorkflowExporter(spanProcessor, resource) },
   };
+}
+
+/**
+ * Probes confinement once at start, so `arbiter_sandbox_available` says from the first scrape
+ * whether this worker can run commands (a worker without a sandbox fails every task's gates).
+ */
+export async function reportSandboxAtStart(home: string, sandbox: SandboxConfig): Promise<void> {
+  const logger = Runtime.instance().logger;
+  if (sandbox.mode === 'unsafe-none') {
+    reportSandboxAvailable(false);
+    logger.warn('UNSAFE: commands will run WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none); development only');
+    return;
+  }
+  const probe = await withOneOffSandboxUser(home, sandbox.uids, async (user) => sandboxProbe(sandbox, user)).catch(
+    (err: Error) => ({ ok: false, reason: err.message }),
+  );
+  if (!probe.ok) {
+    reportSandboxAvailable(false);
+    logger.error('the sandbox does not work on this host: every command will be refused', { reason: probe.reason });
+  }
 }

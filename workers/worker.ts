@@ -12,7 +12,6 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { ensureArbiterSchedules } from './schedules';
 import { createActivities, type ActivityDeps } from '../activities';
-import { withOneOffSandboxUser } from '../host/sandbox/uid-leases';
 import { runStatusProbe } from './run-status';
 import { startModelGateway } from '../host/gateway/server';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../host/sandbox/config';
@@ -20,10 +19,8 @@ import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
 import type { Database } from '../db/client';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, DEFAULT_WORKFLOW_HEAP_MB, type WorkerConfig } from './config';
 import { limitWorkflowThreadHeap } from './workflow-heap';
-import { reportSandboxAvailable } from '../host/metrics';
-import { sandboxProbe } from '../host/sandbox/bwrap';
-import { tracingWorkerOptions } from './telemetry';
-import { promoteOnStart, versionedWorkerOptions, type DeploymentConfig } from './deployment';
+import { reportSandboxAtStart, tracingWorkerOptions } from './telemetry';
+import { codeAndBuild, promoteBuild, versionedWorkerOptions, type DeploymentConfig } from './deployment';
 import type { Tracing } from '../host/tracing';
 import { workflowBundleOptions } from './workflow-bundle';
 import { migrateDatabase } from '../db/migrate';
@@ -104,37 +101,6 @@ async function checkSearchAttributes(options: ArbiterWorkerOptions): Promise<voi
     },
   );
   if (missing.length) throw new MissingSearchAttributesError(missing, options.namespace);
-}
-
-/**
- * Probes confinement once at start, so `arbiter_sandbox_available` says from the first scrape
- * whether this worker can run commands (a worker without a sandbox fails every task's gates).
- */
-async function reportSandboxAtStart(home: string, sandbox: SandboxConfig): Promise<void> {
-  const logger = Runtime.instance().logger;
-  if (sandbox.mode === 'unsafe-none') {
-    reportSandboxAvailable(false);
-    logger.warn('UNSAFE: commands will run WITHOUT a sandbox (ARBITER_SANDBOX=unsafe-none); development only');
-    return;
-  }
-  const probe = await withOneOffSandboxUser(home, sandbox.uids, async (user) => sandboxProbe(sandbox, user)).catch(
-    (err: Error) => ({ ok: false, reason: err.message }),
-  );
-  if (!probe.ok) {
-    reportSandboxAvailable(false);
-    logger.error('the sandbox does not work on this host: every command will be refused', { reason: probe.reason });
-  }
-}
-
-/** Makes the build current as configured; a failure is logged, not fatal: the operator can still promote it. */
-async function promoteBuild(options: ArbiterWorkerOptions, deployment: DeploymentConfig, signal: AbortSignal) {
-  await promoteOnStart(options.connection, options.namespace, deployment, signal).catch((err: Error) =>
-    Runtime.instance().logger.error('could not make this build the current deployment version', {
-      deployment: deployment.name,
-      buildId: deployment.buildId,
-      error: err.message,
-    }),
-  );
 }
 
 /** What a worker takes from its process's configuration: the same for `arbiter worker` and `arbiter start`. */
@@ -226,8 +192,9 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     maxHeartbeatThrottleInterval: '3s',
   };
   limitWorkflowThreadHeap(options.workflowHeapMb ?? DEFAULT_WORKFLOW_HEAP_MB);
-  const { workflowModules, ...source } = options.workflowBundle
-    ? { workflowBundle: options.workflowBundle, workflowModules: undefined }
+  const { bundle, deployment } = await codeAndBuild(options.deployment, options.workflowBundle);
+  const { workflowModules, ...source } = bundle
+    ? { workflowBundle: bundle, workflowModules: undefined }
     : workflowSource();
   const [shared, host] = await Promise.all([
     Worker.create({
@@ -236,7 +203,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
       taskQueue: options.taskQueue,
       maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
       interceptors: { ...traced.interceptors, workflowModules },
-      ...(options.deployment ? versionedWorkerOptions(options.deployment) : {}),
+      ...(deployment ? versionedWorkerOptions(deployment) : {}),
     }),
     Worker.create({ ...common, taskQueue: hostQueue, interceptors: traced.interceptors }),
   ]).catch(async (err: unknown) => {
@@ -250,7 +217,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   };
   const run = async () => {
     const runs = [shared.run(), host.run()].map((p) => p.catch((err: unknown) => (shutdown(), Promise.reject(err))));
-    if (options.deployment) void promoteBuild(options, options.deployment, stopping.signal);
+    if (deployment) void promoteBuild(options.connection, options.namespace, deployment, stopping.signal);
     await Promise.all(runs).finally(() => gateway.close());
   };
   return { hostQueue, run, shutdown };

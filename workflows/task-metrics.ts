@@ -31,19 +31,27 @@ const routed = counter('arbiter_routing_decisions', 'tasks the router gave an ag
 const tokens = histogram('arbiter_task_tokens', 'int', '', "one task's model tokens, by agent");
 const cost = histogram('arbiter_task_cost_usd', 'float', '', "one task's model cost, by agent");
 
+/**
+ * A submitted task, or one of a best-of-N task's candidates (child tasks of their own): kept
+ * apart so that throughput, outcomes and verdict rates count what submitters asked for.
+ */
+export type TaskRole = 'task' | 'candidate';
+
 /** What a task's end tells the metrics: its agent and usage, if it ran one. */
 export interface TaskEnd {
+  role: TaskRole;
   agentId?: string;
   usage: { tokens: number; costUsd: number };
 }
 
 /** Counts a transition into `state`; an end state also records the task's duration, history and usage. */
 export function countTransition(state: TaskState, end: TaskEnd): void {
-  stateEntered().add(1, { state });
+  const { role } = end;
+  stateEntered().add(1, { state, role });
   if (!isTerminal(state)) return;
   const info = workflowInfo();
-  ended().add(1, { outcome: state });
-  duration().record(Math.max(0, Date.now() - info.startTime.getTime()) / 1000, { outcome: state });
+  ended().add(1, { outcome: state, role });
+  duration().record(Math.max(0, Date.now() - info.startTime.getTime()) / 1000, { outcome: state, role });
   historyBytes().record(info.historySize);
   historyEvents().record(info.historyLength);
   if (end.usage.tokens > 0 || end.usage.costUsd > 0) {
@@ -54,13 +62,17 @@ export function countTransition(state: TaskState, end: TaskEnd): void {
 }
 
 /** Counts a signed verdict. */
-export function countVerdict(outcome: VerdictOutcome): void {
-  verdicts().add(1, { verdict: outcome });
+export function countVerdict(outcome: VerdictOutcome, role: TaskRole): void {
+  verdicts().add(1, { verdict: outcome, role });
 }
 
 /** Counts gate results as they are judged (a waived gate counts again, as `waived`). */
-export function countGates(results: readonly Pick<GateResult, 'kind' | 'status'>[], waived = false): void {
-  for (const g of results) gates().add(1, { kind: g.kind, status: waived ? 'waived' : g.status });
+export function countGates(
+  results: readonly Pick<GateResult, 'kind' | 'status'>[],
+  role: TaskRole,
+  waived = false,
+): void {
+  for (const g of results) gates().add(1, { kind: g.kind, status: waived ? 'waived' : g.status, role });
 }
 
 /** Counts a waiver request opened for a human decision. */

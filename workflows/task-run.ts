@@ -32,7 +32,14 @@ import type { WaiverRequest } from '../domain/waiver';
 import { AGENT_ID, ARBITER_STATE, RISK_TIER, TENANT_ID, VERDICT } from '../temporal-config';
 import { localSteps, recordTransition, recordTransitionLocally } from './activity-proxies';
 import { WaiverDesk, type WaiverTask } from './waiver';
-import { countGates, countRouting, countTransition, countVerdict, countWaiverRequested } from './task-metrics';
+import {
+  countGates,
+  countRouting,
+  countTransition,
+  countVerdict,
+  countWaiverRequested,
+  type TaskRole,
+} from './task-metrics';
 
 type Usage = { tokens: number; costUsd: number };
 
@@ -116,6 +123,11 @@ export class TaskRun implements WaiverTask {
   /** The routed agent's own limit on one run, when its config sets one. */
   get agentRunSeconds(): number | undefined {
     return this.routedRunSeconds;
+  }
+
+  /** How the metrics count this task: a candidate of a best-of-N task apart from submitted tasks. */
+  private get metricRole(): TaskRole {
+    return this.input.candidateOf ? 'candidate' : 'task';
   }
 
   /** The lifecycle state the task is in. */
@@ -319,13 +331,13 @@ export class TaskRun implements WaiverTask {
   /** Replaces the gate results (the arbiter's own checks, before any command gate runs). */
   setGates(gates: GateResult[]): void {
     this.current.gates = gates;
-    countGates(gates);
+    countGates(gates, this.metricRole);
   }
 
   /** Appends one gate's result. */
   addGate(gate: GateResult): void {
     this.current.gates.push(gate);
-    countGates([gate]);
+    countGates([gate], this.metricRole);
   }
 
   /** Marks gate `name` passed with `detail`, as an applied waiver does. */
@@ -333,7 +345,7 @@ export class TaskRun implements WaiverTask {
     const gate = this.current.gates.find((g) => g.name === name);
     if (!gate) return;
     Object.assign(gate, { status: 'pass', detail });
-    countGates([gate], true);
+    countGates([gate], this.metricRole, true);
   }
 
   /** Records an operation the sandbox refused, clipped; the snapshot keeps the most recent. */
@@ -375,7 +387,7 @@ export class TaskRun implements WaiverTask {
   /** Records the verdict in the snapshot and the `Verdict` search attribute as soon as it exists. */
   setVerdict(verdict: NonNullable<TaskSnapshot['verdict']>): void {
     this.current.verdict = verdict;
-    countVerdict(verdict.outcome);
+    countVerdict(verdict.outcome, this.metricRole);
     upsertSearchAttributes([{ key: VERDICT, value: verdict.outcome }]);
     setCurrentDetails(this.details());
   }
@@ -427,7 +439,7 @@ export class TaskRun implements WaiverTask {
     this.current.history.push(note ? { state: to, at, note } : { state: to, at });
     this.updateSearchAttributes(columns);
     setCurrentDetails(this.details());
-    countTransition(to, { agentId: this.current.routing?.agentId, usage: this.modelUsage });
+    countTransition(to, { role: this.metricRole, agentId: this.current.routing?.agentId, usage: this.modelUsage });
     log.info('task state changed', { from, to, seq, ...(note ? { note } : {}) });
   }
 

@@ -4,7 +4,7 @@
  * and the call recorded with its usage and charged to the session's budgets. Used by the HTTP
  * front for command agents and in-process by Arbiter's own loop, so both take this one path.
  */
-import type { Span } from '@opentelemetry/api';
+import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { inSpan } from '../tracing';
 import { createHash } from 'node:crypto';
 import type { Db } from '../../db/client';
@@ -117,13 +117,28 @@ export function forwardModelCall(
   req: ModelRequest,
   sink: ResponseSink,
 ): Promise<void> {
-  const attributes = { 'arbiter.upstream': req.upstream.slice(0, 100), 'arbiter.model_path': req.rest.slice(0, 200) };
+  // The path without its query: an agent may put anything there.
+  const path = req.rest.split('?', 1)[0].slice(0, 200);
+  const attributes = { 'arbiter.upstream': req.upstream.slice(0, 100), 'arbiter.model_path': path };
   return inSpan(
     'model call',
     attributes,
-    (span) => forwardTraced(deps, session, req, sink, span),
+    (span) => forwardTraced(deps, session, req, statusOnSpan(sink, span), span),
     session.traceContext,
   );
+}
+
+/** `sink`, noting the answer's status on `span`: a refused call is an error span with its status. */
+function statusOnSpan(sink: ResponseSink, span: Span): ResponseSink {
+  return {
+    write: (chunk) => sink.write(chunk),
+    end: () => sink.end(),
+    start(status, headers) {
+      span.setAttribute('http.response.status_code', status);
+      if (status >= 400) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${status}` });
+      sink.start(status, headers);
+    },
+  };
 }
 
 async function forwardTraced(
@@ -215,7 +230,6 @@ async function forwardTraced(
   const costUsd = costOf(usage, upstream.pricing);
   session.charge(usage, costUsd);
   span.setAttributes({
-    'http.response.status_code': response.status,
     'gen_ai.usage.input_tokens': usage.inputTokens,
     'gen_ai.usage.output_tokens': usage.outputTokens,
     'arbiter.cost_usd': costUsd,

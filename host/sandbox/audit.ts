@@ -19,9 +19,19 @@ export interface SandboxEvent {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * Whether the event is a refusal of what the agent tried: a gateway answer of 429 (a spent
+ * budget, which agents' SDKs retry) or 5xx (the upstream's failure) is not, and would make
+ * the refusals alert read an exhausted budget as an agent probing its confinement.
+ */
+function refusedAttempt(event: SandboxEvent): boolean {
+  const status = event.detail?.status;
+  return !event.allowed && !(typeof status === 'number' && status >= 429);
+}
+
 /** Appends one event. */
 export async function recordSandboxEvent(db: Db, event: SandboxEvent): Promise<void> {
-  if (!event.allowed) countSandboxRefusal(event.kind);
+  if (refusedAttempt(event)) countSandboxRefusal(event.kind);
   await db.insert(sandboxEvents).values({ ...event, detail: event.detail ?? {} });
 }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { taskWorkflowId } from '../../temporal-config';
-import type { DeploymentConfig } from '../../workers/deployment';
+import { codeAndBuild, type DeploymentConfig } from '../../workers/deployment';
 import { addScriptedAgent, GOOD_PLAN, taskInput, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { waitFor, waitForState } from '../helpers/wait';
@@ -26,6 +26,19 @@ function buildsOf(events: HistoryEvent[]): string[] {
 
 describe('worker deployment versioning', function () {
   this.timeout(180_000);
+
+  it('names an `auto` build after its workflow code: the same code the same build, other code another', async () => {
+    const { bundle } = testStack();
+    const auto: DeploymentConfig = { name: 'arbiter', buildId: 'auto', promote: 'always', behavior: 'pinned' };
+    const built = await codeAndBuild(auto, bundle);
+    assert.equal(built.bundle, bundle);
+    assert.match(built.deployment?.buildId ?? '', /^wf-[0-9a-f]{16}$/);
+    assert.equal((await codeAndBuild(auto, bundle)).deployment?.buildId, built.deployment?.buildId);
+    const changed = await codeAndBuild(auto, { ...bundle, code: `${bundle.code}\n// changed` });
+    assert.notEqual(changed.deployment?.buildId, built.deployment?.buildId);
+    const named = await codeAndBuild({ ...auto, buildId: 'v7' }, bundle);
+    assert.equal(named.deployment?.buildId, 'v7', 'a named build keeps its name');
+  });
 
   it('keeps a running task on its build after a new build becomes current; new tasks go to the new build', async () => {
     const stack = testStack();
@@ -81,6 +94,12 @@ describe('worker deployment versioning', function () {
       );
       const pinned = await client.temporal.workflow.getHandle(taskWorkflowId(slow)).describe();
       assert.equal(pinned.raw.workflowExecutionInfo?.versioningInfo?.deploymentVersion?.buildId, 'b1');
+
+      // An old build restarting (a crash, a reboot) with `always` does not roll the fleet back.
+      await stopWorker(workers.shift() as (typeof workers)[number]);
+      workers.push(await stack.startWorker(taskQueue, home('b1-again'), { deployment: deployment('b1', 'always') }));
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal(await current(), 'b3', 'the newest build stays current');
     } finally {
       await client.close();
       for (const w of workers) await stopWorker(w);
