@@ -29,6 +29,8 @@ export const WAIVERS_EXPIRING_SOON_GAUGE = 'arbiter_waivers_expiring_soon';
  * alerts read the count of the worker whose check is the newest (ops/prometheus/alerts.yml).
  */
 export const WAIVER_EXPIRY_CHECKED_GAUGE = 'arbiter_waiver_expiry_checked_timestamp_seconds';
+const PROVENANCE_BROKEN_GAUGE = 'arbiter_provenance_chains_broken';
+const PROVENANCE_CHECKED_GAUGE = 'arbiter_provenance_checkpoint_timestamp_seconds';
 
 /** Error type of a sweep that reached a worker on another queue than that worker's host queue. */
 export const NOT_THIS_HOST_ERROR = 'NotThisHostError';
@@ -58,6 +60,19 @@ async function expireWaiversNow(
 async function checkpointableTenants(db: Db): Promise<string[]> {
   const tenants = new Set([...(await provenanceTenants(db)), ...(await checkpointTenants(db))]);
   return [...tenants].sort();
+}
+
+/**
+ * Chains the last checkpoint run refused, and when it ran: a broken chain is tampering or loss,
+ * and a run that stops happening (a paused or deleted schedule) must show too.
+ */
+function reportCheckpointRun(broken: number): void {
+  metricMeter
+    .createGauge(PROVENANCE_BROKEN_GAUGE, 'int', '', 'provenance chains the last checkpoint run refused to sign')
+    .set(broken);
+  metricMeter
+    .createGauge(PROVENANCE_CHECKED_GAUGE, 'int', '', 'when this worker last ran the checkpoints (Unix s)')
+    .set(Math.floor(Date.now() / 1000));
 }
 
 /** The maintenance activities, for `createActivities`. */
@@ -117,6 +132,7 @@ export function createMaintenanceActivities(deps: Pick<ActivityDeps, 'db' | 'hom
         refused.push(tenantId);
         log.error('provenance checkpoint refused: the chain is broken', { tenantId, problems: outcome.problems });
       }
+      reportCheckpointRun(refused.length);
       return {
         tenants: tenants.length,
         checkpointed: tenants.length - refused.length,

@@ -33,14 +33,14 @@ export const WAIVER_EXPIRY_SCHEDULE_ID = 'arbiter-waiver-expiry';
 export const PROVENANCE_CHECKPOINT_SCHEDULE_ID = 'arbiter-provenance-checkpoint';
 
 /** How often each schedule runs, when it is created. */
-export interface ScheduleIntervals {
+interface ScheduleIntervals {
   workspaceRetention: Duration;
   waiverExpiry: Duration;
   provenanceCheckpoint: Duration;
 }
 
 /** Hourly sweeps and checkpoints; waivers expire within 5 minutes of their time. */
-export const DEFAULT_SCHEDULE_INTERVALS: ScheduleIntervals = {
+const SCHEDULE_INTERVALS: ScheduleIntervals = {
   workspaceRetention: '1h',
   waiverExpiry: '5m',
   provenanceCheckpoint: '1h',
@@ -56,8 +56,6 @@ export interface EnsureSchedulesOptions {
   hostQueue: string;
   /** This worker's host id (`<ARBITER_HOME>/worker-id`): names its retention schedule. */
   hostId: string;
-  /** Intervals of schedules this call creates; an existing schedule keeps its own. */
-  intervals?: Partial<ScheduleIntervals>;
 }
 
 /** Which schedules a call created and which it found already there (and left as they were). */
@@ -100,7 +98,7 @@ export async function ensureArbiterSchedules(options: EnsureSchedulesOptions): P
   const { client, taskQueue, hostQueue, hostId } = options;
   if (!HOST_ID_PATTERN.test(hostId) || hostTaskQueue(taskQueue, hostId) !== hostQueue)
     throw new Error(`host queue ${hostQueue} is not the queue of host ${hostId} on task queue ${taskQueue}`);
-  const every = { ...DEFAULT_SCHEDULE_INTERVALS, ...options.intervals };
+  const every = SCHEDULE_INTERVALS;
   const note = 'created by an Arbiter worker at start; pausing it is kept across restarts';
   const schedules = [
     scheduleOf<typeof sweepWorkspacesWorkflow>(
@@ -110,7 +108,8 @@ export async function ensureArbiterSchedules(options: EnsureSchedulesOptions): P
         workflowType: 'sweepWorkspacesWorkflow',
         args: [{ hostQueue }],
         taskQueue,
-        workflowExecutionTimeout: '1h',
+        // Its worst case: 10 minutes waiting for the host, then three 30-minute attempts.
+        workflowExecutionTimeout: '2h',
         staticSummary: `Arbiter: remove expired retained workspaces on host ${hostId}`,
       },
       note,

@@ -22,7 +22,7 @@ import { isHostLost, stepOptions as options } from './activity-proxies';
 import { parseWorkflowInput } from './workflow-input';
 
 /** How long a sweep waits for its host's worker to take it before the run fails (the host is gone). */
-export const SWEEP_HOST_TIMEOUT = '10m';
+const SWEEP_HOST_TIMEOUT = '10m';
 
 /** Expiry is two statements; retried through a short database outage (the next run is 5 minutes away anyway). */
 const { expireWaivers } = proxyActivities<ArbiterActivities>(options('1m', 10));

@@ -58,6 +58,18 @@ export const KNOWN_METRICS: readonly KnownMetric[] = [
     source: 'arbiter',
     onlyAfter: 'the waiver-expiry schedule ran on this worker',
   },
+  {
+    name: 'arbiter_provenance_chains_broken',
+    type: 'gauge',
+    source: 'arbiter',
+    onlyAfter: 'the provenance-checkpoint schedule ran on this worker',
+  },
+  {
+    name: 'arbiter_provenance_checkpoint_timestamp_seconds',
+    type: 'gauge',
+    source: 'arbiter',
+    onlyAfter: 'the provenance-checkpoint schedule ran on this worker',
+  },
   { name: 'arbiter_sandbox_refusals_total', type: 'counter', source: 'arbiter' },
   { name: 'arbiter_sandbox_available', type: 'gauge', source: 'arbiter' },
   // One observation per task that used a model, label agent: `_sum` is the running total.

@@ -543,6 +543,7 @@ describe('deploy: observability (Prometheus, alert rules, Grafana)', () => {
   });
 
   it('every alert rule has its severity, a valid for, summary, description and README runbook', () => {
+    const readme = read('README.md');
     assert.ok(rules.length > 0, 'there are alert rules');
     const names = rules.map((r) => r.alert ?? r.record);
     const duplicates = names.filter((n, i) => names.indexOf(n) !== i);
@@ -567,6 +568,8 @@ describe('deploy: observability (Prometheus, alert rules, Grafana)', () => {
       const runbook = `README.md#alert-${name.toLowerCase()}`;
       if (r.annotations?.runbook !== runbook)
         problems.push(`${name}: annotations.runbook is ${JSON.stringify(r.annotations?.runbook)}, not ${runbook}`);
+      if (!readme.includes(`<a id="alert-${name.toLowerCase()}"></a>`))
+        problems.push(`${name}: README.md has no runbook section (anchor alert-${name.toLowerCase()})`);
       for (const [key, text] of Object.entries(r.annotations ?? {})) {
         if (typeof text === 'string' && text.split('{{').length !== text.split('}}').length) {
           problems.push(`${name}: annotations.${key} has unbalanced {{ }}`);
