@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as otel from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { registerTracing, type Tracing } from '../../host/tracing';
+import { inSpan, registerTracing, type Tracing } from '../../host/tracing';
 import { taskWorkflowId } from '../../temporal-config';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { addOpenAIAgent, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
@@ -56,6 +56,21 @@ describe('tracing: one task, one connected trace', function () {
     otel.trace.disable();
     otel.context.disable();
     otel.propagation.disable();
+  });
+
+  it("keeps an error's type and first line only: a failed query's parameters never reach a span", async () => {
+    const secret = `prompt-${randomBytes(6).toString('hex')}`;
+    const failing = new Error(`Failed query: insert into model_calls values ($1)\nparams: ${secret}`);
+    await assert.rejects(
+      inSpan('probe', {}, async () => {
+        throw failing;
+      }),
+      failing,
+    );
+    const [span] = exporter.getFinishedSpans().filter((s) => s.name === 'probe');
+    assert.equal(span.status.code, otel.SpanStatusCode.ERROR);
+    assert.equal(span.status.message, 'Error: Failed query: insert into model_calls values ($1)');
+    assert.ok(!JSON.stringify({ events: span.events, status: span.status }).includes(secret), 'nothing past line 1');
   });
 
   it('follows a task from submit through its workflow, activities, gates and model calls', async () => {
