@@ -59,6 +59,8 @@ export interface ArbiterWorkerOptions {
   tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
   /** The deployment version the workflow worker serves (ARBITER_BUILD_ID); unversioned when absent. */
   deployment?: DeploymentConfig;
+  /** False on a server without Schedules (Temporal's time-skipping test server): no periodic work is scheduled. */
+  schedules?: boolean;
 }
 
 /** The pair of Temporal workers one Arbiter worker process runs. */
@@ -152,12 +154,13 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   const hostId = workerHostId(options.home);
   const hostQueue = hostTaskQueue(options.taskQueue, hostId);
   // Before anything that would need closing: a namespace that refuses schedules stops the start.
-  await ensureArbiterSchedules({
-    client: new Client({ connection: options.connection, namespace: options.namespace }),
-    taskQueue: options.taskQueue,
-    hostQueue,
-    hostId,
-  });
+  if (options.schedules !== false)
+    await ensureArbiterSchedules({
+      client: new Client({ connection: options.connection, namespace: options.namespace }),
+      taskQueue: options.taskQueue,
+      hostQueue,
+      hostId,
+    });
   const sandbox = options.sandbox ?? DEFAULT_SANDBOX_CONFIG;
   await reportSandboxAtStart(options.home, sandbox);
   const retentionHours = options.retentionHours ?? 24;

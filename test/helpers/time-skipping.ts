@@ -48,6 +48,8 @@ export async function startTimeSkipping(options: Partial<ArbiterWorkerOptions> =
     database: stack.database,
     home: stack.home,
     workflowBundle: stack.bundle,
+    // The time-skipping server implements no Schedules.
+    schedules: false,
     ...options,
   });
   const running = worker.run();
