@@ -152,14 +152,13 @@ async function nextSnapshot(
   }
 }
 
-/**
- * Every call carries the caller's trace context to the workflow, so a task's trace starts at
- * its submitter (a no-op while the process traces nothing). Made per connection, so it uses
- * the tracing the process registered before it connected.
- */
 /** A submitter's own string, bounded: the span is made before the input is checked. */
 const clip = (v: unknown) => String(v).slice(0, 200);
 
+/**
+ * Every call carries the caller's trace context to the workflow, so a task's trace starts at
+ * its submitter (a no-op while the process traces nothing).
+ */
 function traced() {
   return { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer: clientTracer() })] };
 }

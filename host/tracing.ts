@@ -114,9 +114,17 @@ export function inSpan<T>(
   });
 }
 
-/** The tracer of the process's registered tracing, for interceptors made after it was registered. */
+/**
+ * A tracer that asks for the process's registered tracing at each span, so a client connected
+ * before tracing was registered (or re-registered, as tests do) still records its spans.
+ */
 export function clientTracer(): otel.Tracer {
-  return otel.trace.getTracer(TRACER_NAME);
+  const now = () => otel.trace.getTracer(TRACER_NAME);
+  return {
+    startSpan: (...args) => now().startSpan(...args),
+    startActiveSpan: ((...args: Parameters<otel.Tracer['startActiveSpan']>) =>
+      (now().startActiveSpan as (...a: unknown[]) => unknown)(...args)) as otel.Tracer['startActiveSpan'],
+  };
 }
 
 /** The active context, kept by whoever starts work that later continues outside this call chain. */

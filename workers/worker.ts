@@ -20,7 +20,8 @@ import type { Database } from '../db/client';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, DEFAULT_WORKFLOW_HEAP_MB, type WorkerConfig } from './config';
 import { limitWorkflowThreadHeap } from './workflow-heap';
 import { reportSandboxAtStart, tracingWorkerOptions } from './telemetry';
-import { codeAndBuild, promoteBuild, versionedWorkerOptions, type DeploymentConfig } from './deployment';
+import { codeAndBuild, versionedWorkerOptions, type DeploymentConfig } from './deployment';
+import { promoteBuild } from './promotion';
 import type { Tracing } from '../host/tracing';
 import { workflowBundleOptions } from './workflow-bundle';
 import { migrateDatabase } from '../db/migrate';
@@ -143,8 +144,12 @@ export function workerOptionsFrom(
 
 /** Where the SDK bundles the workflows from at start, with the modules every workflow shares. */
 function workflowSource() {
-  const { workflowsPath, preloadModules, workflowInterceptorModules } = workflowBundleOptions();
-  return { workflowsPath, bundlerOptions: { preloadModules }, workflowModules: workflowInterceptorModules };
+  const { workflowsPath, preloadModules, workflowInterceptorModules, webpackConfigHook } = workflowBundleOptions();
+  return {
+    workflowsPath,
+    bundlerOptions: { preloadModules, webpackConfigHook },
+    workflowModules: workflowInterceptorModules,
+  };
 }
 
 /** Applies migrations and checks the namespace, then creates (but does not run) the workers. */
@@ -196,6 +201,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   };
   limitWorkflowThreadHeap(options.workflowHeapMb ?? DEFAULT_WORKFLOW_HEAP_MB);
   const { bundle, deployment } = await codeAndBuild(options.deployment, options.workflowBundle);
+  if (deployment) Runtime.instance().logger.info('worker deployment version', { ...deployment });
   const { workflowModules, ...source } = bundle
     ? { workflowBundle: bundle, workflowModules: undefined }
     : workflowSource();

@@ -4,7 +4,11 @@
  * the OpenTelemetry workflow interceptors. Those are always bundled, traced or not, so a worker's
  * tracing configuration never changes the code its workflows run.
  */
+import * as path from 'node:path';
 import { bundleWorkflowCode, type BundleOptions, type WorkflowBundle } from '@temporalio/worker';
+
+/** The folder holding the compiled tree (`lib/`'s parent): module names in the bundle are relative to it. */
+export const BUNDLE_ROOT = path.resolve(__dirname, '..', '..');
 
 /** Path of the compiled workflows module the bundler starts from. */
 export function workflowsPath(): string {
@@ -14,12 +18,15 @@ export function workflowsPath(): string {
 /** The bundler options for Arbiter's workflows (WorkerOptions `workflowsPath` and `bundlerOptions` alike). */
 export function workflowBundleOptions(): Pick<
   BundleOptions,
-  'workflowsPath' | 'preloadModules' | 'workflowInterceptorModules'
+  'workflowsPath' | 'preloadModules' | 'workflowInterceptorModules' | 'webpackConfigHook'
 > {
   return {
     workflowsPath: workflowsPath(),
     preloadModules: [require.resolve('../workflows/shared-modules')],
     workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+    // Webpack names modules relative to its context, the working directory unless set: the same
+    // code started from another directory must bundle the same (ARBITER_BUILD_ID=auto hashes it).
+    webpackConfigHook: (config) => ({ ...config, context: BUNDLE_ROOT }),
   };
 }
 

@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { taskWorkflowId } from '../../temporal-config';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { codeAndBuild, type DeploymentConfig } from '../../workers/deployment';
-import { addScriptedAgent, GOOD_PLAN, taskInput, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, taskInput, tempDir, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { waitFor, waitForState } from '../helpers/wait';
 import { clientOnQueue, stopWorker } from '../helpers/worker-process';
@@ -38,6 +40,17 @@ describe('worker deployment versioning', function () {
     assert.notEqual(changed.deployment?.buildId, built.deployment?.buildId);
     const named = await codeAndBuild({ ...auto, buildId: 'v7' }, bundle);
     assert.equal(named.deployment?.buildId, 'v7', 'a named build keeps its name');
+  });
+
+  it('names an `auto` build the same when the worker starts from another directory', async () => {
+    const script = `require(${JSON.stringify(require.resolve('../../workers/deployment'))})
+      .codeAndBuild({ name: 'arbiter', buildId: 'auto', promote: 'never', behavior: 'pinned' })
+      .then((r) => { console.log(r.deployment.buildId); process.exit(0); })`;
+    const idFrom = async (cwd: string) =>
+      (await promisify(execFile)(process.execPath, ['-e', script], { cwd, timeout: 60_000 })).stdout.trim();
+    const [here, elsewhere] = [await idFrom(process.cwd()), await idFrom(tempDir('build-id-cwd-'))];
+    assert.match(here, /^wf-[0-9a-f]{16}$/);
+    assert.equal(elsewhere, here);
   });
 
   it('keeps a running task on its build after a new build becomes current; new tasks go to the new build', async () => {
@@ -100,6 +113,17 @@ describe('worker deployment versioning', function () {
       workers.push(await stack.startWorker(taskQueue, home('b1-again'), { deployment: deployment('b1', 'always') }));
       await new Promise((r) => setTimeout(r, 3000));
       assert.equal(await current(), 'b3', 'the newest build stays current');
+
+      // An operator's rollback holds: a newer build starting later leaves the routing to them.
+      await conn.workflowService.setWorkerDeploymentCurrentVersion({
+        namespace: 'default',
+        deploymentName: name,
+        buildId: 'b1',
+        identity: 'operator@example',
+      });
+      workers.push(await stack.startWorker(taskQueue, home('b4'), { deployment: deployment('b4', 'always') }));
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal(await current(), 'b1', "a starting build does not undo the operator's choice");
     } finally {
       await client.close();
       for (const w of workers) await stopWorker(w);
