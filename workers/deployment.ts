@@ -84,10 +84,18 @@ export function buildIdOfWorkflowCode(code: string): string {
 
 /**
  * The workflow bundle, when there is one before the worker starts, and the deployment with its
- * build id: `auto` is the digest of the bundled code, so the bundle is made here to name it.
+ * build id: `auto` is the digest of the bundled code, so the bundle is made here to name it. The
+ * digest is of the untraced bundle: turning tracing on adds interceptors, not commands, and must
+ * not make a new build of the same workflows.
  */
-export async function codeAndBuild(deployment: DeploymentConfig | undefined, workflowBundle?: WorkflowBundle) {
+export async function codeAndBuild(
+  deployment: DeploymentConfig | undefined,
+  workflowBundle?: WorkflowBundle,
+  traced = false,
+) {
   if (deployment?.buildId !== AUTO_BUILD_ID) return { bundle: workflowBundle, deployment };
-  const bundle = workflowBundle ?? (await bundleArbiterWorkflows(Runtime.instance().logger));
-  return { bundle, deployment: { ...deployment, buildId: buildIdOfWorkflowCode(bundle.code) } };
+  const logger = Runtime.instance().logger;
+  const untraced = workflowBundle ?? (await bundleArbiterWorkflows(logger));
+  const bundle = workflowBundle ?? (traced ? await bundleArbiterWorkflows(logger, true) : untraced);
+  return { bundle, deployment: { ...deployment, buildId: buildIdOfWorkflowCode(untraced.code) } };
 }

@@ -55,9 +55,9 @@ export function installWorkerRuntime(options: LoggerOptions & { metricsAddress?:
 const UNTRACED = { spanProcessor: new NoopSpanProcessor(), resource: Resource.empty() };
 
 /**
- * The interceptors and the span sink every Arbiter worker registers, traced or not. The
- * workflow bundle always carries the workflow interceptors (workers/workflow-bundle.ts), so
- * every worker, replayers included, must register the sink they export through.
+ * The interceptors and the span sink every Arbiter worker registers, traced or not: the sink
+ * must exist wherever a bundle with the workflow interceptors may run (workers/workflow-bundle.ts),
+ * and untraced it drops what it gets.
  */
 export function tracingWorkerOptions(tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>): {
   interceptors: NonNullable<WorkerOptions['interceptors']>;

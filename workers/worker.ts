@@ -143,8 +143,9 @@ export function workerOptionsFrom(
 }
 
 /** Where the SDK bundles the workflows from at start, with the modules every workflow shares. */
-function workflowSource() {
-  const { workflowsPath, preloadModules, workflowInterceptorModules, webpackConfigHook } = workflowBundleOptions();
+function workflowSource(traced: boolean) {
+  const { workflowsPath, preloadModules, workflowInterceptorModules, webpackConfigHook } =
+    workflowBundleOptions(traced);
   return {
     workflowsPath,
     bundlerOptions: { preloadModules, webpackConfigHook },
@@ -188,33 +189,34 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     gateway,
     runIsOpen: runStatusProbe(options.connection, options.temporal ?? { namespace: options.namespace }),
   });
-  const traced = tracingWorkerOptions(options.tracing);
+  const telemetry = tracingWorkerOptions(options.tracing);
   const common = {
     connection: options.connection,
     namespace: options.namespace,
     activities,
-    sinks: traced.sinks,
+    sinks: telemetry.sinks,
     shutdownGraceTime: options.shutdownGraceTime ?? '10s',
     // Beats reach the server every 3 s at most (by default 80% of the 10 s heartbeat timeout), so
     // a busy host's late beat is not mistaken for a dead worker.
     maxHeartbeatThrottleInterval: '3s',
   };
   limitWorkflowThreadHeap(options.workflowHeapMb ?? DEFAULT_WORKFLOW_HEAP_MB);
-  const { bundle, deployment } = await codeAndBuild(options.deployment, options.workflowBundle);
+  const traced = !!options.tracing;
+  const { bundle, deployment } = await codeAndBuild(options.deployment, options.workflowBundle, traced);
   if (deployment) Runtime.instance().logger.info('worker deployment version', { ...deployment });
   const { workflowModules, ...source } = bundle
     ? { workflowBundle: bundle, workflowModules: undefined }
-    : workflowSource();
+    : workflowSource(traced);
   const [shared, host] = await Promise.all([
     Worker.create({
       ...common,
       ...source,
       taskQueue: options.taskQueue,
       maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
-      interceptors: { ...traced.interceptors, workflowModules },
+      interceptors: { ...telemetry.interceptors, workflowModules },
       ...(deployment ? versionedWorkerOptions(deployment) : {}),
     }),
-    Worker.create({ ...common, taskQueue: hostQueue, interceptors: traced.interceptors }),
+    Worker.create({ ...common, taskQueue: hostQueue, interceptors: telemetry.interceptors }),
   ]).catch(async (err: unknown) => {
     await gateway.close();
     throw err;

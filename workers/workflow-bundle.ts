@@ -1,8 +1,10 @@
 /**
  * How Arbiter's workflow code is bundled, the same for the worker, the tests and the replayer:
- * the entry point, the stateless modules every workflow shares (workflows/shared-modules.ts), and
- * the OpenTelemetry workflow interceptors. Those are always bundled, traced or not, so a worker's
- * tracing configuration never changes the code its workflows run.
+ * the entry point, the stateless modules every workflow shares (workflows/shared-modules.ts), and,
+ * when the worker traces, the OpenTelemetry workflow interceptors. Only then: they make spans of
+ * every step inside the workflow thread, which cost a worker under load about a third of its CPU
+ * (README *Performance*). They add no command, so a traced and an untraced worker replay each
+ * other's histories (test/replay).
  */
 import * as path from 'node:path';
 import { bundleWorkflowCode, type BundleOptions, type WorkflowBundle } from '@temporalio/worker';
@@ -16,21 +18,22 @@ export function workflowsPath(): string {
 }
 
 /** The bundler options for Arbiter's workflows (WorkerOptions `workflowsPath` and `bundlerOptions` alike). */
-export function workflowBundleOptions(): Pick<
-  BundleOptions,
-  'workflowsPath' | 'preloadModules' | 'workflowInterceptorModules' | 'webpackConfigHook'
-> {
+export function workflowBundleOptions(
+  traced = false,
+): Pick<BundleOptions, 'workflowsPath' | 'preloadModules' | 'workflowInterceptorModules' | 'webpackConfigHook'> {
   return {
     workflowsPath: workflowsPath(),
     preloadModules: [require.resolve('../workflows/shared-modules')],
-    workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+    workflowInterceptorModules: traced
+      ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')]
+      : [],
     // Webpack names modules relative to its context, the working directory unless set: the same
     // code started from another directory must bundle the same (ARBITER_BUILD_ID=auto hashes it).
     webpackConfigHook: (config) => ({ ...config, context: BUNDLE_ROOT }),
   };
 }
 
-/** Bundles Arbiter's workflows once, for workers that share a bundle (tests, replay). */
-export function bundleArbiterWorkflows(logger: BundleOptions['logger']): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ ...workflowBundleOptions(), logger });
+/** Bundles Arbiter's workflows once, for workers that share a bundle (tests, replay), traced or not. */
+export function bundleArbiterWorkflows(logger: BundleOptions['logger'], traced = false): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ ...workflowBundleOptions(traced), logger });
 }

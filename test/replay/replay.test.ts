@@ -11,6 +11,7 @@ import { SILENT_LOGGER } from '../../workers/logger';
 import { RETRY_WITH_FEEDBACK_PATCH } from '../../workflows/retry';
 import { BEST_OF_N_PATCH } from '../../workflows/candidates';
 import { BOUNDED_TASK_INPUT_PATCH, CANDIDATE_INPUT_PATCH } from '../../workflows/task-lifecycle';
+import { tracingWorkerOptions } from '../../workers/telemetry';
 import { bundleArbiterWorkflows, workflowBundleOptions } from '../../workers/workflow-bundle';
 import { fixtureSets, pathsRequiredIn, readFixtureSet, type HistoryFixture } from './history-fixtures';
 
@@ -23,7 +24,10 @@ async function replayAll(workflowBundle: WorkflowBundle, fixtures: HistoryFixtur
   const byId = new Map(fixtures.map((f) => [f.workflowId, `${f.set}/${f.path}`]));
   const failures = new Map<string, Error>();
   const histories = fixtures.map(({ workflowId, history }) => ({ workflowId, history }));
-  for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) {
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle, sinks: tracingWorkerOptions().sinks },
+    histories,
+  )) {
     if (result.error) failures.set(byId.get(result.workflowId) ?? result.workflowId, result.error);
   }
   return failures;
@@ -52,6 +56,7 @@ describe('replaying recorded histories', function () {
   this.timeout(120_000);
   const sets = fixtureSets();
   let current: WorkflowBundle;
+  let traced: WorkflowBundle;
 
   before(async () => {
     try {
@@ -61,6 +66,7 @@ describe('replaying recorded histories', function () {
       // run beside the stack's suites, whose runtime (and log file) is installed already
     }
     current = await bundleArbiterWorkflows(SILENT_LOGGER);
+    traced = await bundleArbiterWorkflows(SILENT_LOGGER, true);
   });
 
   it('has the v1 set: histories of tasks left open by the release before any replay test', () => {
@@ -77,10 +83,12 @@ describe('replaying recorded histories', function () {
       );
     });
 
-    it(`set ${set} replays against the current workflow code`, async () => {
-      const failures = await replayAll(current, readFixtureSet(set));
-      const report = [...failures].map(([name, err]) => `${name}: ${err.name}: ${err.message}`);
-      assert.deepEqual(report, [], 'nondeterminism');
+    it(`set ${set} replays against the current workflow code, untraced and traced`, async () => {
+      for (const bundle of [current, traced]) {
+        const failures = await replayAll(bundle, readFixtureSet(set));
+        const report = [...failures].map(([name, err]) => `${name}: ${err.name}: ${err.message}`);
+        assert.deepEqual(report, [], `nondeterminism (${bundle === traced ? 'traced' : 'untraced'})`);
+      }
     });
   }
 

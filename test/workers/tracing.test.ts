@@ -10,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 import * as otel from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { inSpan, registerTracing, type Tracing } from '../../host/tracing';
+import { SILENT_LOGGER } from '../../workers/logger';
+import { bundleArbiterWorkflows } from '../../workers/workflow-bundle';
 import { taskWorkflowId } from '../../temporal-config';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { addOpenAIAgent, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
@@ -94,7 +96,8 @@ describe('tracing: one task, one connected trace', function () {
       gates: [{ name: 'answer', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }],
     };
     const taskQueue = uniqueId('traced');
-    const worker = await stack.startWorker(taskQueue, stack.home, { tracing });
+    const workflowBundle = await bundleArbiterWorkflows(SILENT_LOGGER, true);
+    const worker = await stack.startWorker(taskQueue, stack.home, { tracing, workflowBundle });
     const client = await clientOnQueue(taskQueue);
     try {
       await client.submit(input);
