@@ -6,6 +6,7 @@
  * under the task's run), so the task's verdict and delivery work on it as on any change.
  */
 import { and, asc, eq, sql } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { log } from '@temporalio/activity';
 import {
   AdoptCandidateInput,
@@ -68,9 +69,7 @@ async function secondsOf(db: Db, who: Who): Promise<number> {
   const [span] = await db
     .select({ first: sql<string>`min(${taskEvents.at})::text`, last: sql<string>`max(${taskEvents.at})::text` })
     .from(taskEvents)
-    .where(
-      and(eq(taskEvents.tenantId, who.tenantId), eq(taskEvents.taskId, who.taskId), eq(taskEvents.runId, who.runId)),
-    );
+    .where(ofRun(taskEvents, who));
   const ms = Date.parse(span?.last ?? '') - Date.parse(span?.first ?? '');
   return Number.isFinite(ms) ? ms / 1000 : 0;
 }
@@ -90,19 +89,18 @@ async function evidenceOf(db: Db, keyId: string, who: Who, index: number): Promi
   }
 }
 
+/** The rows of `table` that one candidate run recorded. */
+function ofRun(table: { tenantId: AnyPgColumn; taskId: AnyPgColumn; runId: AnyPgColumn }, who: Who) {
+  return and(eq(table.tenantId, who.tenantId), eq(table.taskId, who.taskId), eq(table.runId, who.runId));
+}
+
 async function recordedEvidence(db: Db, keyId: string, who: Who, index: number): Promise<CandidateEvidence> {
   const row = await candidateRow(db, who);
   const verdict = await verifiedVerdict(db, keyId, who);
   const [usage] = await db
     .select({ tokens: agentOutcomes.tokens, costUsd: agentOutcomes.costUsd })
     .from(agentOutcomes)
-    .where(
-      and(
-        eq(agentOutcomes.tenantId, who.tenantId),
-        eq(agentOutcomes.taskId, who.taskId),
-        eq(agentOutcomes.runId, who.runId),
-      ),
-    );
+    .where(ofRun(agentOutcomes, who));
   const p = verdict?.payload;
   return {
     index,
@@ -180,15 +178,7 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
       const [patch] = await db
         .select({ id: artifacts.id })
         .from(artifacts)
-        .where(
-          and(
-            eq(artifacts.tenantId, who.tenantId),
-            eq(artifacts.taskId, who.taskId),
-            eq(artifacts.runId, who.runId),
-            eq(artifacts.kind, 'patch'),
-            eq(artifacts.digest, payload.diff.digest),
-          ),
-        )
+        .where(and(ofRun(artifacts, who), eq(artifacts.kind, 'patch'), eq(artifacts.digest, payload.diff.digest)))
         .orderBy(asc(artifacts.id));
       if (!patch) throw new RecordMismatchError('candidate', `${who.taskId}'s verified patch is not stored`);
       const bytes = await loadArtifact(db, patch.id, payload.diff.digest, { ...who, kind: 'patch' });

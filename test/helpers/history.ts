@@ -27,6 +27,19 @@ export function activitiesRun(events: HistoryEvent[]): string[] {
   });
 }
 
+/** How many attempts of `activity` started, as the history records them (the last attempt's number). */
+export function attemptsOf(events: HistoryEvent[], activity: string): number[] {
+  const scheduled = new Map<string, string>();
+  for (const e of events) {
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a) scheduled.set(String(e.eventId), a.activityType?.name ?? '');
+  }
+  return events.flatMap((e) => {
+    const s = e.activityTaskStartedEventAttributes;
+    return s && scheduled.get(String(s.scheduledEventId)) === activity ? [s.attempt ?? 0] : [];
+  });
+}
+
 /** Attempt numbers of the local activity `activity` (the last attempt's, one per call). */
 export function localAttemptsOf(events: HistoryEvent[], activity: string): number[] {
   return events.flatMap((e) => {

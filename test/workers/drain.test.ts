@@ -7,23 +7,10 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { addScriptedAgent, GOOD_PLAN, taskInput, uniqueId } from '../helpers/fixtures';
-import { activitiesRun, type HistoryEvent } from '../helpers/history';
+import { activitiesRun, attemptsOf } from '../helpers/history';
 import { testStack } from '../helpers/stack';
 import { waitForState } from '../helpers/wait';
 import { clientOnQueue, stopWorker, workerProcessPerTest } from '../helpers/worker-process';
-
-/** The attempt each runGate ended on (a history records the last attempt's start only). */
-function gateAttempts(events: HistoryEvent[]): number[] {
-  const scheduled = new Map<string, string>();
-  for (const e of events) {
-    const a = e.activityTaskScheduledEventAttributes;
-    if (a) scheduled.set(String(e.eventId), a.activityType?.name ?? '');
-  }
-  return events.flatMap((e) => {
-    const s = e.activityTaskStartedEventAttributes;
-    return s && scheduled.get(String(s.scheduledEventId)) === 'runGate' ? [s.attempt ?? 0] : [];
-  });
-}
 
 function exited(child: ChildProcess): Promise<number> {
   const started = Date.now();
@@ -53,7 +40,7 @@ async function stopDuringGate(grace: number, gateSeconds: number) {
       return {
         final,
         stoppedAfterMs,
-        attempts: gateAttempts(history.events ?? []),
+        attempts: attemptsOf(history.events ?? [], 'runGate'),
         ran: activitiesRun(history.events ?? []),
       };
     } finally {

@@ -11,25 +11,12 @@ import { addScriptedAgent, GOOD_PLAN, goodTaskInput, registerRepo, specYaml, uni
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { waitForState } from '../helpers/wait';
-import { localAttemptsOf, type HistoryEvent } from '../helpers/history';
+import { attemptsOf, localAttemptsOf, type HistoryEvent } from '../helpers/history';
 
 /** The task's workflow history. */
 async function historyOf(workflowId: string): Promise<HistoryEvent[]> {
   const history = await testStack().client.temporal.workflow.getHandle(workflowId).fetchHistory();
   return history.events ?? [];
-}
-
-/** How many attempts of `activity` started, as the history records them (the last attempt's number). */
-function attemptsOf(events: HistoryEvent[], activity: string): number[] {
-  const scheduled = new Map<string, string>();
-  for (const e of events) {
-    const a = e.activityTaskScheduledEventAttributes;
-    if (a) scheduled.set(String(e.eventId), a.activityType?.name ?? '');
-  }
-  return events.flatMap((e) => {
-    const s = e.activityTaskStartedEventAttributes;
-    return s && scheduled.get(String(s.scheduledEventId)) === activity ? [s.attempt ?? 0] : [];
-  });
 }
 
 /** A spec whose nine anchors expand to 9^9 nodes: the "billion laughs" in YAML. */
