@@ -138,4 +138,25 @@ export default defineConfig(
       ],
     },
   },
+
+  // 2c. Workflows ask about patches through workflows/patches.ts, so a new run records one marker.
+  {
+    files: ['workflows/**/*.ts'],
+    ignores: ['workflows/patches.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: purityPatterns,
+          paths: [
+            {
+              name: '@temporalio/workflow',
+              importNames: ['patched', 'deprecatePatch'],
+              message: 'use hasPatch from workflows/patches.ts: a run started on this code records one patch marker.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -5,7 +5,7 @@
  * activity before it in that task, to its recorded completion). Plus the worker process's CPU time.
  */
 import type { Client } from '@temporalio/client';
-import { cpuSeconds, spawnerOf } from './proc';
+import { childrenNamed, cpuSeconds, spawnerOf, treeCpuSeconds } from './proc';
 
 interface Timing {
   count: number;
@@ -112,5 +112,18 @@ export function cpuMeter(pid: number): { stop(): { self: number; children: numbe
       const end = cpuNow(pid);
       return { self: end.self - start.self, children: end.children - start.children };
     },
+  };
+}
+
+/**
+ * CPU seconds of the benchmark's own Temporal dev server and PostgreSQL (each with its
+ * subprocesses) from now: where a task's cost goes besides the worker. Zero for a server given by
+ * `--address`, which is not this process's child.
+ */
+export function serviceCpuMeter(): { stop(): { temporal: number; postgres: number } } {
+  const now = (word: string) => childrenNamed(process.pid, word).reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
+  const start = { temporal: now('temporal'), postgres: now('postgres') };
+  return {
+    stop: () => ({ temporal: now('temporal') - start.temporal, postgres: now('postgres') - start.postgres }),
   };
 }

@@ -30,7 +30,7 @@ import { addRepo } from '../db/repos';
 import type { FloorStep } from './floor-workflow';
 import { runBench, withBenchDatabase } from './harness';
 import { verifyNothingLost } from './load-checks';
-import { cpuMeter, describeProfile, profileHistories } from './load-profile';
+import { cpuMeter, describeProfile, profileHistories, serviceCpuMeter } from './load-profile';
 import { describePhase, phaseFigures, waitForAll, type PhaseFigures } from './load-measure';
 import { rssSampler, startWorkerProcess, type WorkerProcess } from './worker-process';
 
@@ -94,14 +94,17 @@ async function inBatches<T>(items: T[], limit: number, fn: (item: T) => Promise<
   for (let i = 0; i < items.length; i += limit) await Promise.all(items.slice(i, i + limit).map(fn));
 }
 
-/** The activities and local activities a task's history scheduled, in order. */
-async function stepsOf(client: Client, workflowId: string): Promise<FloorStep[]> {
-  const { events } = await client.workflow.getHandle(workflowId).fetchHistory();
-  return (events ?? []).flatMap((e): FloorStep[] => {
+/** The activities and local activities a task's history scheduled, in order, and what else it holds. */
+async function stepsOf(client: Client, workflowId: string): Promise<{ steps: FloorStep[]; shape: string }> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const steps = events.flatMap((e): FloorStep[] => {
     if (e.activityTaskScheduledEventAttributes) return ['activity'];
     if (e.markerRecordedEventAttributes?.markerName === 'core_local_activity') return ['local'];
     return [];
   });
+  const upserts = events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
+  const patches = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
+  return { steps, shape: `${events.length} events, ${upserts} search attribute upserts, ${patches} patch markers` };
 }
 
 /** Starts every workflow `start` describes, waits for all of them, and measures the phase and its `worker`. */
@@ -115,13 +118,16 @@ async function phase(
 ): Promise<PhaseFigures> {
   const rss = rssSampler(worker);
   const cpu = cpuMeter(worker.pid);
+  const services = serviceCpuMeter();
   await inBatches(ids, 100, start);
   const stuck = await waitForAll(client, taskQueue, label, Math.max(1_200_000, ids.length * 3_000));
   const figures = await phaseFigures(client, taskQueue, new Set(ids), rss.stop());
   const { self, children } = cpu.stop();
+  const { temporal, postgres } = services.stop();
   console.log(describePhase(label, figures) + (stuck ? `; ${stuck} STILL RUNNING at the timeout` : ''));
   console.log(
-    `  CPU: worker process ${self.toFixed(1)} s, its subprocesses (git spawner, git, bwrap) ${children.toFixed(1)} s`,
+    `  CPU: worker process ${self.toFixed(1)} s, its subprocesses (git spawner, git, bwrap) ${children.toFixed(1)} s,` +
+      ` Temporal server ${temporal.toFixed(1)} s, PostgreSQL ${postgres.toFixed(1)} s`,
   );
   console.log(describeProfile(await profileHistories(client, ids), Math.min(ids.length, 50)));
   return figures;
@@ -175,12 +181,14 @@ async function main(): Promise<void> {
           const ended = await arbiter.watch(warm);
           if (ended.state !== 'COMPLETED')
             throw new Error(`warm-up task ended ${ended.state}: ${JSON.stringify(ended.error)}`);
-          const steps = await stepsOf(arbiter.temporal, ended.workflowId);
+          const { steps, shape } = await stepsOf(arbiter.temporal, ended.workflowId);
           const locals = steps.filter((s) => s === 'local').length;
           console.log(
             `load benchmark: ${tasks} in flight at once, ${given ? `server ${given}` : 'dev server (SQLite)'}`,
           );
-          console.log(`one task schedules ${steps.length - locals} activities and ${locals} local activities`);
+          console.log(
+            `one task schedules ${steps.length - locals} activities and ${locals} local activities (history: ${shape})`,
+          );
 
           const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${i}`);
           const floorFigures = await phase(arbiter.temporal, floor, floorQueue, 'floor', floorIds, (workflowId) =>

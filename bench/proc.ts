@@ -41,6 +41,17 @@ function childrenOf(pid: number): number[] {
   return threads.flatMap((tid) => (procFile(pid, `task/${tid}/children`) ?? '').split(' ').filter(Boolean).map(Number));
 }
 
+/** CPU seconds of `pid` and every descendant, living or finished (0 once it is gone). */
+export function treeCpuSeconds(pid: number): number {
+  const { self, children } = cpuSeconds(pid);
+  return self + children + childrenOf(pid).reduce((sum, child) => sum + treeCpuSeconds(child), 0);
+}
+
+/** The direct children of `pid` whose command line contains `word`. */
+export function childrenNamed(pid: number, word: string): number[] {
+  return childrenOf(pid).filter((child) => procFile(child, 'cmdline')?.includes(word));
+}
+
 /** The git spawner `pid` runs now (host/spawner-child.js), if any. */
 export function spawnerOf(pid: number): number | undefined {
   return childrenOf(pid).find((child) => procFile(child, 'cmdline')?.includes('spawner-child'));

@@ -47,8 +47,10 @@ function ready(child: ChildProcess, role: BenchWorkerRole): Promise<void> {
 
 /** Starts the `role` worker with `env` added to this process's environment; resolves when it polls. */
 export async function startWorkerProcess(role: BenchWorkerRole, env: Record<string, string>): Promise<WorkerProcess> {
+  const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = fork(path.join(__dirname, 'load-worker.js'), [role], {
     env: { ...process.env, ...env },
+    execArgv: nodeArgs,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'], // stdout: the SDK core's console warnings, one per slow workflow task
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -1,7 +1,8 @@
 /**
  * How Arbiter's workflow code is bundled, the same for the worker, the tests and the replayer:
- * the entry point, the stateless modules every workflow shares (workflows/shared-modules.ts), and,
- * when the worker traces, the OpenTelemetry workflow interceptors. Only then: they make spans of
+ * the entry point, the stateless modules every workflow shares (workflows/shared-modules.ts), the
+ * interceptors that write a run's search attributes once per workflow task (workflows/visibility.ts)
+ * and, when the worker traces, the OpenTelemetry workflow interceptors. Only then: they make spans of
  * every step inside the workflow thread, which cost a worker under load about a third of its CPU
  * (README *Performance*). They add no command, so a traced and an untraced worker replay each
  * other's histories (test/replay).
@@ -24,9 +25,10 @@ export function workflowBundleOptions(
   return {
     workflowsPath: workflowsPath(),
     preloadModules: [require.resolve('../workflows/shared-modules')],
-    workflowInterceptorModules: traced
-      ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')]
-      : [],
+    workflowInterceptorModules: [
+      require.resolve('../workflows/visibility'),
+      ...(traced ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')] : []),
+    ],
     // Webpack names modules relative to its context, the working directory unless set: the same
     // code started from another directory must bundle the same (ARBITER_BUILD_ID=auto hashes it).
     webpackConfigHook: (config) => ({ ...config, context: BUNDLE_ROOT }),

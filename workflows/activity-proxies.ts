@@ -8,11 +8,11 @@ import {
   ChildWorkflowFailure,
   TimeoutFailure,
   proxyActivities,
-  patched,
   proxyLocalActivities,
   type ActivityOptions,
   type LocalActivityOptions,
 } from '@temporalio/workflow';
+import { hasPatch } from './patches';
 import type { ArbiterActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES, SandboxUidsExhaustedError } from '../domain/errors';
 import type { GateCommand } from '../domain/task';
@@ -89,7 +89,7 @@ export const { resolveRepo: resolveRepoLocally } = proxyLocalActivities<ArbiterA
 
 /** True when this run records transitions and validates as local activities (see `local-short-steps`). */
 export function localSteps(): boolean {
-  return patched(LOCAL_STEPS_PATCH);
+  return hasPatch(LOCAL_STEPS_PATCH);
 }
 
 /** Patch id of the change that moved the short steps to local activities. */

@@ -6,14 +6,8 @@
  * Runs started on this code hold the loop in a child workflow that continues as new when its
  * history grows ({@link ./agent-conversation}); older runs keep it inline, as they recorded it.
  */
-import {
-  ApplicationFailure,
-  ChildWorkflowFailure,
-  executeChild,
-  log,
-  patched,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, ChildWorkflowFailure, executeChild, log, workflowInfo } from '@temporalio/workflow';
+import { hasPatch } from './patches';
 import type { AgentRunResult, ConversationLimits, PreparedWorkspace, SpecRef } from '../domain/activity-io';
 import type { AgentConversationInput, AgentConversationWorkflow, ConversationState } from '../domain/conversation';
 import { AgentFailedError } from '../domain/errors';
@@ -106,7 +100,7 @@ export async function runConversation(
   const conversationId = `${tenantId}/${taskId}/${workflowInfo().runId}/${attempt}`;
   const { workspacePath, hostQueue } = ws;
   const target = { tenantId, taskId, agentId, conversationId, hostLossTimeoutSeconds, workspacePath, hostQueue };
-  if (!patched('conversation-child-workflow')) return runInline(task, validated, target);
+  if (!hasPatch('conversation-child-workflow')) return runInline(task, validated, target);
   const followUp = followUpOf(task, attempt);
   const workflowId = conversationWorkflowId(conversationId, followUp?.attempt);
   task.setSubState(`agent conversation ${workflowId}`);

@@ -4,7 +4,8 @@
  * is verified from scratch. Each attempt is its own EXECUTING → VERIFYING round in the task's
  * history, its gates kept in the snapshot, in PostgreSQL and in the verdict.
  */
-import { isCancellation, patched } from '@temporalio/workflow';
+import { isCancellation } from '@temporalio/workflow';
+import { hasPatch } from './patches';
 import { attemptsAllowed } from '../domain/repo-policy';
 import { retryFeedback, worthRetrying } from '../domain/retry-feedback';
 import type { RunSpec } from './run-spec';
@@ -28,7 +29,7 @@ export async function retryWhileFailing(
   const maxAttempts = attemptsAllowed(task.trustedPolicy().policy);
   let ws = first;
   while (task.attempt < maxAttempts && worthRetrying(task.snapshot.gates)) {
-    if (!patched(RETRY_WITH_FEEDBACK_PATCH)) break;
+    if (!hasPatch(RETRY_WITH_FEEDBACK_PATCH)) break;
     ws = await nextAttempt(task, validated, agentId, ws, maxAttempts);
   }
   return ws;

@@ -5,7 +5,9 @@
  * truth: Temporal's cancellation is rethrown, and the `cancel` signal asks the server for that
  * cancellation first (a workflow cannot cancel itself).
  */
-import { CancellationScope, allHandlersFinished, condition, log, patched } from '@temporalio/workflow';
+import { CancellationScope, allHandlersFinished, condition, log } from '@temporalio/workflow';
+import { hasPatch } from './patches';
+import { flushSearchAttributes } from './visibility';
 import { cancelOwnRun } from './activity-proxies';
 
 /** Whether Temporal was asked to cancel this run, by a client or by the run itself for the cancel signal. */
@@ -22,7 +24,7 @@ export class RunCancellation {
 
   /** The cancel signal's path: asks the server to cancel this run as well (runs started on this code). */
   requestForSignal(task: { tenantId: string; taskId: string }): void {
-    if (!patched('cancel-signal-cancels-run')) return;
+    if (!hasPatch('cancel-signal-cancels-run')) return;
     const { tenantId, taskId } = task;
     this.selfRequest = CancellationScope.nonCancellable(() => cancelOwnRun({ tenantId, taskId })).then(
       () => true,
@@ -38,10 +40,12 @@ export class RunCancellation {
    * task was cancelled) once Temporal's cancellation of the run has arrived, so the run ends Canceled.
    */
   async end<T>(result: T, cancelled: unknown): Promise<T> {
-    if (patched('run-waits-for-handlers')) await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    flushSearchAttributes(); // what the task shows while the run waits below for handlers or the server's cancellation
+    if (hasPatch('run-waits-for-handlers'))
+      await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
     if (cancelled === undefined) return result;
     const byServer = this.requested || (this.selfRequest !== undefined && (await this.selfRequest));
-    if (!byServer || !patched('cancelled-run-ends-cancelled')) return result;
+    if (!byServer || !hasPatch('cancelled-run-ends-cancelled')) return result;
     await CancellationScope.nonCancellable(() => condition(() => this.requested));
     throw cancelled;
   }

@@ -4,7 +4,8 @@
  * whose reference every activity refuses (it names the other run): the first time the reset run
  * goes forward it validates the spec text again, under a patch, and works to its own.
  */
-import { patched, workflowInfo } from '@temporalio/workflow';
+import { workflowInfo } from '@temporalio/workflow';
+import { hasPatchAtThisPoint } from './patches';
 import {
   taskSpecArtifactId,
   type SpecEssentials,
@@ -56,7 +57,7 @@ export class RunSpec {
     const ref = this.result.specRef;
     const own = taskSpecArtifactId({ ...this.source, runId: workflowInfo().runId });
     if (ref?.artifactId === own) return ref;
-    if (!ref || !patched(REVALIDATE_AFTER_RESET_PATCH)) return this.result.spec as WorkingSpec;
+    if (!ref || !hasPatchAtThisPoint(REVALIDATE_AFTER_RESET_PATCH)) return this.result.spec as WorkingSpec;
     this.result = await runValidateSpec(this.source);
     return this.result.specRef ?? (this.result.spec as WorkingSpec);
   }

@@ -3,7 +3,8 @@
  * holding no worker slot, however many tasks wait — instead of retrying `prepareWorkspace` until
  * its attempts run out and failing only because too many tasks were in flight at once.
  */
-import { ActivityFailure, ApplicationFailure, log, patched, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, sleep } from '@temporalio/workflow';
+import { hasPatch } from './patches';
 import { SandboxUidsExhaustedError } from '../domain/errors';
 
 /** Runs since this patch wait for a free uid; earlier ones retried the activity (see README, "Changing the workflow safely"). */
@@ -33,7 +34,7 @@ export async function whenSandboxUidFree<T>(prepare: () => Promise<T>): Promise<
     try {
       return await prepare();
     } catch (err) {
-      if (!uidsExhausted(err) || Date.now() >= giveUpAt || !patched(WAIT_FOR_SANDBOX_UID_PATCH)) throw err;
+      if (!uidsExhausted(err) || Date.now() >= giveUpAt || !hasPatch(WAIT_FOR_SANDBOX_UID_PATCH)) throw err;
       log.info('every sandbox uid is leased; waiting for a task to release one', { waitSeconds: wait });
       await sleep(`${wait}s`);
     }

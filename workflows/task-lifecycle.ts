@@ -2,7 +2,8 @@
  * `taskLifecycle`: one coding-agent task from RECEIVED to a terminal state. Each phase is a
  * small named step; the flow reads top to bottom like the lifecycle in DESIGN.md.
  */
-import { CancellationScope, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { hasPatch } from './patches';
 import {
   TaskRunInputSchema,
   TaskInputSchemaBeforeCandidates,
@@ -92,9 +93,9 @@ const MAX_TASK_INPUT_CHARACTERS = 256 * 1024;
  * candidate runs only as the child of the task it is a candidate of.
  */
 function parseInput(raw: unknown): ParsedTaskInput {
-  const input = patched(BOUNDED_TASK_INPUT_PATCH)
+  const input = hasPatch(BOUNDED_TASK_INPUT_PATCH)
     ? parseWorkflowInput(
-        patched(CANDIDATE_INPUT_PATCH) ? TaskRunInputSchema : TaskInputSchemaBeforeCandidates,
+        hasPatch(CANDIDATE_INPUT_PATCH) ? TaskRunInputSchema : TaskInputSchemaBeforeCandidates,
         raw,
         'task input',
         MAX_TASK_INPUT_CHARACTERS,
@@ -117,7 +118,7 @@ async function runLifecycle(task: TaskRun): Promise<void> {
   try {
     await prepareRouting(task);
     const candidates = candidateCount(task, validated);
-    if (candidates > 1 && patched(BEST_OF_N_PATCH)) {
+    if (candidates > 1 && hasPatch(BEST_OF_N_PATCH)) {
       if (await runBestOfN(task, validated, candidates)) await completeStep(task, validated);
       return;
     }

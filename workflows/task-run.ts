@@ -4,7 +4,8 @@
  * lifecycle state changes — checked against the lifecycle, mirrored into search attributes and
  * the UI's current details, and persisted as a task event.
  */
-import { CancellationScope, log, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, log, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { showSearchAttributes } from './visibility';
 import { keepViolation } from '../domain/bounds';
 import { keepsChange } from '../domain/retry-feedback';
 import type { CandidateEvidence, CandidateView } from '../domain/candidates';
@@ -142,7 +143,7 @@ export class TaskRun implements WaiverTask {
 
   /** Records the first state; separate because it has no predecessor. */
   async receive(): Promise<void> {
-    upsertSearchAttributes([{ key: TENANT_ID, value: this.input.tenantId }]);
+    showSearchAttributes([{ key: TENANT_ID, value: this.input.tenantId }]);
     await this.persist(null, 'RECEIVED');
   }
 
@@ -388,7 +389,7 @@ export class TaskRun implements WaiverTask {
   setVerdict(verdict: NonNullable<TaskSnapshot['verdict']>): void {
     this.current.verdict = verdict;
     countVerdict(verdict.outcome, this.metricRole);
-    upsertSearchAttributes([{ key: VERDICT, value: verdict.outcome }]);
+    showSearchAttributes([{ key: VERDICT, value: verdict.outcome }]);
     setCurrentDetails(this.details());
   }
 
@@ -444,7 +445,7 @@ export class TaskRun implements WaiverTask {
   }
 
   private updateSearchAttributes(columns: TaskColumns): void {
-    upsertSearchAttributes([
+    showSearchAttributes([
       { key: ARBITER_STATE, value: this.snapshot.state },
       ...(columns.riskTier !== undefined ? [{ key: RISK_TIER, value: columns.riskTier }] : []),
       ...(columns.agentId ? [{ key: AGENT_ID, value: columns.agentId }] : []),

@@ -9,14 +9,8 @@
  * decides within the policy's window.
  */
 import { countWaiverDecided } from './task-metrics';
-import {
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  patched,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { hasPatch } from './patches';
 import {
   decisionProblem,
   SignedDecisionSchema,
@@ -236,7 +230,7 @@ export class WaiverDesk {
       maxLoc: Math.max(0, lines - budget.maxLoc),
     };
     const hours = policy.waivers.windowHours;
-    this.serial = patched('waiver-decisions-one-at-a-time');
+    this.serial = hasPatch('waiver-decisions-one-at-a-time');
     await this.readKeyring();
     this.task.openWaiver({
       runId: workflowInfo().runId,

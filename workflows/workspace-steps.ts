@@ -3,7 +3,8 @@
  * disappears (its queue stops answering), the workspace is rebuilt on whichever worker takes
  * the task next and the agent runs again, so the task continues instead of failing.
  */
-import { CancellationScope, log, patched } from '@temporalio/workflow';
+import { CancellationScope, log } from '@temporalio/workflow';
+import { hasPatch } from './patches';
 import type { AgentRunResult, PreparedWorkspace } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { acceptanceGateName } from '../domain/gate-names';
@@ -289,7 +290,7 @@ export async function releaseWorkspace(task: TaskRun): Promise<void> {
   if (!ws) return;
   await releaseOn(task, ws.hostQueue, '1m', task.state !== 'COMPLETED');
   const abandoned = task.abandonedHosts.filter((q) => q !== ws.hostQueue);
-  if (abandoned.length === 0 || !patched(RELEASE_ABANDONED_WORKSPACES)) return;
+  if (abandoned.length === 0 || !hasPatch(RELEASE_ABANDONED_WORKSPACES)) return;
   const timeout = `${task.input.hostLossTimeoutSeconds}s`;
   await Promise.all(abandoned.map((q) => releaseOn(task, q, timeout, true)));
 }

@@ -22,6 +22,7 @@ import type {
   IssueVerdictInput,
   IssuedVerdict,
   PolicyProvenance,
+  RecordTransitionInput,
 } from '../../domain/activity-io';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
@@ -35,7 +36,7 @@ function asRun(ref: TaskRef, runId: string, workflowId = taskWorkflowId(ref), de
   const env = new MockActivityEnvironment({ workflowExecution: { workflowId, runId } }, { logger: SILENT_LOGGER });
   const a = createActivities(deps);
   return {
-    transition: (seq: number, from: string | null, to: string) =>
+    transition: (seq: number, from: string | null, to: string, task: RecordTransitionInput['task'] = {}) =>
       env.run(a.recordTransition, {
         ...ref,
         workflowId,
@@ -43,6 +44,7 @@ function asRun(ref: TaskRef, runId: string, workflowId = taskWorkflowId(ref), de
         from: from as never,
         to: to as never,
         at: new Date().toISOString(),
+        task,
       }),
     issueVerdict: (input: IssueVerdictInput): Promise<IssuedVerdict> => env.run(a.issueVerdict, input),
     deliverChange: (input: DeliverChangeInput): Promise<Delivery> => env.run(a.deliverChange, input),
@@ -327,6 +329,36 @@ describe("governance: records of one run are never another run's", function () {
       'b0',
       'b1',
       'b2',
+    ]);
+  });
+
+  it('recordTransition: a late attempt of an older transition neither moves the task back nor records its event twice; columns set once stay', async () => {
+    const ref = { tenantId: uniqueId('runs'), taskId: uniqueId('task') };
+    const run = asRun(ref, uniqueId('run'));
+    await run.transition(0, null, 'RECEIVED', { repoPath: '/repo' });
+    await run.transition(1, 'RECEIVED', 'VALIDATING_SPEC');
+    await run.transition(2, 'VALIDATING_SPEC', 'SPEC_APPROVED', { specId: 'SPEC-1', riskTier: 2 });
+    await run.transition(3, 'SPEC_APPROVED', 'ROUTING');
+    await run.transition(1, 'RECEIVED', 'VALIDATING_SPEC'); // a retried attempt that arrives late
+    await run.transition(2, 'VALIDATING_SPEC', 'SPEC_APPROVED', { specId: 'SPEC-LATE', riskTier: 1 });
+    const { db } = testStack().database;
+    const [row] = await db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.tenantId, ref.tenantId), eq(tasks.id, ref.taskId)));
+    assert.deepEqual(
+      [row.state, row.lastSeq, row.repoPath, row.specId, row.riskTier],
+      ['ROUTING', 3, '/repo', 'SPEC-1', 2],
+    );
+    const events = await db
+      .select()
+      .from(taskEvents)
+      .where(and(eq(taskEvents.tenantId, ref.tenantId), eq(taskEvents.taskId, ref.taskId)));
+    assert.deepEqual(events.map((e) => `${e.seq}:${e.toState}`).sort(), [
+      '0:RECEIVED',
+      '1:VALIDATING_SPEC',
+      '2:SPEC_APPROVED',
+      '3:ROUTING',
     ]);
   });
 });

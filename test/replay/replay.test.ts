@@ -11,6 +11,7 @@ import { SILENT_LOGGER } from '../../workers/logger';
 import { RETRY_WITH_FEEDBACK_PATCH } from '../../workflows/retry';
 import { BEST_OF_N_PATCH } from '../../workflows/candidates';
 import { BOUNDED_TASK_INPUT_PATCH, CANDIDATE_INPUT_PATCH } from '../../workflows/task-lifecycle';
+import { RELEASE_7_PATCH } from '../../workflows/patches';
 import { tracingWorkerOptions } from '../../workers/telemetry';
 import { bundleArbiterWorkflows, workflowBundleOptions } from '../../workers/workflow-bundle';
 import { fixtureSets, pathsRequiredIn, readFixtureSet, type HistoryFixture } from './history-fixtures';
@@ -120,6 +121,28 @@ describe('replaying recorded histories', function () {
       assert.ok(patchesOf(fixture).includes(inputs), `${fixture.path}: ${patchesOf(fixture)}`);
       assert.equal(patchesOf(fixture).includes(bestOfN), fixture.path === 'best-of-n', fixture.path);
     }
+  });
+
+  it('set v7 runs on release 7: each run records one patch marker, release 7, and upserts its own search attributes at most once a workflow task', () => {
+    const marker = JSON.stringify({ id: RELEASE_7_PATCH, deprecated: false });
+    for (const fixture of readFixtureSet('v7')) {
+      assert.deepEqual(patchesOf(fixture), [marker], fixture.path);
+      const perTask = new Map<string, number>();
+      for (const e of fixture.history.events ?? []) {
+        const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields;
+        if (!fields || 'TemporalChangeVersion' in fields) continue;
+        const task = String(e.upsertWorkflowSearchAttributesEventAttributes!.workflowTaskCompletedEventId);
+        perTask.set(task, (perTask.get(task) ?? 0) + 1);
+      }
+      assert.deepEqual(
+        [...perTask].filter(([, n]) => n > 1),
+        [],
+        fixture.path,
+      );
+    }
+    const [completed] = readFixtureSet('v7').filter((f) => f.path === 'completed');
+    const upserts = (completed.history.events ?? []).filter((e) => e.upsertWorkflowSearchAttributesEventAttributes);
+    assert.ok(upserts.length <= 7, `${upserts.length} upserts in a completed run (16 in v6)`);
   });
 
   it('runs started before the input limits replay although their input is over them (a 70 KiB spec, a long baseRef)', async () => {

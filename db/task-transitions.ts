@@ -1,0 +1,109 @@
+/**
+ * A lifecycle transition written in one statement: the task row created or locked, the run's
+ * right to write it decided, the row moved and the event inserted. Ten transitions a task, each a
+ * transaction of six round trips (begin, insert, lock, update, event, commit), were half of the
+ * queries a task sent to PostgreSQL; now each is one.
+ */
+import { sql } from 'drizzle-orm';
+import { TERMINAL_STATES, type TaskState } from '../domain/lifecycle';
+import type { DbExecutor } from './client';
+import { taskEvents, tasks } from './schema';
+
+/** The task columns a transition may set; an absent one keeps the row's value. */
+export interface TransitionColumns {
+  repoPath?: string;
+  specId?: string;
+  riskTier?: number;
+  agentId?: string;
+  verdict?: string;
+  error?: string;
+}
+
+/** One transition of one run, as `recordTransition` writes it. */
+export interface TaskTransition {
+  tenantId: string;
+  taskId: string;
+  workflowId: string;
+  runId: string;
+  seq: number;
+  from: TaskState | null;
+  to: TaskState;
+  at: Date;
+  note?: string;
+  columns: TransitionColumns;
+}
+
+/**
+ * What the statement decided. `created`: the row is new. `updated`: this run moved it.
+ * `stale`: this run's row is at or past `seq` already (a late attempt), left as it is.
+ * `taken-over`: another run left the task unfinished, and this run took it. `ended`: another run
+ * ended the task, so nothing was written. `raced`: another transaction created the row meanwhile,
+ * nothing was written, and trying again sees it.
+ */
+export type TransitionOutcome = 'created' | 'updated' | 'stale' | 'taken-over' | 'ended' | 'raced';
+
+/** The outcome, and the row's run and state before this statement (absent when it had no row). */
+export interface TransitionResult {
+  outcome: TransitionOutcome;
+  previousRunId?: string;
+  previousState?: TaskState;
+}
+
+const terminal = sql.join(
+  TERMINAL_STATES.map((s) => sql`${s}`),
+  sql`, `,
+);
+
+/** Writes `t` under the rules above; an event already recorded for `(run, seq)` is not written twice. */
+export async function recordTaskTransition(db: DbExecutor, t: TaskTransition): Promise<TransitionResult> {
+  const c = t.columns;
+  const [repo, spec, risk, agent, verdict, error] = [c.repoPath, c.specId, c.riskTier, c.agentId, c.verdict, c.error];
+  const { rows } = await db.execute<{
+    outcome: TransitionOutcome;
+    previous_run_id: string | null;
+    previous_state: TaskState | null;
+  }>(sql`
+    WITH cur AS (
+      SELECT run_id, state, last_seq FROM ${tasks} WHERE tenant_id = ${t.tenantId} AND id = ${t.taskId} FOR UPDATE
+    ),
+    ins AS (
+      INSERT INTO ${tasks} (tenant_id, id, workflow_id, run_id, state, last_seq, repo_path, spec_id, risk_tier, agent_id, verdict, error)
+      SELECT ${t.tenantId}, ${t.taskId}, ${t.workflowId}, ${t.runId}, ${t.to}, ${t.seq}, ${repo ?? null}, ${spec ?? null},
+        ${risk ?? null}::integer, ${agent ?? null}, ${verdict ?? null}, ${error ?? null}
+      WHERE NOT EXISTS (SELECT 1 FROM cur)
+      ON CONFLICT DO NOTHING
+      RETURNING 1
+    ),
+    decision AS (
+      SELECT CASE
+          WHEN cur.state IS NULL THEN CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 'created' ELSE 'raced' END
+          WHEN cur.run_id <> ${t.runId} AND cur.state IN (${terminal}) THEN 'ended'
+          WHEN cur.run_id <> ${t.runId} THEN 'taken-over'
+          WHEN cur.last_seq >= ${t.seq} THEN 'stale'
+          ELSE 'updated'
+        END AS outcome,
+        cur.run_id AS previous_run_id, cur.state AS previous_state
+      FROM (SELECT 1) AS one LEFT JOIN cur ON true
+    ),
+    moved AS (
+      UPDATE ${tasks} SET workflow_id = ${t.workflowId}, run_id = ${t.runId}, state = ${t.to}, last_seq = ${t.seq},
+        repo_path = coalesce(${repo ?? null}, repo_path), spec_id = coalesce(${spec ?? null}, spec_id),
+        risk_tier = coalesce(${risk ?? null}::integer, risk_tier), agent_id = coalesce(${agent ?? null}, agent_id),
+        verdict = coalesce(${verdict ?? null}, verdict), error = coalesce(${error ?? null}, error), updated_at = now()
+      WHERE tenant_id = ${t.tenantId} AND id = ${t.taskId} AND (SELECT outcome FROM decision) IN ('updated', 'taken-over')
+    ),
+    event AS (
+      INSERT INTO ${taskEvents} (tenant_id, task_id, run_id, seq, from_state, to_state, at, note)
+      SELECT ${t.tenantId}, ${t.taskId}, ${t.runId}, ${t.seq}, ${t.from}, ${t.to}, ${t.at.toISOString()}::timestamptz, ${t.note ?? null}
+      WHERE (SELECT outcome FROM decision) NOT IN ('ended', 'raced')
+      ON CONFLICT DO NOTHING
+    )
+    SELECT outcome, previous_run_id, previous_state FROM decision`);
+  const [row] = rows;
+  return {
+    outcome: row.outcome,
+    ...(row.previous_state === null
+      ? {}
+      : { previousRunId: row.previous_run_id ?? '', previousState: row.previous_state }),
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * How a workflow asks whether a change applies to its run. Every change to what a workflow
+ * commands is made under a patch id, so runs recorded before it replay (README *Changing the
+ * workflow safely*). Temporal records a marker and a `TemporalChangeVersion` upsert for each patch
+ * a run checks, and the server pays a visibility write for every upsert: a completed task checked
+ * four. A run started on this code records one, {@link RELEASE_7_PATCH}, which stands for every
+ * patch id before it but the reset check ({@link hasPatchAtThisPoint}); a run recorded earlier
+ * replays its own markers as it always did.
+ */
+import { patched } from '@temporalio/workflow';
+
+/** The patch a run started on this code records instead of each of the ids listed in {@link hasPatch}. */
+export const RELEASE_7_PATCH = 'arbiter-release-7';
+
+/** Patch ids made before {@link RELEASE_7_PATCH}, which it stands for. */
+export type PatchBeforeRelease7 =
+  | 'bounded-task-input'
+  | 'candidate-inputs'
+  | 'best-of-n'
+  | 'local-short-steps'
+  | 'retry-with-feedback'
+  | 'wait-for-sandbox-uid'
+  | 'release-abandoned-workspaces'
+  | 'conversation-child-workflow'
+  | 'waiver-decisions-one-at-a-time'
+  | 'cancel-signal-cancels-run'
+  | 'run-waits-for-handlers'
+  | 'cancelled-run-ends-cancelled';
+
+/**
+ * True when this run takes the change made under `id`: a run started on this code always does
+ * (its one marker is release 7's); a run recorded before takes it as `patched(id)` says, so its
+ * replay asks exactly what it asked when it ran. Changes made after release 7 need their own id.
+ */
+export function hasPatch(id: PatchBeforeRelease7 | typeof RELEASE_7_PATCH): boolean {
+  return patched(RELEASE_7_PATCH) || patched(id);
+}
+
+/**
+ * `patched(id)` alone, for a check a run makes only when its own id differs from the one its
+ * history was recorded under (a reset copy replaying its original's events): the answer must be
+ * no while the copy replays, since the original never asked there, and yes once it runs on. Release
+ * 7's marker, recorded in the first workflow task, would say yes throughout.
+ */
+export function hasPatchAtThisPoint(id: 'revalidate-spec-after-reset'): boolean {
+  return patched(id);
+}

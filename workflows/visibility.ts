@@ -1,0 +1,63 @@
+/**
+ * The task's search attributes, written once per workflow task. Each upsert is a history event and
+ * a visibility write on the server, and a task used to make eleven: one per transition, most of
+ * them between local activities of the same workflow task, where no one could see them before the
+ * next. Now what the task shows is staged and written in one upsert when the run next waits on the
+ * server (an activity, a timer, a child workflow, continue-as-new) and when it ends: at every point
+ * where its workflow task can close, visibility says what it said before. A run recorded before
+ * release 7 upserts at once, as it did.
+ */
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { upsertSearchAttributes, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
+import { hasPatch, RELEASE_7_PATCH } from './patches';
+
+/** What the run will show at its next wait, by attribute name: a later value replaces an earlier one. */
+const staged = new Map<string, SearchAttributeUpdatePair>();
+
+/** Shows `pairs` in visibility: at the run's next wait on the server, or at once for a run recorded before release 7. */
+export function showSearchAttributes(pairs: SearchAttributeUpdatePair[]): void {
+  if (!hasPatch(RELEASE_7_PATCH)) return upsertSearchAttributes(pairs);
+  for (const pair of pairs) staged.set(pair.key.name, pair);
+}
+
+/** Writes what is staged, in one upsert. */
+export function flushSearchAttributes(): void {
+  if (staged.size === 0) return;
+  const pairs = [...staged.values()];
+  staged.clear();
+  upsertSearchAttributes(pairs);
+}
+
+/** Flushes before `next` issues a command the run will wait on. */
+const flushing =
+  <I, O>(next: (input: I) => O) =>
+  (input: I): O => {
+    flushSearchAttributes();
+    return next(input);
+  };
+
+/**
+ * The interceptors that flush: before a remote activity, a timer, a child workflow or
+ * continue-as-new (a local activity runs inside the same workflow task), and when the run returns or throws.
+ */
+export const interceptors: WorkflowInterceptorsFactory = () => ({
+  outbound: [
+    {
+      scheduleActivity: (input, next) => flushing(next)(input),
+      startTimer: (input, next) => flushing(next)(input),
+      startChildWorkflowExecution: (input, next) => flushing(next)(input),
+      continueAsNew: (input, next) => flushing(next)(input),
+    },
+  ],
+  inbound: [
+    {
+      async execute(input, next) {
+        try {
+          return await next(input);
+        } finally {
+          flushSearchAttributes();
+        }
+      },
+    },
+  ],
+});
