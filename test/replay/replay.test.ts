@@ -139,6 +139,24 @@ describe('replaying recorded histories', function () {
         [],
         fixture.path,
       );
+      const shown = new Map<string, string>();
+      for (const e of fixture.history.events ?? [])
+        for (const [key, value] of Object.entries(
+          e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+        ))
+          shown.set(key, JSON.parse(Buffer.from(value.data!).toString('utf8')) as string);
+      const ended: Record<string, string> = {
+        rejected: 'REJECTED',
+        cancelled: 'CANCELLED',
+        failed: 'FAILED',
+        'waiver-expired': 'FAILED',
+      };
+      assert.equal(
+        shown.get('ArbiterState'),
+        ended[fixture.path] ?? 'COMPLETED',
+        `${fixture.path}: its last state shown`,
+      );
+      assert.ok(shown.get('TenantId'), `${fixture.path}: TenantId shown`);
     }
     const [completed] = readFixtureSet('v7').filter((f) => f.path === 'completed');
     const upserts = (completed.history.events ?? []).filter((e) => e.upsertWorkflowSearchAttributesEventAttributes);
