@@ -21,6 +21,7 @@ import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
 import type { Db } from '../db/client';
 import { gateResults } from '../db/schema';
+import { excludedColumns } from '../db/upsert';
 import { storePatch } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
 import {
@@ -113,21 +114,39 @@ async function baseDrift(
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
 export function createVerificationActivities({ db, home, sandbox }: ActivityDeps, runCommand: CommandRunner) {
   const sandboxUser = taskSandboxUser(home, sandbox);
-  async function saveGate(
+  /** Records `gates` of one attempt in one statement; a retried attempt's rows replace its earlier ones. */
+  async function saveGates(
     at: { tenantId: string; taskId: string; attempt: number },
-    gate: GateResult,
-  ): Promise<GateResult> {
+    gates: GateResult[],
+  ): Promise<GateResult[]> {
     const { tenantId, taskId, attempt } = at;
-    const row = { tenantId, taskId, runId: currentRun().runId, attempt, ...gate, exitCode: gate.exitCode ?? null };
-    await db
-      .insert(gateResults)
-      .values(row)
-      .onConflictDoUpdate({
-        target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.attempt, gateResults.name],
-        set: row,
-      });
-    return gate;
+    const runId = currentRun().runId;
+    const byName = new Map(gates.map((gate) => [gate.name, gate])); // one row per name, as the key requires
+    const rows = [...byName.values()].map((gate) => ({
+      ...{ tenantId, taskId, runId, attempt, kind: gate.kind, status: gate.status, detail: gate.detail },
+      ...{ exitCode: gate.exitCode ?? null, durationMs: gate.durationMs ?? null, name: gate.name },
+      ...{ outputDigest: gate.outputDigest ?? null, outputTail: gate.outputTail ?? null },
+    }));
+    if (rows.length > 0)
+      await db
+        .insert(gateResults)
+        .values(rows)
+        .onConflictDoUpdate({
+          target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.attempt, gateResults.name],
+          set: excludedColumns(gateResults, [
+            'kind',
+            'status',
+            'detail',
+            'exitCode',
+            'durationMs',
+            'outputDigest',
+            'outputTail',
+          ]),
+        });
+    return gates;
   }
+  const saveGate = async (at: { tenantId: string; taskId: string; attempt: number }, gate: GateResult) =>
+    (await saveGates(at, [gate]))[0];
 
   /** A fresh checkout of `treeId` for one gate, owned by the task's sandbox user (mode 0700); removed by the caller. */
   async function gateCheckout(
@@ -194,8 +213,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           input.nestedRepositories,
         ),
       ];
-      for (const gate of gates) await saveGate(input, gate);
-      return gates;
+      return saveGates(input, gates);
     },
 
     async runGate(raw: RunGateInput): Promise<GateResult> {
