@@ -13,10 +13,14 @@ import { hasPatch, RELEASE_7_PATCH } from './patches';
 
 /** What the run will show at its next wait, by attribute name: a later value replaces an earlier one. */
 const staged = new Map<string, SearchAttributeUpdatePair>();
+/** Set by {@link interceptors} for this run: without them nothing staged would be written. */
+let flushedByInterceptors = false;
 
 /** Shows `pairs` in visibility: at the run's next wait on the server, or at once for a run recorded before release 7. */
 export function showSearchAttributes(pairs: SearchAttributeUpdatePair[]): void {
   if (!hasPatch(RELEASE_7_PATCH)) return upsertSearchAttributes(pairs);
+  if (!flushedByInterceptors)
+    throw new Error("workflows/visibility.ts is not among the bundle's workflow interceptor modules");
   for (const pair of pairs) staged.set(pair.key.name, pair);
 }
 
@@ -28,36 +32,31 @@ export function flushSearchAttributes(): void {
   upsertSearchAttributes(pairs);
 }
 
-/** Flushes before `next` issues a command the run will wait on. */
-const flushing =
-  <I, O>(next: (input: I) => O) =>
-  (input: I): O => {
-    flushSearchAttributes();
-    return next(input);
-  };
-
 /**
  * The interceptors that flush: before a remote activity, a timer, a child workflow or
  * continue-as-new (a local activity runs inside the same workflow task), and when the run returns or throws.
  */
-export const interceptors: WorkflowInterceptorsFactory = () => ({
-  outbound: [
-    {
-      scheduleActivity: (input, next) => flushing(next)(input),
-      startTimer: (input, next) => flushing(next)(input),
-      startChildWorkflowExecution: (input, next) => flushing(next)(input),
-      continueAsNew: (input, next) => flushing(next)(input),
-    },
-  ],
-  inbound: [
-    {
-      async execute(input, next) {
-        try {
-          return await next(input);
-        } finally {
-          flushSearchAttributes();
-        }
+export const interceptors: WorkflowInterceptorsFactory = () => {
+  flushedByInterceptors = true;
+  return {
+    outbound: [
+      {
+        scheduleActivity: (input, next) => (flushSearchAttributes(), next(input)),
+        startTimer: (input, next) => (flushSearchAttributes(), next(input)),
+        startChildWorkflowExecution: (input, next) => (flushSearchAttributes(), next(input)),
+        continueAsNew: (input, next) => (flushSearchAttributes(), next(input)),
       },
-    },
-  ],
-});
+    ],
+    inbound: [
+      {
+        async execute(input, next) {
+          try {
+            return await next(input);
+          } finally {
+            flushSearchAttributes();
+          }
+        },
+      },
+    ],
+  };
+};

@@ -171,6 +171,19 @@ describe('replaying recorded histories', function () {
     assert.deepEqual([...failures.keys()], [], [...failures.values()].map(String).join('\n'));
   });
 
+  it('a bundle without the visibility interceptors fails a new run loudly instead of never writing its search attributes', async () => {
+    const without = await bundleWorkflowCode({
+      ...workflowBundleOptions(),
+      workflowInterceptorModules: [],
+      logger: SILENT_LOGGER,
+    });
+    const failures = await replayAll(
+      without,
+      readFixtureSet('v7').filter((f) => f.path === 'completed'),
+    );
+    assert.match(String(failures.get('v7/completed')), /not among the bundle's workflow interceptor modules/);
+  });
+
   it('fails, naming the fixture, when the workflow schedules a different command', async () => {
     const altered = await bundle(require.resolve('./altered-workflow'));
     const fixtures = readFixtureSet('v1').filter((f) => f.path === 'completed');
