@@ -3,7 +3,7 @@
  * commit. Agents act only through the sandbox: the file tools (scope, protected paths, limits,
  * audit) and confined commands. The `scripted` kind applies a declared plan of such steps.
  */
-import { Context, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import { ExecuteAgentInput, type AgentRunResult } from '../domain/activity-io';
 import { CommandConfigSchema, ScriptedConfigSchema, type ScriptedStep } from '../domain/agent';
 import { buildRetryPrompt, buildTaskPrompt } from '../domain/prompt';
@@ -56,8 +56,7 @@ async function runScripted(ctx: StepContext, config: unknown, retry: boolean): P
   if (!parsed.success)
     throw new AgentConfigError(ctx.agentId, zodProblems(parsed.error, { prefix: 'config' }).join('; '));
   const steps = (retry && parsed.data.retrySteps) || parsed.data.steps;
-  for (const [i, step] of steps.entries()) {
-    Context.current().heartbeat({ step: i });
+  for (const step of steps) {
     try {
       await applyStep(ctx, step);
     } catch (err) {

@@ -9,12 +9,22 @@ import type { CommandRequest, CommandResult, CommandRunner } from '../host/sandb
 import { wrapEach, type Activity } from './wrap';
 
 /**
- * Runs `work` while the activity heartbeats every second, handing it the activity's cancellation
- * signal. A local activity does not beat: the server knows only its workflow task.
+ * How often a step beats: a third of its heartbeat timeout, so one missed beat is not yet a
+ * timeout. Not sooner: each beat the SDK sends is a write on the server, and a step that ends
+ * before its first beat (most do) needs none.
+ */
+function beatIntervalMs(heartbeatTimeoutMs: number | undefined): number {
+  return Math.max(1000, (heartbeatTimeoutMs ?? 3000) / 3);
+}
+
+/**
+ * Runs `work` while the activity heartbeats, handing it the activity's cancellation signal. A
+ * local activity does not beat: the server knows only its workflow task.
  */
 export async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>, details?: unknown): Promise<T> {
   const activity = Context.current();
-  const beat = activity.info.isLocal ? undefined : setInterval(() => activity.heartbeat(details), 1000);
+  const every = beatIntervalMs(activity.info.heartbeatTimeoutMs);
+  const beat = activity.info.isLocal ? undefined : setInterval(() => activity.heartbeat(details), every);
   try {
     return await work(activity.cancellationSignal);
   } finally {

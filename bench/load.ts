@@ -4,11 +4,14 @@
  * the same sequence of no-op activities and local activities as one of those tasks' history
  * shows (the floor: what Temporal alone costs). Prints throughput, latency percentiles, the
  * RSS peak of the phase's worker process (and of its git spawner), the ratio to the floor, and
- * whether every task completed exactly once.
+ * whether every task completed exactly once; per phase, the CPU of its worker, of the worker's
+ * subprocesses, of the Temporal dev server and of PostgreSQL.
  *
  *   node lib/bench/load.js --tasks 200 [--address host:port] [--db-pool 10]
  *
  * `--db-pool` sizes the worker's PostgreSQL pool (the worker's own default is 10).
+ * BENCH_WORKER_NODE_ARGS adds Node options to both worker processes (`--cpu-prof
+ * --cpu-prof-dir=DIR` profiles them; `--perf-basic-prof` names their JIT frames for `perf`).
  *
  * Without --address it starts a Temporal dev server (SQLite file) from the installed CLI, as
  * `arbiter start` does; PostgreSQL is always an embedded one (bench/harness.ts). Each worker runs

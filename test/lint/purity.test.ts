@@ -161,6 +161,24 @@ describe('lint: eslint.config.mjs', function () {
     });
   }
 
+  it('workflows check patches through workflows/patches.ts only (one marker a run), and keep their purity there', async () => {
+    const code = "import { patched } from '@temporalio/workflow';\nexport const p = () => patched('x');\n";
+    const elsewhere = await lintAs(eslint, 'workflows/purity-sample.ts', code);
+    assert.deepEqual(
+      elsewhere.map((m) => m.ruleId),
+      ['no-restricted-imports'],
+      describeMessages(elsewhere),
+    );
+    assert.match(elsewhere[0]!.message, /hasPatch/);
+    assert.deepEqual(await lintAs(eslint, 'workflows/patches.ts', code), []);
+    const impure = await lintAs(
+      eslint,
+      'workflows/purity-sample.ts',
+      "import * as fs from 'node:fs';\nexport const f = fs;\n",
+    );
+    assert.ok(impure.length > 0, 'the patch rule must not replace the purity rule');
+  });
+
   describe('scoping: activities/ may do I/O', () => {
     for (const [label, code] of [...FORBIDDEN, [' @temporalio/workflow', WORKFLOW_API] as [string, string]]) {
       it(`allows ${label.trim()}`, async () => {
