@@ -34,10 +34,14 @@ export type LifecyclePath = (typeof LIFECYCLE_PATHS)[number];
 /** Paths the workflow gained later, and the first set that holds each: sets recorded before could not. */
 const FIRST_SET: Partial<Record<LifecyclePath, number>> = { retried: 5, 'best-of-n': 6 };
 
-/** The paths set `set` (`v<n>`) must hold a history of. */
+/**
+ * The paths set `set` (`v<n>`) must hold a history of. A set of another name (`upgrade-<from>-<to>`:
+ * runs a deploy moved to new code mid-run) holds what it was recorded for.
+ */
 export function pathsRequiredIn(set: string): LifecyclePath[] {
-  const n = Number(/^v(\d+)$/.exec(set)?.[1] ?? Infinity);
-  return LIFECYCLE_PATHS.filter((p) => n >= (FIRST_SET[p] ?? 0));
+  const version = /^v(\d+)$/.exec(set)?.[1];
+  if (version === undefined) return [];
+  return LIFECYCLE_PATHS.filter((p) => Number(version) >= (FIRST_SET[p] ?? 0));
 }
 
 /** A fixture as read back: the run's workflow id (the workflow checks it) and its history. */

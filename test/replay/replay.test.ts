@@ -163,6 +163,13 @@ describe('replaying recorded histories', function () {
     assert.ok(upserts.length <= 7, `${upserts.length} upserts in a completed run (16 in v6)`);
   });
 
+  it('set upgrade-v6-v7: a run started on v6 code and moved to release 7 while it waited for its waiver records release 7 after its own markers', () => {
+    const [upgraded] = readFixtureSet('upgrade-v6-v7');
+    const ids = patchesOf(upgraded).map((m) => (JSON.parse(m) as { id: string }).id);
+    assert.equal(ids.at(-1), RELEASE_7_PATCH, ids.join(', '));
+    assert.ok(ids.includes(CANDIDATE_INPUT_PATCH), ids.join(', '));
+  });
+
   it('runs started before the input limits replay although their input is over them (a 70 KiB spec, a long baseRef)', async () => {
     const fixtures = readFixtureSet('v3')
       .filter((f) => f.path === 'completed' || f.path === 'waived')
