@@ -1,8 +1,8 @@
 /**
  * A lifecycle transition written in one statement: the task row created or locked, the run's
- * right to write it decided, the row moved and the event inserted. Ten transitions a task, each a
- * transaction of six round trips (begin, insert, lock, update, event, commit), were half of the
- * queries a task sent to PostgreSQL; now each is one.
+ * right to write it decided, the row moved and the event inserted. A task makes ten transitions;
+ * as transactions of six round trips each (begin, insert, lock, update, event, commit) they were
+ * half of the statements a task sent to PostgreSQL.
  */
 import { sql } from 'drizzle-orm';
 import { TERMINAL_STATES, type TaskState } from '../domain/lifecycle';

@@ -1,11 +1,11 @@
 /**
  * The task's search attributes, written once per workflow task. Each upsert is a history event and
- * a visibility write on the server, and a task used to make eleven: one per transition, most of
- * them between local activities of the same workflow task, where no one could see them before the
- * next. Now what the task shows is staged and written in one upsert when the run next waits on the
- * server (an activity, a timer, a child workflow, continue-as-new) and when it ends: at every point
- * where its workflow task can close, visibility says what it said before. A run recorded before
- * release 7 upserts at once, as it did.
+ * a visibility write on the server; one per transition made eleven a task, most of them between
+ * local activities of one workflow task, where no one could see them before the next. So what the
+ * task shows is staged and written in one upsert when the run next waits on the server (an
+ * activity, a timer, a child workflow, continue-as-new) and when it ends: at every point where its
+ * workflow task can close, visibility says what it would have said. A run recorded before release
+ * 7 upserts at once, as it did then.
  */
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { upsertSearchAttributes, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
