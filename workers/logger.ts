@@ -45,7 +45,8 @@ export class WinstonTemporalLogger implements Logger {
   constructor(private readonly winstonLogger: winston.Logger) {}
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
     // winston formats a line before its transports drop it by level: the SDK's trace and debug
-    // lines (protobuf activations among them) cost a worker a tenth of its CPU unless dropped here.
+    // lines (protobuf activations among them) cost a loaded worker's main thread a few percent of
+    // its CPU unless dropped here.
     const winstonLevel = level.toLowerCase();
     if (!this.winstonLogger.isLevelEnabled(winstonLevel)) return;
     this.winstonLogger.log(winstonLevel, message, withTaskIds(meta));
