@@ -169,4 +169,23 @@ describe('worker logger', () => {
       assert.deepEqual(withTaskIds(undefined), {});
     });
   });
+
+  it('does not format a line below its level: metadata of a dropped trace line is never read', () => {
+    const w = winston.createLogger({ levels: { error: 0, warn: 1, info: 2, debug: 3, trace: 4 }, level: 'info' });
+    loggers.push(w);
+    let formatted = 0;
+    w.format = winston.format((info) => (formatted++, info))();
+    w.add(new winston.transports.Stream({ stream: new PassThrough() }));
+    const bridge = new WinstonTemporalLogger(w);
+    const meta = {
+      get activation(): unknown {
+        throw new Error('a dropped line was formatted');
+      },
+    };
+    bridge.trace('activation', meta);
+    bridge.debug('activation', meta);
+    assert.equal(formatted, 0);
+    bridge.info('kept', { n: 1 });
+    assert.equal(formatted, 1);
+  });
 });
