@@ -81,8 +81,10 @@ describe('routing that learns', function () {
 
   it("learns per context too, net of the policy's cost term, and tries an agent new to the task type first", async () => {
     const tenant = uniqueId('tenant');
-    const veteran = await addScriptedAgent(tenant, GOOD_PLAN, { id: uniqueId('veteran') });
-    // Any run costs more than a pass is worth under this policy: the verdict PASSes, the reward is 0.
+    // Its run lasts at least 100 ms of agent time (the sleep), which costs more than a pass is
+    // worth under this policy (1000 a minute: 60 ms costs the whole pass): the verdict PASSes, the reward is 0.
+    const slowPlan = [...GOOD_PLAN, { op: 'run' as const, argv: ['sleep', '0.1'], timeoutSeconds: 10 }];
+    const veteran = await addScriptedAgent(tenant, slowPlan, { id: uniqueId('veteran') });
     // Tier 3's budget of 50 lines makes the task's size class small.
     const policy = stringify({
       version: 1,
