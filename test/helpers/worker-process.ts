@@ -10,11 +10,19 @@ import type { ArbiterWorker } from '../../workers/worker';
 import { testStack } from './stack';
 import { waitFor } from './wait';
 
-/** Starts `arbiter worker` on `taskQueue` with ARBITER_HOME `home` (plus `env`) and waits until it polls. */
-export async function spawnWorker(taskQueue: string, home: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+/**
+ * Starts `arbiter worker` on `taskQueue` with ARBITER_HOME `home` (plus `env`) and waits until it
+ * polls: this checkout's, or the one at `checkout` (a built earlier release, for upgrade tests).
+ */
+export async function spawnWorker(
+  taskQueue: string,
+  home: string,
+  env: NodeJS.ProcessEnv = {},
+  checkout = projectRoot(),
+): Promise<ChildProcess> {
   const stack = testStack();
   let output = '';
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'worker'], {
+  const child = spawn(process.execPath, [path.join(checkout, 'bin', 'arbiter.js'), 'worker'], {
     env: {
       ...process.env,
       TEMPORAL_ADDRESS: stack.address,
@@ -28,7 +36,7 @@ export async function spawnWorker(taskQueue: string, home: string, env: NodeJS.P
   });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  await waitFor('child worker to poll', async () => output.includes('arbiter worker polling'), 60_000);
+  await waitFor(`${checkout}'s worker to poll`, async () => output.includes('arbiter worker polling'), 120_000);
   return child;
 }
 

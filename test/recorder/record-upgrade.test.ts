@@ -10,42 +10,18 @@
  * (the previous checkout built with `npm run build`, its node_modules present).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
 import { taskWorkflowId } from '../../temporal-config';
 import { approveWaiverUpdate, getStateQuery } from '../../workflows/definitions';
 import { registeredApprover, signedApproval } from '../helpers/approvers';
 import { addScriptedAgent, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
-import { clientOnQueue } from '../helpers/worker-process';
-import { waitFor, waitForState } from '../helpers/wait';
+import { clientOnQueue, spawnWorker } from '../helpers/worker-process';
+import { waitForState } from '../helpers/wait';
 import { recordingDir, writeHistoryFixture } from '../replay/history-fixtures';
-import { projectRoot } from '../../client/paths';
 
 const previous = process.env.ARBITER_PREVIOUS_CHECKOUT;
-
-/** `arbiter worker` of `checkout` on `taskQueue`, polling once it says so. */
-async function workerOf(checkout: string, taskQueue: string, home: string): Promise<ChildProcess> {
-  const stack = testStack();
-  let output = '';
-  const child = spawn(process.execPath, [path.join(checkout, 'bin', 'arbiter.js'), 'worker'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: stack.address,
-      DATABASE_URL: stack.databaseUrl,
-      ARBITER_TASK_QUEUE: taskQueue,
-      ARBITER_HOME: home,
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  await waitFor(`${checkout}'s worker to poll`, async () => output.includes('arbiter worker polling'), 120_000);
-  return child;
-}
 
 /** SIGTERM (a deploy's stop), then the exit. */
 async function stop(child: ChildProcess): Promise<void> {
@@ -79,13 +55,13 @@ async function stop(child: ChildProcess): Promise<void> {
       repo: await registerRepo(tenant, repo),
     };
 
-    const old = await workerOf(previous as string, queue, home);
+    const old = await spawnWorker(queue, home, {}, previous);
     const client = await clientOnQueue(queue);
     try {
       await client.submit(input);
       const waiting = await waitForState(input, (s) => s.subState === 'awaiting_waiver');
       await stop(old);
-      const current = await workerOf(projectRoot(), queue, home);
+      const current = await spawnWorker(queue, home);
       try {
         const handle = client.temporal.workflow.getHandle(taskWorkflowId(input));
         await handle.executeUpdate(approveWaiverUpdate, {
