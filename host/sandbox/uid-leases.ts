@@ -11,7 +11,7 @@
  * ARBITER_HOME never hold one uid twice; no lock is held, so a crash leaves nothing locked. Removing
  * the workspace releases its uid; a lease whose holder is gone is taken over by the next task that
  * needs a uid, and a holder asking again gets its uid back (also after its lease went stale, if no
- * one took it meanwhile). When the worker is not root, commands run as the worker's own user and
+ * one took it meanwhile; a holder re-created at the same path starts from the same uid). When the worker is not root, commands run as the worker's own user and
  * nothing is leased.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -92,13 +92,18 @@ async function heldBy(dir: string, holder: string, range: UidRange): Promise<Lea
   return (await holderOf(dir, lease)) === holder ? lease : undefined;
 }
 
-/** Uids to try: the holder's own earlier ones first, then the range from a point its name picks (spreading lessees). */
+/**
+ * Uids to try: the holder's own earlier ones first, then the range from a point its name picks
+ * (spreading lessees, and giving a holder re-created at the same path its first uid again). Only a
+ * holder that has leased before can own a link, so a new one skips reading every link.
+ */
 async function candidates(dir: string, holder: string, range: UidRange, newest: Map<number, Lease>): Promise<number[]> {
   const size = range.last - range.first + 1;
   const start = createHash('sha256').update(holder).digest().readUInt32BE(0) % size;
   const all = Array.from({ length: size }, (_, i) => range.first + ((start + i) % size));
   const own: number[] = [];
-  for (const [uid, lease] of newest) if ((await holderOf(dir, lease)) === holder) own.push(uid);
+  if ((await leaseNamedBy(holder)) !== undefined)
+    for (const [uid, lease] of newest) if ((await holderOf(dir, lease)) === holder) own.push(uid);
   return [...own, ...all.filter((uid) => !own.includes(uid))];
 }
 

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { runningAsRoot } from '../../host/sandbox/config';
@@ -18,6 +19,11 @@ const range = (size: number) => ({ first: FIRST, last: FIRST + size - 1 });
 
 describe('sandbox uid leases', function () {
   let home: string;
+  const firstPick = (name: string) =>
+    createHash('sha256')
+      .update(path.join(home, 'workspaces', 'tenant', name))
+      .digest()
+      .readUInt32BE(0) % 2;
   const holder = (name: string) => {
     const dir = path.join(home, 'workspaces', 'tenant', name);
     mkdirSync(dir, { recursive: true });
@@ -62,6 +68,19 @@ describe('sandbox uid leases', function () {
     mkdirSync(a);
     await assert.rejects(heldSandboxUser(home, a, range(50)), SandboxUidNotHeldError, 'a removed holder holds nothing');
     assert.deepEqual(await leaseSandboxUser(home, a, range(50)), before);
+  });
+
+  it("a holder whose lease file lost its link's name gets that uid back, not the one its name would pick", async () => {
+    // b takes the uid a's path would pick first, so a's uid is the other one of two.
+    const a = holder('a');
+    const b = holder(Array.from({ length: 64 }, (_, i) => `b${i}`).find((n) => firstPick(n) === firstPick('a'))!);
+    const ub = await leaseSandboxUser(home, b, range(2));
+    const ua = await leaseSandboxUser(home, a, range(2));
+    rmSync(b, { recursive: true });
+    // As after a take that lost its race: the file names a lease whose link never came to be.
+    writeFileSync(path.join(a, LEASE_FILE), `${ub.uid}.99\n`);
+    await assert.rejects(heldSandboxUser(home, a, range(2)), SandboxUidNotHeldError);
+    assert.deepEqual(await leaseSandboxUser(home, a, range(2)), ua);
   });
 
   it('never gives one uid to two holders, with a dozen worker processes leasing at once', async () => {
