@@ -11,8 +11,8 @@
  * ARBITER_HOME never hold one uid twice; no lock is held, so a crash leaves nothing locked. Removing
  * the workspace releases its uid; a lease whose holder is gone is taken over by the next task that
  * needs a uid, and a holder asking again gets its uid back (also after its lease went stale, if no
- * one took it meanwhile; a holder re-created at the same path starts from the same uid). When the
- * worker is not root, commands run as the worker's own user and nothing is leased.
+ * one took it meanwhile; a holder re-created at the same path starts its search at the same uid).
+ * When the worker is not root, commands run as the worker's own user and nothing is leased.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
@@ -94,9 +94,9 @@ async function heldBy(dir: string, holder: string, range: UidRange): Promise<Lea
 
 /**
  * Uids to try: the holder's own earlier ones first, then the range from a point its name picks
- * (spreading lessees, and giving a holder re-created at the same path its first uid again). Links
- * are read for the holder's own only when it has a lease file: one without has never leased, and
- * reading every link made each new task pay for every uid ever leased.
+ * (spreading lessees; a holder re-created at the same path starts at the same point). Links are
+ * read for the holder's own only when it has a lease file: one without (new, or re-created) starts
+ * from that point, and reading every link made each new task pay for every uid ever leased.
  */
 async function candidates(dir: string, holder: string, range: UidRange, newest: Map<number, Lease>): Promise<number[]> {
   const size = range.last - range.first + 1;

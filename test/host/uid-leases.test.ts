@@ -61,7 +61,7 @@ describe('sandbox uid leases', function () {
     await assert.rejects(heldSandboxUser(home, a, range(1)), SandboxUidNotHeldError, 'the old holder lost it');
   });
 
-  it('a holder re-created at the same path gets its old uid back when no one took it', async () => {
+  it('a holder re-created at the same path starts at the same uid: its old one, if that was its first pick and is free', async () => {
     const a = holder('a');
     const before = await leaseSandboxUser(home, a, range(50));
     rmSync(a, { recursive: true });
