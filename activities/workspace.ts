@@ -3,18 +3,42 @@
  * on the worker that prepared it. The agent works in `tree/`; git's own data lives beside it in
  * `git/`, out of the agent's reach. The target checkout is only read. Preparing again (a retry,
  * a rebuild on another host) starts from scratch, so two attempts never mix; only the task's
- * sandbox uid is kept.
+ * sandbox uid is kept. Attempts on one host take turns, and one superseded by a later attempt
+ * changes nothing (host/workspace-lock.ts).
  */
 import * as fs from 'node:fs/promises';
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { PrepareWorkspaceInput, ReleaseWorkspaceInput, type PreparedWorkspace } from '../domain/activity-io';
 import { TargetRepoError } from '../domain/errors';
 import type { ActivityDeps } from './deps';
 import { git, GitCommandError, workspaceDirs } from '../host/git';
-import { leaseSandboxUser } from '../host/sandbox/uid-leases';
+import { leaseSandboxUser, type SandboxUser } from '../host/sandbox/uid-leases';
+import { claimWorkspace, withWorkspaceLock } from '../host/workspace-lock';
 import { emptyWorkspaceRoot, makeTraversable, repoCommit, resetWorkspace } from '../host/workspace';
 import { retainWorkspace } from '../host/workspace-retention';
 import { parseActivityInput } from './input';
+
+/** Fills the workspace root from scratch: the task's uid (kept from an earlier attempt), a bare clone, the tree at `baseCommit`. */
+async function buildWorkspace(
+  { home, sandbox }: Pick<ActivityDeps, 'home' | 'sandbox'>,
+  ws: ReturnType<typeof workspaceDirs>,
+  repoPath: string,
+  baseCommit: string,
+): Promise<SandboxUser> {
+  await makeTraversable(home, ws.root);
+  const user = await leaseSandboxUser(home, ws.root, sandbox.uids);
+  await emptyWorkspaceRoot(ws.root);
+  // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir; it stays
+  // bare, so git finds a work tree only where a call names one (`--work-tree`).
+  await git(ws.root, ['clone', '--quiet', '--bare', '--no-hardlinks', repoPath, ws.gitDir]);
+  await resetWorkspace(ws, baseCommit, user).catch(async (err: unknown) => {
+    if (!(err instanceof GitCommandError)) throw err;
+    // A base no branch reaches is not in the clone: fetched by its id, then checked out again.
+    await git(ws.gitDir, ['fetch', '--quiet', repoPath, baseCommit]);
+    await resetWorkspace(ws, baseCommit, user);
+  });
+  return user;
+}
 
 /** Builds `prepareWorkspace` and `releaseWorkspace`. */
 export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionHours }: ActivityDeps) {
@@ -26,18 +50,10 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
       if (!baseCommit) throw new TargetRepoError(`'${ref}' does not name a commit in ${input.repoPath}`);
       const ws = workspaceDirs(home, input.tenantId, input.taskId);
       await fs.mkdir(ws.root, { recursive: true });
-      await makeTraversable(home, ws.root);
-      // The task's own uid, held while its workspace exists (the same one again on a retry); released by removing it.
-      const user = await leaseSandboxUser(home, ws.root, sandbox.uids);
-      await emptyWorkspaceRoot(ws.root);
-      // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir; it stays
-      // bare, so git finds a work tree only where a call names one (`--work-tree`).
-      await git(ws.root, ['clone', '--quiet', '--bare', '--no-hardlinks', input.repoPath, ws.gitDir]);
-      await resetWorkspace(ws, baseCommit, user).catch(async (err: unknown) => {
-        if (!(err instanceof GitCommandError)) throw err;
-        // A base no branch reaches is not in the clone: fetched by its id, then checked out again.
-        await git(ws.gitDir, ['fetch', '--quiet', input.repoPath, baseCommit]);
-        await resetWorkspace(ws, baseCommit, user);
+      const { info, cancellationSignal } = Context.current();
+      const user = await withWorkspaceLock(ws.root, cancellationSignal, async () => {
+        await claimWorkspace(ws.root, info.currentAttemptScheduledTimestampMs);
+        return buildWorkspace({ home, sandbox }, ws, input.repoPath, baseCommit);
       });
       log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue, sandboxUid: user.uid });
       return { workspacePath: ws.tree, baseCommit, hostQueue };

@@ -213,6 +213,23 @@ export class SandboxUidNotHeldError extends ApplicationFailure {
   }
 }
 
+/**
+ * An attempt to prepare a workspace that a later attempt already prepared: the old attempt (its
+ * worker stalled past its heartbeat timeout, then went on) must not wipe the workspace the task now
+ * works in. Retryable on purpose: Temporal ignores a superseded attempt's outcome anyway, and a
+ * current attempt refused (a server clock stepped back) is scheduled again, later.
+ */
+export class WorkspaceAttemptSupersededError extends ApplicationFailure {
+  static readonly type = 'WorkspaceAttemptSupersededError';
+  constructor(root: string, scheduledMs: number, markedMs: number) {
+    super(
+      `the workspace '${root}' was prepared by an attempt scheduled at ${markedMs}, after this one (${scheduledMs})`,
+      WorkspaceAttemptSupersededError.type,
+      false,
+    );
+  }
+}
+
 /** The repository's setup (its policy's dependency install) failed; the task cannot be verified without it. */
 export class SetupFailedError extends ApplicationFailure {
   static readonly type = 'SetupFailedError';

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { TargetRepoError } from '../domain/errors';
 import { git, GitCommandError, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
 import { runningAsRoot, type SandboxConfig } from './sandbox/config';
+import { ATTEMPT_FILE } from './workspace-lock';
 import { heldSandboxUser, LEASE_FILE, type SandboxUser, type SandboxUserOf } from './sandbox/uid-leases';
 
 /** Refuses a target path that does not exist, before git is asked anything about it. */
@@ -47,10 +48,14 @@ export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user
   await handToSandboxUser(ws.tree, user);
 }
 
-/** Empties a workspace root for a fresh start, keeping only its uid lease (the task keeps its uid across retries). */
+/**
+ * Empties a workspace root for a fresh start, keeping only its uid lease (the task keeps its uid
+ * across retries) and the mark of the attempt doing it.
+ */
 export async function emptyWorkspaceRoot(root: string): Promise<void> {
   for (const name of await fs.readdir(root))
-    if (name !== LEASE_FILE) await fs.rm(path.join(root, name), { recursive: true, force: true });
+    if (name !== LEASE_FILE && name !== ATTEMPT_FILE)
+      await fs.rm(path.join(root, name), { recursive: true, force: true });
 }
 
 /**

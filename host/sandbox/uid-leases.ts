@@ -130,7 +130,11 @@ async function take(dir: string, holder: string, lease: Lease): Promise<boolean>
   return true;
 }
 
-/** Leases a uid from `range` to `holder` (an existing directory Arbiter owns), or returns the one it holds. */
+/**
+ * Leases a uid from `range` to `holder` (an existing directory Arbiter owns), or returns the one it
+ * holds. One call per holder at a time (a workspace's preparations take turns): calls for one holder
+ * at once would each rewrite its lease file.
+ */
 export async function leaseSandboxUser(home: string, holder: string, range: UidRange): Promise<SandboxUser> {
   if (!runningAsRoot()) return processUser();
   const dir = path.join(home, LEASES);

@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LEASE_FILE } from '../../host/sandbox/uid-leases';
+import { ATTEMPT_FILE } from '../../host/workspace-lock';
 import { uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { assertHostDirUnchanged, hostDir, sandboxTask, type SandboxTask } from './escape-helpers';
@@ -232,8 +233,8 @@ describe('sandbox escapes: commands reaching out', function () {
       assert.equal(existsSync(p), false, `${p} was not created`);
     assert.deepEqual(
       readdirSync(path.dirname(t.tree)).sort(),
-      ['git', LEASE_FILE, 'tree'],
-      'nothing appeared beside the tree (and its uid lease)',
+      ['git', ATTEMPT_FILE, LEASE_FILE, 'tree'].sort(),
+      'nothing appeared beside the tree (and its uid lease and attempt mark)',
     );
     assertHostDirUnchanged(h);
   });
