@@ -4,7 +4,8 @@
  * `git/`, out of the agent's reach. The target checkout is only read. Preparing again (a retry,
  * a rebuild on another host) starts from scratch, so two attempts never mix; only the task's
  * sandbox uid is kept. Attempts on one host take turns, and one superseded by a later attempt
- * changes nothing (host/workspace-lock.ts).
+ * changes nothing (host/workspace-lock.ts); a released workspace keeps only that record until the
+ * retention sweep.
  */
 import * as fs from 'node:fs/promises';
 import { Context, log } from '@temporalio/activity';
@@ -27,7 +28,7 @@ async function buildWorkspace(
 ): Promise<SandboxUser> {
   await makeTraversable(home, ws.root);
   const user = await leaseSandboxUser(home, ws.root, sandbox.uids);
-  await emptyWorkspaceRoot(ws.root);
+  await emptyWorkspaceRoot(ws.root, { keepUid: true });
   // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir; it stays
   // bare, so git finds a work tree only where a call names one (`--work-tree`).
   await git(ws.root, ['clone', '--quiet', '--bare', '--no-hardlinks', repoPath, ws.gitDir]);
@@ -40,6 +41,16 @@ async function buildWorkspace(
   return user;
 }
 
+/** Runs `fn`, a change to the workspace at `root`, as this attempt: holding its lock, unless a later attempt changed it. */
+async function asLatestAttempt<T>(root: string, fn: () => Promise<T>): Promise<T> {
+  await fs.mkdir(root, { recursive: true });
+  const { info, cancellationSignal } = Context.current();
+  return withWorkspaceLock(root, cancellationSignal, async () => {
+    await claimWorkspace(root, info.currentAttemptScheduledTimestampMs);
+    return fn();
+  });
+}
+
 /** Builds `prepareWorkspace` and `releaseWorkspace`. */
 export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionHours }: ActivityDeps) {
   return {
@@ -49,12 +60,9 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
       const baseCommit = await repoCommit(input.repoPath, ref);
       if (!baseCommit) throw new TargetRepoError(`'${ref}' does not name a commit in ${input.repoPath}`);
       const ws = workspaceDirs(home, input.tenantId, input.taskId);
-      await fs.mkdir(ws.root, { recursive: true });
-      const { info, cancellationSignal } = Context.current();
-      const user = await withWorkspaceLock(ws.root, cancellationSignal, async () => {
-        await claimWorkspace(ws.root, info.currentAttemptScheduledTimestampMs);
-        return buildWorkspace({ home, sandbox }, ws, input.repoPath, baseCommit);
-      });
+      const user = await asLatestAttempt(ws.root, () =>
+        buildWorkspace({ home, sandbox }, ws, input.repoPath, baseCommit),
+      );
       log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue, sandboxUid: user.uid });
       return { workspacePath: ws.tree, baseCommit, hostQueue };
     },
@@ -62,14 +70,15 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
     async releaseWorkspace(raw: ReleaseWorkspaceInput): Promise<void> {
       const input = parseActivityInput(ReleaseWorkspaceInput, raw);
       const ws = workspaceDirs(home, input.tenantId, input.taskId);
-      if (input.keep) {
-        const until = new Date(Date.now() + retentionHours * 3_600_000);
+      const until = new Date(Date.now() + retentionHours * 3_600_000);
+      await asLatestAttempt(ws.root, async () => {
+        // Released, the root keeps only its attempt mark until the sweep, so an older attempt still under way cannot rebuild it.
+        if (!input.keep) await emptyWorkspaceRoot(ws.root, { keepUid: false });
         await retainWorkspace(ws.root, until);
+      });
+      if (input.keep)
         log.info('workspace retained for inspection', { workspacePath: ws.tree, until: until.toISOString() });
-        return;
-      }
-      await fs.rm(ws.root, { recursive: true, force: true }); // its uid lease goes with it
-      log.info('workspace released', { workspacePath: ws.tree });
+      else log.info('workspace released', { workspacePath: ws.tree });
     },
   };
 }

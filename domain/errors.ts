@@ -214,19 +214,32 @@ export class SandboxUidNotHeldError extends ApplicationFailure {
 }
 
 /**
- * An attempt to prepare a workspace that a later attempt already prepared: the old attempt (its
- * worker stalled past its heartbeat timeout, then went on) must not wipe the workspace the task now
- * works in. Retryable on purpose: Temporal ignores a superseded attempt's outcome anyway, and a
- * current attempt refused (a server clock stepped back) is scheduled again, later.
+ * An attempt to prepare or release a workspace that a later attempt already changed: the old
+ * attempt (its worker stalled past its heartbeat timeout, then went on) must not wipe the workspace
+ * the task now works in, or rebuild a released one. Retryable on purpose: Temporal ignores a
+ * superseded attempt's outcome anyway, and a current attempt refused (the server's clock stepped
+ * back) may pass when scheduled again, later.
  */
 export class WorkspaceAttemptSupersededError extends ApplicationFailure {
   static readonly type = 'WorkspaceAttemptSupersededError';
   constructor(root: string, scheduledMs: number, markedMs: number) {
     super(
-      `the workspace '${root}' was prepared by an attempt scheduled at ${markedMs}, after this one (${scheduledMs})`,
+      `the workspace '${root}' was changed by an attempt scheduled at ${markedMs}, after this one (${scheduledMs})`,
       WorkspaceAttemptSupersededError.type,
       false,
     );
+  }
+}
+
+/**
+ * Another attempt has held a workspace's lock past the wait's patience: most likely a stalled
+ * attempt Temporal already retried. Retryable, so the task is retried (perhaps on another host)
+ * instead of waiting out a stopped process.
+ */
+export class WorkspaceBusyError extends ApplicationFailure {
+  static readonly type = 'WorkspaceBusyError';
+  constructor(root: string, waitedMs: number) {
+    super(`another attempt held the workspace '${root}' for over ${waitedMs} ms`, WorkspaceBusyError.type, false);
   }
 }
 

@@ -1,30 +1,45 @@
 /**
- * One preparation of a workspace at a time, and never one that a later attempt has superseded.
- * Temporal retries `prepareWorkspace` when an attempt stops heartbeating, but that attempt may
- * still be alive (a blocked event loop, a stopped process) and go on emptying the root and cloning
- * into it, in this worker or another sharing ARBITER_HOME. Without the lock the retry could hand
- * the task a tree the old attempt is still deleting, or a uid its lease file no longer names;
- * without the attempt mark, an old attempt that takes the lock only after the retry finished would
- * wipe the workspace under the agent already working in it.
+ * Changes to a workspace one attempt at a time, and never by an attempt a later one superseded.
+ * Temporal retries `prepareWorkspace` (or `releaseWorkspace`) when an attempt stops heartbeating,
+ * but that attempt may still be alive (a blocked event loop, a stopped process) and go on emptying
+ * the root and cloning into it, in this worker or another sharing ARBITER_HOME. Without the lock the
+ * retry could hand the task a tree the old attempt is still deleting, or a uid its lease file no
+ * longer names; without the attempt mark, an old attempt that takes the lock only after a later one
+ * finished would wipe the workspace under the agent working in it, or rebuild a released one.
  *
- * The lock is a Linux abstract Unix socket named from the workspace root: binding it is exclusive
- * across the processes of the host's network namespace, and the kernel releases it when its process
- * dies, so a crash leaves no stale lock to break. Sandboxed commands run in network namespaces of
- * their own (`--unshare-all`) and can neither see nor take it.
+ * The lock is a Linux abstract Unix socket named from the workspace root's real path: binding it is
+ * exclusive across the processes of one network namespace, and the kernel releases it when its
+ * process dies, so a crash leaves no stale lock to break. Sandboxed commands run in network
+ * namespaces of their own (`--unshare-all`) and can neither see nor take it. Processes sharing
+ * ARBITER_HOME must therefore share a network namespace (README, *Workspaces and delivery*).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkspaceAttemptSupersededError } from '../domain/errors';
+import { WorkspaceAttemptSupersededError, WorkspaceBusyError } from '../domain/errors';
 
-/** The file in a workspace root naming when the attempt that prepared it last was scheduled. */
-export const ATTEMPT_FILE = 'prepared-by-attempt';
+/** The file in a workspace root naming when the attempt that last changed it was scheduled. */
+export const ATTEMPT_FILE = 'attempt-mark';
 const RETRY_MS = 200;
+/**
+ * How long an attempt waits for the lock before failing to be retried: long enough for another
+ * attempt's clone, short enough that a holder stopped for good does not hold the task for its
+ * whole start-to-close timeout (the retry may go to another host).
+ */
+export const LOCK_PATIENCE_MS = 60_000;
 
-const lockName = (root: string) =>
-  `\0arbiter-workspace-${createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 40)}`;
+/**
+ * The lock's name fills the whole of `sun_path` (108 bytes): libuv releases that pad a shorter
+ * abstract name with zeros (Node 20) and those that do not (Node 22) then bind the same name.
+ */
+async function lockName(root: string): Promise<string> {
+  const digest = createHash('sha512')
+    .update(await fs.realpath(root))
+    .digest('hex');
+  return `\0arbiter-workspace-${digest}`.slice(0, 108);
+}
 
 /** Binds the lock; undefined while another attempt holds it. */
 function tryBind(name: string): Promise<Server | undefined> {
@@ -37,18 +52,7 @@ function tryBind(name: string): Promise<Server | undefined> {
   });
 }
 
-/**
- * Runs `fn` holding the preparation lock of the workspace at `root`, after waiting for any other
- * attempt holding it to finish; a cancelled wait (`signal`) throws without running `fn`.
- */
-export async function withWorkspaceLock<T>(root: string, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-  const name = lockName(root);
-  let server: Server | undefined;
-  for (;;) {
-    signal.throwIfAborted();
-    if ((server = await tryBind(name))) break;
-    await sleep(RETRY_MS);
-  }
+async function holding<T>(server: Server, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } finally {
@@ -57,12 +61,47 @@ export async function withWorkspaceLock<T>(root: string, signal: AbortSignal, fn
 }
 
 /**
+ * Runs `fn` holding the lock of the existing workspace root `root`, after waiting for another
+ * attempt holding it; a cancelled wait throws without running `fn`, and one past `patienceMs`
+ * throws WorkspaceBusyError.
+ */
+export async function withWorkspaceLock<T>(
+  root: string,
+  signal: AbortSignal,
+  fn: () => Promise<T>,
+  patienceMs = LOCK_PATIENCE_MS,
+): Promise<T> {
+  const name = await lockName(root);
+  const giveUpAt = Date.now() + patienceMs;
+  for (;;) {
+    signal.throwIfAborted();
+    const server = await tryBind(name);
+    if (server) return holding(server, fn);
+    if (Date.now() >= giveUpAt) throw new WorkspaceBusyError(root, patienceMs);
+    await sleep(RETRY_MS);
+  }
+}
+
+/** Runs `fn` holding the lock of `root`, or returns undefined at once while another holds it (or `root` is gone). */
+export async function ifWorkspaceUnlocked<T>(root: string, fn: () => Promise<T>): Promise<T | undefined> {
+  const name = await lockName(root).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  const server = name && (await tryBind(name));
+  return server ? holding(server, fn) : undefined;
+}
+
+/**
  * Marks the workspace at `root` as this attempt's, by when the server scheduled it (later for every
- * retry, and for a reset run's new attempt); refuses an attempt scheduled before the one that marked
- * it. Call it holding the lock, before changing anything.
+ * retry, and for each later step or reset run); refuses an attempt scheduled before the one that
+ * marked it. Call it holding the lock, before changing anything.
  */
 export async function claimWorkspace(root: string, scheduledMs: number): Promise<void> {
-  const marked = Number((await fs.readFile(path.join(root, ATTEMPT_FILE), 'utf8').catch(() => '')).trim() || 0);
+  const file = path.join(root, ATTEMPT_FILE);
+  const marked = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim() || 0);
   if (marked > scheduledMs) throw new WorkspaceAttemptSupersededError(root, scheduledMs, marked);
-  await fs.writeFile(path.join(root, ATTEMPT_FILE), `${scheduledMs}\n`);
+  const tmp = `${file}.${randomBytes(4).toString('hex')}`;
+  await fs.writeFile(tmp, `${scheduledMs}\n`);
+  await fs.rename(tmp, file);
 }

@@ -49,12 +49,12 @@ export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user
 }
 
 /**
- * Empties a workspace root for a fresh start, keeping only its uid lease (the task keeps its uid
- * across retries) and the mark of the attempt doing it.
+ * Empties a workspace root, keeping the mark of the attempt doing it and, for a fresh start, the
+ * uid lease (the task keeps its uid across retries; without it, the uid is released).
  */
-export async function emptyWorkspaceRoot(root: string): Promise<void> {
+export async function emptyWorkspaceRoot(root: string, { keepUid }: { keepUid: boolean }): Promise<void> {
   for (const name of await fs.readdir(root))
-    if (name !== LEASE_FILE && name !== ATTEMPT_FILE)
+    if (name !== ATTEMPT_FILE && !(keepUid && name === LEASE_FILE))
       await fs.rm(path.join(root, name), { recursive: true, force: true });
 }
 

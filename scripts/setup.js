@@ -53,7 +53,7 @@ function onPath(name) {
 
 function checkNode() {
   const [major, minor] = process.versions.node.split('.').map(Number);
-  if (major < 20 || (major === 20 && minor < 3)) fail(`Node.js >= 20.3 is required, found ${process.versions.node}`);
+  if (major < 20 || (major === 20 && minor < 8)) fail(`Node.js >= 20.8 is required, found ${process.versions.node}`);
 }
 
 function installNodeModules() {

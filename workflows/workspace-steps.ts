@@ -268,7 +268,7 @@ export async function recordVerdict(
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });
 }
 
-/** Best effort: `keep` marks it for the retention sweep, otherwise it is deleted (with its sandbox uid lease). */
+/** Best effort: `keep` marks it for the retention sweep, otherwise it is emptied (its sandbox uid lease too) and swept later. */
 async function releaseOn(task: TaskRun, hostQueue: string, hostLossTimeout: string, keep: boolean): Promise<void> {
   const { tenantId, taskId } = task.input;
   await CancellationScope.nonCancellable(() =>
@@ -280,7 +280,7 @@ async function releaseOn(task: TaskRun, hostQueue: string, hostLossTimeout: stri
 const RELEASE_ABANDONED_WORKSPACES = 'release-abandoned-workspaces';
 
 /**
- * Best effort, after the task has ended: deleted when it completed, retained for inspection
+ * Best effort, after the task has ended: emptied when it completed, retained for inspection
  * otherwise. A workspace left behind on a lost host has no retention marker, so that host's
  * sweep would never remove it (nor free its sandbox uid) if the host comes back: it is marked
  * too, waiting for the host no longer than the task's host-loss timeout.

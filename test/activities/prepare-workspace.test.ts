@@ -1,8 +1,9 @@
 /**
- * Overlapping attempts of `prepareWorkspace` (a stalled attempt that goes on after Temporal retried
- * it), with real git on a real filesystem: they take turns, so the workspace ends whole and owned by
- * the one uid its lease names, and an attempt scheduled before the one that prepared the workspace
- * leaves the workspace, and the agent's work in it, alone.
+ * Overlapping attempts of `prepareWorkspace` and `releaseWorkspace` (a stalled attempt that goes on
+ * after Temporal retried it), with real git on a real filesystem: they take turns, so the workspace
+ * ends whole and owned by the one uid its lease names; an attempt scheduled before the one that last
+ * changed the workspace changes nothing (the agent's work stays, a released workspace is not
+ * rebuilt); and an attempt reads that mark only once it holds the lock.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -14,15 +15,18 @@ import type { PreparedWorkspace } from '../../domain/activity-io';
 import { WorkspaceAttemptSupersededError } from '../../domain/errors';
 import { workspaceDirs } from '../../host/git';
 import { DEFAULT_SANDBOX_CONFIG, runningAsRoot } from '../../host/sandbox/config';
-import { heldSandboxUser } from '../../host/sandbox/uid-leases';
+import { heldSandboxUser, LEASE_FILE } from '../../host/sandbox/uid-leases';
+import { ATTEMPT_FILE, claimWorkspace, withWorkspaceLock } from '../../host/workspace-lock';
+import { SILENT_LOGGER } from '../../workers/logger';
 import { makeRepo } from '../helpers/fixtures';
 import { testActivityDeps } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
-import { SILENT_LOGGER } from '../../workers/logger';
 
 const FILES = 300;
+const never = new AbortController().signal;
+const superseded = (err: Error & { type?: string }) => err.type === WorkspaceAttemptSupersededError.type;
 
-describe('prepareWorkspace attempts that overlap', function () {
+describe('workspace attempts that overlap', function () {
   this.timeout(60_000);
   let repo: string;
   let home: string;
@@ -37,16 +41,17 @@ describe('prepareWorkspace attempts that overlap', function () {
     activities = createActivities(testActivityDeps({ home }));
   });
 
-  /** One attempt, scheduled by the server at `scheduledMs`. */
-  const attempt = (taskId: string, scheduledMs: number) =>
-    new MockActivityEnvironment({ currentAttemptScheduledTimestampMs: scheduledMs }, { logger: SILENT_LOGGER }).run(
-      activities.prepareWorkspace,
-      {
-        tenantId: 'tenant',
-        taskId,
-        repoPath: repo,
-      },
-    ) as Promise<PreparedWorkspace>;
+  /** An attempt the server scheduled at `scheduledMs`. */
+  const env = (scheduledMs: number) =>
+    new MockActivityEnvironment({ currentAttemptScheduledTimestampMs: scheduledMs }, { logger: SILENT_LOGGER });
+  const prepare = (taskId: string, scheduledMs: number) =>
+    env(scheduledMs).run(activities.prepareWorkspace, {
+      tenantId: 'tenant',
+      taskId,
+      repoPath: repo,
+    }) as Promise<PreparedWorkspace>;
+  const release = (taskId: string, scheduledMs: number) =>
+    env(scheduledMs).run(activities.releaseWorkspace, { tenantId: 'tenant', taskId });
 
   /** Lease links naming `root` (live or not). */
   const linksTo = (root: string) =>
@@ -55,7 +60,7 @@ describe('prepareWorkspace attempts that overlap', function () {
     );
 
   it('take turns: the workspace ends whole, owned by the one uid its lease names', async () => {
-    const results = await Promise.all([1, 2, 3, 4].map(() => attempt('t1', 1_000)));
+    const results = await Promise.all([1, 2, 3, 4].map(() => prepare('t1', 1_000)));
     const ws = workspaceDirs(home, 'tenant', 't1');
     assert.deepEqual(new Set(results.map((r) => r.workspacePath)), new Set([ws.tree]));
     assert.equal(readdirSync(path.join(ws.tree, 'src')).length, FILES, 'every file of the base is there');
@@ -68,20 +73,54 @@ describe('prepareWorkspace attempts that overlap', function () {
     assert.equal(linksTo(ws.root).length, 1, 'one uid was leased, not one per attempt');
   });
 
-  it('an attempt scheduled before the one that prepared the workspace is refused and changes nothing', async () => {
-    const prepared = await attempt('t2', 2_000);
+  it('a preparation scheduled before the one that prepared the workspace is refused and changes nothing', async () => {
+    const prepared = await prepare('t2', 2_000);
     const work = path.join(prepared.workspacePath, 'src', 'agent-work.js');
     writeFileSync(work, 'the agent was here\n');
-    const ws = workspaceDirs(home, 'tenant', 't2');
     const uidBefore = statSync(prepared.workspacePath).uid;
-    await assert.rejects(attempt('t2', 1_000), (err: Error & { type?: string }) => {
-      assert.equal(err.type, WorkspaceAttemptSupersededError.type);
-      return true;
-    });
+    await assert.rejects(prepare('t2', 1_000), superseded);
     assert.ok(existsSync(work), "the agent's work is still there");
     assert.equal(statSync(prepared.workspacePath).uid, uidBefore);
-    await attempt('t2', 3_000);
+    await prepare('t2', 3_000);
     assert.ok(!existsSync(work), 'a later attempt starts afresh');
-    if (runningAsRoot()) assert.equal(statSync(ws.tree).uid, uidBefore, 'and keeps the uid');
+    assert.equal(statSync(prepared.workspacePath).uid, uidBefore, 'and keeps the uid');
+  });
+
+  it('a release scheduled before a later preparation leaves the new workspace alone', async () => {
+    await prepare('t3', 1_000);
+    const again = await prepare('t3', 3_000);
+    await assert.rejects(release('t3', 2_000), superseded);
+    assert.equal(readdirSync(path.join(again.workspacePath, 'src')).length, FILES);
+  });
+
+  it('a preparation scheduled before the release does not rebuild the workspace, nor take its uid back', async () => {
+    const ws = workspaceDirs(home, 'tenant', 't4');
+    await prepare('t4', 1_000);
+    await release('t4', 2_000);
+    assert.deepEqual(
+      readdirSync(ws.root).sort(),
+      [ATTEMPT_FILE, 'retained-until'].sort(),
+      'emptied: no tree, no lease',
+    );
+    await assert.rejects(prepare('t4', 1_500), superseded);
+    assert.deepEqual(readdirSync(ws.root).sort(), [ATTEMPT_FILE, 'retained-until'].sort());
+    assert.ok(!existsSync(path.join(ws.root, LEASE_FILE)));
+  });
+
+  it('an attempt waiting for the lock reads the mark only once it holds it', async () => {
+    const ws = workspaceDirs(home, 'tenant', 't5');
+    await prepare('t5', 1_000);
+    let waiting!: () => void;
+    const started = new Promise<void>((resolve) => (waiting = resolve));
+    // A later attempt holds the lock and marks the workspace only after the older one began waiting.
+    const later = withWorkspaceLock(ws.root, never, async () => {
+      await started;
+      await claimWorkspace(ws.root, 3_000);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const older = prepare('t5', 2_000);
+    setTimeout(waiting, 500);
+    await later;
+    await assert.rejects(older, superseded);
   });
 });

@@ -1,13 +1,17 @@
 /**
- * The workspace preparation lock with real processes: a second holder waits for the first, in this
- * process or another; a holder's crash (SIGKILL) frees the lock with nothing left to clean up; a
- * cancelled wait gives up without running; other workspaces never wait.
+ * The workspace lock with real processes: a second holder waits for the first, in this process or
+ * another; a holder's crash (SIGKILL) frees the lock with nothing left to clean up; a cancelled wait,
+ * and one past its patience, give up without running; other workspaces never wait; the retention
+ * sweep passes over a workspace whose lock is held.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
+import { WorkspaceBusyError } from '../../domain/errors';
 import { withWorkspaceLock } from '../../host/workspace-lock';
+import { retainWorkspace, sweepWorkspaces } from '../../host/workspace-retention';
 import { tempDir } from '../helpers/temp';
 
 const never = new AbortController().signal;
@@ -18,9 +22,13 @@ const settledWithin = <T>(p: Promise<T>, ms: number) => Promise.race([p, tick(ms
 
 describe('workspace preparation lock', function () {
   this.timeout(20_000);
+  let home: string;
   let root: string;
   beforeEach(() => {
-    root = path.join(tempDir('arbiter-wslock-'), 'workspaces', 'tenant', 'task');
+    home = tempDir('arbiter-wslock-');
+    root = path.join(home, 'workspaces', 'tenant', 'task');
+    mkdirSync(`${root}-other`, { recursive: true });
+    mkdirSync(root, { recursive: true });
   });
 
   it('a second holder waits until the first is done; another workspace does not', async () => {
@@ -71,5 +79,44 @@ describe('workspace preparation lock', function () {
     release();
     await first;
     assert.equal(ran, false);
+  });
+
+  it('a wait past its patience fails, to be retried, without running', async () => {
+    let release!: () => void;
+    const first = withWorkspaceLock(root, never, () => new Promise<void>((resolve) => (release = resolve)));
+    await tick(50);
+    let ran = false;
+    const impatient = withWorkspaceLock(root, never, async () => (ran = true), 500);
+    await assert.rejects(impatient, (err: Error & { type?: string }) => err.type === WorkspaceBusyError.type);
+    release();
+    await first;
+    assert.equal(ran, false);
+  });
+
+  it('is one lock for one workspace, whatever path reaches it', async () => {
+    const link = path.join(home, 'via-link');
+    symlinkSync(root, link);
+    let release!: () => void;
+    const first = withWorkspaceLock(root, never, () => new Promise<void>((resolve) => (release = resolve)));
+    await tick(50);
+    const second = withWorkspaceLock(link, never, async () => 'ran');
+    assert.equal(await settledWithin(second, 600), 'pending');
+    release();
+    assert.equal(await second, 'ran');
+    await first;
+  });
+
+  it('the retention sweep passes over a workspace whose lock is held, and removes it once free', async () => {
+    const later = new Date(Date.now() + 3_600_000);
+    await retainWorkspace(root, new Date(Date.now() - 1000));
+    let release!: () => void;
+    const held = withWorkspaceLock(root, never, () => new Promise<void>((resolve) => (release = resolve)));
+    await tick(50);
+    assert.deepEqual(await sweepWorkspaces(home, later), []);
+    assert.ok(existsSync(root), 'kept while an attempt holds it');
+    release();
+    await held;
+    assert.deepEqual(await sweepWorkspaces(home, later), [root]);
+    assert.ok(!existsSync(root));
   });
 });

@@ -3,13 +3,14 @@
  * the design names, asserted through the client, the database and the target repository.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { projectRoot } from '../../client/paths';
 import { setAgentStatus } from '../../db/agents';
 import { artifacts, routingDecisions, sandboxEvents, tasks, verdicts } from '../../db/schema';
 import { HAPPY_PATH } from '../../domain/lifecycle';
+import { ATTEMPT_FILE } from '../../host/workspace-lock';
 import { taskWorkflowId } from '../../temporal-config';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, specYaml, taskInput, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
@@ -103,7 +104,9 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(gitIn(repo, 'branch', '--show-current'), 'main');
     assert.equal(gitIn(repo, 'status', '--porcelain'), '', 'target working tree must be untouched');
     const workspaceRoot = path.join(testStack().home, 'workspaces', tenant, input.taskId);
-    await waitFor('the workspace to be released', async () => !existsSync(workspaceRoot));
+    // Released: emptied, its uid lease with it; the root keeps the attempt mark until the sweep.
+    await waitFor('the workspace to be released', async () => existsSync(path.join(workspaceRoot, 'retained-until')));
+    assert.deepEqual(readdirSync(workspaceRoot).sort(), [ATTEMPT_FILE, 'retained-until'].sort());
   });
 
   it('carries the spec by reference: history holds it only in the input', async () => {
