@@ -18,7 +18,7 @@ export interface ActivityDeps {
   hostQueue: string;
   /** How commands are confined and what a task may consume. */
   sandbox: SandboxConfig;
-  /** Hours a workspace of a task that did not complete is kept for inspection. */
+  /** Hours a workspace of a task that did not complete is kept for inspection (a completed one's emptied root, its attempt mark). */
   retentionHours: number;
   /** Circuit breaker for agents' infrastructure failures; the default when absent. */
   breaker?: BreakerPolicy;

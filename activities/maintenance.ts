@@ -10,6 +10,7 @@ import { activityInfo, log, metricMeter } from '@temporalio/activity';
 import { and, count, eq, gt, lte } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { provenanceTenants } from '../db/provenance';
+import { endedTasks } from '../db/tasks';
 import { checkpointTenants, takeCheckpoint } from '../db/provenance-checkpoints';
 import { waivers } from '../db/schema';
 import {
@@ -80,7 +81,8 @@ export function createMaintenanceActivities(deps: Pick<ActivityDeps, 'db' | 'hom
   return {
     /**
      * Removes this host's retained workspaces whose retention has passed (the marker each holds
-     * says until when; the worker's retention hours set it at release). Runs only when it reached
+     * says until when; the worker's retention hours set it at release), and those of ended tasks
+     * that nothing will release (host/workspace-retention.ts). Runs only when it reached
      * this worker through its own host queue: on any other queue (the shared one, say) it would
      * sweep whichever host picked it up, so it refuses.
      */
@@ -91,8 +93,10 @@ export function createMaintenanceActivities(deps: Pick<ActivityDeps, 'db' | 'hom
           `a workspace sweep runs only on a worker's own host queue; this worker's is ${deps.hostQueue}, not ${taskQueue}`,
           NOT_THIS_HOST_ERROR,
         );
-      const removed = await sweepWorkspaces(deps.home);
-      if (removed.length) log.info('expired workspaces removed', { count: removed.length });
+      const removed = await sweepWorkspaces(deps.home, new Date(), (wanted, before) =>
+        endedTasks(deps.db, wanted, before),
+      );
+      if (removed.length) log.info('expired or orphaned workspaces removed', { count: removed.length });
       return { hostQueue: deps.hostQueue, removed: removed.length };
     },
 

@@ -13,10 +13,10 @@ import { PrepareWorkspaceInput, ReleaseWorkspaceInput, type PreparedWorkspace } 
 import { TargetRepoError } from '../domain/errors';
 import type { ActivityDeps } from './deps';
 import { git, GitCommandError, workspaceDirs } from '../host/git';
-import { leaseSandboxUser, type SandboxUser } from '../host/sandbox/uid-leases';
-import { claimWorkspace, withWorkspaceLock } from '../host/workspace-lock';
+import { LEASE_FILE, leaseSandboxUser, type SandboxUser } from '../host/sandbox/uid-leases';
+import { claimWorkspace, LOCK_PATIENCE_MS, withWorkspaceLock } from '../host/workspace-lock';
 import { emptyWorkspaceRoot, makeTraversable, repoCommit, resetWorkspace } from '../host/workspace';
-import { retainWorkspace } from '../host/workspace-retention';
+import { retainWorkspace, RETENTION_MARKER } from '../host/workspace-retention';
 import { parseActivityInput } from './input';
 
 /** Fills the workspace root from scratch: the task's uid (kept from an earlier attempt), a bare clone, the tree at `baseCommit`. */
@@ -28,7 +28,7 @@ async function buildWorkspace(
 ): Promise<SandboxUser> {
   await makeTraversable(home, ws.root);
   const user = await leaseSandboxUser(home, ws.root, sandbox.uids);
-  await emptyWorkspaceRoot(ws.root, { keepUid: true });
+  await emptyWorkspaceRoot(ws.root, [LEASE_FILE]);
   // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir; it stays
   // bare, so git finds a work tree only where a call names one (`--work-tree`).
   await git(ws.root, ['clone', '--quiet', '--bare', '--no-hardlinks', repoPath, ws.gitDir]);
@@ -41,14 +41,20 @@ async function buildWorkspace(
   return user;
 }
 
-/** Runs `fn`, a change to the workspace at `root`, as this attempt: holding its lock, unless a later attempt changed it. */
+/**
+ * Runs `fn`, a change to the workspace at `root`, as this attempt: holding its lock, unless a later
+ * attempt changed it. The root is made if missing (a release on a host that never prepared it
+ * leaves its mark too). The wait for the lock ends well within the attempt's own timeout.
+ */
 async function asLatestAttempt<T>(root: string, fn: () => Promise<T>): Promise<T> {
   await fs.mkdir(root, { recursive: true });
   const { info, cancellationSignal } = Context.current();
-  return withWorkspaceLock(root, cancellationSignal, async () => {
+  const patienceMs = Math.min(LOCK_PATIENCE_MS, (info.startToCloseTimeoutMs || Infinity) / 2);
+  const claimed = async () => {
     await claimWorkspace(root, info.currentAttemptScheduledTimestampMs);
     return fn();
-  });
+  };
+  return withWorkspaceLock(root, cancellationSignal, claimed, patienceMs);
 }
 
 /** Builds `prepareWorkspace` and `releaseWorkspace`. */
@@ -72,9 +78,10 @@ export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionH
       const ws = workspaceDirs(home, input.tenantId, input.taskId);
       const until = new Date(Date.now() + retentionHours * 3_600_000);
       await asLatestAttempt(ws.root, async () => {
-        // Released, the root keeps only its attempt mark until the sweep, so an older attempt still under way cannot rebuild it.
-        if (!input.keep) await emptyWorkspaceRoot(ws.root, { keepUid: false });
+        // Marked first, so a release that fails halfway still leaves the root to the sweep.
         await retainWorkspace(ws.root, until);
+        // Released, the root keeps its attempt mark until the sweep, so an older attempt still under way cannot rebuild it.
+        if (!input.keep) await emptyWorkspaceRoot(ws.root, [RETENTION_MARKER]);
       });
       if (input.keep)
         log.info('workspace retained for inspection', { workspacePath: ws.tree, until: until.toISOString() });

@@ -1,7 +1,11 @@
-/** Task rows as a tenant's CLI reads them (under row-level security): whether a task is there to read at all. */
-import { and, eq } from 'drizzle-orm';
+/** Task rows read outside a run: whether a tenant's CLI may see a task, and which tasks have ended. */
+import { and, eq, inArray, lte } from 'drizzle-orm';
+import { TERMINAL_STATES } from '../domain/lifecycle';
 import type { Db } from './client';
 import { tasks } from './schema';
+
+/** Ids asked about per statement, well under PostgreSQL's limit on parameters. */
+const IDS_PER_QUERY = 1000;
 
 /** True when the task's row is visible on `db`: it exists, and the connection's role may read its tenant. */
 export async function taskVisible(db: Db, tenantId: string, taskId: string): Promise<boolean> {
@@ -10,4 +14,31 @@ export async function taskVisible(db: Db, tenantId: string, taskId: string): Pro
     .from(tasks)
     .where(and(eq(tasks.tenantId, tenantId), eq(tasks.id, taskId)));
   return row !== undefined;
+}
+
+/** The keys (`<tenant>/<task>`) of those of `wanted` whose row reached a terminal state by `before`. */
+export async function endedTasks(
+  db: Db,
+  wanted: Array<{ tenantId: string; taskId: string }>,
+  before: Date,
+): Promise<Set<string>> {
+  const byTenant = new Map<string, string[]>();
+  for (const { tenantId, taskId } of wanted) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), taskId]);
+  const ended = new Set<string>();
+  for (const [tenantId, ids] of byTenant)
+    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+      const rows = await db
+        .select({ id: tasks.id })
+        .from(tasks)
+        .where(
+          and(
+            eq(tasks.tenantId, tenantId),
+            inArray(tasks.id, ids.slice(i, i + IDS_PER_QUERY)),
+            inArray(tasks.state, [...TERMINAL_STATES]),
+            lte(tasks.updatedAt, before),
+          ),
+        );
+      for (const row of rows) ended.add(`${tenantId}/${row.id}`);
+    }
+  return ended;
 }

@@ -233,8 +233,8 @@ export class WorkspaceAttemptSupersededError extends ApplicationFailure {
 
 /**
  * Another attempt has held a workspace's lock past the wait's patience: most likely a stalled
- * attempt Temporal already retried. Retryable, so the task is retried (perhaps on another host)
- * instead of waiting out a stopped process.
+ * attempt Temporal already retried. Retryable, so the step is tried again (a preparation perhaps on
+ * another host) instead of waiting out a stopped process.
  */
 export class WorkspaceBusyError extends ApplicationFailure {
   static readonly type = 'WorkspaceBusyError';

@@ -50,7 +50,7 @@ export type CheckpointProvenanceWorkflowInput = z.input<typeof CheckpointProvena
 /** What one sweep removed. */
 export interface WorkspaceSweepResult {
   hostQueue: string;
-  /** Retained workspaces whose retention had passed, now deleted. */
+  /** Retained workspaces whose retention had passed, and orphans of ended tasks, now deleted. */
   removed: number;
 }
 

@@ -24,9 +24,9 @@ import { WorkspaceAttemptSupersededError, WorkspaceBusyError } from '../domain/e
 export const ATTEMPT_FILE = 'attempt-mark';
 const RETRY_MS = 200;
 /**
- * How long an attempt waits for the lock before failing to be retried: long enough for another
- * attempt's clone, short enough that a holder stopped for good does not hold the task for its
- * whole start-to-close timeout (the retry may go to another host).
+ * How long an attempt waits for the lock at most before failing to be retried: long enough for
+ * another attempt's clone, short enough that a holder stopped for good does not hold the task for
+ * its whole start-to-close timeout (a preparation's retry may go to another host).
  */
 export const LOCK_PATIENCE_MS = 60_000;
 

@@ -1,39 +1,87 @@
 /**
  * Workspace retention: a completed task's workspace is emptied when the task ends; a failed,
  * rejected or cancelled one is kept for inspection. Either is swept when its retention runs out.
+ * So is a workspace nothing will release: one a stalled preparation built on this host after its
+ * retry built the task's workspace on another (its task has ended, and its root has no marker).
  */
-import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { ifWorkspaceUnlocked } from './workspace-lock';
+import { ATTEMPT_FILE, ifWorkspaceUnlocked } from './workspace-lock';
 
-const MARKER = 'retained-until';
+/** The file in a workspace root saying until when it is kept. */
+export const RETENTION_MARKER = 'retained-until';
+/**
+ * How long an unmarked workspace is left alone after its last change, and after its task ended: the
+ * task's own release (it marks or empties the root) comes within seconds of its end.
+ */
+export const ORPHAN_GRACE_MS = 3_600_000;
 
-/** Keeps the workspace under `root` until `until`. */
-export async function retainWorkspace(root: string, until: Date): Promise<void> {
-  if (existsSync(root)) await fs.writeFile(path.join(root, MARKER), `${until.toISOString()}\n`);
+/** A workspace's task, by its place under `workspaces/<tenant>/<task>`. */
+export interface WorkspaceTask {
+  tenantId: string;
+  taskId: string;
 }
 
-/** Removes `root` if its retention has passed; true when it did. */
-async function removeIfExpired(root: string, now: Date): Promise<boolean> {
-  const until = await fs.readFile(path.join(root, MARKER), 'utf8').catch(() => undefined);
-  if (!until || Date.parse(until.trim()) > now.getTime()) return false;
-  await fs.rm(root, { recursive: true, force: true });
-  return true;
+/** Which of `tasks` had ended by `before` (their keys, `<tenant>/<task>`); a task without a record has not. */
+export type EndedTasks = (tasks: WorkspaceTask[], before: Date) => Promise<Set<string>>;
+
+/** Keeps the workspace under `root` (an existing directory) until `until`. */
+export async function retainWorkspace(root: string, until: Date): Promise<void> {
+  await fs.writeFile(path.join(root, RETENTION_MARKER), `${until.toISOString()}\n`);
+}
+
+const readIn = (root: string, file: string) =>
+  fs.readFile(path.join(root, file), 'utf8').then(
+    (text) => text.trim(),
+    () => undefined,
+  );
+
+/** True when `root` is marked and its retention has passed. */
+async function expired(root: string, now: Date): Promise<boolean> {
+  const until = await readIn(root, RETENTION_MARKER);
+  return until !== undefined && Date.parse(until) <= now.getTime();
+}
+
+/** True when `root` is unmarked and no attempt has changed it within the grace period. */
+async function unmarkedAndIdle(root: string, now: Date): Promise<boolean> {
+  if ((await readIn(root, RETENTION_MARKER)) !== undefined) return false;
+  return Number((await readIn(root, ATTEMPT_FILE)) ?? 0) <= now.getTime() - ORPHAN_GRACE_MS;
+}
+
+/** Removes `root` if `sweepable` still says so while no attempt holds its lock; true when it did. */
+async function removeIf(root: string, sweepable: () => Promise<boolean>): Promise<boolean> {
+  const removed = await ifWorkspaceUnlocked(root, async () => {
+    if (!(await sweepable())) return false;
+    await fs.rm(root, { recursive: true, force: true });
+    return true;
+  });
+  return removed === true;
+}
+
+async function workspacesUnder(home: string): Promise<Array<WorkspaceTask & { root: string }>> {
+  const base = path.join(home, 'workspaces');
+  const found: Array<WorkspaceTask & { root: string }> = [];
+  for (const tenantId of await fs.readdir(base).catch(() => [] as string[]))
+    for (const taskId of await fs.readdir(path.join(base, tenantId)).catch(() => [] as string[]))
+      found.push({ tenantId, taskId, root: path.join(base, tenantId, taskId) });
+  return found;
 }
 
 /**
- * Deletes every retained workspace under `home` whose retention has passed, except one an attempt
- * is changing (a reset run preparing it again); returns what it removed.
+ * Deletes every workspace under `home` whose retention has passed and, when `ended` is given, every
+ * unmarked one idle for the grace period whose task ended before it; never one an attempt is
+ * changing (a reset run preparing it again). Returns what it removed.
  */
-export async function sweepWorkspaces(home: string, now = new Date()): Promise<string[]> {
-  const base = path.join(home, 'workspaces');
+export async function sweepWorkspaces(home: string, now = new Date(), ended?: EndedTasks): Promise<string[]> {
   const removed: string[] = [];
-  for (const tenant of await fs.readdir(base).catch(() => [] as string[])) {
-    for (const task of await fs.readdir(path.join(base, tenant)).catch(() => [] as string[])) {
-      const root = path.join(base, tenant, task);
-      if (await ifWorkspaceUnlocked(root, () => removeIfExpired(root, now))) removed.push(root);
-    }
+  const orphans: Array<WorkspaceTask & { root: string }> = [];
+  for (const ws of await workspacesUnder(home)) {
+    if (await removeIf(ws.root, () => expired(ws.root, now))) removed.push(ws.root);
+    else if (ended && (await unmarkedAndIdle(ws.root, now))) orphans.push(ws);
   }
+  const graceStart = new Date(now.getTime() - ORPHAN_GRACE_MS);
+  const endedKeys = orphans.length && ended ? await ended(orphans, graceStart) : new Set<string>();
+  for (const ws of orphans.filter((o) => endedKeys.has(`${o.tenantId}/${o.taskId}`)))
+    if (await removeIf(ws.root, () => unmarkedAndIdle(ws.root, now))) removed.push(ws.root);
   return removed;
 }

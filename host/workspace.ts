@@ -49,13 +49,14 @@ export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user
 }
 
 /**
- * Empties a workspace root, keeping the mark of the attempt doing it and, for a fresh start, the
- * uid lease (the task keeps its uid across retries; without it, the uid is released).
+ * Empties a workspace root but for the mark of the attempt doing it and the files in `keep`: for a
+ * fresh start the uid lease (the task keeps its uid across retries), for a release the retention
+ * marker. An unkept lease goes last, so the uid is not free while files it owns remain.
  */
-export async function emptyWorkspaceRoot(root: string, { keepUid }: { keepUid: boolean }): Promise<void> {
-  for (const name of await fs.readdir(root))
-    if (name !== ATTEMPT_FILE && !(keepUid && name === LEASE_FILE))
-      await fs.rm(path.join(root, name), { recursive: true, force: true });
+export async function emptyWorkspaceRoot(root: string, keep: string[]): Promise<void> {
+  const names = (await fs.readdir(root)).filter((name) => name !== ATTEMPT_FILE && !keep.includes(name));
+  const leaseLast = [...names.filter((name) => name !== LEASE_FILE), ...names.filter((name) => name === LEASE_FILE)];
+  for (const name of leaseLast) await fs.rm(path.join(root, name), { recursive: true, force: true });
 }
 
 /**

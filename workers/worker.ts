@@ -42,7 +42,7 @@ export interface ArbiterWorkerOptions {
   shutdownGraceTime?: string;
   /** Command confinement; bwrap with default limits when absent. */
   sandbox?: SandboxConfig;
-  /** Hours to keep workspaces of tasks that did not complete (default 24). */
+  /** Hours to keep workspaces of tasks that did not complete, and completed ones' emptied roots (default 24). */
   retentionHours?: number;
   /** Secret lookup for agents' API keys (by env var name); none when absent. */
   secretEnv?: (name: string) => string | undefined;

@@ -33,6 +33,14 @@ async function check(name: string, required: boolean, fn: () => Promise<string> 
   }
 }
 
+/** Abstract Unix sockets (the workspace lock) need Node.js 20.8. */
+function nodeVersion(): string {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 8))
+    throw new Error(`Node.js ${process.versions.node}: 20.8 or later is required`);
+  return `Node.js ${process.versions.node}`;
+}
+
 async function temporalCheck(config: ReturnType<typeof loadClientConfig>): Promise<string> {
   const connection = await Connection.connect({ ...connectionOptions(config.temporal), connectTimeout: 3000 });
   try {
@@ -60,7 +68,7 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
   const config = loadClientConfig();
   const remote = config.explicit.temporal;
   const checks = await Promise.all([
-    check('node', true, () => `Node.js ${process.versions.node}`),
+    check('node', true, nodeVersion),
     check('git', true, () => version('git', ['--version'])),
     check('temporal CLI', !remote, () => `${version(temporalCliPath(), ['--version'])} (${temporalCliPath()})`),
     check('temporal-test-server', false, () => testServerPath()),

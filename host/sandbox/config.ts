@@ -96,7 +96,7 @@ export const SandboxEnvSchema = z.object({
   ARBITER_SANDBOX_GID: replacedByRange,
   ARBITER_COMMAND_MEMORY_MB: z.coerce.number().int().min(64).optional(),
   ARBITER_COMMAND_CPU_SECONDS: z.coerce.number().int().min(1).optional(),
-  /** Hours a workspace of a task that did not complete is kept for inspection. */
+  /** Hours a workspace of a task that did not complete is kept for inspection (a completed one's emptied root too). */
   ARBITER_WORKSPACE_RETENTION_HOURS: z.coerce.number().min(0).default(24),
 });
 

@@ -9,9 +9,10 @@
  * highest n decides, and it is live while its holder names it back. Taking a uid creates the next n
  * with symlink(2), which fails when another process got there first, so worker processes sharing
  * ARBITER_HOME never hold one uid twice; no lock is held, so a crash leaves nothing locked. Removing
- * the workspace releases its uid; a lease whose holder is gone is taken over by the next task that
- * needs a uid, and a holder asking again gets its uid back (also after its lease went stale, if no
- * one took it meanwhile; a holder re-created at the same path starts its search at the same uid).
+ * the holder's lease file (releasing a workspace empties its root) or the holder releases its uid;
+ * a lease whose holder no longer names it is taken over by the next task that needs a uid, and a
+ * holder asking again gets its uid back (also after its lease went stale, if no one took it
+ * meanwhile; a holder re-created at the same path starts its search at the same uid).
  * When the worker is not root, commands run as the worker's own user and nothing is leased.
  */
 import { createHash, randomBytes } from 'node:crypto';

@@ -43,7 +43,10 @@ describe('workspace attempts that overlap', function () {
 
   /** An attempt the server scheduled at `scheduledMs`. */
   const env = (scheduledMs: number) =>
-    new MockActivityEnvironment({ currentAttemptScheduledTimestampMs: scheduledMs }, { logger: SILENT_LOGGER });
+    new MockActivityEnvironment(
+      { currentAttemptScheduledTimestampMs: scheduledMs, startToCloseTimeoutMs: 120_000 },
+      { logger: SILENT_LOGGER },
+    );
   const prepare = (taskId: string, scheduledMs: number) =>
     env(scheduledMs).run(activities.prepareWorkspace, {
       tenantId: 'tenant',
@@ -96,30 +99,32 @@ describe('workspace attempts that overlap', function () {
   it('a preparation scheduled before the release does not rebuild the workspace, nor take its uid back', async () => {
     const ws = workspaceDirs(home, 'tenant', 't4');
     await prepare('t4', 1_000);
+    if (runningAsRoot()) assert.ok(existsSync(path.join(ws.root, LEASE_FILE)), 'a uid was leased');
     await release('t4', 2_000);
-    assert.deepEqual(
-      readdirSync(ws.root).sort(),
-      [ATTEMPT_FILE, 'retained-until'].sort(),
-      'emptied: no tree, no lease',
-    );
+    const released = [ATTEMPT_FILE, 'retained-until'].sort();
+    assert.deepEqual(readdirSync(ws.root).sort(), released, 'emptied: no tree, no lease');
     await assert.rejects(prepare('t4', 1_500), superseded);
-    assert.deepEqual(readdirSync(ws.root).sort(), [ATTEMPT_FILE, 'retained-until'].sort());
-    assert.ok(!existsSync(path.join(ws.root, LEASE_FILE)));
+    assert.deepEqual(readdirSync(ws.root).sort(), released);
+    if (runningAsRoot())
+      await assert.rejects(heldSandboxUser(home, ws.root, DEFAULT_SANDBOX_CONFIG.uids), /no sandbox uid is leased/);
   });
 
   it('an attempt waiting for the lock reads the mark only once it holds it', async () => {
     const ws = workspaceDirs(home, 'tenant', 't5');
     await prepare('t5', 1_000);
-    let waiting!: () => void;
-    const started = new Promise<void>((resolve) => (waiting = resolve));
+    let letGo!: () => void;
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
     // A later attempt holds the lock and marks the workspace only after the older one began waiting.
     const later = withWorkspaceLock(ws.root, never, async () => {
-      await started;
+      held();
+      await new Promise<void>((resolve) => (letGo = resolve));
       await claimWorkspace(ws.root, 3_000);
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await holding;
     const older = prepare('t5', 2_000);
-    setTimeout(waiting, 500);
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // its git call done, it waits for the lock
+    letGo();
     await later;
     await assert.rejects(older, superseded);
   });

@@ -1,8 +1,13 @@
-/** Workspace retention: kept for inspection until it expires, then swept; others left alone. */
+/**
+ * Workspace retention: kept for inspection until it expires, then swept; others left alone, except
+ * an unmarked workspace of a task that ended over the grace period ago, idle as long, whose lock no
+ * attempt holds: nothing else would ever remove it.
+ */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { retainWorkspace, sweepWorkspaces } from '../../host/workspace-retention';
+import { ATTEMPT_FILE, withWorkspaceLock } from '../../host/workspace-lock';
+import { ORPHAN_GRACE_MS, retainWorkspace, sweepWorkspaces } from '../../host/workspace-retention';
 import { tempDir } from '../helpers/temp';
 
 describe('workspace retention', () => {
@@ -18,6 +23,48 @@ describe('workspace retention', () => {
     assert.equal(existsSync(root('expired')), false);
     assert.equal(existsSync(root('kept')), true);
     assert.equal(existsSync(root('live')), true, 'a workspace of a running task has no marker and is never swept');
+  });
+
+  it('sweeps an unmarked workspace of a task that ended, once it and the task have been idle for the grace period', async () => {
+    const home = tempDir('arbiter-orphans-');
+    const now = new Date('2026-06-01T12:00:00Z');
+    const root = (task: string) => path.join(home, 'workspaces', 'acme', task);
+    const make = (task: string, changedMsAgo?: number) => {
+      mkdirSync(path.join(root(task), 'tree'), { recursive: true });
+      if (changedMsAgo !== undefined)
+        writeFileSync(path.join(root(task), ATTEMPT_FILE), `${now.getTime() - changedMsAgo}\n`);
+    };
+    make('orphan', 2 * ORPHAN_GRACE_MS);
+    make('from-an-older-release'); // no attempt mark at all
+    make('running', 2 * ORPHAN_GRACE_MS);
+    make('just-changed', ORPHAN_GRACE_MS / 2);
+    make('held', 2 * ORPHAN_GRACE_MS);
+    make('retained', 2 * ORPHAN_GRACE_MS);
+    await retainWorkspace(root('retained'), new Date('2026-06-02T12:00:00Z'));
+    const asked: Array<{ tasks: string[]; before: Date }> = [];
+    const ended = async (tasks: Array<{ tenantId: string; taskId: string }>, before: Date) => {
+      asked.push({ tasks: tasks.map((t) => `${t.tenantId}/${t.taskId}`).sort(), before });
+      return new Set(tasks.map((t) => `${t.tenantId}/${t.taskId}`).filter((k) => k !== 'acme/running'));
+    };
+    let release!: () => void;
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const lock = withWorkspaceLock(root('held'), new AbortController().signal, async () => {
+      held();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await holding;
+    const removed = await sweepWorkspaces(home, now, ended);
+    release();
+    await lock;
+    assert.deepEqual(removed.sort(), [root('from-an-older-release'), root('orphan')]);
+    assert.deepEqual(asked, [
+      {
+        tasks: ['acme/from-an-older-release', 'acme/held', 'acme/orphan', 'acme/running'],
+        before: new Date(now.getTime() - ORPHAN_GRACE_MS),
+      },
+    ]);
+    for (const kept of ['running', 'just-changed', 'held', 'retained']) assert.ok(existsSync(root(kept)), kept);
   });
 
   it('does nothing for a home without workspaces', async () => {

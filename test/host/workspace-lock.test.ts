@@ -20,7 +20,20 @@ const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Resolves when `p` settles, or to 'pending' after `ms`. */
 const settledWithin = <T>(p: Promise<T>, ms: number) => Promise.race([p, tick(ms).then(() => 'pending' as const)]);
 
-describe('workspace preparation lock', function () {
+/** Takes the lock of `root` and keeps it until `release()`; resolves once it holds it. */
+async function holdLock(root: string): Promise<{ release: () => void; done: Promise<void> }> {
+  let release!: () => void;
+  let held!: () => void;
+  const holding = new Promise<void>((resolve) => (held = resolve));
+  const done = withWorkspaceLock(root, never, async () => {
+    held();
+    await new Promise<void>((resolve) => (release = resolve));
+  });
+  await holding;
+  return { release, done };
+}
+
+describe('workspace lock', function () {
   this.timeout(20_000);
   let home: string;
   let root: string;
@@ -32,21 +45,16 @@ describe('workspace preparation lock', function () {
   });
 
   it('a second holder waits until the first is done; another workspace does not', async () => {
-    const order: string[] = [];
-    let finishFirst!: () => void;
-    const first = withWorkspaceLock(root, never, async () => {
-      order.push('first in');
-      await new Promise<void>((resolve) => (finishFirst = resolve));
-      order.push('first out');
-    });
-    await tick(50);
-    const second = withWorkspaceLock(root, never, async () => order.push('second in'));
+    const first = await holdLock(root);
+    let secondRan = false;
+    const second = withWorkspaceLock(root, never, async () => (secondRan = true));
     const other = withWorkspaceLock(`${root}-other`, never, async () => 'other ran');
-    assert.equal(await settledWithin(other, 2000), 'other ran');
+    assert.equal(await settledWithin(other, 5000), 'other ran');
     assert.equal(await settledWithin(second, 600), 'pending');
-    finishFirst();
-    await Promise.all([first, second]);
-    assert.deepEqual(order, ['first in', 'first out', 'second in']);
+    assert.equal(secondRan, false);
+    first.release();
+    await Promise.all([first.done, second]);
+    assert.equal(secondRan, true);
   });
 
   it("is held across processes, and a holder's crash frees it", async () => {
@@ -64,58 +72,51 @@ describe('workspace preparation lock', function () {
     const waiter = withWorkspaceLock(root, never, async () => 'ran');
     assert.equal(await settledWithin(waiter, 800), 'pending', 'waits while the other process holds it');
     holder.kill('SIGKILL');
-    assert.equal(await settledWithin(waiter, 3000), 'ran', 'the kernel released the dead holder’s lock');
+    assert.equal(await settledWithin(waiter, 5000), 'ran', 'the kernel released the dead holder’s lock');
   });
 
   it('a cancelled wait throws without running its function', async () => {
-    let release!: () => void;
-    const first = withWorkspaceLock(root, never, () => new Promise<void>((resolve) => (release = resolve)));
-    await tick(50);
+    const first = await holdLock(root);
     const cancel = new AbortController();
     let ran = false;
     const waiting = withWorkspaceLock(root, cancel.signal, async () => (ran = true));
+    assert.equal(await settledWithin(waiting, 600), 'pending', 'waiting, past its first tries');
     cancel.abort(new Error('activity cancelled'));
     await assert.rejects(waiting, /activity cancelled/);
-    release();
-    await first;
+    first.release();
+    await first.done;
     assert.equal(ran, false);
   });
 
   it('a wait past its patience fails, to be retried, without running', async () => {
-    let release!: () => void;
-    const first = withWorkspaceLock(root, never, () => new Promise<void>((resolve) => (release = resolve)));
-    await tick(50);
+    const first = await holdLock(root);
     let ran = false;
     const impatient = withWorkspaceLock(root, never, async () => (ran = true), 500);
     await assert.rejects(impatient, (err: Error & { type?: string }) => err.type === WorkspaceBusyError.type);
-    release();
-    await first;
+    first.release();
+    await first.done;
     assert.equal(ran, false);
   });
 
   it('is one lock for one workspace, whatever path reaches it', async () => {
     const link = path.join(home, 'via-link');
     symlinkSync(root, link);
-    let release!: () => void;
-    const first = withWorkspaceLock(root, never, () => new Promise<void>((resolve) => (release = resolve)));
-    await tick(50);
+    const first = await holdLock(root);
     const second = withWorkspaceLock(link, never, async () => 'ran');
     assert.equal(await settledWithin(second, 600), 'pending');
-    release();
+    first.release();
     assert.equal(await second, 'ran');
-    await first;
+    await first.done;
   });
 
   it('the retention sweep passes over a workspace whose lock is held, and removes it once free', async () => {
     const later = new Date(Date.now() + 3_600_000);
     await retainWorkspace(root, new Date(Date.now() - 1000));
-    let release!: () => void;
-    const held = withWorkspaceLock(root, never, () => new Promise<void>((resolve) => (release = resolve)));
-    await tick(50);
+    const held = await holdLock(root);
     assert.deepEqual(await sweepWorkspaces(home, later), []);
     assert.ok(existsSync(root), 'kept while an attempt holds it');
-    release();
-    await held;
+    held.release();
+    await held.done;
     assert.deepEqual(await sweepWorkspaces(home, later), [root]);
     assert.ok(!existsSync(root));
   });

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { Client, ScheduleOverlapPolicy, type ScheduleHandle } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { temporalCliPath } from '../../client/paths';
-import { provenanceCheckpoints, waivers } from '../../db/schema';
+import { provenanceCheckpoints, tasks, waivers } from '../../db/schema';
 import { retainWorkspace } from '../../host/workspace-retention';
 import { hostTaskQueue } from '../../temporal-config';
 import {
@@ -178,19 +178,31 @@ describe('schedules: periodic work created at worker start', function () {
     if (result.refusedCount <= result.refused.length) assert.ok(result.refused.includes(broken));
   });
 
-  it('workspace retention: the host sweep removes its expired workspace and keeps the one still retained', async () => {
+  it('workspace retention: the host sweep removes its expired workspace and an ended task’s orphan, keeping the rest', async () => {
     await ensure();
-    const tenantDir = path.join(testStack().home, 'workspaces', uniqueId('tenant'));
-    const expired = path.join(tenantDir, 'old-task');
-    const kept = path.join(tenantDir, 'new-task');
-    for (const dir of [expired, kept]) mkdirSync(path.join(dir, 'tree'), { recursive: true });
+    const tenantId = uniqueId('tenant');
+    const tenantDir = path.join(testStack().home, 'workspaces', tenantId);
+    const [expired, kept, orphan, running] = ['old-task', 'new-task', 'ended-task', 'running-task'].map((t) =>
+      path.join(tenantDir, t),
+    );
+    for (const dir of [expired, kept, orphan, running]) mkdirSync(path.join(dir, 'tree'), { recursive: true });
     await retainWorkspace(expired, new Date(Date.now() - 1000));
     await retainWorkspace(kept, new Date(Date.now() + 3_600_000));
+    // Unmarked, as a stalled preparation leaves one after its retry built the task elsewhere.
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    await testStack()
+      .database.db.insert(tasks)
+      .values([
+        { tenantId, id: 'ended-task', workflowId: 'w1', state: 'COMPLETED', updatedAt: twoHoursAgo },
+        { tenantId, id: 'running-task', workflowId: 'w2', state: 'EXECUTING', updatedAt: twoHoursAgo },
+      ]);
     const result = await triggerAndWait(client, client.schedule.getHandle(workspaceRetentionScheduleId(hostId())));
     const { hostQueue: swept, removed } = result as { hostQueue: string; removed: number };
     assert.equal(swept, hostQueue());
-    assert.ok(removed >= 1, 'this one at least (other tests leave expired workspaces on this host too)');
+    assert.ok(removed >= 2, 'these two at least (other tests leave expired workspaces on this host too)');
     assert.equal(existsSync(expired), false, 'expired workspace removed');
     assert.equal(existsSync(kept), true, 'retained workspace kept');
+    assert.equal(existsSync(orphan), false, 'the unmarked workspace of a task ended two hours ago removed');
+    assert.equal(existsSync(running), true, 'the unmarked workspace of a running task kept');
   });
 });
