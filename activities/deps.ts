@@ -40,8 +40,9 @@ export interface ActivityDeps {
    */
   temporal?: Pick<TemporalProfile, 'namespace' | 'tenantNamespaces'>;
   /**
-   * Asks Temporal whether a task's run is still open (routing frees the capacity of closed ones:
-   * activities/capacity.ts). Absent (tests driving activities directly): every held run counts.
+   * Asks Temporal whether a task's run (its latest when `runId` is '') is still open (routing frees
+   * the capacity of closed ones: activities/capacity.ts; the sweep removes only closed tasks'
+   * orphans). Absent (tests driving activities directly): every held run counts, no orphan is swept.
    */
   runIsOpen?: (run: { tenantId: string; workflowId: string; runId: string }) => Promise<boolean>;
 }

@@ -20,7 +20,8 @@ import {
   type WaiverExpiryResult,
   type WorkspaceSweepResult,
 } from '../domain/maintenance';
-import { sweepWorkspaces } from '../host/workspace-retention';
+import { ORPHAN_GRACE_MS, sweepWorkspaces, type EndedTasks } from '../host/workspace-retention';
+import { taskWorkflowId } from '../temporal-config';
 import type { ActivityDeps } from './deps';
 
 /** The gauge of active waivers expiring soon, as Prometheus shows it (with the activity's tags). */
@@ -76,8 +77,27 @@ function reportCheckpointRun(broken: number): void {
     .set(Math.floor(Date.now() / 1000));
 }
 
+/**
+ * Tasks whose record ended long enough ago and whose workflow has no open run (a reset run of an
+ * ended task works in a workspace its record knows nothing of). Without a way to ask Temporal
+ * (`runIsOpen` absent), none.
+ */
+function endedAndClosed({ db, runIsOpen }: Pick<ActivityDeps, 'db' | 'runIsOpen'>): EndedTasks {
+  return async (wanted, graceMs) => {
+    if (!runIsOpen) return new Set();
+    const ended = await endedTasks(db, wanted, graceMs);
+    const closed = new Set<string>();
+    for (const { tenantId, taskId } of wanted.filter((t) => ended.has(`${t.tenantId}/${t.taskId}`)))
+      if (!(await runIsOpen({ tenantId, workflowId: taskWorkflowId({ tenantId, taskId }), runId: '' })))
+        closed.add(`${tenantId}/${taskId}`);
+    return closed;
+  };
+}
+
 /** The maintenance activities, for `createActivities`. */
-export function createMaintenanceActivities(deps: Pick<ActivityDeps, 'db' | 'home' | 'hostQueue' | 'signer'>) {
+export function createMaintenanceActivities(
+  deps: Pick<ActivityDeps, 'db' | 'home' | 'hostQueue' | 'signer' | 'retentionHours' | 'runIsOpen'>,
+) {
   return {
     /**
      * Removes this host's retained workspaces whose retention has passed (the marker each holds
@@ -93,9 +113,8 @@ export function createMaintenanceActivities(deps: Pick<ActivityDeps, 'db' | 'hom
           `a workspace sweep runs only on a worker's own host queue; this worker's is ${deps.hostQueue}, not ${taskQueue}`,
           NOT_THIS_HOST_ERROR,
         );
-      const removed = await sweepWorkspaces(deps.home, new Date(), (wanted, before) =>
-        endedTasks(deps.db, wanted, before),
-      );
+      const graceMs = Math.max(ORPHAN_GRACE_MS, deps.retentionHours * 3_600_000);
+      const removed = await sweepWorkspaces(deps.home, new Date(), { graceMs, endedTasks: endedAndClosed(deps) });
       if (removed.length) log.info('expired or orphaned workspaces removed', { count: removed.length });
       return { hostQueue: deps.hostQueue, removed: removed.length };
     },

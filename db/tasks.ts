@@ -1,5 +1,5 @@
 /** Task rows read outside a run: whether a tenant's CLI may see a task, and which tasks have ended. */
-import { and, eq, inArray, lte } from 'drizzle-orm';
+import { and, eq, inArray, lte, sql } from 'drizzle-orm';
 import { TERMINAL_STATES } from '../domain/lifecycle';
 import type { Db } from './client';
 import { tasks } from './schema';
@@ -16,11 +16,14 @@ export async function taskVisible(db: Db, tenantId: string, taskId: string): Pro
   return row !== undefined;
 }
 
-/** The keys (`<tenant>/<task>`) of those of `wanted` whose row reached a terminal state by `before`. */
+/**
+ * The keys (`<tenant>/<task>`) of those of `wanted` whose row reached a terminal state at least
+ * `graceMs` ago, by the database's clock.
+ */
 export async function endedTasks(
   db: Db,
   wanted: Array<{ tenantId: string; taskId: string }>,
-  before: Date,
+  graceMs: number,
 ): Promise<Set<string>> {
   const byTenant = new Map<string, string[]>();
   for (const { tenantId, taskId } of wanted) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), taskId]);
@@ -35,7 +38,7 @@ export async function endedTasks(
             eq(tasks.tenantId, tenantId),
             inArray(tasks.id, ids.slice(i, i + IDS_PER_QUERY)),
             inArray(tasks.state, [...TERMINAL_STATES]),
-            lte(tasks.updatedAt, before),
+            lte(tasks.updatedAt, sql`now() - ${graceMs} * interval '1 millisecond'`),
           ),
         );
       for (const row of rows) ended.add(`${tenantId}/${row.id}`);

@@ -1,8 +1,10 @@
 /**
  * Workspace retention: a completed task's workspace is emptied when the task ends; a failed,
  * rejected or cancelled one is kept for inspection. Either is swept when its retention runs out.
- * So is a workspace nothing will release: one a stalled preparation built on this host after its
- * retry built the task's workspace on another (its task has ended, and its root has no marker).
+ * So is a workspace nothing will release, once it and its task have been idle for the retention
+ * (an hour at least): one a stalled preparation built on this host after its retry built the task's
+ * workspace on another, or one whose task's release never reached this host (its root has no
+ * marker, its task has ended and no run of it is open).
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -11,8 +13,8 @@ import { ATTEMPT_FILE, ifWorkspaceUnlocked } from './workspace-lock';
 /** The file in a workspace root saying until when it is kept. */
 export const RETENTION_MARKER = 'retained-until';
 /**
- * How long an unmarked workspace is left alone after its last change, and after its task ended: the
- * task's own release (it marks or empties the root) comes within seconds of its end.
+ * The least time an unmarked workspace is left alone after its last change and after its task
+ * ended: the task's own release (it marks or empties the root) comes within seconds of its end.
  */
 export const ORPHAN_GRACE_MS = 3_600_000;
 
@@ -22,8 +24,17 @@ export interface WorkspaceTask {
   taskId: string;
 }
 
-/** Which of `tasks` had ended by `before` (their keys, `<tenant>/<task>`); a task without a record has not. */
-export type EndedTasks = (tasks: WorkspaceTask[], before: Date) => Promise<Set<string>>;
+/**
+ * Which of `tasks` ended at least `graceMs` ago and have no run open now (their keys,
+ * `<tenant>/<task>`); a task without a record, or that cannot be asked about, has not.
+ */
+export type EndedTasks = (tasks: WorkspaceTask[], graceMs: number) => Promise<Set<string>>;
+
+/** What makes an unmarked workspace an orphan: its task ended (asked of `endedTasks`), both idle for `graceMs`. */
+export interface OrphanRule {
+  endedTasks: EndedTasks;
+  graceMs: number;
+}
 
 /** Keeps the workspace under `root` (an existing directory) until `until`. */
 export async function retainWorkspace(root: string, until: Date): Promise<void> {
@@ -42,10 +53,10 @@ async function expired(root: string, now: Date): Promise<boolean> {
   return until !== undefined && Date.parse(until) <= now.getTime();
 }
 
-/** True when `root` is unmarked and no attempt has changed it within the grace period. */
-async function unmarkedAndIdle(root: string, now: Date): Promise<boolean> {
+/** True when `root` is unmarked and no attempt has changed it since `since`. */
+async function unmarkedAndIdle(root: string, since: Date): Promise<boolean> {
   if ((await readIn(root, RETENTION_MARKER)) !== undefined) return false;
-  return Number((await readIn(root, ATTEMPT_FILE)) ?? 0) <= now.getTime() - ORPHAN_GRACE_MS;
+  return Number((await readIn(root, ATTEMPT_FILE)) ?? 0) <= since.getTime();
 }
 
 /** Removes `root` if `sweepable` still says so while no attempt holds its lock; true when it did. */
@@ -68,20 +79,20 @@ async function workspacesUnder(home: string): Promise<Array<WorkspaceTask & { ro
 }
 
 /**
- * Deletes every workspace under `home` whose retention has passed and, when `ended` is given, every
- * unmarked one idle for the grace period whose task ended before it; never one an attempt is
- * changing (a reset run preparing it again). Returns what it removed.
+ * Deletes every workspace under `home` whose retention has passed and, under `orphans`, every
+ * unmarked one of an ended task; never one an attempt is changing (a reset run preparing it
+ * again). Returns what it removed.
  */
-export async function sweepWorkspaces(home: string, now = new Date(), ended?: EndedTasks): Promise<string[]> {
+export async function sweepWorkspaces(home: string, now = new Date(), orphans?: OrphanRule): Promise<string[]> {
   const removed: string[] = [];
-  const orphans: Array<WorkspaceTask & { root: string }> = [];
+  const idleSince = new Date(now.getTime() - (orphans?.graceMs ?? 0));
+  const candidates: Array<WorkspaceTask & { root: string }> = [];
   for (const ws of await workspacesUnder(home)) {
     if (await removeIf(ws.root, () => expired(ws.root, now))) removed.push(ws.root);
-    else if (ended && (await unmarkedAndIdle(ws.root, now))) orphans.push(ws);
+    else if (orphans && (await unmarkedAndIdle(ws.root, idleSince))) candidates.push(ws);
   }
-  const graceStart = new Date(now.getTime() - ORPHAN_GRACE_MS);
-  const endedKeys = orphans.length && ended ? await ended(orphans, graceStart) : new Set<string>();
-  for (const ws of orphans.filter((o) => endedKeys.has(`${o.tenantId}/${o.taskId}`)))
-    if (await removeIf(ws.root, () => unmarkedAndIdle(ws.root, now))) removed.push(ws.root);
+  const ended = candidates.length && orphans ? await orphans.endedTasks(candidates, orphans.graceMs) : new Set();
+  for (const ws of candidates.filter((c) => ended.has(`${c.tenantId}/${c.taskId}`)))
+    if (await removeIf(ws.root, () => unmarkedAndIdle(ws.root, idleSince))) removed.push(ws.root);
   return removed;
 }

@@ -282,8 +282,9 @@ const RELEASE_ABANDONED_WORKSPACES = 'release-abandoned-workspaces';
 /**
  * Best effort, after the task has ended: emptied when it completed, retained for inspection
  * otherwise. A workspace left behind on a lost host has no retention marker, so that host's
- * sweep would never remove it (nor free its sandbox uid) if the host comes back: it is marked
- * too, waiting for the host no longer than the task's host-loss timeout.
+ * sweep would remove it (and free its sandbox uid) only as an orphan, a retention after the task
+ * ended, if the host comes back: it is marked too, waiting for the host no longer than the task's
+ * host-loss timeout.
  */
 export async function releaseWorkspace(task: TaskRun): Promise<void> {
   const ws = task.snapshot.workspace;

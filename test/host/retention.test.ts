@@ -40,10 +40,12 @@ describe('workspace retention', () => {
     make('just-changed', ORPHAN_GRACE_MS / 2);
     make('held', 2 * ORPHAN_GRACE_MS);
     make('retained', 2 * ORPHAN_GRACE_MS);
+    make('released-meanwhile', 2 * ORPHAN_GRACE_MS);
     await retainWorkspace(root('retained'), new Date('2026-06-02T12:00:00Z'));
-    const asked: Array<{ tasks: string[]; before: Date }> = [];
-    const ended = async (tasks: Array<{ tenantId: string; taskId: string }>, before: Date) => {
-      asked.push({ tasks: tasks.map((t) => `${t.tenantId}/${t.taskId}`).sort(), before });
+    const asked: Array<{ tasks: string[]; graceMs: number }> = [];
+    const endedTasks = async (tasks: Array<{ tenantId: string; taskId: string }>, graceMs: number) => {
+      asked.push({ tasks: tasks.map((t) => `${t.tenantId}/${t.taskId}`).sort(), graceMs });
+      await retainWorkspace(root('released-meanwhile'), new Date('2026-06-02T12:00:00Z')); // its release, while we ask
       return new Set(tasks.map((t) => `${t.tenantId}/${t.taskId}`).filter((k) => k !== 'acme/running'));
     };
     let release!: () => void;
@@ -54,17 +56,18 @@ describe('workspace retention', () => {
       await new Promise<void>((resolve) => (release = resolve));
     });
     await holding;
-    const removed = await sweepWorkspaces(home, now, ended);
+    const removed = await sweepWorkspaces(home, now, { endedTasks, graceMs: ORPHAN_GRACE_MS });
     release();
     await lock;
     assert.deepEqual(removed.sort(), [root('from-an-older-release'), root('orphan')]);
     assert.deepEqual(asked, [
       {
-        tasks: ['acme/from-an-older-release', 'acme/held', 'acme/orphan', 'acme/running'],
-        before: new Date(now.getTime() - ORPHAN_GRACE_MS),
+        tasks: ['acme/from-an-older-release', 'acme/held', 'acme/orphan', 'acme/released-meanwhile', 'acme/running'],
+        graceMs: ORPHAN_GRACE_MS,
       },
     ]);
-    for (const kept of ['running', 'just-changed', 'held', 'retained']) assert.ok(existsSync(root(kept)), kept);
+    for (const kept of ['running', 'just-changed', 'held', 'retained', 'released-meanwhile'])
+      assert.ok(existsSync(root(kept)), kept);
   });
 
   it('does nothing for a home without workspaces', async () => {

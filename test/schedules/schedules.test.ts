@@ -189,12 +189,12 @@ describe('schedules: periodic work created at worker start', function () {
     await retainWorkspace(expired, new Date(Date.now() - 1000));
     await retainWorkspace(kept, new Date(Date.now() + 3_600_000));
     // Unmarked, as a stalled preparation leaves one after its retry built the task elsewhere.
-    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    const dayAndMore = new Date(Date.now() - 30 * 3_600_000); // past the worker's retention, 24 h
     await testStack()
       .database.db.insert(tasks)
       .values([
-        { tenantId, id: 'ended-task', workflowId: 'w1', state: 'COMPLETED', updatedAt: twoHoursAgo },
-        { tenantId, id: 'running-task', workflowId: 'w2', state: 'EXECUTING', updatedAt: twoHoursAgo },
+        { tenantId, id: 'ended-task', workflowId: 'w1', state: 'COMPLETED', updatedAt: dayAndMore },
+        { tenantId, id: 'running-task', workflowId: 'w2', state: 'EXECUTING', updatedAt: dayAndMore },
       ]);
     const result = await triggerAndWait(client, client.schedule.getHandle(workspaceRetentionScheduleId(hostId())));
     const { hostQueue: swept, removed } = result as { hostQueue: string; removed: number };
@@ -202,7 +202,7 @@ describe('schedules: periodic work created at worker start', function () {
     assert.ok(removed >= 2, 'these two at least (other tests leave expired workspaces on this host too)');
     assert.equal(existsSync(expired), false, 'expired workspace removed');
     assert.equal(existsSync(kept), true, 'retained workspace kept');
-    assert.equal(existsSync(orphan), false, 'the unmarked workspace of a task ended two hours ago removed');
+    assert.equal(existsSync(orphan), false, 'the unmarked workspace of a task ended 30 hours ago removed');
     assert.equal(existsSync(running), true, 'the unmarked workspace of a running task kept');
   });
 });

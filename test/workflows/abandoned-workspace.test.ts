@@ -1,7 +1,7 @@
 /**
  * A workspace left on a host the task gave up as lost: when that host comes back before the task
  * ends, the workflow marks its copy for the host's retention sweep. Unmarked, the sweep would
- * never remove it, and its sandbox uid lease would be held for good.
+ * remove it (and free its sandbox uid) only as an orphan, a retention after the task ended.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
