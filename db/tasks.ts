@@ -26,7 +26,10 @@ export async function endedTasks(
   graceMs: number,
 ): Promise<Set<string>> {
   const byTenant = new Map<string, string[]>();
-  for (const { tenantId, taskId } of wanted) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), taskId]);
+  for (const { tenantId, taskId } of wanted) {
+    if (!byTenant.has(tenantId)) byTenant.set(tenantId, []);
+    byTenant.get(tenantId)!.push(taskId);
+  }
   const ended = new Set<string>();
   for (const [tenantId, ids] of byTenant)
     for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {

@@ -92,6 +92,12 @@ export async function ifWorkspaceUnlocked<T>(root: string, fn: () => Promise<T>)
   return server ? holding(server, fn) : undefined;
 }
 
+/** When the attempt that last changed the workspace at `root` was scheduled; 0 when none has marked it. */
+export async function attemptMark(root: string): Promise<number> {
+  const text = await fs.readFile(path.join(root, ATTEMPT_FILE), 'utf8').catch(() => '');
+  return Number(text.trim() || 0);
+}
+
 /**
  * Marks the workspace at `root` as this attempt's, by when the server scheduled it (later for every
  * retry, and for each later step or reset run); refuses an attempt scheduled before the one that
@@ -99,7 +105,7 @@ export async function ifWorkspaceUnlocked<T>(root: string, fn: () => Promise<T>)
  */
 export async function claimWorkspace(root: string, scheduledMs: number): Promise<void> {
   const file = path.join(root, ATTEMPT_FILE);
-  const marked = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim() || 0);
+  const marked = await attemptMark(root);
   if (marked > scheduledMs) throw new WorkspaceAttemptSupersededError(root, scheduledMs, marked);
   const tmp = `${file}.${randomBytes(4).toString('hex')}`;
   await fs.writeFile(tmp, `${scheduledMs}\n`);

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { ATTEMPT_FILE, ifWorkspaceUnlocked } from './workspace-lock';
+import { attemptMark, ifWorkspaceUnlocked } from './workspace-lock';
 
 /** The file in a workspace root saying until when it is kept. */
 export const RETENTION_MARKER = 'retained-until';
@@ -41,26 +41,27 @@ export async function retainWorkspace(root: string, until: Date): Promise<void> 
   await fs.writeFile(path.join(root, RETENTION_MARKER), `${until.toISOString()}\n`);
 }
 
-const readIn = (root: string, file: string) =>
-  fs.readFile(path.join(root, file), 'utf8').then(
-    (text) => text.trim(),
+/** Until when `root` is kept; undefined when it has no retention marker. */
+const retainedUntil = (root: string) =>
+  fs.readFile(path.join(root, RETENTION_MARKER), 'utf8').then(
+    (text) => Date.parse(text.trim()),
     () => undefined,
   );
 
 /** True when `root` is marked and its retention has passed. */
 async function expired(root: string, now: Date): Promise<boolean> {
-  const until = await readIn(root, RETENTION_MARKER);
-  return until !== undefined && Date.parse(until) <= now.getTime();
+  const until = await retainedUntil(root);
+  return until !== undefined && until <= now.getTime();
 }
 
 /** True when `root` is unmarked and no attempt has changed it since `since`. */
 async function unmarkedAndIdle(root: string, since: Date): Promise<boolean> {
-  if ((await readIn(root, RETENTION_MARKER)) !== undefined) return false;
-  return Number((await readIn(root, ATTEMPT_FILE)) ?? 0) <= since.getTime();
+  return (await retainedUntil(root)) === undefined && (await attemptMark(root)) <= since.getTime();
 }
 
-/** Removes `root` if `sweepable` still says so while no attempt holds its lock; true when it did. */
+/** Removes `root` if `sweepable` says so, and still does while no attempt holds its lock; true when it did. */
 async function removeIf(root: string, sweepable: () => Promise<boolean>): Promise<boolean> {
+  if (!(await sweepable())) return false;
   const removed = await ifWorkspaceUnlocked(root, async () => {
     if (!(await sweepable())) return false;
     await fs.rm(root, { recursive: true, force: true });

@@ -16,14 +16,14 @@ import { WorkspaceAttemptSupersededError } from '../../domain/errors';
 import { workspaceDirs } from '../../host/git';
 import { DEFAULT_SANDBOX_CONFIG, runningAsRoot } from '../../host/sandbox/config';
 import { heldSandboxUser, LEASE_FILE } from '../../host/sandbox/uid-leases';
-import { ATTEMPT_FILE, claimWorkspace, withWorkspaceLock } from '../../host/workspace-lock';
+import { ATTEMPT_FILE, claimWorkspace } from '../../host/workspace-lock';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { makeRepo } from '../helpers/fixtures';
 import { testActivityDeps } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
+import { holdWorkspaceLock } from '../helpers/workspace-lock';
 
 const FILES = 300;
-const never = new AbortController().signal;
 const superseded = (err: Error & { type?: string }) => err.type === WorkspaceAttemptSupersededError.type;
 
 describe('workspace attempts that overlap', function () {
@@ -112,20 +112,12 @@ describe('workspace attempts that overlap', function () {
   it('an attempt waiting for the lock reads the mark only once it holds it', async () => {
     const ws = workspaceDirs(home, 'tenant', 't5');
     await prepare('t5', 1_000);
-    let letGo!: () => void;
-    let held!: () => void;
-    const holding = new Promise<void>((resolve) => (held = resolve));
     // A later attempt holds the lock and marks the workspace only after the older one began waiting.
-    const later = withWorkspaceLock(ws.root, never, async () => {
-      held();
-      await new Promise<void>((resolve) => (letGo = resolve));
-      await claimWorkspace(ws.root, 3_000);
-    });
-    await holding;
+    const later = await holdWorkspaceLock(ws.root, () => claimWorkspace(ws.root, 3_000));
     const older = prepare('t5', 2_000);
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // its git call done, it waits for the lock
-    letGo();
-    await later;
+    later.release();
+    await later.done;
     await assert.rejects(older, superseded);
   });
 });

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ATTEMPT_FILE, withWorkspaceLock } from '../../host/workspace-lock';
+import { ATTEMPT_FILE } from '../../host/workspace-lock';
 import { ORPHAN_GRACE_MS, retainWorkspace, sweepWorkspaces } from '../../host/workspace-retention';
 import { tempDir } from '../helpers/temp';
+import { holdWorkspaceLock } from '../helpers/workspace-lock';
 
 describe('workspace retention', () => {
   it('sweeps only retained workspaces whose time has passed', async () => {
@@ -48,17 +49,10 @@ describe('workspace retention', () => {
       await retainWorkspace(root('released-meanwhile'), new Date('2026-06-02T12:00:00Z')); // its release, while we ask
       return new Set(tasks.map((t) => `${t.tenantId}/${t.taskId}`).filter((k) => k !== 'acme/running'));
     };
-    let release!: () => void;
-    let held!: () => void;
-    const holding = new Promise<void>((resolve) => (held = resolve));
-    const lock = withWorkspaceLock(root('held'), new AbortController().signal, async () => {
-      held();
-      await new Promise<void>((resolve) => (release = resolve));
-    });
-    await holding;
+    const lock = await holdWorkspaceLock(root('held'));
     const removed = await sweepWorkspaces(home, now, { endedTasks, graceMs: ORPHAN_GRACE_MS });
-    release();
-    await lock;
+    lock.release();
+    await lock.done;
     assert.deepEqual(removed.sort(), [root('from-an-older-release'), root('orphan')]);
     assert.deepEqual(asked, [
       {

@@ -13,25 +13,13 @@ import { WorkspaceBusyError } from '../../domain/errors';
 import { withWorkspaceLock } from '../../host/workspace-lock';
 import { retainWorkspace, sweepWorkspaces } from '../../host/workspace-retention';
 import { tempDir } from '../helpers/temp';
+import { holdWorkspaceLock } from '../helpers/workspace-lock';
 
 const never = new AbortController().signal;
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resolves when `p` settles, or to 'pending' after `ms`. */
 const settledWithin = <T>(p: Promise<T>, ms: number) => Promise.race([p, tick(ms).then(() => 'pending' as const)]);
-
-/** Takes the lock of `root` and keeps it until `release()`; resolves once it holds it. */
-async function holdLock(root: string): Promise<{ release: () => void; done: Promise<void> }> {
-  let release!: () => void;
-  let held!: () => void;
-  const holding = new Promise<void>((resolve) => (held = resolve));
-  const done = withWorkspaceLock(root, never, async () => {
-    held();
-    await new Promise<void>((resolve) => (release = resolve));
-  });
-  await holding;
-  return { release, done };
-}
 
 describe('workspace lock', function () {
   this.timeout(20_000);
@@ -45,7 +33,7 @@ describe('workspace lock', function () {
   });
 
   it('a second holder waits until the first is done; another workspace does not', async () => {
-    const first = await holdLock(root);
+    const first = await holdWorkspaceLock(root);
     let secondRan = false;
     const second = withWorkspaceLock(root, never, async () => (secondRan = true));
     const other = withWorkspaceLock(`${root}-other`, never, async () => 'other ran');
@@ -76,7 +64,7 @@ describe('workspace lock', function () {
   });
 
   it('a cancelled wait throws without running its function', async () => {
-    const first = await holdLock(root);
+    const first = await holdWorkspaceLock(root);
     const cancel = new AbortController();
     let ran = false;
     const waiting = withWorkspaceLock(root, cancel.signal, async () => (ran = true));
@@ -89,7 +77,7 @@ describe('workspace lock', function () {
   });
 
   it('a wait past its patience fails, to be retried, without running', async () => {
-    const first = await holdLock(root);
+    const first = await holdWorkspaceLock(root);
     let ran = false;
     const impatient = withWorkspaceLock(root, never, async () => (ran = true), 500);
     await assert.rejects(impatient, (err: Error & { type?: string }) => err.type === WorkspaceBusyError.type);
@@ -101,7 +89,7 @@ describe('workspace lock', function () {
   it('is one lock for one workspace, whatever path reaches it', async () => {
     const link = path.join(home, 'via-link');
     symlinkSync(root, link);
-    const first = await holdLock(root);
+    const first = await holdWorkspaceLock(root);
     const second = withWorkspaceLock(link, never, async () => 'ran');
     assert.equal(await settledWithin(second, 600), 'pending');
     first.release();
@@ -112,7 +100,7 @@ describe('workspace lock', function () {
   it('the retention sweep passes over a workspace whose lock is held, and removes it once free', async () => {
     const later = new Date(Date.now() + 3_600_000);
     await retainWorkspace(root, new Date(Date.now() - 1000));
-    const held = await holdLock(root);
+    const held = await holdWorkspaceLock(root);
     assert.deepEqual(await sweepWorkspaces(home, later), []);
     assert.ok(existsSync(root), 'kept while an attempt holds it');
     held.release();
