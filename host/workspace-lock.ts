@@ -13,12 +13,13 @@
  * namespaces of their own (`--unshare-all`) and can neither see nor take it. Processes sharing
  * ARBITER_HOME must therefore share a network namespace (README, *Workspaces and delivery*).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkspaceAttemptSupersededError, WorkspaceBusyError } from '../domain/errors';
+import { writeFileAtomically } from './atomic-write';
 
 /** The file in a workspace root naming when the attempt that last changed it was scheduled. */
 export const ATTEMPT_FILE = 'attempt-mark';
@@ -104,10 +105,7 @@ export async function attemptMark(root: string): Promise<number> {
  * marked it. Call it holding the lock, before changing anything.
  */
 export async function claimWorkspace(root: string, scheduledMs: number): Promise<void> {
-  const file = path.join(root, ATTEMPT_FILE);
   const marked = await attemptMark(root);
   if (marked > scheduledMs) throw new WorkspaceAttemptSupersededError(root, scheduledMs, marked);
-  const tmp = `${file}.${randomBytes(4).toString('hex')}`;
-  await fs.writeFile(tmp, `${scheduledMs}\n`);
-  await fs.rename(tmp, file);
+  await writeFileAtomically(path.join(root, ATTEMPT_FILE), `${scheduledMs}\n`);
 }

@@ -8,6 +8,8 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { writeFileAtomically } from './atomic-write';
+import { emptyWorkspaceRoot } from './workspace';
 import { attemptMark, ifWorkspaceUnlocked } from './workspace-lock';
 
 /** The file in a workspace root saying until when it is kept. */
@@ -38,7 +40,7 @@ export interface OrphanRule {
 
 /** Keeps the workspace under `root` (an existing directory) until `until`. */
 export async function retainWorkspace(root: string, until: Date): Promise<void> {
-  await fs.writeFile(path.join(root, RETENTION_MARKER), `${until.toISOString()}\n`);
+  await writeFileAtomically(path.join(root, RETENTION_MARKER), `${until.toISOString()}\n`);
 }
 
 /** Until when `root` is kept; undefined when it has no retention marker. */
@@ -59,11 +61,11 @@ async function unmarkedAndIdle(root: string, since: Date): Promise<boolean> {
   return (await retainedUntil(root)) === undefined && (await attemptMark(root)) <= since.getTime();
 }
 
-/** Removes `root` if `sweepable` says so, and still does while no attempt holds its lock; true when it did. */
+/** Removes `root` if `sweepable` says so while no attempt holds its lock; true when it did. */
 async function removeIf(root: string, sweepable: () => Promise<boolean>): Promise<boolean> {
-  if (!(await sweepable())) return false;
   const removed = await ifWorkspaceUnlocked(root, async () => {
     if (!(await sweepable())) return false;
+    await emptyWorkspaceRoot(root, []); // its uid lease last, after the files that uid owns
     await fs.rm(root, { recursive: true, force: true });
     return true;
   });
@@ -82,18 +84,26 @@ async function workspacesUnder(home: string): Promise<Array<WorkspaceTask & { ro
 /**
  * Deletes every workspace under `home` whose retention has passed and, under `orphans`, every
  * unmarked one of an ended task; never one an attempt is changing (a reset run preparing it
- * again). Returns what it removed.
+ * again). Markers are read before a lock is taken, and again under it. Returns what it removed.
  */
 export async function sweepWorkspaces(home: string, now = new Date(), orphans?: OrphanRule): Promise<string[]> {
   const removed: string[] = [];
-  const idleSince = new Date(now.getTime() - (orphans?.graceMs ?? 0));
   const candidates: Array<WorkspaceTask & { root: string }> = [];
+  const idleSince = new Date(now.getTime() - (orphans?.graceMs ?? 0));
   for (const ws of await workspacesUnder(home)) {
-    if (await removeIf(ws.root, () => expired(ws.root, now))) removed.push(ws.root);
-    else if (orphans && (await unmarkedAndIdle(ws.root, idleSince))) candidates.push(ws);
+    const isExpired = () => expired(ws.root, now);
+    if (await isExpired()) {
+      if (await removeIf(ws.root, isExpired)) removed.push(ws.root);
+    } else if (orphans && (await unmarkedAndIdle(ws.root, idleSince))) candidates.push(ws);
   }
-  const ended = candidates.length && orphans ? await orphans.endedTasks(candidates, orphans.graceMs) : new Set();
-  for (const ws of candidates.filter((c) => ended.has(`${c.tenantId}/${c.taskId}`)))
-    if (await removeIf(ws.root, () => unmarkedAndIdle(ws.root, idleSince))) removed.push(ws.root);
+  if (!orphans || candidates.length === 0) return removed;
+  const key = (t: WorkspaceTask) => `${t.tenantId}/${t.taskId}`;
+  const ended = await orphans.endedTasks(candidates, orphans.graceMs);
+  for (const ws of candidates.filter((c) => ended.has(key(c)))) {
+    // Asked again under the lock: a run opened meanwhile (a reset) may be working in it.
+    const stillOrphaned = async () =>
+      (await unmarkedAndIdle(ws.root, idleSince)) && (await orphans.endedTasks([ws], orphans.graceMs)).has(key(ws));
+    if (await removeIf(ws.root, stillOrphaned)) removed.push(ws.root);
+  }
   return removed;
 }

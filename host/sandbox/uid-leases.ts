@@ -15,10 +15,11 @@
  * meanwhile; a holder re-created at the same path starts its search at the same uid).
  * When the worker is not root, commands run as the worker's own user and nothing is leased.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { SandboxUidNotHeldError, SandboxUidsExhaustedError } from '../../domain/errors';
+import { writeFileAtomically } from '../atomic-write';
 import { runningAsRoot, type UidRange } from './config';
 
 /** Who a command runs as. */
@@ -112,9 +113,7 @@ async function candidates(dir: string, holder: string, range: UidRange, newest: 
 /** Tries to take `lease` for `holder`; false when another process took this uid first. */
 async function take(dir: string, holder: string, lease: Lease): Promise<boolean> {
   // The holder names the lease before the link exists, so the link is live from its first moment.
-  const tmp = path.join(holder, `${LEASE_FILE}.${randomBytes(4).toString('hex')}`);
-  await fs.writeFile(tmp, `${lease.name}\n`);
-  await fs.rename(tmp, path.join(holder, LEASE_FILE));
+  await writeFileAtomically(path.join(holder, LEASE_FILE), `${lease.name}\n`);
   try {
     await fs.symlink(holder, path.join(dir, lease.name));
   } catch (err) {

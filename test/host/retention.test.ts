@@ -42,25 +42,42 @@ describe('workspace retention', () => {
     make('held', 2 * ORPHAN_GRACE_MS);
     make('retained', 2 * ORPHAN_GRACE_MS);
     make('released-meanwhile', 2 * ORPHAN_GRACE_MS);
+    make('reset-meanwhile', 2 * ORPHAN_GRACE_MS);
     await retainWorkspace(root('retained'), new Date('2026-06-02T12:00:00Z'));
     const asked: Array<{ tasks: string[]; graceMs: number }> = [];
     const endedTasks = async (tasks: Array<{ tenantId: string; taskId: string }>, graceMs: number) => {
       asked.push({ tasks: tasks.map((t) => `${t.tenantId}/${t.taskId}`).sort(), graceMs });
       await retainWorkspace(root('released-meanwhile'), new Date('2026-06-02T12:00:00Z')); // its release, while we ask
-      return new Set(tasks.map((t) => `${t.tenantId}/${t.taskId}`).filter((k) => k !== 'acme/running'));
+      const reopened = asked.length > 1 ? ['acme/reset-meanwhile'] : []; // a run of it opened after the first answer
+      return new Set(
+        tasks.map((t) => `${t.tenantId}/${t.taskId}`).filter((k) => k !== 'acme/running' && !reopened.includes(k)),
+      );
     };
     const lock = await holdWorkspaceLock(root('held'));
     const removed = await sweepWorkspaces(home, now, { endedTasks, graceMs: ORPHAN_GRACE_MS });
     lock.release();
     await lock.done;
     assert.deepEqual(removed.sort(), [root('from-an-older-release'), root('orphan')]);
-    assert.deepEqual(asked, [
-      {
-        tasks: ['acme/from-an-older-release', 'acme/held', 'acme/orphan', 'acme/released-meanwhile', 'acme/running'],
-        graceMs: ORPHAN_GRACE_MS,
-      },
-    ]);
-    for (const kept of ['running', 'just-changed', 'held', 'retained', 'released-meanwhile'])
+    assert.deepEqual(asked[0], {
+      tasks: [
+        'acme/from-an-older-release',
+        'acme/held',
+        'acme/orphan',
+        'acme/released-meanwhile',
+        'acme/reset-meanwhile',
+        'acme/running',
+      ],
+      graceMs: ORPHAN_GRACE_MS,
+    });
+    assert.deepEqual(
+      asked
+        .slice(1)
+        .map((a) => a.tasks.join())
+        .sort(),
+      ['acme/from-an-older-release', 'acme/orphan', 'acme/reset-meanwhile'],
+      'each about to be removed is asked about again, under its lock',
+    );
+    for (const kept of ['running', 'just-changed', 'held', 'retained', 'released-meanwhile', 'reset-meanwhile'])
       assert.ok(existsSync(root(kept)), kept);
   });
 
