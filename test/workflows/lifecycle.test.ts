@@ -105,8 +105,13 @@ describe('taskLifecycle (real Temporal + PostgreSQL)', function () {
     assert.equal(gitIn(repo, 'status', '--porcelain'), '', 'target working tree must be untouched');
     const workspaceRoot = path.join(testStack().home, 'workspaces', tenant, input.taskId);
     // Released: emptied, its uid lease with it; the root keeps the attempt mark until the sweep.
-    await waitFor('the workspace to be released', async () => existsSync(path.join(workspaceRoot, 'retained-until')));
-    assert.deepEqual(readdirSync(workspaceRoot).sort(), [ATTEMPT_FILE, 'retained-until'].sort());
+    // The marker is written first, then the rest emptied: wait for the end state.
+    const released = [ATTEMPT_FILE, 'retained-until'].sort();
+    await waitFor('the workspace to be released', async () => {
+      const left = existsSync(workspaceRoot) ? readdirSync(workspaceRoot).sort() : [];
+      return left.join() === released.join();
+    });
+    assert.deepEqual(readdirSync(workspaceRoot).sort(), released);
   });
 
   it('carries the spec by reference: history holds it only in the input', async () => {
