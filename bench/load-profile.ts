@@ -5,7 +5,7 @@
  * activity before it in that task, to its recorded completion). Plus the worker process's CPU time.
  */
 import type { Client } from '@temporalio/client';
-import { childrenNamed, cpuSeconds, spawnerOf, treeCpuSeconds } from './proc';
+import { childrenNamed, cpuSeconds, machineBusySeconds, spawnerOf, treeCpuSeconds } from './proc';
 
 interface Timing {
   count: number;
@@ -116,14 +116,20 @@ export function cpuMeter(pid: number): { stop(): { self: number; children: numbe
 }
 
 /**
- * CPU seconds of the benchmark's own Temporal dev server and PostgreSQL (each with its
- * subprocesses) from now: where a task's cost goes besides the worker. Zero for a server given by
- * `--address`, which is not this process's child.
+ * CPU seconds from now of the benchmark's own Temporal dev server and PostgreSQL (each with its
+ * subprocesses), where a task's cost goes besides the worker, and of everything outside the
+ * benchmark's processes: a server given by `--address` (not this process's child) and whatever
+ * else shares the machine.
  */
-export function serviceCpuMeter(): { stop(): { temporal: number; postgres: number } } {
+export function serviceCpuMeter(): { stop(): { temporal: number; postgres: number; elsewhere: number } } {
   const now = (word: string) => childrenNamed(process.pid, word).reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
-  const start = { temporal: now('temporal'), postgres: now('postgres') };
+  const outside = () => machineBusySeconds() - treeCpuSeconds(process.pid);
+  const start = { temporal: now('temporal'), postgres: now('postgres'), elsewhere: outside() };
   return {
-    stop: () => ({ temporal: now('temporal') - start.temporal, postgres: now('postgres') - start.postgres }),
+    stop: () => ({
+      temporal: now('temporal') - start.temporal,
+      postgres: now('postgres') - start.postgres,
+      elsewhere: outside() - start.elsewhere,
+    }),
   };
 }

@@ -126,11 +126,12 @@ async function phase(
   const stuck = await waitForAll(client, taskQueue, label, Math.max(1_200_000, ids.length * 3_000));
   const figures = await phaseFigures(client, taskQueue, new Set(ids), rss.stop());
   const { self, children } = cpu.stop();
-  const { temporal, postgres } = services.stop();
+  const { temporal, postgres, elsewhere } = services.stop();
   console.log(describePhase(label, figures) + (stuck ? `; ${stuck} STILL RUNNING at the timeout` : ''));
   console.log(
     `  CPU: worker process ${self.toFixed(1)} s, its subprocesses (git spawner, git, bwrap) ${children.toFixed(1)} s,` +
-      ` Temporal server ${temporal.toFixed(1)} s, PostgreSQL ${postgres.toFixed(1)} s`,
+      ` Temporal dev server ${temporal.toFixed(1)} s, PostgreSQL ${postgres.toFixed(1)} s,` +
+      ` outside the benchmark (a server given by --address, other work) ${elsewhere.toFixed(1)} s`,
   );
   console.log(describeProfile(await profileHistories(client, ids), Math.min(ids.length, 50)));
   return figures;
@@ -152,7 +153,9 @@ async function main(): Promise<void> {
       // Stopped whatever happens, so a failed run leaves no dev server behind.
       try {
         const address = given ?? server!.address;
-        const taskQueue = `bench-load-${process.pid}`;
+        // Every id carries this run's token: a server given by --address keeps the runs of earlier benchmarks.
+        const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+        const taskQueue = `bench-load-${run}`;
         const floorQueue = `${taskQueue}-floor`;
         const arbiter = await ArbiterClient.connect({ address, namespace: NAMESPACE, tls: false }, { taskQueue });
         const repo = await fixture(tmp, database, tasks);
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
             repo,
             gates: [{ name: 'ok', argv: ['true'] }],
           });
-          const warm = input('warm-up');
+          const warm = input(`warm-up-${run}`);
           await arbiter.submit(warm);
           const ended = await arbiter.watch(warm);
           if (ended.state !== 'COMPLETED')
@@ -193,11 +196,11 @@ async function main(): Promise<void> {
             `one task schedules ${steps.length - locals} activities and ${locals} local activities (history: ${shape})`,
           );
 
-          const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${i}`);
+          const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${run}-${i}`);
           const floorFigures = await phase(arbiter.temporal, floor, floorQueue, 'floor', floorIds, (workflowId) =>
             arbiter.temporal.workflow.start('floorWorkflow', { workflowId, taskQueue: floorQueue, args: [{ steps }] }),
           );
-          const taskIds = Array.from({ length: tasks }, (_, i) => `load-${i}`);
+          const taskIds = Array.from({ length: tasks }, (_, i) => `load-${run}-${i}`);
           const arbiterFigures = await phase(
             arbiter.temporal,
             worker,

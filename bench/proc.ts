@@ -57,6 +57,15 @@ export function spawnerOf(pid: number): number | undefined {
   return childrenOf(pid).find((child) => procFile(child, 'cmdline')?.includes('spawner-child'));
 }
 
+/** CPU seconds the whole machine has spent busy since boot, on all cores (/proc/stat: all but idle and iowait). */
+export function machineBusySeconds(): number {
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .split(/\s+/)
+    .map(Number);
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
 /** CPU seconds (user + system) of a process and of its finished children (zeros once it is gone). */
 export function cpuSeconds(pid: number): { self: number; children: number } {
   const stat = procFile(pid, 'stat');
