@@ -23,6 +23,7 @@ import { TaskInputSchema, type ParsedTaskInput, type TaskInput, type TaskSnapsho
 import {
   ARBITER_STATE,
   DEFAULT_TASK_QUEUE,
+  initialSearchAttributes,
   TASK_WORKFLOW_TYPE,
   TENANT_ID,
   taskWorkflowId,
@@ -224,10 +225,7 @@ export class ArbiterClient {
         args: [input],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: TENANT_ID, value: input.tenantId },
-          { key: ARBITER_STATE, value: 'RECEIVED' },
-        ],
+        typedSearchAttributes: initialSearchAttributes(input.tenantId),
         staticSummary: summaryOf(input),
       });
       return { workflowId, runId: handle.firstExecutionRunId, attached: false };

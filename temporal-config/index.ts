@@ -97,6 +97,17 @@ export const VERDICT = defineSearchAttributeKey('Verdict', SearchAttributeType.K
 /** All custom search attributes; a server must have these registered before tasks start. */
 export const SEARCH_ATTRIBUTE_KEYS = [ARBITER_STATE, TENANT_ID, RISK_TIER, AGENT_ID, VERDICT];
 
+/**
+ * What a task's run shows in visibility from its start, before its first workflow task writes
+ * anything: whoever starts it (a client's submit, or a task starting its best-of-N candidates).
+ */
+export function initialSearchAttributes(tenantId: string) {
+  return [
+    { key: TENANT_ID, value: tenantId },
+    { key: ARBITER_STATE, value: 'RECEIVED' },
+  ];
+}
+
 /** `temporal server start-dev --search-attribute` arguments for the keys above. */
 export function devServerSearchAttributeArgs(): string[] {
   const cliType: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int' };

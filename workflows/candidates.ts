@@ -17,7 +17,7 @@ import {
 import { NoCandidatePassedError } from '../domain/errors';
 import { routingContextOf } from '../domain/routing-context';
 import type { ParsedTaskInput, TaskSnapshot } from '../domain/task';
-import { taskWorkflowId } from '../temporal-config';
+import { initialSearchAttributes, taskWorkflowId } from '../temporal-config';
 import { adoptCandidate, assessCandidates, proposeAgents } from './activity-proxies';
 import type { RunSpec } from './run-spec';
 import type { TaskRun } from './task-run';
@@ -64,6 +64,7 @@ async function runCandidates(task: TaskRun, agents: string[]): Promise<Array<{ i
       workflowId: taskWorkflowId(input),
       args: [input],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: initialSearchAttributes(input.tenantId),
     });
     started.push({ index, runId: child.firstExecutionRunId });
     task.updateCandidate(index, { state: 'RUNNING', runId: child.firstExecutionRunId });

@@ -6,7 +6,7 @@
  * A submitter cannot take a candidate's place, nor can a run started by hand pose as one.
  */
 import assert from 'node:assert/strict';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { and, eq, like } from 'drizzle-orm';
 import { stringify } from 'yaml';
 import { upsertAgent } from '../../db/agents';
@@ -60,6 +60,15 @@ async function payloadOf(tenantId: string, taskId: string): Promise<VerdictPaylo
     .from(verdicts)
     .where(and(eq(verdicts.tenantId, tenantId), eq(verdicts.taskId, taskId)));
   return rows.map((r) => r.payload);
+}
+
+/** The search attributes a run was started with, decoded. */
+async function startSearchAttributes(handle: WorkflowHandle): Promise<Record<string, unknown>> {
+  const [started] = (await handle.fetchHistory()).events ?? [];
+  const fields = started.workflowExecutionStartedEventAttributes?.searchAttributes?.indexedFields ?? {};
+  return Object.fromEntries(
+    Object.entries(fields).map(([name, payload]) => [name, JSON.parse(Buffer.from(payload.data!).toString('utf8'))]),
+  );
 }
 
 function branches(repo: string): string[] {
@@ -116,6 +125,14 @@ describe('best of N (real stack)', function () {
         .where(and(eq(verdicts.tenantId, tenantId), eq(verdicts.taskId, c.taskId)));
       assert.equal(c.verdictDigest, stored[0].digest, `candidate ${c.index}'s digest`);
       assert.equal(c.outcome, own.outcome);
+    }
+
+    // Each candidate run shows its tenant and state in visibility from its start, as a submitted task does.
+    for (const k of [1, 2, 3]) {
+      const handle = testStack().client.temporal.workflow.getHandle(
+        taskWorkflowId({ tenantId, taskId: candidateTaskId(input.taskId, k) }),
+      );
+      assert.deepEqual(await startSearchAttributes(handle), { ArbiterState: 'RECEIVED', TenantId: tenantId });
     }
 
     // The router learned from each candidate once, and not from the task itself.
