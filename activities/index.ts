@@ -28,12 +28,17 @@ import { createWorkspaceActivities } from './workspace';
 import { refuseDeterministicDatabaseErrors } from './db-errors';
 import { heartbeatFromStart } from './heartbeat';
 import { paceBusyRetries } from './busy-retry';
+import { refuseOtherNamespaces } from './tenant-namespace';
 
 export type { ActivityDeps } from './deps';
 
-/** All activities, keyed by the names workflows call them by; each heartbeats from its start ({@link heartbeatFromStart}). */
+/**
+ * All activities, keyed by the names workflows call them by; each heartbeats from its start
+ * ({@link heartbeatFromStart}) and runs only in its tenant's namespace ({@link refuseOtherNamespaces}).
+ */
 export function createActivities(deps: ActivityDeps) {
-  return paceBusyRetries(refuseDeterministicDatabaseErrors(heartbeatFromStart(buildActivities(deps))));
+  const guarded = refuseOtherNamespaces(buildActivities(deps), deps);
+  return paceBusyRetries(refuseDeterministicDatabaseErrors(heartbeatFromStart(guarded)));
 }
 
 function buildActivities(deps: ActivityDeps) {
