@@ -1,13 +1,14 @@
 /**
  * Routing feedback from the workflow: every routed task that reaches a verdict, or whose agent
- * fails by its own fault, updates the agent's statistics once; an infrastructure failure while
- * the agent ran feeds its circuit breaker instead. Never cut short by cancellation.
+ * fails by its own fault, updates the agent's statistics once; an infrastructure failure of the
+ * agent's run feeds its circuit breaker instead. Never cut short by cancellation.
  */
 import { CancellationScope, log } from '@temporalio/workflow';
 import { AgentBudgetExceededError, AgentConfigError, AgentFailedError, PolicyViolationError } from '../domain/errors';
 import { NO_COST_WEIGHTS, routingContextOf } from '../domain/routing-context';
 import type { TaskError, VerdictOutcome } from '../domain/task';
 import { recordAgentHealth, recordTaskOutcome } from './activity-proxies';
+import { hasPatchSinceRelease7 } from './patches';
 import type { TaskRun } from './task-run';
 
 /** Failures that count against the agent's success rate rather than against infrastructure. */
@@ -73,7 +74,12 @@ export async function feedbackAfterVerdict(task: TaskRun, spec: SpecFacts): Prom
   await reportHealth(task, routing.agentId, true);
 }
 
-/** After a failure while the agent ran: its fault is a FAIL outcome, anything else infrastructure. */
+/**
+ * After a failure in EXECUTING: the agent's fault is a FAIL outcome; any other failure of the
+ * agent's own run is infrastructure, for its breaker. A failure before the agent ran (the
+ * workspace: a submitter's bad `baseRef`, the repository's setup, the host) says nothing about the
+ * agent, and counting it would let any submitter open the circuit of an agent every tenant shares.
+ */
 export async function feedbackAfterFailure(task: TaskRun, spec: SpecFacts, error: TaskError): Promise<void> {
   const routing = task.snapshot.routing;
   if (!routing || task.state !== 'EXECUTING') return;
@@ -81,6 +87,7 @@ export async function feedbackAfterFailure(task: TaskRun, spec: SpecFacts, error
     await recordOutcome(task, routing.agentId, spec, 'FAIL', { passed: 0, total: 0 });
     return;
   }
+  if (!task.failedInAgentRun && hasPatchSinceRelease7('agent-health-from-agent-run')) return;
   // A misconfigured agent fails every task: that trips the breaker like infrastructure does.
   log.warn('agent run failed for infrastructure reasons', {
     agentId: routing.agentId,

@@ -37,6 +37,14 @@ export function hasPatch(id: PatchBeforeRelease7 | typeof RELEASE_7_PATCH): bool
 }
 
 /**
+ * `patched(id)` for a change made after release 7, asked only where the change would make the run
+ * command something else: only runs that reach that point record its marker.
+ */
+export function hasPatchSinceRelease7(id: 'agent-health-from-agent-run'): boolean {
+  return patched(id);
+}
+
+/**
  * `patched(id)` alone, for a check a run makes only when its own id differs from the one its
  * history was recorded under (a reset copy replaying its original's events): the answer must be
  * no while the copy replays, since the original never asked there, and yes once it runs on. Release

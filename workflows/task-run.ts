@@ -78,6 +78,7 @@ export class TaskRun implements WaiverTask {
   private lastRun: AgentRunResult | undefined;
   private retrying: RetryContext | undefined;
   private agentMillis = 0;
+  private agentRunFailed = false;
   private adopted: AdoptedCandidate | undefined;
   private adoptedRun: { index: number; runId: string } | undefined;
   private judgedCandidates: { assessed: CandidateEvidence[]; reason: string } | undefined;
@@ -209,6 +210,19 @@ export class TaskRun implements WaiverTask {
   /** Adds the time one agent run took: wall-clock budgets count the agent's own time, over every attempt. */
   addAgentTime(ms: number): void {
     this.agentMillis += ms;
+  }
+
+  /**
+   * Records that the agent's own run failed (not its workspace's preparation or setup, which the
+   * submitter's input or the host can fail): only such a failure may count against the agent's health.
+   */
+  noteAgentRunFailed(): void {
+    this.agentRunFailed = true;
+  }
+
+  /** True once an agent run of this task has failed ({@link noteAgentRunFailed}). */
+  get failedInAgentRun(): boolean {
+    return this.agentRunFailed;
   }
 
   /** The agent's own running time over its attempts so far, in milliseconds. */

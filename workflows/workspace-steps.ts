@@ -3,7 +3,7 @@
  * disappears (its queue stops answering), the workspace is rebuilt on whichever worker takes
  * the task next and the agent runs again, so the task continues instead of failing.
  */
-import { CancellationScope, log } from '@temporalio/workflow';
+import { CancellationScope, ChildWorkflowFailure, isCancellation, log, TerminatedFailure } from '@temporalio/workflow';
 import { hasPatch } from './patches';
 import type { AgentRunResult, PreparedWorkspace } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
@@ -113,9 +113,17 @@ async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws
   try {
     if (task.agentKind === 'openai') return await runConversation(task, validated, agentId, ws, task.workspaceAttempt);
     return await executeAgentIn(task, validated, agentId, ws);
+  } catch (err) {
+    if (!isCancellation(err) && !isHostLost(err) && !terminatedChild(err)) task.noteAgentRunFailed();
+    throw err;
   } finally {
     task.addAgentTime(Date.now() - started);
   }
+}
+
+/** A conversation child ended by `temporal workflow terminate`: someone's act, not the agent's failure. */
+function terminatedChild(err: unknown): boolean {
+  return err instanceof ChildWorkflowFailure && err.cause instanceof TerminatedFailure;
 }
 
 async function executeAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws: Workspace) {

@@ -18,13 +18,14 @@ function activities(breaker = { threshold: 2, cooldownMs: 1500 }) {
   return createActivities(testActivityDeps({ breaker }));
 }
 
-async function runTask(tenantId: string, agentHint?: string) {
+async function runTask(tenantId: string, agentHint?: string, baseRef?: string) {
   const input = {
     tenantId,
     taskId: uniqueId('task'),
     specYaml: specYaml(),
     repo: await registerRepo(tenantId),
     agentHint,
+    baseRef,
     gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")'] }],
   };
   return runToEnd(input);
@@ -211,5 +212,20 @@ describe('routing that learns', function () {
     const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, broken.id));
     assert.equal(row.consecutiveInfraFailures, 3);
     assert.ok(row.circuitOpenUntil && row.circuitOpenUntil > new Date(), 'the circuit is open');
+  });
+
+  it("a submitter's tasks failing before the agent runs (a bad baseRef) leave the agent's breaker alone", async () => {
+    const tenant = uniqueId('tenant');
+    const shared = await addScriptedAgent(tenant, GOOD_PLAN);
+    for (let i = 0; i < 3; i++) {
+      const final = await runTask(tenant, shared.id, 'no-such-ref');
+      assert.equal(final.state, 'FAILED');
+      assert.equal(final.error?.type, 'TargetRepoError');
+    }
+    const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, shared.id));
+    assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null]);
+    const next = await runTask(tenant, shared.id);
+    assert.equal(next.state, 'COMPLETED', JSON.stringify(next.error));
+    assert.equal(next.routing?.agentId, shared.id);
   });
 });
