@@ -13,6 +13,7 @@ import { log } from '@temporalio/activity';
 import { InstallDependenciesInput } from '../domain/activity-io';
 import { SetupFailedError } from '../domain/errors';
 import { gitDirOf } from '../host/git';
+import { removeTree } from '../host/remove-tree';
 import { dependenciesDirOf, SETUP_MARKER } from '../host/sandbox/dependency-mounts';
 import type { CommandRunner } from '../host/sandbox/commands';
 import { handToSandboxUser, resetWorkspace, taskSandboxUser } from '../host/workspace';
@@ -41,7 +42,7 @@ export function createDependencyActivities(deps: ActivityDeps, runCommand: Comma
       if (existsSync(marker) && JSON.parse(readFileSync(marker, 'utf8')).stamp === stamp)
         return { outputs: setup.outputs, reused: true };
       if (!deps.gateway) throw new SetupFailedError('this worker runs no model gateway to carry its registry traffic');
-      await fs.rm(depsDir, { recursive: true, force: true });
+      await removeTree(depsDir);
       const identity = { ...input, runId: currentRun().runId, agentId: 'setup', purpose: 'setup' as const };
       const session = await deps.gateway.openSession(identity, {
         upstreams: [],

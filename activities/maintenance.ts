@@ -114,9 +114,13 @@ export function createMaintenanceActivities(
           NOT_THIS_HOST_ERROR,
         );
       const graceMs = Math.max(ORPHAN_GRACE_MS, deps.retentionHours * 3_600_000);
-      const removed = await sweepWorkspaces(deps.home, new Date(), { graceMs, endedTasks: endedAndClosed(deps) });
+      const { removed, failed } = await sweepWorkspaces(deps.home, new Date(), {
+        graceMs,
+        endedTasks: endedAndClosed(deps),
+      });
       if (removed.length) log.info('expired or orphaned workspaces removed', { count: removed.length });
-      return { hostQueue: deps.hostQueue, removed: removed.length };
+      for (const { root, error } of failed) log.error('workspace could not be swept', { root, error });
+      return { hostQueue: deps.hostQueue, removed: removed.length, failed: failed.length };
     },
 
     /**

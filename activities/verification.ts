@@ -36,6 +36,7 @@ import {
   treeEntries,
 } from '../host/diff';
 import { gitDirOf, objectGit } from '../host/git';
+import { removeTree } from '../host/remove-tree';
 import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
@@ -156,7 +157,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
     const user = await sandboxUser(task);
     const gitDir = gitDirOf(task.workspacePath);
     const dir = path.join(path.dirname(task.workspacePath), 'gates', gateName);
-    await fs.rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
     await fs.mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
     await checkoutTree(gitDir, await treeEntries(gitDir, task.treeId), dir);
     await handToSandboxUser(dir, user);
@@ -264,7 +265,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
         log.info('gate finished', { gate: gate.name, source, status: result.status, exitCode: run.exitCode });
         return await saveGate(input, result);
       } finally {
-        await fs.rm(dir, { recursive: true, force: true });
+        await removeTree(dir);
       }
     },
   };

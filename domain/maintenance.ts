@@ -52,6 +52,8 @@ export interface WorkspaceSweepResult {
   hostQueue: string;
   /** Retained workspaces whose retention had passed, and orphans of ended tasks, now deleted. */
   removed: number;
+  /** Workspaces due for removal that could not be removed (each logged with why); the next sweep tries again. */
+  failed: number;
 }
 
 /** What one waiver expiry pass did. */

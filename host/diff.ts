@@ -9,6 +9,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { objectGitBytes, workspaceGit, workspaceGitInput, type WorkspaceDirs } from './git';
 import { ObjectCache } from './object-cache';
+import { PolicyViolationError } from '../domain/errors';
 
 /** One changed path, every file counted as text, with whether git's content check calls it binary. */
 export interface FileChange {
@@ -55,14 +56,26 @@ function records(out: Buffer): Buffer[] {
 
 const DIFF_FLAGS = ['--no-ext-diff', '--no-textconv', '--no-renames', '-r'];
 
+/** A folder's entries; one nested past the host's path limit is the agent's doing, and refused whole. */
+async function entriesOf(tree: string, below: string) {
+  try {
+    return await fs.readdir(path.join(tree, below), { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') throw err;
+    const reason = "folders nested past the host's 4,096-byte path limit: the change cannot be read whole";
+    throw new PolicyViolationError({ op: 'measure', path: below, reason });
+  }
+}
+
 /**
  * Folders below the work tree's root that hold a `.git` of their own (file or folder), found
  * without git: git would open them — a `.git` file may name any repository on the host — to
  * make a gitlink. (A `.git` at the root is never read: every git call names its git directory.)
+ * A folder too deep to read fails the measurement: a `.git` in it could not be ruled out.
  */
 export async function nestedRepositories(tree: string, below = ''): Promise<string[]> {
   const found = new Set<string>();
-  for (const entry of await fs.readdir(path.join(tree, below), { withFileTypes: true })) {
+  for (const entry of await entriesOf(tree, below)) {
     if (entry.name.toLowerCase() === '.git') {
       if (below) found.add(below);
     } else if (entry.isDirectory()) {

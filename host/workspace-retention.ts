@@ -9,6 +9,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { writeFileAtomically } from './atomic-write';
+import { removeTree } from './remove-tree';
 import { emptyWorkspaceRoot } from './workspace';
 import { attemptMark, ifWorkspaceUnlocked } from './workspace-lock';
 
@@ -66,7 +67,7 @@ async function removeIf(root: string, sweepable: () => Promise<boolean>): Promis
   const removed = await ifWorkspaceUnlocked(root, async () => {
     if (!(await sweepable())) return false;
     await emptyWorkspaceRoot(root, []); // its uid lease last, after the files that uid owns
-    await fs.rm(root, { recursive: true, force: true });
+    await removeTree(root);
     return true;
   });
   return removed === true;
@@ -81,29 +82,45 @@ async function workspacesUnder(home: string): Promise<Array<WorkspaceTask & { ro
   return found;
 }
 
+/** What a sweep did: the roots it removed, and those it could not, each with why. */
+export interface SweepOutcome {
+  removed: string[];
+  failed: Array<{ root: string; error: string }>;
+}
+
 /**
  * Deletes every workspace under `home` whose retention has passed and, under `orphans`, every
  * unmarked one of an ended task; never one an attempt is changing (a reset run preparing it
- * again). Markers are read before a lock is taken, and again under it. Returns what it removed.
+ * again). Markers are read before a lock is taken, and again under it. A workspace that cannot be
+ * swept is reported and the sweep goes on: one poisoned tree must not keep every other one.
  */
-export async function sweepWorkspaces(home: string, now = new Date(), orphans?: OrphanRule): Promise<string[]> {
-  const removed: string[] = [];
+export async function sweepWorkspaces(home: string, now = new Date(), orphans?: OrphanRule): Promise<SweepOutcome> {
+  const outcome: SweepOutcome = { removed: [], failed: [] };
+  const attempt = async (root: string, fn: () => Promise<boolean>) => {
+    try {
+      if (await fn()) outcome.removed.push(root);
+    } catch (err) {
+      outcome.failed.push({ root, error: (err as Error).message });
+    }
+  };
   const candidates: Array<WorkspaceTask & { root: string }> = [];
   const idleSince = new Date(now.getTime() - (orphans?.graceMs ?? 0));
   for (const ws of await workspacesUnder(home)) {
     const isExpired = () => expired(ws.root, now);
-    if (await isExpired()) {
-      if (await removeIf(ws.root, isExpired)) removed.push(ws.root);
-    } else if (orphans && (await unmarkedAndIdle(ws.root, idleSince))) candidates.push(ws);
+    await attempt(ws.root, async () => {
+      if (await isExpired()) return removeIf(ws.root, isExpired);
+      if (orphans && (await unmarkedAndIdle(ws.root, idleSince))) candidates.push(ws);
+      return false;
+    });
   }
-  if (!orphans || candidates.length === 0) return removed;
+  if (!orphans || candidates.length === 0) return outcome;
   const key = (t: WorkspaceTask) => `${t.tenantId}/${t.taskId}`;
   const ended = await orphans.endedTasks(candidates, orphans.graceMs);
   for (const ws of candidates.filter((c) => ended.has(key(c)))) {
     // Asked again under the lock: a run opened meanwhile (a reset) may be working in it.
     const stillOrphaned = async () =>
       (await unmarkedAndIdle(ws.root, idleSince)) && (await orphans.endedTasks([ws], orphans.graceMs)).has(key(ws));
-    if (await removeIf(ws.root, stillOrphaned)) removed.push(ws.root);
+    await attempt(ws.root, () => removeIf(ws.root, stillOrphaned));
   }
-  return removed;
+  return outcome;
 }

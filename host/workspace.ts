@@ -7,6 +7,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { TargetRepoError } from '../domain/errors';
 import { git, GitCommandError, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
+import { removeTree } from './remove-tree';
 import { runningAsRoot, type SandboxConfig } from './sandbox/config';
 import { ATTEMPT_FILE } from './workspace-lock';
 import { heldSandboxUser, LEASE_FILE, type SandboxUser, type SandboxUserOf } from './sandbox/uid-leases';
@@ -41,7 +42,7 @@ export async function repoCommit(repoPath: string, ref: string): Promise<string 
  * and the tree handed to the task's sandbox user, the only one its commands run as.
  */
 export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user: SandboxUser): Promise<void> {
-  await fs.rm(ws.tree, { recursive: true, force: true });
+  await removeTree(ws.tree);
   await fs.mkdir(ws.tree, { recursive: true });
   // One call fills the index and writes every file of it (the tree is empty, so every file is missing).
   await workspaceGit(ws, ['read-tree', '--reset', '-u', baseCommit]);
@@ -56,7 +57,7 @@ export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user
 export async function emptyWorkspaceRoot(root: string, keep: string[]): Promise<void> {
   const names = (await fs.readdir(root)).filter((name) => name !== ATTEMPT_FILE && !keep.includes(name));
   const leaseLast = [...names.filter((name) => name !== LEASE_FILE), ...names.filter((name) => name === LEASE_FILE)];
-  for (const name of leaseLast) await fs.rm(path.join(root, name), { recursive: true, force: true });
+  for (const name of leaseLast) await removeTree(path.join(root, name));
 }
 
 /**

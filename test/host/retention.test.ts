@@ -19,7 +19,7 @@ describe('workspace retention', () => {
     const now = new Date('2026-06-01T12:00:00Z');
     await retainWorkspace(root('expired'), new Date('2026-06-01T11:00:00Z'));
     await retainWorkspace(root('kept'), new Date('2026-06-02T12:00:00Z'));
-    const removed = await sweepWorkspaces(home, now);
+    const { removed } = await sweepWorkspaces(home, now);
     assert.deepEqual(removed, [root('expired')]);
     assert.equal(existsSync(root('expired')), false);
     assert.equal(existsSync(root('kept')), true);
@@ -54,7 +54,7 @@ describe('workspace retention', () => {
       );
     };
     const lock = await holdWorkspaceLock(root('held'));
-    const removed = await sweepWorkspaces(home, now, { endedTasks, graceMs: ORPHAN_GRACE_MS });
+    const { removed } = await sweepWorkspaces(home, now, { endedTasks, graceMs: ORPHAN_GRACE_MS });
     lock.release();
     await lock.done;
     assert.deepEqual(removed.sort(), [root('from-an-older-release'), root('orphan')]);
@@ -81,7 +81,24 @@ describe('workspace retention', () => {
       assert.ok(existsSync(root(kept)), kept);
   });
 
+  it('reports a workspace it cannot remove and still sweeps the others', async () => {
+    const home = tempDir('arbiter-poisoned-');
+    const now = new Date('2026-06-01T12:00:00Z');
+    const base = path.join(home, 'workspaces', 'acme');
+    mkdirSync(base, { recursive: true });
+    // A plain file where a workspace directory belongs: emptying it fails, whatever its name's order.
+    for (const name of ['a-poisoned', 'z-poisoned']) writeFileSync(path.join(base, name), 'not a directory\n');
+    for (const name of ['expired', 'orphan']) mkdirSync(path.join(base, name, 'tree'), { recursive: true });
+    await retainWorkspace(path.join(base, 'expired'), new Date('2026-06-01T11:00:00Z'));
+    const endedTasks = async (tasks: Array<{ tenantId: string; taskId: string }>) =>
+      new Set(tasks.map((t) => `${t.tenantId}/${t.taskId}`));
+    const { removed, failed } = await sweepWorkspaces(home, now, { endedTasks, graceMs: ORPHAN_GRACE_MS });
+    assert.deepEqual(removed.sort(), [path.join(base, 'expired'), path.join(base, 'orphan')]);
+    assert.deepEqual(failed.map((f) => f.root).sort(), [path.join(base, 'a-poisoned'), path.join(base, 'z-poisoned')]);
+    for (const f of failed) assert.match(f.error, /ENOTDIR/);
+  });
+
   it('does nothing for a home without workspaces', async () => {
-    assert.deepEqual(await sweepWorkspaces(tempDir('arbiter-empty-')), []);
+    assert.deepEqual(await sweepWorkspaces(tempDir('arbiter-empty-')), { removed: [], failed: [] });
   });
 });

@@ -101,11 +101,11 @@ describe('workspace lock', function () {
     const later = new Date(Date.now() + 3_600_000);
     await retainWorkspace(root, new Date(Date.now() - 1000));
     const held = await holdWorkspaceLock(root);
-    assert.deepEqual(await sweepWorkspaces(home, later), []);
+    assert.deepEqual(await sweepWorkspaces(home, later), { removed: [], failed: [] });
     assert.ok(existsSync(root), 'kept while an attempt holds it');
     held.release();
     await held.done;
-    assert.deepEqual(await sweepWorkspaces(home, later), [root]);
+    assert.deepEqual(await sweepWorkspaces(home, later), { removed: [root], failed: [] });
     assert.ok(!existsSync(root));
   });
 });

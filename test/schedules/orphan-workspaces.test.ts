@@ -63,7 +63,7 @@ describe('the host sweep and orphaned workspaces', function () {
       );
       const env = new MockActivityEnvironment({ taskQueue: hostQueue }, { logger: SILENT_LOGGER });
       const result = await env.run(sweepRetainedWorkspaces);
-      assert.deepEqual(result, { hostQueue, removed: 1 });
+      assert.deepEqual(result, { hostQueue, removed: 1, failed: 0 });
       assert.ok(!existsSync(root('orphan')), 'ended 30 h ago, idle as long, no run open: removed');
       for (const kept of ['running', 'ended-lately', 'changed-lately', 'reset', 'no-record', 'other-tenants'])
         assert.ok(existsSync(root(kept)), `${kept} kept`);

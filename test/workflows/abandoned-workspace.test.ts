@@ -65,7 +65,7 @@ describe('a workspace abandoned on a lost host', function () {
       const abandoned = path.join(homeA, 'workspaces', input.tenantId, input.taskId);
       assert.ok(existsSync(path.join(abandoned, 'retained-until')), 'the abandoned workspace is marked');
       const later = new Date(Date.now() + 25 * 3_600_000);
-      assert.deepEqual(await sweepWorkspaces(homeA, later), [abandoned], 'and its host’s sweep removes it');
+      assert.deepEqual((await sweepWorkspaces(homeA, later)).removed, [abandoned], 'and its host’s sweep removes it');
     } finally {
       for (const w of stopped.reverse()) {
         w.worker.shutdown();
