@@ -71,11 +71,17 @@ async function entriesOf(tree: string, below: string) {
  * Folders below the work tree's root that hold a `.git` of their own (file or folder), found
  * without git: git would open them — a `.git` file may name any repository on the host — to
  * make a gitlink. (A `.git` at the root is never read: every git call names its git directory.)
- * A folder too deep to read fails the measurement: a `.git` in it could not be ruled out.
+ * This walk comes before git reads the tree, so it also refuses what would stop git: a folder too
+ * deep to read (a `.git` in it could not be ruled out), and a named pipe, which blocks whatever
+ * opens it (git opens every `.gitignore` it meets) until someone writes to it, that is forever.
  */
 export async function nestedRepositories(tree: string, below = ''): Promise<string[]> {
   const found = new Set<string>();
   for (const entry of await entriesOf(tree, below)) {
+    if (entry.isFIFO()) {
+      const reason = 'a named pipe in the change would block whatever reads it';
+      throw new PolicyViolationError({ op: 'measure', path: below ? `${below}/${entry.name}` : entry.name, reason });
+    }
     if (entry.name.toLowerCase() === '.git') {
       if (below) found.add(below);
     } else if (entry.isDirectory()) {

@@ -1,10 +1,12 @@
 /**
- * Attack: the agent nests folders past Linux's 4,096-byte path limit in its workspace (by
- * command, each folder entered before the next, no long path ever named). Node's path-based walks
- * cannot read or remove such a tree: the measurement failed as if the host had, retried until the
- * task failed as infrastructure, and the workspace could not be removed, keeping its sandbox uid
- * leased and every later sweep of the host stuck. The change is now refused as the agent's doing,
- * naming the folder, and the host's sweep removes the workspace when its retention ends.
+ * Attacks on whatever reads the agent's workspace after it ran, by command:
+ * - folders nested past Linux's 4,096-byte path limit (each entered before the next, no long path
+ *   ever named). Node's path-based walks cannot read or remove them: the measurement failed as if
+ *   the host had, retried until the task failed as infrastructure, and the workspace could not be
+ *   removed, keeping its sandbox uid leased and every later sweep of the host stuck;
+ * - a named pipe where git reads a `.gitignore`: git blocked on it forever, through every retry,
+ *   and each attempt left a `git add` behind on the host.
+ * Each is now refused as the agent's doing, naming the path, and the workspace is still removed.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -18,7 +20,7 @@ import { explain, nodeStep, runTask } from './helpers';
 const NEST_600 =
   "process.chdir('src'); for (let i = 0; i < 600; i++) { fs.mkdirSync('dddddddd'); process.chdir('dddddddd'); } fs.writeFileSync('f', 'x');";
 
-describe('governance: a workspace nested past the host path limit', function () {
+describe('governance: a workspace the host cannot read whole', function () {
   this.timeout(120_000);
 
   it("fails the task as the agent's doing, and the sweep still removes the workspace", async () => {
@@ -38,5 +40,14 @@ describe('governance: a workspace nested past the host path limit', function () 
     const { removed, failed } = await sweepWorkspaces(home);
     assert.ok(removed.includes(root), `removed: ${removed.join(', ')}; failed: ${JSON.stringify(failed)}`);
     assert.equal(existsSync(root), false);
+  });
+
+  it('a named pipe for a .gitignore fails the task at once, naming it, instead of hanging git', async () => {
+    const { final } = await runTask({
+      steps: [...GOOD_PLAN, nodeStep("require('child_process').execFileSync('mkfifo', ['src/.gitignore'])")],
+    });
+    assert.equal(final.state, 'FAILED', explain(final));
+    assert.equal(final.error?.type, 'PolicyViolationError', explain(final));
+    assert.match(final.error?.message ?? '', /^measure 'src\/\.gitignore' refused: a named pipe/);
   });
 });
