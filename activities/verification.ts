@@ -196,16 +196,12 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
       const use = { specId: input.spec.id, taskId: input.taskId, runId: currentRun().runId };
       const waivers = await specWaivers(db, input, use);
+      const drift = await baseDrift(gitDir, input.baseCommit, input.trustedCommit);
       const gates = [
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
-        scopeGate(input.spec, files, input.policy),
+        scopeGate(input.spec, files, input.policy, 'unknown' in drift ? [] : drift),
         specGate(input.specWarnings, input.policy),
-        protectedGate(
-          input.spec.riskTier,
-          files,
-          await baseDrift(gitDir, input.baseCommit, input.trustedCommit),
-          input.policy.setup?.outputs,
-        ),
+        protectedGate(input.spec.riskTier, files, drift, input.policy.setup?.outputs),
         treeGate(
           await treeItems(gitDir, input.treeId),
           files,

@@ -12,7 +12,7 @@ import type { WorkingSpec } from './spec';
 import type { GateResult } from './task';
 import { treeProblems, type TreeItem } from './tree-rules';
 import { applyGateMode } from './verdict';
-import { BASE_PROTECTED_CHANGES } from './retry-feedback';
+import { BASE_OUT_OF_SCOPE, BASE_PROTECTED_CHANGES } from './retry-feedback';
 
 /** A changed file as the gates read it. */
 export interface MeasuredFile {
@@ -91,24 +91,37 @@ export function budgetGate(
   return arbiterGate('budget', applyGateMode(ok, policy.gateModes.budget), detail);
 }
 
-/** Every changed path inside `scope.in` and outside `scope.out`. */
-export function scopeGate(spec: WorkingSpec, files: readonly MeasuredFile[], policy: RepoPolicy): GateResult {
+/**
+ * Every path the delivered branch changes against the trusted ref inside `scope.in` and outside
+ * `scope.out`: the agent's changes, and those of its base off the trusted ref (`fromBase`), which
+ * the branch carries too (a submitter's `baseRef` may name any commit the repository holds).
+ */
+export function scopeGate(
+  spec: WorkingSpec,
+  files: readonly MeasuredFile[],
+  policy: RepoPolicy,
+  fromBase: readonly string[] = [],
+): GateResult {
   const mode = policy.gateModes.scope;
-  if (spec.scope.in.length === 0 && files.length > 0) {
+  if (spec.scope.in.length === 0 && files.length + fromBase.length > 0) {
     return arbiterGate(
       'scope',
       applyGateMode(false, mode),
       'scope.in has no enforceable path globs; cannot confirm any change is in scope',
     );
   }
-  const violations = scopeViolations(
+  const own = scopeViolations(
     spec,
     files.map((f) => f.path),
   );
-  const detail = violations.length
-    ? `out of scope: ${listed(violations)}`
-    : `${files.length} changed path(s) within scope`;
-  return arbiterGate('scope', applyGateMode(violations.length === 0, mode), detail);
+  const base = fromBase.length ? scopeViolations(spec, [...fromBase]) : [];
+  const problems = [
+    ...(own.length ? [`out of scope: ${listed(own)}`] : []),
+    ...(base.length ? [`${BASE_OUT_OF_SCOPE}: ${listed(base)}`] : []),
+  ];
+  const fromBaseNote = fromBase.length ? `, and ${fromBase.length} the base changes off the trusted ref` : '';
+  const detail = problems.length ? problems.join('; ') : `${files.length} changed path(s) within scope${fromBaseNote}`;
+  return arbiterGate('scope', applyGateMode(problems.length === 0, mode), detail);
 }
 
 /** The spec's warnings as evidence; validation already rejected invalid specs, so this never blocks. */

@@ -23,13 +23,16 @@ export interface FeedbackInput {
 
 /** How the protected gate names what the base itself brings: no change of the agent's can fix it. */
 export const BASE_PROTECTED_CHANGES = 'the base changes protected path(s) that are not on the trusted ref';
+/** How the scope gate names what the base itself brings out of scope: no change of the agent's can fix it either. */
+export const BASE_OUT_OF_SCOPE = 'the base changes path(s) out of scope that are not on the trusted ref';
 
 /**
- * True when `gate` failed for what its base holds (protected paths it changed, or a base that
- * cannot be compared with the trusted ref), which another attempt from the same base meets again.
+ * True when `gate` failed for what its base holds (protected or out-of-scope paths it changed, or
+ * a base that cannot be compared with the trusted ref), which another attempt from the same base
+ * meets again.
  */
 function failedForTheBase(gate: GateResult): boolean {
-  return gate.kind === 'protected' && /(^|; )the base /.test(gate.detail);
+  return (gate.kind === 'protected' || gate.kind === 'scope') && /(^|; )the base /.test(gate.detail);
 }
 
 /**

@@ -78,6 +78,35 @@ describe('governance: attacks found in review', function () {
     );
   });
 
+  it('a base off the trusted ref with unreviewed changes out of scope: scope fails naming them, and no retry is tried', async () => {
+    const repo = makeRepo({ 'src/app.js': 'x\n', 'lib/payments.js': 'module.exports = 1;\n' });
+    gitIn(repo, 'checkout', '--quiet', '-b', 'unreviewed');
+    writeFileSync(path.join(repo, 'lib/payments.js'), 'module.exports = 2;\n');
+    gitIn(repo, 'commit', '--quiet', '-am', 'an unreviewed change outside the spec');
+    gitIn(repo, 'checkout', '--quiet', 'main');
+    const r = await runTask({ repo, baseRef: 'unreviewed', steps: GOOD_PLAN });
+    const { gate } = await assertFailedByGate(
+      r,
+      'scope',
+      /^the base changes path\(s\) out of scope that are not on the trusted ref: lib\/payments\.js \(not in scope\.in\)$/,
+    );
+    assert.equal(r.final.attempts.length, 0, `the agent cannot fix its base, so no retry: ${gate.detail}`);
+  });
+
+  it('a base off the trusted ref whose changes are in scope passes, its changes counted in the scope evidence', async () => {
+    const repo = makeRepo({ 'src/app.js': 'x\n' });
+    gitIn(repo, 'checkout', '--quiet', '-b', 'stacked');
+    writeFileSync(path.join(repo, 'src/app.js'), 'y\n');
+    gitIn(repo, 'commit', '--quiet', '-am', 'the feature the task builds on');
+    gitIn(repo, 'checkout', '--quiet', 'main');
+    const r = await runTask({ repo, baseRef: 'stacked', steps: GOOD_PLAN });
+    assert.equal(r.final.state, 'COMPLETED', explain(r.final));
+    assert.match(
+      gateOf(r.final, 'scope').detail,
+      /^1 changed path\(s\) within scope, and 1 the base changes off the trusted ref$/,
+    );
+  });
+
   it('a base branch behind the trusted ref (an older main) is not mistaken for one that changed protected paths', async () => {
     const repo = makeRepo({ 'src/app.js': 'x\n', '.github/workflows/ci.yml': 'run: npm test\n' });
     const old = gitIn(repo, 'rev-parse', 'HEAD');
