@@ -19,6 +19,7 @@ import { conversationWorkflowId, taskWorkflowId } from '../temporal-config';
 import { startConversation } from './activity-proxies';
 import { converse } from './conversation';
 import { parseWorkflowInput } from './workflow-input';
+import { dropUnknownSignals } from './unknown-signals';
 
 /** Default history budget of one run: well under Temporal's limits (50 MB, 51,200 events) and its warnings. */
 const HISTORY_BUDGET = { events: 2_000, bytes: 2 * 1024 * 1024 };
@@ -26,6 +27,7 @@ const HISTORY_BUDGET = { events: 2_000, bytes: 2 * 1024 * 1024 };
 /** Runs the conversation to its end, continuing as new whenever its history passes the budget. */
 export async function agentConversation(raw: AgentConversationInput): Promise<AgentConversationResult> {
   const input = parseInput(raw);
+  dropUnknownSignals();
   const begun = input.resume ?? {
     ...(await startFirst(input)),
     state: input.followUp?.after ?? { turn: 0, tokens: 0, costUsd: 0, startedAt: Date.now() },

@@ -38,6 +38,7 @@ import { TaskRun } from './task-run';
 import { parseWorkflowInput } from './workflow-input';
 import { RunSpec, runValidateSpec } from './run-spec';
 import { registerWatch } from './watch';
+import { dropUnknownSignals } from './unknown-signals';
 import { retryWhileFailing } from './retry';
 import { BEST_OF_N_PATCH, candidateCount, runBestOfN } from './candidates';
 import { decideOutcome } from '../domain/verdict';
@@ -66,6 +67,7 @@ export async function taskLifecycle(raw: ParsedTaskInput): Promise<TaskSnapshot>
     work.cancel();
     runCancellation.requestForSignal(task.input);
   });
+  dropUnknownSignals();
   let cancelled: unknown;
   try {
     await work.run(() => runLifecycle(task));

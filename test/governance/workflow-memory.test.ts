@@ -9,6 +9,7 @@
  * regex backtracks (picomatch compiles globs to regexes) is refused before anything matches it.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { keptToolCalls } from '../../activities/model-reply';
@@ -31,7 +32,7 @@ import { writeRefusal } from '../../host/sandbox/write-policy';
 import { TASK_WORKFLOW_TYPE, taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { addScriptedAgent, GOOD_PLAN, goodTaskInput, specYaml, taskInput, uniqueId } from '../helpers/fixtures';
-import { waitForState } from '../helpers/wait';
+import { waitFor, waitForState } from '../helpers/wait';
 import { nodeStep } from './helpers';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
@@ -131,6 +132,24 @@ describe('attack: exhausting the workflow heap', function () {
     assert.equal(final.state, 'CANCELLED');
     const note = final.history[final.history.length - 1].note ?? '';
     assert.ok(note.startsWith('rrrr') && note.length < 600, `kept ${note.length} characters`);
+  });
+
+  it('a 1 MB signal under a name no handler takes is dropped, logged by name, and the task goes on', async () => {
+    const tenantId = uniqueId('heap');
+    await addScriptedAgent(tenantId, [nodeStep('setTimeout(() => {}, 3000)'), ...GOOD_PLAN]);
+    const input = await taskInput(tenantId);
+    const { client, workerLog } = testStack();
+    await client.submit(input);
+    await waitForState(input, (s) => s.state === 'EXECUTING', 60_000);
+    const workflowId = taskWorkflowId(input);
+    await client.temporal.workflow.getHandle(workflowId).signal('no-such-signal', 'x'.repeat(1_000_000));
+    await waitFor('the worker to log the dropped signal', async () =>
+      readFileSync(workerLog, 'utf8')
+        .split('\n')
+        .some((line) => line.includes(`"workflowId":"${workflowId}"`) && line.includes('"signal":"no-such-signal"')),
+    );
+    const final = await client.watch(input, undefined, 200);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
   });
 
   it('an alias tree of empty lists, which the parser’s alias limit does not count, is REJECTED at once', async () => {

@@ -43,6 +43,8 @@ export interface TestStack {
   /** ARBITER_HOME for the shared worker (workspaces live here). */
   home: string;
   taskQueue: string;
+  /** The file the workers of this process log to (JSON lines, workflow logs with their workflowId). */
+  workerLog: string;
   bundle: WorkflowBundle;
   client: ArbiterClient;
   /** A model gateway for activities run directly ({@link testActivityDeps}); workers start their own. */
@@ -106,7 +108,8 @@ async function start(): Promise<TestStack> {
   cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
   const logDir = path.join(projectRoot(), 'test-output');
   mkdirSync(logDir, { recursive: true });
-  installWorkerRuntime({ level: 'info', file: path.join(logDir, 'worker.log'), console: false });
+  const workerLog = path.join(logDir, 'worker.log');
+  installWorkerRuntime({ level: 'info', file: workerLog, console: false });
 
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
@@ -157,7 +160,19 @@ async function start(): Promise<TestStack> {
     privateRegistries: ['127.0.0.1'],
   });
   cleanups.push(() => gateway.close());
-  return { env, address: env.address, database, databaseUrl, home, taskQueue, bundle, client, gateway, startWorker };
+  return {
+    env,
+    address: env.address,
+    database,
+    databaseUrl,
+    home,
+    taskQueue,
+    workerLog,
+    bundle,
+    client,
+    gateway,
+    startWorker,
+  };
 }
 
 /** Mocha root hooks: one stack for the whole run. */
