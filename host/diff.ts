@@ -162,21 +162,31 @@ async function changedPaths(gitDir: string, baseCommit: string, treeId: string):
   }));
 }
 
-/** Added and deleted lines and added bytes of each file section of a patch (any context width), in order. */
+const DIFF_HEADER = Buffer.from('diff --git ');
+const [PLUS, MINUS, AT] = ['+', '-', '@'].map((c) => c.charCodeAt(0));
+
+/**
+ * Added and deleted lines and added bytes of each file section of a patch (any context width), in
+ * order. Read line by line from the bytes, never split into strings: a patch of a 100 MiB file of
+ * empty lines would be a hundred million strings, gigabytes of the worker's memory.
+ */
 function countPatch(patch: Buffer): Array<{ added: number; deleted: number; bytesAdded: number }> {
   const sections: Array<{ added: number; deleted: number; bytesAdded: number }> = [];
   let inHunks = false;
-  // latin1 maps each byte to one character, so lengths are byte counts.
-  for (const line of patch.toString('latin1').split('\n')) {
-    if (line.startsWith('diff --git ')) {
+  for (let start = 0; start < patch.length;) {
+    const newline = patch.indexOf(0x0a, start);
+    const end = newline === -1 ? patch.length : newline;
+    const first = patch[start];
+    if (patch.compare(DIFF_HEADER, 0, DIFF_HEADER.length, start, Math.min(end, start + DIFF_HEADER.length)) === 0) {
       sections.push({ added: 0, deleted: 0, bytesAdded: 0 });
       inHunks = false;
-    } else if (line.startsWith('@@')) inHunks = true;
-    else if (inHunks && line.startsWith('+')) {
+    } else if (first === AT && patch[start + 1] === AT && end - start >= 2) inHunks = true;
+    else if (inHunks && first === PLUS) {
       const s = sections[sections.length - 1];
       s.added += 1;
-      s.bytesAdded += line.length; // the '+' stands in for the line's newline
-    } else if (inHunks && line.startsWith('-')) sections[sections.length - 1].deleted += 1;
+      s.bytesAdded += end - start; // the '+' stands in for the line's newline
+    } else if (inHunks && first === MINUS && end > start) sections[sections.length - 1].deleted += 1;
+    start = end + 1;
   }
   return sections;
 }
