@@ -31,12 +31,12 @@ import {
   ignoredAmong,
   ignoredPaths,
   measureChange,
-  nestedRepositories,
   snapshotTree,
   treeEntries,
 } from '../host/diff';
 import { gitDirOf, objectGit } from '../host/git';
 import { removeTree } from '../host/remove-tree';
+import { gateCheckoutDir, nestedRepositories } from '../host/tree-walk';
 import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
@@ -156,7 +156,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
   ): Promise<string> {
     const user = await sandboxUser(task);
     const gitDir = gitDirOf(task.workspacePath);
-    const dir = path.join(path.dirname(task.workspacePath), 'gates', gateName);
+    const dir = gateCheckoutDir(task.workspacePath, gateName);
     await removeTree(dir);
     await fs.mkdir(path.dirname(dir), { recursive: true, mode: 0o711 });
     await checkoutTree(gitDir, await treeEntries(gitDir, task.treeId), dir);

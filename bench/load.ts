@@ -146,7 +146,6 @@ async function main(): Promise<void> {
         : await startDevServer({
             bin: temporalCliPath(),
             port: await freePort(),
-            uiPort: await freePort(),
             dbFile: path.join(tmp, 'temporal.db'),
             logFile: path.join(tmp, 'temporal.log'),
           });

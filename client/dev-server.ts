@@ -19,7 +19,8 @@ export const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=norma
 export interface DevServer {
   pid: number;
   address: string;
-  uiUrl: string;
+  /** The Web UI, when it serves one. */
+  uiUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -77,15 +78,20 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts the dev server; refuses when the ports are already taken (another stack is running). */
+/**
+ * Starts the dev server; refuses when the ports are already taken (another stack is running).
+ * Without a `uiPort` it serves no Web UI (`--headless`): a benchmark or a test has no use for one,
+ * and every port it asks for is one more that another process may take meanwhile.
+ */
 export async function startDevServer(options: {
   bin: string;
   port: number;
-  uiPort: number;
+  uiPort?: number;
   dbFile: string;
   logFile: string;
 }): Promise<DevServer> {
-  for (const port of [options.port, options.uiPort]) {
+  const ports = options.uiPort === undefined ? [options.port] : [options.port, options.uiPort];
+  for (const port of ports) {
     if (await portInUse(port)) {
       throw new Error(
         `port ${port} is already in use (another \`arbiter start\`?); stop it, or set TEMPORAL_ADDRESS to use a running server`,
@@ -100,8 +106,7 @@ export async function startDevServer(options: {
     '127.0.0.1',
     '--port',
     String(options.port),
-    '--ui-port',
-    String(options.uiPort),
+    ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
   ];
   args.push(
     '--db-filename',
@@ -121,5 +126,6 @@ export async function startDevServer(options: {
     await stopChild(child);
     throw new Error(`${(err as Error).message} (log: ${options.logFile})`);
   }
-  return { pid: child.pid ?? 0, address, uiUrl: `http://localhost:${options.uiPort}`, stop: () => stopChild(child) };
+  const uiUrl = options.uiPort === undefined ? undefined : `http://localhost:${options.uiPort}`;
+  return { pid: child.pid ?? 0, address, uiUrl, stop: () => stopChild(child) };
 }

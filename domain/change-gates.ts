@@ -116,8 +116,8 @@ export function scopeGate(
   );
   const base = fromBase.length ? scopeViolations(spec, [...fromBase]) : [];
   const problems = [
-    ...(own.length ? [`out of scope: ${listed(own)}`] : []),
     ...(base.length ? [`${BASE_OUT_OF_SCOPE}: ${listed(base)}`] : []),
+    ...(own.length ? [`out of scope: ${listed(own)}`] : []),
   ];
   const fromBaseNote = fromBase.length ? `, and ${fromBase.length} the base changes off the trusted ref` : '';
   const detail = problems.length ? problems.join('; ') : `${files.length} changed path(s) within scope${fromBaseNote}`;
@@ -146,10 +146,12 @@ export function protectedGate(
 ): GateResult {
   const isProtected = protectedPathMatcher(riskTier, setupOutputGlobs(setupOutputs));
   const hits = files.map((f) => f.path).filter(isProtected);
-  const problems = hits.length ? [`protected path(s) changed: ${listed(hits)}`] : [];
+  const problems: string[] = [];
+  // What the base brings comes first: the retry decision looks for it, and the detail may be clipped.
   if ('unknown' in fromBase) problems.push(fromBase.unknown);
   else if (fromBase.filter(isProtected).length)
     problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(fromBase.filter(isProtected))}`);
+  if (hits.length) problems.push(`protected path(s) changed: ${listed(hits)}`);
   if (problems.length) return arbiterGate('protected', 'fail', problems.join('; '));
   return arbiterGate('protected', 'pass', 'no protected path changed');
 }

@@ -3,8 +3,11 @@
  * their names, so no repository policy or submitter gate can pass itself off as one of them.
  */
 
+/** The longest a gate's name may be: it names a checkout folder, so it bounds that folder's path. */
+export const MAX_GATE_NAME_LENGTH = 64;
+
 /** What a command gate's name may be: it names a checkout folder and a row of evidence. */
-export const GATE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const GATE_NAME_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${MAX_GATE_NAME_LENGTH - 1}}$`);
 
 /** Gates Arbiter always runs itself; no command gate may take these names. */
 export const RESERVED_GATE_NAMES = ['budget', 'scope', 'spec', 'protected', 'tree'];
@@ -14,7 +17,7 @@ export const ACCEPTANCE_GATE_PREFIX = 'acceptance-';
 
 /** The gate that runs acceptance criterion `id`'s test command. */
 export function acceptanceGateName(id: string): string {
-  return `${ACCEPTANCE_GATE_PREFIX}${id}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+  return `${ACCEPTANCE_GATE_PREFIX}${id}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, MAX_GATE_NAME_LENGTH);
 }
 
 /** Why a gate name (a submitter's or a policy's) cannot be used, or undefined. */

@@ -5,11 +5,8 @@
  * from the workspace, so what is measured, gated and delivered is one thing the agent cannot
  * describe differently to each.
  */
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import { objectGitBytes, workspaceGit, workspaceGitInput, type WorkspaceDirs } from './git';
 import { ObjectCache } from './object-cache';
-import { PolicyViolationError } from '../domain/errors';
 
 /** One changed path, every file counted as text, with whether git's content check calls it binary. */
 export interface FileChange {
@@ -55,41 +52,6 @@ function records(out: Buffer): Buffer[] {
 }
 
 const DIFF_FLAGS = ['--no-ext-diff', '--no-textconv', '--no-renames', '-r'];
-
-/** A folder's entries; one nested past the host's path limit is the agent's doing, and refused whole. */
-async function entriesOf(tree: string, below: string) {
-  try {
-    return await fs.readdir(path.join(tree, below), { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENAMETOOLONG') throw err;
-    const reason = "folders nested past the host's 4,096-byte path limit: the change cannot be read whole";
-    throw new PolicyViolationError({ op: 'measure', path: below, reason });
-  }
-}
-
-/**
- * Folders below the work tree's root that hold a `.git` of their own (file or folder), found
- * without git: git would open them — a `.git` file may name any repository on the host — to
- * make a gitlink. (A `.git` at the root is never read: every git call names its git directory.)
- * This walk comes before git reads the tree, so it also refuses what would stop git: a folder too
- * deep to read (a `.git` in it could not be ruled out), and a named pipe, which blocks whatever
- * opens it (git opens every `.gitignore` it meets) until someone writes to it, that is forever.
- */
-export async function nestedRepositories(tree: string, below = ''): Promise<string[]> {
-  const found = new Set<string>();
-  for (const entry of await entriesOf(tree, below)) {
-    if (entry.isFIFO()) {
-      const reason = 'a named pipe in the change would block whatever reads it';
-      throw new PolicyViolationError({ op: 'measure', path: below ? `${below}/${entry.name}` : entry.name, reason });
-    }
-    if (entry.name.toLowerCase() === '.git') {
-      if (below) found.add(below);
-    } else if (entry.isDirectory()) {
-      for (const f of await nestedRepositories(tree, below ? `${below}/${entry.name}` : entry.name)) found.add(f);
-    }
-  }
-  return [...found];
-}
 
 /** Pathspecs that keep git out of `folders` (and so out of any repository inside them). */
 function excluding(folders: readonly string[]): string[] {

@@ -77,13 +77,21 @@ export async function feedbackAfterVerdict(task: TaskRun, spec: SpecFacts): Prom
 /**
  * After a failure in EXECUTING: the agent's fault is a FAIL outcome; any other failure of the
  * agent's own run is infrastructure, for its breaker. A failure before the agent ran (the
- * workspace: a submitter's bad `baseRef`, the repository's setup, the host) says nothing about the
- * agent, and counting it would let any submitter open the circuit of an agent every tenant shares.
+ * workspace: a submitter's bad `baseRef`, the repository's setup) says nothing about the agent,
+ * and counting it would let any submitter open the circuit of an agent every tenant shares. In
+ * VERIFYING, the agent's fault (what it left refused before any gate could judge it) is a FAIL
+ * outcome too: leaving such a thing must not spare an agent the FAIL its gates would have given.
  */
 export async function feedbackAfterFailure(task: TaskRun, spec: SpecFacts, error: TaskError): Promise<void> {
   const routing = task.snapshot.routing;
-  if (!routing || task.state !== 'EXECUTING') return;
-  if (AGENT_FAULTS.includes(error.type)) {
+  if (!routing) return;
+  const agentFault = AGENT_FAULTS.includes(error.type);
+  if (task.state === 'VERIFYING' && agentFault && hasPatchSinceRelease7('agent-fault-while-verifying')) {
+    await recordOutcome(task, routing.agentId, spec, 'FAIL', { passed: 0, total: 0 });
+    return;
+  }
+  if (task.state !== 'EXECUTING') return;
+  if (agentFault) {
     await recordOutcome(task, routing.agentId, spec, 'FAIL', { passed: 0, total: 0 });
     return;
   }

@@ -40,7 +40,7 @@ export function hasPatch(id: PatchBeforeRelease7 | typeof RELEASE_7_PATCH): bool
  * `patched(id)` for a change made after release 7, asked only where the change would make the run
  * command something else: only runs that reach that point record its marker.
  */
-export function hasPatchSinceRelease7(id: 'agent-health-from-agent-run'): boolean {
+export function hasPatchSinceRelease7(id: 'agent-health-from-agent-run' | 'agent-fault-while-verifying'): boolean {
   return patched(id);
 }
 

@@ -114,7 +114,7 @@ async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws
     if (task.agentKind === 'openai') return await runConversation(task, validated, agentId, ws, task.workspaceAttempt);
     return await executeAgentIn(task, validated, agentId, ws);
   } catch (err) {
-    if (!isCancellation(err) && !isHostLost(err) && !terminatedChild(err)) task.noteAgentRunFailed();
+    if (!isCancellation(err) && !terminatedChild(err)) task.noteAgentRunFailed();
     throw err;
   } finally {
     task.addAgentTime(Date.now() - started);

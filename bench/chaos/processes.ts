@@ -96,6 +96,19 @@ export class ArbiterPostgres {
   }
 }
 
+/**
+ * A free port below the kernel's ephemeral range (from 32768 here) for a service a fault stops and
+ * starts again on the same port. A port `freePort` hands out lies in that range, so while the
+ * service is down any outgoing connection may take it as its source port, and the service cannot
+ * come back (a short chaos run in CI once failed so).
+ */
+export async function restartablePort(): Promise<number> {
+  for (;;) {
+    const port = 12_000 + Math.floor(Math.random() * 8_000);
+    if (!(await portInUse(port))) return port;
+  }
+}
+
 /** The Temporal service the run targets, and how its outage fault is made. */
 export interface TemporalTarget {
   address: string;
@@ -109,7 +122,6 @@ export async function devTarget(dir: string, port: number): Promise<TemporalTarg
   const options = {
     bin: temporalCliPath(),
     port,
-    uiPort: port + 1000,
     dbFile: path.join(dir, 'temporal.db'),
     logFile: path.join(dir, 'temporal.log'),
   };
@@ -120,7 +132,7 @@ export async function devTarget(dir: string, port: number): Promise<TemporalTarg
       await server?.stop();
       server = undefined;
       await pause(downMs);
-      while ((await portInUse(port)) || (await portInUse(options.uiPort))) await pause(200);
+      while (await portInUse(port)) await pause(200);
       server = await startDevServer(options);
       return 'dev server';
     },

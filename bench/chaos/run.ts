@@ -17,7 +17,14 @@ import { checkChaos, type ChaosFindings } from './checks';
 import { FAULT_KINDS, injectFaults, type FaultKind, type FaultPlan } from './faults';
 import { CHAOS_TENANTS, chaosTask, feedTasks, seedChaos } from './load';
 import { taskWorkflowId } from '../../temporal-config';
-import { ArbiterPostgres, clusterTarget, devTarget, WorkerProcesses, type TemporalTarget } from './processes';
+import {
+  ArbiterPostgres,
+  clusterTarget,
+  devTarget,
+  restartablePort,
+  WorkerProcesses,
+  type TemporalTarget,
+} from './processes';
 
 /** How long, against what, and how hard. */
 export interface ChaosOptions {
@@ -52,7 +59,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   chmodSync(dir, 0o755); // the sandbox and the embedded server's user must traverse it
   const stops: Array<() => Promise<unknown>> = [];
   try {
-    const postgres = await ArbiterPostgres.start(path.join(dir, 'pg'), await freePort());
+    const postgres = await ArbiterPostgres.start(path.join(dir, 'pg'), await restartablePort());
     stops.push(() => postgres.stop());
     const database = openDatabase(postgres.url);
     stops.push(() => database.close());
@@ -120,7 +127,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 async function startTarget(target: ChaosOptions['target'], dir: string): Promise<TemporalTarget> {
-  if (target === 'dev') return devTarget(dir, await freePort());
+  if (target === 'dev') return devTarget(dir, await restartablePort());
   return clusterTarget(path.join(dir, 'cluster'), 21_000 + Math.floor(Math.random() * 10_000), await freePort());
 }
 

@@ -5,12 +5,15 @@
  *   the host had, retried until the task failed as infrastructure, and the workspace could not be
  *   removed, keeping its sandbox uid leased and every later sweep of the host stuck;
  * - a named pipe where git reads a `.gitignore`: git blocked on it forever, through every retry,
- *   and each attempt left a `git add` behind on the host.
+ *   and each attempt left a `git add` behind on the host; also inside a top-level `.GIT`, which
+ *   git reads as any folder while a case-blind walk took it for git's own.
  * Each is now refused as the agent's doing, naming the path, and the workspace is still removed.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { eq } from 'drizzle-orm';
+import { agentStats } from '../../db/schema';
 import { retainWorkspace, RETENTION_MARKER, sweepWorkspaces } from '../../host/workspace-retention';
 import { GOOD_PLAN } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
@@ -29,7 +32,10 @@ describe('governance: a workspace the host cannot read whole', function () {
     });
     assert.equal(final.state, 'FAILED', explain(final));
     assert.equal(final.error?.type, 'PolicyViolationError', explain(final));
-    assert.match(final.error?.message ?? '', /^measure 'src\/dddddddd\/.*' refused: folders nested past/);
+    assert.match(
+      final.error?.message ?? '',
+      /^measure 'src\/dddddddd\/.*' refused: a path of \d+ bytes, past what the host can hold/,
+    );
 
     const { home } = testStack();
     const root = path.join(home, 'workspaces', tenant, input.taskId);
@@ -42,12 +48,31 @@ describe('governance: a workspace the host cannot read whole', function () {
     assert.equal(existsSync(root), false);
   });
 
-  it('a named pipe for a .gitignore fails the task at once, naming it, instead of hanging git', async () => {
-    const { final } = await runTask({
+  it("a named pipe for a .gitignore fails the task at once, naming it, and counts as the agent's FAIL", async () => {
+    const { final, tenant } = await runTask({
       steps: [...GOOD_PLAN, nodeStep("require('child_process').execFileSync('mkfifo', ['src/.gitignore'])")],
     });
     assert.equal(final.state, 'FAILED', explain(final));
     assert.equal(final.error?.type, 'PolicyViolationError', explain(final));
     assert.match(final.error?.message ?? '', /^measure 'src\/\.gitignore' refused: a named pipe/);
+    const stats = await testStack().database.db.select().from(agentStats).where(eq(agentStats.tenantId, tenant));
+    assert.deepEqual(
+      stats.map((s) => [s.tasks, s.failures]),
+      [[1, 1]],
+      'leaving it does not spare the agent the FAIL its gates would give',
+    );
+  });
+
+  it("a top-level .GIT (git reads it, the walk took it for git's own) is refused before git can block on a pipe in it", async () => {
+    const { final } = await runTask({
+      steps: [
+        ...GOOD_PLAN,
+        nodeStep(
+          "require('fs').mkdirSync('.GIT'); require('child_process').execFileSync('mkfifo', ['.GIT/.gitignore'])",
+        ),
+      ],
+    });
+    assert.equal(final.state, 'FAILED', explain(final));
+    assert.match(final.error?.message ?? '', /^measure '\.GIT' refused: git's own folder name, spelled otherwise/);
   });
 });
