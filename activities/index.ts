@@ -37,7 +37,9 @@ export type { ActivityDeps } from './deps';
  * ({@link heartbeatFromStart}) and runs only in its tenant's namespace ({@link refuseOtherNamespaces}).
  */
 export function createActivities(deps: ActivityDeps) {
-  const guarded = refuseOtherNamespaces(buildActivities(deps), deps);
+  const maintenance = createMaintenanceActivities(deps);
+  const all = { ...buildActivities(deps), ...maintenance };
+  const guarded = refuseOtherNamespaces(all, deps, new Set(Object.keys(maintenance)));
   return paceBusyRetries(refuseDeterministicDatabaseErrors(heartbeatFromStart(guarded)));
 }
 
@@ -67,7 +69,6 @@ function buildActivities(deps: ActivityDeps) {
     ...createFeedbackActivities(deps, deps.breaker),
     ...createWaiverActivities(deps),
     ...createRunCancelActivities(),
-    ...createMaintenanceActivities(deps),
   };
 }
 

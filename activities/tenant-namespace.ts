@@ -6,6 +6,7 @@
  * tenant running in its own namespace. So every step that names a tenant checks first.
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { TenantNamespaceError } from '../domain/errors';
 import { namespaceForTenant } from '../temporal-config/connection';
 import type { ActivityDeps } from './deps';
@@ -25,18 +26,23 @@ function checkNamespace(temporal: NonNullable<ActivityDeps['temporal']>, tenantI
 }
 
 /**
- * Wraps every activity so that one whose input names a tenant runs only in that tenant's
- * namespace, before it reads or writes anything. Without the worker's namespaces (`temporal`
+ * Wraps every activity so that it runs only in the namespace of the tenant its input names,
+ * before it reads or writes anything. Only the activities in `tenantless` (the schedules'
+ * maintenance, which acts for every tenant) may name none: a step added later without a
+ * `tenantId` fails loudly instead of going unchecked. Without the worker's namespaces (`temporal`
  * absent, as in unit tests of single steps) nothing is checked.
  */
 export function refuseOtherNamespaces<T extends Record<string, Activity>>(
   activities: T,
   { temporal }: Pick<ActivityDeps, 'temporal'>,
+  tenantless: ReadonlySet<string>,
 ): T {
   if (!temporal) return activities;
-  return wrapEach(activities, (fn) => async (...args) => {
+  return wrapEach(activities, (fn, name) => async (...args) => {
     const tenantId = tenantOf(args[0]);
     if (tenantId !== undefined) checkNamespace(temporal, tenantId);
+    else if (!tenantless.has(name))
+      throw ApplicationFailure.nonRetryable(`activity ${name} names no tenant, so its namespace cannot be checked`);
     return fn(...args);
   });
 }

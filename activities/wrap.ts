@@ -6,9 +6,12 @@
 /** An activity function, as the factory builds them. */
 export type Activity = (...args: never[]) => Promise<unknown>;
 
-/** `activities` with each function replaced by `wrap(fn)`. */
-export function wrapEach<T extends Record<string, Activity>>(activities: T, wrap: (fn: Activity) => Activity): T {
-  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, wrap(fn)])) as T;
+/** `activities` with each function replaced by `wrap(fn, its name)`. */
+export function wrapEach<T extends Record<string, Activity>>(
+  activities: T,
+  wrap: (fn: Activity, name: string) => Activity,
+): T {
+  return Object.fromEntries(Object.entries(activities).map(([name, fn]) => [name, wrap(fn, name)])) as T;
 }
 
 /** `activities` with every error they throw passed through `translate` first. */

@@ -205,6 +205,9 @@ describe('tenants: row-level security under the application roles', function () 
       env.run(resolveRepo, { tenantId: 'unmapped', taskId: uniqueId('t'), repo }),
       /tenant 'unmapped' is served in namespace '\(none configured\)'/,
     );
+    // A step whose input names no tenant cannot be checked, so only the maintenance steps may run so.
+    const noTenant = { taskId: uniqueId('t'), repo } as unknown as Parameters<typeof resolveRepo>[0];
+    await assert.rejects(env.run(resolveRepo, noTenant), /resolveRepo names no tenant/);
     const open = createActivities(testActivityDeps({ temporal: { namespace: 'default', tenantNamespaces: {} } }));
     const resolved = (await env.run(open.resolveRepo, {
       tenantId: 'acme',
