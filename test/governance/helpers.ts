@@ -54,6 +54,17 @@ export interface Attack {
   tenant?: string;
 }
 
+/** Commits what `change` does to `repo` on a new branch `name`, back on `back` after; the commit. */
+export function branchWith(repo: string, name: string, back: string, change: (repo: string) => void): string {
+  gitIn(repo, 'checkout', '--quiet', '-b', name);
+  change(repo);
+  gitIn(repo, 'add', '--all');
+  gitIn(repo, 'commit', '--quiet', '--allow-empty', '-m', `${name}`);
+  const commit = gitIn(repo, 'rev-parse', 'HEAD');
+  gitIn(repo, 'checkout', '--quiet', back);
+  return commit;
+}
+
 /** A `run` step: a program run by the agent inside the sandbox (argv, no shell). */
 export function runStep(argv: string[], timeoutSeconds = 60): ScriptedStep {
   return { op: 'run', argv, timeoutSeconds };

@@ -15,6 +15,7 @@ import { testStack } from '../helpers/stack';
 import {
   assertFailedByGate,
   assertNotDelivered,
+  branchWith,
   explain,
   gateOf,
   nodeStep,
@@ -66,10 +67,9 @@ describe('governance: attacks found in review', function () {
 
   it('a base branch that changed a protected path off the trusted ref: protected fails naming it', async () => {
     const repo = makeRepo({ 'src/app.js': 'x\n', '.github/workflows/ci.yml': 'run: npm test\n' });
-    gitIn(repo, 'checkout', '--quiet', '-b', 'feature');
-    writeFileSync(path.join(repo, '.github/workflows/ci.yml'), 'run: echo skipped\n');
-    gitIn(repo, 'commit', '--quiet', '-am', 'weaken CI on a side branch');
-    gitIn(repo, 'checkout', '--quiet', 'main');
+    branchWith(repo, 'feature', 'main', (dir) =>
+      writeFileSync(path.join(dir, '.github/workflows/ci.yml'), 'run: echo\n'),
+    );
     const r = await runTask({ repo, baseRef: 'feature', steps: GOOD_PLAN });
     await assertFailedByGate(
       r,
@@ -80,10 +80,9 @@ describe('governance: attacks found in review', function () {
 
   it('a base off the trusted ref with unreviewed changes out of scope: scope fails naming them, and no retry is tried', async () => {
     const repo = makeRepo({ 'src/app.js': 'x\n', 'lib/payments.js': 'module.exports = 1;\n' });
-    gitIn(repo, 'checkout', '--quiet', '-b', 'unreviewed');
-    writeFileSync(path.join(repo, 'lib/payments.js'), 'module.exports = 2;\n');
-    gitIn(repo, 'commit', '--quiet', '-am', 'an unreviewed change outside the spec');
-    gitIn(repo, 'checkout', '--quiet', 'main');
+    branchWith(repo, 'unreviewed', 'main', (dir) =>
+      writeFileSync(path.join(dir, 'lib/payments.js'), 'module.exports = 2;\n'),
+    );
     const r = await runTask({ repo, baseRef: 'unreviewed', steps: GOOD_PLAN });
     const { gate } = await assertFailedByGate(
       r,
@@ -95,10 +94,7 @@ describe('governance: attacks found in review', function () {
 
   it('a base off the trusted ref whose changes are in scope passes, its changes counted in the scope evidence', async () => {
     const repo = makeRepo({ 'src/app.js': 'x\n' });
-    gitIn(repo, 'checkout', '--quiet', '-b', 'stacked');
-    writeFileSync(path.join(repo, 'src/app.js'), 'y\n');
-    gitIn(repo, 'commit', '--quiet', '-am', 'the feature the task builds on');
-    gitIn(repo, 'checkout', '--quiet', 'main');
+    branchWith(repo, 'stacked', 'main', (dir) => writeFileSync(path.join(dir, 'src/app.js'), 'y\n'));
     const r = await runTask({ repo, baseRef: 'stacked', steps: GOOD_PLAN });
     assert.equal(r.final.state, 'COMPLETED', explain(r.final));
     assert.match(

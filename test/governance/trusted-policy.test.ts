@@ -9,22 +9,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { GOOD_PLAN, gitIn, makeRepo } from '../helpers/fixtures';
-import { assertFailedByGate, policyYaml, runTask, sha256 } from './helpers';
+import { assertFailedByGate, branchWith, policyYaml, runTask, sha256 } from './helpers';
 
 const FAILING = ['node', '-e', "console.error('the repository tests fail'); process.exit(1)"];
 const STRONG = policyYaml({ gates: { tests: { mode: 'block', command: FAILING } } });
 
 /** Commits `change` on a new branch `name` off the current HEAD, then returns to `back`. */
-function branchWith(repo: string, name: string, back: string, change: (repo: string) => void): string {
-  gitIn(repo, 'checkout', '--quiet', '-b', name);
-  change(repo);
-  gitIn(repo, 'add', '--all');
-  gitIn(repo, 'commit', '--quiet', '--allow-empty', '-m', `${name}`);
-  const commit = gitIn(repo, 'rev-parse', 'HEAD');
-  gitIn(repo, 'checkout', '--quiet', back);
-  return commit;
-}
-
 const policyFile = (repo: string) => path.join(repo, '.caws', 'policy.yaml');
 
 const weakenings: Array<[string, (repo: string) => void]> = [
