@@ -14,7 +14,15 @@ import { boundedPaths, clipText } from '../domain/bounds';
 import { requiredApprovers } from '../domain/policy';
 import { waiverUseProblem } from '../domain/waiver';
 import { CheckBudgetAndScopeInput, MeasureDiffInput, RunGateInput, type DiffSummary } from '../domain/activity-io';
-import { budgetGate, protectedGate, scopeGate, specGate, treeGate, type GrantedWaiver } from '../domain/change-gates';
+import {
+  budgetGate,
+  protectedGate,
+  scopeGate,
+  specGate,
+  treeGate,
+  type BaseDrift,
+  type GrantedWaiver,
+} from '../domain/change-gates';
 import { applyGateMode } from '../domain/verdict';
 import type { GateResult } from '../domain/task';
 import type { RepoPolicy } from '../domain/repo-policy';
@@ -98,11 +106,7 @@ async function treeItems(gitDir: string, treeId: string) {
 }
 
 /** Paths the base changed since it left the trusted ref's commit (none when it is that commit). */
-async function baseDrift(
-  gitDir: string,
-  baseCommit: string,
-  trustedCommit: string,
-): Promise<string[] | { unknown: string }> {
+async function baseDrift(gitDir: string, baseCommit: string, trustedCommit: string): Promise<BaseDrift> {
   if (baseCommit === trustedCommit) return [];
   try {
     const forkPoint = (await objectGit(gitDir, ['merge-base', baseCommit, trustedCommit])).trim();
@@ -199,7 +203,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const drift = await baseDrift(gitDir, input.baseCommit, input.trustedCommit);
       const gates = [
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
-        scopeGate(input.spec, files, input.policy, 'unknown' in drift ? [] : drift),
+        scopeGate(input.spec, files, input.policy, drift),
         specGate(input.specWarnings, input.policy),
         protectedGate(input.spec.riskTier, files, drift, input.policy.setup?.outputs),
         treeGate(

@@ -92,6 +92,12 @@ export function budgetGate(
 }
 
 /**
+ * What a task's base changed since it left the trusted ref: the paths, or why they cannot be known
+ * (a base that shares no history with it), in which case no gate that judges them can pass.
+ */
+export type BaseDrift = readonly string[] | { unknown: string };
+
+/**
  * Every path the delivered branch changes against the trusted ref inside `scope.in` and outside
  * `scope.out`: the agent's changes, and those of its base off the trusted ref (`fromBase`), which
  * the branch carries too (a submitter's `baseRef` may name any commit the repository holds).
@@ -100,8 +106,9 @@ export function scopeGate(
   spec: WorkingSpec,
   files: readonly MeasuredFile[],
   policy: RepoPolicy,
-  fromBase: readonly string[] = [],
+  drift: BaseDrift = [],
 ): GateResult {
+  const fromBase = 'unknown' in drift ? [] : drift;
   const mode = policy.gateModes.scope;
   if (spec.scope.in.length === 0 && files.length + fromBase.length > 0) {
     return arbiterGate(
@@ -116,6 +123,7 @@ export function scopeGate(
   );
   const base = fromBase.length ? scopeViolations(spec, [...fromBase]) : [];
   const problems = [
+    ...('unknown' in drift ? [drift.unknown] : []),
     ...(base.length ? [`${BASE_OUT_OF_SCOPE}: ${listed(base)}`] : []),
     ...(own.length ? [`out of scope: ${listed(own)}`] : []),
   ];
@@ -141,7 +149,7 @@ export function specGate(warnings: readonly string[], policy: RepoPolicy): GateR
 export function protectedGate(
   riskTier: number,
   files: readonly MeasuredFile[],
-  fromBase: readonly string[] | { unknown: string },
+  fromBase: BaseDrift,
   setupOutputs: readonly string[] = [],
 ): GateResult {
   const isProtected = protectedPathMatcher(riskTier, setupOutputGlobs(setupOutputs));

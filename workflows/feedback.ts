@@ -8,7 +8,7 @@ import { AgentBudgetExceededError, AgentConfigError, AgentFailedError, PolicyVio
 import { NO_COST_WEIGHTS, routingContextOf } from '../domain/routing-context';
 import type { TaskError, VerdictOutcome } from '../domain/task';
 import { recordAgentHealth, recordTaskOutcome } from './activity-proxies';
-import { hasPatchSinceRelease7 } from './patches';
+import { hasOwnPatch } from './patches';
 import type { TaskRun } from './task-run';
 
 /** Failures that count against the agent's success rate rather than against infrastructure. */
@@ -86,7 +86,7 @@ export async function feedbackAfterFailure(task: TaskRun, spec: SpecFacts, error
   const routing = task.snapshot.routing;
   if (!routing) return;
   const agentFault = AGENT_FAULTS.includes(error.type);
-  if (task.state === 'VERIFYING' && agentFault && hasPatchSinceRelease7('agent-fault-while-verifying')) {
+  if (task.state === 'VERIFYING' && agentFault && hasOwnPatch('agent-fault-while-verifying')) {
     await recordOutcome(task, routing.agentId, spec, 'FAIL', { passed: 0, total: 0 });
     return;
   }
@@ -95,7 +95,7 @@ export async function feedbackAfterFailure(task: TaskRun, spec: SpecFacts, error
     await recordOutcome(task, routing.agentId, spec, 'FAIL', { passed: 0, total: 0 });
     return;
   }
-  if (!task.failedInAgentRun && hasPatchSinceRelease7('agent-health-from-agent-run')) return;
+  if (!task.failedInAgentRun && hasOwnPatch('agent-health-from-agent-run')) return;
   // A misconfigured agent fails every task: that trips the breaker like infrastructure does.
   log.warn('agent run failed for infrastructure reasons', {
     agentId: routing.agentId,

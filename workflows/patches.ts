@@ -4,7 +4,7 @@
  * workflow safely*). Temporal records a marker and a `TemporalChangeVersion` upsert for each patch
  * a run checks, and the server pays a visibility write for every upsert: a completed task checked
  * four. A run started on this code records one, {@link RELEASE_7_PATCH}, which stands for every
- * patch id before it but the reset check ({@link hasPatchAtThisPoint}); a run recorded earlier
+ * patch id before it but those of {@link OwnMarkerPatch}; a run recorded earlier
  * replays its own markers as it always did.
  */
 import { patched } from '@temporalio/workflow';
@@ -37,19 +37,18 @@ export function hasPatch(id: PatchBeforeRelease7 | typeof RELEASE_7_PATCH): bool
 }
 
 /**
- * `patched(id)` for a change made after release 7, asked only where the change would make the run
- * command something else: only runs that reach that point record its marker.
+ * Patch ids that {@link RELEASE_7_PATCH} does not stand for: changes made after it, and the reset
+ * check, which must answer no while a reset copy replays its original's events (the original
+ * never asked there) and yes once the copy runs on; release 7's marker, recorded in the first
+ * workflow task, would say yes throughout.
  */
-export function hasPatchSinceRelease7(id: 'agent-health-from-agent-run' | 'agent-fault-while-verifying'): boolean {
-  return patched(id);
-}
+export type OwnMarkerPatch =
+  'revalidate-spec-after-reset' | 'agent-health-from-agent-run' | 'agent-fault-while-verifying';
 
 /**
- * `patched(id)` alone, for a check a run makes only when its own id differs from the one its
- * history was recorded under (a reset copy replaying its original's events): the answer must be
- * no while the copy replays, since the original never asked there, and yes once it runs on. Release
- * 7's marker, recorded in the first workflow task, would say yes throughout.
+ * `patched(id)` alone, asked only where the change would make the run command something else:
+ * only runs that reach that point record the marker.
  */
-export function hasPatchAtThisPoint(id: 'revalidate-spec-after-reset'): boolean {
+export function hasOwnPatch(id: OwnMarkerPatch): boolean {
   return patched(id);
 }

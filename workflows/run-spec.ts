@@ -5,7 +5,7 @@
  * goes forward it validates the spec text again, under a patch, and works to its own.
  */
 import { workflowInfo } from '@temporalio/workflow';
-import { hasPatchAtThisPoint } from './patches';
+import { hasOwnPatch } from './patches';
 import {
   taskSpecArtifactId,
   type SpecEssentials,
@@ -57,7 +57,7 @@ export class RunSpec {
     const ref = this.result.specRef;
     const own = taskSpecArtifactId({ ...this.source, runId: workflowInfo().runId });
     if (ref?.artifactId === own) return ref;
-    if (!ref || !hasPatchAtThisPoint(REVALIDATE_AFTER_RESET_PATCH)) return this.result.spec as WorkingSpec;
+    if (!ref || !hasOwnPatch(REVALIDATE_AFTER_RESET_PATCH)) return this.result.spec as WorkingSpec;
     this.result = await runValidateSpec(this.source);
     return this.result.specRef ?? (this.result.spec as WorkingSpec);
   }

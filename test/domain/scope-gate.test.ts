@@ -1,12 +1,14 @@
 /**
  * The scope gate's own checks, on the pure function: a spec whose scope.in holds no enforceable
  * path glob cannot confirm any change is in scope, and says so (rather than listing every path
- * as "not in scope.in"); scope.out wins over scope.in. The first survived a mutation run of the
+ * as "not in scope.in"); scope.out wins over scope.in; a base whose changes cannot be
+ * known fails it. The first survived a mutation run of the
  * suite (issue #9).
  */
 import assert from 'node:assert/strict';
 import { scopeGate } from '../../domain/change-gates';
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
+import { worthRetrying } from '../../domain/retry-feedback';
 import type { WorkingSpec } from '../../domain/spec';
 
 const spec = (scopeIn: string[], scopeOut: string[] = []) =>
@@ -34,5 +36,13 @@ describe('scopeGate', () => {
     );
     assert.equal(gate.status, 'fail');
     assert.equal(gate.detail, 'out of scope: src/secret/x (matches scope.out)');
+  });
+
+  it('fails when what the base brings cannot be known, naming why and not calling the change in scope', () => {
+    const unknown = { unknown: "the base abc cannot be compared with the trusted ref's commit def" };
+    const gate = scopeGate(spec(['src/**']), [file('src/ok.js')], DEFAULT_REPO_POLICY, unknown);
+    assert.equal(gate.status, 'fail');
+    assert.equal(gate.detail, unknown.unknown);
+    assert.equal(worthRetrying([gate]), false);
   });
 });
