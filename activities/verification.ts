@@ -172,7 +172,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
     async measureDiff(raw: MeasureDiffInput): Promise<DiffSummary> {
       const input = parseActivityInput(MeasureDiffInput, raw);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
-      const nested = await nestedRepositories(ws.tree);
+      const nested = await nestedRepositories(ws.tree, { maxEntries: sandbox.limits.workspaceEntries });
       const treeId = await snapshotTree(ws, nested);
       const { files, patch: bytes } = await measureChange(ws.gitDir, input.baseCommit, treeId);
       const ignoredNested = await ignoredAmong(ws, nested);

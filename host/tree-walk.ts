@@ -5,7 +5,9 @@
  * what would stop git or a gate: a named pipe blocks whoever opens it (git opens every
  * `.gitignore` it meets) until someone writes to it, that is forever; a path too long for the
  * host cannot be read, nor written again into a gate's checkout; a top-level `.git` spelled
- * otherwise is git's own name to git, which refuses it. Each of these is the agent's doing.
+ * otherwise is git's own name to git, which refuses it; more entries than the workspace may hold
+ * (left while no command's quota watched, or made faster than it looked) would hold the worker's
+ * thread and each gate's checkout. Each of these is the agent's doing.
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -34,16 +36,20 @@ function refuse(relative: string, reason: string): never {
 /**
  * Folders below the work tree's root that hold a `.git` of their own (file or folder), in any
  * case: git is kept out of them. A `.git` at the root is never read (every git call names its git
- * directory). Refuses what {@link refuse}s above name.
+ * directory). Folders are read a few entries at a time, so one of millions costs no more memory
+ * than it takes to refuse it. Refuses what {@link refuse}s above name.
  */
-export async function nestedRepositories(tree: string): Promise<string[]> {
-  const limit = longestRelativePath(tree);
+export async function nestedRepositories(tree: string, limits: { maxEntries: number }): Promise<string[]> {
+  const longest = longestRelativePath(tree);
   const found = new Set<string>();
+  let entries = 0;
   const walk = async (below: string): Promise<void> => {
-    for (const entry of await fs.readdir(path.join(tree, below), { withFileTypes: true })) {
+    for await (const entry of await fs.opendir(path.join(tree, below))) {
       const relative = below ? `${below}/${entry.name}` : entry.name;
+      if (++entries > limits.maxEntries)
+        refuse(below || '.', `more than ${limits.maxEntries} files, folders and links in the work tree`);
       const bytes = Buffer.byteLength(relative);
-      if (bytes > limit) refuse(relative, `a path of ${bytes} bytes, past what the host can hold (${limit} here)`);
+      if (bytes > longest) refuse(relative, `a path of ${bytes} bytes, past what the host can hold (${longest} here)`);
       if (entry.isFIFO()) refuse(relative, 'a named pipe in the change would block whatever reads it');
       const isGit = entry.name.toLowerCase() === '.git';
       if (isGit && !below && entry.name !== '.git') refuse(relative, "git's own folder name, spelled otherwise");

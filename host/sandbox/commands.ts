@@ -10,12 +10,10 @@ import { SHELLS, type SandboxPolicy } from '../../domain/sandbox';
 import type { Db } from '../../db/client';
 import { runProcess, type RunProcessResult } from '../run-process';
 import { spawnViaHelper } from '../spawner';
-
-const DU_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
 import { recordSandboxEvent } from './audit';
 import { confinedArgv, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
 import { seccompProgram } from './seccomp';
-import type { SandboxConfig } from './config';
+import type { SandboxConfig, SandboxLimits } from './config';
 import type { SandboxUserOf } from './uid-leases';
 import { openGatewayBridge, type GatewayBridge } from '../gateway/bridge';
 import { relayLaunch } from '../gateway/launch';
@@ -58,20 +56,30 @@ export interface CommandResult extends RunProcessResult {
   sandbox: 'bwrap' | 'none';
 }
 
+const DU_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
+
+/** `du -s -x` of `dir` with `flags`: its first figure. */
+async function du(dir: string, flags: string[]): Promise<number> {
+  const out = await spawnViaHelper('du', ['-s', '-x', ...flags, dir], { env: DU_ENV, maxBuffer: 4096 });
+  return Number(out.toString('utf8').split('\t')[0]);
+}
+
 /**
- * The workspace's size against its quota (same filesystem only): the larger of the disk it occupies and what a copy
- * of it writes, every file at its apparent length once per name. Sparse files and hardlinks cost almost no disk, yet
- * the snapshot git reads and each gate's fresh checkout write them out in full; many tiny files cost whole blocks.
+ * Why the workspace is past its quota (same filesystem only), if it is: its size is the larger of
+ * the disk it occupies and what a copy of it writes, every file at its apparent length once per
+ * name. Sparse files and hardlinks cost almost no disk, yet the snapshot git reads and each gate's
+ * fresh checkout write them out in full; many tiny files cost whole blocks. Its entries are the
+ * inodes it uses, of the disk's fixed number.
  */
-async function workspaceBytes(dir: string): Promise<number> {
-  const du = async (extra: string[]) =>
-    Number(
-      (await spawnViaHelper('du', ['-s', '-x', '-B1', ...extra, dir], { env: DU_ENV, maxBuffer: 4096 }))
-        .toString('utf8')
-        .split('\t')[0],
-    );
-  const [disk, copied] = await Promise.all([du([]), du(['--apparent-size', '--count-links'])]);
-  return Math.max(disk, copied);
+async function pastQuota(dir: string, limits: SandboxLimits): Promise<string | undefined> {
+  const [disk, copied, entries] = await Promise.all([
+    du(dir, ['-B1']),
+    du(dir, ['-B1', '--apparent-size', '--count-links']),
+    du(dir, ['--inodes']),
+  ]);
+  if (Math.max(disk, copied) > limits.workspaceBytes) return `workspace grew past ${limits.workspaceBytes} bytes`;
+  if (entries > limits.workspaceEntries) return `workspace holds more than ${limits.workspaceEntries} entries`;
+  return undefined;
 }
 
 /** Builds the command runner; `db` is optional so operators can run commands without a task. */
@@ -140,7 +148,6 @@ export function createCommandRunner(deps: {
       ...(link?.toolDirs ?? []).map((d) => ({ kind: 'ro-bind' as const, from: d, to: d })),
       ...(confined ? await dependencyMounts(req.dependencies, req.workspacePath) : []),
     ];
-    const quota = deps.sandbox.limits.workspaceBytes;
     const run = await runProcess({
       argv: confined
         ? confinedArgv(
@@ -167,7 +174,7 @@ export function createCommandRunner(deps: {
         check: async () => {
           const stopped = link?.session.stopReason;
           if (stopped) return `stopped by the model gateway: ${stopped}`;
-          return (await workspaceBytes(req.workspacePath)) > quota ? `workspace grew past ${quota} bytes` : undefined;
+          return pastQuota(req.workspacePath, deps.sandbox.limits);
         },
       },
     }).finally(() => bridge?.close());

@@ -18,6 +18,11 @@ export interface SandboxLimits {
   outputBytes: number;
   /** The workspace may not grow past this while a command runs. */
   workspaceBytes: number;
+  /**
+   * Nor hold more files, folders and links than this: an empty file costs no data block, so a byte
+   * quota alone let a task spend the host disk's inodes, which every task shares.
+   */
+  workspaceEntries: number;
   /** Size of the private /tmp (tmpfs). */
   tmpBytes: number;
   /** Largest file a file tool writes. */
@@ -58,6 +63,7 @@ export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
     cpuSeconds: 600,
     outputBytes: 1 * MiB,
     workspaceBytes: 2048 * MiB,
+    workspaceEntries: 250_000,
     tmpBytes: 256 * MiB,
     toolFileBytes: 1 * MiB,
     toolTaskBytes: 50 * MiB,
@@ -96,6 +102,7 @@ export const SandboxEnvSchema = z.object({
   ARBITER_SANDBOX_GID: replacedByRange,
   ARBITER_COMMAND_MEMORY_MB: z.coerce.number().int().min(64).optional(),
   ARBITER_COMMAND_CPU_SECONDS: z.coerce.number().int().min(1).optional(),
+  ARBITER_WORKSPACE_MAX_ENTRIES: z.coerce.number().int().min(1000).optional(),
   /** Hours a workspace of a task that did not complete is kept for inspection (a completed one's emptied root too). */
   ARBITER_WORKSPACE_RETENTION_HOURS: z.coerce.number().min(0).default(24),
 });
@@ -105,5 +112,6 @@ export function sandboxConfigFromEnv(e: z.output<typeof SandboxEnvSchema>): Sand
   const limits = { ...DEFAULT_SANDBOX_CONFIG.limits };
   if (e.ARBITER_COMMAND_MEMORY_MB) limits.memoryBytes = e.ARBITER_COMMAND_MEMORY_MB * MiB;
   if (e.ARBITER_COMMAND_CPU_SECONDS) limits.cpuSeconds = e.ARBITER_COMMAND_CPU_SECONDS;
+  if (e.ARBITER_WORKSPACE_MAX_ENTRIES) limits.workspaceEntries = e.ARBITER_WORKSPACE_MAX_ENTRIES;
   return { mode: e.ARBITER_SANDBOX, uids: e.ARBITER_SANDBOX_UID_RANGE, limits };
 }

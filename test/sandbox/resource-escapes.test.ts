@@ -206,6 +206,26 @@ describe('sandbox escapes: resources and policy', function () {
     });
   });
 
+  // An empty file takes no data block, so no byte quota sees it: the host disk's inodes, which every task shares,
+  // went to whoever made the most files (this one passed with 2 GiB of room for some 80 million).
+  it('empty files: killed at the workspace entry quota, which the byte quota never reaches', async () => {
+    const e = await sandboxTask({ config: smallConfig({ workspaceEntries: 2000 }) });
+    try {
+      const script =
+        "const fs = require('fs'); for (let i = 0; i < 200000; i++) fs.closeSync(fs.openSync('e' + i, 'w'));";
+      const run = await e.run(['node', '-e', `${script} setTimeout(() => {}, 5000)`], { timeoutMs: 20_000 });
+      assert.match(
+        run.killedReason ?? '',
+        /workspace holds more than 2000 entries/,
+        `${run.killedReason} ${run.outputTail}`,
+      );
+      assert.equal(run.timedOut, false);
+      await e.commandRow(run);
+    } finally {
+      await e.release();
+    }
+  });
+
   it('a shell is refused (and recorded) unless the policy allows one', async () => {
     for (const argv of [
       ['sh', '-c', 'touch ran'],
