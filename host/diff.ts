@@ -5,7 +5,15 @@
  * from the workspace, so what is measured, gated and delivered is one thing the agent cannot
  * describe differently to each.
  */
-import { objectGitBytes, workspaceGit, workspaceGitInput, type WorkspaceDirs } from './git';
+import { PolicyViolationError } from '../domain/errors';
+import {
+  GitCommandError,
+  neutraliseAttributes,
+  objectGitBytes,
+  workspaceGit,
+  workspaceGitInput,
+  type WorkspaceDirs,
+} from './git';
 import { ObjectCache } from './object-cache';
 
 /** One changed path, every file counted as text, with whether git's content check calls it binary. */
@@ -58,9 +66,22 @@ function excluding(folders: readonly string[]): string[] {
   return folders.length ? ['--', '.', ...folders.map((f) => `:(exclude,literal)${f}`)] : [];
 }
 
-/** Stages the whole tree (new, changed and deleted files) except `skip`, and returns its tree id. */
+/**
+ * Stages the whole tree (new, changed and deleted files) except `skip`, and returns its tree id. A
+ * name git refuses to stage (one some checkout would read as `.git`: `.git.`, `git~1`) is the
+ * agent's doing, refused naming it, not a failure of the host's to retry.
+ */
 export async function snapshotTree(ws: WorkspaceDirs, skip: readonly string[] = []): Promise<string> {
-  await workspaceGit(ws, ['add', '--all', ...excluding(skip)]);
+  await neutraliseAttributes(ws.gitDir);
+  await workspaceGit(ws, ['add', '--all', ...excluding(skip)]).catch((err: unknown) => {
+    const refused = err instanceof GitCommandError ? /^error: invalid path '(.*)'$/m.exec(err.stderr) : null;
+    if (!refused) throw err;
+    throw new PolicyViolationError({
+      op: 'measure',
+      path: refused[1],
+      reason: 'a name git refuses to stage: some checkout (Windows, macOS) would read it as .git',
+    });
+  });
   return (await workspaceGit(ws, ['write-tree'])).trim();
 }
 

@@ -4,6 +4,7 @@
  * agent writes in the tree — a `.git` file, hooks, config, fsmonitor, diff drivers — is ever
  * read or executed by git on the worker host.
  */
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { spawnViaHelper, SpawnedProgramError } from './spawner';
 import { clipText } from '../domain/bounds';
@@ -50,6 +51,23 @@ export function workspaceDirs(home: string, tenantId: string, taskId: string): W
 /** The git directory belonging to a workspace tree (a sibling, outside the tree). */
 export function gitDirOf(tree: string): string {
   return path.join(path.dirname(tree), 'git');
+}
+
+/**
+ * Attributes that turn off every conversion git makes between a workspace's files and its objects,
+ * written where they outrank the tree's own `.gitattributes` (the git directory's
+ * `info/attributes`). The agent writes the tree's: with them it could make staging fail (an
+ * encoding git cannot convert) or store bytes other than those it left and ran. The work tree
+ * then holds exactly the bytes of its objects, as every gate's checkout does.
+ */
+const NEUTRAL_ATTRIBUTES = '* -text -crlf -eol -ident -filter -working-tree-encoding\n';
+
+/** Writes {@link NEUTRAL_ATTRIBUTES} into a workspace's git directory unless they are there already. */
+export async function neutraliseAttributes(gitDir: string): Promise<void> {
+  const file = path.join(gitDir, 'info', 'attributes');
+  if ((await fs.readFile(file, 'utf8').catch(() => '')) === NEUTRAL_ATTRIBUTES) return;
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, NEUTRAL_ATTRIBUTES);
 }
 
 /** Extra environment and stdin for one git call. */

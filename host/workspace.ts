@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { TargetRepoError } from '../domain/errors';
-import { git, GitCommandError, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
+import { git, GitCommandError, neutraliseAttributes, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
 import { removeTree } from './remove-tree';
 import { runningAsRoot, type SandboxConfig } from './sandbox/config';
 import { ATTEMPT_FILE } from './workspace-lock';
@@ -44,6 +44,7 @@ export async function repoCommit(repoPath: string, ref: string): Promise<string 
 export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user: SandboxUser): Promise<void> {
   await removeTree(ws.tree);
   await fs.mkdir(ws.tree, { recursive: true });
+  await neutraliseAttributes(ws.gitDir);
   // One call fills the index and writes every file of it (the tree is empty, so every file is missing).
   await workspaceGit(ws, ['read-tree', '--reset', '-u', baseCommit]);
   await handToSandboxUser(ws.tree, user);
