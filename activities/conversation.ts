@@ -18,7 +18,7 @@ import {
 import { AGENT_TOOLS } from '../domain/agent-tools';
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
 import { boundedViolation } from '../domain/bounds';
-import { AgentConfigError, RecordMismatchError } from '../domain/errors';
+import { AgentConfigError, AgentFailedError, RecordMismatchError } from '../domain/errors';
 import { zodProblems } from '../domain/zod-issues';
 import type { PolicyViolation } from '../domain/sandbox';
 import { buildTaskPrompt } from '../domain/prompt';
@@ -116,6 +116,18 @@ function replyOf(m: Message): ModelReply {
 }
 
 /**
+ * True when the model refused the request for its length: that is this conversation's doing (the
+ * files its model chose to read, the task's prompt), a FAIL of this run, not a fault in the agent's
+ * configuration, which would count against its health that every tenant shares.
+ */
+function outgrewContext(status: number, body: string): boolean {
+  return (
+    (status === 400 || status === 413) &&
+    /context_length_exceeded|maximum context length|context window|prompt is too long|too many tokens/i.test(body)
+  );
+}
+
+/**
  * One chat-completions request through the worker's gateway, as `model`: the same path, key
  * handling and call record as a command agent's. The loop's own limits (turns, tokens, wall
  * clock) are the workflow's, so the session carries no budgets of its own.
@@ -158,9 +170,12 @@ async function requestCompletion(
     })
     .finally(() => deps.gateway?.closeSession(session.id));
   const text = res.body.toString('utf8');
-  // 4xx other than timeouts and rate limits will not improve by asking again: the config is wrong.
+  // 4xx other than timeouts and rate limits will not improve by asking again: the config is wrong,
+  // or the conversation outgrew the model's context.
   if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
-    throw new Error(`model endpoint refused the request (${res.status}): ${text.slice(0, 300)}`, { cause: 'config' });
+    throw new Error(`model endpoint refused the request (${res.status}): ${text.slice(0, 300)}`, {
+      cause: outgrewContext(res.status, text) ? 'context' : 'config',
+    });
   if (res.status < 200 || res.status >= 300)
     throw new Error(`model endpoint failed (${res.status}): ${text.slice(0, 300)}`);
   return JSON.parse(text) as {
@@ -230,6 +245,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
         (signal) => requestCompletion(deps, identity, config, transcript.map(toApiMessage), signal),
         { turn: input.turn },
       ).catch((err: Error) => {
+        if (err.cause === 'context') throw new AgentFailedError(input.agentId, err.message);
         throw err.cause === 'config' ? new AgentConfigError(input.agentId, err.message) : err;
       });
       const message = response.choices?.[0]?.message;

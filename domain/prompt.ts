@@ -5,6 +5,37 @@
  */
 import type { WorkingSpec } from './spec';
 
+/**
+ * Longest task prompt, in UTF-8 bytes. A command agent may take its prompt as one argument, and
+ * Linux refuses to start a program with an argument over 128 KiB: a spec whose YAML aliases
+ * repeat one long text made launches fail, which counted against the agent's health, that all
+ * tenants share. A retry's feedback (at most 8,000 characters, three bytes each at most) still
+ * fits beside this.
+ */
+export const MAX_PROMPT_BYTES = 96 * 1024;
+
+/**
+ * Why `spec` makes too long a prompt, or undefined. Its texts are summed first, so an alias bomb
+ * is refused before a prompt of hundreds of megabytes is built to be measured.
+ */
+export function promptTooLong(spec: WorkingSpec): string | undefined {
+  const texts = [
+    spec.id,
+    spec.title,
+    spec.mode,
+    ...spec.scope.in,
+    ...spec.scope.out,
+    ...spec.invariants,
+    ...spec.acceptance.flatMap((a) => [a.id, a.given, a.when, a.then, a.testCommand ?? '']),
+  ];
+  const characters = texts.reduce((n, t) => n + t.length, 0);
+  const what = "the agent's prompt from this spec's texts (YAML aliases expanded)";
+  if (characters > MAX_PROMPT_BYTES)
+    return `${what} would be at least ${characters} bytes; at most ${MAX_PROMPT_BYTES}`;
+  const bytes = new TextEncoder().encode(buildTaskPrompt(spec)).length;
+  return bytes > MAX_PROMPT_BYTES ? `${what} would be ${bytes} bytes; at most ${MAX_PROMPT_BYTES}` : undefined;
+}
+
 /** The prompt text for `spec`. */
 export function buildTaskPrompt(spec: WorkingSpec): string {
   const lines = [

@@ -48,6 +48,13 @@ export interface RecordedRequest {
   status?: number;
 }
 
+/** The `error` object of a scripted failure's body, as the real API words one. */
+export interface FakeError {
+  message: string;
+  type: string;
+  code?: string;
+}
+
 /** Options of {@link startFakeOpenAI}. */
 export interface FakeOpenAIOptions {
   script: FakeScript;
@@ -68,8 +75,8 @@ export interface FakeOpenAI {
   hold(turn: number): void;
   /** Answers the held requests of `turn` whose clients are still connected, and stops holding it. */
   release(turn: number): void;
-  /** Answers the next `times` requests for `turn` with HTTP `status`. */
-  failTurn(turn: number, status: number, times?: number): void;
+  /** Answers the next `times` requests for `turn` with HTTP `status` (and `error` as its body's error). */
+  failTurn(turn: number, status: number, times?: number, error?: FakeError): void;
   /** Resolves with the `n`th request (1-based) for `turn` once it has arrived. */
   waitForRequest(turn: number, n?: number, timeoutMs?: number): Promise<RecordedRequest>;
   close(): Promise<void>;
@@ -117,7 +124,7 @@ function completion(model: string, turn: number, reply: FakeReply) {
 export async function startFakeOpenAI(options: FakeOpenAIOptions): Promise<FakeOpenAI> {
   const requests: RecordedRequest[] = [];
   const held = new Map<number, Array<() => void>>();
-  const failures = new Map<number, { status: number; times: number }>();
+  const failures = new Map<number, { status: number; times: number; error?: FakeError }>();
   const arrivals: Array<() => void> = [];
 
   const send = (
@@ -196,7 +203,12 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions): Promise<FakeO
             res,
             record,
             failure.status,
-            { error: { message: `scripted failure ${failure.status} on turn ${turn}`, type: 'server_error' } },
+            {
+              error: failure.error ?? {
+                message: `scripted failure ${failure.status} on turn ${turn}`,
+                type: 'server_error',
+              },
+            },
             'error',
           );
           return;
@@ -235,8 +247,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions): Promise<FakeO
       held.delete(turn);
       for (const answer of queue) answer();
     },
-    failTurn(turn, status, times = 1) {
-      failures.set(turn, { status, times });
+    failTurn(turn, status, times = 1, error) {
+      failures.set(turn, { status, times, error });
     },
     async waitForRequest(turn, n = 1, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;

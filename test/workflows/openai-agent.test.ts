@@ -14,7 +14,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { MAX_TOOL_CALLS_PER_TURN } from '../../activities/model-reply';
 import { upsertAgent } from '../../db/agents';
-import { agentOutcomes, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
+import { agentOutcomes, agents, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
 import type { ModelReply, StartedConversation, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
 import { AGENT_TOOL_NAMES } from '../../domain/agent-tools';
 import type { TaskInput } from '../../domain/task';
@@ -494,6 +494,36 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
   });
 
   describe('model endpoint errors', () => {
+    it("a conversation that outgrew the model's context fails this run, not the agent's health", async () => {
+      const script: FakeReply[] = [
+        { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
+        { content: 'done' },
+      ];
+      fake = await startFakeOpenAI({ script, apiKey });
+      fake.failTurn(2, 400, 1, {
+        message: "This model's maximum context length is 8192 tokens. However, your messages resulted in 9100 tokens.",
+        type: 'invalid_request_error',
+        code: 'context_length_exceeded',
+      });
+      const tenant = uniqueId('tenant');
+      const agent = await addOpenAIAgent(tenant, fake);
+      const ref = await taskFor(tenant);
+      const { client, database } = testStack();
+      await client.submit(ref);
+      const final = await client.watch(ref, undefined, 200);
+      assert.equal(final.state, 'FAILED');
+      assert.equal(final.error?.type, 'AgentFailedError', JSON.stringify(final.error));
+      assert.match(final.error?.message ?? '', /maximum context length/);
+      const [row] = await database.db.select().from(agents).where(eq(agents.id, agent.id));
+      assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null], 'health untouched');
+      const stats = await database.db.select().from(agentStats).where(eq(agentStats.tenantId, tenant));
+      assert.deepEqual(
+        stats.map((s) => [s.tasks, s.failures]),
+        [[1, 1]],
+        "a FAIL in this tenant's statistics",
+      );
+    });
+
     it('retries a 5xx for the same turn and fails fast (AgentConfigError) when the key is refused', async () => {
       const script: FakeReply[] = [
         { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
