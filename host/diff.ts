@@ -147,6 +147,45 @@ async function changedPaths(gitDir: string, baseCommit: string, treeId: string):
 
 const DIFF_HEADER = Buffer.from('diff --git ');
 const [PLUS, MINUS, AT] = ['+', '-', '@'].map((c) => c.charCodeAt(0));
+const CR = 0x0d;
+
+/**
+ * Where a byte next occurs at or after a position, for positions that only grow: each search
+ * starts where the last one ended, so scanning a whole patch line by line stays linear.
+ */
+class NextByte {
+  private found = -1;
+  private searchedFrom = Infinity;
+  constructor(
+    private readonly patch: Buffer,
+    private readonly byte: number,
+  ) {}
+
+  /** The first occurrence at or after `position`, or Infinity. */
+  at(position: number): number {
+    // The last search answers too if it started no later and found nothing, or nothing before `position`.
+    if (!(this.searchedFrom <= position && (this.found === -1 || this.found >= position))) {
+      this.found = this.patch.indexOf(this.byte, position);
+      this.searchedFrom = position;
+    }
+    return this.found === -1 ? Infinity : this.found;
+  }
+}
+
+/**
+ * Lines a patch line `[start, end)` holds beyond its own: git breaks lines at `\n` alone, but a
+ * lone carriage return ends a line for JavaScript, Python and most editors, and JavaScript ends
+ * one at U+2028 and U+2029 (E2 80 A8, E2 80 A9) too, so a file of thousands of statements could
+ * count as one line. A carriage return just before the newline is the line's own CRLF ending.
+ */
+function hiddenBreaks(patch: Buffer, next: { cr: NextByte; e2: NextByte }, start: number, end: number): number {
+  const last = patch[end - 1] === CR ? end - 1 : end;
+  let n = 0;
+  for (let at = next.cr.at(start); at < last; at = next.cr.at(at + 1)) n++;
+  for (let at = next.e2.at(start); at + 2 < end; at = next.e2.at(at + 1))
+    if (patch[at + 1] === 0x80 && (patch[at + 2] === 0xa8 || patch[at + 2] === 0xa9)) n++;
+  return n;
+}
 
 /**
  * Added and deleted lines and added bytes of each file section of a patch (any context width), in
@@ -156,6 +195,7 @@ const [PLUS, MINUS, AT] = ['+', '-', '@'].map((c) => c.charCodeAt(0));
 function countPatch(patch: Buffer): Array<{ added: number; deleted: number; bytesAdded: number }> {
   const sections: Array<{ added: number; deleted: number; bytesAdded: number }> = [];
   let inHunks = false;
+  const next = { cr: new NextByte(patch, CR), e2: new NextByte(patch, 0xe2) };
   for (let start = 0; start < patch.length;) {
     const newline = patch.indexOf(0x0a, start);
     const end = newline === -1 ? patch.length : newline;
@@ -166,9 +206,10 @@ function countPatch(patch: Buffer): Array<{ added: number; deleted: number; byte
     } else if (first === AT && patch[start + 1] === AT && end - start >= 2) inHunks = true;
     else if (inHunks && first === PLUS) {
       const s = sections[sections.length - 1];
-      s.added += 1;
+      s.added += 1 + hiddenBreaks(patch, next, start, end);
       s.bytesAdded += end - start; // the '+' stands in for the line's newline
-    } else if (inHunks && first === MINUS && end > start) sections[sections.length - 1].deleted += 1;
+    } else if (inHunks && first === MINUS && end > start)
+      sections[sections.length - 1].deleted += 1 + hiddenBreaks(patch, next, start, end);
     start = end + 1;
   }
   return sections;
