@@ -7,7 +7,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { AuthorizeWaiverDecisionInput, LoadApproverKeysInput, StoreWaiverInput } from '../domain/activity-io';
-import { signatureValid, type RegisteredKey } from '../domain/approval';
+import { lapseProblem, signatureValid, type RegisteredKey } from '../domain/approval';
 import { RecordMismatchError, WaiverNotAuthorizedError } from '../domain/errors';
 import { canonicalJson } from '../domain/canonical';
 import type { Db } from '../db/client';
@@ -37,6 +37,20 @@ async function assertSameWaiver(db: Db, input: ReturnType<typeof StoreWaiverInpu
       'waiver',
       `${input.waiverId} was stored with another task, delta, approvals or expiry`,
     );
+}
+
+/**
+ * The authoritative check as the waiver is granted: each approval's key is still its approver's in
+ * PostgreSQL and unexpired. The workflow withdraws lapsed approvals as the quorum completes, from
+ * the keys it last read; a revocation it was not told of is caught here. A retry of a store that
+ * happened is not judged again (the approvals counted when it was stored).
+ */
+async function lapsedApprovals(db: Db, input: ReturnType<typeof StoreWaiverInput.parse>): Promise<string[]> {
+  const keyring = await approverKeys(db, input.tenantId);
+  return input.approvals.flatMap((a) => {
+    const problem = lapseProblem(a, keyring, input.riskTier, Date.now());
+    return problem ? [`${a.claim.approver}: ${problem}`] : [];
+  });
 }
 
 /** Why PostgreSQL does not let this signed decision count now, or undefined when it may. */
@@ -105,6 +119,9 @@ export function createWaiverActivities({ db }: ActivityDeps) {
     async storeWaiver(raw: StoreWaiverInput): Promise<void> {
       const input = parseActivityInput(StoreWaiverInput, raw);
       const { runId } = currentRun();
+      const lapsed = await lapsedApprovals(db, input);
+      if (lapsed.length && !(await getWaiver(db, input.tenantId, input.waiverId)))
+        throw new WaiverNotAuthorizedError(`the waiver's approvals no longer all count: ${lapsed.join('; ')}`);
       const approverList = input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at, key_id: a.keyId }));
       const inserted = await insertWaiver(db, {
         tenantId: input.tenantId,

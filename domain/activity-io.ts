@@ -515,6 +515,8 @@ export const StoreWaiverInput = z.object({
   approvers: z.array(z.object({ approver: z.string(), keyId: z.string(), at: z.string() })),
   expiresAt: z.string(),
   budgetDetail: z.string(),
+  /** The tier the approvals were judged at; absent from requests scheduled before it travelled with them. */
+  riskTier: z.number().int().optional(),
 });
 /** Input of `storeWaiver`. */
 export type StoreWaiverInput = z.input<typeof StoreWaiverInput>;

@@ -136,6 +136,29 @@ export interface RegisteredKey {
   tiers: number[];
 }
 
+/**
+ * Why a signed decision would not count at `now` though it did when made: its approver's key is no
+ * longer registered for this tier (revoked or replaced), or its expiry passed. An approval is
+ * judged so again when a later one completes the quorum: the waiver is granted then, on all of them.
+ * An undefined tier is not judged (a request recorded before its tier travelled with it).
+ */
+export function lapseProblem(
+  signed: SignedDecision,
+  keyring: readonly RegisteredKey[],
+  riskTier: number | undefined,
+  now: number,
+): string | undefined {
+  const { claim } = signed;
+  const registered = keyring.find((k) => k.approver === claim.approver);
+  if (!registered) return `'${claim.approver}' is not an approver for tenant '${claim.tenantId}' with a registered key`;
+  if (registered.keyId !== signed.keyId)
+    return `signed with ${signed.keyId}, which is not the registered key of '${claim.approver}' (revoked or never registered)`;
+  if (riskTier !== undefined && !registered.tiers.includes(riskTier))
+    return `'${claim.approver}' may not decide waivers at risk tier ${riskTier}`;
+  if (Date.parse(claim.expiresAt) <= now) return `the signed decision expired at ${claim.expiresAt}`;
+  return undefined;
+}
+
 /** What a decision is checked against: the pending request, the tenant's keys, earlier approvals, the time. */
 export interface DecisionContext {
   decision: 'approve' | 'reject';
@@ -157,16 +180,10 @@ export function decisionProblem(signed: SignedDecision, ctx: DecisionContext): s
   if (claim.decision !== ctx.decision) return `this is a signed ${claim.decision} decision, sent as ${ctx.decision}`;
   const mismatch = requestMismatch(requestTermsOf(claim), ctx.expected);
   if (mismatch) return mismatch;
-  const registered = ctx.keyring.find((k) => k.approver === claim.approver);
-  if (!registered) return `'${claim.approver}' is not an approver for tenant '${claim.tenantId}' with a registered key`;
-  if (registered.keyId !== signed.keyId)
-    return `signed with ${signed.keyId}, which is not the registered key of '${claim.approver}' (revoked or never registered)`;
-  if (!registered.tiers.includes(ctx.riskTier))
-    return `'${claim.approver}' may not decide waivers at risk tier ${ctx.riskTier}`;
+  const lapsed = lapseProblem(signed, ctx.keyring, ctx.riskTier, ctx.now);
+  if (lapsed) return lapsed;
   if (!signatureValid(signed)) return `the signature does not verify: not signed by ${signed.keyId} over this claim`;
-  const expires = Date.parse(claim.expiresAt);
-  if (expires <= ctx.now) return `the signed decision expired at ${claim.expiresAt}`;
-  const hours = (expires - ctx.now) / 3_600_000;
+  const hours = (Date.parse(claim.expiresAt) - ctx.now) / 3_600_000;
   if (claim.decision === 'approve' && hours > ctx.maxExpiryHours)
     return `the waiver would expire in ${hours.toFixed(1)} hours, which exceeds the policy maximum of ${ctx.maxExpiryHours} hours`;
   if (ctx.prior.some((p) => p.approver === claim.approver))

@@ -43,7 +43,10 @@ export function hasPatch(id: PatchBeforeRelease7 | typeof RELEASE_7_PATCH): bool
  * workflow task, would say yes throughout.
  */
 export type OwnMarkerPatch =
-  'revalidate-spec-after-reset' | 'agent-health-from-agent-run' | 'agent-fault-while-verifying';
+  | 'revalidate-spec-after-reset'
+  | 'agent-health-from-agent-run'
+  | 'agent-fault-while-verifying'
+  | 'withdraw-lapsed-approvals';
 
 /**
  * `patched(id)` alone, asked only where the change would make the run command something else:

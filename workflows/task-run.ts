@@ -386,6 +386,12 @@ export class TaskRun implements WaiverTask {
     this.current.pendingWaiver?.approvals.push(approval);
   }
 
+  /** Takes back an approval of the pending waiver that no longer counts (its key revoked, or expired). */
+  withdrawWaiverApproval(keyId: string): void {
+    const pending = this.current.pendingWaiver;
+    if (pending) pending.approvals = pending.approvals.filter((a) => a.keyId !== keyId);
+  }
+
   /** Ends the wait for a waiver; returns the request as it stood. */
   closeWaiver(): WaiverRequest | null {
     const pending = this.current.pendingWaiver;

@@ -9,10 +9,11 @@
  * decides within the policy's window.
  */
 import { countWaiverDecided } from './task-metrics';
-import { ApplicationFailure, CancellationScope, condition, setHandler, workflowInfo } from '@temporalio/workflow';
-import { hasPatch } from './patches';
+import { ApplicationFailure, CancellationScope, condition, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { hasOwnPatch, hasPatch } from './patches';
 import {
   decisionProblem,
+  lapseProblem,
   SignedDecisionSchema,
   type RegisteredKey,
   type SignedDecision,
@@ -51,6 +52,7 @@ export interface WaiverTask {
   readonly snapshot: Pick<Readonly<TaskSnapshot>, 'diff' | 'pendingWaiver'>;
   openWaiver(request: WaiverRequest): void;
   addWaiverApproval(approval: WaiverRequest['approvals'][number]): void;
+  withdrawWaiverApproval(keyId: string): void;
   closeWaiver(): WaiverRequest | null;
   waiveGate(name: string, detail: string): void;
 }
@@ -107,7 +109,9 @@ export class WaiverDesk {
       expected: this.requestTerms(pending),
       riskTier: pending.riskTier,
       keyring: this.keyring,
-      prior: pending.approvals,
+      prior: pending.approvals.filter(
+        (p) => !this.approvals.some((a) => a.keyId === p.keyId && this.lapse(a, pending)),
+      ),
       now: Date.now(),
       maxExpiryHours: pending.maxExpiryHours,
     });
@@ -155,9 +159,30 @@ export class WaiverDesk {
     }
   }
 
+  /** Why an approval given earlier no longer counts now (see {@link lapseProblem}), or undefined. */
+  private lapse(approval: SignedDecision, pending: WaiverRequest): string | undefined {
+    return lapseProblem(approval, this.keyring, pending.riskTier, Date.now());
+  }
+
+  /**
+   * The approvals still counting: one whose key was revoked or whose expiry passed since it was
+   * given is withdrawn, so its approver may approve again. Before the patch, a quorum completed
+   * with them still counted (a revoked key's, or a waiver granted already expired).
+   */
+  private withdrawLapsed(pending: WaiverRequest): void {
+    const lapsed = this.approvals.filter((a) => this.lapse(a, pending));
+    if (lapsed.length === 0 || !hasOwnPatch('withdraw-lapsed-approvals')) return;
+    for (const a of lapsed) {
+      log.warn('waiver approval withdrawn', { approver: a.claim.approver, reason: this.lapse(a, pending) });
+      this.task.withdrawWaiverApproval(a.keyId);
+    }
+    this.approvals = this.approvals.filter((a) => !lapsed.includes(a));
+  }
+
   private approve(signed: SignedDecision): Promise<WaiverDecisionResult> {
     return this.decide(signed, (pending) => {
       const { approver } = signed.claim;
+      this.withdrawLapsed(pending);
       if (pending.approvals.some((a) => a.approver === approver || a.keyId === signed.keyId)) return;
       this.approvals.push(signed);
       this.task.addWaiverApproval({
@@ -276,6 +301,7 @@ export class WaiverDesk {
       approvers: pending.approvals.map(({ approver, keyId, at }) => ({ approver, keyId, at })),
       expiresAt: new Date(expiresAt).toISOString(),
       budgetDetail,
+      riskTier: spec.riskTier,
     });
     this.task.waiveGate('budget', budgetDetail);
     return { waiverId };

@@ -14,7 +14,10 @@ import { waivers } from '../../db/schema';
 import type { TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import { approveWaiverUpdate } from '../../workflows/definitions';
-import { taskAwaitingWaiver, type TestApprover } from '../helpers/approvers';
+import { signedApproval, taskAwaitingWaiver, type TestApprover } from '../helpers/approvers';
+import { revokeApprover } from '../../db/waivers';
+import { activitiesRun } from '../helpers/history';
+import { refExists } from '../governance/helpers';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter } from '../helpers/cli';
 import { gitIn } from '../helpers/fixtures';
@@ -133,6 +136,64 @@ describe('waivers over Temporal', function () {
     assert.match(second.stdout, /waiver approved \(2\/2 approval/);
     const final = await stack.client.watch(input, undefined, 200);
     assert.equal(final.verdict?.outcome, 'WAIVED');
+  });
+
+  it('tier 1: an approval that expired before the quorum completed is withdrawn; its approver may approve again', async () => {
+    const { stack, tenant, input, waiting, keys } = await taskAwaitingWaiver({ tier1: true });
+    const handle = stack.client.temporal.workflow.getHandle(taskWorkflowId(input));
+    const brief = await signedApproval(input, waiting.pendingWaiver!, keys.alice, {
+      expiresAt: new Date(Date.now() + 3_000).toISOString(),
+    });
+    assert.equal((await handle.executeUpdate(approveWaiverUpdate, { args: [brief] })).approvals, 1);
+    await new Promise((r) => setTimeout(r, 3_500));
+    const second = await approve(`${tenant}/${input.taskId}`, 'bob', keys.bob);
+    assert.match(second.stdout, /waiver pending \(1\/2 approval/, 'alice no longer counts');
+    const after = await stack.client.status(input);
+    assert.deepEqual(
+      after.pendingWaiver?.approvals.map((a) => a.approver),
+      ['bob'],
+    );
+    const again = await approve(`${tenant}/${input.taskId}`, 'alice', keys.alice);
+    assert.match(again.stdout, /waiver approved \(2\/2 approval/, again.stderr);
+    const final = await stack.client.watch(input, undefined, 200);
+    assert.equal(final.verdict?.outcome, 'WAIVED');
+    const [row] = await stack.database.db
+      .select()
+      .from(waivers)
+      .where(and(eq(waivers.tenantId, tenant), eq(waivers.taskId, input.taskId)));
+    assert.ok(row.expiresAt > new Date(), 'the waiver was not granted already expired');
+  });
+
+  it('tier 1: an approval whose key was revoked since no longer counts when the quorum completes', async () => {
+    const { stack, tenant, input, keys } = await taskAwaitingWaiver({ tier1: true });
+    await approve(`${tenant}/${input.taskId}`, 'alice', keys.alice);
+    const revoked = await arbiter(['approvers', 'revoke', 'alice', '--tenant', tenant], env());
+    assert.equal(revoked.code, 0, revoked.stderr);
+    await waitFor('the task to read the approvers again', async () => {
+      const events =
+        (await stack.client.temporal.workflow.getHandle(taskWorkflowId(input)).fetchHistory()).events ?? [];
+      return activitiesRun(events).filter((a) => a === 'loadApproverKeys').length >= 2;
+    });
+    const second = await approve(`${tenant}/${input.taskId}`, 'bob', keys.bob);
+    assert.match(second.stdout, /waiver pending \(1\/2 approval/, second.stderr);
+    assert.equal((await stack.client.status(input)).subState, 'awaiting_waiver');
+  });
+
+  it('tier 1: a key revoked without telling the task is caught as the waiver is stored: FAILED, not WAIVED', async () => {
+    const { stack, tenant, input, repo, keys } = await taskAwaitingWaiver({ tier1: true });
+    await approve(`${tenant}/${input.taskId}`, 'alice', keys.alice);
+    assert.ok(await revokeApprover(stack.database.db, tenant, 'alice'));
+    const second = await approve(`${tenant}/${input.taskId}`, 'bob', keys.bob);
+    assert.match(second.stdout, /waiver approved \(2\/2 approval/, 'the task still held the old keys');
+    const final = await stack.client.watch(input, undefined, 200);
+    assert.equal(final.state, 'FAILED');
+    assert.equal(final.error?.type, 'WaiverNotAuthorizedError', JSON.stringify(final.error));
+    assert.match(
+      final.error?.message ?? '',
+      /alice: signed with .*not the registered key|alice: 'alice' is not an approver/,
+    );
+    assert.notEqual(final.verdict?.outcome, 'WAIVED');
+    assert.equal(refExists(repo, `refs/heads/arbiter/${input.taskId}`), false, 'nothing delivered');
   });
 
   it('malformed input is refused by the validator and leaves nothing in history', async () => {
