@@ -22,6 +22,7 @@ import { adoptCandidate, assessCandidates, proposeAgents } from './activity-prox
 import type { RunSpec } from './run-spec';
 import type { TaskRun } from './task-run';
 import { recordVerdict } from './workspace-steps';
+import { cancelsTask } from './failures';
 
 /** Patch id of best of N: runs started before it never asked for candidates. */
 export const BEST_OF_N_PATCH = 'best-of-n';
@@ -80,8 +81,9 @@ async function runCandidates(task: TaskRun, agents: string[]): Promise<Array<{ i
       scopes[i]
         .run(() => one(agentId, i))
         .catch((err: unknown) => {
-          // The task's own cancellation ends it; a candidate stopped by first-pass, or failed, is judged as it ended.
-          if (isCancellation(err) && !passed) throw err;
+          // The task's own cancellation ends it; a candidate stopped by first-pass, cancelled by
+          // itself, or failed, is judged as it ended.
+          if (isCancellation(err) && !passed && cancelsTask(err)) throw err;
           task.updateCandidate(i + 1, { state: isCancellation(err) ? 'CANCELLED' : 'FAILED' });
         }),
     ),

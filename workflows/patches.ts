@@ -46,7 +46,8 @@ export type OwnMarkerPatch =
   | 'revalidate-spec-after-reset'
   | 'agent-health-from-agent-run'
   | 'agent-fault-while-verifying'
-  | 'withdraw-lapsed-approvals';
+  | 'withdraw-lapsed-approvals'
+  | 'child-cancel-fails-its-step';
 
 /**
  * `patched(id)` alone, asked only where the change would make the run command something else:

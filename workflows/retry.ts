@@ -4,7 +4,7 @@
  * is verified from scratch. Each attempt is its own EXECUTING → VERIFYING round in the task's
  * history, its gates kept in the snapshot, in PostgreSQL and in the verdict.
  */
-import { isCancellation } from '@temporalio/workflow';
+import { cancelsTask } from './failures';
 import { hasPatch } from './patches';
 import { attemptsAllowed } from '../domain/repo-policy';
 import { retryFeedback, worthRetrying } from '../domain/retry-feedback';
@@ -55,7 +55,7 @@ async function nextAttempt(
   try {
     rerun = await retryAgent(task, validated, agentId, ws);
   } catch (err) {
-    if (isCancellation(err)) throw err;
+    if (cancelsTask(err)) throw err;
     task.abandonRetry();
     await recordVerdict(task, validated, agentId, ws);
     throw err;

@@ -31,7 +31,7 @@ import {
   routeTask,
 } from './activity-proxies';
 import { cancelSignal, getStateQuery } from './definitions';
-import { describeFailure } from './failures';
+import { cancelsTask, describeFailure } from './failures';
 import { RunCancellation } from './run-end';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
 import { TaskRun } from './task-run';
@@ -131,7 +131,7 @@ async function runLifecycle(task: TaskRun): Promise<void> {
     if (verified.passed) await completeStep(task, validated);
     else await task.fail('FAILED', verified.error, { verdict: 'FAIL' });
   } catch (err) {
-    if (isCancellation(err)) throw err;
+    if (cancelsTask(err)) throw err;
     const error = describeFailure(err);
     if (error.violation) task.addViolation(error.violation);
     await feedbackAfterFailure(task, validated.spec, error);

@@ -198,6 +198,29 @@ describe('best of N (real stack)', function () {
     assert.deepEqual(final.candidates.map((c) => c.state).sort(), ['CANCELLED', 'COMPLETED']);
   });
 
+  it('a candidate cancelled by hand is judged as it ended; the task goes on with the others', async () => {
+    const tenantId = uniqueId('tenant');
+    await addScriptedAgent(tenantId, [RIGHT]);
+    const slow = await addScriptedAgent(tenantId, [{ op: 'run', argv: ['sleep', '60'], timeoutSeconds: 120 }, RIGHT]);
+    const input = await task(tenantId, { candidates: 2 });
+    const { client } = testStack();
+    await client.submit(input);
+    const running = await waitForState(input, (s) =>
+      s.candidates.some((c) => c.agentId === slow.id && c.state === 'RUNNING'),
+    );
+    const index = running.candidates.find((c) => c.agentId === slow.id)!.index;
+    const candidate = { tenantId, taskId: candidateTaskId(input.taskId, index) };
+    await client.temporal.workflow.getHandle(taskWorkflowId(candidate)).cancel();
+    const final = await client.watch(input, undefined, 200);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(final.verdict?.outcome, 'PASS');
+    assert.deepEqual(final.candidates.map((c) => c.state).sort(), ['CANCELLED', 'COMPLETED']);
+    const handle = client.temporal.workflow.getHandle(taskWorkflowId(input));
+    await handle.result();
+    const run = await handle.describe();
+    assert.equal(run.status.name, 'COMPLETED');
+  });
+
   it('candidates of every kind: a command agent and an openai conversation, judged alike', async () => {
     const tenantId = uniqueId('tenant');
     const apiKey = `sk-fake-${uniqueId('k')}`;

@@ -524,6 +524,31 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       );
     });
 
+    it('a conversation cancelled by hand fails its task, which is not cancelled, and spares the agent', async () => {
+      fake = await startFakeOpenAI({ script: [{ content: 'done' }], apiKey });
+      fake.hold(1);
+      const tenant = uniqueId('tenant');
+      const agent = await addOpenAIAgent(tenant, fake);
+      const ref = await taskFor(tenant);
+      const { client, database } = testStack();
+      await client.submit(ref);
+      await fake.waitForRequest(1, 1, 60_000);
+      const conversation = /^agent conversation (.+)$/.exec((await client.status(ref)).subState ?? '')?.[1];
+      assert.ok(conversation, 'the conversation runs as a child workflow');
+      await client.temporal.workflow.getHandle(conversation).cancel();
+      const final = await client.watch(ref, undefined, 200);
+      fake.release(1);
+      assert.equal(final.state, 'FAILED', JSON.stringify(final.error));
+      assert.equal(final.error?.type, 'ChildRunCancelled');
+      assert.match(final.error?.message ?? '', /was cancelled outside its task/);
+      const handle = client.temporal.workflow.getHandle(taskWorkflowId(ref));
+      await handle.result();
+      const run = await handle.describe();
+      assert.equal(run.status.name, 'COMPLETED', 'the run ends as its task did');
+      const [row] = await database.db.select().from(agents).where(eq(agents.id, agent.id));
+      assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null], 'health untouched');
+    });
+
     it('retries a 5xx for the same turn and fails fast (AgentConfigError) when the key is refused', async () => {
       const script: FakeReply[] = [
         { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
