@@ -201,18 +201,15 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const use = { specId: input.spec.id, taskId: input.taskId, runId: currentRun().runId };
       const waivers = await specWaivers(db, input, use);
       const drift = await baseDrift(gitDir, input.baseCommit, input.trustedCommit);
+      const items = await treeItems(gitDir, input.treeId);
+      const changed = new Set(files.map((f) => f.path));
+      const links = items.filter((i) => i.mode === '120000' && changed.has(i.path)).map((i) => i.path);
       const gates = [
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
         scopeGate(input.spec, files, input.policy, drift),
         specGate(input.specWarnings, input.policy),
-        protectedGate(input.spec.riskTier, files, drift, input.policy.setup?.outputs),
-        treeGate(
-          await treeItems(gitDir, input.treeId),
-          files,
-          input.policy,
-          input.leftBehind,
-          input.nestedRepositories,
-        ),
+        protectedGate(input.spec.riskTier, files, drift, input.policy.setup?.outputs, links),
+        treeGate(items, files, input.policy, input.leftBehind, input.nestedRepositories),
       ];
       return saveGates(input, gates);
     },

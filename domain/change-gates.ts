@@ -5,7 +5,7 @@
  * repository may relax its own checks, not the rules that keep the verdict meaningful.
  */
 import { effectiveBudget } from './policy';
-import { protectedPathMatcher, setupOutputGlobs } from './protected-paths';
+import { protectedFolderMatcher, protectedPathMatcher, setupOutputGlobs } from './protected-paths';
 import { scopeMatcher } from './scope-match';
 import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
@@ -151,15 +151,20 @@ export function protectedGate(
   files: readonly MeasuredFile[],
   fromBase: BaseDrift,
   setupOutputs: readonly string[] = [],
+  links: readonly string[] = [],
 ): GateResult {
-  const isProtected = protectedPathMatcher(riskTier, setupOutputGlobs(setupOutputs));
+  const outputs = setupOutputGlobs(setupOutputs);
+  const isProtected = protectedPathMatcher(riskTier, outputs);
   const hits = files.map((f) => f.path).filter(isProtected);
+  const standsForProtected = protectedFolderMatcher(riskTier, outputs);
+  const linked = links.filter((l) => !isProtected(l) && standsForProtected(l));
   const problems: string[] = [];
   // What the base brings comes first: the retry decision looks for it, and the detail may be clipped.
   if ('unknown' in fromBase) problems.push(fromBase.unknown);
   else if (fromBase.filter(isProtected).length)
     problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(fromBase.filter(isProtected))}`);
   if (hits.length) problems.push(`protected path(s) changed: ${listed(hits)}`);
+  if (linked.length) problems.push(`symlink(s) standing for a protected folder: ${listed(linked)}`);
   if (problems.length) return arbiterGate('protected', 'fail', problems.join('; '));
   return arbiterGate('protected', 'pass', 'no protected path changed');
 }

@@ -48,6 +48,24 @@ export function protectedPathMatcher(riskTier: number, extra: readonly string[] 
 }
 
 /**
+ * A matcher for symlinks that would stand for a protected folder: `.github` linking to another
+ * folder makes `.github/workflows/…` whatever that folder holds, written where no protected glob
+ * looks. True for a protected glob's literal folder and each of its ancestors, case ignored.
+ */
+export function protectedFolderMatcher(riskTier: number, extra: readonly string[] = []): (path: string) => boolean {
+  const folders = new Set<string>();
+  for (const glob of [...protectedPaths(riskTier), ...extra]) {
+    const literal: string[] = [];
+    for (const segment of glob.split('/')) {
+      if (/[*?[\]{}()!+@]/.test(segment)) break;
+      literal.push(segment.toLowerCase());
+      folders.add(literal.join('/'));
+    }
+  }
+  return (path) => folders.has(path.toLowerCase());
+}
+
+/**
  * Why anywhere in the tree: a `test/node_modules/<dep>` beside a test shadows the installed
  * dependency as surely as replacing it would, so no change may carry a folder of that name.
  */

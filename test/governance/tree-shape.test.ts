@@ -89,6 +89,21 @@ describe('governance: the tree holds plain files only', function () {
     assert.match(entry, /^120000 blob /, 'the delivered entry is a symlink');
   });
 
+  it('with allow_symlinks, a symlink standing for a protected folder (.github -> ci/gh) fails protected', async () => {
+    const r = await runTask({
+      files: files(ALLOW),
+      spec: { scope: { in: ['src/', 'ci/', '.github'], out: [] } },
+      steps: [
+        ...GOOD_PLAN,
+        nodeStep(
+          "const fs = require('fs'); fs.mkdirSync('ci/gh/workflows', { recursive: true }); fs.writeFileSync('ci/gh/workflows/evil.yml', 'on: push\\n'); fs.symlinkSync('ci/gh', '.github')",
+        ),
+      ],
+    });
+    await assertFailedByGate(r, 'protected', /symlink\(s\) standing for a protected folder: \.github/);
+    assert.equal(gateOf(r.final, 'tree').status, 'pass', 'the link itself resolves inside the tree');
+  });
+
   it('a nested repository (git init + commit in src/sub by a command): tree fails naming the gitlink', async () => {
     const r = await runTask({ files: files(), steps: [...GOOD_PLAN, NESTED_REPO] });
     const { gate } = await assertFailedByGate(r, 'tree', /gitlink/);
