@@ -99,11 +99,11 @@ function summaryOf(input: { tenantId: string; taskId: string; specYaml: string }
   return `${input.tenantId}/${input.taskId}${title ? ` — ${title}` : ''}`.slice(0, 200);
 }
 
-/** The state a refused later run names (TaskAlreadyEndedError carries `{ state, runId }`), if that is why it failed. */
-function stateEndedEarlier(err: unknown): string | undefined {
+/** The state and run a refused later run names (TaskAlreadyEndedError carries them), if that is why it failed. */
+function endedEarlier(err: unknown): { state?: string; runId?: string } | undefined {
   for (let e = err; e instanceof Error; e = e.cause) {
     if (e instanceof ApplicationFailure && e.type === TaskAlreadyEndedError.type)
-      return (e.details?.[0] as { state?: string } | undefined)?.state;
+      return e.details?.[0] as { state?: string; runId?: string } | undefined;
   }
   return undefined;
 }
@@ -256,7 +256,7 @@ export class ArbiterClient {
         ended: (await temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, description.runId).result()).state,
       };
     } catch (err) {
-      return { runId: description.runId, ended: stateEndedEarlier(err) ?? status };
+      return { runId: description.runId, ended: endedEarlier(err)?.state ?? status };
     }
   }
 
@@ -266,11 +266,20 @@ export class ArbiterClient {
     return snapshot && snapshot.history.length > 0 && isTerminal(snapshot.state) ? snapshot.state : undefined;
   }
 
-  /** The `getState` snapshot. */
+  /**
+   * The `getState` snapshot. A run started again under an ended task's id (by hand, with another
+   * id reuse policy) is refused at its first step and holds no state of its own: the snapshot is
+   * then the run that ended the task, which it names, not the refused run's empty RECEIVED.
+   */
   async status(ref: TaskRef): Promise<TaskSnapshot> {
     const workflowId = taskWorkflowId(ref);
+    const workflow = this.forTenant(ref.tenantId).workflow;
     try {
-      return await this.forTenant(ref.tenantId).workflow.getHandle(workflowId).query(getStateQuery);
+      const latest = workflow.getHandle(workflowId);
+      const snapshot = await latest.query(getStateQuery);
+      if (snapshot.history.length > 0 || (await latest.describe()).status.name !== 'FAILED') return snapshot;
+      const ended = await latest.result().then(() => undefined, endedEarlier);
+      return ended?.runId ? await workflow.getHandle(workflowId, ended.runId).query(getStateQuery) : snapshot;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new TaskNotFoundError(workflowId);
       throw err;

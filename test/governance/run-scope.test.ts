@@ -168,9 +168,13 @@ describe('governance: a verdict belongs to one run', function () {
     await assertNothingRecordedFor(done, handle.firstExecutionRunId);
     await assertFirstRunStands(done);
 
-    // Resubmitting says how the task ended, not how the refused run did.
+    // Resubmitting, status and watch say how the task ended, not how the refused run did.
     const again = await client.submit(done.input);
     assert.deepEqual([again.attached, again.ended], [true, 'COMPLETED']);
+    for (const shown of [await client.status(done.input), await client.watch(done.input)]) {
+      assert.equal(shown.state, 'COMPLETED');
+      assert.equal(shown.verdict?.outcome, 'PASS');
+    }
   });
 
   it('`temporal workflow reset` of a COMPLETED task to its first workflow task fails naming TaskAlreadyEndedError, delivering nothing again', async () => {
