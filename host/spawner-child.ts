@@ -23,23 +23,17 @@ function exec(request: SpawnRequest): void {
       const e = err as (Error & { code?: unknown }) | null;
       reply({
         id: request.id,
-        stdout: Buffer.from(stdout).toString('base64'),
-        stderr: Buffer.from(stderr).toString('base64'),
+        stdout,
+        stderr,
         error: e ? { message: e.message, code: typeof e.code === 'number' ? e.code : undefined } : undefined,
       });
     },
   );
-  child.stdin?.end(request.input === undefined ? undefined : Buffer.from(request.input, 'base64'));
+  child.stdin?.end(request.input);
 }
 
 function run({ id, program }: RunRequest, fd4Socket: Socket | undefined): void {
-  const bytes = (b64: string | undefined) => (b64 === undefined ? undefined : Buffer.from(b64, 'base64'));
-  const started = startProcess({
-    ...program,
-    stdinInput: bytes(program.stdinInput),
-    fd3Input: bytes(program.fd3Input),
-    fd4Socket,
-  });
+  const started = startProcess({ ...program, fd4Socket });
   running.set(id, started);
   void started.done.then((result) => {
     running.delete(id);
@@ -53,7 +47,7 @@ function run({ id, program }: RunRequest, fd4Socket: Socket | undefined): void {
  */
 function refused(request: SpawnRequest | RunRequest, err: Error): void {
   if (request.kind === 'exec')
-    return reply({ id: request.id, stdout: '', stderr: '', error: { message: err.message } });
+    return reply({ id: request.id, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), error: { message: err.message } });
   reply({ id: request.id, result: startProcessFailure(err.message) });
 }
 
