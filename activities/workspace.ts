@@ -15,7 +15,7 @@ import type { ActivityDeps } from './deps';
 import { git, GitCommandError, workspaceDirs } from '../host/git';
 import { LEASE_FILE, leaseSandboxUser, type SandboxUser } from '../host/sandbox/uid-leases';
 import { claimWorkspace, LOCK_PATIENCE_MS, withWorkspaceLock } from '../host/workspace-lock';
-import { emptyWorkspaceRoot, makeTraversable, repoCommit, resetWorkspace } from '../host/workspace';
+import { checkoutFileCount, emptyWorkspaceRoot, makeTraversable, repoCommit, resetWorkspace } from '../host/workspace';
 import { retainWorkspace, RETENTION_MARKER } from '../host/workspace-retention';
 import { parseActivityInput } from './input';
 
@@ -38,6 +38,12 @@ async function buildWorkspace(
     await git(ws.gitDir, ['fetch', '--quiet', repoPath, baseCommit]);
     await resetWorkspace(ws, baseCommit, user);
   });
+  // The walk before measurement blames the agent for a tree past the quota: not for the base's size.
+  const files = await checkoutFileCount(ws.gitDir);
+  if (files > sandbox.limits.workspaceEntries)
+    throw new TargetRepoError(
+      `the checkout of ${baseCommit} holds ${files} files, more than a workspace may (ARBITER_WORKSPACE_MAX_ENTRIES, ${sandbox.limits.workspaceEntries})`,
+    );
   return user;
 }
 

@@ -74,7 +74,11 @@ function excluding(folders: readonly string[]): string[] {
 export async function snapshotTree(ws: WorkspaceDirs, skip: readonly string[] = []): Promise<string> {
   await neutraliseAttributes(ws.gitDir);
   await workspaceGit(ws, ['add', '--all', ...excluding(skip)]).catch((err: unknown) => {
-    const refused = err instanceof GitCommandError ? /^error: invalid path '(.*)'$/m.exec(err.stderr) : null;
+    // The name may hold newlines: it ends where git's next line begins.
+    const refused =
+      err instanceof GitCommandError
+        ? /(?:^|\n)error: invalid path '([\s\S]*?)'\n(?:error|fatal): /.exec(err.stderr)
+        : null;
     if (!refused) throw err;
     throw new PolicyViolationError({
       op: 'measure',

@@ -54,13 +54,14 @@ export function gitDirOf(tree: string): string {
 }
 
 /**
- * Attributes that turn off every conversion git makes between a workspace's files and its objects,
- * written where they outrank the tree's own `.gitattributes` (the git directory's
- * `info/attributes`). The agent writes the tree's: with them it could make staging fail (an
- * encoding git cannot convert) or store bytes other than those it left and ran. The work tree
- * then holds exactly the bytes of its objects, as every gate's checkout does.
+ * Attributes that turn off the conversions git would make at an agent's word between a
+ * workspace's files and its objects, written where they outrank the tree's own `.gitattributes`
+ * (the git directory's `info/attributes`). The agent writes the tree's, ignored ones included:
+ * with them it could make staging fail (an encoding git cannot convert) or store other bytes
+ * than it left and ran (`ident`, a filter). Line ends (`text`, `eol`) keep the repository's
+ * rules: a repository kept CRLF in its work trees is checked out and staged as it always is.
  */
-const NEUTRAL_ATTRIBUTES = '* -text -crlf -eol -ident -filter -working-tree-encoding\n';
+const NEUTRAL_ATTRIBUTES = '* -ident -filter -working-tree-encoding\n';
 
 /** Writes {@link NEUTRAL_ATTRIBUTES} into a workspace's git directory unless they are there already. */
 export async function neutraliseAttributes(gitDir: string): Promise<void> {

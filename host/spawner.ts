@@ -59,12 +59,13 @@ export interface RunReply {
 /** Everything the worker asks of the helper. */
 export type HelperRequest = SpawnRequest | RunRequest | KillRequest;
 
-/** A failed run: the message, stderr and exit code, like `execFile`'s error. */
+/** A failed run: the message, stderr, exit code and what it printed before, like `execFile`'s error. */
 export class SpawnedProgramError extends Error {
   constructor(
     message: string,
     public readonly stderr: Buffer,
     public readonly code?: number,
+    public readonly stdout: Buffer = Buffer.alloc(0),
   ) {
     super(message);
     this.name = 'SpawnedProgramError';
@@ -140,7 +141,8 @@ export async function spawnViaHelper(
   };
   const input = options.input === undefined ? undefined : Buffer.from(options.input);
   const reply = (await ask({ ...request, input })) as SpawnReply;
-  if (reply.error) throw new SpawnedProgramError(reply.error.message, Buffer.from(reply.stderr), reply.error.code);
+  if (reply.error)
+    throw new SpawnedProgramError(reply.error.message, Buffer.from(reply.stderr), reply.error.code, reply.stdout);
   return Buffer.from(reply.stdout.buffer, reply.stdout.byteOffset, reply.stdout.length);
 }
 

@@ -50,6 +50,18 @@ export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user
   await handToSandboxUser(ws.tree, user);
 }
 
+/** The files a workspace's checkout holds: the count in its index's header, read without parsing the rest. */
+export async function checkoutFileCount(gitDir: string): Promise<number> {
+  const index = await fs.open(path.join(gitDir, 'index'));
+  try {
+    const header = Buffer.alloc(12);
+    await index.read(header, 0, 12, 0);
+    return header.readUInt32BE(8);
+  } finally {
+    await index.close();
+  }
+}
+
 /**
  * Empties a workspace root but for the mark of the attempt doing it and the files in `keep`: for a
  * fresh start the uid lease (the task keeps its uid across retries), for a release the retention

@@ -9,7 +9,7 @@ import { PolicyViolationError, SandboxUnavailableError } from '../../domain/erro
 import { SHELLS, type SandboxPolicy } from '../../domain/sandbox';
 import type { Db } from '../../db/client';
 import { runProcess, type RunProcessResult } from '../run-process';
-import { spawnViaHelper } from '../spawner';
+import { SpawnedProgramError, spawnViaHelper } from '../spawner';
 import { recordSandboxEvent } from './audit';
 import { confinedArgv, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
 import { seccompProgram } from './seccomp';
@@ -58,10 +58,21 @@ export interface CommandResult extends RunProcessResult {
 
 const DU_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
 
-/** `du -s -x` of `dir` with `flags`: its first figure. */
+/**
+ * `du -s -x` of `dir` with `flags`: its total. du exits 1 when a file vanished while it walked (a
+ * build churning its files), and still prints the total: an agent churning on purpose must not
+ * turn every check into an error the watchdog skips.
+ */
 async function du(dir: string, flags: string[]): Promise<number> {
-  const out = await spawnViaHelper('du', ['-s', '-x', ...flags, dir], { env: DU_ENV, maxBuffer: 4096 });
-  return Number(out.toString('utf8').split('\t')[0]);
+  const out = await spawnViaHelper('du', ['-s', '-x', ...flags, dir], { env: DU_ENV, maxBuffer: 4096 }).catch(
+    (err: unknown) => {
+      if (err instanceof SpawnedProgramError && err.code === 1 && err.stdout.length > 0) return err.stdout;
+      throw err;
+    },
+  );
+  const total = Number(out.toString('utf8').split('\t')[0]);
+  if (!Number.isFinite(total)) throw new Error(`du printed no total for ${dir}`);
+  return total;
 }
 
 /**
@@ -69,18 +80,22 @@ async function du(dir: string, flags: string[]): Promise<number> {
  * the disk it occupies and what a copy of it writes, every file at its apparent length once per
  * name. Sparse files and hardlinks cost almost no disk, yet the snapshot git reads and each gate's
  * fresh checkout write them out in full; many tiny files cost whole blocks. Its entries are the
- * inodes it uses, of the disk's fixed number.
+ * inodes it uses, of the disk's fixed number; a repository's setup (its owner's command, whose
+ * outputs leave the workspace) is not held to that count.
  */
-async function pastQuota(dir: string, limits: SandboxLimits): Promise<string | undefined> {
+async function pastQuota(dir: string, limits: SandboxLimits, countEntries: boolean): Promise<string | undefined> {
   const [disk, copied, entries] = await Promise.all([
     du(dir, ['-B1']),
     du(dir, ['-B1', '--apparent-size', '--count-links']),
-    du(dir, ['--inodes']),
+    countEntries ? du(dir, ['--inodes']) : 0,
   ]);
   if (Math.max(disk, copied) > limits.workspaceBytes) return `workspace grew past ${limits.workspaceBytes} bytes`;
   if (entries > limits.workspaceEntries) return `workspace holds more than ${limits.workspaceEntries} entries`;
   return undefined;
 }
+
+/** Checks a workspace can fail in a row before its command is stopped: a quota nobody can read holds nothing. */
+const MAX_UNMEASURED_CHECKS = 5;
 
 /** Builds the command runner; `db` is optional so operators can run commands without a task. */
 export function createCommandRunner(deps: {
@@ -148,6 +163,7 @@ export function createCommandRunner(deps: {
       ...(link?.toolDirs ?? []).map((d) => ({ kind: 'ro-bind' as const, from: d, to: d })),
       ...(confined ? await dependencyMounts(req.dependencies, req.workspacePath) : []),
     ];
+    let unmeasured = 0;
     const run = await runProcess({
       argv: confined
         ? confinedArgv(
@@ -174,7 +190,14 @@ export function createCommandRunner(deps: {
         check: async () => {
           const stopped = link?.session.stopReason;
           if (stopped) return `stopped by the model gateway: ${stopped}`;
-          return pastQuota(req.workspacePath, deps.sandbox.limits);
+          try {
+            const reason = await pastQuota(req.workspacePath, deps.sandbox.limits, req.purpose !== 'setup');
+            unmeasured = 0;
+            return reason;
+          } catch (err) {
+            if (++unmeasured < MAX_UNMEASURED_CHECKS) return undefined;
+            return `the workspace could not be measured ${unmeasured} times in a row: ${(err as Error).message}`;
+          }
         },
       },
     }).finally(() => bridge?.close());

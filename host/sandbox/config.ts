@@ -63,7 +63,7 @@ export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
     cpuSeconds: 600,
     outputBytes: 1 * MiB,
     workspaceBytes: 2048 * MiB,
-    workspaceEntries: 250_000,
+    workspaceEntries: 1_000_000,
     tmpBytes: 256 * MiB,
     toolFileBytes: 1 * MiB,
     toolTaskBytes: 50 * MiB,

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
 import { createActivities } from '../../activities';
 import { upsertAgent } from '../../db/agents';
 import type { PreparedWorkspace } from '../../domain/activity-io';
@@ -44,6 +46,20 @@ describe('workspace git isolation', function () {
     assert.equal(existsSync(pwned), false, 'no program from the tree ran');
     assert.equal(gitIn(repo, 'status', '--porcelain'), '');
     assert.match(readFileSync(path.join(ws.workspacePath, 'src', 'new.js'), 'utf8'), /2/);
+  });
+
+  it("refuses a base whose checkout holds more files than a workspace may, as the repository's, not the agent's", async () => {
+    const sandbox = { ...DEFAULT_SANDBOX_CONFIG, limits: { ...DEFAULT_SANDBOX_CONFIG.limits, workspaceEntries: 3 } };
+    const activities = createActivities(testActivityDeps({ sandbox }));
+    const env = new MockActivityEnvironment();
+    const repo = makeRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': 'c\n', 'd.txt': 'd\n' });
+    await assert.rejects(
+      env.run(activities.prepareWorkspace, { tenantId: uniqueId('tenant'), taskId: uniqueId('task'), repoPath: repo }),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === 'TargetRepoError' &&
+        /holds 4 files, more than a workspace may \(ARBITER_WORKSPACE_MAX_ENTRIES, 3\)/.test(err.message),
+    );
   });
 
   it('executeAgent starts from the base commit on every attempt', async () => {
