@@ -99,6 +99,9 @@ function summaryOf(input: { tenantId: string; taskId: string; specYaml: string }
   return `${input.tenantId}/${input.taskId}${title ? ` — ${title}` : ''}`.slice(0, 200);
 }
 
+/** A Temporal run id, as the server makes them. */
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** The state and run a refused later run names (TaskAlreadyEndedError carries them), if that is why it failed. */
 function endedEarlier(err: unknown): { state?: string; runId?: string } | undefined {
   for (let e = err; e instanceof Error; e = e.cause) {
@@ -279,7 +282,12 @@ export class ArbiterClient {
       const snapshot = await latest.query(getStateQuery);
       if (snapshot.history.length > 0 || (await latest.describe()).status.name !== 'FAILED') return snapshot;
       const ended = await latest.result().then(() => undefined, endedEarlier);
-      return ended?.runId ? await workflow.getHandle(workflowId, ended.runId).query(getStateQuery) : snapshot;
+      // A task recorded before runs were tracked names no run: its refused run's snapshot is all there is.
+      if (!ended?.runId || !RUN_ID.test(ended.runId)) return snapshot;
+      return await workflow
+        .getHandle(workflowId, ended.runId)
+        .query(getStateQuery)
+        .catch(() => snapshot);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new TaskNotFoundError(workflowId);
       throw err;
