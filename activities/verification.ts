@@ -202,8 +202,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const waivers = await specWaivers(db, input, use);
       const drift = await baseDrift(gitDir, input.baseCommit, input.trustedCommit);
       const items = await treeItems(gitDir, input.treeId);
-      const changed = new Set(files.map((f) => f.path));
-      const links = items.filter((i) => i.mode === '120000' && changed.has(i.path)).map((i) => i.path);
+      const links = items.filter((i) => i.mode === '120000');
       const gates = [
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
         scopeGate(input.spec, files, input.policy, drift),

@@ -10,7 +10,7 @@ import { scopeMatcher } from './scope-match';
 import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult } from './task';
-import { treeProblems, type TreeItem } from './tree-rules';
+import { linkResolver, treeProblems, type TreeItem } from './tree-rules';
 import { applyGateMode } from './verdict';
 import { BASE_OUT_OF_SCOPE, BASE_PROTECTED_CHANGES } from './retry-feedback';
 
@@ -142,29 +142,58 @@ export function specGate(warnings: readonly string[], policy: RepoPolicy): GateR
 }
 
 /**
+ * Problems of the tree's symlinks that stand for a protected folder (`.github -> ci/gh`), wherever
+ * they came from (the agent, the base, the trusted ref): one the change or its base made, and any
+ * changed path that a checkout shows through such a link as a protected one
+ * (`ci/gh/workflows/x.yml` is `.github/workflows/x.yml`).
+ */
+function protectedLinkProblems(
+  links: readonly TreeItem[],
+  matchers: { isProtected: (path: string) => boolean; standsForProtected: (path: string) => boolean },
+  touched: readonly string[],
+): string[] {
+  const made = new Set(touched);
+  const resolve = linkResolver(links);
+  return links
+    .filter((l) => !matchers.isProtected(l.path) && matchers.standsForProtected(l.path))
+    .flatMap((link) => {
+      const folder = resolve(link);
+      const seen = (p: string, f: string) =>
+        f === '' ? `${link.path}/${p}` : p.startsWith(`${f}/`) ? link.path + p.slice(f.length) : '';
+      const shown = folder === undefined ? [] : touched.filter((p) => matchers.isProtected(seen(p, folder)));
+      return [
+        ...(made.has(link.path) ? [`symlink standing for a protected folder: ${link.path}`] : []),
+        ...(shown.length ? [`changed where ${link.path} shows a protected path: ${listed(shown)}`] : []),
+      ];
+    });
+}
+
+/**
  * Fails any change to a protected path, however it was written — by the agent, or already in a
  * base that is not on the trusted ref (`fromBase`: protected paths the base changed since it
- * left that ref), which the delivered branch would carry along unjudged.
+ * left that ref), which the delivered branch would carry along unjudged — and any change a
+ * symlink standing for a protected folder would show there (`links`: every symlink of the tree).
  */
 export function protectedGate(
   riskTier: number,
   files: readonly MeasuredFile[],
   fromBase: BaseDrift,
   setupOutputs: readonly string[] = [],
-  links: readonly string[] = [],
+  links: readonly TreeItem[] = [],
 ): GateResult {
   const outputs = setupOutputGlobs(setupOutputs);
   const isProtected = protectedPathMatcher(riskTier, outputs);
-  const hits = files.map((f) => f.path).filter(isProtected);
-  const standsForProtected = protectedFolderMatcher(riskTier, outputs);
-  const linked = links.filter((l) => !isProtected(l) && standsForProtected(l));
+  const changed = files.map((f) => f.path);
+  const hits = changed.filter(isProtected);
+  const drift = 'unknown' in fromBase ? [] : fromBase;
   const problems: string[] = [];
   // What the base brings comes first: the retry decision looks for it, and the detail may be clipped.
   if ('unknown' in fromBase) problems.push(fromBase.unknown);
-  else if (fromBase.filter(isProtected).length)
-    problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(fromBase.filter(isProtected))}`);
+  else if (drift.filter(isProtected).length)
+    problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(drift.filter(isProtected))}`);
   if (hits.length) problems.push(`protected path(s) changed: ${listed(hits)}`);
-  if (linked.length) problems.push(`symlink(s) standing for a protected folder: ${listed(linked)}`);
+  const standsForProtected = protectedFolderMatcher(riskTier, outputs);
+  problems.push(...protectedLinkProblems(links, { isProtected, standsForProtected }, [...changed, ...drift]));
   if (problems.length) return arbiterGate('protected', 'fail', problems.join('; '));
   return arbiterGate('protected', 'pass', 'no protected path changed');
 }

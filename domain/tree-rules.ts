@@ -26,15 +26,15 @@ const RESOLUTION_BUDGET = 200_000;
 
 /**
  * Resolves `target` (a link at `linkPath`) the way the kernel would, following the tree's other
- * symlinks, entirely inside the tree. False when it leaves the tree (absolute, too many `..`,
- * or through another link that does) or loops.
+ * symlinks, entirely inside the tree: the path it names ('' for the tree's root). False when it
+ * leaves the tree (absolute, too many `..`, or through another link that does) or loops.
  */
-function resolvesInside(
+function resolveInTree(
   linkPath: string,
   target: string,
   links: Map<string, string>,
   budget: { steps: number },
-): boolean | 'too-complex' {
+): string | false | 'too-complex' {
   if (target.startsWith('/')) return false;
   const pending = [...target.split('/')];
   const parts = linkPath.split('/').slice(0, -1);
@@ -58,7 +58,30 @@ function resolvesInside(
     budget.steps -= through.length;
     pending.unshift(...through);
   }
-  return true;
+  return parts.join('/');
+}
+
+function resolvesInside(
+  linkPath: string,
+  target: string,
+  links: Map<string, string>,
+  budget: { steps: number },
+): boolean | 'too-complex' {
+  const resolved = resolveInTree(linkPath, target, links, budget);
+  return resolved === 'too-complex' ? resolved : resolved !== false;
+}
+
+/**
+ * Resolves links of a tree whose symlinks are `links`, inside it (following the others), sharing
+ * one work budget: the path each names, or undefined where it leaves the tree, loops or costs too much.
+ */
+export function linkResolver(links: readonly TreeItem[]): (link: TreeItem) => string | undefined {
+  const map = new Map(links.map((l) => [l.path, l.target ?? '']));
+  const budget = { steps: RESOLUTION_BUDGET };
+  return (link) => {
+    const resolved = resolveInTree(link.path, link.target ?? '', map, budget);
+    return typeof resolved === 'string' ? resolved : undefined;
+  };
 }
 
 /**

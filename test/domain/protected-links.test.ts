@@ -1,0 +1,57 @@
+/**
+ * A symlink standing for a protected folder makes whatever folder it names protected in every
+ * checkout: with `.github -> ci/gh`, `ci/gh/workflows/x.yml` is CI configuration. The link may be
+ * the agent's, its base's (a submitter's `baseRef`) or already on the trusted ref; a change that
+ * shows through it as a protected path fails the `protected` gate, however many links it takes.
+ */
+import assert from 'node:assert/strict';
+import { protectedGate } from '../../domain/change-gates';
+import type { TreeItem } from '../../domain/tree-rules';
+
+const file = (path: string) => ({ path, added: 1, deleted: 0, bytesAdded: 10 });
+const link = (path: string, target: string): TreeItem => ({ mode: '120000', path, target });
+
+describe('domain: protected folders behind symlinks', () => {
+  const cases: Array<[string, TreeItem[], string[], string[], RegExp]> = [
+    [
+      'a trusted .github -> ci/gh, the agent writing ci/gh/workflows/x.yml',
+      [link('.github', 'ci/gh')],
+      ['ci/gh/workflows/x.yml'],
+      [],
+      /changed where \.github shows a protected path: ci\/gh\/workflows\/x\.yml/,
+    ],
+    [
+      '.github -> . (the root), the agent writing workflows/x.yml',
+      [link('.github', '.')],
+      ['workflows/x.yml'],
+      [],
+      /changed where \.github shows a protected path: workflows\/x\.yml/,
+    ],
+    [
+      'a chain: .github -> a, a -> ci/gh',
+      [link('.github', 'a'), link('a', 'ci/gh')],
+      ['ci/gh/actions/run/action.yml'],
+      [],
+      /changed where \.github shows a protected path: ci\/gh\/actions\/run\/action\.yml/,
+    ],
+    [
+      'a base bringing the link, the agent writing under its target',
+      [link('.github', 'ci/gh')],
+      ['ci/gh/workflows/x.yml'],
+      ['.github'],
+      /symlink standing for a protected folder: \.github.*changed where \.github shows a protected path/,
+    ],
+  ];
+  for (const [name, links, changed, fromBase, pattern] of cases)
+    it(`fails: ${name}`, () => {
+      const gate = protectedGate(3, changed.map(file), fromBase, [], links);
+      assert.equal(gate.status, 'fail', gate.detail);
+      assert.match(gate.detail, pattern);
+    });
+
+  it('passes changes that show through no such link, and links that stand for nothing protected', () => {
+    const links = [link('.github', 'ci/gh'), link('docs', 'ci/gh')];
+    const gate = protectedGate(3, [file('src/a.js'), file('ci/gh/README.md')], [], [], links);
+    assert.equal(gate.status, 'pass', gate.detail);
+  });
+});
