@@ -31,6 +31,7 @@ import { cancellable, withHeartbeat } from './heartbeat';
 import { parseActivityInput } from './input';
 import { conversationSpec, owningRun, requireOwnConversation, storeConversationSpec } from './conversation-records';
 import { keptToolCalls } from './model-reply';
+import { outgrewContext } from './model-errors';
 import { isSpecRef } from './spec-refs';
 import { sha256 } from '../host/digest';
 import type { CommandRunner } from '../host/sandbox/commands';
@@ -113,18 +114,6 @@ function replyOf(m: Message): ModelReply {
     completionTokens: m.completionTokens ?? 0,
     costUsd: m.costUsd ?? 0,
   };
-}
-
-/**
- * True when the model refused the request for its length: that is this conversation's doing (the
- * files its model chose to read, the task's prompt), a FAIL of this run, not a fault in the agent's
- * configuration, which would count against its health that every tenant shares.
- */
-function outgrewContext(status: number, body: string): boolean {
-  return (
-    (status === 400 || status === 413) &&
-    /context_length_exceeded|maximum context length|context window|prompt is too long|too many tokens/i.test(body)
-  );
 }
 
 /**
