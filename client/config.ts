@@ -42,7 +42,7 @@ export interface ClientConfig extends WorkerConfig {
   /** The keyring `verdict verify` trusts: ARBITER_TRUSTED_KEYS, else `<ARBITER_HOME>/trusted-keys`. */
   trustedKeysFile: string;
   /** Which endpoints the environment named (rather than the local stack or a default). */
-  explicit: { temporal: boolean; database: boolean };
+  explicit: { temporal: boolean; database: boolean; trustedKeys: boolean };
 }
 
 /** Where the local stack description lives. */
@@ -79,6 +79,10 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
     trustedKeysFile: path.resolve(cwd, e.ARBITER_TRUSTED_KEYS ?? path.join(home, 'trusted-keys')),
     localPorts: { temporal: e.ARBITER_TEMPORAL_PORT, ui: e.ARBITER_UI_PORT, postgres: e.ARBITER_PG_PORT },
     sshAuthSock: e.SSH_AUTH_SOCK,
-    explicit: { temporal: Boolean(e.TEMPORAL_ADDRESS), database: Boolean(e.DATABASE_URL) },
+    explicit: {
+      temporal: Boolean(e.TEMPORAL_ADDRESS),
+      database: Boolean(e.DATABASE_URL),
+      trustedKeys: Boolean(e.ARBITER_TRUSTED_KEYS),
+    },
   };
 }

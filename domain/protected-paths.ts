@@ -29,6 +29,8 @@ export const PROTECTED_PATHS = [
   '**/CODEOWNERS',
   '**/.gitattributes',
   '**/.gitmodules',
+  // Arbiter's own home: the CLI reads its keyring and stack there when run in this folder.
+  '.arbiter/**',
 ];
 
 /** Tier 1 also protects repository configuration and anything that can carry credentials. */
@@ -91,6 +93,7 @@ const PROTECTED_SAMPLES = [
   'CODEOWNERS',
   '.gitattributes',
   '.gitmodules',
+  '.arbiter/trusted-keys',
   '.npmrc',
   '.env',
 ];

@@ -5,7 +5,9 @@
  * key next door — unless the operator asks with `--trust-worker-key`, which pins it into the
  * keyring under a loud banner.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { KeyFileMissingError, NoTrustedKeyError } from '../../domain/errors';
 import { keyIdFromPublicKeyText, loadKeyring, pinKey, readKeyFile, type TrustedKey } from '../../host/trust';
@@ -51,6 +53,30 @@ function pinWorkerKey(config: ClientConfig): void {
   ]);
 }
 
+/**
+ * True when `file` is tracked by a git repository: it came with a checkout, written by whoever
+ * could commit there (an agent's delivered change, a pull request), not by this operator.
+ */
+function trackedByGit(file: string): boolean {
+  const run = spawnSync('git', ['-C', path.dirname(file), 'ls-files', '--error-unmatch', '--', path.basename(file)], {
+    stdio: 'ignore',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent' },
+  });
+  return run.status === 0;
+}
+
+/**
+ * The default keyring is `./.arbiter/trusted-keys` when nothing names another: run in a
+ * repository that carries one, it would trust whatever key that repository's authors chose.
+ */
+function refuseCheckedOutKeyring(config: ClientConfig): void {
+  const keyring = config.trustedKeysFile;
+  if (config.explicit.trustedKeys || !existsSync(keyring) || !trackedByGit(keyring)) return;
+  throw new UsageError(
+    `${keyring} is tracked by git: a keyring that comes with a checkout is not a trust root; ${howToTrust(keyring)}`,
+  );
+}
+
 /** The keys to verify against; throws NoTrustedKeyError (saying how to trust one) when there are none. */
 export function trustedKeys(opts: TrustOptions, config: ClientConfig): TrustedKey[] {
   if (opts.key.length) {
@@ -58,6 +84,7 @@ export function trustedKeys(opts: TrustOptions, config: ClientConfig): TrustedKe
       throw new UsageError('--trust-worker-key pins into the keyring; it cannot be used with --key');
     return opts.key.flatMap(readKeyFile);
   }
+  refuseCheckedOutKeyring(config);
   if (opts.trustWorkerKey) pinWorkerKey(config);
   const keys = loadKeyring(config.trustedKeysFile);
   if (!keys.length) throw new NoTrustedKeyError(config.trustedKeysFile, howToTrust(config.trustedKeysFile));

@@ -11,7 +11,7 @@ import { verifyEnvelope } from '../../host/signing';
 import { currentVerdict } from '../../db/verdicts';
 import { recordedSignatures } from '../../db/waivers';
 import { loadClientConfig } from '../config';
-import { EXIT, printJson } from './output';
+import { EXIT, printJson, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
 import { verdictProblems } from './verdict-checks';
 import { trustedKeys, withTrustOptions, type TrustOptions } from './trusted-keys';
@@ -41,9 +41,19 @@ function registry(recorded: Set<string> | undefined, signature: string): 'record
 
 type VerifyOptions = TrustOptions & { tenant?: string; json?: boolean };
 
+/**
+ * True when the argument names a verdict file: a path (`/`, `./`, `../`) or a `.json` name. Not
+ * merely any name that exists here: a file called `T-1` in the folder would otherwise stand in
+ * for task T-1's stored verdict.
+ */
+function namesFile(target: string): boolean {
+  return /^\.{0,2}\//.test(target) || target.endsWith('.json');
+}
+
 async function verify(target: string, opts: VerifyOptions): Promise<number> {
   const trusted = trustedKeys(opts, loadClientConfig());
-  const fromFile = existsSync(target);
+  const fromFile = namesFile(target);
+  if (fromFile && !existsSync(target)) throw new UsageError(`no verdict file ${target}`);
   const row = fromFile ? undefined : await verdictOf(target, opts.tenant);
   const text = fromFile ? readFileSync(target, 'utf8') : row?.envelope;
   if (!text) throw new Error(`task ${target} has a verdict without a signed envelope`);
@@ -126,7 +136,7 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
     );
   withTrustOptions(verdict.command('verify'))
     .description(
-      'check a verdict offline (a task, or a saved envelope file) against trusted keys only; exit 1 on any mismatch',
+      'check a verdict offline (a task, or a saved envelope file: a path or a .json name) against trusted keys only; exit 1 on any mismatch',
     )
     .argument('<task-or-file>')
     .option('--tenant <tenant>')

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../../db/client';
 import { recordModelCall } from '../../db/model-calls';
 import type { GatewayUpstream } from '../../domain/agent';
-import { costOf, modelPathProblem, offHostProblem, usageOf } from '../../domain/model-usage';
+import { costOf, modelPathProblem, offHostProblem, usageOf, type ModelUsage } from '../../domain/model-usage';
 import { auditGateway } from './audit';
 import type { GatewaySession } from './session';
 
@@ -43,6 +43,16 @@ const STORED_BODY_BYTES = 1024 * 1024;
 /** The response's start and end are read for usage (a stream reports it in its first and last events). */
 const USAGE_SCAN_BYTES = 16 * 1024 * 1024;
 const USAGE_TAIL_BYTES = 1024 * 1024;
+
+/**
+ * What a successful reply is charged: its reported usage, or, when a reply too long to scan whole
+ * (over {@link USAGE_SCAN_BYTES}) showed none where it was looked for, its length at four bytes a
+ * token. An agent asking for such replies on purpose (`logprobs`, `n`) was charged nothing.
+ */
+function chargedUsage(reported: ModelUsage, replyBytes: number): ModelUsage {
+  if (replyBytes <= USAGE_SCAN_BYTES || reported.inputTokens + reported.outputTokens > 0) return reported;
+  return { inputTokens: 0, outputTokens: Math.ceil(replyBytes / 4) };
+}
 /** Request headers passed upstream; everything else (cookies, the agent's auth) stays behind. */
 const FORWARDED = ['content-type', 'accept', 'anthropic-version', 'anthropic-beta', 'openai-beta', 'user-agent'];
 
@@ -226,7 +236,9 @@ async function forwardTraced(
   }
   const text = Buffer.concat(head).toString('utf8');
   const scanned = tail.length ? `${text}\n${Buffer.concat(tail).subarray(-USAGE_TAIL_BYTES).toString('utf8')}` : text;
-  const usage = response.ok ? usageOf(upstream.protocol, scanned) : { inputTokens: 0, outputTokens: 0 };
+  const usage = response.ok
+    ? chargedUsage(usageOf(upstream.protocol, scanned), total)
+    : { inputTokens: 0, outputTokens: 0 };
   const costUsd = costOf(usage, upstream.pricing);
   session.charge(usage, costUsd);
   span.setAttributes({

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { VerdictStatement } from '../../domain/dsse';
 import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
@@ -143,6 +143,40 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
     const bad = await arbiter(['verdict', 'verify', task], env({ ARBITER_TRUSTED_KEYS: keyring }));
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, new RegExp(`${keyring}:8: not an 'ssh-ed25519 <base64> \\[comment\\]' line`));
+  });
+
+  it('a keyring that came with the checkout it runs in is not a trust root; one the operator put there is', async () => {
+    const { ARBITER_HOME: _home, ...noHome } = env();
+    const checkout = makeRepo({
+      'README.md': '# a repository\n',
+      '.arbiter/trusted-keys': readFileSync(workerKey, 'utf8'),
+    });
+    const refused = await arbiter(['verdict', 'verify', envelopeFile], noHome, 90_000, checkout);
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.match(
+      refused.stderr,
+      /\.arbiter\/trusted-keys is tracked by git: a keyring that comes with a checkout is not a trust root/,
+    );
+    const ownFolder = tempDir('arbiter-operator-');
+    mkdirSync(path.join(ownFolder, '.arbiter'));
+    writeFileSync(path.join(ownFolder, '.arbiter', 'trusted-keys'), readFileSync(workerKey, 'utf8'));
+    const trusted = await arbiter(['verdict', 'verify', envelopeFile], noHome, 90_000, ownFolder);
+    assert.equal(trusted.code, 0, trusted.stderr);
+  });
+
+  it('a file named like the task does not stand in for its stored verdict: a file is a path or a .json name', async () => {
+    const folder = tempDir('arbiter-cwd-');
+    const [tenant, taskId] = task.split('/');
+    writeFileSync(path.join(folder, taskId), 'not the stored verdict');
+    const res = await arbiter(
+      ['verdict', 'verify', taskId, '--tenant', tenant, '--key', workerKey],
+      env(),
+      90_000,
+      folder,
+    );
+    assert.equal(res.code, 0, res.stderr);
+    const file = await arbiter(['verdict', 'verify', `./${taskId}`, '--key', workerKey], env(), 90_000, folder);
+    assert.equal(file.code, 1, 'read as the file it names');
   });
 
   it('--trust-worker-key pins the worker key into the keyring under a loud banner, once', async () => {

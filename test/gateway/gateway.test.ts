@@ -180,6 +180,33 @@ describe('model gateway', function () {
     );
   });
 
+  it('a reply too long to scan for its usage is charged by its length, never free', async () => {
+    const bytes = 17 * 1024 * 1024;
+    const huge = await startFakeOpenAI({
+      apiKey: REAL_KEY,
+      script: () => ({ content: 'x'.repeat(bytes), usage: { prompt: 40, completion: 2 } }),
+    });
+    const session = await gateway.openSession(identity('run-huge'), {
+      ...grant(),
+      upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl: huge.baseUrl, apiKeyEnv: 'FAKE_KEY' }],
+    });
+    try {
+      const read = chatCall().map((a) =>
+        a.replace(
+          "console.log('STATUS', res.status, await res.text());",
+          "console.log('STATUS', res.status, (await res.text()).length);",
+        ),
+      );
+      const run = await runThroughGateway(session, read);
+      assert.match(run.outputTail, /STATUS 200 \d{8}/, run.outputTail);
+      const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-huge');
+      assert.ok(call.outputTokens >= bytes / 4, `charged ${call.outputTokens} output tokens for ${bytes} bytes`);
+    } finally {
+      await gateway.closeSession(session.id);
+      await huge.close();
+    }
+  });
+
   it('stops the command with the reason when a call crosses the token budget', async () => {
     const session = await gateway.openSession(identity('run-budget'), grant({ maxTokens: 30 }));
     const run = await runThroughGateway(session, chatCall('await new Promise((r) => setTimeout(r, 15000));'));

@@ -13,13 +13,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `arbiter …args` with `env` added to the environment. */
-export function arbiter(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000): Promise<CliResult> {
+/** `arbiter …args` with `env` added to the environment (run in `cwd`, this process's by default). */
+export function arbiter(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 90_000,
+  cwd?: string,
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [path.join(projectRoot(), 'bin', 'arbiter.js'), ...args],
-      { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, cwd },
       (err, stdout, stderr) => {
         const code = err
           ? typeof (err as { code?: unknown }).code === 'number'
