@@ -7,6 +7,7 @@ import { log } from '@temporalio/activity';
 import { specEssentials, taskSpecArtifactId, ValidateSpecInput, type ValidateSpecResult } from '../domain/activity-io';
 import { boundedList } from '../domain/bounds';
 import { SpecInvalidError } from '../domain/errors';
+import { promptTooLong } from '../domain/prompt';
 import { scopeReachingProtected } from '../domain/protected-paths';
 import { validateWorkingSpec, type WorkingSpec } from '../domain/spec';
 import { sha256 } from '../host/digest';
@@ -41,8 +42,9 @@ export function createSpecActivities({ db }: Pick<ActivityDeps, 'db'>) {
         log.warn('working spec rejected', { problems: result.problems });
         throw new SpecInvalidError(result.problems);
       }
+      const tooLong = promptTooLong(result.spec);
       const { problems, warnings } = protectedScopeFindings(result.spec);
-      if (problems.length) throw new SpecInvalidError(problems);
+      if (tooLong || problems.length) throw new SpecInvalidError([...(tooLong ? [tooLong] : []), ...problems]);
       const allWarnings = boundedList([...result.warnings, ...warnings], MAX_WARNINGS, 500);
       for (const warning of allWarnings) log.warn('working spec warning', { warning });
       const owner = { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId };

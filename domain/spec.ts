@@ -23,7 +23,6 @@ import {
   type SpecFormat,
 } from './spec-schema';
 import { classifyScopeList, MAX_SCOPE_ENTRIES, quoteEntry } from './spec-scope';
-import { promptTooLong } from './prompt';
 
 export { isPathGlob, normaliseScopeEntry } from './spec-scope';
 export type { SpecFormat } from './spec-schema';
@@ -168,8 +167,6 @@ export function validateWorkingSpec(raw: unknown, options: ValidateOptions = {})
     waiverIds,
     ...(changeBudget ? { changeBudget } : {}),
   };
-  const tooLong = promptTooLong(spec);
-  if (tooLong) return { ok: false, problems: [tooLong] };
   return { ok: true, spec, warnings };
 }
 

@@ -141,9 +141,8 @@ export async function spawnViaHelper(
   };
   const input = options.input === undefined ? undefined : Buffer.from(options.input);
   const reply = (await ask({ ...request, input })) as SpawnReply;
-  if (reply.error)
-    throw new SpawnedProgramError(reply.error.message, Buffer.from(reply.stderr), reply.error.code, reply.stdout);
-  return Buffer.from(reply.stdout.buffer, reply.stdout.byteOffset, reply.stdout.length);
+  if (reply.error) throw new SpawnedProgramError(reply.error.message, reply.stderr, reply.error.code, reply.stdout);
+  return reply.stdout;
 }
 
 /**

@@ -104,14 +104,13 @@ export class WaiverDesk {
     if (!parsed.success) throw new Error(zodProblems(parsed.error).join('; '));
     const pending = this.task.snapshot.pendingWaiver;
     if (!pending || this.decision || this.closed) throw new Error('no waiver is pending for this task');
+    const lapsed = this.lapsed(pending);
     const problem = decisionProblem(parsed.data, {
       decision,
       expected: this.requestTerms(pending),
       riskTier: pending.riskTier,
       keyring: this.keyring,
-      prior: pending.approvals.filter(
-        (p) => !this.approvals.some((a) => a.keyId === p.keyId && this.lapse(a, pending)),
-      ),
+      prior: pending.approvals.filter((p) => !lapsed.some((l) => l.keyId === p.keyId)),
       now: Date.now(),
       maxExpiryHours: pending.maxExpiryHours,
     });
@@ -159,9 +158,12 @@ export class WaiverDesk {
     }
   }
 
-  /** Why an approval given earlier no longer counts now (see {@link lapseProblem}), or undefined. */
-  private lapse(approval: SignedDecision, pending: WaiverRequest): string | undefined {
-    return lapseProblem(approval, this.keyring, pending.riskTier, Date.now());
+  /** The approvals given earlier that no longer count now, each with why (see {@link lapseProblem}). */
+  private lapsed(pending: WaiverRequest): Array<{ keyId: string; approver: string; reason: string }> {
+    return this.approvals.flatMap((a) => {
+      const reason = lapseProblem(a, this.keyring, pending.riskTier, Date.now());
+      return reason ? [{ keyId: a.keyId, approver: a.claim.approver, reason }] : [];
+    });
   }
 
   /**
@@ -170,13 +172,13 @@ export class WaiverDesk {
    * with them still counted (a revoked key's, or a waiver granted already expired).
    */
   private withdrawLapsed(pending: WaiverRequest): void {
-    const lapsed = this.approvals.filter((a) => this.lapse(a, pending));
+    const lapsed = this.lapsed(pending);
     if (lapsed.length === 0 || !hasOwnPatch('withdraw-lapsed-approvals')) return;
-    for (const a of lapsed) {
-      log.warn('waiver approval withdrawn', { approver: a.claim.approver, reason: this.lapse(a, pending) });
-      this.task.withdrawWaiverApproval(a.keyId);
+    for (const { keyId, approver, reason } of lapsed) {
+      log.warn('waiver approval withdrawn', { approver, reason });
+      this.task.withdrawWaiverApproval(keyId);
     }
-    this.approvals = this.approvals.filter((a) => !lapsed.includes(a));
+    this.approvals = this.approvals.filter((a) => !lapsed.some((l) => l.keyId === a.keyId));
   }
 
   private approve(signed: SignedDecision): Promise<WaiverDecisionResult> {

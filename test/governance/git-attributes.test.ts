@@ -10,12 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { eq } from 'drizzle-orm';
-import { agentStats } from '../../db/schema';
 import { deliveryBranch } from '../../temporal-config';
 import { GOOD_PLAN } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
-import { explain, nodeStep, runTask } from './helpers';
+import { explain, nodeStep, runTask, tasksAndFailures } from './helpers';
 
 const IDENT = '// $Id: forged by the agent $\nmodule.exports = 1;\n';
 
@@ -73,10 +70,6 @@ describe("governance: git's attributes and names in the work tree", function () 
         final.error?.message.startsWith(`measure '${name}' refused: a name git refuses to stage`),
         final.error?.message,
       );
-      const stats = await testStack().database.db.select().from(agentStats).where(eq(agentStats.tenantId, tenant));
-      assert.deepEqual(
-        stats.map((s) => [s.tasks, s.failures]),
-        [[1, 1]],
-      );
+      assert.deepEqual(await tasksAndFailures(tenant), [[1, 1]]);
     });
 });

@@ -9,13 +9,16 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { eq } from 'drizzle-orm';
 import { stringify } from 'yaml';
+import { agentStats } from '../../db/schema';
 import type { ScriptedStep } from '../../domain/agent';
 import type { DeliverChangeInput, DiffSummary, IssueVerdictInput, PolicyProvenance } from '../../domain/activity-io';
 import type { GateResult, TaskInput, TaskSnapshot } from '../../domain/task';
 import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, gitIn, makeRepo, registerRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 
 /** The verdict statement's predicate, as `arbiter verdict show --json` prints it. */
@@ -264,4 +267,10 @@ export function deliveryFor(verdictInput: IssueVerdictInput, repo: string, verdi
     verdictDigest,
     deliveredAt: new Date().toISOString(),
   };
+}
+
+/** The tenant's agent statistics as [tasks, failures], one pair per agent and context. */
+export async function tasksAndFailures(tenant: string): Promise<number[][]> {
+  const stats = await testStack().database.db.select().from(agentStats).where(eq(agentStats.tenantId, tenant));
+  return stats.map((s) => [s.tasks, s.failures]);
 }

@@ -12,13 +12,11 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { eq } from 'drizzle-orm';
-import { agentStats } from '../../db/schema';
 import { retainWorkspace, RETENTION_MARKER, sweepWorkspaces } from '../../host/workspace-retention';
 import { GOOD_PLAN } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
-import { explain, nodeStep, runTask } from './helpers';
+import { explain, nodeStep, runTask, tasksAndFailures } from './helpers';
 
 const NEST_600 =
   "process.chdir('src'); for (let i = 0; i < 600; i++) { fs.mkdirSync('dddddddd'); process.chdir('dddddddd'); } fs.writeFileSync('f', 'x');";
@@ -55,9 +53,8 @@ describe('governance: a workspace the host cannot read whole', function () {
     assert.equal(final.state, 'FAILED', explain(final));
     assert.equal(final.error?.type, 'PolicyViolationError', explain(final));
     assert.match(final.error?.message ?? '', /^measure 'src\/\.gitignore' refused: a named pipe/);
-    const stats = await testStack().database.db.select().from(agentStats).where(eq(agentStats.tenantId, tenant));
     assert.deepEqual(
-      stats.map((s) => [s.tasks, s.failures]),
+      await tasksAndFailures(tenant),
       [[1, 1]],
       'leaving it does not spare the agent the FAIL its gates would give',
     );

@@ -11,6 +11,11 @@ import { parseSpecYaml } from '../../activities/spec-yaml';
 import { buildRetryPrompt, MAX_PROMPT_BYTES } from '../../domain/prompt';
 import { MAX_FEEDBACK_CHARACTERS } from '../../domain/retry-feedback';
 import { validateWorkingSpec } from '../../domain/spec';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { uniqueId } from '../helpers/fixtures';
+import { testActivityDeps } from '../helpers/stack';
 
 const LINUX_MAX_ARGUMENT_BYTES = 128 * 1024;
 
@@ -28,11 +33,24 @@ function specWithInvariants(invariants: string): string {
   return text.replace('  - PLACEHOLDER', invariants);
 }
 
-describe('domain: the prompt a spec makes is bounded', () => {
-  it('rejects a spec whose aliases repeat a long text past the bound, before building the prompt', () => {
+/** `validateSpec` as the workflow runs it: the spec's problems when it refuses, or ok. */
+async function validated(specYaml: string): Promise<{ ok: true } | { ok: false; problems: string[] }> {
+  const { validateSpec } = createActivities(testActivityDeps());
+  const input = { tenantId: uniqueId('tenant'), taskId: uniqueId('task'), specYaml };
+  return new MockActivityEnvironment().run(validateSpec, input).then(
+    () => ({ ok: true as const }),
+    (err: unknown) => {
+      if (!(err instanceof ApplicationFailure) || err.type !== 'SpecInvalidError') throw err;
+      return { ok: false as const, problems: err.details?.[0] as string[] };
+    },
+  );
+}
+
+describe('activities: the prompt a spec makes is bounded', () => {
+  it('rejects a spec whose aliases repeat a long text past the bound, before building the prompt', async () => {
     const text = specWithInvariants(`  - &a ${'a'.repeat(40_000)}\n${'  - *a\n'.repeat(50)}`);
     assert.ok(text.length <= 65_536, 'a spec of the size a submitter may send');
-    const result = validateWorkingSpec(parseSpecYaml(text));
+    const result = await validated(text);
     assert.equal(result.ok, false);
     assert.match(
       result.ok ? '' : result.problems.join('; '),
@@ -40,8 +58,8 @@ describe('domain: the prompt a spec makes is bounded', () => {
     );
   });
 
-  it('counts bytes, not characters: three-byte characters under the character count are refused', () => {
-    const result = validateWorkingSpec(parseSpecYaml(specWithInvariants(`  - ${'€'.repeat(40_000)}`)));
+  it('counts bytes, not characters: three-byte characters under the character count are refused', async () => {
+    const result = await validated(specWithInvariants(`  - ${'€'.repeat(40_000)}`));
     assert.equal(result.ok, false);
     assert.match(result.ok ? '' : result.problems[0], /would be \d+ bytes; at most 98304$/);
   });
