@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { ArbiterClient } from '../client/arbiter-client';
 import { presetRegistration } from '../client/cli/agents-preset';
 import { loadClientConfig } from '../client/config';
-import { freePort } from '../client/dev-server';
+import { freePorts } from '../client/dev-server';
 import { startLocalStack } from '../client/local-stack';
 import { upsertAgent } from '../db/agents';
 import { MAX_CANDIDATES } from '../domain/candidates';
@@ -74,7 +74,8 @@ async function main(o: ReturnType<typeof options>): Promise<void> {
   chmodSync(home, 0o755); // the sandbox user walks through it to its workspaces
   process.env.ARBITER_HOME = home;
   const config = loadClientConfig();
-  const ports = { temporal: await freePort(), ui: await freePort(), postgres: await freePort() };
+  const [temporal, ui, postgres] = await freePorts(3);
+  const ports = { temporal, ui, postgres };
   const stack = await startLocalStack(config, ports, (line) => process.stderr.write(`${line}\n`));
   try {
     const db = stack.adminDatabase.db;

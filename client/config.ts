@@ -18,7 +18,20 @@ const ClientEnvSchema = WorkerEnvSchema.extend({
   /** The approver's ssh-agent, which signs waiver decisions without the key leaving it. */
   SSH_AUTH_SOCK: z.string().optional(),
   ARBITER_TRUSTED_KEYS: z.string().min(1).optional(),
-});
+}).superRefine(refuseSharedLocalPorts);
+
+/** Two servers of the local stack on one port: the second cannot start, and would say only that it exited. */
+function refuseSharedLocalPorts(
+  e: { ARBITER_TEMPORAL_PORT: number; ARBITER_UI_PORT: number; ARBITER_PG_PORT: number },
+  ctx: z.RefinementCtx,
+): void {
+  const seen = new Map<number, string>();
+  for (const name of ['ARBITER_TEMPORAL_PORT', 'ARBITER_UI_PORT', 'ARBITER_PG_PORT'] as const) {
+    const other = seen.get(e[name]);
+    if (other) ctx.addIssue({ code: 'custom', path: [name], message: `is ${e[name]}, the same port as ${other}` });
+    seen.set(e[name], name);
+  }
+}
 
 /**
  * What `arbiter start` writes (0600) so other commands can find the local stack: the CLI's

@@ -13,7 +13,7 @@ import { projectRoot, temporalCliPath } from '../../client/paths';
 import { portInUse } from '../../client/dev-server';
 import { arbiter } from '../helpers/cli';
 import { uniqueId } from '../helpers/fixtures';
-import { freePort, testStack } from '../helpers/stack';
+import { freePorts, testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 import { tempDir } from '../helpers/temp';
 
@@ -27,7 +27,8 @@ describe('arbiter start', function () {
   before(async () => {
     const home = tempDir('arbiter-start-');
     chmodSync(home, 0o755);
-    ports = { temporal: await freePort(), ui: await freePort(), pg: await freePort() };
+    const [temporal, ui, pg] = await freePorts(3);
+    ports = { temporal, ui, pg };
     env = {
       ARBITER_HOME: home,
       ARBITER_TEMPORAL_PORT: String(ports.temporal),

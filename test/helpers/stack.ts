@@ -28,11 +28,11 @@ import {
 } from '../../workers/worker';
 import { bundleArbiterWorkflows } from '../../workers/workflow-bundle';
 import { removeTempDirs } from './temp';
-import { freePort } from '../../client/dev-server';
+import { freePort, freePorts } from '../../client/dev-server';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
 
-/** The one free-port probe, re-exported for tests and bench scripts that import it from here. */
-export { freePort };
+/** The one free-port probe (and its distinct-ports form), re-exported for tests and bench scripts that import it from here. */
+export { freePort, freePorts };
 
 /** Everything a test needs to drive Arbiter for real. */
 export interface TestStack {

@@ -314,6 +314,17 @@ describe('client config', () => {
     assert.equal(config.defaultTenant, 'default');
   });
 
+  it('refuses two servers of the local stack on one port, naming both variables', () => {
+    assert.throws(
+      () => loadClientConfig({ ARBITER_HOME: home, ARBITER_UI_PORT: '7233' }),
+      /ARBITER_UI_PORT: is 7233, the same port as ARBITER_TEMPORAL_PORT/,
+    );
+    assert.throws(
+      () => loadClientConfig({ ARBITER_HOME: home, ARBITER_TEMPORAL_PORT: '9000', ARBITER_PG_PORT: '9000' }),
+      /ARBITER_PG_PORT: is 9000, the same port as ARBITER_TEMPORAL_PORT/,
+    );
+  });
+
   it('falls back to <ARBITER_HOME>/stack.json when TEMPORAL_ADDRESS and DATABASE_URL are unset', () => {
     writeStack(
       JSON.stringify({

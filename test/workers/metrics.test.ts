@@ -5,26 +5,14 @@
  * own, with the task's transitions, gates, verdict and routing counted once each.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { HAPPY_PATH } from '../../domain/lifecycle';
 import { KNOWN_METRICS, type KnownMetric } from '../deploy/known-metrics';
 import { startFakeOpenAI } from '../helpers/fake-openai';
 import { addOpenAIAgent, taskInput, uniqueId } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
+import { freePort, testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 import { clientOnQueue, workerProcessPerTest } from '../helpers/worker-process';
-
-/** A port nothing listens on now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** One sample line: its metric name, labels and value. */
 interface Sample {
