@@ -207,7 +207,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
         scopeGate(input.spec, files, input.policy, drift),
         specGate(input.specWarnings, input.policy),
-        protectedGate(input.spec.riskTier, files, drift, input.policy.setup?.outputs, links),
+        protectedGate(input.spec.riskTier, files, drift, input.policy, links),
         treeGate(items, files, input.policy, input.leftBehind, input.nestedRepositories),
       ];
       return saveGates(input, gates);

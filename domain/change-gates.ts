@@ -5,7 +5,7 @@
  * repository may relax its own checks, not the rules that keep the verdict meaningful.
  */
 import { effectiveBudget } from './policy';
-import { protectedFolderMatcher, protectedPathMatcher, setupOutputGlobs } from './protected-paths';
+import { protectedFolderMatcher, protectedPathMatcher, repositoryProtectedGlobs } from './protected-paths';
 import { scopeMatcher } from './scope-match';
 import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
@@ -155,14 +155,17 @@ function protectedLinkProblems(
   const made = new Set(touched);
   const resolve = linkResolver(links);
   return links
-    .filter((l) => !matchers.isProtected(l.path) && matchers.standsForProtected(l.path))
+    .filter((l) => matchers.standsForProtected(l.path))
     .flatMap((link) => {
       const folder = resolve(link);
       const seen = (p: string, f: string) =>
         f === '' ? `${link.path}/${p}` : p.startsWith(`${f}/`) ? link.path + p.slice(f.length) : '';
       const shown = folder === undefined ? [] : touched.filter((p) => matchers.isProtected(seen(p, folder)));
       return [
-        ...(made.has(link.path) ? [`symlink standing for a protected folder: ${link.path}`] : []),
+        // A link on a protected path itself is already named as a protected change.
+        ...(made.has(link.path) && !matchers.isProtected(link.path)
+          ? [`symlink standing for a protected folder: ${link.path}`]
+          : []),
         ...(shown.length ? [`changed where ${link.path} shows a protected path: ${listed(shown)}`] : []),
       ];
     });
@@ -178,10 +181,10 @@ export function protectedGate(
   riskTier: number,
   files: readonly MeasuredFile[],
   fromBase: BaseDrift,
-  setupOutputs: readonly string[] = [],
+  policy: Pick<RepoPolicy, 'setup' | 'protectedPaths'> = {},
   links: readonly TreeItem[] = [],
 ): GateResult {
-  const outputs = setupOutputGlobs(setupOutputs);
+  const outputs = repositoryProtectedGlobs(policy);
   const isProtected = protectedPathMatcher(riskTier, outputs);
   const changed = files.map((f) => f.path);
   const hits = changed.filter(isProtected);

@@ -7,7 +7,7 @@
  */
 import picomatch from 'picomatch';
 import { scopeMatcher } from './scope-match';
-import { normaliseScopeEntry } from './spec-scope';
+import { classifyScopeList, normaliseScopeEntry } from './spec-scope';
 
 /** Protected at every tier. */
 export const PROTECTED_PATHS = [
@@ -67,11 +67,42 @@ export function protectedFolderMatcher(riskTier: number, extra: readonly string[
   return (path) => folders.has(path.toLowerCase());
 }
 
+/** The most paths a repository's policy may protect beyond Arbiter's own. */
+export const MAX_POLICY_PROTECTED = 200;
+
+/**
+ * A policy's own protected paths (`arbiter.protected`: its test harness, runner configuration),
+ * normalised as scope entries are, or the problem of each entry that is not an enforceable path
+ * inside the repository. A policy is the repository's; its list holds whatever scope a submitter
+ * writes, so a gate's harness stays the one the repository committed.
+ */
+export function policyProtectedGlobs(entries: readonly string[]): { globs: string[]; problems: string[] } {
+  const listed = classifyScopeList(entries);
+  const at = (i: number) => `arbiter.protected.${i}`;
+  const problems = [
+    ...listed.proseIndexes.map((i) => `${at(i)}: must be a path glob, not prose`),
+    ...listed.outside.map((i) => `${at(i)}: must be a path inside the repository`),
+    ...listed.refused.map(({ index, problem }) => `${at(index)}: ${problem}`),
+  ];
+  return { globs: listed.globs, problems };
+}
+
+/**
+ * The globs a repository adds to Arbiter's protected paths: what its setup produces (mounted
+ * read-only for the agent and every gate) and what its policy protects.
+ */
+export function repositoryProtectedGlobs(policy: {
+  setup?: { outputs: readonly string[] };
+  protectedPaths?: readonly string[];
+}): string[] {
+  return [...setupOutputGlobs(policy.setup?.outputs ?? []), ...(policy.protectedPaths ?? [])];
+}
+
 /**
  * Why anywhere in the tree: a `test/node_modules/<dep>` beside a test shadows the installed
  * dependency as surely as replacing it would, so no change may carry a folder of that name.
  */
-export function setupOutputGlobs(outputs: readonly string[]): string[] {
+function setupOutputGlobs(outputs: readonly string[]): string[] {
   return outputs.flatMap((o) => [`**/${o}`, `**/${o}/**`]);
 }
 

@@ -13,6 +13,7 @@ import { arbiterGateName, GATE_NAME_PATTERN, reservedGateNameProblem } from './g
 import { MAX_WAIVER_DAYS } from './waiver';
 import type { CostWeights } from './routing-context';
 import { MAX_CANDIDATES } from './candidates';
+import { MAX_POLICY_PROTECTED, policyProtectedGlobs } from './protected-paths';
 
 /** A tier's budget: files, lines, and the bytes a change may add (binary files count only here). */
 export type TierBudget = ChangeBudget & { maxBytes: number };
@@ -50,6 +51,11 @@ export interface RepoPolicy {
   routingCost?: CostWeights;
   /** Candidates a task of each tier runs when its submitter asks for none (best of N); absent, one. */
   candidates?: Partial<Record<RiskTier, number>>;
+  /**
+   * Globs no agent may change beside Arbiter's own protected paths (a gate's test harness), judged
+   * by the non-waivable `protected` gate; absent from policies read before the list existed.
+   */
+  protectedPaths?: string[];
 }
 
 /** Attempts a task gets when its policy says nothing: one retry with the gates' evidence. */
@@ -160,6 +166,8 @@ const CurrentPolicy = z
           })
           .strict()
           .optional(),
+        /** Paths no agent may change in any task: the repository's gate harness, whatever a spec's scope says. */
+        protected: z.array(z.string()).max(MAX_POLICY_PROTECTED).optional(),
         setup: z
           .object({
             command: z.array(z.string().min(1)).min(1, 'setup.command must name a program'),
@@ -256,6 +264,8 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
     return problem ? [`gates.${name}: ${problem}`] : [];
   });
   if (badNames.length) throw new PolicyInvalidError(badNames);
+  const guarded = policyProtectedGlobs(parsed.data.arbiter?.protected ?? []);
+  if (guarded.problems.length) throw new PolicyInvalidError(guarded.problems);
   const raise = parsed.data.waivers?.min_approvers_for_budget_raise;
   return {
     source: 'current',
@@ -274,6 +284,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
     ...routingCostOf(parsed.data.arbiter?.routing_cost),
     ...candidatesOf(parsed.data.arbiter?.candidates),
     ...(parsed.data.arbiter?.setup ? { setup: setupOf(parsed.data.arbiter) } : {}),
+    ...(guarded.globs.length ? { protectedPaths: guarded.globs } : {}),
   };
 }
 

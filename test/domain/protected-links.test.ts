@@ -44,14 +44,33 @@ describe('domain: protected folders behind symlinks', () => {
   ];
   for (const [name, links, changed, fromBase, pattern] of cases)
     it(`fails: ${name}`, () => {
-      const gate = protectedGate(3, changed.map(file), fromBase, [], links);
+      const gate = protectedGate(3, changed.map(file), fromBase, {}, links);
       assert.equal(gate.status, 'fail', gate.detail);
       assert.match(gate.detail, pattern);
     });
 
   it('passes changes that show through no such link, and links that stand for nothing protected', () => {
     const links = [link('.github', 'ci/gh'), link('docs', 'ci/gh')];
-    const gate = protectedGate(3, [file('src/a.js'), file('ci/gh/README.md')], [], [], links);
+    const gate = protectedGate(3, [file('src/a.js'), file('ci/gh/README.md')], [], {}, links);
     assert.equal(gate.status, 'pass', gate.detail);
+  });
+
+  it("a repository policy's protected paths fail the gate for the agent's change, the base's and a link's", () => {
+    const policy = { protectedPaths: ['test/**', '**/conftest.py'] };
+    const own = protectedGate(3, [file('src/a.js'), file('Test/unit.test.js')], [], policy);
+    assert.equal(own.status, 'fail');
+    assert.match(own.detail, /protected path\(s\) changed: Test\/unit\.test\.js/);
+    assert.match(
+      protectedGate(3, [file('src/a.js')], ['pkg/conftest.py'], policy).detail,
+      /the base changes protected/,
+    );
+    const linked = protectedGate(3, [file('spec/unit.test.js')], [], policy, [link('test', 'spec')]);
+    assert.match(linked.detail, /changed where test shows a protected path: spec\/unit\.test\.js/);
+    assert.equal(protectedGate(3, [file('src/a.js')], [], policy).status, 'pass');
+    assert.equal(
+      protectedGate(3, [file('test/unit.test.js')], []).status,
+      'pass',
+      'without the policy, an ordinary path',
+    );
   });
 });

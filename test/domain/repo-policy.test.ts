@@ -142,6 +142,39 @@ describe('repository policy', () => {
     assert.equal(normaliseRepoPolicy({ version: 1 }).setup, undefined);
   });
 
+  it("reads the policy's own protected paths as scope entries, and refuses any it could not enforce", () => {
+    const policy = normaliseRepoPolicy({
+      arbiter: { protected: ['test/', 'conftest.py', '**/.mocharc*', './pytest.ini'] },
+    });
+    assert.deepEqual(policy.protectedPaths, [
+      'test/**',
+      'conftest.py',
+      'conftest.py/**',
+      '**/.mocharc*',
+      'pytest.ini',
+      'pytest.ini/**',
+    ]);
+    assert.equal(normaliseRepoPolicy({ version: 1 }).protectedPaths, undefined);
+    const bad: Array<[string, RegExp]> = [
+      ['the test harness', /arbiter\.protected\.0: must be a path glob, not prose/],
+      ['../outside', /arbiter\.protected\.0: must be a path inside the repository/],
+      ['/etc/passwd', /arbiter\.protected\.0: must be a path inside the repository/],
+      ['{a,b}/**', /arbiter\.protected\.0: uses glob syntax Arbiter does not match/],
+      ['!test/**', /arbiter\.protected\.0: starts with '!'/],
+    ];
+    for (const [entry, pattern] of bad)
+      assert.throws(
+        () => normaliseRepoPolicy({ arbiter: { protected: [entry] } }),
+        (err: Error) => err instanceof PolicyInvalidError && pattern.test(err.message),
+        `'${entry}' is refused`,
+      );
+    assert.throws(() => normaliseRepoPolicy({ arbiter: { protected: 'test/**' } }), /arbiter\.protected/);
+    assert.throws(
+      () => normaliseRepoPolicy({ arbiter: { protected: Array.from({ length: 201 }, (_, i) => `t${i}`) } }),
+      /arbiter\.protected: .*200/,
+    );
+  });
+
   it('refuses a setup whose outputs are not one plain folder, or whose registries are not URLs', () => {
     for (const output of ['..', '.', 'a/b', '.git', '.caws', '.GitHub', '']) {
       assert.throws(
