@@ -10,6 +10,7 @@ import {
   AbsolutePathSchema,
   CommandConfigSchema,
   KeyEnvName,
+  PricingSchema,
   type CommandConfig,
   type GatewayBudgets,
   type GatewayProtocol,
@@ -30,8 +31,11 @@ export const PresetOptionsSchema = z
     /** The worker's variable holding the real key; the key never enters the sandbox. */
     keyEnv: KeyEnvName.optional(),
     maxTokens: z.number().int().positive().optional(),
+    /** Counted only with `pricing`: the gateway knows a call's cost from the upstream's prices alone. */
     maxCostUsd: z.number().positive().optional(),
     maxWallClockSeconds: z.number().int().positive().optional(),
+    /** The upstream's prices, USD per million input and output tokens; without them no cost budget holds. */
+    pricing: PricingSchema.optional(),
     /** The CLI's binary as found on this worker (absolute); else the program name, found on the sandbox's PATH. */
     binary: AbsolutePathSchema.optional(),
     /** Host directories the CLI needs, bound read-only; default: derived from `binary`. */
@@ -77,7 +81,7 @@ function needsBinding(dir: string): boolean {
   return dir !== '/' && !/^\/usr(\/|$)/.test(dir);
 }
 
-/** Budgets every preset starts from; an operator lowers or raises them per agent. */
+/** Budgets every preset starts from (the cost budget only with prices); an operator lowers or raises them per agent. */
 export const DEFAULT_PRESET_BUDGETS: Required<GatewayBudgets> = {
   maxTokens: 4_000_000,
   maxCostUsd: 10,
@@ -102,9 +106,13 @@ export function buildPresetConfig(name: string, raw: PresetOptions = {}): Comman
     throw new PresetError(`${def.title} needs --model (the model name the upstream serves, e.g. ${def.modelExample})`);
   const binary = o.binary ?? def.program;
   const toolDirs = (o.toolDirs ?? (o.binary ? def.toolDirsFor(o.binary) : [])).filter(needsBinding);
+  if (o.maxCostUsd !== undefined && !o.pricing)
+    throw new PresetError(
+      "a cost budget needs the upstream's prices (--input-usd-per-million and --output-usd-per-million): without them the gateway cannot count cost",
+    );
   const budgets = {
     maxTokens: o.maxTokens ?? DEFAULT_PRESET_BUDGETS.maxTokens,
-    maxCostUsd: o.maxCostUsd ?? DEFAULT_PRESET_BUDGETS.maxCostUsd,
+    ...(o.pricing ? { maxCostUsd: o.maxCostUsd ?? DEFAULT_PRESET_BUDGETS.maxCostUsd } : {}),
     maxWallClockSeconds: o.maxWallClockSeconds ?? DEFAULT_PRESET_BUDGETS.maxWallClockSeconds,
   };
   const command = def.command({ binary, model });
@@ -119,6 +127,7 @@ export function buildPresetConfig(name: string, raw: PresetOptions = {}): Comman
           protocol: def.upstream.protocol,
           baseUrl: o.upstreamUrl ?? def.upstream.baseUrl,
           apiKeyEnv: o.keyEnv ?? def.upstream.apiKeyEnv,
+          ...(o.pricing ? { pricing: o.pricing } : {}),
         },
       ],
       budgets,

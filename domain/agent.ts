@@ -198,11 +198,25 @@ const CONFIG_SCHEMAS: Record<AgentKind, z.ZodTypeAny> = {
   openai: OpenAIConfigSchema,
 };
 
-/** Checks kind-specific config; returns every problem, empty when valid. */
+/**
+ * Checks kind-specific config; returns every problem, empty when valid. A cost budget over an
+ * upstream without prices is refused here, at registration: the gateway could never count it,
+ * so the operator would believe in a limit that does not exist. (Runs of agents registered
+ * before keep their config as it was.)
+ */
 export function agentConfigProblems(kind: AgentKind, config: unknown): string[] {
   const parsed = CONFIG_SCHEMAS[kind].safeParse(config);
-  if (parsed.success) return [];
-  return zodProblems(parsed.error, { prefix: 'config' });
+  if (!parsed.success) return zodProblems(parsed.error, { prefix: 'config' });
+  return kind === 'command' ? unpricedCostBudget((parsed.data as CommandConfig).gateway) : [];
+}
+
+function unpricedCostBudget(gateway: GatewayConfig | undefined): string[] {
+  if (gateway?.budgets.maxCostUsd === undefined) return [];
+  const unpriced = gateway.upstreams.filter((u) => !u.pricing).map((u) => `'${u.name}'`);
+  if (!unpriced.length) return [];
+  return [
+    `config.gateway.budgets.maxCostUsd: the gateway counts cost only from an upstream's pricing, and ${unpriced.join(', ')} has none; give it pricing (inputPerMillion, outputPerMillion in USD) or drop the cost budget`,
+  ];
 }
 
 /**

@@ -19,6 +19,18 @@ import { UsageError } from './output';
 const positiveNumber = (flag: string) =>
   z.coerce.number({ invalid_type_error: `${flag} must be a number` }).positive(`${flag} must be positive`);
 
+const nonNegativeNumber = (flag: string) =>
+  z.coerce.number({ invalid_type_error: `${flag} must be a number` }).nonnegative(`${flag} must not be negative`);
+
+/** The upstream's prices from the two flags, which go together. */
+function pricingOf(o: { inputUsdPerMillion?: number; outputUsdPerMillion?: number }) {
+  const { inputUsdPerMillion: input, outputUsdPerMillion: output } = o;
+  if (input === undefined && output === undefined) return undefined;
+  if (input === undefined || output === undefined)
+    throw new UsageError('--input-usd-per-million and --output-usd-per-million go together');
+  return { inputPerMillion: input, outputPerMillion: output };
+}
+
 /** The preset options as commander hands them over (strings), parsed. */
 export const PresetCliOptionsSchema = z.object({
   preset: z.string().min(1),
@@ -30,6 +42,8 @@ export const PresetCliOptionsSchema = z.object({
   keyEnv: z.string().optional(),
   maxTokens: positiveNumber('--max-tokens').int('--max-tokens must be an integer').optional(),
   maxCostUsd: positiveNumber('--max-cost-usd').optional(),
+  inputUsdPerMillion: nonNegativeNumber('--input-usd-per-million').optional(),
+  outputUsdPerMillion: nonNegativeNumber('--output-usd-per-million').optional(),
   maxWallClockSeconds: positiveNumber('--max-wall-clock-seconds').int().optional(),
   binary: z.string().min(1).optional(),
   toolDir: z.array(z.string()).optional(),
@@ -72,6 +86,7 @@ export function presetRegistration(raw: Record<string, unknown>): PresetRegistra
       keyEnv: o.keyEnv,
       maxTokens: o.maxTokens,
       maxCostUsd: o.maxCostUsd,
+      pricing: pricingOf(o),
       maxWallClockSeconds: o.maxWallClockSeconds,
       binary,
       toolDirs: o.toolDir,

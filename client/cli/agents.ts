@@ -29,6 +29,8 @@ const PRESET_FLAGS: Record<string, string> = {
   keyEnv: '--key-env',
   maxTokens: '--max-tokens',
   maxCostUsd: '--max-cost-usd',
+  inputUsdPerMillion: '--input-usd-per-million',
+  outputUsdPerMillion: '--output-usd-per-million',
   maxWallClockSeconds: '--max-wall-clock-seconds',
   binary: '--binary',
   toolDir: '--tool-dir',
@@ -121,7 +123,9 @@ export function registerAgentCommands(program: Command, run: (fn: () => Promise<
     .option('--upstream <url>', "with --preset: the real model endpoint's base URL (default: the vendor's API)")
     .option('--key-env <name>', "with --preset: the worker's variable holding the real API key")
     .option('--max-tokens <n>', 'with --preset: token budget per run, enforced by the gateway')
-    .option('--max-cost-usd <n>', 'with --preset: cost budget per run')
+    .option('--max-cost-usd <n>', 'with --preset and prices: cost budget per run (default $10 when prices are given)')
+    .option('--input-usd-per-million <n>', "with --preset: the upstream's price of a million input tokens")
+    .option('--output-usd-per-million <n>', "with --preset: the upstream's price of a million output tokens")
     .option('--max-wall-clock-seconds <n>', 'with --preset: time budget per run')
     .option('--binary <path>', 'with --preset: the CLI binary (default: node_modules, then PATH)')
     .option('--tool-dir <dir>', 'with --preset: a host folder the CLI needs, bound read-only (repeatable)', collect)

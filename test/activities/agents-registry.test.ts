@@ -84,6 +84,24 @@ describe('agent registry (db/agents)', () => {
       }
     });
 
+    it('refuses a cost budget over an upstream without prices, which the gateway could never count', async () => {
+      const priced = { name: 'p', protocol: 'openai-chat', baseUrl: 'https://api.example.com/v1' };
+      const unpriced = { name: 'u', protocol: 'openai-chat', baseUrl: 'https://api.example.com/v1' };
+      const pricing = { inputPerMillion: 3, outputPerMillion: 15 };
+      const config = (upstreams: object[]) => ({ argv: ['x'], gateway: { upstreams, budgets: { maxCostUsd: 5 } } });
+      const problems = await invalid(
+        registration({ kind: 'command', config: config([{ ...priced, pricing }, unpriced]) }),
+      );
+      assert.deepEqual(problems.length, 1, problems.join('; '));
+      assert.match(problems[0], /^config\.gateway\.budgets\.maxCostUsd: .*'u' has none/);
+      const { db } = testStack().database;
+      const ok = await upsertAgent(
+        db,
+        registration({ kind: 'command', config: config([{ ...priced, pricing }]), capabilities: UNROUTABLE }),
+      );
+      assert.equal(ok.kind, 'command', 'priced, the same budget registers');
+    });
+
     it('refuses a command agent whose gateway upstreams share a name, or whose tool dirs are not absolute', async () => {
       const u = { name: 'm', protocol: 'openai-chat', baseUrl: 'https://api.example.com/v1' };
       const problems = await invalid(

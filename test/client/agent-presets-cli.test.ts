@@ -60,7 +60,7 @@ describe('agents add --preset', function () {
         apiKeyEnv: 'ANTHROPIC_API_KEY',
       },
     ]);
-    assert.deepEqual(c.gateway.budgets, { maxTokens: 500000, maxCostUsd: 10, maxWallClockSeconds: 1800 });
+    assert.deepEqual(c.gateway.budgets, { maxTokens: 500000, maxWallClockSeconds: 1800 }, 'no prices, no cost budget');
     assert.equal(c.preset, 'claude-code');
     assert.equal(res.stderr, '', 'a tested preset found on this machine registers without warnings');
     const list = await arbiter(['agents', 'list', '--tenant', TENANT], cliEnv());
@@ -77,6 +77,10 @@ describe('agents add --preset', function () {
       'TEAM_OPENAI_KEY',
       '--max-cost-usd',
       '2.5',
+      '--input-usd-per-million',
+      '1.25',
+      '--output-usd-per-million',
+      '10',
       '--json',
     ]);
     assert.equal(res.code, 0, res.stderr);
@@ -102,6 +106,7 @@ describe('agents add --preset', function () {
       protocol: 'openai-responses',
       baseUrl: 'https://llm-proxy.internal.example/v1',
       apiKeyEnv: 'TEAM_OPENAI_KEY',
+      pricing: { inputPerMillion: 1.25, outputPerMillion: 10 },
     });
     assert.equal(c.gateway.budgets.maxCostUsd, 2.5);
   });
@@ -131,6 +136,12 @@ describe('agents add --preset', function () {
     const budget = await add(['--preset', 'codex', '--max-tokens', 'lots']);
     assert.equal(budget.code, 2);
     assert.match(budget.stderr, /--max-tokens must be a number/);
+    const unpriced = await add(['--preset', 'codex', '--max-cost-usd', '5']);
+    assert.equal(unpriced.code, 2);
+    assert.match(unpriced.stderr, /a cost budget needs the upstream's prices \(--input-usd-per-million/);
+    const half = await add(['--preset', 'codex', '--input-usd-per-million', '1']);
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /--input-usd-per-million and --output-usd-per-million go together/);
   });
 
   it('registers an untested preset whose CLI is missing here, saying both', async () => {

@@ -66,6 +66,7 @@ describe('agent presets', () => {
       keyEnv: 'LOCAL_KEY',
       maxTokens: 1000,
       maxCostUsd: 0.5,
+      pricing: { inputPerMillion: 1.25, outputPerMillion: 10 },
       maxWallClockSeconds: 600,
       binary: '/srv/tools/codex/vendor/x86_64-unknown-linux-musl/bin/codex',
     });
@@ -74,6 +75,7 @@ describe('agent presets', () => {
       protocol: 'openai-responses',
       baseUrl: 'http://localhost:11434/v1',
       apiKeyEnv: 'LOCAL_KEY',
+      pricing: { inputPerMillion: 1.25, outputPerMillion: 10 },
     });
     assert.deepEqual(c.gateway!.budgets, { maxTokens: 1000, maxCostUsd: 0.5, maxWallClockSeconds: 600 });
     assert.equal(c.timeoutSeconds, 600);
@@ -96,5 +98,12 @@ describe('agent presets', () => {
     assert.throws(() => buildPresetConfig('codex', { keyEnv: 'sk-live-123' }), /environment variable name/);
     assert.throws(() => buildPresetConfig('codex', { binary: 'relative/codex' }), /absolute path/);
     assert.throws(() => buildPresetConfig('codex', { apiKey: 'x' } as never), PresetError);
+    assert.throws(() => buildPresetConfig('codex', { maxCostUsd: 5 }), /a cost budget needs the upstream's prices/);
+  });
+
+  it('sets a cost budget only with prices: without them the gateway could not count one', () => {
+    assert.deepEqual(buildPresetConfig('codex').gateway!.budgets, { maxTokens: 4_000_000, maxWallClockSeconds: 1800 });
+    const priced = buildPresetConfig('codex', { pricing: { inputPerMillion: 1, outputPerMillion: 2 } });
+    assert.equal(priced.gateway!.budgets.maxCostUsd, 10);
   });
 });
