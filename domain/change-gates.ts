@@ -142,10 +142,11 @@ export function specGate(warnings: readonly string[], policy: RepoPolicy): GateR
 }
 
 /**
- * Problems of the tree's symlinks that stand for a protected folder (`.github -> ci/gh`), wherever
- * they came from (the agent, the base, the trusted ref): one the change or its base made, and any
- * changed path that a checkout shows through such a link as a protected one
- * (`ci/gh/workflows/x.yml` is `.github/workflows/x.yml`).
+ * Problems of the tree's symlinks on a protected path or standing for a protected folder
+ * (`.github -> ci/gh`), wherever they came from (the agent, the base, the trusted ref): one the
+ * change or its base made, and any changed path that a checkout shows through such a link as a
+ * protected one (`ci/gh/workflows/x.yml` is `.github/workflows/x.yml`; with `test/lib -> ../lib`
+ * or `conftest.py -> tools/conftest.py` protected, `lib/x.js` and `tools/conftest.py` are too).
  */
 function protectedLinkProblems(
   links: readonly TreeItem[],
@@ -155,12 +156,19 @@ function protectedLinkProblems(
   const made = new Set(touched);
   const resolve = linkResolver(links);
   return links
-    .filter((l) => matchers.standsForProtected(l.path))
+    .filter((l) => matchers.isProtected(l.path) || matchers.standsForProtected(l.path))
     .flatMap((link) => {
-      const folder = resolve(link);
-      const seen = (p: string, f: string) =>
-        f === '' ? `${link.path}/${p}` : p.startsWith(`${f}/`) ? link.path + p.slice(f.length) : '';
-      const shown = folder === undefined ? [] : touched.filter((p) => matchers.isProtected(seen(p, folder)));
+      const target = resolve(link);
+      const seen = (p: string, t: string) =>
+        p === t
+          ? link.path
+          : t === ''
+            ? `${link.path}/${p}`
+            : p.startsWith(`${t}/`)
+              ? link.path + p.slice(t.length)
+              : '';
+      const shown =
+        target === undefined ? [] : touched.filter((p) => p !== link.path && matchers.isProtected(seen(p, target)));
       return [
         // A link on a protected path itself is already named as a protected change.
         ...(made.has(link.path) && !matchers.isProtected(link.path)
@@ -172,30 +180,44 @@ function protectedLinkProblems(
 }
 
 /**
- * Fails any change to a protected path, however it was written — by the agent, or already in a
- * base that is not on the trusted ref (`fromBase`: protected paths the base changed since it
- * left that ref), which the delivered branch would carry along unjudged — and any change a
- * symlink standing for a protected folder would show there (`links`: every symlink of the tree).
+ * Past this, a change's paths (their characters) times the repository's own protected globs
+ * fail the gate rather than being matched: the globs are the repository's, the paths the agent's.
+ */
+const MAX_PROTECTED_WORK = MAX_SCOPE_WORK;
+
+/**
+ * Fails any change to a protected path (Arbiter's, and the repository's: its setup's outputs and
+ * its policy's list), however it was written — by the agent, or already in a base that is not on
+ * the trusted ref (`fromBase`: protected paths the base changed since it left that ref), which
+ * the delivered branch would carry along unjudged — and any change a symlink on a protected path,
+ * or standing for a protected folder, would show there (`links`: every symlink of the tree).
  */
 export function protectedGate(
   riskTier: number,
   files: readonly MeasuredFile[],
   fromBase: BaseDrift,
-  policy: Pick<RepoPolicy, 'setup' | 'protectedPaths'> = {},
+  policy: Pick<RepoPolicy, 'setup' | 'protectedPaths'>,
   links: readonly TreeItem[] = [],
 ): GateResult {
-  const outputs = repositoryProtectedGlobs(policy);
-  const isProtected = protectedPathMatcher(riskTier, outputs);
+  const repository = repositoryProtectedGlobs(policy);
   const changed = files.map((f) => f.path);
-  const hits = changed.filter(isProtected);
   const drift = 'unknown' in fromBase ? [] : fromBase;
+  const work = [...changed, ...drift].reduce((n, p) => n + p.length, 0) * repository.length;
+  if (work > MAX_PROTECTED_WORK)
+    return arbiterGate(
+      'protected',
+      'fail',
+      `the change names ${changed.length + drift.length} paths, too many and too long to check against the repository's ${repository.length} protected globs`,
+    );
+  const isProtected = protectedPathMatcher(riskTier, repository);
+  const hits = changed.filter(isProtected);
   const problems: string[] = [];
   // What the base brings comes first: the retry decision looks for it, and the detail may be clipped.
   if ('unknown' in fromBase) problems.push(fromBase.unknown);
   else if (drift.filter(isProtected).length)
     problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(drift.filter(isProtected))}`);
   if (hits.length) problems.push(`protected path(s) changed: ${listed(hits)}`);
-  const standsForProtected = protectedFolderMatcher(riskTier, outputs);
+  const standsForProtected = protectedFolderMatcher(riskTier, repository);
   problems.push(...protectedLinkProblems(links, { isProtected, standsForProtected }, [...changed, ...drift]));
   if (problems.length) return arbiterGate('protected', 'fail', problems.join('; '));
   return arbiterGate('protected', 'pass', 'no protected path changed');

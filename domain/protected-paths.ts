@@ -1,13 +1,15 @@
 /**
  * Paths no agent may change, whatever tool it uses: Arbiter's policy, CI configuration, hooks,
- * ownership and git plumbing. The file tools refuse writes to them; the `protected` gate fails
- * any change to them in the measured diff, so a command that rewrites one is caught too.
+ * ownership and git plumbing, and what a repository adds (its setup's outputs, its policy's
+ * `arbiter.protected`). The file tools refuse writes to Arbiter's own; the `protected` gate fails
+ * any change to either in the measured diff, so a command that rewrites one is caught too.
  * Matching ignores case: a case-insensitive checkout (macOS, Windows) or a case-folding tool
  * would otherwise read `.GitHub/workflows` as the real thing.
  */
 import picomatch from 'picomatch';
+import type { RepoPolicy } from './repo-policy';
 import { scopeMatcher } from './scope-match';
-import { classifyScopeList, normaliseScopeEntry } from './spec-scope';
+import { normaliseScopeEntry } from './spec-scope';
 
 /** Protected at every tier. */
 export const PROTECTED_PATHS = [
@@ -42,8 +44,8 @@ export function protectedPaths(riskTier: number): string[] {
 }
 
 /**
- * A matcher for the protected paths at `riskTier`, plus `extra` globs (a repository's setup
- * outputs): dotfiles included, case ignored.
+ * A matcher for the protected paths at `riskTier`, plus `extra` globs (the repository's own: its
+ * setup's outputs and its policy's list): dotfiles included, case ignored.
  */
 export function protectedPathMatcher(riskTier: number, extra: readonly string[] = []): (path: string) => boolean {
   return picomatch([...protectedPaths(riskTier), ...extra], { dot: true, nocase: true });
@@ -67,34 +69,11 @@ export function protectedFolderMatcher(riskTier: number, extra: readonly string[
   return (path) => folders.has(path.toLowerCase());
 }
 
-/** The most paths a repository's policy may protect beyond Arbiter's own. */
-export const MAX_POLICY_PROTECTED = 200;
-
-/**
- * A policy's own protected paths (`arbiter.protected`: its test harness, runner configuration),
- * normalised as scope entries are, or the problem of each entry that is not an enforceable path
- * inside the repository. A policy is the repository's; its list holds whatever scope a submitter
- * writes, so a gate's harness stays the one the repository committed.
- */
-export function policyProtectedGlobs(entries: readonly string[]): { globs: string[]; problems: string[] } {
-  const listed = classifyScopeList(entries);
-  const at = (i: number) => `arbiter.protected.${i}`;
-  const problems = [
-    ...listed.proseIndexes.map((i) => `${at(i)}: must be a path glob, not prose`),
-    ...listed.outside.map((i) => `${at(i)}: must be a path inside the repository`),
-    ...listed.refused.map(({ index, problem }) => `${at(index)}: ${problem}`),
-  ];
-  return { globs: listed.globs, problems };
-}
-
 /**
  * The globs a repository adds to Arbiter's protected paths: what its setup produces (mounted
  * read-only for the agent and every gate) and what its policy protects.
  */
-export function repositoryProtectedGlobs(policy: {
-  setup?: { outputs: readonly string[] };
-  protectedPaths?: readonly string[];
-}): string[] {
+export function repositoryProtectedGlobs(policy: Pick<RepoPolicy, 'setup' | 'protectedPaths'>): string[] {
   return [...setupOutputGlobs(policy.setup?.outputs ?? []), ...(policy.protectedPaths ?? [])];
 }
 

@@ -13,7 +13,7 @@ import { arbiterGateName, GATE_NAME_PATTERN, reservedGateNameProblem } from './g
 import { MAX_WAIVER_DAYS } from './waiver';
 import type { CostWeights } from './routing-context';
 import { MAX_CANDIDATES } from './candidates';
-import { MAX_POLICY_PROTECTED, policyProtectedGlobs } from './protected-paths';
+import { enforceablePaths, MAX_SCOPE_ENTRIES } from './spec-scope';
 
 /** A tier's budget: files, lines, and the bytes a change may add (binary files count only here). */
 export type TierBudget = ChangeBudget & { maxBytes: number };
@@ -167,7 +167,7 @@ const CurrentPolicy = z
           .strict()
           .optional(),
         /** Paths no agent may change in any task: the repository's gate harness, whatever a spec's scope says. */
-        protected: z.array(z.string()).max(MAX_POLICY_PROTECTED).optional(),
+        protected: z.array(z.string()).max(MAX_SCOPE_ENTRIES).optional(),
         setup: z
           .object({
             command: z.array(z.string().min(1)).min(1, 'setup.command must name a program'),
@@ -264,7 +264,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
     return problem ? [`gates.${name}: ${problem}`] : [];
   });
   if (badNames.length) throw new PolicyInvalidError(badNames);
-  const guarded = policyProtectedGlobs(parsed.data.arbiter?.protected ?? []);
+  const guarded = enforceablePaths(parsed.data.arbiter?.protected ?? [], (i) => `arbiter.protected.${i}`);
   if (guarded.problems.length) throw new PolicyInvalidError(guarded.problems);
   const raise = parsed.data.waivers?.min_approvers_for_budget_raise;
   return {

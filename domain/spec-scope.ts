@@ -125,6 +125,24 @@ export function classifyScopeList(entries: readonly string[]): ScopeListResult {
   return result;
 }
 
+/**
+ * A list that must hold enforceable paths only (a policy's `arbiter.protected`): its globs, and a
+ * problem, named by `at(index)`, for each entry that is prose, outside the repository or outside
+ * the grammar. Unlike a spec's scope, where prose is only warned about, nothing here is skipped.
+ */
+export function enforceablePaths(
+  entries: readonly string[],
+  at: (index: number) => string,
+): { globs: string[]; problems: string[] } {
+  const listed = classifyScopeList(entries);
+  const problems = [
+    ...listed.proseIndexes.map((i) => `${at(i)}: must be a path glob, not prose`),
+    ...listed.outside.map((i) => `${at(i)}: must be a path inside the repository`),
+    ...listed.refused.map(({ index, problem }) => `${at(index)}: ${problem}`),
+  ];
+  return { globs: listed.globs, problems };
+}
+
 /** Shortens prose for a one-line message; the full text stays in `unenforceableScope`. */
 export function quoteEntry(entry: string, max = 80): string {
   const flat = entry.replace(/\s+/g, ' ').trim();

@@ -68,9 +68,35 @@ describe('domain: protected folders behind symlinks', () => {
     assert.match(linked.detail, /changed where test shows a protected path: spec\/unit\.test\.js/);
     assert.equal(protectedGate(3, [file('src/a.js')], [], policy).status, 'pass');
     assert.equal(
-      protectedGate(3, [file('test/unit.test.js')], []).status,
+      protectedGate(3, [file('test/unit.test.js')], [], {}).status,
       'pass',
       'without the policy, an ordinary path',
     );
+  });
+
+  it('a link on a protected path shows what it points at as protected: a folder inside, or a file', () => {
+    const policy = { protectedPaths: ['test/**', 'conftest.py'] };
+    const helpers = protectedGate(3, [file('src/testlib/x.js')], [], policy, [link('test/helpers', '../src/testlib')]);
+    assert.match(helpers.detail, /changed where test\/helpers shows a protected path: src\/testlib\/x\.js/);
+    const conftest = protectedGate(3, [file('tools/conftest.py')], [], policy, [
+      link('conftest.py', 'tools/conftest.py'),
+    ]);
+    assert.match(conftest.detail, /changed where conftest\.py shows a protected path: tools\/conftest\.py/);
+    const ci = protectedGate(3, [file('ci/ci.yml')], [], {}, [link('.github/workflows/ci.yml', '../../ci/ci.yml')]);
+    assert.match(ci.detail, /changed where \.github\/workflows\/ci\.yml shows a protected path: ci\/ci\.yml/);
+    const elsewhere = protectedGate(3, [file('src/other.js')], [], policy, [link('test/helpers', '../src/testlib')]);
+    assert.equal(elsewhere.status, 'pass', elsewhere.detail);
+  });
+
+  it("fails, unmatched, a change too large to check against the repository's globs", () => {
+    const policy = { protectedPaths: Array.from({ length: 400 }, (_, i) => `t${i}/**/*.py`) };
+    const files = Array.from({ length: 1000 }, (_, i) => file(`${'d'.repeat(40)}/f${i}.js`));
+    const gate = protectedGate(3, files, [], policy);
+    assert.equal(gate.status, 'fail');
+    assert.match(
+      gate.detail,
+      /the change names 1000 paths, too many and too long to check against the repository's 400 protected globs/,
+    );
+    assert.equal(protectedGate(3, files, [], {}).status, 'pass', "Arbiter's own globs alone are always matched");
   });
 });
