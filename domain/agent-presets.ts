@@ -36,6 +36,8 @@ export const PresetOptionsSchema = z
     maxWallClockSeconds: z.number().int().positive().optional(),
     /** The upstream's prices, USD per million input and output tokens; without them no cost budget holds. */
     pricing: PricingSchema.optional(),
+    /** The models the CLI may ask the upstream for; absent, any (a CLI may use a second, smaller one). */
+    models: z.array(z.string().min(1).max(200)).min(1).max(50).optional(),
     /** The CLI's binary as found on this worker (absolute); else the program name, found on the sandbox's PATH. */
     binary: AbsolutePathSchema.optional(),
     /** Host directories the CLI needs, bound read-only; default: derived from `binary`. */
@@ -128,6 +130,7 @@ export function buildPresetConfig(name: string, raw: PresetOptions = {}): Comman
           baseUrl: o.upstreamUrl ?? def.upstream.baseUrl,
           apiKeyEnv: o.keyEnv ?? def.upstream.apiKeyEnv,
           ...(o.pricing ? { pricing: o.pricing } : {}),
+          ...(o.models ? { models: [...new Set(o.models)] } : {}),
         },
       ],
       budgets,

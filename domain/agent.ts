@@ -105,6 +105,8 @@ export const GatewayUpstreamSchema = z
     baseUrl: z.string().url('baseUrl must be a URL such as https://api.anthropic.com'),
     apiKeyEnv: KeyEnvName.optional(),
     pricing: PricingSchema.optional(),
+    /** The models a request may name; absent, any. One price holds for all of them. */
+    models: z.array(z.string().min(1).max(200)).min(1).max(50).optional(),
   })
   .strict();
 /** A parsed upstream. */

@@ -73,6 +73,19 @@ export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, un
   return undefined;
 }
 
+/**
+ * Why a request asks for a model its upstream does not allow, or undefined. Why: an upstream's
+ * `pricing` is one price, and the agent names the model in each request; without a list it may
+ * ask for one that costs many times what its cost budget counts.
+ */
+export function modelNotAllowed(upstream: { name: string; models?: readonly string[] }, doc: Json): string | undefined {
+  if (!upstream.models) return undefined;
+  const model = doc.model;
+  if (typeof model === 'string' && upstream.models.includes(model)) return undefined;
+  const asked = typeof model === 'string' ? `the model '${model.slice(0, 200)}'` : 'a request naming no model';
+  return `${asked} is not allowed on upstream '${upstream.name}' (allowed: ${upstream.models.join(', ')})`;
+}
+
 /** Folds one JSON document (a whole response or one streamed event) into the running usage. */
 function foldUsage(protocol: GatewayProtocol, doc: Json, into: ModelUsage): void {
   if (protocol === 'anthropic-messages') {

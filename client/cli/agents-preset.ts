@@ -47,6 +47,7 @@ export const PresetCliOptionsSchema = z.object({
   maxWallClockSeconds: positiveNumber('--max-wall-clock-seconds').int().optional(),
   binary: z.string().min(1).optional(),
   toolDir: z.array(z.string()).optional(),
+  allowModel: z.array(z.string()).optional(),
   config: z.undefined({ errorMap: () => ({ message: '--preset builds the config; drop --config' }) }),
   configFile: z.undefined({ errorMap: () => ({ message: '--preset builds the config; drop --config-file' }) }),
 });
@@ -87,6 +88,7 @@ export function presetRegistration(raw: Record<string, unknown>): PresetRegistra
       maxTokens: o.maxTokens,
       maxCostUsd: o.maxCostUsd,
       pricing: pricingOf(o),
+      models: o.allowModel,
       maxWallClockSeconds: o.maxWallClockSeconds,
       binary,
       toolDirs: o.toolDir,

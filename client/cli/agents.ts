@@ -34,6 +34,7 @@ const PRESET_FLAGS: Record<string, string> = {
   maxWallClockSeconds: '--max-wall-clock-seconds',
   binary: '--binary',
   toolDir: '--tool-dir',
+  allowModel: '--allow-model',
 };
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -129,6 +130,11 @@ export function registerAgentCommands(program: Command, run: (fn: () => Promise<
     .option('--max-wall-clock-seconds <n>', 'with --preset: time budget per run')
     .option('--binary <path>', 'with --preset: the CLI binary (default: node_modules, then PATH)')
     .option('--tool-dir <dir>', 'with --preset: a host folder the CLI needs, bound read-only (repeatable)', collect)
+    .option(
+      '--allow-model <model>',
+      'with --preset: a model the CLI may ask for; others are refused by the gateway (repeatable; default any)',
+      collect,
+    )
     .option('--name <name>')
     .option('--tenant <tenant>', 'serve only this tenant (default: all tenants)')
     .option('--config <json>', 'kind-specific config as JSON')

@@ -10,7 +10,14 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../../db/client';
 import { recordModelCall } from '../../db/model-calls';
 import type { GatewayUpstream } from '../../domain/agent';
-import { costOf, modelPathProblem, offHostProblem, usageOf, type ModelUsage } from '../../domain/model-usage';
+import {
+  costOf,
+  modelNotAllowed,
+  modelPathProblem,
+  offHostProblem,
+  usageOf,
+  type ModelUsage,
+} from '../../domain/model-usage';
 import { auditGateway } from './audit';
 import type { GatewaySession } from './session';
 
@@ -174,7 +181,9 @@ async function forwardTraced(
   if (problem) return refuse(deps, session, sink, 403, { op: 'model', target, reason: problem });
   const read = forwardedBody(upstream, req.method, req.body);
   if (typeof read === 'string') return refuse(deps, session, sink, 400, { op: 'model', target, reason: read });
-  const reach = offHostProblem(upstream.protocol, read.doc);
+  const reach =
+    offHostProblem(upstream.protocol, read.doc) ??
+    (req.method === 'GET' ? undefined : modelNotAllowed(upstream, read.doc));
   if (reach) return refuse(deps, session, sink, 403, { op: 'model', target, reason: reach });
   const key = upstream.apiKeyEnv ? deps.secretEnv(upstream.apiKeyEnv) : undefined;
   if (upstream.apiKeyEnv && !key)

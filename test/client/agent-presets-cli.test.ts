@@ -81,6 +81,10 @@ describe('agents add --preset', function () {
       '1.25',
       '--output-usd-per-million',
       '10',
+      '--allow-model',
+      'gpt-5.5-mini',
+      '--allow-model',
+      'gpt-5.5',
       '--json',
     ]);
     assert.equal(res.code, 0, res.stderr);
@@ -107,6 +111,7 @@ describe('agents add --preset', function () {
       baseUrl: 'https://llm-proxy.internal.example/v1',
       apiKeyEnv: 'TEAM_OPENAI_KEY',
       pricing: { inputPerMillion: 1.25, outputPerMillion: 10 },
+      models: ['gpt-5.5-mini', 'gpt-5.5'],
     });
     assert.equal(c.gateway.budgets.maxCostUsd, 2.5);
   });

@@ -374,6 +374,32 @@ print('PIDFD', pidfd, 'FD', fd, ctypes.get_errno(), flush=True)
     assert.equal((await gatewayEvents(session.identity.runId)).length, refused.length);
   });
 
+  it('refuses, unsent and audited, a model the upstream does not list; forwards the listed one', async () => {
+    const listed = grant();
+    listed.upstreams[0] = { ...listed.upstreams[0], models: ['cheap-model'] };
+    const session = await gateway.openSession(identity(), listed);
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        for (const model of ['premium-model', 'cheap-model', undefined, 'Cheap-Model']) {
+          const res = await fetch(base + '/chat/v1/chat/completions', { method: 'POST',
+            headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' },
+            body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) });
+          console.log('STATUS', res.status);
+        }`),
+    );
+    const statuses = [...run.outputTail.matchAll(/STATUS (\d+)/g)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [403, 200, 403, 403], run.outputTail);
+    assert.equal(upstream.bodies.length, 1, 'only the listed model reached the upstream');
+    assert.match(upstream.bodies[0], /"model":"cheap-model"/);
+    const reasons = (await gatewayEvents(session.identity.runId)).map((e) => e.reason ?? '');
+    assert.match(
+      reasons.join('\n'),
+      /the model 'premium-model' is not allowed on upstream 'chat' \(allowed: cheap-model\)/,
+    );
+    assert.match(reasons.join('\n'), /a request naming no model is not allowed/);
+  });
+
   it("refuses a registry on the worker's own network (its database, Temporal, cloud metadata)", async () => {
     let hits = 0;
     const internal = http.createServer((_req, res) => void (hits++, res.end('internal')));
