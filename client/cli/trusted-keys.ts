@@ -54,15 +54,21 @@ function pinWorkerKey(config: ClientConfig): void {
 }
 
 /**
- * True when `file` is tracked by a git repository: it came with a checkout, written by whoever
- * could commit there (an agent's delivered change, a pull request), not by this operator.
+ * Why `file` may have come with a checkout, written by whoever could commit there (an agent's
+ * delivered change, a pull request) rather than by this operator, or undefined when git says it
+ * is in no repository or untracked in one. Anything git cannot answer (a repository another user
+ * owns, git missing) is a reason too: a check that fails open would trust the checkout's keys.
  */
-function trackedByGit(file: string): boolean {
+function checkedOutReason(file: string): string | undefined {
   const run = spawnSync('git', ['-C', path.dirname(file), 'ls-files', '--error-unmatch', '--', path.basename(file)], {
-    stdio: 'ignore',
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent' },
   });
-  return run.status === 0;
+  if (run.status === 0) return 'is tracked by git';
+  const said = (run.stderr ?? '').trim();
+  if (run.status === 1 || /not a git repository/i.test(said)) return undefined;
+  return `may be tracked by git, which could not tell (${said.split('\n')[0] || run.error?.message || `exit ${run.status}`})`;
 }
 
 /**
@@ -71,9 +77,11 @@ function trackedByGit(file: string): boolean {
  */
 function refuseCheckedOutKeyring(config: ClientConfig): void {
   const keyring = config.trustedKeysFile;
-  if (config.explicit.trustedKeys || !existsSync(keyring) || !trackedByGit(keyring)) return;
+  if (config.explicit.trustedKeys || !existsSync(keyring)) return;
+  const reason = checkedOutReason(keyring);
+  if (!reason) return;
   throw new UsageError(
-    `${keyring} is tracked by git: a keyring that comes with a checkout is not a trust root; ${howToTrust(keyring)}`,
+    `${keyring} ${reason}: a keyring that comes with a checkout is not a trust root; ${howToTrust(keyring)}`,
   );
 }
 

@@ -42,12 +42,12 @@ function registry(recorded: Set<string> | undefined, signature: string): 'record
 type VerifyOptions = TrustOptions & { tenant?: string; json?: boolean };
 
 /**
- * True when the argument names a verdict file: a path (`/`, `./`, `../`) or a `.json` name. Not
- * merely any name that exists here: a file called `T-1` in the folder would otherwise stand in
- * for task T-1's stored verdict.
+ * True when the argument names a verdict file: a path (`/`, `./`, `../`). Not merely any name that
+ * exists here, nor any `.json` name: a file called `T-1`, or `acme/T-1.json` for a task whose
+ * submitter chose the id `T-1.json`, would otherwise stand in for the task's stored verdict.
  */
 function namesFile(target: string): boolean {
-  return /^\.{0,2}\//.test(target) || target.endsWith('.json');
+  return /^\.{0,2}\//.test(target);
 }
 
 async function verify(target: string, opts: VerifyOptions): Promise<number> {
@@ -136,7 +136,7 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
     );
   withTrustOptions(verdict.command('verify'))
     .description(
-      'check a verdict offline (a task, or a saved envelope file: a path or a .json name) against trusted keys only; exit 1 on any mismatch',
+      'check a verdict offline (a task, or a saved envelope file given as a path: /, ./ or ../) against trusted keys only; exit 1 on any mismatch',
     )
     .argument('<task-or-file>')
     .option('--tenant <tenant>')

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { VerdictStatement } from '../../domain/dsse';
@@ -157,6 +158,15 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
       refused.stderr,
       /\.arbiter\/trusted-keys is tracked by git: a keyring that comes with a checkout is not a trust root/,
     );
+    // A checkout git will not read (another user's, here) may be tracked all the same: refused too.
+    const foreign = makeRepo({ 'README.md': '# theirs\n', '.arbiter/trusted-keys': readFileSync(workerKey, 'utf8') });
+    execFileSync('chown', ['-R', '12345:12345', foreign]);
+    const unknown = await arbiter(['verdict', 'verify', envelopeFile], noHome, 90_000, foreign);
+    assert.equal(unknown.code, 2, unknown.stdout);
+    assert.match(
+      unknown.stderr,
+      /trusted-keys may be tracked by git, which could not tell \(fatal: detected dubious ownership/,
+    );
     const ownFolder = tempDir('arbiter-operator-');
     mkdirSync(path.join(ownFolder, '.arbiter'));
     writeFileSync(path.join(ownFolder, '.arbiter', 'trusted-keys'), readFileSync(workerKey, 'utf8'));
@@ -164,7 +174,7 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
     assert.equal(trusted.code, 0, trusted.stderr);
   });
 
-  it('a file named like the task does not stand in for its stored verdict: a file is a path or a .json name', async () => {
+  it('a file named like the task does not stand in for its stored verdict: a file is a path', async () => {
     const folder = tempDir('arbiter-cwd-');
     const [tenant, taskId] = task.split('/');
     writeFileSync(path.join(folder, taskId), 'not the stored verdict');
@@ -177,6 +187,17 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
     assert.equal(res.code, 0, res.stderr);
     const file = await arbiter(['verdict', 'verify', `./${taskId}`, '--key', workerKey], env(), 90_000, folder);
     assert.equal(file.code, 1, 'read as the file it names');
+    // A submitter may choose a task id ending in .json: it is still the task, not a file beside it.
+    mkdirSync(path.join(folder, tenant));
+    writeFileSync(path.join(folder, tenant, `${taskId}.json`), readFileSync(envelopeFile, 'utf8'));
+    const named = await arbiter(
+      ['verdict', 'verify', `${tenant}/${taskId}.json`, '--key', workerKey],
+      env(),
+      90_000,
+      folder,
+    );
+    assert.equal(named.code, 1, named.stdout);
+    assert.match(named.stderr, new RegExp(`${taskId}\\.json`), 'the stored verdict of that task was asked for');
   });
 
   it('--trust-worker-key pins the worker key into the keyring under a loud banner, once', async () => {
