@@ -39,10 +39,11 @@ import {
   ignoredAmong,
   ignoredPaths,
   measureChange,
+  overrunAsViolation,
   snapshotTree,
   treeEntries,
 } from '../host/diff';
-import { gitDirOf, objectGit } from '../host/git';
+import { gitDirOf, objectGit, type WorkspaceDirs } from '../host/git';
 import { removeTree } from '../host/remove-tree';
 import { gateCheckoutDir, nestedRepositories } from '../host/tree-walk';
 import { cancellable } from './heartbeat';
@@ -168,15 +169,25 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
     return dir;
   }
 
+  /** The agent's tree (nested repositories left out), its change from the base, and what git ignores. */
+  async function readWorkspace(ws: WorkspaceDirs, baseCommit: string, nested: string[]) {
+    const treeId = await snapshotTree(ws, nested);
+    const { files, patch: bytes } = await measureChange(ws.gitDir, baseCommit, treeId);
+    const ignoredNested = await ignoredAmong(ws, nested);
+    const ignored = [...(await ignoredPaths(ws, nested)), ...[...ignoredNested].map((d) => `${d}/`)];
+    return { treeId, files, bytes, ignored, ignoredNested };
+  }
+
   return {
     async measureDiff(raw: MeasureDiffInput): Promise<DiffSummary> {
       const input = parseActivityInput(MeasureDiffInput, raw);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
       const nested = await nestedRepositories(ws.tree, { maxEntries: sandbox.limits.workspaceEntries });
-      const treeId = await snapshotTree(ws, nested);
-      const { files, patch: bytes } = await measureChange(ws.gitDir, input.baseCommit, treeId);
-      const ignoredNested = await ignoredAmong(ws, nested);
-      const ignored = [...(await ignoredPaths(ws, nested)), ...[...ignoredNested].map((d) => `${d}/`)];
+      const { treeId, files, bytes, ignored, ignoredNested } = await readWorkspace(ws, input.baseCommit, nested).catch(
+        (err: unknown) => {
+          throw overrunAsViolation(err);
+        },
+      );
       const { runId } = currentRun();
       const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes });
       return {

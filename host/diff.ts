@@ -7,11 +7,11 @@
  */
 import { PolicyViolationError } from '../domain/errors';
 import {
+  GIT_MAX_OUTPUT,
   GitCommandError,
   neutraliseAttributes,
   objectGitBytes,
   workspaceGit,
-  workspaceGitInput,
   type WorkspaceDirs,
 } from './git';
 import { ObjectCache } from './object-cache';
@@ -61,6 +61,29 @@ function records(out: Buffer): Buffer[] {
 
 const DIFF_FLAGS = ['--no-ext-diff', '--no-textconv', '--no-renames', '-r'];
 
+/**
+ * How long git may work on what the agent left: a `.gitignore` of a million patterns over a
+ * million files would keep `git add` going for hours, holding the index lock every retry then
+ * fails on. Well within `measureDiff`'s five minutes, and far longer than an honest workspace
+ * within the quotas takes.
+ */
+export const MEASURE_GIT_TIMEOUT_MS = 2 * 60_000;
+const MEASURING = { timeoutMs: MEASURE_GIT_TIMEOUT_MS };
+
+/**
+ * `err`, or the agent's {@link PolicyViolationError} when it is git stopped for running past its
+ * output or time limit on the agent's tree: a change too large to measure, or a tree built to
+ * slow git, is the agent's doing. Retried as the host's, it ended FAILED with no FAIL to count.
+ */
+export function overrunAsViolation(err: unknown): unknown {
+  if (!(err instanceof GitCommandError) || !err.overran) return err;
+  const reason =
+    err.overran === 'output'
+      ? `the change makes git print more than ${GIT_MAX_OUTPUT / 2 ** 20} MiB, more than Arbiter measures`
+      : `git worked on the workspace longer than ${MEASURE_GIT_TIMEOUT_MS / 60_000} minutes (a tree or ignore rules that slow it)`;
+  return new PolicyViolationError({ op: 'measure', path: '.', reason });
+}
+
 /** Pathspecs that keep git out of `folders` (and so out of any repository inside them). */
 function excluding(folders: readonly string[]): string[] {
   return folders.length ? ['--', '.', ...folders.map((f) => `:(exclude,literal)${f}`)] : [];
@@ -73,7 +96,7 @@ function excluding(folders: readonly string[]): string[] {
  */
 export async function snapshotTree(ws: WorkspaceDirs, skip: readonly string[] = []): Promise<string> {
   await neutraliseAttributes(ws.gitDir);
-  await workspaceGit(ws, ['add', '--all', ...excluding(skip)]).catch((err: unknown) => {
+  await workspaceGit(ws, ['add', '--all', ...excluding(skip)], MEASURING).catch((err: unknown) => {
     // The name may hold newlines: it ends where git's next line begins.
     const refused =
       err instanceof GitCommandError
@@ -86,31 +109,26 @@ export async function snapshotTree(ws: WorkspaceDirs, skip: readonly string[] = 
       reason: 'a name git refuses to stage: some checkout (Windows, macOS) would read it as .git',
     });
   });
-  return (await workspaceGit(ws, ['write-tree'])).trim();
+  return (await workspaceGit(ws, ['write-tree'], MEASURING)).trim();
 }
 
 /** Paths git ignores in the workspace, so they are in no tree: listed as evidence, never gated or delivered. */
 export async function ignoredPaths(ws: WorkspaceDirs, skip: readonly string[] = []): Promise<string[]> {
-  const out = await workspaceGit(ws, [
-    'ls-files',
-    '--others',
-    '--ignored',
-    '--exclude-standard',
-    '--directory',
-    '-z',
-    ...excluding(skip),
-  ]);
+  const out = await workspaceGit(
+    ws,
+    ['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z', ...excluding(skip)],
+    MEASURING,
+  );
   return out.split('\0').filter(Boolean);
 }
 
 /** Which of `paths` the workspace's ignore rules cover, asked without reading anything but those rules. */
 export async function ignoredAmong(ws: WorkspaceDirs, paths: readonly string[]): Promise<Set<string>> {
   if (paths.length === 0) return new Set();
-  const out = await workspaceGitInput(
-    ws,
-    ['check-ignore', '--no-index', '-z', '--stdin'],
-    `${paths.join('\0')}\0`,
-  ).catch(() => '');
+  const input = `${paths.join('\0')}\0`;
+  const out = await workspaceGit(ws, ['check-ignore', '--no-index', '-z', '--stdin'], { ...MEASURING, input }).catch(
+    () => '',
+  );
   return new Set(out.split('\0').filter(Boolean));
 }
 
@@ -133,7 +151,11 @@ function numstatName(record: Buffer): Buffer {
  */
 async function changedPaths(gitDir: string, baseCommit: string, treeId: string): Promise<ChangedPath[]> {
   const out = records(
-    await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--raw', '--numstat', '-z', baseCommit, treeId]),
+    await objectGitBytes(
+      gitDir,
+      ['diff-tree', ...DIFF_FLAGS, '--raw', '--numstat', '-z', baseCommit, treeId],
+      MEASURING,
+    ),
   ).filter((r) => r.length > 0);
   const raw: Array<{ status: string; name: Buffer }> = [];
   let at = 0;
@@ -256,17 +278,17 @@ const measured = new ObjectCache<FileChange[]>(1024);
  */
 export async function measureChange(gitDir: string, baseCommit: string, treeId: string): Promise<MeasuredChange> {
   const paths = await changedPaths(gitDir, baseCommit, treeId);
-  const patch = await objectGitBytes(gitDir, [
-    'diff-tree',
-    ...DIFF_FLAGS,
-    '-p',
-    '--binary',
-    '--full-index',
-    baseCommit,
-    treeId,
-  ]);
+  const patch = await objectGitBytes(
+    gitDir,
+    ['diff-tree', ...DIFF_FLAGS, '-p', '--binary', '--full-index', baseCommit, treeId],
+    MEASURING,
+  );
   const asText = paths.some((p) => p.binary)
-    ? await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '-p', '-a', '-U0', '--full-index', baseCommit, treeId])
+    ? await objectGitBytes(
+        gitDir,
+        ['diff-tree', ...DIFF_FLAGS, '-p', '-a', '-U0', '--full-index', baseCommit, treeId],
+        MEASURING,
+      )
     : patch;
   const textSections = paths.flatMap((p) => Array<boolean>(p.sections).fill(!p.binary));
   const files = perFile(treeId, paths, countPatch(asText, textSections));
@@ -284,7 +306,7 @@ export async function changedFiles(gitDir: string, baseCommit: string, treeId: s
 
 /** Just the names of the paths that differ between two commits or trees. */
 export async function differingPaths(gitDir: string, from: string, to: string): Promise<string[]> {
-  return records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--name-only', '-z', from, to]))
+  return records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--name-only', '-z', from, to], MEASURING))
     .filter((r) => r.length > 0)
     .map((r) => decodePath(r).path);
 }
@@ -297,7 +319,7 @@ const listed = new ObjectCache<TreeEntry[]>(1024);
  */
 export function treeEntries(gitDir: string, treeId: string): Promise<TreeEntry[]> {
   return listed.get([gitDir, treeId], async () => {
-    const out = await objectGitBytes(gitDir, ['ls-tree', '-r', '-z', '--full-tree', treeId]);
+    const out = await objectGitBytes(gitDir, ['ls-tree', '-r', '-z', '--full-tree', treeId], MEASURING);
     return records(out)
       .filter((r) => r.length > 0)
       .map((record) => {

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { spawnViaHelper, SpawnedProgramError } from './spawner';
+import { spawnViaHelper, SpawnedProgramError, type Overrun } from './spawner';
 import { clipText } from '../domain/bounds';
 
 /** Settings that neutralise anything in a repository that could run a program. */
@@ -29,6 +29,8 @@ export class GitCommandError extends Error {
     public readonly stderr: string,
     /** git's exit code, when it ran at all. */
     public readonly exitCode?: number,
+    /** Set when git was stopped for passing its output or time limit. */
+    public readonly overran?: Overrun,
   ) {
     // Arguments and stderr can name every path an agent created: the message keeps their start.
     super(`git ${clipText(args.join(' '), 1000)} failed: ${clipText(stderr.trim(), 2000)}`);
@@ -75,12 +77,18 @@ export async function neutraliseAttributes(gitDir: string): Promise<void> {
 export interface GitOptions {
   env?: Record<string, string>;
   input?: string | Buffer;
+  /** git is killed past this; none for the operator's own repositories (a large clone takes long). */
+  timeoutMs?: number;
 }
+
+/** The most a git call may print: a patch past it is more than Arbiter measures or delivers. */
+export const GIT_MAX_OUTPUT = 256 * 1024 * 1024;
 
 async function run(args: string[], options: GitOptions): Promise<Buffer> {
   try {
     return await spawnViaHelper('git', [...HARDENED, ...args], {
-      maxBuffer: 256 * 1024 * 1024,
+      maxBuffer: GIT_MAX_OUTPUT,
+      timeoutMs: options.timeoutMs,
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: '/nonexistent',
@@ -94,7 +102,8 @@ async function run(args: string[], options: GitOptions): Promise<Buffer> {
   } catch (err) {
     const e = err as Error;
     const stderr = e instanceof SpawnedProgramError ? e.stderr.toString('utf8') : '';
-    throw new GitCommandError(args, stderr || e.message, e instanceof SpawnedProgramError ? e.code : undefined);
+    const spawned = e instanceof SpawnedProgramError ? e : undefined;
+    throw new GitCommandError(args, stderr || e.message, spawned?.code, spawned?.overran);
   }
 }
 
@@ -113,13 +122,12 @@ function workspaceArgs(ws: WorkspaceDirs, args: string[]): string[] {
 }
 
 /** git on a workspace, with its git directory named explicitly; stdout as text. */
-export async function workspaceGit(ws: WorkspaceDirs, args: string[]): Promise<string> {
-  return (await run(workspaceArgs(ws, args), {})).toString('utf8');
-}
-
-/** Like {@link workspaceGit}, with `input` on stdin. */
-export async function workspaceGitInput(ws: WorkspaceDirs, args: string[], input: string): Promise<string> {
-  return (await run(workspaceArgs(ws, args), { input })).toString('utf8');
+export async function workspaceGit(
+  ws: WorkspaceDirs,
+  args: string[],
+  options: Pick<GitOptions, 'input' | 'timeoutMs'> = {},
+): Promise<string> {
+  return (await run(workspaceArgs(ws, args), options)).toString('utf8');
 }
 
 function treeArgs(gitDir: string, args: string[]): string[] {
@@ -132,10 +140,14 @@ function treeArgs(gitDir: string, args: string[]): string[] {
  * does not exist (the workspace's index holds the agent's `.gitattributes`), no global or system
  * attributes — so nothing an agent wrote changes the result.
  */
-export function objectGitBytes(gitDir: string, args: string[], input?: string | Buffer): Promise<Buffer> {
+export function objectGitBytes(
+  gitDir: string,
+  args: string[],
+  options: Pick<GitOptions, 'input' | 'timeoutMs'> = {},
+): Promise<Buffer> {
   return run(treeArgs(gitDir, args), {
+    ...options,
     env: { GIT_ATTR_NOSYSTEM: '1', GIT_INDEX_FILE: path.join(gitDir, 'arbiter-no-index') },
-    input,
   });
 }
 

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { startProcess, startProcessFailure, type RunningProcess } from './process';
-import type { HelperRequest, RunReply, RunRequest, SpawnReply, SpawnRequest } from './spawner';
+import type { HelperRequest, Overrun, RunReply, RunRequest, SpawnReply, SpawnRequest } from './spawner';
 
 const running = new Map<number, RunningProcess>();
 
@@ -14,18 +14,33 @@ function reply(message: SpawnReply | RunReply): void {
   process.send?.(message);
 }
 
+type ExecError = Error & { code?: unknown; killed?: boolean; signal?: unknown };
+
+/** Which limit stopped the program: node kills it past `maxBuffer` too, so the output is asked first. */
+function overrun(e: ExecError): Overrun | undefined {
+  if (e.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') return 'output';
+  return e.killed && e.signal === 'SIGKILL' ? 'time' : undefined;
+}
+
 function exec(request: SpawnRequest): void {
   const child = execFile(
     request.file,
     request.args,
-    { encoding: 'buffer', maxBuffer: request.maxBuffer, env: request.env },
+    {
+      encoding: 'buffer',
+      maxBuffer: request.maxBuffer,
+      env: request.env,
+      timeout: request.timeoutMs ?? 0,
+      killSignal: 'SIGKILL',
+    },
     (err, stdout, stderr) => {
-      const e = err as (Error & { code?: unknown }) | null;
+      const e = err as ExecError | null;
+      const code = typeof e?.code === 'number' ? e.code : undefined;
       reply({
         id: request.id,
         stdout,
         stderr,
-        error: e ? { message: e.message, code: typeof e.code === 'number' ? e.code : undefined } : undefined,
+        error: e ? { message: e.message, code, overran: overrun(e) } : undefined,
       });
     },
   );

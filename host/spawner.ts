@@ -25,14 +25,19 @@ export interface SpawnRequest {
   env: Record<string, string>;
   input?: Buffer;
   maxBuffer: number;
+  /** Killed (SIGKILL) past this many milliseconds; 0 or absent, never. */
+  timeoutMs?: number;
 }
+
+/** Which limit of its request a program ran past, when it was stopped for one. */
+export type Overrun = 'output' | 'time';
 
 /** What it printed and, when it failed, why (with its exit code when it ran). */
 export interface SpawnReply {
   id: number;
   stdout: Buffer;
   stderr: Buffer;
-  error?: { message: string; code?: number };
+  error?: { message: string; code?: number; overran?: Overrun };
 }
 
 /** A task's program, supervised by the helper (host/process.ts); fd 4's socket travels as the message's handle. */
@@ -66,6 +71,8 @@ export class SpawnedProgramError extends Error {
     public readonly stderr: Buffer,
     public readonly code?: number,
     public readonly stdout: Buffer = Buffer.alloc(0),
+    /** Set when it was stopped for running past its output or time limit. */
+    public readonly overran?: Overrun,
   ) {
     super(message);
     this.name = 'SpawnedProgramError';
@@ -129,7 +136,7 @@ function ask(request: SpawnRequest | RunRequest, handle?: Socket): Promise<Spawn
 export async function spawnViaHelper(
   file: string,
   args: string[],
-  options: { env: Record<string, string>; input?: string | Buffer; maxBuffer: number },
+  options: { env: Record<string, string>; input?: string | Buffer; maxBuffer: number; timeoutMs?: number },
 ): Promise<Buffer> {
   const request: SpawnRequest = {
     kind: 'exec',
@@ -138,10 +145,12 @@ export async function spawnViaHelper(
     args,
     env: options.env,
     maxBuffer: options.maxBuffer,
+    timeoutMs: options.timeoutMs,
   };
   const input = options.input === undefined ? undefined : Buffer.from(options.input);
   const reply = (await ask({ ...request, input })) as SpawnReply;
-  if (reply.error) throw new SpawnedProgramError(reply.error.message, reply.stderr, reply.error.code, reply.stdout);
+  const { error } = reply;
+  if (error) throw new SpawnedProgramError(error.message, reply.stderr, error.code, reply.stdout, error.overran);
   return reply.stdout;
 }
 

@@ -14,7 +14,7 @@ export async function readBlobs(gitDir: string, oids: string[]): Promise<Map<str
   const unique = [...new Set(oids)];
   const blobs = new Map<string, Buffer>();
   if (unique.length === 0) return blobs;
-  const out = await objectGitBytes(gitDir, ['cat-file', '--batch'], `${unique.join('\n')}\n`);
+  const out = await objectGitBytes(gitDir, ['cat-file', '--batch'], { input: `${unique.join('\n')}\n` });
   batchObjects(out, unique.length).forEach((object, i) => {
     const oid = unique[i];
     if (object?.oid !== oid || object.type !== 'blob')
