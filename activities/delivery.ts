@@ -22,6 +22,7 @@ import { recordRunEvent } from '../db/provenance';
 import { tasks } from '../db/schema';
 import { deliveryBranch } from '../temporal-config';
 import { loadArtifact } from '../db/artifacts';
+import { findRepo } from '../db/repos';
 import type { ActivityDeps } from './deps';
 import { git, resolveCommit } from '../host/git';
 import { parseActivityInput } from './input';
@@ -107,6 +108,8 @@ async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run:
   const problems = task
     ? mismatches('task', [['run', task.runId, run.runId]])
     : [`task ${input.tenantId}/${input.taskId} is not recorded`];
+  const registered = await findRepo(db, input.tenantId, input.repo);
+  problems.push(...mismatches('repository', [['path', registered?.path, input.repoPath]]));
   const stored = await storedVerdict(db, input.tenantId, input.taskId, run.runId);
   if (!stored?.envelope) return [...problems, `no signed verdict was issued in run ${run.runId}`];
   const check = verifyEnvelope(stored.envelope, [trustedKeyId]);

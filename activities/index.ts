@@ -58,7 +58,7 @@ function buildActivities(deps: ActivityDeps) {
     ...createRoutingActivities(deps),
     ...createCandidateActivities(deps),
     ...createRepoActivities(deps),
-    ...createRepoPolicyActivities(),
+    ...createRepoPolicyActivities(deps),
     ...createWorkspaceActivities(deps),
     ...createAgentActivities(deps, tools, runCommand),
     ...createDependencyActivities(deps, runCommand),

@@ -7,9 +7,19 @@
 import { log } from '@temporalio/activity';
 import { ResolveRepoInput, type ResolvedRepo } from '../domain/activity-io';
 import { UnknownRepoError } from '../domain/errors';
-import { findRepo } from '../db/repos';
+import { findRepo, isTenantRepoPath } from '../db/repos';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+
+/**
+ * Refuses a repository path that is not one of the tenant's registrations. The path travels in
+ * the activity's input, which whoever runs workflow code in the namespace writes: a run of their
+ * own could otherwise clone, read the policy of, or deliver into any repository on the worker.
+ * A registration removed meanwhile stops the task at its next step that reads the repository.
+ */
+export async function requireTenantRepo(deps: Pick<ActivityDeps, 'db'>, tenantId: string, path: string): Promise<void> {
+  if (!(await isTenantRepoPath(deps.db, tenantId, path))) throw new UnknownRepoError(tenantId, path);
+}
 
 /** Builds `resolveRepo`. */
 export function createRepoActivities(deps: ActivityDeps) {

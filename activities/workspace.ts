@@ -18,6 +18,7 @@ import { claimWorkspace, LOCK_PATIENCE_MS, withWorkspaceLock } from '../host/wor
 import { checkoutFileCount, emptyWorkspaceRoot, makeTraversable, repoCommit, resetWorkspace } from '../host/workspace';
 import { retainWorkspace, RETENTION_MARKER } from '../host/workspace-retention';
 import { parseActivityInput } from './input';
+import { requireTenantRepo } from './repos';
 
 /** Fills the workspace root from scratch: the task's uid (kept from an earlier attempt), a bare clone, the tree at `baseCommit`. */
 async function buildWorkspace(
@@ -64,10 +65,11 @@ async function asLatestAttempt<T>(root: string, fn: () => Promise<T>): Promise<T
 }
 
 /** Builds `prepareWorkspace` and `releaseWorkspace`. */
-export function createWorkspaceActivities({ home, hostQueue, sandbox, retentionHours }: ActivityDeps) {
+export function createWorkspaceActivities({ db, home, hostQueue, sandbox, retentionHours }: ActivityDeps) {
   return {
     async prepareWorkspace(raw: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
       const input = parseActivityInput(PrepareWorkspaceInput, raw);
+      await requireTenantRepo({ db }, input.tenantId, input.repoPath);
       const ref = input.baseRef ?? 'HEAD';
       const baseCommit = await repoCommit(input.repoPath, ref);
       if (!baseCommit) throw new TargetRepoError(`'${ref}' does not name a commit in ${input.repoPath}`);

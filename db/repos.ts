@@ -37,12 +37,22 @@ export async function findRepo(db: Db, tenantId: string, name: string): Promise<
   return row;
 }
 
+/** Whether `path` is one of the tenant's registered repositories. */
+export async function isTenantRepoPath(db: Db, tenantId: string, path: string): Promise<boolean> {
+  const [row] = await db
+    .select({ name: repos.name })
+    .from(repos)
+    .where(and(eq(repos.tenantId, tenantId), eq(repos.path, path)))
+    .limit(1);
+  return row !== undefined;
+}
+
 /** The tenant's repositories by name. */
 export async function listRepos(db: Db, tenantId: string): Promise<RepoRecord[]> {
   return db.select().from(repos).where(eq(repos.tenantId, tenantId)).orderBy(asc(repos.name));
 }
 
-/** Removes the registration; false when there was none. Tasks already running keep the path they resolved. */
+/** Removes the registration; false when there was none. Tasks already running stop at their next step that reads the repository. */
 export async function removeRepo(db: Db, tenantId: string, name: string): Promise<boolean> {
   const removed = await db
     .delete(repos)

@@ -18,7 +18,7 @@ import { DEFAULT_SANDBOX_CONFIG, runningAsRoot } from '../../host/sandbox/config
 import { heldSandboxUser, LEASE_FILE } from '../../host/sandbox/uid-leases';
 import { ATTEMPT_FILE, claimWorkspace } from '../../host/workspace-lock';
 import { SILENT_LOGGER } from '../../workers/logger';
-import { makeRepo } from '../helpers/fixtures';
+import { makeRepo, registeredPath } from '../helpers/fixtures';
 import { testActivityDeps } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
 import { holdWorkspaceLock } from '../helpers/workspace-lock';
@@ -31,9 +31,10 @@ describe('workspace attempts that overlap', function () {
   let repo: string;
   let home: string;
   let activities: ReturnType<typeof createActivities>;
-  before(() => {
-    repo = makeRepo(
-      Object.fromEntries(Array.from({ length: FILES }, (_, i) => [`src/f${i}.js`, `exports.n = ${i};\n`])),
+  before(async () => {
+    repo = await registeredPath(
+      'tenant',
+      makeRepo(Object.fromEntries(Array.from({ length: FILES }, (_, i) => [`src/f${i}.js`, `exports.n = ${i};\n`]))),
     );
   });
   beforeEach(() => {

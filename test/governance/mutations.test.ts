@@ -14,7 +14,7 @@ import { storeArtifact } from '../../db/artifacts';
 import { artifacts, verdicts } from '../../db/schema';
 import type { DeliverChangeInput, Delivery, IssuedVerdict } from '../../domain/activity-io';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
-import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
+import { gitIn, makeRepo, registerRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { assertFailedByGate, deliveryFor, oneFileVerdict, refExists, runTask, sha256, writeByCommand } from './helpers';
 import { SILENT_LOGGER } from '../../workers/logger';
@@ -92,7 +92,14 @@ async function verifiedRun(repo: string, options: { patchToOtherTree?: boolean }
     to: 'RECEIVED' as const,
     at: new Date().toISOString(),
   });
-  const verdictInput = oneFileVerdict({ ref, repo, base, treeId, digest, artifactId });
+  const verdictInput = oneFileVerdict({
+    ref,
+    repo: await registerRepo(ref.tenantId, repo),
+    base,
+    treeId,
+    digest,
+    artifactId,
+  });
   const verdict: IssuedVerdict = await env.run(a.issueVerdict, verdictInput);
   assert.equal(verdict.outcome, 'PASS');
   const delivery = deliveryFor(verdictInput, repo, verdict.digest);
@@ -163,6 +170,19 @@ describe('governance: checks a mutation once removed unnoticed', function () {
     // The control: the verified base is delivered.
     const delivered = await run.deliverChange(delivery);
     assert.equal(gitIn(repo, 'rev-parse', `${delivered.commit}^`), delivery.baseCommit);
+  });
+
+  // Attack: a run of someone's own workflow code, scheduling deliverChange with a path of its choosing.
+  it("deliverChange refuses a repository path other than the tenant's registration of the verdict's repository", async () => {
+    const repo = makeRepo();
+    const { ref, run, delivery } = await verifiedRun(repo);
+    const elsewhere = makeRepo();
+    await assert.rejects(
+      run.deliverChange({ ...delivery, repoPath: elsewhere }),
+      refusedAs('DeliveryNotCoveredError', new RegExp(`repository path is '${repo}', not '${elsewhere}'`)),
+    );
+    assertNoBranch(elsewhere, ref);
+    assertNoBranch(repo, ref);
   });
 
   // Mutation: coverageProblems (activities/delivery.ts) drops the verdict's workflow id from its comparison.

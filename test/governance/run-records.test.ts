@@ -26,7 +26,7 @@ import type {
 } from '../../domain/activity-io';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
-import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
+import { gitIn, makeRepo, registerRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { deliveryFor, oneFileVerdict, refExists, sha256 } from './helpers';
 import { SILENT_LOGGER } from '../../workers/logger';
@@ -117,7 +117,7 @@ async function verifiedRun(
   await run.transition(0, null, 'RECEIVED');
   const verdictInput = oneFileVerdict({
     ref,
-    repo,
+    repo: await registerRepo(ref.tenantId, repo),
     base,
     treeId,
     digest,

@@ -116,6 +116,12 @@ export async function registerRepo(tenantId: string, dir: string = makeRepo()): 
   return name;
 }
 
+/** Registers `dir` for `tenantId` and returns its path, for tests that run a repository's activities directly. */
+export async function registeredPath(tenantId: string, dir: string = makeRepo()): Promise<string> {
+  await registerRepo(tenantId, dir);
+  return realpathSync(dir);
+}
+
 /** The directory {@link registerRepo} registered under `name`, for checking what was delivered there. */
 export function repoDir(name: string): string {
   const dir = registeredDirs.get(name);

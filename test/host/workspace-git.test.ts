@@ -14,7 +14,7 @@ import { createActivities } from '../../activities';
 import { upsertAgent } from '../../db/agents';
 import type { PreparedWorkspace } from '../../domain/activity-io';
 import type { WorkingSpec } from '../../domain/spec';
-import { gitIn, makeRepo, uniqueId } from '../helpers/fixtures';
+import { gitIn, makeRepo, registeredPath, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 
 describe('workspace git isolation', function () {
@@ -25,7 +25,7 @@ describe('workspace git isolation', function () {
     const env = new MockActivityEnvironment();
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');
-    const repo = makeRepo();
+    const repo = await registeredPath(tenantId);
     const ws = (await env.run(activities.prepareWorkspace, { tenantId, taskId, repoPath: repo })) as PreparedWorkspace;
     assert.equal(existsSync(path.join(ws.workspacePath, '.git')), false, 'the tree carries no git directory');
 
@@ -52,9 +52,13 @@ describe('workspace git isolation', function () {
     const sandbox = { ...DEFAULT_SANDBOX_CONFIG, limits: { ...DEFAULT_SANDBOX_CONFIG.limits, workspaceEntries: 3 } };
     const activities = createActivities(testActivityDeps({ sandbox }));
     const env = new MockActivityEnvironment();
-    const repo = makeRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': 'c\n', 'd.txt': 'd\n' });
+    const tenantId = uniqueId('tenant');
+    const repo = await registeredPath(
+      tenantId,
+      makeRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': 'c\n', 'd.txt': 'd\n' }),
+    );
     await assert.rejects(
-      env.run(activities.prepareWorkspace, { tenantId: uniqueId('tenant'), taskId: uniqueId('task'), repoPath: repo }),
+      env.run(activities.prepareWorkspace, { tenantId, taskId: uniqueId('task'), repoPath: repo }),
       (err: unknown) =>
         err instanceof ApplicationFailure &&
         err.type === 'TargetRepoError' &&
@@ -82,7 +86,7 @@ describe('workspace git isolation', function () {
     const ws = (await env.run(activities.prepareWorkspace, {
       tenantId,
       taskId,
-      repoPath: makeRepo(),
+      repoPath: await registeredPath(tenantId),
     })) as PreparedWorkspace;
     const spec: WorkingSpec = {
       id: 'X',
@@ -127,10 +131,11 @@ describe('workspace git isolation', function () {
     gitIn(repo, 'update-ref', 'refs/keep/side', side);
     gitIn(repo, 'checkout', '-q', 'main');
     gitIn(repo, 'branch', '-q', '-D', 'side');
+    const tenantId = uniqueId('tenant');
     const ws = (await env.run(activities.prepareWorkspace, {
-      tenantId: uniqueId('tenant'),
+      tenantId,
       taskId: uniqueId('task'),
-      repoPath: repo,
+      repoPath: await registeredPath(tenantId, repo),
       baseRef: side,
     })) as PreparedWorkspace;
     assert.equal(ws.baseCommit, side);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { and, asc, eq, gt } from 'drizzle-orm';
@@ -18,7 +18,7 @@ import { sandboxEvents } from '../../db/schema';
 import type { PreparedWorkspace } from '../../domain/activity-io';
 import { PolicyViolationError } from '../../domain/errors';
 import type { SandboxPolicy } from '../../domain/sandbox';
-import { makeRepo, uniqueId } from '../helpers/fixtures';
+import { makeRepo, registerRepo, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { tempDir } from '../helpers/temp';
 
@@ -147,7 +147,8 @@ export async function sandboxTask(
   const env = new MockActivityEnvironment();
   const tenantId = uniqueId('tenant');
   const taskId = uniqueId('task');
-  const repo = options.repo ?? makeRepo(options.files);
+  const repo = realpathSync(options.repo ?? makeRepo(options.files));
+  await registerRepo(tenantId, repo);
   const ws = (await env.run(activities.prepareWorkspace, { tenantId, taskId, repoPath: repo })) as PreparedWorkspace;
   const sandboxUser = taskSandboxUser(home, config);
   const user = await sandboxUser({ tenantId, taskId });

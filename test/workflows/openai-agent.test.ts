@@ -20,7 +20,7 @@ import { AGENT_TOOL_NAMES } from '../../domain/agent-tools';
 import type { TaskInput } from '../../domain/task';
 import { conversationWorkflowId, taskWorkflowId } from '../../temporal-config';
 import { startFakeOpenAI, type FakeOpenAI, type FakeReply, type FakeScript } from '../helpers/fake-openai';
-import { gitIn, makeRepo, registerRepo, repoDir, specYaml, uniqueId } from '../helpers/fixtures';
+import { gitIn, makeRepo, registeredPath, registerRepo, repoDir, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 import { SILENT_LOGGER } from '../../workers/logger';
@@ -388,7 +388,10 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const env = new MockActivityEnvironment(undefined, { logger: SILENT_LOGGER });
     const a = createActivities(testActivityDeps());
     // A prepared workspace: file tools write only for a task that holds its sandbox uid.
-    const { workspacePath }: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath: makeRepo() });
+    const { workspacePath }: PreparedWorkspace = await env.run(a.prepareWorkspace, {
+      ...ref,
+      repoPath: await registeredPath(tenant),
+    });
     const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
     const spec = validated.specRef!;
     const conversationId = `${tenant}/${ref.taskId}/1`;
