@@ -8,6 +8,7 @@ import { Client as PgClient } from 'pg';
 import { missingSearchAttributes } from '../../temporal-config/ensure-search-attributes';
 import { connectionOptions } from '../../temporal-config/connection';
 import { sandboxProbe } from '../../host/sandbox/bwrap';
+import { memoryCgroupStatus } from '../../host/sandbox/memory-cgroup';
 import { withOneOffSandboxUser } from '../../host/sandbox/uid-leases';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
@@ -101,6 +102,12 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
       if (!probe.ok)
         throw new Error(`${probe.reason} — install bubblewrap (apt-get install bubblewrap) and allow user namespaces`);
       return `${version('bwrap', ['--version'])}: ${probe.reason}`;
+    }),
+    // Optional: without it, a command's memory is bounded per process only (shared memory not at all).
+    check('memory cgroup per command', false, async () => {
+      const status = await memoryCgroupStatus();
+      if (!status.ok) throw new Error(`${status.reason}: commands are limited per process only`);
+      return status.reason;
     }),
   ]);
   // Presets are optional: a worker runs only the agents it is given, so a missing CLI is a warning.

@@ -18,6 +18,7 @@ import type { SandboxUserOf } from './uid-leases';
 import { openGatewayBridge, type GatewayBridge } from '../gateway/bridge';
 import { relayLaunch } from '../gateway/launch';
 import { dependencyMounts } from './dependency-mounts';
+import { commandCgroup } from './memory-cgroup';
 import type { GatewaySession } from '../gateway/session';
 
 /** One command to run for a task. */
@@ -164,16 +165,21 @@ export function createCommandRunner(deps: {
       ...(confined ? await dependencyMounts(req.dependencies, req.workspacePath) : []),
     ];
     let unmeasured = 0;
+    const cgroup = confined ? await commandCgroup(deps.sandbox.limits.memoryBytes) : undefined;
+    let outOfMemory: string | undefined;
     const run = await runProcess({
       argv: confined
-        ? confinedArgv(
-            req.workspacePath,
-            launch?.argv ?? req.argv,
-            deps.sandbox,
-            user,
-            sandboxEnv({ ...req.env, ...launch?.env }),
-            mounts,
-          )
+        ? [
+            ...(cgroup?.enter ?? []),
+            ...confinedArgv(
+              req.workspacePath,
+              launch?.argv ?? req.argv,
+              deps.sandbox,
+              user,
+              sandboxEnv({ ...req.env, ...launch?.env }),
+              mounts,
+            ),
+          ]
         : req.argv,
       cwd: confined ? '/' : req.workspacePath,
       env: confined
@@ -200,10 +206,18 @@ export function createCommandRunner(deps: {
           }
         },
       },
-    }).finally(() => bridge?.close());
-    const { outputTail: _tail, ...evidence } = run;
-    await record(req, true, run.killedReason, { ...evidence, sandbox: confined ? 'bwrap' : 'none' });
-    return { ...run, sandbox: confined ? 'bwrap' : 'none' };
+    }).finally(async () => {
+      bridge?.close();
+      outOfMemory = await cgroup?.release();
+    });
+    const result = {
+      ...run,
+      killedReason: run.killedReason ?? outOfMemory,
+      sandbox: confined ? 'bwrap' : 'none',
+    } as const;
+    const { outputTail: _tail, ...evidence } = result;
+    await record(req, true, result.killedReason, { ...evidence, memory: cgroup ? 'cgroup' : 'per process' });
+    return result;
   };
 }
 

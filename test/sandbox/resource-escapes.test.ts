@@ -10,6 +10,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { resetSandboxProbe } from '../../host/sandbox/bwrap';
+import { memoryCgroupStatus } from '../../host/sandbox/memory-cgroup';
 import { PolicyViolationError, SandboxUnavailableError } from '../../domain/errors';
 import { uniqueId } from '../helpers/fixtures';
 import { assertNoProcessesLeft, sandboxTask, smallConfig, type SandboxTask } from './escape-helpers';
@@ -105,6 +106,31 @@ describe('sandbox escapes: resources and policy', function () {
     assert.ok(run.durationMs < 6000, `killed promptly (${run.durationMs} ms)`);
     await t.commandRow(run);
     await assertNoProcessesLeft(marker);
+  });
+
+  // Shared memory is in no process's data limit: /dev/shm (or a memfd) filled past the command's memory limit, by
+  // 256 processes at most 4 GiB each, took the host's memory from every tenant, and the kernel then killed its largest
+  // processes (the worker, PostgreSQL, Temporal). In a cgroup of its own, the command's pages are all counted.
+  it("shared memory past the command's limit: the kernel kills inside the command's cgroup, nothing else", async function () {
+    const status = await memoryCgroupStatus();
+    if (!status.ok) this.skip(); // doctor reports it: no cgroup the worker may make children in, here
+    const m = await sandboxTask({ config: smallConfig({ memoryBytes: 96 * MiB, tmpBytes: 512 * MiB }) });
+    try {
+      const run = await m.run(['sh', '-c', 'head -c 209715200 /dev/zero > /dev/shm/fill; sleep 2'], {
+        allowShell: true,
+        timeoutMs: 20_000,
+      });
+      assert.match(run.killedReason ?? '', /passed its memory limit \(96 MiB, shared memory included\)/);
+      const row = await m.commandRow(run);
+      assert.equal((row.detail as { memory?: string }).memory, 'cgroup');
+      const small = await m.run(['sh', '-c', 'head -c 20971520 /dev/zero > /dev/shm/fill && echo fits'], {
+        allowShell: true,
+      });
+      assert.equal(small.outputTail.trim(), 'fits', "within the limit, shared memory is the command's to use");
+      assert.equal(small.killedReason, undefined);
+    } finally {
+      await m.release();
+    }
   });
 
   it('CPU and memory limits stop a spinning or allocating process before the wall clock', async () => {
