@@ -19,6 +19,7 @@ import {
   type ModelUsage,
 } from '../../domain/model-usage';
 import { auditGateway } from './audit';
+import { jsonShapeProblem } from './json-shape';
 import type { GatewaySession } from './session';
 
 /** Where a response goes: an HTTP response, or a buffer for the in-process caller. */
@@ -107,6 +108,8 @@ function forwardedBody(
   body: Buffer,
 ): { doc: Json; body: Buffer; streamed: boolean } | string {
   if (method === 'GET') return { doc: {}, body, streamed: false };
+  const shape = jsonShapeProblem(body);
+  if (shape) return shape;
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString('utf8'));

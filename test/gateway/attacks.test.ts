@@ -327,6 +327,29 @@ print('PIDFD', pidfd, 'FD', fd, ctypes.get_errno(), flush=True)
     );
   });
 
+  it('refuses, before parsing, a body of more values or deeper nesting than a conversation has', async () => {
+    const session = await gateway.openSession(identity(), grant());
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        const send = async (body) => {
+          const res = await fetch(base + '/chat/v1/chat/completions', { method: 'POST', body,
+            headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } });
+          console.log('STATUS', res.status);
+        };
+        const m = '"model":"m","messages":[{"role":"user","content":"hi"}]';
+        await send('{' + m + ',"x":[' + '{},'.repeat(600000) + '{}]}');
+        await send('{' + m + ',"x":' + '['.repeat(600) + ']'.repeat(600) + '}');
+        await send('{' + m + ',"x":"' + '{},'.repeat(3000000) + '"}');`),
+    );
+    const statuses = [...run.outputTail.matchAll(/STATUS (\d+)/g)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [400, 400, 200], run.outputTail);
+    assert.equal(upstream.bodies.length, 1, 'only the body of text reached the upstream');
+    const reasons = (await gatewayEvents(session.identity.runId)).map((e) => e.reason ?? '');
+    assert.match(reasons.join('\n'), /the body holds more than 500000 JSON values/);
+    assert.match(reasons.join('\n'), /the body nests deeper than 512 levels/);
+  });
+
   it('refuses requests that would make the upstream fetch a URL, reach an MCP server or run on after the call', async () => {
     const session = await gateway.openSession(identity(), grant());
     const user = (content: unknown) => ({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content }] });
