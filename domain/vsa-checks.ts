@@ -9,7 +9,7 @@ import { requiredApprovers } from './policy';
 import type { RiskTier } from './spec';
 import { verdictEvidence, verdictSubjects, VERDICT_PREDICATE_TYPE, type VerdictStatement } from './dsse';
 import { canonicalJson } from './canonical';
-import type { VerdictPayload } from './verdict';
+import { decideOutcome, type VerdictPayload } from './verdict';
 import {
   ARBITER_VERIFIER_ID,
   DEFAULT_POLICY_URI,
@@ -45,6 +45,12 @@ function levelProblems(levels: unknown, outcome: string): string[] {
   return ok ? [] : [`verifiedLevels ${JSON.stringify(levels)} do not state a ${outcome} at one CAWS tier`];
 }
 
+/** The outcome a verdict's own gates and waivers make: a PASS over a failed gate is no PASS. */
+function outcomeOfGates(evidence: VerdictPayload): VerdictPayload['outcome'] {
+  const decided = decideOutcome(Array.isArray(evidence.gates) ? evidence.gates : []);
+  return decided === 'PASS' && (evidence.waivers?.length ?? 0) > 0 ? 'WAIVED' : decided;
+}
+
 /** Each way `statement` is not a consistent Arbiter verdict; empty when it is. */
 export function statementProblems(statement: Partial<VerdictStatement> | undefined): string[] {
   if (!statement) return ['no statement'];
@@ -58,6 +64,7 @@ export function statementProblems(statement: Partial<VerdictStatement> | undefin
   problems.push(
     ...differs('subject', statement.subject, verdictSubjects(evidence)),
     ...differs('verifier.id', summary.verifier?.id, ARBITER_VERIFIER_ID),
+    ...differs('outcome', evidence.outcome, outcomeOfGates(evidence)),
     ...differs('verificationResult', summary.verificationResult, verificationResult(evidence.outcome)),
     ...levelProblems(summary.verifiedLevels, evidence.outcome),
   );

@@ -112,6 +112,16 @@ describe('verdicts as SLSA verification summaries', () => {
         (s) => (s.predicate[ARBITER_EVIDENCE_FIELD].outcome = 'FAIL'),
         /verificationResult is "PASSED", expected "FAILED"/,
       ],
+      [
+        'a PASS over a failed gate',
+        (s) => (s.predicate[ARBITER_EVIDENCE_FIELD].gates[0].status = 'fail'),
+        /^outcome is "PASS", expected "FAIL"$/m,
+      ],
+      [
+        'a PASS naming a waiver',
+        (s) => (s.predicate[ARBITER_EVIDENCE_FIELD].waivers = ['WV-0001']),
+        /^outcome is "PASS", expected "WAIVED"$/m,
+      ],
       ['verifier', (s) => (s.predicate.verifier.id = 'https://example.com/v'), /verifier.id/],
       ['time', (s) => (s.predicate.timeVerified = 'yesterday'), /timeVerified 'yesterday' is not a time/],
       [
