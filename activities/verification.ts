@@ -39,6 +39,7 @@ import {
   ignoredAmong,
   ignoredPaths,
   measureChange,
+  measureDeadline,
   overrunAsViolation,
   snapshotTree,
   treeEntries,
@@ -171,10 +172,11 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
 
   /** The agent's tree (nested repositories left out), its change from the base, and what git ignores. */
   async function readWorkspace(ws: WorkspaceDirs, baseCommit: string, nested: string[]) {
-    const treeId = await snapshotTree(ws, nested);
-    const { files, patch: bytes } = await measureChange(ws.gitDir, baseCommit, treeId);
-    const ignoredNested = await ignoredAmong(ws, nested);
-    const ignored = [...(await ignoredPaths(ws, nested)), ...[...ignoredNested].map((d) => `${d}/`)];
+    const deadline = measureDeadline();
+    const treeId = await snapshotTree(ws, nested, deadline);
+    const { files, patch: bytes } = await measureChange(ws.gitDir, baseCommit, treeId, deadline);
+    const ignoredNested = await ignoredAmong(ws, nested, deadline);
+    const ignored = [...(await ignoredPaths(ws, nested, deadline)), ...[...ignoredNested].map((d) => `${d}/`)];
     return { treeId, files, bytes, ignored, ignoredNested };
   }
 

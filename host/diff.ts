@@ -62,13 +62,22 @@ function records(out: Buffer): Buffer[] {
 const DIFF_FLAGS = ['--no-ext-diff', '--no-textconv', '--no-renames', '-r'];
 
 /**
- * How long git may work on what the agent left: a `.gitignore` of a million patterns over a
- * million files would keep `git add` going for hours, holding the index lock every retry then
- * fails on. Well within `measureDiff`'s five minutes, and far longer than an honest workspace
- * within the quotas takes.
+ * How long git may work, all calls together, on one measurement of what the agent left: a
+ * `.gitignore` of a million patterns over a million files would keep `git add` going for hours,
+ * holding the index lock every retry then fails on. Inside `measureDiff`'s five minutes, so git
+ * is stopped, and the agent blamed, before the step times out and is retried as the host's.
  */
-export const MEASURE_GIT_TIMEOUT_MS = 2 * 60_000;
-const MEASURING = { timeoutMs: MEASURE_GIT_TIMEOUT_MS };
+export const MEASURE_TIMEOUT_MS = 4 * 60_000;
+
+/** When a measurement starting now must end. */
+export function measureDeadline(): number {
+  return Date.now() + MEASURE_TIMEOUT_MS;
+}
+
+/** A git call's share of the measurement: what is left until `deadline`. */
+function until(deadline: number): { timeoutMs: number } {
+  return { timeoutMs: Math.max(1, deadline - Date.now()) };
+}
 
 /**
  * `err`, or the agent's {@link PolicyViolationError} when it is git stopped for running past its
@@ -80,7 +89,7 @@ export function overrunAsViolation(err: unknown): unknown {
   const reason =
     err.overran === 'output'
       ? `the change makes git print more than ${GIT_MAX_OUTPUT / 2 ** 20} MiB, more than Arbiter measures`
-      : `git worked on the workspace longer than ${MEASURE_GIT_TIMEOUT_MS / 60_000} minutes (a tree or ignore rules that slow it)`;
+      : `measuring the workspace took git longer than ${MEASURE_TIMEOUT_MS / 60_000} minutes (a tree or ignore rules that slow it)`;
   return new PolicyViolationError({ op: 'measure', path: '.', reason });
 }
 
@@ -94,9 +103,13 @@ function excluding(folders: readonly string[]): string[] {
  * name git refuses to stage (one some checkout would read as `.git`: `.git.`, `git~1`) is the
  * agent's doing, refused naming it, not a failure of the host's to retry.
  */
-export async function snapshotTree(ws: WorkspaceDirs, skip: readonly string[] = []): Promise<string> {
+export async function snapshotTree(
+  ws: WorkspaceDirs,
+  skip: readonly string[] = [],
+  deadline = measureDeadline(),
+): Promise<string> {
   await neutraliseAttributes(ws.gitDir);
-  await workspaceGit(ws, ['add', '--all', ...excluding(skip)], MEASURING).catch((err: unknown) => {
+  await workspaceGit(ws, ['add', '--all', ...excluding(skip)], until(deadline)).catch((err: unknown) => {
     // The name may hold newlines: it ends where git's next line begins.
     const refused =
       err instanceof GitCommandError
@@ -109,26 +122,39 @@ export async function snapshotTree(ws: WorkspaceDirs, skip: readonly string[] = 
       reason: 'a name git refuses to stage: some checkout (Windows, macOS) would read it as .git',
     });
   });
-  return (await workspaceGit(ws, ['write-tree'], MEASURING)).trim();
+  return (await workspaceGit(ws, ['write-tree'], until(deadline))).trim();
 }
 
 /** Paths git ignores in the workspace, so they are in no tree: listed as evidence, never gated or delivered. */
-export async function ignoredPaths(ws: WorkspaceDirs, skip: readonly string[] = []): Promise<string[]> {
+export async function ignoredPaths(
+  ws: WorkspaceDirs,
+  skip: readonly string[] = [],
+  deadline = measureDeadline(),
+): Promise<string[]> {
   const out = await workspaceGit(
     ws,
     ['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z', ...excluding(skip)],
-    MEASURING,
+    until(deadline),
   );
   return out.split('\0').filter(Boolean);
 }
 
 /** Which of `paths` the workspace's ignore rules cover, asked without reading anything but those rules. */
-export async function ignoredAmong(ws: WorkspaceDirs, paths: readonly string[]): Promise<Set<string>> {
+export async function ignoredAmong(
+  ws: WorkspaceDirs,
+  paths: readonly string[],
+  deadline = measureDeadline(),
+): Promise<Set<string>> {
   if (paths.length === 0) return new Set();
   const input = `${paths.join('\0')}\0`;
-  const out = await workspaceGit(ws, ['check-ignore', '--no-index', '-z', '--stdin'], { ...MEASURING, input }).catch(
-    () => '',
-  );
+  const out = await workspaceGit(ws, ['check-ignore', '--no-index', '-z', '--stdin'], {
+    ...until(deadline),
+    input,
+  }).catch((err: unknown) => {
+    // It exits 1 when none is ignored; running out of time is not an answer.
+    if (err instanceof GitCommandError && err.overran) throw err;
+    return '';
+  });
   return new Set(out.split('\0').filter(Boolean));
 }
 
@@ -149,12 +175,17 @@ function numstatName(record: Buffer): Buffer {
  * `:`-status and a path, then one numstat record per path), with git's binary verdict (no
  * attributes: only content makes a file binary) and whether the change is a type change.
  */
-async function changedPaths(gitDir: string, baseCommit: string, treeId: string): Promise<ChangedPath[]> {
+async function changedPaths(
+  gitDir: string,
+  baseCommit: string,
+  treeId: string,
+  deadline: number,
+): Promise<ChangedPath[]> {
   const out = records(
     await objectGitBytes(
       gitDir,
       ['diff-tree', ...DIFF_FLAGS, '--raw', '--numstat', '-z', baseCommit, treeId],
-      MEASURING,
+      until(deadline),
     ),
   ).filter((r) => r.length > 0);
   const raw: Array<{ status: string; name: Buffer }> = [];
@@ -276,18 +307,23 @@ const measured = new ObjectCache<FileChange[]>(1024);
  * them: from the patch itself while git calls no file binary (the two then agree line for line),
  * else from a second patch that forces text.
  */
-export async function measureChange(gitDir: string, baseCommit: string, treeId: string): Promise<MeasuredChange> {
-  const paths = await changedPaths(gitDir, baseCommit, treeId);
+export async function measureChange(
+  gitDir: string,
+  baseCommit: string,
+  treeId: string,
+  deadline = measureDeadline(),
+): Promise<MeasuredChange> {
+  const paths = await changedPaths(gitDir, baseCommit, treeId, deadline);
   const patch = await objectGitBytes(
     gitDir,
     ['diff-tree', ...DIFF_FLAGS, '-p', '--binary', '--full-index', baseCommit, treeId],
-    MEASURING,
+    until(deadline),
   );
   const asText = paths.some((p) => p.binary)
     ? await objectGitBytes(
         gitDir,
         ['diff-tree', ...DIFF_FLAGS, '-p', '-a', '-U0', '--full-index', baseCommit, treeId],
-        MEASURING,
+        until(deadline),
       )
     : patch;
   const textSections = paths.flatMap((p) => Array<boolean>(p.sections).fill(!p.binary));
@@ -306,7 +342,7 @@ export async function changedFiles(gitDir: string, baseCommit: string, treeId: s
 
 /** Just the names of the paths that differ between two commits or trees. */
 export async function differingPaths(gitDir: string, from: string, to: string): Promise<string[]> {
-  return records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--name-only', '-z', from, to], MEASURING))
+  return records(await objectGitBytes(gitDir, ['diff-tree', ...DIFF_FLAGS, '--name-only', '-z', from, to]))
     .filter((r) => r.length > 0)
     .map((r) => decodePath(r).path);
 }
@@ -319,7 +355,7 @@ const listed = new ObjectCache<TreeEntry[]>(1024);
  */
 export function treeEntries(gitDir: string, treeId: string): Promise<TreeEntry[]> {
   return listed.get([gitDir, treeId], async () => {
-    const out = await objectGitBytes(gitDir, ['ls-tree', '-r', '-z', '--full-tree', treeId], MEASURING);
+    const out = await objectGitBytes(gitDir, ['ls-tree', '-r', '-z', '--full-tree', treeId]);
     return records(out)
       .filter((r) => r.length > 0)
       .map((record) => {

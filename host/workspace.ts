@@ -48,6 +48,9 @@ export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user
   // One call fills the index and writes every file of it (the tree is empty, so every file is missing).
   await workspaceGit(ws, ['read-tree', '--reset', '-u', baseCommit]);
   await handToSandboxUser(ws.tree, user);
+  // Handing the files over changed their owner and ctime: the index's stat data is refreshed now,
+  // on the host's time, or the measurement's `git add` would hash the whole checkout again on the agent's.
+  await workspaceGit(ws, ['update-index', '-q', '--refresh']);
 }
 
 /** The files a workspace's checkout holds: the count in its index's header, read without parsing the rest. */

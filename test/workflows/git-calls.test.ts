@@ -24,7 +24,7 @@ describe('git calls per task', function () {
     process.env.PATH = savedPath;
   });
 
-  it('a task from workspace to delivered branch starts fewer than 25 git programs', async () => {
+  it('a task from workspace to delivered branch starts at most 25 git programs', async () => {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
@@ -42,6 +42,7 @@ describe('git calls per task', function () {
     const calls = readFileSync(log, 'utf8')
       .split('\n')
       .filter((line) => line.includes(repo) || line.includes(tenant));
-    assert.ok(calls.length < 25, `${calls.length} git calls:\n${calls.join('\n')}`);
+    // 24, and the index refreshed once after the checkout is handed to the task's uid (its stat data changed).
+    assert.ok(calls.length <= 25, `${calls.length} git calls:\n${calls.join('\n')}`);
   });
 });
