@@ -104,6 +104,7 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
       return `${version('bwrap', ['--version'])}: ${probe.reason}`;
     }),
     // Optional: without it, a command's memory is bounded per process only (shared memory not at all).
+    // Asked as this process: a worker started the same way (same user, same cgroup) gets the same answer.
     check('memory cgroup per command', false, async () => {
       const status = await memoryCgroupStatus();
       if (!status.ok) throw new Error(`${status.reason}: commands are limited per process only`);

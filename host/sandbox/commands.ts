@@ -9,12 +9,12 @@ import { PolicyViolationError, SandboxUnavailableError } from '../../domain/erro
 import { SHELLS, type SandboxPolicy } from '../../domain/sandbox';
 import type { Db } from '../../db/client';
 import { runProcess, type RunProcessResult } from '../run-process';
-import { SpawnedProgramError, spawnViaHelper } from '../spawner';
 import { recordSandboxEvent } from './audit';
 import { confinedArgv, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
 import { seccompProgram } from './seccomp';
-import type { SandboxConfig, SandboxLimits } from './config';
-import type { SandboxUserOf } from './uid-leases';
+import type { SandboxConfig } from './config';
+import type { SandboxUser, SandboxUserOf } from './uid-leases';
+import { quotaCheck } from './workspace-quota';
 import { openGatewayBridge, type GatewayBridge } from '../gateway/bridge';
 import { relayLaunch } from '../gateway/launch';
 import { dependencyMounts } from './dependency-mounts';
@@ -56,47 +56,6 @@ export interface CommandGatewayLink {
 export interface CommandResult extends RunProcessResult {
   sandbox: 'bwrap' | 'none';
 }
-
-const DU_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
-
-/**
- * `du -s -x` of `dir` with `flags`: its total. du exits 1 when a file vanished while it walked (a
- * build churning its files), and still prints the total: an agent churning on purpose must not
- * turn every check into an error the watchdog skips.
- */
-async function du(dir: string, flags: string[]): Promise<number> {
-  const out = await spawnViaHelper('du', ['-s', '-x', ...flags, dir], { env: DU_ENV, maxBuffer: 4096 }).catch(
-    (err: unknown) => {
-      if (err instanceof SpawnedProgramError && err.code === 1 && err.stdout.length > 0) return err.stdout;
-      throw err;
-    },
-  );
-  const total = Number(out.toString('utf8').split('\t')[0]);
-  if (!Number.isFinite(total)) throw new Error(`du printed no total for ${dir}`);
-  return total;
-}
-
-/**
- * Why the workspace is past its quota (same filesystem only), if it is: its size is the larger of
- * the disk it occupies and what a copy of it writes, every file at its apparent length once per
- * name. Sparse files and hardlinks cost almost no disk, yet the snapshot git reads and each gate's
- * fresh checkout write them out in full; many tiny files cost whole blocks. Its entries are the
- * inodes it uses, of the disk's fixed number; a repository's setup (its owner's command, whose
- * outputs leave the workspace) is not held to that count.
- */
-async function pastQuota(dir: string, limits: SandboxLimits, countEntries: boolean): Promise<string | undefined> {
-  const [disk, copied, entries] = await Promise.all([
-    du(dir, ['-B1']),
-    du(dir, ['-B1', '--apparent-size', '--count-links']),
-    countEntries ? du(dir, ['--inodes']) : 0,
-  ]);
-  if (Math.max(disk, copied) > limits.workspaceBytes) return `workspace grew past ${limits.workspaceBytes} bytes`;
-  if (entries > limits.workspaceEntries) return `workspace holds more than ${limits.workspaceEntries} entries`;
-  return undefined;
-}
-
-/** Checks a workspace can fail in a row before its command is stopped: a quota nobody can read holds nothing. */
-const MAX_UNMEASURED_CHECKS = 5;
 
 /** Builds the command runner; `db` is optional so operators can run commands without a task. */
 export function createCommandRunner(deps: {
@@ -154,6 +113,30 @@ export function createCommandRunner(deps: {
       await record(req, false, reason, {});
       throw new SandboxUnavailableError(reason);
     }
+    const cgroup = confined ? await commandCgroup(deps.sandbox.limits.commandMemoryBytes) : undefined;
+    let held: { joined: boolean; killed?: string } | undefined;
+    let run: RunProcessResult;
+    try {
+      run = await start(req, user, confined, cgroup?.enter ?? []);
+    } finally {
+      held = await cgroup?.release();
+    }
+    if (held && !held.joined) {
+      const reason = 'the command never ran in its memory cgroup (it could not join it)';
+      await record(req, false, reason, {});
+      throw new SandboxUnavailableError(reason);
+    }
+    // A kernel kill in its cgroup the command survived (a test runner losing one worker) is its own business.
+    const killedReason = run.killedReason ?? (run.exitCode === 0 ? undefined : held?.killed);
+    const result = { ...run, killedReason, sandbox: confined ? 'bwrap' : 'none' } as const;
+    const { outputTail: _tail, ...evidence } = result;
+    const memory = !confined ? 'none' : cgroup ? 'cgroup' : 'per process';
+    await record(req, true, killedReason, { ...evidence, memory });
+    return result;
+  };
+
+  /** Starts the command (confined, behind its gateway link, after `prefix`) and waits for it. */
+  async function start(req: CommandRequest, user: SandboxUser, confined: boolean, prefix: string[]) {
     const link = req.gateway;
     const launch = link ? relayLaunch(req.argv, link.homeFiles ?? {}) : undefined;
     const bridge: GatewayBridge | undefined = link
@@ -164,22 +147,10 @@ export function createCommandRunner(deps: {
       ...(link?.toolDirs ?? []).map((d) => ({ kind: 'ro-bind' as const, from: d, to: d })),
       ...(confined ? await dependencyMounts(req.dependencies, req.workspacePath) : []),
     ];
-    let unmeasured = 0;
-    const cgroup = confined ? await commandCgroup(deps.sandbox.limits.memoryBytes) : undefined;
-    let outOfMemory: string | undefined;
-    const run = await runProcess({
+    const env = sandboxEnv({ ...req.env, ...launch?.env });
+    return runProcess({
       argv: confined
-        ? [
-            ...(cgroup?.enter ?? []),
-            ...confinedArgv(
-              req.workspacePath,
-              launch?.argv ?? req.argv,
-              deps.sandbox,
-              user,
-              sandboxEnv({ ...req.env, ...launch?.env }),
-              mounts,
-            ),
-          ]
+        ? [...prefix, ...confinedArgv(req.workspacePath, launch?.argv ?? req.argv, deps.sandbox, user, env, mounts)]
         : req.argv,
       cwd: confined ? '/' : req.workspacePath,
       env: confined
@@ -193,32 +164,13 @@ export function createCommandRunner(deps: {
       signal: req.signal,
       watchdog: {
         intervalMs: 1000,
-        check: async () => {
-          const stopped = link?.session.stopReason;
-          if (stopped) return `stopped by the model gateway: ${stopped}`;
-          try {
-            const reason = await pastQuota(req.workspacePath, deps.sandbox.limits, req.purpose !== 'setup');
-            unmeasured = 0;
-            return reason;
-          } catch (err) {
-            if (++unmeasured < MAX_UNMEASURED_CHECKS) return undefined;
-            return `the workspace could not be measured ${unmeasured} times in a row: ${(err as Error).message}`;
-          }
-        },
+        check: quotaCheck(req.workspacePath, deps.sandbox.limits, {
+          countEntries: req.purpose !== 'setup',
+          stopReason: () => link?.session.stopReason,
+        }),
       },
-    }).finally(async () => {
-      bridge?.close();
-      outOfMemory = await cgroup?.release();
-    });
-    const result = {
-      ...run,
-      killedReason: run.killedReason ?? outOfMemory,
-      sandbox: confined ? 'bwrap' : 'none',
-    } as const;
-    const { outputTail: _tail, ...evidence } = result;
-    await record(req, true, result.killedReason, { ...evidence, memory: cgroup ? 'cgroup' : 'per process' });
-    return result;
-  };
+    }).finally(() => bridge?.close());
+  }
 }
 
 /** The command runner's interface. */

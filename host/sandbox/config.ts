@@ -8,6 +8,8 @@ import { z } from 'zod';
 export interface SandboxLimits {
   /** Private writable memory per process (RLIMIT_DATA); not RLIMIT_AS, which refuses the large empty reservations WebAssembly and JIT runtimes make. */
   memoryBytes: number;
+  /** All of a command's processes together, shared memory and its tmpfs included, where a memory cgroup holds it. */
+  commandMemoryBytes: number;
   /** Processes of the sandbox user (RLIMIT_NPROC): stops fork bombs. */
   processes: number;
   /** Largest file a command may write (RLIMIT_FSIZE). */
@@ -58,6 +60,7 @@ export const DEFAULT_SANDBOX_CONFIG: SandboxConfig = {
   uids: { first: 1_900_000_000, last: 1_900_000_999 },
   limits: {
     memoryBytes: 4096 * MiB,
+    commandMemoryBytes: 8192 * MiB,
     processes: 256,
     fileBytes: 256 * MiB,
     cpuSeconds: 600,
@@ -101,6 +104,7 @@ export const SandboxEnvSchema = z.object({
   ARBITER_SANDBOX_UID: replacedByRange,
   ARBITER_SANDBOX_GID: replacedByRange,
   ARBITER_COMMAND_MEMORY_MB: z.coerce.number().int().min(64).optional(),
+  ARBITER_COMMAND_TOTAL_MEMORY_MB: z.coerce.number().int().min(64).optional(),
   ARBITER_COMMAND_CPU_SECONDS: z.coerce.number().int().min(1).optional(),
   ARBITER_WORKSPACE_MAX_ENTRIES: z.coerce.number().int().min(1000).optional(),
   /** Hours a workspace of a task that did not complete is kept for inspection (a completed one's emptied root too). */
@@ -111,6 +115,7 @@ export const SandboxEnvSchema = z.object({
 export function sandboxConfigFromEnv(e: z.output<typeof SandboxEnvSchema>): SandboxConfig {
   const limits = { ...DEFAULT_SANDBOX_CONFIG.limits };
   if (e.ARBITER_COMMAND_MEMORY_MB) limits.memoryBytes = e.ARBITER_COMMAND_MEMORY_MB * MiB;
+  if (e.ARBITER_COMMAND_TOTAL_MEMORY_MB) limits.commandMemoryBytes = e.ARBITER_COMMAND_TOTAL_MEMORY_MB * MiB;
   if (e.ARBITER_COMMAND_CPU_SECONDS) limits.cpuSeconds = e.ARBITER_COMMAND_CPU_SECONDS;
   if (e.ARBITER_WORKSPACE_MAX_ENTRIES) limits.workspaceEntries = e.ARBITER_WORKSPACE_MAX_ENTRIES;
   return { mode: e.ARBITER_SANDBOX, uids: e.ARBITER_SANDBOX_UID_RANGE, limits };

@@ -10,24 +10,33 @@
  * v1's memory hierarchy, or v2 with the memory controller delegated); otherwise commands keep the
  * per-process limit alone, which `arbiter doctor` reports.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
-/** Where a kind of cgroup keeps a command's limit, swap limit and count of kernel kills. */
+/** Where a kind of cgroup keeps a command's limit, swap limit, count of kernel kills and highest use. */
 interface Layout {
   version: 1 | 2;
   limit: string;
   swap: string;
   events: string;
+  peak: string;
 }
 const V1: Layout = {
   version: 1,
   limit: 'memory.limit_in_bytes',
   swap: 'memory.memsw.limit_in_bytes',
   events: 'memory.oom_control',
+  peak: 'memory.max_usage_in_bytes',
 };
-const V2: Layout = { version: 2, limit: 'memory.max', swap: 'memory.swap.max', events: 'memory.events' };
+const V2: Layout = {
+  version: 2,
+  limit: 'memory.max',
+  swap: 'memory.swap.max',
+  events: 'memory.events',
+  peak: 'memory.peak',
+};
 
 /** The folder commands' cgroups are made in, or why there is none. */
 type Base = { dir: string; layout: Layout } | { unavailable: string };
@@ -36,8 +45,12 @@ type Base = { dir: string; layout: Layout } | { unavailable: string };
 export interface CommandCgroup {
   /** Put before the command's argv: the process joins the cgroup, then runs the rest in its place. */
   enter: string[];
-  /** Kills what is left in it and removes it; why the kernel killed in it (the limit), when it did. */
-  release(): Promise<string | undefined>;
+  /**
+   * Kills what is left in it and removes it. `joined` is false when nothing ever ran in it (the
+   * command could not join: the host's failure, not the command's); `killed` says why the
+   * kernel killed in it (its limit), when it did.
+   */
+  release(): Promise<{ joined: boolean; killed?: string }>;
 }
 
 let base: Promise<Base> | undefined;
@@ -69,9 +82,11 @@ async function findBase(): Promise<Base> {
     const probe = await makeCgroup({ dir, layout: own.layout }, 64 * 1024 * 1024);
     await fs.rmdir(probe);
   } catch (err) {
-    return {
-      unavailable: `the worker's cgroup ${own.dir} takes no memory-limited children: ${(err as Error).message}`,
-    };
+    const v2 =
+      own.layout.version === 2
+        ? ' (cgroup v2: its memory controller must be enabled for children, which needs the worker in a leaf cgroup of its own)'
+        : '';
+    return { unavailable: `the cgroup ${own.dir} takes no memory-limited children${v2}: ${(err as Error).message}` };
   }
   return { dir, layout: own.layout };
 }
@@ -79,7 +94,7 @@ async function findBase(): Promise<Base> {
 /** Cgroups a worker that ended abruptly left behind (another live worker's are its own): emptied, then removed. */
 async function removeLeftovers(dir: string): Promise<void> {
   for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const owner = /^c-(\d+)-\d+$/.exec(entry.name);
+    const owner = /^c-(\d+)-/.exec(entry.name);
     if (entry.isDirectory() && owner && !alive(Number(owner[1]))) await emptyAndRemove(path.join(dir, entry.name));
   }
 }
@@ -94,7 +109,7 @@ function alive(pid: number): boolean {
 }
 
 async function makeCgroup(at: { dir: string; layout: Layout }, limitBytes: number): Promise<string> {
-  const dir = path.join(at.dir, `c-${process.pid}-${made++}`);
+  const dir = path.join(at.dir, `c-${process.pid}-${made++}-${randomBytes(4).toString('hex')}`);
   await fs.mkdir(dir);
   await fs.writeFile(path.join(dir, at.layout.limit), String(limitBytes));
   // No swap past the limit: v1 counts memory and swap together, v2 swap alone.
@@ -107,9 +122,10 @@ async function makeCgroup(at: { dir: string; layout: Layout }, limitBytes: numbe
 async function emptyAndRemove(dir: string): Promise<void> {
   for (let tries = 0; tries < 50; tries++) {
     const pids = (await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '')).split('\n');
-    for (const pid of pids.filter(Boolean)) {
+    // 0 stands for a process in a pid namespace this one cannot see: never process.kill(0), this group.
+    for (const pid of pids.map(Number).filter((n) => n > 0)) {
       try {
-        process.kill(Number(pid), 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         // gone meanwhile
       }
@@ -129,6 +145,12 @@ async function kernelKills(dir: string, layout: Layout): Promise<number> {
   return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
 }
 
+/** Whether anything ever used memory in it; true where the kernel keeps no peak to ask. */
+async function everUsed(dir: string, layout: Layout): Promise<boolean> {
+  const peak = await fs.readFile(path.join(dir, layout.peak), 'utf8').catch(() => undefined);
+  return peak === undefined || Number(peak.trim()) > 0;
+}
+
 /** Whether commands run in a memory cgroup of their own here, and if not why. */
 export async function memoryCgroupStatus(): Promise<{ ok: boolean; reason: string }> {
   const found = await (base ??= findBase());
@@ -144,10 +166,12 @@ export async function commandCgroup(limitBytes: number): Promise<CommandCgroup |
   return {
     enter: ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', path.join(dir, 'cgroup.procs')],
     async release() {
-      const killed = await kernelKills(dir, found.layout);
+      const kills = await kernelKills(dir, found.layout);
+      const joined = await everUsed(dir, found.layout);
       await emptyAndRemove(dir);
-      if (killed === 0) return undefined;
-      return `the command's processes together passed its memory limit (${Math.round(limitBytes / 2 ** 20)} MiB, shared memory included)`;
+      if (kills === 0) return { joined };
+      const limit = `${Math.round(limitBytes / 2 ** 20)} MiB, shared memory included`;
+      return { joined, killed: `the command's processes together passed its memory limit (${limit})` };
     },
   };
 }

@@ -114,13 +114,14 @@ describe('sandbox escapes: resources and policy', function () {
   it("shared memory past the command's limit: the kernel kills inside the command's cgroup, nothing else", async function () {
     const status = await memoryCgroupStatus();
     if (!status.ok) this.skip(); // doctor reports it: no cgroup the worker may make children in, here
-    const m = await sandboxTask({ config: smallConfig({ memoryBytes: 96 * MiB, tmpBytes: 512 * MiB }) });
+    const m = await sandboxTask({ config: smallConfig({ commandMemoryBytes: 96 * MiB, tmpBytes: 512 * MiB }) });
     try {
-      const run = await m.run(['sh', '-c', 'head -c 209715200 /dev/zero > /dev/shm/fill; sleep 2'], {
+      const run = await m.run(['sh', '-c', 'head -c 209715200 /dev/zero > /dev/shm/fill && echo filled'], {
         allowShell: true,
         timeoutMs: 20_000,
       });
       assert.match(run.killedReason ?? '', /passed its memory limit \(96 MiB, shared memory included\)/);
+      assert.notEqual(run.exitCode, 0);
       const row = await m.commandRow(run);
       assert.equal((row.detail as { memory?: string }).memory, 'cgroup');
       const small = await m.run(['sh', '-c', 'head -c 20971520 /dev/zero > /dev/shm/fill && echo fits'], {

@@ -1,0 +1,75 @@
+/**
+ * The workspace quota a running command is held to: bytes (the larger of disk used and what a
+ * copy writes) and entries, polled by the command's watchdog.
+ */
+import { SpawnedProgramError, spawnViaHelper } from '../spawner';
+import type { SandboxLimits } from './config';
+
+const DU_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
+
+/**
+ * `du -s -x` of `dir` with `flags`: its total. du exits 1 when a file vanished while it walked (a
+ * build churning its files), and still prints the total: an agent churning on purpose must not
+ * turn every check into an error the watchdog skips.
+ */
+async function du(dir: string, flags: string[]): Promise<number> {
+  const out = await spawnViaHelper('du', ['-s', '-x', ...flags, dir], { env: DU_ENV, maxBuffer: 4096 }).catch(
+    (err: unknown) => {
+      if (err instanceof SpawnedProgramError && err.code === 1 && err.stdout.length > 0) return err.stdout;
+      throw err;
+    },
+  );
+  const total = Number(out.toString('utf8').split('\t')[0]);
+  if (!Number.isFinite(total)) throw new Error(`du printed no total for ${dir}`);
+  return total;
+}
+
+/**
+ * Why the workspace is past its quota (same filesystem only), if it is: its size is the larger of
+ * the disk it occupies and what a copy of it writes, every file at its apparent length once per
+ * name. Sparse files and hardlinks cost almost no disk, yet the snapshot git reads and each gate's
+ * fresh checkout write them out in full; many tiny files cost whole blocks. Its entries are the
+ * inodes it uses, of the disk's fixed number; a repository's setup (its owner's command, whose
+ * outputs leave the workspace) is not held to that count.
+ */
+export async function pastQuota(
+  dir: string,
+  limits: SandboxLimits,
+  countEntries: boolean,
+): Promise<string | undefined> {
+  const [disk, copied, entries] = await Promise.all([
+    du(dir, ['-B1']),
+    du(dir, ['-B1', '--apparent-size', '--count-links']),
+    countEntries ? du(dir, ['--inodes']) : 0,
+  ]);
+  if (Math.max(disk, copied) > limits.workspaceBytes) return `workspace grew past ${limits.workspaceBytes} bytes`;
+  if (entries > limits.workspaceEntries) return `workspace holds more than ${limits.workspaceEntries} entries`;
+  return undefined;
+}
+
+/** Checks a workspace can fail in a row before its command is stopped: a quota nobody can read holds nothing. */
+const MAX_UNMEASURED_CHECKS = 5;
+
+/**
+ * The watchdog check of a command in `workspace`: the gateway's stop first, then the quota; a
+ * workspace that cannot be measured {@link MAX_UNMEASURED_CHECKS} times in a row stops it.
+ */
+export function quotaCheck(
+  workspace: string,
+  limits: SandboxLimits,
+  options: { countEntries: boolean; stopReason?: () => string | undefined },
+): () => Promise<string | undefined> {
+  let unmeasured = 0;
+  return async () => {
+    const stopped = options.stopReason?.();
+    if (stopped) return `stopped by the model gateway: ${stopped}`;
+    try {
+      const reason = await pastQuota(workspace, limits, options.countEntries);
+      unmeasured = 0;
+      return reason;
+    } catch (err) {
+      if (++unmeasured < MAX_UNMEASURED_CHECKS) return undefined;
+      return `the workspace could not be measured ${unmeasured} times in a row: ${(err as Error).message}`;
+    }
+  };
+}
