@@ -18,7 +18,7 @@ import { parseActivityInput } from './input';
  * A registration removed meanwhile stops the task at its next step that reads the repository.
  */
 export async function requireTenantRepo(deps: Pick<ActivityDeps, 'db'>, tenantId: string, path: string): Promise<void> {
-  if (!(await isTenantRepoPath(deps.db, tenantId, path))) throw new UnknownRepoError(tenantId, path);
+  if (!(await isTenantRepoPath(deps.db, tenantId, path))) throw new UnknownRepoError(tenantId, path, 'path');
 }
 
 /** Builds `resolveRepo`. */

@@ -130,7 +130,8 @@ export function buildPresetConfig(name: string, raw: PresetOptions = {}): Comman
           baseUrl: o.upstreamUrl ?? def.upstream.baseUrl,
           apiKeyEnv: o.keyEnv ?? def.upstream.apiKeyEnv,
           ...(o.pricing ? { pricing: o.pricing } : {}),
-          ...(o.models ? { models: [...new Set(o.models)] } : {}),
+          // The model the CLI is told to ask for is always one it may ask for.
+          ...(o.models ? { models: [...new Set([...(model ? [model] : []), ...o.models])] } : {}),
         },
       ],
       budgets,

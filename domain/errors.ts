@@ -438,14 +438,13 @@ export class DeliveryNotCoveredError extends ApplicationFailure {
  */
 export class UnknownRepoError extends ApplicationFailure {
   static readonly type = 'UnknownRepoError';
-  constructor(tenantId: string, repo: string) {
-    super(
-      ...nonRetryable(
-        `repository '${repo}' is not registered for tenant '${tenantId}' (arbiter repos add --tenant ${tenantId} ${repo} PATH)`,
-        UnknownRepoError.type,
-        [{ tenantId, repo }],
-      ),
-    );
+  /** `at`: the repository is named by its path (a step after resolution), not by a name. */
+  constructor(tenantId: string, repo: string, at?: 'path') {
+    const message =
+      at === 'path'
+        ? `no repository registered for tenant '${tenantId}' is at '${repo}' (its registration was removed or moved, or the path never was one)`
+        : `repository '${repo}' is not registered for tenant '${tenantId}' (arbiter repos add --tenant ${tenantId} ${repo} PATH)`;
+    super(...nonRetryable(message, UnknownRepoError.type, [{ tenantId, repo }]));
   }
 }
 

@@ -29,7 +29,9 @@ async function verdictOf(task: string, tenant: string | undefined) {
     const signatures = (stored?.payload.approvals ?? []).map((a) => a.signature);
     return { row: stored, recorded: await recordedSignatures(db, ref.tenantId, signatures) };
   });
-  if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}`);
+  // A saved envelope named as a bare `verdict.json` used to be read as a file: say how to ask for it now.
+  const file = existsSync(task) ? `; to check the file ${task}, name it as a path: ./${task}` : '';
+  if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}${file}`);
   return { ...row, recorded };
 }
 

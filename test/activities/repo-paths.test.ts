@@ -17,7 +17,8 @@ import { testActivityDeps } from '../helpers/stack';
 const unknownRepo = (path: string) => (err: unknown) =>
   err instanceof ApplicationFailure &&
   err.type === 'UnknownRepoError' &&
-  err.message.includes(`repository '${path}' is not registered for tenant`);
+  err.message.includes(`no repository registered for tenant`) &&
+  err.message.includes(`is at '${path}'`);
 
 describe("activities: a repository path must be the tenant's registration", function () {
   this.timeout(60_000);

@@ -198,6 +198,7 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
     );
     assert.equal(named.code, 1, named.stdout);
     assert.match(named.stderr, new RegExp(`${taskId}\\.json`), 'the stored verdict of that task was asked for');
+    assert.match(named.stderr, new RegExp(`to check the file ${tenant}/${taskId}\\.json, name it as a path: \\./`));
   });
 
   it('--trust-worker-key pins the worker key into the keyring under a loud banner, once', async () => {

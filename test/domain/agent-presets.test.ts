@@ -101,6 +101,12 @@ describe('agent presets', () => {
     assert.throws(() => buildPresetConfig('codex', { maxCostUsd: 5 }), /a cost budget needs the upstream's prices/);
   });
 
+  it('allows the model the CLI is told to ask for, whatever else the operator lists', () => {
+    const c = buildPresetConfig('aider', { model: 'gpt-5.5', models: ['gpt-5.5-mini'] });
+    assert.deepEqual(c.gateway!.upstreams[0].models, ['gpt-5.5', 'gpt-5.5-mini']);
+    assert.equal(buildPresetConfig('aider', { model: 'gpt-5.5' }).gateway!.upstreams[0].models, undefined);
+  });
+
   it('sets a cost budget only with prices: without them the gateway could not count one', () => {
     assert.deepEqual(buildPresetConfig('codex').gateway!.budgets, { maxTokens: 4_000_000, maxWallClockSeconds: 1800 });
     const priced = buildPresetConfig('codex', { pricing: { inputPerMillion: 1, outputPerMillion: 2 } });
