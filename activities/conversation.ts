@@ -17,7 +17,7 @@ import {
 } from '../domain/activity-io';
 import { AGENT_TOOLS } from '../domain/agent-tools';
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
-import { boundedViolation } from '../domain/bounds';
+import { boundedViolation, escapeNul } from '../domain/bounds';
 import { AgentConfigError, AgentFailedError, RecordMismatchError } from '../domain/errors';
 import { zodProblems } from '../domain/zod-issues';
 import type { PolicyViolation } from '../domain/sandbox';
@@ -239,16 +239,17 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       });
       const message = response.choices?.[0]?.message;
       if (!message) throw new Error('model endpoint returned no choices');
-      const promptTokens = response.usage?.prompt_tokens ?? 0;
-      const completionTokens = response.usage?.completion_tokens ?? 0;
+      const promptTokens = tokenCount(response.usage?.prompt_tokens);
+      const completionTokens = tokenCount(response.usage?.completion_tokens);
       const costUsd = config.pricing
         ? (promptTokens * config.pricing.inputPerMillion + completionTokens * config.pricing.outputPerMillion) / 1e6
         : 0;
-      const toolCalls = keptToolCalls(message.tool_calls, input.turn);
+      const earlier = new Set(transcript.flatMap((m) => m.toolCalls?.map((c) => c.id) ?? []));
+      const toolCalls = keptToolCalls(message.tool_calls, input.turn, earlier);
       await append(db, input.tenantId, input.conversationId, {
         role: 'assistant',
         turn: input.turn,
-        content: typeof message.content === 'string' ? message.content : null,
+        content: typeof message.content === 'string' ? escapeNul(message.content) : null,
         toolCalls,
         promptTokens,
         completionTokens,
@@ -293,6 +294,14 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       return outcomeOf(result.content, result.violation);
     },
   };
+}
+
+/**
+ * A token count as the endpoint reported it, if it is one: negative, fractional or huge counts
+ * (a hostile endpoint's) would be refused where the outcome is recorded, and the FAIL with it.
+ */
+function tokenCount(reported: unknown): number {
+  return typeof reported === 'number' && Number.isInteger(reported) && reported >= 0 ? Math.min(reported, 1e9) : 0;
 }
 
 /** What history keeps of a tool result: whether it succeeded, its first 300 characters and the whole result's digest. */

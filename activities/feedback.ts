@@ -16,7 +16,9 @@ import { currentRun } from './run-identity';
 export function createFeedbackActivities({ db }: ActivityDeps, breaker?: BreakerPolicy) {
   return {
     async recordTaskOutcome(raw: RecordTaskOutcomeInput): Promise<{ applied: boolean; reward: number }> {
-      const { context, costWeights, agentMs, ...input } = parseActivityInput(RecordTaskOutcomeInput, raw);
+      const { context, costWeights, agentMs, ...parsed } = parseActivityInput(RecordTaskOutcomeInput, raw);
+      // The column is a 32-bit integer: a run whose endpoint reported absurd counts still records its outcome.
+      const input = { ...parsed, tokens: Math.min(parsed.tokens, 2 ** 31 - 1) };
       const gates = { passed: input.gatesPassed, total: input.gatesTotal };
       const usage = { tokens: input.tokens, costUsd: input.costUsd, latencyMs: agentMs ?? input.latencyMs };
       const reward = netReward(input.outcome, gates, usage, costWeights);

@@ -3,7 +3,8 @@
  * `Database` it is given, so tests and workers can point at different servers.
  */
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
+import { escapeNul } from '../domain/bounds';
 import { z } from 'zod';
 import * as schema from './schema';
 
@@ -38,9 +39,30 @@ export function openDatabase(url: string, options: { max?: number; settings?: Re
   // listener covers idle clients only (pg-pool drops it while a client is checked out), so every
   // client gets its own: the query in flight still fails, and is retried as infrastructure.
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    storeNulEscaped(client);
+  });
   const db = drizzle(pool, { schema });
   return { db, pool, close: () => pool.end() };
+}
+
+/**
+ * Makes every text parameter of `client`'s queries storable: PostgreSQL's text cannot hold NUL,
+ * so a NUL from an agent, a model or a program's output refused the whole write, and the step
+ * failed as the host's. One place for every table; a NUL is kept as `\0` (see {@link escapeNul}).
+ */
+function storeNulEscaped(client: PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const storable = (values: unknown) =>
+    Array.isArray(values) ? values.map((v: unknown) => (typeof v === 'string' ? escapeNul(v) : v)) : values;
+  (client as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) => {
+    const withValues =
+      config && typeof config === 'object' && 'values' in config && !('submit' in config)
+        ? { ...config, values: storable((config as { values: unknown }).values) }
+        : config;
+    return query(withValues, storable(values), callback);
+  };
 }
 
 /** True for a parseable `postgres://` or `postgresql://` URL (what `pg` and libpq accept). */

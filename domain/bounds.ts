@@ -18,6 +18,15 @@ const MAX_KEPT_VIOLATIONS = 100;
 /** Room a clipped text's note of what was cut takes: a text that fits with it is not clipped again. */
 const NOTE_ROOM = 40;
 
+/**
+ * `text` with each NUL written `\0`. PostgreSQL's text and jsonb cannot hold the character: an
+ * agent printing one in a failing gate's output, or a model putting one in a reply, had the
+ * write refused, and the step failed as the host's, with no FAIL counted against the agent.
+ */
+export function escapeNul(text: string): string {
+  return text.includes('\0') ? text.replace(/\0/g, '\\0') : text;
+}
+
 /** `text`, or its first `max` characters and how many were cut (as-is when already clipped to `max`). */
 export function clipText(text: string, max: number): string {
   if (text.length <= max + NOTE_ROOM) return text;

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { escapeNul } from '../domain/bounds';
 
 /** The program and its limits: everything the process that starts it needs. */
 export interface ProgramOptions {
@@ -79,7 +80,7 @@ function outputRecorder() {
     finish: () => ({
       outputBytes: total,
       outputDigest: `sha256:${hash.digest('hex')}`,
-      outputTail: Buffer.concat(kept).subarray(-TAIL_BYTES).toString('utf8'),
+      outputTail: escapeNul(Buffer.concat(kept).subarray(-TAIL_BYTES).toString('utf8')),
     }),
   };
 }

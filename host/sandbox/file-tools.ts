@@ -15,6 +15,7 @@ import { bytesWrittenByTask, recordSandboxEvent } from './audit';
 import { runningAsRoot, type SandboxConfig } from './config';
 import type { SandboxUser, SandboxUserOf } from './uid-leases';
 import { writeRefusal } from './write-policy';
+import { escapeNul } from '../../domain/bounds';
 
 /** Linux's PATH_MAX and NAME_MAX: a tool call naming a longer path is refused before anything matches it. */
 const MAX_PATH = 4096;
@@ -49,7 +50,7 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
 
   async function refuse(call: FileToolCall, op: string, relPath: string, reason: string): Promise<never> {
     // PostgreSQL text and jsonb cannot hold NUL: a refused NUL path is recorded (and reported) escaped.
-    const violation = { op, path: relPath.replace(/\0/g, '\\0'), reason: reason.replace(/\0/g, '\\0') };
+    const violation = { op, path: escapeNul(relPath), reason: escapeNul(reason) };
     await audit(call, { ...violation, allowed: false });
     throw new PolicyViolationError(violation);
   }

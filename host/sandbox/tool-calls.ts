@@ -12,6 +12,7 @@ import { policyFromSpec, type PolicyViolation } from '../../domain/sandbox';
 import type { WorkingSpec } from '../../domain/spec';
 import type { CommandRequest, CommandResult } from './commands';
 import type { FileTools } from './file-tools';
+import { escapeNul } from '../../domain/bounds';
 
 const Args = {
   list_files: z.object({ path: z.string().optional() }),
@@ -93,7 +94,10 @@ export async function executeToolCall(
     return { ok: false, content: `error: arguments are not valid JSON` };
   }
   try {
-    return { ok: true, content: (await dispatch(ctx, name as keyof typeof Args, args)).slice(0, MAX_RESULT) };
+    return {
+      ok: true,
+      content: escapeNul((await dispatch(ctx, name as keyof typeof Args, args)).slice(0, MAX_RESULT)),
+    };
   } catch (err) {
     if (err instanceof PolicyViolationError)
       return { ok: false, content: `error: ${err.message}`, violation: err.violation };

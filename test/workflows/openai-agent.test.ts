@@ -307,6 +307,43 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     assert.equal(occurrences(child, SPEC_MARKER), 0, 'the conversation child never carries the spec');
   });
 
+  // A hostile (or sloppy) endpoint: a call id its last turn used again, a negative token count, and a tool
+  // result holding NUL. Before: the second call_0 was answered from the first and never ran, the outcome was
+  // refused (negative tokens) and not recorded, and a NUL in a result failed the run as the host's.
+  it('runs a call id an earlier turn used, records the outcome of absurd usage, and keeps a NUL in a result', async () => {
+    const script: FakeReply[] = [
+      {
+        toolCalls: [
+          {
+            id: 'call_0',
+            name: 'run_command',
+            arguments: { argv: ['node', '-e', "process.stdout.write('nul\\0here')"] },
+          },
+        ],
+        usage: { prompt: -1_000_000, completion: 5 },
+      },
+      { toolCalls: [{ id: 'call_0', name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
+      { content: 'Done.' },
+    ];
+    const { tenant, input, final } = await runWithModel(script);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(gitIn(repoDir(input.repo), 'show', `arbiter/${input.taskId}:src/feature.js`), FEATURE.trim());
+    const messages = await transcript(input);
+    const [first, second] = messages.filter((m) => m.role === 'assistant');
+    assert.equal(first.toolCalls?.[0].id, 'call_0');
+    assert.notEqual(second.toolCalls?.[0].id, 'call_0', 'the reused id is replaced');
+    assert.equal(first.promptTokens, 0, 'a negative count is no count');
+    assert.ok(
+      messages.some((m) => m.role === 'tool' && m.content?.includes('nul\\0here')),
+      'the NUL is kept, escaped',
+    );
+    const outcomes = await testStack()
+      .database.db.select()
+      .from(agentOutcomes)
+      .where(and(eq(agentOutcomes.tenantId, tenant), eq(agentOutcomes.taskId, input.taskId)));
+    assert.equal(outcomes.length, 1, 'the outcome is recorded');
+  });
+
   it('returns a refused tool call to the model as an error result; the model recovers and the violation is listed', async () => {
     const script: FakeReply[] = [
       { toolCalls: [{ name: 'file_write', arguments: { path: 'README.md', content: '# hijacked\n' } }] },
