@@ -37,6 +37,12 @@ export async function findRepo(db: Db, tenantId: string, name: string): Promise<
   return row;
 }
 
+/** The tenants with a repository registered at `path`. */
+export async function tenantsAtRepoPath(db: Db, path: string): Promise<string[]> {
+  const rows = await db.selectDistinct({ tenantId: repos.tenantId }).from(repos).where(eq(repos.path, path));
+  return rows.map((r) => r.tenantId);
+}
+
 /** Whether `path` is one of the tenant's registered repositories. */
 export async function isTenantRepoPath(db: Db, tenantId: string, path: string): Promise<boolean> {
   const [row] = await db

@@ -7,7 +7,15 @@ import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { addRepo, grantTenant, listRepos, listTenantGrants, removeRepo, revokeTenant } from '../../db/repos';
+import {
+  addRepo,
+  grantTenant,
+  listRepos,
+  listTenantGrants,
+  removeRepo,
+  revokeTenant,
+  tenantsAtRepoPath,
+} from '../../db/repos';
 import { IdPartSchema, RepoNameSchema } from '../../domain/task';
 import { assertGitRepo } from '../../host/workspace';
 import { EXIT, printRows, UsageError } from './output';
@@ -42,6 +50,11 @@ async function add(name: string, dir: string, tenant: string): Promise<number> {
   checked(IdPartSchema, tenant, 'tenant id');
   const repoPath = await registrablePath(dir);
   return withDb(async (db) => {
+    const others = (await tenantsAtRepoPath(db, repoPath)).filter((t) => t !== tenant);
+    if (others.length)
+      throw new Error(
+        `${repoPath} is already registered for tenant ${others.join(', ')}: a repository serves one tenant (their tasks' delivery branches, arbiter/<task>, would share it)`,
+      );
     if (!(await addRepo(db, { tenantId: tenant, name, path: repoPath })))
       throw new Error(`tenant ${tenant} already has a repository '${name}' (arbiter repos remove it first)`);
     process.stdout.write(`${tenant}/${name} -> ${repoPath}\n`);

@@ -98,6 +98,13 @@ describe('tenants: registered repositories', function () {
     const again = await arbiter(['repos', 'add', '--tenant', tenant, name, dir], env);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already has a repository/);
+    // Another tenant's delivery branches would land beside these: arbiter/T-42 of either.
+    const shared = await arbiter(['repos', 'add', '--tenant', other, uniqueId('app'), dir], env);
+    assert.equal(shared.code, 1, shared.stdout);
+    assert.match(
+      shared.stderr,
+      new RegExp(`is already registered for tenant ${tenant}: a repository serves one tenant`),
+    );
     const notGit = await arbiter(['repos', 'add', '--tenant', tenant, uniqueId('x'), path.dirname(dir)], env);
     assert.notEqual(notGit.code, 0);
     assert.match(notGit.stderr, /not a git repository/);
