@@ -12,7 +12,10 @@ import { candidateTaskId } from '../domain/candidates';
 import { verdictStatement } from '../domain/dsse';
 import { RecordMismatchError } from '../domain/errors';
 import { buildVerdictPayload } from '../domain/verdict';
-import { verdicts } from '../db/schema';
+import { and, eq } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { gateResults, verdicts } from '../db/schema';
+import type { GateResult } from '../domain/task';
 import { verifierFacts } from '../host/verifier';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
@@ -22,6 +25,45 @@ import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
 import { waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
+
+/**
+ * How the gates a verdict is asked to sign differ from the results their run stored, last
+ * attempt's. The workflow hands over the gates as activities returned them, and anyone who may
+ * write to the namespace can complete an activity by its id with a result of their choosing
+ * (`temporal activity complete`): a failed gate reported passed, a failing check left out. The
+ * stored rows are written by the activities themselves, on a worker.
+ */
+async function storedGateProblems(
+  db: Db,
+  ref: { tenantId: string; taskId: string; runId: string },
+  gates: readonly GateResult[],
+): Promise<string[]> {
+  if (gates.length === 0) return [];
+  const rows = await db
+    .select({
+      name: gateResults.name,
+      kind: gateResults.kind,
+      status: gateResults.status,
+      attempt: gateResults.attempt,
+    })
+    .from(gateResults)
+    .where(
+      and(eq(gateResults.tenantId, ref.tenantId), eq(gateResults.taskId, ref.taskId), eq(gateResults.runId, ref.runId)),
+    );
+  const last = Math.max(0, ...rows.map((r) => r.attempt));
+  const stored = new Map(rows.filter((r) => r.attempt === last).map((r) => [r.name, r]));
+  const problems = gates.flatMap((g) => {
+    const row = stored.get(g.name);
+    if (!row) return [`gate ${g.name}: no result of it was stored by run ${ref.runId}`];
+    if (row.kind !== g.kind || row.status !== g.status)
+      return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
+    return [];
+  });
+  const named = new Set(gates.map((g) => g.name));
+  for (const row of stored.values())
+    if (!named.has(row.name)) problems.push(`gate ${row.name}: stored as ${row.status}, left out`);
+  return problems;
+}
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
@@ -42,6 +84,15 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
             )
           : []),
       ];
+      const judged = input.adoptedFrom
+        ? {
+            tenantId: input.tenantId,
+            taskId: candidateTaskId(input.taskId, input.adoptedFrom.index),
+            runId: input.adoptedFrom.runId,
+          }
+        : { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
+      const forged = await storedGateProblems(db, judged, input.gates);
+      if (forged.length) throw new RecordMismatchError('gate results', forged.join('; '));
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
       const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);
       const payload = buildVerdictPayload({
