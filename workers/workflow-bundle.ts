@@ -2,7 +2,7 @@
  * How Arbiter's workflow code is bundled, the same for the worker, the tests and the replayer:
  * the entry point, the stateless modules every workflow shares (workflows/shared-modules.ts), the
  * interceptors that write a run's search attributes once per workflow task (workflows/visibility.ts)
- * and, when the worker traces, the OpenTelemetry workflow interceptors. Only then: they make spans of
+ * and drop signals no handler could decode (workflows/unknown-signals.ts), and, when the worker traces, the OpenTelemetry workflow interceptors. Only then: they make spans of
  * every step inside the workflow thread, which cost a worker under load about a third of its CPU
  * (README *Performance*). They add no command, so a traced and an untraced worker replay each
  * other's histories (test/replay).
@@ -27,6 +27,7 @@ export function workflowBundleOptions(
     preloadModules: [require.resolve('../workflows/shared-modules')],
     workflowInterceptorModules: [
       require.resolve('../workflows/visibility'),
+      require.resolve('../workflows/unknown-signals'),
       ...(traced ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')] : []),
     ],
     // Webpack names modules relative to its context, the working directory unless set: the same

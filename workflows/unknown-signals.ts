@@ -1,11 +1,15 @@
 /**
- * Signals a run has no handler for. The SDK keeps each one, payload and all, in the run's memory
- * until a handler for its name appears, and keeps it again on every replay: anyone with write
- * access to the namespace could fill the worker's workflow heap with a few 2 MB signals to a few
- * waiting runs. Every handler a run has is set when it starts, so a signal without one never
- * finds one later: it is logged, by name, and dropped.
+ * Signals a run cannot act on. A signal without a handler: the SDK keeps each one, payload and
+ * all, in the run's memory until a handler for its name appears, and keeps it again on every
+ * replay, so anyone with write access to the namespace could fill the worker's workflow heap with
+ * a few 2 MB signals to a few waiting runs. Every handler a run has is set when it starts, so a
+ * signal without one never finds one later: it is logged, by name, and dropped. A signal whose
+ * payload cannot be decoded (an encoding no converter reads, JSON that does not parse): the SDK
+ * decodes it before any handler runs and fails the workflow task, which retries forever on the
+ * same signal, so the run never ends and holds its agent's capacity; it is dropped before that.
  */
-import { log, setDefaultSignalHandler } from '@temporalio/workflow';
+import { arrayFromPayloads, defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { log, setDefaultSignalHandler, type WorkflowInterceptorsFactory } from '@temporalio/workflow';
 import { clipText } from '../domain/bounds';
 
 /** Drops every signal the run has no handler for; call it after the run's own handlers are set. */
@@ -14,3 +18,32 @@ export function dropUnknownSignals(): void {
     log.warn('signal with no handler ignored', { signal: clipText(signalName, 200) });
   });
 }
+
+function decodes(payloads: Payload[] | null | undefined): boolean {
+  try {
+    arrayFromPayloads(defaultPayloadConverter, payloads ?? []);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Takes signals whose payload cannot be decoded out of each activation, before the SDK decodes them. */
+export const interceptors: WorkflowInterceptorsFactory = () => ({
+  internals: [
+    {
+      activate(input, next) {
+        const jobs = input.activation.jobs ?? [];
+        const kept = jobs.filter((job) => !job.signalWorkflow || decodes(job.signalWorkflow.input as Payload[]));
+        if (kept.length < jobs.length) {
+          for (const job of jobs.filter((j) => !kept.includes(j)))
+            log.warn('signal with an undecodable payload ignored', {
+              signal: clipText(String(job.signalWorkflow?.signalName), 200),
+            });
+          input.activation.jobs = kept;
+        }
+        return next(input);
+      },
+    },
+  ],
+});

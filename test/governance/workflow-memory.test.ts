@@ -152,6 +152,38 @@ describe('attack: exhausting the workflow heap', function () {
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
   });
 
+  // Decoded by the SDK before any handler (ours or the default one) sees it: the workflow task failed, and failed
+  // again on every retry of the same signal, so the run never ended and held its agent's capacity.
+  it('a signal whose payload cannot be decoded is dropped, and the task goes on without a failed workflow task', async () => {
+    const tenantId = uniqueId('undecodable');
+    await addScriptedAgent(tenantId, [nodeStep('setTimeout(() => {}, 3000)'), ...GOOD_PLAN]);
+    const input = await taskInput(tenantId);
+    const { client } = testStack();
+    await client.submit(input);
+    await waitForState(input, (s) => s.state === 'EXECUTING', 60_000);
+    const workflowId = taskWorkflowId(input);
+    const bad = [
+      { metadata: { encoding: Buffer.from('binary/x') }, data: Buffer.from('x') },
+      { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('{') },
+    ];
+    for (const [signalName, payload] of [
+      ['cancel', bad[0]],
+      ['approversChanged', bad[1]],
+      ['no-such-signal', bad[1]],
+    ] as const)
+      await client.temporal.workflowService.signalWorkflowExecution({
+        namespace: client.temporal.options.namespace,
+        workflowExecution: { workflowId },
+        signalName,
+        input: { payloads: [payload] },
+        identity: 'insider',
+      });
+    const final = await client.watch(input, undefined, 200);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    const events = (await client.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    assert.equal(events.filter((e) => e.workflowTaskFailedEventAttributes).length, 0, 'no workflow task failed');
+  });
+
   it('an alias tree of empty lists, which the parser’s alias limit does not count, is REJECTED at once', async () => {
     const input = { ...(await goodTaskInput()), specYaml: specWithContractValue('*a12', emptyListAliasTree(12)) };
     const final = await runToEnd(input);
