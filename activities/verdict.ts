@@ -12,9 +12,9 @@ import { candidateTaskId } from '../domain/candidates';
 import { verdictStatement } from '../domain/dsse';
 import { RecordMismatchError } from '../domain/errors';
 import { buildVerdictPayload } from '../domain/verdict';
-import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { gateResults, verdicts } from '../db/schema';
+import { verdicts } from '../db/schema';
+import { hasTreelessGateResults, latestGateResults } from '../db/gate-results';
 import type { GateResult } from '../domain/task';
 import { verifierFacts } from '../host/verifier';
 import type { ActivityDeps } from './deps';
@@ -27,41 +27,33 @@ import { waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
 
 /**
- * How the gates a verdict is asked to sign differ from the results their run stored, last
- * attempt's. The workflow hands over the gates as activities returned them, and anyone who may
- * write to the namespace can complete an activity by its id with a result of their choosing
- * (`temporal activity complete`): a failed gate reported passed, a failing check left out. The
- * stored rows are written by the activities themselves, on a worker.
+ * How the gates a verdict is asked to sign differ from the results stored for the tree it judges.
+ * The workflow hands over the gates as activities returned them, and anyone who may write to the
+ * namespace can complete an activity by its id with a result of their choosing (`temporal activity
+ * complete`): a failed gate reported passed, a failing check left out. The stored rows are written
+ * by the activities themselves, on a worker, naming the tree; a run reset past verification finds
+ * its predecessor's. A budget gate stored failed stands passed only under a waiver this run used.
  */
 async function storedGateProblems(
   db: Db,
-  ref: { tenantId: string; taskId: string; runId: string },
+  task: { tenantId: string; taskId: string },
+  treeId: string,
   gates: readonly GateResult[],
+  waived: boolean,
 ): Promise<string[]> {
   if (gates.length === 0) return [];
-  const rows = await db
-    .select({
-      name: gateResults.name,
-      kind: gateResults.kind,
-      status: gateResults.status,
-      attempt: gateResults.attempt,
-    })
-    .from(gateResults)
-    .where(
-      and(eq(gateResults.tenantId, ref.tenantId), eq(gateResults.taskId, ref.taskId), eq(gateResults.runId, ref.runId)),
-    );
-  const last = Math.max(0, ...rows.map((r) => r.attempt));
-  const stored = new Map(rows.filter((r) => r.attempt === last).map((r) => [r.name, r]));
+  const stored = await latestGateResults(db, task, treeId);
+  if (stored.size === 0 && (await hasTreelessGateResults(db, task))) return [];
   const problems = gates.flatMap((g) => {
     const row = stored.get(g.name);
-    if (!row) return [`gate ${g.name}: no result of it was stored by run ${ref.runId}`];
-    if (row.kind !== g.kind || row.status !== g.status)
-      return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
-    return [];
+    if (!row) return [`gate ${g.name}: no result of it was stored for tree ${treeId}`];
+    const waivedBudget = waived && g.kind === 'budget' && row.status === 'fail' && g.status === 'pass';
+    if (row.kind === g.kind && (row.status === g.status || waivedBudget)) return [];
+    return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
   });
   const named = new Set(gates.map((g) => g.name));
-  for (const row of stored.values())
-    if (!named.has(row.name)) problems.push(`gate ${row.name}: stored as ${row.status}, left out`);
+  for (const [name, row] of stored)
+    if (!named.has(name)) problems.push(`gate ${name}: stored as ${row.status}, left out`);
   return problems;
 }
 
@@ -84,14 +76,11 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
             )
           : []),
       ];
-      const judged = input.adoptedFrom
-        ? {
-            tenantId: input.tenantId,
-            taskId: candidateTaskId(input.taskId, input.adoptedFrom.index),
-            runId: input.adoptedFrom.runId,
-          }
-        : { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
-      const forged = await storedGateProblems(db, judged, input.gates);
+      const judged = {
+        tenantId: input.tenantId,
+        taskId: input.adoptedFrom ? candidateTaskId(input.taskId, input.adoptedFrom.index) : input.taskId,
+      };
+      const forged = await storedGateProblems(db, judged, input.diff.treeId, input.gates, used.length > 0);
       if (forged.length) throw new RecordMismatchError('gate results', forged.join('; '));
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
       const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);

@@ -28,8 +28,7 @@ import type { GateResult } from '../domain/task';
 import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
 import type { Db } from '../db/client';
-import { gateResults } from '../db/schema';
-import { excludedColumns } from '../db/upsert';
+import { saveGateResults } from '../db/gate-results';
 import { storePatch } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
 import {
@@ -121,39 +120,18 @@ async function baseDrift(gitDir: string, baseCommit: string, trustedCommit: stri
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
 export function createVerificationActivities({ db, home, sandbox }: ActivityDeps, runCommand: CommandRunner) {
   const sandboxUser = taskSandboxUser(home, sandbox);
-  /** Records `gates` of one attempt in one statement; a retried attempt's rows replace its earlier ones. */
+  /** Records `gates` of one attempt, for the tree they judged, as this run's. */
   async function saveGates(
-    at: { tenantId: string; taskId: string; attempt: number },
+    at: { tenantId: string; taskId: string; attempt: number; treeId: string },
     gates: GateResult[],
   ): Promise<GateResult[]> {
-    const { tenantId, taskId, attempt } = at;
-    const runId = currentRun().runId;
-    const byName = new Map(gates.map((gate) => [gate.name, gate])); // one row per name, as the key requires
-    const rows = [...byName.values()].map((gate) => ({
-      ...{ tenantId, taskId, runId, attempt, kind: gate.kind, status: gate.status, detail: gate.detail },
-      ...{ exitCode: gate.exitCode ?? null, durationMs: gate.durationMs ?? null, name: gate.name },
-      ...{ outputDigest: gate.outputDigest ?? null, outputTail: gate.outputTail ?? null },
-    }));
-    if (rows.length > 0)
-      await db
-        .insert(gateResults)
-        .values(rows)
-        .onConflictDoUpdate({
-          target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.attempt, gateResults.name],
-          set: excludedColumns(gateResults, [
-            'kind',
-            'status',
-            'detail',
-            'exitCode',
-            'durationMs',
-            'outputDigest',
-            'outputTail',
-          ]),
-        });
+    await saveGateResults(db, { ...at, runId: currentRun().runId }, gates);
     return gates;
   }
-  const saveGate = async (at: { tenantId: string; taskId: string; attempt: number }, gate: GateResult) =>
-    (await saveGates(at, [gate]))[0];
+  const saveGate = async (
+    at: { tenantId: string; taskId: string; attempt: number; treeId: string },
+    gate: GateResult,
+  ) => (await saveGates(at, [gate]))[0];
 
   /** A fresh checkout of `treeId` for one gate, owned by the task's sandbox user (mode 0700); removed by the caller. */
   async function gateCheckout(

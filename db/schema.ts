@@ -138,6 +138,8 @@ export const gateResults = pgTable(
     taskId: text('task_id').notNull(),
     runId: runId(),
     attempt: integer('attempt').notNull().default(1),
+    /** The tree the gate judged; absent from rows stored before results named it. */
+    treeId: text('tree_id'),
     name: text('name').notNull(),
     kind: text('kind').notNull(),
     status: text('status').notNull(),
@@ -148,7 +150,10 @@ export const gateResults = pgTable(
     outputTail: text('output_tail'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('gate_results_run_attempt_name_uq').on(t.tenantId, t.taskId, t.runId, t.attempt, t.name)],
+  (t) => [
+    uniqueIndex('gate_results_run_attempt_name_uq').on(t.tenantId, t.taskId, t.runId, t.attempt, t.name),
+    index('gate_results_task_tree_idx').on(t.tenantId, t.taskId, t.treeId),
+  ],
 );
 
 /** Human waivers in the CAWS shape (WV-NNNN), applied to budgets while active and unexpired. */

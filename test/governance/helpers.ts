@@ -20,6 +20,7 @@ import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, gitIn, makeRepo, registerRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
+import { saveGateResults } from '../../db/gate-results';
 
 /** The verdict statement's predicate, as `arbiter verdict show --json` prints it. */
 export interface VerdictPayloadView {
@@ -249,6 +250,12 @@ export function oneFileVerdict(f: {
     verifiedAt: '2025-01-02T03:04:05.678Z',
     repo: f.repo,
   };
+}
+
+/** Stores `verdictInput`'s gates as `runId`'s gate activities would have, for tests that drive issueVerdict directly. */
+export async function storeGateEvidence(verdictInput: IssueVerdictInput, runId: string): Promise<void> {
+  const { tenantId, taskId, diff, gates } = verdictInput;
+  await saveGateResults(testStack().database.db, { tenantId, taskId, runId, attempt: 1, treeId: diff.treeId }, gates);
 }
 
 /** The delivery a one-file verdict covers. */

@@ -16,7 +16,16 @@ import type { DeliverChangeInput, Delivery, IssuedVerdict } from '../../domain/a
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { gitIn, makeRepo, registerRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import { assertFailedByGate, deliveryFor, oneFileVerdict, refExists, runTask, sha256, writeByCommand } from './helpers';
+import {
+  assertFailedByGate,
+  deliveryFor,
+  oneFileVerdict,
+  refExists,
+  runTask,
+  sha256,
+  storeGateEvidence,
+  writeByCommand,
+} from './helpers';
 import { SILENT_LOGGER } from '../../workers/logger';
 
 /** An assert.rejects check: an ApplicationFailure of `type` whose message matches `pattern`. */
@@ -100,6 +109,7 @@ async function verifiedRun(repo: string, options: { patchToOtherTree?: boolean }
     digest,
     artifactId,
   });
+  await storeGateEvidence(verdictInput, runId);
   const verdict: IssuedVerdict = await env.run(a.issueVerdict, verdictInput);
   assert.equal(verdict.outcome, 'PASS');
   const delivery = deliveryFor(verdictInput, repo, verdict.digest);

@@ -28,7 +28,7 @@ import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-con
 import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
 import { gitIn, makeRepo, registerRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import { deliveryFor, oneFileVerdict, refExists, sha256 } from './helpers';
+import { deliveryFor, oneFileVerdict, refExists, sha256, storeGateEvidence } from './helpers';
 import { SILENT_LOGGER } from '../../workers/logger';
 
 /** Activities running as run `runId` of the task's workflow (or of `workflowId`), as Temporal would report it. */
@@ -125,6 +125,7 @@ async function verifiedRun(
     gateStatus,
     policy: policyOf(base),
   });
+  await storeGateEvidence(verdictInput, runId);
   const verdict = await run.issueVerdict(verdictInput);
   const delivery = deliveryFor(verdictInput, repo, verdict.digest);
   return { ref, runId, run, verdict, verdictInput, delivery };

@@ -1,0 +1,74 @@
+/**
+ * Gate results as the activities that judged them store them: per run, attempt and name, with
+ * the tree they judged. The verdict is signed over these, not over what a workflow hands over.
+ */
+import { and, asc, eq, isNull } from 'drizzle-orm';
+import type { GateResult } from '../domain/task';
+import type { Db } from './client';
+import { gateResults } from './schema';
+import { excludedColumns } from './upsert';
+
+/** Where one attempt's gates were judged. */
+export interface GateAttempt {
+  tenantId: string;
+  taskId: string;
+  runId: string;
+  attempt: number;
+  treeId: string;
+}
+
+/** Records `gates` of one attempt in one statement; a retried attempt's rows replace its earlier ones. */
+export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly GateResult[]): Promise<void> {
+  const { tenantId, taskId, runId, attempt, treeId } = at;
+  const byName = new Map(gates.map((gate) => [gate.name, gate])); // one row per name, as the key requires
+  const rows = [...byName.values()].map((gate) => ({
+    ...{ tenantId, taskId, runId, attempt, treeId, kind: gate.kind, status: gate.status, detail: gate.detail },
+    ...{ exitCode: gate.exitCode ?? null, durationMs: gate.durationMs ?? null, name: gate.name },
+    ...{ outputDigest: gate.outputDigest ?? null, outputTail: gate.outputTail ?? null },
+  }));
+  if (rows.length === 0) return;
+  await db
+    .insert(gateResults)
+    .values(rows)
+    .onConflictDoUpdate({
+      target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.attempt, gateResults.name],
+      set: excludedColumns(gateResults, [
+        'treeId',
+        'kind',
+        'status',
+        'detail',
+        'exitCode',
+        'durationMs',
+        'outputDigest',
+        'outputTail',
+      ]),
+    });
+}
+
+/** The latest stored result of each gate that judged `treeId` in the task, whichever run stored it. */
+export async function latestGateResults(
+  db: Db,
+  task: { tenantId: string; taskId: string },
+  treeId: string,
+): Promise<Map<string, { kind: string; status: string }>> {
+  const rows = await db
+    .select({ name: gateResults.name, kind: gateResults.kind, status: gateResults.status })
+    .from(gateResults)
+    .where(
+      and(eq(gateResults.tenantId, task.tenantId), eq(gateResults.taskId, task.taskId), eq(gateResults.treeId, treeId)),
+    )
+    .orderBy(asc(gateResults.id));
+  return new Map(rows.map((r) => [r.name, { kind: r.kind, status: r.status }]));
+}
+
+/** Whether the task has results stored before results named their tree (a run in flight across the upgrade). */
+export async function hasTreelessGateResults(db: Db, task: { tenantId: string; taskId: string }): Promise<boolean> {
+  const [row] = await db
+    .select({ id: gateResults.id })
+    .from(gateResults)
+    .where(
+      and(eq(gateResults.tenantId, task.tenantId), eq(gateResults.taskId, task.taskId), isNull(gateResults.treeId)),
+    )
+    .limit(1);
+  return row !== undefined;
+}
