@@ -37,6 +37,7 @@ import { sha256 } from '../host/digest';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { SessionIdentity } from '../host/gateway/session';
 import type { FileTools } from '../host/sandbox/file-tools';
+import { MAX_REQUEST_BYTES } from '../host/gateway/server';
 
 type Message = typeof conversationMessages.$inferSelect;
 
@@ -121,6 +122,24 @@ function replyOf(m: Message): ModelReply {
  * handling and call record as a command agent's. The loop's own limits (turns, tokens, wall
  * clock) are the workflow's, so the session carries no budgets of its own.
  */
+/**
+ * The request as sent, within the bound the gateway holds agents' requests to. Each turn sends
+ * the whole transcript, and a model answering with replies of several MiB grew it turn by turn:
+ * at 30 turns of 8 MiB, each call held several copies of 240 MiB. Past the bound the conversation
+ * has outgrown what may be sent, which fails this run, as an overflowing context does.
+ */
+function requestBody(body: object): Buffer {
+  const bytes = Buffer.from(JSON.stringify(body));
+  if (bytes.length > MAX_REQUEST_BYTES)
+    throw new Error(
+      `the conversation is ${bytes.length} bytes, more than the ${MAX_REQUEST_BYTES} a request may carry`,
+      {
+        cause: 'context',
+      },
+    );
+  return bytes;
+}
+
 async function requestCompletion(
   deps: ActivityDeps,
   identity: SessionIdentity,
@@ -148,13 +167,14 @@ async function requestCompletion(
     apiKeyEnv: config.apiKeyEnv,
     pricing: config.pricing,
   };
+  const payload = requestBody(body);
   const session = await deps.gateway.openSession(identity, { upstreams: [upstream], registries: [], budgets: {} });
   const res = await deps.gateway
     .call(session, {
       method: 'POST',
       upstream: 'model',
       rest: 'chat/completions',
-      body: Buffer.from(JSON.stringify(body)),
+      body: payload,
       signal: AbortSignal.any([signal, AbortSignal.timeout(config.requestTimeoutSeconds * 1000)]),
     })
     .finally(() => deps.gateway?.closeSession(session.id));

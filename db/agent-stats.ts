@@ -120,8 +120,9 @@ export interface AgentHealthReport {
 }
 
 /**
- * Records an infrastructure success or failure of an agent, once per run: the report's ledger row
- * is the guard, inserted in the same transaction, so a retried report changes nothing. A success
+ * Records an infrastructure success or failure of an agent, once per task: the report's ledger row
+ * is the guard, inserted in the same transaction, so a retried report changes nothing, nor does the
+ * report of a run a reset made of a task that already reported. A success
  * closes the circuit; the threshold-th failure in a row opens it until now + cooldown. After the
  * cooldown the router lets the agent take a task again (the probe); its result closes or re-opens it.
  */
@@ -133,6 +134,20 @@ export async function recordAgentHealth(
   return db.transaction(async (tx) => {
     const fresh = await tx.insert(agentHealthReports).values(report).onConflictDoNothing().returning();
     if (fresh.length === 0) return false;
+    // One task counts once for its agent: each run a reset makes of it would report again, and a few
+    // resets of one failed (or passed) history would open (or close) a circuit other tenants share.
+    const reports = await tx
+      .select({ runId: agentHealthReports.runId })
+      .from(agentHealthReports)
+      .where(
+        and(
+          eq(agentHealthReports.tenantId, report.tenantId),
+          eq(agentHealthReports.taskId, report.taskId),
+          eq(agentHealthReports.agentId, report.agentId),
+        ),
+      )
+      .limit(2);
+    if (reports.length > 1) return false;
     await tx.update(agents).set(healthUpdate(report.ok, policy)).where(eq(agents.id, report.agentId));
     return true;
   });

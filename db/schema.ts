@@ -449,7 +449,7 @@ export const waiverDecisions = pgTable(
   ],
 );
 
-/** One health report per agent per run: the guard that makes a retried report count once. */
+/** One health report per agent per run: the guard that makes a retried report count once (and a task's first, only). */
 export const agentHealthReports = pgTable(
   'agent_health_reports',
   {

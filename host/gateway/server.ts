@@ -16,8 +16,8 @@ import { proxyConnect, proxyPlain, type ProxyDeps } from './proxy';
 import { GatewaySession, MAX_CALLS_IN_FLIGHT, type SessionGrant, type SessionIdentity } from './session';
 import { SANDBOX_GATEWAY_PORT } from './launch';
 
-/** Largest request body the gateway reads (a long conversation with its tool results and images). */
-const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+/** Largest request body the gateway reads (a long conversation with its tool results and images); Arbiter's own loop keeps to it too. */
+export const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
 /** The running gateway. */
 export interface ModelGateway {

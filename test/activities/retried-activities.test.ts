@@ -13,7 +13,7 @@ import { createActivities } from '../../activities';
 import { openDatabase } from '../../db/client';
 import { startEmbeddedPostgres } from '../../db/embedded';
 import { migrateDatabase } from '../../db/migrate';
-import { agents, waiverDecisions } from '../../db/schema';
+import { agents, taskEvents, waiverDecisions } from '../../db/schema';
 import { DatabaseRejectedError } from '../../domain/errors';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
@@ -28,17 +28,10 @@ function asRun(ref: { tenantId: string; taskId: string }, deps = testActivityDep
   return { env, a: createActivities(deps), workflowId };
 }
 
-function transition(ref: { tenantId: string; taskId: string }, note: string, deps = testActivityDeps()) {
+function transition(ref: { tenantId: string; taskId: string }, note: string, deps = testActivityDeps(), seq = 0) {
   const { env, a, workflowId } = asRun(ref, deps);
-  return env.run(a.recordTransition, {
-    ...ref,
-    workflowId,
-    seq: 0,
-    from: null,
-    to: 'RECEIVED' as const,
-    at: new Date().toISOString(),
-    note,
-  });
+  const at = new Date().toISOString();
+  return env.run(a.recordTransition, { ...ref, workflowId, seq, from: null, to: 'RECEIVED' as const, at, note });
 }
 
 describe('database errors in activities', function () {
@@ -46,14 +39,25 @@ describe('database errors in activities', function () {
 
   it('a statement PostgreSQL refuses (SQLSTATE 22) fails at once as a non-retryable DatabaseRejectedError', async () => {
     const ref = { tenantId: uniqueId('tenant'), taskId: uniqueId('task') };
-    // PostgreSQL text cannot hold a NUL byte: the same statement fails the same way on every attempt.
-    await assert.rejects(transition(ref, 'reason with a \u0000 byte'), (err: unknown) => {
+    // A number past PostgreSQL's integer: the same statement fails the same way on every attempt.
+    await assert.rejects(transition(ref, 'a note', testActivityDeps(), 2 ** 31), (err: unknown) => {
       assert.ok(err instanceof ApplicationFailure, String(err));
       assert.equal(err.type, DatabaseRejectedError.type);
       assert.equal(err.nonRetryable, true);
-      assert.match(err.message, /SQLSTATE 22021/);
+      assert.match(err.message, /SQLSTATE 22003/);
       return true;
     });
+  });
+
+  // PostgreSQL text cannot hold NUL: a note (or a gate's output, a tool result) holding one refused the whole write.
+  it('a NUL in any text stored is kept as \\0, not refused', async () => {
+    const ref = { tenantId: uniqueId('tenant'), taskId: uniqueId('task') };
+    await transition(ref, 'reason with a \u0000 byte');
+    const [row] = await testStack()
+      .database.db.select()
+      .from(taskEvents)
+      .where(and(eq(taskEvents.tenantId, ref.tenantId), eq(taskEvents.taskId, ref.taskId)));
+    assert.equal(row.note, 'reason with a \\0 byte');
   });
 
   it('an outage (PostgreSQL stopped) stays retryable, and the retry succeeds once it is back', async () => {
@@ -110,5 +114,20 @@ describe('activities retried after they committed', function () {
     await env.run(a.recordAgentHealth, input);
     const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, agent.id));
     assert.equal(row.consecutiveInfraFailures, 1);
+  });
+
+  // An insider resetting one failed history three times made three runs, each reporting: a shared agent's
+  // circuit opened for every tenant, and resetting a passed one closed a broken agent's.
+  it('recordAgentHealth from runs a reset made of one task counts once', async () => {
+    const tenantId = uniqueId('tenant');
+    const taskId = uniqueId('task');
+    const agent = await addScriptedAgent(tenantId, GOOD_PLAN);
+    for (const runId of ['run-1', 'run-2', 'run-3']) {
+      const { env, a } = asRun({ tenantId, taskId }, testActivityDeps(), runId);
+      await env.run(a.recordAgentHealth, { tenantId, taskId, agentId: agent.id, ok: false });
+    }
+    const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, agent.id));
+    assert.equal(row.consecutiveInfraFailures, 1);
+    assert.equal(row.circuitOpenUntil, null, 'the circuit stays closed');
   });
 });

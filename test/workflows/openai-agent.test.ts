@@ -344,6 +344,19 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     assert.equal(outcomes.length, 1, 'the outcome is recorded');
   });
 
+  // Each turn sends the whole transcript: replies of several MiB grew every request, and the worker's memory with it.
+  it("a conversation past the 32 MiB a request may carry fails the run as the agent's, before it is sent", async () => {
+    const big = 'x'.repeat(7 * 1024 * 1024);
+    const { final, model } = await runWithModel(() => ({
+      content: big,
+      toolCalls: [{ name: 'list_files', arguments: {} }],
+    }));
+    assert.equal(final.state, 'FAILED', JSON.stringify(final.error));
+    assert.equal(final.error?.type, 'AgentFailedError', JSON.stringify(final.error));
+    assert.match(final.error?.message ?? '', /more than the 33554432 a request may carry/);
+    assert.ok(model.requests.length <= 6, `${model.requests.length} requests were sent`);
+  });
+
   it('returns a refused tool call to the model as an error result; the model recovers and the violation is listed', async () => {
     const script: FakeReply[] = [
       { toolCalls: [{ name: 'file_write', arguments: { path: 'README.md', content: '# hijacked\n' } }] },
