@@ -121,6 +121,13 @@ const nodeAgent = (body: string): string[] => [
    (async () => { ${body} })().catch((e) => { console.log('ERR', e.message, String(e.cause)); process.exit(3); });`,
 ];
 
+/** In a sandboxed agent: `send(body)` posts a chat completion to the gateway and prints its status and the reply's start. */
+const SEND_CHAT = `const send = async (body) => {
+  const res = await fetch(base + '/chat/v1/chat/completions', { method: 'POST', body,
+    headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } });
+  console.log('STATUS', res.status, (await res.text()).slice(0, 80).replace(/\\n/g, ' '));
+};`;
+
 describe('attacks on the model gateway', function () {
   this.timeout(120_000);
   let gateway: ModelGateway;
@@ -307,11 +314,7 @@ print('PIDFD', pidfd, 'FD', fd, ctypes.get_errno(), flush=True)
     const run = await inSandbox(
       session,
       nodeAgent(`
-        const send = async (body) => {
-          const res = await fetch(base + '/chat/v1/chat/completions', { method: 'POST', body,
-            headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } });
-          console.log('STATUS', res.status, (await res.text()).slice(0, 80).replace(/\\n/g, ' '));
-        };
+        ${SEND_CHAT}
         const m = '"model":"m","messages":[{"role":"user","content":"hi"}]';
         await send('{' + m + ',"stream":"true"}');
         await send('{' + m + ',"stream":true,"temperature":NaN}');
@@ -332,11 +335,7 @@ print('PIDFD', pidfd, 'FD', fd, ctypes.get_errno(), flush=True)
     const run = await inSandbox(
       session,
       nodeAgent(`
-        const send = async (body) => {
-          const res = await fetch(base + '/chat/v1/chat/completions', { method: 'POST', body,
-            headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } });
-          console.log('STATUS', res.status);
-        };
+        ${SEND_CHAT}
         const m = '"model":"m","messages":[{"role":"user","content":"hi"}]';
         await send('{' + m + ',"x":[' + '{},'.repeat(600000) + '{}]}');
         await send('{' + m + ',"x":' + '['.repeat(600) + ']'.repeat(600) + '}');

@@ -214,7 +214,7 @@ export function leftBehindOrNone(final: TaskSnapshot): string | undefined {
 }
 
 /** What a one-file change's signed verdict states, for tests that drive issueVerdict and deliverChange directly. */
-export function oneFileVerdict(f: {
+function oneFileVerdict(f: {
   ref: { tenantId: string; taskId: string };
   repo: string;
   base: string;
@@ -252,10 +252,19 @@ export function oneFileVerdict(f: {
   };
 }
 
-/** Stores `verdictInput`'s gates as `runId`'s gate activities would have, for tests that drive issueVerdict directly. */
-export async function storeGateEvidence(verdictInput: IssueVerdictInput, runId: string): Promise<void> {
+/**
+ * The input of issueVerdict for a one-file change in `repoDir` (registered for the task's tenant),
+ * with its gates stored as `runId`'s gate activities would have: for tests that drive it directly.
+ */
+export async function verdictToIssue(
+  f: Omit<Parameters<typeof oneFileVerdict>[0], 'repo'> & { repoDir: string },
+  runId: string,
+): Promise<IssueVerdictInput> {
+  const { repoDir, ...fields } = f;
+  const verdictInput = oneFileVerdict({ ...fields, repo: await registerRepo(f.ref.tenantId, repoDir) });
   const { tenantId, taskId, diff, gates } = verdictInput;
   await saveGateResults(testStack().database.db, { tenantId, taskId, runId, attempt: 1, treeId: diff.treeId }, gates);
+  return verdictInput;
 }
 
 /** The delivery a one-file verdict covers. */

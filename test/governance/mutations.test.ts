@@ -14,18 +14,9 @@ import { storeArtifact } from '../../db/artifacts';
 import { artifacts, verdicts } from '../../db/schema';
 import type { DeliverChangeInput, Delivery, IssuedVerdict } from '../../domain/activity-io';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
-import { gitIn, makeRepo, registerRepo, tempDir, uniqueId } from '../helpers/fixtures';
+import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import {
-  assertFailedByGate,
-  deliveryFor,
-  oneFileVerdict,
-  refExists,
-  runTask,
-  sha256,
-  storeGateEvidence,
-  writeByCommand,
-} from './helpers';
+import { assertFailedByGate, deliveryFor, refExists, runTask, sha256, verdictToIssue, writeByCommand } from './helpers';
 import { SILENT_LOGGER } from '../../workers/logger';
 
 /** An assert.rejects check: an ApplicationFailure of `type` whose message matches `pattern`. */
@@ -101,15 +92,7 @@ async function verifiedRun(repo: string, options: { patchToOtherTree?: boolean }
     to: 'RECEIVED' as const,
     at: new Date().toISOString(),
   });
-  const verdictInput = oneFileVerdict({
-    ref,
-    repo: await registerRepo(ref.tenantId, repo),
-    base,
-    treeId,
-    digest,
-    artifactId,
-  });
-  await storeGateEvidence(verdictInput, runId);
+  const verdictInput = await verdictToIssue({ ref, repoDir: repo, base, treeId, digest, artifactId }, runId);
   const verdict: IssuedVerdict = await env.run(a.issueVerdict, verdictInput);
   assert.equal(verdict.outcome, 'PASS');
   const delivery = deliveryFor(verdictInput, repo, verdict.digest);

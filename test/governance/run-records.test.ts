@@ -26,9 +26,9 @@ import type {
 } from '../../domain/activity-io';
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
-import { gitIn, makeRepo, registerRepo, tempDir, uniqueId } from '../helpers/fixtures';
+import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import { deliveryFor, oneFileVerdict, refExists, sha256, storeGateEvidence } from './helpers';
+import { deliveryFor, refExists, sha256, verdictToIssue } from './helpers';
 import { SILENT_LOGGER } from '../../workers/logger';
 
 /** Activities running as run `runId` of the task's workflow (or of `workflowId`), as Temporal would report it. */
@@ -115,17 +115,10 @@ async function verifiedRun(
     bytes: patch,
   });
   await run.transition(0, null, 'RECEIVED');
-  const verdictInput = oneFileVerdict({
-    ref,
-    repo: await registerRepo(ref.tenantId, repo),
-    base,
-    treeId,
-    digest,
-    artifactId,
-    gateStatus,
-    policy: policyOf(base),
-  });
-  await storeGateEvidence(verdictInput, runId);
+  const verdictInput = await verdictToIssue(
+    { ref, repoDir: repo, base, treeId, digest, artifactId, gateStatus, policy: policyOf(base) },
+    runId,
+  );
   const verdict = await run.issueVerdict(verdictInput);
   const delivery = deliveryFor(verdictInput, repo, verdict.digest);
   return { ref, runId, run, verdict, verdictInput, delivery };
