@@ -118,11 +118,6 @@ function replyOf(m: Message): ModelReply {
 }
 
 /**
- * One chat-completions request through the worker's gateway, as `model`: the same path, key
- * handling and call record as a command agent's. The loop's own limits (turns, tokens, wall
- * clock) are the workflow's, so the session carries no budgets of its own.
- */
-/**
  * The request as sent, within the bound the gateway holds agents' requests to. Each turn sends
  * the whole transcript, and a model answering with replies of several MiB grew it turn by turn:
  * at 30 turns of 8 MiB, each call held several copies of 240 MiB. Past the bound the conversation
@@ -140,6 +135,11 @@ function requestBody(body: object): Buffer {
   return bytes;
 }
 
+/**
+ * One chat-completions request through the worker's gateway, as `model`: the same path, key
+ * handling and call record as a command agent's. The loop's own limits (turns, tokens, wall
+ * clock) are the workflow's, so the session carries no budgets of its own.
+ */
 async function requestCompletion(
   deps: ActivityDeps,
   identity: SessionIdentity,

@@ -31,24 +31,22 @@ import { gatewaySummary } from '../db/model-calls';
  * The workflow hands over the gates as activities returned them, and anyone who may write to the
  * namespace can complete an activity by its id with a result of their choosing (`temporal activity
  * complete`): a failed gate reported passed, a failing check left out. The stored rows are written
- * by the activities themselves, on a worker, naming the tree; a run reset past verification finds
- * its predecessor's. A budget gate stored failed stands passed only under a waiver this run used.
+ * by the activities themselves, on a worker, naming the tree (a waiver granted for the tree passes
+ * its budget row); a run reset past verification finds its predecessor's.
  */
 async function storedGateProblems(
   db: Db,
-  task: { tenantId: string; taskId: string },
+  judged: { tenantId: string; taskId: string; runId: string },
   treeId: string,
   gates: readonly GateResult[],
-  waived: boolean,
 ): Promise<string[]> {
   if (gates.length === 0) return [];
-  const stored = await latestGateResults(db, task, treeId);
-  if (stored.size === 0 && (await hasTreelessGateResults(db, task))) return [];
+  const stored = await latestGateResults(db, judged, treeId);
+  if (stored.size === 0 && (await hasTreelessGateResults(db, judged))) return [];
   const problems = gates.flatMap((g) => {
     const row = stored.get(g.name);
     if (!row) return [`gate ${g.name}: no result of it was stored for tree ${treeId}`];
-    const waivedBudget = waived && g.kind === 'budget' && row.status === 'fail' && g.status === 'pass';
-    if (row.kind === g.kind && (row.status === g.status || waivedBudget)) return [];
+    if (row.kind === g.kind && row.status === g.status) return [];
     return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
   });
   const named = new Set(gates.map((g) => g.name));
@@ -76,11 +74,14 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
             )
           : []),
       ];
-      const judged = {
-        tenantId: input.tenantId,
-        taskId: input.adoptedFrom ? candidateTaskId(input.taskId, input.adoptedFrom.index) : input.taskId,
-      };
-      const forged = await storedGateProblems(db, judged, input.diff.treeId, input.gates, used.length > 0);
+      const judged = input.adoptedFrom
+        ? {
+            tenantId: input.tenantId,
+            taskId: candidateTaskId(input.taskId, input.adoptedFrom.index),
+            runId: input.adoptedFrom.runId,
+          }
+        : { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
+      const forged = await storedGateProblems(db, judged, input.diff.treeId, input.gates);
       if (forged.length) throw new RecordMismatchError('gate results', forged.join('; '));
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
       const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);

@@ -4,7 +4,7 @@
  * Approved waivers are stored in the CAWS shape with their signed approvals and entered in the
  * provenance chain.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, or, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { AuthorizeWaiverDecisionInput, LoadApproverKeysInput, StoreWaiverInput } from '../domain/activity-io';
 import { lapseProblem, signatureValid, type RegisteredKey } from '../domain/approval';
@@ -149,10 +149,17 @@ export function createWaiverActivities({ db }: ActivityDeps) {
           and(
             eq(gateResults.tenantId, input.tenantId),
             eq(gateResults.taskId, input.taskId),
-            eq(gateResults.runId, runId),
             eq(gateResults.name, 'budget'),
-            // The waiver covers the change it was asked for: the last attempt's, not an earlier one's.
-            sql`${gateResults.attempt} = (SELECT max(g.attempt) FROM ${gateResults} g WHERE g.tenant_id = ${input.tenantId} AND g.task_id = ${input.taskId} AND g.run_id = ${runId})`,
+            // The waiver covers the change it was asked for: the tree its approvals name (a run reset past
+            // verification holds its predecessor's rows), or, for rows stored before they named a tree,
+            // this run's last attempt.
+            or(
+              eq(gateResults.treeId, input.approvals[0].claim.treeId),
+              and(
+                eq(gateResults.runId, runId),
+                sql`${gateResults.attempt} = (SELECT max(g.attempt) FROM ${gateResults} g WHERE g.tenant_id = ${input.tenantId} AND g.task_id = ${input.taskId} AND g.run_id = ${runId})`,
+              ),
+            ),
           ),
         );
       await recordRunEvent(db, { ...input, runId }, 'waiver', 'waiver.approved', {

@@ -45,29 +45,45 @@ export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly G
     });
 }
 
-/** The latest stored result of each gate that judged `treeId` in the task, whichever run stored it. */
+/**
+ * The latest stored result of each gate that judged `treeId` in the task: the run's own, or, when
+ * it stored none for the tree (a run reset past verification), its predecessors'.
+ */
 export async function latestGateResults(
   db: Db,
-  task: { tenantId: string; taskId: string },
+  judged: { tenantId: string; taskId: string; runId: string },
   treeId: string,
 ): Promise<Map<string, { kind: string; status: string }>> {
   const rows = await db
-    .select({ name: gateResults.name, kind: gateResults.kind, status: gateResults.status })
+    .select({ name: gateResults.name, kind: gateResults.kind, status: gateResults.status, runId: gateResults.runId })
     .from(gateResults)
     .where(
-      and(eq(gateResults.tenantId, task.tenantId), eq(gateResults.taskId, task.taskId), eq(gateResults.treeId, treeId)),
+      and(
+        eq(gateResults.tenantId, judged.tenantId),
+        eq(gateResults.taskId, judged.taskId),
+        eq(gateResults.treeId, treeId),
+      ),
     )
     .orderBy(asc(gateResults.id));
-  return new Map(rows.map((r) => [r.name, { kind: r.kind, status: r.status }]));
+  const own = rows.filter((r) => r.runId === judged.runId);
+  return new Map((own.length ? own : rows).map((r) => [r.name, { kind: r.kind, status: r.status }]));
 }
 
-/** Whether the task has results stored before results named their tree (a run in flight across the upgrade). */
-export async function hasTreelessGateResults(db: Db, task: { tenantId: string; taskId: string }): Promise<boolean> {
+/** Whether the run stored results before results named their tree (in flight across the upgrade). */
+export async function hasTreelessGateResults(
+  db: Db,
+  judged: { tenantId: string; taskId: string; runId: string },
+): Promise<boolean> {
   const [row] = await db
     .select({ id: gateResults.id })
     .from(gateResults)
     .where(
-      and(eq(gateResults.tenantId, task.tenantId), eq(gateResults.taskId, task.taskId), isNull(gateResults.treeId)),
+      and(
+        eq(gateResults.tenantId, judged.tenantId),
+        eq(gateResults.taskId, judged.taskId),
+        eq(gateResults.runId, judged.runId),
+        isNull(gateResults.treeId),
+      ),
     )
     .limit(1);
   return row !== undefined;

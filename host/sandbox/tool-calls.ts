@@ -85,6 +85,14 @@ async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unk
 export async function executeToolCall(
   ctx: ToolCallContext,
 ): Promise<{ ok: boolean; content: string; violation?: PolicyViolation }> {
+  const result = await toolResult(ctx);
+  // What the model reads is stored, and PostgreSQL cannot store NUL: a result is escaped once, here.
+  return { ...result, content: escapeNul(result.content) };
+}
+
+async function toolResult(
+  ctx: ToolCallContext,
+): Promise<{ ok: boolean; content: string; violation?: PolicyViolation }> {
   const name = ctx.input.name;
   if (!(name in Args)) return { ok: false, content: `error: unknown tool '${name}'` };
   let args: unknown;
@@ -94,10 +102,7 @@ export async function executeToolCall(
     return { ok: false, content: `error: arguments are not valid JSON` };
   }
   try {
-    return {
-      ok: true,
-      content: escapeNul((await dispatch(ctx, name as keyof typeof Args, args)).slice(0, MAX_RESULT)),
-    };
+    return { ok: true, content: (await dispatch(ctx, name as keyof typeof Args, args)).slice(0, MAX_RESULT) };
   } catch (err) {
     if (err instanceof PolicyViolationError)
       return { ok: false, content: `error: ${err.message}`, violation: err.violation };
