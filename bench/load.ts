@@ -7,9 +7,12 @@
  * whether every task completed exactly once; per phase, the CPU of its worker, of the worker's
  * subprocesses, of the Temporal dev server and of PostgreSQL.
  *
- *   node lib/bench/load.js --tasks 200 [--address host:port] [--db-pool 10]
+ *   node lib/bench/load.js --tasks 200 [--address host:port [--metrics URL]] [--db-pool 10]
  *
- * `--db-pool` sizes the worker's PostgreSQL pool (the worker's own default is 10).
+ * `--db-pool` sizes the worker's PostgreSQL pool (the worker's own default is 10). `--metrics` is
+ * the Prometheus endpoint of a server given by --address (the dev server's is its own), from which
+ * each phase prints the server calls and persistence operations a workflow cost
+ * (BENCH_METRIC_DETAIL=1: by the service and namespace that counted them, too).
  * BENCH_WORKER_NODE_ARGS adds Node options to both worker processes (`--cpu-prof
  * --cpu-prof-dir=DIR` profiles them; `--perf-basic-prof` names their JIT frames for `perf`).
  *
@@ -25,7 +28,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { ArbiterClient } from '../client/arbiter-client';
-import { freePort, startDevServer } from '../client/dev-server';
+import { freePorts, startDevServer } from '../client/dev-server';
 import { temporalCliPath } from '../client/paths';
 import { upsertAgent } from '../db/agents';
 import type { Database } from '../db/client';
@@ -35,23 +38,26 @@ import { runBench, withBenchDatabase } from './harness';
 import { verifyNothingLost } from './load-checks';
 import { cpuMeter, describeProfile, profileHistories, serviceCpuMeter } from './load-profile';
 import { describePhase, phaseFigures, waitForAll, type PhaseFigures } from './load-measure';
+import { describeServerCounts, perWorkflow, scrapeServer } from './server-metrics';
 import { rssSampler, startWorkerProcess, type WorkerProcess } from './worker-process';
 
 const TENANT = 'bench';
 const NAMESPACE = 'default';
 
-function options(): { tasks: number; address?: string; dbPool: number } {
+function options(): { tasks: number; address?: string; metrics?: string; dbPool: number } {
   const { values } = parseArgs({
     options: {
       tasks: { type: 'string', default: '200' },
       address: { type: 'string' },
+      metrics: { type: 'string' },
       'db-pool': { type: 'string', default: '10' },
     },
   });
   const [tasks, dbPool] = [Number(values.tasks), Number(values['db-pool'])];
   if (!Number.isInteger(tasks) || tasks < 1) throw new Error('--tasks must be a positive integer');
   if (!Number.isInteger(dbPool) || dbPool < 1) throw new Error('--db-pool must be a positive integer');
-  return { tasks, address: values.address, dbPool };
+  if (values.metrics && !values.address) throw new Error('--metrics names the endpoint of a server given by --address');
+  return { tasks, address: values.address, metrics: values.metrics, dbPool };
 }
 
 const SPEC = `id: BENCH-001
@@ -113,6 +119,7 @@ async function stepsOf(client: Client, workflowId: string): Promise<{ steps: Flo
 /** Starts every workflow `start` describes, waits for all of them, and measures the phase and its `worker`. */
 async function phase(
   client: Client,
+  metrics: string | undefined,
   worker: WorkerProcess,
   taskQueue: string,
   label: string,
@@ -122,36 +129,43 @@ async function phase(
   const rss = rssSampler(worker);
   const cpu = cpuMeter(worker.pid);
   const services = serviceCpuMeter();
+  const detail = Boolean(process.env.BENCH_METRIC_DETAIL);
+  const counts = await scrapeServer(metrics, detail);
   await inBatches(ids, 100, start);
   const stuck = await waitForAll(client, taskQueue, label, Math.max(1_200_000, ids.length * 3_000));
   const figures = await phaseFigures(client, taskQueue, new Set(ids), rss.stop());
   const { self, children } = cpu.stop();
   const { temporal, postgres, elsewhere } = services.stop();
+  const served = perWorkflow(counts, await scrapeServer(metrics, detail), ids.length);
   console.log(describePhase(label, figures) + (stuck ? `; ${stuck} STILL RUNNING at the timeout` : ''));
   console.log(
     `  CPU: worker process ${self.toFixed(1)} s, its subprocesses (git spawner, git, bwrap) ${children.toFixed(1)} s,` +
       ` Temporal dev server ${temporal.toFixed(1)} s, PostgreSQL ${postgres.toFixed(1)} s,` +
       ` outside the benchmark (a server given by --address, other work) ${elsewhere.toFixed(1)} s`,
   );
+  console.log(describeServerCounts(served));
   console.log(describeProfile(await profileHistories(client, ids), Math.min(ids.length, 50)));
   return figures;
 }
 
 async function main(): Promise<void> {
-  const { tasks, address: given, dbPool } = options();
+  const { tasks, address: given, metrics: givenMetrics, dbPool } = options();
   await withBenchDatabase(
     async ({ tmp, database, url }) => {
+      const [port, metricsPort] = await freePorts(2);
       const server = given
         ? undefined
         : await startDevServer({
             bin: temporalCliPath(),
-            port: await freePort(),
+            port,
+            metricsPort,
             dbFile: path.join(tmp, 'temporal.db'),
             logFile: path.join(tmp, 'temporal.log'),
           });
       // Stopped whatever happens, so a failed run leaves no dev server behind.
       try {
         const address = given ?? server!.address;
+        const metrics = givenMetrics ?? server?.metrics;
         // Every id carries this run's token: a server given by --address keeps the runs of earlier benchmarks.
         const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
         const taskQueue = `bench-load-${run}`;
@@ -196,12 +210,24 @@ async function main(): Promise<void> {
           );
 
           const floorIds = Array.from({ length: tasks }, (_, i) => `bench-floor-${run}-${i}`);
-          const floorFigures = await phase(arbiter.temporal, floor, floorQueue, 'floor', floorIds, (workflowId) =>
-            arbiter.temporal.workflow.start('floorWorkflow', { workflowId, taskQueue: floorQueue, args: [{ steps }] }),
+          const floorFigures = await phase(
+            arbiter.temporal,
+            metrics,
+            floor,
+            floorQueue,
+            'floor',
+            floorIds,
+            (workflowId) =>
+              arbiter.temporal.workflow.start('floorWorkflow', {
+                workflowId,
+                taskQueue: floorQueue,
+                args: [{ steps }],
+              }),
           );
           const taskIds = Array.from({ length: tasks }, (_, i) => `load-${run}-${i}`);
           const arbiterFigures = await phase(
             arbiter.temporal,
+            metrics,
             worker,
             taskQueue,
             'arbiter',

@@ -21,6 +21,8 @@ export interface DevServer {
   address: string;
   /** The Web UI, when it serves one. */
   uiUrl?: string;
+  /** Its Prometheus endpoint, when it serves one. */
+  metrics?: string;
   stop(): Promise<void>;
 }
 
@@ -103,10 +105,11 @@ export async function startDevServer(options: {
   bin: string;
   port: number;
   uiPort?: number;
+  metricsPort?: number;
   dbFile: string;
   logFile: string;
 }): Promise<DevServer> {
-  const ports = options.uiPort === undefined ? [options.port] : [options.port, options.uiPort];
+  const ports = [options.port, options.uiPort, options.metricsPort].filter((p) => p !== undefined);
   for (const port of ports) {
     if (await portInUse(port)) {
       throw new Error(
@@ -123,6 +126,7 @@ export async function startDevServer(options: {
     '--port',
     String(options.port),
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
+    ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
   ];
   args.push(
     '--db-filename',
@@ -143,5 +147,6 @@ export async function startDevServer(options: {
     throw new Error(`${(err as Error).message} (log: ${options.logFile})`);
   }
   const uiUrl = options.uiPort === undefined ? undefined : `http://localhost:${options.uiPort}`;
-  return { pid: child.pid ?? 0, address, uiUrl, stop: () => stopChild(child) };
+  const metrics = options.metricsPort === undefined ? undefined : `http://127.0.0.1:${options.metricsPort}/metrics`;
+  return { pid: child.pid ?? 0, address, uiUrl, metrics, stop: () => stopChild(child) };
 }
