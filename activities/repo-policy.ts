@@ -1,14 +1,31 @@
 /**
  * `loadRepoPolicy`: the target repository's CAWS policy from its trusted ref (see
- * host/trusted-policy.ts). The workflow calls it once per run, before routing, so the policy the
- * run is judged by is fixed in history with its digest.
+ * host/trusted-policy.ts). The workflow calls it once per run, before routing; what it read is
+ * stored for the run, and the steps that judge by the policy read it from there.
  */
 import { log } from '@temporalio/activity';
 import { LoadRepoPolicyInput, type TrustedPolicy } from '../domain/activity-io';
+import { PolicyMismatchError } from '../domain/errors';
+import type { Db } from '../db/client';
+import { runPolicyRecord, storeRunPolicy, type RunKey } from '../db/run-policies';
 import { loadTrustedPolicy } from '../host/trusted-policy';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { requireTenantRepo } from './repos';
+import { currentRun } from './run-identity';
+
+/**
+ * The policy `run` is judged by, as its `loadRepoPolicy` stored it; `legacy` for a task whose run
+ * read its policy before policies were stored, whose steps keep the one they are handed.
+ */
+export async function judgingPolicy(db: Db, run: RunKey): Promise<TrustedPolicy | 'legacy'> {
+  const record = await runPolicyRecord(db, run);
+  if (record.kind === 'read') return record.trusted;
+  if (record.kind === 'legacy') return 'legacy';
+  throw new PolicyMismatchError(
+    `no policy was read for run ${run.runId} of task ${run.taskId} (its loadRepoPolicy never ran on a worker)`,
+  );
+}
 
 /** Builds `loadRepoPolicy`. */
 export function createRepoPolicyActivities(deps: ActivityDeps) {
@@ -16,7 +33,8 @@ export function createRepoPolicyActivities(deps: ActivityDeps) {
     async loadRepoPolicy(raw: LoadRepoPolicyInput): Promise<TrustedPolicy> {
       const input = parseActivityInput(LoadRepoPolicyInput, raw);
       await requireTenantRepo(deps, input.tenantId, input.repoPath);
-      const trusted = await loadTrustedPolicy(input.repoPath);
+      const run = { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId };
+      const trusted = await storeRunPolicy(deps.db, run, await loadTrustedPolicy(input.repoPath));
       log.info('repository policy loaded', { ...trusted.provenance });
       return trusted;
     },

@@ -4,10 +4,13 @@
  * honoured only for the run it was stored by, so a workflow started by hand cannot point one
  * task's activities at another task's (or run's) spec.
  */
+import { and, desc, eq } from 'drizzle-orm';
 import type { SpecRef } from '../domain/activity-io';
 import type { WorkingSpec } from '../domain/spec';
 import { loadArtifact, storeArtifact, type ArtifactOwner } from '../db/artifacts';
 import type { Db } from '../db/client';
+import type { RunKey } from '../db/run-policies';
+import { artifacts } from '../db/schema';
 import { currentRun } from './run-identity';
 
 /** Stores `spec` under `artifactId` for `owner` (again, identically, on a retry) and returns its reference. */
@@ -35,4 +38,20 @@ export function runSpec(db: Db, input: { tenantId: string; taskId: string; spec:
 /** Whether `spec` is a reference (else the whole spec, inline). */
 export function isSpecRef(spec: SpecRef | WorkingSpec): spec is SpecRef {
   return 'artifactId' in spec;
+}
+
+/**
+ * The spec the run validated (a run reset past validation: its predecessor's), read from the
+ * record rather than taken from the workflow; undefined when no run of the task stored one.
+ */
+export async function validatedSpec(db: Db, run: RunKey): Promise<WorkingSpec | undefined> {
+  const rows = await db
+    .select({ id: artifacts.id, runId: artifacts.runId, digest: artifacts.digest })
+    .from(artifacts)
+    .where(and(eq(artifacts.tenantId, run.tenantId), eq(artifacts.taskId, run.taskId), eq(artifacts.kind, 'spec')))
+    .orderBy(desc(artifacts.createdAt));
+  const row = rows.find((r) => r.runId === run.runId) ?? rows[0];
+  if (!row) return undefined;
+  const owner = { tenantId: run.tenantId, taskId: run.taskId, runId: row.runId, kind: 'spec' };
+  return JSON.parse((await loadArtifact(db, row.id, row.digest, owner)).toString('utf8')) as WorkingSpec;
 }

@@ -7,10 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { log } from '@temporalio/activity';
-import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
+import { IssueVerdictInput, type IssuedVerdict, type PolicyProvenance } from '../domain/activity-io';
+import { canonicalJson } from '../domain/canonical';
+import { missingGates } from '../domain/policy-gates';
 import { candidateTaskId } from '../domain/candidates';
 import { verdictStatement } from '../domain/dsse';
-import { RecordMismatchError } from '../domain/errors';
+import { PolicyMismatchError, RecordMismatchError } from '../domain/errors';
 import { buildVerdictPayload } from '../domain/verdict';
 import type { Db } from '../db/client';
 import { verdicts } from '../db/schema';
@@ -19,10 +21,12 @@ import type { GateResult } from '../domain/task';
 import { verifierFacts } from '../host/verifier';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
 import { recordRunEvent } from '../db/provenance';
 import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
+import type { RunKey } from '../db/run-policies';
 import { waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
 
@@ -55,6 +59,26 @@ async function storedGateProblems(
   return problems;
 }
 
+/**
+ * How the verdict's policy and gates differ from what was read from the repository: the policy's
+ * provenance from the run's own read, Arbiter's gates and the policy's commands from the judged
+ * run's (a best-of-N task judges a candidate's run). With {@link storedGateProblems}, every gate
+ * the policy demands was run by the judged run's own activities.
+ */
+async function policyProblems(
+  db: Db,
+  runs: { own: RunKey; judged: RunKey },
+  input: { policy: PolicyProvenance; gates: readonly GateResult[] },
+): Promise<string[]> {
+  const [own, judged] = [await judgingPolicy(db, runs.own), await judgingPolicy(db, runs.judged)];
+  const problems = judged === 'legacy' ? [] : missingGates(judged.policy, input.gates);
+  if (own !== 'legacy' && canonicalJson(own.provenance) !== canonicalJson(input.policy))
+    problems.unshift(
+      `policy: the verdict names ${input.policy.digest} at ${input.policy.commit}, the run read ${own.provenance.digest} at ${own.provenance.commit}`,
+    );
+  return problems;
+}
+
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
   return {
@@ -81,6 +105,9 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
             runId: input.adoptedFrom.runId,
           }
         : { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
+      const own = { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
+      const unread = await policyProblems(db, { own, judged }, input);
+      if (unread.length) throw new PolicyMismatchError(unread.join('; '));
       const forged = await storedGateProblems(db, judged, input.diff.treeId, input.gates);
       if (forged.length) throw new RecordMismatchError('gate results', forged.join('; '));
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];

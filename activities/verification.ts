@@ -24,6 +24,8 @@ import {
   type GrantedWaiver,
 } from '../domain/change-gates';
 import { applyGateMode } from '../domain/verdict';
+import { PolicyMismatchError } from '../domain/errors';
+import { gateRunProblem } from '../domain/policy-gates';
 import type { GateResult } from '../domain/task';
 import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
@@ -48,6 +50,7 @@ import { removeTree } from '../host/remove-tree';
 import { gateCheckoutDir, nestedRepositories } from '../host/tree-walk';
 import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
+import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
 import { runSpec } from './spec-refs';
 import type { CommandRunner } from '../host/sandbox/commands';
@@ -186,12 +189,19 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
 
     async checkBudgetAndScope(raw: CheckBudgetAndScopeInput): Promise<GateResult[]> {
       const parsed = parseActivityInput(CheckBudgetAndScopeInput, raw);
-      const input = { ...parsed, spec: await runSpec(db, parsed) };
+      const { runId } = currentRun();
+      const spec = await runSpec(db, parsed);
+      const read = await judgingPolicy(db, { ...parsed, runId });
+      const { policy, commit } =
+        read === 'legacy'
+          ? { policy: parsed.policy, commit: parsed.trustedCommit }
+          : { policy: read.policy, commit: read.provenance.commit };
+      const input = { ...parsed, spec, policy };
       const gitDir = gitDirOf(input.workspacePath);
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
-      const use = { specId: input.spec.id, taskId: input.taskId, runId: currentRun().runId };
+      const use = { specId: input.spec.id, taskId: input.taskId, runId };
       const waivers = await specWaivers(db, input, use);
-      const drift = await baseDrift(gitDir, input.baseCommit, input.trustedCommit);
+      const drift = await baseDrift(gitDir, input.baseCommit, commit);
       const items = await treeItems(gitDir, input.treeId);
       const links = items.filter((i) => i.mode === '120000');
       const gates = [
@@ -207,6 +217,9 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
     async runGate(raw: RunGateInput): Promise<GateResult> {
       const input = parseActivityInput(RunGateInput, raw);
       const { gate, source } = input;
+      const read = await judgingPolicy(db, { ...input, runId: currentRun().runId });
+      const problem = read === 'legacy' ? undefined : gateRunProblem(read.policy, input);
+      if (problem) throw new PolicyMismatchError(problem);
       if (input.mode === 'skip') {
         return saveGate(input, {
           name: gate.name,

@@ -11,12 +11,17 @@ import { lapseProblem, signatureValid, type RegisteredKey } from '../domain/appr
 import { RecordMismatchError, WaiverNotAuthorizedError } from '../domain/errors';
 import { canonicalJson } from '../domain/canonical';
 import type { Db } from '../db/client';
+import type { RunKey } from '../db/run-policies';
+import { storedApprovalsProblem } from '../domain/approval-evidence';
+import { requiredApprovers } from '../domain/policy';
 import { recordRunEvent } from '../db/provenance';
 import { gateResults, waiverDecisions } from '../db/schema';
 import { approverKeys, decisionsInLastHour, getApprover, getWaiver, insertWaiver, recordDecision } from '../db/waivers';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
+import { validatedSpec } from './spec-refs';
 
 /** Decisions one approver may make per hour. */
 export const APPROVER_DECISIONS_PER_HOUR = 20;
@@ -42,8 +47,7 @@ async function assertSameWaiver(db: Db, input: ReturnType<typeof StoreWaiverInpu
 /**
  * The authoritative check as the waiver is granted: each approval's key is still its approver's in
  * PostgreSQL and unexpired. The workflow withdraws lapsed approvals as the quorum completes, from
- * the keys it last read; a revocation it was not told of is caught here. A retry of a store that
- * happened is not judged again (the approvals counted when it was stored).
+ * the keys it last read; a revocation it was not told of is caught here.
  */
 async function lapsedApprovals(db: Db, input: ReturnType<typeof StoreWaiverInput.parse>): Promise<string[]> {
   const keyring = await approverKeys(db, input.tenantId);
@@ -87,6 +91,32 @@ async function alreadyRecorded(db: Db, input: ReturnType<typeof AuthorizeWaiverD
   return row !== undefined;
 }
 
+/**
+ * Why the policy the run read does not grant this waiver, or undefined: the workflow decides that
+ * a budget overrun may be waived and counts the approvals, and anyone who may write to the
+ * namespace can run workflow code that skips both. So the policy must have a waivers section,
+ * and the approvals must make the quorum it sets for the tier of the spec the run validated.
+ */
+async function policyWaiverProblem(
+  db: Db,
+  run: RunKey,
+  input: ReturnType<typeof StoreWaiverInput.parse>,
+): Promise<string | undefined> {
+  const read = await judgingPolicy(db, run);
+  if (read === 'legacy') return undefined;
+  if (!read.policy.waivers.enabled) return "the repository's policy has no waivers section: a budget overrun fails";
+  const spec = await validatedSpec(db, run);
+  if (!spec) return `no spec was validated for run ${run.runId}`;
+  return storedApprovalsProblem(input.approvals, {
+    tenantId: input.tenantId,
+    specId: spec.id,
+    delta: input.delta,
+    riskTier: spec.riskTier,
+    required: requiredApprovers(spec.riskTier, read.policy.waivers.minApprovers),
+    keyring: await approverKeys(db, input.tenantId),
+  });
+}
+
 /** Builds `loadApproverKeys`, `authorizeWaiverDecision` and `storeWaiver`. */
 export function createWaiverActivities({ db }: ActivityDeps) {
   return {
@@ -119,9 +149,14 @@ export function createWaiverActivities({ db }: ActivityDeps) {
     async storeWaiver(raw: StoreWaiverInput): Promise<void> {
       const input = parseActivityInput(StoreWaiverInput, raw);
       const { runId } = currentRun();
-      const lapsed = await lapsedApprovals(db, input);
-      if (lapsed.length && !(await getWaiver(db, input.tenantId, input.waiverId)))
-        throw new WaiverNotAuthorizedError(`the waiver's approvals no longer all count: ${lapsed.join('; ')}`);
+      // A retry of a store that happened is not judged again (the approvals counted when it was stored).
+      if (!(await getWaiver(db, input.tenantId, input.waiverId))) {
+        const unmet = await policyWaiverProblem(db, { ...input, runId }, input);
+        if (unmet) throw new WaiverNotAuthorizedError(unmet);
+        const lapsed = await lapsedApprovals(db, input);
+        if (lapsed.length)
+          throw new WaiverNotAuthorizedError(`the waiver's approvals no longer all count: ${lapsed.join('; ')}`);
+      }
       const approverList = input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at, key_id: a.keyId }));
       const inserted = await insertWaiver(db, {
         tenantId: input.tenantId,

@@ -4,7 +4,8 @@
  * happened, for audit, routing statistics and operators who never open Temporal.
  */
 import { sql } from 'drizzle-orm';
-import type { RoutingDecision } from '../domain/activity-io';
+import type { PolicyProvenance, RoutingDecision } from '../domain/activity-io';
+import type { RepoPolicy } from '../domain/repo-policy';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { AgentStatus } from '../domain/agent';
 import type { TaskState } from '../domain/lifecycle';
@@ -127,6 +128,25 @@ export const routingDecisions = pgTable(
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('routing_decisions_run_uq').on(t.tenantId, t.taskId, t.runId)],
+);
+
+/**
+ * The repository policy each run's `loadRepoPolicy` read, as it read it. The steps that judge by a
+ * policy take it from here, not from what their workflow hands over: anyone who may write to the
+ * namespace can complete `loadRepoPolicy` by hand, or run workflow code of their own. A row with
+ * no policy marks a task whose run read its policy before policies were stored (migration 0018).
+ */
+export const runPolicies = pgTable(
+  'run_policies',
+  {
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    runId: text('run_id').notNull(),
+    policy: jsonb('policy').$type<RepoPolicy>(),
+    provenance: jsonb('provenance').$type<PolicyProvenance>(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.taskId, t.runId], name: 'run_policies_pk' })],
 );
 
 /** Evidence of each verification gate, per attempt; re-running a gate in the same attempt replaces its row. */

@@ -412,6 +412,17 @@ export class RecordMismatchError extends ApplicationFailure {
 }
 
 /**
+ * A step was handed a policy, a gate or a policy's provenance other than what its run read from the
+ * repository: someone with write access to the namespace chose the step's input. Fail closed.
+ */
+export class PolicyMismatchError extends ApplicationFailure {
+  static readonly type = 'PolicyMismatchError';
+  constructor(reason: string) {
+    super(...nonRetryable(`not what the run read from the repository's policy: ${reason}`, PolicyMismatchError.type));
+  }
+}
+
+/**
  * A stored artifact's bytes no longer have the digest its reference names: it was altered after
  * it was stored. Retrying reads the same bytes, so the step fails at once.
  */

@@ -21,6 +21,9 @@ import { addScriptedAgent, gitIn, makeRepo, registerRepo, specYaml, tempDir, uni
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { saveGateResults } from '../../db/gate-results';
+import { storeRunPolicy } from '../../db/run-policies';
+import { RESERVED_GATE_NAMES } from '../../domain/gate-names';
+import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 
 /** The verdict statement's predicate, as `arbiter verdict show --json` prints it. */
 export interface VerdictPayloadView {
@@ -244,7 +247,16 @@ function oneFileVerdict(f: {
     agentId: 'agent',
     baseCommit: f.base,
     diff,
-    gates: [{ name: 'tests', kind: 'command', source: 'submitter', status, detail: `tests ${status}` }],
+    gates: [
+      ...RESERVED_GATE_NAMES.map((name): GateResult => ({
+        name,
+        kind: name as GateResult['kind'],
+        source: 'arbiter',
+        status: 'pass',
+        detail: `${name} pass`,
+      })),
+      { name: 'tests', kind: 'command', source: 'submitter', status, detail: `tests ${status}` },
+    ],
     policy: f.policy ?? { source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: f.base },
     riskTier: 3,
     verifiedAt: '2025-01-02T03:04:05.678Z',
@@ -254,7 +266,9 @@ function oneFileVerdict(f: {
 
 /**
  * The input of issueVerdict for a one-file change in `repoDir` (registered for the task's tenant),
- * with its gates stored as `runId`'s gate activities would have: for tests that drive it directly.
+ * with its gates stored as `runId`'s gate activities would have, and the policy it names as the
+ * run's `loadRepoPolicy` would have (the default policy, under that provenance): for tests that
+ * drive it directly.
  */
 export async function verdictToIssue(
   f: Omit<Parameters<typeof oneFileVerdict>[0], 'repo'> & { repoDir: string },
@@ -263,7 +277,13 @@ export async function verdictToIssue(
   const { repoDir, ...fields } = f;
   const verdictInput = oneFileVerdict({ ...fields, repo: await registerRepo(f.ref.tenantId, repoDir) });
   const { tenantId, taskId, diff, gates } = verdictInput;
-  await saveGateResults(testStack().database.db, { tenantId, taskId, runId, attempt: 1, treeId: diff.treeId }, gates);
+  const { db } = testStack().database;
+  await saveGateResults(db, { tenantId, taskId, runId, attempt: 1, treeId: diff.treeId }, gates);
+  await storeRunPolicy(
+    db,
+    { tenantId, taskId, runId },
+    { policy: DEFAULT_REPO_POLICY, provenance: verdictInput.policy },
+  );
   return verdictInput;
 }
 

@@ -1,0 +1,46 @@
+/**
+ * The policy each run read from its repository, stored by the activity that read it: the one
+ * record of what a run is judged by that no workflow input can change.
+ */
+import { and, desc, eq } from 'drizzle-orm';
+import type { TrustedPolicy } from '../domain/activity-io';
+import type { Db } from './client';
+import { runPolicies } from './schema';
+
+/** One run of one task. */
+export interface RunKey {
+  tenantId: string;
+  taskId: string;
+  runId: string;
+}
+
+/**
+ * What a run's policy record says: the policy its own `loadRepoPolicy` read (or its predecessor's,
+ * for a run reset past that step); `legacy` for a task open when policies began to be stored,
+ * whose run read its policy before; `none` when no step of the task ever read one on a worker.
+ */
+export type RunPolicyRecord = { kind: 'read'; trusted: TrustedPolicy } | { kind: 'legacy' } | { kind: 'none' };
+
+/** Stores what the run read, once: a retry of the step keeps, and returns, the first read. */
+export async function storeRunPolicy(db: Db, run: RunKey, trusted: TrustedPolicy): Promise<TrustedPolicy> {
+  await db
+    .insert(runPolicies)
+    .values({ ...run, policy: trusted.policy, provenance: trusted.provenance })
+    .onConflictDoNothing();
+  const record = await runPolicyRecord(db, run);
+  if (record.kind !== 'read') throw new Error(`the policy of run ${run.runId} was not stored`);
+  return record.trusted;
+}
+
+/** The run's own record, else the latest any run of the task stored. */
+export async function runPolicyRecord(db: Db, run: RunKey): Promise<RunPolicyRecord> {
+  const rows = await db
+    .select({ runId: runPolicies.runId, policy: runPolicies.policy, provenance: runPolicies.provenance })
+    .from(runPolicies)
+    .where(and(eq(runPolicies.tenantId, run.tenantId), eq(runPolicies.taskId, run.taskId)))
+    .orderBy(desc(runPolicies.createdAt));
+  const row = rows.find((r) => r.runId === run.runId) ?? rows.find((r) => r.policy !== null) ?? rows[0];
+  if (!row) return { kind: 'none' };
+  if (!row.policy || !row.provenance) return { kind: 'legacy' };
+  return { kind: 'read', trusted: { policy: row.policy, provenance: row.provenance } };
+}

@@ -1,0 +1,192 @@
+/**
+ * Attack: an insider handing the judging steps a laxer policy than the repository's. Anyone who
+ * may write to the namespace can complete `loadRepoPolicy` by hand with a policy object of their
+ * choosing, or run workflow code of their own that schedules Arbiter's activities: the budget and
+ * protected paths judged by a policy without them, the policy's test command run as `true` or in
+ * `skip` mode, or never run, a waiver stored where the policy allows none. Every step that judges
+ * by the policy now reads the one its run's `loadRepoPolicy` stored on a worker.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { runPolicies } from '../../db/schema';
+import type { DiffSummary, PreparedWorkspace, TrustedPolicy, ValidateSpecResult } from '../../domain/activity-io';
+import type { GateRun } from '../../domain/policy-gates';
+import { DEFAULT_REPO_POLICY, type GateMode } from '../../domain/repo-policy';
+import type { GateResult } from '../../domain/task';
+import { taskWorkflowId, type TaskRef } from '../../temporal-config';
+import { SILENT_LOGGER } from '../../workers/logger';
+import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
+import { makeRepo, registeredPath, specYaml, uniqueId } from '../helpers/fixtures';
+import { testActivityDeps, testStack } from '../helpers/stack';
+import { policyYaml } from './helpers';
+
+const TESTS = ['node', 'test/check.js'];
+const POLICY = {
+  gates: { tests: { mode: 'block', command: TESTS } },
+  arbiter: { protected: ['test/'] },
+  waivers: { min_approvers_for_budget_raise: 2 },
+};
+
+/** An assert.rejects check: an ApplicationFailure of `type` whose message matches `pattern`. */
+const refusedAs = (type: string, pattern: RegExp) => (err: unknown) => {
+  assert.ok(err instanceof ApplicationFailure, String(err));
+  assert.equal(err.type, type, err.message);
+  assert.match(err.message, pattern);
+  return true;
+};
+
+/** One run of a task on a repository with POLICY (or `policy`), driven step by step as a workflow of one's own would. */
+async function insiderRun(policy: Record<string, unknown> = POLICY, options: { readPolicy?: boolean } = {}) {
+  const ref: TaskRef = { tenantId: uniqueId('insider'), taskId: uniqueId('task') };
+  const runId = uniqueId('run');
+  const env = new MockActivityEnvironment(
+    { workflowExecution: { workflowId: taskWorkflowId(ref), runId } },
+    { logger: SILENT_LOGGER },
+  );
+  const a = createActivities(testActivityDeps());
+  const repoPath = await registeredPath(
+    ref.tenantId,
+    makeRepo({
+      'src/app.js': 'module.exports = 1;\n',
+      'test/check.js': 'process.exit(1);\n',
+      '.caws/policy.yaml': policyYaml(policy),
+    }),
+  );
+  const trusted: TrustedPolicy | undefined =
+    options.readPolicy === false ? undefined : await env.run(a.loadRepoPolicy, { ...ref, repoPath });
+  const validated: ValidateSpecResult = await env.run(a.validateSpec, {
+    ...ref,
+    specYaml: specYaml({ scope: { in: ['src/', 'test/'], out: [] } }),
+  });
+  const ws: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath });
+  writeFileSync(path.join(ws.workspacePath, 'test', 'check.js'), 'process.exit(0);\n');
+  const at = { ...ref, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
+  const diff: DiffSummary = await env.run(a.measureDiff, at);
+  assert.ok(validated.specRef, 'the spec is stored by reference');
+  return { ref, runId, env, a, trusted, validated, ws, at, diff };
+}
+
+type Run = Awaited<ReturnType<typeof insiderRun>>;
+
+/** `checkBudgetAndScope` handed the default policy: no protected paths, no gates. */
+function laxCheck(r: Run): Promise<GateResult[]> {
+  return r.env.run(r.a.checkBudgetAndScope, {
+    ...r.at,
+    treeId: r.diff.treeId,
+    spec: r.validated.specRef!,
+    policy: DEFAULT_REPO_POLICY,
+    trustedCommit: r.ws.baseCommit,
+  });
+}
+
+/** `runGate` for a gate named `name` running `argv`, as `source` asks, in `mode`. */
+function gate(r: Run, name: string, argv: string[], source: GateRun['source'] = 'policy', mode: GateMode = 'block') {
+  const run = { ...r.at, treeId: r.diff.treeId, gate: { name, argv, timeoutSeconds: 60 }, source, mode };
+  return r.env.run(r.a.runGate, run) as Promise<GateResult>;
+}
+
+describe('governance: steps judge by the policy their run read', function () {
+  this.timeout(120_000);
+
+  it('checkBudgetAndScope handed a policy without protected paths still fails the rewritten harness', async () => {
+    const r = await insiderRun();
+    const gates = await laxCheck(r);
+    const protectedGate = gates.find((g) => g.name === 'protected');
+    assert.equal(protectedGate?.status, 'fail', JSON.stringify(gates));
+    assert.match(protectedGate.detail, /test\/check\.js/);
+  });
+
+  it("runGate refuses the policy's command with another argv, in skip mode, or under another source", async () => {
+    const r = await insiderRun();
+    await assert.rejects(gate(r, 'tests', ['true']), refusedAs('PolicyMismatchError', /the policy's command is/));
+    await assert.rejects(
+      gate(r, 'tests', TESTS, 'policy', 'skip'),
+      refusedAs('PolicyMismatchError', /mode skip; the policy gives it block/),
+    );
+    await assert.rejects(
+      gate(r, 'TESTS', ['true'], 'submitter'),
+      refusedAs('PolicyMismatchError', /has the name of the policy's command tests/),
+    );
+    await assert.rejects(gate(r, 'lint', ['true']), refusedAs('PolicyMismatchError', /not a command of the policy/));
+    const honest = await gate(r, 'tests', TESTS);
+    assert.equal(honest.status, 'pass', 'the agent rewrote the check; the protected gate is what fails it');
+  });
+
+  it('a run whose loadRepoPolicy never ran on a worker is refused at every judging step', async () => {
+    const r = await insiderRun(POLICY, { readPolicy: false });
+    const never = /no policy was read for run .* \(its loadRepoPolicy never ran on a worker\)/;
+    await assert.rejects(laxCheck(r), refusedAs('PolicyMismatchError', never));
+    await assert.rejects(gate(r, 'tests', TESTS), refusedAs('PolicyMismatchError', never));
+  });
+
+  it('a task open across the upgrade (its policy read before policies were stored) keeps the one it is handed', async () => {
+    const r = await insiderRun(POLICY, { readPolicy: false });
+    await testStack()
+      .database.db.insert(runPolicies)
+      .values({ ...r.ref, runId: '' });
+    const gates = await laxCheck(r);
+    assert.equal(gates.find((g) => g.name === 'protected')?.status, 'pass');
+  });
+
+  it("issueVerdict refuses a verdict without the policy's command, without Arbiter's gates, or naming another policy", async () => {
+    const r = await insiderRun();
+    const checked = await laxCheck(r);
+    const tests = await gate(r, 'tests', TESTS);
+    const verdict = {
+      ...r.ref,
+      specId: 'TEST-001',
+      specDigest: r.validated.specDigest,
+      agentId: 'agent',
+      baseCommit: r.ws.baseCommit,
+      diff: r.diff,
+      gates: [...checked.map((g) => ({ ...g, status: 'pass' as const })), tests],
+      policy: r.trusted!.provenance,
+      riskTier: 3 as const,
+      verifiedAt: new Date().toISOString(),
+      repo: 'app',
+    };
+    const issue = (changes: object) => r.env.run(r.a.issueVerdict, { ...verdict, ...changes });
+    await assert.rejects(
+      issue({ gates: verdict.gates.filter((g) => g.name !== 'tests') }),
+      refusedAs('PolicyMismatchError', /gate tests: the policy's command did not run/),
+    );
+    await assert.rejects(
+      issue({ gates: [tests] }),
+      refusedAs('PolicyMismatchError', /gate budget: Arbiter's own gate did not judge the change.*gate tree:/),
+    );
+    await assert.rejects(
+      issue({ policy: { ...verdict.policy, digest: 'default', file: null, source: 'default' } }),
+      refusedAs('PolicyMismatchError', /the verdict names default at .*, the run read sha256:/),
+    );
+  });
+
+  it('storeWaiver refuses a waiver the policy does not allow, or approved by fewer than its quorum', async () => {
+    for (const [policy, refusal] of [
+      [{ gates: POLICY.gates }, /the repository's policy has no waivers section/],
+      [POLICY, /carries 1 valid signed approval\(s\); tier 3 needs 2/],
+    ] as const) {
+      const r = await insiderRun(policy);
+      const alice = await registeredApprover(r.ref.tenantId, 'alice');
+      const pending = { ...PENDING_WAIVER, runId: r.runId, specId: 'TEST-001', treeId: r.diff.treeId };
+      const approval = await signedApproval(r.ref, pending, alice);
+      const store = r.env.run(r.a.storeWaiver, {
+        ...r.ref,
+        waiverId: `WV-${Math.floor(Math.random() * 9000) + 1000}`,
+        specId: 'TEST-001',
+        gates: ['budget'],
+        delta: pending.delta,
+        reasonCode: 'architectural_refactor',
+        approvals: [approval],
+        approvers: [{ approver: 'alice', keyId: alice.keyId, at: new Date().toISOString() }],
+        expiresAt: approval.claim.expiresAt,
+        budgetDetail: 'waived',
+        riskTier: 3,
+      });
+      await assert.rejects(store, refusedAs('WaiverNotAuthorizedError', refusal));
+    }
+  });
+});
