@@ -11,7 +11,10 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { log } from '@temporalio/activity';
 import { InstallDependenciesInput } from '../domain/activity-io';
-import { SetupFailedError } from '../domain/errors';
+import { canonicalJson } from '../domain/canonical';
+import { PolicyMismatchError, SetupFailedError } from '../domain/errors';
+import type { Db } from '../db/client';
+import type { RunKey } from '../db/run-policies';
 import { gitDirOf } from '../host/git';
 import { removeTree } from '../host/remove-tree';
 import { dependenciesDirOf, SETUP_MARKER } from '../host/sandbox/dependency-mounts';
@@ -20,6 +23,7 @@ import { handToSandboxUser, resetWorkspace, taskSandboxUser } from '../host/work
 import type { ActivityDeps } from './deps';
 import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
+import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
 
 /** What was installed, for the record. */
@@ -28,12 +32,23 @@ export interface InstalledDependencies {
   reused: boolean;
 }
 
+/**
+ * Refuses a setup other than the policy's: every gate runs with what setup installs mounted, so a
+ * setup of someone's own choosing (a test runner that always exits 0) would pass the policy's gates.
+ */
+async function requirePolicySetup(db: Db, run: RunKey, setup: InstallDependenciesInput['setup']): Promise<void> {
+  const read = await judgingPolicy(db, run);
+  if (read === 'legacy' || canonicalJson(read.policy.setup ?? null) === canonicalJson(setup)) return;
+  throw new PolicyMismatchError(`setup ${JSON.stringify(setup.argv)} is not the policy's setup`);
+}
+
 /** Builds `installDependencies`. */
 export function createDependencyActivities(deps: ActivityDeps, runCommand: CommandRunner) {
   return {
     async installDependencies(raw: InstallDependenciesInput): Promise<InstalledDependencies> {
       const input = parseActivityInput(InstallDependenciesInput, raw);
       const { setup } = input;
+      await requirePolicySetup(deps.db, { ...input, runId: currentRun().runId }, setup);
       const depsDir = dependenciesDirOf(input.workspacePath);
       const marker = path.join(depsDir, SETUP_MARKER);
       const stamp = createHash('sha256')

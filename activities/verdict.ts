@@ -22,11 +22,12 @@ import { verifierFacts } from '../host/verifier';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { judgingPolicy } from './repo-policy';
+import { validatedSpec } from './spec-refs';
 import { currentRun } from './run-identity';
 import { recordRunEvent } from '../db/provenance';
 import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
-import type { RunKey } from '../db/run-policies';
+import { runsThatRead, type RunKey } from '../db/run-policies';
 import { waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
 
@@ -36,16 +37,17 @@ import { gatewaySummary } from '../db/model-calls';
  * namespace can complete an activity by its id with a result of their choosing (`temporal activity
  * complete`): a failed gate reported passed, a failing check left out. The stored rows are written
  * by the activities themselves, on a worker, naming the tree (a waiver granted for the tree passes
- * its budget row); a run reset past verification finds its predecessor's.
+ * its budget row); a run reset past verification finds its predecessor's, among `fromRuns`.
  */
 async function storedGateProblems(
   db: Db,
   judged: { tenantId: string; taskId: string; runId: string },
   treeId: string,
   gates: readonly GateResult[],
+  fromRuns?: ReadonlySet<string>,
 ): Promise<string[]> {
   if (gates.length === 0) return [];
-  const stored = await latestGateResults(db, judged, treeId);
+  const stored = await latestGateResults(db, judged, treeId, fromRuns);
   if (stored.size === 0 && (await hasTreelessGateResults(db, judged))) return [];
   const problems = gates.flatMap((g) => {
     const row = stored.get(g.name);
@@ -60,23 +62,44 @@ async function storedGateProblems(
 }
 
 /**
- * How the verdict's policy and gates differ from what was read from the repository: the policy's
- * provenance from the run's own read, Arbiter's gates and the policy's commands from the judged
- * run's (a best-of-N task judges a candidate's run). With {@link storedGateProblems}, every gate
- * the policy demands was run by the judged run's own activities.
+ * How the verdict's policy and gates differ from what was read from the repository: the policy it
+ * names must be the one the run read and the one the judged run read (a best-of-N task judges a
+ * candidate's run), and hold Arbiter's gates and the policy's commands. Also the runs whose stored
+ * gate results may stand in for the judged run's (a reset past verification): those that read the
+ * same policy. With {@link storedGateProblems}, every gate the policy demands was run by the
+ * judged run's own activities, or by a predecessor's under the same policy.
  */
 async function policyProblems(
   db: Db,
   runs: { own: RunKey; judged: RunKey },
   input: { policy: PolicyProvenance; gates: readonly GateResult[] },
-): Promise<string[]> {
-  const [own, judged] = [await judgingPolicy(db, runs.own), await judgingPolicy(db, runs.judged)];
-  const problems = judged === 'legacy' ? [] : missingGates(judged.policy, input.gates);
-  if (own !== 'legacy' && canonicalJson(own.provenance) !== canonicalJson(input.policy))
-    problems.unshift(
-      `policy: the verdict names ${input.policy.digest} at ${input.policy.commit}, the run read ${own.provenance.digest} at ${own.provenance.commit}`,
-    );
-  return problems;
+): Promise<{ problems: string[]; fromRuns?: Set<string> }> {
+  const sameRun = runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
+  const own = await judgingPolicy(db, runs.own);
+  const judged = sameRun ? own : await judgingPolicy(db, runs.judged);
+  const reads = sameRun ? { run: own } : { run: own, 'judged run': judged };
+  const problems = Object.entries(reads).flatMap(([who, read]) =>
+    read === 'legacy' || canonicalJson(read.provenance) === canonicalJson(input.policy)
+      ? []
+      : [
+          `policy: the verdict names ${input.policy.digest} at ${input.policy.commit}, the ${who} read ${read.provenance.digest} at ${read.provenance.commit}`,
+        ],
+  );
+  if (judged === 'legacy') return { problems };
+  problems.push(...missingGates(judged.policy, input.gates));
+  return { problems, fromRuns: await runsThatRead(db, runs.judged, judged.provenance) };
+}
+
+/** How the spec the verdict names differs from the one the run validated (a run that read its policy stored one). */
+async function specProblem(
+  db: Db,
+  own: RunKey,
+  input: { specId: string; riskTier: number },
+): Promise<string | undefined> {
+  const spec = await validatedSpec(db, own);
+  if (!spec) return (await judgingPolicy(db, own)) === 'legacy' ? undefined : `run ${own.runId} validated no spec`;
+  if (spec.id === input.specId && spec.riskTier === input.riskTier) return undefined;
+  return `the verdict names ${input.specId} at tier ${input.riskTier}; the run validated ${spec.id} at tier ${spec.riskTier}`;
 }
 
 /** Builds the `issueVerdict` activity. */
@@ -106,9 +129,11 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
           }
         : { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
       const own = { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
-      const unread = await policyProblems(db, { own, judged }, input);
-      if (unread.length) throw new PolicyMismatchError(unread.join('; '));
-      const forged = await storedGateProblems(db, judged, input.diff.treeId, input.gates);
+      const misnamed = await specProblem(db, own, input);
+      if (misnamed) throw new RecordMismatchError('spec', misnamed);
+      const { problems, fromRuns } = await policyProblems(db, { own, judged }, input);
+      if (problems.length) throw new PolicyMismatchError(problems.join('; '));
+      const forged = await storedGateProblems(db, judged, input.diff.treeId, input.gates, fromRuns);
       if (forged.length) throw new RecordMismatchError('gate results', forged.join('; '));
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
       const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);

@@ -24,7 +24,7 @@ import {
   type GrantedWaiver,
 } from '../domain/change-gates';
 import { applyGateMode } from '../domain/verdict';
-import { PolicyMismatchError } from '../domain/errors';
+import { PolicyMismatchError, RecordMismatchError } from '../domain/errors';
 import { gateRunProblem } from '../domain/policy-gates';
 import type { GateResult } from '../domain/task';
 import type { RepoPolicy } from '../domain/repo-policy';
@@ -52,7 +52,7 @@ import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
 import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
-import { runSpec } from './spec-refs';
+import { isSpecRef, runSpec } from './spec-refs';
 import type { CommandRunner } from '../host/sandbox/commands';
 import { checkoutTree, readBlobs } from '../host/tree-checkout';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
@@ -192,6 +192,8 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const { runId } = currentRun();
       const spec = await runSpec(db, parsed);
       const read = await judgingPolicy(db, { ...parsed, runId });
+      if (read !== 'legacy' && !isSpecRef(parsed.spec))
+        throw new RecordMismatchError('spec', 'it was handed over inline; this run stored the spec it validated');
       const { policy, commit } =
         read === 'legacy'
           ? { policy: parsed.policy, commit: parsed.trustedCommit }

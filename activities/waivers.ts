@@ -4,7 +4,7 @@
  * Approved waivers are stored in the CAWS shape with their signed approvals and entered in the
  * provenance chain.
  */
-import { and, eq, or, sql } from 'drizzle-orm';
+import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import { log } from '@temporalio/activity';
 import { AuthorizeWaiverDecisionInput, LoadApproverKeysInput, StoreWaiverInput } from '../domain/activity-io';
 import { lapseProblem, signatureValid, type RegisteredKey } from '../domain/approval';
@@ -92,16 +92,23 @@ async function alreadyRecorded(db: Db, input: ReturnType<typeof AuthorizeWaiverD
 }
 
 /**
- * Why the policy the run read does not grant this waiver, or undefined: the workflow decides that
- * a budget overrun may be waived and counts the approvals, and anyone who may write to the
- * namespace can run workflow code that skips both. So the policy must have a waivers section,
- * and the approvals must make the quorum it sets for the tier of the spec the run validated.
+ * Why this run may not store this waiver, or undefined: the workflow decides that a budget overrun
+ * may be waived and counts the approvals, and anyone who may write to the namespace can run
+ * workflow code that skips both, or hands over approvals another task's history holds. So every
+ * approval must be for this run's request (one tree), the policy must have a waivers section, and
+ * the approvals must make the quorum it sets for the tier of the spec the run validated.
  */
 async function policyWaiverProblem(
   db: Db,
   run: RunKey,
   input: ReturnType<typeof StoreWaiverInput.parse>,
 ): Promise<string | undefined> {
+  const foreign = input.approvals.find(
+    ({ claim }) =>
+      claim.taskId !== run.taskId || claim.runId !== run.runId || claim.treeId !== input.approvals[0].claim.treeId,
+  );
+  if (foreign)
+    return `the approval by ${foreign.claim.approver} is for task ${foreign.claim.taskId} run ${foreign.claim.runId} tree ${foreign.claim.treeId}, not this run's request`;
   const read = await judgingPolicy(db, run);
   if (read === 'legacy') return undefined;
   if (!read.policy.waivers.enabled) return "the repository's policy has no waivers section: a budget overrun fails";
@@ -149,13 +156,14 @@ export function createWaiverActivities({ db }: ActivityDeps) {
     async storeWaiver(raw: StoreWaiverInput): Promise<void> {
       const input = parseActivityInput(StoreWaiverInput, raw);
       const { runId } = currentRun();
-      // A retry of a store that happened is not judged again (the approvals counted when it was stored).
-      if (!(await getWaiver(db, input.tenantId, input.waiverId))) {
-        const unmet = await policyWaiverProblem(db, { ...input, runId }, input);
-        if (unmet) throw new WaiverNotAuthorizedError(unmet);
+      // A retry of this run's store that happened is not judged again (the approvals counted when it was stored).
+      const stored = await getWaiver(db, input.tenantId, input.waiverId);
+      if (stored?.usedByTask !== input.taskId || stored.usedByRun !== runId) {
         const lapsed = await lapsedApprovals(db, input);
         if (lapsed.length)
           throw new WaiverNotAuthorizedError(`the waiver's approvals no longer all count: ${lapsed.join('; ')}`);
+        const unmet = await policyWaiverProblem(db, { ...input, runId }, input);
+        if (unmet) throw new WaiverNotAuthorizedError(unmet);
       }
       const approverList = input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at, key_id: a.keyId }));
       const inserted = await insertWaiver(db, {
@@ -191,6 +199,7 @@ export function createWaiverActivities({ db }: ActivityDeps) {
             or(
               eq(gateResults.treeId, input.approvals[0].claim.treeId),
               and(
+                isNull(gateResults.treeId),
                 eq(gateResults.runId, runId),
                 sql`${gateResults.attempt} = (SELECT max(g.attempt) FROM ${gateResults} g WHERE g.tenant_id = ${input.tenantId} AND g.task_id = ${input.taskId} AND g.run_id = ${runId})`,
               ),

@@ -47,12 +47,14 @@ export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly G
 
 /**
  * The latest stored result of each gate that judged `treeId` in the task: the run's own, or, when
- * it stored none for the tree (a run reset past verification), its predecessors'.
+ * it stored none for the tree (a run reset past verification), its predecessors' among `fromRuns`
+ * when given (the runs that judged by the same policy).
  */
 export async function latestGateResults(
   db: Db,
   judged: { tenantId: string; taskId: string; runId: string },
   treeId: string,
+  fromRuns?: ReadonlySet<string>,
 ): Promise<Map<string, { kind: string; status: string }>> {
   const rows = await db
     .select({ name: gateResults.name, kind: gateResults.kind, status: gateResults.status, runId: gateResults.runId })
@@ -66,7 +68,8 @@ export async function latestGateResults(
     )
     .orderBy(asc(gateResults.id));
   const own = rows.filter((r) => r.runId === judged.runId);
-  return new Map((own.length ? own : rows).map((r) => [r.name, { kind: r.kind, status: r.status }]));
+  const earlier = fromRuns ? rows.filter((r) => fromRuns.has(r.runId)) : rows;
+  return new Map((own.length ? own : earlier).map((r) => [r.name, { kind: r.kind, status: r.status }]));
 }
 
 /** Whether the run stored results before results named their tree (in flight across the upgrade). */

@@ -3,7 +3,8 @@
  * record of what a run is judged by that no workflow input can change.
  */
 import { and, desc, eq } from 'drizzle-orm';
-import type { TrustedPolicy } from '../domain/activity-io';
+import type { PolicyProvenance, TrustedPolicy } from '../domain/activity-io';
+import { canonicalJson } from '../domain/canonical';
 import type { Db } from './client';
 import { runPolicies } from './schema';
 
@@ -15,9 +16,9 @@ export interface RunKey {
 }
 
 /**
- * What a run's policy record says: the policy its own `loadRepoPolicy` read (or its predecessor's,
- * for a run reset past that step); `legacy` for a task open when policies began to be stored,
- * whose run read its policy before; `none` when no step of the task ever read one on a worker.
+ * What a run's policy record says: the policy its own `loadRepoPolicy` read (or a predecessor's,
+ * for a run reset past that step); `legacy` for the run that held a task open when policies began
+ * to be stored, which read its policy before; `none` when no run of the task read one on a worker.
  */
 export type RunPolicyRecord = { kind: 'read'; trusted: TrustedPolicy } | { kind: 'legacy' } | { kind: 'none' };
 
@@ -32,15 +33,29 @@ export async function storeRunPolicy(db: Db, run: RunKey, trusted: TrustedPolicy
   return record.trusted;
 }
 
-/** The run's own record, else the latest any run of the task stored. */
+/** The run's own record, else the latest policy any other run of the task read. */
 export async function runPolicyRecord(db: Db, run: RunKey): Promise<RunPolicyRecord> {
   const rows = await db
     .select({ runId: runPolicies.runId, policy: runPolicies.policy, provenance: runPolicies.provenance })
     .from(runPolicies)
     .where(and(eq(runPolicies.tenantId, run.tenantId), eq(runPolicies.taskId, run.taskId)))
     .orderBy(desc(runPolicies.createdAt));
-  const row = rows.find((r) => r.runId === run.runId) ?? rows.find((r) => r.policy !== null) ?? rows[0];
+  const row = rows.find((r) => r.runId === run.runId) ?? rows.find((r) => r.policy !== null);
   if (!row) return { kind: 'none' };
   if (!row.policy || !row.provenance) return { kind: 'legacy' };
   return { kind: 'read', trusted: { policy: row.policy, provenance: row.provenance } };
+}
+
+/** The runs of the task that read a policy of exactly this provenance (compared as canonical JSON). */
+export async function runsThatRead(
+  db: Db,
+  task: { tenantId: string; taskId: string },
+  provenance: PolicyProvenance,
+): Promise<Set<string>> {
+  const rows = await db
+    .select({ runId: runPolicies.runId, provenance: runPolicies.provenance })
+    .from(runPolicies)
+    .where(and(eq(runPolicies.tenantId, task.tenantId), eq(runPolicies.taskId, task.taskId)));
+  const wanted = canonicalJson(provenance);
+  return new Set(rows.filter((r) => r.provenance && canonicalJson(r.provenance) === wanted).map((r) => r.runId));
 }

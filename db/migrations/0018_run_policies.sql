@@ -1,7 +1,8 @@
 -- Issue #12: the policy a run judges by is the one its own loadRepoPolicy read from the
 -- repository, stored here, not the object its workflow hands to later steps (which anyone with
--- write access to the namespace can choose). A task still open now read its policy before this
--- table existed: it gets a row without a policy, and its steps keep the policy they are handed.
+-- write access to the namespace can choose). The run that holds a task still open now read its
+-- policy before this table existed: it gets a row without a policy, and its steps keep the
+-- policy they are handed. No other run of the task does.
 CREATE TABLE "run_policies" (
 	"tenant_id" text NOT NULL,
 	"task_id" text NOT NULL,
@@ -13,7 +14,7 @@ CREATE TABLE "run_policies" (
 );
 --> statement-breakpoint
 INSERT INTO "run_policies" ("tenant_id", "task_id", "run_id")
-	SELECT "tenant_id", "id", '' FROM "tasks" WHERE "state" NOT IN ('COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED');
+	SELECT "tenant_id", "id", "run_id" FROM "tasks" WHERE "run_id" <> '' AND "state" NOT IN ('COMPLETED', 'REJECTED', 'FAILED', 'CANCELLED');
 --> statement-breakpoint
 ALTER TABLE "run_policies" ENABLE ROW LEVEL SECURITY;
 --> statement-breakpoint

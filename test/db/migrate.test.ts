@@ -20,6 +20,7 @@ const TABLES = [
   'task_events',
   'agents',
   'routing_decisions',
+  'run_policies',
   'gate_results',
   'waivers',
   'verdicts',

@@ -10,7 +10,10 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
+import { storeSpec } from '../../activities/spec-refs';
+import { taskSpecArtifactId } from '../../domain/activity-io';
+import { validateWorkingSpec } from '../../domain/spec';
 import { agentStats } from '../../db/schema';
 import type { ScriptedStep } from '../../domain/agent';
 import type { DeliverChangeInput, DiffSummary, IssueVerdictInput, PolicyProvenance } from '../../domain/activity-io';
@@ -266,9 +269,9 @@ function oneFileVerdict(f: {
 
 /**
  * The input of issueVerdict for a one-file change in `repoDir` (registered for the task's tenant),
- * with its gates stored as `runId`'s gate activities would have, and the policy it names as the
- * run's `loadRepoPolicy` would have (the default policy, under that provenance): for tests that
- * drive it directly.
+ * with its gates stored as `runId`'s gate activities would have, the policy it names as the run's
+ * `loadRepoPolicy` would have (the default policy, under that provenance), and the spec as its
+ * validation would have: for tests that drive it directly.
  */
 export async function verdictToIssue(
   f: Omit<Parameters<typeof oneFileVerdict>[0], 'repo'> & { repoDir: string },
@@ -284,6 +287,9 @@ export async function verdictToIssue(
     { tenantId, taskId, runId },
     { policy: DEFAULT_REPO_POLICY, provenance: verdictInput.policy },
   );
+  const validated = validateWorkingSpec(parse(specYaml()));
+  assert.ok(validated.ok);
+  await storeSpec(db, taskSpecArtifactId({ tenantId, taskId, runId }), { tenantId, taskId, runId }, validated.spec);
   return verdictInput;
 }
 

@@ -25,6 +25,7 @@ import { testActivityDeps, testStack } from '../helpers/stack';
 import { policyYaml } from './helpers';
 
 const TESTS = ['node', 'test/check.js'];
+const SPEC = specYaml({ scope: { in: ['src/', 'test/'], out: [] } });
 const POLICY = {
   gates: { tests: { mode: 'block', command: TESTS } },
   arbiter: { protected: ['test/'] },
@@ -39,35 +40,38 @@ const refusedAs = (type: string, pattern: RegExp) => (err: unknown) => {
   return true;
 };
 
-/** One run of a task on a repository with POLICY (or `policy`), driven step by step as a workflow of one's own would. */
-async function insiderRun(policy: Record<string, unknown> = POLICY, options: { readPolicy?: boolean } = {}) {
-  const ref: TaskRef = { tenantId: uniqueId('insider'), taskId: uniqueId('task') };
+/** A run of the task `ref`, as the server reports it to the activities it schedules. */
+function runOf(ref: TaskRef) {
   const runId = uniqueId('run');
   const env = new MockActivityEnvironment(
     { workflowExecution: { workflowId: taskWorkflowId(ref), runId } },
     { logger: SILENT_LOGGER },
   );
+  return { runId, env };
+}
+
+/**
+ * One run of a task on a repository with POLICY (or `policy`), driven step by step as a workflow of
+ * one's own would: its policy read (or, with `readPolicy: 'lax'`, another of the tenant's
+ * repositories' policy, which has none; with `false`, none), its spec validated, the agent's
+ * rewrite of the repository's check measured.
+ */
+async function insiderRun(policy: Record<string, unknown> = POLICY, options: { readPolicy?: boolean | 'lax' } = {}) {
+  const ref: TaskRef = { tenantId: uniqueId('insider'), taskId: uniqueId('task') };
+  const { runId, env } = runOf(ref);
   const a = createActivities(testActivityDeps());
-  const repoPath = await registeredPath(
-    ref.tenantId,
-    makeRepo({
-      'src/app.js': 'module.exports = 1;\n',
-      'test/check.js': 'process.exit(1);\n',
-      '.caws/policy.yaml': policyYaml(policy),
-    }),
-  );
+  const files = { 'src/app.js': 'module.exports = 1;\n', 'test/check.js': 'process.exit(1);\n' };
+  const repoPath = await registeredPath(ref.tenantId, makeRepo({ ...files, '.caws/policy.yaml': policyYaml(policy) }));
+  const read = options.readPolicy === 'lax' ? await registeredPath(ref.tenantId, makeRepo(files)) : repoPath;
   const trusted: TrustedPolicy | undefined =
-    options.readPolicy === false ? undefined : await env.run(a.loadRepoPolicy, { ...ref, repoPath });
-  const validated: ValidateSpecResult = await env.run(a.validateSpec, {
-    ...ref,
-    specYaml: specYaml({ scope: { in: ['src/', 'test/'], out: [] } }),
-  });
+    options.readPolicy === false ? undefined : await env.run(a.loadRepoPolicy, { ...ref, repoPath: read });
+  const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: SPEC });
   const ws: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath });
   writeFileSync(path.join(ws.workspacePath, 'test', 'check.js'), 'process.exit(0);\n');
   const at = { ...ref, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
   const diff: DiffSummary = await env.run(a.measureDiff, at);
   assert.ok(validated.specRef, 'the spec is stored by reference');
-  return { ref, runId, env, a, trusted, validated, ws, at, diff };
+  return { ref, runId, env, a, repoPath, trusted, validated, ws, at, diff };
 }
 
 type Run = Awaited<ReturnType<typeof insiderRun>>;
@@ -87,6 +91,23 @@ function laxCheck(r: Run): Promise<GateResult[]> {
 function gate(r: Run, name: string, argv: string[], source: GateRun['source'] = 'policy', mode: GateMode = 'block') {
   const run = { ...r.at, treeId: r.diff.treeId, gate: { name, argv, timeoutSeconds: 60 }, source, mode };
   return r.env.run(r.a.runGate, run) as Promise<GateResult>;
+}
+
+/** A verdict over `r`'s measured change with `gates`, naming the policy `r` read. */
+function verdictOf(r: Run, gates: GateResult[]) {
+  return {
+    ...r.ref,
+    specId: 'TEST-001',
+    specDigest: r.validated.specDigest,
+    agentId: 'agent',
+    baseCommit: r.ws.baseCommit,
+    diff: r.diff,
+    gates,
+    policy: r.trusted!.provenance,
+    riskTier: 3 as const,
+    verifiedAt: new Date().toISOString(),
+    repo: 'app',
+  };
 }
 
 describe('governance: steps judge by the policy their run read', function () {
@@ -123,32 +144,44 @@ describe('governance: steps judge by the policy their run read', function () {
     await assert.rejects(gate(r, 'tests', TESTS), refusedAs('PolicyMismatchError', never));
   });
 
-  it('a task open across the upgrade (its policy read before policies were stored) keeps the one it is handed', async () => {
+  it('the run holding a task open across the upgrade keeps the policy it is handed; no other run of it does', async () => {
     const r = await insiderRun(POLICY, { readPolicy: false });
     await testStack()
       .database.db.insert(runPolicies)
-      .values({ ...r.ref, runId: '' });
+      .values({ ...r.ref, runId: r.runId });
     const gates = await laxCheck(r);
     assert.equal(gates.find((g) => g.name === 'protected')?.status, 'pass');
+    const other = { ...r, env: runOf(r.ref).env };
+    await assert.rejects(
+      gate(other, 'tests', ['true']),
+      refusedAs('PolicyMismatchError', /its loadRepoPolicy never ran/),
+    );
+  });
+
+  it("installDependencies refuses a setup other than the policy's", async () => {
+    const r = await insiderRun({
+      ...POLICY,
+      arbiter: { setup: { command: ['npm', 'ci'], outputs: ['node_modules'] } },
+    });
+    const setup = {
+      argv: ['sh', '-c', 'mkdir node_modules'],
+      outputs: ['node_modules'],
+      registries: [],
+      timeoutSeconds: 60,
+    };
+    await assert.rejects(
+      r.env.run(r.a.installDependencies, { ...r.at, setup }),
+      refusedAs('PolicyMismatchError', /setup \["sh","-c","mkdir node_modules"\] is not the policy's setup/),
+    );
+    const honest = r.env.run(r.a.installDependencies, { ...r.at, setup: r.trusted!.policy.setup! });
+    await assert.rejects(honest, (err: unknown) => (err as ApplicationFailure).type === 'SetupFailedError');
   });
 
   it("issueVerdict refuses a verdict without the policy's command, without Arbiter's gates, or naming another policy", async () => {
     const r = await insiderRun();
     const checked = await laxCheck(r);
     const tests = await gate(r, 'tests', TESTS);
-    const verdict = {
-      ...r.ref,
-      specId: 'TEST-001',
-      specDigest: r.validated.specDigest,
-      agentId: 'agent',
-      baseCommit: r.ws.baseCommit,
-      diff: r.diff,
-      gates: [...checked.map((g) => ({ ...g, status: 'pass' as const })), tests],
-      policy: r.trusted!.provenance,
-      riskTier: 3 as const,
-      verifiedAt: new Date().toISOString(),
-      repo: 'app',
-    };
+    const verdict = verdictOf(r, [...checked.map((g) => ({ ...g, status: 'pass' as const })), tests]);
     const issue = (changes: object) => r.env.run(r.a.issueVerdict, { ...verdict, ...changes });
     await assert.rejects(
       issue({ gates: verdict.gates.filter((g) => g.name !== 'tests') }),
@@ -162,16 +195,45 @@ describe('governance: steps judge by the policy their run read', function () {
       issue({ policy: { ...verdict.policy, digest: 'default', file: null, source: 'default' } }),
       refusedAs('PolicyMismatchError', /the verdict names default at .*, the run read sha256:/),
     );
+    await assert.rejects(
+      issue({ riskTier: 1 }),
+      refusedAs('RecordMismatchError', /the verdict names TEST-001 at tier 1; the run validated TEST-001 at tier 3/),
+    );
   });
 
-  it('storeWaiver refuses a waiver the policy does not allow, or approved by fewer than its quorum', async () => {
-    for (const [policy, refusal] of [
-      [{ gates: POLICY.gates }, /the repository's policy has no waivers section/],
-      [POLICY, /carries 1 valid signed approval\(s\); tier 3 needs 2/],
+  it("issueVerdict refuses gate results stored by an earlier run that read another repository's policy", async () => {
+    const earlier = await insiderRun(POLICY, { readPolicy: 'lax' });
+    const checked = await laxCheck(earlier);
+    const tests = await gate(earlier, 'tests', ['true'], 'submitter');
+    const { env } = runOf(earlier.ref);
+    const trusted: TrustedPolicy = await env.run(earlier.a.loadRepoPolicy, {
+      ...earlier.ref,
+      repoPath: earlier.repoPath,
+    });
+    await env.run(earlier.a.validateSpec, { ...earlier.ref, specYaml: SPEC });
+    const verdict = verdictOf(earlier, [...checked.map((g) => ({ ...g, status: 'pass' as const })), tests]);
+    await assert.rejects(
+      env.run(earlier.a.issueVerdict, { ...verdict, policy: trusted.provenance }),
+      refusedAs(
+        'RecordMismatchError',
+        new RegExp(`gate budget: no result of it was stored for tree ${earlier.diff.treeId}`),
+      ),
+    );
+  });
+
+  it("storeWaiver refuses a waiver the policy does not allow, approved by fewer than its quorum, or for another run's request", async () => {
+    for (const [policy, refusal, approvedRun] of [
+      [{ gates: POLICY.gates }, /the repository's policy has no waivers section/, undefined],
+      [POLICY, /carries 1 valid signed approval\(s\); tier 3 needs 2/, undefined],
+      [
+        POLICY,
+        /the approval by alice is for task .* run run-elsewhere tree .*, not this run's request/,
+        'run-elsewhere',
+      ],
     ] as const) {
       const r = await insiderRun(policy);
       const alice = await registeredApprover(r.ref.tenantId, 'alice');
-      const pending = { ...PENDING_WAIVER, runId: r.runId, specId: 'TEST-001', treeId: r.diff.treeId };
+      const pending = { ...PENDING_WAIVER, runId: approvedRun ?? r.runId, specId: 'TEST-001', treeId: r.diff.treeId };
       const approval = await signedApproval(r.ref, pending, alice);
       const store = r.env.run(r.a.storeWaiver, {
         ...r.ref,

@@ -1,0 +1,65 @@
+/**
+ * What a step may run, and what a verdict must hold, as the repository's policy says: the policy's
+ * command only as written and in its mode, no other gate under its name (whatever the case), and
+ * every verdict holding Arbiter's five gates and each policy command.
+ */
+import assert from 'node:assert/strict';
+import { gateRunProblem, missingGates } from '../../domain/policy-gates';
+import { DEFAULT_REPO_POLICY, type RepoPolicy } from '../../domain/repo-policy';
+
+const POLICY: RepoPolicy = {
+  ...DEFAULT_REPO_POLICY,
+  commands: [{ name: 'tests', argv: ['npm', 'test'] }],
+  gateModes: { tests: 'block', lint: 'warn' },
+};
+
+describe('domain: the gates a policy demands', () => {
+  it('lets the policy command run as written, and other gates under names of their own', () => {
+    assert.equal(
+      gateRunProblem(POLICY, { gate: { name: 'tests', argv: ['npm', 'test'] }, source: 'policy', mode: 'block' }),
+      undefined,
+    );
+    assert.equal(
+      gateRunProblem(POLICY, { gate: { name: 'e2e', argv: ['true'] }, source: 'submitter', mode: 'block' }),
+      undefined,
+    );
+    assert.equal(
+      gateRunProblem(POLICY, { gate: { name: 'lint', argv: ['true'] }, source: 'submitter', mode: 'warn' }),
+      undefined,
+    );
+  });
+
+  it('refuses another argv, another mode, a look-alike name, or a policy gate the policy does not have', () => {
+    const cases: Array<[Parameters<typeof gateRunProblem>[1], RegExp]> = [
+      [
+        { gate: { name: 'tests', argv: ['npm', 'test', '--', '--bail=0'] }, source: 'policy', mode: 'block' },
+        /the policy's command is \["npm","test"\]/,
+      ],
+      [
+        { gate: { name: 'tests', argv: ['npm', 'test'] }, source: 'policy', mode: 'warn' },
+        /mode warn; the policy gives it block/,
+      ],
+      [
+        { gate: { name: 'lint', argv: ['true'] }, source: 'submitter', mode: 'block' },
+        /mode block; the policy gives it warn/,
+      ],
+      [
+        { gate: { name: 'Tests', argv: ['true'] }, source: 'acceptance', mode: 'block' },
+        /has the name of the policy's command tests/,
+      ],
+      [{ gate: { name: 'Tests', argv: ['npm', 'test'] }, source: 'policy', mode: 'block' }, /the policy's command is/],
+      [{ gate: { name: 'build', argv: ['true'] }, source: 'policy', mode: 'block' }, /not a command of the policy/],
+    ];
+    for (const [run, pattern] of cases)
+      assert.match(gateRunProblem(POLICY, run) ?? 'allowed', pattern, JSON.stringify(run));
+  });
+
+  it("names every one of Arbiter's gates and policy commands a verdict lacks", () => {
+    const arbiter = ['budget', 'scope', 'spec', 'protected', 'tree'].map((name) => ({ name, kind: name }));
+    assert.deepEqual(missingGates(POLICY, [...arbiter, { name: 'tests', kind: 'command' }]), []);
+    assert.deepEqual(missingGates(POLICY, [...arbiter.slice(1), { name: 'tests', kind: 'budget' }]), [
+      "gate budget: Arbiter's own gate did not judge the change",
+      "gate tests: the policy's command did not run",
+    ]);
+  });
+});
