@@ -15,11 +15,12 @@ import { requireTenantRepo } from './repos';
 import { currentRun } from './run-identity';
 
 /**
- * The policy `run` is judged by, as its `loadRepoPolicy` stored it; `legacy` for a task whose run
- * read its policy before policies were stored, whose steps keep the one they are handed.
+ * The policy `run` is judged by, as its `loadRepoPolicy` stored it (or, unless `exact`, a
+ * predecessor's); `legacy` for the run that held a task when policies began to be stored, whose
+ * steps keep the one they are handed.
  */
-export async function judgingPolicy(db: Db, run: RunKey): Promise<TrustedPolicy | 'legacy'> {
-  const record = await runPolicyRecord(db, run);
+export async function judgingPolicy(db: Db, run: RunKey, exact = false): Promise<TrustedPolicy | 'legacy'> {
+  const record = await runPolicyRecord(db, run, exact);
   if (record.kind === 'read') return record.trusted;
   if (record.kind === 'legacy') return 'legacy';
   throw new PolicyMismatchError(

@@ -5,7 +5,7 @@
  * task's activities at another task's (or run's) spec.
  */
 import { and, desc, eq } from 'drizzle-orm';
-import type { SpecRef } from '../domain/activity-io';
+import { taskSpecArtifactId, type SpecRef } from '../domain/activity-io';
 import type { WorkingSpec } from '../domain/spec';
 import { loadArtifact, storeArtifact, type ArtifactOwner } from '../db/artifacts';
 import type { Db } from '../db/client';
@@ -41,8 +41,9 @@ export function isSpecRef(spec: SpecRef | WorkingSpec): spec is SpecRef {
 }
 
 /**
- * The spec the run validated (a run reset past validation: its predecessor's), read from the
- * record rather than taken from the workflow; undefined when no run of the task stored one.
+ * The spec the run's validation stored (a run reset past validation: its predecessor's; never a
+ * conversation's copy), read from the record rather than taken from the workflow; undefined when
+ * no run of the task validated one.
  */
 export async function validatedSpec(db: Db, run: RunKey): Promise<WorkingSpec | undefined> {
   const rows = await db
@@ -50,7 +51,8 @@ export async function validatedSpec(db: Db, run: RunKey): Promise<WorkingSpec | 
     .from(artifacts)
     .where(and(eq(artifacts.tenantId, run.tenantId), eq(artifacts.taskId, run.taskId), eq(artifacts.kind, 'spec')))
     .orderBy(desc(artifacts.createdAt));
-  const row = rows.find((r) => r.runId === run.runId) ?? rows[0];
+  const validated = rows.filter((r) => r.id === taskSpecArtifactId({ ...run, runId: r.runId }));
+  const row = validated.find((r) => r.runId === run.runId) ?? validated[0];
   if (!row) return undefined;
   const owner = { tenantId: run.tenantId, taskId: run.taskId, runId: row.runId, kind: 'spec' };
   return JSON.parse((await loadArtifact(db, row.id, row.digest, owner)).toString('utf8')) as WorkingSpec;

@@ -13,7 +13,13 @@ import { storedApprovalsProblem } from '../domain/approval-evidence';
 import { boundedPaths, clipText } from '../domain/bounds';
 import { requiredApprovers } from '../domain/policy';
 import { waiverUseProblem } from '../domain/waiver';
-import { CheckBudgetAndScopeInput, MeasureDiffInput, RunGateInput, type DiffSummary } from '../domain/activity-io';
+import {
+  CheckBudgetAndScopeInput,
+  MeasureDiffInput,
+  RunGateInput,
+  taskSpecArtifactId,
+  type DiffSummary,
+} from '../domain/activity-io';
 import {
   budgetGate,
   protectedGate,
@@ -123,9 +129,9 @@ async function baseDrift(gitDir: string, baseCommit: string, trustedCommit: stri
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
 export function createVerificationActivities({ db, home, sandbox }: ActivityDeps, runCommand: CommandRunner) {
   const sandboxUser = taskSandboxUser(home, sandbox);
-  /** Records `gates` of one attempt, for the tree they judged, as this run's. */
+  /** Records `gates` of one attempt, for the tree they judged (and the base Arbiter's gates measured it from), as this run's. */
   async function saveGates(
-    at: { tenantId: string; taskId: string; attempt: number; treeId: string },
+    at: { tenantId: string; taskId: string; attempt: number; treeId: string; baseCommit?: string },
     gates: GateResult[],
   ): Promise<GateResult[]> {
     await saveGateResults(db, { ...at, runId: currentRun().runId }, gates);
@@ -192,8 +198,9 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const { runId } = currentRun();
       const spec = await runSpec(db, parsed);
       const read = await judgingPolicy(db, { ...parsed, runId });
-      if (read !== 'legacy' && !isSpecRef(parsed.spec))
-        throw new RecordMismatchError('spec', 'it was handed over inline; this run stored the spec it validated');
+      const validatedRef = taskSpecArtifactId({ ...parsed, runId });
+      if (read !== 'legacy' && (!isSpecRef(parsed.spec) || parsed.spec.artifactId !== validatedRef))
+        throw new RecordMismatchError('spec', `only the spec this run validated (${validatedRef}) is judged by`);
       const { policy, commit } =
         read === 'legacy'
           ? { policy: parsed.policy, commit: parsed.trustedCommit }

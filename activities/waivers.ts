@@ -95,8 +95,9 @@ async function alreadyRecorded(db: Db, input: ReturnType<typeof AuthorizeWaiverD
  * Why this run may not store this waiver, or undefined: the workflow decides that a budget overrun
  * may be waived and counts the approvals, and anyone who may write to the namespace can run
  * workflow code that skips both, or hands over approvals another task's history holds. So every
- * approval must be for this run's request (one tree), the policy must have a waivers section, and
- * the approvals must make the quorum it sets for the tier of the spec the run validated.
+ * approval must be for this run's request (one tree), the policy must have a waivers section, the
+ * waiver end within its days, and the approvals make its quorum for the tier of the spec the run
+ * validated.
  */
 async function policyWaiverProblem(
   db: Db,
@@ -111,7 +112,10 @@ async function policyWaiverProblem(
     return `the approval by ${foreign.claim.approver} is for task ${foreign.claim.taskId} run ${foreign.claim.runId} tree ${foreign.claim.treeId}, not this run's request`;
   const read = await judgingPolicy(db, run);
   if (read === 'legacy') return undefined;
-  if (!read.policy.waivers.enabled) return "the repository's policy has no waivers section: a budget overrun fails";
+  const { enabled, maxExpiryDays } = read.policy.waivers;
+  if (!enabled) return "the repository's policy has no waivers section: a budget overrun fails";
+  if (Date.parse(input.expiresAt) > Date.now() + maxExpiryDays * 86_400_000)
+    return `it expires ${input.expiresAt}, past the policy's ${maxExpiryDays} days`;
   const spec = await validatedSpec(db, run);
   if (!spec) return `no spec was validated for run ${run.runId}`;
   return storedApprovalsProblem(input.approvals, {

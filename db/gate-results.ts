@@ -15,14 +15,18 @@ export interface GateAttempt {
   runId: string;
   attempt: number;
   treeId: string;
+  /** Where the change was measured from, for the gates that measured it. */
+  baseCommit?: string;
 }
 
 /** Records `gates` of one attempt in one statement; a retried attempt's rows replace its earlier ones. */
 export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly GateResult[]): Promise<void> {
   const { tenantId, taskId, runId, attempt, treeId } = at;
+  const baseCommit = at.baseCommit ?? null;
   const byName = new Map(gates.map((gate) => [gate.name, gate])); // one row per name, as the key requires
   const rows = [...byName.values()].map((gate) => ({
-    ...{ tenantId, taskId, runId, attempt, treeId, kind: gate.kind, status: gate.status, detail: gate.detail },
+    ...{ tenantId, taskId, runId, attempt, treeId, baseCommit, kind: gate.kind, status: gate.status },
+    ...{ detail: gate.detail },
     ...{ exitCode: gate.exitCode ?? null, durationMs: gate.durationMs ?? null, name: gate.name },
     ...{ outputDigest: gate.outputDigest ?? null, outputTail: gate.outputTail ?? null },
   }));
@@ -34,6 +38,7 @@ export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly G
       target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.attempt, gateResults.name],
       set: excludedColumns(gateResults, [
         'treeId',
+        'baseCommit',
         'kind',
         'status',
         'detail',
@@ -43,6 +48,13 @@ export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly G
         'outputTail',
       ]),
     });
+}
+
+/** A stored gate result as a verdict is checked against it. */
+export interface StoredGate {
+  kind: string;
+  status: string;
+  baseCommit: string | null;
 }
 
 /**
@@ -55,9 +67,15 @@ export async function latestGateResults(
   judged: { tenantId: string; taskId: string; runId: string },
   treeId: string,
   fromRuns?: ReadonlySet<string>,
-): Promise<Map<string, { kind: string; status: string }>> {
+): Promise<Map<string, StoredGate>> {
   const rows = await db
-    .select({ name: gateResults.name, kind: gateResults.kind, status: gateResults.status, runId: gateResults.runId })
+    .select({
+      name: gateResults.name,
+      kind: gateResults.kind,
+      status: gateResults.status,
+      runId: gateResults.runId,
+      baseCommit: gateResults.baseCommit,
+    })
     .from(gateResults)
     .where(
       and(
@@ -69,7 +87,7 @@ export async function latestGateResults(
     .orderBy(asc(gateResults.id));
   const own = rows.filter((r) => r.runId === judged.runId);
   const earlier = fromRuns ? rows.filter((r) => fromRuns.has(r.runId)) : rows;
-  return new Map((own.length ? own : earlier).map((r) => [r.name, { kind: r.kind, status: r.status }]));
+  return new Map((own.length ? own : earlier).map((r) => [r.name, r]));
 }
 
 /** Whether the run stored results before results named their tree (in flight across the upgrade). */

@@ -33,14 +33,14 @@ export async function storeRunPolicy(db: Db, run: RunKey, trusted: TrustedPolicy
   return record.trusted;
 }
 
-/** The run's own record, else the latest policy any other run of the task read. */
-export async function runPolicyRecord(db: Db, run: RunKey): Promise<RunPolicyRecord> {
+/** The run's own record, else (unless `exact`) the latest policy any other run of the task read. */
+export async function runPolicyRecord(db: Db, run: RunKey, exact = false): Promise<RunPolicyRecord> {
   const rows = await db
     .select({ runId: runPolicies.runId, policy: runPolicies.policy, provenance: runPolicies.provenance })
     .from(runPolicies)
     .where(and(eq(runPolicies.tenantId, run.tenantId), eq(runPolicies.taskId, run.taskId)))
     .orderBy(desc(runPolicies.createdAt));
-  const row = rows.find((r) => r.runId === run.runId) ?? rows.find((r) => r.policy !== null);
+  const row = rows.find((r) => r.runId === run.runId) ?? (exact ? undefined : rows.find((r) => r.policy !== null));
   if (!row) return { kind: 'none' };
   if (!row.policy || !row.provenance) return { kind: 'legacy' };
   return { kind: 'read', trusted: { policy: row.policy, provenance: row.provenance } };

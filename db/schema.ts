@@ -160,6 +160,8 @@ export const gateResults = pgTable(
     attempt: integer('attempt').notNull().default(1),
     /** The tree the gate judged; absent from rows stored before results named it. */
     treeId: text('tree_id'),
+    /** The base an Arbiter gate measured the tree's change from; absent for command gates and older rows. */
+    baseCommit: text('base_commit'),
     name: text('name').notNull(),
     kind: text('kind').notNull(),
     status: text('status').notNull(),

@@ -4,7 +4,7 @@
  * may write to the namespace can run workflow code of their own: the policy's command with another
  * argv, or in `skip` mode, or never run at all, must not reach a signed verdict.
  */
-import { RESERVED_GATE_NAMES } from './gate-names';
+import { ACCEPTANCE_GATE_PREFIX, RESERVED_GATE_NAMES } from './gate-names';
 import type { GateMode, RepoPolicy } from './repo-policy';
 
 /** What a `runGate` is asked to run. */
@@ -16,9 +16,19 @@ export interface GateRun {
 
 const sameArgv = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** Why `run` is named as no command gate may be: Arbiter's own gates, and `acceptance-*` but for the spec's. */
+function nameProblem({ gate: { name }, source }: GateRun): string | undefined {
+  const lower = name.toLowerCase();
+  if (RESERVED_GATE_NAMES.includes(lower)) return `gate ${name} (${source}) has the name of Arbiter's own gate`;
+  if ((source === 'acceptance') === lower.startsWith(ACCEPTANCE_GATE_PREFIX)) return undefined;
+  return `gate ${name} (${source}): only the spec's acceptance gates are named ${ACCEPTANCE_GATE_PREFIX}*`;
+}
+
 /** Why `run` is not a gate the policy lets run as asked, or undefined when it is. */
 export function gateRunProblem(policy: RepoPolicy, run: GateRun): string | undefined {
   const { name, argv } = run.gate;
+  const named = nameProblem(run);
+  if (named) return named;
   const mode = policy.gateModes[name] ?? 'block';
   if (run.mode !== mode) return `gate ${name} was to run in mode ${run.mode}; the policy gives it ${mode}`;
   const command = policy.commands.find((c) => c.name.toLowerCase() === name.toLowerCase());
@@ -31,14 +41,14 @@ export function gateRunProblem(policy: RepoPolicy, run: GateRun): string | undef
 }
 
 /**
- * The gates every verdict must hold that `gates` (a verdict's) lack: Arbiter's own, by name, and
- * each of the policy's commands as a command gate.
+ * The gates every verdict must hold that `gates` (a verdict's) lack: Arbiter's own, each of its
+ * own kind, and each of the policy's commands as a command gate.
  */
 export function missingGates(policy: RepoPolicy, gates: ReadonlyArray<{ name: string; kind: string }>): string[] {
   const commands = new Set(gates.filter((g) => g.kind === 'command').map((g) => g.name));
-  const names = new Set(gates.map((g) => g.name));
+  const arbiter = new Set(gates.filter((g) => g.kind === g.name).map((g) => g.name));
   return [
-    ...RESERVED_GATE_NAMES.filter((name) => !names.has(name)).map(
+    ...RESERVED_GATE_NAMES.filter((name) => !arbiter.has(name)).map(
       (name) => `gate ${name}: Arbiter's own gate did not judge the change`,
     ),
     ...policy.commands

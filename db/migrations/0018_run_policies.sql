@@ -2,7 +2,9 @@
 -- repository, stored here, not the object its workflow hands to later steps (which anyone with
 -- write access to the namespace can choose). The run that holds a task still open now read its
 -- policy before this table existed: it gets a row without a policy, and its steps keep the
--- policy they are handed. No other run of the task does.
+-- policy they are handed. No other run of the task does. A gate result names the base commit
+-- its tree was measured against, so a verdict cannot name another base than the one Arbiter's
+-- gates judged the change from.
 CREATE TABLE "run_policies" (
 	"tenant_id" text NOT NULL,
 	"task_id" text NOT NULL,
@@ -32,3 +34,5 @@ CREATE POLICY arbiter_cli ON "run_policies" FOR SELECT TO arbiter_cli USING (arb
 GRANT SELECT ON "run_policies" TO arbiter_cli;
 --> statement-breakpoint
 GRANT SELECT, INSERT ON "run_policies" TO arbiter_worker;
+--> statement-breakpoint
+ALTER TABLE "gate_results" ADD COLUMN "base_commit" text;

@@ -1,7 +1,8 @@
 /**
  * What a step may run, and what a verdict must hold, as the repository's policy says: the policy's
- * command only as written and in its mode, no other gate under its name (whatever the case), and
- * every verdict holding Arbiter's five gates and each policy command.
+ * command only as written and in its mode, no other gate under its name (whatever the case) or
+ * under the name of one of Arbiter's own, and every verdict holding Arbiter's five gates (of their
+ * own kind) and each policy command.
  */
 import assert from 'node:assert/strict';
 import { gateRunProblem, missingGates } from '../../domain/policy-gates';
@@ -44,11 +45,23 @@ describe('domain: the gates a policy demands', () => {
         /mode block; the policy gives it warn/,
       ],
       [
-        { gate: { name: 'Tests', argv: ['true'] }, source: 'acceptance', mode: 'block' },
+        { gate: { name: 'Tests', argv: ['true'] }, source: 'submitter', mode: 'block' },
         /has the name of the policy's command tests/,
       ],
       [{ gate: { name: 'Tests', argv: ['npm', 'test'] }, source: 'policy', mode: 'block' }, /the policy's command is/],
       [{ gate: { name: 'build', argv: ['true'] }, source: 'policy', mode: 'block' }, /not a command of the policy/],
+      [
+        { gate: { name: 'Scope', argv: ['true'] }, source: 'submitter', mode: 'block' },
+        /has the name of Arbiter's own gate/,
+      ],
+      [
+        { gate: { name: 'acceptance-A1', argv: ['true'] }, source: 'submitter', mode: 'block' },
+        /only the spec's acceptance gates/,
+      ],
+      [
+        { gate: { name: 'A1', argv: ['true'] }, source: 'acceptance', mode: 'block' },
+        /only the spec's acceptance gates/,
+      ],
     ];
     for (const [run, pattern] of cases)
       assert.match(gateRunProblem(POLICY, run) ?? 'allowed', pattern, JSON.stringify(run));
@@ -60,6 +73,14 @@ describe('domain: the gates a policy demands', () => {
     assert.deepEqual(missingGates(POLICY, [...arbiter.slice(1), { name: 'tests', kind: 'budget' }]), [
       "gate budget: Arbiter's own gate did not judge the change",
       "gate tests: the policy's command did not run",
+    ]);
+    const commandCalledBudget = [
+      { name: 'budget', kind: 'command' },
+      ...arbiter.slice(1),
+      { name: 'tests', kind: 'command' },
+    ];
+    assert.deepEqual(missingGates(POLICY, commandCalledBudget), [
+      "gate budget: Arbiter's own gate did not judge the change",
     ]);
   });
 });

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { storeSpec, validatedSpec } from '../../activities/spec-refs';
 import { runPolicies } from '../../db/schema';
 import type { DiffSummary, PreparedWorkspace, TrustedPolicy, ValidateSpecResult } from '../../domain/activity-io';
 import type { GateRun } from '../../domain/policy-gates';
@@ -121,6 +122,25 @@ describe('governance: steps judge by the policy their run read', function () {
     assert.match(protectedGate.detail, /test\/check\.js/);
   });
 
+  it('checkBudgetAndScope judges only by the spec the run validated, not another spec the run stored', async () => {
+    const r = await insiderRun();
+    const { db } = testStack().database;
+    const owner = { ...r.ref, runId: r.runId };
+    const spec = (await validatedSpec(db, owner))!;
+    const other = await storeSpec(db, `spec/${r.ref.tenantId}/${r.ref.taskId}/${r.runId}/1`, owner, spec);
+    const check = {
+      ...r.at,
+      treeId: r.diff.treeId,
+      spec: other,
+      policy: DEFAULT_REPO_POLICY,
+      trustedCommit: r.ws.baseCommit,
+    };
+    await assert.rejects(
+      r.env.run(r.a.checkBudgetAndScope, check),
+      refusedAs('RecordMismatchError', /only the spec this run validated \(spec\/.*\) is judged by/),
+    );
+  });
+
   it("runGate refuses the policy's command with another argv, in skip mode, or under another source", async () => {
     const r = await insiderRun();
     await assert.rejects(gate(r, 'tests', ['true']), refusedAs('PolicyMismatchError', /the policy's command is/));
@@ -133,6 +153,14 @@ describe('governance: steps judge by the policy their run read', function () {
       refusedAs('PolicyMismatchError', /has the name of the policy's command tests/),
     );
     await assert.rejects(gate(r, 'lint', ['true']), refusedAs('PolicyMismatchError', /not a command of the policy/));
+    await assert.rejects(
+      gate(r, 'budget', ['true'], 'submitter'),
+      refusedAs('PolicyMismatchError', /gate budget \(submitter\) has the name of Arbiter's own gate/),
+    );
+    await assert.rejects(
+      gate(r, 'acceptance-A1', ['true'], 'submitter'),
+      refusedAs('PolicyMismatchError', /only the spec's acceptance gates are named acceptance-\*/),
+    );
     const honest = await gate(r, 'tests', TESTS);
     assert.equal(honest.status, 'pass', 'the agent rewrote the check; the protected gate is what fails it');
   });
@@ -196,6 +224,17 @@ describe('governance: steps judge by the policy their run read', function () {
       refusedAs('PolicyMismatchError', /the verdict names default at .*, the run read sha256:/),
     );
     await assert.rejects(
+      issue({ baseCommit: '0'.repeat(40) }),
+      refusedAs(
+        'RecordMismatchError',
+        new RegExp(`gate budget: judged the change from ${r.ws.baseCommit}, the verdict names base 0{40}`),
+      ),
+    );
+    await assert.rejects(
+      issue({ adoptedFrom: { index: 1, runId: 'run-made-up' } }),
+      refusedAs('RecordMismatchError', /the judged run run-made-up of .*\.candidate-1 did not validate the task's spec/),
+    );
+    await assert.rejects(
       issue({ riskTier: 1 }),
       refusedAs('RecordMismatchError', /the verdict names TEST-001 at tier 1; the run validated TEST-001 at tier 3/),
     );
@@ -221,15 +260,14 @@ describe('governance: steps judge by the policy their run read', function () {
     );
   });
 
-  it("storeWaiver refuses a waiver the policy does not allow, approved by fewer than its quorum, or for another run's request", async () => {
-    for (const [policy, refusal, approvedRun] of [
-      [{ gates: POLICY.gates }, /the repository's policy has no waivers section/, undefined],
-      [POLICY, /carries 1 valid signed approval\(s\); tier 3 needs 2/, undefined],
-      [
-        POLICY,
-        /the approval by alice is for task .* run run-elsewhere tree .*, not this run's request/,
-        'run-elsewhere',
-      ],
+  it("storeWaiver refuses a waiver the policy does not allow, approved by fewer than its quorum, for another run's request, or too long", async () => {
+    const late = new Date(Date.now() + 400 * 86_400_000).toISOString();
+    const elsewhere = /the approval by alice is for task .* run run-elsewhere tree .*, not this run's request/;
+    for (const [policy, refusal, approvedRun, expiresAt] of [
+      [{ gates: POLICY.gates }, /the repository's policy has no waivers section/, undefined, undefined],
+      [POLICY, /carries 1 valid signed approval\(s\); tier 3 needs 2/, undefined, undefined],
+      [POLICY, elsewhere, 'run-elsewhere', undefined],
+      [POLICY, /it expires .*, past the policy's \d+ days/, undefined, late],
     ] as const) {
       const r = await insiderRun(policy);
       const alice = await registeredApprover(r.ref.tenantId, 'alice');
@@ -244,7 +282,7 @@ describe('governance: steps judge by the policy their run read', function () {
         reasonCode: 'architectural_refactor',
         approvals: [approval],
         approvers: [{ approver: 'alice', keyId: alice.keyId, at: new Date().toISOString() }],
-        expiresAt: approval.claim.expiresAt,
+        expiresAt: expiresAt ?? approval.claim.expiresAt,
         budgetDetail: 'waived',
         riskTier: 3,
       });

@@ -1,0 +1,124 @@
+/**
+ * What a verdict may be signed over: the record its run's own activities wrote, never what its
+ * workflow hands over. Anyone who may write to the namespace can complete an activity by its id
+ * with a result of their choosing, or run workflow code of their own; the spec, the policy and the
+ * gate results a verdict states must be the ones validated, read and stored on a worker.
+ */
+import type { IssueVerdictInput, PolicyProvenance } from '../domain/activity-io';
+import { canonicalJson } from '../domain/canonical';
+import { PolicyMismatchError, RecordMismatchError } from '../domain/errors';
+import { missingGates } from '../domain/policy-gates';
+import type { GateResult } from '../domain/task';
+import type { Db } from '../db/client';
+import { hasTreelessGateResults, latestGateResults } from '../db/gate-results';
+import { runsThatRead, type RunKey } from '../db/run-policies';
+import { judgingPolicy } from './repo-policy';
+import { validatedSpec } from './spec-refs';
+
+/**
+ * How the gates a verdict is asked to sign differ from the results stored for the tree it judges.
+ * The workflow hands over the gates as activities returned them, and anyone who may write to the
+ * namespace can complete an activity by its id with a result of their choosing (`temporal activity
+ * complete`): a failed gate reported passed, a failing check left out. The stored rows are written
+ * by the activities themselves, on a worker, naming the tree (a waiver granted for the tree passes
+ * its budget row); a run reset past verification finds its predecessor's, among `fromRuns`.
+ */
+async function storedGateProblems(
+  db: Db,
+  judged: { tenantId: string; taskId: string; runId: string },
+  change: { treeId: string; baseCommit: string },
+  gates: readonly GateResult[],
+  fromRuns?: ReadonlySet<string>,
+): Promise<string[]> {
+  const { treeId, baseCommit } = change;
+  if (gates.length === 0) return [];
+  const stored = await latestGateResults(db, judged, treeId, fromRuns);
+  if (stored.size === 0 && (await hasTreelessGateResults(db, judged))) return [];
+  const problems = gates.flatMap((g) => {
+    const row = stored.get(g.name);
+    if (!row) return [`gate ${g.name}: no result of it was stored for tree ${treeId}`];
+    if (row.baseCommit && row.baseCommit !== baseCommit)
+      return [`gate ${g.name}: judged the change from ${row.baseCommit}, the verdict names base ${baseCommit}`];
+    if (row.kind === g.kind && row.status === g.status) return [];
+    return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
+  });
+  const named = new Set(gates.map((g) => g.name));
+  for (const [name, row] of stored)
+    if (!named.has(name)) problems.push(`gate ${name}: stored as ${row.status}, left out`);
+  return problems;
+}
+
+/**
+ * How the verdict's policy and gates differ from what was read from the repository: the policy it
+ * names must be the one the run read and the one the judged run read (a best-of-N task judges a
+ * candidate's run), and hold Arbiter's gates and the policy's commands. Also the runs whose stored
+ * gate results may stand in for the judged run's (a reset past verification): those that read the
+ * same policy. With {@link storedGateProblems}, every gate the policy demands was run by the
+ * judged run's own activities, or by a predecessor's under the same policy.
+ */
+async function policyProblems(
+  db: Db,
+  runs: { own: RunKey; judged: RunKey },
+  input: { policy: PolicyProvenance; gates: readonly GateResult[] },
+): Promise<{ problems: string[]; fromRuns?: Set<string> }> {
+  const sameRun = runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
+  const own = await judgingPolicy(db, runs.own);
+  // A candidate's run read the policy itself, maybe at a later commit of the trusted ref: the same file is what counts.
+  const judged = sameRun ? own : await judgingPolicy(db, runs.judged, true);
+  const problems: string[] = [];
+  if (own !== 'legacy' && canonicalJson(own.provenance) !== canonicalJson(input.policy))
+    problems.push(`policy: the verdict names ${describe(input.policy)}, the run read ${describe(own.provenance)}`);
+  if (
+    judged !== 'legacy' &&
+    !sameRun &&
+    canonicalJson(fileOf(judged.provenance)) !== canonicalJson(fileOf(input.policy))
+  )
+    problems.push(
+      `policy: the verdict names ${describe(input.policy)}, the judged run read ${describe(judged.provenance)}`,
+    );
+  if (judged === 'legacy') return { problems };
+  problems.push(...missingGates(judged.policy, input.gates));
+  const fromRuns = sameRun ? await runsThatRead(db, runs.judged, judged.provenance) : new Set([runs.judged.runId]);
+  return { problems, fromRuns };
+}
+
+const describe = (p: PolicyProvenance) => `${p.digest} at ${p.commit}`;
+const fileOf = (p: PolicyProvenance) => ({ source: p.source, digest: p.digest, file: p.file });
+
+/**
+ * How the spec the verdict names differs from the one the run validated (a run that read its
+ * policy stored one), or a judged candidate's run validated another spec than the task's.
+ */
+async function specProblem(
+  db: Db,
+  runs: { own: RunKey; judged: RunKey },
+  input: { specId: string; riskTier: number },
+): Promise<string | undefined> {
+  const { own, judged } = runs;
+  const spec = await validatedSpec(db, own);
+  if (!spec) return (await judgingPolicy(db, own)) === 'legacy' ? undefined : `run ${own.runId} validated no spec`;
+  if (spec.id !== input.specId || spec.riskTier !== input.riskTier)
+    return `the verdict names ${input.specId} at tier ${input.riskTier}; the run validated ${spec.id} at tier ${spec.riskTier}`;
+  if (judged.taskId === own.taskId) return undefined;
+  const candidate = await validatedSpec(db, judged);
+  if (candidate && canonicalJson(candidate) === canonicalJson(spec)) return undefined;
+  return `the judged run ${judged.runId} of ${judged.taskId} did not validate the task's spec`;
+}
+
+/**
+ * Refuses a verdict whose evidence is not the record's: the spec the run validated, the policy it
+ * read (with every gate that policy demands), and the gate results its activities stored.
+ */
+export async function assertVerdictEvidence(
+  db: Db,
+  runs: { own: RunKey; judged: RunKey },
+  input: IssueVerdictInput,
+): Promise<void> {
+  const misnamed = await specProblem(db, runs, input);
+  if (misnamed) throw new RecordMismatchError('spec', misnamed);
+  const { problems, fromRuns } = await policyProblems(db, runs, input);
+  if (problems.length) throw new PolicyMismatchError(problems.join('; '));
+  const change = { treeId: input.diff.treeId, baseCommit: input.baseCommit };
+  const forged = await storedGateProblems(db, runs.judged, change, input.gates, fromRuns);
+  if (forged.length) throw new RecordMismatchError('gate results', forged.join('; '));
+}
