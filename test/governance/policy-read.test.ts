@@ -232,7 +232,10 @@ describe('governance: steps judge by the policy their run read', function () {
     );
     await assert.rejects(
       issue({ adoptedFrom: { index: 1, runId: 'run-made-up' } }),
-      refusedAs('RecordMismatchError', /the judged run run-made-up of .*\.candidate-1 did not validate the task's spec/),
+      refusedAs(
+        'RecordMismatchError',
+        /the judged run run-made-up of .*\.candidate-1 did not validate the task's spec/,
+      ),
     );
     await assert.rejects(
       issue({ riskTier: 1 }),
