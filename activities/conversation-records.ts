@@ -47,10 +47,14 @@ export async function requireOwnConversation(db: Db, input: ConversationKey): Pr
   }
 }
 
-/** Stores the conversation's spec (again, identically, on a retry) and returns where it is. */
+/**
+ * Stores the conversation's spec (again, identically, on a retry) and returns where it is: never
+ * under a task run's own spec id (`spec/…`), which a conversation id could otherwise spell.
+ */
 export async function storeConversationSpec(db: Db, input: ConversationKey, spec: WorkingSpec): Promise<SpecRef> {
   const { tenantId, taskId } = input;
-  return storeSpec(db, `spec/${input.conversationId}`, { tenantId, taskId, runId: owningRun(input) }, spec);
+  const id = `conversation-spec/${input.conversationId}`;
+  return storeSpec(db, id, { tenantId, taskId, runId: owningRun(input) }, spec);
 }
 
 /** The spec a conversation's activity works to, read by reference only when the run owning the conversation stored it. */

@@ -15,7 +15,7 @@ import { canonicalJson } from '../domain/canonical';
 import { PolicyMismatchError, SetupFailedError } from '../domain/errors';
 import type { Db } from '../db/client';
 import type { RunKey } from '../db/run-policies';
-import { gitDirOf } from '../host/git';
+import { gitDirOf, requireTaskWorkspace } from '../host/git';
 import { removeTree } from '../host/remove-tree';
 import { dependenciesDirOf, SETUP_MARKER } from '../host/sandbox/dependency-mounts';
 import type { CommandRunner } from '../host/sandbox/commands';
@@ -49,6 +49,7 @@ export function createDependencyActivities(deps: ActivityDeps, runCommand: Comma
       const input = parseActivityInput(InstallDependenciesInput, raw);
       const { setup } = input;
       await requirePolicySetup(deps.db, { ...input, runId: currentRun().runId }, setup);
+      requireTaskWorkspace(deps.home, input);
       const depsDir = dependenciesDirOf(input.workspacePath);
       const marker = path.join(depsDir, SETUP_MARKER);
       const stamp = createHash('sha256')

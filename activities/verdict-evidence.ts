@@ -9,9 +9,11 @@ import { canonicalJson } from '../domain/canonical';
 import { PolicyMismatchError, RecordMismatchError } from '../domain/errors';
 import { missingGates } from '../domain/policy-gates';
 import type { GateResult } from '../domain/task';
+import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
+import { artifacts } from '../db/schema';
 import { hasTreelessGateResults, latestGateResults } from '../db/gate-results';
-import { runsThatRead, type RunKey } from '../db/run-policies';
+import { runPolicyRecord, runsThatRead, type RunKey } from '../db/run-policies';
 import { judgingPolicy } from './repo-policy';
 import { validatedSpec } from './spec-refs';
 
@@ -63,19 +65,17 @@ async function policyProblems(
 ): Promise<{ problems: string[]; fromRuns?: Set<string> }> {
   const sameRun = runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
   const own = await judgingPolicy(db, runs.own);
-  // A candidate's run read the policy itself, maybe at a later commit of the trusted ref: the same file is what counts.
+  // A candidate's run, and a run reset past its read (judged by a predecessor's), may have read at
+  // another commit of the trusted ref: the same file is what counts for them.
+  const ownRead = (await runPolicyRecord(db, runs.own, true)).kind === 'read';
   const judged = sameRun ? own : await judgingPolicy(db, runs.judged, true);
-  const problems: string[] = [];
-  if (own !== 'legacy' && canonicalJson(own.provenance) !== canonicalJson(input.policy))
-    problems.push(`policy: the verdict names ${describe(input.policy)}, the run read ${describe(own.provenance)}`);
-  if (
-    judged !== 'legacy' &&
-    !sameRun &&
-    canonicalJson(fileOf(judged.provenance)) !== canonicalJson(fileOf(input.policy))
-  )
-    problems.push(
-      `policy: the verdict names ${describe(input.policy)}, the judged run read ${describe(judged.provenance)}`,
-    );
+  const reads = [{ who: 'run', read: own, whole: ownRead }];
+  if (!sameRun) reads.push({ who: 'judged run', read: judged, whole: false });
+  const problems = reads.flatMap(({ who, read, whole }) =>
+    read === 'legacy' || sameProvenance(read.provenance, input.policy, whole)
+      ? []
+      : [`policy: the verdict names ${describe(input.policy)}, the ${who} read ${describe(read.provenance)}`],
+  );
   if (judged === 'legacy') return { problems };
   problems.push(...missingGates(judged.policy, input.gates));
   const fromRuns = sameRun ? await runsThatRead(db, runs.judged, judged.provenance) : new Set([runs.judged.runId]);
@@ -83,7 +83,9 @@ async function policyProblems(
 }
 
 const describe = (p: PolicyProvenance) => `${p.digest} at ${p.commit}`;
-const fileOf = (p: PolicyProvenance) => ({ source: p.source, digest: p.digest, file: p.file });
+const fileOf = (p: PolicyProvenance) => ({ source: p.source, digest: p.digest, file: p.file, ref: p.ref });
+const sameProvenance = (a: PolicyProvenance, b: PolicyProvenance, whole: boolean) =>
+  canonicalJson(whole ? a : fileOf(a)) === canonicalJson(whole ? b : fileOf(b));
 
 /**
  * How the spec the verdict names differs from the one the run validated (a run that read its
@@ -105,9 +107,30 @@ async function specProblem(
   return `the judged run ${judged.runId} of ${judged.taskId} did not validate the task's spec`;
 }
 
+/** How the patch the verdict names (its subject) is not one the judged task's measurement stored, with that digest. */
+async function patchProblem(
+  db: Db,
+  judged: RunKey,
+  diff: { artifactId: string; digest: string },
+): Promise<string | undefined> {
+  const [row] = await db
+    .select({ tenantId: artifacts.tenantId, taskId: artifacts.taskId, kind: artifacts.kind, digest: artifacts.digest })
+    .from(artifacts)
+    .where(eq(artifacts.id, diff.artifactId));
+  if (
+    row?.tenantId === judged.tenantId &&
+    row.taskId === judged.taskId &&
+    row.kind === 'patch' &&
+    row.digest === diff.digest
+  )
+    return undefined;
+  return `patch ${diff.artifactId} (${diff.digest}) is not a patch the task ${judged.taskId} stored with that digest`;
+}
+
 /**
- * Refuses a verdict whose evidence is not the record's: the spec the run validated, the policy it
- * read (with every gate that policy demands), and the gate results its activities stored.
+ * Refuses a verdict whose evidence is not the record's: the spec the run validated, the patch it
+ * measured, the policy it read (with every gate that policy demands), and the gate results its
+ * activities stored.
  */
 export async function assertVerdictEvidence(
   db: Db,
@@ -116,6 +139,8 @@ export async function assertVerdictEvidence(
 ): Promise<void> {
   const misnamed = await specProblem(db, runs, input);
   if (misnamed) throw new RecordMismatchError('spec', misnamed);
+  const unmeasured = await patchProblem(db, runs.judged, input.diff);
+  if (unmeasured) throw new RecordMismatchError('patch', unmeasured);
   const { problems, fromRuns } = await policyProblems(db, runs, input);
   if (problems.length) throw new PolicyMismatchError(problems.join('; '));
   const change = { treeId: input.diff.treeId, baseCommit: input.baseCommit };

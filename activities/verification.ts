@@ -51,7 +51,7 @@ import {
   snapshotTree,
   treeEntries,
 } from '../host/diff';
-import { gitDirOf, objectGit, type WorkspaceDirs } from '../host/git';
+import { gitDirOf, objectGit, requireTaskWorkspace, type WorkspaceDirs } from '../host/git';
 import { removeTree } from '../host/remove-tree';
 import { gateCheckoutDir, nestedRepositories } from '../host/tree-walk';
 import { cancellable } from './heartbeat';
@@ -170,6 +170,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
   return {
     async measureDiff(raw: MeasureDiffInput): Promise<DiffSummary> {
       const input = parseActivityInput(MeasureDiffInput, raw);
+      requireTaskWorkspace(home, input);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
       const nested = await nestedRepositories(ws.tree, { maxEntries: sandbox.limits.workspaceEntries });
       const { treeId, files, bytes, ignored, ignoredNested } = await readWorkspace(ws, input.baseCommit, nested).catch(
@@ -206,6 +207,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           ? { policy: parsed.policy, commit: parsed.trustedCommit }
           : { policy: read.policy, commit: read.provenance.commit };
       const input = { ...parsed, spec, policy };
+      requireTaskWorkspace(home, input);
       const gitDir = gitDirOf(input.workspacePath);
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
       const use = { specId: input.spec.id, taskId: input.taskId, runId };
@@ -229,6 +231,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const read = await judgingPolicy(db, { ...input, runId: currentRun().runId });
       const problem = read === 'legacy' ? undefined : gateRunProblem(read.policy, input);
       if (problem) throw new PolicyMismatchError(problem);
+      requireTaskWorkspace(home, input);
       if (input.mode === 'skip') {
         return saveGate(input, {
           name: gate.name,

@@ -114,7 +114,8 @@ async function policyWaiverProblem(
   if (read === 'legacy') return undefined;
   const { enabled, maxExpiryDays } = read.policy.waivers;
   if (!enabled) return "the repository's policy has no waivers section: a budget overrun fails";
-  if (Date.parse(input.expiresAt) > Date.now() + maxExpiryDays * 86_400_000)
+  // An hour's slack: approvers' clocks, and the server's that counted their approvals, are not this worker's.
+  if (Date.parse(input.expiresAt) > Date.now() + maxExpiryDays * 86_400_000 + 3_600_000)
     return `it expires ${input.expiresAt}, past the policy's ${maxExpiryDays} days`;
   const spec = await validatedSpec(db, run);
   if (!spec) return `no spec was validated for run ${run.runId}`;

@@ -29,9 +29,11 @@ export function gateRunProblem(policy: RepoPolicy, run: GateRun): string | undef
   const { name, argv } = run.gate;
   const named = nameProblem(run);
   if (named) return named;
-  const mode = policy.gateModes[name] ?? 'block';
+  const mode = Object.hasOwn(policy.gateModes, name) ? policy.gateModes[name] : 'block';
   if (run.mode !== mode) return `gate ${name} was to run in mode ${run.mode}; the policy gives it ${mode}`;
-  const command = policy.commands.find((c) => c.name.toLowerCase() === name.toLowerCase());
+  const command =
+    policy.commands.find((c) => c.name === name) ??
+    policy.commands.find((c) => c.name.toLowerCase() === name.toLowerCase());
   if (run.source !== 'policy')
     return command ? `gate ${name} (${run.source}) has the name of the policy's command ${command.name}` : undefined;
   if (!command) return `gate ${name} is not a command of the policy`;

@@ -8,6 +8,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { spawnViaHelper, SpawnedProgramError, type Overrun } from './spawner';
 import { clipText } from '../domain/bounds';
+import { RecordMismatchError } from '../domain/errors';
 
 /** Settings that neutralise anything in a repository that could run a program. */
 const HARDENED = [
@@ -48,6 +49,19 @@ export interface WorkspaceDirs {
 export function workspaceDirs(home: string, tenantId: string, taskId: string): WorkspaceDirs & { root: string } {
   const root = path.join(home, 'workspaces', tenantId, taskId);
   return { root, tree: path.join(root, 'tree'), gitDir: path.join(root, 'git') };
+}
+
+/**
+ * Refuses a workspace other than the task's own: a step's input names the path, and a run of
+ * someone's own workflow code could point a task's gates, or its setup, at another task's tree.
+ */
+export function requireTaskWorkspace(
+  home: string,
+  task: { tenantId: string; taskId: string; workspacePath: string },
+): void {
+  const own = path.resolve(workspaceDirs(home, task.tenantId, task.taskId).tree);
+  if (path.resolve(task.workspacePath) !== own)
+    throw new RecordMismatchError('workspace', `'${task.workspacePath}' is not task ${task.taskId}'s (${own})`);
 }
 
 /** The git directory belonging to a workspace tree (a sibling, outside the tree). */

@@ -28,6 +28,12 @@ describe('domain: the gates a policy demands', () => {
       gateRunProblem(POLICY, { gate: { name: 'lint', argv: ['true'] }, source: 'submitter', mode: 'warn' }),
       undefined,
     );
+    const inherited = {
+      gate: { name: 'toString', argv: ['true'] },
+      source: 'submitter' as const,
+      mode: 'block' as const,
+    };
+    assert.equal(gateRunProblem(POLICY, inherited), undefined, 'a name only Object.prototype knows has no mode');
   });
 
   it('refuses another argv, another mode, a look-alike name, or a policy gate the policy does not have', () => {

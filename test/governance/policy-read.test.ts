@@ -161,6 +161,8 @@ describe('governance: steps judge by the policy their run read', function () {
       gate(r, 'acceptance-A1', ['true'], 'submitter'),
       refusedAs('PolicyMismatchError', /only the spec's acceptance gates are named acceptance-\*/),
     );
+    const elsewhere = { ...r, at: { ...r.at, workspacePath: '/var/lib/arbiter/workspaces/other/task/tree' } };
+    await assert.rejects(gate(elsewhere, 'tests', TESTS), refusedAs('RecordMismatchError', /is not task .*'s/));
     const honest = await gate(r, 'tests', TESTS);
     assert.equal(honest.status, 'pass', 'the agent rewrote the check; the protected gate is what fails it');
   });
@@ -229,6 +231,10 @@ describe('governance: steps judge by the policy their run read', function () {
         'RecordMismatchError',
         new RegExp(`gate budget: judged the change from ${r.ws.baseCommit}, the verdict names base 0{40}`),
       ),
+    );
+    await assert.rejects(
+      issue({ diff: { ...r.diff, digest: `sha256:${'0'.repeat(64)}` } }),
+      refusedAs('RecordMismatchError', /is not a patch the task .* stored with that digest/),
     );
     await assert.rejects(
       issue({ adoptedFrom: { index: 1, runId: 'run-made-up' } }),

@@ -137,7 +137,7 @@ describe('tracing: one task, one connected trace', function () {
       .filter((s) => s.attributes.workflowId === workflowId || s.attributes.temporalWorkflowId === workflowId)
       .filter(
         (s) =>
-          !/^(DescribeWorkflow|QueryWorkflow|HandleQuery|StartWorkflowUpdate|ValidateUpdate|HandleUpdate):/.test(
+          !/^(DescribeWorkflow|QueryWorkflow|HandleQuery|StartWorkflowUpdate|ValidateUpdate|HandleUpdate)(:|$)/.test(
             s.name,
           ),
       );
