@@ -107,24 +107,28 @@ async function specProblem(
   return `the judged run ${judged.runId} of ${judged.taskId} did not validate the task's spec`;
 }
 
-/** How the patch the verdict names (its subject) is not one the judged task's measurement stored, with that digest. */
+/**
+ * How the patch the verdict names (its subject) is not one the task stored with that digest: its
+ * own measurement's, or for a best-of-N task the judged candidate's, or the copy adopting it made.
+ */
 async function patchProblem(
   db: Db,
-  judged: RunKey,
+  runs: { own: RunKey; judged: RunKey },
   diff: { artifactId: string; digest: string },
 ): Promise<string | undefined> {
   const [row] = await db
     .select({ tenantId: artifacts.tenantId, taskId: artifacts.taskId, kind: artifacts.kind, digest: artifacts.digest })
     .from(artifacts)
     .where(eq(artifacts.id, diff.artifactId));
+  const tasks = [runs.own.taskId, runs.judged.taskId];
   if (
-    row?.tenantId === judged.tenantId &&
-    row.taskId === judged.taskId &&
+    row?.tenantId === runs.own.tenantId &&
+    tasks.includes(row.taskId) &&
     row.kind === 'patch' &&
     row.digest === diff.digest
   )
     return undefined;
-  return `patch ${diff.artifactId} (${diff.digest}) is not a patch the task ${judged.taskId} stored with that digest`;
+  return `patch ${diff.artifactId} (${diff.digest}) is not a patch the task ${runs.judged.taskId} stored with that digest`;
 }
 
 /**
@@ -139,7 +143,7 @@ export async function assertVerdictEvidence(
 ): Promise<void> {
   const misnamed = await specProblem(db, runs, input);
   if (misnamed) throw new RecordMismatchError('spec', misnamed);
-  const unmeasured = await patchProblem(db, runs.judged, input.diff);
+  const unmeasured = await patchProblem(db, runs, input.diff);
   if (unmeasured) throw new RecordMismatchError('patch', unmeasured);
   const { problems, fromRuns } = await policyProblems(db, runs, input);
   if (problems.length) throw new PolicyMismatchError(problems.join('; '));
