@@ -14,14 +14,19 @@ import { parseActivityInput } from './input';
 import { requireTenantRepo } from './repos';
 import { currentRun } from './run-identity';
 
+/** A stored policy, and whether the run it judges read it itself (not a predecessor). */
+export interface JudgingPolicy extends TrustedPolicy {
+  byThisRun: boolean;
+}
+
 /**
  * The policy `run` is judged by, as its `loadRepoPolicy` stored it (or, unless `exact`, a
  * predecessor's); `legacy` for the run that held a task when policies began to be stored, whose
  * steps keep the one they are handed.
  */
-export async function judgingPolicy(db: Db, run: RunKey, exact = false): Promise<TrustedPolicy | 'legacy'> {
+export async function judgingPolicy(db: Db, run: RunKey, exact = false): Promise<JudgingPolicy | 'legacy'> {
   const record = await runPolicyRecord(db, run, exact);
-  if (record.kind === 'read') return record.trusted;
+  if (record.kind === 'read') return { ...record.trusted, byThisRun: record.byThisRun };
   if (record.kind === 'legacy') return 'legacy';
   throw new PolicyMismatchError(
     `no policy was read for run ${run.runId} of task ${run.taskId} (its loadRepoPolicy never ran on a worker)`,

@@ -13,8 +13,8 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { artifacts } from '../db/schema';
 import { hasTreelessGateResults, latestGateResults } from '../db/gate-results';
-import { runPolicyRecord, runsThatRead, type RunKey } from '../db/run-policies';
-import { judgingPolicy } from './repo-policy';
+import { runsThatRead, type RunKey } from '../db/run-policies';
+import { judgingPolicy, type JudgingPolicy } from './repo-policy';
 import { validatedSpec } from './spec-refs';
 
 /**
@@ -61,15 +61,14 @@ async function storedGateProblems(
 async function policyProblems(
   db: Db,
   runs: { own: RunKey; judged: RunKey },
+  own: JudgingPolicy | 'legacy',
   input: { policy: PolicyProvenance; gates: readonly GateResult[] },
 ): Promise<{ problems: string[]; fromRuns?: Set<string> }> {
   const sameRun = runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
-  const own = await judgingPolicy(db, runs.own);
+  const judged = sameRun ? own : await judgingPolicy(db, runs.judged, true);
   // A candidate's run, and a run reset past its read (judged by a predecessor's), may have read at
   // another commit of the trusted ref: the same file is what counts for them.
-  const ownRead = (await runPolicyRecord(db, runs.own, true)).kind === 'read';
-  const judged = sameRun ? own : await judgingPolicy(db, runs.judged, true);
-  const reads = [{ who: 'run', read: own, whole: ownRead }];
+  const reads = [{ who: 'run', read: own, whole: own !== 'legacy' && own.byThisRun }];
   if (!sameRun) reads.push({ who: 'judged run', read: judged, whole: false });
   const problems = reads.flatMap(({ who, read, whole }) =>
     read === 'legacy' || sameProvenance(read.provenance, input.policy, whole)
@@ -94,11 +93,12 @@ const sameProvenance = (a: PolicyProvenance, b: PolicyProvenance, whole: boolean
 async function specProblem(
   db: Db,
   runs: { own: RunKey; judged: RunKey },
+  ownPolicy: JudgingPolicy | 'legacy',
   input: { specId: string; riskTier: number },
 ): Promise<string | undefined> {
   const { own, judged } = runs;
   const spec = await validatedSpec(db, own);
-  if (!spec) return (await judgingPolicy(db, own)) === 'legacy' ? undefined : `run ${own.runId} validated no spec`;
+  if (!spec) return ownPolicy === 'legacy' ? undefined : `run ${own.runId} validated no spec`;
   if (spec.id !== input.specId || spec.riskTier !== input.riskTier)
     return `the verdict names ${input.specId} at tier ${input.riskTier}; the run validated ${spec.id} at tier ${spec.riskTier}`;
   if (judged.taskId === own.taskId) return undefined;
@@ -141,11 +141,12 @@ export async function assertVerdictEvidence(
   runs: { own: RunKey; judged: RunKey },
   input: IssueVerdictInput,
 ): Promise<void> {
-  const misnamed = await specProblem(db, runs, input);
+  const own = await judgingPolicy(db, runs.own);
+  const misnamed = await specProblem(db, runs, own, input);
   if (misnamed) throw new RecordMismatchError('spec', misnamed);
   const unmeasured = await patchProblem(db, runs, input.diff);
   if (unmeasured) throw new RecordMismatchError('patch', unmeasured);
-  const { problems, fromRuns } = await policyProblems(db, runs, input);
+  const { problems, fromRuns } = await policyProblems(db, runs, own, input);
   if (problems.length) throw new PolicyMismatchError(problems.join('; '));
   const change = { treeId: input.diff.treeId, baseCommit: input.baseCommit };
   const forged = await storedGateProblems(db, runs.judged, change, input.gates, fromRuns);

@@ -20,7 +20,8 @@ export interface RunKey {
  * for a run reset past that step); `legacy` for the run that held a task open when policies began
  * to be stored, which read its policy before; `none` when no run of the task read one on a worker.
  */
-export type RunPolicyRecord = { kind: 'read'; trusted: TrustedPolicy } | { kind: 'legacy' } | { kind: 'none' };
+export type RunPolicyRecord =
+  { kind: 'read'; trusted: TrustedPolicy; byThisRun: boolean } | { kind: 'legacy' } | { kind: 'none' };
 
 /** Stores what the run read, once: a retry of the step keeps, and returns, the first read. */
 export async function storeRunPolicy(db: Db, run: RunKey, trusted: TrustedPolicy): Promise<TrustedPolicy> {
@@ -43,7 +44,11 @@ export async function runPolicyRecord(db: Db, run: RunKey, exact = false): Promi
   const row = rows.find((r) => r.runId === run.runId) ?? (exact ? undefined : rows.find((r) => r.policy !== null));
   if (!row) return { kind: 'none' };
   if (!row.policy || !row.provenance) return { kind: 'legacy' };
-  return { kind: 'read', trusted: { policy: row.policy, provenance: row.provenance } };
+  return {
+    kind: 'read',
+    trusted: { policy: row.policy, provenance: row.provenance },
+    byThisRun: row.runId === run.runId,
+  };
 }
 
 /** The runs of the task that read a policy of exactly this provenance (compared as canonical JSON). */
