@@ -66,8 +66,9 @@ import { handToSandboxUser, taskSandboxUser } from '../host/workspace';
 
 /**
  * The waivers the spec names (`waiver_ids`) that may raise this run's budget, each claimed for
- * this run, and why each other one is refused: bound to its spec, gate and one use
- * (waiverUseProblem), and approved by signatures that still stand (storedApprovalsProblem).
+ * this run, and why each other one is refused: allowed by the policy (a waivers section), bound
+ * to its spec, gate and one use (waiverUseProblem), and approved by signatures that still stand
+ * (storedApprovalsProblem).
  */
 async function specWaivers(
   db: Db,
@@ -78,6 +79,10 @@ async function specWaivers(
   const refused: string[] = [];
   const { tenantId, spec, policy } = input;
   if (spec.waiverIds.length === 0) return { granted, refused };
+  if (!policy.waivers.enabled) {
+    const why = "the repository's policy has no waivers section: a budget overrun fails";
+    return { granted, refused: spec.waiverIds.map((id) => `${id}: ${why}`) };
+  }
   const keyring = await approverKeys(db, tenantId);
   const required = requiredApprovers(spec.riskTier, policy.waivers.minApprovers);
   for (const id of spec.waiverIds) {

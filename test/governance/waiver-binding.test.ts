@@ -3,7 +3,8 @@
  * controls the spec would: naming a waiver approved for another spec, one already used by the
  * task it was approved for, one covering another gate, or using a good one twice. Each is
  * refused with the reason in the budget gate's evidence, and the task fails its budget; the one
- * good use passes, so the refusals are the binding, not a broken waiver path.
+ * good use passes, so the refusals are the binding, not a broken waiver path. A policy without
+ * a waivers section fails an overrun whatever waivers the spec names, as it does at the desk.
  */
 import assert from 'node:assert/strict';
 import { insertWaiver } from '../../db/waivers';
@@ -13,13 +14,17 @@ import { testStack } from '../helpers/stack';
 import { explain, gateOf, policyYaml, runTask, writeByCommand } from './helpers';
 
 const THREE_FILES = { 'src/a.js': 'a\n', 'src/b.js': 'b\n', 'src/c.js': 'c\n' };
-const TWO_FILE_BUDGET = policyYaml({ version: 1, risk_tiers: { '3': { max_files: 2, max_loc: 100 } } });
+const TIER_3_BUDGET = { '3': { max_files: 2, max_loc: 100 } };
+// An overrun whose named waivers are refused goes to the desk; its window closes in 3.6 s.
+const WAIVERS = { max_expiry_days: 7, decision_window_hours: 0.001 };
+const TWO_FILE_BUDGET = policyYaml({ version: 1, risk_tiers: TIER_3_BUDGET, waivers: WAIVERS });
+const NO_WAIVERS = policyYaml({ version: 1, risk_tiers: TIER_3_BUDGET });
 
 /** A three-file change under a two-file budget, with a spec naming `waiverIds`. */
-function overBudget(tenant: string, specId: string, waiverIds: string[]) {
+function overBudget(tenant: string, specId: string, waiverIds: string[], policy = TWO_FILE_BUDGET) {
   return runTask({
     tenant,
-    files: { 'src/app.js': 'x\n', '.caws/policy.yaml': TWO_FILE_BUDGET },
+    files: { 'src/app.js': 'x\n', '.caws/policy.yaml': policy },
     spec: { id: specId, waiver_ids: waiverIds },
     steps: [writeByCommand(THREE_FILES)],
   });
@@ -77,6 +82,19 @@ describe('governance: a waiver applies only to its spec and gates, once', functi
     const detail = gateOf(wrongGate.final, 'budget').detail;
     assert.match(detail, new RegExp(`${scopeOnly} covers scope, not the budget`));
     assert.match(detail, new RegExp(`WV-NOPE does not exist for tenant ${tenant}`));
+  });
+
+  it('a policy without a waivers section refuses every waiver a spec names, and the refusal spends none', async () => {
+    const tenant = uniqueId('bind');
+    const good = await preApproved(tenant, 'FEAT-9');
+    const refused = await overBudget(tenant, 'FEAT-9', [good], NO_WAIVERS);
+    assert.equal(refused.final.state, 'FAILED', explain(refused.final));
+    assert.match(
+      gateOf(refused.final, 'budget').detail,
+      new RegExp(`${good}: the repository's policy has no waivers section`),
+    );
+    const allowed = await overBudget(tenant, 'FEAT-9', [good]);
+    assert.equal(allowed.final.state, 'COMPLETED', explain(allowed.final));
   });
 
   it('a stored waiver applies only while its signed approvals stand: unsigned, re-keyed or for another delta is refused', async () => {

@@ -278,6 +278,7 @@ describe('best of N (real stack)', function () {
     const policy = stringify({
       version: 1,
       risk_tiers: { '3': { max_files: 1, max_loc: 100 } },
+      waivers: { max_expiry_days: 7 },
       arbiter: { max_attempts: 1 },
     });
     const repo = makeRepo({ 'src/app.js': 'module.exports = 1;\n', '.caws/policy.yaml': policy });
