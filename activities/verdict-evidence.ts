@@ -21,9 +21,10 @@ import { validatedSpec } from './spec-refs';
  * How the gates a verdict is asked to sign differ from the results stored for the tree it judges.
  * The workflow hands over the gates as activities returned them, and anyone who may write to the
  * namespace can complete an activity by its id with a result of their choosing (`temporal activity
- * complete`): a failed gate reported passed, a failing check left out. The stored rows are written
- * by the activities themselves, on a worker, naming the tree (a waiver granted for the tree passes
- * its budget row); a run reset past verification finds its predecessor's, among `fromRuns`.
+ * complete`): a failed gate reported passed, a failing check left out, or a check run again on the
+ * same change until it passes. The stored rows are written by the activities themselves, on a
+ * worker, naming the tree (a waiver granted for the tree passes its budget row); a run reset past
+ * verification finds its predecessor's, among `fromRuns`. A verdict that fails anyway is issued.
  */
 async function storedGateProblems(
   db: Db,
@@ -36,13 +37,19 @@ async function storedGateProblems(
   if (gates.length === 0) return [];
   const stored = await latestGateResults(db, judged, treeId, fromRuns);
   if (stored.size === 0 && (await hasTreelessGateResults(db, judged))) return [];
+  const failing = gates.some((g) => g.status === 'fail');
   const problems = gates.flatMap((g) => {
     const row = stored.get(g.name);
     if (!row) return [`gate ${g.name}: no result of it was stored for tree ${treeId}`];
     if (row.baseCommit && row.baseCommit !== baseCommit)
       return [`gate ${g.name}: judged the change from ${row.baseCommit}, the verdict names base ${baseCommit}`];
-    if (row.kind === g.kind && row.status === g.status) return [];
-    return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
+    if (row.kind !== g.kind || row.status !== g.status)
+      return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
+    const before = failing ? undefined : row.failedBefore;
+    if (!before) return [];
+    return [
+      `gate ${g.name}: failed on tree ${treeId} in attempt ${before.attempt} of run ${before.runId}; a later pass of the same check on the same change does not stand`,
+    ];
   });
   const named = new Set(gates.map((g) => g.name));
   for (const [name, row] of stored)

@@ -2,7 +2,7 @@
  * Gate results as the activities that judged them store them: per run, attempt and name, with
  * the tree they judged. The verdict is signed over these, not over what a workflow hands over.
  */
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { GateResult } from '../domain/task';
 import type { Db } from './client';
 import { gateResults } from './schema';
@@ -19,7 +19,10 @@ export interface GateAttempt {
   baseCommit?: string;
 }
 
-/** Records `gates` of one attempt in one statement; a retried attempt's rows replace its earlier ones. */
+/**
+ * Records `gates` of one attempt in one statement; a retried attempt's rows replace its earlier
+ * ones, but for a failure on the same tree and base, which no retry turns into a pass.
+ */
 export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly GateResult[]): Promise<void> {
   const { tenantId, taskId, runId, attempt, treeId } = at;
   const baseCommit = at.baseCommit ?? null;
@@ -47,6 +50,10 @@ export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly G
         'outputDigest',
         'outputTail',
       ]),
+      // A failure stands: a retried attempt may not turn it into a pass on the same change.
+      setWhere: sql`NOT (${gateResults.status} = 'fail' AND excluded.status <> 'fail'
+        AND ${gateResults.treeId} IS NOT DISTINCT FROM excluded.tree_id
+        AND ${gateResults.baseCommit} IS NOT DISTINCT FROM excluded.base_commit)`,
     });
 }
 
@@ -55,12 +62,15 @@ export interface StoredGate {
   kind: string;
   status: string;
   baseCommit: string | null;
+  /** An earlier result of the same gate on the same tree and base that failed: a pass after it does not stand. */
+  failedBefore?: { runId: string; attempt: number };
 }
 
 /**
  * The latest stored result of each gate that judged `treeId` in the task: the run's own, or, when
  * it stored none for the tree (a run reset past verification), its predecessors' among `fromRuns`
- * when given (the runs that judged by the same policy).
+ * when given (the runs that judged by the same policy). Each names the first failure of that gate
+ * on the tree among all of those runs' attempts, so a check re-run until it passes is seen.
  */
 export async function latestGateResults(
   db: Db,
@@ -70,10 +80,12 @@ export async function latestGateResults(
 ): Promise<Map<string, StoredGate>> {
   const rows = await db
     .select({
+      id: gateResults.id,
       name: gateResults.name,
       kind: gateResults.kind,
       status: gateResults.status,
       runId: gateResults.runId,
+      attempt: gateResults.attempt,
       baseCommit: gateResults.baseCommit,
     })
     .from(gateResults)
@@ -87,7 +99,17 @@ export async function latestGateResults(
     .orderBy(asc(gateResults.id));
   const own = rows.filter((r) => r.runId === judged.runId);
   const earlier = fromRuns ? rows.filter((r) => fromRuns.has(r.runId)) : rows;
-  return new Map((own.length ? own : earlier).map((r) => [r.name, r]));
+  const latest = new Map((own.length ? own : earlier).map((r) => [r.name, r]));
+  const considered = [...own, ...earlier];
+  return new Map(
+    [...latest].map(([name, row]) => {
+      const failure = considered.find(
+        (r) => r.name === name && r.id !== row.id && r.status === 'fail' && r.baseCommit === row.baseCommit,
+      );
+      const stored: StoredGate = { kind: row.kind, status: row.status, baseCommit: row.baseCommit };
+      return [name, failure ? { ...stored, failedBefore: { runId: failure.runId, attempt: failure.attempt } } : stored];
+    }),
+  );
 }
 
 /** Whether the run stored results before results named their tree (in flight across the upgrade). */

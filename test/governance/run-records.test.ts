@@ -14,6 +14,9 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { and, eq } from 'drizzle-orm';
 import { createActivities } from '../../activities';
 import { storeArtifact } from '../../db/artifacts';
+import { saveGateResults } from '../../db/gate-results';
+import { storeRunPolicy } from '../../db/run-policies';
+import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
 import { taskEvents, tasks, verdicts } from '../../db/schema';
 import type {
@@ -93,14 +96,24 @@ const defaultPolicy = (base: string): PolicyProvenance => ({
   commit: base,
 });
 
+/** Where a run's change was judged, for tests that store gate results before its verdict's own. */
+interface JudgedAt {
+  tenantId: string;
+  taskId: string;
+  runId: string;
+  treeId: string;
+  base: string;
+}
+
 /**
- * One run's way to delivery, done through the activities: the task row, the stored patch and a
- * signed verdict over `gateStatus` evidence. Returns the delivery input the verdict covers.
+ * One run's way to its verdict, done through the activities: the task row, the stored patch, and
+ * its gates (`gateStatus` evidence) stored after whatever `earlier` stores. Returns the verdict input.
  */
-async function verifiedRun(
+async function runToVerdict(
   repo: string,
   gateStatus: 'pass' | 'fail' = 'pass',
   policyOf: (base: string) => PolicyProvenance = defaultPolicy,
+  earlier?: (at: JudgedAt) => Promise<void>,
 ) {
   const ref = { tenantId: uniqueId('runs'), taskId: uniqueId('task') };
   const runId = uniqueId('run');
@@ -115,13 +128,24 @@ async function verifiedRun(
     bytes: patch,
   });
   await run.transition(0, null, 'RECEIVED');
+  await earlier?.({ ...ref, runId, treeId, base });
   const verdictInput = await verdictToIssue(
     { ref, repoDir: repo, base, treeId, digest, artifactId, gateStatus, policy: policyOf(base) },
     runId,
   );
-  const verdict = await run.issueVerdict(verdictInput);
-  const delivery = deliveryFor(verdictInput, repo, verdict.digest);
-  return { ref, runId, run, verdict, verdictInput, delivery };
+  return { ref, runId, run, verdictInput };
+}
+
+/** A run's way to delivery: {@link runToVerdict}, its signed verdict, and the delivery input it covers. */
+async function verifiedRun(
+  repo: string,
+  gateStatus: 'pass' | 'fail' = 'pass',
+  policyOf: (base: string) => PolicyProvenance = defaultPolicy,
+) {
+  const judged = await runToVerdict(repo, gateStatus, policyOf);
+  const verdict = await judged.run.issueVerdict(judged.verdictInput);
+  const delivery = deliveryFor(judged.verdictInput, repo, verdict.digest);
+  return { ...judged, verdict, delivery };
 }
 
 describe("governance: records of one run are never another run's", function () {
@@ -278,6 +302,58 @@ describe("governance: records of one run are never another run's", function () {
     // Another run of the task gets its own verdict; the planted one is never handed out.
     const other = await asRun(ref, uniqueId('run')).issueVerdict(verdictInput);
     assert.notEqual(other.verdictId, verdict.verdictId);
+  });
+
+  it('issueVerdict refuses a pass of a check that failed on the same change before: another attempt, a retry, a reset run', async () => {
+    const repo = makeRepo();
+    const { db } = testStack().database;
+    const failed = (attempt: number, at: JudgedAt, runId = at.runId, treeId = at.treeId) =>
+      saveGateResults(db, { ...at, runId, attempt, treeId, baseCommit: undefined }, [
+        { name: 'tests', kind: 'command', source: 'submitter', status: 'fail', detail: 'tests fail' },
+      ]);
+    // Run again under another attempt number until it passed.
+    const rerun = await runToVerdict(repo, 'pass', defaultPolicy, (at) => failed(0, at));
+    await assertRefused(
+      rerun.run.issueVerdict(rerun.verdictInput),
+      'RecordMismatchError',
+      new RegExp(`gate tests: failed on tree ${rerun.verdictInput.diff.treeId} in attempt 0 of run ${rerun.runId}`),
+    );
+    // Retried under the same attempt number: the failure is not replaced.
+    const retried = await runToVerdict(repo, 'pass', defaultPolicy, (at) => failed(1, at));
+    await assertRefused(
+      retried.run.issueVerdict(retried.verdictInput),
+      'RecordMismatchError',
+      /gate tests: stored as command fail, handed over as command pass/,
+    );
+    // Failed in a run that read the same policy, then passed in a run reset from it.
+    const earlierRun = uniqueId('run');
+    const reset = await runToVerdict(repo, 'pass', defaultPolicy, async (at) => {
+      await storeRunPolicy(
+        db,
+        { ...at, runId: earlierRun },
+        { policy: DEFAULT_REPO_POLICY, provenance: defaultPolicy(at.base) },
+      );
+      await failed(1, at, earlierRun);
+    });
+    await assertRefused(
+      reset.run.issueVerdict(reset.verdictInput),
+      'RecordMismatchError',
+      new RegExp(`gate tests: failed on tree [0-9a-f]{40} in attempt 1 of run ${earlierRun}`),
+    );
+    // A failure on another tree (an earlier attempt's change) does not count against this one.
+    const otherTree = await runToVerdict(repo, 'pass', defaultPolicy, (at) => failed(0, at, at.runId, 'f'.repeat(40)));
+    assert.equal((await otherTree.run.issueVerdict(otherTree.verdictInput)).outcome, 'PASS');
+  });
+
+  it('issueVerdict signs a FAIL over a change whose other check failed before and passed since', async () => {
+    const repo = makeRepo();
+    const { db } = testStack().database;
+    const failing = await runToVerdict(repo, 'fail', defaultPolicy, (at) =>
+      saveGateResults(db, { ...at, attempt: 0, baseCommit: undefined }, [
+        { name: 'scope', kind: 'scope', source: 'arbiter', status: 'fail', detail: 'scope fail' },
+      ]),
+    );
+    assert.equal((await failing.run.issueVerdict(failing.verdictInput)).outcome, 'FAIL');
   });
 
   it('recordTransition refuses a foreign workflow id and a task that ended in another run, and lets a run take over one left unfinished', async () => {
