@@ -13,7 +13,7 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { artifacts } from '../db/schema';
 import { hasTreelessGateResults, latestGateResults } from '../db/gate-results';
-import { runsThatRead, type RunKey } from '../db/run-policies';
+import { policyFileOf, runsThatRead, type RunKey } from '../db/run-policies';
 import { judgingPolicy, type JudgingPolicy } from './repo-policy';
 import { validatedSpec } from './spec-refs';
 
@@ -31,11 +31,11 @@ async function storedGateProblems(
   judged: { tenantId: string; taskId: string; runId: string },
   change: { treeId: string; baseCommit: string },
   gates: readonly GateResult[],
-  fromRuns?: ReadonlySet<string>,
+  runs: { fromRuns?: ReadonlySet<string>; failuresFrom?: ReadonlySet<string> },
 ): Promise<string[]> {
   const { treeId, baseCommit } = change;
   if (gates.length === 0) return [];
-  const stored = await latestGateResults(db, judged, treeId, fromRuns);
+  const stored = await latestGateResults(db, judged, treeId, runs.fromRuns, runs.failuresFrom);
   if (stored.size === 0 && (await hasTreelessGateResults(db, judged))) return [];
   const failing = gates.some((g) => g.status === 'fail');
   const problems = gates.flatMap((g) => {
@@ -70,7 +70,7 @@ async function policyProblems(
   runs: { own: RunKey; judged: RunKey },
   own: JudgingPolicy | 'legacy',
   input: { policy: PolicyProvenance; gates: readonly GateResult[] },
-): Promise<{ problems: string[]; fromRuns?: Set<string> }> {
+): Promise<{ problems: string[]; fromRuns?: Set<string>; failuresFrom?: Set<string> }> {
   const sameRun = runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
   const judged = sameRun ? own : await judgingPolicy(db, runs.judged, true);
   // A candidate's run, and a run reset past its read (judged by a predecessor's), may have read at
@@ -84,14 +84,17 @@ async function policyProblems(
   );
   if (judged === 'legacy') return { problems };
   problems.push(...missingGates(judged.policy, input.gates));
-  const fromRuns = sameRun ? await runsThatRead(db, runs.judged, judged.provenance) : new Set([runs.judged.runId]);
-  return { problems, fromRuns };
+  if (!sameRun) return { problems, fromRuns: new Set([runs.judged.runId]) };
+  const [fromRuns, failuresFrom] = await Promise.all([
+    runsThatRead(db, runs.judged, judged.provenance),
+    runsThatRead(db, runs.judged, judged.provenance, true),
+  ]);
+  return { problems, fromRuns, failuresFrom };
 }
 
 const describe = (p: PolicyProvenance) => `${p.digest} at ${p.commit}`;
-const fileOf = (p: PolicyProvenance) => ({ source: p.source, digest: p.digest, file: p.file, ref: p.ref });
 const sameProvenance = (a: PolicyProvenance, b: PolicyProvenance, whole: boolean) =>
-  canonicalJson(whole ? a : fileOf(a)) === canonicalJson(whole ? b : fileOf(b));
+  canonicalJson(whole ? a : policyFileOf(a)) === canonicalJson(whole ? b : policyFileOf(b));
 
 /**
  * How the spec the verdict names differs from the one the run validated (a run that read its
@@ -153,9 +156,9 @@ export async function assertVerdictEvidence(
   if (misnamed) throw new RecordMismatchError('spec', misnamed);
   const unmeasured = await patchProblem(db, runs, input.diff);
   if (unmeasured) throw new RecordMismatchError('patch', unmeasured);
-  const { problems, fromRuns } = await policyProblems(db, runs, own, input);
+  const { problems, fromRuns, failuresFrom } = await policyProblems(db, runs, own, input);
   if (problems.length) throw new PolicyMismatchError(problems.join('; '));
   const change = { treeId: input.diff.treeId, baseCommit: input.baseCommit };
-  const forged = await storedGateProblems(db, runs.judged, change, input.gates, fromRuns);
+  const forged = await storedGateProblems(db, runs.judged, change, input.gates, { fromRuns, failuresFrom });
   if (forged.length) throw new RecordMismatchError('gate results', forged.join('; '));
 }

@@ -36,7 +36,8 @@ import type { GateResult } from '../domain/task';
 import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
 import type { Db } from '../db/client';
-import { saveGateResults } from '../db/gate-results';
+import { saveGateResults, standingFailure } from '../db/gate-results';
+import { runsThatRead, type RunKey } from '../db/run-policies';
 import { storePatch } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
 import {
@@ -56,7 +57,7 @@ import { removeTree } from '../host/remove-tree';
 import { gateCheckoutDir, nestedRepositories } from '../host/tree-walk';
 import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
-import { judgingPolicy } from './repo-policy';
+import { judgingPolicy, type JudgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
 import { isSpecRef, runSpec } from './spec-refs';
 import type { CommandRunner } from '../host/sandbox/commands';
@@ -104,6 +105,34 @@ async function specWaivers(
     else granted.push({ id, ...delta });
   }
   return { granted, refused };
+}
+
+/**
+ * The failed result that stands for a command gate already failed on this tree in this run or a
+ * run that read the same policy file: run again, a flaky check would pass in the end (a retry after a
+ * lost worker, the agent handing back the same change, an insider's reruns).
+ */
+async function failureThatStands(
+  db: Db,
+  at: RunKey & { treeId: string },
+  gate: { gate: { name: string; argv: string[] }; source: GateResult['source'] },
+  read: JudgingPolicy | 'legacy',
+): Promise<GateResult | undefined> {
+  const fromRuns = read === 'legacy' ? undefined : await runsThatRead(db, at, read.provenance, true);
+  const failed = await standingFailure(db, at, at.treeId, gate.gate.name, fromRuns);
+  if (!failed) return undefined;
+  const stands = `failed on this change in attempt ${failed.attempt} of run ${failed.runId}; a failure stands, so the check is not run again`;
+  return {
+    name: gate.gate.name,
+    kind: 'command',
+    source: gate.source,
+    argv: gate.gate.argv,
+    status: 'fail',
+    detail: clipText(`${stands}: ${failed.detail}`, 1000),
+    exitCode: failed.exitCode ?? undefined,
+    outputDigest: failed.outputDigest ?? undefined,
+    outputTail: failed.outputTail ?? undefined,
+  };
 }
 
 /** The tree's entries with each symlink's target read from its blob. */
@@ -233,7 +262,8 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
     async runGate(raw: RunGateInput): Promise<GateResult> {
       const input = parseActivityInput(RunGateInput, raw);
       const { gate, source } = input;
-      const read = await judgingPolicy(db, { ...input, runId: currentRun().runId });
+      const runKey = { ...input, runId: currentRun().runId };
+      const read = await judgingPolicy(db, runKey);
       const problem = read === 'legacy' ? undefined : gateRunProblem(read.policy, input);
       if (problem) throw new PolicyMismatchError(problem);
       requireTaskWorkspace(home, input);
@@ -247,6 +277,8 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           detail: 'skipped by the repository policy',
         });
       }
+      const stands = await failureThatStands(db, { ...runKey, treeId: input.treeId }, input, read);
+      if (stands) return saveGate(input, stands);
       const dir = await gateCheckout(input, gate.name);
       try {
         // Gates run agent-written code: confined like any other command, on the verified tree only.

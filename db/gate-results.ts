@@ -2,11 +2,10 @@
  * Gate results as the activities that judged them store them: per run, attempt and name, with
  * the tree they judged. The verdict is signed over these, not over what a workflow hands over.
  */
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { GateResult } from '../domain/task';
 import type { Db } from './client';
 import { gateResults } from './schema';
-import { excludedColumns } from './upsert';
 
 /** Where one attempt's gates were judged. */
 export interface GateAttempt {
@@ -20,41 +19,21 @@ export interface GateAttempt {
 }
 
 /**
- * Records `gates` of one attempt in one statement; a retried attempt's rows replace its earlier
- * ones, but for a failure on the same tree and base, which no retry turns into a pass.
+ * Records `gates` of one attempt in one statement. Every result is a row of its own, a retried
+ * attempt's too: the latest on a tree counts, and no result replaces a failure (see
+ * {@link latestGateResults}).
  */
 export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly GateResult[]): Promise<void> {
   const { tenantId, taskId, runId, attempt, treeId } = at;
   const baseCommit = at.baseCommit ?? null;
-  const byName = new Map(gates.map((gate) => [gate.name, gate])); // one row per name, as the key requires
+  const byName = new Map(gates.map((gate) => [gate.name, gate])); // one row per name and attempt
   const rows = [...byName.values()].map((gate) => ({
     ...{ tenantId, taskId, runId, attempt, treeId, baseCommit, kind: gate.kind, status: gate.status },
     ...{ detail: gate.detail },
     ...{ exitCode: gate.exitCode ?? null, durationMs: gate.durationMs ?? null, name: gate.name },
     ...{ outputDigest: gate.outputDigest ?? null, outputTail: gate.outputTail ?? null },
   }));
-  if (rows.length === 0) return;
-  await db
-    .insert(gateResults)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: [gateResults.tenantId, gateResults.taskId, gateResults.runId, gateResults.attempt, gateResults.name],
-      set: excludedColumns(gateResults, [
-        'treeId',
-        'baseCommit',
-        'kind',
-        'status',
-        'detail',
-        'exitCode',
-        'durationMs',
-        'outputDigest',
-        'outputTail',
-      ]),
-      // A failure stands: a retried attempt may not turn it into a pass on the same change.
-      setWhere: sql`NOT (${gateResults.status} = 'fail' AND excluded.status <> 'fail'
-        AND ${gateResults.treeId} IS NOT DISTINCT FROM excluded.tree_id
-        AND ${gateResults.baseCommit} IS NOT DISTINCT FROM excluded.base_commit)`,
-    });
+  if (rows.length) await db.insert(gateResults).values(rows);
 }
 
 /** A stored gate result as a verdict is checked against it. */
@@ -63,21 +42,36 @@ export interface StoredGate {
   status: string;
   baseCommit: string | null;
   /** An earlier result of the same gate on the same tree and base that failed: a pass after it does not stand. */
-  failedBefore?: { runId: string; attempt: number };
+  failedBefore?: FailedAt;
 }
 
+/** Where a gate failed: the run and attempt. */
+export interface FailedAt {
+  runId: string;
+  attempt: number;
+}
+
+/** A command gate's failure on a change, with the evidence its run stored. */
+export interface StandingFailure extends FailedAt {
+  detail: string;
+  exitCode: number | null;
+  outputDigest: string | null;
+  outputTail: string | null;
+}
+
+type Judged = { tenantId: string; taskId: string; runId: string };
+
 /**
- * The latest stored result of each gate that judged `treeId` in the task: the run's own, or, when
- * it stored none for the tree (a run reset past verification), its predecessors' among `fromRuns`
- * when given (the runs that judged by the same policy). Each names the first failure of that gate
- * on the tree among all of those runs' attempts, so a check re-run until it passes is seen.
+ * The results stored for `treeId` in the task: the run's own, those of `fromRuns`, and those of
+ * `failuresFrom` (each all runs when not given).
  */
-export async function latestGateResults(
+async function resultsOnTree(
   db: Db,
-  judged: { tenantId: string; taskId: string; runId: string },
+  judged: Judged,
   treeId: string,
   fromRuns?: ReadonlySet<string>,
-): Promise<Map<string, StoredGate>> {
+  failuresFrom = fromRuns,
+) {
   const rows = await db
     .select({
       id: gateResults.id,
@@ -87,6 +81,10 @@ export async function latestGateResults(
       runId: gateResults.runId,
       attempt: gateResults.attempt,
       baseCommit: gateResults.baseCommit,
+      detail: gateResults.detail,
+      exitCode: gateResults.exitCode,
+      outputDigest: gateResults.outputDigest,
+      outputTail: gateResults.outputTail,
     })
     .from(gateResults)
     .where(
@@ -97,19 +95,55 @@ export async function latestGateResults(
       ),
     )
     .orderBy(asc(gateResults.id));
+  const among = (runs?: ReadonlySet<string>) => (runs ? rows.filter((r) => runs.has(r.runId)) : rows);
   const own = rows.filter((r) => r.runId === judged.runId);
-  const earlier = fromRuns ? rows.filter((r) => fromRuns.has(r.runId)) : rows;
+  return { own, earlier: among(fromRuns), failures: [...own, ...among(failuresFrom)] };
+}
+
+type ResultRow = Awaited<ReturnType<typeof resultsOnTree>>['failures'][number];
+
+function firstFailure(rows: readonly ResultRow[], name: string, baseCommit: string | null, except?: number) {
+  return rows.find((r) => r.name === name && r.id !== except && r.status === 'fail' && r.baseCommit === baseCommit);
+}
+
+/**
+ * The latest stored result of each gate that judged `treeId` in the task: the run's own, or, when
+ * it stored none for the tree (a run reset past verification), its predecessors' among `fromRuns`
+ * when given (the runs that judged by the same policy). Each names the first failure of that gate
+ * on the tree in any attempt of the run or of `failuresFrom` (by default `fromRuns`; the runs
+ * that read the same policy file at any commit), so a check re-run until it passes is seen.
+ */
+export async function latestGateResults(
+  db: Db,
+  judged: Judged,
+  treeId: string,
+  fromRuns?: ReadonlySet<string>,
+  failuresFrom?: ReadonlySet<string>,
+): Promise<Map<string, StoredGate>> {
+  const { own, earlier, failures } = await resultsOnTree(db, judged, treeId, fromRuns, failuresFrom ?? fromRuns);
   const latest = new Map((own.length ? own : earlier).map((r) => [r.name, r]));
-  const considered = [...own, ...earlier];
   return new Map(
     [...latest].map(([name, row]) => {
-      const failure = considered.find(
-        (r) => r.name === name && r.id !== row.id && r.status === 'fail' && r.baseCommit === row.baseCommit,
-      );
+      const failed = firstFailure(failures, name, row.baseCommit, row.id);
       const stored: StoredGate = { kind: row.kind, status: row.status, baseCommit: row.baseCommit };
-      return [name, failure ? { ...stored, failedBefore: { runId: failure.runId, attempt: failure.attempt } } : stored];
+      return [name, failed ? { ...stored, failedBefore: { runId: failed.runId, attempt: failed.attempt } } : stored];
     }),
   );
+}
+
+/**
+ * Where the command gate `name` already failed on `treeId` in this run or one of `fromRuns` (all
+ * runs without it): the result that stands for the change, so it is not run again until it passes.
+ */
+export async function standingFailure(
+  db: Db,
+  judged: Judged,
+  treeId: string,
+  name: string,
+  fromRuns?: ReadonlySet<string>,
+): Promise<StandingFailure | undefined> {
+  const { failures } = await resultsOnTree(db, judged, treeId, fromRuns);
+  return firstFailure(failures, name, null);
 }
 
 /** Whether the run stored results before results named their tree (in flight across the upgrade). */

@@ -51,16 +51,24 @@ export async function runPolicyRecord(db: Db, run: RunKey, exact = false): Promi
   };
 }
 
-/** The runs of the task that read a policy of exactly this provenance (compared as canonical JSON). */
+/** The policy file a provenance names, apart from the commit it was read at. */
+export const policyFileOf = (p: PolicyProvenance) => ({ source: p.source, digest: p.digest, file: p.file, ref: p.ref });
+
+/**
+ * The runs of the task that read a policy of exactly this provenance, or with `sameFile`, the same
+ * policy file at any commit of the trusted ref (compared as canonical JSON).
+ */
 export async function runsThatRead(
   db: Db,
   task: { tenantId: string; taskId: string },
   provenance: PolicyProvenance,
+  sameFile = false,
 ): Promise<Set<string>> {
   const rows = await db
     .select({ runId: runPolicies.runId, provenance: runPolicies.provenance })
     .from(runPolicies)
     .where(and(eq(runPolicies.tenantId, task.tenantId), eq(runPolicies.taskId, task.taskId)));
-  const wanted = canonicalJson(provenance);
-  return new Set(rows.filter((r) => r.provenance && canonicalJson(r.provenance) === wanted).map((r) => r.runId));
+  const key = (p: PolicyProvenance) => canonicalJson(sameFile ? policyFileOf(p) : p);
+  const wanted = key(provenance);
+  return new Set(rows.filter((r) => r.provenance && key(r.provenance) === wanted).map((r) => r.runId));
 }

@@ -149,7 +149,7 @@ export const runPolicies = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.taskId, t.runId], name: 'run_policies_pk' })],
 );
 
-/** Evidence of each verification gate, per attempt; re-running a gate in the same attempt replaces its row. */
+/** Evidence of each verification gate, per attempt; every result is a row, a retried gate's too, so a failure is never replaced. */
 export const gateResults = pgTable(
   'gate_results',
   {
@@ -173,7 +173,7 @@ export const gateResults = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
-    uniqueIndex('gate_results_run_attempt_name_uq').on(t.tenantId, t.taskId, t.runId, t.attempt, t.name),
+    index('gate_results_run_attempt_name_idx').on(t.tenantId, t.taskId, t.runId, t.attempt, t.name),
     index('gate_results_task_tree_idx').on(t.tenantId, t.taskId, t.treeId),
   ],
 );

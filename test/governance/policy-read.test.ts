@@ -167,6 +167,17 @@ describe('governance: steps judge by the policy their run read', function () {
     assert.equal(honest.status, 'pass', 'the agent rewrote the check; the protected gate is what fails it');
   });
 
+  it('runGate: a check that failed on a change fails it from then on, whatever argv or attempt asks again', async () => {
+    const r = await insiderRun();
+    const failing = await gate(r, 'check', ['node', '-e', 'process.exit(1)'], 'submitter');
+    assert.equal(failing.status, 'fail');
+    const again = await gate(r, 'check', ['true'], 'submitter');
+    assert.equal(again.status, 'fail', 'run again with an argv that passes, the check still fails the change');
+    assert.match(again.detail, new RegExp(`failed on this change in attempt 1 of run ${r.runId}; a failure stands`));
+    const other = await gate(r, 'other', ['true'], 'submitter');
+    assert.equal(other.status, 'pass', 'another check on the same change runs');
+  });
+
   it('a run whose loadRepoPolicy never ran on a worker is refused at every judging step', async () => {
     const r = await insiderRun(POLICY, { readPolicy: false });
     const never = /no policy was read for run .* \(its loadRepoPolicy never ran on a worker\)/;

@@ -318,12 +318,12 @@ describe("governance: records of one run are never another run's", function () {
       'RecordMismatchError',
       new RegExp(`gate tests: failed on tree ${rerun.verdictInput.diff.treeId} in attempt 0 of run ${rerun.runId}`),
     );
-    // Retried under the same attempt number: the failure is not replaced.
+    // Retried under the same attempt number: the pass is a row of its own; the failure stays.
     const retried = await runToVerdict(repo, 'pass', defaultPolicy, (at) => failed(1, at));
     await assertRefused(
       retried.run.issueVerdict(retried.verdictInput),
       'RecordMismatchError',
-      /gate tests: stored as command fail, handed over as command pass/,
+      new RegExp(`gate tests: failed on tree [0-9a-f]{40} in attempt 1 of run ${retried.runId}`),
     );
     // Failed in a run that read the same policy, then passed in a run reset from it.
     const earlierRun = uniqueId('run');
@@ -339,6 +339,18 @@ describe("governance: records of one run are never another run's", function () {
       reset.run.issueVerdict(reset.verdictInput),
       'RecordMismatchError',
       new RegExp(`gate tests: failed on tree [0-9a-f]{40} in attempt 1 of run ${earlierRun}`),
+    );
+    // The same, when the earlier run read the same policy file at another commit of the trusted ref.
+    const otherCommit = uniqueId('run');
+    const movedRef = await runToVerdict(repo, 'pass', defaultPolicy, async (at) => {
+      const provenance = { ...defaultPolicy(at.base), commit: 'c'.repeat(40) };
+      await storeRunPolicy(db, { ...at, runId: otherCommit }, { policy: DEFAULT_REPO_POLICY, provenance });
+      await failed(1, at, otherCommit);
+    });
+    await assertRefused(
+      movedRef.run.issueVerdict(movedRef.verdictInput),
+      'RecordMismatchError',
+      new RegExp(`gate tests: failed on tree [0-9a-f]{40} in attempt 1 of run ${otherCommit}`),
     );
     // A failure on another tree (an earlier attempt's change) does not count against this one.
     const otherTree = await runToVerdict(repo, 'pass', defaultPolicy, (at) => failed(0, at, at.runId, 'f'.repeat(40)));

@@ -148,7 +148,12 @@ describe('acceptance criteria and spec waivers as gates', function () {
     const db = testStack().database.db;
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, TWO_FILES);
-    const policy = stringify({ version: 1, risk_tiers: { '3': { max_files: 1, max_loc: 100 } } });
+    const policy = stringify({
+      version: 1,
+      risk_tiers: { '3': { max_files: 1, max_loc: 100 } },
+      // Waivers allowed; an overrun whose named waiver is refused goes to the desk, whose window closes in 3.6 s.
+      waivers: { max_expiry_days: 7, decision_window_hours: 0.001 },
+    });
     // Approved ahead for the spec's id and the budget (CAWS calls it budget_limit) by a registered key, not used yet.
     const alice = await registeredApprover(tenant, 'alice');
     const row = async (id: string, status: string, expiresAt: Date) => ({
