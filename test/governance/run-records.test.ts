@@ -360,12 +360,17 @@ describe("governance: records of one run are never another run's", function () {
   it('issueVerdict signs a FAIL over a change whose other check failed before and passed since', async () => {
     const repo = makeRepo();
     const { db } = testStack().database;
-    const failing = await runToVerdict(repo, 'fail', defaultPolicy, (at) =>
-      saveGateResults(db, { ...at, attempt: 0, baseCommit: undefined }, [
-        { name: 'scope', kind: 'scope', source: 'arbiter', status: 'fail', detail: 'scope fail' },
-      ]),
+    const tests = { name: 'tests', kind: 'command', source: 'submitter', detail: 'tests' } as const;
+    const judged = await runToVerdict(repo, 'pass', defaultPolicy, (at) =>
+      saveGateResults(db, { ...at, attempt: 0 }, [{ ...tests, status: 'fail' }]),
     );
-    assert.equal((await failing.run.issueVerdict(failing.verdictInput)).outcome, 'FAIL');
+    // The scope gate fails this attempt (judged again, and stored after the run's other results).
+    const at = { ...judged.ref, runId: judged.runId, attempt: 1, treeId: judged.verdictInput.diff.treeId };
+    const scope = { name: 'scope', kind: 'scope', source: 'arbiter', status: 'fail', detail: 'scope fail' } as const;
+    await saveGateResults(db, at, [scope]);
+    const gates = judged.verdictInput.gates.map((g) => (g.name === 'scope' ? scope : g));
+    const verdict = await judged.run.issueVerdict({ ...judged.verdictInput, gates });
+    assert.equal(verdict.outcome, 'FAIL');
   });
 
   it('recordTransition refuses a foreign workflow id and a task that ended in another run, and lets a run take over one left unfinished', async () => {
