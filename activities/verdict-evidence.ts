@@ -45,9 +45,7 @@ async function storedGateProblems(
       return [`gate ${g.name}: judged the change from ${row.baseCommit}, the verdict names base ${baseCommit}`];
     if (row.kind !== g.kind || row.status !== g.status)
       return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
-    // Arbiter's own gates are judged afresh from the record on every attempt, and may rightly change
-    // on the same tree (a waiver claimed since, the trusted ref moved); a command is what a rerun could steer.
-    const before = failing || row.kind !== 'command' ? undefined : row.failedBefore;
+    const before = failing ? undefined : row.failedBefore;
     if (!before) return [];
     return [
       `gate ${g.name}: failed on tree ${treeId} in attempt ${before.attempt} of run ${before.runId}; a later pass of the same check on the same change does not stand`,

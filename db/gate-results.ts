@@ -41,7 +41,7 @@ export interface StoredGate {
   kind: string;
   status: string;
   baseCommit: string | null;
-  /** An earlier result of the same gate on the same tree and base that failed: a pass after it does not stand. */
+  /** An earlier failure of the same command gate on the same tree: a pass after it does not stand. */
   failedBefore?: FailedAt;
 }
 
@@ -109,7 +109,7 @@ function firstFailure(rows: readonly ResultRow[], name: string, baseCommit: stri
 /**
  * The latest stored result of each gate that judged `treeId` in the task: the run's own, or, when
  * it stored none for the tree (a run reset past verification), its predecessors' among `fromRuns`
- * when given (the runs that judged by the same policy). Each names the first failure of that gate
+ * when given (the runs that judged by the same policy). Each command gate names its first failure
  * on the tree in any attempt of the run or of `failuresFrom` (by default `fromRuns`; the runs
  * that read the same policy file at any commit), so a check re-run until it passes is seen.
  */
@@ -120,11 +120,13 @@ export async function latestGateResults(
   fromRuns?: ReadonlySet<string>,
   failuresFrom?: ReadonlySet<string>,
 ): Promise<Map<string, StoredGate>> {
-  const { own, earlier, failures } = await resultsOnTree(db, judged, treeId, fromRuns, failuresFrom ?? fromRuns);
+  const { own, earlier, failures } = await resultsOnTree(db, judged, treeId, fromRuns, failuresFrom);
   const latest = new Map((own.length ? own : earlier).map((r) => [r.name, r]));
   return new Map(
     [...latest].map(([name, row]) => {
-      const failed = firstFailure(failures, name, row.baseCommit, row.id);
+      // Arbiter's own gates are judged afresh from the record on every attempt, and may rightly change on
+      // the same tree (a waiver claimed since, the trusted ref moved); a command is what a rerun could steer.
+      const failed = row.kind === 'command' ? firstFailure(failures, name, row.baseCommit, row.id) : undefined;
       const stored: StoredGate = { kind: row.kind, status: row.status, baseCommit: row.baseCommit };
       return [name, failed ? { ...stored, failedBefore: { runId: failed.runId, attempt: failed.attempt } } : stored];
     }),
