@@ -297,10 +297,12 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           span.setAttribute('process.exit.code', done.exitCode ?? -1);
           return done;
         });
-        // Not the check's failure but the host's, and a failure stands: retried, never stored.
-        if (run.spawnError) throw new Error(`gate ${gate.name} could not be started: ${run.spawnError}`);
+        // bwrap not starting is the host's failure, not the check's, and a failure stands: retried, never
+        // stored. Unconfined, the program is the agent's own, and its failing to start is the check's.
+        if (run.spawnError && sandbox.mode === 'bwrap')
+          throw new Error(`gate ${gate.name} could not be started: ${run.spawnError}`);
         const ok = run.exitCode === 0 && !run.killedReason;
-        const why = run.killedReason ?? `exit code ${run.exitCode}`;
+        const why = run.spawnError ?? run.killedReason ?? `exit code ${run.exitCode}`;
         const result: GateResult = {
           name: gate.name,
           kind: 'command',

@@ -17,8 +17,8 @@ export const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=norma
 
 /**
  * Dynamic config for the dev server. The CLI makes every search-attribute lookup reread the
- * cluster metadata from SQLite, so attributes created at run time are usable at once; Arbiter
- * registers its attributes before the server starts, and those rereads were a third of the
+ * cluster metadata from SQLite, so attributes created at run time are usable at once; the server
+ * registers Arbiter's attributes when it creates its database, and those rereads were a third of the
  * server's storage reads per task (a production server caches them).
  */
 export const DEV_SERVER_DYNAMIC_CONFIG = ['system.forceSearchAttributesCacheRefreshOnRead=false'];
