@@ -133,12 +133,7 @@ async function temporalEndpoint(
 ) {
   if (config.explicit.temporal) {
     say(`using Temporal at ${config.temporal.address}`);
-    const connection = await Connection.connect(connectionOptions(config.temporal));
-    try {
-      await ensureSearchAttributes(connection.operatorService, config.temporal.namespace, true);
-    } finally {
-      await connection.close();
-    }
+    await registerSearchAttributes(config.temporal);
     return { address: config.temporal.address, uiUrl: undefined };
   }
   const dbFile = path.join(config.home, 'temporal.db');
@@ -157,7 +152,18 @@ async function temporalEndpoint(
     await server.stop();
     rmSync(pidFile, { force: true });
   });
+  // A database made by an older release lacks the attributes added since.
+  await registerSearchAttributes({ ...config.temporal, address: server.address });
   return { address: server.address, uiUrl: server.uiUrl };
+}
+
+async function registerSearchAttributes(temporal: ClientConfig['temporal']): Promise<void> {
+  const connection = await Connection.connect(connectionOptions(temporal));
+  try {
+    await ensureSearchAttributes(connection.operatorService, temporal.namespace, true);
+  } finally {
+    await connection.close();
+  }
 }
 
 /**

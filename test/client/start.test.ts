@@ -10,7 +10,9 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
 import { projectRoot, temporalCliPath } from '../../client/paths';
+import { Connection } from '@temporalio/client';
 import { portInUse } from '../../client/dev-server';
+import { devServerSearchAttributeArgs } from '../../temporal-config';
 import { arbiter } from '../helpers/cli';
 import { uniqueId } from '../helpers/fixtures';
 import { freePorts, testStack } from '../helpers/stack';
@@ -142,6 +144,36 @@ describe('arbiter start', function () {
     assert.match(res.stdout, /PASS — change delivered/);
   });
 
+  it('registers a search attribute that a state folder from an older release lacks', async () => {
+    const home = tempDir('arbiter-start-old-');
+    chmodSync(home, 0o755);
+    const [temporal, ui, pg] = await freePorts(3);
+    const older = devServerSearchAttributeArgs().slice(0, -2);
+    const dbFile = path.join(home, 'temporal.db');
+    const args = ['server', 'start-dev', '--headless', '--port', String(temporal), '--db-filename', dbFile, ...older];
+    const server = spawn(temporalCliPath(), args, { stdio: 'ignore' });
+    const stopped = new Promise((resolve) => server.once('exit', resolve));
+    try {
+      await waitFor('the older dev server', () => serving(`127.0.0.1:${temporal}`), 60_000);
+    } finally {
+      server.kill('SIGTERM');
+    }
+    await stopped;
+    const res = await arbiter(
+      ['start', '--once'],
+      {
+        ...env,
+        ARBITER_HOME: home,
+        ARBITER_TEMPORAL_PORT: String(temporal),
+        ARBITER_UI_PORT: String(ui),
+        ARBITER_PG_PORT: String(pg),
+      },
+      180_000,
+    );
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /PASS — change delivered/);
+  });
+
   it('after being killed hard, the next start stops the servers it left behind and runs', async () => {
     const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'arbiter.js'), 'start', '--no-example'], {
       env: { ...process.env, ...env },
@@ -161,3 +193,17 @@ describe('arbiter start', function () {
     for (const port of Object.values(ports)) assert.equal(await portInUse(port), false, `port ${port} still open`);
   });
 });
+
+async function serving(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 1000 });
+    try {
+      await connection.healthService.check({});
+      return true;
+    } finally {
+      await connection.close();
+    }
+  } catch {
+    return false;
+  }
+}
