@@ -14,9 +14,13 @@ import { parseActivityInput } from './input';
 import { requireTenantRepo } from './repos';
 import { currentRun } from './run-identity';
 
-/** A stored policy, and whether the run it judges read it itself (not a predecessor). */
+/**
+ * A stored policy, whether the run it judges read it itself (not a predecessor), and the
+ * repository it was read from (null for a read stored before reads named one).
+ */
 export interface JudgingPolicy extends TrustedPolicy {
   byThisRun: boolean;
+  repoPath: string | null;
 }
 
 /**
@@ -26,7 +30,7 @@ export interface JudgingPolicy extends TrustedPolicy {
  */
 export async function judgingPolicy(db: Db, run: RunKey, exact = false): Promise<JudgingPolicy | 'legacy'> {
   const record = await runPolicyRecord(db, run, exact);
-  if (record.kind === 'read') return { ...record.trusted, byThisRun: record.byThisRun };
+  if (record.kind === 'read') return { ...record.trusted, byThisRun: record.byThisRun, repoPath: record.repoPath };
   if (record.kind === 'legacy') return 'legacy';
   throw new PolicyMismatchError(
     `no policy was read for run ${run.runId} of task ${run.taskId} (its loadRepoPolicy never ran on a worker)`,
@@ -40,7 +44,8 @@ export function createRepoPolicyActivities(deps: ActivityDeps) {
       const input = parseActivityInput(LoadRepoPolicyInput, raw);
       await requireTenantRepo(deps, input.tenantId, input.repoPath);
       const run = { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId };
-      const trusted = await storeRunPolicy(deps.db, run, await loadTrustedPolicy(input.repoPath));
+      const read = await loadTrustedPolicy(input.repoPath);
+      const trusted = await storeRunPolicy(deps.db, run, read, input.repoPath);
       log.info('repository policy loaded', { ...trusted.provenance });
       return trusted;
     },

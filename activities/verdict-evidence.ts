@@ -11,6 +11,7 @@ import { missingGates } from '../domain/policy-gates';
 import type { GateResult } from '../domain/task';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
+import { findRepo } from '../db/repos';
 import { artifacts } from '../db/schema';
 import { hasTreelessGateResults, latestGateResults } from '../db/gate-results';
 import { policyFileOf, runsThatRead, type RunKey } from '../db/run-policies';
@@ -69,7 +70,7 @@ async function policyProblems(
   db: Db,
   runs: { own: RunKey; judged: RunKey },
   own: JudgingPolicy | 'legacy',
-  input: { policy: PolicyProvenance; gates: readonly GateResult[] },
+  input: { policy: PolicyProvenance; gates: readonly GateResult[]; repo: string },
 ): Promise<{ problems: string[]; fromRuns?: Set<string>; failuresFrom?: Set<string> }> {
   const sameRun = runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
   const judged = sameRun ? own : await judgingPolicy(db, runs.judged, true);
@@ -82,6 +83,7 @@ async function policyProblems(
       ? []
       : [`policy: the verdict names ${describe(input.policy)}, the ${who} read ${describe(read.provenance)}`],
   );
+  problems.push(...(await repoProblems(db, runs.own.tenantId, input.repo, reads)));
   if (judged === 'legacy') return { problems };
   problems.push(...missingGates(judged.policy, input.gates));
   if (!sameRun) return { problems, fromRuns: new Set([runs.judged.runId]) };
@@ -90,6 +92,25 @@ async function policyProblems(
     runsThatRead(db, runs.judged, judged.provenance, true),
   ]);
   return { problems, fromRuns, failuresFrom };
+}
+
+/**
+ * How the repository the verdict names is not the one whose policy the run (and the judged run)
+ * read. A run of one's own can read the policy of any of the tenant's repositories: a laxer one's
+ * would otherwise judge a change the verdict, and delivery, attribute to this one.
+ */
+async function repoProblems(
+  db: Db,
+  tenantId: string,
+  repo: string,
+  reads: ReadonlyArray<{ who: string; read: JudgingPolicy | 'legacy' }>,
+): Promise<string[]> {
+  const registered = (await findRepo(db, tenantId, repo))?.path;
+  return reads.flatMap(({ who, read }) => {
+    if (read === 'legacy' || read.repoPath === null || read.repoPath === registered) return [];
+    const named = registered ? `repository ${repo} (${registered})` : `repository ${repo}, which is not registered`;
+    return [`policy: the verdict names ${named}, the ${who} read the policy of ${read.repoPath}`];
+  });
 }
 
 const describe = (p: PolicyProvenance) => `${p.digest} at ${p.commit}`;

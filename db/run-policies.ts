@@ -21,13 +21,20 @@ export interface RunKey {
  * to be stored, which read its policy before; `none` when no run of the task read one on a worker.
  */
 export type RunPolicyRecord =
-  { kind: 'read'; trusted: TrustedPolicy; byThisRun: boolean } | { kind: 'legacy' } | { kind: 'none' };
+  | { kind: 'read'; trusted: TrustedPolicy; byThisRun: boolean; repoPath: string | null }
+  | { kind: 'legacy' }
+  | { kind: 'none' };
 
-/** Stores what the run read, once: a retry of the step keeps, and returns, the first read. */
-export async function storeRunPolicy(db: Db, run: RunKey, trusted: TrustedPolicy): Promise<TrustedPolicy> {
+/** Stores what the run read from `repoPath`, once: a retry of the step keeps, and returns, the first read. */
+export async function storeRunPolicy(
+  db: Db,
+  run: RunKey,
+  trusted: TrustedPolicy,
+  repoPath: string,
+): Promise<TrustedPolicy> {
   await db
     .insert(runPolicies)
-    .values({ ...run, policy: trusted.policy, provenance: trusted.provenance })
+    .values({ ...run, policy: trusted.policy, provenance: trusted.provenance, repoPath })
     .onConflictDoNothing();
   const record = await runPolicyRecord(db, run);
   if (record.kind !== 'read') throw new Error(`the policy of run ${run.runId} was not stored`);
@@ -37,7 +44,12 @@ export async function storeRunPolicy(db: Db, run: RunKey, trusted: TrustedPolicy
 /** The run's own record, else (unless `exact`) the latest policy any other run of the task read. */
 export async function runPolicyRecord(db: Db, run: RunKey, exact = false): Promise<RunPolicyRecord> {
   const rows = await db
-    .select({ runId: runPolicies.runId, policy: runPolicies.policy, provenance: runPolicies.provenance })
+    .select({
+      runId: runPolicies.runId,
+      policy: runPolicies.policy,
+      provenance: runPolicies.provenance,
+      repoPath: runPolicies.repoPath,
+    })
     .from(runPolicies)
     .where(and(eq(runPolicies.tenantId, run.tenantId), eq(runPolicies.taskId, run.taskId)))
     .orderBy(desc(runPolicies.createdAt));
@@ -48,6 +60,7 @@ export async function runPolicyRecord(db: Db, run: RunKey, exact = false): Promi
     kind: 'read',
     trusted: { policy: row.policy, provenance: row.provenance },
     byThisRun: row.runId === run.runId,
+    repoPath: row.repoPath,
   };
 }
 

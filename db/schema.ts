@@ -144,6 +144,8 @@ export const runPolicies = pgTable(
     runId: text('run_id').notNull(),
     policy: jsonb('policy').$type<RepoPolicy>(),
     provenance: jsonb('provenance').$type<PolicyProvenance>(),
+    /** The registered repository the policy was read from; none on rows stored before migration 0020. */
+    repoPath: text('repo_path'),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.taskId, t.runId], name: 'run_policies_pk' })],

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { parse, stringify } from 'yaml';
@@ -286,6 +286,7 @@ export async function verdictToIssue(
     db,
     { tenantId, taskId, runId },
     { policy: DEFAULT_REPO_POLICY, provenance: verdictInput.policy },
+    realpathSync(repoDir),
   );
   const validated = validateWorkingSpec(parse(specYaml()));
   assert.ok(validated.ok);

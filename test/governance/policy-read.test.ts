@@ -7,7 +7,7 @@
  * by the policy now reads the one its run's `loadRepoPolicy` stored on a worker.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -21,7 +21,7 @@ import type { GateResult } from '../../domain/task';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
-import { makeRepo, registeredPath, specYaml, uniqueId } from '../helpers/fixtures';
+import { gitIn, makeRepo, registeredPath, registerRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { policyYaml } from './helpers';
 
@@ -53,26 +53,37 @@ function runOf(ref: TaskRef) {
 
 /**
  * One run of a task on a repository with POLICY (or `policy`), driven step by step as a workflow of
- * one's own would: its policy read (or, with `readPolicy: 'lax'`, another of the tenant's
- * repositories' policy, which has none; with `false`, none), its spec validated, the agent's
- * rewrite of the repository's check measured.
+ * one's own would: its policy read (or, with `readPolicy: 'lax'`, that of another of the tenant's
+ * repositories, which has none and whose commit the first one's history holds: the first one
+ * without its policy, and the workspace built from that commit; with `false`, none), its spec
+ * validated, the agent's rewrite of the repository's check measured.
  */
 async function insiderRun(policy: Record<string, unknown> = POLICY, options: { readPolicy?: boolean | 'lax' } = {}) {
   const ref: TaskRef = { tenantId: uniqueId('insider'), taskId: uniqueId('task') };
   const { runId, env } = runOf(ref);
   const a = createActivities(testActivityDeps());
   const files = { 'src/app.js': 'module.exports = 1;\n', 'test/check.js': 'process.exit(1);\n' };
-  const repoPath = await registeredPath(ref.tenantId, makeRepo({ ...files, '.caws/policy.yaml': policyYaml(policy) }));
-  const read = options.readPolicy === 'lax' ? await registeredPath(ref.tenantId, makeRepo(files)) : repoPath;
+  const lax = makeRepo(files);
+  const dir = tempDir('arbiter-target-');
+  gitIn(dir, 'clone', '--quiet', lax, '.');
+  mkdirSync(path.join(dir, '.caws'));
+  writeFileSync(path.join(dir, '.caws', 'policy.yaml'), policyYaml(policy));
+  gitIn(dir, 'add', '--all');
+  gitIn(dir, 'commit', '--quiet', '-m', 'policy');
+  const repo = await registerRepo(ref.tenantId, dir);
+  const repoPath = realpathSync(dir);
+  const read = options.readPolicy === 'lax' ? await registeredPath(ref.tenantId, lax) : repoPath;
   const trusted: TrustedPolicy | undefined =
     options.readPolicy === false ? undefined : await env.run(a.loadRepoPolicy, { ...ref, repoPath: read });
   const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: SPEC });
-  const ws: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath });
+  // Built from the commit the lax repository's policy was read at, the base has no drift to judge.
+  const base = options.readPolicy === 'lax' ? { baseRef: 'HEAD~1' } : {};
+  const ws: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath, ...base });
   writeFileSync(path.join(ws.workspacePath, 'test', 'check.js'), 'process.exit(0);\n');
   const at = { ...ref, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
   const diff: DiffSummary = await env.run(a.measureDiff, at);
   assert.ok(validated.specRef, 'the spec is stored by reference');
-  return { ref, runId, env, a, repoPath, trusted, validated, ws, at, diff };
+  return { ref, runId, env, a, repo, repoPath, trusted, validated, ws, at, diff };
 }
 
 type Run = Awaited<ReturnType<typeof insiderRun>>;
@@ -107,7 +118,7 @@ function verdictOf(r: Run, gates: GateResult[]) {
     policy: r.trusted!.provenance,
     riskTier: 3 as const,
     verifiedAt: new Date().toISOString(),
-    repo: 'app',
+    repo: r.repo,
   };
 }
 
@@ -276,6 +287,25 @@ describe('governance: steps judge by the policy their run read', function () {
       refusedAs(
         'RecordMismatchError',
         new RegExp(`gate budget: no result of it was stored for tree ${earlier.diff.treeId}`),
+      ),
+    );
+  });
+
+  it("issueVerdict refuses a verdict judged by another repository's policy whose commit this one's history holds", async () => {
+    // Delivery would take it: the policy commit is on the trusted ref, and holds no policy file there either.
+    const r = await insiderRun(POLICY, { readPolicy: 'lax' });
+    assert.equal(r.trusted!.provenance.source, 'default', 'the run read the lax repository, which has no policy');
+    const checked = await laxCheck(r);
+    assert.ok(
+      checked.every((g) => g.status === 'pass'),
+      JSON.stringify(checked),
+    );
+    const tests = await gate(r, 'tests', ['true'], 'submitter');
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, verdictOf(r, [...checked, tests])),
+      refusedAs(
+        'PolicyMismatchError',
+        new RegExp(`the verdict names repository ${r.repo} \\(${r.repoPath}\\), the run read the policy of /`),
       ),
     );
   });

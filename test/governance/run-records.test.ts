@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -332,6 +332,7 @@ describe("governance: records of one run are never another run's", function () {
         db,
         { ...at, runId: earlierRun },
         { policy: DEFAULT_REPO_POLICY, provenance: defaultPolicy(at.base) },
+        realpathSync(repo),
       );
       await failed(1, at, earlierRun);
     });
@@ -344,7 +345,12 @@ describe("governance: records of one run are never another run's", function () {
     const otherCommit = uniqueId('run');
     const movedRef = await runToVerdict(repo, 'pass', defaultPolicy, async (at) => {
       const provenance = { ...defaultPolicy(at.base), commit: 'c'.repeat(40) };
-      await storeRunPolicy(db, { ...at, runId: otherCommit }, { policy: DEFAULT_REPO_POLICY, provenance });
+      await storeRunPolicy(
+        db,
+        { ...at, runId: otherCommit },
+        { policy: DEFAULT_REPO_POLICY, provenance },
+        realpathSync(repo),
+      );
       await failed(1, at, otherCommit);
     });
     await assertRefused(
