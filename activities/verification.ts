@@ -55,6 +55,8 @@ import {
 import { gitDirOf, objectGit, requireTaskWorkspace, type WorkspaceDirs } from '../host/git';
 import { removeTree } from '../host/remove-tree';
 import { gateCheckoutDir, nestedRepositories } from '../host/tree-walk';
+import { underGateClaim } from './gate-claim';
+import type { z } from 'zod';
 import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
 import { judgingPolicy, type JudgingPolicy } from './repo-policy';
@@ -159,6 +161,9 @@ async function baseDrift(gitDir: string, baseCommit: string, trustedCommit: stri
     return { unknown: `the base ${baseCommit} cannot be compared with the trusted ref's commit ${trustedCommit}` };
   }
 }
+
+/** `runGate`'s input, parsed. */
+type RunGateRequest = z.output<typeof RunGateInput>;
 
 /** Builds `measureDiff`, `checkBudgetAndScope` and `runGate`. */
 export function createVerificationActivities({ db, home, sandbox }: ActivityDeps, runCommand: CommandRunner) {
@@ -277,49 +282,57 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           detail: 'skipped by the repository policy',
         });
       }
-      const stands = await failureThatStands(db, { ...runKey, treeId: input.treeId }, input, read);
-      if (stands) return saveGate(input, stands);
-      const dir = await gateCheckout(input, gate.name);
-      try {
-        // Gates run agent-written code: confined like any other command, on the verified tree only.
-        const gateSpan = { 'arbiter.gate': gate.name, 'arbiter.gate_source': source };
-        const run = await inSpan('gate', gateSpan, async (span) => {
-          const done = await cancellable(runCommand)({
-            tenantId: input.tenantId,
-            taskId: input.taskId,
-            workspacePath: dir,
-            argv: gate.argv,
-            policy: { allowShell: true },
-            timeoutMs: gate.timeoutSeconds * 1000,
-            purpose: 'gate',
-            dependencies: dependenciesDirOf(input.workspacePath),
-          });
-          span.setAttribute('process.exit.code', done.exitCode ?? -1);
-          return done;
-        });
-        // bwrap not starting is the host's failure, not the check's, and a failure stands: retried, never
-        // stored. Unconfined, the program is the agent's own, and its failing to start is the check's.
-        if (run.spawnError && sandbox.mode === 'bwrap')
-          throw new Error(`gate ${gate.name} could not be started: ${run.spawnError}`);
-        const ok = run.exitCode === 0 && !run.killedReason;
-        const why = run.spawnError ?? run.killedReason ?? `exit code ${run.exitCode}`;
-        const result: GateResult = {
-          name: gate.name,
-          kind: 'command',
-          source,
-          argv: gate.argv,
-          status: applyGateMode(ok, input.mode),
-          detail: clipText(`${clipText(gate.argv.join(' '), 200)}: ${why}`, 1000),
-          exitCode: run.exitCode,
-          durationMs: run.durationMs,
-          outputDigest: run.outputDigest,
-          outputTail: run.outputTail.slice(-2000),
-        };
-        log.info('gate finished', { gate: gate.name, source, status: result.status, exitCode: run.exitCode });
-        return await saveGate(input, result);
-      } finally {
-        await removeTree(dir);
-      }
+      const claim = { ...input, treeId: input.treeId, name: gate.name };
+      return underGateClaim(db, claim, async () => {
+        const stands = await failureThatStands(db, { ...runKey, treeId: input.treeId }, input, read);
+        return stands ? saveGate(input, stands) : runCheck(input);
+      });
     },
   };
+
+  /** Runs a command gate on the verified tree, confined, and stores its result. */
+  async function runCheck(input: RunGateRequest): Promise<GateResult> {
+    const { gate, source } = input;
+    const dir = await gateCheckout(input, gate.name);
+    try {
+      // Gates run agent-written code: confined like any other command, on the verified tree only.
+      const gateSpan = { 'arbiter.gate': gate.name, 'arbiter.gate_source': source };
+      const run = await inSpan('gate', gateSpan, async (span) => {
+        const done = await cancellable(runCommand)({
+          tenantId: input.tenantId,
+          taskId: input.taskId,
+          workspacePath: dir,
+          argv: gate.argv,
+          policy: { allowShell: true },
+          timeoutMs: gate.timeoutSeconds * 1000,
+          purpose: 'gate',
+          dependencies: dependenciesDirOf(input.workspacePath),
+        });
+        span.setAttribute('process.exit.code', done.exitCode ?? -1);
+        return done;
+      });
+      // bwrap not starting is the host's failure, not the check's, and a failure stands: retried, never
+      // stored. Unconfined, the program is the agent's own, and its failing to start is the check's.
+      if (run.spawnError && sandbox.mode === 'bwrap')
+        throw new Error(`gate ${gate.name} could not be started: ${run.spawnError}`);
+      const ok = run.exitCode === 0 && !run.killedReason;
+      const why = run.spawnError ?? run.killedReason ?? `exit code ${run.exitCode}`;
+      const result: GateResult = {
+        name: gate.name,
+        kind: 'command',
+        source,
+        argv: gate.argv,
+        status: applyGateMode(ok, input.mode),
+        detail: clipText(`${clipText(gate.argv.join(' '), 200)}: ${why}`, 1000),
+        exitCode: run.exitCode,
+        durationMs: run.durationMs,
+        outputDigest: run.outputDigest,
+        outputTail: run.outputTail.slice(-2000),
+      };
+      log.info('gate finished', { gate: gate.name, source, status: result.status, exitCode: run.exitCode });
+      return await saveGate(input, result);
+    } finally {
+      await removeTree(dir);
+    }
+  }
 }

@@ -151,6 +151,24 @@ export const runPolicies = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.taskId, t.runId], name: 'run_policies_pk' })],
 );
 
+/**
+ * The check running on a change now, per task, tree and gate name: a failure stands once stored,
+ * so no second run of the check may start (and pass) before the first has stored its result.
+ */
+export const gateClaims = pgTable(
+  'gate_claims',
+  {
+    tenantId: text('tenant_id').notNull(),
+    taskId: text('task_id').notNull(),
+    treeId: text('tree_id').notNull(),
+    name: text('name').notNull(),
+    /** The activity running the check (workflow, run and activity id); its retry may take the claim over. */
+    holder: text('holder').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.taskId, t.treeId, t.name], name: 'gate_claims_pk' })],
+);
+
 /** Evidence of each verification gate, per attempt; every result is a row, a retried gate's too, so a failure is never replaced. */
 export const gateResults = pgTable(
   'gate_results',

@@ -243,6 +243,18 @@ export class WorkspaceBusyError extends ApplicationFailure {
   }
 }
 
+/**
+ * Another activity is running the same check on the same change. A failure stands once stored, so
+ * a second run may not start before the first has stored its result; retryable, so the step runs
+ * (or returns that failure) once the claim is given up or lapses.
+ */
+export class GateRunUnderWayError extends ApplicationFailure {
+  static readonly type = 'GateRunUnderWayError';
+  constructor(gate: string, treeId: string) {
+    super(`gate ${gate} is already running on tree ${treeId}`, GateRunUnderWayError.type, false);
+  }
+}
+
 /** The repository's setup (its policy's dependency install) failed; the task cannot be verified without it. */
 export class SetupFailedError extends ApplicationFailure {
   static readonly type = 'SetupFailedError';

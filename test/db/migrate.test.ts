@@ -22,6 +22,7 @@ const TABLES = [
   'routing_decisions',
   'run_policies',
   'gate_results',
+  'gate_claims',
   'waivers',
   'verdicts',
   'provenance_events',

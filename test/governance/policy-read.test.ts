@@ -13,7 +13,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { storeSpec, validatedSpec } from '../../activities/spec-refs';
-import { runPolicies } from '../../db/schema';
+import { eq } from 'drizzle-orm';
+import { gateClaims, runPolicies } from '../../db/schema';
 import type { DiffSummary, PreparedWorkspace, TrustedPolicy, ValidateSpecResult } from '../../domain/activity-io';
 import type { GateRun } from '../../domain/policy-gates';
 import { DEFAULT_REPO_POLICY, type GateMode } from '../../domain/repo-policy';
@@ -23,6 +24,7 @@ import { SILENT_LOGGER } from '../../workers/logger';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
 import { gitIn, makeRepo, registeredPath, registerRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
+import { waitFor } from '../helpers/wait';
 import { policyYaml } from './helpers';
 
 const TESTS = ['node', 'test/check.js'];
@@ -87,6 +89,14 @@ async function insiderRun(policy: Record<string, unknown> = POLICY, options: { r
 }
 
 type Run = Awaited<ReturnType<typeof insiderRun>>;
+
+/** Another activity of `r`'s run, under its own activity id. */
+function activityOf(r: Run, activityId: string) {
+  return new MockActivityEnvironment(
+    { workflowExecution: { workflowId: taskWorkflowId(r.ref), runId: r.runId }, activityId },
+    { logger: SILENT_LOGGER },
+  );
+}
 
 /** `checkBudgetAndScope` handed the default policy: no protected paths, no gates. */
 function laxCheck(r: Run): Promise<GateResult[]> {
@@ -187,6 +197,23 @@ describe('governance: steps judge by the policy their run read', function () {
     assert.match(again.detail, new RegExp(`failed on this change in attempt 1 of run ${r.runId}; a failure stands`));
     const other = await gate(r, 'other', ['true'], 'submitter');
     assert.equal(other.status, 'pass', 'another check on the same change runs');
+  });
+
+  it('runGate runs a check on a change once at a time: another activity waits, then gets its failure', async () => {
+    const r = await insiderRun();
+    const slowFail = ['node', '-e', 'setTimeout(() => process.exit(1), 3000)'];
+    const first = gate({ ...r, env: activityOf(r, 'check-1') }, 'check', slowFail, 'submitter');
+    const { db } = testStack().database;
+    const claimed = () => db.select().from(gateClaims).where(eq(gateClaims.taskId, r.ref.taskId));
+    await waitFor('the first run to claim the check', async () => (await claimed()).length > 0);
+    await assert.rejects(
+      gate({ ...r, env: activityOf(r, 'check-2') }, 'check', ['true'], 'submitter'),
+      refusedAs('GateRunUnderWayError', new RegExp(`gate check is already running on tree ${r.diff.treeId}`)),
+    );
+    assert.equal((await first).status, 'fail');
+    assert.deepEqual(await claimed(), [], 'the claim is given up when the check ends');
+    const again = await gate({ ...r, env: activityOf(r, 'check-2') }, 'check', ['true'], 'submitter');
+    assert.equal(again.status, 'fail', 'retried, the second activity returns the stored failure');
   });
 
   it('a run whose loadRepoPolicy never ran on a worker is refused at every judging step', async () => {
