@@ -4,6 +4,7 @@
  * protected paths, the spec's scope and size limits, and each operation audited with its
  * digests before and after. A refusal is recorded and raised as a PolicyViolationError.
  */
+import type { Dirent } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileToolError, PathEscapeError, PolicyViolationError } from '../../domain/errors';
@@ -35,6 +36,25 @@ export interface FileEntry {
   path: string;
   type: 'file' | 'dir' | 'symlink' | 'other';
   bytes: number;
+}
+
+/**
+ * At most `limit` entries of `dir` (in the order the file system gives them), and whether it
+ * holds more. An agent can fill a folder with a million entries; read whole and sorted, one
+ * listing held the worker's event loop for seconds.
+ */
+async function someEntries(dir: string, limit: number): Promise<{ entries: Dirent[]; more: boolean }> {
+  const handle = await fs.opendir(dir, { bufferSize: Math.min(limit + 1, 1024) });
+  const entries: Dirent[] = [];
+  try {
+    for (let d = await handle.read(); d; d = await handle.read()) {
+      if (entries.length === limit) return { entries, more: true };
+      entries.push(d);
+    }
+    return { entries, more: false };
+  } finally {
+    await handle.close();
+  }
 }
 
 async function digestOf(file: string): Promise<string | undefined> {
@@ -190,18 +210,21 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
       const entries: FileEntry[] = [];
       const queue = [target];
       const root = await fs.realpath(call.workspacePath);
+      let more = false;
       while (queue.length && entries.length < max) {
         const dir = queue.shift() as string;
-        for (const d of (await fs.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+        const read = await someEntries(dir, max - entries.length);
+        more ||= read.more;
+        for (const d of read.entries.sort((a, b) => a.name.localeCompare(b.name))) {
           const full = path.join(dir, d.name);
           const type = d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : d.isFile() ? 'file' : 'other';
           const bytes = type === 'file' ? (await fs.lstat(full)).size : 0;
-          if (entries.length < max) entries.push({ path: path.relative(root, full), type, bytes });
+          entries.push({ path: path.relative(root, full), type, bytes });
           if (type === 'dir') queue.push(full);
         }
       }
       await audit(call, { op: 'list_files', path: rel, allowed: true, detail: { entries: entries.length } });
-      return { entries, truncated: queue.length > 0 || entries.length >= max };
+      return { entries, truncated: more || queue.length > 0 };
     },
   };
 }
