@@ -107,7 +107,10 @@ async function repoProblems(
 ): Promise<string[]> {
   const registered = (await findRepo(db, tenantId, repo))?.path;
   return reads.flatMap(({ who, read }) => {
-    if (read === 'legacy' || read.repoPath === null || read.repoPath === registered) return [];
+    if (read === 'legacy' || read.repoPath === registered) return [];
+    // A read stored before reads named their repository stands only for the run that made it.
+    if (read.repoPath === null)
+      return read.byThisRun ? [] : [`policy: the ${who} borrows a policy read that names no repository`];
     const named = registered ? `repository ${repo} (${registered})` : `repository ${repo}, which is not registered`;
     return [`policy: the verdict names ${named}, the ${who} read the policy of ${read.repoPath}`];
   });

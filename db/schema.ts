@@ -162,8 +162,10 @@ export const gateClaims = pgTable(
     taskId: text('task_id').notNull(),
     treeId: text('tree_id').notNull(),
     name: text('name').notNull(),
-    /** The activity running the check (workflow, run and activity id); its retry may take the claim over. */
+    /** The activity running the check (workflow, run and activity id), for whoever finds it held. */
     holder: text('holder').notNull(),
+    /** This taking of the claim: only it renews or gives the claim up, not another attempt of the same activity. */
+    token: text('token').notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.taskId, t.treeId, t.name], name: 'gate_claims_pk' })],

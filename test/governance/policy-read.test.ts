@@ -15,7 +15,13 @@ import { createActivities } from '../../activities';
 import { storeSpec, validatedSpec } from '../../activities/spec-refs';
 import { eq } from 'drizzle-orm';
 import { gateClaims, runPolicies } from '../../db/schema';
-import type { DiffSummary, PreparedWorkspace, TrustedPolicy, ValidateSpecResult } from '../../domain/activity-io';
+import type {
+  DiffSummary,
+  PolicyProvenance,
+  PreparedWorkspace,
+  TrustedPolicy,
+  ValidateSpecResult,
+} from '../../domain/activity-io';
 import type { GateRun } from '../../domain/policy-gates';
 import { DEFAULT_REPO_POLICY, type GateMode } from '../../domain/repo-policy';
 import type { GateResult } from '../../domain/task';
@@ -116,7 +122,7 @@ function gate(r: Run, name: string, argv: string[], source: GateRun['source'] = 
 }
 
 /** A verdict over `r`'s measured change with `gates`, naming the policy `r` read. */
-function verdictOf(r: Run, gates: GateResult[]) {
+function verdictOf(r: Run, gates: GateResult[], policy: PolicyProvenance = r.trusted!.provenance) {
   return {
     ...r.ref,
     specId: 'TEST-001',
@@ -125,7 +131,7 @@ function verdictOf(r: Run, gates: GateResult[]) {
     baseCommit: r.ws.baseCommit,
     diff: r.diff,
     gates,
-    policy: r.trusted!.provenance,
+    policy,
     riskTier: 3 as const,
     verifiedAt: new Date().toISOString(),
     repo: r.repo,
@@ -334,6 +340,30 @@ describe('governance: steps judge by the policy their run read', function () {
         'PolicyMismatchError',
         new RegExp(`the verdict names repository ${r.repo} \\(${r.repoPath}\\), the run read the policy of /`),
       ),
+    );
+  });
+
+  it("issueVerdict refuses a run borrowing another run's policy read that names no repository (stored before 0020)", async () => {
+    const r = await insiderRun(POLICY, { readPolicy: false });
+    const policy: PolicyProvenance = {
+      source: 'default',
+      digest: 'default',
+      file: null,
+      ref: 'refs/heads/main',
+      commit: r.ws.baseCommit,
+    };
+    await testStack()
+      .database.db.insert(runPolicies)
+      .values({ ...r.ref, runId: uniqueId('run'), policy: DEFAULT_REPO_POLICY, provenance: policy });
+    const checked = await laxCheck(r);
+    assert.ok(
+      checked.every((g) => g.status === 'pass'),
+      JSON.stringify(checked),
+    );
+    const tests = await gate(r, 'tests', ['true'], 'submitter');
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, verdictOf(r, [...checked, tests], policy)),
+      refusedAs('PolicyMismatchError', /the run borrows a policy read that names no repository/),
     );
   });
 
