@@ -65,3 +65,40 @@ export function cancellable(runCommand: CommandRunner): CancellableRunner {
       return run;
     });
 }
+
+/**
+ * Why the current activity was cancelled: its workflow asked, the worker is shutting down, or
+ * Temporal gave up on this attempt (failed, timed out, reset or paused by hand; it may have
+ * started another). The reason travels as the cancellation's message; the details, where the
+ * server sends them, say the same.
+ */
+export function cancellationCause(activity: Context): 'requested' | 'shutdown' | 'given-up' {
+  const reason = (activity.cancellationSignal.reason as Error | undefined)?.message;
+  const why = activity.cancellationDetails;
+  if (why?.notFound || why?.timedOut || why?.reset || why?.paused) return 'given-up';
+  if (reason && ['NOT_FOUND', 'TIMED_OUT', 'RESET', 'PAUSED'].includes(reason)) return 'given-up';
+  return why?.workerShutdown || reason === 'WORKER_SHUTDOWN' ? 'shutdown' : 'requested';
+}
+
+/**
+ * `runCommand` for a check whose run must end in a result: killed when the activity's workflow
+ * cancels it, its run has ended, or the worker shuts down. An attempt Temporal gave up on while
+ * its run goes on (failed, timed out, reset or paused by hand) runs its command to the end, so
+ * whoever stops every slow run of a check cannot keep trying it until it passes fast. A run that
+ * ends cancels its activities without a word (they find themselves gone), so `runIsOpen` is asked;
+ * when it cannot answer, the command runs on. `aborted` says it was killed.
+ */
+export function stoppedOnRequest(runCommand: CommandRunner, runIsOpen: () => Promise<boolean>): CancellableRunner {
+  return (req) =>
+    withHeartbeat(async (cancelled) => {
+      const activity = Context.current();
+      const stop = new AbortController();
+      const onCancel = async () => {
+        const given = cancellationCause(activity) === 'given-up';
+        if (!given || !(await runIsOpen().catch(() => true))) stop.abort(cancelled.reason);
+      };
+      if (cancelled.aborted) void onCancel();
+      else cancelled.addEventListener('abort', () => void onCancel(), { once: true });
+      return runCommand({ ...req, signal: stop.signal });
+    });
+}

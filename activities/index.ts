@@ -22,6 +22,7 @@ import { taskSandboxUser } from '../host/workspace';
 import { createSpecActivities } from './spec';
 import { createTransitionActivities } from './transitions';
 import { createVerdictActivities } from './verdict';
+import { createGateActivities } from './gates';
 import { createVerificationActivities } from './verification';
 import { createWaiverActivities } from './waivers';
 import { createWorkspaceActivities } from './workspace';
@@ -63,7 +64,8 @@ function buildActivities(deps: ActivityDeps) {
     ...createAgentActivities(deps, tools, runCommand),
     ...createDependencyActivities(deps, runCommand),
     ...createConversationActivities(deps, tools, runCommand),
-    ...createVerificationActivities(deps, runCommand),
+    ...createVerificationActivities(deps),
+    ...createGateActivities(deps, runCommand),
     ...createVerdictActivities(deps),
     ...createDeliveryActivities(deps),
     ...createFeedbackActivities(deps, deps.breaker),

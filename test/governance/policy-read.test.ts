@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityCancellationDetails, ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { storeSpec, validatedSpec } from '../../activities/spec-refs';
@@ -220,6 +220,30 @@ describe('governance: steps judge by the policy their run read', function () {
     assert.deepEqual(await claimed(), [], 'the claim is given up when the check ends');
     const again = await gate({ ...r, env: activityOf(r, 'check-2') }, 'check', ['true'], 'submitter');
     assert.equal(again.status, 'fail', 'retried, the second activity returns the stored failure');
+  });
+
+  it('runGate: an attempt Temporal gave up on runs its check to the end; a cancelled check fails the change', async () => {
+    const r = await insiderRun();
+    const { db } = testStack().database;
+    const claimed = () => db.select().from(gateClaims).where(eq(gateClaims.taskId, r.ref.taskId));
+    const slowFail = ['node', '-e', 'setTimeout(() => process.exit(1), 3000)'];
+    // Failed by hand (`temporal activity fail`): the attempt learns it at its next heartbeat.
+    const abandoned = activityOf(r, 'abandoned');
+    const first = gate({ ...r, env: abandoned }, 'slow', slowFail, 'submitter');
+    await waitFor('the check to be claimed', async () => (await claimed()).length > 0);
+    abandoned.cancel('NOT_FOUND', new ActivityCancellationDetails({ notFound: true }));
+    const ended = await first;
+    assert.equal(ended.status, 'fail', 'the check ran to its end and its failure stands');
+    assert.match(ended.detail, /exit code 1/);
+    // Cancelled by its workflow: killed, and stored as a failure on the change.
+    const cancelled = activityOf(r, 'cancelled');
+    const second = gate({ ...r, env: cancelled }, 'hangs', ['node', '-e', 'setTimeout(() => {}, 60000)'], 'submitter');
+    await waitFor('the second check to be claimed', async () => (await claimed()).length > 0);
+    cancelled.cancel('CANCELLED');
+    await assert.rejects(second, (err: Error) => err.name === 'CancelledFailure');
+    const again = await gate({ ...r, env: activityOf(r, 'again') }, 'hangs', ['true'], 'submitter');
+    assert.equal(again.status, 'fail', 'run again, the check returns the failure its cancelled run stored');
+    assert.match(again.detail, /a failure stands/);
   });
 
   it('a run whose loadRepoPolicy never ran on a worker is refused at every judging step', async () => {
