@@ -7,23 +7,35 @@
 import { Context, log } from '@temporalio/activity';
 import { GateRunUnderWayError } from '../domain/errors';
 import type { Db } from '../db/client';
-import { claimGateRun, releaseGateRun, renewGateRun, type GateClaimKey } from '../db/gate-claims';
+import { claimGateRun, gateClaimHolder, releaseGateRun, renewGateRun, type GateClaimKey } from '../db/gate-claims';
 import { currentRun } from './run-identity';
 
 const LEASE_SECONDS = 30;
 const RENEW_EVERY_MS = 10_000;
+const EARLIER_ATTEMPT_POLL_MS = 2_000;
 
-/** The running activity, as a claim names it to whoever finds it held. */
-function currentHolder(): string {
+/**
+ * Takes the claim on `key`. Held by an earlier attempt of this same activity (one Temporal gave up
+ * on, still running its check to the end), it waits for that attempt's result rather than spending
+ * its retries; held by any other activity, it throws GateRunUnderWayError.
+ */
+async function takeClaim(db: Db, key: GateClaimKey): Promise<string> {
+  const activity = Context.current();
   const { workflowId, runId } = currentRun();
-  const { activityId, attempt } = Context.current().info;
-  return `${workflowId}/${runId}/${activityId}#${attempt}`;
+  const self = `${workflowId}/${runId}/${activity.info.activityId}#`;
+  for (;;) {
+    const token = await claimGateRun(db, key, `${self}${activity.info.attempt}`, LEASE_SECONDS);
+    if (token) return token;
+    const holder = await gateClaimHolder(db, key);
+    if (holder === undefined) continue;
+    if (!holder.startsWith(self)) throw new GateRunUnderWayError(key.name, key.treeId);
+    await activity.sleep(EARLIER_ATTEMPT_POLL_MS);
+  }
 }
 
-/** Runs `work` holding the claim on `key`; throws GateRunUnderWayError while another holds it. */
+/** Runs `work` holding the claim on `key`. */
 export async function underGateClaim<T>(db: Db, key: GateClaimKey, work: () => Promise<T>): Promise<T> {
-  const token = await claimGateRun(db, key, currentHolder(), LEASE_SECONDS);
-  if (!token) throw new GateRunUnderWayError(key.name, key.treeId);
+  const token = await takeClaim(db, key);
   const renew = setInterval(() => void renewGateRun(db, key, token, LEASE_SECONDS).catch(() => false), RENEW_EVERY_MS);
   try {
     return await work();

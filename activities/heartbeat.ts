@@ -75,30 +75,43 @@ export function cancellable(runCommand: CommandRunner): CancellableRunner {
 export function cancellationCause(activity: Context): 'requested' | 'shutdown' | 'given-up' {
   const reason = (activity.cancellationSignal.reason as Error | undefined)?.message;
   const why = activity.cancellationDetails;
+  if (why?.cancelRequested) return 'requested';
+  if (why?.workerShutdown || reason === 'WORKER_SHUTDOWN') return 'shutdown';
   if (why?.notFound || why?.timedOut || why?.reset || why?.paused) return 'given-up';
-  if (reason && ['NOT_FOUND', 'TIMED_OUT', 'RESET', 'PAUSED'].includes(reason)) return 'given-up';
-  return why?.workerShutdown || reason === 'WORKER_SHUTDOWN' ? 'shutdown' : 'requested';
+  return reason && ['NOT_FOUND', 'TIMED_OUT', 'RESET', 'PAUSED'].includes(reason) ? 'given-up' : 'requested';
 }
+
+/** How often a given-up attempt's check asks whether its run has ended since. */
+const RUN_ENDED_CHECK_MS = 10_000;
 
 /**
  * `runCommand` for a check whose run must end in a result: killed when the activity's workflow
  * cancels it, its run has ended, or the worker shuts down. An attempt Temporal gave up on while
  * its run goes on (failed, timed out, reset or paused by hand) runs its command to the end, so
  * whoever stops every slow run of a check cannot keep trying it until it passes fast. A run that
- * ends cancels its activities without a word (they find themselves gone), so `runIsOpen` is asked;
- * when it cannot answer, the command runs on. `aborted` says it was killed.
+ * ends cancels its activities without a word (they find themselves gone), so `runIsOpen` is asked
+ * then and every 10 s after; when it cannot answer, the command runs on. `aborted` says it was killed.
  */
 export function stoppedOnRequest(runCommand: CommandRunner, runIsOpen: () => Promise<boolean>): CancellableRunner {
   return (req) =>
     withHeartbeat(async (cancelled) => {
       const activity = Context.current();
       const stop = new AbortController();
-      const onCancel = async () => {
-        const given = cancellationCause(activity) === 'given-up';
-        if (!given || !(await runIsOpen().catch(() => true))) stop.abort(cancelled.reason);
+      let watching: ReturnType<typeof setInterval> | undefined;
+      const killIfRunEnded = async () => {
+        if (!(await runIsOpen().catch(() => true))) stop.abort(cancelled.reason);
       };
-      if (cancelled.aborted) void onCancel();
-      else cancelled.addEventListener('abort', () => void onCancel(), { once: true });
-      return runCommand({ ...req, signal: stop.signal });
+      const onCancel = () => {
+        if (cancellationCause(activity) !== 'given-up') return stop.abort(cancelled.reason);
+        void killIfRunEnded();
+        watching = setInterval(() => void killIfRunEnded(), RUN_ENDED_CHECK_MS);
+      };
+      if (cancelled.aborted) onCancel();
+      else cancelled.addEventListener('abort', onCancel, { once: true });
+      try {
+        return await runCommand({ ...req, signal: stop.signal });
+      } finally {
+        clearInterval(watching);
+      }
     });
 }

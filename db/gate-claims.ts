@@ -65,3 +65,19 @@ export async function renewGateRun(db: Db, key: GateClaimKey, token: string, sec
 export async function releaseGateRun(db: Db, key: GateClaimKey, token: string): Promise<void> {
   await db.delete(gateClaims).where(claimed(key, token));
 }
+
+/** Who holds the claim now, if anyone (it may have lapsed). */
+export async function gateClaimHolder(db: Db, key: GateClaimKey): Promise<string | undefined> {
+  const [row] = await db
+    .select({ holder: gateClaims.holder })
+    .from(gateClaims)
+    .where(
+      and(
+        eq(gateClaims.tenantId, key.tenantId),
+        eq(gateClaims.taskId, key.taskId),
+        eq(gateClaims.treeId, key.treeId),
+        eq(gateClaims.name, key.name),
+      ),
+    );
+  return row?.holder;
+}

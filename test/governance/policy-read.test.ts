@@ -96,10 +96,10 @@ async function insiderRun(policy: Record<string, unknown> = POLICY, options: { r
 
 type Run = Awaited<ReturnType<typeof insiderRun>>;
 
-/** Another activity of `r`'s run, under its own activity id. */
-function activityOf(r: Run, activityId: string) {
+/** Another activity of `r`'s run, under its own activity id (or an `attempt` of one). */
+function activityOf(r: Run, activityId: string, attempt = 1) {
   return new MockActivityEnvironment(
-    { workflowExecution: { workflowId: taskWorkflowId(r.ref), runId: r.runId }, activityId },
+    { workflowExecution: { workflowId: taskWorkflowId(r.ref), runId: r.runId }, activityId, attempt },
     { logger: SILENT_LOGGER },
   );
 }
@@ -207,7 +207,7 @@ describe('governance: steps judge by the policy their run read', function () {
 
   it('runGate runs a check on a change once at a time: another activity waits, then gets its failure', async () => {
     const r = await insiderRun();
-    const slowFail = ['node', '-e', 'setTimeout(() => process.exit(1), 3000)'];
+    const slowFail = ['node', '-e', 'setTimeout(() => process.exit(1), 10000)'];
     const first = gate({ ...r, env: activityOf(r, 'check-1') }, 'check', slowFail, 'submitter');
     const { db } = testStack().database;
     const claimed = () => db.select().from(gateClaims).where(eq(gateClaims.taskId, r.ref.taskId));
@@ -232,9 +232,13 @@ describe('governance: steps judge by the policy their run read', function () {
     const first = gate({ ...r, env: abandoned }, 'slow', slowFail, 'submitter');
     await waitFor('the check to be claimed', async () => (await claimed()).length > 0);
     abandoned.cancel('NOT_FOUND', new ActivityCancellationDetails({ notFound: true }));
+    const retried = gate({ ...r, env: activityOf(r, 'abandoned', 2) }, 'slow', ['true'], 'submitter');
     const ended = await first;
     assert.equal(ended.status, 'fail', 'the check ran to its end and its failure stands');
     assert.match(ended.detail, /exit code 1/);
+    const next = await retried;
+    assert.equal(next.status, 'fail', "the next attempt waited for the earlier one's result, not spending its retries");
+    assert.match(next.detail, /a failure stands/);
     // Cancelled by its workflow: killed, and stored as a failure on the change.
     const cancelled = activityOf(r, 'cancelled');
     const second = gate({ ...r, env: cancelled }, 'hangs', ['node', '-e', 'setTimeout(() => {}, 60000)'], 'submitter');
