@@ -18,13 +18,14 @@ export interface GateClaimKey {
 
 const lease = (seconds: number) => sql`now() + make_interval(secs => ${seconds})`;
 
-function claimed(key: GateClaimKey, token: string): SQL | undefined {
+/** The claim on `key`; with `token`, only as that taking holds it. */
+function claimed(key: GateClaimKey, token?: string): SQL | undefined {
   return and(
     eq(gateClaims.tenantId, key.tenantId),
     eq(gateClaims.taskId, key.taskId),
     eq(gateClaims.treeId, key.treeId),
     eq(gateClaims.name, key.name),
-    eq(gateClaims.token, token),
+    token === undefined ? undefined : eq(gateClaims.token, token),
   );
 }
 
@@ -68,16 +69,6 @@ export async function releaseGateRun(db: Db, key: GateClaimKey, token: string): 
 
 /** Who holds the claim now, if anyone (it may have lapsed). */
 export async function gateClaimHolder(db: Db, key: GateClaimKey): Promise<string | undefined> {
-  const [row] = await db
-    .select({ holder: gateClaims.holder })
-    .from(gateClaims)
-    .where(
-      and(
-        eq(gateClaims.tenantId, key.tenantId),
-        eq(gateClaims.taskId, key.taskId),
-        eq(gateClaims.treeId, key.treeId),
-        eq(gateClaims.name, key.name),
-      ),
-    );
+  const [row] = await db.select({ holder: gateClaims.holder }).from(gateClaims).where(claimed(key));
   return row?.holder;
 }

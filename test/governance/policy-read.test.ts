@@ -115,6 +115,16 @@ function laxCheck(r: Run): Promise<GateResult[]> {
   });
 }
 
+/** Arbiter's gates judged by the default policy, all passing, and a submitter's `tests` that runs `true`. */
+async function passingLaxGates(r: Run): Promise<GateResult[]> {
+  const checked = await laxCheck(r);
+  assert.ok(
+    checked.every((g) => g.status === 'pass'),
+    JSON.stringify(checked),
+  );
+  return [...checked, await gate(r, 'tests', ['true'], 'submitter')];
+}
+
 /** `runGate` for a gate named `name` running `argv`, as `source` asks, in `mode`. */
 function gate(r: Run, name: string, argv: string[], source: GateRun['source'] = 'policy', mode: GateMode = 'block') {
   const run = { ...r.at, treeId: r.diff.treeId, gate: { name, argv, timeoutSeconds: 60 }, source, mode };
@@ -356,14 +366,9 @@ describe('governance: steps judge by the policy their run read', function () {
     // Delivery would take it: the policy commit is on the trusted ref, and holds no policy file there either.
     const r = await insiderRun(POLICY, { readPolicy: 'lax' });
     assert.equal(r.trusted!.provenance.source, 'default', 'the run read the lax repository, which has no policy');
-    const checked = await laxCheck(r);
-    assert.ok(
-      checked.every((g) => g.status === 'pass'),
-      JSON.stringify(checked),
-    );
-    const tests = await gate(r, 'tests', ['true'], 'submitter');
+    const gates = await passingLaxGates(r);
     await assert.rejects(
-      r.env.run(r.a.issueVerdict, verdictOf(r, [...checked, tests])),
+      r.env.run(r.a.issueVerdict, verdictOf(r, gates)),
       refusedAs(
         'PolicyMismatchError',
         new RegExp(`the verdict names repository ${r.repo} \\(${r.repoPath}\\), the run read the policy of /`),
@@ -383,14 +388,9 @@ describe('governance: steps judge by the policy their run read', function () {
     await testStack()
       .database.db.insert(runPolicies)
       .values({ ...r.ref, runId: uniqueId('run'), policy: DEFAULT_REPO_POLICY, provenance: policy });
-    const checked = await laxCheck(r);
-    assert.ok(
-      checked.every((g) => g.status === 'pass'),
-      JSON.stringify(checked),
-    );
-    const tests = await gate(r, 'tests', ['true'], 'submitter');
+    const gates = await passingLaxGates(r);
     await assert.rejects(
-      r.env.run(r.a.issueVerdict, verdictOf(r, [...checked, tests], policy)),
+      r.env.run(r.a.issueVerdict, verdictOf(r, gates, policy)),
       refusedAs('PolicyMismatchError', /the run borrows a policy read that names no repository/),
     );
   });
