@@ -97,7 +97,9 @@ function failAll(reason: string): void {
 function started(): ChildProcess {
   if (helper?.connected) return helper;
   const child = fork(path.join(__dirname, 'spawner-child.js'), [], {
-    execArgv: ['--max-old-space-size=64'],
+    // Every program it starts forks it, and a fork copies its page tables: a young generation
+    // of 1 MiB (V8's default grows to 16) kept its peak at 61 MiB, not 92, under 200 tasks.
+    execArgv: ['--max-old-space-size=64', '--max-semi-space-size=1'],
     serialization: 'advanced',
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
