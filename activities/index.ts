@@ -29,6 +29,7 @@ import { createWorkspaceActivities } from './workspace';
 import { refuseDeterministicDatabaseErrors } from './db-errors';
 import { heartbeatFromStart } from './heartbeat';
 import { paceBusyRetries } from './busy-retry';
+import { keepRefusalsFinal } from './final-refusals';
 import { refuseOtherNamespaces } from './tenant-namespace';
 
 export type { ActivityDeps } from './deps';
@@ -41,7 +42,7 @@ export function createActivities(deps: ActivityDeps) {
   const maintenance = createMaintenanceActivities(deps);
   const all = { ...buildActivities(deps), ...maintenance };
   const guarded = refuseOtherNamespaces(all, deps, new Set(Object.keys(maintenance)));
-  return paceBusyRetries(refuseDeterministicDatabaseErrors(heartbeatFromStart(guarded)));
+  return paceBusyRetries(keepRefusalsFinal(refuseDeterministicDatabaseErrors(heartbeatFromStart(guarded))));
 }
 
 function buildActivities(deps: ActivityDeps) {

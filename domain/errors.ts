@@ -519,7 +519,7 @@ export const SUBMITTER_FAULT_TYPES = [
   InvalidActivityInputError.type,
 ];
 
-/** Type names listed as non-retryable in every activity retry policy, as a second guard. */
+/** The typed refusals: never retried, even when thrown retryable (activities/final-refusals.ts). */
 export const NON_RETRYABLE_ERROR_TYPES = [
   SpecInvalidError.type,
   NoCapableAgentError.type,

@@ -1,6 +1,7 @@
 /**
- * Activity stubs, each with its own timeouts and retry policy. Typed errors in
- * NON_RETRYABLE_ERROR_TYPES are never retried; everything else is infrastructure and is.
+ * Activity stubs, each with its own timeouts and retry policy. Typed refusals are never retried
+ * (each is thrown non-retryable, and activities/final-refusals.ts keeps it so); everything else
+ * is infrastructure and is.
  * Steps that touch a workspace run on the task queue of the worker holding it.
  */
 import {
@@ -14,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import { hasPatch } from './patches';
 import type { ArbiterActivities } from '../activities';
-import { NON_RETRYABLE_ERROR_TYPES, SandboxUidsExhaustedError } from '../domain/errors';
+import { SandboxUidsExhaustedError } from '../domain/errors';
 import type { GateCommand } from '../domain/task';
 
 /**
@@ -43,7 +44,6 @@ function retry(maximumAttempts: number | undefined): ActivityOptions['retry'] {
     backoffCoefficient: 2,
     maximumInterval: MAX_RETRY_INTERVAL,
     maximumAttempts,
-    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
   };
 }
 

@@ -1,12 +1,14 @@
 /**
  * What a run costs the server in history and visibility writes, and what it still shows: a run
  * on this code records one patch marker (release 7's) and upserts its own search attributes at
- * most once per workflow task, yet visibility names the state a waiting task is in; its stack
+ * most once per workflow task, and its steps' retry policies name no refusal types (each refusal is
+ * final on the worker: activities/final-refusals.ts), yet visibility names the state a waiting task is in; its stack
  * trace query still names the workflow step it waits in, at the frame limit
  * workflows/shared-modules.ts sets.
  */
 import assert from 'node:assert/strict';
 import type { temporal } from '@temporalio/proto';
+import { SandboxUidsExhaustedError } from '../../domain/errors';
 import { taskWorkflowId } from '../../temporal-config';
 import { RELEASE_7_PATCH } from '../../workflows/patches';
 import { WORKFLOW_STACK_FRAMES } from '../../workflows/shared-modules';
@@ -16,7 +18,7 @@ import { waitFor } from '../helpers/wait';
 describe('what a run writes to history and visibility', function () {
   this.timeout(120_000);
 
-  it('a task waiting for a waiver: one patch marker, one upsert of its own per workflow task, its state visible, its stack trace naming the wait', async () => {
+  it('a task waiting for a waiver: one patch marker, one upsert of its own per workflow task, no refusal types in its steps, its state visible, its stack trace naming the wait', async () => {
     const { stack, tenant, input } = await taskAwaitingWaiver();
     const handle = stack.client.temporal.workflow.getHandle(taskWorkflowId(input));
 
@@ -46,6 +48,19 @@ describe('what a run writes to history and visibility', function () {
       [...ownUpserts].filter(([, n]) => n > 1),
       [],
       'upserts of its own per workflow task',
+    );
+
+    const listed = events.flatMap(
+      (e) => e.activityTaskScheduledEventAttributes?.retryPolicy?.nonRetryableErrorTypes ?? [],
+    );
+    assert.ok(
+      events.some((e) => e.activityTaskScheduledEventAttributes),
+      'the run scheduled steps',
+    );
+    assert.deepEqual(
+      listed.filter((type) => type !== SandboxUidsExhaustedError.type),
+      [],
+      'refusal types carried by scheduled steps',
     );
 
     const trace = await handle.query<string>('__stack_trace');
