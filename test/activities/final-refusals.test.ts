@@ -44,6 +44,15 @@ describe('typed refusals are final on the worker', () => {
     }
   });
 
+  it('a plain error class named like a refusal fails non-retryable under that type', async () => {
+    class PathEscapeError extends Error {}
+    const err = await thrown(new PathEscapeError('../outside'));
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'PathEscapeError');
+    assert.equal(err.nonRetryable, true);
+    assert.equal(err.message, '../outside');
+  });
+
   it('a refusal built as Arbiter builds it passes through unchanged', async () => {
     const refusal = new SpecInvalidError(['id is missing']);
     assert.equal(await thrown(refusal), refusal);
