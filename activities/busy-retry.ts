@@ -3,7 +3,7 @@
  * workflows' retry policy), so the end of a database or server outage is noticed within
  * seconds; waiting for capacity keeps its own, gentler pace: 1 s doubling up to 30 s.
  */
-import { translateErrors, type Activity } from './wrap';
+import { retriedAs, translateErrors, type Activity } from './wrap';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { AgentsBusyError } from '../domain/errors';
@@ -19,12 +19,7 @@ export function busyRetryDelayMs(attempt: number): number {
 /** `err` with its retry paced by {@link busyRetryDelayMs} when it is an AgentsBusyError; else `err`. */
 function paced(err: unknown): unknown {
   if (!(err instanceof ApplicationFailure) || err.type !== AgentsBusyError.type) return err;
-  return ApplicationFailure.create({
-    message: err.message,
-    type: err.type,
-    details: err.details ? [...err.details] : undefined,
-    nextRetryDelay: busyRetryDelayMs(Context.current().info.attempt),
-  });
+  return retriedAs(err, err.type, { nextRetryDelay: busyRetryDelayMs(Context.current().info.attempt) });
 }
 
 /** Wraps every activity of `activities` so an AgentsBusyError is retried at the pace of waiting for capacity. */

@@ -8,7 +8,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
-import { translateErrors, type Activity } from './wrap';
+import { retriedAs, translateErrors, type Activity } from './wrap';
 
 const FINAL_TYPES = new Set<string>(NON_RETRYABLE_ERROR_TYPES);
 
@@ -22,15 +22,7 @@ export function keepRefusalFinal(err: unknown): unknown {
   if (!(err instanceof Error)) return err;
   const type = failureType(err);
   if (!type || !FINAL_TYPES.has(type) || (err instanceof ApplicationFailure && err.nonRetryable)) return err;
-  const final = ApplicationFailure.create({
-    message: err.message,
-    type,
-    details: err instanceof ApplicationFailure && err.details ? [...err.details] : undefined,
-    nonRetryable: true,
-    cause: err.cause instanceof Error ? err.cause : undefined,
-  });
-  final.stack = err.stack;
-  return final;
+  return retriedAs(err, type, { nonRetryable: true });
 }
 
 /** Wraps every activity of `activities` so a typed refusal is never retried. */

@@ -2,6 +2,7 @@
  * Laying one concern over every activity (heartbeats, error translation): one way to do it, so
  * no step is left out and no wrapper is written twice.
  */
+import { ApplicationFailure } from '@temporalio/common';
 
 /** An activity function, as the factory builds them. */
 export type Activity = (...args: never[]) => Promise<unknown>;
@@ -26,4 +27,24 @@ export function translateErrors<T extends Record<string, Activity>>(
       throw translate(err);
     }
   });
+}
+
+/**
+ * `err` as a failure of `type` that is retried as `retry` says, keeping its message, details,
+ * cause and stack: for translations that change only how a failure is retried.
+ */
+export function retriedAs(
+  err: Error,
+  type: string | undefined,
+  retry: { nonRetryable?: boolean; nextRetryDelay?: number },
+): ApplicationFailure {
+  const failure = ApplicationFailure.create({
+    message: err.message,
+    type,
+    details: err instanceof ApplicationFailure && err.details ? [...err.details] : undefined,
+    cause: err.cause instanceof Error ? err.cause : undefined,
+    ...retry,
+  });
+  failure.stack = err.stack;
+  return failure;
 }
