@@ -10,6 +10,13 @@ import type { ArbiterWorker } from '../../workers/worker';
 import { testStack } from './stack';
 import { waitFor } from './wait';
 
+const printed = new WeakMap<ChildProcess, string>();
+
+/** The last `chars` characters a worker from {@link spawnWorker} printed, for a failing test's message. */
+export function workerOutputTail(child: ChildProcess, chars = 4000): string {
+  return (printed.get(child) ?? '').slice(-chars);
+}
+
 /**
  * Starts `arbiter worker` on `taskQueue` with ARBITER_HOME `home` (plus `env`) and waits until it
  * polls: this checkout's, or the one at `checkout` (a built earlier release, for upgrade tests).
@@ -34,8 +41,12 @@ export async function spawnWorker(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const collect = (d: Buffer) => {
+    output += d.toString();
+    printed.set(child, output);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   await waitFor(`${checkout}'s worker to poll`, async () => output.includes('arbiter worker polling'), 120_000);
   return child;
 }

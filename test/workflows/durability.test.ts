@@ -25,7 +25,7 @@ import {
 import { testStack } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
 import { persistedEvents, waitFor, waitForState } from '../helpers/wait';
-import { clientOnQueue, killHard, stopWorker, workerProcessPerTest } from '../helpers/worker-process';
+import { clientOnQueue, killHard, stopWorker, workerOutputTail, workerProcessPerTest } from '../helpers/worker-process';
 
 /** The gate touches `beat` in its checkout every 100 ms until it is killed. */
 async function slowTask(tenant: string, repo: string): Promise<TaskInput & { taskId: string; tenantId: string }> {
@@ -289,30 +289,37 @@ describe('two workers on one task queue', function () {
     const client = await clientOnQueue(taskQueue);
     try {
       await Promise.all(inputs.map((input) => client.submit(input)));
-      // Both hosts hold workspaces of tasks in flight; then host A dies without a word.
+      // Host B has taken tasks, and host A holds one mid-gate; then host A dies without a word.
+      const survivor = hostB.worker.hostQueue;
+      let last: TaskSnapshot[] = [];
+      let bTookOne = false;
       const atKill = await waitFor(
-        'both hosts to hold a task in flight',
+        'host B to take a task while host A holds one in flight',
         async () => {
-          const snaps = await Promise.all(inputs.map((input) => client.status(input)));
-          const busy = new Set(snaps.filter((s) => s.subState === 'gate:slow').map((s) => s.workspace?.hostQueue));
-          return busy.size >= 2 && snaps;
+          if (child.exitCode !== null || child.signalCode !== null) return 'host A exited';
+          last = await Promise.all(inputs.map((input) => client.status(input)));
+          bTookOne ||= last.some((s) => s.workspace?.hostQueue === survivor);
+          const aMidGate = last.some((s) => s.subState === 'gate:slow' && s.workspace?.hostQueue !== survivor);
+          return bTookOne && aMidGate && last;
         },
         120_000,
-      );
+      ).catch((err: Error) => {
+        const where = last.map((s) => `${s.taskId} ${s.state}/${s.subState ?? ''} on ${s.workspace?.hostQueue}`);
+        throw new Error(`${err.message}\n${where.join('\n')}\nhost A printed:\n${workerOutputTail(child)}`);
+      });
+      assert.notEqual(atKill, 'host A exited', `host A exited before the kill:\n${workerOutputTail(child)}`);
       await killHard(child);
-      const hostA = atKill.find((s) => s.workspace && s.workspace.hostQueue !== hostB.worker.hostQueue)?.workspace;
-      const strandedOnA = atKill.filter((s) => s.workspace?.hostQueue === hostA?.hostQueue && s.state !== 'COMPLETED');
+      const snaps = atKill as TaskSnapshot[];
+      const strandedOnA = snaps.filter(
+        (s) => s.workspace && s.workspace.hostQueue !== survivor && s.state !== 'COMPLETED',
+      );
       assert.ok(strandedOnA.length > 0, 'host A held tasks in flight when it died');
 
       const finals: TaskSnapshot[] = await Promise.all(inputs.map((input) => client.watch(input, undefined, 500)));
       for (const [i, final] of finals.entries()) {
         assert.equal(final.state, 'COMPLETED', `${final.taskId}: ${JSON.stringify(final.error)}`);
         if (strandedOnA.some((s) => s.taskId === final.taskId))
-          assert.equal(
-            final.workspace?.hostQueue,
-            hostB.worker.hostQueue,
-            'rebuilt and finished on the surviving host',
-          );
+          assert.equal(final.workspace?.hostQueue, survivor, 'rebuilt and finished on the surviving host');
         const rows = await stack.database.db
           .select()
           .from(verdicts)
