@@ -4,8 +4,8 @@
  * root-hook plugin, and ends with the plain summary line `N passed, N failed` that CI reads.
  * Arguments, if any, are file filters (substrings of the test file path).
  *
- * Suites under a pure folder (PURE_DIRS: no Temporal, no database — domain logic, the real agent
- * CLIs against fake models, replaying recorded histories) need no stack: when every selected file
+ * Suites under a pure folder (PURE_DIRS: no Temporal, no database — domain logic, the fake model
+ * servers the agent tests use, replaying recorded histories) need no stack: when every selected file
  * is in one, the stack is not started and only the temp-folder cleanup runs as a root hook, so
  * `node scripts/run-tests.js test/domain` takes seconds.
  */
