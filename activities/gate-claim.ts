@@ -1,6 +1,6 @@
 /**
  * One run of a check on a change at a time (db/gate-claims.ts): the claim is a lease the running
- * activity renews, so a worker lost mid-check holds it for half a minute at most. Each taking
+ * activity renews, so a worker lost mid-check holds it for 15 seconds at most. Each taking
  * has its own token: an attempt Temporal gave up on, still running, neither loses its claim to
  * the next attempt nor gives up that attempt's.
  */
@@ -10,8 +10,13 @@ import type { Db } from '../db/client';
 import { claimGateRun, gateClaimHolder, releaseGateRun, renewGateRun, type GateClaimKey } from '../db/gate-claims';
 import { currentRun } from './run-identity';
 
-const LEASE_SECONDS = 30;
-const RENEW_EVERY_MS = 10_000;
+/**
+ * A lost worker's check holds up its activity's next attempt until the lease lapses. Renewed
+ * every 5 s, a 15 s lease survives 10 s of a stalled event loop, as the activity's 10 s heartbeat
+ * timeout does; a longer one would only lengthen that wait.
+ */
+const LEASE_SECONDS = 15;
+const RENEW_EVERY_MS = 5_000;
 const EARLIER_ATTEMPT_POLL_MS = 2_000;
 
 /**
