@@ -14,13 +14,23 @@ import { agentRunSeconds } from '../domain/agent';
 import { RecordMismatchError } from '../domain/errors';
 import { activeTaskCountOf, getAgent } from '../db/agents';
 import type { Db, DbExecutor } from '../db/client';
+import { appendProvenanceWithin, runEvent, type ProvenanceEvent } from '../db/provenance';
 import { agents, routingDecisions } from '../db/schema';
 import { knownClosedHolders } from './capacity';
 
 /** Arbitrary but fixed: with the agent's hash, `pg_advisory_xact_lock(class, hash)` is one lock per agent. */
 const AGENT_LOCK_CLASS = 724_250_131;
-/** A candidate as routing assessed it; `busy` is dropped before it is recorded. */
-export type AssessedCandidate = RoutingDecision['candidates'][number] & { busy?: boolean };
+/**
+ * A candidate as routing assessed it; `busy` is dropped before it is recorded, and `mean` (its
+ * posterior mean, when it was drawn) joins its reason only if it is recorded: with 1,000
+ * candidates, formatting every reason cost a decision more than its sampling.
+ */
+export type AssessedCandidate = RoutingDecision['candidates'][number] & { busy?: boolean; mean?: number };
+
+/** `c`'s reason as recorded, with its posterior mean when it was drawn. */
+export function reasonOf(c: AssessedCandidate): string {
+  return c.mean === undefined ? c.reason : `${c.reason}, posterior mean ${c.mean.toFixed(3)}`;
+}
 
 /** What {@link weigh} found: the pick, why, and every candidate as assessed. */
 export interface Weighed {
@@ -44,7 +54,12 @@ type Candidate = RoutingDecision['candidates'][number];
  * would cost more than deciding. How many were weighed is said in the decision's reason.
  */
 function compact(weighed: Weighed): { recorded: Candidate[]; summary: string } {
-  const strip = ({ agentId, eligible, score, reason }: Candidate): Candidate => ({ agentId, eligible, score, reason });
+  const strip = (c: AssessedCandidate): Candidate => ({
+    agentId: c.agentId,
+    eligible: c.eligible,
+    score: c.score,
+    reason: reasonOf(c),
+  });
   const all = weighed.candidates;
   const eligible = all.filter((c) => c.eligible && c.agentId !== weighed.chosen.agentId);
   const refused = all.filter((c) => !c.eligible && c.agentId !== weighed.chosen.agentId);
@@ -152,8 +167,9 @@ export async function recordedDecision(
  * Writes `weighed` as this run's decision if its agent is still available and has room;
  * undefined when it is not (concurrent decisions filled it, or its row changed since the
  * candidates were read: the caller weighs again). A decision this run already has wins.
- * Three round trips besides the transaction's own: the lock, the claim, and (only when the agent
- * looks full while this worker knows closed runs) a second claim that discounts them.
+ * Three round trips besides the transaction's own and the provenance append's: the lock, the
+ * claim, and (only when the agent looks full while this worker knows closed runs) a second claim
+ * that discounts them.
  */
 export async function claimDecision(
   db: Db,
@@ -177,8 +193,21 @@ export async function claimDecision(
       const closed = await knownClosedHolders(tx, agentId);
       if (closed > 0) claim = await insertIfRoom(tx, input, runId, claimed, closed);
     }
-    if (!claim.inserted) return recordedDecision(tx, input, runId);
     const { kind, config } = claim as ClaimRow & { kind: string; config: Record<string, unknown> };
-    return { agentKind: kind, maxRunSeconds: agentRunSeconds(kind, config), ...decision };
+    const decided = claim.inserted
+      ? { agentKind: kind, maxRunSeconds: agentRunSeconds(kind, config), ...decision }
+      : await recordedDecision(tx, input, runId);
+    if (decided) await appendProvenanceWithin(tx, routedEvent(input, runId, decided));
+    return decided;
   });
+}
+
+/**
+ * The provenance event of this run's decision. The claim appends it in its own transaction, so a
+ * decision is never stored without its event (and one commit serves both).
+ */
+export function routedEvent(input: RouteTaskInput, runId: string, decision: RoutingDecision): ProvenanceEvent {
+  const { tenantId, taskId, taskType } = input;
+  const { agentId, exploration } = decision;
+  return runEvent({ tenantId, taskId, runId }, 'routed', 'task.routed', { agentId, exploration, taskType, runId });
 }

@@ -21,9 +21,16 @@ import { routingCandidates, sharedRoutingCandidates, type RoutingCandidate } fro
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { withoutClosedRuns } from './capacity';
-import { recordRunEvent } from '../db/provenance';
+import { appendProvenance } from '../db/provenance';
 import { currentRun } from './run-identity';
-import { claimDecision, recordedDecision, type AssessedCandidate as Candidate, type Weighed } from './routing-claim';
+import {
+  claimDecision,
+  reasonOf,
+  recordedDecision,
+  routedEvent,
+  type AssessedCandidate as Candidate,
+  type Weighed,
+} from './routing-claim';
 
 /** Whether one agent may take the task now; busy agents (capacity, open circuit) mean "wait". */
 export function assess(agent: RoutingCandidate['agent'], taskType: string, running: number, now: Date): Candidate {
@@ -52,7 +59,7 @@ function sample(
   for (const s of draw.scores) {
     const c = byId.get(s.agentId) as Candidate;
     c.score = Number(s.sample.toFixed(6));
-    c.reason += `, posterior mean ${s.mean.toFixed(3)}`;
+    c.mean = s.mean;
   }
   return { chosen: byId.get(draw.chosen) as Candidate, exploration: draw.exploration };
 }
@@ -106,8 +113,8 @@ async function weigh(
     ({ chosen, exploration } = sample(input.tenantId, input.taskId, candidates, arms));
   }
   const reason = input.agentHint
-    ? `requested by submitter; ${chosen.reason}`
-    : `${exploration ? 'exploring' : 'best draw'}; ${chosen.reason}`;
+    ? `requested by submitter; ${reasonOf(chosen)}`
+    : `${exploration ? 'exploring' : 'best draw'}; ${reasonOf(chosen)}`;
   const { version } = found.find((f) => f.agent.id === chosen.agentId) as RoutingCandidate;
   return { chosen, exploration, reason, candidates, version };
 }
@@ -145,12 +152,8 @@ export function createRoutingActivities(deps: ActivityDeps) {
             `agent '${weighed.chosen.agentId}' filled up or became unavailable while routing; waiting`,
           );
       }
-      await recordRunEvent(db, { ...input, runId }, 'routed', 'task.routed', {
-        agentId: decision.agentId,
-        exploration: decision.exploration,
-        taskType: input.taskType,
-        runId,
-      });
+      // A decision an earlier attempt claimed may predate claims that append their event (it is appended once).
+      if (recorded) await appendProvenance(db, routedEvent(input, runId, recorded));
       log.info('task routed', { agentId: decision.agentId, candidates: decision.candidates.length });
       return decision;
     },

@@ -49,13 +49,18 @@ export function recordRunEvent(
   kind: string,
   payload: Record<string, unknown>,
 ): Promise<void> {
-  return appendProvenance(db, {
+  return appendProvenance(db, runEvent(run, what, kind, payload));
+}
+
+/** The event {@link recordRunEvent} records. */
+export function runEvent(run: RunRef, what: string, kind: string, payload: Record<string, unknown>): ProvenanceEvent {
+  return {
     tenantId: run.tenantId,
     eventKey: runEventKey(run.taskId, run.runId, what),
     kind,
     subject: `${run.tenantId}/${run.taskId}`,
     payload,
-  });
+  };
 }
 
 /** The hash of one row: its content and where it sits in the chain. */
@@ -91,23 +96,36 @@ async function chainHead(
   return { seen: new Set(seen ?? []), last: seq === null || hash === null ? undefined : { seq, hash } };
 }
 
-/** Appends `events` (in order) at the end of their tenant's chain, in one transaction under the tenant's lock. */
-async function appendBatch(db: Db, tenantId: string, events: ProvenanceEvent[]): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`provenance/${tenantId}`}))`);
-    const { seen, last } = await chainHead(tx, tenantId, events);
-    let seq = last ? last.seq + 1 : 0;
-    let prevHash = last ? last.hash : GENESIS_HASH;
-    const rows = [];
-    for (const event of events) {
-      if (seen.has(event.eventKey)) continue;
-      seen.add(event.eventKey);
-      const hash = provenanceHash({ ...event, seq, prevHash });
-      rows.push({ ...event, seq, prevHash, hash });
-      [seq, prevHash] = [seq + 1, hash];
-    }
-    if (rows.length) await tx.insert(provenanceEvents).values(rows);
-  });
+/** Appends `events` (in order) at the end of their tenant's chain, within `tx`, under the tenant's lock. */
+async function appendLocked(tx: DbExecutor, tenantId: string, events: ProvenanceEvent[]): Promise<void> {
+  await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`provenance/${tenantId}`}))`);
+  const { seen, last } = await chainHead(tx, tenantId, events);
+  let seq = last ? last.seq + 1 : 0;
+  let prevHash = last ? last.hash : GENESIS_HASH;
+  const rows = [];
+  for (const event of events) {
+    if (seen.has(event.eventKey)) continue;
+    seen.add(event.eventKey);
+    const hash = provenanceHash({ ...event, seq, prevHash });
+    rows.push({ ...event, seq, prevHash, hash });
+    [seq, prevHash] = [seq + 1, hash];
+  }
+  if (rows.length) await tx.insert(provenanceEvents).values(rows);
+}
+
+/** {@link appendLocked} in a transaction of its own. */
+function appendBatch(db: Db, tenantId: string, events: ProvenanceEvent[]): Promise<void> {
+  return db.transaction((tx) => appendLocked(tx, tenantId, events));
+}
+
+/**
+ * Appends `event` within `tx`, the caller's transaction: it commits with what the caller wrote
+ * there, or not at all, in one commit. It takes the tenant's lock, which appends elsewhere hold
+ * while they touch the chain alone, so it may follow any lock of the caller's. Idempotent on
+ * `eventKey`, like {@link appendProvenance}.
+ */
+export function appendProvenanceWithin(tx: DbExecutor, event: ProvenanceEvent): Promise<void> {
+  return appendLocked(tx, event.tenantId, [event]);
 }
 
 interface Pending {

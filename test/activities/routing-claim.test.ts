@@ -10,7 +10,9 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { RoutingDecision } from '../../domain/activity-io';
 import { AgentsBusyError, NoCapableAgentError } from '../../domain/errors';
+import { and, eq, sql } from 'drizzle-orm';
 import { setAgentStatus } from '../../db/agents';
+import { provenanceEvents, routingDecisions } from '../../db/schema';
 import { sharedRoutingCandidates } from '../../db/routing-candidates';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
@@ -27,7 +29,24 @@ async function receivedTask(tenantId: string, runId = uniqueId('run')) {
   await env.run(a.recordTransition, { ...ref, workflowId, seq: 0, from: null, to: 'RECEIVED' as const, at, note: '' });
   const route = (agentHint?: string) =>
     env.run(a.routeTask, { ...ref, taskType: 'feature', agentHint }) as Promise<RoutingDecision>;
-  return { route };
+  return { route, ref, runId };
+}
+
+/** Runs `act` while PostgreSQL refuses every provenance row of `tenantId` (a trigger, dropped after). */
+async function withProvenanceRefused(tenantId: string, act: () => Promise<void>): Promise<void> {
+  const { db } = testStack().database;
+  const fn = sql.identifier(`refuse_provenance_${tenantId.replace(/\W/g, '_')}`);
+  await db.execute(sql`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.tenant_id = ${sql.raw(`'${tenantId}'`)} THEN RAISE EXCEPTION 'provenance refused'; END IF; RETURN NEW; END $$`);
+  await db.execute(
+    sql`CREATE TRIGGER ${fn} BEFORE INSERT ON ${provenanceEvents} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
+  );
+  try {
+    await act();
+  } finally {
+    await db.execute(sql`DROP TRIGGER ${fn} ON ${provenanceEvents}`);
+    await db.execute(sql`DROP FUNCTION ${fn}()`);
+  }
 }
 
 /** True for the failure routing gives when every capable agent is busy. */
@@ -78,6 +97,35 @@ describe('routing claim', function () {
     assert.equal(first.agentKind, 'scripted');
     assert.deepEqual(await task.route(), first);
     await assert.rejects((await receivedTask(tenant)).route(), isBusy);
+  });
+
+  it('a decision is stored with its provenance event or not at all', async () => {
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN, { maxConcurrency: 10 });
+    const task = await receivedTask(tenant);
+    const { db } = testStack().database;
+    const decisions = () =>
+      db
+        .select()
+        .from(routingDecisions)
+        .where(and(eq(routingDecisions.tenantId, tenant), eq(routingDecisions.taskId, task.ref.taskId)));
+    await withProvenanceRefused(tenant, async () => {
+      await assert.rejects(task.route(), /provenance refused/);
+      assert.deepEqual(await decisions(), [], 'no decision stored without its event');
+    });
+    const decided = await task.route();
+    const routedEvents = () =>
+      db
+        .select()
+        .from(provenanceEvents)
+        .where(and(eq(provenanceEvents.tenantId, tenant), eq(provenanceEvents.kind, 'task.routed')));
+    assert.deepEqual(
+      (await routedEvents()).map((e) => [e.eventKey, e.payload.agentId]),
+      [[`task/${task.ref.taskId}/run/${task.runId}/routed`, decided.agentId]],
+    );
+    assert.equal((await decisions()).length, 1);
+    assert.deepEqual(await task.route(), decided, 'the retried decision is the recorded one');
+    assert.equal((await routedEvents()).length, 1, 'and its event is not appended twice');
   });
 
   it('a paused agent is never claimed on a shared read made before the pause', async () => {
