@@ -4,9 +4,10 @@
  * the agent's row and its count of running tasks are read again, and the decision written only
  * if the agent's row is as the proposal read it (not re-registered, paused or retired since),
  * still the tenant's to use, not circuit-broken and under its limit, in the same transaction.
- * So concurrent tasks never overfill an agent, a paused or retired agent is never claimed, and
- * decisions for different agents never wait for each other. Nothing slow (no call to Temporal)
- * happens under the lock.
+ * So concurrent tasks never overfill an agent, and a paused or retired agent is never claimed.
+ * Decisions for different agents wait for each other only while one appends its event to the
+ * tenant's provenance chain, last in its transaction (a lock read and two statements). Nothing
+ * slow (no call to Temporal) happens under the locks.
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { RouteTaskInput, RoutingDecision } from '../domain/activity-io';
