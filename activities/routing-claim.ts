@@ -5,9 +5,10 @@
  * if the agent's row is as the proposal read it (not re-registered, paused or retired since),
  * still the tenant's to use, not circuit-broken and under its limit, in the same transaction.
  * So concurrent tasks never overfill an agent, and a paused or retired agent is never claimed.
- * Decisions for different agents wait for each other only while one appends its event to the
- * tenant's provenance chain, last in its transaction (a lock read and two statements). Nothing
- * slow (no call to Temporal) happens under the locks.
+ * The decision's event joins the tenant's provenance chain in the same transaction, so the claim
+ * takes the chain's lock with the agent's: one tenant's decisions for different agents take
+ * turns for three statements (the claim, which reads the chain's head too, the event's insert,
+ * the commit). Nothing slow (no call to Temporal) happens under the locks.
  */
 import { and, eq, sql } from 'drizzle-orm';
 import type { RouteTaskInput, RoutingDecision } from '../domain/activity-io';
@@ -15,10 +16,20 @@ import { agentRunSeconds } from '../domain/agent';
 import { RecordMismatchError } from '../domain/errors';
 import { activeTaskCountOf, getAgent } from '../db/agents';
 import type { Db, DbExecutor } from '../db/client';
-import { appendProvenanceWithin, runEvent, type ProvenanceEvent } from '../db/provenance';
+import {
+  appendAfterHead,
+  chainHeadQuery,
+  chainLock,
+  runEvent,
+  runEventKey,
+  type ChainHeadRow,
+  type ProvenanceEvent,
+} from '../db/provenance';
 import { agents, routingDecisions } from '../db/schema';
 import { knownClosedHolders } from './capacity';
 
+/** What a decision's provenance event is keyed by within its run. */
+const ROUTED = 'routed';
 /** Arbitrary but fixed: with the agent's hash, `pg_advisory_xact_lock(class, hash)` is one lock per agent. */
 const AGENT_LOCK_CLASS = 724_250_131;
 /**
@@ -76,6 +87,9 @@ function compact(weighed: Weighed): { recorded: Candidate[]; summary: string } {
   return { recorded: kept.map(strip), summary };
 }
 
+/** The chain's head as {@link insertIfRoom}'s statement names its columns. */
+type ChainColumns = { chain_seen: string[] | null; chain_seq: number | null; chain_hash: string | null };
+
 type ClaimRow = {
   /** Tasks the agent held when the claim looked, under its lock. */
   held: number;
@@ -86,14 +100,17 @@ type ClaimRow = {
   inserted: boolean;
   kind: string | null;
   config: Record<string, unknown> | null;
+  /** The tenant's provenance chain, read under its lock: its last row and whether it has this run's routed event. */
+  chain: ChainHeadRow;
 };
 
 /**
- * In one statement (read under the agent's lock, taken by the statement before): the agent's
- * row and its count of running tasks, and this run's decision inserted only if the agent is
- * available and that count, less `discount` (holders known closed), is under its limit. The row
- * is read FOR SHARE, so a pause or re-registration waits for the claim, and the claim for it. A
- * decision this run already has wins: nothing is inserted.
+ * In one statement (read under the locks the statement before took): the agent's row and its
+ * count of running tasks, and this run's decision inserted only if the agent is available and
+ * that count, less `discount` (holders known closed), is under its limit; and the head of the
+ * tenant's provenance chain, which the decision's event will follow. The row is read FOR SHARE,
+ * so a pause or re-registration waits for the claim, and the claim for it. A decision this run
+ * already has wins: nothing is inserted.
  */
 async function insertIfRoom(
   tx: DbExecutor,
@@ -103,7 +120,7 @@ async function insertIfRoom(
   discount: number,
 ): Promise<ClaimRow> {
   const { agentId } = decision;
-  const { rows } = await tx.execute<ClaimRow>(sql`
+  const { rows } = await tx.execute<Omit<ClaimRow, 'chain'> & ChainColumns>(sql`
     WITH held AS (${activeTaskCountOf(agentId)}),
     agent AS (
       SELECT a.kind, a.config, a.max_concurrency, a.updated_at = ${decision.version}::timestamptz
@@ -120,9 +137,12 @@ async function insertIfRoom(
       RETURNING 1
     )
     SELECT held.n AS held, agent.max_concurrency AS limit, coalesce(agent.available, false) AS available,
-      EXISTS (SELECT 1 FROM inserted) AS inserted, agent.kind, agent.config
-    FROM held LEFT JOIN agent ON true`);
-  return rows[0];
+      EXISTS (SELECT 1 FROM inserted) AS inserted, agent.kind, agent.config,
+      chain.seen AS chain_seen, chain.seq AS chain_seq, chain.hash AS chain_hash
+    FROM held LEFT JOIN agent ON true
+    CROSS JOIN (${chainHeadQuery(input.tenantId, [runEventKey(input.taskId, runId, ROUTED)])}) chain`);
+  const { chain_seen, chain_seq, chain_hash, ...claim } = rows[0];
+  return { ...claim, chain: { seen: chain_seen, seq: chain_seq, hash: chain_hash } };
 }
 
 /** This run's recorded decision, if any; one made for another task type or agent request is refused. */
@@ -167,10 +187,10 @@ export async function recordedDecision(
 /**
  * Writes `weighed` as this run's decision if its agent is still available and has room;
  * undefined when it is not (concurrent decisions filled it, or its row changed since the
- * candidates were read: the caller weighs again). A decision this run already has wins.
- * Three round trips besides the transaction's own and the provenance append's: the lock, the
- * claim, and (only when the agent looks full while this worker knows closed runs) a second claim
- * that discounts them.
+ * candidates were read: the caller weighs again). A decision this run already has wins. Five
+ * round trips: begin, the locks (the agent's, then the tenant's provenance chain's), the claim
+ * with the chain's head, the event's insert, commit; and (only when the agent looks full while
+ * this worker knows closed runs) a second claim that discounts them.
  */
 export async function claimDecision(
   db: Db,
@@ -188,7 +208,9 @@ export async function claimDecision(
   };
   const claimed = { ...decision, version: weighed.version };
   return db.transaction(async (tx) => {
-    await tx.execute(sql`SELECT pg_advisory_xact_lock(${AGENT_LOCK_CLASS}, hashtext(${agentId}))`);
+    await tx.execute(
+      sql`SELECT pg_advisory_xact_lock(${AGENT_LOCK_CLASS}, hashtext(${agentId})), ${chainLock(input.tenantId)}`,
+    );
     let claim = await insertIfRoom(tx, input, runId, claimed, 0);
     if (claim.available && !claim.inserted && claim.held >= (claim.limit as number)) {
       const closed = await knownClosedHolders(tx, agentId);
@@ -198,7 +220,7 @@ export async function claimDecision(
     const decided = claim.inserted
       ? { agentKind: kind, maxRunSeconds: agentRunSeconds(kind, config), ...decision }
       : await recordedDecision(tx, input, runId);
-    if (decided) await appendProvenanceWithin(tx, routedEvent(input, runId, decided));
+    if (decided) await appendAfterHead(tx, claim.chain, [routedEvent(input, runId, decided)]);
     return decided;
   });
 }
@@ -210,5 +232,5 @@ export async function claimDecision(
 export function routedEvent(input: RouteTaskInput, runId: string, decision: RoutingDecision): ProvenanceEvent {
   const { tenantId, taskId, taskType } = input;
   const { agentId, exploration } = decision;
-  return runEvent({ tenantId, taskId, runId }, 'routed', 'task.routed', { agentId, exploration, taskType, runId });
+  return runEvent({ tenantId, taskId, runId }, ROUTED, 'task.routed', { agentId, exploration, taskType, runId });
 }

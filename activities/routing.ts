@@ -58,7 +58,7 @@ function sample(
   const byId = new Map(eligible.map((c) => [c.agentId, c]));
   for (const s of draw.scores) {
     const c = byId.get(s.agentId) as Candidate;
-    c.score = Number(s.sample.toFixed(6));
+    c.score = s.sample;
     c.mean = s.mean;
   }
   return { chosen: byId.get(draw.chosen) as Candidate, exploration: draw.exploration };
@@ -122,6 +122,51 @@ async function weigh(
 /** Proposals that lost their agent to concurrent decisions before the task waits (AgentsBusyError) for a retry. */
 const CLAIM_ATTEMPTS = 5;
 
+/**
+ * The first proposal, on candidates read a moment ago for another decision. A refusal on them (but
+ * "busy", on which the task waits and asks again anyway) is undefined: decide again on a fresh read.
+ */
+async function proposeOnSharedRead(
+  deps: ActivityDeps,
+  input: RouteTaskInput,
+  context: string,
+): Promise<Weighed | undefined> {
+  const shared = await sharedRoutingCandidates(deps.db, input.tenantId, input.taskType, context);
+  return weigh(deps, input, shared).catch((err: unknown) => {
+    if (err instanceof AgentsBusyError) throw err;
+    return undefined;
+  });
+}
+
+/** Claims the first proposal that still has room, weighing again on fresh reads; AgentsBusyError after {@link CLAIM_ATTEMPTS}. */
+async function claimFirstWithRoom(
+  deps: ActivityDeps,
+  input: RouteTaskInput,
+  runId: string,
+  context: string,
+  first: Weighed | undefined,
+): Promise<RoutingDecision> {
+  for (let attempt = 1; ; attempt++) {
+    const weighed =
+      attempt === 1
+        ? first
+        : await weigh(deps, input, await routingCandidates(deps.db, input.tenantId, input.taskType, context));
+    if (!weighed) continue;
+    const decision = await claimDecision(deps.db, input, runId, weighed);
+    if (decision) return decision;
+    if (attempt >= CLAIM_ATTEMPTS)
+      throw new AgentsBusyError(
+        `agent '${weighed.chosen.agentId}' filled up or became unavailable while routing; waiting`,
+      );
+  }
+}
+
+/** `decision`, logged as the activity's result. */
+function routed(decision: RoutingDecision): RoutingDecision {
+  log.info('task routed', { agentId: decision.agentId, candidates: decision.candidates.length });
+  return decision;
+}
+
 /** Builds the `routeTask` activity. */
 export function createRoutingActivities(deps: ActivityDeps) {
   const { db } = deps;
@@ -129,33 +174,21 @@ export function createRoutingActivities(deps: ActivityDeps) {
     async routeTask(raw: RouteTaskInput): Promise<RoutingDecision> {
       const input = parseActivityInput(RouteTaskInput, raw);
       const { runId } = currentRun();
-      // This run's decision, if a previous attempt made one, and the candidates at once, on two connections.
       const context = input.context ? contextKey(input.context) : '';
-      const [recorded, shared] = await Promise.all([
+      // This run's decision, if a previous attempt made one, is read while the first proposal is
+      // weighed; it wins over the proposal and over any refusal (its own task may fill the agent).
+      const [recorded, first] = await Promise.allSettled([
         recordedDecision(db, input, runId),
-        sharedRoutingCandidates(db, input.tenantId, input.taskType, context),
+        proposeOnSharedRead(deps, input, context),
       ]);
-      let decision = recorded;
-      for (let attempt = 1; !decision; attempt++) {
-        // The first proposal may rest on candidates read a moment ago for another decision. A claim
-        // its agent no longer allows, or a refusal (but "busy", on which the task waits and asks
-        // again anyway), is decided again on a fresh read.
-        const fresh = attempt > 1;
-        const candidates = fresh ? await routingCandidates(db, input.tenantId, input.taskType, context) : shared;
-        const weighed = await weigh(deps, input, candidates).catch((err: unknown) => {
-          if (fresh || err instanceof AgentsBusyError) throw err;
-        });
-        if (!weighed) continue;
-        decision = await claimDecision(db, input, runId, weighed);
-        if (!decision && attempt >= CLAIM_ATTEMPTS)
-          throw new AgentsBusyError(
-            `agent '${weighed.chosen.agentId}' filled up or became unavailable while routing; waiting`,
-          );
+      if (recorded.status === 'rejected') throw recorded.reason;
+      if (recorded.value) {
+        // A decision an earlier attempt claimed may predate claims that append their event (it is appended once).
+        await appendProvenance(db, routedEvent(input, runId, recorded.value));
+        return routed(recorded.value);
       }
-      // A decision an earlier attempt claimed may predate claims that append their event (it is appended once).
-      if (recorded) await appendProvenance(db, routedEvent(input, runId, recorded));
-      log.info('task routed', { agentId: decision.agentId, candidates: decision.candidates.length });
-      return decision;
+      if (first.status === 'rejected') throw first.reason;
+      return routed(await claimFirstWithRoom(deps, input, runId, context, first.value));
     },
   };
 }

@@ -4,7 +4,7 @@
  * at a place `verifyProvenance` names.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, eq, gte, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, sql, type SQL } from 'drizzle-orm';
 import { canonicalJson } from '../domain/canonical';
 import type { Db, DbExecutor } from './client';
 import { provenanceEvents } from './schema';
@@ -77,31 +77,46 @@ export function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: s
   return `sha256:${createHash('sha256').update(content).digest('hex')}`;
 }
 
-/** Which of `events` the chain already has, and its last row: one round trip, read under the tenant's lock. */
-async function chainHead(
-  tx: DbExecutor,
-  tenantId: string,
-  events: ProvenanceEvent[],
-): Promise<{ seen: Set<string>; last?: { seq: number; hash: string } }> {
-  const keys = events.map((e) => e.eventKey);
-  const { rows } = await tx.execute<{ seen: string[] | null; seq: number | null; hash: string | null }>(sql`
+/**
+ * The lock on `tenantId`'s chain, as an item of a select list. Every append holds it until its
+ * transaction ends, and reads the chain's head only after it has it: a statement reads with the
+ * snapshot it started with, so lock and read are separate statements.
+ */
+export function chainLock(tenantId: string): SQL {
+  return sql`pg_advisory_xact_lock(hashtext(${`provenance/${tenantId}`}))`;
+}
+
+/**
+ * One row: `seen`, which of `keys` the chain of `tenantId` already has, and `seq` and `hash`, its
+ * last row (null when empty). Read under {@link chainLock}; it may join a larger statement.
+ */
+export function chainHeadQuery(tenantId: string, keys: string[]): SQL {
+  return sql`
     SELECT
       (SELECT array_agg(event_key) FROM ${provenanceEvents} WHERE tenant_id = ${tenantId} AND event_key = ANY(${sql.param(keys)}::text[])) AS seen,
       last.seq, last.hash
     FROM (SELECT 1) one
     LEFT JOIN LATERAL (
       SELECT seq, hash FROM ${provenanceEvents} WHERE tenant_id = ${tenantId} ORDER BY seq DESC LIMIT 1
-    ) last ON true`);
-  const [{ seen, seq, hash }] = rows;
-  return { seen: new Set(seen ?? []), last: seq === null || hash === null ? undefined : { seq, hash } };
+    ) last ON true`;
 }
 
-/** Appends `events` (in order) at the end of their tenant's chain, within `tx`, under the tenant's lock. */
-async function appendLocked(tx: DbExecutor, tenantId: string, events: ProvenanceEvent[]): Promise<void> {
-  await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`provenance/${tenantId}`}))`);
-  const { seen, last } = await chainHead(tx, tenantId, events);
-  let seq = last ? last.seq + 1 : 0;
-  let prevHash = last ? last.hash : GENESIS_HASH;
+/** A row of {@link chainHeadQuery}. */
+export type ChainHeadRow = {
+  seen: string[] | null;
+  seq: number | null;
+  hash: string | null;
+};
+
+/**
+ * Appends `events` (in order, those `head` has not seen) after `head`, within `tx`, which has held
+ * the tenant's {@link chainLock} since before `head` was read.
+ */
+export async function appendAfterHead(tx: DbExecutor, head: ChainHeadRow, events: ProvenanceEvent[]): Promise<void> {
+  const seen = new Set(head.seen ?? []);
+  const empty = head.seq === null || head.hash === null;
+  let seq = empty ? 0 : (head.seq as number) + 1;
+  let prevHash = empty ? GENESIS_HASH : (head.hash as string);
   const rows = [];
   for (const event of events) {
     if (seen.has(event.eventKey)) continue;
@@ -113,19 +128,14 @@ async function appendLocked(tx: DbExecutor, tenantId: string, events: Provenance
   if (rows.length) await tx.insert(provenanceEvents).values(rows);
 }
 
-/** {@link appendLocked} in a transaction of its own. */
+/** Appends `events` of one tenant in order at the end of its chain, in a transaction of its own. */
 function appendBatch(db: Db, tenantId: string, events: ProvenanceEvent[]): Promise<void> {
-  return db.transaction((tx) => appendLocked(tx, tenantId, events));
-}
-
-/**
- * Appends `event` within `tx`, the caller's transaction: it commits with what the caller wrote
- * there, or not at all, in one commit. It takes the tenant's lock, which appends elsewhere hold
- * while they touch the chain alone, so it may follow any lock of the caller's. Idempotent on
- * `eventKey`, like {@link appendProvenance}.
- */
-export function appendProvenanceWithin(tx: DbExecutor, event: ProvenanceEvent): Promise<void> {
-  return appendLocked(tx, event.tenantId, [event]);
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT ${chainLock(tenantId)}`);
+    const keys = events.map((e) => e.eventKey);
+    const { rows } = await tx.execute<ChainHeadRow>(chainHeadQuery(tenantId, keys));
+    await appendAfterHead(tx, rows[0], events);
+  });
 }
 
 interface Pending {

@@ -12,6 +12,7 @@ import type { RoutingDecision } from '../../domain/activity-io';
 import { AgentsBusyError, NoCapableAgentError } from '../../domain/errors';
 import { and, eq, sql } from 'drizzle-orm';
 import { setAgentStatus } from '../../db/agents';
+import { provenanceRows, recordRunEvent, verifyProvenance } from '../../db/provenance';
 import { provenanceEvents, routingDecisions } from '../../db/schema';
 import { sharedRoutingCandidates } from '../../db/routing-candidates';
 import { taskWorkflowId } from '../../temporal-config';
@@ -80,12 +81,22 @@ describe('routing claim', function () {
     const tenant = uniqueId('tenant');
     const agent = await addScriptedAgent(tenant, GOOD_PLAN, { maxConcurrency: 2 });
     const tasks = await Promise.all(Array.from({ length: 6 }, () => receivedTask(tenant)));
+    // Other events of the tenant join its chain meanwhile, through the batched path.
+    const { db } = testStack().database;
+    const others = Array.from({ length: 6 }, (_, i) =>
+      recordRunEvent(db, { tenantId: tenant, taskId: `other-${i}`, runId: 'r' }, 'note', 'test.note', { i }),
+    );
     const results = await Promise.allSettled(tasks.map((t) => t.route()));
+    await Promise.all(others);
     const routed = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r) => r.status === 'rejected');
     assert.equal(routed.length, 2, 'exactly the agent’s concurrency is routed');
     for (const r of routed) assert.equal(r.value.agentId, agent.id);
     for (const r of refused) assert.ok(isBusy(r.reason), String(r.reason));
+    assert.deepEqual((await verifyProvenance(db, tenant)).problems, [], 'the chain is intact');
+    const kinds = (await provenanceRows(db, tenant)).map((e) => e.kind);
+    assert.equal(kinds.filter((k) => k === 'task.routed').length, 2, 'one event per decision');
+    assert.equal(kinds.filter((k) => k === 'test.note').length, 6, 'and every other event once');
   });
 
   it('a retried decision returns the recorded one, even though its own task now fills the agent', async () => {
