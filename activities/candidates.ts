@@ -29,7 +29,7 @@ import { verifyEnvelope } from '../host/signing';
 import { taskWorkflowId } from '../temporal-config';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
-import { assess } from './routing';
+import { assess } from './routing-weigh';
 import { currentRun } from './run-identity';
 
 type Who = { tenantId: string; taskId: string; runId: string };

@@ -59,19 +59,19 @@ async function countClosed(runIsOpen: RunIsOpen, holders: CapacityHolder[]): Pro
 }
 
 /**
- * `running` (per agent) without the runs Temporal reports closed, for every agent it counts as
- * full. Without a way to ask Temporal (`runIsOpen` absent) the counts stand as they are.
+ * The counts of `found` (agents with the tasks they hold) that the runs Temporal reports closed
+ * correct, by agent: asked only about agents counted full. Without a way to ask Temporal
+ * (`runIsOpen` absent) nothing is corrected.
  */
-export async function withoutClosedRuns(
+export async function closedRunCorrections(
   db: DbExecutor,
   { runIsOpen }: Pick<ActivityDeps, 'runIsOpen'>,
-  agents: Array<{ id: string; maxConcurrency: number }>,
-  running: Map<string, number>,
+  found: Array<{ agent: { id: string; maxConcurrency: number }; running: number }>,
 ): Promise<Map<string, number>> {
-  if (!runIsOpen) return running;
-  const counts = new Map(running);
-  for (const agent of agents) {
-    if ((running.get(agent.id) ?? 0) < agent.maxConcurrency) continue;
+  const counts = new Map<string, number>();
+  if (!runIsOpen) return counts;
+  for (const { agent, running } of found) {
+    if (running < agent.maxConcurrency) continue;
     const holders = await capacityHolders(db, agent.id);
     counts.set(agent.id, holders.length - (await countClosed(runIsOpen, holders)));
   }

@@ -44,47 +44,38 @@ export function reasonOf(c: AssessedCandidate): string {
   return c.mean === undefined ? c.reason : `${c.reason}, posterior mean ${c.mean.toFixed(3)}`;
 }
 
-/** What {@link weigh} found: the pick, why, and every candidate as assessed. */
+/** What weighing found (activities/routing-weigh.ts): the pick, why, and the candidates worth recording. */
 export interface Weighed {
   chosen: AssessedCandidate;
   exploration: boolean;
   reason: string;
-  candidates: AssessedCandidate[];
+  /**
+   * Besides the chosen one: the next best eligible candidates and the first refused ones with
+   * their reasons. With 1,000 agents, writing all of them on every decision would cost more than deciding.
+   */
+  others: AssessedCandidate[];
+  /** How many candidates were weighed, and how many of them were eligible. */
+  weighed: number;
+  eligible: number;
   /** The chosen agent's row as the proposal read it (db/routing-candidates.ts `version`). */
   version: string;
 }
 
-/** Candidates recorded besides the chosen one: the highest-scored eligible and the first refused. */
-const RECORDED_ELIGIBLE = 9;
-const RECORDED_REFUSED = 20;
-
 type Candidate = RoutingDecision['candidates'][number];
 
-/**
- * The candidates worth keeping with a decision: the chosen one, the next highest scores, and the
- * first refused ones with their reasons; with 1,000 agents, writing all of them on every decision
- * would cost more than deciding. How many were weighed is said in the decision's reason.
- */
+/** The candidates `weighed` keeps, as recorded, and what its reason adds when it kept fewer than it weighed. */
 function compact(weighed: Weighed): { recorded: Candidate[]; summary: string } {
-  const strip = (c: AssessedCandidate): Candidate => ({
+  const kept = [weighed.chosen, ...weighed.others].map((c) => ({
     agentId: c.agentId,
     eligible: c.eligible,
-    score: c.score,
+    score: Number(c.score.toFixed(6)),
     reason: reasonOf(c),
-  });
-  const all = weighed.candidates;
-  const eligible = all.filter((c) => c.eligible && c.agentId !== weighed.chosen.agentId);
-  const refused = all.filter((c) => !c.eligible && c.agentId !== weighed.chosen.agentId);
-  const kept = [
-    weighed.chosen,
-    ...eligible.sort((a, b) => b.score - a.score).slice(0, RECORDED_ELIGIBLE),
-    ...refused.slice(0, RECORDED_REFUSED),
-  ];
+  }));
   const summary =
-    kept.length < all.length
-      ? ` (${all.length} candidates weighed, ${eligible.length + 1} eligible; ${kept.length} recorded)`
+    kept.length < weighed.weighed
+      ? ` (${weighed.weighed} candidates weighed, ${weighed.eligible} eligible; ${kept.length} recorded)`
       : '';
-  return { recorded: kept.map(strip), summary };
+  return { recorded: kept, summary };
 }
 
 /** The chain's head as {@link insertIfRoom}'s statement names its columns. */

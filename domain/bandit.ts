@@ -139,29 +139,54 @@ function contextPosterior(arm: ContextArm): { a: number; b: number } {
   };
 }
 
+/** `arms` in the order draws are made in, so a draw does not depend on the order they were listed in. */
+function inDrawOrder(arms: ContextArm[]): ContextArm[] {
+  if (arms.length === 0) throw new Error('a draw needs at least one candidate');
+  return [...arms].sort((x, y) => x.agentId.localeCompare(y.agentId));
+}
+
+/**
+ * One arm's score: its draw from its context posterior, or, for an agent never tried on the task
+ * type and with no task in flight, 1 + a random fraction, which puts it first. Takes from `rand`
+ * the same numbers whichever it is, so the draws of the arms after it do not depend on it.
+ */
+function drawArm(arm: ContextArm, rand: () => number): ArmScore {
+  const { a, b } = contextPosterior(arm);
+  const untried = arm.type.successes + arm.type.failures === 0 && !arm.running;
+  const draw = sampleBeta(1 + SHARPNESS * (a - 1), 1 + SHARPNESS * (b - 1), rand);
+  return { agentId: arm.agentId, sample: untried ? 1 + rand() : draw, mean: a / (a + b) };
+}
+
 /**
  * Ranks `arms` for a task, best first: every agent never tried on the task type, and with no task
  * in flight, comes first (in a seeded random order), so each capable agent is tried early; the rest by a Thompson draw from
  * their context posteriors. The first is the routing pick; the first N are N distinct candidates.
  */
 export function rankArms(arms: ContextArm[], seed: number): ArmScore[] {
-  if (arms.length === 0) throw new Error('rankArms needs at least one candidate');
   const rand = seededRandom(seed);
-  const ordered = [...arms].sort((x, y) => x.agentId.localeCompare(y.agentId));
-  const scores = ordered.map((arm) => {
-    const { a, b } = contextPosterior(arm);
-    const untried = arm.type.successes + arm.type.failures === 0 && !arm.running;
-    const draw = sampleBeta(1 + SHARPNESS * (a - 1), 1 + SHARPNESS * (b - 1), rand);
-    return { agentId: arm.agentId, sample: untried ? 1 + rand() : draw, mean: a / (a + b) };
-  });
+  const scores = inDrawOrder(arms).map((arm) => drawArm(arm, rand));
   return scores.sort((x, y) => y.sample - x.sample || x.agentId.localeCompare(y.agentId));
 }
 
-/** The routing pick among `arms` ({@link rankArms}'s first), and whether it was exploration. */
-export function contextualChoose(arms: ContextArm[], seed: number): BanditDecision {
-  const scores = rankArms(arms, seed);
-  const bestMean = scores.reduce((top, s) => (s.mean > top.mean ? s : top)).agentId;
-  return { chosen: scores[0].agentId, scores, exploration: scores[0].agentId !== bestMean };
+/**
+ * The routing pick among `arms`: {@link rankArms}'s first `keep` as `scores` (the same draws),
+ * without ordering the rest, since routing draws over every capable agent on every decision.
+ * Exploration when another arm's posterior mean is higher than the pick's.
+ */
+export function contextualChoose(arms: ContextArm[], seed: number, keep = 1): BanditDecision {
+  const rand = seededRandom(seed);
+  const top: ArmScore[] = [];
+  let bestMean = -Infinity;
+  for (const arm of inDrawOrder(arms)) {
+    const score = drawArm(arm, rand);
+    if (score.mean > bestMean) bestMean = score.mean;
+    // Arms come in id order, so an equal draw already kept is the one rankArms puts first.
+    let at = top.length;
+    while (at > 0 && score.sample > top[at - 1].sample) at--;
+    if (at < keep) top.splice(at, 0, score);
+    if (top.length > keep) top.pop();
+  }
+  return { chosen: top[0].agentId, scores: top, exploration: top[0].mean < bestMean };
 }
 
 /** Reward of a finished task: 1 for PASS (or WAIVED), else partial credit for gates passed. */

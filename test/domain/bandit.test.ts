@@ -114,6 +114,27 @@ describe('contextual, cost-aware routing', () => {
     assert.ok(picks.filter((p) => p === 'good').length > 250);
   });
 
+  it("keeps rankArms's first N and its exploration, for any arms and seed", () => {
+    const rand = seededRandom(5);
+    const int = (n: number) => Math.floor(rand() * n);
+    for (let round = 0; round < 200; round++) {
+      // Few distinct records, so equal means (and untried agents) are common.
+      const arms = Array.from({ length: 1 + int(40) }, (_, i) => ({
+        ...arm(`agent-${int(1000)}-${i}`, [int(3) * 5, int(3) * 5], [int(2), int(2)]),
+        running: int(2),
+      }));
+      const seed = int(2 ** 32);
+      const ranked = rankArms(arms, seed);
+      const best = ranked.reduce((top, s) => (s.mean > top.mean ? s : top));
+      for (const keep of [1, 3, 10]) {
+        const choice = contextualChoose(arms, seed, keep);
+        assert.deepEqual(choice.scores, ranked.slice(0, keep));
+        assert.equal(choice.chosen, ranked[0].agentId);
+        assert.equal(choice.exploration, ranked[0].agentId !== best.agentId);
+      }
+    }
+  });
+
   it('ranks N distinct candidates, best first', () => {
     const arms = [arm('a', [30, 2]), arm('b', [2, 30]), arm('c', [20, 10]), arm('d', [0, 0])];
     const ranked = rankArms(arms, 11).map((s) => s.agentId);
