@@ -15,7 +15,7 @@ import type { RouteTaskInput, RoutingDecision } from '../domain/activity-io';
 import { agentRunSeconds } from '../domain/agent';
 import { RecordMismatchError } from '../domain/errors';
 import { activeTaskCountOf, getAgent } from '../db/agents';
-import type { Db, DbExecutor } from '../db/client';
+import { namedStatement, type Db, type DbExecutor } from '../db/client';
 import {
   appendAfterHead,
   chainHeadQuery,
@@ -95,6 +95,9 @@ type ClaimRow = {
   chain: ChainHeadRow;
 };
 
+/** A value of a statement compiled once (db/client.ts `namedStatement`). */
+const v = (name: string) => sql.placeholder(name);
+
 /**
  * In one statement (read under the locks the statement before took): the agent's row and its
  * count of running tasks, and this run's decision inserted only if the agent is available and
@@ -103,27 +106,21 @@ type ClaimRow = {
  * so a pause or re-registration waits for the claim, and the claim for it. A decision this run
  * already has wins: nothing is inserted.
  */
-async function insertIfRoom(
-  tx: DbExecutor,
-  input: RouteTaskInput,
-  runId: string,
-  decision: { agentId: string; reason: string; exploration: boolean; candidates: Candidate[]; version: string },
-  discount: number,
-): Promise<ClaimRow> {
-  const { agentId } = decision;
-  const { rows } = await tx.execute<Omit<ClaimRow, 'chain'> & ChainColumns>(sql`
-    WITH held AS (${activeTaskCountOf(agentId)}),
+const claimStatement = namedStatement<Omit<ClaimRow, 'chain'> & ChainColumns>(
+  'routing-claim',
+  sql`
+    WITH held AS (${activeTaskCountOf(v('agentId'))}),
     agent AS (
-      SELECT a.kind, a.config, a.max_concurrency, a.updated_at = ${decision.version}::timestamptz
+      SELECT a.kind, a.config, a.max_concurrency, a.updated_at = ${v('version')}::timestamptz
         AND a.status = 'active' AND (a.circuit_open_until IS NULL OR a.circuit_open_until <= now()) AS available
-      FROM ${agents} a WHERE a.id = ${agentId} AND (a.tenant_id IS NULL OR a.tenant_id = ${input.tenantId})
+      FROM ${agents} a WHERE a.id = ${v('agentId')} AND (a.tenant_id IS NULL OR a.tenant_id = ${v('tenantId')})
       FOR SHARE
     ),
     inserted AS (
       INSERT INTO ${routingDecisions} (tenant_id, task_id, run_id, agent_id, task_type, reason, exploration, candidates)
-      SELECT ${input.tenantId}, ${input.taskId}, ${runId}, ${agentId}, ${input.taskType}, ${decision.reason},
-        ${decision.exploration}, ${JSON.stringify(decision.candidates)}::jsonb
-      FROM held, agent WHERE agent.available AND held.n - ${discount} < agent.max_concurrency
+      SELECT ${v('tenantId')}, ${v('taskId')}, ${v('runId')}, ${v('agentId')}, ${v('taskType')}, ${v('reason')},
+        ${v('exploration')}, ${v('candidates')}::jsonb
+      FROM held, agent WHERE agent.available AND held.n - ${v('discount')} < agent.max_concurrency
       ON CONFLICT DO NOTHING
       RETURNING 1
     )
@@ -131,7 +128,34 @@ async function insertIfRoom(
       EXISTS (SELECT 1 FROM inserted) AS inserted, agent.kind, agent.config,
       chain.seen AS chain_seen, chain.seq AS chain_seq, chain.hash AS chain_hash
     FROM held LEFT JOIN agent ON true
-    CROSS JOIN (${chainHeadQuery(input.tenantId, [runEventKey(input.taskId, runId, ROUTED)])}) chain`);
+    CROSS JOIN (${chainHeadQuery(v('tenantId'), v('eventKeys'))}) chain`,
+);
+
+/** The agent's lock, then the tenant's provenance chain's: each claim takes them in this order. */
+const claimLocks = namedStatement(
+  'routing-claim-locks',
+  sql`SELECT pg_advisory_xact_lock(${AGENT_LOCK_CLASS}, hashtext(${v('agentId')})), ${chainLock(v('tenantId'))}`,
+);
+
+/** {@link claimStatement} for this run's `decision`. */
+async function insertIfRoom(
+  tx: DbExecutor,
+  input: RouteTaskInput,
+  runId: string,
+  decision: { agentId: string; reason: string; exploration: boolean; candidates: Candidate[]; version: string },
+  discount: number,
+): Promise<ClaimRow> {
+  const { tenantId, taskId, taskType } = input;
+  const { rows } = await claimStatement(tx, {
+    ...decision,
+    tenantId,
+    taskId,
+    taskType,
+    runId,
+    candidates: JSON.stringify(decision.candidates),
+    discount,
+    eventKeys: [runEventKey(taskId, runId, ROUTED)],
+  });
   const { chain_seen, chain_seq, chain_hash, ...claim } = rows[0];
   return { ...claim, chain: { seen: chain_seen, seq: chain_seq, hash: chain_hash } };
 }
@@ -199,9 +223,7 @@ export async function claimDecision(
   };
   const claimed = { ...decision, version: weighed.version };
   return db.transaction(async (tx) => {
-    await tx.execute(
-      sql`SELECT pg_advisory_xact_lock(${AGENT_LOCK_CLASS}, hashtext(${agentId})), ${chainLock(input.tenantId)}`,
-    );
+    await claimLocks(tx, { agentId, tenantId: input.tenantId });
     let claim = await insertIfRoom(tx, input, runId, claimed, 0);
     if (claim.available && !claim.inserted && claim.held >= (claim.limit as number)) {
       const closed = await knownClosedHolders(tx, agentId);

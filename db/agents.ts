@@ -4,7 +4,7 @@
  */
 import { zodProblems } from '../domain/zod-issues';
 import { UnknownAgentError } from '../domain/errors';
-import { and, asc, eq, isNull, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, isNull, notInArray, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import {
   AGENT_KINDS,
   AgentRegistrationSchema,
@@ -163,7 +163,7 @@ export async function activeTaskCounts(db: DbExecutor, agentIds?: string[]): Pro
 }
 
 /** The count of {@link activeTaskCounts} for `agentId`, as SQL: what routing rereads under that agent's lock. */
-export function activeTaskCountOf(agentId: string): SQL {
+export function activeTaskCountOf(agentId: string | Placeholder): SQL {
   return sql`SELECT count(*)::int AS n ${activeHoldings} AND rd.agent_id = ${agentId}`;
 }
 

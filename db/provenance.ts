@@ -4,7 +4,7 @@
  * at a place `verifyProvenance` names.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, eq, gte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gte, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import { canonicalJson } from '../domain/canonical';
 import type { Db, DbExecutor } from './client';
 import { provenanceEvents } from './schema';
@@ -82,15 +82,15 @@ export function provenanceHash(row: ProvenanceEvent & { seq: number; prevHash: s
  * transaction ends, and reads the chain's head only after it has it: a statement reads with the
  * snapshot it started with, so lock and read are separate statements.
  */
-export function chainLock(tenantId: string): SQL {
-  return sql`pg_advisory_xact_lock(hashtext(${`provenance/${tenantId}`}))`;
+export function chainLock(tenantId: string | Placeholder): SQL {
+  return sql`pg_advisory_xact_lock(hashtext('provenance/' || ${tenantId}))`;
 }
 
 /**
  * One row: `seen`, which of `keys` the chain of `tenantId` already has, and `seq` and `hash`, its
  * last row (null when empty). Read under {@link chainLock}; it may join a larger statement.
  */
-export function chainHeadQuery(tenantId: string, keys: string[]): SQL {
+export function chainHeadQuery(tenantId: string | Placeholder, keys: string[] | Placeholder): SQL {
   return sql`
     SELECT
       (SELECT array_agg(event_key) FROM ${provenanceEvents} WHERE tenant_id = ${tenantId} AND event_key = ANY(${sql.param(keys)}::text[])) AS seen,
