@@ -10,12 +10,12 @@
  * turns for three statements (the claim, which reads the chain's head too, the event's insert,
  * the commit). Nothing slow (no call to Temporal) happens under the locks.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { RouteTaskInput, RoutingDecision } from '../domain/activity-io';
 import { agentRunSeconds } from '../domain/agent';
 import { RecordMismatchError } from '../domain/errors';
 import { activeTaskCountOf, getAgent } from '../db/agents';
-import { namedStatement, type Db, type DbExecutor } from '../db/client';
+import { namedStatement, value as v, type Db, type DbExecutor } from '../db/client';
 import {
   appendAfterHead,
   chainHeadQuery,
@@ -95,9 +95,6 @@ type ClaimRow = {
   chain: ChainHeadRow;
 };
 
-/** A value of a statement compiled once (db/client.ts `namedStatement`). */
-const v = (name: string) => sql.placeholder(name);
-
 /**
  * In one statement (read under the locks the statement before took): the agent's row and its
  * count of running tasks, and this run's decision inserted only if the agent is available and
@@ -160,6 +157,18 @@ async function insertIfRoom(
   return { ...claim, chain: { seen: chain_seen, seq: chain_seq, hash: chain_hash } };
 }
 
+const recordedStatement = namedStatement<{
+  agentId: string;
+  taskType: string;
+  reason: string;
+  exploration: boolean;
+  candidates: Candidate[];
+}>(
+  'routing-recorded',
+  sql`SELECT agent_id AS "agentId", task_type AS "taskType", reason, exploration, candidates FROM ${routingDecisions}
+    WHERE tenant_id = ${v('tenantId')} AND task_id = ${v('taskId')} AND run_id = ${v('runId')}`,
+);
+
 /** This run's recorded decision, if any; one made for another task type or agent request is refused. */
 export async function recordedDecision(
   db: DbExecutor,
@@ -167,16 +176,7 @@ export async function recordedDecision(
   runId: string,
 ): Promise<RoutingDecision | undefined> {
   const { tenantId, taskId } = input;
-  const [row] = await db
-    .select()
-    .from(routingDecisions)
-    .where(
-      and(
-        eq(routingDecisions.tenantId, tenantId),
-        eq(routingDecisions.taskId, taskId),
-        eq(routingDecisions.runId, runId),
-      ),
-    );
+  const [row] = (await recordedStatement(db, { tenantId, taskId, runId })).rows;
   if (!row) return undefined;
   if (row.taskType !== input.taskType)
     throw new RecordMismatchError(

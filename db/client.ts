@@ -2,7 +2,7 @@
  * One pg pool and drizzle instance per process; everything that touches PostgreSQL takes the
  * `Database` it is given, so tests and workers can point at different servers.
  */
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { Pool, type PoolClient, type QueryResult } from 'pg';
@@ -25,8 +25,11 @@ export interface Database {
 
 const dialect = new PgDialect();
 
+/** A value of a {@link namedStatement}'s query, given each time it runs. */
+export const value = (name: string) => sql.placeholder(name);
+
 /**
- * `query` (its values as `sql.placeholder`s) compiled once, to run as the prepared statement
+ * `query` (its values as {@link value}s) compiled once, to run as the prepared statement
  * `name`: each connection parses it once and PostgreSQL may keep its plan, where a statement built
  * and sent unnamed is compiled, parsed and planned on every run (for routing's claim, that took
  * longer than running it). `name` must name one statement in the process. A connection keeps the

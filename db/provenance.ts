@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { and, asc, eq, gte, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import { canonicalJson } from '../domain/canonical';
-import type { Db, DbExecutor } from './client';
+import { namedStatement, value as v, type Db, type DbExecutor } from './client';
 import { provenanceEvents } from './schema';
 
 /** The hash the first row of every tenant's chain follows. */
@@ -125,7 +125,20 @@ export async function appendAfterHead(tx: DbExecutor, head: ChainHeadRow, events
     rows.push({ ...event, seq, prevHash, hash });
     [seq, prevHash] = [seq + 1, hash];
   }
-  if (rows.length) await tx.insert(provenanceEvents).values(rows);
+  if (rows.length === 1) await insertOne(tx, rows[0]);
+  else if (rows.length) await tx.insert(provenanceEvents).values(rows);
+}
+
+/** One row, the common case (routing's claim appends one, and most batches hold one), compiled once. */
+const insertOneStatement = namedStatement(
+  'provenance-insert-one',
+  sql`INSERT INTO ${provenanceEvents} (tenant_id, seq, event_key, kind, subject, payload, prev_hash, hash)
+    VALUES (${v('tenantId')}, ${v('seq')}, ${v('eventKey')}, ${v('kind')}, ${v('subject')}, ${v('payload')}::jsonb,
+      ${v('prevHash')}, ${v('hash')})`,
+);
+
+function insertOne(tx: DbExecutor, row: ProvenanceEvent & { seq: number; prevHash: string; hash: string }) {
+  return insertOneStatement(tx, { ...row, payload: JSON.stringify(row.payload) });
 }
 
 /** Appends `events` of one tenant in order at the end of its chain, in a transaction of its own. */
