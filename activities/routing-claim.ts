@@ -1,14 +1,15 @@
 /**
  * Recording a routing decision. A decision is proposed without locks, on candidates that may be
- * a moment old (activities/routing.ts), then claimed here under a lock on the chosen agent alone:
- * the agent's row and its count of running tasks are read again, and the decision written only
- * if the agent's row is as the proposal read it (not re-registered, paused or retired since),
- * still the tenant's to use, not circuit-broken and under its limit, in the same transaction.
- * So concurrent tasks never overfill an agent, and a paused or retired agent is never claimed.
+ * a moment old (activities/routing.ts), then claimed here under a lock on the chosen agent: the
+ * agent's row and its count of running tasks are read again, and the decision written only if
+ * the agent's row is as the proposal read it (not re-registered, paused or retired since), still
+ * the tenant's to use, not circuit-broken and under its limit, in the same transaction. So
+ * concurrent tasks never overfill an agent, and a paused or retired agent is never claimed.
  * The decision's event joins the tenant's provenance chain in the same transaction, so the claim
- * takes the chain's lock with the agent's: one tenant's decisions for different agents take
- * turns for three statements (the claim, which reads the chain's head too, the event's insert,
- * the commit). Nothing slow (no call to Temporal) happens under the locks.
+ * takes the chain's lock with the agent's: the tenant's other provenance appends, and its claims
+ * for other agents, wait while one claim runs its statement (as long as that waits for a pause of
+ * its agent to commit), inserts its event and commits. Nothing slow (no call to Temporal) happens
+ * under the locks.
  */
 import { sql } from 'drizzle-orm';
 import type { RouteTaskInput, RoutingDecision } from '../domain/activity-io';

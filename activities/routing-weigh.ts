@@ -38,33 +38,40 @@ function isEligible(agent: RoutingCandidate['agent'], taskType: string, running:
   );
 }
 
-/** Tasks a candidate holds, as this decision counts them. */
-type Running = (f: RoutingCandidate) => number;
+/** How one decision sees every candidate: its task type, one instant, and the tasks each holds. */
+interface Frame {
+  taskType: string;
+  now: Date;
+  running: (f: RoutingCandidate) => number;
+}
 
 /** An eligible candidate and the tasks it holds. */
 type Eligible = { found: RoutingCandidate; running: number };
 
+/** {@link assess} of `f` in `frame`. */
+function assessIn(frame: Frame, f: RoutingCandidate): Candidate {
+  return assess(f.agent, frame.taskType, frame.running(f), frame.now);
+}
+
 /** Every eligible candidate, and the first {@link RECORDED_REFUSED} refused ones with why. */
-function assessAll(found: RoutingCandidate[], taskType: string, running: Running) {
-  const now = new Date();
+function assessAll(found: RoutingCandidate[], frame: Frame) {
   const eligible: Eligible[] = [];
   const refused: Candidate[] = [];
   for (const f of found) {
-    const n = running(f);
-    if (isEligible(f.agent, taskType, n, now)) eligible.push({ found: f, running: n });
-    else if (refused.length < RECORDED_REFUSED) refused.push(assess(f.agent, taskType, n, now));
+    const n = frame.running(f);
+    if (isEligible(f.agent, frame.taskType, n, frame.now)) eligible.push({ found: f, running: n });
+    else if (refused.length < RECORDED_REFUSED) refused.push(assessIn(frame, f));
   }
   return { eligible, refused };
 }
 
 /** The refusal, or the deferral when some are only busy, when nobody is eligible: names every candidate and why. */
-function noneEligible(taskType: string, found: RoutingCandidate[], running: Running): Error {
-  const now = new Date();
-  const all = found.map((f) => assess(f.agent, taskType, running(f), now));
+function noneEligible(found: RoutingCandidate[], frame: Frame): Error {
+  const all = found.map((f) => assessIn(frame, f));
   const why = all.length ? all.map((c) => `${c.agentId}: ${c.reason}`).join('; ') : 'no agents are registered';
   if (all.some((c) => c.busy))
-    return new AgentsBusyError(`every capable agent for task type '${taskType}' is busy (${why}); waiting`);
-  return new NoCapableAgentError(`no capable agent for task type '${taskType}' (${why})`);
+    return new AgentsBusyError(`every capable agent for task type '${frame.taskType}' is busy (${why}); waiting`);
+  return new NoCapableAgentError(`no capable agent for task type '${frame.taskType}' (${why})`);
 }
 
 /** An eligible candidate as recorded. */
@@ -74,10 +81,10 @@ function eligibleCandidate({ found, running }: Eligible, score = 0, mean?: numbe
 }
 
 /** The hinted agent when it is eligible; busy means wait, anything else is a refusal naming why. */
-function pickHinted(hint: string, found: RoutingCandidate[], running: Running, taskType: string): RoutingCandidate {
+function pickHinted(hint: string, found: RoutingCandidate[], frame: Frame): RoutingCandidate {
   const hinted = found.find((f) => f.agent.id === hint);
   if (!hinted) throw new NoCapableAgentError(`requested agent '${hint}' is not registered for this tenant`);
-  const verdict = assess(hinted.agent, taskType, running(hinted), new Date());
+  const verdict = assessIn(frame, hinted);
   if (verdict.busy) throw new AgentsBusyError(`requested agent '${hint}' is ${verdict.reason}; waiting`);
   if (!verdict.eligible)
     throw new NoCapableAgentError(`requested agent '${hint}' cannot take the task: ${verdict.reason}`);
@@ -112,11 +119,15 @@ function requested(hinted: RoutingCandidate, eligible: Eligible[]) {
  */
 export async function weigh(deps: ActivityDeps, input: RouteTaskInput, found: RoutingCandidate[]): Promise<Weighed> {
   const corrected = await closedRunCorrections(deps.db, deps, found);
-  const running: Running = (f) => corrected.get(f.agent.id) ?? f.running;
-  const { eligible, refused } = assessAll(found, input.taskType, running);
-  if (!input.agentHint && !eligible.length) throw noneEligible(input.taskType, found, running);
+  const frame: Frame = {
+    taskType: input.taskType,
+    now: new Date(),
+    running: (f) => corrected.get(f.agent.id) ?? f.running,
+  };
+  const { eligible, refused } = assessAll(found, frame);
+  if (!input.agentHint && !eligible.length) throw noneEligible(found, frame);
   const { chosen, next, exploration } = input.agentHint
-    ? requested(pickHinted(input.agentHint, found, running, input.taskType), eligible)
+    ? requested(pickHinted(input.agentHint, found, frame), eligible)
     : draw(input, eligible);
   const why = input.agentHint ? 'requested by submitter' : exploration ? 'exploring' : 'best draw';
   const version = (found.find((f) => f.agent.id === chosen.agentId) as RoutingCandidate).version;

@@ -80,20 +80,18 @@ export function createRoutingActivities(deps: ActivityDeps) {
       const input = parseActivityInput(RouteTaskInput, raw);
       const { runId } = currentRun();
       const context = input.context ? contextKey(input.context) : '';
-      // This run's decision, if a previous attempt made one, is read while the first proposal is
-      // weighed; it wins over the proposal and over any refusal (its own task may fill the agent).
-      const [recorded, first] = await Promise.allSettled([
-        recordedDecision(db, input, runId),
-        proposeOnSharedRead(deps, input, context),
-      ]);
-      if (recorded.status === 'rejected') throw recorded.reason;
-      if (recorded.value) {
+      // The first proposal is weighed while this run's decision, if a previous attempt made one,
+      // is read; that decision wins over the proposal and over any refusal (its own task may fill
+      // the agent), and then the proposal is left to finish unheeded.
+      const proposal = proposeOnSharedRead(deps, input, context);
+      proposal.catch(() => undefined);
+      const recorded = await recordedDecision(db, input, runId);
+      if (recorded) {
         // A decision an earlier attempt claimed may predate claims that append their event (it is appended once).
-        await appendProvenance(db, routedEvent(input, runId, recorded.value));
-        return routed(recorded.value);
+        await appendProvenance(db, routedEvent(input, runId, recorded));
+        return routed(recorded);
       }
-      if (first.status === 'rejected') throw first.reason;
-      return routed(await claimFirstWithRoom(deps, input, runId, context, first.value));
+      return routed(await claimFirstWithRoom(deps, input, runId, context, await proposal));
     },
   };
 }

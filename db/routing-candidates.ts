@@ -8,7 +8,7 @@
 import { sql } from 'drizzle-orm';
 import { CapabilitiesSchema, type AgentStatus, type Capabilities } from '../domain/agent';
 import { activeHoldings, type AgentRecord } from './agents';
-import { namedStatement, value as v, type DbExecutor } from './client';
+import type { DbExecutor } from './client';
 import { agentContextStats, agentStats, agents } from './schema';
 
 /** An agent as routing weighs it: what decides eligibility, the tenant's record for the task type, and its load. */
@@ -59,21 +59,6 @@ type CandidateRow = {
   version: string;
 };
 
-const candidatesStatement = namedStatement<CandidateRow>(
-  'routing-candidates',
-  sql`
-    SELECT a.id, a.status, a.capabilities::text AS capabilities, a.max_concurrency, a.circuit_open_until,
-      s.successes, s.failures, c.successes AS context_successes, c.failures AS context_failures,
-      coalesce(held.n, 0) AS running, a.updated_at::text AS version
-    FROM ${agents} a
-    LEFT JOIN ${agentStats} s ON s.tenant_id = ${v('tenantId')} AND s.agent_id = a.id AND s.task_type = ${v('taskType')}
-    LEFT JOIN ${agentContextStats} c ON c.tenant_id = ${v('tenantId')} AND c.agent_id = a.id AND c.context = ${v('context')}
-    LEFT JOIN (SELECT rd.agent_id, count(*)::int AS n ${activeHoldings} GROUP BY rd.agent_id) held
-      ON held.agent_id = a.id
-    WHERE a.tenant_id IS NULL OR a.tenant_id = ${v('tenantId')}
-    ORDER BY a.id`,
-);
-
 /**
  * Every agent `tenantId` may use (its own and shared ones), by id, with the tenant's statistics
  * for `taskType` and for the task's `context` (zeros without evidence) and the tasks it holds:
@@ -85,7 +70,17 @@ export async function routingCandidates(
   taskType: string,
   context = '',
 ): Promise<RoutingCandidate[]> {
-  const { rows } = await candidatesStatement(db, { tenantId, taskType, context });
+  const { rows } = await db.execute<CandidateRow>(sql`
+    SELECT a.id, a.status, a.capabilities::text AS capabilities, a.max_concurrency, a.circuit_open_until,
+      s.successes, s.failures, c.successes AS context_successes, c.failures AS context_failures,
+      coalesce(held.n, 0) AS running, a.updated_at::text AS version
+    FROM ${agents} a
+    LEFT JOIN ${agentStats} s ON s.tenant_id = ${tenantId} AND s.agent_id = a.id AND s.task_type = ${taskType}
+    LEFT JOIN ${agentContextStats} c ON c.tenant_id = ${tenantId} AND c.agent_id = a.id AND c.context = ${context}
+    LEFT JOIN (SELECT rd.agent_id, count(*)::int AS n ${activeHoldings} GROUP BY rd.agent_id) held
+      ON held.agent_id = a.id
+    WHERE a.tenant_id IS NULL OR a.tenant_id = ${tenantId}
+    ORDER BY a.id`);
   return rows.map((r) => ({
     agent: {
       id: r.id,
