@@ -31,6 +31,16 @@ export const idSchema = boundedText(128).refine(
   'must be letters, digits, ".", "_" or "-" (it names workflows and files)',
 );
 
+/**
+ * A spec's mode is the task's type: routing keys its statistics and records its decisions by it,
+ * and metrics label by it, so it holds no control characters (a NUL could not be stored in a
+ * JSON column, and the task waited in ROUTING for good).
+ */
+export const modeSchema = boundedText(64).refine(
+  (s) => !/[\u0000-\u001f\u007f]/.test(s),
+  'must not contain control characters (it is the task type routing keeps records by)',
+);
+
 /** Acceptance criteria with a `test_command` a spec may have: each runs as a gate of its own. */
 export const MAX_ACCEPTANCE_COMMANDS = 20;
 /** Characters all of a spec's `test_command`s may have together: the workflow keeps them. */

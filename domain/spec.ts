@@ -16,6 +16,7 @@ import {
   idSchema,
   MAX_ACCEPTANCE_COMMAND_CHARACTERS,
   MAX_ACCEPTANCE_COMMANDS,
+  modeSchema,
   nonFunctionalSchema,
   parseField,
   scopeSchema,
@@ -107,7 +108,7 @@ export function validateWorkingSpec(raw: unknown, options: ValidateOptions = {})
 
   const id = parseField(idSchema, r['id'], ['id'], problems);
   const title = parseField(boundedText(500), r['title'], ['title'], problems);
-  const mode = parseField(boundedText(64), r['mode'], ['mode'], problems);
+  const mode = parseField(modeSchema, r['mode'], ['mode'], problems);
 
   let changeBudget: WorkingSpec['changeBudget'];
   if (format === 'current') applyCurrentRules(r, options.format === 'current', problems, warnings);

@@ -213,6 +213,15 @@ describe('validateWorkingSpec: targeted rules', () => {
       'mode: "development" is not a CAWS mode',
     );
   });
+
+  it('rejects a mode with control characters in a legacy spec too: it is the task type routing records', () => {
+    for (const mode of ['feat\u0000ure', 'fix\n', 'a\u007fb'])
+      hasPrefix(
+        problemsOf(validateWorkingSpec(spec({ mode, status: 'draft' }, ['lifecycle_state']))),
+        'mode: must not contain control characters',
+      );
+    warningsOf(validateWorkingSpec(spec({ mode: 'bug fix', status: 'draft' }, ['lifecycle_state'])));
+  });
 });
 
 describe('normaliseScopeEntry', () => {
