@@ -14,6 +14,7 @@
 import { sql } from 'drizzle-orm';
 import type { RouteTaskInput, RoutingDecision } from '../domain/activity-io';
 import { agentRunSeconds } from '../domain/agent';
+import { storableJson } from '../domain/bounds';
 import { RecordMismatchError } from '../domain/errors';
 import { activeTaskCountOf, getAgent } from '../db/agents';
 import { namedStatement, value as v, type Db, type DbExecutor } from '../db/client';
@@ -150,7 +151,7 @@ async function insertIfRoom(
     taskId,
     taskType,
     runId,
-    candidates: JSON.stringify(decision.candidates),
+    candidates: storableJson(decision.candidates),
     discount,
     eventKeys: [runEventKey(taskId, runId, ROUTED)],
   });

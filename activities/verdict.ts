@@ -11,6 +11,7 @@ import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
 import { candidateTaskId } from '../domain/candidates';
 import { verdictStatement } from '../domain/dsse';
 import { RecordMismatchError } from '../domain/errors';
+import { nulEscaped } from '../domain/bounds';
 import { buildVerdictPayload } from '../domain/verdict';
 import { verdicts } from '../db/schema';
 import { verifierFacts } from '../host/verifier';
@@ -54,13 +55,10 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       await assertVerdictEvidence(db, { own, judged }, input);
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
       const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);
-      const payload = buildVerdictPayload({
-        ...input,
-        run,
-        waivers,
-        approvals: used.flatMap((w) => w.approvals),
-        gateway,
-      });
+      // Stored as signed: a gate's argv or detail may quote a NUL a submitter wrote.
+      const payload = nulEscaped(
+        buildVerdictPayload({ ...input, run, waivers, approvals: used.flatMap((w) => w.approvals), gateway }),
+      );
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.
       const statement = verdictStatement({ ...input, payload, verifier: verifierFacts() });
       const { envelope, statementDigest: digest } = signer.signStatement(statement);

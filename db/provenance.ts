@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { and, asc, eq, gte, sql, type Placeholder, type SQL } from 'drizzle-orm';
+import { nulEscaped, storableJson } from '../domain/bounds';
 import { canonicalJson } from '../domain/canonical';
 import { namedStatement, value as v, type Db, type DbExecutor } from './client';
 import { provenanceEvents } from './schema';
@@ -110,7 +111,8 @@ export type ChainHeadRow = {
 
 /**
  * Appends `events` (in order, those `head` has not seen) after `head`, within `tx`, which has held
- * the tenant's {@link chainLock} since before `head` was read.
+ * the tenant's {@link chainLock} since before `head` was read. Each is stored and hashed with its
+ * NULs written `\0` (a failure's message may quote a NUL a submitter or a model sent).
  */
 export async function appendAfterHead(tx: DbExecutor, head: ChainHeadRow, events: ProvenanceEvent[]): Promise<void> {
   const seen = new Set(head.seen ?? []);
@@ -118,7 +120,7 @@ export async function appendAfterHead(tx: DbExecutor, head: ChainHeadRow, events
   let seq = empty ? 0 : (head.seq as number) + 1;
   let prevHash = empty ? GENESIS_HASH : (head.hash as string);
   const rows = [];
-  for (const event of events) {
+  for (const event of events.map((e) => nulEscaped(e))) {
     if (seen.has(event.eventKey)) continue;
     seen.add(event.eventKey);
     const hash = provenanceHash({ ...event, seq, prevHash });
@@ -138,7 +140,7 @@ const insertOneStatement = namedStatement(
 );
 
 function insertOne(tx: DbExecutor, row: ProvenanceEvent & { seq: number; prevHash: string; hash: string }) {
-  return insertOneStatement(tx, { ...row, payload: JSON.stringify(row.payload) });
+  return insertOneStatement(tx, { ...row, payload: storableJson(row.payload) });
 }
 
 /** Appends `events` of one tenant in order at the end of its chain, in a transaction of its own. */

@@ -4,6 +4,7 @@
  * happened, for audit, routing statistics and operators who never open Temporal.
  */
 import { sql } from 'drizzle-orm';
+import { storableJson } from '../domain/bounds';
 import type { PolicyProvenance, RoutingDecision } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import type { PolicyViolation } from '../domain/sandbox';
@@ -17,8 +18,8 @@ import {
   bigserial,
   doublePrecision,
   boolean,
+  customType,
   integer,
-  jsonb,
   pgTable,
   primaryKey,
   text,
@@ -26,6 +27,25 @@ import {
   uniqueIndex,
   index,
 } from 'drizzle-orm/pg-core';
+
+/**
+ * A jsonb column written with its NULs as `\0` (domain/bounds.ts `storableJson`): jsonb refuses
+ * JSON's `\u0000`, and a gate's detail, a refused tool call or a waiver's reason may quote a NUL
+ * that an agent, a model or a submitter sent. Read as drizzle's own jsonb reads.
+ */
+const jsonb = customType<{ data: unknown; driverData: unknown }>({
+  dataType: () => 'jsonb',
+  toDriver: (value) => storableJson(value),
+  fromDriver: (value) => (typeof value === 'string' ? parsedOr(value) : value),
+});
+
+function parsedOr(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 

@@ -37,6 +37,17 @@ export const WaiverRequestTermsSchema = z
 export type WaiverRequestTerms = z.infer<typeof WaiverRequestTermsSchema>;
 
 /** The signed statement: the request, who decides, and the decision's terms. */
+/**
+ * An approver's words, stored with the signed claim as signed: a NUL could not be stored (jsonb
+ * refuses it), and written `\0` the stored claim would no longer be the one signed.
+ */
+const freeText = (min: number) =>
+  z
+    .string()
+    .min(min)
+    .max(1000)
+    .refine((s) => !s.includes('\0'), 'must not contain a NUL character');
+
 export const WaiverClaimSchema = WaiverRequestTermsSchema.extend({
   type: z.literal(WAIVER_CLAIM_TYPE),
   decision: z.enum(['approve', 'reject']),
@@ -44,8 +55,8 @@ export const WaiverClaimSchema = WaiverRequestTermsSchema.extend({
   /** Approvals: when the waiver stops applying. Rejections: when the signed rejection stops being accepted. */
   expiresAt: z.string().datetime(),
   reasonCode: z.enum(WAIVER_REASON_CODES).optional(),
-  justification: z.string().max(1000).optional(),
-  reason: z.string().min(1).max(1000).optional(),
+  justification: freeText(0).optional(),
+  reason: freeText(1).optional(),
 })
   .strict()
   .superRefine((c, ctx) => {

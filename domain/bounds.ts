@@ -27,6 +27,28 @@ export function escapeNul(text: string): string {
   return text.includes('\0') ? text.replace(/\0/g, '\\0') : text;
 }
 
+/**
+ * `value` with every NUL in its strings and keys written `\0` ({@link escapeNul}). JSON writes a
+ * NUL `\u0000`, which PostgreSQL's jsonb refuses: a value an agent, a model or a submitter put
+ * one in could not be stored, and the run failed with the database's refusal. What is hashed or
+ * signed before it is stored (provenance events, verdicts) is escaped first, so the stored value
+ * is the one hashed.
+ */
+export function nulEscaped<T>(value: T): T {
+  if (typeof value === 'string') return escapeNul(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => nulEscaped(v)) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const json = (value as { toJSON?: () => unknown }).toJSON;
+  if (typeof json === 'function') return nulEscaped(json.call(value)) as T;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeNul(k), nulEscaped(v)])) as T;
+}
+
+/** `value` as JSON a jsonb column can store: {@link nulEscaped} where it holds a NUL. */
+export function storableJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.includes('\\u0000') ? JSON.stringify(nulEscaped(value)) : json;
+}
+
 /** `text`, or its first `max` characters and how many were cut (as-is when already clipped to `max`). */
 export function clipText(text: string, max: number): string {
   if (text.length <= max + NOTE_ROOM) return text;

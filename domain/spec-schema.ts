@@ -34,7 +34,7 @@ export const idSchema = boundedText(128).refine(
 /**
  * A spec's mode is the task's type: routing keys its statistics and records its decisions by it,
  * and metrics label by it, so it holds no control characters (a NUL could not be stored in a
- * JSON column, and the task waited in ROUTING for good).
+ * JSON column, and the run failed at routing with the database's refusal).
  */
 export const modeSchema = boundedText(64).refine(
   (s) => !/[\u0000-\u001f\u007f]/.test(s),

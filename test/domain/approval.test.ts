@@ -11,6 +11,7 @@ import {
   decisionSigningBytes,
   signatureValid,
   WAIVER_CLAIM_TYPE,
+  WaiverClaimSchema,
   type DecisionContext,
   type SignedDecision,
   type WaiverClaim,
@@ -75,6 +76,15 @@ describe('domain: signed waiver decisions', () => {
     assert.equal(decisionProblem(good, ctx()), undefined);
     assert.equal(signatureValid({ ...good, claim: { ...good.claim, justification: 'x' } }), false);
     assert.equal(signatureValid({ ...good, keyId: keyPair().keyId }), false);
+  });
+
+  it("refuses a NUL in an approver's words: stored as signed, jsonb could not hold it", () => {
+    const { claim } = signed(alice);
+    assert.equal(WaiverClaimSchema.safeParse(claim).success, true);
+    for (const over of [{ justification: 'fine\0' }, { decision: 'reject' as const, reason: 'no\0' }]) {
+      const parsed = WaiverClaimSchema.safeParse({ ...claim, ...over });
+      assert.match(parsed.error?.issues.map((i) => i.message).join('; ') ?? 'accepted', /must not contain a NUL/);
+    }
   });
 
   it('names why each bad decision is refused', () => {
