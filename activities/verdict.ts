@@ -11,7 +11,7 @@ import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
 import { candidateTaskId } from '../domain/candidates';
 import { verdictStatement } from '../domain/dsse';
 import { RecordMismatchError } from '../domain/errors';
-import { nulEscaped } from '../domain/bounds';
+import { storableValue } from '../domain/bounds';
 import { buildVerdictPayload } from '../domain/verdict';
 import { verdicts } from '../db/schema';
 import { verifierFacts } from '../host/verifier';
@@ -56,7 +56,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
       const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);
       // Stored as signed: a gate's argv or detail may quote a NUL a submitter wrote.
-      const payload = nulEscaped(
+      const payload = storableValue(
         buildVerdictPayload({ ...input, run, waivers, approvals: used.flatMap((w) => w.approvals), gateway }),
       );
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.

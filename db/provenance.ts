@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { and, asc, eq, gte, sql, type Placeholder, type SQL } from 'drizzle-orm';
-import { nulEscaped, storableJson } from '../domain/bounds';
+import { storableValue, storableJson } from '../domain/bounds';
 import { canonicalJson } from '../domain/canonical';
 import { namedStatement, value as v, type Db, type DbExecutor } from './client';
 import { provenanceEvents } from './schema';
@@ -120,7 +120,7 @@ export async function appendAfterHead(tx: DbExecutor, head: ChainHeadRow, events
   let seq = empty ? 0 : (head.seq as number) + 1;
   let prevHash = empty ? GENESIS_HASH : (head.hash as string);
   const rows = [];
-  for (const event of events.map((e) => nulEscaped(e))) {
+  for (const event of events.map((e) => storableValue(e))) {
     if (seen.has(event.eventKey)) continue;
     seen.add(event.eventKey);
     const hash = provenanceHash({ ...event, seq, prevHash });

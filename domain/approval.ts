@@ -9,6 +9,7 @@ import { ed25519 } from '@noble/curves/ed25519';
 import { z } from 'zod';
 import { base64Bytes } from './base64';
 import { canonicalJson, preAuthEncoding } from './canonical';
+import { storableValue } from './bounds';
 import { WAIVER_REASON_CODES } from './waiver';
 
 /** DSSE payload type of a signed decision: the signature is over PAE(type, canonical claim). */
@@ -38,15 +39,15 @@ export type WaiverRequestTerms = z.infer<typeof WaiverRequestTermsSchema>;
 
 /** The signed statement: the request, who decides, and the decision's terms. */
 /**
- * An approver's words, stored with the signed claim as signed: a NUL could not be stored (jsonb
- * refuses it), and written `\0` the stored claim would no longer be the one signed.
+ * An approver's words, stored with the signed claim as signed: jsonb cannot hold a NUL or half a
+ * surrogate pair, and made storable the stored claim would no longer be the one signed.
  */
 const freeText = (min: number) =>
   z
     .string()
     .min(min)
     .max(1000)
-    .refine((s) => !s.includes('\0'), 'must not contain a NUL character');
+    .refine((s) => storableValue(s) === s, 'must not contain a NUL character or half a surrogate pair');
 
 export const WaiverClaimSchema = WaiverRequestTermsSchema.extend({
   type: z.literal(WAIVER_CLAIM_TYPE),

@@ -28,25 +28,39 @@ export function escapeNul(text: string): string {
 }
 
 /**
- * `value` with every NUL in its strings and keys written `\0` ({@link escapeNul}). JSON writes a
- * NUL `\u0000`, which PostgreSQL's jsonb refuses: a value an agent, a model or a submitter put
- * one in could not be stored, and the run failed with the database's refusal. What is hashed or
- * signed before it is stored (provenance events, verdicts) is escaped first, so the stored value
- * is the one hashed.
+ * `text` as jsonb can hold it: each NUL written `\0` ({@link escapeNul}), and each half of a
+ * UTF-16 surrogate pair standing alone U+FFFD, as text columns store it (JSON writes it `\udXXX`,
+ * which jsonb refuses too). The patterns are literals here, so each call has its own.
  */
-export function nulEscaped<T>(value: T): T {
-  if (typeof value === 'string') return escapeNul(value) as T;
-  if (Array.isArray(value)) return value.map((v: unknown) => nulEscaped(v)) as T;
-  if (value === null || typeof value !== 'object') return value;
-  const json = (value as { toJSON?: () => unknown }).toJSON;
-  if (typeof json === 'function') return nulEscaped(json.call(value)) as T;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [escapeNul(k), nulEscaped(v)])) as T;
+function jsonbText(text: string): string {
+  const escaped = escapeNul(text);
+  if (!/[\ud800-\udfff]/.test(escaped)) return escaped;
+  return escaped.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 }
 
-/** `value` as JSON a jsonb column can store: {@link nulEscaped} where it holds a NUL. */
-export function storableJson(value: unknown): string {
-  const json = JSON.stringify(value);
-  return json.includes('\\u0000') ? JSON.stringify(nulEscaped(value)) : json;
+/**
+ * `value` with every string and key as jsonb can hold it ({@link jsonbText}). JSON writes a NUL
+ * `\u0000` and a lone surrogate `\udXXX`, which PostgreSQL's jsonb refuses: a value an agent, a
+ * model or a submitter put one in could not be stored, and the run failed with the database's
+ * refusal. What is hashed or signed before it is stored (provenance events, verdicts) is made
+ * storable first, so the stored value is the one hashed. A NUL and a written `\0` read alike.
+ */
+export function storableValue<T>(value: T): T {
+  if (typeof value === 'string') return jsonbText(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => storableValue(v)) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const json = (value as { toJSON?: () => unknown }).toJSON;
+  if (typeof json === 'function') return storableValue(json.call(value)) as T;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [jsonbText(k), storableValue(v)])) as T;
+}
+
+/** JSON's escapes for what {@link jsonbText} rewrites (a literal backslash before them only costs a walk). */
+const REFUSED_ESCAPE = /\\u(0000|d[89a-f])/;
+
+/** `value` as JSON a jsonb column can store: {@link storableValue} where it needs it (undefined as JSON.stringify gives it). */
+export function storableJson(value: unknown): string | undefined {
+  const json = JSON.stringify(value) as string | undefined;
+  return json !== undefined && REFUSED_ESCAPE.test(json) ? JSON.stringify(storableValue(value)) : json;
 }
 
 /** `text`, or its first `max` characters and how many were cut (as-is when already clipped to `max`). */

@@ -109,6 +109,15 @@ const Mode = z.enum(GATE_MODES);
 /** One folder name; never `.`/`..` nor a folder Arbiter protects (`.git`, `.caws`, hooks, CI). */
 const OUTPUT_NAME = /^(?!\.{1,2}$)(?!\.(git|caws|githooks|husky|github|circleci|buildkite)$)[A-Za-z0-9._-]{1,100}$/i;
 
+/**
+ * A word of a command's argv: a program cannot be given a NUL, and one stored as `\0` would run
+ * another command than the file's, under the file's digest.
+ */
+const ArgvWord = z
+  .string()
+  .min(1)
+  .refine((w) => !w.includes('\0'), 'must not contain a NUL character');
+
 const CurrentPolicy = z
   .object({
     version: z.number().optional(),
@@ -123,7 +132,7 @@ const CurrentPolicy = z
             enabled: z.boolean().optional(),
             mode: Mode.optional(),
             /** Arbiter extension: a command that makes this gate run in every task, on the change's tree. */
-            command: z.array(z.string().min(1)).min(1).optional(),
+            command: z.array(ArgvWord).min(1).optional(),
           })
           .passthrough(),
       )
@@ -170,7 +179,7 @@ const CurrentPolicy = z
         protected: z.array(z.string()).max(MAX_SCOPE_ENTRIES).optional(),
         setup: z
           .object({
-            command: z.array(z.string().min(1)).min(1, 'setup.command must name a program'),
+            command: z.array(ArgvWord).min(1, 'setup.command must name a program'),
             outputs: z
               .array(
                 z.string().regex(OUTPUT_NAME, 'must be one folder name at the repository root, such as node_modules'),

@@ -81,7 +81,11 @@ describe('domain: signed waiver decisions', () => {
   it("refuses a NUL in an approver's words: stored as signed, jsonb could not hold it", () => {
     const { claim } = signed(alice);
     assert.equal(WaiverClaimSchema.safeParse(claim).success, true);
-    for (const over of [{ justification: 'fine\0' }, { decision: 'reject' as const, reason: 'no\0' }]) {
+    for (const over of [
+      { justification: 'fine\0' },
+      { decision: 'reject' as const, reason: 'no\0' },
+      { justification: 'half \ud800 a pair' },
+    ]) {
       const parsed = WaiverClaimSchema.safeParse({ ...claim, ...over });
       assert.match(parsed.error?.issues.map((i) => i.message).join('; ') ?? 'accepted', /must not contain a NUL/);
     }

@@ -87,6 +87,14 @@ describe('repository policy', () => {
       () => normaliseRepoPolicy({ version: 1, arbiter: { allow_everything: true } }),
       /arbiter: Unrecognized key/,
     );
+    assert.throws(
+      () => normaliseRepoPolicy({ version: 1, gates: { unit: { command: ['npm', 'te\0st'] } } }),
+      /gates\.unit\.command\.1: must not contain a NUL character/,
+    );
+    assert.throws(
+      () => normaliseRepoPolicy({ version: 1, arbiter: { setup: { command: ['npm\0'], outputs: ['node_modules'] } } }),
+      /arbiter\.setup\.command\.0: must not contain a NUL character/,
+    );
   });
 
   it("refuses policy gates named like Arbiter's gates or with names no checkout folder can take", () => {
