@@ -110,6 +110,7 @@ export async function snapshotTree(
 ): Promise<string> {
   await neutraliseAttributes(ws.gitDir);
   await workspaceGit(ws, ['add', '--all', ...excluding(skip)], until(deadline)).catch((err: unknown) => {
+    if (onlyIgnoredSkipped(err)) return;
     // The name may hold newlines: it ends where git's next line begins.
     const refused =
       err instanceof GitCommandError
@@ -123,6 +124,20 @@ export async function snapshotTree(
     });
   });
   return (await workspaceGit(ws, ['write-tree'], until(deadline))).trim();
+}
+
+/**
+ * Whether `git add` failed only because a folder it was told to leave out is ignored anyway: it
+ * names such a pathspec as an ignored path "asked for", stages everything else, writes the index
+ * and exits 1. Retried as the host's failure, every later attempt found the same.
+ */
+function onlyIgnoredSkipped(err: unknown): boolean {
+  return (
+    err instanceof GitCommandError &&
+    err.exitCode === 1 &&
+    err.stderr.startsWith('The following paths are ignored by one of your .gitignore files:\n') &&
+    !/^(?:error|fatal|warning): /m.test(err.stderr)
+  );
 }
 
 /** Paths git ignores in the workspace, so they are in no tree: listed as evidence, never gated or delivered. */

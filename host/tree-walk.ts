@@ -28,36 +28,58 @@ function longestRelativePath(tree: string): number {
   return MAX_PATH_BYTES - Buffer.byteLength(longestCheckout) - 1;
 }
 
+const SLASH = Buffer.from('/');
+const DOT_GIT = Buffer.from('.git');
+
 /** Refuses `relative` (a path the agent left) for `reason`. */
 function refuse(relative: string, reason: string): never {
   throw new PolicyViolationError({ op: 'measure', path: relative, reason });
+}
+
+/** A nested repository's folder as a pathspec can name it; refused when its name is not UTF-8. */
+function nameable(folder: Buffer): string {
+  const text = folder.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(folder))
+    refuse(text, 'a nested repository in a folder whose name is not UTF-8: no pathspec can keep git out of it');
+  return text;
 }
 
 /**
  * Folders below the work tree's root that hold a `.git` of their own (file or folder), in any
  * case: git is kept out of them. A `.git` at the root is never read (every git call names its git
  * directory). Folders are read a few entries at a time, so one of millions costs no more memory
- * than it takes to refuse it. Refuses what {@link refuse}s above name.
+ * than it takes to refuse it. Names are read as bytes: read as text, a name that is not UTF-8
+ * reads as another (U+FFFD), which the agent can create too, and the walk would list that one
+ * twice and never enter the real one. A nested repository under such a name is refused, since
+ * no pathspec can name it to keep git out; other such names are the `tree` gate's to refuse.
+ * Refuses what {@link refuse}s above name.
  */
 export async function nestedRepositories(tree: string, limits: { maxEntries: number }): Promise<string[]> {
   const longest = longestRelativePath(tree);
+  const root = Buffer.from(tree);
   const found = new Set<string>();
   let entries = 0;
-  const walk = async (below: string): Promise<void> => {
-    for await (const entry of await fs.opendir(path.join(tree, below))) {
-      const relative = below ? `${below}/${entry.name}` : entry.name;
+  const walk = async (below: Buffer): Promise<void> => {
+    const dir = below.length ? Buffer.concat([root, SLASH, below]) : root;
+    for await (const entry of await fs.opendir(dir, { encoding: 'buffer' as BufferEncoding })) {
+      const name = entry.name as unknown as Buffer;
+      const relative = below.length ? Buffer.concat([below, SLASH, name]) : name;
+      const shown = relative.toString('utf8');
       if (++entries > limits.maxEntries)
-        refuse(below || '.', `more than ${limits.maxEntries} files, folders and links in the work tree`);
-      const bytes = Buffer.byteLength(relative);
-      if (bytes > longest) refuse(relative, `a path of ${bytes} bytes, past what the host can hold (${longest} here)`);
-      if (entry.isFIFO()) refuse(relative, 'a named pipe in the change would block whatever reads it');
-      const isGit = entry.name.toLowerCase() === '.git';
-      if (isGit && !below && entry.name !== '.git') refuse(relative, "git's own folder name, spelled otherwise");
+        refuse(
+          below.toString('utf8') || '.',
+          `more than ${limits.maxEntries} files, folders and links in the work tree`,
+        );
+      if (relative.length > longest)
+        refuse(shown, `a path of ${relative.length} bytes, past what the host can hold (${longest} here)`);
+      if (entry.isFIFO()) refuse(shown, 'a named pipe in the change would block whatever reads it');
+      const isGit = name.length === 4 && name.toString('latin1').toLowerCase() === '.git';
+      if (isGit && !below.length && !name.equals(DOT_GIT)) refuse(shown, "git's own folder name, spelled otherwise");
       if (isGit) {
-        if (below) found.add(below);
+        if (below.length) found.add(nameable(below));
       } else if (entry.isDirectory()) await walk(relative);
     }
   };
-  await walk('');
+  await walk(Buffer.alloc(0));
   return [...found];
 }

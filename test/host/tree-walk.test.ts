@@ -1,7 +1,8 @@
 /**
  * The walk before git reads an agent's work tree, on its own: it reports folders holding a `.git`
  * of their own and refuses, as the agent's doing, a tree with more entries than a workspace may
- * hold, however they lie (one folder or many), before git or a gate's checkout reads them.
+ * hold, however they lie (one folder or many), before git or a gate's checkout reads them. Names
+ * are bytes: one that is not UTF-8 is entered as itself, not as the U+FFFD spelling it reads as.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,4 +42,29 @@ describe('host: the walk over a work tree', () => {
           /^measure '.+' refused: more than 100 files, folders and links in the work tree$/.test(err.message),
       );
     });
+
+  /** `parts` joined under the tree, as bytes (a part may be a Buffer that is not UTF-8). */
+  const at = (...parts: Array<string | Buffer>) =>
+    Buffer.concat(parts.flatMap((p, i) => [Buffer.from(i ? '/' : `${tree}/`), Buffer.from(p)]));
+  const NOT_UTF8 = Buffer.from([0xff]);
+
+  // Read as text, `\xff` and a sibling spelled U+FFFD were one name: the walk listed that one twice,
+  // never entered `\xff`, and git made a gitlink of the repository there, then ran its config's filter.
+  it('enters a folder whose name is not UTF-8, beside one spelled as it would read, and refuses a repository in it', async () => {
+    mkdirSync(at('\uFFFD'));
+    mkdirSync(at(NOT_UTF8, 'sub', '.git'), { recursive: true });
+    await assert.rejects(
+      nestedRepositories(tree, { maxEntries: 100 }),
+      (err: unknown) =>
+        err instanceof PolicyViolationError &&
+        /^measure '\uFFFD\/sub' refused: a nested repository in a folder whose name is not UTF-8/.test(err.message),
+    );
+  });
+
+  it('walks a folder whose name is not UTF-8 and holds no repository (the tree gate refuses the name)', async () => {
+    mkdirSync(at(NOT_UTF8, 'deep'), { recursive: true });
+    writeFileSync(at(NOT_UTF8, 'deep', 'x.js'), '');
+    mkdirSync(at('ok', '.git'), { recursive: true });
+    assert.deepEqual(await nestedRepositories(tree, { maxEntries: 100 }), ['ok']);
+  });
 });
