@@ -13,13 +13,14 @@ import { policyFromSpec, type SandboxPolicy } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
 import type { ActivityDeps } from './deps';
 import { cancellable, type CancellableRunner } from './heartbeat';
-import { gitDirOf } from '../host/git';
+import { gitDirOf, requireTaskWorkspace } from '../host/git';
 import { parseActivityInput } from './input';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { FileTools } from '../host/sandbox/file-tools';
 import { resetWorkspace, taskSandboxUser } from '../host/workspace';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { agentLaunch } from './agent-gateway';
+import { requireRoutedAgent } from './routed-agent';
 import { currentRun } from './run-identity';
 import { runSpec } from './spec-refs';
 
@@ -114,6 +115,9 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
     async executeAgent(raw: ExecuteAgentInput): Promise<AgentRunResult> {
       const input = parseActivityInput(ExecuteAgentInput, raw);
       const spec = await runSpec(deps.db, input);
+      // The workspace is reset (removed and checked out again) before the agent runs in it.
+      requireTaskWorkspace(deps.home, input);
+      await requireRoutedAgent(deps.db, input);
       const agent = await getAgent(deps.db, input.agentId);
       // A retried activity (the worker died mid-plan) starts again from the base commit, or from the
       // change an earlier attempt left, never from half an edit.

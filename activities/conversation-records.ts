@@ -33,8 +33,8 @@ export function owningRun(input: ConversationKey): string {
   return parentRunId;
 }
 
-/** Refuses a conversation that is missing or was started by another task or run. */
-export async function requireOwnConversation(db: Db, input: ConversationKey): Promise<void> {
+/** Refuses a conversation that is missing, was started by another task or run, or (when named) for another agent. */
+export async function requireOwnConversation(db: Db, input: ConversationKey & { agentId?: string }): Promise<void> {
   const runId = owningRun(input);
   const [row] = await db.select().from(conversations).where(eq(conversations.id, input.conversationId));
   if (!row)
@@ -45,6 +45,8 @@ export async function requireOwnConversation(db: Db, input: ConversationKey): Pr
       `'${input.conversationId}' belongs to ${row.tenantId}/${row.taskId} run ${row.runId}, not ${input.tenantId}/${input.taskId} run ${runId}`,
     );
   }
+  if (input.agentId !== undefined && row.agentId !== input.agentId)
+    throw new RecordMismatchError('conversation', `'${input.conversationId}' was started for agent '${row.agentId}'`);
 }
 
 /**

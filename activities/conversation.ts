@@ -25,10 +25,12 @@ import { buildTaskPrompt } from '../domain/prompt';
 import { getAgent } from '../db/agents';
 import type { Db } from '../db/client';
 import { conversationMessages, conversations } from '../db/schema';
+import { requireTaskWorkspace } from '../host/git';
 import { executeToolCall } from '../host/sandbox/tool-calls';
 import type { ActivityDeps } from './deps';
 import { cancellable, withHeartbeat } from './heartbeat';
 import { parseActivityInput } from './input';
+import { requireRoutedAgent } from './routed-agent';
 import { conversationSpec, owningRun, requireOwnConversation, storeConversationSpec } from './conversation-records';
 import { keptToolCalls } from './model-reply';
 import { outgrewContext } from './model-errors';
@@ -205,6 +207,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
     async startConversation(raw: StartConversationInput): Promise<StartedConversation> {
       const input = parseActivityInput(StartConversationInput, raw);
       const spec = await conversationSpec(db, input, input.spec);
+      await requireRoutedAgent(db, input);
       const config = await openaiConfig(db, input.agentId);
       const row = {
         id: input.conversationId,
@@ -287,6 +290,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
 
     async runToolCall(raw: RunToolCallInput): Promise<ToolCallOutcome> {
       const input = parseActivityInput(RunToolCallInput, raw);
+      requireTaskWorkspace(deps.home, input);
       await requireOwnConversation(db, input);
       const messages = await db
         .select()

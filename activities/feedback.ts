@@ -10,6 +10,7 @@ import { contextKey, netReward } from '../domain/routing-context';
 import { recordAgentHealth, recordOutcome, type BreakerPolicy } from '../db/agent-stats';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
+import { requireRoutedAgent } from './routed-agent';
 import { currentRun } from './run-identity';
 
 /** Builds `recordTaskOutcome` and `recordAgentHealth`. */
@@ -17,6 +18,7 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
   return {
     async recordTaskOutcome(raw: RecordTaskOutcomeInput): Promise<{ applied: boolean; reward: number }> {
       const { context, costWeights, agentMs, ...parsed } = parseActivityInput(RecordTaskOutcomeInput, raw);
+      await requireRoutedAgent(db, parsed);
       // The column is a 32-bit integer: a run whose endpoint reported absurd counts still records its outcome.
       const input = { ...parsed, tokens: Math.min(parsed.tokens, 2 ** 31 - 1) };
       const gates = { passed: input.gatesPassed, total: input.gatesTotal };
@@ -34,6 +36,7 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
 
     async recordAgentHealth(raw: RecordAgentHealthInput): Promise<{ applied: boolean }> {
       const input = parseActivityInput(RecordAgentHealthInput, raw);
+      await requireRoutedAgent(db, input);
       const applied = await recordAgentHealth(db, { ...input, runId: currentRun().runId }, breaker);
       log.info('agent health recorded', { agentId: input.agentId, ok: input.ok, applied });
       return { applied };

@@ -348,23 +348,25 @@ export interface Delivery {
 }
 
 /** A finished task's result for its agent's statistics (applied once per task). */
-export const RecordTaskOutcomeInput = z.object({
-  ...TaskKey,
-  agentId: z.string(),
-  taskType: z.string(),
-  outcome: z.enum(VERDICT_OUTCOMES),
-  gatesPassed: z.number().int().nonnegative(),
-  gatesTotal: z.number().int().nonnegative(),
-  latencyMs: z.number().int().nonnegative(),
-  /** The agent's own running time over its attempts: what the cost term charges per minute (else `latencyMs`). */
-  agentMs: z.number().int().nonnegative().optional(),
-  tokens: z.number().int().nonnegative().default(0),
-  costUsd: z.number().nonnegative().default(0),
-  /** The task's routing context, whose record the outcome also adds to. */
-  context: RoutingContextSchema.optional(),
-  /** The policy's cost term, taken off the verdict's reward. */
-  costWeights: CostWeightsSchema.default(NO_COST_WEIGHTS),
-});
+export const RecordTaskOutcomeInput = z
+  .object({
+    ...TaskKey,
+    agentId: z.string(),
+    taskType: z.string(),
+    outcome: z.enum(VERDICT_OUTCOMES),
+    gatesPassed: z.number().int().nonnegative(),
+    gatesTotal: z.number().int().nonnegative(),
+    latencyMs: z.number().int().nonnegative(),
+    /** The agent's own running time over its attempts: what the cost term charges per minute (else `latencyMs`). */
+    agentMs: z.number().int().nonnegative().optional(),
+    tokens: z.number().int().nonnegative().default(0),
+    costUsd: z.number().nonnegative().default(0),
+    /** The task's routing context, whose record the outcome also adds to. */
+    context: RoutingContextSchema.optional(),
+    /** The policy's cost term, taken off the verdict's reward. */
+    costWeights: CostWeightsSchema.default(NO_COST_WEIGHTS),
+  })
+  .refine((i) => i.gatesPassed <= i.gatesTotal, { message: 'more gates passed than ran', path: ['gatesPassed'] });
 /** Input of `recordTaskOutcome`. */
 export type RecordTaskOutcomeInput = z.input<typeof RecordTaskOutcomeInput>;
 

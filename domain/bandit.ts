@@ -189,8 +189,11 @@ export function contextualChoose(arms: ContextArm[], seed: number, keep = 1): Ba
   return { chosen: top[0].agentId, scores: top, exploration: top[0].mean < bestMean };
 }
 
-/** Reward of a finished task: 1 for PASS (or WAIVED), else partial credit for gates passed. */
+/**
+ * Reward of a finished task: 1 for PASS (or WAIVED), else partial credit for gates passed. Never
+ * past 1: a reward above it makes the arm's failures negative, and sampling its Beta then throws.
+ */
 export function rewardFor(outcome: VerdictOutcome, gatesPassed: number, gatesTotal: number): number {
   if (outcome !== 'FAIL') return 1;
-  return gatesTotal > 0 ? 0.25 * (gatesPassed / gatesTotal) : 0;
+  return gatesTotal > 0 ? 0.25 * Math.min(1, gatesPassed / gatesTotal) : 0;
 }

@@ -20,6 +20,7 @@ import { SILENT_LOGGER } from '../../workers/logger';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
 import { addScriptedAgent, GOOD_PLAN, tempDir, uniqueId } from '../helpers/fixtures';
 import { freePort, testActivityDeps, testStack } from '../helpers/stack';
+import { routeTo } from '../helpers/tasks';
 
 /** The activities as run `runId` of the task's own workflow, over `deps`. */
 function asRun(ref: { tenantId: string; taskId: string }, deps = testActivityDeps(), runId = 'run-1') {
@@ -109,6 +110,7 @@ describe('activities retried after they committed', function () {
     const taskId = uniqueId('task');
     const agent = await addScriptedAgent(tenantId, GOOD_PLAN);
     const { env, a } = asRun({ tenantId, taskId });
+    await routeTo(env, a, { tenantId, taskId }, agent.id);
     const input = { tenantId, taskId, agentId: agent.id, ok: false };
     await env.run(a.recordAgentHealth, input);
     await env.run(a.recordAgentHealth, input);
@@ -122,6 +124,8 @@ describe('activities retried after they committed', function () {
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');
     const agent = await addScriptedAgent(tenantId, GOOD_PLAN);
+    const first = asRun({ tenantId, taskId });
+    await routeTo(first.env, first.a, { tenantId, taskId }, agent.id);
     for (const runId of ['run-1', 'run-2', 'run-3']) {
       const { env, a } = asRun({ tenantId, taskId }, testActivityDeps(), runId);
       await env.run(a.recordAgentHealth, { tenantId, taskId, agentId: agent.id, ok: false });

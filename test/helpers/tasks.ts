@@ -1,4 +1,6 @@
 /** Driving one task through the shared stack's client, as a submitter would. */
+import type { MockActivityEnvironment } from '@temporalio/testing';
+import type { ArbiterActivities } from '../../activities';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { testStack } from './stack';
 
@@ -7,4 +9,17 @@ export async function runToEnd(input: TaskInput): Promise<TaskSnapshot> {
   const { client } = testStack();
   await client.submit(input);
   return client.watch(input, undefined, 200);
+}
+
+/**
+ * Routes `ref`'s task to `agentId` through the real `routeTask` (as `env`'s run): the steps that
+ * act for an agent (its run, its conversation, its outcome and health) accept only a routed one.
+ */
+export async function routeTo(
+  env: MockActivityEnvironment,
+  a: Pick<ArbiterActivities, 'routeTask'>,
+  ref: { tenantId: string; taskId: string },
+  agentId: string,
+): Promise<void> {
+  await env.run(a.routeTask, { ...ref, taskType: 'feature', agentHint: agentId });
 }

@@ -16,6 +16,7 @@ import type { PreparedWorkspace } from '../../domain/activity-io';
 import type { WorkingSpec } from '../../domain/spec';
 import { gitIn, makeRepo, registeredPath, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
+import { routeTo } from '../helpers/tasks';
 
 describe('workspace git isolation', function () {
   this.timeout(60_000);
@@ -103,6 +104,7 @@ describe('workspace git isolation', function () {
       contracts: [],
       waiverIds: [],
     };
+    await routeTo(env, activities, { tenantId, taskId }, agent.id);
     const input = {
       tenantId,
       taskId,

@@ -22,6 +22,7 @@ import { conversationWorkflowId, taskWorkflowId } from '../../temporal-config';
 import { startFakeOpenAI, type FakeOpenAI, type FakeReply, type FakeScript } from '../helpers/fake-openai';
 import { gitIn, makeRepo, registeredPath, registerRepo, repoDir, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
+import { routeTo } from '../helpers/tasks';
 import { waitFor } from '../helpers/wait';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { decodedHistory, occurrences } from '../helpers/history';
@@ -444,6 +445,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     });
     const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
     const spec = validated.specRef!;
+    await routeTo(env, a, ref, agent.id);
     const conversationId = `${tenant}/${ref.taskId}/1`;
     const limits: StartedConversation = await env.run(a.startConversation, {
       ...ref,
@@ -457,6 +459,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const turn = { ...ref, agentId: agent.id, conversationId, turn: 1 };
     const first: ModelReply = await env.run(a.callModel, turn);
     const again: ModelReply = await env.run(a.callModel, turn);
+    await assert.rejects(env.run(a.callModel, { ...turn, agentId: uniqueId('other') }), /was started for agent/);
     assert.deepEqual(again, first);
     assert.equal(fake.requests.length, 1, 'the stored turn is not requested again');
     assert.deepEqual(

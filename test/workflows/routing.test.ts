@@ -12,7 +12,7 @@ import { agentContextStats, agentStats, agents } from '../../db/schema';
 import type { RoutingDecision } from '../../domain/activity-io';
 import { addScriptedAgent, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import { runToEnd } from '../helpers/tasks';
+import { routeTo, runToEnd } from '../helpers/tasks';
 
 function activities(breaker = { threshold: 2, cooldownMs: 1500 }) {
   return createActivities(testActivityDeps({ breaker }));
@@ -146,9 +146,10 @@ describe('routing that learns', function () {
     const agent = await addScriptedAgent(tenant, GOOD_PLAN);
     const env = new MockActivityEnvironment();
     const a = activities();
+    const task = { tenantId: tenant, taskId: uniqueId('task') };
+    await routeTo(env, a, task, agent.id);
     const outcome = {
-      tenantId: tenant,
-      taskId: uniqueId('task'),
+      ...task,
       agentId: agent.id,
       taskType: 'feature',
       outcome: 'PASS' as const,
@@ -178,8 +179,15 @@ describe('routing that learns', function () {
         taskType: 'feature',
         agentHint: undefined,
       })) as RoutingDecision;
-    await env.run(a.recordAgentHealth, { tenantId: tenant, taskId: uniqueId('t'), agentId: flaky.id, ok: false });
-    await env.run(a.recordAgentHealth, { tenantId: tenant, taskId: uniqueId('t'), agentId: flaky.id, ok: false });
+    const report = async (ok: boolean) => {
+      const task = { tenantId: tenant, taskId: uniqueId('t') };
+      await routeTo(env, a, task, flaky.id);
+      await env.run(a.recordAgentHealth, { ...task, agentId: flaky.id, ok });
+    };
+    await report(false);
+    await report(false);
+    // Decisions share a read of the registry for 250 ms: the next ones must see the circuit open.
+    await new Promise((r) => setTimeout(r, 300));
     for (let i = 0; i < 8; i++) {
       const d = await route();
       assert.equal(d.agentId, steady.id, 'an open circuit is skipped');
@@ -192,7 +200,7 @@ describe('routing that learns', function () {
       probes.some((d) => d.agentId === flaky.id),
       'after the cool-down the agent is routed to again',
     );
-    await env.run(a.recordAgentHealth, { tenantId: tenant, taskId: uniqueId('t'), agentId: flaky.id, ok: true });
+    await report(true);
     const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, flaky.id));
     assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null]);
   });
