@@ -45,10 +45,13 @@ export function protectedPaths(riskTier: number): string[] {
 
 /**
  * A matcher for the protected paths at `riskTier`, plus `extra` globs (the repository's own: its
- * setup's outputs and its policy's list): dotfiles included, case ignored.
+ * setup's outputs and its policy's list, inside the scope grammar): dotfiles included, case ignored.
  */
 export function protectedPathMatcher(riskTier: number, extra: readonly string[] = []): (path: string) => boolean {
-  return picomatch([...protectedPaths(riskTier), ...extra], { dot: true, nocase: true });
+  const ours = picomatch(protectedPaths(riskTier), { dot: true, nocase: true });
+  // The repository's globs are a tenant's: matched without a regex, as scope globs are.
+  const theirs = scopeMatcher(extra, { nocase: true, outsideGrammar: true });
+  return (path) => ours(path) || theirs(path);
 }
 
 /**

@@ -62,8 +62,12 @@ export const blastRadiusSchema = z
   .object({ modules: z.array(z.string()), data_migration: z.boolean().optional() })
   .passthrough();
 
-/** `support` (current format) is admitted for writes like `in`, so it is parsed here and merged by the caller. */
-export const scopeSchema = z.object({ in: optionalList, out: optionalList, support: optionalList }).passthrough();
+/**
+ * `support` (current format) is admitted for writes like `in`, so it is parsed here and merged by the
+ * caller. Any other key is refused: `exclude` or `Out:` read as nothing would drop an exclusion the
+ * author meant, while the verdict names a spec that shows it.
+ */
+export const scopeSchema = z.object({ in: optionalList, out: optionalList, support: optionalList }).strict();
 
 /** A budget of zero or a fraction cannot be enforced meaningfully, so both limits must be positive integers. */
 export const changeBudgetSchema = z

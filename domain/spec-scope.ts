@@ -49,9 +49,13 @@ export function outsideRepository(entry: string): boolean {
  * enabled (see `scope-match.ts`): CAWS specs routinely list `.caws/` and `.github/`.
  */
 export function normaliseScopeEntry(entry: string): string[] {
-  let s = entry.trim().replace(/\/{2,}/g, '/');
-  while (s.startsWith('./')) s = s.slice(2);
-  if (s === '' || s === '.' || s === '**' || s === '**/*') return ['**'];
+  // A `.` name is the folder it is in (`src/./secret/`, `src/secret/.`): kept, the glob matched no path.
+  const s = entry
+    .trim()
+    .split('/')
+    .filter((name, i, all) => name !== '.' && (name !== '' || i === 0 || i === all.length - 1))
+    .join('/');
+  if (s === '' || s === '**' || s === '**/*') return ['**'];
   if (s.endsWith('/')) return [`${s}**`];
   if (GLOB_CHARS.test(s)) return [s];
   return [s, `${s}/**`];

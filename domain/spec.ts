@@ -24,6 +24,7 @@ import {
   type SpecFormat,
 } from './spec-schema';
 import { classifyScopeList, MAX_SCOPE_ENTRIES, quoteEntry } from './spec-scope';
+import { acceptanceGateName } from './gate-names';
 
 export { isPathGlob, normaliseScopeEntry } from './spec-scope';
 export type { SpecFormat } from './spec-schema';
@@ -148,6 +149,10 @@ export function validateWorkingSpec(raw: unknown, options: ValidateOptions = {})
 
   const waiverIds =
     r['waiver_ids'] == null ? [] : (parseField(stringListSchema, r['waiver_ids'], ['waiver_ids'], problems) ?? []);
+  // Each id listed is a grant the budget adds: one listed twice would be added twice.
+  waiverIds.forEach((id, i) => {
+    if (waiverIds.indexOf(id) !== i) problems.push(`waiver_ids[${i}]: duplicate id ${JSON.stringify(id)}`);
+  });
 
   if (problems.length > 0 || tier === undefined || !id || !title || !mode) {
     return { ok: false, problems };
@@ -253,9 +258,19 @@ function checkAcceptance(
   if (characters > MAX_ACCEPTANCE_COMMAND_CHARACTERS)
     problems.push(`${key}: test_commands total ${characters} characters; at most ${MAX_ACCEPTANCE_COMMAND_CHARACTERS}`);
   const seen = new Set<string>();
+  const gates = new Map<string, string>();
   items.forEach((a, i) => {
     if (seen.has(a.id)) problems.push(`${key}[${i}].id: duplicate id ${JSON.stringify(a.id)}`);
     seen.add(a.id);
+    if (!a.test_command?.trim()) return;
+    // Results are stored and judged by gate name: two commands under one name, one's result stands for both.
+    const gate = acceptanceGateName(a.id);
+    const other = gates.get(gate);
+    if (other !== undefined && other !== a.id)
+      problems.push(
+        `${key}[${i}].id: ${JSON.stringify(a.id)} names the same gate as ${JSON.stringify(other)} (${gate})`,
+      );
+    gates.set(gate, a.id);
   });
   return items.map((a) => ({
     id: a.id,

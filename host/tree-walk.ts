@@ -28,6 +28,12 @@ function longestRelativePath(tree: string): number {
   return MAX_PATH_BYTES - Buffer.byteLength(longestCheckout) - 1;
 }
 
+/**
+ * Nested repositories the walk names at most: each is one argument of git's command line, and
+ * 120,000 of them passed what Linux takes (E2BIG), a failure retried as the host's. The `tree`
+ * gate refuses a change holding any.
+ */
+const MAX_NESTED_REPOSITORIES = 1_000;
 const SLASH = Buffer.from('/');
 const DOT_GIT = Buffer.from('.git');
 
@@ -77,6 +83,8 @@ export async function nestedRepositories(tree: string, limits: { maxEntries: num
       if (isGit && !below.length && !name.equals(DOT_GIT)) refuse(shown, "git's own folder name, spelled otherwise");
       if (isGit) {
         if (below.length) found.add(nameable(below));
+        if (found.size > MAX_NESTED_REPOSITORIES)
+          refuse(shown, `more than ${MAX_NESTED_REPOSITORIES} nested repositories in the work tree`);
       } else if (entry.isDirectory()) await walk(relative);
     }
   };

@@ -110,6 +110,30 @@ describe('validateWorkingSpec: targeted rules', () => {
     );
   });
 
+  // Results are stored and judged by gate name: `AC 1` passing stood for `AC_1` failing.
+  it('rejects two acceptance ids whose test commands would run as one gate', () => {
+    const item = (id: string, cmd: string) => ({ id, given: 'g', when: 'w', then: 't', test_command: cmd });
+    hasPrefix(
+      problemsOf(validateWorkingSpec(spec({ acceptance: [item('AC 1', 'true'), item('AC_1', 'false')] }))),
+      'acceptance[1].id: "AC_1" names the same gate as "AC 1" (acceptance-AC_1)',
+    );
+  });
+
+  it('rejects a waiver id listed twice: each listed grant is added to the budget', () => {
+    hasPrefix(
+      problemsOf(validateWorkingSpec(spec({ waiver_ids: ['WV-0001', 'WV-0001'] }))),
+      'waiver_ids[1]: duplicate id "WV-0001"',
+    );
+  });
+
+  it('rejects a scope key other than in, out and support: an exclusion under another name read as none', () => {
+    for (const key of ['exclude', 'Out', 'outs'])
+      hasPrefix(
+        problemsOf(validateWorkingSpec(spec({ scope: { in: ['src/'], [key]: ['src/secrets/'] } }))),
+        `scope: Unrecognized key(s) in object: '${key}'`,
+      );
+  });
+
   it('lists every problem, not just the first', () => {
     const problems = problemsOf(
       validateWorkingSpec(spec({ risk_tier: 9, title: '', scope: { in: 'src/' } }, ['id', 'acceptance'])),
@@ -235,5 +259,13 @@ describe('normaliseScopeEntry', () => {
     assert.deepEqual(normaliseScopeEntry('*.md'), ['*.md']);
     assert.deepEqual(normaliseScopeEntry('packages/*/dist/'), ['packages/*/dist/**']);
     assert.deepEqual(normaliseScopeEntry('.'), ['**']);
+  });
+
+  // Kept, a `.` name made the glob match no path: scope.out and arbiter.protected excluded nothing.
+  it('drops `.` names, so an exclusion written with one still excludes', () => {
+    assert.deepEqual(normaliseScopeEntry('src/./secrets/'), ['src/secrets/**']);
+    assert.deepEqual(normaliseScopeEntry('src/secrets/.'), ['src/secrets', 'src/secrets/**']);
+    assert.deepEqual(normaliseScopeEntry('./test/fixtures/.'), ['test/fixtures', 'test/fixtures/**']);
+    assert.deepEqual(normaliseScopeEntry('/etc'), ['/etc', '/etc/**'], 'an absolute path stays one');
   });
 });

@@ -67,4 +67,15 @@ describe('host: the walk over a work tree', () => {
     mkdirSync(at('ok', '.git'), { recursive: true });
     assert.deepEqual(await nestedRepositories(tree, { maxEntries: 100 }), ['ok']);
   });
+
+  // Each is an argument of git's command line: 120,000 passed what Linux takes (E2BIG), retried as the host's.
+  it('refuses more than 1,000 nested repositories', async () => {
+    for (let i = 0; i <= 1_000; i++) mkdirSync(path.join(tree, `d${i}`, '.git'), { recursive: true });
+    await assert.rejects(
+      nestedRepositories(tree, { maxEntries: 10_000 }),
+      (err: unknown) =>
+        err instanceof PolicyViolationError &&
+        /refused: more than 1000 nested repositories in the work tree$/.test(err.message),
+    );
+  });
 });
