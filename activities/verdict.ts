@@ -15,6 +15,7 @@ import { storableValue } from '../domain/bounds';
 import { buildVerdictPayload } from '../domain/verdict';
 import { verdicts } from '../db/schema';
 import { verifierFacts } from '../host/verifier';
+import type { Db } from '../db/client';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
@@ -22,8 +23,10 @@ import { assertVerdictEvidence } from './verdict-evidence';
 import { recordRunEvent } from '../db/provenance';
 import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
-import { waiversUsedBy } from '../db/waivers';
+import { waiversForTree, waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
+
+type Who = { tenantId: string; taskId: string; runId: string };
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
@@ -31,19 +34,6 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
     async issueVerdict(raw: IssueVerdictInput): Promise<IssuedVerdict> {
       const input = parseActivityInput(IssueVerdictInput, raw);
       const run = currentRun();
-      // Every waiver this run used (the desk's, and any a spec named), with the signed approvals that
-      // grant it; for a best-of-N task, those its judged candidate's run used.
-      const used = [
-        ...(await waiversUsedBy(db, input.tenantId, input.taskId, run.runId)),
-        ...(input.adoptedFrom
-          ? await waiversUsedBy(
-              db,
-              input.tenantId,
-              candidateTaskId(input.taskId, input.adoptedFrom.index),
-              input.adoptedFrom.runId,
-            )
-          : []),
-      ];
       const judged = input.adoptedFrom
         ? {
             tenantId: input.tenantId,
@@ -51,6 +41,13 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
             runId: input.adoptedFrom.runId,
           }
         : { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
+      // Every waiver this run used (the desk's, and any a spec named), with the signed approvals that
+      // grant it; for a best-of-N task, those its judged candidate's run used.
+      const used = [
+        ...(await waiversUsedBy(db, input.tenantId, input.taskId, run.runId)),
+        ...(input.adoptedFrom ? await waiversUsedBy(db, judged.tenantId, judged.taskId, judged.runId) : []),
+      ];
+      await refuseWaivedForAnotherRun(db, judged, run.runId, input.diff.treeId);
       const own = { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
       await assertVerdictEvidence(db, { own, judged }, input);
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
@@ -93,4 +90,21 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       return { verdictId: stored.id, outcome: stored.outcome, digest: stored.digest };
     },
   };
+}
+
+/**
+ * Refuses a verdict on a tree whose budget a waiver passed for another run. Storing a waiver
+ * passes the budget rows of the tree its approvals name, whichever run stored them: a run that
+ * took the task over (a reset, or a run of one's own) judged on those rows would sign the waived
+ * change as a plain PASS, and its verdict cannot carry approvals that name another run.
+ */
+async function refuseWaivedForAnotherRun(db: Db, judged: Who, runId: string, treeId: string): Promise<void> {
+  const foreign = (await waiversForTree(db, judged.tenantId, judged.taskId, treeId)).filter(
+    (w) => w.usedByRun !== judged.runId && w.usedByRun !== runId,
+  );
+  if (foreign.length)
+    throw new RecordMismatchError(
+      'waiver',
+      `${foreign.map((w) => `${w.id} (run ${w.usedByRun})`).join(', ')} waived this change's budget for another run than ${runId}`,
+    );
 }

@@ -36,6 +36,26 @@ export function waiversUsedBy(db: DbExecutor, tenantId: string, taskId: string, 
     .orderBy(asc(waivers.id));
 }
 
+/**
+ * The waivers approved for `treeId` in a task, whichever run asked: storing one passes the budget
+ * rows of that tree for every run, so a verdict on the tree cites it, even one a run issues after
+ * taking the task over from the run that asked.
+ */
+export function waiversForTree(db: DbExecutor, tenantId: string, taskId: string, treeId: string): Promise<WaiverRow[]> {
+  const approvedFor = JSON.stringify([{ claim: { treeId } }]);
+  return db
+    .select()
+    .from(waivers)
+    .where(
+      and(
+        eq(waivers.tenantId, tenantId),
+        eq(waivers.usedByTask, taskId),
+        sql`${waivers.approvals} @> ${approvedFor}::jsonb`,
+      ),
+    )
+    .orderBy(asc(waivers.id));
+}
+
 /** Stores a new waiver; false when its id was already taken (the caller decides whether that is a retry). */
 export async function insertWaiver(db: DbExecutor, row: typeof waivers.$inferInsert): Promise<boolean> {
   const stored = await db.insert(waivers).values(row).onConflictDoNothing().returning({ id: waivers.id });

@@ -17,6 +17,7 @@ import { eq } from 'drizzle-orm';
 import { gateClaims, runPolicies } from '../../db/schema';
 import type {
   DiffSummary,
+  IssuedVerdict,
   PolicyProvenance,
   PreparedWorkspace,
   TrustedPolicy,
@@ -340,6 +341,47 @@ describe('governance: steps judge by the policy their run read', function () {
       issue({ riskTier: 1 }),
       refusedAs('RecordMismatchError', /the verdict names TEST-001 at tier 1; the run validated TEST-001 at tier 3/),
     );
+  });
+
+  // Storing a waiver passes its tree's budget rows for every run: a run that took the task over signed the waived change as PASS.
+  it('issueVerdict refuses, in a run that took the task over, a change whose budget a waiver passed for another run', async () => {
+    const r = await insiderRun({ waivers: { min_approvers_for_budget_raise: 1 } });
+    const gates = await laxCheck(r);
+    const alice = await registeredApprover(r.ref.tenantId, 'alice');
+    const pending = {
+      ...PENDING_WAIVER,
+      runId: r.runId,
+      specId: 'TEST-001',
+      treeId: r.diff.treeId,
+      patchDigest: r.diff.digest,
+    };
+    const approval = await signedApproval(r.ref, pending, alice);
+    const waiverId = `WV-${Math.floor(Math.random() * 9000) + 1000}`;
+    await r.env.run(r.a.storeWaiver, {
+      ...r.ref,
+      waiverId,
+      specId: 'TEST-001',
+      gates: ['budget'],
+      delta: pending.delta,
+      reasonCode: 'architectural_refactor',
+      approvals: [approval],
+      approvers: [{ approver: 'alice', keyId: alice.keyId, at: new Date().toISOString() }],
+      expiresAt: approval.claim.expiresAt,
+      budgetDetail: 'waived',
+      riskTier: 3,
+    });
+    const { env } = runOf(r.ref);
+    await env.run(r.a.loadRepoPolicy, { ...r.ref, repoPath: r.repoPath });
+    await env.run(r.a.validateSpec, { ...r.ref, specYaml: SPEC });
+    await assert.rejects(
+      env.run(r.a.issueVerdict, verdictOf(r, gates)),
+      refusedAs(
+        'RecordMismatchError',
+        new RegExp(`${waiverId} \\(run ${r.runId}\\) waived this change's budget for another run`),
+      ),
+    );
+    const own: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdictOf(r, gates));
+    assert.equal(own.outcome, 'WAIVED', 'the run the waiver was approved for signs it as waived');
   });
 
   it("issueVerdict refuses gate results stored by an earlier run that read another repository's policy", async () => {
