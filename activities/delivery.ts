@@ -132,6 +132,8 @@ async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run:
     ...mismatches('verdict', [
       ['tenant', verdict?.tenantId, input.tenantId],
       ['task', verdict?.taskId, input.taskId],
+      // The commit message names it first: another string could claim a spec never judged, or forge trailers.
+      ['spec', verdict?.specId, input.specId],
       ['workflow id', verdict?.run?.workflowId, run.workflowId],
       ['run', verdict?.run?.runId, run.runId],
       ['base commit', verdict?.baseCommit, input.baseCommit],

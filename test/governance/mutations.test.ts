@@ -178,6 +178,18 @@ describe('governance: checks a mutation once removed unnoticed', function () {
     assertNoBranch(repo, ref);
   });
 
+  // Attack: the commit message names the spec id first; another claimed a spec never judged and forged trailers.
+  it("deliverChange refuses a spec id other than the verdict's", async () => {
+    const repo = makeRepo();
+    const { ref, run, delivery } = await verifiedRun(repo);
+    const forged = 'SEC-APPROVED-1\n\nArbiter-Verdict: sha256:forged';
+    await assert.rejects(
+      run.deliverChange({ ...delivery, specId: forged }),
+      refusedAs('DeliveryNotCoveredError', new RegExp(`verdict spec is '${delivery.specId}', not 'SEC-APPROVED-1`)),
+    );
+    assertNoBranch(repo, ref);
+  });
+
   // Mutation: coverageProblems (activities/delivery.ts) drops the verdict's workflow id from its comparison.
   it("deliverChange refuses to deliver from a workflow other than the verdict's, even with the same run id", async () => {
     const repo = makeRepo();
