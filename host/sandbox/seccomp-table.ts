@@ -89,7 +89,7 @@ export const SYSCALLS = {
 export type SyscallName = keyof typeof SYSCALLS;
 
 /** When a rule applies, judged on the low 32 bits of the first argument (every such argument is an int). */
-export type ArgCondition = { arg0Equals: number } | { arg0NotIn: number[] } | { arg0HasAnyBit: number };
+export type ArgCondition = { arg0NotIn: number[] } | { arg0HasAnyBit: number };
 
 /** One line of the deny list. */
 export interface SyscallRule {
@@ -100,7 +100,14 @@ export interface SyscallRule {
   why: string;
 }
 
-const AF_UNIX = 1;
+/**
+ * The socket families a command may open: IPv4 and IPv6 (the sandbox's network namespace reaches
+ * nothing but the gateway it is handed) and netlink (interface lists, as glibc and Node read
+ * them). Every other family is refused, `AF_UNIX` (1) included: `AF_VSOCK` (40) ignores network
+ * namespaces and reaches a VM host's services, `AF_ALG` (38) was the way to a root exploit
+ * (CVE-2026-31431), and the rest (packet, RDS, TIPC, Bluetooth, …) are kernel code no command needs.
+ */
+const SOCKET_FAMILIES_ALLOWED = [2, 10, 16];
 /** CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET (Docker's mask). */
 const CLONE_NAMESPACE_FLAGS = 0x7e020000;
 /** personality() values Docker allows: PER_LINUX, PER_LINUX32, UNAME26 with either, and the query 0xffffffff. */
@@ -181,9 +188,9 @@ export const RULES: SyscallRule[] = [
   },
   {
     names: ['socket'],
-    when: { arg0Equals: AF_UNIX },
+    when: { arg0NotIn: SOCKET_FAMILIES_ALLOWED },
     errno: ERRNO.EPERM,
-    why: 'no new unix sockets: a command talks only over those Arbiter hands it; socketpair and inherited sockets work',
+    why: 'only inet, inet6 and netlink sockets: no new unix socket (a command talks only over those Arbiter hands it; socketpair and inherited sockets work), no vsock, no AF_ALG',
   },
   {
     names: ['fallocate'],

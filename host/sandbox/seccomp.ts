@@ -44,8 +44,7 @@ const jump = (code: number, k: number, jt?: string, jf?: string): Op => ({ code,
 function conditionBlock(when: ArgCondition, deny: Op, prefix: string): Line[] {
   const allow = `${prefix}.allow`;
   const lines: Line[] = [load(ARG0_LOW)];
-  if ('arg0Equals' in when) lines.push(jump(JEQ_K, when.arg0Equals, undefined, allow), deny);
-  else if ('arg0HasAnyBit' in when) lines.push(jump(JSET_K, when.arg0HasAnyBit, undefined, allow), deny);
+  if ('arg0HasAnyBit' in when) lines.push(jump(JSET_K, when.arg0HasAnyBit, undefined, allow), deny);
   else lines.push(...when.arg0NotIn.map((v) => jump(JEQ_K, v, allow)), deny);
   lines.push({ label: allow }, ret(RET.ALLOW));
   return lines;

@@ -72,6 +72,10 @@ describe('seccomp program', () => {
       assert.equal(call(arch, socket, [1, 1, 0]), errno(ERRNO.EPERM), 'socket(AF_UNIX)');
       assert.equal(call(arch, socket, [2, 1, 0]), RET.ALLOW, 'socket(AF_INET)');
       assert.equal(call(arch, socket, [10, 2, 0]), RET.ALLOW, 'socket(AF_INET6)');
+      assert.equal(call(arch, socket, [16, 3, 0]), RET.ALLOW, 'socket(AF_NETLINK)');
+      assert.equal(call(arch, socket, [40, 1, 0]), errno(ERRNO.EPERM), 'socket(AF_VSOCK): namespaces do not hold it');
+      assert.equal(call(arch, socket, [38, 5, 0]), errno(ERRNO.EPERM), 'socket(AF_ALG)');
+      assert.equal(call(arch, socket, [17, 3, 0]), errno(ERRNO.EPERM), 'socket(AF_PACKET)');
       const clone = nr('clone', arch) as number;
       assert.equal(call(arch, clone, [17]), RET.ALLOW, 'fork-like clone(SIGCHLD)');
       assert.equal(call(arch, clone, [0x3d0f00]), RET.ALLOW, "pthread_create's clone flags");

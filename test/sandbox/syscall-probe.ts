@@ -105,6 +105,8 @@ export const REFUSED: Array<Probe & { expect: string }> = [
   { label: 'adjtimex', name: 'adjtimex', args: [0], expect: EPERM },
   { label: 'fanotify_init', name: 'fanotify_init', args: [0, 0], expect: EPERM },
   { label: 'socket(AF_UNIX)', name: 'socket', args: [1, 1, 0], expect: EPERM },
+  { label: 'socket(AF_VSOCK)', name: 'socket', args: [40, 1, 0], expect: EPERM },
+  { label: 'socket(AF_ALG)', name: 'socket', args: [38, 5, 0], expect: EPERM },
   { label: 'fallocate', name: 'fallocate', args: [-1, 0, 0, 1], expect: 'errno 95' },
 ];
 /** Calls that run unprivileged without the filter: the control must show them not refused. */
