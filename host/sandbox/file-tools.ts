@@ -82,8 +82,9 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
     kind: 'file' | 'dir' = 'file',
   ): Promise<{ target: string; rel: string }> {
     // Longer than any path the filesystem takes, and matched against scope globs before it fails.
-    if (relPath.length > MAX_PATH || relPath.split('/').some((name) => name.length > MAX_NAME))
-      return refuse(call, op, relPath, `longer than a path may be (${MAX_PATH} characters, ${MAX_NAME} a name)`);
+    // In bytes, as Linux counts: 200 `é` are 400, and failed as the host's ENAMETOOLONG.
+    if (Buffer.byteLength(relPath) > MAX_PATH || relPath.split('/').some((name) => Buffer.byteLength(name) > MAX_NAME))
+      return refuse(call, op, relPath, `longer than a path may be (${MAX_PATH} bytes, ${MAX_NAME} a name)`);
     try {
       const target = await resolveInWorkspace(call.workspacePath, relPath, { kind });
       return { target, rel: path.relative(await fs.realpath(call.workspacePath), target) || '.' };
@@ -144,7 +145,7 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
     return { path: rel, bytes, digestBefore: digestBefore ?? null, digestAfter };
   }
 
-  return {
+  return toolFailures({
     async fileRead(call: FileToolCall & { path: string; maxBytes?: number }) {
       const { target, rel } = await resolve(call, 'file_read', call.path);
       await refuseLarger(target, rel, MAX_READ_BYTES, 'read');
@@ -218,7 +219,8 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
         for (const d of read.entries.sort((a, b) => a.name.localeCompare(b.name))) {
           const full = path.join(dir, d.name);
           const type = d.isSymbolicLink() ? 'symlink' : d.isDirectory() ? 'dir' : d.isFile() ? 'file' : 'other';
-          const bytes = type === 'file' ? (await fs.lstat(full)).size : 0;
+          // A name that is not UTF-8 reads as another (U+FFFD), which may not exist: listed, unsized.
+          const bytes = type === 'file' ? ((await fs.lstat(full).catch(() => undefined))?.size ?? 0) : 0;
           entries.push({ path: path.relative(root, full), type, bytes });
           if (type === 'dir') queue.push(full);
         }
@@ -226,7 +228,47 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
       await audit(call, { op: 'list_files', path: rel, allowed: true, detail: { entries: entries.length } });
       return { entries, truncated: more || queue.length > 0 };
     },
-  };
+  });
+}
+
+/**
+ * What the agent's own tree makes the file system answer (a file where a folder must go, a folder
+ * where a file is, a name a link loop or its permissions make unreachable): its tool's failure,
+ * which the model reads, not the host's. Thrown as they were, they were retried as the worker's
+ * and the run ended as infrastructure, sparing the agent its FAIL. A full disk or an I/O error
+ * stays the host's.
+ */
+const AGENT_FS_ERRORS = new Set([
+  'EEXIST',
+  'ENOENT',
+  'ENOTDIR',
+  'EISDIR',
+  'ENAMETOOLONG',
+  'ELOOP',
+  'EACCES',
+  'EPERM',
+  'ENOTEMPTY',
+  'EINVAL',
+  'EFBIG',
+  'EMLINK',
+  'ETXTBSY',
+]);
+
+/** `tools` with each one's file-system errors of the agent's making thrown as {@link FileToolError}. */
+function toolFailures<T extends Record<string, (call: never) => Promise<unknown>>>(tools: T): T {
+  const wrapped = Object.entries(tools).map(([name, tool]) => [
+    name,
+    async (call: FileToolCall & { path?: string }) => {
+      try {
+        return await (tool as (c: typeof call) => Promise<unknown>)(call);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (!code || !AGENT_FS_ERRORS.has(code)) throw err;
+        throw new FileToolError(`${name} '${call.path ?? '.'}' failed: ${code}`);
+      }
+    },
+  ]);
+  return Object.fromEntries(wrapped) as T;
 }
 
 /** The file tools' interface. */

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { FileToolError } from '../../domain/errors';
 import { gitIn, makeRepo } from '../helpers/fixtures';
 import {
   assertHostDirUnchanged,
@@ -270,6 +271,32 @@ describe('sandbox escapes: file tools', function () {
         t.tools.fileWrite({ ...c, path: `src/${'a.'.repeat(30_000)}/x`, content: 'x' }),
       );
       assert.match(String(row.reason), /longer than a path may be/);
+    } finally {
+      await t.release();
+    }
+  });
+
+  // Thrown as they were, these were retried as the host's failure, and the run ended as infrastructure.
+  it("what the agent's own tree makes the file system refuse is the tool's failure, never the host's", async () => {
+    const t = await sandboxTask();
+    try {
+      const c = { tenantId: t.tenantId, taskId: t.taskId, workspacePath: t.tree, policy: OPEN_POLICY };
+      writeFileSync(path.join(t.tree, 'src', 'plain'), 'x');
+      await assert.rejects(
+        t.tools.fileWrite({ ...c, path: 'src/plain/child.js', content: 'x' }),
+        (err: unknown) =>
+          err instanceof FileToolError && /'src\/plain\/child\.js' failed: E(EXIST|NOTDIR)/.test(err.message),
+      );
+      const row = await t.expectRefused('file_write', () =>
+        t.tools.fileWrite({ ...c, path: `src/${'é'.repeat(200)}`, content: 'x' }),
+      );
+      assert.match(String(row.reason), /longer than a path may be \(4096 bytes, 255 a name\)/);
+      writeFileSync(Buffer.from(`${t.tree}/src/odd\xff.txt`, 'latin1'), 'x');
+      const listed = await t.tools.listFiles({ ...c, path: 'src' });
+      assert.ok(
+        listed.entries.some((e) => e.path.startsWith('src/odd')),
+        JSON.stringify(listed.entries),
+      );
     } finally {
       await t.release();
     }
