@@ -8,7 +8,11 @@
 import * as fs from 'node:fs/promises';
 import { runProcess } from './run-process';
 
-const RM_TIMEOUT_MS = 10 * 60_000;
+const TOOL = { cwd: '/', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, timeoutMs: 10 * 60_000, maxOutputBytes: 4096 };
+
+function rmTree(target: string) {
+  return runProcess({ argv: ['rm', '-rf', '--one-file-system', '--', target], ...TOOL });
+}
 
 /** Removes `target` and everything under it, whatever its depth; nothing there is not an error. */
 export async function removeTree(target: string): Promise<void> {
@@ -18,13 +22,13 @@ export async function removeTree(target: string): Promise<void> {
   } catch {
     // Too deep for a path-based walk, or another failure `rm` reports better.
   }
-  const run = await runProcess({
-    argv: ['rm', '-rf', '--one-file-system', '--', target],
-    cwd: '/',
-    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
-    timeoutMs: RM_TIMEOUT_MS,
-    maxOutputBytes: 4096,
-  });
+  let run = await rmTree(target);
+  if (run.exitCode !== 0) {
+    // A worker not running as root shares its user with the task's commands, which can take the
+    // read or write bit off a folder they made: given back, the folder can be emptied.
+    await runProcess({ argv: ['chmod', '-R', 'u+rwX', '--', target], ...TOOL });
+    run = await rmTree(target);
+  }
   if (run.exitCode !== 0)
     throw new Error(
       `could not remove ${target}: ${run.outputTail.trim() || run.killedReason || run.spawnError || `rm exited ${run.exitCode}`}`,

@@ -10,18 +10,27 @@ const DU_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
 /**
  * `du -s -x` of `dir` with `flags`: its total. du exits 1 when a file vanished while it walked (a
  * build churning its files), and still prints the total: an agent churning on purpose must not
- * turn every check into an error the watchdog skips.
+ * turn every check into an error the watchdog skips. Only then: it also exits 1, with a total that
+ * leaves it out, for a folder it cannot read, which a worker not running as root cannot (a command
+ * runs as the worker's own user, and `chmod 0300` hid 50 MiB and 2,000 entries from the quota).
  */
 async function du(dir: string, flags: string[]): Promise<number> {
   const out = await spawnViaHelper('du', ['-s', '-x', ...flags, dir], { env: DU_ENV, maxBuffer: 4096 }).catch(
     (err: unknown) => {
-      if (err instanceof SpawnedProgramError && err.code === 1 && err.stdout.length > 0) return err.stdout;
+      if (err instanceof SpawnedProgramError && err.code === 1 && err.stdout.length > 0 && onlyVanished(err.stderr))
+        return err.stdout;
       throw err;
     },
   );
   const total = Number(out.toString('utf8').split('\t')[0]);
   if (!Number.isFinite(total)) throw new Error(`du printed no total for ${dir}`);
   return total;
+}
+
+/** Whether du's complaints are all of files that vanished while it walked. */
+function onlyVanished(stderr: Buffer): boolean {
+  const lines = stderr.toString('utf8').split('\n').filter(Boolean);
+  return lines.length > 0 && lines.every((line) => line.endsWith(': No such file or directory'));
 }
 
 /**
