@@ -183,8 +183,9 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
       if (!patch) throw new RecordMismatchError('candidate', `${who.taskId}'s verified patch is not stored`);
       const bytes = await loadArtifact(db, patch.id, payload.diff.digest, { ...who, kind: 'patch' });
       const { runId } = currentRun();
-      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes });
       const { diff } = payload;
+      const change = { treeId: diff.treeId, baseCommit: payload.baseCommit };
+      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes, change });
       return {
         agentId: payload.agentId,
         baseCommit: payload.baseCommit,

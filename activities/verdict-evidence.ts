@@ -148,21 +148,35 @@ async function specProblem(
 async function patchProblem(
   db: Db,
   runs: { own: RunKey; judged: RunKey },
-  diff: { artifactId: string; digest: string },
+  diff: { artifactId: string; digest: string; treeId: string },
+  baseCommit: string,
 ): Promise<string | undefined> {
   const [row] = await db
-    .select({ tenantId: artifacts.tenantId, taskId: artifacts.taskId, kind: artifacts.kind, digest: artifacts.digest })
+    .select({
+      tenantId: artifacts.tenantId,
+      taskId: artifacts.taskId,
+      kind: artifacts.kind,
+      digest: artifacts.digest,
+      treeId: artifacts.treeId,
+      baseCommit: artifacts.baseCommit,
+    })
     .from(artifacts)
     .where(eq(artifacts.id, diff.artifactId));
   const tasks = [runs.own.taskId, runs.judged.taskId];
-  if (
+  const unstored = `patch ${diff.artifactId} (${diff.digest}) is not a patch the task ${runs.judged.taskId} stored with that digest`;
+  if (!(
     row?.tenantId === runs.own.tenantId &&
     tasks.includes(row.taskId) &&
     row.kind === 'patch' &&
     row.digest === diff.digest
-  )
-    return undefined;
-  return `patch ${diff.artifactId} (${diff.digest}) is not a patch the task ${runs.judged.taskId} stored with that digest`;
+  ))
+    return unstored;
+  // The verdict's subject is the patch and its gates judged the tree: both must be one change.
+  // A patch stored before migration 0022 names neither.
+  if (row.treeId === null && row.baseCommit === null) return undefined;
+  if (row.treeId !== diff.treeId || row.baseCommit !== baseCommit)
+    return `patch ${diff.artifactId} is the change from ${row.baseCommit} to tree ${row.treeId}, not from ${baseCommit} to ${diff.treeId}`;
+  return undefined;
 }
 
 /**
@@ -178,7 +192,7 @@ export async function assertVerdictEvidence(
   const own = await judgingPolicy(db, runs.own);
   const misnamed = await specProblem(db, runs, own, input);
   if (misnamed) throw new RecordMismatchError('spec', misnamed);
-  const unmeasured = await patchProblem(db, runs, input.diff);
+  const unmeasured = await patchProblem(db, runs, input.diff, input.baseCommit);
   if (unmeasured) throw new RecordMismatchError('patch', unmeasured);
   const { problems, fromRuns, failuresFrom } = await policyProblems(db, runs, own, input);
   if (problems.length) throw new PolicyMismatchError(problems.join('; '));

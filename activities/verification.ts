@@ -150,7 +150,8 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
         },
       );
       const { runId } = currentRun();
-      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes });
+      const change = { treeId, baseCommit: input.baseCommit };
+      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes, change });
       return {
         filesChanged: files.length,
         linesAdded: files.reduce((n, f) => n + f.added, 0),

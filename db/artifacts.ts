@@ -16,7 +16,15 @@ import { sha256 } from '../host/digest';
  */
 export async function storeArtifact(
   db: Db,
-  a: { id: string; tenantId: string; taskId: string; runId: string; kind: string; bytes: Buffer },
+  a: {
+    id: string;
+    tenantId: string;
+    taskId: string;
+    runId: string;
+    kind: string;
+    bytes: Buffer;
+    change?: PatchChange;
+  },
 ): Promise<string> {
   const digest = sha256(a.bytes);
   const row = {
@@ -29,6 +37,8 @@ export async function storeArtifact(
     sizeBytes: a.bytes.length,
     encoding: 'base64',
     content: a.bytes.toString('base64'),
+    treeId: a.change?.treeId ?? null,
+    baseCommit: a.change?.baseCommit ?? null,
   };
   const written = await db
     .insert(artifacts)
@@ -53,13 +63,19 @@ export async function storeArtifact(
  */
 export async function storePatch(
   db: Db,
-  p: { tenantId: string; taskId: string; runId: string; attempt?: number; bytes: Buffer },
+  p: { tenantId: string; taskId: string; runId: string; attempt?: number; bytes: Buffer; change: PatchChange },
 ): Promise<{ artifactId: string; digest: string }> {
   const base = `${p.tenantId}/${p.taskId}/${p.runId}/patch`;
   const artifactId = (p.attempt ?? 1) === 1 ? base : `${base}/attempt-${p.attempt}`;
-  const { tenantId, taskId, runId, bytes } = p;
-  const digest = await storeArtifact(db, { id: artifactId, tenantId, taskId, runId, kind: 'patch', bytes });
+  const { tenantId, taskId, runId, bytes, change } = p;
+  const digest = await storeArtifact(db, { id: artifactId, tenantId, taskId, runId, kind: 'patch', bytes, change });
   return { artifactId, digest };
+}
+
+/** The change a patch is: the tree it makes of the base it was measured from. */
+export interface PatchChange {
+  treeId: string;
+  baseCommit: string;
 }
 
 /** Who stored an artifact: the task and run it is bound to. */

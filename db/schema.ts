@@ -333,6 +333,9 @@ export const artifacts = pgTable(
     /** `utf8` text, or `base64` for bytes that must survive exactly (patches). */
     encoding: text('encoding').notNull().default('utf8'),
     content: text('content').notNull(),
+    /** A patch's tree and the base it was measured from (migration 0022; absent from patches stored before). */
+    treeId: text('tree_id'),
+    baseCommit: text('base_commit'),
     createdAt: createdAt(),
   },
   (t) => [index('artifacts_task_idx').on(t.tenantId, t.taskId)],

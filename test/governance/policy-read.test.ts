@@ -323,7 +323,7 @@ describe('governance: steps judge by the policy their run read', function () {
       issue({ baseCommit: '0'.repeat(40) }),
       refusedAs(
         'RecordMismatchError',
-        new RegExp(`gate budget: judged the change from ${r.ws.baseCommit}, the verdict names base 0{40}`),
+        new RegExp(`is the change from ${r.ws.baseCommit} to tree ${r.diff.treeId}, not from 0{40}`),
       ),
     );
     await assert.rejects(
@@ -341,6 +341,31 @@ describe('governance: steps judge by the policy their run read', function () {
       issue({ riskTier: 1 }),
       refusedAs('RecordMismatchError', /the verdict names TEST-001 at tier 1; the run validated TEST-001 at tier 3/),
     );
+  });
+
+  // The subject is the patch, the gates judged the tree: another attempt's patch, one a gate failed, was signed PASS.
+  it("issueVerdict refuses a patch that is not the judged tree's change from the verdict's base", async () => {
+    const r = await insiderRun({});
+    const first = r.diff;
+    writeFileSync(path.join(r.ws.workspacePath, 'src', 'app.js'), 'module.exports = 2;\n');
+    const second: DiffSummary = await r.env.run(r.a.measureDiff, { ...r.at, attempt: 2 });
+    const judged = { ...r, diff: second };
+    const gates = await laxCheck(judged);
+    const verdict = verdictOf(judged, gates);
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, {
+        ...verdict,
+        diff: { ...second, artifactId: first.artifactId, digest: first.digest },
+      }),
+      refusedAs(
+        'RecordMismatchError',
+        new RegExp(
+          `is the change from ${r.ws.baseCommit} to tree ${first.treeId}, not from ${r.ws.baseCommit} to ${second.treeId}`,
+        ),
+      ),
+    );
+    const honest: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdict);
+    assert.equal(honest.outcome, 'PASS');
   });
 
   // Storing a waiver passes its tree's budget rows for every run: a run that took the task over signed the waived change as PASS.
