@@ -14,9 +14,15 @@ import { artifacts } from '../db/schema';
 import { currentRun } from './run-identity';
 
 /** Stores `spec` under `artifactId` for `owner` (again, identically, on a retry) and returns its reference. */
-export async function storeSpec(db: Db, artifactId: string, owner: ArtifactOwner, spec: WorkingSpec): Promise<SpecRef> {
+export async function storeSpec(
+  db: Db,
+  artifactId: string,
+  owner: ArtifactOwner,
+  spec: WorkingSpec,
+  sourceDigest?: string,
+): Promise<SpecRef> {
   const bytes = Buffer.from(JSON.stringify(spec));
-  const digest = await storeArtifact(db, { id: artifactId, ...owner, kind: 'spec', bytes });
+  const digest = await storeArtifact(db, { id: artifactId, ...owner, kind: 'spec', bytes, sourceDigest });
   return { artifactId, digest };
 }
 
@@ -46,8 +52,21 @@ export function isSpecRef(spec: SpecRef | WorkingSpec): spec is SpecRef {
  * no run of the task validated one.
  */
 export async function validatedSpec(db: Db, run: RunKey): Promise<WorkingSpec | undefined> {
+  return (await validatedSpecRecord(db, run))?.spec;
+}
+
+/** {@link validatedSpec}, with the digest of the text it was validated from (null when stored before migration 0023). */
+export async function validatedSpecRecord(
+  db: Db,
+  run: RunKey,
+): Promise<{ spec: WorkingSpec; sourceDigest: string | null } | undefined> {
   const rows = await db
-    .select({ id: artifacts.id, runId: artifacts.runId, digest: artifacts.digest })
+    .select({
+      id: artifacts.id,
+      runId: artifacts.runId,
+      digest: artifacts.digest,
+      sourceDigest: artifacts.sourceDigest,
+    })
     .from(artifacts)
     .where(and(eq(artifacts.tenantId, run.tenantId), eq(artifacts.taskId, run.taskId), eq(artifacts.kind, 'spec')))
     .orderBy(desc(artifacts.createdAt));
@@ -55,5 +74,6 @@ export async function validatedSpec(db: Db, run: RunKey): Promise<WorkingSpec | 
   const row = validated.find((r) => r.runId === run.runId) ?? validated[0];
   if (!row) return undefined;
   const owner = { tenantId: run.tenantId, taskId: run.taskId, runId: row.runId, kind: 'spec' };
-  return JSON.parse((await loadArtifact(db, row.id, row.digest, owner)).toString('utf8')) as WorkingSpec;
+  const spec = JSON.parse((await loadArtifact(db, row.id, row.digest, owner)).toString('utf8')) as WorkingSpec;
+  return { spec, sourceDigest: row.sourceDigest };
 }

@@ -48,8 +48,9 @@ export function createSpecActivities({ db }: Pick<ActivityDeps, 'db'>) {
       const allWarnings = boundedList([...result.warnings, ...warnings], MAX_WARNINGS, 500);
       for (const warning of allWarnings) log.warn('working spec warning', { warning });
       const owner = { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId };
-      const specRef = await storeSpec(db, taskSpecArtifactId(owner), owner, result.spec);
-      return { spec: specEssentials(result.spec), warnings: allWarnings, specDigest: sha256(input.specYaml), specRef };
+      const specDigest = sha256(input.specYaml);
+      const specRef = await storeSpec(db, taskSpecArtifactId(owner), owner, result.spec, specDigest);
+      return { spec: specEssentials(result.spec), warnings: allWarnings, specDigest, specRef };
     },
   };
 }

@@ -16,7 +16,7 @@ import { artifacts } from '../db/schema';
 import { hasTreelessGateResults, latestGateResults } from '../db/gate-results';
 import { policyFileOf, runsThatRead, type RunKey } from '../db/run-policies';
 import { judgingPolicy, type JudgingPolicy } from './repo-policy';
-import { validatedSpec } from './spec-refs';
+import { validatedSpec, validatedSpecRecord } from './spec-refs';
 
 /**
  * How the gates a verdict is asked to sign differ from the results stored for the tree it judges.
@@ -128,13 +128,17 @@ async function specProblem(
   db: Db,
   runs: { own: RunKey; judged: RunKey },
   ownPolicy: JudgingPolicy | 'legacy',
-  input: { specId: string; riskTier: number },
+  input: { specId: string; specDigest: string; riskTier: number },
 ): Promise<string | undefined> {
   const { own, judged } = runs;
-  const spec = await validatedSpec(db, own);
-  if (!spec) return ownPolicy === 'legacy' ? undefined : `run ${own.runId} validated no spec`;
+  const record = await validatedSpecRecord(db, own);
+  if (!record) return ownPolicy === 'legacy' ? undefined : `run ${own.runId} validated no spec`;
+  const { spec, sourceDigest } = record;
   if (spec.id !== input.specId || spec.riskTier !== input.riskTier)
     return `the verdict names ${input.specId} at tier ${input.riskTier}; the run validated ${spec.id} at tier ${spec.riskTier}`;
+  // A spec stored before migration 0023 names no text.
+  if (sourceDigest !== null && sourceDigest !== input.specDigest)
+    return `the verdict names spec text ${input.specDigest}; the run validated ${sourceDigest}`;
   if (judged.taskId === own.taskId) return undefined;
   const candidate = await validatedSpec(db, judged);
   if (candidate && canonicalJson(candidate) === canonicalJson(spec)) return undefined;

@@ -24,6 +24,7 @@ export async function storeArtifact(
     kind: string;
     bytes: Buffer;
     change?: PatchChange;
+    sourceDigest?: string;
   },
 ): Promise<string> {
   const digest = sha256(a.bytes);
@@ -39,6 +40,7 @@ export async function storeArtifact(
     content: a.bytes.toString('base64'),
     treeId: a.change?.treeId ?? null,
     baseCommit: a.change?.baseCommit ?? null,
+    sourceDigest: a.sourceDigest ?? null,
   };
   const written = await db
     .insert(artifacts)

@@ -336,6 +336,8 @@ export const artifacts = pgTable(
     /** A patch's tree and the base it was measured from (migration 0022; absent from patches stored before). */
     treeId: text('tree_id'),
     baseCommit: text('base_commit'),
+    /** A validated spec's: the digest of the text it was validated from (migration 0023). */
+    sourceDigest: text('source_digest'),
     createdAt: createdAt(),
   },
   (t) => [index('artifacts_task_idx').on(t.tenantId, t.taskId)],

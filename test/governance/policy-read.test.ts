@@ -338,6 +338,13 @@ describe('governance: steps judge by the policy their run read', function () {
       ),
     );
     await assert.rejects(
+      issue({ specDigest: `sha256:${'0'.repeat(64)}` }),
+      refusedAs(
+        'RecordMismatchError',
+        new RegExp(`the verdict names spec text sha256:0{64}; the run validated ${r.validated.specDigest}`),
+      ),
+    );
+    await assert.rejects(
       issue({ riskTier: 1 }),
       refusedAs('RecordMismatchError', /the verdict names TEST-001 at tier 1; the run validated TEST-001 at tier 3/),
     );
