@@ -2,7 +2,7 @@
  * A task workspace on disk: checks on the target repository, resetting the work tree to a
  * commit, and the ownership and permissions that let the sandbox user (and no one else) work in it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { TargetRepoError } from '../domain/errors';
@@ -17,9 +17,20 @@ export function assertExists(repoPath: string): void {
   if (!existsSync(repoPath)) throw new TargetRepoError(`target repository '${repoPath}' does not exist`);
 }
 
-/** Refuses a path that is not an existing git repository. */
-export async function assertGitRepo(repoPath: string): Promise<void> {
+/**
+ * Refuses a path that is not a repository's own top: a folder inside one (git looks upward), a
+ * linked worktree, or a folder whose `.git` names another repository. Each shares that one's refs,
+ * so two tenants' registrations could deliver into one repository, and their task ids collide.
+ */
+export async function assertOwnRepository(repoPath: string): Promise<void> {
   await repoCommit(repoPath, 'HEAD');
+  const [bare, common] = (await git(repoPath, ['rev-parse', '--is-bare-repository', '--git-common-dir']))
+    .trim()
+    .split('\n');
+  const own = bare === 'true' ? repoPath : path.join(repoPath, '.git');
+  const real = realpathSync(path.resolve(repoPath, common));
+  if (real !== own)
+    throw new TargetRepoError(`'${repoPath}' is not a repository's own top: its git directory is ${real}`);
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   tenantsAtRepoPath,
 } from '../../db/repos';
 import { IdPartSchema, RepoNameSchema } from '../../domain/task';
-import { assertGitRepo } from '../../host/workspace';
+import { assertOwnRepository } from '../../host/workspace';
 import { EXIT, printRows, UsageError } from './output';
 import { addTenantList } from './tenant-list';
 import { withDb } from './with-db';
@@ -39,7 +39,7 @@ async function registrablePath(dir: string): Promise<string> {
   } catch {
     throw new UsageError(`'${dir}' does not exist`);
   }
-  await assertGitRepo(real).catch((err: Error) => {
+  await assertOwnRepository(real).catch((err: Error) => {
     throw new UsageError(err.message);
   });
   return real;

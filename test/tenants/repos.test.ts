@@ -10,7 +10,16 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { InvalidTaskInputError } from '../../client/arbiter-client';
 import { TASK_WORKFLOW_TYPE, taskWorkflowId } from '../../temporal-config';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import {
+  addScriptedAgent,
+  gitIn,
+  GOOD_PLAN,
+  makeRepo,
+  registerRepo,
+  specYaml,
+  tempDir,
+  uniqueId,
+} from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 
@@ -108,6 +117,15 @@ describe('tenants: registered repositories', function () {
     const notGit = await arbiter(['repos', 'add', '--tenant', tenant, uniqueId('x'), path.dirname(dir)], env);
     assert.notEqual(notGit.code, 0);
     assert.match(notGit.stderr, /not a git repository/);
+    // Each shares another repository's refs: two tenants' tasks would deliver into one.
+    const inside = path.join(makeRepo(), 'src');
+    const worktree = path.join(tempDir('arbiter-worktree-'), 'wt');
+    gitIn(dir, 'worktree', 'add', '--quiet', worktree);
+    for (const borrowed of [inside, worktree]) {
+      const refused = await arbiter(['repos', 'add', '--tenant', other, uniqueId('x'), borrowed], env);
+      assert.equal(refused.code, 2, refused.stdout);
+      assert.match(refused.stderr, /is not a repository's own top: its git directory is /);
+    }
     const missing = await arbiter(['repos', 'add', '--tenant', tenant, uniqueId('x'), '/nonexistent/repo'], env);
     assert.equal(missing.code, 2);
     const badName = await arbiter(['repos', 'add', '--tenant', tenant, '../evil', dir], env);
