@@ -16,6 +16,7 @@ import { buildVerdictPayload } from '../domain/verdict';
 import { verdicts } from '../db/schema';
 import { verifierFacts } from '../host/verifier';
 import type { Db } from '../db/client';
+import type { RunKey } from '../db/run-policies';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
@@ -25,8 +26,6 @@ import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
 import { waiversForTree, waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
-
-type Who = { tenantId: string; taskId: string; runId: string };
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
@@ -98,7 +97,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
  * took the task over (a reset, or a run of one's own) judged on those rows would sign the waived
  * change as a plain PASS, and its verdict cannot carry approvals that name another run.
  */
-async function refuseWaivedForAnotherRun(db: Db, judged: Who, runId: string, treeId: string): Promise<void> {
+async function refuseWaivedForAnotherRun(db: Db, judged: RunKey, runId: string, treeId: string): Promise<void> {
   const foreign = (await waiversForTree(db, judged.tenantId, judged.taskId, treeId)).filter(
     (w) => w.usedByRun !== judged.runId && w.usedByRun !== runId,
   );

@@ -9,7 +9,7 @@
 import picomatch from 'picomatch';
 import type { RepoPolicy } from './repo-policy';
 import { scopeMatcher } from './scope-match';
-import { normaliseScopeEntry } from './spec-scope';
+import { globProblem, normaliseScopeEntry } from './spec-scope';
 
 /** Protected at every tier. */
 export const PROTECTED_PATHS = [
@@ -48,10 +48,13 @@ export function protectedPaths(riskTier: number): string[] {
  * setup's outputs and its policy's list, inside the scope grammar): dotfiles included, case ignored.
  */
 export function protectedPathMatcher(riskTier: number, extra: readonly string[] = []): (path: string) => boolean {
-  const ours = picomatch(protectedPaths(riskTier), { dot: true, nocase: true });
-  // The repository's globs are a tenant's: matched without a regex, as scope globs are.
-  const theirs = scopeMatcher(extra, { nocase: true, outsideGrammar: true });
-  return (path) => ours(path) || theirs(path);
+  // A policy's own globs are a tenant's, kept to the scope grammar when it is read, and matched
+  // without a regex as scope globs are; Arbiter's, and those it makes of setup outputs, are not.
+  const theirs = extra.filter((g) => globProblem(g) === null);
+  const ours = [...protectedPaths(riskTier), ...extra.filter((g) => globProblem(g) !== null)];
+  const isOurs = picomatch(ours, { dot: true, nocase: true });
+  const isTheirs = scopeMatcher(theirs, { nocase: true, outsideGrammar: true });
+  return (path) => isOurs(path) || isTheirs(path);
 }
 
 /**

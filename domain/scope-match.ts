@@ -34,12 +34,27 @@ export function scopeMatcher(
   const safe = globs.filter((g) => globProblem(g) === null);
   if (safe.length < globs.length && options.outsideGrammar) return () => true;
   if (safe.length === 0) return () => false;
-  const fold = options.nocase ? (s: string) => s.toLowerCase() : (s: string) => s;
+  const fold = options.nocase ? foldCase : (s: string) => s;
   const split = safe.map((g) => splitGlob(fold(g)));
   return (path) => {
     const names = fold(path).split('/');
     return split.some((g) => globMatches(g, names));
   };
+}
+
+/**
+ * Case folded one UTF-16 unit at a time, as a regex's `i` flag without `u` folds (picomatch's):
+ * to upper case where that is one unit, never from outside ASCII into it. Folding the whole
+ * string to lower case depends on context (a final `Σ` becomes `ς`, `İ` two units), so an
+ * exclusion written in capitals stopped matching the same name.
+ */
+function foldCase(text: string): string {
+  let folded = '';
+  for (const unit of text.split('')) {
+    const upper = unit.toUpperCase();
+    folded += upper.length === 1 && !(unit.charCodeAt(0) > 127 && upper.charCodeAt(0) < 128) ? upper : unit;
+  }
+  return folded;
 }
 
 function splitGlob(glob: string): SplitGlob {
@@ -52,8 +67,10 @@ function globMatches(glob: SplitGlob, names: string[]): boolean {
   const { head, tail } = glob;
   if (!tail) return names.length === head.length && head.every((g, i) => nameMatches(g, names[i]));
   const rest = names.length - head.length - tail.length;
+  // As picomatch: a trailing `**` takes no name after one ending in `*` (`packages/*/**` is not `packages/README`).
+  const least = tail.length === 0 && head.at(-1)?.endsWith('*') ? 1 : 0;
   return (
-    rest >= 0 &&
+    rest >= least &&
     head.every((g, i) => nameMatches(g, names[i])) &&
     tail.every((g, i) => nameMatches(g, names[head.length + rest + i]))
   );

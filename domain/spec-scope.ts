@@ -86,6 +86,10 @@ export function globProblem(glob: string): string | null {
   const crowded = glob.split('/').find((name) => (name.match(/\*+/g)?.length ?? 0) > GLOB_LIMITS.wildcardRunsInAName);
   if (crowded !== undefined)
     return `has more than ${GLOB_LIMITS.wildcardRunsInAName} wildcards in one name ('${crowded}')`;
+  const joined = glob.split('/').find((name) => name.includes('**') && name !== '**');
+  // picomatch reads `**.md` as `**/*.md` but `**a` as `*a`, and `a**` as `a*`: a name of its own says which.
+  if (joined !== undefined)
+    return `has '**' inside a name ('${joined}'): write it as a name of its own, such as **/*.md`;
   const globstars = glob.match(/\*\*/g)?.length ?? 0;
   if (globstars > GLOB_LIMITS.globstars) return `has ${globstars} '**'; at most ${GLOB_LIMITS.globstars} is matched`;
   return null;

@@ -26,7 +26,8 @@ export async function removeTree(target: string): Promise<void> {
   if (run.exitCode !== 0) {
     // A worker not running as root shares its user with the task's commands, which can take the
     // read or write bit off a folder they made: given back, the folder can be emptied.
-    await runProcess({ argv: ['chmod', '-R', 'u+rwX', '--', target], ...TOOL });
+    // Folder by folder as find meets them (before it reads them), and on this file system alone, as rm.
+    await runProcess({ argv: ['find', target, '-xdev', '-type', 'd', '-exec', 'chmod', 'u+rwx', '{}', ';'], ...TOOL });
     run = await rmTree(target);
   }
   if (run.exitCode !== 0)

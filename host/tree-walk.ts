@@ -42,11 +42,17 @@ function refuse(relative: string, reason: string): never {
   throw new PolicyViolationError({ op: 'measure', path: relative, reason });
 }
 
-/** A nested repository's folder as a pathspec can name it; refused when its name is not UTF-8. */
+/**
+ * A nested repository's folder as a pathspec can name it: refused when its name is not UTF-8 (no
+ * pathspec can keep git out of it) or holds a control character (git lists an ignored one raw, and
+ * a line of its name could read as an error of git's).
+ */
 function nameable(folder: Buffer): string {
   const text = folder.toString('utf8');
   if (!Buffer.from(text, 'utf8').equals(folder))
     refuse(text, 'a nested repository in a folder whose name is not UTF-8: no pathspec can keep git out of it');
+  if (/[\x00-\x1f\x7f]/.test(text))
+    refuse(text, 'a nested repository in a folder whose name holds a control character');
   return text;
 }
 

@@ -254,6 +254,15 @@ const AGENT_FS_ERRORS = new Set([
   'ETXTBSY',
 ]);
 
+/** The names the model knows the tools by. */
+const TOOL_NAMES: Record<string, string> = {
+  fileRead: 'file_read',
+  fileWrite: 'file_write',
+  fileSearchReplace: 'file_search_replace',
+  fileDelete: 'file_delete',
+  listFiles: 'list_files',
+};
+
 /** `tools` with each one's file-system errors of the agent's making thrown as {@link FileToolError}. */
 function toolFailures<T extends Record<string, (call: never) => Promise<unknown>>>(tools: T): T {
   const wrapped = Object.entries(tools).map(([name, tool]) => [
@@ -264,7 +273,7 @@ function toolFailures<T extends Record<string, (call: never) => Promise<unknown>
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (!code || !AGENT_FS_ERRORS.has(code)) throw err;
-        throw new FileToolError(`${name} '${call.path ?? '.'}' failed: ${code}`);
+        throw new FileToolError(`${TOOL_NAMES[name] ?? name} '${call.path ?? '.'}' failed: ${code}`);
       }
     },
   ]);

@@ -82,6 +82,7 @@ export const SYSCALLS = {
   adjtimex: { x86_64: 159, aarch64: 171 },
   fanotify_init: { x86_64: 300, aarch64: 262 },
   socket: { x86_64: 41, aarch64: 198 },
+  socketpair: { x86_64: 53, aarch64: 199 },
   fallocate: { x86_64: 285, aarch64: 47 },
 } as const satisfies Record<string, Partial<Record<Arch, number>>>;
 
@@ -191,6 +192,12 @@ export const RULES: SyscallRule[] = [
     when: { arg0NotIn: SOCKET_FAMILIES_ALLOWED },
     errno: ERRNO.EPERM,
     why: 'only inet, inet6 and netlink sockets: no new unix socket (a command talks only over those Arbiter hands it; socketpair and inherited sockets work), no vsock, no AF_ALG',
+  },
+  {
+    names: ['socketpair'],
+    when: { arg0NotIn: [1] },
+    errno: ERRNO.EPERM,
+    why: 'socket pairs of AF_UNIX only: another family reaches kernel code (and may load its module) as socket() would',
   },
   {
     names: ['fallocate'],

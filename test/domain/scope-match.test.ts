@@ -15,12 +15,14 @@ import { globProblem } from '../../domain/spec-scope';
 
 const file = (p: string) => ({ path: p, added: 1, deleted: 0, bytesAdded: 10 });
 
-/** A small deterministic generator, so a failure names a reproducible case. */
+/** A small deterministic generator (mulberry32), so a failure names a reproducible case. */
 function generator(seed: number) {
-  let s = seed;
+  let s = seed >>> 0;
   const next = (n: number) => {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    return s % n;
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
   };
   return (parts: string[], most: number) =>
     Array.from({ length: 1 + next(most) }, () => parts[next(parts.length)]).join('');
@@ -46,22 +48,39 @@ function validSpec(scope: Record<string, string[]>): WorkingSpec {
 describe('scope matching', () => {
   it('answers as picomatch for every glob of the grammar, with and without case folding', () => {
     const pick = generator(42);
-    const globParts = ['a', 'b', 'A', '.', '-', '*', '?', '/', '**', 'ab', 'é', '!', '@', '+'];
-    const pathParts = ['a', 'b', 'A', '.', '-', '/', 'é', 'ab', '.a', 'É'];
+    // Letters whose case folds by context or out of ASCII: Σ/σ/ς, İ, ß/ẞ, the Kelvin sign, ſ.
+    const letters = ['a', 'b', 'A', 'é', 'É', 'Σ', 'σ', 'ς', 'İ', 'i', 'ß', 'ẞ', 'K', 'k', 'ſ', 's', 'S', '😀'];
+    const globParts = [...letters, '.', '-', '*', '?', '/', '/**', '**/', '!', '@', '+', 'ab'];
+    const pathParts = [...letters, '.', '-', '/', 'ab', '.a'];
+    const fixed: Array<[string, string]> = [
+      ['packages/*/**', 'packages/README'],
+      ['*/**', 'x'],
+      ['ab*/**', 'ab'],
+      ['a?/**', 'ab'],
+      ['a/**', 'a'],
+      ['**/*.md', 'docs/a.md'],
+      ['ΟΔΟΣ*', 'ΟΔΟΣΑ'],
+      ['secret/?.txt', 'secret/İ.txt'],
+    ];
     let compared = 0;
-    for (let i = 0; i < 60_000; i++) {
-      const glob = pick(globParts, 6).replace(/\/{2,}/g, '/');
-      const path = pick(pathParts, 7)
-        .replace(/\/{2,}/g, '/')
-        .replace(/^\/|\/$/g, '');
-      if (globProblem(glob) !== null || glob.startsWith('/') || !path) continue;
-      if (path.split('/').some((name) => name === '.' || name === '..')) continue;
+    const compare = (glob: string, path: string) => {
       for (const nocase of [false, true]) {
         const expected = picomatch(glob, { dot: true, noextglob: true, nocase })(path);
         const ours = scopeMatcher([glob], { nocase, outsideGrammar: false })(path);
         assert.equal(ours, expected, `${JSON.stringify(glob)} against ${JSON.stringify(path)}, nocase ${nocase}`);
         compared++;
       }
+    };
+    for (const [glob, path] of fixed) compare(glob, path);
+    for (let i = 0; i < 60_000; i++) {
+      const glob = pick(globParts, 6).replace(/\/{2,}/g, '/');
+      const path = pick(pathParts, 7)
+        .replace(/\/{2,}/g, '/')
+        .replace(/^\/|\/$/g, '');
+      // Scope entries are normalised first: no `.`, `..` or empty name reaches the matcher.
+      if (globProblem(glob) !== null || !path || glob.split('/').some((n) => ['.', '..', ''].includes(n))) continue;
+      if (path.split('/').some((name) => name === '.' || name === '..')) continue;
+      compare(glob, path);
     }
     assert.ok(compared > 20_000, `${compared} comparisons`);
   });
@@ -98,5 +117,18 @@ describe('scope matching', () => {
     const gate = protectedGate(3, [file('test/harness/run.sh'), file('test/fixtures/x')], [], policy);
     assert.equal(gate.status, 'fail');
     assert.match(gate.detail, /protected path\(s\) changed: test\/harness\/run\.sh, test\/fixtures\/x/);
+  });
+
+  // Arbiter makes `**/<output>/**` of each setup output, outside the scope grammar: matched as one
+  // of the policy's globs, it stood for "everything" and every change of such a repository failed.
+  it("a repository's setup outputs protect those folders alone", () => {
+    const policy = normaliseRepoPolicy({
+      version: 1,
+      arbiter: { setup: { command: ['npm', 'ci'], outputs: ['node_modules'] }, protected: ['test/harness/'] },
+    });
+    const honest = protectedGate(3, [file('src/index.ts')], [], policy);
+    assert.equal(honest.status, 'pass', honest.detail);
+    const shadowed = protectedGate(3, [file('src/node_modules/dep/index.js'), file('test/harness/x')], [], policy);
+    assert.match(shadowed.detail, /protected path\(s\) changed: src\/node_modules\/dep\/index\.js, test\/harness\/x/);
   });
 });

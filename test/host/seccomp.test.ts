@@ -68,6 +68,7 @@ describe('seccomp program', () => {
     for (const arch of ARCHES) {
       assert.equal(call(arch, ALLOWED.read[arch]), RET.ALLOW);
       assert.equal(call(arch, ALLOWED.socketpair[arch], [1, 1, 0]), RET.ALLOW, 'socketpair(AF_UNIX)');
+      assert.equal(call(arch, ALLOWED.socketpair[arch], [30, 5, 0]), errno(ERRNO.EPERM), 'socketpair(AF_TIPC)');
       const socket = nr('socket', arch) as number;
       assert.equal(call(arch, socket, [1, 1, 0]), errno(ERRNO.EPERM), 'socket(AF_UNIX)');
       assert.equal(call(arch, socket, [2, 1, 0]), RET.ALLOW, 'socket(AF_INET)');

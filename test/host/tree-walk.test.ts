@@ -61,6 +61,15 @@ describe('host: the walk over a work tree', () => {
     );
   });
 
+  // git lists an ignored nested repository's name raw: a line of it could read as an error of git's.
+  it('refuses a repository in a folder whose name holds a control character', async () => {
+    mkdirSync(path.join(tree, 'x\nerror: y', '.git'), { recursive: true });
+    await assert.rejects(
+      nestedRepositories(tree, { maxEntries: 100 }),
+      (err: unknown) => err instanceof PolicyViolationError && /holds a control character/.test(err.message),
+    );
+  });
+
   it('walks a folder whose name is not UTF-8 and holds no repository (the tree gate refuses the name)', async () => {
     mkdirSync(at(NOT_UTF8, 'deep'), { recursive: true });
     writeFileSync(at(NOT_UTF8, 'deep', 'x.js'), '');
