@@ -23,6 +23,7 @@ import type {
   TrustedPolicy,
   ValidateSpecResult,
 } from '../../domain/activity-io';
+import type { SignedDecision } from '../../domain/approval';
 import type { GateRun } from '../../domain/policy-gates';
 import { DEFAULT_REPO_POLICY, type GateMode } from '../../domain/repo-policy';
 import type { GateResult } from '../../domain/task';
@@ -103,6 +104,32 @@ function activityOf(r: Run, activityId: string, attempt = 1) {
     { workflowExecution: { workflowId: taskWorkflowId(r.ref), runId: r.runId }, activityId, attempt },
     { logger: SILENT_LOGGER },
   );
+}
+
+/** A waiver id of the desk's shape, fresh for each test. */
+const newWaiverId = () => `WV-${Math.floor(Math.random() * 9000) + 1000}`;
+
+/** `storeWaiver` in `r`'s run: its one budget waiver, as the desk stores it after `approval` by alice. */
+function storeWaiverOf(
+  r: Run,
+  approval: SignedDecision,
+  keyId: string,
+  waiverId: string,
+  expiresAt = approval.claim.expiresAt,
+) {
+  return r.env.run(r.a.storeWaiver, {
+    ...r.ref,
+    waiverId,
+    specId: 'TEST-001',
+    gates: ['budget'],
+    delta: approval.claim.delta,
+    reasonCode: 'architectural_refactor',
+    approvals: [approval],
+    approvers: [{ approver: 'alice', keyId, at: new Date().toISOString() }],
+    expiresAt,
+    budgetDetail: 'waived',
+    riskTier: 3,
+  });
 }
 
 /** `checkBudgetAndScope` handed the default policy: no protected paths, no gates. */
@@ -388,20 +415,8 @@ describe('governance: steps judge by the policy their run read', function () {
       patchDigest: r.diff.digest,
     };
     const approval = await signedApproval(r.ref, pending, alice);
-    const waiverId = `WV-${Math.floor(Math.random() * 9000) + 1000}`;
-    await r.env.run(r.a.storeWaiver, {
-      ...r.ref,
-      waiverId,
-      specId: 'TEST-001',
-      gates: ['budget'],
-      delta: pending.delta,
-      reasonCode: 'architectural_refactor',
-      approvals: [approval],
-      approvers: [{ approver: 'alice', keyId: alice.keyId, at: new Date().toISOString() }],
-      expiresAt: approval.claim.expiresAt,
-      budgetDetail: 'waived',
-      riskTier: 3,
-    });
+    const waiverId = newWaiverId();
+    await storeWaiverOf(r, approval, alice.keyId, waiverId);
     const { env } = runOf(r.ref);
     await env.run(r.a.loadRepoPolicy, { ...r.ref, repoPath: r.repoPath });
     await env.run(r.a.validateSpec, { ...r.ref, specYaml: SPEC });
@@ -482,19 +497,7 @@ describe('governance: steps judge by the policy their run read', function () {
       const alice = await registeredApprover(r.ref.tenantId, 'alice');
       const pending = { ...PENDING_WAIVER, runId: approvedRun ?? r.runId, specId: 'TEST-001', treeId: r.diff.treeId };
       const approval = await signedApproval(r.ref, pending, alice);
-      const store = r.env.run(r.a.storeWaiver, {
-        ...r.ref,
-        waiverId: `WV-${Math.floor(Math.random() * 9000) + 1000}`,
-        specId: 'TEST-001',
-        gates: ['budget'],
-        delta: pending.delta,
-        reasonCode: 'architectural_refactor',
-        approvals: [approval],
-        approvers: [{ approver: 'alice', keyId: alice.keyId, at: new Date().toISOString() }],
-        expiresAt: expiresAt ?? approval.claim.expiresAt,
-        budgetDetail: 'waived',
-        riskTier: 3,
-      });
+      const store = storeWaiverOf(r, approval, alice.keyId, newWaiverId(), expiresAt ?? approval.claim.expiresAt);
       await assert.rejects(store, refusedAs('WaiverNotAuthorizedError', refusal));
     }
   });
