@@ -22,7 +22,7 @@ import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { addScriptedAgent, gitIn, makeRepo, registerRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
-import { runToEnd } from '../helpers/tasks';
+import { recordRouted, runToEnd } from '../helpers/tasks';
 import { saveGateResults } from '../../db/gate-results';
 import { storeRunPolicy } from '../../db/run-policies';
 import { RESERVED_GATE_NAMES } from '../../domain/gate-names';
@@ -270,8 +270,8 @@ function oneFileVerdict(f: {
 /**
  * The input of issueVerdict for a one-file change in `repoDir` (registered for the task's tenant),
  * with its gates stored as `runId`'s gate activities would have, the policy it names as the run's
- * `loadRepoPolicy` would have (the default policy, under that provenance), and the spec as its
- * validation would have: for tests that drive it directly.
+ * `loadRepoPolicy` would have (the default policy, under that provenance), the spec as its
+ * validation would have, and its routing to `agent`: for tests that drive it directly.
  */
 export async function verdictToIssue(
   f: Omit<Parameters<typeof oneFileVerdict>[0], 'repo'> & { repoDir: string },
@@ -282,6 +282,7 @@ export async function verdictToIssue(
   const { tenantId, taskId, diff, gates } = verdictInput;
   const { db } = testStack().database;
   await saveGateResults(db, { tenantId, taskId, runId, attempt: 1, treeId: diff.treeId }, gates);
+  await recordRouted({ tenantId, taskId, runId });
   await storeRunPolicy(
     db,
     { tenantId, taskId, runId },

@@ -32,6 +32,7 @@ import { SILENT_LOGGER } from '../../workers/logger';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
 import { gitIn, makeRepo, registeredPath, registerRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
+import { recordRouted } from '../helpers/tasks';
 import { waitFor } from '../helpers/wait';
 import { policyYaml } from './helpers';
 
@@ -72,6 +73,7 @@ async function insiderRun(policy: Record<string, unknown> = POLICY, options: { r
   const ref: TaskRef = { tenantId: uniqueId('insider'), taskId: uniqueId('task') };
   const { runId, env } = runOf(ref);
   const a = createActivities(testActivityDeps());
+  await recordRouted({ ...ref, runId });
   const files = { 'src/app.js': 'module.exports = 1;\n', 'test/check.js': 'process.exit(1);\n' };
   const lax = makeRepo(files);
   const dir = tempDir('arbiter-target-');
@@ -378,7 +380,7 @@ describe('governance: steps judge by the policy their run read', function () {
   });
 
   // The subject is the patch, the gates judged the tree: another attempt's patch, one a gate failed, was signed PASS.
-  it("issueVerdict refuses a patch that is not the judged tree's change from the verdict's base", async () => {
+  it("issueVerdict refuses a patch that is not the judged tree's change from the verdict's base, or an agent never routed", async () => {
     const r = await insiderRun({});
     const first = r.diff;
     writeFileSync(path.join(r.ws.workspacePath, 'src', 'app.js'), 'module.exports = 2;\n');
@@ -397,6 +399,10 @@ describe('governance: steps judge by the policy their run read', function () {
           `is the change from ${r.ws.baseCommit} to tree ${first.treeId}, not from ${r.ws.baseCommit} to ${second.treeId}`,
         ),
       ),
+    );
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, { ...verdict, agentId: 'someone-else' }),
+      refusedAs('RecordMismatchError', /no run of task .* was routed to agent 'someone-else'/),
     );
     const honest: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdict);
     assert.equal(honest.outcome, 'PASS');

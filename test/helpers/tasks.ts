@@ -1,6 +1,7 @@
 /** Driving one task through the shared stack's client, as a submitter would. */
 import type { MockActivityEnvironment } from '@temporalio/testing';
 import type { ArbiterActivities } from '../../activities';
+import { routingDecisions } from '../../db/schema';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { testStack } from './stack';
 
@@ -22,4 +23,15 @@ export async function routeTo(
   agentId: string,
 ): Promise<void> {
   await env.run(a.routeTask, { ...ref, taskType: 'feature', agentHint: agentId });
+}
+
+/**
+ * Records `run`'s task as routed to `agentId`, as `routeTask` would have, for tests that drive the
+ * judging steps directly: a verdict names only an agent routing chose.
+ */
+export async function recordRouted(run: { tenantId: string; taskId: string; runId: string }, agentId = 'agent') {
+  await testStack()
+    .database.db.insert(routingDecisions)
+    .values({ ...run, agentId, taskType: 'feature', reason: 'routed by the test', candidates: [] })
+    .onConflictDoNothing();
 }
