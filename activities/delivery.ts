@@ -25,6 +25,7 @@ import { loadArtifact } from '../db/artifacts';
 import { findRepo } from '../db/repos';
 import type { ActivityDeps } from './deps';
 import { git, resolveCommit } from '../host/git';
+import { assertOwnRepository } from '../host/workspace';
 import { parseActivityInput } from './input';
 import { policyProblems } from '../host/trusted-policy';
 import { currentRun } from './run-identity';
@@ -153,6 +154,7 @@ export function createDeliveryActivities({ db, signer }: ActivityDeps) {
       // Nothing in the repository is touched before the signed verdict is known to cover this delivery.
       const problems = await coverageProblems(db, signer.keyId, input, run);
       if (problems.length) throw new DeliveryNotCoveredError(problems);
+      await assertOwnRepository(input.repoPath);
       const branch = deliveryBranch(input.taskId);
       const patch = await loadArtifact(db, input.artifactId, input.patchDigest);
       const commit = await buildCommit(input, patch);

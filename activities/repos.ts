@@ -8,6 +8,7 @@ import { log } from '@temporalio/activity';
 import { ResolveRepoInput, type ResolvedRepo } from '../domain/activity-io';
 import { UnknownRepoError } from '../domain/errors';
 import { findRepo, isTenantRepoPath } from '../db/repos';
+import { assertOwnRepository } from '../host/workspace';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 
@@ -16,9 +17,12 @@ import { parseActivityInput } from './input';
  * the activity's input, which whoever runs workflow code in the namespace writes: a run of their
  * own could otherwise clone, read the policy of, or deliver into any repository on the worker.
  * A registration removed meanwhile stops the task at its next step that reads the repository.
+ * So does one that is not a repository's own top (registered before `repos add` refused such a
+ * path, or its `.git` replaced since): it shares another repository's objects and refs.
  */
 export async function requireTenantRepo(deps: Pick<ActivityDeps, 'db'>, tenantId: string, path: string): Promise<void> {
   if (!(await isTenantRepoPath(deps.db, tenantId, path))) throw new UnknownRepoError(tenantId, path, 'path');
+  await assertOwnRepository(path);
 }
 
 /** Builds `resolveRepo`. */

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -163,6 +163,21 @@ describe('governance: checks a mutation once removed unnoticed', function () {
     // The control: the verified base is delivered.
     const delivered = await run.deliverChange(delivery);
     assert.equal(gitIn(repo, 'rev-parse', `${delivered.commit}^`), delivery.baseCommit);
+  });
+
+  // Attack: the registered folder's .git swapped for a file naming another repository after verification.
+  it("deliverChange refuses a registration that no longer is a repository's own top, and writes no ref anywhere", async () => {
+    const repo = makeRepo();
+    const { ref, run, delivery } = await verifiedRun(repo);
+    const other = tempDir('arbiter-other-');
+    gitIn(other, 'clone', '--quiet', repo, '.');
+    renameSync(path.join(repo, '.git'), path.join(tempDir('arbiter-moved-'), '.git'));
+    writeFileSync(path.join(repo, '.git'), `gitdir: ${path.join(other, '.git')}\n`);
+    await assert.rejects(
+      run.deliverChange(delivery),
+      refusedAs('TargetRepoError', /is not a repository's own top: its git directory is /),
+    );
+    assertNoBranch(other, ref);
   });
 
   // Attack: a run of someone's own workflow code, scheduling deliverChange with a path of its choosing.

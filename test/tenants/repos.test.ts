@@ -64,6 +64,21 @@ describe('tenants: registered repositories', function () {
     assertNothingCloned(tenant, input.taskId);
   });
 
+  it("a registration that is not a repository's own top (made before repos add refused one) fails the task before any clone", async () => {
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, GOOD_PLAN);
+    const outer = makeRepo({ 'src/app.js': 'module.exports = 1;\n' });
+    const repo = await registerRepo(tenant, path.join(outer, 'src'));
+    const input = { tenantId: tenant, taskId: uniqueId('task'), specYaml: specYaml(), repo };
+    const final = await runToEnd(input);
+    assert.equal(final.state, 'FAILED', JSON.stringify(final.error));
+    assert.equal(final.error?.type, 'TargetRepoError');
+    assert.match(final.error?.message ?? '', /is not a repository's own top: its git directory is /);
+    assert.equal(final.workspace, null, 'no workspace');
+    assertNothingCloned(tenant, input.taskId);
+    assert.equal(gitIn(outer, 'for-each-ref', 'refs/heads/arbiter/'), '');
+  });
+
   it('a repoPath (or any unknown field) is refused by the client and by a hand-started workflow', async () => {
     const tenant = uniqueId('tenant');
     const repo = await registerRepo(tenant);
