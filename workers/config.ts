@@ -59,6 +59,8 @@ export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema)
       .default(DEFAULT_MAX_CACHED_WORKFLOWS),
     /** The workflow thread's V8 heap limit in MiB; too small for the cached runs fails the worker, so at least 128. */
     ARBITER_WORKFLOW_HEAP_MB: z.coerce.number().int().min(128).default(DEFAULT_WORKFLOW_HEAP_MB),
+    /** Workspace steps (agent runs, gates, setups) this host runs at once; the SDK's 100 when unset. */
+    ARBITER_HOST_CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
     /**
      * On SIGTERM/SIGINT the worker stops polling and lets running agents and gates finish for this
      * long before it cancels them and exits (a deploy drains instead of cutting work short).
@@ -103,6 +105,11 @@ export interface WorkerConfig {
   maxCachedWorkflows: number;
   /** The workflow thread's V8 heap limit, in MiB: what bounds the worker's memory under load. */
   workflowHeapMb: number;
+  /**
+   * Workspace steps this host runs at once: the rest wait on its queue, and one that waits past its
+   * task's `hostLossTimeoutSeconds` has its workspace rebuilt on another host.
+   */
+  hostConcurrency?: number;
   /** How long a stopping worker lets running agents and gates finish before it cancels them. */
   shutdownGraceSeconds: number;
   /** Where the Prometheus endpoint listens; none when absent. */
@@ -164,6 +171,7 @@ export function workerConfigFromEnv(
       .filter(Boolean),
     maxCachedWorkflows: e.ARBITER_MAX_CACHED_WORKFLOWS,
     workflowHeapMb: e.ARBITER_WORKFLOW_HEAP_MB,
+    hostConcurrency: e.ARBITER_HOST_CONCURRENCY,
     shutdownGraceSeconds: e.ARBITER_SHUTDOWN_GRACE_SECONDS,
     metricsAddress: e.ARBITER_METRICS_ADDRESS,
     tracing: tracingConfigFromEnv(e, 'arbiter'),
@@ -186,6 +194,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     sandbox: config.sandbox.mode,
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
+    hostConcurrency: config.hostConcurrency,
     shutdownGraceSeconds: config.shutdownGraceSeconds,
     metricsAddress: config.metricsAddress,
     tracesTo: tracesDestination(config.tracing),

@@ -56,6 +56,8 @@ export interface ArbiterWorkerOptions {
   maxCachedWorkflows?: number;
   /** The workflow thread's V8 heap limit in MiB (ARBITER_WORKFLOW_HEAP_MB); {@link DEFAULT_WORKFLOW_HEAP_MB} when absent. */
   workflowHeapMb?: number;
+  /** Workspace steps the host worker runs at once (ARBITER_HOST_CONCURRENCY); the SDK's default when absent. */
+  hostConcurrency?: number;
   /** Where this worker's workflow spans go; dropped when absent (activity spans follow the global tracer). */
   tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
   /** The deployment version the workflow worker serves (ARBITER_BUILD_ID); unversioned when absent. */
@@ -122,6 +124,7 @@ export function workerOptionsFrom(
   | 'privateRegistries'
   | 'maxCachedWorkflows'
   | 'workflowHeapMb'
+  | 'hostConcurrency'
   | 'shutdownGraceTime'
   | 'deployment'
 > {
@@ -137,6 +140,7 @@ export function workerOptionsFrom(
     privateRegistries: config.privateRegistries,
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
+    hostConcurrency: config.hostConcurrency,
     shutdownGraceTime: `${config.shutdownGraceSeconds}s`,
     deployment: config.deployment,
   };
@@ -216,7 +220,12 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
       interceptors: { ...telemetry.interceptors, workflowModules },
       ...(deployment ? versionedWorkerOptions(deployment) : {}),
     }),
-    Worker.create({ ...common, taskQueue: hostQueue, interceptors: telemetry.interceptors }),
+    Worker.create({
+      ...common,
+      taskQueue: hostQueue,
+      interceptors: telemetry.interceptors,
+      ...(options.hostConcurrency ? { maxConcurrentActivityTaskExecutions: options.hostConcurrency } : {}),
+    }),
   ]).catch(async (err: unknown) => {
     await gateway.close();
     throw err;

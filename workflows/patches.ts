@@ -47,7 +47,8 @@ export type OwnMarkerPatch =
   | 'agent-health-from-agent-run'
   | 'agent-fault-while-verifying'
   | 'withdraw-lapsed-approvals'
-  | 'child-cancel-fails-its-step';
+  | 'child-cancel-fails-its-step'
+  | 'host-loss-not-agent-failure';
 
 /**
  * `patched(id)` alone, asked only where the change would make the run command something else:

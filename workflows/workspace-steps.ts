@@ -3,14 +3,14 @@
  * disappears (its queue stops answering), the workspace is rebuilt on whichever worker takes
  * the task next and the agent runs again, so the task continues instead of failing.
  */
-import { CancellationScope, ChildWorkflowFailure, isCancellation, log, TerminatedFailure } from '@temporalio/workflow';
+import { CancellationScope, log } from '@temporalio/workflow';
 import { hasPatch } from './patches';
 import type { AgentRunResult, PreparedWorkspace } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { acceptanceGateName } from '../domain/gate-names';
 import type { GateCommand, GateSource } from '../domain/task';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
-import { runConversation } from './conversation';
+import { hostSteps, runAgentIn } from './agent-run';
 import { whenSandboxUidFree } from './sandbox-uid-wait';
 import type { RunSpec } from './run-spec';
 import type { TaskRun } from './task-run';
@@ -20,10 +20,6 @@ import type { GrantedDeskWaiver } from './waiver';
 export type Workspace = PreparedWorkspace;
 
 const MAX_REBUILDS = 3;
-
-function hostSteps(task: TaskRun, ws: Workspace) {
-  return onHost(ws.hostQueue, `${task.input.hostLossTimeoutSeconds}s`);
-}
 
 /** Each acceptance criterion with a `test_command` is a gate of its own (run by a shell, confined). */
 export function acceptanceGates({ spec }: RunSpec): GateCommand[] {
@@ -101,53 +97,6 @@ export async function buildWorkspace(
   return withRebuild(undefined, prepare, runAgent, (lost) =>
     log.warn('workspace host lost before the agent ran; preparing again', { hostQueue: lost?.hostQueue }),
   );
-}
-
-/**
- * The routed agent's run in `ws`: a conversation in the workflow for `openai` agents, one host
- * activity otherwise. On a retry the agent gets the feedback, and starts from the failed change
- * when `ws` is the workspace that holds it.
- */
-async function runAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws: Workspace): Promise<AgentRunResult> {
-  const started = Date.now();
-  try {
-    if (task.agentKind === 'openai') return await runConversation(task, validated, agentId, ws, task.workspaceAttempt);
-    return await executeAgentIn(task, validated, agentId, ws);
-  } catch (err) {
-    if (!isCancellation(err) && !terminatedChild(err)) task.noteAgentRunFailed();
-    throw err;
-  } finally {
-    task.addAgentTime(Date.now() - started);
-  }
-}
-
-/** A conversation child ended by `temporal workflow terminate`: someone's act, not the agent's failure. */
-function terminatedChild(err: unknown): boolean {
-  return err instanceof ChildWorkflowFailure && err.cause instanceof TerminatedFailure;
-}
-
-async function executeAgentIn(task: TaskRun, validated: RunSpec, agentId: string, ws: Workspace) {
-  const { tenantId, taskId } = task.input;
-  const retry = task.retry;
-  const sameWorkspace = retry?.workspace === task.workspaceAttempt;
-  return hostSteps(task, ws).executeAgent(task.agentRunSeconds)({
-    tenantId,
-    taskId,
-    agentId,
-    workspacePath: ws.workspacePath,
-    baseCommit: ws.baseCommit,
-    spec: await validated.forActivity(),
-    ...(retry
-      ? {
-          retry: {
-            attempt: retry.attempt,
-            feedback: retry.feedback,
-            startedAt: task.agentClockStart,
-            ...(sameWorkspace && retry.fromTree ? { fromTree: retry.fromTree } : {}),
-          },
-        }
-      : {}),
-  });
 }
 
 /**
