@@ -43,6 +43,7 @@ describe('worker config', () => {
       privateRegistries: [],
       maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
       workflowHeapMb: DEFAULT_WORKFLOW_HEAP_MB,
+      hostConcurrency: undefined,
       shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
       metricsAddress: undefined,
       tracing: { otlpTracesUrl: undefined, serviceName: 'arbiter' },
@@ -120,6 +121,16 @@ describe('worker config', () => {
       assert.throws(
         () => loadWorkerConfig({ ARBITER_WORKFLOW_HEAP_MB: bad }),
         (e: unknown) => e instanceof ConfigError && /ARBITER_WORKFLOW_HEAP_MB/.test(e.message),
+        bad,
+      );
+  });
+
+  it('reads ARBITER_HOST_CONCURRENCY as a whole number of steps from 1 to 1000', () => {
+    assert.equal(loadWorkerConfig({ ARBITER_HOST_CONCURRENCY: '4' }).hostConcurrency, 4);
+    for (const bad of ['0', '-1', '2.5', '1001', 'many'])
+      assert.throws(
+        () => loadWorkerConfig({ ARBITER_HOST_CONCURRENCY: bad }),
+        (e: unknown) => e instanceof ConfigError && /ARBITER_HOST_CONCURRENCY/.test(e.message),
         bad,
       );
   });
