@@ -12,7 +12,7 @@ import { zodProblems } from '../domain/zod-issues';
 import { policyFromSpec, type SandboxPolicy } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
 import type { ActivityDeps } from './deps';
-import { cancellable, type CancellableRunner } from './heartbeat';
+import { beatAtStart, cancellable, type CancellableRunner } from './heartbeat';
 import { gitDirOf, requireTaskWorkspace } from '../host/git';
 import { parseActivityInput } from './input';
 import type { CommandRunner } from '../host/sandbox/commands';
@@ -113,6 +113,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
   const sandboxUser = taskSandboxUser(deps.home, deps.sandbox);
   return {
     async executeAgent(raw: ExecuteAgentInput): Promise<AgentRunResult> {
+      beatAtStart();
       const input = parseActivityInput(ExecuteAgentInput, raw);
       const spec = await runSpec(deps.db, input);
       // The workspace is reset (removed and checked out again) before the agent runs in it.

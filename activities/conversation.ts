@@ -28,7 +28,7 @@ import { conversationMessages, conversations } from '../db/schema';
 import { requireTaskWorkspace } from '../host/git';
 import { executeToolCall } from '../host/sandbox/tool-calls';
 import type { ActivityDeps } from './deps';
-import { cancellable, withHeartbeat } from './heartbeat';
+import { beatAtStart, cancellable, withHeartbeat } from './heartbeat';
 import { parseActivityInput } from './input';
 import { requireRoutedAgent } from './routed-agent';
 import { conversationSpec, owningRun, requireOwnConversation, storeConversationSpec } from './conversation-records';
@@ -289,6 +289,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
     },
 
     async runToolCall(raw: RunToolCallInput): Promise<ToolCallOutcome> {
+      beatAtStart();
       const input = parseActivityInput(RunToolCallInput, raw);
       requireTaskWorkspace(deps.home, input);
       await requireOwnConversation(db, input);

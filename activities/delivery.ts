@@ -111,6 +111,8 @@ async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run:
     : [`task ${input.tenantId}/${input.taskId} is not recorded`];
   const registered = await findRepo(db, input.tenantId, input.repo);
   problems.push(...mismatches('repository', [['path', registered?.path, input.repoPath]]));
+  // Before anything reads the repository: a folder whose .git names another repository is that one.
+  if (registered?.path === input.repoPath) await assertOwnRepository(input.repoPath);
   const stored = await storedVerdict(db, input.tenantId, input.taskId, run.runId);
   if (!stored?.envelope) return [...problems, `no signed verdict was issued in run ${run.runId}`];
   const check = verifyEnvelope(stored.envelope, [trustedKeyId]);
@@ -154,7 +156,6 @@ export function createDeliveryActivities({ db, signer }: ActivityDeps) {
       // Nothing in the repository is touched before the signed verdict is known to cover this delivery.
       const problems = await coverageProblems(db, signer.keyId, input, run);
       if (problems.length) throw new DeliveryNotCoveredError(problems);
-      await assertOwnRepository(input.repoPath);
       const branch = deliveryBranch(input.taskId);
       const patch = await loadArtifact(db, input.artifactId, input.patchDigest);
       const commit = await buildCommit(input, patch);

@@ -18,10 +18,29 @@ function beatIntervalMs(heartbeatTimeoutMs: number | undefined): number {
 }
 
 /**
+ * What every beat carries unless a step says more. The server hands an attempt's last beat's
+ * details on to the timeout of every later attempt, so a step whose host was lost says by them
+ * whether an attempt of it ran there (the workflow charges the agent only then).
+ */
+const RUNNING = 'running';
+
+/**
+ * Beats at once, for a step whose every attempt must be known to have run, however soon its host
+ * dies: an agent's run, or one of its tool calls.
+ */
+export function beatAtStart(): void {
+  const activity = Context.current();
+  if (!activity.info.isLocal) activity.heartbeat(RUNNING);
+}
+
+/**
  * Runs `work` while the activity heartbeats, handing it the activity's cancellation signal. A
  * local activity does not beat: the server knows only its workflow task.
  */
-export async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>, details?: unknown): Promise<T> {
+export async function withHeartbeat<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  details: unknown = RUNNING,
+): Promise<T> {
   const activity = Context.current();
   const every = beatIntervalMs(activity.info.heartbeatTimeoutMs);
   const beat = activity.info.isLocal ? undefined : setInterval(() => activity.heartbeat(details), every);

@@ -34,3 +34,30 @@ export async function requireRoutedAgent(
       `no run of task ${task.taskId} was routed to agent '${task.agentId}'`,
     );
 }
+
+/**
+ * Refuses a verdict's agent unless routing chose it for the judged run, or, for a run with no
+ * routing of its own (reset past it), for a run of the task: a verdict must not name an agent
+ * another run of the task was routed to in place of the one that made the judged change.
+ */
+export async function requireJudgedRunsAgent(
+  db: Db,
+  judged: { tenantId: string; taskId: string; runId: string; agentId: string },
+): Promise<void> {
+  const [own] = await db
+    .select({ agentId: routingDecisions.agentId })
+    .from(routingDecisions)
+    .where(
+      and(
+        eq(routingDecisions.tenantId, judged.tenantId),
+        eq(routingDecisions.taskId, judged.taskId),
+        eq(routingDecisions.runId, judged.runId),
+      ),
+    );
+  if (!own) return requireRoutedAgent(db, judged);
+  if (own.agentId !== judged.agentId)
+    throw new RecordMismatchError(
+      'routing decision',
+      `run ${judged.runId} of task ${judged.taskId} was routed to agent '${own.agentId}', not '${judged.agentId}'`,
+    );
+}

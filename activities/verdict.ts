@@ -26,7 +26,7 @@ import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
 import { waiversForTree, waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
-import { requireRoutedAgent } from './routed-agent';
+import { requireJudgedRunsAgent } from './routed-agent';
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
@@ -50,8 +50,8 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       await refuseWaivedForAnotherRun(db, judged, run.runId, input.diff.treeId);
       const own = { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
       await assertVerdictEvidence(db, { own, judged }, input);
-      // The verdict names the agent as accountable for the change: it must be one routing chose.
-      await requireRoutedAgent(db, { ...judged, agentId: input.agentId });
+      // The verdict names the agent as accountable for the change: the one routing chose for it.
+      await requireJudgedRunsAgent(db, { ...judged, agentId: input.agentId });
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
       const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);
       // Stored as signed: a gate's argv or detail may quote a NUL a submitter wrote.

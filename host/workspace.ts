@@ -27,7 +27,8 @@ export async function assertOwnRepository(repoPath: string): Promise<void> {
   const [bare, common] = (await git(repoPath, ['rev-parse', '--is-bare-repository', '--git-common-dir']))
     .trim()
     .split('\n');
-  const own = bare === 'true' ? repoPath : path.join(repoPath, '.git');
+  const top = realpathSync(repoPath);
+  const own = bare === 'true' ? top : path.join(top, '.git');
   const real = realpathSync(path.resolve(repoPath, common));
   if (real !== own)
     throw new TargetRepoError(`'${repoPath}' is not a repository's own top: its git directory is ${real}`);

@@ -177,3 +177,15 @@ export function isHostLost(err: unknown): boolean {
     err.cause.timeoutType === 'SCHEDULE_TO_START'
   );
 }
+
+/**
+ * True when {@link isHostLost} and no attempt of the step ever ran: the agent steps beat as they
+ * start (activities/heartbeat.ts), and the server hands the last beat on to the timeout of every
+ * later attempt, so a timeout without one is of a step no worker of the host ever took up.
+ */
+export function isHostLostBeforeStart(err: unknown): boolean {
+  if (err instanceof ChildWorkflowFailure) return isHostLostBeforeStart(err.cause);
+  return (
+    isHostLost(err) && (err as ActivityFailure & { cause: TimeoutFailure }).cause.lastHeartbeatDetails === undefined
+  );
+}

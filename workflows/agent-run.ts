@@ -3,7 +3,7 @@
  */
 import { ChildWorkflowFailure, isCancellation, TerminatedFailure } from '@temporalio/workflow';
 import type { AgentRunResult, PreparedWorkspace } from '../domain/activity-io';
-import { isHostLost, onHost } from './activity-proxies';
+import { isHostLostBeforeStart, onHost } from './activity-proxies';
 import { runConversation } from './conversation';
 import { hasOwnPatch } from './patches';
 import type { RunSpec } from './run-spec';
@@ -38,12 +38,13 @@ export async function runAgentIn(
 }
 
 /**
- * No worker of the workspace's host took the step up in time (the host gone, or busy): the host
- * failed, not the agent. Counted against the agent, a submitter's `hostLossTimeoutSeconds: 1` on
- * a busy host would open the circuit of an agent every tenant shares.
+ * No worker of the workspace's host ever took the step up (the host gone, or busy): the agent never
+ * ran. Counted against it, a submitter's `hostLossTimeoutSeconds: 1` on a busy host would open the
+ * circuit of an agent every tenant shares. A host lost under a run that started still counts, or
+ * an agent that brings its host down would never be charged for it.
  */
 function lostItsHost(err: unknown): boolean {
-  return isHostLost(err) && hasOwnPatch('host-loss-not-agent-failure');
+  return isHostLostBeforeStart(err) && hasOwnPatch('host-loss-not-agent-failure');
 }
 
 /** A conversation child ended by `temporal workflow terminate`: someone's act, not the agent's failure. */

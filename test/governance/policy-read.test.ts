@@ -402,7 +402,13 @@ describe('governance: steps judge by the policy their run read', function () {
     );
     await assert.rejects(
       r.env.run(r.a.issueVerdict, { ...verdict, agentId: 'someone-else' }),
-      refusedAs('RecordMismatchError', /no run of task .* was routed to agent 'someone-else'/),
+      refusedAs('RecordMismatchError', /was routed to agent 'agent', not 'someone-else'/),
+    );
+    // Another run of the task routed elsewhere: its agent did not make this run's change.
+    await recordRouted({ ...r.ref, runId: uniqueId('run') }, 'another-runs-agent');
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, { ...verdict, agentId: 'another-runs-agent' }),
+      refusedAs('RecordMismatchError', /was routed to agent 'agent', not 'another-runs-agent'/),
     );
     const honest: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdict);
     assert.equal(honest.outcome, 'PASS');
