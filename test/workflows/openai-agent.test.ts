@@ -411,7 +411,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
 
     assert.equal(final.violations.length, 100, 'four turns of 32 refusals: the newest 100 kept');
     for (const v of final.violations) assert.ok(v.path.length < 600, `a path kept at ${v.path.length} characters`);
-    assert.match(final.violations[0].reason, /longer than a path may be \(4096 characters, 255 a name\)/);
+    assert.match(final.violations[0].reason, /longer than a path may be \(4096 bytes, 255 a name\)/);
     const seen = model.requestsFor(2)[0].messages;
     const asked = seen.find((m) => m.role === 'assistant')?.tool_calls ?? [];
     assert.equal(asked.length, MAX_TOOL_CALLS_PER_TURN, 'the transcript holds the calls that ran');
