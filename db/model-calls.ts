@@ -46,33 +46,60 @@ export async function spentByRun(
 
 const MAX_REASONS = 5;
 
-/** What the verdict states about a run's model traffic and the gateway's refusals. */
+/**
+ * What the verdict states about a run's model traffic and the gateway's refusals, added up by
+ * PostgreSQL: an agent may make a run's calls (each storing up to 2 MiB of bodies) and refusals
+ * countless, and the worker issuing the verdict reads only the totals. Costs are summed as exact
+ * decimals, so a retried verdict adds them to the same figure whatever order the rows come in.
+ */
 export async function gatewaySummary(db: Db, tenantId: string, taskId: string, runId: string): Promise<GatewaySummary> {
-  const calls = await modelCallsOf(db, tenantId, taskId, runId);
-  const refusals = await db
-    .select({ reason: sandboxEvents.reason, detail: sandboxEvents.detail })
+  const ofRun = and(eq(modelCalls.tenantId, tenantId), eq(modelCalls.taskId, taskId), eq(modelCalls.runId, runId));
+  const [totals] = await db
+    .select({
+      calls: sql<string>`count(*)`,
+      inputTokens: sql<string>`coalesce(sum(${modelCalls.inputTokens}), 0)`,
+      outputTokens: sql<string>`coalesce(sum(${modelCalls.outputTokens}), 0)`,
+      costUsd: sql<string>`coalesce(sum(${modelCalls.costUsd}::numeric), 0)`,
+    })
+    .from(modelCalls)
+    .where(ofRun);
+  const perUpstream = await db
+    .select({ upstream: modelCalls.upstream, calls: sql<string>`count(*)` })
+    .from(modelCalls)
+    .where(ofRun)
+    .groupBy(modelCalls.upstream);
+  const refused = and(
+    eq(sandboxEvents.tenantId, tenantId),
+    eq(sandboxEvents.taskId, taskId),
+    eq(sandboxEvents.kind, 'gateway'),
+    eq(sandboxEvents.allowed, false),
+    sql`${sandboxEvents.detail}->>'runId' = ${runId}`,
+  );
+  const [{ refusals }] = await db
+    .select({ refusals: sql<string>`count(*)` })
     .from(sandboxEvents)
-    .where(
-      and(
-        eq(sandboxEvents.tenantId, tenantId),
-        eq(sandboxEvents.taskId, taskId),
-        eq(sandboxEvents.kind, 'gateway'),
-        eq(sandboxEvents.allowed, false),
-        sql`${sandboxEvents.detail}->>'runId' = ${runId}`,
-      ),
-    )
-    .orderBy(asc(sandboxEvents.id));
-  const byUpstream: Record<string, number> = {};
-  for (const c of calls) byUpstream[c.upstream] = (byUpstream[c.upstream] ?? 0) + 1;
-  const stop = refusals.find((r) => (r.detail as { stop?: boolean }).stop);
+    .where(refused);
+  const reasons = await db
+    .select({ reason: sql<string>`coalesce(${sandboxEvents.reason}, '')` })
+    .from(sandboxEvents)
+    .where(refused)
+    .groupBy(sql`1`)
+    .orderBy(sql`min(${sandboxEvents.id})`)
+    .limit(MAX_REASONS);
+  const [stop] = await db
+    .select({ reason: sandboxEvents.reason })
+    .from(sandboxEvents)
+    .where(and(refused, sql`${sandboxEvents.detail}->>'stop' = 'true'`))
+    .orderBy(asc(sandboxEvents.id))
+    .limit(1);
   return {
-    calls: calls.length,
-    inputTokens: calls.reduce((n, c) => n + c.inputTokens, 0),
-    outputTokens: calls.reduce((n, c) => n + c.outputTokens, 0),
-    costUsd: calls.reduce((n, c) => n + c.costUsd, 0),
-    byUpstream,
-    refusals: refusals.length,
-    refusalReasons: [...new Set(refusals.map((r) => r.reason ?? ''))].slice(0, MAX_REASONS),
+    calls: Number(totals.calls),
+    inputTokens: Number(totals.inputTokens),
+    outputTokens: Number(totals.outputTokens),
+    costUsd: Number(totals.costUsd),
+    byUpstream: Object.fromEntries(perUpstream.map((u) => [u.upstream, Number(u.calls)])),
+    refusals: Number(refusals),
+    refusalReasons: reasons.map((r) => r.reason),
     ...(stop?.reason ? { stopReason: stop.reason } : {}),
   };
 }
