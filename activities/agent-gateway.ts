@@ -101,6 +101,7 @@ export async function agentLaunch(
         allowed: false,
         reason: stopped,
         detail: { stop: true, ...session.totals },
+        always: true,
       });
       throw new AgentBudgetExceededError(identity.agentId, stopped);
     },

@@ -75,8 +75,9 @@ export async function gatewaySummary(db: Db, tenantId: string, taskId: string, r
     eq(sandboxEvents.allowed, false),
     sql`${sandboxEvents.detail}->>'runId' = ${runId}`,
   );
+  // A row stands for one refusal, or for the count a session recorded past its cap.
   const [{ refusals }] = await db
-    .select({ refusals: sql<string>`count(*)` })
+    .select({ refusals: sql<string>`coalesce(sum(coalesce((${sandboxEvents.detail}->>'unrecorded')::bigint, 1)), 0)` })
     .from(sandboxEvents)
     .where(refused);
   const reasons = await db

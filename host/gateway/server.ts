@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spentByRun } from '../../db/model-calls';
 import { forwardModelCall, refuse, type ModelCallDeps, type ModelRequest, type ResponseSink } from './model-call';
+import { recordUnrecordedRefusals } from './audit';
 import { MAX_PREAMBLE, parsePreamble } from './preamble';
 import { proxyConnect, proxyPlain, type ProxyDeps } from './proxy';
 import { GatewaySession, MAX_CALLS_IN_FLIGHT, type SessionGrant, type SessionIdentity } from './session';
@@ -100,6 +101,10 @@ export async function startModelGateway(deps: ModelCallDeps & ProxyDeps): Promis
   const socketPath = path.join(dir, 'gateway.sock');
   const sessions = new Map<string, GatewaySession>();
   const sessionOf = new WeakMap<net.Socket, GatewaySession>();
+  const closeAndAccount = async (session: GatewaySession, reason: string) => {
+    await session.close(reason);
+    await recordUnrecordedRefusals(deps.db, session);
+  };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const session = sessionOf.get(req.socket);
@@ -190,7 +195,7 @@ export async function startModelGateway(deps: ModelCallDeps & ProxyDeps): Promis
     async closeSession(id) {
       const session = sessions.get(id);
       sessions.delete(id);
-      await session?.close('session closed');
+      if (session) await closeAndAccount(session, 'session closed');
     },
     async call(session, req) {
       const sink = bufferSink();
@@ -199,7 +204,7 @@ export async function startModelGateway(deps: ModelCallDeps & ProxyDeps): Promis
       return sink.result();
     },
     async close() {
-      await Promise.all([...sessions.values()].map((session) => session.close('gateway closed')));
+      await Promise.all([...sessions.values()].map((session) => closeAndAccount(session, 'gateway closed')));
       for (const socket of open) socket.destroy();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => front.close(() => resolve()));

@@ -41,6 +41,13 @@ export interface Spent {
  */
 export const MAX_CALLS_IN_FLIGHT = 8;
 
+/**
+ * Refusals a session records one row each. Each is a write to PostgreSQL the agent causes for
+ * free, as fast as it can send requests; past these the rest are counted, and recorded as one row
+ * when the session closes.
+ */
+export const MAX_RECORDED_REFUSALS = 1000;
+
 /** A live session. */
 export class GatewaySession {
   readonly id = randomUUID();
@@ -52,6 +59,7 @@ export class GatewaySession {
   private stopped: string | undefined;
   private readonly ending = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
+  private refusals = 0;
 
   constructor(
     readonly identity: SessionIdentity,
@@ -112,6 +120,17 @@ export class GatewaySession {
    */
   get closing(): AbortSignal {
     return this.ending.signal;
+  }
+
+  /** Counts a refusal: true while it is to be recorded by itself ({@link MAX_RECORDED_REFUSALS}). */
+  countRefusal(): boolean {
+    this.refusals += 1;
+    return this.refusals <= MAX_RECORDED_REFUSALS;
+  }
+
+  /** Refusals counted past those recorded one by one. */
+  get unrecordedRefusals(): number {
+    return Math.max(0, this.refusals - MAX_RECORDED_REFUSALS);
   }
 
   /** Runs `call` as one of the session's calls in flight; false, without running it, when it has its fill. */

@@ -56,6 +56,15 @@ describe('db: the gateway summary a verdict states', function () {
              CASE WHEN i = 30000 THEN NULL ELSE 'r' || (7 - least(i / 1000, 7)) END,
              jsonb_build_object('runId', ${'run-1'}::text, 'stop', i = 5000)
       FROM generate_series(1, 30000) AS i`);
+    // The count a session recorded past its cap stands for that many refusals.
+    await db.insert(sandboxEvents).values({
+      ...ref,
+      kind: 'gateway',
+      op: 'refusals',
+      allowed: false,
+      reason: '500 more requests refused',
+      detail: { runId: 'run-1', unrecorded: 500 },
+    });
     await db.insert(sandboxEvents).values({
       ...ref,
       kind: 'gateway',
@@ -71,7 +80,7 @@ describe('db: the gateway summary a verdict states', function () {
       outputTokens: 222,
       costUsd: 0.3,
       byUpstream: { a: 1, b: 2 },
-      refusals: 30000,
+      refusals: 30500,
       refusalReasons: ['r7', 'r6', 'r5', 'r4', 'r3'],
       stopReason: 'r2',
     });

@@ -13,10 +13,15 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { and, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
-import { modelCallsOf } from '../../db/model-calls';
+import { gatewaySummary, modelCallsOf } from '../../db/model-calls';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
 import { gatewayUrl } from '../../host/gateway/launch';
-import type { GatewaySession, SessionGrant, SessionIdentity } from '../../host/gateway/session';
+import {
+  MAX_RECORDED_REFUSALS,
+  type GatewaySession,
+  type SessionGrant,
+  type SessionIdentity,
+} from '../../host/gateway/session';
 import { testStack } from '../helpers/stack';
 import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
 
@@ -253,6 +258,29 @@ describe('attacks on the model gateway', function () {
       reasons.some((r) => /calls at once/.test(r)),
       reasons.join('; '),
     );
+  });
+
+  // Each refusal was a row written for free, as fast as the agent could pipeline requests.
+  it('records a flood of refused requests as a thousand rows and one count, and the verdict states them all', async () => {
+    const session = await gateway.openSession(identity(), grant());
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        const s = require('net').connect(8377, '127.0.0.1', () => s.write('GET /nowhere HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n'.repeat(1500)));
+        let seen = '';
+        s.on('data', (c) => (seen += c));
+        const refused = () => (seen.match(/HTTP\\/1.1 404/g) || []).length;
+        for (let i = 0; i < 200 && refused() < 1500; i++) await sleep(100);
+        console.log('REFUSED', refused());
+        s.destroy();`),
+    );
+    assert.match(run.outputTail, /REFUSED 1500/, run.outputTail);
+    await gateway.closeSession(session.id);
+    const rows = (await gatewayEvents(session.identity.runId)).sort((a, b) => a.id - b.id);
+    assert.equal(rows.length, MAX_RECORDED_REFUSALS + 1);
+    assert.match(rows.at(-1)?.reason ?? '', /^500 more requests refused, past the 1000 recorded one by one$/);
+    const summary = await gatewaySummary(testStack().database.db, t.tenantId, t.taskId, session.identity.runId);
+    assert.equal(summary.refusals, 1500);
   });
 
   it("cannot take its relay's link: pidfd_getfd is refused", async () => {
