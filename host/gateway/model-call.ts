@@ -25,7 +25,8 @@ import type { GatewaySession } from './session';
 /** Where a response goes: an HTTP response, or a buffer for the in-process caller. */
 export interface ResponseSink {
   start(status: number, headers: Record<string, string>): void;
-  write(chunk: Uint8Array): void;
+  /** Resolves when the sink can take more: the upstream is read no faster than the agent reads. */
+  write(chunk: Uint8Array): void | Promise<void>;
   end(): void;
 }
 
@@ -226,7 +227,7 @@ async function forwardTraced(
   try {
     for await (const chunk of response.body ?? []) {
       const buf = Buffer.from(chunk as Uint8Array);
-      sink.write(buf);
+      await sink.write(buf);
       hash.update(buf);
       total += buf.length;
       if (headBytes < USAGE_SCAN_BYTES) {

@@ -62,10 +62,43 @@ function bufferSink(): ResponseSink & { result(): { status: number; body: Buffer
   };
 }
 
-function responseSink(res: http.ServerResponse): ResponseSink {
+/**
+ * How long a reply waits for the agent to read what it was sent. Past it the agent is sent no
+ * more of the reply, which is still read to its end, for its usage and digest.
+ */
+export const REPLY_STALL_MS = 30_000;
+
+/** Resolves true when `res` drained, false when it closed, `stop` aborted, or the stall limit passed. */
+function drained(res: http.ServerResponse, stop: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain).off('close', onClose);
+      stop.removeEventListener('abort', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = setTimeout(onClose, REPLY_STALL_MS);
+    res.once('drain', onDrain).once('close', onClose);
+    stop.addEventListener('abort', onClose, { once: true });
+  });
+}
+
+/**
+ * Sends a reply to the agent as fast as it reads it. An agent that stops reading (its relay
+ * frozen) made the worker buffer every byte the upstream sent: cheap model output by the gigabyte.
+ */
+function responseSink(res: http.ServerResponse, stop: AbortSignal): ResponseSink {
+  let detached = false;
   return {
     start: (status, headers) => void res.writeHead(status, headers),
-    write: (chunk) => void res.write(chunk),
+    write: async (chunk) => {
+      if (detached || res.destroyed || res.write(chunk)) return;
+      if (await drained(res, stop)) return;
+      detached = true;
+      res.destroy();
+    },
     end: () => void res.end(),
   };
 }
@@ -111,7 +144,7 @@ export async function startModelGateway(deps: ModelCallDeps & ProxyDeps): Promis
     if (!session) return void res.writeHead(403).end();
     const target = modelPath(req.url ?? '/');
     if (!target && /^http:\/\//i.test(req.url ?? '')) return proxyPlain(deps, session, req, res);
-    const sink = responseSink(res);
+    const sink = responseSink(res, session.closing);
     if (!target)
       return refuse(deps, session, sink, 404, {
         op: 'model',

@@ -23,6 +23,7 @@ import {
   type SessionIdentity,
 } from '../../host/gateway/session';
 import { testStack } from '../helpers/stack';
+import { waitFor } from '../helpers/wait';
 import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
 
 const REAL_KEY = 'sk-real-upstream-key-never-in-the-sandbox';
@@ -43,11 +44,24 @@ interface FakeUpstream {
   url: string;
   bodies: string[];
   maxInFlight: number;
+  /** Bytes of streamed events the gateway has taken (the upstream waits whenever it stops taking them). */
+  sentBytes: number;
   script: UpstreamScript;
   close(): Promise<void>;
 }
 
 const DEFAULT_SCRIPT: UpstreamScript = { chunks: 3, chunkDelayMs: 0, padding: 1, holdMs: 0 };
+
+/** Resolves when `res` drains or closes. */
+function drainOrClose(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
+}
 
 async function startUpstream(): Promise<FakeUpstream> {
   let inFlight = 0;
@@ -55,6 +69,7 @@ async function startUpstream(): Promise<FakeUpstream> {
     url: '',
     bodies: [],
     maxInFlight: 0,
+    sentBytes: 0,
     script: { ...DEFAULT_SCRIPT },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
@@ -63,7 +78,9 @@ async function startUpstream(): Promise<FakeUpstream> {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     for (const e of first) res.write(`data: ${JSON.stringify(e)}\n\n`);
     for (let i = 0; i < up.script.chunks && !res.destroyed; i++) {
-      res.write(`data: ${JSON.stringify(events(i))}\n\n`);
+      const event = `data: ${JSON.stringify(events(i))}\n\n`;
+      up.sentBytes += event.length;
+      if (!res.write(event) && !res.destroyed) await drainOrClose(res);
       await pause(up.script.chunkDelayMs);
     }
     for (const e of last) res.write(`data: ${JSON.stringify(e)}\n\n`);
@@ -157,6 +174,7 @@ describe('attacks on the model gateway', function () {
     upstream.script = { ...DEFAULT_SCRIPT };
     upstream.bodies = [];
     upstream.maxInFlight = 0;
+    upstream.sentBytes = 0;
   });
 
   const grant = (budgets: SessionGrant['budgets'] = {}): SessionGrant => ({
@@ -315,6 +333,37 @@ print('PIDFD', pidfd, 'FD', fd, ctypes.get_errno(), flush=True)
     bridge.close();
     assert.ok(served > 0, 'the flood reached the gateway');
     assert.ok(served < 1000, `the gateway answered ${served} of 2000 requests nobody read`);
+  });
+
+  // Before: the gateway read the upstream as fast as it came and buffered what the agent did not read.
+  it('reads a streamed reply no faster than a sandbox that stopped reading it, and still charges it whole', async () => {
+    upstream.script = { ...DEFAULT_SCRIPT, chunks: 2000, padding: 100_000 };
+    const session = await gateway.openSession(identity(), grant());
+    const bridge = await openGatewayBridge(gateway.socketPath, session.id);
+    const link = bridge.childEnd;
+    link.pause();
+    const body = JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const request = Buffer.from(
+      `POST /u/chat/v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${session.token}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+    link.write(encodeFrame(FRAME.open, 901));
+    for (const frame of dataFrames(901, request)) link.write(frame);
+    let taken = -1;
+    for (let i = 0; i < 20 && upstream.sentBytes !== taken; i++) {
+      taken = upstream.sentBytes;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.ok(taken > 0, 'the reply started');
+    assert.ok(taken < 50_000_000, `the gateway took ${taken} bytes of a 200 MB reply nobody read`);
+    link.destroy();
+    bridge.close();
+    const [call] = await waitFor('the call to be recorded', async () => {
+      const calls = await callsOf(session);
+      return calls.length ? calls : undefined;
+    });
+    await gateway.closeSession(session.id);
+    assert.equal(call.outputTokens, 999, 'the reply was read to its end for its usage');
   });
 
   it('audits an upstream name carrying control characters, and quotes no control characters or pages of text', async () => {
