@@ -6,19 +6,11 @@
  */
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { inSpan } from '../tracing';
-import { createHash } from 'node:crypto';
 import type { Db } from '../../db/client';
-import { recordModelCall } from '../../db/model-calls';
 import type { GatewayUpstream } from '../../domain/agent';
-import {
-  costOf,
-  modelNotAllowed,
-  modelPathProblem,
-  offHostProblem,
-  usageOf,
-  type ModelUsage,
-} from '../../domain/model-usage';
+import { modelNotAllowed, modelPathProblem, offHostProblem } from '../../domain/model-usage';
 import { auditGateway } from './audit';
+import { ABANDONED, readReply, recordCall } from './call-charge';
 import { jsonShapeProblem } from './json-shape';
 import type { GatewaySession } from './session';
 
@@ -48,20 +40,6 @@ export interface ModelCallDeps {
   secretEnv: (name: string) => string | undefined;
 }
 
-const STORED_BODY_BYTES = 1024 * 1024;
-/** The response's start and end are read for usage (a stream reports it in its first and last events). */
-const USAGE_SCAN_BYTES = 16 * 1024 * 1024;
-const USAGE_TAIL_BYTES = 1024 * 1024;
-
-/**
- * What a successful reply is charged: its reported usage, or, when a reply too long to scan whole
- * (over {@link USAGE_SCAN_BYTES}) showed none where it was looked for, its length at four bytes a
- * token. An agent asking for such replies on purpose (`logprobs`, `n`) was charged nothing.
- */
-function chargedUsage(reported: ModelUsage, replyBytes: number): ModelUsage {
-  if (replyBytes <= USAGE_SCAN_BYTES || reported.inputTokens + reported.outputTokens > 0) return reported;
-  return { inputTokens: 0, outputTokens: Math.ceil(replyBytes / 4) };
-}
 /** Request headers passed upstream; everything else (cookies, the agent's auth) stays behind. */
 const FORWARDED = ['content-type', 'accept', 'anthropic-version', 'anthropic-beta', 'openai-beta', 'user-agent'];
 
@@ -125,8 +103,6 @@ function forwardedBody(
     d.stream_options = { ...(d.stream_options as object), include_usage: true };
   return { doc: d, body: Buffer.from(JSON.stringify(d)), streamed };
 }
-
-const digest = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /**
  * Checks, forwards, streams back, records and charges one call, in a span under the activity
@@ -199,6 +175,7 @@ async function forwardTraced(
   const { body, streamed } = read;
   const started = Date.now();
   const url = `${upstream.baseUrl.replace(/\/$/, '')}/${req.rest}`;
+  const call = { upstream, method: req.method, path: req.rest, body, streamed, started };
   let response: Response;
   try {
     response = await fetch(url, {
@@ -210,6 +187,17 @@ async function forwardTraced(
       redirect: 'manual',
     });
   } catch (err) {
+    if (session.closing.aborted || req.signal?.aborted) {
+      // The upstream had the request, and bills it: recorded and charged as sent, with no reply.
+      await recordCall(deps.db, session, span, call, {
+        status: ABANDONED,
+        reply: Buffer.alloc(0),
+        total: 0,
+        cut: true,
+      });
+      sink.start(502, { 'content-type': 'application/json' });
+      return sink.end();
+    }
     return refuse(deps, session, sink, 502, {
       op: 'model',
       target,
@@ -217,72 +205,7 @@ async function forwardTraced(
     });
   }
   sink.start(response.status, { 'content-type': response.headers.get('content-type') ?? 'application/json' });
-  const hash = createHash('sha256');
-  const head: Buffer[] = [];
-  let headBytes = 0;
-  let tail: Buffer[] = [];
-  let tailBytes = 0;
-  let total = 0;
-  let cut: unknown;
-  try {
-    for await (const chunk of response.body ?? []) {
-      const buf = Buffer.from(chunk as Uint8Array);
-      await sink.write(buf);
-      hash.update(buf);
-      total += buf.length;
-      if (headBytes < USAGE_SCAN_BYTES) {
-        head.push(buf);
-        headBytes += buf.length;
-        continue;
-      }
-      tail.push(buf);
-      tailBytes += buf.length;
-      if (tailBytes > 2 * USAGE_TAIL_BYTES) {
-        tail = [Buffer.concat(tail).subarray(-USAGE_TAIL_BYTES)];
-        tailBytes = USAGE_TAIL_BYTES;
-      }
-    }
-  } catch (err) {
-    cut = err; // the session closed or the upstream failed mid-answer: what arrived is still charged
-  } finally {
-    sink.end();
-  }
-  const text = Buffer.concat(head).toString('utf8');
-  const scanned = tail.length ? `${text}\n${Buffer.concat(tail).subarray(-USAGE_TAIL_BYTES).toString('utf8')}` : text;
-  const usage = response.ok
-    ? chargedUsage(usageOf(upstream.protocol, scanned), total)
-    : { inputTokens: 0, outputTokens: 0 };
-  const costUsd = costOf(usage, upstream.pricing);
-  session.charge(usage, costUsd);
-  span.setAttributes({
-    'gen_ai.usage.input_tokens': usage.inputTokens,
-    'gen_ai.usage.output_tokens': usage.outputTokens,
-    'arbiter.cost_usd': costUsd,
-  });
-  const { tenantId, taskId, runId, agentId, purpose } = session.identity;
-  await recordModelCall(deps.db, {
-    tenantId,
-    taskId,
-    runId,
-    agentId,
-    purpose,
-    sessionId: session.id,
-    upstream: upstream.name,
-    protocol: upstream.protocol,
-    method: req.method,
-    path: req.rest,
-    model: usage.model,
-    status: response.status,
-    streamed,
-    requestDigest: digest(body),
-    responseDigest: `sha256:${hash.digest('hex')}`,
-    requestBody: body.subarray(0, STORED_BODY_BYTES).toString('utf8'),
-    responseBody: text.slice(0, STORED_BODY_BYTES),
-    truncated: body.length > STORED_BODY_BYTES || total > STORED_BODY_BYTES,
-    inputTokens: usage.inputTokens,
-    outputTokens: usage.outputTokens,
-    costUsd,
-    latencyMs: Date.now() - started,
-  });
+  const { reply, cut } = await readReply(response, sink);
+  await recordCall(deps.db, session, span, call, reply);
   if (cut) throw cut;
 }

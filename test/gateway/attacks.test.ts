@@ -236,6 +236,34 @@ describe('attacks on the model gateway', function () {
     assert.equal(session.totals.tokens, 827);
   });
 
+  // Before: a call the session closed under was a refusal (no call, nothing charged), a cut stream without usage cost 0.
+  it('charges the calls in flight when the session closes: unanswered ones as sent, cut streams by length', async () => {
+    upstream.script = { ...DEFAULT_SCRIPT, chunks: 100, chunkDelayMs: 100, holdMs: 5000 };
+    const session = await gateway.openSession(identity(), grant());
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        const post = (stream) => fetch(base + '/chat/v1/chat/completions', { method: 'POST',
+          headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', stream, messages: [{ role: 'user', content: 'x'.repeat(4000) }] }) });
+        post(false).catch(() => undefined);
+        const res = await post(true);
+        await res.body.getReader().read();
+        console.log('SENT');
+        process.exit(0);`),
+    );
+    assert.match(run.outputTail, /SENT/, run.outputTail);
+    await gateway.closeSession(session.id);
+    const calls = await callsOf(session);
+    assert.equal(calls.length, 2, JSON.stringify(calls.map((c) => c.status)));
+    const unanswered = calls.find((c) => !c.streamed);
+    const cut = calls.find((c) => c.streamed);
+    assert.equal(unanswered?.status, 499);
+    assert.ok((unanswered?.inputTokens ?? 0) >= 1000, `charged ${unanswered?.inputTokens} tokens for 4 KB sent`);
+    assert.ok((cut?.inputTokens ?? 0) >= 1000, `the cut stream charged ${cut?.inputTokens} tokens in`);
+    assert.ok((cut?.outputTokens ?? 0) > 0, 'and what arrived of it out');
+  });
+
   it('counts the usage at the end of a response longer than the usage scan window', async () => {
     upstream.script = { ...DEFAULT_SCRIPT, chunks: 270, padding: 64 * 1024 };
     const session = await gateway.openSession(identity(), grant());

@@ -1,0 +1,156 @@
+/**
+ * What a forwarded model call is charged and how it is recorded: the reply read as the agent
+ * reads it, its usage found at its start and end, and the call stored with its bodies (cut at
+ * 1 MiB) and digests, charged to its session's budgets.
+ */
+import { createHash } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
+import type { Db } from '../../db/client';
+import { recordModelCall } from '../../db/model-calls';
+import type { GatewayProtocol, GatewayUpstream } from '../../domain/agent';
+import { costOf, usageOf, type ModelUsage } from '../../domain/model-usage';
+import type { GatewaySession } from './session';
+
+const STORED_BODY_BYTES = 1024 * 1024;
+/** The status recorded for a call its session closed under before the upstream answered (nginx's "client closed"). */
+export const ABANDONED = 499;
+/** The response's start and end are read for usage (a stream reports it in its first and last events). */
+const USAGE_SCAN_BYTES = 16 * 1024 * 1024;
+const USAGE_TAIL_BYTES = 1024 * 1024;
+
+const digest = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** One forwarded call, as the gateway sent it. */
+export interface SentCall {
+  upstream: GatewayUpstream;
+  method: string;
+  /** The path after `/u/<upstream>/`, with its query. */
+  path: string;
+  body: Buffer;
+  streamed: boolean;
+  started: number;
+}
+
+/** What came back: the reply's start (and end, when long), its length and digest, and whether it was cut short. */
+export interface Reply {
+  status: number;
+  reply: Buffer;
+  ends?: Buffer;
+  total: number;
+  digest?: string;
+  cut: boolean;
+}
+
+/**
+ * Passes `response` on to `sink` as it reads it, keeping its first {@link USAGE_SCAN_BYTES} and
+ * last {@link USAGE_TAIL_BYTES} for the usage and hashing all of it. `cut` is what broke it off
+ * (the session closed, the upstream failed mid-answer): what arrived is still charged.
+ */
+export async function readReply(
+  response: Response,
+  sink: { write(chunk: Uint8Array): void | Promise<void>; end(): void },
+): Promise<{ reply: Reply; cut?: unknown }> {
+  const hash = createHash('sha256');
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  let tail: Buffer[] = [];
+  let tailBytes = 0;
+  let total = 0;
+  let cut: unknown;
+  try {
+    for await (const chunk of response.body ?? []) {
+      const buf = Buffer.from(chunk as Uint8Array);
+      await sink.write(buf);
+      hash.update(buf);
+      total += buf.length;
+      if (headBytes < USAGE_SCAN_BYTES) {
+        head.push(buf);
+        headBytes += buf.length;
+        continue;
+      }
+      tail.push(buf);
+      tailBytes += buf.length;
+      if (tailBytes > 2 * USAGE_TAIL_BYTES) {
+        tail = [Buffer.concat(tail).subarray(-USAGE_TAIL_BYTES)];
+        tailBytes = USAGE_TAIL_BYTES;
+      }
+    }
+  } catch (err) {
+    cut = err;
+  } finally {
+    sink.end();
+  }
+  const reply: Reply = {
+    status: response.status,
+    reply: Buffer.concat(head),
+    ends: tail.length ? Buffer.concat(tail).subarray(-USAGE_TAIL_BYTES) : undefined,
+    total,
+    digest: `sha256:${hash.digest('hex')}`,
+    cut: cut !== undefined,
+  };
+  return { reply, cut };
+}
+
+/**
+ * What a successful reply is charged: its reported usage, or, when a reply too long to scan whole
+ * (over {@link USAGE_SCAN_BYTES}) showed none where it was looked for, its length at four bytes a
+ * token. An agent asking for such replies on purpose (`logprobs`, `n`) was charged nothing.
+ */
+function chargedUsage(reported: ModelUsage, replyBytes: number): ModelUsage {
+  if (replyBytes <= USAGE_SCAN_BYTES || reported.inputTokens + reported.outputTokens > 0) return reported;
+  return { inputTokens: 0, outputTokens: Math.ceil(replyBytes / 4) };
+}
+
+/**
+ * What a call is charged: see {@link chargedUsage}; a call cut short before its usage arrived
+ * (the session closed under it, the upstream broke off) is charged its request and what arrived
+ * of its reply at four bytes a token. The upstream took the request and bills it: an agent that
+ * ended its run with calls in flight was charged nothing for them.
+ */
+function usageCharged(protocol: GatewayProtocol, sent: SentCall, got: Reply): ModelUsage {
+  const answered = got.status >= 200 && got.status < 300;
+  if (!answered && got.status !== ABANDONED) return { inputTokens: 0, outputTokens: 0 };
+  const text = got.reply.toString('utf8');
+  const scanned = got.ends ? `${text}\n${got.ends.toString('utf8')}` : text;
+  const reported = chargedUsage(usageOf(protocol, scanned), got.total);
+  if (!got.cut || reported.inputTokens + reported.outputTokens > 0) return reported;
+  return { ...reported, inputTokens: Math.ceil(sent.body.length / 4), outputTokens: Math.ceil(got.total / 4) };
+}
+
+/** Charges the session for a call and records it, with its span's usage attributes. */
+export async function recordCall(db: Db, session: GatewaySession, span: Span, sent: SentCall, got: Reply) {
+  const { upstream, body } = sent;
+  const usage = usageCharged(upstream.protocol, sent, got);
+  const costUsd = costOf(usage, upstream.pricing);
+  session.charge(usage, costUsd);
+  span.setAttributes({
+    'gen_ai.usage.input_tokens': usage.inputTokens,
+    'gen_ai.usage.output_tokens': usage.outputTokens,
+    'arbiter.cost_usd': costUsd,
+  });
+  const { tenantId, taskId, runId, agentId, purpose } = session.identity;
+  await recordModelCall(db, {
+    tenantId,
+    taskId,
+    runId,
+    agentId,
+    purpose,
+    sessionId: session.id,
+    upstream: upstream.name,
+    protocol: upstream.protocol,
+    method: sent.method,
+    path: sent.path,
+    model: usage.model,
+    status: got.status,
+    streamed: sent.streamed,
+    requestDigest: digest(body),
+    responseDigest: got.digest ?? digest(got.reply),
+    requestBody: body.subarray(0, STORED_BODY_BYTES).toString('utf8'),
+    responseBody: got.reply.toString('utf8').slice(0, STORED_BODY_BYTES),
+    truncated: body.length > STORED_BODY_BYTES || got.total > STORED_BODY_BYTES,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    costUsd,
+    latencyMs: Date.now() - sent.started,
+  });
+}
