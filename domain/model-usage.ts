@@ -38,11 +38,16 @@ type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {});
 
 /**
- * Server tools: the upstream runs them itself, searching, fetching, connecting to MCP servers,
- * reading the organisation's files or running code, reaching hosts and spending money the
- * gateway neither sees nor charges. Client tools (functions, bash, the editor) stay allowed.
+ * Tool types the client runs: functions and custom tools (an Anthropic tool with no type), the
+ * built-in ones a coding agent executes itself (shell, editor, computer, patches, memory), and
+ * tool search, which the upstream runs over the request's own tools. Any other type runs on the
+ * upstream (web search and fetch, code execution, MCP, file search, image generation, and
+ * whatever comes next), reaching hosts and spending money the gateway neither sees nor charges:
+ * refused until it is known. A deny list of server tools missed image generation.
  */
-const SERVER_TOOL = /^(web_search|web_fetch|code_execution|code_interpreter|mcp|file_search)/;
+const CLIENT_TOOL = /^(function|custom|tool_search|local_shell|shell|apply_patch|computer|bash_|text_editor_|memory_)/;
+/** Models that search the web of themselves, with no tool asked for (chat `*-search-preview`, deep research). */
+const SEARCHING_MODEL = /search|deep-research/i;
 /** Content parts an upstream fetches by URL (Anthropic `source`, OpenAI images and files). */
 const FETCHED_PART = new Set(['url', 'image_url', 'input_image', 'input_file']);
 const remote = (v: unknown) => typeof v === 'string' && /^\s*https?:/i.test(v);
@@ -56,11 +61,14 @@ export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, un
   if (doc.mcp_servers !== undefined) return '`mcp_servers` would have the upstream connect to other hosts';
   if (doc.web_search_options !== undefined) return '`web_search_options` would have the upstream search the web';
   if (protocol === 'openai-responses' && doc.background) return 'a background response ends after the call, uncharged';
+  if (protocol !== 'anthropic-messages' && typeof doc.model === 'string' && SEARCHING_MODEL.test(doc.model))
+    return `the model '${doc.model.slice(0, 200)}' would have the upstream search the web`;
   for (const tool of Array.isArray(doc.tools) ? doc.tools : []) {
     const type = obj(tool).type;
-    if (typeof type === 'string' && SERVER_TOOL.test(type)) return `the server tool '${type}' runs on the upstream`;
+    if (type === undefined || (typeof type === 'string' && CLIENT_TOOL.test(type))) continue;
+    return `the tool type '${String(type).slice(0, 200)}' is not one the client runs: a server tool runs on the upstream`;
   }
-  const pending: unknown[] = [doc.messages, doc.input, doc.system];
+  const pending: unknown[] = [doc.messages, doc.input, doc.system, doc.prompt];
   while (pending.length) {
     const v = pending.pop();
     if (!v || typeof v !== 'object') continue;

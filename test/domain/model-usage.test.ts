@@ -82,6 +82,30 @@ describe('model usage', () => {
     assert.match(offHostProblem('anthropic-messages', inToolResult) ?? '', /'url' part/);
     assert.match(offHostProblem('anthropic-messages', { system: [urlImage] }) ?? '', /fetch a URL/);
     assert.match(offHostProblem('anthropic-messages', { tools: [{ type: 'mcp_toolset' }] }) ?? '', /server tool/);
+    // Tool types are allowed by name: a deny list missed image generation, and misses what comes next.
+    for (const type of ['image_generation', 'some_future_tool', 42])
+      assert.match(
+        offHostProblem('openai-responses', { tools: [{ type }] }) ?? '',
+        /not one the client runs/,
+        String(type),
+      );
+    for (const model of ['gpt-4o-search-preview', 'o4-mini-deep-research'])
+      assert.match(offHostProblem('openai-chat', { model }) ?? '', /search the web/, model);
+    const variable = { type: 'input_image', image_url: 'https://x.example/a.png' };
+    assert.match(
+      offHostProblem('openai-responses', { prompt: { id: 'p', variables: { v: variable } } }) ?? '',
+      /fetch a URL/,
+    );
+    const clientTools = [
+      'function',
+      'custom',
+      'tool_search',
+      'local_shell',
+      'bash_20250124',
+      'text_editor_20250728',
+      'computer_use_preview',
+    ].map((type) => ({ type, name: type }));
+    assert.equal(offHostProblem('openai-responses', { model: 'gpt-5', tools: clientTools }), undefined);
     assert.match(offHostProblem('openai-chat', { web_search_options: {} }) ?? '', /search the web/);
     assert.match(
       offHostProblem('openai-responses', { input: [{ type: 'input_image', image_url: ' HTTP://x.example' }] }) ?? '',
