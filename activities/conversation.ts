@@ -39,7 +39,7 @@ import { sha256 } from '../host/digest';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { SessionIdentity } from '../host/gateway/session';
 import type { FileTools } from '../host/sandbox/file-tools';
-import { MAX_REQUEST_BYTES } from '../host/gateway/server';
+import { MAX_REQUEST_BYTES } from '../host/gateway/http-io';
 
 type Message = typeof conversationMessages.$inferSelect;
 

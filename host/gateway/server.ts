@@ -11,14 +11,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spentByRun } from '../../db/model-calls';
 import { forwardModelCall, refuse, type ModelCallDeps, type ModelRequest, type ResponseSink } from './model-call';
+import { readBody, responseSink } from './http-io';
 import { recordUnrecordedRefusals } from './audit';
 import { MAX_PREAMBLE, parsePreamble } from './preamble';
 import { proxyConnect, proxyPlain, type ProxyDeps } from './proxy';
 import { GatewaySession, MAX_CALLS_IN_FLIGHT, type SessionGrant, type SessionIdentity } from './session';
 import { SANDBOX_GATEWAY_PORT } from './launch';
-
-/** Largest request body the gateway reads (a long conversation with its tool results and images); Arbiter's own loop keeps to it too. */
-export const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
 /** The running gateway. */
 export interface ModelGateway {
@@ -62,58 +60,6 @@ function bufferSink(): ResponseSink & { result(): { status: number; body: Buffer
   };
 }
 
-/**
- * How long a reply waits for the agent to read what it was sent. Past it the agent is sent no
- * more of the reply, which is still read to its end, for its usage and digest.
- */
-export const REPLY_STALL_MS = 30_000;
-
-/** Resolves true when `res` drained, false when it closed, `stop` aborted, or the stall limit passed. */
-function drained(res: http.ServerResponse, stop: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      res.off('drain', onDrain).off('close', onClose);
-      stop.removeEventListener('abort', onClose);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const onClose = () => done(false);
-    const timer = setTimeout(onClose, REPLY_STALL_MS);
-    res.once('drain', onDrain).once('close', onClose);
-    stop.addEventListener('abort', onClose, { once: true });
-  });
-}
-
-/**
- * Sends a reply to the agent as fast as it reads it. An agent that stops reading (its relay
- * frozen) made the worker buffer every byte the upstream sent: cheap model output by the gigabyte.
- */
-function responseSink(res: http.ServerResponse, stop: AbortSignal): ResponseSink {
-  let detached = false;
-  return {
-    start: (status, headers) => void res.writeHead(status, headers),
-    write: async (chunk) => {
-      if (detached || res.destroyed || res.write(chunk)) return;
-      if (await drained(res, stop)) return;
-      detached = true;
-      res.destroy();
-    },
-    end: () => void res.end(),
-  };
-}
-
-async function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > MAX_REQUEST_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 /** `/u/<upstream>/<rest>` of a request, whether sent to the relay directly or through it as a proxy. */
 function modelPath(url: string): { upstream: string; rest: string } | undefined {
   let pathname = url;
@@ -152,19 +98,20 @@ export async function startModelGateway(deps: ModelCallDeps & ProxyDeps): Promis
         reason: 'not a gateway path: model calls go to /u/<upstream>/…',
       });
     const call = session.admit(async () => {
-      const body = await readBody(req);
-      if (!body)
-        return refuse(deps, session, sink, 413, {
-          op: 'model',
-          target: req.url ?? '/',
-          reason: 'request body too large',
-        });
-      await forwardModelCall(
-        deps,
-        session,
-        { method: req.method ?? 'GET', ...target, headers: req.headers, body },
-        sink,
-      );
+      const read = await readBody(req, session);
+      if ('refused' in read)
+        return refuse(deps, session, sink, 413, { op: 'model', target: req.url ?? '/', reason: read.refused });
+      try {
+        const { body } = read;
+        await forwardModelCall(
+          deps,
+          session,
+          { method: req.method ?? 'GET', ...target, headers: req.headers, body },
+          sink,
+        );
+      } finally {
+        session.releaseBytes(read.held);
+      }
     });
     if (!call)
       return refuse(deps, session, sink, 429, {

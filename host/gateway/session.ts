@@ -42,6 +42,13 @@ export interface Spent {
 export const MAX_CALLS_IN_FLIGHT = 8;
 
 /**
+ * Request bytes one session's calls may hold at once. Each call holds its body, its parsed
+ * document and the body re-serialised while the upstream answers: eight calls of 32 MiB each
+ * held about a gigabyte of the worker's memory for as long as the agent kept them waiting.
+ */
+export const MAX_REQUEST_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+
+/**
  * Refusals a session records one row each. Each is a write to PostgreSQL the agent causes for
  * free, as fast as it can send requests; past these the rest are counted, and recorded as one row
  * when the session closes.
@@ -60,6 +67,7 @@ export class GatewaySession {
   private readonly ending = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
   private refusals = 0;
+  private bytesHeld = 0;
 
   constructor(
     readonly identity: SessionIdentity,
@@ -131,6 +139,18 @@ export class GatewaySession {
   /** Refusals counted past those recorded one by one. */
   get unrecordedRefusals(): number {
     return Math.max(0, this.refusals - MAX_RECORDED_REFUSALS);
+  }
+
+  /** Holds `bytes` more of request bodies: false, holding none, past {@link MAX_REQUEST_BYTES_IN_FLIGHT}. */
+  holdBytes(bytes: number): boolean {
+    if (this.bytesHeld + bytes > MAX_REQUEST_BYTES_IN_FLIGHT) return false;
+    this.bytesHeld += bytes;
+    return true;
+  }
+
+  /** Lets go of bytes {@link holdBytes} held. */
+  releaseBytes(bytes: number): void {
+    this.bytesHeld -= bytes;
   }
 
   /** Runs `call` as one of the session's calls in flight; false, without running it, when it has its fill. */

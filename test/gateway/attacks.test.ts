@@ -306,6 +306,24 @@ describe('attacks on the model gateway', function () {
     );
   });
 
+  // Before: eight calls of 32 MiB each held about a gigabyte of the worker's memory while the upstream kept them waiting.
+  it('refuses a call whose body would take the session past 64 MiB of requests in flight', async () => {
+    upstream.script = { ...DEFAULT_SCRIPT, holdMs: 3000 };
+    const session = await gateway.openSession(identity(), grant());
+    const run = await inSandbox(
+      session,
+      nodeAgent(`
+        const big = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x'.repeat(22 * 1024 * 1024) }] });
+        const post = () => fetch(base + '/chat/v1/chat/completions', { method: 'POST', body: big,
+          headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } }).then((r) => r.status);
+        console.log('STATUSES', (await Promise.all([post(), post(), post()])).sort().join(','));`),
+      60_000,
+    );
+    assert.match(run.outputTail, /STATUSES 200,200,413/, run.outputTail);
+    const reasons = (await gatewayEvents(session.identity.runId)).map((e) => e.reason);
+    assert.deepEqual(reasons, ['more than 64 MiB of requests at once']);
+  });
+
   // Each refusal was a row written for free, as fast as the agent could pipeline requests.
   it('records a flood of refused requests as a thousand rows and one count, and the verdict states them all', async () => {
     const session = await gateway.openSession(identity(), grant());
