@@ -92,8 +92,10 @@ export async function agentLaunch(
       toolDirs: c.toolDirs,
     },
     async finish() {
-      const stopped = session.stopReason;
+      const before = session.stopReason;
       await gateway.closeSession(session.id);
+      // The calls in flight are charged as the session closes: they may cross a budget then.
+      const stopped = before ?? session.stoppedFor;
       if (!stopped) return;
       await auditGateway(deps.db, session, {
         op: 'stop',

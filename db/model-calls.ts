@@ -59,7 +59,7 @@ export async function gatewaySummary(db: Db, tenantId: string, taskId: string, r
       calls: sql<string>`count(*)`,
       inputTokens: sql<string>`coalesce(sum(${modelCalls.inputTokens}), 0)`,
       outputTokens: sql<string>`coalesce(sum(${modelCalls.outputTokens}), 0)`,
-      costUsd: sql<string>`coalesce(sum(${modelCalls.costUsd}::numeric), 0)`,
+      costUsd: sql<string>`coalesce(sum(${modelCalls.costUsd}::text::numeric), 0)`,
     })
     .from(modelCalls)
     .where(ofRun);

@@ -45,9 +45,10 @@ const obj = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {}
  * whatever comes next), reaching hosts and spending money the gateway neither sees nor charges:
  * refused until it is known. A deny list of server tools missed image generation.
  */
-const CLIENT_TOOL = /^(function|custom|tool_search|local_shell|shell|apply_patch|computer|bash_|text_editor_|memory_)/;
-/** Models that search the web of themselves, with no tool asked for (chat `*-search-preview`, deep research). */
-const SEARCHING_MODEL = /search|deep-research/i;
+const CLIENT_TOOL =
+  /^(function|custom|tool_search|local_shell|shell|apply_patch|computer_use_preview|(bash|text_editor|computer|memory|tool_search_tool_(regex|bm25))_\d{8})$/;
+/** Models that search the web of themselves, with no tool asked for (chat `*-search-preview` and `-search-api`, deep research). */
+const SEARCHING_MODEL = /search-preview|search-api|deep-research/i;
 /** Content parts an upstream fetches by URL (Anthropic `source`, OpenAI images and files). */
 const FETCHED_PART = new Set(['url', 'image_url', 'input_image', 'input_file']);
 const remote = (v: unknown) => typeof v === 'string' && /^\s*https?:/i.test(v);
@@ -65,7 +66,9 @@ export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, un
     return `the model '${doc.model.slice(0, 200)}' would have the upstream search the web`;
   for (const tool of Array.isArray(doc.tools) ? doc.tools : []) {
     const type = obj(tool).type;
-    if (type === undefined || (typeof type === 'string' && CLIENT_TOOL.test(type))) continue;
+    // An Anthropic tool with no type is a custom one; the OpenAI protocols always name the type.
+    if (type === undefined ? protocol === 'anthropic-messages' : typeof type === 'string' && CLIENT_TOOL.test(type))
+      continue;
     return `the tool type '${String(type).slice(0, 200)}' is not one the client runs: a server tool runs on the upstream`;
   }
   const pending: unknown[] = [doc.messages, doc.input, doc.system, doc.prompt];

@@ -1,5 +1,6 @@
 /** Gateway refusals and proxied connections, written to the sandbox audit trail with the run they belong to. */
 import type { Db } from '../../db/client';
+import { countSandboxRefusal } from '../metrics';
 import { recordSandboxEvent } from '../sandbox/audit';
 import { MAX_RECORDED_REFUSALS, type GatewaySession } from './session';
 
@@ -19,7 +20,7 @@ interface GatewayEvent {
  * {@link MAX_RECORDED_REFUSALS} is only counted ({@link recordUnrecordedRefusals}).
  */
 export async function auditGateway(db: Db, session: GatewaySession, event: GatewayEvent): Promise<void> {
-  if (!event.allowed && !event.always && !session.countRefusal()) return;
+  if (!event.allowed && !event.always && !session.countRefusal()) return countSandboxRefusal('gateway');
   const { tenantId, taskId, runId, agentId, purpose } = session.identity;
   await recordSandboxEvent(db, {
     tenantId,
@@ -35,7 +36,7 @@ export async function auditGateway(db: Db, session: GatewaySession, event: Gatew
 
 /** Records the refusals `session` counted past those recorded one by one, as one row standing for them all. */
 export async function recordUnrecordedRefusals(db: Db, session: GatewaySession): Promise<void> {
-  const unrecorded = session.unrecordedRefusals;
+  const unrecorded = session.takeUnrecordedRefusals();
   if (!unrecorded) return;
   await auditGateway(db, session, {
     op: 'refusals',

@@ -29,6 +29,8 @@ export interface SentCall {
   body: Buffer;
   streamed: boolean;
   started: number;
+  /** The output tokens the request allows (`max_tokens` and its kin); 0 when it names none. */
+  maxOutput: number;
 }
 
 /** What came back: the reply's start (and end, when long), its length and digest, and whether it was cut short. */
@@ -101,11 +103,42 @@ function chargedUsage(reported: ModelUsage, replyBytes: number): ModelUsage {
   return { inputTokens: 0, outputTokens: Math.ceil(replyBytes / 4) };
 }
 
+/** Keys whose strings are the model's own output in a streamed event (text, tool arguments, thinking). */
+const TEXT_KEYS = new Set(['content', 'text', 'arguments', 'partial_json', 'thinking', 'refusal', 'delta']);
+
 /**
- * What a call is charged: see {@link chargedUsage}; a call cut short before its usage arrived
- * (the session closed under it, the upstream broke off) is charged its request and what arrived
- * of its reply at four bytes a token. The upstream took the request and bills it: an agent that
- * ended its run with calls in flight was charged nothing for them.
+ * The length of the model's own text in an event stream, without the events' framing: each
+ * event is some 200 bytes for a token or two, so the stream's length overstates its tokens fifty times.
+ */
+function streamedTextLength(stream: string): number {
+  let length = 0;
+  for (const line of stream.split('\n')) {
+    if (!line.startsWith('data:')) continue;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(line.slice(5));
+    } catch {
+      continue;
+    }
+    const pending = [doc];
+    while (pending.length) {
+      const v = pending.pop();
+      if (!v || typeof v !== 'object') continue;
+      for (const [key, x] of Object.entries(v)) {
+        if (typeof x !== 'string') pending.push(x);
+        else if (TEXT_KEYS.has(key)) length += x.length;
+      }
+    }
+  }
+  return length;
+}
+
+/**
+ * What a call is charged: see {@link chargedUsage}. A call cut short (the session closed under
+ * it, the upstream broke off) is charged at least its request, and what arrived of its reply, at
+ * four characters a token; one the upstream had not answered, the output its request allowed.
+ * The upstream took the request and bills it: an agent that ended its run with calls in flight
+ * was charged nothing for them (or, for an Anthropic stream, one token of output).
  */
 function usageCharged(protocol: GatewayProtocol, sent: SentCall, got: Reply): ModelUsage {
   const answered = got.status >= 200 && got.status < 300;
@@ -113,8 +146,13 @@ function usageCharged(protocol: GatewayProtocol, sent: SentCall, got: Reply): Mo
   const text = got.reply.toString('utf8');
   const scanned = got.ends ? `${text}\n${got.ends.toString('utf8')}` : text;
   const reported = chargedUsage(usageOf(protocol, scanned), got.total);
-  if (!got.cut || reported.inputTokens + reported.outputTokens > 0) return reported;
-  return { ...reported, inputTokens: Math.ceil(sent.body.length / 4), outputTokens: Math.ceil(got.total / 4) };
+  if (!got.cut) return reported;
+  const arrived = Math.ceil((sent.streamed ? streamedTextLength(scanned) : got.total) / 4);
+  return {
+    ...reported,
+    inputTokens: reported.inputTokens || Math.ceil(sent.body.length / 4),
+    outputTokens: Math.max(reported.outputTokens, got.status === ABANDONED ? sent.maxOutput : arrived),
+  };
 }
 
 /** Charges the session for a call and records it, with its span's usage attributes. */

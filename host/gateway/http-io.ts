@@ -26,6 +26,7 @@ function drained(res: http.ServerResponse, stop: AbortSignal): Promise<boolean> 
     };
     const onDrain = () => done(true);
     const onClose = () => done(false);
+    if (stop.aborted) return resolve(false);
     const timer = setTimeout(onClose, REPLY_STALL_MS);
     res.once('drain', onDrain).once('close', onClose);
     stop.addEventListener('abort', onClose, { once: true });
@@ -57,24 +58,32 @@ export function responseSink(res: http.ServerResponse, stop: AbortSignal): Respo
 export async function readBody(
   req: http.IncomingMessage,
   session: GatewaySession,
-): Promise<{ body: Buffer; held: number } | { refused: string }> {
+): Promise<{ body: Buffer; held: number } | { refused: string; again: boolean }> {
   const chunks: Buffer[] = [];
   let held = 0;
   try {
     for await (const chunk of req) {
       const size = (chunk as Buffer).length;
-      if (held + size > MAX_REQUEST_BYTES) throw new BodyRefused('request body too large');
+      if (held + size > MAX_REQUEST_BYTES) throw new BodyRefused('request body too large', false);
       if (!session.holdBytes(size))
-        throw new BodyRefused(`more than ${MAX_REQUEST_BYTES_IN_FLIGHT / 2 ** 20} MiB of requests at once`);
+        throw new BodyRefused(`more than ${MAX_REQUEST_BYTES_IN_FLIGHT / 2 ** 20} MiB of requests at once`, true);
       held += size;
       chunks.push(chunk as Buffer);
     }
   } catch (err) {
     session.releaseBytes(held);
-    if (err instanceof BodyRefused) return { refused: err.message };
+    if (err instanceof BodyRefused) return { refused: err.message, again: err.again };
     throw err;
   }
   return { body: Buffer.concat(chunks), held };
 }
 
-class BodyRefused extends Error {}
+/** A body refused while read; `again` when asking again later may pass (too much in flight, not too large). */
+class BodyRefused extends Error {
+  constructor(
+    message: string,
+    readonly again: boolean,
+  ) {
+    super(message);
+  }
+}

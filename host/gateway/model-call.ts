@@ -52,9 +52,20 @@ export async function refuse(
   event: { op: string; target: string; reason: string },
 ): Promise<void> {
   await auditGateway(deps.db, session, { ...event, allowed: false, detail: { status } });
+  writeError(sink, status, event.reason);
+}
+
+/** An error reply the way both protocol families show them. */
+function writeError(sink: ResponseSink, status: number, message: string): void {
   sink.start(status, { 'content-type': 'application/json' });
-  sink.write(Buffer.from(JSON.stringify({ type: 'error', error: { type: 'arbiter_gateway', message: event.reason } })));
+  void sink.write(Buffer.from(JSON.stringify({ type: 'error', error: { type: 'arbiter_gateway', message } })));
   sink.end();
+}
+
+/** The output tokens a request allows, by whichever name its protocol gives them; 0 when it names none. */
+function maxOutput(doc: Json): number {
+  const n = doc.max_tokens ?? doc.max_output_tokens ?? doc.max_completion_tokens;
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
 }
 
 function presentedToken(headers: ModelRequest['headers']): string | undefined {
@@ -175,7 +186,15 @@ async function forwardTraced(
   const { body, streamed } = read;
   const started = Date.now();
   const url = `${upstream.baseUrl.replace(/\/$/, '')}/${req.rest}`;
-  const call = { upstream, method: req.method, path: req.rest, body, streamed, started };
+  const call = {
+    upstream,
+    method: req.method,
+    path: req.rest,
+    body,
+    streamed,
+    started,
+    maxOutput: maxOutput(read.doc),
+  };
   let response: Response;
   try {
     response = await fetch(url, {
@@ -187,7 +206,7 @@ async function forwardTraced(
       redirect: 'manual',
     });
   } catch (err) {
-    if (session.closing.aborted || req.signal?.aborted) {
+    if (session.closing.aborted) {
       // The upstream had the request, and bills it: recorded and charged as sent, with no reply.
       await recordCall(deps.db, session, span, call, {
         status: ABANDONED,
@@ -195,8 +214,7 @@ async function forwardTraced(
         total: 0,
         cut: true,
       });
-      sink.start(502, { 'content-type': 'application/json' });
-      return sink.end();
+      return writeError(sink, 502, 'the session closed before the upstream answered');
     }
     return refuse(deps, session, sink, 502, {
       op: 'model',

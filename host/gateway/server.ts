@@ -100,7 +100,11 @@ export async function startModelGateway(deps: ModelCallDeps & ProxyDeps): Promis
     const call = session.admit(async () => {
       const read = await readBody(req, session);
       if ('refused' in read)
-        return refuse(deps, session, sink, 413, { op: 'model', target: req.url ?? '/', reason: read.refused });
+        return refuse(deps, session, sink, read.again ? 429 : 413, {
+          op: 'model',
+          target: req.url ?? '/',
+          reason: read.refused,
+        });
       try {
         const { body } = read;
         await forwardModelCall(
@@ -184,7 +188,9 @@ export async function startModelGateway(deps: ModelCallDeps & ProxyDeps): Promis
       return sink.result();
     },
     async close() {
-      await Promise.all([...sessions.values()].map((session) => closeAndAccount(session, 'gateway closed')));
+      const live = [...sessions.values()];
+      sessions.clear();
+      await Promise.all(live.map((session) => closeAndAccount(session, 'gateway closed')));
       for (const socket of open) socket.destroy();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => front.close(() => resolve()));

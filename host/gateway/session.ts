@@ -64,6 +64,7 @@ export class GatewaySession {
   readonly traceContext = activeTraceContext();
   private readonly deadline: number | undefined;
   private stopped: string | undefined;
+  private closedFor: string | undefined;
   private readonly ending = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
   private refusals = 0;
@@ -84,6 +85,14 @@ export class GatewaySession {
   get stopReason(): string | undefined {
     if (!this.stopped && this.deadline !== undefined && Date.now() > this.deadline)
       this.stopped = `wall-clock budget exceeded: ${this.grant.budgets.maxWallClockSeconds} s`;
+    return this.stopped ?? this.closedFor;
+  }
+
+  /**
+   * Why the session stopped other than by closing: a budget crossed (also by the calls charged as
+   * it closed, which an agent ending its run with calls in flight leaves to then) or a caller's stop.
+   */
+  get stoppedFor(): string | undefined {
     return this.stopped;
   }
 
@@ -136,9 +145,11 @@ export class GatewaySession {
     return this.refusals <= MAX_RECORDED_REFUSALS;
   }
 
-  /** Refusals counted past those recorded one by one. */
-  get unrecordedRefusals(): number {
-    return Math.max(0, this.refusals - MAX_RECORDED_REFUSALS);
+  /** Refusals counted past those recorded one by one, and not taken before; the count starts again from here. */
+  takeUnrecordedRefusals(): number {
+    const unrecorded = Math.max(0, this.refusals - MAX_RECORDED_REFUSALS);
+    this.refusals -= unrecorded;
+    return unrecorded;
   }
 
   /** Holds `bytes` more of request bodies: false, holding none, past {@link MAX_REQUEST_BYTES_IN_FLIGHT}. */
@@ -163,7 +174,7 @@ export class GatewaySession {
 
   /** Stops the session, ends its calls in flight and waits until each is recorded. */
   async close(reason: string): Promise<void> {
-    this.stop(reason);
+    this.closedFor ??= reason;
     this.ending.abort();
     await Promise.allSettled([...this.inFlight]);
   }

@@ -83,7 +83,7 @@ describe('model usage', () => {
     assert.match(offHostProblem('anthropic-messages', { system: [urlImage] }) ?? '', /fetch a URL/);
     assert.match(offHostProblem('anthropic-messages', { tools: [{ type: 'mcp_toolset' }] }) ?? '', /server tool/);
     // Tool types are allowed by name: a deny list missed image generation, and misses what comes next.
-    for (const type of ['image_generation', 'some_future_tool', 42])
+    for (const type of ['image_generation', 'some_future_tool', 42, 'function_server', 'bash_2025', 'computer_use'])
       assert.match(
         offHostProblem('openai-responses', { tools: [{ type }] }) ?? '',
         /not one the client runs/,
@@ -96,6 +96,7 @@ describe('model usage', () => {
       offHostProblem('openai-responses', { prompt: { id: 'p', variables: { v: variable } } }) ?? '',
       /fetch a URL/,
     );
+    assert.match(offHostProblem('openai-responses', { tools: [{ name: 'untyped' }] }) ?? '', /not one the client runs/);
     const clientTools = [
       'function',
       'custom',

@@ -237,31 +237,38 @@ describe('attacks on the model gateway', function () {
   });
 
   // Before: a call the session closed under was a refusal (no call, nothing charged), a cut stream without usage cost 0.
-  it('charges the calls in flight when the session closes: unanswered ones as sent, cut streams by length', async () => {
-    upstream.script = { ...DEFAULT_SCRIPT, chunks: 100, chunkDelayMs: 100, holdMs: 5000 };
-    const session = await gateway.openSession(identity(), grant());
+  it('charges the calls in flight when the session closes: unanswered ones as sent, cut streams by what arrived', async () => {
+    upstream.script = { ...DEFAULT_SCRIPT, chunks: 100, chunkDelayMs: 100, holdMs: 5000, padding: 400 };
+    const session = await gateway.openSession(identity(), grant({ maxTokens: 2000 }));
     const run = await inSandbox(
       session,
       nodeAgent(`
-        const post = (stream) => fetch(base + '/chat/v1/chat/completions', { method: 'POST',
-          headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'm', stream, messages: [{ role: 'user', content: 'x'.repeat(4000) }] }) });
-        post(false).catch(() => undefined);
-        const res = await post(true);
-        await res.body.getReader().read();
+        const ask = (path, stream) => fetch(base + path, { method: 'POST',
+          headers: { authorization: 'Bearer ' + token, 'x-api-key': token, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', stream, max_tokens: 300, messages: [{ role: 'user', content: 'x'.repeat(4000) }] }) });
+        ask('/chat/v1/chat/completions', false).catch(() => undefined);
+        const streams = [await ask('/chat/v1/chat/completions', true), await ask('/claude/v1/messages', true)];
+        for (const res of streams) await res.body.getReader().read();
+        await sleep(300);
         console.log('SENT');
         process.exit(0);`),
     );
     assert.match(run.outputTail, /SENT/, run.outputTail);
     await gateway.closeSession(session.id);
     const calls = await callsOf(session);
-    assert.equal(calls.length, 2, JSON.stringify(calls.map((c) => c.status)));
+    assert.equal(calls.length, 3, JSON.stringify(calls.map((c) => c.status)));
     const unanswered = calls.find((c) => !c.streamed);
-    const cut = calls.find((c) => c.streamed);
     assert.equal(unanswered?.status, 499);
     assert.ok((unanswered?.inputTokens ?? 0) >= 1000, `charged ${unanswered?.inputTokens} tokens for 4 KB sent`);
-    assert.ok((cut?.inputTokens ?? 0) >= 1000, `the cut stream charged ${cut?.inputTokens} tokens in`);
-    assert.ok((cut?.outputTokens ?? 0) > 0, 'and what arrived of it out');
+    assert.equal(unanswered?.outputTokens, 300, 'and the output its request allowed');
+    for (const cut of calls.filter((c) => c.streamed)) {
+      assert.ok(cut.inputTokens >= 50, `the cut ${cut.protocol} stream charged ${cut.inputTokens} tokens in`);
+      // The Anthropic stream's opening event reports one token of output: what arrived counts over it.
+      assert.ok(cut.outputTokens >= 100, `and ${cut.outputTokens} out for what arrived`);
+      assert.ok(cut.outputTokens < 2000, `not the stream's framing (${cut.outputTokens})`);
+    }
+    // Charged as the session closed, the calls crossed its token budget: the run stops for it.
+    assert.match(session.stoppedFor ?? '', /token budget exceeded/);
   });
 
   it('counts the usage at the end of a response longer than the usage scan window', async () => {
@@ -319,7 +326,7 @@ describe('attacks on the model gateway', function () {
         console.log('STATUSES', (await Promise.all([post(), post(), post()])).sort().join(','));`),
       60_000,
     );
-    assert.match(run.outputTail, /STATUSES 200,200,413/, run.outputTail);
+    assert.match(run.outputTail, /STATUSES 200,200,429/, run.outputTail);
     const reasons = (await gatewayEvents(session.identity.runId)).map((e) => e.reason);
     assert.deepEqual(reasons, ['more than 64 MiB of requests at once']);
   });
