@@ -23,8 +23,12 @@ export function assertExists(repoPath: string): void {
  * so two tenants' registrations could deliver into one repository, and their task ids collide.
  */
 export async function assertOwnRepository(repoPath: string): Promise<void> {
-  await repoCommit(repoPath, 'HEAD');
-  const [bare, common] = (await git(repoPath, ['rev-parse', '--is-bare-repository', '--git-common-dir']))
+  assertExists(repoPath);
+  const [bare, common] = (
+    await git(repoPath, ['rev-parse', '--is-bare-repository', '--git-common-dir']).catch(() => {
+      throw new TargetRepoError(`'${repoPath}' is not a git repository`);
+    })
+  )
     .trim()
     .split('\n');
   const top = realpathSync(repoPath);

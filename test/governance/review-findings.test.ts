@@ -6,7 +6,7 @@
  * detached HEAD). A type change (file to symlink) is the honest control for the measurement.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { artifacts } from '../../db/schema';
@@ -129,7 +129,8 @@ describe('governance: attacks found in review', function () {
     assertNotDelivered(r);
   });
 
-  it("a linked worktree as the target: the main repository's HEAD names the policy, not the worktree's", async () => {
+  // Once judged by the main repository's policy; now refused outright, before any agent runs (it shares that one's refs).
+  it('a linked worktree as the target (registered before repos add refused one) fails the task before any agent runs', async () => {
     const repo = makeRepo({ 'src/app.js': 'x\n', '.caws/policy.yaml': FAILING_TESTS });
     gitIn(repo, 'branch', 'scratch');
     const worktree = `${repo}-scratch`;
@@ -137,9 +138,11 @@ describe('governance: attacks found in review', function () {
     gitIn(worktree, 'rm', '--quiet', '.caws/policy.yaml');
     gitIn(worktree, 'commit', '--quiet', '-m', 'no policy here');
     const r = await runTask({ repo: worktree, steps: GOOD_PLAN });
-    await assertFailedByGate(r, 'tests');
-    const policyFile = readFileSync(path.join(repo, '.caws/policy.yaml'));
-    assert.ok(policyFile.length > 0);
+    assert.equal(r.final.state, 'FAILED', explain(r.final));
+    assert.equal(r.final.error?.type, 'TargetRepoError');
+    assert.match(r.final.error?.message ?? '', /is not a repository's own top/);
+    assert.equal(r.final.routing, null, 'refused before any agent ran');
+    assertNotDelivered(r);
   });
 
   it('a target whose HEAD is detached names no policy branch: the task fails saying how to set one', async () => {
