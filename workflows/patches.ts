@@ -48,7 +48,8 @@ export type OwnMarkerPatch =
   | 'agent-fault-while-verifying'
   | 'withdraw-lapsed-approvals'
   | 'child-cancel-fails-its-step'
-  | 'host-loss-not-agent-failure';
+  | 'host-loss-not-agent-failure'
+  | 'no-delivery-once-cancelled';
 
 /**
  * `patched(id)` alone, asked only where the change would make the run command something else:

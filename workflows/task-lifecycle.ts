@@ -2,8 +2,8 @@
  * `taskLifecycle`: one coding-agent task from RECEIVED to a terminal state. Each phase is a
  * small named step; the flow reads top to bottom like the lifecycle in DESIGN.md.
  */
-import { CancellationScope, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
-import { hasPatch } from './patches';
+import { CancellationScope, CancelledFailure, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { hasOwnPatch, hasPatch } from './patches';
 import {
   TaskRunInputSchema,
   TaskInputSchemaBeforeCandidates,
@@ -256,6 +256,7 @@ async function completeStep(task: TaskRun, { spec }: RunSpec): Promise<void> {
     });
     return;
   }
+  refuseDeliveryOnceCancelled(task);
   const { verdict, diff } = task.snapshot;
   const baseCommit = task.deliveryBase;
   if (!verdict || !diff || !baseCommit) throw new Error('cannot deliver before a verdict');
@@ -277,4 +278,15 @@ async function completeStep(task: TaskRun, { spec }: RunSpec): Promise<void> {
   );
   task.recordDelivery(delivery);
   await task.enter('COMPLETED', `delivered to ${delivery.branch}`, { verdict: verdict.outcome });
+}
+
+/**
+ * A task cancelled once its verdict was signed ends CANCELLED, undelivered. The steps after the
+ * verdict cannot be cancelled, so a cancel sent then was recorded and the change delivered all the
+ * same: an operator who cancels a suspect change must not find it on its branch. A delivery
+ * already begun still finishes.
+ */
+function refuseDeliveryOnceCancelled(task: TaskRun): void {
+  if (CancellationScope.current().consideredCancelled && hasOwnPatch('no-delivery-once-cancelled'))
+    throw new CancelledFailure(task.cancelReason ?? 'workflow cancellation requested');
 }
