@@ -10,6 +10,7 @@
  */
 import { countWaiverDecided } from './task-metrics';
 import { ApplicationFailure, CancellationScope, condition, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { oneArgument } from './update-arguments';
 import { hasOwnPatch, hasPatch } from './patches';
 import {
   decisionProblem,
@@ -77,10 +78,10 @@ export class WaiverDesk {
   /** Registers the updates; before a waiver is pending they are refused by their validators. */
   register(): void {
     setHandler(approveWaiverUpdate, (input) => this.approve(input), {
-      validator: (input) => this.validate(input, 'approve'),
+      validator: oneArgument((input) => this.validate(input, 'approve')),
     });
     setHandler(rejectWaiverUpdate, (input) => this.reject(input), {
-      validator: (input) => this.validate(input, 'reject'),
+      validator: oneArgument((input) => this.validate(input, 'reject')),
     });
     setHandler(approversChangedSignal, () => {
       this.keyringStale = true;

@@ -11,6 +11,7 @@ import { AwaitTransitionInputSchema, MAX_WATCHERS } from '../domain/watch';
 import { zodProblems } from '../domain/zod-issues';
 import { awaitTransitionUpdate } from './definitions';
 import type { TaskRun } from './task-run';
+import { oneArgument } from './update-arguments';
 
 /** Registers `awaitTransition` for `task`. */
 export function registerWatch(task: TaskRun): void {
@@ -28,13 +29,13 @@ export function registerWatch(task: TaskRun): void {
       return task.snapshot;
     },
     {
-      validator: (input) => {
+      validator: oneArgument((input) => {
         const parsed = AwaitTransitionInputSchema.safeParse(input);
         if (!parsed.success) throw new Error(zodProblems(parsed.error).join('; '));
         if (task.terminal) throw new WatchEndedError(task.state);
         if (parsed.data.afterSeq < seen()) throw new WatchBehindError(parsed.data.afterSeq, seen());
         if (waiting >= MAX_WATCHERS) throw new TooManyWatchersError(MAX_WATCHERS);
-      },
+      }),
     },
   );
 }

@@ -97,6 +97,15 @@ describe('watching tasks without polling (awaitTransition)', function () {
     assert.deepEqual([...new Set(stale.map(refusal))], [WatchBehindError.type]);
     const malformed = await Promise.allSettled([send(-1), send('x'), send(1.5)]);
     assert.ok(malformed.every((r) => r.status === 'rejected'));
+    // A valid first argument with a 1 MB second: each accepted one stored it in history and held it in memory.
+    const padded = await Promise.allSettled(
+      Array.from({ length: 3 }, () =>
+        handle.executeUpdate(awaitTransitionUpdate, {
+          args: [{ afterSeq: seq }, 'x'.repeat(1_000_000)] as unknown as [{ afterSeq: number }],
+        }),
+      ),
+    );
+    assert.deepEqual([...new Set(padded.map(refusal))], ['UpdateArgumentsError']);
 
     // startUpdate returns once each update is accepted or refused; a refused one's result is
     // already known (it rejects at once), an accepted watcher's waits for the next transition.
