@@ -49,7 +49,8 @@ export type OwnMarkerPatch =
   | 'withdraw-lapsed-approvals'
   | 'child-cancel-fails-its-step'
   | 'host-loss-not-agent-failure'
-  | 'no-delivery-once-cancelled';
+  | 'no-delivery-once-cancelled'
+  | 'queued-decision-refused-at-close';
 
 /**
  * `patched(id)` alone, asked only where the change would make the run command something else:

@@ -70,6 +70,10 @@ export class WaiverDesk {
   private authorizing = false;
   /** Set once the desk stops taking decisions (decided, timed out or cancelled); never cleared. */
   private closed = false;
+  /** Set when the window ends, while the decision being authorised then is waited for: a queued one is refused. */
+  private closing = false;
+  /** When the window ends (workflow time); a decision that arrives then or later is refused. */
+  private deadline: number | undefined;
   /** Decisions wait their turn and the desk closes after the one in flight; false only replaying runs recorded before. */
   private serial = false;
 
@@ -105,6 +109,8 @@ export class WaiverDesk {
     if (!parsed.success) throw new Error(zodProblems(parsed.error).join('; '));
     const pending = this.task.snapshot.pendingWaiver;
     if (!pending || this.decision || this.closed) throw new Error('no waiver is pending for this task');
+    // Timers fire after the updates of the same workflow task: one arriving with the deadline's timer was taken.
+    if (this.deadline !== undefined && Date.now() >= this.deadline) throw new Error('the waiver window has closed');
     const lapsed = this.lapsed(pending);
     const problem = decisionProblem(parsed.data, {
       decision,
@@ -142,7 +148,9 @@ export class WaiverDesk {
     try {
       if (this.serial) await condition(() => !this.authorizing);
       const pending = this.task.snapshot.pendingWaiver;
-      if (!pending || (this.serial && (this.decision || this.closed)))
+      // Queued behind the decision the closing desk waited for, it ran before the desk had closed.
+      const closing = this.closing && hasOwnPatch('queued-decision-refused-at-close');
+      if (!pending || (this.serial && (this.decision || this.closed || closing)))
         throw ApplicationFailure.nonRetryable(
           'no waiver is pending for this task: it was decided or its window closed',
         );
@@ -227,9 +235,11 @@ export class WaiverDesk {
    * already be recorded); every later one is refused. Closes also when the task is cancelled.
    */
   private async decideOrClose(deadline: number): Promise<boolean> {
+    this.deadline = deadline;
     try {
       await this.awaitDecision(deadline);
     } finally {
+      this.closing = true;
       if (this.serial) await CancellationScope.nonCancellable(() => condition(() => !this.authorizing));
       this.closed = true;
     }

@@ -63,4 +63,35 @@ describe('waiver window closing during an authorisation', function () {
       assert.equal(recorded.length, 0, `refused (${answer.error}), yet recorded`);
     }
   });
+
+  // Before: the queued decision ran when the one in flight finished, ahead of the desk's closing, and was recorded.
+  it('a decision queued behind the one in flight at the deadline is refused with nothing recorded', async () => {
+    const { stack, input, waiting, keys } = await taskAwaitingWaiver({ tier1: true, windowHours: 20 / 3600 });
+    const deadline = Date.parse(waiting.pendingWaiver!.deadline);
+    const { db } = stack.database;
+    const unlock = await lockApprovers(db);
+    const handle = stack.client.temporal.workflow.getHandle(taskWorkflowId(input));
+    const send = async (who: 'alice' | 'bob') => {
+      const approval = await signedApproval(input, waiting.pendingWaiver!, keys[who]);
+      return handle.executeUpdate(approveWaiverUpdate, { args: [approval] }).then(
+        (r) => ({ ok: true as const, status: r.status }),
+        (err: Error) => ({ ok: false as const, error: err.message }),
+      );
+    };
+    const alice = send('alice');
+    await new Promise((r) => setTimeout(r, 1000));
+    const bob = send('bob');
+    await new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()) + 3000));
+    await unlock();
+    const [, bobs] = await Promise.all([alice, bob]);
+    const final = await stack.client.watch(input, undefined, 200);
+    assert.equal(final.state, 'FAILED');
+    assert.equal(final.error?.type, 'WaiverExpired');
+    assert.equal(bobs.ok, false, `bob's queued decision was ${JSON.stringify(bobs)}`);
+    const recorded = await db
+      .select()
+      .from(waiverDecisions)
+      .where(and(eq(waiverDecisions.tenantId, input.tenantId), eq(waiverDecisions.approver, 'bob')));
+    assert.equal(recorded.length, 0, "bob's refused decision was recorded");
+  });
 });
