@@ -2,6 +2,7 @@
  * `arbiter worker` as a separate OS process, for tests that kill a worker the way a host dies
  * (SIGKILL, no shutdown) and watch another worker finish its tasks.
  */
+import type { WorkflowHandle } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { ArbiterClient } from '../../client/arbiter-client';
@@ -79,4 +80,10 @@ export function clientOnQueue(taskQueue: string): Promise<ArbiterClient> {
 export async function stopWorker(started: { worker: ArbiterWorker; running: Promise<void> }): Promise<void> {
   started.worker.shutdown();
   await started.running;
+}
+
+/** A task's agent step (`executeAgent`) as its run's pending activities show it, while there is one. */
+export async function agentStep(handle: WorkflowHandle) {
+  const { raw } = await handle.describe();
+  return raw.pendingActivities?.find((a) => a.activityType?.name === 'executeAgent');
 }

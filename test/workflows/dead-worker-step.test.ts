@@ -3,18 +3,11 @@
  * start-to-close timeout: what bounds a task's stall after a worker dies (the chaos suite's figure).
  */
 import assert from 'node:assert/strict';
-import type { WorkflowHandle } from '@temporalio/client';
 import { taskWorkflowId } from '../../temporal-config';
 import { addScriptedAgent, taskInput, uniqueId } from '../helpers/fixtures';
 import { traversableTempDir } from '../helpers/temp';
 import { waitFor } from '../helpers/wait';
-import { clientOnQueue, killHard, workerProcessPerTest } from '../helpers/worker-process';
-
-/** The agent step's pending-activity entry, while there is one. */
-async function agentStep(handle: WorkflowHandle) {
-  const { raw } = await handle.describe();
-  return raw.pendingActivities?.find((a) => a.activityType?.name === 'executeAgent');
-}
+import { agentStep, clientOnQueue, killHard, workerProcessPerTest } from '../helpers/worker-process';
 
 describe('a step on a worker that dies', function () {
   this.timeout(120_000);

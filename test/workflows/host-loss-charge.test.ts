@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { and, eq } from 'drizzle-orm';
-import type { WorkflowHandle } from '@temporalio/client';
 import { removeRepo } from '../../db/repos';
 import { agentHealthReports, agents } from '../../db/schema';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
@@ -15,7 +14,7 @@ import { addScriptedAgent, GOOD_PLAN, taskInput, uniqueId } from '../helpers/fix
 import { testStack } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
 import { waitFor, waitForState } from '../helpers/wait';
-import { clientOnQueue, killHard, stopWorker, workerProcessPerTest } from '../helpers/worker-process';
+import { agentStep, clientOnQueue, killHard, stopWorker, workerProcessPerTest } from '../helpers/worker-process';
 
 /** The health reports the task's runs made for its agent. */
 function healthReports(ref: TaskRef) {
@@ -23,12 +22,6 @@ function healthReports(ref: TaskRef) {
     .database.db.select({ ok: agentHealthReports.ok })
     .from(agentHealthReports)
     .where(and(eq(agentHealthReports.tenantId, ref.tenantId), eq(agentHealthReports.taskId, ref.taskId)));
-}
-
-/** The agent step's pending-activity entry, while there is one. */
-async function agentStep(handle: WorkflowHandle) {
-  const { raw } = await handle.describe();
-  return raw.pendingActivities?.find((a) => a.activityType?.name === 'executeAgent');
 }
 
 describe('a host lost around the agent step', function () {
