@@ -108,7 +108,7 @@ export class WaiverDesk {
     const parsed = SignedDecisionSchema.safeParse(input);
     if (!parsed.success) throw new Error(zodProblems(parsed.error).join('; '));
     const pending = this.task.snapshot.pendingWaiver;
-    if (!pending || this.decision || this.closed) throw new Error('no waiver is pending for this task');
+    if (!pending || this.decision || this.closed || this.closing) throw new Error('no waiver is pending for this task');
     // Timers fire after the updates of the same workflow task: one arriving with the deadline's timer was taken.
     if (this.deadline !== undefined && Date.now() >= this.deadline) throw new Error('the waiver window has closed');
     const lapsed = this.lapsed(pending);
@@ -149,7 +149,12 @@ export class WaiverDesk {
       if (this.serial) await condition(() => !this.authorizing);
       const pending = this.task.snapshot.pendingWaiver;
       // Queued behind the decision the closing desk waited for, it ran before the desk had closed.
-      const closing = this.closing && hasOwnPatch('queued-decision-refused-at-close');
+      const closing =
+        this.serial &&
+        this.closing &&
+        !this.decision &&
+        !this.closed &&
+        hasOwnPatch('queued-decision-refused-at-close');
       if (!pending || (this.serial && (this.decision || this.closed || closing)))
         throw ApplicationFailure.nonRetryable(
           'no waiver is pending for this task: it was decided or its window closed',
