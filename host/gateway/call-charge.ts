@@ -21,7 +21,7 @@ const USAGE_TAIL_BYTES = 1024 * 1024;
 const digest = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** One forwarded call, as the gateway sent it. */
-export interface SentCall {
+interface SentCall {
   upstream: GatewayUpstream;
   method: string;
   /** The path after `/u/<upstream>/`, with its query. */
@@ -34,7 +34,7 @@ export interface SentCall {
 }
 
 /** What came back: the reply's start (and end, when long), its length and digest, and whether it was cut short. */
-export interface Reply {
+interface Reply {
   status: number;
   reply: Buffer;
   ends?: Buffer;

@@ -13,7 +13,7 @@ export const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
  * How long a reply waits for the agent to read what it was sent. Past it the agent is sent no
  * more of the reply, which is still read to its end, for its usage and digest.
  */
-export const REPLY_STALL_MS = 30_000;
+const REPLY_STALL_MS = 30_000;
 
 /** Resolves true when `res` drained, false when it closed, `stop` aborted, or the stall limit passed. */
 function drained(res: http.ServerResponse, stop: AbortSignal): Promise<boolean> {

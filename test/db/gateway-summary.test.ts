@@ -56,23 +56,11 @@ describe('db: the gateway summary a verdict states', function () {
              CASE WHEN i = 30000 THEN NULL ELSE 'r' || (7 - least(i / 1000, 7)) END,
              jsonb_build_object('runId', ${'run-1'}::text, 'stop', i = 5000)
       FROM generate_series(1, 30000) AS i`);
+    const refusal = (op: string, reason: string, detail: Record<string, unknown>) =>
+      db.insert(sandboxEvents).values({ ...ref, kind: 'gateway', op, allowed: false, reason, detail });
     // The count a session recorded past its cap stands for that many refusals.
-    await db.insert(sandboxEvents).values({
-      ...ref,
-      kind: 'gateway',
-      op: 'refusals',
-      allowed: false,
-      reason: '500 more requests refused',
-      detail: { runId: 'run-1', unrecorded: 500 },
-    });
-    await db.insert(sandboxEvents).values({
-      ...ref,
-      kind: 'gateway',
-      op: 'request',
-      allowed: false,
-      reason: 'another run',
-      detail: { runId: 'run-other' },
-    });
+    await refusal('refusals', '500 more requests refused', { runId: 'run-1', unrecorded: 500 });
+    await refusal('request', 'another run', { runId: 'run-other' });
     const summary = await gatewaySummary(db, ref.tenantId, ref.taskId, 'run-1');
     assert.deepEqual(summary, {
       calls: 3,
