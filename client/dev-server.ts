@@ -3,7 +3,7 @@
  * state folder, Web UI, and Arbiter's search attributes registered at start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import { Connection } from '@temporalio/client';
 import { devServerSearchAttributeArgs } from '../temporal-config';
@@ -43,6 +43,8 @@ export async function freePort(): Promise<number> {
 /**
  * `count` distinct free ports on loopback. Every probe stays open until all are chosen: probes
  * closed one by one may be given the same port again, and a stack on one port twice cannot start.
+ * A port an open connection uses as its own end cannot be bound either, and no check sees that:
+ * hence ports outside the range the kernel picks connections' ends from.
  */
 export async function freePorts(count: number): Promise<number[]> {
   const probes: net.Server[] = [];
@@ -54,11 +56,33 @@ export async function freePorts(count: number): Promise<number[]> {
   }
 }
 
-function listeningProbe(): Promise<net.Server> {
+/** A listening socket on a random free port below the ephemeral range; without the range (not Linux), any. */
+async function listeningProbe(): Promise<net.Server> {
+  const [low, high] = CHOSEN_PORTS;
+  for (let i = 0; high > low && i < 100; i++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    const server = await listenOn(port).catch(() => undefined);
+    if (server) return server;
+  }
+  return listenOn(0);
+}
+
+const CHOSEN_PORTS = portsBelowEphemeral();
+
+function portsBelowEphemeral(): [number, number] {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return low > 20_000 ? [10_000, low] : [0, 0];
+  } catch {
+    return [0, 0];
+  }
+}
+
+function listenOn(port: number): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
+    server.listen(port, '127.0.0.1', () => resolve(server));
   });
 }
 
@@ -72,6 +96,37 @@ export function portInUse(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/**
+ * The server picks its HTTP, metrics and membership ports itself (free when it looked, possibly
+ * taken when it binds), and another process may take one of ours after the check above: a start
+ * that fails only on a bind is tried again, up to {@link BIND_ATTEMPTS} times.
+ */
+async function spawnServing(bin: string, args: string[], address: string, logFile: string): Promise<ChildProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const logStart = existsSync(logFile) ? statSync(logFile).size : 0;
+    const log = openSync(logFile, 'a');
+    const child = spawn(bin, args, { stdio: ['ignore', log, log] });
+    closeSync(log);
+    try {
+      await waitUntilServing(address, child, 60_000);
+      return child;
+    } catch (err) {
+      await stopChild(child);
+      const said = logSince(logFile, logStart);
+      if (attempt < BIND_ATTEMPTS && /address already in use/.test(said)) continue;
+      throw new Error(`${(err as Error).message} (log: ${logFile})${said ? `:\n${said}` : ''}`);
+    }
+  }
+}
+
+const BIND_ATTEMPTS = 3;
+
+/** The last lines the server wrote since `offset`, so a failed start says why. */
+function logSince(logFile: string, offset: number): string {
+  const text = readFileSync(logFile).subarray(offset).toString('utf8').trim();
+  return text.split('\n').slice(-10).join('\n');
 }
 
 async function waitUntilServing(address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -125,7 +180,6 @@ export async function startDevServer(options: {
       );
     }
   }
-  const log = openSync(options.logFile, 'a');
   const args = [
     'server',
     'start-dev',
@@ -135,8 +189,6 @@ export async function startDevServer(options: {
     String(options.port),
     ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
     ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
-  ];
-  args.push(
     '--db-filename',
     options.dbFile,
     '--namespace',
@@ -146,15 +198,9 @@ export async function startDevServer(options: {
     ...DEV_SERVER_SQLITE_PRAGMAS.flatMap((p) => ['--sqlite-pragma', p]),
     ...DEV_SERVER_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]),
     ...devServerSearchAttributeArgs(),
-  );
-  const child = spawn(options.bin, args, { stdio: ['ignore', log, log] });
+  ];
   const address = `127.0.0.1:${options.port}`;
-  try {
-    await waitUntilServing(address, child, 60_000);
-  } catch (err) {
-    await stopChild(child);
-    throw new Error(`${(err as Error).message} (log: ${options.logFile})`);
-  }
+  const child = await spawnServing(options.bin, args, address, options.logFile);
   const uiUrl = options.uiPort === undefined ? undefined : `http://localhost:${options.uiPort}`;
   const metrics = options.metricsPort === undefined ? undefined : `http://127.0.0.1:${options.metricsPort}/metrics`;
   return { pid: child.pid ?? 0, address, uiUrl, metrics, stop: () => stopChild(child) };

@@ -117,7 +117,9 @@ describe('arbiter start', function () {
       ]);
       assert.match(query.stdout, /"state":\s*"COMPLETED"/);
     } finally {
+      // Stopped before the next test starts its own, even when an assertion above failed.
       child.kill('SIGINT');
+      await exited;
     }
     assert.equal(await exited, 0, out);
     for (const port of Object.values(ports))
