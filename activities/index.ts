@@ -15,7 +15,7 @@ import { createRepoPolicyActivities } from './repo-policy';
 import { createRepoActivities } from './repos';
 import { createRoutingActivities } from './routing';
 import { createCandidateActivities } from './candidates';
-import { createRunCancelActivities } from './run-cancel';
+import { createOwnRunActivities } from './own-run';
 import { createCommandRunner } from '../host/sandbox/commands';
 import { createFileTools } from '../host/sandbox/file-tools';
 import { taskSandboxUser } from '../host/workspace';
@@ -71,7 +71,7 @@ function buildActivities(deps: ActivityDeps) {
     ...createDeliveryActivities(deps),
     ...createFeedbackActivities(deps, deps.breaker),
     ...createWaiverActivities(deps),
-    ...createRunCancelActivities(),
+    ...createOwnRunActivities(),
   };
 }
 

@@ -484,10 +484,10 @@ export interface ToolCallOutcome {
   violation?: PolicyViolation;
 }
 
-/** The task whose own run `cancelOwnRun` cancels (the run comes from the activity's context). */
-export const CancelOwnRunInput = z.object({ ...TaskKey });
-/** Input of `cancelOwnRun`. */
-export type CancelOwnRunInput = z.input<typeof CancelOwnRunInput>;
+/** The task whose own run `cancelOwnRun` cancels or `recordRunId` names (the run comes from the activity's context). */
+export const OwnRunInput = z.object({ ...TaskKey });
+/** Input of `cancelOwnRun` and `recordRunId`. */
+export type OwnRunInput = z.input<typeof OwnRunInput>;
 
 /** An approver's decision on a task's waiver, to authorise and record. */
 export const AuthorizeWaiverDecisionInput = z.object({

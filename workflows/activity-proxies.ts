@@ -85,7 +85,8 @@ export const { recordTransition: recordTransitionLocally } = proxyLocalActivitie
 export const { validateSpec: validateSpecLocally } = proxyLocalActivities<ArbiterActivities>(
   localOptions('30s', OUTAGE_ATTEMPTS),
 );
-export const { resolveRepo: resolveRepoLocally } = proxyLocalActivities<ArbiterActivities>(localOptions('30s', 10));
+export const { resolveRepo: resolveRepoLocally, recordRunId: recordRunIdLocally } =
+  proxyLocalActivities<ArbiterActivities>(localOptions('30s', 10));
 
 /** True when this run records transitions and validates as local activities (see `local-short-steps`). */
 export function localSteps(): boolean {

@@ -7,14 +7,14 @@
  * history grows ({@link ./agent-conversation}); older runs keep it inline, as they recorded it.
  */
 import { ApplicationFailure, ChildWorkflowFailure, executeChild, log, workflowInfo } from '@temporalio/workflow';
-import { hasPatch } from './patches';
+import { hasOwnPatch, hasPatch } from './patches';
 import type { AgentRunResult, ConversationLimits, PreparedWorkspace, SpecRef } from '../domain/activity-io';
 import type { AgentConversationInput, AgentConversationWorkflow, ConversationState } from '../domain/conversation';
 import { AgentFailedError } from '../domain/errors';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { WorkingSpec } from '../domain/spec';
 import { conversationWorkflowId } from '../temporal-config';
-import { callModel, onHost, startConversation } from './activity-proxies';
+import { callModel, onHost, recordRunIdLocally, startConversation } from './activity-proxies';
 import type { RunSpec } from './run-spec';
 import type { TaskRun } from './task-run';
 
@@ -97,10 +97,12 @@ export async function runConversation(
   attempt: number,
 ): Promise<AgentRunResult> {
   const { tenantId, taskId, hostLossTimeoutSeconds } = task.input;
-  const conversationId = `${tenantId}/${taskId}/${workflowInfo().runId}/${attempt}`;
+  const child = hasPatch('conversation-child-workflow');
+  const runId = child ? await startingRunId(task) : workflowInfo().runId;
+  const conversationId = `${tenantId}/${taskId}/${runId}/${attempt}`;
   const { workspacePath, hostQueue } = ws;
   const target = { tenantId, taskId, agentId, conversationId, hostLossTimeoutSeconds, workspacePath, hostQueue };
-  if (!hasPatch('conversation-child-workflow')) return runInline(task, validated, target);
+  if (!child) return runInline(task, validated, target);
   const followUp = followUpOf(task, attempt);
   const workflowId = conversationWorkflowId(conversationId, followUp?.attempt);
   task.setSubState(`agent conversation ${workflowId}`);
@@ -115,6 +117,17 @@ export async function runConversation(
   violations.forEach((v) => task.addViolation(v));
   task.setSubState(null);
   return run;
+}
+
+/**
+ * The run a conversation child is named after: the one that started it. A run reset past the
+ * child's start replays that start, and a name built from its own id no longer matches the one
+ * recorded, so every workflow task failed; the name is read from history since the patch.
+ */
+async function startingRunId(task: TaskRun): Promise<string> {
+  if (!hasOwnPatch('conversation-named-in-history')) return workflowInfo().runId;
+  const { tenantId, taskId } = task.input;
+  return (await recordRunIdLocally({ tenantId, taskId })).runId;
 }
 
 /**

@@ -50,7 +50,8 @@ export type OwnMarkerPatch =
   | 'child-cancel-fails-its-step'
   | 'host-loss-not-agent-failure'
   | 'no-delivery-once-cancelled'
-  | 'queued-decision-refused-at-close';
+  | 'queued-decision-refused-at-close'
+  | 'conversation-named-in-history';
 
 /**
  * `patched(id)` alone, asked only where the change would make the run command something else:
