@@ -5,13 +5,14 @@
  * is the task run's (stored when it was validated), or — for conversations started with it inline —
  * stored once when the conversation starts; every tool call reads it by id and digest.
  */
+import { Context } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import type { SpecRef } from '../domain/activity-io';
-import { RecordMismatchError } from '../domain/errors';
+import { ConversationAbandonedError, RecordMismatchError } from '../domain/errors';
 import type { WorkingSpec } from '../domain/spec';
 import type { Db } from '../db/client';
 import { conversations } from '../db/schema';
-import { isConversationWorkflow } from '../temporal-config';
+import { isConversationWorkflow, taskWorkflowId } from '../temporal-config';
 import { currentRun } from './run-identity';
 import { resolveSpec, storeSpec } from './spec-refs';
 
@@ -47,6 +48,23 @@ export async function requireOwnConversation(db: Db, input: ConversationKey & { 
   }
   if (input.agentId !== undefined && row.agentId !== input.agentId)
     throw new RecordMismatchError('conversation', `'${input.conversationId}' was started for agent '${row.agentId}'`);
+}
+
+/**
+ * Refuses a conversation its task no longer waits for, as the server sees it: the task workflow's
+ * current run must be the calling run (a conversation inline in its task run) or list the calling
+ * child among its pending children (by workflow id: a child that continued as new is listed under
+ * its first run's id; another run's child has another id). A reset to a point past a child's start reconnects the child
+ * to the new run; one to a point before it leaves the child running, unconnected, beside the new
+ * run's own agent.
+ */
+export async function requireLiveConversation(input: ConversationKey): Promise<void> {
+  const { workflowId, runId } = currentRun();
+  const task = await Context.current().client.workflow.getHandle(taskWorkflowId(input)).describe();
+  const live = isConversationWorkflow(workflowId, input.conversationId)
+    ? (task.raw.pendingChildren ?? []).some((c) => c.workflowId === workflowId)
+    : task.runId === runId;
+  if (!live) throw new ConversationAbandonedError(input.conversationId, task.runId);
 }
 
 /**

@@ -31,7 +31,13 @@ import type { ActivityDeps } from './deps';
 import { beatAtStart, cancellable, withHeartbeat } from './heartbeat';
 import { parseActivityInput } from './input';
 import { requireRoutedAgent } from './routed-agent';
-import { conversationSpec, owningRun, requireOwnConversation, storeConversationSpec } from './conversation-records';
+import {
+  conversationSpec,
+  owningRun,
+  requireLiveConversation,
+  requireOwnConversation,
+  storeConversationSpec,
+} from './conversation-records';
 import { keptToolCalls } from './model-reply';
 import { outgrewContext } from './model-errors';
 import { isSpecRef } from './spec-refs';
@@ -244,6 +250,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
         .orderBy(asc(conversationMessages.seq));
       const done = transcript.find((m) => m.role === 'assistant' && m.turn === input.turn);
       if (done) return replyOf(done);
+      await requireLiveConversation(input);
       const config = await openaiConfig(db, input.agentId);
       const identity = {
         tenantId: input.tenantId,
@@ -307,6 +314,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
           'tool call',
           `turn ${input.turn} of '${input.conversationId}' has no call ${input.callId}`,
         );
+      await requireLiveConversation(input);
       const spec = await conversationSpec(db, input, input.spec);
       const request = { ...input, spec, name: call.function.name, arguments: call.function.arguments };
       const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input: request });

@@ -424,6 +424,23 @@ export class RecordMismatchError extends ApplicationFailure {
 }
 
 /**
+ * A conversation its task no longer waits for: the run that started it was reset to a point before
+ * its start, or ended, and left it running. Its model calls and tool calls would act on the task's
+ * workspace beside the run now in charge of the task, even while that run verifies.
+ */
+export class ConversationAbandonedError extends ApplicationFailure {
+  static readonly type = 'ConversationAbandonedError';
+  constructor(conversationId: string, currentRunId: string) {
+    super(
+      ...nonRetryable(
+        `conversation '${conversationId}' is no longer its task's: the task's current run ${currentRunId} does not wait for it (the run that started it was reset or has ended)`,
+        ConversationAbandonedError.type,
+      ),
+    );
+  }
+}
+
+/**
  * A step was handed a policy, a gate or a policy's provenance other than what its run read from the
  * repository: someone with write access to the namespace chose the step's input. Fail closed.
  */
@@ -546,6 +563,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   WorkflowIdMismatchError.type,
   TaskAlreadyEndedError.type,
   RecordMismatchError.type,
+  ConversationAbandonedError.type,
   ArtifactDigestMismatchError.type,
   DeliveryNotCoveredError.type,
   UnknownRepoError.type,

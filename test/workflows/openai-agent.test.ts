@@ -436,7 +436,16 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const tenant = uniqueId('tenant');
     const agent = await addOpenAIAgent(tenant, fake);
     const ref = { tenantId: tenant, taskId: uniqueId('task') };
-    const env = new MockActivityEnvironment(undefined, { logger: SILENT_LOGGER });
+    // The task's run, open (no worker polls its queue): the conversation's steps work only for a live run.
+    const run = await testStack().client.temporal.workflow.start('taskLifecycle', {
+      taskQueue: uniqueId('nobody-polls'),
+      workflowId: taskWorkflowId(ref),
+      args: [{}],
+    });
+    const env = new MockActivityEnvironment(
+      { workflowExecution: { workflowId: run.workflowId, runId: run.firstExecutionRunId } },
+      { logger: SILENT_LOGGER, client: testStack().client.temporal },
+    );
     const a = createActivities(testActivityDeps());
     // A prepared workspace: file tools write only for a task that holds its sandbox uid.
     const { workspacePath }: PreparedWorkspace = await env.run(a.prepareWorkspace, {
@@ -490,6 +499,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     );
     assertWellFormed(await transcript(ref), 2);
     await env.run(a.releaseWorkspace, ref);
+    await run.terminate('test over');
   });
 
   describe('limits', () => {
