@@ -116,17 +116,17 @@ async function spawnServing(bin: string, args: string[], address: string, logFil
       await stopChild(child);
       const said = logSince(logFile, logStart);
       if (attempt < BIND_ATTEMPTS && /address already in use/.test(said)) continue;
-      throw new Error(`${(err as Error).message} (log: ${logFile})${said ? `:\n${said}` : ''}`);
+      const tail = said.split('\n').slice(-10).join('\n');
+      throw new Error(`${(err as Error).message} (log: ${logFile})${tail ? `:\n${tail}` : ''}`);
     }
   }
 }
 
 const BIND_ATTEMPTS = 3;
 
-/** The last lines the server wrote since `offset`, so a failed start says why. */
+/** What the server wrote since `offset`, so a failed start says why. */
 function logSince(logFile: string, offset: number): string {
-  const text = readFileSync(logFile).subarray(offset).toString('utf8').trim();
-  return text.split('\n').slice(-10).join('\n');
+  return readFileSync(logFile).subarray(offset).toString('utf8').trim();
 }
 
 async function waitUntilServing(address: string, child: ChildProcess, timeoutMs: number): Promise<void> {

@@ -97,10 +97,11 @@ export class ArbiterPostgres {
 }
 
 /**
- * A free port below the kernel's ephemeral range (from 32768 here) for a service a fault stops and
- * starts again on the same port. A port `freePort` hands out lies in that range, so while the
- * service is down any outgoing connection may take it as its source port, and the service cannot
- * come back (a short chaos run in CI once failed so).
+ * A free port in 12,000–20,000 for a service a fault stops and starts again on the same port:
+ * below the kernel's ephemeral range (from 32768 here), so while the service is down no outgoing
+ * connection takes it as its source port and keeps it from coming back (a short chaos run in CI
+ * once failed so), and below the cluster's own ports (21,000 and up, its membership ports 300
+ * lower), which are chosen before any of them binds.
  */
 export async function restartablePort(): Promise<number> {
   for (;;) {

@@ -12,7 +12,6 @@ import { openDatabase } from '../../db/client';
 import { migrateDatabase } from '../../db/migrate';
 import { loadOrCreateSigningKey } from '../../host/signing';
 import { TERMINAL_STATES } from '../../domain/lifecycle';
-import { freePort } from '../../test/helpers/stack';
 import { checkChaos, type ChaosFindings } from './checks';
 import { FAULT_KINDS, injectFaults, type FaultKind, type FaultPlan } from './faults';
 import { CHAOS_TENANTS, chaosTask, feedTasks, seedChaos } from './load';
@@ -128,7 +127,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
 async function startTarget(target: ChaosOptions['target'], dir: string): Promise<TemporalTarget> {
   if (target === 'dev') return devTarget(dir, await restartablePort());
-  return clusterTarget(path.join(dir, 'cluster'), 21_000 + Math.floor(Math.random() * 10_000), await freePort());
+  return clusterTarget(path.join(dir, 'cluster'), 21_000 + Math.floor(Math.random() * 10_000), await restartablePort());
 }
 
 /** Waits until every submitted task has ended (by the database) or the deadline passes. */
