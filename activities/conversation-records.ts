@@ -50,6 +50,9 @@ export async function requireOwnConversation(db: Db, input: ConversationKey & { 
     throw new RecordMismatchError('conversation', `'${input.conversationId}' was started for agent '${row.agentId}'`);
 }
 
+/** A server that does not answer within this fails the step, which is retried, instead of holding it. */
+const DESCRIBE_DEADLINE_MS = 30_000;
+
 /**
  * Refuses a conversation its task no longer waits for, as the server sees it: the task workflow's
  * current run must be the calling run (a conversation inline in its task run) or list the calling
@@ -60,7 +63,9 @@ export async function requireOwnConversation(db: Db, input: ConversationKey & { 
  */
 export async function requireLiveConversation(input: ConversationKey): Promise<void> {
   const { workflowId, runId } = currentRun();
-  const task = await Context.current().client.workflow.getHandle(taskWorkflowId(input)).describe();
+  const { client } = Context.current();
+  const handle = client.workflow.getHandle(taskWorkflowId(input));
+  const task = await client.withDeadline(Date.now() + DESCRIBE_DEADLINE_MS, () => handle.describe());
   const live = isConversationWorkflow(workflowId, input.conversationId)
     ? (task.raw.pendingChildren ?? []).some((c) => c.workflowId === workflowId)
     : task.runId === runId;

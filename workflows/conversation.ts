@@ -103,7 +103,8 @@ export async function runConversation(
   const { workspacePath, hostQueue } = ws;
   const target = { tenantId, taskId, agentId, conversationId, hostLossTimeoutSeconds, workspacePath, hostQueue };
   if (!child) return runInline(task, validated, target);
-  const followUp = followUpOf(task, attempt);
+  const before = task.nameConversation(attempt, runId);
+  const followUp = followUpOf(task, attempt, before === undefined || before === runId);
   const workflowId = conversationWorkflowId(conversationId, followUp?.attempt);
   task.setSubState(`agent conversation ${workflowId}`);
   const { run, violations } = await executeChild<AgentConversationWorkflow>('agentConversation', {
@@ -132,13 +133,14 @@ async function startingRunId(task: TaskRun): Promise<string> {
 
 /**
  * A retry's follow-up: the feedback as a new user turn of the same conversation when the
- * workspace is the one the failed attempt changed, else of a new one; usage and wall-clock time
- * carry over either way.
+ * workspace is the one the failed attempt changed and the conversation keeps its name (`sameName`:
+ * a reset run's retry names it after itself), else of a new one; usage and wall-clock time carry
+ * over either way.
  */
-function followUpOf(task: TaskRun, workspaceAttempt: number): AgentConversationInput['followUp'] {
+function followUpOf(task: TaskRun, workspaceAttempt: number, sameName: boolean): AgentConversationInput['followUp'] {
   const retry = task.retry;
   if (!retry) return undefined;
-  const sameConversation = retry.workspace === workspaceAttempt;
+  const sameConversation = retry.workspace === workspaceAttempt && sameName;
   return {
     attempt: retry.attempt,
     feedback: retry.feedback,

@@ -76,6 +76,7 @@ export class TaskRun implements WaiverTask {
   private lostHosts: string[] = [];
   private policy: TrustedPolicy | undefined;
   private lastRun: AgentRunResult | undefined;
+  private conversationRuns = new Map<number, string>();
   private retrying: RetryContext | undefined;
   private agentMillis = 0;
   private agentRunFailed = false;
@@ -205,6 +206,17 @@ export class TaskRun implements WaiverTask {
   recordAgentRun(run: AgentRunResult): void {
     this.lastRun = run;
     this.recordUsage({ tokens: run.tokens ?? 0, costUsd: run.costUsd ?? 0 });
+  }
+
+  /**
+   * Records that the conversation in the `workspace`-th workspace is named after `runId`, and
+   * returns the run it was named after until now: a retry continues a conversation only under
+   * the same name (after a reset, the new run's retry converses anew).
+   */
+  nameConversation(workspace: number, runId: string): string | undefined {
+    const before = this.conversationRuns.get(workspace);
+    this.conversationRuns.set(workspace, runId);
+    return before;
   }
 
   /** Adds the time one agent run took: wall-clock budgets count the agent's own time, over every attempt. */

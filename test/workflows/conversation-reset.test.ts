@@ -10,12 +10,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
-import { and, eq } from 'drizzle-orm';
-import { conversationMessages } from '../../db/schema';
+import { and, asc, eq } from 'drizzle-orm';
+import { conversationMessages, conversations } from '../../db/schema';
+import type { TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import type { taskLifecycle } from '../../workflows';
-import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
-import { addOpenAIAgent, taskInput } from '../helpers/fixtures';
+import { startFakeOpenAI, type ChatMessage, type FakeOpenAI, type FakeReply } from '../helpers/fake-openai';
+import { addOpenAIAgent, makeRepo, taskInput } from '../helpers/fixtures';
 import { temporalWorkflow } from '../helpers/cli';
 import type { HistoryEvent } from '../helpers/history';
 import { testStack } from '../helpers/stack';
@@ -45,9 +46,13 @@ function taskThatStartedChild(events: HistoryEvent[]): number | undefined {
  * Submits a task to a model that writes the feature and stops, holds the model's first answer,
  * resets the task at `resetPointOf` its history once the child waits on it, and releases it.
  */
-async function resetWhileConversing(fake: FakeOpenAI, resetPointOf: (events: HistoryEvent[]) => number | undefined) {
+async function resetWhileConversing(
+  fake: FakeOpenAI,
+  resetPointOf: (events: HistoryEvent[]) => number | undefined,
+  extra: Partial<TaskInput> = {},
+) {
   fake.hold(1);
-  const input = await taskInput(`reset-${randomBytes(4).toString('hex')}`);
+  const input = await taskInput(`reset-${randomBytes(4).toString('hex')}`, makeRepo(), extra);
   await addOpenAIAgent(input.tenantId, fake.baseUrl, KEY_ENV);
   const { client } = testStack();
   const { runId } = await client.submit(input);
@@ -125,6 +130,49 @@ describe('reset of a task while its conversation child runs', function () {
     const final = await reset.result();
     assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
     assert.equal(fake.requestsFor(1).length, 1, 'the model was asked turn 1 once: the child was not run again');
+  });
+
+  it('past the child start, then a retry: the new run converses anew with the feedback, counting turns from 1', async () => {
+    const wrongUntilTold = (turn: number, messages: ChatMessage[]): FakeReply => {
+      if (messages[messages.length - 1].role === 'tool') return { content: `done at turn ${turn}` };
+      const told = messages.some((m) => m.role === 'user' && (m.content ?? '').includes('failed verification'));
+      const content = told ? FEATURE : 'module.exports = () => 41;\n';
+      return { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content } }] };
+    };
+    await fake.close();
+    fake = await startFakeOpenAI({ apiKey: process.env[KEY_ENV], script: wrongUntilTold });
+    const check = { name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] };
+    const { reset } = await resetWhileConversing(fake, completedAfterChildStarted, { gates: [check] });
+    fake.release(1);
+    const final = await reset.result();
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(final.attempts.length, 1, 'one failed attempt before');
+
+    const { db } = testStack().database;
+    const convs = await db
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.tenantId, final.tenantId), eq(conversations.taskId, final.taskId)))
+      .orderBy(asc(conversations.createdAt));
+    assert.equal(convs.length, 2, "the replaced run's conversation, then the new run's");
+    const retried = await db
+      .select()
+      .from(conversationMessages)
+      .where(eq(conversationMessages.conversationId, convs[1].id))
+      .orderBy(asc(conversationMessages.seq));
+    assert.deepEqual(
+      retried.map((m) => [m.role, m.turn]),
+      [
+        ['system', null],
+        ['user', null],
+        ['user', null],
+        ['assistant', 1],
+        ['tool', null],
+        ['assistant', 2],
+      ],
+      'a new conversation: the task, the feedback, and its own turns from 1',
+    );
+    assert.match(retried[2].content ?? '', /failed verification/);
   });
 
   it('before the child start: the new run converses anew; the old child is refused its next tool call', async () => {
