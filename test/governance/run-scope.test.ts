@@ -12,7 +12,7 @@ import { provenanceEvents, taskEvents, tasks, verdicts } from '../../db/schema';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { deliveryBranch, taskWorkflowId, TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import type { taskLifecycle } from '../../workflows';
-import { arbiter, cliEnv, temporalWorkflow } from '../helpers/cli';
+import { arbiter, cliEnv, resetRunTo, temporalWorkflow } from '../helpers/cli';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { refExists, specFile } from './helpers';
@@ -204,17 +204,7 @@ describe('governance: a verdict belongs to one run', function () {
     const delivery = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverChange');
     const resetPoint = delivery?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId;
     assert.ok(resetPoint, 'the first run scheduled deliverChange');
-    await temporalWorkflow([
-      'reset',
-      '--workflow-id',
-      workflowId,
-      '--run-id',
-      done.runId,
-      '--event-id',
-      String(resetPoint),
-      '--reason',
-      'run-scope test',
-    ]);
+    await resetRunTo(workflowId, done.runId, String(resetPoint), 'run-scope test');
     const reset = await latestRun(workflowId, done.runId);
     const err = await failureOf(reset);
     assert.deepEqual(failureTypes(err).slice(-1), ['TaskAlreadyEndedError'], String(err.cause));

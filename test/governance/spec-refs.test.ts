@@ -20,7 +20,7 @@ import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import type { taskLifecycle } from '../../workflows';
 import { REVALIDATE_AFTER_RESET_PATCH } from '../../workflows/run-spec';
-import { temporalWorkflow } from '../helpers/cli';
+import { resetRunTo } from '../helpers/cli';
 import { addScriptedAgent, GOOD_PLAN, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { decodedHistory } from '../helpers/history';
 import { waitFor } from '../helpers/wait';
@@ -131,17 +131,7 @@ describe('governance: a spec reference is honoured only for the run that validat
       ),
     );
     const resetPoint = scheduled.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId;
-    await temporalWorkflow([
-      'reset',
-      '--workflow-id',
-      workflowId,
-      '--run-id',
-      runId,
-      '--event-id',
-      String(resetPoint),
-      '--reason',
-      'spec-refs test',
-    ]);
+    await resetRunTo(workflowId, runId, String(resetPoint), 'spec-refs test');
     const { runId: newRunId } = await testStack().client.temporal.workflow.getHandle(workflowId).describe();
     assert.notEqual(newRunId, runId, 'the reset started a new run');
 

@@ -57,3 +57,9 @@ export async function temporalWorkflow(args: string[]): Promise<string> {
   );
   return stdout;
 }
+
+/** `temporal workflow reset` of `runId` to the workflow task completed at `eventId`, as an insider would. */
+export async function resetRunTo(workflowId: string, runId: string, eventId: number | string, reason: string) {
+  const at = ['--run-id', runId, '--event-id', String(eventId)];
+  await temporalWorkflow(['reset', '--workflow-id', workflowId, ...at, '--reason', reason]);
+}

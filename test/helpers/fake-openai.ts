@@ -82,6 +82,15 @@ export interface FakeOpenAI {
   close(): Promise<void>;
 }
 
+/** The feature most tests ask for: `src/feature.js` exporting a function that returns 42. */
+export const FEATURE_SOURCE = 'module.exports = () => 42;\n';
+
+/** A model that writes {@link FEATURE_SOURCE} on its first turn and says it is done on its second. */
+export const WRITES_FEATURE: FakeReply[] = [
+  { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE_SOURCE } }] },
+  { content: 'Done.' },
+];
+
 function replyFor(script: FakeScript, turn: number, messages: ChatMessage[]): FakeReply {
   if (typeof script === 'function') return script(turn, messages);
   const reply = script[turn - 1];

@@ -13,14 +13,13 @@ import { inSpan, registerTracing, type Tracing } from '../../host/tracing';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { bundleArbiterWorkflows } from '../../workers/workflow-bundle';
 import { taskWorkflowId } from '../../temporal-config';
-import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
+import { startFakeOpenAI, WRITES_FEATURE, type FakeOpenAI } from '../helpers/fake-openai';
 import { addOpenAIAgent, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 import { clientOnQueue, stopWorker } from '../helpers/worker-process';
 
 const KEY_ENV = 'TRACING_FAKE_OPENAI_KEY';
-const FEATURE = 'module.exports = () => 42;\n';
 
 const parentOf = (s: ReadableSpan) => s.parentSpanId;
 const idOf = (s: ReadableSpan) => s.spanContext().spanId;
@@ -80,10 +79,7 @@ describe('tracing: one task, one connected trace', function () {
     process.env[KEY_ENV] = apiKey;
     fake = await startFakeOpenAI({
       apiKey,
-      script: [
-        { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
-        { content: 'Done.' },
-      ],
+      script: WRITES_FEATURE,
     });
     const stack = testStack();
     const tenantId = uniqueId('tenant');

@@ -15,15 +15,21 @@ import { conversationMessages, conversations } from '../../db/schema';
 import type { TaskInput } from '../../domain/task';
 import { taskWorkflowId } from '../../temporal-config';
 import type { taskLifecycle } from '../../workflows';
-import { startFakeOpenAI, type ChatMessage, type FakeOpenAI, type FakeReply } from '../helpers/fake-openai';
+import {
+  FEATURE_SOURCE,
+  startFakeOpenAI,
+  WRITES_FEATURE,
+  type ChatMessage,
+  type FakeOpenAI,
+  type FakeReply,
+} from '../helpers/fake-openai';
 import { addOpenAIAgent, makeRepo, taskInput } from '../helpers/fixtures';
-import { temporalWorkflow } from '../helpers/cli';
+import { resetRunTo } from '../helpers/cli';
 import type { HistoryEvent } from '../helpers/history';
 import { testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 
 const KEY_ENV = 'FAKE_OPENAI_KEY';
-const FEATURE = 'module.exports = () => 42;\n';
 
 /** The first workflow task the run completed after its conversation child had started. */
 function completedAfterChildStarted(events: HistoryEvent[]): number | undefined {
@@ -66,19 +72,7 @@ async function resetWhileConversing(
   const childId = history.find((e) => e.childWorkflowExecutionStartedEventAttributes)
     ?.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId;
   assert.ok(childId, 'the conversation runs as a child');
-  const reason = 'conversation-reset test';
-  const at = String(resetPointOf(history));
-  await temporalWorkflow([
-    'reset',
-    '--workflow-id',
-    workflowId,
-    '--run-id',
-    runId,
-    '--event-id',
-    at,
-    '--reason',
-    reason,
-  ]);
+  await resetRunTo(workflowId, runId, Number(resetPointOf(history)), 'conversation-reset test');
   const { runId: newRunId } = await client.temporal.workflow.getHandle(workflowId).describe();
   assert.notEqual(newRunId, runId, 'the reset started a new run');
   return { reset: client.temporal.workflow.getHandle<typeof taskLifecycle>(workflowId, newRunId), childId };
@@ -103,10 +97,7 @@ describe('reset of a task while its conversation child runs', function () {
     process.env[KEY_ENV] = apiKey;
     fake = await startFakeOpenAI({
       apiKey,
-      script: [
-        { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content: FEATURE } }] },
-        { content: 'Done.' },
-      ],
+      script: WRITES_FEATURE,
     });
   });
 
@@ -136,7 +127,7 @@ describe('reset of a task while its conversation child runs', function () {
     const wrongUntilTold = (turn: number, messages: ChatMessage[]): FakeReply => {
       if (messages[messages.length - 1].role === 'tool') return { content: `done at turn ${turn}` };
       const told = messages.some((m) => m.role === 'user' && (m.content ?? '').includes('failed verification'));
-      const content = told ? FEATURE : 'module.exports = () => 41;\n';
+      const content = told ? FEATURE_SOURCE : 'module.exports = () => 41;\n';
       return { toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content } }] };
     };
     await fake.close();
