@@ -56,10 +56,10 @@ const DESCRIBE_DEADLINE_MS = 30_000;
 /**
  * Refuses a conversation its task no longer waits for, as the server sees it: the task workflow's
  * current run must be the calling run (a conversation inline in its task run) or list the calling
- * child among its pending children (by workflow id: a child that continued as new is listed under
- * its first run's id; another run's child has another id). A reset to a point past a child's start reconnects the child
- * to the new run; one to a point before it leaves the child running, unconnected, beside the new
- * run's own agent.
+ * child among its pending children, by workflow id (a child that continued as new is listed under
+ * its first run's id; another run's child has another id). A reset to a point past a child's
+ * start reconnects the child to the new run; one to a point before it leaves the child running,
+ * unconnected, beside the new run's own agent.
  */
 export async function requireLiveConversation(input: ConversationKey): Promise<void> {
   const { workflowId, runId } = currentRun();
