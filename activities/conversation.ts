@@ -18,6 +18,8 @@ import {
 import { AGENT_TOOLS } from '../domain/agent-tools';
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
 import { boundedViolation, escapeNul } from '../domain/bounds';
+import { costOf } from '../domain/model-cost';
+import { usageOfDocument } from '../domain/model-usage';
 import { AgentConfigError, AgentFailedError, RecordMismatchError } from '../domain/errors';
 import { zodProblems } from '../domain/zod-issues';
 import type { PolicyViolation } from '../domain/sandbox';
@@ -271,9 +273,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       if (!message) throw new Error('model endpoint returned no choices');
       const promptTokens = tokenCount(response.usage?.prompt_tokens);
       const completionTokens = tokenCount(response.usage?.completion_tokens);
-      const costUsd = config.pricing
-        ? (promptTokens * config.pricing.inputPerMillion + completionTokens * config.pricing.outputPerMillion) / 1e6
-        : 0;
+      const costUsd = costOf(usageOfDocument('openai-chat', response), config.pricing);
       const earlier = new Set(transcript.flatMap((m) => m.toolCalls?.map((c) => c.id) ?? []));
       const toolCalls = keptToolCalls(message.tool_calls, input.turn, earlier);
       await append(db, input.tenantId, input.conversationId, {

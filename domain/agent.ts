@@ -90,8 +90,28 @@ export type GatewayProtocol = (typeof GATEWAY_PROTOCOLS)[number];
 
 /** USD per million tokens, for the cost recorded per model call. */
 export const PricingSchema = z
-  .object({ inputPerMillion: z.number().nonnegative(), outputPerMillion: z.number().nonnegative() })
+  .object({
+    inputPerMillion: z.number().nonnegative(),
+    outputPerMillion: z.number().nonnegative(),
+    /** Input read from the prompt cache (Anthropic cache reads, OpenAI cached tokens); absent, the input price. */
+    cachedInputPerMillion: z.number().nonnegative().optional(),
+    /** Anthropic five-minute cache writes; absent, 1.25 times the input price. */
+    cacheWritePerMillion: z.number().nonnegative().optional(),
+    /** Anthropic one-hour cache writes, and writes whose duration the reply does not give; absent, twice the input price. */
+    longCacheWritePerMillion: z.number().nonnegative().optional(),
+    /** The whole call's prices scale by these factors when its input passes `aboveInputTokens` (long-context pricing). */
+    longContext: z
+      .object({
+        aboveInputTokens: z.number().int().positive(),
+        inputFactor: z.number().min(1),
+        outputFactor: z.number().min(1),
+      })
+      .strict()
+      .optional(),
+  })
   .strict();
+/** An upstream's prices, in USD per million tokens. */
+export type Pricing = z.output<typeof PricingSchema>;
 
 /**
  * One model endpoint an agent may reach through the gateway, at `{gateway:<name>}`. The real

@@ -5,10 +5,21 @@
  */
 import type { GatewayProtocol } from './agent';
 
+/** Input tokens billed at other rates than plain input, counted within `inputTokens`. */
+export interface CacheTokens {
+  read: number;
+  /** Anthropic five-minute cache writes. */
+  shortWrites: number;
+  /** Anthropic one-hour cache writes, and writes the reply does not say the duration of. */
+  longWrites: number;
+}
+
 /** Tokens one model call consumed, as the upstream reported them. */
 export interface ModelUsage {
   inputTokens: number;
   outputTokens: number;
+  /** Present when the reply names cached input. */
+  cache?: CacheTokens;
   model?: string;
 }
 
@@ -105,9 +116,15 @@ function foldUsage(protocol: GatewayProtocol, doc: Json, into: ModelUsage): void
     const usage = obj(doc.type === 'message_start' ? message.usage : doc.usage);
     if (typeof message.model === 'string') into.model = message.model;
     if (typeof doc.model === 'string') into.model = doc.model;
-    const input = num(usage.input_tokens) + num(usage.cache_creation_input_tokens) + num(usage.cache_read_input_tokens);
+    const written = num(usage.cache_creation_input_tokens);
+    const read = num(usage.cache_read_input_tokens);
+    const input = num(usage.input_tokens) + written + read;
     if (input) into.inputTokens = input;
     if (num(usage.output_tokens)) into.outputTokens = num(usage.output_tokens);
+    if (written || read) {
+      const shortWrites = Math.min(written, num(obj(usage.cache_creation).ephemeral_5m_input_tokens));
+      noteCache(into, { read, shortWrites, longWrites: written - shortWrites });
+    }
     return;
   }
   if (protocol === 'openai-responses') {
@@ -116,12 +133,26 @@ function foldUsage(protocol: GatewayProtocol, doc: Json, into: ModelUsage): void
     if (typeof response.model === 'string') into.model = response.model;
     if (num(usage.input_tokens)) into.inputTokens = num(usage.input_tokens);
     if (num(usage.output_tokens)) into.outputTokens = num(usage.output_tokens);
+    noteCache(into, { read: num(obj(usage.input_tokens_details).cached_tokens), shortWrites: 0, longWrites: 0 });
     return;
   }
   const usage = obj(doc.usage);
   if (typeof doc.model === 'string') into.model = doc.model;
   if (num(usage.prompt_tokens)) into.inputTokens = num(usage.prompt_tokens);
   if (num(usage.completion_tokens)) into.outputTokens = num(usage.completion_tokens);
+  noteCache(into, { read: num(obj(usage.prompt_tokens_details).cached_tokens), shortWrites: 0, longWrites: 0 });
+}
+
+/** Keeps the latest cache figures a reply gave; a document naming none leaves them. */
+function noteCache(into: ModelUsage, cache: CacheTokens): void {
+  if (cache.read || cache.shortWrites || cache.longWrites) into.cache = cache;
+}
+
+/** The usage one whole response reports (a client that parsed it already). */
+export function usageOfDocument(protocol: GatewayProtocol, doc: unknown): ModelUsage {
+  const usage: ModelUsage = { inputTokens: 0, outputTokens: 0 };
+  foldUsage(protocol, obj(doc), usage);
+  return usage;
 }
 
 /** Usage of a response body: one JSON document, or an event stream of `data:` lines. */
@@ -141,12 +172,6 @@ export function usageOf(protocol: GatewayProtocol, body: string): ModelUsage {
     }
   }
   return usage;
-}
-
-/** USD a call cost at the upstream's prices (0 when none are configured). */
-export function costOf(usage: ModelUsage, pricing?: { inputPerMillion: number; outputPerMillion: number }): number {
-  if (!pricing) return 0;
-  return (usage.inputTokens * pricing.inputPerMillion + usage.outputTokens * pricing.outputPerMillion) / 1e6;
 }
 
 /** What the verdict says of an agent run's model traffic: enough to audit, small enough to sign. */

@@ -8,7 +8,8 @@ import type { Span } from '@opentelemetry/api';
 import type { Db } from '../../db/client';
 import { recordModelCall } from '../../db/model-calls';
 import type { GatewayProtocol, GatewayUpstream } from '../../domain/agent';
-import { costOf, usageOf, type ModelUsage } from '../../domain/model-usage';
+import { costOf } from '../../domain/model-cost';
+import { usageOf, type ModelUsage } from '../../domain/model-usage';
 import type { GatewaySession } from './session';
 
 const STORED_BODY_BYTES = 1024 * 1024;

@@ -8,6 +8,7 @@ import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { inSpan } from '../tracing';
 import type { Db } from '../../db/client';
 import type { GatewayUpstream } from '../../domain/agent';
+import { premiumServingProblem } from '../../domain/model-cost';
 import { modelNotAllowed, modelPathProblem, offHostProblem } from '../../domain/model-usage';
 import { auditGateway } from './audit';
 import { ABANDONED, readReply, recordCall } from './call-charge';
@@ -174,7 +175,7 @@ async function forwardTraced(
   if (typeof read === 'string') return refuse(deps, session, sink, 400, { op: 'model', target, reason: read });
   const reach =
     offHostProblem(upstream.protocol, read.doc) ??
-    (req.method === 'GET' ? undefined : modelNotAllowed(upstream, read.doc));
+    (req.method === 'GET' ? undefined : (modelNotAllowed(upstream, read.doc) ?? premiumServingProblem(read.doc)));
   if (reach) return refuse(deps, session, sink, 403, { op: 'model', target, reason: reach });
   const key = upstream.apiKeyEnv ? deps.secretEnv(upstream.apiKeyEnv) : undefined;
   if (upstream.apiKeyEnv && !key)

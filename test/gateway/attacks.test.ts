@@ -5,7 +5,7 @@
  * or the proxy reach other hosts, flooding a link the sandbox stops reading, and putting
  * control characters in what the audit and the verdict quote.
  */
-import { runBehindGateway } from './helpers';
+import { runBehindGateway, startTestGateway } from './helpers';
 import { openGatewayBridge } from '../../host/gateway/bridge';
 import { dataFrames, encodeFrame, FRAME } from '../../host/gateway/inside/mux';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { and, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
 import { gatewaySummary, modelCallsOf } from '../../db/model-calls';
-import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
+import type { ModelGateway } from '../../host/gateway/server';
 import { gatewayUrl } from '../../host/gateway/launch';
 import {
   MAX_RECORDED_REFUSALS,
@@ -25,8 +25,6 @@ import {
 import { testStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
-
-const REAL_KEY = 'sk-real-upstream-key-never-in-the-sandbox';
 
 /** How the fake upstream answers. */
 interface UpstreamScript {
@@ -158,10 +156,7 @@ describe('attacks on the model gateway', function () {
   let runs = 0;
 
   before(async () => {
-    gateway = await startModelGateway({
-      db: testStack().database.db,
-      secretEnv: (n) => (n === 'FAKE_KEY' ? REAL_KEY : undefined),
-    });
+    gateway = await startTestGateway();
     upstream = await startUpstream();
     t = await sandboxTask();
   });

@@ -5,20 +5,18 @@
  * (wrong token, a path the protocol does not allow, any other host through the proxy) are
  * audited; a budget overrun stops the command with the reason.
  */
-import { runBehindGateway } from './helpers';
+import { REAL_KEY, runBehindGateway, startTestGateway } from './helpers';
 import assert from 'node:assert/strict';
 import { and, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
 import { modelCallsOf } from '../../db/model-calls';
-import { MAX_IN_PROCESS_REPLY_BYTES, startModelGateway, type ModelGateway } from '../../host/gateway/server';
+import { MAX_IN_PROCESS_REPLY_BYTES, type ModelGateway } from '../../host/gateway/server';
 import { expandPlaceholders } from '../../domain/agent-placeholders';
 import { placeholderValues } from '../../host/gateway/launch';
 import type { GatewaySession, SessionGrant } from '../../host/gateway/session';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 import { testStack } from '../helpers/stack';
 import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
-
-const REAL_KEY = 'sk-real-upstream-key-never-in-the-sandbox';
 
 /** A node program run in the sandbox: one chat call through the gateway, printing status and body. */
 function chatCall(extra = ''): string[] {
@@ -44,8 +42,7 @@ describe('model gateway', function () {
   let t: SandboxTask;
 
   before(async () => {
-    const { database } = testStack();
-    gateway = await startModelGateway({ db: database.db, secretEnv: (n) => (n === 'FAKE_KEY' ? REAL_KEY : undefined) });
+    gateway = await startTestGateway();
     upstream = await startFakeOpenAI({
       apiKey: REAL_KEY,
       script: () => ({ content: 'hello', usage: { prompt: 40, completion: 2 } }),

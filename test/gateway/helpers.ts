@@ -1,7 +1,7 @@
 /** Running one command in a task's real sandbox behind a real gateway session, as an agent's would run. */
 import { createCommandRunner, type CommandResult } from '../../host/sandbox/commands';
 import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
-import type { ModelGateway } from '../../host/gateway/server';
+import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
 import type { GatewaySession } from '../../host/gateway/session';
 import { taskSandboxUser } from '../../host/workspace';
 import { testStack } from '../helpers/stack';
@@ -31,5 +31,16 @@ export function runBehindGateway(
     purpose: session.identity.purpose === 'setup' ? 'setup' : 'agent',
     env: options.env,
     gateway: { socketPath: gateway.socketPath, session },
+  });
+}
+
+/** The secret a test gateway holds, under `FAKE_KEY`: the real upstream key no sandbox may see. */
+export const REAL_KEY = 'sk-real-upstream-key-never-in-the-sandbox';
+
+/** A gateway on the test database whose worker holds one secret, {@link REAL_KEY} as `FAKE_KEY`. */
+export function startTestGateway(): Promise<ModelGateway> {
+  return startModelGateway({
+    db: testStack().database.db,
+    secretEnv: (n) => (n === 'FAKE_KEY' ? REAL_KEY : undefined),
   });
 }

@@ -23,6 +23,16 @@ function blocks(turn: number, reply: ScriptedReply): Block[] {
   return out;
 }
 
+function usageOf({ input, output, cache = { read: 0, write5m: 0, write1h: 0 } }: ScriptedUsage) {
+  return {
+    input_tokens: input,
+    output_tokens: output,
+    cache_creation_input_tokens: cache.write5m + cache.write1h,
+    cache_read_input_tokens: cache.read,
+    cache_creation: { ephemeral_5m_input_tokens: cache.write5m, ephemeral_1h_input_tokens: cache.write1h },
+  };
+}
+
 function message(model: string, turn: number, content: Block[], stop: string | null, usage: ScriptedUsage) {
   return {
     id: `msg_fake_${turn}`,
@@ -32,12 +42,7 @@ function message(model: string, turn: number, content: Block[], stop: string | n
     content,
     stop_reason: stop,
     stop_sequence: null,
-    usage: {
-      input_tokens: usage.input,
-      output_tokens: usage.output,
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
-    },
+    usage: usageOf(usage),
   };
 }
 
@@ -87,7 +92,7 @@ export const anthropicMessages: ProtocolModule = {
       return;
     }
     const sse = out.sse();
-    const start = message(model, turn, [], null, { input: usage.input, output: 1 });
+    const start = message(model, turn, [], null, { ...usage, output: 1 });
     sse.event('message_start', { type: 'message_start', message: start });
     content.forEach((b, i) => streamBlock(sse, i, b));
     sse.event('message_delta', {

@@ -4,12 +4,18 @@
  * chunk when `stream_options.include_usage`, `[DONE]`) or not, with `tool_calls` and usage.
  * The turn is one plus the assistant messages already in `messages`.
  */
-import { callId, inputJson, type OfferedTool } from './script';
+import { callId, inputJson, type OfferedTool, type ScriptedUsage } from './script';
 import type { ProtocolModule } from './protocol';
 import { openaiError } from './protocol';
 
-function usageOf(u: { input: number; output: number }) {
-  return { prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output };
+function usageOf({ input, output, cache }: ScriptedUsage) {
+  const prompt = input + (cache?.read ?? 0);
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: output,
+    total_tokens: prompt + output,
+    ...(cache ? { prompt_tokens_details: { cached_tokens: cache.read } } : {}),
+  };
 }
 
 /** The chat-completions module. */

@@ -21,8 +21,11 @@ export interface ScriptedToolCall {
 
 /** Tokens one reply reports; the server counts them so budget assertions are exact. */
 export interface ScriptedUsage {
+  /** Input not read from or written to a prompt cache. */
   input: number;
   output: number;
+  /** Prompt-cache tokens, as Anthropic reports them (the OpenAI protocols report `read` as cached input). */
+  cache?: { read: number; write5m: number; write1h: number };
 }
 
 /** What the model answers on one turn. */
