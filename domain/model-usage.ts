@@ -1,7 +1,7 @@
 /**
- * What the model gateway reads from the traffic it forwards: which request paths each protocol
- * allows, what a request body may not ask of the upstream, and the token usage a response
- * reports, whether whole or streamed as server-sent events. Pure, so the rules are tested without a server and mean the same on every worker.
+ * What the model gateway reads from the replies it forwards: the tokens a response reports, whole
+ * or streamed as server-sent events, and which of them the prompt cache read or wrote. Pure, so
+ * the rules are tested without a server and mean the same on every worker.
  */
 import type { GatewayProtocol } from './agent';
 
@@ -23,108 +23,66 @@ export interface ModelUsage {
   model?: string;
 }
 
-/** Why paths per protocol: a key for messages must not also buy files, batches or fine-tunes. */
-const ALLOWED: Record<GatewayProtocol, { method: string; path: RegExp }[]> = {
-  'anthropic-messages': [{ method: 'POST', path: /^(v1\/)?messages(\/count_tokens)?$/ }],
-  'openai-chat': [
-    { method: 'POST', path: /^(v1\/)?chat\/completions$/ },
-    { method: 'GET', path: /^(v1\/)?models$/ },
-  ],
-  'openai-responses': [
-    { method: 'POST', path: /^(v1\/)?responses$/ },
-    { method: 'GET', path: /^(v1\/)?models$/ },
-  ],
-};
-
-/** The refusal reason for a request an upstream's protocol does not allow, or undefined. */
-export function modelPathProblem(protocol: GatewayProtocol, method: string, rest: string): string | undefined {
-  const path = rest.split('?')[0];
-  if (ALLOWED[protocol].some((a) => a.method === method && a.path.test(path))) return undefined;
-  return `${method} /${path} is not a ${protocol} call`;
-}
-
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {});
 
-/**
- * Tool types the client runs: functions and custom tools (an Anthropic tool with no type), the
- * built-in ones a coding agent executes itself (shell, editor, computer, patches, memory), and
- * tool search, which the upstream runs over the request's own tools. Any other type runs on the
- * upstream (web search and fetch, code execution, MCP, file search, image generation, and
- * whatever comes next), reaching hosts and spending money the gateway neither sees nor charges:
- * refused until it is known. A deny list of server tools missed image generation.
- */
-const CLIENT_TOOL =
-  /^(function|custom|tool_search|local_shell|shell|apply_patch|computer_use_preview|(bash|text_editor|computer|memory|tool_search_tool_(regex|bm25))_\d{8})$/;
-/** Models that search the web of themselves, with no tool asked for (chat `*-search-preview` and `-search-api`, deep research). */
-const SEARCHING_MODEL = /search-preview|search-api|deep-research/i;
-/** Content parts an upstream fetches by URL (Anthropic `source`, OpenAI images and files). */
-const FETCHED_PART = new Set(['url', 'image_url', 'input_image', 'input_file']);
-const remote = (v: unknown) => typeof v === 'string' && /^\s*https?:/i.test(v);
+/** One Anthropic usage object's figures: its input with the cache's part of it, and its output. */
+interface Figures {
+  input: number;
+  output: number;
+  cache: CacheTokens;
+}
 
-/**
- * Why a request body would make the upstream reach past itself, or undefined. Why: the agent's
- * only way out of the sandbox is the model API, so the API must not become its fetcher, MCP
- * client or background job (a background response finishes after the call, unseen and uncharged).
- */
-export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, unknown>): string | undefined {
-  if (doc.mcp_servers !== undefined) return '`mcp_servers` would have the upstream connect to other hosts';
-  if (doc.web_search_options !== undefined) return '`web_search_options` would have the upstream search the web';
-  if (protocol === 'openai-responses' && doc.background) return 'a background response ends after the call, uncharged';
-  if (protocol !== 'anthropic-messages' && typeof doc.model === 'string' && SEARCHING_MODEL.test(doc.model))
-    return `the model '${doc.model.slice(0, 200)}' would have the upstream search the web`;
-  for (const tool of Array.isArray(doc.tools) ? doc.tools : []) {
-    const type = obj(tool).type;
-    // An Anthropic tool with no type is a custom one; the OpenAI protocols always name the type.
-    if (type === undefined ? protocol === 'anthropic-messages' : typeof type === 'string' && CLIENT_TOOL.test(type))
-      continue;
-    return `the tool type '${String(type).slice(0, 200)}' is not one the client runs: a server tool runs on the upstream`;
-  }
-  const pending: unknown[] = [doc.messages, doc.input, doc.system, doc.prompt];
-  while (pending.length) {
-    const v = pending.pop();
-    if (!v || typeof v !== 'object') continue;
-    const o = v as Json;
-    const image = o.image_url;
-    if (FETCHED_PART.has(String(o.type)) && [o.url, image, obj(image).url, o.file_url].some(remote))
-      return `a '${String(o.type)}' part would have the upstream fetch a URL`;
-    for (const inner of Array.isArray(v) ? v : Object.values(o)) pending.push(inner);
-  }
-  return undefined;
+function anthropicFigures(usage: Json): Figures {
+  const written = num(usage.cache_creation_input_tokens);
+  const read = num(usage.cache_read_input_tokens);
+  const shortWrites = Math.min(written, num(obj(usage.cache_creation).ephemeral_5m_input_tokens));
+  return {
+    input: num(usage.input_tokens) + written + read,
+    output: num(usage.output_tokens),
+    cache: { read, shortWrites, longWrites: written - shortWrites },
+  };
 }
 
 /**
- * Why a request asks for a model its upstream does not allow, or undefined. Why: an upstream's
- * `pricing` is one price, and the agent names the model in each request; without a list it may
- * ask for one that costs many times what its cost budget counts.
+ * What an Anthropic call is billed: its usage, or the sum of its `iterations` when that is more.
+ * Why: compaction samples once more to summarise the conversation, and bills it, but the top-level
+ * figures count only the answer's own sampling (23,000 input where 203,000 were billed).
  */
-export function modelNotAllowed(upstream: { name: string; models?: readonly string[] }, doc: Json): string | undefined {
-  if (!upstream.models) return undefined;
-  const model = doc.model;
-  if (typeof model === 'string' && upstream.models.includes(model)) return undefined;
-  const asked = typeof model === 'string' ? `the model '${model.slice(0, 200)}'` : 'a request naming no model';
-  return `${asked} is not allowed on upstream '${upstream.name}' (allowed: ${upstream.models.join(', ')})`;
+function anthropicBilled(usage: Json): Figures {
+  const top = anthropicFigures(usage);
+  if (!Array.isArray(usage.iterations)) return top;
+  const sum = usage.iterations.map((i) => anthropicFigures(obj(i))).reduce(addFigures, NO_FIGURES);
+  return sum.input + sum.output > top.input + top.output ? sum : top;
+}
+
+const NO_FIGURES: Figures = { input: 0, output: 0, cache: { read: 0, shortWrites: 0, longWrites: 0 } };
+
+function addFigures(a: Figures, b: Figures): Figures {
+  return {
+    input: a.input + b.input,
+    output: a.output + b.output,
+    cache: {
+      read: a.cache.read + b.cache.read,
+      shortWrites: a.cache.shortWrites + b.cache.shortWrites,
+      longWrites: a.cache.longWrites + b.cache.longWrites,
+    },
+  };
 }
 
 /** Folds one JSON document (a whole response or one streamed event) into the running usage. */
 function foldUsage(protocol: GatewayProtocol, doc: Json, into: ModelUsage): void {
   if (protocol === 'anthropic-messages') {
-    // Streams report input in message_start and the running output total in message_delta.
+    // Streams report input in message_start and running totals in message_delta: the largest figure holds.
     const message = obj(doc.message);
-    const usage = obj(doc.type === 'message_start' ? message.usage : doc.usage);
     if (typeof message.model === 'string') into.model = message.model;
     if (typeof doc.model === 'string') into.model = doc.model;
-    const written = num(usage.cache_creation_input_tokens);
-    const read = num(usage.cache_read_input_tokens);
-    const input = num(usage.input_tokens) + written + read;
-    if (input) into.inputTokens = input;
-    if (num(usage.output_tokens)) into.outputTokens = num(usage.output_tokens);
-    if (written || read) {
-      const shortWrites = Math.min(written, num(obj(usage.cache_creation).ephemeral_5m_input_tokens));
-      noteCache(into, { read, shortWrites, longWrites: written - shortWrites });
-    }
+    const billed = anthropicBilled(obj(doc.type === 'message_start' ? message.usage : doc.usage));
+    into.inputTokens = Math.max(into.inputTokens, billed.input);
+    into.outputTokens = Math.max(into.outputTokens, billed.output);
+    if (billed.input >= into.inputTokens) noteCache(into, billed.cache);
     return;
   }
   if (protocol === 'openai-responses') {

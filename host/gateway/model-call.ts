@@ -9,7 +9,7 @@ import { inSpan } from '../tracing';
 import type { Db } from '../../db/client';
 import type { GatewayUpstream } from '../../domain/agent';
 import { premiumServingProblem } from '../../domain/model-cost';
-import { modelNotAllowed, modelPathProblem, offHostProblem } from '../../domain/model-usage';
+import { modelNotAllowed, modelPathProblem, offHostProblem } from '../../domain/model-request';
 import { auditGateway } from './audit';
 import { ABANDONED, readReply, recordCall } from './call-charge';
 import { jsonShapeProblem } from './json-shape';

@@ -1,6 +1,7 @@
 /** What the gateway reads from model traffic: allowed paths per protocol and usage, whole or streamed. */
 import assert from 'node:assert/strict';
-import { modelPathProblem, offHostProblem, usageOf } from '../../domain/model-usage';
+import { modelPathProblem, offHostProblem } from '../../domain/model-request';
+import { usageOf } from '../../domain/model-usage';
 
 const sse = (events: unknown[]) => events.map((e) => `event: x\ndata: ${JSON.stringify(e)}\n\n`).join('');
 
@@ -48,6 +49,36 @@ describe('model usage', () => {
       outputTokens: 9,
       cache: { read: 5, shortWrites: 0, longWrites: 0 },
       model: 'claude-x',
+    });
+  });
+
+  // Before: compaction's own sampling (180,000 in, 3,500 out here) was billed but never charged.
+  it("counts every sampling of an Anthropic call, compaction's included, and keeps a stream's largest figures", () => {
+    const usage = {
+      input_tokens: 23_000,
+      output_tokens: 1_000,
+      iterations: [
+        { type: 'compaction', input_tokens: 180_000, output_tokens: 3_500 },
+        { type: 'message', input_tokens: 23_000, output_tokens: 1_000 },
+      ],
+    };
+    assert.deepEqual(usageOf('anthropic-messages', JSON.stringify({ usage })), {
+      inputTokens: 203_000,
+      outputTokens: 4_500,
+    });
+    const streamed = sse([
+      { type: 'message_start', message: { usage: { input_tokens: 23_000, output_tokens: 1 } } },
+      { type: 'message_delta', usage },
+    ]);
+    assert.deepEqual(usageOf('anthropic-messages', streamed), { inputTokens: 203_000, outputTokens: 4_500 });
+    const cutShort = sse([
+      { type: 'message_start', message: { usage: { input_tokens: 10, cache_creation_input_tokens: 5_000 } } },
+      { type: 'message_delta', usage: { input_tokens: 10, cache_creation_input_tokens: null, output_tokens: 5 } },
+    ]);
+    assert.deepEqual(usageOf('anthropic-messages', cutShort), {
+      inputTokens: 5_010,
+      outputTokens: 5,
+      cache: { read: 0, shortWrites: 0, longWrites: 5_000 },
     });
   });
 
@@ -129,6 +160,28 @@ describe('model usage', () => {
       'computer_use_preview',
     ].map((type) => ({ type, name: type }));
     assert.equal(offHostProblem('openai-responses', { model: 'gpt-5', tools: clientTools }), undefined);
+    // A client tool type the upstream runs itself: OpenAI's hosted shell, with the network its policy allows.
+    const hostedShell = {
+      type: 'shell',
+      environment: { type: 'container_auto', network_policy: { type: 'allowlist' } },
+    };
+    for (const tool of [
+      hostedShell,
+      { type: 'shell', environment: { type: 'container_reference', container_id: 'c' } },
+      { type: 'shell', environment: 'container_auto' },
+      { type: 'function', name: 'f', server_url: 'https://x.example' },
+      { type: 'local_shell', container: 'c' },
+      { name: 'anthropic-custom', connector_id: 'c' },
+    ])
+      assert.match(
+        offHostProblem(tool.type ? 'openai-responses' : 'anthropic-messages', { tools: [tool] }) ?? '',
+        /would run on the upstream/,
+        JSON.stringify(tool),
+      );
+    assert.equal(
+      offHostProblem('openai-responses', { tools: [{ type: 'shell', environment: { type: 'local' } }] }),
+      undefined,
+    );
     assert.match(offHostProblem('openai-chat', { web_search_options: {} }) ?? '', /search the web/);
     assert.match(
       offHostProblem('openai-responses', { input: [{ type: 'input_image', image_url: ' HTTP://x.example' }] }) ?? '',

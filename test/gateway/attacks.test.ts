@@ -495,6 +495,10 @@ print('PIDFD', pidfd, 'FD', fd, ctypes.get_errno(), flush=True)
         },
       ],
       ['resp/v1/responses', { model: 'm', input: 'hi', background: true }],
+      [
+        'resp/v1/responses',
+        { model: 'm', input: 'hi', tools: [{ type: 'shell', environment: { type: 'container_auto' } }] },
+      ],
     ];
     const allowed = [
       // A client-side tool call whose input names a URL is the agent's own business.
