@@ -30,7 +30,7 @@ interface SentCall {
   body: Buffer;
   streamed: boolean;
   started: number;
-  /** The output tokens the request allows (`max_tokens` and its kin); 0 when it names none. */
+  /** The output tokens the request allows (`max_tokens` and its kin, or a default when it names none); 0 for a call that writes none. */
   maxOutput: number;
 }
 

@@ -63,11 +63,19 @@ function writeError(sink: ResponseSink, status: number, message: string): void {
   sink.end();
 }
 
-/** The output tokens a request allows, by whichever name its protocol gives them; 0 when it names none. */
-function maxOutput(doc: Json): number {
+/**
+ * The output tokens a request allows, by whichever name its protocol gives them. A request for
+ * an answer that names none may have the model write as much as it can: it is taken to allow
+ * {@link UNNAMED_OUTPUT_LIMIT}, or an abandoned call without a limit was charged no output.
+ */
+function maxOutput(doc: Json, path: string): number {
   const n = doc.max_tokens ?? doc.max_output_tokens ?? doc.max_completion_tokens;
-  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
+  if (typeof n === 'number' && Number.isFinite(n) && n > 0) return Math.floor(n);
+  return path.endsWith('count_tokens') ? 0 : UNNAMED_OUTPUT_LIMIT;
 }
+
+/** The output a request that names no limit is taken to allow: the most most models write in one answer. */
+export const UNNAMED_OUTPUT_LIMIT = 32_000;
 
 function presentedToken(headers: ModelRequest['headers']): string | undefined {
   const apiKey = headers['x-api-key'];
@@ -194,7 +202,7 @@ async function forwardTraced(
     body,
     streamed,
     started,
-    maxOutput: maxOutput(read.doc),
+    maxOutput: req.method === 'GET' ? 0 : maxOutput(read.doc, req.rest.split('?', 1)[0]),
   };
   let response: Response;
   try {

@@ -16,6 +16,7 @@ import { sandboxEvents } from '../../db/schema';
 import { gatewaySummary, modelCallsOf } from '../../db/model-calls';
 import type { ModelGateway } from '../../host/gateway/server';
 import { gatewayUrl } from '../../host/gateway/launch';
+import { UNNAMED_OUTPUT_LIMIT } from '../../host/gateway/model-call';
 import {
   MAX_RECORDED_REFUSALS,
   type GatewaySession,
@@ -238,10 +239,11 @@ describe('attacks on the model gateway', function () {
     const run = await inSandbox(
       session,
       nodeAgent(`
-        const ask = (path, stream) => fetch(base + path, { method: 'POST',
+        const ask = (path, stream, limit = { max_tokens: 300 }) => fetch(base + path, { method: 'POST',
           headers: { authorization: 'Bearer ' + token, 'x-api-key': token, 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'm', stream, max_tokens: 300, messages: [{ role: 'user', content: 'x'.repeat(4000) }] }) });
+          body: JSON.stringify({ model: 'm', stream, ...limit, messages: [{ role: 'user', content: 'x'.repeat(4000) }] }) });
         ask('/chat/v1/chat/completions', false).catch(() => undefined);
+        ask('/resp/v1/responses', false, {}).catch(() => undefined);
         const streams = [await ask('/chat/v1/chat/completions', true), await ask('/claude/v1/messages', true)];
         for (const res of streams) await res.body.getReader().read();
         await sleep(300);
@@ -251,11 +253,14 @@ describe('attacks on the model gateway', function () {
     assert.match(run.outputTail, /SENT/, run.outputTail);
     await gateway.closeSession(session.id);
     const calls = await callsOf(session);
-    assert.equal(calls.length, 3, JSON.stringify(calls.map((c) => c.status)));
-    const unanswered = calls.find((c) => !c.streamed);
+    assert.equal(calls.length, 4, JSON.stringify(calls.map((c) => c.status)));
+    const unanswered = calls.find((c) => !c.streamed && c.protocol === 'openai-chat');
     assert.equal(unanswered?.status, 499);
     assert.ok((unanswered?.inputTokens ?? 0) >= 1000, `charged ${unanswered?.inputTokens} tokens for 4 KB sent`);
     assert.equal(unanswered?.outputTokens, 300, 'and the output its request allowed');
+    // Before: a request naming no limit was charged no output at all.
+    const unlimited = calls.find((c) => c.protocol === 'openai-responses');
+    assert.equal(unlimited?.outputTokens, UNNAMED_OUTPUT_LIMIT, 'a request naming no limit, the default one');
     for (const cut of calls.filter((c) => c.streamed)) {
       assert.ok(cut.inputTokens >= 50, `the cut ${cut.protocol} stream charged ${cut.inputTokens} tokens in`);
       // The Anthropic stream's opening event reports one token of output: what arrived counts over it.
