@@ -63,6 +63,9 @@ export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, un
   if (doc.mcp_servers !== undefined) return '`mcp_servers` would have the upstream connect to other hosts';
   if (doc.web_search_options !== undefined) return '`web_search_options` would have the upstream search the web';
   if (protocol === 'openai-responses' && doc.background) return 'a background response ends after the call, uncharged';
+  // A stored prompt carries its own tools, model and settings: the gateway would check none of them.
+  if (protocol === 'openai-responses' && doc.prompt !== undefined)
+    return 'a stored prompt (`prompt`) brings tools and settings the gateway cannot see';
   if (protocol !== 'anthropic-messages' && typeof doc.model === 'string' && SEARCHING_MODEL.test(doc.model))
     return `the model '${doc.model.slice(0, 200)}' would have the upstream search the web`;
   for (const tool of Array.isArray(doc.tools) ? doc.tools : []) {
@@ -75,7 +78,7 @@ export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, un
     }
     return `the tool type '${String(type).slice(0, 200)}' is not one the client runs: a server tool runs on the upstream`;
   }
-  const pending: unknown[] = [doc.messages, doc.input, doc.system, doc.prompt];
+  const pending: unknown[] = [doc.messages, doc.input, doc.system];
   while (pending.length) {
     const v = pending.pop();
     if (!v || typeof v !== 'object') continue;

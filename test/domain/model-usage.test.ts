@@ -145,10 +145,9 @@ describe('model usage', () => {
     for (const model of ['gpt-4o-search-preview', 'o4-mini-deep-research'])
       assert.match(offHostProblem('openai-chat', { model }) ?? '', /search the web/, model);
     const variable = { type: 'input_image', image_url: 'https://x.example/a.png' };
-    assert.match(
-      offHostProblem('openai-responses', { prompt: { id: 'p', variables: { v: variable } } }) ?? '',
-      /fetch a URL/,
-    );
+    // Before: a stored prompt was let through, its server tools unseen, only its variables checked.
+    for (const prompt of [{ id: 'p', variables: { v: variable } }, { id: 'pmpt_with_web_search' }])
+      assert.match(offHostProblem('openai-responses', { prompt }) ?? '', /a stored prompt/);
     assert.match(offHostProblem('openai-responses', { tools: [{ name: 'untyped' }] }) ?? '', /not one the client runs/);
     const clientTools = [
       'function',
