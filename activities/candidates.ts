@@ -5,6 +5,7 @@
  * `adoptCandidate` takes the winner's verified change over as the task's own (its patch copied
  * under the task's run), so the task's verdict and delivery work on it as on any change.
  */
+import { patchStatsOf } from '../domain/diff';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { log } from '@temporalio/activity';
@@ -176,7 +177,7 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
           `${who.taskId} was judged by policy ${payload.policy.digest}, not ${input.policyDigest}`,
         );
       const [patch] = await db
-        .select({ id: artifacts.id })
+        .select({ id: artifacts.id, stats: artifacts.stats })
         .from(artifacts)
         .where(and(ofRun(artifacts, who), eq(artifacts.kind, 'patch'), eq(artifacts.digest, payload.diff.digest)))
         .orderBy(asc(artifacts.id));
@@ -185,7 +186,9 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
       const { runId } = currentRun();
       const { diff } = payload;
       const change = { treeId: diff.treeId, baseCommit: payload.baseCommit };
-      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes, change });
+      // The candidate's measurement comes with its patch (its verdict stated the same figures).
+      const stats = patch.stats ?? patchStatsOf(diff);
+      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes, change, stats });
       return {
         agentId: payload.agentId,
         baseCommit: payload.baseCommit,

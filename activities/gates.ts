@@ -31,6 +31,7 @@ import { underGateClaim } from './gate-claim';
 import { cancellationCause, stoppedOnRequest } from './heartbeat';
 import { parseActivityInput } from './input';
 import { judgingPolicy, type JudgingPolicy } from './repo-policy';
+import { validatedSpec } from './spec-refs';
 import { currentRun } from './run-identity';
 
 /**
@@ -102,8 +103,11 @@ export function createGateActivities({ db, home, sandbox, runIsOpen }: ActivityD
       const input = parseActivityInput(RunGateInput, raw);
       const { gate, source } = input;
       const runKey = { ...input, runId: currentRun().runId };
-      const read = await judgingPolicy(db, runKey);
-      const problem = read === 'legacy' ? undefined : gateRunProblem(read.policy, input);
+      const [read, spec] = await Promise.all([
+        judgingPolicy(db, runKey),
+        source === 'acceptance' ? validatedSpec(db, runKey) : undefined,
+      ]);
+      const problem = read === 'legacy' ? undefined : gateRunProblem(read.policy, input, spec);
       if (problem) throw new PolicyMismatchError(problem);
       requireTaskWorkspace(home, input);
       if (input.mode === 'skip') {

@@ -5,9 +5,11 @@
  * gate results a verdict states must be the ones validated, read and stored on a worker.
  */
 import type { IssueVerdictInput, PolicyProvenance } from '../domain/activity-io';
+import { describeStats, type DiffSummary } from '../domain/diff';
+import { clipText } from '../domain/bounds';
 import { canonicalJson } from '../domain/canonical';
 import { PolicyMismatchError, RecordMismatchError } from '../domain/errors';
-import { missingGates } from '../domain/policy-gates';
+import { missingGates, type SpecGates } from '../domain/policy-gates';
 import type { GateResult } from '../domain/task';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
@@ -46,6 +48,11 @@ async function storedGateProblems(
       return [`gate ${g.name}: judged the change from ${row.baseCommit}, the verdict names base ${baseCommit}`];
     if (row.kind !== g.kind || row.status !== g.status)
       return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
+    // The verdict quotes the gate's evidence: the words its activity stored, not a workflow's.
+    if (row.detail !== g.detail)
+      return [
+        `gate ${g.name}: stored with detail ${JSON.stringify(clipText(row.detail, 200))}, handed over with another`,
+      ];
     const before = failing ? undefined : row.failedBefore;
     if (!before) return [];
     return [
@@ -61,7 +68,8 @@ async function storedGateProblems(
 /**
  * How the verdict's policy and gates differ from what was read from the repository: the policy it
  * names must be the one the run read and the one the judged run read (a best-of-N task judges a
- * candidate's run), and hold Arbiter's gates and the policy's commands. Also the runs whose stored
+ * candidate's run), and hold Arbiter's gates, the policy's commands and the validated spec's
+ * acceptance tests, each as the policy or the spec words it. Also the runs whose stored
  * gate results may stand in for the judged run's (a reset past verification): those that read the
  * same policy. With {@link storedGateProblems}, every gate the policy demands was run by the
  * judged run's own activities, or by a predecessor's under the same policy.
@@ -71,6 +79,7 @@ async function policyProblems(
   runs: { own: RunKey; judged: RunKey },
   own: JudgingPolicy | 'legacy',
   input: { policy: PolicyProvenance; gates: readonly GateResult[]; repo: string },
+  spec: SpecGates | undefined,
 ): Promise<{ problems: string[]; fromRuns?: Set<string>; failuresFrom?: Set<string> }> {
   const sameRun = runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
   const judged = sameRun ? own : await judgingPolicy(db, runs.judged, true);
@@ -85,7 +94,7 @@ async function policyProblems(
   );
   problems.push(...(await repoProblems(db, runs.own.tenantId, input.repo, reads)));
   if (judged === 'legacy') return { problems };
-  problems.push(...missingGates(judged.policy, input.gates));
+  problems.push(...missingGates(judged.policy, input.gates, spec));
   if (!sameRun) return { problems, fromRuns: new Set([runs.judged.runId]) };
   const [fromRuns, failuresFrom] = await Promise.all([
     runsThatRead(db, runs.judged, judged.provenance),
@@ -128,10 +137,10 @@ async function specProblem(
   db: Db,
   runs: { own: RunKey; judged: RunKey },
   ownPolicy: JudgingPolicy | 'legacy',
+  record: Awaited<ReturnType<typeof validatedSpecRecord>>,
   input: { specId: string; specDigest: string; riskTier: number },
 ): Promise<string | undefined> {
   const { own, judged } = runs;
-  const record = await validatedSpecRecord(db, own);
   if (!record) return ownPolicy === 'legacy' ? undefined : `run ${own.runId} validated no spec`;
   const { spec, sourceDigest } = record;
   if (spec.id !== input.specId || spec.riskTier !== input.riskTier)
@@ -147,12 +156,13 @@ async function specProblem(
 
 /**
  * How the patch the verdict names (its subject) is not one the task stored with that digest: its
- * own measurement's, or for a best-of-N task the judged candidate's, or the copy adopting it made.
+ * own measurement's, or for a best-of-N task the judged candidate's, or the copy adopting it made;
+ * or the figures the verdict states are not the ones measured when it was stored.
  */
 async function patchProblem(
   db: Db,
   runs: { own: RunKey; judged: RunKey },
-  diff: { artifactId: string; digest: string; treeId: string },
+  diff: DiffSummary,
   baseCommit: string,
 ): Promise<string | undefined> {
   const [row] = await db
@@ -163,6 +173,7 @@ async function patchProblem(
       digest: artifacts.digest,
       treeId: artifacts.treeId,
       baseCommit: artifacts.baseCommit,
+      stats: artifacts.stats,
     })
     .from(artifacts)
     .where(eq(artifacts.id, diff.artifactId));
@@ -180,6 +191,10 @@ async function patchProblem(
   if (row.treeId === null && row.baseCommit === null) return undefined;
   if (row.treeId !== diff.treeId || row.baseCommit !== baseCommit)
     return `patch ${diff.artifactId} is the change from ${row.baseCommit} to tree ${row.treeId}, not from ${baseCommit} to ${diff.treeId}`;
+  // The verdict states the change's measurement: the one made when the patch was stored (since migration 0024).
+  const stated = describeStats(diff);
+  if (row.stats && describeStats(row.stats) !== stated)
+    return `patch ${diff.artifactId} measured ${describeStats(row.stats)}; the verdict states ${stated}`;
   return undefined;
 }
 
@@ -193,12 +208,12 @@ export async function assertVerdictEvidence(
   runs: { own: RunKey; judged: RunKey },
   input: IssueVerdictInput,
 ): Promise<void> {
-  const own = await judgingPolicy(db, runs.own);
-  const misnamed = await specProblem(db, runs, own, input);
+  const [own, record] = await Promise.all([judgingPolicy(db, runs.own), validatedSpecRecord(db, runs.own)]);
+  const misnamed = await specProblem(db, runs, own, record, input);
   if (misnamed) throw new RecordMismatchError('spec', misnamed);
   const unmeasured = await patchProblem(db, runs, input.diff, input.baseCommit);
   if (unmeasured) throw new RecordMismatchError('patch', unmeasured);
-  const { problems, fromRuns, failuresFrom } = await policyProblems(db, runs, own, input);
+  const { problems, fromRuns, failuresFrom } = await policyProblems(db, runs, own, input, record?.spec);
   if (problems.length) throw new PolicyMismatchError(problems.join('; '));
   const change = { treeId: input.diff.treeId, baseCommit: input.baseCommit };
   const forged = await storedGateProblems(db, runs.judged, change, input.gates, { fromRuns, failuresFrom });

@@ -151,13 +151,16 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       );
       const { runId } = currentRun();
       const change = { treeId, baseCommit: input.baseCommit };
-      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes, change });
-      return {
+      const stats = {
         filesChanged: files.length,
         linesAdded: files.reduce((n, f) => n + f.added, 0),
         linesDeleted: files.reduce((n, f) => n + f.deleted, 0),
         bytesAdded: files.reduce((n, f) => n + f.bytesAdded, 0),
         binaryFiles: files.filter((f) => f.binary).length,
+      };
+      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes, change, stats });
+      return {
+        ...stats,
         leftBehind: { count: ignored.length, paths: boundedPaths(ignored) },
         nestedRepositories: boundedPaths(nested.filter((d) => !ignoredNested.has(d))),
         treeId,

@@ -10,10 +10,11 @@ import { AuthorizeWaiverDecisionInput, LoadApproverKeysInput, StoreWaiverInput }
 import { lapseProblem, signatureValid, type RegisteredKey } from '../domain/approval';
 import { RecordMismatchError, WaiverNotAuthorizedError } from '../domain/errors';
 import { canonicalJson } from '../domain/canonical';
+import { storedPatchStats } from '../db/artifacts';
 import type { Db } from '../db/client';
 import type { RunKey } from '../db/run-policies';
 import { storedApprovalsProblem } from '../domain/approval-evidence';
-import { requiredApprovers } from '../domain/policy';
+import { requiredApprovers, uncoveredOverrun } from '../domain/policy';
 import { recordRunEvent } from '../db/provenance';
 import { gateResults, waiverDecisions } from '../db/schema';
 import { approverKeys, decisionsInLastHour, getApprover, getWaiver, insertWaiver, recordDecision } from '../db/waivers';
@@ -96,8 +97,8 @@ async function alreadyRecorded(db: Db, input: ReturnType<typeof AuthorizeWaiverD
  * may be waived and counts the approvals, and anyone who may write to the namespace can run
  * workflow code that skips both, or hands over approvals another task's history holds. So every
  * approval must be for this run's request (one tree), the policy must have a waivers section, the
- * waiver end within its days, and the approvals make its quorum for the tier of the spec the run
- * validated.
+ * waiver end within its days, the approvals make its quorum for the tier of the spec the run
+ * validated, and their delta cover the change's overrun as measured, never its byte budget.
  */
 async function policyWaiverProblem(
   db: Db,
@@ -119,7 +120,7 @@ async function policyWaiverProblem(
     return `it expires ${input.expiresAt}, past the policy's ${maxExpiryDays} days`;
   const spec = await validatedSpec(db, run);
   if (!spec) return `no spec was validated for run ${run.runId}`;
-  return storedApprovalsProblem(input.approvals, {
+  const unapproved = storedApprovalsProblem(input.approvals, {
     tenantId: input.tenantId,
     specId: spec.id,
     delta: input.delta,
@@ -127,6 +128,13 @@ async function policyWaiverProblem(
     required: requiredApprovers(spec.riskTier, read.policy.waivers.minApprovers),
     keyring: await approverKeys(db, input.tenantId),
   });
+  if (unapproved) return unapproved;
+  const { treeId, patchDigest } = input.approvals[0].claim;
+  const stats = await storedPatchStats(db, run, { treeId, digest: patchDigest });
+  if (stats === undefined)
+    return `the task stored no patch ${patchDigest} of tree ${treeId}, the change the approvals name`;
+  // A patch stored before its measurement was (migration 0024) is judged as before.
+  return stats ? uncoveredOverrun(stats, spec, read.policy, input.delta) : undefined;
 }
 
 /** Builds `loadApproverKeys`, `authorizeWaiverDecision` and `storeWaiver`. */

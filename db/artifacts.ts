@@ -3,8 +3,9 @@
  * patch comes back exactly as it went in, whatever its encoding; reads re-check the digest.
  * Each artifact names the run that stored it, and only that run may replace it.
  */
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { ArtifactDigestMismatchError, RecordMismatchError } from '../domain/errors';
+import type { PatchStats } from '../domain/diff';
 import type { Db } from './client';
 import { artifacts } from './schema';
 import { sha256 } from '../host/digest';
@@ -25,6 +26,7 @@ export async function storeArtifact(
     bytes: Buffer;
     change?: PatchChange;
     sourceDigest?: string;
+    stats?: PatchStats;
   },
 ): Promise<string> {
   const digest = sha256(a.bytes);
@@ -41,6 +43,7 @@ export async function storeArtifact(
     treeId: a.change?.treeId ?? null,
     baseCommit: a.change?.baseCommit ?? null,
     sourceDigest: a.sourceDigest ?? null,
+    stats: a.stats ?? null,
   };
   const written = await db
     .insert(artifacts)
@@ -65,12 +68,23 @@ export async function storeArtifact(
  */
 export async function storePatch(
   db: Db,
-  p: { tenantId: string; taskId: string; runId: string; attempt?: number; bytes: Buffer; change: PatchChange },
+  p: {
+    tenantId: string;
+    taskId: string;
+    runId: string;
+    attempt?: number;
+    bytes: Buffer;
+    change: PatchChange;
+    stats: PatchStats;
+  },
 ): Promise<{ artifactId: string; digest: string }> {
   const base = `${p.tenantId}/${p.taskId}/${p.runId}/patch`;
   const artifactId = (p.attempt ?? 1) === 1 ? base : `${base}/attempt-${p.attempt}`;
-  const { tenantId, taskId, runId, bytes, change } = p;
-  const digest = await storeArtifact(db, { id: artifactId, tenantId, taskId, runId, kind: 'patch', bytes, change });
+  const { tenantId, taskId, runId, bytes, change, stats } = p;
+  const digest = await storeArtifact(db, {
+    ...{ id: artifactId, tenantId, taskId, runId, kind: 'patch' },
+    ...{ bytes, change, stats },
+  });
   return { artifactId, digest };
 }
 
@@ -111,4 +125,29 @@ export async function loadArtifact(
   const bytes = Buffer.from(row.content, row.encoding === 'base64' ? 'base64' : 'utf8');
   if (sha256(bytes) !== expectedDigest) throw new ArtifactDigestMismatchError(id, expectedDigest);
   return bytes;
+}
+
+/**
+ * The measurement stored with the task's patch of `change` (its tree and digest): null for a
+ * patch stored before migration 0024, undefined when the task stored no such patch.
+ */
+export async function storedPatchStats(
+  db: Db,
+  task: { tenantId: string; taskId: string },
+  change: { treeId: string; digest: string },
+): Promise<PatchStats | null | undefined> {
+  const rows = await db
+    .select({ stats: artifacts.stats })
+    .from(artifacts)
+    .where(
+      and(
+        eq(artifacts.tenantId, task.tenantId),
+        eq(artifacts.taskId, task.taskId),
+        eq(artifacts.kind, 'patch'),
+        eq(artifacts.treeId, change.treeId),
+        eq(artifacts.digest, change.digest),
+      ),
+    );
+  if (!rows.length) return undefined;
+  return rows.find((r) => r.stats)?.stats ?? null;
 }

@@ -40,6 +40,7 @@ export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly G
 export interface StoredGate {
   kind: string;
   status: string;
+  detail: string;
   baseCommit: string | null;
   /** An earlier failure of the same command gate on the same tree: a pass after it does not stand. */
   failedBefore?: FailedAt;
@@ -127,7 +128,7 @@ export async function latestGateResults(
       // Arbiter's own gates are judged afresh from the record on every attempt, and may rightly change on
       // the same tree (a waiver claimed since, the trusted ref moved); a command is what a rerun could steer.
       const failed = row.kind === 'command' ? firstFailure(failures, name, row.baseCommit, row.id) : undefined;
-      const stored: StoredGate = { kind: row.kind, status: row.status, baseCommit: row.baseCommit };
+      const stored: StoredGate = { kind: row.kind, status: row.status, detail: row.detail, baseCommit: row.baseCommit };
       return [name, failed ? { ...stored, failedBefore: { runId: failed.runId, attempt: failed.attempt } } : stored];
     }),
   );

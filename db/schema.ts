@@ -12,6 +12,7 @@ import type { AgentStatus } from '../domain/agent';
 import type { TaskState } from '../domain/lifecycle';
 import type { VerdictOutcome } from '../domain/task';
 import type { VerdictPayload } from '../domain/verdict';
+import type { PatchStats } from '../domain/diff';
 import type { SignedDecision } from '../domain/approval';
 import {
   bigint,
@@ -338,6 +339,8 @@ export const artifacts = pgTable(
     baseCommit: text('base_commit'),
     /** A validated spec's: the digest of the text it was validated from (migration 0023). */
     sourceDigest: text('source_digest'),
+    /** A patch's measurement, as measureDiff made it (migration 0024; absent from patches stored before). */
+    stats: jsonb('stats').$type<PatchStats>(),
     createdAt: createdAt(),
   },
   (t) => [index('artifacts_task_idx').on(t.tenantId, t.taskId)],

@@ -22,3 +22,20 @@ export interface DiffSummary {
   digest: string;
   artifactId: string;
 }
+
+/** What a change measures: the figures a budget judges and a verdict states, kept with its patch. */
+export type PatchStats = Pick<
+  DiffSummary,
+  'filesChanged' | 'linesAdded' | 'linesDeleted' | 'bytesAdded' | 'binaryFiles'
+>;
+
+/** `diff`'s figures alone. */
+export function patchStatsOf(diff: PatchStats): PatchStats {
+  const { filesChanged, linesAdded, linesDeleted, bytesAdded, binaryFiles } = diff;
+  return { filesChanged, linesAdded, linesDeleted, bytesAdded, binaryFiles };
+}
+
+/** `stats` as a reader checks them: "3 files, +10 -2 lines, 480 bytes, 0 binary". */
+export function describeStats(s: PatchStats): string {
+  return `${s.filesChanged} files, +${s.linesAdded} -${s.linesDeleted} lines, ${s.bytesAdded} bytes, ${s.binaryFiles} binary`;
+}

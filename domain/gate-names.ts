@@ -20,6 +20,18 @@ export function acceptanceGateName(id: string): string {
   return `${ACCEPTANCE_GATE_PREFIX}${id}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, MAX_GATE_NAME_LENGTH);
 }
 
+/**
+ * The command gate of each acceptance criterion with a `test_command`: run by a shell, confined.
+ * The spec fixes both its name and its argv, so a verdict naming the spec must hold exactly these.
+ */
+export function acceptanceCommands(spec: {
+  acceptance: ReadonlyArray<{ id: string; testCommand?: string }>;
+}): Array<{ name: string; argv: string[] }> {
+  return spec.acceptance.flatMap((a) =>
+    a.testCommand ? [{ name: acceptanceGateName(a.id), argv: ['sh', '-c', a.testCommand] }] : [],
+  );
+}
+
 /** Why a gate name (a submitter's or a policy's) cannot be used, or undefined. */
 export function reservedGateNameProblem(name: string): string | undefined {
   if (RESERVED_GATE_NAMES.includes(name.toLowerCase())) return `gate name '${name}' is reserved for Arbiter's own gate`;

@@ -4,7 +4,7 @@
  * may write to the namespace can run workflow code of their own: the policy's command with another
  * argv, or in `skip` mode, or never run at all, must not reach a signed verdict.
  */
-import { ACCEPTANCE_GATE_PREFIX, RESERVED_GATE_NAMES } from './gate-names';
+import { ACCEPTANCE_GATE_PREFIX, acceptanceCommands, RESERVED_GATE_NAMES } from './gate-names';
 import type { GateMode, RepoPolicy } from './repo-policy';
 
 /** What a `runGate` is asked to run. */
@@ -24,8 +24,24 @@ function nameProblem({ gate: { name }, source }: GateRun): string | undefined {
   return `gate ${name} (${source}): only the spec's acceptance gates are named ${ACCEPTANCE_GATE_PREFIX}*`;
 }
 
-/** Why `run` is not a gate the policy lets run as asked, or undefined when it is. */
-export function gateRunProblem(policy: RepoPolicy, run: GateRun): string | undefined {
+/** What a run validated that fixes gates: its spec's acceptance criteria. */
+export interface SpecGates {
+  acceptance: ReadonlyArray<{ id: string; testCommand?: string }>;
+}
+
+/** Why `run`, an acceptance gate, is not one of `spec`'s as the spec words it, or undefined. */
+function acceptanceProblem(spec: SpecGates, { gate: { name, argv } }: GateRun): string | undefined {
+  const command = acceptanceCommands(spec).find((c) => c.name === name);
+  if (!command) return `gate ${name} is not an acceptance criterion of the spec the run validated`;
+  if (sameArgv(command.argv, argv)) return undefined;
+  return `gate ${name} was to run ${JSON.stringify(argv)}; the spec's test command is ${JSON.stringify(command.argv)}`;
+}
+
+/**
+ * Why `run` is not a gate the policy (and, for an acceptance gate, the validated spec) lets run
+ * as asked, or undefined when it is. A spec is absent only for a run that validated none on a worker.
+ */
+export function gateRunProblem(policy: RepoPolicy, run: GateRun, spec?: SpecGates): string | undefined {
   const { name, argv } = run.gate;
   const named = nameProblem(run);
   if (named) return named;
@@ -34,27 +50,48 @@ export function gateRunProblem(policy: RepoPolicy, run: GateRun): string | undef
   const command =
     policy.commands.find((c) => c.name === name) ??
     policy.commands.find((c) => c.name.toLowerCase() === name.toLowerCase());
-  if (run.source !== 'policy')
-    return command ? `gate ${name} (${run.source}) has the name of the policy's command ${command.name}` : undefined;
+  if (command && run.source !== 'policy')
+    return `gate ${name} (${run.source}) has the name of the policy's command ${command.name}`;
+  if (run.source === 'acceptance') return spec && acceptanceProblem(spec, run);
+  if (run.source !== 'policy') return undefined;
   if (!command) return `gate ${name} is not a command of the policy`;
   if (command.name !== name || !sameArgv(command.argv, argv))
     return `gate ${name} was to run ${JSON.stringify(argv)}; the policy's command is ${JSON.stringify(command.argv)}`;
   return undefined;
 }
 
+/** A gate as a verdict states it. */
+interface StatedGate {
+  name: string;
+  kind: string;
+  source?: string;
+  argv?: readonly string[];
+}
+
 /**
- * The gates every verdict must hold that `gates` (a verdict's) lack: Arbiter's own, each of its
- * own kind, and each of the policy's commands as a command gate.
+ * The gates every verdict must hold that `gates` (a verdict's) lack or misstate: Arbiter's own,
+ * each of its own kind, each of the policy's commands and each of the spec's acceptance criteria
+ * as a command gate, stating the command that fixes it.
  */
-export function missingGates(policy: RepoPolicy, gates: ReadonlyArray<{ name: string; kind: string }>): string[] {
-  const commands = new Set(gates.filter((g) => g.kind === 'command').map((g) => g.name));
+export function missingGates(policy: RepoPolicy, gates: readonly StatedGate[], spec?: SpecGates): string[] {
+  const commands = new Map(gates.filter((g) => g.kind === 'command').map((g) => [g.name, g]));
   const arbiter = new Set(gates.filter((g) => g.kind === g.name).map((g) => g.name));
+  const fixed = [
+    ...policy.commands.map((c) => ({ ...c, source: 'policy', what: "the policy's command" })),
+    ...(spec ? acceptanceCommands(spec) : []).map((c) => ({ ...c, source: 'acceptance', what: 'the acceptance test' })),
+  ];
   return [
     ...RESERVED_GATE_NAMES.filter((name) => !arbiter.has(name)).map(
       (name) => `gate ${name}: Arbiter's own gate did not judge the change`,
     ),
-    ...policy.commands
-      .filter((c) => !commands.has(c.name))
-      .map((c) => `gate ${c.name}: the policy's command did not run`),
+    ...fixed.flatMap(({ name, argv, source, what }) => {
+      const stated = commands.get(name);
+      if (!stated) return [`gate ${name}: ${what} did not run`];
+      if (stated.source !== source || !sameArgv(stated.argv ?? [], argv))
+        return [
+          `gate ${name}: stated as ${stated.source} ${JSON.stringify(stated.argv)}, ${what} is ${JSON.stringify(argv)}`,
+        ];
+      return [];
+    }),
   ];
 }

@@ -3,6 +3,7 @@
  * spec. Pure: no I/O, no Node built-ins — workflow code imports it. A target repository's
  * `.caws/policy.yaml` is loaded elsewhere and passed in as `tierBudgets`.
  */
+import type { PatchStats } from './diff';
 import type { RiskTier, WorkingSpec } from './spec';
 
 /** Re-exported so policy code (protected paths, scope checks) can detect prose without importing the spec validator. */
@@ -67,4 +68,27 @@ export function effectiveBudget(input: {
     maxLoc: Math.min(own.maxLoc, ceiling.maxLoc),
     source: 'spec',
   };
+}
+
+/**
+ * Why a budget waiver's `delta` does not cover the overrun of the change it is for, measured when
+ * its patch was stored, or undefined. Why: the workflow refuses a byte overrun and sizes the delta
+ * it asks approvers for, and anyone who may write to the namespace can run workflow code that
+ * skips the one and understates the other; storing the waiver passes the change's budget rows.
+ */
+export function uncoveredOverrun(
+  stats: PatchStats,
+  spec: Pick<WorkingSpec, 'riskTier' | 'changeBudget'>,
+  policy: { tiers: Record<RiskTier, ChangeBudget & { maxBytes: number }> },
+  delta: { maxFiles: number; maxLoc: number },
+): string | undefined {
+  const budget = effectiveBudget({ spec, tierBudgets: policy.tiers });
+  const maxBytes = policy.tiers[spec.riskTier].maxBytes;
+  if (stats.bytesAdded > maxBytes)
+    return `the change adds ${stats.bytesAdded} bytes, over the byte budget of ${maxBytes}, which no waiver raises`;
+  const files = stats.filesChanged - budget.maxFiles;
+  const lines = stats.linesAdded + stats.linesDeleted - budget.maxLoc;
+  if (files > delta.maxFiles || lines > delta.maxLoc)
+    return `the change is ${Math.max(0, files)} files and ${Math.max(0, lines)} lines over its budget; the waiver raises it by ${delta.maxFiles} files and ${delta.maxLoc} lines`;
+  return undefined;
 }

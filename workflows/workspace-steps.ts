@@ -7,7 +7,7 @@ import { CancellationScope, log } from '@temporalio/workflow';
 import { hasPatch } from './patches';
 import type { AgentRunResult, PreparedWorkspace } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
-import { acceptanceGateName } from '../domain/gate-names';
+import { acceptanceCommands } from '../domain/gate-names';
 import type { GateCommand, GateSource } from '../domain/task';
 import { isHostLost, issueVerdict, onHost, prepareWorkspace } from './activity-proxies';
 import { hostSteps, runAgentIn } from './agent-run';
@@ -21,15 +21,9 @@ export type Workspace = PreparedWorkspace;
 
 const MAX_REBUILDS = 3;
 
-/** Each acceptance criterion with a `test_command` is a gate of its own (run by a shell, confined). */
-export function acceptanceGates({ spec }: RunSpec): GateCommand[] {
-  return spec.acceptance
-    .filter((a) => a.testCommand)
-    .map((a) => ({
-      name: acceptanceGateName(a.id),
-      argv: ['sh', '-c', a.testCommand as string],
-      timeoutSeconds: 600,
-    }));
+/** Each acceptance criterion with a `test_command` is a gate of its own. */
+function acceptanceGates({ spec }: RunSpec): GateCommand[] {
+  return acceptanceCommands(spec).map((command) => ({ ...command, timeoutSeconds: 600 }));
 }
 
 /** Every command gate with who asked for it: the repository's policy first, then the submitter's, then the spec's. */

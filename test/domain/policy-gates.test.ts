@@ -75,18 +75,45 @@ describe('domain: the gates a policy demands', () => {
 
   it("names every one of Arbiter's gates and policy commands a verdict lacks", () => {
     const arbiter = ['budget', 'scope', 'spec', 'protected', 'tree'].map((name) => ({ name, kind: name }));
-    assert.deepEqual(missingGates(POLICY, [...arbiter, { name: 'tests', kind: 'command' }]), []);
+    const tests = { name: 'tests', kind: 'command', source: 'policy', argv: ['npm', 'test'] };
+    assert.deepEqual(missingGates(POLICY, [...arbiter, tests]), []);
     assert.deepEqual(missingGates(POLICY, [...arbiter.slice(1), { name: 'tests', kind: 'budget' }]), [
       "gate budget: Arbiter's own gate did not judge the change",
       "gate tests: the policy's command did not run",
     ]);
-    const commandCalledBudget = [
-      { name: 'budget', kind: 'command' },
-      ...arbiter.slice(1),
-      { name: 'tests', kind: 'command' },
-    ];
+    const commandCalledBudget = [{ name: 'budget', kind: 'command' }, ...arbiter.slice(1), tests];
     assert.deepEqual(missingGates(POLICY, commandCalledBudget), [
       "gate budget: Arbiter's own gate did not judge the change",
+    ]);
+  });
+
+  // Before: a run of one's own left the spec's acceptance tests out, or ran them as `true`, and the verdict was signed.
+  it("holds each of the spec's acceptance tests to the spec's own command, in a step and in a verdict", () => {
+    const spec = { acceptance: [{ id: 'A1', testCommand: 'pytest tests/a1.py' }, { id: 'A2' }] };
+    const a1 = { name: 'acceptance-A1', argv: ['sh', '-c', 'pytest tests/a1.py'] };
+    const run = (argv: string[], name = a1.name) => ({
+      gate: { name, argv },
+      source: 'acceptance' as const,
+      mode: 'block' as const,
+    });
+    assert.equal(gateRunProblem(POLICY, run(a1.argv), spec), undefined);
+    assert.match(
+      gateRunProblem(POLICY, run(['true']), spec) ?? '',
+      /the spec's test command is \["sh","-c","pytest tests\/a1.py"\]/,
+    );
+    assert.match(gateRunProblem(POLICY, run(['true'], 'acceptance-A2'), spec) ?? '', /not an acceptance criterion/);
+    const arbiter = ['budget', 'scope', 'spec', 'protected', 'tree'].map((name) => ({ name, kind: name }));
+    const tests = { name: 'tests', kind: 'command', source: 'policy', argv: ['npm', 'test'] };
+    const stated = { ...a1, kind: 'command', source: 'acceptance' };
+    assert.deepEqual(missingGates(POLICY, [...arbiter, tests, stated], spec), []);
+    assert.deepEqual(missingGates(POLICY, [...arbiter, tests], spec), [
+      'gate acceptance-A1: the acceptance test did not run',
+    ]);
+    assert.deepEqual(missingGates(POLICY, [...arbiter, tests, { ...stated, argv: ['true'] }], spec), [
+      'gate acceptance-A1: stated as acceptance ["true"], the acceptance test is ["sh","-c","pytest tests/a1.py"]',
+    ]);
+    assert.deepEqual(missingGates(POLICY, [...arbiter, { ...tests, source: 'submitter' }, stated], spec), [
+      'gate tests: stated as submitter ["npm","test"], the policy\'s command is ["npm","test"]',
     ]);
   });
 });

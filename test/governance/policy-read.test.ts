@@ -7,176 +7,36 @@
  * by the policy now reads the one its run's `loadRepoPolicy` stored on a worker.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ActivityCancellationDetails, ApplicationFailure } from '@temporalio/common';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
+import { ActivityCancellationDetails, type ApplicationFailure } from '@temporalio/common';
 import { storeSpec, validatedSpec } from '../../activities/spec-refs';
 import { eq } from 'drizzle-orm';
 import { gateClaims, runPolicies } from '../../db/schema';
-import type {
-  DiffSummary,
-  IssuedVerdict,
-  PolicyProvenance,
-  PreparedWorkspace,
-  TrustedPolicy,
-  ValidateSpecResult,
-} from '../../domain/activity-io';
-import type { SignedDecision } from '../../domain/approval';
-import type { GateRun } from '../../domain/policy-gates';
-import { DEFAULT_REPO_POLICY, type GateMode } from '../../domain/repo-policy';
+import type { DiffSummary, IssuedVerdict, PolicyProvenance, TrustedPolicy } from '../../domain/activity-io';
+import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import type { GateResult } from '../../domain/task';
-import { taskWorkflowId, type TaskRef } from '../../temporal-config';
-import { SILENT_LOGGER } from '../../workers/logger';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
-import { gitIn, makeRepo, registeredPath, registerRepo, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
-import { testActivityDeps, testStack } from '../helpers/stack';
+import { specYaml, uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
 import { recordRouted } from '../helpers/tasks';
 import { waitFor } from '../helpers/wait';
-import { policyYaml } from './helpers';
-
-const TESTS = ['node', 'test/check.js'];
-const SPEC = specYaml({ scope: { in: ['src/', 'test/'], out: [] } });
-const POLICY = {
-  gates: { tests: { mode: 'block', command: TESTS } },
-  arbiter: { protected: ['test/'] },
-  waivers: { min_approvers_for_budget_raise: 2 },
-};
-
-/** An assert.rejects check: an ApplicationFailure of `type` whose message matches `pattern`. */
-const refusedAs = (type: string, pattern: RegExp) => (err: unknown) => {
-  assert.ok(err instanceof ApplicationFailure, String(err));
-  assert.equal(err.type, type, err.message);
-  assert.match(err.message, pattern);
-  return true;
-};
-
-/** A run of the task `ref`, as the server reports it to the activities it schedules. */
-function runOf(ref: TaskRef) {
-  const runId = uniqueId('run');
-  const env = new MockActivityEnvironment(
-    { workflowExecution: { workflowId: taskWorkflowId(ref), runId } },
-    { logger: SILENT_LOGGER },
-  );
-  return { runId, env };
-}
-
-/**
- * One run of a task on a repository with POLICY (or `policy`), driven step by step as a workflow of
- * one's own would: its policy read (or, with `readPolicy: 'lax'`, that of another of the tenant's
- * repositories, which has none and whose commit the first one's history holds: the first one
- * without its policy, and the workspace built from that commit; with `false`, none), its spec
- * validated, the agent's rewrite of the repository's check measured.
- */
-async function insiderRun(policy: Record<string, unknown> = POLICY, options: { readPolicy?: boolean | 'lax' } = {}) {
-  const ref: TaskRef = { tenantId: uniqueId('insider'), taskId: uniqueId('task') };
-  const { runId, env } = runOf(ref);
-  const a = createActivities(testActivityDeps());
-  await recordRouted({ ...ref, runId });
-  const files = { 'src/app.js': 'module.exports = 1;\n', 'test/check.js': 'process.exit(1);\n' };
-  const lax = makeRepo(files);
-  const dir = tempDir('arbiter-target-');
-  gitIn(dir, 'clone', '--quiet', lax, '.');
-  mkdirSync(path.join(dir, '.caws'));
-  writeFileSync(path.join(dir, '.caws', 'policy.yaml'), policyYaml(policy));
-  gitIn(dir, 'add', '--all');
-  gitIn(dir, 'commit', '--quiet', '-m', 'policy');
-  const repo = await registerRepo(ref.tenantId, dir);
-  const repoPath = realpathSync(dir);
-  const read = options.readPolicy === 'lax' ? await registeredPath(ref.tenantId, lax) : repoPath;
-  const trusted: TrustedPolicy | undefined =
-    options.readPolicy === false ? undefined : await env.run(a.loadRepoPolicy, { ...ref, repoPath: read });
-  const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: SPEC });
-  // Built from the commit the lax repository's policy was read at, the base has no drift to judge.
-  const base = options.readPolicy === 'lax' ? { baseRef: 'HEAD~1' } : {};
-  const ws: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath, ...base });
-  writeFileSync(path.join(ws.workspacePath, 'test', 'check.js'), 'process.exit(0);\n');
-  const at = { ...ref, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };
-  const diff: DiffSummary = await env.run(a.measureDiff, at);
-  assert.ok(validated.specRef, 'the spec is stored by reference');
-  return { ref, runId, env, a, repo, repoPath, trusted, validated, ws, at, diff };
-}
-
-type Run = Awaited<ReturnType<typeof insiderRun>>;
-
-/** Another activity of `r`'s run, under its own activity id (or an `attempt` of one). */
-function activityOf(r: Run, activityId: string, attempt = 1) {
-  return new MockActivityEnvironment(
-    { workflowExecution: { workflowId: taskWorkflowId(r.ref), runId: r.runId }, activityId, attempt },
-    { logger: SILENT_LOGGER },
-  );
-}
-
-/** A waiver id of the desk's shape, fresh for each test. */
-const newWaiverId = () => `WV-${Math.floor(Math.random() * 9000) + 1000}`;
-
-/** `storeWaiver` in `r`'s run: its one budget waiver, as the desk stores it after `approval` by alice. */
-function storeWaiverOf(
-  r: Run,
-  approval: SignedDecision,
-  keyId: string,
-  waiverId: string,
-  expiresAt = approval.claim.expiresAt,
-) {
-  return r.env.run(r.a.storeWaiver, {
-    ...r.ref,
-    waiverId,
-    specId: 'TEST-001',
-    gates: ['budget'],
-    delta: approval.claim.delta,
-    reasonCode: 'architectural_refactor',
-    approvals: [approval],
-    approvers: [{ approver: 'alice', keyId, at: new Date().toISOString() }],
-    expiresAt,
-    budgetDetail: 'waived',
-    riskTier: 3,
-  });
-}
-
-/** `checkBudgetAndScope` handed the default policy: no protected paths, no gates. */
-function laxCheck(r: Run): Promise<GateResult[]> {
-  return r.env.run(r.a.checkBudgetAndScope, {
-    ...r.at,
-    treeId: r.diff.treeId,
-    spec: r.validated.specRef!,
-    policy: DEFAULT_REPO_POLICY,
-    trustedCommit: r.ws.baseCommit,
-  });
-}
-
-/** Arbiter's gates judged by the default policy, all passing, and a submitter's `tests` that runs `true`. */
-async function passingLaxGates(r: Run): Promise<GateResult[]> {
-  const checked = await laxCheck(r);
-  assert.ok(
-    checked.every((g) => g.status === 'pass'),
-    JSON.stringify(checked),
-  );
-  return [...checked, await gate(r, 'tests', ['true'], 'submitter')];
-}
-
-/** `runGate` for a gate named `name` running `argv`, as `source` asks, in `mode`. */
-function gate(r: Run, name: string, argv: string[], source: GateRun['source'] = 'policy', mode: GateMode = 'block') {
-  const run = { ...r.at, treeId: r.diff.treeId, gate: { name, argv, timeoutSeconds: 60 }, source, mode };
-  return r.env.run(r.a.runGate, run) as Promise<GateResult>;
-}
-
-/** A verdict over `r`'s measured change with `gates`, naming the policy `r` read. */
-function verdictOf(r: Run, gates: GateResult[], policy: PolicyProvenance = r.trusted!.provenance) {
-  return {
-    ...r.ref,
-    specId: 'TEST-001',
-    specDigest: r.validated.specDigest,
-    agentId: 'agent',
-    baseCommit: r.ws.baseCommit,
-    diff: r.diff,
-    gates,
-    policy,
-    riskTier: 3 as const,
-    verifiedAt: new Date().toISOString(),
-    repo: r.repo,
-  };
-}
+import {
+  activityOf,
+  approvalOf,
+  gate,
+  insiderRun,
+  laxCheck,
+  newWaiverId,
+  passingLaxGates,
+  POLICY,
+  refusedAs,
+  runOf,
+  SPEC,
+  storeWaiverOf,
+  TESTS,
+  verdictOf,
+} from './insider-run';
 
 describe('governance: steps judge by the policy their run read', function () {
   this.timeout(120_000);
@@ -379,6 +239,46 @@ describe('governance: steps judge by the policy their run read', function () {
     );
   });
 
+  // Before: a run of one's own left the spec's acceptance test out, or ran it as `true`, and the change was signed PASS.
+  it('runGate runs an acceptance test only as the spec words it; issueVerdict refuses a verdict without it', async () => {
+    const acceptance = [{ id: 'A1', given: 'the app', when: 'tested', then: 'it fails', test_command: 'exit 1' }];
+    const r = await insiderRun(
+      { gates: POLICY.gates },
+      { spec: specYaml({ scope: { in: ['src/', 'test/'], out: [] }, acceptance }) },
+    );
+    await assert.rejects(
+      gate(r, 'acceptance-A1', ['true'], 'acceptance'),
+      refusedAs(
+        'PolicyMismatchError',
+        /acceptance-A1 was to run \["true"\]; the spec's test command is \["sh","-c","exit 1"\]/,
+      ),
+    );
+    const checked: GateResult[] = await r.env.run(r.a.checkBudgetAndScope, {
+      ...r.at,
+      treeId: r.diff.treeId,
+      spec: r.validated.specRef!,
+      policy: r.trusted!.policy,
+      trustedCommit: r.ws.baseCommit,
+    });
+    assert.ok(
+      checked.every((g) => g.status === 'pass'),
+      JSON.stringify(checked),
+    );
+    const passing = [...checked, await gate(r, 'tests', TESTS)];
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, verdictOf(r, passing)),
+      refusedAs('PolicyMismatchError', /gate acceptance-A1: the acceptance test did not run/),
+    );
+    const honest = await gate(r, 'acceptance-A1', ['sh', '-c', 'exit 1'], 'acceptance');
+    assert.equal(honest.status, 'fail');
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, verdictOf(r, [...passing, { ...honest, status: 'pass', argv: ['true'] }])),
+      refusedAs('PolicyMismatchError', /stated as acceptance \["true"\], the acceptance test is/),
+    );
+    const signed: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdictOf(r, [...passing, honest]));
+    assert.equal(signed.outcome, 'FAIL');
+  });
+
   // The subject is the patch, the gates judged the tree: another attempt's patch, one a gate failed, was signed PASS.
   it("issueVerdict refuses a patch that is not the judged tree's change from the verdict's base, or an agent never routed", async () => {
     const r = await insiderRun({});
@@ -417,18 +317,11 @@ describe('governance: steps judge by the policy their run read', function () {
   // Storing a waiver passes its tree's budget rows for every run: a run that took the task over signed the waived change as PASS.
   it('issueVerdict refuses, in a run that took the task over, a change whose budget a waiver passed for another run', async () => {
     const r = await insiderRun({ waivers: { min_approvers_for_budget_raise: 1 } });
-    const gates = await laxCheck(r);
-    const alice = await registeredApprover(r.ref.tenantId, 'alice');
-    const pending = {
-      ...PENDING_WAIVER,
-      runId: r.runId,
-      specId: 'TEST-001',
-      treeId: r.diff.treeId,
-      patchDigest: r.diff.digest,
-    };
-    const approval = await signedApproval(r.ref, pending, alice);
+    // As the desk states the budget once the waiver is stored (storeWaiverOf's `budgetDetail`).
+    const gates = (await laxCheck(r)).map((g) => (g.name === 'budget' ? { ...g, detail: 'waived' } : g));
+    const { approval, keyId } = await approvalOf(r);
     const waiverId = newWaiverId();
-    await storeWaiverOf(r, approval, alice.keyId, waiverId);
+    await storeWaiverOf(r, approval, keyId, waiverId);
     const { env } = runOf(r.ref);
     await env.run(r.a.loadRepoPolicy, { ...r.ref, repoPath: r.repoPath });
     await env.run(r.a.validateSpec, { ...r.ref, specYaml: SPEC });
@@ -453,7 +346,9 @@ describe('governance: steps judge by the policy their run read', function () {
       repoPath: earlier.repoPath,
     });
     await env.run(earlier.a.validateSpec, { ...earlier.ref, specYaml: SPEC });
-    const verdict = verdictOf(earlier, [...checked.map((g) => ({ ...g, status: 'pass' as const })), tests]);
+    // Stated as the policy's command, so the gates stored for the tree are what refuses it.
+    const asPolicy = { ...tests, source: 'policy' as const, argv: TESTS };
+    const verdict = verdictOf(earlier, [...checked.map((g) => ({ ...g, status: 'pass' as const })), asPolicy]);
     await assert.rejects(
       env.run(earlier.a.issueVerdict, { ...verdict, policy: trusted.provenance }),
       refusedAs(

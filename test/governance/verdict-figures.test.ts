@@ -1,0 +1,80 @@
+/**
+ * Attack: an insider's workflow of its own stating figures a verdict signs, or a waiver sizes,
+ * other than what the change measured. Before, `issueVerdict` copied the change's files, lines and
+ * bytes and each gate's detail from its input (a 50,000-line change could be signed as 3 lines),
+ * and `storeWaiver` passed the change's budget whatever its overrun: a delta understated to
+ * approvers, or a change over the byte budget, which no waiver raises.
+ */
+import assert from 'node:assert/strict';
+import type { IssuedVerdict } from '../../domain/activity-io';
+import type { GateResult } from '../../domain/task';
+import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
+import { approvalOf, insiderRun, laxCheck, newWaiverId, refusedAs, storeWaiverOf, verdictOf } from './insider-run';
+
+/** A tier-3 budget the insider run's change (one file, two lines, 17 bytes) overruns by a line. */
+const TIGHT = (maxBytes: number) => ({
+  waivers: { min_approvers_for_budget_raise: 1 },
+  risk_tiers: { '3': { max_files: 1, max_loc: 1, max_bytes: maxBytes } },
+});
+
+describe('governance: the figures a verdict signs and a waiver sizes are the ones measured', function () {
+  this.timeout(120_000);
+
+  it("issueVerdict refuses a change's measurement, or a gate's detail, other than the stored ones", async () => {
+    const r = await insiderRun({});
+    const gates = await laxCheck(r);
+    const understated = { ...r.diff, linesAdded: 0, linesDeleted: 0 };
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, { ...verdictOf(r, gates), diff: understated }),
+      refusedAs(
+        'RecordMismatchError',
+        /measured 1 files, \+1 -1 lines, \d+ bytes, 0 binary; the verdict states 1 files, \+0 -0 lines/,
+      ),
+    );
+    const reworded: GateResult[] = gates.map((g) => (g.name === 'budget' ? { ...g, detail: '1/9999 files' } : g));
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, verdictOf(r, reworded)),
+      refusedAs(
+        'RecordMismatchError',
+        /gate budget: stored with detail "1\/500 files, 2\/40000 lines.*", handed over with another/,
+      ),
+    );
+    const honest: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdictOf(r, gates));
+    assert.equal(honest.outcome, 'PASS');
+  });
+
+  it('storeWaiver refuses a delta short of the measured overrun, and any change over the byte budget', async () => {
+    const r = await insiderRun(TIGHT(1_000));
+    const short = await approvalOf(r, { maxFiles: 0, maxLoc: 0 });
+    await assert.rejects(
+      storeWaiverOf(r, short.approval, short.keyId, newWaiverId()),
+      refusedAs(
+        'WaiverNotAuthorizedError',
+        /the change is 0 files and 1 lines over its budget; the waiver raises it by 0 files and 0 lines/,
+      ),
+    );
+    const enough = await approvalOf(r, { maxFiles: 0, maxLoc: 1 });
+    await storeWaiverOf(r, enough.approval, enough.keyId, newWaiverId());
+
+    const bytes = await insiderRun(TIGHT(10));
+    const lavish = await approvalOf(bytes, { maxFiles: 5, maxLoc: 5 });
+    await assert.rejects(
+      storeWaiverOf(bytes, lavish.approval, lavish.keyId, newWaiverId()),
+      refusedAs(
+        'WaiverNotAuthorizedError',
+        /the change adds \d+ bytes, over the byte budget of 10, which no waiver raises/,
+      ),
+    );
+  });
+
+  it('storeWaiver refuses approvals naming a change the task never stored', async () => {
+    const r = await insiderRun(TIGHT(1_000));
+    const alice = await registeredApprover(r.ref.tenantId, 'alice');
+    const pending = { ...PENDING_WAIVER, runId: r.runId, specId: 'TEST-001', treeId: r.diff.treeId };
+    const approval = await signedApproval(r.ref, pending, alice);
+    await assert.rejects(
+      storeWaiverOf(r, approval, alice.keyId, newWaiverId()),
+      refusedAs('WaiverNotAuthorizedError', /the task stored no patch sha256:b{64} of tree/),
+    );
+  });
+});
