@@ -5,7 +5,6 @@
  * `adoptCandidate` takes the winner's verified change over as the task's own (its patch copied
  * under the task's run), so the task's verdict and delivery work on it as on any change.
  */
-import { patchStatsOf } from '../domain/diff';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { log } from '@temporalio/activity';
@@ -186,9 +185,8 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
       const { runId } = currentRun();
       const { diff } = payload;
       const change = { treeId: diff.treeId, baseCommit: payload.baseCommit };
-      // The candidate's measurement comes with its patch (its verdict stated the same figures).
-      const stats = patch.stats ?? patchStatsOf(diff);
-      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes, change, stats });
+      // The candidate's measurement comes with its patch; one stored before measurements were has none.
+      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes, change, stats: patch.stats });
       return {
         agentId: payload.agentId,
         baseCommit: payload.baseCommit,

@@ -6,7 +6,7 @@
  */
 import type { IssueVerdictInput, PolicyProvenance } from '../domain/activity-io';
 import { describeStats, type DiffSummary } from '../domain/diff';
-import { clipText } from '../domain/bounds';
+import { clipText, escapeNul } from '../domain/bounds';
 import { canonicalJson } from '../domain/canonical';
 import { PolicyMismatchError, RecordMismatchError } from '../domain/errors';
 import { missingGates, type SpecGates } from '../domain/policy-gates';
@@ -48,8 +48,8 @@ async function storedGateProblems(
       return [`gate ${g.name}: judged the change from ${row.baseCommit}, the verdict names base ${baseCommit}`];
     if (row.kind !== g.kind || row.status !== g.status)
       return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
-    // The verdict quotes the gate's evidence: the words its activity stored, not a workflow's.
-    if (row.detail !== g.detail)
+    // The verdict quotes the gate's evidence: the words its activity stored (a NUL stored as `\0`), not a workflow's.
+    if (row.detail !== escapeNul(g.detail))
       return [
         `gate ${g.name}: stored with detail ${JSON.stringify(clipText(row.detail, 200))}, handed over with another`,
       ];

@@ -10,7 +10,7 @@ import { AuthorizeWaiverDecisionInput, LoadApproverKeysInput, StoreWaiverInput }
 import { lapseProblem, signatureValid, type RegisteredKey } from '../domain/approval';
 import { RecordMismatchError, WaiverNotAuthorizedError } from '../domain/errors';
 import { canonicalJson } from '../domain/canonical';
-import { storedPatchStats } from '../db/artifacts';
+import { storedPatchStats, type StoredPatch } from '../db/artifacts';
 import type { Db } from '../db/client';
 import type { RunKey } from '../db/run-policies';
 import { storedApprovalsProblem } from '../domain/approval-evidence';
@@ -104,13 +104,18 @@ async function policyWaiverProblem(
   db: Db,
   run: RunKey,
   input: ReturnType<typeof StoreWaiverInput.parse>,
+  patch: StoredPatch | undefined,
 ): Promise<string | undefined> {
+  const { treeId, patchDigest } = input.approvals[0].claim;
   const foreign = input.approvals.find(
     ({ claim }) =>
-      claim.taskId !== run.taskId || claim.runId !== run.runId || claim.treeId !== input.approvals[0].claim.treeId,
+      claim.taskId !== run.taskId ||
+      claim.runId !== run.runId ||
+      claim.treeId !== treeId ||
+      claim.patchDigest !== patchDigest,
   );
   if (foreign)
-    return `the approval by ${foreign.claim.approver} is for task ${foreign.claim.taskId} run ${foreign.claim.runId} tree ${foreign.claim.treeId}, not this run's request`;
+    return `the approval by ${foreign.claim.approver} is for task ${foreign.claim.taskId} run ${foreign.claim.runId} tree ${foreign.claim.treeId} patch ${foreign.claim.patchDigest}, not this run's request`;
   const read = await judgingPolicy(db, run);
   if (read === 'legacy') return undefined;
   const { enabled, maxExpiryDays } = read.policy.waivers;
@@ -129,13 +134,14 @@ async function policyWaiverProblem(
     keyring: await approverKeys(db, input.tenantId),
   });
   if (unapproved) return unapproved;
-  const { treeId, patchDigest } = input.approvals[0].claim;
-  const stats = await storedPatchStats(db, run, { treeId, digest: patchDigest });
-  if (stats === undefined)
-    return `the task stored no patch ${patchDigest} of tree ${treeId}, the change the approvals name`;
+  if (!patch) return `the task stored no patch ${patchDigest} of tree ${treeId}, the change the approvals name`;
   // A patch stored before its measurement was (migration 0024) is judged as before.
-  return stats ? uncoveredOverrun(stats, spec, read.policy, input.delta) : undefined;
+  return patch.stats ? uncoveredOverrun(patch.stats, spec, read.policy, input.delta) : undefined;
 }
+
+/** Budget rows measured from the approved patch's base: a patch of the same tree from another base is another change. */
+const fromBaseOf = (patch: StoredPatch | undefined) =>
+  patch?.baseCommit ? or(isNull(gateResults.baseCommit), eq(gateResults.baseCommit, patch.baseCommit)) : undefined;
 
 /** Builds `loadApproverKeys`, `authorizeWaiverDecision` and `storeWaiver`. */
 export function createWaiverActivities({ db }: ActivityDeps) {
@@ -171,11 +177,13 @@ export function createWaiverActivities({ db }: ActivityDeps) {
       const { runId } = currentRun();
       // A retry of this run's store that happened is not judged again (the approvals counted when it was stored).
       const stored = await getWaiver(db, input.tenantId, input.waiverId);
+      const { treeId, patchDigest } = input.approvals[0].claim;
+      const patch = await storedPatchStats(db, input, { treeId, digest: patchDigest });
       if (stored?.usedByTask !== input.taskId || stored.usedByRun !== runId) {
         const lapsed = await lapsedApprovals(db, input);
         if (lapsed.length)
           throw new WaiverNotAuthorizedError(`the waiver's approvals no longer all count: ${lapsed.join('; ')}`);
-        const unmet = await policyWaiverProblem(db, { ...input, runId }, input);
+        const unmet = await policyWaiverProblem(db, { ...input, runId }, input, patch);
         if (unmet) throw new WaiverNotAuthorizedError(unmet);
       }
       const approverList = input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at, key_id: a.keyId }));
@@ -210,7 +218,7 @@ export function createWaiverActivities({ db }: ActivityDeps) {
             // verification holds its predecessor's rows), or, for rows stored before they named a tree,
             // this run's last attempt.
             or(
-              eq(gateResults.treeId, input.approvals[0].claim.treeId),
+              and(eq(gateResults.treeId, treeId), fromBaseOf(patch)),
               and(
                 isNull(gateResults.treeId),
                 eq(gateResults.runId, runId),

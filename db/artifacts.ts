@@ -26,7 +26,7 @@ export async function storeArtifact(
     bytes: Buffer;
     change?: PatchChange;
     sourceDigest?: string;
-    stats?: PatchStats;
+    stats?: PatchStats | null;
   },
 ): Promise<string> {
   const digest = sha256(a.bytes);
@@ -75,7 +75,8 @@ export async function storePatch(
     attempt?: number;
     bytes: Buffer;
     change: PatchChange;
-    stats: PatchStats;
+    /** What measureDiff measured; null for a copy of a patch stored before it recorded that. */
+    stats: PatchStats | null;
   },
 ): Promise<{ artifactId: string; digest: string }> {
   const base = `${p.tenantId}/${p.taskId}/${p.runId}/patch`;
@@ -127,17 +128,24 @@ export async function loadArtifact(
   return bytes;
 }
 
+/** A stored patch's measurement and the base it was measured from (null when stored before either was recorded). */
+export interface StoredPatch {
+  stats: PatchStats | null;
+  baseCommit: string | null;
+}
+
 /**
- * The measurement stored with the task's patch of `change` (its tree and digest): null for a
- * patch stored before migration 0024, undefined when the task stored no such patch.
+ * The measurement stored with the task's patch of `change` (its tree and digest), and the base it
+ * was measured from: `stats` null for a patch stored before migration 0024; undefined when the
+ * task stored no such patch.
  */
 export async function storedPatchStats(
   db: Db,
   task: { tenantId: string; taskId: string },
   change: { treeId: string; digest: string },
-): Promise<PatchStats | null | undefined> {
+): Promise<StoredPatch | undefined> {
   const rows = await db
-    .select({ stats: artifacts.stats })
+    .select({ stats: artifacts.stats, baseCommit: artifacts.baseCommit })
     .from(artifacts)
     .where(
       and(
@@ -149,5 +157,5 @@ export async function storedPatchStats(
       ),
     );
   if (!rows.length) return undefined;
-  return rows.find((r) => r.stats)?.stats ?? null;
+  return rows.find((r) => r.stats) ?? rows[0];
 }

@@ -39,9 +39,9 @@ const STANDARD_TIERS = new Set(['auto', 'default', 'flex', 'standard_only']);
  */
 export function premiumServingProblem(doc: Record<string, unknown>): string | undefined {
   const tier = doc.service_tier;
-  if (tier !== undefined && !(typeof tier === 'string' && STANDARD_TIERS.has(tier)))
+  if (tier != null && !(typeof tier === 'string' && STANDARD_TIERS.has(tier)))
     return `\`service_tier\` ${JSON.stringify(tier).slice(0, 100)} is billed above the upstream's prices (allowed: ${[...STANDARD_TIERS].join(', ')})`;
-  if (doc.speed !== undefined && doc.speed !== 'standard')
+  if (doc.speed != null && doc.speed !== 'standard')
     return `\`speed\` ${JSON.stringify(doc.speed).slice(0, 100)} is billed above the upstream's prices (allowed: standard)`;
   return undefined;
 }

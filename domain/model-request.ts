@@ -45,12 +45,14 @@ const FETCHED_PART = new Set(['url', 'image_url', 'input_image', 'input_file']);
 const remote = (v: unknown) => typeof v === 'string' && /^\s*https?:/i.test(v);
 
 /**
- * The key that hands a client tool type to the upstream to run, or undefined: OpenAI's `shell`
- * runs in a hosted container, with the network its `network_policy` allows, unless its
- * `environment` is local; a container or a connector is the upstream's too.
+ * The key that hands a client tool to the upstream to run, or undefined: OpenAI's `shell` runs in
+ * a hosted container, with the network its `network_policy` allows, unless its `environment` is
+ * local; a container or a connector is the upstream's too. (`computer_use_preview` names the
+ * client's screen, a string, in its `environment`.)
  */
 function hostedKey(tool: Json): string | undefined {
-  if (tool.environment !== undefined && obj(tool.environment).type !== 'local') return 'environment';
+  if (tool.type === 'shell' && tool.environment !== undefined && obj(tool.environment).type !== 'local')
+    return 'environment';
   return ['container', 'server_url', 'connector_id'].find((key) => tool[key] !== undefined);
 }
 

@@ -74,7 +74,7 @@ function maxOutput(doc: Json, path: string): number {
   return path.endsWith('count_tokens') ? 0 : UNNAMED_OUTPUT_LIMIT;
 }
 
-/** The output a request that names no limit is taken to allow: the most most models write in one answer. */
+/** The output a request that names no limit is taken to allow: a bound, not a model's most (some write 128,000). */
 export const UNNAMED_OUTPUT_LIMIT = 32_000;
 
 function presentedToken(headers: ModelRequest['headers']): string | undefined {

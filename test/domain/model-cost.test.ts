@@ -37,7 +37,6 @@ describe('model cost', () => {
       { service_tier: 'fast' },
       { service_tier: 'scale' },
       { service_tier: 'Auto' },
-      { service_tier: null },
       { speed: 'fast' },
       { speed: 'ultrafast' },
       { speed: 1 },
@@ -45,6 +44,7 @@ describe('model cost', () => {
       assert.match(premiumServingProblem(doc) ?? '', /is billed above the upstream's prices/, JSON.stringify(doc));
     for (const doc of [
       {},
+      { service_tier: null, speed: null },
       { service_tier: 'auto' },
       { service_tier: 'flex', speed: 'standard' },
       { service_tier: 'standard_only' },

@@ -177,10 +177,11 @@ describe('model usage', () => {
         /would run on the upstream/,
         JSON.stringify(tool),
       );
-    assert.equal(
-      offHostProblem('openai-responses', { tools: [{ type: 'shell', environment: { type: 'local' } }] }),
-      undefined,
-    );
+    const clientRun = [
+      { type: 'shell', environment: { type: 'local' } },
+      { type: 'computer_use_preview', environment: 'browser', display_width: 1024, display_height: 768 },
+    ];
+    assert.equal(offHostProblem('openai-responses', { tools: clientRun }), undefined);
     assert.match(offHostProblem('openai-chat', { web_search_options: {} }) ?? '', /search the web/);
     assert.match(
       offHostProblem('openai-responses', { input: [{ type: 'input_image', image_url: ' HTTP://x.example' }] }) ?? '',

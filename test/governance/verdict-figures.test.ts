@@ -8,7 +8,12 @@
 import assert from 'node:assert/strict';
 import type { IssuedVerdict } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
+import { and, eq } from 'drizzle-orm';
+import { gateResults } from '../../db/schema';
+import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
+import { gitIn } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
 import { approvalOf, insiderRun, laxCheck, newWaiverId, refusedAs, storeWaiverOf, verdictOf } from './insider-run';
 
 /** A tier-3 budget the insider run's change (one file, two lines, 17 bytes) overruns by a line. */
@@ -76,5 +81,74 @@ describe('governance: the figures a verdict signs and a waiver sizes are the one
       storeWaiverOf(r, approval, alice.keyId, newWaiverId()),
       refusedAs('WaiverNotAuthorizedError', /the task stored no patch sha256:b{64} of tree/),
     );
+  });
+
+  it('issueVerdict takes a gate detail holding a NUL as its activity stored it', async () => {
+    const r = await insiderRun({});
+    const gates: GateResult[] = await r.env.run(r.a.checkBudgetAndScope, {
+      ...r.at,
+      treeId: r.diff.treeId,
+      spec: r.validated.specRef!,
+      policy: DEFAULT_REPO_POLICY,
+      trustedCommit: r.ws.baseCommit,
+      specWarnings: ['a warning quoting a \0 from the spec'],
+    });
+    assert.match(gates.find((g) => g.name === 'spec')?.detail ?? '', /\0/);
+    const signed: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdictOf(r, gates));
+    assert.equal(signed.outcome, 'PASS');
+  });
+
+  it("storeWaiver refuses approvals of different patches, and passes only the budget measured from the approved patch's base", async () => {
+    const r = await insiderRun({ ...TIGHT(1_000), waivers: { min_approvers_for_budget_raise: 2 } });
+    const { approval } = await approvalOf(r, { maxFiles: 0, maxLoc: 1 });
+    const bob = await registeredApprover(r.ref.tenantId, 'bob');
+    const pending = {
+      ...PENDING_WAIVER,
+      runId: r.runId,
+      specId: 'TEST-001',
+      treeId: r.diff.treeId,
+      delta: { maxFiles: 0, maxLoc: 1 },
+    };
+    const other = await signedApproval(r.ref, pending, bob);
+    const store = (approvals: (typeof approval)[]) =>
+      r.env.run(r.a.storeWaiver, {
+        ...r.ref,
+        waiverId: newWaiverId(),
+        specId: 'TEST-001',
+        gates: ['budget'],
+        delta: { maxFiles: 0, maxLoc: 1 },
+        reasonCode: 'architectural_refactor',
+        approvals,
+        approvers: approvals.map((a) => ({ approver: a.claim.approver, keyId: a.keyId, at: new Date().toISOString() })),
+        expiresAt: approval.claim.expiresAt,
+        budgetDetail: 'waived',
+        riskTier: 3,
+      });
+    await assert.rejects(
+      store([approval, other]),
+      refusedAs('WaiverNotAuthorizedError', /the approval by bob is for .* patch sha256:b{64}, not this run's request/),
+    );
+    // The same tree measured from the commit before the base: the policy file's lines over the budget too.
+    const parent = gitIn(r.repoPath, 'rev-parse', 'HEAD~1').trim();
+    const wider: GateResult[] = await r.env.run(r.a.checkBudgetAndScope, {
+      ...r.at,
+      baseCommit: parent,
+      treeId: r.diff.treeId,
+      spec: r.validated.specRef!,
+      policy: DEFAULT_REPO_POLICY,
+      trustedCommit: r.ws.baseCommit,
+    });
+    assert.equal(wider.find((g) => g.name === 'budget')?.status, 'fail');
+    await laxCheck(r);
+    const bobs = await signedApproval(r.ref, { ...pending, patchDigest: r.diff.digest }, bob);
+    await store([approval, bobs]);
+    const budgets = await testStack()
+      .database.db.select({ baseCommit: gateResults.baseCommit, status: gateResults.status })
+      .from(gateResults)
+      .where(and(eq(gateResults.taskId, r.ref.taskId), eq(gateResults.name, 'budget')));
+    assert.deepEqual(budgets.map((b) => `${b.baseCommit === parent ? 'wider' : 'approved'} ${b.status}`).sort(), [
+      'approved pass',
+      'wider fail',
+    ]);
   });
 });
