@@ -180,16 +180,23 @@ export function verdictOf(r: Run, gates: GateResult[], policy: PolicyProvenance 
   };
 }
 
-/** alice's approval of `r`'s one budget waiver, raising its change's budget by `delta`. */
-export async function approvalOf(r: Run, delta = PENDING_WAIVER.delta) {
-  const alice = await registeredApprover(r.ref.tenantId, 'alice');
+/**
+ * An approval of `r`'s one budget waiver raising its change's budget by `delta`: alice's of the
+ * measured patch, unless `as` names another approver or patch.
+ */
+export async function approvalOf(
+  r: Run,
+  delta = PENDING_WAIVER.delta,
+  as: { approver?: string; patchDigest?: string } = {},
+) {
+  const approver = await registeredApprover(r.ref.tenantId, as.approver ?? 'alice');
   const pending = {
     ...PENDING_WAIVER,
     runId: r.runId,
     specId: 'TEST-001',
     treeId: r.diff.treeId,
-    patchDigest: r.diff.digest,
+    patchDigest: as.patchDigest ?? r.diff.digest,
     delta,
   };
-  return { approval: await signedApproval(r.ref, pending, alice), keyId: alice.keyId };
+  return { approval: await signedApproval(r.ref, pending, approver), keyId: approver.keyId };
 }

@@ -100,23 +100,19 @@ describe('governance: the figures a verdict signs and a waiver sizes are the one
 
   it("storeWaiver refuses approvals of different patches, and passes only the budget measured from the approved patch's base", async () => {
     const r = await insiderRun({ ...TIGHT(1_000), waivers: { min_approvers_for_budget_raise: 2 } });
-    const { approval } = await approvalOf(r, { maxFiles: 0, maxLoc: 1 });
-    const bob = await registeredApprover(r.ref.tenantId, 'bob');
-    const pending = {
-      ...PENDING_WAIVER,
-      runId: r.runId,
-      specId: 'TEST-001',
-      treeId: r.diff.treeId,
-      delta: { maxFiles: 0, maxLoc: 1 },
-    };
-    const other = await signedApproval(r.ref, pending, bob);
+    const delta = { maxFiles: 0, maxLoc: 1 };
+    const { approval } = await approvalOf(r, delta);
+    const { approval: other } = await approvalOf(r, delta, {
+      approver: 'bob',
+      patchDigest: PENDING_WAIVER.patchDigest,
+    });
     const store = (approvals: (typeof approval)[]) =>
       r.env.run(r.a.storeWaiver, {
         ...r.ref,
         waiverId: newWaiverId(),
         specId: 'TEST-001',
         gates: ['budget'],
-        delta: { maxFiles: 0, maxLoc: 1 },
+        delta,
         reasonCode: 'architectural_refactor',
         approvals,
         approvers: approvals.map((a) => ({ approver: a.claim.approver, keyId: a.keyId, at: new Date().toISOString() })),
@@ -140,7 +136,7 @@ describe('governance: the figures a verdict signs and a waiver sizes are the one
     });
     assert.equal(wider.find((g) => g.name === 'budget')?.status, 'fail');
     await laxCheck(r);
-    const bobs = await signedApproval(r.ref, { ...pending, patchDigest: r.diff.digest }, bob);
+    const { approval: bobs } = await approvalOf(r, delta, { approver: 'bob' });
     await store([approval, bobs]);
     const budgets = await testStack()
       .database.db.select({ baseCommit: gateResults.baseCommit, status: gateResults.status })
