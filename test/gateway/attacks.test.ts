@@ -11,7 +11,7 @@ import { dataFrames, encodeFrame, FRAME } from '../../host/gateway/inside/mux';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
 import { gatewaySummary, modelCallsOf } from '../../db/model-calls';
 import type { ModelGateway } from '../../host/gateway/server';
@@ -203,6 +203,7 @@ describe('attacks on the model gateway', function () {
         .database.db.select()
         .from(sandboxEvents)
         .where(and(eq(sandboxEvents.taskId, t.taskId), eq(sandboxEvents.kind, 'gateway')))
+        .orderBy(asc(sandboxEvents.id))
     ).filter((r) => (r.detail as { runId?: string }).runId === runId);
 
   const callsOf = (session: GatewaySession) =>

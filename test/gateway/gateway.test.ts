@@ -7,7 +7,7 @@
  */
 import { REAL_KEY, runBehindGateway, startTestGateway } from './helpers';
 import assert from 'node:assert/strict';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
 import { modelCallsOf } from '../../db/model-calls';
 import { MAX_IN_PROCESS_REPLY_BYTES, type ModelGateway } from '../../host/gateway/server';
@@ -86,6 +86,7 @@ describe('model gateway', function () {
         .where(
           and(eq(sandboxEvents.taskId, t.taskId), eq(sandboxEvents.kind, 'gateway'), eq(sandboxEvents.allowed, false)),
         )
+        .orderBy(asc(sandboxEvents.id))
     ).filter((r) => (r.detail as { runId?: string }).runId === runId);
 
   it("Arbiter's own loop does not read a model reply over 8 MiB: the call answers 413, naming the limit", async () => {

@@ -6,7 +6,7 @@
  */
 import { REAL_KEY, runBehindGateway, startTestGateway } from './helpers';
 import assert from 'node:assert/strict';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
 import { modelCallsOf } from '../../db/model-calls';
 import type { Pricing } from '../../domain/agent';
@@ -149,6 +149,7 @@ describe('model gateway pricing', function () {
         .database.db.select()
         .from(sandboxEvents)
         .where(and(eq(sandboxEvents.taskId, t.taskId), eq(sandboxEvents.kind, 'gateway')))
+        .orderBy(asc(sandboxEvents.id))
     )
       .filter((e) => (e.detail as { runId?: string }).runId === session.identity.runId)
       .map((e) => e.reason);
