@@ -1,5 +1,5 @@
 /**
- * Task workspaces: a private copy of the target repository at its base commit, one per task,
+ * Task workspaces: a private work tree of the target repository at its base commit, one per task,
  * on the worker that prepared it. The agent works in `tree/`; git's own data lives beside it in
  * `git/`, out of the agent's reach. The target checkout is only read. Preparing again (a retry,
  * a rebuild on another host) starts from scratch, so two attempts never mix; only the task's
@@ -12,38 +12,39 @@ import { Context, log } from '@temporalio/activity';
 import { PrepareWorkspaceInput, ReleaseWorkspaceInput, type PreparedWorkspace } from '../domain/activity-io';
 import { TargetRepoError } from '../domain/errors';
 import type { ActivityDeps } from './deps';
-import { git, GitCommandError, workspaceDirs } from '../host/git';
+import { workspaceDirs } from '../host/git';
 import { LEASE_FILE, leaseSandboxUser, type SandboxUser } from '../host/sandbox/uid-leases';
 import { claimWorkspace, LOCK_PATIENCE_MS, withWorkspaceLock } from '../host/workspace-lock';
-import { checkoutFileCount, emptyWorkspaceRoot, makeTraversable, repoCommit, resetWorkspace } from '../host/workspace';
+import {
+  borrowObjects,
+  checkoutFileCount,
+  emptyWorkspaceRoot,
+  makeTraversable,
+  repoBase,
+  resetWorkspace,
+  type RepoBase,
+} from '../host/workspace';
 import { retainWorkspace, RETENTION_MARKER } from '../host/workspace-retention';
 import { parseActivityInput } from './input';
 import { requireTenantRepo } from './repos';
 
-/** Fills the workspace root from scratch: the task's uid (kept from an earlier attempt), a bare clone, the tree at `baseCommit`. */
+/** Fills the workspace root from scratch: the task's uid (kept from an earlier attempt), a git directory, the tree at the base. */
 async function buildWorkspace(
   { home, sandbox }: Pick<ActivityDeps, 'home' | 'sandbox'>,
   ws: ReturnType<typeof workspaceDirs>,
-  repoPath: string,
-  baseCommit: string,
+  base: RepoBase,
 ): Promise<SandboxUser> {
   await makeTraversable(home, ws.root);
   const user = await leaseSandboxUser(home, ws.root, sandbox.uids);
   await emptyWorkspaceRoot(ws.root, [LEASE_FILE]);
-  // A bare clone (no hardlinks: no inode shared with the target's object store) as the git dir; it stays
-  // bare, so git finds a work tree only where a call names one (`--work-tree`).
-  await git(ws.root, ['clone', '--quiet', '--bare', '--no-hardlinks', repoPath, ws.gitDir]);
-  await resetWorkspace(ws, baseCommit, user).catch(async (err: unknown) => {
-    if (!(err instanceof GitCommandError)) throw err;
-    // A base no branch reaches is not in the clone: fetched by its id, then checked out again.
-    await git(ws.gitDir, ['fetch', '--quiet', repoPath, baseCommit]);
-    await resetWorkspace(ws, baseCommit, user);
-  });
+  // Bare, so git finds a work tree only where a call names one (`--work-tree`).
+  await borrowObjects(ws.root, ws.gitDir, base);
+  await resetWorkspace(ws, base.commit, user);
   // The walk before measurement blames the agent for a tree past the quota: not for the base's size.
   const files = await checkoutFileCount(ws.gitDir);
   if (files > sandbox.limits.workspaceEntries)
     throw new TargetRepoError(
-      `the checkout of ${baseCommit} holds ${files} files, more than a workspace may (ARBITER_WORKSPACE_MAX_ENTRIES, ${sandbox.limits.workspaceEntries})`,
+      `the checkout of ${base.commit} holds ${files} files, more than a workspace may (ARBITER_WORKSPACE_MAX_ENTRIES, ${sandbox.limits.workspaceEntries})`,
     );
   return user;
 }
@@ -71,12 +72,11 @@ export function createWorkspaceActivities({ db, home, hostQueue, sandbox, retent
       const input = parseActivityInput(PrepareWorkspaceInput, raw);
       await requireTenantRepo({ db }, input.tenantId, input.repoPath);
       const ref = input.baseRef ?? 'HEAD';
-      const baseCommit = await repoCommit(input.repoPath, ref);
-      if (!baseCommit) throw new TargetRepoError(`'${ref}' does not name a commit in ${input.repoPath}`);
+      const base = await repoBase(input.repoPath, ref);
+      if (!base) throw new TargetRepoError(`'${ref}' does not name a commit in ${input.repoPath}`);
+      const baseCommit = base.commit;
       const ws = workspaceDirs(home, input.tenantId, input.taskId);
-      const user = await asLatestAttempt(ws.root, () =>
-        buildWorkspace({ home, sandbox }, ws, input.repoPath, baseCommit),
-      );
+      const user = await asLatestAttempt(ws.root, () => buildWorkspace({ home, sandbox }, ws, base));
       log.info('workspace prepared', { workspacePath: ws.tree, baseCommit, hostQueue, sandboxUid: user.uid });
       return { workspacePath: ws.tree, baseCommit, hostQueue };
     },

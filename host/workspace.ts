@@ -38,19 +38,46 @@ export async function assertOwnRepository(repoPath: string): Promise<void> {
     throw new TargetRepoError(`'${repoPath}' is not a repository's own top: its git directory is ${real}`);
 }
 
+/** Where a workspace reads the target's objects from, and the commit its task starts at. */
+export interface RepoBase {
+  commit: string;
+  /** The target's object directory, absolute: a workspace borrows it instead of copying it. */
+  objectsDir: string;
+  /** `sha1` or `sha256`: a workspace must hash as the store it borrows from. */
+  objectFormat: string;
+}
+
 /**
- * The commit `ref` names in `repoPath` (undefined when it names none), refusing a path that is
- * not an existing git repository — one git call for both.
+ * The commit `ref` names in `repoPath` (undefined when it names none) and where its objects are,
+ * refusing a path that is not an existing git repository — one git call for all three.
  */
-export async function repoCommit(repoPath: string, ref: string): Promise<string | undefined> {
+export async function repoBase(repoPath: string, ref: string): Promise<RepoBase | undefined> {
   assertExists(repoPath);
+  const args = ['rev-parse', '--path-format=absolute', '--git-path', 'objects', '--show-object-format'];
   try {
-    const out = await git(repoPath, ['rev-parse', '--git-dir', '--verify', '--quiet', `${ref}^{commit}`]);
-    return out.trim().split('\n')[1];
+    const out = await git(repoPath, [...args, '--verify', '--quiet', `${ref}^{commit}`]);
+    const [objectsDir, objectFormat, commit] = out.trim().split('\n');
+    return commit && objectsDir && objectFormat ? { commit, objectsDir, objectFormat } : undefined;
   } catch (err) {
     if (err instanceof GitCommandError && err.exitCode === 1) return undefined;
     throw new TargetRepoError(`'${repoPath}' is not a git repository`);
   }
+}
+
+/**
+ * Makes `gitDir` an empty bare repository that reads the target's objects where they are (git's
+ * alternates): a copy cost every task time and disk in proportion to the target's whole history.
+ * Nothing is written to the target's store: the workspace's own objects stay in `gitDir`.
+ */
+export async function borrowObjects(root: string, gitDir: string, base: RepoBase): Promise<void> {
+  // One line per directory in that file: a path holding a line break would name a second one.
+  if (/[\0-\x1f]/.test(base.objectsDir))
+    throw new TargetRepoError(
+      `the target's object directory path holds a control character: ${JSON.stringify(base.objectsDir)}`,
+    );
+  await git(root, ['init', '--quiet', '--bare', '--template=', `--object-format=${base.objectFormat}`, gitDir]);
+  await fs.mkdir(path.join(gitDir, 'objects', 'info'), { recursive: true });
+  await fs.writeFile(path.join(gitDir, 'objects', 'info', 'alternates'), `${base.objectsDir}\n`);
 }
 
 /**

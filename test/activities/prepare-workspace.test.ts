@@ -68,8 +68,13 @@ describe('workspace attempts that overlap', function () {
     const ws = workspaceDirs(home, 'tenant', 't1');
     assert.deepEqual(new Set(results.map((r) => r.workspacePath)), new Set([ws.tree]));
     assert.equal(readdirSync(path.join(ws.tree, 'src')).length, FILES, 'every file of the base is there');
-    const head = execFileSync('git', ['--git-dir', ws.gitDir, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-    assert.equal(head, results[0].baseCommit);
+    const gitOut = (...args: string[]) =>
+      execFileSync('git', ['--git-dir', ws.gitDir, ...args], { encoding: 'utf8' }).trim();
+    assert.equal(
+      gitOut('write-tree'),
+      gitOut('rev-parse', `${results[0].baseCommit}^{tree}`),
+      "the index is the base's",
+    );
     if (!runningAsRoot()) return; // not root: nothing is leased, commands run as the worker's user
     const held = await heldSandboxUser(home, ws.root, DEFAULT_SANDBOX_CONFIG.uids);
     assert.equal(statSync(ws.tree).uid, held.uid, 'the tree belongs to the uid the lease names');

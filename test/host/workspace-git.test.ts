@@ -4,7 +4,7 @@
  * through the SDK's activity environment.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -14,7 +14,10 @@ import { createActivities } from '../../activities';
 import { upsertAgent } from '../../db/agents';
 import type { PreparedWorkspace } from '../../domain/activity-io';
 import type { WorkingSpec } from '../../domain/spec';
+import { TargetRepoError } from '../../domain/errors';
+import { borrowObjects } from '../../host/workspace';
 import { gitIn, makeRepo, registeredPath, uniqueId } from '../helpers/fixtures';
+import { tempDir } from '../helpers/temp';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { routeTo } from '../helpers/tasks';
 
@@ -142,5 +145,50 @@ describe('workspace git isolation', function () {
     })) as PreparedWorkspace;
     assert.equal(ws.baseCommit, side);
     assert.equal(readFileSync(path.join(ws.workspacePath, 'side.txt'), 'utf8'), 'only on the side commit\n');
+  });
+
+  it("reads the target's objects where they are: preparing copies none of its history, and the change's objects stay the workspace's", async () => {
+    const activities = createActivities(testActivityDeps());
+    const env = new MockActivityEnvironment();
+    const repo = makeRepo();
+    // History the checkout does not need: 200 more commits.
+    for (let i = 0; i < 200; i++) gitIn(repo, 'commit', '--quiet', '--allow-empty', '-m', `empty ${i}`);
+    const targetObjects = () => gitIn(repo, 'count-objects', '-v');
+    const before = targetObjects();
+    const tenantId = uniqueId('tenant');
+    const taskId = uniqueId('task');
+    const ws = (await env.run(activities.prepareWorkspace, {
+      tenantId,
+      taskId,
+      repoPath: await registeredPath(tenantId, repo),
+    })) as PreparedWorkspace;
+    const gitDir = path.join(path.dirname(ws.workspacePath), 'git');
+    const ownObjects = () =>
+      readdirSync(path.join(gitDir, 'objects'), { recursive: true, withFileTypes: true }).filter(
+        (e) => e.isFile() && !e.parentPath.endsWith('info'),
+      ).length;
+    assert.equal(ownObjects(), 0, "none of the target's objects were copied");
+    assert.equal(readFileSync(path.join(ws.workspacePath, 'README.md'), 'utf8'), '# target\n');
+
+    writeFileSync(path.join(ws.workspacePath, 'new.txt'), 'a change of its own\n');
+    const diff: { filesChanged: number } = await env.run(activities.measureDiff, {
+      tenantId,
+      taskId,
+      workspacePath: ws.workspacePath,
+      baseCommit: ws.baseCommit,
+    });
+    assert.equal(diff.filesChanged, 1);
+    assert.ok(ownObjects() > 0, "the change's objects are written to the workspace");
+    assert.equal(targetObjects(), before, "nothing is written to the target's store");
+  });
+
+  it('refuses to name a target object directory whose path holds a line break (a second, unchecked store)', async () => {
+    const root = tempDir('arbiter-borrow-');
+    const objectsDir = `${path.join(root, 'a')}\n${path.join(root, 'other')}`;
+    await assert.rejects(
+      borrowObjects(root, path.join(root, 'git'), { commit: 'c'.repeat(40), objectsDir, objectFormat: 'sha1' }),
+      (err: unknown) => err instanceof TargetRepoError && /holds a control character/.test(err.message),
+    );
+    assert.equal(existsSync(path.join(root, 'git')), false, 'no git directory was made');
   });
 });
