@@ -67,7 +67,9 @@ export async function repoBase(repoPath: string, ref: string): Promise<RepoBase 
 /**
  * Makes `gitDir` an empty bare repository that reads the target's objects where they are (git's
  * alternates): a copy cost every task time and disk in proportion to the target's whole history.
- * Nothing is written to the target's store: the workspace's own objects stay in `gitDir`.
+ * New objects go to `gitDir` alone (one the target already holds is not written again: git only
+ * refreshes its file's time there). So the target must keep the base while the task is open, as
+ * delivery, which builds on the base inside the target, needs anyway.
  */
 export async function borrowObjects(root: string, gitDir: string, base: RepoBase): Promise<void> {
   // One line per directory in that file: a path holding a line break would name a second one.

@@ -147,7 +147,7 @@ describe('workspace git isolation', function () {
     assert.equal(readFileSync(path.join(ws.workspacePath, 'side.txt'), 'utf8'), 'only on the side commit\n');
   });
 
-  it("reads the target's objects where they are: preparing copies none of its history, and the change's objects stay the workspace's", async () => {
+  it("reads the target's objects where they are: preparing copies none of its history, and the change's new objects are the workspace's", async () => {
     const activities = createActivities(testActivityDeps());
     const env = new MockActivityEnvironment();
     const repo = makeRepo();
@@ -179,7 +179,7 @@ describe('workspace git isolation', function () {
     });
     assert.equal(diff.filesChanged, 1);
     assert.ok(ownObjects() > 0, "the change's objects are written to the workspace");
-    assert.equal(targetObjects(), before, "nothing is written to the target's store");
+    assert.equal(targetObjects(), before, "no object is written to the target's store");
   });
 
   it('refuses to name a target object directory whose path holds a line break (a second, unchecked store)', async () => {

@@ -70,12 +70,17 @@ export function fingerprint(dir: string): Record<string, string> {
   return out;
 }
 
-/** The parts of a workspace git dir nothing but Arbiter may change: config, hooks, HEAD, info. */
+/** The parts of a workspace git dir nothing but Arbiter may change: config, hooks, HEAD, info, the borrowed object store. */
 export function gitControlFingerprint(gitDir: string): Record<string, string> {
   const all = fingerprint(gitDir);
   return Object.fromEntries(
     Object.entries(all).filter(
-      ([k]) => k === 'config' || k === 'HEAD' || k.startsWith('hooks') || k.startsWith('info'),
+      ([k]) =>
+        k === 'config' ||
+        k === 'HEAD' ||
+        k === 'objects/info/alternates' ||
+        k.startsWith('hooks') ||
+        k.startsWith('info'),
     ),
   );
 }

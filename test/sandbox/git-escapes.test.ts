@@ -119,8 +119,9 @@ describe('sandbox escapes: git', function () {
       gitControl,
       'config and hooks of the real git dir are unchanged after measuring',
     );
+    const hooksDir = path.join(t.gitDir, 'hooks');
     assert.deepEqual(
-      readdirSync(path.join(t.gitDir, 'hooks')).filter((n) => !n.endsWith('.sample')),
+      (existsSync(hooksDir) ? readdirSync(hooksDir) : []).filter((n) => !n.endsWith('.sample')),
       [],
       'no live hook in the real git dir',
     );
