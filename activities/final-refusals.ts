@@ -4,7 +4,7 @@
  * or a plain error class named like one (the SDK takes such an error's class name as its type),
  * final too, on the worker, for every activity and local activity alike. The same guard was a
  * list of 30 type names in every step's retry policy, which every scheduled activity then
- * carried through the server's history and state: about 25 ms of CPU a task (*Performance*).
+ * carried through the server's history and state: about 25 ms of CPU a task (bench/PERFORMANCE.md, tenth round).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';

@@ -23,14 +23,14 @@ import {
  * limit (about 2,300 where that limit is 4 GiB), so a worker kept every open task, about 1 MB
  * each by the SDK's documentation. 500 bounds the cached runs; an evicted one replays its
  * history at its next workflow task, which costs CPU, not correctness. It does not bound the
- * worker's whole RSS (README *Performance*, *The worker's memory*).
+ * worker's whole RSS (bench/PERFORMANCE.md, *The worker's memory*).
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
 /**
  * The workflow thread's V8 heap limit by default, in MiB. V8 sizes it from the machine (4 GiB on
  * 24 GiB) and collects garbage only as the heap nears it, so a busy worker's RSS grew with
- * garbage; 500 cached runs need far less (about 45 KB each, README *Performance*).
+ * garbage; 500 cached runs need far less (about 45 KB each, bench/PERFORMANCE.md).
  */
 export const DEFAULT_WORKFLOW_HEAP_MB = 512;
 /** How long a stopping worker lets running work finish, unless configured. */

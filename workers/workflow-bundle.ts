@@ -4,7 +4,7 @@
  * interceptors that write a run's search attributes once per workflow task (workflows/visibility.ts)
  * and drop signals no handler could decode (workflows/unknown-signals.ts), and, when the worker traces, the OpenTelemetry workflow interceptors. Only then: they make spans of
  * every step inside the workflow thread, which cost a worker under load about a third of its CPU
- * (README *Performance*). They add no command, so a traced and an untraced worker replay each
+ * (bench/PERFORMANCE.md). They add no command, so a traced and an untraced worker replay each
  * other's histories (test/replay).
  */
 import * as path from 'node:path';
