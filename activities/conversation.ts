@@ -90,6 +90,25 @@ async function append(
 }
 
 /**
+ * Writes the conversation's row with its opening messages, or nothing when the row exists. One
+ * transaction: a first attempt that stopped between the row and its messages left a retry that
+ * found the row and wrote no messages, so the model was never given the task.
+ */
+async function openTranscript(
+  db: Db,
+  row: typeof conversations.$inferInsert,
+  opening: Array<{ role: 'system' | 'user'; content: string }>,
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    const inserted = await tx.insert(conversations).values(row).onConflictDoNothing().returning();
+    if (!inserted.length) return;
+    await tx
+      .insert(conversationMessages)
+      .values(opening.map((m, seq) => ({ tenantId: row.tenantId, conversationId: row.id, seq, ...m })));
+  });
+}
+
+/**
  * Adds a retry's feedback as a user turn at the end of the transcript, unless it is already the
  * last message there (a retried activity, or the same retry resumed).
  */
@@ -224,15 +243,11 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
         runId: owningRun(input),
         agentId: input.agentId,
       };
-      const inserted = await db.insert(conversations).values(row).onConflictDoNothing().returning();
+      await openTranscript(db, row, [
+        { role: 'system', content: config.systemPrompt ?? DEFAULT_SYSTEM_PROMPT },
+        { role: 'user', content: buildTaskPrompt(spec) },
+      ]);
       await requireOwnConversation(db, input);
-      if (inserted.length) {
-        await append(db, input.tenantId, input.conversationId, {
-          role: 'system',
-          content: config.systemPrompt ?? DEFAULT_SYSTEM_PROMPT,
-        });
-        await append(db, input.tenantId, input.conversationId, { role: 'user', content: buildTaskPrompt(spec) });
-      }
       if (input.feedback) await appendFeedback(db, input.tenantId, input.conversationId, input.feedback);
       return {
         maxTurns: config.maxTurns,

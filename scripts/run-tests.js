@@ -2,7 +2,8 @@
 /*
  * Runs every compiled mocha suite (lib/test/**\/*.test.js) with the shared real stack as a
  * root-hook plugin, and ends with the plain summary line `N passed, N failed` that CI reads.
- * Arguments, if any, are file filters (substrings of the test file path).
+ * Arguments, if any, are file filters (substrings of the test file path); TEST_GREP, if set, runs
+ * only the tests whose full title matches it (mocha's --grep).
  *
  * Suites under a pure folder (PURE_DIRS: no Temporal, no database — domain logic, the fake model
  * servers the agent tests use, replaying recorded histories) need no stack: when every selected file
@@ -36,7 +37,7 @@ const pure = files.length > 0 && files.every((f) => PURE_DIRS.some((d) => f.star
 const rootHooks = pure
   ? require(path.join(TEST_DIR, 'helpers', 'temp.js')).pureHooks
   : require(path.join(TEST_DIR, 'helpers', 'stack.js')).mochaHooks;
-const mocha = new Mocha({ timeout: 120000, reporter: 'spec', rootHooks });
+const mocha = new Mocha({ timeout: 120000, reporter: 'spec', rootHooks, grep: process.env.TEST_GREP || undefined });
 files.forEach((f) => mocha.addFile(f));
 
 let passed = 0;

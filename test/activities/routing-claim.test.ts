@@ -10,7 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { RoutingDecision } from '../../domain/activity-io';
 import { AgentsBusyError, NoCapableAgentError } from '../../domain/errors';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { setAgentStatus } from '../../db/agents';
 import { provenanceRows, recordRunEvent, verifyProvenance } from '../../db/provenance';
 import { provenanceEvents, routingDecisions } from '../../db/schema';
@@ -19,6 +19,7 @@ import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { addScriptedAgent, GOOD_PLAN, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
+import { withInsertsRefused } from '../helpers/refuse-inserts';
 
 /** A task received by `runId` of its workflow (so it counts against its agent once routed), and its activities. */
 async function receivedTask(tenantId: string, runId = uniqueId('run')) {
@@ -31,23 +32,6 @@ async function receivedTask(tenantId: string, runId = uniqueId('run')) {
   const route = (agentHint?: string) =>
     env.run(a.routeTask, { ...ref, taskType: 'feature', agentHint }) as Promise<RoutingDecision>;
   return { route, ref, runId };
-}
-
-/** Runs `act` while PostgreSQL refuses every provenance row of `tenantId` (a trigger, dropped after). */
-async function withProvenanceRefused(tenantId: string, act: () => Promise<void>): Promise<void> {
-  const { db } = testStack().database;
-  const fn = sql.identifier(`refuse_provenance_${tenantId.replace(/\W/g, '_')}`);
-  await db.execute(sql`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN IF NEW.tenant_id = ${sql.raw(`'${tenantId}'`)} THEN RAISE EXCEPTION 'provenance refused'; END IF; RETURN NEW; END $$`);
-  await db.execute(
-    sql`CREATE TRIGGER ${fn} BEFORE INSERT ON ${provenanceEvents} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
-  );
-  try {
-    await act();
-  } finally {
-    await db.execute(sql`DROP TRIGGER ${fn} ON ${provenanceEvents}`);
-    await db.execute(sql`DROP FUNCTION ${fn}()`);
-  }
 }
 
 /** True for the failure routing gives when every capable agent is busy. */
@@ -120,7 +104,7 @@ describe('routing claim', function () {
         .select()
         .from(routingDecisions)
         .where(and(eq(routingDecisions.tenantId, tenant), eq(routingDecisions.taskId, task.ref.taskId)));
-    await withProvenanceRefused(tenant, async () => {
+    await withInsertsRefused(provenanceEvents, tenant, 'provenance refused', async () => {
       await assert.rejects(task.route(), /provenance refused/);
       assert.deepEqual(await decisions(), [], 'no decision stored without its event');
     });

@@ -27,6 +27,7 @@ import { waitFor } from '../helpers/wait';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { decodedHistory, occurrences } from '../helpers/history';
 import { traversableTempDir } from '../helpers/temp';
+import { withInsertsRefused } from '../helpers/refuse-inserts';
 import { clientOnQueue, killHard, stopWorker, workerProcessPerTest } from '../helpers/worker-process';
 
 const KEY_ENV = 'FAKE_OPENAI_KEY';
@@ -499,6 +500,43 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     );
     assertWellFormed(await transcript(ref), 2);
     await env.run(a.releaseWorkspace, ref);
+    await run.terminate('test over');
+  });
+
+  it('opens the transcript whole on a retry after a first attempt that stopped between its writes', async () => {
+    // The database failing after the conversation's row was written, before its opening messages were.
+    fake = await startFakeOpenAI({ script: [{ content: 'done' }], apiKey });
+    const tenant = uniqueId('tenant');
+    const agent = await addOpenAIAgent(tenant, fake);
+    const ref = { tenantId: tenant, taskId: uniqueId('task') };
+    const run = await testStack().client.temporal.workflow.start('taskLifecycle', {
+      taskQueue: uniqueId('nobody-polls'),
+      workflowId: taskWorkflowId(ref),
+      args: [{}],
+    });
+    const env = new MockActivityEnvironment(
+      { workflowExecution: { workflowId: run.workflowId, runId: run.firstExecutionRunId } },
+      { logger: SILENT_LOGGER, client: testStack().client.temporal },
+    );
+    const a = createActivities(testActivityDeps());
+    const validated: ValidateSpecResult = await env.run(a.validateSpec, {
+      ...ref,
+      specYaml: specYaml({ invariants: [SPEC_MARKER] }),
+    });
+    await routeTo(env, a, ref, agent.id);
+    const start = { ...ref, agentId: agent.id, conversationId: `${tenant}/${ref.taskId}/1`, spec: validated.specRef! };
+    await withInsertsRefused(conversationMessages, tenant, 'transcript refused', async () => {
+      await assert.rejects(env.run(a.startConversation, start), /transcript refused/);
+    });
+    await env.run(a.startConversation, start);
+
+    assert.deepEqual(
+      (await transcript(ref)).map((m) => m.role),
+      ['system', 'user'],
+      'the retry wrote the opening messages',
+    );
+    await env.run(a.callModel, { ...ref, agentId: agent.id, conversationId: start.conversationId, turn: 1 });
+    assert.ok(String(fake.requests[0].messages[1]?.content).includes(SPEC_MARKER), 'the model was given the task');
     await run.terminate('test over');
   });
 
