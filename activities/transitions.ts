@@ -34,7 +34,7 @@ export function createTransitionActivities({ db }: ActivityDeps) {
         throw new TaskAlreadyEndedError(
           `${tenantId}/${taskId}`,
           result.previousState as string,
-          result.previousRunId || '(recorded before runs were tracked)',
+          result.previousRunId ?? '',
         );
       if (result.outcome === 'raced')
         throw new Error('the task row was created by another transaction meanwhile; retrying');

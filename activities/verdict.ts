@@ -27,6 +27,7 @@ import { storedVerdict } from '../db/verdicts';
 import { waiversForTree, waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
 import { requireJudgedRunsAgent } from './routed-agent';
+import { refuseEndedTask } from './task-ended';
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
@@ -34,6 +35,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
     async issueVerdict(raw: IssueVerdictInput): Promise<IssuedVerdict> {
       const input = parseActivityInput(IssueVerdictInput, raw);
       const run = currentRun();
+      await refuseEndedTask(db, input, run.runId);
       const judged = input.adoptedFrom
         ? {
             tenantId: input.tenantId,

@@ -1,6 +1,10 @@
-/** Task rows read outside a run: whether a tenant's CLI may see a task, and which tasks have ended. */
+/**
+ * Task rows read outside a transition: whether a tenant's CLI may see a task, which tasks have
+ * ended, and whether a task ended under another run than the one asking.
+ */
 import { and, eq, inArray, lte, sql } from 'drizzle-orm';
 import { TERMINAL_STATES } from '../domain/lifecycle';
+import type { TaskState } from '../domain/lifecycle';
 import type { Db } from './client';
 import { tasks } from './schema';
 
@@ -47,4 +51,18 @@ export async function endedTasks(
       for (const row of rows) ended.add(`${tenantId}/${row.id}`);
     }
   return ended;
+}
+
+/** How the task ended, when it ended under another run than `runId`; undefined while it is open or it is `runId`'s. */
+export async function endedUnderAnotherRun(
+  db: Db,
+  key: { tenantId: string; taskId: string },
+  runId: string,
+): Promise<{ state: TaskState; runId: string } | undefined> {
+  const [row] = await db
+    .select({ state: tasks.state, runId: tasks.runId })
+    .from(tasks)
+    .where(and(eq(tasks.tenantId, key.tenantId), eq(tasks.id, key.taskId)));
+  if (!row || row.runId === runId || !TERMINAL_STATES.includes(row.state)) return undefined;
+  return { state: row.state, runId: row.runId };
 }

@@ -374,10 +374,11 @@ export class WorkflowIdMismatchError extends ApplicationFailure {
 /** The task already ended in another run; a task id runs once, so its records are never reused. */
 export class TaskAlreadyEndedError extends ApplicationFailure {
   static readonly type = 'TaskAlreadyEndedError';
+  /** `runId` is empty for a row written before runs were tracked. */
   constructor(task: string, state: string, runId: string) {
     super(
       ...nonRetryable(
-        `task ${task} already ended ${state} in run ${runId}; a task id runs once`,
+        `task ${task} already ended ${state} in run ${runId || '(recorded before runs were tracked)'}; a task id runs once`,
         TaskAlreadyEndedError.type,
         [{ state, runId }],
       ),

@@ -8,13 +8,17 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
-import { provenanceEvents, taskEvents, tasks, verdicts } from '../../db/schema';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { provenanceEvents, taskEvents, tasks, verdicts, waiverDecisions, waivers } from '../../db/schema';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { deliveryBranch, taskWorkflowId, TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import type { taskLifecycle } from '../../workflows';
 import { arbiter, cliEnv, resetRunTo, temporalWorkflow } from '../helpers/cli';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
+import { testActivityDeps, testStack } from '../helpers/stack';
+import { approverKey, PENDING_WAIVER, signedApproval } from '../helpers/approvers';
+import { SILENT_LOGGER } from '../../workers/logger';
 import { refExists, specFile } from './helpers';
 import { activitiesRun } from '../helpers/history';
 
@@ -115,6 +119,24 @@ async function latestRun(workflowId: string, previous: string): Promise<Workflow
   return testStack().client.temporal.workflow.getHandle(workflowId, runId);
 }
 
+/** The run a reset of the finished task to the workflow task that scheduled its `activityType` started. */
+async function resetBefore(done: Completed, activityType: string): Promise<WorkflowHandle> {
+  const workflowId = taskWorkflowId(done.input);
+  const first = testStack().client.temporal.workflow.getHandle(workflowId, done.runId);
+  const events = (await first.fetchHistory()).events ?? [];
+  const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType);
+  const resetPoint = scheduled?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId;
+  assert.ok(resetPoint, `the first run scheduled ${activityType}`);
+  await resetRunTo(workflowId, done.runId, String(resetPoint), 'run-scope test');
+  return latestRun(workflowId, done.runId);
+}
+
+/** The first activity failure in a run's history. */
+async function firstRefusal(handle: WorkflowHandle) {
+  return ((await handle.fetchHistory()).events ?? []).find((e) => e.activityTaskFailedEventAttributes)
+    ?.activityTaskFailedEventAttributes?.failure;
+}
+
 describe('governance: a verdict belongs to one run', function () {
   this.timeout(120_000);
 
@@ -198,23 +220,60 @@ describe('governance: a verdict belongs to one run', function () {
 
   it('`temporal workflow reset` of a COMPLETED task to just before delivery: deliverChange refuses (no verdict of this run), the run fails naming TaskAlreadyEndedError', async () => {
     const done = await completedTask();
-    const workflowId = taskWorkflowId(done.input);
-    const first = testStack().client.temporal.workflow.getHandle(workflowId, done.runId);
-    const events = (await first.fetchHistory()).events ?? [];
-    const delivery = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverChange');
-    const resetPoint = delivery?.activityTaskScheduledEventAttributes?.workflowTaskCompletedEventId;
-    assert.ok(resetPoint, 'the first run scheduled deliverChange');
-    await resetRunTo(workflowId, done.runId, String(resetPoint), 'run-scope test');
-    const reset = await latestRun(workflowId, done.runId);
+    const reset = await resetBefore(done, 'deliverChange');
     const err = await failureOf(reset);
     assert.deepEqual(failureTypes(err).slice(-1), ['TaskAlreadyEndedError'], String(err.cause));
     const newRunId = (await reset.describe()).runId;
-    const refusal = ((await reset.fetchHistory()).events ?? []).find((e) => e.activityTaskFailedEventAttributes)
-      ?.activityTaskFailedEventAttributes?.failure;
+    const refusal = await firstRefusal(reset);
     assert.equal(refusal?.applicationFailureInfo?.type, 'DeliveryNotCoveredError', JSON.stringify(refusal));
     assert.match(refusal?.message ?? '', new RegExp(`task run is '${done.runId}', not '${newRunId}'`));
     assert.match(refusal?.message ?? '', new RegExp(`no signed verdict was issued in run ${newRunId}`));
     await assertNothingRecordedFor(done, newRunId);
+    await assertFirstRunStands(done);
+  });
+
+  it('`temporal workflow reset` of a COMPLETED task to just before its verdict: issueVerdict refuses, no second verdict is signed', async () => {
+    const done = await completedTask();
+    const reset = await resetBefore(done, 'issueVerdict');
+    const err = await failureOf(reset);
+    assert.deepEqual(failureTypes(err).slice(-1), ['TaskAlreadyEndedError'], String(err.cause));
+    const refusal = await firstRefusal(reset);
+    assert.equal(refusal?.applicationFailureInfo?.type, 'TaskAlreadyEndedError', JSON.stringify(refusal));
+    assert.match(refusal?.message ?? '', new RegExp(`already ended COMPLETED in run ${done.runId}`));
+    await assertNothingRecordedFor(done, (await reset.describe()).runId);
+    const signed = await testStack()
+      .database.db.select()
+      .from(provenanceEvents)
+      .where(and(eq(provenanceEvents.tenantId, done.input.tenantId), eq(provenanceEvents.kind, 'verdict.issued')));
+    assert.equal(signed.length, 1, "one verdict event, the first run's");
+    await assertFirstRunStands(done);
+  });
+
+  it("a reset run's waiver steps refuse a task that ended under another run: no decision recorded, no waiver stored", async () => {
+    const done = await completedTask();
+    const { tenantId, taskId } = done.input;
+    const runId = uniqueId('reset-run');
+    const env = new MockActivityEnvironment(
+      { workflowExecution: { workflowId: taskWorkflowId(done.input), runId } },
+      { logger: SILENT_LOGGER },
+    );
+    const a = createActivities(testActivityDeps());
+    const key = approverKey('alice');
+    const signed = await signedApproval(done.input, { ...PENDING_WAIVER, runId }, key);
+    const ended = new RegExp(`already ended COMPLETED in run ${done.runId}`);
+    await assert.rejects(env.run(a.authorizeWaiverDecision, { tenantId, taskId, riskTier: 3, signed }), ended);
+    await assert.rejects(
+      env.run(a.storeWaiver, {
+        ...{ tenantId, taskId, waiverId: `WV-${taskId}`, specId: 'FEAT-1', gates: ['budget'] },
+        ...{ delta: PENDING_WAIVER.delta, reasonCode: 'architectural_refactor', approvals: [signed] },
+        approvers: [{ approver: key.name, keyId: key.keyId, at: new Date().toISOString() }],
+        ...{ expiresAt: signed.claim.expiresAt, budgetDetail: 'waived' },
+      }),
+      ended,
+    );
+    const { db } = testStack().database;
+    assert.deepEqual(await db.select().from(waiverDecisions).where(eq(waiverDecisions.taskId, taskId)), []);
+    assert.deepEqual(await db.select().from(waivers).where(eq(waivers.tenantId, tenantId)), []);
     await assertFirstRunStands(done);
   });
 
