@@ -3,7 +3,7 @@
  * commit. Agents act only through the sandbox: the file tools (scope, protected paths, limits,
  * audit) and confined commands. The `scripted` kind applies a declared plan of such steps.
  */
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { ExecuteAgentInput, type AgentRunResult } from '../domain/activity-io';
 import { CommandConfigSchema, ScriptedConfigSchema, type ScriptedStep } from '../domain/agent';
 import { buildRetryPrompt, buildTaskPrompt } from '../domain/prompt';
@@ -69,13 +69,25 @@ async function runScripted(ctx: StepContext, config: unknown, retry: boolean): P
   return { agentId: ctx.agentId, stepsApplied: steps.length, summary: `applied ${steps.length} scripted step(s)` };
 }
 
+/**
+ * Where the agent's wall clock starts: where the workflow says its earlier attempts leave it, or
+ * now; for a later attempt of this step (its worker died) no later than the step's first schedule.
+ * Tokens and cost carry over from the run's earlier sessions; without the schedule the wall-clock
+ * budget began afresh with each attempt. A start in the future, which only workflow code of an
+ * insider's own could send, would lengthen the budget, so none later than now is taken.
+ */
+function agentClockStart(claimed: number | undefined): number {
+  const { attempt, scheduledTimestampMs } = Context.current().info;
+  return Math.min(Date.now(), claimed ?? Infinity, attempt > 1 ? scheduledTimestampMs : Infinity);
+}
+
 /** Runs a `command` agent: its CLI, confined, behind the gateway, with the task prompt; its changes are read from the diff later. */
 async function runCommandAgent(
   ctx: StepContext,
   deps: ActivityDeps,
   config: unknown,
   prompt: string,
-  startedAt?: number,
+  startedAt: number,
 ): Promise<AgentRunResult> {
   const parsed = CommandConfigSchema.safeParse(config);
   if (!parsed.success)
@@ -141,7 +153,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config, retry !== undefined);
       else if (agent.kind === 'command') {
         const prompt = retry ? buildRetryPrompt(spec, retry.feedback) : buildTaskPrompt(spec);
-        result = await runCommandAgent(ctx, deps, agent.config, prompt, retry?.startedAt);
+        result = await runCommandAgent(ctx, deps, agent.config, prompt, agentClockStart(retry?.startedAt));
       } else
         throw new AgentConfigError(agent.id, `kind '${agent.kind}' runs as a conversation, not through executeAgent`);
       log.info('agent finished', { agentId: agent.id, steps: result.stepsApplied });

@@ -75,13 +75,13 @@ export async function addScriptedAgent(
   });
 }
 
-/** Registers a `command` agent for `tenantId` that runs `script` with `sh -c` (its prompt on stdin). */
-export async function addCommandAgent(tenantId: string, script: string) {
+/** Registers a `command` agent for `tenantId` that runs `script` with `sh -c` (its prompt on stdin), with `config` besides. */
+export async function addCommandAgent(tenantId: string, script: string, config: Record<string, unknown> = {}) {
   return upsertAgent(testStack().database.db, {
     id: uniqueId('agent'),
     tenantId,
     kind: 'command',
-    config: { argv: ['sh', '-c', script] },
+    config: { argv: ['sh', '-c', script], ...config },
     capabilities: { taskTypes: ['feature'] },
   });
 }

@@ -1,10 +1,11 @@
 /**
  * A step whose worker process was SIGKILLed is retried within the heartbeat timeout, not at its
  * start-to-close timeout: what bounds a task's stall after a worker dies (the chaos suite's figure).
+ * The retried agent run keeps its wall-clock budget's start.
  */
 import assert from 'node:assert/strict';
 import { taskWorkflowId } from '../../temporal-config';
-import { addScriptedAgent, taskInput, uniqueId } from '../helpers/fixtures';
+import { addCommandAgent, addScriptedAgent, taskInput, uniqueId } from '../helpers/fixtures';
 import { traversableTempDir } from '../helpers/temp';
 import { waitFor } from '../helpers/wait';
 import { agentStep, clientOnQueue, killHard, workerProcessPerTest } from '../helpers/worker-process';
@@ -31,6 +32,37 @@ describe('a step on a worker that dies', function () {
       await waitFor('the step to be retried', async () => ((await agentStep(handle))?.attempt ?? 0) >= 2, 60_000);
       const waited = Date.now() - killedAt;
       assert.ok(waited < 15_000, `retried ${waited} ms after its worker died`);
+    } finally {
+      await handle.terminate('test over').catch(() => undefined);
+      await client.close();
+    }
+  });
+
+  it("keeps a command agent's wall-clock budget running from its first attempt", async () => {
+    const taskQueue = uniqueId('dead-agent-queue');
+    const tenant = uniqueId('tenant');
+    // 20 s of budget, 14 s of work: one attempt fits, a retry after a kill ~12 s in may not start afresh.
+    await addCommandAgent(tenant, 'sleep 14', {
+      gateway: {
+        upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl: 'http://127.0.0.1:9/v1' }],
+        budgets: { maxWallClockSeconds: 20 },
+      },
+    });
+    const input = await taskInput(tenant);
+    const home = traversableTempDir('arbiter-dead-agent-');
+    const child = await spawnWorker(taskQueue, home);
+    const client = await clientOnQueue(taskQueue);
+    const handle = client.temporal.workflow.getHandle(taskWorkflowId(input));
+    try {
+      await client.submit(input);
+      await waitFor('the agent step to start', async () => (await agentStep(handle))?.lastHeartbeatTime, 60_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      await killHard(child);
+      // The same host (its home), so the step is retried where its workspace lives.
+      await spawnWorker(taskQueue, home);
+      const final = await client.watch(input);
+      assert.equal(final.state, 'FAILED', JSON.stringify(final));
+      assert.match(final.error?.message ?? '', /was stopped: wall-clock budget exceeded: 20 s/);
     } finally {
       await handle.terminate('test over').catch(() => undefined);
       await client.close();
