@@ -2,8 +2,8 @@
  * A CLI user of tenant A with its own database login (a member of arbiter_cli) tries to widen
  * row-level security from its own session: the policy's function arbiter_cli_may_read() would
  * resolve `tenant_members` through the caller's search_path, where a temporary table comes
- * first. The function pins its search_path and qualifies every name, and PUBLIC may not create
- * temporary tables, so the shadow never counts.
+ * first. PUBLIC may not create temporary tables, and the function pins its search_path and
+ * qualifies every name: each defence is tested alone.
  */
 import assert from 'node:assert/strict';
 import { Client as PgClient } from 'pg';
@@ -52,8 +52,12 @@ describe('tenants: a CLI role cannot widen row-level security from its own sessi
     await pool.query(`DROP ROLE "${role}"`);
   });
 
-  it("a temporary table named tenant_members does not grant A's role tenant B", async () => {
-    await asRole(url, async (c) => {
+  /** As A's role with `app.tenant_id` naming B: whether a shadow tenant_members could be made, and B's rows seen. */
+  async function readBThroughShadow(): Promise<{ shadowed: boolean; seen: unknown[] }> {
+    return asRole(url, async (c) => {
+      await c.query(`SELECT set_config('app.tenant_id', $1, false)`, [a]);
+      const own = await c.query('SELECT id FROM waivers WHERE tenant_id = $1', [a]);
+      assert.deepEqual(own.rows, [{ id: `WV-${a}` }], "A's role reads A's rows");
       await c.query(`SELECT set_config('app.tenant_id', $1, false)`, [b]);
       const before = await c.query('SELECT id FROM waivers WHERE tenant_id = $1', [b]);
       assert.equal(before.rowCount, 0, 'B is invisible to begin with');
@@ -61,14 +65,26 @@ describe('tenants: a CLI role cannot widen row-level security from its own sessi
         .query('CREATE TEMP TABLE tenant_members (role_name text, tenant_id text)')
         .then(() => c.query('INSERT INTO tenant_members VALUES (current_user, $1)', [b]))
         .then(() => true)
-        .catch(() => false); // refusing temporary tables is one fix
+        .catch(() => false);
       const waivers = await c.query('SELECT id FROM waivers WHERE tenant_id = $1', [b]);
       const repos = await c.query('SELECT path FROM repos WHERE tenant_id = $1', [b]);
-      assert.deepEqual(
-        [...waivers.rows, ...repos.rows],
-        [],
-        `with a shadow tenant_members (${shadowed ? 'created' : 'refused'}) A's role reads B's rows`,
-      );
+      return { shadowed, seen: [...waivers.rows, ...repos.rows] };
     });
+  }
+
+  it('a CLI role may not create a temporary table, so it cannot make the shadow', async () => {
+    assert.deepEqual(await readBThroughShadow(), { shadowed: false, seen: [] });
+  });
+
+  it("a shadow tenant_members, where the role may make one, does not grant A's role tenant B", async () => {
+    // The second defence alone: the policy's function pins its search_path and qualifies its names.
+    const { database, databaseUrl } = testStack();
+    const name = new URL(databaseUrl).pathname.slice(1);
+    await database.pool.query(`GRANT TEMPORARY ON DATABASE "${name}" TO "${role}"`);
+    try {
+      assert.deepEqual(await readBThroughShadow(), { shadowed: true, seen: [] });
+    } finally {
+      await database.pool.query(`REVOKE TEMPORARY ON DATABASE "${name}" FROM "${role}"`);
+    }
   });
 });
