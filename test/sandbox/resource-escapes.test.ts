@@ -146,7 +146,13 @@ describe('sandbox escapes: resources and policy', function () {
     const hog = await mem.run(['node', '-e', 'const a = []; for (;;) a.push(Buffer.alloc(64 << 20, 1));'], {
       timeoutMs: 10_000,
     });
-    assert.equal(hog.timedOut, false, 'RLIMIT_AS ended it, not the timeout');
+    assert.equal(hog.timedOut, false, 'RLIMIT_DATA ended it, not the timeout');
+    assert.equal(
+      hog.killedReason,
+      undefined,
+      'the per-process limit refused the allocation before the cgroup killed it',
+    );
+    assert.match(hog.outputTail, /Array buffer allocation failed|out of memory/i);
     assert.notEqual(hog.exitCode, 0);
     await mem.commandRow(hog);
     await mem.release();
