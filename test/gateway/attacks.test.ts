@@ -262,7 +262,13 @@ describe('attacks on the model gateway', function () {
     // Before: a request naming no limit was charged no output at all.
     const unlimited = calls.find((c) => c.protocol === 'openai-responses');
     assert.equal(unlimited?.outputTokens, UNNAMED_OUTPUT_LIMIT, 'a request naming no limit, the default one');
-    for (const cut of calls.filter((c) => c.streamed)) {
+    const cuts = calls.filter((c) => c.streamed);
+    assert.deepEqual(
+      cuts.map((c) => c.protocol).sort(),
+      ['anthropic-messages', 'openai-chat'],
+      'both streams recorded as cut streams',
+    );
+    for (const cut of cuts) {
       assert.ok(cut.inputTokens >= 50, `the cut ${cut.protocol} stream charged ${cut.inputTokens} tokens in`);
       // The Anthropic stream's opening event reports one token of output: what arrived counts over it.
       assert.ok(cut.outputTokens >= 100, `and ${cut.outputTokens} out for what arrived`);
