@@ -4,12 +4,15 @@
  * what is delivered is exactly what was verified.
  */
 import assert from 'node:assert/strict';
-import { realpathSync, rmSync } from 'node:fs';
+import { realpathSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { InvalidTaskInputError } from '../../client/arbiter-client';
 import { TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, taskInput, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
+import { waitForState } from '../helpers/wait';
+import { workspaceDirs } from '../../host/git';
 import { runToEnd } from '../helpers/tasks';
 
 describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
@@ -57,15 +60,18 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     assert.equal(gitIn(repo, 'rev-parse', `arbiter/${input.taskId}`), before);
   });
 
-  it('delivers the verified tree, not what a gate leaves behind', async () => {
+  it('delivers the verified tree, not what the workspace holds after it was measured', async () => {
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, GOOD_PLAN);
     const repo = makeRepo();
-    const input = await taskInput(tenant, repo, {
-      gates: [{ name: 'writes', argv: ['sh', '-c', 'echo sneaky > src/after-verify.js'] }],
-    });
-    const final = await runToEnd(input);
-    assert.equal(final.state, 'COMPLETED');
+    const input = await taskInput(tenant, repo, { gates: [{ name: 'slow', argv: ['sleep', '4'] }] });
+    await testStack().client.submit(input);
+    // Gates run in checkouts of their own: what changes the workspace now is anything but a gate.
+    await waitForState(input, (s) => s.subState === 'gate:slow', 60_000);
+    const { tree } = workspaceDirs(testStack().home, tenant, input.taskId);
+    writeFileSync(path.join(tree, 'src', 'after-verify.js'), 'sneaky\n');
+    const final = await testStack().client.watch(input);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
     const files = gitIn(repo, 'ls-tree', '-r', '--name-only', `arbiter/${input.taskId}`).split('\n');
     assert.ok(files.includes('src/feature.js'));
     assert.ok(!files.includes('src/after-verify.js'), files.join(', '));
