@@ -203,10 +203,17 @@ describe('acceptance criteria and spec waivers as gates', function () {
       DATABASE_URL: testStack().databaseUrl,
     });
     assert.equal(revoke.code, 0, revoke.stderr);
-    for (const id of ['WV-1001', 'WV-1002', 'WV-1003']) {
+    const why: Record<string, RegExp> = {
+      // Revoked is said before used: without the revocation this run would read "already used by task".
+      'WV-1001': /WV-1001 is revoked/,
+      'WV-1002': /WV-1002 is revoked/,
+      'WV-1003': /WV-1003 expired at/,
+    };
+    for (const [id, reason] of Object.entries(why)) {
       const ignored = await runWith([id]);
       assert.equal(ignored.state, 'FAILED', `${id} must not apply`);
       assert.match(ignored.gates[0].detail, /^2\/1 files/);
+      assert.match(JSON.stringify(ignored.gates), reason);
     }
   });
 });
