@@ -33,9 +33,13 @@ export function escapeNul(text: string): string {
  * which jsonb refuses too). The patterns are literals here, so each call has its own.
  */
 function jsonbText(text: string): string {
-  const escaped = escapeNul(text);
-  if (!/[\ud800-\udfff]/.test(escaped)) return escaped;
-  return escaped.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  return wellFormed(escapeNul(text));
+}
+
+/** `text` with each half of a UTF-16 surrogate pair standing alone U+FFFD, which JSON would write `\udXXX`. */
+export function wellFormed(text: string): string {
+  if (!/[\ud800-\udfff]/.test(text)) return text;
+  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 }
 
 /**
