@@ -13,7 +13,7 @@ import { PrepareWorkspaceInput, ReleaseWorkspaceInput, type PreparedWorkspace } 
 import { TargetRepoError } from '../domain/errors';
 import type { ActivityDeps } from './deps';
 import { workspaceDirs } from '../host/git';
-import { LEASE_FILE, leaseSandboxUser, type SandboxUser } from '../host/sandbox/uid-leases';
+import { LEASE_FILE, leaseSandboxUser, releaseSandboxUser, type SandboxUser } from '../host/sandbox/uid-leases';
 import { claimWorkspace, LOCK_PATIENCE_MS, withWorkspaceLock } from '../host/workspace-lock';
 import {
   borrowObjects,
@@ -90,6 +90,7 @@ export function createWorkspaceActivities({ db, home, hostQueue, sandbox, retent
         await retainWorkspace(ws.root, until);
         // Released, the root keeps its attempt mark until the sweep, so an older attempt still under way cannot rebuild it.
         if (!input.keep) await emptyWorkspaceRoot(ws.root, [RETENTION_MARKER]);
+        else await releaseSandboxUser(ws.root);
       });
       if (input.keep)
         log.info('workspace retained for inspection', { workspacePath: ws.tree, until: until.toISOString() });

@@ -9,7 +9,8 @@
  * highest n decides, and it is live while its holder names it back. Taking a uid creates the next n
  * with symlink(2), which fails when another process got there first, so worker processes sharing
  * ARBITER_HOME never hold one uid twice; no lock is held, so a crash leaves nothing locked. Removing
- * the holder's lease file (releasing a workspace empties its root) or the holder releases its uid;
+ * the holder's lease file (releasing a workspace empties its root, or removes that file alone when the
+ * workspace is kept for inspection) or the holder releases its uid;
  * a lease whose holder no longer names it is taken over by the next task that needs a uid, and a
  * holder asking again gets its uid back (also after its lease went stale, if no one took it
  * meanwhile; a holder re-created at the same path starts its search at the same uid).
@@ -151,6 +152,16 @@ export async function leaseSandboxUser(home: string, holder: string, range: UidR
     }
   }
   throw new SandboxUidsExhaustedError(range.first, range.last);
+}
+
+/**
+ * Gives up the uid `holder` holds, its files left as they are. A workspace kept for inspection held
+ * its uid until the retention sweep (a day by default), so a submitter's cancelled or failing tasks
+ * could hold every uid of a host and keep every other tenant's tasks waiting. Whoever leases the uid
+ * next runs in a sandbox that mounts its own workspace alone, never the kept one.
+ */
+export async function releaseSandboxUser(holder: string): Promise<void> {
+  await fs.rm(path.join(holder, LEASE_FILE), { force: true });
 }
 
 /** The uid `holder` holds; SandboxUidNotHeldError when it holds none (it is never given someone else's). */

@@ -5,10 +5,11 @@
  * up ends the wait after six hours (on the time-skipping server, in seconds).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
 import { leaseSandboxUser } from '../../host/sandbox/uid-leases';
+import { workspaceDirs } from '../../host/git';
 import type { TaskSnapshot } from '../../domain/task';
 import { TASK_WORKFLOW_TYPE, taskWorkflowId } from '../../temporal-config';
 import { goodTaskInput, uniqueId } from '../helpers/fixtures';
@@ -56,6 +57,44 @@ describe('every sandbox uid leased', function () {
         attempts.every((a) => a === 1),
         `no activity was retried by the server: ${attempts}`,
       );
+    } finally {
+      host.worker.shutdown();
+      await host.running;
+      await client.close();
+    }
+  });
+});
+
+describe('a workspace kept for inspection', function () {
+  this.timeout(180_000);
+
+  it("gives its uid back: a cancelled task's kept workspace does not hold the next task waiting", async () => {
+    const stack = testStack();
+    const taskQueue = uniqueId('kept-uid-queue');
+    const last = DEFAULT_SANDBOX_CONFIG.uids.last;
+    const oneUid = { ...DEFAULT_SANDBOX_CONFIG, uids: { first: last, last } };
+    const home = traversableTempDir('arbiter-kept-uid-');
+    const host = await stack.startWorker(taskQueue, home, { sandbox: oneUid });
+    const client = await clientOnQueue(taskQueue);
+    try {
+      const cancelled = { ...(await goodTaskInput()), gates: [{ name: 'slow', argv: ['sleep', '60'] }] };
+      await client.submit(cancelled);
+      await waitForState(cancelled, (s) => s.subState === 'gate:slow', 60_000);
+      await client.cancel(cancelled);
+      assert.equal((await client.watch(cancelled)).state, 'CANCELLED');
+      // The run ends after the task does, once it has released (here: kept) the workspace.
+      await client.temporal.workflow
+        .getHandle(taskWorkflowId(cancelled))
+        .result()
+        .catch(() => undefined);
+      const kept = workspaceDirs(home, cancelled.tenantId, cancelled.taskId).tree;
+      assert.ok(existsSync(path.join(kept, 'src')), 'the workspace is kept for inspection');
+
+      const next = await goodTaskInput();
+      await client.submit(next);
+      // Held by the kept workspace, the one uid would free up only at the retention sweep, a day later.
+      await waitForState(next, (s) => s.state === 'COMPLETED', 60_000);
+      assert.ok(existsSync(path.join(kept, 'src')), 'still kept');
     } finally {
       host.worker.shutdown();
       await host.running;
