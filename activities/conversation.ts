@@ -41,7 +41,7 @@ import {
   storeConversationSpec,
 } from './conversation-records';
 import { keptToolCalls } from './model-reply';
-import { outgrewContext } from './model-errors';
+import { runsOwnRefusal } from './model-errors';
 import { isSpecRef } from './spec-refs';
 import { sha256 } from '../host/digest';
 import type { CommandRunner } from '../host/sandbox/commands';
@@ -157,9 +157,7 @@ function requestBody(body: object): Buffer {
   if (bytes.length > MAX_REQUEST_BYTES)
     throw new Error(
       `the conversation is ${bytes.length} bytes, more than the ${MAX_REQUEST_BYTES} a request may carry`,
-      {
-        cause: 'context',
-      },
+      { cause: 'run' },
     );
   return bytes;
 }
@@ -209,10 +207,10 @@ async function requestCompletion(
     .finally(() => deps.gateway?.closeSession(session.id));
   const text = res.body.toString('utf8');
   // 4xx other than timeouts and rate limits will not improve by asking again: the config is wrong,
-  // or the conversation outgrew the model's context.
+  // or the conversation outgrew the model's context or was refused for its content (the run's doing).
   if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
     throw new Error(`model endpoint refused the request (${res.status}): ${text.slice(0, 300)}`, {
-      cause: outgrewContext(res.status, text) ? 'context' : 'config',
+      cause: runsOwnRefusal(res.status, text) ? 'run' : 'config',
     });
   if (res.status < 200 || res.status >= 300)
     throw new Error(`model endpoint failed (${res.status}): ${text.slice(0, 300)}`);
@@ -281,7 +279,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
         (signal) => requestCompletion(deps, identity, config, transcript.map(toApiMessage), signal),
         { turn: input.turn },
       ).catch((err: Error) => {
-        if (err.cause === 'context') throw new AgentFailedError(input.agentId, err.message);
+        if (err.cause === 'run') throw new AgentFailedError(input.agentId, err.message);
         throw err.cause === 'config' ? new AgentConfigError(input.agentId, err.message) : err;
       });
       const message = response.choices?.[0]?.message;

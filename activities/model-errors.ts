@@ -23,6 +23,23 @@ export function outgrewContext(status: number, body: string): boolean {
   );
 }
 
+/**
+ * Error codes of a request refused for what its text says: Azure OpenAI's content filter, OpenAI's
+ * flagged prompt. The text is the task's and its conversation's, so the refusal is this run's.
+ */
+const CONTENT_REFUSALS = new Set(['content_filter', 'content_policy_violation', 'invalid_prompt']);
+
+/**
+ * True when a refusal is this run's doing, not the agent's configuration's: the conversation
+ * outgrew the model's context, or the endpoint refused its content. A spec's wording that an
+ * endpoint's filter refuses would otherwise open the circuit of an agent every tenant shares.
+ */
+export function runsOwnRefusal(status: number, body: string): boolean {
+  if (outgrewContext(status, body)) return true;
+  const { code } = parsedError(body);
+  return status === 400 && code !== undefined && CONTENT_REFUSALS.has(code);
+}
+
 /** The `error` object of an OpenAI-style error body, as far as it has one. */
 function parsedError(body: string): { code?: string; message: string } {
   try {

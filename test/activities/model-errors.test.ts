@@ -1,11 +1,11 @@
 /**
- * Whose fault a model's refusal is: a conversation that outgrew the model's context is this run's
- * FAIL, anything else about the request is the agent's configuration (its health, shared by every
- * tenant). Read from the error's code and the start of its message, so text the request carried
+ * Whose fault a model's refusal is: a conversation that outgrew the model's context, or whose
+ * content an endpoint's filter refused, is this run's FAIL; anything else about the request is the
+ * agent's configuration (its health, shared by every tenant). Read from the error's code and the start of its message, so text the request carried
  * and an endpoint echoed back cannot decide it.
  */
 import assert from 'node:assert/strict';
-import { outgrewContext } from '../../activities/model-errors';
+import { runsOwnRefusal } from '../../activities/model-errors';
 
 const body = (error: Record<string, unknown>) => JSON.stringify({ error });
 
@@ -45,9 +45,22 @@ describe("activities: reading a model's refusal", () => {
       false,
     ],
     ['not JSON', 400, "This model's maximum context length is 8192 tokens", false],
+    [
+      "Azure OpenAI's content filter",
+      400,
+      body({
+        message: "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+        code: 'content_filter',
+        param: 'prompt',
+      }),
+      true,
+    ],
+    ['OpenAI: a flagged prompt', 400, body({ message: 'Invalid prompt: flagged', code: 'invalid_prompt' }), true],
+    ['a content code on another status: configuration', 403, body({ message: 'no', code: 'content_filter' }), false],
+    ['a message naming the filter, no code: configuration', 400, body({ message: 'content_filter' }), false],
   ];
   for (const [name, status, text, outgrew] of cases)
     it(`${name}: ${outgrew ? "the run's" : "the configuration's"}`, () => {
-      assert.equal(outgrewContext(status, text), outgrew);
+      assert.equal(runsOwnRefusal(status, text), outgrew);
     });
 });
