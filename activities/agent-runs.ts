@@ -70,15 +70,18 @@ async function runScripted(ctx: StepContext, config: unknown, retry: boolean): P
 }
 
 /**
- * Where the agent's wall clock starts: where the workflow says its earlier attempts leave it, or
- * now; for a later attempt of this step (its worker died) no later than the step's first schedule.
- * Tokens and cost carry over from the run's earlier sessions; without the schedule the wall-clock
- * budget began afresh with each attempt. A start in the future, which only workflow code of an
- * insider's own could send, would lengthen the budget, so none later than now is taken.
+ * Where the agent's wall clock starts, told to the server at once in the attempt's first beat:
+ * where the workflow says its earlier attempts leave it, or now; for a later attempt of this step
+ * (its worker died) where the attempt before said, on the same host's clock. Tokens and cost carry
+ * over from the run's earlier sessions; without this the wall-clock budget began afresh with each
+ * attempt. A start in the future, which only an insider's own workflow code could send, would
+ * lengthen the budget, so none later than now is taken.
  */
-function agentClockStart(claimed: number | undefined): number {
-  const { attempt, scheduledTimestampMs } = Context.current().info;
-  return Math.min(Date.now(), claimed ?? Infinity, attempt > 1 ? scheduledTimestampMs : Infinity);
+function startAgentClock(claimed: number | undefined): number {
+  const earlier = (Context.current().info.heartbeatDetails as { clockStart?: unknown } | undefined)?.clockStart;
+  const clockStart = Math.min(Date.now(), claimed ?? Infinity, typeof earlier === 'number' ? earlier : Infinity);
+  beatAtStart({ clockStart });
+  return clockStart;
 }
 
 /** Runs a `command` agent: its CLI, confined, behind the gateway, with the task prompt; its changes are read from the diff later. */
@@ -125,8 +128,8 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
   const sandboxUser = taskSandboxUser(deps.home, deps.sandbox);
   return {
     async executeAgent(raw: ExecuteAgentInput): Promise<AgentRunResult> {
-      beatAtStart();
       const input = parseActivityInput(ExecuteAgentInput, raw);
+      const clockStart = startAgentClock(input.retry?.startedAt);
       const spec = await runSpec(deps.db, input);
       // The workspace is reset (removed and checked out again) before the agent runs in it.
       requireTaskWorkspace(deps.home, input);
@@ -153,7 +156,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config, retry !== undefined);
       else if (agent.kind === 'command') {
         const prompt = retry ? buildRetryPrompt(spec, retry.feedback) : buildTaskPrompt(spec);
-        result = await runCommandAgent(ctx, deps, agent.config, prompt, agentClockStart(retry?.startedAt));
+        result = await runCommandAgent(ctx, deps, agent.config, prompt, clockStart);
       } else
         throw new AgentConfigError(agent.id, `kind '${agent.kind}' runs as a conversation, not through executeAgent`);
       log.info('agent finished', { agentId: agent.id, steps: result.stepsApplied });

@@ -24,13 +24,19 @@ function beatIntervalMs(heartbeatTimeoutMs: number | undefined): number {
  */
 const RUNNING = 'running';
 
+/** What the beats of an attempt carry once its step said more than that it runs ({@link beatAtStart}). */
+const saidDetails = new WeakMap<Context, unknown>();
+
 /**
  * Beats at once, for a step whose every attempt must be known to have run, however soon its host
- * dies: an agent's run, or one of its tool calls.
+ * dies: an agent's run, or one of its tool calls. `details` (else that it runs) are what every
+ * later beat of this attempt carries, so the next attempt reads them in `info.heartbeatDetails`:
+ * the first beat goes out at once, later ones only every few seconds, and a worker may die between.
  */
-export function beatAtStart(): void {
+export function beatAtStart(details: unknown = RUNNING): void {
   const activity = Context.current();
-  if (!activity.info.isLocal) activity.heartbeat(RUNNING);
+  saidDetails.set(activity, details);
+  if (!activity.info.isLocal) activity.heartbeat(details);
 }
 
 /**
@@ -43,7 +49,9 @@ export async function withHeartbeat<T>(
 ): Promise<T> {
   const activity = Context.current();
   const every = beatIntervalMs(activity.info.heartbeatTimeoutMs);
-  const beat = activity.info.isLocal ? undefined : setInterval(() => activity.heartbeat(details), every);
+  const beat = activity.info.isLocal
+    ? undefined
+    : setInterval(() => activity.heartbeat(saidDetails.get(activity) ?? details), every);
   try {
     return await work(activity.cancellationSignal);
   } finally {

@@ -41,7 +41,7 @@ describe('a step on a worker that dies', function () {
   it("keeps a command agent's wall-clock budget running from its first attempt", async () => {
     const taskQueue = uniqueId('dead-agent-queue');
     const tenant = uniqueId('tenant');
-    // 20 s of budget, 14 s of work: one attempt fits, a retry after a kill ~12 s in may not start afresh.
+    // 20 s of budget, 14 s of work: one attempt fits; the retry, some 13 s after the first began, may not start afresh.
     await addCommandAgent(tenant, 'sleep 14', {
       gateway: {
         upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl: 'http://127.0.0.1:9/v1' }],

@@ -65,6 +65,24 @@ async function addOpenAIAgent(tenantId: string, fake: FakeOpenAI, config: Record
   });
 }
 
+/**
+ * A task's run, open (no worker polls its queue), and the activities run as its steps: the
+ * conversation's steps work only for a live run.
+ */
+async function openTaskRun(tenantId: string) {
+  const ref = { tenantId, taskId: uniqueId('task') };
+  const run = await testStack().client.temporal.workflow.start('taskLifecycle', {
+    taskQueue: uniqueId('nobody-polls'),
+    workflowId: taskWorkflowId(ref),
+    args: [{}],
+  });
+  const env = new MockActivityEnvironment(
+    { workflowExecution: { workflowId: run.workflowId, runId: run.firstExecutionRunId } },
+    { logger: SILENT_LOGGER, client: testStack().client.temporal },
+  );
+  return { ref, run, env, a: createActivities(testActivityDeps()) };
+}
+
 async function transcript(ref: Ref) {
   const { db } = testStack().database;
   const convs = await db
@@ -436,18 +454,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     fake = await startFakeOpenAI({ script, apiKey });
     const tenant = uniqueId('tenant');
     const agent = await addOpenAIAgent(tenant, fake);
-    const ref = { tenantId: tenant, taskId: uniqueId('task') };
-    // The task's run, open (no worker polls its queue): the conversation's steps work only for a live run.
-    const run = await testStack().client.temporal.workflow.start('taskLifecycle', {
-      taskQueue: uniqueId('nobody-polls'),
-      workflowId: taskWorkflowId(ref),
-      args: [{}],
-    });
-    const env = new MockActivityEnvironment(
-      { workflowExecution: { workflowId: run.workflowId, runId: run.firstExecutionRunId } },
-      { logger: SILENT_LOGGER, client: testStack().client.temporal },
-    );
-    const a = createActivities(testActivityDeps());
+    const { ref, run, env, a } = await openTaskRun(tenant);
     // A prepared workspace: file tools write only for a task that holds its sandbox uid.
     const { workspacePath }: PreparedWorkspace = await env.run(a.prepareWorkspace, {
       ...ref,
@@ -508,17 +515,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     fake = await startFakeOpenAI({ script: [{ content: 'done' }], apiKey });
     const tenant = uniqueId('tenant');
     const agent = await addOpenAIAgent(tenant, fake);
-    const ref = { tenantId: tenant, taskId: uniqueId('task') };
-    const run = await testStack().client.temporal.workflow.start('taskLifecycle', {
-      taskQueue: uniqueId('nobody-polls'),
-      workflowId: taskWorkflowId(ref),
-      args: [{}],
-    });
-    const env = new MockActivityEnvironment(
-      { workflowExecution: { workflowId: run.workflowId, runId: run.firstExecutionRunId } },
-      { logger: SILENT_LOGGER, client: testStack().client.temporal },
-    );
-    const a = createActivities(testActivityDeps());
+    const { ref, run, env, a } = await openTaskRun(tenant);
     const validated: ValidateSpecResult = await env.run(a.validateSpec, {
       ...ref,
       specYaml: specYaml({ invariants: [SPEC_MARKER] }),
