@@ -90,9 +90,10 @@ async function append(
 }
 
 /**
- * Writes the conversation's row with its opening messages, or nothing when the row exists. One
+ * Writes the conversation's row and its opening messages, each unless it is there. One
  * transaction: a first attempt that stopped between the row and its messages left a retry that
- * found the row and wrote no messages, so the model was never given the task.
+ * found the row and wrote no messages, so the model was never given the task (a row left so by an
+ * older release gets them now). Another run's row is left alone; the ownership check names why.
  */
 async function openTranscript(
   db: Db,
@@ -100,11 +101,13 @@ async function openTranscript(
   opening: Array<{ role: 'system' | 'user'; content: string }>,
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    const inserted = await tx.insert(conversations).values(row).onConflictDoNothing().returning();
-    if (!inserted.length) return;
+    await tx.insert(conversations).values(row).onConflictDoNothing();
+    const [stored] = await tx.select().from(conversations).where(eq(conversations.id, row.id));
+    if (stored?.tenantId !== row.tenantId || stored.taskId !== row.taskId || stored.runId !== row.runId) return;
     await tx
       .insert(conversationMessages)
-      .values(opening.map((m, seq) => ({ tenantId: row.tenantId, conversationId: row.id, seq, ...m })));
+      .values(opening.map((m, seq) => ({ tenantId: row.tenantId, conversationId: row.id, seq, ...m })))
+      .onConflictDoNothing();
   });
 }
 

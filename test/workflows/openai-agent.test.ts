@@ -510,7 +510,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     await run.terminate('test over');
   });
 
-  it('opens the transcript whole on a retry after a first attempt that stopped between its writes', async () => {
+  it('opens the transcript whole on a retry after a first attempt that stopped between its writes, or a row left without it', async () => {
     // The database failing after the conversation's row was written, before its opening messages were.
     fake = await startFakeOpenAI({ script: [{ content: 'done' }], apiKey });
     const tenant = uniqueId('tenant');
@@ -525,6 +525,12 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     await withInsertsRefused(conversationMessages, tenant, 'transcript refused', async () => {
       await assert.rejects(env.run(a.startConversation, start), /transcript refused/);
     });
+    // What an older release left in that case: the row, and no messages.
+    const { db } = testStack().database;
+    await db
+      .insert(conversations)
+      .values({ ...ref, id: start.conversationId, runId: run.firstExecutionRunId, agentId: agent.id })
+      .onConflictDoNothing();
     await env.run(a.startConversation, start);
 
     assert.deepEqual(
