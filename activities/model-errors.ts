@@ -10,7 +10,7 @@
  * error's own code and the start of its message (an endpoint that echoes the request must not let
  * the request's text decide); a `max_tokens` past the context is the configuration's fault.
  */
-export function outgrewContext(status: number, body: string): boolean {
+function outgrewContext(status: number, body: string): boolean {
   if (status === 413) return true;
   if (status !== 400) return false;
   const error = parsedError(body);

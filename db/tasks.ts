@@ -3,8 +3,7 @@
  * ended, and whether a task ended under another run than the one asking.
  */
 import { and, eq, inArray, lte, sql } from 'drizzle-orm';
-import { TERMINAL_STATES } from '../domain/lifecycle';
-import type { TaskState } from '../domain/lifecycle';
+import { isTerminal, TERMINAL_STATES, type TaskState } from '../domain/lifecycle';
 import type { Db } from './client';
 import { tasks } from './schema';
 
@@ -63,6 +62,6 @@ export async function endedUnderAnotherRun(
     .select({ state: tasks.state, runId: tasks.runId })
     .from(tasks)
     .where(and(eq(tasks.tenantId, key.tenantId), eq(tasks.id, key.taskId)));
-  if (!row || row.runId === runId || !TERMINAL_STATES.includes(row.state)) return undefined;
+  if (!row || row.runId === runId || !isTerminal(row.state)) return undefined;
   return { state: row.state, runId: row.runId };
 }

@@ -17,7 +17,7 @@ import type { taskLifecycle } from '../../workflows';
 import { arbiter, cliEnv, resetRunTo, temporalWorkflow } from '../helpers/cli';
 import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import { approverKey, PENDING_WAIVER, signedApproval } from '../helpers/approvers';
+import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { refExists, specFile } from './helpers';
 import { activitiesRun } from '../helpers/history';
@@ -258,7 +258,8 @@ describe('governance: a verdict belongs to one run', function () {
       { logger: SILENT_LOGGER },
     );
     const a = createActivities(testActivityDeps());
-    const key = approverKey('alice');
+    // A registered key: the refusal is for the ended task, not for an unknown approver.
+    const key = await registeredApprover(tenantId, 'alice');
     const signed = await signedApproval(done.input, { ...PENDING_WAIVER, runId }, key);
     const ended = new RegExp(`already ended COMPLETED in run ${done.runId}`);
     await assert.rejects(env.run(a.authorizeWaiverDecision, { tenantId, taskId, riskTier: 3, signed }), ended);
@@ -274,6 +275,14 @@ describe('governance: a verdict belongs to one run', function () {
     const { db } = testStack().database;
     assert.deepEqual(await db.select().from(waiverDecisions).where(eq(waiverDecisions.taskId, taskId)), []);
     assert.deepEqual(await db.select().from(waivers).where(eq(waivers.tenantId, tenantId)), []);
+    // The control: the run that owns the task's row is authorised the same decision.
+    const owner = new MockActivityEnvironment(
+      { workflowExecution: { workflowId: taskWorkflowId(done.input), runId: done.runId } },
+      { logger: SILENT_LOGGER },
+    );
+    const own = await signedApproval(done.input, { ...PENDING_WAIVER, runId: done.runId }, key);
+    await owner.run(a.authorizeWaiverDecision, { tenantId, taskId, riskTier: 3, signed: own });
+    assert.equal((await db.select().from(waiverDecisions).where(eq(waiverDecisions.taskId, taskId))).length, 1);
     await assertFirstRunStands(done);
   });
 

@@ -3,7 +3,7 @@
  * table for one tenant, for as long as `act` runs. What a step sees when the database fails it
  * between two of its writes, without mocking the database or the step.
  */
-import { sql } from 'drizzle-orm';
+import { getTableName, sql } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { testStack } from './stack';
 
@@ -15,7 +15,7 @@ export async function withInsertsRefused(
   act: () => Promise<void>,
 ): Promise<void> {
   const { db } = testStack().database;
-  const fn = sql.identifier(`refuse_${tenantId.replace(/\W/g, '_')}`);
+  const fn = sql.identifier(`refuse_${getTableName(table)}_${tenantId.replace(/\W/g, '_')}`);
   await db.execute(sql`CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN IF NEW.tenant_id = ${sql.raw(`'${tenantId}'`)} THEN RAISE EXCEPTION '${sql.raw(message)}'; END IF; RETURN NEW; END $$`);
   await db.execute(sql`CREATE TRIGGER ${fn} BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
