@@ -4,7 +4,8 @@
  * The retried agent run keeps its wall-clock budget's start.
  */
 import assert from 'node:assert/strict';
-import { taskWorkflowId } from '../../temporal-config';
+import type { TaskInput } from '../../domain/task';
+import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { addCommandAgent, addScriptedAgent, taskInput, uniqueId } from '../helpers/fixtures';
 import { traversableTempDir } from '../helpers/temp';
 import { waitFor } from '../helpers/wait';
@@ -14,20 +15,35 @@ describe('a step on a worker that dies', function () {
   this.timeout(120_000);
   const spawnWorker = workerProcessPerTest();
 
-  it('is retried within the heartbeat timeout', async () => {
-    const taskQueue = uniqueId('dead-step-queue');
-    const tenant = uniqueId('tenant');
-    await addScriptedAgent(tenant, [{ op: 'run', argv: ['sleep', '120'], timeoutSeconds: 180 }]);
-    const input = await taskInput(tenant);
-    const child = await spawnWorker(taskQueue, traversableTempDir('arbiter-dead-step-'));
+  /**
+   * Submits `input` to a worker of its own (ARBITER_HOME `home`) and SIGKILLs the worker 3 s into
+   * the agent step, past its first beat, when a step beating at 80% of a long heartbeat timeout
+   * goes quiet longest. The caller terminates the run and closes the client.
+   */
+  async function killedInAgentStep(taskQueue: string, home: string, input: TaskInput & TaskRef) {
+    const child = await spawnWorker(taskQueue, home);
     const client = await clientOnQueue(taskQueue);
     const handle = client.temporal.workflow.getHandle(taskWorkflowId(input));
     try {
       await client.submit(input);
       await waitFor('the agent step to start', async () => (await agentStep(handle))?.lastHeartbeatTime, 60_000);
-      // Past the first beat, when a step beating at 80% of a long heartbeat timeout goes quiet longest.
       await new Promise((r) => setTimeout(r, 3000));
       await killHard(child);
+      return { client, handle };
+    } catch (err) {
+      await handle.terminate('test failed').catch(() => undefined);
+      await client.close();
+      throw err;
+    }
+  }
+
+  it('is retried within the heartbeat timeout', async () => {
+    const taskQueue = uniqueId('dead-step-queue');
+    const tenant = uniqueId('tenant');
+    await addScriptedAgent(tenant, [{ op: 'run', argv: ['sleep', '120'], timeoutSeconds: 180 }]);
+    const input = await taskInput(tenant);
+    const { client, handle } = await killedInAgentStep(taskQueue, traversableTempDir('arbiter-dead-step-'), input);
+    try {
       const killedAt = Date.now();
       await waitFor('the step to be retried', async () => ((await agentStep(handle))?.attempt ?? 0) >= 2, 60_000);
       const waited = Date.now() - killedAt;
@@ -50,14 +66,8 @@ describe('a step on a worker that dies', function () {
     });
     const input = await taskInput(tenant);
     const home = traversableTempDir('arbiter-dead-agent-');
-    const child = await spawnWorker(taskQueue, home);
-    const client = await clientOnQueue(taskQueue);
-    const handle = client.temporal.workflow.getHandle(taskWorkflowId(input));
+    const { client, handle } = await killedInAgentStep(taskQueue, home, input);
     try {
-      await client.submit(input);
-      await waitFor('the agent step to start', async () => (await agentStep(handle))?.lastHeartbeatTime, 60_000);
-      await new Promise((r) => setTimeout(r, 3000));
-      await killHard(child);
       // The same host (its home), so the step is retried where its workspace lives.
       await spawnWorker(taskQueue, home);
       const final = await client.watch(input);
