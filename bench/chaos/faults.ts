@@ -1,7 +1,8 @@
 /**
  * Fault injection: at random intervals one fault at a time, the kinds taken in shuffled
  * rounds so each kind recurs: a worker SIGKILLed and restarted, the Temporal server stopped
- * and restarted, Arbiter's PostgreSQL down for tens of seconds.
+ * and restarted, Arbiter's PostgreSQL down for tens of seconds. The first round is always
+ * finished, so even a run shorter than one round injects every kind it was given.
  */
 import type { ArbiterPostgres, TemporalTarget, WorkerProcesses } from './processes';
 
@@ -27,6 +28,13 @@ export interface FaultPlan {
   postgresDownMs: [number, number];
 }
 
+/** What the injector breaks: the parts of the run's processes it stops and starts. */
+export interface FaultTargets {
+  workers: Pick<WorkerProcesses, 'count' | 'killAndRestart'>;
+  temporal: Pick<TemporalTarget, 'outage'>;
+  postgres: Pick<ArbiterPostgres, 'stop' | 'restart'>;
+}
+
 const between = ([min, max]: [number, number]) => min + Math.random() * (max - min);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,10 +47,18 @@ function shuffled<T>(items: readonly T[]): T[] {
   return out;
 }
 
-/** Injects faults until `stopAt` (a fault under way is finished); returns them in order. */
+/** Whether every kind of the plan has been injected at least once. */
+function everyKindInjected(plan: FaultPlan, faults: InjectedFault[]): boolean {
+  return plan.kinds.every((kind) => faults.some((f) => f.kind === kind));
+}
+
+/**
+ * Injects faults until `stopAt` and until every kind of the plan was injected once, whichever is
+ * later (a fault under way is finished); returns them in order.
+ */
 export async function injectFaults(
   plan: FaultPlan,
-  parts: { workers: WorkerProcesses; temporal: TemporalTarget; postgres: ArbiterPostgres },
+  parts: FaultTargets,
   stopAt: number,
   say: (line: string) => void,
 ): Promise<InjectedFault[]> {
@@ -50,7 +66,7 @@ export async function injectFaults(
   let round: FaultKind[] = [];
   for (;;) {
     await pause(between(plan.gapMs));
-    if (Date.now() >= stopAt) return faults;
+    if (Date.now() >= stopAt && everyKindInjected(plan, faults)) return faults;
     if (round.length === 0) round = shuffled(plan.kinds);
     const kind = round.shift() as FaultKind;
     const at = Date.now();
@@ -62,11 +78,7 @@ export async function injectFaults(
   }
 }
 
-async function inject(
-  kind: FaultKind,
-  plan: FaultPlan,
-  parts: { workers: WorkerProcesses; temporal: TemporalTarget; postgres: ArbiterPostgres },
-): Promise<string> {
+async function inject(kind: FaultKind, plan: FaultPlan, parts: FaultTargets): Promise<string> {
   switch (kind) {
     case 'worker': {
       const i = Math.floor(Math.random() * parts.workers.count);
