@@ -6,7 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { FAULT_KINDS, type FaultKind } from './chaos/faults';
-import { DEFAULT_FAULTS, describeReport, runChaos } from './chaos/run';
+import { describeReport } from './chaos/report';
+import { DEFAULT_FAULTS, runChaos } from './chaos/run';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

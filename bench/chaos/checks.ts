@@ -1,148 +1,172 @@
 /**
- * The invariants a chaos run must keep, read afterwards from PostgreSQL and Temporal: every
- * task ended (else lost), one run, gap-free events, one verdict once verification began, at
- * most one delivery, statistics counted once, no capacity held; and the longest stall ({@link longestStall}).
+ * The invariants a chaos run must keep, read afterwards from PostgreSQL, Temporal and the target
+ * repositories' git, and judged by task-checks.ts: every task COMPLETED (else lost or broken) in
+ * one run with gap-free events, one verdict, its outcome and one healthy report fed to routing,
+ * its delivery branch at the commit recorded as delivered (and no other delivery branch); each
+ * agent's circuit closed with no capacity held; and the longest stall ({@link longestStall}).
  */
 import type { Client } from '@temporalio/client';
 import { activeTaskCounts } from '../../db/agents';
 import type { Database } from '../../db/client';
-import { isTerminal } from '../../domain/lifecycle';
-import { taskWorkflowId } from '../../temporal-config';
+import { git } from '../../host/git';
+import { DELIVERY_BRANCH_PREFIX, deliveryBranch, taskWorkflowId } from '../../temporal-config';
 import type { InjectedFault } from './faults';
 import { CHAOS_TENANTS, chaosTask } from './load';
-import { longestStall, type Stall } from './stall';
+import { longestStall, type Stall, type Transition } from './stall';
+import { checkAgent, checkTask, type TaskEvent, type TaskRecord, type Violations } from './task-checks';
 
 /** What the checks found. Any entry in `lost`, `duplicated` or `broken` is a violation. */
-export interface ChaosFindings {
+export interface ChaosFindings extends Violations {
+  /** How many tasks ended in each state (`missing`: no row). */
   outcomes: Record<string, number>;
   /** Why tasks did not complete: error text (shortened) and how many. */
   errors: Record<string, number>;
-  lost: string[];
-  duplicated: string[];
-  broken: string[];
   /** The longest fault-free time a task in flight at a fault's recovery waited for its next transition. */
   stall: Stall;
 }
 
-interface TaskEvent {
-  key: string;
-  run_id: string;
-  seq: number;
-  to_state: string;
-  created_at: Date;
+/** What the database and git hold of every chaos task, by `tenant/taskId`. */
+interface RunRecords {
+  tasks: Map<string, { state: string; error: string | null }>;
+  events: Map<string, Array<TaskEvent & Transition>>;
+  verdicts: Map<string, number>;
+  outcomes: Map<string, number>;
+  health: Map<string, boolean[]>;
+  deliveries: Map<string, string[]>;
+  branches: Map<string, string>;
 }
 
 const keyOf = (tenantId: string, taskId: string) => `${tenantId}/${taskId}`;
 
-async function grouped(database: Database, sql: string): Promise<Map<string, number>> {
-  const { rows } = await database.pool.query<{ key: string; n: number }>(sql, [CHAOS_TENANTS]);
-  return new Map(rows.map((r) => [r.key, r.n]));
+/** `key` → `v` of a query over the chaos tenants' rows (the query's only parameter). */
+async function keyed<T>(database: Database, sql: string): Promise<Map<string, T>> {
+  const { rows } = await database.pool.query<{ key: string; v: T }>(sql, [CHAOS_TENANTS]);
+  return new Map(rows.map((r) => [r.key, r.v]));
 }
 
-/** Runs every check over the first `submitted` tasks. */
+/** Each delivery branch in the tenants' repositories and its commit, read from git. */
+async function deliveryBranches(repos: Record<string, string>): Promise<Map<string, string>> {
+  const branches = new Map<string, string>();
+  for (const [tenantId, repo] of Object.entries(repos)) {
+    const refs = `refs/heads/${DELIVERY_BRANCH_PREFIX}`;
+    const out = await git(repo, ['for-each-ref', '--format=%(refname) %(objectname)', refs]);
+    for (const [ref, commit] of out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ')))
+      branches.set(keyOf(tenantId, ref.slice(refs.length)), commit);
+  }
+  return branches;
+}
+
+async function readRecords(database: Database, repos: Record<string, string>): Promise<RunRecords> {
+  const tenantKey = `tenant_id||'/'||task_id as key`;
+  const { rows: events } = await database.pool.query<TaskEvent & Transition & { key: string }>(
+    `select ${tenantKey}, run_id as "runId", seq, to_state as "toState", (extract(epoch from created_at) * 1000)::float8 as at
+       from task_events where tenant_id = any($1) order by created_at, id`,
+    [CHAOS_TENANTS],
+  );
+  const byTask = new Map<string, Array<TaskEvent & Transition>>();
+  for (const e of events) byTask.set(e.key, [...(byTask.get(e.key) ?? []), e]);
+  const count = (table: string) =>
+    keyed<number>(
+      database,
+      `select ${tenantKey}, count(*)::int as v from ${table} where tenant_id = any($1) group by 1`,
+    );
+  return {
+    tasks: await keyed(
+      database,
+      `select tenant_id||'/'||id as key, json_build_object('state', state, 'error', error) as v from tasks where tenant_id = any($1)`,
+    ),
+    events: byTask,
+    verdicts: await count('verdicts'),
+    outcomes: await count('agent_outcomes'),
+    health: await keyed(
+      database,
+      `select ${tenantKey}, array_agg(ok) as v from agent_health_reports where tenant_id = any($1) group by 1`,
+    ),
+    deliveries: await keyed(
+      database,
+      `select subject as key, array_agg(payload->>'commit') as v from provenance_events
+        where tenant_id = any($1) and kind = 'change.delivered' group by 1`,
+    ),
+    branches: await deliveryBranches(repos),
+  };
+}
+
+/** The workflow's status, or `not found (…)`. */
+function workflowStatus(temporal: Client, workflowId: string): Promise<string> {
+  return temporal.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((d) => d.status.name)
+    .catch((err: Error) => `not found (${err.message})`);
+}
+
+/** Runs every check over the submitted tasks (`submittedAt`: when the load submitted each, in order). */
 export async function checkChaos(options: {
   database: Database;
   temporal: Client;
-  submitted: number;
+  submittedAt: number[];
   agentIds: string[];
+  repos: Record<string, string>;
   faults: InjectedFault[];
   endedAt: number;
 }): Promise<ChaosFindings> {
-  const { database } = options;
+  const records = await readRecords(options.database, options.repos);
   const findings: ChaosFindings = { outcomes: {}, errors: {}, lost: [], duplicated: [], broken: [], stall: { ms: 0 } };
-  const { rows: taskRows } = await database.pool.query<{ key: string; state: string; error: string | null }>(
-    `select tenant_id||'/'||id as key, state, error from tasks where tenant_id = any($1)`,
-    [CHAOS_TENANTS],
-  );
-  const stateOf = new Map(taskRows.map((r) => [r.key, r.state]));
-  for (const { error } of taskRows) {
-    const reason = error?.slice(0, 120);
-    if (reason) findings.errors[reason] = (findings.errors[reason] ?? 0) + 1;
-  }
-  const { rows: events } = await database.pool.query<TaskEvent>(
-    `select tenant_id||'/'||task_id as key, run_id, seq, to_state, created_at from task_events
-      where tenant_id = any($1) order by created_at, id`,
-    [CHAOS_TENANTS],
-  );
-  const verdicts = await grouped(
-    database,
-    `select tenant_id||'/'||task_id as key, count(*)::int as n from verdicts where tenant_id = any($1) group by 1`,
-  );
-  const deliveries = await grouped(
-    database,
-    `select subject as key, count(*)::int as n from provenance_events where tenant_id = any($1) and kind = 'change.delivered' group by 1`,
-  );
-  const outcomes = await grouped(
-    database,
-    `select tenant_id||'/'||task_id as key, count(*)::int as n from agent_outcomes where tenant_id = any($1) group by 1`,
-  );
-  const byTask = new Map<string, TaskEvent[]>();
-  for (const e of events) byTask.set(e.key, [...(byTask.get(e.key) ?? []), e]);
-  for (let n = 0; n < options.submitted; n++) {
+  const strayBranches = new Map(records.branches);
+  for (let n = 0; n < options.submittedAt.length; n++) {
     const input = chaosTask(n);
     const key = keyOf(input.tenantId, input.taskId);
-    const state = stateOf.get(key);
-    findings.outcomes[state ?? 'missing'] = (findings.outcomes[state ?? 'missing'] ?? 0) + 1;
-    const status = await options.temporal.workflow
-      .getHandle(taskWorkflowId(input))
-      .describe()
-      .then((d) => d.status.name)
-      .catch((err: Error) => `not found (${err.message})`);
-    if (!state || !isTerminal(state as never) || status === 'RUNNING' || status.startsWith('not found')) {
-      findings.lost.push(`${key}: database ${state ?? 'no row'}, workflow ${status}`);
-    }
-    checkTask(findings, key, state, byTask.get(key) ?? [], {
-      verdicts: verdicts.get(key) ?? 0,
-      deliveries: deliveries.get(key) ?? 0,
-      outcomes: outcomes.get(key) ?? 0,
-    });
+    strayBranches.delete(key);
+    const task = records.tasks.get(key);
+    tally(findings, task);
+    const found = checkTask({
+      key,
+      branch: deliveryBranch(input.taskId),
+      ...task,
+      workflow: await workflowStatus(options.temporal, taskWorkflowId(input)),
+      events: records.events.get(key) ?? [],
+      verdicts: records.verdicts.get(key) ?? 0,
+      outcomes: records.outcomes.get(key) ?? 0,
+      health: records.health.get(key) ?? [],
+      deliveryRecords: records.deliveries.get(key) ?? [],
+      branchCommit: records.branches.get(key),
+    } satisfies TaskRecord);
+    for (const kind of ['lost', 'duplicated', 'broken'] as const) findings[kind].push(...found[kind]);
   }
-  await checkStatistics(findings, database, options.agentIds);
-  const transitions = new Map(
-    [...byTask].map(([key, list]) => [key, list.map((e) => ({ toState: e.to_state, at: e.created_at.getTime() }))]),
-  );
-  findings.stall = longestStall(transitions, options.faults, options.endedAt);
+  for (const key of strayBranches.keys()) findings.broken.push(`${key}: a delivery branch for no submitted task`);
+  findings.broken.push(...(await agentViolations(options.database, options.agentIds)));
+  const timelines = options.submittedAt.map((submittedAt, n) => {
+    const key = keyOf(chaosTask(n).tenantId, chaosTask(n).taskId);
+    return [key, { submittedAt, transitions: records.events.get(key) ?? [] }] as const;
+  });
+  findings.stall = longestStall(new Map(timelines), options.faults, options.endedAt);
   return findings;
 }
 
-function checkTask(
-  findings: ChaosFindings,
-  key: string,
-  state: string | undefined,
-  events: TaskEvent[],
-  counts: { verdicts: number; deliveries: number; outcomes: number },
-): void {
-  const runs = new Set(events.map((e) => e.run_id));
-  if (runs.size > 1) findings.duplicated.push(`${key}: events of ${runs.size} runs`);
-  const seqs = events.map((e) => e.seq).sort((a, b) => a - b);
-  if (new Set(seqs).size !== seqs.length) findings.duplicated.push(`${key}: repeated event seq`);
-  if (runs.size === 1 && seqs.some((s, i) => s !== i))
-    findings.broken.push(`${key}: event seqs ${seqs.join(',')} have gaps`);
-  const verifying = events.some((e) => e.to_state === 'VERIFYING');
-  if (counts.verdicts > 1) findings.duplicated.push(`${key}: ${counts.verdicts} verdicts`);
-  if (verifying && counts.verdicts === 0 && state && isTerminal(state as never))
-    findings.broken.push(`${key}: verified (${state}) without a verdict`);
-  if (counts.deliveries > 1) findings.duplicated.push(`${key}: ${counts.deliveries} deliveries`);
-  if (state === 'COMPLETED' && counts.deliveries === 0) findings.broken.push(`${key}: COMPLETED without a delivery`);
-  if (counts.outcomes > 1) findings.duplicated.push(`${key}: ${counts.outcomes} agent outcomes`);
-  if (counts.verdicts === 1 && counts.outcomes === 0) findings.broken.push(`${key}: verdict without an agent outcome`);
+/** Counts the task's end state, and its error when it has one. */
+function tally(findings: ChaosFindings, task: { state: string; error: string | null } | undefined): void {
+  const state = task?.state ?? 'missing';
+  findings.outcomes[state] = (findings.outcomes[state] ?? 0) + 1;
+  const reason = task?.error?.slice(0, 120);
+  if (reason) findings.errors[reason] = (findings.errors[reason] ?? 0) + 1;
 }
 
-/** Each agent's statistics count exactly its recorded outcomes, and no capacity is held once all ended. */
-async function checkStatistics(findings: ChaosFindings, database: Database, agentIds: string[]): Promise<void> {
-  const counted = await grouped(
-    database,
-    `select tenant_id||'/'||agent_id as key, sum(tasks)::int as n from agent_stats where tenant_id = any($1) group by 1`,
+/** Each chaos agent's circuit breaker and held capacity, judged by {@link checkAgent}. */
+async function agentViolations(database: Database, agentIds: string[]): Promise<string[]> {
+  const { rows } = await database.pool.query<{ id: string; failures: number; openUntil: Date | null }>(
+    `select id, consecutive_infra_failures as failures, circuit_open_until as "openUntil" from agents where id = any($1)`,
+    [agentIds],
   );
-  const recorded = await grouped(
-    database,
-    `select tenant_id||'/'||agent_id as key, count(*)::int as n from agent_outcomes where tenant_id = any($1) group by 1`,
+  const running = await activeTaskCounts(database.db, agentIds);
+  return rows.flatMap((r) =>
+    checkAgent({
+      agentId: r.id,
+      consecutiveInfraFailures: r.failures,
+      circuitOpenUntil: r.openUntil,
+      running: running.get(r.id) ?? 0,
+    }),
   );
-  for (const key of new Set([...counted.keys(), ...recorded.keys()])) {
-    const [c, r] = [counted.get(key) ?? 0, recorded.get(key) ?? 0];
-    if (c !== r) findings.duplicated.push(`agent ${key}: statistics count ${c} tasks, ${r} outcomes recorded`);
-  }
-  for (const [agentId, n] of await activeTaskCounts(database.db, agentIds)) {
-    if (n > 0) findings.broken.push(`agent ${agentId}: ${n} tasks still counted as running (capacity leaked)`);
-  }
 }

@@ -64,14 +64,18 @@ export function chaosTask(n: number): TaskInput & { tenantId: (typeof CHAOS_TENA
   };
 }
 
+/** How long submission may keep failing before the run gives up: far longer than any injected outage. */
+const SUBMIT_GIVE_UP_MS = 120_000;
+
 /** Submits until it succeeds (Temporal may be down); submission attaches to a run that already started. */
-async function submitRetrying(client: ArbiterClient, input: TaskInput, until: () => boolean): Promise<void> {
+async function submitRetrying(client: ArbiterClient, input: TaskInput): Promise<void> {
+  const giveUpAt = Date.now() + SUBMIT_GIVE_UP_MS;
   for (;;) {
     try {
       await client.submit(input);
       return;
     } catch (err) {
-      if (until()) throw err;
+      if (Date.now() > giveUpAt) throw err;
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
@@ -90,22 +94,25 @@ async function endedCount(database: Database): Promise<number | undefined> {
   }
 }
 
-/** Keeps `inFlight` tasks running until `stopAt`; returns how many were submitted. */
+/**
+ * Keeps `inFlight` tasks running while `feeding()` holds; returns when each task was submitted
+ * (ms, the first attempt: a task is in flight, for the stall figure, from then), in task order.
+ */
 export async function feedTasks(options: {
   client: ArbiterClient;
   database: Database;
   inFlight: number;
-  stopAt: number;
-}): Promise<number> {
-  let submitted = 0;
+  feeding: () => boolean;
+}): Promise<number[]> {
+  const submittedAt: number[] = [];
   let ended = 0;
-  while (Date.now() < options.stopAt) {
+  while (options.feeding()) {
     ended = (await endedCount(options.database)) ?? ended;
-    while (submitted - ended < options.inFlight && Date.now() < options.stopAt) {
-      await submitRetrying(options.client, chaosTask(submitted), () => Date.now() > options.stopAt + 120_000);
-      submitted++;
+    while (submittedAt.length - ended < options.inFlight && options.feeding()) {
+      submittedAt.push(Date.now());
+      await submitRetrying(options.client, chaosTask(submittedAt.length - 1));
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
-  return submitted;
+  return submittedAt;
 }

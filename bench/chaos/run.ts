@@ -1,7 +1,8 @@
 /**
  * One chaos run: Arbiter's PostgreSQL, the Temporal target (dev server or cluster), worker
- * processes, a steady load of tasks, faults injected throughout, then a drain (no more faults
- * or tasks) and the invariants checked. Everything started is stopped at the end.
+ * processes, a steady load of tasks, faults injected throughout (past the run's minutes if
+ * that is what it takes to inject every kind once; tasks are fed as long as faults come), then
+ * a drain (no more faults or tasks) and the invariants checked. Everything started is stopped at the end.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -12,8 +13,9 @@ import { openDatabase } from '../../db/client';
 import { migrateDatabase } from '../../db/migrate';
 import { loadOrCreateSigningKey } from '../../host/signing';
 import { TERMINAL_STATES } from '../../domain/lifecycle';
-import { checkChaos, type ChaosFindings } from './checks';
-import { FAULT_KINDS, injectFaults, type FaultKind, type FaultPlan } from './faults';
+import { checkChaos } from './checks';
+import { FAULT_KINDS, injectFaults, type FaultPlan } from './faults';
+import { countFaults, type ChaosReport } from './report';
 import { CHAOS_TENANTS, chaosTask, feedTasks, seedChaos } from './load';
 import { taskWorkflowId } from '../../temporal-config';
 import {
@@ -37,13 +39,6 @@ export interface ChaosOptions {
   say: (line: string) => void;
 }
 
-/** The run's figures and findings. */
-export interface ChaosReport extends ChaosFindings {
-  tasks: number;
-  faultsByKind: Record<FaultKind, number>;
-  seconds: number;
-}
-
 /** Defaults of the ten-minute run (the CLI's). */
 export const DEFAULT_FAULTS: FaultPlan = {
   kinds: [...FAULT_KINDS],
@@ -63,7 +58,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const database = openDatabase(postgres.url);
     stops.push(() => database.close());
     await migrateDatabase(database.pool);
-    const { agentIds } = await seedChaos(database, dir);
+    const { agentIds, repos } = await seedChaos(database, dir);
     const temporal = await startTarget(options.target, dir);
     stops.push(() => temporal.close());
     options.say(
@@ -93,10 +88,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     stops.push(() => client.close());
     const stopAt = Date.now() + options.minutes * 60_000;
-    const [submitted, faults] = await Promise.all([
-      feedTasks({ client, database, inFlight: options.inFlight, stopAt }),
-      injectFaults(options.faults, { workers, temporal, postgres }, stopAt, options.say),
+    let injecting = true;
+    const [submittedAt, faults] = await Promise.all([
+      feedTasks({ client, database, inFlight: options.inFlight, feeding: () => injecting }),
+      injectFaults(options.faults, { workers, temporal, postgres }, stopAt, options.say).finally(() => {
+        injecting = false;
+      }),
     ]);
+    const submitted = submittedAt.length;
     options.say(`${submitted} tasks submitted, ${faults.length} faults; draining`);
     const deadline = Date.now() + options.drainMinutes * 60_000;
     await drain(database, submitted, deadline);
@@ -107,15 +106,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const findings = await checkChaos({
       database,
       temporal: new Client({ connection, namespace: 'default' }),
-      submitted,
+      submittedAt,
       agentIds,
+      repos,
       faults,
       endedAt,
     });
-    const faultsByKind = Object.fromEntries(FAULT_KINDS.map((k) => [k, faults.filter((f) => f.kind === k).length]));
     return {
       tasks: submitted,
-      faultsByKind: faultsByKind as ChaosReport['faultsByKind'],
+      faultsByKind: countFaults(options.faults.kinds, faults),
       seconds: (endedAt - started) / 1000,
       ...findings,
     };
@@ -157,25 +156,4 @@ async function workflowsClosed(temporal: Client, submitted: number, deadline: nu
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
-}
-
-/** The report as printed, and whether it holds (zero lost and duplicated, nothing broken, stall under a minute). */
-export function describeReport(report: ChaosReport): { lines: string[]; ok: boolean } {
-  const ok = !report.lost.length && !report.duplicated.length && !report.broken.length && report.stall.ms < 60_000;
-  const lines = [
-    `tasks: ${report.tasks} (${Object.entries(report.outcomes)
-      .map(([s, n]) => `${s} ${n}`)
-      .join(', ')}) in ${Math.round(report.seconds)} s`,
-    ...Object.entries(report.errors).map(([e, n]) => `  ${n}× ${e}`),
-    `faults: ${Object.entries(report.faultsByKind)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ')}`,
-    `lost: ${report.lost.length}`,
-    `duplicated: ${report.duplicated.length}`,
-    `other violations: ${report.broken.length}`,
-    `longest stall after a fault: ${(report.stall.ms / 1000).toFixed(1)} s${report.stall.task ? ` (${report.stall.task} in ${report.stall.state} after ${report.stall.fault})` : ''}`,
-    ...[...report.lost, ...report.duplicated, ...report.broken].slice(0, 40).map((v) => `  ${v}`),
-    ok ? 'OK' : 'VIOLATIONS',
-  ];
-  return { lines, ok };
 }
