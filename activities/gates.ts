@@ -15,7 +15,7 @@ import { gateRunProblem } from '../domain/policy-gates';
 import type { GateResult } from '../domain/task';
 import { applyGateMode } from '../domain/verdict';
 import type { Db } from '../db/client';
-import { saveGateResults, standingFailure } from '../db/gate-results';
+import { saveGateResults, standingFailure, type GateAttempt } from '../db/gate-results';
 import { runsThatRead, type RunKey } from '../db/run-policies';
 import { treeEntries } from '../host/diff';
 import { gitDirOf, requireTaskWorkspace } from '../host/git';
@@ -31,7 +31,7 @@ import { underGateClaim } from './gate-claim';
 import { cancellationCause, stoppedOnRequest } from './heartbeat';
 import { parseActivityInput } from './input';
 import { judgingPolicy, type JudgingPolicy } from './repo-policy';
-import { validatedSpec } from './spec-refs';
+import { specContentDigest, validatedSpec } from './spec-refs';
 import { currentRun } from './run-identity';
 
 /**
@@ -62,17 +62,14 @@ async function failureThatStands(
   };
 }
 
-/** `runGate`'s input, parsed. */
-type RunGateRequest = z.output<typeof RunGateInput>;
+/** `runGate`'s input, parsed, with the digest of the spec that fixed it (an acceptance gate's). */
+type RunGateRequest = z.output<typeof RunGateInput> & { specDigest?: string };
 
 /** Builds `runGate`. */
 export function createGateActivities({ db, home, sandbox, runIsOpen }: ActivityDeps, runCommand: CommandRunner) {
   const sandboxUser = taskSandboxUser(home, sandbox);
   /** Records one gate's result, for the tree it judged, as this run's. */
-  async function saveGate(
-    at: { tenantId: string; taskId: string; attempt: number; treeId: string },
-    gate: GateResult,
-  ): Promise<GateResult> {
+  async function saveGate(at: Omit<GateAttempt, 'runId'>, gate: GateResult): Promise<GateResult> {
     await saveGateResults(db, { ...at, runId: currentRun().runId }, [gate]);
     return gate;
   }
@@ -100,15 +97,18 @@ export function createGateActivities({ db, home, sandbox, runIsOpen }: ActivityD
 
   return {
     async runGate(raw: RunGateInput): Promise<GateResult> {
-      const input = parseActivityInput(RunGateInput, raw);
-      const { gate, source } = input;
-      const runKey = { ...input, runId: currentRun().runId };
+      const parsed = parseActivityInput(RunGateInput, raw);
+      const { gate, source } = parsed;
+      const runKey = { ...parsed, runId: currentRun().runId };
       const [read, spec] = await Promise.all([
         judgingPolicy(db, runKey),
         source === 'acceptance' ? validatedSpec(db, runKey) : undefined,
       ]);
-      const problem = read === 'legacy' ? undefined : gateRunProblem(read.policy, input, spec);
+      const problem = read === 'legacy' ? undefined : gateRunProblem(read.policy, parsed, spec);
       if (problem) throw new PolicyMismatchError(problem);
+      if (source === 'acceptance' && !spec && read !== 'legacy')
+        throw new PolicyMismatchError(`gate ${gate.name}: no run of the task validated a spec on a worker`);
+      const input = { ...parsed, specDigest: spec && specContentDigest(spec) };
       requireTaskWorkspace(home, input);
       if (input.mode === 'skip') {
         return saveGate(input, {

@@ -11,6 +11,8 @@ import { loadArtifact, storeArtifact, type ArtifactOwner } from '../db/artifacts
 import type { Db } from '../db/client';
 import type { RunKey } from '../db/run-policies';
 import { artifacts } from '../db/schema';
+import { canonicalJson } from '../domain/canonical';
+import { sha256 } from '../host/digest';
 import { currentRun } from './run-identity';
 
 /** Stores `spec` under `artifactId` for `owner` (again, identically, on a retry) and returns its reference. */
@@ -22,7 +24,7 @@ export async function storeSpec(
   sourceDigest?: string,
 ): Promise<SpecRef> {
   const bytes = Buffer.from(JSON.stringify(spec));
-  const digest = await storeArtifact(db, { id: artifactId, ...owner, kind: 'spec', bytes, sourceDigest });
+  const digest = await storeArtifact(db, { id: artifactId, ...owner, kind: 'spec', bytes, sourceDigest, once: true });
   return { artifactId, digest };
 }
 
@@ -39,6 +41,14 @@ export async function resolveSpec(db: Db, owner: ArtifactOwner, spec: SpecRef | 
 /** The spec of an activity the task run itself scheduled (not a conversation child). */
 export function runSpec(db: Db, input: { tenantId: string; taskId: string; spec: SpecRef | WorkingSpec }) {
   return resolveSpec(db, { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId }, input.spec);
+}
+
+/**
+ * What a gate row names as the spec that fixed it: the validated spec's content, so a run that
+ * validated the same text again (a reset) still matches, and any other spec does not.
+ */
+export function specContentDigest(spec: WorkingSpec): string {
+  return sha256(canonicalJson(spec));
 }
 
 /** Whether `spec` is a reference (else the whole spec, inline). */

@@ -15,10 +15,10 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { findRepo } from '../db/repos';
 import { artifacts } from '../db/schema';
-import { hasTreelessGateResults, latestGateResults } from '../db/gate-results';
+import { hasTreelessGateResults, latestGateResults, type StoredGate } from '../db/gate-results';
 import { policyFileOf, runsThatRead, type RunKey } from '../db/run-policies';
 import { judgingPolicy, type JudgingPolicy } from './repo-policy';
-import { validatedSpec, validatedSpecRecord } from './spec-refs';
+import { specContentDigest, validatedSpec, validatedSpecRecord } from './spec-refs';
 
 /**
  * How the gates a verdict is asked to sign differ from the results stored for the tree it judges.
@@ -26,15 +26,16 @@ import { validatedSpec, validatedSpecRecord } from './spec-refs';
  * namespace can complete an activity by its id with a result of their choosing (`temporal activity
  * complete`): a failed gate reported passed, a failing check left out, or a check run again on the
  * same change until it passes. The stored rows are written by the activities themselves, on a
- * worker, naming the tree (a waiver granted for the tree passes its budget row); a run reset past
- * verification finds its predecessor's, among `fromRuns`. A verdict that fails anyway is issued.
+ * worker, naming the tree and the spec that fixed them (a waiver granted for the tree passes its
+ * budget row); a run reset past verification finds its predecessor's, among `fromRuns`, and only
+ * those fixed by the spec the verdict names (`specDigest`). A verdict that fails anyway is issued.
  */
 async function storedGateProblems(
   db: Db,
   judged: { tenantId: string; taskId: string; runId: string },
   change: { treeId: string; baseCommit: string },
   gates: readonly GateResult[],
-  runs: { fromRuns?: ReadonlySet<string>; failuresFrom?: ReadonlySet<string> },
+  runs: { fromRuns?: ReadonlySet<string>; failuresFrom?: ReadonlySet<string>; specDigest?: string },
 ): Promise<string[]> {
   const { treeId, baseCommit } = change;
   if (gates.length === 0) return [];
@@ -48,11 +49,12 @@ async function storedGateProblems(
       return [`gate ${g.name}: judged the change from ${row.baseCommit}, the verdict names base ${baseCommit}`];
     if (row.kind !== g.kind || row.status !== g.status)
       return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
-    // The verdict quotes the gate's evidence: the words its activity stored (a NUL stored as `\0`), not a workflow's.
-    if (row.detail !== escapeNul(g.detail))
+    if (row.specDigest && runs.specDigest && row.specDigest !== runs.specDigest)
       return [
-        `gate ${g.name}: stored with detail ${JSON.stringify(clipText(row.detail, 200))}, handed over with another`,
+        `gate ${g.name}: judged by spec ${row.specDigest}, not by the spec the verdict names (${runs.specDigest})`,
       ];
+    const evidence = evidenceProblem(row, g);
+    if (evidence) return [`gate ${g.name}: ${evidence}`];
     const before = failing ? undefined : row.failedBefore;
     if (!before) return [];
     return [
@@ -63,6 +65,19 @@ async function storedGateProblems(
   for (const [name, row] of stored)
     if (!named.has(name)) problems.push(`gate ${name}: stored as ${row.status}, left out`);
   return problems;
+}
+
+/**
+ * How a gate's evidence as handed over differs from what its activity stored: the verdict quotes
+ * the words (a NUL stored as `\0`), the exit code and the output's digest, never a workflow's.
+ */
+function evidenceProblem(row: StoredGate, g: GateResult): string | undefined {
+  if (row.detail !== escapeNul(g.detail))
+    return `stored with detail ${JSON.stringify(clipText(row.detail, 200))}, handed over with another`;
+  const [exitCode, outputDigest] = [g.exitCode ?? null, g.outputDigest ?? null];
+  if (row.exitCode !== exitCode || row.outputDigest !== outputDigest)
+    return `stored with exit code ${row.exitCode} and output ${row.outputDigest}, handed over with ${exitCode} and ${outputDigest}`;
+  return undefined;
 }
 
 /**
@@ -216,6 +231,7 @@ export async function assertVerdictEvidence(
   const { problems, fromRuns, failuresFrom } = await policyProblems(db, runs, own, input, record?.spec);
   if (problems.length) throw new PolicyMismatchError(problems.join('; '));
   const change = { treeId: input.diff.treeId, baseCommit: input.baseCommit };
-  const forged = await storedGateProblems(db, runs.judged, change, input.gates, { fromRuns, failuresFrom });
+  const specDigest = record && specContentDigest(record.spec);
+  const forged = await storedGateProblems(db, runs.judged, change, input.gates, { fromRuns, failuresFrom, specDigest });
   if (forged.length) throw new RecordMismatchError('gate results', forged.join('; '));
 }

@@ -28,7 +28,7 @@ import type { GateResult } from '../domain/task';
 import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
 import type { Db } from '../db/client';
-import { saveGateResults } from '../db/gate-results';
+import { saveGateResults, type GateAttempt } from '../db/gate-results';
 import { storePatch } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
 import {
@@ -48,7 +48,7 @@ import { nestedRepositories } from '../host/tree-walk';
 import { parseActivityInput } from './input';
 import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
-import { isSpecRef, runSpec } from './spec-refs';
+import { isSpecRef, runSpec, specContentDigest } from './spec-refs';
 import { readBlobs } from '../host/tree-checkout';
 
 /**
@@ -121,10 +121,7 @@ async function baseDrift(gitDir: string, baseCommit: string, trustedCommit: stri
 /** Builds `measureDiff` and `checkBudgetAndScope`. */
 export function createVerificationActivities({ db, home, sandbox }: ActivityDeps) {
   /** Records `gates` of one attempt, for the tree they judged (and the base Arbiter's gates measured it from), as this run's. */
-  async function saveGates(
-    at: { tenantId: string; taskId: string; attempt: number; treeId: string; baseCommit?: string },
-    gates: GateResult[],
-  ): Promise<GateResult[]> {
+  async function saveGates(at: Omit<GateAttempt, 'runId'>, gates: GateResult[]): Promise<GateResult[]> {
     await saveGateResults(db, { ...at, runId: currentRun().runId }, gates);
     return gates;
   }
@@ -197,7 +194,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
         protectedGate(input.spec.riskTier, files, drift, input.policy, links),
         treeGate(items, files, input.policy, input.leftBehind, input.nestedRepositories),
       ];
-      return saveGates(input, gates);
+      return saveGates({ ...input, specDigest: specContentDigest(spec) }, gates);
     },
   };
 }

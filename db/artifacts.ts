@@ -14,6 +14,8 @@ import { sha256 } from '../host/digest';
  * Stores an artifact, or replaces one the same run stored under the same id (a step run again
  * after a retry or a rebuilt workspace), and returns its digest. An id another run already used
  * is refused: ids must be per run or content-addressed, so one run never overwrites another's.
+ * With `once`, the run may store it again only identically (a retry): a spec validated is what the
+ * run's gates were judged by, and a second spec would have its verdict name the one they were not.
  */
 export async function storeArtifact(
   db: Db,
@@ -27,6 +29,7 @@ export async function storeArtifact(
     change?: PatchChange;
     sourceDigest?: string;
     stats?: PatchStats | null;
+    once?: boolean;
   },
 ): Promise<string> {
   const digest = sha256(a.bytes);
@@ -51,13 +54,19 @@ export async function storeArtifact(
     .onConflictDoUpdate({
       target: artifacts.id,
       set: row,
-      setWhere: sql`${artifacts.tenantId} = ${a.tenantId} AND ${artifacts.taskId} = ${a.taskId} AND ${artifacts.runId} = ${a.runId}`,
+      setWhere: sql`${artifacts.tenantId} = ${a.tenantId} AND ${artifacts.taskId} = ${a.taskId} AND ${artifacts.runId} = ${a.runId}${
+        a.once
+          ? sql` AND ${artifacts.digest} = ${digest} AND ${artifacts.sourceDigest} IS NOT DISTINCT FROM ${row.sourceDigest}`
+          : sql``
+      }`,
     })
     .returning({ id: artifacts.id });
   if (written.length === 0)
     throw new RecordMismatchError(
       'artifact',
-      `'${a.id}' was stored by another task or run; run ${a.runId} may not replace it`,
+      a.once
+        ? `'${a.id}' is stored already, by another task or run or with other content; run ${a.runId} may not replace it`
+        : `'${a.id}' was stored by another task or run; run ${a.runId} may not replace it`,
     );
   return digest;
 }

@@ -16,6 +16,8 @@ export interface GateAttempt {
   treeId: string;
   /** Where the change was measured from, for the gates that measured it. */
   baseCommit?: string;
+  /** The spec that fixed the gates (see `gate_results.spec_digest`), for those a spec fixes. */
+  specDigest?: string;
 }
 
 /**
@@ -26,10 +28,11 @@ export interface GateAttempt {
 export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly GateResult[]): Promise<void> {
   const { tenantId, taskId, runId, attempt, treeId } = at;
   const baseCommit = at.baseCommit ?? null;
+  const specDigest = at.specDigest ?? null;
   const byName = new Map(gates.map((gate) => [gate.name, gate])); // one row per name and attempt
   const rows = [...byName.values()].map((gate) => ({
     ...{ tenantId, taskId, runId, attempt, treeId, baseCommit, kind: gate.kind, status: gate.status },
-    ...{ detail: gate.detail },
+    ...{ detail: gate.detail, specDigest },
     ...{ exitCode: gate.exitCode ?? null, durationMs: gate.durationMs ?? null, name: gate.name },
     ...{ outputDigest: gate.outputDigest ?? null, outputTail: gate.outputTail ?? null },
   }));
@@ -42,6 +45,10 @@ export interface StoredGate {
   status: string;
   detail: string;
   baseCommit: string | null;
+  /** The spec that fixed it; null for the policy's commands and rows stored before migration 0025. */
+  specDigest: string | null;
+  exitCode: number | null;
+  outputDigest: string | null;
   /** An earlier failure of the same command gate on the same tree: a pass after it does not stand. */
   failedBefore?: FailedAt;
 }
@@ -86,6 +93,7 @@ async function resultsOnTree(
       exitCode: gateResults.exitCode,
       outputDigest: gateResults.outputDigest,
       outputTail: gateResults.outputTail,
+      specDigest: gateResults.specDigest,
     })
     .from(gateResults)
     .where(
@@ -128,7 +136,8 @@ export async function latestGateResults(
       // Arbiter's own gates are judged afresh from the record on every attempt, and may rightly change on
       // the same tree (a waiver claimed since, the trusted ref moved); a command is what a rerun could steer.
       const failed = row.kind === 'command' ? firstFailure(failures, name, row.baseCommit, row.id) : undefined;
-      const stored: StoredGate = { kind: row.kind, status: row.status, detail: row.detail, baseCommit: row.baseCommit };
+      const { kind, status, detail, baseCommit, specDigest, exitCode, outputDigest } = row;
+      const stored: StoredGate = { kind, status, detail, baseCommit, specDigest, exitCode, outputDigest };
       return [name, failed ? { ...stored, failedBefore: { runId: failed.runId, attempt: failed.attempt } } : stored];
     }),
   );

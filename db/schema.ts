@@ -213,6 +213,12 @@ export const gateResults = pgTable(
     durationMs: integer('duration_ms'),
     outputDigest: text('output_digest'),
     outputTail: text('output_tail'),
+    /**
+     * The digest of the spec that fixed the gate (Arbiter's gates judge by its budget and scope, an
+     * acceptance gate runs its test): a verdict naming another spec may not borrow the row. Absent
+     * for the policy's commands and for rows stored before migration 0025.
+     */
+    specDigest: text('spec_digest'),
     createdAt: createdAt(),
   },
   (t) => [

@@ -141,6 +141,17 @@ export function laxCheck(r: Run): Promise<GateResult[]> {
   });
 }
 
+/** `checkBudgetAndScope` as the workflow asks it: by the policy `r` read and the spec it validated. */
+export function policyCheck(r: Run): Promise<GateResult[]> {
+  return r.env.run(r.a.checkBudgetAndScope, {
+    ...r.at,
+    treeId: r.diff.treeId,
+    spec: r.validated.specRef!,
+    policy: r.trusted!.policy,
+    trustedCommit: r.ws.baseCommit,
+  });
+}
+
 /** Arbiter's gates judged by the default policy, all passing, and a submitter's `tests` that runs `true`. */
 export async function passingLaxGates(r: Run): Promise<GateResult[]> {
   const checked = await laxCheck(r);
