@@ -59,12 +59,21 @@ async function lapsedApprovals(db: Db, input: ReturnType<typeof StoreWaiverInput
   });
 }
 
-/** Why PostgreSQL does not let this signed decision count now, or undefined when it may. */
+/**
+ * Why PostgreSQL does not let this signed decision count now, or undefined when it may. A decision
+ * counts only for the run whose request it signs, while unexpired: a workflow of one's own could
+ * otherwise replay any decision a history holds under task ids of its choosing, each counted
+ * against the approver's hourly limit until their real decisions were refused.
+ */
 async function refusal(
   db: Db,
   input: ReturnType<typeof AuthorizeWaiverDecisionInput.parse>,
 ): Promise<string | undefined> {
   const { claim, keyId } = input.signed;
+  const { runId } = currentRun();
+  if (claim.tenantId !== input.tenantId || claim.taskId !== input.taskId || claim.runId !== runId)
+    return `the decision is for task ${claim.taskId} run ${claim.runId} of tenant '${claim.tenantId}', not this run's (${input.taskId} run ${runId})`;
+  if (Date.parse(claim.expiresAt) <= Date.now()) return `the signed decision expired at ${claim.expiresAt}`;
   const who = await getApprover(db, input.tenantId, claim.approver);
   if (!who || !who.active) return `'${claim.approver}' is not an approver for tenant '${input.tenantId}'`;
   if (who.keyId !== keyId) return `signed with ${keyId}, which is not the registered key of '${claim.approver}'`;

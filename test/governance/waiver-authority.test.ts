@@ -21,14 +21,21 @@ import {
 } from '../helpers/approvers';
 import { uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
+import type { SignedDecision } from '../../domain/approval';
+import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 
+/** `authorizeWaiverDecision` in the run `taskId`'s request names (PENDING_WAIVER's). */
+function authorizeIn(tenantId: string, taskId: string, signed: SignedDecision, riskTier = 3) {
+  const workflowExecution = { workflowId: taskWorkflowId({ tenantId, taskId }), runId: PENDING_WAIVER.runId };
+  const env = new MockActivityEnvironment({ workflowExecution }, { logger: SILENT_LOGGER });
+  return env.run(createActivities(testActivityDeps()).authorizeWaiverDecision, { tenantId, taskId, riskTier, signed });
+}
+
 async function authorize(tenantId: string, key: TestApprover, riskTier = 3) {
-  const env = new MockActivityEnvironment({}, { logger: SILENT_LOGGER });
-  const a = createActivities(testActivityDeps());
   const taskId = uniqueId('task');
   const signed = await signedApproval({ tenantId, taskId }, PENDING_WAIVER, key);
-  return env.run(a.authorizeWaiverDecision, { tenantId, taskId, riskTier, signed });
+  return authorizeIn(tenantId, taskId, signed, riskTier);
 }
 
 async function assertNotAuthorized(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
@@ -100,5 +107,37 @@ describe('governance: who may decide a waiver', function () {
       .from(waiverDecisions)
       .where(and(eq(waiverDecisions.tenantId, tenant), eq(waiverDecisions.taskId, 'old')));
     assert.equal(recent.length, APPROVER_DECISIONS_PER_HOUR, 'the old decisions are untouched');
+  });
+
+  // Before: any decision a history held was authorised under task ids of one's choosing, each
+  // counted against the approver's hourly limit, until their real decisions were refused.
+  it('a decision is authorised only for the task and run whose request it signs, and only while unexpired', async () => {
+    const { db } = testStack().database;
+    const tenant = uniqueId('waive');
+    const alice = await registeredApprover(tenant, 'alice');
+    const taskId = uniqueId('task');
+    const signed = await signedApproval({ tenantId: tenant, taskId }, PENDING_WAIVER, alice);
+    await assertNotAuthorized(
+      authorizeIn(tenant, uniqueId('junk'), signed),
+      new RegExp(`the decision is for task ${taskId} run run-1 of tenant '${tenant}', not this run's`),
+    );
+    const otherRun = { ...PENDING_WAIVER, runId: 'run-2' };
+    await assertNotAuthorized(
+      authorizeIn(tenant, taskId, await signedApproval({ tenantId: tenant, taskId }, otherRun, alice)),
+      /the decision is for task .* run run-2 of tenant/,
+    );
+    const expiresAt = new Date(Date.now() - 1000).toISOString();
+    await assertNotAuthorized(
+      authorizeIn(
+        tenant,
+        taskId,
+        await signedApproval({ tenantId: tenant, taskId }, PENDING_WAIVER, alice, { expiresAt }),
+      ),
+      new RegExp(`the signed decision expired at ${expiresAt.replace(/\./g, '\\.')}`),
+    );
+    assert.deepEqual(await db.select().from(waiverDecisions).where(eq(waiverDecisions.tenantId, tenant)), []);
+    await authorizeIn(tenant, taskId, signed); // the control: its own task and run
+    const counted = await db.select().from(waiverDecisions).where(eq(waiverDecisions.tenantId, tenant));
+    assert.equal(counted.length, 1);
   });
 });
