@@ -19,7 +19,8 @@ import { gitDirOf, requireTaskWorkspace } from '../host/git';
 import { removeTree } from '../host/remove-tree';
 import { dependenciesDirOf, SETUP_MARKER } from '../host/sandbox/dependency-mounts';
 import type { CommandRunner } from '../host/sandbox/commands';
-import { handToSandboxUser, resetWorkspace, taskSandboxUser } from '../host/workspace';
+import { handToSandboxUser, resetWorkspace, taskSandboxUser, workspaceBase } from '../host/workspace';
+import type { SandboxUser } from '../host/sandbox/uid-leases';
 import type { ActivityDeps } from './deps';
 import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
@@ -42,6 +43,23 @@ async function requirePolicySetup(db: Db, run: RunKey, setup: InstallDependencie
   throw new PolicyMismatchError(`setup ${JSON.stringify(setup.argv)} is not the policy's setup`);
 }
 
+/**
+ * Refuses a base other than the one the workspace was built from (an insider's step could name any
+ * commit of the target, one whose lockfile it wrote), and puts the tree back to it: setup never
+ * runs on files an agent wrote, whatever ran in the workspace before it.
+ */
+async function atPreparedBase(deps: ActivityDeps, input: InstallDependenciesInput): Promise<SandboxUser> {
+  const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
+  const prepared = await workspaceBase(ws.gitDir);
+  if (prepared !== undefined && prepared !== input.baseCommit)
+    throw new PolicyMismatchError(
+      `setup runs at ${prepared}, the commit the workspace was built from, not at ${input.baseCommit}`,
+    );
+  const user = await taskSandboxUser(deps.home, deps.sandbox)(input);
+  await resetWorkspace(ws, input.baseCommit, user);
+  return user;
+}
+
 /** Builds `installDependencies`. */
 export function createDependencyActivities(deps: ActivityDeps, runCommand: CommandRunner) {
   return {
@@ -58,6 +76,7 @@ export function createDependencyActivities(deps: ActivityDeps, runCommand: Comma
       if (existsSync(marker) && JSON.parse(readFileSync(marker, 'utf8')).stamp === stamp)
         return { outputs: setup.outputs, reused: true };
       if (!deps.gateway) throw new SetupFailedError('this worker runs no model gateway to carry its registry traffic');
+      const user = await atPreparedBase(deps, input);
       await removeTree(depsDir);
       const identity = { ...input, runId: currentRun().runId, agentId: 'setup', purpose: 'setup' as const };
       const session = await deps.gateway.openSession(identity, {
@@ -87,7 +106,6 @@ export function createDependencyActivities(deps: ActivityDeps, runCommand: Comma
           throw new SetupFailedError(`${setup.argv.join(' ')} did not produce the folder ${name}`);
         await fs.rename(made, path.join(depsDir, name));
       }
-      const user = await taskSandboxUser(deps.home, deps.sandbox)(input);
       await handToSandboxUser(depsDir, user); // the task's alone, like its tree; mounted read-only for its commands
       await resetWorkspace(
         { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) },

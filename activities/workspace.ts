@@ -22,6 +22,7 @@ import {
   makeTraversable,
   repoBase,
   resetWorkspace,
+  recordWorkspaceBase,
   type RepoBase,
 } from '../host/workspace';
 import { retainWorkspace, RETENTION_MARKER } from '../host/workspace-retention';
@@ -39,6 +40,7 @@ async function buildWorkspace(
   await emptyWorkspaceRoot(ws.root, [LEASE_FILE]);
   // Bare, so git finds a work tree only where a call names one (`--work-tree`).
   await borrowObjects(ws.root, ws.gitDir, base);
+  await recordWorkspaceBase(ws.gitDir, base.commit);
   await resetWorkspace(ws, base.commit, user);
   // The walk before measurement blames the agent for a tree past the quota: not for the base's size.
   const files = await checkoutFileCount(ws.gitDir);

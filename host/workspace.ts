@@ -98,6 +98,23 @@ export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user
   await workspaceGit(ws, ['update-index', '-q', '--refresh']);
 }
 
+/** Where a workspace's git directory names the commit it was built from. */
+const BASE_FILE = 'arbiter-base';
+
+/**
+ * Records the commit the workspace was built from, in its git directory, where no command of the
+ * task's reaches: the policy's setup runs only there, never at a commit a step's input names.
+ */
+export async function recordWorkspaceBase(gitDir: string, commit: string): Promise<void> {
+  await fs.writeFile(path.join(gitDir, BASE_FILE), `${commit}\n`);
+}
+
+/** The commit {@link recordWorkspaceBase} recorded; undefined for a workspace built before it did. */
+export async function workspaceBase(gitDir: string): Promise<string | undefined> {
+  const text = await fs.readFile(path.join(gitDir, BASE_FILE), 'utf8').catch(() => undefined);
+  return text?.trim();
+}
+
 /** The files a workspace's checkout holds: the count in its index's header, read without parsing the rest. */
 export async function checkoutFileCount(gitDir: string): Promise<number> {
   const index = await fs.open(path.join(gitDir, 'index'));

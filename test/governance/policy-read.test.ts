@@ -7,7 +7,7 @@
  * by the policy now reads the one its run's `loadRepoPolicy` stored on a worker.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ActivityCancellationDetails, type ApplicationFailure } from '@temporalio/common';
 import { storeSpec, validatedSpec } from '../../activities/spec-refs';
@@ -15,9 +15,9 @@ import { eq } from 'drizzle-orm';
 import { gateClaims, runPolicies } from '../../db/schema';
 import type { DiffSummary, IssuedVerdict, PolicyProvenance, TrustedPolicy } from '../../domain/activity-io';
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
-import type { GateResult } from '../../domain/task';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
-import { specYaml, uniqueId } from '../helpers/fixtures';
+import { dependenciesDirOf } from '../../host/sandbox/dependency-mounts';
+import { gitIn, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { recordRouted } from '../helpers/tasks';
 import { waitFor } from '../helpers/wait';
@@ -29,6 +29,7 @@ import {
   laxCheck,
   newWaiverId,
   passingLaxGates,
+  policyCheck,
   POLICY,
   refusedAs,
   runOf,
@@ -190,6 +191,24 @@ describe('governance: steps judge by the policy their run read', function () {
     await assert.rejects(honest, (err: unknown) => (err as ApplicationFailure).type === 'SetupFailedError');
   });
 
+  // Before: a step naming another commit ran setup again, in the live tree holding the agent's files.
+  it("installDependencies runs only at the base the workspace was built from, on the base's files", async () => {
+    const r = await insiderRun({
+      ...POLICY,
+      arbiter: { setup: { command: ['sh', '-c', 'mkdir -p out && cp src/app.js out/'], outputs: ['out'] } },
+    });
+    writeFileSync(path.join(r.ws.workspacePath, 'src', 'app.js'), 'the agent wrote this\n');
+    const setup = r.trusted!.policy.setup!;
+    const earlier = gitIn(r.repoPath, 'rev-parse', 'HEAD~1');
+    await assert.rejects(
+      r.env.run(r.a.installDependencies, { ...r.at, baseCommit: earlier, setup }),
+      refusedAs('PolicyMismatchError', new RegExp(`setup runs at ${r.ws.baseCommit}, .* not at ${earlier}`)),
+    );
+    await r.env.run(r.a.installDependencies, { ...r.at, setup });
+    const installed = readFileSync(path.join(dependenciesDirOf(r.ws.workspacePath), 'out', 'app.js'), 'utf8');
+    assert.equal(installed, 'module.exports = 1;\n', "setup saw the base's file, not the agent's");
+  });
+
   it("issueVerdict refuses a verdict without the policy's command, without Arbiter's gates, or naming another policy", async () => {
     const r = await insiderRun();
     const checked = await laxCheck(r);
@@ -253,13 +272,7 @@ describe('governance: steps judge by the policy their run read', function () {
         /acceptance-A1 was to run \["true"\]; the spec's test command is \["sh","-c","exit 1"\]/,
       ),
     );
-    const checked: GateResult[] = await r.env.run(r.a.checkBudgetAndScope, {
-      ...r.at,
-      treeId: r.diff.treeId,
-      spec: r.validated.specRef!,
-      policy: r.trusted!.policy,
-      trustedCommit: r.ws.baseCommit,
-    });
+    const checked = await policyCheck(r);
     assert.ok(
       checked.every((g) => g.status === 'pass'),
       JSON.stringify(checked),
