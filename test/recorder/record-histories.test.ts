@@ -1,6 +1,7 @@
 /**
  * Records the history of one real run of every lifecycle path on the real stack, as replay
- * fixtures (test/replay checks they still replay). Skipped unless asked for:
+ * fixtures (test/replay checks they still replay), with every run of the child workflows each
+ * started (recording.ts). Skipped unless asked for:
  *
  *   ARBITER_RECORD_HISTORIES=1 [ARBITER_HISTORIES_DIR=test/fixtures/histories/<set>] \
  *     node scripts/run-tests.js test/recorder
@@ -10,11 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { upsertAgent } from '../../db/agents';
-import type { TaskInput, TaskSnapshot } from '../../domain/task';
-import { taskWorkflowId, type TaskRef } from '../../temporal-config';
-import { approveWaiverUpdate, getStateQuery } from '../../workflows/definitions';
+import { taskWorkflowId } from '../../temporal-config';
+import { approveWaiverUpdate } from '../../workflows/definitions';
 import { signedApproval, taskAwaitingWaiver } from '../helpers/approvers';
 import { startFakeOpenAI } from '../helpers/fake-openai';
 import { addScriptedAgent, goodTaskInput, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
@@ -22,29 +21,9 @@ import { testStack } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
 import { clientOnQueue } from '../helpers/worker-process';
 import { waitForState } from '../helpers/wait';
-import { recordingDir, writeHistoryFixture, type LifecyclePath } from '../replay/history-fixtures';
+import { onSmallBudgetWorker, record, submitAndRecord } from './recording';
 
 const recording = process.env.ARBITER_RECORD_HISTORIES === '1';
-
-/**
- * Waits for the run itself to close (the release after the terminal state included), then writes
- * its history. A cancelled task's run ends Canceled, so the final snapshot is read by query.
- */
-async function record(name: LifecyclePath, ref: TaskRef, client = testStack().client): Promise<TaskSnapshot> {
-  const handle = client.temporal.workflow.getHandle(taskWorkflowId(ref));
-  await handle.result().catch((err: unknown) => {
-    if (!(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure)) throw err;
-  });
-  const final = await handle.query(getStateQuery);
-  const file = writeHistoryFixture(recordingDir(), name, handle.workflowId, await handle.fetchHistory());
-  process.stdout.write(`      recorded ${file}\n`);
-  return final;
-}
-
-async function submitAndRecord(name: LifecyclePath, input: TaskInput & TaskRef): Promise<TaskSnapshot> {
-  await testStack().client.submit(input);
-  return record(name, input);
-}
 
 /** A gate slow enough (10 s) to act on while the task is in VERIFYING. */
 const SLOW_GATE = { name: 'slow', argv: ['sh', '-c', 'sleep 10'] };
@@ -161,7 +140,7 @@ const SLOW_GATE = { name: 'slow', argv: ['sh', '-c', 'sleep 10'] };
     assert.equal(final.candidates.length, 2);
   });
 
-  it('openai conversation (fake server, tool calls)', async () => {
+  it('openai conversation (fake server, tool calls; continued as new between turns)', async () => {
     const apiKey = `sk-fake-${randomBytes(12).toString('hex')}`;
     process.env.FAKE_OPENAI_KEY = apiKey;
     const fake = await startFakeOpenAI({
@@ -190,7 +169,7 @@ const SLOW_GATE = { name: 'slow', argv: ['sh', '-c', 'sleep 10'] };
         specYaml: specYaml(),
         repo: await registerRepo(tenant),
       };
-      const final = await submitAndRecord('openai-conversation', input);
+      const final = await onSmallBudgetWorker((client) => submitAndRecord('openai-conversation', input, client));
       assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
     } finally {
       await fake.close();

@@ -1,10 +1,11 @@
 /**
- * Every committed history (test/fixtures/histories/<set>/<path>.json) replays against the
- * current workflow code: a change that would break tasks left open by an earlier release fails
- * here, naming the fixture. Needs no Temporal server and no database.
+ * Every committed history (test/fixtures/histories/<set>/<path>.json, from v9 on the child runs
+ * those paths started too) replays against the current workflow code: a change that would break
+ * tasks left open by an earlier release fails here, naming the fixture. Needs no Temporal server
+ * and no database. child-replay.test.ts shows a changed child workflow fails it.
  */
 import assert from 'node:assert/strict';
-import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { SILENT_LOGGER } from '../../workers/logger';
@@ -12,27 +13,15 @@ import { RETRY_WITH_FEEDBACK_PATCH } from '../../workflows/retry';
 import { BEST_OF_N_PATCH } from '../../workflows/candidates';
 import { BOUNDED_TASK_INPUT_PATCH, CANDIDATE_INPUT_PATCH } from '../../workflows/task-lifecycle';
 import { RELEASE_7_PATCH } from '../../workflows/patches';
-import { tracingWorkerOptions } from '../../workers/telemetry';
 import { bundleArbiterWorkflows, workflowBundleOptions } from '../../workers/workflow-bundle';
-import { fixtureSets, pathsRequiredIn, readFixtureSet, type HistoryFixture } from './history-fixtures';
-
-/** `workflowsPath` bundled as Arbiter's workflows are, with the same shared modules. */
-const bundle = (workflowsPath: string) =>
-  bundleWorkflowCode({ ...workflowBundleOptions(), workflowsPath, logger: SILENT_LOGGER });
-
-/** Replays `fixtures` with `workflowBundle`; returns each fixture's failure by `<set>/<path>`. */
-async function replayAll(workflowBundle: WorkflowBundle, fixtures: HistoryFixture[]): Promise<Map<string, Error>> {
-  const byId = new Map(fixtures.map((f) => [f.workflowId, `${f.set}/${f.path}`]));
-  const failures = new Map<string, Error>();
-  const histories = fixtures.map(({ workflowId, history }) => ({ workflowId, history }));
-  for await (const result of Worker.runReplayHistories(
-    { workflowBundle, sinks: tracingWorkerOptions().sinks },
-    histories,
-  )) {
-    if (result.error) failures.set(byId.get(result.workflowId) ?? result.workflowId, result.error);
-  }
-  return failures;
-}
+import {
+  fixtureSets,
+  missingChildRuns,
+  pathsRequiredIn,
+  readFixtureSet,
+  type HistoryFixture,
+} from './history-fixtures';
+import { bundleAt, installQuietRuntime, replayAll } from './replay-all';
 
 /** The patches a recorded run took, as their markers' JSON. */
 function patchesOf(fixture: HistoryFixture): string[] {
@@ -60,12 +49,7 @@ describe('replaying recorded histories', function () {
   let traced: WorkflowBundle;
 
   before(async () => {
-    try {
-      // The negative case's nondeterminism warning is expected: keep core's logs off the console.
-      Runtime.install({ logger: SILENT_LOGGER, telemetryOptions: { logging: { forward: {} } } });
-    } catch {
-      // run beside the stack's suites, whose runtime (and log file) is installed already
-    }
+    installQuietRuntime();
     current = await bundleArbiterWorkflows(SILENT_LOGGER);
     traced = await bundleArbiterWorkflows(SILENT_LOGGER, true);
   });
@@ -75,13 +59,15 @@ describe('replaying recorded histories', function () {
   });
 
   for (const set of sets) {
-    it(`set ${set} covers every lifecycle path`, () => {
-      const recorded = readFixtureSet(set).map((f) => f.path);
+    it(`set ${set} covers every lifecycle path (from v9 on, and the child runs they start)`, () => {
+      const fixtures = readFixtureSet(set);
+      const recorded = fixtures.map((f) => f.path);
       assert.deepEqual(
         pathsRequiredIn(set).filter((p) => !recorded.includes(p)),
         [],
         `missing fixtures in ${set}`,
       );
+      assert.deepEqual(missingChildRuns(set, fixtures), [], `missing child runs in ${set}`);
     });
 
     it(`set ${set} replays against the current workflow code, untraced and traced`, async () => {
@@ -192,7 +178,7 @@ describe('replaying recorded histories', function () {
   });
 
   it('fails, naming the fixture, when the workflow schedules a different command', async () => {
-    const altered = await bundle(require.resolve('./altered-workflow'));
+    const altered = await bundleAt(require.resolve('./altered-workflow'));
     const fixtures = readFixtureSet('v1').filter((f) => f.path === 'completed');
     const failures = await replayAll(altered, fixtures);
     assert.deepEqual([...failures.keys()], ['v1/completed']);
