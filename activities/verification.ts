@@ -31,20 +31,9 @@ import type { Db } from '../db/client';
 import { saveGateResults, type GateAttempt } from '../db/gate-results';
 import { storePatch } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
-import {
-  changedFiles,
-  decodePath,
-  differingPaths,
-  ignoredAmong,
-  ignoredPaths,
-  measureChange,
-  measureDeadline,
-  overrunAsViolation,
-  snapshotTree,
-  treeEntries,
-} from '../host/diff';
-import { gitDirOf, objectGit, requireTaskWorkspace, type WorkspaceDirs } from '../host/git';
-import { nestedRepositories } from '../host/tree-walk';
+import { changedFiles, decodePath, differingPaths, treeEntries } from '../host/diff';
+import { gitDirOf, objectGit, requireTaskWorkspace } from '../host/git';
+import { readWorkspace } from '../host/measure';
 import { parseActivityInput } from './input';
 import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
@@ -97,10 +86,7 @@ async function specWaivers(
 async function treeItems(gitDir: string, treeId: string) {
   const entries = await treeEntries(gitDir, treeId);
   const links = entries.filter((e) => e.mode === '120000');
-  const targets = await readBlobs(
-    gitDir,
-    links.map((e) => e.oid),
-  );
+  const targets = await readBlobs(gitDir, links);
   return entries.map((e) => {
     const target = e.mode === '120000' ? decodePath(targets.get(e.oid) as Buffer) : undefined;
     return { mode: e.mode, path: e.path, target: target?.path, exact: e.validName && (target?.valid ?? true) };
@@ -125,27 +111,14 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
     await saveGateResults(db, { ...at, runId: currentRun().runId }, gates);
     return gates;
   }
-  /** The agent's tree (nested repositories left out), its change from the base, and what git ignores. */
-  async function readWorkspace(ws: WorkspaceDirs, baseCommit: string, nested: string[]) {
-    const deadline = measureDeadline();
-    const treeId = await snapshotTree(ws, nested, deadline);
-    const { files, patch: bytes } = await measureChange(ws.gitDir, baseCommit, treeId, deadline);
-    const ignoredNested = await ignoredAmong(ws, nested, deadline);
-    const ignored = [...(await ignoredPaths(ws, nested, deadline)), ...[...ignoredNested].map((d) => `${d}/`)];
-    return { treeId, files, bytes, ignored, ignoredNested };
-  }
 
   return {
     async measureDiff(raw: MeasureDiffInput): Promise<DiffSummary> {
       const input = parseActivityInput(MeasureDiffInput, raw);
       requireTaskWorkspace(home, input);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
-      const nested = await nestedRepositories(ws.tree, { maxEntries: sandbox.limits.workspaceEntries });
-      const { treeId, files, bytes, ignored, ignoredNested } = await readWorkspace(ws, input.baseCommit, nested).catch(
-        (err: unknown) => {
-          throw overrunAsViolation(err);
-        },
-      );
+      const read = await readWorkspace(ws, input.baseCommit, { maxEntries: sandbox.limits.workspaceEntries });
+      const { nested, treeId, files, patch: bytes, ignored, ignoredNested } = read;
       const { runId } = currentRun();
       const change = { treeId, baseCommit: input.baseCommit };
       const stats = {

@@ -6,14 +6,7 @@
  * describe differently to each.
  */
 import { PolicyViolationError } from '../domain/errors';
-import {
-  GIT_MAX_OUTPUT,
-  GitCommandError,
-  neutraliseAttributes,
-  objectGitBytes,
-  workspaceGit,
-  type WorkspaceDirs,
-} from './git';
+import { GitCommandError, neutraliseAttributes, objectGitBytes, workspaceGit, type WorkspaceDirs } from './git';
 import { ObjectCache } from './object-cache';
 
 /** One changed path, every file counted as text, with whether git's content check calls it binary. */
@@ -34,6 +27,8 @@ export interface TreeEntry {
   path: string;
   /** False when the name is not valid UTF-8: `path` then only approximates it, and the entry is refused. */
   validName: boolean;
+  /** A blob's bytes (none for a gitlink): a checkout reads blobs in batches of bounded size by it. */
+  size?: number;
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -77,20 +72,6 @@ export function measureDeadline(): number {
 /** A git call's share of the measurement: what is left until `deadline`. */
 function until(deadline: number): { timeoutMs: number } {
   return { timeoutMs: Math.max(1, deadline - Date.now()) };
-}
-
-/**
- * `err`, or the agent's {@link PolicyViolationError} when it is git stopped for running past its
- * output or time limit on the agent's tree: a change too large to measure, or a tree built to
- * slow git, is the agent's doing. Retried as the host's, it ended FAILED with no FAIL to count.
- */
-export function overrunAsViolation(err: unknown): unknown {
-  if (!(err instanceof GitCommandError) || !err.overran) return err;
-  const reason =
-    err.overran === 'output'
-      ? `the change makes git print more than ${GIT_MAX_OUTPUT / 2 ** 20} MiB, more than Arbiter measures`
-      : `measuring the workspace took git longer than ${MEASURE_TIMEOUT_MS / 60_000} minutes (a tree or ignore rules that slow it)`;
-  return new PolicyViolationError({ op: 'measure', path: '.', reason });
 }
 
 /** Pathspecs that keep git out of `folders` (and so out of any repository inside them). */
@@ -370,14 +351,16 @@ const listed = new ObjectCache<TreeEntry[]>(1024);
  */
 export function treeEntries(gitDir: string, treeId: string): Promise<TreeEntry[]> {
   return listed.get([gitDir, treeId], async () => {
-    const out = await objectGitBytes(gitDir, ['ls-tree', '-r', '-z', '--full-tree', treeId]);
+    const out = await objectGitBytes(gitDir, ['ls-tree', '-r', '-l', '-z', '--full-tree', treeId]);
     return records(out)
       .filter((r) => r.length > 0)
       .map((record) => {
         const tab = record.indexOf(0x09);
-        const [mode, type, oid] = record.subarray(0, tab).toString('latin1').split(' ');
+        // The size is padded with spaces, and `-` for a gitlink.
+        const [mode, type, oid, size] = record.subarray(0, tab).toString('latin1').split(/ +/);
         const name = decodePath(record.subarray(tab + 1));
-        return { mode, type: type as TreeEntry['type'], oid, path: name.path, validName: name.valid };
+        const entry = { mode, type: type as TreeEntry['type'], oid, path: name.path, validName: name.valid };
+        return type === 'blob' ? { ...entry, size: Number(size) } : entry;
       });
   });
 }

@@ -6,6 +6,7 @@
  * depth, so it takes over when `fs.rm` fails (through the spawner: the worker never forks).
  */
 import * as fs from 'node:fs/promises';
+import { restoreOwnerBits } from './owner-bits';
 import { runProcess } from './run-process';
 
 const TOOL = { cwd: '/', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, timeoutMs: 10 * 60_000, maxOutputBytes: 4096 };
@@ -25,9 +26,9 @@ export async function removeTree(target: string): Promise<void> {
   let run = await rmTree(target);
   if (run.exitCode !== 0) {
     // A worker not running as root shares its user with the task's commands, which can take the
-    // read or write bit off a folder they made: given back, the folder can be emptied.
-    // Folder by folder as find meets them (before it reads them), and on this file system alone, as rm.
-    await runProcess({ argv: ['find', target, '-xdev', '-type', 'd', '-exec', 'chmod', 'u+rwx', '{}', ';'], ...TOOL });
+    // read or write bit off a folder they made: given back, the folder can be emptied. What is
+    // still refused after, rm names.
+    await restoreOwnerBits(target, TOOL.timeoutMs).catch(() => undefined);
     run = await rmTree(target);
   }
   if (run.exitCode !== 0)

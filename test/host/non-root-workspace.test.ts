@@ -1,14 +1,19 @@
 /**
- * Attack, for a worker that does not run as root (the shipped image's `arbiter` user): its
- * commands run as the worker's own user, so a command can take the read bit off a folder it made.
- * `du` then skipped that folder and exited 1 with a total that left it out, which the quota took
- * as a file that vanished: 5 MiB and more entries than allowed went unseen. And neither `fs.rm`
- * nor `rm -rf` could empty the folder, so every reset of the workspace failed and the sweep never
- * freed it. Played as another user (the test runs as root) with Arbiter's own compiled code.
+ * Attacks, for a worker that does not run as root (the shipped image's `arbiter` user): its
+ * commands run as the worker's own user, so a command can take the bits off what it made.
+ * - Off a folder: `du` then skipped that folder and exited 1 with a total that left it out, which
+ *   the quota took as a file that vanished: 5 MiB and more entries than allowed went unseen. And
+ *   neither `fs.rm` nor `rm -rf` could empty the folder, so every reset of the workspace failed
+ *   and the sweep never freed it.
+ * - Off a folder and a file, as the agent's last command: measuring the change failed on them
+ *   (the walk's `opendir`, `git add`) with EACCES, retried as the host's failure 18 times, and the
+ *   task failed with no FAIL counted against the agent. The owner's bits are now given back first,
+ *   and the change is measured as made.
+ * Played as another user (the test runs as root) with Arbiter's own compiled code.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdirSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runningAsRoot } from '../../host/sandbox/config';
 import { traversableTempDir } from '../helpers/temp';
@@ -16,11 +21,41 @@ import { traversableTempDir } from '../helpers/temp';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const NOBODY = 65534;
 
-/** Copies what the quota and removal need (the compiled host and domain modules, zod) where `NOBODY` can read it. */
-function codeFor(dir: string): string {
-  for (const part of ['lib/host', 'lib/domain', 'node_modules/zod'])
+/** Copies the package `name` and those it depends on from the checkout's node_modules to `dir`'s. */
+function copyPackage(dir: string, name: string, copied = new Set<string>()): void {
+  const from = path.join(ROOT, 'node_modules', name);
+  if (copied.has(name) || !existsSync(from)) return; // one a package nests is copied with it
+  copied.add(name);
+  cpSync(from, path.join(dir, 'node_modules', name), { recursive: true });
+  const { dependencies = {} } = JSON.parse(readFileSync(path.join(from, 'package.json'), 'utf8'));
+  for (const dependency of Object.keys(dependencies)) copyPackage(dir, dependency, copied);
+}
+
+/**
+ * A folder `NOBODY` owns holding what the quota, removal and measurement need (the compiled host
+ * and domain modules, zod and Temporal's errors), and an empty `ws`; the folder and the compiled host's path.
+ */
+function nobodysFolder(): { dir: string; host: string; ws: string } {
+  const dir = traversableTempDir('arbiter-nonroot-');
+  for (const part of ['lib/host', 'lib/domain'])
     cpSync(path.join(ROOT, part), path.join(dir, part), { recursive: true });
-  return path.join(dir, 'lib', 'host');
+  for (const name of ['zod', '@temporalio/common']) copyPackage(dir, name);
+  const ws = path.join(dir, 'ws');
+  mkdirSync(ws);
+  spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, dir]);
+  chownSync(dir, NOBODY, NOBODY);
+  return { dir, host: path.join(dir, 'lib', 'host'), ws };
+}
+
+/** Runs `script` with node as `NOBODY` in `dir`; what it printed last, as JSON. */
+function asNobody(dir: string, script: string): Record<string, unknown> {
+  const run = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'node', '-e', script], {
+    encoding: 'utf8',
+    cwd: dir,
+    env: { ...process.env, HOME: dir },
+  });
+  assert.equal(run.status, 0, run.stderr);
+  return JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}');
 }
 
 describe('host: a workspace of a worker that is not root', function () {
@@ -28,13 +63,10 @@ describe('host: a workspace of a worker that is not root', function () {
 
   it('a folder its command made unreadable is not left out of the quota, and is removed', function () {
     if (!runningAsRoot()) this.skip();
-    const dir = traversableTempDir('arbiter-nonroot-');
-    const host = codeFor(dir);
-    const ws = path.join(dir, 'ws');
-    mkdirSync(ws);
-    spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, dir]);
-    chownSync(dir, NOBODY, NOBODY);
-    const script = `
+    const { dir, host, ws } = nobodysFolder();
+    const { quota, removed } = asNobody(
+      dir,
+      `
       const fs = require('fs'), path = require('path');
       const { pastQuota } = require(${JSON.stringify(path.join(host, 'sandbox', 'workspace-quota.js'))});
       const { removeTree } = require(${JSON.stringify(path.join(host, 'remove-tree.js'))});
@@ -48,19 +80,45 @@ describe('host: a workspace of a worker that is not root', function () {
         const quota = await pastQuota(${JSON.stringify(ws)}, limits, true).then((r) => ({ reason: r }), (e) => ({ error: e.message }));
         const removed = await removeTree(hide).then(() => 'removed', (e) => e.message);
         console.log(JSON.stringify({ quota, removed }));
-      })();`;
-    const run = spawnSync(
-      'setpriv',
-      [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'node', '-e', script],
-      {
-        encoding: 'utf8',
-        cwd: dir,
-      },
-    );
-    assert.equal(run.status, 0, run.stderr);
-    const { quota, removed } = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}');
+      })();`,
+    ) as { quota: { error?: string }; removed: string };
     assert.match(quota.error ?? '', /du/, `the folder went unmeasured, not passed: ${JSON.stringify(quota)}`);
     assert.equal(removed, 'removed');
     assert.equal(existsSync(path.join(ws, 'hide')), false);
+  });
+
+  it('a folder and a file its last command made unreadable are measured as made, not failed on', function () {
+    if (!runningAsRoot()) this.skip();
+    const { dir, host, ws } = nobodysFolder();
+    const read = asNobody(
+      dir,
+      `
+      const fs = require('fs'), path = require('path'), { execFileSync } = require('child_process');
+      const { readWorkspace } = require(${JSON.stringify(path.join(host, 'measure.js'))});
+      const tree = path.join(${JSON.stringify(ws)}, 'tree'), gitDir = path.join(${JSON.stringify(ws)}, 'git');
+      const git = (...args) => execFileSync('git', ['--git-dir=' + gitDir, '--work-tree=' + tree,
+        '-c', 'user.name=t', '-c', 'user.email=t@localhost', ...args], { cwd: tree, encoding: 'utf8' }).trim();
+      fs.mkdirSync(path.join(tree, 'src'), { recursive: true });
+      fs.writeFileSync(path.join(tree, 'src/app.js'), 'module.exports = 1;\\n');
+      git('init', '--quiet');
+      git('add', '--all');
+      git('commit', '--quiet', '-m', 'base');
+      const base = git('rev-parse', 'HEAD');
+      // The agent's change, and its last command: chmod 000 src/lib src/app.js
+      fs.mkdirSync(path.join(tree, 'src/lib'));
+      fs.writeFileSync(path.join(tree, 'src/lib/util.js'), 'module.exports = 2;\\n');
+      fs.writeFileSync(path.join(tree, 'src/app.js'), 'module.exports = 3;\\n');
+      fs.chmodSync(path.join(tree, 'src/lib'), 0);
+      fs.chmodSync(path.join(tree, 'src/app.js'), 0);
+      readWorkspace({ tree, gitDir }, base, { maxEntries: 1000 }).then(
+        (r) => console.log(JSON.stringify({ files: r.files.map((f) => [f.path, f.added, f.deleted]) })),
+        (e) => console.log(JSON.stringify({ error: e.name + ': ' + e.message })),
+      );`,
+    );
+    assert.equal(read.error, undefined, 'measuring failed');
+    assert.deepEqual(read.files, [
+      ['src/app.js', 1, 1],
+      ['src/lib/util.js', 1, 0],
+    ]);
   });
 });
