@@ -43,6 +43,13 @@ export function runSpec(db: Db, input: { tenantId: string; taskId: string; spec:
   return resolveSpec(db, { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId }, input.spec);
 }
 
+/** The spec `run` itself validated, never a predecessor's; undefined when it validated none. */
+export async function ownValidatedSpec(db: Db, run: RunKey): Promise<WorkingSpec | undefined> {
+  const artifactId = taskSpecArtifactId(run);
+  const [row] = await db.select({ digest: artifacts.digest }).from(artifacts).where(eq(artifacts.id, artifactId));
+  return row && resolveSpec(db, run, { artifactId, digest: row.digest });
+}
+
 /**
  * What a gate row names as the spec that fixed it: the validated spec's content, so a run that
  * validated the same text again (a reset) still matches, and any other spec does not.

@@ -18,7 +18,7 @@ import { artifacts } from '../db/schema';
 import { hasTreelessGateResults, latestGateResults, type StoredGate } from '../db/gate-results';
 import { policyFileOf, runsThatRead, type RunKey } from '../db/run-policies';
 import { judgingPolicy, type JudgingPolicy } from './repo-policy';
-import { specContentDigest, validatedSpec, validatedSpecRecord } from './spec-refs';
+import { ownValidatedSpec, specContentDigest, validatedSpec, validatedSpecRecord } from './spec-refs';
 
 /**
  * How the gates a verdict is asked to sign differ from the results stored for the tree it judges.
@@ -41,6 +41,7 @@ async function storedGateProblems(
   if (gates.length === 0) return [];
   const stored = await latestGateResults(db, judged, treeId, runs.fromRuns, runs.failuresFrom);
   if (stored.size === 0 && (await hasTreelessGateResults(db, judged))) return [];
+  const fixedBy = await specsFixing(db, judged, stored);
   const failing = gates.some((g) => g.status === 'fail');
   const problems = gates.flatMap((g) => {
     const row = stored.get(g.name);
@@ -49,9 +50,10 @@ async function storedGateProblems(
       return [`gate ${g.name}: judged the change from ${row.baseCommit}, the verdict names base ${baseCommit}`];
     if (row.kind !== g.kind || row.status !== g.status)
       return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
-    if (row.specDigest && runs.specDigest && row.specDigest !== runs.specDigest)
+    const spec = fixedBy.get(g.name);
+    if (spec !== undefined && runs.specDigest && spec !== runs.specDigest)
       return [
-        `gate ${g.name}: judged by spec ${row.specDigest}, not by the spec the verdict names (${runs.specDigest})`,
+        `gate ${g.name}: judged by spec ${spec ?? '(none validated)'}, not by the spec the verdict names (${runs.specDigest})`,
       ];
     const evidence = evidenceProblem(row, g);
     if (evidence) return [`gate ${g.name}: ${evidence}`];
@@ -68,15 +70,39 @@ async function storedGateProblems(
 }
 
 /**
+ * The digest of the spec that fixed each stored gate a spec fixes (Arbiter's gates, the acceptance
+ * tests): as its row names it, or for a row stored before migration 0025, the spec its own run
+ * validated (null when that run validated none), so a task in flight across the upgrade cannot
+ * borrow a lax spec's results either. The policy's and a submitter's commands are left out.
+ */
+async function specsFixing(
+  db: Db,
+  judged: RunKey,
+  stored: ReadonlyMap<string, StoredGate>,
+): Promise<Map<string, string | null>> {
+  const fixed = [...stored].filter(([name, row]) => row.kind !== 'command' || name.startsWith('acceptance-'));
+  const legacyRuns = new Set(fixed.filter(([, row]) => row.specDigest === null).map(([, row]) => row.runId));
+  const ownSpecs = await Promise.all(
+    [...legacyRuns].map(async (runId) => {
+      const spec = await ownValidatedSpec(db, { ...judged, runId });
+      return [runId, spec ? specContentDigest(spec) : null] as const;
+    }),
+  );
+  const legacy = new Map(ownSpecs);
+  return new Map(fixed.map(([name, row]) => [name, row.specDigest ?? legacy.get(row.runId) ?? null]));
+}
+
+/**
  * How a gate's evidence as handed over differs from what its activity stored: the verdict quotes
- * the words (a NUL stored as `\0`), the exit code and the output's digest, never a workflow's.
+ * the words (a NUL stored as `\0`) and the exit code, never a workflow's. Not the output's digest:
+ * an attempt Temporal gave up on may store the same check's run after the one the workflow got,
+ * with the same exit code and other output (timings), and an honest verdict must still stand.
  */
 function evidenceProblem(row: StoredGate, g: GateResult): string | undefined {
   if (row.detail !== escapeNul(g.detail))
     return `stored with detail ${JSON.stringify(clipText(row.detail, 200))}, handed over with another`;
-  const [exitCode, outputDigest] = [g.exitCode ?? null, g.outputDigest ?? null];
-  if (row.exitCode !== exitCode || row.outputDigest !== outputDigest)
-    return `stored with exit code ${row.exitCode} and output ${row.outputDigest}, handed over with ${exitCode} and ${outputDigest}`;
+  const exitCode = g.exitCode ?? null;
+  if (row.exitCode !== exitCode) return `stored with exit code ${row.exitCode}, handed over with ${exitCode}`;
   return undefined;
 }
 

@@ -48,7 +48,8 @@ export interface StoredGate {
   /** The spec that fixed it; null for the policy's commands and rows stored before migration 0025. */
   specDigest: string | null;
   exitCode: number | null;
-  outputDigest: string | null;
+  /** The run that stored it. */
+  runId: string;
   /** An earlier failure of the same command gate on the same tree: a pass after it does not stand. */
   failedBefore?: FailedAt;
 }
@@ -136,8 +137,8 @@ export async function latestGateResults(
       // Arbiter's own gates are judged afresh from the record on every attempt, and may rightly change on
       // the same tree (a waiver claimed since, the trusted ref moved); a command is what a rerun could steer.
       const failed = row.kind === 'command' ? firstFailure(failures, name, row.baseCommit, row.id) : undefined;
-      const { kind, status, detail, baseCommit, specDigest, exitCode, outputDigest } = row;
-      const stored: StoredGate = { kind, status, detail, baseCommit, specDigest, exitCode, outputDigest };
+      const { kind, status, detail, baseCommit, specDigest, exitCode, runId } = row;
+      const stored: StoredGate = { kind, status, detail, baseCommit, specDigest, exitCode, runId };
       return [name, failed ? { ...stored, failedBefore: { runId: failed.runId, attempt: failed.attempt } } : stored];
     }),
   );

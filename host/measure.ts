@@ -48,6 +48,17 @@ export function overrunAsViolation(err: unknown): unknown {
 }
 
 /**
+ * The tree's owner bits given back within the measurement's time. Only the agent's tree can stop
+ * it (a path past the kernel's length, more folders than the time allows), so its failure is the
+ * agent's violation: thrown as the host's, it was retried until the task failed with nothing counted.
+ */
+async function ownerBitsRestored(tree: string, deadline: number): Promise<void> {
+  await restoreOwnerBits(tree, Math.max(1, deadline - Date.now())).catch((err: Error) => {
+    throw new PolicyViolationError({ op: 'measure', path: '.', reason: err.message });
+  });
+}
+
+/**
  * Reads the change in `ws` from `baseCommit`: the tree (nested repositories left out), its
  * measurement and what git ignores. A worker that is not root first gives the tree's owner back
  * the bits the agent's commands took, so a file or folder made unreadable is measured as made,
@@ -59,7 +70,7 @@ export async function readWorkspace(
   limits: { maxEntries: number },
 ): Promise<WorkspaceReading> {
   const deadline = measureDeadline();
-  if (!runningAsRoot()) await restoreOwnerBits(ws.tree, MEASURE_TIMEOUT_MS);
+  if (!runningAsRoot()) await ownerBitsRestored(ws.tree, deadline);
   const nested = await nestedRepositories(ws.tree, limits);
   try {
     const treeId = await snapshotTree(ws, nested, deadline);

@@ -11,13 +11,14 @@ import { runProcess } from './run-process';
 
 /**
  * Folders lacking read, write or search, and files lacking read, each given them, as `find` meets
- * them (a folder before it is read) and on this file system alone. Nothing else changes: never a
+ * them (a folder before it is read) and on this file system alone; `chmod` runs in each entry's
+ * folder, named `./name`, so no path it is given is longer than the kernel takes. Nothing else changes: never a
  * file's execute bit, which git records.
  */
 const FIND_EXPRESSION = [
-  ...['(', '-type', 'd', '!', '-perm', '-u=rwx', '-exec', 'chmod', 'u+rwx', '{}', ';', ')'],
+  ...['(', '-type', 'd', '!', '-perm', '-u=rwx', '-execdir', 'chmod', 'u+rwx', '{}', ';', ')'],
   '-o',
-  ...['(', '-type', 'f', '!', '-perm', '-u=r', '-exec', 'chmod', 'u+r', '{}', '+', ')'],
+  ...['(', '-type', 'f', '!', '-perm', '-u=r', '-execdir', 'chmod', 'u+r', '{}', '+', ')'],
 ];
 
 /**

@@ -121,4 +121,35 @@ describe('host: a workspace of a worker that is not root', function () {
       ['src/lib/util.js', 1, 0],
     ]);
   });
+
+  // Before: chmod was handed the whole path, which the kernel refused, and the error was the host's.
+  it("a file made unreadable past the kernel's path length is the agent's violation, not the host's failure", function () {
+    if (!runningAsRoot()) this.skip();
+    const { dir, host, ws } = nobodysFolder();
+    const read = asNobody(
+      dir,
+      `
+      const fs = require('fs'), path = require('path'), { execFileSync } = require('child_process');
+      const { readWorkspace } = require(${JSON.stringify(path.join(host, 'measure.js'))});
+      const tree = path.join(${JSON.stringify(ws)}, 'tree'), gitDir = path.join(${JSON.stringify(ws)}, 'git');
+      const git = (...args) => execFileSync('git', ['--git-dir=' + gitDir, '--work-tree=' + tree,
+        '-c', 'user.name=t', '-c', 'user.email=t@localhost', ...args], { cwd: tree, encoding: 'utf8' }).trim();
+      fs.mkdirSync(tree, { recursive: true });
+      fs.writeFileSync(path.join(tree, 'a.js'), '1\\n');
+      git('init', '--quiet');
+      git('add', '--all');
+      git('commit', '--quiet', '-m', 'base');
+      const base = git('rev-parse', 'HEAD');
+      // The agent's last commands: folders nested past 4096 bytes by relative steps, and a file there mode 0200.
+      process.chdir(tree);
+      for (let i = 0; i < 25; i++) { fs.mkdirSync('d'.repeat(200)); process.chdir('d'.repeat(200)); }
+      fs.writeFileSync('f', 'x', { mode: 0o200 });
+      process.chdir('/');
+      readWorkspace({ tree, gitDir }, base, { maxEntries: 1000 }).then(
+        () => console.log(JSON.stringify({ measured: true })),
+        (e) => console.log(JSON.stringify({ type: e.type ?? e.name, message: e.message })),
+      );`,
+    );
+    assert.equal(read.type, 'PolicyViolationError', JSON.stringify(read));
+  });
 });
