@@ -35,4 +35,20 @@ describe('host: a checkout of a tree', function () {
     assert.deepEqual(readdirSync(path.join(dest, 'big')), ['large.bin'], 'no temporary file left beside it');
     assert.deepEqual(readdirSync(dest).sort(), ['a.txt', 'b', 'big', 'link', 'run.sh']);
   });
+
+  it('writes blobs that take several batches, one blob named by two paths in another batch than its neighbours', async () => {
+    // Five distinct 12 MiB blobs (60 MiB, about two batches) and a copy of the first under another name.
+    const blob = (i: number) => Buffer.alloc(12 * 2 ** 20, `part ${i}\0`).toString('latin1');
+    const files: Record<string, string> = { 'copy/of-0.bin': blob(0) };
+    for (let i = 0; i < 5; i++) files[`parts/${i}.bin`] = blob(i);
+    const repo = makeRepo(files);
+    const gitDir = path.join(repo, '.git');
+    const dest = path.join(tempDir('arbiter-checkout-'), 'tree');
+
+    await checkoutTree(gitDir, await treeEntries(gitDir, gitIn(repo, 'rev-parse', 'HEAD^{tree}')), dest);
+
+    for (const [file, content] of Object.entries(files))
+      assert.ok(readFileSync(path.join(dest, file)).equals(Buffer.from(content, 'latin1')), `${file} as committed`);
+    assert.deepEqual(readdirSync(path.join(dest, 'parts')).sort(), ['0.bin', '1.bin', '2.bin', '3.bin', '4.bin']);
+  });
 });
