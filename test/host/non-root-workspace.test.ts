@@ -58,6 +58,34 @@ function asNobody(dir: string, script: string): Record<string, unknown> {
   return JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}');
 }
 
+/**
+ * `readWorkspace` run as nobody on a workspace whose base holds src/app.js, after `agent` (a
+ * script with `fs`, `path` and `tree` in scope) changed it: the files measured, or the error's type and words.
+ */
+function measuredAsNobody(agent: string): Record<string, unknown> {
+  const { dir, host, ws } = nobodysFolder();
+  return asNobody(
+    dir,
+    `
+    const fs = require('fs'), path = require('path'), { execFileSync } = require('child_process');
+    const { readWorkspace } = require(${JSON.stringify(path.join(host, 'measure.js'))});
+    const tree = path.join(${JSON.stringify(ws)}, 'tree'), gitDir = path.join(${JSON.stringify(ws)}, 'git');
+    const git = (...args) => execFileSync('git', ['--git-dir=' + gitDir, '--work-tree=' + tree,
+      '-c', 'user.name=t', '-c', 'user.email=t@localhost', ...args], { cwd: tree, encoding: 'utf8' }).trim();
+    fs.mkdirSync(path.join(tree, 'src'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'src/app.js'), 'module.exports = 1;\\n');
+    git('init', '--quiet');
+    git('add', '--all');
+    git('commit', '--quiet', '-m', 'base');
+    const base = git('rev-parse', 'HEAD');
+    ${agent}
+    readWorkspace({ tree, gitDir }, base, { maxEntries: 1000 }).then(
+      (r) => console.log(JSON.stringify({ files: r.files.map((f) => [f.path, f.added, f.deleted]) })),
+      (e) => console.log(JSON.stringify({ type: e.type ?? e.name, error: e.name + ': ' + e.message })),
+    );`,
+  );
+}
+
 describe('host: a workspace of a worker that is not root', function () {
   this.timeout(60_000);
 
@@ -89,32 +117,13 @@ describe('host: a workspace of a worker that is not root', function () {
 
   it('a folder and a file its last command made unreadable are measured as made, not failed on', function () {
     if (!runningAsRoot()) this.skip();
-    const { dir, host, ws } = nobodysFolder();
-    const read = asNobody(
-      dir,
-      `
-      const fs = require('fs'), path = require('path'), { execFileSync } = require('child_process');
-      const { readWorkspace } = require(${JSON.stringify(path.join(host, 'measure.js'))});
-      const tree = path.join(${JSON.stringify(ws)}, 'tree'), gitDir = path.join(${JSON.stringify(ws)}, 'git');
-      const git = (...args) => execFileSync('git', ['--git-dir=' + gitDir, '--work-tree=' + tree,
-        '-c', 'user.name=t', '-c', 'user.email=t@localhost', ...args], { cwd: tree, encoding: 'utf8' }).trim();
-      fs.mkdirSync(path.join(tree, 'src'), { recursive: true });
-      fs.writeFileSync(path.join(tree, 'src/app.js'), 'module.exports = 1;\\n');
-      git('init', '--quiet');
-      git('add', '--all');
-      git('commit', '--quiet', '-m', 'base');
-      const base = git('rev-parse', 'HEAD');
+    const read = measuredAsNobody(`
       // The agent's change, and its last command: chmod 000 src/lib src/app.js
       fs.mkdirSync(path.join(tree, 'src/lib'));
       fs.writeFileSync(path.join(tree, 'src/lib/util.js'), 'module.exports = 2;\\n');
       fs.writeFileSync(path.join(tree, 'src/app.js'), 'module.exports = 3;\\n');
       fs.chmodSync(path.join(tree, 'src/lib'), 0);
-      fs.chmodSync(path.join(tree, 'src/app.js'), 0);
-      readWorkspace({ tree, gitDir }, base, { maxEntries: 1000 }).then(
-        (r) => console.log(JSON.stringify({ files: r.files.map((f) => [f.path, f.added, f.deleted]) })),
-        (e) => console.log(JSON.stringify({ error: e.name + ': ' + e.message })),
-      );`,
-    );
+      fs.chmodSync(path.join(tree, 'src/app.js'), 0);`);
     assert.equal(read.error, undefined, 'measuring failed');
     assert.deepEqual(read.files, [
       ['src/app.js', 1, 1],
@@ -125,31 +134,12 @@ describe('host: a workspace of a worker that is not root', function () {
   // Before: chmod was handed the whole path, which the kernel refused, and the error was the host's.
   it("a file made unreadable past the kernel's path length is the agent's violation, not the host's failure", function () {
     if (!runningAsRoot()) this.skip();
-    const { dir, host, ws } = nobodysFolder();
-    const read = asNobody(
-      dir,
-      `
-      const fs = require('fs'), path = require('path'), { execFileSync } = require('child_process');
-      const { readWorkspace } = require(${JSON.stringify(path.join(host, 'measure.js'))});
-      const tree = path.join(${JSON.stringify(ws)}, 'tree'), gitDir = path.join(${JSON.stringify(ws)}, 'git');
-      const git = (...args) => execFileSync('git', ['--git-dir=' + gitDir, '--work-tree=' + tree,
-        '-c', 'user.name=t', '-c', 'user.email=t@localhost', ...args], { cwd: tree, encoding: 'utf8' }).trim();
-      fs.mkdirSync(tree, { recursive: true });
-      fs.writeFileSync(path.join(tree, 'a.js'), '1\\n');
-      git('init', '--quiet');
-      git('add', '--all');
-      git('commit', '--quiet', '-m', 'base');
-      const base = git('rev-parse', 'HEAD');
+    const read = measuredAsNobody(`
       // The agent's last commands: folders nested past 4096 bytes by relative steps, and a file there mode 0200.
       process.chdir(tree);
       for (let i = 0; i < 25; i++) { fs.mkdirSync('d'.repeat(200)); process.chdir('d'.repeat(200)); }
       fs.writeFileSync('f', 'x', { mode: 0o200 });
-      process.chdir('/');
-      readWorkspace({ tree, gitDir }, base, { maxEntries: 1000 }).then(
-        () => console.log(JSON.stringify({ measured: true })),
-        (e) => console.log(JSON.stringify({ type: e.type ?? e.name, message: e.message })),
-      );`,
-    );
+      process.chdir('/');`);
     assert.equal(read.type, 'PolicyViolationError', JSON.stringify(read));
   });
 });
