@@ -42,6 +42,7 @@ import {
   rejectWaiverUpdate,
 } from '../workflows/definitions';
 import type { taskLifecycle } from '../workflows';
+import { onceWorkerPolls } from './worker-wait';
 
 /** Input that failed validation before reaching Temporal; lists every problem. */
 export class InvalidTaskInputError extends Error {
@@ -152,7 +153,7 @@ async function nextSnapshot(
     const refused = refusalType(err);
     if (refused === TooManyWatchersError.type) await new Promise((r) => setTimeout(r, busyPollMs));
     else if (refused !== WatchBehindError.type && refused !== WatchEndedError.type) throw err;
-    return handle.query(getStateQuery);
+    return onceWorkerPolls(() => handle.query(getStateQuery), busyPollMs);
   }
 }
 
@@ -299,6 +300,7 @@ export class ArbiterClient {
    * grew: one `getState` to start, then the `awaitTransition` update, which waits in the workflow
    * for the next transition (no polling). When the run has ended its result is the last snapshot;
    * when every watcher slot of the task is taken, it reads `getState` every `busyPollMs` instead.
+   * While no worker polls the task's queue (all down, or restarting) it waits for one.
    */
   async watch(
     ref: TaskRef,
@@ -306,7 +308,7 @@ export class ArbiterClient {
     busyPollMs = 1000,
   ): Promise<TaskSnapshot> {
     const handle = this.forTenant(ref.tenantId).workflow.getHandle<typeof taskLifecycle>(taskWorkflowId(ref));
-    let snapshot = await this.status(ref);
+    let snapshot = await onceWorkerPolls(() => this.status(ref), busyPollMs);
     onChange(snapshot);
     while (!hasEnded(snapshot)) {
       const next = await nextSnapshot(handle, snapshot.history.length, busyPollMs);
