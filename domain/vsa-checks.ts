@@ -53,7 +53,10 @@ function outcomeOfGates(evidence: VerdictPayload): VerdictPayload['outcome'] {
 
 /** Each way `statement` is not a consistent Arbiter verdict; empty when it is. */
 export function statementProblems(statement: Partial<VerdictStatement> | undefined): string[] {
-  if (!statement) return ['no statement'];
+  if (statement === undefined) return ['no statement'];
+  // Signed `null`, `0` or `""` is a trusted key's signature over no verdict at all.
+  if (statement === null || typeof statement !== 'object' || Array.isArray(statement))
+    return [`the statement ${JSON.stringify(statement)} is not a JSON object`];
   const evidence = verdictEvidence(statement);
   const problems = [
     ...differs('_type', statement._type, 'https://in-toto.io/Statement/v1'),

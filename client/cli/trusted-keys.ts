@@ -6,7 +6,7 @@
  * keyring under a loud banner.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { KeyFileMissingError, NoTrustedKeyError } from '../../domain/errors';
@@ -72,13 +72,22 @@ function checkedOutReason(file: string): string | undefined {
 }
 
 /**
+ * A symlink as the keyring or its folder: a checkout can carry `.arbiter` as a link into a folder
+ * git ignores (a build output, an installed package), so the keys arrive with it untracked.
+ */
+function linkedReason(keyring: string): string | undefined {
+  const link = [path.dirname(keyring), keyring].find((p) => lstatSync(p).isSymbolicLink());
+  return link && `is reached through the symlink ${link} (to ${realpathSync(link)})`;
+}
+
+/**
  * The default keyring is `./.arbiter/trusted-keys` when nothing names another: run in a
  * repository that carries one, it would trust whatever key that repository's authors chose.
  */
 function refuseCheckedOutKeyring(config: ClientConfig): void {
   const keyring = config.trustedKeysFile;
   if (config.explicit.trustedKeys || !existsSync(keyring)) return;
-  const reason = checkedOutReason(keyring);
+  const reason = linkedReason(keyring) ?? checkedOutReason(keyring);
   if (!reason) return;
   throw new UsageError(
     `${keyring} ${reason}: a keyring that comes with a checkout is not a trust root; ${howToTrust(keyring)}`,

@@ -1,34 +1,67 @@
 /**
  * What `arbiter verdict verify` checks once the signature is known to be a trusted key's: that
- * the statement is a consistent Arbiter verdict (its summary says what its evidence says) and,
- * for a stored verdict, that it is the one the database records for the task. One list, so
- * further checks (the approvers' signatures) are added here and reported the same way.
+ * the statement is a consistent Arbiter verdict (its summary says what its evidence says), that
+ * it is about what the caller asked (the task, a passing outcome), and for a stored verdict that
+ * it is the one the database records for the task's current run. One list, so further checks
+ * (the approvers' signatures) are added here and reported the same way.
  */
 import { verdictEvidence } from '../../domain/dsse';
 import { statementProblems } from '../../domain/vsa-checks';
+import type { VerdictPayload } from '../../domain/verdict';
 import type { EnvelopeCheck } from '../../host/signing';
+import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 
 /** The stored row a verdict read from the database must match. */
 export interface StoredVerdictRef {
-  tenantId: string;
-  taskId: string;
   outcome: string;
   digest: string;
+  /** The run the row is the verdict of: the task's current run ('' for a task recorded before runs were). */
+  runId: string;
+}
+
+/**
+ * What the caller asked for: a valid signature only says a trusted key signed some verdict, which
+ * may be another task's, or a FAIL. A stored verdict is always held to the task it was read for.
+ */
+export interface VerdictExpectations {
+  task?: TaskRef;
+  requirePass?: boolean;
+}
+
+function expectationProblems(evidence: VerdictPayload | undefined, expected: VerdictExpectations): string[] {
+  const problems: string[] = [];
+  const { task } = expected;
+  if (task && (evidence?.tenantId !== task.tenantId || evidence.taskId !== task.taskId))
+    problems.push(
+      `the envelope is the verdict of ${evidence?.tenantId}/${evidence?.taskId}, not of ${task.tenantId}/${task.taskId}`,
+    );
+  if (task && evidence?.run && evidence.run.workflowId !== taskWorkflowId(task))
+    problems.push(`the envelope names the workflow ${evidence.run.workflowId}, not ${taskWorkflowId(task)}`);
+  if (expected.requirePass && evidence?.outcome !== 'PASS' && evidence?.outcome !== 'WAIVED')
+    problems.push(`the outcome is ${evidence?.outcome}; --require-pass takes PASS or WAIVED only`);
+  return problems;
 }
 
 /** Every problem with a checked envelope (its own first); empty when the verdict holds. */
-export function verdictProblems(check: EnvelopeCheck, stored?: StoredVerdictRef): string[] {
+export function verdictProblems(
+  check: EnvelopeCheck,
+  stored?: StoredVerdictRef,
+  expected: VerdictExpectations = {},
+): string[] {
   const problems = [...check.problems];
-  if (!check.statement) return problems;
+  if (check.statement === undefined) return problems;
   problems.push(...statementProblems(check.statement));
+  const evidence = verdictEvidence(check.statement ?? undefined);
+  problems.push(...expectationProblems(evidence, expected));
   if (!stored) return problems;
   if (check.statementDigest !== stored.digest)
     problems.push(`stored digest ${stored.digest} does not match the envelope's statement ${check.statementDigest}`);
-  const evidence = verdictEvidence(check.statement);
-  if (
-    evidence &&
-    (evidence.outcome !== stored.outcome || evidence.taskId !== stored.taskId || evidence.tenantId !== stored.tenantId)
-  )
-    problems.push('the envelope does not state the stored outcome for this task');
+  if (evidence && evidence.outcome !== stored.outcome)
+    problems.push(`the envelope states ${evidence.outcome}, the stored verdict ${stored.outcome}`);
+  // An earlier run's genuine verdict (one before a reset, say) in the current run's row is not its verdict.
+  if (evidence && (evidence.run?.runId ?? '') !== stored.runId)
+    problems.push(
+      `the envelope is the verdict of run ${evidence.run?.runId ?? '(none)'}, not of the task's current run ${stored.runId || '(none)'}`,
+    );
   return problems;
 }

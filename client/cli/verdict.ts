@@ -13,6 +13,7 @@ import { recordedSignatures } from '../../db/waivers';
 import { loadClientConfig } from '../config';
 import { EXIT, printJson, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
+import type { TaskRef } from '../../temporal-config';
 import { verdictProblems } from './verdict-checks';
 import { trustedKeys, withTrustOptions, type TrustOptions } from './trusted-keys';
 import { withTenantDb } from './with-db';
@@ -32,7 +33,7 @@ async function verdictOf(task: string, tenant: string | undefined) {
   // A saved envelope named as a bare `verdict.json` used to be read as a file: say how to ask for it now.
   const file = existsSync(task) ? `; to check the file ${task}, name it as a path: ./${task}` : '';
   if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}${file}`);
-  return { ...row, recorded };
+  return { ...row, ref, recorded };
 }
 
 /** Whether Arbiter's decision record vouches for an approval's key: only known for a stored verdict. */
@@ -41,7 +42,14 @@ function registry(recorded: Set<string> | undefined, signature: string): 'record
   return recorded.has(signature) ? 'recorded' : 'not recorded';
 }
 
-type VerifyOptions = TrustOptions & { tenant?: string; json?: boolean };
+type VerifyOptions = TrustOptions & { tenant?: string; json?: boolean; task?: string; requirePass?: boolean };
+
+/** The task a verdict file must be the verdict of (`--task`); a stored verdict is its own task's. */
+function expectedTask(fromFile: boolean, opts: VerifyOptions): TaskRef | undefined {
+  if (!opts.task) return undefined;
+  if (!fromFile) throw new UsageError('--task is for a verdict file; a stored verdict is checked against its task');
+  return parseTaskArg(opts.task, opts.tenant ?? loadClientConfig().defaultTenant);
+}
 
 /**
  * True when the argument names a verdict file: a path (`/`, `./`, `../`). Not merely any name that
@@ -55,6 +63,7 @@ function namesFile(target: string): boolean {
 async function verify(target: string, opts: VerifyOptions): Promise<number> {
   const trusted = trustedKeys(opts, loadClientConfig());
   const fromFile = namesFile(target);
+  const task = expectedTask(fromFile, opts);
   if (fromFile && !existsSync(target)) throw new UsageError(`no verdict file ${target}`);
   const row = fromFile ? undefined : await verdictOf(target, opts.tenant);
   const text = fromFile ? readFileSync(target, 'utf8') : row?.envelope;
@@ -63,7 +72,7 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
     text,
     trusted.map((k) => k.keyId),
   );
-  const problems = verdictProblems(check, row);
+  const problems = verdictProblems(check, row, { task: row?.ref ?? task, requirePass: opts.requirePass });
   const approvals = verdictEvidence(check.statement)?.approvals ?? [];
   for (const a of approvals)
     if (registry(row?.recorded, a.signature) === 'not recorded')
@@ -142,6 +151,8 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
     )
     .argument('<task-or-file>')
     .option('--tenant <tenant>')
+    .option('--task <task>', "a verdict file must be this task's (TENANT/TASK, or TASK with --tenant)")
+    .option('--require-pass', 'exit 1 unless the outcome is PASS or WAIVED (a genuine FAIL verifies otherwise)')
     .option('--json')
     .action((target: string, opts: VerifyOptions) => run(() => verify(target, opts)));
 }
