@@ -12,6 +12,7 @@ import { premiumServingProblem } from '../../domain/model-cost';
 import { modelNotAllowed, modelPathProblem, offHostProblem } from '../../domain/model-request';
 import { auditGateway } from './audit';
 import { ABANDONED, readReply, recordCall } from './call-charge';
+import { withoutKey } from './scrub';
 import { jsonShapeProblem } from './json-shape';
 import type { GatewaySession } from './session';
 
@@ -231,6 +232,7 @@ async function forwardTraced(
       reason: `upstream unreachable: ${(err as Error).message}`,
     });
   }
+  response = await withoutKey(response, key);
   sink.start(response.status, { 'content-type': response.headers.get('content-type') ?? 'application/json' });
   const { reply, cut } = await readReply(response, sink);
   await recordCall(deps.db, session, span, call, reply);

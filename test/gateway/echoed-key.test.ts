@@ -1,0 +1,98 @@
+/**
+ * An upstream that echoes the request's Authorization header in a refusal (as some proxies and
+ * self-hosted servers do on a 401) must not hand the worker's key to the agent, to the call's
+ * record, or to the `openai` kind's failure in workflow history: the gateway masks it first.
+ */
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { modelCallsOf } from '../../db/model-calls';
+import { expandPlaceholders } from '../../domain/agent-placeholders';
+import { placeholderValues } from '../../host/gateway/launch';
+import type { ModelGateway } from '../../host/gateway/server';
+import type { SessionGrant } from '../../host/gateway/session';
+import { testStack } from '../helpers/stack';
+import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
+import { REAL_KEY, runBehindGateway, startTestGateway } from './helpers';
+
+describe('model gateway: a refusal that echoes the key', function () {
+  this.timeout(60_000);
+  let gateway: ModelGateway;
+  let upstream: http.Server;
+  let baseUrl: string;
+  let t: SandboxTask;
+
+  before(async () => {
+    gateway = await startTestGateway();
+    // Refuses everything, printing the request's headers back, as a misbehaving proxy does.
+    upstream = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () =>
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: { message: `bad key: ${req.headers.authorization}`, headers: req.headers } })),
+      );
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    baseUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+    t = await sandboxTask();
+  });
+  after(async () => {
+    await t.release();
+    await new Promise((r) => upstream.close(r));
+    await gateway.close();
+  });
+
+  const grant = (): SessionGrant => ({
+    upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl, apiKeyEnv: 'FAKE_KEY' }],
+    registries: [],
+    budgets: {},
+  });
+  const identity = (runId: string, purpose: 'agent' | 'conversation') => ({
+    tenantId: t.tenantId,
+    taskId: t.taskId,
+    runId,
+    agentId: 'agent-1',
+    purpose,
+  });
+  const chat = JSON.stringify({ model: 'fake', messages: [{ role: 'user', content: 'hi' }] });
+
+  it('reaches an agent in the sandbox, and the stored call, with the key masked', async () => {
+    const session = await gateway.openSession(identity('run-echo-agent', 'agent'), grant());
+    const program = `fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer ' + process.env.OPENAI_API_KEY },
+      body: ${JSON.stringify(chat)} }).then(async (r) => console.log('STATUS', r.status, await r.text()));`;
+    const run = await runBehindGateway(t, gateway, session, ['node', '-e', program], {
+      env: {
+        OPENAI_BASE_URL: expandPlaceholders('{gateway:model}', placeholderValues(session.token)),
+        OPENAI_API_KEY: session.token,
+      },
+    });
+    await gateway.closeSession(session.id);
+    assert.match(run.outputTail, /STATUS 401 .*bad key: Bearer \*\*\*/, run.outputTail);
+    assert.doesNotMatch(run.outputTail, new RegExp(REAL_KEY), 'the agent never reads the key');
+    const calls = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-echo-agent');
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].status, 401);
+    assert.match(String(calls[0].responseBody), /Bearer \*\*\*/);
+    assert.doesNotMatch(String(calls[0].responseBody), new RegExp(REAL_KEY));
+  });
+
+  it("reaches Arbiter's own loop (the openai kind's request, whose failure goes to history) masked", async () => {
+    const session = await gateway.openSession(identity('run-echo-loop', 'conversation'), grant());
+    try {
+      const res = await gateway.call(session, {
+        method: 'POST',
+        upstream: 'model',
+        rest: 'chat/completions',
+        body: Buffer.from(chat),
+        signal: AbortSignal.timeout(30_000),
+      });
+      assert.equal(res.status, 401);
+      assert.match(res.body.toString('utf8'), /bad key: Bearer \*\*\*/);
+      assert.doesNotMatch(res.body.toString('utf8'), new RegExp(REAL_KEY));
+    } finally {
+      await gateway.closeSession(session.id);
+    }
+  });
+});
