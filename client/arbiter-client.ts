@@ -153,7 +153,7 @@ async function nextSnapshot(
     const refused = refusalType(err);
     if (refused === TooManyWatchersError.type) await new Promise((r) => setTimeout(r, busyPollMs));
     else if (refused !== WatchBehindError.type && refused !== WatchEndedError.type) throw err;
-    return onceWorkerPolls(() => handle.query(getStateQuery), busyPollMs);
+    return onceWorkerPolls(handle, () => handle.query(getStateQuery), busyPollMs);
   }
 }
 
@@ -300,7 +300,8 @@ export class ArbiterClient {
    * grew: one `getState` to start, then the `awaitTransition` update, which waits in the workflow
    * for the next transition (no polling). When the run has ended its result is the last snapshot;
    * when every watcher slot of the task is taken, it reads `getState` every `busyPollMs` instead.
-   * While no worker polls the task's queue (all down, or restarting) it waits for one.
+   * While no worker polls the task's queue (all down, or restarting) it waits for one, unless the
+   * run has closed: then its result is the last snapshot.
    */
   async watch(
     ref: TaskRef,
@@ -308,7 +309,7 @@ export class ArbiterClient {
     busyPollMs = 1000,
   ): Promise<TaskSnapshot> {
     const handle = this.forTenant(ref.tenantId).workflow.getHandle<typeof taskLifecycle>(taskWorkflowId(ref));
-    let snapshot = await onceWorkerPolls(() => this.status(ref), busyPollMs);
+    let snapshot = await onceWorkerPolls(handle, () => this.status(ref), busyPollMs);
     onChange(snapshot);
     while (!hasEnded(snapshot)) {
       const next = await nextSnapshot(handle, snapshot.history.length, busyPollMs);

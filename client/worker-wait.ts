@@ -1,26 +1,42 @@
 /**
- * A query of a running task is answered by a worker, and the server refuses it once no worker
- * has polled the task's queue for a while: every worker is down, or the one that held the task
- * died. A watcher waits through such a gap as it waits for anything else, rather than failing.
+ * A query of a task is answered by a worker, and the server gives up on it when none takes it:
+ * every worker is down, or the one that held the task died. A watcher waits through such a gap as
+ * it waits for anything else, rather than failing; a task that has ended needs no worker, since
+ * its result is in history.
  */
-import { isGrpcServiceError, ServiceError } from '@temporalio/client';
+import { isGrpcServiceError, ServiceError, type WorkflowHandle } from '@temporalio/client';
+import type { TaskSnapshot } from '../domain/task';
 
+const DEADLINE_EXCEEDED = 4;
 const FAILED_PRECONDITION = 9;
 
-/** Whether `err` is the server's refusal of a query for want of a worker polling the task's queue. */
-export function isNoWorkerPolling(err: unknown): boolean {
+/**
+ * Whether `err` is the server giving up on a query no worker took: refused for want of a poller
+ * seen lately, or timed out while a poller was seen (one just killed still counts a while).
+ */
+export function isUnansweredQuery(err: unknown): boolean {
   const cause = err instanceof ServiceError ? err.cause : err;
-  return isGrpcServiceError(cause) && cause.code === FAILED_PRECONDITION && /no poller seen/.test(cause.details);
+  if (!isGrpcServiceError(cause)) return false;
+  if (cause.code === FAILED_PRECONDITION) return /no poller seen/.test(cause.details);
+  return cause.code === DEADLINE_EXCEEDED && /before a worker could process it/.test(cause.details);
 }
 
-/** `read()`, tried again `pauseMs` later for as long as it is refused because no worker polls. */
-export async function onceWorkerPolls<T>(read: () => Promise<T>, pauseMs: number): Promise<T> {
+/**
+ * `read()`, while no worker answers it: the run's result once it has closed, else `read()` again
+ * `pauseMs` later.
+ */
+export async function onceWorkerPolls(
+  handle: WorkflowHandle,
+  read: () => Promise<TaskSnapshot>,
+  pauseMs: number,
+): Promise<TaskSnapshot> {
   for (;;) {
     try {
       return await read();
     } catch (err) {
-      if (!isNoWorkerPolling(err)) throw err;
+      if (!isUnansweredQuery(err)) throw err;
     }
+    if ((await handle.describe()).status.name !== 'RUNNING') return (await handle.result()) as TaskSnapshot;
     await new Promise((r) => setTimeout(r, pauseMs));
   }
 }

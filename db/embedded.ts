@@ -7,7 +7,13 @@ import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { ownerPassword, requireOwnerPassword } from './owner-password';
+import {
+  LEGACY_OWNER_PASSWORD,
+  ownerPassword,
+  ownerPasswordFile,
+  randomPassword,
+  requireOwnerPassword,
+} from './owner-password';
 
 /** A running embedded server and the URL of the `arbiter` database on it. */
 export interface EmbeddedPostgresHandle {
@@ -63,11 +69,13 @@ export async function startEmbeddedPostgres(options: {
   };
   await fs.mkdir(path.dirname(options.dataDir), { recursive: true });
   const password = await ownerPassword(options.dataDir);
+  // The library hands initdb its password in a temporary file others may read: a one-off, changed at once.
+  const oneOff = randomPassword();
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,
     user: USER,
-    password,
+    password: oneOff,
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     onLog: keep,
@@ -83,9 +91,15 @@ export async function startEmbeddedPostgres(options: {
         ` — is another Arbiter or PostgreSQL using it? ${err instanceof Error ? err.message : ''}\n${log.join('')}`,
     );
   }
-  await requireOwnerPassword(USER, password, options.port);
+  const owner = { user: USER, port: options.port, password, file: ownerPasswordFile(options.dataDir) };
   const url = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${DATABASE}`;
-  await ensureDatabase(url);
+  try {
+    await requireOwnerPassword(owner, [oneOff, LEGACY_OWNER_PASSWORD]);
+    await ensureDatabase(url);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
   return { url, port: options.port, stop: () => server.stop() };
 }
 

@@ -13,45 +13,67 @@ export const LEGACY_OWNER_PASSWORD = 'arbiter-local';
 
 const INVALID_PASSWORD = '28P01';
 
+/** A password nobody else has seen. */
+export const randomPassword = () => randomBytes(24).toString('base64url');
+
 /** Where the owner's password of the data in `dataDir` is kept. */
 export function ownerPasswordFile(dataDir: string): string {
   return `${dataDir}.owner-password`;
 }
 
-/** The owner's password of the data in `dataDir`: the kept one, or a new one kept (mode 0600) before any use. */
+/**
+ * The owner's password of the data in `dataDir`: the kept one, or a new one kept first. The file
+ * is made anew (`wx`, mode 0600), never written through a link or into a file others may read.
+ */
 export async function ownerPassword(dataDir: string): Promise<string> {
   const file = ownerPasswordFile(dataDir);
-  const kept = (await fs.readFile(file, 'utf8').catch(() => ''))?.trim();
+  const kept = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
   if (kept) return kept;
-  const made = randomBytes(24).toString('base64url');
-  await fs.writeFile(file, `${made}\n`, { mode: 0o600 });
+  await fs.rm(file, { force: true });
+  const made = randomPassword();
+  await fs.writeFile(file, `${made}\n`, { mode: 0o600, flag: 'wx' });
   return made;
 }
 
-function connectionString(user: string, password: string, port: number): string {
-  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+/** Whether `password` logs the owner in; any refusal but a wrong password is thrown. */
+async function logsIn(user: string, password: string, port: number): Promise<boolean> {
+  const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  const client = new Client({ connectionString: url });
+  try {
+    await client.connect();
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === INVALID_PASSWORD) return false;
+    throw err;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /**
- * Makes `password` the owner's on the running server. Data still holding the legacy password
- * (made before this release, or by a start that stopped between keeping a password and setting
- * it) is given it here; any other refusal is thrown.
+ * Makes the kept `password` the owner's on the running server, logging in with the first of
+ * `former` that works when it is not yet: the one-off password the data was made with (the
+ * library writes it to a temporary file anyone may read), or the legacy fixed one.
  */
-export async function requireOwnerPassword(user: string, password: string, port: number): Promise<void> {
-  const current = new Client({ connectionString: connectionString(user, password, port) });
-  try {
-    await current.connect();
+export async function requireOwnerPassword(
+  owner: { user: string; port: number; password: string; file: string },
+  former: string[],
+): Promise<void> {
+  const { user, port, password } = owner;
+  if (await logsIn(user, password, port)) return;
+  for (const old of former) {
+    if (!(await logsIn(user, old, port))) continue;
+    const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(old)}@127.0.0.1:${port}/postgres`;
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`ALTER ROLE ${client.escapeIdentifier(user)} PASSWORD ${client.escapeLiteral(password)}`);
+    } finally {
+      await client.end();
+    }
     return;
-  } catch (err) {
-    if ((err as { code?: string }).code !== INVALID_PASSWORD) throw err;
-  } finally {
-    await current.end().catch(() => undefined);
   }
-  const legacy = new Client({ connectionString: connectionString(user, LEGACY_OWNER_PASSWORD, port) });
-  await legacy.connect();
-  try {
-    await legacy.query(`ALTER ROLE ${legacy.escapeIdentifier(user)} PASSWORD ${legacy.escapeLiteral(password)}`);
-  } finally {
-    await legacy.end();
-  }
+  throw new Error(
+    `the owner password kept in ${owner.file} does not log in to this data: put back the file that came with it`,
+  );
 }

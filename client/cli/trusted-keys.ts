@@ -73,9 +73,11 @@ function checkedOutReason(file: string): string | undefined {
 
 /**
  * A symlink as the keyring or its folder: a checkout can carry `.arbiter` as a link into a folder
- * git ignores (a build output, an installed package), so the keys arrive with it untracked.
+ * git ignores (a build output, an installed package), so the keys arrive with it untracked. A
+ * home the operator named (ARBITER_HOME) is theirs, links and all.
  */
-function linkedReason(keyring: string): string | undefined {
+function linkedReason(keyring: string, homeNamed: boolean): string | undefined {
+  if (homeNamed) return undefined;
   const link = [path.dirname(keyring), keyring].find((p) => lstatSync(p).isSymbolicLink());
   return link && `is reached through the symlink ${link} (to ${realpathSync(link)})`;
 }
@@ -87,7 +89,7 @@ function linkedReason(keyring: string): string | undefined {
 function refuseCheckedOutKeyring(config: ClientConfig): void {
   const keyring = config.trustedKeysFile;
   if (config.explicit.trustedKeys || !existsSync(keyring)) return;
-  const reason = linkedReason(keyring) ?? checkedOutReason(keyring);
+  const reason = linkedReason(keyring, config.explicit.home) ?? checkedOutReason(keyring);
   if (!reason) return;
   throw new UsageError(
     `${keyring} ${reason}: a keyring that comes with a checkout is not a trust root; ${howToTrust(keyring)}`,

@@ -115,7 +115,7 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
     assert.equal(restored.code, 0, restored.stderr);
   });
 
-  it('refuses a default keyring a checkout reaches through a symlink into a folder git ignores', async () => {
+  it('refuses a default keyring a checkout reaches through a symlink into a folder git ignores, not a named home', async () => {
     const { ARBITER_HOME: _home, ...noHome } = cliEnv();
     const checkout = makeRepo({ 'README.md': '# a repository\n', '.gitignore': 'build/\n' });
     mkdirSync(path.join(checkout, 'build', 'k'), { recursive: true });
@@ -126,5 +126,9 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
     const res = await arbiter(['verdict', 'verify', passed.file], noHome, 90_000, checkout);
     assert.equal(res.code, 2, res.stdout);
     assert.match(res.stderr, /trusted-keys is reached through the symlink \S+\.arbiter \(to \S+build\/k\)/);
+    // A home the operator names may be a link of theirs.
+    const named = { ...noHome, ARBITER_HOME: path.join(checkout, '.arbiter') };
+    const own = await arbiter(['verdict', 'verify', passed.file], named, 90_000, checkout);
+    assert.equal(own.code, 0, own.stderr);
   });
 });

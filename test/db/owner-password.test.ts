@@ -4,7 +4,7 @@
  * superuser. Data made with that one gets a random password at its next start, its rows kept.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../db/embedded';
@@ -66,6 +66,16 @@ describe('the embedded PostgreSQL owner password', function () {
         assert.equal(await loginAs(LEGACY_OWNER_PASSWORD, port), '28P01');
         assert.deepEqual(await query(pg.url, 'SELECT v FROM kept'), [{ v: 7 }]);
       }
+      await pg.stop();
+      // A kept password that is not the data's (the file lost, another made): said so, the server stopped.
+      writeFileSync(file, 'not-the-password\n');
+      await assert.rejects(
+        startEmbeddedPostgres({ dataDir, port }),
+        /the owner password kept in \S+pg\.owner-password does not log in to this data/,
+      );
+      writeFileSync(file, `${kept}\n`);
+      pg = await startEmbeddedPostgres({ dataDir, port });
+      assert.deepEqual(await query(pg.url, 'SELECT v FROM kept'), [{ v: 7 }], 'the port was free again');
     } finally {
       await pg.stop();
     }

@@ -21,17 +21,22 @@ describe('model gateway: a refusal that echoes the key', function () {
   let upstream: http.Server;
   let baseUrl: string;
   let t: SandboxTask;
+  let padded = false;
 
   before(async () => {
     gateway = await startTestGateway();
     // Refuses everything, printing the request's headers back, as a misbehaving proxy does.
     upstream = http.createServer((req, res) => {
       req.resume();
-      req.on('end', () =>
-        res
-          .writeHead(401, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ error: { message: `bad key: ${req.headers.authorization}`, headers: req.headers } })),
-      );
+      req.on('end', () => {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        // Padded so the refusal is cut at 1 MiB ten bytes into the key.
+        if (padded) res.end(`${'x'.repeat(1024 * 1024 - 10)}${req.headers.authorization?.slice('Bearer '.length)}`);
+        else
+          res.end(
+            JSON.stringify({ error: { message: `bad key: ${req.headers.authorization}`, headers: req.headers } }),
+          );
+      });
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     baseUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
@@ -78,21 +83,39 @@ describe('model gateway: a refusal that echoes the key', function () {
     assert.doesNotMatch(String(calls[0].responseBody), new RegExp(REAL_KEY));
   });
 
-  it("reaches Arbiter's own loop (the openai kind's request, whose failure goes to history) masked", async () => {
-    const session = await gateway.openSession(identity('run-echo-loop', 'conversation'), grant());
+  /** One chat call from Arbiter's own loop (the `openai` kind's, whose failure goes to history). */
+  async function ownLoopCall(runId: string) {
+    const session = await gateway.openSession(identity(runId, 'conversation'), grant());
     try {
-      const res = await gateway.call(session, {
+      return await gateway.call(session, {
         method: 'POST',
         upstream: 'model',
         rest: 'chat/completions',
         body: Buffer.from(chat),
         signal: AbortSignal.timeout(30_000),
       });
-      assert.equal(res.status, 401);
-      assert.match(res.body.toString('utf8'), /bad key: Bearer \*\*\*/);
-      assert.doesNotMatch(res.body.toString('utf8'), new RegExp(REAL_KEY));
     } finally {
       await gateway.closeSession(session.id);
     }
+  }
+
+  it("reaches Arbiter's own loop (the openai kind's request, whose failure goes to history) masked", async () => {
+    const res = await ownLoopCall('run-echo-loop');
+    assert.equal(res.status, 401);
+    assert.match(res.body.toString('utf8'), /bad key: Bearer \*\*\*/);
+    assert.doesNotMatch(res.body.toString('utf8'), new RegExp(REAL_KEY));
+  });
+
+  it('cuts a refusal past 1 MiB as a broken reply, storing none of a key it was cut inside', async () => {
+    padded = true;
+    try {
+      await assert.rejects(ownLoopCall('run-echo-cut'), /upstream refusal longer than 1048576 bytes; cut/);
+    } finally {
+      padded = false;
+    }
+    const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-echo-cut');
+    assert.equal(call?.status, 401);
+    assert.ok(call.responseBody.endsWith('x***'), `ends ${JSON.stringify(call.responseBody.slice(-20))}`);
+    assert.doesNotMatch(call.responseBody, new RegExp(REAL_KEY.slice(0, 10)));
   });
 });

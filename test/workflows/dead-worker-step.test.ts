@@ -13,7 +13,7 @@ import { waitFor } from '../helpers/wait';
 import { agentStep, clientOnQueue, killHard, workerProcessPerTest } from '../helpers/worker-process';
 
 describe('a step on a worker that dies', function () {
-  this.timeout(240_000);
+  this.timeout(300_000);
   const spawnWorker = workerProcessPerTest();
 
   /**
@@ -90,7 +90,7 @@ describe('a step on a worker that dies', function () {
     }
   });
 
-  it('is followed by a watcher that starts while no worker polls, once one does', async () => {
+  it('is followed by a watcher that starts while no worker polls, once one does, and after all are gone', async () => {
     const taskQueue = uniqueId('dead-watch-queue');
     const tenant = uniqueId('tenant');
     await addScriptedAgent(tenant, [{ op: 'run', argv: ['sleep', '5'], timeoutSeconds: 60 }, ...GOOD_PLAN]);
@@ -107,10 +107,16 @@ describe('a step on a worker that dies', function () {
       // Refused some 29 s on: a watcher that gives up has done so by now.
       const early = await Promise.race([watching, new Promise((r) => setTimeout(() => r('waiting'), 35_000))]);
       assert.equal(early, 'waiting', 'the watcher waits for a worker');
-      await spawnWorker(taskQueue, home);
+      const worker = await spawnWorker(taskQueue, home);
       const final = await watching;
       assert.ok('s' in final, String((final as { err: unknown }).err));
       assert.equal(final.s.state, 'COMPLETED', JSON.stringify(final.s.error));
+      // A closed run needs no worker: with none left, a watcher gets its result from history.
+      await handle.result();
+      await killHard(worker);
+      await new Promise((r) => setTimeout(r, 21_000));
+      const ended = await client.watch(input);
+      assert.deepEqual(ended, final.s);
     } finally {
       await handle.terminate('test over').catch(() => undefined);
       await client.close();
