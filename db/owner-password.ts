@@ -35,18 +35,17 @@ export async function ownerPassword(dataDir: string): Promise<string> {
   return made;
 }
 
-/** Whether `password` logs the owner in; any refusal but a wrong password is thrown. */
-async function logsIn(user: string, password: string, port: number): Promise<boolean> {
+/** A client logged in as the owner with `password`; undefined when it is the wrong one, any other refusal thrown. */
+async function loggedIn(user: string, password: string, port: number): Promise<Client | undefined> {
   const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   const client = new Client({ connectionString: url });
   try {
     await client.connect();
-    return true;
+    return client;
   } catch (err) {
-    if ((err as { code?: string }).code === INVALID_PASSWORD) return false;
-    throw err;
-  } finally {
     await client.end().catch(() => undefined);
+    if ((err as { code?: string }).code === INVALID_PASSWORD) return undefined;
+    throw err;
   }
 }
 
@@ -60,14 +59,12 @@ export async function requireOwnerPassword(
   former: string[],
 ): Promise<void> {
   const { user, port, password } = owner;
-  if (await logsIn(user, password, port)) return;
-  for (const old of former) {
-    if (!(await logsIn(user, old, port))) continue;
-    const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(old)}@127.0.0.1:${port}/postgres`;
-    const client = new Client({ connectionString: url });
-    await client.connect();
+  for (const tried of [password, ...former]) {
+    const client = await loggedIn(user, tried, port);
+    if (!client) continue;
     try {
-      await client.query(`ALTER ROLE ${client.escapeIdentifier(user)} PASSWORD ${client.escapeLiteral(password)}`);
+      if (tried !== password)
+        await client.query(`ALTER ROLE ${client.escapeIdentifier(user)} PASSWORD ${client.escapeLiteral(password)}`);
     } finally {
       await client.end();
     }
