@@ -14,6 +14,7 @@ import {
   randomPassword,
   requireOwnerPassword,
 } from './owner-password';
+import { ensureSystemUser } from './system-user';
 
 /** A running embedded server and the URL of the `arbiter` database on it. */
 export interface EmbeddedPostgresHandle {
@@ -71,13 +72,15 @@ export async function startEmbeddedPostgres(options: {
   const password = await ownerPassword(options.dataDir);
   // The library hands initdb its password in a temporary file others may read: a one-off, changed at once.
   const oneOff = randomPassword();
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) await ensureSystemUser('postgres');
   const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,
     user: USER,
     password: oneOff,
     persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     onLog: keep,
     onError: keep,
   });

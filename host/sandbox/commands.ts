@@ -121,7 +121,8 @@ export function createCommandRunner(deps: {
     } finally {
       held = await cgroup?.release();
     }
-    if (held && !held.joined) {
+    // Killed before it joined (its timeout, a cancellation, the gateway's stop): its program never ran, and the sandbox is not at fault.
+    if (held && !held.joined && !run.killedReason) {
       const reason = 'the command never ran in its memory cgroup (it could not join it)';
       await record(req, false, reason, {});
       throw new SandboxUnavailableError(reason);

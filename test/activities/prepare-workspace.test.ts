@@ -14,12 +14,12 @@ import { createActivities } from '../../activities';
 import type { PreparedWorkspace } from '../../domain/activity-io';
 import { WorkspaceAttemptSupersededError } from '../../domain/errors';
 import { workspaceDirs } from '../../host/git';
-import { DEFAULT_SANDBOX_CONFIG, runningAsRoot } from '../../host/sandbox/config';
+import { runningAsRoot } from '../../host/sandbox/config';
 import { heldSandboxUser, LEASE_FILE } from '../../host/sandbox/uid-leases';
 import { ATTEMPT_FILE, claimWorkspace } from '../../host/workspace-lock';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { makeRepo, registeredPath } from '../helpers/fixtures';
-import { testActivityDeps } from '../helpers/stack';
+import { testActivityDeps, testSandboxConfig } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
 import { holdWorkspaceLock } from '../helpers/workspace-lock';
 
@@ -76,7 +76,7 @@ describe('workspace attempts that overlap', function () {
       "the index is the base's",
     );
     if (!runningAsRoot()) return; // not root: nothing is leased, commands run as the worker's user
-    const held = await heldSandboxUser(home, ws.root, DEFAULT_SANDBOX_CONFIG.uids);
+    const held = await heldSandboxUser(home, ws.root, testSandboxConfig().uids);
     assert.equal(statSync(ws.tree).uid, held.uid, 'the tree belongs to the uid the lease names');
     assert.equal(statSync(path.join(ws.tree, 'src', 'f7.js')).uid, held.uid);
     assert.equal(linksTo(ws.root).length, 1, 'one uid was leased, not one per attempt');
@@ -112,7 +112,7 @@ describe('workspace attempts that overlap', function () {
     await assert.rejects(prepare('t4', 1_500), superseded);
     assert.deepEqual(readdirSync(ws.root).sort(), released);
     if (runningAsRoot())
-      await assert.rejects(heldSandboxUser(home, ws.root, DEFAULT_SANDBOX_CONFIG.uids), /no sandbox uid is leased/);
+      await assert.rejects(heldSandboxUser(home, ws.root, testSandboxConfig().uids), /no sandbox uid is leased/);
   });
 
   it('an attempt waiting for the lock reads the mark only once it holds it', async () => {
@@ -121,7 +121,7 @@ describe('workspace attempts that overlap', function () {
     // A later attempt holds the lock and marks the workspace only after the older one began waiting.
     const later = await holdWorkspaceLock(ws.root, () => claimWorkspace(ws.root, 3_000));
     const older = prepare('t5', 2_000);
-    await new Promise((resolve) => setTimeout(resolve, 3_000)); // its git call done, it waits for the lock
+    await new Promise((resolve) => setTimeout(resolve, 6_000)); // its git call done, it waits for the lock
     later.release();
     await later.done;
     await assert.rejects(older, superseded);

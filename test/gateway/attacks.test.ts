@@ -322,7 +322,7 @@ describe('attacks on the model gateway', function () {
 
   // Before: eight calls of 32 MiB each held about a gigabyte of the worker's memory while the upstream kept them waiting.
   it('refuses a call whose body would take the session past 64 MiB of requests in flight', async () => {
-    upstream.script = { ...DEFAULT_SCRIPT, holdMs: 3000 };
+    upstream.script = { ...DEFAULT_SCRIPT, holdMs: 10_000 };
     const session = await gateway.openSession(identity(), grant());
     const run = await inSandbox(
       session,

@@ -1,10 +1,9 @@
 /** Running one command in a task's real sandbox behind a real gateway session, as an agent's would run. */
 import { createCommandRunner, type CommandResult } from '../../host/sandbox/commands';
-import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
 import type { GatewaySession } from '../../host/gateway/session';
 import { taskSandboxUser } from '../../host/workspace';
-import { testStack } from '../helpers/stack';
+import { testSandboxConfig, testStack } from '../helpers/stack';
 import type { SandboxTask } from '../sandbox/escape-helpers';
 
 /** Runs `argv` in `t`'s workspace linked to `gateway` as `session`, with `env` added. */
@@ -17,8 +16,8 @@ export function runBehindGateway(
 ): Promise<CommandResult> {
   const runCommand = createCommandRunner({
     db: testStack().database.db,
-    sandbox: DEFAULT_SANDBOX_CONFIG,
-    sandboxUser: taskSandboxUser(testStack().home, DEFAULT_SANDBOX_CONFIG),
+    sandbox: testSandboxConfig(),
+    sandboxUser: taskSandboxUser(testStack().home, testSandboxConfig()),
     warn: () => undefined,
   });
   return runCommand({

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
-import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
+import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../../host/sandbox/config';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot, temporalCliPath } from '../../client/paths';
@@ -71,13 +71,22 @@ export function testActivityDeps(overrides: Partial<ActivityDeps> = {}): Activit
     db: s.database.db,
     home: s.home,
     hostQueue: 'unused',
-    sandbox: DEFAULT_SANDBOX_CONFIG,
+    sandbox: testSandboxConfig(),
     retentionHours: 24,
     secretEnv: (n) => process.env[n],
     signer,
     gateway: s.gateway,
     ...overrides,
   };
+}
+
+/**
+ * The sandbox settings of this test process, read from its environment as a worker reads them:
+ * `scripts/run-tests.js` gives each of its parallel processes its own ARBITER_SANDBOX_UID_RANGE, so
+ * no uid runs commands for two of them at once (a uid's process limit is counted host-wide).
+ */
+export function testSandboxConfig(): SandboxConfig {
+  return sandboxConfigFromEnv(SandboxEnvSchema.parse(process.env));
 }
 
 /** The running stack; only valid inside tests (after the root hook ran). */
@@ -108,7 +117,7 @@ async function start(): Promise<TestStack> {
   cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
   const logDir = path.join(projectRoot(), 'test-output');
   mkdirSync(logDir, { recursive: true });
-  const workerLog = path.join(logDir, 'worker.log');
+  const workerLog = path.join(logDir, process.env.TEST_SHARD ? `worker-${process.env.TEST_SHARD}.log` : 'worker.log');
   installWorkerRuntime({ level: 'info', file: workerLog, console: false });
 
   const env = await TestWorkflowEnvironment.createLocal({
@@ -139,6 +148,7 @@ async function start(): Promise<TestStack> {
       secretEnv: (n) => process.env[n],
       // The fake registries listen on loopback, which a setup may reach only when the operator says so.
       privateRegistries: ['127.0.0.1'],
+      sandbox: testSandboxConfig(),
       ...options,
     });
     return { worker, running: worker.run() };

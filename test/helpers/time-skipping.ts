@@ -9,7 +9,7 @@ import { testServerPath } from '../../client/paths';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { createArbiterWorker, type ArbiterWorkerOptions } from '../../workers/worker';
 import { uniqueId } from './fixtures';
-import { testStack } from './stack';
+import { testSandboxConfig, testStack } from './stack';
 
 /**
  * The test server registers search attributes through AddSearchAttributes but cannot list them
@@ -50,6 +50,7 @@ export async function startTimeSkipping(options: Partial<ArbiterWorkerOptions> =
     workflowBundle: stack.bundle,
     // The time-skipping server implements no Schedules.
     schedules: false,
+    sandbox: testSandboxConfig(),
     ...options,
   });
   const running = worker.run();

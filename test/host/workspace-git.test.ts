@@ -9,7 +9,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
 import { createActivities } from '../../activities';
 import { upsertAgent } from '../../db/agents';
 import type { PreparedWorkspace } from '../../domain/activity-io';
@@ -18,7 +17,7 @@ import { TargetRepoError } from '../../domain/errors';
 import { borrowObjects } from '../../host/workspace';
 import { gitIn, makeRepo, registeredPath, uniqueId } from '../helpers/fixtures';
 import { tempDir } from '../helpers/temp';
-import { testActivityDeps, testStack } from '../helpers/stack';
+import { testActivityDeps, testSandboxConfig, testStack } from '../helpers/stack';
 import { routeTo } from '../helpers/tasks';
 
 describe('workspace git isolation', function () {
@@ -53,7 +52,8 @@ describe('workspace git isolation', function () {
   });
 
   it("refuses a base whose checkout holds more files than a workspace may, as the repository's, not the agent's", async () => {
-    const sandbox = { ...DEFAULT_SANDBOX_CONFIG, limits: { ...DEFAULT_SANDBOX_CONFIG.limits, workspaceEntries: 3 } };
+    const base = testSandboxConfig();
+    const sandbox = { ...base, limits: { ...base.limits, workspaceEntries: 3 } };
     const activities = createActivities(testActivityDeps({ sandbox }));
     const env = new MockActivityEnvironment();
     const tenantId = uniqueId('tenant');

@@ -11,7 +11,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { createActivities } from '../../activities';
 import { createCommandRunner, type CommandResult } from '../../host/sandbox/commands';
-import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../../host/sandbox/config';
+import type { SandboxConfig } from '../../host/sandbox/config';
 import { createFileTools } from '../../host/sandbox/file-tools';
 import { taskSandboxUser } from '../../host/workspace';
 import { sandboxEvents } from '../../db/schema';
@@ -19,7 +19,7 @@ import type { PreparedWorkspace } from '../../domain/activity-io';
 import { PolicyViolationError } from '../../domain/errors';
 import type { SandboxPolicy } from '../../domain/sandbox';
 import { makeRepo, registerRepo, uniqueId } from '../helpers/fixtures';
-import { testActivityDeps, testStack } from '../helpers/stack';
+import { testActivityDeps, testSandboxConfig, testStack } from '../helpers/stack';
 import { tempDir } from '../helpers/temp';
 
 /** Everything may be written by scope: refusals in this suite come from confinement, not scope. */
@@ -27,7 +27,8 @@ export const OPEN_POLICY: SandboxPolicy = { scopeIn: ['**'], scopeOut: [], riskT
 
 /** A config with smaller limits for the resource cases. */
 export function smallConfig(limits: Partial<SandboxConfig['limits']>): SandboxConfig {
-  return { ...DEFAULT_SANDBOX_CONFIG, limits: { ...DEFAULT_SANDBOX_CONFIG.limits, ...limits } };
+  const base = testSandboxConfig();
+  return { ...base, limits: { ...base.limits, ...limits } };
 }
 
 /** A host directory outside every workspace, with a sentinel file whose content must never change. */
@@ -100,7 +101,7 @@ export function hostProcessesWith(marker: string): number[] {
 }
 
 /** Waits until no host process carries `marker` (the sandbox is torn down asynchronously), or fails. */
-export async function assertNoProcessesLeft(marker: string, withinMs = 3000): Promise<void> {
+export async function assertNoProcessesLeft(marker: string, withinMs = 10_000): Promise<void> {
   const deadline = Date.now() + withinMs;
   let left = hostProcessesWith(marker);
   while (left.length && Date.now() < deadline) {
@@ -147,7 +148,7 @@ export async function sandboxTask(
 ): Promise<SandboxTask> {
   const { database, home } = testStack();
   const db = database.db;
-  const config = options.config ?? DEFAULT_SANDBOX_CONFIG;
+  const config = options.config ?? testSandboxConfig();
   const activities = createActivities(testActivityDeps({ db, home, sandbox: config }));
   const env = new MockActivityEnvironment();
   const tenantId = uniqueId('tenant');

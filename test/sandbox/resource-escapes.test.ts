@@ -45,13 +45,13 @@ describe('sandbox escapes: resources and policy', function () {
     // then ends it with no sign of either limit); it ends at the timeout or when it cannot fork.
     const bomb = 'f() { f | f & }; f; sleep 30';
     const run = await t.run(['sh', '-c', bomb, marker], { allowShell: true, timeoutMs: 3000 });
-    assert.ok(run.durationMs < 10_000, `ended in ${run.durationMs} ms`);
+    assert.ok(run.durationMs < 20_000, `ended in ${run.durationMs} ms, not at the bomb's own 30 s sleep`);
     assert.ok(
       run.killedReason || /Cannot fork/.test(run.outputTail),
       `the process limit or the timeout stopped it: ${JSON.stringify({ ...run, outputTail: run.outputTail.slice(-200) })}`,
     );
     await t.commandRow(run);
-    await assertNoProcessesLeft(marker, 5000);
+    await assertNoProcessesLeft(marker);
     await assertHostRecovered(t);
   });
 
@@ -61,7 +61,7 @@ describe('sandbox escapes: resources and policy', function () {
     const run = await t.run(['node', '-e', script], { timeoutMs: 3000 });
     assert.ok(run.killedReason, 'it was stopped');
     await t.commandRow(run);
-    await assertNoProcessesLeft(`sleep\0${marker}`, 5000);
+    await assertNoProcessesLeft(`sleep\0${marker}`);
     await assertHostRecovered(t);
   });
 
@@ -73,16 +73,17 @@ describe('sandbox escapes: resources and policy', function () {
     );
     assert.equal(run.timedOut, true);
     assert.match(run.killedReason ?? '', /timeout/);
-    assert.ok(run.durationMs < 6000, `killed promptly (${run.durationMs} ms)`);
+    assert.ok(run.durationMs < 15_000, `killed promptly (${run.durationMs} ms)`);
     const row = await t.commandRow(run);
     assert.match(row.reason ?? '', /timeout/);
     for (const m of [a, b, c]) await assertNoProcessesLeft(`sleep\0${m}`);
   });
 
   it('gigabytes of output are cut at the output cap, truncated and recorded', async () => {
+    const flood = uniqueId('flood');
     for (const argv of [
-      ['yes', 'flood'],
-      ['sh', '-c', 'yes flood >&2'],
+      ['yes', flood],
+      ['sh', '-c', `yes ${flood} >&2`],
     ]) {
       const run = await t.run(argv, { allowShell: true, timeoutMs: 10_000 });
       assert.match(run.killedReason ?? '', /output exceeded/);
@@ -95,7 +96,18 @@ describe('sandbox escapes: resources and policy', function () {
       assert.ok(run.outputTail.length <= 8192, 'only a tail is kept');
       const row = await t.commandRow(run);
       assert.equal((row.detail as { truncated?: boolean }).truncated, true);
-      await assertNoProcessesLeft('flood');
+      await assertNoProcessesLeft(flood);
+    }
+  });
+
+  // Killed before its wrapper joined the command's memory cgroup, its program never ran: the
+  // command's timeout (a cancelled gate step alike), not "the sandbox is unavailable", an infrastructure failure.
+  it('a command killed before its program started ends killed at its timeout, never as an unavailable sandbox', async () => {
+    for (let i = 0; i < 5; i++) {
+      const run = await t.run(['true'], { timeoutMs: 1 });
+      assert.equal(run.timedOut, true, JSON.stringify(run));
+      assert.match(run.killedReason ?? '', /timeout/);
+      assert.equal((await t.commandRow(run)).allowed, true, 'recorded as the command it was, killed');
     }
   });
 
@@ -103,7 +115,7 @@ describe('sandbox escapes: resources and policy', function () {
     const marker = uniqueId('spin');
     const run = await t.run(['node', '-e', 'for (;;) {}', marker], { timeoutMs: 2000 });
     assert.equal(run.timedOut, true);
-    assert.ok(run.durationMs < 6000, `killed promptly (${run.durationMs} ms)`);
+    assert.ok(run.durationMs < 15_000, `killed promptly (${run.durationMs} ms)`);
     await t.commandRow(run);
     await assertNoProcessesLeft(marker);
   });

@@ -102,7 +102,7 @@ describe('sandbox escapes: tasks kept apart by uid', function () {
       '    except OSError:',
       '        time.sleep(0.01)',
     ].join('\n');
-    const bombing = a.run(['python3', '-c', bomb], { timeoutMs: 10_000 });
+    const bombing = a.run(['python3', '-c', bomb], { timeoutMs: 25_000 });
     await waitFor(`A's uid to hold its ${PROCESSES} processes`, () => processesOf(a.uid) >= PROCESSES - 1);
     const own = await a.run(['true']);
     assert.notEqual(own.exitCode, 0, `control: another command of A cannot start at its limit: ${own.outputTail}`);
@@ -119,7 +119,7 @@ describe('sandbox escapes: tasks kept apart by uid', function () {
 
   it("task A cannot signal task B's processes nor read B's workspace, inside its sandbox or out of it", async () => {
     const marker = sleepMarker();
-    const sleeping = b.run(['sleep', marker], { timeoutMs: 6000 });
+    const sleeping = b.run(['sleep', marker], { timeoutMs: 20_000 });
     await waitFor("B's process", () => sleepers(marker).length === 1);
     const [pid] = sleepers(marker);
     // Inside A's sandbox B's processes are not even visible; kill everything it can.

@@ -171,7 +171,7 @@ describe('routing that learns', function () {
     const flaky = await addScriptedAgent(tenant, GOOD_PLAN);
     const steady = await addScriptedAgent(tenant, GOOD_PLAN);
     const env = new MockActivityEnvironment();
-    const a = activities({ threshold: 2, cooldownMs: 1500 });
+    const a = activities({ threshold: 2, cooldownMs: 6000 });
     const route = async () =>
       (await env.run(a.routeTask, {
         tenantId: tenant,
@@ -194,7 +194,7 @@ describe('routing that learns', function () {
       const flakyCandidate = d.candidates.find((c) => c.agentId === flaky.id);
       assert.match(flakyCandidate?.reason ?? '', /circuit open until/);
     }
-    await new Promise((r) => setTimeout(r, 1600));
+    await new Promise((r) => setTimeout(r, 6100));
     const probes = await Promise.all(Array.from({ length: 10 }, () => route()));
     assert.ok(
       probes.some((d) => d.agentId === flaky.id),

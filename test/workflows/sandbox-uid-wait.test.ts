@@ -7,17 +7,23 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_SANDBOX_CONFIG } from '../../host/sandbox/config';
+import type { SandboxConfig } from '../../host/sandbox/config';
 import { leaseSandboxUser } from '../../host/sandbox/uid-leases';
 import { workspaceDirs } from '../../host/git';
 import type { TaskSnapshot } from '../../domain/task';
 import { TASK_WORKFLOW_TYPE, taskWorkflowId } from '../../temporal-config';
 import { goodTaskInput, uniqueId } from '../helpers/fixtures';
-import { testStack } from '../helpers/stack';
+import { testSandboxConfig, testStack } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
 import { startTimeSkipping } from '../helpers/time-skipping';
 import { clientOnQueue } from '../helpers/worker-process';
 import { waitForState } from '../helpers/wait';
+
+/** This process's sandbox settings with one uid, the last of its range. */
+function oneUidConfig(): SandboxConfig {
+  const sandbox = testSandboxConfig();
+  return { ...sandbox, uids: { first: sandbox.uids.last, last: sandbox.uids.last } };
+}
 
 describe('every sandbox uid leased', function () {
   this.timeout(180_000);
@@ -25,8 +31,7 @@ describe('every sandbox uid leased', function () {
   it('makes the next task wait for a uid on a timer, and both tasks complete', async () => {
     const stack = testStack();
     const taskQueue = uniqueId('one-uid-queue');
-    const last = DEFAULT_SANDBOX_CONFIG.uids.last;
-    const oneUid = { ...DEFAULT_SANDBOX_CONFIG, uids: { first: last, last } };
+    const oneUid = oneUidConfig();
     const host = await stack.startWorker(taskQueue, traversableTempDir('arbiter-one-uid-'), { sandbox: oneUid });
     const client = await clientOnQueue(taskQueue);
     try {
@@ -71,8 +76,7 @@ describe('a workspace kept for inspection', function () {
   it("gives its uid back: a cancelled task's kept workspace does not hold the next task waiting", async () => {
     const stack = testStack();
     const taskQueue = uniqueId('kept-uid-queue');
-    const last = DEFAULT_SANDBOX_CONFIG.uids.last;
-    const oneUid = { ...DEFAULT_SANDBOX_CONFIG, uids: { first: last, last } };
+    const oneUid = oneUidConfig();
     const home = traversableTempDir('arbiter-kept-uid-');
     const host = await stack.startWorker(taskQueue, home, { sandbox: oneUid });
     const client = await clientOnQueue(taskQueue);
@@ -107,8 +111,7 @@ describe('a sandbox uid that never frees up (time-skipping server)', function ()
   this.timeout(180_000);
 
   it('ends the wait after six hours of workflow time: the task FAILS naming the exhausted range', async () => {
-    const last = DEFAULT_SANDBOX_CONFIG.uids.last;
-    const oneUid = { ...DEFAULT_SANDBOX_CONFIG, uids: { first: last, last } };
+    const oneUid = oneUidConfig();
     const home = traversableTempDir('arbiter-uid-bound-');
     const squatter = path.join(home, 'squatter');
     mkdirSync(squatter);
@@ -124,7 +127,7 @@ describe('a sandbox uid that never frees up (time-skipping server)', function ()
       });
       const final = (await handle.result()) as TaskSnapshot;
       assert.equal(final.state, 'FAILED', JSON.stringify(final));
-      assert.match(final.error?.message ?? '', new RegExp(`${last}`), JSON.stringify(final.error));
+      assert.match(final.error?.message ?? '', new RegExp(`${oneUid.uids.last}`), JSON.stringify(final.error));
       const events = (await handle.fetchHistory()).events ?? [];
       const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000;
       const waited = at(events[events.length - 1]) - at(events[0]);

