@@ -15,6 +15,7 @@ import type { ModelGateway } from '../host/gateway/server';
 import type { SessionIdentity } from '../host/gateway/session';
 import type { CommandGatewayLink } from '../host/sandbox/commands';
 import type { ActivityDeps } from './deps';
+import { keyDestinationRefusal } from '../domain/model-keys';
 
 /** What the agent's command gets: its environment and its gateway link. */
 export interface AgentLaunch {
@@ -38,6 +39,10 @@ function refuseSecrets(deps: ActivityDeps, agentId: string, c: CommandConfig): v
 }
 
 function requireKeys(deps: ActivityDeps, agentId: string, c: CommandConfig): void {
+  for (const u of c.gateway?.upstreams ?? []) {
+    const elsewhere = keyDestinationRefusal(deps.modelKeys, u);
+    if (elsewhere) throw new AgentConfigError(agentId, `upstream '${u.name}': ${elsewhere}`);
+  }
   const unset = (c.gateway?.upstreams ?? []).filter((u) => u.apiKeyEnv && !deps.secretEnv(u.apiKeyEnv));
   if (unset.length)
     throw new AgentConfigError(
@@ -59,9 +64,10 @@ export async function agentLaunch(
   c: CommandConfig,
   startedAt?: number,
 ): Promise<AgentLaunch> {
+  // Destinations first: comparing the config with a variable the rules do not allow would tell a registration its value.
+  requireKeys(deps, identity.agentId, c);
   refuseSecrets(deps, identity.agentId, c);
   requireToolDirs(identity.agentId, c);
-  requireKeys(deps, identity.agentId, c);
   const gateway: ModelGateway | undefined = deps.gateway;
   if (!gateway) {
     if (c.gateway || Object.keys(c.homeFiles).length || c.toolDirs.length)

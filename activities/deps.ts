@@ -5,6 +5,7 @@ import type { ModelGateway } from '../host/gateway/server';
 import type { SandboxConfig } from '../host/sandbox/config';
 import type { VerdictSigner } from '../host/signing';
 import type { TemporalProfile } from '../temporal-config/connection';
+import type { ModelKeyRule } from '../domain/model-keys';
 
 /** Shared dependencies of Arbiter's activities. */
 export interface ActivityDeps {
@@ -27,6 +28,8 @@ export interface ActivityDeps {
    * config module; the value goes into the model request only, never into logs or history.
    */
   secretEnv: (name: string) => string | undefined;
+  /** The hosts each model key may be sent to (ARBITER_MODEL_KEYS); absent, `secretEnv` alone decides. */
+  modelKeys?: readonly ModelKeyRule[];
   /**
    * The worker's model gateway: every command agent's and the openai loop's model traffic goes
    * through it. Absent (tests driving activities directly): command agents run without a relay.

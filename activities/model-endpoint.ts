@@ -9,6 +9,7 @@ import { MAX_REQUEST_BYTES } from '../host/gateway/http-io';
 import type { SessionIdentity } from '../host/gateway/session';
 import type { ActivityDeps } from './deps';
 import { runsOwnRefusal } from './model-errors';
+import { keyDestinationRefusal } from '../domain/model-keys';
 
 /**
  * The request as sent, within the bound the gateway holds agents' requests to. Each turn sends
@@ -39,6 +40,8 @@ export async function requestCompletion(
   signal: AbortSignal,
 ) {
   if (!deps.gateway) throw new AgentConfigError(identity.agentId, 'this worker runs no model gateway');
+  const elsewhere = keyDestinationRefusal(deps.modelKeys, config);
+  if (elsewhere) throw new AgentConfigError(identity.agentId, elsewhere);
   if (config.apiKeyEnv && !deps.secretEnv(config.apiKeyEnv))
     throw new AgentConfigError(
       identity.agentId,

@@ -4,6 +4,7 @@
  * are never logged: {@link describeWorkerConfig} is the only view that reaches logs.
  */
 import { zodProblems } from '../domain/zod-issues';
+import { DEFAULT_MODEL_KEYS, parseModelKeys, type ModelKeyRule } from '../domain/model-keys';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
@@ -47,6 +48,17 @@ export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema)
     ARBITER_HOME: z.string().optional(),
     ARBITER_SIGNING_KEY_FILE: z.string().optional(),
     ARBITER_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+    /** Comma-separated `VARIABLE@host[:port]`: the model keys the gateway may send, each to its hosts (domain/model-keys.ts). */
+    ARBITER_MODEL_KEYS: z
+      .string()
+      .optional()
+      .transform((text, ctx): readonly ModelKeyRule[] => {
+        if (text === undefined) return DEFAULT_MODEL_KEYS;
+        const parsed = parseModelKeys(text);
+        if ('rules' in parsed) return parsed.rules;
+        for (const message of parsed.problems) ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+        return z.NEVER;
+      }),
     /** Comma-separated `host` or `host:port` registries on the worker's own network that a policy's setup may reach. */
     ARBITER_PRIVATE_REGISTRIES: z.string().optional(),
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -97,6 +109,8 @@ export interface WorkerConfig {
   retentionHours: number;
   /** Reads an agent's secret by environment variable name (never logged, never stored). */
   secretEnv: (name: string) => string | undefined;
+  /** The model keys the gateway may send, each to its hosts (ARBITER_MODEL_KEYS; the presets' own pairs when unset). */
+  modelKeys: readonly ModelKeyRule[];
   /** Operator-supplied verdict signing key (PKCS8 PEM); Arbiter creates one under ARBITER_HOME otherwise. */
   signingKeyFile?: string;
   /** Registries on the worker's own network a setup may reach (any other private address is refused). */
@@ -164,6 +178,7 @@ export function workerConfigFromEnv(
     sandbox: sandboxConfigFromEnv(e),
     retentionHours: e.ARBITER_WORKSPACE_RETENTION_HOURS,
     secretEnv: (name: string) => env[name] || undefined,
+    modelKeys: e.ARBITER_MODEL_KEYS,
     signingKeyFile: e.ARBITER_SIGNING_KEY_FILE,
     privateRegistries: (e.ARBITER_PRIVATE_REGISTRIES ?? '')
       .split(',')
@@ -192,6 +207,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     home: config.home,
     taskQueue: config.taskQueue,
     sandbox: config.sandbox.mode,
+    modelKeys: config.modelKeys.map((r) => `${r.name}@${r.host}${r.port ? `:${r.port}` : ''}`),
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
     hostConcurrency: config.hostConcurrency,

@@ -27,6 +27,7 @@ import { workflowBundleOptions } from './workflow-bundle';
 import { migrateDatabase } from '../db/migrate';
 import { hostTaskQueue } from '../temporal-config';
 import { MissingSearchAttributesError, missingSearchAttributes } from '../temporal-config/ensure-search-attributes';
+import type { ModelKeyRule } from '../domain/model-keys';
 
 /** What a worker needs from its process. */
 export interface ArbiterWorkerOptions {
@@ -46,6 +47,8 @@ export interface ArbiterWorkerOptions {
   retentionHours?: number;
   /** Secret lookup for agents' API keys (by env var name); none when absent. */
   secretEnv?: (name: string) => string | undefined;
+  /** The keys the gateway may send, each to its hosts (ARBITER_MODEL_KEYS); absent, `secretEnv` alone decides. */
+  modelKeys?: readonly ModelKeyRule[];
   /** ed25519 key that signs verdicts; created at `<home>/keys/verdict-signing.pem` when absent. */
   signingKeyFile?: string;
   /** This worker's namespace and the tenants' (ARBITER_TENANT_NAMESPACES): a task in the wrong one is refused. */
@@ -119,6 +122,7 @@ export function workerOptionsFrom(
   | 'sandbox'
   | 'retentionHours'
   | 'secretEnv'
+  | 'modelKeys'
   | 'signingKeyFile'
   | 'temporal'
   | 'privateRegistries'
@@ -136,6 +140,7 @@ export function workerOptionsFrom(
     sandbox: config.sandbox,
     retentionHours: config.retentionHours,
     secretEnv: config.secretEnv,
+    modelKeys: config.modelKeys,
     signingKeyFile: config.signingKeyFile,
     privateRegistries: config.privateRegistries,
     maxCachedWorkflows: config.maxCachedWorkflows,
@@ -179,6 +184,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   const gateway = await startModelGateway({
     db: options.database.db,
     secretEnv,
+    modelKeys: options.modelKeys,
     privateRegistries: options.privateRegistries,
   });
   const activities = createActivities({
@@ -188,6 +194,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     sandbox,
     retentionHours,
     secretEnv,
+    modelKeys: options.modelKeys,
     signer,
     temporal: options.temporal,
     gateway,

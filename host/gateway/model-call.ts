@@ -15,6 +15,7 @@ import { ABANDONED, readReply, recordCall } from './call-charge';
 import { withoutKey } from './scrub';
 import { jsonShapeProblem } from './json-shape';
 import type { GatewaySession } from './session';
+import { keyDestinationRefusal, type ModelKeyRule } from '../../domain/model-keys';
 
 /** Where a response goes: an HTTP response, or a buffer for the in-process caller. */
 export interface ResponseSink {
@@ -40,6 +41,8 @@ export interface ModelCallDeps {
   db: Db;
   /** Reads a worker secret by variable name; the only way a real key is found. */
   secretEnv: (name: string) => string | undefined;
+  /** The hosts each key may be sent to; absent, `secretEnv` alone decides. */
+  modelKeys?: readonly ModelKeyRule[];
 }
 
 /** Request headers passed upstream; everything else (cookies, the agent's auth) stays behind. */
@@ -186,6 +189,8 @@ async function forwardTraced(
     offHostProblem(upstream.protocol, read.doc) ??
     (req.method === 'GET' ? undefined : (modelNotAllowed(upstream, read.doc) ?? premiumServingProblem(read.doc)));
   if (reach) return refuse(deps, session, sink, 403, { op: 'model', target, reason: reach });
+  const elsewhere = keyDestinationRefusal(deps.modelKeys, upstream);
+  if (elsewhere) return refuse(deps, session, sink, 403, { op: 'model', target, reason: elsewhere });
   const key = upstream.apiKeyEnv ? deps.secretEnv(upstream.apiKeyEnv) : undefined;
   if (upstream.apiKeyEnv && !key)
     return refuse(deps, session, sink, 502, {

@@ -14,6 +14,7 @@ import {
   loadWorkerConfig,
 } from '../../workers/config';
 import { namespaceForTenant } from '../../temporal-config/connection';
+import { DEFAULT_MODEL_KEYS } from '../../domain/model-keys';
 
 const DB_PASSWORD = 'pg-Pa55word-do-not-log';
 const API_KEY = 'tmprl-api-key-do-not-log-1234567890';
@@ -41,6 +42,7 @@ describe('worker config', () => {
       retentionHours: 24,
       signingKeyFile: undefined,
       privateRegistries: [],
+      modelKeys: DEFAULT_MODEL_KEYS,
       maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
       workflowHeapMb: DEFAULT_WORKFLOW_HEAP_MB,
       hostConcurrency: undefined,
@@ -123,6 +125,19 @@ describe('worker config', () => {
         (e: unknown) => e instanceof ConfigError && /ARBITER_WORKFLOW_HEAP_MB/.test(e.message),
         bad,
       );
+  });
+
+  it('reads ARBITER_MODEL_KEYS, empty for no keys at all, and names each malformed entry', () => {
+    assert.deepEqual(loadWorkerConfig({ ARBITER_MODEL_KEYS: 'TEAM_KEY@LLM.internal:8443' }).modelKeys, [
+      { name: 'TEAM_KEY', host: 'llm.internal', port: '8443' },
+    ]);
+    assert.deepEqual(loadWorkerConfig({ ARBITER_MODEL_KEYS: ',' }).modelKeys, []);
+    const logged = describeWorkerConfig(loadWorkerConfig({ ARBITER_MODEL_KEYS: 'K@h:1,L@i', K: 'the-key-itself' }));
+    assert.deepEqual(logged.modelKeys, ['K@h:1', 'L@i'], 'the worker says at start which keys go where, never a value');
+    assert.throws(
+      () => loadWorkerConfig({ ARBITER_MODEL_KEYS: 'OK@h,https://evil.example' }),
+      (e: unknown) => e instanceof ConfigError && /ARBITER_MODEL_KEYS.*'https:\/\/evil\.example'/s.test(e.message),
+    );
   });
 
   it('reads ARBITER_HOST_CONCURRENCY as a whole number of steps from 1 to 1000', () => {

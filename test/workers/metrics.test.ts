@@ -64,7 +64,11 @@ async function taskThenScrape(spawnWorker: ReturnType<typeof workerProcessPerTes
   try {
     const agent = await addOpenAIAgent(tenantId, fake.baseUrl, KEY_ENV);
     const input = { ...(await taskInput(tenantId)), gates: [{ name: 'ok', argv: ['true'] }] };
-    await spawnWorker(taskQueue, stack.home, { ARBITER_METRICS_ADDRESS: `127.0.0.1:${port}`, [KEY_ENV]: apiKey });
+    await spawnWorker(taskQueue, stack.home, {
+      ARBITER_METRICS_ADDRESS: `127.0.0.1:${port}`,
+      [KEY_ENV]: apiKey,
+      ARBITER_MODEL_KEYS: `${KEY_ENV}@127.0.0.1`,
+    });
     const client = await clientOnQueue(taskQueue);
     try {
       await client.submit(input);

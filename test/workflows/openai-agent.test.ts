@@ -737,7 +737,7 @@ describe('openai agent: worker killed mid-conversation', function () {
     const taskQueue = uniqueId('openai-crash-queue');
     const home = traversableTempDir('arbiter-openai-host-');
 
-    const child = await spawnWorker(taskQueue, home, { [KEY_ENV]: apiKey });
+    const child = await spawnWorker(taskQueue, home, { [KEY_ENV]: apiKey, ARBITER_MODEL_KEYS: `${KEY_ENV}@127.0.0.1` });
     const client = await clientOnQueue(taskQueue);
     try {
       await client.submit(input);
