@@ -110,7 +110,7 @@ async function spawnServing(bin: string, args: string[], address: string, logFil
     const child = spawn(bin, args, { stdio: ['ignore', log, log] });
     closeSync(log);
     try {
-      await waitUntilServing(address, child, 60_000);
+      await waitUntilAnswering(address, child, 60_000);
       return child;
     } catch (err) {
       await stopChild(child);
@@ -129,14 +129,18 @@ function logSince(logFile: string, offset: number): string {
   return readFileSync(logFile).subarray(offset).toString('utf8').trim();
 }
 
-async function waitUntilServing(address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/**
+ * Waits until the server `child` answers a workflow-service call on `address` (the dev server and
+ * the time-skipping test server both do; the latter has no health service).
+ */
+export async function waitUntilAnswering(address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`temporal server exited with code ${child.exitCode}`);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      await connection.healthService.check({});
+      await connection.workflowService.getSystemInfo({});
       await connection.close();
       return;
     } catch (err) {
@@ -147,7 +151,8 @@ async function waitUntilServing(address: string, child: ChildProcess, timeoutMs:
   throw new Error(`temporal server did not answer on ${address} within ${timeoutMs / 1000}s: ${String(lastError)}`);
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+/** Ends a server process: SIGTERM, then SIGKILL if it has not exited within ten seconds. */
+export function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     const force = setTimeout(() => child.kill('SIGKILL'), 10_000);

@@ -47,6 +47,19 @@ function jobCount(filtered, fileCount) {
   return Math.max(1, Math.min(jobs, fileCount));
 }
 
+function firstLine(err) {
+  const line = String(err?.message ?? err).split('\n')[0];
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/**
+ * Each failed test's title and the first line of its error, printed again just above the summary:
+ * CI shows only a log's last lines, and mocha's own account is far above them in a long run.
+ */
+function failureList(failures) {
+  return failures.length ? `failed:\n${failures.map((f) => `  ✘ ${f}\n`).join('')}\n` : '';
+}
+
 /** Mocha in this process; when TEST_DURATIONS_OUT is set, each file's time is written there (ms by path under lib/test). */
 function runHere(files, pure) {
   const rootHooks = pure
@@ -56,20 +69,21 @@ function runHere(files, pure) {
   files.forEach((f) => mocha.addFile(f));
 
   let passed = 0;
-  let failed = 0;
+  const failures = [];
   const durations = {};
   const began = new Map();
-  const runner = mocha.run((failures) => {
+  const runner = mocha.run((failureCount) => {
     // A shard's own count must not pass for the whole run's in a log CI reads.
     const label = process.env.TEST_SHARD ? `shard ${process.env.TEST_SHARD} summary: ` : '';
-    process.stdout.write(`\n${label}${passed} passed, ${failed} failed\n`);
+    process.stdout.write(`\n${failureList(failures)}${label}${passed} passed, ${failures.length} failed\n`);
     if (process.env.TEST_DURATIONS_OUT) fs.writeFileSync(process.env.TEST_DURATIONS_OUT, JSON.stringify(durations));
-    process.exitCode = failures > 0 || files.length === 0 ? 1 : 0;
+    if (process.env.TEST_FAILURES_OUT) fs.writeFileSync(process.env.TEST_FAILURES_OUT, JSON.stringify(failures));
+    process.exitCode = failureCount > 0 || files.length === 0 ? 1 : 0;
     // Native handles (Temporal runtime) may linger; the summary is printed, so leave promptly.
     setTimeout(() => process.exit(process.exitCode), 2000).unref();
   });
   runner.on('pass', () => passed++);
-  runner.on('fail', () => failed++);
+  runner.on('fail', (test, err) => failures.push(`${test.fullTitle()}: ${firstLine(err)}`));
   runner.on('suite', (suite) => suite.file && suite.parent?.root && began.set(suite, Date.now()));
   runner.on('suite end', (suite) => {
     if (!began.has(suite)) return;
@@ -84,5 +98,5 @@ const files = findTests(TEST_DIR)
   .sort();
 const pure = files.length > 0 && files.every((f) => PURE_DIRS.some((d) => f.startsWith(d)));
 const jobs = pure ? 1 : jobCount(filters.length > 0, files.length);
-if (jobs > 1) runShards({ files, jobs, testDir: TEST_DIR, script: __filename });
+if (jobs > 1) runShards({ files, jobs, testDir: TEST_DIR, script: __filename, failureList });
 else runHere(files, pure);

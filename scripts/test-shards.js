@@ -62,7 +62,8 @@ function uidSlices(jobs) {
 function runShare(n, share, uids, script) {
   const log = path.join(OUT, `shard-${n}.log`);
   const durationsOut = path.join(OUT, `shard-${n}-durations.json`);
-  fs.rmSync(durationsOut, { force: true });
+  const failuresOut = path.join(OUT, `shard-${n}-failures.json`);
+  for (const f of [durationsOut, failuresOut]) fs.rmSync(f, { force: true });
   const fd = fs.openSync(log, 'w');
   const child = spawn(process.execPath, [script, ...share.files], {
     cwd: ROOT,
@@ -72,6 +73,7 @@ function runShare(n, share, uids, script) {
       TEST_JOBS: '1',
       TEST_SHARD: String(n),
       TEST_DURATIONS_OUT: durationsOut,
+      TEST_FAILURES_OUT: failuresOut,
       ARBITER_SANDBOX_UID_RANGE: uids,
     },
   });
@@ -84,15 +86,17 @@ function runShare(n, share, uids, script) {
         process.stdout.write(`\n===== shard ${n} (${share.files.length} files) =====\n${text}`);
         const m = SUMMARY.exec(text);
         const counts = m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 1 };
-        if (!m) process.stdout.write(`shard ${n} ended (${signal ?? `exit ${code}`}) without its summary\n`);
-        resolve({ ...counts, durations: readJson(durationsOut) });
+        const ended = `shard ${n} ended (${signal ?? `exit ${code}`}) without its summary`;
+        if (!m) process.stdout.write(`${ended}\n`);
+        const failures = m ? readJson(failuresOut) : [ended];
+        resolve({ ...counts, durations: readJson(durationsOut), failures: Array.isArray(failures) ? failures : [] });
       });
     }),
   };
 }
 
 /** Runs `files` in `jobs` processes and prints the summary of all of them. */
-async function runShards({ files, jobs, testDir, script }) {
+async function runShards({ files, jobs, testDir, script, failureList }) {
   fs.mkdirSync(OUT, { recursive: true });
   const shares = deal(files, jobs, estimates(files, testDir));
   const uids = uidSlices(jobs);
@@ -109,7 +113,7 @@ async function runShards({ files, jobs, testDir, script }) {
   fs.writeFileSync(path.join(OUT, 'test-durations.json'), `${JSON.stringify(durations, null, 2)}\n`);
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);
-  process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+  process.stdout.write(`\n${failureList(results.flatMap((r) => r.failures))}${passed} passed, ${failed} failed\n`);
   process.exitCode = failed > 0 ? 1 : 0;
 }
 

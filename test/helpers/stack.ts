@@ -17,7 +17,6 @@ import { projectRoot, temporalCliPath } from '../../client/paths';
 import { openDatabase, type Database } from '../../db/client';
 import { ensureDatabase, startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../db/embedded';
 import { migrateDatabase } from '../../db/migrate';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { installWorkerRuntime } from '../../workers/telemetry';
 import {
@@ -28,7 +27,7 @@ import {
 } from '../../workers/worker';
 import { bundleArbiterWorkflows } from '../../workers/workflow-bundle';
 import { removeTempDirs } from './temp';
-import { freePort, freePorts } from '../../client/dev-server';
+import { freePort, freePorts, startDevServer } from '../../client/dev-server';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
 
 /** The one free-port probe (and its distinct-ports form), re-exported for tests and bench scripts that import it from here. */
@@ -61,7 +60,29 @@ export interface TestStack {
 }
 
 let stack: TestStack | undefined;
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: Array<{ name: string; run: () => Promise<void> | void }> = [];
+
+function addCleanup(name: string, run: () => Promise<void> | void): void {
+  cleanups.push({ name, run });
+}
+
+/**
+ * Runs one teardown step, naming it on the console while it is slow: a run whose last hook timed
+ * out must say which part of the stack would not stop.
+ */
+async function runCleanup({ name, run }: (typeof cleanups)[number]): Promise<void> {
+  const began = Date.now();
+  const slow = setInterval(() => {
+    process.stdout.write(`teardown: ${name} still running after ${Math.round((Date.now() - began) / 1000)}s\n`);
+  }, 15_000);
+  try {
+    await run();
+  } catch (err) {
+    process.stdout.write(`teardown: ${name} failed: ${String(err)}\n`);
+  } finally {
+    clearInterval(slow);
+  }
+}
 
 /** Activity dependencies on the test stack, for tests that run activities directly. */
 export function testActivityDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps {
@@ -107,30 +128,38 @@ async function startPostgres(tmp: string): Promise<string> {
     dataDir: path.join(tmp, 'pg'),
     port: await freePort(),
   });
-  cleanups.push(() => pg.stop());
+  addCleanup('PostgreSQL', () => pg.stop());
   return pg.url;
+}
+
+/** `-N` in a parallel run's process N (`scripts/test-shards.js`), so each keeps its own logs. */
+export function shardSuffix(): string {
+  return process.env.TEST_SHARD ? `-${process.env.TEST_SHARD}` : '';
 }
 
 async function start(): Promise<TestStack> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'arbiter-test-'));
   chmodSync(tmp, 0o755); // the embedded server runs as the postgres user when we are root
-  cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+  addCleanup('temp folder', () => rmSync(tmp, { recursive: true, force: true }));
   const logDir = path.join(projectRoot(), 'test-output');
   mkdirSync(logDir, { recursive: true });
-  const workerLog = path.join(logDir, process.env.TEST_SHARD ? `worker-${process.env.TEST_SHARD}.log` : 'worker.log');
+  const workerLog = path.join(logDir, `worker${shardSuffix()}.log`);
   installWorkerRuntime({ level: 'info', file: workerLog, console: false });
 
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: temporalCliPath() },
-      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
-      log: { format: 'pretty', level: 'error' },
-    },
+  // Arbiter's own launcher, not the SDK's: that one gives the server five seconds to answer (too
+  // few on a loaded CI host) and mixes the server's log into the test output.
+  const server = await startDevServer({
+    bin: temporalCliPath(),
+    port: await freePort(),
+    dbFile: path.join(tmp, 'temporal.db'),
+    logFile: path.join(logDir, `temporal${shardSuffix()}.log`),
   });
-  cleanups.push(() => env.teardown());
+  addCleanup('Temporal dev server', () => server.stop());
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
+  addCleanup('test environment', () => env.teardown());
   const databaseUrl = await startPostgres(tmp);
   const database = openDatabase(databaseUrl);
-  cleanups.push(() => database.close());
+  addCleanup('database pool', () => database.close());
   await migrateDatabase(database.pool);
   const bundle = await bundleArbiterWorkflows(SILENT_LOGGER);
   const home = path.join(tmp, 'home');
@@ -155,7 +184,7 @@ async function start(): Promise<TestStack> {
   };
   const taskQueue = 'arbiter-test';
   const shared = await startWorker(taskQueue);
-  cleanups.push(async () => {
+  addCleanup('shared worker', async () => {
     shared.worker.shutdown();
     await shared.running;
   });
@@ -163,13 +192,13 @@ async function start(): Promise<TestStack> {
     { address: env.address, namespace: env.namespace ?? 'default', tls: false },
     { taskQueue },
   );
-  cleanups.push(() => client.close());
+  addCleanup('client', () => client.close());
   const gateway = await startModelGateway({
     db: database.db,
     secretEnv: (n) => process.env[n],
     privateRegistries: ['127.0.0.1'],
   });
-  cleanups.push(() => gateway.close());
+  addCleanup('model gateway', () => gateway.close());
   return {
     env,
     address: env.address,
@@ -192,8 +221,8 @@ export const mochaHooks = {
     stack = await start();
   },
   async afterAll(this: Mocha.Context) {
-    this.timeout(60_000);
-    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+    this.timeout(180_000);
+    for (const cleanup of cleanups.reverse()) await runCleanup(cleanup);
     stack = undefined;
     // Last, once no worker can still be using them: every folder the tests made with tempDir.
     removeTempDirs();

@@ -5,11 +5,15 @@
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
-import { testServerPath } from '../../client/paths';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import * as path from 'node:path';
+import { freePort, stopChild, waitUntilAnswering } from '../../client/dev-server';
+import { projectRoot, testServerPath } from '../../client/paths';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { createArbiterWorker, type ArbiterWorkerOptions } from '../../workers/worker';
 import { uniqueId } from './fixtures';
-import { testSandboxConfig, testStack } from './stack';
+import { shardSuffix, testSandboxConfig, testStack } from './stack';
 
 /**
  * The test server registers search attributes through AddSearchAttributes but cannot list them
@@ -26,6 +30,37 @@ async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<v
   await Promise.race([call.catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
 }
 
+/**
+ * The test server, started here rather than by `createTimeSkipping`, which gives it five seconds
+ * to answer: too few when the other test process is building Go on both cores.
+ */
+async function startTestServer(): Promise<{ address: string; stop(): Promise<void> }> {
+  const address = `127.0.0.1:${await freePort()}`;
+  const log = openSync(path.join(projectRoot(), 'test-output', `time-skipping${shardSuffix()}.log`), 'a');
+  const child = spawn(testServerPath(), [address.split(':')[1]], { stdio: ['ignore', log, log] });
+  closeSync(log);
+  const stop = () => stopChild(child);
+  try {
+    await waitUntilAnswering(address, child, 60_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, stop };
+}
+
+/** The environment `createTimeSkipping` would build, on a server already running (the SDK keeps this constructor private). */
+function connectTimeSkipping(address: string): Promise<TestWorkflowEnvironment> {
+  const create = (TestWorkflowEnvironment as unknown as { create(opts: object): Promise<TestWorkflowEnvironment> })
+    .create;
+  return create.call(TestWorkflowEnvironment, {
+    server: { type: 'existing' },
+    supportsTimeSkipping: true,
+    namespace: 'default',
+    address,
+  });
+}
+
 /** A started time-skipping server and an Arbiter worker on `taskQueue`, running until `stop`. */
 export interface TimeSkippingStack {
   env: TestWorkflowEnvironment;
@@ -35,9 +70,8 @@ export interface TimeSkippingStack {
 
 /** Starts the server and a worker on the test stack's database (its home unless `options` names one). */
 export async function startTimeSkipping(options: Partial<ArbiterWorkerOptions> = {}): Promise<TimeSkippingStack> {
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: testServerPath() } },
-  });
+  const server = await startTestServer();
+  const env = await connectTimeSkipping(server.address);
   await registerSearchAttributes(env);
   const stack = testStack();
   const taskQueue = uniqueId('skip-queue');
@@ -61,6 +95,7 @@ export async function startTimeSkipping(options: Partial<ArbiterWorkerOptions> =
       worker.shutdown();
       await running;
       await env.teardown();
+      await server.stop();
     },
   };
 }
