@@ -7,7 +7,7 @@
  * Files are dealt longest first, each to the process with the least work so far, by the times in
  * scripts/test-durations.json (a file not listed counts as the median). Every run writes the times it
  * measured to test-output/test-durations.json; copy that over the committed one when the suite's
- * shape changes, keeping the chaos suite's entry at about seven and a half minutes: on a fresh machine it first
+ * shape changes, keeping the chaos suite's entry at its time on a fresh machine (about ten minutes), where it first
  * builds the Temporal cluster from source, which a run on a machine with Go's build cache never shows. Each process's output goes to test-output/shard-N.log and is printed whole when
  * that process ends, so the spec reporter's lines stay in order; the last line is the summary of all.
  */
