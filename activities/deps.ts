@@ -28,7 +28,7 @@ export interface ActivityDeps {
    * config module; the value goes into the model request only, never into logs or history.
    */
   secretEnv: (name: string) => string | undefined;
-  /** The hosts each model key may be sent to (ARBITER_MODEL_KEYS); absent, `secretEnv` alone decides. */
+  /** The hosts each model key may be sent to (ARBITER_MODEL_KEYS); absent, each preset's key to its vendor only. */
   modelKeys?: readonly ModelKeyRule[];
   /**
    * The worker's model gateway: every command agent's and the openai loop's model traffic goes

@@ -129,6 +129,16 @@ function logSince(logFile: string, offset: number): string {
   return readFileSync(logFile).subarray(offset).toString('utf8').trim();
 }
 
+async function answers(address: string): Promise<true> {
+  const connection = await Connection.connect({ address, connectTimeout: 1000 });
+  try {
+    await connection.workflowService.getSystemInfo({});
+    return true;
+  } finally {
+    await connection.close();
+  }
+}
+
 /**
  * Waits until the server `child` answers a workflow-service call on `address` (the dev server and
  * the time-skipping test server both do; the latter has no health service).
@@ -137,16 +147,12 @@ export async function waitUntilAnswering(address: string, child: ChildProcess, t
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`temporal server exited with code ${child.exitCode}`);
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      await connection.workflowService.getSystemInfo({});
-      await connection.close();
-      return;
-    } catch (err) {
-      lastError = err;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(
+        `temporal server ${child.signalCode ? `was killed by ${child.signalCode}` : `exited with code ${child.exitCode}`}`,
+      );
+    if (await answers(address).catch((err: unknown) => void (lastError = err))) return;
+    await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error(`temporal server did not answer on ${address} within ${timeoutMs / 1000}s: ${String(lastError)}`);
 }

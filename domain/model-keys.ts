@@ -48,17 +48,24 @@ export function parseModelKeys(text: string): { rules: ModelKeyRule[] } | { prob
   return problems.length ? { problems } : { rules };
 }
 
+/** A rule as ARBITER_MODEL_KEYS spells it, for the worker's start-up log and `doctor` (never a value). */
+export function formatModelKeyRule(r: ModelKeyRule): string {
+  return `${r.name}@${r.plainHttp ? 'http://' : ''}${r.host}${r.port ? `:${r.port}` : ''}`;
+}
+
 /**
  * Why a worker with `rules` will not send the key of `upstream` (the value of its `apiKeyEnv`) to
- * its `baseUrl`; undefined when it may, when the upstream takes no key, or when the worker has no
- * rules (its caller's own key lookup decides).
+ * its `baseUrl`; undefined when it may, or when the upstream takes no key. A caller that passes no
+ * rules gets {@link DEFAULT_MODEL_KEYS}, as a worker with ARBITER_MODEL_KEYS unset does: an
+ * embedding that forgets them must not send any variable anywhere.
  */
 export function keyDestinationRefusal(
-  rules: readonly ModelKeyRule[] | undefined,
+  given: readonly ModelKeyRule[] | undefined,
   upstream: { apiKeyEnv?: string; baseUrl: string },
 ): string | undefined {
   const name = upstream.apiKeyEnv;
-  if (!rules || !name) return undefined;
+  if (!name) return undefined;
+  const rules = given ?? DEFAULT_MODEL_KEYS;
   const url = new URL(upstream.baseUrl);
   // The agent's path is appended: a query or fragment here would make the call another endpoint than the one it names.
   if (/[?#@\\]/.test(upstream.baseUrl) || !['http:', 'https:'].includes(url.protocol))
@@ -69,9 +76,7 @@ export function keyDestinationRefusal(
   const allows = (r: ModelKeyRule) =>
     r.name === name && r.host === host && (r.port === undefined || r.port === port) && (tls || r.plainHttp === true);
   if (rules.some(allows)) return undefined;
-  const listed = rules
-    .filter((r) => r.name === name)
-    .map((r) => `${r.plainHttp ? 'http://' : ''}${r.host}${r.port ? `:${r.port}` : ''}`);
+  const listed = rules.filter((r) => r.name === name).map((r) => formatModelKeyRule(r).slice(name.length + 1));
   const where = listed.length ? `only to ${listed.join(', ')}` : 'to no host';
   return `this worker sends ${name} ${where}, not to ${url.protocol}//${url.host} (ARBITER_MODEL_KEYS${tls ? '' : '; https only unless a rule says http://'})`;
 }

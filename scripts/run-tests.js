@@ -60,7 +60,10 @@ function failureList(failures) {
   return failures.length ? `failed:\n${failures.map((f) => `  ✘ ${f}\n`).join('')}\n` : '';
 }
 
-/** Mocha in this process; when TEST_DURATIONS_OUT is set, each file's time is written there (ms by path under lib/test). */
+/**
+ * Mocha in this process. When TEST_DURATIONS_OUT is set, each file's time is written there (ms by
+ * path under lib/test); when TEST_FAILURES_OUT is, the failed tests' lines (scripts/test-shards.js).
+ */
 function runHere(files, pure) {
   const rootHooks = pure
     ? require(path.join(TEST_DIR, 'helpers', 'temp.js')).pureHooks
@@ -98,5 +101,9 @@ const files = findTests(TEST_DIR)
   .sort();
 const pure = files.length > 0 && files.every((f) => PURE_DIRS.some((d) => f.startsWith(d)));
 const jobs = pure ? 1 : jobCount(filters.length > 0, files.length);
-if (jobs > 1) runShards({ files, jobs, testDir: TEST_DIR, script: __filename, failureList });
+if (jobs > 1)
+  runShards({ files, jobs, testDir: TEST_DIR, script: __filename, failureList }).catch((err) => {
+    process.stdout.write(`the parallel run could not start: ${err.message}\n\n0 passed, 1 failed\n`);
+    process.exitCode = 1;
+  });
 else runHere(files, pure);

@@ -5,11 +5,12 @@
  * process limit counts that uid's processes on the whole host.
  *
  * Files are dealt longest first, each to the process with the least work so far, by the times in
- * scripts/test-durations.json (a file not listed counts as the median). Every run writes the times it
- * measured to test-output/test-durations.json; copy that over the committed one when the suite's
- * shape changes, keeping the chaos suite's entry at its time on a fresh machine (about ten minutes), where it first
- * builds the Temporal cluster from source, which a run on a machine with Go's build cache never shows. Each process's output goes to test-output/shard-N.log and is printed whole when
- * that process ends, so the spec reporter's lines stay in order; the last line is the summary of all.
+ * scripts/test-durations.json (a file not listed counts as the median). Every parallel run writes
+ * the times it measured to test-output/test-durations.json; copy that over the committed one when
+ * the suite's shape changes, keeping the chaos suite's entry at its time on a fresh machine (about
+ * ten minutes), where it first builds the Temporal cluster from source. Each process's output goes
+ * to test-output/shard-N.log and is printed whole when that process ends, so the spec reporter's
+ * lines stay in order; then the failed tests of all, and last the summary of all.
  */
 'use strict';
 const { spawn } = require('node:child_process');
@@ -19,7 +20,6 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'test-output');
 const KNOWN_DURATIONS = path.join(__dirname, 'test-durations.json');
-const DEFAULT_UIDS = '1900000000-1900000999';
 const SUMMARY = /^shard \d+ summary: (\d+) passed, (\d+) failed$/m;
 
 function readJson(file) {
@@ -49,13 +49,34 @@ function deal(files, jobs, estimate) {
   return shares;
 }
 
-/** The operator's ARBITER_SANDBOX_UID_RANGE (or the default) cut into `jobs` equal slices. */
+/** The sandbox uid range a worker would take from this environment, cut into `jobs` equal slices. */
 function uidSlices(jobs) {
-  const range = process.env.ARBITER_SANDBOX_UID_RANGE || DEFAULT_UIDS;
-  const [first, last] = range.split('-').map(Number);
+  const { SandboxEnvSchema, sandboxConfigFromEnv } = require(path.join(ROOT, 'lib', 'host', 'sandbox', 'config.js'));
+  const { withoutEmptyValues } = require(path.join(ROOT, 'lib', 'temporal-config', 'connection.js'));
+  const { first, last } = sandboxConfigFromEnv(SandboxEnvSchema.parse(withoutEmptyValues(process.env))).uids;
   const size = Math.floor((last - first + 1) / jobs);
-  if (!(size >= 1)) throw new Error(`ARBITER_SANDBOX_UID_RANGE ${range} has fewer uids than TEST_JOBS=${jobs}`);
+  if (size < 1) throw new Error(`ARBITER_SANDBOX_UID_RANGE ${first}-${last} has fewer uids than TEST_JOBS=${jobs}`);
   return Array.from({ length: jobs }, (_, k) => `${first + k * size}-${first + (k + 1) * size - 1}`);
+}
+
+/**
+ * A share's counts and failed tests from its log and exit. A process that never printed its summary,
+ * or that passed everything and still exited badly (an error thrown after the run, a signal), counts
+ * one failure more: a summary alone must not turn a crashed process into a pass.
+ */
+function shareOutcome(n, text, code, signal, listed) {
+  const m = SUMMARY.exec(text);
+  const failures = m && Array.isArray(listed) ? listed : [];
+  const counts = m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
+  const exit = signal ?? `exit ${code}`;
+  if (!m) failures.push(`shard ${n} ended (${exit}) without its summary`);
+  else if (counts.failed === 0 && code !== 0)
+    failures.push(`shard ${n} ended (${exit}) after a summary of no failures`);
+  if (failures.length > counts.failed) {
+    process.stdout.write(`${failures[failures.length - 1]}\n`);
+    counts.failed += 1;
+  }
+  return { ...counts, failures };
 }
 
 /** Runs one share to its end; resolves with its counts (a process that never printed them counts as one failure). */
@@ -84,12 +105,7 @@ function runShare(n, share, uids, script) {
       child.on('exit', (code, signal) => {
         const text = fs.readFileSync(log, 'utf8');
         process.stdout.write(`\n===== shard ${n} (${share.files.length} files) =====\n${text}`);
-        const m = SUMMARY.exec(text);
-        const counts = m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 1 };
-        const ended = `shard ${n} ended (${signal ?? `exit ${code}`}) without its summary`;
-        if (!m) process.stdout.write(`${ended}\n`);
-        const failures = m ? readJson(failuresOut) : [ended];
-        resolve({ ...counts, durations: readJson(durationsOut), failures: Array.isArray(failures) ? failures : [] });
+        resolve({ ...shareOutcome(n, text, code, signal, readJson(failuresOut)), durations: readJson(durationsOut) });
       });
     }),
   };

@@ -4,7 +4,7 @@
  * are never logged: {@link describeWorkerConfig} is the only view that reaches logs.
  */
 import { zodProblems } from '../domain/zod-issues';
-import { DEFAULT_MODEL_KEYS, parseModelKeys, type ModelKeyRule } from '../domain/model-keys';
+import { DEFAULT_MODEL_KEYS, formatModelKeyRule, parseModelKeys, type ModelKeyRule } from '../domain/model-keys';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
@@ -207,7 +207,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     home: config.home,
     taskQueue: config.taskQueue,
     sandbox: config.sandbox.mode,
-    modelKeys: config.modelKeys.map((r) => `${r.name}@${r.host}${r.port ? `:${r.port}` : ''}`),
+    modelKeys: config.modelKeys.map(formatModelKeyRule),
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
     hostConcurrency: config.hostConcurrency,

@@ -47,7 +47,7 @@ export interface ArbiterWorkerOptions {
   retentionHours?: number;
   /** Secret lookup for agents' API keys (by env var name); none when absent. */
   secretEnv?: (name: string) => string | undefined;
-  /** The keys the gateway may send, each to its hosts (ARBITER_MODEL_KEYS); absent, `secretEnv` alone decides. */
+  /** The keys the gateway may send, each to its hosts (ARBITER_MODEL_KEYS); absent, each preset's key to its vendor only. */
   modelKeys?: readonly ModelKeyRule[];
   /** ed25519 key that signs verdicts; created at `<home>/keys/verdict-signing.pem` when absent. */
   signingKeyFile?: string;

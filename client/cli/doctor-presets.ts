@@ -1,9 +1,11 @@
 /**
- * `doctor`'s view of the agent presets: for each, whether it can run on this worker and, when
- * not, why — binary missing, not runnable, the model key's variable unset, or a protocol the
- * gateway lacks. The key's value is never read beyond "set or not", and never printed.
+ * `doctor`'s view of the agent presets and the model keys: for each preset, whether it can run on
+ * this worker and, when not, why — binary missing, not runnable, the model key's variable unset or
+ * not allowed to its vendor by ARBITER_MODEL_KEYS, or a protocol the gateway lacks. A key's value is
+ * never read beyond "set or not", and never printed.
  */
 import { AGENT_PRESETS, presetDefinition, presetUnsupportedReason } from '../../domain/agent-presets';
+import { formatModelKeyRule, keyDestinationRefusal, type ModelKeyRule } from '../../domain/model-keys';
 import { binaryVersion, findPresetBinary, isNodeScript } from '../agent-binaries';
 import { projectRoot } from '../paths';
 
@@ -22,8 +24,16 @@ export interface PresetCheck {
   tested: boolean;
 }
 
+/** doctor's line for the worker's model-key rules: which variables go where, and which of them this host lacks (never a value). */
+export function modelKeysDetail(rules: readonly ModelKeyRule[], env: NodeJS.ProcessEnv = process.env): string {
+  if (!rules.length) return 'no model key is sent anywhere (ARBITER_MODEL_KEYS=,)';
+  const unset = [...new Set(rules.map((r) => r.name).filter((n) => !env[n]))];
+  const source = env.ARBITER_MODEL_KEYS ? 'ARBITER_MODEL_KEYS' : "unset: the presets' pairs";
+  return `${rules.map(formatModelKeyRule).join(', ')} (${source})${unset.length ? `; not set here: ${unset.join(', ')}` : ''}`;
+}
+
 /** Readiness of every preset; never throws (each problem is a detail). */
-export function presetChecks(env: NodeJS.ProcessEnv = process.env): PresetCheck[] {
+export function presetChecks(rules: readonly ModelKeyRule[], env: NodeJS.ProcessEnv = process.env): PresetCheck[] {
   return AGENT_PRESETS.map((name) => {
     const def = presetDefinition(name);
     const keyEnv = def.upstream.apiKeyEnv;
@@ -48,6 +58,8 @@ export function presetChecks(env: NodeJS.ProcessEnv = process.env): PresetCheck[
     }
     if (keySet) found.push(`${keyEnv} set`);
     else problems.push(`${keyEnv} not set on this worker (the gateway adds the key; the sandbox never sees it)`);
+    const refusal = keyDestinationRefusal(rules, def.upstream);
+    if (refusal) problems.push(refusal);
     if (!def.tested) found.push('untested end to end');
     return {
       name: `preset ${name}`,

@@ -13,7 +13,7 @@ import { withOneOffSandboxUser } from '../../host/sandbox/uid-leases';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
 import { EXIT, printJson } from './output';
-import { presetChecks } from './doctor-presets';
+import { modelKeysDetail, presetChecks } from './doctor-presets';
 
 interface Check {
   name: string;
@@ -103,6 +103,7 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
         throw new Error(`${probe.reason} — install bubblewrap (apt-get install bubblewrap) and allow user namespaces`);
       return `${version('bwrap', ['--version'])}: ${probe.reason}`;
     }),
+    check('model keys', true, () => modelKeysDetail(config.modelKeys)),
     // Optional: without it, a command's memory is bounded per process only (shared memory not at all).
     // Asked as this process: a worker started the same way (same user, same cgroup) gets the same answer.
     check('memory cgroup per command', false, async () => {
@@ -112,7 +113,7 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
     }),
   ]);
   // Presets are optional: a worker runs only the agents it is given, so a missing CLI is a warning.
-  checks.push(...presetChecks());
+  checks.push(...presetChecks(config.modelKeys));
   if (opts.json) printJson(checks);
   else
     for (const c of checks)

@@ -41,7 +41,7 @@ export interface ModelCallDeps {
   db: Db;
   /** Reads a worker secret by variable name; the only way a real key is found. */
   secretEnv: (name: string) => string | undefined;
-  /** The hosts each key may be sent to; absent, `secretEnv` alone decides. */
+  /** The hosts each key may be sent to; absent, each preset's key to its vendor only. */
   modelKeys?: readonly ModelKeyRule[];
 }
 

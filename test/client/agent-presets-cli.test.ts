@@ -194,5 +194,30 @@ describe('doctor and the presets', function () {
       /ok\s+preset claude-code\s+\d+\.\d+\.\d+ \(Claude Code\) at .*claude \(node_modules\); ANTHROPIC_API_KEY set/,
     );
     assert.match(text.stdout, /warn\s+preset gemini-cli\s+Gemini CLI speaks google-gemini/);
+    assert.match(
+      text.stdout,
+      /ok\s+model keys\s+ANTHROPIC_API_KEY@api\.anthropic\.com, .*\(unset: the presets' pairs\)/,
+    );
+  });
+
+  it("says which keys go where, that a preset's key may not reach its vendor, and fails on rules a worker refuses", async () => {
+    const secret = 'sk-ant-THIS-MUST-NOT-BE-PRINTED';
+    const env = { ...cliEnv(), ANTHROPIC_API_KEY: secret, ARBITER_MODEL_KEYS: 'TEAM_KEY@llm.internal:8443' };
+    const res = await arbiter(['doctor', '--json'], env);
+    assert.ok(!res.stdout.includes(secret), 'the key is never printed');
+    const checks = JSON.parse(res.stdout) as Array<Record<string, unknown>>;
+    const keys = checks.find((c) => c.name === 'model keys')!;
+    assert.equal(keys.ok, true);
+    assert.equal(keys.detail, 'TEAM_KEY@llm.internal:8443 (ARBITER_MODEL_KEYS); not set here: TEAM_KEY');
+    const claude = checks.find((c) => c.preset === 'claude-code')!;
+    assert.equal(claude.ok, false, 'the rules send ANTHROPIC_API_KEY nowhere');
+    assert.match(
+      String(claude.detail),
+      /this worker sends ANTHROPIC_API_KEY to no host, not to https:\/\/api\.anthropic\.com/,
+    );
+
+    const bad = await arbiter(['doctor'], { ...env, ARBITER_MODEL_KEYS: 'TEAM_KEY@https://llm.internal' });
+    assert.equal(bad.code, 1, 'a worker would not start with these rules');
+    assert.match(bad.stderr, /ARBITER_MODEL_KEYS: 'TEAM_KEY@https:\/\/llm\.internal' is not VARIABLE@host/);
   });
 });

@@ -72,6 +72,12 @@ describe('ARBITER_MODEL_KEYS', () => {
       'ws://api.example.com',
     ])
       assert.match(refusal('K', url) ?? '', /only to a plain http\(s\) URL/, url);
-    assert.equal(keyDestinationRefusal(undefined, { apiKeyEnv: 'K', baseUrl: 'https://evil.example' }), undefined);
+  });
+
+  it('without rules, applies the defaults: a caller that forgets them sends no variable anywhere else', () => {
+    const none = (apiKeyEnv: string, baseUrl: string) => keyDestinationRefusal(undefined, { apiKeyEnv, baseUrl });
+    assert.match(none('K', 'https://evil.example') ?? '', /sends K to no host/);
+    assert.match(none('OPENAI_API_KEY', 'https://evil.example/v1') ?? '', /only to api\.openai\.com/);
+    assert.equal(none('OPENAI_API_KEY', 'https://api.openai.com/v1'), undefined);
   });
 });

@@ -3,7 +3,7 @@ import { createCommandRunner, type CommandResult } from '../../host/sandbox/comm
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
 import type { GatewaySession } from '../../host/gateway/session';
 import { taskSandboxUser } from '../../host/workspace';
-import { testSandboxConfig, testStack } from '../helpers/stack';
+import { TEST_MODEL_KEYS, testSandboxConfig, testStack } from '../helpers/stack';
 import type { SandboxTask } from '../sandbox/escape-helpers';
 
 /** Runs `argv` in `t`'s workspace linked to `gateway` as `session`, with `env` added. */
@@ -41,5 +41,6 @@ export function startTestGateway(): Promise<ModelGateway> {
   return startModelGateway({
     db: testStack().database.db,
     secretEnv: (n) => (n === 'FAKE_KEY' ? REAL_KEY : undefined),
+    modelKeys: TEST_MODEL_KEYS,
   });
 }

@@ -11,6 +11,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundle } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
 import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../../host/sandbox/config';
+import { withoutEmptyValues } from '../../temporal-config/connection';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
 import { ArbiterClient } from '../../client/arbiter-client';
 import { projectRoot, temporalCliPath } from '../../client/paths';
@@ -27,11 +28,30 @@ import {
 } from '../../workers/worker';
 import { bundleArbiterWorkflows } from '../../workers/workflow-bundle';
 import { removeTempDirs } from './temp';
+import type { ModelKeyRule } from '../../domain/model-keys';
 import { freePort, freePorts, startDevServer } from '../../client/dev-server';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
 
 /** The one free-port probe (and its distinct-ports form), re-exported for tests and bench scripts that import it from here. */
 export { freePort, freePorts };
+
+/**
+ * The model keys tests use, each allowed to loopback (any port), where their fake model servers
+ * listen: what an operator's ARBITER_MODEL_KEYS says for a self-hosted model on the worker's host.
+ */
+export const TEST_MODEL_KEYS: readonly ModelKeyRule[] = [
+  'FAKE_KEY',
+  'FAKE_OPENAI_KEY',
+  'FAKE_OPENAI_RETRY_KEY',
+  'FAKE_OPENAI_BEST_OF_N_KEY',
+  'METRICS_FAKE_OPENAI_KEY',
+  'TRACING_FAKE_OPENAI_KEY',
+  'TEST_GATEWAY_KEY',
+  'TEST_REAL_MODEL_KEY',
+  'OPENAI_API_KEY',
+  'ANTHROPIC_API_KEY',
+  'TEAM_OPENAI_KEY',
+].map((name) => ({ name, host: '127.0.0.1' }));
 
 /** Everything a test needs to drive Arbiter for real. */
 export interface TestStack {
@@ -66,22 +86,43 @@ function addCleanup(name: string, run: () => Promise<void> | void): void {
   cleanups.push({ name, run });
 }
 
-/**
- * Runs one teardown step, naming it on the console while it is slow: a run whose last hook timed
- * out must say which part of the stack would not stop.
- */
-async function runCleanup({ name, run }: (typeof cleanups)[number]): Promise<void> {
-  const began = Date.now();
-  const slow = setInterval(() => {
-    process.stdout.write(`teardown: ${name} still running after ${Math.round((Date.now() - began) / 1000)}s\n`);
-  }, 15_000);
+/** How long one teardown step may take before the next runs regardless (the servers must still be stopped). */
+const CLEANUP_MS = 60_000;
+
+/** Runs one teardown step; what went wrong (an error, or still running after {@link CLEANUP_MS}), or undefined. */
+async function runCleanup({ name, run }: (typeof cleanups)[number]): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`${name} still running after ${CLEANUP_MS / 1000} s`), CLEANUP_MS);
+  });
+  const ran = Promise.resolve()
+    .then(run)
+    .then(
+      () => undefined,
+      (err: unknown) => `${name} failed: ${String(err)}`,
+    );
   try {
-    await run();
-  } catch (err) {
-    process.stdout.write(`teardown: ${name} failed: ${String(err)}\n`);
+    return await Promise.race([ran, late]);
   } finally {
-    clearInterval(slow);
+    clearTimeout(timer);
   }
+}
+
+/**
+ * Every teardown step, each even when one before it failed or hung, then the temp folders; throws
+ * naming the steps that did not end well, so the run counts a stack that would not stop.
+ */
+async function tearDown(): Promise<void> {
+  const problems: string[] = [];
+  for (const cleanup of cleanups.reverse()) {
+    const problem = await runCleanup(cleanup);
+    if (problem) problems.push(problem);
+  }
+  cleanups.length = 0;
+  stack = undefined;
+  // Last, once no worker can still be using them: every folder the tests made with tempDir.
+  removeTempDirs();
+  if (problems.length) throw new Error(`teardown: ${problems.join('; ')}`);
 }
 
 /** Activity dependencies on the test stack, for tests that run activities directly. */
@@ -97,6 +138,7 @@ export function testActivityDeps(overrides: Partial<ActivityDeps> = {}): Activit
     secretEnv: (n) => process.env[n],
     signer,
     gateway: s.gateway,
+    modelKeys: TEST_MODEL_KEYS,
     ...overrides,
   };
 }
@@ -107,7 +149,7 @@ export function testActivityDeps(overrides: Partial<ActivityDeps> = {}): Activit
  * no uid runs commands for two of them at once (a uid's process limit is counted host-wide).
  */
 export function testSandboxConfig(): SandboxConfig {
-  return sandboxConfigFromEnv(SandboxEnvSchema.parse(process.env));
+  return sandboxConfigFromEnv(SandboxEnvSchema.parse(withoutEmptyValues(process.env)));
 }
 
 /** The running stack; only valid inside tests (after the root hook ran). */
@@ -132,18 +174,21 @@ async function startPostgres(tmp: string): Promise<string> {
   return pg.url;
 }
 
-/** `-N` in a parallel run's process N (`scripts/test-shards.js`), so each keeps its own logs. */
-export function shardSuffix(): string {
-  return process.env.TEST_SHARD ? `-${process.env.TEST_SHARD}` : '';
+/**
+ * `test-output/<name>.log`, or `<name>-N.log` in a parallel run's process N
+ * (`scripts/test-shards.js`), so each process keeps its own logs.
+ */
+export function testLogFile(name: string): string {
+  const dir = path.join(projectRoot(), 'test-output');
+  mkdirSync(dir, { recursive: true });
+  return path.join(dir, `${name}${process.env.TEST_SHARD ? `-${process.env.TEST_SHARD}` : ''}.log`);
 }
 
 async function start(): Promise<TestStack> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'arbiter-test-'));
   chmodSync(tmp, 0o755); // the embedded server runs as the postgres user when we are root
   addCleanup('temp folder', () => rmSync(tmp, { recursive: true, force: true }));
-  const logDir = path.join(projectRoot(), 'test-output');
-  mkdirSync(logDir, { recursive: true });
-  const workerLog = path.join(logDir, `worker${shardSuffix()}.log`);
+  const workerLog = testLogFile('worker');
   installWorkerRuntime({ level: 'info', file: workerLog, console: false });
 
   // Arbiter's own launcher, not the SDK's: that one gives the server five seconds to answer (too
@@ -152,7 +197,7 @@ async function start(): Promise<TestStack> {
     bin: temporalCliPath(),
     port: await freePort(),
     dbFile: path.join(tmp, 'temporal.db'),
-    logFile: path.join(logDir, `temporal${shardSuffix()}.log`),
+    logFile: testLogFile('temporal'),
   });
   addCleanup('Temporal dev server', () => server.stop());
   const env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address });
@@ -178,6 +223,7 @@ async function start(): Promise<TestStack> {
       // The fake registries listen on loopback, which a setup may reach only when the operator says so.
       privateRegistries: ['127.0.0.1'],
       sandbox: testSandboxConfig(),
+      modelKeys: TEST_MODEL_KEYS,
       ...options,
     });
     return { worker, running: worker.run() };
@@ -197,6 +243,7 @@ async function start(): Promise<TestStack> {
     db: database.db,
     secretEnv: (n) => process.env[n],
     privateRegistries: ['127.0.0.1'],
+    modelKeys: TEST_MODEL_KEYS,
   });
   addCleanup('model gateway', () => gateway.close());
   return {
@@ -221,10 +268,7 @@ export const mochaHooks = {
     stack = await start();
   },
   async afterAll(this: Mocha.Context) {
-    this.timeout(180_000);
-    for (const cleanup of cleanups.reverse()) await runCleanup(cleanup);
-    stack = undefined;
-    // Last, once no worker can still be using them: every folder the tests made with tempDir.
-    removeTempDirs();
+    this.timeout(cleanups.length * CLEANUP_MS + 30_000);
+    await tearDown();
   },
 };

@@ -7,13 +7,12 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import * as path from 'node:path';
 import { freePort, stopChild, waitUntilAnswering } from '../../client/dev-server';
-import { projectRoot, testServerPath } from '../../client/paths';
+import { testServerPath } from '../../client/paths';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { createArbiterWorker, type ArbiterWorkerOptions } from '../../workers/worker';
 import { uniqueId } from './fixtures';
-import { shardSuffix, testSandboxConfig, testStack } from './stack';
+import { TEST_MODEL_KEYS, testLogFile, testSandboxConfig, testStack } from './stack';
 
 /**
  * The test server registers search attributes through AddSearchAttributes but cannot list them
@@ -36,7 +35,7 @@ async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<v
  */
 async function startTestServer(): Promise<{ address: string; stop(): Promise<void> }> {
   const address = `127.0.0.1:${await freePort()}`;
-  const log = openSync(path.join(projectRoot(), 'test-output', `time-skipping${shardSuffix()}.log`), 'a');
+  const log = openSync(testLogFile('time-skipping'), 'a');
   const child = spawn(testServerPath(), [address.split(':')[1]], { stdio: ['ignore', log, log] });
   closeSync(log);
   const stop = () => stopChild(child);
@@ -51,8 +50,10 @@ async function startTestServer(): Promise<{ address: string; stop(): Promise<voi
 
 /** The environment `createTimeSkipping` would build, on a server already running (the SDK keeps this constructor private). */
 function connectTimeSkipping(address: string): Promise<TestWorkflowEnvironment> {
-  const create = (TestWorkflowEnvironment as unknown as { create(opts: object): Promise<TestWorkflowEnvironment> })
+  const create = (TestWorkflowEnvironment as unknown as { create?: (opts: object) => Promise<TestWorkflowEnvironment> })
     .create;
+  if (typeof create !== 'function')
+    throw new Error('@temporalio/testing no longer has TestWorkflowEnvironment.create: update connectTimeSkipping');
   return create.call(TestWorkflowEnvironment, {
     server: { type: 'existing' },
     supportsTimeSkipping: true,
@@ -71,7 +72,22 @@ export interface TimeSkippingStack {
 /** Starts the server and a worker on the test stack's database (its home unless `options` names one). */
 export async function startTimeSkipping(options: Partial<ArbiterWorkerOptions> = {}): Promise<TimeSkippingStack> {
   const server = await startTestServer();
-  const env = await connectTimeSkipping(server.address);
+  let env: TestWorkflowEnvironment | undefined;
+  try {
+    env = await connectTimeSkipping(server.address);
+    return await withWorker(env, server, options);
+  } catch (err) {
+    await env?.teardown().catch(() => undefined);
+    await server.stop();
+    throw err;
+  }
+}
+
+async function withWorker(
+  env: TestWorkflowEnvironment,
+  server: { stop(): Promise<void> },
+  options: Partial<ArbiterWorkerOptions>,
+): Promise<TimeSkippingStack> {
   await registerSearchAttributes(env);
   const stack = testStack();
   const taskQueue = uniqueId('skip-queue');
@@ -85,6 +101,7 @@ export async function startTimeSkipping(options: Partial<ArbiterWorkerOptions> =
     // The time-skipping server implements no Schedules.
     schedules: false,
     sandbox: testSandboxConfig(),
+    modelKeys: TEST_MODEL_KEYS,
     ...options,
   });
   const running = worker.run();
@@ -93,9 +110,12 @@ export async function startTimeSkipping(options: Partial<ArbiterWorkerOptions> =
     taskQueue,
     async stop() {
       worker.shutdown();
-      await running;
-      await env.teardown();
-      await server.stop();
+      try {
+        await running;
+      } finally {
+        await env.teardown().catch(() => undefined);
+        await server.stop();
+      }
     },
   };
 }

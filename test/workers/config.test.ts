@@ -132,8 +132,14 @@ describe('worker config', () => {
       { name: 'TEAM_KEY', host: 'llm.internal', port: '8443' },
     ]);
     assert.deepEqual(loadWorkerConfig({ ARBITER_MODEL_KEYS: ',' }).modelKeys, []);
-    const logged = describeWorkerConfig(loadWorkerConfig({ ARBITER_MODEL_KEYS: 'K@h:1,L@i', K: 'the-key-itself' }));
-    assert.deepEqual(logged.modelKeys, ['K@h:1', 'L@i'], 'the worker says at start which keys go where, never a value');
+    const logged = describeWorkerConfig(
+      loadWorkerConfig({ ARBITER_MODEL_KEYS: 'K@h:1,L@i,M@http://j:80', K: 'the-key-itself' }),
+    );
+    assert.deepEqual(
+      logged.modelKeys,
+      ['K@h:1', 'L@i', 'M@http://j:80'],
+      'the worker says at start which keys go where (plain http as such), never a value',
+    );
     assert.throws(
       () => loadWorkerConfig({ ARBITER_MODEL_KEYS: 'OK@h,https://evil.example' }),
       (e: unknown) => e instanceof ConfigError && /ARBITER_MODEL_KEYS.*'https:\/\/evil\.example'/s.test(e.message),
