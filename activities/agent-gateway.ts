@@ -5,7 +5,6 @@
  * the sandbox. Every command agent runs behind the relay, upstreams or not, so whatever it tries
  * to reach over the network is refused and audited.
  */
-import { existsSync } from 'node:fs';
 import type { CommandConfig } from '../domain/agent';
 import { AgentBudgetExceededError, AgentConfigError } from '../domain/errors';
 import { auditGateway } from '../host/gateway/audit';
@@ -16,6 +15,7 @@ import type { SessionIdentity } from '../host/gateway/session';
 import type { CommandGatewayLink } from '../host/sandbox/commands';
 import type { ActivityDeps } from './deps';
 import { keyDestinationRefusal } from '../domain/model-keys';
+import { defaultToolDirRoots, toolDirRefusal } from '../host/sandbox/tool-dirs';
 
 /** What the agent's command gets: its environment and its gateway link. */
 export interface AgentLaunch {
@@ -51,10 +51,10 @@ function requireKeys(deps: ActivityDeps, agentId: string, c: CommandConfig): voi
     );
 }
 
-function requireToolDirs(agentId: string, c: CommandConfig): void {
-  const missing = c.toolDirs.filter((d) => !existsSync(d));
-  if (missing.length)
-    throw new AgentConfigError(agentId, `tool directories missing on this worker: ${missing.join(', ')}`);
+function requireToolDirs(deps: ActivityDeps, agentId: string, c: CommandConfig): void {
+  const roots = deps.toolDirRoots ?? defaultToolDirRoots();
+  const refused = c.toolDirs.flatMap((d) => toolDirRefusal(d, { roots, home: deps.home }) ?? []);
+  if (refused.length) throw new AgentConfigError(agentId, refused.join('; '));
 }
 
 /** Opens the run's session and builds the command's environment and link. */
@@ -67,7 +67,7 @@ export async function agentLaunch(
   // Destinations first: comparing the config with a variable the rules do not allow would tell a registration its value.
   requireKeys(deps, identity.agentId, c);
   refuseSecrets(deps, identity.agentId, c);
-  requireToolDirs(identity.agentId, c);
+  requireToolDirs(deps, identity.agentId, c);
   const gateway: ModelGateway | undefined = deps.gateway;
   if (!gateway) {
     if (c.gateway || Object.keys(c.homeFiles).length || c.toolDirs.length)

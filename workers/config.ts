@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../temporal-config';
 import { SandboxEnvSchema, sandboxConfigFromEnv, type SandboxConfig } from '../host/sandbox/config';
+import { defaultToolDirRoots } from '../host/sandbox/tool-dirs';
 import { DatabaseUrlSchema, redactDatabaseUrl } from '../db/client';
 import { DeploymentEnvSchema, deploymentFromEnv, type DeploymentConfig } from './deployment';
 import { TracingEnvSchema, tracesDestination, tracingConfigFromEnv, type TracingConfig } from '../host/tracing';
@@ -61,6 +62,20 @@ export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema)
       }),
     /** Comma-separated `host` or `host:port` registries on the worker's own network that a policy's setup may reach. */
     ARBITER_PRIVATE_REGISTRIES: z.string().optional(),
+    /** Comma-separated absolute folders an agent's `toolDirs` may lie under (host/sandbox/tool-dirs.ts); `,` for none. */
+    ARBITER_TOOL_DIRS: z
+      .string()
+      .optional()
+      .transform((text, ctx): string[] => {
+        if (text === undefined) return defaultToolDirRoots();
+        const dirs = text
+          .split(',')
+          .map((d) => d.trim())
+          .filter(Boolean);
+        for (const d of dirs.filter((d) => !path.isAbsolute(d)))
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `'${d}' is not an absolute path` });
+        return dirs.map((d) => path.resolve(d));
+      }),
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug', 'trace']).default('info'),
     /** Workflows kept in memory between their tasks (0: none, every task replays its history). */
     ARBITER_MAX_CACHED_WORKFLOWS: z.coerce
@@ -115,6 +130,8 @@ export interface WorkerConfig {
   signingKeyFile?: string;
   /** Registries on the worker's own network a setup may reach (any other private address is refused). */
   privateRegistries: string[];
+  /** Folders an agent's `toolDirs` may lie under (ARBITER_TOOL_DIRS; Arbiter's node_modules and /opt when unset). */
+  toolDirRoots: string[];
   /** Workflows kept in memory between their tasks: bounds the worker's memory. */
   maxCachedWorkflows: number;
   /** The workflow thread's V8 heap limit, in MiB: what bounds the worker's memory under load. */
@@ -184,6 +201,7 @@ export function workerConfigFromEnv(
       .split(',')
       .map((r) => r.trim().toLowerCase())
       .filter(Boolean),
+    toolDirRoots: e.ARBITER_TOOL_DIRS,
     maxCachedWorkflows: e.ARBITER_MAX_CACHED_WORKFLOWS,
     workflowHeapMb: e.ARBITER_WORKFLOW_HEAP_MB,
     hostConcurrency: e.ARBITER_HOST_CONCURRENCY,
@@ -208,6 +226,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     taskQueue: config.taskQueue,
     sandbox: config.sandbox.mode,
     modelKeys: config.modelKeys.map(formatModelKeyRule),
+    toolDirRoots: config.toolDirRoots,
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
     hostConcurrency: config.hostConcurrency,

@@ -55,6 +55,8 @@ export interface ArbiterWorkerOptions {
   temporal?: ActivityDeps['temporal'];
   /** Registries on the worker's own network a policy's setup may reach (ARBITER_PRIVATE_REGISTRIES); none when absent. */
   privateRegistries?: string[];
+  /** Folders an agent's `toolDirs` may lie under (ARBITER_TOOL_DIRS); absent, Arbiter's node_modules and /opt. */
+  toolDirRoots?: readonly string[];
   /** Workflows kept in memory between their tasks (ARBITER_MAX_CACHED_WORKFLOWS); {@link DEFAULT_MAX_CACHED_WORKFLOWS} when absent. */
   maxCachedWorkflows?: number;
   /** The workflow thread's V8 heap limit in MiB (ARBITER_WORKFLOW_HEAP_MB); {@link DEFAULT_WORKFLOW_HEAP_MB} when absent. */
@@ -126,6 +128,7 @@ export function workerOptionsFrom(
   | 'signingKeyFile'
   | 'temporal'
   | 'privateRegistries'
+  | 'toolDirRoots'
   | 'maxCachedWorkflows'
   | 'workflowHeapMb'
   | 'hostConcurrency'
@@ -143,6 +146,7 @@ export function workerOptionsFrom(
     modelKeys: config.modelKeys,
     signingKeyFile: config.signingKeyFile,
     privateRegistries: config.privateRegistries,
+    toolDirRoots: config.toolDirRoots,
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
     hostConcurrency: config.hostConcurrency,
@@ -195,6 +199,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     retentionHours,
     secretEnv,
     modelKeys: options.modelKeys,
+    toolDirRoots: options.toolDirRoots,
     signer,
     temporal: options.temporal,
     gateway,

@@ -28,6 +28,7 @@ import {
 } from '../../workers/worker';
 import { bundleArbiterWorkflows } from '../../workers/workflow-bundle';
 import { removeTempDirs } from './temp';
+import { defaultToolDirRoots } from '../../host/sandbox/tool-dirs';
 import type { ModelKeyRule } from '../../domain/model-keys';
 import { freePort, freePorts, startDevServer } from '../../client/dev-server';
 import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
@@ -52,6 +53,11 @@ export const TEST_MODEL_KEYS: readonly ModelKeyRule[] = [
   'ANTHROPIC_API_KEY',
   'TEAM_OPENAI_KEY',
 ].map((name) => ({ name, host: '127.0.0.1' }));
+
+/** Where test agents' tool folders may lie: the temp folders tests make them in, besides the defaults. */
+export function testToolDirRoots(): string[] {
+  return [os.tmpdir(), ...defaultToolDirRoots()];
+}
 
 /** Everything a test needs to drive Arbiter for real. */
 export interface TestStack {
@@ -139,6 +145,7 @@ export function testActivityDeps(overrides: Partial<ActivityDeps> = {}): Activit
     signer,
     gateway: s.gateway,
     modelKeys: TEST_MODEL_KEYS,
+    toolDirRoots: testToolDirRoots(),
     ...overrides,
   };
 }
@@ -224,6 +231,7 @@ async function start(): Promise<TestStack> {
       privateRegistries: ['127.0.0.1'],
       sandbox: testSandboxConfig(),
       modelKeys: TEST_MODEL_KEYS,
+      toolDirRoots: testToolDirRoots(),
       ...options,
     });
     return { worker, running: worker.run() };

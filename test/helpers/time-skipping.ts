@@ -12,7 +12,7 @@ import { testServerPath } from '../../client/paths';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../temporal-config';
 import { createArbiterWorker, type ArbiterWorkerOptions } from '../../workers/worker';
 import { uniqueId } from './fixtures';
-import { TEST_MODEL_KEYS, testLogFile, testSandboxConfig, testStack } from './stack';
+import { TEST_MODEL_KEYS, testLogFile, testSandboxConfig, testStack, testToolDirRoots } from './stack';
 
 /**
  * The test server registers search attributes through AddSearchAttributes but cannot list them
@@ -102,6 +102,7 @@ async function withWorker(
     schedules: false,
     sandbox: testSandboxConfig(),
     modelKeys: TEST_MODEL_KEYS,
+    toolDirRoots: testToolDirRoots(),
     ...options,
   });
   const running = worker.run();

@@ -15,6 +15,7 @@ import {
 } from '../../workers/config';
 import { namespaceForTenant } from '../../temporal-config/connection';
 import { DEFAULT_MODEL_KEYS } from '../../domain/model-keys';
+import { projectRoot } from '../../client/paths';
 
 const DB_PASSWORD = 'pg-Pa55word-do-not-log';
 const API_KEY = 'tmprl-api-key-do-not-log-1234567890';
@@ -43,6 +44,7 @@ describe('worker config', () => {
       signingKeyFile: undefined,
       privateRegistries: [],
       modelKeys: DEFAULT_MODEL_KEYS,
+      toolDirRoots: [path.join(projectRoot(), 'node_modules'), '/opt'],
       maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
       workflowHeapMb: DEFAULT_WORKFLOW_HEAP_MB,
       hostConcurrency: undefined,
@@ -125,6 +127,19 @@ describe('worker config', () => {
         (e: unknown) => e instanceof ConfigError && /ARBITER_WORKFLOW_HEAP_MB/.test(e.message),
         bad,
       );
+  });
+
+  it('reads ARBITER_TOOL_DIRS: absolute folders, `,` for none, node_modules and /opt when unset', () => {
+    assert.deepEqual(loadWorkerConfig({ ARBITER_TOOL_DIRS: '/srv/agents/, /opt' }).toolDirRoots, [
+      '/srv/agents',
+      '/opt',
+    ]);
+    assert.deepEqual(loadWorkerConfig({ ARBITER_TOOL_DIRS: ',' }).toolDirRoots, []);
+    assert.deepEqual(loadWorkerConfig({}).toolDirRoots, [path.join(projectRoot(), 'node_modules'), '/opt']);
+    assert.throws(
+      () => loadWorkerConfig({ ARBITER_TOOL_DIRS: '/opt,tools' }),
+      (e: unknown) => e instanceof ConfigError && /ARBITER_TOOL_DIRS.*'tools' is not an absolute path/s.test(e.message),
+    );
   });
 
   it('reads ARBITER_MODEL_KEYS, empty for no keys at all, and names each malformed entry', () => {
