@@ -52,8 +52,11 @@ function requireKeys(deps: ActivityDeps, agentId: string, c: CommandConfig): voi
 }
 
 function requireToolDirs(deps: ActivityDeps, agentId: string, c: CommandConfig): void {
-  const roots = deps.toolDirRoots ?? defaultToolDirRoots();
-  const refused = c.toolDirs.flatMap((d) => toolDirRefusal(d, { roots, home: deps.home }) ?? []);
+  const rules = {
+    roots: deps.toolDirRoots ?? defaultToolDirRoots(),
+    protectedPaths: [deps.home, ...(deps.signingKeyFile ? [deps.signingKeyFile] : [])],
+  };
+  const refused = c.toolDirs.flatMap((d) => toolDirRefusal(d, rules) ?? []);
   if (refused.length) throw new AgentConfigError(agentId, refused.join('; '));
 }
 

@@ -30,8 +30,10 @@ export interface ActivityDeps {
   secretEnv: (name: string) => string | undefined;
   /** The hosts each model key may be sent to (ARBITER_MODEL_KEYS); absent, each preset's key to its vendor only. */
   modelKeys?: readonly ModelKeyRule[];
-  /** Folders an agent's `toolDirs` may lie under (ARBITER_TOOL_DIRS); absent, Arbiter's node_modules and /opt. */
+  /** Folders an agent's `toolDirs` may lie under (ARBITER_TOOL_DIRS); absent, Arbiter's node_modules. */
   toolDirRoots?: readonly string[];
+  /** The verdict signing key's file, when outside `home`: no agent's tool folder may show it. */
+  signingKeyFile?: string;
   /**
    * The worker's model gateway: every command agent's and the openai loop's model traffic goes
    * through it. Absent (tests driving activities directly): command agents run without a relay.

@@ -83,6 +83,11 @@ function needsBinding(dir: string): boolean {
   return dir !== '/' && !/^\/usr(\/|$)/.test(dir);
 }
 
+/** The tool folders a preset's config binds for `binary`: what `agents add --preset --binary` stores, and `doctor` checks. */
+export function presetToolDirs(def: PresetDefinition, binary: string): string[] {
+  return [...new Set(def.toolDirsFor(binary).filter(needsBinding))];
+}
+
 /** Budgets every preset starts from (the cost budget only with prices); an operator lowers or raises them per agent. */
 export const DEFAULT_PRESET_BUDGETS: Required<GatewayBudgets> = {
   maxTokens: 4_000_000,
@@ -107,7 +112,7 @@ export function buildPresetConfig(name: string, raw: PresetOptions = {}): Comman
   if (def.modelRequired && !model)
     throw new PresetError(`${def.title} needs --model (the model name the upstream serves, e.g. ${def.modelExample})`);
   const binary = o.binary ?? def.program;
-  const toolDirs = (o.toolDirs ?? (o.binary ? def.toolDirsFor(o.binary) : [])).filter(needsBinding);
+  const toolDirs = o.toolDirs ? o.toolDirs.filter(needsBinding) : o.binary ? presetToolDirs(def, o.binary) : [];
   if (o.maxCostUsd !== undefined && !o.pricing)
     throw new PresetError(
       "a cost budget needs the upstream's prices (--input-usd-per-million and --output-usd-per-million): without them the gateway cannot count cost",

@@ -130,7 +130,7 @@ export interface WorkerConfig {
   signingKeyFile?: string;
   /** Registries on the worker's own network a setup may reach (any other private address is refused). */
   privateRegistries: string[];
-  /** Folders an agent's `toolDirs` may lie under (ARBITER_TOOL_DIRS; Arbiter's node_modules and /opt when unset). */
+  /** Folders an agent's `toolDirs` may lie under (ARBITER_TOOL_DIRS; Arbiter's node_modules when unset). */
   toolDirRoots: string[];
   /** Workflows kept in memory between their tasks: bounds the worker's memory. */
   maxCachedWorkflows: number;

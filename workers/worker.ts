@@ -55,7 +55,7 @@ export interface ArbiterWorkerOptions {
   temporal?: ActivityDeps['temporal'];
   /** Registries on the worker's own network a policy's setup may reach (ARBITER_PRIVATE_REGISTRIES); none when absent. */
   privateRegistries?: string[];
-  /** Folders an agent's `toolDirs` may lie under (ARBITER_TOOL_DIRS); absent, Arbiter's node_modules and /opt. */
+  /** Folders an agent's `toolDirs` may lie under (ARBITER_TOOL_DIRS); absent, Arbiter's node_modules. */
   toolDirRoots?: readonly string[];
   /** Workflows kept in memory between their tasks (ARBITER_MAX_CACHED_WORKFLOWS); {@link DEFAULT_MAX_CACHED_WORKFLOWS} when absent. */
   maxCachedWorkflows?: number;
@@ -184,7 +184,8 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
   await reportSandboxAtStart(options.home, sandbox);
   const retentionHours = options.retentionHours ?? 24;
   const secretEnv = options.secretEnv ?? (() => undefined);
-  const signer = createVerdictSigner(loadOrCreateSigningKey(signingKeyFileOf(options)));
+  const signingKeyFile = signingKeyFileOf(options);
+  const signer = createVerdictSigner(loadOrCreateSigningKey(signingKeyFile));
   const gateway = await startModelGateway({
     db: options.database.db,
     secretEnv,
@@ -200,6 +201,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     secretEnv,
     modelKeys: options.modelKeys,
     toolDirRoots: options.toolDirRoots,
+    signingKeyFile,
     signer,
     temporal: options.temporal,
     gateway,

@@ -4,7 +4,8 @@
  * not allowed to its vendor by ARBITER_MODEL_KEYS, or a protocol the gateway lacks. A key's value is
  * never read beyond "set or not", and never printed.
  */
-import { AGENT_PRESETS, presetDefinition, presetUnsupportedReason } from '../../domain/agent-presets';
+import { AGENT_PRESETS, presetDefinition, presetToolDirs, presetUnsupportedReason } from '../../domain/agent-presets';
+import { toolDirRefusal, type ToolDirRules } from '../../host/sandbox/tool-dirs';
 import { formatModelKeyRule, keyDestinationRefusal, type ModelKeyRule } from '../../domain/model-keys';
 import { binaryVersion, findPresetBinary, isNodeScript } from '../agent-binaries';
 import { projectRoot } from '../paths';
@@ -33,7 +34,11 @@ export function modelKeysDetail(rules: readonly ModelKeyRule[], env: NodeJS.Proc
 }
 
 /** Readiness of every preset; never throws (each problem is a detail). */
-export function presetChecks(rules: readonly ModelKeyRule[], env: NodeJS.ProcessEnv = process.env): PresetCheck[] {
+export function presetChecks(
+  rules: readonly ModelKeyRule[],
+  toolDirs: ToolDirRules,
+  env: NodeJS.ProcessEnv = process.env,
+): PresetCheck[] {
   return AGENT_PRESETS.map((name) => {
     const def = presetDefinition(name);
     const keyEnv = def.upstream.apiKeyEnv;
@@ -52,6 +57,7 @@ export function presetChecks(rules: readonly ModelKeyRule[], env: NodeJS.Process
         version = binaryVersion(bin.path);
         found.push(`${version} at ${bin.path} (${bin.source})`);
         if (isNodeScript(bin.path)) found.push('a node script: the sandbox runs it with /usr/bin/node');
+        problems.push(...presetToolDirs(def, bin.path).flatMap((d) => toolDirRefusal(d, toolDirs) ?? []));
       } catch (err) {
         problems.push(`${bin.path} --version fails: ${(err as Error).message.split('\n')[0]}`);
       }

@@ -14,6 +14,7 @@ import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
 import { EXIT, printJson } from './output';
 import { modelKeysDetail, presetChecks } from './doctor-presets';
+import { signingKeyFileOf } from '../../workers/worker';
 
 interface Check {
   name: string;
@@ -113,7 +114,8 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
     }),
   ]);
   // Presets are optional: a worker runs only the agents it is given, so a missing CLI is a warning.
-  checks.push(...presetChecks(config.modelKeys));
+  const protectedPaths = [config.home, signingKeyFileOf(config)];
+  checks.push(...presetChecks(config.modelKeys, { roots: config.toolDirRoots, protectedPaths }));
   if (opts.json) printJson(checks);
   else
     for (const c of checks)

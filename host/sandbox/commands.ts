@@ -143,9 +143,10 @@ export function createCommandRunner(deps: {
     const bridge: GatewayBridge | undefined = link
       ? await openGatewayBridge(link.socketPath, link.session.id)
       : undefined;
+    // The agent's tool folders first: one may not hide the relay's own mounts.
     const mounts: SandboxMount[] = [
-      ...(launch?.mounts ?? []),
       ...(link?.toolDirs ?? []).map((d) => ({ kind: 'ro-bind' as const, from: d, to: d })),
+      ...(launch?.mounts ?? []),
       ...(confined ? await dependencyMounts(req.dependencies, req.workspacePath) : []),
     ];
     const env = sandboxEnv({ ...req.env, ...launch?.env });

@@ -216,6 +216,17 @@ describe('doctor and the presets', function () {
       /this worker sends ANTHROPIC_API_KEY to no host, not to https:\/\/api\.anthropic\.com/,
     );
 
+    const noTools = await arbiter(['doctor', '--json'], {
+      ...cliEnv(),
+      ANTHROPIC_API_KEY: secret,
+      ARBITER_TOOL_DIRS: ',',
+    });
+    const bare = (JSON.parse(noTools.stdout) as Array<Record<string, unknown>>).find(
+      (c) => c.preset === 'claude-code',
+    )!;
+    assert.equal(bare.ok, false, 'its installation may not be bound');
+    assert.match(String(bare.detail), /is not one this worker binds for agents: .*ARBITER_TOOL_DIRS \(none\)/);
+
     const bad = await arbiter(['doctor'], { ...env, ARBITER_MODEL_KEYS: 'TEAM_KEY@https://llm.internal' });
     assert.equal(bad.code, 1, 'a worker would not start with these rules');
     assert.match(bad.stderr, /ARBITER_MODEL_KEYS: 'TEAM_KEY@https:\/\/llm\.internal' is not VARIABLE@host/);

@@ -15,36 +15,38 @@ import { tempDir, traversableTempDir } from '../helpers/temp';
 describe('the folders an agent may have bound (toolDirs)', function () {
   this.timeout(120_000);
 
-  it('binds only a folder under the roots, outside the worker home, symlinks resolved', () => {
+  it('binds only a real folder under the roots, clear of the protected paths, and says no more than that', () => {
     const root = tempDir('arbiter-tool-root-');
-    const home = path.join(tempDir('arbiter-tool-home-'), 'home');
+    const home = path.join(root, 'home');
     mkdirSync(path.join(home, 'keys'), { recursive: true });
     const install = path.join(root, 'cli');
     mkdirSync(install);
     symlinkSync(home, path.join(root, 'to-home'));
+    symlinkSync(install, path.join(root, 'to-cli'));
     symlinkSync('/etc', path.join(root, 'to-etc'));
-    const refusal = (dir: string) => toolDirRefusal(dir, { roots: [root], home });
+    const rules = { roots: [root], protectedPaths: [home] };
+    const refusal = (dir: string) => toolDirRefusal(dir, rules);
+    const NOT_BOUND = /is not one this worker binds for agents: a real folder \(no symlinks\) under ARBITER_TOOL_DIRS/;
 
     assert.equal(refusal(install), undefined);
-    assert.equal(refusal(root), undefined, 'a root itself');
+    assert.equal(refusal(`${install}/`), undefined, 'a trailing slash');
     assert.match(refusal(path.join(root, 'gone')) ?? '', /is missing on this worker/);
-    for (const dir of [home, path.join(home, 'keys'), path.dirname(home), '/'])
-      assert.match(refusal(dir) ?? '', /would show the agent the worker's home/, dir);
-    assert.match(refusal(path.join(root, 'to-home')) ?? '', new RegExp(`to-home \\(${home}\\) would show`));
-    assert.match(refusal(path.join(root, 'to-etc')) ?? '', /to-etc \(\/etc\) is outside the folders/);
-    assert.match(refusal('/etc') ?? '', /is outside the folders this worker binds for agents \(ARBITER_TOOL_DIRS: /);
-    assert.match(
-      toolDirRefusal(install, { roots: [], home }) ?? '',
-      /ARBITER_TOOL_DIRS: none/,
-      'no roots: nothing is bound',
-    );
+    for (const dir of [home, path.join(home, 'keys'), root, '/', '/etc', `${install}/../cli`, `${root}//cli`])
+      assert.match(refusal(dir) ?? '', NOT_BOUND, dir);
+    for (const link of ['to-home', 'to-cli', 'to-etc']) {
+      const said = refusal(path.join(root, link)) ?? '';
+      assert.match(said, NOT_BOUND, link);
+      assert.ok(!said.includes(home) && !said.includes('/etc'), `${link}: the refusal does not say where it leads`);
+    }
+    assert.match(refusal('/opt/missing-anyway') ?? '', NOT_BOUND, 'outside the roots: not said whether it exists');
+    assert.match(toolDirRefusal(install, { ...rules, roots: [] }) ?? '', /ARBITER_TOOL_DIRS \(none\)/);
   });
 
   it("fails the run, the agent never started, when a registration names the worker's home or a folder outside the roots", async () => {
     const stack = testStack();
     for (const [toolDir, reason] of [
-      [stack.home, /would show the agent the worker's home/],
-      ['/etc', /is outside the folders this worker binds for agents/],
+      [stack.home, /is not one this worker binds for agents/],
+      ['/etc', /is not one this worker binds for agents/],
     ] as const) {
       const tenant = uniqueId('tenant');
       // Were it run, it would copy the signing key into the change the verdict covers.

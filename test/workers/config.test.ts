@@ -44,7 +44,7 @@ describe('worker config', () => {
       signingKeyFile: undefined,
       privateRegistries: [],
       modelKeys: DEFAULT_MODEL_KEYS,
-      toolDirRoots: [path.join(projectRoot(), 'node_modules'), '/opt'],
+      toolDirRoots: [path.join(projectRoot(), 'node_modules')],
       maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
       workflowHeapMb: DEFAULT_WORKFLOW_HEAP_MB,
       hostConcurrency: undefined,
@@ -129,13 +129,13 @@ describe('worker config', () => {
       );
   });
 
-  it('reads ARBITER_TOOL_DIRS: absolute folders, `,` for none, node_modules and /opt when unset', () => {
+  it('reads ARBITER_TOOL_DIRS: absolute folders, `,` for none, node_modules when unset', () => {
     assert.deepEqual(loadWorkerConfig({ ARBITER_TOOL_DIRS: '/srv/agents/, /opt' }).toolDirRoots, [
       '/srv/agents',
       '/opt',
     ]);
     assert.deepEqual(loadWorkerConfig({ ARBITER_TOOL_DIRS: ',' }).toolDirRoots, []);
-    assert.deepEqual(loadWorkerConfig({}).toolDirRoots, [path.join(projectRoot(), 'node_modules'), '/opt']);
+    assert.deepEqual(loadWorkerConfig({}).toolDirRoots, [path.join(projectRoot(), 'node_modules')]);
     assert.throws(
       () => loadWorkerConfig({ ARBITER_TOOL_DIRS: '/opt,tools' }),
       (e: unknown) => e instanceof ConfigError && /ARBITER_TOOL_DIRS.*'tools' is not an absolute path/s.test(e.message),
