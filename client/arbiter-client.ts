@@ -145,6 +145,7 @@ async function nextSnapshot(
   handle: WorkflowHandle<typeof taskLifecycle>,
   afterSeq: number,
   busyPollMs: number,
+  onNoWorker: () => void,
 ): Promise<TaskSnapshot> {
   try {
     return await handle.executeUpdate(awaitTransitionUpdate, { args: [{ afterSeq }] });
@@ -153,7 +154,7 @@ async function nextSnapshot(
     const refused = refusalType(err);
     if (refused === TooManyWatchersError.type) await new Promise((r) => setTimeout(r, busyPollMs));
     else if (refused !== WatchBehindError.type && refused !== WatchEndedError.type) throw err;
-    return onceWorkerPolls(handle, () => handle.query(getStateQuery), busyPollMs);
+    return onceWorkerPolls(handle, () => handle.query(getStateQuery), busyPollMs, onNoWorker);
   }
 }
 
@@ -301,18 +302,20 @@ export class ArbiterClient {
    * for the next transition (no polling). When the run has ended its result is the last snapshot;
    * when every watcher slot of the task is taken, it reads `getState` every `busyPollMs` instead.
    * While no worker polls the task's queue (all down, or restarting) it waits for one, unless the
-   * run has closed: then its result is the last snapshot.
+   * run has closed: then its result is the last snapshot. `onNoWorker` is told each time such a
+   * wait begins.
    */
   async watch(
     ref: TaskRef,
     onChange: (s: TaskSnapshot) => void = () => undefined,
     busyPollMs = 1000,
+    onNoWorker: () => void = () => undefined,
   ): Promise<TaskSnapshot> {
     const handle = this.forTenant(ref.tenantId).workflow.getHandle<typeof taskLifecycle>(taskWorkflowId(ref));
-    let snapshot = await onceWorkerPolls(handle, () => this.status(ref), busyPollMs);
+    let snapshot = await onceWorkerPolls(handle, () => this.status(ref), busyPollMs, onNoWorker);
     onChange(snapshot);
     while (!hasEnded(snapshot)) {
-      const next = await nextSnapshot(handle, snapshot.history.length, busyPollMs);
+      const next = await nextSnapshot(handle, snapshot.history.length, busyPollMs, onNoWorker);
       if (next.history.length !== snapshot.history.length) onChange(next);
       snapshot = next;
     }

@@ -23,19 +23,22 @@ export function isUnansweredQuery(err: unknown): boolean {
 
 /**
  * `read()`, while no worker answers it: the run's result once it has closed, else `read()` again
- * `pauseMs` later.
+ * `pauseMs` later. `onWaiting` is told once, when the first read goes unanswered, so a person
+ * watching knows why nothing moves.
  */
 export async function onceWorkerPolls(
   handle: WorkflowHandle,
   read: () => Promise<TaskSnapshot>,
   pauseMs: number,
+  onWaiting: () => void = () => undefined,
 ): Promise<TaskSnapshot> {
-  for (;;) {
+  for (let told = false; ; told = true) {
     try {
       return await read();
     } catch (err) {
       if (!isUnansweredQuery(err)) throw err;
     }
+    if (!told) onWaiting();
     if ((await handle.describe()).status.name !== 'RUNNING') return (await handle.result()) as TaskSnapshot;
     await new Promise((r) => setTimeout(r, pauseMs));
   }

@@ -196,9 +196,15 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
       run(() =>
         withClient(async (client, config) => {
           let printed = 0;
-          const final = await client.watch(await visibleTask(task, opts.tenant ?? config.defaultTenant), (s) => {
-            printed = printNewTransitions(s, printed, (l) => process.stdout.write(`${l}\n`));
-          });
+          const final = await client.watch(
+            await visibleTask(task, opts.tenant ?? config.defaultTenant),
+            (s) => {
+              printed = printNewTransitions(s, printed, (l) => process.stdout.write(`${l}\n`));
+            },
+            undefined,
+            () =>
+              process.stderr.write('no worker is answering for this task (all down or restarting); waiting for one\n'),
+          );
           process.stdout.write(`${statusText(final)}\n`);
           return final.state === 'COMPLETED' ? EXIT.ok : EXIT.failed;
         }),

@@ -100,10 +100,13 @@ describe('a step on a worker that dies', function () {
     try {
       // Past the server's 20 s window, a query no worker takes is refused once its deadline nears.
       await new Promise((r) => setTimeout(r, 21_000));
-      const watching = client.watch(input).then(
-        (s) => ({ s }),
-        (err: unknown) => ({ err }),
-      );
+      let toldNoWorker = 0;
+      const watching = client
+        .watch(input, undefined, undefined, () => toldNoWorker++)
+        .then(
+          (s) => ({ s }),
+          (err: unknown) => ({ err }),
+        );
       // Refused some 29 s on: a watcher that gives up has done so by now.
       const early = await Promise.race([watching, new Promise((r) => setTimeout(() => r('waiting'), 35_000))]);
       assert.equal(early, 'waiting', 'the watcher waits for a worker');
@@ -111,6 +114,7 @@ describe('a step on a worker that dies', function () {
       const final = await watching;
       assert.ok('s' in final, String((final as { err: unknown }).err));
       assert.equal(final.s.state, 'COMPLETED', JSON.stringify(final.s.error));
+      assert.ok(toldNoWorker >= 1, 'the watcher said it was waiting for a worker');
       // A closed run needs no worker: with none left, a watcher gets its result from history.
       await handle.result();
       await killHard(worker);
