@@ -87,6 +87,7 @@ function runShare(n, share, uids, script) {
   for (const f of [durationsOut, failuresOut]) fs.rmSync(f, { force: true });
   const fd = fs.openSync(log, 'w');
   const child = spawn(process.execPath, [script, ...share.files], {
+    detached: true,
     cwd: ROOT,
     stdio: ['ignore', fd, fd],
     env: {
@@ -111,6 +112,14 @@ function runShare(n, share, uids, script) {
   };
 }
 
+function killGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
 /** Runs `files` in `jobs` processes and prints the summary of all of them. */
 async function runShards({ files, jobs, testDir, script, failureList }) {
   fs.mkdirSync(OUT, { recursive: true });
@@ -121,7 +130,12 @@ async function runShards({ files, jobs, testDir, script, failureList }) {
       `${shares.map((s) => Math.round(s.ms / 60_000)).join(' + ')} minutes); each prints its output when it ends\n`,
   );
   const runs = shares.map((share, k) => runShare(k + 1, share, uids[k], script));
-  const stop = (signal) => runs.forEach((r) => r.child.kill(signal));
+  // Each process leads its own group (spawned detached), so a signal reaches the servers it started
+  // too; one still running 20 s on (the Temporal runtime takes SIGTERM for a worker shutdown) is killed.
+  const stop = (signal) => {
+    runs.forEach((r) => killGroup(r.child, signal));
+    setTimeout(() => runs.forEach((r) => killGroup(r.child, 'SIGKILL')), 20_000).unref();
+  };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   const results = await Promise.all(runs.map((r) => r.done));
