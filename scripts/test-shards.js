@@ -66,17 +66,18 @@ function uidSlices(jobs) {
  */
 function shareOutcome(n, text, code, signal, listed) {
   const m = SUMMARY.exec(text);
-  const failures = m && Array.isArray(listed) ? listed : [];
-  const counts = m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
   const exit = signal ?? `exit ${code}`;
-  if (!m) failures.push(`shard ${n} ended (${exit}) without its summary`);
-  else if (counts.failed === 0 && code !== 0)
-    failures.push(`shard ${n} ended (${exit}) after a summary of no failures`);
-  if (failures.length > counts.failed) {
-    process.stdout.write(`${failures[failures.length - 1]}\n`);
-    counts.failed += 1;
-  }
-  return { ...counts, failures };
+  if (!m) return crashed({ passed: 0, failed: 0, failures: [] }, `shard ${n} ended (${exit}) without its summary`);
+  const outcome = { passed: Number(m[1]), failed: Number(m[2]), failures: Array.isArray(listed) ? listed : [] };
+  if (outcome.failed === 0 && code !== 0)
+    return crashed(outcome, `shard ${n} ended (${exit}) after a summary of no failures`);
+  return outcome;
+}
+
+/** `outcome` with one failure more, `why`, said at once too. */
+function crashed(outcome, why) {
+  process.stdout.write(`${why}\n`);
+  return { ...outcome, failed: outcome.failed + 1, failures: [...outcome.failures, why] };
 }
 
 /** Runs one share to its end; resolves with its counts (a process that never printed them counts as one failure). */
