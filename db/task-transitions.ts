@@ -6,7 +6,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { TERMINAL_STATES, type TaskState } from '../domain/lifecycle';
-import type { DbExecutor } from './client';
+import { namedStatement, value, type DbExecutor } from './client';
 import { taskEvents, tasks } from './schema';
 
 /** The task columns a transition may set; an absent one keeps the row's value. */
@@ -54,22 +54,23 @@ const terminal = sql.join(
   sql`, `,
 );
 
-/** Writes `t` under the rules above; an event already recorded for `(run, seq)` is not written twice. */
-export async function recordTaskTransition(db: DbExecutor, t: TaskTransition): Promise<TransitionResult> {
-  const c = t.columns;
-  const [repo, spec, risk, agent, verdict, error] = [c.repoPath, c.specId, c.riskTier, c.agentId, c.verdict, c.error];
-  const { rows } = await db.execute<{
-    outcome: TransitionOutcome;
-    previous_run_id: string | null;
-    previous_state: TaskState | null;
-  }>(sql`
+const v = value;
+
+/** The statement, compiled once and prepared per connection: a task makes ten transitions. */
+const transitionStatement = namedStatement<{
+  outcome: TransitionOutcome;
+  previous_run_id: string | null;
+  previous_state: TaskState | null;
+}>(
+  'task-transition',
+  sql`
     WITH cur AS (
-      SELECT run_id, state, last_seq FROM ${tasks} WHERE tenant_id = ${t.tenantId} AND id = ${t.taskId} FOR UPDATE
+      SELECT run_id, state, last_seq FROM ${tasks} WHERE tenant_id = ${v('tenantId')} AND id = ${v('taskId')} FOR UPDATE
     ),
     ins AS (
       INSERT INTO ${tasks} (tenant_id, id, workflow_id, run_id, state, last_seq, repo_path, spec_id, risk_tier, agent_id, verdict, error)
-      SELECT ${t.tenantId}, ${t.taskId}, ${t.workflowId}, ${t.runId}, ${t.to}, ${t.seq}, ${repo ?? null}, ${spec ?? null},
-        ${risk ?? null}::integer, ${agent ?? null}, ${verdict ?? null}, ${error ?? null}
+      SELECT ${v('tenantId')}, ${v('taskId')}, ${v('workflowId')}, ${v('runId')}, ${v('to')}, ${v('seq')}::integer,
+        ${v('repo')}, ${v('spec')}, ${v('risk')}::integer, ${v('agent')}, ${v('verdict')}, ${v('error')}
       WHERE NOT EXISTS (SELECT 1 FROM cur)
       ON CONFLICT DO NOTHING
       RETURNING 1
@@ -77,28 +78,50 @@ export async function recordTaskTransition(db: DbExecutor, t: TaskTransition): P
     decision AS (
       SELECT CASE
           WHEN cur.state IS NULL THEN CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 'created' ELSE 'raced' END
-          WHEN cur.run_id <> ${t.runId} AND cur.state IN (${terminal}) THEN 'ended'
-          WHEN cur.run_id <> ${t.runId} THEN 'taken-over'
-          WHEN cur.last_seq >= ${t.seq} THEN 'stale'
+          WHEN cur.run_id <> ${v('runId')} AND cur.state IN (${terminal}) THEN 'ended'
+          WHEN cur.run_id <> ${v('runId')} THEN 'taken-over'
+          WHEN cur.last_seq >= ${v('seq')}::integer THEN 'stale'
           ELSE 'updated'
         END AS outcome,
         cur.run_id AS previous_run_id, cur.state AS previous_state
       FROM (SELECT 1) AS one LEFT JOIN cur ON true
     ),
     moved AS (
-      UPDATE ${tasks} SET workflow_id = ${t.workflowId}, run_id = ${t.runId}, state = ${t.to}, last_seq = ${t.seq},
-        repo_path = coalesce(${repo ?? null}, repo_path), spec_id = coalesce(${spec ?? null}, spec_id),
-        risk_tier = coalesce(${risk ?? null}::integer, risk_tier), agent_id = coalesce(${agent ?? null}, agent_id),
-        verdict = coalesce(${verdict ?? null}, verdict), error = coalesce(${error ?? null}, error), updated_at = now()
-      WHERE tenant_id = ${t.tenantId} AND id = ${t.taskId} AND (SELECT outcome FROM decision) IN ('updated', 'taken-over')
+      UPDATE ${tasks} SET workflow_id = ${v('workflowId')}, run_id = ${v('runId')}, state = ${v('to')}, last_seq = ${v('seq')}::integer,
+        repo_path = coalesce(${v('repo')}, repo_path), spec_id = coalesce(${v('spec')}, spec_id),
+        risk_tier = coalesce(${v('risk')}::integer, risk_tier), agent_id = coalesce(${v('agent')}, agent_id),
+        verdict = coalesce(${v('verdict')}, verdict), error = coalesce(${v('error')}, error), updated_at = now()
+      WHERE tenant_id = ${v('tenantId')} AND id = ${v('taskId')} AND (SELECT outcome FROM decision) IN ('updated', 'taken-over')
     ),
     event AS (
       INSERT INTO ${taskEvents} (tenant_id, task_id, run_id, seq, from_state, to_state, at, note)
-      SELECT ${t.tenantId}, ${t.taskId}, ${t.runId}, ${t.seq}, ${t.from}, ${t.to}, ${t.at.toISOString()}::timestamptz, ${t.note ?? null}
+      SELECT ${v('tenantId')}, ${v('taskId')}, ${v('runId')}, ${v('seq')}::integer, ${v('from')}, ${v('to')}, ${v('at')}::timestamptz, ${v('note')}
       WHERE (SELECT outcome FROM decision) NOT IN ('ended', 'raced')
       ON CONFLICT DO NOTHING
     )
-    SELECT outcome, previous_run_id, previous_state FROM decision`);
+    SELECT outcome, previous_run_id, previous_state FROM decision`,
+);
+
+/** Writes `t` under the rules above; an event already recorded for `(run, seq)` is not written twice. */
+export async function recordTaskTransition(db: DbExecutor, t: TaskTransition): Promise<TransitionResult> {
+  const c = t.columns;
+  const { rows } = await transitionStatement(db, {
+    tenantId: t.tenantId,
+    taskId: t.taskId,
+    workflowId: t.workflowId,
+    runId: t.runId,
+    seq: t.seq,
+    from: t.from,
+    to: t.to,
+    at: t.at.toISOString(),
+    note: t.note ?? null,
+    repo: c.repoPath ?? null,
+    spec: c.specId ?? null,
+    risk: c.riskTier ?? null,
+    agent: c.agentId ?? null,
+    verdict: c.verdict ?? null,
+    error: c.error ?? null,
+  });
   const [row] = rows;
   return {
     outcome: row.outcome,

@@ -2,6 +2,6 @@
 import { createHash } from 'node:crypto';
 
 /** Digest of a string or bytes. */
-export function sha256(data: string | Buffer): string {
+export function sha256(data: string | Uint8Array): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }

@@ -27,6 +27,11 @@ export class ObjectCache<T> {
     return value;
   }
 
+  /** True when a value for `key` is remembered. */
+  has(key: readonly string[]): boolean {
+    return this.entries.has(key.join('\0'));
+  }
+
   /** Remembers `value` for `key`, dropping the oldest entry past capacity. */
   set(key: readonly string[], value: T): void {
     const id = key.join('\0');

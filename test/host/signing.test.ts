@@ -88,6 +88,10 @@ describe('signed verdicts', function () {
     const resigned = createVerdictSigner(other.privateKey).signStatement(sampleStatement()).envelope;
     assert.ok(verifyEnvelope(resigned, [keyIdOf(other.publicKey)]).ok, 'self-consistent on its own');
     assert.match(verifyEnvelope(resigned, [s.keyId]).problems.join(), /not a trusted key/);
+    // A signature known good (made here, then verified) binds its key: claimed for another, it fails.
+    const otherKeyId = keyIdOf(other.publicKey);
+    const claimedByOther = mutate(envelope, (e) => (e.signatures[0].keyid = otherKeyId));
+    assert.match(verifyEnvelope(claimedByOther, [otherKeyId]).problems.join(), /signature does not verify/);
   });
 
   it('trusts nothing by default: with no trusted key even a genuine envelope does not verify', () => {
