@@ -1,7 +1,8 @@
 /**
  * An upstream that echoes the request's Authorization header in a refusal (as some proxies and
- * self-hosted servers do on a 401) must not hand the worker's key to the agent, to the call's
- * record, or to the `openai` kind's failure in workflow history: the gateway masks it first.
+ * self-hosted servers do on a 401) or in a streamed success (a debugging proxy) must not hand the
+ * worker's key to the agent, to the call's record, or to the `openai` kind's failure in workflow
+ * history: the gateway masks it first.
  */
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
@@ -15,13 +16,14 @@ import { testStack } from '../helpers/stack';
 import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
 import { REAL_KEY, runBehindGateway, startTestGateway } from './helpers';
 
-describe('model gateway: a refusal that echoes the key', function () {
+describe('model gateway: a reply that echoes the key', function () {
   this.timeout(60_000);
   let gateway: ModelGateway;
   let upstream: http.Server;
   let baseUrl: string;
   let t: SandboxTask;
   let padded = false;
+  let echoInSuccess = false;
 
   before(async () => {
     gateway = await startTestGateway();
@@ -29,6 +31,7 @@ describe('model gateway: a refusal that echoes the key', function () {
     upstream = http.createServer((req, res) => {
       req.resume();
       req.on('end', () => {
+        if (echoInSuccess) return streamEcho(res, req.headers.authorization ?? '');
         res.writeHead(401, { 'content-type': 'application/json' });
         // Padded so the refusal is cut at 1 MiB ten bytes into the key.
         if (padded) res.end(`${'x'.repeat(1024 * 1024 - 10)}${req.headers.authorization?.slice('Bearer '.length)}`);
@@ -42,6 +45,15 @@ describe('model gateway: a refusal that echoes the key', function () {
     baseUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
     t = await sandboxTask();
   });
+  /** A 200 stream that echoes the header, the key split over two writes 50 ms apart. */
+  function streamEcho(res: http.ServerResponse, authorization: string) {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const event = `data: ${JSON.stringify({ choices: [{ delta: { content: `you sent ${authorization}` } }] })}\n\n`;
+    const half = event.indexOf('real-upstream');
+    res.write(event.slice(0, half));
+    setTimeout(() => res.end(`${event.slice(half)}data: [DONE]\n\n`), 50);
+  }
+
   after(async () => {
     await t.release();
     await new Promise((r) => upstream.close(r));
@@ -81,6 +93,31 @@ describe('model gateway: a refusal that echoes the key', function () {
     assert.equal(calls[0].status, 401);
     assert.match(String(calls[0].responseBody), /Bearer \*\*\*/);
     assert.doesNotMatch(String(calls[0].responseBody), new RegExp(REAL_KEY));
+  });
+
+  it('reaches an agent, and the stored call, masked in a streamed success that echoes it', async () => {
+    echoInSuccess = true;
+    try {
+      const session = await gateway.openSession(identity('run-echo-success', 'agent'), grant());
+      const program = `fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer ' + process.env.OPENAI_API_KEY },
+        body: ${JSON.stringify(chat)} }).then(async (r) => console.log('STATUS', r.status, await r.text()));`;
+      const run = await runBehindGateway(t, gateway, session, ['node', '-e', program], {
+        env: {
+          OPENAI_BASE_URL: expandPlaceholders('{gateway:model}', placeholderValues(session.token)),
+          OPENAI_API_KEY: session.token,
+        },
+      });
+      await gateway.closeSession(session.id);
+      assert.match(run.outputTail, /STATUS 200 .*you sent Bearer \*\*\*.*\[DONE\]/s, run.outputTail);
+      assert.doesNotMatch(run.outputTail, /real-upstream/, 'the agent never reads the key');
+      const calls = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-echo-success');
+      assert.equal(calls[0]?.status, 200);
+      assert.match(String(calls[0].responseBody), /you sent Bearer \*\*\*/);
+      assert.doesNotMatch(String(calls[0].responseBody), /real-upstream/);
+    } finally {
+      echoInSuccess = false;
+    }
   });
 
   /** One chat call from Arbiter's own loop (the `openai` kind's, whose failure goes to history). */

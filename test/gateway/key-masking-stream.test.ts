@@ -1,0 +1,68 @@
+/**
+ * The success path's masking streams: a key split across chunks at any point, repeated, or
+ * overlapping itself must come out masked exactly as if the reply had been masked whole, and a
+ * start of the key that a chunk ends with must not leak when the stream breaks.
+ */
+import assert from 'node:assert/strict';
+import { KEY_MASK, keyMaskingStream } from '../../host/gateway/scrub';
+
+/** `text` cut at `cuts`, through the masking stream; what came out, and whether it broke. */
+async function throughMask(key: string, text: string, cuts: number[], breakAtEnd = false) {
+  const bounds = [0, ...cuts, text.length];
+  let next = 1;
+  // Pulled one chunk at a time: an error raised with chunks still queued would discard them.
+  const source = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (next < bounds.length) controller.enqueue(Buffer.from(text.slice(bounds[next - 1], bounds[next++])));
+      else if (breakAtEnd) controller.error(new Error('upstream broke'));
+      else controller.close();
+    },
+  });
+  const out: Buffer[] = [];
+  try {
+    for await (const chunk of source.pipeThrough(keyMaskingStream(key))) out.push(Buffer.from(chunk));
+    return { text: Buffer.concat(out).toString('latin1'), broke: false };
+  } catch {
+    return { text: Buffer.concat(out).toString('latin1'), broke: true };
+  }
+}
+
+const whole = (key: string, text: string) => text.split(key).join(KEY_MASK);
+
+describe('model gateway: masking a streamed reply', () => {
+  it('masks a key cut at every point, once or twice in one cut, as masking the whole reply does', async () => {
+    const key = 'sk-real-upstream-key';
+    const text = `data: {"echo":"Bearer ${key}"}\n\ndata: {"again":"${key}${key}"}\n\n`;
+    for (let a = 1; a < text.length; a++) {
+      const { text: out } = await throughMask(key, text, [a]);
+      assert.equal(out, whole(key, text), `cut at ${a}`);
+    }
+    for (let a = 1; a < text.length; a += 3)
+      for (let b = a + 1; b < text.length; b += 5) {
+        const { text: out } = await throughMask(key, text, [a, b]);
+        assert.equal(out, whole(key, text), `cut at ${a} and ${b}`);
+      }
+  });
+
+  it('masks a key that overlaps itself, cut anywhere, as masking the whole reply does', async () => {
+    const key = 'abab';
+    for (const text of ['xababab', 'abababab', 'aababa', 'ab', 'ba', 'xabaabab']) {
+      for (let a = 1; a < text.length; a++)
+        assert.equal((await throughMask(key, text, [a])).text, whole(key, text), `${text} cut at ${a}`);
+    }
+  });
+
+  it('sends, unchanged and undelayed, a reply that holds no start of the key at a chunk end', async () => {
+    const key = 'sk-real-upstream-key';
+    const text = 'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n';
+    const { text: out } = await throughMask(key, text, [10, 20]);
+    assert.equal(out, text);
+  });
+
+  it('drops a start of the key that a broken stream ended with', async () => {
+    const key = 'sk-real-upstream-key';
+    const { text: out, broke } = await throughMask(key, 'data: sk-real-ups', [8], true);
+    assert.ok(broke);
+    assert.equal(out, 'data: ');
+  });
+});
