@@ -74,8 +74,9 @@ describe('model gateway: a reply that echoes the key', function () {
   });
   const chat = JSON.stringify({ model: 'fake', messages: [{ role: 'user', content: 'hi' }] });
 
-  it('reaches an agent in the sandbox, and the stored call, with the key masked', async () => {
-    const session = await gateway.openSession(identity('run-echo-agent', 'agent'), grant());
+  /** One chat call by an agent in the sandbox: what it printed, and the call's record. */
+  async function agentCall(runId: string) {
+    const session = await gateway.openSession(identity(runId, 'agent'), grant());
     const program = `fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer ' + process.env.OPENAI_API_KEY },
       body: ${JSON.stringify(chat)} }).then(async (r) => console.log('STATUS', r.status, await r.text()));`;
@@ -86,35 +87,27 @@ describe('model gateway: a reply that echoes the key', function () {
       },
     });
     await gateway.closeSession(session.id);
-    assert.match(run.outputTail, /STATUS 401 .*bad key: Bearer \*\*\*/, run.outputTail);
-    assert.doesNotMatch(run.outputTail, new RegExp(REAL_KEY), 'the agent never reads the key');
-    const calls = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-echo-agent');
+    assert.doesNotMatch(run.outputTail, /real-upstream/, 'the agent never reads the key');
+    const calls = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, runId);
     assert.equal(calls.length, 1);
-    assert.equal(calls[0].status, 401);
-    assert.match(String(calls[0].responseBody), /Bearer \*\*\*/);
-    assert.doesNotMatch(String(calls[0].responseBody), new RegExp(REAL_KEY));
+    assert.doesNotMatch(String(calls[0].responseBody), /real-upstream/);
+    return { output: run.outputTail, call: calls[0] };
+  }
+
+  it('reaches an agent in the sandbox, and the stored call, with the key masked', async () => {
+    const { output, call } = await agentCall('run-echo-agent');
+    assert.match(output, /STATUS 401 .*bad key: Bearer \*\*\*/, output);
+    assert.equal(call.status, 401);
+    assert.match(String(call.responseBody), /Bearer \*\*\*/);
   });
 
   it('reaches an agent, and the stored call, masked in a streamed success that echoes it', async () => {
     echoInSuccess = true;
     try {
-      const session = await gateway.openSession(identity('run-echo-success', 'agent'), grant());
-      const program = `fetch(process.env.OPENAI_BASE_URL + '/chat/completions', { method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: 'Bearer ' + process.env.OPENAI_API_KEY },
-        body: ${JSON.stringify(chat)} }).then(async (r) => console.log('STATUS', r.status, await r.text()));`;
-      const run = await runBehindGateway(t, gateway, session, ['node', '-e', program], {
-        env: {
-          OPENAI_BASE_URL: expandPlaceholders('{gateway:model}', placeholderValues(session.token)),
-          OPENAI_API_KEY: session.token,
-        },
-      });
-      await gateway.closeSession(session.id);
-      assert.match(run.outputTail, /STATUS 200 .*you sent Bearer \*\*\*.*\[DONE\]/s, run.outputTail);
-      assert.doesNotMatch(run.outputTail, /real-upstream/, 'the agent never reads the key');
-      const calls = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-echo-success');
-      assert.equal(calls[0]?.status, 200);
-      assert.match(String(calls[0].responseBody), /you sent Bearer \*\*\*/);
-      assert.doesNotMatch(String(calls[0].responseBody), /real-upstream/);
+      const { output, call } = await agentCall('run-echo-success');
+      assert.match(output, /STATUS 200 .*you sent Bearer \*\*\*.*\[DONE\]/s, output);
+      assert.equal(call.status, 200);
+      assert.match(String(call.responseBody), /you sent Bearer \*\*\*/);
     } finally {
       echoInSuccess = false;
     }
