@@ -12,7 +12,7 @@ import { premiumServingProblem } from '../../domain/model-cost';
 import { modelNotAllowed, modelPathProblem, offHostProblem } from '../../domain/model-request';
 import { auditGateway } from './audit';
 import { ABANDONED, readReply, recordCall } from './call-charge';
-import { withoutKey } from './scrub';
+import { maskKeyIn, withoutKey } from './scrub';
 import { jsonShapeProblem } from './json-shape';
 import type { GatewaySession } from './session';
 import { keyDestinationRefusal, type ModelKeyRule } from '../../domain/model-keys';
@@ -234,11 +234,13 @@ async function forwardTraced(
     return refuse(deps, session, sink, 502, {
       op: 'model',
       target,
-      reason: `upstream unreachable: ${(err as Error).message}`,
+      // fetch names a header value it refuses, the key's among them (a key with a line break).
+      reason: `upstream unreachable: ${maskKeyIn((err as Error).message, key)}`,
     });
   }
   response = await withoutKey(response, key);
-  sink.start(response.status, { 'content-type': response.headers.get('content-type') ?? 'application/json' });
+  const contentType = maskKeyIn(response.headers.get('content-type') ?? 'application/json', key);
+  sink.start(response.status, { 'content-type': contentType });
   const { reply, cut } = await readReply(response, sink);
   await recordCall(deps.db, session, span, call, reply);
   if (cut) throw cut;

@@ -10,9 +10,30 @@
 const REFUSAL_BYTES = 1024 * 1024;
 /** Statuses whose replies carry no body (`new Response` refuses one). */
 const NO_BODY = new Set([101, 204, 205, 304]);
+/**
+ * The content codings fetch decodes. A reply in any other (or in a list naming one, `gzip,
+ * identity` included) reaches the gateway as it came, compressed, where no key can be found.
+ */
+const DECODED_CODINGS = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
 
 /** What replaces the key. */
 export const KEY_MASK = '***';
+
+/**
+ * The key as the upstream got it and may echo it, as latin1 strings (one character a byte): as
+ * fetch sends it (HTTP whitespace at its ends dropped, which a CRLF env file leaves; a character
+ * a byte) and as UTF-8, for a server that decoded the header and printed it again.
+ */
+function keyForms(key: string): string[] {
+  const sent = key.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+  return [...new Set([sent, Buffer.from(sent).toString('latin1')])].filter((form) => form.length > 0);
+}
+
+/** `text` (a message, a header value) with every form of `key` masked. */
+export function maskKeyIn(text: string, key: string | undefined): string {
+  if (!key) return text;
+  return keyForms(key).reduce((masked, form) => masked.split(form).join(KEY_MASK), text);
+}
 
 /** The refusal's first {@link REFUSAL_BYTES}, and what broke it off (a cut is reported as one). */
 async function readRefusal(body: ReadableStream<Uint8Array>): Promise<{ bytes: Buffer; broken?: unknown }> {
@@ -40,13 +61,8 @@ function startOfSecretAtEnd(text: string, secret: string): number {
   return 0;
 }
 
-/**
- * Masks every `key` in a stream as it passes. A chunk's end that could begin the key waits for the
- * next chunk (most chunks end with none, so a streamed reply is not delayed); at the stream's end
- * it is sent as it is, and if the stream breaks it is dropped, like a cut refusal's.
- */
-export function keyMaskingStream(key: string): TransformStream<Uint8Array, Uint8Array> {
-  const secret = Buffer.from(key).toString('latin1');
+/** Masks one form of the key as it streams past; see {@link keyMaskingStream}. */
+function formMaskingStream(secret: string): TransformStream<Uint8Array, Uint8Array> {
   let held = '';
   return new TransformStream({
     transform(chunk, controller) {
@@ -63,36 +79,73 @@ export function keyMaskingStream(key: string): TransformStream<Uint8Array, Uint8
   });
 }
 
-/** `bytes` with every `key` masked, and, when `cut`, a start of the key it ends with. */
+/**
+ * Masks every form of `key` in a stream as it passes. A chunk's end that could begin the key waits
+ * for the next chunk (most chunks end with none, so a streamed reply is not delayed); at the
+ * stream's end it is sent as it is, and if the stream breaks it is dropped, like a cut refusal's.
+ */
+export function keyMaskingStream(key: string): {
+  writable: WritableStream<Uint8Array>;
+  readable: ReadableStream<Uint8Array>;
+} {
+  const stages = keyForms(key).map(formMaskingStream);
+  if (stages.length === 0) return new TransformStream();
+  for (let i = 1; i < stages.length; i++) stages[i - 1].readable.pipeTo(stages[i].writable).catch(() => undefined);
+  return { writable: stages[0].writable, readable: stages[stages.length - 1].readable };
+}
+
+/** `bytes` with every form of `key` masked, and, when `cut`, a start of the key it ends with. */
 function masked(bytes: Buffer, key: string, cut: boolean): Buffer {
   // latin1 maps bytes one to one, so the reply's other bytes pass unchanged.
-  const secret = Buffer.from(key).toString('latin1');
-  const text = bytes.toString('latin1').split(secret).join(KEY_MASK);
-  const n = cut ? startOfSecretAtEnd(text, secret) : 0;
-  return Buffer.from(n ? `${text.slice(0, -n)}${KEY_MASK}` : text, 'latin1');
+  let text = bytes.toString('latin1');
+  for (const form of keyForms(key)) {
+    text = text.split(form).join(KEY_MASK);
+    const n = cut ? startOfSecretAtEnd(text, form) : 0;
+    if (n) text = `${text.slice(0, -n)}${KEY_MASK}`;
+  }
+  return Buffer.from(text, 'latin1');
+}
+
+/** True when fetch left the body as it came, encoded in a way the gateway cannot search. */
+function undecoded(headers: Headers): boolean {
+  const coding = headers.get('content-encoding');
+  return (
+    coding !== null &&
+    !coding
+      .toLowerCase()
+      .split(',')
+      .every((c) => DECODED_CODINGS.has(c.trim()))
+  );
+}
+
+/** A body that sends `bytes`, then ends or breaks with `broken`. */
+function bodyOf(bytes: Buffer, broken?: unknown): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!sent && bytes.length) controller.enqueue(bytes);
+      else if (broken !== undefined) controller.error(broken);
+      else controller.close();
+      sent = true;
+    },
+  });
 }
 
 /**
  * `response` with every `key` masked: a success streamed through {@link keyMaskingStream}, a
  * refusal cut to its first {@link REFUSAL_BYTES}; what broke the reading off still breaks the
- * reply, so the call is recorded as cut.
+ * reply, so the call is recorded as cut. A body fetch could not decode is broken off unread.
  */
 export async function withoutKey(response: Response, key: string | undefined): Promise<Response> {
   if (!key || !response.body || NO_BODY.has(response.status)) return response;
   const { status, statusText, headers } = response;
+  if (undecoded(headers)) {
+    await response.body.cancel();
+    const refused = new Error('the upstream replied in a content coding the gateway cannot decode to mask its key');
+    return new Response(bodyOf(Buffer.alloc(0), refused), { status, statusText, headers });
+  }
   if (response.ok)
     return new Response(response.body.pipeThrough(keyMaskingStream(key)), { status, statusText, headers });
   const { bytes, broken } = await readRefusal(response.body);
-  const reply = masked(bytes, key, broken !== undefined);
-  let sent = false;
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (!sent) {
-        sent = true;
-        controller.enqueue(reply);
-      } else if (broken !== undefined) controller.error(broken);
-      else controller.close();
-    },
-  });
-  return new Response(body, { status, statusText, headers });
+  return new Response(bodyOf(masked(bytes, key, broken !== undefined), broken), { status, statusText, headers });
 }

@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { modelCallsOf } from '../../db/model-calls';
 import { expandPlaceholders } from '../../domain/agent-placeholders';
 import { placeholderValues } from '../../host/gateway/launch';
-import type { ModelGateway } from '../../host/gateway/server';
+import { startModelGateway, type ModelGateway } from '../../host/gateway/server';
 import type { SessionGrant } from '../../host/gateway/session';
-import { testStack } from '../helpers/stack';
+import { TEST_MODEL_KEYS, testStack } from '../helpers/stack';
 import { sandboxTask, type SandboxTask } from '../sandbox/escape-helpers';
 import { REAL_KEY, runBehindGateway, startTestGateway } from './helpers';
 
@@ -22,8 +23,16 @@ describe('model gateway: a reply that echoes the key', function () {
   let upstream: http.Server;
   let baseUrl: string;
   let t: SandboxTask;
-  let padded = false;
-  let echoInSuccess = false;
+  /** How the upstream answers: a 401 echoing the request, padded past 1 MiB, a streamed 200, a gzipped 200. */
+  let mode: 'refuse' | 'padded' | 'success' | 'gzip' | 'gzip, identity' = 'refuse';
+  async function answering<T>(how: typeof mode, fn: () => Promise<T>): Promise<T> {
+    mode = how;
+    try {
+      return await fn();
+    } finally {
+      mode = 'refuse';
+    }
+  }
 
   before(async () => {
     gateway = await startTestGateway();
@@ -31,14 +40,16 @@ describe('model gateway: a reply that echoes the key', function () {
     upstream = http.createServer((req, res) => {
       req.resume();
       req.on('end', () => {
-        if (echoInSuccess) return streamEcho(res, req.headers.authorization ?? '');
+        const authorization = req.headers.authorization ?? '';
+        if (mode === 'success') return streamEcho(res, authorization);
+        if (mode.startsWith('gzip')) {
+          res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': mode });
+          return res.end(gzipSync(`you sent ${authorization}`));
+        }
         res.writeHead(401, { 'content-type': 'application/json' });
         // Padded so the refusal is cut at 1 MiB ten bytes into the key.
-        if (padded) res.end(`${'x'.repeat(1024 * 1024 - 10)}${req.headers.authorization?.slice('Bearer '.length)}`);
-        else
-          res.end(
-            JSON.stringify({ error: { message: `bad key: ${req.headers.authorization}`, headers: req.headers } }),
-          );
+        if (mode === 'padded') res.end(`${'x'.repeat(1024 * 1024 - 10)}${authorization.slice('Bearer '.length)}`);
+        else res.end(JSON.stringify({ error: { message: `bad key: ${authorization}`, headers: req.headers } }));
       });
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -102,22 +113,17 @@ describe('model gateway: a reply that echoes the key', function () {
   });
 
   it('reaches an agent, and the stored call, masked in a streamed success that echoes it', async () => {
-    echoInSuccess = true;
-    try {
-      const { output, call } = await agentCall('run-echo-success');
-      assert.match(output, /STATUS 200 .*you sent Bearer \*\*\*.*\[DONE\]/s, output);
-      assert.equal(call.status, 200);
-      assert.match(String(call.responseBody), /you sent Bearer \*\*\*/);
-    } finally {
-      echoInSuccess = false;
-    }
+    const { output, call } = await answering('success', () => agentCall('run-echo-success'));
+    assert.match(output, /STATUS 200 .*you sent Bearer \*\*\*.*\[DONE\]/s, output);
+    assert.equal(call.status, 200);
+    assert.match(String(call.responseBody), /you sent Bearer \*\*\*/);
   });
 
   /** One chat call from Arbiter's own loop (the `openai` kind's, whose failure goes to history). */
-  async function ownLoopCall(runId: string) {
-    const session = await gateway.openSession(identity(runId, 'conversation'), grant());
+  async function ownLoopCall(runId: string, via = gateway) {
+    const session = await via.openSession(identity(runId, 'conversation'), grant());
     try {
-      return await gateway.call(session, {
+      return await via.call(session, {
         method: 'POST',
         upstream: 'model',
         rest: 'chat/completions',
@@ -125,7 +131,21 @@ describe('model gateway: a reply that echoes the key', function () {
         signal: AbortSignal.timeout(30_000),
       });
     } finally {
-      await gateway.closeSession(session.id);
+      await via.closeSession(session.id);
+    }
+  }
+
+  /** One call through a gateway whose worker holds `key` as FAKE_KEY. */
+  async function callHolding(key: string, runId: string) {
+    const other = await startModelGateway({
+      db: testStack().database.db,
+      secretEnv: (n) => (n === 'FAKE_KEY' ? key : undefined),
+      modelKeys: TEST_MODEL_KEYS,
+    });
+    try {
+      return await ownLoopCall(runId, other);
+    } finally {
+      await other.close();
     }
   }
 
@@ -137,15 +157,38 @@ describe('model gateway: a reply that echoes the key', function () {
   });
 
   it('cuts a refusal past 1 MiB as a broken reply, storing none of a key it was cut inside', async () => {
-    padded = true;
-    try {
-      await assert.rejects(ownLoopCall('run-echo-cut'), /upstream refusal longer than 1048576 bytes; cut/);
-    } finally {
-      padded = false;
-    }
+    await assert.rejects(
+      answering('padded', () => ownLoopCall('run-echo-cut')),
+      /upstream refusal longer than 1048576 bytes; cut/,
+    );
     const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-echo-cut');
     assert.equal(call?.status, 401);
     assert.ok(call.responseBody.endsWith('x***'), `ends ${JSON.stringify(call.responseBody.slice(-20))}`);
     assert.doesNotMatch(call.responseBody, new RegExp(REAL_KEY.slice(0, 10)));
+  });
+
+  it('masks a key kept with a line ending (a CRLF env file) as fetch sent it, without one', async () => {
+    const res = await answering('success', () => callHolding(`${REAL_KEY}\r\n`, 'run-echo-crlf'));
+    assert.equal(res.status, 200);
+    assert.match(res.body.toString('latin1'), /you sent Bearer \*\*\*/);
+    assert.doesNotMatch(res.body.toString('latin1'), /real-upstream/);
+  });
+
+  it('names no key that fetch refused as a header value (a line break inside it)', async () => {
+    const res = await callHolding('sk-real-up\nstream-key', 'run-echo-invalid');
+    assert.equal(res.status, 502);
+    assert.match(res.body.toString('utf8'), /upstream unreachable: .*\*\*\*/s);
+    assert.doesNotMatch(res.body.toString('utf8'), /real-up/);
+  });
+
+  it('masks a gzipped reply fetch decodes, and breaks off one in a coding it leaves encoded', async () => {
+    const decoded = await answering('gzip', () => ownLoopCall('run-echo-gzip'));
+    assert.equal(decoded.body.toString('utf8'), 'you sent Bearer ***');
+    await assert.rejects(
+      answering('gzip, identity', () => ownLoopCall('run-echo-undecoded')),
+      /content coding the gateway cannot decode/,
+    );
+    const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-echo-undecoded');
+    assert.equal(call?.responseBody, '');
   });
 });

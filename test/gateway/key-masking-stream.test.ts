@@ -4,16 +4,16 @@
  * start of the key that a chunk ends with must not leak when the stream breaks.
  */
 import assert from 'node:assert/strict';
-import { KEY_MASK, keyMaskingStream } from '../../host/gateway/scrub';
+import { KEY_MASK, keyMaskingStream, maskKeyIn } from '../../host/gateway/scrub';
 
-/** `text` cut at `cuts`, through the masking stream; what came out, and whether it broke. */
+/** `text` (a byte a character) cut at `cuts`, through the masking stream; what came out, and whether it broke. */
 async function throughMask(key: string, text: string, cuts: number[], breakAtEnd = false) {
   const bounds = [0, ...cuts, text.length];
   let next = 1;
   // Pulled one chunk at a time: an error raised with chunks still queued would discard them.
   const source = new ReadableStream<Uint8Array>({
     pull(controller) {
-      if (next < bounds.length) controller.enqueue(Buffer.from(text.slice(bounds[next - 1], bounds[next++])));
+      if (next < bounds.length) controller.enqueue(Buffer.from(text.slice(bounds[next - 1], bounds[next++]), 'latin1'));
       else if (breakAtEnd) controller.error(new Error('upstream broke'));
       else controller.close();
     },
@@ -64,5 +64,15 @@ describe('model gateway: masking a streamed reply', () => {
     const { text: out, broke } = await throughMask(key, 'data: sk-real-ups', [8], true);
     assert.ok(broke);
     assert.equal(out, 'data: ');
+  });
+
+  it('masks the key as fetch sent it (a byte a character, its ends trimmed) and as UTF-8', async () => {
+    const key = ' sk-clé\r\n';
+    const sent = Buffer.from('sk-cl\u00e9', 'latin1').toString('latin1');
+    const utf8 = Buffer.from('sk-clé').toString('latin1');
+    const text = `a ${sent} b ${utf8} c`;
+    for (let a = 1; a < text.length; a++)
+      assert.equal((await throughMask(key, text, [a])).text, 'a *** b *** c', `cut at ${a}`);
+    assert.equal(maskKeyIn(`refused "Bearer sk-clé"`, key), 'refused "Bearer ***"');
   });
 });
