@@ -118,12 +118,14 @@ export function verifyEnvelope<T = VerdictStatement>(
   } catch {
     return { ok: false, problems: ['the envelope is not valid JSON'] };
   }
+  if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope))
+    return { ok: false, problems: ['the envelope is not a JSON object'] };
   const problems: string[] = [];
   if (envelope.payloadType !== payloadType)
-    problems.push(`payloadType is '${envelope.payloadType}', expected '${payloadType}'`);
-  const body = Buffer.from(envelope.payload ?? '', 'base64');
+    problems.push(`payloadType is '${String(envelope.payloadType)}', expected '${payloadType}'`);
+  const body = Buffer.from(typeof envelope.payload === 'string' ? envelope.payload : '', 'base64');
   if (body.toString('base64') !== envelope.payload) problems.push('payload is not canonical base64');
-  const signature = envelope.signatures?.[0];
+  const signature = Array.isArray(envelope.signatures) ? envelope.signatures[0] : undefined;
   if (!signature || envelope.signatures.length !== 1) problems.push('expected exactly one signature');
   let statement: T | undefined;
   try {
@@ -134,7 +136,7 @@ export function verifyEnvelope<T = VerdictStatement>(
   if (signature) {
     const problem = signatureProblem(
       String(signature.sig),
-      preAuthEncoding(envelope.payloadType, body),
+      preAuthEncoding(String(envelope.payloadType), body),
       String(signature.keyid),
     );
     if (problem) problems.push(problem);

@@ -2,7 +2,8 @@
  * verifyEnvelope's shape checks, each on an envelope whose signature is otherwise valid, so
  * that only the check under test can refuse it: the payload type, the canonical base64 of the
  * payload, and exactly one signature. Each test fails with its check removed in lib/ (all
- * three survived a mutation run of the suite, issue #9).
+ * three survived a mutation run of the suite, issue #9). Last, a stored envelope of any other
+ * shape is answered with problems, never a throw.
  */
 import assert from 'node:assert/strict';
 import { sign } from 'node:crypto';
@@ -63,5 +64,26 @@ describe('verifyEnvelope shape checks', () => {
     );
     assert.equal(check.ok, false);
     assert.deepEqual(check.problems, ['expected exactly one signature']);
+  });
+
+  it('answers a stored envelope of any other shape with problems, never by throwing', () => {
+    const { signer, envelope } = signed();
+    const shapes = [
+      'null',
+      '[]',
+      '5',
+      '"text"',
+      JSON.stringify({ ...envelope, payload: 5 }),
+      JSON.stringify({ ...envelope, payloadType: 5 }),
+      JSON.stringify({ ...envelope, signatures: 'abc' }),
+      JSON.stringify({ ...envelope, signatures: [null] }),
+      JSON.stringify({ ...envelope, signatures: [5] }),
+      JSON.stringify({ payloadType: IN_TOTO_PAYLOAD_TYPE }),
+    ];
+    for (const text of shapes) {
+      const check = verifyEnvelope(text, [signer.keyId]);
+      assert.equal(check.ok, false, text);
+      assert.ok(check.problems.length > 0, text);
+    }
   });
 });
