@@ -6,7 +6,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { TERMINAL_STATES, type TaskState } from '../domain/lifecycle';
-import { namedStatement, value, type DbExecutor } from './client';
+import { namedStatement, value as v, type DbExecutor } from './client';
 import { taskEvents, tasks } from './schema';
 
 /** The task columns a transition may set; an absent one keeps the row's value. */
@@ -53,8 +53,6 @@ const terminal = sql.join(
   TERMINAL_STATES.map((s) => sql`${s}`),
   sql`, `,
 );
-
-const v = value;
 
 /** The statement, compiled once and prepared per connection: a task makes ten transitions. */
 const transitionStatement = namedStatement<{

@@ -97,10 +97,9 @@ export function keyMaskingStream(key: string): {
 /** `bytes` with every form of `key` masked, and, when `cut`, a start of the key it ends with. */
 function masked(bytes: Buffer, key: string, cut: boolean): Buffer {
   // latin1 maps bytes one to one, so the reply's other bytes pass unchanged.
-  let text = bytes.toString('latin1');
-  for (const form of keyForms(key)) {
-    text = text.split(form).join(KEY_MASK);
-    const n = cut ? startOfSecretAtEnd(text, form) : 0;
+  let text = maskKeyIn(bytes.toString('latin1'), key);
+  for (const form of cut ? keyForms(key) : []) {
+    const n = startOfSecretAtEnd(text, form);
     if (n) text = `${text.slice(0, -n)}${KEY_MASK}`;
   }
   return Buffer.from(text, 'latin1');
