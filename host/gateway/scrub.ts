@@ -22,11 +22,14 @@ export const KEY_MASK = '***';
 /**
  * The key as the upstream got it and may echo it, as latin1 strings (one character a byte): as
  * fetch sends it (HTTP whitespace at its ends dropped, which a CRLF env file leaves; a character
- * a byte) and as UTF-8, for a server that decoded the header and printed it again.
+ * a byte), as UTF-8, for a server that decoded the header and printed it again, and escaped in a
+ * JSON string (PHP's `\/` too).
  */
 function keyForms(key: string): string[] {
   const sent = key.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
-  return [...new Set([sent, Buffer.from(sent).toString('latin1')])].filter((form) => form.length > 0);
+  const inJson = JSON.stringify(sent).slice(1, -1);
+  const forms = [sent, Buffer.from(sent).toString('latin1'), inJson, inJson.replaceAll('/', '\\/')];
+  return [...new Set(forms)].filter((form) => form.length > 0);
 }
 
 /** `text` (a message, a header value) with every form of `key` masked. */
@@ -94,15 +97,18 @@ export function keyMaskingStream(key: string): {
   return { writable: stages[0].writable, readable: stages[stages.length - 1].readable };
 }
 
-/** `bytes` with every form of `key` masked, and, when `cut`, a start of the key it ends with. */
+/**
+ * `bytes` with every form of `key` masked; when `cut`, its last bytes (one fewer than the longest
+ * form) are dropped for the mask whatever they hold. Masking only a start of the key found there
+ * told an agent whose padded guess the refusal echoed at the cut whether the guess began the key:
+ * the whole key, a character at a time.
+ */
 function masked(bytes: Buffer, key: string, cut: boolean): Buffer {
   // latin1 maps bytes one to one, so the reply's other bytes pass unchanged.
-  let text = maskKeyIn(bytes.toString('latin1'), key);
-  for (const form of cut ? keyForms(key) : []) {
-    const n = startOfSecretAtEnd(text, form);
-    if (n) text = `${text.slice(0, -n)}${KEY_MASK}`;
-  }
-  return Buffer.from(text, 'latin1');
+  const text = maskKeyIn(bytes.toString('latin1'), key);
+  if (!cut) return Buffer.from(text, 'latin1');
+  const longest = Math.max(0, ...keyForms(key).map((form) => form.length));
+  return Buffer.from(`${text.slice(0, Math.max(0, text.length - (longest - 1)))}${KEY_MASK}`, 'latin1');
 }
 
 /** True when fetch left the body as it came, encoded in a way the gateway cannot search. */

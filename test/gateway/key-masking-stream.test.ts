@@ -4,7 +4,7 @@
  * start of the key that a chunk ends with must not leak when the stream breaks.
  */
 import assert from 'node:assert/strict';
-import { KEY_MASK, keyMaskingStream, maskKeyIn } from '../../host/gateway/scrub';
+import { KEY_MASK, keyMaskingStream, maskKeyIn, withoutKey } from '../../host/gateway/scrub';
 
 /** `text` (a byte a character) cut at `cuts`, through the masking stream; what came out, and whether it broke. */
 async function throughMask(key: string, text: string, cuts: number[], breakAtEnd = false) {
@@ -74,5 +74,34 @@ describe('model gateway: masking a streamed reply', () => {
     for (let a = 1; a < text.length; a++)
       assert.equal((await throughMask(key, text, [a])).text, 'a *** b *** c', `cut at ${a}`);
     assert.equal(maskKeyIn(`refused "Bearer sk-clé"`, key), 'refused "Bearer ***"');
+  });
+
+  it("masks the key escaped in a JSON string, PHP's escaped slash too", () => {
+    const key = 'sk-a/b"c';
+    assert.equal(maskKeyIn('{"k":"sk-a/b\\"c","p":"sk-a\\/b\\"c"}', key), '{"k":"***","p":"***"}');
+  });
+});
+
+/** What a refusal of `text` reads as through the gateway: its bytes, up to where it broke. */
+async function refusalRead(key: string, text: string): Promise<string> {
+  const response = await withoutKey(new Response(text, { status: 422 }), key);
+  const out: Buffer[] = [];
+  try {
+    for await (const chunk of response.body ?? []) out.push(Buffer.from(chunk as Uint8Array));
+  } catch {
+    // Cut: what came before is what the agent and the record get.
+  }
+  return Buffer.concat(out).toString('latin1');
+}
+
+describe('model gateway: a refusal cut at 1 MiB', () => {
+  it('reads the same whether or not the guess an agent padded up to the cut begins the key', async () => {
+    const key = 'sk-real-upstream-key';
+    const at = (guess: string) => `${'a'.repeat(1024 * 1024 - guess.length)}${guess}${'z'.repeat(100)}`;
+    const right = await refusalRead(key, at('sk-real-u'));
+    const wrong = await refusalRead(key, at('sk-real-X'));
+    assert.equal(right, wrong, 'the cut tells nothing about the guess');
+    assert.ok(right.endsWith(`a${KEY_MASK}`));
+    assert.doesNotMatch(right, /sk-real/);
   });
 });
