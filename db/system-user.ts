@@ -9,8 +9,16 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** `useradd`'s exit status when the user already exists. */
-const USERADD_EXISTS = 9;
+/**
+ * shadow-utils checks that a name is free before it takes its own lock, so two `groupadd -f` at
+ * once can both add the group (seen: a user whose gid was not its group's entry). Makers hold an
+ * flock on the password files' own lock file; it does not conflict with the fcntl lock shadow's
+ * tools take on it, and unlike /etc/passwd it is never replaced by a rename.
+ */
+const USER_DATABASE_LOCK = '/etc/.pwd.lock';
+
+/** Checked again under the lock: whoever held it before may have made the user. */
+const MAKE_USER_UNLESS_PRESENT = 'id -u "$1" >/dev/null 2>&1 || { groupadd -f "$1" && useradd -g "$1" "$1"; }';
 
 async function userExists(name: string): Promise<boolean> {
   return run('id', ['-u', name]).then(
@@ -25,10 +33,5 @@ async function userExists(name: string): Promise<boolean> {
  */
 export async function ensureSystemUser(name: string): Promise<void> {
   if (await userExists(name)) return;
-  await run('groupadd', ['-f', name]);
-  try {
-    await run('useradd', ['-g', name, name]);
-  } catch (err) {
-    if ((err as { code?: unknown }).code !== USERADD_EXISTS || !(await userExists(name))) throw err;
-  }
+  await run('flock', [USER_DATABASE_LOCK, 'sh', '-c', MAKE_USER_UNLESS_PRESENT, 'sh', name]);
 }

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ensureSystemUser } from '../../db/system-user';
 
 const exists = (name: string) => spawnSync('id', ['-u', name]).status === 0;
@@ -32,6 +33,10 @@ describe('the embedded PostgreSQL system user', function () {
     assert.equal(exists(name), true);
     const gid = execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim();
     assert.equal(execFileSync('getent', ['group', name], { encoding: 'utf8' }).split(':')[2], gid, 'in its own group');
+    const entries = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}:`));
+    assert.equal(entries.length, 1, 'one group of that name');
     await ensureSystemUser(name);
   });
 });
