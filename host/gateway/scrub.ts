@@ -10,6 +10,8 @@
 const REFUSAL_BYTES = 1024 * 1024;
 /** Statuses whose replies carry no body (`new Response` refuses one). */
 const NO_BODY = new Set([101, 204, 205, 304]);
+/** The highest status HTTP defines. */
+const MAX_STATUS = 599;
 /**
  * The content codings fetch decodes. A reply in any other (or in a list naming one, `gzip,
  * identity` included) reaches the gateway as it came, compressed, where no key can be found.
@@ -136,19 +138,26 @@ function bodyOf(bytes: Buffer, broken?: unknown): ReadableStream<Uint8Array> {
   });
 }
 
+/** `response` unread, its body breaking with `reason` so the call is recorded as cut. */
+async function brokenOff(response: Response, reason: string, status = response.status): Promise<Response> {
+  await response.body?.cancel();
+  const { statusText, headers } = response;
+  return new Response(bodyOf(Buffer.alloc(0), new Error(reason)), { status, statusText, headers });
+}
+
 /**
  * `response` with every `key` masked: a success streamed through {@link keyMaskingStream}, a
  * refusal cut to its first {@link REFUSAL_BYTES}; what broke the reading off still breaks the
- * reply, so the call is recorded as cut. A body fetch could not decode is broken off unread.
+ * reply, so the call is recorded as cut. A body fetch could not decode is broken off unread, and
+ * so is a reply under a status HTTP does not define (a 502 then), which `new Response` refuses.
  */
 export async function withoutKey(response: Response, key: string | undefined): Promise<Response> {
+  if (response.status > MAX_STATUS)
+    return brokenOff(response, `the upstream answered with status ${response.status}, which HTTP does not define`, 502);
   if (!key || !response.body || NO_BODY.has(response.status)) return response;
   const { status, statusText, headers } = response;
-  if (undecoded(headers)) {
-    await response.body.cancel();
-    const refused = new Error('the upstream replied in a content coding the gateway cannot decode to mask its key');
-    return new Response(bodyOf(Buffer.alloc(0), refused), { status, statusText, headers });
-  }
+  if (undecoded(headers))
+    return brokenOff(response, 'the upstream replied in a content coding the gateway cannot decode to mask its key');
   if (response.ok)
     return new Response(response.body.pipeThrough(keyMaskingStream(key)), { status, statusText, headers });
   const { bytes, broken } = await readRefusal(response.body);

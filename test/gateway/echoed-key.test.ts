@@ -24,7 +24,7 @@ describe('model gateway: a reply that echoes the key', function () {
   let baseUrl: string;
   let t: SandboxTask;
   /** How the upstream answers: a 401 echoing the request, padded past 1 MiB, a streamed 200, a gzipped 200. */
-  let mode: 'refuse' | 'padded' | 'success' | 'gzip' | 'gzip, identity' = 'refuse';
+  let mode: 'refuse' | 'padded' | 'success' | 'gzip' | 'gzip, identity' | 'status 799' = 'refuse';
   async function answering<T>(how: typeof mode, fn: () => Promise<T>): Promise<T> {
     mode = how;
     try {
@@ -46,7 +46,7 @@ describe('model gateway: a reply that echoes the key', function () {
           res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': mode });
           return res.end(gzipSync(`you sent ${authorization}`));
         }
-        res.writeHead(401, { 'content-type': 'application/json' });
+        res.writeHead(mode === 'status 799' ? 799 : 401, { 'content-type': 'application/json' });
         // Padded so the refusal is cut at 1 MiB ten bytes into the key.
         if (mode === 'padded') res.end(`${'x'.repeat(1024 * 1024 - 10)}${authorization.slice('Bearer '.length)}`);
         else res.end(JSON.stringify({ error: { message: `bad key: ${authorization}`, headers: req.headers } }));
@@ -190,5 +190,15 @@ describe('model gateway: a reply that echoes the key', function () {
     );
     const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-echo-undecoded');
     assert.equal(call?.responseBody, '');
+  });
+
+  it('records a reply under a status HTTP does not define as a cut 502, unread', async () => {
+    await assert.rejects(
+      answering('status 799', () => ownLoopCall('run-echo-799')),
+      /status 799, which HTTP does not define/,
+    );
+    const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-echo-799');
+    assert.equal(call?.status, 502);
+    assert.equal(call.responseBody, '');
   });
 });
