@@ -5,7 +5,7 @@
  * the sandbox. Every command agent runs behind the relay, upstreams or not, so whatever it tries
  * to reach over the network is refused and audited.
  */
-import type { CommandConfig } from '../domain/agent';
+import { commandLiteralSecrets, type CommandConfig } from '../domain/agent';
 import { AgentBudgetExceededError, AgentConfigError } from '../domain/errors';
 import { auditGateway } from '../host/gateway/audit';
 import { expandRecord } from '../domain/agent-placeholders';
@@ -25,8 +25,14 @@ export interface AgentLaunch {
   finish(): Promise<void>;
 }
 
-/** Refuses a configuration in which a worker secret an upstream names appears verbatim. */
+/**
+ * Refuses a configuration in which a worker secret an upstream names appears verbatim, or that
+ * spells out a key of a known shape (refused at registration since; an agent registered before
+ * is refused here, when it would run).
+ */
 function refuseSecrets(deps: ActivityDeps, agentId: string, c: CommandConfig): void {
+  const literal = commandLiteralSecrets(c);
+  if (literal.length) throw new AgentConfigError(agentId, literal.join('; '));
   const visible = [...c.argv, ...Object.values(c.env), ...Object.values(c.homeFiles)].join('\n');
   for (const u of c.gateway?.upstreams ?? []) {
     const secret = u.apiKeyEnv ? deps.secretEnv(u.apiKeyEnv) : undefined;

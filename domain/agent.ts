@@ -3,6 +3,7 @@
  * refused at `agents add`, not discovered mid-task; secrets are referenced by environment
  * variable name only and so never stored.
  */
+import { literalSecretProblems } from './literal-secrets';
 import { zodProblems } from './zod-issues';
 import { z } from 'zod';
 import { IdPartSchema } from './task';
@@ -229,7 +230,18 @@ const CONFIG_SCHEMAS: Record<AgentKind, z.ZodTypeAny> = {
 export function agentConfigProblems(kind: AgentKind, config: unknown): string[] {
   const parsed = CONFIG_SCHEMAS[kind].safeParse(config);
   if (!parsed.success) return zodProblems(parsed.error, { prefix: 'config' });
-  return kind === 'command' ? unpricedCostBudget((parsed.data as CommandConfig).gateway) : [];
+  if (kind !== 'command') return [];
+  const c = parsed.data as CommandConfig;
+  return [...commandLiteralSecrets(c), ...unpricedCostBudget(c.gateway)];
+}
+
+/** The keys a command config spells out where the agent would read them (see literal-secrets). */
+export function commandLiteralSecrets(c: CommandConfig): string[] {
+  return literalSecretProblems([
+    ...c.argv.map((a, i) => [`config.argv[${i}]`, a] as const),
+    ...Object.entries(c.env).map(([k, v]) => [`config.env.${k}`, v] as const),
+    ...Object.entries(c.homeFiles).map(([k, v]) => [`config.homeFiles.${k}`, v] as const),
+  ]);
 }
 
 function unpricedCostBudget(gateway: GatewayConfig | undefined): string[] {

@@ -124,6 +124,25 @@ describe('agent registry (db/agents)', () => {
       );
     });
 
+    it('refuses a command agent that spells out a key in its argv, env or HOME files, naming where and never the value', async () => {
+      const key = `sk-ant-api03-${'k3yB0dy_'.repeat(4)}`;
+      const problems = await invalid(
+        registration({
+          kind: 'command',
+          config: {
+            argv: ['claude', `--api-key=${key}`],
+            env: { ANTHROPIC_API_KEY: key, HARMLESS: '{token}' },
+            homeFiles: { '.config/auth.json': JSON.stringify({ key }) },
+          },
+        }),
+      );
+      assert.deepEqual(
+        problems.map((p) => p.split(':')[0]),
+        ['config.argv[1]', 'config.env.ANTHROPIC_API_KEY', 'config.homeFiles..config/auth.json'],
+      );
+      assert.ok(!problems.join(' ').includes('k3yB0dy_'), problems.join('; '));
+    });
+
     it('refuses a scripted agent with no steps, or no config at all', async () => {
       assert.deepEqual(await invalid(registration({ config: { steps: [] } })), [
         'config.steps: a scripted plan needs at least one step',

@@ -1,0 +1,37 @@
+/**
+ * The shapes of the keys model vendors, clouds and forges issue. A command agent is given
+ * `{token}`, which the gateway swaps for the worker's key; a literal key in its argv, env or HOME
+ * files would reach the agent itself, which could write it into the change Arbiter delivers, and
+ * it would sit in the agents table and in `agents list` in the clear.
+ */
+const SECRET_SHAPES: ReadonlyArray<readonly [string, RegExp]> = [
+  ['an Anthropic key (sk-ant-…)', /\bsk-ant-[A-Za-z0-9_-]{20,}/],
+  ['an OpenAI-style key (sk-…)', /\bsk-[A-Za-z0-9_-]{20,}/],
+  ['an AWS access key id (AKIA…)', /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
+  ['a GitHub token', /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/],
+  ['a GitLab token (glpat-…)', /\bglpat-[A-Za-z0-9_-]{20,}/],
+  ['a Google API key (AIza…)', /\bAIza[0-9A-Za-z_-]{35}/],
+  ['a Hugging Face token (hf_…)', /\bhf_[A-Za-z0-9]{30,}/],
+  ['a Slack token (xox…-)', /\bxox[abposr]-[A-Za-z0-9-]{10,}/],
+  ['a private key', /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/],
+];
+
+/** What kind of key `value` holds, or undefined when it holds none Arbiter knows the shape of. */
+export function literalSecretKind(value: string): string | undefined {
+  return SECRET_SHAPES.find(([, shape]) => shape.test(value))?.[0];
+}
+
+/**
+ * One problem per value of `fields` (name to value) that holds a key, naming the field and the
+ * kind of key, never the value.
+ */
+export function literalSecretProblems(fields: ReadonlyArray<readonly [string, string]>): string[] {
+  return fields.flatMap(([name, value]) => {
+    const kind = literalSecretKind(value);
+    return kind
+      ? [
+          `${name}: holds what looks like ${kind}; an agent is never given a key: the worker holds it, named by gateway.upstreams[].apiKeyEnv, and the agent gets {token}`,
+        ]
+      : [];
+  });
+}
