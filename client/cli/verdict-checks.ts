@@ -26,6 +26,21 @@ export interface StoredVerdictRef {
 export interface VerdictExpectations {
   task?: TaskRef;
   requirePass?: boolean;
+  /** The change the caller is about to act on: its git tree, its parent, the run that made it. */
+  change?: { treeId?: string; baseCommit?: string; runId?: string };
+}
+
+function changeProblems(evidence: VerdictPayload | undefined, change: VerdictExpectations['change'] = {}): string[] {
+  const said = (what: string, is: string | undefined, asked: string) =>
+    `the verdict covers ${what} ${is ?? '(none)'}, not ${asked}`;
+  const problems: string[] = [];
+  if (change.treeId && evidence?.diff.treeId !== change.treeId)
+    problems.push(said('the tree', evidence?.diff.treeId, change.treeId));
+  if (change.baseCommit && evidence?.baseCommit !== change.baseCommit)
+    problems.push(said('a change on', evidence?.baseCommit, change.baseCommit));
+  if (change.runId && evidence?.run?.runId !== change.runId)
+    problems.push(said('the run', evidence?.run?.runId, change.runId));
+  return problems;
 }
 
 function expectationProblems(evidence: VerdictPayload | undefined, expected: VerdictExpectations): string[] {
@@ -39,7 +54,7 @@ function expectationProblems(evidence: VerdictPayload | undefined, expected: Ver
     problems.push(`the envelope names the workflow ${evidence.run.workflowId}, not ${taskWorkflowId(task)}`);
   if (expected.requirePass && evidence?.outcome !== 'PASS' && evidence?.outcome !== 'WAIVED')
     problems.push(`the outcome is ${evidence?.outcome}; --require-pass takes PASS or WAIVED only`);
-  return problems;
+  return [...problems, ...changeProblems(evidence, expected.change)];
 }
 
 /** Every problem with a checked envelope (its own first); empty when the verdict holds. */

@@ -42,7 +42,29 @@ function registry(recorded: Set<string> | undefined, signature: string): 'record
   return recorded.has(signature) ? 'recorded' : 'not recorded';
 }
 
-type VerifyOptions = TrustOptions & { tenant?: string; json?: boolean; task?: string; requirePass?: boolean };
+type VerifyOptions = TrustOptions & {
+  tenant?: string;
+  json?: boolean;
+  task?: string;
+  requirePass?: boolean;
+  tree?: string;
+  base?: string;
+  run?: string;
+};
+
+const GIT_OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The change a verdict must cover (`--tree`, `--base`, `--run`), each checked for its form first. */
+function expectedChange(opts: VerifyOptions) {
+  for (const [flag, value, form, what] of [
+    ['--tree', opts.tree, GIT_OID, 'a full git object id (git rev-parse BRANCH^{tree})'],
+    ['--base', opts.base, GIT_OID, 'a full git object id (git rev-parse BRANCH^)'],
+    ['--run', opts.run, RUN_ID, 'a Temporal run id'],
+  ] as const)
+    if (value !== undefined && !form.test(value)) throw new UsageError(`${flag} must be ${what}, not '${value}'`);
+  return { treeId: opts.tree, baseCommit: opts.base, runId: opts.run };
+}
 
 /** The task a verdict file must be the verdict of (`--task`); a stored verdict is its own task's. */
 function expectedTask(fromFile: boolean, opts: VerifyOptions): TaskRef | undefined {
@@ -64,6 +86,7 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
   const trusted = trustedKeys(opts, loadClientConfig());
   const fromFile = namesFile(target);
   const task = expectedTask(fromFile, opts);
+  const change = expectedChange(opts);
   if (fromFile && !existsSync(target)) throw new UsageError(`no verdict file ${target}`);
   const row = fromFile ? undefined : await verdictOf(target, opts.tenant);
   const text = fromFile ? readFileSync(target, 'utf8') : row?.envelope;
@@ -72,7 +95,7 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
     text,
     trusted.map((k) => k.keyId),
   );
-  const problems = verdictProblems(check, row, { task: row?.ref ?? task, requirePass: opts.requirePass });
+  const problems = verdictProblems(check, row, { task: row?.ref ?? task, requirePass: opts.requirePass, change });
   const approvals = verdictEvidence(check.statement)?.approvals ?? [];
   for (const a of approvals)
     if (registry(row?.recorded, a.signature) === 'not recorded')
@@ -153,6 +176,12 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
     .option('--tenant <tenant>')
     .option('--task <task>', "a verdict file must be this task's (TENANT/TASK, or TASK with --tenant)")
     .option('--require-pass', 'exit 1 unless the outcome is PASS or WAIVED (a genuine FAIL verifies otherwise)')
+    .option(
+      '--tree <oid>',
+      "exit 1 unless the verdict covers this git tree (the change's: git rev-parse BRANCH^{tree})",
+    )
+    .option('--base <oid>', 'exit 1 unless the change was made on this commit (git rev-parse BRANCH^)')
+    .option('--run <run-id>', 'exit 1 unless the verdict is of this workflow run')
     .option('--json')
     .action((target: string, opts: VerifyOptions) => run(() => verify(target, opts)));
 }

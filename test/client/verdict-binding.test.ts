@@ -9,10 +9,20 @@ import * as path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { tasks, verdicts } from '../../db/schema';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
-import { IN_TOTO_PAYLOAD_TYPE } from '../../domain/dsse';
+import { IN_TOTO_PAYLOAD_TYPE, verdictEvidence } from '../../domain/dsse';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { addScriptedAgent, GOOD_PLAN, gitIn, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import type { TaskSnapshot } from '../../domain/task';
+import {
+  addScriptedAgent,
+  GOOD_PLAN,
+  gitIn,
+  makeRepo,
+  registerRepo,
+  repoDir,
+  specYaml,
+  uniqueId,
+} from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
 import { tempDir } from '../helpers/temp';
@@ -21,8 +31,9 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
   this.timeout(180_000);
   const dir = tempDir('arbiter-verdict-binding-');
   let tenant: string;
-  let passed: { taskId: string; file: string };
-  let failed: { taskId: string; file: string };
+  type Saved = { taskId: string; file: string; final: TaskSnapshot; repo: string };
+  let passed: Saved;
+  let failed: Saved;
   let workerKey: string;
 
   /** Runs a task of `tenant` with `gates` to its end and saves its verdict's envelope. */
@@ -37,7 +48,7 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
     assert.equal(final.state, state, JSON.stringify(final.error));
     const file = path.join(dir, `${input.taskId}.json`);
     writeFileSync(file, (await arbiter(['verdict', 'show', `${tenant}/${input.taskId}`], cliEnv())).stdout);
-    return { taskId: input.taskId, file };
+    return { taskId: input.taskId, file, final, repo: repoDir(input.repo) };
   }
 
   const verify = (args: string[], cwd?: string) => arbiter(['verdict', 'verify', ...args], cliEnv(), 90_000, cwd);
@@ -87,6 +98,52 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
     assert.equal(pass.code, 0, pass.stderr);
     const misused = await verify([`${tenant}/${passed.taskId}`, '--key', workerKey, '--task', passed.taskId]);
     assert.equal(misused.code, 2, '--task is for a file');
+  });
+
+  it('with --tree, --base and --run, refuses a genuine PASS of another change or run than the one merged', async () => {
+    const branch = passed.final.delivery!.commit;
+    const tree = gitIn(passed.repo, 'rev-parse', `${branch}^{tree}`).trim();
+    const base = gitIn(passed.repo, 'rev-parse', `${branch}^`).trim();
+    const shown = await arbiter(['verdict', 'show', `${tenant}/${passed.taskId}`, '--json'], cliEnv());
+    const runId = verdictEvidence(JSON.parse(shown.stdout).statement)!.run.runId;
+    for (const target of [passed.file, `${tenant}/${passed.taskId}`]) {
+      const bound = await verify([
+        target,
+        '--key',
+        workerKey,
+        '--require-pass',
+        '--tree',
+        tree,
+        '--base',
+        base,
+        '--run',
+        runId,
+      ]);
+      assert.equal(bound.code, 0, bound.stderr);
+    }
+    // A script about to merge another change (here the target's own tree, on the delivered commit) is refused.
+    const otherTree = gitIn(passed.repo, 'rev-parse', `${base}^{tree}`).trim();
+    const wrong = await verify([
+      passed.file,
+      '--key',
+      workerKey,
+      '--tree',
+      otherTree,
+      '--base',
+      branch,
+      '--run',
+      '019ae0f0-0000-7000-8000-000000000009',
+    ]);
+    assert.equal(wrong.code, 1, wrong.stdout);
+    assert.match(wrong.stderr, new RegExp(`the verdict covers the tree ${tree}, not ${otherTree}`));
+    assert.match(wrong.stderr, new RegExp(`the verdict covers a change on ${base}, not ${branch}`));
+    assert.match(
+      wrong.stderr,
+      new RegExp(`the verdict covers the run ${runId}, not 019ae0f0-0000-7000-8000-000000000009`),
+    );
+    const malformed = await verify([passed.file, '--key', workerKey, '--tree', 'HEAD']);
+    assert.equal(malformed.code, 2, malformed.stdout);
+    assert.match(malformed.stderr, /--tree must be a full git object id/);
   });
 
   it("refuses an earlier run's genuine verdict stored as the current run's", async () => {
