@@ -70,6 +70,22 @@ export class KeyFileMissingError extends ApplicationFailure {
 }
 
 /**
+ * The worker key's `.pub` names another key than its signing key: someone replaced one of them,
+ * so pinning the `.pub` would trust a key the worker never signs with, perhaps theirs.
+ */
+export class WorkerKeyMismatchError extends ApplicationFailure {
+  static readonly type = 'WorkerKeyMismatchError';
+  constructor(pub: string, pubKeyId: string, signingKey: string, signingKeyId: string) {
+    super(
+      ...nonRetryable(
+        `${pub} names ${pubKeyId}, but the signing key ${signingKey} is ${signingKeyId}: one of them was replaced; nothing pinned`,
+        WorkerKeyMismatchError.type,
+      ),
+    );
+  }
+}
+
+/**
  * Nothing is trusted, so nothing can be verified: a signature checked only against the key the
  * envelope names proves nothing. The message says how to trust a key.
  */
@@ -544,6 +560,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   TargetRepoError.type,
   KeyFormatError.type,
   KeyFileMissingError.type,
+  WorkerKeyMismatchError.type,
   NoTrustedKeyError.type,
   PathEscapeError.type,
   AgentFailedError.type,

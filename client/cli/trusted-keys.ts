@@ -6,10 +6,12 @@
  * keyring under a loud banner.
  */
 import { spawnSync } from 'node:child_process';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { KeyFileMissingError, NoTrustedKeyError } from '../../domain/errors';
+import { KeyFileMissingError, NoTrustedKeyError, WorkerKeyMismatchError } from '../../domain/errors';
+import { keyIdOf } from '../../host/signing';
 import { keyIdFromPublicKeyText, loadKeyring, pinKey, readKeyFile, type TrustedKey } from '../../host/trust';
 import { signingKeyFileOf } from '../../workers/worker';
 import type { ClientConfig } from '../config';
@@ -33,11 +35,30 @@ function banner(lines: string[]): void {
   process.stderr.write(`${[rule, ...lines.map((l) => `!! ${l}`), rule].join('\n')}\n`);
 }
 
-/** Pins the worker's own public key (the `.pub` beside its signing key) into the keyring, loudly. */
+/**
+ * The key id the signing key itself proves, or why it could not be read (the CLI may run as
+ * another user than the worker). A `.pub` anyone could write names whatever key they like; the
+ * private key beside it is what the worker signs with.
+ */
+function provenKeyId(file: string): { keyId: string } | { unread: string } {
+  try {
+    return { keyId: keyIdOf(createPublicKey(createPrivateKey(readFileSync(file)))) };
+  } catch (err) {
+    return { unread: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+  }
+}
+
+/**
+ * Pins the worker's own public key (the `.pub` beside its signing key) into the keyring, loudly;
+ * refused when the signing key beside it, readable here, is another key.
+ */
 function pinWorkerKey(config: ClientConfig): void {
-  const pub = `${signingKeyFileOf(config)}.pub`;
+  const signingKey = signingKeyFileOf(config);
+  const pub = `${signingKey}.pub`;
   if (!existsSync(pub)) throw new KeyFileMissingError(pub);
   const keyId = keyIdFromPublicKeyText(readFileSync(pub, 'utf8'), pub);
+  const proof = provenKeyId(signingKey);
+  if ('keyId' in proof && proof.keyId !== keyId) throw new WorkerKeyMismatchError(pub, keyId, signingKey, proof.keyId);
   const keyring = config.trustedKeysFile;
   if (!pinKey(keyring, keyId, `arbiter-worker-key pinned-on-first-use ${new Date().toISOString()}`)) {
     process.stderr.write(`arbiter: the worker key ${keyId} is already trusted in ${keyring}\n`);
@@ -47,8 +68,13 @@ function pinWorkerKey(config: ClientConfig): void {
     'TRUST ON FIRST USE: this worker key is now trusted for every verdict it signs',
     `  key id:  ${keyId}`,
     `  read:    ${pub}`,
+    'keyId' in proof
+      ? `  proven:  by the signing key beside it, ${signingKey}`
+      : `  NOT proven: the signing key ${signingKey} could not be read here (${proof.unread})`,
     `  pinned:  ${keyring}`,
-    'Whoever could write that .pub file chose this key. Compare the key id with the',
+    'keyId' in proof
+      ? 'Whoever could write that signing key chose this key. Compare the key id with the'
+      : 'Whoever could write that .pub file chose this key. Compare the key id with the',
     "worker operator's over another channel; delete its line from the keyring to revoke.",
   ]);
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { VerdictStatement } from '../../domain/dsse';
 import { ARBITER_EVIDENCE_FIELD } from '../../domain/vsa';
@@ -210,6 +210,7 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
     const keyId = JSON.parse(readFileSync(envelopeFile, 'utf8')).signatures[0].keyid as string;
     assert.ok(first.stderr.includes(keyId), 'the banner names the key id');
     assert.ok(first.stderr.includes(keyring), 'and the keyring');
+    assert.match(first.stderr, /proven: {2}by the signing key beside it/);
     assert.match(readFileSync(keyring, 'utf8'), /^ssh-ed25519 AAAA\S+ arbiter-worker-key pinned-on-first-use \S+\n$/);
     const later = await arbiter(['verdict', 'verify', task], e);
     assert.equal(later.code, 0, later.stderr);
@@ -219,6 +220,33 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
     assert.match(again.stderr, /already trusted/);
     const both = await arbiter(['verdict', 'verify', task, '--trust-worker-key', '--key', workerKey], e);
     assert.equal(both.code, 2, 'pinning and --key together is a usage error');
+  });
+
+  it('--trust-worker-key pins nothing when the .pub beside the signing key names another key', async () => {
+    // Whoever can write the .pub but not the signing key would have had their own key pinned.
+    const folder = path.join(dir, uniqueId('swapped'));
+    mkdirSync(folder);
+    const signingKey = path.join(folder, 'verdict-signing.pem');
+    copyFileSync(defaultSigningKeyFile(testStack().home), signingKey);
+    writeFileSync(`${signingKey}.pub`, readFileSync(otherKey()));
+    const e = env({ ARBITER_SIGNING_KEY_FILE: signingKey });
+    const keyring = path.join(String(e.ARBITER_HOME), 'trusted-keys');
+    const res = await arbiter(['verdict', 'verify', task, '--trust-worker-key'], e);
+    assert.equal(res.code, 1, res.stdout);
+    assert.match(
+      res.stderr,
+      /verdict-signing\.pem\.pub names ed25519:\S+, but the signing key \S+ is ed25519:\S+: one of them was replaced; nothing pinned/,
+    );
+    assert.doesNotMatch(res.stderr, /TRUST ON FIRST USE/);
+    assert.equal(existsSync(keyring), false, 'nothing pinned');
+
+    // Only the .pub here (the CLI on another host than the worker): pinned, the banner saying it is unproven.
+    writeFileSync(`${signingKey}.pub`, readFileSync(workerKey));
+    unlinkSync(signingKey);
+    const unproven = await arbiter(['verdict', 'verify', task, '--trust-worker-key'], e);
+    assert.equal(unproven.code, 0, unproven.stderr);
+    assert.match(unproven.stderr, /NOT proven: the signing key \S+ could not be read here \(ENOENT\)/);
+    assert.match(unproven.stderr, /Whoever could write that \.pub file chose this key/);
   });
 
   it('reports the verification summary: PASSED at CAWS_TIER_2, the repository at its base, the policy by digest', async () => {
