@@ -46,12 +46,18 @@ async function requirePolicySetup(db: Db, run: RunKey, setup: InstallDependencie
 /**
  * Refuses a base other than the one the workspace was built from (an insider's step could name any
  * commit of the target, one whose lockfile it wrote), and puts the tree back to it: setup never
- * runs on files an agent wrote, whatever ran in the workspace before it.
+ * runs on files an agent wrote, whatever ran in the workspace before it. A workspace that records
+ * no base (built by a release before it did) is refused too, or the check would hold only where
+ * the file is.
  */
 async function atPreparedBase(deps: ActivityDeps, input: InstallDependenciesInput): Promise<SandboxUser> {
   const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
   const prepared = await workspaceBase(ws.gitDir);
-  if (prepared !== undefined && prepared !== input.baseCommit)
+  if (prepared === undefined)
+    throw new PolicyMismatchError(
+      'the workspace records no commit it was built from (an older release built it); submit the task again to build a new one',
+    );
+  if (prepared !== input.baseCommit)
     throw new PolicyMismatchError(
       `setup runs at ${prepared}, the commit the workspace was built from, not at ${input.baseCommit}`,
     );

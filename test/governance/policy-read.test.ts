@@ -7,7 +7,7 @@
  * by the policy now reads the one its run's `loadRepoPolicy` stored on a worker.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ActivityCancellationDetails, type ApplicationFailure } from '@temporalio/common';
 import { storeSpec, validatedSpec } from '../../activities/spec-refs';
@@ -17,6 +17,7 @@ import type { DiffSummary, IssuedVerdict, PolicyProvenance, TrustedPolicy } from
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
 import { dependenciesDirOf } from '../../host/sandbox/dependency-mounts';
+import { gitDirOf } from '../../host/git';
 import { gitIn, specYaml, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { recordRouted } from '../helpers/tasks';
@@ -204,6 +205,15 @@ describe('governance: steps judge by the policy their run read', function () {
       r.env.run(r.a.installDependencies, { ...r.at, baseCommit: earlier, setup }),
       refusedAs('PolicyMismatchError', new RegExp(`setup runs at ${r.ws.baseCommit}, .* not at ${earlier}`)),
     );
+    // A workspace recording no base (an older release's, or one whose file was removed) is no exception.
+    const recorded = path.join(gitDirOf(r.ws.workspacePath), 'arbiter-base');
+    const base = readFileSync(recorded, 'utf8');
+    rmSync(recorded);
+    await assert.rejects(
+      r.env.run(r.a.installDependencies, { ...r.at, baseCommit: earlier, setup }),
+      refusedAs('PolicyMismatchError', /the workspace records no commit it was built from/),
+    );
+    writeFileSync(recorded, base);
     await r.env.run(r.a.installDependencies, { ...r.at, setup });
     const installed = readFileSync(path.join(dependenciesDirOf(r.ws.workspacePath), 'out', 'app.js'), 'utf8');
     assert.equal(installed, 'module.exports = 1;\n', "setup saw the base's file, not the agent's");
