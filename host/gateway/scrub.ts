@@ -141,8 +141,7 @@ function bodyOf(bytes: Buffer, broken?: unknown): ReadableStream<Uint8Array> {
 /** `response` unread, its body breaking with `reason` so the call is recorded as cut. */
 async function brokenOff(response: Response, reason: string, status = response.status): Promise<Response> {
   await response.body?.cancel();
-  const { statusText, headers } = response;
-  return new Response(bodyOf(Buffer.alloc(0), new Error(reason)), { status, statusText, headers });
+  return new Response(bodyOf(Buffer.alloc(0), new Error(reason)), { status, headers: response.headers });
 }
 
 /**
@@ -155,11 +154,11 @@ export async function withoutKey(response: Response, key: string | undefined): P
   if (response.status > MAX_STATUS)
     return brokenOff(response, `the upstream answered with status ${response.status}, which HTTP does not define`, 502);
   if (!key || !response.body || NO_BODY.has(response.status)) return response;
-  const { status, statusText, headers } = response;
+  // Not the reason phrase: no one reads it, and one `new Response` refuses (a control or non-ASCII byte) would throw.
+  const { status, headers } = response;
   if (undecoded(headers))
     return brokenOff(response, 'the upstream replied in a content coding the gateway cannot decode to mask its key');
-  if (response.ok)
-    return new Response(response.body.pipeThrough(keyMaskingStream(key)), { status, statusText, headers });
+  if (response.ok) return new Response(response.body.pipeThrough(keyMaskingStream(key)), { status, headers });
   const { bytes, broken } = await readRefusal(response.body);
-  return new Response(bodyOf(masked(bytes, key, broken !== undefined), broken), { status, statusText, headers });
+  return new Response(bodyOf(masked(bytes, key, broken !== undefined), broken), { status, headers });
 }

@@ -46,7 +46,11 @@ describe('model gateway: a reply that echoes the key', function () {
           res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': mode });
           return res.end(gzipSync(`you sent ${authorization}`));
         }
-        res.writeHead(mode === 'status 799' ? 799 : 401, { 'content-type': 'application/json' });
+        const status = mode === 'status 799' ? 799 : 401;
+        // A reason phrase with a byte `new Response` refuses (undici reads it as U+FFFD).
+        res.writeHead(status, mode === 'status 799' ? 'Ünknown' : 'Unauthorizéd', {
+          'content-type': 'application/json',
+        });
         // Padded so the refusal is cut at 1 MiB ten bytes into the key.
         if (mode === 'padded') res.end(`${'x'.repeat(1024 * 1024 - 10)}${authorization.slice('Bearer '.length)}`);
         else res.end(JSON.stringify({ error: { message: `bad key: ${authorization}`, headers: req.headers } }));
