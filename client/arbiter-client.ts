@@ -43,6 +43,7 @@ import {
 } from '../workflows/definitions';
 import type { taskLifecycle } from '../workflows';
 import { onceWorkerPolls } from './worker-wait';
+import { TEMPORAL_RUN_ID } from '../domain/ids';
 
 /** Input that failed validation before reaching Temporal; lists every problem. */
 export class InvalidTaskInputError extends Error {
@@ -99,9 +100,6 @@ function summaryOf(input: { tenantId: string; taskId: string; specYaml: string }
   }
   return `${input.tenantId}/${input.taskId}${title ? ` — ${title}` : ''}`.slice(0, 200);
 }
-
-/** A Temporal run id, as the server makes them. */
-const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The state and run a refused later run names (TaskAlreadyEndedError carries them), if that is why it failed. */
 function endedEarlier(err: unknown): { state?: string; runId?: string } | undefined {
@@ -285,7 +283,7 @@ export class ArbiterClient {
       if (snapshot.history.length > 0 || (await latest.describe()).status.name !== 'FAILED') return snapshot;
       const ended = await latest.result().then(() => undefined, endedEarlier);
       // A task recorded before runs were tracked names no run: its refused run's snapshot is all there is.
-      if (!ended?.runId || !RUN_ID.test(ended.runId)) return snapshot;
+      if (!ended?.runId || !TEMPORAL_RUN_ID.test(ended.runId)) return snapshot;
       return await workflow
         .getHandle(workflowId, ended.runId)
         .query(getStateQuery)

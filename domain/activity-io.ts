@@ -15,6 +15,7 @@ import type { RiskTier, SpecFormat, WorkingSpec } from './spec';
 import type { AttemptRecord, GateResult, VerdictOutcome } from './task';
 import type { DiffSummary } from './diff';
 import type { PolicyViolation } from './sandbox';
+import { GIT_OBJECT_ID } from './ids';
 
 /** `measureDiff` returns it, so activity code finds it beside the other activity shapes. */
 export type { DiffSummary } from './diff';
@@ -27,7 +28,7 @@ export const SpecRefSchema = z.object({ artifactId: z.string(), digest: z.string
 export type SpecRef = z.infer<typeof SpecRefSchema>;
 /** The spec an activity works to: its stored reference, or the whole spec from runs validated before specs were stored. */
 export const SpecOrRefSchema = z.union([SpecRefSchema, SpecSchema]);
-const GitObjectId = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'must be a full git object id');
+const GitObjectId = z.string().regex(GIT_OBJECT_ID, 'must be a full git object id');
 
 /** A lifecycle transition to persist; `seq` makes the write idempotent across retries and replays. */
 export const RecordTransitionInput = z.object({

@@ -11,6 +11,7 @@ import { base64Bytes } from './base64';
 import { canonicalJson, preAuthEncoding } from './canonical';
 import { storableValue } from './bounds';
 import { WAIVER_REASON_CODES } from './waiver';
+import { GIT_OBJECT_ID } from './ids';
 
 /** DSSE payload type of a signed decision: the signature is over PAE(type, canonical claim). */
 export const WAIVER_DECISION_PAYLOAD_TYPE = 'application/vnd.arbiter.waiver-decision+json';
@@ -28,7 +29,7 @@ export const WaiverRequestTermsSchema = z
     taskId: z.string().min(1),
     runId: z.string().min(1),
     specId: z.string().min(1),
-    treeId: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/),
+    treeId: z.string().regex(GIT_OBJECT_ID),
     patchDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/),
     gates: z.array(z.string()).min(1),
     delta: z.object({ maxFiles: z.number().int().nonnegative(), maxLoc: z.number().int().nonnegative() }).strict(),

@@ -71,6 +71,11 @@ export function loadOrCreateSigningKey(file: string): KeyObject {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another worker created it first
     }
   }
+  return readSigningKey(file);
+}
+
+/** The signing key at `file`, which must exist. */
+export function readSigningKey(file: string): KeyObject {
   return createPrivateKey(readFileSync(file));
 }
 

@@ -6,12 +6,12 @@
  * keyring under a loud banner.
  */
 import { spawnSync } from 'node:child_process';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { KeyFileMissingError, NoTrustedKeyError, WorkerKeyMismatchError } from '../../domain/errors';
-import { keyIdOf } from '../../host/signing';
+import { KeyFileMissingError, KeyFormatError, NoTrustedKeyError, WorkerKeyMismatchError } from '../../domain/errors';
+import { keyIdOf, readSigningKey } from '../../host/signing';
 import { keyIdFromPublicKeyText, loadKeyring, pinKey, readKeyFile, type TrustedKey } from '../../host/trust';
 import { signingKeyFileOf } from '../../workers/worker';
 import type { ClientConfig } from '../config';
@@ -35,16 +35,22 @@ function banner(lines: string[]): void {
   process.stderr.write(`${[rule, ...lines.map((l) => `!! ${l}`), rule].join('\n')}\n`);
 }
 
+/** Why the signing key may be out of reach here without being wrong: absent, or another user's. */
+const UNREADABLE = new Set(['ENOENT', 'EACCES', 'EPERM']);
+
 /**
- * The key id the signing key itself proves, or why it could not be read (the CLI may run as
- * another user than the worker). A `.pub` anyone could write names whatever key they like; the
- * private key beside it is what the worker signs with.
+ * The key id the signing key itself proves, or why it cannot be read here (the CLI on another
+ * host, or as another user). A `.pub` anyone could write names whatever key they like; the private
+ * key beside it is what the worker signs with. A key that is there but does not parse (a folder,
+ * garbage) proves nothing and is refused: the worker cannot be signing with it either.
  */
 function provenKeyId(file: string): { keyId: string } | { unread: string } {
   try {
-    return { keyId: keyIdOf(createPublicKey(createPrivateKey(readFileSync(file)))) };
+    return { keyId: keyIdOf(createPublicKey(readSigningKey(file))) };
   } catch (err) {
-    return { unread: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && UNREADABLE.has(code)) return { unread: code };
+    throw new KeyFormatError(file, `not a signing key the worker could use (${(err as Error).message})`);
   }
 }
 

@@ -17,6 +17,7 @@ import type { TaskRef } from '../../temporal-config';
 import { verdictProblems } from './verdict-checks';
 import { trustedKeys, withTrustOptions, type TrustOptions } from './trusted-keys';
 import { withTenantDb } from './with-db';
+import { GIT_OBJECT_ID, TEMPORAL_RUN_ID } from '../../domain/ids';
 
 /**
  * The task's stored verdict, and which of its approvals the tenant's decision record holds
@@ -52,15 +53,12 @@ type VerifyOptions = TrustOptions & {
   run?: string;
 };
 
-const GIT_OID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** The change a verdict must cover (`--tree`, `--base`, `--run`), each checked for its form first. */
 function expectedChange(opts: VerifyOptions) {
   for (const [flag, value, form, what] of [
-    ['--tree', opts.tree, GIT_OID, 'a full git object id (git rev-parse BRANCH^{tree})'],
-    ['--base', opts.base, GIT_OID, 'a full git object id (git rev-parse BRANCH^)'],
-    ['--run', opts.run, RUN_ID, 'a Temporal run id'],
+    ['--tree', opts.tree, GIT_OBJECT_ID, 'a full git object id (git rev-parse BRANCH^{tree})'],
+    ['--base', opts.base, GIT_OBJECT_ID, 'a full git object id (git rev-parse BRANCH^)'],
+    ['--run', opts.run, TEMPORAL_RUN_ID, 'a Temporal run id'],
   ] as const)
     if (value !== undefined && !form.test(value)) throw new UsageError(`${flag} must be ${what}, not '${value}'`);
   return { treeId: opts.tree, baseCommit: opts.base, runId: opts.run };
@@ -83,10 +81,11 @@ function namesFile(target: string): boolean {
 }
 
 async function verify(target: string, opts: VerifyOptions): Promise<number> {
-  const trusted = trustedKeys(opts, loadClientConfig());
   const fromFile = namesFile(target);
   const task = expectedTask(fromFile, opts);
   const change = expectedChange(opts);
+  // After the arguments are known good: trusting may pin a key.
+  const trusted = trustedKeys(opts, loadClientConfig());
   if (fromFile && !existsSync(target)) throw new UsageError(`no verdict file ${target}`);
   const row = fromFile ? undefined : await verdictOf(target, opts.tenant);
   const text = fromFile ? readFileSync(target, 'utf8') : row?.envelope;

@@ -240,6 +240,13 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
     assert.doesNotMatch(res.stderr, /TRUST ON FIRST USE/);
     assert.equal(existsSync(keyring), false, 'nothing pinned');
 
+    // A signing key made unparseable beside the swapped .pub proves nothing and pins nothing.
+    writeFileSync(signingKey, 'not a key\n');
+    const garbage = await arbiter(['verdict', 'verify', task, '--trust-worker-key'], e);
+    assert.equal(garbage.code, 1, garbage.stdout);
+    assert.match(garbage.stderr, /verdict-signing\.pem: not a signing key the worker could use/);
+    assert.equal(existsSync(keyring), false, 'nothing pinned');
+
     // Only the .pub here (the CLI on another host than the worker): pinned, the banner saying it is unproven.
     writeFileSync(`${signingKey}.pub`, readFileSync(workerKey));
     unlinkSync(signingKey);
