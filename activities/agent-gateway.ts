@@ -5,7 +5,8 @@
  * the sandbox. Every command agent runs behind the relay, upstreams or not, so whatever it tries
  * to reach over the network is refused and audited.
  */
-import { commandLiteralSecrets, type CommandConfig } from '../domain/agent';
+import type { CommandConfig } from '../domain/agent';
+import { stringsIn } from '../domain/literal-secrets';
 import { AgentBudgetExceededError, AgentConfigError } from '../domain/errors';
 import { auditGateway } from '../host/gateway/audit';
 import { expandRecord } from '../domain/agent-placeholders';
@@ -25,18 +26,13 @@ export interface AgentLaunch {
   finish(): Promise<void>;
 }
 
-/**
- * Refuses a configuration in which a worker secret an upstream names appears verbatim, or that
- * spells out a key of a known shape (refused at registration since; an agent registered before
- * is refused here, when it would run).
- */
+/** Refuses a configuration in which a worker secret an upstream names appears verbatim where the agent reads. */
 function refuseSecrets(deps: ActivityDeps, agentId: string, c: CommandConfig): void {
-  const literal = commandLiteralSecrets(c);
-  if (literal.length) throw new AgentConfigError(agentId, literal.join('; '));
-  const visible = [...c.argv, ...Object.values(c.env), ...Object.values(c.homeFiles)].join('\n');
+  const { argv, env, homeFiles } = c;
+  const visible = stringsIn({ argv, env, homeFiles }, 'config').map(([, value]) => value);
   for (const u of c.gateway?.upstreams ?? []) {
     const secret = u.apiKeyEnv ? deps.secretEnv(u.apiKeyEnv) : undefined;
-    if (secret && visible.includes(secret))
+    if (secret && visible.some((value) => value.includes(secret)))
       throw new AgentConfigError(
         agentId,
         `its configuration contains the value of ${u.apiKeyEnv}; keys stay in the gateway`,

@@ -6,6 +6,7 @@
 import { Context, log } from '@temporalio/activity';
 import { ExecuteAgentInput, type AgentRunResult } from '../domain/activity-io';
 import { CommandConfigSchema, ScriptedConfigSchema, type ScriptedStep } from '../domain/agent';
+import { literalSecretProblems } from '../domain/literal-secrets';
 import { buildRetryPrompt, buildTaskPrompt } from '../domain/prompt';
 import { AgentConfigError, AgentFailedError, FileToolError } from '../domain/errors';
 import { zodProblems } from '../domain/zod-issues';
@@ -151,6 +152,9 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
         policy: policyFromSpec(spec),
         dependencies: dependenciesDirOf(input.workspacePath),
       };
+      // Refused at registration since; an agent registered before is refused here, before it runs.
+      const literal = literalSecretProblems(agent.config);
+      if (literal.length) throw new AgentConfigError(agent.id, literal.join('; '));
       const ctx = { agentId: agent.id, call, tools, runCommand: cancellable(runCommand) };
       let result: AgentRunResult;
       if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config, retry !== undefined);

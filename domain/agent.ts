@@ -230,18 +230,8 @@ const CONFIG_SCHEMAS: Record<AgentKind, z.ZodTypeAny> = {
 export function agentConfigProblems(kind: AgentKind, config: unknown): string[] {
   const parsed = CONFIG_SCHEMAS[kind].safeParse(config);
   if (!parsed.success) return zodProblems(parsed.error, { prefix: 'config' });
-  if (kind !== 'command') return [];
-  const c = parsed.data as CommandConfig;
-  return [...commandLiteralSecrets(c), ...unpricedCostBudget(c.gateway)];
-}
-
-/** The keys a command config spells out where the agent would read them (see literal-secrets). */
-export function commandLiteralSecrets(c: CommandConfig): string[] {
-  return literalSecretProblems([
-    ...c.argv.map((a, i) => [`config.argv[${i}]`, a] as const),
-    ...Object.entries(c.env).map(([k, v]) => [`config.env.${k}`, v] as const),
-    ...Object.entries(c.homeFiles).map(([k, v]) => [`config.homeFiles.${k}`, v] as const),
-  ]);
+  const literal = literalSecretProblems(parsed.data);
+  return kind === 'command' ? [...literal, ...unpricedCostBudget((parsed.data as CommandConfig).gateway)] : literal;
 }
 
 function unpricedCostBudget(gateway: GatewayConfig | undefined): string[] {

@@ -21,16 +21,34 @@ export function literalSecretKind(value: string): string | undefined {
   return SECRET_SHAPES.find(([, shape]) => shape.test(value))?.[0];
 }
 
+/** A name (an object key) shown in a problem's path: never one that is itself a key. */
+function shownName(name: string): string {
+  return literalSecretKind(name) ? '<a name>' : name;
+}
+
+/** Every string in `value`, names of its objects' entries too, each with where it is (`config.env.NAME`). */
+export function stringsIn(value: unknown, at: string): Array<readonly [string, string]> {
+  if (typeof value === 'string') return [[at, value]];
+  if (Array.isArray(value)) return value.flatMap((v, i) => stringsIn(v, `${at}[${i}]`));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([name, v]) => {
+    const where = `${at}.${shownName(name)}`;
+    return [[`${where} (its name)`, name] as const, ...stringsIn(v, where)];
+  });
+}
+
 /**
- * One problem per value of `fields` (name to value) that holds a key, naming the field and the
- * kind of key, never the value.
+ * One problem per string anywhere in `config` (argv, env names and values, HOME file names and
+ * contents, URLs, a scripted plan's edits) that holds a key, naming where and the kind of key,
+ * never the value. A pattern check: a key split in two or encoded gets past it; it is there so no
+ * operator hands an agent a key by pasting it into a registration.
  */
-export function literalSecretProblems(fields: ReadonlyArray<readonly [string, string]>): string[] {
-  return fields.flatMap(([name, value]) => {
+export function literalSecretProblems(config: unknown, at = 'config'): string[] {
+  return stringsIn(config, at).flatMap(([where, value]) => {
     const kind = literalSecretKind(value);
     return kind
       ? [
-          `${name}: holds what looks like ${kind}; an agent is never given a key: the worker holds it, named by gateway.upstreams[].apiKeyEnv, and the agent gets {token}`,
+          `${where}: holds what looks like ${kind}; an agent is never given a key: the worker holds it, named by gateway.upstreams[].apiKeyEnv, and the agent gets {token}`,
         ]
       : [];
   });

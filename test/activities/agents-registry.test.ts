@@ -141,6 +141,14 @@ describe('agent registry (db/agents)', () => {
         ['config.argv[1]', 'config.env.ANTHROPIC_API_KEY', 'config.homeFiles..config/auth.json'],
       );
       assert.ok(!problems.join(' ').includes('k3yB0dy_'), problems.join('; '));
+      const scripted = await invalid(
+        registration({ config: { steps: [{ op: 'write', path: 'src/k.js', content: `'${key}'` }] } }),
+      );
+      assert.deepEqual(
+        scripted.map((p) => p.split(':')[0]),
+        ['config.steps[0].content'],
+        'a plan that would deliver a key',
+      );
     });
 
     it('refuses a scripted agent with no steps, or no config at all', async () => {

@@ -40,10 +40,30 @@ describe('literal secrets in a registration', () => {
       assert.equal(literalSecretKind(value), undefined, value);
   });
 
-  it('names the field and the kind of key, never the value', () => {
-    const [problem] = literalSecretProblems([['config.env.ANTHROPIC_API_KEY', KEYS.Anthropic]]);
+  it('names where the key is and its kind, never the value', () => {
+    const [problem] = literalSecretProblems({ env: { ANTHROPIC_API_KEY: KEYS.Anthropic } });
     assert.match(problem, /^config\.env\.ANTHROPIC_API_KEY: holds what looks like an Anthropic key \(sk-ant-…\);/);
     assert.match(problem, /\{token\}/);
     assert.ok(!problem.includes(KEYS.Anthropic.slice(8)), problem);
+  });
+
+  it("looks everywhere in a config: names, URLs, a plan's edits; a name that is a key is not repeated", () => {
+    const problems = literalSecretProblems({
+      homeFiles: { [`.keys/${KEYS.GitHub}`]: 'x', '.netrc': `password ${KEYS.GitLab}` },
+      env: { [KEYS.AWS]: '1' },
+      gateway: { upstreams: [{ baseUrl: `https://generativelanguage.googleapis.com/v1beta?key=${KEYS.Google}` }] },
+      steps: [{ op: 'write', path: 'src/config.js', content: `module.exports = '${KEYS.OpenAI}';\n` }],
+    });
+    assert.deepEqual(
+      problems.map((p) => p.split(': holds')[0]),
+      [
+        'config.homeFiles.<a name> (its name)',
+        'config.homeFiles..netrc',
+        'config.env.<a name> (its name)',
+        'config.gateway.upstreams[0].baseUrl',
+        'config.steps[0].content',
+      ],
+    );
+    for (const key of Object.values(KEYS)) assert.ok(!problems.join('\n').includes(key.slice(6, 20)), key);
   });
 });
