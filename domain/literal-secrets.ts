@@ -5,8 +5,9 @@
  * it would sit in the agents table and in `agents list` in the clear.
  */
 const SECRET_SHAPES: ReadonlyArray<readonly [string, RegExp]> = [
-  ['an Anthropic key (sk-ant-…)', /\bsk-ant-[A-Za-z0-9_-]{20,}/],
-  ['an OpenAI-style key (sk-…)', /\bsk-[A-Za-z0-9_-]{20,}/],
+  // A digit in the body: keys have them, long kebab-case words (`sk-learn-models-…`) do not.
+  ['an Anthropic key (sk-ant-…)', /\bsk-ant-(?=[\w-]*\d)[\w-]{20,}/],
+  ['an OpenAI-style key (sk-…)', /\bsk-(?=[\w-]*\d)[\w-]{20,}/],
   ['an AWS access key id (AKIA…)', /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
   ['a GitHub token', /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/],
   ['a GitLab token (glpat-…)', /\bglpat-[A-Za-z0-9_-]{20,}/],

@@ -32,6 +32,7 @@ describe('literal secrets in a registration', () => {
       'https://api.openai.com/v1',
       'claude-sonnet-4-5',
       'sk-short',
+      '/opt/sk-learn-models-for-testing-purpose',
       'task-ask-questions-first',
       'ghp_tooShort',
       'AKIAlowercase0000000',
