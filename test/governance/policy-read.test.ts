@@ -209,11 +209,14 @@ describe('governance: steps judge by the policy their run read', function () {
     const recorded = path.join(gitDirOf(r.ws.workspacePath), 'arbiter-base');
     const base = readFileSync(recorded, 'utf8');
     rmSync(recorded);
-    await assert.rejects(
-      r.env.run(r.a.installDependencies, { ...r.at, baseCommit: earlier, setup }),
-      refusedAs('PolicyMismatchError', /the workspace records no commit it was built from/),
-    );
-    writeFileSync(recorded, base);
+    try {
+      await assert.rejects(
+        r.env.run(r.a.installDependencies, { ...r.at, baseCommit: earlier, setup }),
+        refusedAs('PolicyMismatchError', /the workspace records no commit it was built from/),
+      );
+    } finally {
+      writeFileSync(recorded, base);
+    }
     await r.env.run(r.a.installDependencies, { ...r.at, setup });
     const installed = readFileSync(path.join(dependenciesDirOf(r.ws.workspacePath), 'out', 'app.js'), 'utf8');
     assert.equal(installed, 'module.exports = 1;\n', "setup saw the base's file, not the agent's");
