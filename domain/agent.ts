@@ -178,7 +178,7 @@ export const CommandConfigSchema = z
       .positive()
       .max(6 * 3600)
       .default(1800),
-    /** Non-secret environment; a value that names a worker secret is refused at run time. */
+    /** Non-secret environment: a key of a known shape is refused (literal-secrets.ts), a worker secret's value at run time. */
     env: z.record(EnvName, z.string().max(10_000)).default({}),
     /** Files written under the private HOME before the agent starts (its own config). */
     homeFiles: z.record(relativePath, z.string().max(100_000)).default({}),

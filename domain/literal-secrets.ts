@@ -1,8 +1,8 @@
 /**
- * The shapes of the keys model vendors, clouds and forges issue. A command agent is given
- * `{token}`, which the gateway swaps for the worker's key; a literal key in its argv, env or HOME
- * files would reach the agent itself, which could write it into the change Arbiter delivers, and
- * it would sit in the agents table and in `agents list` in the clear.
+ * The shapes of the keys model vendors, clouds and forges issue. An agent is given `{token}`,
+ * which the gateway swaps for the worker's key; a literal key anywhere in its registration (a
+ * command's argv, env or HOME files, a scripted plan's edits) would reach the agent or its change,
+ * which Arbiter delivers, and it would sit in the agents table and in `agents list` in the clear.
  */
 const SECRET_SHAPES: ReadonlyArray<readonly [string, RegExp]> = [
   // A digit in the body: keys have them, long kebab-case words (`sk-learn-models-…`) do not.
