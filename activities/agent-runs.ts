@@ -136,6 +136,9 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       requireTaskWorkspace(deps.home, input);
       await requireRoutedAgent(deps.db, input);
       const agent = await getAgent(deps.db, input.agentId);
+      // Refused at registration since; an agent registered before is refused here, before its workspace is touched.
+      const literal = literalSecretProblems(agent.config);
+      if (literal.length) throw new AgentConfigError(agent.id, literal.join('; '));
       // A retried activity (the worker died mid-plan) starts again from the base commit, or from the
       // change an earlier attempt left, never from half an edit.
       const { retry } = input;
@@ -152,9 +155,6 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
         policy: policyFromSpec(spec),
         dependencies: dependenciesDirOf(input.workspacePath),
       };
-      // Refused at registration since; an agent registered before is refused here, before it runs.
-      const literal = literalSecretProblems(agent.config);
-      if (literal.length) throw new AgentConfigError(agent.id, literal.join('; '));
       const ctx = { agentId: agent.id, call, tools, runCommand: cancellable(runCommand) };
       let result: AgentRunResult;
       if (agent.kind === 'scripted') result = await runScripted(ctx, agent.config, retry !== undefined);

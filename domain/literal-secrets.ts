@@ -44,8 +44,8 @@ export function stringsIn(value: unknown, at: string): Array<readonly [string, s
  * never the value. A pattern check: a key split in two or encoded gets past it; it is there so no
  * operator hands an agent a key by pasting it into a registration.
  */
-export function literalSecretProblems(config: unknown, at = 'config'): string[] {
-  return stringsIn(config, at).flatMap(([where, value]) => {
+export function literalSecretProblems(config: unknown): string[] {
+  return stringsIn(config, 'config').flatMap(([where, value]) => {
     const kind = literalSecretKind(value);
     return kind
       ? [

@@ -64,7 +64,8 @@ function pinWorkerKey(config: ClientConfig): void {
   if (!existsSync(pub)) throw new KeyFileMissingError(pub);
   const keyId = keyIdFromPublicKeyText(readFileSync(pub, 'utf8'), pub);
   const proof = provenKeyId(signingKey);
-  if ('keyId' in proof && proof.keyId !== keyId) throw new WorkerKeyMismatchError(pub, keyId, signingKey, proof.keyId);
+  const proven = 'keyId' in proof;
+  if (proven && proof.keyId !== keyId) throw new WorkerKeyMismatchError(pub, keyId, signingKey, proof.keyId);
   const keyring = config.trustedKeysFile;
   if (!pinKey(keyring, keyId, `arbiter-worker-key pinned-on-first-use ${new Date().toISOString()}`)) {
     process.stderr.write(`arbiter: the worker key ${keyId} is already trusted in ${keyring}\n`);
@@ -74,13 +75,11 @@ function pinWorkerKey(config: ClientConfig): void {
     'TRUST ON FIRST USE: this worker key is now trusted for every verdict it signs',
     `  key id:  ${keyId}`,
     `  read:    ${pub}`,
-    'keyId' in proof
+    proven
       ? `  proven:  by the signing key beside it, ${signingKey}`
       : `  NOT proven: the signing key ${signingKey} could not be read here (${proof.unread})`,
     `  pinned:  ${keyring}`,
-    'keyId' in proof
-      ? 'Whoever could write that signing key chose this key. Compare the key id with the'
-      : 'Whoever could write that .pub file chose this key. Compare the key id with the',
+    `Whoever could write that ${proven ? 'signing key' : '.pub file'} chose this key. Compare the key id with the`,
     "worker operator's over another channel; delete its line from the keyring to revoke.",
   ]);
 }
