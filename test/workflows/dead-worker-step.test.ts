@@ -107,14 +107,22 @@ describe('a step on a worker that dies', function () {
           (s) => ({ s }),
           (err: unknown) => ({ err }),
         );
-      // Refused some 29 s on: a watcher that gives up has done so by now.
-      const early = await Promise.race([watching, new Promise((r) => setTimeout(() => r('waiting'), 35_000))]);
+      // The first read is refused some 29 s on, later on a loaded host; a worker started before then
+      // would answer it, and the wait this test is about would not happen.
+      const told = await Promise.race([
+        watching.then(() => 'settled'),
+        waitFor('the no-worker notice', async () => toldNoWorker >= 1, 120_000).then(
+          () => 'told',
+          (err: unknown) => String(err),
+        ),
+      ]);
+      assert.equal(told, 'told', 'the watcher says it is waiting for a worker, and keeps waiting');
+      const early = await Promise.race([watching, new Promise((r) => setTimeout(() => r('waiting'), 5_000))]);
       assert.equal(early, 'waiting', 'the watcher waits for a worker');
       const worker = await spawnWorker(taskQueue, home);
       const final = await watching;
       assert.ok('s' in final, String((final as { err: unknown }).err));
       assert.equal(final.s.state, 'COMPLETED', JSON.stringify(final.s.error));
-      assert.ok(toldNoWorker >= 1, 'the watcher said it was waiting for a worker');
       // A closed run needs no worker: with none left, a watcher gets its result from history.
       await handle.result();
       await killHard(worker);
