@@ -4,6 +4,7 @@
  * `<ARBITER_HOME>/stack.json`, so commands in a second terminal just work.
  */
 import { zodProblems } from '../domain/zod-issues';
+import { checkoutCarriedReason } from '../host/checkout-carried';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -63,9 +64,20 @@ export function stackFile(home: string): string {
   return path.join(home, 'stack.json');
 }
 
-function readLocalStack(home: string): LocalStackInfo | undefined {
-  const file = stackFile(home);
+/**
+ * The local stack `arbiter start` described, unless the description came with a checkout (the
+ * default home is `./.arbiter`): it would point every command at a Temporal and a database its
+ * authors chose, to submit tasks to and read verdicts from.
+ */
+function readLocalStack(home: { path: string; named: boolean }): LocalStackInfo | undefined {
+  const file = stackFile(home.path);
   if (!existsSync(file)) return undefined;
+  const carried = checkoutCarriedReason(file, home);
+  if (carried)
+    throw new Error(
+      `${file} ${carried}: a stack description that comes with a checkout is not used; ` +
+        'remove it from the repository, or set ARBITER_HOME to a folder of your own',
+    );
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as LocalStackInfo;
   } catch {
@@ -81,7 +93,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
   }
   const e = parsed.data;
   const home = homeFromEnv(e, cwd);
-  const local = readLocalStack(home);
+  const local = readLocalStack({ path: home, named: Boolean(e.ARBITER_HOME) });
   return {
     ...workerConfigFromEnv(e, env, cwd, {
       temporalAddress: local?.temporalAddress ?? '127.0.0.1:7233',

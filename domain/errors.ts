@@ -70,6 +70,18 @@ export class KeyFileMissingError extends ApplicationFailure {
 }
 
 /**
+ * A signing key, or the public half of one, that someone other than the operator may have chosen:
+ * committed to the repository the default home (`./.arbiter`) lies in, linked in from elsewhere, or
+ * writable by others. Its authors may hold the private half, so nothing may sign with it or trust it.
+ */
+export class KeyChosenByOthersError extends ApplicationFailure {
+  static readonly type = 'KeyChosenByOthersError';
+  constructor(file: string, reason: string, remedy: string) {
+    super(...nonRetryable(`${file} ${reason}: ${remedy}`, KeyChosenByOthersError.type, [{ file, reason }]));
+  }
+}
+
+/**
  * The worker key's `.pub` names another key than its signing key: someone replaced one of them,
  * so pinning the `.pub` would trust a key the worker never signs with, perhaps theirs.
  */
@@ -561,6 +573,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   KeyFormatError.type,
   KeyFileMissingError.type,
   WorkerKeyMismatchError.type,
+  KeyChosenByOthersError.type,
   NoTrustedKeyError.type,
   PathEscapeError.type,
   AgentFailedError.type,

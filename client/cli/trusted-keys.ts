@@ -5,12 +5,17 @@
  * key next door — unless the operator asks with `--trust-worker-key`, which pins it into the
  * keyring under a loud banner.
  */
-import { spawnSync } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
-import * as path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { KeyFileMissingError, KeyFormatError, NoTrustedKeyError, WorkerKeyMismatchError } from '../../domain/errors';
+import {
+  KeyChosenByOthersError,
+  KeyFileMissingError,
+  KeyFormatError,
+  NoTrustedKeyError,
+  WorkerKeyMismatchError,
+} from '../../domain/errors';
+import { checkoutCarriedReason, sharedWritableReason } from '../../host/checkout-carried';
 import { keyIdOf, readSigningKey } from '../../host/signing';
 import { keyIdFromPublicKeyText, loadKeyring, pinKey, readKeyFile, type TrustedKey } from '../../host/trust';
 import { signingKeyFileOf } from '../../workers/worker';
@@ -62,6 +67,7 @@ function pinWorkerKey(config: ClientConfig): void {
   const signingKey = signingKeyFileOf(config);
   const pub = `${signingKey}.pub`;
   if (!existsSync(pub)) throw new KeyFileMissingError(pub);
+  refuseChosenByOthers(config, [pub, signingKey]);
   const keyId = keyIdFromPublicKeyText(readFileSync(pub, 'utf8'), pub);
   const proof = provenKeyId(signingKey);
   const proven = 'keyId' in proof;
@@ -84,33 +90,26 @@ function pinWorkerKey(config: ClientConfig): void {
   ]);
 }
 
-/**
- * Why `file` may have come with a checkout, written by whoever could commit there (an agent's
- * delivered change, a pull request) rather than by this operator, or undefined when git says it
- * is in no repository or untracked in one. Anything git cannot answer (a repository another user
- * owns, git missing) is a reason too: a check that fails open would trust the checkout's keys.
- */
-function checkedOutReason(file: string): string | undefined {
-  const run = spawnSync('git', ['-C', path.dirname(file), 'ls-files', '--error-unmatch', '--', path.basename(file)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent' },
-  });
-  if (run.status === 0) return 'is tracked by git';
-  const said = (run.stderr ?? '').trim();
-  if (run.status === 1 || /not a git repository/i.test(said)) return undefined;
-  return `may be tracked by git, which could not tell (${said.split('\n')[0] || run.error?.message || `exit ${run.status}`})`;
-}
+const homeOf = (config: ClientConfig) => ({ path: config.home, named: config.explicit.home });
 
 /**
- * A symlink as the keyring or its folder: a checkout can carry `.arbiter` as a link into a folder
- * git ignores (a build output, an installed package), so the keys arrive with it untracked. A
- * home the operator named (ARBITER_HOME) is theirs, links and all.
+ * Refuses to pin a worker key whose files someone other than the operator may have chosen: ones
+ * that came with a checkout (unless the operator named the signing key's file), or that others may
+ * write. A repository carrying `.arbiter/keys/` would otherwise have its authors' key pinned, and
+ * "proven" by the private half they committed beside it.
  */
-function linkedReason(keyring: string, homeNamed: boolean): string | undefined {
-  if (homeNamed) return undefined;
-  const link = [path.dirname(keyring), keyring].find((p) => lstatSync(p).isSymbolicLink());
-  return link && `is reached through the symlink ${link} (to ${realpathSync(link)})`;
+function refuseChosenByOthers(config: ClientConfig, files: string[]): void {
+  for (const file of files.filter((f) => existsSync(f))) {
+    const reason =
+      (config.signingKeyFile ? undefined : checkoutCarriedReason(file, homeOf(config))) ?? sharedWritableReason(file);
+    if (reason)
+      throw new KeyChosenByOthersError(
+        file,
+        reason,
+        'a worker key others may have chosen is not pinned; compare its key id with the worker operator ' +
+          "and pass --key, or name the worker's key with ARBITER_SIGNING_KEY_FILE",
+      );
+  }
 }
 
 /**
@@ -120,7 +119,7 @@ function linkedReason(keyring: string, homeNamed: boolean): string | undefined {
 function refuseCheckedOutKeyring(config: ClientConfig): void {
   const keyring = config.trustedKeysFile;
   if (config.explicit.trustedKeys || !existsSync(keyring)) return;
-  const reason = linkedReason(keyring, config.explicit.home) ?? checkedOutReason(keyring);
+  const reason = checkoutCarriedReason(keyring, homeOf(config));
   if (!reason) return;
   throw new UsageError(
     `${keyring} ${reason}: a keyring that comes with a checkout is not a trust root; ${howToTrust(keyring)}`,

@@ -1,0 +1,57 @@
+/**
+ * Arbiter's home defaults to `./.arbiter`, so a command run inside a repository reads its keys,
+ * keyring and stack description from the checkout: a file there may have been written by whoever
+ * could commit to that repository (an agent's delivered change, a pull request), not by the
+ * operator. Such a file is no trust root, and no signing key either.
+ */
+import { spawnSync } from 'node:child_process';
+import { lstatSync, realpathSync } from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Why `file` may have come with a checkout, or undefined when git says it is in no repository or
+ * untracked in one. Anything git cannot answer (a repository another user owns, a path beyond a
+ * symlink, git missing) is a reason too: a check that fails open would trust the checkout's files.
+ */
+export function trackedReason(file: string): string | undefined {
+  const run = spawnSync('git', ['-C', path.dirname(file), 'ls-files', '--error-unmatch', '--', path.basename(file)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent' },
+  });
+  if (run.status === 0) return 'is tracked by git';
+  const said = (run.stderr ?? '').trim();
+  if (run.status === 1 || /not a git repository/i.test(said)) return undefined;
+  return `may be tracked by git, which could not tell (${said.split('\n')[0] || run.error?.message || `exit ${run.status}`})`;
+}
+
+/**
+ * A symlink on the way from the home to `file`: a checkout can carry `.arbiter` (or a folder in
+ * it) as a link into a folder git ignores (a build output, an installed package), so the files
+ * arrive with it untracked. A home the operator named (ARBITER_HOME) is theirs, links and all.
+ */
+export function linkedReason(file: string, home: { path: string; named: boolean }): string | undefined {
+  if (home.named) return undefined;
+  const steps = path.relative(home.path, file).split(path.sep);
+  const chain = steps.map((_, i) => path.join(home.path, ...steps.slice(0, i + 1)));
+  const link = [home.path, ...chain].find((p) => lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink());
+  return link && `is reached through the symlink ${link} (to ${realpathSync(link)})`;
+}
+
+/** Why `file`, under the home, may have come with a checkout: linked in ({@link linkedReason}) or tracked. */
+export function checkoutCarriedReason(file: string, home: { path: string; named: boolean }): string | undefined {
+  return linkedReason(file, home) ?? trackedReason(file);
+}
+
+/**
+ * Why `file` may be someone else's choice: writable by its group or by anyone, or in a folder that
+ * is (who can write the folder can replace the file).
+ */
+export function sharedWritableReason(file: string): string | undefined {
+  const modeOf = (p: string) => lstatSync(p).mode & 0o777;
+  const octal = (mode: number) => mode.toString(8).padStart(3, '0');
+  if (modeOf(file) & 0o022) return `is writable by others (mode ${octal(modeOf(file))})`;
+  const folder = path.dirname(file);
+  if (modeOf(folder) & 0o022) return `is in ${folder}, which others may write (mode ${octal(modeOf(folder))})`;
+  return undefined;
+}
