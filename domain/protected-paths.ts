@@ -52,9 +52,11 @@ export function protectedPathMatcher(riskTier: number, extra: readonly string[] 
   // without a regex as scope globs are; Arbiter's, and those it makes of setup outputs, are not.
   const theirs = extra.filter((g) => globProblem(g) === null);
   const ours = [...protectedPaths(riskTier), ...extra.filter((g) => globProblem(g) !== null)];
-  const isOurs = picomatch(ours, { dot: true, nocase: true });
+  // `s`: a regex's `.` (in `**`) takes no line break, and git takes names holding one.
+  const isOurs = picomatch(ours, { dot: true, nocase: true, flags: 'is' });
   const isTheirs = scopeMatcher(theirs, { nocase: true, outsideGrammar: true });
-  return (path) => isOurs(path) || isTheirs(path);
+  // Folded as a case-folding file system may fold it too (`ſ` as `s`, the Kelvin sign as `k`).
+  return (path) => [path, path.normalize('NFKC')].some((p) => isOurs(p) || isTheirs(p));
 }
 
 /**
@@ -72,7 +74,7 @@ export function protectedFolderMatcher(riskTier: number, extra: readonly string[
       folders.add(literal.join('/'));
     }
   }
-  return (path) => folders.has(path.toLowerCase());
+  return (path) => folders.has(path.toLowerCase()) || folders.has(path.normalize('NFKC').toLowerCase());
 }
 
 /**

@@ -84,6 +84,25 @@ describe('protected paths', () => {
     assert.equal(tier3('.github/actions/setup/action.yml'), true, 'composite actions run in CI with its secrets');
   });
 
+  it('match names holding a line break, and names a case-folding file system reads as protected', () => {
+    const tier3 = protectedPathMatcher(3);
+    for (const p of [
+      '.github/workflows/deploy\u2028.yml',
+      '.github/workflows/deploy\u2029.yml',
+      '.github/workflows/a\nb.yml',
+      '.github/workflows/a\rb.yml',
+      'src/x\n/.gitattributes',
+      '.caws/waivers/w\u2028.yaml',
+      '.githooks/pre-commit\u2028',
+      '.hu\u017Fky/pre-commit',
+      '.github/wor\u212Aflows/x.yml',
+      '\uFF0Egithub/workflows/x.yml',
+    ])
+      assert.equal(tier3(p), true, JSON.stringify(p));
+    assert.equal(protectedPathMatcher(3, ['generated/**'])('generated/a\nb'), true, "a policy's own glob too");
+    assert.equal(tier3('src/a\nb.js'), false);
+  });
+
   it('find the scope entries that reach a protected path', () => {
     assert.deepEqual(scopeReachingProtected(['src/**'], 3), []);
     assert.deepEqual(scopeReachingProtected(['src/**', '.caws/**'], 3), [

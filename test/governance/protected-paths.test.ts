@@ -67,6 +67,7 @@ describe('governance: protected paths, however they are written', function () {
     ['.caws/tier-policy.json', 'the legacy policy file name'],
     ['.gitmodules', 'submodule config at the root'],
     ['.gitlab-ci.yml', 'another CI system'],
+    ['.github/workflows/deploy\u2028.yml', 'CI config whose name holds a line separator'],
   ];
   for (const [file, what] of spellings) {
     it(`a command writing ${file} (${what}) fails protected`, async () => {
