@@ -244,16 +244,13 @@ function hiddenBreaks(patch: Buffer, next: { cr: NextByte; e2: NextByte }, start
  * Added and deleted lines and added bytes of each file section of a patch (any context width), in
  * order. Read line by line from the bytes, never split into strings: a patch of a 100 MiB file of
  * empty lines would be a hundred million strings, gigabytes of the worker's memory. Line ends git
- * does not see are counted in text files only (`textSections`, by section): random bytes hold
- * about as many carriage returns as newlines, so a binary file would count twice its lines.
+ * does not see are counted in every file, binary or not: git calls a file binary for one NUL byte,
+ * which a JavaScript comment may hold, and random bytes hold as many carriage returns as newlines,
+ * so a real binary file counts about twice the lines git sees.
  */
-function countPatch(
-  patch: Buffer,
-  textSections: readonly boolean[],
-): Array<{ added: number; deleted: number; bytesAdded: number }> {
+function countPatch(patch: Buffer): Array<{ added: number; deleted: number; bytesAdded: number }> {
   const sections: Array<{ added: number; deleted: number; bytesAdded: number }> = [];
   let inHunks = false;
-  let text = true;
   const next = { cr: new NextByte(patch, CR), e2: new NextByte(patch, 0xe2) };
   for (let start = 0; start < patch.length;) {
     const newline = patch.indexOf(0x0a, start);
@@ -261,15 +258,14 @@ function countPatch(
     const first = patch[start];
     if (patch.compare(DIFF_HEADER, 0, DIFF_HEADER.length, start, Math.min(end, start + DIFF_HEADER.length)) === 0) {
       sections.push({ added: 0, deleted: 0, bytesAdded: 0 });
-      text = textSections[sections.length - 1] ?? true;
       inHunks = false;
     } else if (first === AT && patch[start + 1] === AT && end - start >= 2) inHunks = true;
     else if (inHunks && first === PLUS) {
       const s = sections[sections.length - 1];
-      s.added += 1 + (text ? hiddenBreaks(patch, next, start, end) : 0);
+      s.added += 1 + hiddenBreaks(patch, next, start, end);
       s.bytesAdded += end - start; // the '+' stands in for the line's newline
     } else if (inHunks && first === MINUS && end > start)
-      sections[sections.length - 1].deleted += 1 + (text ? hiddenBreaks(patch, next, start, end) : 0);
+      sections[sections.length - 1].deleted += 1 + hiddenBreaks(patch, next, start, end);
     start = end + 1;
   }
   return sections;
@@ -322,8 +318,7 @@ export async function measureChange(
         until(deadline),
       )
     : patch;
-  const textSections = paths.flatMap((p) => Array<boolean>(p.sections).fill(!p.binary));
-  const files = perFile(treeId, paths, countPatch(asText, textSections));
+  const files = perFile(treeId, paths, countPatch(asText));
   measured.set([gitDir, baseCommit, treeId], files);
   return { files, patch };
 }

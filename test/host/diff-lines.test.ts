@@ -2,8 +2,8 @@
  * The line budget counts lines as the languages the change is written in read them, not only as
  * git does: git breaks lines at `\n` alone, so 300 JavaScript statements separated by carriage
  * returns counted as one line, and a tier-1 budget of 250 lines let through a thousand times more
- * code than it says. A CRLF ending is still one line; a binary file's lines are counted as git
- * counts them (its carriage returns are bytes, not line ends).
+ * code than it says. A CRLF ending is still one line. A file git calls binary is counted the same
+ * way: one NUL byte in a JavaScript comment makes a file binary to git and runs all the same.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +44,7 @@ describe('host: lines counted in a change', () => {
       'src/crlf.txt': 'x\r\ny\r\n',
       'src/unicode.js': 'a\u2028b\u2029c\n',
       'src/image.bin': '\0\r\r\r\n\r\r\n',
+      'src/nul.js': `/*\0*/\r${statements}\n`,
     });
     const tree = gitIn(repo, 'rev-parse', `${head}^{tree}`);
     const { files } = await measureChange(path.join(repo, '.git'), base, tree);
@@ -51,7 +52,8 @@ describe('host: lines counted in a change', () => {
     assert.deepEqual(lines, {
       'old.js': [0, 3],
       'src/crlf.txt': [2, 0],
-      'src/image.bin': [2, 0],
+      'src/image.bin': [5, 0],
+      'src/nul.js': [301, 0],
       'src/packed.js': [300, 0],
       'src/unicode.js': [3, 0],
     });
