@@ -78,7 +78,7 @@ async function secondsOf(db: Db, who: Who): Promise<number> {
  * A candidate whose records do not hold (none for its run: it never began, or another run took its
  * id; a verdict that fails its checks) is judged as ended without a verdict, never taken at its word.
  */
-async function evidenceOf(db: Db, keyId: string, who: Who, index: number): Promise<CandidateEvidence> {
+export async function candidateEvidence(db: Db, keyId: string, who: Who, index: number): Promise<CandidateEvidence> {
   try {
     return await recordedEvidence(db, keyId, who, index);
   } catch (err) {
@@ -152,7 +152,7 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
       const input = parseActivityInput(AssessCandidatesInput, raw);
       return Promise.all(
         input.candidates.map(({ index, runId }) =>
-          evidenceOf(
+          candidateEvidence(
             db,
             signer.keyId,
             { tenantId: input.tenantId, taskId: candidateTaskId(input.taskId, index), runId },

@@ -6,105 +6,19 @@
  */
 import type { IssueVerdictInput, PolicyProvenance } from '../domain/activity-io';
 import { describeStats, type DiffSummary } from '../domain/diff';
-import { clipText, escapeNul } from '../domain/bounds';
 import { canonicalJson } from '../domain/canonical';
 import { PolicyMismatchError, RecordMismatchError } from '../domain/errors';
 import { missingGates, type SpecGates } from '../domain/policy-gates';
-import type { GateResult } from '../domain/task';
+import type { AttemptRecord, GateResult } from '../domain/task';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { findRepo } from '../db/repos';
 import { artifacts } from '../db/schema';
-import { hasTreelessGateResults, latestGateResults, type StoredGate } from '../db/gate-results';
 import { policyFileOf, runsThatRead, type RunKey } from '../db/run-policies';
 import { judgingPolicy, type JudgingPolicy } from './repo-policy';
-import { ownValidatedSpec, specContentDigest, validatedSpec, validatedSpecRecord } from './spec-refs';
-
-/**
- * How the gates a verdict is asked to sign differ from the results stored for the tree it judges.
- * The workflow hands over the gates as activities returned them, and anyone who may write to the
- * namespace can complete an activity by its id with a result of their choosing (`temporal activity
- * complete`): a failed gate reported passed, a failing check left out, or a check run again on the
- * same change until it passes. The stored rows are written by the activities themselves, on a
- * worker, naming the tree and the spec that fixed them (a waiver granted for the tree passes its
- * budget row); a run reset past verification finds its predecessor's, among `fromRuns`, and only
- * those fixed by the spec the verdict names (`specDigest`). A verdict that fails anyway is issued.
- */
-async function storedGateProblems(
-  db: Db,
-  judged: { tenantId: string; taskId: string; runId: string },
-  change: { treeId: string; baseCommit: string },
-  gates: readonly GateResult[],
-  runs: { fromRuns?: ReadonlySet<string>; failuresFrom?: ReadonlySet<string>; specDigest?: string },
-): Promise<string[]> {
-  const { treeId, baseCommit } = change;
-  if (gates.length === 0) return [];
-  const stored = await latestGateResults(db, judged, treeId, runs.fromRuns, runs.failuresFrom);
-  if (stored.size === 0 && (await hasTreelessGateResults(db, judged))) return [];
-  const fixedBy = await specsFixing(db, judged, stored);
-  const failing = gates.some((g) => g.status === 'fail');
-  const problems = gates.flatMap((g) => {
-    const row = stored.get(g.name);
-    if (!row) return [`gate ${g.name}: no result of it was stored for tree ${treeId}`];
-    if (row.baseCommit && row.baseCommit !== baseCommit)
-      return [`gate ${g.name}: judged the change from ${row.baseCommit}, the verdict names base ${baseCommit}`];
-    if (row.kind !== g.kind || row.status !== g.status)
-      return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
-    const spec = fixedBy.get(g.name);
-    if (spec !== undefined && runs.specDigest && spec !== runs.specDigest)
-      return [
-        `gate ${g.name}: judged by spec ${spec ?? '(none validated)'}, not by the spec the verdict names (${runs.specDigest})`,
-      ];
-    const evidence = evidenceProblem(row, g);
-    if (evidence) return [`gate ${g.name}: ${evidence}`];
-    const before = failing ? undefined : row.failedBefore;
-    if (!before) return [];
-    return [
-      `gate ${g.name}: failed on tree ${treeId} in attempt ${before.attempt} of run ${before.runId}; a later pass of the same check on the same change does not stand`,
-    ];
-  });
-  const named = new Set(gates.map((g) => g.name));
-  for (const [name, row] of stored)
-    if (!named.has(name)) problems.push(`gate ${name}: stored as ${row.status}, left out`);
-  return problems;
-}
-
-/**
- * The digest of the spec that fixed each stored gate a spec fixes (Arbiter's gates, the acceptance
- * tests): as its row names it, or for a row stored before migration 0025, the spec its own run
- * validated (null when that run validated none), so a task in flight across the upgrade cannot
- * borrow a lax spec's results either. The policy's and a submitter's commands are left out.
- */
-async function specsFixing(
-  db: Db,
-  judged: RunKey,
-  stored: ReadonlyMap<string, StoredGate>,
-): Promise<Map<string, string | null>> {
-  const fixed = [...stored].filter(([name, row]) => row.kind !== 'command' || name.startsWith('acceptance-'));
-  const legacyRuns = new Set(fixed.filter(([, row]) => row.specDigest === null).map(([, row]) => row.runId));
-  const ownSpecs = await Promise.all(
-    [...legacyRuns].map(async (runId) => {
-      const spec = await ownValidatedSpec(db, { ...judged, runId });
-      return [runId, spec ? specContentDigest(spec) : null] as const;
-    }),
-  );
-  const legacy = new Map(ownSpecs);
-  return new Map(fixed.map(([name, row]) => [name, row.specDigest ?? legacy.get(row.runId) ?? null]));
-}
-
-/**
- * How a gate's evidence as handed over differs from what its activity stored: the verdict quotes
- * the words (a NUL stored as `\0`) and the exit code, never a workflow's. Not the output's digest:
- * an attempt Temporal gave up on may store the same check's run after the one the workflow got,
- * with the same exit code and other output (timings), and an honest verdict must still stand.
- */
-function evidenceProblem(row: StoredGate, g: GateResult): string | undefined {
-  if (row.detail !== escapeNul(g.detail))
-    return `stored with detail ${JSON.stringify(clipText(row.detail, 200))}, handed over with another`;
-  const exitCode = g.exitCode ?? null;
-  if (row.exitCode !== exitCode) return `stored with exit code ${row.exitCode}, handed over with ${exitCode}`;
-  return undefined;
-}
+import { specContentDigest, validatedSpec, validatedSpecRecord } from './spec-refs';
+import { signedGate, storedGateProblems } from './verdict-gates';
+import { recordedAttempts } from './verdict-history';
 
 /**
  * How the verdict's policy and gates differ from what was read from the repository: the policy it
@@ -239,16 +153,22 @@ async function patchProblem(
   return undefined;
 }
 
+/** The gates and earlier attempts of a verdict as it signs them: the record's. */
+export interface RecordedEvidence {
+  gates: Array<Omit<GateResult, 'outputTail'>>;
+  attempts: AttemptRecord[];
+}
+
 /**
  * Refuses a verdict whose evidence is not the record's: the spec the run validated, the patch it
- * measured, the policy it read (with every gate that policy demands), and the gate results its
- * activities stored.
+ * measured, the policy it read (with every gate that policy demands), the gate results its
+ * activities stored, and the attempts before it. Returns the gates and attempts as stored.
  */
 export async function assertVerdictEvidence(
   db: Db,
   runs: { own: RunKey; judged: RunKey },
   input: IssueVerdictInput,
-): Promise<void> {
+): Promise<RecordedEvidence> {
   const [own, record] = await Promise.all([judgingPolicy(db, runs.own), validatedSpecRecord(db, runs.own)]);
   const misnamed = await specProblem(db, runs, own, record, input);
   if (misnamed) throw new RecordMismatchError('spec', misnamed);
@@ -257,7 +177,11 @@ export async function assertVerdictEvidence(
   const { problems, fromRuns, failuresFrom } = await policyProblems(db, runs, own, input, record?.spec);
   if (problems.length) throw new PolicyMismatchError(problems.join('; '));
   const change = { treeId: input.diff.treeId, baseCommit: input.baseCommit };
-  const specDigest = record && specContentDigest(record.spec);
-  const forged = await storedGateProblems(db, runs.judged, change, input.gates, { fromRuns, failuresFrom, specDigest });
-  if (forged.length) throw new RecordMismatchError('gate results', forged.join('; '));
+  const specDigest = record ? specContentDigest(record.spec) : undefined;
+  const scope = { fromRuns, failuresFrom, specDigest };
+  const forged = await storedGateProblems(db, runs.judged, change, input.gates, scope);
+  if (forged.problems.length) throw new RecordMismatchError('gate results', forged.problems.join('; '));
+  const sameRun = runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
+  const attempts = await recordedAttempts(db, runs, input.attempts ?? [], sameRun ? fromRuns : undefined);
+  return { gates: input.gates.map((g) => signedGate(g, forged.rows.get(g.name))), attempts };
 }

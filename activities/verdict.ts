@@ -1,12 +1,12 @@
 /**
  * `issueVerdict`: computes the verdict from the gate evidence, signs it as an in-toto
  * statement (a SLSA verification summary) in a DSSE envelope (ed25519), and stores it once per
- * run. Its time comes from the workflow and ed25519 signatures are deterministic, so a retry in
- * the same run computes the identical statement and finds it stored; a stored verdict that
+ * run. Its time is when the step was scheduled and ed25519 signatures are deterministic, so a retry
+ * in the same run computes the identical statement and finds it stored; a stored verdict that
  * differs is refused, never returned in place of this one.
  */
 import { randomUUID } from 'node:crypto';
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
 import { candidateTaskId } from '../domain/candidates';
 import { verdictStatement } from '../domain/dsse';
@@ -21,6 +21,7 @@ import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import { assertVerdictEvidence } from './verdict-evidence';
+import { assertRecordedCandidates } from './verdict-history';
 import { recordRunEvent } from '../db/provenance';
 import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
@@ -36,6 +37,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       const input = parseActivityInput(IssueVerdictInput, raw);
       const run = currentRun();
       await refuseEndedTask(db, input, run.runId);
+      await assertRecordedCandidates(db, signer.keyId, input);
       const judged = input.adoptedFrom
         ? {
             tenantId: input.tenantId,
@@ -51,17 +53,16 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       ];
       await refuseWaivedForAnotherRun(db, judged, run.runId, input.diff.treeId);
       const own = { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
-      await assertVerdictEvidence(db, { own, judged }, input);
+      const recorded = await assertVerdictEvidence(db, { own, judged }, input);
       // The verdict names the agent as accountable for the change: the one routing chose for it.
       await requireJudgedRunsAgent(db, { ...judged, agentId: input.agentId });
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];
       const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);
       // Stored as signed: a gate's argv or detail may quote a NUL a submitter wrote.
-      const payload = storableValue(
-        buildVerdictPayload({ ...input, run, waivers, approvals: used.flatMap((w) => w.approvals), gateway }),
-      );
+      const approvals = used.flatMap((w) => w.approvals);
+      const payload = storableValue(buildVerdictPayload({ ...input, ...recorded, run, waivers, approvals, gateway }));
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.
-      const statement = verdictStatement({ ...input, payload, verifier: verifierFacts() });
+      const statement = verdictStatement({ ...input, verifiedAt: scheduledAt(), payload, verifier: verifierFacts() });
       const { envelope, statementDigest: digest } = signer.signStatement(statement);
       await db
         .insert(verdicts)
@@ -94,6 +95,15 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       return { verdictId: stored.id, outcome: stored.outcome, digest: stored.digest };
     },
   };
+}
+
+/**
+ * When the verdict was verified: when its workflow scheduled this step, as the server recorded it.
+ * Every attempt of the step signs the same time, and no workflow chooses it (a time handed over
+ * could be years ahead, passing any verifier's freshness check for as long).
+ */
+function scheduledAt(): string {
+  return new Date(Context.current().info.scheduledTimestampMs).toISOString();
 }
 
 /**

@@ -3,7 +3,7 @@
  * the tree they judged. The verdict is signed over these, not over what a workflow hands over.
  */
 import { and, asc, eq, isNull } from 'drizzle-orm';
-import type { GateResult } from '../domain/task';
+import type { GateResult, GateSource } from '../domain/task';
 import type { Db } from './client';
 import { gateResults } from './schema';
 
@@ -35,11 +35,12 @@ export async function saveGateResults(db: Db, at: GateAttempt, gates: readonly G
     ...{ detail: gate.detail, specDigest },
     ...{ exitCode: gate.exitCode ?? null, durationMs: gate.durationMs ?? null, name: gate.name },
     ...{ outputDigest: gate.outputDigest ?? null, outputTail: gate.outputTail ?? null },
+    ...{ source: gate.source, argv: gate.argv ?? null },
   }));
   if (rows.length) await db.insert(gateResults).values(rows);
 }
 
-/** A stored gate result as a verdict is checked against it. */
+/** A stored gate result as a verdict is checked against it, and states it. */
 export interface StoredGate {
   kind: string;
   status: string;
@@ -48,6 +49,11 @@ export interface StoredGate {
   /** The spec that fixed it; null for the policy's commands and rows stored before migration 0025. */
   specDigest: string | null;
   exitCode: number | null;
+  durationMs: number | null;
+  outputDigest: string | null;
+  /** Where the gate came from and what it ran; null (both) for rows stored before migration 0026. */
+  source: GateSource | null;
+  argv: string[] | null;
   /** The run that stored it. */
   runId: string;
   /** An earlier failure of the same command gate on the same tree: a pass after it does not stand. */
@@ -95,6 +101,9 @@ async function resultsOnTree(
       outputDigest: gateResults.outputDigest,
       outputTail: gateResults.outputTail,
       specDigest: gateResults.specDigest,
+      durationMs: gateResults.durationMs,
+      source: gateResults.source,
+      argv: gateResults.argv,
     })
     .from(gateResults)
     .where(
@@ -137,11 +146,36 @@ export async function latestGateResults(
       // Arbiter's own gates are judged afresh from the record on every attempt, and may rightly change on
       // the same tree (a waiver claimed since, the trusted ref moved); a command is what a rerun could steer.
       const failed = row.kind === 'command' ? firstFailure(failures, name, row.baseCommit, row.id) : undefined;
-      const { kind, status, detail, baseCommit, specDigest, exitCode, runId } = row;
-      const stored: StoredGate = { kind, status, detail, baseCommit, specDigest, exitCode, runId };
+      const stored = storedGate(row);
       return [name, failed ? { ...stored, failedBefore: { runId: failed.runId, attempt: failed.attempt } } : stored];
     }),
   );
+}
+
+function storedGate(row: ResultRow): StoredGate {
+  const { kind, status, detail, baseCommit, specDigest, exitCode, runId } = row;
+  const { durationMs, outputDigest, source, argv } = row;
+  return {
+    ...{ kind, status, detail, baseCommit, specDigest, exitCode, runId },
+    ...{ durationMs, outputDigest, source, argv: argv as string[] | null },
+  };
+}
+
+/**
+ * The latest stored result of each gate of one attempt on `treeId`: the run's own, or, when it
+ * stored none for that attempt (a run reset past it), those of `fromRuns` (all runs without it).
+ */
+export async function attemptGateResults(
+  db: Db,
+  judged: Judged,
+  attempt: number,
+  treeId: string,
+  fromRuns?: ReadonlySet<string>,
+): Promise<Map<string, StoredGate>> {
+  const { own, earlier } = await resultsOnTree(db, judged, treeId, fromRuns);
+  const ofAttempt = (rows: ResultRow[]) => rows.filter((r) => r.attempt === attempt);
+  const rows = ofAttempt(own).length ? ofAttempt(own) : ofAttempt(earlier);
+  return new Map(rows.map((r) => [r.name, storedGate(r)]));
 }
 
 /**

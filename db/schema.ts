@@ -10,7 +10,7 @@ import type { RepoPolicy } from '../domain/repo-policy';
 import type { PolicyViolation } from '../domain/sandbox';
 import type { AgentStatus } from '../domain/agent';
 import type { TaskState } from '../domain/lifecycle';
-import type { VerdictOutcome } from '../domain/task';
+import type { GateSource, VerdictOutcome } from '../domain/task';
 import type { VerdictPayload } from '../domain/verdict';
 import type { PatchStats } from '../domain/diff';
 import type { SignedDecision } from '../domain/approval';
@@ -219,6 +219,10 @@ export const gateResults = pgTable(
      * for the policy's commands and for rows stored before migration 0025.
      */
     specDigest: text('spec_digest'),
+    /** Where the gate came from (Arbiter, the policy, the spec, the submitter); absent before migration 0026. */
+    source: text('source').$type<GateSource>(),
+    /** The command a command gate ran; absent for Arbiter's gates and rows stored before migration 0026. */
+    argv: jsonb('argv').$type<string[]>(),
     createdAt: createdAt(),
   },
   (t) => [

@@ -297,8 +297,6 @@ export const IssueVerdictInput = z.object({
   waivers: z.array(z.string()).default([]),
   /** The spec's CAWS risk tier: the verification summary's level is named after it. */
   riskTier: z.union([z.literal(1), z.literal(2), z.literal(3)]),
-  /** When the workflow decided, from its deterministic clock, so a retry signs the same time. */
-  verifiedAt: z.string().datetime(),
   /** The target repository as the task names it; with the base commit, the summary's resource URI. */
   repo: z.string().min(1),
   /** Attempts before the judged one, whose gates failed; the verdict names each. */

@@ -212,8 +212,6 @@ export async function recordVerdict(
     attempts: task.snapshot.attempts,
     ...(task.candidatesForVerdict ? { candidates: task.candidatesForVerdict } : {}),
     riskTier: spec.riskTier,
-    // The workflow's clock is replayed, so every attempt of the activity signs the same time.
-    verifiedAt: new Date().toISOString(),
     repo,
   });
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });

@@ -262,7 +262,6 @@ function oneFileVerdict(f: {
     ],
     policy: f.policy ?? { source: 'default', digest: 'default', file: null, ref: 'refs/heads/main', commit: f.base },
     riskTier: 3,
-    verifiedAt: '2025-01-02T03:04:05.678Z',
     repo: f.repo,
   };
 }

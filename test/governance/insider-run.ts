@@ -186,7 +186,6 @@ export function verdictOf(r: Run, gates: GateResult[], policy: PolicyProvenance 
     gates,
     policy,
     riskTier: 3 as const,
-    verifiedAt: new Date().toISOString(),
     repo: r.repo,
   };
 }
