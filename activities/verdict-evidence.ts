@@ -47,6 +47,12 @@ async function policyProblems(
       ? []
       : [`policy: the verdict names ${describe(input.policy)}, the ${who} read ${describe(read.provenance)}`],
   );
+  // The same file may be read at another commit, but the commit the verdict names is one a run read at.
+  if (
+    !problems.length &&
+    !reads.some(({ read }) => read === 'legacy' || sameProvenance(read.provenance, input.policy, true))
+  )
+    problems.push(`policy: the verdict names ${describe(input.policy)}, which no run read it as`);
   problems.push(...(await repoProblems(db, runs.own.tenantId, input.repo, reads)));
   if (judged === 'legacy') return { problems };
   problems.push(...missingGates(judged.policy, input.gates, spec));

@@ -15,7 +15,8 @@ import { storedVerdict } from '../../db/verdicts';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { testStack } from '../helpers/stack';
-import { insiderRun, passingLaxGates, refusedAs, verdictOf, type Run } from './insider-run';
+import { insiderRun, passingLaxGates, refusedAs, runOf, SPEC, verdictOf, type Run } from './insider-run';
+import { recordRouted } from '../helpers/tasks';
 
 const relabel = (gates: GateResult[], name: string, as: Partial<GateResult> & Record<string, unknown>) =>
   gates.map((g) => (g.name === name ? { ...g, ...as } : g));
@@ -92,6 +93,25 @@ describe('governance: what a verdict states besides its change is the record', f
       r.env.run(r.a.issueVerdict, { ...verdictOf(r, gates), attempts: [elsewhere] }),
       refusedAs('RecordMismatchError', /attempt 1: patch no-such-patch \(sha256:\w+\) is not one the task stored/),
     );
+  });
+
+  it("refuses, in a run judged by a predecessor's policy read, a commit no run read the policy at", async () => {
+    const r = await insiderRun({});
+    const gates = await passingLaxGates(r);
+    // A run of the same task that read no policy of its own (a reset past the read) borrows r's.
+    const next = runOf(r.ref);
+    await recordRouted({ ...r.ref, runId: next.runId });
+    await next.env.run(r.a.validateSpec, { ...r.ref, specYaml: SPEC });
+    const elsewhere = { ...r.trusted!.provenance, commit: 'f'.repeat(40) };
+    await assert.rejects(
+      next.env.run(r.a.issueVerdict, verdictOf(r, gates, elsewhere)),
+      refusedAs(
+        'PolicyMismatchError',
+        new RegExp(`the verdict names \\S+ at ${'f'.repeat(40)}, which no run read it as`),
+      ),
+    );
+    const borrowed: IssuedVerdict = await next.env.run(r.a.issueVerdict, verdictOf(r, gates));
+    assert.equal(borrowed.outcome, 'PASS');
   });
 
   it('refuses a candidate, or the reason one won, that no record shows', async () => {
