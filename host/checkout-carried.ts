@@ -5,8 +5,9 @@
  * operator. Such a file is no trust root, and no signing key either.
  */
 import { spawnSync } from 'node:child_process';
-import { lstatSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
+import { KeyChosenByOthersError } from '../domain/errors';
 
 /**
  * Why `file` may have come with a checkout, or undefined when git says it is in no repository or
@@ -54,4 +55,19 @@ export function sharedWritableReason(file: string): string | undefined {
   const folder = path.dirname(file);
   if (modeOf(folder) & 0o022) return `is in ${folder}, which others may write (mode ${octal(modeOf(folder))})`;
   return undefined;
+}
+
+/**
+ * Refuses a signing key at the default place that came with a checkout: a home inside a repository
+ * (`./.arbiter` by default) may hold a key its authors committed, and hold the private half of, so
+ * whatever it signed could be forged.
+ */
+export function refuseCarriedSigningKey(file: string): void {
+  const reason = existsSync(file) ? trackedReason(file) : undefined;
+  if (reason)
+    throw new KeyChosenByOthersError(
+      file,
+      reason,
+      'Arbiter does not sign with a key that came with a checkout; set ARBITER_HOME to a folder of its own, or name a key with ARBITER_SIGNING_KEY_FILE',
+    );
 }

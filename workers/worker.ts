@@ -16,8 +16,7 @@ import { runStatusProbe } from './run-status';
 import { startModelGateway } from '../host/gateway/server';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../host/sandbox/config';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
-import { trackedReason } from '../host/checkout-carried';
-import { KeyChosenByOthersError } from '../domain/errors';
+import { refuseCarriedSigningKey } from '../host/checkout-carried';
 import type { Database } from '../db/client';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, DEFAULT_WORKFLOW_HEAP_MB, type WorkerConfig } from './config';
 import { limitWorkflowThreadHeap } from './workflow-heap';
@@ -89,21 +88,6 @@ export function defaultSigningKeyFile(home: string): string {
 /** The verdict signing key a configuration names: the operator's, else the default under its home. */
 export function signingKeyFileOf(config: { signingKeyFile?: string; home: string }): string {
   return config.signingKeyFile ?? defaultSigningKeyFile(config.home);
-}
-
-/**
- * Refuses a signing key at the default place that came with a checkout: a home inside a repository
- * (`./.arbiter` by default) may hold a key its authors committed, and hold the private half of, so
- * every verdict this worker signed could be forged.
- */
-function refuseCarriedSigningKey(file: string): void {
-  const reason = existsSync(file) ? trackedReason(file) : undefined;
-  if (reason)
-    throw new KeyChosenByOthersError(
-      file,
-      reason,
-      'the worker does not sign with a key that came with a checkout; set ARBITER_HOME to a folder of its own, or name a key with ARBITER_SIGNING_KEY_FILE',
-    );
 }
 
 /** This host's id, created once per ARBITER_HOME. */

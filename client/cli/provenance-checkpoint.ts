@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { provenanceTenants } from '../../db/provenance';
 import { readCheckpoint, takeCheckpoint, type ReadCheckpoint } from '../../db/provenance-checkpoints';
+import { refuseCarriedSigningKey } from '../../host/checkout-carried';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
 import { signingKeyFileOf } from '../../workers/worker';
 import { loadClientConfig } from '../config';
@@ -34,7 +35,9 @@ export function readCheckpointFiles(files: string[], keyIds: string[]): ReadChec
 
 /** The worker's signing key, never created here: a checkpoint signed by a new key would be trusted by nobody. */
 function workerSigner() {
-  const file = signingKeyFileOf(loadClientConfig());
+  const config = loadClientConfig();
+  const file = signingKeyFileOf(config);
+  if (!config.signingKeyFile) refuseCarriedSigningKey(file);
   if (!existsSync(file))
     throw new UsageError(
       `no signing key at ${file}: run this where the worker's key is, with its ARBITER_HOME or ARBITER_SIGNING_KEY_FILE`,
@@ -51,7 +54,9 @@ export async function checkpoint(opts: { tenant?: string; out?: string; json?: b
     for (const tenantId of tenants) results.push({ tenantId, ...(await takeCheckpoint(db, signer, tenantId)) });
     const shown = results.map((r) => (r.ok ? { ...r, envelope: JSON.parse(r.envelope) as unknown } : r));
     const kept = shown.flatMap((r) => (r.ok ? [r.envelope] : []));
-    if (opts.out) writeFileSync(opts.out, `${JSON.stringify(kept, null, 2)}\n`);
+    const refused = kept.length !== results.length;
+    // A refused chain's last checkpoint, in the file, is what shows the rewrite: the file is kept as it was.
+    if (opts.out && !refused) writeFileSync(opts.out, `${JSON.stringify(kept, null, 2)}\n`);
     if (opts.json) printJson(shown);
     else {
       for (const r of results)
@@ -60,8 +65,9 @@ export async function checkpoint(opts: { tenant?: string; out?: string; json?: b
             `signed ${r.tenantId}: seq ${r.checkpoint.seq} head ${r.checkpoint.headHash} by ${signer.keyId}\n`,
           );
         else process.stderr.write(r.problems.map((p) => `REFUSED ${r.tenantId}: ${p}\n`).join(''));
-      if (opts.out) process.stdout.write(`wrote ${kept.length} checkpoint(s) to ${opts.out}\n`);
+      if (opts.out && !refused) process.stdout.write(`wrote ${kept.length} checkpoint(s) to ${opts.out}\n`);
+      if (opts.out && refused) process.stderr.write(`${opts.out} not written: it keeps the checkpoints it had\n`);
     }
-    return kept.length === results.length ? EXIT.ok : EXIT.failed;
+    return refused ? EXIT.failed : EXIT.ok;
   });
 }

@@ -95,6 +95,14 @@ describe('files that came with a checkout are no trust root', function () {
     );
   });
 
+  it('provenance checkpoint signs with no key committed where its home lies', async () => {
+    const checkout = makeRepo({ 'README.md': '# theirs\n', ...keyPairFiles() });
+    const res = await arbiter(['provenance', 'checkpoint'], homeless(), 90_000, checkout);
+    assert.equal(res.code, 1, res.stdout);
+    assert.match(res.stderr, /verdict-signing\.pem is tracked by git: Arbiter does not sign with a key that came/);
+    assert.doesNotMatch(res.stdout, /signed /);
+  });
+
   it('the worker signs with no key committed where its home lies', async () => {
     const stack = testStack();
     const checkout = makeRepo({ 'README.md': '# theirs\n', ...keyPairFiles() });
@@ -109,7 +117,7 @@ describe('files that came with a checkout are no trust root', function () {
       }),
       (err: Error) =>
         err instanceof KeyChosenByOthersError &&
-        /verdict-signing\.pem is tracked by git: the worker does not sign with a key that came with a checkout/.test(
+        /verdict-signing\.pem is tracked by git: Arbiter does not sign with a key that came with a checkout/.test(
           err.message,
         ),
     );

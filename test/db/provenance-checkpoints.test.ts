@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { and, eq, gte } from 'drizzle-orm';
 import { verifyProvenance } from '../../db/provenance';
@@ -91,9 +91,14 @@ describe('provenance checkpoints', function () {
     const cli = await provenance('verify', '--tenant', tenant, '--key', stackKey().pub);
     assert.equal(cli.code, 1);
     assert.match(cli.stderr, /checkpoint seq 3 signed .* \(checkpoint table row id \d+\): REWRITTEN: row seq 3/);
-    const sign = await provenance('checkpoint', '--tenant', tenant);
+    // The file a checkpoint was kept in holds the one that shows the rewrite: refusing keeps it.
+    const out = path.join(tempDir('arbiter-ckpt-'), 'latest.json');
+    writeFileSync(out, 'the checkpoints kept before\n');
+    const sign = await provenance('checkpoint', '--tenant', tenant, '--out', out);
     assert.equal(sign.code, 1, sign.stdout);
     assert.match(sign.stderr, new RegExp(`REFUSED ${tenant}: .*REWRITTEN`));
+    assert.match(sign.stderr, /latest\.json not written: it keeps the checkpoints it had/);
+    assert.equal(readFileSync(out, 'utf8'), 'the checkpoints kept before\n');
   });
 
   it('still detects the rewrite with a checkpoint kept outside the database after the rows are deleted', async () => {
