@@ -4,7 +4,7 @@
  * an activity by its id with a result of their choosing (`temporal activity complete`) or run
  * workflow code of their own. What the verdict signs of each gate is the stored row's.
  */
-import { clipText, escapeNul } from '../domain/bounds';
+import { clipText, escapeNul, storableValue } from '../domain/bounds';
 import type { GateResult } from '../domain/task';
 import type { Db } from '../db/client';
 import { hasTreelessGateResults, latestGateResults, type StoredGate } from '../db/gate-results';
@@ -52,25 +52,28 @@ export async function storedGateProblems(
     if (!row) return [`gate ${g.name}: no result of it was stored for tree ${treeId}`];
     if (row.baseCommit && row.baseCommit !== baseCommit)
       return [`gate ${g.name}: judged the change from ${row.baseCommit}, the verdict names base ${baseCommit}`];
-    if (row.kind !== g.kind || row.status !== g.status)
-      return [`gate ${g.name}: stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`];
+    const differs = storedOtherwise(row, g);
+    if (differs) return [`gate ${g.name}: ${differs}`];
     const spec = fixedBy.get(g.name);
     if (spec !== undefined && runs.specDigest && spec !== runs.specDigest)
       return [
         `gate ${g.name}: judged by spec ${spec ?? '(none validated)'}, not by the spec the verdict names (${runs.specDigest})`,
       ];
-    const evidence = evidenceProblem(row, g);
-    if (evidence) return [`gate ${g.name}: ${evidence}`];
     const before = failing ? undefined : row.failedBefore;
     if (!before) return [];
     return [
       `gate ${g.name}: failed on tree ${treeId} in attempt ${before.attempt} of run ${before.runId}; a later pass of the same check on the same change does not stand`,
     ];
   });
+  return { problems: [...problems, ...leftOut(stored, gates)], rows: stored };
+}
+
+/** The stored gates `gates` leave out. */
+export function leftOut(rows: ReadonlyMap<string, StoredGate>, gates: readonly GateResult[]): string[] {
   const named = new Set(gates.map((g) => g.name));
-  for (const [name, row] of stored)
-    if (!named.has(name)) problems.push(`gate ${name}: stored as ${row.status}, left out`);
-  return { problems, rows: stored };
+  return [...rows]
+    .filter(([name]) => !named.has(name))
+    .map(([name, row]) => `gate ${name}: stored as ${row.status}, left out`);
 }
 
 /**
@@ -97,23 +100,27 @@ async function specsFixing(
 }
 
 /**
- * How a gate's evidence as handed over differs from what its activity stored: the verdict quotes
- * the words (a NUL stored as `\0`), the exit code, where the gate came from and the command it ran,
- * never a workflow's. Not the output's digest: an attempt Temporal gave up on may store the same
- * check's run after the one the workflow got, with the same exit code and other output (timings);
- * the verdict signs the stored row's.
+ * How a gate as handed over differs from what its activity stored: its kind and status, the words
+ * the verdict quotes (a NUL stored as `\0`), the exit code, where the gate came from and the command
+ * it ran, never a workflow's. Not the output's digest: an attempt Temporal gave up on may store the
+ * same check's run after the one the workflow got, with the same exit code and other output
+ * (timings); the verdict signs the stored row's.
  */
-export function evidenceProblem(row: StoredGate, g: GateResult): string | undefined {
+export function storedOtherwise(row: StoredGate, g: GateResult): string | undefined {
+  if (row.kind !== g.kind || row.status !== g.status)
+    return `stored as ${row.kind} ${row.status}, handed over as ${g.kind} ${g.status}`;
   if (row.detail !== escapeNul(g.detail))
     return `stored with detail ${JSON.stringify(clipText(row.detail, 200))}, handed over with another`;
   const exitCode = g.exitCode ?? null;
   if (row.exitCode !== exitCode) return `stored with exit code ${row.exitCode}, handed over with ${exitCode}`;
-  // Rows stored before migration 0026 name neither.
-  const ran = (source: unknown, argv: unknown) => `${String(source)} ${JSON.stringify(argv ?? null)}`;
-  if (row.source !== null && ran(row.source, row.argv) !== ran(g.source, g.argv))
-    return `stored as run by ${ran(row.source, row.argv)}, handed over as ${ran(g.source, g.argv)}`;
+  // Rows stored before migration 0026 name neither; an argv is stored as jsonb holds it.
+  const stated = ranBy(g.source, g.argv && storableValue(g.argv));
+  if (row.source !== null && ranBy(row.source, row.argv ?? undefined) !== stated)
+    return `stored as run by ${ranBy(row.source, row.argv ?? undefined)}, handed over as run by ${stated}`;
   return undefined;
 }
+
+const ranBy = (source: string, argv?: readonly string[]) => (argv ? `${source} ${JSON.stringify(argv)}` : source);
 
 /**
  * A gate as a verdict signs it: the fields a verdict states and no others, its origin, command,

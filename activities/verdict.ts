@@ -21,7 +21,7 @@ import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
 import { assertVerdictEvidence } from './verdict-evidence';
-import { assertRecordedCandidates } from './verdict-history';
+import { recordedCandidates } from './verdict-history';
 import { recordRunEvent } from '../db/provenance';
 import { checkpointAfterVerdict } from './provenance-checkpoint';
 import { storedVerdict } from '../db/verdicts';
@@ -37,7 +37,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       const input = parseActivityInput(IssueVerdictInput, raw);
       const run = currentRun();
       await refuseEndedTask(db, input, run.runId);
-      await assertRecordedCandidates(db, signer.keyId, input);
+      const candidates = await recordedCandidates(db, signer.keyId, input);
       const judged = input.adoptedFrom
         ? {
             tenantId: input.tenantId,
@@ -60,7 +60,9 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       const gateway = await gatewaySummary(db, input.tenantId, input.taskId, run.runId);
       // Stored as signed: a gate's argv or detail may quote a NUL a submitter wrote.
       const approvals = used.flatMap((w) => w.approvals);
-      const payload = storableValue(buildVerdictPayload({ ...input, ...recorded, run, waivers, approvals, gateway }));
+      const payload = storableValue(
+        buildVerdictPayload({ ...input, ...recorded, candidates, run, waivers, approvals, gateway }),
+      );
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.
       const statement = verdictStatement({ ...input, verifiedAt: scheduledAt(), payload, verifier: verifierFacts() });
       const { envelope, statementDigest: digest } = signer.signStatement(statement);

@@ -67,12 +67,14 @@ export function stackFile(home: string): string {
 /**
  * The local stack `arbiter start` described, unless the description came with a checkout (the
  * default home is `./.arbiter`): it would point every command at a Temporal and a database its
- * authors chose, to submit tasks to and read verdicts from.
+ * authors chose, to submit tasks to and read verdicts from. Such a file is refused, or left
+ * unread when the environment names both endpoints.
  */
-function readLocalStack(home: { path: string; named: boolean }): LocalStackInfo | undefined {
+function readLocalStack(home: { path: string; named: boolean }, endpointsNamed: boolean): LocalStackInfo | undefined {
   const file = stackFile(home.path);
   if (!existsSync(file)) return undefined;
   const carried = checkoutCarriedReason(file, home);
+  if (carried && endpointsNamed) return undefined;
   if (carried)
     throw new Error(
       `${file} ${carried}: a stack description that comes with a checkout is not used; ` +
@@ -93,7 +95,8 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
   }
   const e = parsed.data;
   const home = homeFromEnv(e, cwd);
-  const local = readLocalStack({ path: home, named: Boolean(e.ARBITER_HOME) });
+  const endpointsNamed = Boolean(e.TEMPORAL_ADDRESS && e.DATABASE_URL);
+  const local = readLocalStack({ path: home, named: Boolean(e.ARBITER_HOME) }, endpointsNamed);
   return {
     ...workerConfigFromEnv(e, env, cwd, {
       temporalAddress: local?.temporalAddress ?? '127.0.0.1:7233',

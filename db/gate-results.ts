@@ -157,13 +157,13 @@ function storedGate(row: ResultRow): StoredGate {
   const { durationMs, outputDigest, source, argv } = row;
   return {
     ...{ kind, status, detail, baseCommit, specDigest, exitCode, runId },
-    ...{ durationMs, outputDigest, source, argv: argv as string[] | null },
+    ...{ durationMs, outputDigest, source, argv },
   };
 }
 
 /**
- * The latest stored result of each gate of one attempt on `treeId`: the run's own, or, when it
- * stored none for that attempt (a run reset past it), those of `fromRuns` (all runs without it).
+ * The latest stored result of each gate of one attempt on `treeId`: the run's own, else those of
+ * `fromRuns` (all runs without it), the runs a reset replaced.
  */
 export async function attemptGateResults(
   db: Db,
@@ -173,8 +173,8 @@ export async function attemptGateResults(
   fromRuns?: ReadonlySet<string>,
 ): Promise<Map<string, StoredGate>> {
   const { own, earlier } = await resultsOnTree(db, judged, treeId, fromRuns);
-  const ofAttempt = (rows: ResultRow[]) => rows.filter((r) => r.attempt === attempt);
-  const rows = ofAttempt(own).length ? ofAttempt(own) : ofAttempt(earlier);
+  // A reset within the attempt leaves some of its results under the run it replaced: the run's own stand first.
+  const rows = [...earlier, ...own].filter((r) => r.attempt === attempt);
   return new Map(rows.map((r) => [r.name, storedGate(r)]));
 }
 

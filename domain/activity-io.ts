@@ -297,6 +297,11 @@ export const IssueVerdictInput = z.object({
   waivers: z.array(z.string()).default([]),
   /** The spec's CAWS risk tier: the verification summary's level is named after it. */
   riskTier: z.union([z.literal(1), z.literal(2), z.literal(3)]),
+  /**
+   * Not read: the verdict's time is when the server scheduled the step. Still sent, for a worker of
+   * the release before, which signs it, to run the step during a rolling upgrade.
+   */
+  verifiedAt: z.string().datetime().optional(),
   /** The target repository as the task names it; with the base commit, the summary's resource URI. */
   repo: z.string().min(1),
   /** Attempts before the judged one, whose gates failed; the verdict names each. */

@@ -43,6 +43,21 @@ export function protectedPaths(riskTier: number): string[] {
   return riskTier === 1 ? [...PROTECTED_PATHS, ...TIER1_PROTECTED_PATHS] : PROTECTED_PATHS;
 }
 
+/** Code points a file system may ignore in a name (HFS+ does), and invisible in a review. */
+const IGNORABLE =
+  /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]/g;
+
+/**
+ * `path` as a case-folding file system may read it: in compatibility form (`ſ` as `s`, the Kelvin
+ * sign as `K`, full-width dots), ignorable code points dropped, dotless and dotted `i` as `i`.
+ */
+function folded(path: string): string {
+  return path
+    .normalize('NFKC')
+    .replace(IGNORABLE, '')
+    .replace(/[\u0131\u0130]/g, 'i');
+}
+
 /**
  * A matcher for the protected paths at `riskTier`, plus `extra` globs (the repository's own: its
  * setup's outputs and its policy's list, inside the scope grammar): dotfiles included, case ignored.
@@ -55,8 +70,7 @@ export function protectedPathMatcher(riskTier: number, extra: readonly string[] 
   // `s`: a regex's `.` (in `**`) takes no line break, and git takes names holding one.
   const isOurs = picomatch(ours, { dot: true, nocase: true, flags: 'is' });
   const isTheirs = scopeMatcher(theirs, { nocase: true, outsideGrammar: true });
-  // Folded as a case-folding file system may fold it too (`ſ` as `s`, the Kelvin sign as `k`).
-  return (path) => [path, path.normalize('NFKC')].some((p) => isOurs(p) || isTheirs(p));
+  return (path) => [path, folded(path)].some((p) => isOurs(p) || isTheirs(p));
 }
 
 /**
@@ -74,7 +88,7 @@ export function protectedFolderMatcher(riskTier: number, extra: readonly string[
       folders.add(literal.join('/'));
     }
   }
-  return (path) => folders.has(path.toLowerCase()) || folders.has(path.normalize('NFKC').toLowerCase());
+  return (path) => folders.has(path.toLowerCase()) || folders.has(folded(path).toLowerCase());
 }
 
 /**

@@ -5,7 +5,7 @@
  * operator. Such a file is no trust root, and no signing key either.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { KeyChosenByOthersError } from '../domain/errors';
 
@@ -46,24 +46,26 @@ export function checkoutCarriedReason(file: string, home: { path: string; named:
 
 /**
  * Why `file` may be someone else's choice: writable by its group or by anyone, or in a folder that
- * is (who can write the folder can replace the file).
+ * is (who can write the folder can replace the file), unless the folder is sticky (only a file's
+ * owner may replace it). Links are followed: a mounted secret is a link to the real file.
  */
 export function sharedWritableReason(file: string): string | undefined {
-  const modeOf = (p: string) => lstatSync(p).mode & 0o777;
-  const octal = (mode: number) => mode.toString(8).padStart(3, '0');
-  if (modeOf(file) & 0o022) return `is writable by others (mode ${octal(modeOf(file))})`;
-  const folder = path.dirname(file);
-  if (modeOf(folder) & 0o022) return `is in ${folder}, which others may write (mode ${octal(modeOf(folder))})`;
+  const octal = (mode: number) => (mode & 0o777).toString(8).padStart(3, '0');
+  const own = statSync(file).mode;
+  if (own & 0o022) return `is writable by others (mode ${octal(own)})`;
+  const folder = path.dirname(realpathSync(file));
+  const mode = statSync(folder).mode;
+  if (mode & 0o022 && !(mode & 0o1000)) return `is in ${folder}, which others may write (mode ${octal(mode)})`;
   return undefined;
 }
 
 /**
  * Refuses a signing key at the default place that came with a checkout: a home inside a repository
- * (`./.arbiter` by default) may hold a key its authors committed, and hold the private half of, so
- * whatever it signed could be forged.
+ * (`./.arbiter` by default) may hold a key its authors committed (or linked in from a folder git
+ * ignores), and hold the private half of, so whatever it signed could be forged.
  */
-export function refuseCarriedSigningKey(file: string): void {
-  const reason = existsSync(file) ? trackedReason(file) : undefined;
+export function refuseCarriedSigningKey(file: string, home: { path: string; named: boolean }): void {
+  const reason = existsSync(file) ? checkoutCarriedReason(file, home) : undefined;
   if (reason)
     throw new KeyChosenByOthersError(
       file,

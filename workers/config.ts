@@ -117,6 +117,8 @@ export interface WorkerConfig {
   adminDatabaseUrl?: string;
   /** Root for workspaces and local state. */
   home: string;
+  /** Whether ARBITER_HOME named the home (else `./.arbiter` of the working folder). */
+  homeNamed?: boolean;
   taskQueue: string;
   logLevel: WorkerEnv['LOG_LEVEL'];
   sandbox: SandboxConfig;
@@ -190,6 +192,7 @@ export function workerConfigFromEnv(
     adminDatabaseUrl:
       e.ARBITER_ADMIN_DATABASE_URL ?? e.DATABASE_URL ?? defaults.adminDatabaseUrl ?? defaults.databaseUrl,
     home: homeFromEnv(e, cwd),
+    homeNamed: Boolean(e.ARBITER_HOME),
     taskQueue: e.ARBITER_TASK_QUEUE,
     logLevel: e.LOG_LEVEL,
     sandbox: sandboxConfigFromEnv(e),

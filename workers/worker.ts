@@ -39,6 +39,8 @@ export interface ArbiterWorkerOptions {
   /** The owner's connection, for migrations; `database` when absent (a single-role setup). */
   adminDatabase?: Database;
   home: string;
+  /** Whether the operator named the home (ARBITER_HOME), rather than `./.arbiter` of where it runs: theirs, links and all. */
+  homeNamed?: boolean;
   /** A pre-built bundle (tests share one); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkflowBundle;
   shutdownGraceTime?: string;
@@ -122,6 +124,7 @@ export function workerOptionsFrom(
   | 'namespace'
   | 'taskQueue'
   | 'home'
+  | 'homeNamed'
   | 'sandbox'
   | 'retentionHours'
   | 'secretEnv'
@@ -141,6 +144,7 @@ export function workerOptionsFrom(
     temporal: { namespace: config.temporal.namespace, tenantNamespaces: config.temporal.tenantNamespaces },
     taskQueue: config.taskQueue,
     home: config.home,
+    homeNamed: config.homeNamed,
     sandbox: config.sandbox,
     retentionHours: config.retentionHours,
     secretEnv: config.secretEnv,
@@ -169,7 +173,8 @@ function workflowSource(traced: boolean) {
 
 /** Applies migrations and checks the namespace, then creates (but does not run) the workers. */
 export async function createArbiterWorker(options: ArbiterWorkerOptions): Promise<ArbiterWorker> {
-  if (!options.signingKeyFile) refuseCarriedSigningKey(signingKeyFileOf(options));
+  if (!options.signingKeyFile)
+    refuseCarriedSigningKey(signingKeyFileOf(options), { path: options.home, named: options.homeNamed ?? false });
   await checkSearchAttributes(options);
   await migrateDatabase((options.adminDatabase ?? options.database).pool);
   const hostId = workerHostId(options.home);

@@ -212,6 +212,8 @@ export async function recordVerdict(
     attempts: task.snapshot.attempts,
     ...(task.candidatesForVerdict ? { candidates: task.candidatesForVerdict } : {}),
     riskTier: spec.riskTier,
+    // For a worker of the release before, during a rolling upgrade (see IssueVerdictInput).
+    verifiedAt: new Date().toISOString(),
     repo,
   });
   task.setVerdict({ outcome: verdict.outcome, digest: verdict.digest });

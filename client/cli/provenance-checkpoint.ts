@@ -37,7 +37,7 @@ export function readCheckpointFiles(files: string[], keyIds: string[]): ReadChec
 function workerSigner() {
   const config = loadClientConfig();
   const file = signingKeyFileOf(config);
-  if (!config.signingKeyFile) refuseCarriedSigningKey(file);
+  if (!config.signingKeyFile) refuseCarriedSigningKey(file, { path: config.home, named: config.explicit.home });
   if (!existsSync(file))
     throw new UsageError(
       `no signing key at ${file}: run this where the worker's key is, with its ARBITER_HOME or ARBITER_SIGNING_KEY_FILE`,

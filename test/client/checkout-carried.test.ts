@@ -93,6 +93,10 @@ describe('files that came with a checkout are no trust root', function () {
       res.stderr,
       /stack\.json is tracked by git: a stack description that comes with a checkout is not used/,
     );
+    // With both endpoints named, the file is left unread and the command goes on.
+    const named = await arbiter(['status', 'T-1'], homeless(), 90_000, checkout);
+    assert.doesNotMatch(named.stderr, /stack\.json/);
+    assert.match(named.stderr, /T-1/, 'it asked the stack for the task');
   });
 
   it('provenance checkpoint signs with no key committed where its home lies', async () => {
@@ -101,6 +105,27 @@ describe('files that came with a checkout are no trust root', function () {
     assert.equal(res.code, 1, res.stdout);
     assert.match(res.stderr, /verdict-signing\.pem is tracked by git: Arbiter does not sign with a key that came/);
     assert.doesNotMatch(res.stdout, /signed /);
+  });
+
+  it('the worker signs with no key linked into its default home from a folder git ignores', async () => {
+    const stack = testStack();
+    const checkout = makeRepo({ 'README.md': '# theirs\n', '.gitignore': 'vendor/\n' });
+    for (const [file, text] of Object.entries(keyPairFiles('vendor/pkg/keys/'))) {
+      mkdirSync(path.dirname(path.join(checkout, file)), { recursive: true });
+      writeFileSync(path.join(checkout, file), text);
+    }
+    symlinkSync(path.join(checkout, 'vendor', 'pkg'), path.join(checkout, '.arbiter'));
+    await assert.rejects(
+      createArbiterWorker({
+        connection: stack.env.nativeConnection,
+        namespace: 'default',
+        taskQueue: 'unused',
+        database: stack.database,
+        home: path.join(checkout, '.arbiter'),
+        workflowBundle: stack.bundle,
+      }),
+      (err: Error) => err instanceof KeyChosenByOthersError && /is reached through the symlink/.test(err.message),
+    );
   });
 
   it('the worker signs with no key committed where its home lies', async () => {

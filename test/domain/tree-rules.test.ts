@@ -97,6 +97,9 @@ describe('protected paths', () => {
       '.hu\u017Fky/pre-commit',
       '.github/wor\u212Aflows/x.yml',
       '\uFF0Egithub/workflows/x.yml',
+      '.g\u0131thub/workflows/x.yml',
+      '.git\u200chub/workflows/x.yml',
+      '.hus\u00adky/pre-commit',
     ])
       assert.equal(tier3(p), true, JSON.stringify(p));
     assert.equal(protectedPathMatcher(3, ['generated/**'])('generated/a\nb'), true, "a policy's own glob too");

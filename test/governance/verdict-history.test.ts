@@ -38,13 +38,13 @@ describe('governance: what a verdict states besides its change is the record', f
       r.env.run(r.a.issueVerdict, verdictOf(r, relabel(gates, 'tests', { argv: ['npm', 'test'] }))),
       refusedAs(
         'RecordMismatchError',
-        /gate tests: stored as run by submitter \["true"\], handed over as submitter \["npm","test"\]/,
+        /gate tests: stored as run by submitter \["true"\], handed over as run by submitter \["npm","test"\]/,
       ),
     );
     const budgetAsPolicy = relabel(gates, 'budget', { source: 'policy', argv: ['npm', 'test'] });
     await assert.rejects(
       r.env.run(r.a.issueVerdict, verdictOf(r, budgetAsPolicy)),
-      refusedAs('RecordMismatchError', /gate budget: stored as run by arbiter null, handed over as policy/),
+      refusedAs('RecordMismatchError', /gate budget: stored as run by arbiter, handed over as run by policy \["npm","test"\]/),
     );
   });
 
@@ -88,6 +88,10 @@ describe('governance: what a verdict states besides its change is the record', f
       r.env.run(r.a.issueVerdict, { ...verdictOf(r, gates), attempts: [invented] }),
       refusedAs('RecordMismatchError', /attempt 1: gate tests: stored as command pass, handed over as command fail/),
     );
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, { ...verdictOf(r, gates), attempts: [{ ...invented, attempt: 2 }] }),
+      refusedAs('RecordMismatchError', /attempts \[2\] are not numbered 1, 2, … in order/),
+    );
     const elsewhere = { ...invented, diff: { ...r.diff, artifactId: 'no-such-patch' } };
     await assert.rejects(
       r.env.run(r.a.issueVerdict, { ...verdictOf(r, gates), attempts: [elsewhere] }),
@@ -114,7 +118,7 @@ describe('governance: what a verdict states besides its change is the record', f
     assert.equal(borrowed.outcome, 'PASS');
   });
 
-  it('refuses a candidate, or the reason one won, that no record shows', async () => {
+  it('refuses a judged candidate whose records show no verdict, and candidates without a judged one', async () => {
     const r = await insiderRun({});
     const gates = await passingLaxGates(r);
     const candidate = {
@@ -138,11 +142,11 @@ describe('governance: what a verdict states besides its change is the record', f
     const candidates = { assessed: [candidate], reason: 'chosen by the security team after manual review' };
     await assert.rejects(
       r.env.run(r.a.issueVerdict, { ...verdictOf(r, gates), adoptedFrom: { index: 1, runId: 'run-1' }, candidates }),
-      refusedAs('RecordMismatchError', /candidate 1: stated otherwise than its records show/),
+      refusedAs('RecordMismatchError', /candidate 1 is not among them with a verdict/),
     );
     await assert.rejects(
       r.env.run(r.a.issueVerdict, { ...verdictOf(r, gates), candidates }),
-      refusedAs('RecordMismatchError', /candidates are named but no candidate is judged/),
+      refusedAs('RecordMismatchError', /a best-of-N verdict names both its candidates and the judged one/),
     );
   });
 });
