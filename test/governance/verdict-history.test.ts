@@ -44,7 +44,10 @@ describe('governance: what a verdict states besides its change is the record', f
     const budgetAsPolicy = relabel(gates, 'budget', { source: 'policy', argv: ['npm', 'test'] });
     await assert.rejects(
       r.env.run(r.a.issueVerdict, verdictOf(r, budgetAsPolicy)),
-      refusedAs('RecordMismatchError', /gate budget: stored as run by arbiter, handed over as run by policy \["npm","test"\]/),
+      refusedAs(
+        'RecordMismatchError',
+        /gate budget: stored as run by arbiter, handed over as run by policy \["npm","test"\]/,
+      ),
     );
   });
 
