@@ -37,7 +37,6 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       const input = parseActivityInput(IssueVerdictInput, raw);
       const run = currentRun();
       await refuseEndedTask(db, input, run.runId);
-      const candidates = await recordedCandidates(db, signer.keyId, input);
       const judged = input.adoptedFrom
         ? {
             tenantId: input.tenantId,
@@ -54,6 +53,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       await refuseWaivedForAnotherRun(db, judged, run.runId, input.diff.treeId);
       const own = { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
       const recorded = await assertVerdictEvidence(db, { own, judged }, input);
+      const candidates = await recordedCandidates(db, signer.keyId, input);
       // The verdict names the agent as accountable for the change: the one routing chose for it.
       await requireJudgedRunsAgent(db, { ...judged, agentId: input.agentId });
       const waivers = [...new Set([...input.waivers, ...used.map((w) => w.id)])];

@@ -36,6 +36,19 @@ function someVerdict(): string {
   return file;
 }
 
+/** A worker of the test stack whose home (not named by the operator) is `home`. */
+function workerWithHome(home: string) {
+  const stack = testStack();
+  return createArbiterWorker({
+    connection: stack.env.nativeConnection,
+    namespace: 'default',
+    taskQueue: 'unused',
+    database: stack.database,
+    home,
+    workflowBundle: stack.bundle,
+  });
+}
+
 describe('files that came with a checkout are no trust root', function () {
   this.timeout(120_000);
 
@@ -108,7 +121,6 @@ describe('files that came with a checkout are no trust root', function () {
   });
 
   it('the worker signs with no key linked into its default home from a folder git ignores', async () => {
-    const stack = testStack();
     const checkout = makeRepo({ 'README.md': '# theirs\n', '.gitignore': 'vendor/\n' });
     for (const [file, text] of Object.entries(keyPairFiles('vendor/pkg/keys/'))) {
       mkdirSync(path.dirname(path.join(checkout, file)), { recursive: true });
@@ -116,30 +128,15 @@ describe('files that came with a checkout are no trust root', function () {
     }
     symlinkSync(path.join(checkout, 'vendor', 'pkg'), path.join(checkout, '.arbiter'));
     await assert.rejects(
-      createArbiterWorker({
-        connection: stack.env.nativeConnection,
-        namespace: 'default',
-        taskQueue: 'unused',
-        database: stack.database,
-        home: path.join(checkout, '.arbiter'),
-        workflowBundle: stack.bundle,
-      }),
+      workerWithHome(path.join(checkout, '.arbiter')),
       (err: Error) => err instanceof KeyChosenByOthersError && /is reached through the symlink/.test(err.message),
     );
   });
 
   it('the worker signs with no key committed where its home lies', async () => {
-    const stack = testStack();
     const checkout = makeRepo({ 'README.md': '# theirs\n', ...keyPairFiles() });
     await assert.rejects(
-      createArbiterWorker({
-        connection: stack.env.nativeConnection,
-        namespace: 'default',
-        taskQueue: 'unused',
-        database: stack.database,
-        home: path.join(checkout, '.arbiter'),
-        workflowBundle: stack.bundle,
-      }),
+      workerWithHome(path.join(checkout, '.arbiter')),
       (err: Error) =>
         err instanceof KeyChosenByOthersError &&
         /verdict-signing\.pem is tracked by git: Arbiter does not sign with a key that came with a checkout/.test(

@@ -121,7 +121,7 @@ describe('governance: what a verdict states besides its change is the record', f
     assert.equal(borrowed.outcome, 'PASS');
   });
 
-  it('refuses a judged candidate whose records show no verdict, and candidates without a judged one', async () => {
+  it('refuses candidates without a judged one', async () => {
     const r = await insiderRun({});
     const gates = await passingLaxGates(r);
     const candidate = {
@@ -130,23 +130,11 @@ describe('governance: what a verdict states besides its change is the record', f
       runId: 'run-1',
       agentId: 'gpt-9',
       state: 'COMPLETED',
-      verdict: {
-        outcome: 'FAIL' as const,
-        digest: `sha256:${'c'.repeat(64)}`,
-        diffDigest: `sha256:${'d'.repeat(64)}`,
-        filesChanged: 1,
-        linesChanged: 1,
-        warnings: 0,
-      },
       tokens: 0,
       costUsd: 0,
       seconds: 0,
     };
     const candidates = { assessed: [candidate], reason: 'chosen by the security team after manual review' };
-    await assert.rejects(
-      r.env.run(r.a.issueVerdict, { ...verdictOf(r, gates), adoptedFrom: { index: 1, runId: 'run-1' }, candidates }),
-      refusedAs('RecordMismatchError', /candidate 1 is not among them with a verdict/),
-    );
     await assert.rejects(
       r.env.run(r.a.issueVerdict, { ...verdictOf(r, gates), candidates }),
       refusedAs('RecordMismatchError', /a best-of-N verdict names both its candidates and the judged one/),

@@ -37,6 +37,7 @@ describe('worker config', () => {
       databaseUrl: undefined,
       adminDatabaseUrl: undefined,
       home: '/srv/arbiter/.arbiter',
+      homeNamed: false,
       taskQueue: 'arbiter-tasks',
       logLevel: 'info',
       sandbox: DEFAULT_SANDBOX_CONFIG,
