@@ -10,15 +10,18 @@ import { canonicalJson } from '../domain/canonical';
 import { PolicyMismatchError, RecordMismatchError } from '../domain/errors';
 import { missingGates, type SpecGates } from '../domain/policy-gates';
 import type { AttemptRecord, GateResult } from '../domain/task';
-import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
+import { storedPatchOf } from '../db/artifacts';
 import { findRepo } from '../db/repos';
-import { artifacts } from '../db/schema';
 import { policyFileOf, runsThatRead, type RunKey } from '../db/run-policies';
 import { judgingPolicy, type JudgingPolicy } from './repo-policy';
 import { specContentDigest, validatedSpec, validatedSpecRecord } from './spec-refs';
 import { signedGate, storedGateProblems } from './verdict-gates';
 import { recordedAttempts } from './verdict-history';
+
+/** Whether the run judges its own change (not a best-of-N candidate's). */
+const isSameRun = (runs: { own: RunKey; judged: RunKey }) =>
+  runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
 
 /**
  * How the verdict's policy and gates differ from what was read from the repository: the policy it
@@ -36,7 +39,7 @@ async function policyProblems(
   input: { policy: PolicyProvenance; gates: readonly GateResult[]; repo: string },
   spec: SpecGates | undefined,
 ): Promise<{ problems: string[]; fromRuns?: Set<string>; failuresFrom?: Set<string> }> {
-  const sameRun = runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
+  const sameRun = isSameRun(runs);
   const judged = sameRun ? own : await judgingPolicy(db, runs.judged, true);
   // A candidate's run, and a run reset past its read (judged by a predecessor's), may have read at
   // another commit of the trusted ref: the same file is what counts for them.
@@ -116,9 +119,9 @@ async function specProblem(
 }
 
 /**
- * How the patch the verdict names (its subject) is not one the task stored with that digest: its
- * own measurement's, or for a best-of-N task the judged candidate's, or the copy adopting it made;
- * or the figures the verdict states are not the ones measured when it was stored.
+ * How the patch the verdict names (its subject) is not one the task stored with that digest
+ * ({@link storedPatchOf}), or the figures the verdict states are not the ones measured when it was
+ * stored.
  */
 async function patchProblem(
   db: Db,
@@ -126,27 +129,9 @@ async function patchProblem(
   diff: DiffSummary,
   baseCommit: string,
 ): Promise<string | undefined> {
-  const [row] = await db
-    .select({
-      tenantId: artifacts.tenantId,
-      taskId: artifacts.taskId,
-      kind: artifacts.kind,
-      digest: artifacts.digest,
-      treeId: artifacts.treeId,
-      baseCommit: artifacts.baseCommit,
-      stats: artifacts.stats,
-    })
-    .from(artifacts)
-    .where(eq(artifacts.id, diff.artifactId));
-  const tasks = [runs.own.taskId, runs.judged.taskId];
-  const unstored = `patch ${diff.artifactId} (${diff.digest}) is not a patch the task ${runs.judged.taskId} stored with that digest`;
-  if (!(
-    row?.tenantId === runs.own.tenantId &&
-    tasks.includes(row.taskId) &&
-    row.kind === 'patch' &&
-    row.digest === diff.digest
-  ))
-    return unstored;
+  const row = await storedPatchOf(db, runs, diff);
+  if (!row)
+    return `patch ${diff.artifactId} (${diff.digest}) is not a patch the task ${runs.judged.taskId} stored with that digest`;
   // The verdict's subject is the patch and its gates judged the tree: both must be one change.
   // A patch stored before migration 0022 names neither.
   if (row.treeId === null && row.baseCommit === null) return undefined;
@@ -187,7 +172,6 @@ export async function assertVerdictEvidence(
   const scope = { fromRuns, failuresFrom, specDigest };
   const forged = await storedGateProblems(db, runs.judged, change, input.gates, scope);
   if (forged.problems.length) throw new RecordMismatchError('gate results', forged.problems.join('; '));
-  const sameRun = runs.own.taskId === runs.judged.taskId && runs.own.runId === runs.judged.runId;
-  const attempts = await recordedAttempts(db, runs, input.attempts ?? [], sameRun ? fromRuns : undefined);
+  const attempts = await recordedAttempts(db, runs, input.attempts ?? [], isSameRun(runs) ? fromRuns : undefined);
   return { gates: input.gates.map((g) => signedGate(g, forged.rows.get(g.name))), attempts };
 }

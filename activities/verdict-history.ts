@@ -4,37 +4,26 @@
  * activity complete`) can hand over anything: an attempt that never ran, a candidate's verdict
  * or the reason it lost made up. Each is held to, or read again from, the record.
  */
-import { and, eq, inArray } from 'drizzle-orm';
 import { candidateTaskId, rankCandidates, type CandidateEvidence } from '../domain/candidates';
 import { escapeNul } from '../domain/bounds';
 import { RecordMismatchError } from '../domain/errors';
 import type { AttemptRecord } from '../domain/task';
+import { storedPatchOf } from '../db/artifacts';
 import type { Db } from '../db/client';
 import { attemptGateResults, hasTreelessGateResults } from '../db/gate-results';
 import { waiversForTree } from '../db/waivers';
 import type { RunKey } from '../db/run-policies';
-import { artifacts } from '../db/schema';
 import { candidateEvidence } from './candidates';
 import { leftOut, signedGate, storedOtherwise, type GateCheck } from './verdict-gates';
 
 /** How an earlier attempt's patch is not one the task stored with the figures the verdict states. */
-async function attemptPatchProblem(db: Db, tasks: RunKey[], a: AttemptRecord): Promise<string | undefined> {
+async function attemptPatchProblem(
+  db: Db,
+  runs: { own: RunKey; judged: RunKey },
+  a: AttemptRecord,
+): Promise<string | undefined> {
   const { diff } = a;
-  const [row] = await db
-    .select({ taskId: artifacts.taskId, treeId: artifacts.treeId, stats: artifacts.stats })
-    .from(artifacts)
-    .where(
-      and(
-        eq(artifacts.id, diff.artifactId),
-        eq(artifacts.tenantId, tasks[0].tenantId),
-        inArray(
-          artifacts.taskId,
-          tasks.map((t) => t.taskId),
-        ),
-        eq(artifacts.kind, 'patch'),
-        eq(artifacts.digest, diff.digest),
-      ),
-    );
+  const row = await storedPatchOf(db, runs, diff);
   if (!row) return `attempt ${a.attempt}: patch ${diff.artifactId} (${diff.digest}) is not one the task stored`;
   if (row.treeId !== null && row.treeId !== diff.treeId)
     return `attempt ${a.attempt}: patch ${diff.artifactId} is the change to tree ${row.treeId}, not ${diff.treeId}`;
@@ -88,10 +77,9 @@ export async function recordedAttempts(
   if (numbers.some((n, i) => n !== i + 1))
     throw new RecordMismatchError('attempts', `attempts ${JSON.stringify(numbers)} are not numbered 1, 2, … in order`);
   const treeless = attempts.length > 0 && (await hasTreelessGateResults(db, runs.own));
-  const tasks = [runs.own, runs.judged];
   return Promise.all(
     attempts.map(async (a) => {
-      const patch = await attemptPatchProblem(db, tasks, a);
+      const patch = await attemptPatchProblem(db, runs, a);
       if (patch) throw new RecordMismatchError('attempts', patch);
       if (treeless) return { ...a, gates: a.gates.map((g) => signedGate(g)) };
       const { problems, rows } = await attemptGateProblems(db, runs.own, a, fromRuns);

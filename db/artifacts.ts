@@ -8,6 +8,7 @@ import { ArtifactDigestMismatchError, RecordMismatchError } from '../domain/erro
 import type { PatchStats } from '../domain/diff';
 import type { Db } from './client';
 import { artifacts } from './schema';
+import type { RunKey } from './run-policies';
 import { sha256 } from '../host/digest';
 
 /**
@@ -167,4 +168,34 @@ export async function storedPatchStats(
     );
   if (!rows.length) return undefined;
   return rows.find((r) => r.stats) ?? rows[0];
+}
+
+/**
+ * The stored patch `diff` names, when it is one the task stored with that digest: its own
+ * measurement's, or for a best-of-N task the judged candidate's, or the copy adopting it made.
+ */
+export async function storedPatchOf(
+  db: Db,
+  runs: { own: RunKey; judged: RunKey },
+  diff: { artifactId: string; digest: string },
+) {
+  const [row] = await db
+    .select({
+      tenantId: artifacts.tenantId,
+      taskId: artifacts.taskId,
+      kind: artifacts.kind,
+      digest: artifacts.digest,
+      treeId: artifacts.treeId,
+      baseCommit: artifacts.baseCommit,
+      stats: artifacts.stats,
+    })
+    .from(artifacts)
+    .where(eq(artifacts.id, diff.artifactId));
+  const tasks = [runs.own.taskId, runs.judged.taskId];
+  const stored =
+    row?.tenantId === runs.own.tenantId &&
+    tasks.includes(row.taskId) &&
+    row.kind === 'patch' &&
+    row.digest === diff.digest;
+  return stored ? row : undefined;
 }
