@@ -4,7 +4,7 @@
  * `<ARBITER_HOME>/stack.json`, so commands in a second terminal just work.
  */
 import { zodProblems } from '../domain/zod-issues';
-import { checkoutCarriedReason } from '../host/checkout-carried';
+import { checkoutCarriedReason, type ArbiterHome } from '../host/checkout-carried';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -70,7 +70,7 @@ export function stackFile(home: string): string {
  * authors chose, to submit tasks to and read verdicts from. Such a file is refused, or left
  * unread when the environment names both endpoints.
  */
-function readLocalStack(home: { path: string; named: boolean }, endpointsNamed: boolean): LocalStackInfo | undefined {
+function readLocalStack(home: ArbiterHome, endpointsNamed: boolean): LocalStackInfo | undefined {
   const file = stackFile(home.path);
   if (!existsSync(file)) return undefined;
   const carried = checkoutCarriedReason(file, home);

@@ -153,12 +153,8 @@ export async function latestGateResults(
 }
 
 function storedGate(row: ResultRow): StoredGate {
-  const { kind, status, detail, baseCommit, specDigest, exitCode, runId } = row;
-  const { durationMs, outputDigest, source, argv } = row;
-  return {
-    ...{ kind, status, detail, baseCommit, specDigest, exitCode, runId },
-    ...{ durationMs, outputDigest, source, argv },
-  };
+  const { id: _id, name: _name, attempt: _attempt, outputTail: _tail, ...stored } = row;
+  return stored;
 }
 
 /**

@@ -9,12 +9,18 @@ import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { KeyChosenByOthersError } from '../domain/errors';
 
+/** Arbiter's home, and whether the operator named it (ARBITER_HOME) rather than `./.arbiter` of where it runs. */
+export interface ArbiterHome {
+  path: string;
+  named: boolean;
+}
+
 /**
  * Why `file` may have come with a checkout, or undefined when git says it is in no repository or
  * untracked in one. Anything git cannot answer (a repository another user owns, a path beyond a
  * symlink, git missing) is a reason too: a check that fails open would trust the checkout's files.
  */
-export function trackedReason(file: string): string | undefined {
+function trackedReason(file: string): string | undefined {
   const run = spawnSync('git', ['-C', path.dirname(file), 'ls-files', '--error-unmatch', '--', path.basename(file)], {
     encoding: 'utf8',
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -31,7 +37,7 @@ export function trackedReason(file: string): string | undefined {
  * it) as a link into a folder git ignores (a build output, an installed package), so the files
  * arrive with it untracked. A home the operator named (ARBITER_HOME) is theirs, links and all.
  */
-export function linkedReason(file: string, home: { path: string; named: boolean }): string | undefined {
+function linkedReason(file: string, home: ArbiterHome): string | undefined {
   if (home.named) return undefined;
   const steps = path.relative(home.path, file).split(path.sep);
   const chain = steps.map((_, i) => path.join(home.path, ...steps.slice(0, i + 1)));
@@ -40,7 +46,7 @@ export function linkedReason(file: string, home: { path: string; named: boolean 
 }
 
 /** Why `file`, under the home, may have come with a checkout: linked in ({@link linkedReason}) or tracked. */
-export function checkoutCarriedReason(file: string, home: { path: string; named: boolean }): string | undefined {
+export function checkoutCarriedReason(file: string, home: ArbiterHome): string | undefined {
   return linkedReason(file, home) ?? trackedReason(file);
 }
 
@@ -64,7 +70,7 @@ export function sharedWritableReason(file: string): string | undefined {
  * (`./.arbiter` by default) may hold a key its authors committed (or linked in from a folder git
  * ignores), and hold the private half of, so whatever it signed could be forged.
  */
-export function refuseCarriedSigningKey(file: string, home: { path: string; named: boolean }): void {
+export function refuseCarriedSigningKey(file: string, home: ArbiterHome): void {
   const reason = existsSync(file) ? checkoutCarriedReason(file, home) : undefined;
   if (reason)
     throw new KeyChosenByOthersError(
