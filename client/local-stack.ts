@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { arbiterHomeOf, refuseCarriedHome } from '../host/checkout-carried';
 import { ensureSearchAttributes } from '../temporal-config/ensure-search-attributes';
 import { openDatabase, type Database } from '../db/client';
 import { startEmbeddedPostgres } from '../db/embedded';
@@ -51,6 +52,7 @@ export async function startLocalStack(
     stops.length = 0;
   };
   try {
+    refuseCarriedHome(arbiterHomeOf(config));
     mkdirSync(path.join(config.home, 'logs'), { recursive: true });
     acquireStackLock(config.home);
     stops.push(async () => rmSync(stackLockFile(config.home), { force: true }));

@@ -82,6 +82,23 @@ export class KeyChosenByOthersError extends ApplicationFailure {
 }
 
 /**
+ * Arbiter's home came with a checkout: its database, Temporal state, host id and keys would be
+ * whoever committed them's, so no worker or local stack keeps its state there.
+ */
+export class HomeChosenByOthersError extends ApplicationFailure {
+  static readonly type = 'HomeChosenByOthersError';
+  constructor(home: string, reason: string) {
+    super(
+      ...nonRetryable(
+        `Arbiter's home ${home} ${reason}: a home that came with a checkout is not used; set ARBITER_HOME to a folder of its own`,
+        HomeChosenByOthersError.type,
+        [{ home, reason }],
+      ),
+    );
+  }
+}
+
+/**
  * The worker key's `.pub` names another key than its signing key: someone replaced one of them,
  * so pinning the `.pub` would trust a key the worker never signs with, perhaps theirs.
  */
@@ -574,6 +591,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   KeyFileMissingError.type,
   WorkerKeyMismatchError.type,
   KeyChosenByOthersError.type,
+  HomeChosenByOthersError.type,
   NoTrustedKeyError.type,
   PathEscapeError.type,
   AgentFailedError.type,

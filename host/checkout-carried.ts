@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { KeyChosenByOthersError } from '../domain/errors';
+import { HomeChosenByOthersError, KeyChosenByOthersError } from '../domain/errors';
 
 /** Arbiter's home, and whether the operator named it (ARBITER_HOME) rather than `./.arbiter` of where it runs. */
 export interface ArbiterHome {
@@ -15,21 +15,41 @@ export interface ArbiterHome {
   named: boolean;
 }
 
-/**
- * Why `file` may have come with a checkout, or undefined when git says it is in no repository or
- * untracked in one. Anything git cannot answer (a repository another user owns, a path beyond a
- * symlink, git missing) is a reason too: a check that fails open would trust the checkout's files.
- */
-function trackedReason(file: string): string | undefined {
-  const run = spawnSync('git', ['-C', path.dirname(file), 'ls-files', '--error-unmatch', '--', path.basename(file)], {
+/** What git lists as tracked at `file` (a file, or everything under a folder); exit 1 is its "none". */
+function lsFiles(file: string, flags: string[]) {
+  return spawnSync('git', ['-C', path.dirname(file), 'ls-files', ...flags, '--', path.basename(file)], {
     encoding: 'utf8',
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent' },
   });
-  if (run.status === 0) return 'is tracked by git';
+}
+
+/**
+ * Undefined when git says `file` is in no repository or that it tracks nothing there; otherwise
+ * what it tracks, or why it could not tell. Anything git cannot answer (a repository another user
+ * owns, a path beyond a symlink, git missing) counts as tracked: a check that fails open would
+ * trust the checkout's files.
+ */
+function trackedPaths(file: string, flags: string[] = []): string[] | { unknown: string } | undefined {
+  const run = lsFiles(file, flags);
   const said = (run.stderr ?? '').trim();
+  if (run.status === 0) return run.stdout.split('\0').filter(Boolean);
   if (run.status === 1 || /not a git repository/i.test(said)) return undefined;
-  return `may be tracked by git, which could not tell (${said.split('\n')[0] || run.error?.message || `exit ${run.status}`})`;
+  return { unknown: said.split('\n')[0] || run.error?.message || `exit ${run.status}` };
+}
+
+/** The home of a worker's or the CLI's configuration. */
+export function arbiterHomeOf(config: { home: string; homeNamed?: boolean }): ArbiterHome {
+  return { path: config.home, named: config.homeNamed ?? false };
+}
+
+/** Why `file` may have come with a checkout: tracked by git, or git could not say it is not. */
+function trackedReason(file: string): string | undefined {
+  const tracked = trackedPaths(file, ['--error-unmatch']);
+  if (tracked === undefined) return undefined;
+  return Array.isArray(tracked)
+    ? 'is tracked by git'
+    : `may be tracked by git, which could not tell (${tracked.unknown})`;
 }
 
 /**
@@ -78,4 +98,27 @@ export function refuseCarriedSigningKey(file: string, home: ArbiterHome): void {
       reason,
       'Arbiter does not sign with a key that came with a checkout; set ARBITER_HOME to a folder of its own, or name a key with ARBITER_SIGNING_KEY_FILE',
     );
+}
+
+/**
+ * Why the home itself may have come with a checkout: a symlink (unless named), or a folder holding
+ * anything git tracks. A worker or a local stack keeps its whole state there, and a carried
+ * PostgreSQL data folder runs its configuration's commands, a carried `temporal.db` holds histories
+ * the worker would continue, a carried `worker-id` takes another host's queue.
+ */
+export function carriedHomeReason(home: ArbiterHome): string | undefined {
+  const stat = lstatSync(home.path, { throwIfNoEntry: false });
+  if (!stat) return undefined;
+  if (stat.isSymbolicLink() && !home.named) return `is a symlink (to ${realpathSync(home.path)})`;
+  const tracked = trackedPaths(home.path, ['-z']);
+  if (tracked === undefined || (Array.isArray(tracked) && tracked.length === 0)) return undefined;
+  if (!Array.isArray(tracked)) return `may hold files tracked by git, which could not tell (${tracked.unknown})`;
+  const named = tracked.slice(0, 3).join(', ');
+  return `holds ${tracked.length} file(s) tracked by git (${named}${tracked.length > 3 ? ', …' : ''})`;
+}
+
+/** Refuses to keep state in a home that came with a checkout ({@link carriedHomeReason}). */
+export function refuseCarriedHome(home: ArbiterHome): void {
+  const reason = carriedHomeReason(home);
+  if (reason) throw new HomeChosenByOthersError(home.path, reason);
 }

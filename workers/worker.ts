@@ -16,7 +16,7 @@ import { runStatusProbe } from './run-status';
 import { startModelGateway } from '../host/gateway/server';
 import { DEFAULT_SANDBOX_CONFIG, type SandboxConfig } from '../host/sandbox/config';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../host/signing';
-import { refuseCarriedSigningKey } from '../host/checkout-carried';
+import { arbiterHomeOf, refuseCarriedHome, refuseCarriedSigningKey } from '../host/checkout-carried';
 import type { Database } from '../db/client';
 import { DEFAULT_MAX_CACHED_WORKFLOWS, DEFAULT_WORKFLOW_HEAP_MB, type WorkerConfig } from './config';
 import { limitWorkflowThreadHeap } from './workflow-heap';
@@ -173,8 +173,8 @@ function workflowSource(traced: boolean) {
 
 /** Applies migrations and checks the namespace, then creates (but does not run) the workers. */
 export async function createArbiterWorker(options: ArbiterWorkerOptions): Promise<ArbiterWorker> {
-  if (!options.signingKeyFile)
-    refuseCarriedSigningKey(signingKeyFileOf(options), { path: options.home, named: options.homeNamed ?? false });
+  refuseCarriedHome(arbiterHomeOf(options));
+  if (!options.signingKeyFile) refuseCarriedSigningKey(signingKeyFileOf(options), arbiterHomeOf(options));
   await checkSearchAttributes(options);
   await migrateDatabase((options.adminDatabase ?? options.database).pool);
   const hostId = workerHostId(options.home);

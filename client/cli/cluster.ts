@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startCluster } from '../cluster/cluster';
 import { clusterServing } from '../cluster/namespace';
+import { arbiterHomeOf, refuseCarriedHome } from '../../host/checkout-carried';
 import { loadClientConfig } from '../config';
 import { processAlive } from '../orphans';
 import { EXIT } from './output';
@@ -21,8 +22,12 @@ interface ClusterFlags {
   namespace: string;
 }
 
+/** `--dir`, or `cluster/` of Arbiter's home (refused when that home came with a checkout). */
 function stateDir(flags: ClusterFlags): string {
-  return path.resolve(flags.dir ?? path.join(loadClientConfig().home, 'cluster'));
+  if (flags.dir) return path.resolve(flags.dir);
+  const config = loadClientConfig();
+  refuseCarriedHome(arbiterHomeOf(config));
+  return path.resolve(config.home, 'cluster');
 }
 
 const pidFile = (dir: string) => path.join(dir, 'cluster.pid');

@@ -10,6 +10,7 @@ import { connectionOptions } from '../../temporal-config/connection';
 import { sandboxProbe } from '../../host/sandbox/bwrap';
 import { memoryCgroupStatus } from '../../host/sandbox/memory-cgroup';
 import { withOneOffSandboxUser } from '../../host/sandbox/uid-leases';
+import { arbiterHomeOf, carriedHomeReason, refuseCarriedHome } from '../../host/checkout-carried';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
 import { EXIT, printJson } from './output';
@@ -43,6 +44,13 @@ function nodeVersion(): string {
   return `Node.js ${process.versions.node}`;
 }
 
+/** The state folder is the operator's, not one that came with the checkout it runs in. */
+function homeCheck(config: ReturnType<typeof loadClientConfig>): string {
+  const reason = carriedHomeReason(arbiterHomeOf(config));
+  if (reason) throw new Error(`${config.home} ${reason}: set ARBITER_HOME to a folder of its own`);
+  return `${config.home}${config.homeNamed ? ' (ARBITER_HOME)' : ''}`;
+}
+
 async function temporalCheck(config: ReturnType<typeof loadClientConfig>): Promise<string> {
   const connection = await Connection.connect({ ...connectionOptions(config.temporal), connectTimeout: 3000 });
   try {
@@ -71,6 +79,7 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
   const remote = config.explicit.temporal;
   const checks = await Promise.all([
     check('node', true, nodeVersion),
+    check("Arbiter's home", true, () => homeCheck(config)),
     check('git', true, () => version('git', ['--version'])),
     check('temporal CLI', !remote, () => `${version(temporalCliPath(), ['--version'])} (${temporalCliPath()})`),
     check('temporal-test-server', false, () => testServerPath()),
@@ -97,6 +106,7 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
       if (config.sandbox.mode !== 'bwrap')
         throw new Error('ARBITER_SANDBOX=unsafe-none: commands run UNCONFINED (development only)');
       // Probed as a uid leased for the probe alone, as an operator's command runs.
+      refuseCarriedHome(arbiterHomeOf(config));
       const probe = await withOneOffSandboxUser(config.home, config.sandbox.uids, async (user) =>
         sandboxProbe(config.sandbox, user),
       );

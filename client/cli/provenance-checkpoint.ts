@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { provenanceTenants } from '../../db/provenance';
 import { readCheckpoint, takeCheckpoint, type ReadCheckpoint } from '../../db/provenance-checkpoints';
-import { refuseCarriedSigningKey } from '../../host/checkout-carried';
+import { arbiterHomeOf, refuseCarriedSigningKey } from '../../host/checkout-carried';
 import { createVerdictSigner, loadOrCreateSigningKey } from '../../host/signing';
 import { signingKeyFileOf } from '../../workers/worker';
 import { loadClientConfig } from '../config';
@@ -37,7 +37,7 @@ export function readCheckpointFiles(files: string[], keyIds: string[]): ReadChec
 function workerSigner() {
   const config = loadClientConfig();
   const file = signingKeyFileOf(config);
-  if (!config.signingKeyFile) refuseCarriedSigningKey(file, { path: config.home, named: config.explicit.home });
+  if (!config.signingKeyFile) refuseCarriedSigningKey(file, arbiterHomeOf(config));
   if (!existsSync(file))
     throw new UsageError(
       `no signing key at ${file}: run this where the worker's key is, with its ARBITER_HOME or ARBITER_SIGNING_KEY_FILE`,

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { createCommandRunner } from '../../host/sandbox/commands';
 import { withOneOffSandboxUser } from '../../host/sandbox/uid-leases';
 import { writeRefusal } from '../../host/sandbox/write-policy';
+import { arbiterHomeOf, refuseCarriedHome } from '../../host/checkout-carried';
 import { loadClientConfig } from '../config';
 import { collect, EXIT, printJson, UsageError } from './output';
 
@@ -50,6 +51,7 @@ async function exec(argv: string[], opts: ExecOptions): Promise<number> {
   if (!(await fs.stat(workspace).catch(() => undefined))?.isDirectory())
     throw new UsageError(`--workspace '${opts.workspace}' is not a directory`);
   const config = loadClientConfig();
+  refuseCarriedHome(arbiterHomeOf(config)); // its sandbox uid leases live there
   const before = await snapshot(workspace);
   // A uid of its own for this one command, so it shares no process limit or files with any task's.
   const run = await withOneOffSandboxUser(config.home, config.sandbox.uids, (user) =>

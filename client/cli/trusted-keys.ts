@@ -15,7 +15,7 @@ import {
   NoTrustedKeyError,
   WorkerKeyMismatchError,
 } from '../../domain/errors';
-import { checkoutCarriedReason, sharedWritableReason } from '../../host/checkout-carried';
+import { arbiterHomeOf, checkoutCarriedReason, sharedWritableReason } from '../../host/checkout-carried';
 import { keyIdOf, readSigningKey } from '../../host/signing';
 import { keyIdFromPublicKeyText, loadKeyring, pinKey, readKeyFile, type TrustedKey } from '../../host/trust';
 import { signingKeyFileOf } from '../../workers/worker';
@@ -90,8 +90,6 @@ function pinWorkerKey(config: ClientConfig): void {
   ]);
 }
 
-const homeOf = (config: ClientConfig) => ({ path: config.home, named: config.explicit.home });
-
 /**
  * Refuses to pin a worker key whose files someone other than the operator may have chosen: ones
  * that came with a checkout (unless the operator named the signing key's file), or that others may
@@ -101,7 +99,8 @@ const homeOf = (config: ClientConfig) => ({ path: config.home, named: config.exp
 function refuseChosenByOthers(config: ClientConfig, files: string[]): void {
   for (const file of files.filter((f) => existsSync(f))) {
     const reason =
-      (config.signingKeyFile ? undefined : checkoutCarriedReason(file, homeOf(config))) ?? sharedWritableReason(file);
+      (config.signingKeyFile ? undefined : checkoutCarriedReason(file, arbiterHomeOf(config))) ??
+      sharedWritableReason(file);
     if (reason)
       throw new KeyChosenByOthersError(
         file,
@@ -119,7 +118,7 @@ function refuseChosenByOthers(config: ClientConfig, files: string[]): void {
 function refuseCheckedOutKeyring(config: ClientConfig): void {
   const keyring = config.trustedKeysFile;
   if (config.explicit.trustedKeys || !existsSync(keyring)) return;
-  const reason = checkoutCarriedReason(keyring, homeOf(config));
+  const reason = checkoutCarriedReason(keyring, arbiterHomeOf(config));
   if (!reason) return;
   throw new UsageError(
     `${keyring} ${reason}: a keyring that comes with a checkout is not a trust root; ${howToTrust(keyring)}`,

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { KeyChosenByOthersError } from '../../domain/errors';
+import { execFileSync } from 'node:child_process';
+import { HomeChosenByOthersError, KeyChosenByOthersError } from '../../domain/errors';
+import { carriedHomeReason } from '../../host/checkout-carried';
 import { createArbiterWorker } from '../../workers/worker';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { makeRepo } from '../helpers/fixtures';
@@ -126,22 +128,95 @@ describe('files that came with a checkout are no trust root', function () {
       mkdirSync(path.dirname(path.join(checkout, file)), { recursive: true });
       writeFileSync(path.join(checkout, file), text);
     }
-    symlinkSync(path.join(checkout, 'vendor', 'pkg'), path.join(checkout, '.arbiter'));
+    mkdirSync(path.join(checkout, '.arbiter'));
+    symlinkSync(path.join(checkout, 'vendor', 'pkg', 'keys'), path.join(checkout, '.arbiter', 'keys'));
     await assert.rejects(
       workerWithHome(path.join(checkout, '.arbiter')),
       (err: Error) => err instanceof KeyChosenByOthersError && /is reached through the symlink/.test(err.message),
     );
   });
 
-  it('the worker signs with no key committed where its home lies', async () => {
-    const checkout = makeRepo({ 'README.md': '# theirs\n', ...keyPairFiles() });
+  it('the worker keeps no state in a home committed to the repository, or linked in', async () => {
+    // Another host's id: this worker would poll that host's queue and take over its workspaces' tasks.
+    const checkout = makeRepo({ 'README.md': '# theirs\n', '.arbiter/worker-id': 'a1b2c3d4e5f6\n' });
     await assert.rejects(
       workerWithHome(path.join(checkout, '.arbiter')),
       (err: Error) =>
-        err instanceof KeyChosenByOthersError &&
-        /verdict-signing\.pem is tracked by git: Arbiter does not sign with a key that came with a checkout/.test(
+        err instanceof HomeChosenByOthersError &&
+        /\.arbiter holds 1 file\(s\) tracked by git \(\.arbiter\/worker-id\): a home that came with a checkout/.test(
           err.message,
         ),
+    );
+    const linked = makeRepo({ 'README.md': '# theirs\n', '.gitignore': 'vendor/\n' });
+    mkdirSync(path.join(linked, 'vendor', 'home'), { recursive: true });
+    symlinkSync(path.join(linked, 'vendor', 'home'), path.join(linked, '.arbiter'));
+    await assert.rejects(
+      workerWithHome(path.join(linked, '.arbiter')),
+      (err: Error) =>
+        err instanceof HomeChosenByOthersError && /\.arbiter is a symlink \(to \S+vendor\/home\)/.test(err.message),
+    );
+  });
+
+  it('arbiter start runs no PostgreSQL or Temporal from a data folder committed to the repository', async () => {
+    const marker = path.join(tempDir('arbiter-carried-pg-'), 'ran');
+    const checkout = makeRepo({
+      'README.md': '# theirs\n',
+      // Whoever committed this would run a command of theirs as the operator, on PostgreSQL's first WAL switch.
+      '.arbiter/pg/postgresql.conf': `archive_mode = on\narchive_command = 'touch ${marker}'\n`,
+      '.arbiter/pg/PG_VERSION': '17\n',
+      '.arbiter/temporal.db': 'SQLite format 3\0',
+    });
+    const { TEMPORAL_ADDRESS: _t, DATABASE_URL: _d, ...env } = homeless();
+    const res = await arbiter(['start', '--once'], env, 90_000, checkout);
+    assert.equal(res.code, 1, res.stdout);
+    assert.match(res.stderr, /\.arbiter holds 3 file\(s\) tracked by git \(\.arbiter\/pg\/PG_VERSION, /);
+    assert.match(res.stderr, /set ARBITER_HOME to a folder of its own/);
+    assert.doesNotMatch(res.stdout, /starting PostgreSQL|starting Temporal/);
+    assert.equal(existsSync(path.join(checkout, '.arbiter', 'logs')), false, 'nothing was written to that home');
+    assert.equal(existsSync(marker), false);
+
+    const doctor = await arbiter(['doctor', '--json'], homeless(), 90_000, checkout);
+    const home = (JSON.parse(doctor.stdout) as Array<{ name: string; ok: boolean; detail: string }>).find(
+      (c) => c.name === "Arbiter's home",
+    );
+    assert.equal(home?.ok, false, doctor.stdout);
+    assert.match(home.detail, /holds 3 file\(s\) tracked by git/);
+    assert.equal(doctor.code, 1);
+
+    const cluster = await arbiter(['cluster', 'stop'], homeless(), 90_000, checkout);
+    assert.equal(cluster.code, 1, cluster.stdout);
+    assert.match(cluster.stderr, /holds 3 file\(s\) tracked by git/);
+  });
+});
+
+describe("Arbiter's home, read as a whole (carriedHomeReason)", () => {
+  it("is the operator's when absent, untracked, outside any repository, or named though linked", () => {
+    const checkout = makeRepo({ 'README.md': '# theirs\n', '.gitignore': '.arbiter/\n' });
+    const home = path.join(checkout, '.arbiter');
+    assert.equal(carriedHomeReason({ path: home, named: false }), undefined, 'absent');
+    mkdirSync(path.join(home, 'pg'), { recursive: true });
+    writeFileSync(path.join(home, 'pg', 'postgresql.conf'), '# ours\n');
+    assert.equal(carriedHomeReason({ path: home, named: false }), undefined, 'untracked, ignored');
+    const outside = tempDir('arbiter-home-');
+    writeFileSync(path.join(outside, 'worker-id'), 'x\n');
+    assert.equal(carriedHomeReason({ path: outside, named: false }), undefined, 'in no repository');
+    const link = path.join(tempDir('arbiter-link-'), 'home');
+    symlinkSync(outside, link);
+    assert.equal(carriedHomeReason({ path: link, named: true }), undefined, 'named, links and all');
+    assert.match(carriedHomeReason({ path: link, named: false }) ?? '', /is a symlink/);
+  });
+
+  it('came with the checkout when git tracks anything in it, even a named one, or cannot tell', () => {
+    const files: Record<string, string> = { 'README.md': '# theirs\n' };
+    for (let i = 0; i < 5; i++) files[`state/f${i}`] = `${i}\n`;
+    const checkout = makeRepo(files);
+    const named = { path: path.join(checkout, 'state'), named: true };
+    assert.equal(carriedHomeReason(named), 'holds 5 file(s) tracked by git (state/f0, state/f1, state/f2, …)');
+    // A repository another user owns: git will not answer there, and the check does not fail open.
+    execFileSync('chown', ['-R', '12345:12345', checkout]);
+    assert.match(
+      carriedHomeReason(named) ?? '',
+      /^may hold files tracked by git, which could not tell \(.*dubious ownership/,
     );
   });
 });
