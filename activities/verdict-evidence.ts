@@ -172,6 +172,12 @@ export async function assertVerdictEvidence(
   const scope = { fromRuns, failuresFrom, specDigest };
   const forged = await storedGateProblems(db, runs.judged, change, input.gates, scope);
   if (forged.problems.length) throw new RecordMismatchError('gate results', forged.problems.join('; '));
-  const attempts = await recordedAttempts(db, runs, input.attempts ?? [], isSameRun(runs) ? fromRuns : undefined);
+  const attempts = await recordedAttempts(
+    db,
+    runs,
+    input.diff.artifactId,
+    input.attempts ?? [],
+    isSameRun(runs) ? fromRuns : undefined,
+  );
   return { gates: input.gates.map((g) => signedGate(g, forged.rows.get(g.name))), attempts };
 }

@@ -8,7 +8,7 @@ import { candidateTaskId, rankCandidates, type CandidateEvidence } from '../doma
 import { escapeNul } from '../domain/bounds';
 import { RecordMismatchError } from '../domain/errors';
 import type { AttemptRecord } from '../domain/task';
-import { storedPatchOf } from '../db/artifacts';
+import { patchAttempt, storedPatchOf } from '../db/artifacts';
 import type { Db } from '../db/client';
 import { attemptGateResults, hasTreelessGateResults } from '../db/gate-results';
 import { waiversForTree } from '../db/waivers';
@@ -64,12 +64,15 @@ async function attemptGateProblems(
 /**
  * The attempts before the judged one as the verdict signs them, each held to the record: a patch
  * the task stored with the figures stated, and the gates that attempt stored for the patch's tree
- * (a failed one among them, or it would not have been retried). Throws when one is not the record's.
- * A run that stored results before they named their tree is held to its patches alone.
+ * (a failed one among them, or it would not have been retried). Throws when one is not the record's,
+ * or when one is left out: the judged patch names its attempt, and every attempt before it is
+ * listed, so no failed try is hidden from whoever reads the verdict. A run that stored results
+ * before they named their tree is held to its patches alone.
  */
 export async function recordedAttempts(
   db: Db,
   runs: { own: RunKey; judged: RunKey },
+  judgedPatch: string,
   attempts: readonly AttemptRecord[],
   fromRuns?: ReadonlySet<string>,
 ): Promise<AttemptRecord[]> {
@@ -77,7 +80,7 @@ export async function recordedAttempts(
   if (numbers.some((n, i) => n !== i + 1))
     throw new RecordMismatchError('attempts', `attempts ${JSON.stringify(numbers)} are not numbered 1, 2, … in order`);
   const treeless = attempts.length > 0 && (await hasTreelessGateResults(db, runs.own));
-  return Promise.all(
+  const recorded = await Promise.all(
     attempts.map(async (a) => {
       const patch = await attemptPatchProblem(db, runs, a);
       if (patch) throw new RecordMismatchError('attempts', patch);
@@ -87,6 +90,15 @@ export async function recordedAttempts(
       return { ...a, gates: a.gates.map((g) => signedGate(g, rows.get(g.name))) };
     }),
   );
+  const judged = patchAttempt(judgedPatch);
+  if (judged !== attempts.length + 1)
+    throw new RecordMismatchError(
+      'attempts',
+      judged === undefined
+        ? `patch ${judgedPatch} names no attempt`
+        : `the judged change is attempt ${judged}'s; the verdict lists ${attempts.length} attempt(s) before it`,
+    );
+  return recorded;
 }
 
 /**

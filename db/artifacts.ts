@@ -99,6 +99,15 @@ export async function storePatch(
   return { artifactId, digest };
 }
 
+/**
+ * The attempt whose patch {@link storePatch} stored as `artifactId`, or undefined for an id it
+ * does not make: a verdict's earlier attempts are the ones before its change's.
+ */
+export function patchAttempt(artifactId: string): number | undefined {
+  const named = /\/patch(?:\/attempt-([1-9]\d{0,5}))?$/.exec(artifactId);
+  return named ? Number(named[1] ?? 1) : undefined;
+}
+
 /** The change a patch is: the tree it makes of the base it was measured from. */
 export interface PatchChange {
   treeId: string;

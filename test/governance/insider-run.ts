@@ -19,7 +19,7 @@ import type {
 import type { SignedDecision } from '../../domain/approval';
 import type { GateRun } from '../../domain/policy-gates';
 import { DEFAULT_REPO_POLICY, type GateMode } from '../../domain/repo-policy';
-import type { GateResult } from '../../domain/task';
+import type { AttemptRecord, GateResult } from '../../domain/task';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
@@ -172,6 +172,29 @@ export function gate(
 ) {
   const run = { ...r.at, treeId: r.diff.treeId, gate: { name, argv, timeoutSeconds: 60 }, source, mode };
   return r.env.run(r.a.runGate, run) as Promise<GateResult>;
+}
+
+/**
+ * `r`'s change as an earlier attempt of a verdict: attempt 1, its tests failed (a submitter's gate
+ * running `false`, stored for its tree), so the task was retried.
+ */
+export async function failedFirstAttempt(r: Run): Promise<AttemptRecord> {
+  const gates = [...(await laxCheck(r)), await gate(r, 'tests', ['false'], 'submitter')];
+  const { digest, treeId, artifactId, filesChanged, linesAdded, linesDeleted } = r.diff;
+  return {
+    attempt: 1,
+    summary: '',
+    endedAt: new Date().toISOString(),
+    diff: { digest, treeId, artifactId, filesChanged, linesAdded, linesDeleted },
+    gates: gates.map(({ outputTail: _tail, ...g }) => g),
+  };
+}
+
+/** `r`'s workspace changed again and measured as attempt 2: the run its retry makes. */
+export async function secondAttempt(r: Run): Promise<Run> {
+  writeFileSync(path.join(r.ws.workspacePath, 'src', 'app.js'), 'module.exports = 2;\n');
+  const at = { ...r.at, attempt: 2 };
+  return { ...r, at, diff: await r.env.run(r.a.measureDiff, at) };
 }
 
 /** A verdict over `r`'s measured change with `gates`, naming the policy `r` read. */

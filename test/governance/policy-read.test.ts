@@ -13,7 +13,7 @@ import { ActivityCancellationDetails, type ApplicationFailure } from '@temporali
 import { storeSpec, validatedSpec } from '../../activities/spec-refs';
 import { eq } from 'drizzle-orm';
 import { gateClaims, runPolicies } from '../../db/schema';
-import type { DiffSummary, IssuedVerdict, PolicyProvenance, TrustedPolicy } from '../../domain/activity-io';
+import type { IssuedVerdict, PolicyProvenance, TrustedPolicy } from '../../domain/activity-io';
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
 import { dependenciesDirOf } from '../../host/sandbox/dependency-mounts';
@@ -25,6 +25,7 @@ import { waitFor } from '../helpers/wait';
 import {
   activityOf,
   approvalOf,
+  failedFirstAttempt,
   gate,
   insiderRun,
   laxCheck,
@@ -34,6 +35,7 @@ import {
   POLICY,
   refusedAs,
   runOf,
+  secondAttempt,
   SPEC,
   storeWaiverOf,
   TESTS,
@@ -309,11 +311,11 @@ describe('governance: steps judge by the policy their run read', function () {
   it("issueVerdict refuses a patch that is not the judged tree's change from the verdict's base, or an agent never routed", async () => {
     const r = await insiderRun({});
     const first = r.diff;
-    writeFileSync(path.join(r.ws.workspacePath, 'src', 'app.js'), 'module.exports = 2;\n');
-    const second: DiffSummary = await r.env.run(r.a.measureDiff, { ...r.at, attempt: 2 });
-    const judged = { ...r, diff: second };
+    const attempts = [await failedFirstAttempt(r)];
+    const judged = await secondAttempt(r);
+    const second = judged.diff;
     const gates = await laxCheck(judged);
-    const verdict = verdictOf(judged, gates);
+    const verdict = { ...verdictOf(judged, gates), attempts };
     await assert.rejects(
       r.env.run(r.a.issueVerdict, {
         ...verdict,

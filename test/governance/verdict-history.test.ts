@@ -15,7 +15,17 @@ import { storedVerdict } from '../../db/verdicts';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { testStack } from '../helpers/stack';
-import { insiderRun, passingLaxGates, refusedAs, runOf, SPEC, verdictOf, type Run } from './insider-run';
+import {
+  failedFirstAttempt,
+  insiderRun,
+  passingLaxGates,
+  refusedAs,
+  runOf,
+  secondAttempt,
+  SPEC,
+  verdictOf,
+  type Run,
+} from './insider-run';
 import { recordRouted } from '../helpers/tasks';
 
 const relabel = (gates: GateResult[], name: string, as: Partial<GateResult> & Record<string, unknown>) =>
@@ -138,6 +148,25 @@ describe('governance: what a verdict states besides its change is the record', f
     await assert.rejects(
       r.env.run(r.a.issueVerdict, { ...verdictOf(r, gates), candidates }),
       refusedAs('RecordMismatchError', /a best-of-N verdict names both its candidates and the judged one/),
+    );
+  });
+
+  it('refuses a verdict that leaves out an attempt made before the judged one', async () => {
+    const r = await insiderRun({});
+    const first = await failedFirstAttempt(r);
+    const second = await secondAttempt(r);
+    assert.match(second.diff.artifactId, /\/patch\/attempt-2$/);
+    const verdict = verdictOf(second, await passingLaxGates(second));
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, verdict),
+      refusedAs('RecordMismatchError', /the judged change is attempt 2's; the verdict lists 0 attempt\(s\) before it/),
+    );
+    const issued: IssuedVerdict = await r.env.run(r.a.issueVerdict, { ...verdict, attempts: [first] });
+    assert.equal(issued.outcome, 'PASS');
+    const signed = (await signedStatement(r)).predicate[ARBITER_EVIDENCE_FIELD];
+    assert.deepEqual(
+      signed.attempts?.map((a) => [a.attempt, a.diff.artifactId]),
+      [[1, r.diff.artifactId]],
     );
   });
 });
