@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { HomeChosenByOthersError, KeyChosenByOthersError } from '../domain/errors';
+import { HARDENED_GIT_CONFIG } from './git';
 
 /** Arbiter's home, and whether the operator named it (ARBITER_HOME) rather than `./.arbiter` of where it runs. */
 export interface ArbiterHome {
@@ -15,9 +16,19 @@ export interface ArbiterHome {
   named: boolean;
 }
 
+/**
+ * How git is asked: a folder a checkout carries may itself look like a bare repository (`HEAD`,
+ * `objects/`, `refs/`, and a `config` naming an fsmonitor command), which git would find first, run
+ * that command from and answer for with an empty index; so git may use no bare repository it was
+ * not named, and runs no configured program. The name is matched literally and in any case, as a
+ * case-insensitive file system opens `.Arbiter` for `.arbiter`.
+ */
+const ASK_GIT = ['-c', 'safe.bareRepository=explicit', ...HARDENED_GIT_CONFIG];
+
 /** What git lists as tracked at `file` (a file, or everything under a folder); exit 1 is its "none". */
 function lsFiles(file: string, flags: string[]) {
-  return spawnSync('git', ['-C', path.dirname(file), 'ls-files', ...flags, '--', path.basename(file)], {
+  const name = `:(literal,icase)${path.basename(file)}`;
+  return spawnSync('git', [...ASK_GIT, '-C', path.dirname(file), 'ls-files', ...flags, '--', name], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent' },

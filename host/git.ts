@@ -11,7 +11,7 @@ import { clipText } from '../domain/bounds';
 import { RecordMismatchError } from '../domain/errors';
 
 /** Settings that neutralise anything in a repository that could run a program. */
-const HARDENED = [
+export const HARDENED_GIT_CONFIG = [
   ['core.hooksPath', '/dev/null'],
   // Refuse path names that some checkout (macOS, Windows) would read as `.git`.
   ['core.protectHFS', 'true'],
@@ -100,7 +100,7 @@ export const GIT_MAX_OUTPUT = 256 * 1024 * 1024;
 
 async function run(args: string[], options: GitOptions): Promise<Buffer> {
   try {
-    return await spawnViaHelper('git', [...HARDENED, ...args], {
+    return await spawnViaHelper('git', [...HARDENED_GIT_CONFIG, ...args], {
       maxBuffer: GIT_MAX_OUTPUT,
       timeoutMs: options.timeoutMs,
       env: {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { HomeChosenByOthersError, KeyChosenByOthersError } from '../../domain/errors';
-import { carriedHomeReason } from '../../host/checkout-carried';
+import { carriedHomeReason, checkoutCarriedReason } from '../../host/checkout-carried';
 import { createArbiterWorker } from '../../workers/worker';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { makeRepo } from '../helpers/fixtures';
@@ -204,6 +204,33 @@ describe("Arbiter's home, read as a whole (carriedHomeReason)", () => {
     symlinkSync(outside, link);
     assert.equal(carriedHomeReason({ path: link, named: true }), undefined, 'named, links and all');
     assert.match(carriedHomeReason({ path: link, named: false }) ?? '', /is a symlink/);
+  });
+
+  it('is not vouched for by a bare repository the checkout carries, nor runs its fsmonitor', () => {
+    const marker = path.join(tempDir('arbiter-fsmonitor-'), 'ran');
+    // Committed as plain files: git would find `work` as a bare repository with an empty index.
+    const bare = (dir: string) => ({
+      [`${dir}/HEAD`]: 'ref: refs/heads/main\n',
+      [`${dir}/config`]: `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = .\n\tfsmonitor = "touch ${marker}"\n`,
+      [`${dir}/objects/.keep`]: '',
+      [`${dir}/refs/.keep`]: '',
+    });
+    const checkout = makeRepo({ ...bare('work'), 'work/.arbiter/pg/postgresql.conf': "archive_command = 'x'\n" });
+    const home = { path: path.join(checkout, 'work', '.arbiter'), named: false };
+    assert.match(carriedHomeReason(home) ?? '', /could not tell \(fatal: cannot use bare repository/);
+    const inHome = makeRepo({ ...bare('.arbiter'), '.arbiter/stack.json': '{}' });
+    const stack = path.join(inHome, '.arbiter', 'stack.json');
+    assert.match(checkoutCarriedReason(stack, { path: path.join(inHome, '.arbiter'), named: false }) ?? '', /bare/);
+    assert.equal(existsSync(marker), false, 'git ran the carried fsmonitor command');
+  });
+
+  it('reads a name in any case, as a case-insensitive file system would open it', () => {
+    const checkout = makeRepo({ 'README.md': '# theirs\n', '.Arbiter/worker-id': 'a1b2c3d4e5f6\n' });
+    mkdirSync(path.join(checkout, '.arbiter'));
+    assert.equal(
+      carriedHomeReason({ path: path.join(checkout, '.arbiter'), named: false }),
+      'holds 1 file(s) tracked by git (.Arbiter/worker-id)',
+    );
   });
 
   it('came with the checkout when git tracks anything in it, even a named one, or cannot tell', () => {
