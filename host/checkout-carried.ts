@@ -119,8 +119,9 @@ export function refuseCarriedSigningKey(file: string, home: ArbiterHome): void {
  */
 export function carriedHomeReason(home: ArbiterHome): string | undefined {
   const stat = lstatSync(home.path, { throwIfNoEntry: false });
-  if (!stat) return undefined;
-  if (stat.isSymbolicLink() && !home.named) return `is a symlink (to ${realpathSync(home.path)})`;
+  if (stat?.isSymbolicLink() && !home.named) return `is a symlink (to ${realpathSync(home.path)})`;
+  // Asked before the home exists too: where git cannot answer, the first start is refused, not the second.
+  if (!existsSync(path.dirname(home.path))) return undefined;
   const tracked = trackedPaths(home.path, ['-z']);
   if (tracked === undefined || (Array.isArray(tracked) && tracked.length === 0)) return undefined;
   if (!Array.isArray(tracked)) return `may hold files tracked by git, which could not tell (${tracked.unknown})`;

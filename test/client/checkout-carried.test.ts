@@ -239,11 +239,13 @@ describe("Arbiter's home, read as a whole (carriedHomeReason)", () => {
     const checkout = makeRepo(files);
     const named = { path: path.join(checkout, 'state'), named: true };
     assert.equal(carriedHomeReason(named), 'holds 5 file(s) tracked by git (state/f0, state/f1, state/f2, …)');
-    // A repository another user owns: git will not answer there, and the check does not fail open.
+    // A repository another user owns: git will not answer there, and the check does not fail open,
+    // even before the home exists (the first start is refused, not the second).
     execFileSync('chown', ['-R', '12345:12345', checkout]);
     assert.match(
       carriedHomeReason(named) ?? '',
       /^may hold files tracked by git, which could not tell \(.*dubious ownership/,
     );
+    assert.match(carriedHomeReason({ path: path.join(checkout, '.arbiter'), named: false }) ?? '', /dubious ownership/);
   });
 });
