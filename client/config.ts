@@ -56,7 +56,7 @@ export interface ClientConfig extends WorkerConfig {
   /** The keyring `verdict verify` trusts: ARBITER_TRUSTED_KEYS, else `<ARBITER_HOME>/trusted-keys`. */
   trustedKeysFile: string;
   /** Which endpoints the environment named (rather than the local stack or a default). */
-  explicit: { temporal: boolean; database: boolean; trustedKeys: boolean; home: boolean };
+  explicit: { temporal: boolean; database: boolean; trustedKeys: boolean };
 }
 
 /** Where the local stack description lives. */
@@ -111,7 +111,6 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, cwd = pro
       temporal: Boolean(e.TEMPORAL_ADDRESS),
       database: Boolean(e.DATABASE_URL),
       trustedKeys: Boolean(e.ARBITER_TRUSTED_KEYS),
-      home: Boolean(e.ARBITER_HOME),
     },
   };
 }

@@ -104,7 +104,7 @@ export async function storePatch(
  * does not make: a verdict's earlier attempts are the ones before its change's.
  */
 export function patchAttempt(artifactId: string): number | undefined {
-  const named = /\/patch(?:\/attempt-([1-9]\d{0,5}))?$/.exec(artifactId);
+  const named = /\/patch(?:\/attempt-([2-9]|[1-9]\d{1,5}))?$/.exec(artifactId);
   return named ? Number(named[1] ?? 1) : undefined;
 }
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { HomeChosenByOthersError, KeyChosenByOthersError } from '../domain/errors';
-import { HARDENED_GIT_CONFIG } from './git';
+import { HARDENED_GIT_CONFIG, hardenedGitEnv } from './git';
 
 /** Arbiter's home, and whether the operator named it (ARBITER_HOME) rather than `./.arbiter` of where it runs. */
 export interface ArbiterHome {
@@ -20,23 +20,29 @@ export interface ArbiterHome {
  * How git is asked: a folder a checkout carries may itself look like a bare repository (`HEAD`,
  * `objects/`, `refs/`, and a `config` naming an fsmonitor command), which git would find first, run
  * that command from and answer for with an empty index; so git may use no bare repository it was
- * not named, and runs no configured program. The name is matched literally and in any case, as a
- * case-insensitive file system opens `.Arbiter` for `.arbiter`.
+ * not named, and runs no configured program.
  */
 const ASK_GIT = ['-c', 'safe.bareRepository=explicit', ...HARDENED_GIT_CONFIG];
 
-/** What git lists as tracked at `file` (a file, or everything under a folder); exit 1 is its "none". */
+/**
+ * What git lists as tracked at `file` (a file, or everything under a folder), asked from its
+ * nearest folder that exists (a home not made yet is asked about too). The path is matched
+ * literally and in any case, as a case-insensitive file system opens `.Arbiter` for `.arbiter`.
+ */
 function lsFiles(file: string, flags: string[]) {
-  const name = `:(literal,icase)${path.basename(file)}`;
-  return spawnSync('git', [...ASK_GIT, '-C', path.dirname(file), 'ls-files', ...flags, '--', name], {
+  let from = path.dirname(file);
+  while (!existsSync(from) && path.dirname(from) !== from) from = path.dirname(from);
+  const name = `:(literal,icase)${path.relative(from, file)}`;
+  return spawnSync('git', [...ASK_GIT, '-C', from, 'ls-files', ...flags, '--', name], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', HOME: '/nonexistent' },
+    env: hardenedGitEnv(),
   });
 }
 
 /**
- * Undefined when git says `file` is in no repository or that it tracks nothing there; otherwise
+ * Undefined when git says `file` is in no repository or (exit 1 of `--error-unmatch`) that it
+ * tracks nothing there; otherwise
  * what it tracks, or why it could not tell. Anything git cannot answer (a repository another user
  * owns, a path beyond a symlink, git missing) counts as tracked: a check that fails open would
  * trust the checkout's files.
@@ -120,8 +126,6 @@ export function refuseCarriedSigningKey(file: string, home: ArbiterHome): void {
 export function carriedHomeReason(home: ArbiterHome): string | undefined {
   const stat = lstatSync(home.path, { throwIfNoEntry: false });
   if (stat?.isSymbolicLink() && !home.named) return `is a symlink (to ${realpathSync(home.path)})`;
-  // Asked before the home exists too: where git cannot answer, the first start is refused, not the second.
-  if (!existsSync(path.dirname(home.path))) return undefined;
   const tracked = trackedPaths(home.path, ['-z']);
   if (tracked === undefined || (Array.isArray(tracked) && tracked.length === 0)) return undefined;
   if (!Array.isArray(tracked)) return `may hold files tracked by git, which could not tell (${tracked.unknown})`;

@@ -98,19 +98,29 @@ export interface GitOptions {
 /** The most a git call may print: a patch past it is more than Arbiter measures or delivers. */
 export const GIT_MAX_OUTPUT = 256 * 1024 * 1024;
 
+/**
+ * The whole environment git runs with: no system or user configuration, messages in English (some
+ * are read), and `SUDO_UID` when set, by which git run as root under sudo trusts the invoking
+ * user's repositories (git reads it only as root).
+ */
+export function hardenedGitEnv(): Record<string, string> {
+  const { PATH, SUDO_UID } = process.env;
+  return {
+    PATH: PATH ?? '/usr/bin:/bin',
+    HOME: '/nonexistent',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    LC_ALL: 'C',
+    ...(SUDO_UID ? { SUDO_UID } : {}),
+  };
+}
+
 async function run(args: string[], options: GitOptions): Promise<Buffer> {
   try {
     return await spawnViaHelper('git', [...HARDENED_GIT_CONFIG, ...args], {
       maxBuffer: GIT_MAX_OUTPUT,
       timeoutMs: options.timeoutMs,
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: '/nonexistent',
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        LC_ALL: 'C',
-        ...options.env,
-      },
+      env: { ...hardenedGitEnv(), ...options.env },
       input: options.input,
     });
   } catch (err) {

@@ -84,7 +84,7 @@ export class TaskRun implements WaiverTask {
   /**
    * Shields every transition's write from cancellation. One scope for the run: a scope made per
    * write cost each transition three promises more, and the SDK captures a stack trace for every
-   * promise a workflow makes (a completed task's replay: 266 promises, not 293).
+   * promise a workflow makes (bench/PERFORMANCE.md, fifteenth round).
    */
   private readonly transitionShield = new CancellationScope({ cancellable: false });
   private adoptedRun: { index: number; runId: string } | undefined;

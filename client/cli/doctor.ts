@@ -46,8 +46,7 @@ function nodeVersion(): string {
 
 /** The state folder is the operator's, not one that came with the checkout it runs in. */
 function homeCheck(config: ReturnType<typeof loadClientConfig>): string {
-  const reason = carriedHomeReason(arbiterHomeOf(config));
-  if (reason) throw new Error(`${config.home} ${reason}: set ARBITER_HOME to a folder of its own`);
+  refuseCarriedHome(arbiterHomeOf(config));
   return `${config.home}${config.homeNamed ? ' (ARBITER_HOME)' : ''}`;
 }
 
@@ -106,7 +105,8 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
       if (config.sandbox.mode !== 'bwrap')
         throw new Error('ARBITER_SANDBOX=unsafe-none: commands run UNCONFINED (development only)');
       // Probed as a uid leased for the probe alone, as an operator's command runs.
-      refuseCarriedHome(arbiterHomeOf(config));
+      if (carriedHomeReason(arbiterHomeOf(config)))
+        throw new Error("not probed: its uid leases live in Arbiter's home");
       const probe = await withOneOffSandboxUser(config.home, config.sandbox.uids, async (user) =>
         sandboxProbe(config.sandbox, user),
       );

@@ -247,5 +247,14 @@ describe("Arbiter's home, read as a whole (carriedHomeReason)", () => {
       /^may hold files tracked by git, which could not tell \(.*dubious ownership/,
     );
     assert.match(carriedHomeReason({ path: path.join(checkout, '.arbiter'), named: false }) ?? '', /dubious ownership/);
+    const deeper = { path: path.join(checkout, 'not', 'made', 'yet'), named: true };
+    assert.match(carriedHomeReason(deeper) ?? '', /dubious ownership/);
+    // Root under sudo, for the user who owns the checkout: git answers.
+    process.env.SUDO_UID = '12345';
+    try {
+      assert.equal(carriedHomeReason(named), 'holds 5 file(s) tracked by git (state/f0, state/f1, state/f2, …)');
+    } finally {
+      delete process.env.SUDO_UID;
+    }
   });
 });
