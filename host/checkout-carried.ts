@@ -42,10 +42,9 @@ function lsFiles(file: string, flags: string[]) {
 
 /**
  * Undefined when git says `file` is in no repository or (exit 1 of `--error-unmatch`) that it
- * tracks nothing there; otherwise
- * what it tracks, or why it could not tell. Anything git cannot answer (a repository another user
- * owns, a path beyond a symlink, git missing) counts as tracked: a check that fails open would
- * trust the checkout's files.
+ * tracks nothing there; otherwise what it tracks, or why it could not tell. Anything git cannot
+ * answer (a repository another user owns, a path beyond a symlink, git missing) counts as tracked:
+ * a check that fails open would trust the checkout's files.
  */
 function trackedPaths(file: string, flags: string[] = []): string[] | { unknown: string } | undefined {
   const run = lsFiles(file, flags);

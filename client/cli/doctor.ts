@@ -10,7 +10,8 @@ import { connectionOptions } from '../../temporal-config/connection';
 import { sandboxProbe } from '../../host/sandbox/bwrap';
 import { memoryCgroupStatus } from '../../host/sandbox/memory-cgroup';
 import { withOneOffSandboxUser } from '../../host/sandbox/uid-leases';
-import { arbiterHomeOf, carriedHomeReason, refuseCarriedHome } from '../../host/checkout-carried';
+import { HomeChosenByOthersError } from '../../domain/errors';
+import { arbiterHomeOf, carriedHomeReason } from '../../host/checkout-carried';
 import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
 import { EXIT, printJson } from './output';
@@ -45,8 +46,8 @@ function nodeVersion(): string {
 }
 
 /** The state folder is the operator's, not one that came with the checkout it runs in. */
-function homeCheck(config: ReturnType<typeof loadClientConfig>): string {
-  refuseCarriedHome(arbiterHomeOf(config));
+function homeCheck(config: ReturnType<typeof loadClientConfig>, carried: string | undefined): string {
+  if (carried) throw new HomeChosenByOthersError(config.home, carried);
   return `${config.home}${config.homeNamed ? ' (ARBITER_HOME)' : ''}`;
 }
 
@@ -76,9 +77,10 @@ async function postgresCheck(url: string): Promise<string> {
 async function doctor(opts: { json?: boolean }): Promise<number> {
   const config = loadClientConfig();
   const remote = config.explicit.temporal;
+  const carried = carriedHomeReason(arbiterHomeOf(config));
   const checks = await Promise.all([
     check('node', true, nodeVersion),
-    check("Arbiter's home", true, () => homeCheck(config)),
+    check("Arbiter's home", true, () => homeCheck(config, carried)),
     check('git', true, () => version('git', ['--version'])),
     check('temporal CLI', !remote, () => `${version(temporalCliPath(), ['--version'])} (${temporalCliPath()})`),
     check('temporal-test-server', false, () => testServerPath()),
@@ -105,8 +107,7 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
       if (config.sandbox.mode !== 'bwrap')
         throw new Error('ARBITER_SANDBOX=unsafe-none: commands run UNCONFINED (development only)');
       // Probed as a uid leased for the probe alone, as an operator's command runs.
-      if (carriedHomeReason(arbiterHomeOf(config)))
-        throw new Error("not probed: its uid leases live in Arbiter's home");
+      if (carried) throw new Error("not probed: its uid leases live in Arbiter's home");
       const probe = await withOneOffSandboxUser(config.home, config.sandbox.uids, async (user) =>
         sandboxProbe(config.sandbox, user),
       );
