@@ -18,6 +18,7 @@ import { gitDirOf, requireTaskWorkspace } from '../host/git';
 import { parseActivityInput } from './input';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { FileTools } from '../host/sandbox/file-tools';
+import { takeFreshCheckout } from '../host/fresh-checkout';
 import { resetWorkspace, taskSandboxUser } from '../host/workspace';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { agentLaunch } from './agent-gateway';
@@ -132,7 +133,6 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       const input = parseActivityInput(ExecuteAgentInput, raw);
       const clockStart = startAgentClock(input.retry?.startedAt);
       const spec = await runSpec(deps.db, input);
-      // The workspace is reset (removed and checked out again) before the agent runs in it.
       requireTaskWorkspace(deps.home, input);
       await requireRoutedAgent(deps.db, input);
       const agent = await getAgent(deps.db, input.agentId);
@@ -140,13 +140,11 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       const literal = literalSecretProblems(agent.config);
       if (literal.length) throw new AgentConfigError(agent.id, literal.join('; '));
       // A retried activity (the worker died mid-plan) starts again from the base commit, or from the
-      // change an earlier attempt left, never from half an edit.
+      // change an earlier attempt left, never from half an edit; a checkout nothing touched yet is kept.
       const { retry } = input;
-      await resetWorkspace(
-        { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) },
-        retry?.fromTree ?? input.baseCommit,
-        await sandboxUser(input),
-      );
+      const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
+      const from = retry?.fromTree ?? input.baseCommit;
+      if (!(await takeFreshCheckout(ws.tree, from))) await resetWorkspace(ws, from, await sandboxUser(input));
       log.info('agent starting', { agentId: agent.id, kind: agent.kind, attempt: retry?.attempt ?? 1 });
       const call = {
         tenantId: input.tenantId,

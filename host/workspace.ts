@@ -7,6 +7,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { TargetRepoError } from '../domain/errors';
 import { git, GitCommandError, neutraliseAttributes, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
+import { forgetFreshCheckout, markFreshCheckout } from './fresh-checkout';
 import { removeTree } from './remove-tree';
 import { runningAsRoot, type SandboxConfig } from './sandbox/config';
 import { ATTEMPT_FILE } from './workspace-lock';
@@ -87,6 +88,7 @@ export async function borrowObjects(root: string, gitDir: string, base: RepoBase
  * and the tree handed to the task's sandbox user, the only one its commands run as.
  */
 export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user: SandboxUser): Promise<void> {
+  await forgetFreshCheckout(ws.tree);
   await removeTree(ws.tree);
   await fs.mkdir(ws.tree, { recursive: true });
   await neutraliseAttributes(ws.gitDir);
@@ -96,6 +98,7 @@ export async function resetWorkspace(ws: WorkspaceDirs, baseCommit: string, user
   // Handing the files over changed their owner and ctime: the index's stat data is refreshed now,
   // on the host's time, or the measurement's `git add` would hash the whole checkout again on the agent's.
   await workspaceGit(ws, ['update-index', '-q', '--refresh']);
+  await markFreshCheckout(ws.tree, baseCommit);
 }
 
 /** Where a workspace's git directory names the commit it was built from. */

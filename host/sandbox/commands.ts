@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { PolicyViolationError, SandboxUnavailableError } from '../../domain/errors';
 import { SHELLS, type SandboxPolicy } from '../../domain/sandbox';
 import type { Db } from '../../db/client';
+import { forgetFreshCheckout } from '../fresh-checkout';
 import { runProcess, type RunProcessResult } from '../run-process';
 import { recordSandboxEvent } from './audit';
 import { confinedArgv, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
@@ -113,6 +114,7 @@ export function createCommandRunner(deps: {
       await record(req, false, reason, {});
       throw new SandboxUnavailableError(reason);
     }
+    await forgetFreshCheckout(req.workspacePath);
     const cgroup = confined ? await commandCgroup(deps.sandbox.limits.commandMemoryBytes) : undefined;
     let held: { joined: boolean; killed?: string } | undefined;
     let run: RunProcessResult;

@@ -11,6 +11,7 @@ import { FileToolError, PathEscapeError, PolicyViolationError } from '../../doma
 import type { SandboxPolicy } from '../../domain/sandbox';
 import type { Db } from '../../db/client';
 import { sha256 } from '../digest';
+import { forgetFreshCheckout } from '../fresh-checkout';
 import { resolveInWorkspace } from '../workspace-paths';
 import { bytesWrittenByTask, recordSandboxEvent } from './audit';
 import { runningAsRoot, type SandboxConfig } from './config';
@@ -110,6 +111,7 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
         resolved.rel,
         `would write ${used + bytes} bytes in this task, over the limit of ${toolTaskBytes}`,
       );
+    await forgetFreshCheckout(call.workspacePath);
     return resolved;
   }
 

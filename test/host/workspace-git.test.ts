@@ -4,7 +4,7 @@
  * through the SDK's activity environment.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -14,7 +14,9 @@ import { upsertAgent } from '../../db/agents';
 import type { PreparedWorkspace } from '../../domain/activity-io';
 import type { WorkingSpec } from '../../domain/spec';
 import { TargetRepoError } from '../../domain/errors';
-import { borrowObjects } from '../../host/workspace';
+import { createCommandRunner } from '../../host/sandbox/commands';
+import { createFileTools } from '../../host/sandbox/file-tools';
+import { borrowObjects, taskSandboxUser } from '../../host/workspace';
 import { gitIn, makeRepo, registeredPath, uniqueId } from '../helpers/fixtures';
 import { tempDir } from '../helpers/temp';
 import { testActivityDeps, testSandboxConfig, testStack } from '../helpers/stack';
@@ -70,9 +72,11 @@ describe('workspace git isolation', function () {
     );
   });
 
-  it('executeAgent starts from the base commit on every attempt', async () => {
+  /** A prepared workspace, routed to a scripted agent that edits src/app.js and deletes README.md, and its executeAgent input. */
+  async function scriptedAttempt() {
     const { database } = testStack();
-    const activities = createActivities(testActivityDeps());
+    const deps = testActivityDeps();
+    const activities = createActivities(deps);
     const env = new MockActivityEnvironment();
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');
@@ -90,7 +94,10 @@ describe('workspace git isolation', function () {
     const ws = (await env.run(activities.prepareWorkspace, {
       tenantId,
       taskId,
-      repoPath: await registeredPath(tenantId),
+      repoPath: await registeredPath(
+        tenantId,
+        makeRepo({ 'src/app.js': 'module.exports = 1;\n', 'README.md': '# target\n', 'docs/kept.md': 'kept\n' }),
+      ),
     })) as PreparedWorkspace;
     const spec: WorkingSpec = {
       id: 'X',
@@ -116,12 +123,61 @@ describe('workspace git isolation', function () {
       baseCommit: ws.baseCommit,
       spec,
     };
+    const sandboxUser = taskSandboxUser(deps.home, deps.sandbox);
+    const runCommand = createCommandRunner({ sandbox: deps.sandbox, sandboxUser, warn: () => undefined });
+    const tools = createFileTools({ db: database.db, sandbox: deps.sandbox, sandboxUser });
+    /** The two ways anything touches a tree: a command run in it, and a file tool writing into it. */
+    const touch = {
+      command: () =>
+        runCommand({
+          ...input,
+          argv: ['sh', '-c', 'echo stray > stray.txt'],
+          policy: { allowShell: true },
+          timeoutMs: 10_000,
+          purpose: 'agent',
+        }),
+      fileTool: () =>
+        tools.fileWrite({
+          ...input,
+          path: 'stray.txt',
+          content: 'stray\n',
+          policy: { scopeIn: ['**'], scopeOut: [], riskTier: 3, allowShell: false },
+        }),
+    };
+    return { env, activities, input, ws, touch };
+  }
+
+  it('executeAgent starts from the base commit on every attempt', async () => {
+    const { env, activities, input, ws } = await scriptedAttempt();
     await env.run(activities.executeAgent, input);
     writeFileSync(path.join(ws.workspacePath, 'leftover.txt'), 'from a dead attempt');
     await env.run(activities.executeAgent, input); // a retry must not trip over its own earlier edits
     assert.equal(readFileSync(path.join(ws.workspacePath, 'src', 'app.js'), 'utf8'), 'module.exports = 2;\n');
     assert.equal(existsSync(path.join(ws.workspacePath, 'README.md')), false);
     assert.equal(existsSync(path.join(ws.workspacePath, 'leftover.txt')), false);
+  });
+
+  it('executeAgent keeps the checkout its workspace was prepared with only while nothing ran in it', async () => {
+    const kept = (ws: PreparedWorkspace) =>
+      statSync(path.join(ws.workspacePath, 'docs', 'kept.md'), { bigint: true }).ctimeNs;
+    const untouched = await scriptedAttempt();
+    const before = kept(untouched.ws);
+    await untouched.env.run(untouched.activities.executeAgent, untouched.input);
+    assert.equal(kept(untouched.ws), before, 'the checkout prepareWorkspace made is the one the agent started from');
+
+    // Anything that touched the tree since (here leaving a file behind) makes the agent's step check out again.
+    for (const how of ['command', 'fileTool'] as const) {
+      const touched = await scriptedAttempt();
+      const was = kept(touched.ws);
+      await touched.touch[how]();
+      assert.ok(existsSync(path.join(touched.ws.workspacePath, 'stray.txt')), how);
+      await touched.env.run(touched.activities.executeAgent, touched.input);
+      const stray = existsSync(path.join(touched.ws.workspacePath, 'stray.txt'));
+      assert.equal(stray, false, `after a ${how}, the stray file went with the reset`);
+      assert.notEqual(kept(touched.ws), was, `after a ${how}, checked out again`);
+      const app = readFileSync(path.join(touched.ws.workspacePath, 'src', 'app.js'), 'utf8');
+      assert.equal(app, 'module.exports = 2;\n');
+    }
   });
 
   it('prepares a base that no branch or tag reaches', async () => {
