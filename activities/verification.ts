@@ -93,12 +93,21 @@ async function treeItems(gitDir: string, treeId: string) {
   });
 }
 
-/** Paths the base changed since it left the trusted ref's commit (none when it is that commit). */
+/**
+ * Paths the base changed since it left the trusted ref's commit (none when it is that commit),
+ * and where it still differs from that commit: what merging the base could change there. A
+ * criss-cross history has several merge bases, git prints one, and a merge uses them all, so a
+ * path changed since any of them counts; one where base and trusted agree no merge can change.
+ */
 async function baseDrift(gitDir: string, baseCommit: string, trustedCommit: string): Promise<BaseDrift> {
   if (baseCommit === trustedCommit) return [];
   try {
-    const forkPoint = (await objectGit(gitDir, ['merge-base', baseCommit, trustedCommit])).trim();
-    return await differingPaths(gitDir, forkPoint, baseCommit);
+    const forkPoints = (await objectGit(gitDir, ['merge-base', '--all', baseCommit, trustedCommit])).split('\n');
+    const differs = new Set(await differingPaths(gitDir, trustedCommit, baseCommit));
+    const changed = new Set<string>();
+    for (const fork of forkPoints.filter(Boolean))
+      for (const p of await differingPaths(gitDir, fork, baseCommit)) if (differs.has(p)) changed.add(p);
+    return [...changed];
   } catch {
     return { unknown: `the base ${baseCommit} cannot be compared with the trusted ref's commit ${trustedCommit}` };
   }
