@@ -101,7 +101,8 @@ async function recordedEvidence(db: Db, keyId: string, who: Who, index: number):
     .select({ tokens: agentOutcomes.tokens, costUsd: agentOutcomes.costUsd })
     .from(agentOutcomes)
     .where(ofRun(agentOutcomes, who));
-  const p = verdict?.payload;
+  // A pass counts only for a run that ended COMPLETED: one cancelled or stopped after its verdict was signed did not pass.
+  const p = verdict && (verdict.payload.outcome === 'FAIL' || row.state === 'COMPLETED') ? verdict.payload : undefined;
   return {
     index,
     taskId: who.taskId,
@@ -165,11 +166,16 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
     async adoptCandidate(raw: AdoptCandidateInput): Promise<AdoptedCandidate> {
       const input = parseActivityInput(AdoptCandidateInput, raw);
       const who = { tenantId: input.tenantId, taskId: candidateTaskId(input.taskId, input.index), runId: input.runId };
-      await candidateRow(db, who);
+      const row = await candidateRow(db, who);
       const verdict = await verifiedVerdict(db, signer.keyId, who);
       if (!verdict)
         throw new RecordMismatchError('candidate', `${who.taskId} run ${who.runId} has no verdict to adopt`);
       const { payload } = verdict;
+      if (payload.outcome !== 'FAIL' && row.state !== 'COMPLETED')
+        throw new RecordMismatchError(
+          'candidate',
+          `${who.taskId} ended ${row.state}: its ${payload.outcome} does not stand`,
+        );
       if (payload.policy.digest !== input.policyDigest)
         throw new RecordMismatchError(
           'candidate',
