@@ -196,7 +196,7 @@ export function protectedGate(
   riskTier: number,
   files: readonly MeasuredFile[],
   fromBase: BaseDrift,
-  policy: Pick<RepoPolicy, 'setup' | 'protectedPaths'>,
+  policy: Pick<RepoPolicy, 'setup' | 'setupInputs' | 'protectedPaths'>,
   links: readonly TreeItem[] = [],
 ): GateResult {
   const repository = repositoryProtectedGlobs(policy);

@@ -92,11 +92,51 @@ export function protectedFolderMatcher(riskTier: number, extra: readonly string[
 }
 
 /**
- * The globs a repository adds to Arbiter's protected paths: what its setup produces (mounted
- * read-only for the agent and every gate) and what its policy protects.
+ * What a setup reads unless its policy lists its inputs: the manifests, lockfiles and package
+ * manager settings of npm, yarn, pnpm, pip, Poetry, uv, Pipenv, Go, Cargo, Bundler and Composer.
  */
-export function repositoryProtectedGlobs(policy: Pick<RepoPolicy, 'setup' | 'protectedPaths'>): string[] {
-  return [...setupOutputGlobs(policy.setup?.outputs ?? []), ...(policy.protectedPaths ?? [])];
+export const DEFAULT_SETUP_INPUTS = [
+  '**/package.json',
+  '**/package-lock.json',
+  '**/npm-shrinkwrap.json',
+  '**/yarn.lock',
+  '**/.yarnrc',
+  '**/.yarnrc.yml',
+  '**/pnpm-lock.yaml',
+  '**/pnpm-workspace.yaml',
+  '**/.pnpmfile.cjs',
+  '**/.npmrc',
+  '**/requirements*.txt',
+  '**/constraints*.txt',
+  '**/pyproject.toml',
+  '**/setup.py',
+  '**/setup.cfg',
+  '**/poetry.lock',
+  '**/uv.lock',
+  '**/Pipfile',
+  '**/Pipfile.lock',
+  '**/pip.conf',
+  '**/go.mod',
+  '**/go.sum',
+  '**/Cargo.toml',
+  '**/Cargo.lock',
+  '**/Gemfile',
+  '**/Gemfile.lock',
+  '**/composer.json',
+  '**/composer.lock',
+];
+
+/**
+ * The globs a repository adds to Arbiter's protected paths: what its setup produces (mounted
+ * read-only for the agent and every gate), what its setup reads (every gate runs with what the
+ * base's installed, so a changed lockfile would pass gates that never ran with it) and what its
+ * policy protects.
+ */
+export function repositoryProtectedGlobs(
+  policy: Pick<RepoPolicy, 'setup' | 'setupInputs' | 'protectedPaths'>,
+): string[] {
+  const inputs = policy.setup ? (policy.setupInputs ?? DEFAULT_SETUP_INPUTS) : [];
+  return [...setupOutputGlobs(policy.setup?.outputs ?? []), ...inputs, ...(policy.protectedPaths ?? [])];
 }
 
 /**

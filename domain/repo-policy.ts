@@ -56,6 +56,12 @@ export interface RepoPolicy {
    * by the non-waivable `protected` gate; absent from policies read before the list existed.
    */
   protectedPaths?: string[];
+  /**
+   * The files the setup reads, as the policy lists them (`arbiter.setup.inputs`); absent, the usual
+   * manifests and lockfiles (domain/protected-paths.ts). Every gate runs with what setup installed
+   * from the base's, so a change to one would be judged by gates that never ran with it.
+   */
+  setupInputs?: string[];
 }
 
 /** Attempts a task gets when its policy says nothing: one retry with the gates' evidence. */
@@ -189,6 +195,7 @@ const CurrentPolicy = z
               .array(z.string().url('must be a registry URL such as https://registry.npmjs.org'))
               .default([]),
             timeout_seconds: z.number().int().positive().max(3600).default(900),
+            inputs: z.array(z.string()).max(MAX_SCOPE_ENTRIES).optional(),
           })
           .strict()
           .optional(),
@@ -274,7 +281,10 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   });
   if (badNames.length) throw new PolicyInvalidError(badNames);
   const guarded = enforceablePaths(parsed.data.arbiter?.protected ?? [], (i) => `arbiter.protected.${i}`);
-  if (guarded.problems.length) throw new PolicyInvalidError(guarded.problems);
+  const declaredInputs = parsed.data.arbiter?.setup?.inputs;
+  const inputs = enforceablePaths(declaredInputs ?? [], (i) => `arbiter.setup.inputs.${i}`);
+  if (guarded.problems.length || inputs.problems.length)
+    throw new PolicyInvalidError([...guarded.problems, ...inputs.problems]);
   const raise = parsed.data.waivers?.min_approvers_for_budget_raise;
   return {
     source: 'current',
@@ -294,6 +304,7 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
     ...candidatesOf(parsed.data.arbiter?.candidates),
     ...(parsed.data.arbiter?.setup ? { setup: setupOf(parsed.data.arbiter) } : {}),
     ...(guarded.globs.length ? { protectedPaths: guarded.globs } : {}),
+    ...(declaredInputs ? { setupInputs: inputs.globs } : {}),
   };
 }
 

@@ -55,6 +55,20 @@ describe('domain: protected folders behind symlinks', () => {
     assert.equal(gate.status, 'pass', gate.detail);
   });
 
+  it("a setup's inputs fail the gate (the usual manifests and lockfiles, unless the policy lists its own); none without a setup", () => {
+    const setup = { argv: ['npm', 'ci'], outputs: ['node_modules'], registries: [], timeoutSeconds: 60 };
+    const lock = [file('src/a.js'), file('packages/web/package-lock.json')];
+    assert.match(
+      protectedGate(3, lock, [], { setup }).detail,
+      /protected path\(s\) changed: packages\/web\/package-lock\.json/,
+    );
+    assert.match(protectedGate(3, [file('src/a.js')], ['go.sum'], { setup }).detail, /the base changes protected/);
+    assert.equal(protectedGate(3, lock, [], {}).status, 'pass', 'no setup, nothing installed from them');
+    const listed = { setup, setupInputs: ['deps.lock'] };
+    assert.equal(protectedGate(3, lock, [], listed).status, 'pass', 'the listed inputs replace the usual ones');
+    assert.equal(protectedGate(3, [file('deps.lock')], [], listed).status, 'fail');
+  });
+
   it("a repository policy's protected paths fail the gate for the agent's change, the base's and a link's", () => {
     const policy = { protectedPaths: ['test/**', '**/conftest.py'] };
     const own = protectedGate(3, [file('src/a.js'), file('Test/unit.test.js')], [], policy);

@@ -150,6 +150,19 @@ describe('repository policy', () => {
     assert.equal(normaliseRepoPolicy({ version: 1 }).setup, undefined);
   });
 
+  it("reads a setup's inputs as scope entries (absent unless listed), and refuses any it could not enforce", () => {
+    const setup = { command: ['npm', 'ci'], outputs: ['node_modules'] };
+    assert.equal(normaliseRepoPolicy({ arbiter: { setup } }).setupInputs, undefined);
+    const listed = normaliseRepoPolicy({ arbiter: { setup: { ...setup, inputs: ['package-lock.json', 'deps/'] } } });
+    assert.deepEqual(listed.setupInputs, ['package-lock.json', 'package-lock.json/**', 'deps/**']);
+    assert.deepEqual(normaliseRepoPolicy({ arbiter: { setup: { ...setup, inputs: [] } } }).setupInputs, []);
+    assert.throws(
+      () => normaliseRepoPolicy({ arbiter: { setup: { ...setup, inputs: ['../elsewhere'] } } }),
+      (err: unknown) =>
+        err instanceof PolicyInvalidError && err.problems.some((p) => p.startsWith('arbiter.setup.inputs.0:')),
+    );
+  });
+
   it("reads the policy's own protected paths as scope entries, and refuses any it could not enforce", () => {
     const policy = normaliseRepoPolicy({
       arbiter: { protected: ['test/', 'conftest.py', '**/.mocharc*', './pytest.ini'] },

@@ -2,8 +2,8 @@
  * A repository whose gate needs an npm dependency: the policy's setup (`npm ci`) installs it
  * from a real local registry through the gateway, before the agent, and the dependency is then
  * read-only for the agent and for every gate. An agent that overwrites the dependency, or
- * shadows it with a `node_modules` of its own, gets no PASS; a setup reaching a registry the
- * policy does not list is refused and audited.
+ * shadows it with a `node_modules` of its own, or rewrites what setup read, gets no PASS; a setup
+ * reaching a registry the policy does not list is refused and audited.
  */
 import assert from 'node:assert/strict';
 import { and, eq } from 'drizzle-orm';
@@ -96,6 +96,23 @@ describe('dependencies installed by the policy setup', function () {
     const protectedGate = snap.gates.find((g) => g.name === 'protected');
     assert.equal(protectedGate?.status, 'fail');
     assert.match(protectedGate?.detail ?? '', /node_modules/);
+  });
+
+  // Every gate ran with what setup installed from the base's lockfile: a rewritten one (here pointing the
+  // dependency at another tarball) would have passed gates that never installed it. Found in review.
+  it('fails the change that rewrites what setup reads (its lockfile), which no gate ran with', async () => {
+    const lock = JSON.parse(repoFiles(registry)['package-lock.json']) as { packages: Record<string, object> };
+    const entry = `node_modules/${DEP}`;
+    lock.packages[entry] = { ...lock.packages[entry], resolved: 'http://127.0.0.1:9/other.tgz' };
+    const rewrite: ScriptedStep = { op: 'write', path: 'package-lock.json', content: JSON.stringify(lock, null, 2) };
+    const spec = specYaml({ scope: { in: ['src/', 'package-lock.json'], out: [] } });
+    const input = await taskWith([FIX, rewrite], registry, spec);
+    const snap = await runToEnd(input);
+    assert.equal(snap.verdict?.outcome, 'FAIL', JSON.stringify(snap.error));
+    assert.equal(snap.gates.find((g) => g.name === 'tests')?.status, 'pass', 'the gate passed with the base install');
+    const protectedGate = snap.gates.find((g) => g.name === 'protected');
+    assert.match(protectedGate?.detail ?? '', /protected path\(s\) changed: package-lock\.json/);
+    assert.equal(snap.delivery, null);
   });
 
   it('refuses and audits a setup that reaches a registry the policy does not list', async () => {
