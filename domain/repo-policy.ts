@@ -4,6 +4,7 @@
  * corpus load; anything malformed is refused with the field named. Pure: the caller reads the
  * file (at the repository's trusted ref, never the submitter's base) and passes the parsed object.
  */
+import { ArgvWord } from './argv-word';
 import { zodProblems } from './zod-issues';
 import { z } from 'zod';
 import { PolicyInvalidError } from './errors';
@@ -114,15 +115,6 @@ const Budget = z
 const Mode = z.enum(GATE_MODES);
 /** One folder name; never `.`/`..` nor a folder Arbiter protects (`.git`, `.caws`, hooks, CI). */
 const OUTPUT_NAME = /^(?!\.{1,2}$)(?!\.(git|caws|githooks|husky|github|circleci|buildkite)$)[A-Za-z0-9._-]{1,100}$/i;
-
-/**
- * A word of a command's argv: a program cannot be given a NUL, and one stored as `\0` would run
- * another command than the file's, under the file's digest.
- */
-const ArgvWord = z
-  .string()
-  .min(1)
-  .refine((w) => !w.includes('\0'), 'must not contain a NUL character');
 
 const CurrentPolicy = z
   .object({

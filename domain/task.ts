@@ -4,6 +4,7 @@
  * anything reaches Temporal, so bad input fails fast with the field named.
  */
 import { z } from 'zod';
+import { ArgvWord } from './argv-word';
 import { idPartProblem } from '../temporal-config';
 import { TaskLanguageSchema } from './task-language';
 import {
@@ -28,7 +29,7 @@ export const IdPartSchema = z.string().superRefine((value, ctx) => {
 /** A named command run as a verification gate on a fresh checkout of the change (argv, never a shell string). */
 export const GateCommandSchema = z.object({
   name: z.string().regex(GATE_NAME_PATTERN, 'gate name must be a short identifier'),
-  argv: z.array(z.string().min(1)).min(1, 'gate argv must name a program'),
+  argv: z.array(ArgvWord).min(1, 'gate argv must name a program'),
   timeoutSeconds: z.number().int().positive().max(3600).default(600),
 });
 /** A gate command after defaults are applied. */

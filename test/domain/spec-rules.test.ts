@@ -119,6 +119,14 @@ describe('validateWorkingSpec: targeted rules', () => {
     );
   });
 
+  it('rejects a test_command holding a NUL: no program can be handed one, and the worker was blamed for it', () => {
+    const item = { id: 'A1', given: 'g', when: 'w', then: 't', test_command: 'true\0' };
+    hasPrefix(
+      problemsOf(validateWorkingSpec(spec({ acceptance: [item] }))),
+      'acceptance[0].test_command: must not contain a NUL character',
+    );
+  });
+
   it('rejects a waiver id listed twice: each listed grant is added to the budget', () => {
     hasPrefix(
       problemsOf(validateWorkingSpec(spec({ waiver_ids: ['WV-0001', 'WV-0001'] }))),

@@ -6,7 +6,7 @@
  * GateNameReservedError. Arbiter's own gate names are refused by the input schema.
  */
 import assert from 'node:assert/strict';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { TaskInputSchema, type TaskInput } from '../../domain/task';
 import { taskWorkflowId, TASK_WORKFLOW_TYPE } from '../../temporal-config';
 import { arbiter, cliEnv } from '../helpers/cli';
@@ -117,6 +117,34 @@ describe('governance: policy gate names are reserved', function () {
     assert.equal(tests?.status, 'fail');
     assert.equal(tests?.source, 'policy');
     assert.equal(final.gates.find((g) => g.name === 'extra')?.source, 'submitter');
+    assert.equal(gitIn(repo, 'for-each-ref', 'refs/heads/arbiter/'), '');
+  });
+
+  // Accepted before, it reached the sandbox, which could not start it: the task failed blaming the worker's sandbox.
+  it('the client refuses a submitter gate whose argv holds a NUL, naming it, and a run started by hand fails on it at once', async () => {
+    const { repo, input } = await setup();
+    const bad = { ...input, gates: [{ name: 'check', argv: ['node', '-e', 'process.exit(0)\0'] }] };
+    await assert.rejects(testStack().client.submit(bad), (err: Error) => {
+      assert.equal(err.name, 'InvalidTaskInputError');
+      assert.match(err.message, /gates\.0\.argv\.2: must not contain a NUL character/);
+      return true;
+    });
+    await assertNeverStarted(bad);
+    const { client, taskQueue } = testStack();
+    const handle = await client.temporal.workflow.start(TASK_WORKFLOW_TYPE, {
+      workflowId: taskWorkflowId(bad),
+      taskQueue,
+      args: [bad],
+    });
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof WorkflowFailedError, `the run must fail, it ended with ${String(err)}`);
+    assert.match(String(err.cause?.message), /must not contain a NUL character/);
+    const history = await handle.fetchHistory();
+    const scheduled = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+    assert.equal(scheduled.length, 0, 'refused before any step');
     assert.equal(gitIn(repo, 'for-each-ref', 'refs/heads/arbiter/'), '');
   });
 
