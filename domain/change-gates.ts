@@ -5,7 +5,7 @@
  * repository may relax its own checks, not the rules that keep the verdict meaningful.
  */
 import { effectiveBudget } from './policy';
-import { protectedFolderMatcher, protectedPathMatcher, repositoryProtectedGlobs } from './protected-paths';
+import { folded, protectedFolderMatcher, protectedPathMatcher, repositoryProtectedGlobs } from './protected-paths';
 import { scopeMatcher } from './scope-match';
 import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
@@ -49,9 +49,10 @@ function arbiterGate(name: GateResult['kind'], status: GateResult['status'], det
 const MAX_SCOPE_WORK = 12_000_000;
 
 /**
- * Names every changed path outside `scope.in` or inside `scope.out`. `scope.out` ignores case
- * (on a case-insensitive checkout `src/Secret` is `src/secret`); `scope.in` does not, so
- * neither reading widens what may change.
+ * Names every changed path outside `scope.in` or inside `scope.out`. `scope.out` reads a path as
+ * a case-folding file system may (on such a checkout `src/Secret`, `src/ſecret` and `src/sec`
+ * with a zero-width joiner inside `ret` are `src/secret`), as the protected paths do; `scope.in`
+ * does not, so neither reading widens what may change.
  */
 export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
   const globs = spec.scope.in.length + spec.scope.out.length;
@@ -61,7 +62,7 @@ export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
   const inScope = scopeMatcher(spec.scope.in, { outsideGrammar: false });
   const outOfScope = scopeMatcher(spec.scope.out, { nocase: true, outsideGrammar: true });
   return paths.flatMap((p) => {
-    if (outOfScope(p)) return [`${p} (matches scope.out)`];
+    if (outOfScope(p) || outOfScope(folded(p))) return [`${p} (matches scope.out)`];
     if (!inScope(p)) return [`${p} (not in scope.in)`];
     return [];
   });

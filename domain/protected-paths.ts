@@ -51,7 +51,7 @@ const IGNORABLE =
  * `path` as a case-folding file system may read it: in compatibility form (`ſ` as `s`, the Kelvin
  * sign as `K`, full-width dots), ignorable code points dropped, dotless and dotted `i` as `i`.
  */
-function folded(path: string): string {
+export function folded(path: string): string {
   return path
     .normalize('NFKC')
     .replace(IGNORABLE, '')

@@ -59,6 +59,13 @@ describe('scope', () => {
     assert.deepEqual(scopeViolations(spec, ['SRC/app.js']), ['SRC/app.js (not in scope.in)']);
     assert.deepEqual(scopeViolations(spec, ['src/app.js']), []);
   });
+
+  // Found in review: the protected paths read names so, scope.out only changed their case.
+  it('scope.out reads a name as a case-folding file system may: compatibility forms, ignorable code points', () => {
+    for (const p of ['src/\u017fecret/x.js', 'src/sec\u200cret/x.js', 'src/\uff53ecret/x.js', 'src/SECRET/x.js'])
+      assert.deepEqual(scopeViolations(spec, [p]), [`${p} (matches scope.out)`], JSON.stringify(p));
+    assert.deepEqual(scopeViolations(spec, ['src/secrets/x.js']), [], 'a different name is not excluded');
+  });
 });
 
 describe('protected paths', () => {
