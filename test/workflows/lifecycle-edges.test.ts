@@ -44,6 +44,13 @@ describe('taskLifecycle edges (real Temporal + PostgreSQL)', function () {
     const badRef = await runToEnd(await taskInput(tenant, makeRepo(), { baseRef: 'no-such-branch' }));
     assert.equal(badRef.error?.type, 'TargetRepoError');
     assert.match(badRef.error?.message ?? '', /'no-such-branch' does not name a commit/);
+    // One git cannot resolve at all: named as the ref's problem, not as the repository's.
+    const noUpstream = await runToEnd(await taskInput(tenant, makeRepo(), { baseRef: '@{u}' }));
+    assert.equal(noUpstream.error?.type, 'TargetRepoError');
+    assert.match(
+      noUpstream.error?.message ?? '',
+      /'@\{u\}' does not name a commit in .*: fatal: no upstream configured/,
+    );
   });
 
   it('never overwrites an existing delivery branch', async () => {
