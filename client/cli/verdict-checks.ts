@@ -6,6 +6,7 @@
  * (the approvers' signatures) are added here and reported the same way.
  */
 import { verdictEvidence } from '../../domain/dsse';
+import { parseResourceUri } from '../../domain/vsa';
 import { statementProblems } from '../../domain/vsa-checks';
 import type { VerdictPayload } from '../../domain/verdict';
 import type { EnvelopeCheck } from '../../host/signing';
@@ -28,6 +29,8 @@ export interface VerdictExpectations {
   requirePass?: boolean;
   /** The change the caller is about to act on: its git tree, its parent, the run that made it. */
   change?: { treeId?: string; baseCommit?: string; runId?: string };
+  /** The repository (its registered name) the caller merges into: the same change may pass in another one's, under its policy. */
+  repo?: string;
 }
 
 function changeProblems(evidence: VerdictPayload | undefined, change: VerdictExpectations['change'] = {}): string[] {
@@ -57,6 +60,13 @@ function expectationProblems(evidence: VerdictPayload | undefined, expected: Ver
   return [...problems, ...changeProblems(evidence, expected.change)];
 }
 
+/** The repository the statement's resource names, when the caller named one it must be. */
+function repoProblems(statement: EnvelopeCheck['statement'], repo: string | undefined): string[] {
+  if (repo === undefined) return [];
+  const about = parseResourceUri(statement?.predicate?.resourceUri)?.repo;
+  return about === repo ? [] : [`the verdict is about the repository ${about ?? '(none)'}, not ${repo}`];
+}
+
 /** Every problem with a checked envelope (its own first); empty when the verdict holds. */
 export function verdictProblems(
   check: EnvelopeCheck,
@@ -68,6 +78,7 @@ export function verdictProblems(
   problems.push(...statementProblems(check.statement));
   const evidence = verdictEvidence(check.statement ?? undefined);
   problems.push(...expectationProblems(evidence, expected));
+  problems.push(...repoProblems(check.statement, expected.repo));
   if (!stored) return problems;
   if (check.statementDigest !== stored.digest)
     problems.push(`stored digest ${stored.digest} does not match the envelope's statement ${check.statementDigest}`);

@@ -51,10 +51,17 @@ type VerifyOptions = TrustOptions & {
   tree?: string;
   base?: string;
   run?: string;
+  repo?: string;
 };
 
-/** The change a verdict must cover (`--tree`, `--base`, `--run`), each checked for its form first. */
+/**
+ * The change a verdict must cover (`--tree`, `--base`, `--run`), each checked for its form first.
+ * Binding a verdict to a change binds it to a repository too: the same change may pass in another
+ * of the tenant's repositories, under that one's policy, and be pushed here with its base.
+ */
 function expectedChange(opts: VerifyOptions) {
+  if ((opts.tree || opts.base) && !opts.repo)
+    throw new UsageError('--tree and --base need --repo NAME too: the repository the change is merged into');
   for (const [flag, value, form, what] of [
     ['--tree', opts.tree, GIT_OBJECT_ID, 'a full git object id (git rev-parse BRANCH^{tree})'],
     ['--base', opts.base, GIT_OBJECT_ID, 'a full git object id (git rev-parse BRANCH^)'],
@@ -66,6 +73,8 @@ function expectedChange(opts: VerifyOptions) {
 
 /** The task a verdict file must be the verdict of (`--task`); a stored verdict is its own task's. */
 function expectedTask(fromFile: boolean, opts: VerifyOptions): TaskRef | undefined {
+  if (fromFile && opts.repo && !opts.task)
+    throw new UsageError("--repo needs --task for a verdict file: a repository's name is its tenant's");
   if (!opts.task) return undefined;
   if (!fromFile) throw new UsageError('--task is for a verdict file; a stored verdict is checked against its task');
   return parseTaskArg(opts.task, opts.tenant ?? loadClientConfig().defaultTenant);
@@ -94,7 +103,8 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
     text,
     trusted.map((k) => k.keyId),
   );
-  const problems = verdictProblems(check, row, { task: row?.ref ?? task, requirePass: opts.requirePass, change });
+  const expected = { task: row?.ref ?? task, requirePass: opts.requirePass, change, repo: opts.repo };
+  const problems = verdictProblems(check, row, expected);
   const approvals = verdictEvidence(check.statement)?.approvals ?? [];
   for (const a of approvals)
     if (registry(row?.recorded, a.signature) === 'not recorded')
@@ -181,6 +191,10 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
     )
     .option('--base <oid>', 'exit 1 unless the change was made on this commit (git rev-parse BRANCH^)')
     .option('--run <run-id>', 'exit 1 unless the verdict is of this workflow run')
+    .option(
+      '--repo <name>',
+      'exit 1 unless the verdict is about this repository (its registered name; needed with --tree and --base)',
+    )
     .option('--json')
     .action((target: string, opts: VerifyOptions) => run(() => verify(target, opts)));
 }

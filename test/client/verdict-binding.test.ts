@@ -31,7 +31,7 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
   this.timeout(180_000);
   const dir = tempDir('arbiter-verdict-binding-');
   let tenant: string;
-  type Saved = { taskId: string; file: string; final: TaskSnapshot; repo: string };
+  type Saved = { taskId: string; file: string; final: TaskSnapshot; repo: string; repoName: string };
   let passed: Saved;
   let failed: Saved;
   let workerKey: string;
@@ -48,7 +48,7 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
     assert.equal(final.state, state, JSON.stringify(final.error));
     const file = path.join(dir, `${input.taskId}.json`);
     writeFileSync(file, (await arbiter(['verdict', 'show', `${tenant}/${input.taskId}`], cliEnv())).stdout);
-    return { taskId: input.taskId, file, final, repo: repoDir(input.repo) };
+    return { taskId: input.taskId, file, final, repo: repoDir(input.repo), repoName: input.repo };
   }
 
   const verify = (args: string[], cwd?: string) => arbiter(['verdict', 'verify', ...args], cliEnv(), 90_000, cwd);
@@ -106,9 +106,9 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
     const base = gitIn(passed.repo, 'rev-parse', `${branch}^`).trim();
     const shown = await arbiter(['verdict', 'show', `${tenant}/${passed.taskId}`, '--json'], cliEnv());
     const runId = verdictEvidence(JSON.parse(shown.stdout).statement)!.run.runId;
-    for (const target of [passed.file, `${tenant}/${passed.taskId}`]) {
+    for (const target of [[passed.file, '--task', `${tenant}/${passed.taskId}`], [`${tenant}/${passed.taskId}`]]) {
       const bound = await verify([
-        target,
+        ...target,
         '--key',
         workerKey,
         '--require-pass',
@@ -118,6 +118,8 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
         base,
         '--run',
         runId,
+        '--repo',
+        passed.repoName,
       ]);
       assert.equal(bound.code, 0, bound.stderr);
     }
@@ -125,6 +127,10 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
     const otherTree = gitIn(passed.repo, 'rev-parse', `${base}^{tree}`).trim();
     const wrong = await verify([
       passed.file,
+      '--task',
+      `${tenant}/${passed.taskId}`,
+      '--repo',
+      passed.repoName,
       '--key',
       workerKey,
       '--tree',
@@ -141,9 +147,28 @@ describe('arbiter verdict verify: what a genuine verdict is a verdict of', funct
       wrong.stderr,
       new RegExp(`the verdict covers the run ${runId}, not 019ae0f0-0000-7000-8000-000000000009`),
     );
-    const malformed = await verify([passed.file, '--key', workerKey, '--tree', 'HEAD']);
+    const malformed = await verify([`${tenant}/${passed.taskId}`, '--repo', 'r', '--key', workerKey, '--tree', 'HEAD']);
     assert.equal(malformed.code, 2, malformed.stdout);
     assert.match(malformed.stderr, /--tree must be a full git object id/);
+  });
+
+  // Found in review: a PASS of the same change in another of the tenant's repositories (under its own,
+  // laxer policy), pushed here with its base, passed the merge gate.
+  it('with --repo, refuses a genuine PASS about another repository; --tree and --base need it', async () => {
+    const branch = passed.final.delivery!.commit;
+    const bind = ['--tree', gitIn(passed.repo, 'rev-parse', `${branch}^{tree}`).trim()];
+    const task = `${tenant}/${passed.taskId}`;
+    for (const target of [[task], [passed.file, '--task', task]]) {
+      const elsewhere = await verify([...target, '--key', workerKey, '--require-pass', ...bind, '--repo', 'app']);
+      assert.equal(elsewhere.code, 1, elsewhere.stdout);
+      assert.match(elsewhere.stderr, new RegExp(`the verdict is about the repository ${passed.repoName}, not app`));
+    }
+    const unbound = await verify([task, '--key', workerKey, '--require-pass', ...bind]);
+    assert.equal(unbound.code, 2, unbound.stdout);
+    assert.match(unbound.stderr, /--tree and --base need --repo NAME too/);
+    const fileOnly = await verify([passed.file, '--key', workerKey, '--repo', passed.repoName]);
+    assert.equal(fileOnly.code, 2, fileOnly.stdout);
+    assert.match(fileOnly.stderr, /--repo needs --task for a verdict file/);
   });
 
   it("refuses an earlier run's genuine verdict stored as the current run's", async () => {
