@@ -51,7 +51,8 @@ export type OwnMarkerPatch =
   | 'host-loss-not-agent-failure'
   | 'no-delivery-once-cancelled'
   | 'queued-decision-refused-at-close'
-  | 'conversation-named-in-history';
+  | 'conversation-named-in-history'
+  | 'decisions-strictly-in-turn';
 
 /**
  * `patched(id)` alone, asked only where the change would make the run command something else:

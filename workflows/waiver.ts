@@ -146,7 +146,13 @@ export class WaiverDesk {
     const held = [signed.claim.approver, signed.keyId];
     held.forEach((k) => this.inFlight.add(k));
     try {
-      if (this.serial) await condition(() => !this.authorizing);
+      if (this.serial) {
+        await condition(() => !this.authorizing);
+        // Every queued decision is released together when the one ahead ends: the first to run takes the
+        // turn and the rest queue again (before, they were authorised side by side, and a quorum-completing
+        // approval overtook a rejection queued before it).
+        while (this.authorizing && hasOwnPatch('decisions-strictly-in-turn')) await condition(() => !this.authorizing);
+      }
       const pending = this.task.snapshot.pendingWaiver;
       // Queued behind the decision the closing desk waited for, it ran before the desk had closed.
       const closing =
