@@ -4,6 +4,7 @@
  * re-check their input at the boundary.
  */
 import { z } from 'zod';
+import { ArgvWord } from './argv-word';
 import { SignedDecisionSchema } from './approval';
 import { TASK_STATES } from './lifecycle';
 import { GateCommandSchema, IdPartSchema, RepoNameSchema, VERDICT_OUTCOMES } from './task';
@@ -272,7 +273,7 @@ export const RunGateInput = z.object({
   ...TaskKey,
   workspacePath: z.string(),
   treeId: GitObjectId,
-  gate: GateCommandSchema,
+  gate: GateCommandSchema.extend({ argv: z.array(ArgvWord).min(1) }),
   source: z.enum(['policy', 'acceptance', 'submitter']),
   mode: z.enum(GATE_MODES).default('block'),
   attempt: Attempt,

@@ -4,7 +4,7 @@
  * anything reaches Temporal, so bad input fails fast with the field named.
  */
 import { z } from 'zod';
-import { ArgvWord } from './argv-word';
+import { NO_NUL } from './argv-word';
 import { idPartProblem } from '../temporal-config';
 import { TaskLanguageSchema } from './task-language';
 import {
@@ -29,7 +29,7 @@ export const IdPartSchema = z.string().superRefine((value, ctx) => {
 /** A named command run as a verification gate on a fresh checkout of the change (argv, never a shell string). */
 export const GateCommandSchema = z.object({
   name: z.string().regex(GATE_NAME_PATTERN, 'gate name must be a short identifier'),
-  argv: z.array(ArgvWord).min(1, 'gate argv must name a program'),
+  argv: z.array(z.string().min(1)).min(1, 'gate argv must name a program'),
   timeoutSeconds: z.number().int().positive().max(3600).default(600),
 });
 /** A gate command after defaults are applied. */
@@ -109,9 +109,25 @@ function inputSchema(fromTask: boolean) {
   return TaskInputSchemaBeforeLimits.superRefine((input, ctx) => {
     for (const { message, path } of taskInputSizeProblems(input))
       ctx.addIssue({ code: z.ZodIssueCode.custom, message, path });
+    // A run checks this itself, under a patch: runs recorded before replay with their input as it was.
+    if (!fromTask)
+      for (const { message, path } of gateArgvProblems(input.gates))
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message, path });
     const candidates = candidateInputProblem(input, fromTask);
     if (candidates) ctx.addIssue({ code: z.ZodIssueCode.custom, message: candidates.message, path: [candidates.path] });
   });
+}
+
+/**
+ * Each argv word of a submitter's gate that holds a NUL, which no program can be handed: accepted,
+ * it reached the sandbox, and the task failed blaming the worker's sandbox for it.
+ */
+export function gateArgvProblems(
+  gates: ReadonlyArray<{ argv: readonly string[] }>,
+): Array<{ message: string; path: (string | number)[] }> {
+  return gates.flatMap((g, i) =>
+    g.argv.flatMap((word, j) => (word.includes('\0') ? [{ message: NO_NUL, path: ['gates', i, 'argv', j] }] : [])),
+  );
 }
 
 /** Task input as runs started under the size limits but before candidates checked it; they replay with this. */

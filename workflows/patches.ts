@@ -52,7 +52,8 @@ export type OwnMarkerPatch =
   | 'no-delivery-once-cancelled'
   | 'queued-decision-refused-at-close'
   | 'conversation-named-in-history'
-  | 'decisions-strictly-in-turn';
+  | 'decisions-strictly-in-turn'
+  | 'gate-argv-without-nul';
 
 /**
  * `patched(id)` alone, asked only where the change would make the run command something else:

@@ -5,6 +5,7 @@
 import { CancellationScope, CancelledFailure, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import { hasOwnPatch, hasPatch } from './patches';
 import {
+  gateArgvProblems,
   TaskRunInputSchema,
   TaskInputSchemaBeforeCandidates,
   TaskInputSchemaBeforeLimits,
@@ -35,7 +36,7 @@ import { cancelsTask, describeFailure } from './failures';
 import { RunCancellation } from './run-end';
 import { feedbackAfterFailure, feedbackAfterVerdict } from './feedback';
 import { TaskRun } from './task-run';
-import { parseWorkflowInput } from './workflow-input';
+import { invalid, parseWorkflowInput } from './workflow-input';
 import { RunSpec, runValidateSpec } from './run-spec';
 import { registerWatch } from './watch';
 import { dropUnknownSignals } from './unknown-signals';
@@ -103,6 +104,8 @@ function parseInput(raw: unknown): ParsedTaskInput {
         MAX_TASK_INPUT_CHARACTERS,
       )
     : parseWorkflowInput(TaskInputSchemaBeforeLimits, raw, 'task input');
+  const nul = gateArgvProblems(input.gates).map(({ message, path }) => `${path.join('.')}: ${message}`);
+  if (nul.length && hasOwnPatch('gate-argv-without-nul')) throw invalid('task input', nul);
   const { workflowId, parent } = workflowInfo();
   const expected = taskWorkflowId(input);
   if (workflowId !== expected) throw new WorkflowIdMismatchError(workflowId, expected);

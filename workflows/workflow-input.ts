@@ -23,6 +23,7 @@ export function parseWorkflowInput<S extends z.ZodTypeAny>(
   throw invalid(what, zodProblems(parsed.error));
 }
 
-function invalid(what: string, problems: string[]): ApplicationFailure {
+/** The failure a run ends with on input it refuses: `InvalidTaskInputError`, each problem named. */
+export function invalid(what: string, problems: string[]): ApplicationFailure {
   return ApplicationFailure.nonRetryable(`invalid ${what}: ${problems.join('; ')}`, 'InvalidTaskInputError', problems);
 }

@@ -33,11 +33,21 @@ function patchesOf(fixture: HistoryFixture): string[] {
 
 /** `fixture` as if its task had been submitted, before the input limits, with a 70 KiB spec and a 300-character baseRef. */
 function withOversizedInput(fixture: HistoryFixture): HistoryFixture {
+  return withInput(fixture, (input) => {
+    input.specYaml += `\n# ${'x'.repeat(70 * 1024)}\n`;
+    input.baseRef = 'r'.repeat(300);
+  });
+}
+
+/** `fixture` with its task input changed by `change`, as if it had been submitted so. */
+function withInput(
+  fixture: HistoryFixture,
+  change: (input: { specYaml: string; baseRef?: string; gates?: unknown[] }) => void,
+): HistoryFixture {
   const history = temporal.api.history.v1.History.fromObject(temporal.api.history.v1.History.toObject(fixture.history));
   const [payload] = history.events[0].workflowExecutionStartedEventAttributes!.input!.payloads!;
-  const input = JSON.parse(Buffer.from(payload.data!).toString('utf8')) as { specYaml: string; baseRef?: string };
-  input.specYaml += `\n# ${'x'.repeat(70 * 1024)}\n`;
-  input.baseRef = 'r'.repeat(300);
+  const input = JSON.parse(Buffer.from(payload.data!).toString('utf8')) as Parameters<typeof change>[0];
+  change(input);
   payload.data = Buffer.from(JSON.stringify(input));
   return { ...fixture, history };
 }
@@ -160,6 +170,14 @@ describe('replaying recorded histories', function () {
     const fixtures = readFixtureSet('v3')
       .filter((f) => f.path === 'completed' || f.path === 'waived')
       .map(withOversizedInput);
+    const failures = await replayAll(current, fixtures);
+    assert.deepEqual([...failures.keys()], [], [...failures.values()].map(String).join('\n'));
+  });
+
+  it('runs started before gate arguments were refused a NUL replay although one of theirs holds one', async () => {
+    const fixtures = readFixtureSet('v9')
+      .filter((f) => f.path === 'rejected') // ended before any gate: a gate added to the input changes nothing else
+      .map((f) => withInput(f, (input) => (input.gates = [...(input.gates ?? []), { name: 'nul', argv: ['a\0b'] }])));
     const failures = await replayAll(current, fixtures);
     assert.deepEqual([...failures.keys()], [], [...failures.values()].map(String).join('\n'));
   });
