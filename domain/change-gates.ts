@@ -48,6 +48,11 @@ function arbiterGate(name: GateResult['kind'], status: GateResult['status'], det
  */
 const MAX_SCOPE_WORK = 12_000_000;
 
+/** The characters matched for a name: itself, and its folded reading where that differs. */
+function foldedWork(name: string, asFolded: string): number {
+  return name.length + (asFolded === name ? 0 : asFolded.length);
+}
+
 /**
  * Names every changed path outside `scope.in` or inside `scope.out`. `scope.out` reads a path as
  * a case-folding file system may (on such a checkout `src/Secret`, `src/ſecret` and `src/sec`
@@ -56,13 +61,16 @@ const MAX_SCOPE_WORK = 12_000_000;
  */
 export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
   const globs = spec.scope.in.length + spec.scope.out.length;
-  const work = paths.reduce((n, p) => n + p.length, 0) * globs;
+  // A name is matched as named and, where that differs, as a case-folding file system reads it, which
+  // may be far longer (U+FDFA is 18 characters): both are counted.
+  const read = paths.map((p) => ({ p, asFolded: folded(p) }));
+  const work = read.reduce((n, r) => n + foldedWork(r.p, r.asFolded), 0) * globs;
   if (work > MAX_SCOPE_WORK)
     return [`the change names ${paths.length} paths, too many and too long to check against ${globs} scope globs`];
   const inScope = scopeMatcher(spec.scope.in, { outsideGrammar: false });
   const outOfScope = scopeMatcher(spec.scope.out, { nocase: true, outsideGrammar: true });
-  return paths.flatMap((p) => {
-    if (outOfScope(p) || outOfScope(folded(p))) return [`${p} (matches scope.out)`];
+  return read.flatMap(({ p, asFolded }) => {
+    if (outOfScope(p) || (asFolded !== p && outOfScope(asFolded))) return [`${p} (matches scope.out)`];
     if (!inScope(p)) return [`${p} (not in scope.in)`];
     return [];
   });
@@ -188,7 +196,7 @@ const MAX_PROTECTED_WORK = MAX_SCOPE_WORK;
 
 /**
  * Fails any change to a protected path (Arbiter's, and the repository's: its setup's outputs and
- * its policy's list), however it was written — by the agent, or already in a base that is not on
+ * inputs, its policy's list), however it was written — by the agent, or already in a base that is not on
  * the trusted ref (`fromBase`: protected paths the base changed since it left that ref), which
  * the delivered branch would carry along unjudged — and any change a symlink on a protected path,
  * or standing for a protected folder, would show there (`links`: every symlink of the tree).
@@ -200,10 +208,10 @@ export function protectedGate(
   policy: Pick<RepoPolicy, 'setup' | 'setupInputs' | 'protectedPaths'>,
   links: readonly TreeItem[] = [],
 ): GateResult {
-  const repository = repositoryProtectedGlobs(policy);
+  const repository = repositoryProtectedGlobs(policy, 'change');
   const changed = files.map((f) => f.path);
   const drift = 'unknown' in fromBase ? [] : fromBase;
-  const work = [...changed, ...drift].reduce((n, p) => n + p.length, 0) * repository.length;
+  const work = [...changed, ...drift].reduce((n, p) => n + foldedWork(p, folded(p)), 0) * repository.length;
   if (work > MAX_PROTECTED_WORK)
     return arbiterGate(
       'protected',
@@ -214,9 +222,9 @@ export function protectedGate(
   const hits = changed.filter(isProtected);
   const problems: string[] = [];
   // What the base brings comes first: the retry decision looks for it, and the detail may be clipped.
+  const fromBaseProtected = drift.filter(protectedPathMatcher(riskTier, repositoryProtectedGlobs(policy, 'base')));
   if ('unknown' in fromBase) problems.push(fromBase.unknown);
-  else if (drift.filter(isProtected).length)
-    problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(drift.filter(isProtected))}`);
+  else if (fromBaseProtected.length) problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(fromBaseProtected)}`);
   if (hits.length) problems.push(`protected path(s) changed: ${listed(hits)}`);
   const standsForProtected = protectedFolderMatcher(riskTier, repository);
   problems.push(...protectedLinkProblems(links, { isProtected, standsForProtected }, [...changed, ...drift]));

@@ -1,7 +1,7 @@
 /**
  * Paths no agent may change, whatever tool it uses: Arbiter's policy, CI configuration, hooks,
- * ownership and git plumbing, and what a repository adds (its setup's outputs, its policy's
- * `arbiter.protected`). The file tools refuse writes to Arbiter's own; the `protected` gate fails
+ * ownership and git plumbing, and what a repository adds (its setup's outputs and inputs, its
+ * policy's `arbiter.protected`). The file tools refuse writes to Arbiter's own; the `protected` gate fails
  * any change to either in the measured diff, so a command that rewrites one is caught too.
  * Matching ignores case: a case-insensitive checkout (macOS, Windows) or a case-folding tool
  * would otherwise read `.GitHub/workflows` as the real thing.
@@ -59,8 +59,8 @@ export function folded(path: string): string {
 }
 
 /**
- * A matcher for the protected paths at `riskTier`, plus `extra` globs (the repository's own: its
- * setup's outputs and its policy's list, inside the scope grammar): dotfiles included, case ignored.
+ * A matcher for the protected paths at `riskTier`, plus `extra` globs (the repository's own,
+ * {@link repositoryProtectedGlobs}): dotfiles included, case ignored.
  */
 export function protectedPathMatcher(riskTier: number, extra: readonly string[] = []): (path: string) => boolean {
   // A policy's own globs are a tenant's, kept to the scope grammar when it is read, and matched
@@ -70,7 +70,11 @@ export function protectedPathMatcher(riskTier: number, extra: readonly string[] 
   // `s`: a regex's `.` (in `**`) takes no line break, and git takes names holding one.
   const isOurs = picomatch(ours, { dot: true, nocase: true, flags: 'is' });
   const isTheirs = scopeMatcher(theirs, { nocase: true, outsideGrammar: true });
-  return (path) => [path, folded(path)].some((p) => isOurs(p) || isTheirs(p));
+  const matches = (p: string) => isOurs(p) || isTheirs(p);
+  return (path) => {
+    const asFolded = folded(path);
+    return matches(path) || (asFolded !== path && matches(asFolded));
+  };
 }
 
 /**
@@ -116,8 +120,19 @@ export const DEFAULT_SETUP_INPUTS = [
   '**/Pipfile',
   '**/Pipfile.lock',
   '**/pip.conf',
+  '**/requirements/**/*.txt',
+  '**/poetry.toml',
+  '**/uv.toml',
   '**/go.mod',
   '**/go.sum',
+  '**/go.work',
+  '**/go.work.sum',
+  '**/.cargo/config',
+  '**/.cargo/config.toml',
+  '**/.bundle/config',
+  '**/.yarn/releases/**',
+  '**/.yarn/plugins/**',
+  '**/.yarn/patches/**',
   '**/Cargo.toml',
   '**/Cargo.lock',
   '**/Gemfile',
@@ -128,14 +143,15 @@ export const DEFAULT_SETUP_INPUTS = [
 
 /**
  * The globs a repository adds to Arbiter's protected paths: what its setup produces (mounted
- * read-only for the agent and every gate), what its setup reads (every gate runs with what the
- * base's installed, so a changed lockfile would pass gates that never ran with it) and what its
- * policy protects.
+ * read-only for the agent and every gate), what its policy protects, and for the agent's `change`
+ * what its setup reads (every gate runs with what setup installed from the base's, so a changed
+ * lockfile would pass gates that never ran with it; the base's own are the ones they ran with).
  */
 export function repositoryProtectedGlobs(
   policy: Pick<RepoPolicy, 'setup' | 'setupInputs' | 'protectedPaths'>,
+  of: 'change' | 'base',
 ): string[] {
-  const inputs = policy.setup ? (policy.setupInputs ?? DEFAULT_SETUP_INPUTS) : [];
+  const inputs = policy.setup && of === 'change' ? (policy.setupInputs ?? DEFAULT_SETUP_INPUTS) : [];
   return [...setupOutputGlobs(policy.setup?.outputs ?? []), ...inputs, ...(policy.protectedPaths ?? [])];
 }
 

@@ -55,14 +55,16 @@ describe('domain: protected folders behind symlinks', () => {
     assert.equal(gate.status, 'pass', gate.detail);
   });
 
-  it("a setup's inputs fail the gate (the usual manifests and lockfiles, unless the policy lists its own); none without a setup", () => {
+  it("a setup's inputs fail the gate when the agent changed them (the usual manifests and lockfiles, unless the policy lists its own); none without a setup", () => {
     const setup = { argv: ['npm', 'ci'], outputs: ['node_modules'], registries: [], timeoutSeconds: 60 };
     const lock = [file('src/a.js'), file('packages/web/package-lock.json')];
     assert.match(
       protectedGate(3, lock, [], { setup }).detail,
       /protected path\(s\) changed: packages\/web\/package-lock\.json/,
     );
-    assert.match(protectedGate(3, [file('src/a.js')], ['go.sum'], { setup }).detail, /the base changes protected/);
+    // The base's lockfile is the one setup installed from, so every gate ran with it.
+    assert.equal(protectedGate(3, [file('src/a.js')], ['go.sum'], { setup }).status, 'pass', 'a base of its own');
+    assert.equal(protectedGate(3, [file('requirements/dev.txt')], [], { setup }).status, 'fail');
     assert.equal(protectedGate(3, lock, [], {}).status, 'pass', 'no setup, nothing installed from them');
     const listed = { setup, setupInputs: ['deps.lock'] };
     assert.equal(protectedGate(3, lock, [], listed).status, 'pass', 'the listed inputs replace the usual ones');

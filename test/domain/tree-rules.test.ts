@@ -66,6 +66,12 @@ describe('scope', () => {
       assert.deepEqual(scopeViolations(spec, [p]), [`${p} (matches scope.out)`], JSON.stringify(p));
     assert.deepEqual(scopeViolations(spec, ['src/secrets/x.js']), [], 'a different name is not excluded');
   });
+
+  it("counts a name's compatibility form in the work it bounds (U+FDFA is 18 characters in it)", () => {
+    const many = { scope: { in: ['**'], out: Array.from({ length: 199 }, (_, i) => `**/*${i}*`) } };
+    const paths = Array.from({ length: 43 }, (_, i) => `src/${'\ufdfa'.repeat(85)}/${i}`);
+    assert.match(scopeViolations(many as unknown as WorkingSpec, paths)[0], /too many and too long to check/);
+  });
 });
 
 describe('protected paths', () => {
