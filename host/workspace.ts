@@ -62,7 +62,7 @@ export async function repoBase(repoPath: string, ref: string): Promise<RepoBase 
   } catch (err) {
     if (err instanceof GitCommandError && err.exitCode === 1) return undefined;
     // git exits 128 for a ref it cannot resolve (`@{u}` without an upstream) as for a folder that is no repository.
-    if (err instanceof GitCommandError && !/not a git repository/.test(err.stderr))
+    if (err instanceof GitCommandError && err.exitCode === 128 && !/not a git repository/.test(err.stderr))
       throw new TargetRepoError(`'${ref}' does not name a commit in ${repoPath}: ${err.stderr.trim().split('\n')[0]}`);
     throw new TargetRepoError(`'${repoPath}' is not a git repository`);
   }
