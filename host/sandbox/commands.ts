@@ -171,6 +171,8 @@ export function createCommandRunner(deps: {
         check: quotaCheck(req.workspacePath, deps.sandbox.limits, {
           countEntries: req.purpose !== 'setup',
           stopReason: () => link?.session.stopReason,
+          // A uid of the task's own: the worker's (a worker not run as root) holds files of its own.
+          heldOpenBy: confined && user.uid !== process.getuid?.() ? user.uid : undefined,
         }),
       },
     }).finally(() => bridge?.close());

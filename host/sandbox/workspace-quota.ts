@@ -2,8 +2,10 @@
  * The workspace quota a running command is held to: bytes (the larger of disk used and what a
  * copy writes) and entries, polled by the command's watchdog.
  */
+import * as fs from 'node:fs/promises';
 import { SpawnedProgramError, spawnViaHelper } from '../spawner';
 import type { SandboxLimits } from './config';
+import { unnamedFiles } from './unnamed-files';
 
 const DU_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
 
@@ -45,14 +47,18 @@ export async function pastQuota(
   dir: string,
   limits: SandboxLimits,
   countEntries: boolean,
+  heldOpenBy?: number,
 ): Promise<string | undefined> {
-  const [disk, copied, entries] = await Promise.all([
+  const [disk, copied, entries, unnamed] = await Promise.all([
     du(dir, ['-B1']),
     du(dir, ['-B1', '--apparent-size', '--count-links']),
     countEntries ? du(dir, ['--inodes']) : 0,
+    heldOpenBy === undefined ? { bytes: 0, entries: 0 } : fs.stat(dir).then((d) => unnamedFiles(heldOpenBy, d.dev)),
   ]);
-  if (Math.max(disk, copied) > limits.workspaceBytes) return `workspace grew past ${limits.workspaceBytes} bytes`;
-  if (entries > limits.workspaceEntries) return `workspace holds more than ${limits.workspaceEntries} entries`;
+  if (Math.max(disk, copied) + unnamed.bytes > limits.workspaceBytes)
+    return `workspace grew past ${limits.workspaceBytes} bytes${unnamed.bytes ? `, ${unnamed.bytes} of them in files deleted while held open` : ''}`;
+  if (entries + (countEntries ? unnamed.entries : 0) > limits.workspaceEntries)
+    return `workspace holds more than ${limits.workspaceEntries} entries${unnamed.entries ? `, ${unnamed.entries} of them files deleted while held open` : ''}`;
   return undefined;
 }
 
@@ -66,14 +72,19 @@ const MAX_UNMEASURED_CHECKS = 5;
 export function quotaCheck(
   workspace: string,
   limits: SandboxLimits,
-  options: { countEntries: boolean; stopReason?: () => string | undefined },
+  options: {
+    countEntries: boolean;
+    stopReason?: () => string | undefined;
+    /** The task's own uid: the nameless files its processes hold open count too ({@link unnamedFiles}). */
+    heldOpenBy?: number;
+  },
 ): () => Promise<string | undefined> {
   let unmeasured = 0;
   return async () => {
     const stopped = options.stopReason?.();
     if (stopped) return `stopped by the model gateway: ${stopped}`;
     try {
-      const reason = await pastQuota(workspace, limits, options.countEntries);
+      const reason = await pastQuota(workspace, limits, options.countEntries, options.heldOpenBy);
       unmeasured = 0;
       return reason;
     } catch (err) {

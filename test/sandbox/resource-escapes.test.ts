@@ -218,6 +218,23 @@ describe('sandbox escapes: resources and policy', function () {
         await d.commandRow(run);
       });
 
+    // du counts names only, and a file deleted while held open keeps its disk until closed: 640 MiB of the host's
+    // disk went past a 50 MiB quota for as long as the command ran (found in review).
+    it('files deleted while held open, each under the file-size limit: killed at the workspace quota', async () => {
+      const script = `const fs = require('fs'); const chunk = Buffer.alloc(1 << 20, 7);
+        for (let i = 0; i < 40; i++) { const fd = fs.openSync('h' + i, 'w'); fs.unlinkSync('h' + i);
+          for (let j = 0; j < 16; j++) fs.writeSync(fd, chunk); }
+        setTimeout(() => console.log('still alive'), 8000);`;
+      const run = await d.run(['node', '-e', script], { timeoutMs: 20_000 });
+      assert.match(
+        run.killedReason ?? '',
+        /workspace grew past 52428800 bytes, \d+ of them in files deleted while held open/,
+        `${run.killedReason} ${run.outputTail}`,
+      );
+      assert.doesNotMatch(run.outputTail, /still alive/);
+      await d.commandRow(run);
+    });
+
     it('one file over RLIMIT_FSIZE: the writer gets SIGXFSZ and the file stops at the limit', async () => {
       const run = await d.run(['dd', 'if=/dev/zero', 'of=big.bin', 'bs=1M', 'count=200'], { timeoutMs: 10_000 });
       assert.equal(run.exitCode, 128 + 25, `dd dies of SIGXFSZ: ${run.outputTail}`);
@@ -265,6 +282,25 @@ describe('sandbox escapes: resources and policy', function () {
         `${run.killedReason} ${run.outputTail}`,
       );
       assert.equal(run.timedOut, false);
+      await e.commandRow(run);
+    } finally {
+      await e.release();
+    }
+  });
+
+  it('empty files deleted while held open: killed at the workspace entry quota', async () => {
+    const e = await sandboxTask({ config: smallConfig({ workspaceEntries: 2000 }) });
+    try {
+      const script =
+        "const fs = require('fs'); const fds = []; for (let i = 0; i < 15000; i++) { fds.push(fs.openSync('e' + i, 'w')); fs.unlinkSync('e' + i); }";
+      const run = await e.run(['node', '-e', `${script} setTimeout(() => console.log('still alive'), 8000)`], {
+        timeoutMs: 20_000,
+      });
+      assert.match(
+        run.killedReason ?? '',
+        /workspace holds more than 2000 entries, \d+ of them files deleted while held open/,
+        `${run.killedReason} ${run.outputTail}`,
+      );
       await e.commandRow(run);
     } finally {
       await e.release();
