@@ -98,6 +98,23 @@ function upstreamHeaders(upstream: GatewayUpstream, headers: ModelRequest['heade
 
 type Json = Record<string, unknown>;
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Failures of a call fetch never sent: the upstream could not be reached, or a header was refused
+ * before it was. Any other failure (no reply headers within undici's 300 s, a connection lost, the
+ * agent hanging up) came after the upstream had the request, which it bills.
+ */
+const NEVER_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'];
+
+function neverSent(err: unknown): boolean {
+  // Not a TypeError: the agent hung up (an abort), after the request went out.
+  if (!(err instanceof TypeError)) return false;
+  // A refused header value, or a request fetch itself refused (its cause has no code): nothing went out.
+  const code = (err.cause as { code?: string } | undefined)?.code;
+  return err.message !== 'fetch failed' || code === undefined || NEVER_SENT.includes(code);
+}
+
 /**
  * The body the gateway forwards: its own reading of the agent's JSON, re-serialised, so the
  * upstream reads exactly what was checked (no duplicate keys, no NaN a lenient server accepts);
@@ -113,9 +130,16 @@ function forwardedBody(
   if (method === 'GET') return { doc: {}, body, streamed: false };
   const shape = jsonShapeProblem(body);
   if (shape) return shape;
+  let text: string;
+  try {
+    // Lenient decoding makes each bad byte U+FFFD, three bytes once re-serialised: a body at the size limit tripled.
+    text = STRICT_UTF8.decode(body);
+  } catch {
+    return 'the body is not UTF-8';
+  }
   let doc: unknown;
   try {
-    doc = JSON.parse(body.toString('utf8'));
+    doc = JSON.parse(text);
   } catch {
     return 'the body is not JSON';
   }
@@ -221,7 +245,7 @@ async function forwardTraced(
       redirect: 'manual',
     });
   } catch (err) {
-    if (session.closing.aborted) {
+    if (session.closing.aborted || !neverSent(err)) {
       // The upstream had the request, and bills it: recorded and charged as sent, with no reply.
       await recordCall(deps.db, session, span, call, {
         status: ABANDONED,
@@ -229,7 +253,8 @@ async function forwardTraced(
         total: 0,
         cut: true,
       });
-      return writeError(sink, 502, 'the session closed before the upstream answered');
+      const why = session.closing.aborted ? 'the session closed' : maskKeyIn((err as Error).message, key);
+      return writeError(sink, 502, `no reply from the upstream (${why}); the call is charged as sent`);
     }
     return refuse(deps, session, sink, 502, {
       op: 'model',
