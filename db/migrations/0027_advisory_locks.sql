@@ -7,7 +7,7 @@
 DO $$
 DECLARE
   f regprocedure;
-  owner name := (SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'tasks');
+  owner name := (SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'tasks');
 BEGIN
   IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
     RAISE NOTICE 'not a superuser: the pg_advisory functions stay open to every role';
@@ -18,6 +18,9 @@ BEGIN
     WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname LIKE 'pg\_%advisory\_%'
   LOOP
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO arbiter_worker, %I', f, owner);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO arbiter_worker', f);
+    IF owner IS NOT NULL THEN
+      EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, owner);
+    END IF;
   END LOOP;
 END $$;

@@ -101,18 +101,19 @@ type Json = Record<string, unknown>;
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Failures of a call fetch never sent: the upstream could not be reached, or a header was refused
- * before it was. Any other failure (no reply headers within undici's 300 s, a connection lost, the
- * agent hanging up) came after the upstream had the request, which it bills.
+ * Failures that come only after the upstream had the whole request, which it bills: no reply
+ * headers within undici's 300 s, no more of the reply within as long, the connection dropped
+ * while waiting. Any other failure (nothing listening, a reset, a TLS or certificate problem) is
+ * taken for one before the request went out, and costs nothing: an upstream's outage must not
+ * spend the run's budget.
  */
-const NEVER_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'];
+const AFTER_SENDING = ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET'];
 
-function neverSent(err: unknown): boolean {
-  // Not a TypeError: the agent hung up (an abort), after the request went out.
-  if (!(err instanceof TypeError)) return false;
-  // A refused header value, or a request fetch itself refused (its cause has no code): nothing went out.
+function sent(err: unknown): boolean {
+  // Not a TypeError: an abort (Arbiter's own loop gave up waiting), after the request went out.
+  if (!(err instanceof TypeError)) return true;
   const code = (err.cause as { code?: string } | undefined)?.code;
-  return err.message !== 'fetch failed' || code === undefined || NEVER_SENT.includes(code);
+  return err.message === 'fetch failed' && code !== undefined && AFTER_SENDING.includes(code);
 }
 
 /**
@@ -245,7 +246,7 @@ async function forwardTraced(
       redirect: 'manual',
     });
   } catch (err) {
-    if (session.closing.aborted || !neverSent(err)) {
+    if (session.closing.aborted || sent(err)) {
       // The upstream had the request, and bills it: recorded and charged as sent, with no reply.
       await recordCall(deps.db, session, span, call, {
         status: ABANDONED,

@@ -72,6 +72,13 @@ function bwrapArgs(
   return args;
 }
 
+/**
+ * Files each process of a command may hold open. Inherited, it was the worker's (often a million):
+ * the quota's scan of the task's open files could be held up for seconds a check, and the kernel
+ * bounds the files a uid keeps in flight over unix sockets by this too.
+ */
+const OPEN_FILES = 4096;
+
 /** The full argv that runs `argv` confined in `workspace` as `user` (its task's uid, when the worker is root), with extra `mounts`. */
 export function confinedArgv(
   workspace: string,
@@ -91,6 +98,7 @@ export function confinedArgv(
     `--data=${l.memoryBytes}`,
     `--fsize=${l.fileBytes}`,
     `--cpu=${l.cpuSeconds}`,
+    `--nofile=${OPEN_FILES}`,
     '--core=0',
   ];
   return [

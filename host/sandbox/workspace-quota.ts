@@ -5,7 +5,7 @@
 import * as fs from 'node:fs/promises';
 import { SpawnedProgramError, spawnViaHelper } from '../spawner';
 import type { SandboxLimits } from './config';
-import { unnamedFiles } from './unnamed-files';
+import { MAX_HELD, unnamedFiles } from './unnamed-files';
 
 const DU_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
 
@@ -55,6 +55,7 @@ export async function pastQuota(
     countEntries ? du(dir, ['--inodes']) : 0,
     heldOpenBy === undefined ? { bytes: 0, entries: 0 } : fs.stat(dir).then((d) => unnamedFiles(heldOpenBy, d.dev)),
   ]);
+  if ('tooMany' in unnamed) return `its processes hold ${unnamed.tooMany} files open or mapped, more than ${MAX_HELD}`;
   if (Math.max(disk, copied) + unnamed.bytes > limits.workspaceBytes)
     return `workspace grew past ${limits.workspaceBytes} bytes${unnamed.bytes ? `, ${unnamed.bytes} of them in files deleted while held open` : ''}`;
   if (entries + (countEntries ? unnamed.entries : 0) > limits.workspaceEntries)

@@ -1,9 +1,10 @@
 /**
  * A model call the upstream took and never answered (no reply headers within undici's 300 s, a
- * connection dropped after the request, the agent hanging up) is billed by the upstream, so it
- * is recorded and charged as sent: it went out as an unrecorded refusal, free however many an
- * agent made. A call that never went out (nothing listening) costs nothing. A body that is not
- * UTF-8 is refused: each bad byte became three once re-serialised. (Found in review.)
+ * connection dropped after the request) is billed by the upstream, so it is recorded and charged
+ * as sent: it went out as an unrecorded refusal, free however many an agent made. A call that
+ * never went out (nothing listening, a reset on connecting) costs nothing: an outage must not
+ * spend the run's budget. A body that is not UTF-8 is refused: each bad byte became three once
+ * re-serialised. (Found in review.)
  */
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
@@ -82,6 +83,20 @@ describe('model gateway: calls without a reply', function () {
     assert.equal(reply.status, 502);
     assert.match(reply.body.toString('utf8'), /upstream unreachable/);
     assert.equal(calls.length, 0);
+  });
+
+  it('a call reset as it connects costs nothing and is not recorded', async () => {
+    const resetting = http.createServer();
+    resetting.on('connection', (socket) => socket.resetAndDestroy());
+    await new Promise<void>((r) => resetting.listen(0, '127.0.0.1', r));
+    try {
+      const port = (resetting.address() as AddressInfo).port;
+      const { reply, calls } = await callTo(`http://127.0.0.1:${port}/v1`, chat('hello'));
+      assert.equal(reply.status, 502);
+      assert.equal(calls.length, 0, JSON.stringify(calls));
+    } finally {
+      await new Promise((r) => resetting.close(r));
+    }
   });
 
   it('a body that is not UTF-8 is refused, not forwarded three times its size', async () => {

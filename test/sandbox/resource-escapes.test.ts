@@ -235,6 +235,26 @@ describe('sandbox escapes: resources and policy', function () {
       await d.commandRow(run);
     });
 
+    it('files deleted and closed while mapped: killed at the workspace quota', async () => {
+      const script = [
+        'import mmap, os, time',
+        'maps = []',
+        'for i in range(5):',
+        "    fd = os.open(f'm{i}', os.O_RDWR | os.O_CREAT)",
+        "    os.write(fd, b'x' * (15 << 20))",
+        '    maps.append(mmap.mmap(fd, 15 << 20, mmap.MAP_SHARED))',
+        "    os.close(fd); os.unlink(f'm{i}')",
+        "time.sleep(8); print('still alive')",
+      ].join('\n');
+      const run = await d.run(['python3', '-c', script], { timeoutMs: 20_000 });
+      assert.match(
+        run.killedReason ?? '',
+        /workspace grew past 52428800 bytes, \d+ of them in files deleted while held open/,
+        `${run.killedReason} ${run.outputTail}`,
+      );
+      await d.commandRow(run);
+    });
+
     it('one file over RLIMIT_FSIZE: the writer gets SIGXFSZ and the file stops at the limit', async () => {
       const run = await d.run(['dd', 'if=/dev/zero', 'of=big.bin', 'bs=1M', 'count=200'], { timeoutMs: 10_000 });
       assert.equal(run.exitCode, 128 + 25, `dd dies of SIGXFSZ: ${run.outputTail}`);
@@ -292,7 +312,7 @@ describe('sandbox escapes: resources and policy', function () {
     const e = await sandboxTask({ config: smallConfig({ workspaceEntries: 2000 }) });
     try {
       const script =
-        "const fs = require('fs'); const fds = []; for (let i = 0; i < 15000; i++) { fds.push(fs.openSync('e' + i, 'w')); fs.unlinkSync('e' + i); }";
+        "const fs = require('fs'); const fds = []; for (let i = 0; i < 3000; i++) { fds.push(fs.openSync('e' + i, 'w')); fs.unlinkSync('e' + i); }";
       const run = await e.run(['node', '-e', `${script} setTimeout(() => console.log('still alive'), 8000)`], {
         timeoutMs: 20_000,
       });
