@@ -94,6 +94,11 @@ function ofRun(table: { tenantId: AnyPgColumn; taskId: AnyPgColumn; runId: AnyPg
   return and(eq(table.tenantId, who.tenantId), eq(table.taskId, who.taskId), eq(table.runId, who.runId));
 }
 
+/** A pass counts only for a run that ended COMPLETED: one cancelled or stopped after its verdict was signed did not pass. */
+function stands(outcome: VerdictPayload['outcome'], state: string): boolean {
+  return outcome === 'FAIL' || state === 'COMPLETED';
+}
+
 async function recordedEvidence(db: Db, keyId: string, who: Who, index: number): Promise<CandidateEvidence> {
   const row = await candidateRow(db, who);
   const verdict = await verifiedVerdict(db, keyId, who);
@@ -101,8 +106,7 @@ async function recordedEvidence(db: Db, keyId: string, who: Who, index: number):
     .select({ tokens: agentOutcomes.tokens, costUsd: agentOutcomes.costUsd })
     .from(agentOutcomes)
     .where(ofRun(agentOutcomes, who));
-  // A pass counts only for a run that ended COMPLETED: one cancelled or stopped after its verdict was signed did not pass.
-  const p = verdict && (verdict.payload.outcome === 'FAIL' || row.state === 'COMPLETED') ? verdict.payload : undefined;
+  const p = verdict && stands(verdict.payload.outcome, row.state) ? verdict.payload : undefined;
   return {
     index,
     taskId: who.taskId,
@@ -171,7 +175,7 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
       if (!verdict)
         throw new RecordMismatchError('candidate', `${who.taskId} run ${who.runId} has no verdict to adopt`);
       const { payload } = verdict;
-      if (payload.outcome !== 'FAIL' && row.state !== 'COMPLETED')
+      if (!stands(payload.outcome, row.state))
         throw new RecordMismatchError(
           'candidate',
           `${who.taskId} ended ${row.state}: its ${payload.outcome} does not stand`,

@@ -222,7 +222,9 @@ export function protectedGate(
   const hits = changed.filter(isProtected);
   const problems: string[] = [];
   // What the base brings comes first: the retry decision looks for it, and the detail may be clipped.
-  const fromBaseProtected = drift.filter(protectedPathMatcher(riskTier, repositoryProtectedGlobs(policy, 'base')));
+  const fromBaseProtected = drift.length
+    ? drift.filter(protectedPathMatcher(riskTier, repositoryProtectedGlobs(policy, 'base')))
+    : [];
   if ('unknown' in fromBase) problems.push(fromBase.unknown);
   else if (fromBaseProtected.length) problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(fromBaseProtected)}`);
   if (hits.length) problems.push(`protected path(s) changed: ${listed(hits)}`);

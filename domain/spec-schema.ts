@@ -7,7 +7,7 @@
  * available to the tier rules in spec.ts.
  */
 import { z } from 'zod';
-import { NO_NUL } from './argv-word';
+import { NO_NUL, nulFree } from './argv-word';
 
 /** Why: the model is shared by both formats; knowing which one a spec came from decides which rules apply. */
 export type SpecFormat = 'current' | 'legacy';
@@ -54,11 +54,7 @@ export const acceptanceItemSchema = z
     given: nonBlank,
     when: nonBlank,
     then: nonBlank,
-    test_command: z
-      .string()
-      .max(4096, 'must be at most 4096 characters')
-      .refine((c) => !c.includes('\0'), NO_NUL)
-      .nullish(),
+    test_command: z.string().max(4096, 'must be at most 4096 characters').refine(nulFree, NO_NUL).nullish(),
   })
   .passthrough();
 

@@ -4,7 +4,7 @@
  * anything reaches Temporal, so bad input fails fast with the field named.
  */
 import { z } from 'zod';
-import { NO_NUL } from './argv-word';
+import { NO_NUL, nulFree } from './argv-word';
 import { idPartProblem } from '../temporal-config';
 import { TaskLanguageSchema } from './task-language';
 import {
@@ -126,7 +126,7 @@ export function gateArgvProblems(
   gates: ReadonlyArray<{ argv: readonly string[] }>,
 ): Array<{ message: string; path: (string | number)[] }> {
   return gates.flatMap((g, i) =>
-    g.argv.flatMap((word, j) => (word.includes('\0') ? [{ message: NO_NUL, path: ['gates', i, 'argv', j] }] : [])),
+    g.argv.flatMap((word, j) => (nulFree(word) ? [] : [{ message: NO_NUL, path: ['gates', i, 'argv', j] }])),
   );
 }
 
