@@ -5,7 +5,7 @@
 import * as fs from 'node:fs/promises';
 import { SpawnedProgramError, spawnViaHelper } from '../spawner';
 import type { SandboxLimits } from './config';
-import { MAX_HELD, unnamedFiles } from './unnamed-files';
+import { heldFiles, MAX_HELD, MAX_PTYS } from './held-files';
 
 const DU_ENV = { PATH: '/usr/bin:/bin', LC_ALL: 'C' };
 
@@ -41,7 +41,8 @@ function onlyVanished(stderr: Buffer): boolean {
  * name. Sparse files and hardlinks cost almost no disk, yet the snapshot git reads and each gate's
  * fresh checkout write them out in full; many tiny files cost whole blocks. Its entries are the
  * inodes it uses, of the disk's fixed number; a repository's setup (its owner's command, whose
- * outputs leave the workspace) is not held to that count.
+ * outputs leave the workspace) is not held to that count. Past too many ptys held, it is over
+ * a quota of the host's, which every task shares.
  */
 export async function pastQuota(
   dir: string,
@@ -49,17 +50,21 @@ export async function pastQuota(
   countEntries: boolean,
   heldOpenBy?: number,
 ): Promise<string | undefined> {
-  const [disk, copied, entries, unnamed] = await Promise.all([
+  const [disk, copied, entries, held] = await Promise.all([
     du(dir, ['-B1']),
     du(dir, ['-B1', '--apparent-size', '--count-links']),
     countEntries ? du(dir, ['--inodes']) : 0,
-    heldOpenBy === undefined ? { bytes: 0, entries: 0 } : fs.stat(dir).then((d) => unnamedFiles(heldOpenBy, d.dev)),
+    heldOpenBy === undefined
+      ? { bytes: 0, entries: 0, ptys: 0 }
+      : fs.stat(dir).then((d) => heldFiles(heldOpenBy, d.dev)),
   ]);
-  if ('tooMany' in unnamed) return `its processes hold ${unnamed.tooMany} files open or mapped, more than ${MAX_HELD}`;
-  if (Math.max(disk, copied) + unnamed.bytes > limits.workspaceBytes)
-    return `workspace grew past ${limits.workspaceBytes} bytes${unnamed.bytes ? `, ${unnamed.bytes} of them in files deleted while held open` : ''}`;
-  if (entries + (countEntries ? unnamed.entries : 0) > limits.workspaceEntries)
-    return `workspace holds more than ${limits.workspaceEntries} entries${unnamed.entries ? `, ${unnamed.entries} of them files deleted while held open` : ''}`;
+  if ('tooMany' in held) return `its processes hold ${held.tooMany} files open or mapped, more than ${MAX_HELD}`;
+  if (held.ptys > MAX_PTYS)
+    return `its processes hold ${held.ptys} ptys, more than ${MAX_PTYS} (the host's ptys are every task's)`;
+  if (Math.max(disk, copied) + held.bytes > limits.workspaceBytes)
+    return `workspace grew past ${limits.workspaceBytes} bytes${held.bytes ? `, ${held.bytes} of them in files deleted while held open` : ''}`;
+  if (entries + (countEntries ? held.entries : 0) > limits.workspaceEntries)
+    return `workspace holds more than ${limits.workspaceEntries} entries${held.entries ? `, ${held.entries} of them files deleted while held open` : ''}`;
   return undefined;
 }
 
@@ -76,7 +81,7 @@ export function quotaCheck(
   options: {
     countEntries: boolean;
     stopReason?: () => string | undefined;
-    /** The task's own uid: the nameless files its processes hold open count too ({@link unnamedFiles}). */
+    /** The task's own uid: the nameless files and ptys its processes hold count too ({@link heldFiles}). */
     heldOpenBy?: number;
   },
 ): () => Promise<string | undefined> {

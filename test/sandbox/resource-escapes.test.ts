@@ -327,6 +327,30 @@ describe('sandbox escapes: resources and policy', function () {
     }
   });
 
+  // Every sandbox has its own /dev/pts, but the kernel's pty limit is the host's: a command holding ptys until
+  // none were left made other tasks' ptys fail for as long as it ran (found in review).
+  it('a command holding ptys past its share is stopped; a few, inherited by its children, are not', async () => {
+    const hold = (count: number, children: number) =>
+      [
+        'import os, time',
+        `fds = [os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY) for _ in range(${count})]`,
+        `for _ in range(${children}):`,
+        '    if os.fork() == 0: break',
+        'time.sleep(4)',
+        "print('still alive', flush=True)",
+      ].join('\n');
+    const many = await t.run(['python3', '-c', hold(200, 0)], { timeoutMs: 20_000 });
+    assert.match(
+      many.killedReason ?? '',
+      /its processes hold \d+ ptys, more than 64/,
+      `${many.killedReason} ${many.outputTail}`,
+    );
+    assert.doesNotMatch(many.outputTail, /still alive/);
+    const few = await t.run(['python3', '-c', hold(8, 20)], { timeoutMs: 20_000 });
+    assert.equal(few.killedReason, undefined, `${few.killedReason} ${few.outputTail}`);
+    assert.match(few.outputTail, /still alive/);
+  });
+
   it('a shell is refused (and recorded) unless the policy allows one', async () => {
     for (const argv of [
       ['sh', '-c', 'touch ran'],
