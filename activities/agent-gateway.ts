@@ -40,9 +40,9 @@ function refuseSecrets(deps: ActivityDeps, agentId: string, c: CommandConfig): v
   }
 }
 
-function requireKeys(deps: ActivityDeps, agentId: string, c: CommandConfig): void {
+async function requireKeys(deps: ActivityDeps, agentId: string, c: CommandConfig): Promise<void> {
   for (const u of c.gateway?.upstreams ?? []) {
-    const elsewhere = keyDestinationRefusal(deps.modelKeys, u);
+    const elsewhere = keyDestinationRefusal(deps.modelKeys, u) ?? (await deps.gateway?.networkRefusal(u));
     if (elsewhere) throw new AgentConfigError(agentId, `upstream '${u.name}': ${elsewhere}`);
   }
   const unset = (c.gateway?.upstreams ?? []).filter((u) => u.apiKeyEnv && !deps.secretEnv(u.apiKeyEnv));
@@ -70,7 +70,7 @@ export async function agentLaunch(
   startedAt?: number,
 ): Promise<AgentLaunch> {
   // Destinations first: comparing the config with a variable the rules do not allow would tell a registration its value.
-  requireKeys(deps, identity.agentId, c);
+  await requireKeys(deps, identity.agentId, c);
   refuseSecrets(deps, identity.agentId, c);
   requireToolDirs(deps, identity.agentId, c);
   const gateway: ModelGateway | undefined = deps.gateway;

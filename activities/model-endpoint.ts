@@ -40,7 +40,7 @@ export async function requestCompletion(
   signal: AbortSignal,
 ) {
   if (!deps.gateway) throw new AgentConfigError(identity.agentId, 'this worker runs no model gateway');
-  const elsewhere = keyDestinationRefusal(deps.modelKeys, config);
+  const elsewhere = keyDestinationRefusal(deps.modelKeys, config) ?? (await deps.gateway.networkRefusal(config));
   if (elsewhere) throw new AgentConfigError(identity.agentId, elsewhere);
   if (config.apiKeyEnv && !deps.secretEnv(config.apiKeyEnv))
     throw new AgentConfigError(

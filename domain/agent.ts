@@ -115,6 +115,20 @@ export const PricingSchema = z
 export type Pricing = z.output<typeof PricingSchema>;
 
 /**
+ * A model endpoint's base URL: plain http(s), no query, fragment, credentials or backslash. The
+ * gateway appends the agent's path, and a `?` at the end made that path query text, so a
+ * registration could reach any path of any host with a JSON body of the agent's choosing.
+ */
+function upstreamUrl(example: string) {
+  return z
+    .string()
+    .url(`baseUrl must be a URL such as ${example}`)
+    .refine((u) => /^https?:\/\//i.test(u) && !/[?#@\\]/.test(u), {
+      message: 'baseUrl must be a plain http(s) URL, without a query, fragment, credentials or backslash',
+    });
+}
+
+/**
  * One model endpoint an agent may reach through the gateway, at `{gateway:<name>}`. The real
  * key is read from `apiKeyEnv` on the worker and added by the gateway on the way out; the agent
  * only ever holds its per-task token.
@@ -123,7 +137,7 @@ export const GatewayUpstreamSchema = z
   .object({
     name: IdPartSchema,
     protocol: z.enum(GATEWAY_PROTOCOLS),
-    baseUrl: z.string().url('baseUrl must be a URL such as https://api.anthropic.com'),
+    baseUrl: upstreamUrl('https://api.anthropic.com'),
     apiKeyEnv: KeyEnvName.optional(),
     pricing: PricingSchema.optional(),
     /** The models a request may name; absent, any. One price holds for all of them. */
@@ -199,7 +213,7 @@ export type CommandConfig = z.output<typeof CommandConfigSchema>;
 /** Config of the `openai` kind: an OpenAI-compatible chat-completions endpoint with tool calling. */
 export const OpenAIConfigSchema = z
   .object({
-    baseUrl: z.string().url('baseUrl must be a URL such as http://localhost:11434/v1'),
+    baseUrl: upstreamUrl('http://localhost:11434/v1'),
     model: z.string().min(1),
     apiKeyEnv: KeyEnvName.optional(),
     systemPrompt: z.string().max(20_000).optional(),

@@ -62,6 +62,8 @@ export const WorkerEnvSchema = TemporalEnvSchema.merge(SandboxEnvSchema)
       }),
     /** Comma-separated `host` or `host:port` registries on the worker's own network that a policy's setup may reach. */
     ARBITER_PRIVATE_REGISTRIES: z.string().optional(),
+    /** Comma-separated `host` or `host:port` key-less model upstreams on the worker's own network an agent may reach. */
+    ARBITER_PRIVATE_UPSTREAMS: z.string().optional(),
     /** Comma-separated absolute folders an agent's `toolDirs` may lie under (host/sandbox/tool-dirs.ts); `,` for none. */
     ARBITER_TOOL_DIRS: z
       .string()
@@ -132,6 +134,8 @@ export interface WorkerConfig {
   signingKeyFile?: string;
   /** Registries on the worker's own network a setup may reach (any other private address is refused). */
   privateRegistries: string[];
+  /** Key-less model upstreams on the worker's own network an agent may reach (any other such address is refused). */
+  privateUpstreams: string[];
   /** Folders an agent's `toolDirs` may lie under (ARBITER_TOOL_DIRS; Arbiter's node_modules when unset). */
   toolDirRoots: string[];
   /** Workflows kept in memory between their tasks: bounds the worker's memory. */
@@ -161,7 +165,16 @@ export class ConfigError extends Error {
   }
 }
 
+/** `host` and `host:port` entries of a comma-separated list, as the gateway compares them. */
+function hostList(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((r) => r.trim().toLowerCase())
+    .filter(Boolean);
+}
+
 /** Reads the configuration from `env` (the process environment by default). */
+
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): WorkerConfig {
   const parsed = WorkerEnvSchema.safeParse(withoutEmptyValues(env));
   if (!parsed.success) {
@@ -200,10 +213,8 @@ export function workerConfigFromEnv(
     secretEnv: (name: string) => env[name] || undefined,
     modelKeys: e.ARBITER_MODEL_KEYS,
     signingKeyFile: e.ARBITER_SIGNING_KEY_FILE,
-    privateRegistries: (e.ARBITER_PRIVATE_REGISTRIES ?? '')
-      .split(',')
-      .map((r) => r.trim().toLowerCase())
-      .filter(Boolean),
+    privateRegistries: hostList(e.ARBITER_PRIVATE_REGISTRIES),
+    privateUpstreams: hostList(e.ARBITER_PRIVATE_UPSTREAMS),
     toolDirRoots: e.ARBITER_TOOL_DIRS,
     maxCachedWorkflows: e.ARBITER_MAX_CACHED_WORKFLOWS,
     workflowHeapMb: e.ARBITER_WORKFLOW_HEAP_MB,

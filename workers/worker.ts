@@ -58,6 +58,8 @@ export interface ArbiterWorkerOptions {
   temporal?: ActivityDeps['temporal'];
   /** Registries on the worker's own network a policy's setup may reach (ARBITER_PRIVATE_REGISTRIES); none when absent. */
   privateRegistries?: string[];
+  /** Key-less model upstreams on the worker's own network an agent may reach (ARBITER_PRIVATE_UPSTREAMS); none when absent. */
+  privateUpstreams?: string[];
   /** Folders an agent's `toolDirs` may lie under (ARBITER_TOOL_DIRS); absent, Arbiter's node_modules. */
   toolDirRoots?: readonly string[];
   /** Workflows kept in memory between their tasks (ARBITER_MAX_CACHED_WORKFLOWS); {@link DEFAULT_MAX_CACHED_WORKFLOWS} when absent. */
@@ -132,6 +134,7 @@ export function workerOptionsFrom(
   | 'signingKeyFile'
   | 'temporal'
   | 'privateRegistries'
+  | 'privateUpstreams'
   | 'toolDirRoots'
   | 'maxCachedWorkflows'
   | 'workflowHeapMb'
@@ -151,6 +154,7 @@ export function workerOptionsFrom(
     modelKeys: config.modelKeys,
     signingKeyFile: config.signingKeyFile,
     privateRegistries: config.privateRegistries,
+    privateUpstreams: config.privateUpstreams,
     toolDirRoots: config.toolDirRoots,
     maxCachedWorkflows: config.maxCachedWorkflows,
     workflowHeapMb: config.workflowHeapMb,
@@ -198,6 +202,7 @@ export async function createArbiterWorker(options: ArbiterWorkerOptions): Promis
     secretEnv,
     modelKeys: options.modelKeys,
     privateRegistries: options.privateRegistries,
+    privateUpstreams: options.privateUpstreams,
   });
   const activities = createActivities({
     db: options.database.db,

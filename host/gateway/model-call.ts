@@ -16,6 +16,7 @@ import { maskKeyIn, withoutKey } from './scrub';
 import { jsonShapeProblem } from './json-shape';
 import type { GatewaySession } from './session';
 import { keyDestinationRefusal, type ModelKeyRule } from '../../domain/model-keys';
+import { keylessUpstreamReach, WORKER_NETWORK_CODE } from './worker-network';
 
 /** Where a response goes: an HTTP response, or a buffer for the in-process caller. */
 export interface ResponseSink {
@@ -43,6 +44,8 @@ export interface ModelCallDeps {
   secretEnv: (name: string) => string | undefined;
   /** The hosts each key may be sent to; absent, each preset's key to its vendor only. */
   modelKeys?: readonly ModelKeyRule[];
+  /** Key-less upstreams on the worker's own network the operator allows (ARBITER_PRIVATE_UPSTREAMS), as `host` or `host:port`. */
+  privateUpstreams?: readonly string[];
 }
 
 /** Request headers passed upstream; everything else (cookies, the agent's auth) stays behind. */
@@ -108,6 +111,12 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
  * spend the run's budget.
  */
 const AFTER_SENDING = ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET'];
+
+/** The reason a guarded connection refused the address a name resolved to, when that is why `err` came. */
+function workerNetworkRefusal(err: unknown): string | undefined {
+  const cause = err instanceof TypeError ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
+  return cause?.code === WORKER_NETWORK_CODE ? cause.message : undefined;
+}
 
 function sent(err: unknown): boolean {
   // Not a TypeError: an abort (Arbiter's own loop gave up waiting), after the request went out.
@@ -216,6 +225,8 @@ async function forwardTraced(
   if (reach) return refuse(deps, session, sink, 403, { op: 'model', target, reason: reach });
   const elsewhere = keyDestinationRefusal(deps.modelKeys, upstream);
   if (elsewhere) return refuse(deps, session, sink, 403, { op: 'model', target, reason: elsewhere });
+  const network = upstream.apiKeyEnv ? {} : keylessUpstreamReach(upstream.baseUrl, deps.privateUpstreams);
+  if ('refused' in network) return refuse(deps, session, sink, 403, { op: 'model', target, reason: network.refused });
   const key = upstream.apiKeyEnv ? deps.secretEnv(upstream.apiKeyEnv) : undefined;
   if (upstream.apiKeyEnv && !key)
     return refuse(deps, session, sink, 502, {
@@ -244,8 +255,11 @@ async function forwardTraced(
       signal: req.signal ? AbortSignal.any([req.signal, session.closing]) : session.closing,
       // A redirect would carry the real key to wherever the upstream points: pass it back instead.
       redirect: 'manual',
-    });
+      ...(network.dispatcher ? { dispatcher: network.dispatcher } : {}),
+    } as RequestInit);
   } catch (err) {
+    const inside = workerNetworkRefusal(err);
+    if (inside) return refuse(deps, session, sink, 403, { op: 'model', target, reason: inside });
     if (session.closing.aborted || sent(err)) {
       // The upstream had the request, and bills it: recorded and charged as sent, with no reply.
       await recordCall(deps.db, session, span, call, {

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { Db } from '../../db/client';
 import { auditGateway } from './audit';
 import type { GatewaySession } from './session';
+import { listedHost, workerNetworkReason } from './worker-network';
 
 /** What the proxy needs from the worker. */
 export interface ProxyDeps {
@@ -19,29 +20,6 @@ export interface ProxyDeps {
   /** Registries on the worker's own network the operator allows, as `host` (any port) or `host:port`. */
   privateRegistries?: readonly string[];
 }
-
-/** Loopback, private, link-local (cloud metadata), shared and multicast ranges: the worker's side of the network. */
-const WORKER_NETWORK = new net.BlockList();
-for (const [address, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['224.0.0.0', 3],
-] as const)
-  WORKER_NETWORK.addSubnet(address, prefix, 'ipv4');
-for (const [address, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['64:ff9b::', 96],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
-] as const)
-  WORKER_NETWORK.addSubnet(address, prefix, 'ipv6');
 
 function refusal(session: GatewaySession, target: string): string {
   return session.grant.registries.length
@@ -61,13 +39,11 @@ async function resolveRegistry(
 ): Promise<{ address: string } | { reason: string }> {
   const found = await lookup(host, { all: true }).catch(() => []);
   if (!found.length) return { reason: `${host} does not resolve` };
-  const inside = found.find((a) => WORKER_NETWORK.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4'));
-  const listed = deps.privateRegistries?.some((r) => r === host || r === `${host}:${port}`);
-  if (inside && !listed)
-    return {
-      reason: `${host}:${port} is on the worker's own network (${inside.address}); the operator lists such registries in ARBITER_PRIVATE_REGISTRIES`,
-    };
-  return { address: found[0].address };
+  const addresses = found.map((a) => a.address);
+  const inside = listedHost(deps.privateRegistries, host, port)
+    ? undefined
+    : workerNetworkReason(`${host}:${port}`, addresses, 'ARBITER_PRIVATE_REGISTRIES');
+  return inside ? { reason: inside } : { address: addresses[0] };
 }
 
 /** The address to open for `host:port` in `session`, or the refusal. */

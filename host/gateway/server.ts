@@ -17,6 +17,7 @@ import { MAX_PREAMBLE, parsePreamble } from './preamble';
 import { proxyConnect, proxyPlain, type ProxyDeps } from './proxy';
 import { GatewaySession, MAX_CALLS_IN_FLIGHT, type SessionGrant, type SessionIdentity } from './session';
 import { SANDBOX_GATEWAY_PORT } from './launch';
+import { keylessUpstreamRefusal } from './worker-network';
 
 /** The running gateway. */
 export interface ModelGateway {
@@ -28,6 +29,8 @@ export interface ModelGateway {
   closeSession(id: string): Promise<void>;
   /** A model call made in-process with the session's own token (Arbiter's openai loop). */
   call(session: GatewaySession, req: Omit<ModelRequest, 'headers'>): Promise<{ status: number; body: Buffer }>;
+  /** Why this worker's gateway would not reach a key-less `upstream` (on the worker's network, unlisted), known before a run starts. */
+  networkRefusal(upstream: { apiKeyEnv?: string; baseUrl: string }): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -187,6 +190,8 @@ export async function startModelGateway(deps: ModelCallDeps & ProxyDeps): Promis
       await forwardModelCall(deps, session, { ...req, headers }, sink);
       return sink.result();
     },
+    networkRefusal: async (upstream) =>
+      upstream.apiKeyEnv ? undefined : keylessUpstreamRefusal(upstream.baseUrl, deps.privateUpstreams),
     async close() {
       const live = [...sessions.values()];
       sessions.clear();

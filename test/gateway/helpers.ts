@@ -42,5 +42,6 @@ export function startTestGateway(): Promise<ModelGateway> {
     db: testStack().database.db,
     secretEnv: (n) => (n === 'FAKE_KEY' ? REAL_KEY : undefined),
     modelKeys: TEST_MODEL_KEYS,
+    privateUpstreams: ['127.0.0.1'],
   });
 }

@@ -227,8 +227,9 @@ async function start(): Promise<TestStack> {
       workflowBundle: bundle,
       shutdownGraceTime: '2s',
       secretEnv: (n) => process.env[n],
-      // The fake registries listen on loopback, which a setup may reach only when the operator says so.
+      // The fake registries and models listen on loopback, which a setup or a key-less upstream reaches only when the operator says so.
       privateRegistries: ['127.0.0.1'],
+      privateUpstreams: ['127.0.0.1'],
       sandbox: testSandboxConfig(),
       modelKeys: TEST_MODEL_KEYS,
       toolDirRoots: testToolDirRoots(),
@@ -251,6 +252,7 @@ async function start(): Promise<TestStack> {
     db: database.db,
     secretEnv: (n) => process.env[n],
     privateRegistries: ['127.0.0.1'],
+    privateUpstreams: ['127.0.0.1'],
     modelKeys: TEST_MODEL_KEYS,
   });
   addCleanup('model gateway', () => gateway.close());

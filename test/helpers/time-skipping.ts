@@ -102,6 +102,7 @@ async function withWorker(
     schedules: false,
     sandbox: testSandboxConfig(),
     modelKeys: TEST_MODEL_KEYS,
+    privateUpstreams: ['127.0.0.1'],
     toolDirRoots: testToolDirRoots(),
     ...options,
   });

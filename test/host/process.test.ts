@@ -1,5 +1,6 @@
 /** runProcess: real child processes, real signals, real process groups. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -165,6 +166,20 @@ describe('runProcess', function () {
     assert.equal(result.aborted, true);
     assert.notEqual(result.exitCode, 0);
     assert.ok(Date.now() - started < 5000);
+  });
+
+  // A writable pipe of whatever started the worker was open in every sandboxed process (found in review).
+  it('a descriptor the worker inherited without close-on-exec reaches no program it starts', () => {
+    const runProcessJs = path.join(__dirname, '..', '..', 'host', 'run-process.js');
+    const script = `require(${JSON.stringify(runProcessJs)})
+      .runProcess({ argv: ['ls', '/proc/self/fd'], cwd: '/', env: { PATH: '/usr/bin:/bin' }, timeoutMs: 10000, maxOutputBytes: 4096 })
+      .then((r) => { console.log(r.outputTail.trim().split(/\\s+/).join(' ')); process.exit(0); });`;
+    // fd 60 of the worker: one it inherited, as from a supervisor or a test harness.
+    const run = spawnSync('bash', ['-c', 'exec 60<&0; exec "$0" -e "$1"', NODE, script], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stdout);
+    const fds = run.stdout.trim().split(' ').map(Number);
+    assert.ok(fds.includes(0) && fds.includes(2), run.stdout);
+    assert.ok(!fds.includes(60), `the inherited descriptor reached the program: ${run.stdout}`);
   });
 
   it('reports a missing program in spawnError instead of throwing', async () => {

@@ -44,6 +44,7 @@ describe('worker config', () => {
       retentionHours: 24,
       signingKeyFile: undefined,
       privateRegistries: [],
+      privateUpstreams: [],
       modelKeys: DEFAULT_MODEL_KEYS,
       toolDirRoots: [path.join(projectRoot(), 'node_modules')],
       maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS,
@@ -185,11 +186,13 @@ describe('worker config', () => {
         ARBITER_TASK_QUEUE: 'q1',
         LOG_LEVEL: 'debug',
         ARBITER_PRIVATE_REGISTRIES: '10.0.0.5:4873, Verdaccio.internal',
+        ARBITER_PRIVATE_UPSTREAMS: 'LocalHost:11434',
         UNRELATED: 'ignored',
       },
       '/srv',
     );
     assert.deepEqual(config.privateRegistries, ['10.0.0.5:4873', 'verdaccio.internal']);
+    assert.deepEqual(config.privateUpstreams, ['localhost:11434']);
     assert.equal(config.temporal.address, 'temporal.example:7233');
     assert.equal(config.temporal.namespace, 'arbiter-prod');
     assert.equal(config.temporal.tls, true);
