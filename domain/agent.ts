@@ -7,6 +7,7 @@ import { literalSecretProblems } from './literal-secrets';
 import { zodProblems } from './zod-issues';
 import { z } from 'zod';
 import { IdPartSchema } from './task';
+import { plainUpstreamUrl } from './upstream-url';
 
 /** Kinds Arbiter can run. */
 export const AGENT_KINDS = ['scripted', 'command', 'openai'] as const;
@@ -114,18 +115,11 @@ export const PricingSchema = z
 /** An upstream's prices, in USD per million tokens. */
 export type Pricing = z.output<typeof PricingSchema>;
 
-/**
- * A model endpoint's base URL: plain http(s), no query, fragment, credentials or backslash. The
- * gateway appends the agent's path, and a `?` at the end made that path query text, so a
- * registration could reach any path of any host with a JSON body of the agent's choosing.
- */
+/** A model endpoint's base URL (domain/upstream-url.ts). */
 function upstreamUrl(example: string) {
-  return z
-    .string()
-    .url(`baseUrl must be a URL such as ${example}`)
-    .refine((u) => /^https?:\/\//i.test(u) && !/[?#@\\]/.test(u), {
-      message: 'baseUrl must be a plain http(s) URL, without a query, fragment, credentials or backslash',
-    });
+  return z.string().url(`baseUrl must be a URL such as ${example}`).refine(plainUpstreamUrl, {
+    message: 'baseUrl must be a plain http(s) URL, without a query, fragment, credentials or backslash',
+  });
 }
 
 /**

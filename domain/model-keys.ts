@@ -6,6 +6,7 @@
  * gateway send it to a host it chose. The host's operator, not the registry, decides.
  */
 import { PRESET_DEFINITIONS } from './agent-preset-defs';
+import { plainUpstreamUrl, portOf } from './upstream-url';
 
 /**
  * One variable allowed to one host (any port unless one is named), over https only unless the
@@ -67,10 +68,9 @@ export function keyDestinationRefusal(
   if (!name) return undefined;
   const rules = given ?? DEFAULT_MODEL_KEYS;
   const url = new URL(upstream.baseUrl);
-  // The agent's path is appended: a query or fragment here would make the call another endpoint than the one it names.
-  if (/[?#@\\]/.test(upstream.baseUrl) || !['http:', 'https:'].includes(url.protocol))
+  if (!plainUpstreamUrl(upstream.baseUrl))
     return `${name} is sent only to a plain http(s) URL, without a query, fragment or credentials, not ${url.protocol}//${url.host}`;
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const port = portOf(url);
   const host = url.hostname.toLowerCase();
   const tls = url.protocol === 'https:' || LOOPBACK.test(host);
   const allows = (r: ModelKeyRule) =>

@@ -225,7 +225,7 @@ async function forwardTraced(
   if (reach) return refuse(deps, session, sink, 403, { op: 'model', target, reason: reach });
   const elsewhere = keyDestinationRefusal(deps.modelKeys, upstream);
   if (elsewhere) return refuse(deps, session, sink, 403, { op: 'model', target, reason: elsewhere });
-  const network = upstream.apiKeyEnv ? {} : keylessUpstreamReach(upstream.baseUrl, deps.privateUpstreams);
+  const network = upstream.apiKeyEnv ? { fetch } : keylessUpstreamReach(upstream.baseUrl, deps.privateUpstreams);
   if ('refused' in network) return refuse(deps, session, sink, 403, { op: 'model', target, reason: network.refused });
   const key = upstream.apiKeyEnv ? deps.secretEnv(upstream.apiKeyEnv) : undefined;
   if (upstream.apiKeyEnv && !key)
@@ -248,15 +248,14 @@ async function forwardTraced(
   };
   let response: Response;
   try {
-    response = await fetch(url, {
+    response = await network.fetch(url, {
       method: req.method,
       headers: upstreamHeaders(upstream, req.headers, key),
       body: req.method === 'GET' ? undefined : body,
       signal: req.signal ? AbortSignal.any([req.signal, session.closing]) : session.closing,
       // A redirect would carry the real key to wherever the upstream points: pass it back instead.
       redirect: 'manual',
-      ...(network.dispatcher ? { dispatcher: network.dispatcher } : {}),
-    } as RequestInit);
+    });
   } catch (err) {
     const inside = workerNetworkRefusal(err);
     if (inside) return refuse(deps, session, sink, 403, { op: 'model', target, reason: inside });

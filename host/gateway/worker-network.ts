@@ -9,7 +9,8 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import * as net from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { Agent } from 'undici';
+import { Agent, fetch as undiciFetch, type RequestInit as UndiciInit } from 'undici';
+import { portOf } from '../../domain/upstream-url';
 
 const RANGES = new net.BlockList();
 for (const [address, prefix] of [
@@ -42,13 +43,21 @@ for (const [address, prefix] of [
 ] as const)
   RANGES.addSubnet(address, prefix, 'ipv6');
 
-/** Whether `address` (an IP literal) is on the worker's side of the network. */
-export function onWorkerNetwork(address: string): boolean {
+/** Whether `address` (an IP literal) is on the worker's side of the network, given its `interfaces` (read now by default: they change). */
+export function onWorkerNetwork(address: string, interfaces = networkInterfaces()): boolean {
   const family = net.isIP(address) === 6 ? 'ipv6' : 'ipv4';
-  if (RANGES.check(address, family)) return true;
-  return Object.values(networkInterfaces()).some((list) =>
-    (list ?? []).some((i) => i.address.toLowerCase() === address.toLowerCase()),
-  );
+  return RANGES.check(address, family) || ownAddresses(interfaces).check(address, family);
+}
+
+/**
+ * The worker's interface addresses, in a list that also matches an IPv4 one written IPv4-mapped
+ * (`::ffff:a.b.c.d`), which a dual-stack socket dials as that address.
+ */
+function ownAddresses(interfaces: ReturnType<typeof networkInterfaces>): net.BlockList {
+  const own = new net.BlockList();
+  for (const i of Object.values(interfaces).flat())
+    if (i) own.addAddress(i.address.split('%')[0], i.family === 'IPv6' ? 'ipv6' : 'ipv4');
+  return own;
 }
 
 /** Whether `host` (any port) or `host:port` is on the operator's list. */
@@ -62,7 +71,7 @@ export function workerNetworkReason(
   addresses: readonly string[],
   listVariable: string,
 ): string | undefined {
-  const inside = addresses.find(onWorkerNetwork);
+  const inside = addresses.find((a) => onWorkerNetwork(a));
   if (inside === undefined) return undefined;
   return `${host} is on the worker's own network (${inside}); the operator lists such hosts in ${listVariable}`;
 }
@@ -100,28 +109,42 @@ export function guardedDispatcher(listVariable: string): Agent {
 /** The operator's list of key-less model upstreams on the worker's network. */
 const UPSTREAMS_VARIABLE = 'ARBITER_PRIVATE_UPSTREAMS';
 
-let upstreamDispatcher: Agent | undefined;
+/** A fetch: the global one, or one whose connections are checked. */
+export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
+
+let guardedFetch: Fetch | undefined;
 
 /**
- * How a call to a key-less upstream at `baseUrl` may connect: refused (an address on the worker's
- * network the operator did not list), through a dispatcher that checks the address it dials (a
- * name), or as is (listed). A keyed upstream needs none of this: the operator's rule for its key
- * already names the host it goes to (domain/model-keys.ts).
+ * A fetch that never opens an address on the worker's network: undici's own, with its own
+ * {@link guardedDispatcher} (Node's global fetch refuses a dispatcher of another undici major).
+ */
+function upstreamFetch(): Fetch {
+  if (guardedFetch) return guardedFetch;
+  const dispatcher = guardedDispatcher(UPSTREAMS_VARIABLE);
+  guardedFetch = async (url, init) =>
+    (await undiciFetch(url, { ...(init as UndiciInit), dispatcher })) as unknown as Response;
+  return guardedFetch;
+}
+
+/**
+ * How a call to a key-less upstream at `baseUrl` may be made: refused (an address on the worker's
+ * network the operator did not list), with a fetch that checks the address it dials (a name), or
+ * with the global fetch (listed, or an address outside). A keyed upstream needs none of this: the
+ * operator's rule for its key already names the host it goes to (domain/model-keys.ts).
  */
 export function keylessUpstreamReach(
   baseUrl: string,
   listed: readonly string[] | undefined,
-): { refused: string } | { dispatcher?: Agent } {
+): { refused: string } | { fetch: Fetch; guarded: boolean } {
   const url = new URL(baseUrl);
   const host = url.hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  if (listedHost(listed, host, port)) return {};
+  const port = portOf(url);
+  if (listedHost(listed, host, port)) return { fetch, guarded: false };
   if (net.isIP(host)) {
     const reason = workerNetworkReason(`${host}:${port}`, [host], UPSTREAMS_VARIABLE);
-    return reason ? { refused: reason } : {};
+    return reason ? { refused: reason } : { fetch, guarded: false };
   }
-  upstreamDispatcher ??= guardedDispatcher(UPSTREAMS_VARIABLE);
-  return { dispatcher: upstreamDispatcher };
+  return { fetch: upstreamFetch(), guarded: true };
 }
 
 /**
@@ -134,10 +157,10 @@ export async function keylessUpstreamRefusal(
   listed: readonly string[] | undefined,
 ): Promise<string | undefined> {
   const reach = keylessUpstreamReach(baseUrl, listed);
-  if ('refused' in reach || !reach.dispatcher) return 'refused' in reach ? reach.refused : undefined;
+  if ('refused' in reach || !reach.guarded) return 'refused' in reach ? reach.refused : undefined;
   const url = new URL(baseUrl);
   const found = await lookup(url.hostname, { all: true }).catch(() => []);
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const port = portOf(url);
   return workerNetworkReason(
     `${url.hostname}:${port}`,
     found.map((a) => a.address),

@@ -25,61 +25,57 @@ export type Held = { bytes: number; entries: number; ptys: number } | { tooMany:
 
 /** What `uid`'s processes hold: nameless files on device `dev` (the workspace's), and ptys. */
 export async function heldFiles(uid: number, dev: number): Promise<Held> {
-  const held = await heldBy(await processesOf(uid));
+  const pids = await processesOf(uid);
+  const held = await heldBy(pids);
   if (held.length > MAX_HELD) return { tooMany: held.length };
   const counted = new Set<number>();
-  const ptys = new Set<string>();
   let bytes = 0;
-  for (const { link, info } of held) {
-    const target = await fs.readlink(link).catch(() => '');
-    if (target.endsWith('/ptmx')) ptys.add(await ptyOf(info, link));
+  for (const link of held) {
     // A deleted file's link reads `… (deleted)`: only those are looked at.
-    if (!target.endsWith(' (deleted)')) continue;
+    if (!(await fs.readlink(link).catch(() => '')).endsWith(' (deleted)')) continue;
     const file = await fs.stat(link).catch(() => undefined);
     if (!file?.isFile() || file.nlink !== 0 || file.dev !== dev || counted.has(file.ino)) continue;
     counted.add(file.ino);
     bytes += Math.max(file.size, file.blocks * 512);
   }
-  return { bytes, entries: counted.size, ptys: ptys.size };
+  return { bytes, entries: counted.size, ptys: await ptysOf(pids) };
 }
 
 /**
- * The pty a `ptmx` descriptor holds: its devpts mount and index (each command's sandbox has a
- * devpts of its own), so descriptors a fork inherited count once. A kernel that does not say
- * counts each descriptor.
+ * The ptys allocated in the sandboxes `pids` run in: each command's sandbox has a devpts of its
+ * own (and may make no other), listing one node per pty while its master is open, whether a
+ * process holds it or it waits in a unix socket's queue, held by none (counted by descriptor, ptys
+ * parked there went uncounted: found in review).
  */
-async function ptyOf(info: string | undefined, link: string): Promise<string> {
-  const text = info ? await fs.readFile(info, 'utf8').catch(() => '') : '';
-  const mount = /^mnt_id:\s*(\d+)$/m.exec(text)?.[1];
-  const index = /^tty-index:\s*(\d+)$/m.exec(text)?.[1];
-  return mount && index ? `${mount}:${index}` : link;
-}
-
-/** A file a process holds: its `/proc` link and, for an open descriptor, its `fdinfo`. */
-interface HeldLink {
-  link: string;
-  info?: string;
+async function ptysOf(pids: string[]): Promise<number> {
+  // bwrap itself runs as the task's uid outside the sandbox: the host's own ptys are not the task's.
+  const seen = new Set<number>([(await fs.stat('/dev/pts').catch(() => ({ dev: -1 }))).dev]);
+  let ptys = 0;
+  for (const pid of pids) {
+    const dir = `/proc/${pid}/root/dev/pts`;
+    const devpts = await fs.stat(dir).catch(() => undefined);
+    if (!devpts || seen.has(devpts.dev)) continue;
+    seen.add(devpts.dev);
+    ptys += (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n)).length;
+  }
+  return ptys;
 }
 
 /**
  * Every file `pids` hold open (a process whose first thread ended lists none of its own: a live
  * thread's table then) and every file they map (one mapped and closed is still held).
  */
-async function heldBy(pids: string[]): Promise<HeldLink[]> {
-  const listed = async (dir: string) => await fs.readdir(dir).catch(() => [] as string[]);
-  const held: HeldLink[] = [];
+async function heldBy(pids: string[]): Promise<string[]> {
+  const listed = async (dir: string) =>
+    (await fs.readdir(dir).catch(() => [] as string[])).map((name) => `${dir}/${name}`);
+  const held: string[] = [];
   for (const pid of pids) {
-    let owner = `/proc/${pid}`;
-    let open = await listed(`${owner}/fd`);
-    for (const thread of open.length ? [] : await listed(`${owner}/task`)) {
-      open = await listed(`${owner}/task/${thread}/fd`);
-      if (open.length) {
-        owner = `${owner}/task/${thread}`;
-        break;
-      }
+    let open = await listed(`/proc/${pid}/fd`);
+    for (const thread of open.length ? [] : await listed(`/proc/${pid}/task`)) {
+      open = await listed(`${thread}/fd`);
+      if (open.length) break;
     }
-    held.push(...open.map((fd) => ({ link: `${owner}/fd/${fd}`, info: `${owner}/fdinfo/${fd}` })));
-    held.push(...(await listed(`/proc/${pid}/map_files`)).map((m) => ({ link: `/proc/${pid}/map_files/${m}` })));
+    held.push(...open, ...(await listed(`/proc/${pid}/map_files`)));
   }
   return held;
 }

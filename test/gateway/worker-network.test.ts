@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import * as os from 'node:os';
 import { CommandConfigSchema, OpenAIConfigSchema } from '../../domain/agent';
 import { startModelGateway } from '../../host/gateway/server';
 import { onWorkerNetwork } from '../../host/gateway/worker-network';
@@ -149,11 +149,26 @@ describe("key-less model upstreams and the worker's network", function () {
   });
 
   it("every address of the worker's own interfaces, and the special-use ranges, are the worker's network", () => {
-    const own = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+    const own = Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
     assert.ok(own.length > 0);
     for (const address of own) assert.ok(onWorkerNetwork(address), address);
     for (const address of ['192.0.2.7', '198.18.0.1', '203.0.113.9', '::ffff:127.0.0.1', '2002:7f00:1::', '::7f00:1'])
       assert.ok(onWorkerNetwork(address), address);
     for (const address of ['8.8.8.8', '2606:4700::1111']) assert.ok(!onWorkerNetwork(address), address);
+  });
+
+  it("a public address of the worker's, written IPv4-mapped too (a dual-stack socket dials it as itself)", () => {
+    const eth0 = {
+      address: '34.120.1.2',
+      netmask: '255.255.255.0',
+      family: 'IPv4',
+      mac: '',
+      internal: false,
+      cidr: null,
+    };
+    const interfaces = { eth0: [eth0 as os.NetworkInterfaceInfo] };
+    for (const address of ['34.120.1.2', '::ffff:34.120.1.2', '::ffff:2278:102'])
+      assert.ok(onWorkerNetwork(address, interfaces), address);
+    assert.ok(!onWorkerNetwork('34.120.1.3', interfaces));
   });
 });

@@ -346,6 +346,19 @@ describe('sandbox escapes: resources and policy', function () {
       `${many.killedReason} ${many.outputTail}`,
     );
     assert.doesNotMatch(many.outputTail, /still alive/);
+    // Sent into a socket's queue and closed, a pty is still allocated, held by no process.
+    const parked = [
+      'import array, os, socket, time',
+      'a, b = socket.socketpair()',
+      'for _ in range(4):',
+      "    fds = [os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY) for _ in range(50)]",
+      "    a.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', fds))])",
+      '    for fd in fds: os.close(fd)',
+      'time.sleep(4)',
+      "print('still alive', flush=True)",
+    ].join('\n');
+    const inFlight = await t.run(['python3', '-c', parked], { timeoutMs: 20_000 });
+    assert.match(inFlight.killedReason ?? '', /its processes hold \d+ ptys, more than 64/, inFlight.outputTail);
     const few = await t.run(['python3', '-c', hold(8, 20)], { timeoutMs: 20_000 });
     assert.equal(few.killedReason, undefined, `${few.killedReason} ${few.outputTail}`);
     assert.match(few.outputTail, /still alive/);
