@@ -31,6 +31,7 @@ import { policyProblems } from '../host/trusted-policy';
 import { currentRun } from './run-identity';
 import { verifyEnvelope } from '../host/signing';
 import { storedVerdict } from '../db/verdicts';
+import { storedWaivers, waiversNotStanding } from './waiver-standing';
 
 type Input = ReturnType<typeof DeliverChangeInput.parse>;
 
@@ -99,7 +100,8 @@ function mismatches(what: string, pairs: Array<[string, unknown, unknown]>): str
  * Everything that keeps this run's signed verdict from covering the delivery asked for: the
  * task must belong to this run, and the verdict stored for this run must be signed by our key,
  * a consistent verification summary, PASS or WAIVED, about this tenant, task, run, repository,
- * base, tree and patch, and judged by the target's own policy (its trusted ref). Empty when covered.
+ * base, tree and patch, judged by the target's own policy (its trusted ref), and every waiver it
+ * names still standing. Empty when covered.
  */
 async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run: RunIdentity): Promise<string[]> {
   const [task] = await db
@@ -130,6 +132,8 @@ async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run:
     problems.push(`verdict outcome is '${String(verdict?.outcome)}'; only PASS or WAIVED is delivered`);
   if (verdict?.policy) problems.push(...(await policyProblems(input.repoPath, verdict.policy)));
   else problems.push('verdict names no policy');
+  const waived = await storedWaivers(db, input.tenantId, Array.isArray(verdict?.waivers) ? verdict.waivers : []);
+  problems.push(...(await waiversNotStanding(db, input.tenantId, waived)));
   return [
     ...problems,
     ...mismatches('verdict', [

@@ -10,7 +10,7 @@ import { Context, log } from '@temporalio/activity';
 import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
 import { candidateTaskId } from '../domain/candidates';
 import { verdictStatement } from '../domain/dsse';
-import { RecordMismatchError } from '../domain/errors';
+import { RecordMismatchError, WaiverNoLongerStandsError } from '../domain/errors';
 import { storableValue } from '../domain/bounds';
 import { buildVerdictPayload } from '../domain/verdict';
 import { verdicts } from '../db/schema';
@@ -29,6 +29,7 @@ import { waiversForTree, waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
 import { requireJudgedRunsAgent } from './routed-agent';
 import { refuseEndedTask } from './task-ended';
+import { storedWaivers, waiversNotStanding } from './waiver-standing';
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {
@@ -51,6 +52,12 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
         ...(input.adoptedFrom ? await waiversUsedBy(db, judged.tenantId, judged.taskId, judged.runId) : []),
       ];
       await refuseWaivedForAnotherRun(db, judged, run.runId, input.diff.treeId);
+      const lapsed = await waiversNotStanding(db, input.tenantId, [
+        ...used,
+        ...(await storedWaivers(db, input.tenantId, input.waivers)),
+      ]);
+      if (lapsed.length)
+        throw new WaiverNoLongerStandsError(`the change's waivers no longer stand: ${lapsed.join('; ')}`);
       const own = { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
       const recorded = await assertVerdictEvidence(db, { own, judged }, input);
       const candidates = await recordedCandidates(db, signer.keyId, input);

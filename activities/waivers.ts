@@ -13,6 +13,8 @@ import { canonicalJson } from '../domain/canonical';
 import { storedPatchStats, type StoredPatch } from '../db/artifacts';
 import type { Db } from '../db/client';
 import type { RunKey } from '../db/run-policies';
+import type { RepoPolicy } from '../domain/repo-policy';
+import type { WorkingSpec } from '../domain/spec';
 import { storedApprovalsProblem } from '../domain/approval-evidence';
 import { requiredApprovers, uncoveredOverrun } from '../domain/policy';
 import { recordRunEvent } from '../db/provenance';
@@ -24,6 +26,7 @@ import { refuseEndedTask } from './task-ended';
 import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
 import { validatedSpec } from './spec-refs';
+import { budgetDetailProblem, decisionRecordProblem, unsignedTermsProblem } from './waiver-record';
 
 /** Decisions one approver may make per hour. */
 export const APPROVER_DECISIONS_PER_HOUR = 20;
@@ -115,6 +118,7 @@ async function policyWaiverProblem(
   run: RunKey,
   input: ReturnType<typeof StoreWaiverInput.parse>,
   patch: StoredPatch | undefined,
+  judging: JudgingTerms,
 ): Promise<string | undefined> {
   const { treeId, patchDigest } = input.approvals[0].claim;
   const foreign = input.approvals.find(
@@ -126,27 +130,35 @@ async function policyWaiverProblem(
   );
   if (foreign)
     return `the approval by ${foreign.claim.approver} is for task ${foreign.claim.taskId} run ${foreign.claim.runId} tree ${foreign.claim.treeId} patch ${foreign.claim.patchDigest}, not this run's request`;
-  const read = await judgingPolicy(db, run);
-  if (read === 'legacy') return undefined;
-  const { enabled, maxExpiryDays } = read.policy.waivers;
+  if (typeof judging === 'string' || !judging) return judging;
+  const { policy, spec } = judging;
+  const { enabled, maxExpiryDays } = policy.waivers;
   if (!enabled) return "the repository's policy has no waivers section: a budget overrun fails";
   // An hour's slack: approvers' clocks, and the server's that counted their approvals, are not this worker's.
   if (Date.parse(input.expiresAt) > Date.now() + maxExpiryDays * 86_400_000 + 3_600_000)
     return `it expires ${input.expiresAt}, past the policy's ${maxExpiryDays} days`;
-  const spec = await validatedSpec(db, run);
-  if (!spec) return `no spec was validated for run ${run.runId}`;
   const unapproved = storedApprovalsProblem(input.approvals, {
     tenantId: input.tenantId,
     specId: spec.id,
     delta: input.delta,
     riskTier: spec.riskTier,
-    required: requiredApprovers(spec.riskTier, read.policy.waivers.minApprovers),
+    required: requiredApprovers(spec.riskTier, policy.waivers.minApprovers),
     keyring: await approverKeys(db, input.tenantId),
   });
   if (unapproved) return unapproved;
   if (!patch) return `the task stored no patch ${patchDigest} of tree ${treeId}, the change the approvals name`;
   // A patch stored before its measurement was (migration 0024) is judged as before.
-  return patch.stats ? uncoveredOverrun(patch.stats, spec, read.policy, input.delta) : undefined;
+  return patch.stats ? uncoveredOverrun(patch.stats, spec, policy, input.delta) : undefined;
+}
+
+/** The policy and spec the run is judged by; undefined for a run recorded before policies were (legacy), a string when no spec was validated. */
+type JudgingTerms = { policy: RepoPolicy; spec: WorkingSpec } | string | undefined;
+
+async function judgingTerms(db: Db, run: RunKey): Promise<JudgingTerms> {
+  const read = await judgingPolicy(db, run);
+  if (read === 'legacy') return undefined;
+  const spec = await validatedSpec(db, run);
+  return spec ? { policy: read.policy, spec } : `no spec was validated for run ${run.runId}`;
 }
 
 /** Budget rows measured from the approved patch's base: a patch of the same tree from another base is another change. */
@@ -191,13 +203,23 @@ export function createWaiverActivities({ db }: ActivityDeps) {
       const stored = await getWaiver(db, input.tenantId, input.waiverId);
       const { treeId, patchDigest } = input.approvals[0].claim;
       const patch = await storedPatchStats(db, input, { treeId, digest: patchDigest });
+      const judging = await judgingTerms(db, { ...input, runId });
       if (stored?.usedByTask !== input.taskId || stored.usedByRun !== runId) {
         const lapsed = await lapsedApprovals(db, input);
         if (lapsed.length)
           throw new WaiverNotAuthorizedError(`the waiver's approvals no longer all count: ${lapsed.join('; ')}`);
-        const unmet = await policyWaiverProblem(db, { ...input, runId }, input, patch);
+        const unmet =
+          (await policyWaiverProblem(db, { ...input, runId }, input, patch, judging)) ??
+          (await decisionRecordProblem(db, input, { runId, treeId }));
         if (unmet) throw new WaiverNotAuthorizedError(unmet);
       }
+      // What the row records and the verdict quotes is what was signed and measured, on every store.
+      const unsigned =
+        unsignedTermsProblem(input) ??
+        (typeof judging === 'object' && patch?.stats
+          ? budgetDetailProblem(input, patch.stats, judging.spec, judging.policy)
+          : undefined);
+      if (unsigned) throw new WaiverNotAuthorizedError(unsigned);
       const approverList = input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at, key_id: a.keyId }));
       const inserted = await insertWaiver(db, {
         tenantId: input.tenantId,

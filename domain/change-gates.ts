@@ -11,6 +11,7 @@ import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult } from './task';
 import { linkResolver, treeProblems, type TreeItem } from './tree-rules';
+import { printable } from './printable';
 import { applyGateMode } from './verdict';
 import { BASE_OUT_OF_SCOPE, BASE_PROTECTED_CHANGES } from './retry-feedback';
 
@@ -32,7 +33,7 @@ export interface GrantedWaiver {
 const MAX_LISTED = 20;
 
 function listed(paths: readonly string[]): string {
-  const shown = paths.slice(0, MAX_LISTED).join(', ');
+  const shown = paths.slice(0, MAX_LISTED).map(printable).join(', ');
   return paths.length > MAX_LISTED ? `${shown} and ${paths.length - MAX_LISTED} more` : shown;
 }
 
@@ -244,7 +245,7 @@ export function treeGate(
 ): GateResult {
   const nested = nestedRepositories.map(
     (d) =>
-      `${d} holds a .git of its own: a nested repository would be a gitlink (submodule entry); refused, and kept out of the tree`,
+      `${printable(d)} holds a .git of its own: a nested repository would be a gitlink (submodule entry); refused, and kept out of the tree`,
   );
   const problems = [
     ...nested,

@@ -353,6 +353,18 @@ export class WaiverNotAuthorizedError extends ApplicationFailure {
 }
 
 /**
+ * A waiver the change rests on no longer stands when its verdict is signed: revoked, past its
+ * expiry, or an approval lapsed (a key revoked) since it was stored. The task fails; a waiver is
+ * the approvers' word only while they stand by it.
+ */
+export class WaiverNoLongerStandsError extends ApplicationFailure {
+  static readonly type = 'WaiverNoLongerStandsError';
+  constructor(reason: string) {
+    super(...nonRetryable(reason, WaiverNoLongerStandsError.type));
+  }
+}
+
+/**
  * A submitter's gate takes a name the repository's policy (or Arbiter) already uses. Refused
  * rather than merged: a same-named gate would otherwise replace the repository's own check.
  */

@@ -24,7 +24,7 @@ export const MAX_PROMPT_BYTES = 80 * 1024;
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 
 /** `text` as an agent is handed it: control characters and lone surrogates U+FFFD. */
-function printable(text: string): string {
+function launchable(text: string): string {
   return wellFormed(text).replace(CONTROL_CHARACTERS, '\ufffd');
 }
 
@@ -85,10 +85,10 @@ export function buildTaskPrompt(spec: WorkingSpec): string {
     '',
     'Work only through the tools you are given. When the change is complete, reply with a short summary and no tool calls.',
   );
-  return printable(lines.join('\n'));
+  return launchable(lines.join('\n'));
 }
 
 /** The prompt of a retry: the task as before, then why the last attempt's change failed. */
 export function buildRetryPrompt(spec: WorkingSpec, feedback: string): string {
-  return `${buildTaskPrompt(spec)}\n\n${printable(feedback)}`;
+  return `${buildTaskPrompt(spec)}\n\n${launchable(feedback)}`;
 }

@@ -3,6 +3,7 @@
  * current details are two layouts of these lines, so they never tell a task differently.
  */
 import type { CandidateView } from './candidates';
+import { printable } from './printable';
 import type { TaskSnapshot } from './task';
 
 /** One fact about the task: a short label (`spec`, `gate`, …) and its text; an empty label continues the line before. */
@@ -23,7 +24,8 @@ export function summarizeTask(s: TaskSnapshot): TaskSummary {
   return {
     ref: `${s.tenantId}/${s.taskId}`,
     state: `${s.state}${s.subState ? ` (${s.subState})` : ''}`,
-    lines: [...workLines(s), ...outcomeLines(s)],
+    // Each fact stays on its own line, whatever names and messages of an agent's it holds.
+    lines: [...workLines(s), ...outcomeLines(s)].map((l) => ({ label: l.label, text: printable(l.text) })),
   };
 }
 

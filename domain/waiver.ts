@@ -3,6 +3,8 @@
  * (the budget) waits in VERIFYING for people to approve or reject it through Temporal updates
  * carrying signed decisions (domain/approval.ts).
  */
+import type { SignedDecision } from './approval';
+import type { PatchStats } from './diff';
 import { arbiterGateName } from './gate-names';
 
 /** CAWS's controlled vocabulary for why a waiver is needed. */
@@ -88,4 +90,37 @@ export function waiverUseProblem(
   const ours = w.usedByTask === use.taskId && w.usedByRun === use.runId;
   if (w.usedByRun && !ours) return `${w.id} was already used by task ${w.usedByTask} (run ${w.usedByRun})`;
   return undefined;
+}
+
+/**
+ * What a granted waiver records of its approvals: the first one's reason code, every approver's
+ * justification, and the earliest expiry. Worked out from the signed decisions alone, by the
+ * workflow and again by the worker that stores it, which refuses other terms: stored as handed
+ * over, a waiver named approvers, reasons and an expiry nobody signed.
+ */
+export function grantedTerms(approvals: readonly SignedDecision[]): {
+  reasonCode: string;
+  justification?: string;
+  expiresAt: string;
+} {
+  const justification = approvals
+    .map((a) => a.claim.justification)
+    .filter(Boolean)
+    .join('\n');
+  return {
+    reasonCode: approvals[0].claim.reasonCode ?? 'other',
+    ...(justification ? { justification } : {}),
+    expiresAt: new Date(Math.min(...approvals.map((a) => Date.parse(a.claim.expiresAt)))).toISOString(),
+  };
+}
+
+/** The budget gate's words once a waiver passes it: the change against its budget, and the waiver. */
+export function waivedBudgetDetail(
+  stats: Pick<PatchStats, 'filesChanged' | 'linesAdded' | 'linesDeleted' | 'bytesAdded'>,
+  budget: { maxFiles: number; maxLoc: number; maxBytes: number },
+  waiver: { id: string; delta: { maxFiles: number; maxLoc: number } },
+): string {
+  const lines = stats.linesAdded + stats.linesDeleted;
+  const { delta } = waiver;
+  return `${stats.filesChanged}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines, ${stats.bytesAdded}/${budget.maxBytes} bytes: waived by ${waiver.id} (+${delta.maxFiles} files, +${delta.maxLoc} lines)`;
 }

@@ -174,7 +174,6 @@ function hostList(text: string | undefined): string[] {
 }
 
 /** Reads the configuration from `env` (the process environment by default). */
-
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): WorkerConfig {
   const parsed = WorkerEnvSchema.safeParse(withoutEmptyValues(env));
   if (!parsed.success) {

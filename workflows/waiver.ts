@@ -24,7 +24,13 @@ import type { SpecEssentials } from '../domain/activity-io';
 import type { RepoPolicy } from '../domain/repo-policy';
 import { effectiveBudget, requiredApprovers } from '../domain/policy';
 import type { GateResult, TaskError, TaskSnapshot } from '../domain/task';
-import { WAIVABLE_GATES, type WaiverDecisionResult, type WaiverRequest } from '../domain/waiver';
+import {
+  grantedTerms,
+  waivedBudgetDetail,
+  WAIVABLE_GATES,
+  type WaiverDecisionResult,
+  type WaiverRequest,
+} from '../domain/waiver';
 import { zodProblems } from '../domain/zod-issues';
 import { authorizeWaiverDecision, loadApproverKeys, storeWaiver } from './activity-proxies';
 import { approversChangedSignal, approveWaiverUpdate, rejectWaiverUpdate } from './definitions';
@@ -306,8 +312,7 @@ export class WaiverDesk {
     const { tenantId, taskId } = this.task.input;
     const waiverId = `WV-${taskId}`;
     const approvals = this.decision.approvals;
-    const expiresAt = Math.min(...approvals.map((a) => Date.parse(a.claim.expiresAt)));
-    const budgetDetail = `${diff.filesChanged}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines, ${diff.bytesAdded}/${maxBytes} bytes: waived by ${waiverId} (+${delta.maxFiles} files, +${delta.maxLoc} lines)`;
+    const budgetDetail = waivedBudgetDetail(diff, { ...budget, maxBytes }, { id: waiverId, delta });
     await storeWaiver({
       tenantId,
       taskId,
@@ -315,15 +320,9 @@ export class WaiverDesk {
       specId: spec.id,
       gates: pending.gates,
       delta,
-      reasonCode: approvals[0].claim.reasonCode ?? 'other',
-      justification:
-        approvals
-          .map((a) => a.claim.justification)
-          .filter(Boolean)
-          .join('\n') || undefined,
+      ...grantedTerms(approvals),
       approvals,
       approvers: pending.approvals.map(({ approver, keyId, at }) => ({ approver, keyId, at })),
-      expiresAt: new Date(expiresAt).toISOString(),
       budgetDetail,
       riskTier: spec.riskTier,
     });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { listAgents, setAgentStatus, upsertAgent, type AgentRecord } from '../../db/agents';
 import type { AgentStatus } from '../../domain/agent';
-import { EXIT, printRows, UsageError } from './output';
+import { EXIT, printLine, printRows, UsageError } from './output';
 import { presetRegistration } from './agents-preset';
 import { withDb } from './with-db';
 
@@ -101,7 +101,7 @@ function statusCommand(
       run(() =>
         withDb(async (db) => {
           const a = await setAgentStatus(db, id, status);
-          process.stdout.write(`${agentLine(a)}\n`);
+          printLine(agentLine(a));
           return EXIT.ok;
         }),
       ),

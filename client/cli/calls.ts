@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { and, asc, eq } from 'drizzle-orm';
 import { modelCalls, sandboxEvents } from '../../db/schema';
 import { loadClientConfig } from '../config';
-import { EXIT, printJson } from './output';
+import { EXIT, printJson, printLine } from './output';
 import { parseTaskArg } from './task-ref';
 import { withTenantDb } from './with-db';
 
@@ -51,8 +51,8 @@ export function registerCallsCommand(program: Command, run: (fn: () => Promise<n
           const shown = opts.bodies ? calls : calls.map(({ requestBody: _q, responseBody: _r, ...c }) => c);
           if (opts.json) printJson({ calls: shown, refusals });
           else {
-            for (const c of calls) process.stdout.write(`${callLine(c)}\n`);
-            for (const r of refusals) process.stdout.write(`REFUSED  ${r.op} ${r.path ?? ''}: ${r.reason ?? ''}\n`);
+            for (const c of calls) printLine(callLine(c));
+            for (const r of refusals) printLine(`REFUSED  ${r.op} ${r.path ?? ''}: ${r.reason ?? ''}`);
             if (!calls.length && !refusals.length) process.stdout.write('no model calls and no refusals\n');
           }
           return EXIT.ok;

@@ -10,6 +10,7 @@ import { durationHours } from '../../domain/waiver';
 import { zodProblems } from '../../domain/zod-issues';
 import { KeyFormatError } from '../../domain/errors';
 import { ArbiterClient } from '../arbiter-client';
+import type { WaiverClaim } from '../../domain/approval';
 import { decisionClaim, resolveSigner, signDecision, type DecisionTerms } from '../approvals';
 import { loadClientConfig } from '../config';
 import { EXIT, UsageError } from './output';
@@ -46,12 +47,25 @@ async function decide(task: string, o: DecisionOptions, terms: (now: number) => 
     }
     const result = await client.decideWaiver(ref, signed);
     process.stdout.write(
-      `${ref.tenantId}/${ref.taskId}: waiver ${result.status} (${result.approvals}/${result.approversRequired} approval(s)), signed by ${signer.keyId}\n`,
+      `${ref.tenantId}/${ref.taskId}: ${signedTerms(claim)}\n` +
+        `${ref.tenantId}/${ref.taskId}: waiver ${result.status} (${result.approvals}/${result.approversRequired} approval(s)), signed by ${signer.keyId}\n`,
     );
     return EXIT.ok;
   } finally {
     await client.close();
   }
+}
+
+/**
+ * What the decision says, from the signed claim itself: an approver sees what their key signed,
+ * not only what `status` showed them before (which the task's records, and so its agent, word).
+ */
+function signedTerms(claim: WaiverClaim): string {
+  const { delta } = claim;
+  const request = `a waiver of ${claim.gates.join(', ')} for +${delta.maxFiles} file(s) and +${delta.maxLoc} line(s) over the budget, for tree ${claim.treeId} of run ${claim.runId}`;
+  return claim.decision === 'approve'
+    ? `approved ${request}, until ${claim.expiresAt}`
+    : `rejected ${request} (the signed rejection is accepted until ${claim.expiresAt})`;
 }
 
 function usageFrom<T>(parse: () => T): T {

@@ -11,6 +11,7 @@ import { registerCallsCommand } from './calls';
 import { registerClusterCommand } from './cluster';
 import { registerDoctorCommand } from './doctor';
 import { EXIT, UsageError } from './output';
+import { printableLines } from '../../domain/printable';
 import { registerExportCommand } from './export';
 import { registerProvenanceCommands } from './provenance';
 import { registerRepoAndTenantCommands } from './repos';
@@ -69,8 +70,22 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Makes everything `stream` is given safe for a terminal: records carry names and messages an agent
+ * chose, and one holding escape sequences could redraw what a reviewer reads (domain/printable.ts).
+ */
+function guardTerminal(stream: NodeJS.WriteStream): void {
+  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : undefined;
+    return write(text === undefined ? chunk : printableLines(text), ...rest);
+  }) as typeof stream.write;
+}
+
 /** Entry point used by bin/arbiter.js. */
 export async function main(argv: string[]): Promise<void> {
+  guardTerminal(process.stdout);
+  guardTerminal(process.stderr);
   try {
     await buildProgram().parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -3,6 +3,7 @@
  * watching a task move.
  */
 import type { TaskSnapshot } from '../../domain/task';
+import { printable } from '../../domain/printable';
 import { summarizeTask } from '../../domain/task-summary';
 
 /** Exit codes: 0 success, 1 the operation failed, 2 bad usage. */
@@ -50,7 +51,8 @@ export function statusText(s: TaskSnapshot): string {
 
 /** Prints history entries not printed yet; returns how many have been printed in total. */
 export function printNewTransitions(s: TaskSnapshot, alreadyPrinted: number, write: (line: string) => void): number {
-  for (const h of s.history.slice(alreadyPrinted)) write(`${h.at}  ${h.state}${h.note ? `  — ${h.note}` : ''}`);
+  for (const h of s.history.slice(alreadyPrinted))
+    write(`${h.at}  ${h.state}${h.note ? `  — ${printable(h.note)}` : ''}`);
   return s.history.length;
 }
 
@@ -59,10 +61,15 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Writes one line built from a record: whatever its values hold, it stays one line. */
+export function printLine(text: string): void {
+  process.stdout.write(`${printable(text)}\n`);
+}
+
 /** A list command's output: the rows as JSON with `--json`, else one line each. */
 export function printRows<T>(rows: readonly T[], json: boolean | undefined, line: (row: T) => string): void {
   if (json) printJson(rows);
-  else process.stdout.write(rows.map((r) => `${line(r)}\n`).join(''));
+  else for (const row of rows) printLine(line(row));
 }
 
 /** Commander's accumulator for a repeatable option (`--key A --key B`). */

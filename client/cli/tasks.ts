@@ -7,7 +7,7 @@ import { isTerminal } from '../../domain/lifecycle';
 import type { GateCommand, TaskInput } from '../../domain/task';
 import { ArbiterClient, TaskNotFoundError, type Submission } from '../arbiter-client';
 import { loadClientConfig } from '../config';
-import { EXIT, printJson, printNewTransitions, statusJson, statusText, UsageError } from './output';
+import { EXIT, printJson, printLine, printNewTransitions, statusJson, statusText, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
 import { findRepo } from '../../db/repos';
 import { taskVisible } from '../../db/tasks';
@@ -141,7 +141,7 @@ async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
     }
     let printed = 0;
     const final = await client.watch(input, (s) => {
-      if (!opts.json) printed = printNewTransitions(s, printed, (l) => process.stdout.write(`${l}\n`));
+      if (!opts.json) printed = printNewTransitions(s, printed, printLine);
     });
     process.stdout.write(
       opts.json
@@ -199,7 +199,7 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
           const final = await client.watch(
             await visibleTask(task, opts.tenant ?? config.defaultTenant),
             (s) => {
-              printed = printNewTransitions(s, printed, (l) => process.stdout.write(`${l}\n`));
+              printed = printNewTransitions(s, printed, printLine);
             },
             undefined,
             () =>

@@ -20,6 +20,8 @@ import type { SignedDecision } from '../../domain/approval';
 import type { GateRun } from '../../domain/policy-gates';
 import { DEFAULT_REPO_POLICY, type GateMode } from '../../domain/repo-policy';
 import type { AttemptRecord, GateResult } from '../../domain/task';
+import { effectiveBudget } from '../../domain/policy';
+import { grantedTerms, waivedBudgetDetail } from '../../domain/waiver';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
@@ -107,25 +109,34 @@ export function activityOf(r: Run, activityId: string, attempt = 1) {
 /** A waiver id of the desk's shape, fresh for each test. */
 export const newWaiverId = () => `WV-${Math.floor(Math.random() * 9000) + 1000}`;
 
-/** `storeWaiver` in `r`'s run: its one budget waiver, as the desk stores it after `approval` by alice. */
-export function storeWaiverOf(
-  r: Run,
-  approval: SignedDecision,
-  keyId: string,
-  waiverId: string,
-  expiresAt = approval.claim.expiresAt,
-) {
+/** The budget gate's words once `waiverId` with `delta` passes `r`'s change, as the desk states them. */
+export function waivedDetailOf(r: Run, waiverId: string, delta = PENDING_WAIVER.delta): string {
+  const { spec } = r.validated;
+  const policy = r.trusted?.policy ?? DEFAULT_REPO_POLICY;
+  const budget = effectiveBudget({ spec, tierBudgets: policy.tiers });
+  return waivedBudgetDetail(
+    r.diff,
+    { ...budget, maxBytes: policy.tiers[spec.riskTier].maxBytes },
+    { id: waiverId, delta },
+  );
+}
+
+/**
+ * `storeWaiver` in `r`'s run: its one budget waiver, as the desk stores it after `approval` by
+ * alice, authorised and recorded first as the desk does (one another run's request names cannot be).
+ */
+export async function storeWaiverOf(r: Run, approval: SignedDecision, keyId: string, waiverId: string) {
+  await r.env.run(r.a.authorizeWaiverDecision, { ...r.ref, riskTier: 3, signed: approval }).catch(() => undefined);
   return r.env.run(r.a.storeWaiver, {
     ...r.ref,
     waiverId,
     specId: 'TEST-001',
     gates: ['budget'],
     delta: approval.claim.delta,
-    reasonCode: 'architectural_refactor',
+    ...grantedTerms([approval]),
     approvals: [approval],
-    approvers: [{ approver: 'alice', keyId, at: new Date().toISOString() }],
-    expiresAt,
-    budgetDetail: 'waived',
+    approvers: [{ approver: approval.claim.approver, keyId, at: new Date().toISOString() }],
+    budgetDetail: waivedDetailOf(r, waiverId, approval.claim.delta),
     riskTier: 3,
   });
 }

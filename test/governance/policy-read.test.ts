@@ -38,6 +38,7 @@ import {
   secondAttempt,
   SPEC,
   storeWaiverOf,
+  waivedDetailOf,
   TESTS,
   verdictOf,
 } from './insider-run';
@@ -345,10 +346,11 @@ describe('governance: steps judge by the policy their run read', function () {
   // Storing a waiver passes its tree's budget rows for every run: a run that took the task over signed the waived change as PASS.
   it('issueVerdict refuses, in a run that took the task over, a change whose budget a waiver passed for another run', async () => {
     const r = await insiderRun({ waivers: { min_approvers_for_budget_raise: 1 } });
-    // As the desk states the budget once the waiver is stored (storeWaiverOf's `budgetDetail`).
-    const gates = (await laxCheck(r)).map((g) => (g.name === 'budget' ? { ...g, detail: 'waived' } : g));
     const { approval, keyId } = await approvalOf(r);
     const waiverId = newWaiverId();
+    // As the desk states the budget once the waiver is stored.
+    const detail = waivedDetailOf(r, waiverId, approval.claim.delta);
+    const gates = (await laxCheck(r)).map((g) => (g.name === 'budget' ? { ...g, detail } : g));
     await storeWaiverOf(r, approval, keyId, waiverId);
     const { env } = runOf(r.ref);
     await env.run(r.a.loadRepoPolicy, { ...r.ref, repoPath: r.repoPath });
@@ -431,8 +433,8 @@ describe('governance: steps judge by the policy their run read', function () {
       const r = await insiderRun(policy);
       const alice = await registeredApprover(r.ref.tenantId, 'alice');
       const pending = { ...PENDING_WAIVER, runId: approvedRun ?? r.runId, specId: 'TEST-001', treeId: r.diff.treeId };
-      const approval = await signedApproval(r.ref, pending, alice);
-      const store = storeWaiverOf(r, approval, alice.keyId, newWaiverId(), expiresAt ?? approval.claim.expiresAt);
+      const approval = await signedApproval(r.ref, pending, alice, expiresAt ? { expiresAt } : {});
+      const store = storeWaiverOf(r, approval, alice.keyId, newWaiverId());
       await assert.rejects(store, refusedAs('WaiverNotAuthorizedError', refusal));
     }
   });

@@ -14,7 +14,17 @@ import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
 import { gitIn } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
-import { approvalOf, insiderRun, laxCheck, newWaiverId, refusedAs, storeWaiverOf, verdictOf } from './insider-run';
+import { grantedTerms } from '../../domain/waiver';
+import {
+  approvalOf,
+  insiderRun,
+  laxCheck,
+  newWaiverId,
+  refusedAs,
+  storeWaiverOf,
+  verdictOf,
+  waivedDetailOf,
+} from './insider-run';
 
 /** A tier-3 budget the insider run's change (one file, two lines, 17 bytes) overruns by a line. */
 const TIGHT = (maxBytes: number) => ({
@@ -106,20 +116,23 @@ describe('governance: the figures a verdict signs and a waiver sizes are the one
       approver: 'bob',
       patchDigest: PENDING_WAIVER.patchDigest,
     });
-    const store = (approvals: (typeof approval)[]) =>
-      r.env.run(r.a.storeWaiver, {
+    const store = async (approvals: (typeof approval)[]) => {
+      const waiverId = newWaiverId();
+      for (const signed of approvals)
+        await r.env.run(r.a.authorizeWaiverDecision, { ...r.ref, riskTier: 3, signed }).catch(() => undefined);
+      return r.env.run(r.a.storeWaiver, {
         ...r.ref,
-        waiverId: newWaiverId(),
+        waiverId,
         specId: 'TEST-001',
         gates: ['budget'],
         delta,
-        reasonCode: 'architectural_refactor',
+        ...grantedTerms(approvals),
         approvals,
         approvers: approvals.map((a) => ({ approver: a.claim.approver, keyId: a.keyId, at: new Date().toISOString() })),
-        expiresAt: approval.claim.expiresAt,
-        budgetDetail: 'waived',
+        budgetDetail: waivedDetailOf(r, waiverId, delta),
         riskTier: 3,
       });
+    };
     await assert.rejects(
       store([approval, other]),
       refusedAs('WaiverNotAuthorizedError', /the approval by bob is for .* patch sha256:b{64}, not this run's request/),

@@ -1,0 +1,187 @@
+/**
+ * A waiver is the approvers' signed word, and it must stay theirs until the change is delivered.
+ * Found in review: a waiver revoked, or expired, after it was stored still gave a WAIVED verdict
+ * and a delivery; `storeWaiver` stored approvers, reasons, an expiry and a budget detail nobody
+ * signed (the verdict quoted "within budget"), past a rejection recorded for the same change, and
+ * with approvals never authorised (so never counted against the approvers' rate limit).
+ */
+import assert from 'node:assert/strict';
+import type { Delivery, IssuedVerdict } from '../../domain/activity-io';
+import type { SignedDecision } from '../../domain/approval';
+import type { GateResult } from '../../domain/task';
+import { grantedTerms } from '../../domain/waiver';
+import { revokeWaiver } from '../../db/waivers';
+import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
+import { testStack } from '../helpers/stack';
+import {
+  approvalOf,
+  insiderRun,
+  newWaiverId,
+  policyCheck,
+  refusedAs,
+  storeWaiverOf,
+  verdictOf,
+  waivedDetailOf,
+  type Run,
+} from './insider-run';
+
+/** Tier 3: one file, one line; the run's change (1 file, +1/-1) is a line over. */
+const TIGHT = {
+  waivers: { min_approvers_for_budget_raise: 1, max_expiry_days: 7 },
+  risk_tiers: { '3': { max_files: 1, max_loc: 1, max_bytes: 1000 } },
+};
+const DELTA = { maxFiles: 0, maxLoc: 1 };
+
+/** `gates` (checked before the waiver was stored) as the desk states them once `waiverId` passed the budget. */
+function waivedGates(r: Run, gates: GateResult[], waiverId: string): GateResult[] {
+  const detail = waivedDetailOf(r, waiverId, DELTA);
+  return gates.map((g) => (g.name === 'budget' ? { ...g, status: 'pass' as const, detail } : g));
+}
+
+function deliver(r: Run, verdict: IssuedVerdict): Promise<Delivery> {
+  return r.env.run(r.a.deliverChange, {
+    ...r.ref,
+    repo: r.repo,
+    repoPath: r.repoPath,
+    baseCommit: r.ws.baseCommit,
+    treeId: r.diff.treeId,
+    artifactId: r.diff.artifactId,
+    patchDigest: r.diff.digest,
+    specId: 'TEST-001',
+    verdictDigest: verdict.digest,
+    deliveredAt: new Date().toISOString(),
+  });
+}
+
+/** `storeWaiver` as the desk calls it for `approvals`, with `lie` in place of what they signed. */
+function storeAs(r: Run, waiverId: string, approvals: SignedDecision[], lie: Record<string, unknown> = {}) {
+  return r.env.run(r.a.storeWaiver, {
+    ...r.ref,
+    waiverId,
+    specId: 'TEST-001',
+    gates: ['budget'],
+    delta: DELTA,
+    ...grantedTerms(approvals),
+    approvals,
+    approvers: approvals.map((a) => ({ approver: a.claim.approver, keyId: a.keyId, at: new Date().toISOString() })),
+    budgetDetail: waivedDetailOf(r, waiverId, DELTA),
+    riskTier: 3,
+    ...lie,
+  });
+}
+
+describe('a waiver stands only as its approvers signed it, until delivery', function () {
+  this.timeout(180_000);
+
+  it('a waiver revoked after it was stored gives no verdict, and one revoked after the verdict no delivery', async () => {
+    const { db } = testStack().database;
+    const r = await insiderRun(TIGHT);
+    const { approval, keyId } = await approvalOf(r, DELTA);
+    const waiverId = newWaiverId();
+    const checked = await policyCheck(r);
+    await storeWaiverOf(r, approval, keyId, waiverId);
+    const gates = waivedGates(r, checked, waiverId);
+    const verdict: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdictOf(r, gates));
+    assert.equal(verdict.outcome, 'WAIVED');
+    assert.ok(await revokeWaiver(db, r.ref.tenantId, waiverId));
+    await assert.rejects(
+      deliver(r, verdict),
+      refusedAs('DeliveryNotCoveredError', new RegExp(`waiver ${waiverId} is revoked`)),
+    );
+
+    const again = await insiderRun(TIGHT);
+    const second = await approvalOf(again, DELTA);
+    const revoked = newWaiverId();
+    const againChecked = await policyCheck(again);
+    await storeWaiverOf(again, second.approval, second.keyId, revoked);
+    assert.ok(await revokeWaiver(db, again.ref.tenantId, revoked));
+    await assert.rejects(
+      again.env.run(again.a.issueVerdict, verdictOf(again, waivedGates(again, againChecked, revoked))),
+      refusedAs(
+        'WaiverNoLongerStandsError',
+        new RegExp(`the change's waivers no longer stand: waiver ${revoked} is revoked`),
+      ),
+    );
+  });
+
+  it('a waiver that expired after it was stored gives no verdict', async () => {
+    const r = await insiderRun(TIGHT);
+    const alice = await registeredApprover(r.ref.tenantId, 'alice');
+    const pending = {
+      ...PENDING_WAIVER,
+      runId: r.runId,
+      specId: 'TEST-001',
+      treeId: r.diff.treeId,
+      patchDigest: r.diff.digest,
+      delta: DELTA,
+    };
+    const approval = await signedApproval(r.ref, pending, alice, {
+      expiresAt: new Date(Date.now() + 3_000).toISOString(),
+    });
+    const waiverId = newWaiverId();
+    const checked = await policyCheck(r);
+    await storeWaiverOf(r, approval, alice.keyId, waiverId);
+    await new Promise((res) => setTimeout(res, 3_500));
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, verdictOf(r, waivedGates(r, checked, waiverId))),
+      refusedAs('WaiverNoLongerStandsError', new RegExp(`waiver ${waiverId} expired at`)),
+    );
+  });
+
+  it('storeWaiver refuses approvers, reasons, expiry or budget words the approvals did not sign', async () => {
+    const r = await insiderRun(TIGHT);
+    const { approval, keyId } = await approvalOf(r, DELTA);
+    await r.env.run(r.a.authorizeWaiverDecision, { ...r.ref, riskTier: 3, signed: approval });
+    const lies: [Record<string, unknown>, RegExp][] = [
+      [
+        { approvers: [{ approver: 'cto', keyId, at: new Date().toISOString() }] },
+        /names approvers cto .*, not those who signed: alice/,
+      ],
+      [{ reasonCode: 'security_patch' }, /reason code, justification or expiry is not what its approvals signed/],
+      [{ justification: 'approved by the CTO in the incident call' }, /not what its approvals signed/],
+      [{ expiresAt: new Date(Date.now() + 6 * 86_400_000).toISOString() }, /not what its approvals signed/],
+      [
+        { budgetDetail: '1/1 files, 1/1 lines, 0/1000 bytes (within budget)' },
+        /budget detail is not the stored measurement's/,
+      ],
+    ];
+    for (const [lie, refusal] of lies)
+      await assert.rejects(storeAs(r, newWaiverId(), [approval], lie), refusedAs('WaiverNotAuthorizedError', refusal));
+    // The same store as signed is taken, and a retry of it may not reword it either.
+    const waiverId = newWaiverId();
+    await storeAs(r, waiverId, [approval]);
+    await assert.rejects(
+      storeAs(r, waiverId, [approval], { budgetDetail: 'within budget' }),
+      refusedAs('WaiverNotAuthorizedError', /budget detail is not the stored measurement's/),
+    );
+  });
+
+  it('storeWaiver refuses a change whose waiver a recorded rejection refused, and an approval never authorised', async () => {
+    const r = await insiderRun(TIGHT);
+    const { approval } = await approvalOf(r, DELTA);
+    await assert.rejects(
+      storeAs(r, newWaiverId(), [approval]),
+      refusedAs('WaiverNotAuthorizedError', /the approval by alice was never authorised/),
+    );
+    const bob = await registeredApprover(r.ref.tenantId, 'bob');
+    const pending = {
+      ...PENDING_WAIVER,
+      runId: r.runId,
+      specId: 'TEST-001',
+      treeId: r.diff.treeId,
+      patchDigest: r.diff.digest,
+      delta: DELTA,
+    };
+    const rejection = await signedApproval(r.ref, pending, bob, {
+      decision: 'reject',
+      reason: 'too big',
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    await r.env.run(r.a.authorizeWaiverDecision, { ...r.ref, riskTier: 3, signed: rejection });
+    await r.env.run(r.a.authorizeWaiverDecision, { ...r.ref, riskTier: 3, signed: approval });
+    await assert.rejects(
+      storeAs(r, newWaiverId(), [approval]),
+      refusedAs('WaiverNotAuthorizedError', /bob rejected this change's waiver, and the rejection is recorded/),
+    );
+  });
+});
