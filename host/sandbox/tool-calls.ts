@@ -94,7 +94,8 @@ async function toolResult(
   ctx: ToolCallContext,
 ): Promise<{ ok: boolean; content: string; violation?: PolicyViolation }> {
   const name = ctx.input.name;
-  if (!(name in Args)) return { ok: false, content: `error: unknown tool '${name}'` };
+  // Own names only: `toString` or `constructor` is in every object, and dispatching one threw as the host's failure.
+  if (!Object.hasOwn(Args, name)) return { ok: false, content: `error: unknown tool '${name}'` };
   let args: unknown;
   try {
     args = JSON.parse(ctx.input.arguments || '{}');
