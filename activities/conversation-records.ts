@@ -6,7 +6,7 @@
  * stored once when the conversation starts; every tool call reads it by id and digest.
  */
 import { Context } from '@temporalio/activity';
-import { eq } from 'drizzle-orm';
+import { and, eq, min } from 'drizzle-orm';
 import type { SpecRef } from '../domain/activity-io';
 import { ConversationAbandonedError, RecordMismatchError } from '../domain/errors';
 import type { WorkingSpec } from '../domain/spec';
@@ -34,8 +34,11 @@ export function owningRun(input: ConversationKey): string {
   return parentRunId;
 }
 
-/** Refuses a conversation that is missing, was started by another task or run, or (when named) for another agent. */
-export async function requireOwnConversation(db: Db, input: ConversationKey & { agentId?: string }): Promise<void> {
+/** Refuses a conversation that is missing, was started by another task or run, or (when named) for another agent; returns its row. */
+export async function requireOwnConversation(
+  db: Db,
+  input: ConversationKey & { agentId?: string },
+): Promise<typeof conversations.$inferSelect> {
   const runId = owningRun(input);
   const [row] = await db.select().from(conversations).where(eq(conversations.id, input.conversationId));
   if (!row)
@@ -48,6 +51,26 @@ export async function requireOwnConversation(db: Db, input: ConversationKey & { 
   }
   if (input.agentId !== undefined && row.agentId !== input.agentId)
     throw new RecordMismatchError('conversation', `'${input.conversationId}' was started for agent '${row.agentId}'`);
+  return row;
+}
+
+/**
+ * When the run's agent began conversing: its first conversation in the run, which the wall-clock
+ * limit runs from (a retry's conversation carries the clock on, as the workflow's own check does).
+ */
+export async function conversingSince(db: Db, input: ConversationKey & { agentId: string }): Promise<number> {
+  const [row] = await db
+    .select({ since: min(conversations.createdAt) })
+    .from(conversations)
+    .where(
+      and(
+        eq(conversations.tenantId, input.tenantId),
+        eq(conversations.taskId, input.taskId),
+        eq(conversations.runId, owningRun(input)),
+        eq(conversations.agentId, input.agentId),
+      ),
+    );
+  return row?.since ? row.since.getTime() : Date.now();
 }
 
 /** A server that does not answer within this fails the step, which is retried, instead of holding it. */

@@ -35,6 +35,7 @@ import { parseActivityInput } from './input';
 import { requireRoutedAgent } from './routed-agent';
 import {
   conversationSpec,
+  conversingSince,
   owningRun,
   requireLiveConversation,
   requireOwnConversation,
@@ -131,8 +132,9 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
         purpose: 'conversation' as const,
       };
       // Heartbeats carry cancellation to a long model call; the request is aborted with the task.
+      const since = await conversingSince(db, input);
       const response = await withHeartbeat(
-        (signal) => requestCompletion(deps, identity, config, transcript.map(toApiMessage), signal),
+        (signal) => requestCompletion(deps, identity, config, transcript.map(toApiMessage), signal, since),
         { turn: input.turn },
       ).catch((err: Error) => {
         if (err.cause === 'run') throw new AgentFailedError(input.agentId, err.message);
@@ -140,9 +142,11 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       });
       const message = response.choices?.[0]?.message;
       if (!message) throw new Error('model endpoint returned no choices');
-      const promptTokens = tokenCount(response.usage?.prompt_tokens);
-      const completionTokens = tokenCount(response.usage?.completion_tokens);
-      const costUsd = costOf(usageOfDocument('openai-chat', response), config.pricing);
+      // One reading of the reply's usage, the gateway's: read two ways, fractional counts were 0 tokens here and billed there.
+      const usage = usageOfDocument('openai-chat', response);
+      const promptTokens = tokenCount(usage.inputTokens);
+      const completionTokens = tokenCount(usage.outputTokens);
+      const costUsd = costOf(usage, config.pricing);
       const earlier = new Set(transcript.flatMap((m) => m.toolCalls?.map((c) => c.id) ?? []));
       const toolCalls = keptToolCalls(message.tool_calls, input.turn, earlier);
       await appendMessage(db, input.tenantId, input.conversationId, {
@@ -168,7 +172,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       beatAtStart();
       const input = parseActivityInput(RunToolCallInput, raw);
       requireTaskWorkspace(deps.home, input);
-      await requireOwnConversation(db, input);
+      const own = await requireOwnConversation(db, input);
       const messages = await db
         .select()
         .from(conversationMessages)
@@ -184,9 +188,10 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
           `turn ${input.turn} of '${input.conversationId}' has no call ${input.callId}`,
         );
       await requireLiveConversation(input);
+      const timeLeftMs = await wallClockLeft(db, { ...input, agentId: own.agentId });
       const spec = await conversationSpec(db, input, input.spec);
       const request = { ...input, spec, name: call.function.name, arguments: call.function.arguments };
-      const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input: request });
+      const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input: request, timeLeftMs });
       await appendMessage(db, input.tenantId, input.conversationId, {
         role: 'tool',
         toolCallId: input.callId,
@@ -199,11 +204,24 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
 }
 
 /**
- * A token count as the endpoint reported it, if it is one: negative, fractional or huge counts
- * (a hostile endpoint's) would be refused where the outcome is recorded, and the FAIL with it.
+ * The time the agent's wall-clock limit leaves a tool call, or its run's failure once none is left:
+ * the workflow checks the limit between turns only, and one turn's 32 commands of up to five
+ * minutes each ran hours past a limit of seconds (found in review).
  */
-function tokenCount(reported: unknown): number {
-  return typeof reported === 'number' && Number.isInteger(reported) && reported >= 0 ? Math.min(reported, 1e9) : 0;
+async function wallClockLeft(
+  db: Db,
+  who: { tenantId: string; taskId: string; conversationId: string; agentId: string },
+) {
+  const config = await openaiConfig(db, who.agentId);
+  const left = (await conversingSince(db, who)) + config.maxWallClockSeconds * 1000 - Date.now();
+  if (left <= 0)
+    throw new AgentFailedError(who.agentId, `ran past its wall-clock limit of ${config.maxWallClockSeconds}s`);
+  return left;
+}
+
+/** A token count within what the outcome's record holds: a hostile endpoint's huge count would be refused there, and the FAIL with it. */
+function tokenCount(read: number): number {
+  return Math.min(read, 1e9);
 }
 
 /** What history keeps of a tool result: whether it succeeded, its first 300 characters and the whole result's digest. */

@@ -38,6 +38,7 @@ export async function requestCompletion(
   config: OpenAIConfig,
   messages: Record<string, unknown>[],
   signal: AbortSignal,
+  startedAt: number,
 ) {
   if (!deps.gateway) throw new AgentConfigError(identity.agentId, 'this worker runs no model gateway');
   const elsewhere = keyDestinationRefusal(deps.modelKeys, config) ?? (await deps.gateway.networkRefusal(config));
@@ -62,14 +63,28 @@ export async function requestCompletion(
     pricing: config.pricing,
   };
   const payload = requestBody(body);
-  const session = await deps.gateway.openSession(identity, { upstreams: [upstream], registries: [], budgets: {} });
+  // The loop's limits are the gateway's too, counted from every call it charged the run's agent
+  // (a failed attempt's, a reply without choices): the workflow counts only the replies it kept, and
+  // workflow code of an insider's own counts nothing.
+  const budgets = { maxTokens: config.maxTokens, maxWallClockSeconds: config.maxWallClockSeconds };
+  const session = await deps.gateway.openSession(identity, {
+    upstreams: [upstream],
+    registries: [],
+    budgets,
+    startedAt,
+  });
+  const spent = session.stopReason;
+  if (spent) {
+    await deps.gateway.closeSession(session.id);
+    throw new Error(`the agent's model budget is spent: ${spent}`, { cause: 'run' });
+  }
   const res = await deps.gateway
     .call(session, {
       method: 'POST',
       upstream: 'model',
       rest: 'chat/completions',
       body: payload,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(config.requestTimeoutSeconds * 1000)]),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs(config, startedAt))]),
     })
     .finally(() => deps.gateway?.closeSession(session.id));
   const text = res.body.toString('utf8');
@@ -90,4 +105,10 @@ export async function requestCompletion(
     }>;
     usage?: { prompt_tokens?: number; completion_tokens?: number };
   };
+}
+
+/** A request waits no longer than its own timeout, nor past the agent's wall-clock limit. */
+function requestTimeoutMs(config: OpenAIConfig, startedAt: number): number {
+  const left = startedAt + config.maxWallClockSeconds * 1000 - Date.now();
+  return Math.max(1, Math.min(config.requestTimeoutSeconds * 1000, left));
 }

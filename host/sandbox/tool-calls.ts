@@ -41,7 +41,12 @@ export interface ToolCallContext {
     name: string;
     arguments: string;
   };
+  /** What the agent's wall-clock limit leaves: a command is stopped by then (five minutes at most). */
+  timeLeftMs?: number;
 }
+
+/** A model's command runs at most this long. */
+const COMMAND_TIMEOUT_MS = 300_000;
 
 async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unknown): Promise<string> {
   const { input, tools } = ctx;
@@ -72,7 +77,7 @@ async function dispatch(ctx: ToolCallContext, name: keyof typeof Args, args: unk
         ...call,
         ...Args.run_command.parse(args),
         policy: call.policy,
-        timeoutMs: 300_000,
+        timeoutMs: Math.max(1, Math.min(COMMAND_TIMEOUT_MS, Math.ceil(ctx.timeLeftMs ?? COMMAND_TIMEOUT_MS))),
         purpose: 'agent',
         dependencies: dependenciesDirOf(input.workspacePath),
       });
