@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import type { Delivery, IssuedVerdict } from '../../domain/activity-io';
 import type { SignedDecision } from '../../domain/approval';
+import type { DecisionTerms } from '../../client/approvals';
 import type { GateResult } from '../../domain/task';
 import { grantedTerms } from '../../domain/waiver';
 import { revokeWaiver } from '../../db/waivers';
@@ -51,6 +52,21 @@ function deliver(r: Run, verdict: IssuedVerdict): Promise<Delivery> {
     verdictDigest: verdict.digest,
     deliveredAt: new Date().toISOString(),
   });
+}
+
+/** `name`'s signed decision on `r`'s request for {@link DELTA}, with `terms`. */
+async function decisionBy(r: Run, name: string, terms: Partial<DecisionTerms>) {
+  const key = await registeredApprover(r.ref.tenantId, name);
+  const { runId, diff } = r;
+  const pending = {
+    ...PENDING_WAIVER,
+    runId,
+    specId: 'TEST-001',
+    treeId: diff.treeId,
+    patchDigest: diff.digest,
+    delta: DELTA,
+  };
+  return { signed: await signedApproval(r.ref, pending, key, terms), key };
 }
 
 /** `storeWaiver` as the desk calls it for `approvals`, with `lie` in place of what they signed. */
@@ -106,16 +122,7 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
 
   it('a waiver that expired after it was stored gives no verdict', async () => {
     const r = await insiderRun(TIGHT);
-    const alice = await registeredApprover(r.ref.tenantId, 'alice');
-    const pending = {
-      ...PENDING_WAIVER,
-      runId: r.runId,
-      specId: 'TEST-001',
-      treeId: r.diff.treeId,
-      patchDigest: r.diff.digest,
-      delta: DELTA,
-    };
-    const approval = await signedApproval(r.ref, pending, alice, {
+    const { signed: approval, key: alice } = await decisionBy(r, 'alice', {
       expiresAt: new Date(Date.now() + 3_000).toISOString(),
     });
     const waiverId = newWaiverId();
@@ -163,16 +170,7 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
       storeAs(r, newWaiverId(), [approval]),
       refusedAs('WaiverNotAuthorizedError', /the approval by alice was never authorised/),
     );
-    const bob = await registeredApprover(r.ref.tenantId, 'bob');
-    const pending = {
-      ...PENDING_WAIVER,
-      runId: r.runId,
-      specId: 'TEST-001',
-      treeId: r.diff.treeId,
-      patchDigest: r.diff.digest,
-      delta: DELTA,
-    };
-    const rejection = await signedApproval(r.ref, pending, bob, {
+    const { signed: rejection } = await decisionBy(r, 'bob', {
       decision: 'reject',
       reason: 'too big',
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
