@@ -3,7 +3,6 @@
  * (the budget) waits in VERIFYING for people to approve or reject it through Temporal updates
  * carrying signed decisions (domain/approval.ts).
  */
-import type { SignedDecision } from './approval';
 import type { PatchStats } from './diff';
 import { arbiterGateName } from './gate-names';
 
@@ -92,13 +91,18 @@ export function waiverUseProblem(
   return undefined;
 }
 
+/** The terms of a signed approval a granted waiver takes (domain/approval.ts signs them). */
+interface SignedTerms {
+  claim: { reasonCode?: string; justification?: string; expiresAt: string };
+}
+
 /**
  * What a granted waiver records of its approvals: the first one's reason code, every approver's
  * justification, and the earliest expiry. Worked out from the signed decisions alone, by the
  * workflow and again by the worker that stores it, which refuses other terms: stored as handed
  * over, a waiver named approvers, reasons and an expiry nobody signed.
  */
-export function grantedTerms(approvals: readonly SignedDecision[]): {
+export function grantedTerms(approvals: readonly SignedTerms[]): {
   reasonCode: string;
   justification?: string;
   expiresAt: string;
