@@ -4,7 +4,7 @@
  * trusts (trusted-keys.ts), a summary that agrees with its evidence, and for a stored verdict
  * its digest (verdict-checks.ts). Exit 1 on any mismatch, or when no key is trusted.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { verdictEvidence } from '../../domain/dsse';
 import { verifyEnvelope } from '../../host/signing';
@@ -71,10 +71,15 @@ function expectedChange(opts: VerifyOptions) {
   return { treeId: opts.tree, baseCommit: opts.base, runId: opts.run };
 }
 
+/** Largest verdict file read: a verdict is a few KiB to a few MiB, and a file is anyone's to make. */
+const MAX_VERDICT_FILE_BYTES = 16 * 1024 * 1024;
+
 /** The task a verdict file must be the verdict of (`--task`); a stored verdict is its own task's. */
 function expectedTask(fromFile: boolean, opts: VerifyOptions): TaskRef | undefined {
   if (fromFile && opts.repo && !opts.task)
     throw new UsageError("--repo needs --task for a verdict file: a repository's name is its tenant's");
+  if (fromFile && opts.tenant && !opts.task)
+    throw new UsageError('--tenant binds a verdict file only with --task (TASK, or TENANT/TASK)');
   if (!opts.task) return undefined;
   if (!fromFile) throw new UsageError('--task is for a verdict file; a stored verdict is checked against its task');
   return parseTaskArg(opts.task, opts.tenant ?? loadClientConfig().defaultTenant);
@@ -96,13 +101,19 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
   // After the arguments are known good: trusting may pin a key.
   const trusted = trustedKeys(opts, loadClientConfig());
   if (fromFile && !existsSync(target)) throw new UsageError(`no verdict file ${target}`);
+  if (fromFile && statSync(target).size > MAX_VERDICT_FILE_BYTES)
+    throw new UsageError(
+      `${target} is larger than ${MAX_VERDICT_FILE_BYTES} bytes, more than any verdict Arbiter signs`,
+    );
   const row = fromFile ? undefined : await verdictOf(target, opts.tenant);
   const text = fromFile ? readFileSync(target, 'utf8') : row?.envelope;
   if (!text) throw new Error(`task ${target} has a verdict without a signed envelope`);
-  const check = verifyEnvelope(
+  const envelope = verifyEnvelope(
     text,
     trusted.map((k) => k.keyId),
   );
+  // What no trusted key signed is anyone's to write: none of it is read or reported.
+  const check = envelope.problems.length ? { ...envelope, statement: undefined } : envelope;
   const expected = { task: row?.ref ?? task, requirePass: opts.requirePass, change, repo: opts.repo };
   const problems = verdictProblems(check, row, expected);
   const approvals = verdictEvidence(check.statement)?.approvals ?? [];

@@ -105,6 +105,36 @@ describe('arbiter verdict verify: a trust root and a SLSA verification summary',
     assert.match(res.stderr, /signature does not verify/);
   });
 
+  // Found in review: an untrusted file's 10,000 approvals held the verifier 29 s, each checked; one
+  // nested 20,000 deep crashed it with no --json output; a file's size was not bounded.
+  it('reads nothing more of a file no trusted key signed, and refuses one too large to be a verdict', async () => {
+    const envelope = JSON.parse(readFileSync(envelopeFile, 'utf8'));
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as VerdictStatement;
+    statement.predicate[ARBITER_EVIDENCE_FIELD].approvals = ['DEEP'] as never;
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const payload = Buffer.from(JSON.stringify(statement).replace('"DEEP"', deep)).toString('base64');
+    // Signed by nobody the verifier trusts: a key id of no trusted key, any signature.
+    const forged = { ...envelope, payload, signatures: [{ ...envelope.signatures[0], keyid: 'ed25519:attacker' }] };
+    const file = path.join(dir, 'untrusted-deep.json');
+    writeFileSync(file, JSON.stringify(forged));
+    const res = await arbiter(['verdict', 'verify', file, '--key', workerKey, '--json'], env());
+    assert.equal(res.code, 1, res.stderr);
+    const report = JSON.parse(res.stdout) as { problems: string[] };
+    assert.ok(report.problems.length > 0 && report.problems.every((p) => /key|signature/.test(p)), res.stdout);
+
+    const huge = path.join(dir, 'huge.json');
+    writeFileSync(huge, Buffer.alloc(17 * 1024 * 1024, 0x20));
+    const big = await arbiter(['verdict', 'verify', huge, '--key', workerKey], env());
+    assert.equal(big.code, 2);
+    assert.match(big.stderr, /larger than 16777216 bytes/);
+  });
+
+  it('--tenant binds a verdict file only with --task: alone, it is refused, not ignored', async () => {
+    const res = await arbiter(['verdict', 'verify', envelopeFile, '--tenant', 'acme', '--key', workerKey], env());
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /--tenant binds a verdict file only with --task/);
+  });
+
   it('refuses a summary that disagrees with its evidence, even signed by a trusted key', async () => {
     const envelope = JSON.parse(readFileSync(envelopeFile, 'utf8'));
     const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as VerdictStatement;
