@@ -42,7 +42,7 @@ import {
   rejectWaiverUpdate,
 } from '../workflows/definitions';
 import type { taskLifecycle } from '../workflows';
-import { onceWorkerPolls } from './worker-wait';
+import { isUpdateDroppedByTaskFailure, onceWorkerPolls } from './worker-wait';
 import { TEMPORAL_RUN_ID } from '../domain/ids';
 
 /** Input that failed validation before reaching Temporal; lists every problem. */
@@ -136,8 +136,9 @@ function refusalType(err: unknown): string | undefined {
 
 /**
  * The snapshot after the task's next transition past `afterSeq`. Refused because the watcher is
- * behind or the task ended, it reads `getState`; refused for want of a watcher slot, it waits
- * `busyPollMs` first; once the run has closed, its result is the final snapshot.
+ * behind or the task ended, it reads `getState`; refused for want of a watcher slot, or dropped
+ * with a workflow task that failed (the task goes on), it waits `busyPollMs` first; once the run
+ * has closed, its result is the final snapshot.
  */
 async function nextSnapshot(
   handle: WorkflowHandle<typeof taskLifecycle>,
@@ -150,7 +151,8 @@ async function nextSnapshot(
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return handle.result();
     const refused = refusalType(err);
-    if (refused === TooManyWatchersError.type) await new Promise((r) => setTimeout(r, busyPollMs));
+    if (refused === TooManyWatchersError.type || isUpdateDroppedByTaskFailure(err))
+      await new Promise((r) => setTimeout(r, busyPollMs));
     else if (refused !== WatchBehindError.type && refused !== WatchEndedError.type) throw err;
     return onceWorkerPolls(handle, () => handle.query(getStateQuery), busyPollMs, onNoWorker);
   }

@@ -22,6 +22,20 @@ export function isUnansweredQuery(err: unknown): boolean {
 }
 
 /**
+ * Whether `err` is the server dropping an update because the workflow task it rode on failed (a
+ * worker lost it, or it timed out under load): the task is retried and goes on, so a watcher waiting
+ * on it reads the state again rather than failing (a watch under load failed so).
+ */
+export function isUpdateDroppedByTaskFailure(err: unknown): boolean {
+  const cause = err instanceof ServiceError ? err.cause : err;
+  return (
+    isGrpcServiceError(cause) &&
+    cause.code === FAILED_PRECONDITION &&
+    /unexpected workflow task failure/.test(cause.details)
+  );
+}
+
+/**
  * `read()`, while no worker answers it: the run's result once it has closed, else `read()` again
  * `pauseMs` later. `onWaiting` is told once, when the first read goes unanswered, so a person
  * watching knows why nothing moves.

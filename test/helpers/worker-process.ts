@@ -38,6 +38,8 @@ export async function spawnWorker(
       ARBITER_TASK_QUEUE: taskQueue,
       ARBITER_HOME: home,
       LOG_LEVEL: 'info',
+      // The tests' fake models listen on loopback, which a key-less upstream reaches only when listed.
+      ARBITER_PRIVATE_UPSTREAMS: '127.0.0.1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
