@@ -6,7 +6,7 @@
  * stored once when the conversation starts; every tool call reads it by id and digest.
  */
 import { Context } from '@temporalio/activity';
-import { and, eq, min } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { SpecRef } from '../domain/activity-io';
 import { ConversationAbandonedError, RecordMismatchError } from '../domain/errors';
 import type { WorkingSpec } from '../domain/spec';
@@ -52,25 +52,6 @@ export async function requireOwnConversation(
   if (input.agentId !== undefined && row.agentId !== input.agentId)
     throw new RecordMismatchError('conversation', `'${input.conversationId}' was started for agent '${row.agentId}'`);
   return row;
-}
-
-/**
- * When the run's agent began conversing: its first conversation in the run, which the wall-clock
- * limit runs from (a retry's conversation carries the clock on, as the workflow's own check does).
- */
-export async function conversingSince(db: Db, input: ConversationKey & { agentId: string }): Promise<number> {
-  const [row] = await db
-    .select({ since: min(conversations.createdAt) })
-    .from(conversations)
-    .where(
-      and(
-        eq(conversations.tenantId, input.tenantId),
-        eq(conversations.taskId, input.taskId),
-        eq(conversations.runId, owningRun(input)),
-        eq(conversations.agentId, input.agentId),
-      ),
-    );
-  return row?.since ? row.since.getTime() : Date.now();
 }
 
 /** A server that does not answer within this fails the step, which is retried, instead of holding it. */

@@ -35,7 +35,6 @@ import { parseActivityInput } from './input';
 import { requireRoutedAgent } from './routed-agent';
 import {
   conversationSpec,
-  conversingSince,
   owningRun,
   requireLiveConversation,
   requireOwnConversation,
@@ -132,7 +131,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
         purpose: 'conversation' as const,
       };
       // Heartbeats carry cancellation to a long model call; the request is aborted with the task.
-      const since = await conversingSince(db, input);
+      const since = clockStart(input.agentClockStart);
       const response = await withHeartbeat(
         (signal) => requestCompletion(deps, identity, config, transcript.map(toApiMessage), signal, since),
         { turn: input.turn },
@@ -188,7 +187,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
           `turn ${input.turn} of '${input.conversationId}' has no call ${input.callId}`,
         );
       await requireLiveConversation(input);
-      const timeLeftMs = await wallClockLeft(db, { ...input, agentId: own.agentId });
+      const timeLeftMs = await wallClockLeft(db, own.agentId, clockStart(input.agentClockStart));
       const spec = await conversationSpec(db, input, input.spec);
       const request = { ...input, spec, name: call.function.name, arguments: call.function.arguments };
       const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input: request, timeLeftMs });
@@ -203,19 +202,21 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
   };
 }
 
+/** The workflow's agent clock start, if it sent one, never later than now (a later one would lengthen the limit). */
+function clockStart(claimed: number | undefined): number | undefined {
+  return claimed === undefined ? undefined : Math.min(claimed, Date.now());
+}
+
 /**
- * The time the agent's wall-clock limit leaves a tool call, or its run's failure once none is left:
- * the workflow checks the limit between turns only, and one turn's 32 commands of up to five
- * minutes each ran hours past a limit of seconds (found in review).
+ * The time the agent's wall-clock limit leaves a tool call, by the workflow's agent clock, or its
+ * run's failure once none is left: the workflow checks the limit between turns only, and one turn's
+ * 32 commands of up to five minutes each ran hours past a limit of seconds (found in review).
  */
-async function wallClockLeft(
-  db: Db,
-  who: { tenantId: string; taskId: string; conversationId: string; agentId: string },
-) {
-  const config = await openaiConfig(db, who.agentId);
-  const left = (await conversingSince(db, who)) + config.maxWallClockSeconds * 1000 - Date.now();
-  if (left <= 0)
-    throw new AgentFailedError(who.agentId, `ran past its wall-clock limit of ${config.maxWallClockSeconds}s`);
+async function wallClockLeft(db: Db, agentId: string, since: number | undefined): Promise<number | undefined> {
+  if (since === undefined) return undefined;
+  const config = await openaiConfig(db, agentId);
+  const left = since + config.maxWallClockSeconds * 1000 - Date.now();
+  if (left <= 0) throw new AgentFailedError(agentId, `ran past its wall-clock limit of ${config.maxWallClockSeconds}s`);
   return left;
 }
 

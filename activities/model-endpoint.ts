@@ -29,8 +29,8 @@ function requestBody(body: object): Buffer {
 
 /**
  * One chat-completions request through the worker's gateway, as `model`: the same path, key
- * handling and call record as a command agent's. The loop's own limits (turns, tokens, wall
- * clock) are the workflow's, so the session carries no budgets of its own.
+ * handling and call record as a command agent's, and the same budgets: the agent's tokens, and its
+ * wall clock as the workflow's agent clock (`startedAt`) counts it.
  */
 export async function requestCompletion(
   deps: ActivityDeps,
@@ -38,7 +38,7 @@ export async function requestCompletion(
   config: OpenAIConfig,
   messages: Record<string, unknown>[],
   signal: AbortSignal,
-  startedAt: number,
+  startedAt: number | undefined,
 ) {
   if (!deps.gateway) throw new AgentConfigError(identity.agentId, 'this worker runs no model gateway');
   const elsewhere = keyDestinationRefusal(deps.modelKeys, config) ?? (await deps.gateway.networkRefusal(config));
@@ -63,15 +63,20 @@ export async function requestCompletion(
     pricing: config.pricing,
   };
   const payload = requestBody(body);
-  // The loop's limits are the gateway's too, counted from every call it charged the run's agent
+  // The loop's token limit is the gateway's too, counted from every call it charged the run's agent
   // (a failed attempt's, a reply without choices): the workflow counts only the replies it kept, and
-  // workflow code of an insider's own counts nothing.
-  const budgets = { maxTokens: config.maxTokens, maxWallClockSeconds: config.maxWallClockSeconds };
+  // workflow code of an insider's own counts nothing. The wall clock is the workflow's agent clock,
+  // which leaves out the gates and waits between attempts.
+  const clocked = startedAt !== undefined;
+  const budgets = {
+    maxTokens: config.maxTokens,
+    ...(clocked ? { maxWallClockSeconds: config.maxWallClockSeconds } : {}),
+  };
   const session = await deps.gateway.openSession(identity, {
     upstreams: [upstream],
     registries: [],
     budgets,
-    startedAt,
+    ...(clocked ? { startedAt } : {}),
   });
   const spent = session.stopReason;
   if (spent) {
@@ -108,7 +113,8 @@ export async function requestCompletion(
 }
 
 /** A request waits no longer than its own timeout, nor past the agent's wall-clock limit. */
-function requestTimeoutMs(config: OpenAIConfig, startedAt: number): number {
+function requestTimeoutMs(config: OpenAIConfig, startedAt: number | undefined): number {
+  if (startedAt === undefined) return config.requestTimeoutSeconds * 1000;
   const left = startedAt + config.maxWallClockSeconds * 1000 - Date.now();
   return Math.max(1, Math.min(config.requestTimeoutSeconds * 1000, left));
 }

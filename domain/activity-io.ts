@@ -449,11 +449,19 @@ export interface StartedConversation extends ConversationLimits {
 }
 
 /** One model turn; a turn already answered is returned from the transcript, never asked again. */
+/**
+ * Where the workflow's agent clock starts (epoch ms): the agent's own running time so far, gates
+ * and waits between attempts left out. The worker stops model requests and commands by it; absent
+ * (runs scheduled before it travelled), the workflow's check between turns alone holds.
+ */
+const AgentClockStart = z.number().int().nonnegative().optional();
+
 export const CallModelInput = z.object({
   ...TaskKey,
   agentId: z.string(),
   conversationId: z.string(),
   turn: z.number().int().positive(),
+  agentClockStart: AgentClockStart,
 });
 /** Input of `callModel`. */
 export type CallModelInput = z.input<typeof CallModelInput>;
@@ -478,6 +486,7 @@ export const RunToolCallInput = z.object({
   workspacePath: z.string(),
   /** The stored spec's reference; the whole spec only from runs whose conversation began before specs were stored. */
   spec: SpecOrRefSchema,
+  agentClockStart: AgentClockStart,
 });
 /** Input of `runToolCall`. */
 export type RunToolCallInput = z.input<typeof RunToolCallInput>;

@@ -56,7 +56,8 @@ export async function converse(
         costUsd,
       });
     hooks.onTurn?.(turn);
-    const reply = await callModel({ tenantId, taskId, agentId, conversationId, turn });
+    const agentClockStart = state.startedAt;
+    const reply = await callModel({ tenantId, taskId, agentId, conversationId, turn, agentClockStart });
     tokens += reply.promptTokens + reply.completionTokens;
     costUsd += reply.costUsd;
     hooks.onUsage?.({ tokens, costUsd });
@@ -79,6 +80,7 @@ export async function converse(
         callId: call.id,
         workspacePath,
         spec,
+        agentClockStart,
       });
       if (result.violation) hooks.onViolation(result.violation);
       if (!result.ok)

@@ -24,13 +24,17 @@ const PRICING = { inputPerMillion: 3, outputPerMillion: 15 };
 const FEATURE = 'module.exports = () => 42;\n';
 type Ref = { tenantId: string; taskId: string };
 
-async function taskFor(tenantId: string): Promise<TaskInput & Ref & { repo: string }> {
+const CHECK = 'require("./src/feature.js")() === 42 || process.exit(3)';
+
+/** A task whose gate checks the feature, after `gateDelayMs`. */
+async function taskFor(tenantId: string, gateDelayMs = 0): Promise<TaskInput & Ref & { repo: string }> {
+  const check = gateDelayMs ? `setTimeout(() => { ${CHECK} }, ${gateDelayMs})` : CHECK;
   return {
     tenantId,
     taskId: uniqueId('task'),
     specYaml: specYaml(),
     repo: await registerRepo(tenantId, makeRepo({ 'src/app.js': 'module.exports = 1;\n', 'README.md': '# t\n' })),
-    gates: [{ name: 'check', argv: ['node', '-e', 'require("./src/feature.js")() === 42 || process.exit(3)'] }],
+    gates: [{ name: 'check', argv: ['node', '-e', check] }],
   };
 }
 
@@ -202,5 +206,27 @@ describe('openai loop: limits and usage the worker holds', function () {
       .where(and(eq(sandboxEvents.tenantId, input.tenantId), eq(sandboxEvents.taskId, input.taskId)));
     const agentCmds = rows.filter((r) => r.kind === 'command' && r.op === 'agent').length;
     assert.ok(agentCmds <= 2, `${agentCmds} commands of 2 s each ran under a 3 s wall-clock limit`);
+  });
+
+  // The worker's clock is the workflow's agent clock: counted from the run's first conversation, it
+  // took a slow gate between attempts for the agent's time and failed an honest retry (found in review).
+  it("a retry after a gate slower than the agent's wall-clock limit still has the agent's own time", async () => {
+    const write = (content: string): FakeReply => ({
+      toolCalls: [{ name: 'file_write', arguments: { path: 'src/feature.js', content } }],
+    });
+    const script: FakeReply[] = [
+      write('module.exports = () => 41;\n'),
+      { content: 'Done.' },
+      write(FEATURE),
+      { content: 'Fixed.' },
+    ];
+    fake = await startFakeOpenAI({ script, apiKey });
+    const tenant = uniqueId('tenant');
+    await addAgent(tenant, fake.baseUrl, { maxWallClockSeconds: 4 });
+    const input = await taskFor(tenant, 5_000);
+    await testStack().client.submit(input);
+    const final = await testStack().client.watch(input, undefined, 200);
+    assert.equal(final.state, 'COMPLETED', JSON.stringify(final.error));
+    assert.equal(final.attempts.length, 1, 'the first attempt failed its gate, the retry passed');
   });
 });
