@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { verdicts } from '../../db/schema';
 import type { TaskInput, TaskSnapshot } from '../../domain/task';
+import { loadOrCreateSigningKey } from '../../host/signing';
 import { taskWorkflowId } from '../../temporal-config';
 import {
   addScriptedAgent,
@@ -284,8 +285,13 @@ describe('two workers on one task queue', function () {
       hostLossTimeoutSeconds: 3,
       gates: [{ name: 'slow', argv: ['sleep', '4'] }],
     }));
-    const child = await spawnWorker(taskQueue, traversableTempDir('arbiter-host-a-'));
-    const hostB = await stack.startWorker(taskQueue, traversableTempDir('arbiter-host-b-'));
+    // One deployment, one signing key: either host may deliver what the other signed.
+    const signingKeyFile = path.join(traversableTempDir('arbiter-pair-key-'), 'verdict-signing.pem');
+    loadOrCreateSigningKey(signingKeyFile);
+    const child = await spawnWorker(taskQueue, traversableTempDir('arbiter-host-a-'), {
+      ARBITER_SIGNING_KEY_FILE: signingKeyFile,
+    });
+    const hostB = await stack.startWorker(taskQueue, traversableTempDir('arbiter-host-b-'), { signingKeyFile });
     const client = await clientOnQueue(taskQueue);
     try {
       await Promise.all(inputs.map((input) => client.submit(input)));
