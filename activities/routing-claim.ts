@@ -27,7 +27,7 @@ import {
   type ChainHeadRow,
   type ProvenanceEvent,
 } from '../db/provenance';
-import { agents, routingDecisions } from '../db/schema';
+import { agentCircuits, agents, routingDecisions } from '../db/schema';
 import { knownClosedHolders } from './capacity';
 
 /** What a decision's provenance event is keyed by within its run. */
@@ -111,7 +111,8 @@ const claimStatement = namedStatement<Omit<ClaimRow, 'chain'> & ChainColumns>(
     WITH held AS (${activeTaskCountOf(v('agentId'))}),
     agent AS (
       SELECT a.kind, a.config, a.max_concurrency, a.updated_at = ${v('version')}::timestamptz
-        AND a.status = 'active' AND (a.circuit_open_until IS NULL OR a.circuit_open_until <= now()) AS available
+        AND a.status = 'active' AND NOT EXISTS (SELECT 1 FROM ${agentCircuits} ci WHERE ci.tenant_id = ${v('tenantId')}
+          AND ci.agent_id = a.id AND ci.circuit_open_until > now()) AS available
       FROM ${agents} a WHERE a.id = ${v('agentId')} AND (a.tenant_id IS NULL OR a.tenant_id = ${v('tenantId')})
       FOR SHARE
     ),

@@ -1,11 +1,11 @@
 /**
  * What routing learns from: per-tenant statistics per agent, task type and context, updated exactly
- * once per finished task, and each agent's circuit breaker for infrastructure failures.
+ * once per finished task, and each tenant's circuit breaker per agent for infrastructure failures.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { RecordMismatchError } from '../domain/errors';
 import type { Db, DbExecutor } from './client';
-import { agentContextStats, agentHealthReports, agentOutcomes, agentStats, agents } from './schema';
+import { agentCircuits, agentContextStats, agentHealthReports, agentOutcomes, agentStats } from './schema';
 
 /** A finished task's contribution to its agent's statistics. */
 export interface AgentOutcome {
@@ -122,9 +122,10 @@ export interface AgentHealthReport {
 /**
  * Records an infrastructure success or failure of an agent, once per task: the report's ledger row
  * is the guard, inserted in the same transaction, so a retried report changes nothing, nor does the
- * report of a run a reset made of a task that already reported. A success
- * closes the circuit; the threshold-th failure in a row opens it until now + cooldown. After the
- * cooldown the router lets the agent take a task again (the probe); its result closes or re-opens it.
+ * report of a run a reset made of a task that already reported. A success closes the tenant's
+ * circuit for the agent; the threshold-th failure in a row opens it until now + cooldown, for that
+ * tenant alone (its own workflow code may write the reports). After the cooldown the router lets
+ * the agent take one of its tasks again (the probe); its result closes or re-opens it.
  */
 export async function recordAgentHealth(
   db: Db,
@@ -148,17 +149,36 @@ export async function recordAgentHealth(
       )
       .limit(2);
     if (reports.length > 1) return false;
-    await tx.update(agents).set(healthUpdate(report.ok, policy)).where(eq(agents.id, report.agentId));
+    await updateCircuit(tx, report, policy);
     return true;
   });
 }
 
-function healthUpdate(ok: boolean, policy: BreakerPolicy) {
-  if (ok) return { consecutiveInfraFailures: 0, circuitOpenUntil: null };
+/** The report's tenant's circuit for the agent: a success closes it, the threshold-th failure in a row opens it. */
+async function updateCircuit(tx: DbExecutor, report: AgentHealthReport, policy: BreakerPolicy): Promise<void> {
+  const key = { tenantId: report.tenantId, agentId: report.agentId };
+  if (report.ok) {
+    await tx
+      .insert(agentCircuits)
+      .values(key)
+      .onConflictDoUpdate({
+        target: [agentCircuits.tenantId, agentCircuits.agentId],
+        set: { consecutiveInfraFailures: 0, circuitOpenUntil: null, updatedAt: sql`now()` },
+      });
+    return;
+  }
   const cooldownSeconds = policy.cooldownMs / 1000;
-  return {
-    consecutiveInfraFailures: sql`${agents.consecutiveInfraFailures} + 1`,
-    circuitOpenUntil: sql`CASE WHEN ${agents.consecutiveInfraFailures} + 1 >= ${policy.threshold}
-        THEN now() + make_interval(secs => ${cooldownSeconds}) ELSE ${agents.circuitOpenUntil} END`,
-  };
+  const opensAt = (failures: SQL) =>
+    sql`CASE WHEN ${failures} >= ${policy.threshold} THEN now() + make_interval(secs => ${cooldownSeconds}) END`;
+  await tx
+    .insert(agentCircuits)
+    .values({ ...key, consecutiveInfraFailures: 1, circuitOpenUntil: opensAt(sql`1`) })
+    .onConflictDoUpdate({
+      target: [agentCircuits.tenantId, agentCircuits.agentId],
+      set: {
+        consecutiveInfraFailures: sql`${agentCircuits.consecutiveInfraFailures} + 1`,
+        circuitOpenUntil: sql`coalesce(${opensAt(sql`${agentCircuits.consecutiveInfraFailures} + 1`)}, ${agentCircuits.circuitOpenUntil})`,
+        updatedAt: sql`now()`,
+      },
+    });
 }

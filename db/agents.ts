@@ -42,8 +42,6 @@ export interface AgentRecord {
   capabilities: Capabilities;
   maxConcurrency: number;
   status: AgentStatus;
-  /** Set while the circuit breaker keeps the agent out of routing. */
-  circuitOpenUntil: Date | null;
 }
 
 /** Refused registration, listing every problem. */
@@ -66,7 +64,6 @@ function toRecord(row: typeof agents.$inferSelect): AgentRecord {
     capabilities: CapabilitiesSchema.parse(row.capabilities ?? {}),
     maxConcurrency: row.maxConcurrency,
     status: row.status,
-    circuitOpenUntil: row.circuitOpenUntil,
   };
 }
 

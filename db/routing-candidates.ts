@@ -9,11 +9,14 @@ import { sql } from 'drizzle-orm';
 import { CapabilitiesSchema, type AgentStatus, type Capabilities } from '../domain/agent';
 import { activeHoldings, type AgentRecord } from './agents';
 import type { DbExecutor } from './client';
-import { agentContextStats, agentStats, agents } from './schema';
+import { agentCircuits, agentContextStats, agentStats, agents } from './schema';
 
 /** An agent as routing weighs it: what decides eligibility, the tenant's record for the task type, and its load. */
 export interface RoutingCandidate {
-  agent: Pick<AgentRecord, 'id' | 'status' | 'capabilities' | 'maxConcurrency' | 'circuitOpenUntil'>;
+  agent: Pick<AgentRecord, 'id' | 'status' | 'capabilities' | 'maxConcurrency'> & {
+    /** While in the future the tenant's circuit keeps the agent out of its routing. */
+    circuitOpenUntil: Date | null;
+  };
   successes: number;
   failures: number;
   /** The tenant's record for the agent in the task's context (zeros without evidence). */
@@ -61,7 +64,8 @@ type CandidateRow = {
 
 /**
  * Every agent `tenantId` may use (its own and shared ones), by id, with the tenant's statistics
- * for `taskType` and for the task's `context` (zeros without evidence) and the tasks it holds:
+ * for `taskType` and for the task's `context` (zeros without evidence), the tenant's circuit for
+ * it and the tasks it holds:
  * one round trip, only the columns routing reads, capabilities as text so equal ones are parsed once.
  */
 export async function routingCandidates(
@@ -71,12 +75,13 @@ export async function routingCandidates(
   context = '',
 ): Promise<RoutingCandidate[]> {
   const { rows } = await db.execute<CandidateRow>(sql`
-    SELECT a.id, a.status, a.capabilities::text AS capabilities, a.max_concurrency, a.circuit_open_until,
+    SELECT a.id, a.status, a.capabilities::text AS capabilities, a.max_concurrency, ci.circuit_open_until,
       s.successes, s.failures, c.successes AS context_successes, c.failures AS context_failures,
       coalesce(held.n, 0) AS running, a.updated_at::text AS version
     FROM ${agents} a
     LEFT JOIN ${agentStats} s ON s.tenant_id = ${tenantId} AND s.agent_id = a.id AND s.task_type = ${taskType}
     LEFT JOIN ${agentContextStats} c ON c.tenant_id = ${tenantId} AND c.agent_id = a.id AND c.context = ${context}
+    LEFT JOIN ${agentCircuits} ci ON ci.tenant_id = ${tenantId} AND ci.agent_id = a.id
     LEFT JOIN (SELECT rd.agent_id, count(*)::int AS n ${activeHoldings} GROUP BY rd.agent_id) held
       ON held.agent_id = a.id
     WHERE a.tenant_id IS NULL OR a.tenant_id = ${tenantId}

@@ -123,10 +123,6 @@ export const agents = pgTable(
       .default(sql`'{}'::jsonb`),
     maxConcurrency: integer('max_concurrency').notNull().default(1),
     status: text('status').$type<AgentStatus>().notNull().default('active'),
-    /** Infrastructure failures in a row; at the threshold the circuit opens. */
-    consecutiveInfraFailures: integer('consecutive_infra_failures').notNull().default(0),
-    /** While in the future the router skips the agent; after it, one probe task is let through. */
-    circuitOpenUntil: timestamp('circuit_open_until', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -419,6 +415,24 @@ export const agentContextStats = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ name: 'agent_context_stats_pk', columns: [t.tenantId, t.agentId, t.context] })],
+);
+
+/**
+ * Each tenant's circuit breaker per agent. A tenant's reports open and close its own circuit only:
+ * the reports come from its runs, which its own workflow code may write (migration 0028).
+ */
+export const agentCircuits = pgTable(
+  'agent_circuits',
+  {
+    tenantId: text('tenant_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    /** Infrastructure failures in a row; at the threshold the circuit opens. */
+    consecutiveInfraFailures: integer('consecutive_infra_failures').notNull().default(0),
+    /** While in the future the router skips the agent for the tenant; after it, one probe task is let through. */
+    circuitOpenUntil: timestamp('circuit_open_until', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'agent_circuits_pk', columns: [t.tenantId, t.agentId] })],
 );
 
 /**

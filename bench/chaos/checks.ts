@@ -154,10 +154,11 @@ function tally(findings: ChaosFindings, task: { state: string; error: string | n
   if (reason) findings.errors[reason] = (findings.errors[reason] ?? 0) + 1;
 }
 
-/** Each chaos agent's circuit breaker and held capacity, judged by {@link checkAgent}. */
+/** Each chaos agent's circuit breakers (any tenant's) and held capacity, judged by {@link checkAgent}. */
 async function agentViolations(database: Database, agentIds: string[]): Promise<string[]> {
   const { rows } = await database.pool.query<{ id: string; failures: number; openUntil: Date | null }>(
-    `select id, consecutive_infra_failures as failures, circuit_open_until as "openUntil" from agents where id = any($1)`,
+    `select a.id, coalesce(max(c.consecutive_infra_failures), 0) as failures, max(c.circuit_open_until) as "openUntil"
+       from agents a left join agent_circuits c on c.agent_id = a.id where a.id = any($1) group by a.id`,
     [agentIds],
   );
   const running = await activeTaskCounts(database.db, agentIds);

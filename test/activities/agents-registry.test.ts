@@ -219,7 +219,6 @@ describe('agent registry (db/agents)', () => {
         capabilities: { taskTypes: [], languages: [], tags: [] },
         maxConcurrency: 1,
         status: 'active',
-        circuitOpenUntil: null,
       });
       // Any-type agents must not stay routable for other suites.
       await setAgentStatus(db(), record.id, 'retired');

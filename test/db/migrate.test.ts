@@ -30,6 +30,7 @@ const TABLES = [
   'artifacts',
   'sandbox_events',
   'agent_stats',
+  'agent_circuits',
   'agent_context_stats',
   'agent_outcomes',
   'agent_health_reports',

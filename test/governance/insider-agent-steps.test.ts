@@ -11,14 +11,20 @@ import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { eq } from 'drizzle-orm';
 import { createActivities } from '../../activities';
-import { agents } from '../../db/schema';
 import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
-import { addScriptedAgent, GOOD_PLAN, registeredPath, specYaml, tempDir, uniqueId } from '../helpers/fixtures';
-import { testActivityDeps, testStack } from '../helpers/stack';
+import {
+  addScriptedAgent,
+  circuitOf,
+  GOOD_PLAN,
+  registeredPath,
+  specYaml,
+  tempDir,
+  uniqueId,
+} from '../helpers/fixtures';
+import { testActivityDeps } from '../helpers/stack';
 import { routeTo } from '../helpers/tasks';
 
 const refusedAs = (type: string, pattern: RegExp) => (err: unknown) => {
@@ -92,8 +98,7 @@ describe('governance: an insider naming the workspace and the agent', function (
         env.run(a.recordAgentHealth, { tenantId: run.tenantId, taskId: uniqueId('t'), agentId: shared.id, ok: false }),
         refusedAs('RecordMismatchError', /was routed to agent/),
       );
-    const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, shared.id));
-    assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null]);
+    assert.deepEqual(await circuitOf(run.tenantId, shared.id), [0, null]);
     const outcome = {
       ...run,
       agentId: shared.id,

@@ -3,8 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { and, eq } from 'drizzle-orm';
 import { stringify } from 'yaml';
 import { upsertAgent } from '../../db/agents';
+import { agentCircuits } from '../../db/schema';
 import { addRepo } from '../../db/repos';
 import type { ScriptedStep } from '../../domain/agent';
 import type { TaskInput } from '../../domain/task';
@@ -73,6 +75,15 @@ export async function addScriptedAgent(
     capabilities: { taskTypes: options.taskTypes ?? ['feature'] },
     maxConcurrency: options.maxConcurrency ?? 10,
   });
+}
+
+/** `tenantId`'s circuit for the agent: [infrastructure failures in a row, open until], [0, null] for none. */
+export async function circuitOf(tenantId: string, agentId: string): Promise<[number, Date | null]> {
+  const [row] = await testStack()
+    .database.db.select()
+    .from(agentCircuits)
+    .where(and(eq(agentCircuits.tenantId, tenantId), eq(agentCircuits.agentId, agentId)));
+  return row ? [row.consecutiveInfraFailures, row.circuitOpenUntil] : [0, null];
 }
 
 /** Registers a `command` agent for `tenantId` that runs `script` with `sh -c` (its prompt on stdin), with `config` besides. */

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { and, eq } from 'drizzle-orm';
 import { removeRepo } from '../../db/repos';
-import { agentHealthReports, agents } from '../../db/schema';
+import { agentHealthReports } from '../../db/schema';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
-import { addScriptedAgent, GOOD_PLAN, taskInput, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, circuitOf, GOOD_PLAN, taskInput, uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 import { traversableTempDir } from '../helpers/temp';
 import { waitFor, waitForState } from '../helpers/wait';
@@ -52,8 +52,7 @@ describe('a host lost around the agent step', function () {
       assert.equal(final.history.at(-2)?.state, 'EXECUTING', JSON.stringify(final.history));
       assert.match(final.error?.message ?? '', /schedule.?to.?start/i);
       assert.deepEqual(await healthReports(input), [], 'no health report charges the agent');
-      const [row] = await stack.database.db.select().from(agents).where(eq(agents.id, agent.id));
-      assert.equal(row.consecutiveInfraFailures, 0);
+      assert.deepEqual(await circuitOf(tenant, agent.id), [0, null]);
     } finally {
       await client.cancel(busy).catch(() => undefined);
       await client.close();

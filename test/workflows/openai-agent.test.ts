@@ -14,13 +14,22 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { MAX_TOOL_CALLS_PER_TURN } from '../../activities/model-reply';
 import { upsertAgent } from '../../db/agents';
-import { agentOutcomes, agents, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
+import { agentOutcomes, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
 import type { ModelReply, StartedConversation, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
 import { AGENT_TOOL_NAMES } from '../../domain/agent-tools';
 import type { TaskInput } from '../../domain/task';
 import { conversationWorkflowId, taskWorkflowId } from '../../temporal-config';
 import { startFakeOpenAI, type FakeOpenAI, type FakeReply, type FakeScript } from '../helpers/fake-openai';
-import { gitIn, makeRepo, registeredPath, registerRepo, repoDir, specYaml, uniqueId } from '../helpers/fixtures';
+import {
+  circuitOf,
+  gitIn,
+  makeRepo,
+  registeredPath,
+  registerRepo,
+  repoDir,
+  specYaml,
+  uniqueId,
+} from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { routeTo } from '../helpers/tasks';
 import { waitFor } from '../helpers/wait';
@@ -621,8 +630,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       assert.equal(final.state, 'FAILED');
       assert.equal(final.error?.type, 'AgentFailedError', JSON.stringify(final.error));
       assert.match(final.error?.message ?? '', /maximum context length/);
-      const [row] = await database.db.select().from(agents).where(eq(agents.id, agent.id));
-      assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null], 'health untouched');
+      assert.deepEqual(await circuitOf(tenant, agent.id), [0, null], 'health untouched');
       const stats = await database.db.select().from(agentStats).where(eq(agentStats.tenantId, tenant));
       assert.deepEqual(
         stats.map((s) => [s.tasks, s.failures]),
@@ -637,7 +645,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       const tenant = uniqueId('tenant');
       const agent = await addOpenAIAgent(tenant, fake);
       const ref = await taskFor(tenant);
-      const { client, database } = testStack();
+      const { client } = testStack();
       await client.submit(ref);
       await fake.waitForRequest(1, 1, 60_000);
       const conversation = /^agent conversation (.+)$/.exec((await client.status(ref)).subState ?? '')?.[1];
@@ -652,8 +660,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       await handle.result();
       const run = await handle.describe();
       assert.equal(run.status.name, 'COMPLETED', 'the run ends as its task did');
-      const [row] = await database.db.select().from(agents).where(eq(agents.id, agent.id));
-      assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null], 'health untouched');
+      assert.deepEqual(await circuitOf(tenant, agent.id), [0, null], 'health untouched');
     });
 
     it('retries a 5xx for the same turn and fails fast (AgentConfigError) when the key is refused', async () => {

@@ -7,10 +7,19 @@ import assert from 'node:assert/strict';
 import { and, eq, sql } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { setAgentStatus, upsertAgent } from '../../db/agents';
 import { stringify } from 'yaml';
 import { agentContextStats, agentStats, agents } from '../../db/schema';
 import type { RoutingDecision } from '../../domain/activity-io';
-import { addScriptedAgent, GOOD_PLAN, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import {
+  addScriptedAgent,
+  circuitOf,
+  GOOD_PLAN,
+  makeRepo,
+  registerRepo,
+  specYaml,
+  uniqueId,
+} from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { routeTo, runToEnd } from '../helpers/tasks';
 
@@ -201,8 +210,43 @@ describe('routing that learns', function () {
       'after the cool-down the agent is routed to again',
     );
     await report(true);
-    const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, flaky.id));
-    assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null]);
+    assert.deepEqual(await circuitOf(tenant, flaky.id), [0, null]);
+  });
+
+  // A tenant's own workflow code writes its runs' health reports: three of a shared agent's failures,
+  // for tasks it routed there, had kept that agent out of every tenant's routing.
+  it("a tenant's failure reports open its own circuit for a shared agent, not another tenant's", async () => {
+    const [insider, other] = [uniqueId('tenant'), uniqueId('tenant')];
+    const db = testStack().database.db;
+    const shared = await upsertAgent(db, {
+      id: uniqueId('shared'),
+      kind: 'scripted',
+      config: { steps: GOOD_PLAN },
+      capabilities: { taskTypes: ['feature'] },
+      maxConcurrency: 50,
+    });
+    try {
+      const env = new MockActivityEnvironment();
+      const a = activities({ threshold: 2, cooldownMs: 60_000 });
+      for (let i = 0; i < 2; i++) {
+        const task = { tenantId: insider, taskId: uniqueId('t') };
+        await routeTo(env, a, task, shared.id);
+        await env.run(a.recordAgentHealth, { ...task, agentId: shared.id, ok: false });
+      }
+      assert.equal((await circuitOf(insider, shared.id))[0], 2);
+      await new Promise((r) => setTimeout(r, 300));
+      await assert.rejects(routeTo(env, a, { tenantId: insider, taskId: uniqueId('t') }, shared.id), /circuit open/);
+      assert.deepEqual(await circuitOf(other, shared.id), [0, null]);
+      const task = { tenantId: other, taskId: uniqueId('t') };
+      const decision = (await env.run(a.routeTask, {
+        ...task,
+        taskType: 'feature',
+        agentHint: shared.id,
+      })) as RoutingDecision;
+      assert.equal(decision.agentId, shared.id, "the other tenant's routing still takes the shared agent");
+    } finally {
+      await setAgentStatus(db, shared.id, 'retired');
+    }
   });
 
   it('a misconfigured agent fails its tasks as infrastructure and trips its breaker', async () => {
@@ -217,9 +261,9 @@ describe('routing that learns', function () {
       assert.equal(final.state, 'FAILED');
       assert.equal(final.error?.type, 'AgentConfigError');
     }
-    const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, broken.id));
-    assert.equal(row.consecutiveInfraFailures, 3);
-    assert.ok(row.circuitOpenUntil && row.circuitOpenUntil > new Date(), 'the circuit is open');
+    const [failures, openUntil] = await circuitOf(tenant, broken.id);
+    assert.equal(failures, 3);
+    assert.ok(openUntil && openUntil > new Date(), 'the circuit is open');
   });
 
   it("a submitter's tasks failing before the agent runs (a bad baseRef) leave the agent's breaker alone", async () => {
@@ -230,8 +274,7 @@ describe('routing that learns', function () {
       assert.equal(final.state, 'FAILED');
       assert.equal(final.error?.type, 'TargetRepoError');
     }
-    const [row] = await testStack().database.db.select().from(agents).where(eq(agents.id, shared.id));
-    assert.deepEqual([row.consecutiveInfraFailures, row.circuitOpenUntil], [0, null]);
+    assert.deepEqual(await circuitOf(tenant, shared.id), [0, null]);
     const next = await runTask(tenant, shared.id);
     assert.equal(next.state, 'COMPLETED', JSON.stringify(next.error));
     assert.equal(next.routing?.agentId, shared.id);
