@@ -133,10 +133,18 @@ export async function loadTrustedPolicy(repoPath: string): Promise<TrustedPolicy
   return { policy, provenance: { source: policy.source, digest: sha256(found.bytes), file: found.file, ref, commit } };
 }
 
+/** The digest of the policy file at `commit` ('default' when it has none), as {@link loadTrustedPolicy} names it. */
+async function policyDigestAt(repoPath: string, commit: string): Promise<string> {
+  const found = await readPolicyFile(repoPath, commit);
+  return found ? sha256(found.bytes) : 'default';
+}
+
 /**
- * Why `claimed` is not `repoPath`'s own policy, or nothing: it must name the repository's
- * trusted ref, a commit that ref has reached, and the exact bytes of the policy at that commit.
- * Delivery asks this, so a verdict judged by any other policy never lands.
+ * Why `claimed` is not `repoPath`'s own policy now, or nothing: it must name the repository's
+ * trusted ref, a commit that ref has reached, and the exact bytes of the policy at that commit,
+ * which must still be the policy at the ref's tip. Delivery asks this, so a change judged by any
+ * other policy never lands: a run judges by the policy it read, and a read may be old (a run in
+ * flight when the policy was tightened, a reset, or a read an insider's run made in advance).
  */
 export async function policyProblems(repoPath: string, claimed: PolicyProvenance): Promise<string[]> {
   const { ref, commit: head } = await trustedTip(repoPath);
@@ -150,9 +158,13 @@ export async function policyProblems(repoPath: string, claimed: PolicyProvenance
       () => false,
     ));
   if (!reached) return [`verdict's policy commit ${claimed.commit} is not on the trusted ref '${ref}'`];
-  const found = await readPolicyFile(repoPath, claimed.commit);
-  const digest = found ? sha256(found.bytes) : 'default';
-  return digest === claimed.digest
+  const digest = await policyDigestAt(repoPath, claimed.commit);
+  if (digest !== claimed.digest)
+    return [`verdict's policy digest ${claimed.digest} is not the policy at ${claimed.commit} (${digest})`];
+  const now = claimed.commit === head ? digest : await policyDigestAt(repoPath, head);
+  return now === digest
     ? []
-    : [`verdict's policy digest ${claimed.digest} is not the policy at ${claimed.commit} (${digest})`];
+    : [
+        `the repository's policy changed since the change was judged (${digest} at ${claimed.commit}, ${now} at '${ref}' now): resubmit the task to be judged by it`,
+      ];
 }
