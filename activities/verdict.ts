@@ -13,6 +13,7 @@ import { verdictStatement } from '../domain/dsse';
 import { RecordMismatchError, WaiverNoLongerStandsError } from '../domain/errors';
 import { storableValue } from '../domain/bounds';
 import { buildVerdictPayload } from '../domain/verdict';
+import { statementProblems } from '../domain/vsa-checks';
 import { verdicts } from '../db/schema';
 import { verifierFacts } from '../host/verifier';
 import type { Db } from '../db/client';
@@ -72,6 +73,9 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       );
       // The digest names the exact signed statement bytes; the envelope text is stored verbatim.
       const statement = verdictStatement({ ...input, verifiedAt: scheduledAt(), payload, verifier: verifierFacts() });
+      // What the worker signs, its own readers (delivery, `verdict verify`) must accept.
+      const faults = statementProblems(statement);
+      if (faults.length) throw new RecordMismatchError('verdict', `it would not verify: ${faults.join('; ')}`);
       const { envelope, statementDigest: digest } = signer.signStatement(statement);
       await db
         .insert(verdicts)

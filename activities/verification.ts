@@ -48,7 +48,7 @@ import { readBlobs } from '../host/tree-checkout';
  */
 async function specWaivers(
   db: Db,
-  input: { tenantId: string; spec: WorkingSpec; policy: RepoPolicy },
+  input: { tenantId: string; spec: WorkingSpec; policy: RepoPolicy; treeId: string },
   use: { specId: string; taskId: string; runId: string },
 ): Promise<{ granted: GrantedWaiver[]; refused: string[] }> {
   const granted: GrantedWaiver[] = [];
@@ -73,6 +73,7 @@ async function specWaivers(
           riskTier: spec.riskTier,
           required,
           keyring,
+          change: { taskId: use.taskId, runId: use.runId, treeId: input.treeId },
         }))
       : `${id} does not exist for tenant ${tenantId}`;
     if (problem) refused.push(problem.startsWith(id) ? problem : `${id}: ${problem}`);

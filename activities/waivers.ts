@@ -144,6 +144,7 @@ async function policyWaiverProblem(
     riskTier: spec.riskTier,
     required: requiredApprovers(spec.riskTier, policy.waivers.minApprovers),
     keyring: await approverKeys(db, input.tenantId),
+    change: { taskId: run.taskId, runId: run.runId, treeId },
   });
   if (unapproved) return unapproved;
   if (!patch) return `the task stored no patch ${patchDigest} of tree ${treeId}, the change the approvals name`;

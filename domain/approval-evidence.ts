@@ -73,12 +73,17 @@ export interface StoredWaiverApproval {
   riskTier: number;
   required: number;
   keyring: readonly RegisteredKey[];
+  /**
+   * The change it would pass: an approval made in this task is of one run's exact change, as every
+   * reader of the verdict holds it ({@link approvalProblems}), so it passes no other.
+   */
+  change: { taskId: string; runId: string; treeId: string };
 }
 
 /**
  * Why a stored waiver's approvals do not grant it now, or undefined when they do: each a valid
  * signature by the approver's key registered now at the tier, approving this tenant's spec and
- * exactly this delta, from enough distinct people and keys.
+ * exactly this delta (and, made in this task, this run's change), from enough distinct people and keys.
  */
 export function storedApprovalsProblem(approvals: readonly unknown[], w: StoredWaiverApproval): string | undefined {
   const good = new Map<string, string>();
@@ -90,6 +95,9 @@ export function storedApprovalsProblem(approvals: readonly unknown[], w: StoredW
     if (claim.decision !== 'approve' || !signatureValid(parsed.data)) return `${who} is not a valid signed approval`;
     if (claim.tenantId !== w.tenantId || claim.specId !== w.specId) return `${who} is for another tenant or spec`;
     if (canonicalJson(claim.delta) !== canonicalJson(w.delta)) return `${who} approved another delta`;
+    const { change } = w;
+    if (claim.taskId === change.taskId && (claim.runId !== change.runId || claim.treeId !== change.treeId))
+      return `${who} is for tree ${claim.treeId} of run ${claim.runId}, not this change (tree ${change.treeId} of run ${change.runId})`;
     const key = w.keyring.find((k) => k.approver === claim.approver);
     if (key?.keyId !== keyId || !key.tiers.includes(w.riskTier))
       return `${who} is not by a key registered now for that approver at tier ${w.riskTier}`;
