@@ -267,3 +267,71 @@ describe('run-scoping migration on a database that already holds tasks', functio
     assert.equal(applied[0].n, journalEntries());
   });
 });
+
+// Found in review: a CLI role may read a table in a transaction it leaves open; a migration's ALTER
+// then waited behind it, and every statement of the worker's on that table waited behind the ALTER.
+describe('a migration finding a table locked by another session', function () {
+  this.timeout(120_000);
+  let drop: () => Promise<void>;
+  let p: Pool;
+
+  before(async () => {
+    const db = await scratchDatabase('arbiter_locked');
+    drop = db.drop;
+    p = new Pool({ connectionString: db.url, max: 4 });
+    p.on('error', () => undefined);
+  });
+
+  after(async () => {
+    await p.end().catch(() => undefined);
+    await drop();
+  });
+
+  it("gives way to the worker's statements, and finishes once the lock is gone", async () => {
+    await migrateDatabase(p, { migrationsFolder: migrationsBefore('0028_tenant_circuits') });
+    const reader = await p.connect();
+    await reader.query('BEGIN');
+    await reader.query('SELECT count(*) FROM agents');
+    let migrated = false;
+    const migration = migrateDatabase(p, { lockTimeoutMs: 200, retryMs: 300 }).then(() => (migrated = true));
+    try {
+      await new Promise((r) => setTimeout(r, 1_000));
+      const worker = await p.connect();
+      try {
+        await worker.query('SET statement_timeout = 20000');
+        const { rows } = await worker.query<{ n: number }>('SELECT count(*)::int AS n FROM agents');
+        assert.deepEqual(rows, [{ n: 0 }], "the worker's read is answered while the migration waits");
+      } finally {
+        worker.release();
+      }
+      assert.equal(migrated, false, 'the migration waits for the lock');
+    } finally {
+      await reader.query('COMMIT');
+      reader.release();
+    }
+    await migration;
+    const { rows } = await p.query(
+      `SELECT column_name FROM information_schema.columns WHERE table_name = 'agents' AND column_name = 'circuit_open_until'`,
+    );
+    assert.deepEqual(rows, [], 'the migration ran');
+  });
+
+  it('gives up after its attempts with an error naming what blocks it', async () => {
+    const dir = migrationsBefore('0029_large_objects');
+    await p.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public; DROP SCHEMA drizzle CASCADE');
+    await migrateDatabase(p, { migrationsFolder: migrationsBefore('0028_tenant_circuits') });
+    const reader = await p.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM agents');
+      await assert.rejects(
+        migrateDatabase(p, { migrationsFolder: dir, lockTimeoutMs: 100, retryMs: 100, attempts: 3 }),
+        (err: Error) =>
+          err.name === 'MigrationBlockedError' && /locked by another session 3 times .*a CLI role/.test(err.message),
+      );
+    } finally {
+      await reader.query('ROLLBACK');
+      reader.release();
+    }
+  });
+});
