@@ -10,6 +10,7 @@
  * (host/sandbox/bwrap.ts).
  */
 import * as fs from 'node:fs/promises';
+import { processesOf } from './uid-processes';
 
 /** Open files and mappings of the task's processes past which a check stops looking, and the command is stopped. */
 export const MAX_HELD = 20_000;
@@ -78,18 +79,4 @@ async function heldBy(pids: string[]): Promise<string[]> {
     held.push(...open, ...(await listed(`/proc/${pid}/map_files`)));
   }
   return held;
-}
-
-/** The processes running as `uid` now (a `/proc/<pid>` folder is its process's effective uid's). */
-async function processesOf(uid: number): Promise<string[]> {
-  const pids = (await fs.readdir('/proc')).filter((name) => /^\d+$/.test(name));
-  const owners = await Promise.all(
-    pids.map((pid) =>
-      fs.stat(`/proc/${pid}`).then(
-        (s) => s.uid,
-        () => -1,
-      ),
-    ),
-  );
-  return pids.filter((_, i) => owners[i] === uid);
 }

@@ -11,7 +11,8 @@
  * ARBITER_HOME never hold one uid twice; no lock is held, so a crash leaves nothing locked. Removing
  * the holder's lease file (releasing a workspace empties its root, or removes that file alone when the
  * workspace is kept for inspection) or the holder releases its uid;
- * a lease whose holder no longer names it is taken over by the next task that needs a uid, and a
+ * a lease whose holder no longer names it is taken over by the next task that needs a uid once no
+ * process runs as that uid any more, and a
  * holder asking again gets its uid back (also after its lease went stale, if no one took it
  * meanwhile; a holder re-created at the same path starts its search at the same uid).
  * When the worker is not root, commands run as the worker's own user and nothing is leased.
@@ -22,6 +23,7 @@ import * as path from 'node:path';
 import { SandboxUidNotHeldError, SandboxUidsExhaustedError } from '../../domain/errors';
 import { writeFileAtomically } from '../atomic-write';
 import { runningAsRoot, type UidRange } from './config';
+import { uidsInUse } from './uid-processes';
 
 /** Who a command runs as. */
 export interface SandboxUser {
@@ -143,10 +145,13 @@ export async function leaseSandboxUser(home: string, holder: string, range: UidR
   const held = await heldBy(dir, holder, range);
   if (held) return userOf(held.uid);
   for (let round = 0; round < 3; round++) {
-    const newest = await newestLeases(dir, range);
+    const [newest, inUse] = await Promise.all([newestLeases(dir, range), uidsInUse(range)]);
     for (const uid of await candidates(dir, holder, range, newest)) {
       const previous = newest.get(uid);
       if (previous && (await isLive(dir, previous))) continue;
+      // A uid some process still runs as is not free, whatever its lease says: a lease given up while
+      // its holder's command ran (found in review) handed that command's uid to another tenant's task.
+      if (inUse.has(uid) && !(previous && (await holderOf(dir, previous)) === holder)) continue;
       const n = (previous?.n ?? -1) + 1;
       if (await take(dir, holder, { uid, n, name: `${uid}.${n}` })) return userOf(uid);
     }

@@ -10,7 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import type { PreparedWorkspace } from '../../domain/activity-io';
+import { SandboxUidsExhaustedError } from '../../domain/errors';
 import { assertNoProcessesLeft, hostProcessesWith, sandboxTask, smallConfig, type SandboxTask } from './escape-helpers';
 
 const PROCESSES = 48;
@@ -144,5 +146,29 @@ describe('sandbox escapes: tasks kept apart by uid', function () {
     assert.deepEqual(sleepers(marker), [pid], "B's process is alive");
     const ended = await sleeping;
     assert.equal(ended.timedOut, true, "B's command ran to its own timeout, untouched");
+  });
+});
+
+// Found in review: releasing a workspace (as an insider's own workflow code may, at any time) gave up
+// its uid while its command still ran, and the next task, of any tenant, was handed that uid at once.
+describe('sandbox escapes: a uid is not handed on while a process runs as it', function () {
+  this.timeout(90_000);
+  const only = 1_900_000_000 + randomInt(0, 99_999);
+  const config = { ...smallConfig({ processes: PROCESSES }), uids: { first: only, last: only } };
+
+  it('a workspace released under its running command keeps its uid from other tasks until the command ends', async () => {
+    const a = await sandboxTask({ config });
+    assert.equal(a.uid, only);
+    const marker = sleepMarker().replace(/^6\d/, '4');
+    const sleeping = a.run(['sleep', marker], { timeoutMs: 30_000 });
+    await waitFor("A's process", () => sleepers(marker).length === 1);
+    const insider = new MockActivityEnvironment({ currentAttemptScheduledTimestampMs: Date.now() });
+    await insider.run(a.activities.releaseWorkspace, { tenantId: a.tenantId, taskId: a.taskId, keep: true });
+    await assert.rejects(sandboxTask({ config }), (err: unknown) => err instanceof SandboxUidsExhaustedError);
+    assert.equal((await sleeping).exitCode, 0, "A's command ran to its end");
+    await waitFor('no process of the uid', () => processesOf(only) === 0);
+    const b = await sandboxTask({ config });
+    assert.equal(b.uid, only, 'once no process runs as it, the uid is free');
+    await b.release();
   });
 });
