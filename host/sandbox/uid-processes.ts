@@ -1,7 +1,6 @@
 /**
  * Which processes run as which uid, as each one's `/proc/<pid>/status` states it (real, effective,
- * saved and filesystem uids). A `/proc/<pid>` folder's owner is not that: a process that makes
- * itself non-dumpable hands its folder to root.
+ * saved and filesystem uids): a process counts for a uid it holds in any of them.
  */
 import * as fs from 'node:fs/promises';
 import type { UidRange } from './config';
