@@ -10,7 +10,7 @@ import { activityInfo, log, metricMeter } from '@temporalio/activity';
 import { and, count, eq, gt, lte } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { provenanceTenants } from '../db/provenance';
-import { endedTasks } from '../db/tasks';
+import { quietTasks } from '../db/tasks';
 import { checkpointTenants, takeCheckpoint } from '../db/provenance-checkpoints';
 import { waivers } from '../db/schema';
 import {
@@ -20,7 +20,7 @@ import {
   type WaiverExpiryResult,
   type WorkspaceSweepResult,
 } from '../domain/maintenance';
-import { ORPHAN_GRACE_MS, sweepWorkspaces, type EndedTasks } from '../host/workspace-retention';
+import { ORPHAN_GRACE_MS, sweepWorkspaces, type AbandonedTasks } from '../host/workspace-retention';
 import { taskWorkflowId } from '../temporal-config';
 import type { ActivityDeps } from './deps';
 
@@ -78,16 +78,18 @@ function reportCheckpointRun(broken: number): void {
 }
 
 /**
- * Tasks whose record ended long enough ago and whose workflow has no open run (a reset run of an
- * ended task works in a workspace its record knows nothing of). Without a way to ask Temporal
- * (`runIsOpen` absent), none.
+ * Tasks whose record (if any) has not changed for the grace and whose workflow has no open run:
+ * only an open run works in a workspace (a reset run of an ended task too, in one its record
+ * knows nothing of). A record left open by a run that ended outside workflow code, or none at all
+ * (a task id an insider's own workflow code made up to hold a sandbox uid), keeps nothing.
+ * Without a way to ask Temporal (`runIsOpen` absent), none.
  */
-function endedAndClosed({ db, runIsOpen }: Pick<ActivityDeps, 'db' | 'runIsOpen'>): EndedTasks {
+function abandonedTasks({ db, runIsOpen }: Pick<ActivityDeps, 'db' | 'runIsOpen'>): AbandonedTasks {
   return async (wanted, graceMs) => {
     if (!runIsOpen) return new Set();
-    const ended = await endedTasks(db, wanted, graceMs);
+    const quiet = await quietTasks(db, wanted, graceMs);
     const closed = new Set<string>();
-    for (const { tenantId, taskId } of wanted.filter((t) => ended.has(`${t.tenantId}/${t.taskId}`)))
+    for (const { tenantId, taskId } of wanted.filter((t) => quiet.has(`${t.tenantId}/${t.taskId}`)))
       if (!(await runIsOpen({ tenantId, workflowId: taskWorkflowId({ tenantId, taskId }), runId: '' })))
         closed.add(`${tenantId}/${taskId}`);
     return closed;
@@ -116,7 +118,7 @@ export function createMaintenanceActivities(
       const graceMs = Math.max(ORPHAN_GRACE_MS, deps.retentionHours * 3_600_000);
       const { removed, failed } = await sweepWorkspaces(deps.home, new Date(), {
         graceMs,
-        endedTasks: endedAndClosed(deps),
+        abandonedTasks: abandonedTasks(deps),
       });
       if (removed.length) log.info('expired or orphaned workspaces removed', { count: removed.length });
       for (const { root, error } of failed) log.error('workspace could not be swept', { root, error });

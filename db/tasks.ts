@@ -1,9 +1,9 @@
 /**
- * Task rows read outside a transition: whether a tenant's CLI may see a task, which tasks have
- * ended, and whether a task ended under another run than the one asking.
+ * Task rows read outside a transition: whether a tenant's CLI may see a task, which tasks' rows
+ * have been still for a while, and whether a task ended under another run than the one asking.
  */
-import { and, eq, inArray, lte, sql } from 'drizzle-orm';
-import { isTerminal, TERMINAL_STATES, type TaskState } from '../domain/lifecycle';
+import { and, eq, gt, inArray, sql } from 'drizzle-orm';
+import { isTerminal, type TaskState } from '../domain/lifecycle';
 import type { Db } from './client';
 import { tasks } from './schema';
 
@@ -20,10 +20,11 @@ export async function taskVisible(db: Db, tenantId: string, taskId: string): Pro
 }
 
 /**
- * The keys (`<tenant>/<task>`) of those of `wanted` whose row reached a terminal state at least
- * `graceMs` ago, by the database's clock.
+ * The keys (`<tenant>/<task>`) of those of `wanted` whose row has not changed for `graceMs`, by
+ * the database's clock, or that have none: whatever state a row was left in (a run terminated by
+ * hand leaves it open), and a workspace of a task id no run ever recorded.
  */
-export async function endedTasks(
+export async function quietTasks(
   db: Db,
   wanted: Array<{ tenantId: string; taskId: string }>,
   graceMs: number,
@@ -33,23 +34,22 @@ export async function endedTasks(
     if (!byTenant.has(tenantId)) byTenant.set(tenantId, []);
     byTenant.get(tenantId)!.push(taskId);
   }
-  const ended = new Set<string>();
+  const quiet = new Set(wanted.map((t) => `${t.tenantId}/${t.taskId}`));
   for (const [tenantId, ids] of byTenant)
     for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
-      const rows = await db
+      const changed = await db
         .select({ id: tasks.id })
         .from(tasks)
         .where(
           and(
             eq(tasks.tenantId, tenantId),
             inArray(tasks.id, ids.slice(i, i + IDS_PER_QUERY)),
-            inArray(tasks.state, [...TERMINAL_STATES]),
-            lte(tasks.updatedAt, sql`now() - ${graceMs} * interval '1 millisecond'`),
+            gt(tasks.updatedAt, sql`now() - ${graceMs} * interval '1 millisecond'`),
           ),
         );
-      for (const row of rows) ended.add(`${tenantId}/${row.id}`);
+      for (const row of changed) quiet.delete(`${tenantId}/${row.id}`);
     }
-  return ended;
+  return quiet;
 }
 
 /** How the task ended, when it ended under another run than `runId`; undefined while it is open or it is `runId`'s. */

@@ -2,9 +2,9 @@
  * Workspace retention: a completed task's workspace is emptied when the task ends; a failed,
  * rejected or cancelled one is kept for inspection. Either is swept when its retention runs out.
  * So is a workspace nothing will release, once it and its task have been idle for the retention
- * (an hour at least): one a stalled preparation built on this host after its retry built the task's
- * workspace on another, or one whose task's release never reached this host (its root has no
- * marker, its task has ended and no run of it is open).
+ * (an hour at least) and no run of the task is open: one a stalled preparation built on this host
+ * after its retry built the task's workspace on another, one whose task's release never reached
+ * this host, or one of a task id no run recorded (its root has no marker).
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -16,8 +16,9 @@ import { attemptMark, ifWorkspaceUnlocked } from './workspace-lock';
 /** The file in a workspace root saying until when it is kept. */
 export const RETENTION_MARKER = 'retained-until';
 /**
- * The least time an unmarked workspace is left alone after its last change and after its task
- * ended: the task's own release (it marks or empties the root) comes within seconds of its end.
+ * The least time an unmarked workspace is left alone after its last change and after its task's
+ * record last changed: the task's own release (it marks or empties the root) comes within seconds
+ * of its end.
  */
 export const ORPHAN_GRACE_MS = 3_600_000;
 
@@ -28,14 +29,14 @@ export interface WorkspaceTask {
 }
 
 /**
- * Which of `tasks` ended at least `graceMs` ago and have no run open now (their keys,
- * `<tenant>/<task>`); a task without a record, or that cannot be asked about, has not.
+ * Which of `tasks` have been idle at least `graceMs` and have no run open now (their keys,
+ * `<tenant>/<task>`); one that cannot be asked about has a run open.
  */
-export type EndedTasks = (tasks: WorkspaceTask[], graceMs: number) => Promise<Set<string>>;
+export type AbandonedTasks = (tasks: WorkspaceTask[], graceMs: number) => Promise<Set<string>>;
 
-/** What makes an unmarked workspace an orphan: its task ended (asked of `endedTasks`), both idle for `graceMs`. */
+/** What makes an unmarked workspace an orphan: its task abandoned (asked of `abandonedTasks`), both idle for `graceMs`. */
 export interface OrphanRule {
-  endedTasks: EndedTasks;
+  abandonedTasks: AbandonedTasks;
   graceMs: number;
 }
 
@@ -90,7 +91,7 @@ export interface SweepOutcome {
 
 /**
  * Deletes every workspace under `home` whose retention has passed and, under `orphans`, every
- * unmarked one of an ended task; never one an attempt is changing (a reset run preparing it
+ * unmarked one of an abandoned task; never one an attempt is changing (a reset run preparing it
  * again). Markers are read before a lock is taken, and again under it. A workspace that cannot be
  * swept is reported and the sweep goes on: one poisoned tree must not keep every other one.
  */
@@ -115,11 +116,11 @@ export async function sweepWorkspaces(home: string, now = new Date(), orphans?: 
   }
   if (!orphans || candidates.length === 0) return outcome;
   const key = (t: WorkspaceTask) => `${t.tenantId}/${t.taskId}`;
-  const ended = await orphans.endedTasks(candidates, orphans.graceMs);
-  for (const ws of candidates.filter((c) => ended.has(key(c)))) {
+  const abandoned = await orphans.abandonedTasks(candidates, orphans.graceMs);
+  for (const ws of candidates.filter((c) => abandoned.has(key(c)))) {
     // Asked again under the lock: a run opened meanwhile (a reset) may be working in it.
     const stillOrphaned = async () =>
-      (await unmarkedAndIdle(ws.root, idleSince)) && (await orphans.endedTasks([ws], orphans.graceMs)).has(key(ws));
+      (await unmarkedAndIdle(ws.root, idleSince)) && (await orphans.abandonedTasks([ws], orphans.graceMs)).has(key(ws));
     await attempt(ws.root, () => removeIf(ws.root, stillOrphaned));
   }
   return outcome;

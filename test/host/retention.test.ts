@@ -45,7 +45,7 @@ describe('workspace retention', () => {
     make('reset-meanwhile', 2 * ORPHAN_GRACE_MS);
     await retainWorkspace(root('retained'), new Date('2026-06-02T12:00:00Z'));
     const asked: Array<{ tasks: string[]; graceMs: number }> = [];
-    const endedTasks = async (tasks: Array<{ tenantId: string; taskId: string }>, graceMs: number) => {
+    const abandonedTasks = async (tasks: Array<{ tenantId: string; taskId: string }>, graceMs: number) => {
       asked.push({ tasks: tasks.map((t) => `${t.tenantId}/${t.taskId}`).sort(), graceMs });
       await retainWorkspace(root('released-meanwhile'), new Date('2026-06-02T12:00:00Z')); // its release, while we ask
       const reopened = asked.length > 1 ? ['acme/reset-meanwhile'] : []; // a run of it opened after the first answer
@@ -54,7 +54,7 @@ describe('workspace retention', () => {
       );
     };
     const lock = await holdWorkspaceLock(root('held'));
-    const { removed } = await sweepWorkspaces(home, now, { endedTasks, graceMs: ORPHAN_GRACE_MS });
+    const { removed } = await sweepWorkspaces(home, now, { abandonedTasks, graceMs: ORPHAN_GRACE_MS });
     lock.release();
     await lock.done;
     assert.deepEqual(removed.sort(), [root('from-an-older-release'), root('orphan')]);
@@ -90,9 +90,9 @@ describe('workspace retention', () => {
     for (const name of ['a-poisoned', 'z-poisoned']) writeFileSync(path.join(base, name), 'not a directory\n');
     for (const name of ['expired', 'orphan']) mkdirSync(path.join(base, name, 'tree'), { recursive: true });
     await retainWorkspace(path.join(base, 'expired'), new Date('2026-06-01T11:00:00Z'));
-    const endedTasks = async (tasks: Array<{ tenantId: string; taskId: string }>) =>
+    const abandonedTasks = async (tasks: Array<{ tenantId: string; taskId: string }>) =>
       new Set(tasks.map((t) => `${t.tenantId}/${t.taskId}`));
-    const { removed, failed } = await sweepWorkspaces(home, now, { endedTasks, graceMs: ORPHAN_GRACE_MS });
+    const { removed, failed } = await sweepWorkspaces(home, now, { abandonedTasks, graceMs: ORPHAN_GRACE_MS });
     assert.deepEqual(removed.sort(), [path.join(base, 'expired'), path.join(base, 'orphan')]);
     assert.deepEqual(failed.map((f) => f.root).sort(), [path.join(base, 'a-poisoned'), path.join(base, 'z-poisoned')]);
     for (const f of failed) assert.match(f.error, /ENOTDIR/);
