@@ -89,6 +89,24 @@ async function createBranch(input: Input, branch: string, commit: string): Promi
   }
 }
 
+/**
+ * Whether `arbiter/<task>` already holds this delivery: a commit of this tree on this base with
+ * this verdict's message. A retry after the branch was made (the worker lost before it completed)
+ * finds it, and is not refused because the repository's policy changed since it landed.
+ */
+async function deliveredBefore(input: Input): Promise<boolean> {
+  const commit = await resolveCommit(input.repoPath, `refs/heads/${deliveryBranch(input.taskId)}`);
+  if (!commit) return false;
+  const [header, ...body] = (await git(input.repoPath, ['cat-file', 'commit', commit])).split('\n\n');
+  const [tree, parent, next] = header.split('\n');
+  return (
+    tree === `tree ${input.treeId}` &&
+    parent === `parent ${input.baseCommit}` &&
+    !next?.startsWith('parent ') &&
+    body.join('\n\n').trim() === commitMessage(input)
+  );
+}
+
 /** Each way `actual` differs from `expected`, named. */
 function mismatches(what: string, pairs: Array<[string, unknown, unknown]>): string[] {
   return pairs
@@ -130,7 +148,10 @@ async function coverageProblems(db: Db, trustedKeyId: string, input: Input, run:
   const verdict = verdictEvidence(check.statement) as Partial<VerdictPayload> | undefined;
   if (verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED')
     problems.push(`verdict outcome is '${String(verdict?.outcome)}'; only PASS or WAIVED is delivered`);
-  if (verdict?.policy) problems.push(...(await policyProblems(input.repoPath, verdict.policy)));
+  if (verdict?.policy)
+    problems.push(
+      ...(await policyProblems(input.repoPath, verdict.policy, { atTip: !(await deliveredBefore(input)) })),
+    );
   else problems.push('verdict names no policy');
   const waived = await storedWaivers(db, input.tenantId, Array.isArray(verdict?.waivers) ? verdict.waivers : []);
   problems.push(...(await waiversNotStanding(db, input.tenantId, waived)));

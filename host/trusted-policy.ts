@@ -142,11 +142,16 @@ async function policyDigestAt(repoPath: string, commit: string): Promise<string>
 /**
  * Why `claimed` is not `repoPath`'s own policy now, or nothing: it must name the repository's
  * trusted ref, a commit that ref has reached, and the exact bytes of the policy at that commit,
- * which must still be the policy at the ref's tip. Delivery asks this, so a change judged by any
- * other policy never lands: a run judges by the policy it read, and a read may be old (a run in
- * flight when the policy was tightened, a reset, or a read an insider's run made in advance).
+ * which (unless not `atTip`: a delivery already made, asked again) must still be the policy at the
+ * ref's tip. Delivery asks this, so a change judged by any other policy never lands: a run judges
+ * by the policy it read, and a read may be old (a run in flight when the policy was tightened, a
+ * reset, or a read an insider's run made in advance).
  */
-export async function policyProblems(repoPath: string, claimed: PolicyProvenance): Promise<string[]> {
+export async function policyProblems(
+  repoPath: string,
+  claimed: PolicyProvenance,
+  { atTip }: { atTip: boolean },
+): Promise<string[]> {
   const { ref, commit: head } = await trustedTip(repoPath);
   if (claimed.ref !== ref)
     return [`verdict was judged by the policy of '${claimed.ref}', but the repository's trusted ref is '${ref}'`];
@@ -161,10 +166,10 @@ export async function policyProblems(repoPath: string, claimed: PolicyProvenance
   const digest = await policyDigestAt(repoPath, claimed.commit);
   if (digest !== claimed.digest)
     return [`verdict's policy digest ${claimed.digest} is not the policy at ${claimed.commit} (${digest})`];
-  const now = claimed.commit === head ? digest : await policyDigestAt(repoPath, head);
+  const now = !atTip || claimed.commit === head ? digest : await policyDigestAt(repoPath, head);
   return now === digest
     ? []
     : [
-        `the repository's policy changed since the change was judged (${digest} at ${claimed.commit}, ${now} at '${ref}' now): resubmit the task to be judged by it`,
+        `the repository's policy changed since the change was judged (${digest} at ${claimed.commit}, ${now} at '${ref}' now): submit it again, under a new task id, to be judged by it`,
       ];
 }

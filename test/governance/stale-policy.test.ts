@@ -111,7 +111,10 @@ describe('governance: a change lands only as judged by the policy the repository
     assert.equal(gitIn(dir, 'for-each-ref', 'refs/heads/arbiter/'), '', 'nothing delivered');
     // The control: once the trusted ref holds the judged policy's bytes again, the same verdict lands.
     commitPolicy(dir, LAX, 'the lax policy again');
-    const delivered: { branch: string } = await env.run(a.deliverChange, delivery);
+    const delivered: { branch: string; commit: string } = await env.run(a.deliverChange, delivery);
     assert.equal(gitIn(dir, 'show', `${delivered.branch}:src/app.js`), 'module.exports = 2;');
+    // A retry of that delivery (its worker lost before it completed) finds it made, whatever changed since.
+    commitPolicy(dir, TIGHT, 'tighten the policy again');
+    assert.deepEqual(await env.run(a.deliverChange, delivery), delivered);
   });
 });
