@@ -317,7 +317,7 @@ describe('a migration finding a table locked by another session', function () {
   });
 
   it('gives up after its attempts with an error naming what blocks it', async () => {
-    const dir = migrationsBefore('0029_large_objects');
+    const dir = migrationsBefore('0029_unbounded_writes');
     await p.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public; DROP SCHEMA drizzle CASCADE');
     await migrateDatabase(p, { migrationsFolder: migrationsBefore('0028_tenant_circuits') });
     const reader = await p.connect();

@@ -1,7 +1,8 @@
 /**
- * A tenant's CLI role cannot fill the database's disk with large objects: every role could create
- * them, no quota bounds them and they outlive the session (found in review: 200 MB in ten seconds
- * from one connection of a role that "may only read"). Migration 0029 takes that from every role.
+ * A tenant's CLI role cannot fill the database's disk with large objects, which every role could
+ * create, no quota bounds and outlive the session (found in review: 200 MB in ten seconds from one
+ * connection of a role that "may only read"), nor with WAL messages (500 MB in ten calls).
+ * Migration 0029 takes both from every role.
  */
 import assert from 'node:assert/strict';
 import { Client as PgClient } from 'pg';
@@ -9,7 +10,7 @@ import { ensureLoginRole } from '../../db/login-roles';
 import { uniqueId } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
 
-describe('tenants: no role creates large objects', function () {
+describe('tenants: no role writes what no quota bounds', function () {
   this.timeout(60_000);
   const role = `cli_${uniqueId('lo').replace('-', '_')}`;
   let cli: PgClient;
@@ -25,13 +26,18 @@ describe('tenants: no role creates large objects', function () {
     await testStack().database.pool.query(`DROP ROLE "${role}"`);
   });
 
-  for (const call of ["lo_from_bytea(0, '\\x00ff'::bytea)", 'lo_create(0)', 'lo_creat(-1)'])
+  for (const call of [
+    "lo_from_bytea(0, '\\x00ff'::bytea)",
+    'lo_create(0)',
+    'lo_creat(-1)',
+    "pg_logical_emit_message(false, 'fill', repeat('x', 1000))",
+  ])
     it(`a CLI role may not call ${call}`, async () => {
       const outcome = await cli.query(`SELECT ${call}`).then(
-        () => 'it created one',
+        () => 'it wrote',
         (err: Error) => err.message,
       );
-      assert.match(outcome, /permission denied for function lo_/);
+      assert.match(outcome, /permission denied for function (lo_|pg_logical_emit_message)/);
     });
 
   it('no large object was made', async () => {
