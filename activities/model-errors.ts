@@ -1,12 +1,12 @@
 /**
  * How a model endpoint's refusal is read: whose fault it is decides whether it counts against
- * this run (a FAIL) or against the agent's health, which every tenant shares.
+ * this run (a FAIL) or against the agent's health, its circuit for all of the tenant's tasks.
  */
 
 /**
  * True when the model refused the request for its length: that is this conversation's doing (the
  * files its model chose to read, the task's prompt), a FAIL of this run, not a fault in the agent's
- * configuration, which would count against its health that every tenant shares. Judged from the
+ * configuration, which would count against its health for all of the tenant's tasks. Judged from the
  * error's own code and the start of its message (an endpoint that echoes the request must not let
  * the request's text decide); a `max_tokens` past the context is the configuration's fault.
  */
@@ -32,7 +32,7 @@ const CONTENT_REFUSALS = new Set(['content_filter', 'content_policy_violation', 
 /**
  * True when a refusal is this run's doing, not the agent's configuration's: the conversation
  * outgrew the model's context, or the endpoint refused its content. A spec's wording that an
- * endpoint's filter refuses would otherwise open the circuit of an agent every tenant shares.
+ * endpoint's filter refuses would otherwise open the agent's circuit for all of the tenant's tasks.
  */
 export function runsOwnRefusal(status: number, body: string): boolean {
   if (outgrewContext(status, body)) return true;

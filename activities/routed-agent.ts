@@ -2,7 +2,7 @@
  * An agent acts for, and is judged by, a task only when routing chose it for that task. A step's
  * input names the agent, and a run of someone's own workflow code (or a `routeTask` completed by
  * hand) could name another tenant's private agent, a paused one, or one past its concurrency
- * limit, or charge a failure to an agent other tenants share for a task it never ran.
+ * limit, or charge a failure to an agent for a task it never ran.
  */
 import { and, eq } from 'drizzle-orm';
 import { RecordMismatchError } from '../domain/errors';

@@ -10,7 +10,7 @@ import { Context, log } from '@temporalio/activity';
 import { IssueVerdictInput, type IssuedVerdict } from '../domain/activity-io';
 import { candidateTaskId } from '../domain/candidates';
 import { verdictStatement } from '../domain/dsse';
-import { RecordMismatchError, WaiverNoLongerStandsError } from '../domain/errors';
+import { RecordMismatchError, UnverifiableVerdictError, WaiverNoLongerStandsError } from '../domain/errors';
 import { storableValue } from '../domain/bounds';
 import { buildVerdictPayload } from '../domain/verdict';
 import { statementProblems } from '../domain/vsa-checks';
@@ -75,7 +75,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
       const statement = verdictStatement({ ...input, verifiedAt: scheduledAt(), payload, verifier: verifierFacts() });
       // What the worker signs, its own readers (delivery, `verdict verify`) must accept.
       const faults = statementProblems(statement);
-      if (faults.length) throw new RecordMismatchError('verdict', `it would not verify: ${faults.join('; ')}`);
+      if (faults.length) throw new UnverifiableVerdictError(faults);
       const { envelope, statementDigest: digest } = signer.signStatement(statement);
       await db
         .insert(verdicts)

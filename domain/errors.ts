@@ -365,6 +365,18 @@ export class WaiverNoLongerStandsError extends ApplicationFailure {
 }
 
 /**
+ * The verdict about to be signed fails the checks its readers run (delivery, `verdict verify`):
+ * its approvals name another change, too few people, a forged signature. Signing it would put a
+ * statement in the record that Arbiter itself refuses, so the task fails instead.
+ */
+export class UnverifiableVerdictError extends ApplicationFailure {
+  static readonly type = 'UnverifiableVerdictError';
+  constructor(problems: string[]) {
+    super(...nonRetryable(`the verdict would not verify: ${problems.join('; ')}`, UnverifiableVerdictError.type));
+  }
+}
+
+/**
  * A submitter's gate takes a name the repository's policy (or Arbiter) already uses. Refused
  * rather than merged: a same-named gate would otherwise replace the repository's own check.
  */

@@ -40,7 +40,7 @@ export async function runAgentIn(
 /**
  * No worker of the workspace's host ever took the step up (the host gone, or busy): the agent never
  * ran. Counted against it, a submitter's `hostLossTimeoutSeconds: 1` on a busy host would open the
- * circuit of an agent every tenant shares. A host lost under a run that started still counts, or
+ * agent's circuit for every task of its tenant. A host lost under a run that started still counts, or
  * an agent that brings its host down would never be charged for it.
  */
 function lostItsHost(err: unknown): boolean {

@@ -78,7 +78,7 @@ export async function feedbackAfterVerdict(task: TaskRun, spec: SpecFacts): Prom
  * After a failure in EXECUTING: the agent's fault is a FAIL outcome; any other failure of the
  * agent's own run is infrastructure, for its breaker. A failure before the agent ran (the
  * workspace: a submitter's bad `baseRef`, the repository's setup) says nothing about the agent,
- * and counting it would let any submitter open the circuit of an agent every tenant shares. In
+ * and counting it would let any submitter open the agent's circuit for the tenant's other tasks. In
  * VERIFYING, the agent's fault (what it left refused before any gate could judge it) is a FAIL
  * outcome too: leaving such a thing must not spare an agent the FAIL its gates would have given.
  */

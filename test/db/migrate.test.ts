@@ -316,7 +316,7 @@ describe('a migration finding a table locked by another session', function () {
     assert.deepEqual(rows, [], 'the migration ran');
   });
 
-  it('gives up after its attempts with an error naming what blocks it', async () => {
+  it('gives up after its attempts with an error saying what blocks it', async () => {
     const dir = migrationsBefore('0029_unbounded_writes');
     await p.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public; DROP SCHEMA drizzle CASCADE');
     await migrateDatabase(p, { migrationsFolder: migrationsBefore('0028_tenant_circuits') });

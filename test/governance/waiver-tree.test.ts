@@ -60,7 +60,7 @@ describe('governance: a waiver approved in a task passes the change its approval
     const gates: GateResult[] = await policyCheck(t2);
     await assert.rejects(
       r.env.run(r.a.issueVerdict, verdictOf(t2, gates)),
-      refusedAs('RecordMismatchError', /it would not verify: .*is for treeId/),
+      refusedAs('UnverifiableVerdictError', /the verdict would not verify: .*is for treeId/),
     );
   });
 });
