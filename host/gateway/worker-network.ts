@@ -157,7 +157,8 @@ export async function keylessUpstreamRefusal(
   listed: readonly string[] | undefined,
 ): Promise<string | undefined> {
   const reach = keylessUpstreamReach(baseUrl, listed);
-  if ('refused' in reach || !reach.guarded) return 'refused' in reach ? reach.refused : undefined;
+  if ('refused' in reach) return reach.refused;
+  if (!reach.guarded) return undefined;
   const url = new URL(baseUrl);
   const found = await lookup(url.hostname, { all: true }).catch(() => []);
   const port = portOf(url);
