@@ -336,8 +336,9 @@ export class ArbiterClient {
   /** Sends a signed decision (`approveWaiver` or `rejectWaiver`, as it says); returns where the decision stands. */
   async decideWaiver(ref: TaskRef, signed: SignedDecision): Promise<WaiverDecisionResult> {
     const update = signed.claim.decision === 'approve' ? approveWaiverUpdate : rejectWaiverUpdate;
+    // To the run the decision names alone: another run under the task's id is not the one it was signed for.
     return this.forTenant(ref.tenantId)
-      .workflow.getHandle(taskWorkflowId(ref))
+      .workflow.getHandle(taskWorkflowId(ref), signed.claim.runId)
       .executeUpdate(update, { args: [signed] });
   }
 

@@ -5,14 +5,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isTerminal } from '../../domain/lifecycle';
 import type { GateCommand, TaskInput } from '../../domain/task';
-import { ArbiterClient, TaskNotFoundError, type Submission } from '../arbiter-client';
+import { ArbiterClient, type Submission } from '../arbiter-client';
 import { loadClientConfig } from '../config';
 import { EXIT, printJson, printLine, printNewTransitions, statusJson, statusText, UsageError } from './output';
-import { parseTaskArg } from './task-ref';
 import { findRepo } from '../../db/repos';
-import { taskVisible } from '../../db/tasks';
-import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { withTenantDb } from './with-db';
+import { heldToRecord, visibleTask } from './recorded-task';
 
 /** Splits a command line on whitespace, honouring single and double quotes; no shell involved. */
 export function splitArgs(line: string): string[] {
@@ -29,26 +27,6 @@ export function parseGateOption(value: string, previous: GateCommand[] = []): Ga
   const argv = splitArgs(value.slice(eq + 1));
   if (argv.length === 0) throw new UsageError(`--gate '${value}': the command is empty`);
   return [...previous, { name: value.slice(0, eq), argv, timeoutSeconds: 600 }];
-}
-
-/**
- * Arbiter's own check before reading or acting on a task through Temporal: the task's row must be
- * visible to this CLI's database role, which row-level security allows only for tenants granted
- * to it. A task just submitted gets its row within moments, so a missing one is looked for a little while.
- */
-async function assertTaskVisible(ref: TaskRef): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    if (await withTenantDb(ref.tenantId, (db) => taskVisible(db, ref.tenantId, ref.taskId))) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new TaskNotFoundError(taskWorkflowId(ref));
-}
-
-/** The task an argument names, once {@link assertTaskVisible} allows it. */
-async function visibleTask(arg: string, tenant: string): Promise<TaskRef> {
-  const ref = parseTaskArg(arg, tenant);
-  await assertTaskVisible(ref);
-  return ref;
 }
 
 async function withClient<T>(
@@ -148,7 +126,7 @@ async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
         ? `${JSON.stringify({ ...submissionJson(submission), status: statusJson(final) }, null, 2)}\n`
         : `${statusText(final)}\n`,
     );
-    return final.state === 'COMPLETED' ? EXIT.ok : EXIT.failed;
+    return final.state === 'COMPLETED' && (await heldToRecord(final)) ? EXIT.ok : EXIT.failed;
   });
 }
 
@@ -182,7 +160,7 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
         withClient(async (client, config) => {
           const s = await client.status(await visibleTask(task, opts.tenant ?? config.defaultTenant));
           process.stdout.write(opts.json ? `${JSON.stringify(statusJson(s), null, 2)}\n` : `${statusText(s)}\n`);
-          return EXIT.ok;
+          return (await heldToRecord(s)) ? EXIT.ok : EXIT.failed;
         }),
       ),
     );
@@ -206,7 +184,7 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
               process.stderr.write('no worker is answering for this task (all down or restarting); waiting for one\n'),
           );
           process.stdout.write(`${statusText(final)}\n`);
-          return final.state === 'COMPLETED' ? EXIT.ok : EXIT.failed;
+          return final.state === 'COMPLETED' && (await heldToRecord(final)) ? EXIT.ok : EXIT.failed;
         }),
       ),
     );

@@ -1,0 +1,94 @@
+/**
+ * What the CLI shows of a task, held to what Arbiter recorded. A snapshot is the task workflow's
+ * own answer (a query, an update, its result), and anyone who may write to the namespace can end
+ * the real run and answer under the task's workflow id with workflow code of their own: a forged
+ * COMPLETED with a PASS verdict and a delivery was shown, exit 0, while the record said VERIFYING
+ * with no verdict (found in review). The records are written by Arbiter's workers alone.
+ */
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { provenanceEvents, tasks } from '../../db/schema';
+import { taskVisible } from '../../db/tasks';
+import { storedVerdict } from '../../db/verdicts';
+import type { TaskSnapshot } from '../../domain/task';
+import { taskWorkflowId, type TaskRef } from '../../temporal-config';
+import { TaskNotFoundError } from '../arbiter-client';
+import { parseTaskArg } from './task-ref';
+import { withTenantDb } from './with-db';
+
+/**
+ * Arbiter's own check before reading or acting on a task through Temporal: the task's row must be
+ * visible to this CLI's database role, which row-level security allows only for tenants granted
+ * to it. A task just submitted gets its row within moments, so a missing one is looked for a little while.
+ */
+export async function assertTaskVisible(ref: TaskRef): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await withTenantDb(ref.tenantId, (db) => taskVisible(db, ref.tenantId, ref.taskId))) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new TaskNotFoundError(taskWorkflowId(ref));
+}
+
+/** The task an argument names, once {@link assertTaskVisible} allows it. */
+export async function visibleTask(arg: string, tenant: string): Promise<TaskRef> {
+  const ref = parseTaskArg(arg, tenant);
+  await assertTaskVisible(ref);
+  return ref;
+}
+
+/** The run the task's record names now (the one its last transition came from), if it has a record. */
+export async function recordedRun(ref: TaskRef): Promise<{ runId: string; state: string } | undefined> {
+  return withTenantDb(ref.tenantId, async (db) => {
+    const [row] = await db
+      .select({ runId: tasks.runId, state: tasks.state })
+      .from(tasks)
+      .where(and(eq(tasks.tenantId, ref.tenantId), eq(tasks.id, ref.taskId)));
+    return row;
+  });
+}
+
+async function deliveryRecorded(db: Db, s: TaskSnapshot, runId: string): Promise<boolean> {
+  const claimed = JSON.stringify({ branch: s.delivery?.branch, commit: s.delivery?.commit, runId });
+  const [row] = await db
+    .select({ id: provenanceEvents.id })
+    .from(provenanceEvents)
+    .where(
+      and(
+        eq(provenanceEvents.tenantId, s.tenantId),
+        eq(provenanceEvents.kind, 'change.delivered'),
+        sql`${provenanceEvents.payload} @> ${claimed}::jsonb`,
+      ),
+    )
+    .limit(1);
+  return row !== undefined;
+}
+
+/**
+ * Each way a snapshot's claim of success (COMPLETED, a verdict, a delivery) differs from the task's
+ * record: its state, the signed verdict stored for the record's run, the delivery it recorded.
+ */
+export async function recordMismatches(s: TaskSnapshot): Promise<string[]> {
+  if (s.state !== 'COMPLETED' && !s.verdict && !s.delivery) return [];
+  const ref = { tenantId: s.tenantId, taskId: s.taskId };
+  const row = await recordedRun(ref);
+  if (!row) return ['the task has no record'];
+  return withTenantDb(s.tenantId, async (db) => {
+    const problems = s.state === 'COMPLETED' && row.state !== 'COMPLETED' ? [`the record says ${row.state}`] : [];
+    const verdict = s.verdict && (await storedVerdict(db, s.tenantId, s.taskId, row.runId));
+    if (s.verdict && (verdict?.digest !== s.verdict.digest || verdict.outcome !== s.verdict.outcome))
+      problems.push(`no ${s.verdict.outcome} verdict ${s.verdict.digest} is recorded for run ${row.runId}`);
+    if (s.delivery && !(await deliveryRecorded(db, s, row.runId)))
+      problems.push(`no delivery to ${s.delivery.branch} @ ${s.delivery.commit} is recorded`);
+    return problems;
+  });
+}
+
+/** True when `s` claims nothing its record denies; otherwise says why on stderr (the command then fails). */
+export async function heldToRecord(s: TaskSnapshot): Promise<boolean> {
+  const problems = await recordMismatches(s);
+  for (const p of problems)
+    process.stderr.write(
+      `arbiter: ${s.tenantId}/${s.taskId}: what Temporal answered is not Arbiter's record: ${p} (the run answering is not Arbiter's)\n`,
+    );
+  return problems.length === 0;
+}

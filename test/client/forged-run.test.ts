@@ -1,0 +1,144 @@
+/**
+ * Attack (found in review): anyone who may write to the namespace can end a task's real run and
+ * start workflow code of their own under its workflow id, answering `getState`, `awaitTransition`
+ * and the waiver updates as they like. The CLI showed a forged COMPLETED with a PASS verdict and a
+ * delivery (exit 0) while Arbiter's record said VERIFYING with no verdict; `approve` signed the
+ * request such a run showed and sent it there. Now what the CLI reports as success is held to the
+ * record, a decision is signed only for the run the record names and sent to that run alone, and
+ * `approve` / `reject` read only tasks the CLI's database role may see.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import { ensureLoginRole } from '../../db/login-roles';
+import { grantTenant } from '../../db/repos';
+import type { TaskSnapshot } from '../../domain/task';
+import { taskWorkflowId, type TaskRef } from '../../temporal-config';
+import { taskAwaitingWaiver } from '../helpers/approvers';
+import { arbiter, cliEnv } from '../helpers/cli';
+import { uniqueId } from '../helpers/fixtures';
+import { testStack } from '../helpers/stack';
+import { tempDir } from '../helpers/temp';
+import type { ForgedInput } from './forged-workflows';
+
+/** The insider's move: terminate the task's real run, start their own code under the same workflow id. */
+async function takeOver(ref: TaskRef, taskQueue: string, args: ForgedInput) {
+  const { client } = testStack();
+  const workflowId = taskWorkflowId(ref);
+  await client.temporal.workflow.getHandle(workflowId).terminate('insider');
+  return client.temporal.workflow.start('forgedTask', { workflowId, taskQueue, args: [args] });
+}
+
+const approveArgs = (ref: TaskRef, keyFile: string) => [
+  'approve',
+  `${ref.tenantId}/${ref.taskId}`,
+  '--approver',
+  'alice',
+  '--key',
+  keyFile,
+  '--reason-code',
+  'architectural_refactor',
+  '--expires-in',
+  '72h',
+];
+
+describe('client: a run answering under a task id is held to what Arbiter recorded', function () {
+  this.timeout(240_000);
+  const queue = uniqueId('forged-queue');
+  let worker: Worker;
+  let running: Promise<void>;
+
+  before(async () => {
+    const stack = testStack();
+    worker = await Worker.create({
+      connection: stack.env.nativeConnection,
+      namespace: stack.env.namespace ?? 'default',
+      taskQueue: queue,
+      workflowsPath: require.resolve('./forged-workflows'),
+      shutdownGraceTime: '1s',
+    });
+    running = worker.run();
+  });
+
+  after(async () => {
+    worker.shutdown();
+    await running;
+  });
+
+  it('status, watch and submit --wait fail a forged COMPLETED with a PASS verdict and a delivery', async () => {
+    const { input, waiting } = await taskAwaitingWaiver();
+    const forged: TaskSnapshot = {
+      ...waiting,
+      state: 'COMPLETED',
+      pendingWaiver: null,
+      verdict: { outcome: 'PASS', digest: `sha256:${'f'.repeat(64)}` },
+      delivery: { branch: `arbiter/${input.taskId}`, commit: 'e'.repeat(40) },
+    };
+    const handle = await takeOver(input, queue, { snapshots: [forged], final: forged });
+    const env = cliEnv();
+    const task = `${input.tenantId}/${input.taskId}`;
+    for (const command of [
+      ['status', task],
+      ['watch', task],
+    ]) {
+      const r = await arbiter(command, env);
+      assert.equal(r.code, 1, `${command[0]}: ${r.stdout}`);
+      assert.match(r.stderr, /not Arbiter's record: the record says VERIFYING/, command[0]);
+      assert.match(r.stderr, /no PASS verdict sha256:f+ is recorded/);
+      assert.match(r.stderr, /no delivery to arbiter\/.* is recorded/);
+    }
+    await handle.signal('finish');
+    await handle.result();
+    const spec = path.join(tempDir('arbiter-forged-'), 'spec.yaml');
+    writeFileSync(spec, input.specYaml);
+    const submitted = await arbiter(
+      ['submit', spec, '--repo', input.repo, '--tenant', input.tenantId, '--task-id', input.taskId, '--wait'],
+      env,
+    );
+    assert.equal(submitted.code, 1, submitted.stdout);
+    assert.match(submitted.stderr, /not Arbiter's record/);
+  });
+
+  it('approve signs only for the run the record names, and sends it to that run alone', async () => {
+    const { input, waiting, keys } = await taskAwaitingWaiver();
+    const shown = { ...waiting, pendingWaiver: { ...waiting.pendingWaiver!, delta: { maxFiles: 1, maxLoc: 0 } } };
+    // A request naming the forged run itself is not signed.
+    const own = await takeOver(input, queue, { snapshots: [shown], claimOwnRun: true });
+    const refused = await arbiter(approveArgs(input, keys.alice.keyFile), cliEnv());
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /names run .*, but the task's record names run .*: not signing/);
+    assert.deepEqual(await own.query('captured'), []);
+    // One naming the recorded run is signed for it and sent there (it has ended), not to the run answering.
+    const recorded = await takeOver(input, queue, { snapshots: [shown] });
+    const sent = await arbiter(approveArgs(input, keys.alice.keyFile), cliEnv());
+    assert.equal(sent.code, 1, sent.stdout);
+    assert.deepEqual(await recorded.query('captured'), [], 'the run answering received no signature');
+    await recorded.terminate('test over');
+  });
+
+  it('approve and reject read only a task the database role may see', async () => {
+    const { input, keys } = await taskAwaitingWaiver();
+    const { database, databaseUrl } = testStack();
+    const role = `cli_${uniqueId('forged').replace(/-/g, '_')}`;
+    const url = await ensureLoginRole(database.pool, databaseUrl, role, 'arbiter_cli');
+    assert.equal(await grantTenant(database.db, role, uniqueId('other')), true);
+    const env = { ...cliEnv(), DATABASE_URL: url, ARBITER_ADMIN_DATABASE_URL: '' };
+    try {
+      const reject = ['reject', `${input.tenantId}/${input.taskId}`, '--approver', 'alice', '--reason', 'no'];
+      for (const args of [
+        [...approveArgs(input, keys.alice.keyFile), '--print'],
+        [...reject, '--key', keys.alice.keyFile],
+      ]) {
+        const r = await arbiter(args, env);
+        assert.equal(r.code, 1, `${args[0]}: ${r.stdout}`);
+        assert.match(r.stderr, /no task with workflow id/);
+        assert.equal(r.stdout, '', 'nothing of the request is printed');
+      }
+    } finally {
+      await database.pool.query('DELETE FROM tenant_members WHERE role_name = $1', [role]);
+      await database.pool.query(`DROP OWNED BY "${role}"`);
+      await database.pool.query(`DROP ROLE "${role}"`);
+    }
+  });
+});
