@@ -25,6 +25,11 @@ export type CandidateOf = z.infer<typeof CandidateOfSchema>;
 
 const CANDIDATE_SUFFIX = /\.candidate-\d+$/;
 
+/** Whether `taskId` is a candidate's (`<taskId>.candidate-<k>`): its task, not it, delivers. */
+export function isCandidateTaskId(taskId: string): boolean {
+  return CANDIDATE_SUFFIX.test(taskId);
+}
+
 /** The task id of candidate `index` of task `taskId`. */
 export function candidateTaskId(taskId: string, index: number): string {
   return `${taskId}.candidate-${index}`;

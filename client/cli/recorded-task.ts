@@ -10,6 +10,7 @@ import type { Db } from '../../db/client';
 import { provenanceEvents, tasks } from '../../db/schema';
 import { taskVisible } from '../../db/tasks';
 import { storedVerdict } from '../../db/verdicts';
+import { isCandidateTaskId } from '../../domain/candidates';
 import type { TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { TaskNotFoundError } from '../arbiter-client';
@@ -47,8 +48,9 @@ export async function recordedRun(ref: TaskRef): Promise<{ runId: string; state:
   });
 }
 
-async function deliveryRecorded(db: Db, s: TaskSnapshot, runId: string): Promise<boolean> {
-  const claimed = JSON.stringify({ branch: s.delivery?.branch, commit: s.delivery?.commit, runId });
+/** Whether the run recorded the snapshot's delivery (or, `any`, a delivery at all). */
+async function deliveryRecorded(db: Db, s: TaskSnapshot, runId: string, any = false): Promise<boolean> {
+  const claimed = JSON.stringify(any ? { runId } : { branch: s.delivery?.branch, commit: s.delivery?.commit, runId });
   const [row] = await db
     .select({ id: provenanceEvents.id })
     .from(provenanceEvents)
@@ -65,7 +67,10 @@ async function deliveryRecorded(db: Db, s: TaskSnapshot, runId: string): Promise
 
 /**
  * Each way a snapshot's claim of success (COMPLETED, a verdict, a delivery) differs from the task's
- * record: its state, the signed verdict stored for the record's run, the delivery it recorded.
+ * record: its state, the verdict stored for the record's run, the delivery it recorded. A COMPLETED
+ * needs both (a candidate's, the verdict alone: its task delivers), whatever the snapshot leaves
+ * out: workflow code of one's own can write a transition (the record's state and run), but only
+ * `issueVerdict` stores a verdict, and only `deliverChange` records a delivery.
  */
 export async function recordMismatches(s: TaskSnapshot): Promise<string[]> {
   if (s.state !== 'COMPLETED' && !s.verdict && !s.delivery) return [];
@@ -73,12 +78,17 @@ export async function recordMismatches(s: TaskSnapshot): Promise<string[]> {
   const row = await recordedRun(ref);
   if (!row) return ['the task has no record'];
   return withTenantDb(s.tenantId, async (db) => {
-    const problems = s.state === 'COMPLETED' && row.state !== 'COMPLETED' ? [`the record says ${row.state}`] : [];
-    const verdict = s.verdict && (await storedVerdict(db, s.tenantId, s.taskId, row.runId));
+    const completed = s.state === 'COMPLETED';
+    const problems = completed && row.state !== 'COMPLETED' ? [`the record says ${row.state}`] : [];
+    const verdict = await storedVerdict(db, s.tenantId, s.taskId, row.runId);
     if (s.verdict && (verdict?.digest !== s.verdict.digest || verdict.outcome !== s.verdict.outcome))
       problems.push(`no ${s.verdict.outcome} verdict ${s.verdict.digest} is recorded for run ${row.runId}`);
+    else if (completed && verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED')
+      problems.push(`no PASS or WAIVED verdict is recorded for run ${row.runId}`);
     if (s.delivery && !(await deliveryRecorded(db, s, row.runId)))
       problems.push(`no delivery to ${s.delivery.branch} @ ${s.delivery.commit} is recorded`);
+    else if (completed && !isCandidateTaskId(s.taskId) && !(await deliveryRecorded(db, s, row.runId, true)))
+      problems.push(`no delivery is recorded for run ${row.runId}`);
     return problems;
   });
 }

@@ -2,9 +2,10 @@
  * Attack (found in review): anyone who may write to the namespace can end a task's real run and
  * start workflow code of their own under its workflow id, answering `getState`, `awaitTransition`
  * and the waiver updates as they like. The CLI showed a forged COMPLETED with a PASS verdict and a
- * delivery (exit 0) while Arbiter's record said VERIFYING with no verdict; `approve` signed the
- * request such a run showed and sent it there. Now what the CLI reports as success is held to the
- * record, a decision is signed only for the run the record names and sent to that run alone, and
+ * delivery (exit 0) while Arbiter's record said VERIFYING with no verdict, and a COMPLETED it wrote
+ * into the record itself through Arbiter's `recordTransition`; `approve` sent a decision signed for
+ * the real run to the run answering. Now what the CLI reports as success needs the verdict and the
+ * delivery only Arbiter's steps record, a decision goes to the run it was signed for alone, and
  * `approve` / `reject` read only tasks the CLI's database role may see.
  */
 import assert from 'node:assert/strict';
@@ -100,21 +101,47 @@ describe('client: a run answering under a task id is held to what Arbiter record
     assert.match(submitted.stderr, /not Arbiter's record/);
   });
 
-  it('approve signs only for the run the record names, and sends it to that run alone', async () => {
+  it('status and watch fail a COMPLETED the run answering wrote into the record itself, with no verdict', async () => {
+    const { input, waiting } = await taskAwaitingWaiver();
+    const forged: TaskSnapshot = { ...waiting, state: 'COMPLETED', pendingWaiver: null, verdict: null, delivery: null };
+    const { client, taskQueue } = testStack();
+    await client.temporal.workflow.getHandle(taskWorkflowId(input)).terminate('insider');
+    const handle = await client.temporal.workflow.start('forgedRecorder', {
+      workflowId: taskWorkflowId(input),
+      taskQueue: queue,
+      args: [{ snapshots: [forged], final: forged, arbiterQueue: taskQueue, ...input }],
+    });
+    const recorded = async () =>
+      (
+        await testStack().database.pool.query<{ state: string }>(
+          'SELECT state FROM tasks WHERE tenant_id = $1 AND id = $2',
+          [input.tenantId, input.taskId],
+        )
+      ).rows[0]?.state;
+    for (let i = 0; i < 100 && (await recorded()) !== 'COMPLETED'; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await recorded(), 'COMPLETED', 'the forged run wrote the record');
+    const task = `${input.tenantId}/${input.taskId}`;
+    for (const command of [
+      ['status', task],
+      ['watch', task],
+    ]) {
+      const r = await arbiter(command, cliEnv());
+      assert.equal(r.code, 1, `${command[0]}: ${r.stdout}`);
+      assert.match(r.stderr, /no PASS or WAIVED verdict is recorded for run/, command[0]);
+      assert.match(r.stderr, /no delivery is recorded for run/, command[0]);
+    }
+    await handle.terminate('test over');
+  });
+
+  it('approve sends a decision to the run it was signed for alone', async () => {
     const { input, waiting, keys } = await taskAwaitingWaiver();
     const shown = { ...waiting, pendingWaiver: { ...waiting.pendingWaiver!, delta: { maxFiles: 1, maxLoc: 0 } } };
-    // A request naming the forged run itself is not signed.
-    const own = await takeOver(input, queue, { snapshots: [shown], claimOwnRun: true });
-    const refused = await arbiter(approveArgs(input, keys.alice.keyFile), cliEnv());
-    assert.equal(refused.code, 1, refused.stdout);
-    assert.match(refused.stderr, /names run .*, but the task's record names run .*: not signing/);
-    assert.deepEqual(await own.query('captured'), []);
-    // One naming the recorded run is signed for it and sent there (it has ended), not to the run answering.
-    const recorded = await takeOver(input, queue, { snapshots: [shown] });
+    // The request names the ended real run: the decision goes there (and fails), not to the run answering.
+    const forged = await takeOver(input, queue, { snapshots: [shown] });
     const sent = await arbiter(approveArgs(input, keys.alice.keyFile), cliEnv());
     assert.equal(sent.code, 1, sent.stdout);
-    assert.deepEqual(await recorded.query('captured'), [], 'the run answering received no signature');
-    await recorded.terminate('test over');
+    assert.deepEqual(await forged.query('captured'), [], 'the run answering received no signature');
+    await forged.terminate('test over');
   });
 
   it('approve and reject read only a task the database role may see', async () => {

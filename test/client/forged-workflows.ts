@@ -2,27 +2,27 @@
  * An insider's own workflow code under a task's workflow id (test/client/forged-run.test.ts): it
  * answers Arbiter's queries and updates with the snapshots it is given, and keeps the decisions sent to it.
  */
-import { condition, defineQuery, defineSignal, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 
 export interface ForgedInput {
   snapshots: unknown[];
   final?: unknown;
-  /** Its pending request names this run, not the one the snapshot came from. */
-  claimOwnRun?: boolean;
 }
 
 export async function forgedTask(input: ForgedInput): Promise<unknown> {
-  let i = 0;
   let done = false;
   const captured: unknown[] = [];
-  const answer = () => {
-    const s = input.snapshots[Math.min(i, input.snapshots.length - 1)] as { pendingWaiver?: object | null };
-    if (!input.claimOwnRun || !s.pendingWaiver) return s;
-    return { ...s, pendingWaiver: { ...s.pendingWaiver, runId: workflowInfo().runId } };
-  };
+  const answer = () => input.snapshots[0];
   setHandler(defineQuery<unknown>('getState'), answer);
   setHandler(defineQuery<unknown[]>('captured'), () => captured);
-  setHandler(defineSignal('next'), () => void i++);
   setHandler(defineSignal('finish'), () => void (done = true));
   setHandler(defineUpdate<unknown, [unknown]>('awaitTransition'), async () => input.final ?? answer());
   for (const name of ['approveWaiver', 'rejectWaiver'])
@@ -32,4 +32,31 @@ export async function forgedTask(input: ForgedInput): Promise<unknown> {
     });
   await condition(() => done);
   return input.final ?? answer();
+}
+
+/**
+ * {@link forgedTask} that first writes the task's record as Arbiter's own step would: COMPLETED
+ * with a PASS, under this run (any run may take over a task not ended).
+ */
+export async function forgedRecorder(
+  input: ForgedInput & { arbiterQueue: string; tenantId: string; taskId: string },
+): Promise<unknown> {
+  const { recordTransition } = proxyActivities<{ recordTransition(i: unknown): Promise<void> }>({
+    taskQueue: input.arbiterQueue,
+    startToCloseTimeout: '30s',
+  });
+  const { tenantId, taskId } = input;
+  const at = new Date().toISOString();
+  const { workflowId } = workflowInfo();
+  await recordTransition({
+    tenantId,
+    taskId,
+    workflowId,
+    seq: 99,
+    from: 'VERIFYING',
+    to: 'COMPLETED',
+    at,
+    task: { verdict: 'PASS' },
+  });
+  return forgedTask(input);
 }
