@@ -144,8 +144,9 @@ export async function leaseSandboxUser(home: string, holder: string, range: UidR
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const held = await heldBy(dir, holder, range);
   if (held) return userOf(held.uid);
+  const inUse = await uidsInUse(range);
   for (let round = 0; round < 3; round++) {
-    const [newest, inUse] = await Promise.all([newestLeases(dir, range), uidsInUse(range)]);
+    const newest = await newestLeases(dir, range);
     for (const uid of await candidates(dir, holder, range, newest)) {
       const previous = newest.get(uid);
       if (previous && (await isLive(dir, previous))) continue;
