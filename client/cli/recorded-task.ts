@@ -83,11 +83,11 @@ export async function recordMismatches(s: TaskSnapshot): Promise<string[]> {
     const verdict = await storedVerdict(db, s.tenantId, s.taskId, row.runId);
     if (s.verdict && (verdict?.digest !== s.verdict.digest || verdict.outcome !== s.verdict.outcome))
       problems.push(`no ${s.verdict.outcome} verdict ${s.verdict.digest} is recorded for run ${row.runId}`);
-    else if (completed && verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED')
+    if (completed && verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED')
       problems.push(`no PASS or WAIVED verdict is recorded for run ${row.runId}`);
     if (s.delivery && !(await deliveryRecorded(db, s, row.runId)))
       problems.push(`no delivery to ${s.delivery.branch} @ ${s.delivery.commit} is recorded`);
-    else if (completed && !isCandidateTaskId(s.taskId) && !(await deliveryRecorded(db, s, row.runId, true)))
+    if (completed && !isCandidateTaskId(s.taskId) && !(await deliveryRecorded(db, s, row.runId, true)))
       problems.push(`no delivery is recorded for run ${row.runId}`);
     return problems;
   });
