@@ -65,7 +65,7 @@ function outcomeLines(s: TaskSnapshot): SummaryLine[] {
   if (w)
     lines.push({
       label: 'waiver',
-      text: `awaiting approval for ${w.gates.join(', ')} (+${w.delta.maxFiles} files, +${w.delta.maxLoc} lines): ${w.approvals.length}/${w.approversRequired}, until ${w.deadline}`,
+      text: `awaiting approval for ${w.gates.join(', ')} (+${w.delta.maxFiles} files, +${w.delta.maxLoc} lines): ${w.approvals.length}/${w.approversRequired}, until ${w.deadline}, for tree ${w.treeId}`,
     });
   if (s.verdict) lines.push({ label: 'verdict', text: `${s.verdict.outcome} ${s.verdict.digest}` });
   if (s.delivery) lines.push({ label: 'branch', text: `${s.delivery.branch} @ ${s.delivery.commit.slice(0, 12)}` });

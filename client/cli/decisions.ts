@@ -27,6 +27,7 @@ interface DecisionOptions {
   key?: string;
   tenant?: string;
   print?: boolean;
+  expectTree?: string;
 }
 
 /** Signs `terms` over the task's pending request and sends (or prints) the decision. */
@@ -38,6 +39,11 @@ async function decide(task: string, o: DecisionOptions, terms: (now: number) => 
     await assertTaskVisible(ref);
     const { pendingWaiver } = await client.status(ref);
     if (!pendingWaiver) throw new Error(`task ${ref.tenantId}/${ref.taskId} has no pending waiver`);
+    // The request is read again now, from whatever run answers: the tree `status` showed pins it.
+    if (o.expectTree !== undefined && pendingWaiver.treeId !== o.expectTree)
+      throw new Error(
+        `task ${ref.tenantId}/${ref.taskId}: the pending request is for tree ${pendingWaiver.treeId}, not ${o.expectTree}: not signing`,
+      );
     const signer = await resolveSigner(o.key, config.sshAuthSock).catch((err: Error) => {
       throw err instanceof KeyFormatError ? new UsageError(err.message) : err;
     });
@@ -84,10 +90,8 @@ const withCommon = (c: Command) =>
     .requiredOption('--approver <name>', 'your registered approver name')
     .option('--key <file>', 'your private key (OpenSSH or PEM), or the .pub of a key your ssh-agent holds')
     .option('--tenant <tenant>')
-    .option(
-      '--print',
-      'print the signed decision (for temporal workflow update execute --input) instead of sending it',
-    );
+    .option('--print', 'print the signed decision (for temporal workflow update execute --input) instead of sending it')
+    .option('--expect-tree <oid>', 'sign only if the request is for this tree (the one `arbiter status` showed)');
 
 /** Registers `approve` and `reject` on `program`. */
 export function registerDecisionCommands(program: Command, run: Run): void {

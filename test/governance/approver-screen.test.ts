@@ -66,21 +66,31 @@ describe("what an approver reads: the agent's names cannot redraw it", function 
       /src\/b\\u000A {2}waiver {3}awaiting approval for budget \(\+1 files, \+0 lines\)\\u202E\\u001B\[8m\.log/,
     );
 
-    const approved = await arbiter(
-      [
-        'approve',
-        `${tenant}/${input.taskId}`,
-        '--approver',
-        'alice',
-        '--key',
-        alice.keyFile,
-        '--reason-code',
-        'other',
-        '--expires-in',
-        '1h',
-      ],
-      cliEnv(),
-    );
+    // The tree `status` showed pins what `approve` may sign: the request is read again when it signs.
+    const shownTree = /\n {2}waiver {3}awaiting approval for .*, for tree ([0-9a-f]{40})\n/.exec(status.stdout)?.[1];
+    assert.equal(shownTree, waiting.pendingWaiver?.treeId, status.stdout);
+    const approve = (tree: string) =>
+      arbiter(
+        [
+          'approve',
+          `${tenant}/${input.taskId}`,
+          '--approver',
+          'alice',
+          '--key',
+          alice.keyFile,
+          '--reason-code',
+          'other',
+          '--expires-in',
+          '1h',
+          '--expect-tree',
+          tree,
+        ],
+        cliEnv(),
+      );
+    const refused = await approve('f'.repeat(40));
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, new RegExp(`the pending request is for tree ${shownTree}, not f{40}: not signing`));
+    const approved = await approve(shownTree!);
     assert.equal(approved.code, 0, approved.stderr);
     assert.match(
       approved.stdout,
