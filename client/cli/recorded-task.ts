@@ -38,14 +38,12 @@ export async function visibleTask(arg: string, tenant: string): Promise<TaskRef>
 }
 
 /** The run the task's record names now (the one its last transition came from), if it has a record. */
-export async function recordedRun(ref: TaskRef): Promise<{ runId: string; state: string } | undefined> {
-  return withTenantDb(ref.tenantId, async (db) => {
-    const [row] = await db
-      .select({ runId: tasks.runId, state: tasks.state })
-      .from(tasks)
-      .where(and(eq(tasks.tenantId, ref.tenantId), eq(tasks.id, ref.taskId)));
-    return row;
-  });
+async function recordedRun(db: Db, ref: TaskRef): Promise<{ runId: string; state: string } | undefined> {
+  const [row] = await db
+    .select({ runId: tasks.runId, state: tasks.state })
+    .from(tasks)
+    .where(and(eq(tasks.tenantId, ref.tenantId), eq(tasks.id, ref.taskId)));
+  return row;
 }
 
 /** Whether the run recorded the snapshot's delivery (or, `any`, a delivery at all). */
@@ -74,10 +72,9 @@ async function deliveryRecorded(db: Db, s: TaskSnapshot, runId: string, any = fa
  */
 export async function recordMismatches(s: TaskSnapshot): Promise<string[]> {
   if (s.state !== 'COMPLETED' && !s.verdict && !s.delivery) return [];
-  const ref = { tenantId: s.tenantId, taskId: s.taskId };
-  const row = await recordedRun(ref);
-  if (!row) return ['the task has no record'];
   return withTenantDb(s.tenantId, async (db) => {
+    const row = await recordedRun(db, s);
+    if (!row) return ['the task has no record'];
     const completed = s.state === 'COMPLETED';
     const problems = completed && row.state !== 'COMPLETED' ? [`the record says ${row.state}`] : [];
     const verdict = await storedVerdict(db, s.tenantId, s.taskId, row.runId);
