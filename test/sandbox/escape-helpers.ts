@@ -150,7 +150,10 @@ export async function sandboxTask(
   const db = database.db;
   const config = options.config ?? testSandboxConfig();
   const activities = createActivities(testActivityDeps({ db, home, sandbox: config }));
-  const env = new MockActivityEnvironment();
+  // Scheduled now, as the server schedules a real run's: a workspace marked in 1970 (the mock's
+  // default) with no record and no run looks abandoned to the host sweep that fires every hour.
+  const now = Date.now();
+  const env = new MockActivityEnvironment({ scheduledTimestampMs: now, currentAttemptScheduledTimestampMs: now });
   const tenantId = uniqueId('tenant');
   const taskId = uniqueId('task');
   const repo = realpathSync(options.repo ?? makeRepo(options.files));
