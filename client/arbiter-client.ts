@@ -61,6 +61,29 @@ export class TaskNotFoundError extends Error {
   }
 }
 
+/**
+ * What answered under a task's workflow id described another task: anyone who may write to the
+ * namespace can answer there with workflow code of their own, and a copy of another task's
+ * completed snapshot was shown as this task's COMPLETED (found in review).
+ */
+export class ForeignSnapshotError extends Error {
+  constructor(
+    public readonly workflowId: string,
+    public readonly answeredFor: string,
+  ) {
+    super(`the run under '${workflowId}' answered for '${answeredFor}': it is not Arbiter's run of this task`);
+    this.name = 'ForeignSnapshotError';
+  }
+}
+
+/** `s`, when it describes the task `ref` names; ForeignSnapshotError otherwise. */
+function ofTask(ref: TaskRef, s: TaskSnapshot): TaskSnapshot {
+  const workflowId = taskWorkflowId(ref);
+  if (s.tenantId !== ref.tenantId || s.taskId !== ref.taskId || s.workflowId !== workflowId)
+    throw new ForeignSnapshotError(workflowId, `${clip(s.tenantId)}/${clip(s.taskId)} (${clip(s.workflowId)})`);
+  return s;
+}
+
 /** ARBITER_TENANT_NAMESPACES names other tenants only: this one has no namespace to run in. */
 export class TenantNamespaceUnknownError extends Error {
   constructor(public readonly tenantId: string) {
@@ -274,9 +297,14 @@ export class ArbiterClient {
   /**
    * The `getState` snapshot. A run started again under an ended task's id (by hand, with another
    * id reuse policy) is refused at its first step and holds no state of its own: the snapshot is
-   * then the run that ended the task, which it names, not the refused run's empty RECEIVED.
+   * then the run that ended the task, which it names, not the refused run's empty RECEIVED. A
+   * snapshot of another task is refused ({@link ForeignSnapshotError}), here and in `watch`.
    */
   async status(ref: TaskRef): Promise<TaskSnapshot> {
+    return ofTask(ref, await this.latestSnapshot(ref));
+  }
+
+  private async latestSnapshot(ref: TaskRef): Promise<TaskSnapshot> {
     const workflowId = taskWorkflowId(ref);
     const workflow = this.forTenant(ref.tenantId).workflow;
     try {
@@ -315,7 +343,7 @@ export class ArbiterClient {
     let snapshot = await onceWorkerPolls(handle, () => this.status(ref), busyPollMs, onNoWorker);
     onChange(snapshot);
     while (!hasEnded(snapshot)) {
-      const next = await nextSnapshot(handle, snapshot.history.length, busyPollMs, onNoWorker);
+      const next = ofTask(ref, await nextSnapshot(handle, snapshot.history.length, busyPollMs, onNoWorker));
       if (next.history.length !== snapshot.history.length) onChange(next);
       snapshot = next;
     }

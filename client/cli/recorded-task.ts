@@ -47,14 +47,14 @@ async function recordedRun(db: Db, ref: TaskRef): Promise<{ runId: string; state
 }
 
 /** Whether the run recorded the snapshot's delivery (or, `any`, a delivery at all). */
-async function deliveryRecorded(db: Db, s: TaskSnapshot, runId: string, any = false): Promise<boolean> {
+async function deliveryRecorded(db: Db, ref: TaskRef, s: TaskSnapshot, runId: string, any = false): Promise<boolean> {
   const claimed = JSON.stringify(any ? { runId } : { branch: s.delivery?.branch, commit: s.delivery?.commit, runId });
   const [row] = await db
     .select({ id: provenanceEvents.id })
     .from(provenanceEvents)
     .where(
       and(
-        eq(provenanceEvents.tenantId, s.tenantId),
+        eq(provenanceEvents.tenantId, ref.tenantId),
         eq(provenanceEvents.kind, 'change.delivered'),
         sql`${provenanceEvents.payload} @> ${claimed}::jsonb`,
       ),
@@ -68,34 +68,39 @@ async function deliveryRecorded(db: Db, s: TaskSnapshot, runId: string, any = fa
  * record: its state, the verdict stored for the record's run, the delivery it recorded. A COMPLETED
  * needs both (a candidate's, the verdict alone: its task delivers), whatever the snapshot leaves
  * out: workflow code of one's own can write a transition (the record's state and run), but only
- * `issueVerdict` stores a verdict, and only `deliverChange` records a delivery.
+ * `issueVerdict` stores a verdict, and only `deliverChange` records a delivery. Every record read
+ * is the task `ref`'s, the one asked about: a snapshot names its task itself, and a copy of
+ * another task's passed for this one's (found in review).
  */
-export async function recordMismatches(s: TaskSnapshot): Promise<string[]> {
+export async function recordMismatches(ref: TaskRef, s: TaskSnapshot): Promise<string[]> {
+  const workflowId = taskWorkflowId(ref);
+  if (s.tenantId !== ref.tenantId || s.taskId !== ref.taskId || s.workflowId !== workflowId)
+    return [`the answer describes another task (${s.tenantId}/${s.taskId}, ${s.workflowId})`];
   if (s.state !== 'COMPLETED' && !s.verdict && !s.delivery) return [];
-  return withTenantDb(s.tenantId, async (db) => {
-    const row = await recordedRun(db, s);
+  return withTenantDb(ref.tenantId, async (db) => {
+    const row = await recordedRun(db, ref);
     if (!row) return ['the task has no record'];
     const completed = s.state === 'COMPLETED';
     const problems = completed && row.state !== 'COMPLETED' ? [`the record says ${row.state}`] : [];
-    const verdict = await storedVerdict(db, s.tenantId, s.taskId, row.runId);
+    const verdict = await storedVerdict(db, ref.tenantId, ref.taskId, row.runId);
     if (s.verdict && (verdict?.digest !== s.verdict.digest || verdict.outcome !== s.verdict.outcome))
       problems.push(`no ${s.verdict.outcome} verdict ${s.verdict.digest} is recorded for run ${row.runId}`);
     if (completed && verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED')
       problems.push(`no PASS or WAIVED verdict is recorded for run ${row.runId}`);
-    if (s.delivery && !(await deliveryRecorded(db, s, row.runId)))
+    if (s.delivery && !(await deliveryRecorded(db, ref, s, row.runId)))
       problems.push(`no delivery to ${s.delivery.branch} @ ${s.delivery.commit} is recorded`);
-    if (completed && !isCandidateTaskId(s.taskId) && !(await deliveryRecorded(db, s, row.runId, true)))
+    if (completed && !isCandidateTaskId(ref.taskId) && !(await deliveryRecorded(db, ref, s, row.runId, true)))
       problems.push(`no delivery is recorded for run ${row.runId}`);
     return problems;
   });
 }
 
-/** True when `s` claims nothing its record denies; otherwise says why on stderr (the command then fails). */
-export async function heldToRecord(s: TaskSnapshot): Promise<boolean> {
-  const problems = await recordMismatches(s);
+/** True when `s` claims nothing the record of `ref` denies; otherwise says why on stderr (the command then fails). */
+export async function heldToRecord(ref: TaskRef, s: TaskSnapshot): Promise<boolean> {
+  const problems = await recordMismatches(ref, s);
   for (const p of problems)
     process.stderr.write(
-      `arbiter: ${s.tenantId}/${s.taskId}: what Temporal answered is not Arbiter's record: ${p} (the run answering is not Arbiter's)\n`,
+      `arbiter: ${ref.tenantId}/${ref.taskId}: what Temporal answered is not Arbiter's record: ${p} (the run answering is not Arbiter's)\n`,
     );
   return problems.length === 0;
 }

@@ -126,7 +126,7 @@ async function submit(specFile: string, opts: SubmitOptions): Promise<number> {
         ? `${JSON.stringify({ ...submissionJson(submission), status: statusJson(final) }, null, 2)}\n`
         : `${statusText(final)}\n`,
     );
-    return final.state === 'COMPLETED' && (await heldToRecord(final)) ? EXIT.ok : EXIT.failed;
+    return final.state === 'COMPLETED' && (await heldToRecord(input, final)) ? EXIT.ok : EXIT.failed;
   });
 }
 
@@ -158,9 +158,10 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
     .action((task: string, opts: { tenant?: string; json?: boolean }) =>
       run(() =>
         withClient(async (client, config) => {
-          const s = await client.status(await visibleTask(task, opts.tenant ?? config.defaultTenant));
+          const ref = await visibleTask(task, opts.tenant ?? config.defaultTenant);
+          const s = await client.status(ref);
           process.stdout.write(opts.json ? `${JSON.stringify(statusJson(s), null, 2)}\n` : `${statusText(s)}\n`);
-          return (await heldToRecord(s)) ? EXIT.ok : EXIT.failed;
+          return (await heldToRecord(ref, s)) ? EXIT.ok : EXIT.failed;
         }),
       ),
     );
@@ -174,8 +175,9 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
       run(() =>
         withClient(async (client, config) => {
           let printed = 0;
+          const ref = await visibleTask(task, opts.tenant ?? config.defaultTenant);
           const final = await client.watch(
-            await visibleTask(task, opts.tenant ?? config.defaultTenant),
+            ref,
             (s) => {
               printed = printNewTransitions(s, printed, printLine);
             },
@@ -184,7 +186,7 @@ export function registerTaskCommands(program: Command, run: (fn: () => Promise<n
               process.stderr.write('no worker is answering for this task (all down or restarting); waiting for one\n'),
           );
           process.stdout.write(`${statusText(final)}\n`);
-          return final.state === 'COMPLETED' && (await heldToRecord(final)) ? EXIT.ok : EXIT.failed;
+          return final.state === 'COMPLETED' && (await heldToRecord(ref, final)) ? EXIT.ok : EXIT.failed;
         }),
       ),
     );

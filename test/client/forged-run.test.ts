@@ -6,7 +6,10 @@
  * into the record itself through Arbiter's `recordTransition`; `approve` sent a decision signed for
  * the real run to the run answering. Now what the CLI reports as success needs the verdict and the
  * delivery only Arbiter's steps record, a decision goes to the run it was signed for alone, and
- * `approve` / `reject` read only tasks the CLI's database role may see.
+ * `approve` / `reject` read only tasks the CLI's database role may see. A later review answered
+ * with another task's real COMPLETED snapshot, whose verdict and delivery the record holds for that
+ * task: the record was read under the ids the answer names. Now an answer naming another task is
+ * refused, and the record read is the named task's.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -15,10 +18,12 @@ import { Worker } from '@temporalio/worker';
 import { ensureLoginRole } from '../../db/login-roles';
 import { grantTenant } from '../../db/repos';
 import type { TaskSnapshot } from '../../domain/task';
+import { recordMismatches } from '../../client/cli/recorded-task';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { taskAwaitingWaiver } from '../helpers/approvers';
 import { arbiter, cliEnv } from '../helpers/cli';
-import { uniqueId } from '../helpers/fixtures';
+import { taskInput, uniqueId } from '../helpers/fixtures';
+import { runToEnd } from '../helpers/tasks';
 import { testStack } from '../helpers/stack';
 import { tempDir } from '../helpers/temp';
 import type { ForgedInput } from './forged-workflows';
@@ -99,6 +104,39 @@ describe('client: a run answering under a task id is held to what Arbiter record
     );
     assert.equal(submitted.code, 1, submitted.stdout);
     assert.match(submitted.stderr, /not Arbiter's record/);
+  });
+
+  it("status, watch and submit --wait fail another task's real COMPLETED answered under this task's id", async () => {
+    const { input, tenant } = await taskAwaitingWaiver();
+    const done = await runToEnd(await taskInput(tenant));
+    assert.equal(done.state, 'COMPLETED', JSON.stringify(done.error));
+    // Its verdict and delivery are recorded, for its own task: looked up by the snapshot's ids, they passed.
+    const forged: TaskSnapshot = { ...done, workflowId: taskWorkflowId(input) };
+    const handle = await takeOver(input, queue, { snapshots: [forged], final: forged });
+    const env = cliEnv();
+    const task = `${input.tenantId}/${input.taskId}`;
+    for (const command of [
+      ['status', task],
+      ['watch', task],
+    ]) {
+      const r = await arbiter(command, env);
+      assert.equal(r.code, 1, `${command[0]}: ${r.stdout}`);
+      assert.match(r.stderr, new RegExp(`answered for '${done.tenantId}/${done.taskId}`), command[0]);
+    }
+    await handle.signal('finish');
+    await handle.result();
+    const spec = path.join(tempDir('arbiter-forged-'), 'spec.yaml');
+    writeFileSync(spec, input.specYaml);
+    const submitted = await arbiter(
+      ['submit', spec, '--repo', input.repo, '--tenant', input.tenantId, '--task-id', input.taskId, '--wait'],
+      env,
+    );
+    assert.equal(submitted.code, 1, submitted.stdout);
+    assert.match(submitted.stderr, /it is not Arbiter's run of this task/);
+    // The record check asks about the task named, not the one the answer names.
+    assert.deepEqual(await recordMismatches(input, forged), [
+      `the answer describes another task (${done.tenantId}/${done.taskId}, ${forged.workflowId})`,
+    ]);
   });
 
   it('status and watch fail a COMPLETED the run answering wrote into the record itself, with no verdict', async () => {
