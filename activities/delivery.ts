@@ -31,7 +31,7 @@ import { policyProblems } from '../host/trusted-policy';
 import { currentRun } from './run-identity';
 import { verifyEnvelope } from '../host/signing';
 import { storedVerdict } from '../db/verdicts';
-import { storedWaivers, waiversNotStanding } from './waiver-standing';
+import { storedWaivers, waiversNotStanding } from '../db/waiver-standing';
 
 type Input = ReturnType<typeof DeliverChangeInput.parse>;
 

@@ -30,7 +30,7 @@ import { waiversForTree, waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
 import { requireJudgedRunsAgent } from './routed-agent';
 import { refuseEndedTask } from './task-ended';
-import { storedWaivers, waiversNotStanding } from './waiver-standing';
+import { storedWaivers, waiversNotStanding } from '../db/waiver-standing';
 
 /** Builds the `issueVerdict` activity. */
 export function createVerdictActivities({ db, signer }: ActivityDeps) {

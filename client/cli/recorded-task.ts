@@ -5,9 +5,10 @@
  * COMPLETED with a PASS verdict and a delivery was shown, exit 0, while the record said VERIFYING
  * with no verdict (found in review). The records are written by Arbiter's workers alone.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { provenanceEvents, tasks } from '../../db/schema';
+import { deliveryRecorded } from '../../db/deliveries';
+import { tasks } from '../../db/schema';
 import { taskVisible } from '../../db/tasks';
 import { storedVerdict } from '../../db/verdicts';
 import { isCandidateTaskId } from '../../domain/candidates';
@@ -46,23 +47,6 @@ async function recordedRun(db: Db, ref: TaskRef): Promise<{ runId: string; state
   return row;
 }
 
-/** Whether the run recorded the snapshot's delivery (or, `any`, a delivery at all). */
-async function deliveryRecorded(db: Db, ref: TaskRef, s: TaskSnapshot, runId: string, any = false): Promise<boolean> {
-  const claimed = JSON.stringify(any ? { runId } : { branch: s.delivery?.branch, commit: s.delivery?.commit, runId });
-  const [row] = await db
-    .select({ id: provenanceEvents.id })
-    .from(provenanceEvents)
-    .where(
-      and(
-        eq(provenanceEvents.tenantId, ref.tenantId),
-        eq(provenanceEvents.kind, 'change.delivered'),
-        sql`${provenanceEvents.payload} @> ${claimed}::jsonb`,
-      ),
-    )
-    .limit(1);
-  return row !== undefined;
-}
-
 /**
  * Each way a snapshot's claim of success (COMPLETED, a verdict, a delivery) differs from the task's
  * record: its state, the verdict stored for the record's run, the delivery it recorded. A COMPLETED
@@ -87,9 +71,10 @@ export async function recordMismatches(ref: TaskRef, s: TaskSnapshot): Promise<s
       problems.push(`no ${s.verdict.outcome} verdict ${s.verdict.digest} is recorded for run ${row.runId}`);
     if (completed && verdict?.outcome !== 'PASS' && verdict?.outcome !== 'WAIVED')
       problems.push(`no PASS or WAIVED verdict is recorded for run ${row.runId}`);
-    if (s.delivery && !(await deliveryRecorded(db, ref, s, row.runId)))
+    const { branch, commit } = s.delivery ?? {};
+    if (s.delivery && !(await deliveryRecorded(db, ref, row.runId, { branch, commit })))
       problems.push(`no delivery to ${s.delivery.branch} @ ${s.delivery.commit} is recorded`);
-    if (completed && !isCandidateTaskId(ref.taskId) && !(await deliveryRecorded(db, ref, s, row.runId, true)))
+    if (completed && !isCandidateTaskId(ref.taskId) && !(await deliveryRecorded(db, ref, row.runId)))
       problems.push(`no delivery is recorded for run ${row.runId}`);
     return problems;
   });

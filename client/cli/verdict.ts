@@ -2,7 +2,8 @@
  * `arbiter verdict show TASK` and `arbiter verdict verify TASK|FILE`: the signed verdict as
  * stored, and an offline check of it — signature over the exact bytes by a key the operator
  * trusts (trusted-keys.ts), a summary that agrees with its evidence, and for a stored verdict
- * its digest (verdict-checks.ts). Exit 1 on any mismatch, or when no key is trusted.
+ * its digest (verdict-checks.ts) and, under `--require-pass`, that it still stands (delivered, its
+ * waivers unrevoked). Exit 1 on any mismatch, or when no key is trusted.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -10,6 +11,10 @@ import { verdictEvidence } from '../../domain/dsse';
 import { verifyEnvelope } from '../../host/signing';
 import { currentVerdict } from '../../db/verdicts';
 import { recordedSignatures } from '../../db/waivers';
+import type { Db } from '../../db/client';
+import { deliveryRecorded } from '../../db/deliveries';
+import { storedWaivers, waiversNotStanding } from '../../db/waiver-standing';
+import { isCandidateTaskId } from '../../domain/candidates';
 import { loadClientConfig } from '../config';
 import { EXIT, printJson, UsageError } from './output';
 import { parseTaskArg } from './task-ref';
@@ -19,22 +24,48 @@ import { trustedKeys, withTrustOptions, type TrustOptions } from './trusted-keys
 import { withTenantDb } from './with-db';
 import { GIT_OBJECT_ID, TEMPORAL_RUN_ID } from '../../domain/ids';
 
+type StoredVerdict = NonNullable<Awaited<ReturnType<typeof currentVerdict>>>;
+
 /**
- * The task's stored verdict, and which of its approvals the tenant's decision record holds
- * (each was checked against the approver's registered key when it was made).
+ * Why a stored passing verdict does not stand now, for `--require-pass`: a signed PASS is not yet
+ * a delivered one. `deliverChange` judges it again (the policy at the trusted ref's tip, its
+ * waivers), and a verdict it refused (a stale policy read) or one whose waiver was revoked since
+ * passed here (found in review). A candidate's verdict stands only through its task's delivery.
  */
-async function verdictOf(task: string, tenant: string | undefined) {
+async function standingProblems(db: Db, ref: TaskRef, row: StoredVerdict): Promise<string[]> {
+  if (row.outcome !== 'PASS' && row.outcome !== 'WAIVED') return [];
+  const problems = isCandidateTaskId(ref.taskId)
+    ? [`a candidate's verdict counts only through its task's delivery: verify the task it is a candidate of`]
+    : (await deliveryRecorded(db, ref, row.runId, { verdictDigest: row.digest }))
+      ? []
+      : [
+          `no delivery of this verdict is recorded for run ${row.runId || '(none)'}: delivery judges it again and did not deliver it`,
+        ];
+  const waived = await storedWaivers(db, ref.tenantId, row.payload.waivers ?? []);
+  return [...problems, ...(await waiversNotStanding(db, ref.tenantId, waived))];
+}
+
+/**
+ * The task's stored verdict, which of its approvals the tenant's decision record holds (each was
+ * checked against the approver's registered key when it was made), and with `requirePass` why it
+ * does not stand now.
+ */
+async function verdictOf(task: string, tenant: string | undefined, requirePass = false) {
   const config = loadClientConfig();
   const ref = parseTaskArg(task, tenant ?? config.defaultTenant);
-  const { row, recorded } = await withTenantDb(ref.tenantId, async (db) => {
+  const { row, recorded, standing } = await withTenantDb(ref.tenantId, async (db) => {
     const stored = await currentVerdict(db, ref.tenantId, ref.taskId);
     const signatures = (stored?.payload.approvals ?? []).map((a) => a.signature);
-    return { row: stored, recorded: await recordedSignatures(db, ref.tenantId, signatures) };
+    return {
+      row: stored,
+      recorded: await recordedSignatures(db, ref.tenantId, signatures),
+      standing: stored && requirePass ? await standingProblems(db, ref, stored) : [],
+    };
   });
   // A saved envelope named as a bare `verdict.json` used to be read as a file: say how to ask for it now.
   const file = existsSync(task) ? `; to check the file ${task}, name it as a path: ./${task}` : '';
   if (!row) throw new Error(`no verdict for task ${ref.tenantId}/${ref.taskId}${file}`);
-  return { ...row, ref, recorded };
+  return { ...row, ref, recorded, standing };
 }
 
 /** Whether Arbiter's decision record vouches for an approval's key: only known for a stored verdict. */
@@ -105,7 +136,7 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
     throw new UsageError(
       `${target} is larger than ${MAX_VERDICT_FILE_BYTES} bytes, more than any verdict Arbiter signs`,
     );
-  const row = fromFile ? undefined : await verdictOf(target, opts.tenant);
+  const row = fromFile ? undefined : await verdictOf(target, opts.tenant, opts.requirePass);
   const text = fromFile ? readFileSync(target, 'utf8') : row?.envelope;
   if (!text) throw new Error(`task ${target} has a verdict without a signed envelope`);
   const envelope = verifyEnvelope(
@@ -115,7 +146,7 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
   // What no trusted key signed is anyone's to write: none of it is read or reported.
   const check = envelope.problems.length ? { ...envelope, statement: undefined } : envelope;
   const expected = { task: row?.ref ?? task, requirePass: opts.requirePass, change, repo: opts.repo };
-  const problems = verdictProblems(check, row, expected);
+  const problems = [...verdictProblems(check, row, expected), ...(check.problems.length ? [] : (row?.standing ?? []))];
   const approvals = verdictEvidence(check.statement)?.approvals ?? [];
   for (const a of approvals)
     if (registry(row?.recorded, a.signature) === 'not recorded')
@@ -195,7 +226,10 @@ export function registerVerdictCommands(program: Command, run: (fn: () => Promis
     .argument('<task-or-file>')
     .option('--tenant <tenant>')
     .option('--task <task>', "a verdict file must be this task's (TENANT/TASK, or TASK with --tenant)")
-    .option('--require-pass', 'exit 1 unless the outcome is PASS or WAIVED (a genuine FAIL verifies otherwise)')
+    .option(
+      '--require-pass',
+      'exit 1 unless the outcome is PASS or WAIVED (a genuine FAIL verifies otherwise) and, for a task, Arbiter delivered it and its waivers still stand',
+    )
     .option(
       '--tree <oid>',
       "exit 1 unless the verdict covers this git tree (the change's: git rev-parse BRANCH^{tree})",

@@ -3,7 +3,8 @@
  * none of its own, however long after. An insider's own workflow code reads the lax policy under
  * task ids it has not used yet; once the repository's owners tighten it (a blocking test gate, the
  * harness protected), a new run of such an id borrows the old read, is judged by it and signed
- * PASS. Delivery lands a change only as judged by the policy the trusted ref holds now.
+ * PASS. Delivery lands a change only as judged by the policy the trusted ref holds now, and
+ * `verdict verify --require-pass` takes a PASS only once it was delivered.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,9 @@ import type { GateResult } from '../../domain/task';
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { gitIn, makeRepo, registerRepo, uniqueId } from '../helpers/fixtures';
-import { testActivityDeps } from '../helpers/stack';
+import { arbiter, cliEnv } from '../helpers/cli';
+import { testActivityDeps, testStack } from '../helpers/stack';
+import { defaultSigningKeyFile } from '../../workers/worker';
 import { recordRouted } from '../helpers/tasks';
 import { policyYaml } from './helpers';
 import { refusedAs, runOf, SPEC } from './insider-run';
@@ -30,6 +33,8 @@ const TIGHT = policyYaml({
   gates: { tests: { mode: 'block', command: ['node', 'test/check.js'] } },
   arbiter: { protected: ['test/'] },
 });
+
+const workerKey = () => `${defaultSigningKeyFile(testStack().home)}.pub`;
 
 /** Commits `policy` as the repository's `.caws/policy.yaml` on its trusted branch. */
 function commitPolicy(dir: string, policy: string, message: string): void {
@@ -109,10 +114,21 @@ describe('governance: a change lands only as judged by the policy the repository
       refusedAs('DeliveryNotCoveredError', /the repository's policy changed since the change was judged/),
     );
     assert.equal(gitIn(dir, 'for-each-ref', 'refs/heads/arbiter/'), '', 'nothing delivered');
+    // Nor does the application's check take it (it did, found in review): the signed PASS was never delivered.
+    const verify = () =>
+      arbiter(
+        ['verdict', 'verify', `${ref.tenantId}/${ref.taskId}`, '--key', workerKey(), '--require-pass', '--repo', repo],
+        cliEnv(),
+      );
+    const refused = await verify();
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, new RegExp(`no delivery of this verdict is recorded for run ${runId}`));
     // The control: once the trusted ref holds the judged policy's bytes again, the same verdict lands.
     commitPolicy(dir, LAX, 'the lax policy again');
     const delivered: { branch: string; commit: string } = await env.run(a.deliverChange, delivery);
     assert.equal(gitIn(dir, 'show', `${delivered.branch}:src/app.js`), 'module.exports = 2;');
+    const taken = await verify();
+    assert.equal(taken.code, 0, taken.stderr);
     // A retry of that delivery (its worker lost before it completed) finds it made, whatever changed since.
     commitPolicy(dir, TIGHT, 'tighten the policy again');
     assert.deepEqual(await env.run(a.deliverChange, delivery), delivered);

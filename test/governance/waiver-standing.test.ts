@@ -12,7 +12,10 @@ import type { DecisionTerms } from '../../client/approvals';
 import type { GateResult } from '../../domain/task';
 import { grantedTerms } from '../../domain/waiver';
 import { revokeWaiver } from '../../db/waivers';
+import { taskWorkflowId } from '../../temporal-config';
+import { defaultSigningKeyFile } from '../../workers/worker';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
+import { arbiter, cliEnv } from '../helpers/cli';
 import { testStack } from '../helpers/stack';
 import {
   approvalOf,
@@ -118,6 +121,43 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
         new RegExp(`the change's waivers no longer stand: waiver ${revoked} is revoked`),
       ),
     );
+  });
+
+  it('verify --require-pass takes a WAIVED verdict once it is delivered, and only while its waiver stands', async () => {
+    const { db } = testStack().database;
+    const r = await insiderRun(TIGHT);
+    await r.env.run(r.a.recordTransition, {
+      ...r.ref,
+      workflowId: taskWorkflowId(r.ref),
+      seq: 0,
+      from: null,
+      to: 'RECEIVED' as const,
+      at: new Date().toISOString(),
+    });
+    const { approval, keyId } = await approvalOf(r, DELTA);
+    const waiverId = newWaiverId();
+    const checked = await policyCheck(r);
+    await storeWaiverOf(r, approval, keyId, waiverId);
+    const verdict: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdictOf(r, waivedGates(r, checked, waiverId)));
+    assert.equal(verdict.outcome, 'WAIVED');
+    const workerKey = `${defaultSigningKeyFile(testStack().home)}.pub`;
+    const verify = () =>
+      arbiter(
+        ['verdict', 'verify', `${r.ref.tenantId}/${r.ref.taskId}`, '--key', workerKey, '--require-pass'],
+        cliEnv(),
+      );
+    const undelivered = await verify();
+    assert.equal(undelivered.code, 1, undelivered.stdout);
+    assert.match(undelivered.stderr, /no delivery of this verdict is recorded/);
+    await deliver(r, verdict);
+    const delivered = await verify();
+    assert.equal(delivered.code, 0, delivered.stderr);
+    // Revoked after delivery: the change an application is about to merge rests on a waiver withdrawn (it passed, found in review).
+    assert.ok(await revokeWaiver(db, r.ref.tenantId, waiverId));
+    const revoked = await verify();
+    assert.equal(revoked.code, 1, revoked.stdout);
+    assert.match(revoked.stderr, new RegExp(`waiver ${waiverId} is revoked`));
+    assert.doesNotMatch(revoked.stderr, /no delivery/);
   });
 
   it('a waiver that expired after it was stored gives no verdict', async () => {

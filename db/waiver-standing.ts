@@ -8,9 +8,9 @@
  */
 import { and, eq, inArray } from 'drizzle-orm';
 import { lapseProblem } from '../domain/approval';
-import type { Db } from '../db/client';
-import { waivers } from '../db/schema';
-import { approverKeys, type WaiverRow } from '../db/waivers';
+import type { Db } from './client';
+import { waivers } from './schema';
+import { approverKeys, type WaiverRow } from './waivers';
 
 /** The tenant's stored waivers among `ids` (a spec may name waivers kept elsewhere: those have no row). */
 export async function storedWaivers(db: Db, tenantId: string, ids: readonly string[]): Promise<WaiverRow[]> {
