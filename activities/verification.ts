@@ -172,7 +172,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const links = items.filter((i) => i.mode === '120000');
       const gates = [
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
-        scopeGate(input.spec, files, input.policy, drift),
+        scopeGate(input.spec, files, input.policy, drift, links),
         specGate(input.specWarnings, input.policy),
         protectedGate(input.spec.riskTier, files, drift, input.policy, links),
         treeGate(items, files, input.policy, input.leftBehind, input.nestedRepositories),

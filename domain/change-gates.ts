@@ -5,7 +5,13 @@
  * repository may relax its own checks, not the rules that keep the verdict meaningful.
  */
 import { effectiveBudget } from './policy';
-import { folded, protectedFolderMatcher, protectedPathMatcher, repositoryProtectedGlobs } from './protected-paths';
+import {
+  folded,
+  globFolderMatcher,
+  protectedFolderMatcher,
+  protectedPathMatcher,
+  repositoryProtectedGlobs,
+} from './protected-paths';
 import { scopeMatcher } from './scope-match';
 import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
@@ -64,17 +70,25 @@ export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
   const globs = spec.scope.in.length + spec.scope.out.length;
   // A name is matched as named and, where that differs, as a case-folding file system reads it, which
   // may be far longer (U+FDFA is 18 characters): both are counted.
-  const read = paths.map((p) => ({ p, asFolded: folded(p) }));
-  const work = read.reduce((n, r) => n + foldedWork(r.p, r.asFolded), 0) * globs;
+  const work = paths.reduce((n, p) => n + foldedWork(p, folded(p)), 0) * globs;
   if (work > MAX_SCOPE_WORK)
     return [`the change names ${paths.length} paths, too many and too long to check against ${globs} scope globs`];
   const inScope = scopeMatcher(spec.scope.in, { outsideGrammar: false });
-  const outOfScope = scopeMatcher(spec.scope.out, { nocase: true, outsideGrammar: true });
-  return read.flatMap(({ p, asFolded }) => {
-    if (outOfScope(p) || (asFolded !== p && outOfScope(asFolded))) return [`${p} (matches scope.out)`];
+  const outOfScope = scopeOutMatcher(spec);
+  return paths.flatMap((p) => {
+    if (outOfScope(p)) return [`${p} (matches scope.out)`];
     if (!inScope(p)) return [`${p} (not in scope.in)`];
     return [];
   });
+}
+
+/** Whether a path is in `scope.out`, as named or as a case-folding file system reads it. */
+function scopeOutMatcher(spec: WorkingSpec): (path: string) => boolean {
+  const outOfScope = scopeMatcher(spec.scope.out, { nocase: true, outsideGrammar: true });
+  return (p) => {
+    const asFolded = folded(p);
+    return outOfScope(p) || (asFolded !== p && outOfScope(asFolded));
+  };
 }
 
 /** Files, lines (every file read as text) and added bytes against the effective budget. */
@@ -110,13 +124,18 @@ export type BaseDrift = readonly string[] | { unknown: string };
 /**
  * Every path the delivered branch changes against the trusted ref inside `scope.in` and outside
  * `scope.out`: the agent's changes, and those of its base off the trusted ref (`fromBase`), which
- * the branch carries too (a submitter's `baseRef` may name any commit the repository holds).
+ * the branch carries too (a submitter's `baseRef` may name any commit the repository holds). A
+ * checkout shows a path through the tree's symlinks (`links`) as well: one standing for a
+ * `scope.out` folder, or a change a link shows there, is out of scope too (both were delivered,
+ * found in review: `src/secret -> internal/secret` in the base let `src/internal/secret/key.js`
+ * change what `src/secret/key.js` reads).
  */
 export function scopeGate(
   spec: WorkingSpec,
   files: readonly MeasuredFile[],
   policy: RepoPolicy,
   drift: BaseDrift = [],
+  links: readonly TreeItem[] = [],
 ): GateResult {
   const fromBase = 'unknown' in drift ? [] : drift;
   const mode = policy.gateModes.scope;
@@ -132,10 +151,13 @@ export function scopeGate(
     files.map((f) => f.path),
   );
   const base = fromBase.length ? scopeViolations(spec, [...fromBase]) : [];
+  const touched = [...files.map((f) => f.path), ...fromBase];
+  const guard = { isGuarded: scopeOutMatcher(spec), standsForGuarded: globFolderMatcher(spec.scope.out) };
   const problems = [
     ...('unknown' in drift ? [drift.unknown] : []),
     ...(base.length ? [`${BASE_OUT_OF_SCOPE}: ${listed(base)}`] : []),
     ...(own.length ? [`out of scope: ${listed(own)}`] : []),
+    ...guardedLinkProblems(links, guard, touched, 'scope.out'),
   ];
   const fromBaseNote = fromBase.length ? `, and ${fromBase.length} the base changes off the trusted ref` : '';
   const detail = problems.length ? problems.join('; ') : `${files.length} changed path(s) within scope${fromBaseNote}`;
@@ -151,42 +173,43 @@ export function specGate(warnings: readonly string[], policy: RepoPolicy): GateR
   return arbiterGate('spec', warnings.length ? 'warn' : 'pass', detail);
 }
 
+/** Links times changed paths past which a gate fails rather than reading each path through each link. */
+const MAX_LINK_PAIRS = 1_000_000;
+
 /**
- * Problems of the tree's symlinks on a protected path or standing for a protected folder
- * (`.github -> ci/gh`), wherever they came from (the agent, the base, the trusted ref): one the
- * change or its base made, and any changed path that a checkout shows through such a link as a
- * protected one (`ci/gh/workflows/x.yml` is `.github/workflows/x.yml`; with `test/lib -> ../lib`
- * or `conftest.py -> tools/conftest.py` protected, `lib/x.js` and `tools/conftest.py` are too).
+ * Problems of the tree's symlinks on a guarded path (protected, or in `scope.out`) or standing for
+ * a guarded folder (`.github -> ci/gh`), wherever they came from (the agent, the base, the trusted
+ * ref): one the change or its base made, and any changed path that a checkout shows through such a
+ * link as a guarded one (`ci/gh/workflows/x.yml` is `.github/workflows/x.yml`; with `test/lib ->
+ * ../lib` or `conftest.py -> tools/conftest.py` protected, `lib/x.js` and `tools/conftest.py` are too).
  */
-function protectedLinkProblems(
+function guardedLinkProblems(
   links: readonly TreeItem[],
-  matchers: { isProtected: (path: string) => boolean; standsForProtected: (path: string) => boolean },
+  matchers: { isGuarded: (path: string) => boolean; standsForGuarded: (path: string) => boolean },
   touched: readonly string[],
+  guarded: string,
 ): string[] {
   const made = new Set(touched);
   const resolve = linkResolver(links);
-  return links
-    .filter((l) => matchers.isProtected(l.path) || matchers.standsForProtected(l.path))
-    .flatMap((link) => {
-      const target = resolve(link);
-      const seen = (p: string, t: string) =>
-        p === t
-          ? link.path
-          : t === ''
-            ? `${link.path}/${p}`
-            : p.startsWith(`${t}/`)
-              ? link.path + p.slice(t.length)
-              : '';
-      const shown =
-        target === undefined ? [] : touched.filter((p) => p !== link.path && matchers.isProtected(seen(p, target)));
-      return [
-        // A link on a protected path itself is already named as a protected change.
-        ...(made.has(link.path) && !matchers.isProtected(link.path)
-          ? [`symlink standing for a protected folder: ${link.path}`]
-          : []),
-        ...(shown.length ? [`changed where ${link.path} shows a protected path: ${listed(shown)}`] : []),
-      ];
-    });
+  const guarding = links.filter((l) => matchers.isGuarded(l.path) || matchers.standsForGuarded(l.path));
+  if (guarding.length * touched.length > MAX_LINK_PAIRS)
+    return [
+      `${guarding.length} symlinks on or above ${guarded} paths and ${touched.length} changed paths are too many to read through each other`,
+    ];
+  return guarding.flatMap((link) => {
+    const target = resolve(link);
+    const seen = (p: string, t: string) =>
+      p === t ? link.path : t === '' ? `${link.path}/${p}` : p.startsWith(`${t}/`) ? link.path + p.slice(t.length) : '';
+    const shown =
+      target === undefined ? [] : touched.filter((p) => p !== link.path && matchers.isGuarded(seen(p, target)));
+    return [
+      // A link on a guarded path itself is already named as a change there.
+      ...(made.has(link.path) && !matchers.isGuarded(link.path)
+        ? [`symlink standing for a ${guarded} folder: ${link.path}`]
+        : []),
+      ...(shown.length ? [`changed where ${link.path} shows a ${guarded} path: ${listed(shown)}`] : []),
+    ];
+  });
 }
 
 /**
@@ -229,8 +252,8 @@ export function protectedGate(
   if ('unknown' in fromBase) problems.push(fromBase.unknown);
   else if (fromBaseProtected.length) problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(fromBaseProtected)}`);
   if (hits.length) problems.push(`protected path(s) changed: ${listed(hits)}`);
-  const standsForProtected = protectedFolderMatcher(riskTier, repository);
-  problems.push(...protectedLinkProblems(links, { isProtected, standsForProtected }, [...changed, ...drift]));
+  const guard = { isGuarded: isProtected, standsForGuarded: protectedFolderMatcher(riskTier, repository) };
+  problems.push(...guardedLinkProblems(links, guard, [...changed, ...drift], 'protected'));
   if (problems.length) return arbiterGate('protected', 'fail', problems.join('; '));
   return arbiterGate('protected', 'pass', 'no protected path changed');
 }

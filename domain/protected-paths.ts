@@ -83,8 +83,13 @@ export function protectedPathMatcher(riskTier: number, extra: readonly string[] 
  * looks. True for a protected glob's literal folder and each of its ancestors, case ignored.
  */
 export function protectedFolderMatcher(riskTier: number, extra: readonly string[] = []): (path: string) => boolean {
+  return globFolderMatcher([...protectedPaths(riskTier), ...extra]);
+}
+
+/** True for each of `globs`' literal folders (the names before its first wildcard) and their ancestors, case ignored. */
+export function globFolderMatcher(globs: readonly string[]): (path: string) => boolean {
   const folders = new Set<string>();
-  for (const glob of [...protectedPaths(riskTier), ...extra]) {
+  for (const glob of globs) {
     const literal: string[] = [];
     for (const segment of glob.split('/')) {
       if (/[*?[\]{}()!+@]/.test(segment)) break;

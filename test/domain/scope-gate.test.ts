@@ -38,6 +38,39 @@ describe('scopeGate', () => {
     assert.equal(gate.detail, 'out of scope: src/secret/x (matches scope.out)');
   });
 
+  it('reads changed paths through the tree’s links: a change a link shows in scope.out fails, as does a link standing for it', () => {
+    const link = (p: string, target: string) => ({ path: p, mode: '120000', target });
+    const throughBase = scopeGate(
+      spec(['src/**'], ['src/secret/**']),
+      [file('src/internal/secret/key.js')],
+      DEFAULT_REPO_POLICY,
+      [],
+      [link('src/secret', 'internal/secret')],
+    );
+    assert.equal(throughBase.status, 'fail');
+    assert.equal(throughBase.detail, 'changed where src/secret shows a scope.out path: src/internal/secret/key.js');
+    const own = scopeGate(
+      spec(['src/**', 'config/**'], ['config/secrets/*']),
+      [file('src/s/db.yml'), file('config/secrets')],
+      DEFAULT_REPO_POLICY,
+      [],
+      [link('config/secrets', '../src/s')],
+    );
+    assert.equal(own.status, 'fail');
+    assert.match(
+      own.detail,
+      /^symlink standing for a scope\.out folder: config\/secrets; changed where config\/secrets shows/,
+    );
+    const elsewhere = scopeGate(
+      spec(['src/**'], ['src/secret/**']),
+      [file('src/other/x.js')],
+      DEFAULT_REPO_POLICY,
+      [],
+      [link('src/secret', 'internal/secret'), link('src/alias', 'other')],
+    );
+    assert.equal(elsewhere.status, 'pass', elsewhere.detail);
+  });
+
   it('fails when what the base brings cannot be known, naming why and not calling the change in scope', () => {
     const unknown = { unknown: "the base abc cannot be compared with the trusted ref's commit def" };
     const gate = scopeGate(spec(['src/**']), [file('src/ok.js')], DEFAULT_REPO_POLICY, unknown);
