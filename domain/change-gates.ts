@@ -6,13 +6,12 @@
  */
 import { effectiveBudget } from './policy';
 import {
-  folded,
   globFolderMatcher,
   protectedFolderMatcher,
   protectedPathMatcher,
   repositoryProtectedGlobs,
 } from './protected-paths';
-import { scopeMatcher } from './scope-match';
+import { folded, scopeMatcher } from './scope-match';
 import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult } from './task';
@@ -84,7 +83,7 @@ export function scopeViolations(spec: WorkingSpec, paths: string[]): string[] {
 
 /** Whether a path is in `scope.out`, as named or as a case-folding file system reads it. */
 function scopeOutMatcher(spec: WorkingSpec): (path: string) => boolean {
-  const outOfScope = scopeMatcher(spec.scope.out, { nocase: true, outsideGrammar: true });
+  const outOfScope = scopeMatcher(spec.scope.out, { nocase: true, asFolded: true, outsideGrammar: true });
   return (p) => {
     const asFolded = folded(p);
     return outOfScope(p) || (asFolded !== p && outOfScope(asFolded));

@@ -8,7 +8,7 @@
  */
 import picomatch from 'picomatch';
 import type { RepoPolicy } from './repo-policy';
-import { scopeMatcher } from './scope-match';
+import { folded, scopeMatcher } from './scope-match';
 import { globProblem, normaliseScopeEntry } from './spec-scope';
 
 /** Protected at every tier. */
@@ -43,21 +43,6 @@ export function protectedPaths(riskTier: number): string[] {
   return riskTier === 1 ? [...PROTECTED_PATHS, ...TIER1_PROTECTED_PATHS] : PROTECTED_PATHS;
 }
 
-/** Code points a file system may ignore in a name (HFS+ does), and invisible in a review. */
-const IGNORABLE =
-  /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]/g;
-
-/**
- * `path` as a case-folding file system may read it: in compatibility form (`ſ` as `s`, the Kelvin
- * sign as `K`, full-width dots), ignorable code points dropped, dotless and dotted `i` as `i`.
- */
-export function folded(path: string): string {
-  return path
-    .normalize('NFKC')
-    .replace(IGNORABLE, '')
-    .replace(/[\u0131\u0130]/g, 'i');
-}
-
 /**
  * A matcher for the protected paths at `riskTier`, plus `extra` globs (the repository's own,
  * {@link repositoryProtectedGlobs}): dotfiles included, case ignored.
@@ -69,7 +54,7 @@ export function protectedPathMatcher(riskTier: number, extra: readonly string[] 
   const ours = [...protectedPaths(riskTier), ...extra.filter((g) => globProblem(g) !== null)];
   // `s`: a regex's `.` (in `**`) takes no line break, and git takes names holding one.
   const isOurs = picomatch(ours, { dot: true, nocase: true, flags: 'is' });
-  const isTheirs = scopeMatcher(theirs, { nocase: true, outsideGrammar: true });
+  const isTheirs = scopeMatcher(theirs, { nocase: true, asFolded: true, outsideGrammar: true });
   const matches = (p: string) => isOurs(p) || isTheirs(p);
   return (path) => {
     const asFolded = folded(path);

@@ -23,19 +23,38 @@ interface SplitGlob {
   tail?: string[];
 }
 
+/** Code points a file system may ignore in a name (HFS+ does), and invisible in a review. */
+const IGNORABLE =
+  /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]/g;
+
+/**
+ * `path` as a case-folding file system may read it: in compatibility form (`ſ` as `s`, the Kelvin
+ * sign as `K`, full-width dots), ignorable code points dropped, dotless and dotted `i` as `i`.
+ */
+export function folded(path: string): string {
+  return path
+    .normalize('NFKC')
+    .replace(IGNORABLE, '')
+    .replace(/[\u0131\u0130]/g, 'i');
+}
+
 /**
  * A matcher for `globs`. `outsideGrammar` is what a glob outside the grammar answers:
- * `false` for an allow-list (`scope.in`), `true` for an exclusion list (`scope.out`).
+ * `false` for an allow-list (`scope.in`), `true` for an exclusion list (`scope.out`). With
+ * `asFolded` (exclusion lists only: it widens), each glob also matches as {@link folded} reads it,
+ * so a glob written in another normal form (Hangul as jamo, as macOS writes names) still excludes
+ * the path a normalising file system takes for it (it did not, found in review).
  */
 export function scopeMatcher(
   globs: readonly string[],
-  options: { nocase?: boolean; outsideGrammar: boolean },
+  options: { nocase?: boolean; asFolded?: boolean; outsideGrammar: boolean },
 ): ScopeMatcher {
   const safe = globs.filter((g) => globProblem(g) === null);
   if (safe.length < globs.length && options.outsideGrammar) return () => true;
   if (safe.length === 0) return () => false;
   const fold = options.nocase ? foldCase : (s: string) => s;
-  const split = safe.map((g) => splitGlob(fold(g)));
+  const readings = options.asFolded ? [...new Set(safe.flatMap((g) => [g, folded(g)]))] : safe;
+  const split = readings.map((g) => splitGlob(fold(g)));
   return (path) => {
     const names = fold(path).split('/');
     return split.some((g) => globMatches(g, names));
@@ -49,13 +68,19 @@ export function scopeMatcher(
  * exclusion written in capitals stopped matching the same name.
  */
 function foldCase(text: string): string {
-  let folded = '';
+  let out = '';
   for (const unit of text.split('')) {
-    const upper = unit.toUpperCase();
-    folded += upper.length === 1 && !(unit.charCodeAt(0) > 127 && upper.charCodeAt(0) < 128) ? upper : unit;
+    // Through lower case first: `ẞ` (U+1E9E) is `ß` lowered, and `ß` has no one-unit upper case.
+    const lower = unit.toLowerCase();
+    const base = lower.length === 1 && !crossesIntoAscii(unit, lower) ? lower : unit;
+    const upper = base.toUpperCase();
+    out += upper.length === 1 && !crossesIntoAscii(base, upper) ? upper : base;
   }
-  return folded;
+  return out;
 }
+
+/** Whether case mapping took `from` outside ASCII to `to` inside it (the Kelvin sign to `k`). */
+const crossesIntoAscii = (from: string, to: string) => from.charCodeAt(0) > 127 && to.charCodeAt(0) < 128;
 
 function splitGlob(glob: string): SplitGlob {
   const names = glob.split('/');

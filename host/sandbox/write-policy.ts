@@ -14,7 +14,7 @@ function cachedMatcher(globs: readonly string[], exclusion: boolean): ScopeMatch
   const key = `${exclusion ? 'out' : 'in'}\0${globs.join('\0')}`;
   let matcher = compiled.get(key);
   if (!matcher) {
-    matcher = scopeMatcher(globs, { nocase: exclusion, outsideGrammar: exclusion });
+    matcher = scopeMatcher(globs, { nocase: exclusion, asFolded: exclusion, outsideGrammar: exclusion });
     if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
     compiled.set(key, matcher);
   }

@@ -46,6 +46,7 @@ function validSpec(scope: Record<string, string[]>): WorkingSpec {
 }
 
 describe('scope matching', () => {
+  // Except that case folding takes the capital sharp s for the small one (picomatch's regex does not: found in review).
   it('answers as picomatch for every glob of the grammar, with and without case folding', () => {
     const pick = generator(42);
     // Letters whose case folds by context or out of ASCII: Σ/σ/ς, İ, ß/ẞ, the Kelvin sign, ſ.
@@ -65,7 +66,8 @@ describe('scope matching', () => {
     let compared = 0;
     const compare = (glob: string, path: string) => {
       for (const nocase of [false, true]) {
-        const expected = picomatch(glob, { dot: true, noextglob: true, nocase })(path);
+        const sharpS = (text: string) => (nocase ? text.replace(/\u1e9e/g, '\u00df') : text);
+        const expected = picomatch(sharpS(glob), { dot: true, noextglob: true, nocase })(sharpS(path));
         const ours = scopeMatcher([glob], { nocase, outsideGrammar: false })(path);
         assert.equal(ours, expected, `${JSON.stringify(glob)} against ${JSON.stringify(path)}, nocase ${nocase}`);
         compared++;

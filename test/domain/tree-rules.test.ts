@@ -67,6 +67,17 @@ describe('scope', () => {
     assert.deepEqual(scopeViolations(spec, ['src/secrets/x.js']), [], 'a different name is not excluded');
   });
 
+  // Found in review: the globs were read as written, the paths folded.
+  it('scope.out excludes a name however either side is written: another normal form, a capital sharp s', () => {
+    const nfd = '\ube44\ubc00'.normalize('NFD'); // Hangul as jamo, as macOS writes names
+    const jamo = { scope: { in: ['**'], out: [`${nfd}/**`] } } as unknown as WorkingSpec;
+    for (const p of [`${nfd}/key`, '\ube44\ubc00/key'])
+      assert.deepEqual(scopeViolations(jamo, [p]), [`${p} (matches scope.out)`], JSON.stringify(p));
+    const strasse = { scope: { in: ['**'], out: ['docs/Stra\u00dfe/**'] } } as unknown as WorkingSpec;
+    for (const p of ['docs/STRA\u00dfE/x', 'docs/STRA\u1e9eE/x'])
+      assert.deepEqual(scopeViolations(strasse, [p]), [`${p} (matches scope.out)`], JSON.stringify(p));
+  });
+
   it("counts a name's compatibility form in the work it bounds (U+FDFA is 18 characters in it)", () => {
     const many = { scope: { in: ['**'], out: Array.from({ length: 199 }, (_, i) => `**/*${i}*`) } };
     const paths = Array.from({ length: 43 }, (_, i) => `src/${'\ufdfa'.repeat(85)}/${i}`);
