@@ -34,6 +34,7 @@ function resolveInTree(
   target: string,
   links: Map<string, string>,
   budget: { steps: number },
+  via: string[] = [],
 ): string | false | 'too-complex' {
   if (target.startsWith('/')) return false;
   const pending = [...target.split('/')];
@@ -52,6 +53,7 @@ function resolveInTree(
     parts.push(part);
     const next = links.get(parts.join('/'));
     if (next === undefined) continue;
+    via.push(parts.join('/'));
     if (++hops > MAX_LINK_HOPS || next.startsWith('/')) return false;
     parts.pop();
     const through = next.split('/');
@@ -85,8 +87,30 @@ export function linkResolver(links: readonly TreeItem[]): (link: TreeItem) => st
 }
 
 /**
- * Every problem with the entries the change adds or modifies, each naming its path. Links are
- * resolved through the whole tree, so a new link cannot escape by way of an old one.
+ * Why the tree's unchanged links that now leave it do so through a link the change made: an old
+ * `src/a -> b/../../README.md` stays inside until the change adds `src/b -> ..` (found in review).
+ * Resolved on a budget of their own, so a tree of many old links cannot starve the change's.
+ */
+function escapesThroughChange(links: Map<string, string>, changed: ReadonlySet<string>): string[] {
+  if (![...links.keys()].some((p) => changed.has(p))) return [];
+  const budget = { steps: RESOLUTION_BUDGET };
+  for (const [path, target] of links) {
+    if (changed.has(path)) continue;
+    const via: string[] = [];
+    const resolved = resolveInTree(path, target, links, budget, via);
+    const through = via.find((v) => changed.has(v));
+    if (resolved === 'too-complex')
+      return [`the tree's links are too many or too long to tell whether the change's links take ${path} outside it`];
+    if (resolved === false && through !== undefined)
+      return [`${path} is a symlink to '${target}', which the changed link ${through} takes outside the tree`];
+  }
+  return [];
+}
+
+/**
+ * Every problem with the entries the change adds or modifies, each naming its path, and with the
+ * old links those take outside the tree. Links are resolved through the whole tree, so a new link
+ * cannot escape by way of an old one, nor make one escape.
  */
 export function treeProblems(
   items: readonly TreeItem[],
@@ -95,21 +119,32 @@ export function treeProblems(
 ): string[] {
   const links = new Map(items.filter((i) => i.mode === SYMLINK).map((i) => [i.path, i.target ?? '']));
   const budget = { steps: RESOLUTION_BUDGET };
-  return items.flatMap((item) => {
-    if (!changed.has(item.path)) return [];
-    if (item.exact === false)
-      return [`${item.path} has a name or target that is not valid UTF-8; refused, since it cannot be named exactly`];
-    if (item.mode === GITLINK) return [`${item.path} is a gitlink (submodule entry); submodules are refused`];
-    if (item.mode !== SYMLINK) return [];
-    const target = item.target ?? '';
-    const inside = resolvesInside(item.path, target, links, budget);
-    if (inside === 'too-complex')
-      return [
-        `${item.path} is a symlink the tree's links are too many or too long to resolve (past a budget of ${RESOLUTION_BUDGET} path segments)`,
-      ];
-    if (!inside) return [`${item.path} is a symlink to '${target}', outside the tree`];
-    if (!options.allowSymlinks)
-      return [`${item.path} is a symlink (to '${target}'); the repository policy does not allow symlinks`];
-    return [];
-  });
+  return [
+    ...items.flatMap((item) => changedItemProblems(item, changed, links, budget, options)),
+    ...escapesThroughChange(links, changed),
+  ];
+}
+
+function changedItemProblems(
+  item: TreeItem,
+  changed: ReadonlySet<string>,
+  links: Map<string, string>,
+  budget: { steps: number },
+  options: { allowSymlinks: boolean },
+): string[] {
+  if (!changed.has(item.path)) return [];
+  if (item.exact === false)
+    return [`${item.path} has a name or target that is not valid UTF-8; refused, since it cannot be named exactly`];
+  if (item.mode === GITLINK) return [`${item.path} is a gitlink (submodule entry); submodules are refused`];
+  if (item.mode !== SYMLINK) return [];
+  const target = item.target ?? '';
+  const inside = resolvesInside(item.path, target, links, budget);
+  if (inside === 'too-complex')
+    return [
+      `${item.path} is a symlink the tree's links are too many or too long to resolve (past a budget of ${RESOLUTION_BUDGET} path segments)`,
+    ];
+  if (!inside) return [`${item.path} is a symlink to '${target}', outside the tree`];
+  if (!options.allowSymlinks)
+    return [`${item.path} is a symlink (to '${target}'); the repository policy does not allow symlinks`];
+  return [];
 }

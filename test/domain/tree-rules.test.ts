@@ -49,6 +49,16 @@ describe('treeProblems', () => {
     const items = [link('old', '/usr/bin/env'), file('src/new.js')];
     assert.deepEqual(treeProblems(items, new Set(['src/new.js']), { allowSymlinks: false }), []);
   });
+
+  // Found in review: only the changed entries were resolved, so an old link could be sent outside.
+  it('refuses a changed link that takes an old one outside the tree, and leaves old ones it does not alone', () => {
+    const items = [link('src/a', 'b/../../README.md'), link('src/b', '..'), link('old', '/usr/bin/env')];
+    assert.deepEqual(treeProblems(items, new Set(['src/b']), { allowSymlinks: true }), [
+      "src/a is a symlink to 'b/../../README.md', which the changed link src/b takes outside the tree",
+    ]);
+    const harmless = [link('src/a', 'b/x'), link('src/b', 'c'), link('old', '/usr/bin/env')];
+    assert.deepEqual(treeProblems(harmless, new Set(['src/b']), { allowSymlinks: true }), []);
+  });
 });
 
 describe('scope', () => {
