@@ -233,6 +233,9 @@ async function start(): Promise<TestStack> {
       sandbox: testSandboxConfig(),
       modelKeys: TEST_MODEL_KEYS,
       toolDirRoots: testToolDirRoots(),
+      // Hourly schedules would sweep the shared home under whichever test runs at the top of the
+      // hour (a fixture's workspace with no run was taken for an orphan); test/schedules starts its own.
+      schedules: false,
       ...options,
     });
     return { worker, running: worker.run() };

@@ -73,6 +73,27 @@ describe('schedules: periodic work created at worker start', function () {
     // The worker's NativeConnection serves a Client as it is (SDK 1.24: it implements ConnectionLike).
     client = new Client({ connection: testStack().env.nativeConnection, namespace: 'default' });
   });
+  // Left running, they fire at the top of every hour under whatever test runs then.
+  after(async () => {
+    for (const id of ids())
+      await client.schedule
+        .getHandle(id)
+        .delete()
+        .catch(() => undefined);
+  });
+
+  it("a worker's start creates them (the shared test worker starts without)", async () => {
+    // On a queue of its own: a second worker of the shared queue and home would share its host queue.
+    const started = await testStack().startWorker(uniqueId('schedules-start'), testStack().home, { schedules: true });
+    started.worker.shutdown();
+    await started.running;
+    try {
+      for (const id of ids()) assert.ok(await client.schedule.getHandle(id).describe(), id);
+    } finally {
+      // They name that worker's queue: the tests below ensure them again for the shared one.
+      for (const id of ids()) await client.schedule.getHandle(id).delete();
+    }
+  });
 
   it('creates each schedule once: a second ensure finds them and errs on nothing; `temporal schedule list` shows them', async () => {
     const first = await ensure();
