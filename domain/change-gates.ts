@@ -9,13 +9,15 @@ import {
   globFolderMatcher,
   protectedFolderMatcher,
   protectedPathMatcher,
+  protectedPaths,
   repositoryProtectedGlobs,
 } from './protected-paths';
 import { folded, scopeMatcher } from './scope-match';
 import type { RepoPolicy } from './repo-policy';
 import type { WorkingSpec } from './spec';
 import type { GateResult } from './task';
-import { linkResolver, treeProblems, type TreeItem } from './tree-rules';
+import { guardedLinkProblems, type LinkGuard } from './link-views';
+import { treeProblems, type TreeItem } from './tree-rules';
 import { printable } from './printable';
 import { applyGateMode } from './verdict';
 import { BASE_OUT_OF_SCOPE, BASE_PROTECTED_CHANGES } from './retry-feedback';
@@ -151,12 +153,21 @@ export function scopeGate(
   );
   const base = fromBase.length ? scopeViolations(spec, [...fromBase]) : [];
   const touched = [...files.map((f) => f.path), ...fromBase];
-  const guard = { isGuarded: scopeOutMatcher(spec), standsForGuarded: globFolderMatcher(spec.scope.out) };
+  const standsForGuarded = globFolderMatcher(spec.scope.out);
+  // The repository's own link inside a scope.out folder (`tests/fixtures/root -> ../..`) shows the
+  // whole tree there: only links the change or its base made, or standing for the folder, count.
+  const guard: LinkGuard = {
+    name: 'scope.out',
+    isGuarded: scopeOutMatcher(spec),
+    standsForGuarded,
+    counts: (link, made) => made || standsForGuarded(link.path),
+    globs: spec.scope.out.length,
+  };
   const problems = [
     ...('unknown' in drift ? [drift.unknown] : []),
     ...(base.length ? [`${BASE_OUT_OF_SCOPE}: ${listed(base)}`] : []),
     ...(own.length ? [`out of scope: ${listed(own)}`] : []),
-    ...guardedLinkProblems(links, guard, touched, 'scope.out'),
+    ...guardedLinkProblems(links, touched, guard),
   ];
   const fromBaseNote = fromBase.length ? `, and ${fromBase.length} the base changes off the trusted ref` : '';
   const detail = problems.length ? problems.join('; ') : `${files.length} changed path(s) within scope${fromBaseNote}`;
@@ -170,45 +181,6 @@ export function specGate(warnings: readonly string[], policy: RepoPolicy): GateR
     ? `valid, with ${warnings.length} warning(s): ${warnings.join('; ')}`
     : 'valid and complete';
   return arbiterGate('spec', warnings.length ? 'warn' : 'pass', detail);
-}
-
-/** Links times changed paths past which a gate fails rather than reading each path through each link. */
-const MAX_LINK_PAIRS = 1_000_000;
-
-/**
- * Problems of the tree's symlinks on a guarded path (protected, or in `scope.out`) or standing for
- * a guarded folder (`.github -> ci/gh`), wherever they came from (the agent, the base, the trusted
- * ref): one the change or its base made, and any changed path that a checkout shows through such a
- * link as a guarded one (`ci/gh/workflows/x.yml` is `.github/workflows/x.yml`; with `test/lib ->
- * ../lib` or `conftest.py -> tools/conftest.py` protected, `lib/x.js` and `tools/conftest.py` are too).
- */
-function guardedLinkProblems(
-  links: readonly TreeItem[],
-  matchers: { isGuarded: (path: string) => boolean; standsForGuarded: (path: string) => boolean },
-  touched: readonly string[],
-  guarded: string,
-): string[] {
-  const made = new Set(touched);
-  const resolve = linkResolver(links);
-  const guarding = links.filter((l) => matchers.isGuarded(l.path) || matchers.standsForGuarded(l.path));
-  if (guarding.length * touched.length > MAX_LINK_PAIRS)
-    return [
-      `${guarding.length} symlinks on or above ${guarded} paths and ${touched.length} changed paths are too many to read through each other`,
-    ];
-  return guarding.flatMap((link) => {
-    const target = resolve(link);
-    const seen = (p: string, t: string) =>
-      p === t ? link.path : t === '' ? `${link.path}/${p}` : p.startsWith(`${t}/`) ? link.path + p.slice(t.length) : '';
-    const shown =
-      target === undefined ? [] : touched.filter((p) => p !== link.path && matchers.isGuarded(seen(p, target)));
-    return [
-      // A link on a guarded path itself is already named as a change there.
-      ...(made.has(link.path) && !matchers.isGuarded(link.path)
-        ? [`symlink standing for a ${guarded} folder: ${link.path}`]
-        : []),
-      ...(shown.length ? [`changed where ${link.path} shows a ${guarded} path: ${listed(shown)}`] : []),
-    ];
-  });
 }
 
 /**
@@ -251,8 +223,15 @@ export function protectedGate(
   if ('unknown' in fromBase) problems.push(fromBase.unknown);
   else if (fromBaseProtected.length) problems.push(`${BASE_PROTECTED_CHANGES}: ${listed(fromBaseProtected)}`);
   if (hits.length) problems.push(`protected path(s) changed: ${listed(hits)}`);
-  const guard = { isGuarded: isProtected, standsForGuarded: protectedFolderMatcher(riskTier, repository) };
-  problems.push(...guardedLinkProblems(links, guard, [...changed, ...drift], 'protected'));
+  const standsForGuarded = protectedFolderMatcher(riskTier, repository);
+  const guard: LinkGuard = {
+    name: 'protected',
+    isGuarded: isProtected,
+    standsForGuarded,
+    counts: (link, made) => made || isProtected(link.path) || standsForGuarded(link.path),
+    globs: repository.length + protectedPaths(riskTier).length,
+  };
+  problems.push(...guardedLinkProblems(links, [...changed, ...drift], guard));
   if (problems.length) return arbiterGate('protected', 'fail', problems.join('; '));
   return arbiterGate('protected', 'pass', 'no protected path changed');
 }

@@ -67,7 +67,7 @@ export function scopeMatcher(
  * string to lower case depends on context (a final `Σ` becomes `ς`, `İ` two units), so an
  * exclusion written in capitals stopped matching the same name.
  */
-function foldCase(text: string): string {
+export function foldCase(text: string): string {
   let out = '';
   for (const unit of text.split('')) {
     // Through lower case first: `ẞ` (U+1E9E) is `ß` lowered, and `ß` has no one-unit upper case.

@@ -51,9 +51,9 @@ function resolveInTree(
       continue;
     }
     parts.push(part);
+    via.push(parts.join('/'));
     const next = links.get(parts.join('/'));
     if (next === undefined) continue;
-    via.push(parts.join('/'));
     if (++hops > MAX_LINK_HOPS || next.startsWith('/')) return false;
     parts.pop();
     const through = next.split('/');
@@ -75,34 +75,41 @@ function resolvesInside(
 
 /**
  * Resolves links of a tree whose symlinks are `links`, inside it (following the others), sharing
- * one work budget: the path each names, or undefined where it leaves the tree, loops or costs too much.
+ * one work budget, which grows with the links (a repository's own many links are each cheap): the
+ * path each names, undefined where it leaves the tree or loops, 'too-complex' once the budget is
+ * spent. `via` collects the names passed on the way.
  */
-export function linkResolver(links: readonly TreeItem[]): (link: TreeItem) => string | undefined {
+export function linkResolver(
+  links: readonly TreeItem[],
+): (link: TreeItem, via?: string[]) => string | undefined | 'too-complex' {
   const map = new Map(links.map((l) => [l.path, l.target ?? '']));
-  const budget = { steps: RESOLUTION_BUDGET };
-  return (link) => {
-    const resolved = resolveInTree(link.path, link.target ?? '', map, budget);
-    return typeof resolved === 'string' ? resolved : undefined;
+  const budget = { steps: RESOLUTION_BUDGET + 400 * links.length };
+  return (link, via) => {
+    const resolved = resolveInTree(link.path, link.target ?? '', map, budget, via);
+    return resolved === false ? undefined : resolved;
   };
 }
 
 /**
- * Why the tree's unchanged links that now leave it do so through a link the change made: an old
- * `src/a -> b/../../README.md` stays inside until the change adds `src/b -> ..` (found in review).
- * Resolved on a budget of their own, so a tree of many old links cannot starve the change's.
+ * Why the tree's unchanged links that now leave it do so by way of a name the change touched: an
+ * old `src/a -> b/../../README.md` stays inside until the change adds `src/b -> ..`, or turns the
+ * old link `src/c` it passes into a folder (found in review). Every old link is resolved, on a
+ * budget of its own that grows with them, so a tree of many old links cannot starve the change's.
  */
 function escapesThroughChange(links: Map<string, string>, changed: ReadonlySet<string>): string[] {
-  if (![...links.keys()].some((p) => changed.has(p))) return [];
-  const budget = { steps: RESOLUTION_BUDGET };
+  if (changed.size === 0) return [];
+  const budget = { steps: RESOLUTION_BUDGET + 400 * links.size };
   for (const [path, target] of links) {
     if (changed.has(path)) continue;
     const via: string[] = [];
     const resolved = resolveInTree(path, target, links, budget, via);
-    const through = via.find((v) => changed.has(v));
     if (resolved === 'too-complex')
-      return [`the tree's links are too many or too long to tell whether the change's links take ${path} outside it`];
+      return [`the tree's links are too many or too long to tell whether the change takes ${path} outside it`];
+    const through = via.find((v) => changed.has(v));
     if (resolved === false && through !== undefined)
-      return [`${path} is a symlink to '${target}', which the changed link ${through} takes outside the tree`];
+      return [
+        `${path} is a symlink to '${target}', which the change to ${through} takes outside the tree or into a loop`,
+      ];
   }
   return [];
 }

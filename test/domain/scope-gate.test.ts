@@ -71,6 +71,55 @@ describe('scopeGate', () => {
     assert.equal(elsewhere.status, 'pass', elsewhere.detail);
   });
 
+  // Found in review of the above: a case variant, two links deep, a changed link on the guarding
+  // link's way, a wildcard before the last name, and no bound on the work.
+  it('reads through links as a case-folding checkout does, any number deep, and judges the links on the way', () => {
+    const link = (p: string, target: string) => ({ path: p, mode: '120000', target });
+    const fails = (scopeIn: string[], scopeOut: string[], paths: string[], links: ReturnType<typeof link>[]) => {
+      const gate = scopeGate(spec(scopeIn, scopeOut), paths.map(file), DEFAULT_REPO_POLICY, [], links);
+      assert.equal(gate.status, 'fail', JSON.stringify({ paths, links }));
+      return gate.detail;
+    };
+    assert.match(
+      fails(['src/**'], ['src/secret/**'], ['src/INTERNAL/secret/new.js'], [link('src/secret', 'internal/secret')]),
+      /src\/secret shows a scope\.out path: src\/INTERNAL\/secret\/new\.js/,
+    );
+    const twoDeep = [link('src/secret', '../internal/secret'), link('internal/secret/shared', '../../shared')];
+    assert.match(fails(['**'], ['src/secret/**'], ['shared/x.js'], twoDeep), /src\/secret shows .*: shared\/x\.js/);
+    const repointed = [link('src/secret', '../internal/secret'), link('internal/secret', '../docs')];
+    assert.match(
+      fails(['src/**', 'internal/**'], ['src/secret/**'], ['internal/secret', 'internal/secret/key.js'], repointed),
+      /src\/secret shows a scope\.out path: internal\/secret/,
+    );
+    assert.match(
+      fails(
+        ['src/**', 'config/**'],
+        ['config/*/secrets.yml'],
+        ['config/prod', 'src/p/secrets.yml'],
+        [link('config/prod', '../src/p')],
+      ),
+      /config\/prod shows a scope\.out path: src\/p\/secrets\.yml/,
+    );
+  });
+
+  it("leaves alone the repository's own link inside a scope.out folder, and bounds the work an agent's links make", () => {
+    const link = (p: string, target: string) => ({ path: p, mode: '120000', target });
+    const fixture = scopeGate(
+      spec(['src/**'], ['tests/fixtures/**']),
+      [file('src/a.js')],
+      DEFAULT_REPO_POLICY,
+      [],
+      [link('tests/fixtures/self', '../..')],
+    );
+    assert.equal(fixture.status, 'pass', fixture.detail);
+    const links = Array.from({ length: 100 }, (_, i) => link(`secret/l${i}`, '..'));
+    const long = (i: number) => `src/${Array.from({ length: 19 }, () => 'a'.repeat(200)).join('/')}/f${i}`;
+    const paths = [...links.map((l) => l.path), ...Array.from({ length: 400 }, (_, i) => long(i))];
+    const flood = scopeGate(spec(['src/**'], ['secret/**']), paths.map(file), DEFAULT_REPO_POLICY, [], links);
+    assert.equal(flood.status, 'fail');
+    assert.match(flood.detail, /too many to read through each other/);
+  });
+
   it('fails when what the base brings cannot be known, naming why and not calling the change in scope', () => {
     const unknown = { unknown: "the base abc cannot be compared with the trusted ref's commit def" };
     const gate = scopeGate(spec(['src/**']), [file('src/ok.js')], DEFAULT_REPO_POLICY, unknown);

@@ -54,10 +54,15 @@ describe('treeProblems', () => {
   it('refuses a changed link that takes an old one outside the tree, and leaves old ones it does not alone', () => {
     const items = [link('src/a', 'b/../../README.md'), link('src/b', '..'), link('old', '/usr/bin/env')];
     assert.deepEqual(treeProblems(items, new Set(['src/b']), { allowSymlinks: true }), [
-      "src/a is a symlink to 'b/../../README.md', which the changed link src/b takes outside the tree",
+      "src/a is a symlink to 'b/../../README.md', which the change to src/b takes outside the tree or into a loop",
     ]);
     const harmless = [link('src/a', 'b/x'), link('src/b', 'c'), link('old', '/usr/bin/env')];
     assert.deepEqual(treeProblems(harmless, new Set(['src/b']), { allowSymlinks: true }), []);
+    // No link changed: the old link `c` became a folder, and `a -> c/../../x` now climbs out.
+    const folder = [link('a', 'c/../../x'), file('c/keep'), file('x')];
+    assert.deepEqual(treeProblems(folder, new Set(['c', 'c/keep']), { allowSymlinks: false }), [
+      "a is a symlink to 'c/../../x', which the change to c takes outside the tree or into a loop",
+    ]);
   });
 });
 
