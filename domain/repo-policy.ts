@@ -135,6 +135,14 @@ const CurrentPolicy = z
           .passthrough(),
       )
       .optional(),
+    /**
+     * Where CAWS's earlier schema (the corpus's policy.schema.json) keeps the waiver quorum; the
+     * larger of the two stands. Ignored, one approver granted what it said needs two (found in review).
+     */
+    edit_rules: z
+      .object({ min_approvers_for_budget_raise: z.number().int().min(1).max(10).optional() })
+      .passthrough()
+      .optional(),
     waivers: z
       .object({
         min_approvers_for_budget_raise: z.number().int().min(1).max(10).optional(),
@@ -277,7 +285,8 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
   const inputs = enforceablePaths(declaredInputs ?? [], (i) => `arbiter.setup.inputs.${i}`);
   if (guarded.problems.length || inputs.problems.length)
     throw new PolicyInvalidError([...guarded.problems, ...inputs.problems]);
-  const raise = parsed.data.waivers?.min_approvers_for_budget_raise;
+  const quorums = [parsed.data.waivers, parsed.data.edit_rules].flatMap((r) => r?.min_approvers_for_budget_raise ?? []);
+  const raise = quorums.length ? Math.max(...quorums) : undefined;
   return {
     source: 'current',
     tiers: tiersFrom((t) => parsed.data.risk_tiers?.[t]),

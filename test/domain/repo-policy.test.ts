@@ -36,6 +36,25 @@ describe('repository policy', () => {
     assert.deepEqual(policy.commands, []);
   });
 
+  // Found in review: the schema's `edit_rules` quorum was dropped, and one approver granted a raise it said needs two.
+  it('takes the waiver quorum from edit_rules (CAWS’s earlier place for it) too, the larger of the two', () => {
+    const quorum = (doc: Record<string, unknown>) =>
+      normaliseRepoPolicy({ version: 1, waivers: { max_expiry_days: 7 }, ...doc }).waivers.minApprovers;
+    const editRules = (n: number) => ({ policy_and_code_same_pr: false, min_approvers_for_budget_raise: n });
+    assert.deepEqual(quorum({ edit_rules: editRules(2) }), { 1: 2, 2: 2, 3: 2 });
+    assert.deepEqual(quorum({ edit_rules: editRules(3), waivers: { min_approvers_for_budget_raise: 2 } }), {
+      1: 3,
+      2: 3,
+      3: 3,
+    });
+    assert.deepEqual(quorum({ edit_rules: editRules(1), waivers: { min_approvers_for_budget_raise: 2 } }), {
+      1: 2,
+      2: 2,
+      3: 2,
+    });
+    assert.throws(() => quorum({ edit_rules: editRules(0) }), PolicyInvalidError);
+  });
+
   it('loads the legacy tier-policy.json', () => {
     const policy = normaliseRepoPolicy(JSON.parse(corpus('legacy-tier-policy.json')));
     assert.equal(policy.source, 'legacy');
