@@ -173,7 +173,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const gates = [
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
         scopeGate(input.spec, files, input.policy, drift, links),
-        specGate(input.specWarnings, input.policy),
+        specGate(input.spec, input.specWarnings, input.policy),
         protectedGate(input.spec.riskTier, files, drift, input.policy, links),
         treeGate(items, files, input.policy, input.leftBehind, input.nestedRepositories),
       ];

@@ -174,13 +174,38 @@ export function scopeGate(
   return arbiterGate('scope', applyGateMode(problems.length === 0, mode), detail);
 }
 
-/** The spec's warnings as evidence; validation already rejected invalid specs, so this never blocks. */
-export function specGate(warnings: readonly string[], policy: RepoPolicy): GateResult {
+/**
+ * The spec's warnings as evidence (validation already rejected invalid specs), and what a legacy
+ * tier policy asks of the spec's tier: a mode it allows and a contract where it needs one fail
+ * the gate when missing; what no gate measures (coverage, a manual review) is named, unenforced.
+ */
+export function specGate(
+  spec: Pick<WorkingSpec, 'riskTier' | 'mode' | 'contracts'>,
+  warnings: readonly string[],
+  policy: RepoPolicy,
+): GateResult {
+  const rules = policy.tierRules?.[spec.riskTier];
+  const refused = [
+    ...(rules?.allowedModes && !rules.allowedModes.includes(spec.mode)
+      ? [
+          `mode '${printable(spec.mode)}' is not one tier ${spec.riskTier} allows (${rules.allowedModes.map(printable).join(', ')})`,
+        ]
+      : []),
+    ...(rules?.requiresContracts && spec.contracts.length === 0 ? [`tier ${spec.riskTier} requires a contract`] : []),
+  ];
+  const noted = [
+    ...warnings,
+    ...(rules?.unenforced.length ? [`not enforced by Arbiter: the policy's ${rules.unenforced.join(', ')}`] : []),
+  ];
+  if (refused.length)
+    return arbiterGate(
+      'spec',
+      'fail',
+      `the ${policy.source} policy refuses the spec: ${[...refused, ...noted].join('; ')}`,
+    );
   if (policy.gateModes.spec === 'skip') return arbiterGate('spec', 'skipped', 'skipped by the repository policy');
-  const detail = warnings.length
-    ? `valid, with ${warnings.length} warning(s): ${warnings.join('; ')}`
-    : 'valid and complete';
-  return arbiterGate('spec', warnings.length ? 'warn' : 'pass', detail);
+  const detail = noted.length ? `valid, with ${noted.length} warning(s): ${noted.join('; ')}` : 'valid and complete';
+  return arbiterGate('spec', noted.length ? 'warn' : 'pass', detail);
 }
 
 /**

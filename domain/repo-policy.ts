@@ -63,6 +63,21 @@ export interface RepoPolicy {
    * from the base's, so a change to one would be judged by gates that never ran with it.
    */
   setupInputs?: string[];
+  /**
+   * A legacy tier policy's rules beside its budgets, by tier: the modes a spec may have, whether it
+   * needs a contract, and what Arbiter does not enforce (coverage, mutation score, a manual review),
+   * which the spec gate names. Dropped, a tier-2 `chore` with no contract was signed PASS under a
+   * policy that refused both (found in review).
+   */
+  tierRules?: Partial<Record<RiskTier, TierRules>>;
+}
+
+/** What a legacy tier policy asks of a tier's specs beside the budget. */
+export interface TierRules {
+  allowedModes?: string[];
+  requiresContracts?: boolean;
+  /** Requirements no gate of Arbiter's measures, as the policy states them. */
+  unenforced: string[];
 }
 
 /** Attempts a task gets when its policy says nothing: one retry with the gates' evidence. */
@@ -230,7 +245,27 @@ function candidatesOf(raw?: { '1'?: number; '2'?: number; '3'?: number }) {
   return raw ? { candidates: { 1: raw['1'], 2: raw['2'], 3: raw['3'] } } : {};
 }
 
-const LegacyPolicy = z.object({ '1': Budget, '2': Budget, '3': Budget }).passthrough();
+const LegacyTier = Budget.extend({
+  allowed_modes: z.array(z.string()).optional(),
+  requires_contracts: z.boolean().optional(),
+  requires_manual_review: z.boolean().optional(),
+  min_branch: z.number().min(0).max(1).optional(),
+  min_mutation: z.number().min(0).max(1).optional(),
+});
+const LegacyPolicy = z.object({ '1': LegacyTier, '2': LegacyTier, '3': LegacyTier }).passthrough();
+
+function legacyTierRules(tier: z.output<typeof LegacyTier>): TierRules {
+  const unenforced = [
+    ...(tier.requires_manual_review ? ['a manual review'] : []),
+    ...(tier.min_branch !== undefined ? [`branch coverage of ${tier.min_branch}`] : []),
+    ...(tier.min_mutation !== undefined ? [`a mutation score of ${tier.min_mutation}`] : []),
+  ];
+  return {
+    ...(tier.allowed_modes ? { allowedModes: tier.allowed_modes } : {}),
+    ...(tier.requires_contracts !== undefined ? { requiresContracts: tier.requires_contracts } : {}),
+    unenforced,
+  };
+}
 
 function problems(error: z.ZodError): string[] {
   return zodProblems(error, { root: '(root)' });
@@ -257,6 +292,11 @@ export function normaliseRepoPolicy(raw: unknown): RepoPolicy {
     return {
       source: 'legacy',
       tiers: tiersFrom((t) => parsed.data[t]),
+      tierRules: {
+        1: legacyTierRules(parsed.data['1']),
+        2: legacyTierRules(parsed.data['2']),
+        3: legacyTierRules(parsed.data['3']),
+      },
       allowSymlinks: false,
       gateModes: {},
       waivers: { enabled: false, minApprovers: {}, windowHours: 24, maxExpiryDays: MAX_WAIVER_DAYS },

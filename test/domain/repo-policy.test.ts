@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import { projectRoot } from '../../client/paths';
 import { PolicyInvalidError } from '../../domain/errors';
+import { specGate } from '../../domain/change-gates';
 import { DEFAULT_REPO_POLICY, gateNameClashes, normaliseRepoPolicy } from '../../domain/repo-policy';
+import type { WorkingSpec } from '../../domain/spec';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -63,6 +65,36 @@ describe('repository policy', () => {
       2: { maxFiles: 25, maxLoc: 1000, maxBytes: MiB * 8 },
       3: { maxFiles: 15, maxLoc: 600, maxBytes: MiB * 32 },
     });
+    assert.deepEqual(policy.tierRules?.[1], {
+      allowedModes: ['feature', 'refactor', 'fix'],
+      requiresContracts: true,
+      unenforced: ['a manual review', 'branch coverage of 0.9', 'a mutation score of 0.7'],
+    });
+  });
+
+  // Found in review: only the budgets were read, and a tier-2 chore with no contract was signed PASS.
+  it("holds the spec to a legacy tier's modes and contracts, and names what no gate enforces", () => {
+    const policy = normaliseRepoPolicy(JSON.parse(corpus('legacy-tier-policy.json')));
+    const spec = (riskTier: 1 | 2 | 3, mode: string, contracts: Array<Record<string, unknown>> = []) =>
+      ({ riskTier, mode, contracts }) as Pick<WorkingSpec, 'riskTier' | 'mode' | 'contracts'>;
+    const chore = specGate(spec(2, 'chore'), [], policy);
+    assert.equal(chore.status, 'fail');
+    assert.match(
+      chore.detail,
+      /mode 'chore' is not one tier 2 allows \(feature, refactor, fix\); tier 2 requires a contract/,
+    );
+    const feature = specGate(spec(2, 'feature', [{ name: 'api', type: 'openapi', path: 'api.yaml' }]), [], policy);
+    assert.equal(feature.status, 'warn');
+    assert.match(
+      feature.detail,
+      /not enforced by Arbiter: the policy's branch coverage of 0\.8, a mutation score of 0\.5/,
+    );
+    assert.equal(specGate(spec(3, 'chore'), [], policy).status, 'warn');
+    assert.equal(
+      specGate(spec(2, 'chore'), [], DEFAULT_REPO_POLICY).status,
+      'pass',
+      'the default policy has no such rules',
+    );
   });
 
   it('uses the defaults without a policy and for tiers a policy leaves out', () => {
