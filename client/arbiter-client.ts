@@ -44,6 +44,7 @@ import {
 import type { taskLifecycle } from '../workflows';
 import { isUpdateDroppedByTaskFailure, onceWorkerPolls } from './worker-wait';
 import { TEMPORAL_RUN_ID } from '../domain/ids';
+import { printable } from '../domain/printable';
 
 /** Input that failed validation before reaching Temporal; lists every problem. */
 export class InvalidTaskInputError extends Error {
@@ -80,7 +81,10 @@ export class ForeignSnapshotError extends Error {
 function ofTask(ref: TaskRef, s: TaskSnapshot): TaskSnapshot {
   const workflowId = taskWorkflowId(ref);
   if (s.tenantId !== ref.tenantId || s.taskId !== ref.taskId || s.workflowId !== workflowId)
-    throw new ForeignSnapshotError(workflowId, `${clip(s.tenantId)}/${clip(s.taskId)} (${clip(s.workflowId)})`);
+    throw new ForeignSnapshotError(
+      workflowId,
+      printable(`${clip(s.tenantId)}/${clip(s.taskId)} (${clip(s.workflowId)})`),
+    );
   return s;
 }
 

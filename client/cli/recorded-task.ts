@@ -12,6 +12,7 @@ import { tasks } from '../../db/schema';
 import { taskVisible } from '../../db/tasks';
 import { storedVerdict } from '../../db/verdicts';
 import { isCandidateTaskId } from '../../domain/candidates';
+import { printable } from '../../domain/printable';
 import type { TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { TaskNotFoundError } from '../arbiter-client';
@@ -59,7 +60,9 @@ async function recordedRun(db: Db, ref: TaskRef): Promise<{ runId: string; state
 export async function recordMismatches(ref: TaskRef, s: TaskSnapshot): Promise<string[]> {
   const workflowId = taskWorkflowId(ref);
   if (s.tenantId !== ref.tenantId || s.taskId !== ref.taskId || s.workflowId !== workflowId)
-    return [`the answer describes another task (${s.tenantId}/${s.taskId}, ${s.workflowId})`];
+    return [
+      `the answer describes another task (${printable(`${s.tenantId}/${s.taskId}, ${s.workflowId}`.slice(0, 600))})`,
+    ];
   if (s.state !== 'COMPLETED' && !s.verdict && !s.delivery) return [];
   return withTenantDb(ref.tenantId, async (db) => {
     const row = await recordedRun(db, ref);
