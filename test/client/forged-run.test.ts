@@ -14,10 +14,11 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { ensureLoginRole } from '../../db/login-roles';
 import { grantTenant } from '../../db/repos';
-import type { TaskSnapshot } from '../../domain/task';
+import type { TaskInput, TaskSnapshot } from '../../domain/task';
 import { recordMismatches } from '../../client/cli/recorded-task';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { taskAwaitingWaiver } from '../helpers/approvers';
@@ -34,6 +35,27 @@ async function takeOver(ref: TaskRef, taskQueue: string, args: ForgedInput) {
   const workflowId = taskWorkflowId(ref);
   await client.temporal.workflow.getHandle(workflowId).terminate('insider');
   return client.temporal.workflow.start('forgedTask', { workflowId, taskQueue, args: [args] });
+}
+
+/** `status` and `watch` of `ref`, each of which must fail (exit 1); `check` reads what each said. */
+async function failsStatusAndWatch(ref: TaskRef, check: (stderr: string, command: string) => void) {
+  for (const command of ['status', 'watch']) {
+    const r = await arbiter([command, `${ref.tenantId}/${ref.taskId}`], cliEnv());
+    assert.equal(r.code, 1, `${command}: ${r.stdout}`);
+    check(r.stderr, command);
+  }
+}
+
+/** Lets the forged run end, then `submit --wait` of the same task id, which attaches to it. */
+async function resubmitAfter(input: TaskInput, forged: WorkflowHandle) {
+  await forged.signal('finish');
+  await forged.result();
+  const spec = path.join(tempDir('arbiter-forged-'), 'spec.yaml');
+  writeFileSync(spec, input.specYaml);
+  return arbiter(
+    ['submit', spec, '--repo', input.repo, '--tenant', input.tenantId, '--task-id', input.taskId, '--wait'],
+    cliEnv(),
+  );
 }
 
 const approveArgs = (ref: TaskRef, keyFile: string) => [
@@ -82,26 +104,12 @@ describe('client: a run answering under a task id is held to what Arbiter record
       delivery: { branch: `arbiter/${input.taskId}`, commit: 'e'.repeat(40) },
     };
     const handle = await takeOver(input, queue, { snapshots: [forged], final: forged });
-    const env = cliEnv();
-    const task = `${input.tenantId}/${input.taskId}`;
-    for (const command of [
-      ['status', task],
-      ['watch', task],
-    ]) {
-      const r = await arbiter(command, env);
-      assert.equal(r.code, 1, `${command[0]}: ${r.stdout}`);
-      assert.match(r.stderr, /not Arbiter's record: the record says VERIFYING/, command[0]);
-      assert.match(r.stderr, /no PASS verdict sha256:f+ is recorded/);
-      assert.match(r.stderr, /no delivery to arbiter\/.* is recorded/);
-    }
-    await handle.signal('finish');
-    await handle.result();
-    const spec = path.join(tempDir('arbiter-forged-'), 'spec.yaml');
-    writeFileSync(spec, input.specYaml);
-    const submitted = await arbiter(
-      ['submit', spec, '--repo', input.repo, '--tenant', input.tenantId, '--task-id', input.taskId, '--wait'],
-      env,
-    );
+    await failsStatusAndWatch(input, (stderr, command) => {
+      assert.match(stderr, /not Arbiter's record: the record says VERIFYING/, command);
+      assert.match(stderr, /no PASS verdict sha256:f+ is recorded/);
+      assert.match(stderr, /no delivery to arbiter\/.* is recorded/);
+    });
+    const submitted = await resubmitAfter(input, handle);
     assert.equal(submitted.code, 1, submitted.stdout);
     assert.match(submitted.stderr, /not Arbiter's record/);
   });
@@ -113,24 +121,10 @@ describe('client: a run answering under a task id is held to what Arbiter record
     // Its verdict and delivery are recorded, for its own task: looked up by the snapshot's ids, they passed.
     const forged: TaskSnapshot = { ...done, workflowId: taskWorkflowId(input) };
     const handle = await takeOver(input, queue, { snapshots: [forged], final: forged });
-    const env = cliEnv();
-    const task = `${input.tenantId}/${input.taskId}`;
-    for (const command of [
-      ['status', task],
-      ['watch', task],
-    ]) {
-      const r = await arbiter(command, env);
-      assert.equal(r.code, 1, `${command[0]}: ${r.stdout}`);
-      assert.match(r.stderr, new RegExp(`answered for '${done.tenantId}/${done.taskId}`), command[0]);
-    }
-    await handle.signal('finish');
-    await handle.result();
-    const spec = path.join(tempDir('arbiter-forged-'), 'spec.yaml');
-    writeFileSync(spec, input.specYaml);
-    const submitted = await arbiter(
-      ['submit', spec, '--repo', input.repo, '--tenant', input.tenantId, '--task-id', input.taskId, '--wait'],
-      env,
+    await failsStatusAndWatch(input, (stderr, command) =>
+      assert.match(stderr, new RegExp(`answered for '${done.tenantId}/${done.taskId}`), command),
     );
+    const submitted = await resubmitAfter(input, handle);
     assert.equal(submitted.code, 1, submitted.stdout);
     assert.match(submitted.stderr, /it is not Arbiter's run of this task/);
     // The record check asks about the task named, not the one the answer names.
@@ -158,16 +152,10 @@ describe('client: a run answering under a task id is held to what Arbiter record
       ).rows[0]?.state;
     for (let i = 0; i < 100 && (await recorded()) !== 'COMPLETED'; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(await recorded(), 'COMPLETED', 'the forged run wrote the record');
-    const task = `${input.tenantId}/${input.taskId}`;
-    for (const command of [
-      ['status', task],
-      ['watch', task],
-    ]) {
-      const r = await arbiter(command, cliEnv());
-      assert.equal(r.code, 1, `${command[0]}: ${r.stdout}`);
-      assert.match(r.stderr, /no PASS or WAIVED verdict is recorded for run/, command[0]);
-      assert.match(r.stderr, /no delivery is recorded for run/, command[0]);
-    }
+    await failsStatusAndWatch(input, (stderr, command) => {
+      assert.match(stderr, /no PASS or WAIVED verdict is recorded for run/, command);
+      assert.match(stderr, /no delivery is recorded for run/, command);
+    });
     await handle.terminate('test over');
   });
 

@@ -14,6 +14,10 @@ import type { WorkingSpec } from '../../domain/spec';
 const spec = (scopeIn: string[], scopeOut: string[] = []) =>
   ({ riskTier: 3, scope: { in: scopeIn, out: scopeOut } }) as unknown as WorkingSpec;
 const file = (p: string) => ({ path: p, added: 1, deleted: 0, bytesAdded: 10 });
+const link = (p: string, target: string) => ({ path: p, mode: '120000', target });
+/** The scope gate over `paths` changed in a tree whose symlinks are `links`. */
+const throughLinks = (scopeIn: string[], scopeOut: string[], paths: string[], links: ReturnType<typeof link>[]) =>
+  scopeGate(spec(scopeIn, scopeOut), paths.map(file), DEFAULT_REPO_POLICY, [], links);
 
 describe('scopeGate', () => {
   it('fails a change when scope.in has no enforceable path glob, naming that reason', () => {
@@ -39,21 +43,18 @@ describe('scopeGate', () => {
   });
 
   it('reads changed paths through the tree’s links: a change a link shows in scope.out fails, as does a link standing for it', () => {
-    const link = (p: string, target: string) => ({ path: p, mode: '120000', target });
-    const throughBase = scopeGate(
-      spec(['src/**'], ['src/secret/**']),
-      [file('src/internal/secret/key.js')],
-      DEFAULT_REPO_POLICY,
-      [],
+    const throughBase = throughLinks(
+      ['src/**'],
+      ['src/secret/**'],
+      ['src/internal/secret/key.js'],
       [link('src/secret', 'internal/secret')],
     );
     assert.equal(throughBase.status, 'fail');
     assert.equal(throughBase.detail, 'changed where src/secret shows a scope.out path: src/internal/secret/key.js');
-    const own = scopeGate(
-      spec(['src/**', 'config/**'], ['config/secrets/*']),
-      [file('src/s/db.yml'), file('config/secrets')],
-      DEFAULT_REPO_POLICY,
-      [],
+    const own = throughLinks(
+      ['src/**', 'config/**'],
+      ['config/secrets/*'],
+      ['src/s/db.yml', 'config/secrets'],
       [link('config/secrets', '../src/s')],
     );
     assert.equal(own.status, 'fail');
@@ -61,11 +62,10 @@ describe('scopeGate', () => {
       own.detail,
       /^symlink standing for a scope\.out folder: config\/secrets; changed where config\/secrets shows/,
     );
-    const elsewhere = scopeGate(
-      spec(['src/**'], ['src/secret/**']),
-      [file('src/other/x.js')],
-      DEFAULT_REPO_POLICY,
-      [],
+    const elsewhere = throughLinks(
+      ['src/**'],
+      ['src/secret/**'],
+      ['src/other/x.js'],
       [link('src/secret', 'internal/secret'), link('src/alias', 'other')],
     );
     assert.equal(elsewhere.status, 'pass', elsewhere.detail);
@@ -74,9 +74,8 @@ describe('scopeGate', () => {
   // Found in review of the above: a case variant, two links deep, a changed link on the guarding
   // link's way, a wildcard before the last name, and no bound on the work.
   it('reads through links as a case-folding checkout does, any number deep, and judges the links on the way', () => {
-    const link = (p: string, target: string) => ({ path: p, mode: '120000', target });
     const fails = (scopeIn: string[], scopeOut: string[], paths: string[], links: ReturnType<typeof link>[]) => {
-      const gate = scopeGate(spec(scopeIn, scopeOut), paths.map(file), DEFAULT_REPO_POLICY, [], links);
+      const gate = throughLinks(scopeIn, scopeOut, paths, links);
       assert.equal(gate.status, 'fail', JSON.stringify({ paths, links }));
       return gate.detail;
     };
@@ -103,19 +102,17 @@ describe('scopeGate', () => {
   });
 
   it("leaves alone the repository's own link inside a scope.out folder, and bounds the work an agent's links make", () => {
-    const link = (p: string, target: string) => ({ path: p, mode: '120000', target });
-    const fixture = scopeGate(
-      spec(['src/**'], ['tests/fixtures/**']),
-      [file('src/a.js')],
-      DEFAULT_REPO_POLICY,
-      [],
+    const fixture = throughLinks(
+      ['src/**'],
+      ['tests/fixtures/**'],
+      ['src/a.js'],
       [link('tests/fixtures/self', '../..')],
     );
     assert.equal(fixture.status, 'pass', fixture.detail);
     const links = Array.from({ length: 100 }, (_, i) => link(`secret/l${i}`, '..'));
     const long = (i: number) => `src/${Array.from({ length: 19 }, () => 'a'.repeat(200)).join('/')}/f${i}`;
     const paths = [...links.map((l) => l.path), ...Array.from({ length: 400 }, (_, i) => long(i))];
-    const flood = scopeGate(spec(['src/**'], ['secret/**']), paths.map(file), DEFAULT_REPO_POLICY, [], links);
+    const flood = throughLinks(['src/**'], ['secret/**'], paths, links);
     assert.equal(flood.status, 'fail');
     assert.match(flood.detail, /too many to read through each other/);
   });
