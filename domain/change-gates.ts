@@ -14,7 +14,8 @@ import {
 } from './protected-paths';
 import { folded, scopeMatcher } from './scope-match';
 import type { RepoPolicy } from './repo-policy';
-import type { WorkingSpec } from './spec';
+import { isFilledContract, type WorkingSpec } from './spec';
+import { RESERVED_GATE_NAMES } from './gate-names';
 import type { GateResult } from './task';
 import { guardedLinkProblems, type LinkGuard } from './link-views';
 import { treeProblems, type TreeItem } from './tree-rules';
@@ -174,6 +175,14 @@ export function scopeGate(
   return arbiterGate('scope', applyGateMode(problems.length === 0, mode), detail);
 }
 
+/** The policy's gates in `mode` that are neither Arbiter's nor a command: CAWS checks Arbiter does not run. */
+function unrunPolicyGates(policy: RepoPolicy, mode: 'block' | 'warn'): string[] {
+  const commands = new Set(policy.commands.map((c) => c.name));
+  return Object.entries(policy.gateModes)
+    .filter(([name, m]) => m === mode && !RESERVED_GATE_NAMES.includes(name) && !commands.has(name))
+    .map(([name]) => name);
+}
+
 /**
  * The spec's warnings as evidence (validation already rejected invalid specs), and what a legacy
  * tier policy asks of the spec's tier: a mode it allows and a contract where it needs one fail
@@ -191,11 +200,20 @@ export function specGate(
           `mode '${printable(spec.mode)}' is not one tier ${spec.riskTier} allows (${rules.allowedModes.map(printable).join(', ')})`,
         ]
       : []),
-    ...(rules?.requiresContracts && spec.contracts.length === 0 ? [`tier ${spec.riskTier} requires a contract`] : []),
+    ...(rules?.requiresContracts && !spec.contracts.some(isFilledContract)
+      ? [`tier ${spec.riskTier} requires a contract (one that names something)`]
+      : []),
+    ...unrunPolicyGates(policy, 'block').map(
+      (g) => `the policy's gate ${printable(g)} blocks, and Arbiter does not run it (give it a command, or mode warn)`,
+    ),
+  ];
+  const unenforced = [
+    ...(rules?.unenforced ?? []),
+    ...unrunPolicyGates(policy, 'warn').map((g) => `gate ${printable(g)}`),
   ];
   const noted = [
     ...warnings,
-    ...(rules?.unenforced.length ? [`not enforced by Arbiter: the policy's ${rules.unenforced.join(', ')}`] : []),
+    ...(unenforced.length ? [`not enforced by Arbiter: the policy's ${unenforced.join(', ')}`] : []),
   ];
   if (refused.length)
     return arbiterGate(

@@ -143,8 +143,7 @@ export function validateWorkingSpec(raw: unknown, options: ValidateOptions = {})
     else warnings.push(`${msg}; none given, accepted at tier 2 because real CAWS specs omit them`);
   }
   contracts.forEach((c, i) => {
-    const filled = ['name', 'type', 'path'].some((k) => typeof c[k] === 'string' && (c[k] as string).trim() !== '');
-    if (!filled) warnings.push(`contracts[${i}]: empty placeholder (no name, type or path)`);
+    if (!isFilledContract(c)) warnings.push(`contracts[${i}]: empty placeholder (no name, type or path)`);
   });
 
   const waiverIds =
@@ -279,4 +278,9 @@ function checkAcceptance(
     then: a.then,
     ...(typeof a.test_command === 'string' && a.test_command.trim() !== '' ? { testCommand: a.test_command } : {}),
   }));
+}
+
+/** A contract that names something (a name, type or path), not an empty placeholder. */
+export function isFilledContract(contract: Record<string, unknown>): boolean {
+  return ['name', 'type', 'path'].some((k) => typeof contract[k] === 'string' && (contract[k] as string).trim() !== '');
 }
