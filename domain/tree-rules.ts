@@ -3,6 +3,7 @@
  * nobody verified; a symlink can make a gate, a reviewer or a later checkout read a file outside
  * the repository. Pure: the caller lists the tree, this decides.
  */
+import { foldCase, folded } from './scope-match';
 
 /** A tree entry as the rules need it: its mode, path and, for a symlink, its target. */
 export interface TreeItem {
@@ -32,7 +33,7 @@ const RESOLUTION_BUDGET = 200_000;
 function resolveInTree(
   linkPath: string,
   target: string,
-  links: Map<string, string>,
+  links: LinkLookup,
   budget: { steps: number },
   via: string[] = [],
 ): string | false | 'too-complex' {
@@ -55,7 +56,7 @@ function resolveInTree(
     // Charged by its characters too: a 4 KB name read again at each step cost seconds (found in review).
     budget.steps -= name.length >> 3;
     via.push(name);
-    const next = links.get(name);
+    const next = links(name);
     if (next === undefined) continue;
     if (++hops > MAX_LINK_HOPS || next.startsWith('/')) return false;
     parts.pop();
@@ -66,14 +67,30 @@ function resolveInTree(
   return parts.join('/');
 }
 
+/** The target of the link named so, if one is: exactly, or as a case-folding checkout reads names. */
+type LinkLookup = (name: string) => string | undefined;
+
+const nameKey = (name: string) => foldCase(folded(name));
+
+/** Both readings of the tree's links: git's (names exact) and a case-folding checkout's. */
+function lookups(links: Map<string, string>): LinkLookup[] {
+  const byKey = new Map<string, string>();
+  for (const [path, target] of links) if (!byKey.has(nameKey(path))) byKey.set(nameKey(path), target);
+  return [(name) => links.get(name), (name) => byKey.get(nameKey(name))];
+}
+
+/** Whether the link resolves inside the tree under every reading (found in review: `A -> ../..` is `a` on macOS). */
 function resolvesInside(
   linkPath: string,
   target: string,
-  links: Map<string, string>,
+  links: LinkLookup[],
   budget: { steps: number },
 ): boolean | 'too-complex' {
-  const resolved = resolveInTree(linkPath, target, links, budget);
-  return resolved === 'too-complex' ? resolved : resolved !== false;
+  for (const lookup of links) {
+    const resolved = resolveInTree(linkPath, target, lookup, budget);
+    if (resolved === 'too-complex' || resolved === false) return resolved === 'too-complex' ? resolved : false;
+  }
+  return true;
 }
 
 /**
@@ -88,7 +105,7 @@ export function linkResolver(
   const map = new Map(links.map((l) => [l.path, l.target ?? '']));
   const budget = { steps: RESOLUTION_BUDGET + 400 * links.length };
   return (link, via) => {
-    const resolved = resolveInTree(link.path, link.target ?? '', map, budget, via);
+    const resolved = resolveInTree(link.path, link.target ?? '', (name) => map.get(name), budget, via);
     return resolved === false ? undefined : resolved;
   };
 }
@@ -101,18 +118,22 @@ export function linkResolver(
  */
 function escapesThroughChange(links: Map<string, string>, changed: ReadonlySet<string>): string[] {
   if (changed.size === 0) return [];
-  const budget = { steps: RESOLUTION_BUDGET + 400 * links.size };
+  const budget = { steps: RESOLUTION_BUDGET + 800 * links.size };
+  const touched = new Set([...changed].map(nameKey));
+  const readings = lookups(links);
   for (const [path, target] of links) {
     if (changed.has(path)) continue;
-    const via: string[] = [];
-    const resolved = resolveInTree(path, target, links, budget, via);
-    if (resolved === 'too-complex')
-      return [`the tree's links are too many or too long to tell whether the change takes ${path} outside it`];
-    const through = via.find((v) => changed.has(v));
-    if (resolved === false && through !== undefined)
-      return [
-        `${path} is a symlink to '${target}', which the change to ${through} takes outside the tree or into a loop`,
-      ];
+    for (const lookup of readings) {
+      const via: string[] = [];
+      const resolved = resolveInTree(path, target, lookup, budget, via);
+      if (resolved === 'too-complex')
+        return [`the tree's links are too many or too long to tell whether the change takes ${path} outside it`];
+      const through = via.find((v) => touched.has(nameKey(v)));
+      if (resolved === false && through !== undefined)
+        return [
+          `${path} is a symlink to '${target}', which the change to ${through} takes outside the tree or into a loop`,
+        ];
+    }
   }
   return [];
 }
@@ -129,8 +150,9 @@ export function treeProblems(
 ): string[] {
   const links = new Map(items.filter((i) => i.mode === SYMLINK).map((i) => [i.path, i.target ?? '']));
   const budget = { steps: RESOLUTION_BUDGET };
+  const readings = lookups(links);
   return [
-    ...items.flatMap((item) => changedItemProblems(item, changed, links, budget, options)),
+    ...items.flatMap((item) => changedItemProblems(item, changed, readings, budget, options)),
     ...escapesThroughChange(links, changed),
   ];
 }
@@ -138,7 +160,7 @@ export function treeProblems(
 function changedItemProblems(
   item: TreeItem,
   changed: ReadonlySet<string>,
-  links: Map<string, string>,
+  links: LinkLookup[],
   budget: { steps: number },
   options: { allowSymlinks: boolean },
 ): string[] {

@@ -40,6 +40,17 @@ describe('treeProblems', () => {
     assert.equal(treeProblems(loop, all(loop), { allowSymlinks: true }).length, 2);
   });
 
+  // Found in review: on a case-folding checkout (macOS, Windows) `a` is the link `A`.
+  it('refuses a link that leaves the tree as a case-folding checkout reads names', () => {
+    const items = [link('d/e/A', '../..'), link('d/e/b', 'a/../../x')];
+    assert.match(
+      treeProblems(items, all(items), { allowSymlinks: true }).join(),
+      /d\/e\/b is a symlink to 'a\/..\/..\/x', outside the tree/,
+    );
+    const old = [link('d/e/A', '../..'), link('d/e/b', 'a/x')];
+    assert.deepEqual(treeProblems(old, new Set(['d/e/A']), { allowSymlinks: true }), [], 'inside under both readings');
+  });
+
   it('refuses a name or target that is not valid UTF-8, which no checkout could reproduce exactly', () => {
     const items = [{ mode: '100644', path: 'src/impl\uFFFD.js', exact: false }];
     assert.match(treeProblems(items, all(items), { allowSymlinks: true })[0], /not valid UTF-8/);
