@@ -175,12 +175,15 @@ export function scopeGate(
   return arbiterGate('scope', applyGateMode(problems.length === 0, mode), detail);
 }
 
-/** The policy's gates in `mode` that are neither Arbiter's nor a command: CAWS checks Arbiter does not run. */
-function unrunPolicyGates(policy: RepoPolicy, mode: 'block' | 'warn'): string[] {
+/**
+ * The policy's gates, with their modes, that are neither Arbiter's nor a command: CAWS checks
+ * Arbiter does not run (or the mode of a submitter's gate of that name, which may not run either).
+ */
+function unrunPolicyGates(policy: RepoPolicy): string[] {
   const commands = new Set(policy.commands.map((c) => c.name));
   return Object.entries(policy.gateModes)
-    .filter(([name, m]) => m === mode && !RESERVED_GATE_NAMES.includes(name) && !commands.has(name))
-    .map(([name]) => name);
+    .filter(([name, mode]) => mode !== 'skip' && !RESERVED_GATE_NAMES.includes(name) && !commands.has(name))
+    .map(([name, mode]) => `${name} (${mode})`);
 }
 
 /**
@@ -203,14 +206,8 @@ export function specGate(
     ...(rules?.requiresContracts && !spec.contracts.some(isFilledContract)
       ? [`tier ${spec.riskTier} requires a contract (one that names something)`]
       : []),
-    ...unrunPolicyGates(policy, 'block').map(
-      (g) => `the policy's gate ${printable(g)} blocks, and Arbiter does not run it (give it a command, or mode warn)`,
-    ),
   ];
-  const unenforced = [
-    ...(rules?.unenforced ?? []),
-    ...unrunPolicyGates(policy, 'warn').map((g) => `gate ${printable(g)}`),
-  ];
+  const unenforced = [...(rules?.unenforced ?? []), ...unrunPolicyGates(policy).map((g) => `gate ${printable(g)}`)];
   const noted = [
     ...warnings,
     ...(unenforced.length ? [`not enforced by Arbiter: the policy's ${unenforced.join(', ')}`] : []),

@@ -71,9 +71,15 @@ export function protectedFolderMatcher(riskTier: number, extra: readonly string[
   return globFolderMatcher([...protectedPaths(riskTier), ...extra]);
 }
 
-/** True for each of `globs`' literal folders (the names before its first wildcard) and their ancestors, case ignored. */
+/**
+ * True for each folder `globs` name and its ancestors, case ignored: the literal names before a
+ * glob's first wildcard, and (for globs of the scope grammar) each leading run of its names,
+ * wildcards included but for a bare `**`: `config/prod` stands for a folder of the glob
+ * `config/<*>/secrets/**` written with a wildcard name (it did not, found in review).
+ */
 export function globFolderMatcher(globs: readonly string[]): (path: string) => boolean {
   const folders = new Set<string>();
+  const prefixes: string[] = [];
   for (const glob of globs) {
     const literal: string[] = [];
     for (const segment of glob.split('/')) {
@@ -81,8 +87,13 @@ export function globFolderMatcher(globs: readonly string[]): (path: string) => b
       literal.push(segment.toLowerCase());
       folders.add(literal.join('/'));
     }
+    if (globProblem(glob) !== null) continue;
+    const names = glob.split('/');
+    for (let n = 1; n < names.length; n++)
+      if (names.slice(0, n).some((name) => name !== '**')) prefixes.push(names.slice(0, n).join('/'));
   }
-  return (path) => folders.has(path.toLowerCase()) || folders.has(folded(path).toLowerCase());
+  const isPrefix = scopeMatcher(prefixes, { nocase: true, asFolded: true, outsideGrammar: false });
+  return (path) => folders.has(path.toLowerCase()) || folders.has(folded(path).toLowerCase()) || isPrefix(path);
 }
 
 /**

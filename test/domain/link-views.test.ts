@@ -51,6 +51,46 @@ describe('link views', () => {
     assert.match(deep.detail, /changed where \.github\/workflows shows a protected path: a0\/x\.yml/);
   });
 
+  // Found in a second review: a wildcard name before the guarded folder, a changed name on the way of a
+  // link inside a view, a package added to a monorepo of linked packages, thousands of links to the root.
+  it('counts a link at a wildcard name, sees a change on the way of a link inside a view, and stays bounded', () => {
+    const wildcard = protectedGate(
+      3,
+      [file('deploy/prod/secrets/key.pem')],
+      [],
+      { protectedPaths: ['config/*/secrets/**'] },
+      [link('config/prod', '../deploy/prod')],
+    );
+    assert.match(wildcard.detail, /changed where config\/prod shows a protected path: deploy\/prod\/secrets\/key\.pem/);
+    const chained = [
+      link('.github/workflows', '../ci/wf'),
+      link('ci/wf/shared', '../../lib/shared'),
+      link('lib', 'tests/fixtures'),
+    ];
+    assert.match(
+      protectedGate(3, [file('lib')], [], {}, chained).detail,
+      /\.github\/workflows shows a protected path: lib/,
+    );
+    const siblings: TreeItem[] = [];
+    for (let p = 0; p < 10; p++)
+      for (const d of [1, 2])
+        siblings.push(link(`packages/p${p}/node_modules/p${(p + d) % 10}`, `../../p${(p + d) % 10}`));
+    const added = link('packages/p10/node_modules/p0', '../../p0');
+    const changed = [file('packages/p10/package.json'), file(added.path), file('packages/p10/src/index.ts')];
+    assert.equal(protectedGate(3, changed, [], {}, [...siblings, added]).status, 'pass');
+    const toRoot = Array.from({ length: 4000 }, (_, i) => link(`l${i}`, '.'));
+    assert.equal(
+      protectedGate(
+        3,
+        toRoot.map((l) => file(l.path)),
+        [],
+        {},
+        toRoot,
+      ).status,
+      'fail',
+    );
+  });
+
   it('answers deep names with no links, and links re-reading one long name, without reading them all again', () => {
     const deep = Array.from({ length: 1000 }, (_, i) => file(`src/${Array(1800).fill('a').join('/')}/f${i}`));
     assert.equal(scopeGate(spec(['src/**']), deep, DEFAULT_REPO_POLICY, [], []).status, 'pass');
@@ -83,14 +123,17 @@ describe('the spec gate and what a policy asks', () => {
   });
 
   // Found in review: a CAWS gate with no command was neither run nor named, and a PASS signed past it.
-  it('fails a blocking policy gate Arbiter does not run, and names a warning one as not enforced', () => {
-    const gates = (mode: string) =>
-      normaliseRepoPolicy({ version: 1, risk_tiers: {}, gates: { god_object: { enabled: true, mode } } });
-    const block = specGate({ riskTier: 3, mode: 'feature', contracts: [] }, [], gates('block'));
-    assert.equal(block.status, 'fail');
-    assert.match(block.detail, /the policy's gate god_object blocks, and Arbiter does not run it/);
-    const warn = specGate({ riskTier: 3, mode: 'feature', contracts: [] }, [], gates('warn'));
-    assert.equal(warn.status, 'warn');
-    assert.match(warn.detail, /not enforced by Arbiter: the policy's gate god_object/);
+  // A policy entry with no command also sets the mode of a submitter's gate of that name, so it is named, not failed.
+  it('names a policy gate Arbiter does not run as not enforced, in either mode', () => {
+    for (const mode of ['block', 'warn']) {
+      const policy = normaliseRepoPolicy({
+        version: 1,
+        risk_tiers: {},
+        gates: { god_object: { enabled: true, mode } },
+      });
+      const gate = specGate({ riskTier: 3, mode: 'feature', contracts: [] }, [], policy);
+      assert.equal(gate.status, 'warn', mode);
+      assert.match(gate.detail, new RegExp(`not enforced by Arbiter: the policy's gate god_object \\(${mode}\\)`));
+    }
   });
 });
