@@ -30,7 +30,7 @@ export interface LinkGuard {
 }
 
 /** Name characters times globs matched at most (as the scope gate's own bound); past it the gate fails. */
-export const MAX_LINK_WORK = 12_000_000;
+const MAX_LINK_WORK = 12_000_000;
 /** Views pushed at most, and links deep; past either the gate fails rather than read less. */
 const MAX_VIEWS = 10_000;
 const MAX_DEPTH = 32;
