@@ -77,12 +77,16 @@ export class ForeignSnapshotError extends Error {
   }
 }
 
+/** Whether `s` describes the task `ref` names: its tenant, its id, its workflow id. */
+export function describesTask(ref: TaskRef, s: TaskSnapshot): boolean {
+  return s.tenantId === ref.tenantId && s.taskId === ref.taskId && s.workflowId === taskWorkflowId(ref);
+}
+
 /** `s`, when it describes the task `ref` names; ForeignSnapshotError otherwise. */
 function ofTask(ref: TaskRef, s: TaskSnapshot): TaskSnapshot {
-  const workflowId = taskWorkflowId(ref);
-  if (s.tenantId !== ref.tenantId || s.taskId !== ref.taskId || s.workflowId !== workflowId)
+  if (!describesTask(ref, s))
     throw new ForeignSnapshotError(
-      workflowId,
+      taskWorkflowId(ref),
       printable(`${clip(s.tenantId)}/${clip(s.taskId)} (${clip(s.workflowId)})`),
     );
   return s;

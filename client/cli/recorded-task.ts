@@ -15,7 +15,7 @@ import { isCandidateTaskId } from '../../domain/candidates';
 import { printable } from '../../domain/printable';
 import type { TaskSnapshot } from '../../domain/task';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
-import { TaskNotFoundError } from '../arbiter-client';
+import { describesTask, TaskNotFoundError } from '../arbiter-client';
 import { parseTaskArg } from './task-ref';
 import { withTenantDb } from './with-db';
 
@@ -58,8 +58,7 @@ async function recordedRun(db: Db, ref: TaskRef): Promise<{ runId: string; state
  * another task's passed for this one's (found in review).
  */
 export async function recordMismatches(ref: TaskRef, s: TaskSnapshot): Promise<string[]> {
-  const workflowId = taskWorkflowId(ref);
-  if (s.tenantId !== ref.tenantId || s.taskId !== ref.taskId || s.workflowId !== workflowId)
+  if (!describesTask(ref, s))
     return [
       `the answer describes another task (${printable(`${s.tenantId}/${s.taskId}, ${s.workflowId}`.slice(0, 600))})`,
     ];
