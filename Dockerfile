@@ -5,8 +5,11 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# ---- build: install all dependencies and compile TypeScript to lib/ ----
+# ---- build: install all dependencies, compile TypeScript and arbiter-spawn (C) to lib/ ----
 FROM ${NODE_IMAGE} AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # Manifests first so the dependency layer is reused until they change.
 COPY package.json package-lock.json ./

@@ -76,6 +76,6 @@ export function describePhase(label: string, f: PhaseFigures): string {
     `${label.padEnd(8)} ${f.closed}/${f.count} closed (${f.failed} not completed) in ${f.seconds.toFixed(1)} s: ` +
     `${f.throughput.toFixed(2)}/s, latency p50 ${f.p50.toFixed(1)} s, p95 ${f.p95.toFixed(1)} s, ` +
     `p99 ${f.p99.toFixed(1)} s, worker RSS peak ${f.rss.workerMiB} MiB (main-thread heap ${f.rss.heapMiB}, ` +
-    `external ${f.rss.externalMiB}; git spawner ${f.rss.spawnerMiB} MiB)`
+    `external ${f.rss.externalMiB}; spawners ${f.rss.spawnerMiB} MiB)`
   );
 }

@@ -5,7 +5,7 @@
  * activity before it in that task, to its recorded completion). Plus the worker process's CPU time.
  */
 import type { Client } from '@temporalio/client';
-import { childrenNamed, cpuSeconds, machineBusySeconds, spawnerOf, treeCpuSeconds } from './proc';
+import { childrenNamed, cpuSeconds, machineBusySeconds, spawnersOf, treeCpuSeconds } from './proc';
 
 interface Timing {
   count: number;
@@ -96,12 +96,11 @@ export function describeProfile(profile: Profile, tasks: number): string {
   return [`per activity, mean over ${tasks} tasks (wait = queued before a worker took it):`, ...lines].join('\n');
 }
 
-/** A worker process's CPU, and its subprocesses': the git spawner (host/spawner.ts) and what it ran count as those. */
+/** A worker process's CPU, and its subprocesses': its spawners and what they ran count as those. */
 function cpuNow(pid: number): { self: number; children: number } {
   const own = cpuSeconds(pid);
-  const spawner = spawnerOf(pid);
-  const helper = spawner ? cpuSeconds(spawner) : { self: 0, children: 0 };
-  return { self: own.self, children: own.children + helper.self + helper.children };
+  const helpers = spawnersOf(pid).map(cpuSeconds);
+  return { self: own.self, children: helpers.reduce((sum, h) => sum + h.self + h.children, own.children) };
 }
 
 /** Measures the CPU time of worker `pid` from now; `stop` returns seconds spent by it and by its subprocesses. */

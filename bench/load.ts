@@ -3,7 +3,7 @@
  * agent writing one file, one trivial gate), and in the same run N of a bare workflow running
  * the same sequence of no-op activities and local activities as one of those tasks' history
  * shows (the floor: what Temporal alone costs). Prints throughput, latency percentiles, the
- * RSS peak of the phase's worker process (and of its git spawner), the ratio to the floor, and
+ * RSS peak of the phase's worker process (and of its spawners), the ratio to the floor, and
  * whether every task completed exactly once; per phase, the CPU of its worker, of the worker's
  * subprocesses, of the Temporal dev server and of PostgreSQL.
  *
@@ -139,7 +139,7 @@ async function phase(
   const served = perWorkflow(counts, await scrapeServer(metrics, detail), ids.length);
   console.log(describePhase(label, figures) + (stuck ? `; ${stuck} STILL RUNNING at the timeout` : ''));
   console.log(
-    `  CPU: worker process ${self.toFixed(1)} s, its subprocesses (git spawner, git, bwrap) ${children.toFixed(1)} s,` +
+    `  CPU: worker process ${self.toFixed(1)} s, its subprocesses (spawners, git, bwrap) ${children.toFixed(1)} s,` +
       ` Temporal dev server ${temporal.toFixed(1)} s, PostgreSQL ${postgres.toFixed(1)} s,` +
       ` outside the benchmark (a server given by --address, other work) ${elsewhere.toFixed(1)} s`,
   );

@@ -1,6 +1,6 @@
 /**
  * What the load benchmark reads about another process from /proc: its resident memory (now and
- * its peak), its CPU time, and its git spawner (host/spawner.ts), found among its children by
+ * its peak), its CPU time, and its spawners (host/spawner.ts, host/native-spawner.ts), found among its children by
  * the helper's script name. Linux only, as the benchmark's sandbox already is.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -52,9 +52,9 @@ export function childrenNamed(pid: number, word: string): number[] {
   return childrenOf(pid).filter((child) => procFile(child, 'cmdline')?.includes(word));
 }
 
-/** The git spawner `pid` runs now (host/spawner-child.js), if any. */
-export function spawnerOf(pid: number): number | undefined {
-  return childrenOf(pid).find((child) => procFile(child, 'cmdline')?.includes('spawner-child'));
+/** The spawners `pid` runs now (host/spawner-child.js for task programs, arbiter-spawn for git and du). */
+export function spawnersOf(pid: number): number[] {
+  return childrenOf(pid).filter((child) => /spawner-child|arbiter-spawn/.test(procFile(child, 'cmdline') ?? ''));
 }
 
 /** CPU seconds the whole machine has spent busy since boot, on all cores (/proc/stat: all but idle and iowait). */

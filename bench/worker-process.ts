@@ -1,12 +1,12 @@
 /**
  * Starts one of the load benchmark's workers as its own process (bench/load-worker.ts) and
- * samples that process's resident memory, and its git spawner's, from /proc: the figure the
+ * samples that process's resident memory, and its spawners', from /proc: the figure the
  * target is about is the worker's, not the benchmark's (which holds the client and its caches).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { BenchWorkerRole } from './load-worker';
-import { rssBytes, rssHighWaterBytes, spawnerOf } from './proc';
+import { rssBytes, rssHighWaterBytes, spawnersOf } from './proc';
 
 /** A running worker process. */
 export interface WorkerProcess {
@@ -18,7 +18,7 @@ export interface WorkerProcess {
 }
 
 /**
- * Peak resident memory over a phase, in MiB: the worker's and its git spawner's, and the
+ * Peak resident memory over a phase, in MiB: the worker's and its spawners' (together), and the
  * worker's main-thread V8 heap and external memory at the sample where its RSS peaked (the rest
  * is the workflow thread's heap, the SDK's native core and the code).
  */
@@ -68,7 +68,7 @@ export async function startWorkerProcess(role: BenchWorkerRole, env: Record<stri
 }
 
 /**
- * Samples the RSS of `worker` and of its git spawner every 250 ms until stopped. The worker's
+ * Samples the RSS of `worker` and of its spawners (together) every 250 ms until stopped. The worker's
  * peak also counts the kernel's high-water mark, so a spike between two samples is not missed.
  */
 export function rssSampler(worker: WorkerProcess): { stop(): RssPeaks } {
@@ -78,8 +78,10 @@ export function rssSampler(worker: WorkerProcess): { stop(): RssPeaks } {
   const sample = () => {
     const rss = rssBytes(worker.pid);
     if (rss > peak) [peak, atPeak] = [rss, worker.memory()];
-    const helper = spawnerOf(worker.pid);
-    if (helper) spawner = Math.max(spawner, rssBytes(helper));
+    spawner = Math.max(
+      spawner,
+      spawnersOf(worker.pid).reduce((sum, helper) => sum + rssBytes(helper), 0),
+    );
   };
   const timer = setInterval(sample, 250);
   return {

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { spawnViaHelper, SpawnedProgramError, type Overrun } from './spawner';
+import { spawnViaHelper, SpawnedProgramError, type Overrun } from './native-spawner';
 import { clipText } from '../domain/bounds';
 import { RecordMismatchError } from '../domain/errors';
 

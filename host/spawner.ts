@@ -1,44 +1,16 @@
 /**
- * Short programs (git) started by a small helper process instead of the worker itself. Starting
- * a program forks the process that starts it, and a fork copies the parent's page tables while
- * blocking its event loop: measured at 9–33 ms per call in a worker of 0.5–0.8 GiB, around
- * 50 git calls per task, so at load the worker spent most of its main thread forking. The helper
- * (host/spawner-child.ts) is a few tens of MiB; it runs with the worker's user and is given
- * the exact argv and environment, so nothing about what runs changes. If it dies, the calls in
- * flight fail (their activities retry) and the next call starts a new one.
+ * A task's programs (agents and gates, each in its sandbox) started and supervised by a small
+ * helper process (host/spawner-child.ts) instead of the worker itself. Starting a program forks
+ * the process that starts it, and a fork copies the parent's page tables while blocking its event
+ * loop: 9–33 ms per call in a worker of 0.5–0.8 GiB. The helper is a few tens of MiB; it runs
+ * with the worker's user and is given the exact argv and environment, so nothing about what runs
+ * changes. If it dies, the programs in flight fail (their activities retry) and the next program
+ * starts a new one. Short programs (git, du) start in host/native-spawner.ts.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { Socket } from 'node:net';
 import type { ProgramOptions, RunningProcess, RunProcessResult } from './process';
-
-/**
- * One program to run: argv, its whole environment, stdin and the stdout limit. Bytes travel as
- * Buffers (the channel's `advanced` serialization copies them once): as base64 text, a patch of
- * 200 MB took the worker to 1.26 GiB and the helper to 1.1 GiB.
- */
-export interface SpawnRequest {
-  kind: 'exec';
-  id: number;
-  file: string;
-  args: string[];
-  env: Record<string, string>;
-  input?: Buffer;
-  maxBuffer: number;
-  /** Killed (SIGKILL) past this many milliseconds; 0 or absent, never. */
-  timeoutMs?: number;
-}
-
-/** Which limit of its request a program ran past, when it was stopped for one. */
-export type Overrun = 'output' | 'time';
-
-/** What it printed and, when it failed, why (with its exit code when it ran). */
-export interface SpawnReply {
-  id: number;
-  stdout: Buffer;
-  stderr: Buffer;
-  error?: { message: string; code?: number; overran?: Overrun };
-}
 
 /** A task's program, supervised by the helper (host/process.ts); fd 4's socket travels as the message's handle. */
 export interface RunRequest {
@@ -62,25 +34,10 @@ export interface RunReply {
 }
 
 /** Everything the worker asks of the helper. */
-export type HelperRequest = SpawnRequest | RunRequest | KillRequest;
-
-/** A failed run: the message, stderr, exit code and what it printed before, like `execFile`'s error. */
-export class SpawnedProgramError extends Error {
-  constructor(
-    message: string,
-    public readonly stderr: Buffer,
-    public readonly code?: number,
-    public readonly stdout: Buffer = Buffer.alloc(0),
-    /** Set when it was stopped for running past its output or time limit. */
-    public readonly overran?: Overrun,
-  ) {
-    super(message);
-    this.name = 'SpawnedProgramError';
-  }
-}
+export type HelperRequest = RunRequest | KillRequest;
 
 interface Waiting {
-  settle: (reply: SpawnReply | RunReply) => void;
+  settle: (reply: RunReply) => void;
   reject: (err: Error) => void;
 }
 
@@ -89,7 +46,7 @@ const waiting = new Map<number, Waiting>();
 let nextId = 0;
 
 function failAll(reason: string): void {
-  for (const w of waiting.values()) w.reject(new SpawnedProgramError(reason, Buffer.alloc(0)));
+  for (const w of waiting.values()) w.reject(new Error(reason));
   waiting.clear();
   helper = undefined;
 }
@@ -103,7 +60,7 @@ function started(): ChildProcess {
     serialization: 'advanced',
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  child.on('message', (m: SpawnReply | RunReply) => {
+  child.on('message', (m: RunReply) => {
     const w = waiting.get(m.id);
     if (!w) return;
     waiting.delete(m.id);
@@ -123,7 +80,7 @@ export function spawnerPid(): number | undefined {
 }
 
 /** Sends `request` (with `handle`, if any) and waits for its reply. */
-function ask(request: SpawnRequest | RunRequest, handle?: Socket): Promise<SpawnReply | RunReply> {
+function ask(request: RunRequest, handle?: Socket): Promise<RunReply> {
   const child = started();
   return new Promise((settle, reject) => {
     waiting.set(request.id, { settle, reject });
@@ -134,35 +91,13 @@ function ask(request: SpawnRequest | RunRequest, handle?: Socket): Promise<Spawn
   });
 }
 
-/** Runs `file` with `args` and exactly `env` through the helper; its stdout, or a {@link SpawnedProgramError}. */
-export async function spawnViaHelper(
-  file: string,
-  args: string[],
-  options: { env: Record<string, string>; input?: string | Buffer; maxBuffer: number; timeoutMs?: number },
-): Promise<Buffer> {
-  const request: SpawnRequest = {
-    kind: 'exec',
-    id: nextId++,
-    file,
-    args,
-    env: options.env,
-    maxBuffer: options.maxBuffer,
-    timeoutMs: options.timeoutMs,
-  };
-  const input = options.input === undefined ? undefined : Buffer.from(options.input);
-  const reply = (await ask({ ...request, input })) as SpawnReply;
-  const { error } = reply;
-  if (error) throw new SpawnedProgramError(error.message, reply.stderr, error.code, reply.stdout, error.overran);
-  return reply.stdout;
-}
-
 /**
  * Starts a task's program in the helper. Its result never rejects for a failing program; it
  * rejects only when the helper itself ended meanwhile (an infrastructure fault: the activity retries).
  */
 export function startViaHelper({ fd4Socket, ...program }: ProgramOptions): RunningProcess {
   const id = nextId++;
-  const done = ask({ kind: 'run', id, program }, fd4Socket).then((reply) => (reply as RunReply).result);
+  const done = ask({ kind: 'run', id, program }, fd4Socket).then((reply) => reply.result);
   return {
     done,
     kill(reason, cancelled) {

@@ -3,13 +3,15 @@
  * Idempotent setup used by `npm start` and `npm test`: installs node modules, the pinned
  * Temporal CLI, the time-skipping test server and a Python venv with securesystemslib (the
  * independent DSSE verifier the tests check verdicts with) into the project-local `.tools/`
- * folder when they are not already available, then compiles the TypeScript. Each failure says what is
+ * folder when they are not already available, then compiles the TypeScript and arbiter-spawn (the
+ * C helper that starts git for the worker). Each failure says what is
  * missing and how to get it. Plain JavaScript on purpose: it runs before anything is built.
  */
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { buildSpawnHelper } = require('./build-native');
 
 const ROOT = path.resolve(__dirname, '..');
 const TOOLS = path.join(ROOT, '.tools');
@@ -186,6 +188,10 @@ function build() {
   // A clean output folder: a compiled file whose source moved or went away must not run.
   fs.rmSync(path.join(ROOT, 'lib'), { recursive: true, force: true });
   if (!run(process.execPath, [tsc, '-p', 'tsconfig.json'])) fail('TypeScript compilation failed (see errors above)');
+  say('compiling arbiter-spawn (host/native/spawn-helper.c)');
+  let problem = buildSpawnHelper();
+  if (problem && !onPath(process.env.CC || 'cc') && aptInstall(['gcc', 'libc6-dev'])) problem = buildSpawnHelper();
+  if (problem) fail(problem);
 }
 
 function main() {

@@ -16,6 +16,7 @@ import { loadClientConfig } from '../config';
 import { projectRoot, temporalCliPath, testServerPath } from '../paths';
 import { EXIT, printJson } from './output';
 import { modelKeysDetail, presetChecks } from './doctor-presets';
+import { SpawnHelperMissingError, spawnHelperPath } from '../../host/native-spawner';
 import { signingKeyFileOf } from '../../workers/worker';
 
 interface Check {
@@ -82,6 +83,10 @@ async function doctor(opts: { json?: boolean }): Promise<number> {
     check('node', true, nodeVersion),
     check("Arbiter's home", true, () => homeCheck(config, carried)),
     check('git', true, () => version('git', ['--version'])),
+    check('arbiter-spawn (starts git and du)', true, () => {
+      if (!spawnHelperPath()) throw new SpawnHelperMissingError();
+      return spawnHelperPath()!;
+    }),
     check('temporal CLI', !remote, () => `${version(temporalCliPath(), ['--version'])} (${temporalCliPath()})`),
     check('temporal-test-server', false, () => testServerPath()),
     check('embedded PostgreSQL binaries', !config.databaseUrl, () => {

@@ -3,7 +3,7 @@
  * copy writes) and entries, polled by the command's watchdog.
  */
 import * as fs from 'node:fs/promises';
-import { SpawnedProgramError, spawnViaHelper } from '../spawner';
+import { SpawnedProgramError, spawnViaHelper } from '../native-spawner';
 import type { SandboxLimits } from './config';
 import { heldFiles, MAX_HELD, MAX_PTYS } from './held-files';
 
