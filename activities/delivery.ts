@@ -32,6 +32,7 @@ import { currentRun } from './run-identity';
 import { verifyEnvelope } from '../host/signing';
 import { storedVerdict } from '../db/verdicts';
 import { storedWaivers, waiversNotStanding } from '../db/waiver-standing';
+import { claimDelivery } from '../db/deliveries';
 
 type Input = ReturnType<typeof DeliverChangeInput.parse>;
 
@@ -181,6 +182,10 @@ export function createDeliveryActivities({ db, signer }: ActivityDeps) {
       // Nothing in the repository is touched before the signed verdict is known to cover this delivery.
       const problems = await coverageProblems(db, signer.keyId, input, run);
       if (problems.length) throw new DeliveryNotCoveredError(problems);
+      if (!(await claimDelivery(db, input, run.runId)))
+        throw new DeliveryNotCoveredError([
+          `task ${input.tenantId}/${input.taskId}: another run claimed its delivery, or the task is no longer run ${run.runId}'s`,
+        ]);
       const branch = deliveryBranch(input.taskId);
       const patch = await loadArtifact(db, input.artifactId, input.patchDigest);
       const commit = await buildCommit(input, patch);

@@ -1,11 +1,40 @@
 /**
- * Whether a run delivered its change: the `change.delivered` event only `deliverChange` appends,
- * after it re-judged the verdict (the policy at the trusted ref's tip, the waivers still standing).
- * A signed PASS is not yet a delivered one: those checks may refuse it.
+ * A task's delivery: claimed by one run before it writes to any repository, and recorded by the
+ * `change.delivered` event only `deliverChange` appends, after it re-judged the verdict (the policy
+ * at the trusted ref's tip, the waivers still standing). A signed PASS is not yet a delivered one:
+ * those checks may refuse it.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, gte, isNull, notInArray, or, sql } from 'drizzle-orm';
+import { TERMINAL_STATES } from '../domain/lifecycle';
 import type { Db } from './client';
-import { provenanceEvents } from './schema';
+import { provenanceEvents, tasks } from './schema';
+
+/**
+ * Claims the delivery of task `ref` for run `runId`: true when the task's row names this run, the
+ * task has not ended, and no other run claimed it (this run's retry claims again). Once claimed,
+ * no other run delivers the task or takes it over (db/task-transitions.ts), so a run terminated
+ * mid-delivery cannot be followed by one delivering the same task id elsewhere (found in review).
+ */
+export async function claimDelivery(
+  db: Db,
+  ref: { tenantId: string; taskId: string },
+  runId: string,
+): Promise<boolean> {
+  const claimed = await db
+    .update(tasks)
+    .set({ deliveringRunId: runId })
+    .where(
+      and(
+        eq(tasks.tenantId, ref.tenantId),
+        eq(tasks.id, ref.taskId),
+        eq(tasks.runId, runId),
+        notInArray(tasks.state, [...TERMINAL_STATES]),
+        or(isNull(tasks.deliveringRunId), eq(tasks.deliveringRunId, runId)),
+      ),
+    )
+    .returning({ id: tasks.id });
+  return claimed.length === 1;
+}
 
 /** What a delivery event must say besides its run: the branch and commit made, the verdict delivered. */
 export interface DeliveryClaim {
@@ -30,6 +59,7 @@ export async function deliveryRecorded(
         eq(provenanceEvents.tenantId, ref.tenantId),
         eq(provenanceEvents.subject, `${ref.tenantId}/${ref.taskId}`),
         eq(provenanceEvents.kind, 'change.delivered'),
+        gte(provenanceEvents.seq, 0),
         sql`${provenanceEvents.payload} @> ${said}::jsonb`,
       ),
     )

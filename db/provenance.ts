@@ -216,12 +216,16 @@ export interface ChainStart {
   hash: string;
 }
 
-/** A tenant's chain in order, from `fromSeq` on. */
-export function provenanceRows(db: Db, tenantId: string, fromSeq = 0): Promise<ProvenanceRow[]> {
+/**
+ * A tenant's chain in order, from `fromSeq` on; without it, every row the tenant has, so a row
+ * stored below seq 0 (before the constraint of migration 0030) is reported, not skipped.
+ */
+export function provenanceRows(db: Db, tenantId: string, fromSeq?: number): Promise<ProvenanceRow[]> {
+  const tenant = eq(provenanceEvents.tenantId, tenantId);
   return db
     .select()
     .from(provenanceEvents)
-    .where(and(eq(provenanceEvents.tenantId, tenantId), gte(provenanceEvents.seq, fromSeq)))
+    .where(fromSeq === undefined ? tenant : and(tenant, gte(provenanceEvents.seq, fromSeq)))
     .orderBy(asc(provenanceEvents.seq));
 }
 

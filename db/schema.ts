@@ -19,6 +19,7 @@ import {
   bigserial,
   doublePrecision,
   boolean,
+  check,
   customType,
   integer,
   pgTable,
@@ -76,6 +77,8 @@ export const tasks = pgTable(
     agentId: text('agent_id'),
     verdict: text('verdict'),
     error: text('error'),
+    /** The run that claimed the delivery (activities/delivery.ts): no other run delivers or takes the task over. */
+    deliveringRunId: text('delivering_run_id'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
@@ -302,6 +305,7 @@ export const provenanceEvents = pgTable(
   },
   (t) => [
     uniqueIndex('provenance_tenant_seq_uq').on(t.tenantId, t.seq),
+    check('provenance_events_seq_from_zero', sql`${t.seq} >= 0`),
     uniqueIndex('provenance_tenant_key_uq').on(t.tenantId, t.eventKey),
   ],
 );

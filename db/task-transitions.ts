@@ -36,8 +36,9 @@ export interface TaskTransition {
 /**
  * What the statement decided. `created`: the row is new. `updated`: this run moved it.
  * `stale`: this run's row is at or past `seq` already (a late attempt), left as it is.
- * `taken-over`: another run left the task unfinished, and this run took it. `ended`: another run
- * ended the task, so nothing was written. `raced`: another transaction created the row meanwhile,
+ * `taken-over`: another run left the task unfinished, and this run took it (the verdict and error
+ * it left are cleared). `ended`: another run ended the task, or claimed its delivery (it may have
+ * written the branch already), so nothing was written. `raced`: another transaction created the row meanwhile,
  * nothing was written, and trying again sees it.
  */
 export type TransitionOutcome = 'created' | 'updated' | 'stale' | 'taken-over' | 'ended' | 'raced';
@@ -63,7 +64,7 @@ const transitionStatement = namedStatement<{
   'task-transition',
   sql`
     WITH cur AS (
-      SELECT run_id, state, last_seq FROM ${tasks} WHERE tenant_id = ${v('tenantId')} AND id = ${v('taskId')} FOR UPDATE
+      SELECT run_id, state, last_seq, delivering_run_id FROM ${tasks} WHERE tenant_id = ${v('tenantId')} AND id = ${v('taskId')} FOR UPDATE
     ),
     ins AS (
       INSERT INTO ${tasks} (tenant_id, id, workflow_id, run_id, state, last_seq, repo_path, spec_id, risk_tier, agent_id, verdict, error)
@@ -76,7 +77,7 @@ const transitionStatement = namedStatement<{
     decision AS (
       SELECT CASE
           WHEN cur.state IS NULL THEN CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 'created' ELSE 'raced' END
-          WHEN cur.run_id <> ${v('runId')} AND cur.state IN (${terminal}) THEN 'ended'
+          WHEN cur.run_id <> ${v('runId')} AND (cur.state IN (${terminal}) OR cur.delivering_run_id IS NOT NULL) THEN 'ended'
           WHEN cur.run_id <> ${v('runId')} THEN 'taken-over'
           WHEN cur.last_seq >= ${v('seq')}::integer THEN 'stale'
           ELSE 'updated'
@@ -88,7 +89,9 @@ const transitionStatement = namedStatement<{
       UPDATE ${tasks} SET workflow_id = ${v('workflowId')}, run_id = ${v('runId')}, state = ${v('to')}, last_seq = ${v('seq')}::integer,
         repo_path = coalesce(${v('repo')}, repo_path), spec_id = coalesce(${v('spec')}, spec_id),
         risk_tier = coalesce(${v('risk')}::integer, risk_tier), agent_id = coalesce(${v('agent')}, agent_id),
-        verdict = coalesce(${v('verdict')}, verdict), error = coalesce(${v('error')}, error), updated_at = now()
+        verdict = CASE WHEN (SELECT outcome FROM decision) = 'taken-over' THEN ${v('verdict')} ELSE coalesce(${v('verdict')}, verdict) END,
+        error = CASE WHEN (SELECT outcome FROM decision) = 'taken-over' THEN ${v('error')} ELSE coalesce(${v('error')}, error) END,
+        updated_at = now()
       WHERE tenant_id = ${v('tenantId')} AND id = ${v('taskId')} AND (SELECT outcome FROM decision) IN ('updated', 'taken-over')
     ),
     event AS (

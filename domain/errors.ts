@@ -6,6 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { boundedProblems, boundedViolation } from './bounds';
 import type { PolicyViolation } from './sandbox';
+import { TERMINAL_STATES, type TaskState } from './lifecycle';
 
 function nonRetryable(message: string, type: string, details: unknown[] = []): [string, string, boolean, unknown[]] {
   return [message, type, true, details];
@@ -443,11 +444,17 @@ export class WorkflowIdMismatchError extends ApplicationFailure {
 /** The task already ended in another run; a task id runs once, so its records are never reused. */
 export class TaskAlreadyEndedError extends ApplicationFailure {
   static readonly type = 'TaskAlreadyEndedError';
-  /** `runId` is empty for a row written before runs were tracked. */
+  /**
+   * `runId` is empty for a row written before runs were tracked. A task not yet in a terminal
+   * state counts as ended once a run claimed its delivery (db/deliveries.ts).
+   */
   constructor(task: string, state: string, runId: string) {
+    const how = TERMINAL_STATES.includes(state as TaskState)
+      ? `already ended ${state}`
+      : `is delivered (state ${state})`;
     super(
       ...nonRetryable(
-        `task ${task} already ended ${state} in run ${runId || '(recorded before runs were tracked)'}; a task id runs once`,
+        `task ${task} ${how} in run ${runId || '(recorded before runs were tracked)'}; a task id runs once`,
         TaskAlreadyEndedError.type,
         [{ state, runId }],
       ),

@@ -115,9 +115,9 @@ describe('provenance chain', function () {
     await appendEvents(tenant, 4);
     const db = testStack().database.db;
     await tamperAsDba(async (tx) => {
-      await tx.update(provenanceEvents).set({ seq: -1 }).where(row(tenant, 1));
+      await tx.update(provenanceEvents).set({ seq: 1_000_000 }).where(row(tenant, 1));
       await tx.update(provenanceEvents).set({ seq: 1 }).where(row(tenant, 2));
-      await tx.update(provenanceEvents).set({ seq: 2 }).where(row(tenant, -1));
+      await tx.update(provenanceEvents).set({ seq: 2 }).where(row(tenant, 1_000_000));
     });
     const { problems } = await verifyProvenance(db, tenant);
     assert.ok(
