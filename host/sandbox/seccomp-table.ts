@@ -89,8 +89,14 @@ export const SYSCALLS = {
 /** A system call the table knows. */
 export type SyscallName = keyof typeof SYSCALLS;
 
-/** When a rule applies, judged on the low 32 bits of the first argument (every such argument is an int). */
-export type ArgCondition = { arg0NotIn: number[] } | { arg0HasAnyBit: number };
+/** A test of the first argument's bits: any of `anyOf` set, or exactly `equals` under `mask`. */
+export type BitTest = { anyOf: number } | { mask: number; equals: number };
+
+/**
+ * When a rule applies, judged on the low 32 bits of the first argument (every such argument is an
+ * int): a value outside a list, or any of several bit tests.
+ */
+export type ArgCondition = { arg0NotIn: number[] } | { arg0Matches: BitTest[] };
 
 /** One line of the deny list. */
 export interface SyscallRule {
@@ -111,6 +117,8 @@ export interface SyscallRule {
 const SOCKET_FAMILIES_ALLOWED = [2, 10, 16];
 /** CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET (Docker's mask). */
 const CLONE_NAMESPACE_FLAGS = 0x7e020000;
+const CLONE_THREAD = 0x10000;
+const CLONE_FILES = 0x400;
 /** personality() values Docker allows: PER_LINUX, PER_LINUX32, UNAME26 with either, and the query 0xffffffff. */
 const PERSONALITIES_ALLOWED = [0x0, 0x8, 0x20000, 0x20008, 0xffffffff];
 
@@ -135,9 +143,13 @@ export const RULES: SyscallRule[] = [
   { names: ['unshare', 'setns'], errno: ERRNO.EPERM, why: 'no new or foreign namespaces' },
   {
     names: ['clone'],
-    when: { arg0HasAnyBit: CLONE_NAMESPACE_FLAGS },
+    when: {
+      arg0Matches: [{ anyOf: CLONE_NAMESPACE_FLAGS }, { mask: CLONE_THREAD | CLONE_FILES, equals: CLONE_THREAD }],
+    },
     errno: ERRNO.EPERM,
-    why: 'clone may make threads and processes, not namespaces',
+    why:
+      'clone may make threads and processes, not namespaces; a thread shares its process’s open files ' +
+      '(pthreads, Go and musl always do): one with a table of its own hid files held open from the quota (found in review)',
   },
   {
     names: ['clone3'],

@@ -22,6 +22,7 @@ const LD_W_ABS = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const JEQ_K = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JGE_K = 0x35; // BPF_JMP | BPF_JGE | BPF_K
 const JSET_K = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+const ALU_AND_K = 0x54; // BPF_ALU | BPF_AND | BPF_K
 const RET_K = 0x06; // BPF_RET | BPF_K
 
 /** SECCOMP_RET_* actions. */
@@ -42,12 +43,21 @@ const jump = (code: number, k: number, jt?: string, jf?: string): Op => ({ code,
 
 /** The checks a rule's argument condition adds, ending in its errno or in allow. */
 function conditionBlock(when: ArgCondition, deny: Op, prefix: string): Line[] {
-  const allow = `${prefix}.allow`;
-  const lines: Line[] = [load(ARG0_LOW)];
-  if ('arg0HasAnyBit' in when) lines.push(jump(JSET_K, when.arg0HasAnyBit, undefined, allow), deny);
-  else lines.push(...when.arg0NotIn.map((v) => jump(JEQ_K, v, allow)), deny);
-  lines.push({ label: allow }, ret(RET.ALLOW));
-  return lines;
+  const [allow, denied] = [`${prefix}.allow`, `${prefix}.deny`];
+  if ('arg0NotIn' in when)
+    return [
+      load(ARG0_LOW),
+      ...when.arg0NotIn.map((v) => jump(JEQ_K, v, allow)),
+      deny,
+      { label: allow },
+      ret(RET.ALLOW),
+    ];
+  const tests = when.arg0Matches.flatMap((t): Op[] =>
+    'anyOf' in t
+      ? [load(ARG0_LOW), jump(JSET_K, t.anyOf, denied)]
+      : [load(ARG0_LOW), { code: ALU_AND_K, k: t.mask }, jump(JEQ_K, t.equals, denied)],
+  );
+  return [...tests, ret(RET.ALLOW), { label: denied }, deny];
 }
 
 /** The block for one architecture: load the number, test each rule's calls, allow the rest. */

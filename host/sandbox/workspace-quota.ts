@@ -58,7 +58,7 @@ export async function pastQuota(
       ? { bytes: 0, entries: 0, ptys: 0 }
       : fs.stat(dir).then((d) => heldFiles(heldOpenBy, d.dev)),
   ]);
-  if ('tooMany' in held) return `its processes hold ${held.tooMany} files open or mapped, more than ${MAX_HELD}`;
+  if ('tooMany' in held) return `its processes hold more than ${MAX_HELD} files open or mapped`;
   if (held.ptys > MAX_PTYS)
     return `its processes hold ${held.ptys} ptys, more than ${MAX_PTYS} (the host's ptys are every task's)`;
   if (Math.max(disk, copied) + held.bytes > limits.workspaceBytes)

@@ -34,6 +34,7 @@ function evaluate(data: SeccompData): number {
     else if (code === 0x15) pc += a === k >>> 0 ? jt : jf;
     else if (code === 0x35) pc += a >= k >>> 0 ? jt : jf;
     else if (code === 0x45) pc += (a & k) !== 0 ? jt : jf;
+    else if (code === 0x54) a = (a & k) >>> 0;
     else assert.fail(`unexpected opcode ${code.toString(16)} at ${pc}`);
   }
   return assert.fail('the program ran off its end');
@@ -82,6 +83,9 @@ describe('seccomp program', () => {
       assert.equal(call(arch, clone, [0x3d0f00]), RET.ALLOW, "pthread_create's clone flags");
       assert.equal(call(arch, clone, [0x10000000 | 17]), errno(ERRNO.EPERM), 'clone(CLONE_NEWUSER)');
       assert.equal(call(arch, clone, [0x20000 | 17]), errno(ERRNO.EPERM), 'clone(CLONE_NEWNS)');
+      // A thread with an open-file table of its own: /proc/<pid>/fd lists the leader's only.
+      assert.equal(call(arch, clone, [0x3d0f00 & ~0x400]), errno(ERRNO.EPERM), 'clone(CLONE_THREAD, no CLONE_FILES)');
+      assert.equal(call(arch, clone, [0x400 | 17]), RET.ALLOW, 'a process sharing its files (vfork-like helpers)');
       const personality = nr('personality', arch) as number;
       for (const p of [0xffffffff, 0, 8]) assert.equal(call(arch, personality, [p]), RET.ALLOW, `personality(${p})`);
       assert.equal(call(arch, personality, [0x0040000]), errno(ERRNO.EPERM), 'personality(ADDR_NO_RANDOMIZE)');
