@@ -7,6 +7,7 @@
 import { and, asc, desc, eq } from 'drizzle-orm';
 import { CHECKPOINT_PAYLOAD_TYPE, ProvenanceCheckpoint, checkpointProblems } from '../domain/provenance-checkpoint';
 import { zodProblems } from '../domain/zod-issues';
+import { printable } from '../domain/printable';
 import { verifyEnvelope, type VerdictSigner } from '../host/signing';
 import type { Db } from './client';
 import { chainProblems, provenanceRows, type ProvenanceRow } from './provenance';
@@ -25,7 +26,8 @@ export interface ReadCheckpoint {
 export function readCheckpoint(envelope: string, source: string, trustedKeyIds: string[]): ReadCheckpoint {
   const check = verifyEnvelope<{ tenant?: unknown }>(envelope, trustedKeyIds, CHECKPOINT_PAYLOAD_TYPE);
   const claimed = check.statement?.tenant;
-  const tenant = typeof claimed === 'string' ? claimed : undefined;
+  // Claimed only, until the signature is checked: escaped, it can name no tenant but one as written.
+  const tenant = typeof claimed === 'string' ? printable(claimed) : undefined;
   const parsed = ProvenanceCheckpoint.safeParse(check.statement);
   const problems = [
     ...(trustedKeyIds.length ? [] : ['no trusted key was given to check it with']),

@@ -1,10 +1,12 @@
 /**
  * One way to turn a zod error into the problems a person reads: `path: message` each, the path
- * dotted and prefixed as the caller's context names it. Every boundary that validates input
- * (task input, activity input, configs, policies, tool arguments) reports problems alike.
+ * dotted and prefixed as the caller's context names it, on one line with nothing a terminal acts on
+ * (a key or a value it quotes is the input's). Every boundary that validates input (task input,
+ * activity input, configs, policies, tool arguments) reports problems alike.
  */
 import type { ZodError } from 'zod';
 import { boundedList } from './bounds';
+import { printable } from './printable';
 
 /** How a problem's path is written. */
 export interface IssueFormat {
@@ -25,7 +27,7 @@ export function zodProblems(error: ZodError, format: IssueFormat = {}): string[]
   const root = format.root ?? 'input';
   const listed = error.issues.slice(0, MAX_LISTED).map((issue) => {
     const path = [...(format.prefix ? [format.prefix] : []), ...issue.path.slice(0, 8)].join('.');
-    return `${path || root}: ${issue.message}`;
+    return printable(`${path || root}: ${issue.message}`);
   });
   return boundedList(listed, MAX_LISTED, 500, error.issues.length);
 }

@@ -12,6 +12,7 @@ import { IN_TOTO_PAYLOAD_TYPE, type DsseEnvelope, type VerdictStatement } from '
 import { ed25519Valid, publicKeyOfKeyId } from '../domain/approval';
 import { sha256 } from './digest';
 import { ObjectCache } from './object-cache';
+import { printable } from '../domain/printable';
 
 /**
  * Signatures known to verify, by key id, signature and the digest of the signed bytes: made by a
@@ -148,5 +149,13 @@ export function verifyEnvelope<T = VerdictStatement>(
     if (!trustedKeyIds.includes(signature.keyid))
       problems.push(`signed by ${signature.keyid}, which is not a trusted key`);
   }
-  return { ok: problems.length === 0, problems, keyId: signature?.keyid, statement, statementDigest: sha256(body) };
+  // The envelope's own key id and payload type are anyone's text: one line each, escaped (found in review).
+  const said = problems.map(printable);
+  return {
+    ok: problems.length === 0,
+    problems: said,
+    keyId: signature?.keyid,
+    statement,
+    statementDigest: sha256(body),
+  };
 }
