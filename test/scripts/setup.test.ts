@@ -16,7 +16,8 @@ function which(name: string): string {
 function scratchProject(tools: string[]): { dir: string; bin: string } {
   const dir = tempDir('arbiter-setup-');
   mkdirSync(path.join(dir, 'scripts'));
-  copyFileSync(path.join(projectRoot(), 'scripts', 'setup.js'), path.join(dir, 'scripts', 'setup.js'));
+  for (const script of ['setup.js', 'build-native.js'])
+    copyFileSync(path.join(projectRoot(), 'scripts', script), path.join(dir, 'scripts', script));
   writeFileSync(path.join(dir, 'package.json'), '{"name":"scratch","version":"0.0.0"}\n');
   writeFileSync(path.join(dir, 'package-lock.json'), '{}\n');
   mkdirSync(path.join(dir, 'node_modules'));
@@ -66,5 +67,23 @@ describe('scripts/setup.js', function () {
     });
     assert.equal(res.status, 1);
     assert.match(res.stderr, /bwrap, setpriv, prlimit missing: install the Debian packages bubblewrap and util-linux/);
+  });
+
+  it('names a C compiler when arbiter-spawn cannot be built', () => {
+    const { dir, bin } = scratchProject([]);
+    mkdirSync(path.join(dir, 'host', 'native'), { recursive: true });
+    copyFileSync(
+      path.join(projectRoot(), 'host', 'native', 'spawn-helper.c'),
+      path.join(dir, 'host', 'native', 'spawn-helper.c'),
+    );
+    const res = spawnSync(process.execPath, [path.join(dir, 'scripts', 'build-native.js')], {
+      encoding: 'utf8',
+      env: { PATH: bin, CC: 'no-such-cc' },
+    });
+    assert.equal(res.status, 1);
+    assert.match(
+      res.stderr,
+      /no-such-cc could not run \(ENOENT\): install a C compiler \(Debian: apt-get install gcc libc6-dev\)/,
+    );
   });
 });
