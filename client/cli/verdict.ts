@@ -34,15 +34,18 @@ type StoredVerdict = NonNullable<Awaited<ReturnType<typeof currentVerdict>>>;
  */
 async function standingProblems(db: Db, ref: TaskRef, row: StoredVerdict): Promise<string[]> {
   if (row.outcome !== 'PASS' && row.outcome !== 'WAIVED') return [];
-  const problems = isCandidateTaskId(ref.taskId)
-    ? [`a candidate's verdict counts only through its task's delivery: verify the task it is a candidate of`]
-    : (await deliveryRecorded(db, ref, row.runId, { verdictDigest: row.digest }))
-      ? []
-      : [
-          `no delivery of this verdict is recorded for run ${row.runId || '(none)'}: delivery judges it again and did not deliver it`,
-        ];
   const waived = await storedWaivers(db, ref.tenantId, row.payload.waivers ?? []);
-  return [...problems, ...(await waiversNotStanding(db, ref.tenantId, waived))];
+  return [...(await deliveryProblems(db, ref, row)), ...(await waiversNotStanding(db, ref.tenantId, waived))];
+}
+
+/** Why no delivery of `row` stands: a candidate's verdict is delivered only through its task's. */
+async function deliveryProblems(db: Db, ref: TaskRef, row: StoredVerdict): Promise<string[]> {
+  if (isCandidateTaskId(ref.taskId))
+    return [`a candidate's verdict counts only through its task's delivery: verify the task it is a candidate of`];
+  if (await deliveryRecorded(db, ref, row.runId, { verdictDigest: row.digest })) return [];
+  return [
+    `no delivery of this verdict is recorded for run ${row.runId || '(none)'}: delivery judges it again and did not deliver it`,
+  ];
 }
 
 /**
