@@ -154,7 +154,8 @@ function started(): ChildProcess {
   if (!spawnHelperPath()) throw new SpawnHelperMissingError();
   const child = spawn(HELPER, [], { stdio: ['pipe', 'pipe', 'inherit'] });
   child.on('error', (err) => failAll(child, `the spawner process failed: ${err.message}`));
-  child.on('exit', () => failAll(child, 'the spawner process ended'));
+  // 'close', not 'exit': replies it wrote before it ended are read first.
+  child.on('close', () => failAll(child, 'the spawner process ended'));
   child.stdin!.on('error', () => undefined);
   readReplies(child, answer);
   child.unref();
@@ -191,10 +192,11 @@ export async function spawnViaHelper(
     maxBuffer: options.maxBuffer,
     timeoutMs: options.timeoutMs ?? 0,
   };
+  const frame = requestFrame(request);
   const child = started();
   return new Promise((settle, reject) => {
     waiting.set(request.id, { argv, settle, reject });
     holdOpen(child, true);
-    child.stdin!.write(requestFrame(request));
+    child.stdin!.write(frame);
   });
 }

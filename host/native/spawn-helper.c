@@ -53,11 +53,18 @@ static struct job **jobs;
 static size_t njobs, cap_jobs;
 static struct buf requests;
 
+/* Nothing it started outlives it: the worker that asked is gone, or this process cannot go on. */
+static void leave(int code) {
+  for (size_t i = 0; i < njobs; i++)
+    if (!jobs[i]->exited) kill(jobs[i]->pid, SIGKILL);
+  _exit(code);
+}
+
 static void die(const char *what) {
   (void)!write(2, "arbiter-spawn: ", 15);
   (void)!write(2, what, strlen(what));
   (void)!write(2, "\n", 1);
-  _exit(2);
+  leave(2);
 }
 
 static void *grow(void *p, size_t n) {
@@ -95,7 +102,7 @@ static void write_all(const void *data, size_t n) {
       poll(&(struct pollfd){.fd = 1, .events = POLLOUT}, 1, -1);
       continue;
     }
-    if (w <= 0) _exit(0); /* the worker is gone */
+    if (w <= 0) leave(0); /* the worker is gone */
     p += w;
     n -= (size_t)w;
   }
@@ -149,8 +156,14 @@ static int spawn_in_path(struct job *j, posix_spawn_file_actions_t *fa, posix_sp
 }
 
 static int start(struct job *j, char **argv, char **envp) {
-  int in[2], out[2], err[2];
-  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return errno;
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+    int e = errno;
+    for (int *fd = &in[0]; fd <= &in[1]; fd++) close_fd(fd);
+    for (int *fd = &out[0]; fd <= &out[1]; fd++) close_fd(fd);
+    for (int *fd = &err[0]; fd <= &err[1]; fd++) close_fd(fd);
+    return e;
+  }
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t none, all;
@@ -239,10 +252,7 @@ static void read_requests(int *fd) {
   char chunk[65536];
   ssize_t n = read(*fd, chunk, sizeof chunk);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
-  if (n <= 0) {
-    for (size_t i = 0; i < njobs; i++) stop(jobs[i], 0);
-    _exit(0);
-  }
+  if (n <= 0) leave(0);
   append(&requests, chunk, (size_t)n);
   size_t off = 0;
   for (;;) {
@@ -339,9 +349,10 @@ int main(void) {
       fds[n++] = (struct pollfd){.fd = j->in_fd, .events = POLLOUT};
       fds[n++] = (struct pollfd){.fd = j->out_fd, .events = POLLIN};
       fds[n++] = (struct pollfd){.fd = j->err_fd, .events = POLLIN};
-      if (j->deadline && !j->exited && (!next || j->deadline < next)) next = j->deadline;
+      if (j->deadline && (!next || j->deadline < next)) next = j->deadline;
     }
-    int wait = next ? (int)(next > now_ms() ? next - now_ms() : 0) : -1;
+    int64_t left = next ? next - now_ms() : -1;
+    int wait = left < 0 ? (next ? 0 : -1) : left > 86400000 ? 86400000 : (int)left;
     if (poll(fds, n, wait) < 0 && errno != EINTR) die("poll failed");
     if (fds[1].revents) reap(sfd);
     size_t before = njobs;
@@ -351,7 +362,11 @@ int main(void) {
       if (f[0].revents && j->in_fd >= 0) feed(j);
       if (f[1].revents && j->out_fd >= 0) drain(j, &j->out_fd, &j->out);
       if (f[2].revents && j->err_fd >= 0) drain(j, &j->err_fd, &j->err);
-      if (j->deadline && !j->exited && now_ms() >= j->deadline) stop(j, 2);
+      /* Also after the program exited: a child it left holding its output must not hold the answer. */
+      if (j->deadline && now_ms() >= j->deadline) {
+        stop(j, 2);
+        j->deadline = 0;
+      }
     }
     if (fds[0].revents) read_requests(&control);
     finish_done();

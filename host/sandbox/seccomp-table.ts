@@ -39,6 +39,7 @@ export const SYSCALLS = {
   setns: { x86_64: 308, aarch64: 268 },
   clone: { x86_64: 56, aarch64: 220 },
   clone3: { x86_64: 435, aarch64: 435 },
+  close_range: { x86_64: 436, aarch64: 436 },
   ptrace: { x86_64: 101, aarch64: 117 },
   process_vm_readv: { x86_64: 310, aarch64: 270 },
   process_vm_writev: { x86_64: 311, aarch64: 271 },
@@ -89,14 +90,14 @@ export const SYSCALLS = {
 /** A system call the table knows. */
 export type SyscallName = keyof typeof SYSCALLS;
 
-/** A test of the first argument's bits: any of `anyOf` set, or exactly `equals` under `mask`. */
-export type BitTest = { anyOf: number } | { mask: number; equals: number };
+/** A test of argument `arg`'s bits (0 if absent): any of `anyOf` set, or exactly `equals` under `mask`. */
+export type BitTest = { arg?: number } & ({ anyOf: number } | { mask: number; equals: number });
 
 /**
- * When a rule applies, judged on the low 32 bits of the first argument (every such argument is an
- * int): a value outside a list, or any of several bit tests.
+ * When a rule applies, judged on the low 32 bits of an argument (every such argument is an int or
+ * flags): the first argument outside a list, or any of several bit tests.
  */
-export type ArgCondition = { arg0NotIn: number[] } | { arg0Matches: BitTest[] };
+export type ArgCondition = { arg0NotIn: number[] } | { anyOf: BitTest[] };
 
 /** One line of the deny list. */
 export interface SyscallRule {
@@ -119,6 +120,7 @@ const SOCKET_FAMILIES_ALLOWED = [2, 10, 16];
 const CLONE_NAMESPACE_FLAGS = 0x7e020000;
 const CLONE_THREAD = 0x10000;
 const CLONE_FILES = 0x400;
+const CLOSE_RANGE_UNSHARE = 0x2;
 /** personality() values Docker allows: PER_LINUX, PER_LINUX32, UNAME26 with either, and the query 0xffffffff. */
 const PERSONALITIES_ALLOWED = [0x0, 0x8, 0x20000, 0x20008, 0xffffffff];
 
@@ -144,12 +146,18 @@ export const RULES: SyscallRule[] = [
   {
     names: ['clone'],
     when: {
-      arg0Matches: [{ anyOf: CLONE_NAMESPACE_FLAGS }, { mask: CLONE_THREAD | CLONE_FILES, equals: CLONE_THREAD }],
+      anyOf: [{ anyOf: CLONE_NAMESPACE_FLAGS }, { mask: CLONE_THREAD | CLONE_FILES, equals: CLONE_THREAD }],
     },
     errno: ERRNO.EPERM,
     why:
       'clone may make threads and processes, not namespaces; a thread shares its process’s open files ' +
       '(pthreads, Go and musl always do): one with a table of its own hid files held open from the quota (found in review)',
+  },
+  {
+    names: ['close_range'],
+    when: { anyOf: [{ arg: 2, anyOf: CLOSE_RANGE_UNSHARE }] },
+    errno: ERRNO.EPERM,
+    why: 'a running thread could take a file table of its own, as clone without CLONE_FILES would (found in review)',
   },
   {
     names: ['clone3'],

@@ -52,11 +52,12 @@ function conditionBlock(when: ArgCondition, deny: Op, prefix: string): Line[] {
       { label: allow },
       ret(RET.ALLOW),
     ];
-  const tests = when.arg0Matches.flatMap((t): Op[] =>
-    'anyOf' in t
-      ? [load(ARG0_LOW), jump(JSET_K, t.anyOf, denied)]
-      : [load(ARG0_LOW), { code: ALU_AND_K, k: t.mask }, jump(JEQ_K, t.equals, denied)],
-  );
+  const tests = when.anyOf.flatMap((t): Op[] => {
+    const arg = load(ARG0_LOW + 8 * (t.arg ?? 0));
+    return 'anyOf' in t
+      ? [arg, jump(JSET_K, t.anyOf, denied)]
+      : [arg, { code: ALU_AND_K, k: t.mask }, jump(JEQ_K, t.equals, denied)];
+  });
   return [...tests, ret(RET.ALLOW), { label: denied }, deny];
 }
 

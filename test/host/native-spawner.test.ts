@@ -86,6 +86,12 @@ describe('the native spawner (arbiter-spawn)', function () {
     assert.equal(alive(Number(readFileSync(pidFile, 'utf8'))), false, 'and killed');
   });
 
+  it('the time limit holds after the program exits while a child it left keeps its output open', async () => {
+    const lingering = await failure(sh('sleep 30 & echo started', { timeoutMs: 500 }));
+    assert.equal(lingering.overran, 'time');
+    assert.equal(lingering.stdout.toString(), 'started\n');
+  });
+
   it('a program gets default signal handling and no descriptor but its three pipes', async () => {
     // The helper ignores SIGPIPE and blocks SIGCHLD; a program inheriting either misbehaves (`yes` looping on EPIPE).
     // glibc's posix_spawn leaves its two internal signals (32, 33) ignored, which glibc programs take back.

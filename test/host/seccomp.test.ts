@@ -86,6 +86,10 @@ describe('seccomp program', () => {
       // A thread with an open-file table of its own: /proc/<pid>/fd lists the leader's only.
       assert.equal(call(arch, clone, [0x3d0f00 & ~0x400]), errno(ERRNO.EPERM), 'clone(CLONE_THREAD, no CLONE_FILES)');
       assert.equal(call(arch, clone, [0x400 | 17]), RET.ALLOW, 'a process sharing its files (vfork-like helpers)');
+      const closeRange = nr('close_range', arch) as number;
+      assert.equal(call(arch, closeRange, [3, 0xffffffff, 0]), RET.ALLOW, 'closefrom');
+      assert.equal(call(arch, closeRange, [3, 0xffffffff, 4]), RET.ALLOW, 'close_range(CLOSE_RANGE_CLOEXEC)');
+      assert.equal(call(arch, closeRange, [3, 3, 2]), errno(ERRNO.EPERM), 'close_range(CLOSE_RANGE_UNSHARE)');
       const personality = nr('personality', arch) as number;
       for (const p of [0xffffffff, 0, 8]) assert.equal(call(arch, personality, [p]), RET.ALLOW, `personality(${p})`);
       assert.equal(call(arch, personality, [0x0040000]), errno(ERRNO.EPERM), 'personality(ADDR_NO_RANDOMIZE)');

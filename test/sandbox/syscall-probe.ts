@@ -85,6 +85,8 @@ export const REFUSED: Array<Probe & { expect: string }> = [
   // A thread with a file table of its own hid held-open files from the quota. Alone, CLONE_THREAD
   // is EINVAL to the kernel (it needs CLONE_SIGHAND), so the unfiltered control makes no thread.
   { label: 'clone(CLONE_THREAD without CLONE_FILES)', name: 'clone', args: [0x10000, 0, 0, 0, 0], expect: EPERM },
+  // Unsharing the table of a process of one thread changes nothing the quota reads: harmless outside.
+  { label: 'close_range(CLOSE_RANGE_UNSHARE)', name: 'close_range', args: [1000, 1000, 2], expect: EPERM },
   { label: 'clone3', name: 'clone3', args: [0, 0], expect: 'errno 38' },
   { label: 'ptrace', name: 'ptrace', args: [2, NOWHERE_PID, 0, 0], expect: EPERM },
   { label: 'process_vm_readv', name: 'process_vm_readv', args: [1, 0, 0, 0, 0, 1], expect: EPERM },
@@ -127,6 +129,7 @@ export const REACHABLE_WITHOUT_FILTER = [
   'setns',
   'clone(CLONE_NEWUSER|CLONE_FS)',
   'clone(CLONE_THREAD without CLONE_FILES)',
+  'close_range(CLOSE_RANGE_UNSHARE)',
   'clone3',
   'ptrace',
   'process_vm_readv',
