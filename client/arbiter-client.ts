@@ -46,6 +46,9 @@ import { isUpdateDroppedByTaskFailure, onceWorkerPolls } from './worker-wait';
 import { TEMPORAL_RUN_ID } from '../domain/ids';
 import { printable } from '../domain/printable';
 
+/** The server's refusal of a signal to a run past its limit (`history.maximumSignalsPerExecution`). */
+const SIGNALS_EXHAUSTED = /exceeded workflow execution limit for signal events/;
+
 /** Input that failed validation before reaching Temporal; lists every problem. */
 export class InvalidTaskInputError extends Error {
   constructor(public readonly problems: string[]) {
@@ -361,11 +364,14 @@ export class ArbiterClient {
   /** Sends the cancel signal; the task records CANCELLED unless it already ended. */
   async cancel(ref: TaskRef, reason = 'cancelled by operator'): Promise<void> {
     const workflowId = taskWorkflowId(ref);
+    const handle = this.forTenant(ref.tenantId).workflow.getHandle(workflowId);
     try {
-      await this.forTenant(ref.tenantId).workflow.getHandle(workflowId).signal(cancelSignal, { reason });
+      await handle.signal(cancelSignal, { reason });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new TaskNotFoundError(workflowId);
-      throw err;
+      // A run that took its last signal (SERVER_RUN_LIMITS) is cancelled by Temporal instead, without the reason.
+      if (!SIGNALS_EXHAUSTED.test(String((err as Error).cause ?? err))) throw err;
+      await handle.cancel();
     }
   }
 

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import { Connection } from '@temporalio/client';
-import { devServerSearchAttributeArgs } from '../temporal-config';
+import { devServerSearchAttributeArgs, SERVER_RUN_LIMITS } from '../temporal-config';
 
 /**
  * SQLite settings for the dev server's file: a write-ahead log, synced at checkpoints rather
@@ -19,9 +19,13 @@ export const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=norma
  * Dynamic config for the dev server. The CLI makes every search-attribute lookup reread the
  * cluster metadata from SQLite, so attributes created at run time are usable at once; the server
  * registers Arbiter's attributes when it creates its database, and those rereads were a third of the
- * server's storage reads per task (a production server caches them).
+ * server's storage reads per task (a production server caches them). And Arbiter's per-run limits
+ * ({@link SERVER_RUN_LIMITS}).
  */
-export const DEV_SERVER_DYNAMIC_CONFIG = ['system.forceSearchAttributesCacheRefreshOnRead=false'];
+export const DEV_SERVER_DYNAMIC_CONFIG = [
+  'system.forceSearchAttributesCacheRefreshOnRead=false',
+  ...Object.entries(SERVER_RUN_LIMITS).map(([key, value]) => `${key}=${value}`),
+];
 
 /** A running dev server. */
 export interface DevServer {

@@ -113,3 +113,18 @@ export function devServerSearchAttributeArgs(): string[] {
   const cliType: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int' };
   return SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=${cliType[key.type]}`]);
 }
+
+/**
+ * Per-run limits Arbiter sets on the servers it starts (dev server, `arbiter cluster`, compose).
+ * An insider with a namespace's write access sent empty signals until a run waiting for a waiver
+ * passed Temporal's 51,200 events (each `approversChanged` rereads the approvers' keys: about 6.5
+ * events; the server's default allows 10,000 signals), and kept a few refused 1.9 MB updates in
+ * flight, whose refusals, carrying the requests back, made every workflow task's reply too large
+ * for gRPC, so queries failed and a cancel took seconds (found in review). A run takes at most
+ * 1,000 signals, and its updates in flight at most 1 MiB of requests; Arbiter's own are a few, of
+ * at most 16 KiB.
+ */
+export const SERVER_RUN_LIMITS = {
+  'history.maximumSignalsPerExecution': 1000,
+  'history.maxInFlightUpdatePayloads': 1024 * 1024,
+} as const;

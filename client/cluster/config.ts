@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
+import { SERVER_RUN_LIMITS } from '../../temporal-config';
 
 /** The four Temporal services; each runs as its own process. */
 export const CLUSTER_SERVICES = ['history', 'matching', 'frontend', 'worker'] as const;
@@ -91,4 +92,5 @@ const on = (value: unknown) => [{ value, constraints: {} }];
 const DYNAMIC_CONFIG = {
   'frontend.enableUpdateWorkflowExecution': on(true),
   'system.forceSearchAttributesCacheRefreshOnRead': on(true),
+  ...Object.fromEntries(Object.entries(SERVER_RUN_LIMITS).map(([key, value]) => [key, on(value)])),
 };

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { tempDir } from '../helpers/temp';
 import { loadWorkerConfig } from '../../workers/config';
+import { SERVER_RUN_LIMITS } from '../../temporal-config';
 
 type EnvValue = string | number | boolean | null;
 interface LongPort {
@@ -367,6 +368,8 @@ describe('deploy: docker-compose.yml', () => {
       assert.ok(Array.isArray(values) && values.length > 0, `${key} is a list of values`);
       for (const v of values as Array<Record<string, unknown>>) assert.ok('value' in v, `${key} entry has a value`);
     }
+    for (const [key, value] of Object.entries(SERVER_RUN_LIMITS))
+      assert.deepEqual(dc[key], [{ value, constraints: {} }], `${key} is Arbiter's per-run limit`);
   });
 
   it('wires the worker to Temporal and to the arbiter-postgresql database', () => {
