@@ -13,13 +13,43 @@ import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { requireRoutedAgent } from './routed-agent';
 import { currentRun } from './run-identity';
+import { requireOwnTask } from './task-ended';
+import { storedVerdict } from '../db/verdicts';
+import type { Db } from '../db/client';
+import { RecordMismatchError } from '../domain/errors';
+
+type Judged = Pick<RecordTaskOutcomeInput, 'outcome' | 'gatesPassed' | 'gatesTotal'>;
+
+/**
+ * What the run is credited with: its own signed verdict's outcome and gates, never the step's
+ * claim (an insider's workflow code recorded thirty PASSes for tasks that never ran, found in
+ * review). A run with no verdict (its agent failed by its own fault) is recorded a FAIL, no gate passed.
+ */
+async function judgedOutcome(db: Db, claimed: RecordTaskOutcomeInput, runId: string): Promise<Judged> {
+  const verdict = await storedVerdict(db, claimed.tenantId, claimed.taskId, runId);
+  if (!verdict) {
+    if (claimed.outcome !== 'FAIL')
+      throw new RecordMismatchError('verdict', `run ${runId} has no verdict, so its outcome can only be a FAIL`);
+    return { outcome: 'FAIL', gatesPassed: 0, gatesTotal: 0 };
+  }
+  if (verdict.payload.agentId !== claimed.agentId)
+    throw new RecordMismatchError('verdict', `run ${runId} was judged for agent '${verdict.payload.agentId}'`);
+  const gates = verdict.payload.gates;
+  return {
+    outcome: verdict.outcome,
+    gatesPassed: gates.filter((g) => g.status === 'pass').length,
+    gatesTotal: gates.length,
+  };
+}
 
 /** Builds `recordTaskOutcome` and `recordAgentHealth`. */
 export function createFeedbackActivities({ db }: ActivityDeps, breaker?: BreakerPolicy) {
   return {
     async recordTaskOutcome(raw: RecordTaskOutcomeInput): Promise<{ applied: boolean; reward: number }> {
-      const { context, costWeights, agentMs, ...parsed } = parseActivityInput(RecordTaskOutcomeInput, raw);
-      await requireRoutedAgent(db, parsed);
+      const { context, costWeights, agentMs, ...claimed } = parseActivityInput(RecordTaskOutcomeInput, raw);
+      await requireRoutedAgent(db, claimed);
+      await requireOwnTask(db, claimed, currentRun().runId);
+      const parsed = { ...claimed, ...(await judgedOutcome(db, claimed, currentRun().runId)) };
       // At least what the gateway charged the run: the workflow counts the replies it kept, and a run
       // failed by a model call (a context overflow, a reply too large) had reported none of its usage.
       const charged = await gatewaySummary(db, parsed.tenantId, parsed.taskId, currentRun().runId);
@@ -46,6 +76,7 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
     async recordAgentHealth(raw: RecordAgentHealthInput): Promise<{ applied: boolean }> {
       const input = parseActivityInput(RecordAgentHealthInput, raw);
       await requireRoutedAgent(db, input);
+      await requireOwnTask(db, input, currentRun().runId);
       const applied = await recordAgentHealth(db, { ...input, runId: currentRun().runId }, breaker);
       log.info('agent health recorded', { agentId: input.agentId, ok: input.ok, applied });
       return { applied };

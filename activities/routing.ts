@@ -21,6 +21,7 @@ import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { appendProvenance } from '../db/provenance';
 import { currentRun } from './run-identity';
+import { requireOwnTask } from './task-ended';
 import { claimDecision, recordedDecision, routedEvent, type Weighed } from './routing-claim';
 import { weigh } from './routing-weigh';
 
@@ -79,6 +80,7 @@ export function createRoutingActivities(deps: ActivityDeps) {
     async routeTask(raw: RouteTaskInput): Promise<RoutingDecision> {
       const input = parseActivityInput(RouteTaskInput, raw);
       const { runId } = currentRun();
+      await requireOwnTask(db, input, runId, { open: true });
       const context = input.context ? contextKey(input.context) : '';
       // The first proposal is weighed while this run's decision, if a previous attempt made one,
       // is read; that decision wins over the proposal and over any refusal (its own task may fill

@@ -52,16 +52,25 @@ export async function quietTasks(
   return quiet;
 }
 
+/** The task's row: its run and state, or undefined when no transition recorded it. */
+export async function taskRowOf(
+  db: Db,
+  key: { tenantId: string; taskId: string },
+): Promise<{ state: TaskState; runId: string } | undefined> {
+  const [row] = await db
+    .select({ state: tasks.state, runId: tasks.runId })
+    .from(tasks)
+    .where(and(eq(tasks.tenantId, key.tenantId), eq(tasks.id, key.taskId)));
+  return row;
+}
+
 /** How the task ended, when it ended under another run than `runId`; undefined while it is open or it is `runId`'s. */
 export async function endedUnderAnotherRun(
   db: Db,
   key: { tenantId: string; taskId: string },
   runId: string,
 ): Promise<{ state: TaskState; runId: string } | undefined> {
-  const [row] = await db
-    .select({ state: tasks.state, runId: tasks.runId })
-    .from(tasks)
-    .where(and(eq(tasks.tenantId, key.tenantId), eq(tasks.id, key.taskId)));
+  const row = await taskRowOf(db, key);
   if (!row || row.runId === runId || !isTerminal(row.state)) return undefined;
   return { state: row.state, runId: row.runId };
 }

@@ -20,7 +20,7 @@ import { SILENT_LOGGER } from '../../workers/logger';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
 import { addScriptedAgent, circuitOf, GOOD_PLAN, tempDir, uniqueId } from '../helpers/fixtures';
 import { freePort, testActivityDeps, testStack } from '../helpers/stack';
-import { routeTo } from '../helpers/tasks';
+import { ownTask, routeTo } from '../helpers/tasks';
 
 /** The activities as run `runId` of the task's own workflow, over `deps`. */
 function asRun(ref: { tenantId: string; taskId: string }, deps = testActivityDeps(), runId = 'run-1') {
@@ -127,6 +127,7 @@ describe('activities retried after they committed', function () {
     await routeTo(first.env, first.a, { tenantId, taskId }, agent.id);
     for (const runId of ['run-1', 'run-2', 'run-3']) {
       const { env, a } = asRun({ tenantId, taskId }, testActivityDeps(), runId);
+      await ownTask(env, { tenantId, taskId }); // each reset run takes the task over at its first transition
       await env.run(a.recordAgentHealth, { tenantId, taskId, agentId: agent.id, ok: false });
     }
     assert.deepEqual(await circuitOf(tenantId, agent.id), [1, null], 'the circuit stays closed');

@@ -1,8 +1,10 @@
 /** Driving one task through the shared stack's client, as a submitter would. */
 import type { MockActivityEnvironment } from '@temporalio/testing';
 import type { ArbiterActivities } from '../../activities';
-import { routingDecisions } from '../../db/schema';
-import type { TaskInput, TaskSnapshot } from '../../domain/task';
+import { randomUUID } from 'node:crypto';
+import { routingDecisions, tasks, verdicts } from '../../db/schema';
+import type { VerdictPayload } from '../../domain/verdict';
+import type { TaskInput, TaskSnapshot, VerdictOutcome } from '../../domain/task';
 import { testStack } from './stack';
 
 /** Submits the task and follows it to its terminal snapshot. */
@@ -22,7 +24,38 @@ export async function routeTo(
   ref: { tenantId: string; taskId: string },
   agentId: string,
 ): Promise<void> {
+  await ownTask(env, ref);
   await env.run(a.routeTask, { ...ref, taskType: 'feature', agentHint: agentId });
+}
+
+/**
+ * Records `ref`'s task as `env`'s run's, in ROUTING, as that run's transitions would have:
+ * routing and feedback act only for the run that owns the task's row.
+ */
+export async function ownTask(env: MockActivityEnvironment, ref: { tenantId: string; taskId: string }): Promise<void> {
+  const { workflowId, runId } = env.context.info.workflowExecution!;
+  await testStack()
+    .database.db.insert(tasks)
+    .values({ ...ref, id: ref.taskId, workflowId, runId, state: 'ROUTING', lastSeq: 3 })
+    .onConflictDoUpdate({ target: [tasks.tenantId, tasks.id], set: { workflowId, runId, state: 'ROUTING' } });
+}
+
+/** Stores a verdict of `outcome` for `env`'s run of `ref`'s task, judged for `agentId` with `gates`. */
+export async function storeVerdictOf(
+  env: MockActivityEnvironment,
+  ref: { tenantId: string; taskId: string },
+  agentId: string,
+  outcome: VerdictOutcome,
+  gates: Array<'pass' | 'fail'>,
+): Promise<void> {
+  const { runId } = env.context.info.workflowExecution!;
+  const payload = {
+    agentId,
+    gates: gates.map((status, i) => ({ name: `g${i}`, status })),
+  } as unknown as VerdictPayload;
+  await testStack()
+    .database.db.insert(verdicts)
+    .values({ id: randomUUID(), ...ref, runId, outcome, digest: `sha256:${'0'.repeat(64)}`, payload, envelope: '{}' });
 }
 
 /**

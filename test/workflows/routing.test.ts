@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { setAgentStatus, upsertAgent } from '../../db/agents';
 import { stringify } from 'yaml';
-import { agentContextStats, agentStats, agents } from '../../db/schema';
+import { agentContextStats, agentStats, agents, tasks } from '../../db/schema';
 import type { RoutingDecision } from '../../domain/activity-io';
 import {
   addScriptedAgent,
@@ -21,10 +21,33 @@ import {
   uniqueId,
 } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import { routeTo, runToEnd } from '../helpers/tasks';
+import { ownTask, routeTo, runToEnd, storeVerdictOf } from '../helpers/tasks';
 
 function activities(breaker = { threshold: 2, cooldownMs: 1500 }) {
   return createActivities(testActivityDeps({ breaker }));
+}
+
+/**
+ * `routeTask` for `input`'s task, as `env`'s run, which owns the task's row as its transitions
+ * would have made it; the task then ends at once, so the probes of a test hold no agent's capacity.
+ */
+async function route(
+  env: MockActivityEnvironment,
+  a: ReturnType<typeof activities>,
+  input: Parameters<ReturnType<typeof activities>['routeTask']>[0],
+): Promise<RoutingDecision> {
+  await ownTask(env, input);
+  const decision = (await env.run(a.routeTask, input)) as RoutingDecision;
+  await endTask(input);
+  return decision;
+}
+
+/** Ends `ref`'s task, as its run would: it holds its agent's capacity no longer. */
+async function endTask(ref: { tenantId: string; taskId: string }): Promise<void> {
+  await testStack()
+    .database.db.update(tasks)
+    .set({ state: 'COMPLETED' })
+    .where(and(eq(tasks.tenantId, ref.tenantId), eq(tasks.id, ref.taskId)));
 }
 
 async function runTask(tenantId: string, agentHint?: string, baseRef?: string) {
@@ -73,13 +96,7 @@ describe('routing that learns', function () {
     const a = activities();
     const picks: RoutingDecision[] = [];
     for (let i = 0; i < 20; i++)
-      picks.push(
-        (await env.run(a.routeTask, {
-          tenantId: tenant,
-          taskId: `probe-${i}`,
-          taskType: 'feature',
-        })) as RoutingDecision,
-      );
+      picks.push(await route(env, a, { tenantId: tenant, taskId: `probe-${i}`, taskType: 'feature' }));
     const goodPicks = picks.filter((p) => p.agentId === good.id).length;
     assert.ok(goodPicks >= 14, `good agent picked ${goodPicks}/20`);
     const explored = picks.filter((p) => p.agentId === bad.id);
@@ -140,12 +157,7 @@ describe('routing that learns', function () {
     const a = activities();
     const context = { taskType: 'feature', riskTier: 3, size: 'small' as const };
     for (let i = 0; i < 5; i++) {
-      const decision = (await env.run(a.routeTask, {
-        tenantId: tenant,
-        taskId: `probe-${i}`,
-        taskType: 'feature',
-        context,
-      })) as RoutingDecision;
+      const decision = await route(env, a, { tenantId: tenant, taskId: `probe-${i}`, taskType: 'feature', context });
       assert.equal(decision.agentId, newcomer.id, 'an agent never tried on the task type goes first');
     }
   });
@@ -157,6 +169,7 @@ describe('routing that learns', function () {
     const a = activities();
     const task = { tenantId: tenant, taskId: uniqueId('task') };
     await routeTo(env, a, task, agent.id);
+    await storeVerdictOf(env, task, agent.id, 'PASS', ['pass', 'pass', 'pass']);
     const outcome = {
       ...task,
       agentId: agent.id,
@@ -181,30 +194,25 @@ describe('routing that learns', function () {
     const steady = await addScriptedAgent(tenant, GOOD_PLAN);
     const env = new MockActivityEnvironment();
     const a = activities({ threshold: 2, cooldownMs: 6000 });
-    const route = async () =>
-      (await env.run(a.routeTask, {
-        tenantId: tenant,
-        taskId: uniqueId('t'),
-        taskType: 'feature',
-        agentHint: undefined,
-      })) as RoutingDecision;
+    const probe = () => route(env, a, { tenantId: tenant, taskId: uniqueId('t'), taskType: 'feature' });
     const report = async (ok: boolean) => {
       const task = { tenantId: tenant, taskId: uniqueId('t') };
       await routeTo(env, a, task, flaky.id);
       await env.run(a.recordAgentHealth, { ...task, agentId: flaky.id, ok });
+      await endTask(task);
     };
     await report(false);
     await report(false);
     // Decisions share a read of the registry for 250 ms: the next ones must see the circuit open.
     await new Promise((r) => setTimeout(r, 300));
     for (let i = 0; i < 8; i++) {
-      const d = await route();
+      const d = await probe();
       assert.equal(d.agentId, steady.id, 'an open circuit is skipped');
       const flakyCandidate = d.candidates.find((c) => c.agentId === flaky.id);
       assert.match(flakyCandidate?.reason ?? '', /circuit open until/);
     }
     await new Promise((r) => setTimeout(r, 6100));
-    const probes = await Promise.all(Array.from({ length: 10 }, () => route()));
+    const probes = await Promise.all(Array.from({ length: 10 }, () => probe()));
     assert.ok(
       probes.some((d) => d.agentId === flaky.id),
       'after the cool-down the agent is routed to again',
@@ -238,11 +246,7 @@ describe('routing that learns', function () {
       await assert.rejects(routeTo(env, a, { tenantId: insider, taskId: uniqueId('t') }, shared.id), /circuit open/);
       assert.deepEqual(await circuitOf(other, shared.id), [0, null]);
       const task = { tenantId: other, taskId: uniqueId('t') };
-      const decision = (await env.run(a.routeTask, {
-        ...task,
-        taskType: 'feature',
-        agentHint: shared.id,
-      })) as RoutingDecision;
+      const decision = await route(env, a, { ...task, taskType: 'feature', agentHint: shared.id });
       assert.equal(decision.agentId, shared.id, "the other tenant's routing still takes the shared agent");
     } finally {
       await setAgentStatus(db, shared.id, 'retired');
