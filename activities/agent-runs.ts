@@ -23,6 +23,7 @@ import { resetWorkspace, taskSandboxUser } from '../host/workspace';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { agentLaunch } from './agent-gateway';
 import { requireRoutedAgent } from './routed-agent';
+import { requireOwnTask } from './task-ended';
 import { currentRun } from './run-identity';
 import { runSpec } from './spec-refs';
 
@@ -135,6 +136,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       const spec = await runSpec(deps.db, input);
       requireTaskWorkspace(deps.home, input);
       await requireRoutedAgent(deps.db, input);
+      await requireOwnTask(deps.db, input, currentRun(), { open: true });
       const agent = await getAgent(deps.db, input.agentId);
       // Refused at registration since; an agent registered before is refused here, before its workspace is touched.
       const literal = literalSecretProblems(agent.config);

@@ -48,7 +48,7 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
     async recordTaskOutcome(raw: RecordTaskOutcomeInput): Promise<{ applied: boolean; reward: number }> {
       const { context, costWeights, agentMs, ...claimed } = parseActivityInput(RecordTaskOutcomeInput, raw);
       await requireRoutedAgent(db, claimed);
-      await requireOwnTask(db, claimed, currentRun().runId);
+      await requireOwnTask(db, claimed, currentRun());
       const parsed = { ...claimed, ...(await judgedOutcome(db, claimed, currentRun().runId)) };
       // At least what the gateway charged the run: the workflow counts the replies it kept, and a run
       // failed by a model call (a context overflow, a reply too large) had reported none of its usage.
@@ -76,7 +76,7 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
     async recordAgentHealth(raw: RecordAgentHealthInput): Promise<{ applied: boolean }> {
       const input = parseActivityInput(RecordAgentHealthInput, raw);
       await requireRoutedAgent(db, input);
-      await requireOwnTask(db, input, currentRun().runId);
+      await requireOwnTask(db, input, currentRun());
       const applied = await recordAgentHealth(db, { ...input, runId: currentRun().runId }, breaker);
       log.info('agent health recorded', { agentId: input.agentId, ok: input.ok, applied });
       return { applied };

@@ -8,6 +8,7 @@ import { endedUnderAnotherRun, taskRowOf } from '../db/tasks';
 import type { Db } from '../db/client';
 import { RecordMismatchError, TaskAlreadyEndedError } from '../domain/errors';
 import { isTerminal } from '../domain/lifecycle';
+import type { RunIdentity } from '../domain/verdict';
 
 /** Throws {@link TaskAlreadyEndedError} when the task's row says it ended under another run than `runId`. */
 export async function refuseEndedTask(db: Db, key: { tenantId: string; taskId: string }, runId: string): Promise<void> {
@@ -16,23 +17,26 @@ export async function refuseEndedTask(db: Db, key: { tenantId: string; taskId: s
 }
 
 /**
- * Throws {@link RecordMismatchError} unless the task's row names run `runId` (and, with
- * `open`, has not ended). An insider's own workflow code called `routeTask` for task ids no
- * transition recorded, whose decisions no capacity count saw, and `recordTaskOutcome` for tasks
- * that never ran, or for another run's task (found in review).
+ * Throws {@link RecordMismatchError} unless the task's row is run `run`'s, or, for a run that will
+ * take it over at its next transition (a reset waiting in ROUTING, a run reset mid-flight reporting
+ * its agent), the row is `run`'s workflow id's, open and not claimed for delivery. With `open`,
+ * an ended task is refused too. An insider's own workflow code called `routeTask` for task ids no
+ * transition recorded, whose decisions no capacity count saw, `executeAgent` for tasks that had
+ * ended, and `recordTaskOutcome` for tasks that never ran or for another run's (found in review).
  */
 export async function requireOwnTask(
   db: Db,
   key: { tenantId: string; taskId: string },
-  runId: string,
+  run: RunIdentity,
   options: { open?: boolean } = {},
 ): Promise<void> {
   const row = await taskRowOf(db, key);
   const task = `${key.tenantId}/${key.taskId}`;
-  if (row?.runId !== runId)
+  const successor = row?.workflowId === run.workflowId && !isTerminal(row.state) && row.deliveringRunId === null;
+  if (row?.runId !== run.runId && !successor)
     throw new RecordMismatchError(
       'task',
-      `task ${task} is ${row ? `run ${row.runId}'s` : 'not recorded'}, not run ${runId}'s`,
+      `task ${task} is ${row ? `run ${row.runId}'s` : 'not recorded'}, not run ${run.runId}'s`,
     );
   if (options.open && isTerminal(row.state)) throw new TaskAlreadyEndedError(task, row.state, row.runId);
 }

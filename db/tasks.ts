@@ -52,13 +52,18 @@ export async function quietTasks(
   return quiet;
 }
 
-/** The task's row: its run and state, or undefined when no transition recorded it. */
+/** The task's row: its workflow id, run, state and delivering run, or undefined when no transition recorded it. */
 export async function taskRowOf(
   db: Db,
   key: { tenantId: string; taskId: string },
-): Promise<{ state: TaskState; runId: string } | undefined> {
+): Promise<{ state: TaskState; runId: string; workflowId: string; deliveringRunId: string | null } | undefined> {
   const [row] = await db
-    .select({ state: tasks.state, runId: tasks.runId })
+    .select({
+      state: tasks.state,
+      runId: tasks.runId,
+      workflowId: tasks.workflowId,
+      deliveringRunId: tasks.deliveringRunId,
+    })
     .from(tasks)
     .where(and(eq(tasks.tenantId, key.tenantId), eq(tasks.id, key.taskId)));
   return row;

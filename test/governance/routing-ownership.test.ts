@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { and, eq } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import { agentStats } from '../../db/schema';
+import { agentStats, tasks } from '../../db/schema';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { addScriptedAgent, GOOD_PLAN, uniqueId } from '../helpers/fixtures';
@@ -73,5 +73,38 @@ describe('routing and feedback for the run that owns the task', function () {
       );
     assert.deepEqual([row.tasks, row.failures > 0], [1, true], 'the verdict’s FAIL was counted, not the claimed PASS');
     assert.ok(row.successes < 1, `partial credit at most: ${row.successes}`);
+  });
+
+  // Found in review of the first version of this check: a task waiting in ROUTING failed when reset,
+  // and a reset run's agent failure went uncounted, since the reset run had recorded no transition yet.
+  it('a run under the task’s workflow id that has not yet taken the open task over acts as its successor', async () => {
+    const tenant = uniqueId('tenant');
+    const agent = await addScriptedAgent(tenant, GOOD_PLAN);
+    const { ref } = await receivedTask(tenant);
+    const reset = ownRun(taskWorkflowId(ref));
+    await reset.run(a.routeTask, { ...ref, taskType: 'feature', agentHint: agent.id });
+    const health = (await reset.run(a.recordAgentHealth, { ...ref, agentId: agent.id, ok: false })) as {
+      applied: boolean;
+    };
+    assert.equal(health.applied, true);
+    const rows = testStack().database.db;
+    await rows
+      .update(tasks)
+      .set({ deliveringRunId: 'another-run' })
+      .where(and(eq(tasks.tenantId, tenant), eq(tasks.id, ref.taskId)));
+    await assert.rejects(
+      ownRun(taskWorkflowId(ref)).run(a.routeTask, { ...ref, taskType: 'feature' }),
+      /not run/,
+      'not once a run claimed its delivery',
+    );
+    await rows
+      .update(tasks)
+      .set({ deliveringRunId: null, state: 'FAILED' })
+      .where(and(eq(tasks.tenantId, tenant), eq(tasks.id, ref.taskId)));
+    await assert.rejects(
+      ownRun(taskWorkflowId(ref)).run(a.routeTask, { ...ref, taskType: 'feature' }),
+      /not run/,
+      'nor once the task ended',
+    );
   });
 });
