@@ -47,12 +47,13 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
   return {
     async recordTaskOutcome(raw: RecordTaskOutcomeInput): Promise<{ applied: boolean; reward: number }> {
       const { context, costWeights, agentMs, ...claimed } = parseActivityInput(RecordTaskOutcomeInput, raw);
+      const run = currentRun();
       await requireRoutedAgent(db, claimed);
-      await requireOwnTask(db, claimed, currentRun());
-      const parsed = { ...claimed, ...(await judgedOutcome(db, claimed, currentRun().runId)) };
+      await requireOwnTask(db, claimed, run);
+      const parsed = { ...claimed, ...(await judgedOutcome(db, claimed, run.runId)) };
       // At least what the gateway charged the run: the workflow counts the replies it kept, and a run
       // failed by a model call (a context overflow, a reply too large) had reported none of its usage.
-      const charged = await gatewaySummary(db, parsed.tenantId, parsed.taskId, currentRun().runId);
+      const charged = await gatewaySummary(db, parsed.tenantId, parsed.taskId, run.runId);
       const tokens = Math.max(parsed.tokens, charged.inputTokens + charged.outputTokens);
       // The column is a 32-bit integer: a run whose endpoint reported absurd counts still records its outcome.
       const input = {
@@ -65,7 +66,7 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
       const reward = netReward(input.outcome, gates, usage, costWeights);
       const applied = await recordOutcome(db, {
         ...input,
-        runId: currentRun().runId,
+        runId: run.runId,
         reward,
         ...(context ? { context: contextKey(context) } : {}),
       });
@@ -75,9 +76,10 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
 
     async recordAgentHealth(raw: RecordAgentHealthInput): Promise<{ applied: boolean }> {
       const input = parseActivityInput(RecordAgentHealthInput, raw);
+      const run = currentRun();
       await requireRoutedAgent(db, input);
-      await requireOwnTask(db, input, currentRun());
-      const applied = await recordAgentHealth(db, { ...input, runId: currentRun().runId }, breaker);
+      await requireOwnTask(db, input, run);
+      const applied = await recordAgentHealth(db, { ...input, runId: run.runId }, breaker);
       log.info('agent health recorded', { agentId: input.agentId, ok: input.ok, applied });
       return { applied };
     },

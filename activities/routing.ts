@@ -79,8 +79,9 @@ export function createRoutingActivities(deps: ActivityDeps) {
   return {
     async routeTask(raw: RouteTaskInput): Promise<RoutingDecision> {
       const input = parseActivityInput(RouteTaskInput, raw);
-      const { runId } = currentRun();
-      await requireOwnTask(db, input, currentRun(), { open: true });
+      const run = currentRun();
+      const { runId } = run;
+      await requireOwnTask(db, input, run, { open: true });
       const context = input.context ? contextKey(input.context) : '';
       // The first proposal is weighed while this run's decision, if a previous attempt made one,
       // is read; that decision wins over the proposal and over any refusal (its own task may fill

@@ -33,10 +33,9 @@ export async function requireOwnTask(
   const row = await taskRowOf(db, key);
   const task = `${key.tenantId}/${key.taskId}`;
   const successor = row?.workflowId === run.workflowId && !isTerminal(row.state) && row.deliveringRunId === null;
-  if (row?.runId !== run.runId && !successor)
-    throw new RecordMismatchError(
-      'task',
-      `task ${task} is ${row ? `run ${row.runId}'s` : 'not recorded'}, not run ${run.runId}'s`,
-    );
+  if (row?.runId !== run.runId && !successor) {
+    const owner = row ? `run ${row.runId}'s` : 'not recorded';
+    throw new RecordMismatchError('task', `task ${task} is ${owner}, not run ${run.runId}'s`);
+  }
   if (options.open && isTerminal(row.state)) throw new TaskAlreadyEndedError(task, row.state, row.runId);
 }
