@@ -17,6 +17,7 @@ import type { AttemptRecord, GateResult, VerdictOutcome } from './task';
 import type { DiffSummary } from './diff';
 import type { PolicyViolation } from './sandbox';
 import { GIT_OBJECT_ID } from './ids';
+import { isFilledContract } from './contracts';
 
 /** `measureDiff` returns it, so activity code finds it beside the other activity shapes. */
 export type { DiffSummary } from './diff';
@@ -77,6 +78,8 @@ export interface SpecEssentials {
   changeBudget?: { maxFiles: number; maxLoc: number };
   /** The criteria with a `test_command`, each a gate of its own. */
   acceptance: Array<{ id: string; testCommand?: string }>;
+  /** Whether a contract names something; absent from results recorded before it was kept. */
+  hasContract?: boolean;
 }
 
 /** The fields of `spec` the workflow keeps. */
@@ -85,7 +88,8 @@ export function specEssentials(spec: WorkingSpec): SpecEssentials {
   const acceptance = spec.acceptance
     .filter((a) => a.testCommand)
     .map((a) => ({ id: a.id, testCommand: a.testCommand }));
-  return { id, title, riskTier, mode, format, ...(changeBudget ? { changeBudget } : {}), acceptance };
+  const hasContract = spec.contracts.some(isFilledContract);
+  return { id, title, riskTier, mode, format, ...(changeBudget ? { changeBudget } : {}), acceptance, hasContract };
 }
 
 /**

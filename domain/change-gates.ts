@@ -13,8 +13,9 @@ import {
   repositoryProtectedGlobs,
 } from './protected-paths';
 import { folded, scopeMatcher } from './scope-match';
-import type { RepoPolicy } from './repo-policy';
-import { isFilledContract, type WorkingSpec } from './spec';
+import { policyRefusals, type RepoPolicy } from './repo-policy';
+import type { WorkingSpec } from './spec';
+import { isFilledContract } from './contracts';
 import { RESERVED_GATE_NAMES } from './gate-names';
 import type { GateResult } from './task';
 import { guardedLinkProblems, type LinkGuard } from './link-views';
@@ -197,16 +198,7 @@ export function specGate(
   policy: RepoPolicy,
 ): GateResult {
   const rules = policy.tierRules?.[spec.riskTier];
-  const refused = [
-    ...(rules?.allowedModes && !rules.allowedModes.includes(spec.mode)
-      ? [
-          `mode '${printable(spec.mode)}' is not one tier ${spec.riskTier} allows (${rules.allowedModes.map(printable).join(', ')})`,
-        ]
-      : []),
-    ...(rules?.requiresContracts && !spec.contracts.some(isFilledContract)
-      ? [`tier ${spec.riskTier} requires a contract (one that names something)`]
-      : []),
-  ];
+  const refused = policyRefusals({ ...spec, hasContract: spec.contracts.some(isFilledContract) }, policy);
   const unenforced = [...(rules?.unenforced ?? []), ...unrunPolicyGates(policy).map((g) => `gate ${printable(g)}`)];
   const noted = [
     ...warnings,

@@ -389,6 +389,24 @@ export class GateNameReservedError extends ApplicationFailure {
 }
 
 /**
+ * The repository's policy refuses the spec itself (its tier's allowed modes, a contract it needs).
+ * Raised before routing: no agent's work could change the spec, so none is started, and the spec
+ * gate would fail the verdict on the same rule after it ran.
+ */
+export class SpecRefusedByPolicyError extends ApplicationFailure {
+  static readonly type = 'SpecRefusedByPolicyError';
+  constructor(public readonly problems: string[]) {
+    super(
+      ...nonRetryable(
+        `the repository's policy refuses the spec: ${problems.join('; ')}`,
+        SpecRefusedByPolicyError.type,
+        [problems],
+      ),
+    );
+  }
+}
+
+/**
  * A conversation child whose parent is not the task run its conversation id names: started by
  * hand, or by another workflow, it could otherwise drive an agent in another task's workspace.
  */
@@ -640,6 +658,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   UnknownAgentError.type,
   WaiverNotAuthorizedError.type,
   GateNameReservedError.type,
+  SpecRefusedByPolicyError.type,
   WorkflowIdMismatchError.type,
   TaskAlreadyEndedError.type,
   RecordMismatchError.type,

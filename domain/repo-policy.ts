@@ -15,6 +15,7 @@ import { MAX_WAIVER_DAYS } from './waiver';
 import type { CostWeights } from './routing-context';
 import { MAX_CANDIDATES } from './candidates';
 import { enforceablePaths, MAX_SCOPE_ENTRIES } from './spec-scope';
+import { printable } from './printable';
 
 /** A tier's budget: files, lines, and the bytes a change may add (binary files count only here). */
 export type TierBudget = ChangeBudget & { maxBytes: number };
@@ -358,4 +359,28 @@ export function gateNameClashes(gates: ReadonlyArray<{ name: string }>, policy: 
   return gates
     .filter((g) => taken.has(g.name.toLowerCase()))
     .map((g) => `'${g.name}' is the repository policy's gate of that name, which always runs`);
+}
+
+/** What {@link policyRefusals} reads of a spec; `hasContract` is unknown for runs recorded before it was kept. */
+export interface SpecTierFacts {
+  riskTier: RiskTier;
+  mode: string;
+  hasContract?: boolean;
+}
+
+/**
+ * What the repository's legacy tier policy refuses in the spec itself: a mode its tier does not
+ * allow, no contract where the tier needs one. Nothing an agent does changes these, so a run
+ * stops on them before routing, and the spec gate fails on them for a run that did not.
+ */
+export function policyRefusals(spec: SpecTierFacts, policy: Pick<RepoPolicy, 'tierRules'>): string[] {
+  const rules = policy.tierRules?.[spec.riskTier];
+  const refused: string[] = [];
+  if (rules?.allowedModes && !rules.allowedModes.includes(spec.mode))
+    refused.push(
+      `mode '${printable(spec.mode)}' is not one tier ${spec.riskTier} allows (${rules.allowedModes.map(printable).join(', ')})`,
+    );
+  if (rules?.requiresContracts && spec.hasContract === false)
+    refused.push(`tier ${spec.riskTier} requires a contract (one that names something)`);
+  return refused;
 }

@@ -25,6 +25,7 @@ import {
 } from './spec-schema';
 import { classifyScopeList, MAX_SCOPE_ENTRIES, quoteEntry } from './spec-scope';
 import { acceptanceGateName } from './gate-names';
+import { isFilledContract } from './contracts';
 
 export { isPathGlob, normaliseScopeEntry } from './spec-scope';
 export type { SpecFormat } from './spec-schema';
@@ -278,9 +279,4 @@ function checkAcceptance(
     then: a.then,
     ...(typeof a.test_command === 'string' && a.test_command.trim() !== '' ? { testCommand: a.test_command } : {}),
   }));
-}
-
-/** A contract that names something (a name, type or path), not an empty placeholder. */
-export function isFilledContract(contract: Record<string, unknown>): boolean {
-  return ['name', 'type', 'path'].some((k) => typeof contract[k] === 'string' && (contract[k] as string).trim() !== '');
 }

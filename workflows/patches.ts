@@ -53,7 +53,8 @@ export type OwnMarkerPatch =
   | 'queued-decision-refused-at-close'
   | 'conversation-named-in-history'
   | 'decisions-strictly-in-turn'
-  | 'gate-argv-without-nul';
+  | 'gate-argv-without-nul'
+  | 'spec-refused-before-routing';
 
 /**
  * `patched(id)` alone, asked only where the change would make the run command something else:

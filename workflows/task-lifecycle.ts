@@ -17,11 +17,12 @@ import { clipText } from '../domain/bounds';
 import {
   CandidateParentMismatchError,
   GateNameReservedError,
+  SpecRefusedByPolicyError,
   SUBMITTER_FAULT_TYPES,
   WorkflowIdMismatchError,
 } from '../domain/errors';
 import { taskWorkflowId } from '../temporal-config';
-import { gateNameClashes } from '../domain/repo-policy';
+import { gateNameClashes, policyRefusals } from '../domain/repo-policy';
 import { routingContextOf } from '../domain/routing-context';
 import {
   deliverChange,
@@ -121,7 +122,7 @@ async function runLifecycle(task: TaskRun): Promise<void> {
   const validated = await validateStep(task);
   if (!validated) return;
   try {
-    await prepareRouting(task);
+    await prepareRouting(task, validated);
     const candidates = candidateCount(task, validated);
     if (candidates > 1 && hasPatch(BEST_OF_N_PATCH)) {
       if (await runBestOfN(task, validated, candidates)) await completeStep(task, validated);
@@ -179,14 +180,18 @@ async function validateStep(task: TaskRun): Promise<RunSpec | undefined> {
 
 /**
  * → ROUTING. The repository's policy is read first, from its trusted ref, and the submitter's
- * gates are checked against it: a clash fails the task before any agent runs.
+ * gates and the spec are checked against it: a clash, or a spec its tier refuses, fails the task
+ * before any agent runs.
  */
-async function prepareRouting(task: TaskRun): Promise<void> {
+async function prepareRouting(task: TaskRun, { spec }: RunSpec): Promise<void> {
   await task.enter('ROUTING');
   const { tenantId, taskId } = task.input;
   task.setPolicy(await loadRepoPolicy({ tenantId, taskId, repoPath: task.repoPath }));
-  const clashes = gateNameClashes(task.input.gates, task.trustedPolicy().policy);
+  const { policy } = task.trustedPolicy();
+  const clashes = gateNameClashes(task.input.gates, policy);
   if (clashes.length) throw new GateNameReservedError(clashes);
+  const refused = policyRefusals(spec, policy);
+  if (refused.length && hasOwnPatch('spec-refused-before-routing')) throw new SpecRefusedByPolicyError(refused);
 }
 
 /** ROUTING → ROUTED: one agent, for the task's context. */

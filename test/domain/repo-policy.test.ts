@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { projectRoot } from '../../client/paths';
 import { PolicyInvalidError } from '../../domain/errors';
 import { specGate } from '../../domain/change-gates';
-import { DEFAULT_REPO_POLICY, gateNameClashes, normaliseRepoPolicy } from '../../domain/repo-policy';
+import { DEFAULT_REPO_POLICY, gateNameClashes, normaliseRepoPolicy, policyRefusals } from '../../domain/repo-policy';
 import type { WorkingSpec } from '../../domain/spec';
 
 const KiB = 1024;
@@ -95,6 +95,20 @@ describe('repository policy', () => {
       'pass',
       'the default policy has no such rules',
     );
+  });
+
+  it('refuses before routing what a legacy tier refuses in the spec, and no contract it cannot know of', () => {
+    const policy = normaliseRepoPolicy(JSON.parse(corpus('legacy-tier-policy.json')));
+    assert.deepEqual(policyRefusals({ riskTier: 2, mode: 'feature', hasContract: true }, policy), []);
+    assert.deepEqual(policyRefusals({ riskTier: 2, mode: 'feature', hasContract: false }, policy), [
+      'tier 2 requires a contract (one that names something)',
+    ]);
+    // A validation recorded before the essentials kept it says nothing of contracts: the spec gate judges them.
+    assert.deepEqual(policyRefusals({ riskTier: 2, mode: 'feature' }, policy), []);
+    assert.deepEqual(policyRefusals({ riskTier: 2, mode: 'chore\u001b[2K' }, policy), [
+      "mode 'chore\\u001B[2K' is not one tier 2 allows (feature, refactor, fix)",
+    ]);
+    assert.deepEqual(policyRefusals({ riskTier: 2, mode: 'chore', hasContract: false }, DEFAULT_REPO_POLICY), []);
   });
 
   it('uses the defaults without a policy and for tiers a policy leaves out', () => {
