@@ -386,21 +386,23 @@ export class ArbiterClient {
 
   /**
    * Tells the tenant's tasks in VERIFYING that its approvers changed, so a waiting waiver judges
-   * by the keys registered now. Returns how many were told.
+   * by the keys registered now. Returns the workflow ids told and those that refused the signal
+   * (a run past its signal limit, one that closed meanwhile), so the caller can name the latter.
    */
-  async announceApproversChanged(tenantId: string): Promise<number> {
-    let told = 0;
+  async announceApproversChanged(tenantId: string): Promise<{ told: string[]; missed: string[] }> {
+    const told: string[] = [];
+    const missed: string[] = [];
     const query = `${ARBITER_STATE.name}="VERIFYING" AND ${TENANT_ID.name}=${JSON.stringify(tenantId)} AND ExecutionStatus="Running"`;
     for await (const wf of this.forTenant(tenantId).workflow.list({ query })) {
       await this.forTenant(tenantId)
         .workflow.getHandle(wf.workflowId, wf.runId)
         .signal(approversChangedSignal)
         .then(
-          () => told++,
-          () => undefined,
+          () => told.push(wf.workflowId),
+          () => missed.push(wf.workflowId),
         );
     }
-    return told;
+    return { told, missed };
   }
 
   /** Closes the connection. */

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { listApprovers, revokeApprover, upsertApprover } from '../../db/waivers';
 import { KeyFormatError } from '../../domain/errors';
+import { printable } from '../../domain/printable';
 import { ArbiterClient } from '../arbiter-client';
 import { keyIdOfPublicKeyFile } from '../approvals';
 import { loadClientConfig } from '../config';
@@ -21,8 +22,13 @@ async function announce(tenantId: string): Promise<void> {
   try {
     const client = await ArbiterClient.connect(config.temporal, { taskQueue: config.taskQueue });
     try {
-      const told = await client.announceApproversChanged(tenantId);
-      if (told) process.stdout.write(`told ${told} waiting task(s) to re-read the approvers\n`);
+      const { told, missed } = await client.announceApproversChanged(tenantId);
+      if (told.length) process.stdout.write(`told ${told.length} waiting task(s) to re-read the approvers\n`);
+      if (missed.length)
+        process.stderr.write(
+          `note: ${missed.length} waiting task(s) refused the signal (${missed.map(printable).join(', ')}); ` +
+            'their waivers are still checked against the approvers registered when stored\n',
+        );
     } finally {
       await client.close();
     }

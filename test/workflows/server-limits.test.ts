@@ -49,6 +49,9 @@ describe('per-run server limits', function () {
     assert.ok(refusals.length > 0, `all ${sent} signals were taken`);
     assert.ok(sent > SIGNALS - 20, `refused after ${sent}: ${refusals[0]}`);
     assert.equal((await handle.describe()).status.name, 'RUNNING');
+    // Whoever changes the approvers next is told this task missed it, not that every task was told.
+    const announced = await stack.client.announceApproversChanged(input.tenantId);
+    assert.deepEqual(announced, { told: [], missed: [taskWorkflowId(input)] });
     await stack.client.cancel(input, 'after the flood');
     const ended = await waitForState(input, (s) => s.state === 'CANCELLED', 60_000);
     assert.equal(ended.state, 'CANCELLED');
