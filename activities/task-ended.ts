@@ -32,7 +32,7 @@ export async function requireOwnTask(
 ): Promise<void> {
   const row = await taskRowOf(db, key);
   const task = `${key.tenantId}/${key.taskId}`;
-  const successor = row?.workflowId === run.workflowId && !isTerminal(row.state) && row.deliveringRunId === null;
+  const successor = row?.workflowId === run.workflowId && row.openToSuccessor;
   if (row?.runId !== run.runId && !successor) {
     const owner = row ? `run ${row.runId}'s` : 'not recorded';
     throw new RecordMismatchError('task', `task ${task} is ${owner}, not run ${run.runId}'s`);

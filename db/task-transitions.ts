@@ -5,9 +5,10 @@
  * half of the statements a task sent to PostgreSQL.
  */
 import { sql } from 'drizzle-orm';
-import { TERMINAL_STATES, type TaskState } from '../domain/lifecycle';
+import type { TaskState } from '../domain/lifecycle';
 import { namedStatement, value as v, type DbExecutor } from './client';
 import { taskEvents, tasks } from './schema';
+import { openToSuccessor } from './tasks';
 
 /** The task columns a transition may set; an absent one keeps the row's value. */
 export interface TransitionColumns {
@@ -50,11 +51,6 @@ export interface TransitionResult {
   previousState?: TaskState;
 }
 
-const terminal = sql.join(
-  TERMINAL_STATES.map((s) => sql`${s}`),
-  sql`, `,
-);
-
 /** The statement, compiled once and prepared per connection: a task makes ten transitions. */
 const transitionStatement = namedStatement<{
   outcome: TransitionOutcome;
@@ -77,7 +73,7 @@ const transitionStatement = namedStatement<{
     decision AS (
       SELECT CASE
           WHEN cur.state IS NULL THEN CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 'created' ELSE 'raced' END
-          WHEN cur.run_id <> ${v('runId')} AND (cur.state IN (${terminal}) OR cur.delivering_run_id IS NOT NULL) THEN 'ended'
+          WHEN cur.run_id <> ${v('runId')} AND NOT ${openToSuccessor} THEN 'ended'
           WHEN cur.run_id <> ${v('runId')} THEN 'taken-over'
           WHEN cur.last_seq >= ${v('seq')}::integer THEN 'stale'
           ELSE 'updated'

@@ -3,7 +3,7 @@
  * have been still for a while, and whether a task ended under another run than the one asking.
  */
 import { and, eq, gt, inArray, sql } from 'drizzle-orm';
-import { isTerminal, type TaskState } from '../domain/lifecycle';
+import { isTerminal, TERMINAL_STATES, type TaskState } from '../domain/lifecycle';
 import type { Db } from './client';
 import { tasks } from './schema';
 
@@ -52,18 +52,23 @@ export async function quietTasks(
   return quiet;
 }
 
-/** The task's row: its workflow id, run, state and delivering run, or undefined when no transition recorded it. */
+/**
+ * True (SQL, over a task row's columns) while the task may pass to another run of its workflow id:
+ * it has not ended and no run has claimed its delivery. The transition statement takes a task over
+ * on it, and the steps that act before a run's first transition (`requireOwnTask`) allow on it.
+ */
+export const openToSuccessor = sql<boolean>`(state NOT IN (${sql.join(
+  TERMINAL_STATES.map((s) => sql`${s}`),
+  sql`, `,
+)}) AND delivering_run_id IS NULL)`;
+
+/** The task's row: its workflow id, run and state, and whether another run of it may take it over. */
 export async function taskRowOf(
   db: Db,
   key: { tenantId: string; taskId: string },
-): Promise<{ state: TaskState; runId: string; workflowId: string; deliveringRunId: string | null } | undefined> {
+): Promise<{ state: TaskState; runId: string; workflowId: string; openToSuccessor: boolean } | undefined> {
   const [row] = await db
-    .select({
-      state: tasks.state,
-      runId: tasks.runId,
-      workflowId: tasks.workflowId,
-      deliveringRunId: tasks.deliveringRunId,
-    })
+    .select({ state: tasks.state, runId: tasks.runId, workflowId: tasks.workflowId, openToSuccessor })
     .from(tasks)
     .where(and(eq(tasks.tenantId, key.tenantId), eq(tasks.id, key.taskId)));
   return row;
