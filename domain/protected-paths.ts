@@ -21,12 +21,34 @@ export const PROTECTED_PATHS = [
   '.github/workflows/**',
   '.github/actions/**',
   '.gitlab-ci.yml',
+  '.gitlab-ci.yaml',
+  '.gitlab/ci/**',
+  // Forgejo and Gitea Actions run these on push, with the repository's secrets (found in review).
+  '.gitea/workflows/**',
+  '.gitea/actions/**',
+  '.forgejo/workflows/**',
+  '.forgejo/actions/**',
+  '.woodpecker/**',
+  '.woodpecker.yml',
+  '.woodpecker.yaml',
   '.circleci/**',
   '.buildkite/**',
   '.travis.yml',
   '.drone.yml',
+  '.drone.yaml',
   'azure-pipelines.yml',
+  'azure-pipelines.yaml',
+  '.azure-pipelines/**',
   'bitbucket-pipelines.yml',
+  'appveyor.yml',
+  '.appveyor.yml',
+  '.cirrus.yml',
+  '.semaphore/**',
+  '.teamcity/**',
+  '.tekton/**',
+  'buildspec.yml',
+  'cloudbuild.yaml',
+  'cloudbuild.yml',
   'Jenkinsfile',
   '**/CODEOWNERS',
   '**/.gitattributes',
@@ -58,8 +80,24 @@ export function protectedPathMatcher(riskTier: number, extra: readonly string[] 
   const matches = (p: string) => isOurs(p) || isTheirs(p);
   return (path) => {
     const asFolded = folded(path);
-    return matches(path) || (asFolded !== path && matches(asFolded));
+    const asWindows = windowsForm(path);
+    return (
+      matches(path) ||
+      (asFolded !== path && matches(asFolded)) ||
+      (asWindows !== path && (matches(asWindows) || matches(folded(asWindows))))
+    );
   };
+}
+
+/**
+ * `path` as Windows reads it: each name without its trailing dots and spaces, so a checkout there
+ * writes `.github./workflows/x.yml` as `.github/workflows/x.yml`. Names of dots alone are kept.
+ */
+function windowsForm(path: string): string {
+  return path
+    .split('/')
+    .map((name) => name.replace(/[. ]+$/, '') || name)
+    .join('/');
 }
 
 /**
@@ -172,12 +210,25 @@ const PROTECTED_SAMPLES = [
   '.github/workflows/ci.yml',
   '.github/settings.yml',
   '.gitlab-ci.yml',
+  '.gitlab/ci/build.yml',
+  '.gitea/workflows/ci.yml',
+  '.forgejo/workflows/ci.yml',
+  '.woodpecker/ci.yml',
+  '.woodpecker.yml',
   '.circleci/config.yml',
   '.buildkite/pipeline.yml',
   '.travis.yml',
   '.drone.yml',
   'azure-pipelines.yml',
+  '.azure-pipelines/ci.yml',
   'bitbucket-pipelines.yml',
+  'appveyor.yml',
+  '.cirrus.yml',
+  '.semaphore/semaphore.yml',
+  '.teamcity/settings.kts',
+  '.tekton/pipeline.yaml',
+  'buildspec.yml',
+  'cloudbuild.yaml',
   'Jenkinsfile',
   'CODEOWNERS',
   '.gitattributes',

@@ -156,6 +156,34 @@ describe('protected paths', () => {
     assert.equal(tier3('src/a\nb.js'), false);
   });
 
+  // Found in review: Forgejo's and Gitea's workflows were delivered with a PASS, and run on push with the secrets.
+  it("match other forges' and services' CI configuration, and each name as Windows reads it", () => {
+    const tier3 = protectedPathMatcher(3);
+    for (const p of [
+      '.forgejo/workflows/pwn.yml',
+      '.gitea/workflows/pwn.yml',
+      '.gitea/actions/setup/action.yml',
+      '.woodpecker/pwn.yml',
+      '.woodpecker.yml',
+      '.gitlab/ci/deploy.yml',
+      'appveyor.yml',
+      '.cirrus.yml',
+      '.semaphore/semaphore.yml',
+      'cloudbuild.yaml',
+      '.github./workflows/x.yml',
+      '.github /workflows/x.yml',
+      '.GitHub. ./workflows/x.yml',
+      '.gitattributes.',
+      'Jenkinsfile ',
+    ])
+      assert.equal(tier3(p), true, JSON.stringify(p));
+    for (const p of ['.forgejo/README', '.gitea/ISSUE_TEMPLATE.md', 'src/woodpecker.yml', 'src/a.'])
+      assert.equal(tier3(p), false, p);
+    assert.deepEqual(scopeReachingProtected(['.forgejo/'], 3), [
+      { entry: '.forgejo/', path: '.forgejo/workflows/ci.yml' },
+    ]);
+  });
+
   it('find the scope entries that reach a protected path', () => {
     assert.deepEqual(scopeReachingProtected(['src/**'], 3), []);
     assert.deepEqual(scopeReachingProtected(['src/**', '.caws/**'], 3), [
