@@ -12,6 +12,12 @@ import { SpecInvalidError } from '../domain/errors';
 const MAX_ALIAS_COUNT = 100;
 /** Values (scalars and collections) a spec may hold once every alias is expanded. */
 export const MAX_EXPANDED_NODES = 50_000;
+/**
+ * Characters (strings and keys) a spec may hold once every alias is expanded: four times the
+ * largest spec text. Counting values alone, 99 aliases of one 64 KiB string were stored as a spec
+ * of 19 MB, read again by every step and tool call of the task (found in review).
+ */
+export const MAX_EXPANDED_CHARACTERS = 256 * 1024;
 /** Nesting a spec may use; the deepest CAWS field is four levels down. */
 const MAX_NESTING = 32;
 /** The same bound in syntax-tree levels (an item and its value are two; CAWS specs reach 8). */
@@ -88,17 +94,25 @@ function lineOf(text: string, offset: number): number {
 /** Why `value` is too big or too deep once its aliases are expanded, or null. Stops counting at the limit. */
 function expansionProblem(value: unknown): string | null {
   let nodes = 0;
+  let characters = 0;
   const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
   while (stack.length) {
     const next = stack.pop() as { value: unknown; depth: number };
     nodes += 1;
     if (nodes > MAX_EXPANDED_NODES) return `it expands to more than ${MAX_EXPANDED_NODES} values (aliases of aliases?)`;
     if (next.depth > MAX_NESTING) return `it nests more than ${MAX_NESTING} levels deep`;
+    if (typeof next.value === 'string') characters += next.value.length;
+    if (characters > MAX_EXPANDED_CHARACTERS)
+      return `it expands to more than ${MAX_EXPANDED_CHARACTERS} characters of text (aliases of long strings?)`;
     if (next.value === null || typeof next.value !== 'object') continue;
     // YAML 1.1's !!omap, !!pairs and !!set make Maps and Sets, whose entries the walk below would not see.
     if (next.value instanceof Map || next.value instanceof Set) return 'it holds !!omap, !!pairs or !!set values';
-    const children = Array.isArray(next.value) ? next.value : Object.values(next.value);
-    for (const child of children) stack.push({ value: child, depth: next.depth + 1 });
+    if (Array.isArray(next.value)) for (const child of next.value) stack.push({ value: child, depth: next.depth + 1 });
+    else
+      for (const [key, child] of Object.entries(next.value)) {
+        characters += key.length;
+        stack.push({ value: child, depth: next.depth + 1 });
+      }
   }
   return null;
 }

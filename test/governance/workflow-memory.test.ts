@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { keptToolCalls } from '../../activities/model-reply';
-import { MAX_EXPANDED_NODES } from '../../activities/spec-yaml';
+import { MAX_EXPANDED_CHARACTERS, MAX_EXPANDED_NODES } from '../../activities/spec-yaml';
 import type { ValidateSpecResult } from '../../domain/activity-io';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
@@ -195,6 +195,29 @@ describe('attack: exhausting the workflow heap', function () {
     assert.match(final.error?.problems?.join('; ') ?? '', new RegExp(`more than ${MAX_EXPANDED_NODES} values`));
   });
 
+  // Found in review: counting values alone, 99 aliases of one 64 KiB string in a field the prompt does
+  // not carry were stored as a 19 MB spec, read again by every step and tool call of the task.
+  it('aliases of a long string are refused past the expanded text limit, before anything is stored', async () => {
+    const { ref, env, activities } = activityRun();
+    const aliases = Array(99).fill('*s').join(', ');
+    const base = specYaml({ non_functional: { performance: ['PLACEHOLDER'] } }).replace(
+      /performance:\n\s*- PLACEHOLDER/,
+      `performance: [${aliases}]`,
+    );
+    const text = `x-big: &s "${'\u4e2d'.repeat(64 * 1024 - base.length - 32)}"\n${base}`;
+    assert.ok(TaskInputSchema.safeParse({ tenantId: 't', taskId: 'k', specYaml: text, repo: 'app' }).success);
+    await assert.rejects(
+      env.run(activities.validateSpec, { ...ref, specYaml: text }),
+      (err: Error) =>
+        err instanceof SpecInvalidError &&
+        new RegExp(`more than ${MAX_EXPANDED_CHARACTERS} characters`).test(err.message),
+    );
+    // The same string used once is a spec like any other.
+    const once = text.replace(`[${aliases}]`, '[*s]');
+    const result = (await env.run(activities.validateSpec, { ...ref, specYaml: once })) as ValidateSpecResult;
+    assert.equal(result.spec.id, 'TEST-001');
+  });
+
   it('a spec nested deeper than any CAWS field is refused as unreadable; a real-size alias use still validates', async () => {
     const { ref, env, activities } = activityRun();
     const deep = specWithContractValue(`${'['.repeat(40)}${']'.repeat(40)}`);
@@ -248,7 +271,15 @@ describe('attack: exhausting the workflow heap', function () {
     const kept = JSON.stringify(result);
     assert.ok(kept.length < 2_000, `the result is ${kept.length} characters`);
     assert.ok(!kept.includes('nnnnnnnn'), 'no contract text in the result');
-    assert.deepEqual(Object.keys(result.spec).sort(), ['acceptance', 'format', 'id', 'mode', 'riskTier', 'title']);
+    assert.deepEqual(Object.keys(result.spec).sort(), [
+      'acceptance',
+      'format',
+      'hasContract',
+      'id',
+      'mode',
+      'riskTier',
+      'title',
+    ]);
     assert.ok(result.specRef, 'the whole spec is stored, by reference');
   });
 
