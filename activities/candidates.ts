@@ -31,6 +31,7 @@ import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { assess } from './routing-weigh';
 import { currentRun } from './run-identity';
+import { requireOwnTask } from './task-ended';
 
 type Who = { tenantId: string; taskId: string; runId: string };
 
@@ -169,6 +170,7 @@ export function createCandidateActivities({ db, signer }: ActivityDeps) {
 
     async adoptCandidate(raw: AdoptCandidateInput): Promise<AdoptedCandidate> {
       const input = parseActivityInput(AdoptCandidateInput, raw);
+      await requireOwnTask(db, input, currentRun(), { open: true });
       const who = { tenantId: input.tenantId, taskId: candidateTaskId(input.taskId, input.index), runId: input.runId };
       const row = await candidateRow(db, who);
       const verdict = await verifiedVerdict(db, signer.keyId, who);

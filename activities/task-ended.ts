@@ -1,20 +1,15 @@
 /**
- * The steps that sign or grant something for a run refuse a task that already ended under another
- * run. A reset of a finished task replays its steps in a new run; its transitions are refused at
- * the first, but a verdict or a waiver decision can come before the new run records any. The
- * steps that claim an agent or judge one act only for the run that owns the task's row.
+ * The steps that claim an agent, judge one, or sign or grant something for a task act only for the
+ * run that owns the task's row (or will take it over). A reset of a finished task replays its steps
+ * in a new run; its transitions are refused at the first, but a verdict or a waiver decision can
+ * come before the new run records any, and a run that never recorded the task at all (an insider's
+ * own workflow code) had a PASS signed for a task id nobody submitted (found in review).
  */
-import { endedUnderAnotherRun, taskRowOf } from '../db/tasks';
+import { taskRowOf } from '../db/tasks';
 import type { Db } from '../db/client';
 import { RecordMismatchError, TaskAlreadyEndedError } from '../domain/errors';
 import { isTerminal } from '../domain/lifecycle';
 import type { RunIdentity } from '../domain/verdict';
-
-/** Throws {@link TaskAlreadyEndedError} when the task's row says it ended under another run than `runId`. */
-export async function refuseEndedTask(db: Db, key: { tenantId: string; taskId: string }, runId: string): Promise<void> {
-  const ended = await endedUnderAnotherRun(db, key, runId);
-  if (ended) throw new TaskAlreadyEndedError(`${key.tenantId}/${key.taskId}`, ended.state, ended.runId);
-}
 
 /**
  * Throws {@link RecordMismatchError} unless the task's row is run `run`'s, or, for a run that will
@@ -32,6 +27,7 @@ export async function requireOwnTask(
 ): Promise<void> {
   const row = await taskRowOf(db, key);
   const task = `${key.tenantId}/${key.taskId}`;
+  if (row && row.runId !== run.runId && isTerminal(row.state)) throw new TaskAlreadyEndedError(task, row.state, row.runId);
   const successor = row?.workflowId === run.workflowId && row.openToSuccessor;
   if (row?.runId !== run.runId && !successor) {
     const owner = row ? `run ${row.runId}'s` : 'not recorded';

@@ -29,7 +29,7 @@ import { storedVerdict } from '../db/verdicts';
 import { waiversForTree, waiversUsedBy } from '../db/waivers';
 import { gatewaySummary } from '../db/model-calls';
 import { requireJudgedRunsAgent } from './routed-agent';
-import { refuseEndedTask } from './task-ended';
+import { requireOwnTask } from './task-ended';
 import { storedWaivers, waiversNotStanding } from '../db/waiver-standing';
 
 /** Builds the `issueVerdict` activity. */
@@ -38,7 +38,7 @@ export function createVerdictActivities({ db, signer }: ActivityDeps) {
     async issueVerdict(raw: IssueVerdictInput): Promise<IssuedVerdict> {
       const input = parseActivityInput(IssueVerdictInput, raw);
       const run = currentRun();
-      await refuseEndedTask(db, input, run.runId);
+      await requireOwnTask(db, input, run, { open: true });
       const judged = input.adoptedFrom
         ? {
             tenantId: input.tenantId,

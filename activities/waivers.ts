@@ -22,7 +22,7 @@ import { gateResults, waiverDecisions } from '../db/schema';
 import { approverKeys, decisionsInLastHour, getApprover, getWaiver, insertWaiver, recordDecision } from '../db/waivers';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
-import { refuseEndedTask } from './task-ended';
+import { requireOwnTask } from './task-ended';
 import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
 import { validatedSpec } from './spec-refs';
@@ -180,7 +180,7 @@ export function createWaiverActivities({ db }: ActivityDeps) {
      */
     async authorizeWaiverDecision(raw: AuthorizeWaiverDecisionInput): Promise<void> {
       const input = parseActivityInput(AuthorizeWaiverDecisionInput, raw);
-      await refuseEndedTask(db, input, currentRun().runId);
+      await requireOwnTask(db, input, currentRun(), { open: true });
       // A retry of a decision this activity already recorded (the worker died before completing) counts nothing again.
       if (await alreadyRecorded(db, input)) return;
       const problem = await refusal(db, input);
@@ -198,8 +198,9 @@ export function createWaiverActivities({ db }: ActivityDeps) {
 
     async storeWaiver(raw: StoreWaiverInput): Promise<void> {
       const input = parseActivityInput(StoreWaiverInput, raw);
-      const { runId } = currentRun();
-      await refuseEndedTask(db, input, runId);
+      const run = currentRun();
+      const { runId } = run;
+      await requireOwnTask(db, input, run, { open: true });
       // A retry of this run's store that happened is not judged again (the approvals counted when it was stored).
       const stored = await getWaiver(db, input.tenantId, input.waiverId);
       const { treeId, patchDigest } = input.approvals[0].claim;

@@ -1,9 +1,9 @@
 /**
  * Task rows read outside a transition: whether a tenant's CLI may see a task, which tasks' rows
- * have been still for a while, and whether a task ended under another run than the one asking.
+ * have been still for a while, and the row a run must own to act for its task.
  */
 import { and, eq, gt, inArray, sql } from 'drizzle-orm';
-import { isTerminal, TERMINAL_STATES, type TaskState } from '../domain/lifecycle';
+import { TERMINAL_STATES, type TaskState } from '../domain/lifecycle';
 import type { Db } from './client';
 import { tasks } from './schema';
 
@@ -72,15 +72,4 @@ export async function taskRowOf(
     .from(tasks)
     .where(and(eq(tasks.tenantId, key.tenantId), eq(tasks.id, key.taskId)));
   return row;
-}
-
-/** How the task ended, when it ended under another run than `runId`; undefined while it is open or it is `runId`'s. */
-export async function endedUnderAnotherRun(
-  db: Db,
-  key: { tenantId: string; taskId: string },
-  runId: string,
-): Promise<{ state: TaskState; runId: string } | undefined> {
-  const row = await taskRowOf(db, key);
-  if (!row || row.runId === runId || !isTerminal(row.state)) return undefined;
-  return { state: row.state, runId: row.runId };
 }

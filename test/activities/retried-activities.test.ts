@@ -95,6 +95,7 @@ describe('activities retried after they committed', function () {
     const key = await registeredApprover(tenantId, 'alice');
     const signed = await signedApproval({ tenantId, taskId }, PENDING_WAIVER, key);
     const { env, a } = asRun({ tenantId, taskId });
+    await ownTask(env, { tenantId, taskId });
     const input = { tenantId, taskId, riskTier: 3, signed };
     await env.run(a.authorizeWaiverDecision, input);
     await env.run(a.authorizeWaiverDecision, input);

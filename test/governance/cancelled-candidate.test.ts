@@ -102,7 +102,12 @@ describe('a best-of-N candidate cancelled after its verdict', function () {
     assert.equal(final.candidates.find((c) => c.taskId === candidate.taskId)?.chosen, undefined);
     assert.equal(refExists(repoDir(repo), `refs/heads/arbiter/${input.taskId}`), false, 'nothing delivered');
 
-    // Its verdict cannot be taken over either, whatever a forged assessment names.
+    // Its verdict cannot be taken over either, whatever a forged assessment names, by the parent's
+    // run while it is open (reopened here: an ended task's run adopts nothing at all).
+    await db
+      .update(tasks)
+      .set({ state: 'EXECUTING' })
+      .where(and(eq(tasks.tenantId, tenantId), eq(tasks.id, input.taskId)));
     const a = createActivities(testActivityDeps());
     const env = new MockActivityEnvironment(
       { workflowExecution: { workflowId: taskWorkflowId(input), runId: (await parent.describe()).runId } },

@@ -57,6 +57,6 @@ describe('executeAgent for an ended task', function () {
       (e: Error) => e.message,
     );
     assert.ok(typeof runs === 'string', `the agent ran: ${JSON.stringify(runs)}`);
-    assert.match(runs, /is run .*'s, not run/);
+    assert.match(runs, /already ended COMPLETED in run/);
   });
 });

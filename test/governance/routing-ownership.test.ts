@@ -103,7 +103,7 @@ describe('routing and feedback for the run that owns the task', function () {
       .where(and(eq(tasks.tenantId, tenant), eq(tasks.id, ref.taskId)));
     await assert.rejects(
       ownRun(taskWorkflowId(ref)).run(a.routeTask, { ...ref, taskType: 'feature' }),
-      /not run/,
+      /already ended FAILED/,
       'nor once the task ended',
     );
   });

@@ -275,7 +275,12 @@ describe('governance: a verdict belongs to one run', function () {
     const { db } = testStack().database;
     assert.deepEqual(await db.select().from(waiverDecisions).where(eq(waiverDecisions.taskId, taskId)), []);
     assert.deepEqual(await db.select().from(waivers).where(eq(waivers.tenantId, tenantId)), []);
-    // The control: the run that owns the task's row is authorised the same decision.
+    // The control: the run that owns the task's row is authorised the same decision while the task
+    // waits for it (reopened here: an ended task takes no decision from its own run either).
+    await db
+      .update(tasks)
+      .set({ state: 'VERIFYING' })
+      .where(and(eq(tasks.tenantId, tenantId), eq(tasks.id, taskId)));
     const owner = new MockActivityEnvironment(
       { workflowExecution: { workflowId: taskWorkflowId(done.input), runId: done.runId } },
       { logger: SILENT_LOGGER },
@@ -283,6 +288,10 @@ describe('governance: a verdict belongs to one run', function () {
     const own = await signedApproval(done.input, { ...PENDING_WAIVER, runId: done.runId }, key);
     await owner.run(a.authorizeWaiverDecision, { tenantId, taskId, riskTier: 3, signed: own });
     assert.equal((await db.select().from(waiverDecisions).where(eq(waiverDecisions.taskId, taskId))).length, 1);
+    await db
+      .update(tasks)
+      .set({ state: 'COMPLETED' })
+      .where(and(eq(tasks.tenantId, tenantId), eq(tasks.id, taskId)));
     await assertFirstRunStands(done);
   });
 

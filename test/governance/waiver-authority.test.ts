@@ -20,15 +20,17 @@ import {
   type TestApprover,
 } from '../helpers/approvers';
 import { uniqueId } from '../helpers/fixtures';
+import { ownTask } from '../helpers/tasks';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import type { SignedDecision } from '../../domain/approval';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 
-/** `authorizeWaiverDecision` in the run `taskId`'s request names (PENDING_WAIVER's). */
-function authorizeIn(tenantId: string, taskId: string, signed: SignedDecision, riskTier = 3) {
+/** `authorizeWaiverDecision` in the run `taskId`'s request names (PENDING_WAIVER's), which owns the task. */
+async function authorizeIn(tenantId: string, taskId: string, signed: SignedDecision, riskTier = 3) {
   const workflowExecution = { workflowId: taskWorkflowId({ tenantId, taskId }), runId: PENDING_WAIVER.runId };
   const env = new MockActivityEnvironment({ workflowExecution }, { logger: SILENT_LOGGER });
+  await ownTask(env, { tenantId, taskId });
   return env.run(createActivities(testActivityDeps()).authorizeWaiverDecision, { tenantId, taskId, riskTier, signed });
 }
 

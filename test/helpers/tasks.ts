@@ -6,6 +6,7 @@ import { routingDecisions, tasks, verdicts } from '../../db/schema';
 import type { VerdictPayload } from '../../domain/verdict';
 import type { TaskInput, TaskSnapshot, VerdictOutcome } from '../../domain/task';
 import { testStack } from './stack';
+import { taskWorkflowId } from '../../temporal-config';
 
 /** Submits the task and follows it to its terminal snapshot. */
 export async function runToEnd(input: TaskInput): Promise<TaskSnapshot> {
@@ -60,11 +61,17 @@ export async function storeVerdictOf(
 
 /**
  * Records `run`'s task as routed to `agentId`, as `routeTask` would have, for tests that drive the
- * judging steps directly: a verdict names only an agent routing chose.
+ * judging steps directly: a verdict names only an agent routing chose, and the judging steps act
+ * only for a run that owns the task's row (recorded here, in ROUTED, unless the task has one).
  */
 export async function recordRouted(run: { tenantId: string; taskId: string; runId: string }, agentId = 'agent') {
-  await testStack()
-    .database.db.insert(routingDecisions)
+  const { db } = testStack().database;
+  await db
+    .insert(tasks)
+    .values({ ...run, id: run.taskId, workflowId: taskWorkflowId(run), state: 'ROUTED', lastSeq: 4 })
+    .onConflictDoNothing();
+  await db
+    .insert(routingDecisions)
     .values({ ...run, agentId, taskType: 'feature', reason: 'routed by the test', candidates: [] })
     .onConflictDoNothing();
 }
