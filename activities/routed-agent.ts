@@ -4,21 +4,35 @@
  * hand) could name another tenant's private agent, a paused one, or one past its concurrency
  * limit, or charge a failure to an agent for a task it never ran.
  */
-import { and, eq } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import { RecordMismatchError } from '../domain/errors';
 import type { Db } from '../db/client';
 import { routingDecisions } from '../db/schema';
 
+/** A routing decision as the steps after routing read it: its run, task type, and when it was made. */
+export interface RoutedDecision {
+  runId: string;
+  taskType: string;
+  /** Milliseconds since it was made, by the database's clock. */
+  ageMs: number;
+}
+
 /**
- * Refuses `agentId` unless a worker's `routeTask` recorded it for this tenant's task. Any run of
- * the task counts: a run reset past routing works with the agent its predecessor was routed to.
+ * The decision that routed `agentId` to this tenant's task, `runId`'s own first (else the newest
+ * of any run: a run reset past routing works with the agent its predecessor was routed to), or
+ * {@link RecordMismatchError} when no worker's `routeTask` recorded one.
  */
-export async function requireRoutedAgent(
+export async function routedDecision(
   db: Db,
   task: { tenantId: string; taskId: string; agentId: string },
-): Promise<void> {
+  runId = '',
+): Promise<RoutedDecision> {
   const [routed] = await db
-    .select({ runId: routingDecisions.runId })
+    .select({
+      runId: routingDecisions.runId,
+      taskType: routingDecisions.taskType,
+      ageMs: sql<number>`(extract(epoch from now() - ${routingDecisions.createdAt}) * 1000)::float8`,
+    })
     .from(routingDecisions)
     .where(
       and(
@@ -27,12 +41,22 @@ export async function requireRoutedAgent(
         eq(routingDecisions.agentId, task.agentId),
       ),
     )
+    .orderBy(desc(sql`${routingDecisions.runId} = ${runId}`), desc(routingDecisions.createdAt))
     .limit(1);
   if (!routed)
     throw new RecordMismatchError(
       'routing decision',
       `no run of task ${task.taskId} was routed to agent '${task.agentId}'`,
     );
+  return routed;
+}
+
+/** Refuses `agentId` unless a worker's `routeTask` recorded it for this tenant's task, in any run of it. */
+export async function requireRoutedAgent(
+  db: Db,
+  task: { tenantId: string; taskId: string; agentId: string },
+): Promise<void> {
+  await routedDecision(db, task);
 }
 
 /**

@@ -12,7 +12,7 @@ import { createActivities } from '../../activities';
 import { agentStats, tasks } from '../../db/schema';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
-import { addScriptedAgent, GOOD_PLAN, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, GOOD_PLAN, registeredPath, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { storeVerdictOf } from '../helpers/tasks';
 
@@ -54,6 +54,7 @@ describe('routing and feedback for the run that owns the task', function () {
     const tenant = uniqueId('tenant');
     const agent = await addScriptedAgent(tenant, GOOD_PLAN);
     const { ref, env } = await receivedTask(tenant);
+    await env.run(a.loadRepoPolicy, { ...ref, repoPath: await registeredPath(tenant) });
     await env.run(a.routeTask, { ...ref, taskType: 'feature', agentHint: agent.id });
     const claimPass = { ...outcomeOf(ref, agent.id), outcome: 'PASS' as const, gatesPassed: 3, gatesTotal: 3 };
     await assert.rejects(env.run(a.recordTaskOutcome, claimPass), /has no verdict, so its outcome can only be a FAIL/);

@@ -16,6 +16,7 @@ import {
   circuitOf,
   GOOD_PLAN,
   makeRepo,
+  registeredPath,
   registerRepo,
   specYaml,
   uniqueId,
@@ -169,6 +170,7 @@ describe('routing that learns', function () {
     const a = activities();
     const task = { tenantId: tenant, taskId: uniqueId('task') };
     await routeTo(env, a, task, agent.id);
+    await env.run(a.loadRepoPolicy, { ...task, repoPath: await registeredPath(tenant) });
     await storeVerdictOf(env, task, agent.id, 'PASS', ['pass', 'pass', 'pass']);
     const outcome = {
       ...task,
