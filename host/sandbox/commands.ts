@@ -85,6 +85,14 @@ export function createCommandRunner(deps: {
       });
   };
 
+  /**
+   * Workspaces a command left past their quota. The watchdog polls once a second, so a command that
+   * writes and exits within it is measured only at its exit; a run of such commands (an agent's
+   * steps, a model's tool calls) wrote 2.8 GiB into a 2 GiB workspace, never stopped (found in
+   * review). The next command in a workspace found past it starts only once it is back under.
+   */
+  const pastQuotaAt = new Set<string>();
+
   return async function runCommand(req: CommandRequest): Promise<CommandResult> {
     if (req.argv.length === 0) throw new PolicyViolationError({ op: 'run_command', path: '', reason: 'empty command' });
     const program = path.basename(req.argv[0]);
@@ -114,14 +122,33 @@ export function createCommandRunner(deps: {
       await record(req, false, reason, {});
       throw new SandboxUnavailableError(reason);
     }
+    const check = quotaCheck(req.workspacePath, deps.sandbox.limits, {
+      countEntries: req.purpose !== 'setup',
+      // A uid of the task's own: the worker's (a worker not run as root) holds files of its own.
+      heldOpenBy: confined && user.uid !== process.getuid?.() ? user.uid : undefined,
+    });
+    if (pastQuotaAt.has(req.workspacePath)) {
+      const still = await check();
+      if (still) {
+        const reason = `not started: ${still}`;
+        await record(req, false, reason, {});
+        throw new PolicyViolationError({ op: 'run_command', path: req.argv.join(' ').slice(0, 200), reason });
+      }
+      pastQuotaAt.delete(req.workspacePath);
+    }
     await forgetFreshCheckout(req.workspacePath);
     const cgroup = confined ? await commandCgroup(deps.sandbox.limits.commandMemoryBytes) : undefined;
     let held: { joined: boolean; killed?: string } | undefined;
     let run: RunProcessResult;
     try {
-      run = await start(req, user, confined, cgroup?.enter ?? []);
+      run = await start(req, user, confined, cgroup?.enter ?? [], check);
     } finally {
       held = await cgroup?.release();
+    }
+    const atExit = await check();
+    if (atExit) {
+      pastQuotaAt.add(req.workspacePath);
+      run = { ...run, killedReason: run.killedReason ?? `past its quota at exit: ${atExit}` };
     }
     // Killed before it joined (its timeout, a cancellation, the gateway's stop): its program never ran, and the sandbox is not at fault.
     if (held && !held.joined && !run.killedReason) {
@@ -139,7 +166,13 @@ export function createCommandRunner(deps: {
   };
 
   /** Starts the command (confined, behind its gateway link, after `prefix`) and waits for it. */
-  async function start(req: CommandRequest, user: SandboxUser, confined: boolean, prefix: string[]) {
+  async function start(
+    req: CommandRequest,
+    user: SandboxUser,
+    confined: boolean,
+    prefix: string[],
+    quota: () => Promise<string | undefined>,
+  ) {
     const link = req.gateway;
     const launch = link ? relayLaunch(req.argv, link.homeFiles ?? {}) : undefined;
     const bridge: GatewayBridge | undefined = link
@@ -168,12 +201,10 @@ export function createCommandRunner(deps: {
       signal: req.signal,
       watchdog: {
         intervalMs: 1000,
-        check: quotaCheck(req.workspacePath, deps.sandbox.limits, {
-          countEntries: req.purpose !== 'setup',
-          stopReason: () => link?.session.stopReason,
-          // A uid of the task's own: the worker's (a worker not run as root) holds files of its own.
-          heldOpenBy: confined && user.uid !== process.getuid?.() ? user.uid : undefined,
-        }),
+        check: async () => {
+          const stopped = link?.session.stopReason;
+          return stopped ? `stopped by the model gateway: ${stopped}` : quota();
+        },
       },
     }).finally(() => bridge?.close());
   }

@@ -72,23 +72,20 @@ export async function pastQuota(
 const MAX_UNMEASURED_CHECKS = 5;
 
 /**
- * The watchdog check of a command in `workspace`: the gateway's stop first, then the quota; a
- * workspace that cannot be measured {@link MAX_UNMEASURED_CHECKS} times in a row stops it.
+ * The quota check of the commands in `workspace`; a workspace that cannot be measured
+ * {@link MAX_UNMEASURED_CHECKS} times in a row is past it.
  */
 export function quotaCheck(
   workspace: string,
   limits: SandboxLimits,
   options: {
     countEntries: boolean;
-    stopReason?: () => string | undefined;
     /** The task's own uid: the nameless files and ptys its processes hold count too ({@link heldFiles}). */
     heldOpenBy?: number;
   },
 ): () => Promise<string | undefined> {
   let unmeasured = 0;
   return async () => {
-    const stopped = options.stopReason?.();
-    if (stopped) return `stopped by the model gateway: ${stopped}`;
     try {
       const reason = await pastQuota(workspace, limits, options.countEntries, options.heldOpenBy);
       unmeasured = 0;

@@ -13,7 +13,7 @@ import { resetSandboxProbe } from '../../host/sandbox/bwrap';
 import { memoryCgroupStatus } from '../../host/sandbox/memory-cgroup';
 import { PolicyViolationError, SandboxUnavailableError } from '../../domain/errors';
 import { uniqueId } from '../helpers/fixtures';
-import { assertNoProcessesLeft, sandboxTask, smallConfig, type SandboxTask } from './escape-helpers';
+import { assertNoProcessesLeft, OPEN_POLICY, sandboxTask, smallConfig, type SandboxTask } from './escape-helpers';
 
 const MiB = 1024 * 1024;
 
@@ -189,6 +189,40 @@ describe('sandbox escapes: resources and policy', function () {
       assert.equal(run.timedOut, false);
       const row = await d.commandRow(run);
       assert.match(row.reason ?? '', /workspace grew past 52428800 bytes/);
+    });
+
+    // The watchdog polls once a second: commands that each write under the quota and exit within it were never
+    // measured, and eighteen of them left 2.8 GiB in a 2 GiB workspace, delivered with a PASS (found in review).
+    it('short commands, each writing and exiting between polls: the one past the quota fails, the next never starts', async () => {
+      const write = (i: number) => [
+        'node',
+        '-e',
+        `require('fs').writeFileSync('fill-${i}', Buffer.alloc(15 * 1024 * 1024, 1))`,
+      ];
+      for (let i = 0; i < 3; i++) {
+        const run = await d.run(write(i));
+        assert.equal(run.exitCode, 0, run.outputTail);
+        assert.equal(run.killedReason, undefined, `command ${i} stayed under the quota`);
+      }
+      const past = await d.run(write(3));
+      assert.equal(past.exitCode, 0, 'it ran to its end');
+      assert.match(past.killedReason ?? '', /^past its quota at exit: workspace grew past 52428800 bytes/);
+      assert.match((await d.commandRow(past)).reason ?? '', /past its quota at exit/);
+      const before = await d.lastEventId();
+      await assert.rejects(d.run(write(4)), (err: unknown) => {
+        assert.ok(err instanceof PolicyViolationError, String(err));
+        assert.match(err.message, /not started: workspace grew past 52428800 bytes/);
+        return true;
+      });
+      const [refused] = (await d.events(before)).filter((r) => r.kind === 'command');
+      assert.equal(refused?.allowed, false, 'the refusal is recorded');
+      assert.equal(existsSync(path.join(d.tree, 'fill-4')), false, 'it never ran');
+      // Back under its quota (the file tools still delete), the workspace runs commands again.
+      const call = { tenantId: d.tenantId, taskId: d.taskId, workspacePath: d.tree, policy: OPEN_POLICY };
+      for (const i of [0, 1, 2]) await d.tools.fileDelete({ ...call, path: `fill-${i}` });
+      const after = await d.run(['true']);
+      assert.equal(after.exitCode, 0);
+      assert.equal(after.killedReason, undefined);
     });
 
     // Sparse files take no disk, so a disk-usage quota never sees them, yet every copy of the workspace (the snapshot
