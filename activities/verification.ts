@@ -31,7 +31,7 @@ import type { Db } from '../db/client';
 import { saveGateResults, type GateAttempt } from '../db/gate-results';
 import { storePatch } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
-import { changedFiles, decodePath, differingPaths, treeEntries } from '../host/diff';
+import { changedFiles, decodePath, differingPaths, treeEntries, type FileChange } from '../host/diff';
 import { gitDirOf, objectGit, requireTaskWorkspace } from '../host/git';
 import { readWorkspace } from '../host/measure';
 import { parseActivityInput } from './input';
@@ -99,18 +99,27 @@ async function treeItems(gitDir: string, treeId: string) {
  * and where it still differs from that commit: what merging the base could change there. A
  * criss-cross history has several merge bases, git prints one, and a merge uses them all, so a
  * path changed since any of them counts; one where base and trusted agree no merge can change.
+ * Each such path comes measured too (from the merge base that changed it most), since the
+ * delivered branch carries those lines as well as the agent's.
  */
-async function baseDrift(gitDir: string, baseCommit: string, trustedCommit: string): Promise<BaseDrift> {
-  if (baseCommit === trustedCommit) return [];
+async function baseDrift(
+  gitDir: string,
+  baseCommit: string,
+  trustedCommit: string,
+): Promise<{ drift: BaseDrift; changes: FileChange[] }> {
+  if (baseCommit === trustedCommit) return { drift: [], changes: [] };
   try {
     const forkPoints = (await objectGit(gitDir, ['merge-base', '--all', baseCommit, trustedCommit])).split('\n');
     const differs = new Set(await differingPaths(gitDir, trustedCommit, baseCommit));
-    const changed = new Set<string>();
+    const changed = new Map<string, FileChange>();
+    const size = (f: FileChange | undefined) => (f ? f.added + f.deleted + f.bytesAdded : -1);
     for (const fork of forkPoints.filter(Boolean))
-      for (const p of await differingPaths(gitDir, fork, baseCommit)) if (differs.has(p)) changed.add(p);
-    return [...changed];
+      for (const f of await changedFiles(gitDir, fork, baseCommit))
+        if (differs.has(f.path) && size(f) > size(changed.get(f.path))) changed.set(f.path, f);
+    return { drift: [...changed.keys()], changes: [...changed.values()] };
   } catch {
-    return { unknown: `the base ${baseCommit} cannot be compared with the trusted ref's commit ${trustedCommit}` };
+    const unknown = `the base ${baseCommit} cannot be compared with the trusted ref's commit ${trustedCommit}`;
+    return { drift: { unknown }, changes: [] };
   }
 }
 
@@ -167,12 +176,12 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
       const use = { specId: input.spec.id, taskId: input.taskId, runId };
       const waivers = await specWaivers(db, input, use);
-      const drift = await baseDrift(gitDir, input.baseCommit, commit);
+      const { drift, changes } = await baseDrift(gitDir, input.baseCommit, commit);
       const items = await treeItems(gitDir, input.treeId);
       const links = items.filter((i) => i.mode === '120000');
       const gates = [
         budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
-        scopeGate(input.spec, files, input.policy, drift, links),
+        scopeGate(input.spec, files, input.policy, drift, links, changes),
         specGate(input.spec, input.specWarnings, input.policy),
         protectedGate(input.spec.riskTier, files, drift, input.policy, links),
         treeGate(items, files, input.policy, input.leftBehind, input.nestedRepositories),

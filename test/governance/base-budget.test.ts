@@ -1,0 +1,63 @@
+/**
+ * Attack (found in review): tier laundering through `baseRef`. Task A (tier 3) changes 20 files and
+ * is delivered to `arbiter/A`; task B names `baseRef: arbiter/A`, declares tier 1 (10 files) and
+ * changes one. The budget counted B's agent change alone and the scope gate took A's files as in
+ * B's scope, so B was signed a tier-1 PASS of one file while `arbiter/B` changed 21 files against
+ * the trusted ref. The delivered branch, the base's changes off the trusted ref with the agent's,
+ * is now held to the spec's budget (by the scope gate, which judges what the base brings: no
+ * waiver raises it and no retry changes it).
+ */
+import assert from 'node:assert/strict';
+import type { ScriptedStep } from '../../domain/agent';
+import { addScriptedAgent, gitIn, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
+import { runToEnd } from '../helpers/tasks';
+import { refExists } from './helpers';
+
+const TIER1 = {
+  risk_tier: 1,
+  contracts: [{ name: 'c', type: 'api', path: 'docs/api.yaml' }],
+  scope: { in: ['src/'], out: [] },
+};
+
+describe("governance: the base's changes count against the budget", function () {
+  this.timeout(300_000);
+
+  it('a tier-1 task on a delivered 20-file branch fails scope, and nothing is delivered', async () => {
+    const tenant = uniqueId('launder');
+    const repoDir = makeRepo();
+    const repo = await registerRepo(tenant, repoDir);
+    const big: ScriptedStep[] = Array.from({ length: 20 }, (_, i) => ({
+      op: 'write' as const,
+      path: `src/big/f${i}.js`,
+      content: `module.exports = ${i};\n`,
+    }));
+    const agentA = uniqueId('agent-a');
+    const agentB = uniqueId('agent-b');
+    await addScriptedAgent(tenant, big, { id: agentA });
+    await addScriptedAgent(tenant, [{ op: 'write', path: 'src/small.js', content: 'module.exports = 0;\n' }], {
+      id: agentB,
+    });
+    const a = { tenantId: tenant, taskId: uniqueId('a'), specYaml: specYaml(), repo, agentHint: agentA };
+    const finalA = await runToEnd(a);
+    assert.equal(finalA.state, 'COMPLETED', JSON.stringify(finalA.error));
+
+    const b = {
+      tenantId: tenant,
+      taskId: uniqueId('b'),
+      specYaml: specYaml(TIER1),
+      repo,
+      agentHint: agentB,
+      baseRef: `arbiter/${a.taskId}`,
+    };
+    const finalB = await runToEnd(b);
+    assert.equal(finalB.state, 'FAILED', JSON.stringify(finalB.gates));
+    assert.equal(finalB.verdict?.outcome, 'FAIL');
+    const scope = finalB.gates.find((g) => g.name === 'scope');
+    assert.equal(scope?.status, 'fail');
+    assert.match(scope?.detail ?? '', /the base changes 20 file\(s\), 20 lines, off the trusted ref: .* 21\/10 files/);
+    assert.equal(finalB.gates.find((g) => g.name === 'budget')?.status, 'pass', "the agent's own change is in budget");
+    assert.equal(finalB.attempts.length, 0, 'no retry: the agent cannot change its base');
+    assert.equal(refExists(repoDir, `refs/heads/arbiter/${b.taskId}`), false);
+    assert.notEqual(gitIn(repoDir, 'rev-parse', `arbiter/${a.taskId}`), '');
+  });
+});
