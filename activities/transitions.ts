@@ -7,7 +7,12 @@
  */
 import { log } from '@temporalio/activity';
 import { RecordTransitionInput } from '../domain/activity-io';
-import { TaskAlreadyEndedError, WorkflowIdMismatchError } from '../domain/errors';
+import { RecordMismatchError, TaskAlreadyEndedError, WorkflowIdMismatchError } from '../domain/errors';
+import { isCandidateTaskId } from '../domain/candidates';
+import { printable } from '../domain/printable';
+import type { Db } from '../db/client';
+import { deliveryRecorded } from '../db/deliveries';
+import { storedVerdict } from '../db/verdicts';
 import { isTerminal } from '../domain/lifecycle';
 import { recordRunEvent } from '../db/provenance';
 import { recordTaskTransition } from '../db/task-transitions';
@@ -15,6 +20,28 @@ import { taskWorkflowId } from '../temporal-config';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
+
+/**
+ * What a transition states beyond its state is on record: a verdict outcome is this run's stored
+ * verdict's (VERIFIED and COMPLETED state one, a PASS or WAIVED), and COMPLETED, but for a
+ * candidate (which delivers nothing), follows this run's recorded delivery. An insider's own
+ * workflow code recorded RECEIVED → COMPLETED with verdict PASS for a task that never ran, written
+ * into the tenant's provenance chain as `task.completed` (found in review).
+ */
+async function requireRecordBehind(db: Db, input: RecordTransitionInput, runId: string): Promise<void> {
+  const { tenantId, taskId, to } = input;
+  const stated = input.task?.verdict;
+  if (stated === undefined && to !== 'VERIFIED' && to !== 'COMPLETED') return;
+  const stored = await storedVerdict(db, tenantId, taskId, runId);
+  const passing = stored?.outcome === 'PASS' || stored?.outcome === 'WAIVED';
+  if (!stored || stored.outcome !== stated || (to !== 'FAILED' && !passing))
+    throw new RecordMismatchError(
+      'verdict',
+      `${to} stating verdict ${printable(String(stated))}: run ${runId} of ${tenantId}/${taskId} has ${stored ? `a ${stored.outcome}` : 'none'}`,
+    );
+  if (to === 'COMPLETED' && !isCandidateTaskId(taskId) && !(await deliveryRecorded(db, input, runId)))
+    throw new RecordMismatchError('delivery', `COMPLETED: run ${runId} of ${tenantId}/${taskId} recorded no delivery`);
+}
 
 /** Builds the `recordTransition` activity. */
 export function createTransitionActivities({ db }: ActivityDeps) {
@@ -24,6 +51,7 @@ export function createTransitionActivities({ db }: ActivityDeps) {
       const run = currentRun();
       const expected = taskWorkflowId(input);
       if (run.workflowId !== expected) throw new WorkflowIdMismatchError(run.workflowId, expected);
+      await requireRecordBehind(db, input, run.runId);
       const columns = Object.fromEntries(Object.entries(input.task).filter(([, v]) => v !== undefined));
       const { tenantId, taskId, seq, from, to, note } = input;
       const result = await recordTaskTransition(db, {
