@@ -145,23 +145,24 @@ export function createCommandRunner(deps: {
     } finally {
       held = await cgroup?.release();
     }
-    const atExit = await check();
-    if (atExit) {
-      pastQuotaAt.add(req.workspacePath);
-      run = { ...run, killedReason: run.killedReason ?? `past its quota at exit: ${atExit}` };
-    }
     // Killed before it joined (its timeout, a cancellation, the gateway's stop): its program never ran, and the sandbox is not at fault.
     if (held && !held.joined && !run.killedReason) {
       const reason = 'the command never ran in its memory cgroup (it could not join it)';
       await record(req, false, reason, {});
       throw new SandboxUnavailableError(reason);
     }
+    const atExit = await check();
+    if (atExit) pastQuotaAt.add(req.workspacePath);
+    const pastQuota = atExit && !run.killedReason ? `past its quota at exit: ${atExit}` : undefined;
     // A kernel kill in its cgroup the command survived (a test runner losing one worker) is its own business.
-    const killedReason = run.killedReason ?? (run.exitCode === 0 ? undefined : held?.killed);
+    const killedReason = run.killedReason ?? pastQuota ?? (run.exitCode === 0 ? undefined : held?.killed);
     const result = { ...run, killedReason, sandbox: confined ? 'bwrap' : 'none' } as const;
     const { outputTail: _tail, ...evidence } = result;
     const memory = !confined ? 'none' : cgroup ? 'cgroup' : 'per process';
     await record(req, true, killedReason, { ...evidence, memory });
+    // An agent's command that exits 0 past the quota is its agent's fault all the same (a last step, a whole CLI run).
+    if (pastQuota && req.purpose === 'agent')
+      throw new PolicyViolationError({ op: 'run_command', path: req.argv.join(' ').slice(0, 200), reason: pastQuota });
     return result;
   };
 

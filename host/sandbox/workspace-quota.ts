@@ -1,6 +1,6 @@
 /**
- * The workspace quota a running command is held to: bytes (the larger of disk used and what a
- * copy writes) and entries, polled by the command's watchdog.
+ * The workspace quota a command is held to: bytes (the larger of disk used and what a copy
+ * writes) and entries, polled by the command's watchdog while it runs and checked when it exits.
  */
 import * as fs from 'node:fs/promises';
 import { SpawnedProgramError, spawnViaHelper } from '../native-spawner';

@@ -193,7 +193,7 @@ describe('sandbox escapes: resources and policy', function () {
 
     // The watchdog polls once a second: commands that each write under the quota and exit within it were never
     // measured, and eighteen of them left 2.8 GiB in a 2 GiB workspace, delivered with a PASS (found in review).
-    it('short commands, each writing and exiting between polls: the one past the quota fails, the next never starts', async () => {
+    it('short commands, each writing and exiting between polls: the one past the quota fails its agent, the next never starts', async () => {
       const write = (i: number) => [
         'node',
         '-e',
@@ -204,10 +204,14 @@ describe('sandbox escapes: resources and policy', function () {
         assert.equal(run.exitCode, 0, run.outputTail);
         assert.equal(run.killedReason, undefined, `command ${i} stayed under the quota`);
       }
-      const past = await d.run(write(3));
-      assert.equal(past.exitCode, 0, 'it ran to its end');
-      assert.match(past.killedReason ?? '', /^past its quota at exit: workspace grew past 52428800 bytes/);
-      assert.match((await d.commandRow(past)).reason ?? '', /past its quota at exit/);
+      // An agent's command: its agent fails for it, though the program exited 0 (a scripted agent's last step).
+      await assert.rejects(d.run(write(3)), (err: unknown) => {
+        assert.ok(err instanceof PolicyViolationError, String(err));
+        assert.match(err.message, /past its quota at exit: workspace grew past 52428800 bytes/);
+        return true;
+      });
+      const [ran] = (await d.events()).filter((r) => r.kind === 'command').slice(-1);
+      assert.match(ran?.reason ?? '', /^past its quota at exit/, 'recorded with why');
       const before = await d.lastEventId();
       await assert.rejects(d.run(write(4)), (err: unknown) => {
         assert.ok(err instanceof PolicyViolationError, String(err));
