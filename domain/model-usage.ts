@@ -113,15 +113,21 @@ export function usageOfDocument(protocol: GatewayProtocol, doc: unknown): ModelU
   return usage;
 }
 
-/** Usage of a response body: one JSON document, or an event stream of `data:` lines. */
-export function usageOf(protocol: GatewayProtocol, body: string): ModelUsage {
+/**
+ * The documents of a response body that can report usage: the one JSON document, or an event
+ * stream's `data:` lines naming `usage` (the others carry the model's text).
+ */
+export function usageDocuments(body: string): string[] {
+  if (body.trimStart().startsWith('{')) return [body];
+  return body
+    .split('\n')
+    .filter((l) => l.startsWith('data:') && l.includes('"usage"'))
+    .map((l) => l.slice(5).trim());
+}
+
+/** The usage `docs` ({@link usageDocuments}) report. */
+export function usageOfDocuments(protocol: GatewayProtocol, docs: readonly string[]): ModelUsage {
   const usage: ModelUsage = { inputTokens: 0, outputTokens: 0 };
-  const docs = body.trimStart().startsWith('{')
-    ? [body]
-    : body
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trim());
   for (const text of docs) {
     try {
       foldUsage(protocol, obj(JSON.parse(text)), usage);
@@ -130,6 +136,11 @@ export function usageOf(protocol: GatewayProtocol, body: string): ModelUsage {
     }
   }
   return usage;
+}
+
+/** Usage of a response body: one JSON document, or an event stream of `data:` lines. */
+export function usageOf(protocol: GatewayProtocol, body: string): ModelUsage {
+  return usageOfDocuments(protocol, usageDocuments(body));
 }
 
 /** What the verdict says of an agent run's model traffic: enough to audit, small enough to sign. */

@@ -9,7 +9,8 @@ import type { Db } from '../../db/client';
 import { recordModelCall } from '../../db/model-calls';
 import type { GatewayProtocol, GatewayUpstream } from '../../domain/agent';
 import { costOf } from '../../domain/model-cost';
-import { usageOf, type ModelUsage } from '../../domain/model-usage';
+import { usageDocuments, usageOfDocuments, type ModelUsage } from '../../domain/model-usage';
+import { jsonShapeProblem } from './json-shape';
 import type { GatewaySession } from './session';
 
 const STORED_BODY_BYTES = 1024 * 1024;
@@ -101,8 +102,19 @@ export async function readReply(
  */
 function chargedUsage(reported: ModelUsage, replyBytes: number): ModelUsage {
   if (replyBytes <= USAGE_SCAN_BYTES || reported.inputTokens + reported.outputTokens > 0) return reported;
-  return { inputTokens: 0, outputTokens: Math.ceil(replyBytes / 4) };
+  return byLength(replyBytes);
 }
+
+/** A reply charged by its length, four bytes a token. */
+const byLength = (replyBytes: number): ModelUsage => ({ inputTokens: 0, outputTokens: Math.ceil(replyBytes / 4) });
+
+/**
+ * Whether `docs` parse within the values a request may hold ({@link jsonShapeProblem}). Parsing
+ * costs the worker's main thread by values, not bytes: a key-less upstream of a tenant's answered 8
+ * calls with 16 MiB of empty objects each, which held the thread 26 s (every activity's heartbeat
+ * on it) and, reporting no usage, cost nothing (found in review). Such a reply is charged by length.
+ */
+const parsable = (docs: readonly string[]) => jsonShapeProblem(Buffer.from(docs.join('\n'))) === undefined;
 
 /** Keys whose strings are the model's own output in a streamed event (text, tool arguments, thinking). */
 const TEXT_KEYS = new Set(['content', 'text', 'arguments', 'partial_json', 'thinking', 'refusal', 'delta']);
@@ -112,12 +124,16 @@ const TEXT_KEYS = new Set(['content', 'text', 'arguments', 'partial_json', 'thin
  * event is some 200 bytes for a token or two, so the stream's length overstates its tokens fifty times.
  */
 function streamedTextLength(stream: string): number {
+  const events = stream
+    .split('\n')
+    .filter((line) => line.startsWith('data:'))
+    .map((line) => line.slice(5));
+  if (!parsable(events)) return stream.length;
   let length = 0;
-  for (const line of stream.split('\n')) {
-    if (!line.startsWith('data:')) continue;
+  for (const event of events) {
     let doc: unknown;
     try {
-      doc = JSON.parse(line.slice(5));
+      doc = JSON.parse(event);
     } catch {
       continue;
     }
@@ -146,7 +162,8 @@ function usageCharged(protocol: GatewayProtocol, sent: SentCall, got: Reply): Mo
   if (!answered && got.status !== ABANDONED) return { inputTokens: 0, outputTokens: 0 };
   const text = got.reply.toString('utf8');
   const scanned = got.ends ? `${text}\n${got.ends.toString('utf8')}` : text;
-  const reported = chargedUsage(usageOf(protocol, scanned), got.total);
+  const docs = usageDocuments(scanned);
+  const reported = parsable(docs) ? chargedUsage(usageOfDocuments(protocol, docs), got.total) : byLength(got.total);
   if (!got.cut) return reported;
   const arrived = Math.ceil((sent.streamed ? streamedTextLength(scanned) : got.total) / 4);
   return {

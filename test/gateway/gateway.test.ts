@@ -7,6 +7,8 @@
  */
 import { REAL_KEY, runBehindGateway, startTestGateway } from './helpers';
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { and, asc, eq } from 'drizzle-orm';
 import { sandboxEvents } from '../../db/schema';
 import { modelCallsOf } from '../../db/model-calls';
@@ -202,6 +204,37 @@ describe('model gateway', function () {
     } finally {
       await gateway.closeSession(session.id);
       await huge.close();
+    }
+  });
+
+  // Found in review: 8 such replies from a tenant's key-less upstream held the worker's thread 26 s, charged nothing.
+  it('a reply too many values to parse for its usage is charged by its length, unparsed', async () => {
+    const open = '{"usage":{"iterations":[';
+    const reply = Buffer.from(`${open}${'{},'.repeat(1_500_000)}{}]}}`);
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(reply));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const session = await gateway.openSession(identity('run-values'), {
+      ...grant(),
+      upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl, apiKeyEnv: 'FAKE_KEY' }],
+    });
+    try {
+      const read = chatCall().map((a) =>
+        a.replace(
+          "console.log('STATUS', res.status, await res.text());",
+          "console.log('STATUS', res.status, (await res.text()).length);",
+        ),
+      );
+      const run = await runThroughGateway(session, read);
+      assert.match(run.outputTail, /STATUS 200 \d{7}/, run.outputTail);
+      const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-values');
+      assert.equal(call.outputTokens, Math.ceil(reply.length / 4), 'charged by its length');
+    } finally {
+      await gateway.closeSession(session.id);
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
