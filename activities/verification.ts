@@ -99,24 +99,30 @@ async function treeItems(gitDir: string, treeId: string) {
  * and where it still differs from that commit: what merging the base could change there. A
  * criss-cross history has several merge bases, git prints one, and a merge uses them all, so a
  * path changed since any of them counts; one where base and trusted agree no merge can change.
- * Each such path comes measured too (from the merge base that changed it most), since the
- * delivered branch carries those lines as well as the agent's.
+ * With them, the delivered branch's change to each, measured from the merge base that gives the
+ * most to the judged tree (the agent's edits there included; a path the agent put back is none).
  */
 async function baseDrift(
   gitDir: string,
-  baseCommit: string,
+  change: { baseCommit: string; treeId: string },
   trustedCommit: string,
 ): Promise<{ drift: BaseDrift; changes: FileChange[] }> {
+  const { baseCommit, treeId } = change;
   if (baseCommit === trustedCommit) return { drift: [], changes: [] };
   try {
-    const forkPoints = (await objectGit(gitDir, ['merge-base', '--all', baseCommit, trustedCommit])).split('\n');
+    const forkPoints = (await objectGit(gitDir, ['merge-base', '--all', baseCommit, trustedCommit]))
+      .split('\n')
+      .filter(Boolean);
     const differs = new Set(await differingPaths(gitDir, trustedCommit, baseCommit));
+    const paths = new Set<string>();
+    for (const fork of forkPoints)
+      for (const p of await differingPaths(gitDir, fork, baseCommit)) if (differs.has(p)) paths.add(p);
     const changed = new Map<string, FileChange>();
     const size = (f: FileChange | undefined) => (f ? f.added + f.deleted + f.bytesAdded : -1);
-    for (const fork of forkPoints.filter(Boolean))
-      for (const f of await changedFiles(gitDir, fork, baseCommit))
-        if (differs.has(f.path) && size(f) > size(changed.get(f.path))) changed.set(f.path, f);
-    return { drift: [...changed.keys()], changes: [...changed.values()] };
+    for (const fork of forkPoints)
+      for (const f of await changedFiles(gitDir, fork, treeId))
+        if (paths.has(f.path) && size(f) > size(changed.get(f.path))) changed.set(f.path, f);
+    return { drift: [...paths], changes: [...changed.values()] };
   } catch {
     const unknown = `the base ${baseCommit} cannot be compared with the trusted ref's commit ${trustedCommit}`;
     return { drift: { unknown }, changes: [] };
@@ -176,12 +182,13 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
       const use = { specId: input.spec.id, taskId: input.taskId, runId };
       const waivers = await specWaivers(db, input, use);
-      const { drift, changes } = await baseDrift(gitDir, input.baseCommit, commit);
+      const { drift, changes } = await baseDrift(gitDir, input, commit);
       const items = await treeItems(gitDir, input.treeId);
       const links = items.filter((i) => i.mode === '120000');
+      const base = { paths: 'unknown' in drift ? [] : drift, changes };
       const gates = [
-        budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused),
-        scopeGate(input.spec, files, input.policy, drift, links, changes),
+        budgetGate(input.spec, files, input.policy, waivers.granted, waivers.refused, base),
+        scopeGate(input.spec, files, input.policy, drift, links),
         specGate(input.spec, input.specWarnings, input.policy),
         protectedGate(input.spec.riskTier, files, drift, input.policy, links),
         treeGate(items, files, input.policy, input.leftBehind, input.nestedRepositories),

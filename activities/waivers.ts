@@ -17,6 +17,7 @@ import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
 import { storedApprovalsProblem } from '../domain/approval-evidence';
 import { requiredApprovers, uncoveredOverrun } from '../domain/policy';
+import { BASE_COUNTED } from '../domain/waiver';
 import { recordRunEvent } from '../db/provenance';
 import { gateResults, waiverDecisions } from '../db/schema';
 import { approverKeys, decisionsInLastHour, getApprover, getWaiver, insertWaiver, recordDecision } from '../db/waivers';
@@ -166,6 +167,32 @@ async function judgingTerms(db: Db, run: RunKey): Promise<JudgingTerms> {
 const fromBaseOf = (patch: StoredPatch | undefined) =>
   patch?.baseCommit ? or(isNull(gateResults.baseCommit), eq(gateResults.baseCommit, patch.baseCommit)) : undefined;
 
+/**
+ * Why the change's budget is not one a waiver raises: its stored budget counts the changes of a
+ * base off the trusted ref ({@link BASE_COUNTED}), which the approvals, sized from the agent's
+ * change, never saw. The workflow asks no waiver then; workflow code of one's own could.
+ */
+async function baseCountedProblem(
+  db: Db,
+  task: { tenantId: string; taskId: string },
+  treeId: string,
+): Promise<string | undefined> {
+  const [counted] = await db
+    .select({ id: gateResults.id })
+    .from(gateResults)
+    .where(
+      and(
+        eq(gateResults.tenantId, task.tenantId),
+        eq(gateResults.taskId, task.taskId),
+        eq(gateResults.name, 'budget'),
+        eq(gateResults.treeId, treeId),
+        sql`position(${BASE_COUNTED} in ${gateResults.detail}) > 0`,
+      ),
+    )
+    .limit(1);
+  return counted ? `the change's budget counts ${BASE_COUNTED}, which no waiver raises` : undefined;
+}
+
 /** Builds `loadApproverKeys`, `authorizeWaiverDecision` and `storeWaiver`. */
 export function createWaiverActivities({ db }: ActivityDeps) {
   return {
@@ -212,7 +239,8 @@ export function createWaiverActivities({ db }: ActivityDeps) {
           throw new WaiverNotAuthorizedError(`the waiver's approvals no longer all count: ${lapsed.join('; ')}`);
         const unmet =
           (await policyWaiverProblem(db, { ...input, runId }, input, patch, judging)) ??
-          (await decisionRecordProblem(db, input, { runId, treeId }));
+          (await decisionRecordProblem(db, input, { runId, treeId })) ??
+          (await baseCountedProblem(db, input, treeId));
         if (unmet) throw new WaiverNotAuthorizedError(unmet);
       }
       // What the row records and the verdict quotes is what was signed and measured, on every store.

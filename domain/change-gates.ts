@@ -23,6 +23,7 @@ import { treeProblems, type TreeItem } from './tree-rules';
 import { printable } from './printable';
 import { applyGateMode } from './verdict';
 import { BASE_OUT_OF_SCOPE, BASE_PROTECTED_CHANGES } from './retry-feedback';
+import { BASE_COUNTED } from './waiver';
 
 /** A changed file as the gates read it. */
 export interface MeasuredFile {
@@ -94,28 +95,43 @@ function scopeOutMatcher(spec: WorkingSpec): (path: string) => boolean {
   };
 }
 
-/** Files, lines (every file read as text) and added bytes against the effective budget. */
+/** Files, lines (every file read as text) and added bytes of the delivered branch against the effective budget. */
 export function budgetGate(
   spec: WorkingSpec,
   files: readonly MeasuredFile[],
   policy: RepoPolicy,
   granted: readonly GrantedWaiver[],
   refused: readonly string[] = [],
+  base: BaseChanges = { paths: [], changes: [] },
 ): GateResult {
-  const base = effectiveBudget({ spec, tierBudgets: policy.tiers });
+  const drift = new Set(base.paths);
+  const counted = [...files.filter((f) => !drift.has(f.path)), ...base.changes];
   const budget = granted.reduce(
     (b, w) => ({ ...b, maxFiles: b.maxFiles + w.maxFiles, maxLoc: b.maxLoc + w.maxLoc }),
-    base,
+    effectiveBudget({ spec, tierBudgets: policy.tiers }),
   );
   const maxBytes = policy.tiers[spec.riskTier].maxBytes;
-  const lines = files.reduce((n, f) => n + f.added + f.deleted, 0);
-  const bytes = files.reduce((n, f) => n + f.bytesAdded, 0);
-  const ok = files.length <= budget.maxFiles && lines <= budget.maxLoc && bytes <= maxBytes;
+  const lines = counted.reduce((n, f) => n + f.added + f.deleted, 0);
+  const bytes = counted.reduce((n, f) => n + f.bytesAdded, 0);
+  const ok = counted.length <= budget.maxFiles && lines <= budget.maxLoc && bytes <= maxBytes;
   const from = budget.source === 'spec' ? 'spec' : `tier ${spec.riskTier}, ${policy.source} policy`;
   const waived = granted.length ? `, raised by waiver(s) ${granted.map((w) => w.id).join(', ')}` : '';
+  const ofBase = base.changes.length ? `; ${BASE_COUNTED}: ${base.changes.length} of its files the base's` : '';
   const notUsed = refused.length ? `; waiver(s) refused: ${refused.join('; ')}` : '';
-  const detail = `${files.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines, ${bytes}/${maxBytes} bytes (budget from ${from}${waived})${notUsed}`;
+  const detail = `${counted.length}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines, ${bytes}/${maxBytes} bytes (budget from ${from}${waived})${ofBase}${notUsed}`;
   return arbiterGate('budget', applyGateMode(ok, policy.gateModes.budget), detail);
+}
+
+/**
+ * What a base off the trusted ref brings to the delivered branch: the paths it changed
+ * ({@link BaseDrift}), and the branch's change to each (from the base's merge base with the
+ * trusted ref to the judged tree, the agent's edits there included). The budget counts the
+ * branch: a tier-1 task based on a delivered tier-3 branch of 20 files was signed a tier-1 PASS of
+ * one file (found in review). Its approvals size the agent's change alone, so no waiver raises it.
+ */
+export interface BaseChanges {
+  paths: readonly string[];
+  changes: readonly MeasuredFile[];
 }
 
 /**
@@ -125,43 +141,9 @@ export function budgetGate(
 export type BaseDrift = readonly string[] | { unknown: string };
 
 /**
- * Why the delivered branch, the base's changes off the trusted ref (`baseChanges`) with the
- * agent's, is over the spec's budget, or undefined. The budget gate counts the agent's change,
- * which a waiver may raise; what the base brings is the submitter's choice, which no waiver or
- * retry changes. Without this, a tier-1 task based on a delivered tier-3 branch of 20 files was
- * signed a tier-1 PASS of one file, its branch 21 files over the trusted ref (found in review).
- */
-function branchBudgetProblem(
-  spec: WorkingSpec,
-  files: readonly MeasuredFile[],
-  policy: RepoPolicy,
-  baseChanges: readonly MeasuredFile[],
-): string | undefined {
-  if (baseChanges.length === 0) return undefined;
-  const budget = effectiveBudget({ spec, tierBudgets: policy.tiers });
-  const { maxBytes } = policy.tiers[spec.riskTier];
-  const count = (changes: readonly MeasuredFile[]) => ({
-    lines: changes.reduce((n, f) => n + f.added + f.deleted, 0),
-    bytes: changes.reduce((n, f) => n + f.bytesAdded, 0),
-  });
-  const own = count(files);
-  const base = count(baseChanges);
-  const paths = new Set([...files, ...baseChanges].map((f) => f.path)).size;
-  const lines = own.lines + base.lines;
-  const bytes = own.bytes + base.bytes;
-  if (paths <= budget.maxFiles && lines <= budget.maxLoc && bytes <= maxBytes) return undefined;
-  return (
-    `the base changes ${baseChanges.length} file(s), ${base.lines} lines, off the trusted ref: with the agent's, ` +
-    `the delivered branch changes ${paths}/${budget.maxFiles} files, ${lines}/${budget.maxLoc} lines, ` +
-    `${bytes}/${maxBytes} bytes against it`
-  );
-}
-
-/**
  * Every path the delivered branch changes against the trusted ref inside `scope.in` and outside
  * `scope.out`: the agent's changes, and those of its base off the trusted ref (`fromBase`), which
- * the branch carries too (a submitter's `baseRef` may name any commit the repository holds), all
- * of them within the spec's budget too (`baseChanges`, {@link branchBudgetProblem}). A
+ * the branch carries too (a submitter's `baseRef` may name any commit the repository holds). A
  * checkout shows a path through the tree's symlinks (`links`) as well: one standing for a
  * `scope.out` folder, or a change a link shows there, is out of scope too (both were delivered,
  * found in review: `src/secret -> internal/secret` in the base let `src/internal/secret/key.js`
@@ -173,7 +155,6 @@ export function scopeGate(
   policy: RepoPolicy,
   drift: BaseDrift = [],
   links: readonly TreeItem[] = [],
-  baseChanges: readonly MeasuredFile[] = [],
 ): GateResult {
   const fromBase = 'unknown' in drift ? [] : drift;
   const mode = policy.gateModes.scope;
@@ -200,11 +181,9 @@ export function scopeGate(
     counts: (link, made) => made || standsForGuarded(link.path),
     globs: spec.scope.out.length,
   };
-  const overBudget = branchBudgetProblem(spec, files, policy, baseChanges);
   const problems = [
     ...('unknown' in drift ? [drift.unknown] : []),
     ...(base.length ? [`${BASE_OUT_OF_SCOPE}: ${listed(base)}`] : []),
-    ...(overBudget ? [overBudget] : []),
     ...(own.length ? [`out of scope: ${listed(own)}`] : []),
     ...guardedLinkProblems(links, touched, guard),
   ];

@@ -22,6 +22,13 @@ export const WAIVER_REASON_CODES = [
 /** Gates a waiver may cover (Arbiter names); others must pass on their own. */
 export const WAIVABLE_GATES = ['budget'];
 
+/**
+ * How the budget gate names a count that takes in the changes of a base off the trusted ref
+ * (change-gates.ts `BaseChanges`): a waiver's approvals size the agent's change alone, so such a
+ * budget is never waived.
+ */
+export const BASE_COUNTED = "the delivered branch, with its base's changes off the trusted ref";
+
 /** Longest expiry a waiver may have. */
 export const MAX_WAIVER_DAYS = 90;
 

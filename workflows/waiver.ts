@@ -28,6 +28,7 @@ import {
   grantedTerms,
   waivedBudgetDetail,
   WAIVABLE_GATES,
+  BASE_COUNTED,
   type WaiverDecisionResult,
   type WaiverRequest,
 } from '../domain/waiver';
@@ -44,10 +45,12 @@ export interface GrantedDeskWaiver {
   waiverId: string;
 }
 
-/** True when every blocking failure is one a waiver may cover. */
+/** True when every blocking failure is one a waiver may cover: a budget that counts no base's changes off the trusted ref. */
 export function waivable(gates: readonly GateResult[]): boolean {
   const failing = gates.filter((g) => g.status === 'fail');
-  return failing.length > 0 && failing.every((g) => WAIVABLE_GATES.includes(g.name));
+  return (
+    failing.length > 0 && failing.every((g) => WAIVABLE_GATES.includes(g.name) && !g.detail.includes(BASE_COUNTED))
+  );
 }
 
 /**

@@ -124,37 +124,4 @@ describe('scopeGate', () => {
     assert.equal(gate.detail, unknown.unknown);
     assert.equal(worthRetrying([gate]), false);
   });
-
-  // Found in review: a tier-1 task based on a delivered tier-3 branch of 20 files was signed a tier-1 PASS of one file.
-  it("holds the delivered branch, the base's changes off the trusted ref with the agent's, to the spec's budget", () => {
-    const tier1 = { ...spec(['src/**']), riskTier: 1 } as WorkingSpec;
-    const base = Array.from({ length: 20 }, (_, i) => file(`src/big/f${i}.js`));
-    const over = scopeGate(
-      tier1,
-      [file('src/small.js')],
-      DEFAULT_REPO_POLICY,
-      base.map((f) => f.path),
-      [],
-      base,
-    );
-    assert.equal(over.status, 'fail');
-    assert.match(
-      over.detail,
-      /^the base changes 20 file\(s\), 20 lines, off the trusted ref: with the agent's, the delivered branch changes 21\/10 files, 21\/250 lines, 210\/262144 bytes against it$/,
-    );
-    assert.equal(worthRetrying([over]), false, 'no attempt of the agent changes its base');
-    // A path both change counts once; a base within the budget with the agent's passes, and says what it brings.
-    const within = scopeGate(
-      tier1,
-      [file('src/big/f0.js')],
-      DEFAULT_REPO_POLICY,
-      ['src/big/f0.js'],
-      [],
-      base.slice(0, 9),
-    );
-    assert.equal(within.status, 'pass', within.detail);
-    assert.equal(within.detail, '1 changed path(s) within scope, and 1 the base changes off the trusted ref');
-    const lines = scopeGate(tier1, [], DEFAULT_REPO_POLICY, ['src/x.js'], [], [{ ...file('src/x.js'), added: 251 }]);
-    assert.equal(lines.status, 'fail', 'lines count too');
-  });
 });

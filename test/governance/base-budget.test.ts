@@ -3,9 +3,9 @@
  * is delivered to `arbiter/A`; task B names `baseRef: arbiter/A`, declares tier 1 (10 files) and
  * changes one. The budget counted B's agent change alone and the scope gate took A's files as in
  * B's scope, so B was signed a tier-1 PASS of one file while `arbiter/B` changed 21 files against
- * the trusted ref. The delivered branch, the base's changes off the trusted ref with the agent's,
- * is now held to the spec's budget (by the scope gate, which judges what the base brings: no
- * waiver raises it and no retry changes it).
+ * the trusted ref. The budget gate now counts the delivered branch, the base's changes off the
+ * trusted ref with the agent's; the approvals of a waiver size the agent's change alone, so no
+ * waiver raises such a budget.
  */
 import assert from 'node:assert/strict';
 import type { ScriptedStep } from '../../domain/agent';
@@ -22,7 +22,7 @@ const TIER1 = {
 describe("governance: the base's changes count against the budget", function () {
   this.timeout(300_000);
 
-  it('a tier-1 task on a delivered 20-file branch fails scope, and nothing is delivered', async () => {
+  it('a tier-1 task on a delivered 20-file branch fails its budget, and nothing is delivered', async () => {
     const tenant = uniqueId('launder');
     const repoDir = makeRepo();
     const repo = await registerRepo(tenant, repoDir);
@@ -52,11 +52,13 @@ describe("governance: the base's changes count against the budget", function () 
     const finalB = await runToEnd(b);
     assert.equal(finalB.state, 'FAILED', JSON.stringify(finalB.gates));
     assert.equal(finalB.verdict?.outcome, 'FAIL');
-    const scope = finalB.gates.find((g) => g.name === 'scope');
-    assert.equal(scope?.status, 'fail');
-    assert.match(scope?.detail ?? '', /the base changes 20 file\(s\), 20 lines, off the trusted ref: .* 21\/10 files/);
-    assert.equal(finalB.gates.find((g) => g.name === 'budget')?.status, 'pass', "the agent's own change is in budget");
-    assert.equal(finalB.attempts.length, 0, 'no retry: the agent cannot change its base');
+    const budget = finalB.gates.find((g) => g.name === 'budget');
+    assert.equal(budget?.status, 'fail');
+    assert.match(
+      budget?.detail ?? '',
+      /^21\/10 files, .*the delivered branch, with its base's changes off the trusted ref: 20 of its files the base's$/,
+    );
+    assert.equal(finalB.gates.find((g) => g.name === 'scope')?.status, 'pass', 'every path is in scope');
     assert.equal(refExists(repoDir, `refs/heads/arbiter/${b.taskId}`), false);
     assert.notEqual(gitIn(repoDir, 'rev-parse', `arbiter/${a.taskId}`), '');
   });

@@ -14,12 +14,13 @@ import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
 import { gitIn } from '../helpers/fixtures';
 import { testStack } from '../helpers/stack';
-import { grantedTerms } from '../../domain/waiver';
+import { BASE_COUNTED, grantedTerms } from '../../domain/waiver';
 import {
   approvalOf,
   insiderRun,
   laxCheck,
   newWaiverId,
+  policyCheck,
   refusedAs,
   storeWaiverOf,
   verdictOf,
@@ -78,6 +79,31 @@ describe('governance: the figures a verdict signs and a waiver sizes are the one
       refusedAs(
         'WaiverNotAuthorizedError',
         /the change adds \d+ bytes, over the byte budget of 10, which no waiver raises/,
+      ),
+    );
+  });
+
+  // Found in review: a budget that counts a base's changes off the trusted ref is not what the approvals sized.
+  it("storeWaiver refuses a change whose stored budget counts its base's changes off the trusted ref", async () => {
+    const r = await insiderRun(TIGHT(1_000));
+    await policyCheck(r);
+    const budgetRows = and(
+      eq(gateResults.tenantId, r.ref.tenantId),
+      eq(gateResults.taskId, r.ref.taskId),
+      eq(gateResults.name, 'budget'),
+    );
+    const { db } = testStack().database;
+    const [row] = await db.select({ detail: gateResults.detail }).from(gateResults).where(budgetRows);
+    await db
+      .update(gateResults)
+      .set({ detail: `${row.detail}; ${BASE_COUNTED}: 1 of its files the base's` })
+      .where(budgetRows);
+    const enough = await approvalOf(r, { maxFiles: 0, maxLoc: 1 });
+    await assert.rejects(
+      storeWaiverOf(r, enough.approval, enough.keyId, newWaiverId()),
+      refusedAs(
+        'WaiverNotAuthorizedError',
+        /counts the delivered branch, with its base's changes .*, which no waiver raises/,
       ),
     );
   });
