@@ -57,12 +57,13 @@ interface CreditTerms {
 }
 
 /**
- * The terms from the record, not the step's input: the task type routing recorded, the context of
- * the spec the run validated under the policy it read (the language is the task's, as submitted),
- * that policy's cost term, and a charged time no longer than since the agent was routed. An insider's run
- * credited a PASS to a task type and context the task never had, and as a full failure under a
- * cost term of its own choosing (found in review). A run judged by a policy stored before policies
- * were (`legacy`) keeps the cost term and context it is handed.
+ * The terms from the record, not the step's input: the task type and context of the spec the run
+ * validated, under the policy it read (the task type routing recorded for a run with no stored
+ * spec; the language is the step's, as no record holds it), that policy's cost term, and a charged
+ * time no longer than since the agent was routed. An insider's run credited a PASS to a task type
+ * and context the task never had, and as a full failure under a cost term of its own choosing
+ * (found in review). A run judged by a policy stored before policies were (`legacy`) keeps the
+ * cost term and context it is handed.
  */
 async function creditTerms(
   db: Db,
@@ -75,7 +76,7 @@ async function creditTerms(
   const context =
     claimed.context && (policy && spec ? routingContextOf(spec, policy, claimed.context.language) : claimed.context);
   return {
-    taskType: decision.taskType,
+    taskType: spec?.mode ?? decision.taskType,
     ...(context ? { context: contextKey(context) } : {}),
     costWeights: policy ? (policy.routingCost ?? NO_COST_WEIGHTS) : claimed.costWeights,
     chargedMs: Math.min(claimed.agentMs ?? claimed.latencyMs, Math.max(0, Math.round(decision.ageMs))),

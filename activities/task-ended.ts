@@ -27,7 +27,8 @@ export async function requireOwnTask(
 ): Promise<void> {
   const row = await taskRowOf(db, key);
   const task = `${key.tenantId}/${key.taskId}`;
-  if (row && row.runId !== run.runId && isTerminal(row.state)) throw new TaskAlreadyEndedError(task, row.state, row.runId);
+  if (row && row.runId !== run.runId && isTerminal(row.state))
+    throw new TaskAlreadyEndedError(task, row.state, row.runId);
   const successor = row?.workflowId === run.workflowId && row.openToSuccessor;
   if (row?.runId !== run.runId && !successor) {
     const owner = row ? `run ${row.runId}'s` : 'not recorded';

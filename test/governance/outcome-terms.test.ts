@@ -38,7 +38,8 @@ describe('governance: what an outcome is credited under is the record', function
     const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
     const trusted: TrustedPolicy = await env.run(a.loadRepoPolicy, { ...ref, repoPath: await registeredPath(tenant) });
     const context = routingContextOf(validated.spec, trusted.policy, 'typescript');
-    await env.run(a.routeTask, { ...ref, taskType: 'feature', agentHint: agent.id, context });
+    // Routed as another type too (routing weighs what its step names): the validated spec's mode counts.
+    await env.run(a.routeTask, { ...ref, taskType: 'refactor', agentHint: agent.id, context });
     await storeVerdictOf(env, ref, agent.id, 'PASS', ['pass', 'pass', 'pass']);
 
     const result = (await env.run(a.recordTaskOutcome, {
