@@ -168,6 +168,10 @@ function changedItemProblems(
   if (item.exact === false)
     return [`${item.path} has a name or target that is not valid UTF-8; refused, since it cannot be named exactly`];
   if (item.mode === GITLINK) return [`${item.path} is a gitlink (submodule entry); submodules are refused`];
+  if (item.path.split('/').some((name) => /[. ]$/.test(name) && !/^\.+$/.test(name)))
+    return [
+      `${item.path} has a name ending in a dot or a space, which a Windows checkout writes without it (under another path than was judged)`,
+    ];
   if (item.mode !== SYMLINK) return [];
   const target = item.target ?? '';
   const inside = resolvesInside(item.path, target, links, budget);

@@ -56,6 +56,18 @@ describe('treeProblems', () => {
     assert.match(treeProblems(items, all(items), { allowSymlinks: true })[0], /not valid UTF-8/);
   });
 
+  // Found in review: `src/secret./key.js` passed scope.out `src/secret/**`, and Windows writes it there.
+  it('refuses a changed name ending in a dot or a space, which a Windows checkout writes without it', () => {
+    const items = ['src/secret./key.js', 'src/a ', '.github./workflows/x.yml', 'src/x.'].map((p) => file(p));
+    const problems = treeProblems(items, all(items), { allowSymlinks: true });
+    assert.equal(problems.length, 4, problems.join('\n'));
+    assert.match(problems[0], /^src\/secret\.\/key\.js has a name ending in a dot or a space/);
+    const fine = ['src/.hidden', 'src/a.b/c', 'src/..x'].map((p) => file(p));
+    assert.deepEqual(treeProblems(fine, all(fine), { allowSymlinks: true }), []);
+    const old = [file('legacy/odd.')];
+    assert.deepEqual(treeProblems(old, new Set(), { allowSymlinks: true }), [], 'only what the change touched');
+  });
+
   it('judges only what the change touched', () => {
     const items = [link('old', '/usr/bin/env'), file('src/new.js')];
     assert.deepEqual(treeProblems(items, new Set(['src/new.js']), { allowSymlinks: false }), []);
