@@ -3,7 +3,8 @@
  * worker's key; and checkpoints the operator kept in files outside the database, for
  * `provenance verify` to check.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { readHandedFile } from './handed-file';
 import { provenanceTenants } from '../../db/provenance';
 import { readCheckpoint, takeCheckpoint, type ReadCheckpoint } from '../../db/provenance-checkpoints';
 import { arbiterHomeOf, refuseCarriedSigningKey } from '../../host/checkout-carried';
@@ -13,20 +14,41 @@ import { loadClientConfig } from '../config';
 import { EXIT, printJson, UsageError } from './output';
 import { withDb } from './with-db';
 
+/** A checkpoint file's bound: some 35,000 checkpoints, far more than an operator keeps in one. */
+const MAX_CHECKPOINT_FILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The DSSE fields of anyone's `value`, as text for the envelope reader: what else it holds is never
+ * serialised again (an array nested 150,000 deep beside them overflowed the stack, found in review).
+ */
+function envelopeText(value: unknown): string {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return JSON.stringify(null);
+  const { payloadType, payload, signatures } = value as Record<string, unknown>;
+  const flat = (v: unknown) => (typeof v === 'string' ? v : null);
+  const signed = Array.isArray(signatures)
+    ? signatures.map((sig: unknown) => {
+        const { keyid, sig: text } = (sig && typeof sig === 'object' ? sig : {}) as Record<string, unknown>;
+        return { keyid: flat(keyid), sig: flat(text) };
+      })
+    : null;
+  return JSON.stringify({ payloadType: flat(payloadType), payload: flat(payload), signatures: signed });
+}
+
 /** Every checkpoint in `files` (one DSSE envelope, or a JSON array of them, per file), read against `keyIds`. */
 export function readCheckpointFiles(files: string[], keyIds: string[]): ReadCheckpoint[] {
   return files.flatMap((file) => {
     if (!existsSync(file)) throw new UsageError(`--checkpoint '${file}' does not exist`);
+    const text = readHandedFile(file, MAX_CHECKPOINT_FILE_BYTES, '--checkpoint');
     let content: unknown;
     try {
-      content = JSON.parse(readFileSync(file, 'utf8'));
+      content = JSON.parse(text);
     } catch {
       throw new Error(`--checkpoint '${file}' is not JSON`);
     }
     const envelopes = Array.isArray(content) ? content : [content];
     return envelopes.map((envelope, i) => {
       const source = `file ${file}${Array.isArray(content) ? `[${i}]` : ''}`;
-      const read = readCheckpoint(JSON.stringify(envelope), source, keyIds);
+      const read = readCheckpoint(envelopeText(envelope), source, keyIds);
       if (!read.tenant) throw new Error(`${source} is not a provenance checkpoint: ${read.problems.join('; ')}`);
       return read;
     });

@@ -46,6 +46,19 @@ function changeProblems(evidence: VerdictPayload | undefined, change: VerdictExp
   return problems;
 }
 
+/**
+ * The approvals of a WAIVED verdict whose signed expiry has passed: its waiver no longer stands,
+ * which a file shows as well as the record (found in review: a file whose waiver ran out in 2020
+ * passed `--require-pass`).
+ */
+function lapsedApprovals(evidence: VerdictPayload | undefined): string[] {
+  if (evidence?.outcome !== 'WAIVED') return [];
+  const now = Date.now();
+  return (evidence.approvals ?? [])
+    .filter((a) => !(Date.parse(a.claim.expiresAt) > now))
+    .map((a) => `the waiver approved by ${a.claim.approver} expired at ${a.claim.expiresAt}`);
+}
+
 function expectationProblems(evidence: VerdictPayload | undefined, expected: VerdictExpectations): string[] {
   const problems: string[] = [];
   const { task } = expected;
@@ -57,6 +70,7 @@ function expectationProblems(evidence: VerdictPayload | undefined, expected: Ver
     problems.push(`the envelope names the workflow ${evidence.run.workflowId}, not ${taskWorkflowId(task)}`);
   if (expected.requirePass && evidence?.outcome !== 'PASS' && evidence?.outcome !== 'WAIVED')
     problems.push(`the outcome is ${evidence?.outcome}; --require-pass takes PASS or WAIVED only`);
+  if (expected.requirePass) problems.push(...lapsedApprovals(evidence));
   return [...problems, ...changeProblems(evidence, expected.change)];
 }
 

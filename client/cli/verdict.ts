@@ -5,7 +5,8 @@
  * its digest (verdict-checks.ts) and, under `--require-pass`, that it still stands (delivered, its
  * waivers unrevoked). Exit 1 on any mismatch, or when no key is trusted.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readHandedFile } from './handed-file';
 import type { Command } from 'commander';
 import { verdictEvidence } from '../../domain/dsse';
 import { verifyEnvelope } from '../../host/signing';
@@ -135,12 +136,8 @@ async function verify(target: string, opts: VerifyOptions): Promise<number> {
   // After the arguments are known good: trusting may pin a key.
   const trusted = trustedKeys(opts, loadClientConfig());
   if (fromFile && !existsSync(target)) throw new UsageError(`no verdict file ${target}`);
-  if (fromFile && statSync(target).size > MAX_VERDICT_FILE_BYTES)
-    throw new UsageError(
-      `${target} is larger than ${MAX_VERDICT_FILE_BYTES} bytes, more than any verdict Arbiter signs`,
-    );
   const row = fromFile ? undefined : await verdictOf(target, opts.tenant, opts.requirePass);
-  const text = fromFile ? readFileSync(target, 'utf8') : row?.envelope;
+  const text = fromFile ? readHandedFile(target, MAX_VERDICT_FILE_BYTES, 'the verdict file') : row?.envelope;
   if (!text) throw new Error(`task ${target} has a verdict without a signed envelope`);
   const envelope = verifyEnvelope(
     text,

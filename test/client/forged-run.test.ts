@@ -133,7 +133,7 @@ describe('client: a run answering under a task id is held to what Arbiter record
     ]);
   });
 
-  it('status and watch fail a COMPLETED the run answering wrote into the record itself, with no verdict', async () => {
+  it('a run answering COMPLETED cannot write it into the record with no verdict, and status and watch fail it', async () => {
     const { input, waiting } = await taskAwaitingWaiver();
     const forged: TaskSnapshot = { ...waiting, state: 'COMPLETED', pendingWaiver: null, verdict: null, delivery: null };
     const { client, taskQueue } = testStack();
@@ -150,12 +150,11 @@ describe('client: a run answering under a task id is held to what Arbiter record
           [input.tenantId, input.taskId],
         )
       ).rows[0]?.state;
-    for (let i = 0; i < 100 && (await recorded()) !== 'COMPLETED'; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(await recorded(), 'COMPLETED', 'the forged run wrote the record');
-    await failsStatusAndWatch(input, (stderr, command) => {
-      assert.match(stderr, /no PASS or WAIVED verdict is recorded for run/, command);
-      assert.match(stderr, /no delivery is recorded for run/, command);
-    });
+    const refusal = async () => handle.query<string | null>('recordRefused').catch(() => null);
+    for (let i = 0; i < 100 && !(await refusal()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match((await refusal()) ?? '', /COMPLETED stating verdict PASS: run \S+ of \S+ has none/);
+    assert.equal(await recorded(), 'VERIFYING', 'the record stays as Arbiter’s run left it');
+    await failsStatusAndWatch(input, (stderr, command) => assert.match(stderr, /record/, command));
     await handle.terminate('test over');
   });
 

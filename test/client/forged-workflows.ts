@@ -3,6 +3,7 @@
  * answers Arbiter's queries and updates with the snapshots it is given, and keeps the decisions sent to it.
  */
 import {
+  ActivityFailure,
   condition,
   defineQuery,
   defineSignal,
@@ -35,12 +36,15 @@ export async function forgedTask(input: ForgedInput): Promise<unknown> {
 }
 
 /**
- * {@link forgedTask} that first writes the task's record as Arbiter's own step would: COMPLETED
- * with a PASS, under this run (any run may take over a task not ended).
+ * {@link forgedTask} that first tries to write the task's record as Arbiter's own step would:
+ * COMPLETED with a PASS, under this run (any run may take over a task not ended). The refusal it
+ * meets (no verdict of this run is stored) is kept for the query `recordRefused`.
  */
 export async function forgedRecorder(
   input: ForgedInput & { arbiterQueue: string; tenantId: string; taskId: string },
 ): Promise<unknown> {
+  let refused: string | null = null;
+  setHandler(defineQuery<string | null>('recordRefused'), () => refused);
   const { recordTransition } = proxyActivities<{ recordTransition(i: unknown): Promise<void> }>({
     taskQueue: input.arbiterQueue,
     startToCloseTimeout: '30s',
@@ -48,15 +52,20 @@ export async function forgedRecorder(
   const { tenantId, taskId } = input;
   const at = new Date().toISOString();
   const { workflowId } = workflowInfo();
-  await recordTransition({
-    tenantId,
-    taskId,
-    workflowId,
-    seq: 99,
-    from: 'VERIFYING',
-    to: 'COMPLETED',
-    at,
-    task: { verdict: 'PASS' },
-  });
+  try {
+    await recordTransition({
+      tenantId,
+      taskId,
+      workflowId,
+      seq: 99,
+      from: 'VERIFYING',
+      to: 'COMPLETED',
+      at,
+      task: { verdict: 'PASS' },
+    });
+    refused = 'written';
+  } catch (err) {
+    refused = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
+  }
   return forgedTask(input);
 }
