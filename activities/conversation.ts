@@ -18,7 +18,7 @@ import {
 import { OpenAIConfigSchema, type OpenAIConfig } from '../domain/agent';
 import { boundedViolation, escapeNul } from '../domain/bounds';
 import { costOf } from '../domain/model-cost';
-import { usageOfDocument } from '../domain/model-usage';
+import { tokenCount, usageOfDocument } from '../domain/model-usage';
 import { AgentConfigError, AgentFailedError, RecordMismatchError } from '../domain/errors';
 import { zodProblems } from '../domain/zod-issues';
 import type { PolicyViolation } from '../domain/sandbox';
@@ -218,11 +218,6 @@ async function wallClockLeft(db: Db, agentId: string, since: number | undefined)
   const left = since + config.maxWallClockSeconds * 1000 - Date.now();
   if (left <= 0) throw new AgentFailedError(agentId, `ran past its wall-clock limit of ${config.maxWallClockSeconds}s`);
   return left;
-}
-
-/** A token count within what the outcome's record holds: a hostile endpoint's huge count would be refused there, and the FAIL with it. */
-function tokenCount(read: number): number {
-  return Math.min(read, 1e9);
 }
 
 /** What history keeps of a tool result: whether it succeeded, its first 300 characters and the whole result's digest. */

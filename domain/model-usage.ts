@@ -114,6 +114,14 @@ export function usageOfDocument(protocol: GatewayProtocol, doc: unknown): ModelU
 }
 
 /**
+ * A token count within what a record holds (its columns are 32-bit): a hostile endpoint's huge
+ * count was refused by the database, and the call, or the outcome, went unrecorded with it.
+ */
+export function tokenCount(read: number): number {
+  return Math.min(read, 1e9);
+}
+
+/**
  * The documents of a response body that can report usage: the one JSON document, or an event
  * stream's `data:` lines naming `usage` (the others carry the model's text).
  */

@@ -9,7 +9,7 @@ import type { Db } from '../../db/client';
 import { recordModelCall } from '../../db/model-calls';
 import type { GatewayProtocol, GatewayUpstream } from '../../domain/agent';
 import { costOf } from '../../domain/model-cost';
-import { usageDocuments, usageOfDocuments, type ModelUsage } from '../../domain/model-usage';
+import { tokenCount, usageDocuments, usageOfDocuments, type ModelUsage } from '../../domain/model-usage';
 import { jsonShapeProblem } from './json-shape';
 import type { GatewaySession } from './session';
 
@@ -176,7 +176,22 @@ function usageCharged(protocol: GatewayProtocol, sent: SentCall, got: Reply): Mo
 /** Charges the session for a call and records it, with its span's usage attributes. */
 export async function recordCall(db: Db, session: GatewaySession, span: Span, sent: SentCall, got: Reply) {
   const { upstream, body } = sent;
-  const usage = usageCharged(upstream.protocol, sent, got);
+  const charged = usageCharged(upstream.protocol, sent, got);
+  const { cache } = charged;
+  const usage = {
+    ...charged,
+    inputTokens: tokenCount(charged.inputTokens),
+    outputTokens: tokenCount(charged.outputTokens),
+    ...(cache
+      ? {
+          cache: {
+            read: tokenCount(cache.read),
+            shortWrites: tokenCount(cache.shortWrites),
+            longWrites: tokenCount(cache.longWrites),
+          },
+        }
+      : {}),
+  };
   const costUsd = costOf(usage, upstream.pricing);
   session.charge(usage, costUsd);
   span.setAttributes({

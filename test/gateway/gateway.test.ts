@@ -207,19 +207,23 @@ describe('model gateway', function () {
     }
   });
 
-  // Found in review: 8 such replies from a tenant's key-less upstream held the worker's thread 26 s, charged nothing.
-  it('a reply too many values to parse for its usage is charged by its length, unparsed', async () => {
-    const open = '{"usage":{"iterations":[';
-    const reply = Buffer.from(`${open}${'{},'.repeat(1_500_000)}{}]}}`);
+  /** Starts an upstream answering every call with `reply`; returns its base URL and how to stop it. */
+  async function upstreamAnswering(reply: Buffer) {
     const server = http.createServer((req, res) => {
       req.resume();
       req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(reply));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-    const session = await gateway.openSession(identity('run-values'), {
+    return { baseUrl, close: () => new Promise((resolve) => server.close(resolve)) };
+  }
+
+  /** One chat call through a session whose upstream answers `reply`; returns the call's record. */
+  async function recordedCallFor(runId: string, reply: Buffer) {
+    const upstreamOf = await upstreamAnswering(reply);
+    const session = await gateway.openSession(identity(runId), {
       ...grant(),
-      upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl, apiKeyEnv: 'FAKE_KEY' }],
+      upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl: upstreamOf.baseUrl, apiKeyEnv: 'FAKE_KEY' }],
     });
     try {
       const read = chatCall().map((a) =>
@@ -229,13 +233,29 @@ describe('model gateway', function () {
         ),
       );
       const run = await runThroughGateway(session, read);
-      assert.match(run.outputTail, /STATUS 200 \d{7}/, run.outputTail);
-      const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-values');
-      assert.equal(call.outputTokens, Math.ceil(reply.length / 4), 'charged by its length');
+      assert.match(run.outputTail, /STATUS 200 \d+/, run.outputTail);
+      const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, runId);
+      return call;
     } finally {
       await gateway.closeSession(session.id);
-      await new Promise((resolve) => server.close(resolve));
+      await upstreamOf.close();
     }
+  }
+
+  // Found in review: 8 such replies from a tenant's key-less upstream held the worker's thread 26 s, charged nothing.
+  it('a reply too many values to parse for its usage is charged by its length, unparsed', async () => {
+    const reply = Buffer.from(`{"usage":{"iterations":[${'{},'.repeat(1_500_000)}{}]}}`);
+    const call = await recordedCallFor('run-values', reply);
+    assert.equal(call.outputTokens, Math.ceil(reply.length / 4), 'charged by its length');
+  });
+
+  it('a usage past what a record holds is recorded at a billion tokens, not lost', async () => {
+    const call = await recordedCallFor(
+      'run-billions',
+      Buffer.from('{"usage":{"prompt_tokens":5000000000,"completion_tokens":7}}'),
+    );
+    assert.ok(call, 'the call is recorded');
+    assert.deepEqual([call.inputTokens, call.outputTokens], [1e9, 7]);
   });
 
   it('stops the command with the reason when a call crosses the token budget', async () => {
