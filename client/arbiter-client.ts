@@ -386,8 +386,8 @@ export class ArbiterClient {
 
   /**
    * Tells the tenant's tasks in VERIFYING that its approvers changed, so a waiting waiver judges
-   * by the keys registered now. Returns the workflow ids told and those that refused the signal
-   * (a run past its signal limit, one that closed meanwhile), so the caller can name the latter.
+   * by the keys registered now. Returns the workflow ids told and those the signal did not reach
+   * (refused by a run past its signal limit or closed meanwhile, or failed), so the caller can name them.
    */
   async announceApproversChanged(tenantId: string): Promise<{ told: string[]; missed: string[] }> {
     const told: string[] = [];

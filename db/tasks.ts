@@ -56,6 +56,8 @@ export async function quietTasks(
  * True (SQL, over a task row's columns) while the task may pass to another run of its workflow id:
  * it has not ended and no run has claimed its delivery. The transition statement takes a task over
  * on it, and the steps that act before a run's first transition (`requireOwnTask`) allow on it.
+ * Its columns are unqualified: it is read where one relation of those names is in scope (the
+ * task row, or the transition statement's locked copy of it).
  */
 export const openToSuccessor = sql<boolean>`(state NOT IN (${sql.join(
   TERMINAL_STATES.map((s) => sql`${s}`),

@@ -26,7 +26,7 @@ async function announce(tenantId: string): Promise<void> {
       if (told.length) process.stdout.write(`told ${told.length} waiting task(s) to re-read the approvers\n`);
       if (missed.length)
         process.stderr.write(
-          `note: ${missed.length} waiting task(s) refused the signal (${missed.map(printable).join(', ')}); ` +
+          `note: ${missed.length} waiting task(s) were not told (${missed.map(printable).join(', ')}: the signal was refused or failed); ` +
             'their waivers are still checked against the approvers registered when stored\n',
         );
     } finally {
