@@ -11,7 +11,8 @@ import { RecordMismatchError, TaskAlreadyEndedError, WorkflowIdMismatchError } f
 import { isCandidateTaskId } from '../domain/candidates';
 import { printable } from '../domain/printable';
 import type { Db } from '../db/client';
-import { deliveryRecorded } from '../db/deliveries';
+import { deliveredByRun } from '../db/deliveries';
+import { taskRowOf } from '../db/tasks';
 import { storedVerdict } from '../db/verdicts';
 import { isTerminal } from '../domain/lifecycle';
 import { recordRunEvent } from '../db/provenance';
@@ -34,12 +35,17 @@ async function requireRecordBehind(db: Db, input: RecordTransitionInput, runId: 
   if (stated === undefined && to !== 'VERIFIED' && to !== 'COMPLETED') return;
   const stored = await storedVerdict(db, tenantId, taskId, runId);
   const passing = stored?.outcome === 'PASS' || stored?.outcome === 'WAIVED';
-  if (!stored || stored.outcome !== stated || (to !== 'FAILED' && !passing))
+  if (!stored || stored.outcome !== stated || (to === 'FAILED' ? stated !== 'FAIL' : !passing)) {
+    // A run reset after its task ended is told so, as the transition itself would tell it.
+    const row = await taskRowOf(db, input);
+    if (row && row.runId !== runId && isTerminal(row.state))
+      throw new TaskAlreadyEndedError(`${tenantId}/${taskId}`, row.state, row.runId);
     throw new RecordMismatchError(
       'verdict',
       `${to} stating verdict ${printable(String(stated))}: run ${runId} of ${tenantId}/${taskId} has ${stored ? `a ${stored.outcome}` : 'none'}`,
     );
-  if (to === 'COMPLETED' && !isCandidateTaskId(taskId) && !(await deliveryRecorded(db, input, runId)))
+  }
+  if (to === 'COMPLETED' && !isCandidateTaskId(taskId) && !(await deliveredByRun(db, input, runId)))
     throw new RecordMismatchError('delivery', `COMPLETED: run ${runId} of ${tenantId}/${taskId} recorded no delivery`);
 }
 

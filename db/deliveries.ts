@@ -8,6 +8,7 @@ import { and, eq, gte, isNull, notInArray, or, sql } from 'drizzle-orm';
 import { TERMINAL_STATES } from '../domain/lifecycle';
 import type { Db } from './client';
 import { provenanceEvents, tasks } from './schema';
+import { runEventKey } from './provenance';
 
 /**
  * Claims the delivery of task `ref` for run `runId`: true when the task's row names this run, the
@@ -41,6 +42,26 @@ export interface DeliveryClaim {
   branch?: string;
   commit?: string;
   verdictDigest?: string;
+}
+
+/**
+ * True when the run `runId` of the task `ref` recorded its delivery, found by the event's key (the
+ * tenant's chain index): what a transition to COMPLETED asks on every task, where a scan of the
+ * tenant's chain would grow with its history.
+ */
+export async function deliveredByRun(db: Db, ref: { tenantId: string; taskId: string }, runId: string) {
+  const [row] = await db
+    .select({ id: provenanceEvents.id })
+    .from(provenanceEvents)
+    .where(
+      and(
+        eq(provenanceEvents.tenantId, ref.tenantId),
+        eq(provenanceEvents.eventKey, runEventKey(ref.taskId, runId, 'delivered')),
+        eq(provenanceEvents.kind, 'change.delivered'),
+        gte(provenanceEvents.seq, 0),
+      ),
+    );
+  return row !== undefined;
 }
 
 /** True when the run `runId` of the task `ref` recorded a delivery saying all of `claim`. */

@@ -54,7 +54,8 @@ export type OwnMarkerPatch =
   | 'conversation-named-in-history'
   | 'decisions-strictly-in-turn'
   | 'gate-argv-without-nul'
-  | 'spec-refused-before-routing';
+  | 'spec-refused-before-routing'
+  | 'base-counted-not-waivable';
 
 /**
  * `patched(id)` alone, asked only where the change would make the run command something else:

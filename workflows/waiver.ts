@@ -45,12 +45,14 @@ export interface GrantedDeskWaiver {
   waiverId: string;
 }
 
-/** True when every blocking failure is one a waiver may cover: a budget that counts no base's changes off the trusted ref. */
+/**
+ * True when every blocking failure is one a waiver may cover: a budget that counts no base's
+ * changes off the trusted ref. A run recorded before such budgets were refused asks as it did.
+ */
 export function waivable(gates: readonly GateResult[]): boolean {
   const failing = gates.filter((g) => g.status === 'fail');
-  return (
-    failing.length > 0 && failing.every((g) => WAIVABLE_GATES.includes(g.name) && !g.detail.includes(BASE_COUNTED))
-  );
+  if (failing.length === 0 || !failing.every((g) => WAIVABLE_GATES.includes(g.name))) return false;
+  return !(failing.some((g) => g.detail.includes(BASE_COUNTED)) && hasOwnPatch('base-counted-not-waivable'));
 }
 
 /**

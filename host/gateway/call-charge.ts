@@ -10,7 +10,7 @@ import { recordModelCall } from '../../db/model-calls';
 import type { GatewayProtocol, GatewayUpstream } from '../../domain/agent';
 import { costOf } from '../../domain/model-cost';
 import { tokenCount, usageDocuments, usageOfDocuments, type ModelUsage } from '../../domain/model-usage';
-import { jsonShapeProblem } from './json-shape';
+import { documentsShapeProblem } from './json-shape';
 import type { GatewaySession } from './session';
 
 const STORED_BODY_BYTES = 1024 * 1024;
@@ -109,12 +109,12 @@ function chargedUsage(reported: ModelUsage, replyBytes: number): ModelUsage {
 const byLength = (replyBytes: number): ModelUsage => ({ inputTokens: 0, outputTokens: Math.ceil(replyBytes / 4) });
 
 /**
- * Whether `docs` parse within the values a request may hold ({@link jsonShapeProblem}). Parsing
+ * Whether `docs` parse within the values a request may hold ({@link documentsShapeProblem}). Parsing
  * costs the worker's main thread by values, not bytes: a key-less upstream of a tenant's answered 8
  * calls with 16 MiB of empty objects each, which held the thread 26 s (every activity's heartbeat
  * on it) and, reporting no usage, cost nothing (found in review). Such a reply is charged by length.
  */
-const parsable = (docs: readonly string[]) => jsonShapeProblem(Buffer.from(docs.join('\n'))) === undefined;
+const parsable = (docs: readonly string[]) => documentsShapeProblem(docs) === undefined;
 
 /** Keys whose strings are the model's own output in a streamed event (text, tool arguments, thinking). */
 const TEXT_KEYS = new Set(['content', 'text', 'arguments', 'partial_json', 'thinking', 'refusal', 'delta']);

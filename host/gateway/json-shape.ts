@@ -35,7 +35,24 @@ function closingQuote(body: Uint8Array, open: number): number {
 
 /** Why `body` holds too many values or nests too deep to parse, or undefined. Malformed JSON is left to the parser. */
 export function jsonShapeProblem(body: Uint8Array): string | undefined {
-  let values = 0;
+  return shapeProblem(body, { values: 0 });
+}
+
+/**
+ * {@link jsonShapeProblem} over documents parsed one by one (a stream's events), their values
+ * counted together. Each is scanned on its own: joined, a quote left open in one hid the next
+ * one's values from the count (found in review).
+ */
+export function documentsShapeProblem(documents: readonly string[]): string | undefined {
+  const count = { values: 0 };
+  for (const document of documents) {
+    const problem = shapeProblem(Buffer.from(document), count);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+function shapeProblem(body: Uint8Array, count: { values: number }): string | undefined {
   let depth = 0;
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
@@ -43,9 +60,9 @@ export function jsonShapeProblem(body: Uint8Array): string | undefined {
       i = closingQuote(body, i);
       if (i < 0) return undefined;
     } else if (c === COMMA || c === COLON) {
-      if (++values > MAX_JSON_VALUES) return `the body holds more than ${MAX_JSON_VALUES} JSON values`;
+      if (++count.values > MAX_JSON_VALUES) return `the body holds more than ${MAX_JSON_VALUES} JSON values`;
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      if (++values > MAX_JSON_VALUES) return `the body holds more than ${MAX_JSON_VALUES} JSON values`;
+      if (++count.values > MAX_JSON_VALUES) return `the body holds more than ${MAX_JSON_VALUES} JSON values`;
       if (++depth > MAX_JSON_DEPTH) return `the body nests deeper than ${MAX_JSON_DEPTH} levels`;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
   }

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import type { ScriptedStep } from '../../domain/agent';
 import { addScriptedAgent, gitIn, makeRepo, registerRepo, specYaml, uniqueId } from '../helpers/fixtures';
 import { runToEnd } from '../helpers/tasks';
-import { refExists } from './helpers';
+import { policyYaml, refExists } from './helpers';
 
 const TIER1 = {
   risk_tier: 1,
@@ -24,7 +24,8 @@ describe("governance: the base's changes count against the budget", function () 
 
   it('a tier-1 task on a delivered 20-file branch fails its budget, and nothing is delivered', async () => {
     const tenant = uniqueId('launder');
-    const repoDir = makeRepo();
+    // Waivers are enabled: a budget that counts the base's changes still asks for none, and fails at once.
+    const repoDir = makeRepo({ '.caws/policy.yaml': policyYaml({ waivers: { min_approvers_for_budget_raise: 1 } }) });
     const repo = await registerRepo(tenant, repoDir);
     const big: ScriptedStep[] = Array.from({ length: 20 }, (_, i) => ({
       op: 'write' as const,
