@@ -11,7 +11,7 @@ import { RecordMismatchError, TaskAlreadyEndedError, WorkflowIdMismatchError } f
 import { isCandidateTaskId } from '../domain/candidates';
 import { printable } from '../domain/printable';
 import type { Db } from '../db/client';
-import { deliveredByRun } from '../db/deliveries';
+import { deliveryRecorded } from '../db/deliveries';
 import { taskRowOf } from '../db/tasks';
 import { storedVerdict } from '../db/verdicts';
 import { isTerminal } from '../domain/lifecycle';
@@ -45,7 +45,11 @@ async function requireRecordBehind(db: Db, input: RecordTransitionInput, runId: 
       `${to} stating verdict ${printable(String(stated))}: run ${runId} of ${tenantId}/${taskId} has ${stored ? `a ${stored.outcome}` : 'none'}`,
     );
   }
-  if (to === 'COMPLETED' && !isCandidateTaskId(taskId) && !(await deliveredByRun(db, input, runId)))
+  if (
+    to === 'COMPLETED' &&
+    !isCandidateTaskId(taskId) &&
+    !(await deliveryRecorded(db, input, runId, {}, { byKey: true }))
+  )
     throw new RecordMismatchError('delivery', `COMPLETED: run ${runId} of ${tenantId}/${taskId} recorded no delivery`);
 }
 

@@ -45,31 +45,16 @@ export interface DeliveryClaim {
 }
 
 /**
- * True when the run `runId` of the task `ref` recorded its delivery, found by the event's key (the
- * tenant's chain index): what a transition to COMPLETED asks on every task, where a scan of the
- * tenant's chain would grow with its history.
+ * True when the run `runId` of the task `ref` recorded a delivery saying all of `claim`. With
+ * `byKey`, only under the key this code records it by, found by the tenant's chain index: what a
+ * transition to COMPLETED asks on every task, where a scan of the chain would grow with its history.
  */
-export async function deliveredByRun(db: Db, ref: { tenantId: string; taskId: string }, runId: string) {
-  const [row] = await db
-    .select({ id: provenanceEvents.id })
-    .from(provenanceEvents)
-    .where(
-      and(
-        eq(provenanceEvents.tenantId, ref.tenantId),
-        eq(provenanceEvents.eventKey, runEventKey(ref.taskId, runId, 'delivered')),
-        eq(provenanceEvents.kind, 'change.delivered'),
-        gte(provenanceEvents.seq, 0),
-      ),
-    );
-  return row !== undefined;
-}
-
-/** True when the run `runId` of the task `ref` recorded a delivery saying all of `claim`. */
 export async function deliveryRecorded(
   db: Db,
   ref: { tenantId: string; taskId: string },
   runId: string,
   claim: DeliveryClaim = {},
+  options: { byKey?: boolean } = {},
 ): Promise<boolean> {
   const said = JSON.stringify({ ...claim, runId });
   const [row] = await db
@@ -78,7 +63,9 @@ export async function deliveryRecorded(
     .where(
       and(
         eq(provenanceEvents.tenantId, ref.tenantId),
-        eq(provenanceEvents.subject, `${ref.tenantId}/${ref.taskId}`),
+        options.byKey
+          ? eq(provenanceEvents.eventKey, runEventKey(ref.taskId, runId, 'delivered'))
+          : eq(provenanceEvents.subject, `${ref.tenantId}/${ref.taskId}`),
         eq(provenanceEvents.kind, 'change.delivered'),
         gte(provenanceEvents.seq, 0),
         sql`${provenanceEvents.payload} @> ${said}::jsonb`,

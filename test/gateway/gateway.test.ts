@@ -180,65 +180,61 @@ describe('model gateway', function () {
     );
   });
 
+  /**
+   * One chat call, its reply's length printed, through a session whose upstream is at `baseUrl`;
+   * returns what the command printed and the call's record.
+   */
+  async function callThrough(runId: string, baseUrl: string) {
+    const session = await gateway.openSession(identity(runId), {
+      ...grant(),
+      upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl, apiKeyEnv: 'FAKE_KEY' }],
+    });
+    try {
+      const read = chatCall().map((a) =>
+        a.replace(
+          "console.log('STATUS', res.status, await res.text());",
+          "console.log('STATUS', res.status, (await res.text()).length);",
+        ),
+      );
+      const run = await runThroughGateway(session, read);
+      const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, runId);
+      return { printed: run.outputTail, call };
+    } finally {
+      await gateway.closeSession(session.id);
+    }
+  }
+
   it('a reply too long to scan for its usage is charged by its length, never free', async () => {
     const bytes = 17 * 1024 * 1024;
     const huge = await startFakeOpenAI({
       apiKey: REAL_KEY,
       script: () => ({ content: 'x'.repeat(bytes), usage: { prompt: 40, completion: 2 } }),
     });
-    const session = await gateway.openSession(identity('run-huge'), {
-      ...grant(),
-      upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl: huge.baseUrl, apiKeyEnv: 'FAKE_KEY' }],
-    });
     try {
-      const read = chatCall().map((a) =>
-        a.replace(
-          "console.log('STATUS', res.status, await res.text());",
-          "console.log('STATUS', res.status, (await res.text()).length);",
-        ),
-      );
-      const run = await runThroughGateway(session, read);
-      assert.match(run.outputTail, /STATUS 200 \d{8}/, run.outputTail);
-      const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, 'run-huge');
+      const { printed, call } = await callThrough('run-huge', huge.baseUrl);
+      assert.match(printed, /STATUS 200 \d{8}/, printed);
       assert.ok(call.outputTokens >= bytes / 4, `charged ${call.outputTokens} output tokens for ${bytes} bytes`);
     } finally {
-      await gateway.closeSession(session.id);
       await huge.close();
     }
   });
 
-  /** Starts an upstream answering every call with `reply`; returns its base URL and how to stop it. */
-  async function upstreamAnswering(reply: Buffer) {
+  /** The record of one call whose upstream answers `reply`. */
+  async function recordedCallFor(runId: string, reply: Buffer) {
     const server = http.createServer((req, res) => {
       req.resume();
       req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(reply));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-    return { baseUrl, close: () => new Promise((resolve) => server.close(resolve)) };
-  }
-
-  /** One chat call through a session whose upstream answers `reply`; returns the call's record. */
-  async function recordedCallFor(runId: string, reply: Buffer) {
-    const upstreamOf = await upstreamAnswering(reply);
-    const session = await gateway.openSession(identity(runId), {
-      ...grant(),
-      upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl: upstreamOf.baseUrl, apiKeyEnv: 'FAKE_KEY' }],
-    });
     try {
-      const read = chatCall().map((a) =>
-        a.replace(
-          "console.log('STATUS', res.status, await res.text());",
-          "console.log('STATUS', res.status, (await res.text()).length);",
-        ),
+      const { printed, call } = await callThrough(
+        runId,
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
       );
-      const run = await runThroughGateway(session, read);
-      assert.match(run.outputTail, /STATUS 200 \d+/, run.outputTail);
-      const [call] = await modelCallsOf(testStack().database.db, t.tenantId, t.taskId, runId);
+      assert.match(printed, /STATUS 200 \d+/, printed);
       return call;
     } finally {
-      await gateway.closeSession(session.id);
-      await upstreamOf.close();
+      await new Promise((resolve) => server.close(resolve));
     }
   }
 
