@@ -145,8 +145,9 @@ export function verifyEnvelope<T = VerdictStatement>(
   if (body.toString('base64') !== envelope.payload) problems.push('payload is not canonical base64');
   const first: unknown = Array.isArray(envelope.signatures) ? envelope.signatures[0] : undefined;
   const signature = signatureOf(first);
-  if (!signature || envelope.signatures.length !== 1)
-    problems.push('expected exactly one signature, its key id and signature text');
+  if (!Array.isArray(envelope.signatures) || envelope.signatures.length !== 1)
+    problems.push('expected exactly one signature');
+  else if (!signature) problems.push("the signature's key id and signature are not text");
   let statement: T | undefined;
   try {
     statement = JSON.parse(body.toString('utf8')) as T;
