@@ -15,7 +15,7 @@ import { confinedArgv, sandboxEnv, sandboxProbe, type SandboxMount } from './bwr
 import { seccompProgram } from './seccomp';
 import type { SandboxConfig } from './config';
 import type { SandboxUser, SandboxUserOf } from './uid-leases';
-import { quotaCheck } from './workspace-quota';
+import { quotaCheck, settledQuotaProblem } from './workspace-quota';
 import { openGatewayBridge, type GatewayBridge } from '../gateway/bridge';
 import { relayLaunch } from '../gateway/launch';
 import { dependencyMounts } from './dependency-mounts';
@@ -122,13 +122,14 @@ export function createCommandRunner(deps: {
       await record(req, false, reason, {});
       throw new SandboxUnavailableError(reason);
     }
-    const check = quotaCheck(req.workspacePath, deps.sandbox.limits, {
+    const quota = {
       countEntries: req.purpose !== 'setup',
       // A uid of the task's own: the worker's (a worker not run as root) holds files of its own.
       heldOpenBy: confined && user.uid !== process.getuid?.() ? user.uid : undefined,
-    });
+    };
+    const settled = () => settledQuotaProblem(req.workspacePath, deps.sandbox.limits, quota);
     if (pastQuotaAt.has(req.workspacePath)) {
-      const still = await check();
+      const still = await settled();
       if (still) {
         const reason = `not started: ${still}`;
         await record(req, false, reason, {});
@@ -141,7 +142,13 @@ export function createCommandRunner(deps: {
     let held: { joined: boolean; killed?: string } | undefined;
     let run: RunProcessResult;
     try {
-      run = await start(req, user, confined, cgroup?.enter ?? [], check);
+      run = await start(
+        req,
+        user,
+        confined,
+        cgroup?.enter ?? [],
+        quotaCheck(req.workspacePath, deps.sandbox.limits, quota),
+      );
     } finally {
       held = await cgroup?.release();
     }
@@ -151,7 +158,7 @@ export function createCommandRunner(deps: {
       await record(req, false, reason, {});
       throw new SandboxUnavailableError(reason);
     }
-    const atExit = await check();
+    const atExit = await settled();
     if (atExit) pastQuotaAt.add(req.workspacePath);
     const pastQuota = atExit && !run.killedReason ? `past its quota at exit: ${atExit}` : undefined;
     // A kernel kill in its cgroup the command survived (a test runner losing one worker) is its own business.

@@ -68,6 +68,31 @@ export async function pastQuota(
   return undefined;
 }
 
+/** How a quota check measures: entries counted or not, and whose held files count. */
+export interface QuotaOptions {
+  countEntries: boolean;
+  /** The task's own uid: the nameless files and ptys its processes hold count too ({@link heldFiles}). */
+  heldOpenBy?: number;
+}
+
+/**
+ * Why the workspace is past its quota, or cannot be measured, when no program of its command
+ * runs: at a command's exit and before the next starts. A transient failure the watchdog may
+ * forgive is past the quota here: an agent whose command made a folder `du` cannot read (a worker
+ * not run as root) passed every exit check, the watchdog's first four failures forgiven (found in review).
+ */
+export async function settledQuotaProblem(
+  workspace: string,
+  limits: SandboxLimits,
+  options: QuotaOptions,
+): Promise<string | undefined> {
+  try {
+    return await pastQuota(workspace, limits, options.countEntries, options.heldOpenBy);
+  } catch (err) {
+    return `the workspace could not be measured: ${(err as Error).message}`;
+  }
+}
+
 /** Checks a workspace can fail in a row before its command is stopped: a quota nobody can read holds nothing. */
 const MAX_UNMEASURED_CHECKS = 5;
 
@@ -78,11 +103,7 @@ const MAX_UNMEASURED_CHECKS = 5;
 export function quotaCheck(
   workspace: string,
   limits: SandboxLimits,
-  options: {
-    countEntries: boolean;
-    /** The task's own uid: the nameless files and ptys its processes hold count too ({@link heldFiles}). */
-    heldOpenBy?: number;
-  },
+  options: QuotaOptions,
 ): () => Promise<string | undefined> {
   let unmeasured = 0;
   return async () => {

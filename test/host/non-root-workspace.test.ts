@@ -115,6 +115,32 @@ describe('host: a workspace of a worker that is not root', function () {
     assert.equal(existsSync(path.join(ws, 'hide')), false);
   });
 
+  // Found in review: forgiven four times a command by the watchdog's check, such a folder passed every exit check.
+  it('a folder its command made unreadable is past the quota at the exit check; the watchdog forgives it once', function () {
+    if (!runningAsRoot()) this.skip();
+    const { dir, host, ws } = nobodysFolder();
+    const { settled, polled } = asNobody(
+      dir,
+      `
+      const fs = require('fs'), path = require('path');
+      const { quotaCheck, settledQuotaProblem } = require(${JSON.stringify(path.join(host, 'sandbox', 'workspace-quota.js'))});
+      const hide = path.join(${JSON.stringify(ws)}, 'hide');
+      fs.mkdirSync(hide);
+      fs.writeFileSync(path.join(hide, 'big'), Buffer.alloc(5 * 1024 * 1024, 1));
+      fs.chmodSync(hide, 0o300);
+      (async () => {
+        const limits = { workspaceBytes: 100 * 1024 * 1024, workspaceEntries: 1000 };
+        const options = { countEntries: true };
+        const settled = await settledQuotaProblem(${JSON.stringify(ws)}, limits, options);
+        const polled = (await quotaCheck(${JSON.stringify(ws)}, limits, options)()) ?? null;
+        fs.chmodSync(hide, 0o700);
+        console.log(JSON.stringify({ settled, polled }));
+      })();`,
+    ) as { settled?: string; polled: string | null };
+    assert.match(settled ?? '', /^the workspace could not be measured: /, JSON.stringify(settled));
+    assert.equal(polled, null, 'a running command is stopped only after five failures in a row');
+  });
+
   it('a folder and a file its last command made unreadable are measured as made, not failed on', function () {
     if (!runningAsRoot()) this.skip();
     const read = measuredAsNobody(`
