@@ -8,8 +8,18 @@
 import { taskRowOf } from '../db/tasks';
 import type { Db } from '../db/client';
 import { RecordMismatchError, TaskAlreadyEndedError } from '../domain/errors';
-import { isTerminal } from '../domain/lifecycle';
+import { isTerminal, type TaskState } from '../domain/lifecycle';
 import type { RunIdentity } from '../domain/verdict';
+
+/** Throws {@link TaskAlreadyEndedError} when the task's `row` says it ended under another run than `runId`. */
+export function refuseEndedUnderAnotherRun(
+  key: { tenantId: string; taskId: string },
+  row: { state: TaskState; runId: string } | undefined,
+  runId: string,
+): void {
+  if (row && row.runId !== runId && isTerminal(row.state))
+    throw new TaskAlreadyEndedError(`${key.tenantId}/${key.taskId}`, row.state, row.runId);
+}
 
 /**
  * Throws {@link RecordMismatchError} unless the task's row is run `run`'s, or, for a run that will
@@ -27,8 +37,7 @@ export async function requireOwnTask(
 ): Promise<void> {
   const row = await taskRowOf(db, key);
   const task = `${key.tenantId}/${key.taskId}`;
-  if (row && row.runId !== run.runId && isTerminal(row.state))
-    throw new TaskAlreadyEndedError(task, row.state, row.runId);
+  refuseEndedUnderAnotherRun(key, row, run.runId);
   const successor = row?.workflowId === run.workflowId && row.openToSuccessor;
   if (row?.runId !== run.runId && !successor) {
     const owner = row ? `run ${row.runId}'s` : 'not recorded';

@@ -21,6 +21,7 @@ import { taskWorkflowId } from '../temporal-config';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
+import { refuseEndedUnderAnotherRun } from './task-ended';
 
 /**
  * What a transition states beyond its state is on record: a verdict outcome is this run's stored
@@ -37,9 +38,7 @@ async function requireRecordBehind(db: Db, input: RecordTransitionInput, runId: 
   const passing = stored?.outcome === 'PASS' || stored?.outcome === 'WAIVED';
   if (!stored || stored.outcome !== stated || (to === 'FAILED' ? stated !== 'FAIL' : !passing)) {
     // A run reset after its task ended is told so, as the transition itself would tell it.
-    const row = await taskRowOf(db, input);
-    if (row && row.runId !== runId && isTerminal(row.state))
-      throw new TaskAlreadyEndedError(`${tenantId}/${taskId}`, row.state, row.runId);
+    refuseEndedUnderAnotherRun(input, await taskRowOf(db, input), runId);
     throw new RecordMismatchError(
       'verdict',
       `${to} stating verdict ${printable(String(stated))}: run ${runId} of ${tenantId}/${taskId} has ${stored ? `a ${stored.outcome}` : 'none'}`,
