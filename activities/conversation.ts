@@ -89,6 +89,8 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       const input = parseActivityInput(StartConversationInput, raw);
       const spec = await conversationSpec(db, input, input.spec);
       await requireRoutedAgent(db, input);
+      // Its id is predictable: a workflow of one's own under it, before the real child, would write the transcript.
+      await requireLiveConversation(input);
       const config = await openaiConfig(db, input.agentId);
       const row = {
         id: input.conversationId,

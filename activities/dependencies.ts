@@ -26,6 +26,7 @@ import { cancellable } from './heartbeat';
 import { parseActivityInput } from './input';
 import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
+import { requireOwnTask } from './task-ended';
 
 /** What was installed, for the record. */
 export interface InstalledDependencies {
@@ -72,6 +73,7 @@ export function createDependencyActivities(deps: ActivityDeps, runCommand: Comma
     async installDependencies(raw: InstallDependenciesInput): Promise<InstalledDependencies> {
       const input = parseActivityInput(InstallDependenciesInput, raw);
       const { setup } = input;
+      await requireOwnTask(deps.db, input, currentRun(), { open: true });
       await requirePolicySetup(deps.db, { ...input, runId: currentRun().runId }, setup);
       requireTaskWorkspace(deps.home, input);
       const depsDir = dependenciesDirOf(input.workspacePath);

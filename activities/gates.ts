@@ -33,6 +33,7 @@ import { parseActivityInput } from './input';
 import { judgingPolicy, type JudgingPolicy } from './repo-policy';
 import { specContentDigest, validatedSpec } from './spec-refs';
 import { currentRun } from './run-identity';
+import { requireOwnTask } from './task-ended';
 
 /**
  * The failed result that stands for a command gate already failed on this tree in this run or a
@@ -99,7 +100,9 @@ export function createGateActivities({ db, home, sandbox, runIsOpen }: ActivityD
     async runGate(raw: RunGateInput): Promise<GateResult> {
       const parsed = parseActivityInput(RunGateInput, raw);
       const { gate, source } = parsed;
-      const runKey = { ...parsed, runId: currentRun().runId };
+      const run = currentRun();
+      await requireOwnTask(db, parsed, run, { open: true });
+      const runKey = { ...parsed, runId: run.runId };
       const [read, spec] = await Promise.all([
         judgingPolicy(db, runKey),
         source === 'acceptance' ? validatedSpec(db, runKey) : undefined,

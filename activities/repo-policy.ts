@@ -13,6 +13,7 @@ import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { requireTenantRepo } from './repos';
 import { currentRun } from './run-identity';
+import { requireOwnTask } from './task-ended';
 
 /**
  * A stored policy, whether the run it judges read it itself (not a predecessor), and the
@@ -43,7 +44,9 @@ export function createRepoPolicyActivities(deps: ActivityDeps) {
     async loadRepoPolicy(raw: LoadRepoPolicyInput): Promise<TrustedPolicy> {
       const input = parseActivityInput(LoadRepoPolicyInput, raw);
       await requireTenantRepo(deps, input.tenantId, input.repoPath);
-      const run = { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId };
+      const identity = currentRun();
+      await requireOwnTask(deps.db, input, identity, { open: true, repoPath: input.repoPath });
+      const run = { tenantId: input.tenantId, taskId: input.taskId, runId: identity.runId };
       const read = await loadTrustedPolicy(input.repoPath);
       const trusted = await storeRunPolicy(deps.db, run, read, input.repoPath);
       log.info('repository policy loaded', { ...trusted.provenance });

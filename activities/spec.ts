@@ -14,6 +14,7 @@ import { sha256 } from '../host/digest';
 import type { ActivityDeps } from './deps';
 import { parseActivityInput } from './input';
 import { currentRun } from './run-identity';
+import { requireOwnTask } from './task-ended';
 import { storeSpec } from './spec-refs';
 import { parseSpecYaml } from './spec-yaml';
 
@@ -47,7 +48,9 @@ export function createSpecActivities({ db }: Pick<ActivityDeps, 'db'>) {
       if (tooLong || problems.length) throw new SpecInvalidError([...(tooLong ? [tooLong] : []), ...problems]);
       const allWarnings = boundedList([...result.warnings, ...warnings], MAX_WARNINGS, 500);
       for (const warning of allWarnings) log.warn('working spec warning', { warning });
-      const owner = { tenantId: input.tenantId, taskId: input.taskId, runId: currentRun().runId };
+      const run = currentRun();
+      await requireOwnTask(db, input, run, { open: true });
+      const owner = { tenantId: input.tenantId, taskId: input.taskId, runId: run.runId };
       const specDigest = sha256(input.specYaml);
       const specRef = await storeSpec(db, taskSpecArtifactId(owner), owner, result.spec, specDigest);
       return { spec: specEssentials(result.spec), warnings: allWarnings, specDigest, specRef };

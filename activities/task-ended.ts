@@ -28,12 +28,13 @@ export function refuseEndedUnderAnotherRun(
  * an ended task is refused too. An insider's own workflow code called `routeTask` for task ids no
  * transition recorded, whose decisions no capacity count saw, `executeAgent` for tasks that had
  * ended, and `recordTaskOutcome` for tasks that never ran or for another run's (found in review).
+ * With `repoPath`, a task recorded in another repository is refused too.
  */
 export async function requireOwnTask(
   db: Db,
   key: { tenantId: string; taskId: string },
   run: RunIdentity,
-  options: { open?: boolean } = {},
+  options: { open?: boolean; repoPath?: string } = {},
 ): Promise<void> {
   const row = await taskRowOf(db, key);
   const task = `${key.tenantId}/${key.taskId}`;
@@ -44,4 +45,6 @@ export async function requireOwnTask(
     throw new RecordMismatchError('task', `task ${task} is ${owner}, not run ${run.runId}'s`);
   }
   if (options.open && isTerminal(row.state)) throw new TaskAlreadyEndedError(task, row.state, row.runId);
+  if (options.repoPath !== undefined && row.repoPath !== null && row.repoPath !== options.repoPath)
+    throw new RecordMismatchError('repository', `task ${task} is recorded in ${row.repoPath}, not ${options.repoPath}`);
 }

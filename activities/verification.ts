@@ -37,6 +37,7 @@ import { readWorkspace } from '../host/measure';
 import { parseActivityInput } from './input';
 import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
+import { requireOwnTask } from './task-ended';
 import { isSpecRef, runSpec, specContentDigest } from './spec-refs';
 import { readBlobs } from '../host/tree-checkout';
 
@@ -140,6 +141,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
   return {
     async measureDiff(raw: MeasureDiffInput): Promise<DiffSummary> {
       const input = parseActivityInput(MeasureDiffInput, raw);
+      await requireOwnTask(db, input, currentRun(), { open: true });
       requireTaskWorkspace(home, input);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
       const read = await readWorkspace(ws, input.baseCommit, { maxEntries: sandbox.limits.workspaceEntries });
@@ -166,7 +168,9 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
 
     async checkBudgetAndScope(raw: CheckBudgetAndScopeInput): Promise<GateResult[]> {
       const parsed = parseActivityInput(CheckBudgetAndScopeInput, raw);
-      const { runId } = currentRun();
+      const run = currentRun();
+      await requireOwnTask(db, parsed, run, { open: true });
+      const { runId } = run;
       const spec = await runSpec(db, parsed);
       const read = await judgingPolicy(db, { ...parsed, runId });
       const validatedRef = taskSpecArtifactId({ ...parsed, runId });

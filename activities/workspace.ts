@@ -28,6 +28,8 @@ import {
 import { retainWorkspace, RETENTION_MARKER } from '../host/workspace-retention';
 import { parseActivityInput } from './input';
 import { requireTenantRepo } from './repos';
+import { currentRun } from './run-identity';
+import { requireOwnTask } from './task-ended';
 
 /** Fills the workspace root from scratch: the task's uid (kept from an earlier attempt), a git directory, the tree at the base. */
 async function buildWorkspace(
@@ -72,6 +74,7 @@ export function createWorkspaceActivities({ db, home, hostQueue, sandbox, retent
   return {
     async prepareWorkspace(raw: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
       const input = parseActivityInput(PrepareWorkspaceInput, raw);
+      await requireOwnTask(db, input, currentRun(), { open: true, repoPath: input.repoPath });
       await requireTenantRepo({ db }, input.tenantId, input.repoPath);
       const ref = input.baseRef ?? 'HEAD';
       const base = await repoBase(input.repoPath, ref);
@@ -85,6 +88,7 @@ export function createWorkspaceActivities({ db, home, hostQueue, sandbox, retent
 
     async releaseWorkspace(raw: ReleaseWorkspaceInput): Promise<void> {
       const input = parseActivityInput(ReleaseWorkspaceInput, raw);
+      await requireOwnTask(db, input, currentRun());
       const ws = workspaceDirs(home, input.tenantId, input.taskId);
       const until = new Date(Date.now() + retentionHours * 3_600_000);
       await asLatestAttempt(ws.root, async () => {

@@ -64,13 +64,21 @@ export const openToSuccessor = sql<boolean>`(state NOT IN (${sql.join(
   sql`, `,
 )}) AND delivering_run_id IS NULL)`;
 
-/** The task's row: its workflow id, run and state, and whether another run of it may take it over. */
+/** The task's row: its workflow id, run, state and repository, and whether another run of it may take it over. */
 export async function taskRowOf(
   db: Db,
   key: { tenantId: string; taskId: string },
-): Promise<{ state: TaskState; runId: string; workflowId: string; openToSuccessor: boolean } | undefined> {
+): Promise<
+  { state: TaskState; runId: string; workflowId: string; repoPath: string | null; openToSuccessor: boolean } | undefined
+> {
   const [row] = await db
-    .select({ state: tasks.state, runId: tasks.runId, workflowId: tasks.workflowId, openToSuccessor })
+    .select({
+      state: tasks.state,
+      runId: tasks.runId,
+      workflowId: tasks.workflowId,
+      repoPath: tasks.repoPath,
+      openToSuccessor,
+    })
     .from(tasks)
     .where(and(eq(tasks.tenantId, key.tenantId), eq(tasks.id, key.taskId)));
   return row;

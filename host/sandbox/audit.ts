@@ -38,10 +38,19 @@ export async function recordSandboxEvent(db: Db, event: SandboxEvent): Promise<v
 /** File-tool operations whose bytes count against the per-task write limit. */
 const WRITE_OPS = ['file_write', 'file_search_replace'];
 
-/** Bytes the file tools have written for a task so far (for the per-task limit). */
+/**
+ * What each file or folder a write creates costs of the per-task write limit (a folder's first
+ * block, besides its inode). Uncharged, empty writes 2,000 folders deep each filled a workspace's
+ * entries at no cost (found in review).
+ */
+export const TOOL_ENTRY_CHARGE = 4096;
+
+/** Bytes the file tools have written for a task so far, with the entries they created charged (for the per-task limit). */
 export async function bytesWrittenByTask(db: Db, tenantId: string, taskId: string): Promise<number> {
   const [row] = await db
-    .select({ n: sql<number>`coalesce(sum(${sandboxEvents.bytes}), 0)::bigint` })
+    .select({
+      n: sql<number>`coalesce(sum(${sandboxEvents.bytes} + coalesce((${sandboxEvents.detail}->>'entries')::bigint, 0) * ${TOOL_ENTRY_CHARGE}), 0)::bigint`,
+    })
     .from(sandboxEvents)
     .where(
       and(

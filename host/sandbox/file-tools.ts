@@ -13,7 +13,7 @@ import type { Db } from '../../db/client';
 import { sha256 } from '../digest';
 import { forgetFreshCheckout } from '../fresh-checkout';
 import { resolveInWorkspace } from '../workspace-paths';
-import { bytesWrittenByTask, recordSandboxEvent } from './audit';
+import { bytesWrittenByTask, recordSandboxEvent, TOOL_ENTRY_CHARGE } from './audit';
 import { runningAsRoot, type SandboxConfig } from './config';
 import type { SandboxUser, SandboxUserOf } from './uid-leases';
 import { writeRefusal } from './write-policy';
@@ -23,6 +23,8 @@ import { toolFailures } from './tool-failures';
 /** Linux's PATH_MAX and NAME_MAX: a tool call naming a longer path is refused before anything matches it. */
 const MAX_PATH = 4096;
 const MAX_NAME = 255;
+/** Names a tool's path may hold: deeper than any source tree, far short of the 2,048 PATH_MAX allows. */
+const MAX_DEPTH = 128;
 /** Largest file `file_read` reads (it returns at most its first 256 KiB, but hashes it whole). */
 const MAX_READ_BYTES = 16 * 1024 * 1024;
 /** Who is asking and under which rules; every tool call carries it. */
@@ -59,6 +61,23 @@ async function someEntries(dir: string, limit: number): Promise<{ entries: Diren
   }
 }
 
+/** How many files and folders writing `target` makes: it and each missing folder above it, up to the first that exists. */
+async function entriesCreatedBy(workspacePath: string, target: string): Promise<number> {
+  const root = await fs.realpath(workspacePath);
+  let made = 0;
+  for (let p = target; p.startsWith(root + path.sep); p = path.dirname(p)) {
+    if (
+      await fs.lstat(p).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
+    made++;
+  }
+  return made;
+}
+
 async function digestOf(file: string): Promise<string | undefined> {
   return fs.readFile(file).then(sha256, () => undefined);
 }
@@ -85,8 +104,11 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
   ): Promise<{ target: string; rel: string }> {
     // Longer than any path the filesystem takes, and matched against scope globs before it fails.
     // In bytes, as Linux counts: 200 `é` are 400, and failed as the host's ENAMETOOLONG.
-    if (Buffer.byteLength(relPath) > MAX_PATH || relPath.split('/').some((name) => Buffer.byteLength(name) > MAX_NAME))
+    const names = relPath.split('/');
+    if (Buffer.byteLength(relPath) > MAX_PATH || names.some((name) => Buffer.byteLength(name) > MAX_NAME))
       return refuse(call, op, relPath, `longer than a path may be (${MAX_PATH} bytes, ${MAX_NAME} a name)`);
+    if (names.filter((n) => n && n !== '.').length > MAX_DEPTH)
+      return refuse(call, op, relPath, `deeper than a path may be (${MAX_DEPTH} names)`);
     try {
       const target = await resolveInWorkspace(call.workspacePath, relPath, { kind });
       return { target, rel: path.relative(await fs.realpath(call.workspacePath), target) || '.' };
@@ -103,16 +125,18 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
     const { toolFileBytes, toolTaskBytes } = deps.sandbox.limits;
     if (bytes > toolFileBytes)
       await refuse(call, op, resolved.rel, `${bytes} bytes exceeds the per-file limit of ${toolFileBytes}`);
-    const used = await bytesWrittenByTask(deps.db, call.tenantId, call.taskId);
-    if (used + bytes > toolTaskBytes)
+    const entries = await entriesCreatedBy(call.workspacePath, resolved.target);
+    const charged =
+      (await bytesWrittenByTask(deps.db, call.tenantId, call.taskId)) + bytes + entries * TOOL_ENTRY_CHARGE;
+    if (charged > toolTaskBytes)
       await refuse(
         call,
         op,
         resolved.rel,
-        `would write ${used + bytes} bytes in this task, over the limit of ${toolTaskBytes}`,
+        `would write ${charged} bytes in this task (each file or folder made counts ${TOOL_ENTRY_CHARGE}), over the limit of ${toolTaskBytes}`,
       );
     await forgetFreshCheckout(call.workspacePath);
-    return resolved;
+    return { ...resolved, entries };
   }
 
   /** Files the tools create must stay writable by the task's unprivileged user, the one its commands run as. */
@@ -137,14 +161,14 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
 
   async function write(call: FileToolCall, op: string, relPath: string, content: string) {
     const bytes = Buffer.byteLength(content);
-    const { target, rel } = await resolveForWrite(call, op, relPath, bytes);
+    const { target, rel, entries } = await resolveForWrite(call, op, relPath, bytes);
     const user = await deps.sandboxUser(call); // before writing: a task without its uid gets nothing written
     const digestBefore = await digestOf(target);
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.writeFile(target, content);
     await handOver(call, target, user);
     const digestAfter = sha256(Buffer.from(content));
-    await audit(call, { op, path: rel, allowed: true, bytes, digestBefore, digestAfter });
+    await audit(call, { op, path: rel, allowed: true, bytes, digestBefore, digestAfter, detail: { entries } });
     return { path: rel, bytes, digestBefore: digestBefore ?? null, digestAfter };
   }
 

@@ -20,6 +20,7 @@ import { ATTEMPT_FILE, claimWorkspace } from '../../host/workspace-lock';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { makeRepo, registeredPath } from '../helpers/fixtures';
 import { testActivityDeps, testSandboxConfig } from '../helpers/stack';
+import { ownTask } from '../helpers/tasks';
 import { traversableTempDir } from '../helpers/temp';
 import { holdWorkspaceLock } from '../helpers/workspace-lock';
 
@@ -48,14 +49,20 @@ describe('workspace attempts that overlap', function () {
       { currentAttemptScheduledTimestampMs: scheduledMs, startToCloseTimeoutMs: 120_000 },
       { logger: SILENT_LOGGER },
     );
-  const prepare = (taskId: string, scheduledMs: number) =>
-    env(scheduledMs).run(activities.prepareWorkspace, {
+  /** An attempt of the run that owns `taskId`'s task. */
+  const ownRun = async (taskId: string, scheduledMs: number) => {
+    const e = env(scheduledMs);
+    await ownTask(e, { tenantId: 'tenant', taskId });
+    return e;
+  };
+  const prepare = async (taskId: string, scheduledMs: number) =>
+    (await ownRun(taskId, scheduledMs)).run(activities.prepareWorkspace, {
       tenantId: 'tenant',
       taskId,
       repoPath: repo,
     }) as Promise<PreparedWorkspace>;
-  const release = (taskId: string, scheduledMs: number) =>
-    env(scheduledMs).run(activities.releaseWorkspace, { tenantId: 'tenant', taskId });
+  const release = async (taskId: string, scheduledMs: number) =>
+    (await ownRun(taskId, scheduledMs)).run(activities.releaseWorkspace, { tenantId: 'tenant', taskId });
 
   /** Lease links naming `root` (live or not). */
   const linksTo = (root: string) =>

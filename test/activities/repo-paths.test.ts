@@ -13,6 +13,7 @@ import type { PreparedWorkspace, TrustedPolicy } from '../../domain/activity-io'
 import { SILENT_LOGGER } from '../../workers/logger';
 import { makeRepo, registeredPath, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps } from '../helpers/stack';
+import { ownTask } from '../helpers/tasks';
 
 const unknownRepo = (path: string) => (err: unknown) =>
   err instanceof ApplicationFailure &&
@@ -32,10 +33,12 @@ describe("activities: a repository path must be the tenant's registration", func
     const unregistered = makeRepo();
     for (const repoPath of [theirs, unregistered]) {
       const ref = { tenantId: intruder, taskId: uniqueId('task') };
+      await ownTask(env, ref);
       await assert.rejects(env.run(a.prepareWorkspace, { ...ref, repoPath }), unknownRepo(repoPath));
       await assert.rejects(env.run(a.loadRepoPolicy, { ...ref, repoPath }), unknownRepo(repoPath));
     }
     const ref = { tenantId: owner, taskId: uniqueId('task') };
+    await ownTask(env, ref);
     const ws: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath: theirs });
     assert.match(ws.baseCommit, /^[0-9a-f]{40}$/);
     const trusted: TrustedPolicy = await env.run(a.loadRepoPolicy, { ...ref, repoPath: theirs });

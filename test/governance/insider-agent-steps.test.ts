@@ -25,7 +25,7 @@ import {
   uniqueId,
 } from '../helpers/fixtures';
 import { testActivityDeps } from '../helpers/stack';
-import { routeTo } from '../helpers/tasks';
+import { prepareOwned, routeTo } from '../helpers/tasks';
 
 const refusedAs = (type: string, pattern: RegExp) => (err: unknown) => {
   assert.ok(err instanceof ApplicationFailure, String(err));
@@ -43,7 +43,7 @@ async function insiderTask() {
   );
   const a = createActivities(testActivityDeps());
   const own = await addScriptedAgent(ref.tenantId, GOOD_PLAN);
-  const ws: PreparedWorkspace = await env.run(a.prepareWorkspace, {
+  const ws: PreparedWorkspace = await prepareOwned(env, a, {
     ...ref,
     repoPath: await registeredPath(ref.tenantId),
   });

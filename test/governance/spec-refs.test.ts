@@ -26,6 +26,7 @@ import { decodedHistory } from '../helpers/history';
 import { waitFor } from '../helpers/wait';
 import { nodeStep } from './helpers';
 import { testActivityDeps, testStack } from '../helpers/stack';
+import { ownTask } from '../helpers/tasks';
 
 const NO_COMMIT = '0'.repeat(40);
 
@@ -64,8 +65,9 @@ function specConsumers(run: ReturnType<typeof taskRun>, spec: SpecRef) {
   };
 }
 
-/** Asserts every spec-consuming activity of `run` refuses `spec` as `type`, naming why. */
+/** Asserts every spec-consuming activity of `run` (the task's run now) refuses `spec` as `type`, naming why. */
 async function assertAllRefuse(run: ReturnType<typeof taskRun>, spec: SpecRef, type: string, pattern: RegExp) {
+  await ownTask(run.env, run.ref);
   for (const [name, call] of Object.entries(specConsumers(run, spec))) {
     await assert.rejects(call(), (err: unknown) => {
       assert.ok(err instanceof ApplicationFailure, `${name}: ${String(err)}`);
@@ -80,6 +82,7 @@ async function assertAllRefuse(run: ReturnType<typeof taskRun>, spec: SpecRef, t
 /** Validates the default spec in `run`; returns its stored reference. */
 async function validated(run: ReturnType<typeof taskRun>): Promise<SpecRef> {
   const a = createActivities(testActivityDeps());
+  await ownTask(run.env, run.ref);
   const result: ValidateSpecResult = await run.env.run(a.validateSpec, { ...run.ref, specYaml: specYaml() });
   const { tenantId, taskId } = run.ref;
   assert.ok(result.specRef, 'validateSpec returns where it stored the spec');

@@ -1,7 +1,7 @@
 /**
  * Attack (found in review): a policy read stands for every later run of its task id that reads
- * none of its own, however long after. An insider's own workflow code reads the lax policy under
- * task ids it has not used yet; once the repository's owners tighten it (a blocking test gate, the
+ * none of its own, however long after. An insider's runs read the lax policy under task ids it
+ * has not used yet (its own workflow code may no longer: it must own the task); once the repository's owners tighten it (a blocking test gate, the
  * harness protected), a new run of such an id borrows the old read, is judged by it and signed
  * PASS. Delivery lands a change only as judged by the policy the trusted ref holds now, and
  * `verdict verify --require-pass` takes a PASS only once it was delivered.
@@ -10,13 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { createActivities } from '../../activities';
-import type {
-  DiffSummary,
-  IssuedVerdict,
-  PreparedWorkspace,
-  TrustedPolicy,
-  ValidateSpecResult,
-} from '../../domain/activity-io';
+import type { DiffSummary, IssuedVerdict, TrustedPolicy, ValidateSpecResult } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
@@ -24,7 +18,7 @@ import { gitIn, makeRepo, registerRepo, uniqueId } from '../helpers/fixtures';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { defaultSigningKeyFile } from '../../workers/worker';
-import { recordRouted } from '../helpers/tasks';
+import { prepareOwned, recordRouted } from '../helpers/tasks';
 import { policyYaml } from './helpers';
 import { refusedAs, runOf, SPEC } from './insider-run';
 
@@ -56,24 +50,29 @@ describe('governance: a change lands only as judged by the policy the repository
     const laxCommit = gitIn(dir, 'rev-parse', 'HEAD');
     const repo = await registerRepo(ref.tenantId, dir);
     const repoPath = realpathSync(dir);
-    // Days before: a run of the insider's own code only reads the policy.
-    const lax: TrustedPolicy = await runOf(ref).env.run(a.loadRepoPolicy, { ...ref, repoPath });
+    const received = (env: ReturnType<typeof runOf>['env']) =>
+      env.run(a.recordTransition, {
+        ...ref,
+        workflowId: taskWorkflowId(ref),
+        seq: 0,
+        from: null,
+        to: 'RECEIVED' as const,
+        at: new Date().toISOString(),
+      });
+    // Days before: a run of the task only reads the policy, and is stopped (a run of the
+    // insider's own code that received nothing may not read it at all).
+    await assert.rejects(runOf(ref).env.run(a.loadRepoPolicy, { ...ref, repoPath }), /is not recorded/);
+    const early = runOf(ref).env;
+    await received(early);
+    const lax: TrustedPolicy = await early.run(a.loadRepoPolicy, { ...ref, repoPath });
     commitPolicy(dir, TIGHT, 'tighten the policy');
 
-    // A run started after it reads none, so it is judged by the earlier read.
+    // A run started after it takes the open task over and reads none, so it is judged by the earlier read.
     const { env, runId } = runOf(ref);
-    const at = new Date().toISOString();
-    await env.run(a.recordTransition, {
-      ...ref,
-      workflowId: taskWorkflowId(ref),
-      seq: 0,
-      from: null,
-      to: 'RECEIVED' as const,
-      at,
-    });
+    await received(env);
     await recordRouted({ ...ref, runId });
     const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: SPEC });
-    const ws: PreparedWorkspace = await env.run(a.prepareWorkspace, { ...ref, repoPath, baseRef: laxCommit });
+    const ws = await prepareOwned(env, a, { ...ref, repoPath, baseRef: laxCommit });
     writeFileSync(path.join(ws.workspacePath, 'test', 'check.js'), 'process.exit(0);\n');
     writeFileSync(path.join(ws.workspacePath, 'src', 'app.js'), 'module.exports = 2;\n');
     const measured = { ...ref, workspacePath: ws.workspacePath, baseCommit: ws.baseCommit };

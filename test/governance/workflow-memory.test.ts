@@ -36,19 +36,21 @@ import { waitFor, waitForState } from '../helpers/wait';
 import { nodeStep } from './helpers';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { runToEnd } from '../helpers/tasks';
+import { ownTask } from '../helpers/tasks';
 
 /** A sandbox policy admitting `glob` (and nothing else), at tier 3. */
 function policyWith(glob: string) {
   return { scopeIn: [glob], scopeOut: [], riskTier: 3, allowShell: false };
 }
 
-/** A task run as the server reports it to the activities it schedules. */
-function activityRun() {
+/** A task run as the server reports it to the activities it schedules, the task recorded as its. */
+async function activityRun() {
   const ref = { tenantId: uniqueId('heap'), taskId: uniqueId('task') };
   const env = new MockActivityEnvironment(
     { workflowExecution: { workflowId: taskWorkflowId(ref), runId: uniqueId('run') } },
     { logger: SILENT_LOGGER },
   );
+  await ownTask(env, ref);
   return { ref, env, activities: createActivities(testActivityDeps()) };
 }
 
@@ -198,7 +200,7 @@ describe('attack: exhausting the workflow heap', function () {
   // Found in review: counting values alone, 99 aliases of one 64 KiB string in a field the prompt does
   // not carry were stored as a 19 MB spec, read again by every step and tool call of the task.
   it('aliases of a long string are refused past the expanded text limit, before anything is stored', async () => {
-    const { ref, env, activities } = activityRun();
+    const { ref, env, activities } = await activityRun();
     const aliases = Array(99).fill('*s').join(', ');
     const base = specYaml({ non_functional: { performance: ['PLACEHOLDER'] } }).replace(
       /performance:\n\s*- PLACEHOLDER/,
@@ -219,7 +221,7 @@ describe('attack: exhausting the workflow heap', function () {
   });
 
   it('a spec nested deeper than any CAWS field is refused as unreadable; a real-size alias use still validates', async () => {
-    const { ref, env, activities } = activityRun();
+    const { ref, env, activities } = await activityRun();
     const deep = specWithContractValue(`${'['.repeat(40)}${']'.repeat(40)}`);
     const tooDeep = /nests more than 32 levels deep/;
     await assert.rejects(env.run(activities.validateSpec, { ...ref, specYaml: deep }), tooDeep);
@@ -258,7 +260,7 @@ describe('attack: exhausting the workflow heap', function () {
   });
 
   it('the validation result a run keeps holds the spec’s essentials only, however much else the spec says', async () => {
-    const { ref, env, activities } = activityRun();
+    const { ref, env, activities } = await activityRun();
     const contracts = Array.from({ length: 100 }, (_, i) => ({
       name: `c${i}`,
       type: 'api',
@@ -284,7 +286,7 @@ describe('attack: exhausting the workflow heap', function () {
   });
 
   it('a spec made to break one rule hundreds of times fails with a bounded list of problems', async () => {
-    const { ref, env, activities } = activityRun();
+    const { ref, env, activities } = await activityRun();
     const acceptance = Array.from({ length: 300 }, () => ({ id: 'A1', given: 'g', when: 'w', then: 't' }));
     const err: unknown = await env.run(activities.validateSpec, { ...ref, specYaml: specYaml({ acceptance }) }).then(
       () => assert.fail('accepted'),
@@ -296,7 +298,7 @@ describe('attack: exhausting the workflow heap', function () {
   });
 
   it('more than 20 acceptance commands, or one longer than 4096 characters, is a spec problem', async () => {
-    const { ref, env, activities } = activityRun();
+    const { ref, env, activities } = await activityRun();
     const criterion = (i: number, command: string) => ({
       id: `A${i}`,
       given: 'g',
@@ -329,7 +331,7 @@ describe('attack: exhausting the workflow heap', function () {
   });
 
   it('a scope glob built to backtrack (extglobs, many stars, a negation) is a spec problem, and matching stays fast', async () => {
-    const { ref, env, activities } = activityRun();
+    const { ref, env, activities } = await activityRun();
     const grammar = /uses glob syntax Arbiter does not match/;
     const cases: Array<[string, RegExp]> = [
       [`${'@(*)'.repeat(13)}Q`, grammar],
@@ -352,7 +354,7 @@ describe('attack: exhausting the workflow heap', function () {
   });
 
   it('a scope list of more than 200 entries is a spec problem', async () => {
-    const { ref, env, activities } = activityRun();
+    const { ref, env, activities } = await activityRun();
     const many = Array.from({ length: 201 }, (_, i) => `src/f${i}.js`);
     const text = specYaml({ scope: { in: many, out: [] } });
     await assert.rejects(

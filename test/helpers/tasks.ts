@@ -3,6 +3,7 @@ import type { MockActivityEnvironment } from '@temporalio/testing';
 import type { ArbiterActivities } from '../../activities';
 import { randomUUID } from 'node:crypto';
 import { routingDecisions, tasks, verdicts } from '../../db/schema';
+import type { PrepareWorkspaceInput, PreparedWorkspace } from '../../domain/activity-io';
 import type { VerdictPayload } from '../../domain/verdict';
 import type { TaskInput, TaskSnapshot, VerdictOutcome } from '../../domain/task';
 import { testStack } from './stack';
@@ -30,15 +31,19 @@ export async function routeTo(
 }
 
 /**
- * Records `ref`'s task as `env`'s run's, in ROUTING, as that run's transitions would have:
- * routing and feedback act only for the run that owns the task's row.
+ * Records `ref`'s task as `env`'s run's, in ROUTING (in `repoPath`, when named), as that run's
+ * transitions would have: the steps that act for a task act only for the run that owns its row.
  */
-export async function ownTask(env: MockActivityEnvironment, ref: { tenantId: string; taskId: string }): Promise<void> {
+export async function ownTask(
+  env: MockActivityEnvironment,
+  ref: { tenantId: string; taskId: string },
+  repoPath?: string,
+): Promise<void> {
   const { workflowId, runId } = env.context.info.workflowExecution!;
   await testStack()
     .database.db.insert(tasks)
-    .values({ ...ref, id: ref.taskId, workflowId, runId, state: 'ROUTING', lastSeq: 3 })
-    .onConflictDoUpdate({ target: [tasks.tenantId, tasks.id], set: { workflowId, runId, state: 'ROUTING' } });
+    .values({ ...ref, id: ref.taskId, workflowId, runId, state: 'ROUTING', lastSeq: 3, repoPath })
+    .onConflictDoUpdate({ target: [tasks.tenantId, tasks.id], set: { workflowId, runId, state: 'ROUTING', repoPath } });
 }
 
 /** Stores a verdict of `outcome` for `env`'s run of `ref`'s task, judged for `agentId` with `gates`. */
@@ -74,4 +79,14 @@ export async function recordRouted(run: { tenantId: string; taskId: string; runI
     .insert(routingDecisions)
     .values({ ...run, agentId, taskType: 'feature', reason: 'routed by the test', candidates: [] })
     .onConflictDoNothing();
+}
+
+/** `prepareWorkspace` as the run of `env` that owns the task (recorded here first, in the repository named). */
+export async function prepareOwned(
+  env: MockActivityEnvironment,
+  a: Pick<ArbiterActivities, 'prepareWorkspace'>,
+  input: PrepareWorkspaceInput,
+): Promise<PreparedWorkspace> {
+  await ownTask(env, input, input.repoPath);
+  return (await env.run(a.prepareWorkspace, input)) as PreparedWorkspace;
 }

@@ -20,7 +20,7 @@ import { borrowObjects, taskSandboxUser } from '../../host/workspace';
 import { gitIn, makeRepo, registeredPath, uniqueId } from '../helpers/fixtures';
 import { tempDir } from '../helpers/temp';
 import { testActivityDeps, testSandboxConfig, testStack } from '../helpers/stack';
-import { routeTo } from '../helpers/tasks';
+import { prepareOwned, routeTo } from '../helpers/tasks';
 
 describe('workspace git isolation', function () {
   this.timeout(60_000);
@@ -31,7 +31,7 @@ describe('workspace git isolation', function () {
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');
     const repo = await registeredPath(tenantId);
-    const ws = (await env.run(activities.prepareWorkspace, { tenantId, taskId, repoPath: repo })) as PreparedWorkspace;
+    const ws = (await prepareOwned(env, activities, { tenantId, taskId, repoPath: repo })) as PreparedWorkspace;
     assert.equal(existsSync(path.join(ws.workspacePath, '.git')), false, 'the tree carries no git directory');
 
     const pwned = path.join(os.tmpdir(), `${uniqueId('pwned')}`);
@@ -64,7 +64,7 @@ describe('workspace git isolation', function () {
       makeRepo({ 'a.txt': 'a\n', 'b.txt': 'b\n', 'c.txt': 'c\n', 'd.txt': 'd\n' }),
     );
     await assert.rejects(
-      env.run(activities.prepareWorkspace, { tenantId, taskId: uniqueId('task'), repoPath: repo }),
+      prepareOwned(env, activities, { tenantId, taskId: uniqueId('task'), repoPath: repo }),
       (err: unknown) =>
         err instanceof ApplicationFailure &&
         err.type === 'TargetRepoError' &&
@@ -91,7 +91,7 @@ describe('workspace git isolation', function () {
         ],
       },
     });
-    const ws = (await env.run(activities.prepareWorkspace, {
+    const ws = (await prepareOwned(env, activities, {
       tenantId,
       taskId,
       repoPath: await registeredPath(
@@ -193,7 +193,7 @@ describe('workspace git isolation', function () {
     gitIn(repo, 'checkout', '-q', 'main');
     gitIn(repo, 'branch', '-q', '-D', 'side');
     const tenantId = uniqueId('tenant');
-    const ws = (await env.run(activities.prepareWorkspace, {
+    const ws = (await prepareOwned(env, activities, {
       tenantId,
       taskId: uniqueId('task'),
       repoPath: await registeredPath(tenantId, repo),
@@ -213,7 +213,7 @@ describe('workspace git isolation', function () {
     const before = targetObjects();
     const tenantId = uniqueId('tenant');
     const taskId = uniqueId('task');
-    const ws = (await env.run(activities.prepareWorkspace, {
+    const ws = (await prepareOwned(env, activities, {
       tenantId,
       taskId,
       repoPath: await registeredPath(tenantId, repo),

@@ -20,6 +20,7 @@ import { PolicyViolationError } from '../../domain/errors';
 import type { SandboxPolicy } from '../../domain/sandbox';
 import { makeRepo, registerRepo, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testSandboxConfig, testStack } from '../helpers/stack';
+import { ownTask } from '../helpers/tasks';
 import { tempDir } from '../helpers/temp';
 
 /** Everything may be written by scope: refusals in this suite come from confinement, not scope. */
@@ -158,6 +159,7 @@ export async function sandboxTask(
   const taskId = uniqueId('task');
   const repo = realpathSync(options.repo ?? makeRepo(options.files));
   await registerRepo(tenantId, repo);
+  await ownTask(env, { tenantId, taskId }, repo);
   const ws = (await env.run(activities.prepareWorkspace, { tenantId, taskId, repoPath: repo })) as PreparedWorkspace;
   const sandboxUser = taskSandboxUser(home, config);
   const user = await sandboxUser({ tenantId, taskId });

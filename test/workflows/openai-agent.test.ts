@@ -31,7 +31,7 @@ import {
   uniqueId,
 } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import { routeTo } from '../helpers/tasks';
+import { ownTask, prepareOwned, routeTo } from '../helpers/tasks';
 import { waitFor } from '../helpers/wait';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { decodedHistory, occurrences } from '../helpers/history';
@@ -89,6 +89,7 @@ async function openTaskRun(tenantId: string) {
     { workflowExecution: { workflowId: run.workflowId, runId: run.firstExecutionRunId } },
     { logger: SILENT_LOGGER, client: testStack().client.temporal },
   );
+  await ownTask(env, ref);
   return { ref, run, env, a: createActivities(testActivityDeps()) };
 }
 
@@ -465,7 +466,7 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
     const agent = await addOpenAIAgent(tenant, fake);
     const { ref, run, env, a } = await openTaskRun(tenant);
     // A prepared workspace: file tools write only for a task that holds its sandbox uid.
-    const { workspacePath }: PreparedWorkspace = await env.run(a.prepareWorkspace, {
+    const { workspacePath }: PreparedWorkspace = await prepareOwned(env, a, {
       ...ref,
       repoPath: await registeredPath(tenant),
     });

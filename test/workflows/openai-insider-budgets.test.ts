@@ -47,8 +47,8 @@ describe("insider: the openai agent's limits hold without Arbiter's workflow", f
       { logger: SILENT_LOGGER, client: testStack().client.temporal },
     );
     const a = createActivities(testActivityDeps());
-    const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
     await routeTo(env, a, ref, agent.id);
+    const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: specYaml() });
     const conversationId = `${tenant}/${ref.taskId}/1`;
     await env.run(a.startConversation, { ...ref, agentId: agent.id, conversationId, spec: validated.specRef! });
     let answered = 0;
