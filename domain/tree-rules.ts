@@ -157,6 +157,9 @@ export function treeProblems(
   ];
 }
 
+/** An 8.3 alias (`GITHUB~1`, `SECRET~1.JS`): where short names are on, such a name is another folder's or file's. */
+const SHORT_NAME = /^[^.~]{1,6}~[0-9]{1,6}(\.[^.]{1,3})?$/;
+
 function changedItemProblems(
   item: TreeItem,
   changed: ReadonlySet<string>,
@@ -168,9 +171,14 @@ function changedItemProblems(
   if (item.exact === false)
     return [`${item.path} has a name or target that is not valid UTF-8; refused, since it cannot be named exactly`];
   if (item.mode === GITLINK) return [`${item.path} is a gitlink (submodule entry); submodules are refused`];
-  if (item.path.split('/').some((name) => /[. ]$/.test(name) && !/^\.+$/.test(name)))
+  const names = item.path.split('/');
+  if (names.some((name) => /[. ]$/.test(name) && !/^\.+$/.test(name)))
     return [
       `${item.path} has a name ending in a dot or a space, which a Windows checkout writes without it (under another path than was judged)`,
+    ];
+  if (names.some((name) => SHORT_NAME.test(name)))
+    return [
+      `${item.path} has a name of the form Windows gives a longer name's short alias (8.3), which a Windows checkout may write under that longer name`,
     ];
   if (item.mode !== SYMLINK) return [];
   const target = item.target ?? '';

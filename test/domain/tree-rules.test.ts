@@ -68,6 +68,23 @@ describe('treeProblems', () => {
     assert.deepEqual(treeProblems(old, new Set(), { allowSymlinks: true }), [], 'only what the change touched');
   });
 
+  // Found in review: `src/SECRET~1/key.js` passed scope.out `src/secrets-prod/**`, `GITHUB~1/workflows/x.yml` the protected paths.
+  it('refuses a changed name of the form of a Windows short (8.3) alias', () => {
+    const items = ['src/SECRET~1/key.js', 'GITHUB~1/workflows/x.yml', 'src/APP~12.JS', 'git~1/config'].map((p) =>
+      file(p),
+    );
+    const problems = treeProblems(items, all(items), { allowSymlinks: true });
+    assert.equal(problems.length, 4, problems.join('\n'));
+    assert.match(
+      problems[0],
+      /^src\/SECRET~1\/key\.js has a name of the form Windows gives a longer name's short alias/,
+    );
+    const fine = ['src/a~b.js', 'src/backup~', 'src/notes~1.markdown', 'src/longername~1', 'src/~1.js'].map((p) =>
+      file(p),
+    );
+    assert.deepEqual(treeProblems(fine, all(fine), { allowSymlinks: true }), []);
+  });
+
   it('judges only what the change touched', () => {
     const items = [link('old', '/usr/bin/env'), file('src/new.js')];
     assert.deepEqual(treeProblems(items, new Set(['src/new.js']), { allowSymlinks: false }), []);
