@@ -185,7 +185,8 @@ describe('protected paths', () => {
     assert.equal(tier3('src/a\nb.js'), false);
   });
 
-  // Found in review: Forgejo's and Gitea's workflows were delivered with a PASS, and run on push with the secrets.
+  // Found in review: Forgejo's and Gitea's workflows were delivered with a PASS, and run on push with the secrets;
+  // so were pre-commit, VS Code task and dev container files, which run on a reviewer's machine or in a codespace.
   it("match other forges' and services' CI configuration, and each name as Windows reads it", () => {
     const tier3 = protectedPathMatcher(3);
     for (const p of [
@@ -204,9 +205,19 @@ describe('protected paths', () => {
       '.GitHub. ./workflows/x.yml',
       '.gitattributes.',
       'Jenkinsfile ',
+      '.pre-commit-config.yaml',
+      '.vscode/tasks.json',
+      '.devcontainer/devcontainer.json',
+      '.devcontainer.json',
     ])
       assert.equal(tier3(p), true, JSON.stringify(p));
-    for (const p of ['.forgejo/README', '.gitea/ISSUE_TEMPLATE.md', 'src/woodpecker.yml', 'src/a.'])
+    for (const p of [
+      '.forgejo/README',
+      '.gitea/ISSUE_TEMPLATE.md',
+      'src/woodpecker.yml',
+      'src/a.',
+      '.vscode/settings.json',
+    ])
       assert.equal(tier3(p), false, p);
     assert.deepEqual(scopeReachingProtected(['.forgejo/'], 3), [
       { entry: '.forgejo/', path: '.forgejo/workflows/ci.yml' },
