@@ -8,10 +8,12 @@ import { ExecuteAgentInput, type AgentRunResult } from '../domain/activity-io';
 import { CommandConfigSchema, ScriptedConfigSchema, type ScriptedStep } from '../domain/agent';
 import { literalSecretProblems } from '../domain/literal-secrets';
 import { buildRetryPrompt, buildTaskPrompt } from '../domain/prompt';
-import { AgentConfigError, AgentFailedError, FileToolError } from '../domain/errors';
+import { AgentConfigError, AgentFailedError, FileToolError, WorkspaceBaseMismatchError } from '../domain/errors';
 import { zodProblems } from '../domain/zod-issues';
 import { policyFromSpec, type SandboxPolicy } from '../domain/sandbox';
 import { getAgent } from '../db/agents';
+import { measuredTree } from '../db/artifacts';
+import type { Db } from '../db/client';
 import type { ActivityDeps } from './deps';
 import { beatAtStart, cancellable, type CancellableRunner } from './heartbeat';
 import { gitDirOf, requireTaskWorkspace } from '../host/git';
@@ -19,7 +21,7 @@ import { parseActivityInput } from './input';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { FileTools } from '../host/sandbox/file-tools';
 import { takeFreshCheckout } from '../host/fresh-checkout';
-import { resetWorkspace, taskSandboxUser } from '../host/workspace';
+import { requireBuiltFrom, resetWorkspace, taskSandboxUser } from '../host/workspace';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { agentLaunch } from './agent-gateway';
 import { requireRoutedAgent } from './routed-agent';
@@ -126,6 +128,21 @@ async function runCommandAgent(
   return { agentId: ctx.agentId, stepsApplied: 1, summary: `${c.argv[0]} finished in ${run.durationMs} ms` };
 }
 
+/**
+ * Refuses a start other than the workspace's base or a change the task measured from it: every
+ * object of the target is in the workspace's store, and an agent started from another commit's
+ * tree would have that commit's difference measured as its change.
+ */
+async function requireOwnStart(
+  db: Db,
+  input: { tenantId: string; taskId: string; workspacePath: string; baseCommit: string; retry?: { fromTree?: string } },
+): Promise<void> {
+  await requireBuiltFrom(input.workspacePath, input.baseCommit);
+  const fromTree = input.retry?.fromTree;
+  if (fromTree && !(await measuredTree(db, input, { treeId: fromTree, baseCommit: input.baseCommit })))
+    throw new WorkspaceBaseMismatchError(`tree ${fromTree} is no change the task measured from ${input.baseCommit}`);
+}
+
 /** Builds the `executeAgent` activity over the sandbox's file tools and command runner. */
 export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runCommand: CommandRunner) {
   const sandboxUser = taskSandboxUser(deps.home, deps.sandbox);
@@ -137,6 +154,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       requireTaskWorkspace(deps.home, input);
       await requireRoutedAgent(deps.db, input);
       await requireOwnTask(deps.db, input, currentRun(), { open: true });
+      await requireOwnStart(deps.db, input);
       const agent = await getAgent(deps.db, input.agentId);
       // Refused at registration since; an agent registered before is refused here, before its workspace is touched.
       const literal = literalSecretProblems(agent.config);

@@ -19,7 +19,7 @@ import { gitDirOf, requireTaskWorkspace } from '../host/git';
 import { removeTree } from '../host/remove-tree';
 import { dependenciesDirOf, SETUP_MARKER } from '../host/sandbox/dependency-mounts';
 import type { CommandRunner } from '../host/sandbox/commands';
-import { handToSandboxUser, resetWorkspace, taskSandboxUser, workspaceBase } from '../host/workspace';
+import { handToSandboxUser, requireBuiltFrom, resetWorkspace, taskSandboxUser } from '../host/workspace';
 import type { SandboxUser } from '../host/sandbox/uid-leases';
 import type { ActivityDeps } from './deps';
 import { cancellable } from './heartbeat';
@@ -47,21 +47,11 @@ async function requirePolicySetup(db: Db, run: RunKey, setup: InstallDependencie
 /**
  * Refuses a base other than the one the workspace was built from (an insider's step could name any
  * commit of the target, one whose lockfile it wrote), and puts the tree back to it: setup never
- * runs on files an agent wrote, whatever ran in the workspace before it. A workspace that records
- * no base (built by a release before it did) is refused too, or the check would hold only where
- * the file is.
+ * runs on files an agent wrote, whatever ran in the workspace before it.
  */
 async function atPreparedBase(deps: ActivityDeps, input: InstallDependenciesInput): Promise<SandboxUser> {
   const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
-  const prepared = await workspaceBase(ws.gitDir);
-  if (prepared === undefined)
-    throw new PolicyMismatchError(
-      'the workspace records no commit it was built from (an older release built it); submit the task again to build a new one',
-    );
-  if (prepared !== input.baseCommit)
-    throw new PolicyMismatchError(
-      `setup runs at ${prepared}, the commit the workspace was built from, not at ${input.baseCommit}`,
-    );
+  await requireBuiltFrom(input.workspacePath, input.baseCommit);
   const user = await taskSandboxUser(deps.home, deps.sandbox)(input);
   await resetWorkspace(ws, input.baseCommit, user);
   return user;

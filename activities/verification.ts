@@ -34,6 +34,7 @@ import type { ActivityDeps } from './deps';
 import { changedFiles, decodePath, differingPaths, treeEntries, type FileChange } from '../host/diff';
 import { gitDirOf, objectGit, requireTaskWorkspace } from '../host/git';
 import { readWorkspace } from '../host/measure';
+import { requireBuiltFrom } from '../host/workspace';
 import { parseActivityInput } from './input';
 import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
@@ -143,6 +144,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
       const input = parseActivityInput(MeasureDiffInput, raw);
       await requireOwnTask(db, input, currentRun(), { open: true });
       requireTaskWorkspace(home, input);
+      await requireBuiltFrom(input.workspacePath, input.baseCommit);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
       const read = await readWorkspace(ws, input.baseCommit, { maxEntries: sandbox.limits.workspaceEntries });
       const { nested, treeId, files, patch: bytes, ignored, ignoredNested } = read;
@@ -182,6 +184,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           : { policy: read.policy, commit: read.provenance.commit };
       const input = { ...parsed, spec, policy };
       requireTaskWorkspace(home, input);
+      await requireBuiltFrom(input.workspacePath, input.baseCommit);
       const gitDir = gitDirOf(input.workspacePath);
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
       const use = { specId: input.spec.id, taskId: input.taskId, runId };

@@ -17,7 +17,7 @@ import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
 import { storedApprovalsProblem } from '../domain/approval-evidence';
 import { requiredApprovers, uncoveredOverrun } from '../domain/policy';
-import { BASE_COUNTED } from '../domain/waiver';
+import { BASE_COUNTED, taskWaiverId } from '../domain/waiver';
 import { recordRunEvent } from '../db/provenance';
 import { gateResults, waiverDecisions } from '../db/schema';
 import { approverKeys, decisionsInLastHour, getApprover, getWaiver, insertWaiver, recordDecision } from '../db/waivers';
@@ -228,6 +228,10 @@ export function createWaiverActivities({ db }: ActivityDeps) {
       const run = currentRun();
       const { runId } = run;
       await requireOwnTask(db, input, run, { open: true });
+      if (input.waiverId !== taskWaiverId(input.taskId))
+        throw new WaiverNotAuthorizedError(
+          `a task's waiver is stored as ${taskWaiverId(input.taskId)}, not ${JSON.stringify(input.waiverId)}`,
+        );
       // A retry of this run's store that happened is not judged again (the approvals counted when it was stored).
       const stored = await getWaiver(db, input.tenantId, input.waiverId);
       const { treeId, patchDigest } = input.approvals[0].claim;
@@ -263,6 +267,7 @@ export function createWaiverActivities({ db }: ActivityDeps) {
         justification: input.justification,
         approvers: approverList,
         approvals: input.approvals,
+        riskTier: typeof judging === 'object' ? judging.spec.riskTier : input.riskTier,
         // The run it was approved for is its one use.
         usedByTask: input.taskId,
         usedByRun: runId,

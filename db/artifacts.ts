@@ -153,6 +153,15 @@ export interface StoredPatch {
   baseCommit: string | null;
 }
 
+/** The task's stored patches of `treeId`. */
+const patchesOfTree = (task: { tenantId: string; taskId: string }, treeId: string) =>
+  and(
+    eq(artifacts.tenantId, task.tenantId),
+    eq(artifacts.taskId, task.taskId),
+    eq(artifacts.kind, 'patch'),
+    eq(artifacts.treeId, treeId),
+  );
+
 /**
  * The measurement stored with the task's patch of `change` (its tree and digest), and the base it
  * was measured from: `stats` null for a patch stored before migration 0024; undefined when the
@@ -166,17 +175,23 @@ export async function storedPatchStats(
   const rows = await db
     .select({ stats: artifacts.stats, baseCommit: artifacts.baseCommit })
     .from(artifacts)
-    .where(
-      and(
-        eq(artifacts.tenantId, task.tenantId),
-        eq(artifacts.taskId, task.taskId),
-        eq(artifacts.kind, 'patch'),
-        eq(artifacts.treeId, change.treeId),
-        eq(artifacts.digest, change.digest),
-      ),
-    );
+    .where(and(patchesOfTree(task, change.treeId), eq(artifacts.digest, change.digest)));
   if (!rows.length) return undefined;
   return rows.find((r) => r.stats) ?? rows[0];
+}
+
+/** Whether the task measured `treeId` from `baseCommit` (any run of it): a tree an agent's retry may start from. */
+export async function measuredTree(
+  db: Db,
+  task: { tenantId: string; taskId: string },
+  change: { treeId: string; baseCommit: string },
+): Promise<boolean> {
+  const rows = await db
+    .select({ id: artifacts.id })
+    .from(artifacts)
+    .where(and(patchesOfTree(task, change.treeId), eq(artifacts.baseCommit, change.baseCommit)))
+    .limit(1);
+  return rows.length > 0;
 }
 
 /**

@@ -260,6 +260,8 @@ export const waivers = pgTable(
       .$type<SignedDecision[]>()
       .notNull()
       .default(sql`'[]'::jsonb`),
+    /** The risk tier it was granted at (migration 0031): its approvers must still decide at it. */
+    riskTier: integer('risk_tier'),
     /** The one task run that used it; a waiver applies once. */
     usedByTask: text('used_by_task'),
     usedByRun: text('used_by_run'),

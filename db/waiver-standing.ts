@@ -34,7 +34,7 @@ export async function waiversNotStanding(
     if (w.status !== 'active') return [`waiver ${w.id} is ${w.status}`];
     if (w.expiresAt.getTime() <= now) return [`waiver ${w.id} expired at ${w.expiresAt.toISOString()}`];
     return w.approvals.flatMap((a) => {
-      const lapsed = lapseProblem(a, keyring, undefined, now);
+      const lapsed = lapseProblem(a, keyring, w.riskTier ?? undefined, now);
       return lapsed ? [`waiver ${w.id}: the approval by ${a.claim.approver} no longer counts (${lapsed})`] : [];
     });
   });

@@ -621,6 +621,19 @@ export class DatabaseRejectedError extends ApplicationFailure {
 }
 
 /**
+ * A step named a base other than the commit its workspace was built from, or a tree to start from
+ * that the task never measured there. Every object of the target repository is in a workspace's
+ * store: measured from another commit, or started from another tree, any commit became the
+ * agent's change, gated and signed (found in review).
+ */
+export class WorkspaceBaseMismatchError extends ApplicationFailure {
+  static readonly type = 'WorkspaceBaseMismatchError';
+  constructor(reason: string) {
+    super(...nonRetryable(`not the workspace's own base: ${reason}`, WorkspaceBaseMismatchError.type));
+  }
+}
+
+/**
  * Failures that are the submitter's fault while the task is validated: only these end a task
  * REJECTED. Anything else there (a database or worker failing past its retries) ends it FAILED.
  */
@@ -662,6 +675,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   WorkflowIdMismatchError.type,
   TaskAlreadyEndedError.type,
   RecordMismatchError.type,
+  WorkspaceBaseMismatchError.type,
   ConversationAbandonedError.type,
   ArtifactDigestMismatchError.type,
   DeliveryNotCoveredError.type,

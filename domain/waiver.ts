@@ -23,6 +23,12 @@ export const WAIVER_REASON_CODES = [
 export const WAIVABLE_GATES = ['budget'];
 
 /**
+ * The one id a task's granted waiver is stored under. Chosen by the caller, a run of one's own
+ * stored its waiver under another task's id first, and that task's granted waiver then failed (found in review).
+ */
+export const taskWaiverId = (taskId: string): string => `WV-${taskId}`;
+
+/**
  * How the budget gate names a count that takes in the changes of a base off the trusted ref
  * (change-gates.ts `BaseChanges`): a waiver's approvals size the agent's change alone, so such a
  * budget is never waived.

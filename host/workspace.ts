@@ -5,8 +5,16 @@
 import { existsSync, realpathSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { TargetRepoError } from '../domain/errors';
-import { git, GitCommandError, neutraliseAttributes, workspaceDirs, workspaceGit, type WorkspaceDirs } from './git';
+import { TargetRepoError, WorkspaceBaseMismatchError } from '../domain/errors';
+import {
+  git,
+  gitDirOf,
+  GitCommandError,
+  neutraliseAttributes,
+  workspaceDirs,
+  workspaceGit,
+  type WorkspaceDirs,
+} from './git';
 import { forgetFreshCheckout, markFreshCheckout } from './fresh-checkout';
 import { removeTree } from './remove-tree';
 import { runningAsRoot, type SandboxConfig } from './sandbox/config';
@@ -119,6 +127,21 @@ export async function recordWorkspaceBase(gitDir: string, commit: string): Promi
 export async function workspaceBase(gitDir: string): Promise<string | undefined> {
   const text = await fs.readFile(path.join(gitDir, BASE_FILE), 'utf8').catch(() => undefined);
   return text?.trim();
+}
+
+/**
+ * Refuses a `baseCommit` other than the one the workspace at `workspacePath` was built from. A
+ * workspace that records none (built by a release before it did) is refused too, or the check
+ * would hold only where the file is.
+ */
+export async function requireBuiltFrom(workspacePath: string, baseCommit: string): Promise<void> {
+  const built = await workspaceBase(gitDirOf(workspacePath));
+  if (built === undefined)
+    throw new WorkspaceBaseMismatchError(
+      'the workspace records no commit it was built from (an older release built it); submit the task again to build a new one',
+    );
+  if (built !== baseCommit)
+    throw new WorkspaceBaseMismatchError(`the workspace was built from ${built}, not from ${baseCommit}`);
 }
 
 /** The files a workspace's checkout holds: the count in its index's header, read without parsing the rest. */

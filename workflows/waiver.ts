@@ -29,6 +29,7 @@ import {
   waivedBudgetDetail,
   WAIVABLE_GATES,
   BASE_COUNTED,
+  taskWaiverId,
   type WaiverDecisionResult,
   type WaiverRequest,
 } from '../domain/waiver';
@@ -315,7 +316,7 @@ export class WaiverDesk {
       return { error: { type: 'WaiverRejected', message: `waiver rejected by ${approver}: ${reason}` } };
     }
     const { tenantId, taskId } = this.task.input;
-    const waiverId = `WV-${taskId}`;
+    const waiverId = taskWaiverId(taskId);
     const approvals = this.decision.approvals;
     const budgetDetail = waivedBudgetDetail(diff, { ...budget, maxBytes }, { id: waiverId, delta });
     await storeWaiver({

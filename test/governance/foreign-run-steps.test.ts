@@ -12,14 +12,14 @@ import * as path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import type { DiffSummary, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
+import type { AgentRunResult, DiffSummary, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { artifacts, gateResults, runPolicies } from '../../db/schema';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
-import { gitIn, makeRepo, registeredPath, specYaml, uniqueId } from '../helpers/fixtures';
+import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registeredPath, specYaml, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
-import { ownTask } from '../helpers/tasks';
+import { ownTask, routeTo } from '../helpers/tasks';
 
 const runOf = (workflowId: string) =>
   new MockActivityEnvironment({ workflowExecution: { workflowId, runId: uniqueId('run') } }, { logger: SILENT_LOGGER });
@@ -46,7 +46,7 @@ describe("a task's workspace, spec and policy steps from a run that does not own
     await owner.run(a.loadRepoPolicy, { ...ref, repoPath });
     const ws = (await owner.run(a.prepareWorkspace, { ...ref, repoPath })) as PreparedWorkspace;
     writeFileSync(path.join(ws.workspacePath, 'src/app.js'), 'module.exports = 2;\n');
-    return { ref, owner, repoPath, ws, specRef: v.specRef! };
+    return { ref, owner, repoPath, ws, specRef: v.specRef!, planted: gitIn(repoDir, 'rev-parse', 'other') };
   }
 
   it('refuses every step, and the task keeps its workspace, spec and policy', async () => {
@@ -104,5 +104,42 @@ describe("a task's workspace, spec and policy steps from a run that does not own
       baseCommit: ws.baseCommit,
     })) as DiffSummary;
     assert.equal(diff.filesChanged, 1, "the owner's own steps still act");
+  });
+
+  // Found in review: the owning run measured, judged and ran its agent from any commit of the
+  // target, so another commit's difference became the agent's change.
+  it("refuses the task's own run a base other than its workspace's, and a start from a tree it never measured", async () => {
+    const { ref, owner, ws, specRef, planted } = await preparedTask();
+    const agent = await addScriptedAgent(ref.tenantId, GOOD_PLAN);
+    await routeTo(owner, a, ref, agent.id);
+    const other = { ...ref, workspacePath: ws.workspacePath, baseCommit: planted };
+    const refused = new RegExp(`WorkspaceBaseMismatchError|built from ${ws.baseCommit}, not from ${planted}`);
+    await assert.rejects(owner.run(a.measureDiff, other), refused);
+    const check = { treeId: ws.baseCommit, spec: specRef, policy: DEFAULT_REPO_POLICY, trustedCommit: planted };
+    await assert.rejects(owner.run(a.checkBudgetAndScope, { ...other, ...check }), refused);
+    await assert.rejects(owner.run(a.executeAgent, { ...other, agentId: agent.id, spec: specRef }), refused);
+    const plantedTree = gitIn(path.dirname(ws.workspacePath) + '/git', 'rev-parse', `${planted}^{tree}`);
+    const retry = { attempt: 2, feedback: 'again', startedAt: Date.now(), fromTree: plantedTree };
+    const own = {
+      ...ref,
+      workspacePath: ws.workspacePath,
+      baseCommit: ws.baseCommit,
+      agentId: agent.id,
+      spec: specRef,
+    };
+    await assert.rejects(
+      owner.run(a.executeAgent, { ...own, retry }),
+      /tree [0-9a-f]{40} is no change the task measured from/,
+    );
+    const diff = (await owner.run(a.measureDiff, {
+      ...ref,
+      workspacePath: ws.workspacePath,
+      baseCommit: ws.baseCommit,
+    })) as DiffSummary;
+    const ran = (await owner.run(a.executeAgent, {
+      ...own,
+      retry: { ...retry, fromTree: diff.treeId },
+    })) as AgentRunResult;
+    assert.equal(ran.agentId, agent.id, 'a retry from the change the task measured runs');
   });
 });

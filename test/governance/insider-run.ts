@@ -21,7 +21,7 @@ import type { GateRun } from '../../domain/policy-gates';
 import { DEFAULT_REPO_POLICY, type GateMode } from '../../domain/repo-policy';
 import type { AttemptRecord, GateResult } from '../../domain/task';
 import { effectiveBudget } from '../../domain/policy';
-import { grantedTerms, waivedBudgetDetail } from '../../domain/waiver';
+import { grantedTerms, taskWaiverId, waivedBudgetDetail } from '../../domain/waiver';
 import { taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
@@ -65,9 +65,9 @@ export function runOf(ref: TaskRef) {
  */
 export async function insiderRun(
   policy: Record<string, unknown> = POLICY,
-  options: { readPolicy?: boolean | 'lax'; spec?: string } = {},
+  options: { readPolicy?: boolean | 'lax'; spec?: string; taskId?: string } = {},
 ) {
-  const ref: TaskRef = { tenantId: uniqueId('insider'), taskId: uniqueId('task') };
+  const ref: TaskRef = { tenantId: uniqueId('insider'), taskId: options.taskId ?? uniqueId('task') };
   const { runId, env } = runOf(ref);
   const a = createActivities(testActivityDeps());
   await recordRouted({ ...ref, runId });
@@ -106,8 +106,8 @@ export function activityOf(r: Run, activityId: string, attempt = 1) {
   );
 }
 
-/** A waiver id of the desk's shape, fresh for each test. */
-export const newWaiverId = () => `WV-${Math.floor(Math.random() * 9000) + 1000}`;
+/** The id `r`'s task stores its waiver under (storeWaiver takes no other). */
+export const newWaiverId = (r: { ref: TaskRef }) => taskWaiverId(r.ref.taskId);
 
 /** The budget gate's words once `waiverId` with `delta` passes `r`'s change, as the desk states them. */
 export function waivedDetailOf(r: Run, waiverId: string, delta = PENDING_WAIVER.delta): string {

@@ -206,7 +206,7 @@ describe('governance: steps judge by the policy their run read', function () {
     const earlier = gitIn(r.repoPath, 'rev-parse', 'HEAD~1');
     await assert.rejects(
       r.env.run(r.a.installDependencies, { ...r.at, baseCommit: earlier, setup }),
-      refusedAs('PolicyMismatchError', new RegExp(`setup runs at ${r.ws.baseCommit}, .* not at ${earlier}`)),
+      refusedAs('WorkspaceBaseMismatchError', new RegExp(`built from ${r.ws.baseCommit}, not from ${earlier}`)),
     );
     // A workspace recording no base (an older release's, or one whose file was removed) is no exception.
     const recorded = path.join(gitDirOf(r.ws.workspacePath), 'arbiter-base');
@@ -215,7 +215,7 @@ describe('governance: steps judge by the policy their run read', function () {
     try {
       await assert.rejects(
         r.env.run(r.a.installDependencies, { ...r.at, baseCommit: earlier, setup }),
-        refusedAs('PolicyMismatchError', /the workspace records no commit it was built from/),
+        refusedAs('WorkspaceBaseMismatchError', /the workspace records no commit it was built from/),
       );
     } finally {
       writeFileSync(recorded, base);
@@ -347,7 +347,7 @@ describe('governance: steps judge by the policy their run read', function () {
   it('issueVerdict refuses, in a run that took the task over, a change whose budget a waiver passed for another run', async () => {
     const r = await insiderRun({ waivers: { min_approvers_for_budget_raise: 1 } });
     const { approval, keyId } = await approvalOf(r);
-    const waiverId = newWaiverId();
+    const waiverId = newWaiverId(r);
     // As the desk states the budget once the waiver is stored.
     const detail = waivedDetailOf(r, waiverId, approval.claim.delta);
     const gates = (await laxCheck(r)).map((g) => (g.name === 'budget' ? { ...g, detail } : g));
@@ -434,7 +434,7 @@ describe('governance: steps judge by the policy their run read', function () {
       const alice = await registeredApprover(r.ref.tenantId, 'alice');
       const pending = { ...PENDING_WAIVER, runId: approvedRun ?? r.runId, specId: 'TEST-001', treeId: r.diff.treeId };
       const approval = await signedApproval(r.ref, pending, alice, expiresAt ? { expiresAt } : {});
-      const store = storeWaiverOf(r, approval, alice.keyId, newWaiverId());
+      const store = storeWaiverOf(r, approval, alice.keyId, newWaiverId(r));
       await assert.rejects(store, refusedAs('WaiverNotAuthorizedError', refusal));
     }
   });

@@ -6,7 +6,7 @@
  * and COMPLETED state a passing one, and COMPLETED (but for a candidate) follows the run's delivery.
  */
 import assert from 'node:assert/strict';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { provenanceEvents, tasks } from '../../db/schema';
@@ -59,7 +59,8 @@ describe('governance: what a transition states is on record', function () {
     const kinds = await db
       .select({ kind: provenanceEvents.kind })
       .from(provenanceEvents)
-      .where(eq(provenanceEvents.subject, `${ref.tenantId}/${ref.taskId}`));
+      .where(eq(provenanceEvents.subject, `${ref.tenantId}/${ref.taskId}`))
+      .orderBy(asc(provenanceEvents.seq));
     assert.deepEqual(
       kinds.map((k) => k.kind),
       ['task.submitted', 'task.failed'],

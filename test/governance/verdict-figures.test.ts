@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import type { IssuedVerdict } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
 import { and, eq } from 'drizzle-orm';
+import { saveGateResults } from '../../db/gate-results';
 import { gateResults } from '../../db/schema';
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
@@ -63,19 +64,19 @@ describe('governance: the figures a verdict signs and a waiver sizes are the one
     const r = await insiderRun(TIGHT(1_000));
     const short = await approvalOf(r, { maxFiles: 0, maxLoc: 0 });
     await assert.rejects(
-      storeWaiverOf(r, short.approval, short.keyId, newWaiverId()),
+      storeWaiverOf(r, short.approval, short.keyId, newWaiverId(r)),
       refusedAs(
         'WaiverNotAuthorizedError',
         /the change is 0 files and 1 lines over its budget; the waiver raises it by 0 files and 0 lines/,
       ),
     );
     const enough = await approvalOf(r, { maxFiles: 0, maxLoc: 1 });
-    await storeWaiverOf(r, enough.approval, enough.keyId, newWaiverId());
+    await storeWaiverOf(r, enough.approval, enough.keyId, newWaiverId(r));
 
     const bytes = await insiderRun(TIGHT(10));
     const lavish = await approvalOf(bytes, { maxFiles: 5, maxLoc: 5 });
     await assert.rejects(
-      storeWaiverOf(bytes, lavish.approval, lavish.keyId, newWaiverId()),
+      storeWaiverOf(bytes, lavish.approval, lavish.keyId, newWaiverId(bytes)),
       refusedAs(
         'WaiverNotAuthorizedError',
         /the change adds \d+ bytes, over the byte budget of 10, which no waiver raises/,
@@ -100,7 +101,7 @@ describe('governance: the figures a verdict signs and a waiver sizes are the one
       .where(budgetRows);
     const enough = await approvalOf(r, { maxFiles: 0, maxLoc: 1 });
     await assert.rejects(
-      storeWaiverOf(r, enough.approval, enough.keyId, newWaiverId()),
+      storeWaiverOf(r, enough.approval, enough.keyId, newWaiverId(r)),
       refusedAs(
         'WaiverNotAuthorizedError',
         /counts the delivered branch, with its base's changes .*, which no waiver raises/,
@@ -114,7 +115,7 @@ describe('governance: the figures a verdict signs and a waiver sizes are the one
     const pending = { ...PENDING_WAIVER, runId: r.runId, specId: 'TEST-001', treeId: r.diff.treeId };
     const approval = await signedApproval(r.ref, pending, alice);
     await assert.rejects(
-      storeWaiverOf(r, approval, alice.keyId, newWaiverId()),
+      storeWaiverOf(r, approval, alice.keyId, newWaiverId(r)),
       refusedAs('WaiverNotAuthorizedError', /the task stored no patch sha256:b{64} of tree/),
     );
   });
@@ -143,7 +144,7 @@ describe('governance: the figures a verdict signs and a waiver sizes are the one
       patchDigest: PENDING_WAIVER.patchDigest,
     });
     const store = async (approvals: (typeof approval)[]) => {
-      const waiverId = newWaiverId();
+      const waiverId = newWaiverId(r);
       for (const signed of approvals)
         await r.env.run(r.a.authorizeWaiverDecision, { ...r.ref, riskTier: 3, signed }).catch(() => undefined);
       return r.env.run(r.a.storeWaiver, {
@@ -163,17 +164,24 @@ describe('governance: the figures a verdict signs and a waiver sizes are the one
       store([approval, other]),
       refusedAs('WaiverNotAuthorizedError', /the approval by bob is for .* patch sha256:b{64}, not this run's request/),
     );
-    // The same tree measured from the commit before the base: the policy file's lines over the budget too.
+    // The same tree measured from the commit before the base (the policy file's lines over the
+    // budget too): judged there only by a workspace built from that commit, as one rebuilt after
+    // its host was lost, its ref moved, would be.
     const parent = gitIn(r.repoPath, 'rev-parse', 'HEAD~1').trim();
-    const wider: GateResult[] = await r.env.run(r.a.checkBudgetAndScope, {
-      ...r.at,
-      baseCommit: parent,
-      treeId: r.diff.treeId,
-      spec: r.validated.specRef!,
-      policy: DEFAULT_REPO_POLICY,
-      trustedCommit: r.ws.baseCommit,
-    });
-    assert.equal(wider.find((g) => g.name === 'budget')?.status, 'fail');
+    const fromParent = { ...r.at, baseCommit: parent, treeId: r.diff.treeId };
+    const judging = { spec: r.validated.specRef!, policy: DEFAULT_REPO_POLICY, trustedCommit: r.ws.baseCommit };
+    await assert.rejects(
+      r.env.run(r.a.checkBudgetAndScope, { ...fromParent, ...judging }),
+      refusedAs('WorkspaceBaseMismatchError', new RegExp(`built from ${r.ws.baseCommit}, not from ${parent}`)),
+    );
+    const wider: GateResult = {
+      name: 'budget',
+      kind: 'budget',
+      source: 'arbiter',
+      status: 'fail',
+      detail: '3/1 files',
+    };
+    await saveGateResults(testStack().database.db, { ...fromParent, runId: r.runId, attempt: 1 }, [wider]);
     await laxCheck(r);
     const { approval: bobs } = await approvalOf(r, delta, { approver: 'bob' });
     await store([approval, bobs]);

@@ -11,7 +11,7 @@ import type { SignedDecision } from '../../domain/approval';
 import type { DecisionTerms } from '../../client/approvals';
 import type { GateResult } from '../../domain/task';
 import { grantedTerms } from '../../domain/waiver';
-import { revokeWaiver } from '../../db/waivers';
+import { revokeWaiver, upsertApprover } from '../../db/waivers';
 import { taskWorkflowId } from '../../temporal-config';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
@@ -89,16 +89,22 @@ function storeAs(r: Run, waiverId: string, approvals: SignedDecision[], lie: Rec
   });
 }
 
+/** A run over its budget, its gates checked, and alice's waiver of it stored. */
+async function waivedRun() {
+  const r = await insiderRun(TIGHT);
+  const { approval, keyId } = await approvalOf(r, DELTA);
+  const waiverId = newWaiverId(r);
+  const checked = await policyCheck(r);
+  await storeWaiverOf(r, approval, keyId, waiverId);
+  return { r, waiverId, checked, keyId };
+}
+
 describe('a waiver stands only as its approvers signed it, until delivery', function () {
   this.timeout(180_000);
 
   it('a waiver revoked after it was stored gives no verdict, and one revoked after the verdict no delivery', async () => {
     const { db } = testStack().database;
-    const r = await insiderRun(TIGHT);
-    const { approval, keyId } = await approvalOf(r, DELTA);
-    const waiverId = newWaiverId();
-    const checked = await policyCheck(r);
-    await storeWaiverOf(r, approval, keyId, waiverId);
+    const { r, waiverId, checked } = await waivedRun();
     const gates = waivedGates(r, checked, waiverId);
     const verdict: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdictOf(r, gates));
     assert.equal(verdict.outcome, 'WAIVED');
@@ -110,7 +116,7 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
 
     const again = await insiderRun(TIGHT);
     const second = await approvalOf(again, DELTA);
-    const revoked = newWaiverId();
+    const revoked = newWaiverId(again);
     const againChecked = await policyCheck(again);
     await storeWaiverOf(again, second.approval, second.keyId, revoked);
     assert.ok(await revokeWaiver(db, again.ref.tenantId, revoked));
@@ -135,7 +141,7 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
       at: new Date().toISOString(),
     });
     const { approval, keyId } = await approvalOf(r, DELTA);
-    const waiverId = newWaiverId();
+    const waiverId = newWaiverId(r);
     const checked = await policyCheck(r);
     await storeWaiverOf(r, approval, keyId, waiverId);
     const verdict: IssuedVerdict = await r.env.run(r.a.issueVerdict, verdictOf(r, waivedGates(r, checked, waiverId)));
@@ -165,7 +171,7 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
     const { signed: approval, key: alice } = await decisionBy(r, 'alice', {
       expiresAt: new Date(Date.now() + 3_000).toISOString(),
     });
-    const waiverId = newWaiverId();
+    const waiverId = newWaiverId(r);
     const checked = await policyCheck(r);
     await storeWaiverOf(r, approval, alice.keyId, waiverId);
     await new Promise((res) => setTimeout(res, 3_500));
@@ -194,9 +200,9 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
       ],
     ];
     for (const [lie, refusal] of lies)
-      await assert.rejects(storeAs(r, newWaiverId(), [approval], lie), refusedAs('WaiverNotAuthorizedError', refusal));
+      await assert.rejects(storeAs(r, newWaiverId(r), [approval], lie), refusedAs('WaiverNotAuthorizedError', refusal));
     // The same store as signed is taken, and a retry of it may not reword it either.
-    const waiverId = newWaiverId();
+    const waiverId = newWaiverId(r);
     await storeAs(r, waiverId, [approval]);
     await assert.rejects(
       storeAs(r, waiverId, [approval], { budgetDetail: 'within budget' }),
@@ -208,7 +214,7 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
     const r = await insiderRun(TIGHT);
     const { approval } = await approvalOf(r, DELTA);
     await assert.rejects(
-      storeAs(r, newWaiverId(), [approval]),
+      storeAs(r, newWaiverId(r), [approval]),
       refusedAs('WaiverNotAuthorizedError', /the approval by alice was never authorised/),
     );
     const { signed: rejection } = await decisionBy(r, 'bob', {
@@ -219,8 +225,38 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
     await r.env.run(r.a.authorizeWaiverDecision, { ...r.ref, riskTier: 3, signed: rejection });
     await r.env.run(r.a.authorizeWaiverDecision, { ...r.ref, riskTier: 3, signed: approval });
     await assert.rejects(
-      storeAs(r, newWaiverId(), [approval]),
+      storeAs(r, newWaiverId(r), [approval]),
       refusedAs('WaiverNotAuthorizedError', /bob rejected this change's waiver, and the rejection is recorded/),
     );
+  });
+
+  // Found in review: the standing check judged approvals at no tier, so an approver re-registered
+  // for other tiers only still counted on a waiver stored before.
+  it("a waiver whose approver may no longer decide at the task's tier gives no verdict", async () => {
+    const { db } = testStack().database;
+    const { r, waiverId, checked, keyId } = await waivedRun();
+    await upsertApprover(db, { tenantId: r.ref.tenantId, name: 'alice', tiers: [1], keyId });
+    await assert.rejects(
+      r.env.run(r.a.issueVerdict, verdictOf(r, waivedGates(r, checked, waiverId))),
+      refusedAs(
+        'WaiverNoLongerStandsError',
+        /the approval by alice no longer counts \('alice' may not decide waivers at risk tier 3\)/,
+      ),
+    );
+  });
+
+  // Found in review: a run of one's own stored its waiver under the id another task's desk would use, and that task's granted waiver failed.
+  it("storeWaiver stores a task's waiver under its own task's id only", async () => {
+    const r = await insiderRun(TIGHT);
+    const { approval, keyId } = await approvalOf(r, DELTA);
+    await policyCheck(r);
+    await assert.rejects(
+      storeWaiverOf(r, approval, keyId, 'WV-task-of-someone-else'),
+      refusedAs(
+        'WaiverNotAuthorizedError',
+        new RegExp(`a task's waiver is stored as WV-${r.ref.taskId}, not "WV-task-of-someone-else"`),
+      ),
+    );
+    await storeWaiverOf(r, approval, keyId, newWaiverId(r));
   });
 });

@@ -10,17 +10,9 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { DiffSummary } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
-import { specYaml } from '../helpers/fixtures';
-import {
-  approvalOf,
-  insiderRun,
-  newWaiverId,
-  policyCheck,
-  refusedAs,
-  storeWaiverOf,
-  verdictOf,
-  type Run,
-} from './insider-run';
+import { taskWaiverId } from '../../domain/waiver';
+import { specYaml, uniqueId } from '../helpers/fixtures';
+import { approvalOf, insiderRun, policyCheck, refusedAs, storeWaiverOf, verdictOf, type Run } from './insider-run';
 
 const TIGHT = {
   waivers: { min_approvers_for_budget_raise: 1, max_expiry_days: 7 },
@@ -30,12 +22,13 @@ const DELTA = { maxFiles: 0, maxLoc: 1 };
 
 /** `r`'s run with its budget waiver stored for its first tree, then another change measured. */
 async function waivedThenChanged(spec?: string): Promise<{ r: Run; t2: Run; t1: string }> {
-  const waiverId = newWaiverId();
-  const r = await insiderRun(TIGHT, { spec: spec?.replace('WAIVER', waiverId) });
+  const taskId = uniqueId('task');
+  const waiverId = taskWaiverId(taskId);
+  const r = await insiderRun(TIGHT, { spec: spec?.replace('WAIVER', waiverId), taskId });
   const first: GateResult[] = await policyCheck(r);
   assert.equal(first.find((g) => g.name === 'budget')?.status, 'fail');
   const { approval, keyId } = await approvalOf(r, DELTA);
-  await storeWaiverOf(r, approval, keyId, spec ? waiverId : newWaiverId());
+  await storeWaiverOf(r, approval, keyId, waiverId);
   // Another change of the same size, never shown to an approver.
   writeFileSync(path.join(r.ws.workspacePath, 'test', 'check.js'), 'process.exit(1);\n');
   writeFileSync(path.join(r.ws.workspacePath, 'src', 'app.js'), 'module.exports = "other";\n');
