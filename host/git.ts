@@ -54,13 +54,15 @@ export function workspaceDirs(home: string, tenantId: string, taskId: string): W
 /**
  * Refuses a workspace other than the task's own: a step's input names the path, and a run of
  * someone's own workflow code could point a task's gates, or its setup, at another task's tree.
+ * The path must be the one `prepareWorkspace` returned, spelled exactly: `<tree>/sub/../../tree`
+ * reads as the tree, but the system follows a link `sub` the agent left, out of it (found in review).
  */
 export function requireTaskWorkspace(
   home: string,
   task: { tenantId: string; taskId: string; workspacePath: string },
 ): void {
-  const own = path.resolve(workspaceDirs(home, task.tenantId, task.taskId).tree);
-  if (path.resolve(task.workspacePath) !== own)
+  const own = workspaceDirs(home, task.tenantId, task.taskId).tree;
+  if (task.workspacePath !== own)
     throw new RecordMismatchError('workspace', `'${task.workspacePath}' is not task ${task.taskId}'s (${own})`);
 }
 

@@ -7,7 +7,7 @@
  * task, having none of its own, would have judged by.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -17,7 +17,16 @@ import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
 import { artifacts, gateResults, runPolicies } from '../../db/schema';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
-import { addScriptedAgent, gitIn, GOOD_PLAN, makeRepo, registeredPath, specYaml, uniqueId } from '../helpers/fixtures';
+import {
+  addScriptedAgent,
+  gitIn,
+  GOOD_PLAN,
+  makeRepo,
+  registeredPath,
+  specYaml,
+  tempDir,
+  uniqueId,
+} from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { ownTask, routeTo } from '../helpers/tasks';
 
@@ -141,5 +150,23 @@ describe("a task's workspace, spec and policy steps from a run that does not own
       retry: { ...retry, fromTree: diff.treeId },
     })) as AgentRunResult;
     assert.equal(ran.agentId, agent.id, 'a retry from the change the task measured runs');
+  });
+
+  // Found in review: the check was lexical; the agent's link `sub` took `<tree>/sub/../../tree` out of the workspace.
+  it('refuses a workspace path spelled otherwise than prepareWorkspace returned it', async () => {
+    const { ref, owner, ws, specRef } = await preparedTask();
+    const agent = await addScriptedAgent(ref.tenantId, GOOD_PLAN);
+    await routeTo(owner, a, ref, agent.id);
+    const victim = tempDir('arbiter-victim-');
+    mkdirSync(path.join(victim, 'a', 'b'), { recursive: true });
+    mkdirSync(path.join(victim, 'tree'));
+    writeFileSync(path.join(victim, 'tree', 'precious.txt'), 'keep me\n');
+    symlinkSync(path.join(victim, 'a', 'b'), path.join(ws.workspacePath, 'sub'));
+    const crafted = `${ws.workspacePath}/sub/../../tree`;
+    assert.equal(path.resolve(crafted), ws.workspacePath, 'lexically the task workspace');
+    const at = { ...ref, workspacePath: crafted, baseCommit: ws.baseCommit };
+    await assert.rejects(owner.run(a.executeAgent, { ...at, agentId: agent.id, spec: specRef }), /is not task .*'s/);
+    await assert.rejects(owner.run(a.measureDiff, at), /is not task .*'s/);
+    assert.ok(existsSync(path.join(victim, 'tree', 'precious.txt')), 'the folder outside is untouched');
   });
 });
