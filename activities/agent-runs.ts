@@ -16,12 +16,12 @@ import { measuredTree } from '../db/artifacts';
 import type { Db } from '../db/client';
 import type { ActivityDeps } from './deps';
 import { beatAtStart, cancellable, type CancellableRunner } from './heartbeat';
-import { gitDirOf, requireTaskWorkspace } from '../host/git';
+import { gitDirOf } from '../host/git';
 import { parseActivityInput } from './input';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { FileTools } from '../host/sandbox/file-tools';
 import { takeFreshCheckout } from '../host/fresh-checkout';
-import { requireBuiltFrom, resetWorkspace, taskSandboxUser } from '../host/workspace';
+import { requireTaskWorkspaceAt, resetWorkspace, taskSandboxUser } from '../host/workspace';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { agentLaunch } from './agent-gateway';
 import { requireRoutedAgent } from './routed-agent';
@@ -129,15 +129,14 @@ async function runCommandAgent(
 }
 
 /**
- * Refuses a start other than the workspace's base or a change the task measured from it: every
+ * Refuses a retry's start other than a change the task measured from the workspace's base: every
  * object of the target is in the workspace's store, and an agent started from another commit's
  * tree would have that commit's difference measured as its change.
  */
-async function requireOwnStart(
+async function requireMeasuredStart(
   db: Db,
-  input: { tenantId: string; taskId: string; workspacePath: string; baseCommit: string; retry?: { fromTree?: string } },
+  input: { tenantId: string; taskId: string; baseCommit: string; retry?: { fromTree?: string } },
 ): Promise<void> {
-  await requireBuiltFrom(input.workspacePath, input.baseCommit);
   const fromTree = input.retry?.fromTree;
   if (fromTree && !(await measuredTree(db, input, { treeId: fromTree, baseCommit: input.baseCommit })))
     throw new WorkspaceBaseMismatchError(`tree ${fromTree} is no change the task measured from ${input.baseCommit}`);
@@ -151,10 +150,10 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       const input = parseActivityInput(ExecuteAgentInput, raw);
       const clockStart = startAgentClock(input.retry?.startedAt);
       const spec = await runSpec(deps.db, input);
-      requireTaskWorkspace(deps.home, input);
+      await requireTaskWorkspaceAt(deps.home, input);
       await requireRoutedAgent(deps.db, input);
       await requireOwnTask(deps.db, input, currentRun(), { open: true });
-      await requireOwnStart(deps.db, input);
+      await requireMeasuredStart(deps.db, input);
       const agent = await getAgent(deps.db, input.agentId);
       // Refused at registration since; an agent registered before is refused here, before its workspace is touched.
       const literal = literalSecretProblems(agent.config);

@@ -15,11 +15,11 @@ import { canonicalJson } from '../domain/canonical';
 import { PolicyMismatchError, SetupFailedError } from '../domain/errors';
 import type { Db } from '../db/client';
 import type { RunKey } from '../db/run-policies';
-import { gitDirOf, requireTaskWorkspace } from '../host/git';
+import { gitDirOf } from '../host/git';
 import { removeTree } from '../host/remove-tree';
 import { dependenciesDirOf, SETUP_MARKER } from '../host/sandbox/dependency-mounts';
 import type { CommandRunner } from '../host/sandbox/commands';
-import { handToSandboxUser, requireBuiltFrom, resetWorkspace, taskSandboxUser } from '../host/workspace';
+import { handToSandboxUser, requireTaskWorkspaceAt, resetWorkspace, taskSandboxUser } from '../host/workspace';
 import type { SandboxUser } from '../host/sandbox/uid-leases';
 import type { ActivityDeps } from './deps';
 import { cancellable } from './heartbeat';
@@ -45,13 +45,12 @@ async function requirePolicySetup(db: Db, run: RunKey, setup: InstallDependencie
 }
 
 /**
- * Refuses a base other than the one the workspace was built from (an insider's step could name any
- * commit of the target, one whose lockfile it wrote), and puts the tree back to it: setup never
- * runs on files an agent wrote, whatever ran in the workspace before it.
+ * Puts the tree back to the base it was built from (checked before: an insider's step could name
+ * any commit of the target, one whose lockfile it wrote): setup never runs on files an agent
+ * wrote, whatever ran in the workspace before it.
  */
 async function atPreparedBase(deps: ActivityDeps, input: InstallDependenciesInput): Promise<SandboxUser> {
   const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
-  await requireBuiltFrom(input.workspacePath, input.baseCommit);
   const user = await taskSandboxUser(deps.home, deps.sandbox)(input);
   await resetWorkspace(ws, input.baseCommit, user);
   return user;
@@ -63,9 +62,11 @@ export function createDependencyActivities(deps: ActivityDeps, runCommand: Comma
     async installDependencies(raw: InstallDependenciesInput): Promise<InstalledDependencies> {
       const input = parseActivityInput(InstallDependenciesInput, raw);
       const { setup } = input;
-      await requireOwnTask(deps.db, input, currentRun(), { open: true });
-      await requirePolicySetup(deps.db, { ...input, runId: currentRun().runId }, setup);
-      requireTaskWorkspace(deps.home, input);
+      const caller = currentRun();
+      const { runId } = caller;
+      await requireOwnTask(deps.db, input, caller, { open: true });
+      await requirePolicySetup(deps.db, { ...input, runId }, setup);
+      await requireTaskWorkspaceAt(deps.home, input);
       const depsDir = dependenciesDirOf(input.workspacePath);
       const marker = path.join(depsDir, SETUP_MARKER);
       const stamp = createHash('sha256')
@@ -76,7 +77,7 @@ export function createDependencyActivities(deps: ActivityDeps, runCommand: Comma
       if (!deps.gateway) throw new SetupFailedError('this worker runs no model gateway to carry its registry traffic');
       const user = await atPreparedBase(deps, input);
       await removeTree(depsDir);
-      const identity = { ...input, runId: currentRun().runId, agentId: 'setup', purpose: 'setup' as const };
+      const identity = { ...input, runId, agentId: 'setup', purpose: 'setup' as const };
       const session = await deps.gateway.openSession(identity, {
         upstreams: [],
         registries: setup.registries,

@@ -32,9 +32,9 @@ import { saveGateResults, type GateAttempt } from '../db/gate-results';
 import { storePatch } from '../db/artifacts';
 import type { ActivityDeps } from './deps';
 import { changedFiles, decodePath, differingPaths, treeEntries, type FileChange } from '../host/diff';
-import { gitDirOf, objectGit, requireTaskWorkspace } from '../host/git';
+import { gitDirOf, objectGit } from '../host/git';
 import { readWorkspace } from '../host/measure';
-import { requireBuiltFrom } from '../host/workspace';
+import { requireTaskWorkspaceAt } from '../host/workspace';
 import { parseActivityInput } from './input';
 import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
@@ -143,8 +143,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
     async measureDiff(raw: MeasureDiffInput): Promise<DiffSummary> {
       const input = parseActivityInput(MeasureDiffInput, raw);
       await requireOwnTask(db, input, currentRun(), { open: true });
-      requireTaskWorkspace(home, input);
-      await requireBuiltFrom(input.workspacePath, input.baseCommit);
+      await requireTaskWorkspaceAt(home, input);
       const ws = { tree: input.workspacePath, gitDir: gitDirOf(input.workspacePath) };
       const read = await readWorkspace(ws, input.baseCommit, { maxEntries: sandbox.limits.workspaceEntries });
       const { nested, treeId, files, patch: bytes, ignored, ignoredNested } = read;
@@ -183,8 +182,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           ? { policy: parsed.policy, commit: parsed.trustedCommit }
           : { policy: read.policy, commit: read.provenance.commit };
       const input = { ...parsed, spec, policy };
-      requireTaskWorkspace(home, input);
-      await requireBuiltFrom(input.workspacePath, input.baseCommit);
+      await requireTaskWorkspaceAt(home, input);
       const gitDir = gitDirOf(input.workspacePath);
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
       const use = { specId: input.spec.id, taskId: input.taskId, runId };

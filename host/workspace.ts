@@ -11,6 +11,7 @@ import {
   gitDirOf,
   GitCommandError,
   neutraliseAttributes,
+  requireTaskWorkspace,
   workspaceDirs,
   workspaceGit,
   type WorkspaceDirs,
@@ -130,12 +131,17 @@ export async function workspaceBase(gitDir: string): Promise<string | undefined>
 }
 
 /**
- * Refuses a `baseCommit` other than the one the workspace at `workspacePath` was built from. A
- * workspace that records none (built by a release before it did) is refused too, or the check
- * would hold only where the file is.
+ * Refuses a workspace other than the task's own ({@link requireTaskWorkspace}), and a `baseCommit`
+ * other than the one it was built from. A workspace that records none (built by a release before
+ * it did) is refused too, or the check would hold only where the file is.
  */
-export async function requireBuiltFrom(workspacePath: string, baseCommit: string): Promise<void> {
-  const built = await workspaceBase(gitDirOf(workspacePath));
+export async function requireTaskWorkspaceAt(
+  home: string,
+  task: { tenantId: string; taskId: string; workspacePath: string; baseCommit: string },
+): Promise<void> {
+  requireTaskWorkspace(home, task);
+  const { baseCommit } = task;
+  const built = await workspaceBase(gitDirOf(task.workspacePath));
   if (built === undefined)
     throw new WorkspaceBaseMismatchError(
       'the workspace records no commit it was built from (an older release built it); submit the task again to build a new one',

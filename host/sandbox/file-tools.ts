@@ -61,9 +61,8 @@ async function someEntries(dir: string, limit: number): Promise<{ entries: Diren
   }
 }
 
-/** How many files and folders writing `target` makes: it and each missing folder above it, up to the first that exists. */
-async function entriesCreatedBy(workspacePath: string, target: string): Promise<number> {
-  const root = await fs.realpath(workspacePath);
+/** How many files and folders writing `target` makes: it and each missing folder above it in `root`, up to the first that exists. */
+async function entriesCreatedBy(root: string, target: string): Promise<number> {
   let made = 0;
   for (let p = target; p.startsWith(root + path.sep); p = path.dirname(p)) {
     if (
@@ -101,7 +100,7 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
     op: string,
     relPath: string,
     kind: 'file' | 'dir' = 'file',
-  ): Promise<{ target: string; rel: string }> {
+  ): Promise<{ target: string; rel: string; root: string }> {
     // Longer than any path the filesystem takes, and matched against scope globs before it fails.
     // In bytes, as Linux counts: 200 `é` are 400, and failed as the host's ENAMETOOLONG.
     const names = relPath.split('/');
@@ -111,7 +110,8 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
       return refuse(call, op, relPath, `deeper than a path may be (${MAX_DEPTH} names)`);
     try {
       const target = await resolveInWorkspace(call.workspacePath, relPath, { kind });
-      return { target, rel: path.relative(await fs.realpath(call.workspacePath), target) || '.' };
+      const root = await fs.realpath(call.workspacePath);
+      return { target, rel: path.relative(root, target) || '.', root };
     } catch (err) {
       if (err instanceof PathEscapeError) return refuse(call, op, relPath, err.message);
       throw err;
@@ -125,7 +125,7 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
     const { toolFileBytes, toolTaskBytes } = deps.sandbox.limits;
     if (bytes > toolFileBytes)
       await refuse(call, op, resolved.rel, `${bytes} bytes exceeds the per-file limit of ${toolFileBytes}`);
-    const entries = await entriesCreatedBy(call.workspacePath, resolved.target);
+    const entries = await entriesCreatedBy(resolved.root, resolved.target);
     const charged =
       (await bytesWrittenByTask(deps.db, call.tenantId, call.taskId)) + bytes + entries * TOOL_ENTRY_CHARGE;
     if (charged > toolTaskBytes)
@@ -140,9 +140,8 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
   }
 
   /** Files the tools create must stay writable by the task's unprivileged user, the one its commands run as. */
-  async function handOver(call: FileToolCall, target: string, user: SandboxUser): Promise<void> {
+  async function handOver(root: string, target: string, user: SandboxUser): Promise<void> {
     if (!runningAsRoot()) return;
-    const root = await fs.realpath(call.workspacePath);
     for (let p = target; p.startsWith(root + path.sep); p = path.dirname(p)) {
       await fs.lchown(p, user.uid, user.gid);
     }
@@ -161,12 +160,12 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
 
   async function write(call: FileToolCall, op: string, relPath: string, content: string) {
     const bytes = Buffer.byteLength(content);
-    const { target, rel, entries } = await resolveForWrite(call, op, relPath, bytes);
+    const { target, rel, root, entries } = await resolveForWrite(call, op, relPath, bytes);
     const user = await deps.sandboxUser(call); // before writing: a task without its uid gets nothing written
     const digestBefore = await digestOf(target);
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.writeFile(target, content);
-    await handOver(call, target, user);
+    await handOver(root, target, user);
     const digestAfter = sha256(Buffer.from(content));
     await audit(call, { op, path: rel, allowed: true, bytes, digestBefore, digestAfter, detail: { entries } });
     return { path: rel, bytes, digestBefore: digestBefore ?? null, digestAfter };
@@ -233,11 +232,10 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
     async listFiles(
       call: FileToolCall & { path?: string; maxEntries?: number },
     ): Promise<{ entries: FileEntry[]; truncated: boolean }> {
-      const { target, rel } = await resolve(call, 'list_files', call.path ?? '.', 'dir');
+      const { target, rel, root } = await resolve(call, 'list_files', call.path ?? '.', 'dir');
       const max = call.maxEntries ?? 1000;
       const entries: FileEntry[] = [];
       const queue = [target];
-      const root = await fs.realpath(call.workspacePath);
       let more = false;
       while (queue.length && entries.length < max) {
         const dir = queue.shift() as string;

@@ -16,6 +16,7 @@ import type { DeliverChangeInput, Delivery, IssuedVerdict } from '../../domain/a
 import { deliveryBranch, taskWorkflowId, type TaskRef } from '../../temporal-config';
 import { gitIn, makeRepo, tempDir, uniqueId } from '../helpers/fixtures';
 import { testActivityDeps, testStack } from '../helpers/stack';
+import { recordReceived } from '../helpers/tasks';
 import { assertFailedByGate, deliveryFor, refExists, runTask, sha256, verdictToIssue, writeByCommand } from './helpers';
 import { SILENT_LOGGER } from '../../workers/logger';
 
@@ -84,14 +85,7 @@ async function verifiedRun(repo: string, options: { patchToOtherTree?: boolean }
     kind: 'patch',
     bytes: patch,
   });
-  await env.run(a.recordTransition, {
-    ...ref,
-    workflowId: taskWorkflowId(ref),
-    seq: 0,
-    from: null,
-    to: 'RECEIVED' as const,
-    at: new Date().toISOString(),
-  });
+  await recordReceived(env, a, ref);
   const verdictInput = await verdictToIssue({ ref, repoDir: repo, base, treeId, digest, artifactId }, runId);
   const verdict: IssuedVerdict = await env.run(a.issueVerdict, verdictInput);
   assert.equal(verdict.outcome, 'PASS');

@@ -13,12 +13,12 @@ import { createActivities } from '../../activities';
 import type { DiffSummary, IssuedVerdict, TrustedPolicy, ValidateSpecResult } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
 import { DEFAULT_REPO_POLICY } from '../../domain/repo-policy';
-import { taskWorkflowId, type TaskRef } from '../../temporal-config';
+import type { TaskRef } from '../../temporal-config';
 import { gitIn, makeRepo, registerRepo, uniqueId } from '../helpers/fixtures';
 import { arbiter, cliEnv } from '../helpers/cli';
 import { testActivityDeps, testStack } from '../helpers/stack';
 import { defaultSigningKeyFile } from '../../workers/worker';
-import { prepareOwned, recordRouted } from '../helpers/tasks';
+import { prepareOwned, recordReceived, recordRouted } from '../helpers/tasks';
 import { policyYaml } from './helpers';
 import { refusedAs, runOf, SPEC } from './insider-run';
 
@@ -50,26 +50,17 @@ describe('governance: a change lands only as judged by the policy the repository
     const laxCommit = gitIn(dir, 'rev-parse', 'HEAD');
     const repo = await registerRepo(ref.tenantId, dir);
     const repoPath = realpathSync(dir);
-    const received = (env: ReturnType<typeof runOf>['env']) =>
-      env.run(a.recordTransition, {
-        ...ref,
-        workflowId: taskWorkflowId(ref),
-        seq: 0,
-        from: null,
-        to: 'RECEIVED' as const,
-        at: new Date().toISOString(),
-      });
     // Days before: a run of the task only reads the policy, and is stopped (a run of the
     // insider's own code that received nothing may not read it at all).
     await assert.rejects(runOf(ref).env.run(a.loadRepoPolicy, { ...ref, repoPath }), /is not recorded/);
     const early = runOf(ref).env;
-    await received(early);
+    await recordReceived(early, a, ref);
     const lax: TrustedPolicy = await early.run(a.loadRepoPolicy, { ...ref, repoPath });
     commitPolicy(dir, TIGHT, 'tighten the policy');
 
     // A run started after it takes the open task over and reads none, so it is judged by the earlier read.
     const { env, runId } = runOf(ref);
-    await received(env);
+    await recordReceived(env, a, ref);
     await recordRouted({ ...ref, runId });
     const validated: ValidateSpecResult = await env.run(a.validateSpec, { ...ref, specYaml: SPEC });
     const ws = await prepareOwned(env, a, { ...ref, repoPath, baseRef: laxCommit });

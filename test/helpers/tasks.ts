@@ -90,3 +90,20 @@ export async function prepareOwned(
   await ownTask(env, input, input.repoPath);
   return (await env.run(a.prepareWorkspace, input)) as PreparedWorkspace;
 }
+
+/** Records `ref`'s RECEIVED transition as `env`'s run's first, as a task run does: the run then owns the task (or takes it over). */
+export async function recordReceived(
+  env: MockActivityEnvironment,
+  a: Pick<ArbiterActivities, 'recordTransition'>,
+  ref: { tenantId: string; taskId: string },
+): Promise<void> {
+  const at = new Date().toISOString();
+  await env.run(a.recordTransition, {
+    ...ref,
+    workflowId: taskWorkflowId(ref),
+    seq: 0,
+    from: null,
+    to: 'RECEIVED' as const,
+    at,
+  });
+}
