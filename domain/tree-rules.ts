@@ -158,7 +158,7 @@ export function treeProblems(
 }
 
 /** An 8.3 alias (`GITHUB~1`, `SECRET~1.JS`): where short names are on, such a name is another folder's or file's. */
-const SHORT_NAME = /^[^.~]{1,6}~[0-9]{1,6}(\.[^.]{1,3})?$/;
+const SHORT_NAME = /^[^.]{1,6}~[0-9]{1,6}(\.[^.]{1,3})?$/;
 
 function changedItemProblems(
   item: TreeItem,

@@ -106,7 +106,8 @@ export function createFileTools(deps: { db: Db; sandbox: SandboxConfig; sandboxU
     const names = relPath.split('/');
     if (Buffer.byteLength(relPath) > MAX_PATH || names.some((name) => Buffer.byteLength(name) > MAX_NAME))
       return refuse(call, op, relPath, `longer than a path may be (${MAX_PATH} bytes, ${MAX_NAME} a name)`);
-    if (names.filter((n) => n && n !== '.').length > MAX_DEPTH)
+    // Split as resolveInWorkspace splits: a backslash makes a folder too (found in review).
+    if (relPath.split(/[\\/]+/).filter((n) => n && n !== '.').length > MAX_DEPTH)
       return refuse(call, op, relPath, `deeper than a path may be (${MAX_DEPTH} names)`);
     try {
       const target = await resolveInWorkspace(call.workspacePath, relPath, { kind });

@@ -70,11 +70,15 @@ describe('treeProblems', () => {
 
   // Found in review: `src/SECRET~1/key.js` passed scope.out `src/secrets-prod/**`, `GITHUB~1/workflows/x.yml` the protected paths.
   it('refuses a changed name of the form of a Windows short (8.3) alias', () => {
-    const items = ['src/SECRET~1/key.js', 'GITHUB~1/workflows/x.yml', 'src/APP~12.JS', 'git~1/config'].map((p) =>
-      file(p),
-    );
+    const items = [
+      'src/SECRET~1/key.js',
+      'GITHUB~1/workflows/x.yml',
+      'src/APP~12.JS',
+      'git~1/config',
+      'src/~SECRE~1/key.js',
+    ].map((p) => file(p));
     const problems = treeProblems(items, all(items), { allowSymlinks: true });
-    assert.equal(problems.length, 4, problems.join('\n'));
+    assert.equal(problems.length, 5, problems.join('\n'));
     assert.match(
       problems[0],
       /^src\/SECRET~1\/key\.js has a name of the form Windows gives a longer name's short alias/,

@@ -31,6 +31,10 @@ describe('sandbox escapes: entries made by the file tools', function () {
     const row = await t.expectRefused('file_write', () => t.tools.fileWrite({ ...call(), path: deep, content: '' }));
     assert.match(row.reason ?? '', /deeper than a path may be \(128 names\)/);
     assert.equal(chainDepth(path.join(t.tree, 'src')), 0, 'no folder was made');
+    const chunk = `${'d\\'.repeat(100)}d`; // one name split at '/', 101 folders on disk
+    const backslashed = `src/${chunk}/${chunk}/empty.txt`;
+    await t.expectRefused('file_write', () => t.tools.fileWrite({ ...call(), path: backslashed, content: '' }));
+    assert.equal(chainDepth(path.join(t.tree, 'src')), 0, 'nor through backslashes');
   });
 
   it('charges each file and folder an empty write makes, until the task may write no more', async () => {
