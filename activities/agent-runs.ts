@@ -24,7 +24,7 @@ import { takeFreshCheckout } from '../host/fresh-checkout';
 import { requireTaskWorkspaceAt, resetWorkspace, taskSandboxUser } from '../host/workspace';
 import { dependenciesDirOf } from '../host/sandbox/dependency-mounts';
 import { agentLaunch } from './agent-gateway';
-import { requireRoutedAgent } from './routed-agent';
+import { requireActiveAgent, requireRoutedAgent } from './routed-agent';
 import { requireOwnTask } from './task-ended';
 import { currentRun } from './run-identity';
 import { runSpec } from './spec-refs';
@@ -155,6 +155,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       await requireOwnTask(deps.db, input, currentRun(), { open: true });
       await requireMeasuredStart(deps.db, input);
       const agent = await getAgent(deps.db, input.agentId);
+      requireActiveAgent(agent);
       // Refused at registration since; an agent registered before is refused here, before its workspace is touched.
       const literal = literalSecretProblems(agent.config);
       if (literal.length) throw new AgentConfigError(agent.id, literal.join('; '));

@@ -32,7 +32,7 @@ import { executeToolCall } from '../host/sandbox/tool-calls';
 import type { ActivityDeps } from './deps';
 import { beatAtStart, cancellable, withHeartbeat } from './heartbeat';
 import { parseActivityInput } from './input';
-import { requireRoutedAgent } from './routed-agent';
+import { requireActiveAgent, requireRoutedAgent } from './routed-agent';
 import {
   conversationSpec,
   owningRun,
@@ -54,6 +54,7 @@ const DEFAULT_SYSTEM_PROMPT =
 
 async function openaiConfig(db: Db, agentId: string): Promise<OpenAIConfig> {
   const agent = await getAgent(db, agentId);
+  requireActiveAgent(agent);
   const parsed = OpenAIConfigSchema.safeParse(agent.config);
   if (agent.kind !== 'openai' || !parsed.success)
     throw new AgentConfigError(
@@ -89,9 +90,9 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       const input = parseActivityInput(StartConversationInput, raw);
       const spec = await conversationSpec(db, input, input.spec);
       await requireRoutedAgent(db, input);
+      const config = await openaiConfig(db, input.agentId);
       // Its id is predictable: a workflow of one's own under it, before the real child, would write the transcript.
       await requireLiveConversation(input);
-      const config = await openaiConfig(db, input.agentId);
       const row = {
         id: input.conversationId,
         tenantId: input.tenantId,

@@ -5,7 +5,8 @@
  * limit, or charge a failure to an agent for a task it never ran.
  */
 import { and, desc, eq, sql } from 'drizzle-orm';
-import { RecordMismatchError } from '../domain/errors';
+import { AgentNotActiveError, RecordMismatchError } from '../domain/errors';
+import type { AgentRecord } from '../db/agents';
 import type { Db } from '../db/client';
 import { routingDecisions } from '../db/schema';
 
@@ -84,4 +85,12 @@ export async function requireJudgedRunsAgent(
       'routing decision',
       `run ${judged.runId} of task ${judged.taskId} was routed to agent '${own.agentId}', not '${judged.agentId}'`,
     );
+}
+
+/**
+ * Refuses an agent an operator has paused or retired since routing chose it: routing reads the
+ * status once, and a retry or a run reset to before the agent's step would start it again.
+ */
+export function requireActiveAgent(agent: Pick<AgentRecord, 'id' | 'status'>): void {
+  if (agent.status !== 'active') throw new AgentNotActiveError(agent.id, agent.status);
 }

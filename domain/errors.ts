@@ -345,6 +345,20 @@ export class UnknownAgentError extends ApplicationFailure {
   }
 }
 
+/**
+ * An operator paused or retired the agent after routing chose it: a retry, or a run reset to
+ * before its agent step, would start it again in the task's workspace after it was taken out of
+ * service (found in review).
+ */
+export class AgentNotActiveError extends ApplicationFailure {
+  static readonly type = 'AgentNotActiveError';
+  constructor(agentId: string, status: string) {
+    super(
+      ...nonRetryable(`agent '${agentId}' is ${status}; it runs for no task until resumed`, AgentNotActiveError.type),
+    );
+  }
+}
+
 /** The approver may not decide waivers for this tenant and tier, or has decided too many too fast. */
 export class WaiverNotAuthorizedError extends ApplicationFailure {
   static readonly type = 'WaiverNotAuthorizedError';
@@ -669,6 +683,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   FileToolError.type,
   PolicyInvalidError.type,
   UnknownAgentError.type,
+  AgentNotActiveError.type,
   WaiverNotAuthorizedError.type,
   GateNameReservedError.type,
   SpecRefusedByPolicyError.type,

@@ -15,7 +15,9 @@ import { createActivities } from '../../activities';
 import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
+import { setAgentStatus } from '../../db/agents';
 import {
+  addOpenAIAgent,
   addScriptedAgent,
   circuitOf,
   GOOD_PLAN,
@@ -24,7 +26,7 @@ import {
   tempDir,
   uniqueId,
 } from '../helpers/fixtures';
-import { testActivityDeps } from '../helpers/stack';
+import { testActivityDeps, testStack } from '../helpers/stack';
 import { prepareOwned, routeTo } from '../helpers/tasks';
 
 const refusedAs = (type: string, pattern: RegExp) => (err: unknown) => {
@@ -115,6 +117,32 @@ describe('governance: an insider naming the workspace and the agent', function (
     await assert.rejects(
       env.run(a.recordTaskOutcome, { ...outcome, gatesPassed: 1 }),
       refusedAs('RecordMismatchError', /was routed to agent/),
+    );
+  });
+
+  it('executeAgent and startConversation refuse an agent paused or retired after routing chose it', async () => {
+    const { env, a, own, run } = await insiderTask();
+    const { db } = testStack().database;
+    await routeTo(env, a, run, own.id);
+    for (const status of ['paused', 'retired'] as const) {
+      await setAgentStatus(db, own.id, status);
+      await assert.rejects(
+        env.run(a.executeAgent, { ...run, agentId: own.id }),
+        refusedAs('AgentNotActiveError', new RegExp(`agent '${own.id}' is ${status}`)),
+      );
+    }
+    await setAgentStatus(db, own.id, 'active');
+    const done: AgentRunResult = await env.run(a.executeAgent, { ...run, agentId: own.id });
+    assert.equal(done.agentId, own.id, 'resumed, it runs');
+
+    const other = await insiderTask();
+    const gpt = await addOpenAIAgent(other.ref.tenantId, 'http://127.0.0.1:9', 'UNUSED_MODEL_KEY');
+    await routeTo(other.env, other.a, other.run, gpt.id);
+    await setAgentStatus(db, gpt.id, 'paused');
+    const conversationId = `${other.ref.tenantId}/${other.ref.taskId}/1`;
+    await assert.rejects(
+      other.env.run(other.a.startConversation, { ...other.run, agentId: gpt.id, conversationId }),
+      refusedAs('AgentNotActiveError', /is paused/),
     );
   });
 });
