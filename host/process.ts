@@ -22,6 +22,8 @@ export interface ProgramOptions {
   fd3Input?: Buffer;
   /** A connected socket the program inherits as fd 4 (after fd 3); closed here once it has it. */
   fd4Socket?: Socket;
+  /** Bytes offered on fd 5 (bwrap reads the command's environment there, off its command line). */
+  fd5Input?: Buffer;
 }
 
 /** What happened, as evidence. */
@@ -85,30 +87,38 @@ function outputRecorder() {
   };
 }
 
+/** The descriptors after stderr, up to the last one the program is given. */
+function extraDescriptors(options: ProgramOptions): ('pipe' | 'ignore' | Socket)[] {
+  const extra = [
+    options.fd3Input ? ('pipe' as const) : ('ignore' as const),
+    options.fd4Socket ?? ('ignore' as const),
+    options.fd5Input ? ('pipe' as const) : ('ignore' as const),
+  ];
+  while (extra.at(-1) === 'ignore') extra.pop();
+  return extra;
+}
+
 function spawnProgram(options: ProgramOptions) {
   const child = spawn(options.argv[0], options.argv.slice(1), {
     cwd: options.cwd,
     env: options.env,
     detached: true,
-    stdio: [
-      options.stdinInput ? 'pipe' : 'ignore',
-      'pipe',
-      'pipe',
-      ...(options.fd3Input || options.fd4Socket ? [options.fd3Input ? ('pipe' as const) : ('ignore' as const)] : []),
-      ...(options.fd4Socket ? [options.fd4Socket] : []),
-    ],
+    stdio: [options.stdinInput ? 'pipe' : 'ignore', 'pipe', 'pipe', ...extraDescriptors(options)],
   });
   options.fd4Socket?.destroy();
-  if (options.stdinInput) {
-    child.stdin?.on('error', () => undefined); // a program that exits without reading stdin
-    child.stdin?.end(options.stdinInput);
-  }
-  if (options.fd3Input) {
-    const fd3 = child.stdio[3] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
-    fd3.on('error', () => undefined); // a program that never reads fd 3 must not crash us
-    fd3.end(options.fd3Input);
-  }
+  const streams: unknown[] = child.stdio;
+  offer(streams[0], options.stdinInput);
+  offer(streams[3], options.fd3Input);
+  offer(streams[5], options.fd5Input);
   return child;
+}
+
+/** Writes `input` to the program's descriptor and closes it; a program that exits without reading it must not crash us. */
+function offer(stream: unknown, input: Buffer | undefined): void {
+  if (!input) return;
+  const writable = stream as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
+  writable.on('error', () => undefined);
+  writable.end(input);
 }
 
 /** The result of a program that could not be started at all (`spawnError` says why). */

@@ -3,7 +3,10 @@
  * root, so the process limit holds), `prlimit` for memory, processes, file size and CPU, and
  * `bwrap` for the rest — no network, a cleared environment, the system read-only, the
  * workspace the only writable place besides a private /tmp, and a fresh pid namespace that
- * dies with its parent.
+ * dies with its parent. The command's environment reaches bwrap on a pipe, not its command line:
+ * every host user reads `/proc/<pid>/cmdline`, and an agent's environment carries its gateway
+ * token and prompt. Nor is it the launchers' own: `setpriv` runs as root, and a `PATH` or
+ * `LD_PRELOAD` from an agent's config would choose what it runs.
  */
 import { reportSandboxAvailable } from '../metrics';
 import { spawnSync } from 'node:child_process';
@@ -37,6 +40,23 @@ export function sandboxEnv(extra: Record<string, string> = {}): Record<string, s
   return { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp', TMPDIR: '/tmp', LANG: 'C.UTF-8', CI: 'true', ...extra };
 }
 
+/** The descriptor bwrap reads the command's environment from (`--args`): after the seccomp filter's 3 and the gateway's 4. */
+export const ENV_ARGS_FD = 5;
+
+/**
+ * `env` as bwrap's `--args` reads it: `--setenv NAME VALUE` for each, NUL-separated. A NUL inside
+ * a name or value would end it early and make the rest bwrap options of the caller's choosing.
+ */
+export function envArgsInput(env: Record<string, string>): Buffer {
+  const withNul = Object.entries(env).find(([k, v]) => k.includes('\0') || v.includes('\0'));
+  if (withNul) throw new TypeError(`environment variable '${withNul[0].replace(/\0/g, '\\0')}' holds a NUL`);
+  return Buffer.from(
+    Object.entries(env)
+      .map(([k, v]) => `--setenv\0${k}\0${v}\0`)
+      .join(''),
+  );
+}
+
 /** A mount a command needs beyond the standard ones: a read-only bind, or a private sized tmpfs. */
 export type SandboxMount =
   { kind: 'ro-bind'; from: string; to: string } | { kind: 'tmpfs'; path: string; bytes: number };
@@ -45,12 +65,7 @@ function mountArgs(m: SandboxMount): string[] {
   return m.kind === 'ro-bind' ? ['--ro-bind', m.from, m.to] : ['--size', String(m.bytes), '--tmpfs', m.path];
 }
 
-function bwrapArgs(
-  workspace: string,
-  config: SandboxConfig,
-  env: Record<string, string>,
-  mounts: readonly SandboxMount[],
-): string[] {
+function bwrapArgs(workspace: string, config: SandboxConfig, mounts: readonly SandboxMount[]): string[] {
   // A user namespace is what lets an unprivileged bwrap build the rest; --disable-userns (which needs it named)
   // keeps the command from making one of its own, where it would be root and could mount and unshare again.
   const args = ['--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session'];
@@ -68,7 +83,7 @@ function bwrapArgs(
   // After the workspace: a bind under /workspace (installed dependencies) must land on top of it.
   for (const m of mounts) args.push(...mountArgs(m));
   args.push('--chdir', SANDBOX_WORKSPACE, '--remount-ro', '/dev', '--remount-ro', '/');
-  for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
+  args.push('--args', String(ENV_ARGS_FD));
   return args;
 }
 
@@ -79,13 +94,15 @@ function bwrapArgs(
  */
 const OPEN_FILES = 4096;
 
-/** The full argv that runs `argv` confined in `workspace` as `user` (its task's uid, when the worker is root), with extra `mounts`. */
+/**
+ * The full argv that runs `argv` confined in `workspace` as `user` (its task's uid, when the worker
+ * is root), with extra `mounts`. Its environment goes on {@link ENV_ARGS_FD} ({@link envArgsInput}).
+ */
 export function confinedArgv(
   workspace: string,
   argv: string[],
   config: SandboxConfig,
   user: SandboxUser,
-  env = sandboxEnv(),
   mounts: readonly SandboxMount[] = [],
 ): string[] {
   const l = config.limits;
@@ -107,13 +124,27 @@ export function confinedArgv(
     'bwrap',
     '--seccomp',
     '3',
-    ...bwrapArgs(workspace, config, env, mounts),
+    ...bwrapArgs(workspace, config, mounts),
     '--',
     ...argv,
   ];
 }
 
 let probe: { ok: boolean; reason: string } | undefined;
+
+/** A file of `content` open for reading, for a synchronous spawn's extra descriptor. */
+function inputFile(suffix: string, content: Buffer): { fd: number; remove(): void } {
+  const file = path.join(os.tmpdir(), `arbiter-probe-${process.pid}.${suffix}`);
+  writeFileSync(file, content);
+  const fd = openSync(file, 'r');
+  return {
+    fd,
+    remove: () => {
+      closeSync(fd);
+      rmSync(file, { force: true });
+    },
+  };
+}
 
 /**
  * Whether confinement works on this host: runs `true` in a sandbox once per process. Missing
@@ -126,18 +157,17 @@ export function sandboxProbe(
 ): { ok: boolean; reason: string } {
   if (probe) return probe;
   const argv = confinedArgv(workspace, ['true'], config, user);
-  // The filter travels on fd 3 as it does for real commands; synchronously, through a file.
-  const filterFile = path.join(os.tmpdir(), `arbiter-seccomp-${process.pid}.bpf`);
-  writeFileSync(filterFile, seccompProgram());
-  const fd = openSync(filterFile, 'r');
+  // The filter and the environment travel on fds 3 and 5 as they do for real commands; synchronously, through files.
+  const filter = inputFile('bpf', seccompProgram());
+  const env = inputFile('env', envArgsInput(sandboxEnv()));
   const run = spawnSync(argv[0], argv.slice(1), {
     encoding: 'utf8',
     timeout: 20_000,
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    stdio: ['ignore', 'pipe', 'pipe', fd],
+    stdio: ['ignore', 'pipe', 'pipe', filter.fd, 'ignore', env.fd],
   });
-  closeSync(fd);
-  rmSync(filterFile, { force: true });
+  filter.remove();
+  env.remove();
   if (run.error) probe = { ok: false, reason: `${argv[0]} cannot run: ${run.error.message}` };
   else if (run.status !== 0)
     probe = { ok: false, reason: `bwrap failed: ${(run.stderr || `exit ${run.status}`).trim()}` };

@@ -11,7 +11,7 @@ import type { Db } from '../../db/client';
 import { forgetFreshCheckout } from '../fresh-checkout';
 import { runProcess, type RunProcessResult } from '../run-process';
 import { recordSandboxEvent } from './audit';
-import { confinedArgv, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
+import { confinedArgv, envArgsInput, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
 import { seccompProgram } from './seccomp';
 import type { SandboxConfig } from './config';
 import type { SandboxUser, SandboxUserOf } from './uid-leases';
@@ -195,7 +195,7 @@ export function createCommandRunner(deps: {
     const env = sandboxEnv({ ...req.env, ...launch?.env });
     return runProcess({
       argv: confined
-        ? [...prefix, ...confinedArgv(req.workspacePath, launch?.argv ?? req.argv, deps.sandbox, user, env, mounts)]
+        ? [...prefix, ...confinedArgv(req.workspacePath, launch?.argv ?? req.argv, deps.sandbox, user, mounts)]
         : req.argv,
       cwd: confined ? '/' : req.workspacePath,
       env: confined
@@ -206,6 +206,7 @@ export function createCommandRunner(deps: {
       maxOutputBytes: deps.sandbox.limits.outputBytes,
       fd3Input: confined ? seccompProgram() : undefined,
       fd4Socket: bridge?.childEnd,
+      fd5Input: confined ? envArgsInput(env) : undefined,
       signal: req.signal,
       watchdog: {
         intervalMs: 1000,

@@ -95,7 +95,7 @@ describe('activities: the prompt a spec makes is bounded', () => {
     assert.ok(result.ok, result.ok ? '' : result.problems.join('; '));
     assert.ok(promptLaunchBytes(buildTaskPrompt(result.spec)) > MAX_PROMPT_BYTES - 1024, 'near the bound');
     const prompt = buildRetryPrompt(result.spec, '€'.repeat(MAX_FEEDBACK_CHARACTERS + 100));
-    // The relay's launch, in bwrap's argv (--setenv NAME VALUE) and then in the relay's environment (NAME=VALUE).
+    // The relay's launch, in its environment (NAME=VALUE): bwrap reads it on a pipe, not its argv.
     const launch = `ARBITER_LAUNCH=${relayLaunch(['agent', '--message', prompt], {}).env.ARBITER_LAUNCH}`;
     const spare = LINUX_MAX_ARGUMENT_BYTES - 1 - Buffer.byteLength(launch);
     assert.ok(spare >= 16 * 1024, `${spare} bytes left for the operator's argv and home files`);

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import * as dgram from 'node:dgram';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { envArgsInput } from '../../host/sandbox/bwrap';
 import { LEASE_FILE } from '../../host/sandbox/uid-leases';
 import { ATTEMPT_FILE } from '../../host/workspace-lock';
 import { uniqueId } from '../helpers/fixtures';
@@ -26,6 +27,15 @@ function nodeProbe(body: string): string[] {
 
 const connect = (opts: string) =>
   `await new Promise((ok, ko) => { const s = require('net').connect(${opts}); s.on('connect', ok); s.on('error', ko); });`;
+
+/** A host process's command line, NULs kept; empty once it is gone. */
+function hostCmdline(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /** A TCP server counting the connections it ever accepts. */
 async function countingServer(host: string): Promise<{ server: net.Server; port: number; accepted: () => number }> {
@@ -160,6 +170,32 @@ describe('sandbox escapes: commands reaching out', function () {
     } finally {
       delete process.env.ARBITER_TEST_SECRET;
     }
+  });
+
+  it("a command's own environment (an agent's gateway token, its prompt) is on no host command line", async () => {
+    const secret = uniqueId('gateway-token');
+    let done = false;
+    const running = t
+      .run(['sh', '-c', 'sleep 2; echo "got=$MODEL_TOKEN"'], { allowShell: true, env: { MODEL_TOKEN: secret } })
+      .finally(() => (done = true));
+    const seen = { sleep: false, secret: [] as string[] };
+    while (!done) {
+      for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+        const argv = hostCmdline(pid);
+        if (argv.includes(secret)) seen.secret.push(argv.slice(0, 200));
+        if (argv.startsWith('sleep\0' + '2')) seen.sleep = true;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const run = await running;
+    assert.match(run.outputTail, new RegExp(`got=${secret}`), `the command has its environment: ${run.outputTail}`);
+    assert.ok(seen.sleep, 'the scan ran while the command did');
+    assert.deepEqual(seen.secret, [], 'no host command line carries it');
+    assert.throws(
+      () => envArgsInput({ MODEL_TOKEN: 'x\0--bind\0/\0/workspace' }),
+      /environment variable 'MODEL_TOKEN' holds a NUL/,
+      'a NUL would make the rest bwrap options',
+    );
   });
 
   it("the worker's home, ARBITER_HOME and other tasks' workspaces are not reachable", async () => {

@@ -130,7 +130,10 @@ export interface SandboxTask {
   env: MockActivityEnvironment;
   warnings: string[];
   /** Runs a command as an agent's would run (argv, no shell unless `allowShell`). */
-  run(argv: string[], options?: { allowShell?: boolean; timeoutMs?: number }): Promise<CommandResult>;
+  run(
+    argv: string[],
+    options?: { allowShell?: boolean; timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<CommandResult>;
   /** The task's audit rows after `afterId` (all by default), oldest first. */
   events(afterId?: number): Promise<EventRow[]>;
   /** Id of the newest audit row so far (0 when none). */
@@ -197,6 +200,7 @@ export async function sandboxTask(
         policy: { allowShell: o.allowShell ?? false },
         timeoutMs: o.timeoutMs ?? 10_000,
         purpose: 'agent',
+        env: o.env,
       }),
     events,
     lastEventId,

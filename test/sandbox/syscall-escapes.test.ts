@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { confinedArgv } from '../../host/sandbox/bwrap';
+import { confinedArgv, envArgsInput, sandboxEnv } from '../../host/sandbox/bwrap';
 import { runningAsRoot } from '../../host/sandbox/config';
 import { seccompProgram } from '../../host/sandbox/seccomp';
 import { tempDir } from '../helpers/temp';
@@ -19,11 +19,11 @@ import { ALLOWED, hostArch, I386_CALL, probeArgv, REACHABLE_WITHOUT_FILTER, REFU
 
 const SIGSYS_EXIT = 128 + 31;
 
-/** Runs `argv` confined in `t`'s workspace by hand (optionally without parts of the confinement), extra fds after 3. */
+/** Runs `argv` confined in `t`'s workspace by hand (optionally without parts of the confinement), the socket it may be given on fd 4. */
 function spawnConfined(
   t: SandboxTask,
   argv: string[],
-  options: { drop?: string[][]; extraFds?: net.Socket[] } = {},
+  options: { drop?: string[][]; extraFds?: [net.Socket] } = {},
 ): Promise<{ status: number | null; output: string }> {
   let full = confinedArgv(t.tree, argv, t.config, { uid: t.uid, gid: t.uid });
   for (const part of options.drop ?? []) {
@@ -35,9 +35,10 @@ function spawnConfined(
   const child = spawn(full[0], full.slice(1), {
     cwd: '/',
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    stdio: ['ignore', 'pipe', 'pipe', filtered ? 'pipe' : 'ignore', ...(options.extraFds ?? [])],
+    stdio: ['ignore', 'pipe', 'pipe', filtered ? 'pipe' : 'ignore', options.extraFds?.[0] ?? 'ignore', 'pipe'],
   });
   if (filtered) (child.stdio[3] as NodeJS.WritableStream).end(seccompProgram());
+  ((child.stdio as unknown[])[5] as NodeJS.WritableStream).end(envArgsInput(sandboxEnv()));
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
