@@ -14,12 +14,13 @@ import { effectiveBudget } from '../domain/policy';
 import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
 import { grantedTerms, waivedBudgetDetail } from '../domain/waiver';
+import { canonicalJson } from '../domain/canonical';
 import type { Db } from '../db/client';
 import { waiverDecisions } from '../db/schema';
 
 type Input = ReturnType<typeof StoreWaiverInput.parse>;
 
-/** How the terms handed over differ from the approvals' own, and the approvers named from those who signed. */
+/** How the terms handed over (spec, gates, reason, expiry) differ from the approvals' own, and the approvers named from those who signed. */
 export function unsignedTermsProblem(input: Input): string | undefined {
   const terms = grantedTerms(input.approvals);
   if (
@@ -28,6 +29,11 @@ export function unsignedTermsProblem(input: Input): string | undefined {
     Date.parse(input.expiresAt) !== Date.parse(terms.expiresAt)
   )
     return `its reason code, justification or expiry is not what its approvals signed (${terms.reasonCode}, until ${terms.expiresAt})`;
+  const otherwise = input.approvals.find(
+    ({ claim }) => claim.specId !== input.specId || canonicalJson(claim.gates) !== canonicalJson(input.gates),
+  );
+  if (otherwise)
+    return `it names spec ${input.specId} and gates ${input.gates.join(', ') || 'none'}; ${otherwise.claim.approver} signed spec ${otherwise.claim.specId} and gates ${otherwise.claim.gates.join(', ')}`;
   const signers = input.approvals.map((a) => `${a.claim.approver} (${a.keyId})`).sort();
   const named = input.approvers.map((a) => `${a.approver} (${a.keyId})`).sort();
   if (signers.join(', ') !== named.join(', '))

@@ -182,7 +182,7 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
     );
   });
 
-  it('storeWaiver refuses approvers, reasons, expiry or budget words the approvals did not sign', async () => {
+  it('storeWaiver refuses approvers, reasons, expiry, spec, gates or budget words the approvals did not sign', async () => {
     const r = await insiderRun(TIGHT);
     const { approval, keyId } = await approvalOf(r, DELTA);
     await r.env.run(r.a.authorizeWaiverDecision, { ...r.ref, riskTier: 3, signed: approval });
@@ -198,6 +198,13 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
         { budgetDetail: '1/1 files, 1/1 lines, 0/1000 bytes (within budget)' },
         /budget detail is not the stored measurement's/,
       ],
+      // The row (`waivers list`, the CAWS table) said the approvers waived tests and protected paths for a spec they never saw.
+      [
+        { specId: 'PROD-PAYMENTS' },
+        /names spec PROD-PAYMENTS and gates budget; alice signed spec TEST-001 and gates budget/,
+      ],
+      [{ gates: ['budget', 'tests', 'protected'] }, /gates budget, tests, protected; alice signed .* gates budget$/],
+      [{ gates: [] }, /and gates none; alice signed/],
     ];
     for (const [lie, refusal] of lies)
       await assert.rejects(storeAs(r, newWaiverId(r), [approval], lie), refusedAs('WaiverNotAuthorizedError', refusal));
