@@ -213,6 +213,13 @@ describe('protected paths', () => {
       '.vscode/tasks.json',
       '.devcontainer/devcontainer.json',
       '.devcontainer.json',
+      'lefthook.yml',
+      '.lefthook-local.yaml',
+      '.lefthook/pre-push/check.sh',
+      '.overcommit.yml',
+      '.vscode/settings.json',
+      'team.code-workspace',
+      '.gitpod.yml',
     ])
       assert.equal(tier3(p), true, JSON.stringify(p));
     for (const p of [
@@ -220,7 +227,8 @@ describe('protected paths', () => {
       '.gitea/ISSUE_TEMPLATE.md',
       'src/woodpecker.yml',
       'src/a.',
-      '.vscode/settings.json',
+      '.vscode/launch.json',
+      'docs/lefthook.yml.md',
     ])
       assert.equal(tier3(p), false, p);
     assert.deepEqual(scopeReachingProtected(['.forgejo/'], 3), [
