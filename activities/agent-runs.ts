@@ -27,7 +27,7 @@ import { agentLaunch } from './agent-gateway';
 import { requireActiveAgent, requireRoutedAgent } from './routed-agent';
 import { requireOwnTask } from './task-ended';
 import { currentRun } from './run-identity';
-import { runSpec } from './spec-refs';
+import { requireTaskSpec, runSpec } from './spec-refs';
 
 interface StepContext {
   agentId: string;
@@ -150,6 +150,7 @@ export function createAgentActivities(deps: ActivityDeps, tools: FileTools, runC
       const input = parseActivityInput(ExecuteAgentInput, raw);
       const clockStart = startAgentClock(input.retry?.startedAt);
       const spec = await runSpec(deps.db, input);
+      await requireTaskSpec(deps.db, { ...input, runId: currentRun().runId }, spec);
       await requireTaskWorkspaceAt(deps.home, input);
       await requireRoutedAgent(deps.db, input);
       await requireOwnTask(deps.db, input, currentRun(), { open: true });

@@ -42,7 +42,7 @@ import {
 } from './conversation-records';
 import { keptToolCalls } from './model-reply';
 import { requestCompletion } from './model-endpoint';
-import { isSpecRef } from './spec-refs';
+import { isSpecRef, requireTaskSpec } from './spec-refs';
 import { sha256 } from '../host/digest';
 import type { CommandRunner } from '../host/sandbox/commands';
 import type { FileTools } from '../host/sandbox/file-tools';
@@ -89,6 +89,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
     async startConversation(raw: StartConversationInput): Promise<StartedConversation> {
       const input = parseActivityInput(StartConversationInput, raw);
       const spec = await conversationSpec(db, input, input.spec);
+      await requireTaskSpec(db, { ...input, runId: owningRun(input) }, spec);
       await requireRoutedAgent(db, input);
       const config = await openaiConfig(db, input.agentId);
       // Its id is predictable: a workflow of one's own under it, before the real child, would write the transcript.
@@ -192,6 +193,7 @@ export function createConversationActivities(deps: ActivityDeps, tools: FileTool
       await requireLiveConversation(input);
       const timeLeftMs = await wallClockLeft(db, own.agentId, clockStart(input.agentClockStart));
       const spec = await conversationSpec(db, input, input.spec);
+      await requireTaskSpec(db, { ...input, runId: owningRun(input) }, spec);
       const request = { ...input, spec, name: call.function.name, arguments: call.function.arguments };
       const result = await executeToolCall({ tools, runCommand: cancellable(runCommand), input: request, timeLeftMs });
       await appendMessage(db, input.tenantId, input.conversationId, {

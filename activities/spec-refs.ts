@@ -12,6 +12,7 @@ import type { Db } from '../db/client';
 import type { RunKey } from '../db/run-policies';
 import { artifacts } from '../db/schema';
 import { canonicalJson } from '../domain/canonical';
+import { RecordMismatchError } from '../domain/errors';
 import { sha256 } from '../host/digest';
 import { currentRun } from './run-identity';
 
@@ -48,6 +49,18 @@ export async function ownValidatedSpec(db: Db, run: RunKey): Promise<WorkingSpec
   const artifactId = taskSpecArtifactId(run);
   const [row] = await db.select({ digest: artifacts.digest }).from(artifacts).where(eq(artifacts.id, artifactId));
   return row && resolveSpec(db, run, { artifactId, digest: row.digest });
+}
+
+/**
+ * Refuses a spec other than the one the task validated (a run reset past validation: its
+ * predecessor's) for an agent to work to: a whole spec from an insider's own workflow code, or a
+ * reference to another spec the run stored, set the file tools' scope and tier for the agent's
+ * writes. Runs recorded before specs were stored have none to compare with.
+ */
+export async function requireTaskSpec(db: Db, run: RunKey, spec: WorkingSpec): Promise<void> {
+  const recorded = await validatedSpec(db, run);
+  if (recorded && specContentDigest(recorded) !== specContentDigest(spec))
+    throw new RecordMismatchError('spec', `an agent works to the spec task ${run.taskId} validated, ${recorded.id}`);
 }
 
 /**

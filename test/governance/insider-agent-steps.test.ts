@@ -16,6 +16,8 @@ import type { AgentRunResult, PreparedWorkspace, ValidateSpecResult } from '../.
 import { taskWorkflowId } from '../../temporal-config';
 import { SILENT_LOGGER } from '../../workers/logger';
 import { setAgentStatus } from '../../db/agents';
+import { parseSpecYaml } from '../../activities/spec-yaml';
+import { validateWorkingSpec } from '../../domain/spec';
 import {
   addOpenAIAgent,
   addScriptedAgent,
@@ -144,5 +146,22 @@ describe('governance: an insider naming the workspace and the agent', function (
       other.env.run(other.a.startConversation, { ...other.run, agentId: gpt.id, conversationId }),
       refusedAs('AgentNotActiveError', /is paused/),
     );
+  });
+
+  it('executeAgent and startConversation work only to the spec the task validated (runToolCall: openai-agent.test.ts)', async () => {
+    const { env, a, own, run } = await insiderTask();
+    await routeTo(env, a, run, own.id);
+    const checked = validateWorkingSpec(parseSpecYaml(specYaml()));
+    assert.ok(checked.ok);
+    // The file tools' scope and tier come from it: every path, tier 3.
+    const wide = { ...checked.spec, scope: { in: ['**'], out: [] }, riskTier: 3 as const };
+    const conversationId = `${run.tenantId}/${run.taskId}/1`;
+    for (const step of [
+      env.run(a.executeAgent, { ...run, agentId: own.id, spec: wide }),
+      env.run(a.startConversation, { ...run, agentId: own.id, conversationId, spec: wide }),
+    ])
+      await assert.rejects(step, refusedAs('RecordMismatchError', /an agent works to the spec task .* validated/));
+    const same: AgentRunResult = await env.run(a.executeAgent, { ...run, agentId: own.id, spec: checked.spec });
+    assert.equal(same.agentId, own.id, 'the validated spec, whole, is the same spec');
   });
 });

@@ -13,6 +13,8 @@ import { and, asc, eq } from 'drizzle-orm';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { MAX_TOOL_CALLS_PER_TURN } from '../../activities/model-reply';
+import { parseSpecYaml } from '../../activities/spec-yaml';
+import { validateWorkingSpec } from '../../domain/spec';
 import { upsertAgent } from '../../db/agents';
 import { agentOutcomes, agentStats, conversationMessages, conversations, sandboxEvents } from '../../db/schema';
 import type { ModelReply, StartedConversation, PreparedWorkspace, ValidateSpecResult } from '../../domain/activity-io';
@@ -502,6 +504,14 @@ describe('openai agent kind (fake chat-completions server, real stack)', functio
       workspacePath,
       spec: limits.spec!,
     };
+    // A whole spec of one's own would set the file tools' scope and tier.
+    const checked = validateWorkingSpec(parseSpecYaml(specYaml()));
+    assert.ok(checked.ok);
+    const wide = { ...checked.spec, scope: { in: ['**'], out: [] }, riskTier: 3 as const };
+    await assert.rejects(
+      env.run(a.runToolCall, { ...call, spec: wide }),
+      /an agent works to the spec task .* validated/,
+    );
     const ran: ToolResult = await env.run(a.runToolCall, call);
     const ranAgain: ToolResult = await env.run(a.runToolCall, call);
     assert.equal(ran.ok, true, ran.summary);
