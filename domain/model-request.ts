@@ -40,6 +40,10 @@ const CLIENT_TOOL =
   /^(function|custom|tool_search|local_shell|shell|apply_patch|computer_use_preview|(bash|text_editor|computer|memory|tool_search_tool_(regex|bm25))_\d{8})$/;
 /** Models that search the web of themselves, with no tool asked for (chat `*-search-preview` and `-search-api`, deep research). */
 const SEARCHING_MODEL = /search-preview|search-api|deep-research/i;
+/** OpenRouter's web-searching variant of any model, whatever the protocol (it serves Anthropic's too). */
+const ONLINE_MODEL = /:online\b/i;
+/** Request fields with which OpenAI-compatible routers (OpenRouter, LiteLLM) pick the provider or endpoint. */
+const ROUTING_KEYS = ['provider', 'user_config', 'api_base', 'base_url'];
 /** Content parts an upstream fetches by URL (Anthropic `source`, OpenAI images and files). */
 const FETCHED_PART = new Set(['url', 'image_url', 'input_image', 'input_file']);
 const remote = (v: unknown) => typeof v === 'string' && /^\s*https?:/i.test(v);
@@ -64,6 +68,16 @@ function hostedKey(tool: Json): string | undefined {
 export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, unknown>): string | undefined {
   if (doc.mcp_servers !== undefined) return '`mcp_servers` would have the upstream connect to other hosts';
   if (doc.web_search_options !== undefined) return '`web_search_options` would have the upstream search the web';
+  // OpenAI-compatible aggregators act on fields of their own: OpenRouter's `plugins` search the web
+  // (billed per search, outside token usage) and a `preset` brings models, plugins and settings.
+  if (doc.plugins !== undefined) return '`plugins` would have the upstream run plugins (web search among them)';
+  if (doc.preset !== undefined || (typeof doc.model === 'string' && doc.model.includes('@preset/')))
+    return 'a preset brings models, plugins and settings the gateway cannot see';
+  // A router's own choice of provider or endpoint: another price than the upstream's, or another host.
+  const routed = ROUTING_KEYS.find((key) => doc[key] !== undefined);
+  if (routed) return `\`${routed}\` would have the upstream route the call to a provider or host of its naming`;
+  if (typeof doc.model === 'string' && ONLINE_MODEL.test(doc.model))
+    return `the model '${doc.model.slice(0, 200)}' would have the upstream search the web`;
   if (protocol === 'openai-responses' && doc.background) return 'a background response ends after the call, uncharged';
   // A stored prompt carries its own tools, model and settings: the gateway would check none of them.
   if (protocol === 'openai-responses' && doc.prompt !== undefined)
@@ -99,9 +113,19 @@ export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, un
  * ask for one that costs many times what its cost budget counts.
  */
 export function modelNotAllowed(upstream: { name: string; models?: readonly string[] }, doc: Json): string | undefined {
-  if (!upstream.models) return undefined;
+  const { models } = upstream;
+  if (!models) return undefined;
+  const allowed = `not allowed on upstream '${upstream.name}' (allowed: ${models.join(', ')})`;
   const model = doc.model;
-  if (typeof model === 'string' && upstream.models.includes(model)) return undefined;
-  const asked = typeof model === 'string' ? `the model '${model.slice(0, 200)}'` : 'a request naming no model';
-  return `${asked} is not allowed on upstream '${upstream.name}' (allowed: ${upstream.models.join(', ')})`;
+  if (typeof model !== 'string' || !models.includes(model))
+    return `${typeof model === 'string' ? `the model '${model.slice(0, 200)}'` : 'a request naming no model'} is ${allowed}`;
+  // An aggregator routes to the models a request lists past its `model` (OpenRouter's `models`, LiteLLM's `fallbacks`).
+  for (const key of ['models', 'fallbacks']) {
+    const listed = doc[key];
+    if (listed === undefined || listed === null) continue;
+    const other = Array.isArray(listed) ? listed.find((m) => typeof m !== 'string' || !models.includes(m)) : listed;
+    if (Array.isArray(listed) && other === undefined) continue;
+    return `\`${key}\` names ${typeof other === 'string' ? `the model '${other.slice(0, 200)}'` : 'a model entry that is not a name'}, ${allowed}`;
+  }
+  return undefined;
 }

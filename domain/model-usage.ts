@@ -123,15 +123,19 @@ export function tokenCount(read: number): number {
 
 /**
  * The documents of a response body that can report usage: the one JSON document, or an event
- * stream's `data:` lines naming `usage` (the others carry the model's text).
+ * stream's `data:` lines with a `usage` that is not `null` (the others carry the model's text; a
+ * chat stream asked for its usage names `"usage":null` in every event before the last, and the
+ * model's own text cannot spell a key: its quotes are escaped).
  */
 export function usageDocuments(body: string): string[] {
   if (body.trimStart().startsWith('{')) return [body];
   return body
     .split('\n')
-    .filter((l) => l.startsWith('data:') && l.includes('"usage"'))
+    .filter((l) => l.startsWith('data:') && REPORTED_USAGE.test(l))
     .map((l) => l.slice(5).trim());
 }
+
+const REPORTED_USAGE = /"usage"\s*:(?!\s*null\b)/;
 
 /** The usage `docs` ({@link usageDocuments}) report. */
 export function usageOfDocuments(protocol: GatewayProtocol, docs: readonly string[]): ModelUsage {

@@ -43,6 +43,8 @@ interface Reply {
   total: number;
   digest?: string;
   cut: boolean;
+  /** Cut by the session closing or Arbiter's own loop giving up, not by the upstream: it may write on, unseen, and bill it. */
+  closedUnder?: boolean;
 }
 
 /**
@@ -153,9 +155,10 @@ function streamedTextLength(stream: string): number {
 /**
  * What a call is charged: see {@link chargedUsage}. A call cut short (the session closed under
  * it, the upstream broke off) is charged at least its request, and what arrived of its reply, at
- * four characters a token; one the upstream had not answered, the output its request allowed.
- * The upstream took the request and bills it: an agent that ended its run with calls in flight
- * was charged nothing for them (or, for an Anthropic stream, one token of output).
+ * four characters a token; one the upstream had not answered, or whose reply the session's close
+ * (or Arbiter's own loop) cut before any of it came, the output its request allowed. The upstream took the request and bills it:
+ * an agent that ended its run with calls in flight was charged nothing for them (or, for an
+ * Anthropic stream, one token of output), and one whose streams had opened, what had arrived.
  */
 function usageCharged(protocol: GatewayProtocol, sent: SentCall, got: Reply): ModelUsage {
   const answered = got.status >= 200 && got.status < 300;
@@ -169,8 +172,17 @@ function usageCharged(protocol: GatewayProtocol, sent: SentCall, got: Reply): Mo
   return {
     ...reported,
     inputTokens: reported.inputTokens || Math.ceil(sent.body.length / 4),
-    outputTokens: Math.max(reported.outputTokens, got.status === ABANDONED ? sent.maxOutput : arrived),
+    outputTokens: Math.max(reported.outputTokens, unseen(got, reported, arrived) ? sent.maxOutput : arrived),
   };
+}
+
+/**
+ * Whether the model may have written all its request allowed without any of it arriving: the
+ * upstream never answered, or the session's close (or Arbiter's own loop) cut a reply that had
+ * brought neither text nor usage yet (a reasoning model thinks before it streams a word).
+ */
+function unseen(got: Reply, reported: ModelUsage, arrived: number): boolean {
+  return got.status === ABANDONED || (got.closedUnder === true && arrived === 0 && reported.outputTokens === 0);
 }
 
 /** Charges the session for a call and records it, with its span's usage attributes. */

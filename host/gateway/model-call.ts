@@ -71,15 +71,23 @@ function writeError(sink: ResponseSink, status: number, message: string): void {
 }
 
 /**
- * The output tokens a request allows, by whichever name its protocol gives them. A request for
- * an answer that names none may have the model write as much as it can: it is taken to allow
+ * The output tokens a request allows: the largest limit it names by any of its protocol's names (a
+ * server may honour either of two), for each answer it asks for (chat's `n`, completions'
+ * `best_of`: each written and billed; an abandoned `n: 128` call was charged one). A request for
+ * an answer that names no limit may have the model write as much as it can: it is taken to allow
  * {@link UNNAMED_OUTPUT_LIMIT}, or an abandoned call without a limit was charged no output.
  */
 function maxOutput(doc: Json, path: string): number {
-  const n = doc.max_tokens ?? doc.max_output_tokens ?? doc.max_completion_tokens;
-  if (typeof n === 'number' && Number.isFinite(n) && n > 0) return Math.floor(n);
-  return path.endsWith('count_tokens') ? 0 : UNNAMED_OUTPUT_LIMIT;
+  const limits = [doc.max_tokens, doc.max_output_tokens, doc.max_completion_tokens].filter(positive);
+  const each = limits.length ? Math.max(...limits) : path.endsWith('count_tokens') ? 0 : UNNAMED_OUTPUT_LIMIT;
+  const answers = [doc.n, doc.best_of].filter(positive);
+  return Math.floor(each) * Math.max(1, ...answers.map((n) => Math.min(Math.floor(n), MAX_ANSWERS)));
 }
+
+/** A request field that counts something: a finite number above 0. */
+const positive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+/** The most answers one request is charged for (OpenAI's bound on `n`); tokens are capped beyond anyway. */
+const MAX_ANSWERS = 128;
 
 /** The output a request that names no limit is taken to allow: a bound, not a model's most (some write 128,000). */
 export const UNNAMED_OUTPUT_LIMIT = 32_000;
@@ -281,6 +289,8 @@ async function forwardTraced(
   const contentType = maskKeyIn(response.headers.get('content-type') ?? 'application/json', key);
   sink.start(response.status, { 'content-type': contentType });
   const { reply, cut } = await readReply(response, sink);
-  await recordCall(deps.db, session, span, call, reply);
+  // Cut by the session's close, or by Arbiter's own loop giving up, the model may write on unseen (a reasoning model streams nothing while it thinks).
+  const closedUnder = cut !== undefined && (session.closing.aborted || req.signal?.aborted === true);
+  await recordCall(deps.db, session, span, call, { ...reply, closedUnder });
   if (cut) throw cut;
 }

@@ -1,7 +1,7 @@
 /** What the gateway reads from model traffic: allowed paths per protocol and usage, whole or streamed. */
 import assert from 'node:assert/strict';
-import { modelPathProblem, offHostProblem } from '../../domain/model-request';
-import { usageOf } from '../../domain/model-usage';
+import { modelNotAllowed, modelPathProblem, offHostProblem } from '../../domain/model-request';
+import { usageDocuments, usageOf } from '../../domain/model-usage';
 
 const sse = (events: unknown[]) => events.map((e) => `event: x\ndata: ${JSON.stringify(e)}\n\n`).join('');
 
@@ -25,6 +25,15 @@ describe('model usage', () => {
       ['openai-responses', 'POST', 'v1%2Fresponses'],
     ] as const)
       assert.ok(modelPathProblem(protocol, method, rest), `${protocol} ${method} ${rest} is refused`);
+  });
+
+  it('reads usage only from the events of a stream that report one, however their null is spaced', () => {
+    const events = [
+      'data: {"choices":[],"usage":null}',
+      'data: {"choices":[],"usage" :\tnull }',
+      'data: {"usage": {"a":1}}',
+    ];
+    assert.deepEqual(usageDocuments(events.join('\n\n')), ['{"usage": {"a":1}}']);
   });
 
   it('reads Anthropic usage from a message and from its stream', () => {
@@ -183,6 +192,28 @@ describe('model usage', () => {
     ];
     assert.equal(offHostProblem('openai-responses', { tools: clientRun }), undefined);
     assert.match(offHostProblem('openai-chat', { web_search_options: {} }) ?? '', /search the web/);
+    // OpenAI-compatible aggregators' own fields (found in attack): OpenRouter's web plugin, presets, `:online` models.
+    assert.match(offHostProblem('openai-chat', { plugins: [{ id: 'web' }] }) ?? '', /`plugins`/);
+    assert.match(offHostProblem('openai-chat', { preset: 'p' }) ?? '', /a preset brings/);
+    assert.match(offHostProblem('anthropic-messages', { model: 'anthropic/claude-sonnet-4:online' }) ?? '', /web/);
+    assert.match(offHostProblem('openai-chat', { model: 'openai/gpt-4o@preset/research' }) ?? '', /preset/);
+    assert.match(offHostProblem('openai-chat', { provider: { order: ['pricey'] } }) ?? '', /`provider`/);
+    assert.match(offHostProblem('openai-chat', { api_base: 'http://10.0.0.1' }) ?? '', /`api_base`/);
+    const cheap = { name: 'or', models: ['cheap', 'cheaper'] };
+    assert.equal(modelNotAllowed(cheap, { model: 'cheap', models: null }), undefined, 'a null optional field');
+    assert.equal(
+      modelNotAllowed(cheap, { model: 'cheap', models: ['cheap', 'cheaper'], fallbacks: ['cheaper'] }),
+      undefined,
+    );
+    for (const [doc, refusal] of [
+      [
+        { model: 'cheap', models: ['cheap', 'o1-pro'], route: 'fallback' },
+        /`models` names the model 'o1-pro', not allowed/,
+      ],
+      [{ model: 'cheap', fallbacks: [{ model: 'o1-pro' }] }, /`fallbacks` names a model entry that is not a name/],
+      [{ model: 'cheap', models: 'o1-pro' }, /`models` names the model 'o1-pro'/],
+    ] as const)
+      assert.match(modelNotAllowed(cheap, doc) ?? '', refusal);
     assert.match(
       offHostProblem('openai-responses', { input: [{ type: 'input_image', image_url: ' HTTP://x.example' }] }) ?? '',
       /'input_image'/,

@@ -245,6 +245,17 @@ describe('model gateway', function () {
     assert.equal(call.outputTokens, Math.ceil(reply.length / 4), 'charged by its length');
   });
 
+  // Found in attack: the gateway asks for `include_usage`, so each event of a chat stream names `"usage":null`;
+  // a long honest answer's events were all parsed for usage, past the values bound, and charged some 60 times over by length.
+  it("a long stream's events without usage are not parsed for it: charged its reported usage", async () => {
+    const event = { id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'tok' } }] };
+    const chunk = `data: ${JSON.stringify({ ...event, usage: null })}\n\n`;
+    const last = `data: ${JSON.stringify({ ...event, choices: [], usage: { prompt_tokens: 40, completion_tokens: 100_000 } })}\n\n`;
+    const reply = Buffer.from(`${chunk.repeat(100_000)}${last}data: [DONE]\n\n`);
+    const call = await recordedCallFor('run-long-stream', reply);
+    assert.deepEqual([call.inputTokens, call.outputTokens], [40, 100_000], `of a ${reply.length}-byte stream`);
+  });
+
   it('a usage past what a record holds is recorded at a billion tokens, not lost', async () => {
     const call = await recordedCallFor(
       'run-billions',
