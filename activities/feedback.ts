@@ -19,6 +19,7 @@ import { requireRoutedAgent, routedDecision, type RoutedDecision } from './route
 import { currentRun } from './run-identity';
 import { requireOwnTask } from './task-ended';
 import { storedVerdict } from '../db/verdicts';
+import { getAgent } from '../db/agents';
 import type { Db } from '../db/client';
 import { RecordMismatchError } from '../domain/errors';
 
@@ -123,6 +124,8 @@ export function createFeedbackActivities({ db }: ActivityDeps, breaker?: Breaker
       const run = currentRun();
       await requireRoutedAgent(db, input);
       await requireOwnTask(db, input, run);
+      // Refused for its pause (AgentNotActiveError), a run says nothing of the agent's health; nor may a pause open its circuit.
+      if (!input.ok && (await getAgent(db, input.agentId)).status !== 'active') return { applied: false };
       const applied = await recordAgentHealth(db, { ...input, runId: run.runId }, breaker);
       log.info('agent health recorded', { agentId: input.agentId, ok: input.ok, applied });
       return { applied };

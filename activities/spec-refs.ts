@@ -60,7 +60,7 @@ export async function ownValidatedSpec(db: Db, run: RunKey): Promise<WorkingSpec
 export async function requireTaskSpec(db: Db, run: RunKey, spec: WorkingSpec): Promise<void> {
   const recorded = await validatedSpec(db, run);
   if (recorded && specContentDigest(recorded) !== specContentDigest(spec))
-    throw new RecordMismatchError('spec', `an agent works to the spec task ${run.taskId} validated, ${recorded.id}`);
+    throw new RecordMismatchError('spec', `an agent works to the spec task ${run.taskId} validated, no other`);
 }
 
 /**

@@ -13,7 +13,7 @@ import type { PatchStats } from '../domain/diff';
 import { effectiveBudget } from '../domain/policy';
 import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
-import { grantedTerms, waivedBudgetDetail } from '../domain/waiver';
+import { grantedTerms, WAIVABLE_GATES, waivedBudgetDetail } from '../domain/waiver';
 import { canonicalJson } from '../domain/canonical';
 import type { Db } from '../db/client';
 import { waiverDecisions } from '../db/schema';
@@ -29,6 +29,9 @@ export function unsignedTermsProblem(input: Input): string | undefined {
     Date.parse(input.expiresAt) !== Date.parse(terms.expiresAt)
   )
     return `its reason code, justification or expiry is not what its approvals signed (${terms.reasonCode}, until ${terms.expiresAt})`;
+  // A waiver passes the budget gate alone (`storeWaiver`): a row naming others would say more was waived than was.
+  if (canonicalJson(input.gates) !== canonicalJson(WAIVABLE_GATES))
+    return `it names gates ${input.gates.join(', ') || 'none'}; a waiver covers ${WAIVABLE_GATES.join(', ')} alone`;
   const otherwise = input.approvals.find(
     ({ claim }) => claim.specId !== input.specId || canonicalJson(claim.gates) !== canonicalJson(input.gates),
   );

@@ -187,7 +187,15 @@ export const CommandConfigSchema = z
       .max(6 * 3600)
       .default(1800),
     /** Non-secret environment: a key of a known shape is refused (literal-secrets.ts), a worker secret's value at run time. */
-    env: z.record(EnvName, z.string().max(10_000)).default({}),
+    env: z
+      .record(
+        EnvName,
+        z
+          .string()
+          .max(10_000)
+          .refine((v) => !v.includes('\0'), 'holds a NUL: no environment value can'),
+      )
+      .default({}),
     /** Files written under the private HOME before the agent starts (its own config). */
     homeFiles: z.record(relativePath, z.string().max(100_000)).default({}),
     /** Host directories (the CLI's installation) bound read-only at the same path. */

@@ -10,7 +10,7 @@
  */
 import { reportSandboxAvailable } from '../metrics';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { seccompProgram } from './seccomp';
@@ -132,16 +132,17 @@ export function confinedArgv(
 
 let probe: { ok: boolean; reason: string } | undefined;
 
-/** A file of `content` open for reading, for a synchronous spawn's extra descriptor. */
-function inputFile(suffix: string, content: Buffer): { fd: number; remove(): void } {
-  const file = path.join(os.tmpdir(), `arbiter-probe-${process.pid}.${suffix}`);
-  writeFileSync(file, content);
+/** A file of `content` open for reading, for a synchronous spawn's extra descriptor: in a folder of its own, no other user's to swap. */
+function inputFile(content: Buffer): { fd: number; remove(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'arbiter-probe-'));
+  const file = path.join(dir, 'input');
+  writeFileSync(file, content, { flag: 'wx', mode: 0o600 });
   const fd = openSync(file, 'r');
   return {
     fd,
     remove: () => {
       closeSync(fd);
-      rmSync(file, { force: true });
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -158,8 +159,8 @@ export function sandboxProbe(
   if (probe) return probe;
   const argv = confinedArgv(workspace, ['true'], config, user);
   // The filter and the environment travel on fds 3 and 5 as they do for real commands; synchronously, through files.
-  const filter = inputFile('bpf', seccompProgram());
-  const env = inputFile('env', envArgsInput(sandboxEnv()));
+  const filter = inputFile(seccompProgram());
+  const env = inputFile(envArgsInput(sandboxEnv()));
   const run = spawnSync(argv[0], argv.slice(1), {
     encoding: 'utf8',
     timeout: 20_000,

@@ -10,6 +10,7 @@ import { SHELLS, type SandboxPolicy } from '../../domain/sandbox';
 import type { Db } from '../../db/client';
 import { forgetFreshCheckout } from '../fresh-checkout';
 import { runProcess, type RunProcessResult } from '../run-process';
+import { startProcessFailure } from '../process';
 import { recordSandboxEvent } from './audit';
 import { confinedArgv, envArgsInput, sandboxEnv, sandboxProbe, type SandboxMount } from './bwrap';
 import { seccompProgram } from './seccomp';
@@ -183,9 +184,6 @@ export function createCommandRunner(deps: {
   ) {
     const link = req.gateway;
     const launch = link ? relayLaunch(req.argv, link.homeFiles ?? {}) : undefined;
-    const bridge: GatewayBridge | undefined = link
-      ? await openGatewayBridge(link.socketPath, link.session.id)
-      : undefined;
     // The agent's tool folders first: one may not hide the relay's own mounts.
     const mounts: SandboxMount[] = [
       ...(link?.toolDirs ?? []).map((d) => ({ kind: 'ro-bind' as const, from: d, to: d })),
@@ -193,6 +191,16 @@ export function createCommandRunner(deps: {
       ...(confined ? await dependencyMounts(req.dependencies, req.workspacePath) : []),
     ];
     const env = sandboxEnv({ ...req.env, ...launch?.env });
+    let envArgs: Buffer | undefined;
+    try {
+      envArgs = confined ? envArgsInput(env) : undefined;
+    } catch (err) {
+      return startProcessFailure((err as Error).message); // as a NUL in an argv word fails to start
+    }
+    // Opened last: nothing may fail between it and the `finally` that closes it.
+    const bridge: GatewayBridge | undefined = link
+      ? await openGatewayBridge(link.socketPath, link.session.id)
+      : undefined;
     return runProcess({
       argv: confined
         ? [...prefix, ...confinedArgv(req.workspacePath, launch?.argv ?? req.argv, deps.sandbox, user, mounts)]
@@ -206,7 +214,7 @@ export function createCommandRunner(deps: {
       maxOutputBytes: deps.sandbox.limits.outputBytes,
       fd3Input: confined ? seccompProgram() : undefined,
       fd4Socket: bridge?.childEnd,
-      fd5Input: confined ? envArgsInput(env) : undefined,
+      fd5Input: envArgs,
       signal: req.signal,
       watchdog: {
         intervalMs: 1000,

@@ -32,6 +32,13 @@ describe('agent presets', () => {
     }
   });
 
+  it('refuses a NUL in an environment value: it would end the value where bwrap reads it', () => {
+    const c = buildPresetConfig('aider', { model: 'm-1', binary: '/opt/x/bin/tool' });
+    const parsed = CommandConfigSchema.safeParse({ ...c, env: { ...c.env, EXTRA: 'a\0--bind' } });
+    assert.equal(parsed.success, false);
+    assert.match(JSON.stringify(parsed.error?.issues), /holds a NUL/);
+  });
+
   it('expands the HOME files to well-formed configuration', () => {
     const codex = expandRecord(buildPresetConfig('codex', { model: 'gpt-5.5' }).homeFiles, VALUES);
     assert.match(codex['.codex/config.toml'], /^model = "gpt-5\.5"$/m);

@@ -133,6 +133,10 @@ describe('governance: an insider naming the workspace and the agent', function (
         refusedAs('AgentNotActiveError', new RegExp(`agent '${own.id}' is ${status}`)),
       );
     }
+    // The failure its pause causes is no failure of the agent's: the circuit stays closed for when it is resumed.
+    const health = { tenantId: run.tenantId, taskId: run.taskId, agentId: own.id, ok: false };
+    assert.deepEqual(await env.run(a.recordAgentHealth, health), { applied: false });
+    assert.deepEqual(await circuitOf(run.tenantId, own.id), [0, null]);
     await setAgentStatus(db, own.id, 'active');
     const done: AgentRunResult = await env.run(a.executeAgent, { ...run, agentId: own.id });
     assert.equal(done.agentId, own.id, 'resumed, it runs');
