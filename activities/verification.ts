@@ -29,7 +29,8 @@ import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
 import type { Db } from '../db/client';
 import { saveGateResults, type GateAttempt } from '../db/gate-results';
-import { storePatch } from '../db/artifacts';
+import { attemptMeasurement, storePatch } from '../db/artifacts';
+import type { RunKey } from '../db/run-policies';
 import type { ActivityDeps } from './deps';
 import { changedFiles, decodePath, differingPaths, treeEntries, type FileChange } from '../host/diff';
 import { gitDirOf, objectGit } from '../host/git';
@@ -131,6 +132,32 @@ async function baseDrift(
   }
 }
 
+/**
+ * What measuring the judged tree found beside it (ignored files left behind, nested repositories
+ * kept out), as the measurement stored it: handed over, an insider's own workflow code gave none,
+ * and the tree gate passed a change whose nested repository it refuses. A measurement stored
+ * before these were kept leaves them to the caller, as before.
+ */
+async function measuredFacts(
+  db: Db,
+  input: RunKey & Pick<CheckBudgetAndScopeInput, 'leftBehind' | 'nestedRepositories'> & MeasuredChange,
+): Promise<{ leftBehind: { count: number; paths: string[] }; nestedRepositories: string[] }> {
+  const measured = await attemptMeasurement(db, input, input);
+  if (!measured)
+    throw new RecordMismatchError(
+      'tree',
+      `attempt ${input.attempt} of task ${input.taskId} measured no tree ${input.treeId} from ${input.baseCommit}`,
+    );
+  const stats = measured.stats;
+  return {
+    leftBehind: stats?.leftBehind ?? input.leftBehind ?? { count: 0, paths: [] },
+    nestedRepositories: stats?.nestedRepositories ?? input.nestedRepositories ?? [],
+  };
+}
+
+/** The change a tree gate judges: which tree, from which base, by which attempt. */
+type MeasuredChange = { treeId: string; baseCommit: string; attempt: number };
+
 /** Builds `measureDiff` and `checkBudgetAndScope`. */
 export function createVerificationActivities({ db, home, sandbox }: ActivityDeps) {
   /** Records `gates` of one attempt, for the tree they judged (and the base Arbiter's gates measured it from), as this run's. */
@@ -156,15 +183,13 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
         bytesAdded: files.reduce((n, f) => n + f.bytesAdded, 0),
         binaryFiles: files.filter((f) => f.binary).length,
       };
-      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes, change, stats });
-      return {
-        ...stats,
+      const facts = {
         leftBehind: { count: ignored.length, paths: boundedPaths(ignored) },
         nestedRepositories: boundedPaths(nested.filter((d) => !ignoredNested.has(d))),
-        treeId,
-        digest,
-        artifactId,
       };
+      const measured = { ...stats, ...facts };
+      const { artifactId, digest } = await storePatch(db, { ...input, runId, bytes, change, stats: measured });
+      return { ...measured, treeId, digest, artifactId };
     },
 
     async checkBudgetAndScope(raw: CheckBudgetAndScopeInput): Promise<GateResult[]> {
@@ -183,6 +208,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
           : { policy: read.policy, commit: read.provenance.commit };
       const input = { ...parsed, spec, policy };
       await requireTaskWorkspaceAt(home, input);
+      const facts = await measuredFacts(db, { ...input, runId });
       const gitDir = gitDirOf(input.workspacePath);
       const files = await changedFiles(gitDir, input.baseCommit, input.treeId);
       const use = { specId: input.spec.id, taskId: input.taskId, runId };
@@ -196,7 +222,7 @@ export function createVerificationActivities({ db, home, sandbox }: ActivityDeps
         scopeGate(input.spec, files, input.policy, drift, links),
         specGate(input.spec, input.specWarnings, input.policy),
         protectedGate(input.spec.riskTier, files, drift, input.policy, links),
-        treeGate(items, files, input.policy, input.leftBehind, input.nestedRepositories),
+        treeGate(items, files, input.policy, facts.leftBehind, facts.nestedRepositories),
       ];
       return saveGates({ ...input, specDigest: specContentDigest(spec) }, gates);
     },

@@ -3,9 +3,9 @@
  * patch comes back exactly as it went in, whatever its encoding; reads re-check the digest.
  * Each artifact names the run that stored it, and only that run may replace it.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import { ArtifactDigestMismatchError, RecordMismatchError } from '../domain/errors';
-import type { PatchStats } from '../domain/diff';
+import type { MeasuredStats } from '../domain/diff';
 import type { Db } from './client';
 import { artifacts } from './schema';
 import type { RunKey } from './run-policies';
@@ -29,7 +29,7 @@ export async function storeArtifact(
     bytes: Buffer;
     change?: PatchChange;
     sourceDigest?: string;
-    stats?: PatchStats | null;
+    stats?: MeasuredStats | null;
     once?: boolean;
   },
 ): Promise<string> {
@@ -86,7 +86,7 @@ export async function storePatch(
     bytes: Buffer;
     change: PatchChange;
     /** What measureDiff measured; null for a copy of a patch stored before it recorded that. */
-    stats: PatchStats | null;
+    stats: MeasuredStats | null;
   },
 ): Promise<{ artifactId: string; digest: string }> {
   const base = `${p.tenantId}/${p.taskId}/${p.runId}/patch`;
@@ -149,7 +149,7 @@ export async function loadArtifact(
 
 /** A stored patch's measurement and the base it was measured from (null when stored before either was recorded). */
 export interface StoredPatch {
-  stats: PatchStats | null;
+  stats: MeasuredStats | null;
   baseCommit: string | null;
 }
 
@@ -178,6 +178,23 @@ export async function storedPatchStats(
     .where(and(patchesOfTree(task, change.treeId), eq(artifacts.digest, change.digest)));
   if (!rows.length) return undefined;
   return rows.find((r) => r.stats) ?? rows[0];
+}
+
+/**
+ * The measurement of `change` that attempt `attempt` stored: `run`'s own, else (a run reset past
+ * measuring) the newest of the task's; undefined when no run of the task measured it so.
+ */
+export async function attemptMeasurement(
+  db: Db,
+  run: RunKey,
+  change: { treeId: string; baseCommit: string; attempt: number },
+): Promise<{ stats: MeasuredStats | null } | undefined> {
+  const rows = await db
+    .select({ id: artifacts.id, stats: artifacts.stats })
+    .from(artifacts)
+    .where(and(patchesOfTree(run, change.treeId), eq(artifacts.baseCommit, change.baseCommit)))
+    .orderBy(desc(sql`${artifacts.runId} = ${run.runId}`), desc(artifacts.createdAt));
+  return rows.find((r) => patchAttempt(r.id) === change.attempt);
 }
 
 /** Whether the task measured `treeId` from `baseCommit` (any run of it): a tree an agent's retry may start from. */

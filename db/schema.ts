@@ -12,7 +12,7 @@ import type { AgentStatus } from '../domain/agent';
 import type { TaskState } from '../domain/lifecycle';
 import type { GateSource, VerdictOutcome } from '../domain/task';
 import type { VerdictPayload } from '../domain/verdict';
-import type { PatchStats } from '../domain/diff';
+import type { MeasuredStats } from '../domain/diff';
 import type { SignedDecision } from '../domain/approval';
 import {
   bigint,
@@ -352,7 +352,7 @@ export const artifacts = pgTable(
     /** A validated spec's: the digest of the text it was validated from (migration 0023). */
     sourceDigest: text('source_digest'),
     /** A patch's measurement, as measureDiff made it (migration 0024; absent from patches stored before). */
-    stats: jsonb('stats').$type<PatchStats>(),
+    stats: jsonb('stats').$type<MeasuredStats>(),
     createdAt: createdAt(),
   },
   (t) => [index('artifacts_task_idx').on(t.tenantId, t.taskId)],

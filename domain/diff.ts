@@ -29,6 +29,12 @@ export type PatchStats = Pick<
   'filesChanged' | 'linesAdded' | 'linesDeleted' | 'bytesAdded' | 'binaryFiles'
 >;
 
+/**
+ * A change's figures with what its measurement found beside the tree (absent from rows stored
+ * before it was kept): the tree gate reads them from the record, not from its caller.
+ */
+export type MeasuredStats = PatchStats & Partial<Pick<DiffSummary, 'leftBehind' | 'nestedRepositories'>>;
+
 /** `diff`'s figures alone. */
 export function patchStatsOf(diff: PatchStats): PatchStats {
   const { filesChanged, linesAdded, linesDeleted, bytesAdded, binaryFiles } = diff;
