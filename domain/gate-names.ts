@@ -37,6 +37,8 @@ export function reservedGateNameProblem(name: string): string | undefined {
   if (RESERVED_GATE_NAMES.includes(name.toLowerCase())) return `gate name '${name}' is reserved for Arbiter's own gate`;
   if (name.toLowerCase().startsWith(ACCEPTANCE_GATE_PREFIX))
     return `gate name '${name}' is reserved: '${ACCEPTANCE_GATE_PREFIX}*' names the spec's acceptance criteria`;
+  // Looked up by name in records of gates (a policy's modes): `constructor` read as Object's own.
+  if (name in Object.prototype) return `gate name '${name}' is reserved: every object has a property of that name`;
   return undefined;
 }
 
@@ -49,5 +51,5 @@ const CAWS_GATE_NAMES: Record<string, string> = {
 
 /** The Arbiter gate a CAWS or Arbiter gate name governs (`budget_limit` is the budget). */
 export function arbiterGateName(name: string): string {
-  return CAWS_GATE_NAMES[name] ?? name;
+  return Object.hasOwn(CAWS_GATE_NAMES, name) ? CAWS_GATE_NAMES[name] : name;
 }

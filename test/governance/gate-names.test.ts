@@ -148,7 +148,17 @@ describe('governance: policy gate names are reserved', function () {
     assert.equal(gitIn(repo, 'for-each-ref', 'refs/heads/arbiter/'), '');
   });
 
-  for (const name of ['budget', 'scope', 'spec', 'protected', 'tree', 'acceptance-A1', 'acceptance-anything']) {
+  const objectOwn = ['constructor', 'toString', 'hasOwnProperty'];
+  for (const name of [
+    'budget',
+    'scope',
+    'spec',
+    'protected',
+    'tree',
+    'acceptance-A1',
+    'acceptance-anything',
+    ...objectOwn,
+  ]) {
     it(`the input schema refuses a submitter gate named '${name}'`, async () => {
       const { input } = await setup();
       const bad = { ...input, gates: [{ name, argv: ['true'] }] };
