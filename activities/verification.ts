@@ -29,7 +29,7 @@ import type { RepoPolicy } from '../domain/repo-policy';
 import type { WorkingSpec } from '../domain/spec';
 import type { Db } from '../db/client';
 import { saveGateResults, type GateAttempt } from '../db/gate-results';
-import { attemptMeasurement, storePatch } from '../db/artifacts';
+import { storePatch, treeMeasurement } from '../db/artifacts';
 import type { RunKey } from '../db/run-policies';
 import type { ActivityDeps } from './deps';
 import { changedFiles, decodePath, differingPaths, treeEntries, type FileChange } from '../host/diff';
@@ -134,19 +134,19 @@ async function baseDrift(
 
 /**
  * What measuring the judged tree found beside it (ignored files left behind, nested repositories
- * kept out), as the measurement stored it: handed over, an insider's own workflow code gave none,
- * and the tree gate passed a change whose nested repository it refuses. A measurement stored
+ * kept out), as its newest measurement stored it: handed over, an insider's own workflow code gave
+ * none, and the tree gate passed a change whose nested repository it refuses. A measurement stored
  * before these were kept leaves them to the caller, as before.
  */
 async function measuredFacts(
   db: Db,
   input: RunKey & Pick<CheckBudgetAndScopeInput, 'leftBehind' | 'nestedRepositories'> & MeasuredChange,
 ): Promise<{ leftBehind: { count: number; paths: string[] }; nestedRepositories: string[] }> {
-  const measured = await attemptMeasurement(db, input, input);
+  const measured = await treeMeasurement(db, input, input);
   if (!measured)
     throw new RecordMismatchError(
       'tree',
-      `attempt ${input.attempt} of task ${input.taskId} measured no tree ${input.treeId} from ${input.baseCommit}`,
+      `task ${input.taskId} measured no tree ${input.treeId} from ${input.baseCommit}`,
     );
   const stats = measured.stats;
   return {
@@ -155,8 +155,8 @@ async function measuredFacts(
   };
 }
 
-/** The change a tree gate judges: which tree, from which base, by which attempt. */
-type MeasuredChange = { treeId: string; baseCommit: string; attempt: number };
+/** The change a tree gate judges: which tree, from which base. */
+type MeasuredChange = { treeId: string; baseCommit: string };
 
 /** Builds `measureDiff` and `checkBudgetAndScope`. */
 export function createVerificationActivities({ db, home, sandbox }: ActivityDeps) {

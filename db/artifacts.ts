@@ -181,20 +181,22 @@ export async function storedPatchStats(
 }
 
 /**
- * The measurement of `change` that attempt `attempt` stored: `run`'s own, else (a run reset past
- * measuring) the newest of the task's; undefined when no run of the task measured it so.
+ * The newest measurement of `change`: `run`'s own, else (a run reset past measuring) the task's;
+ * undefined when no run of the task measured that tree from that base. Not an attempt's choosing:
+ * a tree an agent's nested repository is kept out of is the tree an earlier attempt measured clean.
  */
-export async function attemptMeasurement(
+export async function treeMeasurement(
   db: Db,
   run: RunKey,
-  change: { treeId: string; baseCommit: string; attempt: number },
+  change: { treeId: string; baseCommit: string },
 ): Promise<{ stats: MeasuredStats | null } | undefined> {
-  const rows = await db
-    .select({ id: artifacts.id, stats: artifacts.stats })
+  const [row] = await db
+    .select({ stats: artifacts.stats })
     .from(artifacts)
     .where(and(patchesOfTree(run, change.treeId), eq(artifacts.baseCommit, change.baseCommit)))
-    .orderBy(desc(sql`${artifacts.runId} = ${run.runId}`), desc(artifacts.createdAt));
-  return rows.find((r) => patchAttempt(r.id) === change.attempt);
+    .orderBy(desc(sql`${artifacts.runId} = ${run.runId}`), desc(artifacts.createdAt))
+    .limit(1);
+  return row;
 }
 
 /** Whether the task measured `treeId` from `baseCommit` (any run of it): a tree an agent's retry may start from. */

@@ -38,10 +38,12 @@ export function modelPathProblem(protocol: GatewayProtocol, method: string, rest
  */
 const CLIENT_TOOL =
   /^(function|custom|tool_search|local_shell|shell|apply_patch|computer_use_preview|(bash|text_editor|computer|memory|tool_search_tool_(regex|bm25))_\d{8})$/;
-/** Models that search the web of themselves, with no tool asked for (chat `*-search-preview` and `-search-api`, deep research). */
-const SEARCHING_MODEL = /search-preview|search-api|deep-research/i;
+/** Models that search the web of themselves, with no tool asked for (chat `*-search-preview` and `-search-api`, deep research, Perplexity's `sonar`). */
+const SEARCHING_MODEL = /search-preview|search-api|deep-research|sonar/i;
 /** OpenRouter's web-searching variant of any model, whatever the protocol (it serves Anthropic's too). */
 const ONLINE_MODEL = /:online\b/i;
+/** Request fields naming models a router falls back to (OpenRouter's `models`, LiteLLM's `*fallbacks`). */
+const FALLBACK_KEYS = ['models', 'fallbacks', 'context_window_fallbacks', 'content_policy_fallbacks'];
 /** Request fields with which OpenAI-compatible routers (OpenRouter, LiteLLM) pick the provider or endpoint. */
 const ROUTING_KEYS = ['provider', 'user_config', 'api_base', 'base_url'];
 /** Content parts an upstream fetches by URL (Anthropic `source`, OpenAI images and files). */
@@ -68,6 +70,7 @@ function hostedKey(tool: Json): string | undefined {
 export function offHostProblem(protocol: GatewayProtocol, doc: Record<string, unknown>): string | undefined {
   if (doc.mcp_servers !== undefined) return '`mcp_servers` would have the upstream connect to other hosts';
   if (doc.web_search_options !== undefined) return '`web_search_options` would have the upstream search the web';
+  if (doc.search_parameters !== undefined) return '`search_parameters` would have the upstream search the web';
   // OpenAI-compatible aggregators act on fields of their own: OpenRouter's `plugins` search the web
   // (billed per search, outside token usage) and a `preset` brings models, plugins and settings.
   if (doc.plugins !== undefined) return '`plugins` would have the upstream run plugins (web search among them)';
@@ -119,8 +122,8 @@ export function modelNotAllowed(upstream: { name: string; models?: readonly stri
   const model = doc.model;
   if (typeof model !== 'string' || !models.includes(model))
     return `${typeof model === 'string' ? `the model '${model.slice(0, 200)}'` : 'a request naming no model'} is ${allowed}`;
-  // An aggregator routes to the models a request lists past its `model` (OpenRouter's `models`, LiteLLM's `fallbacks`).
-  for (const key of ['models', 'fallbacks']) {
+  // An aggregator routes to the models a request lists past its `model`.
+  for (const key of FALLBACK_KEYS) {
     const listed = doc[key];
     if (listed === undefined || listed === null) continue;
     const other = Array.isArray(listed) ? listed.find((m) => typeof m !== 'string' || !models.includes(m)) : listed;

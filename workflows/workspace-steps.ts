@@ -169,7 +169,7 @@ async function gateWorkspace(task: TaskRun, validated: RunSpec, ws: Workspace): 
   );
   for (const { gate, source } of commandGates(task, validated, policy)) {
     task.setSubState(`gate:${gate.name}`);
-    const mode = policy.gateModes[gate.name] ?? 'block';
+    const mode = (Object.hasOwn(policy.gateModes, gate.name) && policy.gateModes[gate.name]) || 'block';
     task.addGate(
       await steps.runGate(gate)({
         tenantId,

@@ -172,17 +172,18 @@ function usageCharged(protocol: GatewayProtocol, sent: SentCall, got: Reply): Mo
   return {
     ...reported,
     inputTokens: reported.inputTokens || Math.ceil(sent.body.length / 4),
-    outputTokens: Math.max(reported.outputTokens, unseen(got, reported, arrived) ? sent.maxOutput : arrived),
+    outputTokens: Math.max(reported.outputTokens, unseen(got, arrived) ? sent.maxOutput : arrived),
   };
 }
 
 /**
  * Whether the model may have written all its request allowed without any of it arriving: the
  * upstream never answered, or the session's close (or Arbiter's own loop) cut a reply that had
- * brought neither text nor usage yet (a reasoning model thinks before it streams a word).
+ * brought no text yet (a reasoning model thinks before it streams a word). Its usage so far says
+ * nothing: an Anthropic stream opens with one output token counted.
  */
-function unseen(got: Reply, reported: ModelUsage, arrived: number): boolean {
-  return got.status === ABANDONED || (got.closedUnder === true && arrived === 0 && reported.outputTokens === 0);
+function unseen(got: Reply, arrived: number): boolean {
+  return got.status === ABANDONED || (got.closedUnder === true && arrived === 0);
 }
 
 /** Charges the session for a call and records it, with its span's usage attributes. */

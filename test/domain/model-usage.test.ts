@@ -199,6 +199,8 @@ describe('model usage', () => {
     assert.match(offHostProblem('openai-chat', { model: 'openai/gpt-4o@preset/research' }) ?? '', /preset/);
     assert.match(offHostProblem('openai-chat', { provider: { order: ['pricey'] } }) ?? '', /`provider`/);
     assert.match(offHostProblem('openai-chat', { api_base: 'http://10.0.0.1' }) ?? '', /`api_base`/);
+    assert.match(offHostProblem('openai-chat', { search_parameters: { mode: 'on' } }) ?? '', /search the web/);
+    assert.match(offHostProblem('openai-chat', { model: 'perplexity/sonar-pro' }) ?? '', /search the web/);
     const cheap = { name: 'or', models: ['cheap', 'cheaper'] };
     assert.equal(modelNotAllowed(cheap, { model: 'cheap', models: null }), undefined, 'a null optional field');
     assert.equal(
@@ -211,6 +213,7 @@ describe('model usage', () => {
         /`models` names the model 'o1-pro', not allowed/,
       ],
       [{ model: 'cheap', fallbacks: [{ model: 'o1-pro' }] }, /`fallbacks` names a model entry that is not a name/],
+      [{ model: 'cheap', context_window_fallbacks: ['o1-pro'] }, /`context_window_fallbacks` names the model 'o1-pro'/],
       [{ model: 'cheap', models: 'o1-pro' }, /`models` names the model 'o1-pro'/],
     ] as const)
       assert.match(modelNotAllowed(cheap, doc) ?? '', refusal);

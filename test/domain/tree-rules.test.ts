@@ -242,6 +242,18 @@ describe('protected paths', () => {
     assert.deepEqual(scopeReachingProtected(['.forgejo/'], 3), [
       { entry: '.forgejo/', path: '.forgejo/workflows/ci.yml' },
     ]);
+    // Each new one is warned of (refused at tier 1); no file type is refused for a sample's extension alone.
+    for (const entry of [
+      '.lefthook-local/',
+      '.config/',
+      '.claude/',
+      '.zed/',
+      '.cursor/',
+      '.vscode/mcp.json',
+      '.mcp.json',
+    ])
+      assert.equal(scopeReachingProtected([entry], 3).length, 1, entry);
+    assert.deepEqual(scopeReachingProtected(['**/*.toml', '**/*.sh', 'src/**'], 1), []);
   });
 
   it('find the scope entries that reach a protected path', () => {

@@ -32,7 +32,15 @@ describe('model gateway: calls the session closed under', function () {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean; user?: string };
-        if (doc.stream) {
+        if (doc.stream && req.url?.endsWith('/messages')) {
+          // Anthropic's opening event counts one output token before a word is written.
+          const start = {
+            type: 'message_start',
+            message: { model: 'c', usage: { input_tokens: 10, output_tokens: 1 } },
+          };
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(`event: message_start\ndata: ${JSON.stringify(start)}\n\n`);
+        } else if (doc.stream) {
           // `user: 'writes'`: the model had begun its answer; else it thinks, silent.
           const content = doc.user === 'writes' ? 'twelve chars' : '';
           res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -54,19 +62,23 @@ describe('model gateway: calls the session closed under', function () {
   });
 
   /** The output tokens charged for one call of `request`, its session closed once the upstream has it. */
-  async function chargedWhenClosedUnder(request: Record<string, unknown>): Promise<number> {
+  async function chargedWhenClosedUnder(
+    request: Record<string, unknown>,
+    protocol: 'openai-chat' | 'anthropic-messages' = 'openai-chat',
+  ): Promise<number> {
     const runId = uniqueId('run');
     const session = await gateway.openSession(
       { ...task, runId, agentId: 'agent-1', purpose: 'agent' },
       {
-        upstreams: [{ name: 'model', protocol: 'openai-chat', baseUrl, apiKeyEnv: 'FAKE_KEY' }],
+        upstreams: [{ name: 'model', protocol, baseUrl, apiKeyEnv: 'FAKE_KEY' }],
         registries: [],
         budgets: {},
       },
     );
     const before = received;
     const body = Buffer.from(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'go' }], ...request }));
-    const call = gateway.call(session, { method: 'POST', upstream: 'model', rest: 'chat/completions', body });
+    const rest = protocol === 'openai-chat' ? 'chat/completions' : 'messages';
+    const call = gateway.call(session, { method: 'POST', upstream: 'model', rest, body });
     await waitFor('the upstream to have the request', async () => received > before, 10_000);
     await new Promise((r) => setTimeout(r, 200));
     await gateway.closeSession(session.id);
@@ -87,6 +99,11 @@ describe('model gateway: calls the session closed under', function () {
       await chargedWhenClosedUnder({ stream: true, max_completion_tokens: 100_000, reasoning_effort: 'high' }),
       100_000,
     );
+  });
+
+  it("charges an Anthropic stream cut while it thinks its max_tokens, not its opening event's one token", async () => {
+    const thinking = { stream: true, max_tokens: 64_000, thinking: { type: 'enabled', budget_tokens: 32_000 } };
+    assert.equal(await chargedWhenClosedUnder(thinking, 'anthropic-messages'), 64_000);
   });
 
   it('charges a cut stream whose answer had begun what arrived, as an honest run killed mid-answer', async () => {

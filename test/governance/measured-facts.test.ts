@@ -2,14 +2,15 @@
  * Attack: the tree gate took what measuring found beside the tree (nested repositories kept out of
  * it, ignored files left behind) from its caller. An insider's own workflow code measured a
  * workspace holding a nested repository, then handed `checkBudgetAndScope` an empty list: the gate
- * passed a change it refuses. It now reads them from the measurement the attempt stored, and judges
- * no tree the attempt never measured. (Found in attack.)
+ * passed a change it refuses. It now reads them from the tree's newest measurement, and judges no
+ * tree the task never measured. (Found in attack and review.)
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { DiffSummary } from '../../domain/activity-io';
 import type { GateResult } from '../../domain/task';
+import { gitIn } from '../helpers/fixtures';
 import { insiderRun, refusedAs, type Run } from './insider-run';
 
 /** `checkBudgetAndScope` of `r`'s `diff`, by attempt `attempt`, told there is no nested repository. */
@@ -35,16 +36,21 @@ describe('governance: what measuring found beside the tree is read from the reco
     writeFileSync(path.join(r.ws.workspacePath, 'src', 'vendor', '.git', 'HEAD'), 'ref: refs/heads/main\n');
     const second: DiffSummary = await r.env.run(r.a.measureDiff, { ...r.at, attempt: 2 });
     assert.deepEqual(second.nestedRepositories, ['src/vendor']);
-    const tree = (await checkSayingNone(r, second, 2)).find((g) => g.name === 'tree');
-    assert.equal(tree?.status, 'fail', tree?.detail);
-    assert.match(tree?.detail ?? '', /src\/vendor holds a \.git of its own/);
+    // Kept out of it, the repository leaves the tree attempt 1 measured clean: naming that attempt changes nothing.
+    assert.equal(second.treeId, r.diff.treeId);
+    for (const attempt of [1, 2]) {
+      const tree = (await checkSayingNone(r, second, attempt)).find((g) => g.name === 'tree');
+      assert.equal(tree?.status, 'fail', tree?.detail);
+      assert.match(tree?.detail ?? '', /src\/vendor holds a \.git of its own/);
+    }
   });
 
-  it('no tree is judged that the attempt never measured', async () => {
+  it('no tree is judged that the task never measured', async () => {
     const r = await insiderRun();
+    const baseTree = gitIn(r.repoPath, 'rev-parse', `${r.ws.baseCommit}^{tree}`);
     await assert.rejects(
-      checkSayingNone(r, r.diff, 3),
-      refusedAs('RecordMismatchError', /attempt 3 of task .* measured no tree/),
+      checkSayingNone(r, { ...r.diff, treeId: baseTree }, 1),
+      refusedAs('RecordMismatchError', /task .* measured no tree/),
     );
   });
 });
