@@ -68,11 +68,7 @@ export async function decisionRecordProblem(
   input: Input,
   change: { runId: string; treeId: string },
 ): Promise<string | undefined> {
-  const rows = await db
-    .select({ decision: waiverDecisions.decision, approver: waiverDecisions.approver, detail: waiverDecisions.detail })
-    .from(waiverDecisions)
-    .where(and(eq(waiverDecisions.tenantId, input.tenantId), eq(waiverDecisions.taskId, input.taskId)));
-  const decided = rows.map((r) => ({ ...r, signed: r.detail as Partial<SignedDecision> }));
+  const decided = await taskDecisions(db, input);
   const rejection = decided.find(
     (r) => r.decision === 'reject' && r.signed.claim?.runId === change.runId && r.signed.claim.treeId === change.treeId,
   );
@@ -82,4 +78,36 @@ export async function decisionRecordProblem(
   if (unrecorded)
     return `the approval by ${unrecorded.claim.approver} was never authorised (each decision is checked and recorded as it counts)`;
   return undefined;
+}
+
+/** The decisions recorded for the task, each with its signed form and when it was recorded. */
+async function taskDecisions(db: Db, task: { tenantId: string; taskId: string }) {
+  const rows = await db
+    .select({
+      decision: waiverDecisions.decision,
+      approver: waiverDecisions.approver,
+      detail: waiverDecisions.detail,
+      at: waiverDecisions.createdAt,
+    })
+    .from(waiverDecisions)
+    .where(and(eq(waiverDecisions.tenantId, task.tenantId), eq(waiverDecisions.taskId, task.taskId)));
+  return rows.map((r) => ({ ...r, signed: r.detail as Partial<SignedDecision> }));
+}
+
+/**
+ * The CAWS `approvers` list of a stored waiver: each signer, its key, and when its approval was
+ * recorded (handed over, the times were the caller's to choose). An approval stored before its
+ * record keeps the time the workflow counted it at.
+ */
+export async function recordedApprovers(
+  db: Db,
+  input: Input,
+): Promise<Array<{ handle: string; approved_at: string; key_id: string }>> {
+  const at = new Map((await taskDecisions(db, input)).map((r) => [r.signed.signature, r.at]));
+  return input.approvals.map((a) => ({
+    handle: a.claim.approver,
+    approved_at:
+      at.get(a.signature)?.toISOString() ?? input.approvers.find((n) => n.approver === a.claim.approver)?.at ?? '',
+    key_id: a.keyId,
+  }));
 }

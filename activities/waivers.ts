@@ -27,7 +27,7 @@ import { requireOwnTask } from './task-ended';
 import { judgingPolicy } from './repo-policy';
 import { currentRun } from './run-identity';
 import { validatedSpec } from './spec-refs';
-import { budgetDetailProblem, decisionRecordProblem, unsignedTermsProblem } from './waiver-record';
+import { budgetDetailProblem, decisionRecordProblem, recordedApprovers, unsignedTermsProblem } from './waiver-record';
 
 /** Decisions one approver may make per hour. */
 export const APPROVER_DECISIONS_PER_HOUR = 20;
@@ -254,7 +254,7 @@ export function createWaiverActivities({ db }: ActivityDeps) {
           ? budgetDetailProblem(input, patch.stats, judging.spec, judging.policy)
           : undefined);
       if (unsigned) throw new WaiverNotAuthorizedError(unsigned);
-      const approverList = input.approvers.map((a) => ({ handle: a.approver, approved_at: a.at, key_id: a.keyId }));
+      const approverList = await recordedApprovers(db, input);
       const inserted = await insertWaiver(db, {
         tenantId: input.tenantId,
         id: input.waiverId,

@@ -11,7 +11,7 @@ import type { SignedDecision } from '../../domain/approval';
 import type { DecisionTerms } from '../../client/approvals';
 import type { GateResult } from '../../domain/task';
 import { grantedTerms } from '../../domain/waiver';
-import { revokeWaiver, upsertApprover } from '../../db/waivers';
+import { getWaiver, revokeWaiver, upsertApprover } from '../../db/waivers';
 import { taskWorkflowId } from '../../temporal-config';
 import { defaultSigningKeyFile } from '../../workers/worker';
 import { PENDING_WAIVER, registeredApprover, signedApproval } from '../helpers/approvers';
@@ -211,9 +211,18 @@ describe('a waiver stands only as its approvers signed it, until delivery', func
     ];
     for (const [lie, refusal] of lies)
       await assert.rejects(storeAs(r, newWaiverId(r), [approval], lie), refusedAs('WaiverNotAuthorizedError', refusal));
-    // The same store as signed is taken, and a retry of it may not reword it either.
+    // The same store as signed is taken, and a retry of it may not reword it either. The times of
+    // the CAWS approvers list are the records', not the caller's.
     const waiverId = newWaiverId(r);
-    await storeAs(r, waiverId, [approval]);
+    await storeAs(r, waiverId, [approval], {
+      approvers: [{ approver: 'alice', keyId, at: '2001-01-01T00:00:00.000Z' }],
+    });
+    const row = await getWaiver(testStack().database.db, r.ref.tenantId, waiverId);
+    const approvedAt = (row?.approvers as Array<{ approved_at: string }>)[0].approved_at;
+    assert.ok(
+      Date.parse(approvedAt) > Date.now() - 600_000,
+      `approved_at ${approvedAt} is when the approval was recorded`,
+    );
     await assert.rejects(
       storeAs(r, waiverId, [approval], { budgetDetail: 'within budget' }),
       refusedAs('WaiverNotAuthorizedError', /budget detail is not the stored measurement's/),
