@@ -157,7 +157,9 @@ export function globFolderMatcher(globs: readonly string[]): (path: string) => b
 
 /**
  * What a setup reads unless its policy lists its inputs: the manifests, lockfiles and package
- * manager settings of npm, yarn, pnpm, pip, Poetry, uv, Pipenv, Go, Cargo, Bundler and Composer.
+ * manager settings of npm, yarn, pnpm, Bun, Deno, pip (any `*requirements*` file: a setup's
+ * `-r dev-requirements.txt` was missed, found in review), Poetry, uv, PDM, Pipenv, conda, Go,
+ * Cargo, Bundler, Composer, Dart, Mix and NuGet's lock.
  */
 export const DEFAULT_SETUP_INPUTS = [
   '**/package.json',
@@ -170,8 +172,9 @@ export const DEFAULT_SETUP_INPUTS = [
   '**/pnpm-workspace.yaml',
   '**/.pnpmfile.cjs',
   '**/.npmrc',
-  '**/requirements*.txt',
-  '**/constraints*.txt',
+  '**/*requirements*.txt',
+  '**/*requirements*.in',
+  '**/*constraints*.txt',
   '**/pyproject.toml',
   '**/setup.py',
   '**/setup.cfg',
@@ -199,6 +202,23 @@ export const DEFAULT_SETUP_INPUTS = [
   '**/Gemfile.lock',
   '**/composer.json',
   '**/composer.lock',
+  '**/bun.lock',
+  '**/bun.lockb',
+  '**/bunfig.toml',
+  '**/deno.json',
+  '**/deno.jsonc',
+  '**/deno.lock',
+  '**/.pnp.cjs',
+  '**/.pnp.loader.mjs',
+  '**/pdm.lock',
+  '**/pdm.toml',
+  '**/environment.yml',
+  '**/environment.yaml',
+  '**/pubspec.yaml',
+  '**/pubspec.lock',
+  '**/mix.exs',
+  '**/mix.lock',
+  '**/packages.lock.json',
 ];
 
 /**

@@ -65,6 +65,9 @@ describe('domain: protected folders behind symlinks', () => {
     // The base's lockfile is the one setup installed from, so every gate ran with it.
     assert.equal(protectedGate(3, [file('src/a.js')], ['go.sum'], { setup }).status, 'pass', 'a base of its own');
     assert.equal(protectedGate(3, [file('requirements/dev.txt')], [], { setup }).status, 'fail');
+    // Read by setups the first list missed: `pip install -r dev-requirements.txt`, bun, conda (found in review).
+    for (const p of ['dev-requirements.txt', 'requirements.in', 'svc/bun.lock', 'environment.yml', 'deno.lock'])
+      assert.equal(protectedGate(3, [file(p)], [], { setup }).status, 'fail', p);
     assert.equal(protectedGate(3, lock, [], {}).status, 'pass', 'no setup, nothing installed from them');
     const listed = { setup, setupInputs: ['deps.lock'] };
     assert.equal(protectedGate(3, lock, [], listed).status, 'pass', 'the listed inputs replace the usual ones');
